@@ -1,0 +1,72 @@
+// The e2e server: a fresh database for this run (a new PostgreSQL database next to DATABASE_URL,
+// or a throwaway embedded one), migrated and seeded, then the production build on the given port.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { openDatabase } from "../server/db/client";
+import { parseEnv } from "../server/db/env";
+import { migrate } from "../server/db/migrate";
+import { ensureBuild, nextBin } from "../server/cli/build";
+import { prepareDemo } from "../prisma/seed";
+
+const port = process.argv[2] ?? "3100";
+
+async function main() {
+  ensureBuild();
+  const base = process.env.DATABASE_URL?.trim();
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: port, E2E: "1" };
+  let cleanup: () => Promise<void> = async () => {};
+  if (base) {
+    const name = `emr_e2e_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    childEnv.DATABASE_URL = url.toString();
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), "emr-e2e-"));
+    childEnv.DATABASE_URL = "";
+    childEnv.PGLITE_DIR = dir;
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  }
+
+  const e = parseEnv(childEnv);
+  const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
+  await migrate(db);
+  await prepareDemo(db, e);
+  await db.close();
+
+  const server = spawn(process.execPath, [nextBin, "start", "-p", port, "-H", "127.0.0.1"], { stdio: "inherit", env: childEnv });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    server.kill("SIGTERM");
+    await new Promise((r) => server.once("exit", r));
+    await cleanup().catch(() => {});
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  server.on("exit", async (code) => {
+    if (!stopping) {
+      await cleanup().catch(() => {});
+      process.exit(code ?? 1);
+    }
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exit(1);
+});

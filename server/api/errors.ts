@@ -1,0 +1,50 @@
+// The one place that turns domain and store errors into tRPC codes.
+import { TRPCError } from "@trpc/server";
+import { ConcurrencyError, InvariantError, NotFoundError, ValidationError } from "../errors";
+import { DuplicateEventError, EventSchemaError } from "../eventStore";
+
+/** Details the browser may see, beside the message, for errors it can act on. */
+export type DomainErrorData =
+  | { kind: "concurrency"; streamId: string; expectedVersion: number | string; actualVersion: number }
+  | { kind: "not_found"; entity: string; id: string }
+  | { kind: "validation"; field?: string }
+  | { kind: "invariant"; rule?: string };
+
+export class MappedError extends TRPCError {
+  constructor(
+    code: TRPCError["code"],
+    message: string,
+    readonly domain: DomainErrorData,
+    cause: unknown,
+  ) {
+    super({ code, message, cause });
+  }
+}
+
+export function toTRPCError(error: unknown): TRPCError | null {
+  if (error instanceof TRPCError) return null;
+  if (error instanceof ConcurrencyError) {
+    return new MappedError(
+      "CONFLICT",
+      error.message,
+      { kind: "concurrency", streamId: error.streamId, expectedVersion: error.expectedVersion, actualVersion: error.actualVersion },
+      error,
+    );
+  }
+  if (error instanceof NotFoundError) {
+    return new MappedError("NOT_FOUND", error.message, { kind: "not_found", entity: error.entity, id: error.id }, error);
+  }
+  if (error instanceof ValidationError) {
+    return new MappedError("BAD_REQUEST", error.message, { kind: "validation", field: error.field }, error);
+  }
+  if (error instanceof EventSchemaError) {
+    return new MappedError("BAD_REQUEST", error.message, { kind: "validation" }, error);
+  }
+  if (error instanceof InvariantError) {
+    return new MappedError("PRECONDITION_FAILED", error.message, { kind: "invariant", rule: error.rule }, error);
+  }
+  if (error instanceof DuplicateEventError) {
+    return new MappedError("CONFLICT", error.message, { kind: "invariant", rule: "event.duplicate_id" }, error);
+  }
+  return null;
+}

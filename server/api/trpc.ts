@@ -1,0 +1,62 @@
+// tRPC init and the procedure tiers. Every procedure is built from one of these tiers; the
+// access-matrix test walks the router to prove it.
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { z } from "zod";
+import type { Context, Role } from "./context";
+import { MappedError, toTRPCError } from "./errors";
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const zodError = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
+    return {
+      ...shape,
+      message: zodError ? z.prettifyError(error.cause as z.ZodError) : shape.message,
+      data: {
+        ...shape.data,
+        // Never send stack traces to the browser.
+        stack: undefined,
+        zodError,
+        domain: error instanceof MappedError ? error.domain : null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+const mapDomainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const mapped = toTRPCError(result.error.cause);
+    if (mapped) throw mapped;
+  }
+  return result;
+});
+
+const base = t.procedure.use(mapDomainErrors);
+
+/** Health and sign-in only. */
+export const publicProcedure = base;
+
+/** Any signed-in user. */
+export const authedProcedure = base.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+function requireRole(role: Role) {
+  return authedProcedure.use(({ ctx, next }) => {
+    if (!ctx.user.roles.includes(role)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `This needs the ${role} role` });
+    }
+    return next();
+  });
+}
+
+export const clinicianProcedure = requireRole("clinician");
+export const complianceProcedure = requireRole("compliance");
+export const adminProcedure = requireRole("admin");

@@ -1,0 +1,44 @@
+// Encounter events: a visit of a patient with a provider, from start to completion.
+import { z } from "zod";
+import { defineEvent, type EventOf } from "../../eventStore/serializer";
+
+export const encounterTypes = ["outpatient", "inpatient", "emergency", "telehealth", "home_visit"] as const;
+export type EncounterType = (typeof encounterTypes)[number];
+
+export const dischargeDispositions = [
+  "home",
+  "transferred",
+  "admitted",
+  "deceased",
+  "left_against_advice",
+  "other",
+] as const;
+export type DischargeDisposition = (typeof dischargeDispositions)[number];
+
+export const EncounterStarted = defineEvent(
+  "EncounterStarted",
+  z.object({
+    encounterId: z.uuid(),
+    patientId: z.uuid(),
+    providerId: z.uuid(),
+    encounterType: z.enum(encounterTypes),
+    startedAt: z.iso.datetime(),
+    /** Reason for the visit; null when none was given. */
+    reason: z.string().trim().min(1).max(500).nullable(),
+  }),
+);
+
+export const EncounterCompleted = defineEvent(
+  "EncounterCompleted",
+  z.object({
+    encounterId: z.uuid(),
+    endedAt: z.iso.datetime(),
+    outcome: z.string().trim().min(1).max(2000),
+    dischargeDisposition: z.enum(dischargeDispositions),
+    /** Whole minutes from startedAt to endedAt, stored so reports need not recompute it. */
+    durationMinutes: z.int().nonnegative(),
+  }),
+);
+
+export const encounterEvents = [EncounterStarted, EncounterCompleted] as const;
+export type EncounterEvent = EventOf<typeof encounterEvents>;

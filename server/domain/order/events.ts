@@ -1,0 +1,64 @@
+// Order events: a provider's request (lab, imaging, medication, ...) and its status over time.
+import { z } from "zod";
+import { defineEvent, type EventOf } from "../../eventStore/serializer";
+
+export const orderKinds = ["lab", "imaging", "medication", "procedure", "referral"] as const;
+export type OrderKind = (typeof orderKinds)[number];
+
+export const orderPriorities = ["routine", "urgent", "stat"] as const;
+export type OrderPriority = (typeof orderPriorities)[number];
+
+export const orderStatuses = ["placed", "on_hold", "in_progress", "completed", "cancelled"] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
+
+/** Kinds whose completion carries the result itself (values, report text). */
+export const resultingKinds: readonly OrderKind[] = ["lab", "imaging"];
+
+const detailText = (max: number) => z.string().trim().min(1).max(max);
+
+export const orderDetailsSchema = z.object({
+  /** A coding system's code (LOINC, RxNorm, CPT, ...), when the order was picked from one. */
+  code: detailText(64).optional(),
+  description: detailText(1000),
+  // Medication orders only:
+  dose: detailText(100).optional(),
+  route: detailText(100).optional(),
+  frequency: detailText(100).optional(),
+});
+export type OrderDetails = z.output<typeof orderDetailsSchema>;
+export const medicationDetailFields = ["dose", "route", "frequency"] as const;
+
+/** Any JSON object: result formats vary by lab and modality. */
+export const resultDataSchema = z.record(z.string(), z.json());
+export type ResultData = z.output<typeof resultDataSchema>;
+
+export const OrderCreated = defineEvent(
+  "OrderCreated",
+  z.object({
+    orderId: z.uuid(),
+    patientId: z.uuid(),
+    encounterId: z.uuid().nullable(),
+    providerId: z.uuid(),
+    kind: z.enum(orderKinds),
+    details: orderDetailsSchema,
+    priority: z.enum(orderPriorities),
+    scheduledFor: z.iso.datetime().nullable(),
+  }),
+);
+
+export const OrderStatusChanged = defineEvent(
+  "OrderStatusChanged",
+  z.object({
+    orderId: z.uuid(),
+    previousStatus: z.enum(orderStatuses),
+    newStatus: z.enum(orderStatuses),
+    /** Required when cancelling; optional otherwise. */
+    reason: z.string().trim().min(1).max(500).nullable(),
+    /** Set when a lab or imaging order completes. */
+    resultData: resultDataSchema.nullable(),
+    changedAt: z.iso.datetime(),
+  }),
+);
+
+export const orderEvents = [OrderCreated, OrderStatusChanged] as const;
+export type OrderEvent = EventOf<typeof orderEvents>;

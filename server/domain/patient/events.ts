@@ -1,0 +1,90 @@
+// Patient events: the stored payload shapes, validated on write (encode) and on read (decode).
+import { z } from "zod";
+import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
+
+/** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
+export const mrnPattern = /^[A-Z0-9]{6,12}$/;
+export const mrnSchema = z.string().regex(mrnPattern, "MRN must be 6 to 12 upper-case letters or digits");
+
+export const sexValues = ["female", "male", "other", "unknown"] as const;
+export type Sex = (typeof sexValues)[number];
+
+/** Digits with the usual separators, optionally international (+). */
+export const phonePattern = /^\+?\(?(?:\d[ ()./-]{0,2}){3,20}$/;
+
+export const addressSchema = z.object({
+  line1: z.string().trim().min(1).max(200),
+  line2: z.string().trim().min(1).max(200).optional(),
+  city: z.string().trim().min(1).max(100),
+  region: z.string().trim().min(1).max(100).optional(),
+  postalCode: z.string().trim().min(1).max(20),
+  /** ISO 3166-1 alpha-2, so addresses stay comparable across sites. */
+  country: z.string().regex(/^[A-Z]{2}$/, "country must be an ISO 3166-1 alpha-2 code, e.g. US"),
+});
+export type Address = z.output<typeof addressSchema>;
+
+/** The fields PatientDemographicsUpdated may change (the MRN is not one of them). */
+export const demographicsSchema = z.object({
+  // May be empty: mononymous patients, and v1 records whose single name had no given part.
+  givenName: z.string().trim().max(100),
+  familyName: z.string().trim().min(1).max(100),
+  dateOfBirth: z.iso.date(),
+  sex: z.enum(sexValues),
+  email: z.email().max(254).nullable(),
+  phone: z.string().trim().regex(phonePattern, "phone must be digits with optional + ( ) - . separators").nullable(),
+  address: addressSchema.nullable(),
+});
+export type Demographics = z.output<typeof demographicsSchema>;
+export type DemographicField = keyof Demographics;
+export const demographicFields = Object.keys(demographicsSchema.shape) as DemographicField[];
+
+/** Strict, so a stray key (an MRN, say) is refused rather than silently dropped. */
+export const demographicsChangesSchema = z.strictObject(demographicsSchema.shape).partial();
+export type DemographicsChanges = z.output<typeof demographicsChangesSchema>;
+
+export const changeReasonSchema = z
+  .string()
+  .trim()
+  .min(1, "a reason for the change is required")
+  .max(500, "the reason may be at most 500 characters");
+
+/** v1 stored one `name`; v2 splits it. The last word is taken as the family name. */
+export function splitLegacyName(name: string): { givenName: string; familyName: string } {
+  const words = name.trim().split(/\s+/);
+  const familyName = words.pop() ?? "";
+  return { givenName: words.join(" "), familyName };
+}
+
+const patientRegisteredV1ToV2: Upcaster = ({ name, ...rest }) => ({
+  ...rest,
+  ...splitLegacyName(typeof name === "string" ? name : ""),
+});
+
+export const PatientRegistered = defineEvent(
+  "PatientRegistered",
+  z.object({ patientId: z.uuid(), mrn: mrnSchema, ...demographicsSchema.shape }),
+  { version: 2, upcasters: { 1: patientRegisteredV1ToV2 } },
+);
+
+export const PatientDemographicsUpdated = defineEvent(
+  "PatientDemographicsUpdated",
+  z
+    .object({
+      patientId: z.uuid(),
+      /** Only the fields that changed, with their new values. */
+      changes: demographicsChangesSchema,
+      /** The same keys, with the values they replaced: the audit trail reads diffs off one event. */
+      previous: demographicsChangesSchema,
+      reason: changeReasonSchema,
+    })
+    .refine(
+      ({ changes, previous }) => {
+        const keys = Object.keys(changes).sort();
+        return keys.length > 0 && keys.join() === Object.keys(previous).sort().join();
+      },
+      { message: "changes and previous must name the same, non-empty set of fields" },
+    ),
+);
+
+export const patientEvents = [PatientRegistered, PatientDemographicsUpdated] as const;
+export type PatientEvent = EventOf<typeof patientEvents>;

@@ -1,0 +1,95 @@
+// appendToStream: one call of the append_to_stream plpgsql function, one round trip. It writes
+// the events, the stream's new version and the outbox rows in one transaction.
+import { ConcurrencyError, ValidationError } from "../errors";
+import { pgErrorInfo, type Store } from "./db";
+import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
+
+export class DuplicateEventError extends Error {
+  override readonly name = "DuplicateEventError";
+}
+
+const expectedCode: Record<Exclude<ExpectedVersion, number>, number> = {
+  any: -1,
+  no_stream: -2,
+  stream_exists: -3,
+};
+
+export function encodeExpectedVersion(expected: ExpectedVersion): number {
+  if (typeof expected === "number") {
+    if (!Number.isInteger(expected) || expected < 0) {
+      throw new ValidationError(`expectedVersion must be a whole number >= 0, got ${expected}`, "expectedVersion");
+    }
+    return expected;
+  }
+  return expectedCode[expected];
+}
+
+/** Whether a stream at `actual` satisfies `expected`: the same rule the database applies. */
+export function versionMatches(expected: ExpectedVersion, actual: number): boolean {
+  if (expected === "any") return true;
+  if (expected === "no_stream") return actual === 0;
+  if (expected === "stream_exists") return actual > 0;
+  return actual === expected;
+}
+
+type AppendRow = { event_id: string; version: number; global_position: bigint; recorded_at: Date; repeated: boolean };
+
+export type AppendOptions = {
+  expectedVersion: ExpectedVersion;
+  /** The stream's type, recorded as aggregate_type on every event. */
+  aggregateType: string;
+};
+
+export async function appendToStream(
+  store: Store,
+  streamId: string,
+  events: readonly NewEvent[],
+  options: AppendOptions,
+): Promise<AppendResult> {
+  if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
+  const expected = encodeExpectedVersion(options.expectedVersion);
+  const batch = events.map((event) => {
+    const { eventVersion, data } = store.registry.encode(event);
+    return {
+      event_id: event.eventId,
+      event_type: event.type,
+      event_version: eventVersion,
+      data,
+      metadata: event.extra ?? {},
+      occurred_at: event.occurredAt.toISOString(),
+      user_id: event.userId,
+      correlation_id: event.correlationId,
+      causation_id: event.causationId,
+    };
+  });
+  let rows: AppendRow[];
+  try {
+    rows = await store.db.$queryRawUnsafe<AppendRow[]>(
+      "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
+      streamId,
+      options.aggregateType,
+      expected,
+      JSON.stringify(batch),
+    );
+  } catch (error) {
+    const info = pgErrorInfo(error);
+    if (info.code === "ES001") {
+      const detail = JSON.parse(info.detail ?? "{}") as { actual?: number };
+      throw new ConcurrencyError(streamId, options.expectedVersion, detail.actual ?? -1);
+    }
+    if (info.code === "ES002") throw new DuplicateEventError(info.message);
+    throw error;
+  }
+  const last = rows.at(-1);
+  return {
+    streamId,
+    nextExpectedVersion: last?.version ?? 0,
+    repeated: rows[0]?.repeated ?? false,
+    events: rows.map((r) => ({
+      eventId: r.event_id,
+      version: r.version,
+      globalPosition: Number(r.global_position),
+      recordedAt: r.recorded_at,
+    })),
+  };
+}

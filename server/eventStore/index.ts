@@ -1,0 +1,5 @@
+export * from "./types";
+export * from "./serializer";
+export * from "./db";
+export * from "./append";
+export * from "./read";

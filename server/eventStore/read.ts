@@ -1,0 +1,191 @@
+// Reading the log: one stream, the global log in commit order (gap-safe), and the audit
+// look-ups by correlation, causation, type and time.
+import { ValidationError } from "../errors";
+import type { Store } from "./db";
+import type { EventMetadata, LogCheckpoint, MetadataExtra, StoredEvent } from "./types";
+
+type EventRow = {
+  global_position: bigint;
+  event_id: string;
+  stream_id: string;
+  aggregate_type: string;
+  event_type: string;
+  version: number;
+  event_version: number;
+  data: unknown;
+  metadata: MetadataExtra;
+  occurred_at: Date;
+  recorded_at: Date;
+  user_id: string;
+  correlation_id: string;
+  causation_id: string | null;
+  transaction_id: string;
+};
+
+const columns = `global_position, event_id::text AS event_id, stream_id, aggregate_type, event_type, version,
+  event_version, data, metadata, occurred_at, recorded_at, user_id, correlation_id, causation_id,
+  transaction_id::text AS transaction_id`;
+
+function toStored(store: Store, row: EventRow): StoredEvent {
+  const metadata: EventMetadata = {
+    eventId: row.event_id,
+    occurredAt: row.occurred_at,
+    recordedAt: row.recorded_at,
+    userId: row.user_id,
+    correlationId: row.correlation_id,
+    causationId: row.causation_id,
+    schemaVersion: row.event_version,
+    extra: row.metadata ?? {},
+  };
+  return {
+    type: row.event_type,
+    data: store.registry.decode(row.event_type, row.event_version, row.data),
+    streamId: row.stream_id,
+    aggregateType: row.aggregate_type,
+    version: row.version,
+    globalPosition: Number(row.global_position),
+    transactionId: row.transaction_id,
+    metadata,
+  };
+}
+
+async function select(store: Store, where: string, params: unknown[], tail: string): Promise<StoredEvent[]> {
+  const rows = await store.db.$queryRawUnsafe<EventRow[]>(`SELECT ${columns} FROM events WHERE ${where} ${tail}`, ...params);
+  return rows.map((row) => toStored(store, row));
+}
+
+function limitOf(value: number | undefined, fallback: number, max = 10_000): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ValidationError(`limit must be 1..${max}, got ${n}`, "limit");
+  return n;
+}
+
+export type ReadStreamOptions = {
+  /** Lowest version to return (inclusive); default 1 (forwards) or the end (backwards). */
+  fromVersion?: number;
+  /** Highest version to return (inclusive). */
+  toVersion?: number;
+  direction?: "forwards" | "backwards";
+  maxCount?: number;
+  /** Only events recorded at or before this time: the stream as the system knew it then. */
+  asOf?: Date;
+};
+
+export async function readStream(store: Store, streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+  const params: unknown[] = [streamId];
+  const where = ["stream_id = $1"];
+  if (options.fromVersion !== undefined) {
+    params.push(options.fromVersion);
+    where.push(`version >= $${params.length}`);
+  }
+  if (options.toVersion !== undefined) {
+    params.push(options.toVersion);
+    where.push(`version <= $${params.length}`);
+  }
+  if (options.asOf) {
+    params.push(options.asOf);
+    where.push(`recorded_at <= $${params.length}`);
+  }
+  const order = options.direction === "backwards" ? "DESC" : "ASC";
+  let tail = `ORDER BY version ${order}`;
+  if (options.maxCount !== undefined) {
+    params.push(limitOf(options.maxCount, 1, 1_000_000));
+    tail += ` LIMIT $${params.length}`;
+  }
+  return select(store, where.join(" AND "), params, tail);
+}
+
+export type ReadAllOptions = {
+  /** Read strictly after this checkpoint; from the start when omitted. */
+  after?: LogCheckpoint | null;
+  limit?: number;
+  eventTypes?: readonly string[];
+};
+
+export type ReadAllResult = {
+  events: StoredEvent[];
+  /** Where the next read starts: the last event's position, or `after` when nothing was read. */
+  checkpoint: LogCheckpoint | null;
+};
+
+/**
+ * The global log in commit order. Only transactions older than every transaction still running
+ * are visible (transaction_id < pg_snapshot_xmin), ordered by (transaction_id, global_position),
+ * so an event that took a lower position but commits later is read after, never skipped. There
+ * is no timeout: a long transaction delays readers, it never makes them skip.
+ */
+export async function readAll(store: Store, options: ReadAllOptions = {}): Promise<ReadAllResult> {
+  const limit = limitOf(options.limit, 1000);
+  const after = options.after ?? { transactionId: "0", globalPosition: 0 };
+  const params: unknown[] = [after.transactionId, after.globalPosition, limit];
+  let typeFilter = "";
+  if (options.eventTypes && options.eventTypes.length > 0) {
+    params.push([...options.eventTypes]);
+    typeFilter = `AND event_type = ANY ($4::text[])`;
+  }
+  const events = await select(
+    store,
+    `(transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${typeFilter}`,
+    params,
+    "ORDER BY transaction_id, global_position LIMIT $3",
+  );
+  const last = events.at(-1);
+  return {
+    events,
+    checkpoint: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : (options.after ?? null),
+  };
+}
+
+export async function readByCorrelationId(store: Store, correlationId: string, options: { limit?: number } = {}) {
+  return select(store, "correlation_id = $1", [correlationId, limitOf(options.limit, 1000)], "ORDER BY global_position LIMIT $2");
+}
+
+/** The causal chain that starts at one event: it, the events it caused, the events those caused, and on. */
+export async function readByCausation(store: Store, eventId: string, options: { limit?: number } = {}) {
+  const rows = await store.db.$queryRawUnsafe<(EventRow & { depth: number })[]>(
+    `WITH RECURSIVE chain AS (
+       SELECT e.*, 0 AS depth FROM events e WHERE e.event_id = $1::uuid
+       UNION ALL
+       SELECT e.*, c.depth + 1 FROM events e JOIN chain c ON e.causation_id = c.event_id::text
+        WHERE c.depth < 100
+     )
+     SELECT ${columns}, depth FROM chain ORDER BY depth, global_position LIMIT $2`,
+    eventId,
+    limitOf(options.limit, 1000),
+  );
+  return rows.map((row) => ({ ...toStored(store, row), depth: row.depth }));
+}
+
+export async function readByType(
+  store: Store,
+  eventType: string,
+  options: { afterPosition?: number; limit?: number } = {},
+) {
+  return select(
+    store,
+    "event_type = $1 AND global_position > $2",
+    [eventType, options.afterPosition ?? 0, limitOf(options.limit, 1000)],
+    "ORDER BY global_position LIMIT $3",
+  );
+}
+
+/** Events that occurred in [from, to). */
+export async function readByTimeRange(store: Store, from: Date, to: Date, options: { limit?: number } = {}) {
+  if (to <= from) throw new ValidationError("time range: 'to' must be after 'from'", "to");
+  return select(
+    store,
+    "occurred_at >= $1 AND occurred_at < $2",
+    [from, to, limitOf(options.limit, 1000)],
+    "ORDER BY occurred_at, global_position LIMIT $3",
+  );
+}
+
+/** The stream's current version (0 when it does not exist), in O(1) from the streams table. */
+export async function streamVersion(store: Pick<Store, "db">, streamId: string): Promise<number> {
+  const rows = await store.db.$queryRawUnsafe<{ version: number }[]>(
+    "SELECT version FROM streams WHERE stream_id = $1",
+    streamId,
+  );
+  return rows[0]?.version ?? 0;
+}

@@ -1,0 +1,103 @@
+// Event (de)serialization with a registry of event types: one zod schema per type at its latest
+// schema version, and upcasters that lift older stored payloads, one version step at a time.
+import { z } from "zod";
+import type { DomainEvent, EventData } from "./types";
+
+export class UnknownEventTypeError extends Error {
+  override readonly name = "UnknownEventTypeError";
+  constructor(readonly eventType: string) {
+    super(`Unknown event type "${eventType}": it is not registered with the serializer`);
+  }
+}
+
+export class EventSchemaError extends Error {
+  override readonly name = "EventSchemaError";
+  constructor(
+    readonly eventType: string,
+    readonly schemaVersion: number,
+    readonly issues: string,
+  ) {
+    super(`Event "${eventType}" (schema v${schemaVersion}) does not match its schema: ${issues}`);
+  }
+}
+
+/** Lifts a payload stored at version n to version n + 1. */
+export type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
+
+export type EventDefinition<T extends string = string, D extends EventData = EventData> = {
+  type: T;
+  /** The current schema version; new events are written with it. */
+  version: number;
+  schema: z.ZodType<D>;
+  /** upcasters[n] lifts version n to n + 1, for every n below `version`. */
+  upcasters: Readonly<Record<number, Upcaster>>;
+};
+
+export function defineEvent<T extends string, S extends z.ZodType<EventData>>(
+  type: T,
+  schema: S,
+  options: { version?: number; upcasters?: Record<number, Upcaster> } = {},
+): EventDefinition<T, z.output<S>> {
+  const version = options.version ?? 1;
+  const upcasters = options.upcasters ?? {};
+  for (let v = 1; v < version; v++) {
+    if (!upcasters[v]) throw new Error(`Event "${type}" v${version} lacks an upcaster from v${v}`);
+  }
+  return { type, version, schema: schema as unknown as z.ZodType<z.output<S>>, upcasters };
+}
+
+/** The event union a list of definitions describes. */
+export type EventOf<Defs extends readonly EventDefinition[]> = {
+  [K in keyof Defs]: Defs[K] extends EventDefinition<infer T, infer D> ? DomainEvent<T, D> : never;
+}[number];
+
+export type EventRegistry = {
+  /** Validates a new event's payload and stamps it with the current schema version. */
+  encode(event: DomainEvent): { eventVersion: number; data: EventData };
+  /** Upcasts a stored payload to the current version and validates it. */
+  decode(eventType: string, storedVersion: number, data: unknown): EventData;
+  has(eventType: string): boolean;
+  types(): string[];
+};
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+}
+
+export function createRegistry(definitions: readonly EventDefinition[]): EventRegistry {
+  const byType = new Map<string, EventDefinition>();
+  for (const def of definitions) {
+    if (byType.has(def.type)) throw new Error(`Event type "${def.type}" registered twice`);
+    byType.set(def.type, def);
+  }
+  const lookup = (type: string): EventDefinition => {
+    const def = byType.get(type);
+    if (!def) throw new UnknownEventTypeError(type);
+    return def;
+  };
+  return {
+    encode(event) {
+      const def = lookup(event.type);
+      const parsed = def.schema.safeParse(event.data);
+      if (!parsed.success) throw new EventSchemaError(event.type, def.version, formatIssues(parsed.error));
+      return { eventVersion: def.version, data: parsed.data };
+    },
+    decode(eventType, storedVersion, data) {
+      const def = lookup(eventType);
+      if (storedVersion > def.version) {
+        throw new EventSchemaError(eventType, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
+      }
+      let payload = data as Record<string, unknown>;
+      for (let v = storedVersion; v < def.version; v++) {
+        const upcast = def.upcasters[v];
+        if (!upcast) throw new EventSchemaError(eventType, v, `no upcaster from v${v}`);
+        payload = upcast(payload);
+      }
+      const parsed = def.schema.safeParse(payload);
+      if (!parsed.success) throw new EventSchemaError(eventType, storedVersion, formatIssues(parsed.error));
+      return parsed.data;
+    },
+    has: (type) => byType.has(type),
+    types: () => [...byType.keys()],
+  };
+}

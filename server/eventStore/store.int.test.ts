@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import { ConcurrencyError } from "../errors";
+import { migrate, migrationStatus } from "../db/migrate";
+import { describeEachDatabase } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
+import { appendToStream, DuplicateEventError } from "./append";
+import {
+  readAll,
+  readByCausation,
+  readByCorrelationId,
+  readByTimeRange,
+  readByType,
+  readStream,
+  streamVersion,
+} from "./read";
+import type { ExpectedVersion } from "./types";
+
+describeEachDatabase("event store", (db) => {
+  const store = () => storeOf(db());
+
+  it("appends and reads back a stream with every metadata field", async () => {
+    const id = newStreamId();
+    const correlationId = randomUUID();
+    const first = note(1, { correlationId, extra: { source: "test", retried: false } });
+    const second = note(2, { correlationId, causationId: first.eventId, userId: "user-2" });
+    const result = await appendToStream(store(), id, [first, second], { expectedVersion: "no_stream", aggregateType: "note" });
+    expect(result.repeated).toBe(false);
+    expect(result.nextExpectedVersion).toBe(2);
+    expect(result.events.map((e) => e.version)).toEqual([1, 2]);
+    expect(result.events[1]!.globalPosition).toBeGreaterThan(result.events[0]!.globalPosition);
+
+    const events = await readStream(store(), id);
+    expect(events).toHaveLength(2);
+    const [a, b] = events;
+    expect(a).toMatchObject({ type: "NoteAdded", data: { text: "note 1", n: 1 }, streamId: id, aggregateType: "note", version: 1 });
+    expect(a!.metadata).toMatchObject({
+      eventId: first.eventId,
+      userId: "user-test",
+      correlationId,
+      causationId: null,
+      schemaVersion: 1,
+      extra: { source: "test", retried: false },
+    });
+    expect(a!.metadata.occurredAt.toISOString()).toBe(first.occurredAt.toISOString());
+    expect(a!.metadata.recordedAt).toBeInstanceOf(Date);
+    expect(b!.metadata).toMatchObject({ causationId: first.eventId, userId: "user-2" });
+    expect(await streamVersion(store(), id)).toBe(2);
+    expect(await streamVersion(store(), newStreamId())).toBe(0);
+  });
+
+  it("reads a stream by version range, backwards, bounded and as of a time", async () => {
+    const id = newStreamId();
+    await appendToStream(store(), id, [1, 2, 3].map((n) => note(n)), { expectedVersion: "no_stream", aggregateType: "note" });
+    const [before] = await readStream(store(), id, { direction: "backwards", maxCount: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    await appendToStream(store(), id, [note(4), note(5)], { expectedVersion: 3, aggregateType: "note" });
+
+    expect((await readStream(store(), id, { fromVersion: 2, toVersion: 4 })).map((e) => e.version)).toEqual([2, 3, 4]);
+    expect((await readStream(store(), id, { direction: "backwards", maxCount: 2 })).map((e) => e.version)).toEqual([5, 4]);
+    const asOf = await readStream(store(), id, { asOf: before!.metadata.recordedAt });
+    expect(asOf.map((e) => e.version)).toEqual([1, 2, 3]);
+  });
+
+  it("returns the first result when the same event ids are appended again, and writes nothing", async () => {
+    const id = newStreamId();
+    const batch = [note(1), note(2)];
+    const first = await appendToStream(store(), id, batch, { expectedVersion: "no_stream", aggregateType: "note" });
+    const again = await appendToStream(store(), id, batch, { expectedVersion: "no_stream", aggregateType: "note" });
+    expect(again.repeated).toBe(true);
+    expect(again.events).toEqual(first.events);
+    expect(again.nextExpectedVersion).toBe(2);
+    expect(await readStream(store(), id)).toHaveLength(2);
+    expect(await streamVersion(store(), id)).toBe(2);
+  });
+
+  it("refuses a batch whose ids were partly appended before", async () => {
+    const id = newStreamId();
+    const one = note(1);
+    await appendToStream(store(), id, [one], { expectedVersion: "no_stream", aggregateType: "note" });
+    await expect(appendToStream(store(), id, [one, note(2)], { expectedVersion: 1, aggregateType: "note" })).rejects.toThrow(
+      DuplicateEventError,
+    );
+    expect(await streamVersion(store(), id)).toBe(1);
+  });
+
+  it("applies the four expected-version modes and writes nothing on a stale one", async () => {
+    const id = newStreamId();
+    const attempt = (expectedVersion: ExpectedVersion) =>
+      appendToStream(store(), id, [note(0)], { expectedVersion, aggregateType: "note" });
+
+    await expect(attempt("stream_exists")).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(attempt(1)).rejects.toBeInstanceOf(ConcurrencyError);
+    await attempt("no_stream");
+    await expect(attempt("no_stream")).rejects.toMatchObject({ streamId: id, expectedVersion: "no_stream", actualVersion: 1 });
+    await attempt("stream_exists");
+    await attempt("any");
+    await attempt(3);
+    const stale = await attempt(2).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConcurrencyError);
+    expect(stale).toMatchObject({ streamId: id, expectedVersion: 2, actualVersion: 4 });
+    expect((stale as Error).message).toContain("expected version 2, actual version 4");
+    expect(await streamVersion(store(), id)).toBe(4);
+    expect(await readStream(store(), id)).toHaveLength(4);
+  });
+
+  it("refuses UPDATE, DELETE and TRUNCATE on events in the database itself", async () => {
+    const id = newStreamId();
+    await appendToStream(store(), id, [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
+    const prisma = db().prisma;
+    await expect(prisma.$executeRawUnsafe("UPDATE events SET user_id = 'intruder' WHERE stream_id = $1", id)).rejects.toThrow(
+      /events are immutable: UPDATE refused/,
+    );
+    await expect(prisma.$executeRawUnsafe("DELETE FROM events WHERE stream_id = $1", id)).rejects.toThrow(
+      /events are immutable: DELETE refused/,
+    );
+    await expect(prisma.$executeRawUnsafe("TRUNCATE events CASCADE")).rejects.toThrow(/events are immutable: TRUNCATE refused/);
+    const [event] = await readStream(store(), id);
+    expect(event!.metadata.userId).toBe("user-test");
+  });
+
+  it("re-running migrations is a no-op", async () => {
+    const before = await migrationStatus(db());
+    expect(before.pending).toEqual([]);
+    const rows = async () =>
+      db().withSession((s) => s.query<{ n: number }>(`SELECT count(*)::int AS n FROM "_prisma_migrations"`));
+    const count = (await rows())[0]!.n;
+    const applied: string[] = [];
+    const status = await migrate(db(), { log: (l) => applied.push(l) });
+    expect(applied).toEqual([]);
+    expect(status.latest).toBe(before.latest);
+    expect((await rows())[0]!.n).toBe(count);
+  });
+
+  it("reads the global log in commit order from a checkpoint, optionally by type", async () => {
+    const id = newStreamId();
+    const start = await readAll(store(), { limit: 10_000 });
+    let checkpoint = start.checkpoint;
+    // Drain what other tests wrote so far.
+    for (let page = start; page.events.length > 0; ) {
+      page = await readAll(store(), { after: checkpoint, limit: 10_000 });
+      checkpoint = page.checkpoint;
+    }
+    const removed = { ...note(3), type: "NoteRemoved", data: { reason: "dup" } };
+    await appendToStream(store(), id, [note(1), note(2), removed], { expectedVersion: "no_stream", aggregateType: "note" });
+    const next = await readAll(store(), { after: checkpoint, limit: 2 });
+    expect(next.events.filter((e) => e.streamId === id).map((e) => e.version)).toEqual([1, 2]);
+    const rest = await readAll(store(), { after: next.checkpoint, limit: 100 });
+    expect(rest.events.filter((e) => e.streamId === id).map((e) => e.version)).toEqual([3]);
+    const typed = await readAll(store(), { after: checkpoint, eventTypes: ["NoteRemoved"] });
+    expect(typed.events.every((e) => e.type === "NoteRemoved")).toBe(true);
+    expect(typed.events.some((e) => e.streamId === id)).toBe(true);
+  });
+
+  it("finds events by correlation, causation chain, type and time range", async () => {
+    const correlationId = randomUUID();
+    const a = note(1, { correlationId });
+    const b = note(2, { correlationId, causationId: a.eventId });
+    const c = note(3, { correlationId, causationId: b.eventId });
+    const unrelated = note(4);
+    const s1 = newStreamId();
+    const s2 = newStreamId();
+    await appendToStream(store(), s1, [a, b], { expectedVersion: "no_stream", aggregateType: "note" });
+    await appendToStream(store(), s2, [c, unrelated], { expectedVersion: "no_stream", aggregateType: "note" });
+
+    expect((await readByCorrelationId(store(), correlationId)).map((e) => e.metadata.eventId)).toEqual([a.eventId, b.eventId, c.eventId]);
+    const chain = await readByCausation(store(), a.eventId);
+    expect(chain.map((e) => [e.metadata.eventId, e.depth])).toEqual([
+      [a.eventId, 0],
+      [b.eventId, 1],
+      [c.eventId, 2],
+    ]);
+    const removed = { ...note(9), type: "NoteRemoved", data: { reason: "r" } };
+    await appendToStream(store(), s2, [removed], { expectedVersion: 2, aggregateType: "note" });
+    const byType = await readByType(store(), "NoteRemoved", { limit: 10_000 });
+    expect(byType.some((e) => e.metadata.eventId === removed.eventId)).toBe(true);
+    expect(byType.every((e) => e.type === "NoteRemoved")).toBe(true);
+
+    const t0 = new Date(Date.now() - 60_000);
+    const old = note(5, { occurredAt: t0 });
+    await appendToStream(store(), newStreamId(), [old], { expectedVersion: "no_stream", aggregateType: "note" });
+    const window = await readByTimeRange(store(), new Date(t0.getTime() - 1), new Date(t0.getTime() + 1));
+    expect(window.map((e) => e.metadata.eventId)).toContain(old.eventId);
+    await expect(readByTimeRange(store(), t0, t0)).rejects.toThrow(/'to' must be after 'from'/);
+  });
+});
+
+describe("test harness", () => {
+  it("gives each call a fresh stream id", () => {
+    expect(newStreamId()).not.toBe(newStreamId());
+  });
+});

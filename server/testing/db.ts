@@ -1,0 +1,67 @@
+// Test databases: the run's fresh PostgreSQL database (see globalSetup) and in-memory PGlite.
+import { afterAll, beforeAll, describe, inject } from "vitest";
+import { openDatabase, type Database } from "../db/client";
+import { migrate } from "../db/migrate";
+
+export type TestDbKind = "postgresql" | "embedded";
+
+export const pgUrl: string | null = inject("pgUrl");
+
+const skipReasonPrinted = new Set<string>();
+function printSkip(what: string) {
+  if (skipReasonPrinted.has(what)) return;
+  skipReasonPrinted.add(what);
+  console.warn(`[skipped on PostgreSQL] ${what}: DATABASE_URL is not set, so no PostgreSQL server to test against (CI always sets it)`);
+}
+
+export async function openTestDatabase(kind: TestDbKind, poolMax = 10): Promise<Database> {
+  if (kind === "postgresql") {
+    if (!pgUrl) throw new Error("no PostgreSQL test database: set DATABASE_URL");
+    return openDatabase({ url: pgUrl, poolMax });
+  }
+  const db = await openDatabase({ dataDir: "memory://" });
+  await migrate(db);
+  return db;
+}
+
+/**
+ * Runs the same suite on the embedded database and on PostgreSQL (the latter skipped, with the
+ * reason printed, when no server is configured).
+ */
+export function describeEachDatabase(name: string, suite: (db: () => Database, kind: TestDbKind) => void) {
+  for (const kind of ["embedded", "postgresql"] as const) {
+    const available = kind === "embedded" || pgUrl !== null;
+    if (!available) printSkip(name);
+    describe.skipIf(!available)(`${name} [${kind}]`, () => {
+      let db: Database | undefined;
+      beforeAll(async () => {
+        db = await openTestDatabase(kind);
+      });
+      afterAll(async () => {
+        await db?.close();
+      });
+      suite(() => {
+        if (!db) throw new Error("database not open yet");
+        return db;
+      }, kind);
+    });
+  }
+}
+
+/** A suite that needs several real connections: PostgreSQL only. */
+export function describePostgres(name: string, suite: (db: () => Database) => void, poolMax = 20) {
+  if (!pgUrl) printSkip(name);
+  describe.skipIf(!pgUrl)(`${name} [postgresql]`, () => {
+    let db: Database | undefined;
+    beforeAll(async () => {
+      db = await openTestDatabase("postgresql", poolMax);
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+    suite(() => {
+      if (!db) throw new Error("database not open yet");
+      return db;
+    });
+  });
+}

@@ -1,0 +1,29 @@
+// A small event vocabulary for store tests, independent of the clinical domain.
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { createRegistry, defineEvent, type NewEvent, type Store } from "../eventStore";
+import type { Database } from "../db/client";
+
+export const testRegistry = createRegistry([
+  defineEvent("NoteAdded", z.object({ text: z.string(), n: z.number().int() })),
+  defineEvent("NoteRemoved", z.object({ reason: z.string() })),
+]);
+
+export function storeOf(db: Database): Store {
+  return { db: db.prisma, registry: testRegistry };
+}
+
+export function note(n: number, over: Partial<NewEvent> = {}): NewEvent {
+  return {
+    type: "NoteAdded",
+    data: { text: `note ${n}`, n },
+    eventId: randomUUID(),
+    occurredAt: new Date(),
+    userId: "user-test",
+    correlationId: randomUUID(),
+    causationId: null,
+    ...over,
+  };
+}
+
+export const newStreamId = (prefix = "note") => `${prefix}-${randomUUID()}`;

@@ -1,0 +1,39 @@
+// Once per test run: when DATABASE_URL points at a PostgreSQL server, create a fresh database on
+// it for this run (never the developer's own), migrate it, hand its URL to the tests, and drop
+// it at the end. Without DATABASE_URL the PostgreSQL-only tests skip and say why.
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { openDatabase } from "../db/client";
+import { migrate } from "../db/migrate";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    pgUrl: string | null;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const base = process.env.DATABASE_URL?.trim();
+  if (!base) {
+    project.provide("pgUrl", null);
+    return;
+  }
+  const name = `emr_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ url: url.toString(), poolMax: 2 });
+  await migrate(db);
+  await db.close();
+  project.provide("pgUrl", url.toString());
+
+  return async () => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.end();
+  };
+}
