@@ -1,6 +1,9 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { Providers } from "@/components/trpc";
+import { TopBar } from "@/components/TopBar";
+import { currentUser } from "@/server/auth/session";
+import { sectionsFor } from "@/server/auth/sections";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -8,11 +11,16 @@ export const metadata: Metadata = {
   description: "Clinical, audit and operations console over the EMR event store",
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const user = await currentUser();
+  const items = user ? sectionsFor(user).map(({ href, label }) => ({ href, label })) : [{ href: "/sign-in", label: "Sign in" }];
   return (
     <html lang="en">
       <body>
-        <Providers>{children}</Providers>
+        <Providers>
+          <TopBar user={user} items={items} />
+          {children}
+        </Providers>
       </body>
     </html>
   );

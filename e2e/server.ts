@@ -16,7 +16,9 @@ const port = process.argv[2] ?? "3100";
 async function main() {
   ensureBuild();
   const base = process.env.DATABASE_URL?.trim();
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: port, E2E: "1" };
+  // Sign-in rate limiting stays on, with room for every journey's sign-ins from 127.0.0.1.
+  // A smaller hospital keeps the e2e start fast; the journeys make their own patients.
+  const childEnv: NodeJS.ProcessEnv = { AUTH_SIGNIN_RATE_LIMIT: "60", DEMO_PATIENTS: "30", ...process.env, PORT: port, E2E: "1" };
   let cleanup: () => Promise<void> = async () => {};
   if (base) {
     const name = `emr_e2e_${Date.now().toString(36)}`;

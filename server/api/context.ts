@@ -1,13 +1,12 @@
 // The tRPC context: the database, the store, the caller and the request's correlation id.
 import { randomUUID } from "node:crypto";
 import { getDatabase, type Database } from "../db/client";
-import type { Store } from "../eventStore";
+import { storeOn, type Store } from "../eventStore";
 import { clinicalRegistry } from "../domain/registry";
+import { authFor, sessionUserFrom } from "../auth";
+import type { SessionUser } from "../auth/roles";
 
-export type Role = "clinician" | "compliance" | "admin";
-export const roles: readonly Role[] = ["clinician", "compliance", "admin"];
-
-export type SessionUser = { id: string; email: string; name: string; roles: Role[] };
+export { roles, type Role, type SessionUser } from "../auth/roles";
 
 export type Context = {
   db: Database;
@@ -26,15 +25,20 @@ export function correlationIdFrom(headers: Headers): string {
 }
 
 export function storeFor(db: Database): Store {
-  return { db: db.prisma, registry: clinicalRegistry };
+  return storeOn(db.prisma, clinicalRegistry);
 }
 
-export async function createContext(opts: { headers: Headers; user?: SessionUser | null }): Promise<Context> {
-  const db = await getDatabase();
+/**
+ * The caller comes from the request's better-auth session cookie, never from input. Tests that
+ * call procedures without HTTP pass `user` instead (server/testing/caller.ts); `db` likewise.
+ */
+export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database }): Promise<Context> {
+  const db = opts.db ?? (await getDatabase());
+  const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers);
   return {
     db,
     store: storeFor(db),
-    user: opts.user ?? null,
+    user,
     correlationId: correlationIdFrom(opts.headers),
     headers: opts.headers,
   };

@@ -1,8 +1,18 @@
+import { auditRouter } from "./routers/audit";
+import { encounterRouter } from "./routers/encounter";
+import { orderRouter } from "./routers/order";
+import { patientRouter } from "./routers/patient";
 import { systemRouter } from "./routers/system";
+import { usersRouter } from "./routers/users";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
   system: systemRouter,
+  patient: patientRouter,
+  encounter: encounterRouter,
+  order: orderRouter,
+  audit: auditRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -48,15 +48,16 @@ export const authedProcedure = base.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
 
-function requireRole(role: Role) {
+/** Signed in and holding at least one of these roles. */
+export function roleProcedure(...allowed: [Role, ...Role[]]) {
   return authedProcedure.use(({ ctx, next }) => {
-    if (!ctx.user.roles.includes(role)) {
-      throw new TRPCError({ code: "FORBIDDEN", message: `This needs the ${role} role` });
+    if (!allowed.some((role) => ctx.user.roles.includes(role))) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `This needs the ${allowed.join(" or ")} role` });
     }
     return next();
   });
 }
 
-export const clinicianProcedure = requireRole("clinician");
-export const complianceProcedure = requireRole("compliance");
-export const adminProcedure = requireRole("admin");
+export const clinicianProcedure = roleProcedure("clinician");
+export const complianceProcedure = roleProcedure("compliance");
+export const adminProcedure = roleProcedure("admin");

@@ -18,10 +18,34 @@ export const envSchema = z.object({
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
   DB_POOL_MAX: intFrom(1, 200, 10),
   EVENTSTORE_SNAPSHOT_EVERY: intFrom(2, 100_000, 50),
-  AMQP_URL: z.preprocess(
+  /** Synthetic patients that npm start / db:seed create (0: none). */
+  DEMO_PATIENTS: intFrom(0, 100_000, 200),
+  /**
+   * Signs session cookies. Required in production; elsewhere a random one is made once and kept
+   * in .data/auth-secret so sessions survive restarts (server/auth/config.ts).
+   */
+  BETTER_AUTH_SECRET: z.preprocess(emptyToUndefined, z.string().min(32, "must be at least 32 characters").optional()),
+  /** The console's public URL (https://emr.example.org). Unset: localhost and 127.0.0.1 on any port, over http. */
+  BETTER_AUTH_URL: z.preprocess(
     emptyToUndefined,
-    z.string().refine((v) => /^amqps?:\/\/.+/.test(v), "must be an amqp:// URL").optional(),
+    z
+      .string()
+      .trim()
+      .refine((v) => /^https?:\/\/[^/]+\/?$/.test(v), "must be an origin like https://emr.example.org")
+      .optional(),
   ),
+  /** More origins allowed to post to /api/auth, comma-separated (read by better-auth itself too). */
+  BETTER_AUTH_TRUSTED_ORIGINS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((v) => v.split(",").every((o) => /^https?:\/\/[^/\s]+$/.test(o.trim())), "must be comma-separated origins")
+      .optional(),
+  ),
+  /** Sign-in attempts allowed per client address per minute. */
+  AUTH_SIGNIN_RATE_LIMIT: intFrom(1, 10_000, 10),
+  /** Seed the demo users (one per role). Default: yes, except when NODE_ENV=production. */
+  SEED_DEMO_USERS: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).optional()),
 });
 
 export type Env = z.infer<typeof envSchema>;

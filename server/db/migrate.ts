@@ -111,14 +111,23 @@ export async function migrate(
   });
 }
 
-/** What is applied and what is not, without changing anything. */
-export async function migrationStatus(db: Database, dir?: string): Promise<MigrationStatus> {
-  const files = readMigrations(dir);
-  return db.withSession(async (session) => {
-    const exists = await session.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
-    const rows = exists[0]?.t ? await appliedRows(session) : [];
-    const done = new Set(rows.filter((r) => r.finished_at && !r.rolled_back_at).map((r) => r.migration_name));
-    const applied = files.filter((f) => done.has(f.name)).map((f) => f.name);
-    return { applied, pending: files.filter((f) => !done.has(f.name)).map((f) => f.name), latest: applied.at(-1) ?? null };
-  });
+const filesByDir = new Map<string, MigrationFile[]>();
+
+/** What is applied and what is not, without changing anything (one query on the app's pool). */
+export async function migrationStatus(db: Pick<Database, "prisma">, dir = defaultMigrationsDir): Promise<MigrationStatus> {
+  // The files do not change while the process runs; read them once.
+  if (!filesByDir.has(dir)) filesByDir.set(dir, readMigrations(dir));
+  const files = filesByDir.get(dir)!;
+  const rows = await db.prisma.$queryRawUnsafe<{ name: string | null }[]>(
+    `SELECT CASE WHEN to_regclass('"_prisma_migrations"') IS NULL THEN NULL ELSE 'present' END AS name`,
+  );
+  const done = new Set<string>();
+  if (rows[0]?.name) {
+    const applied = await db.prisma.$queryRawUnsafe<{ migration_name: string }[]>(
+      `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    for (const r of applied) done.add(r.migration_name);
+  }
+  const applied = files.filter((f) => done.has(f.name)).map((f) => f.name);
+  return { applied, pending: files.filter((f) => !done.has(f.name)).map((f) => f.name), latest: applied.at(-1) ?? null };
 }

@@ -1,6 +1,6 @@
 // What every decider shares: command metadata, input parsing that speaks the error module,
 // and the exhaustiveness guard. Pure: nothing here reads a clock or makes ids.
-import type { z } from "zod";
+import { z } from "zod";
 import { InvariantError, ValidationError } from "../errors";
 
 /** Supplied by the command handler, so `decide` never reads the clock itself. */
@@ -38,3 +38,6 @@ export const toIso = (date: Date): string => date.toISOString();
  * and a clinician entering "now" must not be refused for it.
  */
 export const clockSkewToleranceMs = 5 * 60_000;
+
+/** A user id from the sign-in system (providers are users): opaque, not necessarily a uuid. */
+export const userIdSchema = z.string().trim().min(1).max(100);

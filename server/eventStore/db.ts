@@ -5,7 +5,21 @@ import type { EventRegistry } from "./serializer";
 export type Db = PrismaClient | Prisma.TransactionClient;
 
 /** What every store function needs: where to read and write, and how to (de)serialize. */
-export type Store = { db: Db; registry: EventRegistry };
+export type Store = {
+  db: Db;
+  registry: EventRegistry;
+  /** Runs fn in one transaction (absent when `db` already is one: then fn runs on it). */
+  transaction?: <T>(fn: (tx: Db) => Promise<T>) => Promise<T>;
+};
+
+/** A store on a Prisma client, with interactive transactions for append + inline read models. */
+export function storeOn(prisma: PrismaClient, registry: EventRegistry): Store {
+  return {
+    db: prisma,
+    registry,
+    transaction: (fn) => prisma.$transaction((tx) => fn(tx), { timeout: 15_000, maxWait: 10_000 }),
+  };
+}
 
 /** The SQLSTATE and DETAIL of a database error, wherever the driver adapter put them. */
 export function pgErrorInfo(error: unknown): { code?: string; detail?: string; message: string } {

@@ -3,3 +3,5 @@ export * from "./serializer";
 export * from "./db";
 export * from "./append";
 export * from "./read";
+export * from "./snapshots";
+export * from "./aggregate";

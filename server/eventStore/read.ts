@@ -189,3 +189,18 @@ export async function streamVersion(store: Pick<Store, "db">, streamId: string):
   );
   return rows[0]?.version ?? 0;
 }
+
+/** Several streams' events interleaved, newest first, paged by global position (a record's history). */
+export async function readStreamsBackwards(
+  store: Store,
+  streamIds: readonly string[],
+  options: { beforePosition?: number; limit?: number } = {},
+): Promise<StoredEvent[]> {
+  if (streamIds.length === 0) return [];
+  return select(
+    store,
+    "stream_id = ANY ($1::text[]) AND global_position < $2",
+    [[...streamIds], options.beforePosition ?? Number.MAX_SAFE_INTEGER, limitOf(options.limit, 50, 1000)],
+    "ORDER BY global_position DESC LIMIT $3",
+  );
+}

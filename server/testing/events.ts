@@ -1,16 +1,19 @@
 // A small event vocabulary for store tests, independent of the clinical domain.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { createRegistry, defineEvent, type NewEvent, type Store } from "../eventStore";
+import { createRegistry, defineEvent, storeOn, type NewEvent, type Store } from "../eventStore";
 import type { Database } from "../db/client";
+import { clinicalEvents } from "../domain/registry";
 
+// Clinical events too: tests share one database, and global-log readers see every test's events.
 export const testRegistry = createRegistry([
   defineEvent("NoteAdded", z.object({ text: z.string(), n: z.number().int() })),
   defineEvent("NoteRemoved", z.object({ reason: z.string() })),
+  ...clinicalEvents,
 ]);
 
 export function storeOf(db: Database): Store {
-  return { db: db.prisma, registry: testRegistry };
+  return storeOn(db.prisma, testRegistry);
 }
 
 export function note(n: number, over: Partial<NewEvent> = {}): NewEvent {

@@ -11,9 +11,10 @@ CREATE TABLE events (
     data             jsonb       NOT NULL,
     metadata         jsonb       NOT NULL DEFAULT '{}'::jsonb,
     occurred_at      timestamptz NOT NULL,
-    -- Millisecond precision, like the JavaScript Date that reads it back: "as of" a time read
-    -- from an event includes that event.
-    recorded_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    -- The clock at insert, taken after the stream row is locked, so later versions of a stream
+    -- never carry earlier times. Millisecond precision, like the JavaScript Date that reads it
+    -- back: "as of" a time read from an event includes that event.
+    recorded_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
     user_id          text        NOT NULL,
     correlation_id   text        NOT NULL,
     causation_id     text,

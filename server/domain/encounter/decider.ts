@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError } from "../../errors";
-import { clockSkewToleranceMs, parseInput, refuse, toIso, unreachable, type CommandMetadata } from "../common";
+import { clockSkewToleranceMs, parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import { requireActivePatient, type PatientCheck } from "../patient/decider";
 import {
   dischargeDispositions,
@@ -17,7 +17,7 @@ import {
 export const startEncounterInput = z.object({
   encounterId: z.uuid(),
   patientId: z.uuid(),
-  providerId: z.uuid(),
+  providerId: userIdSchema,
   encounterType: z.enum(encounterTypes),
   /** Clinicians may record a visit after the fact; defaults to `metadata.now`. */
   startedAt: z.date().optional(),

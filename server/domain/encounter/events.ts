@@ -1,6 +1,7 @@
 // Encounter events: a visit of a patient with a provider, from start to completion.
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { userIdSchema } from "../common";
 
 export const encounterTypes = ["outpatient", "inpatient", "emergency", "telehealth", "home_visit"] as const;
 export type EncounterType = (typeof encounterTypes)[number];
@@ -20,7 +21,7 @@ export const EncounterStarted = defineEvent(
   z.object({
     encounterId: z.uuid(),
     patientId: z.uuid(),
-    providerId: z.uuid(),
+    providerId: userIdSchema,
     encounterType: z.enum(encounterTypes),
     startedAt: z.iso.datetime(),
     /** Reason for the visit; null when none was given. */

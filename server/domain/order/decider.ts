@@ -3,7 +3,7 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError, ValidationError } from "../../errors";
-import { parseInput, refuse, toIso, unreachable, type CommandMetadata } from "../common";
+import { parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import type { EncounterCheck } from "../encounter/decider";
 import { requireActivePatient, type PatientCheck } from "../patient/decider";
 import {
@@ -46,7 +46,7 @@ export const createOrderInput = z.object({
   orderId: z.uuid(),
   patientId: z.uuid(),
   encounterId: z.uuid().nullish(),
-  providerId: z.uuid(),
+  providerId: userIdSchema,
   kind: z.enum(orderKinds),
   details: orderDetailsSchema,
   priority: z.enum(orderPriorities).default("routine"),

@@ -1,6 +1,7 @@
 // Order events: a provider's request (lab, imaging, medication, ...) and its status over time.
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { userIdSchema } from "../common";
 
 export const orderKinds = ["lab", "imaging", "medication", "procedure", "referral"] as const;
 export type OrderKind = (typeof orderKinds)[number];
@@ -38,7 +39,7 @@ export const OrderCreated = defineEvent(
     orderId: z.uuid(),
     patientId: z.uuid(),
     encounterId: z.uuid().nullable(),
-    providerId: z.uuid(),
+    providerId: userIdSchema,
     kind: z.enum(orderKinds),
     details: orderDetailsSchema,
     priority: z.enum(orderPriorities),

@@ -1,0 +1,24 @@
+"use client";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { authClient } from "./authClient";
+
+export function SignOutButton() {
+  const router = useRouter();
+  const [pending, setPending] = useState(false);
+  return (
+    <button
+      type="button"
+      className="secondary small"
+      disabled={pending}
+      onClick={async () => {
+        setPending(true);
+        await authClient.signOut().catch(() => undefined);
+        router.replace("/sign-in");
+        router.refresh();
+      }}
+    >
+      {pending ? "Signing out…" : "Sign out"}
+    </button>
+  );
+}

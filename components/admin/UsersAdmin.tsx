@@ -1,0 +1,181 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import type { Role } from "@/server/auth/roles";
+import { useTRPC } from "../trpc";
+
+const allRoles: Role[] = ["clinician", "compliance", "admin"];
+
+type UserRow = { id: string; name: string; email: string; roles: Role[] };
+
+function RoleBoxes({ idPrefix, value, onChange, legend }: { idPrefix: string; value: Role[]; onChange: (r: Role[]) => void; legend: string }) {
+  return (
+    <fieldset className="roles">
+      <legend className="sr-only">{legend}</legend>
+      {allRoles.map((role) => (
+        <label key={role} htmlFor={`${idPrefix}-${role}`}>
+          <input
+            id={`${idPrefix}-${role}`}
+            type="checkbox"
+            checked={value.includes(role)}
+            onChange={(e) => onChange(e.target.checked ? allRoles.filter((r) => r === role || value.includes(r)) : value.filter((r) => r !== role))}
+          />{" "}
+          {role}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [roles, setRoles] = useState<Role[]>(user.roles);
+  const save = useMutation(
+    trpc.users.setRoles.mutationOptions({
+      onSuccess: (saved) => {
+        setRoles(saved.roles);
+        return queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() });
+      },
+    }),
+  );
+  const changed = roles.length !== user.roles.length || roles.some((r) => !user.roles.includes(r));
+  return (
+    <tr data-testid={`user-${user.email}`}>
+      <td>
+        {user.name} {isSelf ? <span className="badge info">you</span> : null}
+      </td>
+      <td>{user.email}</td>
+      <td>
+        <RoleBoxes idPrefix={`roles-${user.id}`} value={roles} onChange={setRoles} legend={`Roles of ${user.name}`} />
+        {save.isError ? (
+          <div className="field">
+            <span className="error" role="alert">
+              {save.error.message}
+            </span>
+          </div>
+        ) : null}
+      </td>
+      <td>
+        <button type="button" disabled={!changed || save.isPending} onClick={() => save.mutate({ userId: user.id, roles })}>
+          {save.isPending ? "Saving…" : "Save roles"}
+        </button>
+        {save.isSuccess && !changed ? (
+          <span className="muted" role="status">
+            {" "}
+            Saved
+          </span>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+function AddUser() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [roles, setRoles] = useState<Role[]>([]);
+  const create = useMutation(
+    trpc.users.create.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() }) }),
+  );
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    create.mutate(
+      { email: String(form.get("email")), name: String(form.get("name")), password: String(form.get("password")), roles },
+      {
+        onSuccess: () => {
+          formElement.reset();
+          setRoles([]);
+        },
+      },
+    );
+  }
+
+  return (
+    <section className="panel" aria-labelledby="add-user-title">
+      <h2 id="add-user-title">Add a user</h2>
+      {create.isError ? (
+        <div className="alert error" role="alert">
+          {create.error.message}
+        </div>
+      ) : null}
+      {create.isSuccess ? (
+        <div className="alert ok" role="status">
+          User added.
+        </div>
+      ) : null}
+      <form className="row" onSubmit={submit}>
+        <div className="field">
+          <label htmlFor="new-name">Name</label>
+          <input id="new-name" name="name" required maxLength={100} />
+        </div>
+        <div className="field">
+          <label htmlFor="new-email">Email</label>
+          <input id="new-email" name="email" type="email" required maxLength={254} autoComplete="off" />
+        </div>
+        <div className="field">
+          <label htmlFor="new-password">Initial password</label>
+          <input id="new-password" name="password" type="password" required minLength={10} maxLength={128} autoComplete="new-password" />
+          <span className="hint">10 to 128 characters.</span>
+        </div>
+        <div className="field">
+          <span className="label">Roles</span>
+          <RoleBoxes idPrefix="new-roles" value={roles} onChange={setRoles} legend="Roles of the new user" />
+        </div>
+        <div className="actions">
+          <button type="submit" disabled={create.isPending}>
+            {create.isPending ? "Adding…" : "Add user"}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+export function UsersAdmin({ currentUserId }: { currentUserId: string }) {
+  const trpc = useTRPC();
+  const users = useQuery(trpc.users.list.queryOptions());
+  return (
+    <>
+      <section className="panel" aria-labelledby="users-title" data-testid="users">
+        <h2 id="users-title">Users</h2>
+        {users.isPending ? (
+          <div aria-busy="true" aria-label="Loading users">
+            <div className="skeleton" style={{ width: "70%" }} />
+            <div className="skeleton" style={{ width: "60%" }} />
+          </div>
+        ) : users.isError ? (
+          <div className="state error" role="alert">
+            The users could not be loaded: {users.error.message}
+          </div>
+        ) : users.data.length === 0 ? (
+          <div className="state" role="status">
+            No users yet.
+          </div>
+        ) : (
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Email</th>
+                <th scope="col">Roles</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.data.map((user) => (
+                <UserRoles key={`${user.id}:${user.roles.join(",")}`} user={user} isSelf={user.id === currentUserId} />
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <AddUser />
+    </>
+  );
+}

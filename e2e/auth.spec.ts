@@ -1,0 +1,81 @@
+// Sign in as each demo role, see only that role's navigation and sections, sign out.
+import { expect, test, type Page } from "@playwright/test";
+
+const password = "demo-password-2026";
+
+const journeys = [
+  { role: "clinician", email: "clinician@demo.test", name: "Casey Clinician", nav: ["Clinical"], home: "/patients", closed: "/audit" },
+  { role: "compliance", email: "compliance@demo.test", name: "Morgan Compliance", nav: ["Audit"], home: "/audit", closed: "/admin" },
+  { role: "admin", email: "admin@demo.test", name: "Alex Admin", nav: ["Admin"], home: "/admin", closed: "/patients" },
+] as const;
+
+async function signIn(page: Page, email: string, secret = password) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(secret);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+for (const j of journeys) {
+  test(`${j.role === "admin" ? "an" : "a"} ${j.role} signs in, sees only the ${j.nav.join(", ")} section, and signs out`, async ({ page }) => {
+    await signIn(page, j.email);
+    await expect(page).toHaveURL(/\/$/);
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await expect(nav.getByRole("link")).toHaveText([...j.nav]);
+    const who = page.getByTestId("signed-in-user");
+    await expect(who).toContainText(j.name);
+    await expect(who).toContainText(j.role);
+
+    // Another role's section says so instead of showing anything.
+    await page.goto(j.closed);
+    await expect(page.getByRole("heading", { name: "Not for your role" })).toBeVisible();
+
+    if (j.role === "compliance") {
+      await page.goto(j.home);
+      await expect(page.getByRole("heading", { name: "Audit", level: 1 })).toBeVisible();
+      await expect(page.getByTestId("access-log")).toBeVisible();
+      await expect(page.getByTestId("access-log").locator("[aria-busy=true]")).toHaveCount(0);
+    }
+    if (j.role === "admin") {
+      await page.goto(j.home);
+      const users = page.getByTestId("users");
+      for (const email of ["admin@demo.test", "clinician@demo.test", "compliance@demo.test"]) {
+        await expect(users.getByTestId(`user-${email}`)).toBeVisible();
+      }
+    }
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page).toHaveURL(/\/sign-in/);
+    await expect(nav.getByRole("link")).toHaveText(["Sign in"]);
+    await expect(page.getByTestId("signed-in-user")).toHaveCount(0);
+
+    // Signed out, the section sends you to sign in.
+    await page.goto(j.home);
+    await expect(page).toHaveURL(/\/sign-in\?next=/);
+  });
+}
+
+test("a wrong password gets a message that does not say which part was wrong", async ({ page }) => {
+  await signIn(page, "clinician@demo.test", "not-the-password");
+  await expect(page.locator("#sign-in-error")).toHaveText("Email or password is incorrect.");
+  await expect(page).toHaveURL(/\/sign-in/);
+});
+
+test("too many attempts get the rate-limit message", async ({ page }) => {
+  // The limiter itself is proved in server/auth/auth.int.test.ts; here only what the person sees.
+  await page.route("**/api/auth/sign-in/email", (route) =>
+    route.fulfill({ status: 429, contentType: "application/json", body: JSON.stringify({ message: "Too many requests. Please try again later." }) }),
+  );
+  await signIn(page, "clinician@demo.test");
+  await expect(page.locator("#sign-in-error")).toContainText("Too many sign-in attempts");
+});
+
+test("pages send the security headers", async ({ request }) => {
+  const response = await request.get("/sign-in");
+  const headers = response.headers();
+  expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+  expect(headers["referrer-policy"]).toBe("no-referrer");
+  expect(headers["x-frame-options"]).toBe("DENY");
+  const api = await request.get("/api/trpc/system.health");
+  expect(api.headers()["cache-control"]).toContain("no-store");
+});

@@ -1,0 +1,42 @@
+// The access matrix: which roles may call each tRPC procedure. server/api/access.int.test.ts walks
+// the whole router and fails when a procedure is missing here, when this names one that does not
+// exist, or when any role (or no session) gets a different answer than this file says.
+//   "public"      anyone, signed in or not: health and sign-in only.
+//   [roles...]    signed in and holding at least one of these roles.
+// Clinicians run clinical commands and queries; compliance officers read history, timelines,
+// time-travel views and access logs but change nothing clinical; admins operate projections,
+// the outbox and users, and read metrics.
+import type { Role } from "./context";
+
+export type Access = "public" | readonly [Role, ...Role[]];
+
+export const accessMatrix = {
+  "system.health": "public",
+
+  // Clinical commands and queries.
+  "patient.register": ["clinician"],
+  "patient.updateDemographics": ["clinician"],
+  "patient.byId": ["clinician"],
+  "patient.list": ["clinician"],
+  "patient.history": ["clinician"],
+  "patient.changesSince": ["clinician"],
+  "encounter.start": ["clinician"],
+  "encounter.complete": ["clinician"],
+  "encounter.byId": ["clinician"],
+  "encounter.listForPatient": ["clinician"],
+  "order.create": ["clinician"],
+  "order.changeStatus": ["clinician"],
+  "order.byId": ["clinician"],
+  "order.worklist": ["clinician"],
+
+  // Read-access audit.
+  "audit.accessLog": ["compliance"],
+
+  // Users and their roles.
+  "users.list": ["admin"],
+  "users.create": ["admin"],
+  "users.setRoles": ["admin"],
+} as const satisfies Record<string, Access>;
+
+/** Procedures that may be public at all; anything else marked public fails the test. */
+export const publicAllowed: readonly string[] = ["system.health"];

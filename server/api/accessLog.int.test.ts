@@ -1,0 +1,123 @@
+// Read-access auditing and the identity that commands stamp on events.
+import { randomUUID } from "node:crypto";
+import { expect, it } from "vitest";
+import { describeEachDatabase } from "../testing/db";
+import { callerFor, contextFor, testUser } from "../testing/caller";
+import { patientStream } from "../domain/streams";
+import { createContext } from "./context";
+import { recordAccess } from "./accessLog";
+import { createCaller } from "./root";
+
+const mrn = () => `T${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`;
+const registration = () => ({
+  mrn: mrn(),
+  givenName: "Ada",
+  familyName: "Testperson",
+  dateOfBirth: "1980-02-03",
+  sex: "female" as const,
+});
+
+type AccessRow = { user_id: string; patient_id: string; procedure: string; correlation_id: string };
+async function accessRows(db: ReturnType<typeof contextFor>["db"], patientId: string): Promise<AccessRow[]> {
+  return db.prisma.$queryRaw<AccessRow[]>`
+    SELECT user_id, patient_id, procedure, correlation_id FROM access_log WHERE patient_id = ${patientId} ORDER BY id`;
+}
+
+describeEachDatabase("read-access log", (db) => {
+  it("records who read which patients, through which procedure, in which request", async () => {
+    const user = testUser(["clinician"]);
+    const ctx = contextFor(db(), user);
+    const [a, b] = [randomUUID(), randomUUID()];
+    await recordAccess(ctx, { procedure: "patient.list", patientIds: [a, b, a] });
+    await recordAccess(ctx, { procedure: "patient.byId", patientId: a });
+    expect(await accessRows(db(), a)).toEqual([
+      { user_id: user.id, patient_id: a, procedure: "patient.list", correlation_id: ctx.correlationId },
+      { user_id: user.id, patient_id: a, procedure: "patient.byId", correlation_id: ctx.correlationId },
+    ]);
+    expect(await accessRows(db(), b)).toHaveLength(1);
+  });
+
+  it("refuses to record an anonymous read", async () => {
+    await expect(recordAccess(contextFor(db(), null), { procedure: "patient.byId", patientId: randomUUID() })).rejects.toThrow(
+      /no signed-in user/,
+    );
+  });
+
+  it("is append-only: the database refuses UPDATE, DELETE and TRUNCATE", async () => {
+    const patientId = randomUUID();
+    await recordAccess(contextFor(db(), testUser(["clinician"])), { procedure: "patient.byId", patientId });
+    await expect(db().prisma.$executeRaw`UPDATE access_log SET user_id = 'someone-else' WHERE patient_id = ${patientId}`).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(db().prisma.$executeRaw`DELETE FROM access_log WHERE patient_id = ${patientId}`).rejects.toThrow(/append-only/);
+    await expect(db().prisma.$executeRawUnsafe("TRUNCATE access_log")).rejects.toThrow(/append-only/);
+    expect(await accessRows(db(), patientId)).toHaveLength(1);
+  });
+
+  it("viewing a patient's chart writes an access-log row with the viewer's id", async () => {
+    const registrar = callerFor(db(), ["clinician"]);
+    const { patientId } = await registrar.patient.register(registration());
+    const viewer = testUser(["clinician"], { id: `viewer-${randomUUID()}` });
+    const ctx = await createContext({ headers: new Headers({ "x-correlation-id": "chart-view-1" }), db: db(), user: viewer });
+    await createCaller(ctx).patient.byId({ patientId });
+    const rows = await accessRows(db(), patientId);
+    expect(rows).toContainEqual({ user_id: viewer.id, patient_id: patientId, procedure: "patient.byId", correlation_id: "chart-view-1" });
+  });
+
+  it("lets compliance answer who looked at a chart, and when: filtered, newest first, keyset-paged", async () => {
+    const patientId = randomUUID();
+    const alice = testUser(["clinician"], { name: "Alice Viewer" });
+    const bob = testUser(["clinician"]);
+    const start = new Date(Date.now() - 1000);
+    for (const user of [alice, bob, alice]) {
+      await recordAccess(contextFor(db(), user), { procedure: "patient.byId", patientId });
+    }
+    await recordAccess(contextFor(db(), alice), { procedure: "patient.byId", patientId: randomUUID() });
+    // Alice is a real user here, so the log can show her name.
+    await db().prisma.user.create({ data: { id: alice.id, name: alice.name, email: alice.email, roles: ["clinician"] } });
+
+    const audit = callerFor(db(), ["compliance"]).audit;
+    const all = await audit.accessLog({ patientId });
+    expect(all.rows.map((r) => r.userId)).toEqual([alice.id, bob.id, alice.id]);
+    expect(all.rows[0]).toMatchObject({ userName: "Alice Viewer", userEmail: alice.email, procedure: "patient.byId" });
+    expect(all.rows[1]?.userName).toBeNull();
+    expect(all.nextCursor).toBeNull();
+
+    const first = await audit.accessLog({ patientId, limit: 2 });
+    expect(first.rows).toHaveLength(2);
+    const second = await audit.accessLog({ patientId, limit: 2, cursor: first.nextCursor ?? undefined });
+    expect([...first.rows, ...second.rows].map((r) => r.id)).toEqual(all.rows.map((r) => r.id));
+    expect(second.nextCursor).toBeNull();
+
+    expect((await audit.accessLog({ patientId, userId: alice.id })).rows).toHaveLength(2);
+    expect((await audit.accessLog({ patientId, from: start })).rows).toHaveLength(3);
+    expect((await audit.accessLog({ patientId, to: start })).rows).toHaveLength(0);
+  });
+});
+
+describeEachDatabase("identity on events", (db) => {
+  it("takes the user id from the session, never from input; correlation from the header; causation from the command", async () => {
+    const session = testUser(["clinician"], { id: `session-user-${randomUUID()}` });
+    const ctx = await createContext({ headers: new Headers({ "x-correlation-id": "req-identity-1" }), db: db(), user: session });
+    const commandId = randomUUID();
+    const input = { ...registration(), commandId, userId: "forged-user", user: { id: "forged-user" } };
+    const { patientId } = await createCaller(ctx).patient.register(input as never);
+
+    const events = await db().prisma.$queryRaw<{ user_id: string; correlation_id: string; causation_id: string | null }[]>`
+      SELECT user_id, correlation_id, causation_id FROM events WHERE stream_id = ${patientStream(patientId)} ORDER BY version`;
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) {
+      expect(event.user_id).toBe(session.id);
+      expect(event.correlation_id).toBe("req-identity-1");
+      expect(event.causation_id).toBe(commandId);
+    }
+  });
+
+  it("makes a new correlation id per request when the header is missing or unsafe", async () => {
+    const headers = new Headers({ "x-correlation-id": "bad id with spaces; DROP" });
+    const a = await createContext({ headers, db: db(), user: null });
+    const b = await createContext({ headers: new Headers(), db: db(), user: null });
+    expect(a.correlationId).not.toContain(" ");
+    expect(a.correlationId).not.toBe(b.correlationId);
+  });
+});

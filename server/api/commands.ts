@@ -1,0 +1,44 @@
+// The command pipeline shared by the clinical routers: who (the session's user, never input),
+// the correlation id (x-correlation-id or one per request), the command id (the client's
+// idempotency key, or new) as causation id, snapshots every N events, inline read models.
+import { z } from "zod";
+import { env } from "../db/env";
+import {
+  handleCommand,
+  newCommandId,
+  type Decider,
+  type DomainEvent,
+  type HandleOptions,
+  type Store,
+} from "../eventStore";
+import type { SessionUser } from "./context";
+
+/** Optional on every command input: a client-made id that makes re-sending the command harmless. */
+export const commandIdInput = { commandId: z.uuid().optional() };
+/** The stream version the user's screen showed: edits are refused when the record moved on. */
+export const expectedVersionInput = z.int().min(1).max(1_000_000_000);
+
+type CommandCtx = { store: Store; user: SessionUser; correlationId: string };
+
+export async function runCommand<C extends { metadata: { now: Date } }, E extends DomainEvent, S>(
+  ctx: CommandCtx,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  command: C,
+  options: HandleOptions<S> & { commandId?: string } = {},
+) {
+  const { commandId, ...handle } = options;
+  return handleCommand(
+    ctx.store,
+    streamId,
+    decider,
+    command,
+    { userId: ctx.user.id, correlationId: ctx.correlationId, commandId: commandId ?? newCommandId() },
+    {
+      snapshotEvery: env().EVENTSTORE_SNAPSHOT_EVERY,
+      checkRepeat: commandId !== undefined,
+      onSnapshotError: (error) => console.warn(`[snapshot] ${streamId.split("-")[0]}: not written (${(error as Error).name})`),
+      ...handle,
+    },
+  );
+}

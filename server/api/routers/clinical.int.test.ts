@@ -1,0 +1,211 @@
+// The clinical journey through the tRPC procedures (createCaller, no HTTP), on both databases.
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { expect, it } from "vitest";
+import type { Database } from "../../db/client";
+import { readStream } from "../../eventStore";
+import { patientStream } from "../../domain/streams";
+import { describeEachDatabase } from "../../testing/db";
+import { createContext, type SessionUser } from "../context";
+import { createCaller } from "../root";
+
+const clinician: SessionUser = { id: "clinician-1", email: "c1@example.test", name: "Casey Clinician", roles: ["clinician"] };
+const other: SessionUser = { id: "clinician-2", email: "c2@example.test", name: "Robin Second", roles: ["clinician"] };
+
+async function callerAs(db: Database, user: SessionUser, correlationId?: string) {
+  const headers = new Headers(correlationId ? { "x-correlation-id": correlationId } : {});
+  return createCaller(await createContext({ headers, user, db }));
+}
+
+let mrnCounter = 0;
+const uniqueMrn = () => `T${Date.now().toString(36).toUpperCase().slice(-6)}${(mrnCounter++).toString().padStart(3, "0")}`;
+
+const newPatient = () => ({
+  mrn: uniqueMrn(),
+  givenName: "Ada",
+  familyName: `Lovelace${randomUUID().slice(0, 6)}`,
+  dateOfBirth: "1985-12-10",
+  sex: "female" as const,
+  email: "ada@example.test",
+  phone: "+1 555 0100",
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "OK";
+  } catch (error) {
+    if (error instanceof TRPCError) return error.code;
+    throw error;
+  }
+}
+
+describeEachDatabase("clinical procedures", (db) => {
+  it("registers a patient, shows the chart, lists and searches it", async () => {
+    const api = await callerAs(db(), clinician);
+    const input = newPatient();
+    const { patientId, version } = await api.patient.register(input);
+    expect(version).toBe(1);
+    const chart = await api.patient.byId({ patientId });
+    expect(chart.patient).toMatchObject({ mrn: input.mrn, givenName: "Ada", familyName: input.familyName, dateOfBirth: "1985-12-10", version: 1 });
+    expect(chart.openEncounters).toEqual([]);
+
+    const byName = await api.patient.list({ search: input.familyName.toLowerCase().slice(0, 10) });
+    expect(byName.items.map((p) => p.patientId)).toContain(patientId);
+    const byMrn = await api.patient.list({ search: input.mrn });
+    expect(byMrn.items.map((p) => p.patientId)).toEqual([patientId]);
+  });
+
+  it("pages the patient list with a keyset cursor, without repeats", async () => {
+    const api = await callerAs(db(), clinician);
+    const family = `Paging${randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < 5; i++) await api.patient.register({ ...newPatient(), familyName: family, givenName: `G${i}` });
+    const first = await api.patient.list({ search: family, limit: 2 });
+    const second = await api.patient.list({ search: family, limit: 2, cursor: first.nextCursor });
+    const third = await api.patient.list({ search: family, limit: 2, cursor: second.nextCursor });
+    expect([...first.items, ...second.items, ...third.items].map((p) => p.givenName)).toEqual(["G0", "G1", "G2", "G3", "G4"]);
+    expect(third.nextCursor).toBeNull();
+  });
+
+  it("puts the session's user id, the request's correlation id and the command id into events, never input", async () => {
+    const correlationId = `req-${randomUUID()}`;
+    const api = await callerAs(db(), clinician, correlationId);
+    const commandId = randomUUID();
+    const sneaky = { ...newPatient(), userId: "someone-else", commandId } as ReturnType<typeof newPatient> & { commandId: string };
+    const { patientId } = await api.patient.register(sneaky);
+    const [event] = await readStream({ db: db().prisma, registry: (await import("../../domain/registry")).clinicalRegistry }, patientStream(patientId));
+    expect(event!.metadata).toMatchObject({ userId: clinician.id, correlationId, causationId: commandId });
+  });
+
+  it("re-sending a command with the same command id does not register twice", async () => {
+    const api = await callerAs(db(), clinician);
+    const commandId = randomUUID();
+    const input = { ...newPatient(), commandId };
+    const first = await api.patient.register(input);
+    // The retry mints a new patient id, but the command id maps to the first one's events.
+    const again = await api.patient.register(input).catch((e: unknown) => e);
+    expect(again).not.toBeInstanceOf(Error);
+    const found = await api.patient.list({ search: input.mrn });
+    expect(found.items.map((p) => p.patientId)).toEqual([first.patientId]);
+  });
+
+  it("updates demographics with a reason, ignores a no-op, and refuses a stale version with CONFLICT", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    const updated = await api.patient.updateDemographics({
+      patientId,
+      expectedVersion: 1,
+      changes: { email: "ada.l@example.test" },
+      reason: "Patient gave a new address at the desk",
+    });
+    expect(updated).toEqual({ version: 2, changed: true });
+    const noop = await api.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { email: "ada.l@example.test" }, reason: "" });
+    expect(noop).toEqual({ version: 2, changed: false });
+
+    const stale = await api.patient
+      .updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "typo" })
+      .catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(TRPCError);
+    expect((stale as TRPCError).code).toBe("CONFLICT");
+    expect((stale as TRPCError).message).toContain("expected version 1, actual version 2");
+
+    const changes = await api.patient.changesSince({ patientId, sinceVersion: 1 });
+    expect(changes.items.map((e) => e.type)).toEqual(["PatientDemographicsUpdated"]);
+    expect(changes.items[0]!.data).toMatchObject({ changes: { email: "ada.l@example.test" }, previous: { email: "ada@example.test" } });
+
+    expect(await codeOf(api.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { phone: "+1 555 0199" }, reason: "  " }))).toBe("BAD_REQUEST");
+  });
+
+  it("refuses bad input with BAD_REQUEST naming the field, and writes nothing", async () => {
+    const api = await callerAs(db(), clinician);
+    const bad = { ...newPatient(), mrn: "lower-case!" };
+    const error = await api.patient.register(bad).catch((e: unknown) => e);
+    expect((error as TRPCError).code).toBe("BAD_REQUEST");
+    expect((error as TRPCError).message).toMatch(/MRN/);
+    expect((await api.patient.list({ search: bad.familyName })).items).toEqual([]);
+    expect(await codeOf(api.patient.register({ ...newPatient(), dateOfBirth: "2999-01-01" }))).toBe("PRECONDITION_FAILED");
+    expect(await codeOf(api.patient.byId({ patientId: randomUUID() }))).toBe("NOT_FOUND");
+  });
+
+  it("refuses a second patient with the same MRN", async () => {
+    const api = await callerAs(db(), clinician);
+    const input = newPatient();
+    await api.patient.register(input);
+    const error = await api.patient.register({ ...newPatient(), mrn: input.mrn }).catch((e: unknown) => e);
+    expect((error as TRPCError).code).toBe("PRECONDITION_FAILED");
+    expect((error as TRPCError).message).toContain("already belongs to another patient");
+    expect((await api.patient.list({ search: input.mrn })).items).toHaveLength(1);
+  });
+
+  it("runs an encounter and an order through their lifecycles and shows them on the chart and worklist", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    const { encounterId } = await api.encounter.start({ patientId, encounterType: "outpatient", reason: "Annual check-up" });
+    let chart = await api.patient.byId({ patientId });
+    expect(chart.openEncounters.map((e) => e.encounterId)).toEqual([encounterId]);
+    expect(chart.openEncounters[0]!.providerId).toBe(clinician.id);
+
+    const { orderId } = await api.order.create({
+      patientId,
+      encounterId,
+      kind: "lab",
+      details: { code: "2345-7", description: "Glucose, serum" },
+      priority: "stat",
+    });
+    const worklist = await api.order.worklist({ priority: "stat", limit: 100 });
+    expect(worklist.items.find((o) => o.orderId === orderId)).toMatchObject({ status: "placed", patientId, nextStatuses: ["in_progress", "on_hold", "cancelled"] });
+
+    await api.order.changeStatus({ orderId, expectedVersion: 1, newStatus: "in_progress" });
+    const done = await api.order.changeStatus({ orderId, expectedVersion: 2, newStatus: "completed", resultData: { value: 5.4, unit: "mmol/L" } });
+    expect(done).toMatchObject({ version: 3, status: "completed", changed: true });
+    expect(await codeOf(api.order.changeStatus({ orderId, expectedVersion: 3, newStatus: "placed" }))).toBe("PRECONDITION_FAILED");
+    expect(await api.order.byId({ orderId })).toMatchObject({ status: "completed", resultData: { value: 5.4, unit: "mmol/L" }, nextStatuses: [] });
+
+    await api.encounter.complete({ encounterId, expectedVersion: 1, outcome: "Well", dischargeDisposition: "home" });
+    expect(await codeOf(api.encounter.complete({ encounterId, expectedVersion: 2, outcome: "Again", dischargeDisposition: "home" }))).toBe(
+      "PRECONDITION_FAILED",
+    );
+    chart = await api.patient.byId({ patientId });
+    expect(chart.openEncounters).toEqual([]);
+    expect(chart.recentEncounters[0]).toMatchObject({ status: "completed", dischargeDisposition: "home" });
+    expect(chart.activeOrders).toEqual([]);
+
+    const history = await api.patient.history({ patientId });
+    expect(history.items.map((e) => e.type)).toEqual([
+      "EncounterCompleted",
+      "OrderStatusChanged",
+      "OrderStatusChanged",
+      "OrderCreated",
+      "EncounterStarted",
+      "PatientRegistered",
+    ]);
+    expect(history.items.every((e) => e.userId === clinician.id)).toBe(true);
+  });
+
+  it("refuses encounters and orders for unknown patients, and orders on another patient's encounter", async () => {
+    const api = await callerAs(db(), clinician);
+    expect(await codeOf(api.encounter.start({ patientId: randomUUID(), encounterType: "outpatient" }))).toBe("NOT_FOUND");
+    expect(
+      await codeOf(api.order.create({ patientId: randomUUID(), kind: "imaging", details: { description: "Chest X-ray" } })),
+    ).toBe("NOT_FOUND");
+    const a = await api.patient.register(newPatient());
+    const b = await api.patient.register(newPatient());
+    const { encounterId } = await api.encounter.start({ patientId: a.patientId, encounterType: "emergency" });
+    expect(
+      await codeOf(api.order.create({ patientId: b.patientId, encounterId, kind: "lab", details: { description: "CBC" } })),
+    ).toBe("PRECONDITION_FAILED");
+  });
+
+  it("keeps a second clinician's stale edit out, and lets them retry on the fresh version", async () => {
+    const first = await callerAs(db(), clinician);
+    const second = await callerAs(db(), other);
+    const { patientId } = await first.patient.register(newPatient());
+    const seen = (await second.patient.byId({ patientId })).patient.version;
+    await first.patient.updateDemographics({ patientId, expectedVersion: seen, changes: { phone: "+1 555 0111" }, reason: "Called in" });
+    expect(await codeOf(second.patient.updateDemographics({ patientId, expectedVersion: seen, changes: { email: "x@example.test" }, reason: "Desk" }))).toBe("CONFLICT");
+    const fresh = (await second.patient.byId({ patientId })).patient.version;
+    await expect(
+      second.patient.updateDemographics({ patientId, expectedVersion: fresh, changes: { email: "x@example.test" }, reason: "Desk" }),
+    ).resolves.toEqual({ version: 3, changed: true });
+  });
+});

@@ -1,0 +1,69 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { NotFoundError } from "../../errors";
+import { loadAggregate } from "../../eventStore";
+import { completeEncounterInput, encounterDecider, startEncounterInput } from "../../domain/encounter/decider";
+import { patientCheck, patientDecider } from "../../domain/patient/decider";
+import { encounterStream, patientStream } from "../../domain/streams";
+import { projectEncounter } from "../../projections/clinical";
+import { encounterById, encountersForPatient } from "../../projections/queries";
+import { recordAccess } from "../accessLog";
+import { commandIdInput, expectedVersionInput, runCommand } from "../commands";
+import { clinicianProcedure, router } from "../trpc";
+
+const encounterId = z.uuid("encounter id must be a uuid");
+
+export const encounterRouter = router({
+  start: clinicianProcedure
+    .input(
+      startEncounterInput
+        .omit({ encounterId: true, providerId: true })
+        .extend({ providerId: startEncounterInput.shape.providerId.optional(), ...commandIdInput }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, ...data } = input;
+      const id = randomUUID();
+      const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);
+      const result = await runCommand(
+        ctx,
+        encounterStream(id),
+        encounterDecider,
+        {
+          type: "StartEncounter",
+          data: { ...data, encounterId: id, providerId: data.providerId ?? ctx.user.id, patient: patientCheck(patient.state) },
+          metadata: { now: new Date() },
+        },
+        { commandId, project: projectEncounter },
+      );
+      return { encounterId: id, version: result.version };
+    }),
+
+  complete: clinicianProcedure
+    .input(completeEncounterInput.extend({ expectedVersion: expectedVersionInput, ...commandIdInput }))
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, expectedVersion, ...data } = input;
+      const result = await runCommand(
+        ctx,
+        encounterStream(data.encounterId),
+        encounterDecider,
+        { type: "CompleteEncounter", data, metadata: { now: new Date() } },
+        { commandId, expectedVersion, project: projectEncounter },
+      );
+      return { version: result.version };
+    }),
+
+  byId: clinicianProcedure.input(z.object({ encounterId })).query(async ({ ctx, input }) => {
+    const encounter = await encounterById(ctx.db.prisma, input.encounterId);
+    if (!encounter) throw new NotFoundError("Encounter", input.encounterId);
+    await recordAccess(ctx, { patientIds: [encounter.patientId], procedure: "encounter.byId" });
+    return encounter;
+  }),
+
+  listForPatient: clinicianProcedure
+    .input(z.object({ patientId: z.uuid("patient id must be a uuid") }))
+    .query(async ({ ctx, input }) => {
+      const items = await encountersForPatient(ctx.db.prisma, input.patientId);
+      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "encounter.listForPatient" });
+      return items;
+    }),
+});

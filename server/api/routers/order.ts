@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { NotFoundError } from "../../errors";
+import { loadAggregate } from "../../eventStore";
+import { encounterCheck, encounterDecider } from "../../domain/encounter/decider";
+import { changeOrderStatusInput, createOrderInput, orderDecider } from "../../domain/order/decider";
+import { orderKinds, orderPriorities, orderStatuses } from "../../domain/order/events";
+import { patientCheck, patientDecider } from "../../domain/patient/decider";
+import { encounterStream, orderStream, patientStream } from "../../domain/streams";
+import { projectOrder } from "../../projections/clinical";
+import { activeOrderStatuses, orderById, orderWorklist } from "../../projections/queries";
+import { recordAccess } from "../accessLog";
+import { commandIdInput, expectedVersionInput, runCommand } from "../commands";
+import { clinicianProcedure, router } from "../trpc";
+
+const orderId = z.uuid("order id must be a uuid");
+
+export const orderRouter = router({
+  create: clinicianProcedure
+    .input(
+      createOrderInput
+        .omit({ orderId: true, providerId: true })
+        .extend({ providerId: createOrderInput.shape.providerId.optional(), ...commandIdInput }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, ...data } = input;
+      const id = randomUUID();
+      const [patient, encounter] = await Promise.all([
+        loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
+        data.encounterId ? loadAggregate(ctx.store, encounterStream(data.encounterId), encounterDecider) : null,
+      ]);
+      const result = await runCommand(
+        ctx,
+        orderStream(id),
+        orderDecider,
+        {
+          type: "CreateOrder",
+          data: {
+            ...data,
+            orderId: id,
+            providerId: data.providerId ?? ctx.user.id,
+            patient: patientCheck(patient.state),
+            encounter: encounter ? encounterCheck(encounter.state) : null,
+          },
+          metadata: { now: new Date() },
+        },
+        { commandId, project: projectOrder },
+      );
+      return { orderId: id, version: result.version };
+    }),
+
+  changeStatus: clinicianProcedure
+    .input(changeOrderStatusInput.extend({ expectedVersion: expectedVersionInput, ...commandIdInput }))
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, expectedVersion, ...data } = input;
+      const result = await runCommand(
+        ctx,
+        orderStream(data.orderId),
+        orderDecider,
+        { type: "ChangeOrderStatus", data, metadata: { now: new Date() } },
+        { commandId, expectedVersion, project: projectOrder },
+      );
+      return { version: result.version, status: result.state.status, changed: result.events.length > 0 };
+    }),
+
+  byId: clinicianProcedure.input(z.object({ orderId })).query(async ({ ctx, input }) => {
+    const order = await orderById(ctx.db.prisma, input.orderId);
+    if (!order) throw new NotFoundError("Order", input.orderId);
+    await recordAccess(ctx, { patientIds: [order.patientId], procedure: "order.byId" });
+    return order;
+  }),
+
+  worklist: clinicianProcedure
+    .input(
+      z.object({
+        statuses: z.array(z.enum(orderStatuses)).min(1).max(orderStatuses.length).default(activeOrderStatuses),
+        priority: z.enum(orderPriorities).optional(),
+        kind: z.enum(orderKinds).optional(),
+        /** "me" for the caller's own orders. */
+        provider: z.union([z.literal("me"), z.string().min(1).max(100)]).optional(),
+        cursor: z.string().max(500).nullish(),
+        limit: z.int().min(1).max(100).default(25),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await orderWorklist(ctx.db.prisma, {
+        ...input,
+        providerId: input.provider === "me" ? ctx.user.id : input.provider,
+      });
+      await recordAccess(ctx, { patientIds: [...new Set(page.items.map((o) => o.patientId))], procedure: "order.worklist" });
+      return page;
+    }),
+});

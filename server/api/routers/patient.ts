@@ -1,0 +1,112 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { NotFoundError } from "../../errors";
+import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
+import { patientDecider, registerPatientInput } from "../../domain/patient/decider";
+import { demographicsChangesSchema } from "../../domain/patient/events";
+import { patientStream } from "../../domain/streams";
+import { projectPatient } from "../../projections/clinical";
+import { listPatients, patientChart, patientStreamIds } from "../../projections/queries";
+import { recordAccess } from "../accessLog";
+import { commandIdInput, expectedVersionInput, runCommand } from "../commands";
+import { clinicianProcedure, router } from "../trpc";
+import { historyItem } from "../historyItem";
+
+const patientId = z.uuid("patient id must be a uuid");
+
+export const patientRouter = router({
+  register: clinicianProcedure
+    .input(registerPatientInput.omit({ patientId: true }).extend(commandIdInput))
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, ...data } = input;
+      const id = randomUUID();
+      const result = await runCommand(
+        ctx,
+        patientStream(id),
+        patientDecider,
+        { type: "RegisterPatient", data: { ...data, patientId: id }, metadata: { now: new Date() } },
+        { commandId, project: projectPatient },
+      );
+      return { patientId: id, version: result.version };
+    }),
+
+  updateDemographics: clinicianProcedure
+    .input(
+      z.object({
+        patientId,
+        expectedVersion: expectedVersionInput,
+        changes: demographicsChangesSchema,
+        reason: z.string().max(500, "the reason may be at most 500 characters"),
+        ...commandIdInput,
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const result = await runCommand(
+        ctx,
+        patientStream(input.patientId),
+        patientDecider,
+        {
+          type: "UpdatePatientDemographics",
+          data: { patientId: input.patientId, changes: input.changes, reason: input.reason },
+          metadata: { now: new Date() },
+        },
+        { commandId: input.commandId, expectedVersion: input.expectedVersion, project: projectPatient },
+      );
+      return { version: result.version, changed: result.events.length > 0 };
+    }),
+
+  /** The chart: demographics, open encounters, active and recent orders. */
+  byId: clinicianProcedure.input(z.object({ patientId })).query(async ({ ctx, input }) => {
+    const chart = await patientChart(ctx.db.prisma, input.patientId);
+    if (!chart) throw new NotFoundError("Patient", input.patientId);
+    await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.byId" });
+    return chart;
+  }),
+
+  list: clinicianProcedure
+    .input(
+      z.object({
+        search: z.string().trim().max(100).optional(),
+        cursor: z.string().max(500).nullish(),
+        limit: z.int().min(1).max(100).default(25),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await listPatients(ctx.db.prisma, input);
+      await recordAccess(ctx, { patientIds: page.items.map((p) => p.patientId), procedure: "patient.list" });
+      return page;
+    }),
+
+  /** The record's events (patient, its encounters and orders), newest first, with who/why/what caused them. */
+  history: clinicianProcedure
+    .input(
+      z.object({
+        patientId,
+        beforePosition: z.int().positive().optional(),
+        limit: z.int().min(1).max(200).default(50),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const streams = await patientStreamIds(ctx.db.prisma, input.patientId);
+      const events = await readStreamsBackwards(ctx.store, streams, { beforePosition: input.beforePosition, limit: input.limit + 1 });
+      if (events.length === 0 && !input.beforePosition) {
+        const { version } = await loadAggregate(ctx.store, patientStream(input.patientId), patientDecider);
+        if (version === 0) throw new NotFoundError("Patient", input.patientId);
+      }
+      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.history" });
+      const page = events.slice(0, input.limit);
+      return {
+        items: page.map(historyItem),
+        nextBefore: events.length > input.limit ? (page.at(-1)?.globalPosition ?? null) : null,
+      };
+    }),
+
+  /** What changed in the patient's own stream after the version a screen showed: the conflict view. */
+  changesSince: clinicianProcedure
+    .input(z.object({ patientId, sinceVersion: z.int().min(0) }))
+    .query(async ({ ctx, input }) => {
+      const events = await readStream(ctx.store, patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
+      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince" });
+      return { items: events.map(historyItem) };
+    }),
+});

@@ -1,0 +1,66 @@
+// Admin: the console's users and their roles. Passwords are hashed by better-auth.
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { InvariantError } from "../../errors";
+import { authFor, createUserWithPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth";
+import { isRole, roles, roleSchema } from "../../auth/roles";
+import { adminProcedure, router } from "../trpc";
+
+const roleList = z
+  .array(roleSchema)
+  .max(roles.length)
+  .refine((r) => new Set(r).size === r.length, "each role once");
+
+const userSelect = { id: true, name: true, email: true, roles: true, createdAt: true } as const;
+
+export const usersRouter = router({
+  list: adminProcedure
+    .input(z.object({ search: z.string().trim().max(100).optional() }).optional())
+    .query(async ({ ctx, input }) => {
+      const search = input?.search;
+      const users = await ctx.db.prisma.user.findMany({
+        where: search
+          ? { OR: [{ email: { contains: search, mode: "insensitive" } }, { name: { contains: search, mode: "insensitive" } }] }
+          : {},
+        orderBy: { email: "asc" },
+        take: 500,
+        select: userSelect,
+      });
+      return users.map((u) => ({ ...u, roles: u.roles.filter(isRole) }));
+    }),
+
+  create: adminProcedure
+    .input(
+      z.object({
+        email: z.email().max(254),
+        name: z.string().trim().min(1).max(100),
+        password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+        roles: roleList,
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const email = input.email.toLowerCase();
+      const exists = await ctx.db.prisma.user.findUnique({ where: { email }, select: { id: true } });
+      if (exists) throw new TRPCError({ code: "CONFLICT", message: "A user with this email already exists" });
+      return createUserWithPassword(authFor(ctx.db), { ...input, email });
+    }),
+
+  setRoles: adminProcedure
+    .input(z.object({ userId: z.string().trim().min(1).max(100), roles: roleList }))
+    .mutation(async ({ ctx, input }) => {
+      // Serializable: two admins demoting each other at once must not leave no admin at all.
+      return ctx.db.prisma.$transaction(
+        async (tx) => {
+          const user = await tx.user.findUnique({ where: { id: input.userId }, select: { roles: true } });
+          if (!user) throw new TRPCError({ code: "NOT_FOUND", message: "No such user" });
+          if (user.roles.includes("admin") && !input.roles.includes("admin")) {
+            const admins = await tx.user.count({ where: { roles: { has: "admin" } } });
+            if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
+          }
+          const updated = await tx.user.update({ where: { id: input.userId }, data: { roles: input.roles }, select: userSelect });
+          return { ...updated, roles: updated.roles.filter(isRole) };
+        },
+        { isolationLevel: "Serializable" },
+      );
+    }),
+});

@@ -1,0 +1,185 @@
+// Sign-in through better-auth's own HTTP handler, as the browser does it, on both databases.
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { describeEachDatabase } from "../testing/db";
+import { parseEnv } from "../db/env";
+import { createContext } from "../api/context";
+import { createAuth, createUserWithPassword, handleAuthRequest, sessionUserFrom, type Auth } from ".";
+import { DEMO_PASSWORD, demoUsers, seedDemoUsers } from "./demoUsers";
+import { shouldSeedDemoUsers } from "./config";
+
+const origin = "http://127.0.0.1:3100";
+const testConfig = { secret: "test-secret-0123456789-0123456789-abcdef", baseURL: null, signInPerMinute: 5 };
+// The process-wide auth (createContext without a user) reads the secret from the environment.
+process.env.BETTER_AUTH_SECRET = testConfig.secret;
+
+/** A distinct client address per test, so rate-limit buckets do not leak between tests. */
+const clientIp = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
+
+function post(auth: Auth, path: string, body: unknown, headers: Record<string, string> = {}) {
+  return auth.handler(
+    new Request(`${origin}/api/auth${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin, host: "127.0.0.1:3100", ...headers },
+      body: JSON.stringify(body),
+    }),
+  );
+}
+
+/** The cookie header a browser would send back after this response. */
+function cookieFrom(response: Response): string {
+  return response.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+}
+
+describeEachDatabase("sign-in", (db) => {
+  let auth: Auth;
+  const email = `nurse-${randomUUID()}@test.invalid`;
+  const password = "correct horse battery";
+
+  beforeAll(async () => {
+    auth = createAuth(db(), testConfig);
+    await createUserWithPassword(auth, { email, name: "Nurse Test", password, roles: ["clinician", "compliance"] });
+  });
+
+  it("stores only the library's password hash", async () => {
+    const account = await db().prisma.account.findFirst({
+      where: { user: { email } },
+      select: { password: true, providerId: true },
+    });
+    expect(account?.providerId).toBe("credential");
+    expect(account?.password).toBeTruthy();
+    expect(account?.password).not.toContain(password);
+  });
+
+  it("signs in with email and password, and the session carries the user's roles into tRPC", async () => {
+    const ip = clientIp();
+    const response = await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip });
+    expect(response.status).toBe(200);
+    const setCookie = response.headers.getSetCookie().join("\n");
+    expect(setCookie).toMatch(/emr\.session_token=/);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Lax/i);
+
+    const headers = new Headers({ cookie: cookieFrom(response), host: "127.0.0.1:3100" });
+    const user = await sessionUserFrom(auth, headers);
+    expect(user).toMatchObject({ email, name: "Nurse Test" });
+    expect(user?.roles.sort()).toEqual(["clinician", "compliance"]);
+
+    // A cross-site request carrying the same cookie is nobody.
+    const crossSite = new Headers(headers);
+    crossSite.set("sec-fetch-site", "cross-site");
+    expect(await sessionUserFrom(auth, crossSite)).toBeNull();
+
+    // Sign-out ends the session in the database, not only in the browser.
+    const out = await post(auth, "/sign-out", {}, { cookie: headers.get("cookie") ?? "", "x-forwarded-for": ip });
+    expect(out.status).toBe(200);
+    expect(await sessionUserFrom(auth, headers)).toBeNull();
+  });
+
+  it("answers a wrong password and an unknown email with the same generic message", async () => {
+    const ip = clientIp();
+    const wrong = await post(auth, "/sign-in/email", { email, password: "not the password" }, { "x-forwarded-for": ip });
+    const unknown = await post(auth, "/sign-in/email", { email: `nobody-${randomUUID()}@test.invalid`, password }, { "x-forwarded-for": ip });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    const a = (await wrong.json()) as { message: string };
+    const b = (await unknown.json()) as { message: string };
+    expect(a.message).toBe(b.message);
+    expect(a.message).toMatch(/invalid email or password/i);
+  });
+
+  it("refuses a sign-in posted from another origin (CSRF)", async () => {
+    const response = await post(auth, "/sign-in/email", { email, password }, { origin: "https://evil.example", "x-forwarded-for": clientIp() });
+    expect(response.status).toBe(403);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+
+  it("rate-limits sign-in attempts per client: 429 after the configured number per minute", async () => {
+    const ip = clientIp();
+    const statuses: number[] = [];
+    for (let i = 0; i < testConfig.signInPerMinute + 2; i++) {
+      statuses.push((await post(auth, "/sign-in/email", { email, password: `wrong-${i}-password` }, { "x-forwarded-for": ip })).status);
+    }
+    expect(statuses.slice(0, testConfig.signInPerMinute)).toEqual(Array(testConfig.signInPerMinute).fill(401));
+    expect(statuses.slice(testConfig.signInPerMinute)).toEqual([429, 429]);
+    // Even the right password is refused until the window passes; another client is not affected.
+    expect((await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip })).status).toBe(429);
+    expect((await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": clientIp() })).status).toBe(200);
+  });
+
+  it("treats a host it is not configured for as signed out, and refuses to sign in there", async () => {
+    const host = "192.0.2.7:3000";
+    expect(await sessionUserFrom(auth, new Headers({ host, cookie: "emr.session_token=x" }))).toBeNull();
+    const response = await handleAuthRequest(
+      auth,
+      new Request(`http://${host}/api/auth/sign-in/email`, {
+        method: "POST",
+        headers: { host, origin: `http://${host}`, "content-type": "application/json", "x-forwarded-for": clientIp() },
+        body: JSON.stringify({ email, password }),
+      }),
+    );
+    expect(response.status).toBe(421);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+
+  it("has no sign-up: accounts are made by admins", async () => {
+    const response = await post(auth, "/sign-up/email", { email: `x-${randomUUID()}@test.invalid`, password, name: "X" }, { "x-forwarded-for": clientIp() });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(await db().prisma.user.count({ where: { name: "X" } })).toBe(0);
+  });
+
+  it("does not let a user set their own roles through the library's endpoints", async () => {
+    const ip = clientIp();
+    const signIn = await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip });
+    const cookie = cookieFrom(signIn);
+    const update = await post(auth, "/update-user", { roles: ["admin"] }, { cookie, "x-forwarded-for": ip });
+    expect(update.status).toBeGreaterThanOrEqual(400);
+    const user = await db().prisma.user.findUnique({ where: { email }, select: { roles: true } });
+    expect(user?.roles.sort()).toEqual(["clinician", "compliance"]);
+  });
+
+  it("resolves the tRPC context's user from the session cookie, and from nothing else", async () => {
+    const ip = clientIp();
+    const signIn = await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip });
+    const cookie = cookieFrom(signIn);
+    // No user override: createContext asks the process's own auth (authFor) about the cookie.
+    const ctx = await createContext({ headers: new Headers({ cookie, host: "127.0.0.1:3100" }), db: db() });
+    expect(ctx.user?.email).toBe(email);
+    const forged = await createContext({
+      headers: new Headers({ host: "127.0.0.1:3100", "x-user-id": ctx.user?.id ?? "", cookie: "emr.session_token=forged.value" }),
+      db: db(),
+    });
+    expect(forged.user).toBeNull();
+  });
+});
+
+describeEachDatabase("demo users", (db) => {
+  it("seeds one user per role, once, who can then sign in", async () => {
+    const auth = createAuth(db(), testConfig);
+    const e = parseEnv({ NODE_ENV: "development" });
+    const lines: string[] = [];
+    const first = await seedDemoUsers(db(), e, { auth, log: (l) => lines.push(l) });
+    const second = await seedDemoUsers(db(), e, { auth, log: () => {} });
+    expect(first).toEqual({ created: 3, seeded: true });
+    expect(second).toEqual({ created: 0, seeded: true });
+    expect(lines.join("\n")).toContain("admin@demo.test");
+    const seeded = await db().prisma.user.findMany({ where: { email: { endsWith: "@demo.test" } }, select: { email: true, roles: true } });
+    expect(seeded.map((u) => `${u.email}:${u.roles.join(",")}`).sort()).toEqual(
+      demoUsers.map((u) => `${u.email}:${u.roles.join(",")}`).sort(),
+    );
+    const response = await post(auth, "/sign-in/email", { email: "compliance@demo.test", password: DEMO_PASSWORD }, { "x-forwarded-for": clientIp() });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("when demo users are seeded", () => {
+  it("never in production unless SEED_DEMO_USERS=true; SEED_DEMO_USERS=false turns them off", () => {
+    expect(shouldSeedDemoUsers({ NODE_ENV: "development", SEED_DEMO_USERS: undefined })).toBe(true);
+    expect(shouldSeedDemoUsers({ NODE_ENV: "production", SEED_DEMO_USERS: undefined })).toBe(false);
+    expect(shouldSeedDemoUsers({ NODE_ENV: "production", SEED_DEMO_USERS: "true" })).toBe(true);
+    expect(shouldSeedDemoUsers({ NODE_ENV: "development", SEED_DEMO_USERS: "false" })).toBe(false);
+  });
+});

@@ -1,0 +1,150 @@
+// Sign-in with better-auth: email + password, database sessions in auth_sessions, scrypt password
+// hashes, its CSRF (origin) checks and its rate limiter (database storage, so every instance
+// counts the same attempts). It talks to the database through the project's own Prisma client:
+// PGlite is one session, so there must be no second pool.
+import { betterAuth } from "better-auth";
+import { prismaAdapter } from "better-auth/adapters/prisma";
+import type { Database } from "../db/client";
+import { env } from "../db/env";
+import { isRole, type Role, type SessionUser } from "./roles";
+import { authConfigFromEnv, type AuthConfig } from "./config";
+
+/** How long a session lasts from sign-in; it is not extended by use. */
+export const SESSION_HOURS = 12;
+export const MIN_PASSWORD_LENGTH = 10;
+export const MAX_PASSWORD_LENGTH = 128;
+
+const localHosts = ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"];
+
+export function createAuth(db: Database, config: AuthConfig) {
+  return betterAuth({
+    appName: "EMR Event Store",
+    secret: config.secret,
+    baseURL: config.baseURL ?? { allowedHosts: localHosts, protocol: "http" },
+    basePath: "/api/auth",
+    database: prismaAdapter(db.prisma, { provider: "postgresql", transaction: true }),
+    emailAndPassword: {
+      enabled: true,
+      // Accounts are made by admins (users.create) or the demo seed, never by sign-up.
+      disableSignUp: true,
+      minPasswordLength: MIN_PASSWORD_LENGTH,
+      maxPasswordLength: MAX_PASSWORD_LENGTH,
+    },
+    user: {
+      modelName: "user",
+      additionalFields: {
+        // input: false: no endpoint of the library lets a user set their own roles.
+        roles: { type: "string[]", required: false, defaultValue: [], input: false },
+      },
+    },
+    session: {
+      expiresIn: SESSION_HOURS * 60 * 60,
+      disableSessionRefresh: true,
+      // No cookie cache: a role change or a sign-out takes effect on the next request.
+      cookieCache: { enabled: false },
+    },
+    rateLimit: {
+      enabled: true,
+      storage: "database",
+      modelName: "rateLimit",
+      window: 60,
+      max: 300,
+      customRules: {
+        "/sign-in/email": { window: 60, max: config.signInPerMinute },
+      },
+    },
+    // Endpoints this console has no use for are switched off rather than left reachable.
+    disabledPaths: [
+      "/sign-up/email",
+      "/update-user",
+      "/change-email",
+      "/delete-user",
+      "/request-password-reset",
+      "/reset-password",
+      "/send-verification-email",
+      "/verify-email",
+    ],
+    advanced: {
+      cookiePrefix: "emr",
+      // Explicit: the library skips both checks when NODE_ENV=test (or TEST is set) otherwise.
+      disableCSRFCheck: false,
+      disableOriginCheck: false,
+    },
+    telemetry: { enabled: false },
+  });
+}
+
+export type Auth = ReturnType<typeof createAuth>;
+
+const instances = new WeakMap<Database, Auth>();
+
+/** The process's auth for a database, configured from the environment. */
+export function authFor(db: Database): Auth {
+  let auth = instances.get(db);
+  if (!auth) {
+    auth = createAuth(db, authConfigFromEnv(env()));
+    instances.set(db, auth);
+  }
+  return auth;
+}
+
+/** The signed-in user of a request, from its session cookie; null without a live session. */
+export async function sessionUserFrom(auth: Auth, headers: Headers): Promise<SessionUser | null> {
+  // A cross-site request never acts as the user, whatever cookies it carries.
+  if (headers.get("sec-fetch-site") === "cross-site") return null;
+  let session;
+  try {
+    session = await auth.api.getSession({ headers });
+  } catch (error) {
+    // A host the configuration does not know (see BETTER_AUTH_URL) is nobody, not a crash.
+    if (isUnknownHost(error)) {
+      warnUnknownHost(headers.get("host"));
+      return null;
+    }
+    throw error;
+  }
+  if (!session) return null;
+  const { id, email, name, roles } = session.user;
+  return { id, email, name, roles: (roles ?? []).filter(isRole) };
+}
+
+export function isUnknownHost(error: unknown): boolean {
+  return error instanceof Error && /not in the allowed hosts list|Could not (determine|resolve) (host|base URL)/i.test(error.message);
+}
+
+let hostWarned = false;
+function warnUnknownHost(host: string | null) {
+  if (hostWarned) return;
+  hostWarned = true;
+  console.warn(`[auth] requests for host ${JSON.stringify(host)} cannot sign in: set BETTER_AUTH_URL to the console's public origin`);
+}
+
+/** better-auth's handler, answering a request for an unknown host with 421 instead of throwing. */
+export async function handleAuthRequest(auth: Auth, request: Request): Promise<Response> {
+  try {
+    return await auth.handler(request);
+  } catch (error) {
+    if (!isUnknownHost(error)) throw error;
+    warnUnknownHost(request.headers.get("host"));
+    return Response.json({ message: "This address is not configured for sign-in." }, { status: 421 });
+  }
+}
+
+export type NewUser = { email: string; name: string; password: string; roles: Role[] };
+
+/** Creates a user with an email + password account; the library hashes the password. */
+export async function createUserWithPassword(auth: Auth, input: NewUser): Promise<{ id: string }> {
+  const ctx = await auth.$context;
+  if (input.password.length < MIN_PASSWORD_LENGTH || input.password.length > MAX_PASSWORD_LENGTH) {
+    throw new Error(`password must be ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} characters`);
+  }
+  const hash = await ctx.password.hash(input.password);
+  const user = await ctx.internalAdapter.createUser({
+    email: input.email.toLowerCase(),
+    name: input.name,
+    emailVerified: true,
+    roles: input.roles,
+  }, { method: "email-password" });
+  await ctx.internalAdapter.linkAccount({ userId: user.id, providerId: "credential", accountId: user.id, password: hash });
+  return { id: user.id };
+}

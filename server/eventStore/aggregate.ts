@@ -1,0 +1,261 @@
+// Loading and saving event-sourced aggregates: latest snapshot + later events, temporal loads,
+// and handleCommand (load, decide, append with the loaded version, snapshot every N events).
+import { createHash, randomUUID } from "node:crypto";
+import { ConcurrencyError } from "../errors";
+import { appendToStream } from "./append";
+import type { Db, Store } from "./db";
+import { readStream } from "./read";
+import { crossesSnapshotThreshold, latestSnapshot, saveSnapshot } from "./snapshots";
+import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
+
+export type Loaded<S> = {
+  state: S;
+  /** The stream version the state reflects (0: the stream does not exist, or not yet at that time). */
+  version: number;
+  /** The snapshot the load started from, if any. */
+  fromSnapshot: number | null;
+  eventsApplied: number;
+};
+
+export type LoadOptions = { useSnapshots?: boolean };
+
+async function foldFrom<C, E extends DomainEvent, S>(
+  store: Store,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  target: number | undefined,
+  useSnapshots: boolean,
+): Promise<Loaded<S>> {
+  const snapshot = useSnapshots
+    ? await latestSnapshot(store.db, streamId, decider.aggregateType, decider.stateVersion, target)
+    : null;
+  let state = snapshot ? (snapshot.data as S) : decider.initialState();
+  let version = snapshot?.version ?? 0;
+  const events = await readStream(store, streamId, { fromVersion: version + 1, toVersion: target });
+  for (const event of events) {
+    state = decider.evolve(state, event as unknown as E);
+    version = event.version;
+  }
+  return { state, version, fromSnapshot: snapshot?.version ?? null, eventsApplied: events.length };
+}
+
+/** The current state: the newest usable snapshot, then the events after it. */
+export function loadAggregate<C, E extends DomainEvent, S>(
+  store: Store,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  options: LoadOptions = {},
+): Promise<Loaded<S>> {
+  return foldFrom(store, streamId, decider, undefined, options.useSnapshots ?? true);
+}
+
+/** The state right after event `version` (a snapshot is used only when it is not later). */
+export function loadAtVersion<C, E extends DomainEvent, S>(
+  store: Store,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  version: number,
+  options: LoadOptions = {},
+): Promise<Loaded<S>> {
+  return foldFrom(store, streamId, decider, Math.max(0, Math.floor(version)), options.useSnapshots ?? true);
+}
+
+/** The state as the system recorded it at `asOf`: every event recorded at or before that instant. */
+export async function loadAsOf<C, E extends DomainEvent, S>(
+  store: Store,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  asOf: Date,
+  options: LoadOptions = {},
+): Promise<Loaded<S>> {
+  // recorded_at never decreases along a stream, so "recorded by then" is a version prefix.
+  const rows = await store.db.$queryRawUnsafe<{ v: number | null }[]>(
+    "SELECT max(version) AS v FROM events WHERE stream_id = $1 AND recorded_at <= $2",
+    streamId,
+    asOf,
+  );
+  const target = rows[0]?.v ?? 0;
+  if (target === 0) return { state: decider.initialState(), version: 0, fromSnapshot: null, eventsApplied: 0 };
+  return loadAtVersion(store, streamId, decider, target, options);
+}
+
+/** Who and why, for every event a command produces. */
+export type CommandEnvelope = {
+  userId: string;
+  correlationId: string;
+  /** Identifies this command: the causation id of its events, and the seed of their ids. */
+  commandId: string;
+  extra?: MetadataExtra;
+};
+
+/**
+ * Runs inside the append's transaction with the events just stored and the aggregate's new
+ * state: inline read models. A failure rolls the append back.
+ */
+export type InlineProjector<S> = (tx: Db, change: { events: readonly StoredEvent[]; state: S; version: number }) => Promise<void>;
+
+export type HandleOptions<S> = {
+  /** The version the user saw. A different current version is a conflict, never retried. */
+  expectedVersion?: number;
+  /** Re-run load + decide this many times on a conflict; only for commands safe to retry. */
+  retries?: number;
+  snapshotEvery?: number;
+  keepSnapshots?: number;
+  project?: InlineProjector<S>;
+  /**
+   * The command id came from the client (an idempotency key): when its first event is already
+   * stored, the command ran before, and the result is returned without deciding again.
+   */
+  checkRepeat?: boolean;
+  /** Called when a snapshot could not be written (the command itself succeeded). */
+  onSnapshotError?: (error: unknown) => void;
+};
+
+export type HandleResult<S, E extends DomainEvent> = {
+  streamId: string;
+  events: E[];
+  append: AppendResult | null;
+  state: S;
+  /** The stream version after the command (unchanged when it produced no events). */
+  version: number;
+  snapshotted: boolean;
+  /** The same command id had already been handled: nothing was written this time. */
+  repeated: boolean;
+};
+
+/**
+ * Event ids derived from the command id: a client that re-sends the same command (same id)
+ * gets the same event ids, and the store answers with the first result instead of writing twice.
+ */
+export function eventIdFor(commandId: string, index: number): string {
+  const h = createHash("sha256").update(`${commandId}:${index}`).digest("hex");
+  const variant = ((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export const newCommandId = (): string => randomUUID();
+
+function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date): NewEvent[] {
+  return events.map((event, i) => ({
+    type: event.type,
+    data: event.data,
+    eventId: eventIdFor(envelope.commandId, i),
+    occurredAt: now,
+    userId: envelope.userId,
+    correlationId: envelope.correlationId,
+    causationId: envelope.commandId,
+    extra: envelope.extra,
+  }));
+}
+
+/** The events as stored: payloads as the serializer wrote them, with their positions. */
+function toStoredEvents(
+  streamId: string,
+  aggregateType: string,
+  batch: readonly NewEvent[],
+  encoded: readonly { eventVersion: number; data: Record<string, unknown> }[],
+  result: AppendResult,
+): StoredEvent[] {
+  return batch.map((event, i) => {
+    const written = result.events[i]!;
+    const { eventVersion, data } = encoded[i]!;
+    return {
+      type: event.type,
+      data,
+      streamId,
+      aggregateType,
+      version: written.version,
+      globalPosition: written.globalPosition,
+      transactionId: "",
+      metadata: {
+        eventId: event.eventId,
+        occurredAt: event.occurredAt,
+        recordedAt: written.recordedAt,
+        userId: event.userId,
+        correlationId: event.correlationId,
+        causationId: event.causationId,
+        schemaVersion: eventVersion,
+        extra: event.extra ?? {},
+      },
+    };
+  });
+}
+
+/**
+ * Load, decide, append with the loaded version as the expected version, then snapshot when the
+ * stream crossed a multiple of `snapshotEvery`. With `project`, the append and the inline read
+ * models commit in one transaction.
+ */
+export async function handleCommand<C extends { metadata: { now: Date } }, E extends DomainEvent, S>(
+  store: Store,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  command: C,
+  envelope: CommandEnvelope,
+  options: HandleOptions<S> = {},
+): Promise<HandleResult<S, E>> {
+  const attempts = options.expectedVersion === undefined ? 1 + Math.max(0, options.retries ?? 0) : 1;
+  for (let attempt = 1; ; attempt++) {
+    const loaded = await loadAggregate(store, streamId, decider);
+    if (options.checkRepeat) {
+      const seen = await store.db.$queryRawUnsafe<{ stream_id: string }[]>(
+        "SELECT stream_id FROM events WHERE event_id = $1::uuid",
+        eventIdFor(envelope.commandId, 0),
+      );
+      if (seen.length > 0) {
+        return { streamId, events: [], append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: true };
+      }
+    }
+    if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
+      throw new ConcurrencyError(streamId, options.expectedVersion, loaded.version);
+    }
+    const events = decider.decide(command, loaded.state);
+    if (events.length === 0) {
+      return { streamId, events, append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: false };
+    }
+    const batch = envelopeEvents(events, envelope, command.metadata.now);
+    // Fold what the serializer stores (defaults applied, validated), so the state and any
+    // snapshot of it equal a later fold of the stored events.
+    const encoded = batch.map((event) => store.registry.encode(event));
+    const state = events.reduce((acc, event, i) => decider.evolve(acc, { ...event, data: encoded[i]!.data } as E), loaded.state);
+    const appendOptions = { expectedVersion: loaded.version === 0 ? ("no_stream" as const) : loaded.version, aggregateType: decider.aggregateType };
+    let append: AppendResult;
+    try {
+      if (options.project) {
+        const project = options.project;
+        const inTransaction = store.transaction ?? ((fn: (tx: Db) => Promise<AppendResult>) => fn(store.db));
+        append = await inTransaction(async (tx) => {
+          const txStore = { ...store, db: tx };
+          const result = await appendToStream(txStore, streamId, batch, appendOptions);
+          if (!result.repeated) {
+            const stored = toStoredEvents(streamId, decider.aggregateType, batch, encoded, result);
+            await project(tx, { events: stored, state, version: result.nextExpectedVersion });
+          }
+          return result;
+        });
+      } else {
+        append = await appendToStream(store, streamId, batch, appendOptions);
+      }
+    } catch (error) {
+      if (error instanceof ConcurrencyError && attempt < attempts) continue;
+      throw error;
+    }
+    const version = append.nextExpectedVersion;
+    let snapshotted = false;
+    const every = options.snapshotEvery;
+    if (every && !append.repeated && crossesSnapshotThreshold(loaded.version, version, every)) {
+      try {
+        await saveSnapshot(
+          store.db,
+          { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state },
+          options.keepSnapshots,
+        );
+        snapshotted = true;
+      } catch (error) {
+        // A snapshot is only a cache: the command has succeeded without it.
+        options.onSnapshotError?.(error);
+      }
+    }
+    return { streamId, events, append, state, version, snapshotted, repeated: append.repeated };
+  }
+}

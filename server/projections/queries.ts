@@ -1,0 +1,263 @@
+// Queries over the clinical read models: the patient list, the chart, the order worklist.
+// Keyset paging throughout (no OFFSET), so deep pages cost what the first one does.
+import { z } from "zod";
+import type { Db } from "../eventStore";
+import { orderTransitions } from "../domain/order/decider";
+import type { OrderStatus } from "../domain/order/events";
+import { encounterStream, orderStream, patientStream } from "../domain/streams";
+
+/** Opaque page cursors: base64url JSON of the last row's sort key. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+export function decodeCursor<T>(cursor: string | null | undefined, schema: z.ZodType<T>): T | null {
+  if (!cursor) return null;
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export type PatientListItem = {
+  patientId: string;
+  mrn: string;
+  givenName: string;
+  familyName: string;
+  dateOfBirth: string;
+  sex: string;
+  active: boolean;
+  version: number;
+  updatedAt: Date;
+};
+
+const patientCursor = z.object({ k: z.string(), id: z.uuid() });
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export async function listPatients(db: Db, input: { search?: string; cursor?: string | null; limit: number }) {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const search = input.search?.trim() ?? "";
+  // Every word must start the family name, the given name or the MRN: "ann smi" finds Ann Smith.
+  for (const word of search.split(/\s+/).filter(Boolean).slice(0, 4)) {
+    params.push(`${escapeLike(word.toLowerCase())}%`, `${escapeLike(word.toUpperCase())}%`);
+    const lower = params.length - 1;
+    where.push(`(lower(family_name) LIKE $${lower} OR lower(given_name) LIKE $${lower} OR mrn LIKE $${lower + 1})`);
+  }
+  const after = decodeCursor(input.cursor, patientCursor);
+  if (after) {
+    params.push(after.k, after.id);
+    where.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
+  }
+  params.push(input.limit + 1);
+  const rows = await db.$queryRawUnsafe<(Omit<PatientListItem, "dateOfBirth"> & { dateOfBirth: string; sortKey: string })[]>(
+    `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
+            to_char(date_of_birth, 'YYYY-MM-DD') AS "dateOfBirth", sex, active, version, updated_at AS "updatedAt",
+            sort_key AS "sortKey"
+       FROM rm_patients ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY sort_key, patient_id LIMIT $${params.length}`,
+    ...params,
+  );
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(({ sortKey: _sortKey, ...item }) => item),
+    nextCursor: rows.length > input.limit && last ? encodeCursor({ k: last.sortKey, id: last.patientId }) : null,
+  };
+}
+
+const encounterSelect = {
+  encounterId: true,
+  patientId: true,
+  providerId: true,
+  encounterType: true,
+  status: true,
+  reason: true,
+  startedAt: true,
+  endedAt: true,
+  outcome: true,
+  dischargeDisposition: true,
+  durationMinutes: true,
+  version: true,
+} as const;
+
+const orderSelect = {
+  orderId: true,
+  patientId: true,
+  encounterId: true,
+  providerId: true,
+  kind: true,
+  description: true,
+  details: true,
+  priority: true,
+  status: true,
+  statusReason: true,
+  resultData: true,
+  scheduledFor: true,
+  createdAt: true,
+  statusChangedAt: true,
+  version: true,
+} as const;
+
+export const activeOrderStatuses: OrderStatus[] = ["placed", "on_hold", "in_progress"];
+
+/** Display names of the users who appear as providers, for the screens. */
+export async function providerNames(db: Db, ids: readonly string[]): Promise<Record<string, string>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return {};
+  const rows = await db.$queryRawUnsafe<{ id: string; name: string }[]>(
+    "SELECT id, name FROM auth_users WHERE id = ANY ($1::text[])",
+    unique,
+  );
+  return Object.fromEntries(rows.map((r) => [r.id, r.name]));
+}
+
+export async function patientChart(db: Db, patientId: string) {
+  const patient = await db.rmPatient.findUnique({
+    where: { patientId },
+    select: {
+      patientId: true,
+      mrn: true,
+      givenName: true,
+      familyName: true,
+      dateOfBirth: true,
+      sex: true,
+      email: true,
+      phone: true,
+      address: true,
+      active: true,
+      version: true,
+      registeredAt: true,
+      updatedAt: true,
+    },
+  });
+  if (!patient) return null;
+  const [encounters, orders, counts] = await Promise.all([
+    db.rmEncounter.findMany({ where: { patientId }, select: encounterSelect, orderBy: { startedAt: "desc" }, take: 50 }),
+    db.rmOrder.findMany({ where: { patientId }, select: orderSelect, orderBy: { createdAt: "desc" }, take: 100 }),
+    db.rmEncounter.count({ where: { patientId } }),
+  ]);
+  const names = await providerNames(db, [...encounters.map((e) => e.providerId), ...orders.map((o) => o.providerId)]);
+  return {
+    patient: { ...patient, dateOfBirth: patient.dateOfBirth.toISOString().slice(0, 10) },
+    openEncounters: encounters.filter((e) => e.status === "in_progress").map((e) => withProvider(e, names)),
+    recentEncounters: encounters.map((e) => withProvider(e, names)),
+    encounterCount: counts,
+    activeOrders: orders.filter((o) => activeOrderStatuses.includes(o.status as OrderStatus)).map((o) => withOrderExtras(o, names)),
+    orders: orders.map((o) => withOrderExtras(o, names)),
+  };
+}
+
+function withProvider<T extends { providerId: string }>(row: T, names: Record<string, string>) {
+  return { ...row, providerName: names[row.providerId] ?? null };
+}
+
+function withOrderExtras<T extends { providerId: string; status: string }>(row: T, names: Record<string, string>) {
+  return { ...withProvider(row, names), nextStatuses: [...(orderTransitions[row.status as OrderStatus] ?? [])] };
+}
+
+export async function encounterById(db: Db, encounterId: string) {
+  const row = await db.rmEncounter.findUnique({ where: { encounterId }, select: encounterSelect });
+  if (!row) return null;
+  const names = await providerNames(db, [row.providerId]);
+  return withProvider(row, names);
+}
+
+export async function encountersForPatient(db: Db, patientId: string) {
+  const rows = await db.rmEncounter.findMany({ where: { patientId }, select: encounterSelect, orderBy: { startedAt: "desc" }, take: 500 });
+  const names = await providerNames(db, rows.map((r) => r.providerId));
+  return rows.map((r) => withProvider(r, names));
+}
+
+export async function orderById(db: Db, orderId: string) {
+  const row = await db.rmOrder.findUnique({ where: { orderId }, select: orderSelect });
+  if (!row) return null;
+  const names = await providerNames(db, [row.providerId]);
+  return withOrderExtras(row, names);
+}
+
+const worklistCursor = z.object({ r: z.int(), t: z.string(), id: z.uuid() });
+
+export async function orderWorklist(
+  db: Db,
+  input: { statuses: OrderStatus[]; priority?: string; providerId?: string; kind?: string; cursor?: string | null; limit: number },
+) {
+  const params: unknown[] = [input.statuses];
+  const where = ["o.status = ANY ($1::text[])"];
+  if (input.priority) {
+    params.push(input.priority);
+    where.push(`o.priority = $${params.length}`);
+  }
+  if (input.providerId) {
+    params.push(input.providerId);
+    where.push(`o.provider_id = $${params.length}`);
+  }
+  if (input.kind) {
+    params.push(input.kind);
+    where.push(`o.kind = $${params.length}`);
+  }
+  const after = decodeCursor(input.cursor, worklistCursor);
+  if (after) {
+    params.push(after.r, after.t, after.id);
+    const n = params.length;
+    where.push(`(o.priority_rank, o.created_at, o.order_id) > ($${n - 2}::smallint, $${n - 1}::timestamptz, $${n}::uuid)`);
+  }
+  params.push(input.limit + 1);
+  const rows = await db.$queryRawUnsafe<
+    {
+      orderId: string;
+      patientId: string;
+      mrn: string;
+      patientName: string;
+      kind: string;
+      description: string;
+      priority: string;
+      priorityRank: number;
+      status: string;
+      providerId: string;
+      providerName: string | null;
+      scheduledFor: Date | null;
+      createdAt: Date;
+      statusChangedAt: Date;
+      version: number;
+    }[]
+  >(
+    `SELECT o.order_id::text AS "orderId", o.patient_id::text AS "patientId", p.mrn,
+            trim(p.given_name || ' ' || p.family_name) AS "patientName", o.kind, o.description, o.priority,
+            o.priority_rank AS "priorityRank", o.status, o.provider_id AS "providerId", u.name AS "providerName",
+            o.scheduled_for AS "scheduledFor", o.created_at AS "createdAt", o.status_changed_at AS "statusChangedAt", o.version
+       FROM rm_orders o
+       JOIN rm_patients p ON p.patient_id = o.patient_id
+       LEFT JOIN auth_users u ON u.id = o.provider_id
+      WHERE ${where.join(" AND ")}
+      ORDER BY o.priority_rank, o.created_at, o.order_id
+      LIMIT $${params.length}`,
+    ...params,
+  );
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map((r) => ({ ...r, nextStatuses: [...(orderTransitions[r.status as OrderStatus] ?? [])] })),
+    nextCursor:
+      rows.length > input.limit && last
+        ? encodeCursor({ r: last.priorityRank, t: last.createdAt.toISOString(), id: last.orderId })
+        : null,
+  };
+}
+
+/** The stream ids that make up a patient's record: the patient, its encounters and orders. */
+export async function patientStreamIds(db: Db, patientId: string): Promise<string[]> {
+  const [encounters, orders] = await Promise.all([
+    db.rmEncounter.findMany({ where: { patientId }, select: { encounterId: true } }),
+    db.rmOrder.findMany({ where: { patientId }, select: { orderId: true } }),
+  ]);
+  return [
+    patientStream(patientId),
+    ...encounters.map((e) => encounterStream(e.encounterId)),
+    ...orders.map((o) => orderStream(o.orderId)),
+  ];
+}
