@@ -2,9 +2,8 @@
 // (deciders, handleCommand, inline read models, snapshots). Every command id derives from the
 // seed, so running it again writes nothing twice. No real person's data: names are drawn from
 // common-name lists, MRNs, phones and addresses are made up.
-import { createHash } from "node:crypto";
 import type { Database } from "../server/db/client";
-import { handleCommand, storeOn, type Decider, type DomainEvent, type InlineProjector, type Store } from "../server/eventStore";
+import { handleCommand, storeOn, uuidFromName, type Decider, type DomainEvent, type InlineProjector, type Store } from "../server/eventStore";
 import { clinicalRegistry } from "../server/domain/registry";
 import { patientDecider } from "../server/domain/patient/decider";
 import { encounterDecider } from "../server/domain/encounter/decider";
@@ -77,11 +76,8 @@ function rng(seed: number) {
   };
 }
 
-/** A uuid derived from a label: deterministic ids for patients, encounters, orders and commands. */
-function uuidFrom(label: string): string {
-  const h = createHash("sha256").update(`emr-demo:${label}`).digest("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+/** Deterministic ids for patients, encounters, orders and commands. */
+const uuidFrom = (label: string) => uuidFromName(`emr-demo:${label}`);
 
 export const demoProviders = [
   { id: "demo-provider-1", name: "Dr. Maya Okonkwo", email: "m.okonkwo@provider.demo.test" },

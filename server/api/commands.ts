@@ -1,6 +1,7 @@
 // The command pipeline shared by the clinical routers: who (the session's user, never input),
 // the correlation id (x-correlation-id or one per request), the command id (the client's
 // idempotency key, or new) as causation id, snapshots every N events, inline read models.
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { env } from "../db/env";
 import {
@@ -10,8 +11,17 @@ import {
   type DomainEvent,
   type HandleOptions,
   type Store,
+  uuidFromName,
 } from "../eventStore";
 import type { SessionUser } from "./context";
+
+/**
+ * The id of an aggregate a command creates. Derived from the client's command id when there is
+ * one, so a re-sent "register" answers with the patient the first attempt made.
+ */
+export function newAggregateId(commandId: string | undefined, kind: string): string {
+  return commandId ? uuidFromName(`${kind}:${commandId}`) : randomUUID();
+}
 
 /** Optional on every command input: a client-made id that makes re-sending the command harmless. */
 export const commandIdInput = { commandId: z.uuid().optional() };

@@ -1,4 +1,5 @@
-import type { StoredEvent } from "../eventStore";
+import type { Db, StoredEvent } from "../eventStore";
+import { providerNames } from "../projections/queries";
 
 /** One event as the history views show it: what, to which record, by whom, why and what caused it. */
 export function historyItem(event: StoredEvent) {
@@ -17,4 +18,10 @@ export function historyItem(event: StoredEvent) {
     causationId: event.metadata.causationId,
     schemaVersion: event.metadata.schemaVersion,
   };
+}
+
+/** History items with the display name of each event's author (null when the user is gone). */
+export async function historyItems(db: Db, events: readonly StoredEvent[]) {
+  const names = await providerNames(db, events.map((e) => e.metadata.userId));
+  return events.map((event) => ({ ...historyItem(event), userName: names[event.metadata.userId] ?? null }));
 }

@@ -9,15 +9,17 @@ import { MappedError, toTRPCError } from "./errors";
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
-    const zodError = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
+    const zod = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError ? error.cause : null;
     return {
       ...shape,
-      message: zodError ? z.prettifyError(error.cause as z.ZodError) : shape.message,
+      message: zod ? z.prettifyError(zod) : shape.message,
       data: {
         ...shape.data,
         // Never send stack traces to the browser.
         stack: undefined,
-        zodError,
+        zodError: zod ? z.flattenError(zod) : null,
+        /** Every input problem with its full path (changes.email, details.dose), for forms. */
+        issues: zod ? zod.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })) : null,
         domain: error instanceof MappedError ? error.domain : null,
       },
     };

@@ -1,8 +1,9 @@
 // Loading and saving event-sourced aggregates: latest snapshot + later events, temporal loads,
 // and handleCommand (load, decide, append with the loaded version, snapshot every N events).
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { ConcurrencyError } from "../errors";
 import { appendToStream } from "./append";
+import { uuidFromName } from "./ids";
 import type { Db, Store } from "./db";
 import { readStream } from "./read";
 import { crossesSnapshotThreshold, latestSnapshot, saveSnapshot } from "./snapshots";
@@ -128,9 +129,7 @@ export type HandleResult<S, E extends DomainEvent> = {
  * gets the same event ids, and the store answers with the first result instead of writing twice.
  */
 export function eventIdFor(commandId: string, index: number): string {
-  const h = createHash("sha256").update(`${commandId}:${index}`).digest("hex");
-  const variant = ((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return uuidFromName(`${commandId}:${index}`);
 }
 
 export const newCommandId = (): string => randomUUID();

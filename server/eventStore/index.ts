@@ -5,3 +5,4 @@ export * from "./append";
 export * from "./read";
 export * from "./snapshots";
 export * from "./aggregate";
+export * from "./ids";

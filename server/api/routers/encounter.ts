@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate } from "../../eventStore";
@@ -8,7 +7,7 @@ import { encounterStream, patientStream } from "../../domain/streams";
 import { projectEncounter } from "../../projections/clinical";
 import { encounterById, encountersForPatient } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
-import { commandIdInput, expectedVersionInput, runCommand } from "../commands";
+import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 
 const encounterId = z.uuid("encounter id must be a uuid");
@@ -22,7 +21,7 @@ export const encounterRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
-      const id = randomUUID();
+      const id = newAggregateId(commandId, "encounter");
       const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);
       const result = await runCommand(
         ctx,

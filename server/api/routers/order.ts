@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate } from "../../eventStore";
@@ -10,7 +9,7 @@ import { encounterStream, orderStream, patientStream } from "../../domain/stream
 import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
-import { commandIdInput, expectedVersionInput, runCommand } from "../commands";
+import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 
 const orderId = z.uuid("order id must be a uuid");
@@ -24,7 +23,7 @@ export const orderRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
-      const id = randomUUID();
+      const id = newAggregateId(commandId, "order");
       const [patient, encounter] = await Promise.all([
         loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
         data.encounterId ? loadAggregate(ctx.store, encounterStream(data.encounterId), encounterDecider) : null,

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
@@ -8,9 +7,9 @@ import { patientStream } from "../../domain/streams";
 import { projectPatient } from "../../projections/clinical";
 import { listPatients, patientChart, patientStreamIds } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
-import { commandIdInput, expectedVersionInput, runCommand } from "../commands";
+import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
-import { historyItem } from "../historyItem";
+import { historyItems } from "../historyItem";
 
 const patientId = z.uuid("patient id must be a uuid");
 
@@ -19,7 +18,7 @@ export const patientRouter = router({
     .input(registerPatientInput.omit({ patientId: true }).extend(commandIdInput))
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
-      const id = randomUUID();
+      const id = newAggregateId(commandId, "patient");
       const result = await runCommand(
         ctx,
         patientStream(id),
@@ -96,7 +95,7 @@ export const patientRouter = router({
       await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.history" });
       const page = events.slice(0, input.limit);
       return {
-        items: page.map(historyItem),
+        items: await historyItems(ctx.db.prisma, page),
         nextBefore: events.length > input.limit ? (page.at(-1)?.globalPosition ?? null) : null,
       };
     }),
@@ -107,6 +106,6 @@ export const patientRouter = router({
     .query(async ({ ctx, input }) => {
       const events = await readStream(ctx.store, patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
       await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince" });
-      return { items: events.map(historyItem) };
+      return { items: await historyItems(ctx.db.prisma, events) };
     }),
 });

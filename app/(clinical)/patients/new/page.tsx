@@ -1,0 +1,12 @@
+import type { Metadata } from "next";
+import { RegisterPatient } from "@/components/clinical/RegisterPatient";
+
+export const metadata: Metadata = { title: "Register patient" };
+
+export default function RegisterPatientPage() {
+  return (
+    <main className="page">
+      <RegisterPatient />
+    </main>
+  );
+}

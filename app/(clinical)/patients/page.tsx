@@ -1,0 +1,12 @@
+import type { Metadata } from "next";
+import { PatientSearch } from "@/components/clinical/PatientSearch";
+
+export const metadata: Metadata = { title: "Patients" };
+
+export default function PatientsPage() {
+  return (
+    <main className="page">
+      <PatientSearch />
+    </main>
+  );
+}

@@ -1,0 +1,336 @@
+"use client";
+// Correcting demographics: only changed fields are sent, with a reason and the version the form
+// was opened on. When someone else saved first, the server refuses (CONFLICT); this screen shows
+// what they changed and re-bases the user's own edits onto the latest version.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useEffect, useRef, useState, type FormEvent, type Ref } from "react";
+import { useTRPC } from "@/components/trpc";
+import type { DemographicField } from "@/server/domain/patient/events";
+import { ClinicalNav } from "./ClinicalNav";
+import { DemographicsFields } from "./DemographicsFields";
+import { changedFields, changesBetween, formKeyOfPath, rebase, toForm, validateDemographics, type DemographicsForm } from "./demographics";
+import { friendlyMessage, isConflict, readError, ruleOf } from "./errors";
+import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { demographicLabels, fullName } from "./format";
+import { HistoryEvent } from "./HistoryEvent";
+import type { ChartPatient } from "./types";
+import { useSignedInUser } from "./useSignedInUser";
+
+export function EditDemographics({ patientId }: { patientId: string }) {
+  const trpc = useTRPC();
+  const chart = useQuery(trpc.patient.byId.queryOptions({ patientId }));
+  return (
+    <>
+      <ClinicalNav />
+      {chart.data ? (
+        // Mounted once with the record as it was when the form opened: later refetches of the
+        // chart (or a failed one) must not move the form's base version or lose the user's edits.
+        <EditForm patient={chart.data.patient} />
+      ) : chart.isError ? (
+        (() => {
+          const e = readError(chart.error);
+          return e.code === "NOT_FOUND" || e.code === "BAD_REQUEST" ? (
+            <div className="panel state">
+              <h1>Patient not found</h1>
+              <p>There is no patient with this id.</p>
+              <Link className="button" href="/patients">
+                Find a patient
+              </Link>
+            </div>
+          ) : (
+            <div className="state error" role="alert">
+              <p>Could not load the record: {friendlyMessage(e)}</p>
+              <button type="button" className="secondary" onClick={() => void chart.refetch()}>
+                Try again
+              </button>
+            </div>
+          );
+        })()
+      ) : (
+        <div aria-busy="true" aria-label="Loading the record" role="status" className="panel form-narrow">
+          <div className="skeleton" style={{ width: "40%", height: 22 }} />
+          <div className="skeleton" style={{ width: "80%" }} />
+          <div className="skeleton" style={{ width: "70%" }} />
+          <div className="skeleton" style={{ width: "75%" }} />
+        </div>
+      )}
+    </>
+  );
+}
+
+type Conflict = { expectedVersion: number; actualVersion: number | null };
+type Rebased = { from: number; to: number; kept: DemographicField[]; overlap: DemographicField[] };
+
+const names = (fields: DemographicField[]) => fields.map((f) => demographicLabels[f] ?? f).join(", ");
+
+function EditForm({ patient }: { patient: ChartPatient }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const router = useRouter();
+  const formRef = useRef<HTMLFormElement>(null);
+  const saveRef = useRef<HTMLButtonElement>(null);
+  const conflictRef = useRef<HTMLDivElement>(null);
+  const commandId = useCommandId();
+  const patientId = patient.patientId;
+
+  const [session, setSession] = useState(() => ({ base: toForm(patient), expectedVersion: patient.version }));
+  const [values, setValues] = useState<DemographicsForm>(() => toForm(patient));
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [conflict, setConflict] = useState<Conflict | null>(null);
+  const [rebased, setRebased] = useState<Rebased | null>(null);
+  const [retrying, setRetrying] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  useFocusFirstInvalid(formRef, attempt);
+
+  useEffect(() => {
+    if (conflict) conflictRef.current?.focus();
+  }, [conflict]);
+  useEffect(() => {
+    if (rebased) saveRef.current?.focus();
+  }, [rebased]);
+
+  const edited = changedFields(session.base, values);
+
+  const invalidate = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) }),
+      queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
+      queryClient.invalidateQueries({ queryKey: trpc.patient.list.pathKey() }),
+    ]);
+
+  const update = useMutation(
+    trpc.patient.updateDemographics.mutationOptions({
+      onSuccess: async (result) => {
+        commandId.reset();
+        await invalidate();
+        if (!result.changed) {
+          setNotice("The record already has these values: nothing was saved.");
+          return;
+        }
+        router.push(`/patients/${patientId}?saved=updated`);
+      },
+      onError: (error) => {
+        const e = readError(error);
+        if (isConflict(e)) {
+          const actual = e.domain?.kind === "concurrency" ? e.domain.actualVersion : null;
+          setConflict({ expectedVersion: session.expectedVersion, actualVersion: actual });
+          setFormError(null);
+          return;
+        }
+        const fields: FieldErrors = {};
+        for (const [path, message] of Object.entries(e.fieldErrors)) fields[formKeyOfPath(path)] = message;
+        if (ruleOf(e) === "patient.dob_in_future") fields.dateOfBirth = "The date of birth cannot be in the future.";
+        setErrors(fields);
+        setFormError(Object.keys(fields).length > 0 ? "Nothing was saved. Check the highlighted fields." : friendlyMessage(e));
+        setAttempt((n) => n + 1);
+      },
+    }),
+  );
+
+  const onChange = (key: keyof DemographicsForm, value: string) => {
+    commandId.reset();
+    setNotice(null);
+    setValues((v) => ({ ...v, [key]: value }));
+    setErrors((e) => (e[key] ? { ...e, [key]: undefined } : e));
+  };
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    if (update.isPending || conflict) return;
+    const changes = changesBetween(session.base, values);
+    if (Object.keys(changes).length === 0) {
+      setErrors({});
+      setFormError(null);
+      setNotice("Nothing changed: edit a field before saving.");
+      return;
+    }
+    setNotice(null);
+    const found: FieldErrors = { ...validateDemographics(values, new Date(), new Set(edited)) };
+    if (!reason.trim()) found.reason = "Say why the record is being changed.";
+    else if (reason.trim().length > 500) found.reason = "At most 500 characters.";
+    const invalid = Object.fromEntries(Object.entries(found).filter(([, v]) => v));
+    setErrors(invalid);
+    if (Object.keys(invalid).length > 0) {
+      setFormError("Check the highlighted fields.");
+      setAttempt((n) => n + 1);
+      return;
+    }
+    setFormError(null);
+    update.mutate({ patientId, expectedVersion: session.expectedVersion, changes, reason: reason.trim(), commandId: commandId.get() });
+  };
+
+  const retryOnLatest = async () => {
+    setRetrying(true);
+    try {
+      await queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) });
+      const fresh = await queryClient.fetchQuery({ ...trpc.patient.byId.queryOptions({ patientId }), staleTime: 0 });
+      const latest = toForm(fresh.patient);
+      const mine = changedFields(session.base, values);
+      const theirs = new Set(changedFields(session.base, latest));
+      setValues(rebase(session.base, values, latest));
+      setRebased({
+        from: session.expectedVersion,
+        to: fresh.patient.version,
+        kept: mine,
+        overlap: mine.filter((f) => theirs.has(f)),
+      });
+      setSession({ base: latest, expectedVersion: fresh.patient.version });
+      setConflict(null);
+      commandId.reset();
+    } catch (error) {
+      setFormError(`Could not load the latest version: ${friendlyMessage(readError(error))}`);
+    } finally {
+      setRetrying(false);
+    }
+  };
+
+  return (
+    <>
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link href="/patients">Patients</Link> <span aria-hidden="true">›</span>{" "}
+        <Link href={`/patients/${patientId}`}>{fullName(patient)}</Link> <span aria-hidden="true">›</span>{" "}
+        <span aria-current="page">Edit demographics</span>
+      </nav>
+      <h1>Edit demographics</h1>
+      <p className="subtitle">
+        {fullName(patient)} · MRN <span className="mono">{patient.mrn}</span> (cannot be changed) · editing version{" "}
+        <span className="badge info" data-testid="editing-version">
+          v{session.expectedVersion}
+        </span>
+      </p>
+
+      {conflict ? (
+        <ConflictPanel
+          ref={conflictRef}
+          patientId={patientId}
+          conflict={conflict}
+          mine={edited}
+          retrying={retrying}
+          onRetry={() => void retryOnLatest()}
+        />
+      ) : null}
+
+      {rebased ? (
+        <div className="alert ok" role="status" data-testid="rebased">
+          <p>
+            Now editing version {rebased.to} (you started on version {rebased.from}).{" "}
+            {rebased.kept.length > 0 ? <>Your edits are kept: {names(rebased.kept)}. </> : null}
+            Review them, then save.
+          </p>
+          {rebased.overlap.length > 0 ? (
+            <p className="strong">
+              Also changed by someone else: {names(rebased.overlap)}. Saving replaces their value with yours.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+
+      <form ref={formRef} className="stack panel form-narrow" onSubmit={onSubmit} noValidate aria-labelledby="edit-title">
+        <h2 id="edit-title" className="sr-only">
+          Demographics
+        </h2>
+        <FormError message={formError} />
+        {notice ? (
+          <div className="alert warn" role="status">
+            {notice}
+          </div>
+        ) : null}
+        <DemographicsFields values={values} errors={errors} onChange={onChange} edited={new Set(edited)} />
+        <Field id="reason" label="Reason for the change" error={errors.reason} hint="Required. Kept in the record's history, e.g. “patient corrected spelling”." required>
+          <textarea
+            {...fieldProps("reason", errors.reason, "Required. Kept in the record's history, e.g. “patient corrected spelling”.")}
+            rows={2}
+            maxLength={500}
+            value={reason}
+            onChange={(e) => {
+              commandId.reset();
+              setErrors((x) => ({ ...x, reason: undefined }));
+              setReason(e.target.value);
+            }}
+            required
+          />
+        </Field>
+        <div className="actions">
+          <button ref={saveRef} type="submit" disabled={update.isPending || conflict !== null}>
+            {update.isPending ? "Saving…" : "Save changes"}
+          </button>
+          <Link className="button secondary" href={`/patients/${patientId}`}>
+            Cancel
+          </Link>
+          <span className="muted small" aria-live="polite">
+            {edited.length > 0 ? `Changed: ${names(edited)}` : "No changes yet"}
+          </span>
+        </div>
+      </form>
+    </>
+  );
+}
+
+function ConflictPanel({
+  ref,
+  patientId,
+  conflict,
+  mine,
+  retrying,
+  onRetry,
+}: {
+  ref: Ref<HTMLDivElement>;
+  patientId: string;
+  conflict: Conflict;
+  mine: DemographicField[];
+  retrying: boolean;
+  onRetry: () => void;
+}) {
+  const trpc = useTRPC();
+  const me = useSignedInUser();
+  const changes = useQuery(trpc.patient.changesSince.queryOptions({ patientId, sinceVersion: conflict.expectedVersion }, { staleTime: 0 }));
+  const theirs = new Set<string>();
+  for (const item of changes.data?.items ?? []) {
+    const c = (item.data as { changes?: Record<string, unknown> }).changes;
+    if (c) for (const k of Object.keys(c)) theirs.add(k);
+  }
+  const overlap = mine.filter((f) => theirs.has(f));
+
+  return (
+    <div ref={ref} tabIndex={-1} className="alert warn conflict" role="alert" aria-labelledby="conflict-title" data-testid="conflict">
+      <h2 id="conflict-title">This chart changed since you opened it</h2>
+      <p>
+        You opened version {conflict.expectedVersion}; the record is now at version {conflict.actualVersion ?? "a later one"}. Nothing of yours was
+        saved, and your edits are still in the form below.
+      </p>
+      {changes.isPending ? (
+        <div aria-busy="true" aria-label="Loading what changed">
+          <div className="skeleton" style={{ width: "50%" }} />
+          <div className="skeleton" style={{ width: "70%" }} />
+        </div>
+      ) : changes.isError ? (
+        <p className="error-text">Could not load what changed: {friendlyMessage(readError(changes.error))}</p>
+      ) : (
+        <>
+          <h3 className="subhead">What changed</h3>
+          <ol className="events compact">
+            {changes.data.items.map((item) => (
+              <HistoryEvent key={item.eventId} item={item} headingLevel={4} names={{ users: me ? { [me.id]: `you (${me.name}), in another tab or window` } : {} }} />
+            ))}
+          </ol>
+        </>
+      )}
+      {overlap.length > 0 ? (
+        <p className="strong">You also edited {names(overlap)}: check those values before saving again.</p>
+      ) : null}
+      <div className="actions">
+        <button type="button" onClick={onRetry} disabled={retrying}>
+          {retrying ? "Loading the latest version…" : "Review and retry on the latest version"}
+        </button>
+        <Link className="button secondary" href={`/patients/${patientId}`}>
+          Discard my edits
+        </Link>
+      </div>
+    </div>
+  );
+}

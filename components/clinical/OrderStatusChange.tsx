@@ -1,0 +1,321 @@
+"use client";
+// Moving an order through its state machine: only the next statuses the server offers, a reason
+// (required to cancel), and the result when a lab or imaging order completes.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useTRPC } from "@/components/trpc";
+import { resultingKinds, type OrderKind, type OrderStatus, type ResultData } from "@/server/domain/order/events";
+import { friendlyMessage, isConflict, readError, ruleOf } from "./errors";
+import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { label, statusBadgeClass } from "./format";
+import type { OrderRef } from "./types";
+
+type ResultRow = { key: number; name: string; value: string; unit: string };
+
+/** The submit button's words for each target status. */
+const verbs: Partial<Record<OrderStatus, string>> = {
+  in_progress: "Start order",
+  on_hold: "Put on hold",
+  placed: "Resume order",
+  completed: "Complete order",
+  cancelled: "Cancel order",
+};
+
+const choiceLabels: Partial<Record<OrderStatus, string>> = { placed: "Placed (resume)" };
+
+/** Rows and a report text as the JSON object `resultData`; numbers stay numbers. */
+export function buildResultData(rows: ResultRow[], report: string): ResultData {
+  const out: ResultData = {};
+  for (const r of rows) {
+    const name = r.name.trim();
+    const raw = r.value.trim();
+    if (!name || !raw) continue;
+    const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+    out[name] = r.unit.trim() ? { value, unit: r.unit.trim() } : value;
+  }
+  if (report.trim()) out.report = report.trim();
+  return out;
+}
+
+export function OrderStatusChange({
+  order,
+  onDone,
+  onClose,
+}: {
+  order: OrderRef;
+  onDone: (message: string) => void;
+  onClose: () => void;
+}) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const uid = useId();
+  const id = (name: string) => `${uid}-${name}`;
+  const formRef = useRef<HTMLFormElement>(null);
+  const commandId = useCommandId();
+  const [newStatus, setNewStatus] = useState<OrderStatus | "">(order.nextStatuses.length === 1 ? order.nextStatuses[0]! : "");
+  const [reason, setReason] = useState("");
+  const [rows, setRows] = useState<ResultRow[]>([{ key: 0, name: "", value: "", unit: "" }]);
+  const [report, setReport] = useState("");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  /** Result rows to mark invalid (a value without a name), or the first row when none was entered. */
+  const [badRows, setBadRows] = useState<number[]>([]);
+  const [formError, setFormError] = useState<string | null>(null);
+  const [conflict, setConflict] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  useFocusFirstInvalid(formRef, attempt);
+
+  useEffect(() => {
+    formRef.current?.querySelector<HTMLElement>("input, select, textarea")?.focus();
+  }, []);
+
+  const needsResult = newStatus === "completed" && resultingKinds.includes(order.kind as OrderKind);
+  const reasonRequired = newStatus === "cancelled";
+
+  const invalidate = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId: order.patientId }) }),
+      queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
+      queryClient.invalidateQueries({ queryKey: trpc.order.worklist.pathKey() }),
+    ]);
+
+  const change = useMutation(
+    trpc.order.changeStatus.mutationOptions({
+      onSuccess: async (result) => {
+        commandId.reset();
+        await invalidate();
+        onDone(
+          result.changed
+            ? `Order “${order.description}” is now ${label(result.status).toLowerCase()}.`
+            : `Order “${order.description}” was already ${label(result.status).toLowerCase()}; nothing changed.`,
+        );
+      },
+      onError: (error) => {
+        const e = readError(error);
+        if (isConflict(e)) {
+          setConflict(true);
+          setFormError(null);
+          return;
+        }
+        const rule = ruleOf(e);
+        const fields: FieldErrors = {};
+        if (rule === "order.reason_required" || e.fieldErrors.reason) fields.reason = e.fieldErrors.reason ?? "Enter why the order is cancelled.";
+        if (rule === "order.result_required" || e.fieldErrors.resultData) {
+          fields.result = e.fieldErrors.resultData ?? "Enter at least one result value or a report.";
+          setBadRows([rows[0]?.key ?? 0]);
+        }
+        setErrors(fields);
+        setFormError(friendlyMessage(e));
+        setAttempt((n) => n + 1);
+      },
+    }),
+  );
+
+  const edit = () => {
+    commandId.reset();
+    setFormError(null);
+  };
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    if (change.isPending) return;
+    const found: FieldErrors = {};
+    if (!newStatus) found.newStatus = "Choose the new status.";
+    if (reasonRequired && !reason.trim()) found.reason = "Enter why the order is cancelled.";
+    if (reason.trim().length > 500) found.reason = "At most 500 characters.";
+    const resultData = needsResult ? buildResultData(rows, report) : null;
+    let bad: number[] = [];
+    if (needsResult) {
+      bad = rows.filter((r) => r.value.trim() && !r.name.trim()).map((r) => r.key);
+      if (bad.length > 0) found.result = "Name each value (e.g. Hemoglobin).";
+      else if (Object.keys(resultData ?? {}).length === 0) {
+        found.result = "Enter at least one result value or a report.";
+        bad = [rows[0]?.key ?? 0];
+      }
+    }
+    setBadRows(bad);
+    setErrors(found);
+    if (Object.keys(found).length > 0 || !newStatus) {
+      setFormError("Check the highlighted fields.");
+      setAttempt((n) => n + 1);
+      return;
+    }
+    setFormError(null);
+    change.mutate({
+      orderId: order.orderId,
+      newStatus,
+      reason: reason.trim() || null,
+      resultData,
+      expectedVersion: order.version,
+      commandId: commandId.get(),
+    });
+  };
+
+  if (conflict) {
+    return (
+      <div className="alert warn inline-form" role="alert">
+        <h3>This order changed since you opened it — reload</h3>
+        <p>Someone else changed this order. Reload it to see its current status, then choose again.</p>
+        <div className="actions">
+          <button
+            type="button"
+            onClick={async () => {
+              await invalidate();
+              onClose();
+            }}
+          >
+            Reload order
+          </button>
+        </div>
+      </div>
+    );
+  }
+
+  return (
+    <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-label={`Change status of ${order.description}`}>
+      <FormError message={formError} />
+      <fieldset className="choices" aria-describedby={errors.newStatus ? id("newStatus-error") : undefined}>
+        <legend>
+          New status <span className="muted">(now <span className={statusBadgeClass(order.status)}>{label(order.status)}</span>)</span>
+        </legend>
+        <div className="choice-row">
+          {order.nextStatuses.map((s) => (
+            <label key={s} className="choice">
+              <input
+                type="radio"
+                name={id("newStatus")}
+                value={s}
+                checked={newStatus === s}
+                data-invalid={errors.newStatus ? true : undefined}
+                onChange={() => {
+                  edit();
+                  setNewStatus(s);
+                  setErrors({});
+                }}
+              />
+              {choiceLabels[s] ?? label(s)}
+            </label>
+          ))}
+        </div>
+        {errors.newStatus ? (
+          <span className="error" id={id("newStatus-error")}>
+            {errors.newStatus}
+          </span>
+        ) : null}
+      </fieldset>
+
+      {needsResult ? (
+        <fieldset className="group" aria-describedby={errors.result ? id("result-error") : undefined}>
+          <legend>Result</legend>
+          <table className="result-rows">
+            <thead>
+              <tr>
+                <th scope="col" id={id("h-name")}>
+                  Test / finding
+                </th>
+                <th scope="col" id={id("h-value")}>
+                  Value
+                </th>
+                <th scope="col" id={id("h-unit")}>
+                  Unit
+                </th>
+                <th scope="col">
+                  <span className="sr-only">Remove</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r, i) => {
+                const set = (patch: Partial<ResultRow>) => {
+                  edit();
+                  setErrors((e) => ({ ...e, result: undefined }));
+                  setRows((all) => all.map((x) => (x.key === r.key ? { ...x, ...patch } : x)));
+                };
+                return (
+                  <tr key={r.key}>
+                    <td>
+                      <input
+                        aria-label={`Test or finding, row ${i + 1}`}
+                        value={r.name}
+                        onChange={(e) => set({ name: e.target.value })}
+                        aria-invalid={errors.result && badRows.includes(r.key) ? true : undefined}
+                        aria-describedby={errors.result ? id("result-error") : undefined}
+                        placeholder={i === 0 ? "e.g. Hemoglobin" : undefined}
+                      />
+                    </td>
+                    <td>
+                      <input aria-label={`Value, row ${i + 1}`} value={r.value} onChange={(e) => set({ value: e.target.value })} placeholder={i === 0 ? "13.5" : undefined} />
+                    </td>
+                    <td>
+                      <input aria-label={`Unit, row ${i + 1}`} value={r.unit} onChange={(e) => set({ unit: e.target.value })} placeholder={i === 0 ? "g/dL" : undefined} className="short" />
+                    </td>
+                    <td>
+                      {rows.length > 1 ? (
+                        <button
+                          type="button"
+                          className="secondary small"
+                          aria-label={`Remove row ${i + 1}`}
+                          onClick={() => setRows((all) => all.filter((x) => x.key !== r.key))}
+                        >
+                          ×
+                        </button>
+                      ) : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          <div className="actions">
+            <button
+              type="button"
+              className="secondary small"
+              onClick={() => setRows((all) => [...all, { key: Math.max(...all.map((x) => x.key)) + 1, name: "", value: "", unit: "" }])}
+            >
+              Add value
+            </button>
+          </div>
+          <Field id={id("report")} label="Report / comment" optional>
+            <textarea
+              {...fieldProps(id("report"))}
+              rows={2}
+              value={report}
+              onChange={(e) => {
+                edit();
+                setErrors((x) => ({ ...x, result: undefined }));
+                setReport(e.target.value);
+              }}
+            />
+          </Field>
+          {errors.result ? (
+            <span className="error" id={id("result-error")}>
+              {errors.result}
+            </span>
+          ) : null}
+        </fieldset>
+      ) : null}
+
+      <Field id={id("reason")} label="Reason" error={errors.reason} required={reasonRequired} optional={!reasonRequired} hint={reasonRequired ? "Required when cancelling" : undefined}>
+        <textarea
+          {...fieldProps(id("reason"), errors.reason, reasonRequired ? "Required when cancelling" : undefined)}
+          rows={2}
+          maxLength={500}
+          value={reason}
+          onChange={(e) => {
+            edit();
+            setErrors((x) => ({ ...x, reason: undefined }));
+            setReason(e.target.value);
+          }}
+        />
+      </Field>
+
+      <div className="actions">
+        <button type="submit" className={newStatus === "cancelled" ? "danger" : undefined} disabled={change.isPending}>
+          {change.isPending ? "Saving…" : newStatus ? (verbs[newStatus] ?? "Save status") : "Save status"}
+        </button>
+        <button type="button" className="secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </form>
+  );
+}

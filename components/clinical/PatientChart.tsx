@@ -1,0 +1,398 @@
+"use client";
+// The chart: who the patient is, what is open now (encounters, orders), and what happened.
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useSearchParams } from "next/navigation";
+import { Fragment, useEffect, useMemo, useState } from "react";
+import { useTRPC } from "@/components/trpc";
+import type { OrderDetails } from "@/server/domain/order/events";
+import { ClinicalNav } from "./ClinicalNav";
+import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
+import { friendlyMessage, readError } from "./errors";
+import { ageFrom, formatAddress, formatDateTime, fullName, label, priorityBadgeClass, statusBadgeClass } from "./format";
+import { resultSummary } from "./HistoryEvent";
+import { OrderStatusChange } from "./OrderStatusChange";
+import { PatientHistory } from "./PatientHistory";
+import { PlaceOrderForm } from "./PlaceOrderForm";
+import type { Chart, ChartOrder } from "./types";
+import { useNow } from "./useNow";
+import { useSignedInUser } from "./useSignedInUser";
+
+const savedMessages: Record<string, string> = {
+  registered: "Patient registered.",
+  updated: "Demographics updated.",
+};
+
+export function PatientChart({ patientId }: { patientId: string }) {
+  const trpc = useTRPC();
+  const chart = useQuery(trpc.patient.byId.queryOptions({ patientId }));
+  const saved = useSearchParams().get("saved");
+  const [flash, setFlash] = useState<string | null>(saved ? (savedMessages[saved] ?? null) : null);
+  useEffect(() => {
+    // The message is shown once: a reload or a shared link must not repeat it.
+    if (saved) window.history.replaceState(null, "", window.location.pathname);
+  }, [saved]);
+
+  // A failed background refetch keeps showing the chart it has.
+  if (chart.data) return <ChartView chart={chart.data} flash={flash} setFlash={setFlash} refreshing={chart.isFetching} />;
+  if (chart.isError) {
+    const e = readError(chart.error);
+    const notFound = e.code === "NOT_FOUND" || e.code === "BAD_REQUEST";
+    return (
+      <>
+        <ClinicalNav />
+        <Crumbs current={notFound ? "Not found" : "Chart"} />
+        {notFound ? (
+          <div className="panel state" data-testid="chart-not-found">
+            <h1>Patient not found</h1>
+            <p>There is no patient with this id. The link may be wrong or incomplete.</p>
+            <Link className="button" href="/patients">
+              Find a patient
+            </Link>
+          </div>
+        ) : (
+          <div className="state error" role="alert">
+            <p>Could not load the chart: {friendlyMessage(e)}</p>
+            <button type="button" className="secondary" onClick={() => void chart.refetch()}>
+              Try again
+            </button>
+          </div>
+        )}
+      </>
+    );
+  }
+  return <ChartSkeleton />;
+}
+
+const priorityRank = (p: string) => ({ stat: 0, urgent: 1 })[p] ?? 2;
+
+function Crumbs({ current }: { current: string }) {
+  return (
+    <nav className="crumbs" aria-label="Breadcrumb">
+      <Link href="/patients">Patients</Link> <span aria-hidden="true">›</span> <span aria-current="page">{current}</span>
+    </nav>
+  );
+}
+
+function ChartSkeleton() {
+  return (
+    <div aria-busy="true" aria-label="Loading the chart" role="status">
+      <ClinicalNav />
+      <div className="skeleton" style={{ width: 120, height: 12 }} />
+      <div className="skeleton" style={{ width: 280, height: 26, marginTop: 12 }} />
+      <div className="skeleton" style={{ width: 360 }} />
+      <div className="chart-grid">
+        <div className="panel">
+          <div className="skeleton" style={{ width: "40%" }} />
+          <div className="skeleton" style={{ width: "70%" }} />
+          <div className="skeleton" style={{ width: "55%" }} />
+        </div>
+        <div className="panel">
+          <div className="skeleton" style={{ width: "30%" }} />
+          <div className="skeleton" style={{ width: "65%" }} />
+        </div>
+      </div>
+    </div>
+  );
+}
+
+type Open = { kind: "start-encounter" } | { kind: "complete"; id: string } | { kind: "place-order" } | { kind: "status"; id: string } | null;
+
+function ChartView({
+  chart,
+  flash,
+  setFlash,
+  refreshing,
+}: {
+  chart: Chart;
+  flash: string | null;
+  setFlash: (message: string | null) => void;
+  refreshing: boolean;
+}) {
+  const now = useNow();
+  const { patient } = chart;
+  const [open, setOpen] = useState<Open>(null);
+  const done = (message: string) => {
+    setOpen(null);
+    setFlash(message);
+  };
+  const toggle = (next: Open) => {
+    setFlash(null);
+    setOpen(next);
+  };
+
+  const me = useSignedInUser();
+  const names = useMemo(() => {
+    const users: Record<string, string> = {};
+    if (me) users[me.id] = `you (${me.name})`;
+    for (const row of [...chart.recentEncounters, ...chart.orders]) if (row.providerName) users[row.providerId] = row.providerName;
+    const orders: Record<string, string> = {};
+    for (const o of chart.orders) orders[o.orderId] = (o.details as OrderDetails | null)?.description ?? o.description;
+    return { users, orders };
+  }, [chart, me]);
+
+  const pastEncounters = chart.recentEncounters.filter((e) => e.status !== "in_progress");
+  // Most urgent first, then newest (the server sends newest first).
+  const activeOrders = [...chart.activeOrders].sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority));
+  const closedOrders = chart.orders.filter((o) => !chart.activeOrders.some((a) => a.orderId === o.orderId));
+
+  return (
+    <>
+      <ClinicalNav />
+      <Crumbs current={fullName(patient)} />
+      <header className="chart-head">
+        <div>
+          <h1>
+            {fullName(patient)}{" "}
+            <span className="badge info version" title="Record version: every change adds one" data-testid="patient-version">
+              v{patient.version}
+            </span>
+            {!patient.active ? <span className="badge muted">Inactive</span> : null}
+          </h1>
+          <dl className="inline-facts">
+            <div>
+              <dt>MRN</dt>
+              <dd className="mono" data-testid="patient-mrn">
+                {patient.mrn}
+              </dd>
+            </div>
+            <div>
+              <dt>Born</dt>
+              <dd>
+                {patient.dateOfBirth}
+                {now ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
+              </dd>
+            </div>
+            <div>
+              <dt>Sex</dt>
+              <dd>{label(patient.sex)}</dd>
+            </div>
+          </dl>
+        </div>
+        {refreshing ? (
+          <span className="muted small" role="status">
+            Updating…
+          </span>
+        ) : null}
+      </header>
+
+      {flash ? (
+        <div className="alert ok flash" role="status">
+          <span>{flash}</span>
+          <button type="button" className="link" onClick={() => setFlash(null)} aria-label="Dismiss message">
+            ×
+          </button>
+        </div>
+      ) : null}
+
+      <div className="chart-grid">
+        <section className="panel" aria-labelledby="demographics-title">
+          <div className="panel-head">
+            <h2 id="demographics-title">Demographics</h2>
+            <Link className="button secondary small" href={`/patients/${patient.patientId}/edit`}>
+              Edit demographics
+            </Link>
+          </div>
+          <dl className="facts">
+            <dt>Given name</dt>
+            <dd>{patient.givenName || <span className="muted">—</span>}</dd>
+            <dt>Family name</dt>
+            <dd>{patient.familyName}</dd>
+            <dt>Date of birth</dt>
+            <dd>{patient.dateOfBirth}</dd>
+            <dt>Sex</dt>
+            <dd>{label(patient.sex)}</dd>
+            <dt>Email</dt>
+            <dd>{patient.email ?? <span className="muted">—</span>}</dd>
+            <dt>Phone</dt>
+            <dd>{patient.phone ?? <span className="muted">—</span>}</dd>
+            <dt>Address</dt>
+            <dd>{patient.address ? formatAddress(patient.address as never) : <span className="muted">—</span>}</dd>
+            <dt>Registered</dt>
+            <dd>{formatDateTime(patient.registeredAt)}</dd>
+            <dt>Last changed</dt>
+            <dd>{formatDateTime(patient.updatedAt)}</dd>
+          </dl>
+        </section>
+
+        <section className="panel" aria-labelledby="encounters-title">
+          <div className="panel-head">
+            <h2 id="encounters-title">Encounters</h2>
+            {open?.kind !== "start-encounter" ? (
+              <button type="button" className="secondary small" onClick={() => toggle({ kind: "start-encounter" })} disabled={!patient.active}>
+                Start encounter
+              </button>
+            ) : null}
+          </div>
+          {open?.kind === "start-encounter" ? (
+            <StartEncounterForm patientId={patient.patientId} onDone={done} onClose={() => setOpen(null)} />
+          ) : null}
+          <h3 className="subhead">Open</h3>
+          {chart.openEncounters.length === 0 ? (
+            <p className="muted small">No open encounters.</p>
+          ) : (
+            <ul className="encounters">
+              {chart.openEncounters.map((e) => (
+                <li key={e.encounterId} className="encounter" data-testid="open-encounter">
+                  <div className="encounter-line">
+                    <div>
+                      <strong>{label(e.encounterType)}</strong> <span className="badge info">In progress</span>
+                      <div className="muted small">
+                        Started {formatDateTime(e.startedAt)}
+                        {e.providerName ? ` by ${e.providerName}` : ""}
+                      </div>
+                      {e.reason ? <div className="small">{e.reason}</div> : null}
+                    </div>
+                    {!(open?.kind === "complete" && open.id === e.encounterId) ? (
+                      <button type="button" className="secondary small" onClick={() => toggle({ kind: "complete", id: e.encounterId })}>
+                        Complete
+                      </button>
+                    ) : null}
+                  </div>
+                  {open?.kind === "complete" && open.id === e.encounterId ? (
+                    <CompleteEncounterForm encounter={e} onDone={done} onClose={() => setOpen(null)} />
+                  ) : null}
+                </li>
+              ))}
+            </ul>
+          )}
+          {pastEncounters.length > 0 ? (
+            <>
+              <h3 className="subhead">
+                Past <span className="muted">({chart.encounterCount - chart.openEncounters.length})</span>
+              </h3>
+              <ul className="encounters past">
+                {pastEncounters.slice(0, 5).map((e) => (
+                  <li key={e.encounterId} className="small">
+                    <strong>{label(e.encounterType)}</strong> · {formatDateTime(e.startedAt)}
+                    {e.dischargeDisposition ? <> · {label(e.dischargeDisposition)}</> : null}
+                    {e.durationMinutes !== null ? <span className="muted"> · {e.durationMinutes} min</span> : null}
+                    {e.outcome ? <div className="muted clamp">{e.outcome}</div> : null}
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : null}
+        </section>
+      </div>
+
+      <section className="panel" aria-labelledby="orders-title">
+        <div className="panel-head">
+          <h2 id="orders-title">Orders</h2>
+          {open?.kind !== "place-order" ? (
+            <button type="button" className="secondary small" onClick={() => toggle({ kind: "place-order" })} disabled={!patient.active}>
+              Place order
+            </button>
+          ) : null}
+        </div>
+        {open?.kind === "place-order" ? (
+          <PlaceOrderForm patientId={patient.patientId} openEncounters={chart.openEncounters} onDone={done} onClose={() => setOpen(null)} />
+        ) : null}
+        <h3 className="subhead">Active</h3>
+        {activeOrders.length === 0 ? (
+          <p className="muted small">No active orders.</p>
+        ) : (
+          <OrderTable
+            orders={activeOrders}
+            open={open?.kind === "status" ? open.id : null}
+            onOpen={(id) => toggle(id ? { kind: "status", id } : null)}
+            onDone={done}
+            testId="active-orders"
+          />
+        )}
+        {closedOrders.length > 0 ? (
+          <details className="closed-orders">
+            <summary>
+              <h3 className="subhead inline">Completed and cancelled ({closedOrders.length})</h3>
+            </summary>
+            <OrderTable orders={closedOrders} open={null} onOpen={() => {}} onDone={done} testId="closed-orders" />
+          </details>
+        ) : null}
+      </section>
+
+      <PatientHistory patientId={patient.patientId} names={names} />
+    </>
+  );
+}
+
+function OrderTable({
+  orders,
+  open,
+  onOpen,
+  onDone,
+  testId,
+}: {
+  orders: ChartOrder[];
+  open: string | null;
+  onOpen: (orderId: string | null) => void;
+  onDone: (message: string) => void;
+  testId: string;
+}) {
+  return (
+    <table className="data orders" data-testid={testId}>
+      <thead>
+        <tr>
+          <th scope="col">Order</th>
+          <th scope="col">Priority</th>
+          <th scope="col">Status</th>
+          <th scope="col">Ordered</th>
+          <th scope="col">Scheduled</th>
+          <th scope="col">
+            <span className="sr-only">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {orders.map((o) => {
+          const details = (o.details ?? {}) as Partial<OrderDetails>;
+          const med = [details.dose, details.route, details.frequency].filter(Boolean).join(" · ");
+          const expanded = open === o.orderId;
+          return (
+            <Fragment key={o.orderId}>
+              <tr data-order-id={o.orderId} className={expanded ? "expanded" : undefined}>
+                <td>
+                  <span className="kind">{label(o.kind)}</span> <span className="strong">{details.description ?? o.description}</span>
+                  {details.code ? <span className="mono muted"> {details.code}</span> : null}
+                  {med ? <div className="small">{med}</div> : null}
+                  {o.resultData ? <div className="small result">Result: {resultSummary(o.resultData)}</div> : null}
+                </td>
+                <td>
+                  <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>
+                </td>
+                <td>
+                  <span className={statusBadgeClass(o.status)} data-testid="order-status">
+                    {label(o.status)}
+                  </span>
+                  {o.statusReason ? <div className="small muted">{o.statusReason}</div> : null}
+                </td>
+                <td className="nowrap small">
+                  {formatDateTime(o.createdAt)}
+                  {o.providerName ? <div className="muted">{o.providerName}</div> : null}
+                </td>
+                <td className="nowrap small">{o.scheduledFor ? formatDateTime(o.scheduledFor) : <span className="muted">—</span>}</td>
+                <td className="actions-cell">
+                  {o.nextStatuses.length > 0 && !expanded ? (
+                    <button type="button" className="secondary small" onClick={() => onOpen(o.orderId)} aria-label={`Change status of ${details.description ?? o.description}`}>
+                      Change status
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+              {expanded ? (
+                <tr className="expand-row">
+                  <td colSpan={6}>
+                    <OrderStatusChange
+                      order={{ ...o, description: details.description ?? o.description }}
+                      onDone={onDone}
+                      onClose={() => onOpen(null)}
+                    />
+                  </td>
+                </tr>
+              ) : null}
+            </Fragment>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,218 @@
+"use client";
+// Placing an order from the chart, optionally attached to one of the patient's open encounters.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useTRPC } from "@/components/trpc";
+import { orderKinds, orderPriorities, type OrderKind, type OrderPriority } from "@/server/domain/order/events";
+import { friendlyMessage, readError, ruleOf } from "./errors";
+import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { formatDateTime, label } from "./format";
+import type { ChartEncounter } from "./types";
+
+type OrderForm = {
+  kind: OrderKind;
+  description: string;
+  code: string;
+  priority: OrderPriority;
+  scheduledFor: string;
+  encounterId: string;
+  dose: string;
+  route: string;
+  frequency: string;
+};
+
+const limits: Partial<Record<keyof OrderForm, number>> = { description: 1000, code: 64, dose: 100, route: 100, frequency: 100 };
+
+export function PlaceOrderForm({
+  patientId,
+  openEncounters,
+  onDone,
+  onClose,
+}: {
+  patientId: string;
+  openEncounters: ChartEncounter[];
+  onDone: (message: string) => void;
+  onClose: () => void;
+}) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const formRef = useRef<HTMLFormElement>(null);
+  const commandId = useCommandId();
+  const [values, setValues] = useState<OrderForm>({
+    kind: "lab",
+    description: "",
+    code: "",
+    priority: "routine",
+    scheduledFor: "",
+    encounterId: openEncounters[0]?.encounterId ?? "",
+    dose: "",
+    route: "",
+    frequency: "",
+  });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
+  useFocusFirstInvalid(formRef, attempt);
+  useEffect(() => {
+    formRef.current?.querySelector<HTMLElement>("select, input, textarea")?.focus();
+  }, []);
+
+  const medication = values.kind === "medication";
+
+  const create = useMutation(
+    trpc.order.create.mutationOptions({
+      onSuccess: async () => {
+        commandId.reset();
+        await Promise.all([
+          queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) }),
+          queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
+          queryClient.invalidateQueries({ queryKey: trpc.order.worklist.pathKey() }),
+        ]);
+        onDone(`${label(values.kind)} order placed: ${values.description.trim()}.`);
+      },
+      onError: (error) => {
+        const e = readError(error);
+        const fields: FieldErrors = {};
+        for (const [path, message] of Object.entries(e.fieldErrors)) fields[path.replace(/^details\./, "")] = message;
+        const rule = ruleOf(e);
+        if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") fields.encounterId = friendlyMessage(e);
+        setErrors(fields);
+        setFormError(friendlyMessage(e));
+        setAttempt((n) => n + 1);
+      },
+    }),
+  );
+
+  const set = <K extends keyof OrderForm>(key: K, value: OrderForm[K]) => {
+    commandId.reset();
+    setValues((v) => ({ ...v, [key]: value }));
+    setErrors((e) => (e[key] ? { ...e, [key]: undefined } : e));
+  };
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    if (create.isPending) return;
+    const found: FieldErrors = {};
+    if (!values.description.trim()) found.description = "Describe what is ordered.";
+    for (const [key, max] of Object.entries(limits)) {
+      if (values[key as keyof OrderForm].trim().length > max) found[key] = `At most ${max} characters.`;
+    }
+    let scheduledFor: Date | null = null;
+    if (values.scheduledFor) {
+      scheduledFor = new Date(values.scheduledFor);
+      if (Number.isNaN(scheduledFor.getTime())) found.scheduledFor = "Enter a date and time.";
+    }
+    const invalid = Object.fromEntries(Object.entries(found).filter(([, v]) => v));
+    setErrors(invalid);
+    if (Object.keys(invalid).length > 0) {
+      setFormError("Check the highlighted fields.");
+      setAttempt((n) => n + 1);
+      return;
+    }
+    setFormError(null);
+    const t = (s: string) => s.trim() || undefined;
+    create.mutate({
+      patientId,
+      encounterId: values.encounterId || null,
+      kind: values.kind,
+      priority: values.priority,
+      scheduledFor,
+      details: {
+        description: values.description.trim(),
+        code: t(values.code),
+        ...(medication && { dose: t(values.dose), route: t(values.route), frequency: t(values.frequency) }),
+      },
+      commandId: commandId.get(),
+    });
+  };
+
+  const text = (key: keyof OrderForm, hint?: string) => ({
+    ...fieldProps(`order-${key}`, errors[key], hint),
+    value: values[key],
+    onChange: (e: { target: { value: string } }) => set(key, e.target.value as never),
+  });
+
+  return (
+    <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="place-order-title">
+      <h3 id="place-order-title">Place order</h3>
+      <FormError message={formError} />
+      <div className="row">
+        <Field id="order-kind" label="Kind" error={errors.kind} required>
+          <select {...text("kind")} required>
+            {orderKinds.map((k) => (
+              <option key={k} value={k}>
+                {label(k)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field id="order-priority" label="Priority" error={errors.priority} required>
+          <select {...text("priority")} required>
+            {orderPriorities.map((p) => (
+              <option key={p} value={p}>
+                {label(p)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field id="order-encounterId" label="Encounter" error={errors.encounterId} optional>
+          <select {...text("encounterId")}>
+            <option value="">None</option>
+            {openEncounters.map((e) => (
+              <option key={e.encounterId} value={e.encounterId}>
+                {label(e.encounterType)}, started {formatDateTime(e.startedAt)}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <div className="row">
+        <Field id="order-description" label="Description" error={errors.description} required className="grow">
+          <input {...text("description")} maxLength={1000} autoComplete="off" required placeholder={placeholders[values.kind]} />
+        </Field>
+        <Field id="order-code" label="Code" error={errors.code} hint="LOINC, RxNorm, CPT…" optional>
+          <input {...text("code", "LOINC, RxNorm, CPT…")} maxLength={64} autoComplete="off" className="mono" />
+        </Field>
+      </div>
+      {medication ? (
+        <fieldset className="group">
+          <legend>Medication</legend>
+          <div className="row">
+            <Field id="order-dose" label="Dose" error={errors.dose} optional>
+              <input {...text("dose")} maxLength={100} autoComplete="off" placeholder="e.g. 500 mg" />
+            </Field>
+            <Field id="order-route" label="Route" error={errors.route} optional>
+              <input {...text("route")} maxLength={100} autoComplete="off" placeholder="e.g. oral" />
+            </Field>
+            <Field id="order-frequency" label="Frequency" error={errors.frequency} optional>
+              <input {...text("frequency")} maxLength={100} autoComplete="off" placeholder="e.g. twice daily" />
+            </Field>
+          </div>
+        </fieldset>
+      ) : null}
+      <div className="row">
+        <Field id="order-scheduledFor" label="Scheduled for" error={errors.scheduledFor} optional>
+          <input {...text("scheduledFor")} type="datetime-local" />
+        </Field>
+        <div className="field spacer" aria-hidden="true" />
+        <div className="field spacer" aria-hidden="true" />
+      </div>
+      <div className="actions">
+        <button type="submit" disabled={create.isPending}>
+          {create.isPending ? "Placing…" : "Place order"}
+        </button>
+        <button type="button" className="secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </form>
+  );
+}
+
+const placeholders: Record<OrderKind, string> = {
+  lab: "e.g. Complete blood count",
+  imaging: "e.g. Chest X-ray, 2 views",
+  medication: "e.g. Amoxicillin",
+  procedure: "e.g. Wound dressing change",
+  referral: "e.g. Cardiology consult",
+};

@@ -1,0 +1,115 @@
+// Reading tRPC errors in the browser: the code, per-field messages (zod or domain), and friendly
+// text for the domain's invariant rules.
+import type { DomainErrorData } from "@/server/api/errors";
+
+export type ServerError = {
+  code: string | null;
+  message: string;
+  /** Dotted input path ("changes.email", "details.description") -> message. */
+  fieldErrors: Record<string, string>;
+  domain: DomainErrorData | null;
+};
+
+type ErrorShape = {
+  message?: string;
+  data?: {
+    code?: string;
+    zodError?: { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> } | null;
+    domain?: DomainErrorData | null;
+  } | null;
+};
+
+/**
+ * The server sends `z.prettifyError` as the message ("✖ msg\n  → at changes.email"), which keeps
+ * nested paths that `zodError.fieldErrors` (top-level keys only) loses.
+ */
+function pathsFromPrettyMessage(message: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pending: string | null = null;
+  for (const line of message.split("\n")) {
+    const issue = /^\s*✖\s*(.*)$/.exec(line);
+    if (issue) {
+      pending = issue[1] ?? "";
+      continue;
+    }
+    const at = /^\s*→\s*at\s+(.+)$/.exec(line);
+    if (at && pending !== null) {
+      const path = (at[1] ?? "").trim();
+      if (!(path in out)) out[path] = pending;
+      pending = null;
+    }
+  }
+  return out;
+}
+
+export function readError(error: unknown): ServerError {
+  const e = (error ?? {}) as ErrorShape;
+  const data = e.data ?? null;
+  const fieldErrors: Record<string, string> = {};
+  const zod = data?.zodError;
+  if (zod) {
+    Object.assign(fieldErrors, pathsFromPrettyMessage(e.message ?? ""));
+    for (const [key, messages] of Object.entries(zod.fieldErrors)) {
+      const first = messages?.[0];
+      if (first && !Object.keys(fieldErrors).some((p) => p === key || p.startsWith(`${key}.`))) fieldErrors[key] = first;
+    }
+  }
+  const domain = data?.domain ?? null;
+  if (domain?.kind === "validation" && domain.field) {
+    // "details.dose: applies to medication orders only" -> the text after the field name.
+    const text = (e.message ?? "").replace(new RegExp(`^${domain.field.replace(/\./g, "\\.")}:\\s*`), "");
+    fieldErrors[domain.field] = text;
+  }
+  return { code: data?.code ?? null, message: e.message ?? "Something went wrong", fieldErrors, domain };
+}
+
+const ruleMessages: Record<string, string> = {
+  "patient.mrn_taken": "This MRN already belongs to another patient.",
+  "patient.dob_in_future": "The date of birth cannot be in the future.",
+  "patient.inactive": "This patient is inactive: no new encounters or orders can be recorded.",
+  "patient.already_registered": "This patient is already registered.",
+  "encounter.already_started": "This encounter has already started.",
+  "encounter.already_completed": "This encounter is already completed.",
+  "encounter.ends_before_start": "The end time is before the encounter started.",
+  "encounter.ends_in_future": "The end time cannot be in the future.",
+  "encounter.starts_in_future": "The start time cannot be in the future.",
+  "order.reason_required": "Cancelling an order needs a reason.",
+  "order.result_required": "Enter the result before completing this order.",
+  "order.result_not_allowed": "Results are recorded only when completing a lab or imaging order.",
+  "order.illegal_transition": "That status change is not allowed from the order's current status. Reload to see where it stands.",
+  "order.final_status": "This order is already completed or cancelled: its status can no longer change.",
+  "order.encounter_completed": "That encounter is completed. Attach the order to an open encounter, or to none.",
+  "order.encounter_patient_mismatch": "That encounter belongs to another patient.",
+  "event.duplicate_id": "This was already saved.",
+};
+
+export function ruleOf(error: ServerError): string | null {
+  return error.domain?.kind === "invariant" ? (error.domain.rule ?? null) : null;
+}
+
+/** One sentence for a form-level alert. */
+export function friendlyMessage(error: ServerError): string {
+  const rule = ruleOf(error);
+  if (rule && ruleMessages[rule]) return ruleMessages[rule];
+  switch (error.code) {
+    case "UNAUTHORIZED":
+      return "Your session has ended. Sign in again to continue.";
+    case "FORBIDDEN":
+      return "Your account does not have the clinician role needed for this.";
+    case "NOT_FOUND":
+      return "The record was not found. It may have been removed, or the link is wrong.";
+    case "BAD_REQUEST":
+      return Object.keys(error.fieldErrors).length > 0 ? "Some fields need attention." : error.message;
+    case "CONFLICT":
+      return "The record changed since you opened it. Reload and try again.";
+    case "INTERNAL_SERVER_ERROR":
+      return "The server could not complete this. Try again in a moment.";
+    case null:
+      // No tRPC error shape: the request never reached the API, or the answer was not its own.
+      return "The server did not answer. Check the connection and try again.";
+    default:
+      return error.message;
+  }
+}
+
+export const isConflict = (error: ServerError) => error.code === "CONFLICT" && error.domain?.kind === "concurrency";

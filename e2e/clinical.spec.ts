@@ -1,0 +1,186 @@
+// The clinician's journeys: register a patient and run their care (demographics, an encounter, an
+// order to completion), and two tabs editing the same chart, where the second save meets a conflict.
+import { expect, test, type Page } from "@playwright/test";
+
+const password = "demo-password-2026";
+
+async function signInAsClinician(page: Page) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill("clinician@demo.test");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText("Casey Clinician");
+}
+
+let counter = 0;
+/** 6-12 upper-case letters or digits, unique per run. */
+const uniqueMrn = () => `E${Date.now().toString(36).toUpperCase().slice(-7)}${(counter++).toString(36).toUpperCase()}`;
+
+async function registerPatient(page: Page, p: { mrn: string; given: string; family: string; dob: string; sex: string }) {
+  await page.goto("/patients");
+  await page.getByRole("link", { name: "Register patient" }).click();
+  await expect(page.getByRole("heading", { name: "Register patient", level: 1 })).toBeVisible();
+  await page.getByLabel("Medical record number (MRN)").fill(p.mrn);
+  await page.getByLabel("Given name").fill(p.given);
+  await page.getByLabel("Family name").fill(p.family);
+  await page.getByLabel("Date of birth").fill(p.dob);
+  await page.getByLabel("Sex").selectOption(p.sex);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page).toHaveURL(/\/patients\/[0-9a-f-]{36}/);
+  await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(`${p.given} ${p.family}`);
+  return new URL(page.url()).pathname.split("/")[2]!;
+}
+
+test("a clinician registers a patient, corrects demographics, runs an encounter and completes an order", async ({ page }) => {
+  await signInAsClinician(page);
+  const family = `Quill${Date.now().toString(36)}`;
+  const mrn = uniqueMrn();
+
+  // Registration refuses what the server would refuse, next to the field, and focuses it.
+  await page.goto("/patients/new");
+  await page.getByLabel("Medical record number (MRN)").fill("bad");
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Check the highlighted fields" })).toBeVisible();
+  await expect(page.getByLabel("Medical record number (MRN)")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Medical record number (MRN)")).toBeFocused();
+
+  const patientId = await registerPatient(page, { mrn, given: "Iris", family, dob: "1979-04-02", sex: "female" });
+  await expect(page.getByTestId("patient-mrn")).toHaveText(mrn);
+  await expect(page.getByTestId("patient-version")).toHaveText("v1");
+
+  // The new patient is found by MRN in the list.
+  await page.goto("/patients");
+  await page.getByLabel("Search").fill(mrn);
+  const row = page.getByRole("row").filter({ hasText: mrn });
+  await expect(row).toHaveCount(1);
+  await row.getByRole("link", { name: `${family}, Iris` }).click();
+  await expect(page).toHaveURL(new RegExp(`/patients/${patientId}$`));
+
+  // Demographics: saving without a change says so; a change needs a reason and shows in history.
+  await page.getByRole("link", { name: "Edit demographics" }).click();
+  await expect(page.getByTestId("editing-version")).toHaveText("v1");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Nothing changed: edit a field before saving.")).toBeVisible();
+  await page.getByLabel("Phone").fill("+1 555 0199");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByLabel("Reason for the change")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Reason for the change")).toBeFocused();
+  await page.getByLabel("Reason for the change").fill("Patient gave a new number");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page).toHaveURL(new RegExp(`/patients/${patientId}`));
+  await expect(page.getByRole("status").filter({ hasText: "Demographics updated." })).toBeVisible();
+  await expect(page.getByTestId("patient-version")).toHaveText("v2");
+  const update = page.locator('[data-event-type="PatientDemographicsUpdated"]');
+  await expect(update).toContainText("Phone");
+  await expect(update).toContainText("+1 555 0199");
+  await expect(update).toContainText("Reason: Patient gave a new number");
+
+  // An encounter.
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await page.getByLabel("Type").selectOption("outpatient");
+  await page.getByLabel("Reason for visit").fill("Fatigue");
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter started." })).toBeVisible();
+  await expect(page.getByTestId("open-encounter")).toHaveCount(1);
+  await expect(page.getByTestId("open-encounter")).toContainText("Fatigue");
+
+  // An urgent lab order, attached to the open encounter (the default).
+  await page.getByRole("button", { name: "Place order" }).click();
+  await page.getByLabel("Kind").selectOption("lab");
+  await page.getByLabel("Priority").selectOption("urgent");
+  await page.getByLabel("Description").fill("Hemoglobin");
+  await page.getByLabel("Code").fill("718-7");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Lab order placed: Hemoglobin." })).toBeVisible();
+  const active = page.getByTestId("active-orders");
+  await expect(active.getByRole("row").filter({ hasText: "Hemoglobin" })).toContainText("Placed");
+
+  // The worklist shows it among the clinician's own orders, and starts it inline.
+  await page.goto("/orders");
+  await page.getByLabel("Only my orders").check();
+  const workRow = page.getByTestId("worklist").getByRole("row").filter({ hasText: mrn });
+  await expect(workRow).toHaveCount(1);
+  await expect(workRow).toContainText("Urgent");
+  await workRow.getByRole("button", { name: /Change status/ }).click();
+  await page.getByRole("radio", { name: "In progress" }).check();
+  await page.getByRole("button", { name: "Start order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "is now in progress" })).toBeVisible();
+  await expect(workRow).toContainText("In progress");
+
+  // Back on the chart: completing a lab order needs its result.
+  await page.goto(`/patients/${patientId}`);
+  await page.getByRole("button", { name: "Change status of Hemoglobin" }).click();
+  await page.getByRole("radio", { name: "Completed" }).check();
+  await page.getByRole("button", { name: "Complete order" }).click();
+  await expect(page.getByText("Enter at least one result value or a report.")).toBeVisible();
+  await page.getByLabel("Test or finding, row 1").fill("Hemoglobin");
+  await page.getByLabel("Value, row 1").fill("13.5");
+  await page.getByLabel("Unit, row 1").fill("g/dL");
+  await page.getByRole("button", { name: "Complete order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "is now completed" })).toBeVisible();
+  await expect(page.getByText("No active orders.")).toBeVisible();
+  await page.getByText(/Completed and cancelled/).click();
+  const done = page.getByTestId("closed-orders").getByRole("row").filter({ hasText: "Hemoglobin" });
+  await expect(done).toContainText("Completed");
+  await expect(done).toContainText("Result: Hemoglobin 13.5 g/dL");
+
+  // Completing the encounter needs an outcome and a disposition.
+  await page.getByTestId("open-encounter").getByRole("button", { name: "Complete" }).click();
+  await page.getByRole("button", { name: "Complete encounter" }).click();
+  await expect(page.getByLabel("Outcome")).toBeFocused();
+  await page.getByLabel("Outcome").fill("Anemia ruled out");
+  await page.getByLabel("Discharge disposition").selectOption("home");
+  await page.getByRole("button", { name: "Complete encounter" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter completed." })).toBeVisible();
+  await expect(page.getByText("No open encounters.")).toBeVisible();
+  await expect(page.locator('[data-event-type="EncounterCompleted"]')).toContainText("Anemia ruled out");
+});
+
+test("two tabs edit the same chart: the second save shows what changed, and retrying on the latest version keeps its edits", async ({
+  page,
+}) => {
+  await signInAsClinician(page);
+  const family = `Conflict${Date.now().toString(36)}`;
+  const patientId = await registerPatient(page, { mrn: uniqueMrn(), given: "Noor", family, dob: "1990-07-15", sex: "other" });
+
+  const first = page;
+  const second = await page.context().newPage();
+  for (const tab of [first, second]) {
+    await tab.goto(`/patients/${patientId}/edit`);
+    await expect(tab.getByTestId("editing-version")).toHaveText("v1");
+  }
+
+  await first.getByLabel("Phone").fill("+44 20 7946 0000");
+  await first.getByLabel("Reason for the change").fill("Phone confirmed at the desk");
+  await first.getByRole("button", { name: "Save changes" }).click();
+  await expect(first.getByTestId("patient-version")).toHaveText("v2");
+
+  await second.getByLabel("Email").fill("noor@example.org");
+  await second.getByLabel("Reason for the change").fill("Email added");
+  await second.getByRole("button", { name: "Save changes" }).click();
+
+  const conflict = second.getByRole("alert").filter({ hasText: "This chart changed since you opened it" });
+  await expect(conflict.getByRole("heading", { name: "This chart changed since you opened it" })).toBeVisible();
+  await expect(conflict).toContainText("Demographics updated");
+  await expect(conflict).toContainText("Phone");
+  await expect(conflict).toContainText("+44 20 7946 0000");
+  await expect(conflict).toContainText("Reason: Phone confirmed at the desk");
+  // The user's edits are still there.
+  await expect(second.getByLabel("Email")).toHaveValue("noor@example.org");
+  await expect(second.getByRole("button", { name: "Save changes" })).toBeDisabled();
+
+  await conflict.getByRole("button", { name: "Review and retry on the latest version" }).click();
+  await expect(second.getByTestId("rebased")).toContainText("Your edits are kept: Email");
+  await expect(second.getByTestId("editing-version")).toHaveText("v2");
+  await expect(second.getByLabel("Email")).toHaveValue("noor@example.org");
+  await expect(second.getByLabel("Phone")).toHaveValue("+44 20 7946 0000");
+  await expect(second.getByLabel("Reason for the change")).toHaveValue("Email added");
+
+  await second.getByRole("button", { name: "Save changes" }).click();
+  await expect(second.getByRole("status").filter({ hasText: "Demographics updated." })).toBeVisible();
+  await expect(second.getByTestId("patient-version")).toHaveText("v3");
+  const demographics = second.getByRole("region", { name: "Demographics" });
+  await expect(demographics).toContainText("noor@example.org");
+  await expect(demographics).toContainText("+44 20 7946 0000");
+});
