@@ -123,13 +123,22 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
     params.push([...options.eventTypes]);
     typeFilter = `AND event_type = ANY ($4::text[])`;
   }
-  const events = await select(
-    store,
-    `(transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${typeFilter}`,
-    params,
-    "ORDER BY transaction_id, global_position LIMIT $3",
+  // The inner query walks the commit-order index and stops at the limit; the outer filter then
+  // cuts the page at the oldest running transaction. In (transaction_id, position) order every
+  // row at or past that cut comes after every row before it, so the page stays a gap-free prefix.
+  const rows = await store.db.$queryRawUnsafe<EventRow[]>(
+    `SELECT ${columns} FROM (
+       SELECT * FROM events
+        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${typeFilter}
+        ORDER BY transaction_id, global_position
+        LIMIT $3
+     ) AS events
+     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     -- Qualified: the select list makes transaction_id text, which would sort "10" before "9".
+     ORDER BY events.transaction_id, events.global_position`,
+    ...params,
   );
+  const events = rows.map((row) => toStored(store, row));
   const last = events.at(-1);
   return {
     events,
