@@ -5,8 +5,7 @@ import { ConcurrencyError } from "../errors";
 import { appendToStream } from "./append";
 import { uuidFromName } from "./ids";
 import type { Db, Store } from "./db";
-import { readStream } from "./read";
-import { crossesSnapshotThreshold, latestSnapshot, saveSnapshot } from "./snapshots";
+import { crossesSnapshotThreshold, saveSnapshot } from "./snapshots";
 import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
 
 export type Loaded<S> = {
@@ -20,6 +19,12 @@ export type Loaded<S> = {
 
 export type LoadOptions = { useSnapshots?: boolean };
 
+type LoadRow = { kind: "snapshot" | "event"; version: number; event_type: string | null; event_version: number | null; data: unknown };
+
+/**
+ * One round trip: the newest usable snapshot at or below the target (when allowed), then the
+ * stream's later events up to the target, only the columns a fold needs.
+ */
 async function foldFrom<C, E extends DomainEvent, S>(
   store: Store,
   streamId: string,
@@ -27,17 +32,39 @@ async function foldFrom<C, E extends DomainEvent, S>(
   target: number | undefined,
   useSnapshots: boolean,
 ): Promise<Loaded<S>> {
-  const snapshot = useSnapshots
-    ? await latestSnapshot(store.db, streamId, decider.aggregateType, decider.stateVersion, target)
-    : null;
-  let state = snapshot ? (snapshot.data as S) : decider.initialState();
-  let version = snapshot?.version ?? 0;
-  const events = await readStream(store, streamId, { fromVersion: version + 1, toVersion: target });
-  for (const event of events) {
-    state = decider.evolve(state, event as unknown as E);
-    version = event.version;
+  const rows = await store.db.$queryRawUnsafe<LoadRow[]>(
+    `WITH snap AS (
+       SELECT version, data FROM snapshots
+        WHERE $5::boolean AND stream_id = $1 AND snapshot_type = $2 AND state_version = $3 AND version <= $4
+        ORDER BY version DESC LIMIT 1
+     )
+     SELECT 'snapshot' AS kind, version, NULL::text AS event_type, NULL::integer AS event_version, data FROM snap
+     UNION ALL
+     SELECT 'event', e.version, e.event_type, e.event_version, e.data FROM events e
+      WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap), 0) AND e.version <= $4
+     ORDER BY 2`,
+    streamId,
+    decider.aggregateType,
+    decider.stateVersion,
+    target ?? 2_147_483_647,
+    useSnapshots,
+  );
+  let state = decider.initialState();
+  let version = 0;
+  let fromSnapshot: number | null = null;
+  let eventsApplied = 0;
+  for (const row of rows) {
+    if (row.kind === "snapshot") {
+      state = row.data as S;
+      fromSnapshot = row.version;
+    } else {
+      const data = store.registry.decode(row.event_type!, row.event_version!, row.data);
+      state = decider.evolve(state, { type: row.event_type, data } as E);
+      eventsApplied += 1;
+    }
+    version = row.version;
   }
-  return { state, version, fromSnapshot: snapshot?.version ?? null, eventsApplied: events.length };
+  return { state, version, fromSnapshot, eventsApplied };
 }
 
 /** The current state: the newest usable snapshot, then the events after it. */

@@ -1,30 +1,9 @@
 // Snapshots are a cache of folded state: a load with them must equal a load without them.
 // A snapshot records the state's schema version; one written by another state shape is ignored.
+// Snapshots are read by loadAggregate's single query (aggregate.ts); this module writes them.
 import type { Db } from "./db";
 
-export type SnapshotRow = { version: number; data: unknown };
-
 export const defaultKeepSnapshots = 3;
-
-/** The newest usable snapshot at or below `atOrBelow` (all versions when omitted). */
-export async function latestSnapshot(
-  db: Db,
-  streamId: string,
-  snapshotType: string,
-  stateVersion: number,
-  atOrBelow?: number,
-): Promise<SnapshotRow | null> {
-  const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
-    `SELECT version, data FROM snapshots
-      WHERE stream_id = $1 AND snapshot_type = $2 AND state_version = $3 AND version <= $4
-      ORDER BY version DESC LIMIT 1`,
-    streamId,
-    snapshotType,
-    stateVersion,
-    atOrBelow ?? 2_147_483_647,
-  );
-  return rows[0] ?? null;
-}
 
 /** Writes a snapshot (once per version) and prunes all but the newest `keep`. */
 export async function saveSnapshot(
