@@ -9,6 +9,7 @@ import { mkdirSync } from "node:fs";
 import { PrismaClient } from "./generated/client";
 import { env } from "./env";
 import { migrate } from "./migrate";
+import { attachDriver } from "../eventStore/db";
 
 export type DatabaseMode = "postgresql" | "embedded";
 
@@ -49,6 +50,7 @@ function openPostgres(url: string, poolMax: number): Database {
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  attachDriver(prisma, async (text, params) => (await pool.query(text, params as unknown[])).rows);
   return {
     prisma,
     mode: "postgresql",
@@ -76,6 +78,8 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  // PGlite's query() waits for any open transaction, so a direct statement never lands inside one.
+  attachDriver(prisma, async (text, params) => (await client.query(text, params as unknown[])).rows as never);
   return {
     prisma,
     mode: "embedded",

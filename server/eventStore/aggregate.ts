@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { ConcurrencyError } from "../errors";
 import { appendToStream } from "./append";
 import { uuidFromName } from "./ids";
-import type { Db, Store } from "./db";
+import { sqlOf, type Db, type Store } from "./db";
 import { crossesSnapshotThreshold, saveSnapshot } from "./snapshots";
 import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
 
@@ -32,7 +32,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
   target: number | undefined,
   useSnapshots: boolean,
 ): Promise<Loaded<S>> {
-  const rows = await store.db.$queryRawUnsafe<LoadRow[]>(
+  const rows = await sqlOf(store.db)<LoadRow>(
     `WITH snap AS (
        SELECT version, data FROM snapshots
         WHERE $5::boolean AND stream_id = $1 AND snapshot_type = $2 AND state_version = $3 AND version <= $4
@@ -43,11 +43,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
      SELECT 'event', e.version, e.event_type, e.event_version, e.data FROM events e
       WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap), 0) AND e.version <= $4
      ORDER BY 2`,
-    streamId,
-    decider.aggregateType,
-    decider.stateVersion,
-    target ?? 2_147_483_647,
-    useSnapshots,
+    [streamId, decider.aggregateType, decider.stateVersion, target ?? 2_147_483_647, useSnapshots],
   );
   let state = decider.initialState();
   let version = 0;
@@ -97,10 +93,9 @@ export async function loadAsOf<C, E extends DomainEvent, S>(
   options: LoadOptions = {},
 ): Promise<Loaded<S>> {
   // recorded_at never decreases along a stream, so "recorded by then" is a version prefix.
-  const rows = await store.db.$queryRawUnsafe<{ v: number | null }[]>(
+  const rows = await sqlOf(store.db)<{ v: number | null }>(
     "SELECT max(version) AS v FROM events WHERE stream_id = $1 AND recorded_at <= $2",
-    streamId,
-    asOf,
+    [streamId, asOf],
   );
   const target = rows[0]?.v ?? 0;
   if (target === 0) return { state: decider.initialState(), version: 0, fromSnapshot: null, eventsApplied: 0 };
@@ -224,10 +219,9 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
   for (let attempt = 1; ; attempt++) {
     const loaded = await loadAggregate(store, streamId, decider);
     if (options.checkRepeat) {
-      const seen = await store.db.$queryRawUnsafe<{ stream_id: string }[]>(
-        "SELECT stream_id FROM events WHERE event_id = $1::uuid",
+      const seen = await sqlOf(store.db)<{ stream_id: string }>("SELECT stream_id FROM events WHERE event_id = $1::uuid", [
         eventIdFor(envelope.commandId, 0),
-      );
+      ]);
       if (seen.length > 0) {
         return { streamId, events: [], append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: true };
       }

@@ -1,7 +1,7 @@
 // appendToStream: one call of the append_to_stream plpgsql function, one round trip. It writes
 // the events, the stream's new version and the outbox rows in one transaction.
 import { ConcurrencyError, ValidationError } from "../errors";
-import { pgErrorInfo, type Store } from "./db";
+import { pgErrorInfo, sqlOf, type Store } from "./db";
 import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
 
 export class DuplicateEventError extends Error {
@@ -32,7 +32,8 @@ export function versionMatches(expected: ExpectedVersion, actual: number): boole
   return actual === expected;
 }
 
-type AppendRow = { event_id: string; version: number; global_position: bigint; recorded_at: Date; repeated: boolean };
+// global_position is int8: BigInt through Prisma, a string through pg; Number() takes both.
+type AppendRow = { event_id: string; version: number; global_position: bigint | string; recorded_at: Date; repeated: boolean };
 
 export type AppendOptions = {
   expectedVersion: ExpectedVersion;
@@ -64,13 +65,12 @@ export async function appendToStream(
   });
   let rows: AppendRow[];
   try {
-    rows = await store.db.$queryRawUnsafe<AppendRow[]>(
-      "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
+    rows = await sqlOf(store.db)<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
       streamId,
       options.aggregateType,
       expected,
       JSON.stringify(batch),
-    );
+    ]);
   } catch (error) {
     const info = pgErrorInfo(error);
     if (info.code === "ES001") {

@@ -1,11 +1,12 @@
 // Reading the log: one stream, the global log in commit order (gap-safe), and the audit
 // look-ups by correlation, causation, type and time.
 import { ValidationError } from "../errors";
-import type { Store } from "./db";
+import { sqlOf, type Store } from "./db";
 import type { EventMetadata, LogCheckpoint, MetadataExtra, StoredEvent } from "./types";
 
 type EventRow = {
-  global_position: bigint;
+  /** int8: BigInt through Prisma, a string through pg; Number() takes both. */
+  global_position: bigint | string;
   event_id: string;
   stream_id: string;
   aggregate_type: string;
@@ -50,7 +51,7 @@ function toStored(store: Store, row: EventRow): StoredEvent {
 }
 
 async function select(store: Store, where: string, params: unknown[], tail: string): Promise<StoredEvent[]> {
-  const rows = await store.db.$queryRawUnsafe<EventRow[]>(`SELECT ${columns} FROM events WHERE ${where} ${tail}`, ...params);
+  const rows = await sqlOf(store.db)<EventRow>(`SELECT ${columns} FROM events WHERE ${where} ${tail}`, params);
   return rows.map((row) => toStored(store, row));
 }
 
@@ -126,7 +127,7 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
   // The inner query walks the commit-order index and stops at the limit; the outer filter then
   // cuts the page at the oldest running transaction. In (transaction_id, position) order every
   // row at or past that cut comes after every row before it, so the page stays a gap-free prefix.
-  const rows = await store.db.$queryRawUnsafe<EventRow[]>(
+  const rows = await sqlOf(store.db)<EventRow>(
     `SELECT ${columns} FROM (
        SELECT * FROM events
         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${typeFilter}
@@ -136,7 +137,7 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
      WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
      -- Qualified: the select list makes transaction_id text, which would sort "10" before "9".
      ORDER BY events.transaction_id, events.global_position`,
-    ...params,
+    params,
   );
   const events = rows.map((row) => toStored(store, row));
   const last = events.at(-1);
@@ -152,7 +153,7 @@ export async function readByCorrelationId(store: Store, correlationId: string, o
 
 /** The causal chain that starts at one event: it, the events it caused, the events those caused, and on. */
 export async function readByCausation(store: Store, eventId: string, options: { limit?: number } = {}) {
-  const rows = await store.db.$queryRawUnsafe<(EventRow & { depth: number })[]>(
+  const rows = await sqlOf(store.db)<EventRow & { depth: number }>(
     `WITH RECURSIVE chain AS (
        SELECT e.*, 0 AS depth FROM events e WHERE e.event_id = $1::uuid
        UNION ALL
@@ -160,8 +161,7 @@ export async function readByCausation(store: Store, eventId: string, options: { 
         WHERE c.depth < 100
      )
      SELECT ${columns}, depth FROM chain ORDER BY depth, global_position LIMIT $2`,
-    eventId,
-    limitOf(options.limit, 1000),
+    [eventId, limitOf(options.limit, 1000)],
   );
   return rows.map((row) => ({ ...toStored(store, row), depth: row.depth }));
 }
@@ -192,10 +192,7 @@ export async function readByTimeRange(store: Store, from: Date, to: Date, option
 
 /** The stream's current version (0 when it does not exist), in O(1) from the streams table. */
 export async function streamVersion(store: Pick<Store, "db">, streamId: string): Promise<number> {
-  const rows = await store.db.$queryRawUnsafe<{ version: number }[]>(
-    "SELECT version FROM streams WHERE stream_id = $1",
-    streamId,
-  );
+  const rows = await sqlOf(store.db)<{ version: number }>("SELECT version FROM streams WHERE stream_id = $1", [streamId]);
   return rows[0]?.version ?? 0;
 }
 
