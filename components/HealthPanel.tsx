@@ -1,5 +1,6 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
+import { ErrorState, Loading } from "./States";
 import { useTRPC } from "./trpc";
 
 export function HealthPanel() {
@@ -10,15 +11,9 @@ export function HealthPanel() {
     <section className="panel" aria-labelledby="health-title" data-testid="health">
       <h2 id="health-title">System</h2>
       {health.isPending ? (
-        <div aria-busy="true" aria-label="Loading system status">
-          <div className="skeleton" style={{ width: "40%" }} />
-          <div className="skeleton" style={{ width: "60%" }} />
-          <div className="skeleton" style={{ width: "30%" }} />
-        </div>
+        <Loading label="Loading system status" lines={["40%", "60%", "30%"]} />
       ) : health.isError ? (
-        <div className="state error" role="alert">
-          The server did not answer: {health.error.message}
-        </div>
+        <ErrorState>The server did not answer: {health.error.message}</ErrorState>
       ) : (
         <dl className="facts">
           <dt>Database</dt>

@@ -1,5 +1,6 @@
 // The clinician's journeys: register a patient and run their care (demographics, an encounter, an
-// order to completion), and two tabs editing the same chart, where the second save meets a conflict.
+// order to completion), two tabs editing the same chart, where the second save meets a conflict,
+// what the server refuses shown on its field, a retried register, and a deep link through sign-in.
 import { expect, test, type Page } from "@playwright/test";
 
 const password = "demo-password-2026";
@@ -75,6 +76,8 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await expect(update).toContainText("Phone");
   await expect(update).toContainText("+1 555 0199");
   await expect(update).toContainText("Reason: Patient gave a new number");
+  // The server names each event's author.
+  await expect(update.locator(".event-who")).toHaveText("Casey Clinician");
 
   // An encounter.
   await page.getByRole("button", { name: "Start encounter" }).click();
@@ -166,6 +169,7 @@ test("two tabs edit the same chart: the second save shows what changed, and retr
   await expect(conflict).toContainText("Phone");
   await expect(conflict).toContainText("+44 20 7946 0000");
   await expect(conflict).toContainText("Reason: Phone confirmed at the desk");
+  await expect(conflict.locator(".event-who")).toHaveText(["Casey Clinician"]);
   // The user's edits are still there.
   await expect(second.getByLabel("Email")).toHaveValue("noor@example.org");
   await expect(second.getByRole("button", { name: "Save changes" })).toBeDisabled();
@@ -183,4 +187,73 @@ test("two tabs edit the same chart: the second save shows what changed, and retr
   const demographics = second.getByRole("region", { name: "Demographics" });
   await expect(demographics).toContainText("noor@example.org");
   await expect(demographics).toContainText("+44 20 7946 0000");
+});
+
+test("a field the server refuses is marked where it is, even inside the address", async ({ page }) => {
+  await signInAsClinician(page);
+  // The form checks what the server checks, so only a value changed on its way can reach the
+  // server's own check: the country becomes "U1" after the form has passed "US".
+  await page.route("**/api/trpc/patient.register**", async (route) => {
+    const body = JSON.parse(route.request().postData() ?? "{}") as Record<string, { json: { address: { country: string } } }>;
+    body["0"]!.json.address.country = "U1";
+    await route.continue({ postData: JSON.stringify(body) });
+  });
+  await page.goto("/patients/new");
+  await page.getByLabel("Medical record number (MRN)").fill(uniqueMrn());
+  await page.getByLabel("Family name").fill("Nested");
+  await page.getByLabel("Date of birth").fill("1985-01-01");
+  await page.getByLabel("Sex").selectOption("female");
+  await page.getByLabel("Address line 1").fill("1 Main St");
+  await page.getByLabel("City").fill("Springfield");
+  await page.getByLabel("Postal code").fill("12345");
+  await page.getByLabel("Country").fill("US");
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "The patient was not registered. Check the highlighted fields." })).toBeVisible();
+  const country = page.getByLabel("Country");
+  await expect(country).toHaveAttribute("aria-invalid", "true");
+  await expect(country).toBeFocused();
+  await expect(page.locator("#country-error")).toContainText("ISO 3166-1 alpha-2");
+  await expect(page).toHaveURL(/\/patients\/new$/);
+});
+
+test("a register whose answer was lost, sent again, lands on the one patient the first attempt made", async ({ page }) => {
+  await signInAsClinician(page);
+  let dropped = false;
+  await page.route("**/api/trpc/patient.register**", async (route) => {
+    if (dropped) return route.continue();
+    dropped = true;
+    await route.fetch(); // the server registers the patient…
+    await route.abort("connectionreset"); // …and the browser never hears of it
+  });
+  const mrn = uniqueMrn();
+  await page.goto("/patients/new");
+  await page.getByLabel("Medical record number (MRN)").fill(mrn);
+  await page.getByLabel("Family name").fill(`Retry${Date.now().toString(36)}`);
+  await page.getByLabel("Date of birth").fill("1970-03-03");
+  await page.getByLabel("Sex").selectOption("male");
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "The server did not answer" })).toBeVisible();
+
+  // The same values again: the same command, so the same patient rather than "MRN taken".
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page).toHaveURL(/\/patients\/[0-9a-f-]{36}/);
+  await expect(page.getByTestId("patient-mrn")).toHaveText(mrn);
+  await page.goto("/patients");
+  await page.getByLabel("Search").fill(mrn);
+  await expect(page.getByRole("row").filter({ hasText: mrn })).toHaveCount(1);
+});
+
+test("a signed-out visit to a chart page returns to that page after signing in", async ({ page }) => {
+  await signInAsClinician(page);
+  const patientId = await registerPatient(page, { mrn: uniqueMrn(), given: "Dee", family: `Link${Date.now().toString(36)}`, dob: "2001-02-03", sex: "female" });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+
+  await page.goto(`/patients/${patientId}/edit`);
+  await expect(page).toHaveURL((url) => url.pathname === "/sign-in" && url.searchParams.get("next") === `/patients/${patientId}/edit`);
+  await page.getByLabel("Email").fill("clinician@demo.test");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(new RegExp(`/patients/${patientId}/edit$`));
+  await expect(page.getByTestId("editing-version")).toHaveText("v1");
 });

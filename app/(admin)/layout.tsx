@@ -1,14 +1,15 @@
 import type { ReactNode } from "react";
-import { redirect } from "next/navigation";
 import { NotForYourRole } from "@/components/NotForYourRole";
+import { SignInRedirect } from "@/components/SignInRedirect";
 import { currentUser } from "@/server/auth/session";
 
 export const dynamic = "force-dynamic";
 
 // A convenience for people; the procedures these pages call check the role themselves.
+// Signed out: nothing of the section renders; the browser goes to sign-in with the page it asked for.
 export default async function AdminLayout({ children }: { children: ReactNode }) {
   const user = await currentUser();
-  if (!user) redirect("/sign-in?next=/admin");
+  if (!user) return <SignInRedirect />;
   if (!user.roles.includes("admin")) return <NotForYourRole user={user} needs="admin" />;
   return children;
 }

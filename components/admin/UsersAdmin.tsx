@@ -2,6 +2,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import type { Role } from "@/server/auth/roles";
+import { TableHead } from "../DataTable";
+import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 
 const allRoles: Role[] = ["clinician", "compliance", "admin"];
@@ -143,30 +145,14 @@ export function UsersAdmin({ currentUserId }: { currentUserId: string }) {
       <section className="panel" aria-labelledby="users-title" data-testid="users">
         <h2 id="users-title">Users</h2>
         {users.isPending ? (
-          <div aria-busy="true" aria-label="Loading users">
-            <div className="skeleton" style={{ width: "70%" }} />
-            <div className="skeleton" style={{ width: "60%" }} />
-          </div>
+          <Loading label="Loading users" lines={["70%", "60%"]} />
         ) : users.isError ? (
-          <div className="state error" role="alert">
-            The users could not be loaded: {users.error.message}
-          </div>
+          <ErrorState>The users could not be loaded: {users.error.message}</ErrorState>
         ) : users.data.length === 0 ? (
-          <div className="state" role="status">
-            No users yet.
-          </div>
+          <EmptyState role="status">No users yet.</EmptyState>
         ) : (
           <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Roles</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={["Name", "Email", "Roles"]} actions />
             <tbody>
               {users.data.map((user) => (
                 <UserRoles key={`${user.id}:${user.roles.join(",")}`} user={user} isSelf={user.id === currentUserId} />

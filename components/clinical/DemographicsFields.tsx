@@ -2,8 +2,7 @@
 // The demographic inputs shared by registration and the demographics edit.
 import { sexValues } from "@/server/domain/patient/events";
 import { addressKeys, hasAddress, type DemographicsForm } from "./demographics";
-import { Field, fieldProps, type FieldErrors } from "./form";
-import { label } from "./format";
+import { Field, Options, fieldProps, type FieldErrors } from "./form";
 
 type Props = {
   values: DemographicsForm;
@@ -44,11 +43,7 @@ export function DemographicsFields({ values, errors, onChange, edited }: Props) 
         <Field id="sex" label="Sex" badge={mark("sex")} error={errors.sex} required>
           <select {...text("sex")} required>
             <option value="">Choose…</option>
-            {sexValues.map((s) => (
-              <option key={s} value={s}>
-                {label(s)}
-              </option>
-            ))}
+            <Options values={sexValues} />
           </select>
         </Field>
       </div>

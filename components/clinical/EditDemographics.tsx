@@ -6,17 +6,19 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState, type FormEvent, type Ref } from "react";
+import { Loading } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import type { DemographicField } from "@/server/domain/patient/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { DemographicsFields } from "./DemographicsFields";
 import { changedFields, changesBetween, formKeyOfPath, rebase, toForm, validateDemographics, type DemographicsForm } from "./demographics";
-import { friendlyMessage, isConflict, readError, ruleOf } from "./errors";
-import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { errorText, fieldErrorsBy, friendlyMessage, isConflict, readError, ruleOf } from "./errors";
+import { Field, FormError, fieldProps, useCommandForm, type FieldErrors } from "./form";
 import { demographicLabels, fullName } from "./format";
 import { HistoryEvent } from "./HistoryEvent";
+import { Crumbs, PatientLoadError } from "./PageParts";
 import type { ChartPatient } from "./types";
-import { useSignedInUser } from "./useSignedInUser";
+import { useChartRefresh } from "./useChartRefresh";
 
 export function EditDemographics({ patientId }: { patientId: string }) {
   const trpc = useTRPC();
@@ -29,32 +31,9 @@ export function EditDemographics({ patientId }: { patientId: string }) {
         // chart (or a failed one) must not move the form's base version or lose the user's edits.
         <EditForm patient={chart.data.patient} />
       ) : chart.isError ? (
-        (() => {
-          const e = readError(chart.error);
-          return e.code === "NOT_FOUND" || e.code === "BAD_REQUEST" ? (
-            <div className="panel state">
-              <h1>Patient not found</h1>
-              <p>There is no patient with this id.</p>
-              <Link className="button" href="/patients">
-                Find a patient
-              </Link>
-            </div>
-          ) : (
-            <div className="state error" role="alert">
-              <p>Could not load the record: {friendlyMessage(e)}</p>
-              <button type="button" className="secondary" onClick={() => void chart.refetch()}>
-                Try again
-              </button>
-            </div>
-          );
-        })()
+        <PatientLoadError error={chart.error} what="the record" onRetry={() => void chart.refetch()} />
       ) : (
-        <div aria-busy="true" aria-label="Loading the record" role="status" className="panel form-narrow">
-          <div className="skeleton" style={{ width: "40%", height: 22 }} />
-          <div className="skeleton" style={{ width: "80%" }} />
-          <div className="skeleton" style={{ width: "70%" }} />
-          <div className="skeleton" style={{ width: "75%" }} />
-        </div>
+        <Loading label="Loading the record" className="panel form-narrow" lines={[{ width: "40%", height: 22 }, "80%", "70%", "75%"]} />
       )}
     </>
   );
@@ -69,23 +48,21 @@ function EditForm({ patient }: { patient: ChartPatient }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const router = useRouter();
+  const refresh = useChartRefresh(patient.patientId);
   const formRef = useRef<HTMLFormElement>(null);
+  const form = useCommandForm(formRef);
+  const { errors, commandId } = form;
   const saveRef = useRef<HTMLButtonElement>(null);
   const conflictRef = useRef<HTMLDivElement>(null);
-  const commandId = useCommandId();
   const patientId = patient.patientId;
 
   const [session, setSession] = useState(() => ({ base: toForm(patient), expectedVersion: patient.version }));
   const [values, setValues] = useState<DemographicsForm>(() => toForm(patient));
   const [reason, setReason] = useState("");
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [rebased, setRebased] = useState<Rebased | null>(null);
   const [retrying, setRetrying] = useState(false);
-  const [attempt, setAttempt] = useState(0);
-  useFocusFirstInvalid(formRef, attempt);
 
   useEffect(() => {
     if (conflict) conflictRef.current?.focus();
@@ -96,19 +73,13 @@ function EditForm({ patient }: { patient: ChartPatient }) {
 
   const edited = changedFields(session.base, values);
 
-  const invalidate = () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) }),
-      queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.patient.list.pathKey() }),
-    ]);
-
   const update = useMutation(
     trpc.patient.updateDemographics.mutationOptions({
-      onSuccess: async (result) => {
+      onSuccess: async (result, sent) => {
         commandId.reset();
-        await invalidate();
-        if (!result.changed) {
+        await refresh(trpc.patient.list.pathKey());
+        // A re-sent command that changed nothing: its earlier send saved the edits.
+        if (!result.changed && !commandId.resent(sent.commandId)) {
           setNotice("The record already has these values: nothing was saved.");
           return;
         }
@@ -119,24 +90,20 @@ function EditForm({ patient }: { patient: ChartPatient }) {
         if (isConflict(e)) {
           const actual = e.domain?.kind === "concurrency" ? e.domain.actualVersion : null;
           setConflict({ expectedVersion: session.expectedVersion, actualVersion: actual });
-          setFormError(null);
+          form.setFormError(null);
           return;
         }
-        const fields: FieldErrors = {};
-        for (const [path, message] of Object.entries(e.fieldErrors)) fields[formKeyOfPath(path)] = message;
+        const fields: FieldErrors = fieldErrorsBy(e, formKeyOfPath);
         if (ruleOf(e) === "patient.dob_in_future") fields.dateOfBirth = "The date of birth cannot be in the future.";
-        setErrors(fields);
-        setFormError(Object.keys(fields).length > 0 ? "Nothing was saved. Check the highlighted fields." : friendlyMessage(e));
-        setAttempt((n) => n + 1);
+        form.fail(fields, Object.keys(fields).length > 0 ? "Nothing was saved. Check the highlighted fields." : friendlyMessage(e));
       },
     }),
   );
 
   const onChange = (key: keyof DemographicsForm, value: string) => {
-    commandId.reset();
+    form.edited(key);
     setNotice(null);
     setValues((v) => ({ ...v, [key]: value }));
-    setErrors((e) => (e[key] ? { ...e, [key]: undefined } : e));
   };
 
   const onSubmit = (event: FormEvent) => {
@@ -144,8 +111,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
     if (update.isPending || conflict) return;
     const changes = changesBetween(session.base, values);
     if (Object.keys(changes).length === 0) {
-      setErrors({});
-      setFormError(null);
+      form.clearErrors();
       setNotice("Nothing changed: edit a field before saving.");
       return;
     }
@@ -153,14 +119,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
     const found: FieldErrors = { ...validateDemographics(values, new Date(), new Set(edited)) };
     if (!reason.trim()) found.reason = "Say why the record is being changed.";
     else if (reason.trim().length > 500) found.reason = "At most 500 characters.";
-    const invalid = Object.fromEntries(Object.entries(found).filter(([, v]) => v));
-    setErrors(invalid);
-    if (Object.keys(invalid).length > 0) {
-      setFormError("Check the highlighted fields.");
-      setAttempt((n) => n + 1);
-      return;
-    }
-    setFormError(null);
+    if (!form.passes(found)) return;
     update.mutate({ patientId, expectedVersion: session.expectedVersion, changes, reason: reason.trim(), commandId: commandId.get() });
   };
 
@@ -183,7 +142,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
       setConflict(null);
       commandId.reset();
     } catch (error) {
-      setFormError(`Could not load the latest version: ${friendlyMessage(readError(error))}`);
+      form.setFormError(`Could not load the latest version: ${errorText(error)}`);
     } finally {
       setRetrying(false);
     }
@@ -191,11 +150,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
 
   return (
     <>
-      <nav className="crumbs" aria-label="Breadcrumb">
-        <Link href="/patients">Patients</Link> <span aria-hidden="true">›</span>{" "}
-        <Link href={`/patients/${patientId}`}>{fullName(patient)}</Link> <span aria-hidden="true">›</span>{" "}
-        <span aria-current="page">Edit demographics</span>
-      </nav>
+      <Crumbs via={{ href: `/patients/${patientId}`, label: fullName(patient) }} current="Edit demographics" />
       <h1>Edit demographics</h1>
       <p className="subtitle">
         {fullName(patient)} · MRN <span className="mono">{patient.mrn}</span> (cannot be changed) · editing version{" "}
@@ -234,7 +189,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
         <h2 id="edit-title" className="sr-only">
           Demographics
         </h2>
-        <FormError message={formError} />
+        <FormError message={form.formError} />
         {notice ? (
           <div className="alert warn" role="status">
             {notice}
@@ -248,8 +203,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
             maxLength={500}
             value={reason}
             onChange={(e) => {
-              commandId.reset();
-              setErrors((x) => ({ ...x, reason: undefined }));
+              form.edited("reason");
               setReason(e.target.value);
             }}
             required
@@ -287,7 +241,6 @@ function ConflictPanel({
   onRetry: () => void;
 }) {
   const trpc = useTRPC();
-  const me = useSignedInUser();
   const changes = useQuery(trpc.patient.changesSince.queryOptions({ patientId, sinceVersion: conflict.expectedVersion }, { staleTime: 0 }));
   const theirs = new Set<string>();
   for (const item of changes.data?.items ?? []) {
@@ -304,18 +257,15 @@ function ConflictPanel({
         saved, and your edits are still in the form below.
       </p>
       {changes.isPending ? (
-        <div aria-busy="true" aria-label="Loading what changed">
-          <div className="skeleton" style={{ width: "50%" }} />
-          <div className="skeleton" style={{ width: "70%" }} />
-        </div>
+        <Loading label="Loading what changed" lines={["50%", "70%"]} />
       ) : changes.isError ? (
-        <p className="error-text">Could not load what changed: {friendlyMessage(readError(changes.error))}</p>
+        <p className="error-text">Could not load what changed: {errorText(changes.error)}</p>
       ) : (
         <>
           <h3 className="subhead">What changed</h3>
           <ol className="events compact">
             {changes.data.items.map((item) => (
-              <HistoryEvent key={item.eventId} item={item} headingLevel={4} names={{ users: me ? { [me.id]: `you (${me.name}), in another tab or window` } : {} }} />
+              <HistoryEvent key={item.eventId} item={item} headingLevel={4} />
             ))}
           </ol>
         </>

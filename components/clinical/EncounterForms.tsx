@@ -1,64 +1,46 @@
 "use client";
 // Starting and completing encounters from the chart.
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState, type FormEvent, type RefObject } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
 import { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "@/server/domain/encounter/events";
-import { friendlyMessage, isConflict, readError } from "./errors";
-import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { errorAt, friendlyMessage, isConflict, readError } from "./errors";
+import {
+  ChangedSinceOpened,
+  Field,
+  FormError,
+  InlineFormActions,
+  Options,
+  fieldProps,
+  useCommandForm,
+  useFocusFirstField,
+  type FieldErrors,
+  type InlineFormProps,
+} from "./form";
 import { label } from "./format";
 import type { ChartEncounter } from "./types";
+import { useChartRefresh } from "./useChartRefresh";
 
-function useFocusFirstFieldOnOpen(formRef: RefObject<HTMLFormElement | null>) {
-  useEffect(() => {
-    formRef.current?.querySelector<HTMLElement>("input, select, textarea")?.focus();
-  }, [formRef]);
-}
-
-function useChartInvalidation(patientId: string) {
+export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: string } & InlineFormProps) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  return () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) }),
-      queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.encounter.listForPatient.queryKey({ patientId }) }),
-    ]);
-}
-
-export function StartEncounterForm({
-  patientId,
-  onDone,
-  onClose,
-}: {
-  patientId: string;
-  onDone: (message: string) => void;
-  onClose: () => void;
-}) {
-  const trpc = useTRPC();
-  const invalidate = useChartInvalidation(patientId);
+  const refresh = useChartRefresh(patientId);
   const formRef = useRef<HTMLFormElement>(null);
-  const commandId = useCommandId();
+  const form = useCommandForm(formRef);
+  const { errors } = form;
   const [encounterType, setEncounterType] = useState<EncounterType | "">("outpatient");
   const [reason, setReason] = useState("");
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [attempt, setAttempt] = useState(0);
-  useFocusFirstInvalid(formRef, attempt);
-  useFocusFirstFieldOnOpen(formRef);
+  useFocusFirstField(formRef);
 
   const start = useMutation(
     trpc.encounter.start.mutationOptions({
       onSuccess: async () => {
-        commandId.reset();
-        await invalidate();
+        form.commandId.reset();
+        await refresh(trpc.encounter.listForPatient.queryKey({ patientId }));
         onDone(`${label(encounterType || "outpatient")} encounter started.`);
       },
       onError: (error) => {
         const e = readError(error);
-        setErrors({ encounterType: e.fieldErrors.encounterType, reason: e.fieldErrors.reason });
-        setFormError(friendlyMessage(e));
-        setAttempt((n) => n + 1);
+        form.fail({ encounterType: errorAt(e, "encounterType"), reason: errorAt(e, "reason") }, friendlyMessage(e));
       },
     }),
   );
@@ -69,37 +51,27 @@ export function StartEncounterForm({
     const found: FieldErrors = {};
     if (!encounterType) found.encounterType = "Choose the type of encounter.";
     if (reason.trim().length > 500) found.reason = "At most 500 characters.";
-    setErrors(found);
-    if (Object.keys(found).length > 0 || !encounterType) {
-      setFormError("Check the highlighted fields.");
-      setAttempt((n) => n + 1);
-      return;
-    }
-    setFormError(null);
-    start.mutate({ patientId, encounterType, reason: reason.trim() || null, commandId: commandId.get() });
+    if (!form.passes(found) || !encounterType) return;
+    start.mutate({ patientId, encounterType, reason: reason.trim() || null, commandId: form.commandId.get() });
   };
 
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="start-encounter-title">
       <h3 id="start-encounter-title">Start encounter</h3>
-      <FormError message={formError} />
+      <FormError message={form.formError} />
       <div className="row">
         <Field id="encounterType" label="Type" error={errors.encounterType} required>
           <select
             {...fieldProps("encounterType", errors.encounterType)}
             value={encounterType}
             onChange={(e) => {
-              commandId.reset();
+              form.edited("encounterType");
               setEncounterType(e.target.value as EncounterType);
             }}
             required
           >
             <option value="">Choose…</option>
-            {encounterTypes.map((t) => (
-              <option key={t} value={t}>
-                {label(t)}
-              </option>
-            ))}
+            <Options values={encounterTypes} />
           </select>
         </Field>
       </div>
@@ -110,51 +82,34 @@ export function StartEncounterForm({
           maxLength={500}
           value={reason}
           onChange={(e) => {
-            commandId.reset();
+            form.edited("reason");
             setReason(e.target.value);
           }}
         />
       </Field>
-      <div className="actions">
-        <button type="submit" disabled={start.isPending}>
-          {start.isPending ? "Starting…" : "Start encounter"}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </div>
+      <InlineFormActions pending={start.isPending} submit="Start encounter" sending="Starting…" onClose={onClose} />
     </form>
   );
 }
 
-export function CompleteEncounterForm({
-  encounter,
-  onDone,
-  onClose,
-}: {
-  encounter: ChartEncounter;
-  onDone: (message: string) => void;
-  onClose: () => void;
-}) {
+export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounter: ChartEncounter } & InlineFormProps) {
   const trpc = useTRPC();
-  const invalidate = useChartInvalidation(encounter.patientId);
+  const refresh = useChartRefresh(encounter.patientId);
+  const refreshAll = () => refresh(trpc.encounter.listForPatient.queryKey({ patientId: encounter.patientId }));
   const formRef = useRef<HTMLFormElement>(null);
-  const commandId = useCommandId();
+  const form = useCommandForm(formRef);
+  const { errors } = form;
   const idp = `complete-${encounter.encounterId.slice(0, 8)}`;
   const [outcome, setOutcome] = useState("");
   const [disposition, setDisposition] = useState<DischargeDisposition | "">("");
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
   const [conflict, setConflict] = useState(false);
-  const [attempt, setAttempt] = useState(0);
-  useFocusFirstInvalid(formRef, attempt);
-  useFocusFirstFieldOnOpen(formRef);
+  useFocusFirstField(formRef);
 
   const complete = useMutation(
     trpc.encounter.complete.mutationOptions({
       onSuccess: async () => {
-        commandId.reset();
-        await invalidate();
+        form.commandId.reset();
+        await refreshAll();
         onDone(`${label(encounter.encounterType)} encounter completed.`);
       },
       onError: (error) => {
@@ -163,9 +118,7 @@ export function CompleteEncounterForm({
           setConflict(true);
           return;
         }
-        setErrors({ outcome: e.fieldErrors.outcome, dischargeDisposition: e.fieldErrors.dischargeDisposition });
-        setFormError(friendlyMessage(e));
-        setAttempt((n) => n + 1);
+        form.fail({ outcome: errorAt(e, "outcome"), dischargeDisposition: errorAt(e, "dischargeDisposition") }, friendlyMessage(e));
       },
     }),
   );
@@ -177,46 +130,34 @@ export function CompleteEncounterForm({
     if (!outcome.trim()) found.outcome = "Enter the outcome of the encounter.";
     else if (outcome.trim().length > 2000) found.outcome = "At most 2000 characters.";
     if (!disposition) found.dischargeDisposition = "Choose the discharge disposition.";
-    setErrors(found);
-    if (Object.keys(found).length > 0 || !disposition) {
-      setFormError("Check the highlighted fields.");
-      setAttempt((n) => n + 1);
-      return;
-    }
-    setFormError(null);
+    if (!form.passes(found) || !disposition) return;
     complete.mutate({
       encounterId: encounter.encounterId,
       outcome: outcome.trim(),
       dischargeDisposition: disposition,
       expectedVersion: encounter.version,
-      commandId: commandId.get(),
+      commandId: form.commandId.get(),
     });
   };
 
   if (conflict) {
     return (
-      <div className="alert warn inline-form" role="alert">
-        <h3>This encounter changed since you opened it — reload</h3>
-        <p>Someone else changed this encounter. Reload the chart to see where it stands.</p>
-        <div className="actions">
-          <button
-            type="button"
-            onClick={async () => {
-              await invalidate();
-              onClose();
-            }}
-          >
-            Reload
-          </button>
-        </div>
-      </div>
+      <ChangedSinceOpened
+        title="This encounter changed since you opened it — reload"
+        message="Someone else changed this encounter. Reload the chart to see where it stands."
+        action="Reload"
+        onReload={async () => {
+          await refreshAll();
+          onClose();
+        }}
+      />
     );
   }
 
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby={`${idp}-title`}>
       <h3 id={`${idp}-title`}>Complete encounter</h3>
-      <FormError message={formError} />
+      <FormError message={form.formError} />
       <Field id={`${idp}-outcome`} label="Outcome" error={errors.outcome} required>
         <textarea
           {...fieldProps(`${idp}-outcome`, errors.outcome)}
@@ -224,8 +165,7 @@ export function CompleteEncounterForm({
           maxLength={2000}
           value={outcome}
           onChange={(e) => {
-            commandId.reset();
-            setErrors((x) => ({ ...x, outcome: undefined }));
+            form.edited("outcome");
             setOutcome(e.target.value);
           }}
           required
@@ -237,29 +177,17 @@ export function CompleteEncounterForm({
             {...fieldProps(`${idp}-disposition`, errors.dischargeDisposition)}
             value={disposition}
             onChange={(e) => {
-              commandId.reset();
-              setErrors((x) => ({ ...x, dischargeDisposition: undefined }));
+              form.edited("dischargeDisposition");
               setDisposition(e.target.value as DischargeDisposition);
             }}
             required
           >
             <option value="">Choose…</option>
-            {dischargeDispositions.map((d) => (
-              <option key={d} value={d}>
-                {label(d)}
-              </option>
-            ))}
+            <Options values={dischargeDispositions} />
           </select>
         </Field>
       </div>
-      <div className="actions">
-        <button type="submit" disabled={complete.isPending}>
-          {complete.isPending ? "Completing…" : "Complete encounter"}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </div>
+      <InlineFormActions pending={complete.isPending} submit="Complete encounter" sending="Completing…" onClose={onClose} />
     </form>
   );
 }

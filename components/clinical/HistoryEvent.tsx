@@ -2,7 +2,8 @@
 import { demographicLabels, formatDateTime, formatValue, label, statusBadgeClass } from "./format";
 import type { HistoryItem } from "./types";
 
-type Names = { users?: Record<string, string>; orders?: Record<string, string> };
+/** Order id -> what was ordered: status changes carry only the order's id. */
+type OrderNames = Record<string, string>;
 
 const titles: Record<string, string> = {
   PatientRegistered: "Patient registered",
@@ -20,9 +21,10 @@ export function eventTitle(type: string): string {
 type Data = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
 
-export function HistoryEvent({ item, names, headingLevel = 3 }: { item: HistoryItem; names?: Names; headingLevel?: 3 | 4 }) {
+export function HistoryEvent({ item, orderNames, headingLevel = 3 }: { item: HistoryItem; orderNames?: OrderNames; headingLevel?: 3 | 4 }) {
   const data = item.data as Data;
-  const who = names?.users?.[item.userId] ?? `user ${item.userId.slice(0, 8)}…`;
+  // The server names the author; an id remains only for a user who no longer exists.
+  const who = item.userName ?? `user ${item.userId.slice(0, 8)}…`;
   const H = `h${headingLevel}` as "h3" | "h4";
   return (
     <li className="event" data-event-type={item.type}>
@@ -35,12 +37,12 @@ export function HistoryEvent({ item, names, headingLevel = 3 }: { item: HistoryI
           </span>
         </span>
       </div>
-      <EventDetails type={item.type} data={data} names={names} />
+      <EventDetails type={item.type} data={data} orderNames={orderNames} />
     </li>
   );
 }
 
-function EventDetails({ type, data, names }: { type: string; data: Data; names?: Names }) {
+function EventDetails({ type, data, orderNames }: { type: string; data: Data; orderNames?: OrderNames }) {
   switch (type) {
     case "PatientRegistered":
       return (
@@ -106,7 +108,7 @@ function EventDetails({ type, data, names }: { type: string; data: Data; names?:
       );
     }
     case "OrderStatusChanged": {
-      const what = names?.orders?.[str(data.orderId)];
+      const what = orderNames?.[str(data.orderId)];
       return (
         <div className="event-body">
           <p>

@@ -1,14 +1,25 @@
 "use client";
 // Moving an order through its state machine: only the next statuses the server offers, a reason
 // (required to cancel), and the result when a lab or imaging order completes.
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useId, useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
 import { resultingKinds, type OrderKind, type OrderStatus, type ResultData } from "@/server/domain/order/events";
-import { friendlyMessage, isConflict, readError, ruleOf } from "./errors";
-import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { errorAt, friendlyMessage, isConflict, readError, ruleOf } from "./errors";
+import {
+  ChangedSinceOpened,
+  Field,
+  FormError,
+  InlineFormActions,
+  fieldProps,
+  useCommandForm,
+  useFocusFirstField,
+  type FieldErrors,
+  type InlineFormProps,
+} from "./form";
 import { label, statusBadgeClass } from "./format";
 import type { OrderRef } from "./types";
+import { useChartRefresh } from "./useChartRefresh";
 
 type ResultRow = { key: number; name: string; value: string; unit: string };
 
@@ -37,54 +48,35 @@ export function buildResultData(rows: ResultRow[], report: string): ResultData {
   return out;
 }
 
-export function OrderStatusChange({
-  order,
-  onDone,
-  onClose,
-}: {
-  order: OrderRef;
-  onDone: (message: string) => void;
-  onClose: () => void;
-}) {
+export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef } & InlineFormProps) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const refresh = useChartRefresh(order.patientId);
+  const refreshAll = () => refresh(trpc.order.worklist.pathKey());
   const uid = useId();
   const id = (name: string) => `${uid}-${name}`;
   const formRef = useRef<HTMLFormElement>(null);
-  const commandId = useCommandId();
+  const form = useCommandForm(formRef);
+  const { errors, commandId } = form;
   const [newStatus, setNewStatus] = useState<OrderStatus | "">(order.nextStatuses.length === 1 ? order.nextStatuses[0]! : "");
   const [reason, setReason] = useState("");
   const [rows, setRows] = useState<ResultRow[]>([{ key: 0, name: "", value: "", unit: "" }]);
   const [report, setReport] = useState("");
-  const [errors, setErrors] = useState<FieldErrors>({});
   /** Result rows to mark invalid (a value without a name), or the first row when none was entered. */
   const [badRows, setBadRows] = useState<number[]>([]);
-  const [formError, setFormError] = useState<string | null>(null);
   const [conflict, setConflict] = useState(false);
-  const [attempt, setAttempt] = useState(0);
-  useFocusFirstInvalid(formRef, attempt);
-
-  useEffect(() => {
-    formRef.current?.querySelector<HTMLElement>("input, select, textarea")?.focus();
-  }, []);
+  useFocusFirstField(formRef);
 
   const needsResult = newStatus === "completed" && resultingKinds.includes(order.kind as OrderKind);
   const reasonRequired = newStatus === "cancelled";
 
-  const invalidate = () =>
-    Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId: order.patientId }) }),
-      queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
-      queryClient.invalidateQueries({ queryKey: trpc.order.worklist.pathKey() }),
-    ]);
-
   const change = useMutation(
     trpc.order.changeStatus.mutationOptions({
-      onSuccess: async (result) => {
+      onSuccess: async (result, sent) => {
         commandId.reset();
-        await invalidate();
+        await refreshAll();
+        // A re-sent command that changed nothing: its earlier send made the change.
         onDone(
-          result.changed
+          result.changed || commandId.resent(sent.commandId)
             ? `Order “${order.description}” is now ${label(result.status).toLowerCase()}.`
             : `Order “${order.description}” was already ${label(result.status).toLowerCase()}; nothing changed.`,
         );
@@ -93,26 +85,27 @@ export function OrderStatusChange({
         const e = readError(error);
         if (isConflict(e)) {
           setConflict(true);
-          setFormError(null);
+          form.setFormError(null);
           return;
         }
         const rule = ruleOf(e);
         const fields: FieldErrors = {};
-        if (rule === "order.reason_required" || e.fieldErrors.reason) fields.reason = e.fieldErrors.reason ?? "Enter why the order is cancelled.";
-        if (rule === "order.result_required" || e.fieldErrors.resultData) {
-          fields.result = e.fieldErrors.resultData ?? "Enter at least one result value or a report.";
+        const reasonError = errorAt(e, "reason");
+        const resultError = errorAt(e, "resultData");
+        if (rule === "order.reason_required" || reasonError) fields.reason = reasonError ?? "Enter why the order is cancelled.";
+        if (rule === "order.result_required" || resultError) {
+          fields.result = resultError ?? "Enter at least one result value or a report.";
           setBadRows([rows[0]?.key ?? 0]);
         }
-        setErrors(fields);
-        setFormError(friendlyMessage(e));
-        setAttempt((n) => n + 1);
+        form.fail(fields, friendlyMessage(e));
       },
     }),
   );
 
-  const edit = () => {
-    commandId.reset();
-    setFormError(null);
+  /** Any change of what would be sent: a new command, and the alert no longer applies. */
+  const edit = (key?: string) => {
+    form.edited(key);
+    form.setFormError(null);
   };
 
   const onSubmit = (event: FormEvent) => {
@@ -133,13 +126,7 @@ export function OrderStatusChange({
       }
     }
     setBadRows(bad);
-    setErrors(found);
-    if (Object.keys(found).length > 0 || !newStatus) {
-      setFormError("Check the highlighted fields.");
-      setAttempt((n) => n + 1);
-      return;
-    }
-    setFormError(null);
+    if (!form.passes(found) || !newStatus) return;
     change.mutate({
       orderId: order.orderId,
       newStatus,
@@ -152,27 +139,21 @@ export function OrderStatusChange({
 
   if (conflict) {
     return (
-      <div className="alert warn inline-form" role="alert">
-        <h3>This order changed since you opened it — reload</h3>
-        <p>Someone else changed this order. Reload it to see its current status, then choose again.</p>
-        <div className="actions">
-          <button
-            type="button"
-            onClick={async () => {
-              await invalidate();
-              onClose();
-            }}
-          >
-            Reload order
-          </button>
-        </div>
-      </div>
+      <ChangedSinceOpened
+        title="This order changed since you opened it — reload"
+        message="Someone else changed this order. Reload it to see its current status, then choose again."
+        action="Reload order"
+        onReload={async () => {
+          await refreshAll();
+          onClose();
+        }}
+      />
     );
   }
 
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-label={`Change status of ${order.description}`}>
-      <FormError message={formError} />
+      <FormError message={form.formError} />
       <fieldset className="choices" aria-describedby={errors.newStatus ? id("newStatus-error") : undefined}>
         <legend>
           New status <span className="muted">(now <span className={statusBadgeClass(order.status)}>{label(order.status)}</span>)</span>
@@ -189,7 +170,7 @@ export function OrderStatusChange({
                 onChange={() => {
                   edit();
                   setNewStatus(s);
-                  setErrors({});
+                  form.clearErrors();
                 }}
               />
               {choiceLabels[s] ?? label(s)}
@@ -226,8 +207,7 @@ export function OrderStatusChange({
             <tbody>
               {rows.map((r, i) => {
                 const set = (patch: Partial<ResultRow>) => {
-                  edit();
-                  setErrors((e) => ({ ...e, result: undefined }));
+                  edit("result");
                   setRows((all) => all.map((x) => (x.key === r.key ? { ...x, ...patch } : x)));
                 };
                 return (
@@ -254,7 +234,10 @@ export function OrderStatusChange({
                           type="button"
                           className="secondary small"
                           aria-label={`Remove row ${i + 1}`}
-                          onClick={() => setRows((all) => all.filter((x) => x.key !== r.key))}
+                          onClick={() => {
+                            edit("result");
+                            setRows((all) => all.filter((x) => x.key !== r.key));
+                          }}
                         >
                           ×
                         </button>
@@ -280,8 +263,7 @@ export function OrderStatusChange({
               rows={2}
               value={report}
               onChange={(e) => {
-                edit();
-                setErrors((x) => ({ ...x, result: undefined }));
+                edit("result");
                 setReport(e.target.value);
               }}
             />
@@ -301,21 +283,19 @@ export function OrderStatusChange({
           maxLength={500}
           value={reason}
           onChange={(e) => {
-            edit();
-            setErrors((x) => ({ ...x, reason: undefined }));
+            edit("reason");
             setReason(e.target.value);
           }}
         />
       </Field>
 
-      <div className="actions">
-        <button type="submit" className={newStatus === "cancelled" ? "danger" : undefined} disabled={change.isPending}>
-          {change.isPending ? "Saving…" : newStatus ? (verbs[newStatus] ?? "Save status") : "Save status"}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </div>
+      <InlineFormActions
+        pending={change.isPending}
+        submit={newStatus ? (verbs[newStatus] ?? "Save status") : "Save status"}
+        sending="Saving…"
+        danger={newStatus === "cancelled"}
+        onClose={onClose}
+      />
     </form>
   );
 }

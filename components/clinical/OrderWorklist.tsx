@@ -3,13 +3,15 @@
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { Fragment, useState } from "react";
+import { LoadMore, TableHead } from "@/components/DataTable";
+import { EmptyState, ErrorState, Flash, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import { orderKinds, orderPriorities, orderStatuses, type OrderKind, type OrderPriority, type OrderStatus } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
-import { friendlyMessage, readError } from "./errors";
-import { formatDateTime, label, priorityBadgeClass, statusBadgeClass } from "./format";
-import { OrderStatusChange } from "./OrderStatusChange";
-import { SkeletonTable } from "./PatientSearch";
+import { errorText } from "./errors";
+import { Field, Options } from "./form";
+import { label, priorityBadgeClass, statusBadgeClass } from "./format";
+import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
 
 const PAGE = 25;
 const defaultStatuses: OrderStatus[] = ["placed", "on_hold", "in_progress"];
@@ -53,14 +55,7 @@ export function OrderWorklist() {
         </div>
       </div>
 
-      {flash ? (
-        <div className="alert ok flash" role="status">
-          <span>{flash}</span>
-          <button type="button" className="link" onClick={() => setFlash(null)} aria-label="Dismiss message">
-            ×
-          </button>
-        </div>
-      ) : null}
+      <Flash message={flash} onDismiss={() => setFlash(null)} />
 
       <section className="panel" aria-labelledby="worklist-title">
         <h2 id="worklist-title" className="sr-only">
@@ -83,28 +78,18 @@ export function OrderWorklist() {
               </span>
             ) : null}
           </fieldset>
-          <div className="field">
-            <label htmlFor="filter-priority">Priority</label>
+          <Field id="filter-priority" label="Priority">
             <select id="filter-priority" value={priority} onChange={(e) => setPriority(e.target.value as OrderPriority | "")}>
               <option value="">Any</option>
-              {orderPriorities.map((p) => (
-                <option key={p} value={p}>
-                  {label(p)}
-                </option>
-              ))}
+              <Options values={orderPriorities} />
             </select>
-          </div>
-          <div className="field">
-            <label htmlFor="filter-kind">Kind</label>
+          </Field>
+          <Field id="filter-kind" label="Kind">
             <select id="filter-kind" value={kind} onChange={(e) => setKind(e.target.value as OrderKind | "")}>
               <option value="">Any</option>
-              {orderKinds.map((k) => (
-                <option key={k} value={k}>
-                  {label(k)}
-                </option>
-              ))}
+              <Options values={orderKinds} />
             </select>
-          </div>
+          </Field>
           <label className="choice mine">
             <input type="checkbox" checked={mine} onChange={(e) => setMine(e.target.checked)} />
             Only my orders
@@ -131,32 +116,15 @@ export function OrderWorklist() {
         {statuses.length === 0 ? null : orders.isPending ? (
           <SkeletonTable columns={6} rows={6} label="Loading orders" />
         ) : orders.isError && !orders.data ? (
-          <div className="state error" role="alert">
-            <p>Could not load the worklist: {friendlyMessage(readError(orders.error))}</p>
-            <button type="button" className="secondary" onClick={() => void orders.refetch()}>
-              Try again
-            </button>
-          </div>
+          <ErrorState onRetry={() => void orders.refetch()}>Could not load the worklist: {errorText(orders.error)}</ErrorState>
         ) : items.length === 0 ? (
-          <div className="state" data-testid="worklist-empty">
+          <EmptyState testId="worklist-empty">
             {filtered ? "No orders match these filters." : "No open orders. Orders placed from a patient's chart appear here."}
-          </div>
+          </EmptyState>
         ) : (
           <>
             <table className={`data orders${refreshing ? " stale" : ""}`} data-testid="worklist">
-              <thead>
-                <tr>
-                  <th scope="col">Priority</th>
-                  <th scope="col">Patient</th>
-                  <th scope="col">Order</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Ordered</th>
-                  <th scope="col">Scheduled</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={["Priority", "Patient", "Order", "Status", "Ordered", "Scheduled"]} actions />
               <tbody>
                 {items.map((o) => {
                   const expanded = open === o.orderId;
@@ -178,58 +146,38 @@ export function OrderWorklist() {
                         <td>
                           <span className={statusBadgeClass(o.status)}>{label(o.status)}</span>
                         </td>
-                        <td className="nowrap small">
-                          {formatDateTime(o.createdAt)}
-                          {o.providerName ? <div className="muted">{o.providerName}</div> : null}
-                        </td>
-                        <td className="nowrap small">{o.scheduledFor ? formatDateTime(o.scheduledFor) : <span className="muted">—</span>}</td>
-                        <td className="actions-cell">
-                          {o.nextStatuses.length > 0 && !expanded ? (
-                            <button
-                              type="button"
-                              className="secondary small"
-                              onClick={() => {
-                                setFlash(null);
-                                setOpen(o.orderId);
-                              }}
-                              aria-label={`Change status of ${o.description} for ${o.patientName}`}
-                            >
-                              Change status
-                            </button>
-                          ) : null}
-                        </td>
+                        <OrderTimeCells order={o} />
+                        <ChangeStatusCell
+                          show={o.nextStatuses.length > 0 && !expanded}
+                          name={`Change status of ${o.description} for ${o.patientName}`}
+                          onOpen={() => {
+                            setFlash(null);
+                            setOpen(o.orderId);
+                          }}
+                        />
                       </tr>
                       {expanded ? (
-                        <tr className="expand-row">
-                          <td colSpan={7}>
-                            <OrderStatusChange
-                              order={o}
-                              onDone={(message) => {
-                                setOpen(null);
-                                setFlash(message);
-                              }}
-                              onClose={() => setOpen(null)}
-                            />
-                          </td>
-                        </tr>
+                        <StatusChangeRow
+                          colSpan={7}
+                          order={o}
+                          onDone={(message) => {
+                            setOpen(null);
+                            setFlash(message);
+                          }}
+                          onClose={() => setOpen(null)}
+                        />
                       ) : null}
                     </Fragment>
                   );
                 })}
               </tbody>
             </table>
-            {orders.hasNextPage ? (
-              <div className="load-more">
-                <button type="button" className="secondary" onClick={() => void orders.fetchNextPage()} disabled={orders.isFetchingNextPage}>
-                  {orders.isFetchingNextPage ? "Loading…" : "Load more"}
-                </button>
-              </div>
-            ) : null}
-            {orders.error ? (
-              <p className="error-text" role="alert">
-                Could not load: {friendlyMessage(readError(orders.error))}
-              </p>
-            ) : null}
+            <LoadMore
+              hasMore={orders.hasNextPage}
+              loading={orders.isFetchingNextPage}
+              onMore={() => void orders.fetchNextPage()}
+              error={orders.error ? errorText(orders.error) : null}
+            />
           </>
         )}
       </section>

@@ -4,19 +4,20 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { Fragment, useEffect, useMemo, useState } from "react";
+import { TableHead } from "@/components/DataTable";
+import { Flash, SkeletonLines } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
-import { friendlyMessage, readError } from "./errors";
 import { ageFrom, formatAddress, formatDateTime, fullName, label, priorityBadgeClass, statusBadgeClass } from "./format";
 import { resultSummary } from "./HistoryEvent";
-import { OrderStatusChange } from "./OrderStatusChange";
+import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
+import { Crumbs, isPatientNotFound, PatientLoadError } from "./PageParts";
 import { PatientHistory } from "./PatientHistory";
 import { PlaceOrderForm } from "./PlaceOrderForm";
 import type { Chart, ChartOrder } from "./types";
 import { useNow } from "./useNow";
-import { useSignedInUser } from "./useSignedInUser";
 
 const savedMessages: Record<string, string> = {
   registered: "Patient registered.",
@@ -36,28 +37,11 @@ export function PatientChart({ patientId }: { patientId: string }) {
   // A failed background refetch keeps showing the chart it has.
   if (chart.data) return <ChartView chart={chart.data} flash={flash} setFlash={setFlash} refreshing={chart.isFetching} />;
   if (chart.isError) {
-    const e = readError(chart.error);
-    const notFound = e.code === "NOT_FOUND" || e.code === "BAD_REQUEST";
     return (
       <>
         <ClinicalNav />
-        <Crumbs current={notFound ? "Not found" : "Chart"} />
-        {notFound ? (
-          <div className="panel state" data-testid="chart-not-found">
-            <h1>Patient not found</h1>
-            <p>There is no patient with this id. The link may be wrong or incomplete.</p>
-            <Link className="button" href="/patients">
-              Find a patient
-            </Link>
-          </div>
-        ) : (
-          <div className="state error" role="alert">
-            <p>Could not load the chart: {friendlyMessage(e)}</p>
-            <button type="button" className="secondary" onClick={() => void chart.refetch()}>
-              Try again
-            </button>
-          </div>
-        )}
+        <Crumbs current={isPatientNotFound(chart.error) ? "Not found" : "Chart"} />
+        <PatientLoadError error={chart.error} what="the chart" onRetry={() => void chart.refetch()} />
       </>
     );
   }
@@ -66,30 +50,17 @@ export function PatientChart({ patientId }: { patientId: string }) {
 
 const priorityRank = (p: string) => ({ stat: 0, urgent: 1 })[p] ?? 2;
 
-function Crumbs({ current }: { current: string }) {
-  return (
-    <nav className="crumbs" aria-label="Breadcrumb">
-      <Link href="/patients">Patients</Link> <span aria-hidden="true">›</span> <span aria-current="page">{current}</span>
-    </nav>
-  );
-}
-
 function ChartSkeleton() {
   return (
     <div aria-busy="true" aria-label="Loading the chart" role="status">
       <ClinicalNav />
-      <div className="skeleton" style={{ width: 120, height: 12 }} />
-      <div className="skeleton" style={{ width: 280, height: 26, marginTop: 12 }} />
-      <div className="skeleton" style={{ width: 360 }} />
+      <SkeletonLines lines={[{ width: 120, height: 12 }, { width: 280, height: 26, marginTop: 12 }, 360]} />
       <div className="chart-grid">
         <div className="panel">
-          <div className="skeleton" style={{ width: "40%" }} />
-          <div className="skeleton" style={{ width: "70%" }} />
-          <div className="skeleton" style={{ width: "55%" }} />
+          <SkeletonLines lines={["40%", "70%", "55%"]} />
         </div>
         <div className="panel">
-          <div className="skeleton" style={{ width: "30%" }} />
-          <div className="skeleton" style={{ width: "65%" }} />
+          <SkeletonLines lines={["30%", "65%"]} />
         </div>
       </div>
     </div>
@@ -121,15 +92,12 @@ function ChartView({
     setOpen(next);
   };
 
-  const me = useSignedInUser();
-  const names = useMemo(() => {
-    const users: Record<string, string> = {};
-    if (me) users[me.id] = `you (${me.name})`;
-    for (const row of [...chart.recentEncounters, ...chart.orders]) if (row.providerName) users[row.providerId] = row.providerName;
+  // Status changes name their order; the events themselves carry only its id.
+  const orderNames = useMemo(() => {
     const orders: Record<string, string> = {};
     for (const o of chart.orders) orders[o.orderId] = (o.details as OrderDetails | null)?.description ?? o.description;
-    return { users, orders };
-  }, [chart, me]);
+    return orders;
+  }, [chart]);
 
   const pastEncounters = chart.recentEncounters.filter((e) => e.status !== "in_progress");
   // Most urgent first, then newest (the server sends newest first).
@@ -176,14 +144,7 @@ function ChartView({
         ) : null}
       </header>
 
-      {flash ? (
-        <div className="alert ok flash" role="status">
-          <span>{flash}</span>
-          <button type="button" className="link" onClick={() => setFlash(null)} aria-label="Dismiss message">
-            ×
-          </button>
-        </div>
-      ) : null}
+      <Flash message={flash} onDismiss={() => setFlash(null)} />
 
       <div className="chart-grid">
         <section className="panel" aria-labelledby="demographics-title">
@@ -310,7 +271,7 @@ function ChartView({
         ) : null}
       </section>
 
-      <PatientHistory patientId={patient.patientId} names={names} />
+      <PatientHistory patientId={patient.patientId} orderNames={orderNames} />
     </>
   );
 }
@@ -330,28 +291,18 @@ function OrderTable({
 }) {
   return (
     <table className="data orders" data-testid={testId}>
-      <thead>
-        <tr>
-          <th scope="col">Order</th>
-          <th scope="col">Priority</th>
-          <th scope="col">Status</th>
-          <th scope="col">Ordered</th>
-          <th scope="col">Scheduled</th>
-          <th scope="col">
-            <span className="sr-only">Actions</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead columns={["Order", "Priority", "Status", "Ordered", "Scheduled"]} actions />
       <tbody>
         {orders.map((o) => {
           const details = (o.details ?? {}) as Partial<OrderDetails>;
           const med = [details.dose, details.route, details.frequency].filter(Boolean).join(" · ");
           const expanded = open === o.orderId;
+          const description = details.description ?? o.description;
           return (
             <Fragment key={o.orderId}>
               <tr data-order-id={o.orderId} className={expanded ? "expanded" : undefined}>
                 <td>
-                  <span className="kind">{label(o.kind)}</span> <span className="strong">{details.description ?? o.description}</span>
+                  <span className="kind">{label(o.kind)}</span> <span className="strong">{description}</span>
                   {details.code ? <span className="mono muted"> {details.code}</span> : null}
                   {med ? <div className="small">{med}</div> : null}
                   {o.resultData ? <div className="small result">Result: {resultSummary(o.resultData)}</div> : null}
@@ -365,30 +316,10 @@ function OrderTable({
                   </span>
                   {o.statusReason ? <div className="small muted">{o.statusReason}</div> : null}
                 </td>
-                <td className="nowrap small">
-                  {formatDateTime(o.createdAt)}
-                  {o.providerName ? <div className="muted">{o.providerName}</div> : null}
-                </td>
-                <td className="nowrap small">{o.scheduledFor ? formatDateTime(o.scheduledFor) : <span className="muted">—</span>}</td>
-                <td className="actions-cell">
-                  {o.nextStatuses.length > 0 && !expanded ? (
-                    <button type="button" className="secondary small" onClick={() => onOpen(o.orderId)} aria-label={`Change status of ${details.description ?? o.description}`}>
-                      Change status
-                    </button>
-                  ) : null}
-                </td>
+                <OrderTimeCells order={o} />
+                <ChangeStatusCell show={o.nextStatuses.length > 0 && !expanded} name={`Change status of ${description}`} onOpen={() => onOpen(o.orderId)} />
               </tr>
-              {expanded ? (
-                <tr className="expand-row">
-                  <td colSpan={6}>
-                    <OrderStatusChange
-                      order={{ ...o, description: details.description ?? o.description }}
-                      onDone={onDone}
-                      onClose={() => onOpen(null)}
-                    />
-                  </td>
-                </tr>
-              ) : null}
+              {expanded ? <StatusChangeRow colSpan={6} order={{ ...o, description }} onDone={onDone} onClose={() => onOpen(null)} /> : null}
             </Fragment>
           );
         })}

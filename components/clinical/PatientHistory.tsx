@@ -2,15 +2,16 @@
 // The record's events, newest first, one page per "Load older" (keyset on the global position).
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { SkeletonLines } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
-import { friendlyMessage, readError } from "./errors";
+import { errorText } from "./errors";
 import { HistoryEvent } from "./HistoryEvent";
 
 const PAGE = 20;
 
-type Names = { users: Record<string, string>; orders: Record<string, string> };
+type OrderNames = Record<string, string>;
 
-export function PatientHistory({ patientId, names }: { patientId: string; names: Names }) {
+export function PatientHistory({ patientId, orderNames }: { patientId: string; orderNames: OrderNames }) {
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
   return (
     <section className="panel" aria-labelledby="history-title">
@@ -21,7 +22,7 @@ export function PatientHistory({ patientId, names }: { patientId: string; names:
             key={before ?? "first"}
             patientId={patientId}
             before={before}
-            names={names}
+            orderNames={orderNames}
             isLast={i === cursors.length - 1}
             onOlder={(next) => setCursors((c) => [...c, next])}
           />
@@ -34,13 +35,13 @@ export function PatientHistory({ patientId, names }: { patientId: string; names:
 function HistoryPage({
   patientId,
   before,
-  names,
+  orderNames,
   isLast,
   onOlder,
 }: {
   patientId: string;
   before: number | undefined;
-  names: Names;
+  orderNames: OrderNames;
   isLast: boolean;
   onOlder: (before: number) => void;
 }) {
@@ -49,15 +50,14 @@ function HistoryPage({
   if (page.isPending) {
     return (
       <li aria-busy="true" aria-label="Loading history" className="event">
-        <div className="skeleton" style={{ width: "35%" }} />
-        <div className="skeleton" style={{ width: "60%" }} />
+        <SkeletonLines lines={["35%", "60%"]} />
       </li>
     );
   }
   if (page.isError) {
     return (
       <li className="state error" role="alert">
-        Could not load the history: {friendlyMessage(readError(page.error))}{" "}
+        Could not load the history: {errorText(page.error)}{" "}
         <button type="button" className="secondary small" onClick={() => void page.refetch()}>
           Try again
         </button>
@@ -68,7 +68,7 @@ function HistoryPage({
     <>
       {page.data.items.length === 0 && before === undefined ? <li className="state">No events yet.</li> : null}
       {page.data.items.map((item) => (
-        <HistoryEvent key={item.eventId} item={item} names={names} />
+        <HistoryEvent key={item.eventId} item={item} orderNames={orderNames} />
       ))}
       {isLast && page.data.nextBefore !== null ? (
         <li className="load-more">

@@ -2,9 +2,11 @@
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
+import { LoadMore, TableHead } from "@/components/DataTable";
+import { EmptyState, ErrorState, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import { ClinicalNav } from "./ClinicalNav";
-import { friendlyMessage, readError } from "./errors";
+import { errorText } from "./errors";
 import { useDebounced } from "./form";
 import { ageFrom, label, listName } from "./format";
 import { useNow } from "./useNow";
@@ -62,14 +64,9 @@ export function PatientSearch() {
         {patients.isPending ? (
           <SkeletonTable columns={4} rows={6} label="Loading patients" />
         ) : patients.isError && !patients.data ? (
-          <div className="state error" role="alert">
-            <p>Could not load patients: {friendlyMessage(readError(patients.error))}</p>
-            <button type="button" className="secondary" onClick={() => void patients.refetch()}>
-              Try again
-            </button>
-          </div>
+          <ErrorState onRetry={() => void patients.refetch()}>Could not load patients: {errorText(patients.error)}</ErrorState>
         ) : items.length === 0 ? (
-          <div className="state" data-testid="patients-empty">
+          <EmptyState testId="patients-empty">
             {term ? (
               <>
                 <p>No patients match “{term}”.</p>
@@ -83,18 +80,11 @@ export function PatientSearch() {
                 </Link>
               </>
             )}
-          </div>
+          </EmptyState>
         ) : (
           <>
             <table className={`data${searching ? " stale" : ""}`} aria-busy={searching}>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">MRN</th>
-                  <th scope="col">Date of birth</th>
-                  <th scope="col">Sex</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Name", "MRN", "Date of birth", "Sex"]} />
               <tbody>
                 {items.map((p) => (
                   <tr key={p.patientId}>
@@ -113,18 +103,12 @@ export function PatientSearch() {
                 ))}
               </tbody>
             </table>
-            {patients.hasNextPage ? (
-              <div className="load-more">
-                <button type="button" className="secondary" onClick={() => void patients.fetchNextPage()} disabled={patients.isFetchingNextPage}>
-                  {patients.isFetchingNextPage ? "Loading…" : "Load more"}
-                </button>
-              </div>
-            ) : null}
-            {patients.error ? (
-              <p className="error-text" role="alert">
-                Could not load: {friendlyMessage(readError(patients.error))}
-              </p>
-            ) : null}
+            <LoadMore
+              hasMore={patients.hasNextPage}
+              loading={patients.isFetchingNextPage}
+              onMore={() => void patients.fetchNextPage()}
+              error={patients.error ? errorText(patients.error) : null}
+            />
           </>
         )}
       </section>
@@ -135,24 +119,4 @@ export function PatientSearch() {
 function resultLabel(count: number, more: boolean, term: string): string {
   const n = `${count}${more ? "+" : ""} patient${count === 1 && !more ? "" : "s"}`;
   return term ? `${n} matching “${term}”` : n;
-}
-
-export function SkeletonTable({ columns, rows, label: name }: { columns: number; rows: number; label: string }) {
-  return (
-    <div aria-busy="true" aria-label={name} role="status">
-      <table className="data skeleton-table">
-        <tbody>
-          {Array.from({ length: rows }, (_, r) => (
-            <tr key={r}>
-              {Array.from({ length: columns }, (_, c) => (
-                <td key={c}>
-                  <div className="skeleton" style={{ width: `${50 + ((r * 7 + c * 13) % 40)}%` }} />
-                </td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
 }

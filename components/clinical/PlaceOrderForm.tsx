@@ -1,13 +1,24 @@
 "use client";
 // Placing an order from the chart, optionally attached to one of the patient's open encounters.
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
 import { orderKinds, orderPriorities, type OrderKind, type OrderPriority } from "@/server/domain/order/events";
-import { friendlyMessage, readError, ruleOf } from "./errors";
-import { Field, FormError, fieldProps, useCommandId, useFocusFirstInvalid, type FieldErrors } from "./form";
+import { fieldErrorsBy, friendlyMessage, readError, ruleOf } from "./errors";
+import {
+  Field,
+  FormError,
+  InlineFormActions,
+  Options,
+  fieldProps,
+  useCommandForm,
+  useFocusFirstField,
+  type FieldErrors,
+  type InlineFormProps,
+} from "./form";
 import { formatDateTime, label } from "./format";
 import type { ChartEncounter } from "./types";
+import { useChartRefresh } from "./useChartRefresh";
 
 type OrderForm = {
   kind: OrderKind;
@@ -28,16 +39,12 @@ export function PlaceOrderForm({
   openEncounters,
   onDone,
   onClose,
-}: {
-  patientId: string;
-  openEncounters: ChartEncounter[];
-  onDone: (message: string) => void;
-  onClose: () => void;
-}) {
+}: { patientId: string; openEncounters: ChartEncounter[] } & InlineFormProps) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
+  const refresh = useChartRefresh(patientId);
   const formRef = useRef<HTMLFormElement>(null);
-  const commandId = useCommandId();
+  const form = useCommandForm(formRef);
+  const { errors } = form;
   const [values, setValues] = useState<OrderForm>({
     kind: "lab",
     description: "",
@@ -49,44 +56,30 @@ export function PlaceOrderForm({
     route: "",
     frequency: "",
   });
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [attempt, setAttempt] = useState(0);
-  useFocusFirstInvalid(formRef, attempt);
-  useEffect(() => {
-    formRef.current?.querySelector<HTMLElement>("select, input, textarea")?.focus();
-  }, []);
+  useFocusFirstField(formRef);
 
   const medication = values.kind === "medication";
 
   const create = useMutation(
     trpc.order.create.mutationOptions({
       onSuccess: async () => {
-        commandId.reset();
-        await Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) }),
-          queryClient.invalidateQueries({ queryKey: trpc.patient.history.pathKey() }),
-          queryClient.invalidateQueries({ queryKey: trpc.order.worklist.pathKey() }),
-        ]);
+        form.commandId.reset();
+        await refresh(trpc.order.worklist.pathKey());
         onDone(`${label(values.kind)} order placed: ${values.description.trim()}.`);
       },
       onError: (error) => {
         const e = readError(error);
-        const fields: FieldErrors = {};
-        for (const [path, message] of Object.entries(e.fieldErrors)) fields[path.replace(/^details\./, "")] = message;
+        const fields: FieldErrors = fieldErrorsBy(e, (path) => path.replace(/^details\./, ""));
         const rule = ruleOf(e);
         if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") fields.encounterId = friendlyMessage(e);
-        setErrors(fields);
-        setFormError(friendlyMessage(e));
-        setAttempt((n) => n + 1);
+        form.fail(fields, friendlyMessage(e));
       },
     }),
   );
 
   const set = <K extends keyof OrderForm>(key: K, value: OrderForm[K]) => {
-    commandId.reset();
+    form.edited(key);
     setValues((v) => ({ ...v, [key]: value }));
-    setErrors((e) => (e[key] ? { ...e, [key]: undefined } : e));
   };
 
   const onSubmit = (event: FormEvent) => {
@@ -102,14 +95,7 @@ export function PlaceOrderForm({
       scheduledFor = new Date(values.scheduledFor);
       if (Number.isNaN(scheduledFor.getTime())) found.scheduledFor = "Enter a date and time.";
     }
-    const invalid = Object.fromEntries(Object.entries(found).filter(([, v]) => v));
-    setErrors(invalid);
-    if (Object.keys(invalid).length > 0) {
-      setFormError("Check the highlighted fields.");
-      setAttempt((n) => n + 1);
-      return;
-    }
-    setFormError(null);
+    if (!form.passes(found)) return;
     const t = (s: string) => s.trim() || undefined;
     create.mutate({
       patientId,
@@ -122,7 +108,7 @@ export function PlaceOrderForm({
         code: t(values.code),
         ...(medication && { dose: t(values.dose), route: t(values.route), frequency: t(values.frequency) }),
       },
-      commandId: commandId.get(),
+      commandId: form.commandId.get(),
     });
   };
 
@@ -135,24 +121,16 @@ export function PlaceOrderForm({
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="place-order-title">
       <h3 id="place-order-title">Place order</h3>
-      <FormError message={formError} />
+      <FormError message={form.formError} />
       <div className="row">
         <Field id="order-kind" label="Kind" error={errors.kind} required>
           <select {...text("kind")} required>
-            {orderKinds.map((k) => (
-              <option key={k} value={k}>
-                {label(k)}
-              </option>
-            ))}
+            <Options values={orderKinds} />
           </select>
         </Field>
         <Field id="order-priority" label="Priority" error={errors.priority} required>
           <select {...text("priority")} required>
-            {orderPriorities.map((p) => (
-              <option key={p} value={p}>
-                {label(p)}
-              </option>
-            ))}
+            <Options values={orderPriorities} />
           </select>
         </Field>
         <Field id="order-encounterId" label="Encounter" error={errors.encounterId} optional>
@@ -197,14 +175,7 @@ export function PlaceOrderForm({
         <div className="field spacer" aria-hidden="true" />
         <div className="field spacer" aria-hidden="true" />
       </div>
-      <div className="actions">
-        <button type="submit" disabled={create.isPending}>
-          {create.isPending ? "Placing…" : "Place order"}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Close
-        </button>
-      </div>
+      <InlineFormActions pending={create.isPending} submit="Place order" sending="Placing…" onClose={onClose} />
     </form>
   );
 }

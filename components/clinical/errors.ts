@@ -5,62 +5,54 @@ import type { DomainErrorData } from "@/server/api/errors";
 export type ServerError = {
   code: string | null;
   message: string;
-  /** Dotted input path ("changes.email", "details.description") -> message. */
+  /** Full dotted input path ("changes.email", "details.description") -> its first message. */
   fieldErrors: Record<string, string>;
   domain: DomainErrorData | null;
 };
+
+/** One input problem as the server's errorFormatter sends it: the full dotted path ("" for the input as a whole). */
+type Issue = { path: string; message: string };
 
 type ErrorShape = {
   message?: string;
   data?: {
     code?: string;
-    zodError?: { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> } | null;
+    issues?: Issue[] | null;
     domain?: DomainErrorData | null;
   } | null;
 };
-
-/**
- * The server sends `z.prettifyError` as the message ("✖ msg\n  → at changes.email"), which keeps
- * nested paths that `zodError.fieldErrors` (top-level keys only) loses.
- */
-function pathsFromPrettyMessage(message: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let pending: string | null = null;
-  for (const line of message.split("\n")) {
-    const issue = /^\s*✖\s*(.*)$/.exec(line);
-    if (issue) {
-      pending = issue[1] ?? "";
-      continue;
-    }
-    const at = /^\s*→\s*at\s+(.+)$/.exec(line);
-    if (at && pending !== null) {
-      const path = (at[1] ?? "").trim();
-      if (!(path in out)) out[path] = pending;
-      pending = null;
-    }
-  }
-  return out;
-}
 
 export function readError(error: unknown): ServerError {
   const e = (error ?? {}) as ErrorShape;
   const data = e.data ?? null;
   const fieldErrors: Record<string, string> = {};
-  const zod = data?.zodError;
-  if (zod) {
-    Object.assign(fieldErrors, pathsFromPrettyMessage(e.message ?? ""));
-    for (const [key, messages] of Object.entries(zod.fieldErrors)) {
-      const first = messages?.[0];
-      if (first && !Object.keys(fieldErrors).some((p) => p === key || p.startsWith(`${key}.`))) fieldErrors[key] = first;
-    }
+  const issues = data?.issues ?? null;
+  for (const issue of issues ?? []) {
+    if (issue.path && !(issue.path in fieldErrors)) fieldErrors[issue.path] = issue.message;
   }
   const domain = data?.domain ?? null;
   if (domain?.kind === "validation" && domain.field) {
-    // "details.dose: applies to medication orders only" -> the text after the field name.
-    const text = (e.message ?? "").replace(new RegExp(`^${domain.field.replace(/\./g, "\\.")}:\\s*`), "");
-    fieldErrors[domain.field] = text;
+    // The domain says "details.dose: applies to medication orders only": keep the words after the field.
+    const text = e.message ?? "";
+    fieldErrors[domain.field] = text.startsWith(`${domain.field}: `) ? text.slice(domain.field.length + 2) : text;
   }
-  return { code: data?.code ?? null, message: e.message ?? "Something went wrong", fieldErrors, domain };
+  // With input issues the server's message is zod's multi-line report; one line reads better.
+  const message = issues?.length ? issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ") : e.message;
+  return { code: data?.code ?? null, message: message ?? "Something went wrong", fieldErrors, domain };
+}
+
+/** The first message at `path` or anywhere under it ("resultData" also finds "resultData.Hb.unit"). */
+export function errorAt(error: ServerError, path: string): string | undefined {
+  if (error.fieldErrors[path]) return error.fieldErrors[path];
+  const nested = Object.keys(error.fieldErrors).find((p) => p.startsWith(`${path}.`));
+  return nested ? error.fieldErrors[nested] : undefined;
+}
+
+/** The server's field errors under the form's own keys (the first message wins). */
+export function fieldErrorsBy(error: ServerError, keyOf: (path: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [path, message] of Object.entries(error.fieldErrors)) out[keyOf(path)] ??= message;
+  return out;
 }
 
 const ruleMessages: Record<string, string> = {
@@ -111,5 +103,8 @@ export function friendlyMessage(error: ServerError): string {
       return error.message;
   }
 }
+
+/** Any error, as the one sentence a load-failure message shows. */
+export const errorText = (error: unknown): string => friendlyMessage(readError(error));
 
 export const isConflict = (error: ServerError) => error.code === "CONFLICT" && error.domain?.kind === "concurrency";

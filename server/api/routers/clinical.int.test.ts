@@ -83,7 +83,7 @@ describeEachDatabase("clinical procedures", (db) => {
     const input = { ...newPatient(), commandId };
     const first = await api.patient.register(input);
     const again = await api.patient.register(input);
-    expect(again.patientId).toBe(first.patientId);
+    expect(again).toMatchObject({ patientId: first.patientId, repeated: true });
     const found = await api.patient.list({ search: input.mrn });
     expect(found.items.map((p) => p.patientId)).toEqual([first.patientId]);
   });
@@ -97,9 +97,9 @@ describeEachDatabase("clinical procedures", (db) => {
       changes: { email: "ada.l@example.test" },
       reason: "Patient gave a new address at the desk",
     });
-    expect(updated).toEqual({ version: 2, changed: true });
+    expect(updated).toEqual({ version: 2, changed: true, repeated: false });
     const noop = await api.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { email: "ada.l@example.test" }, reason: "" });
-    expect(noop).toEqual({ version: 2, changed: false });
+    expect(noop).toEqual({ version: 2, changed: false, repeated: false });
 
     const stale = await api.patient
       .updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "typo" })
@@ -205,6 +205,6 @@ describeEachDatabase("clinical procedures", (db) => {
     const fresh = (await second.patient.byId({ patientId })).patient.version;
     await expect(
       second.patient.updateDemographics({ patientId, expectedVersion: fresh, changes: { email: "x@example.test" }, reason: "Desk" }),
-    ).resolves.toEqual({ version: 3, changed: true });
+    ).resolves.toEqual({ version: 3, changed: true, repeated: false });
   });
 });

@@ -34,7 +34,7 @@ export const encounterRouter = router({
         },
         { commandId, project: projectEncounter },
       );
-      return { encounterId: id, version: result.version };
+      return { encounterId: id, version: result.version, repeated: result.repeated };
     }),
 
   complete: clinicianProcedure
@@ -48,7 +48,7 @@ export const encounterRouter = router({
         { type: "CompleteEncounter", data, metadata: { now: new Date() } },
         { commandId, expectedVersion, project: projectEncounter },
       );
-      return { version: result.version };
+      return { version: result.version, repeated: result.repeated };
     }),
 
   byId: clinicianProcedure.input(z.object({ encounterId })).query(async ({ ctx, input }) => {

@@ -45,7 +45,7 @@ export const orderRouter = router({
         },
         { commandId, project: projectOrder },
       );
-      return { orderId: id, version: result.version };
+      return { orderId: id, version: result.version, repeated: result.repeated };
     }),
 
   changeStatus: clinicianProcedure
@@ -59,7 +59,7 @@ export const orderRouter = router({
         { type: "ChangeOrderStatus", data, metadata: { now: new Date() } },
         { commandId, expectedVersion, project: projectOrder },
       );
-      return { version: result.version, status: result.state.status, changed: result.events.length > 0 };
+      return { version: result.version, status: result.state.status, changed: result.events.length > 0, repeated: result.repeated };
     }),
 
   byId: clinicianProcedure.input(z.object({ orderId })).query(async ({ ctx, input }) => {

@@ -26,7 +26,7 @@ export const patientRouter = router({
         { type: "RegisterPatient", data: { ...data, patientId: id }, metadata: { now: new Date() } },
         { commandId, project: projectPatient },
       );
-      return { patientId: id, version: result.version };
+      return { patientId: id, version: result.version, repeated: result.repeated };
     }),
 
   updateDemographics: clinicianProcedure
@@ -51,7 +51,7 @@ export const patientRouter = router({
         },
         { commandId: input.commandId, expectedVersion: input.expectedVersion, project: projectPatient },
       );
-      return { version: result.version, changed: result.events.length > 0 };
+      return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
     }),
 
   /** The chart: demographics, open encounters, active and recent orders. */
