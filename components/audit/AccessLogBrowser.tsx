@@ -1,7 +1,9 @@
 "use client";
 import { useInfiniteQuery } from "@tanstack/react-query";
+import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "../trpc";
+import { formatInstant } from "./format";
 
 type Filters = { patientId?: string; userId?: string; from?: Date; to?: Date };
 
@@ -107,7 +109,9 @@ export function AccessLogBrowser() {
                       </div>
                     </td>
                     <td>
-                      <code>{row.patientId}</code>
+                      <Link href={`/audit/patients/${row.patientId}`} className="mono" title="Timeline and time travel of this patient">
+                        {row.patientId}
+                      </Link>
                     </td>
                     <td>
                       <code>{row.procedure}</code>
@@ -130,5 +134,77 @@ export function AccessLogBrowser() {
         )}
       </section>
     </>
+  );
+}
+
+/** One chart's readers, newest first: the access log filtered by patient. */
+export function ChartReaders({ patientId }: { patientId: string }) {
+  const trpc = useTRPC();
+  const log = useInfiniteQuery(
+    trpc.audit.accessLog.infiniteQueryOptions({ patientId, limit: 20 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
+  );
+  const rows = log.data?.pages.flatMap((p) => p.rows) ?? [];
+  return (
+    <section className="panel" aria-labelledby="readers-title" data-testid="chart-readers">
+      <div className="panel-head">
+        <h2 id="readers-title">Who viewed this chart</h2>
+        <span className="muted small">Newest first · includes your own reads on this page</span>
+      </div>
+      {log.isPending ? (
+        <div aria-busy="true" aria-label="Loading who viewed this chart">
+          <div className="skeleton" style={{ width: "85%" }} />
+          <div className="skeleton" style={{ width: "70%" }} />
+        </div>
+      ) : log.isError ? (
+        <div className="state error" role="alert">
+          The access log could not be loaded: {log.error.message}
+        </div>
+      ) : rows.length === 0 ? (
+        <div className="state" role="status">
+          Nobody has read this chart yet.
+        </div>
+      ) : (
+        <>
+          <table className="data dense">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">Through</th>
+                <th scope="col">Request</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => (
+                <tr key={row.id} data-testid="chart-reader" data-procedure={row.procedure}>
+                  <td className="nowrap">
+                    <time dateTime={row.accessedAt.toISOString()}>{formatInstant(row.accessedAt)}</time>
+                  </td>
+                  <td>
+                    {row.userName ?? <span className="muted">unknown user</span>}
+                    {row.userEmail ? <span className="muted small"> · {row.userEmail}</span> : null}
+                  </td>
+                  <td>
+                    <code>{row.procedure}</code>
+                  </td>
+                  <td>
+                    <Link href={`/audit/events?correlation=${encodeURIComponent(row.correlationId)}`} className="mono muted" title="Events written in this request, if any">
+                      {row.correlationId.length > 13 ? `${row.correlationId.slice(0, 13)}…` : row.correlationId}
+                    </Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {log.hasNextPage ? (
+            <div className="load-more">
+              <button type="button" className="secondary" onClick={() => log.fetchNextPage()} disabled={log.isFetchingNextPage}>
+                {log.isFetchingNextPage ? "Loading…" : "Load older reads"}
+              </button>
+            </div>
+          ) : null}
+        </>
+      )}
+    </section>
   );
 }

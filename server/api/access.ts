@@ -31,6 +31,15 @@ export const accessMatrix = {
 
   // Read-access audit.
   "audit.accessLog": ["compliance"],
+  // History audit: the event log, one event's causes and effects, a record's timeline and time
+  // travel. Compliance reads the history through these, not patient.history, so the access log
+  // tells a compliance review apart from care.
+  "audit.filterOptions": ["compliance"],
+  "audit.events": ["compliance"],
+  "audit.event": ["compliance"],
+  "audit.patients": ["compliance"],
+  "audit.patientTimeline": ["compliance"],
+  "audit.patientAsOf": ["compliance"],
 
   // Users and their roles.
   "users.list": ["admin"],

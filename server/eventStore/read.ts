@@ -23,7 +23,8 @@ type EventRow = {
   transaction_id: string;
 };
 
-const columns = `global_position, event_id::text AS event_id, stream_id, aggregate_type, event_type, version,
+/** The select list that `selectEvents` decodes; other modules' queries over events use it too. */
+export const eventColumns = `global_position, event_id::text AS event_id, stream_id, aggregate_type, event_type, version,
   event_version, data, metadata, occurred_at, recorded_at, user_id, correlation_id, causation_id,
   transaction_id::text AS transaction_id`;
 
@@ -50,9 +51,14 @@ function toStored(store: Store, row: EventRow): StoredEvent {
   };
 }
 
-async function select(store: Store, where: string, params: unknown[], tail: string): Promise<StoredEvent[]> {
-  const rows = await sqlOf(store.db)<EventRow>(`SELECT ${columns} FROM events WHERE ${where} ${tail}`, params);
+/** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate). */
+export async function selectEvents(store: Store, sql: string, params: readonly unknown[]): Promise<StoredEvent[]> {
+  const rows = await sqlOf(store.db)<EventRow>(sql, params);
   return rows.map((row) => toStored(store, row));
+}
+
+function select(store: Store, where: string, params: unknown[], tail: string): Promise<StoredEvent[]> {
+  return selectEvents(store, `SELECT ${eventColumns} FROM events WHERE ${where} ${tail}`, params);
 }
 
 function limitOf(value: number | undefined, fallback: number, max = 10_000): number {
@@ -128,7 +134,7 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
   // cuts the page at the oldest running transaction. In (transaction_id, position) order every
   // row at or past that cut comes after every row before it, so the page stays a gap-free prefix.
   const rows = await sqlOf(store.db)<EventRow>(
-    `SELECT ${columns} FROM (
+    `SELECT ${eventColumns} FROM (
        SELECT * FROM events
         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${typeFilter}
         ORDER BY transaction_id, global_position
@@ -160,7 +166,7 @@ export async function readByCausation(store: Store, eventId: string, options: { 
        SELECT e.*, c.depth + 1 FROM events e JOIN chain c ON e.causation_id = c.event_id::text
         WHERE c.depth < 100
      )
-     SELECT ${columns}, depth FROM chain ORDER BY depth, global_position LIMIT $2`,
+     SELECT ${eventColumns}, depth FROM chain ORDER BY depth, global_position LIMIT $2`,
     [eventId, limitOf(options.limit, 1000)],
   );
   return rows.map((row) => ({ ...toStored(store, row), depth: row.depth }));

@@ -1,14 +1,15 @@
 import type { Metadata } from "next";
+import { AuditShell } from "@/components/audit/AuditShell";
 import { AccessLogBrowser } from "@/components/audit/AccessLogBrowser";
 
-export const metadata: Metadata = { title: "Audit" };
+export const metadata: Metadata = { title: "Audit · access log" };
 
 export default function AuditPage() {
   return (
-    <main className="page">
+    <AuditShell>
       <h1>Audit</h1>
       <p className="subtitle">Who read which patient&apos;s data, through which screen, and when. The log is append-only.</p>
       <AccessLogBrowser />
-    </main>
+    </AuditShell>
   );
 }

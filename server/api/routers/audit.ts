@@ -1,9 +1,34 @@
-// Compliance: who read which patient's data, and when.
+// Compliance: who read which patient's data, and what changed, when, by whom and why: the event
+// log with filters, one event with its causes and effects, a patient's timeline and the record as
+// it was at any past instant. Every answer that carries patient data records the read first.
 import { z } from "zod";
-import { readAccessLog } from "../accessLog";
+import { NotFoundError } from "../../errors";
+import type { StoredEvent } from "../../eventStore";
+import { encounterDecider } from "../../domain/encounter/decider";
+import { orderDecider } from "../../domain/order/decider";
+import { patientDecider } from "../../domain/patient/decider";
+import { eventDetail, patientAsOf, patientIdsOf, patientStreams, patientTimeline, searchEvents } from "../../projections/audit";
+import { listPatients, patientStreamIds, providerNames } from "../../projections/queries";
+import { readAccessLog, recordAccess } from "../accessLog";
+import { historyItems } from "../historyItem";
+import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
 
 const id = z.string().trim().min(1).max(100);
+const patientId = z.uuid("patient id must be a uuid");
+const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
+const aggregateTypes = [patientDecider, encounterDecider, orderDecider].map((d) => d.aggregateType);
+
+const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
+
+/** The rows the audit screens list: the history item, and which patient it is about (if any). */
+async function auditItems(ctx: Pick<Context, "db">, events: readonly StoredEvent[]) {
+  const [patients, items] = await Promise.all([patientIdsOf(ctx.db.prisma, events), historyItems(ctx.db.prisma, events)]);
+  const byId = new Map(items.map((i) => [i.eventId, { ...i, patientId: patients.get(i.eventId) ?? null }]));
+  const item = (event: StoredEvent) => byId.get(event.metadata.eventId)!;
+  const patientIds = [...new Set([...patients.values()].filter((p): p is string => p !== null))];
+  return { item, patientIds };
+}
 
 export const auditRouter = router({
   /** The read-access log, newest first; filter by patient, user and time ([from, to)). */
@@ -18,7 +43,126 @@ export const auditRouter = router({
           cursor: z.string().regex(/^\d{1,19}$/, "cursor must be a row id").optional(),
           limit: z.int().min(1).max(200).default(50),
         })
-        .refine((f) => !f.from || !f.to || f.from < f.to, { message: "from must be before to", path: ["to"] }),
+        .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
     )
     .query(({ ctx, input }) => readAccessLog(ctx.db, input)),
+
+  /** What the event log's filters offer: event types, aggregate types, and the users who can appear. */
+  filterOptions: complianceProcedure.query(async ({ ctx }) => {
+    const users = await ctx.db.prisma.user.findMany({ select: { id: true, name: true, email: true }, orderBy: { name: "asc" }, take: 500 });
+    return { eventTypes: ctx.store.registry.types(), aggregateTypes, users };
+  }),
+
+  /**
+   * The global event log, newest first, keyset-paged on the global position (`before`). Filters
+   * combine (AND); each can use an index. Records a read of every patient the page touches.
+   */
+  events: complianceProcedure
+    .input(
+      z
+        .object({
+          eventTypes: z.array(eventType).max(20).optional(),
+          streamId: z.string().trim().min(1).max(200).optional(),
+          aggregateType: z.string().trim().min(1).max(50).optional(),
+          userId: id.optional(),
+          correlationId: id.optional(),
+          occurredFrom: z.date().optional(),
+          occurredTo: z.date().optional(),
+          recordedFrom: z.date().optional(),
+          recordedTo: z.date().optional(),
+          before: z.int().positive().optional(),
+          limit: z.int().min(1).max(200).default(50),
+        })
+        .refine((f) => beforeFrom({ from: f.occurredFrom, to: f.occurredTo }), { message: "from must be before to", path: ["occurredTo"] })
+        .refine((f) => beforeFrom({ from: f.recordedFrom, to: f.recordedTo }), { message: "from must be before to", path: ["recordedTo"] }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await searchEvents(ctx.store, input);
+      const { item, patientIds } = await auditItems(ctx, page.events);
+      await recordAccess(ctx, { patientIds, procedure: "audit.events" });
+      return {
+        items: page.events.map(item),
+        nextBefore: page.hasMore ? (page.events.at(-1)?.globalPosition ?? null) : null,
+        /** Newest first by this: the position, or the time the range filters on. */
+        sortedBy: page.sortedBy,
+      };
+    }),
+
+  /** One event with the chain that caused it, what it caused, and everything in the same request. */
+  event: complianceProcedure.input(z.object({ eventId: z.uuid("event id must be a uuid") })).query(async ({ ctx, input }) => {
+    const detail = await eventDetail(ctx.store, input.eventId);
+    if (!detail) throw new NotFoundError("Event", input.eventId);
+    const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated];
+    const { item, patientIds } = await auditItems(ctx, all);
+    await recordAccess(ctx, { patientIds, procedure: "audit.event" });
+    return {
+      event: item(detail.event),
+      causedBy: detail.causedBy.map(item),
+      causedByCommand: detail.causedByCommand,
+      caused: detail.caused.map((e) => ({ ...item(e), depth: e.depth })),
+      correlated: detail.correlated.map(item),
+      correlatedTruncated: detail.correlatedTruncated,
+    };
+  }),
+
+  /** Patient search for compliance (name or MRN prefixes), keyset-paged. */
+  patients: complianceProcedure
+    .input(
+      z.object({
+        search: z.string().trim().max(100).optional(),
+        cursor: z.string().max(500).nullish(),
+        limit: z.int().min(1).max(100).default(25),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await listPatients(ctx.db.prisma, input);
+      await recordAccess(ctx, { patientIds: page.items.map((p) => p.patientId), procedure: "audit.patients" });
+      return page;
+    }),
+
+  /** The whole record's events (patient, encounters, orders), newest first, optionally by type. */
+  patientTimeline: complianceProcedure
+    .input(
+      z.object({
+        patientId,
+        eventTypes: z.array(eventType).max(20).optional(),
+        before: z.int().positive().optional(),
+        limit: z.int().min(1).max(200).default(50),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const patient = await ctx.db.prisma.rmPatient.findUnique({
+        where: { patientId: input.patientId },
+        select: { patientId: true, mrn: true, givenName: true, familyName: true, dateOfBirth: true, version: true },
+      });
+      if (!patient) throw new NotFoundError("Patient", input.patientId);
+      const [streamIds, streams] = await Promise.all([patientStreamIds(ctx.db.prisma, input.patientId), patientStreams(ctx.db.prisma, input.patientId)]);
+      const page = await patientTimeline(ctx.store, streamIds, input);
+      const items = await historyItems(ctx.db.prisma, page.events);
+      await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientTimeline" });
+      return {
+        patient: { ...patient, dateOfBirth: patient.dateOfBirth.toISOString().slice(0, 10) },
+        items,
+        nextBefore: page.hasMore ? (page.events.at(-1)?.globalPosition ?? null) : null,
+        /** What the screens call the record's encounters and orders, by id. */
+        encounters: Object.fromEntries(streams.encounters.map((e) => [e.encounterId, { encounterType: e.encounterType, startedAt: e.startedAt }])),
+        orders: Object.fromEntries(streams.orders.map((o) => [o.orderId, { kind: o.kind, description: o.description }])),
+      };
+    }),
+
+  /**
+   * Time travel: the record as the system had recorded it at `asOf` (recorded time, millisecond
+   * precision; an event recorded exactly at `asOf` is included). Demographics, and each encounter
+   * and order that existed by then, with the stream versions used and today's, to compare.
+   */
+  patientAsOf: complianceProcedure.input(z.object({ patientId, asOf: z.date() })).query(async ({ ctx, input }) => {
+    const record = await patientAsOf(ctx.store, input.patientId, input.asOf);
+    if (!record) throw new NotFoundError("Patient", input.patientId);
+    const users = await providerNames(ctx.db.prisma, [
+      ...record.encounters.map((e) => e.state.providerId),
+      ...record.orders.map((o) => o.state.providerId),
+    ]);
+    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientAsOf" });
+    return { ...record, users };
+  }),
 });

@@ -1,0 +1,27 @@
+"use client";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+
+const links = [
+  { href: "/audit", label: "Access log", exact: true },
+  { href: "/audit/events", label: "Event log", exact: false },
+  { href: "/audit/patients", label: "Patients", exact: false },
+];
+
+/** The audit section's own tabs, under the top bar. */
+export function AuditNav() {
+  const pathname = usePathname();
+  return (
+    <nav className="subnav" aria-label="Audit">
+      {links.map((l) => {
+        const here = pathname === l.href;
+        const inside = !l.exact && pathname.startsWith(`${l.href}/`);
+        return (
+          <Link key={l.href} href={l.href} aria-current={here ? "page" : inside ? "true" : undefined}>
+            {l.label}
+          </Link>
+        );
+      })}
+    </nav>
+  );
+}

@@ -1,0 +1,215 @@
+"use client";
+// One event in full: its payload, every metadata field, the chain of events that caused it and
+// that it caused, and the other events written in the same request (correlation id).
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useTRPC } from "../trpc";
+import { EventSummary } from "./EventSummary";
+import { eventLogHref } from "./EventLog";
+import { errorText, eventTitle, formatInstant, localZone, shortId, type EventDetailData } from "./format";
+
+type Item = EventDetailData["event"];
+
+export function EventDetail({ eventId }: { eventId: string }) {
+  const trpc = useTRPC();
+  const detail = useQuery(trpc.audit.event.queryOptions({ eventId }));
+
+  if (detail.isPending) {
+    return (
+      <div aria-busy="true" aria-label="Loading the event">
+        <div className="skeleton" style={{ width: "30%", height: 24 }} />
+        <div className="panel">
+          <div className="skeleton" style={{ width: "70%" }} />
+          <div className="skeleton" style={{ width: "55%" }} />
+          <div className="skeleton" style={{ width: "62%" }} />
+        </div>
+      </div>
+    );
+  }
+  if (detail.isError) {
+    const notFound = (detail.error as { data?: { code?: string } | null }).data?.code === "NOT_FOUND";
+    return (
+      <>
+        <Crumbs />
+        <h1>{notFound ? "No such event" : "Event"}</h1>
+        <div className="state error" role="alert">
+          <p>{notFound ? `No event has the id ${eventId}.` : `The event could not be loaded: ${errorText(detail.error)}`}</p>
+          {notFound ? null : (
+            <button type="button" className="secondary small" onClick={() => void detail.refetch()}>
+              Try again
+            </button>
+          )}
+        </div>
+      </>
+    );
+  }
+  const { event, causedBy, causedByCommand, caused, correlated, correlatedTruncated } = detail.data;
+
+  return (
+    <>
+      <Crumbs />
+      <div className="page-head">
+        <div>
+          <h1>
+            {eventTitle(event.type)} <span className="badge info mono-badge">{event.type}</span>
+          </h1>
+          <p className="subtitle">
+            Version {event.version} of <span className="mono">{event.streamId}</span> · recorded {formatInstant(event.recordedAt)} ({localZone()})
+          </p>
+        </div>
+        {event.patientId ? (
+          <Link className="button secondary" href={`/audit/patients/${event.patientId}?asOf=${encodeURIComponent(event.recordedAt.toISOString())}`}>
+            Patient record as of this event
+          </Link>
+        ) : null}
+      </div>
+
+      <div className="audit-grid">
+        <section className="panel" aria-labelledby="meta-title">
+          <h2 id="meta-title">Metadata</h2>
+          <dl className="facts meta" data-testid="event-metadata">
+            <dt>Event id</dt>
+            <dd>
+              <code>{event.eventId}</code>
+            </dd>
+            <dt>Type</dt>
+            <dd>
+              <code>{event.type}</code> · schema v{event.schemaVersion}
+            </dd>
+            <dt>Stream</dt>
+            <dd>
+              <Link href={eventLogHref({ stream: event.streamId })} className="mono">
+                {event.streamId}
+              </Link>
+            </dd>
+            <dt>Record type</dt>
+            <dd>{event.aggregateType}</dd>
+            <dt>Version</dt>
+            <dd>{event.version}</dd>
+            <dt>Global position</dt>
+            <dd>{event.globalPosition}</dd>
+            <dt>Occurred at</dt>
+            <dd>
+              <time dateTime={event.occurredAt.toISOString()}>{formatInstant(event.occurredAt)}</time>
+              <span className="muted small"> when it happened, as the command said</span>
+            </dd>
+            <dt>Recorded at</dt>
+            <dd>
+              <time dateTime={event.recordedAt.toISOString()}>{formatInstant(event.recordedAt)}</time>
+              <span className="muted small"> when the system stored it</span>
+            </dd>
+            <dt>User</dt>
+            <dd>
+              {event.userName ? <>{event.userName} · </> : null}
+              <Link href={eventLogHref({ user: event.userId })} className="mono" title="All events by this user">
+                {event.userId}
+              </Link>
+            </dd>
+            <dt>Correlation id</dt>
+            <dd>
+              <Link href={eventLogHref({ correlation: event.correlationId })} className="mono" title="All events of this request">
+                {event.correlationId}
+              </Link>
+            </dd>
+            <dt>Causation id</dt>
+            <dd>
+              {event.causationId ? <code>{event.causationId}</code> : <span className="muted">none</span>}
+              {causedByCommand ? <span className="muted small"> the command that wrote it (not an event)</span> : null}
+            </dd>
+            <dt>Patient</dt>
+            <dd>
+              {event.patientId ? (
+                <Link href={`/audit/patients/${event.patientId}`} className="mono">
+                  {event.patientId}
+                </Link>
+              ) : (
+                <span className="muted">none</span>
+              )}
+            </dd>
+          </dl>
+        </section>
+
+        <section className="panel" aria-labelledby="payload-title">
+          <h2 id="payload-title">Payload</h2>
+          <EventSummary type={event.type} data={event.data} />
+          <h3 className="subhead">Data (stored at schema v{event.schemaVersion}, read at the current one)</h3>
+          <pre className="json" tabIndex={0} aria-label="Payload as JSON" data-testid="event-payload">
+            {JSON.stringify(event.data, null, 2)}
+          </pre>
+        </section>
+      </div>
+
+      <div className="audit-grid">
+        <section className="panel" aria-labelledby="causation-title" data-testid="causation-chain">
+          <h2 id="causation-title">Causation chain</h2>
+          <h3 className="subhead">Caused by</h3>
+          {causedBy.length === 0 ? (
+            <p className="muted small">
+              {causedByCommand
+                ? "No event: a user's command wrote it directly (its causation id is the command id)."
+                : "Nothing: it has no causation id."}
+            </p>
+          ) : (
+            <ol className="chain">
+              {causedBy.map((e) => (
+                <EventLine key={e.eventId} item={e} />
+              ))}
+            </ol>
+          )}
+          <h3 className="subhead">This event caused</h3>
+          {caused.length === 0 ? (
+            <p className="muted small">No event names this one as its cause.</p>
+          ) : (
+            <ol className="chain">
+              {caused.map((e) => (
+                <EventLine key={e.eventId} item={e} depth={e.depth} />
+              ))}
+            </ol>
+          )}
+        </section>
+
+        <section className="panel" aria-labelledby="correlated-title" data-testid="correlated-events">
+          <h2 id="correlated-title">Same request</h2>
+          <p className="muted small">
+            {correlated.length} event{correlated.length === 1 ? "" : "s"} with correlation id <code>{shortId(event.correlationId, 13)}</code>, oldest first
+            {correlatedTruncated ? " (the first 200 only)" : ""}.
+          </p>
+          <ol className="chain">
+            {correlated.map((e) => (
+              <EventLine key={e.eventId} item={e} current={e.eventId === event.eventId} />
+            ))}
+          </ol>
+          {correlatedTruncated ? (
+            <Link href={eventLogHref({ correlation: event.correlationId })}>All events of this request in the log</Link>
+          ) : null}
+        </section>
+      </div>
+    </>
+  );
+}
+
+function Crumbs() {
+  return (
+    <nav className="crumbs" aria-label="Breadcrumb">
+      <Link href="/audit">Audit</Link> › <Link href="/audit/events">Event log</Link> › Event
+    </nav>
+  );
+}
+
+function EventLine({ item, depth, current }: { item: Item; depth?: number; current?: boolean }) {
+  return (
+    <li className={`chain-item${current ? " current" : ""}`} style={depth ? { marginLeft: (depth - 1) * 16 } : undefined} aria-current={current ? "true" : undefined}>
+      {current ? (
+        <span className="strong">{eventTitle(item.type)}</span>
+      ) : (
+        <Link href={`/audit/events/${item.eventId}`} className="strong">
+          {eventTitle(item.type)}
+        </Link>
+      )}{" "}
+      <span className="muted small">
+        {item.aggregateType} v{item.version} · {formatInstant(item.recordedAt)} · {item.userName ?? shortId(item.userId, 14)}
+        {current ? " · this event" : ""}
+      </span>
+    </li>
+  );
+}

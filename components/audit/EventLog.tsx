@@ -1,0 +1,375 @@
+"use client";
+// The global event log for compliance: filters in the URL (shareable, back button works), a
+// dense table newest first, one page per "Load older" (keyset on the global position).
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useState, type FormEvent, type MouseEvent } from "react";
+import { useTRPC } from "../trpc";
+import { useHydrated } from "./useHydrated";
+import { errorText, eventTitle, formatInstant, formatSeconds, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
+
+const PAGE = 50;
+
+export type EventFilters = {
+  type?: string;
+  aggregate?: string;
+  stream?: string;
+  user?: string;
+  correlation?: string;
+  time: "recorded" | "occurred";
+  from?: string;
+  to?: string;
+};
+
+const keys = ["type", "aggregate", "stream", "user", "correlation", "from", "to"] as const;
+
+function filtersFrom(params: URLSearchParams): EventFilters {
+  const f: EventFilters = { time: params.get("time") === "occurred" ? "occurred" : "recorded" };
+  for (const k of keys) {
+    const v = params.get(k)?.trim();
+    if (v) f[k] = v;
+  }
+  return f;
+}
+
+/** The URL of the event log with these filters (only the ones set). */
+export function eventLogHref(f: Partial<EventFilters>): string {
+  const params = new URLSearchParams();
+  for (const k of keys) if (f[k]) params.set(k, f[k]!);
+  if ((f.from || f.to) && f.time === "occurred") params.set("time", "occurred");
+  const qs = params.toString();
+  return qs ? `/audit/events?${qs}` : "/audit/events";
+}
+
+function inputOf(f: EventFilters) {
+  const from = fromLocalInput(f.from);
+  const to = fromLocalInput(f.to);
+  return {
+    eventTypes: f.type ? [f.type] : undefined,
+    aggregateType: f.aggregate,
+    streamId: f.stream,
+    userId: f.user,
+    correlationId: f.correlation,
+    ...(f.time === "occurred" ? { occurredFrom: from, occurredTo: to } : { recordedFrom: from, recordedTo: to }),
+    limit: PAGE,
+  };
+}
+
+export function EventLog() {
+  const params = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const filters = filtersFrom(params);
+  const active = keys.some((k) => filters[k]);
+  const hydrated = useHydrated();
+
+  function apply(next: EventFilters) {
+    const href = eventLogHref(next);
+    router.push(href === pathname ? pathname : href, { scroll: false });
+  }
+
+  return (
+    <>
+      <FilterBar key={params.toString()} initial={filters} onApply={apply} />
+      <section className="panel" aria-labelledby="event-log-title">
+        <div className="panel-head">
+          <h2 id="event-log-title">Events</h2>
+          <span className="muted small">
+            Newest first{filters.from || filters.to ? ` by ${filters.time} time` : ""} · times in {hydrated ? localZone() : "local time"}
+          </span>
+        </div>
+        <EventTable key={params.toString()} filters={filters} filtered={active} />
+      </section>
+    </>
+  );
+}
+
+function FilterBar({ initial, onApply }: { initial: EventFilters; onApply: (f: EventFilters) => void }) {
+  const trpc = useTRPC();
+  const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
+  const [error, setError] = useState<string | null>(null);
+  const byAggregate = new Map<string, string[]>();
+  for (const t of options.data?.eventTypes ?? []) {
+    const group = /^(Patient|Encounter|Order)/.exec(t)?.[1]?.toLowerCase() ?? "other";
+    byAggregate.set(group, [...(byAggregate.get(group) ?? []), t]);
+  }
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const text = (name: string) => {
+      const v = form.get(name);
+      return typeof v === "string" && v.trim() ? v.trim() : undefined;
+    };
+    const next: EventFilters = {
+      type: text("type"),
+      aggregate: text("aggregate"),
+      stream: text("stream"),
+      user: text("user"),
+      correlation: text("correlation"),
+      time: text("time") === "occurred" ? "occurred" : "recorded",
+      from: text("from"),
+      to: text("to"),
+    };
+    const from = fromLocalInput(next.from);
+    const to = fromLocalInput(next.to);
+    if (from && to && from >= to) {
+      setError("“From” must be before “Until”.");
+      return;
+    }
+    setError(null);
+    onApply(next);
+  }
+
+  return (
+    <section className="panel" aria-labelledby="event-filters-title">
+      <h2 id="event-filters-title" className="sr-only">
+        Filter events
+      </h2>
+      <form className="filters audit-filters" role="search" aria-label="Event log filters" onSubmit={submit}>
+        <div className="field type-field">
+          <label htmlFor="f-type">Event type</label>
+          {/* Remounted once the types arrive, so the URL's type is selected. */}
+          <select id="f-type" name="type" key={options.data ? "loaded" : "loading"} defaultValue={initial.type ?? ""}>
+            <option value="">Any type</option>
+            {[...byAggregate].map(([group, types]) => (
+              <optgroup key={group} label={group.charAt(0).toUpperCase() + group.slice(1)}>
+                {types.map((t) => (
+                  <option key={t} value={t}>
+                    {eventTitle(t)}
+                  </option>
+                ))}
+              </optgroup>
+            ))}
+            {initial.type && options.data && !options.data.eventTypes.includes(initial.type) ? <option value={initial.type}>{initial.type}</option> : null}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-aggregate">Record type</label>
+          <select id="f-aggregate" name="aggregate" key={options.data ? "loaded" : "loading"} defaultValue={initial.aggregate ?? ""}>
+            <option value="">Any</option>
+            {(options.data?.aggregateTypes ?? ["patient", "encounter", "order"]).map((a) => (
+              <option key={a} value={a}>
+                {a.charAt(0).toUpperCase() + a.slice(1)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-user">User id</label>
+          <input id="f-user" name="user" list="f-user-list" defaultValue={initial.user} maxLength={100} placeholder="any user" autoComplete="off" />
+          <datalist id="f-user-list">
+            {options.data?.users.map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.name} · {u.email}
+              </option>
+            ))}
+          </datalist>
+        </div>
+        <div className="field">
+          <label htmlFor="f-correlation">Correlation id</label>
+          <input id="f-correlation" name="correlation" defaultValue={initial.correlation} maxLength={100} placeholder="any request" className="mono" />
+        </div>
+        <div className="field wide">
+          <label htmlFor="f-stream">Stream id</label>
+          <input id="f-stream" name="stream" defaultValue={initial.stream} maxLength={200} placeholder="e.g. patient-3f2a…" className="mono" />
+        </div>
+        <fieldset className="field time-range">
+          <legend>Time</legend>
+          <div className="time-range-inputs">
+            <select name="time" aria-label="Which time" defaultValue={initial.time}>
+              <option value="recorded">Recorded</option>
+              <option value="occurred">Occurred</option>
+            </select>
+            <label htmlFor="f-from" className="sr-only">
+              From
+            </label>
+            <input id="f-from" name="from" type="datetime-local" step="1" defaultValue={initial.from} aria-describedby={error ? "f-range-error" : undefined} />
+            <span aria-hidden="true" className="muted">
+              –
+            </span>
+            <label htmlFor="f-to" className="sr-only">
+              Until
+            </label>
+            <input id="f-to" name="to" type="datetime-local" step="1" defaultValue={initial.to} aria-invalid={error ? true : undefined} />
+          </div>
+          {error ? (
+            <span id="f-range-error" className="error" role="alert">
+              {error}
+            </span>
+          ) : null}
+        </fieldset>
+        <div className="actions">
+          <button type="submit">Apply</button>
+          <Link className="button secondary" href="/audit/events">
+            Clear
+          </Link>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function EventTable({ filters, filtered }: { filters: EventFilters; filtered: boolean }) {
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  return (
+    <div className="table-scroll">
+      <table className="data dense events-table" aria-describedby="event-log-title">
+        <thead>
+          <tr>
+            <th scope="col">Recorded</th>
+            <th scope="col">Event</th>
+            <th scope="col">Record</th>
+            <th scope="col" className="num">
+              Ver.
+            </th>
+            <th scope="col">User</th>
+            <th scope="col">Correlation</th>
+            <th scope="col">Causation</th>
+          </tr>
+        </thead>
+        {cursors.map((before, i) => (
+          <EventPage
+            key={before ?? "first"}
+            filters={filters}
+            before={before}
+            first={i === 0}
+            last={i === cursors.length - 1}
+            filtered={filtered}
+            onOlder={(next) => setCursors((c) => [...c, next])}
+          />
+        ))}
+      </table>
+    </div>
+  );
+}
+
+function EventPage(props: { filters: EventFilters; before?: number; first: boolean; last: boolean; filtered: boolean; onOlder: (before: number) => void }) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const page = useQuery(trpc.audit.events.queryOptions({ ...inputOf(props.filters), before: props.before }));
+  const colSpan = 7;
+  if (page.isPending) {
+    return (
+      <tbody aria-busy="true">
+        {Array.from({ length: props.first ? 8 : 2 }, (_, r) => (
+          <tr key={r} aria-hidden={r > 0 ? true : undefined}>
+            <td colSpan={colSpan}>
+              {r === 0 ? <span className="sr-only">Loading events…</span> : null}
+              <div className="skeleton" style={{ width: `${60 + ((r * 13) % 35)}%` }} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    );
+  }
+  if (page.isError) {
+    return (
+      <tbody>
+        <tr>
+          <td colSpan={colSpan}>
+            <div className="state error" role="alert">
+              <p>The events could not be loaded: {errorText(page.error)}</p>
+              <button type="button" className="secondary small" onClick={() => void page.refetch()}>
+                Try again
+              </button>
+            </div>
+          </td>
+        </tr>
+      </tbody>
+    );
+  }
+  const { items, nextBefore } = page.data;
+
+  function openRow(event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) {
+    // Links inside the row (filters, the patient) keep their own meaning.
+    if ((event.target as HTMLElement).closest("a, button, input, select")) return;
+    if (window.getSelection()?.toString()) return;
+    router.push(`/audit/events/${item.eventId}`);
+  }
+
+  return (
+    <tbody>
+      {items.length === 0 && props.first ? (
+        <tr>
+          <td colSpan={colSpan}>
+            <div className="state" role="status" data-testid="events-empty">
+              {props.filtered ? "No events match these filters." : "The log is empty."}
+            </div>
+          </td>
+        </tr>
+      ) : null}
+      {items.map((e) => {
+        const stream = splitStream(e.streamId);
+        const occurredApart = Math.abs(e.occurredAt.getTime() - e.recordedAt.getTime()) > 60_000;
+        return (
+          <tr key={e.eventId} className="clickable" onClick={(ev) => openRow(ev, e)} data-testid="event-row" data-event-type={e.type}>
+            <td className="nowrap mono-nums">
+              <time dateTime={e.recordedAt.toISOString()} title={`recorded ${formatInstant(e.recordedAt)}`}>
+                {formatSeconds(e.recordedAt)}
+              </time>
+              {occurredApart ? (
+                <div className="muted small" title={`occurred ${formatInstant(e.occurredAt)}`}>
+                  occurred {formatSeconds(e.occurredAt).slice(0, 16)}
+                </div>
+              ) : null}
+            </td>
+            <td>
+              <Link href={`/audit/events/${e.eventId}`} className="strong" title={e.type}>
+                {eventTitle(e.type)}
+              </Link>
+            </td>
+            <td className="nowrap">
+              <span className="kind">{e.aggregateType}</span>{" "}
+              <Link href={eventLogHref({ stream: e.streamId })} className="mono" title={`All events of stream ${e.streamId}`}>
+                {shortId(stream.id)}
+              </Link>
+              {e.patientId ? (
+                <>
+                  {" · "}
+                  <Link href={`/audit/patients/${e.patientId}`} title={`Patient ${e.patientId}: timeline and time travel`}>
+                    patient
+                  </Link>
+                </>
+              ) : null}
+            </td>
+            <td className="num">{e.version}</td>
+            <td>
+              {e.userName ? <span title={e.userId}>{e.userName}</span> : <code title={e.userId}>{shortId(e.userId, 14)}</code>}
+            </td>
+            <td>
+              <Link href={eventLogHref({ correlation: e.correlationId })} className="mono" title={`Everything in request ${e.correlationId}`}>
+                {shortId(e.correlationId)}
+              </Link>
+            </td>
+            <td>
+              <code className="muted" title={e.causationId ?? "none"}>
+                {shortId(e.causationId)}
+              </code>
+            </td>
+          </tr>
+        );
+      })}
+      {props.last && nextBefore !== null ? (
+        <tr className="load-more-row">
+          <td colSpan={colSpan}>
+            <div className="load-more">
+              <button type="button" className="secondary" onClick={() => props.onOlder(nextBefore)}>
+                Load older
+              </button>
+            </div>
+          </td>
+        </tr>
+      ) : null}
+      {props.last && nextBefore === null && items.length > 0 ? (
+        <tr className="end-row">
+          <td colSpan={colSpan} className="muted small">
+            End of the log{props.filtered ? " for these filters" : ""}.
+          </td>
+        </tr>
+      ) : null}
+    </tbody>
+  );
+}
+

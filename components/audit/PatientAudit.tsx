@@ -1,0 +1,261 @@
+"use client";
+// One patient's record for compliance: the timeline of every change (who, when, why), time travel
+// to any recorded instant (the instant lives in the URL: ?asOf=ISO), and who viewed the chart.
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useState } from "react";
+import { useTRPC } from "../trpc";
+import { ChartReaders } from "./AccessLogBrowser";
+import { EventSummary } from "./EventSummary";
+import { errorText, eventTitle, formatInstant, formatSeconds, label, shortId, type TimelineData, type TimelineItem } from "./format";
+import { TimeTravel } from "./TimeTravel";
+
+const PAGE = 25;
+
+function parseAsOf(value: string | null): Date | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function PatientAudit({ patientId }: { patientId: string }) {
+  const trpc = useTRPC();
+  const params = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const asOf = parseAsOf(params.get("asOf"));
+  const [type, setType] = useState("");
+  const eventTypes = type ? [type] : undefined;
+  const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, limit: PAGE }, { placeholderData: keepPreviousData }));
+  const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
+
+  function travel(to: Date | null) {
+    router.replace(to ? `${pathname}?asOf=${encodeURIComponent(to.toISOString())}` : pathname, { scroll: false });
+    // Side by side the panel is always in view; stacked (narrow screens) it is below the timeline.
+    if (to) document.getElementById("time-travel")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+
+  if (head.isError && !head.data) {
+    const notFound = (head.error as { data?: { code?: string } | null }).data?.code === "NOT_FOUND";
+    return (
+      <>
+        <Crumbs />
+        <h1>{notFound ? "No such patient" : "Patient"}</h1>
+        <div className="state error" role="alert">
+          <p>{notFound ? `No patient has the id ${patientId}.` : `The record could not be loaded: ${errorText(head.error)}`}</p>
+          {notFound ? null : (
+            <button type="button" className="secondary small" onClick={() => void head.refetch()}>
+              Try again
+            </button>
+          )}
+        </div>
+      </>
+    );
+  }
+
+  const patient = head.data?.patient;
+  return (
+    <>
+      <Crumbs />
+      {patient ? (
+        <div className="chart-head">
+          <div>
+            <h1>{patient.givenName ? `${patient.familyName}, ${patient.givenName}` : patient.familyName}</h1>
+            <dl className="inline-facts">
+              <div>
+                <dt>MRN</dt>
+                <dd className="mono">{patient.mrn}</dd>
+              </div>
+              <div>
+                <dt>Born</dt>
+                <dd>{patient.dateOfBirth}</dd>
+              </div>
+              <div>
+                <dt>Patient record</dt>
+                <dd>version {patient.version}</dd>
+              </div>
+              <div>
+                <dt>Id</dt>
+                <dd className="mono">{patient.patientId}</dd>
+              </div>
+            </dl>
+          </div>
+        </div>
+      ) : (
+        <div aria-busy="true" aria-label="Loading the patient">
+          <div className="skeleton" style={{ width: "30%", height: 26 }} />
+          <div className="skeleton" style={{ width: "50%" }} />
+        </div>
+      )}
+
+      <div className="audit-patient-grid">
+        <section className="panel" aria-labelledby="timeline-title" data-testid="timeline">
+          <div className="panel-head">
+            <h2 id="timeline-title">Timeline</h2>
+            <div className="inline-field">
+              <label htmlFor="timeline-type">Show</label>
+              <select id="timeline-type" value={type} onChange={(e) => setType(e.target.value)}>
+                <option value="">All events</option>
+                {(options.data?.eventTypes ?? []).map((t) => (
+                  <option key={t} value={t}>
+                    {eventTitle(t)}
+                  </option>
+                ))}
+              </select>
+            </div>
+          </div>
+          <p className="muted small">
+            Every change to the patient, their encounters and orders, newest first. “View as of here” shows the record as it was recorded
+            right after that event.
+          </p>
+          <Timeline key={type} patientId={patientId} eventTypes={eventTypes} asOf={asOf} onTravel={travel} />
+        </section>
+
+        <TimeTravel patientId={patientId} asOf={asOf} onTravel={travel} />
+      </div>
+
+      <ChartReaders patientId={patientId} />
+    </>
+  );
+}
+
+function Crumbs() {
+  return (
+    <nav className="crumbs" aria-label="Breadcrumb">
+      <Link href="/audit">Audit</Link> › <Link href="/audit/patients">Patients</Link> › Record
+    </nav>
+  );
+}
+
+type TimelineProps = { patientId: string; eventTypes?: string[]; asOf: Date | null; onTravel: (to: Date) => void };
+
+function Timeline(props: TimelineProps) {
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  return (
+    <ol className="events timeline" aria-label="Events, newest first">
+      {cursors.map((before, i) => (
+        <TimelinePage
+          key={before ?? "first"}
+          {...props}
+          before={before}
+          first={i === 0}
+          last={i === cursors.length - 1}
+          onOlder={(next) => setCursors((c) => [...c, next])}
+        />
+      ))}
+    </ol>
+  );
+}
+
+function TimelinePage({
+  patientId,
+  eventTypes,
+  asOf,
+  onTravel,
+  before,
+  first,
+  last,
+  onOlder,
+}: TimelineProps & { before?: number; first: boolean; last: boolean; onOlder: (before: number) => void }) {
+  const trpc = useTRPC();
+  const page = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, before, limit: PAGE }));
+  if (page.isPending) {
+    return (
+      <li aria-busy="true" aria-label="Loading events" className="event">
+        <div className="skeleton" style={{ width: "40%" }} />
+        <div className="skeleton" style={{ width: "70%" }} />
+        {first ? <div className="skeleton" style={{ width: "55%" }} /> : null}
+      </li>
+    );
+  }
+  if (page.isError) {
+    return (
+      <li className="state error" role="alert">
+        The timeline could not be loaded: {errorText(page.error)}{" "}
+        <button type="button" className="secondary small" onClick={() => void page.refetch()}>
+          Try again
+        </button>
+      </li>
+    );
+  }
+  const data = page.data;
+  return (
+    <>
+      {first && data.items.length === 0 ? (
+        <li className="state" role="status">
+          No events of this type in the record.
+        </li>
+      ) : null}
+      {data.items.map((item) => (
+        <TimelineEvent key={item.eventId} item={item} data={data} selected={asOf?.getTime() === item.recordedAt.getTime()} onTravel={onTravel} />
+      ))}
+      {last && data.nextBefore !== null ? (
+        <li className="load-more">
+          <button type="button" className="secondary" onClick={() => onOlder(data.nextBefore!)}>
+            Load older
+          </button>
+        </li>
+      ) : null}
+    </>
+  );
+}
+
+function recordLabel(item: TimelineItem, data: TimelineData): string {
+  const data_ = item.data as Record<string, unknown>;
+  if (item.aggregateType === "order") {
+    const order = data.orders[String(data_.orderId)];
+    return order ? `Order · ${order.description}` : `Order ${shortId(String(data_.orderId))}`;
+  }
+  if (item.aggregateType === "encounter") {
+    const encounter = data.encounters[String(data_.encounterId)];
+    return encounter ? `Encounter · ${label(encounter.encounterType)} ${formatSeconds(encounter.startedAt).slice(0, 10)}` : "Encounter";
+  }
+  return "Patient";
+}
+
+function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem; data: TimelineData; selected: boolean; onTravel: (to: Date) => void }) {
+  const occurredApart = Math.abs(item.occurredAt.getTime() - item.recordedAt.getTime()) > 60_000;
+  const order = item.type === "OrderStatusChanged" ? data.orders[String((item.data as Record<string, unknown>).orderId)] : undefined;
+  return (
+    <li className={`event${selected ? " selected" : ""}`} data-event-type={item.type} data-testid="timeline-event" aria-current={selected ? "true" : undefined}>
+      <div className="event-head">
+        <h3 className="event-title">{eventTitle(item.type)}</h3>
+        <span className="muted small">
+          {recordLabel(item, data)} · v{item.version}
+        </span>
+        <span className="event-actions">
+          <button
+            type="button"
+            className="secondary small"
+            onClick={() => onTravel(item.recordedAt)}
+            aria-pressed={selected}
+            aria-label={`View the record as of ${eventTitle(item.type).toLowerCase()}, recorded ${formatInstant(item.recordedAt)}`}
+          >
+            View as of here
+          </button>
+          <Link href={`/audit/events/${item.eventId}`} className="small">
+            Details
+          </Link>
+        </span>
+      </div>
+      <p className="event-meta muted small">
+        recorded{" "}
+        <time dateTime={item.recordedAt.toISOString()} title={formatInstant(item.recordedAt)}>
+          {formatSeconds(item.recordedAt)}
+        </time>
+        {occurredApart ? (
+          <>
+            {" "}
+            · occurred <time dateTime={item.occurredAt.toISOString()}>{formatSeconds(item.occurredAt).slice(0, 16)}</time>
+          </>
+        ) : null}{" "}
+        · by{" "}
+        <span className="event-who" title={`user id ${item.userId}`}>
+          {item.userName ?? item.userId}
+        </span>
+      </p>
+      <EventSummary type={item.type} data={item.data} orderName={order?.description} />
+    </li>
+  );
+}

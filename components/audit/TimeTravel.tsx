@@ -1,0 +1,235 @@
+"use client";
+// The record as the system had recorded it at one instant: demographics, encounters and orders
+// then, with what differs from today marked. Bitemporal: "as recorded at", not "as it happened".
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { useTRPC } from "../trpc";
+import { useHydrated } from "./useHydrated";
+import {
+  demographicLabels,
+  errorText,
+  formatInstant,
+  formatSeconds,
+  formatValue,
+  fromLocalInput,
+  label,
+  localZone,
+  sameValue,
+  statusBadgeClass,
+  toLocalInput,
+  type RecordAsOf,
+} from "./format";
+
+const fields = ["givenName", "familyName", "dateOfBirth", "sex", "email", "phone", "address", "mrn"] as const;
+
+export function TimeTravel({ patientId, asOf, onTravel }: { patientId: string; asOf: Date | null; onTravel: (to: Date | null) => void }) {
+  const [error, setError] = useState<string | null>(null);
+  const hydrated = useHydrated();
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const value = String(new FormData(event.currentTarget).get("asOf") ?? "");
+    const at = fromLocalInput(value);
+    if (!at) {
+      setError("Enter a date and time.");
+      return;
+    }
+    setError(null);
+    onTravel(at);
+  }
+
+  return (
+    <section className="panel time-travel" id="time-travel" aria-labelledby="tt-title" data-testid="time-travel">
+      <h2 id="tt-title">Time travel</h2>
+      <form className="tt-form" onSubmit={submit} key={`${hydrated}-${asOf?.toISOString() ?? "none"}`}>
+        <div className="field">
+          <label htmlFor="tt-as-of">As recorded at</label>
+          <input
+            id="tt-as-of"
+            name="asOf"
+            type="datetime-local"
+            step="0.001"
+            defaultValue={asOf && hydrated ? toLocalInput(asOf) : ""}
+            aria-describedby={`tt-hint${error ? " tt-error" : ""}`}
+            aria-invalid={error ? true : undefined}
+          />
+          {error ? (
+            <span id="tt-error" className="error" role="alert">
+              {error}
+            </span>
+          ) : null}
+        </div>
+        <div className="actions">
+          <button type="submit">Show</button>
+          {asOf ? (
+            <button type="button" className="secondary" onClick={() => onTravel(null)}>
+              Back to now
+            </button>
+          ) : null}
+        </div>
+      </form>
+      <p id="tt-hint" className="muted small">
+        What the system had <em>recorded</em> by that instant ({hydrated ? localZone() : "local time"}, to the millisecond), not when things happened clinically: a visit
+        entered late appears from when it was entered.
+      </p>
+      {asOf ? (
+        <AsOf patientId={patientId} asOf={asOf} />
+      ) : (
+        <div className="state small" role="status">
+          Pick an instant, or choose “View as of here” on an event in the timeline.
+        </div>
+      )}
+    </section>
+  );
+}
+
+function AsOf({ patientId, asOf }: { patientId: string; asOf: Date }) {
+  const trpc = useTRPC();
+  const record = useQuery(trpc.audit.patientAsOf.queryOptions({ patientId, asOf }, { placeholderData: keepPreviousData }));
+  if (record.isPending) {
+    return (
+      <div aria-busy="true" aria-label="Loading the record as of then">
+        <div className="skeleton" style={{ width: "70%" }} />
+        <div className="skeleton" style={{ width: "50%" }} />
+        <div className="skeleton" style={{ width: "60%" }} />
+      </div>
+    );
+  }
+  if (record.isError) {
+    return (
+      <div className="state error" role="alert">
+        <p>The record as of then could not be loaded: {errorText(record.error)}</p>
+        <button type="button" className="secondary small" onClick={() => void record.refetch()}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  const r = record.data;
+  const stale = record.isPlaceholderData;
+  return (
+    <div className={stale ? "stale" : undefined} aria-busy={stale} data-testid="as-of" data-as-of={r.asOf.toISOString()}>
+      <p className="as-of-line" role="status">
+        As recorded at <strong className="mono-nums">{formatInstant(r.asOf)}</strong>
+        {r.patient ? (
+          <>
+            {" "}
+            · patient version {r.patient.version} of {r.patient.currentVersion}{" "}
+            {r.patient.version === r.patient.currentVersion ? <span className="badge ok">current</span> : <span className="badge warn">earlier</span>}
+          </>
+        ) : null}
+      </p>
+      {r.patient ? <Demographics record={r} /> : <div className="state">Not registered yet at this instant: nothing of this record had been recorded.</div>}
+      <Encounters record={r} />
+      <Orders record={r} />
+      {r.laterEncounters + r.laterOrders > 0 ? (
+        <p className="muted small">
+          Recorded after this instant, so not shown: {r.laterEncounters} encounter{r.laterEncounters === 1 ? "" : "s"}, {r.laterOrders} order
+          {r.laterOrders === 1 ? "" : "s"}.
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function Demographics({ record }: { record: RecordAsOf }) {
+  const then = record.patient!.state as Record<string, unknown>;
+  const now = record.current as Record<string, unknown>;
+  const changed = fields.filter((f) => !sameValue(then[f], now[f])).length;
+  return (
+    <>
+      <h3 className="subhead">Demographics</h3>
+      <table className="data dense as-of-table" data-testid="as-of-demographics">
+        <thead>
+          <tr>
+            <th scope="col">Field</th>
+            <th scope="col">Then</th>
+            <th scope="col">Now</th>
+          </tr>
+        </thead>
+        <tbody>
+          {fields.map((f) => {
+            const differs = !sameValue(then[f], now[f]);
+            return (
+              <tr key={f} className={differs ? "differs" : undefined} data-field={f}>
+                <th scope="row">{demographicLabels[f]}</th>
+                <td className="then">
+                  {f === "sex" ? label(String(then[f])) : formatValue(then[f])}
+                  {differs ? <span className="sr-only"> (differs from now)</span> : null}
+                </td>
+                <td className={differs ? "now" : "now muted"}>{differs ? (f === "sex" ? label(String(now[f])) : formatValue(now[f])) : "same"}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p className="muted small">{changed === 0 ? "Same as now." : `${changed} field${changed === 1 ? "" : "s"} differ from now (highlighted).`}</p>
+    </>
+  );
+}
+
+function Versions({ version, current }: { version: number; current: number }) {
+  return (
+    <span className="muted small">
+      v{version} of {current}
+    </span>
+  );
+}
+
+function Encounters({ record }: { record: RecordAsOf }) {
+  return (
+    <>
+      <h3 className="subhead">Encounters then ({record.encounters.length})</h3>
+      {record.encounters.length === 0 ? (
+        <p className="muted small">None recorded by then.</p>
+      ) : (
+        <ul className="as-of-list" data-testid="as-of-encounters">
+          {record.encounters.map(({ state, version, currentVersion, currentStatus }) => {
+            const differs = currentStatus !== state.status;
+            return (
+              <li key={state.encounterId} className={differs ? "differs" : undefined}>
+                <span>
+                  {label(state.encounterType)} · {formatSeconds(new Date(state.startedAt)).slice(0, 16)}
+                  {state.reason ? <span className="muted"> · {state.reason}</span> : null}
+                </span>
+                <span className="as-of-status">
+                  <span className={statusBadgeClass(state.status)}>{label(state.status)}</span>
+                  {differs ? <span className="now-note">now {label(currentStatus)}</span> : null} <Versions version={version} current={currentVersion} />
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </>
+  );
+}
+
+function Orders({ record }: { record: RecordAsOf }) {
+  return (
+    <>
+      <h3 className="subhead">Orders then ({record.orders.length})</h3>
+      {record.orders.length === 0 ? (
+        <p className="muted small">None recorded by then.</p>
+      ) : (
+        <ul className="as-of-list" data-testid="as-of-orders">
+          {record.orders.map(({ state, version, currentVersion, currentStatus }) => {
+            const differs = currentStatus !== state.status;
+            return (
+              <li key={state.orderId} className={differs ? "differs" : undefined}>
+                <span>
+                  <span className="kind">{state.kind}</span> {state.details.description}
+                  {state.priority !== "routine" ? <span className="muted"> · {label(state.priority)}</span> : null}
+                </span>
+                <span className="as-of-status">
+                  <span className={statusBadgeClass(state.status)}>{label(state.status)}</span>
+                  {differs ? <span className="now-note">now {label(currentStatus)}</span> : null} <Versions version={version} current={currentVersion} />
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,109 @@
+// The compliance officer's journey: a clinician changes a patient's phone (with a reason) and
+// opens the chart; the officer finds the patient, sees the change and its reason in the timeline,
+// travels back to before it and sees the old number, and sees the clinician's read in the log.
+import { expect, test, type Page } from "@playwright/test";
+
+const password = "demo-password-2026";
+
+async function signIn(page: Page, email: string, name: string) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText(name);
+}
+
+/** A tRPC call from the signed-in page (its session cookie), as the console's client makes it. */
+async function call<T>(page: Page, path: string, input: unknown): Promise<T> {
+  return page.evaluate(
+    async ({ path, input }) => {
+      const response = await fetch(`/api/trpc/${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ json: input }),
+      });
+      const body = await response.json();
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
+      return body.result.data.json;
+    },
+    { path, input },
+  ) as Promise<T>;
+}
+
+test("compliance follows a change through the timeline, travels to before it, and sees who viewed the chart", async ({ page }) => {
+  // The clinician: register, then correct the phone number with a reason, then open the chart.
+  await signIn(page, "clinician@demo.test", "Casey Clinician");
+  const family = `Auditwell${Date.now().toString(36)}`;
+  const mrn = `AU${Date.now().toString(36).toUpperCase().slice(-8)}`;
+  const { patientId } = await call<{ patientId: string }>(page, "patient.register", {
+    mrn,
+    givenName: "Olive",
+    familyName: family,
+    dateOfBirth: "1971-08-14",
+    sex: "female",
+    phone: "+1 555 0101",
+  });
+  await page.waitForTimeout(50); // the registration and the change get distinct recorded instants
+  await call(page, "patient.updateDemographics", {
+    patientId,
+    expectedVersion: 1,
+    changes: { phone: "+1 555 0199" },
+    reason: "Patient reported a new mobile number",
+  });
+  const chartRead = page.waitForResponse((r) => r.url().includes("patient.byId") && r.ok());
+  await page.goto(`/patients/${patientId}`);
+  await chartRead;
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+
+  // The compliance officer finds the patient.
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto("/audit");
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Patients" }).click();
+  await expect(page).toHaveURL(/\/audit\/patients$/);
+  await page.getByLabel("Name or MRN").fill(family);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: `${family}, Olive` }).click();
+  await expect(page).toHaveURL(new RegExp(`/audit/patients/${patientId}$`));
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(`${family}, Olive`);
+
+  // The change in the timeline: who, before -> after, and why.
+  const timeline = page.getByTestId("timeline");
+  const change = timeline.getByTestId("timeline-event").filter({ has: page.getByRole("heading", { name: "Demographics updated" }) });
+  await expect(change).toHaveCount(1);
+  await expect(change).toContainText("Casey Clinician");
+  await expect(change.getByTestId("before-phone")).toHaveText("+1 555 0101");
+  await expect(change.getByTestId("after-phone")).toHaveText("+1 555 0199");
+  await expect(change).toContainText("Reason: Patient reported a new mobile number");
+
+  // Time travel to the registration, before the change: the old number, marked as differing.
+  const registered = timeline.getByTestId("timeline-event").filter({ has: page.getByRole("heading", { name: "Patient registered" }) });
+  await registered.getByRole("button", { name: /View the record as of/ }).click();
+  await expect(page).toHaveURL(/asOf=/);
+  const travel = page.getByTestId("time-travel");
+  await expect(travel).toContainText("As recorded at");
+  await expect(travel).toContainText("patient version 1 of 2");
+  const phone = travel.getByTestId("as-of-demographics").locator("tr[data-field=phone]");
+  await expect(phone.locator("td.then")).toContainText("+1 555 0101");
+  await expect(phone.locator("td.now")).toHaveText("+1 555 0199");
+  await expect(phone).toHaveClass(/differs/);
+  await expect(travel.getByTestId("as-of-demographics").locator("tr[data-field=familyName] td.now")).toHaveText("same");
+
+  // Back to now: the panel offers to pick an instant again.
+  await travel.getByRole("button", { name: "Back to now" }).click();
+  await expect(travel).toContainText("Pick an instant");
+
+  // Who viewed this chart: the clinician, through the chart.
+  const readers = page.getByTestId("chart-readers");
+  await expect(readers.getByTestId("chart-reader").filter({ hasText: "Casey Clinician" }).filter({ hasText: "patient.byId" }).first()).toBeVisible();
+
+  // The same change from the event log, filtered by type, to its detail page.
+  await page.goto(`/audit/events?type=PatientDemographicsUpdated&stream=patient-${patientId}`);
+  const rows = page.getByTestId("event-row");
+  await expect(rows).toHaveCount(1);
+  await rows.getByRole("link", { name: "Demographics updated" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Demographics updated");
+  await expect(page.getByTestId("event-metadata")).toContainText(`patient-${patientId}`);
+  await expect(page.getByTestId("event-payload")).toContainText("Patient reported a new mobile number");
+  await expect(page.getByTestId("correlated-events")).toContainText("this event");
+});
