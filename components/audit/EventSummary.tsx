@@ -99,7 +99,23 @@ export function EventSummary({ type, data, orderName }: { type: string; data: un
           {d.resultData ? <p className="small">Result: {formatValue(d.resultData)}</p> : null}
         </div>
       );
+    case "UserCreated":
+      return (
+        <p className="event-body">
+          {str(d.name)} · <span className="mono">{str(d.email)}</span> · roles: {roleList(d.roles)}
+        </p>
+      );
+    case "UserRolesChanged":
+      return (
+        <p className="event-body">
+          Roles: {roleList(d.previousRoles)} → {roleList(d.roles)}
+        </p>
+      );
     default:
       return null;
   }
+}
+
+function roleList(value: unknown): string {
+  return Array.isArray(value) && value.length > 0 ? value.map(String).join(", ") : "none";
 }

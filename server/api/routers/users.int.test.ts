@@ -3,6 +3,9 @@ import { TRPCError } from "@trpc/server";
 import { beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../../testing/db";
 import { callerFor } from "../../testing/caller";
+import { readStream } from "../../eventStore";
+import { clinicalRegistry } from "../../domain/registry";
+import { userStream } from "../../domain/user/events";
 
 process.env.BETTER_AUTH_SECRET ??= "test-secret-0123456789-0123456789-abcdef";
 
@@ -48,5 +51,18 @@ describeEachDatabase("users (admin)", (db) => {
     const second = await admin.users.create({ email: `admin2-${tag}@test.invalid`, name: "Second", password: "long enough password", roles: ["admin"] });
     expect(await codeOf(admin.users.setRoles({ userId: id, roles: ["clinician"] }))).toBe("OK");
     expect(second.id).toBeTruthy();
+  });
+
+  it("records user creation and role changes as events by the admin who made them", async () => {
+    const { id } = await admin.users.create({ email: `audit-${tag}@test.invalid`, name: "Audited", password: "long enough password", roles: [] });
+    await admin.users.setRoles({ userId: id, roles: ["clinician"] });
+    const events = await readStream({ db: db().prisma, registry: clinicalRegistry }, userStream(id));
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ["UserCreated", { userId: id, email: `audit-${tag}@test.invalid`, name: "Audited", roles: [] }],
+      ["UserRolesChanged", { userId: id, previousRoles: [], roles: ["clinician"] }],
+    ]);
+    const adminId = events[0]!.metadata.userId;
+    expect(adminId).not.toBe(id);
+    expect(events.every((e) => e.metadata.userId === adminId)).toBe(true);
   });
 });

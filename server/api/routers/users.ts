@@ -4,7 +4,20 @@ import { z } from "zod";
 import { InvariantError } from "../../errors";
 import { authFor, createUserWithPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth";
 import { isRole, roles, roleSchema } from "../../auth/roles";
+import { appendToStream, newCommandId, type Store } from "../../eventStore";
+import { userStream, type UserEvent } from "../../domain/user/events";
+import type { Context } from "../context";
 import { adminProcedure, router } from "../trpc";
+
+/** Records an admin's change to a user as an event in the user's stream, by the admin. */
+async function recordUserEvent(store: Store, ctx: Pick<Context, "correlationId"> & { user: { id: string } }, userId: string, event: UserEvent) {
+  await appendToStream(
+    store,
+    userStream(userId),
+    [{ ...event, eventId: newCommandId(), occurredAt: new Date(), userId: ctx.user.id, correlationId: ctx.correlationId, causationId: newCommandId() }],
+    { expectedVersion: "any", aggregateType: "user" },
+  );
+}
 
 const roleList = z
   .array(roleSchema)
@@ -42,7 +55,13 @@ export const usersRouter = router({
       const email = input.email.toLowerCase();
       const exists = await ctx.db.prisma.user.findUnique({ where: { email }, select: { id: true } });
       if (exists) throw new TRPCError({ code: "CONFLICT", message: "A user with this email already exists" });
-      return createUserWithPassword(authFor(ctx.db), { ...input, email });
+      const created = await createUserWithPassword(authFor(ctx.db), { ...input, email });
+      // The library writes the user in its own transaction; the event follows it.
+      await recordUserEvent(ctx.store, ctx, created.id, {
+        type: "UserCreated",
+        data: { userId: created.id, email, name: input.name, roles: input.roles },
+      });
+      return created;
     }),
 
   setRoles: adminProcedure
@@ -58,6 +77,10 @@ export const usersRouter = router({
             if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
           }
           const updated = await tx.user.update({ where: { id: input.userId }, data: { roles: input.roles }, select: userSelect });
+          await recordUserEvent({ ...ctx.store, db: tx }, ctx, input.userId, {
+            type: "UserRolesChanged",
+            data: { userId: input.userId, previousRoles: user.roles.filter(isRole), roles: input.roles },
+          });
           return { ...updated, roles: updated.roles.filter(isRole) };
         },
         { isolationLevel: "Serializable" },

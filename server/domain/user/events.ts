@@ -1,0 +1,22 @@
+// Who may do what is part of the record too: admins' changes to users are events, so the audit
+// log answers "who gave this person the clinician role, and when".
+import { z } from "zod";
+import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { userIdSchema } from "../common";
+
+const roleNames = z.array(z.enum(["clinician", "compliance", "admin"])).max(3);
+
+export const UserCreated = defineEvent(
+  "UserCreated",
+  z.object({ userId: userIdSchema, email: z.email().max(254), name: z.string().min(1).max(100), roles: roleNames }),
+);
+
+export const UserRolesChanged = defineEvent(
+  "UserRolesChanged",
+  z.object({ userId: userIdSchema, previousRoles: roleNames, roles: roleNames }),
+);
+
+export const userEvents = [UserCreated, UserRolesChanged] as const;
+export type UserEvent = EventOf<typeof userEvents>;
+
+export const userStream = (id: string) => `user-${id}`;
