@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { getDatabase, type Database } from "../db/client";
 import { storeOn, type Store } from "../eventStore";
-import { clinicalRegistry } from "../domain/registry";
+import { eventRegistry } from "../domain/registry";
 import { authFor, sessionUserFrom } from "../auth";
 import type { SessionUser } from "../auth/roles";
 
@@ -25,7 +25,7 @@ export function correlationIdFrom(headers: Headers): string {
 }
 
 export function storeFor(db: Database): Store {
-  return storeOn(db.prisma, clinicalRegistry);
+  return storeOn(db.prisma, eventRegistry);
 }
 
 /**

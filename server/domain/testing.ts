@@ -2,7 +2,7 @@
 import { expect } from "vitest";
 import type { Decider, DomainEvent } from "../eventStore/types";
 import { InvariantError, NotFoundError, ValidationError } from "../errors";
-import { clinicalRegistry } from "./registry";
+import { eventRegistry } from "./registry";
 
 export function given<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, events: readonly E[] = []) {
   const state = events.reduce(decider.evolve, decider.initialState());
@@ -18,7 +18,7 @@ export function given<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, ev
         then(expected: readonly E[]): S {
           const actual = run();
           expect(actual).toEqual(expected);
-          for (const event of actual) clinicalRegistry.encode(event);
+          for (const event of actual) eventRegistry.encode(event);
           const next = actual.reduce(decider.evolve, state);
           expect(JSON.parse(JSON.stringify(next))).toEqual(next);
           return next;

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { patientDecider, type PatientCommand, type PatientState } from "../domain/patient/decider";
-import { clinicalRegistry } from "../domain/registry";
+import { eventRegistry } from "../domain/registry";
 import { patientStream } from "../domain/streams";
 import { describeEachDatabase } from "../testing/db";
 import { ConcurrencyError } from "../errors";
@@ -43,7 +43,7 @@ async function foldAll(store: Store, streamId: string, upTo?: number): Promise<P
 }
 
 describeEachDatabase("aggregates and snapshots", (db) => {
-  const store = () => storeOn(db().prisma, clinicalRegistry);
+  const store = () => storeOn(db().prisma, eventRegistry);
 
   it("property: with or without snapshots, and at any version, loads equal the plain fold", async () => {
     await fc.assert(

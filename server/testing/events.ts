@@ -4,12 +4,14 @@ import { z } from "zod";
 import { createRegistry, defineEvent, storeOn, type NewEvent, type Store } from "../eventStore";
 import type { Database } from "../db/client";
 import { clinicalEvents } from "../domain/registry";
+import { userEvents } from "../domain/user/events";
 
 // Clinical events too: tests share one database, and global-log readers see every test's events.
 export const testRegistry = createRegistry([
   defineEvent("NoteAdded", z.object({ text: z.string(), n: z.number().int() })),
   defineEvent("NoteRemoved", z.object({ reason: z.string() })),
   ...clinicalEvents,
+  ...userEvents,
 ]);
 
 export function storeOf(db: Database): Store {

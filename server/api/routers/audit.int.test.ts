@@ -337,6 +337,6 @@ describeEachDatabase("audit procedures", (db) => {
     );
     const options = await asCompliance.audit.filterOptions();
     expect(options.eventTypes).toEqual(expect.arrayContaining(["PatientRegistered", "OrderStatusChanged", "EncounterCompleted"]));
-    expect(options.aggregateTypes).toEqual(["patient", "encounter", "order"]);
+    expect(options.aggregateTypes).toEqual(["patient", "encounter", "order", "user"]);
   });
 });

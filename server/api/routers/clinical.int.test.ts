@@ -73,7 +73,7 @@ describeEachDatabase("clinical procedures", (db) => {
     const commandId = randomUUID();
     const sneaky = { ...newPatient(), userId: "someone-else", commandId } as ReturnType<typeof newPatient> & { commandId: string };
     const { patientId } = await api.patient.register(sneaky);
-    const [event] = await readStream({ db: db().prisma, registry: (await import("../../domain/registry")).clinicalRegistry }, patientStream(patientId));
+    const [event] = await readStream({ db: db().prisma, registry: (await import("../../domain/registry")).eventRegistry }, patientStream(patientId));
     expect(event!.metadata).toMatchObject({ userId: clinician.id, correlationId, causationId: commandId });
   });
 

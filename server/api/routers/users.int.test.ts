@@ -4,7 +4,7 @@ import { beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../../testing/db";
 import { callerFor } from "../../testing/caller";
 import { readStream } from "../../eventStore";
-import { clinicalRegistry } from "../../domain/registry";
+import { eventRegistry } from "../../domain/registry";
 import { userStream } from "../../domain/user/events";
 
 process.env.BETTER_AUTH_SECRET ??= "test-secret-0123456789-0123456789-abcdef";
@@ -56,7 +56,7 @@ describeEachDatabase("users (admin)", (db) => {
   it("records user creation and role changes as events by the admin who made them", async () => {
     const { id } = await admin.users.create({ email: `audit-${tag}@test.invalid`, name: "Audited", password: "long enough password", roles: [] });
     await admin.users.setRoles({ userId: id, roles: ["clinician"] });
-    const events = await readStream({ db: db().prisma, registry: clinicalRegistry }, userStream(id));
+    const events = await readStream({ db: db().prisma, registry: eventRegistry }, userStream(id));
     expect(events.map((e) => [e.type, e.data])).toEqual([
       ["UserCreated", { userId: id, email: `audit-${tag}@test.invalid`, name: "Audited", roles: [] }],
       ["UserRolesChanged", { userId: id, previousRoles: [], roles: ["clinician"] }],

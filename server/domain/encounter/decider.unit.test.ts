@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clinicalRegistry } from "../registry";
+import { eventRegistry } from "../registry";
 import { given } from "../testing";
 import {
   durationMinutes,
@@ -162,9 +162,9 @@ describe("CompleteEncounter", () => {
 describe("encounter events", () => {
   it("round-trip through the registry", () => {
     for (const event of [started, completed, { ...started, data: { ...started.data, reason: null } }]) {
-      const { eventVersion, data } = clinicalRegistry.encode(event);
+      const { eventVersion, data } = eventRegistry.encode(event);
       expect(eventVersion).toBe(1);
-      expect(clinicalRegistry.decode(event.type, eventVersion, JSON.parse(JSON.stringify(data)))).toEqual(event.data);
+      expect(eventRegistry.decode(event.type, eventVersion, JSON.parse(JSON.stringify(data)))).toEqual(event.data);
     }
   });
 });

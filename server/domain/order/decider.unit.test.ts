@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clinicalRegistry } from "../registry";
+import { eventRegistry } from "../registry";
 import { given } from "../testing";
 import { orderDecider, orderTransitions, type ChangeOrderStatus, type CreateOrder } from "./decider";
 import { orderStatuses, type OrderEvent, type OrderKind, type OrderStatus } from "./events";
@@ -247,13 +247,13 @@ describe("order events", () => {
       changed("in_progress", "completed", { resultData: { glucose: 5.4 } }),
     ];
     for (const event of events) {
-      const { eventVersion, data } = clinicalRegistry.encode(event);
-      expect(clinicalRegistry.decode(event.type, eventVersion, JSON.parse(JSON.stringify(data)))).toEqual(event.data);
+      const { eventVersion, data } = eventRegistry.encode(event);
+      expect(eventRegistry.decode(event.type, eventVersion, JSON.parse(JSON.stringify(data)))).toEqual(event.data);
     }
   });
 
-  it("registers every clinical event type once", () => {
-    expect(clinicalRegistry.types().sort()).toEqual(
+  it("registers every event type once", () => {
+    expect(eventRegistry.types().sort()).toEqual(
       [
         "EncounterCompleted",
         "EncounterStarted",
@@ -261,6 +261,8 @@ describe("order events", () => {
         "OrderStatusChanged",
         "PatientDemographicsUpdated",
         "PatientRegistered",
+        "UserCreated",
+        "UserRolesChanged",
       ].sort(),
     );
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clinicalRegistry } from "../registry";
+import { eventRegistry } from "../registry";
 import { given } from "../testing";
 import {
   latestDateOnEarth,
@@ -211,16 +211,16 @@ describe("patient events", () => {
       },
     ];
     for (const event of events) {
-      const { eventVersion, data } = clinicalRegistry.encode(event);
+      const { eventVersion, data } = eventRegistry.encode(event);
       const stored = JSON.parse(JSON.stringify(data)) as unknown;
-      expect(clinicalRegistry.decode(event.type, eventVersion, stored)).toEqual(event.data);
+      expect(eventRegistry.decode(event.type, eventVersion, stored)).toEqual(event.data);
     }
-    expect(clinicalRegistry.encode(registered).eventVersion).toBe(2);
+    expect(eventRegistry.encode(registered).eventVersion).toBe(2);
   });
 
   it("refuses an update event whose changes and previous disagree", () => {
     expect(() =>
-      clinicalRegistry.encode({
+      eventRegistry.encode({
         type: "PatientDemographicsUpdated",
         data: { patientId, changes: { phone: "555-0100" }, previous: {}, reason: "x" },
       }),
@@ -238,7 +238,7 @@ describe("patient events", () => {
       phone: null,
       address: null,
     };
-    const decoded = clinicalRegistry.decode("PatientRegistered", 1, v1);
+    const decoded = eventRegistry.decode("PatientRegistered", 1, v1);
     expect(decoded).toEqual({
       patientId,
       mrn: "MRN00042",
