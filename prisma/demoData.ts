@@ -4,7 +4,7 @@
 // common-name lists, MRNs, phones and addresses are made up.
 import type { Database } from "../server/db/client";
 import { handleCommand, storeOn, uuidFromName, type Decider, type DomainEvent, type InlineProjector, type Store } from "../server/eventStore";
-import { clinicalRegistry } from "../server/domain/registry";
+import { eventRegistry } from "../server/domain/registry";
 import { patientDecider } from "../server/domain/patient/decider";
 import { encounterDecider } from "../server/domain/encounter/decider";
 import { orderDecider, orderTransitions } from "../server/domain/order/decider";
@@ -113,7 +113,7 @@ async function ensureProviders(db: Database) {
 export async function seedClinicalDemo(db: Database, options: DemoOptions): Promise<{ events: number; patients: number }> {
   await ensureProviders(db);
   const seed = options.seed ?? 20261127;
-  const store: Store = storeOn(db.prisma, clinicalRegistry);
+  const store: Store = storeOn(db.prisma, eventRegistry);
   const snapshotEvery = options.snapshotEvery;
   const longCharts = options.longCharts ?? 3;
   const authors = options.authorIds?.length ? options.authorIds : demoProviders.map((p) => p.id);

@@ -33,7 +33,15 @@ export function versionMatches(expected: ExpectedVersion, actual: number): boole
 }
 
 // global_position is int8: BigInt through Prisma, a string through pg; Number() takes both.
-type AppendRow = { event_id: string; version: number; global_position: bigint | string; recorded_at: Date; repeated: boolean };
+type AppendRow = {
+  event_id: string;
+  version: number;
+  global_position: bigint | string;
+  recorded_at: Date;
+  repeated: boolean;
+  /** The stream was not at the expected version: one row, `version` the actual one, nothing written. */
+  conflict: boolean;
+};
 
 export type AppendOptions = {
   expectedVersion: ExpectedVersion;
@@ -73,13 +81,14 @@ export async function appendToStream(
     ]);
   } catch (error) {
     const info = pgErrorInfo(error);
-    if (info.code === "ES001") {
-      const detail = JSON.parse(info.detail ?? "{}") as { actual?: number };
-      throw new ConcurrencyError(streamId, options.expectedVersion, detail.actual ?? -1);
+    // ES002 from the function's repeat check; 23505 on events_event_id_key when its fast path
+    // meets ids already stored in another stream.
+    if (info.code === "ES002" || (info.code === "23505" && info.message.includes("events_event_id_key"))) {
+      throw new DuplicateEventError(info.message);
     }
-    if (info.code === "ES002") throw new DuplicateEventError(info.message);
     throw error;
   }
+  if (rows[0]?.conflict) throw new ConcurrencyError(streamId, options.expectedVersion, rows[0].version);
   const last = rows.at(-1);
   return {
     streamId,

@@ -38,6 +38,16 @@ describePostgres("event store under concurrency", (db) => {
     expect(await readStream(store(), id)).toHaveLength(1);
   });
 
+  it("20 concurrent appends with 'any' to a stream that does not exist yet: all land, versions 1..20", async () => {
+    const id = newStreamId();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => appendToStream(store(), id, [note(i)], { expectedVersion: "any", aggregateType: "note" })),
+    );
+    expect(results.map((r) => r.nextExpectedVersion).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect((await readStream(store(), id)).map((e) => e.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await streamVersion(store(), id)).toBe(20);
+  });
+
   it("20 writers x 100 appends on distinct streams: every event stored once, positions unique", async () => {
     const streams = Array.from({ length: 20 }, () => newStreamId("writer"));
     const written = await Promise.all(

@@ -91,6 +91,9 @@ describeEachDatabase("event store", (db) => {
 
     await expect(attempt("stream_exists")).rejects.toBeInstanceOf(ConcurrencyError);
     await expect(attempt(1)).rejects.toBeInstanceOf(ConcurrencyError);
+    // A refused append to a missing stream leaves no trace of it.
+    const rows = await db().prisma.stream.findMany({ where: { streamId: id }, select: { version: true } });
+    expect(rows).toEqual([]);
     await attempt("no_stream");
     await expect(attempt("no_stream")).rejects.toMatchObject({ streamId: id, expectedVersion: "no_stream", actualVersion: 1 });
     await attempt("stream_exists");

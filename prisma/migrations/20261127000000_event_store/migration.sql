@@ -68,7 +68,8 @@ CREATE TABLE snapshots (
 -- append writes each JSON document once.
 CREATE TABLE outbox (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    event_id         uuid        NOT NULL UNIQUE,
+    -- Unique already: events.event_id is, and outbox rows are written with their event only.
+    event_id         uuid        NOT NULL,
     global_position  bigint      NOT NULL,
     stream_id        text        NOT NULL,
     event_type       text        NOT NULL,
@@ -83,29 +84,38 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due_idx ON outbox (next_retry_at, id)
     WHERE processed_at IS NULL AND dead_lettered_at IS NULL;
-CREATE INDEX outbox_created_idx ON outbox (created_at);
 
--- append_to_stream writes a batch of events for one stream in one call: it locks the stream
--- row, checks idempotency and the expected version, then writes the events, the stream's new
--- version and the outbox rows. All or nothing.
+-- append_to_stream writes a batch of events for one stream in one call: the stream's new
+-- version, the events and their outbox rows, all or nothing.
 --   p_expected: a version >= 0 (0 = the stream must not exist yet),
 --               -1 = any, -2 = no_stream, -3 = stream_exists
 --   p_events:   [{event_id, event_type, event_version, data, metadata, occurred_at,
 --                 user_id, correlation_id, causation_id}, ...]
 -- Returns one row per event: event_id, version, global_position, recorded_at, and whether the
--- append was a repeat of an earlier one (then nothing was written).
--- Errors: ES001 concurrency (DETAIL holds {"expected":…, "actual":…} as JSON),
---         ES002 the batch's event ids were partly appended before, or to another stream.
+-- batch was a repeat of an earlier append (then nothing was written).
+-- A stale expected version is not an error but one row with conflict = true and the actual
+-- version in `version`, nothing written: node-postgres' pool drops a connection on any error,
+-- so raising would cost a new backend per conflict.
+-- Errors: ES002 when some of the batch's event ids were stored before (partly, or in another
+-- stream); 23505 on events_event_id_key when the fast path meets ids of another stream.
+--
+-- The common cases take one statement before the insert: an append at the expected version
+-- is UPDATE ... WHERE version = expected (lock, check and bump at once), a new stream's is
+-- INSERT ... ON CONFLICT DO NOTHING. Only when that fails does the slow path lock the row,
+-- look for a repeat and compare versions: a repeat cannot pass the fast path, since its first
+-- run moved the version on. The repeat look-up is EXECUTEd so it is planned for its ids each
+-- time; a cached generic plan made while events was small would scan the whole log.
 CREATE FUNCTION append_to_stream(
     p_stream_id   text,
     p_stream_type text,
     p_expected    integer,
     p_events      jsonb
-) RETURNS TABLE (event_id uuid, version integer, global_position bigint, recorded_at timestamptz, repeated boolean)
+) RETURNS TABLE (event_id uuid, version integer, global_position bigint, recorded_at timestamptz, repeated boolean, conflict boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_current integer;
     v_count   integer := jsonb_array_length(p_events);
+    v_exists  boolean;
     v_ids     uuid[];
     v_found   integer;
     v_other   integer;
@@ -114,42 +124,57 @@ BEGIN
         RAISE EXCEPTION 'append_to_stream: no events' USING ERRCODE = '22023';
     END IF;
 
-    SELECT s.version INTO v_current FROM streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
-    IF NOT FOUND THEN
+    IF p_expected > 0 THEN
+        UPDATE streams s SET version = s.version + v_count, updated_at = now()
+         WHERE s.stream_id = p_stream_id AND s.version = p_expected
+        RETURNING s.version - v_count INTO v_current;
+    ELSIF p_expected = 0 OR p_expected = -2 THEN
         INSERT INTO streams AS s (stream_id, stream_type, version)
-        VALUES (p_stream_id, p_stream_type, 0)
-        ON CONFLICT (stream_id) DO NOTHING;
+        VALUES (p_stream_id, p_stream_type, v_count)
+        ON CONFLICT (stream_id) DO NOTHING
+        RETURNING 0 INTO v_current;
+    END IF;
+
+    IF v_current IS NULL THEN
         SELECT s.version INTO v_current FROM streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
-    END IF;
+        v_exists := FOUND;
+        IF NOT v_exists THEN
+            v_current := 0;
+        END IF;
 
-    -- Idempotency: a batch whose ids are already stored returns the stored result.
-    SELECT array_agg((e->>'event_id')::uuid) INTO v_ids FROM jsonb_array_elements(p_events) e;
-    IF v_current > 0 THEN
-        SELECT count(*) FILTER (WHERE ev.stream_id = p_stream_id), count(*) FILTER (WHERE ev.stream_id <> p_stream_id)
-          INTO v_found, v_other
-          FROM events ev WHERE ev.event_id = ANY (v_ids);
-    ELSE
-        SELECT 0, count(*) INTO v_found, v_other FROM events ev WHERE ev.event_id = ANY (v_ids);
-    END IF;
-    IF v_found = v_count AND v_other = 0 THEN
-        RETURN QUERY
-            SELECT ev.event_id, ev.version, ev.global_position, ev.recorded_at, true
-              FROM events ev WHERE ev.event_id = ANY (v_ids) ORDER BY ev.version;
-        RETURN;
-    ELSIF v_found > 0 OR v_other > 0 THEN
-        RAISE EXCEPTION 'append_to_stream: % of % event ids in this batch were appended before', v_found + v_other, v_count
-            USING ERRCODE = 'ES002';
-    END IF;
+        SELECT array_agg((e->>'event_id')::uuid) INTO v_ids FROM jsonb_array_elements(p_events) e;
+        EXECUTE 'SELECT count(*) FILTER (WHERE stream_id = $2), count(*) FILTER (WHERE stream_id <> $2)
+                   FROM events WHERE event_id = ANY ($1)'
+           INTO v_found, v_other USING v_ids, p_stream_id;
+        IF v_found = v_count AND v_other = 0 THEN
+            RETURN QUERY EXECUTE
+                'SELECT event_id, version, global_position, recorded_at, true, false
+                   FROM events WHERE event_id = ANY ($1) ORDER BY version'
+                USING v_ids;
+            RETURN;
+        ELSIF v_found > 0 OR v_other > 0 THEN
+            RAISE EXCEPTION 'append_to_stream: % of % event ids in this batch were appended before', v_found + v_other, v_count
+                USING ERRCODE = 'ES002';
+        END IF;
 
-    IF (p_expected >= 0 AND v_current <> p_expected)
-       OR (p_expected = -2 AND v_current <> 0)
-       OR (p_expected = -3 AND v_current = 0) THEN
-        RAISE EXCEPTION 'wrong expected version for stream %: expected %, actual %', p_stream_id, p_expected, v_current
-            USING ERRCODE = 'ES001',
-                  DETAIL = json_build_object('expected', p_expected, 'actual', v_current)::text;
-    END IF;
+        IF (p_expected >= 0 AND v_current <> p_expected)
+           OR (p_expected = -2 AND v_current <> 0)
+           OR (p_expected = -3 AND v_current = 0) THEN
+            RETURN QUERY SELECT NULL::uuid, v_current, NULL::bigint, NULL::timestamptz, false, true;
+            RETURN;
+        END IF;
 
-    UPDATE streams s SET version = v_current + v_count, updated_at = now() WHERE s.stream_id = p_stream_id;
+        IF v_exists THEN
+            UPDATE streams s SET version = v_current + v_count, updated_at = now() WHERE s.stream_id = p_stream_id;
+        ELSE
+            -- Only "any" gets here for a missing stream (no_stream took the fast path; a number or
+            -- stream_exists conflicted above), and another "any" may be creating it right now.
+            INSERT INTO streams AS s (stream_id, stream_type, version)
+            VALUES (p_stream_id, p_stream_type, v_count)
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + v_count, updated_at = now()
+            RETURNING s.version - v_count INTO v_current;
+        END IF;
+    END IF;
 
     RETURN QUERY
     WITH inserted AS (
@@ -168,7 +193,7 @@ BEGIN
         SELECT ins.event_id, ins.global_position, ins.stream_id, ins.event_type, ins.correlation_id, ins.occurred_at
           FROM inserted ins
     )
-    SELECT ins.event_id, ins.version, ins.global_position, ins.recorded_at, false
+    SELECT ins.event_id, ins.version, ins.global_position, ins.recorded_at, false, false
       FROM inserted ins ORDER BY ins.version;
 END;
 $$;
