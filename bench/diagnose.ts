@@ -1,0 +1,264 @@
+// Where the time goes: splits ours' figures into the store's layers by running variants that
+// differ in one layer each, interleaved, on one fresh database. `npx tsx bench/diagnose.ts`.
+//   append: raw CTE on raw tables → the same CTE on our tables (our indexes) → append_to_stream
+//           through plain pg (the plpgsql function) → through Prisma's raw pipeline (the path
+//           inside transactions) → appendToStream as the app calls it
+//   reads:  raw → our SELECT through plain pg → + registry decode → through Prisma → the store
+// Also the client CPU each variant burns per call: on a 2-core machine shared with PostgreSQL,
+// that is what caps throughput with 8 writers.
+import pg from "pg";
+import { openOurs } from "./contenders/ours";
+import { openRaw } from "./contenders/raw";
+import { createBenchDatabases } from "./lib/database";
+import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchState } from "./lib/events";
+import { now, percentile, rotated, side } from "./lib/stats";
+import type { NewEvent } from "../server/eventStore/types";
+
+type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
+
+const base = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
+const rounds = 4;
+const perRound = Number(process.env.DIAGNOSE_N ?? 250);
+
+function encodeForFunction(events: NewEvent[]): string {
+  return JSON.stringify(
+    events.map((event) => {
+      const { eventVersion, data } = benchRegistry.encode(event);
+      return {
+        event_id: event.eventId,
+        event_type: event.type,
+        event_version: eventVersion,
+        data,
+        metadata: event.extra ?? {},
+        occurred_at: event.occurredAt.toISOString(),
+        user_id: event.userId,
+        correlation_id: event.correlationId,
+        causation_id: event.causationId,
+      };
+    }),
+  );
+}
+
+// The raw contender's statement, pointed at our tables.
+const onOurTables = (sql: string) =>
+  sql.replaceAll("raw_streams", "streams").replaceAll("raw_events", "events").replaceAll("raw_outbox", "outbox");
+
+const ourColumns = `global_position, event_id::text AS event_id, stream_id, aggregate_type, event_type, version,
+  event_version, data, metadata, occurred_at, recorded_at, user_id, correlation_id, causation_id,
+  transaction_id::text AS transaction_id`;
+
+function stats(samples: number[]) {
+  return `p50 ${percentile(samples, 50).toFixed(3)} ms  p90 ${percentile(samples, 90).toFixed(3)} ms`;
+}
+
+async function main() {
+  const dbs = await createBenchDatabases(base);
+  // Ctrl-C (or a closed pipe) must not leave the databases behind.
+  const drop = () => void dbs.drop().finally(() => process.exit(130));
+  process.once("SIGINT", drop);
+  process.once("SIGTERM", drop);
+  process.stdout.on("error", drop);
+  const ours = await openOurs(dbs.oursUrl, 8);
+  const raw = await openRaw(dbs.oursUrl, 8);
+  const pool = new pg.Pool({ connectionString: dbs.oursUrl, max: 8 });
+  try {
+    const { createStream, appendStream } = await import("./contenders/raw");
+    const columns = (events: NewEvent[]) => [
+      events.map((e) => e.eventId),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => e.occurredAt.toISOString()),
+      events.map((e) => e.userId),
+      events.map((e) => e.correlationId),
+      events.map((e) => e.causationId),
+    ];
+    const variants: Variant[] = [
+      { name: "raw CTE, raw tables (keys only)", run: (id, ev, v) => raw.append(id, ev, v) },
+      {
+        name: "raw CTE, our tables (all indexes)",
+        run: (id, ev, v) => {
+          const values = [id, "patient", ev.length, ...columns(ev)];
+          return v === 0
+            ? pool.query({ name: "o_create", text: onOurTables(createStream), values })
+            : pool.query({ name: "o_append", text: onOurTables(appendStream), values: [...values, v] });
+        },
+      },
+      {
+        name: "append_to_stream via pg (+ encode)",
+        run: (id, ev, v) =>
+          pool.query({
+            name: "fn",
+            text: "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
+            values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
+          }),
+      },
+      {
+        name: "append_to_stream via Prisma (+ encode)",
+        run: (id, ev, v) =>
+          ours.database.prisma.$queryRawUnsafe(
+            "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
+            id,
+            "patient",
+            v === 0 ? -2 : v,
+            encodeForFunction(ev),
+          ),
+      },
+      { name: "ours: appendToStream", run: (id, ev, v) => ours.append(id, ev, v) },
+    ];
+
+    console.log(`\nappend 5 events, one writer (${rounds - 1} × ${perRound} per variant after a warm-up round)`);
+    const lat = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+    const cpu = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const variant of rotated(variants, r)) {
+        let id = newStreamId();
+        let version = 0;
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < perRound; i++) {
+          if (version >= 100) {
+            id = newStreamId();
+            version = 0;
+          }
+          const batch = batchFor(id, version, 5);
+          const t = now();
+          await variant.run(id, batch, version);
+          if (r > 0) lat.get(variant.name)!.push(now() - t);
+          version += 5;
+        }
+        const c = process.cpuUsage(c0);
+        if (r > 0) cpu.get(variant.name)!.push((c.user + c.system) / 1000 / perRound);
+      }
+    }
+    for (const v of variants) {
+      const c = cpu.get(v.name)!;
+      console.log(`  ${v.name.padEnd(38)} ${stats(lat.get(v.name)!)}  client CPU ${(c.reduce((a, b) => a + b, 0) / c.length).toFixed(3)} ms/append`);
+    }
+
+    console.log(`\nappend throughput, 8 writers, batch 5 (events/s, ${rounds - 1} rounds)`);
+    const tput = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const variant of rotated(variants, r)) {
+        const appends = 150;
+        const c0 = process.cpuUsage();
+        const ms = await side(8, async () => {
+          let id = newStreamId();
+          let version = 0;
+          for (let i = 0; i < appends; i++) {
+            if (version >= 100) {
+              id = newStreamId();
+              version = 0;
+            }
+            await variant.run(id, batchFor(id, version, 5), version);
+            version += 5;
+          }
+        });
+        const c = process.cpuUsage(c0);
+        if (r > 0) {
+          tput.get(variant.name)!.push((8 * appends * 5) / (ms / 1000));
+          cpu.get(variant.name)!.push((c.user + c.system) / 1000 / (ms / 1000));
+        }
+      }
+    }
+    for (const v of variants) {
+      const s = tput.get(v.name)!;
+      console.log(`  ${v.name.padEnd(38)} ${Math.round(percentile(s, 50)).toLocaleString("en-US").padStart(8)} events/s`);
+    }
+
+    // Reads: a log of 40,000 events in 400 streams of 100.
+    console.log("\nreads (seeding 40,000 events in ours and raw)");
+    const seeded = Array.from({ length: 400 }, newStreamId);
+    await side(4, async (w) => {
+      for (let i = w; i < seeded.length; i += 4) {
+        const id = seeded[i]!;
+        await ours.append(id, batchFor(id, 0, 100), 0);
+        await raw.append(id, batchFor(id, 0, 100), 0);
+      }
+    });
+    await pool.query("VACUUM ANALYZE events");
+    await pool.query("VACUUM ANALYZE raw_events");
+    let k = 0;
+    const nextStream = () => seeded[k++ % seeded.length]!;
+    const decodeFold = (rows: { event_type: string; event_version: number; data: unknown }[]) =>
+      rows.reduce<BenchState>((s, r) => evolve(s, { type: r.event_type, data: benchRegistry.decode(r.event_type, r.event_version, r.data) }), initialState());
+    const byStream = `SELECT ${ourColumns} FROM events WHERE stream_id = $1 ORDER BY version`;
+    const loads: Variant[] = [
+      { name: "raw: SELECT * + fold", run: () => raw.load(nextStream(), false) },
+      { name: "our SELECT via pg + fold (no decode)", run: async () => (await pool.query(byStream, [nextStream()])).rows.reduce((s, r) => evolve(s, { type: r.event_type, data: r.data }), initialState()) },
+      { name: "our SELECT via pg + decode + fold", run: async () => decodeFold((await pool.query(byStream, [nextStream()])).rows) },
+      { name: "ours: loadAggregate", run: () => ours.load(nextStream(), false) },
+    ];
+    const loadLat = new Map<string, number[]>(loads.map((v) => [v.name, []]));
+    const loadCpu = new Map<string, number[]>(loads.map((v) => [v.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const v of rotated(loads, r)) {
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < perRound; i++) {
+          const t = now();
+          await v.run("", [], 0);
+          if (r > 0) loadLat.get(v.name)!.push(now() - t);
+        }
+        const c = process.cpuUsage(c0);
+        if (r > 0) loadCpu.get(v.name)!.push((c.user + c.system) / 1000 / perRound);
+      }
+    }
+    console.log("load a 100-event stream");
+    for (const v of loads) {
+      const c = loadCpu.get(v.name)!;
+      console.log(`  ${v.name.padEnd(38)} ${stats(loadLat.get(v.name)!)}  client CPU ${(c.reduce((a, b) => a + b, 0) / c.length).toFixed(3)} ms/load`);
+    }
+
+    const pageSql = (order: string) =>
+      `SELECT ${ourColumns} FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY ${order} LIMIT 1000`;
+    const replayWith = async (query: (sql: string, a: string, b: string) => Promise<{ event_type: string; event_version: number; data: unknown; transaction_id: string; global_position: unknown }[]>, order: string, decode: boolean) => {
+      let tx = "0";
+      let pos = "0";
+      let n = 0;
+      for (;;) {
+        const rows = await query(pageSql(order), tx, pos);
+        if (decode) for (const r of rows) benchRegistry.decode(r.event_type, r.event_version, r.data);
+        n += rows.length;
+        const last = rows.at(-1);
+        if (last) {
+          tx = last.transaction_id;
+          pos = String(last.global_position);
+        }
+        if (rows.length < 1000) return n;
+      }
+    };
+    const viaPg = async (sql: string, a: string, b: string) => (await pool.query(sql, [a, b])).rows;
+    const viaPrisma = (sql: string, a: string, b: string) => ours.database.prisma.$queryRawUnsafe<never[]>(sql, a, b);
+    const replays: { name: string; run: () => Promise<number> }[] = [
+      { name: "raw: position order, SELECT *", run: async () => (await raw.replay(1000)).events },
+      { name: "our SQL via pg", run: () => replayWith(viaPg, "events.transaction_id, events.global_position", false) },
+      { name: "  + registry decode", run: () => replayWith(viaPg, "events.transaction_id, events.global_position", true) },
+      { name: "  via Prisma + decode", run: () => replayWith(viaPrisma, "events.transaction_id, events.global_position", true) },
+      { name: "ours: readAll", run: async () => (await ours.replay(1000)).events },
+    ];
+    console.log("replay (events/s; events read)");
+    const rr = new Map<string, { rate: number[]; n: number }>(replays.map((v) => [v.name, { rate: [], n: 0 }]));
+    for (let r = 0; r < 3; r++) {
+      for (const v of rotated(replays, r)) {
+        const t = now();
+        const n = await v.run();
+        const entry = rr.get(v.name)!;
+        entry.n = n;
+        if (r > 0) entry.rate.push(n / ((now() - t) / 1000));
+      }
+    }
+    for (const v of replays) {
+      const e = rr.get(v.name)!;
+      console.log(`  ${v.name.padEnd(38)} ${Math.round(percentile(e.rate, 50)).toLocaleString("en-US").padStart(8)} events/s  (${e.n} events)`);
+    }
+  } finally {
+    await ours.close();
+    await raw.close();
+    await pool.end();
+    await dbs.drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+// Each run gets fresh databases next to DATABASE_URL and drops them at the end, also on Ctrl-C
+// or failure: one for ours and the raw baseline (their own tables), one for the peer, whose
+// schema (emt_*) is its own.
+import pg from "pg";
+
+export type BenchDatabases = { oursUrl: string; peerUrl: string; drop(): Promise<void> };
+
+function withDatabase(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function admin<T>(base: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: base });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createBenchDatabases(base: string): Promise<BenchDatabases> {
+  const stem = `emr_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  const names = [stem, `${stem}_peer`];
+  await admin(base, async (c) => {
+    for (const name of names) await c.query(`CREATE DATABASE ${name}`);
+  });
+  let dropped = false;
+  return {
+    oursUrl: withDatabase(base, names[0]!),
+    peerUrl: withDatabase(base, names[1]!),
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await admin(base, async (c) => {
+        for (const name of names) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      });
+    },
+  };
+}
+
+/** host:port/database, without credentials. */
+export function describeUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+}

@@ -1,0 +1,46 @@
+// How much each workload does in each mode. Full stays under 10 minutes, --quick under 2, and
+// --smoke (the test suite's) is only big enough to prove every path runs.
+import type { Mode } from "./types";
+
+export type Sizes = {
+  /** Rounds: each round runs every contender once, in rotated order, so drift hits all alike. */
+  rounds: number;
+  latency: { warmup: number; perRound: number };
+  throughput: { writers: number; appendsPerWriter5: number; appendsPerWriter100: number };
+  contended: { writers: number; hotStreams: number; successesPerWriter: number; batch: number };
+  load: { streams100: number; streams1000: number; passesPerRound: number };
+  replay: { logEvents: number; pageSize: number; rounds: number };
+  http: { connections: number; warmupSeconds: number; seconds: number };
+};
+
+const full: Sizes = {
+  rounds: 3,
+  latency: { warmup: 100, perRound: 400 },
+  throughput: { writers: 8, appendsPerWriter5: 300, appendsPerWriter100: 40 },
+  contended: { writers: 8, hotStreams: 10, successesPerWriter: 100, batch: 5 },
+  load: { streams100: 20, streams1000: 5, passesPerRound: 10 },
+  replay: { logEvents: 150_000, pageSize: 1000, rounds: 2 },
+  http: { connections: 8, warmupSeconds: 3, seconds: 10 },
+};
+
+const quick: Sizes = {
+  rounds: 2,
+  latency: { warmup: 50, perRound: 150 },
+  throughput: { writers: 8, appendsPerWriter5: 100, appendsPerWriter100: 12 },
+  contended: { writers: 8, hotStreams: 10, successesPerWriter: 50, batch: 5 },
+  load: { streams100: 10, streams1000: 3, passesPerRound: 5 },
+  replay: { logEvents: 50_000, pageSize: 1000, rounds: 1 },
+  http: { connections: 8, warmupSeconds: 1, seconds: 3 },
+};
+
+const smoke: Sizes = {
+  rounds: 1,
+  latency: { warmup: 3, perRound: 10 },
+  throughput: { writers: 4, appendsPerWriter5: 5, appendsPerWriter100: 2 },
+  contended: { writers: 4, hotStreams: 2, successesPerWriter: 3, batch: 5 },
+  load: { streams100: 2, streams1000: 1, passesPerRound: 2 },
+  replay: { logEvents: 2_000, pageSize: 500, rounds: 1 },
+  http: { connections: 2, warmupSeconds: 0, seconds: 1 },
+};
+
+export const sizesFor: Record<Mode, Sizes> = { full, quick, smoke };

@@ -1,0 +1,100 @@
+// npm run bench [-- --quick | --smoke] [--no-http] [--only=1,4,replay] [--out=file.json]
+// Creates fresh databases next to DATABASE_URL (default: the local server), runs the workloads
+// for our store, raw SQL and Emmett side by side, prints the table, writes
+// bench/results/latest.{json,md} (and, after a full run, the table in README.md and bench/README.md), drops the databases.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { runBench } from "./harness";
+import { runCleanups } from "./lib/cleanup";
+import { describeUrl } from "./lib/database";
+import { createProgress } from "./lib/progress";
+import { markdownReport, updateReadme } from "./lib/report";
+import type { Mode } from "./lib/types";
+
+const usage = `usage: npm run bench [-- --quick | --smoke] [--no-http] [--only=<ids or numbers>] [--out=<file.json>]
+  (default)  the full run, under 10 minutes; writes bench/results/latest.json and .md and the README's table
+  --quick    a reduced run, under 2 minutes; writes bench/results/latest.json and .md
+  --smoke    a few iterations of everything but HTTP (the test suite's); writes only --out
+  DATABASE_URL  the PostgreSQL server to create the run's databases on (default postgresql://postgres@127.0.0.1:5432/postgres)`;
+
+function parseArgs(argv: string[]) {
+  let mode: Mode = "full";
+  let http = true;
+  let only: string[] = [];
+  let out: string | null = null;
+  for (const arg of argv) {
+    if (arg === "--quick") mode = "quick";
+    else if (arg === "--smoke") mode = "smoke";
+    else if (arg === "--full") mode = "full";
+    else if (arg === "--no-http") http = false;
+    else if (arg.startsWith("--only=")) only = arg.slice(7).split(",").filter(Boolean);
+    else if (arg.startsWith("--out=")) out = arg.slice(6);
+    else if (arg === "--help" || arg === "-h") {
+      console.log(usage);
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${arg}\n${usage}`);
+      process.exit(2);
+    }
+  }
+  if (mode === "smoke") http = false;
+  return { mode, http, only, out };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const baseUrl = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
+  const progress = createProgress();
+  let interrupted = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress.done();
+    console.error(`\n${signal}: stopping the app server, closing pools, dropping the bench databases…`);
+    void runCleanups((l) => console.error(l)).finally(() => process.exit(130));
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+
+  progress.note(`bench (${args.mode}) on ${describeUrl(baseUrl)}`);
+  let result;
+  try {
+    result = await runBench({ mode: args.mode, baseUrl, http: args.http, only: args.only, progress });
+  } finally {
+    progress.step("cleaning up (dropping the bench databases)");
+    await runCleanups((l) => console.error(l));
+    progress.done();
+  }
+  const { report, failed } = result;
+  const markdown = markdownReport(report);
+  console.log(`\n${markdown}`);
+
+  const results = join(process.cwd(), "bench", "results");
+  const jsonPath = args.out ?? (args.mode === "smoke" ? join(results, "smoke.tmp.json") : join(results, "latest.json"));
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  const written = [jsonPath];
+  if (args.mode !== "smoke") {
+    const mdPath = jsonPath.replace(/\.json$/, "") + ".md";
+    writeFileSync(mdPath, markdown);
+    written.push(mdPath);
+  }
+  if (args.mode === "full" && !args.out && args.only.length === 0 && failed.length === 0) {
+    // The project's README shows the latest table too, between the same markers.
+    for (const readme of [join(process.cwd(), "README.md"), join(process.cwd(), "bench", "README.md")]) {
+      if (updateReadme(readme, report)) written.push(readme);
+    }
+  }
+  console.log(`written: ${written.map((p) => p.replace(`${process.cwd()}/`, "")).join(", ")}`);
+  if (failed.length > 0) {
+    console.error(`\n${failed.length} workload(s) failed:\n${failed.join("\n\n")}`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  await runCleanups((l) => console.error(l));
+  process.exit(1);
+});

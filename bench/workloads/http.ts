@@ -1,0 +1,311 @@
+// 9. Over HTTP: autocannon against `next start` serving the app from the bench's database. A
+// query procedure (system.health, GET) and a command procedure (patient.register, POST with a
+// signed-in clinician's session cookie). Beside each, the same procedure called in-process
+// through createCaller with the same concurrency (the "raw" column here), so the ratio is the
+// framework's overhead: HTTP, Next's route handler, the fetch adapter, superjson, the session.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { buildIsCurrent, nextBin } from "../../server/cli/build";
+import type { Database } from "../../server/db/client";
+import { onCleanup } from "../lib/cleanup";
+import { now, percentile, round3, side } from "../lib/stats";
+import type { BenchContext, Figure, Workload } from "../lib/types";
+
+const workload = "9. over HTTP";
+const buildId = join(process.cwd(), ".next", "BUILD_ID");
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+type App = { base: string; child: ChildProcess; output: () => string; stop: () => Promise<void> };
+
+async function startApp(env: NodeJS.ProcessEnv): Promise<App> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
+    env: { ...env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let tail = "";
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const unregister = onCleanup("next start", stop);
+  const app: App = {
+    base: `http://127.0.0.1:${port}`,
+    child,
+    output: () => tail,
+    stop: async () => {
+      unregister();
+      await stop();
+    },
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${tail}`);
+    try {
+      const res = await fetch(`${app.base}/api/trpc/system.health`);
+      if (res.ok) return app;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await app.stop();
+      throw new Error(`next start did not answer system.health within 90 s:\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+type Load = { perSecond: number; p99: number; failures: number; requests: number };
+
+async function overHttp(options: autocannon.Options, warmupSeconds: number, seconds: number): Promise<Load> {
+  if (warmupSeconds > 0) await autocannon({ ...options, duration: warmupSeconds });
+  const result = await autocannon({ ...options, duration: seconds });
+  return {
+    perSecond: result.requests.total / result.duration,
+    p99: result.latency.p99,
+    failures: result.non2xx + result.errors,
+    requests: result.requests.total,
+  };
+}
+
+async function inProcess(call: () => Promise<unknown>, connections: number, warmupSeconds: number, seconds: number): Promise<Load> {
+  const run = async (duration: number) => {
+    const samples: number[] = [];
+    let failures = 0;
+    const end = now() + duration * 1000;
+    const ms = await side(connections, async () => {
+      while (now() < end) {
+        const t0 = now();
+        try {
+          await call();
+          samples.push(now() - t0);
+        } catch {
+          failures++;
+        }
+      }
+    });
+    return { perSecond: samples.length / (ms / 1000), p99: samples.length ? percentile(samples, 99) : NaN, failures, requests: samples.length };
+  };
+  if (warmupSeconds > 0) await run(warmupSeconds);
+  return run(seconds);
+}
+
+function figures(name: string, http: Load, local: Load | null, note: string): Figure[] {
+  const failures = http.failures + (local?.failures ?? 0);
+  const suffix = failures > 0 ? `; ${http.failures} HTTP and ${local?.failures ?? 0} in-process requests failed` : "";
+  return [
+    { workload: `${workload}: ${name}`, metric: "requests/s", unit: "req/s", ours: http.perSecond, raw: local?.perSecond ?? null, peer: null, target: null, better: "higher", note: note + suffix },
+    { workload: `${workload}: ${name}`, metric: "latency p99", unit: "ms", ours: http.p99, raw: local?.p99 ?? null, peer: null, target: null, better: "lower" },
+  ];
+}
+
+let mrnCounter = 0;
+function registerInput() {
+  mrnCounter++;
+  const mrn = `B${randomBytes(6).toString("hex").toUpperCase().slice(0, 9)}`;
+  return {
+    mrn,
+    givenName: "Ada",
+    familyName: `Bench${mrnCounter}`,
+    dateOfBirth: "1971-04-12",
+    sex: "female",
+    email: "ada.bench@example.org",
+    phone: "+1 555-0134-2231",
+    address: { line1: "12 Elm Street", city: "Springfield", region: "IL", postalCode: "62704", country: "US" },
+    commandId: randomUUID(),
+  };
+}
+
+type Credentials = { email: string; password: string };
+
+async function signIn(base: string, credentials: Credentials): Promise<string> {
+  const res = await fetch(`${base}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: base },
+    body: JSON.stringify(credentials),
+  });
+  if (!res.ok) throw new Error(`sign-in at /api/auth/sign-in/email answered ${res.status}`);
+  const cookies = res.headers.getSetCookie().map((c) => c.split(";")[0]!);
+  if (cookies.length === 0) throw new Error("sign-in set no session cookie");
+  return cookies.join("; ");
+}
+
+/** The app's environment for this run: the bench database, production, demo users on. */
+function appEnv(url: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: url,
+    NODE_ENV: "production",
+    SEED_DEMO_USERS: "true",
+    BETTER_AUTH_SECRET: process.env.BETTER_AUTH_SECRET ?? randomBytes(32).toString("base64url"),
+  };
+}
+
+/** Only the demo users (prisma/seed.ts would also add demo patients: minutes of writes the bench does not need). */
+async function seedClinician(db: Database, env: NodeJS.ProcessEnv): Promise<Credentials> {
+  const [demo, { parseEnv }] = await Promise.all([import("../../server/auth/demoUsers"), import("../../server/db/env")]);
+  const seeded = await demo.seedDemoUsers(db, parseEnv(env), { log: () => {} });
+  if (!seeded.seeded) throw new Error("the demo users were not seeded (SEED_DEMO_USERS)");
+  const user = demo.demoUsers.find((u) => u.roles.includes("clinician"));
+  if (!user) throw new Error("no demo user has the clinician role");
+  return { email: user.email, password: demo.DEMO_PASSWORD };
+}
+
+async function callerFor(db: Database, user: unknown) {
+  const [{ createCaller }, { createContext }] = await Promise.all([import("../../server/api/root"), import("../../server/api/context")]);
+  const ctx = await createContext({ headers: new Headers(), db, user: user as Parameters<typeof createContext>[0]["user"] });
+  return createCaller(ctx);
+}
+
+async function waitForBuild(ctx: BenchContext, seconds: number): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (existsSync(buildId)) return true;
+    ctx.progress.step(`9 HTTP: another next build is running; waiting for it (${Math.ceil((deadline - Date.now()) / 1000)} s left)`);
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  return existsSync(buildId);
+}
+
+async function ensureBuilt(ctx: BenchContext): Promise<string | null> {
+  if (existsSync(buildId)) return null;
+  if (ctx.mode !== "full") return "no production build (.next/BUILD_ID is missing); the full run builds it, or run npx next build";
+  ctx.progress.step("9 HTTP: building the app (npx next build)");
+  const build = spawnSync(process.execPath, [nextBin, "build"], { encoding: "utf8", env: { ...process.env, NODE_ENV: "production" } });
+  if (build.status === 0) return null;
+  const output = build.stdout + build.stderr;
+  // Someone else in this working tree is building: use their build when it is done.
+  if (/Another next build process is already running/.test(output) && (await waitForBuild(ctx, 240))) return null;
+  return `next build failed: ${output.trim().split("\n").slice(-6).join(" / ").slice(0, 500)}`;
+}
+
+export const http: Workload = {
+  number: 9,
+  id: "http",
+  title: "over HTTP (autocannon against next start)",
+  unavailable: (ctx) => (ctx.http ? null : ctx.mode === "smoke" ? "not run in --smoke (no app server)" : "switched off with --no-http"),
+  async run(ctx) {
+    const notBuilt = await ensureBuilt(ctx);
+    if (notBuilt) {
+      ctx.unavailable.push({ workload, reason: notBuilt });
+      return [];
+    }
+    const stale = buildIsCurrent() ? "" : `; the build (${statSync(buildId).mtime.toISOString()}) is older than the sources`;
+    const { connections, warmupSeconds, seconds } = ctx.sizes.http;
+    const env = appEnv(ctx.oursUrl);
+    let credentials: Credentials | null = null;
+    let seedError = "";
+    try {
+      credentials = await seedClinician(ctx.oursDatabase, env);
+    } catch (error) {
+      seedError = `seeding the demo users failed: ${(error as Error).message}`;
+    }
+    ctx.progress.step("9 HTTP: starting next start");
+    const app = await startApp(env);
+    const out: Figure[] = [];
+    try {
+      const storeNote = `event store in this run: append of 5 p50 ${round3(ctx.shared.get("append5.p50.ours") ?? NaN)} ms`;
+
+      ctx.progress.step(`9 HTTP: system.health over HTTP, ${connections} connections, ${seconds} s`);
+      const query = await overHttp({ url: `${app.base}/api/trpc/system.health`, connections }, warmupSeconds, seconds);
+      ctx.progress.step(`9 HTTP: system.health in-process, ${connections} callers, ${seconds} s`);
+      let local: Load | null = null;
+      let localNote = "";
+      try {
+        const caller = await callerFor(ctx.oursDatabase, null);
+        local = await inProcess(() => caller.system.health(), connections, warmupSeconds, seconds);
+      } catch (error) {
+        localNote = `; in-process call failed: ${(error as Error).message}`;
+      }
+      out.push(
+        ...figures(
+          "query system.health (GET)",
+          query,
+          local,
+          `${connections} connections × ${seconds} s; raw = the same procedure in-process (createCaller)${localNote}${stale}; ${storeNote}`,
+        ),
+      );
+
+      let cookie: string;
+      try {
+        if (!credentials) throw new Error(seedError);
+        cookie = await signIn(app.base, credentials);
+      } catch (error) {
+        ctx.unavailable.push({ workload: `${workload}: command patient.register`, reason: `${(error as Error).message}${stale}` });
+        return out;
+      }
+      const probe = await fetch(`${app.base}/api/trpc/patient.register`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie },
+        body: JSON.stringify({ json: registerInput() }),
+      });
+      if (!probe.ok) {
+        const reason = `patient.register answered ${probe.status}: ${(await probe.text()).slice(0, 200)}${stale}`;
+        ctx.unavailable.push({ workload: `${workload}: command patient.register`, reason });
+        return out;
+      }
+      ctx.progress.step(`9 HTTP: patient.register over HTTP, ${connections} connections, ${seconds} s`);
+      const command = await overHttp(
+        {
+          url: app.base,
+          connections,
+          requests: [
+            {
+              method: "POST",
+              path: "/api/trpc/patient.register",
+              headers: { "content-type": "application/json", cookie },
+              setupRequest: (req) => ({ ...req, body: JSON.stringify({ json: registerInput() }) }),
+            },
+          ],
+        },
+        warmupSeconds,
+        seconds,
+      );
+      ctx.progress.step(`9 HTTP: patient.register in-process, ${connections} callers, ${seconds} s`);
+      let localCommand: Load | null = null;
+      let localCommandNote = "";
+      try {
+        const user = { id: "bench-clinician", email: credentials.email, name: "Bench Clinician", roles: ["clinician"] };
+        const caller = await callerFor(ctx.oursDatabase, user);
+        localCommand = await inProcess(() => caller.patient.register(registerInput() as never), connections, warmupSeconds, seconds);
+      } catch (error) {
+        localCommandNote = `; in-process call failed: ${(error as Error).message}`;
+      }
+      out.push(
+        ...figures(
+          "command patient.register (POST, signed in)",
+          command,
+          localCommand,
+          `${connections} connections × ${seconds} s, a new patient per request; raw = the same procedure in-process${localCommandNote}${stale}; ${storeNote}`,
+        ),
+      );
+      return out;
+    } finally {
+      ctx.progress.step("9 HTTP: stopping next start");
+      await app.stop();
+    }
+  },
+};

@@ -1,0 +1,21 @@
+// The table's rows in the order. A new capability adds its module here.
+import type { Workload } from "../lib/types";
+import { appendLatency } from "./appendLatency";
+import { appendThroughput } from "./appendThroughput";
+import { contended } from "./contended";
+import { http } from "./http";
+import { loadAggregate } from "./loadAggregate";
+import { auditQuery, outboxDrain, projectionRebuild } from "./notYet";
+import { replay } from "./replay";
+
+export const workloads: Workload[] = [
+  appendLatency,
+  appendThroughput,
+  contended,
+  loadAggregate,
+  replay,
+  projectionRebuild,
+  outboxDrain,
+  auditQuery,
+  http,
+];

@@ -1,0 +1,33 @@
+// Rows whose capability has not landed yet. Each says what it waits for; when the capability
+// exists, replace its entry with a module like the others (and the line tells you it is time).
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Workload } from "../lib/types";
+
+const present = (dir: string, pattern: RegExp) => {
+  const path = join(process.cwd(), dir);
+  return existsSync(path) && readdirSync(path).some((f) => pattern.test(f) && !f.includes(".test."));
+};
+
+function waiting(number: number, id: string, title: string, capability: string, landed: () => boolean): Workload {
+  return {
+    number,
+    id,
+    title,
+    unavailable: () =>
+      landed()
+        ? `${capability} seems to exist now, but bench/workloads has no module for this row yet`
+        : `waits for ${capability}`,
+    run: async () => [],
+  };
+}
+
+export const projectionRebuild = waiting(6, "projection-rebuild", "projection rebuild of a read model", "async projections (server/projections, rebuild)", () =>
+  present("server/projections", /rebuild/i),
+);
+export const outboxDrain = waiting(7, "outbox-drain", "outbox drain to in-process handlers and RabbitMQ", "the outbox worker (server/workers)", () =>
+  present("server/workers", /outbox/i),
+);
+export const auditQuery = waiting(8, "audit-query", "audit event browser: a page of 50 with a filter on 1,000,000 events", "the audit event browser query", () =>
+  present("server/api/routers", /audit/i),
+);
