@@ -11,6 +11,7 @@ export type Sizes = {
   load: { streams100: number; streams1000: number; passesPerRound: number };
   replay: { logEvents: number; pageSize: number; rounds: number };
   http: { connections: number; warmupSeconds: number; seconds: number };
+  audit: { logEvents: number; passes: number };
 };
 
 const full: Sizes = {
@@ -21,6 +22,7 @@ const full: Sizes = {
   load: { streams100: 20, streams1000: 5, passesPerRound: 10 },
   replay: { logEvents: 150_000, pageSize: 1000, rounds: 2 },
   http: { connections: 8, warmupSeconds: 3, seconds: 10 },
+  audit: { logEvents: 1_000_000, passes: 25 },
 };
 
 const quick: Sizes = {
@@ -31,6 +33,7 @@ const quick: Sizes = {
   load: { streams100: 10, streams1000: 3, passesPerRound: 5 },
   replay: { logEvents: 50_000, pageSize: 1000, rounds: 1 },
   http: { connections: 8, warmupSeconds: 1, seconds: 3 },
+  audit: { logEvents: 200_000, passes: 10 },
 };
 
 const smoke: Sizes = {
@@ -41,6 +44,7 @@ const smoke: Sizes = {
   load: { streams100: 2, streams1000: 1, passesPerRound: 2 },
   replay: { logEvents: 2_000, pageSize: 500, rounds: 1 },
   http: { connections: 2, warmupSeconds: 0, seconds: 1 },
+  audit: { logEvents: 3_000, passes: 2 },
 };
 
 export const sizesFor: Record<Mode, Sizes> = { full, quick, smoke };

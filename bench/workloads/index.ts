@@ -5,7 +5,8 @@ import { appendThroughput } from "./appendThroughput";
 import { contended } from "./contended";
 import { http } from "./http";
 import { loadAggregate } from "./loadAggregate";
-import { auditQuery, outboxDrain, projectionRebuild } from "./notYet";
+import { auditQuery } from "./auditQuery";
+import { outboxDrain, projectionRebuild } from "./notYet";
 import { replay } from "./replay";
 
 export const workloads: Workload[] = [

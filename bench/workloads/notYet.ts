@@ -28,6 +28,3 @@ export const projectionRebuild = waiting(6, "projection-rebuild", "projection re
 export const outboxDrain = waiting(7, "outbox-drain", "outbox drain to in-process handlers and RabbitMQ", "the outbox worker (server/workers)", () =>
   present("server/workers", /outbox/i),
 );
-export const auditQuery = waiting(8, "audit-query", "audit event browser: a page of 50 with a filter on 1,000,000 events", "the audit event browser query", () =>
-  present("server/api/routers", /audit/i),
-);
