@@ -8,7 +8,8 @@ import { encounterDecider } from "../../domain/encounter/decider";
 import { orderDecider } from "../../domain/order/decider";
 import { patientDecider } from "../../domain/patient/decider";
 import { eventDetail, patientAsOf, patientIdsOf, patientStreams, patientTimeline, searchEvents } from "../../projections/audit";
-import { listPatients, patientStreamIds, providerNames } from "../../projections/queries";
+import { patientStreamIds, providerNames } from "../../projections/queries";
+import { patientSearchInput, searchPatients } from "../patientSearch";
 import { readAccessLog, recordAccess } from "../accessLog";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
@@ -107,19 +108,7 @@ export const auditRouter = router({
   }),
 
   /** Patient search for compliance (name or MRN prefixes), keyset-paged. */
-  patients: complianceProcedure
-    .input(
-      z.object({
-        search: z.string().trim().max(100).optional(),
-        cursor: z.string().max(500).nullish(),
-        limit: z.int().min(1).max(100).default(25),
-      }),
-    )
-    .query(async ({ ctx, input }) => {
-      const page = await listPatients(ctx.db.prisma, input);
-      await recordAccess(ctx, { patientIds: page.items.map((p) => p.patientId), procedure: "audit.patients" });
-      return page;
-    }),
+  patients: complianceProcedure.input(patientSearchInput).query(({ ctx, input }) => searchPatients(ctx, input, "audit.patients")),
 
   /** The whole record's events (patient, encounters, orders), newest first, optionally by type. */
   patientTimeline: complianceProcedure

@@ -5,7 +5,8 @@ import { patientDecider, registerPatientInput } from "../../domain/patient/decid
 import { demographicsChangesSchema } from "../../domain/patient/events";
 import { patientStream } from "../../domain/streams";
 import { projectPatient } from "../../projections/clinical";
-import { listPatients, patientChart, patientStreamIds } from "../../projections/queries";
+import { patientChart, patientStreamIds } from "../../projections/queries";
+import { patientSearchInput, searchPatients } from "../patientSearch";
 import { recordAccess } from "../accessLog";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
@@ -62,19 +63,7 @@ export const patientRouter = router({
     return chart;
   }),
 
-  list: clinicianProcedure
-    .input(
-      z.object({
-        search: z.string().trim().max(100).optional(),
-        cursor: z.string().max(500).nullish(),
-        limit: z.int().min(1).max(100).default(25),
-      }),
-    )
-    .query(async ({ ctx, input }) => {
-      const page = await listPatients(ctx.db.prisma, input);
-      await recordAccess(ctx, { patientIds: page.items.map((p) => p.patientId), procedure: "patient.list" });
-      return page;
-    }),
+  list: clinicianProcedure.input(patientSearchInput).query(({ ctx, input }) => searchPatients(ctx, input, "patient.list")),
 
   /** The record's events (patient, its encounters and orders), newest first, with who/why/what caused them. */
   history: clinicianProcedure
