@@ -22,16 +22,28 @@ export function TableHead({ columns, actions }: { columns: readonly ReactNode[];
 }
 
 /**
- * Under a paged table: "Load more" while there are more pages (disabled while one loads), and
- * `error`, the reason the latest page or refresh failed, while there is one.
+ * Under a paged table: "Load more" (or `label`) while there are more pages (disabled while one
+ * loads), and `error`, the reason the latest page or refresh failed, while there is one.
  */
-export function LoadMore({ hasMore, loading, onMore, error }: { hasMore: boolean; loading: boolean; onMore: () => void; error?: string | null }) {
+export function LoadMore({
+  hasMore,
+  loading,
+  onMore,
+  error,
+  label = "Load more",
+}: {
+  hasMore: boolean;
+  loading: boolean;
+  onMore: () => void;
+  error?: string | null;
+  label?: string;
+}) {
   return (
     <>
       {hasMore ? (
         <div className="load-more">
           <button type="button" className="secondary" onClick={onMore} disabled={loading}>
-            {loading ? "Loading…" : "Load more"}
+            {loading ? "Loading…" : label}
           </button>
         </div>
       ) : null}

@@ -1,17 +1,18 @@
 "use client";
 import { useInfiniteQuery } from "@tanstack/react-query";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
+import type { AppRouter } from "@/server/api/root";
+import { LoadMore, TableHead } from "../DataTable";
+import { formatInstant } from "../format";
+import { EmptyState, ErrorState, Loading, type SkeletonLine } from "../States";
 import { useTRPC } from "../trpc";
-import { formatInstant } from "./format";
+import { fromLocalInput } from "./format";
 
 type Filters = { patientId?: string; userId?: string; from?: Date; to?: Date };
-
-function toDate(value: FormDataEntryValue | null): Date | undefined {
-  if (typeof value !== "string" || value === "") return undefined;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
+type AccessLogInput = inferRouterInputs<AppRouter>["audit"]["accessLog"];
+type AccessRow = inferRouterOutputs<AppRouter>["audit"]["accessLog"]["rows"][number];
 
 function text(value: FormDataEntryValue | null): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
@@ -20,22 +21,18 @@ function text(value: FormDataEntryValue | null): string | undefined {
 const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium" });
 
 export function AccessLogBrowser() {
-  const trpc = useTRPC();
   const [filters, setFilters] = useState<Filters>({});
-  const log = useInfiniteQuery(
-    trpc.audit.accessLog.infiniteQueryOptions(
-      { ...filters, limit: 50 },
-      { getNextPageParam: (page) => page.nextCursor ?? undefined },
-    ),
-  );
 
   function apply(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    setFilters({ patientId: text(form.get("patientId")), userId: text(form.get("userId")), from: toDate(form.get("from")), to: toDate(form.get("to")) });
+    setFilters({
+      patientId: text(form.get("patientId")),
+      userId: text(form.get("userId")),
+      from: fromLocalInput(text(form.get("from"))),
+      to: fromLocalInput(text(form.get("to"))),
+    });
   }
-
-  const rows = log.data?.pages.flatMap((p) => p.rows) ?? [];
 
   return (
     <>
@@ -69,69 +66,39 @@ export function AccessLogBrowser() {
 
       <section className="panel" aria-labelledby="log-title" data-testid="access-log">
         <h2 id="log-title">Read access</h2>
-        {log.isPending ? (
-          <div aria-busy="true" aria-label="Loading the access log">
-            <div className="skeleton" style={{ width: "90%" }} />
-            <div className="skeleton" style={{ width: "80%" }} />
-            <div className="skeleton" style={{ width: "85%" }} />
-          </div>
-        ) : log.isError ? (
-          <div className="state error" role="alert">
-            The access log could not be loaded: {log.error.message}
-          </div>
-        ) : rows.length === 0 ? (
-          <div className="state" role="status">
-            No reads recorded{Object.values(filters).some(Boolean) ? " for this filter" : " yet"}.
-          </div>
-        ) : (
-          <>
-            <table className="data">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Patient</th>
-                  <th scope="col">Through</th>
-                  <th scope="col">Request</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((row) => (
-                  <tr key={row.id}>
-                    <td>
-                      <time dateTime={row.accessedAt.toISOString()}>{when.format(row.accessedAt)}</time>
-                    </td>
-                    <td>
-                      {row.userName ?? <span className="muted">unknown user</span>}
-                      {row.userEmail ? <div className="muted">{row.userEmail}</div> : null}
-                      <div>
-                        <code className="muted">{row.userId}</code>
-                      </div>
-                    </td>
-                    <td>
-                      <Link href={`/audit/patients/${row.patientId}`} className="mono" title="Timeline and time travel of this patient">
-                        {row.patientId}
-                      </Link>
-                    </td>
-                    <td>
-                      <code>{row.procedure}</code>
-                    </td>
-                    <td>
-                      <code className="muted">{row.correlationId}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            {log.hasNextPage ? (
-              <div className="actions" style={{ marginTop: 12 }}>
-                <button type="button" className="secondary" onClick={() => log.fetchNextPage()} disabled={log.isFetchingNextPage}>
-                  {log.isFetchingNextPage ? "Loading…" : "Load older reads"}
-                </button>
-              </div>
-            ) : null}
-          </>
-        )}
+        <Reads
+          input={{ ...filters, limit: 50 }}
+          loadingLabel="Loading the access log"
+          lines={["90%", "80%", "85%"]}
+          empty={<>No reads recorded{Object.values(filters).some(Boolean) ? " for this filter" : " yet"}.</>}
+          className="data"
+          columns={["When", "Who", "Patient", "Through", "Request"]}
+          row={(row) => (
+            <tr key={row.id}>
+              <td>
+                <time dateTime={row.accessedAt.toISOString()}>{when.format(row.accessedAt)}</time>
+              </td>
+              <td>
+                {row.userName ?? <span className="muted">unknown user</span>}
+                {row.userEmail ? <div className="muted">{row.userEmail}</div> : null}
+                <div>
+                  <code className="muted">{row.userId}</code>
+                </div>
+              </td>
+              <td>
+                <Link href={`/audit/patients/${row.patientId}`} className="mono" title="Timeline and time travel of this patient">
+                  {row.patientId}
+                </Link>
+              </td>
+              <td>
+                <code>{row.procedure}</code>
+              </td>
+              <td>
+                <code className="muted">{row.correlationId}</code>
+              </td>
+            </tr>
+          )}
+        />
       </section>
     </>
   );
@@ -139,72 +106,66 @@ export function AccessLogBrowser() {
 
 /** One chart's readers, newest first: the access log filtered by patient. */
 export function ChartReaders({ patientId }: { patientId: string }) {
-  const trpc = useTRPC();
-  const log = useInfiniteQuery(
-    trpc.audit.accessLog.infiniteQueryOptions({ patientId, limit: 20 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
-  );
-  const rows = log.data?.pages.flatMap((p) => p.rows) ?? [];
   return (
     <section className="panel" aria-labelledby="readers-title" data-testid="chart-readers">
       <div className="panel-head">
         <h2 id="readers-title">Who viewed this chart</h2>
         <span className="muted small">Newest first · includes your own reads on this page</span>
       </div>
-      {log.isPending ? (
-        <div aria-busy="true" aria-label="Loading who viewed this chart">
-          <div className="skeleton" style={{ width: "85%" }} />
-          <div className="skeleton" style={{ width: "70%" }} />
-        </div>
-      ) : log.isError ? (
-        <div className="state error" role="alert">
-          The access log could not be loaded: {log.error.message}
-        </div>
-      ) : rows.length === 0 ? (
-        <div className="state" role="status">
-          Nobody has read this chart yet.
-        </div>
-      ) : (
-        <>
-          <table className="data dense">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">Through</th>
-                <th scope="col">Request</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.id} data-testid="chart-reader" data-procedure={row.procedure}>
-                  <td className="nowrap">
-                    <time dateTime={row.accessedAt.toISOString()}>{formatInstant(row.accessedAt)}</time>
-                  </td>
-                  <td>
-                    {row.userName ?? <span className="muted">unknown user</span>}
-                    {row.userEmail ? <span className="muted small"> · {row.userEmail}</span> : null}
-                  </td>
-                  <td>
-                    <code>{row.procedure}</code>
-                  </td>
-                  <td>
-                    <Link href={`/audit/events?correlation=${encodeURIComponent(row.correlationId)}`} className="mono muted" title="Events written in this request, if any">
-                      {row.correlationId.length > 13 ? `${row.correlationId.slice(0, 13)}…` : row.correlationId}
-                    </Link>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {log.hasNextPage ? (
-            <div className="load-more">
-              <button type="button" className="secondary" onClick={() => log.fetchNextPage()} disabled={log.isFetchingNextPage}>
-                {log.isFetchingNextPage ? "Loading…" : "Load older reads"}
-              </button>
-            </div>
-          ) : null}
-        </>
-      )}
+      <Reads
+        input={{ patientId, limit: 20 }}
+        loadingLabel="Loading who viewed this chart"
+        lines={["85%", "70%"]}
+        empty="Nobody has read this chart yet."
+        className="data dense"
+        columns={["When", "Who", "Through", "Request"]}
+        row={(row) => (
+          <tr key={row.id} data-testid="chart-reader" data-procedure={row.procedure}>
+            <td className="nowrap">
+              <time dateTime={row.accessedAt.toISOString()}>{formatInstant(row.accessedAt)}</time>
+            </td>
+            <td>
+              {row.userName ?? <span className="muted">unknown user</span>}
+              {row.userEmail ? <span className="muted small"> · {row.userEmail}</span> : null}
+            </td>
+            <td>
+              <code>{row.procedure}</code>
+            </td>
+            <td>
+              <Link href={`/audit/events?correlation=${encodeURIComponent(row.correlationId)}`} className="mono muted" title="Events written in this request, if any">
+                {row.correlationId.length > 13 ? `${row.correlationId.slice(0, 13)}…` : row.correlationId}
+              </Link>
+            </td>
+          </tr>
+        )}
+      />
     </section>
+  );
+}
+
+/** The access log's reads for `input`, newest first, a page at a time: its loading, failure and empty states, then the table. */
+function Reads(props: {
+  input: Omit<AccessLogInput, "cursor">;
+  loadingLabel: string;
+  lines: readonly SkeletonLine[];
+  empty: ReactNode;
+  className: string;
+  columns: readonly string[];
+  row: (row: AccessRow) => ReactNode;
+}) {
+  const trpc = useTRPC();
+  const log = useInfiniteQuery(trpc.audit.accessLog.infiniteQueryOptions(props.input, { getNextPageParam: (page) => page.nextCursor ?? undefined }));
+  const rows = log.data?.pages.flatMap((p) => p.rows) ?? [];
+  if (log.isPending) return <Loading label={props.loadingLabel} lines={props.lines} />;
+  if (log.isError) return <ErrorState>The access log could not be loaded: {log.error.message}</ErrorState>;
+  if (rows.length === 0) return <EmptyState role="status">{props.empty}</EmptyState>;
+  return (
+    <>
+      <table className={props.className}>
+        <TableHead columns={props.columns} />
+        <tbody>{rows.map(props.row)}</tbody>
+      </table>
+      <LoadMore hasMore={log.hasNextPage} loading={log.isFetchingNextPage} onMore={() => void log.fetchNextPage()} label="Load older reads" />
+    </>
   );
 }

@@ -6,8 +6,11 @@ import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import type { FormEvent } from "react";
+import { LoadMore } from "../DataTable";
+import { formatDateTime, label } from "../format";
+import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
-import { errorText, formatSeconds, label } from "./format";
+import { errorText } from "./format";
 
 const PAGE = 25;
 
@@ -58,30 +61,15 @@ function Results({ term }: { term: string }) {
   );
   const items = patients.data?.pages.flatMap((p) => p.items) ?? [];
 
-  if (patients.isPending) {
-    return (
-      <div aria-busy="true" aria-label="Searching">
-        <div className="skeleton" style={{ width: "80%" }} />
-        <div className="skeleton" style={{ width: "65%" }} />
-        <div className="skeleton" style={{ width: "72%" }} />
-      </div>
-    );
-  }
+  if (patients.isPending) return <Loading label="Searching" lines={["80%", "65%", "72%"]} />;
   if (patients.isError && !patients.data) {
-    return (
-      <div className="state error" role="alert">
-        <p>The search failed: {errorText(patients.error)}</p>
-        <button type="button" className="secondary small" onClick={() => void patients.refetch()}>
-          Try again
-        </button>
-      </div>
-    );
+    return <ErrorState onRetry={() => void patients.refetch()}>The search failed: {errorText(patients.error)}</ErrorState>;
   }
   if (items.length === 0) {
     return (
-      <div className="state" role="status" data-testid="patients-empty">
+      <EmptyState role="status" testId="patients-empty">
         No patient matches “{term}”. Names and MRNs match from their start.
-      </div>
+      </EmptyState>
     );
   }
   return (
@@ -116,18 +104,12 @@ function Results({ term }: { term: string }) {
               <td className="nowrap">{p.dateOfBirth}</td>
               <td>{label(p.sex)}</td>
               <td className="num">{p.version}</td>
-              <td className="nowrap muted">{formatSeconds(p.updatedAt).slice(0, 16)}</td>
+              <td className="nowrap muted">{formatDateTime(p.updatedAt)}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      {patients.hasNextPage ? (
-        <div className="load-more">
-          <button type="button" className="secondary" onClick={() => void patients.fetchNextPage()} disabled={patients.isFetchingNextPage}>
-            {patients.isFetchingNextPage ? "Loading…" : "Load more"}
-          </button>
-        </div>
-      ) : null}
+      <LoadMore hasMore={patients.hasNextPage} loading={patients.isFetchingNextPage} onMore={() => void patients.fetchNextPage()} />
     </>
   );
 }

@@ -3,10 +3,12 @@
 // that it caused, and the other events written in the same request (correlation id).
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { EventSummary } from "../EventSummary";
+import { eventTitle, formatInstant } from "../format";
+import { ErrorState } from "../States";
 import { useTRPC } from "../trpc";
-import { EventSummary } from "./EventSummary";
 import { eventLogHref } from "./EventLog";
-import { errorText, eventTitle, formatInstant, localZone, shortId, type EventDetailData } from "./format";
+import { errorText, localZone, shortId, type EventDetailData } from "./format";
 
 type Item = EventDetailData["event"];
 
@@ -32,14 +34,9 @@ export function EventDetail({ eventId }: { eventId: string }) {
       <>
         <Crumbs />
         <h1>{notFound ? "No such event" : "Event"}</h1>
-        <div className="state error" role="alert">
-          <p>{notFound ? `No event has the id ${eventId}.` : `The event could not be loaded: ${errorText(detail.error)}`}</p>
-          {notFound ? null : (
-            <button type="button" className="secondary small" onClick={() => void detail.refetch()}>
-              Try again
-            </button>
-          )}
-        </div>
+        <ErrorState onRetry={notFound ? undefined : () => void detail.refetch()}>
+          {notFound ? `No event has the id ${eventId}.` : `The event could not be loaded: ${errorText(detail.error)}`}
+        </ErrorState>
       </>
     );
   }
@@ -131,7 +128,7 @@ export function EventDetail({ eventId }: { eventId: string }) {
 
         <section className="panel" aria-labelledby="payload-title">
           <h2 id="payload-title">Payload</h2>
-          <EventSummary type={event.type} data={event.data} />
+          <EventSummary type={event.type} data={event.data} full />
           <h3 className="subhead">Data (stored at schema v{event.schemaVersion}, read at the current one)</h3>
           <pre className="json" tabIndex={0} aria-label="Payload as JSON" data-testid="event-payload">
             {JSON.stringify(event.data, null, 2)}

@@ -5,9 +5,11 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent, type MouseEvent } from "react";
+import { eventTitle, formatDateTime, formatInstant, formatSeconds } from "../format";
+import { EmptyState, ErrorState } from "../States";
 import { useTRPC } from "../trpc";
+import { errorText, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
 import { useHydrated } from "./useHydrated";
-import { errorText, eventTitle, formatInstant, formatSeconds, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
 
 const PAGE = 50;
 
@@ -269,12 +271,7 @@ function EventPage(props: { filters: EventFilters; before?: number; first: boole
       <tbody>
         <tr>
           <td colSpan={colSpan}>
-            <div className="state error" role="alert">
-              <p>The events could not be loaded: {errorText(page.error)}</p>
-              <button type="button" className="secondary small" onClick={() => void page.refetch()}>
-                Try again
-              </button>
-            </div>
+            <ErrorState onRetry={() => void page.refetch()}>The events could not be loaded: {errorText(page.error)}</ErrorState>
           </td>
         </tr>
       </tbody>
@@ -294,9 +291,9 @@ function EventPage(props: { filters: EventFilters; before?: number; first: boole
       {items.length === 0 && props.first ? (
         <tr>
           <td colSpan={colSpan}>
-            <div className="state" role="status" data-testid="events-empty">
+            <EmptyState role="status" testId="events-empty">
               {props.filtered ? "No events match these filters." : "The log is empty."}
-            </div>
+            </EmptyState>
           </td>
         </tr>
       ) : null}
@@ -311,7 +308,7 @@ function EventPage(props: { filters: EventFilters; before?: number; first: boole
               </time>
               {occurredApart ? (
                 <div className="muted small" title={`occurred ${formatInstant(e.occurredAt)}`}>
-                  occurred {formatSeconds(e.occurredAt).slice(0, 16)}
+                  occurred {formatDateTime(e.occurredAt)}
                 </div>
               ) : null}
             </td>

@@ -5,10 +5,12 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
+import { EventSummary } from "../EventSummary";
+import { eventTitle, formatDateTime, formatInstant, formatSeconds, label } from "../format";
+import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
-import { EventSummary } from "./EventSummary";
-import { errorText, eventTitle, formatInstant, formatSeconds, label, shortId, type TimelineData, type TimelineItem } from "./format";
+import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
 import { TimeTravel } from "./TimeTravel";
 
 const PAGE = 25;
@@ -42,14 +44,9 @@ export function PatientAudit({ patientId }: { patientId: string }) {
       <>
         <Crumbs />
         <h1>{notFound ? "No such patient" : "Patient"}</h1>
-        <div className="state error" role="alert">
-          <p>{notFound ? `No patient has the id ${patientId}.` : `The record could not be loaded: ${errorText(head.error)}`}</p>
-          {notFound ? null : (
-            <button type="button" className="secondary small" onClick={() => void head.refetch()}>
-              Try again
-            </button>
-          )}
-        </div>
+        <ErrorState onRetry={notFound ? undefined : () => void head.refetch()}>
+          {notFound ? `No patient has the id ${patientId}.` : `The record could not be loaded: ${errorText(head.error)}`}
+        </ErrorState>
       </>
     );
   }
@@ -83,10 +80,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
           </div>
         </div>
       ) : (
-        <div aria-busy="true" aria-label="Loading the patient">
-          <div className="skeleton" style={{ width: "30%", height: 26 }} />
-          <div className="skeleton" style={{ width: "50%" }} />
-        </div>
+        <Loading label="Loading the patient" lines={[{ width: "30%", height: 26 }, "50%"]} />
       )}
 
       <div className="audit-patient-grid">
@@ -247,7 +241,7 @@ function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem;
         {occurredApart ? (
           <>
             {" "}
-            · occurred <time dateTime={item.occurredAt.toISOString()}>{formatSeconds(item.occurredAt).slice(0, 16)}</time>
+            · occurred <time dateTime={item.occurredAt.toISOString()}>{formatDateTime(item.occurredAt)}</time>
           </>
         ) : null}{" "}
         · by{" "}
@@ -255,7 +249,7 @@ function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem;
           {item.userName ?? item.userId}
         </span>
       </p>
-      <EventSummary type={item.type} data={item.data} orderName={order?.description} />
+      <EventSummary type={item.type} data={item.data} orderName={order?.description} full />
     </li>
   );
 }

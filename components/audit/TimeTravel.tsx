@@ -2,23 +2,12 @@
 // The record as the system had recorded it at one instant: demographics, encounters and orders
 // then, with what differs from today marked. Bitemporal: "as recorded at", not "as it happened".
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
+import { demographicLabels, formatDateTime, formatInstant, formatValue, label, statusBadgeClass } from "../format";
+import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
+import { errorText, fromLocalInput, localZone, sameValue, toLocalInput, type RecordAsOf } from "./format";
 import { useHydrated } from "./useHydrated";
-import {
-  demographicLabels,
-  errorText,
-  formatInstant,
-  formatSeconds,
-  formatValue,
-  fromLocalInput,
-  label,
-  localZone,
-  sameValue,
-  statusBadgeClass,
-  toLocalInput,
-  type RecordAsOf,
-} from "./format";
 
 const fields = ["givenName", "familyName", "dateOfBirth", "sex", "email", "phone", "address", "mrn"] as const;
 
@@ -86,24 +75,9 @@ export function TimeTravel({ patientId, asOf, onTravel }: { patientId: string; a
 function AsOf({ patientId, asOf }: { patientId: string; asOf: Date }) {
   const trpc = useTRPC();
   const record = useQuery(trpc.audit.patientAsOf.queryOptions({ patientId, asOf }, { placeholderData: keepPreviousData }));
-  if (record.isPending) {
-    return (
-      <div aria-busy="true" aria-label="Loading the record as of then">
-        <div className="skeleton" style={{ width: "70%" }} />
-        <div className="skeleton" style={{ width: "50%" }} />
-        <div className="skeleton" style={{ width: "60%" }} />
-      </div>
-    );
-  }
+  if (record.isPending) return <Loading label="Loading the record as of then" lines={["70%", "50%", "60%"]} />;
   if (record.isError) {
-    return (
-      <div className="state error" role="alert">
-        <p>The record as of then could not be loaded: {errorText(record.error)}</p>
-        <button type="button" className="secondary small" onClick={() => void record.refetch()}>
-          Try again
-        </button>
-      </div>
-    );
+    return <ErrorState onRetry={() => void record.refetch()}>The record as of then could not be loaded: {errorText(record.error)}</ErrorState>;
   }
   const r = record.data;
   const stale = record.isPlaceholderData;
@@ -154,10 +128,10 @@ function Demographics({ record }: { record: RecordAsOf }) {
               <tr key={f} className={differs ? "differs" : undefined} data-field={f}>
                 <th scope="row">{demographicLabels[f]}</th>
                 <td className="then">
-                  {f === "sex" ? label(String(then[f])) : formatValue(then[f])}
+                  {show(f, then[f])}
                   {differs ? <span className="sr-only"> (differs from now)</span> : null}
                 </td>
-                <td className={differs ? "now" : "now muted"}>{differs ? (f === "sex" ? label(String(now[f])) : formatValue(now[f])) : "same"}</td>
+                <td className={differs ? "now" : "now muted"}>{differs ? show(f, now[f]) : "same"}</td>
               </tr>
             );
           })}
@@ -168,62 +142,72 @@ function Demographics({ record }: { record: RecordAsOf }) {
   );
 }
 
-function Versions({ version, current }: { version: number; current: number }) {
-  return (
-    <span className="muted small">
-      v{version} of {current}
-    </span>
-  );
-}
+const show = (field: (typeof fields)[number], value: unknown) => (field === "sex" ? label(String(value)) : formatValue(value));
 
 function Encounters({ record }: { record: RecordAsOf }) {
   return (
-    <>
-      <h3 className="subhead">Encounters then ({record.encounters.length})</h3>
-      {record.encounters.length === 0 ? (
-        <p className="muted small">None recorded by then.</p>
-      ) : (
-        <ul className="as-of-list" data-testid="as-of-encounters">
-          {record.encounters.map(({ state, version, currentVersion, currentStatus }) => {
-            const differs = currentStatus !== state.status;
-            return (
-              <li key={state.encounterId} className={differs ? "differs" : undefined}>
-                <span>
-                  {label(state.encounterType)} · {formatSeconds(new Date(state.startedAt)).slice(0, 16)}
-                  {state.reason ? <span className="muted"> · {state.reason}</span> : null}
-                </span>
-                <span className="as-of-status">
-                  <span className={statusBadgeClass(state.status)}>{label(state.status)}</span>
-                  {differs ? <span className="now-note">now {label(currentStatus)}</span> : null} <Versions version={version} current={currentVersion} />
-                </span>
-              </li>
-            );
-          })}
-        </ul>
+    <AsOfList
+      title="Encounters"
+      testId="as-of-encounters"
+      items={record.encounters}
+      itemKey={(state) => state.encounterId}
+      describe={(state) => (
+        <>
+          {label(state.encounterType)} · {formatDateTime(state.startedAt)}
+          {state.reason ? <span className="muted"> · {state.reason}</span> : null}
+        </>
       )}
-    </>
+    />
   );
 }
 
 function Orders({ record }: { record: RecordAsOf }) {
   return (
+    <AsOfList
+      title="Orders"
+      testId="as-of-orders"
+      items={record.orders}
+      itemKey={(state) => state.orderId}
+      describe={(state) => (
+        <>
+          <span className="kind">{state.kind}</span> {state.details.description}
+          {state.priority !== "routine" ? <span className="muted"> · {label(state.priority)}</span> : null}
+        </>
+      )}
+    />
+  );
+}
+
+type AsOfItem<S> = { state: S; version: number; currentVersion: number; currentStatus: string };
+
+/** Records of one kind as they were then: what each was, its status then (and now, where it differs) and its version. */
+function AsOfList<S extends { status: string }>(props: {
+  title: string;
+  testId: string;
+  items: readonly AsOfItem<S>[];
+  itemKey: (state: S) => string;
+  describe: (state: S) => ReactNode;
+}) {
+  return (
     <>
-      <h3 className="subhead">Orders then ({record.orders.length})</h3>
-      {record.orders.length === 0 ? (
+      <h3 className="subhead">
+        {props.title} then ({props.items.length})
+      </h3>
+      {props.items.length === 0 ? (
         <p className="muted small">None recorded by then.</p>
       ) : (
-        <ul className="as-of-list" data-testid="as-of-orders">
-          {record.orders.map(({ state, version, currentVersion, currentStatus }) => {
+        <ul className="as-of-list" data-testid={props.testId}>
+          {props.items.map(({ state, version, currentVersion, currentStatus }) => {
             const differs = currentStatus !== state.status;
             return (
-              <li key={state.orderId} className={differs ? "differs" : undefined}>
-                <span>
-                  <span className="kind">{state.kind}</span> {state.details.description}
-                  {state.priority !== "routine" ? <span className="muted"> · {label(state.priority)}</span> : null}
-                </span>
+              <li key={props.itemKey(state)} className={differs ? "differs" : undefined}>
+                <span>{props.describe(state)}</span>
                 <span className="as-of-status">
                   <span className={statusBadgeClass(state.status)}>{label(state.status)}</span>
-                  {differs ? <span className="now-note">now {label(currentStatus)}</span> : null} <Versions version={version} current={currentVersion} />
+                  {differs ? <span className="now-note">now {label(currentStatus)}</span> : null}{" "}
+                  <span className="muted small">
+                    v{version} of {currentVersion}
+                  </span>
                 </span>
               </li>
             );

@@ -17,7 +17,7 @@ import {
   type FieldErrors,
   type InlineFormProps,
 } from "./form";
-import { label } from "./format";
+import { label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 

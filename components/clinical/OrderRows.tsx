@@ -1,5 +1,5 @@
 // The cells and rows that the chart's order tables and the worklist share.
-import { formatDateTime } from "./format";
+import { formatDateTime } from "@/components/format";
 import { OrderStatusChange } from "./OrderStatusChange";
 import type { OrderRef } from "./types";
 

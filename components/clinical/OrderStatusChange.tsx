@@ -17,7 +17,7 @@ import {
   type FieldErrors,
   type InlineFormProps,
 } from "./form";
-import { label, statusBadgeClass } from "./format";
+import { label, statusBadgeClass } from "@/components/format";
 import type { OrderRef } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 

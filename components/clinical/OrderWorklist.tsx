@@ -10,7 +10,8 @@ import { orderKinds, orderPriorities, orderStatuses, type OrderKind, type OrderP
 import { ClinicalNav } from "./ClinicalNav";
 import { errorText } from "./errors";
 import { Field, Options } from "./form";
-import { label, priorityBadgeClass, statusBadgeClass } from "./format";
+import { label, statusBadgeClass } from "@/components/format";
+import { priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
 
 const PAGE = 25;

@@ -8,7 +8,8 @@ import { useTRPC } from "@/components/trpc";
 import { ClinicalNav } from "./ClinicalNav";
 import { errorText } from "./errors";
 import { useDebounced } from "./form";
-import { ageFrom, label, listName } from "./format";
+import { label } from "@/components/format";
+import { ageFrom, listName } from "./format";
 import { useNow } from "./useNow";
 
 const PAGE = 25;

@@ -16,7 +16,7 @@ import {
   type FieldErrors,
   type InlineFormProps,
 } from "./form";
-import { formatDateTime, label } from "./format";
+import { formatDateTime, label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 

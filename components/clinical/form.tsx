@@ -3,7 +3,7 @@
 // makes a re-sent command harmless, the errors and focus of a form that sends one command, and the
 // pieces the inline forms of the chart and the worklist share.
 import { useEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from "react";
-import { label } from "./format";
+import { label } from "@/components/format";
 
 export type FieldErrors = Record<string, string | undefined>;
 

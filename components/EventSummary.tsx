@@ -1,24 +1,33 @@
 // What one event says, in words: the fields a demographics update changed (before -> after) and
-// its reason, an encounter's or order's facts, a status change with its reason.
-import { demographicLabels, formatSeconds, formatValue, label, statusBadgeClass } from "./format";
+// its reason, an encounter's or order's facts, a status change with its reason, a user's roles.
+// Shared by the clinical history and the audit timeline and event pages.
+import { demographicLabels, formatDateTime, formatValue, label, resultSummary, statusBadgeClass } from "./format";
 
 type Data = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
 
-/** An ISO instant from a payload, in local time to the minute, like the rest of the screen. */
-function localMinute(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : formatSeconds(d).slice(0, 16);
-}
+type Props = {
+  type: string;
+  data: unknown;
+  /** What was ordered, for a status change (which carries only the order's id). */
+  orderName?: string;
+  /**
+   * Every recorded fact, as the audit shows it: the sex at registration, when an encounter started,
+   * a missing reason as "—" and a result's stored value. Without it, the clinician's summary
+   * (a result in words).
+   */
+  full?: boolean;
+};
 
-export function EventSummary({ type, data, orderName }: { type: string; data: unknown; orderName?: string }) {
+export function EventSummary({ type, data, orderName, full = false }: Props) {
   const d = (data ?? {}) as Data;
   switch (type) {
     case "PatientRegistered":
       return (
         <p className="event-body">
           MRN <span className="mono">{str(d.mrn)}</span> · {[str(d.givenName), str(d.familyName)].filter(Boolean).join(" ")} · born{" "}
-          {str(d.dateOfBirth)} · {label(str(d.sex))}
+          {str(d.dateOfBirth)}
+          {full ? <> · {label(str(d.sex))}</> : null}
         </p>
       );
     case "PatientDemographicsUpdated": {
@@ -54,16 +63,15 @@ export function EventSummary({ type, data, orderName }: { type: string; data: un
               ))}
             </tbody>
           </table>
-          <p className="reason">
-            <span className="reason-label">Reason:</span> {str(d.reason) || "—"}
-          </p>
+          {full || d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
         </div>
       );
     }
     case "EncounterStarted":
       return (
         <p className="event-body">
-          {label(str(d.encounterType))} · started {localMinute(str(d.startedAt))}
+          {label(str(d.encounterType))}
+          {full ? <> · started {formatDateTime(str(d.startedAt))}</> : null}
           {d.reason ? <> · {str(d.reason)}</> : null}
         </p>
       );
@@ -91,12 +99,8 @@ export function EventSummary({ type, data, orderName }: { type: string; data: un
             <span className={statusBadgeClass(str(d.previousStatus))}>{label(str(d.previousStatus))}</span> <span aria-label="to">→</span>{" "}
             <span className={statusBadgeClass(str(d.newStatus))}>{label(str(d.newStatus))}</span>
           </p>
-          {d.reason ? (
-            <p className="reason">
-              <span className="reason-label">Reason:</span> {str(d.reason)}
-            </p>
-          ) : null}
-          {d.resultData ? <p className="small">Result: {formatValue(d.resultData)}</p> : null}
+          {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
+          {d.resultData ? <p className="small">Result: {full ? formatValue(d.resultData) : resultSummary(d.resultData)}</p> : null}
         </div>
       );
     case "UserCreated":
@@ -114,6 +118,16 @@ export function EventSummary({ type, data, orderName }: { type: string; data: un
     default:
       return null;
   }
+}
+
+function Reason({ text, full }: { text: string; full: boolean }) {
+  return full ? (
+    <p className="reason">
+      <span className="reason-label">Reason:</span> {text || "—"}
+    </p>
+  ) : (
+    <p className="reason">Reason: {text}</p>
+  );
 }
 
 function roleList(value: unknown): string {

@@ -1,0 +1,110 @@
+// Display helpers shared by every console: local dates and instants, enum labels, badge colours,
+// event titles and stored values as one line.
+import type { Address } from "@/server/domain/patient/events";
+
+const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+
+/** Local "2026-11-27 14:05:07": dense and unambiguous in tables. */
+export function formatSeconds(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Local "2026-11-27 14:05:07.123": the precision the store records. */
+export function formatInstant(d: Date): string {
+  return `${formatSeconds(d)}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** Local date and time as "2026-11-27 14:05": unambiguous across locales, dense in tables. */
+export function formatDateTime(value: Date | string | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  const d = typeof value === "string" ? new Date(value) : value;
+  if (Number.isNaN(d.getTime())) return String(value);
+  return formatSeconds(d).slice(0, 16);
+}
+
+/** "left_against_advice" -> "Left against advice". */
+export function humanize(value: string): string {
+  const words = value.replace(/_/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+const specialLabels: Record<string, string> = {
+  stat: "STAT",
+  home_visit: "Home visit",
+  in_progress: "In progress",
+  on_hold: "On hold",
+};
+
+export const label = (value: string): string => specialLabels[value] ?? humanize(value);
+
+export function statusBadgeClass(status: string): string {
+  switch (status) {
+    case "completed":
+      return "badge ok";
+    case "on_hold":
+      return "badge warn";
+    case "in_progress":
+      return "badge info";
+    case "cancelled":
+      return "badge muted";
+    default:
+      return "badge";
+  }
+}
+
+const titles: Record<string, string> = {
+  PatientRegistered: "Patient registered",
+  PatientDemographicsUpdated: "Demographics updated",
+  EncounterStarted: "Encounter started",
+  EncounterCompleted: "Encounter completed",
+  OrderCreated: "Order placed",
+  OrderStatusChanged: "Order status changed",
+};
+
+/** "PatientRegistered" -> "Patient registered"; unknown types are split at their capitals. */
+export function eventTitle(type: string): string {
+  return titles[type] ?? type.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/^./, (c) => c.toUpperCase());
+}
+
+/** Human names of the patient's fields. */
+export const demographicLabels: Record<string, string> = {
+  mrn: "MRN",
+  givenName: "Given name",
+  familyName: "Family name",
+  dateOfBirth: "Date of birth",
+  sex: "Sex",
+  email: "Email",
+  phone: "Phone",
+  address: "Address",
+  active: "Active",
+};
+
+export function formatAddress(address: Partial<Address> | null | undefined): string {
+  if (!address) return "—";
+  return [address.line1, address.line2, [address.postalCode, address.city].filter(Boolean).join(" "), address.region, address.country]
+    .filter(Boolean)
+    .join(", ");
+}
+
+/** Any stored value, as one short line. */
+export function formatValue(value: unknown): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "object" && "line1" in value) return formatAddress(value as Partial<Address>);
+  return JSON.stringify(value);
+}
+
+/** {"Hb": {"value": 13.5, "unit": "g/dL"}, "report": "normal"} -> "Hb 13.5 g/dL; report: normal". */
+export function resultSummary(result: unknown): string {
+  if (!result || typeof result !== "object") return formatValue(result);
+  return Object.entries(result as Record<string, unknown>)
+    .map(([k, v]) => {
+      if (v && typeof v === "object" && "value" in v) {
+        const { value, unit } = v as { value: unknown; unit?: unknown };
+        return `${k} ${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}`;
+      }
+      return k === "report" ? `report: ${formatValue(v)}` : `${k} ${formatValue(v)}`;
+    })
+    .join("; ");
+}
