@@ -45,6 +45,10 @@ export const accessMatrix = {
   "users.list": ["admin"],
   "users.create": ["admin"],
   "users.setRoles": ["admin"],
+
+  // The outbox's lag and dead letters (no payloads), and putting a dead letter back in line.
+  "admin.outbox": ["admin"],
+  "admin.retryDeadLetter": ["admin"],
 } as const satisfies Record<string, Access>;
 
 /** Procedures that may be public at all; anything else marked public fails the test. */

@@ -1,3 +1,4 @@
+import { adminRouter } from "./routers/admin";
 import { auditRouter } from "./routers/audit";
 import { encounterRouter } from "./routers/encounter";
 import { orderRouter } from "./routers/order";
@@ -13,6 +14,7 @@ export const appRouter = router({
   order: orderRouter,
   audit: auditRouter,
   users: usersRouter,
+  admin: adminRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -23,7 +23,12 @@ async function main() {
   }
 
   const port = process.env.PORT ?? "3000";
-  const server = spawn(process.execPath, [nextBin, "start", "-p", port], { stdio: "inherit", env: process.env });
+  // The outbox is drained inside the console's process unless told otherwise: the embedded
+  // database cannot be shared with a separate worker process.
+  const server = spawn(process.execPath, [nextBin, "start", "-p", port], {
+    stdio: "inherit",
+    env: { OUTBOX_WORKER: "inline", ...process.env },
+  });
   const stop = (signal: NodeJS.Signals) => server.kill(signal);
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

@@ -46,6 +46,21 @@ export const envSchema = z.object({
   AUTH_SIGNIN_RATE_LIMIT: intFrom(1, 10_000, 10),
   /** Seed the demo users (one per role). Default: yes, except when NODE_ENV=production. */
   SEED_DEMO_USERS: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).optional()),
+  /** RabbitMQ for the outbox worker (amqp[s]://user:pass@host:5672/vhost). Unset: in-process handlers only. */
+  AMQP_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .trim()
+      .refine((v) => /^amqps?:\/\/.+/.test(v), "must be an amqp:// or amqps:// URL")
+      .optional(),
+  ),
+  /** How often the outbox worker (npm run worker:outbox) polls for due rows. */
+  /** "inline": drain the outbox inside the app's process (npm start sets it). "off": a separate worker or the cron route does. */
+  OUTBOX_WORKER: z.preprocess(emptyToUndefined, z.enum(["off", "inline"]).default("off")),
+  OUTBOX_POLL_MS: intFrom(50, 3_600_000, 1000),
+  /** Bearer secret of POST/GET /api/cron/outbox. Unset: that route answers 503. */
+  CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
 });
 
 export type Env = z.infer<typeof envSchema>;

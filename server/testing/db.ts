@@ -1,4 +1,5 @@
 // Test databases: the run's fresh PostgreSQL database (see globalSetup) and in-memory PGlite.
+import pg from "pg";
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { openDatabase, type Database } from "../db/client";
 import { migrate } from "../db/migrate";
@@ -64,4 +65,34 @@ export function describePostgres(name: string, suite: (db: () => Database) => vo
       return db;
     });
   });
+}
+
+/**
+ * A database of its own on the test server, migrated, for tests that must see the whole of a
+ * table (the outbox) without the other test files' rows. Drop it when done.
+ */
+export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Database; drop: () => Promise<void> }> {
+  if (!pgUrl) throw new Error("no PostgreSQL test database: set DATABASE_URL");
+  const name = `emr_own_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: pgUrl ?? undefined });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(pgUrl);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ url: url.toString(), poolMax });
+  await migrate(db);
+  return {
+    db,
+    drop: async () => {
+      await db.close();
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }

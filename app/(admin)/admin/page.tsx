@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { OutboxPanel } from "@/components/admin/OutboxPanel";
 import { UsersAdmin } from "@/components/admin/UsersAdmin";
 import { currentUser } from "@/server/auth/session";
 
@@ -9,8 +10,9 @@ export default async function AdminPage() {
   return (
     <main className="page">
       <h1>Admin</h1>
-      <p className="subtitle">Users and their roles. A user may hold several roles; a change applies on their next request.</p>
+      <p className="subtitle">Users and their roles, and the outbox that carries events to their consumers.</p>
       <UsersAdmin currentUserId={user?.id ?? ""} />
+      <OutboxPanel />
     </main>
   );
 }

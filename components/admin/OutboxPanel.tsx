@@ -1,0 +1,97 @@
+"use client";
+// The outbox as an operator sees it: how much is waiting and for how long, what is being
+// retried, and the dead letters, each of which can be put back in line.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { TableHead } from "../DataTable";
+import { EmptyState, ErrorState, Flash, Loading } from "../States";
+import { eventTitle, formatDateTime } from "../format";
+import { useTRPC } from "../trpc";
+
+function formatLag(seconds: number): string {
+  if (seconds < 1) return "none";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
+export function OutboxPanel() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [flash, setFlash] = useState<string | null>(null);
+  const outbox = useQuery(trpc.admin.outbox.queryOptions(undefined, { refetchInterval: 5_000 }));
+  const retry = useMutation(
+    trpc.admin.retryDeadLetter.mutationOptions({
+      onSuccess: ({ id }) => {
+        setFlash(`Dead letter ${id} is back in line: the worker will try it again.`);
+        return queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.queryKey() });
+      },
+    }),
+  );
+
+  return (
+    <section className="panel" aria-labelledby="outbox-title" data-testid="outbox">
+      <h2 id="outbox-title">Outbox</h2>
+      <p className="muted">
+        Every appended event waits here until the worker has handed it to the in-process handlers and the message bus.
+        Delivery is at least once; after five failed tries an event is dead-lettered.
+      </p>
+      <Flash message={flash} onDismiss={() => setFlash(null)} />
+      {retry.isError ? <div className="alert error" role="alert">Could not retry: {retry.error.message}</div> : null}
+      {outbox.isPending ? (
+        <Loading label="Loading the outbox" lines={["30%", "45%", "25%"]} />
+      ) : outbox.isError ? (
+        <ErrorState onRetry={() => void outbox.refetch()}>Could not load the outbox: {outbox.error.message}</ErrorState>
+      ) : (
+        <>
+          <dl className="facts">
+            <dt>Waiting</dt>
+            <dd data-testid="outbox-pending">{outbox.data.pending.toLocaleString("en-US")}</dd>
+            <dt>Oldest waiting for</dt>
+            <dd>
+              <span className={`badge ${outbox.data.lagSeconds > 60 ? "warn" : "ok"}`}>{formatLag(outbox.data.lagSeconds)}</span>
+            </dd>
+            <dt>Being retried</dt>
+            <dd>{outbox.data.retrying.toLocaleString("en-US")}</dd>
+            <dt>Dead letters</dt>
+            <dd>
+              <span className={`badge ${outbox.data.deadLettered > 0 ? "bad" : "ok"}`}>{outbox.data.deadLettered.toLocaleString("en-US")}</span>
+            </dd>
+          </dl>
+          <h3>Latest dead letters</h3>
+          {outbox.data.deadLetters.length === 0 ? (
+            <EmptyState>No dead letters.</EmptyState>
+          ) : (
+            <table className="data">
+              <TableHead columns={["Dead-lettered", "Event", "Tries", "Last error"]} actions />
+              <tbody>
+                {outbox.data.deadLetters.map((row) => (
+                  <tr key={row.id}>
+                    <td>{formatDateTime(row.deadLetteredAt)}</td>
+                    <td>
+                      {eventTitle(row.eventType)} <span className="mono muted">{row.eventId.slice(0, 8)}</span>
+                    </td>
+                    <td className="num">{row.attempts}</td>
+                    <td className="mono">{row.lastError ?? "—"}</td>
+                    <td>
+                      <button
+                        type="button"
+                        className="secondary"
+                        disabled={retry.isPending}
+                        onClick={() => retry.mutate({ id: row.id })}
+                        aria-label={`Retry dead letter ${row.id}`}
+                      >
+                        Retry
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,40 @@
+// The outbox's cron entry (app/api/cron/outbox): one drain per call, for hosts where a cron
+// service calls a URL instead of running `npm run worker:outbox`.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { errorSummary, type DrainResult } from "./outbox";
+
+export type CronDeps = {
+  /** CRON_SECRET; unset means the route is not configured and does nothing. */
+  secret: () => string | undefined;
+  drain: () => Promise<DrainResult>;
+};
+
+/** Constant-time comparison; hashing first makes the lengths equal, as timingSafeEqual needs. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+
+export function outboxCronHandler(deps: CronDeps): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const secret = deps.secret();
+    if (!secret) return json(503, { error: "not configured" });
+    const header = request.headers.get("authorization") ?? "";
+    const match = /^Bearer (.+)$/.exec(header);
+    if (!match?.[1] || !sameSecret(match[1], secret)) {
+      return new Response(JSON.stringify({ error: "unauthorized" }), {
+        status: 401,
+        headers: { "content-type": "application/json", "www-authenticate": "Bearer" },
+      });
+    }
+    try {
+      return json(200, await deps.drain());
+    } catch (error) {
+      console.error(`[cron/outbox] drain failed: ${errorSummary(error)}`);
+      return json(503, { error: "drain failed" });
+    }
+  };
+}

@@ -1,0 +1,31 @@
+// The outbox worker's loop: drain, and sleep OUTBOX_POLL_MS when there was nothing more to do,
+// until the signal aborts. A full batch means more may be due, so it drains again at once.
+import { setTimeout as sleep } from "node:timers/promises";
+import { drainOutbox, errorSummary, type DrainOptions, type DrainResult, type OutboxDeps } from "./outbox";
+
+export type LoopOptions = Omit<DrainOptions, "now"> & {
+  pollMs: number;
+  signal: AbortSignal;
+  /** Told each pass that did something, and each failed pass (summaries only: no payloads). */
+  log?: (line: string) => void;
+};
+
+export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Promise<void> {
+  const { pollMs, signal, log = () => {}, ...drain } = options;
+  let failures = 0;
+  while (!signal.aborted) {
+    let result: DrainResult | null = null;
+    try {
+      result = await drainOutbox(deps, drain);
+      failures = 0;
+      if (result.claimed > 0) log(`outbox: ${JSON.stringify(result)}`);
+    } catch (error) {
+      // The database or the broker is down: wait longer each time, up to a minute.
+      failures++;
+      log(`outbox: drain failed (${errorSummary(error)})`);
+    }
+    if (result && result.claimed === drain.batchSize) continue;
+    const wait = failures > 0 ? Math.min(60_000, pollMs * 2 ** Math.min(failures, 10)) : pollMs;
+    await sleep(wait, undefined, { signal }).catch(() => {});
+  }
+}

@@ -1,0 +1,293 @@
+// The outbox worker. Its logic runs on an in-memory PGlite database of its own, and the
+// multi-worker and RabbitMQ tests on a PostgreSQL database of their own: the outbox is global,
+// so the shared test database would hand these tests the other files' rows.
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import amqp from "amqplib";
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { appendToStream, sqlOf, type StoredEvent } from "../eventStore";
+import { callerFor } from "../testing/caller";
+import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
+import { rabbitBus } from "./bus";
+import { addHandler, drainOutbox, type Bus, type HandlerRegistry, type OutboxDeps } from "./outbox";
+
+type OutboxRow = {
+  id: string | number | bigint;
+  attempts: number;
+  next_retry_at: Date;
+  last_error: string | null;
+  processed_at: Date | null;
+  dead_lettered_at: Date | null;
+};
+
+async function outboxRow(db: Database, eventId: string): Promise<OutboxRow> {
+  const [row] = await sqlOf(db.prisma)<OutboxRow>(
+    "SELECT id, attempts, next_retry_at, last_error, processed_at, dead_lettered_at FROM outbox WHERE event_id = $1::uuid",
+    [eventId],
+  );
+  if (!row) throw new Error(`no outbox row for ${eventId}`);
+  return row;
+}
+
+async function appendNotes(db: Database, streamId: string, count: number, expectedVersion = 0) {
+  const events = Array.from({ length: count }, (_, i) => note(expectedVersion + i + 1));
+  await appendToStream(storeOf(db), streamId, events, { expectedVersion, aggregateType: "note" });
+  return events.map((e) => e.eventId);
+}
+
+const removal = () => ({ ...note(0), type: "NoteRemoved", data: { reason: "synthetic private reason" } });
+
+describe("outbox drain [embedded]", () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openTestDatabase("embedded");
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("publishes due rows to the handlers in position order and marks them processed", async () => {
+    const a = newStreamId();
+    const b = newStreamId();
+    const ids = [
+      ...(await appendNotes(db, a, 2)),
+      ...(await appendNotes(db, b, 1)),
+      ...(await appendNotes(db, a, 1, 2)),
+      ...(await appendNotes(db, b, 2, 1)),
+    ];
+    const seen: StoredEvent[] = [];
+    const removed: StoredEvent[] = [];
+    const handlers: HandlerRegistry = new Map();
+    addHandler(handlers, "NoteAdded", async (e) => void seen.push(e));
+    addHandler(handlers, "NoteRemoved", async (e) => void removed.push(e));
+
+    const result = await drainOutbox({ store: storeOf(db), handlers }, { batchSize: 100, maxAttempts: 5 });
+    expect(result).toEqual({ claimed: 6, published: 6, retried: 0, deadLettered: 0 });
+    expect(seen.map((e) => e.metadata.eventId)).toEqual(ids);
+    const positions = seen.map((e) => e.globalPosition);
+    expect(positions).toEqual([...positions].sort((x, y) => x - y));
+    expect(seen[0]).toMatchObject({ type: "NoteAdded", streamId: a, version: 1, data: { n: 1 } });
+    expect(removed).toEqual([]);
+    for (const id of ids) {
+      const row = await outboxRow(db, id);
+      expect(row.processed_at).toBeInstanceOf(Date);
+      expect(row).toMatchObject({ attempts: 0, last_error: null, dead_lettered_at: null });
+    }
+    expect(await drainOutbox({ store: storeOf(db), handlers }, { batchSize: 100, maxAttempts: 5 })).toMatchObject({ claimed: 0 });
+  });
+
+  it("claims at most batchSize rows, oldest first", async () => {
+    const ids = await appendNotes(db, newStreamId(), 5);
+    const seen: string[] = [];
+    const handlers = addHandler(new Map(), "NoteAdded", async (e) => void seen.push(e.metadata.eventId));
+    expect(await drainOutbox({ store: storeOf(db), handlers }, { batchSize: 2, maxAttempts: 5 })).toMatchObject({ claimed: 2, published: 2 });
+    expect(seen).toEqual(ids.slice(0, 2));
+    expect(await drainOutbox({ store: storeOf(db), handlers }, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ claimed: 3, published: 3 });
+    expect(seen).toEqual(ids);
+  });
+
+  it("retries a failing row with exponential backoff, dead-letters it after maxAttempts, and an admin can put it back", async () => {
+    let failing = true;
+    const published: string[] = [];
+    const handlers = addHandler(new Map(), "NoteRemoved", async (e) => {
+      if (failing) throw new Error("downstream unavailable");
+      published.push(e.metadata.eventId);
+    });
+    const ok = note(1);
+    const bad = removal();
+    await appendToStream(storeOf(db), newStreamId(), [ok, bad], { expectedVersion: "no_stream", aggregateType: "note" });
+    const deps: OutboxDeps = { store: storeOf(db), handlers };
+    const t0 = new Date(Date.now() + 1_000);
+    const at = (ms: number) => new Date(t0.getTime() + ms);
+    const half = () => 0.5;
+
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: t0, random: half })).toEqual({
+      claimed: 2,
+      published: 1,
+      retried: 1,
+      deadLettered: 0,
+    });
+    expect((await outboxRow(db, ok.eventId)).processed_at).toBeInstanceOf(Date);
+    let row = await outboxRow(db, bad.eventId);
+    expect(row).toMatchObject({ attempts: 1, last_error: "Error: downstream unavailable", processed_at: null, dead_lettered_at: null });
+    // Attempt 1: uniform in [0, 1 s); the fixed jitter takes the middle.
+    expect(row.next_retry_at.getTime()).toBe(at(500).getTime());
+
+    // Not due yet: nothing is claimed.
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(499), random: half })).toMatchObject({ claimed: 0 });
+
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(500), random: half })).toMatchObject({ claimed: 1, retried: 1 });
+    row = await outboxRow(db, bad.eventId);
+    expect(row.attempts).toBe(2);
+    // Attempt 2: uniform in [0, 2 s).
+    expect(row.next_retry_at.getTime()).toBe(at(1_500).getTime());
+
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(60_000), random: half })).toEqual({
+      claimed: 1,
+      published: 0,
+      retried: 0,
+      deadLettered: 1,
+    });
+    row = await outboxRow(db, bad.eventId);
+    expect(row).toMatchObject({ attempts: 3, processed_at: null });
+    expect(row.dead_lettered_at?.getTime()).toBe(at(60_000).getTime());
+    expect(row.last_error).not.toContain("synthetic");
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(3_600_000) })).toMatchObject({ claimed: 0 });
+
+    const admin = callerFor(db, ["admin"]);
+    const status = await admin.admin.outbox();
+    expect(status).toMatchObject({ pending: 0, retrying: 0, deadLettered: 1 });
+    expect(status.deadLetters).toEqual([
+      {
+        id: Number(row.id),
+        eventId: bad.eventId,
+        eventType: "NoteRemoved",
+        attempts: 3,
+        lastError: "Error: downstream unavailable",
+        deadLetteredAt: row.dead_lettered_at,
+      },
+    ]);
+    expect(JSON.stringify(status)).not.toContain("synthetic");
+
+    await expect(admin.admin.retryDeadLetter({ id: Number(row.id) + 1_000_000 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await admin.admin.retryDeadLetter({ id: Number(row.id) })).toEqual({ id: Number(row.id) });
+    row = await outboxRow(db, bad.eventId);
+    expect(row).toMatchObject({ attempts: 0, dead_lettered_at: null, processed_at: null });
+    expect(await admin.admin.outbox()).toMatchObject({ pending: 1, retrying: 0, deadLettered: 0, deadLetters: [] });
+    // A dead letter that is back in line is not a dead letter any more.
+    await expect(admin.admin.retryDeadLetter({ id: Number(row.id) })).rejects.toBeInstanceOf(TRPCError);
+
+    failing = false;
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3 })).toMatchObject({ claimed: 1, published: 1 });
+    expect(published).toEqual([bad.eventId]);
+    expect(await admin.admin.outbox()).toMatchObject({ pending: 0, lagSeconds: 0, deadLettered: 0 });
+  });
+
+  it("counts a row whose bus publish fails as that row's failure only", async () => {
+    const ids = await appendNotes(db, newStreamId(), 3);
+    const bus: Bus = {
+      ready: async () => {},
+      publish: async (e) => {
+        if (e.metadata.eventId === ids[1]) throw Object.assign(new Error("message nacked by the broker"), { code: 406 });
+      },
+      close: async () => {},
+    };
+    expect(await drainOutbox({ store: storeOf(db), handlers: new Map(), bus }, { batchSize: 10, maxAttempts: 5 })).toEqual({
+      claimed: 3,
+      published: 2,
+      retried: 1,
+      deadLettered: 0,
+    });
+    expect(await outboxRow(db, ids[1]!)).toMatchObject({ attempts: 1, last_error: "Error [406]: message nacked by the broker" });
+  });
+
+  it("claims nothing while the bus is unreachable, so an outage costs the rows no attempts", async () => {
+    const [id] = await appendNotes(db, newStreamId(), 1);
+    const bus = rabbitBus("amqp://guest:guest@127.0.0.1:1");
+    try {
+      await expect(drainOutbox({ store: storeOf(db), handlers: new Map(), bus }, { batchSize: 10, maxAttempts: 5 })).rejects.toThrow();
+    } finally {
+      await bus.close();
+    }
+    const row = await outboxRow(db, id!);
+    expect(row).toMatchObject({ attempts: 0, processed_at: null, last_error: null });
+    expect(row.next_retry_at.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(await drainOutbox({ store: storeOf(db), handlers: new Map() }, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ published: 1 });
+  });
+});
+
+const amqpUrl = process.env.AMQP_URL?.trim() || null;
+if (!pgUrl) console.warn("[skipped on PostgreSQL] outbox workers: DATABASE_URL is not set (CI always sets it)");
+
+describe.skipIf(!pgUrl)("outbox drain [postgresql, a database of its own]", () => {
+  let fresh: Awaited<ReturnType<typeof openFreshPostgresDatabase>> | undefined;
+  const db = () => fresh!.db;
+  beforeAll(async () => {
+    fresh = await openFreshPostgresDatabase(20);
+  });
+  afterAll(async () => {
+    await fresh?.drop();
+  });
+
+  it("two concurrent drains never publish the same row (FOR UPDATE SKIP LOCKED + lease)", async () => {
+    const streams = Array.from({ length: 12 }, () => newStreamId());
+    await Promise.all(streams.map((s) => appendNotes(db(), s, 10)));
+    const published: string[] = [];
+    const worker = (): OutboxDeps => ({
+      store: storeOf(db()),
+      handlers: addHandler(new Map(), "NoteAdded", async (e) => {
+        published.push(e.metadata.eventId);
+        await sleep(1);
+      }),
+    });
+    const one = worker();
+    const two = worker();
+    let passes = 0;
+    for (;;) {
+      const [a, b] = await Promise.all([
+        drainOutbox(one, { batchSize: 25, maxAttempts: 5 }),
+        drainOutbox(two, { batchSize: 25, maxAttempts: 5 }),
+      ]);
+      passes++;
+      if (a.claimed + b.claimed === 0) break;
+    }
+    expect(published).toHaveLength(120);
+    expect(new Set(published).size).toBe(120);
+    expect(passes).toBeGreaterThan(1);
+  });
+
+  const rabbitIt = amqpUrl ? it : it.skip;
+  if (!amqpUrl) console.warn("[skipped] outbox to RabbitMQ: AMQP_URL is not set (.ci/run sets it and starts RabbitMQ)");
+
+  rabbitIt("publishes to the emr.events exchange with publisher confirms; messageId is the event id", async () => {
+    const connection = await amqp.connect(amqpUrl!);
+    const bus = rabbitBus(amqpUrl!);
+    try {
+      const channel = await connection.createChannel();
+      await channel.assertExchange("emr.events", "topic", { durable: true });
+      const { queue } = await channel.assertQueue("", { exclusive: true, autoDelete: true });
+      await channel.bindQueue(queue, "emr.events", "note.#");
+      const received: amqp.ConsumeMessage[] = [];
+      await channel.consume(queue, (m) => void (m && received.push(m)), { noAck: true });
+
+      const streamId = newStreamId();
+      const correlationId = `test-${randomUUID()}`;
+      const first = note(1, { correlationId });
+      const second = { ...note(2, { correlationId, causationId: first.eventId }), type: "NoteRemoved", data: { reason: "r" } };
+      await appendToStream(storeOf(db()), streamId, [first, second], { expectedVersion: "no_stream", aggregateType: "note" });
+
+      const result = await drainOutbox({ store: storeOf(db()), handlers: new Map(), bus }, { batchSize: 100, maxAttempts: 5 });
+      expect(result).toMatchObject({ published: result.claimed, retried: 0 });
+
+      const mine = () => received.filter((m) => m.properties.messageId === first.eventId || m.properties.messageId === second.eventId);
+      for (let i = 0; i < 100 && mine().length < 2; i++) await sleep(50);
+      const [m1, m2] = mine();
+      expect(mine()).toHaveLength(2);
+      expect(m1!.properties).toMatchObject({
+        messageId: first.eventId,
+        deliveryMode: 2,
+        contentType: "application/json",
+        headers: { "x-correlation-id": correlationId, "x-stream-id": streamId, "x-event-version": 1 },
+      });
+      expect(m1!.fields.routingKey).toBe("note.NoteAdded");
+      expect(JSON.parse(m1!.content.toString())).toMatchObject({
+        eventId: first.eventId,
+        type: "NoteAdded",
+        streamId,
+        version: 1,
+        data: { text: "note 1", n: 1 },
+        metadata: { correlationId, causationId: null },
+      });
+      expect(m2!.fields.routingKey).toBe("note.NoteRemoved");
+      expect(m2!.properties.headers).toMatchObject({ "x-causation-id": first.eventId });
+      expect(JSON.parse(m2!.content.toString()).globalPosition).toBeGreaterThan(JSON.parse(m1!.content.toString()).globalPosition);
+      expect((await outboxRow(db(), second.eventId)).processed_at).toBeInstanceOf(Date);
+    } finally {
+      await bus.close();
+      await connection.close();
+    }
+  });
+});
