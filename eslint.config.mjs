@@ -5,7 +5,7 @@ const config = [
   ...nextVitals,
   ...nextTs,
   {
-    ignores: [".next/**", "node_modules/**", "server/db/generated/**", ".data/**", "bench/results/**", "test-results/**", "playwright-report/**", "next-env.d.ts"],
+    ignores: [".scratch/**", ".next/**", "node_modules/**", "server/db/generated/**", ".data/**", "bench/results/**", "test-results/**", "playwright-report/**", "next-env.d.ts"],
   },
   {
     rules: {
