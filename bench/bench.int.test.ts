@@ -36,7 +36,7 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
     expect(report.machine.postgres).toMatch(/^\d+/);
 
     const workloads = new Set(report.rows.map((r) => r.workload.split(".")[0]));
-    expect([...workloads].sort()).toEqual(["1", "2", "3", "4", "5", "8"]);
+    expect([...workloads].sort()).toEqual(["1", "2", "3", "4", "5", "7", "8"]);
     for (const row of report.rows) {
       expect(Object.keys(row)).toEqual(
         expect.arrayContaining(["workload", "metric", "unit", "ours", "raw", "peer", "oursToRaw", "oursToPeer", "target", "better", "met"]),
@@ -46,14 +46,14 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
         expect(value === null || (Number.isFinite(value) && value >= 0), `${row.workload} ${row.metric}: ${value}`).toBe(true);
       }
       expect(row.ours).toBeGreaterThan(0);
-      expect(row.raw).toBeGreaterThan(0);
+      if (row.raw !== null) expect(row.raw).toBeGreaterThan(0);
       if (row.raw !== null && row.ours !== null) expect(row.oursToRaw).toBeCloseTo(row.ours / row.raw, 1);
       expect(row.met === null ? row.target === null : typeof row.met === "boolean").toBe(true);
       if (row.unit === "ms") expect(row.ours).toBeLessThan(10_000);
     }
     // The rows that cannot run yet say why.
     const missing = report.unavailable.map((u) => u.workload).join("\n");
-    for (const n of ["6.", "7.", "9."]) expect(missing).toContain(n);
+    for (const n of ["6.", "9."]) expect(missing).toContain(n);
     expect(report.unavailable.every((u) => u.reason.length > 0 && !u.reason.startsWith("FAILED"))).toBe(true);
 
     // And the run's databases are gone.

@@ -12,6 +12,7 @@ export type Sizes = {
   replay: { logEvents: number; pageSize: number; rounds: number };
   http: { connections: number; warmupSeconds: number; seconds: number };
   audit: { logEvents: number; passes: number };
+  outbox: { seconds: number };
 };
 
 const full: Sizes = {
@@ -23,6 +24,7 @@ const full: Sizes = {
   replay: { logEvents: 150_000, pageSize: 1000, rounds: 2 },
   http: { connections: 8, warmupSeconds: 3, seconds: 10 },
   audit: { logEvents: 1_000_000, passes: 25 },
+  outbox: { seconds: 10 },
 };
 
 const quick: Sizes = {
@@ -34,6 +36,7 @@ const quick: Sizes = {
   replay: { logEvents: 50_000, pageSize: 1000, rounds: 1 },
   http: { connections: 8, warmupSeconds: 1, seconds: 3 },
   audit: { logEvents: 200_000, passes: 10 },
+  outbox: { seconds: 4 },
 };
 
 const smoke: Sizes = {
@@ -45,6 +48,7 @@ const smoke: Sizes = {
   replay: { logEvents: 2_000, pageSize: 500, rounds: 1 },
   http: { connections: 2, warmupSeconds: 0, seconds: 1 },
   audit: { logEvents: 3_000, passes: 2 },
+  outbox: { seconds: 1 },
 };
 
 export const sizesFor: Record<Mode, Sizes> = { full, quick, smoke };

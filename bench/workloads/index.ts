@@ -6,7 +6,8 @@ import { contended } from "./contended";
 import { http } from "./http";
 import { loadAggregate } from "./loadAggregate";
 import { auditQuery } from "./auditQuery";
-import { outboxDrain, projectionRebuild } from "./notYet";
+import { projectionRebuild } from "./notYet";
+import { outboxDrain } from "./outboxDrain";
 import { replay } from "./replay";
 
 export const workloads: Workload[] = [

@@ -25,6 +25,3 @@ function waiting(number: number, id: string, title: string, capability: string, 
 export const projectionRebuild = waiting(6, "projection-rebuild", "projection rebuild of a read model", "async projections (server/projections, rebuild)", () =>
   present("server/projections", /rebuild/i),
 );
-export const outboxDrain = waiting(7, "outbox-drain", "outbox drain to in-process handlers and RabbitMQ", "the outbox worker (server/workers)", () =>
-  present("server/workers", /outbox/i),
-);
