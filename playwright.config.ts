@@ -36,6 +36,8 @@ export default defineConfig({
     url: `http://127.0.0.1:${port}/api/trpc/system.health`,
     timeout: 300_000,
     reuseExistingServer: false,
+    // SIGTERM first, so e2e/server.ts stops next and drops its database (SIGKILL would leak it).
+    gracefulShutdown: { signal: "SIGTERM", timeout: 15_000 },
     stdout: "pipe",
     stderr: "pipe",
   },

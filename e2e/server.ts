@@ -13,6 +13,20 @@ import { prepareDemo } from "../prisma/seed";
 
 const port = process.argv[2] ?? "3100";
 
+/**
+ * A run that was killed before it could clean up leaves its database behind. Those are named
+ * emr_e2e_<Date.now() in base 36>: drop the ones older than a day (a live run's is minutes old).
+ */
+async function dropStaleDatabases(admin: pg.Client) {
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'emr\\_e2e\\_%'");
+  for (const { datname } of rows) {
+    const made = parseInt(datname.slice("emr_e2e_".length), 36);
+    if (Number.isFinite(made) && Date.now() - made > 86_400_000) {
+      await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => {});
+    }
+  }
+}
+
 async function main() {
   ensureBuild();
   const base = process.env.DATABASE_URL?.trim();
@@ -24,6 +38,7 @@ async function main() {
     const name = `emr_e2e_${Date.now().toString(36)}`;
     const admin = new pg.Client({ connectionString: base });
     await admin.connect();
+    await dropStaleDatabases(admin);
     await admin.query(`CREATE DATABASE ${name}`);
     await admin.end();
     const url = new URL(base);
