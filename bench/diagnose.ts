@@ -12,6 +12,7 @@ import { openRaw } from "./contenders/raw";
 import { createBenchDatabases } from "./lib/database";
 import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchState } from "./lib/events";
 import { now, percentile, rotated, side } from "./lib/stats";
+import { encodeBatch } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
 
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
@@ -20,24 +21,7 @@ const base = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.
 const rounds = 4;
 const perRound = Number(process.env.DIAGNOSE_N ?? 250);
 
-function encodeForFunction(events: NewEvent[]): string {
-  return JSON.stringify(
-    events.map((event) => {
-      const { eventVersion, data } = benchRegistry.encode(event);
-      return {
-        event_id: event.eventId,
-        event_type: event.type,
-        event_version: eventVersion,
-        data,
-        metadata: event.extra ?? {},
-        occurred_at: event.occurredAt.toISOString(),
-        user_id: event.userId,
-        correlation_id: event.correlationId,
-        causation_id: event.causationId,
-      };
-    }),
-  );
-}
+const encodeForFunction = (events: NewEvent[]): string => encodeBatch(benchRegistry, events);
 
 // The raw contender's statement, pointed at our tables.
 const onOurTables = (sql: string) =>

@@ -2,6 +2,7 @@
 // the events, the stream's new version and the outbox rows in one transaction.
 import { ConcurrencyError, ValidationError } from "../errors";
 import { pgErrorInfo, sqlOf, type Store } from "./db";
+import type { EventRegistry } from "./serializer";
 import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
 
 export class DuplicateEventError extends Error {
@@ -49,6 +50,26 @@ export type AppendOptions = {
   aggregateType: string;
 };
 
+/** The JSON batch append_to_stream takes: payloads validated and stamped with their schema version. */
+export function encodeBatch(registry: EventRegistry, events: readonly NewEvent[]): string {
+  return JSON.stringify(
+    events.map((event) => {
+      const { eventVersion, data } = registry.encode(event);
+      return {
+        event_id: event.eventId,
+        event_type: event.type,
+        event_version: eventVersion,
+        data,
+        metadata: event.extra ?? {},
+        occurred_at: event.occurredAt.toISOString(),
+        user_id: event.userId,
+        correlation_id: event.correlationId,
+        causation_id: event.causationId,
+      };
+    }),
+  );
+}
+
 export async function appendToStream(
   store: Store,
   streamId: string,
@@ -57,27 +78,13 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
   const expected = encodeExpectedVersion(options.expectedVersion);
-  const batch = events.map((event) => {
-    const { eventVersion, data } = store.registry.encode(event);
-    return {
-      event_id: event.eventId,
-      event_type: event.type,
-      event_version: eventVersion,
-      data,
-      metadata: event.extra ?? {},
-      occurred_at: event.occurredAt.toISOString(),
-      user_id: event.userId,
-      correlation_id: event.correlationId,
-      causation_id: event.causationId,
-    };
-  });
   let rows: AppendRow[];
   try {
     rows = await sqlOf(store.db)<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
       streamId,
       options.aggregateType,
       expected,
-      JSON.stringify(batch),
+      encodeBatch(store.registry, events),
     ]);
   } catch (error) {
     const info = pgErrorInfo(error);

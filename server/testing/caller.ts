@@ -1,7 +1,8 @@
 // tRPC callers for tests, without HTTP: a fake session user with the given roles (null: no session).
 import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
 import type { Database } from "../db/client";
-import { storeFor, type Context, type Role, type SessionUser } from "../api/context";
+import { createContext, storeFor, type Context, type Role, type SessionUser } from "../api/context";
 import { createCaller } from "../api/root";
 
 export function testUser(roles: Role[], over: Partial<SessionUser> = {}): SessionUser {
@@ -19,4 +20,38 @@ export function contextFor(db: Database, user: SessionUser | null, headers: Head
  */
 export function callerFor(db: Database, roles: Role[] | null, user: Partial<SessionUser> = {}) {
   return createCaller(contextFor(db, roles === null ? null : testUser(roles, user)));
+}
+
+/** Calls procedures as exactly this user; a correlation id goes in as the x-correlation-id header. */
+export async function callerAs(db: Database, user: SessionUser, correlationId?: string) {
+  const headers = new Headers(correlationId ? { "x-correlation-id": correlationId } : {});
+  return createCaller(await createContext({ headers, user, db }));
+}
+
+/** The tRPC code a call ends with ("OK" when it succeeds); any other error fails the test. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "OK";
+  } catch (error) {
+    if (error instanceof TRPCError) return error.code;
+    throw error;
+  }
+}
+
+/** An MRN no other test (in this file or a parallel one) will use. */
+export const uniqueMrn = () => `T${randomUUID().replace(/-/g, "").slice(0, 10).toUpperCase()}`;
+
+/** Registration input for a synthetic patient, with a unique MRN and family name. */
+export function newPatient(over: { givenName?: string; familyName?: string; dateOfBirth?: string; email?: string } = {}) {
+  return {
+    mrn: uniqueMrn(),
+    givenName: "Ada",
+    familyName: `Lovelace${randomUUID().slice(0, 6)}`,
+    dateOfBirth: "1985-12-10",
+    sex: "female" as const,
+    email: "ada@example.test",
+    phone: "+1 555 0100",
+    ...over,
+  };
 }

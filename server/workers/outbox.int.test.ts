@@ -239,10 +239,9 @@ describe.skipIf(!pgUrl)("outbox drain [postgresql, a database of its own]", () =
     expect(passes).toBeGreaterThan(1);
   });
 
-  const rabbitIt = amqpUrl ? it : it.skip;
   if (!amqpUrl) console.warn("[skipped] outbox to RabbitMQ: AMQP_URL is not set (.ci/run sets it and starts RabbitMQ)");
 
-  rabbitIt("publishes to the emr.events exchange with publisher confirms; messageId is the event id", async () => {
+  it.skipIf(!amqpUrl)("publishes to the emr.events exchange with publisher confirms; messageId is the event id", async () => {
     const connection = await amqp.connect(amqpUrl!);
     const bus = rabbitBus(amqpUrl!);
     try {

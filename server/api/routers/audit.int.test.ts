@@ -2,14 +2,13 @@
 // the event log's filters and paging, one event's causes and effects, a record's timeline, time
 // travel, and that every one of them logs the read of the patients it shows.
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import type { Database } from "../../db/client";
 import { appendToStream, type NewEvent } from "../../eventStore";
 import { orderStream, patientStream } from "../../domain/streams";
+import { callerAs, codeOf, newPatient as registration, uniqueMrn } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
-import { createContext, storeFor, type SessionUser } from "../context";
-import { createCaller } from "../root";
+import { storeFor, type SessionUser } from "../context";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,31 +19,8 @@ function users() {
   return { clinician, compliance };
 }
 
-async function callerAs(db: Database, user: SessionUser, correlationId?: string) {
-  const headers = new Headers(correlationId ? { "x-correlation-id": correlationId } : {});
-  return createCaller(await createContext({ headers, user, db }));
-}
+const newPatient = () => registration({ givenName: "Grace", familyName: `Hopper${randomUUID().slice(0, 6)}`, dateOfBirth: "1956-12-09", email: undefined });
 
-let mrnCounter = 0;
-const uniqueMrn = () => `A${Date.now().toString(36).toUpperCase().slice(-6)}${(mrnCounter++).toString().padStart(3, "0")}`;
-const newPatient = () => ({
-  mrn: uniqueMrn(),
-  givenName: "Grace",
-  familyName: `Hopper${randomUUID().slice(0, 6)}`,
-  dateOfBirth: "1956-12-09",
-  sex: "female" as const,
-  phone: "+1 555 0100",
-});
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "OK";
-  } catch (error) {
-    if (error instanceof TRPCError) return error.code;
-    throw error;
-  }
-}
 
 async function accessRows(db: Database, userId: string) {
   return db.prisma.accessLog.findMany({ where: { userId }, select: { patientId: true, procedure: true, correlationId: true }, orderBy: { id: "asc" } });

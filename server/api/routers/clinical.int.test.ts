@@ -2,43 +2,14 @@
 import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
-import type { Database } from "../../db/client";
 import { readStream } from "../../eventStore";
 import { patientStream } from "../../domain/streams";
+import { callerAs, codeOf, newPatient } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
-import { createContext, type SessionUser } from "../context";
-import { createCaller } from "../root";
+import type { SessionUser } from "../context";
 
 const clinician: SessionUser = { id: "clinician-1", email: "c1@example.test", name: "Casey Clinician", roles: ["clinician"] };
 const other: SessionUser = { id: "clinician-2", email: "c2@example.test", name: "Robin Second", roles: ["clinician"] };
-
-async function callerAs(db: Database, user: SessionUser, correlationId?: string) {
-  const headers = new Headers(correlationId ? { "x-correlation-id": correlationId } : {});
-  return createCaller(await createContext({ headers, user, db }));
-}
-
-let mrnCounter = 0;
-const uniqueMrn = () => `T${Date.now().toString(36).toUpperCase().slice(-6)}${(mrnCounter++).toString().padStart(3, "0")}`;
-
-const newPatient = () => ({
-  mrn: uniqueMrn(),
-  givenName: "Ada",
-  familyName: `Lovelace${randomUUID().slice(0, 6)}`,
-  dateOfBirth: "1985-12-10",
-  sex: "female" as const,
-  email: "ada@example.test",
-  phone: "+1 555 0100",
-});
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "OK";
-  } catch (error) {
-    if (error instanceof TRPCError) return error.code;
-    throw error;
-  }
-}
 
 describeEachDatabase("clinical procedures", (db) => {
   it("registers a patient, shows the chart, lists and searches it", async () => {

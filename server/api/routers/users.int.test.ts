@@ -1,22 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../../testing/db";
-import { callerFor } from "../../testing/caller";
+import { callerFor, codeOf } from "../../testing/caller";
 import { readStream } from "../../eventStore";
 import { eventRegistry } from "../../domain/registry";
 import { userStream } from "../../domain/user/events";
 
 process.env.BETTER_AUTH_SECRET ??= "test-secret-0123456789-0123456789-abcdef";
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "OK";
-  } catch (error) {
-    return error instanceof TRPCError ? error.code : String(error);
-  }
-}
 
 describeEachDatabase("users (admin)", (db) => {
   const tag = randomUUID().slice(0, 8);
