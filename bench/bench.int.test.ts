@@ -9,7 +9,8 @@ import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type { Report } from "./lib/report";
 
-const pgUrl = inject("pgUrl");
+// The bench makes and drops databases of its own: it runs as the owner, not the app's role.
+const pgUrl = inject("pgOwnerUrl");
 if (!pgUrl) console.warn("[skipped] bench smoke test: DATABASE_URL is not set, so there is no PostgreSQL server to bench against");
 
 describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {

@@ -8,6 +8,7 @@ import pg from "pg";
 import { openDatabase } from "../server/db/client";
 import { parseEnv } from "../server/db/env";
 import { migrate } from "../server/db/migrate";
+import { ensureAppLoginRole, urlAsUser } from "../server/db/roles";
 import { ensureBuild, nextBin } from "../server/cli/build";
 import { prepareDemo } from "../prisma/seed";
 
@@ -43,7 +44,9 @@ async function main() {
     await admin.end();
     const url = new URL(base);
     url.pathname = `/${name}`;
-    childEnv.DATABASE_URL = url.toString();
+    // As in production: the owner migrates, the console connects as a member of emr_app.
+    childEnv.MIGRATION_DATABASE_URL = url.toString();
+    childEnv.DATABASE_URL = urlAsUser(url.toString(), "emr_app_e2e");
     cleanup = async () => {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
@@ -58,8 +61,14 @@ async function main() {
   }
 
   const e = parseEnv(childEnv);
+  if (e.MIGRATION_DATABASE_URL) {
+    const owner = await openDatabase({ url: e.MIGRATION_DATABASE_URL, poolMax: 1 });
+    await migrate(owner);
+    await owner.close();
+    await ensureAppLoginRole(e.MIGRATION_DATABASE_URL, "emr_app_e2e");
+  }
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
-  await migrate(db);
+  if (!e.MIGRATION_DATABASE_URL) await migrate(db);
   await prepareDemo(db, e);
   await db.close();
 

@@ -113,7 +113,7 @@ async function ensureProviders(db: Database) {
 export async function seedClinicalDemo(db: Database, options: DemoOptions): Promise<{ events: number; patients: number }> {
   await ensureProviders(db);
   const seed = options.seed ?? 20261127;
-  const store: Store = storeOn(db.prisma, eventRegistry);
+  const store: Store = storeOn(db, eventRegistry);
   const snapshotEvery = options.snapshotEvery;
   const longCharts = options.longCharts ?? 3;
   const authors = options.authorIds?.length ? options.authorIds : demoProviders.map((p) => p.id);

@@ -45,3 +45,21 @@ export class InvariantError extends Error {
     super(message);
   }
 }
+
+/**
+ * A client's idempotency key (command id) that was already used for a different command or a
+ * different record: answering "repeated" would silently drop this one.
+ */
+export class IdempotencyKeyReusedError extends Error {
+  override readonly name = "IdempotencyKeyReusedError";
+  constructor(
+    readonly commandId: string,
+    readonly usedFor: "record" | "command",
+  ) {
+    super(
+      usedFor === "record"
+        ? `Command id ${commandId} was already used for another record; send this change under a new command id`
+        : `Command id ${commandId} was already used for a different change to this record; send this change under a new command id`,
+    );
+  }
+}

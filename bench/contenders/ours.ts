@@ -19,7 +19,7 @@ export async function openOurs(url: string, poolMax: number): Promise<Contender 
   await migrate(database);
   // As the app builds it (server/api/context.ts storeFor): statements outside transactions go
   // to the driver that openDatabase attached to this client.
-  const store: Store = storeOn(database.prisma, benchRegistry);
+  const store: Store = storeOn(database, benchRegistry);
   return {
     name: "ours",
     database,

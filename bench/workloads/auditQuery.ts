@@ -128,7 +128,7 @@ export const auditQuery: Workload = {
         await pool.query(fixtureSql(from, to));
       }
       await pool.query("ANALYZE events");
-      const store = storeOn(ctx.oursDatabase.prisma, eventRegistry);
+      const store = storeOn(ctx.oursDatabase, eventRegistry);
       const list = queries(total);
       const samples = { ours: [] as number[], raw: [] as number[] };
       for (let pass = 0; pass < ctx.sizes.audit.passes; pass++) {

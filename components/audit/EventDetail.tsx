@@ -110,8 +110,16 @@ export function EventDetail({ eventId }: { eventId: string }) {
             </dd>
             <dt>Causation id</dt>
             <dd>
-              {event.causationId ? <code>{event.causationId}</code> : <span className="muted">none</span>}
-              {causedByCommand ? <span className="muted small"> the command that wrote it (not an event)</span> : null}
+              {causedByCommand ? (
+                <>
+                  command <code>{causedByCommand}</code>
+                  <span className="muted small"> the user&apos;s command that wrote it (not an event)</span>
+                </>
+              ) : event.causationId ? (
+                <code>{event.causationId}</code>
+              ) : (
+                <span className="muted">none</span>
+              )}
             </dd>
             <dt>Patient</dt>
             <dd>
@@ -143,7 +151,7 @@ export function EventDetail({ eventId }: { eventId: string }) {
           {causedBy.length === 0 ? (
             <p className="muted small">
               {causedByCommand
-                ? "No event: a user's command wrote it directly (its causation id is the command id)."
+                ? "No event: a user's command wrote it directly (its cause is that command)."
                 : "Nothing: it has no causation id."}
             </p>
           ) : (

@@ -8,7 +8,7 @@ import { useState, type FormEvent, type MouseEvent } from "react";
 import { eventTitle, formatDateTime, formatInstant, formatSeconds } from "../format";
 import { EmptyState, ErrorState } from "../States";
 import { useTRPC } from "../trpc";
-import { errorText, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
+import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
 import { useHydrated } from "./useHydrated";
 
 const PAGE = 50;
@@ -342,7 +342,7 @@ function EventPage(props: { filters: EventFilters; before?: number; first: boole
             </td>
             <td>
               <code className="muted" title={e.causationId ?? "none"}>
-                {shortId(e.causationId)}
+                {causationLabel(e.causationId)}
               </code>
             </td>
           </tr>

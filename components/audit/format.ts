@@ -34,6 +34,10 @@ export function localZone(): string {
 
 export const shortId = (id: string | null | undefined, n = 8): string => (id ? (id.length > n + 1 ? `${id.slice(0, n)}…` : id) : "—");
 
+/** A causation id in a few characters: "command 3f2a91c0…" for a command, the event id's start otherwise. */
+export const causationLabel = (id: string | null | undefined): string =>
+  id?.startsWith("command:") ? `command ${shortId(id.slice("command:".length))}` : shortId(id);
+
 /** "encounter-3f2a…" -> { type: "encounter", id: "3f2a…" } */
 export function splitStream(streamId: string): { type: string; id: string } {
   const dash = streamId.indexOf("-");

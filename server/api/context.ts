@@ -27,7 +27,7 @@ export function correlationIdFrom(headers: Headers): string {
 }
 
 export function storeFor(db: Database): Store {
-  return storeOn(db.prisma, eventRegistry);
+  return storeOn(db, eventRegistry);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The one place that turns domain and store errors into tRPC codes.
 import { TRPCError } from "@trpc/server";
-import { ConcurrencyError, InvariantError, NotFoundError, ValidationError } from "../errors";
+import { ConcurrencyError, IdempotencyKeyReusedError, InvariantError, NotFoundError, ValidationError } from "../errors";
 import { DuplicateEventError, EventSchemaError } from "../eventStore";
 
 /** Details the browser may see, beside the message, for errors it can act on. */
@@ -8,7 +8,8 @@ export type DomainErrorData =
   | { kind: "concurrency"; streamId: string; expectedVersion: number | string; actualVersion: number }
   | { kind: "not_found"; entity: string; id: string }
   | { kind: "validation"; field?: string }
-  | { kind: "invariant"; rule?: string };
+  | { kind: "invariant"; rule?: string }
+  | { kind: "idempotency"; commandId: string; usedFor: "record" | "command" };
 
 export class MappedError extends TRPCError {
   constructor(
@@ -42,6 +43,9 @@ export function toTRPCError(error: unknown): TRPCError | null {
   }
   if (error instanceof InvariantError) {
     return new MappedError("PRECONDITION_FAILED", error.message, { kind: "invariant", rule: error.rule }, error);
+  }
+  if (error instanceof IdempotencyKeyReusedError) {
+    return new MappedError("CONFLICT", error.message, { kind: "idempotency", commandId: error.commandId, usedFor: error.usedFor }, error);
   }
   if (error instanceof DuplicateEventError) {
     return new MappedError("CONFLICT", error.message, { kind: "invariant", rule: "event.duplicate_id" }, error);

@@ -1,11 +1,12 @@
-// npm run db:migrate: applies pending migrations to DATABASE_URL, or to the embedded database.
+// npm run db:migrate: applies pending migrations as the owner (MIGRATION_DATABASE_URL, else
+// DATABASE_URL), or to the embedded database.
 import { openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 
 async function main() {
   const e = env();
-  const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 1 });
+  const db = await openDatabase({ url: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 1 });
   try {
     console.log(`migrating ${db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded database at ${db.location}`}`);
     const status = await migrate(db, { log: (line) => console.log(`  ${line}`) });

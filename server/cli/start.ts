@@ -3,9 +3,8 @@
 // closed before Next opens it: the embedded PGlite must be owned by one process at a time.
 import { spawn } from "node:child_process";
 import { ensureBuild, nextBin } from "./build";
-import { openDatabase } from "../db/client";
+import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
-import { migrate } from "../db/migrate";
 import { prepareDemo } from "../../prisma/seed";
 
 async function main() {
@@ -15,7 +14,7 @@ async function main() {
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   try {
     console.log(db.mode === "postgresql" ? `database: PostgreSQL ${db.location}` : `database: embedded PGlite at ${db.location}`);
-    const status = await migrate(db, { log: (line) => console.log(`  migration ${line}`) });
+    const status = await ensureMigrated(db, e.MIGRATION_DATABASE_URL, (line) => console.log(`  migration ${line}`));
     console.log(`migrations: ${status.applied.length} applied, latest ${status.latest ?? "none"}`);
     await prepareDemo(db, e);
   } finally {

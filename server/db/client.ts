@@ -8,13 +8,20 @@ import pg from "pg";
 import { mkdirSync } from "node:fs";
 import { PrismaClient } from "./generated/client";
 import { env } from "./env";
-import { migrate } from "./migrate";
-import { attachDriver } from "../eventStore/db";
+import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "./migrate";
+import { lockEmbeddedDatabase } from "./embeddedLock";
 
 export type DatabaseMode = "postgresql" | "embedded";
 
+/**
+ * Runs one parameterized statement outside any transaction, on the driver itself. Types as
+ * Prisma's raw queries return them: int8 as bigint, timestamptz as Date, jsonb parsed.
+ */
+export type SqlRunner = <R>(text: string, params: readonly unknown[]) => Promise<R[]>;
+
 export type Database = {
   prisma: PrismaClient;
+  sql: SqlRunner;
   mode: DatabaseMode;
   /** Runs a multi-statement SQL script (migrations) on one session. */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
@@ -30,6 +37,14 @@ export type SqlSession = {
 };
 
 export type OpenOptions = { url?: string; dataDir?: string; poolMax?: number };
+
+// One type mapping for every runner, the same as Prisma's raw queries: int8 as bigint.
+const INT8 = 20;
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8 ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+const pgliteParsers = { [INT8]: (value: string) => BigInt(value) };
 
 function redact(url: string): string {
   try {
@@ -50,9 +65,9 @@ function openPostgres(url: string, poolMax: number): Database {
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  attachDriver(prisma, async (text, params) => (await pool.query(text, params as unknown[])).rows);
   return {
     prisma,
+    sql: async (text, params) => (await pool.query({ text, values: params as unknown[], types: pgTypes })).rows,
     mode: "postgresql",
     location: redact(url),
     async withSession(fn) {
@@ -75,13 +90,21 @@ function openPostgres(url: string, poolMax: number): Database {
 }
 
 async function openEmbedded(dataDir: string): Promise<Database> {
-  if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  const inMemory = dataDir.startsWith("memory://");
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const lock = inMemory ? null : lockEmbeddedDatabase(dataDir);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
-  // PGlite's query() waits for any open transaction, so a direct statement never lands inside one.
-  attachDriver(prisma, async (text, params) => (await client.query(text, params as unknown[])).rows as never);
   return {
     prisma,
+    // PGlite's query() waits for any open transaction, so a direct statement never lands inside one.
+    sql: async (text, params) => (await client.query(text, params as unknown[], { parsers: pgliteParsers })).rows as never,
     mode: "embedded",
     location: dataDir.startsWith("memory://") ? "in memory" : dataDir,
     async withSession(fn) {
@@ -93,8 +116,45 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     async close() {
       await prisma.$disconnect();
       await client.close();
+      lock?.release();
     },
   };
+}
+
+/**
+ * Brings the schema up to date before the app serves. Migrations need the owner: with
+ * MIGRATION_DATABASE_URL set they run on a connection of their own as that role, and the app's
+ * restricted role only reads the bookkeeping. Without it the app's own user migrates (the
+ * embedded database, or a development server where one user owns everything).
+ */
+export async function ensureMigrated(
+  db: Database,
+  ownerUrl: string | undefined,
+  log?: (line: string) => void,
+): Promise<MigrationStatus> {
+  if (db.mode === "postgresql" && ownerUrl) {
+    const status = await migrationStatus(db).catch(() => null);
+    if (status && status.pending.length === 0) return status;
+    const owner = await openDatabase({ url: ownerUrl, poolMax: 1 });
+    try {
+      return await migrate(owner, { log });
+    } finally {
+      await owner.close();
+    }
+  }
+  try {
+    // Cheap when up to date: one advisory lock and one read of _prisma_migrations.
+    return await migrate(db, { log });
+  } catch (error) {
+    const status = await migrationStatus(db).catch(() => null);
+    if (status && status.pending.length === 0) return status;
+    // A changed or missing migration file says so itself; a role that may not migrate is told how.
+    if (error instanceof MigrationError && !/permission denied|must be owner/.test(error.message)) throw error;
+    throw new MigrationError(
+      `Migrations are pending (${status?.pending.join(", ") ?? "unknown"}) and this database user cannot apply them ` +
+        `(${(error as Error).message}): run \`npm run db:migrate\` with MIGRATION_DATABASE_URL set to the owner's URL first.`,
+    );
+  }
 }
 
 const globalKey = Symbol.for("emr.database");
@@ -109,8 +169,12 @@ export function getDatabase(): Promise<Database> {
   g[globalKey] ??= (async () => {
     const e = env();
     const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX });
-    // Cheap when up to date: one advisory lock and one read of _prisma_migrations.
-    await migrate(db);
+    try {
+      await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
     return db;
   })();
   g[globalKey].catch(() => {

@@ -14,6 +14,11 @@ const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === 
 export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z.preprocess(emptyToUndefined, postgresUrl.optional()),
+  /**
+   * The owner's connection URL, for migrations only. Set it when the app's DATABASE_URL names the
+   * restricted role (emr_app), as it should in production. Unset: migrations use DATABASE_URL.
+   */
+  MIGRATION_DATABASE_URL: z.preprocess(emptyToUndefined, postgresUrl.optional()),
   /** Where the embedded database keeps its files when DATABASE_URL is unset. */
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
   DB_POOL_MAX: intFrom(1, 200, 10),

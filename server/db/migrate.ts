@@ -83,7 +83,9 @@ export async function migrate(
   return db.withSession(async (session) => {
     await session.query(`SELECT pg_advisory_lock(${PRISMA_ADVISORY_LOCK})`);
     try {
-      await session.exec(createTable);
+      // Only the owner may create it; a restricted role finding it in place reads on.
+      const [table] = await session.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
+      if (!table?.t) await session.exec(createTable);
       const done = verify(await appliedRows(session), files);
       const pending = files.filter((f) => !done.has(f.name));
       for (const file of pending) {

@@ -43,7 +43,7 @@ async function foldAll(store: Store, streamId: string, upTo?: number): Promise<P
 }
 
 describeEachDatabase("aggregates and snapshots", (db) => {
-  const store = () => storeOn(db().prisma, eventRegistry);
+  const store = () => storeOn(db(), eventRegistry);
 
   it("property: with or without snapshots, and at any version, loads equal the plain fold", async () => {
     await fc.assert(
@@ -140,20 +140,13 @@ describeEachDatabase("aggregates and snapshots", (db) => {
     let raced = false;
     const racingStore: Store = {
       ...store(),
-      db: new Proxy(store().db, {
-        get(target, prop, receiver) {
-          if (prop === "$queryRawUnsafe") {
-            return async (sql: string, ...args: unknown[]) => {
-              if (!raced && sql.includes("append_to_stream")) {
-                raced = true;
-                await handleCommand(store(), streamId, patientDecider, update("Racer"), envelope());
-              }
-              return (target.$queryRawUnsafe as (...a: unknown[]) => Promise<unknown>)(sql, ...args);
-            };
-          }
-          return Reflect.get(target, prop, receiver);
-        },
-      }),
+      sql: async <R,>(text: string, params: readonly unknown[]) => {
+        if (!raced && text.includes("append_to_stream")) {
+          raced = true;
+          await handleCommand(store(), streamId, patientDecider, update("Racer"), envelope());
+        }
+        return store().sql<R>(text, params);
+      },
     };
     const result = await handleCommand(racingStore, streamId, patientDecider, update("Winner"), envelope(), { retries: 2 });
     expect(result.version).toBe(3);

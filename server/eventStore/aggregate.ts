@@ -1,10 +1,10 @@
 // Loading and saving event-sourced aggregates: latest snapshot + later events, temporal loads,
 // and handleCommand (load, decide, append with the loaded version, snapshot every N events).
-import { randomUUID } from "node:crypto";
-import { ConcurrencyError } from "../errors";
-import { appendToStream } from "./append";
+import { createHash, randomUUID } from "node:crypto";
+import { ConcurrencyError, IdempotencyKeyReusedError } from "../errors";
+import { appendToStream, DuplicateEventError } from "./append";
 import { uuidFromName } from "./ids";
-import { sqlOf, type Db, type Store } from "./db";
+import { isRetryableTransactionError, type Db, type Store } from "./db";
 import { crossesSnapshotThreshold, saveSnapshot } from "./snapshots";
 import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
 
@@ -32,7 +32,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
   target: number | undefined,
   useSnapshots: boolean,
 ): Promise<Loaded<S>> {
-  const rows = await sqlOf(store.db)<LoadRow>(
+  const rows = await store.sql<LoadRow>(
     `WITH snap AS (
        SELECT version, data FROM snapshots
         WHERE $5::boolean AND stream_id = $1 AND snapshot_type = $2 AND state_version = $3 AND version <= $4
@@ -93,7 +93,7 @@ export async function loadAsOf<C, E extends DomainEvent, S>(
   options: LoadOptions = {},
 ): Promise<Loaded<S>> {
   // recorded_at never decreases along a stream, so "recorded by then" is a version prefix.
-  const rows = await sqlOf(store.db)<{ v: number | null }>(
+  const rows = await store.sql<{ v: number | null }>(
     "SELECT max(version) AS v FROM events WHERE stream_id = $1 AND recorded_at <= $2",
     [streamId, asOf],
   );
@@ -156,7 +156,46 @@ export function eventIdFor(commandId: string, index: number): string {
 
 export const newCommandId = (): string => randomUUID();
 
-function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date): NewEvent[] {
+/**
+ * A command's events name it as their cause in a namespace of its own: `command:<id>`. An event
+ * id is a bare uuid, so a client's command id can never make a stored event the recorded cause
+ * of new events; only events raised by handlers name an event (the trigger's id) as their cause.
+ */
+export const commandCausationPrefix = "command:";
+export const commandCausationId = (commandId: string): string => `${commandCausationPrefix}${commandId}`;
+/** The command id in a causation id, or null when the cause is an event. */
+export function commandIdOfCausation(causationId: string | null): string | null {
+  return causationId?.startsWith(commandCausationPrefix) ? causationId.slice(commandCausationPrefix.length) : null;
+}
+
+function canonical(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/**
+ * What a client-keyed command asked for, without its time: the stream, the aggregate type and
+ * the command's own fields. Stored with its events, so a re-sent command can be told apart
+ * from a different command sent under the same key.
+ */
+export function commandFingerprint(streamId: string, aggregateType: string, command: { metadata: unknown }): string {
+  const { metadata: _time, ...asked } = command as Record<string, unknown>;
+  return createHash("sha256")
+    .update(JSON.stringify(canonical({ streamId, aggregateType, asked })))
+    .digest("hex")
+    .slice(0, 32);
+}
+
+function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date, fingerprint: string | null): NewEvent[] {
+  const extra = fingerprint ? { ...envelope.extra, commandFingerprint: fingerprint } : envelope.extra;
   return events.map((event, i) => ({
     type: event.type,
     data: event.data,
@@ -164,10 +203,26 @@ function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnv
     occurredAt: now,
     userId: envelope.userId,
     correlationId: envelope.correlationId,
-    causationId: envelope.commandId,
-    extra: envelope.extra,
+    causationId: commandCausationId(envelope.commandId),
+    extra,
   }));
 }
+
+/** Refuses a client's command id that was used for another record or another command. */
+async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprint: string): Promise<boolean> {
+  const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null }>(
+    "SELECT stream_id, metadata->>'commandFingerprint' AS fingerprint FROM events WHERE event_id = $1::uuid",
+    [eventIdFor(envelope.commandId, 0)],
+  );
+  if (!seen) return false;
+  if (seen.stream_id !== streamId || seen.fingerprint !== fingerprint) {
+    throw new IdempotencyKeyReusedError(envelope.commandId, seen.stream_id === streamId ? "command" : "record");
+  }
+  return true;
+}
+
+/** Transaction attempts when an append is refused for being older than the stream's last writer. */
+const TRANSACTION_RETRIES = 5;
 
 /** The events as stored: payloads as the serializer wrote them, with their positions. */
 function toStoredEvents(
@@ -216,15 +271,12 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
   options: HandleOptions<S> = {},
 ): Promise<HandleResult<S, E>> {
   const attempts = options.expectedVersion === undefined ? 1 + Math.max(0, options.retries ?? 0) : 1;
+  const fingerprint = options.checkRepeat ? commandFingerprint(streamId, decider.aggregateType, command) : null;
+  let orderRetries = 0;
   for (let attempt = 1; ; attempt++) {
     const loaded = await loadAggregate(store, streamId, decider);
-    if (options.checkRepeat) {
-      const seen = await sqlOf(store.db)<{ stream_id: string }>("SELECT stream_id FROM events WHERE event_id = $1::uuid", [
-        eventIdFor(envelope.commandId, 0),
-      ]);
-      if (seen.length > 0) {
-        return { streamId, events: [], append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: true };
-      }
+    if (fingerprint && (await checkCommandRepeat(store, streamId, envelope, fingerprint))) {
+      return { streamId, events: [], append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: true };
     }
     if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
       throw new ConcurrencyError(streamId, options.expectedVersion, loaded.version);
@@ -233,7 +285,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     if (events.length === 0) {
       return { streamId, events, append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: false };
     }
-    const batch = envelopeEvents(events, envelope, command.metadata.now);
+    const batch = envelopeEvents(events, envelope, command.metadata.now, fingerprint);
     // Fold what the serializer stores (defaults applied, validated), so the state and any
     // snapshot of it equal a later fold of the stored events.
     const encoded = batch.map((event) => store.registry.encode(event));
@@ -241,25 +293,40 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     const appendOptions = { expectedVersion: loaded.version === 0 ? ("no_stream" as const) : loaded.version, aggregateType: decider.aggregateType };
     let append: AppendResult;
     try {
-      if (options.project) {
+      if (options.project && store.transaction) {
         const project = options.project;
-        const inTransaction = store.transaction ?? ((fn: (tx: Db) => Promise<AppendResult>) => fn(store.db));
-        append = await inTransaction(async (tx) => {
-          const txStore = { ...store, db: tx };
+        append = await store.transaction(async (txStore) => {
           const result = await appendToStream(txStore, streamId, batch, appendOptions);
           if (!result.repeated) {
             const stored = toStoredEvents(streamId, decider.aggregateType, batch, encoded, result);
-            await project(tx, { events: stored, state, version: result.nextExpectedVersion });
+            await project(txStore.db, { events: stored, state, version: result.nextExpectedVersion });
           }
           return result;
         });
+      } else if (options.project) {
+        // Already inside the caller's transaction.
+        append = await appendToStream(store, streamId, batch, appendOptions);
+        if (!append.repeated) {
+          const stored = toStoredEvents(streamId, decider.aggregateType, batch, encoded, append);
+          await options.project(store.db, { events: stored, state, version: append.nextExpectedVersion });
+        }
       } else {
         append = await appendToStream(store, streamId, batch, appendOptions);
       }
     } catch (error) {
       if (error instanceof ConcurrencyError && attempt < attempts) continue;
+      // Refused for sorting before the stream's last writer: a new transaction will not.
+      if (store.transaction && isRetryableTransactionError(error) && ++orderRetries < TRANSACTION_RETRIES) {
+        attempt--;
+        continue;
+      }
+      if (fingerprint && error instanceof DuplicateEventError) {
+        throw new IdempotencyKeyReusedError(envelope.commandId, "record");
+      }
       throw error;
     }
+    // A concurrent first run of this key won the append: it is a repeat only if it asked the same.
+    if (append.repeated && fingerprint) await checkCommandRepeat(store, streamId, envelope, fingerprint);
     const version = append.nextExpectedVersion;
     let snapshotted = false;
     const every = options.snapshotEvery;

@@ -1,7 +1,7 @@
 // appendToStream: one call of the append_to_stream plpgsql function, one round trip. It writes
 // the events, the stream's new version and the outbox rows in one transaction.
 import { ConcurrencyError, ValidationError } from "../errors";
-import { pgErrorInfo, sqlOf, type Store } from "./db";
+import { isRetryableTransactionError, pgErrorInfo, type Store } from "./db";
 import type { EventRegistry } from "./serializer";
 import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
 
@@ -70,6 +70,15 @@ export function encodeBatch(registry: EventRegistry, events: readonly NewEvent[]
   );
 }
 
+/** Attempts of an append outside a transaction that meets an older-than-the-last-writer refusal. */
+const ORDER_RETRIES = 5;
+
+/**
+ * Appends a batch to one stream. Outside a transaction, an append refused because its
+ * transaction is older than the stream's last writer (40001: it would sort before that writer
+ * in the global log) is retried here in a new one; inside a caller's transaction the error goes
+ * up, and the caller retries the whole transaction (handleCommand does).
+ */
 export async function appendToStream(
   store: Store,
   streamId: string,
@@ -78,24 +87,40 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
   const expected = encodeExpectedVersion(options.expectedVersion);
+  const batch = encodeBatch(store.registry, events);
+  const ownTransaction = store.transaction !== undefined;
   let rows: AppendRow[];
-  try {
-    rows = await sqlOf(store.db)<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
-      streamId,
-      options.aggregateType,
-      expected,
-      encodeBatch(store.registry, events),
-    ]);
-  } catch (error) {
-    const info = pgErrorInfo(error);
-    // ES002 from the function's repeat check; 23505 on events_event_id_key when its fast path
-    // meets ids already stored in another stream.
-    if (info.code === "ES002" || (info.code === "23505" && info.message.includes("events_event_id_key"))) {
-      throw new DuplicateEventError(info.message);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rows = await store.sql<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
+        streamId,
+        options.aggregateType,
+        expected,
+        batch,
+      ]);
+      break;
+    } catch (error) {
+      if (ownTransaction && attempt < ORDER_RETRIES && isRetryableTransactionError(error)) continue;
+      const info = pgErrorInfo(error);
+      // 23505 on the event id: a repeat that raced its own first run past the fast path's probe.
+      // Outside a transaction the store can still look: every id stored in this stream is a repeat.
+      if (ownTransaction && info.code === "23505" && info.message.includes("events_event_id_key")) {
+        const stored = await storedBatch(store, streamId, events);
+        if (stored) return stored;
+      }
+      // ES002 from the function's repeat check; 23505 on events_event_id_key when its fast path
+      // meets ids already stored in another stream.
+      if (info.code === "ES002" || (info.code === "23505" && info.message.includes("events_event_id_key"))) {
+        throw new DuplicateEventError(info.message);
+      }
+      throw error;
     }
-    throw error;
   }
   if (rows[0]?.conflict) throw new ConcurrencyError(streamId, options.expectedVersion, rows[0].version);
+  return resultOf(streamId, rows);
+}
+
+function resultOf(streamId: string, rows: AppendRow[]): AppendResult {
   const last = rows.at(-1);
   return {
     streamId,
@@ -108,4 +133,15 @@ export async function appendToStream(
       recordedAt: r.recorded_at,
     })),
   };
+}
+
+/** The stored result of this exact batch when every one of its ids is stored in this stream. */
+async function storedBatch(store: Store, streamId: string, events: readonly NewEvent[]): Promise<AppendResult | null> {
+  const rows = await store.sql<AppendRow & { stream_id: string }>(
+    `SELECT event_id::text AS event_id, version, global_position, recorded_at, stream_id, true AS repeated, false AS conflict
+       FROM events WHERE event_id = ANY ($1::uuid[]) ORDER BY version`,
+    [events.map((e) => e.eventId)],
+  );
+  if (rows.length !== events.length || rows.some((r) => r.stream_id !== streamId)) return null;
+  return resultOf(streamId, rows);
 }

@@ -4,39 +4,47 @@ import type { EventRegistry } from "./serializer";
 /** The Prisma client or an interactive transaction on it (tests and command handlers pass one). */
 export type Db = PrismaClient | Prisma.TransactionClient;
 
-/** Runs one parameterized statement and returns its rows. */
+/**
+ * Runs one parameterized statement and returns its rows. Every runner maps types the same way:
+ * int8 as bigint, timestamptz as Date, jsonb parsed, xid8 and uuid as text when cast.
+ */
 export type SqlRunner = <R>(text: string, params: readonly unknown[]) => Promise<R[]>;
 
-// Driver-level runners for root Prisma clients. Prisma's raw-query pipeline costs about as much
-// client CPU as a whole append (measured ~130 µs a call against ~40 µs for pg itself), so the
-// store's statements go to the driver when they run outside a transaction. A transaction
-// client is never in this map: inside one, every statement goes through Prisma's transaction.
-const fastRunners = new WeakMap<object, SqlRunner>();
-
-/** Lets the store reach the driver (pg pool or PGlite) directly when `prisma` is used outside a transaction. */
-export function attachDriver(prisma: PrismaClient, run: SqlRunner): void {
-  fastRunners.set(prisma, run);
+/** Prisma's raw query on a client or transaction: int8 comes back as bigint. */
+export function prismaRunner(db: Db): SqlRunner {
+  return <R>(text: string, params: readonly unknown[]) => db.$queryRawUnsafe<R[]>(text, ...params);
 }
 
-/** The runner for this db: the driver for a root client that has one, Prisma's raw query otherwise. */
-export function sqlOf(db: Db): SqlRunner {
-  return fastRunners.get(db) ?? (<R>(text: string, params: readonly unknown[]) => db.$queryRawUnsafe<R[]>(text, ...params));
-}
-
-/** What every store function needs: where to read and write, and how to (de)serialize. */
+/**
+ * What every store function needs: where to read and write, and how to (de)serialize.
+ * `sql` runs the store's statements. Outside a transaction the database layer hands in its
+ * driver (pg pool or PGlite): Prisma's raw pipeline costs about as much client CPU as a whole
+ * append (~130 µs a call against ~40 µs for pg). Inside a transaction it is the transaction.
+ */
 export type Store = {
   db: Db;
+  sql: SqlRunner;
   registry: EventRegistry;
   /** Runs fn in one transaction (absent when `db` already is one: then fn runs on it). */
-  transaction?: <T>(fn: (tx: Db) => Promise<T>) => Promise<T>;
+  transaction?: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>;
 };
 
-/** A store on a Prisma client, with interactive transactions for append + inline read models. */
-export function storeOn(prisma: PrismaClient, registry: EventRegistry): Store {
+/** The database as the store needs it: Prisma for transactions, the driver for single statements. */
+export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner };
+
+/** The store on a transaction: every statement goes through it. */
+export function storeIn(store: Pick<Store, "registry">, tx: Db): Store {
+  return { db: tx, sql: prismaRunner(tx), registry: store.registry };
+}
+
+/** A store on a database, with interactive transactions for append + inline read models. */
+export function storeOn(database: StoreDatabase, registry: EventRegistry): Store {
   return {
-    db: prisma,
+    db: database.prisma,
+    sql: database.sql,
     registry,
-    transaction: (fn) => prisma.$transaction((tx) => fn(tx), { timeout: 15_000, maxWait: 10_000 }),
+    transaction: (fn) =>
+      database.prisma.$transaction((tx) => fn(storeIn({ registry }, tx)), { timeout: 15_000, maxWait: 10_000 }),
   };
 }
 
@@ -53,4 +61,10 @@ export function pgErrorInfo(error: unknown): { code?: string; detail?: string; m
   // Errors straight from the driver (pg, PGlite) carry detail on themselves.
   const detail = cause?.detail ?? (error as { detail?: string })?.detail;
   return { code, detail, message: cause?.originalMessage ?? e?.meta?.message ?? e?.message ?? String(error) };
+}
+
+/** A serialization failure (40001) or deadlock (40P01): the whole transaction may be retried. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const code = pgErrorInfo(error).code;
+  return code === "40001" || code === "40P01";
 }

@@ -1,12 +1,11 @@
 // Reading the log: one stream, the global log in commit order (gap-safe), and the audit
 // look-ups by correlation, causation, type and time.
 import { ValidationError } from "../errors";
-import { sqlOf, type Store } from "./db";
+import type { Store } from "./db";
 import type { EventMetadata, LogCheckpoint, MetadataExtra, StoredEvent } from "./types";
 
 type EventRow = {
-  /** int8: BigInt through Prisma, a string through pg; Number() takes both. */
-  global_position: bigint | string;
+  global_position: bigint;
   event_id: string;
   stream_id: string;
   aggregate_type: string;
@@ -53,7 +52,7 @@ function toStored(store: Store, row: EventRow): StoredEvent {
 
 /** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate). */
 export async function selectEvents(store: Store, sql: string, params: readonly unknown[]): Promise<StoredEvent[]> {
-  const rows = await sqlOf(store.db)<EventRow>(sql, params);
+  const rows = await store.sql<EventRow>(sql, params);
   return rows.map((row) => toStored(store, row));
 }
 
@@ -116,14 +115,19 @@ export type ReadAllResult = {
 };
 
 /**
- * The global log in commit order. Only transactions older than every transaction still running
- * are visible (transaction_id < pg_snapshot_xmin), ordered by (transaction_id, global_position),
- * so an event that took a lower position but commits later is read after, never skipped. There
- * is no timeout: a long transaction delays readers, it never makes them skip.
+ * The global log in commit order. Only transactions that ended before every transaction still
+ * able to write here are visible (transaction_id < log_read_horizon(): the oldest running
+ * transaction of this database, see its migration), ordered by (transaction_id,
+ * global_position), so an event that took a lower position but commits later is read after,
+ * never skipped. There is no timeout: a long transaction here delays readers, it never makes
+ * them skip; transactions of other databases on the server do not delay them.
  */
 export async function readAll(store: Store, options: ReadAllOptions = {}): Promise<ReadAllResult> {
   const limit = limitOf(options.limit, 1000);
   const after = options.after ?? { transactionId: "0", globalPosition: 0 };
+  if (!/^\d{1,20}$/.test(after.transactionId) || !Number.isSafeInteger(after.globalPosition) || after.globalPosition < 0) {
+    throw new ValidationError("a log checkpoint is a transaction id and a position, both whole numbers", "after");
+  }
   const params: unknown[] = [after.transactionId, after.globalPosition, limit];
   let typeFilter = "";
   if (options.eventTypes && options.eventTypes.length > 0) {
@@ -131,16 +135,16 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
     typeFilter = `AND event_type = ANY ($4::text[])`;
   }
   // The inner query walks the commit-order index and stops at the limit; the outer filter then
-  // cuts the page at the oldest running transaction. In (transaction_id, position) order every
-  // row at or past that cut comes after every row before it, so the page stays a gap-free prefix.
-  const rows = await sqlOf(store.db)<EventRow>(
+  // cuts the page at the horizon. In (transaction_id, position) order every row at or past that
+  // cut comes after every row before it, so the page stays a gap-free prefix.
+  const rows = await store.sql<EventRow>(
     `SELECT ${eventColumns} FROM (
        SELECT * FROM events
         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${typeFilter}
         ORDER BY transaction_id, global_position
         LIMIT $3
      ) AS events
-     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     WHERE transaction_id < log_read_horizon()
      -- Qualified: the select list makes transaction_id text, which would sort "10" before "9".
      ORDER BY events.transaction_id, events.global_position`,
     params,
@@ -153,13 +157,46 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
   };
 }
 
+export type LogReaderLag = {
+  /** Readers see transactions below this id (xid8 as text). */
+  horizon: string;
+  /** The oldest transaction of this database that holds readers back, when one does. */
+  heldBackBy: { pid: number; since: Date | null; state: string | null } | null;
+  /** Committed events at or past the horizon: visible to readers once it moves (a bounded count). */
+  eventsWaiting: number;
+};
+
+/**
+ * How far the global log's readers are held back and by what: the transaction at the horizon
+ * (a long report, an idle-in-transaction session) and how many committed events wait behind it.
+ * `idle_in_transaction_session_timeout` bounds how long a forgotten session can do this.
+ */
+export async function logReaderLag(store: Store, countUpTo = 10_000): Promise<LogReaderLag> {
+  const [row] = await store.sql<{ horizon: string; pid: number | null; since: Date | null; state: string | null; waiting: bigint }>(
+    `WITH h AS (SELECT log_read_horizon() AS x)
+     SELECT h.x::text AS horizon, a.pid, a.xact_start AS since, a.state,
+            (SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.transaction_id >= h.x LIMIT $1) w) AS waiting
+       FROM h
+       LEFT JOIN pg_stat_activity a
+         ON a.backend_xid IS NOT NULL AND a.backend_xid::text::bigint = (h.x::text::numeric % 4294967296)::bigint
+        AND a.datname = current_database()`,
+    [countUpTo],
+  );
+  if (!row) throw new Error("log_read_horizon() returned nothing");
+  return {
+    horizon: row.horizon,
+    heldBackBy: row.pid === null ? null : { pid: row.pid, since: row.since, state: row.state },
+    eventsWaiting: Number(row.waiting),
+  };
+}
+
 export async function readByCorrelationId(store: Store, correlationId: string, options: { limit?: number } = {}) {
   return select(store, "correlation_id = $1", [correlationId, limitOf(options.limit, 1000)], "ORDER BY global_position LIMIT $2");
 }
 
 /** The causal chain that starts at one event: it, the events it caused, the events those caused, and on. */
 export async function readByCausation(store: Store, eventId: string, options: { limit?: number } = {}) {
-  const rows = await sqlOf(store.db)<EventRow & { depth: number }>(
+  const rows = await store.sql<EventRow & { depth: number }>(
     `WITH RECURSIVE chain AS (
        SELECT e.*, 0 AS depth FROM events e WHERE e.event_id = $1::uuid
        UNION ALL
@@ -197,8 +234,8 @@ export async function readByTimeRange(store: Store, from: Date, to: Date, option
 }
 
 /** The stream's current version (0 when it does not exist), in O(1) from the streams table. */
-export async function streamVersion(store: Pick<Store, "db">, streamId: string): Promise<number> {
-  const rows = await sqlOf(store.db)<{ version: number }>("SELECT version FROM streams WHERE stream_id = $1", [streamId]);
+export async function streamVersion(store: Pick<Store, "sql">, streamId: string): Promise<number> {
+  const rows = await store.sql<{ version: number }>("SELECT version FROM streams WHERE stream_id = $1", [streamId]);
   return rows[0]?.version ?? 0;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { ConcurrencyError } from "../errors";
 import { migrate, migrationStatus } from "../db/migrate";
-import { describeEachDatabase } from "../testing/db";
+import { describeEachDatabase, withOwner } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { appendToStream, DuplicateEventError } from "./append";
 import {
@@ -16,7 +16,7 @@ import {
 } from "./read";
 import type { ExpectedVersion } from "./types";
 
-describeEachDatabase("event store", (db) => {
+describeEachDatabase("event store", (db, kind) => {
   const store = () => storeOf(db());
 
   it("appends and reads back a stream with every metadata field", async () => {
@@ -110,14 +110,14 @@ describeEachDatabase("event store", (db) => {
   it("refuses UPDATE, DELETE and TRUNCATE on events in the database itself", async () => {
     const id = newStreamId();
     await appendToStream(store(), id, [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
-    const prisma = db().prisma;
-    await expect(prisma.$executeRawUnsafe("UPDATE events SET user_id = 'intruder' WHERE stream_id = $1", id)).rejects.toThrow(
-      /events are immutable: UPDATE refused/,
-    );
-    await expect(prisma.$executeRawUnsafe("DELETE FROM events WHERE stream_id = $1", id)).rejects.toThrow(
-      /events are immutable: DELETE refused/,
-    );
-    await expect(prisma.$executeRawUnsafe("TRUNCATE events CASCADE")).rejects.toThrow(/events are immutable: TRUNCATE refused/);
+    // The trigger refuses even the owner (the app's own role lacks the privilege in the first place).
+    await withOwner(kind, db(), async (sql) => {
+      await expect(sql("UPDATE events SET user_id = 'intruder' WHERE stream_id = $1", [id])).rejects.toThrow(
+        /events are immutable: UPDATE refused/,
+      );
+      await expect(sql("DELETE FROM events WHERE stream_id = $1", [id])).rejects.toThrow(/events are immutable: DELETE refused/);
+      await expect(sql("TRUNCATE events CASCADE")).rejects.toThrow(/events are immutable: TRUNCATE refused/);
+    });
     const [event] = await readStream(store(), id);
     expect(event!.metadata.userId).toBe("user-test");
   });

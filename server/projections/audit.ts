@@ -3,7 +3,7 @@
 // system knew it at a past instant (time travel). They read the log itself, not read models,
 // except to find which streams belong to a patient and which patient an event touched.
 import type { Db, Decider, DomainEvent, Store, StoredEvent } from "../eventStore";
-import { eventColumns, loadAtVersion, readByCausation, readByCorrelationId, selectEvents } from "../eventStore";
+import { commandIdOfCausation, eventColumns, loadAtVersion, readByCausation, readByCorrelationId, selectEvents } from "../eventStore";
 import { encounterDecider, type EncounterState } from "../domain/encounter/decider";
 import { orderDecider, type OrderState } from "../domain/order/decider";
 import { patientDecider, type PatientState } from "../domain/patient/decider";
@@ -136,6 +136,11 @@ export async function eventDetail(store: Store, eventId: string): Promise<EventD
   let next = event.metadata.causationId;
   while (next && causedBy.length < chainLimit) {
     if (seen.has(next)) break; // a cycle cannot be written through the API, but never loop on one
+    const commandId = commandIdOfCausation(next);
+    if (commandId) {
+      causedByCommand = commandId;
+      break;
+    }
     const parent = uuidPattern.test(next) ? await eventById(store, next) : null;
     if (!parent) {
       causedByCommand = next;

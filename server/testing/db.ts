@@ -3,10 +3,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { openDatabase, type Database } from "../db/client";
 import { migrate } from "../db/migrate";
+import { urlAsUser } from "../db/roles";
 
 export type TestDbKind = "postgresql" | "embedded";
 
+/** The run's database as the app's restricted role (emr_app): what the app itself may do. */
 export const pgUrl: string | null = inject("pgUrl");
+/** The same database as its owner: for tests that play the DBA (or an attacker holding the owner). */
+export const pgOwnerUrl: string | null = inject("pgOwnerUrl");
 
 const skipReasonPrinted = new Set<string>();
 function printSkip(what: string) {
@@ -75,7 +79,7 @@ export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Dat
   if (!pgUrl) throw new Error("no PostgreSQL test database: set DATABASE_URL");
   const name = `emr_own_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: pgUrl ?? undefined });
+    const client = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl ?? undefined });
     await client.connect();
     try {
       await client.query(sql);
@@ -84,10 +88,12 @@ export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Dat
     }
   };
   await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(pgUrl);
+  const url = new URL(pgOwnerUrl ?? pgUrl);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString(), poolMax });
-  await migrate(db);
+  const owner = await openDatabase({ url: url.toString(), poolMax: 1 });
+  await migrate(owner);
+  await owner.close();
+  const db = await openDatabase({ url: urlAsUser(url.toString(), new URL(pgUrl).username), poolMax });
   return {
     db,
     drop: async () => {
@@ -95,4 +101,25 @@ export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Dat
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * Runs fn with a connection as the database's owner: on PostgreSQL the run's owner URL (the DBA,
+ * or an attacker who holds it), on the embedded database its one user. For tests of what the
+ * database itself refuses to everyone, the owner included (triggers).
+ */
+export async function withOwner<T>(
+  kind: TestDbKind,
+  db: Database,
+  fn: (sql: (text: string, params?: unknown[]) => Promise<unknown[]>) => Promise<T>,
+): Promise<T> {
+  if (kind === "embedded") return fn((text, params = []) => db.sql(text, params));
+  if (!pgOwnerUrl) throw new Error("no PostgreSQL owner URL: set DATABASE_URL");
+  const client = new pg.Client({ connectionString: pgOwnerUrl });
+  await client.connect();
+  try {
+    return await fn(async (text, params = []) => (await client.query(text, params)).rows);
+  } finally {
+    await client.end();
+  }
 }

@@ -15,7 +15,7 @@ export const testRegistry = createRegistry([
 ]);
 
 export function storeOf(db: Database): Store {
-  return storeOn(db.prisma, testRegistry);
+  return storeOn(db, testRegistry);
 }
 
 export function note(n: number, over: Partial<NewEvent> = {}): NewEvent {

@@ -48,7 +48,7 @@ export function startInlineOutboxWorker(db: Database): void {
   const stop = new AbortController();
   g[inlineKey] = stop;
   void runOutboxLoop(
-    { store: storeOn(db.prisma, eventRegistry), handlers: outboxHandlers(), bus: processBus() },
+    { store: storeOn(db, eventRegistry), handlers: outboxHandlers(), bus: processBus() },
     {
       batchSize: OUTBOX_BATCH_SIZE,
       maxAttempts: OUTBOX_MAX_ATTEMPTS,

@@ -16,7 +16,7 @@ delete process.env.AMQP_URL;
 const { GET, POST } = await import("@/app/api/cron/outbox/route");
 const { getDatabase } = await import("../db/client");
 const { storeFor } = await import("../api/context");
-const { appendToStream, sqlOf } = await import("../eventStore");
+const { appendToStream } = await import("../eventStore");
 const { outboxCronHandler } = await import("./cron");
 
 const url = "http://localhost/api/cron/outbox";
@@ -45,7 +45,7 @@ describe("POST/GET /api/cron/outbox", () => {
     const event = { ...note(1), type: "UserRolesChanged", data: { userId, previousRoles: [], roles: ["admin"] } };
     await appendToStream(storeFor(db), `user-${userId}`, [event], { expectedVersion: "no_stream", aggregateType: "user" });
     const processed = async () =>
-      (await sqlOf(db.prisma)<{ done: boolean }>("SELECT processed_at IS NOT NULL AS done FROM outbox WHERE event_id = $1::uuid", [event.eventId]))[0]?.done;
+      (await db.sql<{ done: boolean }>("SELECT processed_at IS NOT NULL AS done FROM outbox WHERE event_id = $1::uuid", [event.eventId]))[0]?.done;
 
     // Other test files share this database: drain until our row is through.
     for (let i = 0; i < 1_000 && !(await processed()); i++) {

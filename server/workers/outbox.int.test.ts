@@ -7,7 +7,7 @@ import amqp from "amqplib";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
-import { appendToStream, sqlOf, type StoredEvent } from "../eventStore";
+import { appendToStream, type StoredEvent } from "../eventStore";
 import { callerFor } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
@@ -24,7 +24,7 @@ type OutboxRow = {
 };
 
 async function outboxRow(db: Database, eventId: string): Promise<OutboxRow> {
-  const [row] = await sqlOf(db.prisma)<OutboxRow>(
+  const [row] = await db.sql<OutboxRow>(
     "SELECT id, attempts, next_retry_at, last_error, processed_at, dead_lettered_at FROM outbox WHERE event_id = $1::uuid",
     [eventId],
   );

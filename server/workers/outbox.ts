@@ -15,7 +15,7 @@
 // - marks are guarded (processed_at IS NULL), so a late worker never undoes another's outcome.
 // Order: a batch is published in global position order, but a retried row is published after
 // rows behind it; consumers that care about order use the stream version.
-import { eventColumns, pgErrorInfo, selectEvents, sqlOf, type Store, type StoredEvent } from "../eventStore";
+import { eventColumns, pgErrorInfo, selectEvents, type Store, type StoredEvent } from "../eventStore";
 
 /** An in-process consumer. Runs at least once per event: dedupe by event.metadata.eventId. */
 export type OutboxHandler = (event: StoredEvent) => Promise<void>;
@@ -85,7 +85,7 @@ export function errorSummary(error: unknown): string {
 type ClaimedRow = { id: bigint | string | number; event_id: string; attempts: number };
 
 async function claim(store: Store, options: DrainOptions): Promise<{ id: number; eventId: string; attempts: number }[]> {
-  const rows = await sqlOf(store.db)<ClaimedRow>(
+  const rows = await store.sql<ClaimedRow>(
     `WITH due AS (
        SELECT id FROM outbox
         WHERE processed_at IS NULL AND dead_lettered_at IS NULL
@@ -168,7 +168,7 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
 
   const done = outcomes.filter((o) => o.error === undefined).map((o) => o.row.id);
   if (done.length > 0) {
-    await sqlOf(store.db)(
+    await store.sql(
       `UPDATE outbox SET processed_at = coalesce($2::timestamptz, now()), last_error = NULL
         WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL`,
       [done, options.now ?? null],
@@ -179,7 +179,7 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
     if (error === undefined) continue;
     const attempts = row.attempts + 1;
     const dead = attempts >= options.maxAttempts;
-    await sqlOf(store.db)(
+    await store.sql(
       `UPDATE outbox SET attempts = $2, last_error = $3,
               next_retry_at = CASE WHEN $4::boolean THEN next_retry_at
                                    ELSE coalesce($5::timestamptz, now()) + $6::integer * interval '1 millisecond' END,

@@ -2,7 +2,6 @@
 // putting a dead letter back in line. Never event payloads: ids, types, counts and error summaries.
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
-import { sqlOf } from "../../eventStore";
 import { adminProcedure, router } from "../trpc";
 
 type StatsRow = { pending: bigint | string | number; retrying: bigint | string | number; dead: bigint | string | number; lag: number | string | null };
@@ -10,7 +9,7 @@ type DeadRow = { id: bigint | string | number; event_id: string; event_type: str
 
 export const adminRouter = router({
   outbox: adminProcedure.query(async ({ ctx }) => {
-    const sql = sqlOf(ctx.db.prisma);
+    const sql = ctx.db.sql;
     const [stats] = await sql<StatsRow>(
       `SELECT count(*) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL) AS pending,
               count(*) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND attempts > 0) AS retrying,
@@ -46,7 +45,7 @@ export const adminRouter = router({
   retryDeadLetter: adminProcedure
     .input(z.object({ id: z.number().int().positive() }))
     .mutation(async ({ ctx, input }) => {
-      const rows = await sqlOf(ctx.db.prisma)<{ id: unknown }>(
+      const rows = await ctx.db.sql<{ id: unknown }>(
         `UPDATE outbox SET dead_lettered_at = NULL, next_retry_at = now(), attempts = 0
           WHERE id = $1 AND dead_lettered_at IS NOT NULL AND processed_at IS NULL
           RETURNING id`,

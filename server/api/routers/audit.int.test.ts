@@ -146,7 +146,7 @@ describeEachDatabase("audit procedures", (db) => {
     expect(detail.event.data).toMatchObject({ changes: { phone: "+1 555 0111" }, previous: { phone: "+1 555 0100" }, reason: "Patient gave a new number" });
     // Commands cause events through the API: the causation id is the command's, not an event's.
     expect(detail.causedBy).toEqual([]);
-    expect(detail.causedByCommand).toBe(detail.event.causationId);
+    expect(`command:${detail.causedByCommand}`).toBe(detail.event.causationId);
     expect(detail.caused).toEqual([]);
     expect(detail.correlated.map((e) => e.type)).toEqual([
       "PatientRegistered",

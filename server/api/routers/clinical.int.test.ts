@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
-import { readStream } from "../../eventStore";
+import { readStream, storeOn } from "../../eventStore";
 import { patientStream } from "../../domain/streams";
 import { callerAs, codeOf, newPatient } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
@@ -44,8 +44,9 @@ describeEachDatabase("clinical procedures", (db) => {
     const commandId = randomUUID();
     const sneaky = { ...newPatient(), userId: "someone-else", commandId } as ReturnType<typeof newPatient> & { commandId: string };
     const { patientId } = await api.patient.register(sneaky);
-    const [event] = await readStream({ db: db().prisma, registry: (await import("../../domain/registry")).eventRegistry }, patientStream(patientId));
-    expect(event!.metadata).toMatchObject({ userId: clinician.id, correlationId, causationId: commandId });
+    const [event] = await readStream(storeOn(db(), (await import("../../domain/registry")).eventRegistry), patientStream(patientId));
+    // The command id in its own namespace: a client's id can never name a stored event as the cause.
+    expect(event!.metadata).toMatchObject({ userId: clinician.id, correlationId, causationId: `command:${commandId}` });
   });
 
   it("re-sending a command with the same command id does not register twice", async () => {

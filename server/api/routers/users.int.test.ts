@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../../testing/db";
 import { callerFor, codeOf } from "../../testing/caller";
-import { readStream } from "../../eventStore";
+import { readStream, storeOn } from "../../eventStore";
 import { eventRegistry } from "../../domain/registry";
 import { userStream } from "../../domain/user/events";
 
@@ -46,7 +46,7 @@ describeEachDatabase("users (admin)", (db) => {
   it("records user creation and role changes as events by the admin who made them", async () => {
     const { id } = await admin.users.create({ email: `audit-${tag}@test.invalid`, name: "Audited", password: "long enough password", roles: [] });
     await admin.users.setRoles({ userId: id, roles: ["clinician"] });
-    const events = await readStream({ db: db().prisma, registry: eventRegistry }, userStream(id));
+    const events = await readStream(storeOn(db(), eventRegistry), userStream(id));
     expect(events.map((e) => [e.type, e.data])).toEqual([
       ["UserCreated", { userId: id, email: `audit-${tag}@test.invalid`, name: "Audited", roles: [] }],
       ["UserRolesChanged", { userId: id, previousRoles: [], roles: ["clinician"] }],

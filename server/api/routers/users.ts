@@ -4,7 +4,7 @@ import { z } from "zod";
 import { InvariantError } from "../../errors";
 import { authFor, createUserWithPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth";
 import { isRole, roles, roleSchema } from "../../auth/roles";
-import { appendToStream, newCommandId, type Store } from "../../eventStore";
+import { appendToStream, commandCausationId, newCommandId, storeIn, type Store } from "../../eventStore";
 import { userStream, type UserEvent } from "../../domain/user/events";
 import type { Context } from "../context";
 import { adminProcedure, router } from "../trpc";
@@ -14,7 +14,7 @@ async function recordUserEvent(store: Store, ctx: Pick<Context, "correlationId">
   await appendToStream(
     store,
     userStream(userId),
-    [{ ...event, eventId: newCommandId(), occurredAt: new Date(), userId: ctx.user.id, correlationId: ctx.correlationId, causationId: newCommandId() }],
+    [{ ...event, eventId: newCommandId(), occurredAt: new Date(), userId: ctx.user.id, correlationId: ctx.correlationId, causationId: commandCausationId(newCommandId()) }],
     { expectedVersion: "any", aggregateType: "user" },
   );
 }
@@ -77,7 +77,7 @@ export const usersRouter = router({
             if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
           }
           const updated = await tx.user.update({ where: { id: input.userId }, data: { roles: input.roles }, select: userSelect });
-          await recordUserEvent({ ...ctx.store, db: tx }, ctx, input.userId, {
+          await recordUserEvent(storeIn(ctx.store, tx), ctx, input.userId, {
             type: "UserRolesChanged",
             data: { userId: input.userId, previousRoles: user.roles.filter(isRole), roles: input.roles },
           });

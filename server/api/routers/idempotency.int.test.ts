@@ -1,0 +1,68 @@
+// A client's command id (idempotency key) answers "repeated" only for the same command on the
+// same record; reused for anything else it is a CONFLICT that says so, and nothing is dropped.
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { expect, it } from "vitest";
+import { callerFor, newPatient } from "../../testing/caller";
+import { describeEachDatabase } from "../../testing/db";
+
+async function conflictOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "OK";
+  } catch (error) {
+    if (error instanceof TRPCError && error.code === "CONFLICT") return error.message;
+    throw error;
+  }
+}
+
+describeEachDatabase("command ids are scoped to one command on one record", (db) => {
+  it("repeats the same registration, refuses the id for a different one", async () => {
+    const api = callerFor(db(), ["clinician"]);
+    const commandId = randomUUID();
+    const input = newPatient();
+    const first = await api.patient.register({ ...input, commandId });
+    expect(first.repeated).toBe(false);
+    expect(await api.patient.register({ ...input, commandId })).toEqual({ ...first, repeated: true });
+    const other = newPatient();
+    expect(await conflictOf(api.patient.register({ ...other, commandId }))).toMatch(/already used for a different change/);
+    // Nothing of the refused registration was stored.
+    const found = await api.patient.list({ search: other.mrn });
+    expect(JSON.stringify(found)).not.toContain(other.mrn);
+  });
+
+  it("refuses an edit's id reused on another patient, and on the same patient for other changes", async () => {
+    const api = callerFor(db(), ["clinician"]);
+    const a = await api.patient.register(newPatient());
+    const b = await api.patient.register(newPatient());
+    const commandId = randomUUID();
+    const edit = { expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo", commandId };
+    const done = await api.patient.updateDemographics({ patientId: a.patientId, ...edit });
+    expect(done).toMatchObject({ version: 2, changed: true, repeated: false });
+    // The same edit again (a retried request): the stored result, even with the old version.
+    expect(await api.patient.updateDemographics({ patientId: a.patientId, ...edit })).toMatchObject({ version: 2, repeated: true });
+
+    expect(await conflictOf(api.patient.updateDemographics({ patientId: b.patientId, ...edit }))).toMatch(/already used for another record/);
+    expect(
+      await conflictOf(api.patient.updateDemographics({ patientId: a.patientId, ...edit, expectedVersion: 2, changes: { givenName: "Ada" } })),
+    ).toMatch(/already used for a different change/);
+
+    // Patient b was not silently left unedited under "repeated": its edit is refused, and the
+    // same change under a fresh id goes through.
+    const bChart = await api.patient.byId({ patientId: b.patientId });
+    expect(bChart.patient.givenName).toBe("Ada");
+    const retried = await api.patient.updateDemographics({ patientId: b.patientId, ...edit, commandId: randomUUID() });
+    expect(retried).toMatchObject({ version: 2, changed: true, repeated: false });
+  });
+
+  it("concurrent copies of one client command write once and answer alike", async () => {
+    const api = callerFor(db(), ["clinician"]);
+    const commandId = randomUUID();
+    const input = newPatient();
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => api.patient.register({ ...input, commandId })));
+    const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    expect(ok.filter((r) => !r.repeated)).toHaveLength(1);
+    expect(new Set(ok.map((r) => r.patientId)).size).toBe(1);
+    for (const r of results) if (r.status === "rejected") expect((r.reason as TRPCError).code).toBe("CONFLICT");
+  });
+});

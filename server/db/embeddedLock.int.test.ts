@@ -1,0 +1,98 @@
+// One process per embedded database folder: a second opener is refused with a message naming
+// the holder, in this process and from another one, and a lock left by a killed process is
+// taken over.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "./client";
+import { EmbeddedDatabaseLockedError, lockEmbeddedDatabase } from "./embeddedLock";
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "emr-lock-"));
+  dirs.push(dir);
+  return join(dir, "pglite");
+};
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Another process that takes the folder's lock, says so, and keeps it until killed. */
+function holder(dataDir: string): Promise<ChildProcess> {
+  const script = join(dataDir, "..", "holder.ts");
+  writeFileSync(
+    script,
+    `import { lockEmbeddedDatabase } from ${JSON.stringify(join(process.cwd(), "server/db/embeddedLock.ts"))};
+     lockEmbeddedDatabase(${JSON.stringify(dataDir)});
+     console.log("holding");
+     setInterval(() => {}, 1000);`,
+  );
+  const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let err = "";
+    child.stderr!.on("data", (d) => (err += String(d)));
+    child.stdout!.on("data", (d) => String(d).includes("holding") && resolve(child));
+    child.on("exit", (code) => reject(new Error(`holder exited ${code}: ${err}`)));
+  });
+}
+
+describe("the embedded database has one owner", () => {
+  it("refuses a second open in the same process until the first lets go", async () => {
+    const dataDir = freshDir();
+    const lock = lockEmbeddedDatabase(dataDir);
+    // openDatabase takes the same lock before PGlite touches the folder.
+    await expect(openDatabase({ dataDir })).rejects.toBeInstanceOf(EmbeddedDatabaseLockedError);
+    lock.release();
+    expect(existsSync(`${dataDir}.lock`)).toBe(false);
+    const again = lockEmbeddedDatabase(dataDir);
+    again.release();
+  });
+
+  it("refuses another process's folder, naming the process and what to do instead; takes over after kill -9", { timeout: 180_000 }, async () => {
+    const dataDir = freshDir();
+    const child = await holder(dataDir);
+    const refused = await openDatabase({ dataDir }).then(
+      () => null,
+      (error: unknown) => error as Error,
+    );
+    expect(refused).toBeInstanceOf(EmbeddedDatabaseLockedError);
+    expect(refused!.message).toContain(`process ${child.pid}`);
+    expect(refused!.message).toMatch(/DATABASE_URL/);
+
+    // The commands an operator would run beside it refuse too, and say why.
+    const runs = await Promise.all(
+      ["server/cli/migrate.ts", "prisma/seed.ts", "server/cli/outbox.ts"].map(
+        (command) =>
+          new Promise<{ command: string; status: number | null; output: string }>((resolve) => {
+            const run = spawn(process.execPath, ["--import", "tsx", command], {
+              cwd: process.cwd(),
+              env: { ...process.env, DATABASE_URL: "", MIGRATION_DATABASE_URL: "", PGLITE_DIR: dataDir },
+              stdio: ["ignore", "pipe", "pipe"],
+            });
+            children.push(run);
+            let output = "";
+            run.stdout!.on("data", (d) => (output += String(d)));
+            run.stderr!.on("data", (d) => (output += String(d)));
+            run.on("exit", (status) => resolve({ command, status, output }));
+          }),
+      ),
+    );
+    for (const run of runs) {
+      expect(run.status, run.command).not.toBe(0);
+      expect(run.output, run.command).toContain(`in use by process ${child.pid}`);
+    }
+
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // The lock file is still there, but its process is gone: the next opener takes it over.
+    expect(existsSync(`${dataDir}.lock`)).toBe(true);
+    const lock = lockEmbeddedDatabase(dataDir);
+    lock.release();
+  });
+});

@@ -1,0 +1,287 @@
+// The store's promises tried the way an attacker and an operator would: the app's own database
+// role against history, repeats racing their first run in every expected-version mode, streams
+// whose order the global log must keep under multi-append transactions, and readers that only
+// wait for transactions that can write this database.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeEachDatabase, describePostgres, pgOwnerUrl, pgUrl } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
+import { appendToStream } from "./append";
+import { isRetryableTransactionError, storeIn } from "./db";
+import { logReaderLag, readAll, readStream } from "./read";
+import type { ExpectedVersion, LogCheckpoint, StoredEvent } from "./types";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describePostgres("the app's database role cannot rewrite history", () => {
+  let app: pg.Client;
+  beforeAll(async () => {
+    app = new pg.Client({ connectionString: pgUrl! });
+    await app.connect();
+  });
+  afterAll(async () => {
+    await app.end();
+  });
+
+  const refusal = async (sql: string) => {
+    try {
+      await app.query(sql);
+      return "accepted";
+    } catch (error) {
+      return (error as { code?: string }).code ?? "error";
+    }
+  };
+
+  it("connects as a member of emr_app that is neither superuser nor owner", async () => {
+    const { rows } = await app.query<{ user: string; superuser: boolean; member: boolean; owner: string }>(
+      `SELECT current_user AS user, r.rolsuper AS superuser, pg_has_role(current_user, 'emr_app', 'member') AS member,
+              (SELECT tableowner FROM pg_tables WHERE tablename = 'events') AS owner
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    expect(rows[0]).toMatchObject({ superuser: false, member: true });
+    expect(rows[0]!.owner).not.toBe(rows[0]!.user);
+  });
+
+  it.each([
+    ["ALTER TABLE events DISABLE TRIGGER ALL"],
+    ["ALTER TABLE events DISABLE TRIGGER events_no_update_delete"],
+    ["SET session_replication_role = replica"],
+    ["DROP TRIGGER events_no_update_delete ON events"],
+    ["CREATE OR REPLACE FUNCTION events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"],
+    ["ALTER TABLE events ALTER COLUMN data TYPE jsonb USING '{}'::jsonb"],
+    ["ALTER TABLE events DROP CONSTRAINT events_stream_version_key"],
+    ["DROP TABLE events"],
+    ["DROP TABLE events CASCADE"],
+    ["UPDATE events SET data = '{}'::jsonb"],
+    ["DELETE FROM events"],
+    ["TRUNCATE events"],
+    ["ALTER TABLE access_log DISABLE TRIGGER ALL"],
+    ["UPDATE access_log SET user_id = 'nobody'"],
+    ["DELETE FROM access_log"],
+    ["TRUNCATE access_log"],
+    ["DROP TABLE access_log"],
+    ["CREATE TABLE events_copy AS SELECT * FROM events"],
+    ["CREATE OR REPLACE FUNCTION append_to_stream(text, text, integer, jsonb) RETURNS void LANGUAGE sql AS 'SELECT 1'"],
+    ["DELETE FROM \"_prisma_migrations\""],
+  ])("refuses %s", async (sql) => {
+    expect(await refusal(sql)).toMatch(/^42/); // 42501 insufficient privilege / must be owner
+  });
+
+  it("cannot grant itself what it lacks", async () => {
+    // A non-owner's GRANT only warns ("no privileges were granted"); the UPDATE stays refused.
+    await app.query("GRANT UPDATE, DELETE ON events TO PUBLIC").catch(() => {});
+    expect(await refusal("UPDATE events SET data = '{}'::jsonb")).toBe("42501");
+  });
+
+  it("still appends, reads and keeps the trigger in place after every attack", async () => {
+    const db = await import("../db/client").then((m) => m.openDatabase({ url: pgUrl!, poolMax: 2 }));
+    try {
+      const store = storeOf(db);
+      const streamId = newStreamId();
+      await appendToStream(store, streamId, [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      expect((await readStream(store, streamId)).map((e) => e.version)).toEqual([1, 2]);
+    } finally {
+      await db.close();
+    }
+    const { rows } = await app.query<{ tgenabled: string }>(
+      "SELECT tgenabled FROM pg_trigger WHERE tgname IN ('events_no_update_delete', 'events_no_truncate', 'access_log_no_update_delete')",
+    );
+    expect(rows.map((r) => r.tgenabled)).toEqual(["O", "O", "O"]);
+  });
+});
+
+describeEachDatabase("a repeated batch answers the stored result", (db) => {
+  const modes = (version: number): ExpectedVersion[] => ["any", "stream_exists", version, version - 2];
+
+  it("in every expected-version mode, the current version included", async () => {
+    const store = storeOf(db());
+    const streamId = newStreamId();
+    await appendToStream(store, streamId, [note(0)], { expectedVersion: "no_stream", aggregateType: "note" });
+    const batch = [note(1), note(2)];
+    const first = await appendToStream(store, streamId, batch, { expectedVersion: 1, aggregateType: "note" });
+    expect(first.repeated).toBe(false);
+    // "3" is the version the stream is at now: a repeat carrying it must not pass as new.
+    for (const expectedVersion of [...modes(3), "no_stream" as const]) {
+      const again = await appendToStream(store, streamId, batch, { expectedVersion, aggregateType: "note" });
+      expect(again).toEqual({ ...first, repeated: true });
+    }
+    expect((await readStream(store, streamId)).length).toBe(3);
+  });
+});
+
+describePostgres("repeats racing their first run", (db) => {
+  it("20 concurrent copies of one batch with 'any' on a new stream: one write, every answer the same", async () => {
+    const store = storeOf(db());
+    const streamId = newStreamId();
+    const batch = [note(1), note(2), note(3)];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => appendToStream(store, streamId, batch, { expectedVersion: "any", aggregateType: "note" })),
+    );
+    expect(results.filter((r) => !r.repeated)).toHaveLength(1);
+    const positions = results.map((r) => r.events.map((e) => e.globalPosition).join(","));
+    expect(new Set(positions).size).toBe(1);
+    expect((await readStream(store, streamId)).map((e) => e.version)).toEqual([1, 2, 3]);
+  });
+
+  it.each<ExpectedVersion>(["no_stream", "any", 0])("20 concurrent copies with %s on a new stream", async (expectedVersion) => {
+    const store = storeOf(db());
+    const streamId = newStreamId();
+    const batch = [note(1)];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => appendToStream(store, streamId, batch, { expectedVersion, aggregateType: "note" })),
+    );
+    expect(results.filter((r) => !r.repeated)).toHaveLength(1);
+    expect((await readStream(store, streamId)).length).toBe(1);
+  });
+
+  it("concurrent copies at an existing stream's version, mixed with copies at 'any'", async () => {
+    const store = storeOf(db());
+    const streamId = newStreamId();
+    await appendToStream(store, streamId, [note(0)], { expectedVersion: "no_stream", aggregateType: "note" });
+    const batch = [note(1), note(2)];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        appendToStream(store, streamId, batch, { expectedVersion: i % 2 ? 1 : "any", aggregateType: "note" }),
+      ),
+    );
+    expect(results.filter((r) => !r.repeated)).toHaveLength(1);
+    expect((await readStream(store, streamId)).map((e) => e.version)).toEqual([1, 2, 3]);
+  });
+
+  it("a conflicting expected version on a new stream leaves no empty stream behind", async () => {
+    const store = storeOf(db());
+    const streamId = newStreamId();
+    await expect(appendToStream(store, streamId, [note(1)], { expectedVersion: "stream_exists", aggregateType: "note" })).rejects.toThrow(
+      /expected version stream_exists, actual version 0/,
+    );
+    const rows = await db().sql<{ n: bigint }>("SELECT count(*) AS n FROM streams WHERE stream_id = $1", [streamId]);
+    expect(Number(rows[0]!.n)).toBe(0);
+  });
+});
+
+/** Reads the global log from `after` until `done` holds, polling (the server is shared). */
+async function readUntil(
+  store: ReturnType<typeof storeOf>,
+  after: LogCheckpoint | null,
+  done: (seen: StoredEvent[]) => boolean,
+  timeoutMs = 30_000,
+) {
+  const seen: StoredEvent[] = [];
+  let checkpoint = after;
+  const deadline = Date.now() + timeoutMs;
+  while (!done(seen) && Date.now() < deadline) {
+    const page = await readAll(store, { after: checkpoint, limit: 1000 });
+    seen.push(...page.events);
+    checkpoint = page.checkpoint;
+    if (page.events.length < 1000) await sleep(20);
+  }
+  return { seen, checkpoint };
+}
+
+async function head(store: ReturnType<typeof storeOf>): Promise<LogCheckpoint | null> {
+  let checkpoint: LogCheckpoint | null = null;
+  for (;;) {
+    const page = await readAll(store, { after: checkpoint, limit: 10_000 });
+    checkpoint = page.checkpoint;
+    if (page.events.length < 10_000) return checkpoint;
+  }
+}
+
+describePostgres("every stream reaches the global log in version order", (db) => {
+  it("randomized multi-append transactions on shared streams, 'any' and retried", async () => {
+    const store = storeOf(db());
+    const start = await head(store);
+    const streams = Array.from({ length: 4 }, () => newStreamId("order"));
+    let written = 0;
+    let refusedAsOlder = 0;
+    const rand = (n: number) => Math.floor(Math.random() * n);
+    const worker = async () => {
+      for (let t = 0; t < 12; t++) {
+        const plan = Array.from({ length: 1 + rand(3) }, () => streams[rand(streams.length)]!);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await db().prisma.$transaction(
+              async (tx) => {
+                const txStore = storeIn(store, tx);
+                // Take a transaction id early, as a transaction that wrote something else first would.
+                await tx.$queryRawUnsafe("SELECT pg_current_xact_id()::text");
+                for (const streamId of plan) {
+                  await sleep(rand(4));
+                  await appendToStream(txStore, streamId, [note(t)], { expectedVersion: "any", aggregateType: "note" });
+                }
+              },
+              { timeout: 20_000, maxWait: 20_000 },
+            );
+            written += plan.length;
+            break;
+          } catch (error) {
+            if (!isRetryableTransactionError(error) || attempt > 50) throw error;
+            refusedAsOlder++;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const ours = (seen: StoredEvent[]) => seen.filter((e) => streams.includes(e.streamId));
+    const { seen } = await readUntil(store, start, (s) => ours(s).length >= written);
+    const read = ours(seen);
+    expect(read).toHaveLength(written);
+    for (const streamId of streams) {
+      const versions = read.filter((e) => e.streamId === streamId).map((e) => e.version);
+      expect(versions).toEqual(versions.map((_, i) => i + 1));
+    }
+    // The refusal is what keeps the order; under this much contention it must have happened.
+    expect(refusedAsOlder).toBeGreaterThan(0);
+  });
+});
+
+describePostgres("readers wait only for transactions that can write this database", (db) => {
+  it("a long transaction in another database does not hold readers back; one in this database does, and says so", async () => {
+    const store = storeOf(db());
+    const start = await head(store);
+    const elsewhere = new pg.Client({ connectionString: Object.assign(new URL(pgOwnerUrl!), { pathname: "/postgres" }).toString() });
+    const here = new pg.Client({ connectionString: pgUrl! });
+    await Promise.all([elsewhere.connect(), here.connect()]);
+    try {
+      // A report or backup in a neighbouring database, holding a transaction id.
+      await elsewhere.query("BEGIN");
+      await elsewhere.query("SELECT pg_current_xact_id()");
+      const a = newStreamId();
+      await appendToStream(store, a, [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
+      const first = await readUntil(store, start, (s) => s.some((e) => e.streamId === a), 10_000);
+      expect(first.seen.some((e) => e.streamId === a)).toBe(true);
+
+      // A session of this database left idle in a transaction that holds an id.
+      await here.query("BEGIN");
+      await here.query("SELECT pg_current_xact_id()");
+      const b = newStreamId();
+      await appendToStream(store, b, [note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      const held = await readUntil(store, first.checkpoint, (s) => s.some((e) => e.streamId === b), 1_500);
+      expect(held.seen.some((e) => e.streamId === b)).toBe(false);
+      const lag = await logReaderLag(store);
+      expect(lag.heldBackBy).not.toBeNull();
+      expect(lag.eventsWaiting).toBeGreaterThanOrEqual(1);
+
+      await here.query("COMMIT");
+      const after = await readUntil(store, first.checkpoint, (s) => s.some((e) => e.streamId === b), 20_000);
+      expect(after.seen.some((e) => e.streamId === b)).toBe(true);
+    } finally {
+      await elsewhere.query("ROLLBACK").catch(() => {});
+      await here.query("ROLLBACK").catch(() => {});
+      await Promise.all([elsewhere.end(), here.end()]);
+    }
+  });
+
+  it("refuses a forged checkpoint instead of passing it to SQL", async () => {
+    const store = storeOf(db());
+    await expect(readAll(store, { after: { transactionId: "1; DROP TABLE events", globalPosition: 0 } })).rejects.toThrow(/checkpoint/);
+    await expect(readAll(store, { after: { transactionId: "1", globalPosition: -5 } })).rejects.toThrow(/checkpoint/);
+  });
+});
+
+describe("the test run's database URLs", () => {
+  it("name the app's role and the owner as two different users, or are both absent", () => {
+    expect(pgUrl === null).toBe(pgOwnerUrl === null);
+    if (pgUrl) expect(new URL(pgUrl).username).not.toBe(new URL(pgOwnerUrl!).username);
+  });
+});
