@@ -1,4 +1,5 @@
 // Environment, validated once at boot. A bad value stops start-up with a message naming it.
+import { createPrivateKey } from "node:crypto";
 import { z } from "zod";
 
 const postgresUrl = z
@@ -64,6 +65,27 @@ export const envSchema = z.object({
   /** "inline": drain the outbox inside the app's process (npm start sets it). "off": a separate worker or the cron route does. */
   OUTBOX_WORKER: z.preprocess(emptyToUndefined, z.enum(["off", "inline"]).default("off")),
   OUTBOX_POLL_MS: intFrom(50, 3_600_000, 1000),
+  /**
+   * Ed25519 private key (PEM) that signs the audit log's seals; kept out of the database. Unset:
+   * a development key in .data/ (outside production), or no sealing (production).
+   */
+  AUDIT_SIGNING_KEY: z.preprocess(
+    // PEM arrives from env files with its newlines escaped.
+    (v) => {
+      const set = emptyToUndefined(v);
+      return typeof set === "string" ? set.replace(/\\n/g, "\n") : set;
+    },
+    z
+      .string()
+      .refine((v) => {
+        try {
+          return createPrivateKey(v).asymmetricKeyType === "ed25519";
+        } catch {
+          return false;
+        }
+      }, "must be an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)")
+      .optional(),
+  ),
   /** Bearer secret of POST/GET /api/cron/outbox. Unset: that route answers 503. */
   CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
 });

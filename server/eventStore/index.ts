@@ -6,3 +6,4 @@ export * from "./read";
 export * from "./snapshots";
 export * from "./aggregate";
 export * from "./ids";
+export * from "./integrity";

@@ -75,7 +75,7 @@ export function describePostgres(name: string, suite: (db: () => Database) => vo
  * A database of its own on the test server, migrated, for tests that must see the whole of a
  * table (the outbox) without the other test files' rows. Drop it when done.
  */
-export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Database; drop: () => Promise<void> }> {
+export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Database; ownerUrl: string; drop: () => Promise<void> }> {
   if (!pgUrl) throw new Error("no PostgreSQL test database: set DATABASE_URL");
   const name = `emr_own_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = async (sql: string) => {
@@ -96,6 +96,7 @@ export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Dat
   const db = await openDatabase({ url: urlAsUser(url.toString(), new URL(pgUrl).username), poolMax });
   return {
     db,
+    ownerUrl: url.toString(),
     drop: async () => {
       await db.close();
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

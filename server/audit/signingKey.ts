@@ -1,0 +1,51 @@
+// The key that signs the log's seals. It must not live in the database: whoever could rewrite
+// events could then re-sign them. AUDIT_SIGNING_KEY holds an Ed25519 private key (PEM); outside
+// production a key is made once and kept in .data/audit-signing-key.pem (mode 600), with a
+// warning, so a demo seals too. Auditors verify with the public key alone.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { EnvError, type Env } from "../db/env";
+
+export const devSigningKeyFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "audit-signing-key.pem");
+
+/** Parses an Ed25519 private key in PEM; anything else is a configuration error naming the setting. */
+export function parseSigningKey(pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem.includes("-----BEGIN") ? pem : Buffer.from(pem, "base64").toString("utf8"));
+  } catch {
+    throw new EnvError("Invalid configuration:\n  AUDIT_SIGNING_KEY: must be an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)");
+  }
+  if (key.asymmetricKeyType !== "ed25519") {
+    throw new EnvError(`Invalid configuration:\n  AUDIT_SIGNING_KEY: must be an Ed25519 key, got ${key.asymmetricKeyType ?? "unknown"}`);
+  }
+  return key;
+}
+
+let warned = false;
+
+/** The signing key, or null in production when none is configured (then nothing is sealed). */
+export function resolveSigningKey(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">, file = devSigningKeyFile): KeyObject | null {
+  if (e.AUDIT_SIGNING_KEY) return parseSigningKey(e.AUDIT_SIGNING_KEY);
+  if (e.NODE_ENV === "production") return null;
+  if (!existsSync(/*turbopackIgnore: true*/ file)) {
+    mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
+    const { privateKey } = generateKeyPairSync("ed25519");
+    try {
+      writeFileSync(/*turbopackIgnore: true*/ file, privateKey.export({ type: "pkcs8", format: "pem" }), { flag: "wx", mode: 0o600 });
+    } catch {
+      // Another process made it first: read theirs.
+    }
+  }
+  if (!warned) {
+    warned = true;
+    console.warn(`[audit] AUDIT_SIGNING_KEY is not set: sealing with the development key in ${file}`);
+  }
+  return parseSigningKey(readFileSync(/*turbopackIgnore: true*/ file, "utf8"));
+}
+
+/** The public half, as auditors receive it (SPKI PEM). */
+export function publicKeyPem(key: KeyObject): string {
+  return (key.type === "private" ? createPublicKey(key) : key).export({ type: "spki", format: "pem" }).toString();
+}

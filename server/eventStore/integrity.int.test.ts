@@ -1,0 +1,148 @@
+// Tamper evidence tried as an attacker holding the database owner would: change one byte of an
+// event, delete events, reorder them, forge a seal. verifyLog must find each and name it; an
+// untouched log verifies.
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
+import { appendToStream } from "./append";
+import { sealLog, verifyLog } from "./integrity";
+import { readStream } from "./read";
+
+const signing = generateKeyPairSync("ed25519");
+const publicKeys: KeyObject[] = [signing.publicKey];
+
+type Owner = (sql: string, params?: unknown[]) => Promise<unknown[]>;
+
+for (const kind of ["embedded", "postgresql"] as const) {
+  describe.skipIf(kind === "postgresql" && !pgUrl)(`tamper evidence [${kind}]`, () => {
+    let db: Database;
+    let owner: Owner;
+    let close: () => Promise<void>;
+    // On PostgreSQL a database of its own per test, so one test's tampering never shows in
+    // another's report. The embedded database is slow to create: one for its two tests, which
+    // leave the log as they found it.
+    const open = async () => {
+      if (kind === "embedded") {
+        db = await openTestDatabase("embedded");
+        owner = (sql, params = []) => db.sql(sql, params);
+        close = () => db.close();
+      } else {
+        const fresh = await openFreshPostgresDatabase(4);
+        db = fresh.db;
+        const client = new pg.Client({ connectionString: fresh.ownerUrl });
+        await client.connect();
+        owner = async (sql, params = []) => (await client.query(sql, params)).rows;
+        close = async () => {
+          await client.end();
+          await fresh.drop();
+        };
+      }
+    };
+    if (kind === "postgresql") {
+      beforeEach(open);
+      afterEach(async () => close());
+    } else {
+      beforeAll(open);
+      afterAll(async () => close());
+    }
+    const destructive = it.skipIf(kind === "embedded");
+
+    /** As the owner, triggers off: what an attacker with the database could do. */
+    const tamper = async (sql: string, params: unknown[] = []) => {
+      await owner("ALTER TABLE events DISABLE TRIGGER USER");
+      try {
+        await owner(sql, params);
+      } finally {
+        await owner("ALTER TABLE events ENABLE TRIGGER USER");
+      }
+    };
+
+    const threeStreams = async () => {
+      const store = storeOf(db);
+      const ids = [newStreamId(), newStreamId(), newStreamId()];
+      for (const id of ids) {
+        await appendToStream(store, id, [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+        await appendToStream(store, id, [note(3)], { expectedVersion: 2, aggregateType: "note" });
+      }
+      await sealLog(store, signing.privateKey, { perSeal: 4 });
+      return { store, ids };
+    };
+
+    it("an untouched log verifies, sealed in signed checkpoints", async () => {
+      const { store } = await threeStreams();
+      const report = await verifyLog(store, publicKeys);
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.sealsChecked).toBeGreaterThanOrEqual(3);
+      expect(report.eventsUnsealed).toBe(0);
+      expect(report.eventsWithoutHash).toBe(0);
+    });
+
+    it("finds one changed byte in one event's data and names that event", async () => {
+      const { store, ids } = await threeStreams();
+      const [, second] = await readStream(store, ids[1]!);
+      await tamper(`UPDATE events SET data = jsonb_set(data, '{text}', '"note 3"') WHERE event_id = $1`, [second!.metadata.eventId]);
+      const report = await verifyLog(store, publicKeys);
+      expect(report.ok).toBe(false);
+      expect(report.problems[0]).toMatchObject({ kind: "event_hash", eventId: second!.metadata.eventId });
+      expect(report.firstProblem).toContain(second!.metadata.eventId);
+      await tamper(`UPDATE events SET data = jsonb_set(data, '{text}', '"note 2"') WHERE event_id = $1`, [second!.metadata.eventId]);
+      expect((await verifyLog(store, publicKeys)).ok).toBe(true);
+    });
+
+    destructive("finds a deleted event, in the middle of a stream and at its end", async () => {
+      const { store, ids } = await threeStreams();
+      const events = await readStream(store, ids[0]!);
+      await tamper("DELETE FROM events WHERE event_id = $1", [events[1]!.metadata.eventId]);
+      let report = await verifyLog(store, publicKeys);
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "stream_gap", streamId: ids[0], version: 3 }));
+      expect(report.problems.some((p) => p.kind === "seal")).toBe(true);
+
+      const other = await readStream(store, ids[2]!);
+      await tamper("DELETE FROM events WHERE event_id = $1", [other[2]!.metadata.eventId]);
+      report = await verifyLog(store, publicKeys);
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "stream_tail", streamId: ids[2] }));
+    });
+
+    destructive("finds events whose versions in a stream were swapped", async () => {
+      const { store, ids } = await threeStreams();
+      const [a, b] = await readStream(store, ids[1]!);
+      // Swap the two versions through a free number (the (stream, version) key is unique).
+      await tamper("UPDATE events SET version = 1000 WHERE event_id = $1", [a!.metadata.eventId]);
+      await tamper("UPDATE events SET version = 1 WHERE event_id = $1", [b!.metadata.eventId]);
+      await tamper("UPDATE events SET version = 2 WHERE event_id = $1", [a!.metadata.eventId]);
+      const report = await verifyLog(store, publicKeys);
+      expect(report.problems[0]).toMatchObject({ kind: "event_hash", streamId: ids[1] });
+    });
+
+    destructive("finds events that swapped places in the commit order, every hash intact", async () => {
+      const { store, ids } = await threeStreams();
+      const [x] = await readStream(store, ids[0]!);
+      const [y] = await readStream(store, ids[2]!);
+      // Two different transactions swap their places in the commit order; every hash is intact.
+      await tamper(
+        `UPDATE events e SET transaction_id = CASE WHEN e.event_id = $1 THEN (SELECT transaction_id FROM events WHERE event_id = $2)
+                                                   ELSE (SELECT transaction_id FROM events WHERE event_id = $1) END
+          WHERE e.event_id IN ($1, $2)`,
+        [x!.metadata.eventId, y!.metadata.eventId],
+      );
+      const report = await verifyLog(store, publicKeys);
+      expect(report.problems.some((p) => p.kind === "seal")).toBe(true);
+      expect(report.problems.every((p) => p.kind === "seal")).toBe(true);
+    });
+
+    destructive("refuses a seal signed with a key it does not know, and a seal altered by the owner", async () => {
+      const { store } = await threeStreams();
+      const stranger = generateKeyPairSync("ed25519").publicKey;
+      expect((await verifyLog(store, [stranger])).problems[0]).toMatchObject({ kind: "seal" });
+      await owner("ALTER TABLE audit_seals DISABLE TRIGGER USER");
+      await owner("UPDATE audit_seals SET signature = decode(repeat('00', 64), 'hex') WHERE seq = 1");
+      await owner("ALTER TABLE audit_seals ENABLE TRIGGER USER");
+      const report = await verifyLog(store, publicKeys);
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "seal", seq: 1, message: expect.stringMatching(/signature/) }));
+    });
+  });
+}

@@ -1,0 +1,250 @@
+// Tamper evidence. Each event's hash (computed by append_to_stream) covers its content and the
+// previous event of its stream; seals chain those hashes over the global log in commit order and
+// are signed with an Ed25519 key that is not in the database. verifyLog recomputes both and
+// names the first event or seal that does not match. The algorithm is in README.md, so an
+// auditor can check an export without this code.
+import { createHash, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import type { Store } from "./db";
+
+const ZERO_HASH = "0".repeat(64);
+/** bytea as hex: pg hands back a Buffer, PGlite a Uint8Array. */
+const hex = (bytes: Uint8Array | null): string => (bytes ? Buffer.from(bytes).toString("hex") : ZERO_HASH);
+
+/** What a seal's signature covers: its canonical text. */
+export function sealText(seal: { seq: number; from: string | null; to: string; eventCount: number; chainHash: string }): string {
+  return ["emr-audit-seal-v1", `seq=${seal.seq}`, `from=${seal.from ?? "start"}`, `to=${seal.to}`, `count=${seal.eventCount}`, `chain=${seal.chainHash}`].join("\n");
+}
+
+/** The key id a seal names: the first 16 hex digits of the SHA-256 of the public key (SPKI DER). */
+export function keyIdOf(key: KeyObject): string {
+  const publicKey = key.type === "private" ? createPublicKey(key) : key;
+  return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16);
+}
+
+type HashRow = { transaction_id: string; global_position: bigint; hash: Uint8Array | null };
+type SealRow = {
+  seq: bigint;
+  from_xid: string | null;
+  from_position: bigint | null;
+  to_xid: string;
+  to_position: bigint;
+  event_count: number;
+  chain_hash: Uint8Array;
+  key_id: string;
+  signature: Uint8Array;
+};
+
+const checkpointText = (xid: string | null, position: bigint | number | null) => (xid === null ? null : `${xid}:${position}`);
+
+async function hashesAfter(store: Store, after: { xid: string; position: bigint } | null, limit: number, upTo?: { xid: string; position: bigint }) {
+  const params: unknown[] = [after?.xid ?? "0", after?.position ?? 0n, limit];
+  let bound = "transaction_id < log_read_horizon()";
+  if (upTo) {
+    params.push(upTo.xid, upTo.position);
+    bound = "(transaction_id, global_position) <= ($4::text::xid8, $5::bigint)";
+  }
+  return store.sql<HashRow>(
+    // Ordered by the table's columns: the select list makes transaction_id text ("10" < "9").
+    `SELECT transaction_id::text AS transaction_id, global_position, hash FROM events
+      WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) AND ${bound}
+      ORDER BY events.transaction_id, events.global_position LIMIT $3`,
+    params,
+  );
+}
+
+async function lastSeal(store: Store): Promise<SealRow | null> {
+  const [row] = await store.sql<SealRow>(
+    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
+       FROM audit_seals ORDER BY seq DESC LIMIT 1`,
+    [],
+  );
+  return row ?? null;
+}
+
+export type SealResult = { sealed: number; seals: number };
+
+/**
+ * Seals what the global log holds past the last seal, in seals of at most `perSeal` events.
+ * Several sealers may run: the seal's sequence number is its primary key, so a racing second
+ * one fails its insert and stops.
+ */
+export async function sealLog(store: Store, key: KeyObject, options: { perSeal?: number; maxSeals?: number } = {}): Promise<SealResult> {
+  const perSeal = options.perSeal ?? 5_000;
+  const keyId = keyIdOf(key);
+  let sealed = 0;
+  let seals = 0;
+  for (let n = 0; n < (options.maxSeals ?? 100); n++) {
+    const last = await lastSeal(store);
+    const after = last ? { xid: last.to_xid, position: last.to_position } : null;
+    const rows = await hashesAfter(store, after, perSeal);
+    if (rows.length === 0) break;
+    const chain = createHash("sha256").update(last ? hex(last.chain_hash) : ZERO_HASH);
+    for (const row of rows) chain.update(hex(row.hash));
+    const chainHash = chain.digest("hex");
+    const end = rows.at(-1)!;
+    const seq = Number(last?.seq ?? 0n) + 1;
+    const text = sealText({ seq, from: after ? checkpointText(after.xid, after.position) : null, to: checkpointText(end.transaction_id, end.global_position)!, eventCount: rows.length, chainHash });
+    const signature = sign(null, Buffer.from(text), key);
+    try {
+      await store.sql(
+        `INSERT INTO audit_seals (seq, from_xid, from_position, to_xid, to_position, event_count, chain_hash, key_id, signature)
+         VALUES ($1, $2::text::xid8, $3, $4::text::xid8, $5, $6, $7, $8, $9)`,
+        [seq, after?.xid ?? null, after?.position ?? null, end.transaction_id, end.global_position, rows.length, Buffer.from(chainHash, "hex"), keyId, signature],
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === "23505" || /audit_seals_pkey/.test(String(error))) break; // another sealer won
+      throw error;
+    }
+    sealed += rows.length;
+    seals += 1;
+  }
+  return { sealed, seals };
+}
+
+export type IntegrityProblem =
+  | { kind: "event_hash"; globalPosition: number; eventId: string; streamId: string; version: number; message: string }
+  | { kind: "stream_gap"; streamId: string; version: number; message: string }
+  | { kind: "stream_tail"; streamId: string; version: number; message: string }
+  | { kind: "seal"; seq: number; from: string | null; to: string; message: string };
+
+export type IntegrityReport = {
+  ok: boolean;
+  eventsChecked: number;
+  /** Events written before tamper evidence existed: no hash to check. */
+  eventsWithoutHash: number;
+  streamsChecked: number;
+  sealsChecked: number;
+  /** Events after the last seal (not yet sealed: a deletion among them would not show). */
+  eventsUnsealed: number;
+  problems: IntegrityProblem[];
+  /** The first problem in words, naming the event or seal, or null. */
+  firstProblem: string | null;
+};
+
+/**
+ * Recomputes every event's hash from its content and its stream predecessor's stored hash,
+ * checks each stream has versions 1..n and ends at the hash the stream row holds, then
+ * recomputes every seal's chain over the log in commit order and checks its signature.
+ */
+export async function verifyLog(
+  store: Store,
+  publicKeys: readonly KeyObject[],
+  options: { maxProblems?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<IntegrityReport> {
+  const maxProblems = options.maxProblems ?? 50;
+  const problems: IntegrityProblem[] = [];
+
+  const [counts] = await store.sql<{ events: bigint; without: bigint; streams: bigint }>(
+    `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM events WHERE hash IS NULL) AS without,
+            (SELECT count(*) FROM streams) AS streams`,
+    [],
+  );
+  const bad = await store.sql<{ global_position: bigint; event_id: string; stream_id: string; version: number; prev_version: number | null; hash_ok: boolean }>(
+    `SELECT global_position, event_id::text AS event_id, stream_id, version, prev_version, hash_ok FROM (
+       SELECT e.global_position, e.event_id, e.stream_id, e.version,
+              lag(e.version) OVER w AS prev_version,
+              e.hash IS NULL OR e.hash = event_hash(lag(e.hash) OVER w, e.event_id, e.stream_id, e.version, e.event_type,
+                e.event_version, e.data, e.metadata, e.occurred_at, e.recorded_at, e.user_id, e.correlation_id, e.causation_id) AS hash_ok
+         FROM events e WINDOW w AS (PARTITION BY e.stream_id ORDER BY e.version)
+     ) x
+     WHERE NOT hash_ok OR coalesce(prev_version, 0) <> version - 1
+     ORDER BY global_position LIMIT $1`,
+    [maxProblems],
+  );
+  for (const row of bad) {
+    if (!row.hash_ok) {
+      problems.push({
+        kind: "event_hash",
+        globalPosition: Number(row.global_position),
+        eventId: row.event_id,
+        streamId: row.stream_id,
+        version: row.version,
+        message: `event ${row.event_id} (${row.stream_id} v${row.version}, position ${row.global_position}) does not match its hash: its content or its predecessor was changed`,
+      });
+    }
+    if ((row.prev_version ?? 0) !== row.version - 1) {
+      problems.push({
+        kind: "stream_gap",
+        streamId: row.stream_id,
+        version: row.version,
+        message: `stream ${row.stream_id} jumps from v${row.prev_version ?? 0} to v${row.version}: an event was deleted or renumbered`,
+      });
+    }
+  }
+  const tails = await store.sql<{ stream_id: string; version: number; last: number | null; hash_ok: boolean }>(
+    `SELECT s.stream_id, s.version, l.version AS last, (s.last_hash IS NULL OR s.last_hash = l.hash) AS hash_ok
+       FROM streams s
+       LEFT JOIN LATERAL (SELECT e.version, e.hash FROM events e WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) l ON true
+      WHERE s.version > 0 AND (l.version IS DISTINCT FROM s.version OR NOT (s.last_hash IS NULL OR s.last_hash = l.hash))
+      LIMIT $1`,
+    [maxProblems],
+  );
+  for (const row of tails) {
+    problems.push({
+      kind: "stream_tail",
+      streamId: row.stream_id,
+      version: row.version,
+      message:
+        row.last !== row.version
+          ? `stream ${row.stream_id} is at v${row.version} but its last stored event is v${row.last ?? 0}: events were deleted`
+          : `stream ${row.stream_id}'s last event does not carry the hash the stream recorded`,
+    });
+  }
+
+  // Seals, in order: the chain over each range in commit order, its count and its signature.
+  const keys = new Map(publicKeys.map((k) => [keyIdOf(k), k]));
+  const seals = await store.sql<SealRow>(
+    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
+       FROM audit_seals ORDER BY seq`,
+    [],
+  );
+  let previous: Uint8Array | null = null;
+  let cursor: { xid: string; position: bigint } | null = null;
+  let done = 0;
+  const total = seals.reduce((n, s) => n + s.event_count, 0);
+  for (const seal of seals) {
+    const from = checkpointText(seal.from_xid, seal.from_position);
+    const to = checkpointText(seal.to_xid, seal.to_position)!;
+    const fail = (message: string) => problems.push({ kind: "seal", seq: Number(seal.seq), from, to, message: `seal ${seal.seq} (${from ?? "start"} .. ${to}): ${message}` });
+    const expectedFrom = cursor ? checkpointText(cursor.xid, cursor.position) : null;
+    if (from !== expectedFrom) fail(`does not start where seal ${Number(seal.seq) - 1} ended`);
+    const chain = createHash("sha256").update(hex(previous));
+    let count = 0;
+    let after = cursor;
+    const upTo = { xid: seal.to_xid, position: seal.to_position };
+    for (;;) {
+      const rows = await hashesAfter(store, after, 10_000, upTo);
+      for (const row of rows) chain.update(hex(row.hash));
+      count += rows.length;
+      if (rows.length < 10_000) break;
+      const last = rows.at(-1)!;
+      after = { xid: last.transaction_id, position: last.global_position };
+    }
+    const chainHash = chain.digest("hex");
+    if (count !== seal.event_count) fail(`covers ${count} events now, ${seal.event_count} when sealed: events were deleted, added or moved`);
+    else if (chainHash !== hex(seal.chain_hash)) fail("its events' hashes no longer chain to the sealed value: events were changed or reordered");
+    const key = keys.get(seal.key_id);
+    const text = sealText({ seq: Number(seal.seq), from, to, eventCount: seal.event_count, chainHash: hex(seal.chain_hash) });
+    if (!key) fail(`signed with key ${seal.key_id}, which is not among the verifying keys`);
+    else if (!verify(null, Buffer.from(text), key, Buffer.from(seal.signature))) fail("its signature does not verify: the seal itself was altered");
+    previous = seal.chain_hash;
+    cursor = upTo;
+    done += seal.event_count;
+    options.onProgress?.(done, total);
+    if (problems.length >= maxProblems) break;
+  }
+  const [unsealed] = await store.sql<{ n: bigint }>(
+    `SELECT count(*) AS n FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)`,
+    [cursor?.xid ?? "0", cursor?.position ?? 0n],
+  );
+  return {
+    ok: problems.length === 0,
+    eventsChecked: Number(counts?.events ?? 0n),
+    eventsWithoutHash: Number(counts?.without ?? 0n),
+    streamsChecked: Number(counts?.streams ?? 0n),
+    sealsChecked: seals.length,
+    eventsUnsealed: Number(unsealed?.n ?? 0n),
+    problems,
+    firstProblem: problems[0]?.message ?? null,
+  };
+}
