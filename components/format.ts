@@ -55,6 +55,7 @@ export function statusBadgeClass(status: string): string {
 const titles: Record<string, string> = {
   PatientRegistered: "Patient registered",
   PatientDemographicsUpdated: "Demographics updated",
+  CriticalResultFlagged: "Critical result",
   EncounterStarted: "Encounter started",
   EncounterCompleted: "Encounter completed",
   OrderCreated: "Order placed",
