@@ -20,7 +20,8 @@ export function OrderTurnaround() {
   const trpc = useTRPC();
   const [days, setDays] = useState<number>(14);
   const timeZone = useBrowserTimeZone();
-  const report = useQuery({ ...trpc.reports.turnaround.queryOptions({ days, timeZone: timeZone ?? "UTC" }), enabled: timeZone !== null, refetchInterval: 30_000 });
+  // No polling: the overdue list names patients, and every load is a read in the access log.
+  const report = useQuery({ ...trpc.reports.turnaround.queryOptions({ days, timeZone: timeZone ?? "UTC" }), enabled: timeZone !== null, refetchOnWindowFocus: false });
   const data = report.data;
   const thresholds = data?.thresholds ?? { stat: 60, urgent: 240, routine: 1440 };
 
@@ -45,7 +46,14 @@ export function OrderTurnaround() {
               ))}
             </select>
           </label>
-          {data ? <ProjectionLag lag={data.lag} fetchedAt={report.dataUpdatedAt} /> : null}
+          {data ? (
+            <div className="actions">
+              <ProjectionLag lag={data.lag} fetchedAt={report.dataUpdatedAt} />
+              <button type="button" className="secondary small" onClick={() => void report.refetch()} disabled={report.isFetching}>
+                {report.isFetching ? "Refreshing…" : "Refresh"}
+              </button>
+            </div>
+          ) : null}
         </div>
       </div>
 
