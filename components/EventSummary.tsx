@@ -67,6 +67,25 @@ export function EventSummary({ type, data, orderName, full = false }: Props) {
         </div>
       );
     }
+    case "CriticalResultFlagged": {
+      const findings = Array.isArray(d.findings) ? (d.findings as Data[]) : [];
+      return (
+        <div className="event-body critical-result">
+          <p>
+            <span className="badge bad">Critical</span> {label(str(d.orderKind))}: {str(d.orderDescription)}
+            {full ? <> · resulted {formatDateTime(str(d.resultedAt))}</> : null}
+          </p>
+          <ul className="findings">
+            {findings.map((f, i) => (
+              <li key={i}>
+                {str(f.name)}: <strong>{str(f.value)}</strong>
+                {f.unit ? <> {str(f.unit)}</> : null} <span className="muted">({flagLabel(str(f.flag))})</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      );
+    }
     case "EncounterStarted":
       return (
         <p className="event-body">
@@ -129,6 +148,9 @@ function Reason({ text, full }: { text: string; full: boolean }) {
     <p className="reason">Reason: {text}</p>
   );
 }
+
+const flagLabels: Record<string, string> = { HH: "critical high", LL: "critical low", AA: "critical abnormal" };
+const flagLabel = (flag: string) => flagLabels[flag] ?? flag;
 
 function roleList(value: unknown): string {
   return Array.isArray(value) && value.length > 0 ? value.map(String).join(", ") : "none";

@@ -55,6 +55,7 @@ export function statusBadgeClass(status: string): string {
 const titles: Record<string, string> = {
   PatientRegistered: "Patient registered",
   PatientDemographicsUpdated: "Demographics updated",
+  CriticalResultFlagged: "Critical result",
   EncounterStarted: "Encounter started",
   EncounterCompleted: "Encounter completed",
   OrderCreated: "Order placed",
@@ -101,8 +102,8 @@ export function resultSummary(result: unknown): string {
   return Object.entries(result as Record<string, unknown>)
     .map(([k, v]) => {
       if (v && typeof v === "object" && "value" in v) {
-        const { value, unit } = v as { value: unknown; unit?: unknown };
-        return `${k} ${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}`;
+        const { value, unit, flag } = v as { value: unknown; unit?: unknown; flag?: unknown };
+        return `${k} ${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}${flag ? ` (${formatValue(flag)})` : ""}`;
       }
       return k === "report" ? `report: ${formatValue(v)}` : `${k} ${formatValue(v)}`;
     })

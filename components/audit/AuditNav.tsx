@@ -6,6 +6,7 @@ const links = [
   { href: "/audit", label: "Access log", exact: true },
   { href: "/audit/events", label: "Event log", exact: false },
   { href: "/audit/patients", label: "Patients", exact: false },
+  { href: "/audit/activity", label: "Activity", exact: false },
 ];
 
 /** The audit section's own tabs, under the top bar. */

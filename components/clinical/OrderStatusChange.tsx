@@ -21,7 +21,19 @@ import { label, statusBadgeClass } from "@/components/format";
 import type { OrderRef } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
-type ResultRow = { key: number; name: string; value: string; unit: string };
+type ResultRow = { key: number; name: string; value: string; unit: string; flag: string };
+
+/** HL7 abnormal flags a value may carry; HH, LL and AA put a critical-result notice on the chart. */
+const resultFlags = [
+  { code: "", text: "—" },
+  { code: "N", text: "Normal" },
+  { code: "H", text: "High" },
+  { code: "L", text: "Low" },
+  { code: "A", text: "Abnormal" },
+  { code: "HH", text: "Critical high" },
+  { code: "LL", text: "Critical low" },
+  { code: "AA", text: "Critical abnormal" },
+] as const;
 
 /** The submit button's words for each target status. */
 const verbs: Partial<Record<OrderStatus, string>> = {
@@ -42,7 +54,8 @@ export function buildResultData(rows: ResultRow[], report: string): ResultData {
     const raw = r.value.trim();
     if (!name || !raw) continue;
     const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
-    out[name] = r.unit.trim() ? { value, unit: r.unit.trim() } : value;
+    const unit = r.unit.trim();
+    out[name] = unit || r.flag ? { value, ...(unit ? { unit } : {}), ...(r.flag ? { flag: r.flag } : {}) } : value;
   }
   if (report.trim()) out.report = report.trim();
   return out;
@@ -59,7 +72,7 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   const { errors, commandId } = form;
   const [newStatus, setNewStatus] = useState<OrderStatus | "">(order.nextStatuses.length === 1 ? order.nextStatuses[0]! : "");
   const [reason, setReason] = useState("");
-  const [rows, setRows] = useState<ResultRow[]>([{ key: 0, name: "", value: "", unit: "" }]);
+  const [rows, setRows] = useState<ResultRow[]>([{ key: 0, name: "", value: "", unit: "", flag: "" }]);
   const [report, setReport] = useState("");
   /** Result rows to mark invalid (a value without a name), or the first row when none was entered. */
   const [badRows, setBadRows] = useState<number[]>([]);
@@ -199,6 +212,9 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
                 <th scope="col" id={id("h-unit")}>
                   Unit
                 </th>
+                <th scope="col" id={id("h-flag")}>
+                  Flag
+                </th>
                 <th scope="col">
                   <span className="sr-only">Remove</span>
                 </th>
@@ -229,6 +245,20 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
                       <input aria-label={`Unit, row ${i + 1}`} value={r.unit} onChange={(e) => set({ unit: e.target.value })} placeholder={i === 0 ? "g/dL" : undefined} className="short" />
                     </td>
                     <td>
+                      <select
+                        aria-label={`Flag, row ${i + 1}`}
+                        value={r.flag}
+                        onChange={(e) => set({ flag: e.target.value })}
+                        className={r.flag === "HH" || r.flag === "LL" || r.flag === "AA" ? "short critical" : "short"}
+                      >
+                        {resultFlags.map((f) => (
+                          <option key={f.code} value={f.code}>
+                            {f.text}
+                          </option>
+                        ))}
+                      </select>
+                    </td>
+                    <td>
                       {rows.length > 1 ? (
                         <button
                           type="button"
@@ -252,7 +282,7 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
             <button
               type="button"
               className="secondary small"
-              onClick={() => setRows((all) => [...all, { key: Math.max(...all.map((x) => x.key)) + 1, name: "", value: "", unit: "" }])}
+              onClick={() => setRows((all) => [...all, { key: Math.max(...all.map((x) => x.key)) + 1, name: "", value: "", unit: "", flag: "" }])}
             >
               Add value
             </button>

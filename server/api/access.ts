@@ -41,6 +41,12 @@ export const accessMatrix = {
   "audit.patientTimeline": ["compliance"],
   "audit.patientAsOf": ["compliance"],
 
+  // Reports over the async projections: order turnaround and the census for care, activity by
+  // user and day for compliance (counts and names of staff, no patient data).
+  "reports.turnaround": ["clinician"],
+  "reports.census": ["clinician"],
+  "reports.activity": ["compliance"],
+
   // Users and their roles.
   "users.list": ["admin"],
   "users.create": ["admin"],

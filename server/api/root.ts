@@ -3,6 +3,7 @@ import { auditRouter } from "./routers/audit";
 import { encounterRouter } from "./routers/encounter";
 import { orderRouter } from "./routers/order";
 import { patientRouter } from "./routers/patient";
+import { reportsRouter } from "./routers/reports";
 import { systemRouter } from "./routers/system";
 import { usersRouter } from "./routers/users";
 import { createCallerFactory, router } from "./trpc";
@@ -13,6 +14,7 @@ export const appRouter = router({
   encounter: encounterRouter,
   order: orderRouter,
   audit: auditRouter,
+  reports: reportsRouter,
   users: usersRouter,
   admin: adminRouter,
 });

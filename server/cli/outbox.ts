@@ -17,8 +17,9 @@ async function main() {
   try {
     await migrate(db);
     console.log(`outbox worker: ${db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded ${db.location}`}, bus ${bus ? "RabbitMQ" : "none (in-process handlers only)"}, every ${e.OUTBOX_POLL_MS} ms`);
+    const store = storeFor(db);
     await runOutboxLoop(
-      { store: storeFor(db), handlers: outboxHandlers(), bus },
+      { store, handlers: outboxHandlers(store), bus },
       { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, signal: stop.signal, log: (line) => console.log(line) },
     );
     console.log("outbox worker: stopped");

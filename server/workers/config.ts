@@ -2,22 +2,24 @@
 // in-process consumers, batch size, attempts, and the process's one bus connection.
 import type { Database } from "../db/client";
 import { env } from "../db/env";
-import { storeOn } from "../eventStore";
+import { storeOn, type Store } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { rabbitBus } from "./bus";
 import { runOutboxLoop } from "./loop";
-import type { Bus, HandlerRegistry } from "./outbox";
+import { addHandler, type Bus, type HandlerRegistry } from "./outbox";
+import { flagCriticalResults } from "./reactions";
 
 export const OUTBOX_BATCH_SIZE = 100;
 /** Tries before a row is dead-lettered; admin.retryDeadLetter puts it back. */
 export const OUTBOX_MAX_ATTEMPTS = 5;
 
 /**
- * The in-process consumers, by event type (addHandler from ./outbox). None yet. Each runs at
- * least once per event, so it must dedupe by event.metadata.eventId.
+ * The in-process consumers, by event type, on the worker's own store. Each runs at least once
+ * per event, so it must dedupe by event.metadata.eventId (the reactions derive their event ids
+ * from it).
  */
-export function outboxHandlers(): HandlerRegistry {
-  return new Map();
+export function outboxHandlers(store: Store): HandlerRegistry {
+  return addHandler(new Map(), "OrderStatusChanged", flagCriticalResults(store));
 }
 
 const busKey = Symbol.for("emr.outboxBus");
@@ -47,8 +49,9 @@ export function startInlineOutboxWorker(db: Database): void {
   if (g[inlineKey]) return;
   const stop = new AbortController();
   g[inlineKey] = stop;
+  const store = storeOn(db, eventRegistry);
   void runOutboxLoop(
-    { store: storeOn(db, eventRegistry), handlers: outboxHandlers(), bus: processBus() },
+    { store, handlers: outboxHandlers(store), bus: processBus() },
     {
       batchSize: OUTBOX_BATCH_SIZE,
       maxAttempts: OUTBOX_MAX_ATTEMPTS,

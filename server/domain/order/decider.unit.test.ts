@@ -255,6 +255,7 @@ describe("order events", () => {
   it("registers every event type once", () => {
     expect(eventRegistry.types().sort()).toEqual(
       [
+        "CriticalResultFlagged",
         "EncounterCompleted",
         "EncounterStarted",
         "OrderCreated",

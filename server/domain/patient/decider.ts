@@ -2,9 +2,10 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError } from "../../errors";
-import { parseInput, refuse, unreachable, type CommandMetadata } from "../common";
+import { parseInput, refuse, toIso, unreachable, type CommandMetadata } from "../common";
 import {
   changeReasonSchema,
+  criticalFindingSchema,
   demographicFields,
   demographicsChangesSchema,
   demographicsSchema,
@@ -43,7 +44,18 @@ export type UpdatePatientDemographics = {
   data: UpdatePatientDemographicsData;
   metadata: CommandMetadata;
 };
-export type PatientCommand = RegisterPatient | UpdatePatientDemographics;
+/** Sent by the reaction to a completed lab order whose result has critical values. */
+export const flagCriticalResultInput = z.object({
+  patientId: z.uuid(),
+  orderId: z.uuid(),
+  orderKind: z.string().min(1).max(50),
+  orderDescription: z.string().trim().min(1).max(1000),
+  findings: z.array(criticalFindingSchema).min(1).max(100),
+  resultedAt: z.date(),
+});
+export type FlagCriticalResult = { type: "FlagCriticalResult"; data: z.input<typeof flagCriticalResultInput>; metadata: CommandMetadata };
+
+export type PatientCommand = RegisterPatient | UpdatePatientDemographics | FlagCriticalResult;
 
 // ---- state ----------------------------------------------------------------------------------
 
@@ -67,6 +79,9 @@ export function evolve(state: PatientState, event: PatientEvent): PatientState {
       // Stored events are facts: evolve folds history and never refuses it.
       if (state.status !== "registered") return state;
       return { ...state, ...event.data.changes };
+    case "CriticalResultFlagged":
+      // A notice on the chart: it changes nothing about who the patient is.
+      return state;
     default:
       return unreachable(event);
   }
@@ -160,12 +175,33 @@ function updateDemographics(command: UpdatePatientDemographics, state: PatientSt
   ];
 }
 
+function flagCriticalResult(command: FlagCriticalResult, state: PatientState): PatientEvent[] {
+  // An inactive patient still gets the flag: a critical value must reach the chart regardless.
+  if (state.status !== "registered") throw new NotFoundError("Patient", command.data.patientId);
+  const data = parseInput(flagCriticalResultInput, command.data);
+  return [
+    {
+      type: "CriticalResultFlagged",
+      data: {
+        patientId: state.patientId,
+        orderId: data.orderId,
+        orderKind: data.orderKind,
+        orderDescription: data.orderDescription,
+        findings: data.findings,
+        resultedAt: toIso(data.resultedAt),
+      },
+    },
+  ];
+}
+
 export function decide(command: PatientCommand, state: PatientState): PatientEvent[] {
   switch (command.type) {
     case "RegisterPatient":
       return register(command, state);
     case "UpdatePatientDemographics":
       return updateDemographics(command, state);
+    case "FlagCriticalResult":
+      return flagCriticalResult(command, state);
     default:
       return unreachable(command);
   }

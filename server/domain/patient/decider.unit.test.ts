@@ -5,6 +5,7 @@ import {
   latestDateOnEarth,
   patientCheck,
   patientDecider,
+  type FlagCriticalResult,
   type RegisterPatient,
   type UpdatePatientDemographics,
 } from "./decider";
@@ -259,5 +260,47 @@ describe("patient events", () => {
 
   it("takes a single v1 name as the family name", () => {
     expect(splitLegacyName(" Cher ")).toEqual({ givenName: "", familyName: "Cher" });
+  });
+});
+
+describe("FlagCriticalResult", () => {
+  const orderId = "5d2c7a1e-8f3b-4c6d-9e0a-1b2c3d4e5f60";
+  const flag = (over: Partial<FlagCriticalResult["data"]> = {}): FlagCriticalResult => ({
+    type: "FlagCriticalResult",
+    data: {
+      patientId,
+      orderId,
+      orderKind: "lab",
+      orderDescription: "Potassium, serum",
+      findings: [{ name: "Potassium", value: 6.9, unit: "mmol/L", flag: "HH" }],
+      resultedAt: new Date("2026-03-15T09:58:00.000Z"),
+      ...over,
+    },
+    metadata: { now },
+  });
+
+  it("records the critical values on the patient and leaves the demographics as they were", () => {
+    const before = given(patientDecider, [registered]).state;
+    const after = given(patientDecider, [registered])
+      .when(flag())
+      .then([
+        {
+          type: "CriticalResultFlagged",
+          data: {
+            patientId,
+            orderId,
+            orderKind: "lab",
+            orderDescription: "Potassium, serum",
+            findings: [{ name: "Potassium", value: 6.9, unit: "mmol/L", flag: "HH" }],
+            resultedAt: "2026-03-15T09:58:00.000Z",
+          },
+        },
+      ]);
+    expect(after).toEqual(before);
+  });
+
+  it("needs a registered patient, and at least one finding", () => {
+    given(patientDecider).when(flag()).thenThrowsNotFound("Patient", patientId);
+    given(patientDecider, [registered]).when(flag({ findings: [] })).thenThrowsValidation("findings");
   });
 });

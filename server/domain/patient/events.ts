@@ -86,5 +86,30 @@ export const PatientDemographicsUpdated = defineEvent(
     ),
 );
 
-export const patientEvents = [PatientRegistered, PatientDemographicsUpdated] as const;
+/** One critical (panic) value of a result, as the result flagged it. */
+export const criticalFindingSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  value: z.union([z.number(), z.string().max(500)]).nullable(),
+  unit: z.string().max(50).nullable(),
+  flag: z.string().min(1).max(10),
+});
+
+/**
+ * A completed lab order's result carried critical values: raised on the patient by a reaction
+ * to the order's completion (its causation id is that event's id), so the chart shows it.
+ */
+export const CriticalResultFlagged = defineEvent(
+  "CriticalResultFlagged",
+  z.object({
+    patientId: z.uuid(),
+    orderId: z.uuid(),
+    orderKind: z.string().min(1).max(50),
+    orderDescription: z.string().trim().min(1).max(1000),
+    findings: z.array(criticalFindingSchema).min(1).max(100),
+    /** When the result was recorded (the order's completion). */
+    resultedAt: z.iso.datetime(),
+  }),
+);
+
+export const patientEvents = [PatientRegistered, PatientDemographicsUpdated, CriticalResultFlagged] as const;
 export type PatientEvent = EventOf<typeof patientEvents>;

@@ -10,11 +10,10 @@ export const dynamic = "force-dynamic";
 
 const handler = outboxCronHandler({
   secret: () => env().CRON_SECRET,
-  drain: async () =>
-    drainOutbox(
-      { store: storeFor(await getDatabase()), handlers: outboxHandlers(), bus: processBus() },
-      { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS },
-    ),
+  drain: async () => {
+    const store = storeFor(await getDatabase());
+    return drainOutbox({ store, handlers: outboxHandlers(store), bus: processBus() }, { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS });
+  },
 });
 
 export { handler as GET, handler as POST };

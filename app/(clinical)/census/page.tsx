@@ -1,0 +1,12 @@
+import type { Metadata } from "next";
+import { Census } from "@/components/clinical/Census";
+
+export const metadata: Metadata = { title: "Census" };
+
+export default function CensusPage() {
+  return (
+    <main className="page">
+      <Census />
+    </main>
+  );
+}

@@ -1,0 +1,139 @@
+// The handler chain: a lab order completed with a critical value (the trigger), delivered through
+// the outbox to the in-process reaction, raises CriticalResultFlagged on the patient, caused by the
+// trigger; delivering the same outbox message again writes nothing. On databases of their own:
+// the outbox is global, and the shared test database would hand these drains other files' rows.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { readStream, type Store, type StoredEvent } from "../eventStore";
+import type { ResultData } from "../domain/order/events";
+import { orderStream, patientStream } from "../domain/streams";
+import { eventDetail } from "../projections/audit";
+import { contextFor, newPatient, testUser } from "../testing/caller";
+import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
+import { createCaller } from "../api/root";
+import { outboxHandlers } from "./config";
+import { drainOutbox } from "./outbox";
+import { flagCriticalResults, reactionEventId } from "./reactions";
+
+const kinds = [{ kind: "embedded" as const }, ...(pgUrl ? [{ kind: "postgresql" as const }] : [])];
+
+describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
+  let db: Database;
+  let drop = async () => {};
+  let store: Store;
+  const clinician = testUser(["clinician"]);
+  let api: ReturnType<typeof createCaller>;
+
+  beforeAll(async () => {
+    if (kind === "embedded") {
+      db = await openTestDatabase("embedded");
+      drop = () => db.close();
+    } else {
+      ({ db, drop } = await openFreshPostgresDatabase(4));
+    }
+    const ctx = contextFor(db, clinician);
+    store = ctx.store;
+    api = createCaller(ctx);
+  });
+  afterAll(async () => {
+    await drop();
+  });
+
+  const drainOnce = () => drainOutbox({ store, handlers: outboxHandlers(store) }, { batchSize: 100, maxAttempts: 5 });
+  /** Until nothing is due: the reactions' own events are outbox rows too. */
+  const drain = async () => {
+    const total = { claimed: 0, published: 0, retried: 0, deadLettered: 0 };
+    for (let r = await drainOnce(); r.claimed > 0; r = await drainOnce()) {
+      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += r[k];
+    }
+    return total;
+  };
+
+  /** A lab order for a new patient, taken to completed with this result; the completion event. */
+  async function completedLab(resultData: ResultData, orderKind: "lab" | "imaging" = "lab") {
+    const { patientId } = await api.patient.register(newPatient());
+    const order = await api.order.create({ patientId, kind: orderKind, details: { description: "Potassium, serum" }, priority: "stat" });
+    await api.order.changeStatus({ orderId: order.orderId, expectedVersion: 1, newStatus: "in_progress" });
+    await api.order.changeStatus({ orderId: order.orderId, expectedVersion: 2, newStatus: "completed", resultData });
+    const trigger = (await readStream(store, orderStream(order.orderId))).at(-1)!;
+    return { patientId, orderId: order.orderId, trigger };
+  }
+
+  const flagsOf = async (patientId: string) => (await readStream(store, patientStream(patientId))).filter((e) => e.type === "CriticalResultFlagged");
+
+  it("raises CriticalResultFlagged on the patient, caused by the completion, in its request, by its user", async () => {
+    const { patientId, orderId, trigger } = await completedLab({
+      Potassium: { value: 6.9, unit: "mmol/L", flag: "HH" },
+      Sodium: { value: 140, unit: "mmol/L", flag: "N" },
+    });
+    expect(await drain()).toMatchObject({ published: expect.any(Number), retried: 0, deadLettered: 0 });
+
+    const flags = await flagsOf(patientId);
+    expect(flags).toHaveLength(1);
+    const flag = flags[0]!;
+    expect(flag.data).toEqual({
+      patientId,
+      orderId,
+      orderKind: "lab",
+      orderDescription: "Potassium, serum",
+      findings: [{ name: "Potassium", value: 6.9, unit: "mmol/L", flag: "HH" }],
+      resultedAt: (trigger.data as { changedAt: string }).changedAt,
+    });
+    expect(flag.metadata).toMatchObject({
+      eventId: reactionEventId("CriticalResultFlagged", trigger),
+      causationId: trigger.metadata.eventId,
+      correlationId: trigger.metadata.correlationId,
+      userId: clinician.id,
+      schemaVersion: 1,
+    });
+
+    // The audit's causes and effects: command -> completion -> flag, a chain of more than one step.
+    const detail = await eventDetail(store, flag.metadata.eventId);
+    expect(detail?.causedBy.map((e) => e.metadata.eventId)).toEqual([trigger.metadata.eventId]);
+    expect(detail?.causedByCommand).toBe(trigger.metadata.causationId);
+    const down = await eventDetail(store, trigger.metadata.eventId);
+    expect(down?.caused.map((e) => [e.type, e.depth])).toEqual([["CriticalResultFlagged", 1]]);
+
+    // The chart's read model moved with the stream, so the next edit is not refused as stale.
+    const version = (await readStream(store, patientStream(patientId))).length;
+    const row = await db.prisma.rmPatient.findUnique({ where: { patientId }, select: { version: true } });
+    expect(row?.version).toBe(version);
+    await api.patient.updateDemographics({ patientId, expectedVersion: version, changes: { phone: "+1 555 0199" }, reason: "Patient called" });
+  });
+
+  it("writes nothing twice when the same outbox message is delivered again", async () => {
+    const { patientId, trigger } = await completedLab({ value: 2.0, unit: "mmol/L", flag: "LL" });
+    await drain();
+    const before = await readStream(store, patientStream(patientId));
+    expect(before.filter((e) => e.type === "CriticalResultFlagged")).toHaveLength(1);
+
+    // The same message due again, as after a worker died between publishing and marking it.
+    await db.sql("UPDATE outbox SET processed_at = NULL, next_retry_at = now() - interval '1 second' WHERE event_id = $1::uuid", [
+      trigger.metadata.eventId,
+    ]);
+    const again = await drainOnce();
+    expect(again).toMatchObject({ claimed: 1, published: 1, retried: 0 });
+    // And two deliveries at once, straight to the handler.
+    const handler = flagCriticalResults(store);
+    await Promise.all([handler(trigger), handler(trigger)]);
+
+    const after = await readStream(store, patientStream(patientId));
+    expect(after.map((e) => e.metadata.eventId)).toEqual(before.map((e) => e.metadata.eventId));
+  });
+
+  it("does nothing for normal or merely abnormal results, or other kinds of orders", async () => {
+    const normal = await completedLab({ value: 5.4, unit: "mmol/L", flag: "H" });
+    const imaging = await completedLab({ impression: "Large pneumothorax", flag: "AA" }, "imaging");
+    await drain();
+    expect(await flagsOf(normal.patientId)).toEqual([]);
+    expect(await flagsOf(imaging.patientId)).toEqual([]);
+  });
+
+  it("ignores a completion whose order stream holds no order", async () => {
+    const { trigger } = await completedLab({ value: 7.1, unit: "mmol/L", flag: "HH" });
+    await drain();
+    const orphan: StoredEvent = { ...trigger, streamId: orderStream(randomUUID()), metadata: { ...trigger.metadata, eventId: randomUUID() } };
+    await expect(flagCriticalResults(store)(orphan)).resolves.toBeUndefined();
+  });
+});
