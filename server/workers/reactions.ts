@@ -6,7 +6,6 @@ import {
   loadAggregate,
   loadAtVersion,
   uuidFromName,
-  type Db,
   type NewEvent,
   type Store,
   type StoredEvent,
