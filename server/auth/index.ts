@@ -8,6 +8,7 @@ import type { Database } from "../db/client";
 import { env } from "../db/env";
 import { isRole, type Role, type SessionUser } from "./roles";
 import { authConfigFromEnv, type AuthConfig } from "./config";
+import { crossSiteReasonFor } from "./origin";
 
 /** How long a session lasts from sign-in; it is not extended by use. */
 export const SESSION_HOURS = 12;
@@ -119,8 +120,16 @@ function warnUnknownHost(host: string | null) {
   console.warn(`[auth] requests for host ${JSON.stringify(host)} cannot sign in: set BETTER_AUTH_URL to the console's public origin`);
 }
 
-/** better-auth's handler, answering a request for an unknown host with 421 instead of throwing. */
+/**
+ * better-auth's handler behind the console's own origin check (server/auth/origin.ts: the same
+ * rule as tRPC mutations, stricter than the library's, which accepts Origin: null from a page it
+ * believes same-origin), answering a request for an unknown host with 421 instead of throwing.
+ */
 export async function handleAuthRequest(auth: Auth, request: Request): Promise<Response> {
+  const crossSite = await crossSiteReasonFor(auth, request);
+  if (crossSite) {
+    return Response.json({ code: "CROSS_SITE_REQUEST", message: `Refused as a possible cross-site request: ${crossSite}` }, { status: 403 });
+  }
   try {
     return await auth.handler(request);
   } catch (error) {
