@@ -127,6 +127,11 @@ function warnUnknownHost(host: string | null) {
  */
 export async function handleAuthRequest(auth: Auth, request: Request): Promise<Response> {
   const crossSite = await crossSiteReasonFor(auth, request);
+  if (crossSite && request.headers.get("origin") === new URL(request.url).origin) {
+    // The console's own page, on an address the configuration does not know.
+    warnUnknownHost(request.headers.get("host"));
+    return unknownHostResponse();
+  }
   if (crossSite) {
     return Response.json({ code: "CROSS_SITE_REQUEST", message: `Refused as a possible cross-site request: ${crossSite}` }, { status: 403 });
   }
@@ -135,9 +140,11 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
   } catch (error) {
     if (!isUnknownHost(error)) throw error;
     warnUnknownHost(request.headers.get("host"));
-    return Response.json({ message: "This address is not configured for sign-in." }, { status: 421 });
+    return unknownHostResponse();
   }
 }
+
+const unknownHostResponse = () => Response.json({ message: "This address is not configured for sign-in." }, { status: 421 });
 
 export type NewUser = { email: string; name: string; password: string; roles: Role[] };
 
