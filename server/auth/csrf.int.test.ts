@@ -7,6 +7,10 @@ import { newPatient } from "../testing/caller";
 import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase } from "../testing/http";
 import { authFor, createUserWithPassword, sessionUserFrom } from ".";
 import { crossSiteReason } from "./origin";
+import { PEER_HEADER } from "./clientAddress";
+import { recordPeerAddresses } from "./peerAddress";
+
+recordPeerAddresses();
 import { POST as trpcPost, GET as trpcGet } from "@/app/api/trpc/[trpc]/route";
 import { POST as authPost } from "@/app/api/auth/[...all]/route";
 
@@ -31,7 +35,7 @@ describeEachDatabase("CSRF", (db) => {
   beforeAll(async () => {
     useAsProcessDatabase(db());
     await createUserWithPassword(authFor(db()), { email, name: "Csrf Clinician", password, roles: ["clinician"] });
-    const signIn = await authPost(postRequest("/api/auth/sign-in/email", { email, password }, { "x-forwarded-for": "10.9.8.7" }));
+    const signIn = await authPost(postRequest("/api/auth/sign-in/email", { email, password }, { [PEER_HEADER]: "10.9.8.7" }));
     expect(signIn.status).toBe(200);
     cookie = cookieFrom(signIn);
   });
