@@ -48,33 +48,42 @@ export function parseCreateUserArgs(argv: string[]): { email: string; name: stri
   return parsed.data;
 }
 
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const input = process.stdin;
-    process.stderr.write(question);
-    input.setRawMode(true);
-    input.resume();
-    input.setEncoding("utf8");
-    let value = "";
-    const done = (error?: Error) => {
-      input.setRawMode(false);
-      input.pause();
-      input.removeListener("data", onData);
-      process.stderr.write("\n");
-      if (error) reject(error);
-      else resolve(value);
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === "\r" || ch === "\n") return done();
-        if (ch === "\u0003") return done(new UsageError("cancelled"));
-        if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
-        else if (ch >= " ") value += ch;
-      }
-    };
-    input.on("data", onData);
-  });
+/** Reads lines from the terminal without echoing them (typed-ahead input is kept for the next). */
+function hiddenReader() {
+  const input = process.stdin;
+  let pending = "";
+  return (question: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      process.stderr.write(question);
+      input.setRawMode(true);
+      input.setEncoding("utf8");
+      let value = "";
+      const finish = (error?: Error) => {
+        input.setRawMode(false);
+        input.pause();
+        input.removeListener("data", take);
+        process.stderr.write("\n");
+        if (error) reject(error);
+        else resolve(value);
+      };
+      const take = (chunk: string) => {
+        const text = pending + chunk;
+        pending = "";
+        for (let i = 0; i < text.length; i++) {
+          const ch = text[i]!;
+          if (ch === "\r" || ch === "\n") {
+            pending = text.slice(i + 1).replace(/^\n/, "");
+            return finish();
+          }
+          if (ch === "\u0003") return finish(new UsageError("cancelled"));
+          if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+          else if (ch >= " ") value += ch;
+        }
+      };
+      input.on("data", take);
+      input.resume();
+      if (pending) take("");
+    });
 }
 
 async function readStdinLine(): Promise<string> {
@@ -85,8 +94,9 @@ async function readStdinLine(): Promise<string> {
 
 async function readPassword(): Promise<string> {
   if (!process.stdin.isTTY) return readStdinLine();
-  const first = await promptHidden("Password: ");
-  const again = await promptHidden("Password again: ");
+  const ask = hiddenReader();
+  const first = await ask("Password: ");
+  const again = await ask("Password again: ");
   if (first !== again) throw new UsageError("the passwords differ");
   return first;
 }
