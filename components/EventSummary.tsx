@@ -130,9 +130,12 @@ export function EventSummary({ type, data, orderName, full = false }: Props) {
       );
     case "UserRolesChanged":
       return (
-        <p className="event-body">
-          Roles: {roleList(d.previousRoles)} → {roleList(d.roles)}
-        </p>
+        <div className="event-body">
+          <p>
+            Roles: {roleList(d.previousRoles)} → {roleList(d.roles)}
+          </p>
+          {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
+        </div>
       );
     default:
       return null;

@@ -14,29 +14,47 @@ export function HealthPanel() {
         <Loading label="Loading system status" lines={["40%", "60%", "30%"]} />
       ) : health.isError ? (
         <ErrorState>The server did not answer: {health.error.message}</ErrorState>
+      ) : !health.data.details ? (
+        <p data-testid="health-status">
+          <span className="badge ok">Up</span> <span className="muted">Sign in to see the database and its migrations.</span>
+        </p>
       ) : (
         <dl className="facts">
+          <dt>Status</dt>
+          <dd data-testid="health-status">
+            <span className="badge ok">Up</span>
+          </dd>
           <dt>Database</dt>
           <dd>
-            <span className={`badge ${health.data.mode === "postgresql" ? "ok" : "info"}`} data-testid="db-mode">
-              {health.data.mode === "postgresql" ? "PostgreSQL" : "Embedded (PGlite)"}
+            <span className={`badge ${health.data.details.mode === "postgresql" ? "ok" : "info"}`} data-testid="db-mode">
+              {health.data.details.mode === "postgresql" ? "PostgreSQL" : "Embedded (PGlite)"}
             </span>{" "}
-            <span className="muted">{health.data.location}</span>
+            <span className="muted">{health.data.details.location}</span>
           </dd>
           <dt>Migrations</dt>
           <dd>
-            {health.data.migration.applied} applied
-            {health.data.migration.pending > 0 ? (
-              <span className="badge warn"> {health.data.migration.pending} pending</span>
+            {health.data.details.migration.applied} applied
+            {health.data.details.migration.pending > 0 ? (
+              <span className="badge warn"> {health.data.details.migration.pending} pending</span>
             ) : null}{" "}
-            <code className="muted">{health.data.migration.latest ?? "none"}</code>
+            <code className="muted">{health.data.details.migration.latest ?? "none"}</code>
           </dd>
           <dt>Events</dt>
-          <dd data-testid="event-count">{health.data.eventCount.toLocaleString("en-US")}</dd>
+          <dd data-testid="event-count" title="The highest position in the global log: an upper bound, since a rolled-back append leaves a gap">
+            about {health.data.details.estimates.events.toLocaleString("en-US")} <span className="muted">(estimate)</span>
+          </dd>
           <dt>Streams</dt>
-          <dd>{health.data.streamCount.toLocaleString("en-US")}</dd>
+          <dd title="The database statistics' estimate of live rows">
+            {health.data.details.estimates.streams === null ? (
+              <span className="muted">no estimate yet (the database has not gathered statistics)</span>
+            ) : (
+              <>
+                about {health.data.details.estimates.streams.toLocaleString("en-US")} <span className="muted">(estimate)</span>
+              </>
+            )}
+          </dd>
           <dt>Server time</dt>
-          <dd>{health.data.serverTime.toISOString()}</dd>
+          <dd>{health.data.details.serverTime.toISOString()}</dd>
         </dl>
       )}
     </section>

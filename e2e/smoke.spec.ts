@@ -4,8 +4,22 @@ test("the home page shows the system status and the console's sections", async (
   await page.goto("/");
   await expect(page.getByRole("heading", { name: "EMR Event Store" })).toBeVisible();
   const health = page.getByTestId("health");
-  await expect(health.getByTestId("db-mode")).toHaveText(/PostgreSQL|Embedded/);
-  await expect(health).toContainText("applied");
+  // Signed out: up, and nothing about the database.
+  await expect(health.getByTestId("health-status")).toContainText("Up");
+  await expect(health.getByTestId("db-mode")).toHaveCount(0);
+  await expect(health).not.toContainText("applied");
   const nav = page.getByRole("navigation", { name: "Main" });
   await expect(nav).toBeVisible();
+
+  // Signed in: the database, the migrations and the estimates.
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill("compliance@demo.test");
+  await page.getByLabel("Password").fill("demo-password-2026");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toBeVisible();
+  await page.goto("/");
+  await expect(health.getByTestId("db-mode")).toHaveText(/PostgreSQL|Embedded/);
+  await expect(health).toContainText("applied");
+  await expect(health.getByTestId("event-count")).toContainText(/about [\d,]+ \(estimate\)/);
+  await page.screenshot({ path: ".scratch/health-signed-in.png" });
 });

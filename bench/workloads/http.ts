@@ -259,7 +259,7 @@ export const http: Workload = {
       }
       const probe = await fetch(`${app.base}/api/trpc/patient.register`, {
         method: "POST",
-        headers: { "content-type": "application/json", cookie },
+        headers: { "content-type": "application/json", origin: app.base, cookie },
         body: JSON.stringify({ json: registerInput() }),
       });
       if (!probe.ok) {
@@ -276,7 +276,7 @@ export const http: Workload = {
             {
               method: "POST",
               path: "/api/trpc/patient.register",
-              headers: { "content-type": "application/json", cookie },
+              headers: { "content-type": "application/json", origin: app.base, cookie },
               setupRequest: (req) => ({ ...req, body: JSON.stringify({ json: registerInput() }) }),
             },
           ],

@@ -10,9 +10,21 @@ const allRoles: Role[] = ["clinician", "compliance", "admin"];
 
 type UserRow = { id: string; name: string; email: string; roles: Role[] };
 
-function RoleBoxes({ idPrefix, value, onChange, legend }: { idPrefix: string; value: Role[]; onChange: (r: Role[]) => void; legend: string }) {
+function RoleBoxes({
+  idPrefix,
+  value,
+  onChange,
+  legend,
+  disabled = false,
+}: {
+  idPrefix: string;
+  value: Role[];
+  onChange: (r: Role[]) => void;
+  legend: string;
+  disabled?: boolean;
+}) {
   return (
-    <fieldset className="roles">
+    <fieldset className="roles" disabled={disabled}>
       <legend className="sr-only">{legend}</legend>
       {allRoles.map((role) => (
         <label key={role} htmlFor={`${idPrefix}-${role}`}>
@@ -33,6 +45,7 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [roles, setRoles] = useState<Role[]>(user.roles);
+  const [reason, setReason] = useState("");
   const save = useMutation(
     trpc.users.setRoles.mutationOptions({
       onSuccess: (saved) => {
@@ -49,7 +62,14 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
       </td>
       <td>{user.email}</td>
       <td>
-        <RoleBoxes idPrefix={`roles-${user.id}`} value={roles} onChange={setRoles} legend={`Roles of ${user.name}`} />
+        <RoleBoxes idPrefix={`roles-${user.id}`} value={roles} onChange={setRoles} legend={`Roles of ${user.name}`} disabled={isSelf} />
+        {isSelf ? <span className="hint">Another admin changes your roles.</span> : null}
+        {changed ? (
+          <div className="field">
+            <label htmlFor={`reason-${user.id}`}>Reason (kept in the audit log)</label>
+            <input id={`reason-${user.id}`} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} required />
+          </div>
+        ) : null}
         {save.isError ? (
           <div className="field">
             <span className="error" role="alert">
@@ -59,7 +79,11 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
         ) : null}
       </td>
       <td>
-        <button type="button" disabled={!changed || save.isPending} onClick={() => save.mutate({ userId: user.id, roles })}>
+        <button
+          type="button"
+          disabled={isSelf || !changed || reason.trim().length < 3 || save.isPending}
+          onClick={() => save.mutate({ userId: user.id, roles, reason }, { onSuccess: () => setReason("") })}
+        >
           {save.isPending ? "Saving…" : "Save roles"}
         </button>
         {save.isSuccess && !changed ? (

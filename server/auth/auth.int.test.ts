@@ -7,17 +7,23 @@ import { createContext } from "../api/context";
 import { createAuth, createUserWithPassword, handleAuthRequest, sessionUserFrom, type Auth } from ".";
 import { DEMO_PASSWORD, demoUsers, seedDemoUsers } from "./demoUsers";
 import { shouldSeedDemoUsers } from "./config";
+import { PEER_HEADER } from "./clientAddress";
+import { recordPeerAddresses } from "./peerAddress";
+
+// As the server process does at start-up: requests carry their socket's address in PEER_HEADER.
+recordPeerAddresses();
 
 const origin = "http://127.0.0.1:3100";
 const testConfig = { secret: "test-secret-0123456789-0123456789-abcdef", baseURL: null, signInPerMinute: 5 };
 // The process-wide auth (createContext without a user) reads the secret from the environment.
 process.env.BETTER_AUTH_SECRET = testConfig.secret;
 
-/** A distinct client address per test, so rate-limit buckets do not leak between tests. */
+/** A distinct client (socket) address per test, so rate-limit buckets do not leak between tests. */
 const clientIp = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
 
 function post(auth: Auth, path: string, body: unknown, headers: Record<string, string> = {}) {
-  return auth.handler(
+  return handleAuthRequest(
+    auth,
     new Request(`${origin}/api/auth${path}`, {
       method: "POST",
       headers: { "content-type": "application/json", origin, host: "127.0.0.1:3100", ...headers },
@@ -56,7 +62,7 @@ describeEachDatabase("sign-in", (db) => {
 
   it("signs in with email and password, and the session carries the user's roles into tRPC", async () => {
     const ip = clientIp();
-    const response = await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip });
+    const response = await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip });
     expect(response.status).toBe(200);
     const setCookie = response.headers.getSetCookie().join("\n");
     expect(setCookie).toMatch(/emr\.session_token=/);
@@ -74,15 +80,15 @@ describeEachDatabase("sign-in", (db) => {
     expect(await sessionUserFrom(auth, crossSite)).toBeNull();
 
     // Sign-out ends the session in the database, not only in the browser.
-    const out = await post(auth, "/sign-out", {}, { cookie: headers.get("cookie") ?? "", "x-forwarded-for": ip });
+    const out = await post(auth, "/sign-out", {}, { cookie: headers.get("cookie") ?? "", [PEER_HEADER]: ip });
     expect(out.status).toBe(200);
     expect(await sessionUserFrom(auth, headers)).toBeNull();
   });
 
   it("answers a wrong password and an unknown email with the same generic message", async () => {
     const ip = clientIp();
-    const wrong = await post(auth, "/sign-in/email", { email, password: "not the password" }, { "x-forwarded-for": ip });
-    const unknown = await post(auth, "/sign-in/email", { email: `nobody-${randomUUID()}@test.invalid`, password }, { "x-forwarded-for": ip });
+    const wrong = await post(auth, "/sign-in/email", { email, password: "not the password" }, { [PEER_HEADER]: ip });
+    const unknown = await post(auth, "/sign-in/email", { email: `nobody-${randomUUID()}@test.invalid`, password }, { [PEER_HEADER]: ip });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     const a = (await wrong.json()) as { message: string };
@@ -92,7 +98,7 @@ describeEachDatabase("sign-in", (db) => {
   });
 
   it("refuses a sign-in posted from another origin (CSRF)", async () => {
-    const response = await post(auth, "/sign-in/email", { email, password }, { origin: "https://evil.example", "x-forwarded-for": clientIp() });
+    const response = await post(auth, "/sign-in/email", { email, password }, { origin: "https://evil.example", [PEER_HEADER]: clientIp() });
     expect(response.status).toBe(403);
     expect(response.headers.getSetCookie()).toEqual([]);
   });
@@ -101,13 +107,13 @@ describeEachDatabase("sign-in", (db) => {
     const ip = clientIp();
     const statuses: number[] = [];
     for (let i = 0; i < testConfig.signInPerMinute + 2; i++) {
-      statuses.push((await post(auth, "/sign-in/email", { email, password: `wrong-${i}-password` }, { "x-forwarded-for": ip })).status);
+      statuses.push((await post(auth, "/sign-in/email", { email, password: `wrong-${i}-password` }, { [PEER_HEADER]: ip })).status);
     }
     expect(statuses.slice(0, testConfig.signInPerMinute)).toEqual(Array(testConfig.signInPerMinute).fill(401));
     expect(statuses.slice(testConfig.signInPerMinute)).toEqual([429, 429]);
     // Even the right password is refused until the window passes; another client is not affected.
-    expect((await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip })).status).toBe(429);
-    expect((await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": clientIp() })).status).toBe(200);
+    expect((await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip })).status).toBe(429);
+    expect((await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: clientIp() })).status).toBe(200);
   });
 
   it("treats a host it is not configured for as signed out, and refuses to sign in there", async () => {
@@ -117,7 +123,7 @@ describeEachDatabase("sign-in", (db) => {
       auth,
       new Request(`http://${host}/api/auth/sign-in/email`, {
         method: "POST",
-        headers: { host, origin: `http://${host}`, "content-type": "application/json", "x-forwarded-for": clientIp() },
+        headers: { host, origin: `http://${host}`, "content-type": "application/json", [PEER_HEADER]: clientIp() },
         body: JSON.stringify({ email, password }),
       }),
     );
@@ -126,16 +132,16 @@ describeEachDatabase("sign-in", (db) => {
   });
 
   it("has no sign-up: accounts are made by admins", async () => {
-    const response = await post(auth, "/sign-up/email", { email: `x-${randomUUID()}@test.invalid`, password, name: "X" }, { "x-forwarded-for": clientIp() });
+    const response = await post(auth, "/sign-up/email", { email: `x-${randomUUID()}@test.invalid`, password, name: "X" }, { [PEER_HEADER]: clientIp() });
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(await db().prisma.user.count({ where: { name: "X" } })).toBe(0);
   });
 
   it("does not let a user set their own roles through the library's endpoints", async () => {
     const ip = clientIp();
-    const signIn = await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip });
+    const signIn = await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip });
     const cookie = cookieFrom(signIn);
-    const update = await post(auth, "/update-user", { roles: ["admin"] }, { cookie, "x-forwarded-for": ip });
+    const update = await post(auth, "/update-user", { roles: ["admin"] }, { cookie, [PEER_HEADER]: ip });
     expect(update.status).toBeGreaterThanOrEqual(400);
     const user = await db().prisma.user.findUnique({ where: { email }, select: { roles: true } });
     expect(user?.roles.sort()).toEqual(["clinician", "compliance"]);
@@ -143,7 +149,7 @@ describeEachDatabase("sign-in", (db) => {
 
   it("resolves the tRPC context's user from the session cookie, and from nothing else", async () => {
     const ip = clientIp();
-    const signIn = await post(auth, "/sign-in/email", { email, password }, { "x-forwarded-for": ip });
+    const signIn = await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip });
     const cookie = cookieFrom(signIn);
     // No user override: createContext asks the process's own auth (authFor) about the cookie.
     const ctx = await createContext({ headers: new Headers({ cookie, host: "127.0.0.1:3100" }), db: db() });
@@ -170,7 +176,7 @@ describeEachDatabase("demo users", (db) => {
     expect(seeded.map((u) => `${u.email}:${u.roles.join(",")}`).sort()).toEqual(
       demoUsers.map((u) => `${u.email}:${u.roles.join(",")}`).sort(),
     );
-    const response = await post(auth, "/sign-in/email", { email: "compliance@demo.test", password: DEMO_PASSWORD }, { "x-forwarded-for": clientIp() });
+    const response = await post(auth, "/sign-in/email", { email: "compliance@demo.test", password: DEMO_PASSWORD }, { [PEER_HEADER]: clientIp() });
     expect(response.status).toBe(200);
   });
 });

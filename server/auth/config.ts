@@ -10,6 +10,10 @@ export type AuthConfig = {
   baseURL: string | null;
   /** Sign-in attempts per client address per minute. */
   signInPerMinute: number;
+  /** Failed sign-ins per account per 15 minutes (default 10). */
+  accountFailureLimit?: number;
+  /** TRUSTED_PROXIES as configured (default: none, the socket's address). */
+  trustedProxies?: string;
 };
 
 export const devSecretFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "auth-secret");
@@ -54,6 +58,8 @@ export function authConfigFromEnv(e: Env): AuthConfig {
     secret: resolveAuthSecret(e),
     baseURL: e.BETTER_AUTH_URL?.replace(/\/$/, "") ?? null,
     signInPerMinute: e.AUTH_SIGNIN_RATE_LIMIT,
+    accountFailureLimit: e.AUTH_SIGNIN_ACCOUNT_LIMIT,
+    trustedProxies: e.TRUSTED_PROXIES,
   };
 }
 

@@ -8,6 +8,9 @@ import type { Database } from "../db/client";
 import { env } from "../db/env";
 import { isRole, type Role, type SessionUser } from "./roles";
 import { authConfigFromEnv, type AuthConfig } from "./config";
+import { crossSiteReasonFor } from "./origin";
+import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
+import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
 
 /** How long a session lasts from sign-in; it is not extended by use. */
 export const SESSION_HOURS = 12;
@@ -16,7 +19,19 @@ export const MAX_PASSWORD_LENGTH = 128;
 
 const localHosts = ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"];
 
+/** Where handleAuthRequest hands better-auth the client's address it resolved (clientAddress.ts). */
+const CLIENT_HEADER = "x-emr-client-address";
+
+type AuthSetup = { db: Database; accountFailureLimit: number; trustedProxies: TrustedProxies };
+const setups = new WeakMap<object, AuthSetup>();
+
 export function createAuth(db: Database, config: AuthConfig) {
+  const auth = buildAuth(db, config);
+  setups.set(auth, { db, accountFailureLimit: config.accountFailureLimit ?? 10, trustedProxies: parseTrustedProxies(config.trustedProxies) });
+  return auth;
+}
+
+function buildAuth(db: Database, config: AuthConfig) {
   return betterAuth({
     appName: "EMR Event Store",
     secret: config.secret,
@@ -69,12 +84,14 @@ export function createAuth(db: Database, config: AuthConfig) {
       // Explicit: the library skips both checks when NODE_ENV=test (or TEST is set) otherwise.
       disableCSRFCheck: false,
       disableOriginCheck: false,
+      // Only the address handleAuthRequest resolved; never a header a client set.
+      ipAddress: { ipAddressHeaders: [CLIENT_HEADER] },
     },
     telemetry: { enabled: false },
   });
 }
 
-export type Auth = ReturnType<typeof createAuth>;
+export type Auth = ReturnType<typeof buildAuth>;
 
 const instances = new WeakMap<Database, Auth>();
 
@@ -119,16 +136,71 @@ function warnUnknownHost(host: string | null) {
   console.warn(`[auth] requests for host ${JSON.stringify(host)} cannot sign in: set BETTER_AUTH_URL to the console's public origin`);
 }
 
-/** better-auth's handler, answering a request for an unknown host with 421 instead of throwing. */
+/**
+ * better-auth's handler behind the console's own origin check (server/auth/origin.ts: the same
+ * rule as tRPC mutations, stricter than the library's, which accepts Origin: null from a page it
+ * believes same-origin), answering a request for an unknown host with 421 instead of throwing.
+ */
 export async function handleAuthRequest(auth: Auth, request: Request): Promise<Response> {
+  const crossSite = await crossSiteReasonFor(auth, request);
+  if (crossSite && request.headers.get("origin") === new URL(request.url).origin) {
+    // The console's own page, on an address the configuration does not know.
+    warnUnknownHost(request.headers.get("host"));
+    return unknownHostResponse();
+  }
+  if (crossSite) {
+    return Response.json({ code: "CROSS_SITE_REQUEST", message: `Refused as a possible cross-site request: ${crossSite}` }, { status: 403 });
+  }
+  const setup = setups.get(auth);
+  const headers = new Headers(request.headers);
+  headers.delete(CLIENT_HEADER);
+  const address = setup ? clientAddress(request.headers, setup.trustedProxies) : null;
+  // No trustworthy address: one shared bucket, never a client-chosen one.
+  if (address) headers.set(CLIENT_HEADER, address);
+  else warnNoClientAddress();
+  const body = request.method === "POST" ? await request.text() : null;
+  const forward = () => auth.handler(new Request(request.url, { method: request.method, headers, body, signal: request.signal }));
   try {
-    return await auth.handler(request);
+    const email = setup && signInEmail(request, body);
+    if (!setup || !email) return await forward();
+    const reserved = await reserveAttempt(setup.db, email, setup.accountFailureLimit);
+    if (!reserved.allowed) {
+      return Response.json(
+        { code: "ACCOUNT_RATE_LIMITED", message: "Too many failed sign-ins for this account. Try again later." },
+        { status: 429, headers: { "retry-after": String(reserved.retryAfterSeconds), "x-retry-after": String(reserved.retryAfterSeconds) } },
+      );
+    }
+    const response = await forward();
+    if (response.ok) await clearAttempts(setup.db, email);
+    // Only a checked password counts as a failure (401); a refusal before the check does not.
+    else if (response.status !== 401) await releaseAttempt(setup.db, email);
+    return response;
   } catch (error) {
     if (!isUnknownHost(error)) throw error;
     warnUnknownHost(request.headers.get("host"));
-    return Response.json({ message: "This address is not configured for sign-in." }, { status: 421 });
+    return unknownHostResponse();
   }
 }
+
+/** The email of a password sign-in, when the body names one. */
+function signInEmail(request: Request, body: string | null): string | null {
+  if (request.method !== "POST" || !new URL(request.url).pathname.endsWith("/sign-in/email") || !body) return null;
+  try {
+    const email = (JSON.parse(body) as { email?: unknown }).email;
+    return typeof email === "string" && email.trim().length > 0 && email.length <= 254 ? email : null;
+  } catch {
+    return null;
+  }
+}
+
+let addressWarned = false;
+function warnNoClientAddress() {
+  if (addressWarned || process.env.NODE_ENV === "test") return;
+  addressWarned = true;
+  console.warn("[auth] the client's address is unknown (see TRUSTED_PROXIES in the README): sign-in attempts share one rate-limit bucket");
+}
+
+const unknownHostResponse = () => Response.json({ message: "This address is not configured for sign-in." }, { status: 421 });
 
 export type NewUser = { email: string; name: string; password: string; roles: Role[] };
 

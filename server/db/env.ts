@@ -1,6 +1,7 @@
 // Environment, validated once at boot. A bad value stops start-up with a message naming it.
 import { createPrivateKey } from "node:crypto";
 import { z } from "zod";
+import { parseTrustedProxies } from "../auth/clientAddress";
 
 const postgresUrl = z
   .string()
@@ -50,6 +51,16 @@ export const envSchema = z.object({
   ),
   /** Sign-in attempts allowed per client address per minute. */
   AUTH_SIGNIN_RATE_LIMIT: intFrom(1, 10_000, 10),
+  /** Failed sign-ins allowed per account (email) per 15 minutes, counted across instances. */
+  AUTH_SIGNIN_ACCOUNT_LIMIT: intFrom(1, 10_000, 10),
+  /** Reverse proxies in front: unset (none), a hop count, or their addresses/CIDR ranges (server/auth/clientAddress.ts). */
+  TRUSTED_PROXIES: z.preprocess(emptyToUndefined, z.string().trim().optional()).superRefine((v, c) => {
+    try {
+      parseTrustedProxies(v);
+    } catch (error) {
+      c.addIssue({ code: "custom", message: `must be a hop count or comma-separated proxy addresses: ${(error as Error).message}` });
+    }
+  }),
   /** Seed the demo users (one per role). Default: yes, except when NODE_ENV=production. */
   SEED_DEMO_USERS: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).optional()),
   /** RabbitMQ for the outbox worker (amqp[s]://user:pass@host:5672/vhost). Unset: in-process handlers only. */

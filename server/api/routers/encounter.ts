@@ -8,6 +8,7 @@ import { projectEncounter } from "../../projections/clinical";
 import { encounterById, encountersForPatient } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
+import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
 
 const encounterId = z.uuid("encounter id must be a uuid");
@@ -29,7 +30,7 @@ export const encounterRouter = router({
         encounterDecider,
         {
           type: "StartEncounter",
-          data: { ...data, encounterId: id, providerId: data.providerId ?? ctx.user.id, patient: patientCheck(patient.state) },
+          data: { ...data, encounterId: id, providerId: await providerFor(ctx, data.providerId), patient: patientCheck(patient.state) },
           metadata: { now: new Date() },
         },
         { commandId, project: projectEncounter },

@@ -10,6 +10,7 @@ import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
+import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
 
 const orderId = z.uuid("order id must be a uuid");
@@ -37,7 +38,7 @@ export const orderRouter = router({
           data: {
             ...data,
             orderId: id,
-            providerId: data.providerId ?? ctx.user.id,
+            providerId: await providerFor(ctx, data.providerId),
             patient: patientCheck(patient.state),
             encounter: encounter ? encounterCheck(encounter.state) : null,
           },

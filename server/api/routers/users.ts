@@ -1,23 +1,10 @@
-// Admin: the console's users and their roles. Passwords are hashed by better-auth.
-import { TRPCError } from "@trpc/server";
+// Admin: the console's users and their roles. Passwords are hashed by better-auth. Accounts and
+// role changes are written with their events in one transaction (server/api/userAccounts.ts).
 import { z } from "zod";
-import { InvariantError } from "../../errors";
-import { authFor, createUserWithPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth";
+import { authFor, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth";
 import { isRole, roles, roleSchema } from "../../auth/roles";
-import { appendToStream, commandCausationId, newCommandId, storeIn, type Store } from "../../eventStore";
-import { userStream, type UserEvent } from "../../domain/user/events";
-import type { Context } from "../context";
+import { createUserAccount, setUserRoles } from "../userAccounts";
 import { adminProcedure, router } from "../trpc";
-
-/** Records an admin's change to a user as an event in the user's stream, by the admin. */
-async function recordUserEvent(store: Store, ctx: Pick<Context, "correlationId"> & { user: { id: string } }, userId: string, event: UserEvent) {
-  await appendToStream(
-    store,
-    userStream(userId),
-    [{ ...event, eventId: newCommandId(), occurredAt: new Date(), userId: ctx.user.id, correlationId: ctx.correlationId, causationId: commandCausationId(newCommandId()) }],
-    { expectedVersion: "any", aggregateType: "user" },
-  );
-}
 
 const roleList = z
   .array(roleSchema)
@@ -51,39 +38,18 @@ export const usersRouter = router({
         roles: roleList,
       }),
     )
-    .mutation(async ({ ctx, input }) => {
-      const email = input.email.toLowerCase();
-      const exists = await ctx.db.prisma.user.findUnique({ where: { email }, select: { id: true } });
-      if (exists) throw new TRPCError({ code: "CONFLICT", message: "A user with this email already exists" });
-      const created = await createUserWithPassword(authFor(ctx.db), { ...input, email });
-      // The library writes the user in its own transaction; the event follows it.
-      await recordUserEvent(ctx.store, ctx, created.id, {
-        type: "UserCreated",
-        data: { userId: created.id, email, name: input.name, roles: input.roles },
-      });
-      return created;
-    }),
+    .mutation(async ({ ctx, input }) =>
+      createUserAccount(ctx.db, authFor(ctx.db), input, { userId: ctx.user.id, correlationId: ctx.correlationId }),
+    ),
 
   setRoles: adminProcedure
-    .input(z.object({ userId: z.string().trim().min(1).max(100), roles: roleList }))
-    .mutation(async ({ ctx, input }) => {
-      // Serializable: two admins demoting each other at once must not leave no admin at all.
-      return ctx.db.prisma.$transaction(
-        async (tx) => {
-          const user = await tx.user.findUnique({ where: { id: input.userId }, select: { roles: true } });
-          if (!user) throw new TRPCError({ code: "NOT_FOUND", message: "No such user" });
-          if (user.roles.includes("admin") && !input.roles.includes("admin")) {
-            const admins = await tx.user.count({ where: { roles: { has: "admin" } } });
-            if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
-          }
-          const updated = await tx.user.update({ where: { id: input.userId }, data: { roles: input.roles }, select: userSelect });
-          await recordUserEvent(storeIn(ctx.store, tx), ctx, input.userId, {
-            type: "UserRolesChanged",
-            data: { userId: input.userId, previousRoles: user.roles.filter(isRole), roles: input.roles },
-          });
-          return { ...updated, roles: updated.roles.filter(isRole) };
-        },
-        { isolationLevel: "Serializable" },
-      );
-    }),
+    .input(
+      z.object({
+        userId: z.string().trim().min(1).max(100),
+        roles: roleList,
+        /** Why: it goes into the audit trail with the change. */
+        reason: z.string().trim().min(3, "say why the roles change (at least 3 characters)").max(500),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => setUserRoles(ctx.db, { userId: ctx.user.id, correlationId: ctx.correlationId }, input)),
 });

@@ -13,7 +13,8 @@ export const UserCreated = defineEvent(
 
 export const UserRolesChanged = defineEvent(
   "UserRolesChanged",
-  z.object({ userId: userIdSchema, previousRoles: roleNames, roles: roleNames }),
+  // reason: why the admin changed them (events recorded before it was asked for have none).
+  z.object({ userId: userIdSchema, previousRoles: roleNames, roles: roleNames, reason: z.string().trim().min(1).max(500).optional() }),
 );
 
 export const userEvents = [UserCreated, UserRolesChanged] as const;

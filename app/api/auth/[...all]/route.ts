@@ -1,5 +1,5 @@
-// better-auth's endpoints: sign-in, sign-out, session. CSRF (origin) checks and sign-in rate
-// limiting happen inside the library's handler.
+// better-auth's endpoints: sign-in, sign-out, session. The console's origin check (CSRF) runs
+// first (server/auth/origin.ts); sign-in rate limiting happens inside handleAuthRequest.
 import { getDatabase } from "@/server/db/client";
 import { authFor, handleAuthRequest } from "@/server/auth";
 

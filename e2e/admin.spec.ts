@@ -1,0 +1,30 @@
+// An admin changes another user's roles with a reason; their own roles are not theirs to change.
+import { expect, test } from "@playwright/test";
+
+test("an admin gives a user a role with a reason, and cannot change their own roles", async ({ page }) => {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill("admin@demo.test");
+  await page.getByLabel("Password").fill("demo-password-2026");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText("Alex Admin");
+  await page.goto("/admin");
+  const users = page.getByTestId("users");
+
+  // Their own row: the boxes are locked and say who changes them.
+  const own = users.getByTestId("user-admin@demo.test");
+  await expect(own.getByRole("checkbox", { name: "clinician" })).toBeDisabled();
+  await expect(own).toContainText("Another admin changes your roles.");
+
+  // Someone else's: a change asks why before it can be saved.
+  const row = users.getByTestId("user-compliance@demo.test");
+  await row.getByRole("checkbox", { name: "clinician" }).check();
+  const save = row.getByRole("button", { name: "Save roles" });
+  await expect(save).toBeDisabled();
+  await row.getByLabel("Reason (kept in the audit log)").fill("covers the ward audit this month");
+  await save.click();
+  // Saved: the reason is gone with the change, and the role is there after a reload.
+  await expect(row.getByLabel("Reason (kept in the audit log)")).toHaveCount(0);
+  await page.screenshot({ path: ".scratch/admin-roles.png" });
+  await page.reload();
+  await expect(users.getByTestId("user-compliance@demo.test").getByRole("checkbox", { name: "clinician" })).toBeChecked();
+});

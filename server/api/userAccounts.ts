@@ -1,0 +1,157 @@
+// Accounts and their roles, written together with the events that record them, in one
+// transaction: an account never exists without its UserCreated event, and a role change never
+// without its UserRolesChanged event. Used by the users router and `npm run users:create`.
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import type { Database } from "../db/client";
+import { ConcurrencyError, InvariantError, NotFoundError, ValidationError } from "../errors";
+import type { Auth } from "../auth";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth";
+import { isRole, type Role } from "../auth/roles";
+import { appendToStream, commandCausationId, newCommandId, storeIn, type Store } from "../eventStore";
+import { userStream, type UserEvent } from "../domain/user/events";
+import { storeFor } from "./context";
+
+/** Who makes the change: a signed-in admin, or the system (the users:create command). */
+export type Actor = { userId: string; correlationId: string };
+
+/** The actor of changes made from the command line by whoever runs the server. */
+export const systemActor = (correlationId: string = randomUUID()): Actor => ({ userId: "system:users-cli", correlationId });
+
+/** Roles that read patient data: charts (clinician) and their history and timelines (compliance). */
+export const phiRoles: readonly Role[] = ["clinician", "compliance"];
+
+type Tx = Parameters<Parameters<Database["prisma"]["$transaction"]>[0]>[0];
+
+async function recordUserEvent(store: Store, tx: Tx, actor: Actor, userId: string, event: UserEvent, expectedVersion: "no_stream" | "any") {
+  await appendToStream(
+    // storeIn: every statement of the append runs in this transaction, with the account's row.
+    storeIn(store, tx),
+    userStream(userId),
+    [{ ...event, eventId: newCommandId(), occurredAt: new Date(), userId: actor.userId, correlationId: actor.correlationId, causationId: commandCausationId(newCommandId()) }],
+    { expectedVersion, aggregateType: "user" },
+  );
+}
+
+/** Admin and a role that reads patient data in one account need two admins (see setUserRoles). */
+function refuseAdminWithPhi(roles: readonly Role[], what: string) {
+  const phi = roles.filter((r) => phiRoles.includes(r));
+  if (roles.includes("admin") && phi.length > 0) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `${what} both admin and ${phi.join(" and ")}: create the account with one, then another admin grants the other`,
+    });
+  }
+}
+
+export type NewAccount = { email: string; name: string; password: string; roles: Role[] };
+
+/**
+ * Creates a user with an email + password account (better-auth's password hash, its table
+ * layout) and appends UserCreated, in one transaction. `userId` is an input so a test can make
+ * the event fail (a stream that already exists) and see that no account is left behind.
+ */
+export async function createUserAccount(
+  db: Database,
+  auth: Auth,
+  input: NewAccount,
+  actor: Actor,
+  userId: string = randomUUID(),
+): Promise<{ id: string }> {
+  if (input.password.length < MIN_PASSWORD_LENGTH || input.password.length > MAX_PASSWORD_LENGTH) {
+    throw new ValidationError(`The password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`, "password");
+  }
+  refuseAdminWithPhi(input.roles, "A new account cannot be");
+  const email = input.email.trim().toLowerCase();
+  const hash = await (await auth.$context).password.hash(input.password);
+  const store = storeFor(db);
+  return withSerializationRetry(() =>
+    db.prisma.$transaction(async (tx) => {
+      const exists = await tx.user.findUnique({ where: { email }, select: { id: true } });
+      if (exists) throw emailTaken(email);
+      await tx.user.create({ data: { id: userId, email, name: input.name, emailVerified: true, roles: input.roles }, select: { id: true } });
+      await tx.account.create({
+        data: { id: randomUUID(), userId, providerId: "credential", accountId: userId, password: hash },
+        select: { id: true },
+      });
+      await recordUserEvent(store, tx, actor, userId, { type: "UserCreated", data: { userId, email, name: input.name, roles: input.roles } }, "no_stream");
+      return { id: userId };
+    }),
+  ).catch((error: unknown) => {
+    // Two creations of one email at once: the unique index decides, and says so plainly.
+    if ((error as { code?: string }).code === "P2002") throw emailTaken(email);
+    throw error;
+  });
+}
+
+const emailTaken = (email: string) => new TRPCError({ code: "CONFLICT", message: `A user with the email ${email} already exists` });
+
+/**
+ * Sets a user's roles and appends UserRolesChanged (with the reason) in one serializable
+ * transaction, retried when PostgreSQL reports a serialization failure. Refused: changing one's
+ * own roles, taking the admin role from the last admin, and one account holding admin together
+ * with a role that reads patient data unless that is granted by another admin (never oneself).
+ */
+export async function setUserRoles(
+  db: Database,
+  actor: Actor,
+  input: { userId: string; roles: Role[]; reason: string },
+): Promise<{ id: string; name: string; email: string; roles: Role[]; createdAt: Date }> {
+  if (input.userId === actor.userId) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "You cannot change your own roles: another admin must do it" });
+  }
+  const store = storeFor(db);
+  return withSerializationRetry(() =>
+    db.prisma.$transaction(
+      async (tx) => {
+        const user = await tx.user.findUnique({ where: { id: input.userId }, select: { roles: true } });
+        if (!user) throw new NotFoundError("User", input.userId);
+        const previous = user.roles.filter(isRole);
+        if (previous.includes("admin") && !input.roles.includes("admin")) {
+          const admins = await tx.user.count({ where: { roles: { has: "admin" } } });
+          if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
+        }
+        // The actor is another admin here (own roles were refused above): this is the second pair
+        // of eyes an account that is both admin and a reader of patient data needs.
+        const updated = await tx.user.update({
+          where: { id: input.userId },
+          data: { roles: input.roles },
+          select: { id: true, name: true, email: true, roles: true, createdAt: true },
+        });
+        await recordUserEvent(
+          store,
+          tx,
+          actor,
+          input.userId,
+          { type: "UserRolesChanged", data: { userId: input.userId, previousRoles: previous, roles: input.roles, reason: input.reason } },
+          "any",
+        );
+        return { ...updated, roles: updated.roles.filter(isRole) };
+      },
+      { isolationLevel: "Serializable" },
+    ),
+  );
+}
+
+/** PostgreSQL's serialization failure and deadlock, as the driver or Prisma reports them. */
+export function isSerializationFailure(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { code?: unknown; meta?: { code?: unknown }; message?: unknown };
+    if (x.code === "P2034" || x.code === "40001" || x.code === "40P01") return true;
+    if (x.meta?.code === "40001" || x.meta?.code === "40P01") return true;
+    if (typeof x.message === "string" && /could not serialize access|deadlock detected|write conflict or a deadlock/i.test(x.message)) return true;
+  }
+  return false;
+}
+
+/** Runs a serializable transaction again (with a short jittered pause) when it lost a race. */
+export async function withSerializationRetry<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts || !isSerializationFailure(error) || error instanceof ConcurrencyError) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** attempt));
+    }
+  }
+}

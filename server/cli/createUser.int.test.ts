@@ -1,0 +1,66 @@
+// npm run users:create: the first admin of an install without demo users, from the command line.
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { describePostgres, pgUrl } from "../testing/db";
+import { readStream, storeOn } from "../eventStore";
+import { eventRegistry } from "../domain/registry";
+import { userStream } from "../domain/user/events";
+import { parseCreateUserArgs } from "./createUser";
+
+const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+
+function run(args: string[], stdin: string) {
+  const result = spawnSync(tsx, ["server/cli/createUser.ts", ...args], {
+    input: stdin,
+    encoding: "utf8",
+    env: { ...process.env, DATABASE_URL: pgUrl ?? "", BETTER_AUTH_SECRET: "test-secret-0123456789-0123456789-abcdef", NODE_ENV: "production" },
+    timeout: 60_000,
+  });
+  return { code: result.status, out: result.stdout, err: result.stderr };
+}
+
+describe("users:create arguments", () => {
+  it("takes email, name and roles, and never a password", () => {
+    expect(parseCreateUserArgs(["--email", "A@B.org", "--name", "Ada", "--role", "admin"])).toEqual({ email: "A@B.org", name: "Ada", roles: ["admin"] });
+    expect(parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "clinician,compliance"]).roles).toEqual(["clinician", "compliance"]);
+    expect(() => parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "admin", "--password", "x"])).toThrow(/never taken from the command line/);
+    expect(() => parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "admin", "--password=x"])).toThrow(/never taken/);
+    expect(() => parseCreateUserArgs(["--email", "nope", "--name", "Ada", "--role", "admin"])).toThrow(/--email must be an email/);
+    expect(() => parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada"])).toThrow(/at least one --role/);
+    expect(() => parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "root"])).toThrow();
+    expect(() => parseCreateUserArgs(["--email", "a@b.org", "--bogus"])).toThrow(/usage/);
+  });
+});
+
+describePostgres("users:create", (db) => {
+  it("creates an admin with the password from stdin, with its UserCreated event by the system, and refuses the same email again", async () => {
+    const email = `first-admin-${randomUUID()}@test.invalid`;
+    const made = run(["--email", email, "--name", "First Admin", "--role", "admin"], "a long enough password\n");
+    expect(made.err).toBe("");
+    expect(made.code).toBe(0);
+    expect(made.out).toContain(`created ${email}`);
+    const user = await db().prisma.user.findUnique({ where: { email }, select: { id: true, roles: true, accounts: { select: { providerId: true, password: true } } } });
+    expect(user?.roles).toEqual(["admin"]);
+    expect(user?.accounts).toEqual([{ providerId: "credential", password: expect.not.stringContaining("a long enough password") }]);
+    const events = await readStream(storeOn(db(), eventRegistry), userStream(user!.id));
+    expect(events.map((e) => [e.type, e.metadata.userId])).toEqual([["UserCreated", "system:users-cli"]]);
+
+    const again = run(["--email", email.toUpperCase(), "--name", "Again", "--role", "admin"], "a long enough password\n");
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(`A user with the email ${email} already exists`);
+    expect(await db().prisma.user.count({ where: { email } })).toBe(1);
+  });
+
+  it("refuses a short password and a password on the command line, creating nothing", async () => {
+    const email = `short-${randomUUID()}@test.invalid`;
+    const short = run(["--email", email, "--name", "Short", "--role", "admin"], "short\n");
+    expect(short.code).toBe(1);
+    expect(short.err).toMatch(/password must be 10 to 128 characters/);
+    const argv = run(["--email", email, "--name", "Argv", "--role", "admin", "--password", "a long enough password"], "");
+    expect(argv.code).toBe(1);
+    expect(argv.err).toMatch(/never taken from the command line/);
+    expect(await db().prisma.user.count({ where: { email } })).toBe(0);
+  });
+});
