@@ -94,11 +94,12 @@ describe.each([
 });
 
 describe("next start / next dev boot (instrumentation.ts) with good settings", () => {
-  it("opens the database and starts the background work before any request, without the development-secret warning", async () => {
+  // Opening and migrating a fresh embedded database in a new process takes a while on a busy machine.
+  it("opens the database and starts the background work before any request, without the development-secret warning", { timeout: 200_000 }, async () => {
     const dataDir = join(scratch, `pglite-boot-${Math.random().toString(36).slice(2)}`);
     const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "inline", PGLITE_DIR: dataDir, PORT: "3303" }, {
       until: /background work: outbox worker/,
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
     });
     expect(out.stdout).toContain("background work: outbox worker");
     expect(out.stderr).not.toMatch(/secret/i);
