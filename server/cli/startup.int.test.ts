@@ -38,7 +38,8 @@ function run(
       fail(new Error(`no exit within ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 60_000);
     const watch = () => {
-      if (options.until?.test(stdout)) child.kill("SIGKILL");
+      // What an orchestrator does to stop a server: SIGTERM, and the process must end by itself.
+      if (options.until?.test(stdout)) child.kill("SIGTERM");
     };
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
@@ -95,13 +96,15 @@ describe.each([
 
 describe("next start / next dev boot (instrumentation.ts) with good settings", () => {
   // Opening and migrating a fresh embedded database in a new process takes a while on a busy machine.
-  it("opens the database and starts the background work before any request, without the development-secret warning", { timeout: 200_000 }, async () => {
+  it("opens the database and starts the background work before any request, stops on SIGTERM, and prints no secret warning", { timeout: 200_000 }, async () => {
     const dataDir = join(scratch, `pglite-boot-${Math.random().toString(36).slice(2)}`);
     const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "inline", PGLITE_DIR: dataDir, PORT: "3303" }, {
       until: /background work: outbox worker/,
       timeoutMs: 180_000,
     });
     expect(out.stdout).toContain("background work: outbox worker");
+    // SIGTERM stopped the loop and nothing else kept the process alive.
+    expect(out.code).toBe(0);
     expect(out.stderr).not.toMatch(/secret/i);
     expect(existsSync(dataDir)).toBe(true);
   });
