@@ -32,7 +32,7 @@ async function main() {
     const latest = status.latest ?? "none";
     console.log(
       appliedNow === 0
-        ? `migrations: up to date (${status.applied.length}, latest ${latest})`
+        ? `migrations: up to date, latest ${latest} (${status.applied.length} in all)`
         : `migrations: ${appliedNow} applied now (${status.applied.length} in all), latest ${latest}`,
     );
     await prepareDemo(db, e);
