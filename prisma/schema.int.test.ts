@@ -80,7 +80,7 @@ function declaredIndexes(schema: string): { models: Model[]; indexes: IndexShape
   return { models, indexes };
 }
 
-type DbIndex = IndexShape & { predicate: string | null; definition: string };
+type DbIndex = IndexShape & { predicate: string | null; definition: string; opclasses: string[] };
 
 const indexQuery = `
   SELECT t.relname AS "table", i.relname AS name, ix.indisprimary AS "primary", ix.indisunique AS "unique",
@@ -88,7 +88,11 @@ const indexQuery = `
          array(SELECT coalesce(a.attname::text, '(expression)')
                  FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                  LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-                ORDER BY k.ord) AS columns
+                ORDER BY k.ord) AS columns,
+         array(SELECT CASE WHEN oc.opcdefault THEN '' ELSE oc.opcname::text END
+                 FROM unnest(ix.indclass::oid[]) WITH ORDINALITY AS c(oid, ord)
+                 JOIN pg_opclass oc ON oc.oid = c.oid
+                ORDER BY c.ord) AS opclasses
     FROM pg_index ix
     JOIN pg_class i ON i.oid = ix.indexrelid
     JOIN pg_class t ON t.oid = ix.indrelid
@@ -107,7 +111,12 @@ function declaration(index: DbIndex, models: Model[]): string {
   if (index.columns.includes("(expression)")) {
     return `${index.name} (${index.definition}): an expression index, which Prisma cannot declare; add it to notExpressibleInPrisma in prisma/schema.int.test.ts with the reason, and to the comment at the top of schema.prisma`;
   }
-  const fields = index.columns.map((c) => model?.fieldOf.get(c) ?? c);
+  // A column with a non-default operator class (text_pattern_ops) says so: field(ops: raw("...")).
+  const fields = index.columns.map((c, i) => {
+    const field = model?.fieldOf.get(c) ?? c;
+    const ops = index.opclasses[i];
+    return ops ? `${field}(ops: raw("${ops}"))` : field;
+  });
   const attribute = index.primary ? "@@id" : index.unique ? "@@unique" : "@@index";
   const where = index.predicate ? `, where: raw(${JSON.stringify(index.predicate)})` : "";
   return `${index.name}: in model ${model?.name ?? `<a new model with @@map("${index.table}")>`}, declare ${attribute}([${fields.join(", ")}], map: "${index.name}"${where})   -- from: ${index.definition}`;
