@@ -1,16 +1,22 @@
 // Start-up refuses bad settings before it builds, migrates or seeds anything: npm start
 // (server/cli/start.ts) and the boot that next start / next dev run (instrumentation.ts), each
 // spawned as the real process. e2e/startup.spec.ts does the same with next start itself.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "../..");
-const tsx = join(root, "node_modules", ".bin", "tsx");
+const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const scratch = mkdtempSync(join(tmpdir(), "emr-startup-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// A test that times out leaves its process running: end every one this file started.
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 type Outcome = { code: number | null; stdout: string; stderr: string };
 
@@ -30,7 +36,9 @@ function run(
   // Only the settings under test: none of the test run's own DATABASE_URL, NODE_ENV=test, etc.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "development", ...settings };
   return new Promise((done, fail) => {
-    const child = spawn(tsx, args, { cwd: options.cwd ?? root, env, stdio: ["ignore", "pipe", "pipe"] });
+    // node with tsx's loader, not the tsx wrapper: one process, so a kill reaches the app itself.
+    const child = spawn(process.execPath, ["--import", tsxLoader, ...args], { cwd: options.cwd ?? root, env, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {
@@ -47,6 +55,7 @@ function run(
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("exit", (code) => {
+      running.delete(child);
       clearTimeout(timer);
       done({ code, stdout, stderr });
     });
