@@ -9,6 +9,12 @@ import "./globals.css";
 export const metadata: Metadata = {
   title: { default: "EMR Event Store", template: "%s · EMR Event Store" },
   description: "Clinical, audit and operations console over the EMR event store",
+  icons: {
+    icon: [
+      { url: "/favicon.svg", type: "image/svg+xml" },
+      { url: "/favicon.ico", sizes: "32x32" },
+    ],
+  },
 };
 
 export default async function RootLayout({ children }: { children: ReactNode }) {

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Report } from "./lib/report";
 
 // The bench makes and drops databases of its own: it runs as the owner, not the app's role.
@@ -14,8 +14,15 @@ const pgUrl = inject("pgOwnerUrl");
 if (!pgUrl) console.warn("[skipped] bench smoke test: DATABASE_URL is not set, so there is no PostgreSQL server to bench against");
 
 describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
-  const dir = mkdtempSync(join(tmpdir(), "emr-bench-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // Made in beforeAll, not while collecting: a skipped suite runs no hooks, so a folder made at
+  // collection would be left behind.
+  let dir = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "emr-bench-"));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it("runs every available workload and writes well-formed rows", { timeout: 60_000 }, async () => {
     const out = join(dir, "smoke.json");

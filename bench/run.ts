@@ -1,19 +1,21 @@
 // npm run bench [-- --quick | --smoke] [--no-http] [--only=1,4,replay] [--out=file.json]
 // Creates fresh databases next to DATABASE_URL (default: the local server), runs the workloads
 // for our store, raw SQL and Emmett side by side, prints the table, writes
-// bench/results/latest.{json,md} (and, after a full run, the table in README.md and bench/README.md), drops the databases.
+// bench/results/latest.{json,md} and the table in README.md and bench/README.md after a complete
+// full run (--quick and --smoke write bench/results/*.tmp.*, ignored by git), drops the databases.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runBench } from "./harness";
 import { runCleanups } from "./lib/cleanup";
 import { describeUrl } from "./lib/database";
 import { createProgress } from "./lib/progress";
+import { outputsFor } from "./lib/outputs";
 import { markdownReport, updateReadme } from "./lib/report";
 import type { Mode } from "./lib/types";
 
 const usage = `usage: npm run bench [-- --quick | --smoke] [--no-http] [--only=<ids or numbers>] [--out=<file.json>]
   (default)  the full run, under 10 minutes; writes bench/results/latest.json and .md and the README's table
-  --quick    a reduced run, under 2 minutes; writes bench/results/latest.json and .md
+  --quick    a reduced run, under 2 minutes; writes bench/results/quick.tmp.json and .md (not the tracked latest.*)
   --smoke    a few iterations of everything but HTTP (the test suite's); writes only --out
   DATABASE_URL  the PostgreSQL server to create the run's databases on (default postgresql://postgres@127.0.0.1:5432/postgres)`;
 
@@ -69,17 +71,15 @@ async function main() {
   const markdown = markdownReport(report);
   console.log(`\n${markdown}`);
 
-  const results = join(process.cwd(), "bench", "results");
-  const jsonPath = args.out ?? (args.mode === "smoke" ? join(results, "smoke.tmp.json") : join(results, "latest.json"));
-  mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  const written = [jsonPath];
-  if (args.mode !== "smoke") {
-    const mdPath = jsonPath.replace(/\.json$/, "") + ".md";
-    writeFileSync(mdPath, markdown);
-    written.push(mdPath);
+  const outputs = outputsFor(args, join(process.cwd(), "bench", "results"));
+  mkdirSync(dirname(outputs.json), { recursive: true });
+  writeFileSync(outputs.json, `${JSON.stringify(report, null, 2)}\n`);
+  const written = [outputs.json];
+  if (outputs.markdown) {
+    writeFileSync(outputs.markdown, markdown);
+    written.push(outputs.markdown);
   }
-  if (args.mode === "full" && !args.out && args.only.length === 0 && failed.length === 0) {
+  if (outputs.readmes && failed.length === 0) {
     // The project's README shows the latest table too, between the same markers.
     for (const readme of [join(process.cwd(), "README.md"), join(process.cwd(), "bench", "README.md")]) {
       if (updateReadme(readme, report)) written.push(readme);

@@ -1,61 +1,93 @@
-// Operations pages over the async projections: a clinician reads the census and order turnaround
-// (with the overdue thresholds and how fresh the numbers are); a compliance officer reads the
-// activity chart with users by name.
-import { expect, test, type Page } from "@playwright/test";
+// A newcomer's and an operator's first minutes: the pages have an icon, a wrong address gets the
+// console's own 404 page, and next start refuses to come up with a bad setting, naming it,
+// before it opens the database.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, test } from "@playwright/test";
 
-const password = "demo-password-2026";
+const nextBin = join(process.cwd(), "node_modules", "next", "dist", "bin", "next");
 
-async function signIn(page: Page, email: string, name: string) {
+test("every page has the product's icon, and no request for it fails", async ({ page, request }) => {
+  const failed: string[] = [];
+  page.on("response", (r) => {
+    if (r.status() >= 400) failed.push(`${r.status()} ${new URL(r.url()).pathname}`);
+  });
   await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
-
-test("a clinician sees the census and order turnaround with data", async ({ page }) => {
-  await signIn(page, "clinician@demo.test", "Casey Clinician");
-
-  await page.goto("/census");
-  await expect(page.getByRole("heading", { name: "Census", level: 1 })).toBeVisible();
-  await expect(page.getByTestId("census-by-type")).toBeVisible();
-  expect(Number(await page.getByTestId("census-open").textContent())).toBeGreaterThan(0);
-  await expect(page.getByTestId("census-by-provider").locator("tbody tr").first()).toBeVisible();
-  await expect(page.getByText("do not record a location")).toBeVisible();
-  await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
-  await page.screenshot({ path: ".scratch/census.png", fullPage: true });
-
-  await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Turnaround" }).click();
-  await expect(page).toHaveURL(/\/orders\/turnaround$/);
-  await expect(page.getByRole("heading", { name: "Order turnaround", level: 1 })).toBeVisible();
-  await expect(page.getByTestId("thresholds")).toContainText("1 h for STAT, 4 h for urgent and 1 d for routine");
-  await page.getByLabel("Period").selectOption("90");
-  await expect(page.getByTestId("summary-table").locator("tbody tr").first()).toBeVisible();
-  await expect(page.getByTestId("daily-table").locator("tbody tr").first()).toBeVisible();
-  // The seeded open orders are days old: some are past their threshold, each with its patient.
-  await expect(page.getByTestId("overdue-table").locator("tbody tr").first()).toBeVisible();
-  await expect(page.getByTestId("overdue-table").getByRole("link").first()).toHaveAttribute("href", /\/patients\//);
-  await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
-  await page.screenshot({ path: ".scratch/turnaround.png", fullPage: true });
+  await expect(page.locator('link[rel="icon"][href^="/favicon.svg"]')).toHaveCount(1);
+  const ico = await request.get("/favicon.ico");
+  expect(ico.status()).toBe(200);
+  expect(ico.headers()["content-type"]).toMatch(/icon/);
+  const svg = await request.get("/favicon.svg");
+  expect(svg.status()).toBe(200);
+  expect(await svg.text()).toContain("<svg");
+  expect(failed).toEqual([]);
 });
 
-test("compliance sees the activity chart, users by name", async ({ page }) => {
-  await signIn(page, "compliance@demo.test", "Morgan Compliance");
-  await page.goto("/audit");
-  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Activity" }).click();
-  await expect(page).toHaveURL(/\/audit\/activity$/);
-  await page.getByLabel("Period").selectOption("90");
-  const chart = page.getByTestId("activity-chart");
-  await expect(chart.locator(".recharts-bar-rectangle").first()).toBeVisible();
-  // The legend and the table name people, never their ids.
-  await expect(chart.locator(".recharts-legend-item").first()).toBeVisible();
-  const legend = await chart.locator(".recharts-legend-item-text").allTextContents();
-  expect(legend.length).toBeGreaterThan(0);
-  for (const name of legend) expect(name).not.toMatch(/^user-|^[0-9a-f]{8}-/);
-  const firstUser = await page.getByTestId("activity-table").locator("tbody tr").first().locator("td").nth(1).textContent();
-  expect(firstUser).toBeTruthy();
-  expect(firstUser).not.toMatch(/^[0-9a-f]{8}-|^user-/);
-  await expect(page.getByTestId("activity-hours-chart")).toBeVisible();
-  await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
-  await page.screenshot({ path: ".scratch/activity.png", fullPage: true });
+test("a wrong address gets the console's 404 page, with the way back", async ({ page }) => {
+  const response = await page.goto("/no-such-page/42");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expect(page.locator("header.topbar")).toBeVisible();
+  await expect(page).toHaveTitle("Page not found · EMR Event Store");
+  await page.screenshot({ path: ".scratch/not-found.png", fullPage: true });
+  await page.getByRole("link", { name: "Back to the console" }).click();
+  await expect(page.getByRole("heading", { name: "EMR Event Store" })).toBeVisible();
+});
+
+/** next start on the existing build, with only the given settings; resolves when it exits. */
+function nextStart(settings: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  // Any free port, unless the test is about PORT itself (-p would override it).
+  const port = settings.PORT === undefined ? ["-p", "0"] : [];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [nextBin, "start", ...port, "-H", "127.0.0.1"], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", ...settings },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`next start kept running with a bad setting:\n${output}`));
+    }, 45_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+test.describe("next start with a bad setting", () => {
+  let dir = "";
+  test.beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "emr-e2e-start-"));
+  });
+  test.afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("production without BETTER_AUTH_SECRET stops, naming it, before opening the database", async () => {
+    const dataDir = join(dir, "no-secret");
+    const { code, output } = await nextStart({ PGLITE_DIR: dataDir, OUTBOX_WORKER: "inline" });
+    expect(code).toBe(1);
+    expect(output).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  // next start reads PORT itself, before instrumentation.ts runs; npm start checks it first thing
+  // (server/cli/startup.int.test.ts).
+  test("PORT=abc stops, naming it, before opening the database", async () => {
+    const dataDir = join(dir, "bad-port");
+    const { code, output } = await nextStart({
+      BETTER_AUTH_SECRET: "a".repeat(40),
+      PORT: "abc",
+      PGLITE_DIR: dataDir,
+      OUTBOX_WORKER: "inline",
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(/'abc' from env 'PORT' is invalid|PORT: must be a port number/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
 });

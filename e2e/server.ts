@@ -1,6 +1,7 @@
 // The e2e server: a fresh database for this run (a new PostgreSQL database next to DATABASE_URL,
 // or a throwaway embedded one), migrated and seeded, then the production build on the given port.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +37,15 @@ async function main() {
   const base = process.env.DATABASE_URL?.trim();
   // Sign-in rate limiting stays on, with room for every journey's sign-ins from 127.0.0.1.
   // A smaller hospital keeps the e2e start fast; the journeys make their own patients.
-  const childEnv: NodeJS.ProcessEnv = { AUTH_SIGNIN_RATE_LIMIT: "60", DEMO_PATIENTS: "30", ...process.env, PORT: port, E2E: "1" };
+  // next start runs with NODE_ENV=production, which requires BETTER_AUTH_SECRET: one per run.
+  const childEnv: NodeJS.ProcessEnv = {
+    AUTH_SIGNIN_RATE_LIMIT: "60",
+    DEMO_PATIENTS: "30",
+    BETTER_AUTH_SECRET: randomBytes(32).toString("base64url"),
+    ...process.env,
+    PORT: port,
+    E2E: "1",
+  };
   let cleanup: () => Promise<void> = async () => {};
   if (base) {
     const name = `emr_e2e_${Date.now().toString(36)}`;

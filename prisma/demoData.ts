@@ -91,8 +91,6 @@ export type DemoOptions = {
   /** Patients whose charts get long enough (> snapshot interval) to have snapshots. */
   longCharts?: number;
   snapshotEvery: number;
-  /** The clinician recorded as the author of the demo history; providers otherwise. */
-  authorIds?: string[];
   progress?: (done: number, total: number) => void;
   seed?: number;
 };
@@ -116,7 +114,6 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
   const store: Store = storeOn(db, eventRegistry);
   const snapshotEvery = options.snapshotEvery;
   const longCharts = options.longCharts ?? 3;
-  const authors = options.authorIds?.length ? options.authorIds : demoProviders.map((p) => p.id);
   const dayMs = 86_400_000;
   const today = Date.UTC(2026, 10, 20, 9, 0, 0);
   let events = 0;
@@ -145,7 +142,10 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     // One generator per patient, and no branching on what the store answered: a re-run (or a
     // run over a partly seeded database) makes the same commands, which the store then skips.
     const r = rng(seed + i * 7919);
-    const author = r.pick(authors);
+    // Each event is recorded by the clinician who did it, as the audit views show: the chart's
+    // registration and corrections by one provider, each encounter and its orders by the
+    // encounter's provider. (One draw here, as before, so the hospital itself stays the same.)
+    const registrar = r.pick(demoProviders).id;
     const patientId = uuidFrom(`patient:${i}`);
     const givenName = r.pick(givenNames);
     const familyName = r.pick(familyNames);
@@ -176,7 +176,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
       },
       `patient:${i}:register`,
       projectPatient,
-      author,
+      registrar,
     );
     const patient = { exists: true as const, active: true };
 
@@ -201,7 +201,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
         },
         `patient:${i}:edit:${k}`,
         projectPatient,
-        author,
+        registrar,
       );
     }
 
@@ -223,7 +223,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
         },
         `encounter:${i}:${e}:start`,
         projectEncounter,
-        author,
+        providerId,
       );
       const encounter = { exists: true as const, patientId, status: "in_progress" as const };
 
@@ -251,7 +251,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
           },
           `order:${i}:${e}:${o}:create`,
           projectOrder,
-          author,
+          providerId,
         );
         // Walk the order some way through its lifecycle; recent ones stay open for the worklist.
         let status: OrderStatus = "placed";
@@ -283,7 +283,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
             },
             `order:${i}:${e}:${o}:status:${s}`,
             projectOrder,
-            author,
+            providerId,
           );
           status = next;
         }
@@ -302,7 +302,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
           },
           `encounter:${i}:${e}:complete`,
           projectEncounter,
-          author,
+          providerId,
         );
       }
       at = Math.max(at, startedAt.getTime());

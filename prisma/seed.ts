@@ -20,19 +20,11 @@ function progressLine(label: string) {
   };
 }
 
-async function clinicianIds(db: Database): Promise<string[]> {
-  const rows = await db.prisma.$queryRawUnsafe<{ id: string }[]>(
-    "SELECT id FROM auth_users WHERE 'clinician' = ANY (roles) AND id NOT LIKE 'demo-provider-%' ORDER BY created_at",
-  );
-  return rows.map((r) => r.id);
-}
-
 export async function seedClinical(db: Database, e: Env): Promise<void> {
   const started = Date.now();
   const result = await seedClinicalDemo(db, {
     patients: e.DEMO_PATIENTS,
     snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY,
-    authorIds: await clinicianIds(db),
     progress: progressLine("seeding demo data"),
   });
   console.log(`demo data: ${result.patients} patients, ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);

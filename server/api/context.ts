@@ -1,8 +1,6 @@
 // The tRPC context: the database, the store, the caller and the request's correlation id.
 import { randomUUID } from "node:crypto";
 import { getDatabase, type Database } from "../db/client";
-import { env } from "../db/env";
-import { startInlineOutboxWorker } from "../workers/config";
 import { storeOn, type Store } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { authFor, sessionUserFrom } from "../auth";
@@ -36,7 +34,6 @@ export function storeFor(db: Database): Store {
  */
 export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database }): Promise<Context> {
   const db = opts.db ?? (await getDatabase());
-  if (!opts.db && env().OUTBOX_WORKER === "inline") startInlineOutboxWorker(db);
   const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers);
   return {
     db,

@@ -18,29 +18,24 @@ export type AuthConfig = {
 
 export const devSecretFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "auth-secret");
 
-let warned = false;
-
 /**
- * BETTER_AUTH_SECRET when set. Otherwise a random secret made once per install and kept in
- * .data/auth-secret (mode 600), so sessions survive restarts. A production process may reuse a
- * file that a development start-up (npm start) made, but never makes one itself.
+ * BETTER_AUTH_SECRET when set. Otherwise, outside production, a random secret made once per
+ * install and kept in .data/auth-secret (mode 600), so sessions survive restarts. Production
+ * never uses that file, even one an earlier development start left behind: parseEnv already
+ * refuses NODE_ENV=production without BETTER_AUTH_SECRET, and this refuses it again for callers
+ * that build an Env by hand. npm start hands the development secret to its `next start` child
+ * explicitly (server/cli/start.ts).
  */
-export function resolveAuthSecret(e: Pick<Env, "BETTER_AUTH_SECRET" | "NODE_ENV" | "DATABASE_URL">, file = devSecretFile): string {
+export function resolveAuthSecret(e: Pick<Env, "BETTER_AUTH_SECRET" | "NODE_ENV">, file = devSecretFile): string {
   if (e.BETTER_AUTH_SECRET) return e.BETTER_AUTH_SECRET;
-  const read = () => (existsSync(/*turbopackIgnore: true*/ file) ? readFileSync(/*turbopackIgnore: true*/ file, "utf8").trim() : "");
-  let secret = read();
-  if (secret.length >= 32) {
-    if (e.NODE_ENV === "production" && e.DATABASE_URL && !warned) {
-      warned = true;
-      console.warn(`[auth] BETTER_AUTH_SECRET is not set: using the development secret in ${file}`);
-    }
-    return secret;
-  }
   if (e.NODE_ENV === "production") {
     throw new EnvError(
-      "Invalid configuration:\n  BETTER_AUTH_SECRET: required in production (at least 32 characters, e.g. `openssl rand -base64 32`)",
+      "Invalid configuration:\n  BETTER_AUTH_SECRET: required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 32`)",
     );
   }
+  const read = () => (existsSync(/*turbopackIgnore: true*/ file) ? readFileSync(/*turbopackIgnore: true*/ file, "utf8").trim() : "");
+  let secret = read();
+  if (secret.length >= 32) return secret;
   mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
   try {
     // "wx": when two processes start together, the first one's secret wins.

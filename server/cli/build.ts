@@ -22,7 +22,7 @@ export function buildIsCurrent(): boolean {
   const buildId = join(root, ".next", "BUILD_ID");
   if (!existsSync(buildId)) return false;
   const built = statSync(buildId).mtimeMs;
-  const sources = ["app", "components", "server", "public", "next.config.mjs", "package-lock.json", "tsconfig.json"];
+  const sources = ["app", "components", "server", "public", "instrumentation.ts", "next.config.mjs", "package-lock.json", "tsconfig.json"];
   return sources.every((s) => newestMtime(join(root, s)) <= built);
 }
 

@@ -1,32 +1,48 @@
-// npm start: build the console when the sources are newer than the last build, migrate, seed
-// synthetic demo data into an empty database, then serve on :3000 (PORT). The database is
-// closed before Next opens it: the embedded PGlite must be owned by one process at a time.
+// npm start: check every setting, build the console when the sources are newer than the last
+// build, migrate, seed synthetic demo data into an empty database, then serve on :3000 (PORT).
+// The database is closed before Next opens it: the embedded PGlite must be owned by one process
+// at a time. Nothing is built, migrated or seeded when a setting is bad.
 import { spawn } from "node:child_process";
 import { ensureBuild, nextBin } from "./build";
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
+import { resolveAuthSecret } from "../auth/config";
 import { prepareDemo } from "../../prisma/seed";
 
 async function main() {
   const e = env();
+  // Outside production, the development secret from .data/auth-secret (made on first start).
+  // It is handed to next start, which always runs with NODE_ENV=production and so never reads
+  // that file itself.
+  const secret = resolveAuthSecret(e);
   ensureBuild();
 
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   try {
     console.log(db.mode === "postgresql" ? `database: PostgreSQL ${db.location}` : `database: embedded PGlite at ${db.location}`);
-    const status = await ensureMigrated(db, e.MIGRATION_DATABASE_URL, (line) => console.log(`  migration ${line}`));
-    console.log(`migrations: ${status.applied.length} applied, latest ${status.latest ?? "none"}`);
+    // The migrator tells each migration it applies now; its status lists every applied one.
+    let appliedNow = 0;
+    const status = await ensureMigrated(db, e.MIGRATION_DATABASE_URL, (line) => {
+      appliedNow++;
+      console.log(`  migration ${line}`);
+    });
+    const latest = status.latest ?? "none";
+    console.log(
+      appliedNow === 0
+        ? `migrations: up to date, latest ${latest} (${status.applied.length} in all)`
+        : `migrations: ${appliedNow} applied now (${status.applied.length} in all), latest ${latest}`,
+    );
     await prepareDemo(db, e);
   } finally {
     await db.close();
   }
 
-  const port = process.env.PORT ?? "3000";
   // The outbox is drained inside the console's process unless told otherwise: the embedded
-  // database cannot be shared with a separate worker process.
-  const server = spawn(process.execPath, [nextBin, "start", "-p", port], {
+  // database cannot be shared with a separate worker process. next start's instrumentation
+  // (instrumentation.ts) starts it at boot.
+  const server = spawn(process.execPath, [nextBin, "start", "-p", String(e.PORT)], {
     stdio: "inherit",
-    env: { OUTBOX_WORKER: "inline", ...process.env },
+    env: { OUTBOX_WORKER: "inline", ...process.env, BETTER_AUTH_SECRET: secret },
   });
   const stop = (signal: NodeJS.Signals) => server.kill(signal);
   process.on("SIGINT", stop);

@@ -11,6 +11,8 @@ const postgresUrl = z
 const intFrom = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+const portMessage = "must be a port number (1-65535)";
+
 const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
 export const envSchema = z.object({
@@ -99,6 +101,11 @@ export const envSchema = z.object({
   ),
   /** Bearer secret of POST/GET /api/cron/outbox. Unset: that route answers 503. */
   CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
+  /** The console's port (npm start, next start). */
+  PORT: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number({ error: portMessage }).int(portMessage).min(1, portMessage).max(65_535, portMessage).default(3000),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -107,11 +114,24 @@ export class EnvError extends Error {
   override readonly name = "EnvError";
 }
 
+/**
+ * Rules across settings, checked on the raw values (so they are reported alongside the schema's
+ * own problems) and outside the schema (so it stays extendable).
+ */
+function crossChecks(source: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  // Never the development secret in .data/auth-secret: whoever can read that folder could forge sessions.
+  if (source.NODE_ENV === "production" && !source.BETTER_AUTH_SECRET?.trim()) {
+    problems.push("BETTER_AUTH_SECRET: required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 32`)");
+  }
+  return problems;
+}
+
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const result = envSchema.safeParse(source);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new EnvError(`Invalid configuration:\n${lines.join("\n")}`);
+  const problems = [...(result.success ? [] : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)), ...crossChecks(source)];
+  if (!result.success || problems.length > 0) {
+    throw new EnvError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   }
   return result.data;
 }

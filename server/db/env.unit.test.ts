@@ -28,4 +28,27 @@ describe("environment", () => {
     expect(message).toContain("EVENTSTORE_SNAPSHOT_EVERY");
     expect(message).toContain("OUTBOX_WORKER");
   });
+
+  it("checks PORT like every other setting", () => {
+    expect(parseEnv({}).PORT).toBe(3000);
+    expect(parseEnv({ PORT: "3303" }).PORT).toBe(3303);
+    for (const bad of ["abc", "0", "65536", "80.5", "-1"]) {
+      expect(() => parseEnv({ PORT: bad }), bad).toThrow(/PORT: must be a port number \(1-65535\)/);
+    }
+  });
+
+  it("requires BETTER_AUTH_SECRET when NODE_ENV=production, reported with the other problems", () => {
+    expect(() => parseEnv({ NODE_ENV: "production" })).toThrow(/BETTER_AUTH_SECRET: required when NODE_ENV=production/);
+    expect(() => parseEnv({ NODE_ENV: "production", BETTER_AUTH_SECRET: "   " })).toThrow(/BETTER_AUTH_SECRET: required/);
+    expect(parseEnv({ NODE_ENV: "production", BETTER_AUTH_SECRET: "s".repeat(32) }).NODE_ENV).toBe("production");
+    expect(parseEnv({ NODE_ENV: "development" }).BETTER_AUTH_SECRET).toBeUndefined();
+    let message = "";
+    try {
+      parseEnv({ NODE_ENV: "production", PORT: "abc" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain("PORT: must be a port number");
+    expect(message).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
+  });
 });

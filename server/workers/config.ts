@@ -1,11 +1,9 @@
-// The outbox worker as the app runs it (npm run worker:outbox and /api/cron/outbox): its
-// in-process consumers, batch size, attempts, and the process's one bus connection.
-import type { Database } from "../db/client";
+// The outbox worker as the app runs it (npm run worker:outbox, /api/cron/outbox and the inline
+// worker of ./background.ts): its in-process consumers, batch size, attempts, and the process's
+// one bus connection.
 import { env } from "../db/env";
-import { storeOn, type Store } from "../eventStore";
-import { eventRegistry } from "../domain/registry";
+import type { Store } from "../eventStore";
 import { rabbitBus } from "./bus";
-import { runOutboxLoop } from "./loop";
 import { addHandler, type Bus, type HandlerRegistry } from "./outbox";
 import { flagCriticalResults } from "./reactions";
 
@@ -33,31 +31,4 @@ export function processBus(): Bus | null {
     g[busKey] = url ? rabbitBus(url) : null;
   }
   return g[busKey];
-}
-
-const inlineKey = Symbol.for("emr.outboxInlineWorker");
-type GlobalWithWorker = typeof globalThis & { [inlineKey]?: AbortController };
-
-/**
- * OUTBOX_WORKER=inline: the worker loop inside the app's own process, started once. This is how
- * the embedded database gets its outbox drained (PGlite belongs to one process, so a separate
- * worker cannot open it); npm start turns it on. With PostgreSQL, run npm run worker:outbox
- * (several may run) or call /api/cron/outbox instead.
- */
-export function startInlineOutboxWorker(db: Database): void {
-  const g = globalThis as GlobalWithWorker;
-  if (g[inlineKey]) return;
-  const stop = new AbortController();
-  g[inlineKey] = stop;
-  const store = storeOn(db, eventRegistry);
-  void runOutboxLoop(
-    { store, handlers: outboxHandlers(store), bus: processBus() },
-    {
-      batchSize: OUTBOX_BATCH_SIZE,
-      maxAttempts: OUTBOX_MAX_ATTEMPTS,
-      pollMs: env().OUTBOX_POLL_MS,
-      signal: stop.signal,
-      log: (line) => console.log(line),
-    },
-  );
 }

@@ -10,6 +10,14 @@ export type LoopOptions = Omit<DrainOptions, "now"> & {
   log?: (line: string) => void;
 };
 
+/** A drain pass as one log line (counts only: no payloads). */
+export function drainLine(result: DrainResult): string {
+  const parts = [`${result.published} published`];
+  if (result.retried > 0) parts.push(`${result.retried} to retry`);
+  if (result.deadLettered > 0) parts.push(`${result.deadLettered} dead-lettered`);
+  return `outbox: drained ${result.claimed} (${parts.join(", ")})`;
+}
+
 export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Promise<void> {
   const { pollMs, signal, log = () => {}, ...drain } = options;
   let failures = 0;
@@ -18,7 +26,8 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
     try {
       result = await drainOutbox(deps, drain);
       failures = 0;
-      if (result.claimed > 0) log(`outbox: ${JSON.stringify(result)}`);
+      // One line per pass that moved something; an idle poll says nothing.
+      if (result.claimed > 0) log(drainLine(result));
     } catch (error) {
       // The database or the broker is down: wait longer each time, up to a minute.
       failures++;

@@ -1,0 +1,61 @@
+// Operations pages over the async projections: a clinician reads the census and order turnaround
+// (with the overdue thresholds and how fresh the numbers are); a compliance officer reads the
+// activity chart with users by name.
+import { expect, test, type Page } from "@playwright/test";
+
+const password = "demo-password-2026";
+
+async function signIn(page: Page, email: string, name: string) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText(name);
+}
+
+test("a clinician sees the census and order turnaround with data", async ({ page }) => {
+  await signIn(page, "clinician@demo.test", "Casey Clinician");
+
+  await page.goto("/census");
+  await expect(page.getByRole("heading", { name: "Census", level: 1 })).toBeVisible();
+  await expect(page.getByTestId("census-by-type")).toBeVisible();
+  expect(Number(await page.getByTestId("census-open").textContent())).toBeGreaterThan(0);
+  await expect(page.getByTestId("census-by-provider").locator("tbody tr").first()).toBeVisible();
+  await expect(page.getByText("do not record a location")).toBeVisible();
+  await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
+  await page.screenshot({ path: ".scratch/census.png", fullPage: true });
+
+  await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Turnaround" }).click();
+  await expect(page).toHaveURL(/\/orders\/turnaround$/);
+  await expect(page.getByRole("heading", { name: "Order turnaround", level: 1 })).toBeVisible();
+  await expect(page.getByTestId("thresholds")).toContainText("1 h for STAT, 4 h for urgent and 1 d for routine");
+  await page.getByLabel("Period").selectOption("90");
+  await expect(page.getByTestId("summary-table").locator("tbody tr").first()).toBeVisible();
+  await expect(page.getByTestId("daily-table").locator("tbody tr").first()).toBeVisible();
+  // The seeded open orders are days old: some are past their threshold, each with its patient.
+  await expect(page.getByTestId("overdue-table").locator("tbody tr").first()).toBeVisible();
+  await expect(page.getByTestId("overdue-table").getByRole("link").first()).toHaveAttribute("href", /\/patients\//);
+  await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
+  await page.screenshot({ path: ".scratch/turnaround.png", fullPage: true });
+});
+
+test("compliance sees the activity chart, users by name", async ({ page }) => {
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto("/audit");
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Activity" }).click();
+  await expect(page).toHaveURL(/\/audit\/activity$/);
+  await page.getByLabel("Period").selectOption("90");
+  const chart = page.getByTestId("activity-chart");
+  await expect(chart.locator(".recharts-bar-rectangle").first()).toBeVisible();
+  // The legend and the table name people, never their ids.
+  await expect(chart.locator(".recharts-legend-item").first()).toBeVisible();
+  const legend = await chart.locator(".recharts-legend-item-text").allTextContents();
+  expect(legend.length).toBeGreaterThan(0);
+  for (const name of legend) expect(name).not.toMatch(/^user-|^[0-9a-f]{8}-/);
+  const firstUser = await page.getByTestId("activity-table").locator("tbody tr").first().locator("td").nth(1).textContent();
+  expect(firstUser).toBeTruthy();
+  expect(firstUser).not.toMatch(/^[0-9a-f]{8}-|^user-/);
+  await expect(page.getByTestId("activity-hours-chart")).toBeVisible();
+  await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
+  await page.screenshot({ path: ".scratch/activity.png", fullPage: true });
+});

@@ -1,0 +1,34 @@
+// What a Next server process (next start, next dev; npm start runs next start) does before it
+// serves its first request: check every setting, then start the background work. Called by
+// instrumentation.ts in the Node.js runtime, once per process.
+import { getDatabase } from "./db/client";
+import { env, EnvError, type Env } from "./db/env";
+import { backgroundWorkWanted, startBackgroundWork } from "./workers/background";
+
+/** Says why and ends the process: a server that cannot work must not print "Ready". */
+function refuse(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+export async function bootServer(): Promise<void> {
+  let e: Env;
+  try {
+    e = env();
+  } catch (error) {
+    if (error instanceof EnvError) refuse(error.message);
+    throw error;
+  }
+  if (!backgroundWorkWanted(e)) return;
+  let db;
+  try {
+    db = await getDatabase();
+  } catch (error) {
+    refuse(`Cannot open the database for the background work: ${(error as Error).message}`);
+  }
+  const work = startBackgroundWork(db, { env: e });
+  console.log(`background work: ${work.running.join(", ")}`);
+  const stop = () => void work.stop();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}

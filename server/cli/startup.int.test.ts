@@ -1,0 +1,129 @@
+// Start-up refuses bad settings before it builds, migrates or seeds anything: npm start
+// (server/cli/start.ts) and the boot that next start / next dev run (instrumentation.ts), each
+// spawned as the real process. e2e/startup.spec.ts does the same with next start itself.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "../..");
+const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
+const scratch = mkdtempSync(join(tmpdir(), "emr-startup-"));
+// A test that times out leaves its process running: end every one this file started.
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+type Outcome = { code: number | null; stdout: string; stderr: string };
+
+/** A working folder with an old development secret in it, as an earlier npm start leaves. */
+function folderWithOldSecret(): string {
+  const dir = mkdtempSync(join(scratch, "cwd-"));
+  mkdirSync(join(dir, ".data"));
+  writeFileSync(join(dir, ".data", "auth-secret"), "x".repeat(43), { mode: 0o600 });
+  return dir;
+}
+
+function run(
+  args: string[],
+  settings: Record<string, string>,
+  options: { cwd?: string; until?: RegExp; timeoutMs?: number } = {},
+): Promise<Outcome> {
+  // Only the settings under test: none of the test run's own DATABASE_URL, NODE_ENV=test, etc.
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "development", ...settings };
+  return new Promise((done, fail) => {
+    // node with tsx's loader, not the tsx wrapper: one process, so a kill reaches the app itself.
+    const child = spawn(process.execPath, ["--import", tsxLoader, ...args], { cwd: options.cwd ?? root, env, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      fail(new Error(`no exit within ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    const watch = () => {
+      // What an orchestrator does to stop a server: SIGTERM, and the process must end by itself.
+      if (options.until?.test(stdout)) child.kill("SIGTERM");
+    };
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      watch();
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("exit", (code) => {
+      running.delete(child);
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+const startScript = join(root, "server", "cli", "start.ts");
+const bootScript = join(scratch, "boot.mts");
+writeFileSync(bootScript, `import { register } from ${JSON.stringify(join(root, "instrumentation.ts"))};\nawait register();\n`);
+
+describe.each([
+  ["npm start", startScript],
+  ["next start / next dev boot (instrumentation.ts)", bootScript],
+])("%s with a bad setting", (_name, script) => {
+  const bootEnv: Record<string, string> = script === bootScript ? { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "inline" } : {};
+
+  it("PORT=abc: exits 1 naming PORT, before opening or migrating the database", async () => {
+    const dataDir = join(scratch, `pglite-port-${Math.random().toString(36).slice(2)}`);
+    const out = await run([script], { ...bootEnv, PORT: "abc", PGLITE_DIR: dataDir });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("Invalid configuration");
+    expect(out.stderr).toContain("PORT: must be a port number (1-65535)");
+    expect(out.stdout).not.toMatch(/migration|database:|demo data|building/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("NODE_ENV=production without BETTER_AUTH_SECRET: exits 1 naming it, even with an old .data/auth-secret", async () => {
+    const cwd = folderWithOldSecret();
+    const dataDir = join(cwd, "pglite");
+    const out = await run([script], { ...bootEnv, NODE_ENV: "production", PGLITE_DIR: dataDir }, { cwd });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
+    expect(out.stdout).not.toMatch(/migration|database:|demo data|building/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("several bad settings: every one is named in one message", async () => {
+    const dataDir = join(scratch, `pglite-many-${Math.random().toString(36).slice(2)}`);
+    const out = await run([script], { ...bootEnv, PORT: "70000", DATABASE_URL: "mysql://db/emr", OUTBOX_POLL_MS: "soon", PGLITE_DIR: dataDir });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("PORT: must be a port number");
+    expect(out.stderr).toContain("DATABASE_URL: must be a postgresql:// connection URL");
+    expect(out.stderr).toContain("OUTBOX_POLL_MS");
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe("next start / next dev boot (instrumentation.ts) with good settings", () => {
+  // Opening and migrating a fresh embedded database in a new process takes a while on a busy machine.
+  it("opens the database and starts the background work before any request, stops on SIGTERM, and prints no secret warning", { timeout: 200_000 }, async () => {
+    const dataDir = join(scratch, `pglite-boot-${Math.random().toString(36).slice(2)}`);
+    const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "inline", PGLITE_DIR: dataDir, PORT: "3303" }, {
+      until: /background work: outbox worker/,
+      timeoutMs: 180_000,
+    });
+    expect(out.stdout).toContain("background work: outbox worker");
+    // SIGTERM stopped the loop and nothing else kept the process alive.
+    expect(out.code).toBe(0);
+    expect(out.stderr).not.toMatch(/secret/i);
+    expect(existsSync(dataDir)).toBe(true);
+  });
+
+  it("does nothing but check the settings when no background work is configured, and in the edge runtime", async () => {
+    const dataDir = join(scratch, `pglite-off-${Math.random().toString(36).slice(2)}`);
+    const off = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "off", PGLITE_DIR: dataDir });
+    expect(off).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    const edge = await run([bootScript], { NEXT_RUNTIME: "edge", OUTBOX_WORKER: "inline", PGLITE_DIR: dataDir });
+    expect(edge).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});

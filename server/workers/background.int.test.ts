@@ -1,0 +1,99 @@
+// Background work starts at boot, once per process, and stops on request; a request does not
+// start it. On an in-memory PGlite database of its own (the outbox is global).
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { parseEnv } from "../db/env";
+import { createContext } from "../api/context";
+import { callerFor } from "../testing/caller";
+import { openTestDatabase } from "../testing/db";
+import { backgroundWorkWanted, startBackgroundWork } from "./background";
+
+// This file's own process (vitest forks per file): the app's database is an embedded one in
+// memory, the inline worker is configured, and there is no broker. env() reads these lazily.
+process.env.DATABASE_URL = "";
+process.env.PGLITE_DIR = "memory://";
+process.env.OUTBOX_WORKER = "inline";
+delete process.env.AMQP_URL;
+
+const registration = () => ({
+  mrn: `B${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`,
+  givenName: "Ada",
+  familyName: "Testperson",
+  dateOfBirth: "1980-02-03",
+  sex: "female" as const,
+});
+
+async function pendingOutboxRows(db: Database): Promise<number> {
+  const [row] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(
+    "SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL",
+  );
+  return row?.n ?? -1;
+}
+
+async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(25);
+  }
+  return check();
+}
+
+describe("background work [embedded]", () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openTestDatabase("embedded");
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("is wanted only when some loop is configured to run in the app's process", () => {
+    expect(backgroundWorkWanted(parseEnv({}))).toBe(false);
+    expect(backgroundWorkWanted(parseEnv({ OUTBOX_WORKER: "inline" }))).toBe(true);
+  });
+
+  it("a request does not start the outbox worker, even with OUTBOX_WORKER=inline: only boot does", async () => {
+    // The context the HTTP handler makes: the process's database, opened on first use.
+    const ctx = await createContext({ headers: new Headers(), user: null });
+    try {
+      await callerFor(ctx.db, ["clinician"]).patient.register(registration());
+      await sleep(500);
+      expect(await pendingOutboxRows(ctx.db)).toBeGreaterThan(0);
+      expect((globalThis as Record<symbol, unknown>)[Symbol.for("emr.backgroundWork")]).toBeUndefined();
+    } finally {
+      await ctx.db.close();
+    }
+  });
+
+  it("drains the outbox from boot, once per process, logging only passes that drained something, until stopped", async () => {
+    await callerFor(db, ["clinician"]).patient.register(registration());
+    expect(await pendingOutboxRows(db)).toBeGreaterThan(0);
+    const e = parseEnv({ OUTBOX_WORKER: "inline", OUTBOX_POLL_MS: "50" });
+    const lines: string[] = [];
+    const work = startBackgroundWork(db, { env: e, log: (l) => lines.push(l) });
+    expect(work.running).toEqual(["outbox worker"]);
+    // A second start (another bundle of the same process) gets the running set, not a second loop.
+    expect(startBackgroundWork(db, { env: e, log: (l) => lines.push(`second: ${l}`) })).toBe(work);
+
+    expect(await until(async () => (await pendingOutboxRows(db)) === 0)).toBe(true);
+    await sleep(300); // several idle polls
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    for (const line of lines) expect(line).toMatch(/^outbox: drained [1-9]\d* \(\d+ published/);
+    const drainedLines = lines.length;
+
+    await work.stop();
+    await callerFor(db, ["clinician"]).patient.register(registration());
+    await sleep(300);
+    expect(await pendingOutboxRows(db)).toBeGreaterThan(0);
+    expect(lines).toHaveLength(drainedLines);
+
+    // Stopped work can be started again (a restart of the same process's loops).
+    const again = startBackgroundWork(db, { env: e, log: (l) => lines.push(l) });
+    expect(again).not.toBe(work);
+    expect(await until(async () => (await pendingOutboxRows(db)) === 0)).toBe(true);
+    await again.stop();
+  });
+});
