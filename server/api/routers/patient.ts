@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
-import { patientDecider, registerPatientInput } from "../../domain/patient/decider";
-import { demographicsChangesSchema } from "../../domain/patient/events";
+import { demographicsChangesInput, patientDecider, registerPatientInput } from "../../domain/patient/decider";
+import { pageLimit, positionInput, text, versionInput } from "../../input";
 import { patientStream } from "../../domain/streams";
 import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
@@ -35,8 +35,8 @@ export const patientRouter = router({
       z.object({
         patientId,
         expectedVersion: expectedVersionInput,
-        changes: demographicsChangesSchema,
-        reason: z.string().max(500, "the reason may be at most 500 characters"),
+        changes: demographicsChangesInput,
+        reason: text(500, { trim: false, maxMessage: "the reason may be at most 500 characters" }),
         ...commandIdInput,
       }),
     )
@@ -70,8 +70,8 @@ export const patientRouter = router({
     .input(
       z.object({
         patientId,
-        beforePosition: z.int().positive().optional(),
-        limit: z.int().min(1).max(200).default(50),
+        beforePosition: positionInput.optional(),
+        limit: pageLimit(200, 50),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -91,7 +91,7 @@ export const patientRouter = router({
 
   /** What changed in the patient's own stream after the version a screen showed: the conflict view. */
   changesSince: clinicianProcedure
-    .input(z.object({ patientId, sinceVersion: z.int().min(0) }))
+    .input(z.object({ patientId, sinceVersion: versionInput }))
     .query(async ({ ctx, input }) => {
       const events = await readStream(ctx.store, patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
       await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince" });

@@ -8,6 +8,7 @@ import { appendToStream, newCommandId, type Store } from "../../eventStore";
 import { userStream, type UserEvent } from "../../domain/user/events";
 import type { Context } from "../context";
 import { adminProcedure, router } from "../trpc";
+import { idText, text } from "../../input";
 
 /** Records an admin's change to a user as an event in the user's stream, by the admin. */
 async function recordUserEvent(store: Store, ctx: Pick<Context, "correlationId"> & { user: { id: string } }, userId: string, event: UserEvent) {
@@ -28,7 +29,7 @@ const userSelect = { id: true, name: true, email: true, roles: true, createdAt: 
 
 export const usersRouter = router({
   list: adminProcedure
-    .input(z.object({ search: z.string().trim().max(100).optional() }).optional())
+    .input(z.object({ search: text(100).optional() }).optional())
     .query(async ({ ctx, input }) => {
       const search = input?.search;
       const users = await ctx.db.prisma.user.findMany({
@@ -46,8 +47,8 @@ export const usersRouter = router({
     .input(
       z.object({
         email: z.email().max(254),
-        name: z.string().trim().min(1).max(100),
-        password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+        name: text(100, { min: 1 }),
+        password: text(MAX_PASSWORD_LENGTH, { trim: false }).min(MIN_PASSWORD_LENGTH),
         roles: roleList,
       }),
     )
@@ -65,7 +66,7 @@ export const usersRouter = router({
     }),
 
   setRoles: adminProcedure
-    .input(z.object({ userId: z.string().trim().min(1).max(100), roles: roleList }))
+    .input(z.object({ userId: idText, roles: roleList }))
     .mutation(async ({ ctx, input }) => {
       // Serializable: two admins demoting each other at once must not leave no admin at all.
       return ctx.db.prisma.$transaction(
