@@ -14,6 +14,7 @@ import { readAccessLog, recordAccess } from "../accessLog";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
+import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, rowIdText, text } from "../../input";
 
 const id = idText;
@@ -80,7 +81,7 @@ export const auditRouter = router({
         .refine((f) => beforeFrom({ from: f.recordedFrom, to: f.recordedTo }), { message: "from must be before to", path: ["recordedTo"] }),
     )
     .query(async ({ ctx, input }) => {
-      const page = await searchEvents(ctx.store, input);
+      const page = await searchEvents(tolerantStore(ctx.store, { procedure: "audit.events", correlationId: ctx.correlationId }), input);
       const { item, patientIds } = await auditItems(ctx, page.events);
       await recordAccess(ctx, { patientIds, procedure: "audit.events" });
       return {
@@ -93,7 +94,7 @@ export const auditRouter = router({
 
   /** One event with the chain that caused it, what it caused, and everything in the same request. */
   event: complianceProcedure.input(z.object({ eventId: z.uuid("event id must be a uuid") })).query(async ({ ctx, input }) => {
-    const detail = await eventDetail(ctx.store, input.eventId);
+    const detail = await eventDetail(tolerantStore(ctx.store, { procedure: "audit.event", correlationId: ctx.correlationId }), input.eventId);
     if (!detail) throw new NotFoundError("Event", input.eventId);
     const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated];
     const { item, patientIds } = await auditItems(ctx, all);
@@ -128,7 +129,7 @@ export const auditRouter = router({
       });
       if (!patient) throw new NotFoundError("Patient", input.patientId);
       const [streamIds, streams] = await Promise.all([patientStreamIds(ctx.db.prisma, input.patientId), patientStreams(ctx.db.prisma, input.patientId)]);
-      const page = await patientTimeline(ctx.store, streamIds, input);
+      const page = await patientTimeline(tolerantStore(ctx.store, { procedure: "audit.patientTimeline", correlationId: ctx.correlationId }), streamIds, input);
       const items = await historyItems(ctx.db.prisma, page.events);
       await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientTimeline" });
       return {

@@ -11,6 +11,7 @@ import { recordAccess } from "../accessLog";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
+import { tolerantStore } from "../undecodable";
 
 const patientId = z.uuid("patient id must be a uuid");
 
@@ -76,7 +77,7 @@ export const patientRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const streams = await patientStreamIds(ctx.db.prisma, input.patientId);
-      const events = await readStreamsBackwards(ctx.store, streams, { beforePosition: input.beforePosition, limit: input.limit + 1 });
+      const events = await readStreamsBackwards(tolerantStore(ctx.store, { procedure: "patient.history", correlationId: ctx.correlationId }), streams, { beforePosition: input.beforePosition, limit: input.limit + 1 });
       if (events.length === 0 && !input.beforePosition) {
         const { version } = await loadAggregate(ctx.store, patientStream(input.patientId), patientDecider);
         if (version === 0) throw new NotFoundError("Patient", input.patientId);
@@ -93,7 +94,7 @@ export const patientRouter = router({
   changesSince: clinicianProcedure
     .input(z.object({ patientId, sinceVersion: versionInput }))
     .query(async ({ ctx, input }) => {
-      const events = await readStream(ctx.store, patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
+      const events = await readStream(tolerantStore(ctx.store, { procedure: "patient.changesSince", correlationId: ctx.correlationId }), patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
       await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince" });
       return { items: await historyItems(ctx.db.prisma, events) };
     }),
