@@ -37,11 +37,11 @@ export function text(max: number, options: TextOptions = {}) {
   let schema = z.string().check((ctx) => {
     // Before trimming or counting: a megabyte of input must not be scanned twice to be refused.
     if (ctx.value.length > max * 4 + 1024) {
-      ctx.issues.push({ code: "too_big", origin: "string", maximum: max, inclusive: true, input: ctx.value, message: options.maxMessage ?? `at most ${max} characters`, abort: true });
+      ctx.issues.push({ code: "too_big", origin: "string", maximum: max, inclusive: true, input: ctx.value, message: options.maxMessage ?? `at most ${max} characters`, continue: false });
       return;
     }
     const problem = textProblem(ctx.value);
-    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value, abort: true });
+    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value, continue: false });
   });
   if (options.trim !== false) schema = schema.trim();
   if (options.min !== undefined) schema = schema.min(options.min, options.minMessage ?? (options.min === 1 ? "required" : `at least ${options.min} characters`));
@@ -161,7 +161,7 @@ export function boundedJsonObject(limits: JsonLimits) {
     .custom<Record<string, z.core.util.JSONType>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be an object")
     .check((ctx) => {
       const problem = jsonProblem(ctx.value, limits);
-      if (problem) ctx.issues.push({ code: "custom", message: problem.message, path: problem.path, input: ctx.value, abort: true });
+      if (problem) ctx.issues.push({ code: "custom", message: problem.message, path: problem.path, input: ctx.value, continue: false });
     });
 }
 

@@ -314,6 +314,14 @@ async function fuzzHttp(db: Database, fx: Fixture, findings: Finding[], perField
   return cases.length;
 }
 
+/** The status and the error (code, message) of one HTTP answer; for a batch, of its first call. */
+async function answer(db: Database, fx: Fixture, url: string, init?: RequestInit) {
+  const res = await handleTrpcRequest(new Request(url, { ...init, duplex: "half" } as RequestInit), async () => contextFor(db, fx.user));
+  const parsed = JSON.parse(await res.text()) as unknown;
+  const first = (Array.isArray(parsed) ? parsed[0] : parsed) as { error?: { json: { message: string; data: { code: string; path?: string } } } };
+  return { status: res.status, code: first.error?.json.data.code, message: first.error?.json.message ?? "" };
+}
+
 // ---- the suites ------------------------------------------------------------------------------
 
 /**
@@ -343,6 +351,43 @@ function fuzzSuite(name: string, open: () => Promise<{ db: Database; close: () =
       expect(findings).toEqual([]);
       // At least 40 malformed inputs for each procedure, including those without fields.
       expect(Object.entries(counts).filter(([, n]) => n < 40)).toEqual([]);
+    });
+
+    it("says clearly what it refuses at the transport: an oversized batch, an oversized body, a 1 MB lab result", async () => {
+      const batch = await answer(db, fx, `http://localhost/api/trpc/${Array(MAX_BATCH_SIZE + 1).fill("patient.list").join(",")}?batch=1&input=%7B%7D`);
+      expect(batch).toMatchObject({ status: 400, code: "BAD_REQUEST", message: "Batch call exceeds maximum size" });
+      const within = await answer(db, fx, `http://localhost/api/trpc/${Array(MAX_BATCH_SIZE).fill("system.health").join(",")}?batch=1&input=%7B%7D`);
+      expect(within.status).toBe(200);
+
+      const body = JSON.stringify({ json: { givenName: "x".repeat(3 * 1024 * 1024) } });
+      const big = await answer(db, fx, "http://localhost/api/trpc/patient.register", { method: "POST", headers: { "content-type": "application/json" }, body });
+      expect(big).toMatchObject({ status: 413, code: "PAYLOAD_TOO_LARGE" });
+      expect(big.message).toMatch(/larger than 2 MB/);
+
+      const order = fx.inputs["order.changeStatus"] as Record<string, unknown>;
+      const result = await answer(db, fx, "http://localhost/api/trpc/order.changeStatus", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: superjson.stringify({ ...order, resultData: { report: huge } }),
+      });
+      expect(result).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+      expect(result.message).toMatch(/resultData\.report/);
+      expect(result.message).toMatch(/at most 10000 characters/);
+
+      const nul = await answer(db, fx, "http://localhost/api/trpc/patient.register", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: superjson.stringify({ ...(fx.inputs["patient.register"] as object), familyName: "Love\u0000lace" }),
+      });
+      expect(nul).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+      expect(nul.message).toMatch(/NUL character[\s\S]*familyName/);
+
+      const badMeta = await answer(db, fx, "http://localhost/api/trpc/patient.register", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ json: {}, meta: { values: { dateOfBirth: ["nope"] } } }),
+      });
+      expect(badMeta).toMatchObject({ status: 400, code: "BAD_REQUEST" });
     });
 
     it.skipIf(!options.random)("answers random values from fast-check in any field without a 500", async () => {
