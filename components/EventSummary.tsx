@@ -17,9 +17,12 @@ type Props = {
    * (a result in words).
    */
   full?: boolean;
+  /** Why the server could not decode this stored event: then `data` is the payload as stored. */
+  undecodable?: string | null;
 };
 
-export function EventSummary({ type, data, orderName, full = false }: Props) {
+export function EventSummary({ type, data, orderName, full = false, undecodable = null }: Props) {
+  if (undecodable) return <UndecodableEvent reason={undecodable} data={data} />;
   const d = (data ?? {}) as Data;
   switch (type) {
     case "PatientRegistered":
@@ -140,6 +143,20 @@ export function EventSummary({ type, data, orderName, full = false }: Props) {
     default:
       return null;
   }
+}
+
+/** A stored event this version cannot read: said plainly, and shown exactly as stored. */
+function UndecodableEvent({ reason, data }: { reason: string; data: unknown }) {
+  return (
+    <div className="event-body" data-testid="undecodable-event">
+      <p className="alert warn" role="note">
+        This event could not be read by this version of the system ({reason}). It is shown as stored.
+      </p>
+      <pre className="json" tabIndex={0} aria-label="Stored payload as JSON">
+        {JSON.stringify(data, null, 2)}
+      </pre>
+    </div>
+  );
 }
 
 function Reason({ text, full }: { text: string; full: boolean }) {

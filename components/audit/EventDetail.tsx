@@ -136,11 +136,16 @@ export function EventDetail({ eventId }: { eventId: string }) {
 
         <section className="panel" aria-labelledby="payload-title">
           <h2 id="payload-title">Payload</h2>
-          <EventSummary type={event.type} data={event.data} full />
-          <h3 className="subhead">Data (stored at schema v{event.schemaVersion}, read at the current one)</h3>
-          <pre className="json" tabIndex={0} aria-label="Payload as JSON" data-testid="event-payload">
-            {JSON.stringify(event.data, null, 2)}
-          </pre>
+          {/* An event this version cannot read is shown as stored by EventSummary, once. */}
+          <EventSummary type={event.type} data={event.data} full undecodable={event.undecodable} />
+          {event.undecodable ? null : (
+            <>
+              <h3 className="subhead">Data (stored at schema v{event.schemaVersion}, read at the current one)</h3>
+              <pre className="json" tabIndex={0} aria-label="Payload as JSON" data-testid="event-payload">
+                {JSON.stringify(event.data, null, 2)}
+              </pre>
+            </>
+          )}
         </section>
       </div>
 

@@ -316,6 +316,14 @@ function EventPage(props: { filters: EventFilters; before?: number; first: boole
               <Link href={`/audit/events/${e.eventId}`} className="strong" title={e.type}>
                 {eventTitle(e.type)}
               </Link>
+              {e.undecodable ? (
+                <>
+                  {" "}
+                  <span className="badge warn" title={`Shown as stored: ${e.undecodable}`} data-testid="undecodable-badge">
+                    unreadable
+                  </span>
+                </>
+              ) : null}
             </td>
             <td className="nowrap">
               <span className="kind">{e.aggregateType}</span>{" "}

@@ -249,7 +249,7 @@ function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem;
           {item.userName ?? item.userId}
         </span>
       </p>
-      <EventSummary type={item.type} data={item.data} orderName={order?.description} full />
+      <EventSummary type={item.type} data={item.data} orderName={order?.description} full undecodable={item.undecodable} />
     </li>
   );
 }

@@ -22,7 +22,7 @@ export function HistoryEvent({ item, orderNames, headingLevel = 3 }: { item: His
           </span>
         </span>
       </div>
-      <EventSummary type={item.type} data={item.data} orderName={orderNames?.[String(orderId ?? "")]} />
+      <EventSummary type={item.type} data={item.data} orderName={orderNames?.[String(orderId ?? "")]} undecodable={item.undecodable} />
     </li>
   );
 }

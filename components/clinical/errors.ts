@@ -8,6 +8,8 @@ export type ServerError = {
   /** Full dotted input path ("changes.email", "details.description") -> its first message. */
   fieldErrors: Record<string, string>;
   domain: DomainErrorData | null;
+  /** The request's correlation id: what support looks the server's log up by. */
+  correlationId: string | null;
 };
 
 /** One input problem as the server's errorFormatter sends it: the full dotted path ("" for the input as a whole). */
@@ -19,6 +21,7 @@ type ErrorShape = {
     code?: string;
     issues?: Issue[] | null;
     domain?: DomainErrorData | null;
+    correlationId?: string | null;
   } | null;
 };
 
@@ -38,7 +41,7 @@ export function readError(error: unknown): ServerError {
   }
   // With input issues the server's message is zod's multi-line report; one line reads better.
   const message = issues?.length ? issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ") : e.message;
-  return { code: data?.code ?? null, message: message ?? "Something went wrong", fieldErrors, domain };
+  return { code: data?.code ?? null, message: message ?? "Something went wrong", fieldErrors, domain, correlationId: data?.correlationId ?? null };
 }
 
 /** The first message at `path` or anywhere under it ("resultData" also finds "resultData.Hb.unit"). */
@@ -95,7 +98,7 @@ export function friendlyMessage(error: ServerError): string {
     case "CONFLICT":
       return "The record changed since you opened it. Reload and try again.";
     case "INTERNAL_SERVER_ERROR":
-      return "The server could not complete this. Try again in a moment.";
+      return `The server could not complete this. Try again in a moment.${error.correlationId ? ` If it persists, give support this reference: ${error.correlationId}` : ""}`;
     case null:
       // No tRPC error shape: the request never reached the API, or the answer was not its own.
       return "The server did not answer. Check the connection and try again.";

@@ -46,4 +46,9 @@ describe("readError", () => {
     expect(errorAt(e, "resultData")).toBe("Too long");
     expect(errorAt(e, "reason")).toBeUndefined();
   });
+
+  it("keeps the reference of a server fault, and nothing else of it", () => {
+    const e = readError({ message: "Something went wrong on the server.", data: { code: "INTERNAL_SERVER_ERROR", correlationId: "req-42" } });
+    expect(friendlyMessage(e)).toBe("The server could not complete this. Try again in a moment. If it persists, give support this reference: req-42");
+  });
 });

@@ -38,6 +38,9 @@ export function toTRPCError(error: unknown): TRPCError | null {
   if (error instanceof ValidationError) {
     return new MappedError("BAD_REQUEST", error.message, { kind: "validation", field: error.field }, error);
   }
+  // A new event refused on write: the request's fault. A stored event that cannot be decoded on
+  // read (EventDecodeError, UnknownEventTypeError) is the server's: deliberately unmapped, so it
+  // answers INTERNAL_SERVER_ERROR with the correlation id and is logged (trpc.ts).
   if (error instanceof EventSchemaError) {
     return new MappedError("BAD_REQUEST", error.message, { kind: "validation" }, error);
   }

@@ -1,5 +1,6 @@
 import type { Db, StoredEvent } from "../eventStore";
 import { providerNames } from "../projections/queries";
+import { undecodableReason } from "./undecodable";
 
 /** One event as the history views show it: what, to which record, by whom, why and what caused it. */
 export function historyItem(event: StoredEvent) {
@@ -17,6 +18,8 @@ export function historyItem(event: StoredEvent) {
     correlationId: event.metadata.correlationId,
     causationId: event.metadata.causationId,
     schemaVersion: event.metadata.schemaVersion,
+    /** Set when this build could not decode the stored event: `data` is then the payload as stored. */
+    undecodable: undecodableReason(event.data),
   };
 }
 

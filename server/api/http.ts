@@ -1,11 +1,86 @@
-// The tRPC context of an HTTP request: a state-changing request (every mutation is a POST) from a
-// page that is not the console's own is refused before any procedure runs (CSRF).
+// The tRPC endpoint over HTTP (app/api/trpc/[trpc]/route.ts): batch and body limits, the CSRF
+// check, and the log line for faults that happen outside a procedure (reading the body, creating
+// the context).
 import { TRPCError } from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getDatabase } from "../db/client";
 import { authFor } from "../auth";
 import { crossSiteReasonFor } from "../auth/origin";
 import { createContext, type Context } from "./context";
+import { logServerFault } from "./faults";
+import { appRouter } from "./root";
 
+/**
+ * Calls in one HTTP batch. The browser's batch link sends at most half of this (components/trpc.tsx),
+ * so a page never meets the limit; a client that sends more gets one BAD_REQUEST.
+ */
+export const MAX_BATCH_SIZE = 20;
+
+/**
+ * A request body's size. Above the largest input any procedure accepts (a 64 KB lab result, a
+ * batch of them), and below what would let one request take a worker's memory. Inputs that are
+ * merely too long for their field are refused by the schema with the field's name.
+ */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+function tooLarge(): TRPCError {
+  return new TRPCError({ code: "PAYLOAD_TOO_LARGE", message: `The request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MB` });
+}
+
+/**
+ * The request with a body that fails as soon as it passes `maxBytes` (whatever Content-Length
+ * says: a chunked body has none, and a wrong one must not let more through).
+ */
+export function limitBody(req: Request, maxBytes: number): Request {
+  if (!req.body) return req;
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  const reader = req.body.getReader();
+  let seen = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (declared > maxBytes) {
+        controller.error(tooLarge());
+        await reader.cancel();
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) {
+        controller.close();
+        return;
+      }
+      seen += value.byteLength;
+      if (seen > maxBytes) {
+        controller.error(tooLarge());
+        await reader.cancel();
+        return;
+      }
+      controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Request(req, { body, duplex: "half" } as RequestInit & { duplex: "half" });
+}
+
+export function handleTrpcRequest(req: Request, createContext: () => Promise<Context>): Promise<Response> {
+  return fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req: limitBody(req, MAX_BODY_BYTES),
+    router: appRouter,
+    maxBatchSize: MAX_BATCH_SIZE,
+    createContext,
+    onError({ error, path, ctx }) {
+      // Faults inside a procedure were logged there; this catches the rest (body, context).
+      if (error.code === "INTERNAL_SERVER_ERROR") {
+        logServerFault({ procedure: path ?? null, correlationId: ctx?.correlationId ?? null, error: error.cause ?? error });
+      }
+    },
+  });
+}
+
+/**
+ * The tRPC context of an HTTP request: a state-changing request (every mutation is a POST) from a
+ * page that is not the console's own is refused before any procedure runs (CSRF).
+ */
 export async function contextForRequest(req: Request): Promise<Context> {
   const reason = await crossSiteReasonFor(authFor(await getDatabase()), req);
   if (reason) throw new TRPCError({ code: "FORBIDDEN", message: `Refused as a possible cross-site request: ${reason}` });

@@ -1,13 +1,14 @@
 // Patient search, shared by the clinical list and the compliance console: the same input and
 // query, each logged in the access log under its own procedure name.
 import { z } from "zod";
-import { listPatients } from "../projections/queries";
+import { cursorInput, pageLimit, text } from "../input";
+import { listPatients, patientCursor } from "../projections/queries";
 import { recordAccess, type AccessContext } from "./accessLog";
 
 export const patientSearchInput = z.object({
-  search: z.string().trim().max(100).optional(),
-  cursor: z.string().max(500).nullish(),
-  limit: z.int().min(1).max(100).default(25),
+  search: text(100).optional(),
+  cursor: cursorInput(patientCursor),
+  limit: pageLimit(100, 25),
 });
 
 export async function searchPatients(ctx: AccessContext, input: z.output<typeof patientSearchInput>, procedure: string) {

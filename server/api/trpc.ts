@@ -5,22 +5,38 @@ import superjson from "superjson";
 import { z } from "zod";
 import type { Context, Role } from "./context";
 import { MappedError, toTRPCError } from "./errors";
+import { faultMessage, logServerFault } from "./faults";
+import { inputShapeProblem } from "../input";
+
+/** At most this many input problems go back to the browser: an array of 50,000 bad items is one answer, not 50,000. */
+const MAX_ISSUES = 20;
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error, ctx }) {
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      // Unexpected: the message may be a driver's, with a row's values in it. Only the
+      // correlation id goes back; the details are in the server log (logServerFault).
+      return {
+        ...shape,
+        message: faultMessage(ctx?.correlationId),
+        data: { ...shape.data, stack: undefined, zodError: null, issues: null, domain: null, correlationId: ctx?.correlationId ?? null },
+      };
+    }
     const zod = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError ? error.cause : null;
+    const issues = zod?.issues.slice(0, MAX_ISSUES) ?? null;
     return {
       ...shape,
-      message: zod ? z.prettifyError(zod) : shape.message,
+      message: zod ? z.prettifyError(new z.ZodError(issues!)) : shape.message,
       data: {
         ...shape.data,
         // Never send stack traces to the browser.
         stack: undefined,
-        zodError: zod ? z.flattenError(zod) : null,
+        zodError: zod ? z.flattenError(new z.ZodError(issues!)) : null,
         /** Every input problem with its full path (changes.email, details.dose), for forms. */
-        issues: zod ? zod.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })) : null,
+        issues: issues ? issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })) : null,
         domain: error instanceof MappedError ? error.domain : null,
+        correlationId: ctx?.correlationId ?? null,
       },
     };
   },
@@ -30,16 +46,37 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-const mapDomainErrors = t.middleware(async ({ next }) => {
+const mapDomainErrors = t.middleware(async ({ ctx, path, next }) => {
   const result = await next();
   if (!result.ok) {
     const mapped = toTRPCError(result.error.cause);
     if (mapped) throw mapped;
+    if (result.error.code === "INTERNAL_SERVER_ERROR") {
+      logServerFault({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause ?? result.error });
+    }
   }
   return result;
 });
 
-const base = t.procedure.use(mapDomainErrors);
+/**
+ * Refuses an input too deep or too large before any schema walks it (zod's JSON schema and
+ * superjson recurse; a stack overflow would be a 500).
+ */
+const boundInputShape = t.middleware(async ({ getRawInput, next }) => {
+  let raw: unknown;
+  try {
+    raw = await getRawInput();
+  } catch (cause) {
+    // Over HTTP the body is read here: not JSON, superjson meta that does not fit, too large.
+    if (cause instanceof TRPCError) throw cause;
+    throw new TRPCError({ code: "BAD_REQUEST", message: "The request body is not a valid tRPC input (JSON with superjson metadata)", cause });
+  }
+  const problem = inputShapeProblem(raw);
+  if (problem) throw new TRPCError({ code: "BAD_REQUEST", message: problem });
+  return next();
+});
+
+const base = t.procedure.use(mapDomainErrors).use(boundInputShape);
 
 /** Health and sign-in only. */
 export const publicProcedure = base;

@@ -2,6 +2,7 @@
 // and the exhaustiveness guard. Pure: nothing here reads a clock or makes ids.
 import { z } from "zod";
 import { InvariantError, ValidationError } from "../errors";
+import { idText } from "../input";
 
 /** Supplied by the command handler, so `decide` never reads the clock itself. */
 export type CommandMetadata = { now: Date };
@@ -40,4 +41,4 @@ export const toIso = (date: Date): string => date.toISOString();
 export const clockSkewToleranceMs = 5 * 60_000;
 
 /** A user id from the sign-in system (providers are users): opaque, not necessarily a uuid. */
-export const userIdSchema = z.string().trim().min(1).max(100);
+export const userIdSchema = idText;

@@ -21,6 +21,22 @@ export class EventSchemaError extends Error {
   }
 }
 
+/**
+ * A stored event this build cannot read (its payload fails today's schema, or it was written by
+ * a newer build). Unlike EventSchemaError, raised when a new event is refused on write, this is
+ * the server's fault, never the client's.
+ */
+export class EventDecodeError extends Error {
+  override readonly name = "EventDecodeError";
+  constructor(
+    readonly eventType: string,
+    readonly schemaVersion: number,
+    readonly issues: string,
+  ) {
+    super(`Stored event "${eventType}" (schema v${schemaVersion}) cannot be decoded: ${issues}`);
+  }
+}
+
 /** Lifts a payload stored at version n to version n + 1. */
 export type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 
@@ -85,16 +101,20 @@ export function createRegistry(definitions: readonly EventDefinition[]): EventRe
     decode(eventType, storedVersion, data) {
       const def = lookup(eventType);
       if (storedVersion > def.version) {
-        throw new EventSchemaError(eventType, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
+        throw new EventDecodeError(eventType, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
       }
       let payload = data as Record<string, unknown>;
       for (let v = storedVersion; v < def.version; v++) {
         const upcast = def.upcasters[v];
-        if (!upcast) throw new EventSchemaError(eventType, v, `no upcaster from v${v}`);
-        payload = upcast(payload);
+        if (!upcast) throw new EventDecodeError(eventType, v, `no upcaster from v${v}`);
+        try {
+          payload = upcast(payload);
+        } catch (error) {
+          throw new EventDecodeError(eventType, v, `the upcaster from v${v} failed (${(error as Error)?.name ?? "error"})`);
+        }
       }
       const parsed = def.schema.safeParse(payload);
-      if (!parsed.success) throw new EventSchemaError(eventType, storedVersion, formatIssues(parsed.error));
+      if (!parsed.success) throw new EventDecodeError(eventType, storedVersion, formatIssues(parsed.error));
       return parsed.data;
     },
     has: (type) => byType.has(type),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createRegistry, defineEvent, EventSchemaError, UnknownEventTypeError } from "./serializer";
+import { createRegistry, defineEvent, EventDecodeError, EventSchemaError, UnknownEventTypeError } from "./serializer";
 
 // v1 stored one "name"; v2 split it; v3 added a required "source" with a default for old events.
 const renamed = defineEvent(
@@ -53,6 +53,14 @@ describe("serializer", () => {
 
   it("refuses a stored version newer than the code knows", () => {
     expect(() => registry.decode("Pinged", 2, { at: new Date().toISOString() })).toThrow(/newer than this build/);
+  });
+
+  it("tells a stored payload it cannot read (the server's fault) from a new one it refuses (the caller's)", () => {
+    expect(() => registry.decode("Pinged", 1, { at: "yesterday" })).toThrow(EventDecodeError);
+    expect(() => registry.decode("Pinged", 1, { at: "yesterday" })).not.toThrow(EventSchemaError);
+    expect(() => registry.decode("Pinged", 2, { at: new Date().toISOString() })).toThrow(EventDecodeError);
+    // An upcaster that trips over a stored payload it did not expect is a decode failure too.
+    expect(() => registry.decode("PersonNamed", 1, null)).toThrow(EventDecodeError);
   });
 
   it("refuses a definition that lacks an upcaster for an older version", () => {

@@ -6,19 +6,7 @@ import { orderTransitions } from "../domain/order/decider";
 import type { OrderStatus } from "../domain/order/events";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 
-/** Opaque page cursors: base64url JSON of the last row's sort key. */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-export function decodeCursor<T>(cursor: string | null | undefined, schema: z.ZodType<T>): T | null {
-  if (!cursor) return null;
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
+import { cursorInstant, decodeCursor, encodeCursor, INT2_MAX, text } from "../input";
 
 export type PatientListItem = {
   patientId: string;
@@ -32,7 +20,8 @@ export type PatientListItem = {
   updatedAt: Date;
 };
 
-const patientCursor = z.object({ k: z.string(), id: z.uuid() });
+/** The patient list's sort key (sort_key text, patient_id uuid); strict, see server/input.ts. */
+export const patientCursor = z.strictObject({ k: text(250, { trim: false }), id: z.uuid() });
 
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -180,7 +169,8 @@ export async function orderById(db: Db, orderId: string) {
   return withOrderExtras(row, names);
 }
 
-const worklistCursor = z.object({ r: z.int(), t: z.string(), id: z.uuid() });
+/** The worklist's sort key (priority_rank smallint, created_at timestamptz, order_id uuid). */
+export const worklistCursor = z.strictObject({ r: z.int().min(0).max(INT2_MAX), t: cursorInstant, id: z.uuid() });
 
 export async function orderWorklist(
   db: Db,

@@ -14,8 +14,10 @@ import { readAccessLog, recordAccess } from "../accessLog";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
+import { tolerantStore } from "../undecodable";
+import { filterInstant, idText, pageLimit, positionInput, rowIdText, text } from "../../input";
 
-const id = z.string().trim().min(1).max(100);
+const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
@@ -40,10 +42,10 @@ export const auditRouter = router({
         .object({
           patientId: id.optional(),
           userId: id.optional(),
-          from: z.date().optional(),
-          to: z.date().optional(),
-          cursor: z.string().regex(/^\d{1,19}$/, "cursor must be a row id").optional(),
-          limit: z.int().min(1).max(200).default(50),
+          from: filterInstant.optional(),
+          to: filterInstant.optional(),
+          cursor: rowIdText.optional(),
+          limit: pageLimit(200, 50),
         })
         .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
     )
@@ -64,22 +66,22 @@ export const auditRouter = router({
       z
         .object({
           eventTypes: z.array(eventType).max(20).optional(),
-          streamId: z.string().trim().min(1).max(200).optional(),
-          aggregateType: z.string().trim().min(1).max(50).optional(),
+          streamId: text(200, { min: 1 }).optional(),
+          aggregateType: text(50, { min: 1 }).optional(),
           userId: id.optional(),
           correlationId: id.optional(),
-          occurredFrom: z.date().optional(),
-          occurredTo: z.date().optional(),
-          recordedFrom: z.date().optional(),
-          recordedTo: z.date().optional(),
-          before: z.int().positive().optional(),
-          limit: z.int().min(1).max(200).default(50),
+          occurredFrom: filterInstant.optional(),
+          occurredTo: filterInstant.optional(),
+          recordedFrom: filterInstant.optional(),
+          recordedTo: filterInstant.optional(),
+          before: positionInput.optional(),
+          limit: pageLimit(200, 50),
         })
         .refine((f) => beforeFrom({ from: f.occurredFrom, to: f.occurredTo }), { message: "from must be before to", path: ["occurredTo"] })
         .refine((f) => beforeFrom({ from: f.recordedFrom, to: f.recordedTo }), { message: "from must be before to", path: ["recordedTo"] }),
     )
     .query(async ({ ctx, input }) => {
-      const page = await searchEvents(ctx.store, input);
+      const page = await searchEvents(tolerantStore(ctx.store, { procedure: "audit.events", correlationId: ctx.correlationId }), input);
       const { item, patientIds } = await auditItems(ctx, page.events);
       await recordAccess(ctx, { patientIds, procedure: "audit.events" });
       return {
@@ -92,7 +94,7 @@ export const auditRouter = router({
 
   /** One event with the chain that caused it, what it caused, and everything in the same request. */
   event: complianceProcedure.input(z.object({ eventId: z.uuid("event id must be a uuid") })).query(async ({ ctx, input }) => {
-    const detail = await eventDetail(ctx.store, input.eventId);
+    const detail = await eventDetail(tolerantStore(ctx.store, { procedure: "audit.event", correlationId: ctx.correlationId }), input.eventId);
     if (!detail) throw new NotFoundError("Event", input.eventId);
     const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated];
     const { item, patientIds } = await auditItems(ctx, all);
@@ -116,8 +118,8 @@ export const auditRouter = router({
       z.object({
         patientId,
         eventTypes: z.array(eventType).max(20).optional(),
-        before: z.int().positive().optional(),
-        limit: z.int().min(1).max(200).default(50),
+        before: positionInput.optional(),
+        limit: pageLimit(200, 50),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -127,7 +129,7 @@ export const auditRouter = router({
       });
       if (!patient) throw new NotFoundError("Patient", input.patientId);
       const [streamIds, streams] = await Promise.all([patientStreamIds(ctx.db.prisma, input.patientId), patientStreams(ctx.db.prisma, input.patientId)]);
-      const page = await patientTimeline(ctx.store, streamIds, input);
+      const page = await patientTimeline(tolerantStore(ctx.store, { procedure: "audit.patientTimeline", correlationId: ctx.correlationId }), streamIds, input);
       const items = await historyItems(ctx.db.prisma, page.events);
       await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientTimeline" });
       return {
@@ -145,7 +147,7 @@ export const auditRouter = router({
    * precision; an event recorded exactly at `asOf` is included). Demographics, and each encounter
    * and order that existed by then, with the stream versions used and today's, to compare.
    */
-  patientAsOf: complianceProcedure.input(z.object({ patientId, asOf: z.date() })).query(async ({ ctx, input }) => {
+  patientAsOf: complianceProcedure.input(z.object({ patientId, asOf: filterInstant })).query(async ({ ctx, input }) => {
     const record = await patientAsOf(ctx.store, input.patientId, input.asOf);
     if (!record) throw new NotFoundError("Patient", input.patientId);
     const users = await providerNames(ctx.db.prisma, [

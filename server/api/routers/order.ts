@@ -7,7 +7,8 @@ import { orderKinds, orderPriorities, orderStatuses } from "../../domain/order/e
 import { patientCheck, patientDecider } from "../../domain/patient/decider";
 import { encounterStream, orderStream, patientStream } from "../../domain/streams";
 import { projectOrder } from "../../projections/clinical";
-import { activeOrderStatuses, orderById, orderWorklist } from "../../projections/queries";
+import { activeOrderStatuses, orderById, orderWorklist, worklistCursor } from "../../projections/queries";
+import { cursorInput, idText, pageLimit } from "../../input";
 import { recordAccess } from "../accessLog";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
@@ -77,9 +78,9 @@ export const orderRouter = router({
         priority: z.enum(orderPriorities).optional(),
         kind: z.enum(orderKinds).optional(),
         /** "me" for the caller's own orders. */
-        provider: z.union([z.literal("me"), z.string().min(1).max(100)]).optional(),
-        cursor: z.string().max(500).nullish(),
-        limit: z.int().min(1).max(100).default(25),
+        provider: z.union([z.literal("me"), idText]).optional(),
+        cursor: cursorInput(worklistCursor),
+        limit: pageLimit(100, 25),
       }),
     )
     .query(async ({ ctx, input }) => {

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
-import { patientDecider, registerPatientInput } from "../../domain/patient/decider";
-import { demographicsChangesSchema } from "../../domain/patient/events";
+import { demographicsChangesInput, patientDecider, registerPatientInput } from "../../domain/patient/decider";
+import { pageLimit, positionInput, text, versionInput } from "../../input";
 import { patientStream } from "../../domain/streams";
 import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
@@ -11,6 +11,7 @@ import { recordAccess } from "../accessLog";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
+import { tolerantStore } from "../undecodable";
 
 const patientId = z.uuid("patient id must be a uuid");
 
@@ -35,8 +36,8 @@ export const patientRouter = router({
       z.object({
         patientId,
         expectedVersion: expectedVersionInput,
-        changes: demographicsChangesSchema,
-        reason: z.string().max(500, "the reason may be at most 500 characters"),
+        changes: demographicsChangesInput,
+        reason: text(500, { trim: false, maxMessage: "the reason may be at most 500 characters" }),
         ...commandIdInput,
       }),
     )
@@ -70,13 +71,13 @@ export const patientRouter = router({
     .input(
       z.object({
         patientId,
-        beforePosition: z.int().positive().optional(),
-        limit: z.int().min(1).max(200).default(50),
+        beforePosition: positionInput.optional(),
+        limit: pageLimit(200, 50),
       }),
     )
     .query(async ({ ctx, input }) => {
       const streams = await patientStreamIds(ctx.db.prisma, input.patientId);
-      const events = await readStreamsBackwards(ctx.store, streams, { beforePosition: input.beforePosition, limit: input.limit + 1 });
+      const events = await readStreamsBackwards(tolerantStore(ctx.store, { procedure: "patient.history", correlationId: ctx.correlationId }), streams, { beforePosition: input.beforePosition, limit: input.limit + 1 });
       if (events.length === 0 && !input.beforePosition) {
         const { version } = await loadAggregate(ctx.store, patientStream(input.patientId), patientDecider);
         if (version === 0) throw new NotFoundError("Patient", input.patientId);
@@ -91,9 +92,9 @@ export const patientRouter = router({
 
   /** What changed in the patient's own stream after the version a screen showed: the conflict view. */
   changesSince: clinicianProcedure
-    .input(z.object({ patientId, sinceVersion: z.int().min(0) }))
+    .input(z.object({ patientId, sinceVersion: versionInput }))
     .query(async ({ ctx, input }) => {
-      const events = await readStream(ctx.store, patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
+      const events = await readStream(tolerantStore(ctx.store, { procedure: "patient.changesSince", correlationId: ctx.correlationId }), patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
       await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince" });
       return { items: await historyItems(ctx.db.prisma, events) };
     }),

@@ -5,6 +5,7 @@ import { authFor, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth";
 import { isRole, roles, roleSchema } from "../../auth/roles";
 import { createUserAccount, setUserRoles } from "../userAccounts";
 import { adminProcedure, router } from "../trpc";
+import { idText, text } from "../../input";
 
 const roleList = z
   .array(roleSchema)
@@ -15,7 +16,7 @@ const userSelect = { id: true, name: true, email: true, roles: true, createdAt: 
 
 export const usersRouter = router({
   list: adminProcedure
-    .input(z.object({ search: z.string().trim().max(100).optional() }).optional())
+    .input(z.object({ search: text(100).optional() }).optional())
     .query(async ({ ctx, input }) => {
       const search = input?.search;
       const users = await ctx.db.prisma.user.findMany({
@@ -33,8 +34,8 @@ export const usersRouter = router({
     .input(
       z.object({
         email: z.email().max(254),
-        name: z.string().trim().min(1).max(100),
-        password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+        name: text(100, { min: 1 }),
+        password: text(MAX_PASSWORD_LENGTH, { trim: false }).min(MIN_PASSWORD_LENGTH),
         roles: roleList,
       }),
     )
@@ -45,10 +46,10 @@ export const usersRouter = router({
   setRoles: adminProcedure
     .input(
       z.object({
-        userId: z.string().trim().min(1).max(100),
+        userId: idText,
         roles: roleList,
         /** Why: it goes into the audit trail with the change. */
-        reason: z.string().trim().min(3, "say why the roles change (at least 3 characters)").max(500),
+        reason: text(500, { min: 3, minMessage: "say why the roles change (at least 3 characters)" }),
       }),
     )
     .mutation(async ({ ctx, input }) => setUserRoles(ctx.db, { userId: ctx.user.id, correlationId: ctx.correlationId }, input)),

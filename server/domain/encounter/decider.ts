@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError } from "../../errors";
+import { clinicalInstant, text } from "../../input";
 import { clockSkewToleranceMs, parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import { requireActivePatient, type PatientCheck } from "../patient/decider";
 import {
@@ -20,8 +21,8 @@ export const startEncounterInput = z.object({
   providerId: userIdSchema,
   encounterType: z.enum(encounterTypes),
   /** Clinicians may record a visit after the fact; defaults to `metadata.now`. */
-  startedAt: z.date().optional(),
-  reason: z.string().trim().max(500).nullish(),
+  startedAt: clinicalInstant.optional(),
+  reason: text(500).nullish(),
 });
 export type StartEncounterData = z.input<typeof startEncounterInput> & {
   /** Resolved by the handler from the patient's stream: this decider cannot see it. */
@@ -31,8 +32,8 @@ export type StartEncounterData = z.input<typeof startEncounterInput> & {
 export const completeEncounterInput = z.object({
   encounterId: z.uuid(),
   /** Defaults to `metadata.now`. */
-  endedAt: z.date().optional(),
-  outcome: z.string().trim().min(1, "an outcome is required").max(2000),
+  endedAt: clinicalInstant.optional(),
+  outcome: text(2000, { min: 1, minMessage: "an outcome is required" }),
   dischargeDisposition: z.enum(dischargeDispositions),
 });
 export type CompleteEncounterData = z.input<typeof completeEncounterInput>;

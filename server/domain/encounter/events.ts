@@ -1,6 +1,7 @@
 // Encounter events: a visit of a patient with a provider, from start to completion.
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { text } from "../../input";
 import { userIdSchema } from "../common";
 
 export const encounterTypes = ["outpatient", "inpatient", "emergency", "telehealth", "home_visit"] as const;
@@ -25,7 +26,7 @@ export const EncounterStarted = defineEvent(
     encounterType: z.enum(encounterTypes),
     startedAt: z.iso.datetime(),
     /** Reason for the visit; null when none was given. */
-    reason: z.string().trim().min(1).max(500).nullable(),
+    reason: text(500, { min: 1 }).nullable(),
   }),
 );
 
@@ -34,7 +35,7 @@ export const EncounterCompleted = defineEvent(
   z.object({
     encounterId: z.uuid(),
     endedAt: z.iso.datetime(),
-    outcome: z.string().trim().min(1).max(2000),
+    outcome: text(2000, { min: 1 }),
     dischargeDisposition: z.enum(dischargeDispositions),
     /** Whole minutes from startedAt to endedAt, stored so reports need not recompute it. */
     durationMinutes: z.int().nonnegative(),

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError, ValidationError } from "../../errors";
+import { boundedJsonObject, clinicalInstant, text } from "../../input";
 import { parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import type { EncounterCheck } from "../encounter/decider";
 import { requireActivePatient, type PatientCheck } from "../patient/decider";
@@ -12,7 +13,6 @@ import {
   orderKinds,
   orderPriorities,
   orderStatuses,
-  resultDataSchema,
   resultingKinds,
   type OrderDetails,
   type OrderEvent,
@@ -50,7 +50,7 @@ export const createOrderInput = z.object({
   kind: z.enum(orderKinds),
   details: orderDetailsSchema,
   priority: z.enum(orderPriorities).default("routine"),
-  scheduledFor: z.date().nullish(),
+  scheduledFor: clinicalInstant.nullish(),
 });
 export type CreateOrderData = z.input<typeof createOrderInput> & {
   /** Resolved by the handler from the patient's stream: this decider cannot see it. */
@@ -59,13 +59,19 @@ export type CreateOrderData = z.input<typeof createOrderInput> & {
   encounter?: EncounterCheck | null;
 };
 
+/**
+ * A result as a client may send it: JSON of at most 64 KB, 8 levels and 10,000 characters per
+ * value. Reports are text; images and documents belong in a document store, not the event log.
+ */
+export const resultDataInput = boundedJsonObject({ maxBytes: 64 * 1024, maxDepth: 8, maxStringLength: 10_000 });
+
 export const changeOrderStatusInput = z.object({
   orderId: z.uuid(),
   newStatus: z.enum(orderStatuses),
   /** Required when cancelling. */
-  reason: z.string().trim().max(500).nullish(),
+  reason: text(500).nullish(),
   /** Required when completing a lab or imaging order; refused otherwise. */
-  resultData: resultDataSchema.nullish(),
+  resultData: resultDataInput.nullish(),
 });
 export type ChangeOrderStatusData = z.input<typeof changeOrderStatusInput>;
 

@@ -1,6 +1,7 @@
 // Order events: a provider's request (lab, imaging, medication, ...) and its status over time.
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { text } from "../../input";
 import { userIdSchema } from "../common";
 
 export const orderKinds = ["lab", "imaging", "medication", "procedure", "referral"] as const;
@@ -15,7 +16,7 @@ export type OrderStatus = (typeof orderStatuses)[number];
 /** Kinds whose completion carries the result itself (values, report text). */
 export const resultingKinds: readonly OrderKind[] = ["lab", "imaging"];
 
-const detailText = (max: number) => z.string().trim().min(1).max(max);
+const detailText = (max: number) => text(max, { min: 1 });
 
 export const orderDetailsSchema = z.object({
   /** A coding system's code (LOINC, RxNorm, CPT, ...), when the order was picked from one. */
@@ -54,7 +55,7 @@ export const OrderStatusChanged = defineEvent(
     previousStatus: z.enum(orderStatuses),
     newStatus: z.enum(orderStatuses),
     /** Required when cancelling; optional otherwise. */
-    reason: z.string().trim().min(1).max(500).nullable(),
+    reason: text(500, { min: 1 }).nullable(),
     /** Set when a lab or imaging order completes. */
     resultData: resultDataSchema.nullable(),
     changedAt: z.iso.datetime(),

@@ -2,12 +2,12 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError } from "../../errors";
+import { dateOfBirthInput, text } from "../../input";
 import { parseInput, refuse, toIso, unreachable, type CommandMetadata } from "../common";
 import {
   changeReasonSchema,
   criticalFindingSchema,
   demographicFields,
-  demographicsChangesSchema,
   demographicsSchema,
   mrnSchema,
   type Address,
@@ -23,18 +23,22 @@ export const registerPatientInput = z.object({
   patientId: z.uuid(),
   mrn: mrnSchema,
   ...demographicsSchema.shape,
+  dateOfBirth: dateOfBirthInput,
   email: demographicsSchema.shape.email.default(null),
   phone: demographicsSchema.shape.phone.default(null),
   address: demographicsSchema.shape.address.default(null),
 });
 export type RegisterPatientData = z.input<typeof registerPatientInput>;
 
+/** The changes a client may send: as stored, with a date of birth bounded to what is plausible. */
+export const demographicsChangesInput = z.strictObject({ ...demographicsSchema.shape, dateOfBirth: dateOfBirthInput }).partial();
+
 export const updatePatientDemographicsInput = z.object({
   patientId: z.uuid(),
   /** Fields left out (or undefined) are untouched; `null` clears email, phone or address. */
-  changes: demographicsChangesSchema,
+  changes: demographicsChangesInput,
   /** Checked only when something actually changes: a no-op needs no justification. */
-  reason: z.string(),
+  reason: text(500, { trim: false }),
 });
 export type UpdatePatientDemographicsData = z.input<typeof updatePatientDemographicsInput>;
 

@@ -1,6 +1,7 @@
 // Patient events: the stored payload shapes, validated on write (encode) and on read (decode).
 import { z } from "zod";
 import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
+import { text } from "../../input";
 
 /** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
 export const mrnPattern = /^[A-Z0-9]{6,12}$/;
@@ -13,11 +14,11 @@ export type Sex = (typeof sexValues)[number];
 export const phonePattern = /^\+?\(?(?:\d[ ()./-]{0,2}){3,20}$/;
 
 export const addressSchema = z.object({
-  line1: z.string().trim().min(1).max(200),
-  line2: z.string().trim().min(1).max(200).optional(),
-  city: z.string().trim().min(1).max(100),
-  region: z.string().trim().min(1).max(100).optional(),
-  postalCode: z.string().trim().min(1).max(20),
+  line1: text(200, { min: 1 }),
+  line2: text(200, { min: 1 }).optional(),
+  city: text(100, { min: 1 }),
+  region: text(100, { min: 1 }).optional(),
+  postalCode: text(20, { min: 1 }),
   /** ISO 3166-1 alpha-2, so addresses stay comparable across sites. */
   country: z.string().regex(/^[A-Z]{2}$/, "country must be an ISO 3166-1 alpha-2 code, e.g. US"),
 });
@@ -26,8 +27,8 @@ export type Address = z.output<typeof addressSchema>;
 /** The fields PatientDemographicsUpdated may change (the MRN is not one of them). */
 export const demographicsSchema = z.object({
   // May be empty: mononymous patients, and v1 records whose single name had no given part.
-  givenName: z.string().trim().max(100),
-  familyName: z.string().trim().min(1).max(100),
+  givenName: text(100),
+  familyName: text(100, { min: 1 }),
   dateOfBirth: z.iso.date(),
   sex: z.enum(sexValues),
   email: z.email().max(254).nullable(),
@@ -42,11 +43,11 @@ export const demographicFields = Object.keys(demographicsSchema.shape) as Demogr
 export const demographicsChangesSchema = z.strictObject(demographicsSchema.shape).partial();
 export type DemographicsChanges = z.output<typeof demographicsChangesSchema>;
 
-export const changeReasonSchema = z
-  .string()
-  .trim()
-  .min(1, "a reason for the change is required")
-  .max(500, "the reason may be at most 500 characters");
+export const changeReasonSchema = text(500, {
+  min: 1,
+  minMessage: "a reason for the change is required",
+  maxMessage: "the reason may be at most 500 characters",
+});
 
 /** v1 stored one `name`; v2 splits it. The last word is taken as the family name. */
 export function splitLegacyName(name: string): { givenName: string; familyName: string } {

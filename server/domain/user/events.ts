@@ -2,13 +2,14 @@
 // log answers "who gave this person the clinician role, and when".
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { text } from "../../input";
 import { userIdSchema } from "../common";
 
 const roleNames = z.array(z.enum(["clinician", "compliance", "admin"])).max(3);
 
 export const UserCreated = defineEvent(
   "UserCreated",
-  z.object({ userId: userIdSchema, email: z.email().max(254), name: z.string().min(1).max(100), roles: roleNames }),
+  z.object({ userId: userIdSchema, email: z.email().max(254), name: text(100, { min: 1 }), roles: roleNames }),
 );
 
 export const UserRolesChanged = defineEvent(

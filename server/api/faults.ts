@@ -1,0 +1,78 @@
+// Unexpected errors (server faults): the server log gets what an operator needs to find the cause
+// (error class, SQLSTATE, Prisma code, procedure, correlation id), the browser gets a generic
+// message with the correlation id. Never the error's message or a driver's DETAIL: those carry
+// the values of the row that failed, which can be patient data.
+
+/** What one log line says about a fault: names and codes only, never messages or values. */
+export type FaultSummary = {
+  /** The error classes along the cause chain, outermost first ("TRPCError < DriverAdapterError"). */
+  errorClass: string;
+  /** PostgreSQL's five-character SQLSTATE, when a database error is in the chain. */
+  sqlState: string | null;
+  /** Prisma's Pxxxx code, when Prisma raised it. */
+  prismaCode: string | null;
+};
+
+const sqlStatePattern = /^[0-9A-Z]{5}$/;
+const prismaCodePattern = /^P\d{4}$/;
+
+export function summarizeFault(error: unknown): FaultSummary {
+  const classes: string[] = [];
+  let sqlState: string | null = null;
+  let prismaCode: string | null = null;
+  const seen = new Set<unknown>();
+  // The cause chain and the places Prisma's driver adapters put the database's code.
+  const queue: unknown[] = [error];
+  while (queue.length > 0 && seen.size < 12) {
+    const e = queue.shift();
+    if (typeof e !== "object" || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const rec = e as Record<string, unknown>;
+    if (e instanceof Error) classes.push(e.constructor?.name && e.constructor.name !== "Error" ? e.constructor.name : e.name);
+    for (const key of ["code", "originalCode", "sqlState"]) {
+      const code = rec[key];
+      if (typeof code !== "string") continue;
+      if (!prismaCode && prismaCodePattern.test(code)) prismaCode = code;
+      else if (!sqlState && sqlStatePattern.test(code)) sqlState = code;
+    }
+    queue.push(rec.cause, rec.meta, rec.driverAdapterError);
+  }
+  return { errorClass: classes.join(" < ") || typeof error, sqlState, prismaCode };
+}
+
+export type ServerFault = {
+  /** The tRPC path ("patient.list"), or null outside a procedure (the transport, the context). */
+  procedure: string | null;
+  correlationId: string | null;
+  error: unknown;
+};
+
+const logged = new WeakSet<object>();
+
+/** Counters of faults since start, by kind: read by the health and metrics views. */
+export const faultCounts = { internal: 0, undecodableEvents: 0 };
+
+/**
+ * The one place a server fault is logged. Logs each error object once, even when both the
+ * procedure's middleware and the HTTP handler see it.
+ */
+export function logServerFault(fault: ServerFault): void {
+  if (typeof fault.error === "object" && fault.error !== null) {
+    if (logged.has(fault.error)) return;
+    logged.add(fault.error);
+  }
+  faultCounts.internal++;
+  const s = summarizeFault(fault.error);
+  console.error(
+    `[fault] ${fault.procedure ?? "(transport)"} correlation=${fault.correlationId ?? "-"} class=${s.errorClass}` +
+      (s.sqlState ? ` sqlstate=${s.sqlState}` : "") +
+      (s.prismaCode ? ` prisma=${s.prismaCode}` : ""),
+  );
+}
+
+/** What the browser is told about a fault: nothing about its cause, and where to look it up. */
+export function faultMessage(correlationId: string | null | undefined): string {
+  return correlationId
+    ? `Something went wrong on the server. If it persists, give this reference to support: ${correlationId}`
+    : "Something went wrong on the server.";
+}

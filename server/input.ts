@@ -1,0 +1,244 @@
+// What the system accepts from outside, in one place: text, integers bounded by the columns that
+// hold them, plausible dates, bounded JSON values and page cursors. Every tRPC input and every
+// command input is built from these, so nothing reaches the database unchecked: a value that
+// PostgreSQL would refuse (a NUL byte, an int4 overflow, year 0) is refused here instead, as a
+// zod issue at the field's path, which the API answers as BAD_REQUEST.
+import { z } from "zod";
+import { ValidationError } from "./errors";
+
+// ---- text ------------------------------------------------------------------------------------
+
+/** A lone UTF-16 surrogate: not Unicode at all; JSONB refuses it and UTF-8 cannot encode it. */
+const loneSurrogate = /\p{Cs}/u;
+
+/** Why `value` cannot be stored as text, or null when it can. */
+export function textProblem(value: string): string | null {
+  // PostgreSQL text and JSONB cannot hold U+0000.
+  if (value.includes("\u0000")) return "must not contain a NUL character (U+0000)";
+  if (loneSurrogate.test(value)) return "must not contain an unpaired surrogate (malformed Unicode)";
+  return null;
+}
+
+export type TextOptions = {
+  /** Minimum length after trimming (default 0). */
+  min?: number;
+  minMessage?: string;
+  maxMessage?: string;
+  /** Default true; passwords keep their spaces. */
+  trim?: boolean;
+};
+
+/**
+ * The API's one string schema: refuses NUL and lone surrogates (naming the field through the
+ * issue's path), trims, and bounds the length. Use it for every string that is not an enum, a
+ * uuid, an email or an anchored pattern (those admit no such characters).
+ */
+export function text(max: number, options: TextOptions = {}) {
+  let schema = z.string().check((ctx) => {
+    // Before trimming or counting: a megabyte of input must not be scanned twice to be refused.
+    if (ctx.value.length > max * 4 + 1024) {
+      ctx.issues.push({ code: "too_big", origin: "string", maximum: max, inclusive: true, input: ctx.value, message: options.maxMessage ?? `at most ${max} characters`, continue: false });
+      return;
+    }
+    const problem = textProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value, continue: false });
+  });
+  if (options.trim !== false) schema = schema.trim();
+  if (options.min !== undefined) schema = schema.min(options.min, options.minMessage ?? (options.min === 1 ? "required" : `at least ${options.min} characters`));
+  return schema.max(max, options.maxMessage ?? `at most ${max} characters`);
+}
+
+/** An id from outside that is not a uuid (user ids of the sign-in system, stream ids). */
+export const idText = text(100, { min: 1 });
+
+// ---- integers ----------------------------------------------------------------------------------
+
+export const INT2_MAX = 32_767;
+export const INT4_MAX = 2_147_483_647;
+/** Largest int8 (bigint); row ids beyond it do not exist. */
+export const INT8_MAX = 9_223_372_036_854_775_807n;
+
+/** A stream version or a version to read from: int4 in every table that holds one. */
+export const versionInput = z.int().min(0).max(INT4_MAX - 1);
+
+/** A global position (int8): every one the API hands out is a JavaScript safe integer. */
+export const positionInput = z.int().positive();
+
+/** A page size. */
+export const pageLimit = (max: number, fallback: number) => z.int().min(1).max(max).default(fallback);
+
+/** A bigint row id as text (int8 does not fit a JavaScript number's exact range). */
+export const rowIdText = z
+  .string()
+  .regex(/^[1-9]\d{0,18}$/, "must be a row id")
+  .refine((v) => BigInt(v) <= INT8_MAX, "must be a row id");
+
+// ---- dates -----------------------------------------------------------------------------------
+
+/** No record in this system predates 1900, and nothing is filed after 2200. */
+export const EARLIEST = new Date("1900-01-01T00:00:00Z");
+export const LATEST = new Date("2200-01-01T00:00:00Z");
+
+/** An instant for filters and time travel: a real date inside [1900, 2200). */
+export const filterInstant = z
+  .date("must be a date")
+  .min(EARLIEST, "must be in 1900 or later")
+  .max(LATEST, "must be before 2200");
+
+/**
+ * A clinical instant (a visit's start or end, when an order is scheduled): 1950 to 2100. A fixed
+ * window, so deciders that parse it stay pure; their own rules (not in the future, not before
+ * the start) refuse what is plausible but wrong, with their own messages.
+ */
+export const clinicalInstant = z
+  .date("must be a date")
+  .min(new Date("1950-01-01T00:00:00Z"), "must be in 1950 or later")
+  .max(new Date("2100-01-01T00:00:00Z"), "must be before 2100");
+
+/**
+ * A date of birth as YYYY-MM-DD: a real calendar date, 1900-01-01 or later. "Not in the future"
+ * is the patient decider's rule (patient.dob_in_future): it needs the command's clock.
+ */
+export const dateOfBirthInput = z.iso
+  .date("must be a date (YYYY-MM-DD)")
+  .refine((d) => d >= "1900-01-01", "must be 1900-01-01 or later");
+
+// ---- JSON values -----------------------------------------------------------------------------
+
+export type JsonLimits = { maxBytes: number; maxDepth: number; maxStringLength: number };
+
+/** Why a JSON value is outside the limits (with the path inside it), or null when it fits. */
+function jsonProblem(value: unknown, limits: JsonLimits): { path: (string | number)[]; message: string } | null {
+  let size = 0;
+  const walk = (v: unknown, path: (string | number)[], depth: number): { path: (string | number)[]; message: string } | null => {
+    if (depth > limits.maxDepth) return { path, message: `nests deeper than ${limits.maxDepth} levels` };
+    if (typeof v === "string") {
+      size += v.length + 2;
+      if (v.length > limits.maxStringLength) return { path, message: `a value may be at most ${limits.maxStringLength} characters` };
+      const problem = textProblem(v);
+      return problem ? { path, message: problem } : null;
+    }
+    if (typeof v === "number") {
+      size += 8;
+      return Number.isFinite(v) ? null : { path, message: "must be a finite number" };
+    }
+    if (v === null || typeof v === "boolean") {
+      size += 5;
+      return null;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const found = walk(v[i], [...path, i], depth + 1);
+        if (found) return found;
+        if (size > limits.maxBytes) return null;
+      }
+      return null;
+    }
+    if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
+        size += key.length + 3;
+        const keyProblem = textProblem(key);
+        if (keyProblem) return { path: [...path, key], message: `key ${keyProblem}` };
+        const found = walk(child, [...path, key], depth + 1);
+        if (found) return found;
+        if (size > limits.maxBytes) return null;
+      }
+      return null;
+    }
+    return { path, message: "must be JSON (text, a number, true/false, null, a list or an object)" };
+  };
+  const found = walk(value, [], 0);
+  if (found) return found;
+  return size > limits.maxBytes ? { path: [], message: `may be at most ${Math.round(limits.maxBytes / 1024)} KB of JSON` } : null;
+}
+
+/**
+ * A JSON object of bounded size, depth and string length, whose text PostgreSQL can store. The
+ * walk runs before zod's own JSON check, which recurses without a limit.
+ */
+export function boundedJsonObject(limits: JsonLimits) {
+  return z
+    .custom<Record<string, z.core.util.JSONType>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be an object")
+    .check((ctx) => {
+      const problem = jsonProblem(ctx.value, limits);
+      if (problem) ctx.issues.push({ code: "custom", message: problem.message, path: problem.path, input: ctx.value, continue: false });
+    });
+}
+
+// ---- page cursors ----------------------------------------------------------------------------
+
+/*
+ * Page cursors are validated strictly, not signed. A cursor carries only the last row's sort
+ * key, and every filter and access check is applied again on each page, so a forged cursor can
+ * only start a page at another place in data the caller may read anyway: there is nothing to
+ * protect with a signature, and a key would have to be kept and rotated. What must not happen is
+ * a forged value reaching SQL (a smallint overflow, a text that is no timestamp), so each
+ * cursor's content has a strict schema that bounds every field to its column.
+ */
+
+/** Opaque page cursors: base64url JSON of the last row's sort key. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+const cursorPattern = /^[A-Za-z0-9_-]{1,1000}$/;
+
+function parseCursor<T>(cursor: string, schema: z.ZodType<T>): T | null {
+  if (!cursorPattern.test(cursor)) return null;
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+const cursorMessage = "is not a page cursor this server issued (reload the list)";
+
+/** Decodes a cursor from the client; a malformed or forged one is a ValidationError (BAD_REQUEST). */
+export function decodeCursor<T>(cursor: string | null | undefined, schema: z.ZodType<T>): T | null {
+  if (!cursor) return null;
+  const value = parseCursor(cursor, schema);
+  if (value === null) throw new ValidationError(`cursor: ${cursorMessage}`, "cursor");
+  return value;
+}
+
+/** The input field for a cursor of this shape: checked at the schema, so the field is named. */
+export function cursorInput<T>(schema: z.ZodType<T>) {
+  return z
+    .string()
+    .max(1000, cursorMessage)
+    .refine((c) => parseCursor(c, schema) !== null, cursorMessage)
+    .nullish();
+}
+
+/** A timestamp inside a cursor: ISO text of a real instant PostgreSQL can hold. */
+export const cursorInstant = z.iso.datetime({ offset: true }).refine((t) => {
+  const ms = Date.parse(t);
+  return ms >= EARLIEST.getTime() && ms < LATEST.getTime();
+});
+
+// ---- the shape of a whole input ----------------------------------------------------------------
+
+export const MAX_INPUT_DEPTH = 32;
+export const MAX_INPUT_NODES = 50_000;
+
+/**
+ * Whether a raw input is too deep or too large to hand to the schemas at all: zod's recursive
+ * schemas (JSON values) and superjson walk it recursively, and a million-node array costs
+ * memory before any field is looked at. Null when it is fine.
+ */
+export function inputShapeProblem(input: unknown): string | null {
+  let nodes = 0;
+  const stack: { value: unknown; depth: number }[] = [{ value: input, depth: 0 }];
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop()!;
+    if (++nodes > MAX_INPUT_NODES) return `input has more than ${MAX_INPUT_NODES} values`;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth >= MAX_INPUT_DEPTH) return `input nests deeper than ${MAX_INPUT_DEPTH} levels`;
+    const children = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Array.isArray(value) ? value : Object.values(value);
+    if (children.length > MAX_INPUT_NODES) return `input has more than ${MAX_INPUT_NODES} values`;
+    for (const child of children) stack.push({ value: child, depth: depth + 1 });
+  }
+  return null;
+}

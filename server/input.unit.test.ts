@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ValidationError } from "./errors";
+import {
+  boundedJsonObject,
+  clinicalInstant,
+  cursorInput,
+  cursorInstant,
+  dateOfBirthInput,
+  decodeCursor,
+  encodeCursor,
+  filterInstant,
+  inputShapeProblem,
+  rowIdText,
+  text,
+  versionInput,
+} from "./input";
+
+const messages = (schema: z.ZodType, value: unknown) => {
+  const r = z.object({ field: schema }).safeParse({ field: value });
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+};
+
+describe("text", () => {
+  const name = text(10, { min: 1 });
+  it("refuses NUL and lone surrogates, naming the field", () => {
+    expect(messages(name, "a\u0000b")).toEqual(["field: must not contain a NUL character (U+0000)"]);
+    expect(messages(name, "a\ud800")).toEqual(["field: must not contain an unpaired surrogate (malformed Unicode)"]);
+    expect(messages(name, "\udfff\ud800")).toHaveLength(1);
+  });
+  it("accepts real Unicode, trims, and bounds the length after trimming", () => {
+    expect(name.parse("  Zoë 😀  ")).toBe("Zoë 😀");
+    expect(messages(name, "   ")).toEqual(["field: required"]);
+    expect(messages(name, "x".repeat(11))).toEqual(["field: at most 10 characters"]);
+    expect(messages(name, "x".repeat(1_000_000))).toEqual(["field: at most 10 characters"]);
+  });
+  it("keeps spaces when asked (passwords)", () => {
+    expect(text(20, { trim: false }).parse(" pass ")).toBe(" pass ");
+  });
+});
+
+describe("numbers and dates", () => {
+  it("bounds a version to int4", () => {
+    expect(versionInput.safeParse(2_147_483_646).success).toBe(true);
+    expect(versionInput.safeParse(2_147_483_647).success).toBe(false);
+    expect(versionInput.safeParse(Number.NaN).success).toBe(false);
+  });
+  it("bounds a row id to int8", () => {
+    expect(rowIdText.safeParse("9223372036854775807").success).toBe(true);
+    expect(rowIdText.safeParse("9223372036854775808").success).toBe(false);
+    expect(rowIdText.safeParse("0").success).toBe(false);
+    expect(rowIdText.safeParse("-1").success).toBe(false);
+  });
+  it("refuses dates of birth before 1900 and impossible ones", () => {
+    expect(dateOfBirthInput.safeParse("1900-01-01").success).toBe(true);
+    expect(messages(dateOfBirthInput, "1899-12-31")).toEqual(["field: must be 1900-01-01 or later"]);
+    for (const d of ["0000-01-01", "-0001-01-01", "2023-02-29", "-271821-04-20"]) expect(dateOfBirthInput.safeParse(d).success).toBe(false);
+  });
+  it("keeps instants inside what PostgreSQL holds and what is plausible", () => {
+    for (const d of [new Date(-8.64e15), new Date("0000-01-01T00:00:00Z"), new Date(Number.NaN), new Date("+010000-01-01T00:00:00Z")]) {
+      expect(filterInstant.safeParse(d).success).toBe(false);
+      expect(clinicalInstant.safeParse(d).success).toBe(false);
+    }
+    expect(filterInstant.safeParse(new Date()).success).toBe(true);
+    expect(clinicalInstant.safeParse(new Date("1949-12-31T00:00:00Z")).success).toBe(false);
+    expect(clinicalInstant.safeParse(new Date()).success).toBe(true);
+  });
+});
+
+describe("bounded JSON", () => {
+  const result = boundedJsonObject({ maxBytes: 1024, maxDepth: 3, maxStringLength: 100 });
+  it("accepts a plain result", () => {
+    expect(result.parse({ hb: { value: 13.5, unit: "g/dL" }, flags: ["low", null, true] })).toEqual({ hb: { value: 13.5, unit: "g/dL" }, flags: ["low", null, true] });
+  });
+  it("refuses what PostgreSQL cannot store or should not, at the path inside", () => {
+    expect(messages(result, { a: { b: "x\u0000" } })).toEqual(["field.a.b: must not contain a NUL character (U+0000)"]);
+    expect(messages(result, { "k\ud800": 1 })).toEqual(["field.k\ud800: key must not contain an unpaired surrogate (malformed Unicode)"]);
+    expect(messages(result, { n: Number.NaN })).toEqual(["field.n: must be a finite number"]);
+    expect(messages(result, { a: { b: { c: { d: 1 } } } })).toEqual(["field.a.b.c.d: nests deeper than 3 levels"]);
+    expect(messages(result, { report: "x".repeat(101) })).toEqual(["field.report: a value may be at most 100 characters"]);
+    expect(messages(result, Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, "v".repeat(50)])))).toEqual(["field: may be at most 1 KB of JSON"]);
+    expect(messages(result, { d: new Date() })).toHaveLength(1);
+    expect(messages(result, [1])).toEqual(["field: must be an object"]);
+  });
+});
+
+describe("page cursors", () => {
+  const shape = z.strictObject({ r: z.int().min(0).max(32_767), t: cursorInstant, id: z.uuid() });
+  const good = { r: 1, t: "2026-01-01T00:00:00.000Z", id: "6f1c1b1e-8d1a-4a53-9a53-2a8f0d1f7b11" };
+  it("round-trips what the server issued", () => {
+    expect(decodeCursor(encodeCursor(good), shape)).toEqual(good);
+    expect(cursorInput(shape).safeParse(encodeCursor(good)).success).toBe(true);
+  });
+  it("refuses forged, malformed and overflowing cursors as a ValidationError on the cursor field", () => {
+    const forged = [
+      encodeCursor({ ...good, r: 32_768 }),
+      encodeCursor({ ...good, t: "0000-01-01T00:00:00Z" }),
+      encodeCursor({ ...good, t: "not a time" }),
+      encodeCursor({ ...good, extra: 1 }),
+      encodeCursor([good]),
+      "not base64!",
+      Buffer.from([0xff, 0xfe]).toString("base64url"),
+      "A".repeat(2000),
+    ];
+    for (const cursor of forged) {
+      expect(() => decodeCursor(cursor, shape)).toThrow(ValidationError);
+      expect(cursorInput(shape).safeParse(cursor).success).toBe(false);
+    }
+  });
+});
+
+describe("the shape of a whole input", () => {
+  it("refuses deep nesting and huge collections before any schema walks them", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(inputShapeProblem(deep)).toMatch(/deeper than 32/);
+    expect(inputShapeProblem(Array.from({ length: 60_000 }, () => 0))).toMatch(/more than 50000 values/);
+    expect(inputShapeProblem(new Map([[1, { a: [1, 2] }]]))).toBeNull();
+    expect(inputShapeProblem({ a: { b: [1, "x", null] } })).toBeNull();
+  });
+});
