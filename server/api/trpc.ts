@@ -5,6 +5,7 @@ import superjson from "superjson";
 import { z } from "zod";
 import type { Context, Role } from "./context";
 import { MappedError, toTRPCError } from "./errors";
+import { callObserved } from "./observe";
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
@@ -39,7 +40,15 @@ const mapDomainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-const base = t.procedure.use(mapDomainErrors);
+/** Outermost: times every call and logs its outcome (the code after domain errors are mapped). */
+const observed = t.middleware(async ({ ctx, path, type, next }) => {
+  const startedAt = performance.now();
+  const result = await next();
+  callObserved({ procedure: path, type, correlationId: ctx.correlationId, userId: ctx.user?.id ?? null, startedAt, code: result.ok ? "OK" : result.error.code });
+  return result;
+});
+
+const base = t.procedure.use(observed).use(mapDomainErrors);
 
 /** Health and sign-in only. */
 export const publicProcedure = base;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { EnvError, type Env } from "../db/env";
+import { componentLogger } from "../log";
 
 export type AuthConfig = {
   secret: string;
@@ -28,7 +29,7 @@ export function resolveAuthSecret(e: Pick<Env, "BETTER_AUTH_SECRET" | "NODE_ENV"
   if (secret.length >= 32) {
     if (e.NODE_ENV === "production" && e.DATABASE_URL && !warned) {
       warned = true;
-      console.warn(`[auth] BETTER_AUTH_SECRET is not set: using the development secret in ${file}`);
+      componentLogger("auth").warn({ file }, "BETTER_AUTH_SECRET is not set: using the development secret in this file");
     }
     return secret;
   }

@@ -8,6 +8,7 @@ import type { Database } from "../db/client";
 import { env } from "../db/env";
 import { isRole, type Role, type SessionUser } from "./roles";
 import { authConfigFromEnv, type AuthConfig } from "./config";
+import { componentLogger } from "../log";
 
 /** How long a session lasts from sign-in; it is not extended by use. */
 export const SESSION_HOURS = 12;
@@ -116,7 +117,7 @@ let hostWarned = false;
 function warnUnknownHost(host: string | null) {
   if (hostWarned) return;
   hostWarned = true;
-  console.warn(`[auth] requests for host ${JSON.stringify(host)} cannot sign in: set BETTER_AUTH_URL to the console's public origin`);
+  componentLogger("auth").warn({ host }, "requests for this host cannot sign in: set BETTER_AUTH_URL to the console's public origin");
 }
 
 /** better-auth's handler, answering a request for an unknown host with 421 instead of throwing. */

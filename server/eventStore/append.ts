@@ -4,6 +4,8 @@ import { ConcurrencyError, ValidationError } from "../errors";
 import { pgErrorInfo, sqlOf, type Store } from "./db";
 import type { EventRegistry } from "./serializer";
 import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
+import { recordConflict } from "../metrics/registry";
+import { appendObserved } from "../metrics/store";
 
 export class DuplicateEventError extends Error {
   override readonly name = "DuplicateEventError";
@@ -78,6 +80,7 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
   const expected = encodeExpectedVersion(options.expectedVersion);
+  const startedAt = performance.now();
   let rows: AppendRow[];
   try {
     rows = await sqlOf(store.db)<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
@@ -95,7 +98,9 @@ export async function appendToStream(
     }
     throw error;
   }
+  if (rows[0]?.conflict) recordConflict(options.aggregateType);
   if (rows[0]?.conflict) throw new ConcurrencyError(streamId, options.expectedVersion, rows[0].version);
+  appendObserved(store.db, options.aggregateType, events.length, startedAt, rows[0]?.repeated ?? false);
   const last = rows.at(-1);
   return {
     streamId,

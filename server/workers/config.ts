@@ -7,6 +7,7 @@ import { eventRegistry } from "../domain/registry";
 import { rabbitBus } from "./bus";
 import { runOutboxLoop } from "./loop";
 import type { Bus, HandlerRegistry } from "./outbox";
+import { listenForAppends } from "./wakeup";
 
 export const OUTBOX_BATCH_SIZE = 100;
 /** Tries before a row is dead-lettered; admin.retryDeadLetter puts it back. */
@@ -47,14 +48,17 @@ export function startInlineOutboxWorker(db: Database): void {
   if (g[inlineKey]) return;
   const stop = new AbortController();
   g[inlineKey] = stop;
+  const e = env();
+  // Other instances' appends wake this worker too (their NOTIFY); this process's wake it directly.
+  if (db.mode === "postgresql" && e.DATABASE_URL) listenForAppends(e.DATABASE_URL);
   void runOutboxLoop(
     { store: storeOn(db.prisma, eventRegistry), handlers: outboxHandlers(), bus: processBus() },
     {
       batchSize: OUTBOX_BATCH_SIZE,
       maxAttempts: OUTBOX_MAX_ATTEMPTS,
-      pollMs: env().OUTBOX_POLL_MS,
+      pollMs: e.OUTBOX_POLL_MS,
+      retentionDays: e.OUTBOX_RETENTION_DAYS,
       signal: stop.signal,
-      log: (line) => console.log(line),
     },
   );
 }
