@@ -17,7 +17,8 @@ import { componentLogger, errorFields } from "../log";
 export const APPENDED_CHANNEL = "emr_appended";
 export const COALESCE_MS = 2;
 
-type Notifier = { lastSent: number; timer: NodeJS.Timeout | null; send: () => Promise<unknown> };
+type Notifier = { lastSent: number; timer: NodeJS.Timeout | null; send: (() => Promise<unknown>) | null };
+/** notifiers: the announced root clients (send is null on the embedded database). */
 type WakeState = { listeners: Set<() => void>; notifiers: WeakMap<object, Notifier> };
 
 const key = Symbol.for("emr.appendWakeup");
@@ -47,18 +48,20 @@ function runListeners(): void {
 }
 
 /**
- * Lets appends on this PostgreSQL database notify other processes (no-op on the embedded one).
- * The NOTIFY goes through the driver outside any transaction.
+ * Appends through this database's root client wake listeners once they return (they committed):
+ * this process's, and on PostgreSQL other processes' through NOTIFY, sent by the driver outside
+ * any transaction. Appends through a transaction client are announced by whoever commits it.
  */
 export function announceAppends(database: Pick<Database, "prisma" | "mode">): void {
-  if (database.mode !== "postgresql") return;
   const notifiers = state().notifiers;
   if (notifiers.has(database.prisma)) return;
   const run = sqlOf(database.prisma);
-  notifiers.set(database.prisma, { lastSent: 0, timer: null, send: () => run("SELECT pg_notify($1, '')", [APPENDED_CHANNEL]) });
+  const send = database.mode === "postgresql" ? () => run("SELECT pg_notify($1, '')", [APPENDED_CHANNEL]) : null;
+  notifiers.set(database.prisma, { lastSent: 0, timer: null, send });
 }
 
 function send(notifier: Notifier): void {
+  if (!notifier.send) return;
   notifier.lastSent = performance.now();
   notifier.send().catch((error: unknown) => componentLogger("wakeup").warn({ ...errorFields(error) }, "append notification not sent"));
 }
@@ -71,7 +74,7 @@ export function appended(db: Db): void {
   const s = state();
   if (s.listeners.size > 0) runListeners();
   const notifier = s.notifiers.get(db);
-  if (!notifier || notifier.timer) return;
+  if (!notifier?.send || notifier.timer) return;
   const wait = notifier.lastSent + COALESCE_MS - performance.now();
   if (wait <= 0) {
     send(notifier);
@@ -83,9 +86,12 @@ export function appended(db: Db): void {
   }, wait);
 }
 
-/** A root client is outside any transaction: what it wrote has committed when the call returns. */
+/**
+ * An announced root client is outside any transaction: what it wrote has committed when the
+ * call returns. (Prisma's transaction clients look like root ones, so only announced ones count.)
+ */
 export function isOutsideTransaction(db: Db): boolean {
-  return typeof (db as { $transaction?: unknown }).$transaction === "function";
+  return state().notifiers.has(db);
 }
 
 export type AppendListener = { close(): Promise<void> };
