@@ -27,12 +27,15 @@ async function dropStaleDatabases(admin: pg.Client) {
   }
 }
 
+/** The scrape token e2e/metrics.spec.ts uses (the server's METRICS_TOKEN unless one is set). */
+const e2eMetricsToken = "e2e-metrics-token-0123456789";
+
 async function main() {
   ensureBuild();
   const base = process.env.DATABASE_URL?.trim();
   // Sign-in rate limiting stays on, with room for every journey's sign-ins from 127.0.0.1.
   // A smaller hospital keeps the e2e start fast; the journeys make their own patients.
-  const childEnv: NodeJS.ProcessEnv = { AUTH_SIGNIN_RATE_LIMIT: "60", DEMO_PATIENTS: "30", ...process.env, PORT: port, E2E: "1" };
+  const childEnv: NodeJS.ProcessEnv = { AUTH_SIGNIN_RATE_LIMIT: "60", DEMO_PATIENTS: "30", METRICS_TOKEN: e2eMetricsToken, ...process.env, PORT: port, E2E: "1" };
   let cleanup: () => Promise<void> = async () => {};
   if (base) {
     const name = `emr_e2e_${Date.now().toString(36)}`;
