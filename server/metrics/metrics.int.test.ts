@@ -10,7 +10,8 @@ import { describeEachDatabase } from "../testing/db";
 import { storeOf } from "../testing/events";
 import { drainOutbox } from "../workers/outbox";
 import type { SessionUser } from "../api/context";
-import { metricsRouteHandler } from "./expose";
+import type { AddressInfo } from "node:net";
+import { metricsRouteHandler, startMetricsServer } from "./expose";
 import { projectionLags, readStoreFigures } from "./database";
 import { recordRebuild } from "./registry";
 
@@ -164,5 +165,21 @@ describeEachDatabase("metrics", (db) => {
     expect((await handler(new Request(url, { headers: { authorization: token } }))).status).toBe(401);
     const unset = metricsRouteHandler({ token: () => undefined, db: async () => db().prisma });
     expect((await unset(new Request(url, { headers: { authorization: `Bearer ${token}` } }))).status).toBe(503);
+  });
+
+  it("the worker's own metrics port serves the same text, with the same token check", async () => {
+    const server = await startMetricsServer({ port: 0, host: "127.0.0.1", db: db().prisma, token });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      expect((await fetch(`${base}/other`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+      const response = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      const families = parsePrometheusTextFormat(await response.text()) as Family[];
+      expect(families.find((f) => f.name === "emr_store_events")?.type).toBe("GAUGE");
+      expect(families.find((f) => f.name === "emr_outbox_pending")).toBeDefined();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
