@@ -133,7 +133,7 @@ function Chart({ spec, points, range }: { spec: ChartSpec; points: Point[]; rang
                 formatter={(v, name) => [v === null || v === undefined ? "—" : format(Number(v)), String(name)]}
               />
               {spec.series.map((s) => (
-                <Line key={s.key} type="monotone" dataKey={s.key} name={s.label} stroke={s.color} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
+                <Line key={s.key} type="monotone" dataKey={s.key} name={s.label} stroke={s.color} strokeWidth={2} dot={{ r: 2, fill: s.color }} connectNulls isAnimationActive={false} />
               ))}
             </LineChart>
           </ResponsiveContainer>
