@@ -9,13 +9,15 @@ type GlobalWithLogger = typeof globalThis & { [key]?: Logger };
 
 function levelFromEnv(): string {
   const level = process.env.LOG_LEVEL?.trim();
-  return level && ["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(level) ? level : "info";
+  if (level && ["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(level)) return level;
+  // Test runs keep their output for the tests' own reports (a test that reads logs sets a destination).
+  return process.env.VITEST ? "warn" : "info";
 }
 
-function build(destination?: DestinationStream): Logger {
+function build(destination?: DestinationStream, level = levelFromEnv()): Logger {
   return pino(
     {
-      level: levelFromEnv(),
+      level,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
@@ -39,13 +41,13 @@ export function componentLogger(component: string): Logger {
 }
 
 /**
- * Sends every line to `destination` until the returned function is called (tests read the
- * whole log output this way).
+ * Sends every line at `level` and above to `destination` until the returned function is called
+ * (tests read the whole log output this way).
  */
-export function useLogDestination(destination: DestinationStream): () => void {
+export function useLogDestination(destination: DestinationStream, level = "info"): () => void {
   const g = globalThis as GlobalWithLogger;
   const previous = g[key];
-  g[key] = build(destination);
+  g[key] = build(destination, level);
   return () => {
     g[key] = previous;
   };
