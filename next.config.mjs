@@ -31,7 +31,7 @@ const nextConfig = {
   poweredByHeader: false,
   typedRoutes: false,
   // Loaded by Node at run time, not bundled: PGlite reads its WASM files from its package.
-  serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "@prisma/adapter-pg"],
+  serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "@prisma/adapter-pg", "prom-client"],
   async headers() {
     return [
       { source: "/:path*", headers: securityHeaders },

@@ -32,6 +32,9 @@ async function dropStaleDatabases(admin: pg.Client) {
   }
 }
 
+/** The scrape token e2e/metrics.spec.ts uses (the server's METRICS_TOKEN unless one is set). */
+const e2eMetricsToken = "e2e-metrics-token-0123456789";
+
 async function main() {
   ensureBuild();
   const base = process.env.DATABASE_URL?.trim();
@@ -42,6 +45,7 @@ async function main() {
     AUTH_SIGNIN_RATE_LIMIT: "60",
     DEMO_PATIENTS: "30",
     BETTER_AUTH_SECRET: randomBytes(32).toString("base64url"),
+    METRICS_TOKEN: e2eMetricsToken,
     ...process.env,
     PORT: port,
     E2E: "1",

@@ -4,6 +4,7 @@
 import { getDatabase } from "./db/client";
 import { env, EnvError, type Env } from "./db/env";
 import { backgroundWorkWanted, startBackgroundWork } from "./workers/background";
+import { observeProcess } from "./metrics/process";
 
 /** Says why and ends the process: a server that cannot work must not print "Ready". */
 function refuse(message: string): never {
@@ -19,13 +20,15 @@ export async function bootServer(): Promise<void> {
     if (error instanceof EnvError) refuse(error.message);
     throw error;
   }
-  if (!backgroundWorkWanted(e)) return;
   let db;
   try {
     db = await getDatabase();
   } catch (error) {
-    refuse(`Cannot open the database for the background work: ${(error as Error).message}`);
+    refuse(`Cannot open the database: ${(error as Error).message}`);
   }
+  // Every server process keeps its metric history and wakes other processes after its appends.
+  observeProcess(db);
+  if (!backgroundWorkWanted(e)) return;
   const work = startBackgroundWork(db, { env: e });
   console.log(`background work: ${work.running.join(", ")}`);
   const stop = () => void work.stop();

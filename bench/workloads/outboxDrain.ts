@@ -2,20 +2,22 @@
 // (server/workers: claim with SKIP LOCKED and a lease, publish, mark) drains the outbox to an
 // in-process handler and, when RabbitMQ answers, to the bus with publisher confirms. Measured:
 // end-to-end latency from the start of an append to the handler seeing the event, p50/p99, and
-// the events/s delivered. The worker polls every 20 ms here (OUTBOX_POLL_MS; the default is
-// 1,000 ms, which bounds latency by the poll, not by the store). raw and peer: no equivalent
+// the events/s delivered. The worker polls at the default 1,000 ms but is woken by each append
+// (server/workers/wakeup.ts: in-process here, and the NOTIFY after commit that other processes'
+// workers LISTEN for), so latency is the store's, not the poll's. raw and peer: no equivalent
 // (Emmett has no outbox), so both columns are empty and the target is checked on ours alone.
 import { setTimeout as sleep } from "node:timers/promises";
 import { appendToStream, storeOn, type StoredEvent } from "../../server/eventStore";
 import { rabbitBus } from "../../server/workers/bus";
 import { runOutboxLoop } from "../../server/workers/loop";
 import { addHandler, type Bus, type HandlerRegistry } from "../../server/workers/outbox";
+import { announceAppends, listenForAppends } from "../../server/workers/wakeup";
 import { aggregateType, batchFor, benchRegistry, newStreamId } from "../lib/events";
 import { installStockParsers } from "../lib/pgTypes";
 import { percentile } from "../lib/stats";
 import type { Figure, Workload } from "../lib/types";
 
-const pollMs = 20;
+const pollMs = 1_000;
 const batch = 5;
 const everyMs = 5; // 5 events every 5 ms: 1,000 events/s
 
@@ -59,6 +61,10 @@ export const outboxDrain: Workload = {
     };
     for (const type of benchRegistry.types()) addHandler(handlers, type, seen);
 
+    // Appends through this client wake the worker once committed; the LISTEN connection is what
+    // a worker in another process would use (here it also delivers this process's NOTIFYs).
+    announceAppends(db);
+    const listener = db.mode === "postgresql" && ctx.oursUrl ? listenForAppends(ctx.oursUrl) : null;
     const stop = new AbortController();
     const loop = runOutboxLoop({ store, handlers, bus }, { batchSize: 100, maxAttempts: 5, pollMs, signal: stop.signal });
     const seconds = ctx.sizes.outbox.seconds;
@@ -94,11 +100,12 @@ export const outboxDrain: Workload = {
       stop.abort();
       await loop;
       await bus?.close();
+      await listener?.close();
       installStockParsers();
     }
     const delivered = latencies.length;
     const rate = delivered / ((lastSeen - firstStart) / 1000);
-    const note = `${total.toLocaleString("en-US")} events appended at 1,000/s in batches of 5; worker: batches of 100, polling every ${pollMs} ms; ${bus ? "in-process handler + RabbitMQ with publisher confirms" : "in-process handler only (RabbitMQ not reachable)"}; delivered ${delivered.toLocaleString("en-US")}`;
+    const note = `${total.toLocaleString("en-US")} events appended at 1,000/s in batches of 5; worker: batches of 100, woken by each append (poll fallback every ${pollMs} ms); ${bus ? "in-process handler + RabbitMQ with publisher confirms" : "in-process handler only (RabbitMQ not reachable)"}; delivered ${delivered.toLocaleString("en-US")}`;
     const figures: Figure[] = [
       {
         workload: "7. outbox drain at 1,000 appended events/s",
@@ -107,9 +114,9 @@ export const outboxDrain: Workload = {
         ours: percentile(latencies, 99),
         raw: null,
         peer: null,
-        target: "< 500 ms at 1,000 appended events/s",
+        target: "< 50 ms at 1,000 appended events/s",
         better: "lower",
-        check: ({ ours }) => ours < 500 && delivered === total,
+        check: ({ ours }) => ours < 50 && delivered === total,
         note,
       },
       {
@@ -119,8 +126,9 @@ export const outboxDrain: Workload = {
         ours: percentile(latencies, 50),
         raw: null,
         peer: null,
-        target: null,
+        target: "< 5 ms at 1,000 appended events/s",
         better: "lower",
+        check: ({ ours }) => ours < 5,
       },
       {
         workload: "7. outbox drain at 1,000 appended events/s",

@@ -55,6 +55,8 @@ export const accessMatrix = {
   // The outbox's lag and dead letters (no payloads), and putting a dead letter back in line.
   "admin.outbox": ["admin"],
   "admin.retryDeadLetter": ["admin"],
+  "observability.metricsHistory": ["admin"],
+  "observability.schemaRegistry": ["admin"],
 } as const satisfies Record<string, Access>;
 
 /** Procedures that may be public at all; anything else marked public fails the test. */

@@ -14,6 +14,8 @@ import {
   uuidFromName,
 } from "../eventStore";
 import type { SessionUser } from "./context";
+import { componentLogger, errorFields } from "../log";
+import { appended } from "../workers/wakeup";
 
 /**
  * The id of an aggregate a command creates. Derived from the client's command id when there is
@@ -38,7 +40,7 @@ export async function runCommand<C extends { metadata: { now: Date } }, E extend
   options: HandleOptions<S> & { commandId?: string } = {},
 ) {
   const { commandId, ...handle } = options;
-  return handleCommand(
+  const result = await handleCommand(
     ctx.store,
     streamId,
     decider,
@@ -47,8 +49,13 @@ export async function runCommand<C extends { metadata: { now: Date } }, E extend
     {
       snapshotEvery: env().EVENTSTORE_SNAPSHOT_EVERY,
       checkRepeat: commandId !== undefined,
-      onSnapshotError: (error) => console.warn(`[snapshot] ${streamId.split("-")[0]}: not written (${(error as Error).name})`),
+      onSnapshotError: (error) =>
+        componentLogger("snapshots").warn({ aggregateType: decider.aggregateType, correlationId: ctx.correlationId, ...errorFields(error) }, "snapshot not written"),
       ...handle,
     },
   );
+  // Appends with inline read models commit with their transaction, after the store returned:
+  // wake the workers now that the events are visible.
+  if (result.append && !result.repeated) appended(ctx.store.db);
+  return result;
 }

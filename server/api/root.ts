@@ -1,5 +1,6 @@
 import { adminRouter } from "./routers/admin";
 import { auditRouter } from "./routers/audit";
+import { observabilityRouter } from "./routers/observability";
 import { encounterRouter } from "./routers/encounter";
 import { orderRouter } from "./routers/order";
 import { patientRouter } from "./routers/patient";
@@ -17,6 +18,7 @@ export const appRouter = router({
   reports: reportsRouter,
   users: usersRouter,
   admin: adminRouter,
+  observability: observabilityRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -7,6 +7,7 @@ import type { Context, Role } from "./context";
 import { MappedError, toTRPCError } from "./errors";
 import { faultMessage, logServerFault } from "./faults";
 import { inputShapeProblem } from "../input";
+import { callObserved } from "./observe";
 
 /** At most this many input problems go back to the browser: an array of 50,000 bad items is one answer, not 50,000. */
 const MAX_ISSUES = 20;
@@ -76,7 +77,15 @@ const boundInputShape = t.middleware(async ({ getRawInput, next }) => {
   return next();
 });
 
-const base = t.procedure.use(mapDomainErrors).use(boundInputShape);
+/** Outermost: times every call and logs its outcome (the code after domain errors are mapped). */
+const observed = t.middleware(async ({ ctx, path, type, next }) => {
+  const startedAt = performance.now();
+  const result = await next();
+  callObserved({ procedure: path, type, correlationId: ctx.correlationId, userId: ctx.user?.id ?? null, startedAt, code: result.ok ? "OK" : result.error.code });
+  return result;
+});
+
+const base = t.procedure.use(observed).use(mapDomainErrors).use(boundInputShape);
 
 /** Health and sign-in only. */
 export const publicProcedure = base;

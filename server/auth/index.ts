@@ -11,6 +11,7 @@ import { authConfigFromEnv, type AuthConfig } from "./config";
 import { crossSiteReasonFor } from "./origin";
 import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
+import { componentLogger } from "../log";
 
 /** How long a session lasts from sign-in; it is not extended by use. */
 export const SESSION_HOURS = 12;
@@ -133,7 +134,7 @@ let hostWarned = false;
 function warnUnknownHost(host: string | null) {
   if (hostWarned) return;
   hostWarned = true;
-  console.warn(`[auth] requests for host ${JSON.stringify(host)} cannot sign in: set BETTER_AUTH_URL to the console's public origin`);
+  componentLogger("auth").warn({ host }, "requests for this host cannot sign in: set BETTER_AUTH_URL to the console's public origin");
 }
 
 /**

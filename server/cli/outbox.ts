@@ -1,29 +1,49 @@
-// npm run worker:outbox: the outbox worker, polling every OUTBOX_POLL_MS until SIGTERM/SIGINT.
-// Several may run at once (rows are claimed with SKIP LOCKED and a lease).
+// npm run worker:outbox: the outbox worker, woken by appends (LISTEN emr_appended on PostgreSQL)
+// and polling every OUTBOX_POLL_MS as the fallback, until SIGTERM/SIGINT. Several may run at once
+// (rows are claimed with SKIP LOCKED and a lease). Serves its own metrics on WORKER_METRICS_PORT.
 import { openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 import { storeFor } from "../api/context";
+import { componentLogger } from "../log";
+import { observeProcess } from "../metrics/process";
+import { startMetricsServer } from "../metrics/expose";
 import { runOutboxLoop } from "../workers/loop";
+import { listenForAppends } from "../workers/wakeup";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
 
 async function main() {
   const e = env();
+  const log = componentLogger("worker");
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   const bus = processBus();
   const stop = new AbortController();
   process.once("SIGTERM", () => stop.abort());
   process.once("SIGINT", () => stop.abort());
+  const listener = db.mode === "postgresql" && e.DATABASE_URL ? listenForAppends(e.DATABASE_URL) : null;
+  const metricsServer = e.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ port: e.WORKER_METRICS_PORT, db: db.prisma, token: e.METRICS_TOKEN }) : null;
   try {
     await migrate(db);
-    console.log(`outbox worker: ${db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded ${db.location}`}, bus ${bus ? "RabbitMQ" : "none (in-process handlers only)"}, every ${e.OUTBOX_POLL_MS} ms`);
+    observeProcess(db);
+    log.info(
+      {
+        database: db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded ${db.location}`,
+        bus: bus ? "RabbitMQ" : "none",
+        pollMs: e.OUTBOX_POLL_MS,
+        wokenByAppends: listener !== null,
+        metricsPort: e.WORKER_METRICS_PORT || null,
+      },
+      "outbox worker started",
+    );
     const store = storeFor(db);
     await runOutboxLoop(
       { store, handlers: outboxHandlers(store), bus },
-      { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, signal: stop.signal, log: (line) => console.log(line) },
+      { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal: stop.signal },
     );
-    console.log("outbox worker: stopped");
+    log.info("outbox worker stopped");
   } finally {
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    await listener?.close();
     await bus?.close();
     await db.close();
   }

@@ -106,6 +106,14 @@ export const envSchema = z.object({
     emptyToUndefined,
     z.coerce.number({ error: portMessage }).int(portMessage).min(1, portMessage).max(65_535, portMessage).default(3000),
   ),
+  /** Bearer token of GET /api/metrics (and the worker's metrics port). Unset: /api/metrics answers 503. */
+  METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
+  /** Where a separate worker process serves GET /metrics (0: not at all). */
+  WORKER_METRICS_PORT: intFrom(0, 65_535, 9464),
+  /** Processed outbox rows are deleted this many days after publishing. */
+  OUTBOX_RETENTION_DAYS: intFrom(1, 3650, 7),
+  /** Structured log level (pino). */
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info")),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -51,4 +51,20 @@ describe("environment", () => {
     expect(message).toContain("PORT: must be a port number");
     expect(message).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
   });
+
+  it("reads the observability settings, with defaults, and refuses bad ones", () => {
+    const e = parseEnv({});
+    expect(e.METRICS_TOKEN).toBeUndefined();
+    expect(e.WORKER_METRICS_PORT).toBe(9464);
+    expect(e.OUTBOX_RETENTION_DAYS).toBe(7);
+    expect(e.LOG_LEVEL).toBe("info");
+    expect(parseEnv({ METRICS_TOKEN: "a".repeat(16), WORKER_METRICS_PORT: "0", OUTBOX_RETENTION_DAYS: "30" })).toMatchObject({
+      METRICS_TOKEN: "a".repeat(16),
+      WORKER_METRICS_PORT: 0,
+      OUTBOX_RETENTION_DAYS: 30,
+    });
+    expect(() => parseEnv({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN: must be at least 16 characters/);
+    expect(() => parseEnv({ OUTBOX_RETENTION_DAYS: "0" })).toThrow(/OUTBOX_RETENTION_DAYS/);
+    expect(() => parseEnv({ LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
+  });
 });

@@ -8,5 +8,8 @@ import { userEvents } from "./user/events";
 export const clinicalEvents = [...patientEvents, ...encounterEvents, ...orderEvents] as const;
 export type ClinicalEvent = EventOf<typeof clinicalEvents>;
 
+/** Every stored event type's definition (the schema registry page and schema:check read them). */
+export const eventDefinitions = [...clinicalEvents, ...userEvents] as const;
+
 /** Clinical events and the staff users' (created, roles changed). */
-export const eventRegistry = createRegistry([...clinicalEvents, ...userEvents]);
+export const eventRegistry = createRegistry(eventDefinitions);

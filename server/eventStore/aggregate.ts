@@ -7,6 +7,7 @@ import { uuidFromName } from "./ids";
 import { isRetryableTransactionError, type Db, type Store } from "./db";
 import { crossesSnapshotThreshold, saveSnapshot } from "./snapshots";
 import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
+import { recordConflict, recordLoad } from "../metrics/registry";
 
 export type Loaded<S> = {
   state: S;
@@ -32,6 +33,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
   target: number | undefined,
   useSnapshots: boolean,
 ): Promise<Loaded<S>> {
+  const startedAt = performance.now();
   const rows = await store.sql<LoadRow>(
     `WITH snap AS (
        SELECT version, data FROM snapshots
@@ -60,6 +62,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
     }
     version = row.version;
   }
+  recordLoad(decider.aggregateType, startedAt, { fromSnapshot, eventsApplied, temporal: target !== undefined });
   return { state, version, fromSnapshot, eventsApplied };
 }
 
@@ -279,6 +282,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
       return { streamId, events: [], append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: true };
     }
     if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
+      recordConflict(decider.aggregateType);
       throw new ConcurrencyError(streamId, options.expectedVersion, loaded.version);
     }
     const events = decider.decide(command, loaded.state);

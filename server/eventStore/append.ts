@@ -4,6 +4,8 @@ import { ConcurrencyError, ValidationError } from "../errors";
 import { isRetryableTransactionError, pgErrorInfo, type Store } from "./db";
 import type { EventRegistry } from "./serializer";
 import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
+import { recordConflict } from "../metrics/registry";
+import { appendObserved } from "../metrics/store";
 
 export class DuplicateEventError extends Error {
   override readonly name = "DuplicateEventError";
@@ -87,6 +89,7 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
   const expected = encodeExpectedVersion(options.expectedVersion);
+  const startedAt = performance.now();
   const batch = encodeBatch(store.registry, events);
   const ownTransaction = store.transaction !== undefined;
   let rows: AppendRow[];
@@ -116,7 +119,9 @@ export async function appendToStream(
       throw error;
     }
   }
+  if (rows[0]?.conflict) recordConflict(options.aggregateType);
   if (rows[0]?.conflict) throw new ConcurrencyError(streamId, options.expectedVersion, rows[0].version);
+  appendObserved(store.db, options.aggregateType, events.length, startedAt, rows[0]?.repeated ?? false);
   return resultOf(streamId, rows);
 }
 

@@ -2,6 +2,7 @@
 // A snapshot records the state's schema version; one written by another state shape is ignored.
 // Snapshots are read by loadAggregate's single query (aggregate.ts); this module writes them.
 import type { Db } from "./db";
+import { recordSnapshot } from "../metrics/registry";
 
 export const defaultKeepSnapshots = 3;
 
@@ -30,6 +31,7 @@ export async function saveSnapshot(
     // The row being inserted is invisible to this statement's DELETE: keep one fewer old ones.
     Math.max(keep - 1, 0),
   );
+  recordSnapshot(snapshot.aggregateType);
 }
 
 /** True when appending moved the stream across a multiple of `every`. */

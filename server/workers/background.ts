@@ -8,6 +8,7 @@ import { storeOn } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "./config";
 import { runOutboxLoop } from "./loop";
+import { listenForAppends } from "./wakeup";
 
 export type BackgroundWork = {
   /** The names of the loops that run, for the start-up line. */
@@ -29,12 +30,14 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
   // cannot open it; npm start turns it on. With PostgreSQL, npm run worker:outbox (several may
   // run) or /api/cron/outbox do it instead.
   if (e.OUTBOX_WORKER === "inline") {
+    // Other instances' appends wake this worker too (their NOTIFY); this process's wake it directly.
+    if (db.mode === "postgresql" && e.DATABASE_URL) listenForAppends(e.DATABASE_URL);
     loops.push({
       name: "outbox worker",
       run: (signal) =>
         runOutboxLoop(
           { store: storeOn(db, eventRegistry), handlers: outboxHandlers(storeOn(db, eventRegistry)), bus: processBus() },
-          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, signal, log },
+          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal, log },
         ),
     });
   }

@@ -1,6 +1,7 @@
 // The outbox's cron entry (app/api/cron/outbox): one drain per call, for hosts where a cron
 // service calls a URL instead of running `npm run worker:outbox`.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { componentLogger } from "../log";
 import { errorSummary, type DrainResult } from "./outbox";
 
 export type CronDeps = {
@@ -33,7 +34,7 @@ export function outboxCronHandler(deps: CronDeps): (request: Request) => Promise
     try {
       return json(200, await deps.drain());
     } catch (error) {
-      console.error(`[cron/outbox] drain failed: ${errorSummary(error)}`);
+      componentLogger("cron").error({ drain: errorSummary(error) }, "outbox drain failed");
       return json(503, { error: "drain failed" });
     }
   };

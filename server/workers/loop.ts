@@ -1,13 +1,17 @@
 // The outbox worker's loop: drain, and sleep OUTBOX_POLL_MS when there was nothing more to do,
 // until the signal aborts. A full batch means more may be due, so it drains again at once.
-import { setTimeout as sleep } from "node:timers/promises";
+import { componentLogger, errorFields } from "../log";
 import { drainOutbox, errorSummary, type DrainOptions, type DrainResult, type OutboxDeps } from "./outbox";
+import { pruneOutbox } from "./retention";
+import { wakeableSleep } from "./wakeup";
 
 export type LoopOptions = Omit<DrainOptions, "now"> & {
   pollMs: number;
   signal: AbortSignal;
   /** Told each pass that did something, and each failed pass (summaries only: no payloads). */
   log?: (line: string) => void;
+  /** Delete processed rows older than this many days, about once a minute (OUTBOX_RETENTION_DAYS). */
+  retentionDays?: number;
 };
 
 /** A drain pass as one log line (counts only: no payloads). */
@@ -18,9 +22,15 @@ export function drainLine(result: DrainResult): string {
   return `outbox: drained ${result.claimed} (${parts.join(", ")})`;
 }
 
+const RETENTION_EVERY_MS = 60_000;
+
 export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Promise<void> {
-  const { pollMs, signal, log = () => {}, ...drain } = options;
+  const { pollMs, signal, log = () => {}, retentionDays, ...drain } = options;
+  const structured = componentLogger("outbox");
+  // An append (here, or in another process when this one listens) ends the wait at once.
+  const wake = wakeableSleep();
   let failures = 0;
+  let lastRetention = 0;
   while (!signal.aborted) {
     let result: DrainResult | null = null;
     try {
@@ -32,9 +42,20 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
       // The database or the broker is down: wait longer each time, up to a minute.
       failures++;
       log(`outbox: drain failed (${errorSummary(error)})`);
+      structured.warn({ ...errorFields(error), failures }, "outbox drain failed");
+    }
+    if (retentionDays !== undefined && failures === 0 && Date.now() - lastRetention >= RETENTION_EVERY_MS) {
+      lastRetention = Date.now();
+      try {
+        const deleted = await pruneOutbox(deps.store, { retentionDays });
+        if (deleted > 0) structured.info({ deleted, retentionDays }, "outbox retention");
+      } catch (error) {
+        structured.warn({ ...errorFields(error) }, "outbox retention failed");
+      }
     }
     if (result && result.claimed === drain.batchSize) continue;
     const wait = failures > 0 ? Math.min(60_000, pollMs * 2 ** Math.min(failures, 10)) : pollMs;
-    await sleep(wait, undefined, { signal }).catch(() => {});
+    await wake.sleep(wait, signal);
   }
+  wake.close();
 }

@@ -16,6 +16,8 @@
 // Order: a batch is published in global position order, but a retried row is published after
 // rows behind it; consumers that care about order use the stream version.
 import { eventColumns, pgErrorInfo, selectEvents, type Store, type StoredEvent } from "../eventStore";
+import { componentLogger } from "../log";
+import { recordPublished, recordPublishFailures } from "../metrics/registry";
 
 /** An in-process consumer. Runs at least once per event: dedupe by event.metadata.eventId. */
 export type OutboxHandler = (event: StoredEvent) => Promise<void>;
@@ -136,6 +138,7 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
   // A broker outage is not the rows' fault: find it out before claiming, so it costs no attempts.
   if (bus) await bus.ready();
 
+  const startedAt = performance.now();
   const rows = await claim(store, options);
   const result: DrainResult = { claimed: rows.length, published: 0, retried: 0, deadLettered: 0 };
   if (rows.length === 0) return result;
@@ -168,12 +171,16 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
 
   const done = outcomes.filter((o) => o.error === undefined).map((o) => o.row.id);
   if (done.length > 0) {
-    await store.sql(
+    // The append-to-publish latency on the database's clock: created_at is the append's.
+    const marked = await store.sql<{ latency: number | string }>(
       `UPDATE outbox SET processed_at = coalesce($2::timestamptz, now()), last_error = NULL
-        WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL`,
+        WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL
+        RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
       [done, options.now ?? null],
     );
     result.published = done.length;
+    // With a fixed clock (tests) the latency means nothing: count the rows only.
+    recordPublished(done.length, options.now ? [] : marked.map((r) => Number(r.latency)));
   }
   for (const { row, error } of outcomes) {
     if (error === undefined) continue;
@@ -190,6 +197,8 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
     if (dead) result.deadLettered++;
     else result.retried++;
   }
+  recordPublishFailures(result.retried, result.deadLettered);
+  componentLogger("outbox").info({ ...result, durationMs: Math.round((performance.now() - startedAt) * 10) / 10 }, "outbox batch");
   return result;
 }
 

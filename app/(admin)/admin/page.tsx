@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { AdminNav } from "@/components/admin/AdminNav";
 import { OutboxPanel } from "@/components/admin/OutboxPanel";
 import { UsersAdmin } from "@/components/admin/UsersAdmin";
 import { currentUser } from "@/server/auth/session";
@@ -9,6 +10,7 @@ export default async function AdminPage() {
   const user = await currentUser();
   return (
     <main className="page">
+      <AdminNav />
       <h1>Admin</h1>
       <p className="subtitle">Users and their roles, and the outbox that carries events to their consumers.</p>
       <UsersAdmin currentUserId={user?.id ?? ""} />

@@ -1,0 +1,177 @@
+// The event schema registry: every stored event type with its current schema version, its JSON
+// Schema (generated from the zod schema), the upcasters that lift older stored versions, and a
+// synthetic example. Also what `npm run schema:check` compares against the committed snapshot
+// (server/domain/schemas.snapshot.json), so a stored event's shape cannot change by accident.
+import { z } from "zod";
+import type { EventDefinition } from "../eventStore/serializer";
+import { eventDefinitions } from "./registry";
+
+/** What each upcaster does, in words an admin reads (a function's source means little in a build). */
+export const upcasterNotes: Record<string, Record<number, string>> = {
+  PatientRegistered: {
+    1: "v1 stored one `name`; v2 splits it into givenName and familyName (the last word is the family name).",
+  },
+};
+
+const patientId = "7d0c1c52-4d7e-4c7e-9a53-3c1f4f6f2a10";
+const encounterId = "0b5f3f0e-8d5a-4f5e-b1d4-3e9a3c4f5a21";
+const orderId = "5a7e2d3c-1b4f-4e6a-9c8d-7f6e5d4c3b32";
+
+/** One synthetic payload per event type (no real person), checked against its schema by test. */
+export const eventExamples: Record<string, Record<string, unknown>> = {
+  PatientRegistered: {
+    patientId,
+    mrn: "MRN004211",
+    givenName: "Alex",
+    familyName: "Example",
+    dateOfBirth: "1980-01-31",
+    sex: "unknown",
+    email: null,
+    phone: "+1 555 0100",
+    address: { line1: "1 Example Street", city: "Springfield", postalCode: "00000", country: "US" },
+  },
+  PatientDemographicsUpdated: {
+    patientId,
+    changes: { phone: "+1 555 0199" },
+    previous: { phone: "+1 555 0100" },
+    reason: "patient gave a new number at check-in",
+  },
+  EncounterStarted: {
+    encounterId,
+    patientId,
+    providerId: "user-clinician-1",
+    encounterType: "outpatient",
+    startedAt: "2026-01-15T09:30:00.000Z",
+    reason: "annual check-up",
+  },
+  EncounterCompleted: {
+    encounterId,
+    endedAt: "2026-01-15T10:05:00.000Z",
+    outcome: "no findings",
+    dischargeDisposition: "home",
+    durationMinutes: 35,
+  },
+  OrderCreated: {
+    orderId,
+    patientId,
+    encounterId,
+    providerId: "user-clinician-1",
+    kind: "lab",
+    details: { code: "2345-7", description: "Glucose, serum" },
+    priority: "routine",
+    scheduledFor: null,
+  },
+  OrderStatusChanged: {
+    orderId,
+    previousStatus: "in_progress",
+    newStatus: "completed",
+    reason: null,
+    resultData: { value: 5.4, unit: "mmol/L" },
+    changedAt: "2026-01-15T12:00:00.000Z",
+  },
+  UserCreated: { userId: "user-clinician-1", email: "clinician@example.test", name: "Demo Clinician", roles: ["clinician"] },
+  UserRolesChanged: { userId: "user-clinician-1", previousRoles: ["clinician"], roles: ["clinician", "admin"] },
+};
+
+/** The JSON Schema of what is stored: the schema's output (defaults applied), draft 2020-12. */
+export function jsonSchemaOf(definition: EventDefinition): Record<string, unknown> {
+  // Refinements (cross-field rules) are not expressible in JSON Schema and are left out.
+  return z.toJSONSchema(definition.schema, { io: "output", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+export type SchemaEntry = {
+  type: string;
+  version: number;
+  jsonSchema: Record<string, unknown>;
+  upcasters: { from: number; to: number; note: string | null }[];
+  example: Record<string, unknown> | null;
+};
+
+export function schemaEntries(definitions: readonly EventDefinition[] = eventDefinitions): SchemaEntry[] {
+  return definitions
+    .map((d) => ({
+      type: d.type,
+      version: d.version,
+      jsonSchema: jsonSchemaOf(d),
+      upcasters: Object.keys(d.upcasters)
+        .map(Number)
+        .sort((a, b) => a - b)
+        .map((from) => ({ from, to: from + 1, note: upcasterNotes[d.type]?.[from] ?? null })),
+      example: eventExamples[d.type] ?? null,
+    }))
+    .sort((a, b) => a.type.localeCompare(b.type));
+}
+
+/** The committed snapshot's shape: per event type, the version and the JSON Schema it had. */
+export type SchemaSnapshot = Record<string, { version: number; jsonSchema: Record<string, unknown> }>;
+
+export function snapshotOf(definitions: readonly EventDefinition[] = eventDefinitions): SchemaSnapshot {
+  const out: SchemaSnapshot = {};
+  for (const e of schemaEntries(definitions)) out[e.type] = { version: e.version, jsonSchema: e.jsonSchema };
+  return out;
+}
+
+export type SchemaProblem = {
+  type: string;
+  /** "illegal": cannot land as it is; "record": legitimate, but the snapshot must be updated. */
+  kind: "illegal" | "record";
+  message: string;
+};
+
+/** Canonical JSON (sorted keys), so key order never counts as a change. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Compares the current definitions with the committed snapshot. A schema that changed at the
+ * same version, a version that went down, a removed type (its stored events would become
+ * unreadable) or a bump without upcasters from every older version is illegal; a new type or a
+ * proper bump only needs the snapshot updated (--update).
+ */
+export function checkSchemas(definitions: readonly EventDefinition[], snapshot: SchemaSnapshot): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const current = snapshotOf(definitions);
+  const byType = new Map(definitions.map((d) => [d.type, d]));
+  for (const [type, before] of Object.entries(snapshot)) {
+    const now = current[type];
+    if (!now) {
+      problems.push({ type, kind: "illegal", message: `${type} was removed, but stored events of it must stay readable` });
+      continue;
+    }
+    const same = canonical(now.jsonSchema) === canonical(before.jsonSchema);
+    if (now.version === before.version) {
+      if (!same) {
+        problems.push({
+          type,
+          kind: "illegal",
+          message: `${type}: the schema changed but its version is still v${now.version}; bump the version and add an upcaster from v${before.version}`,
+        });
+      }
+      continue;
+    }
+    if (now.version < before.version) {
+      problems.push({ type, kind: "illegal", message: `${type}: the version went down from v${before.version} to v${now.version}` });
+      continue;
+    }
+    const upcasters = byType.get(type)?.upcasters ?? {};
+    const missing = [];
+    for (let v = before.version; v < now.version; v++) if (!upcasters[v]) missing.push(v);
+    if (missing.length > 0) {
+      problems.push({ type, kind: "illegal", message: `${type}: v${before.version} -> v${now.version} lacks an upcaster from v${missing.join(", v")}` });
+    } else {
+      problems.push({ type, kind: "record", message: `${type}: v${before.version} -> v${now.version} with upcasters; record it with --update` });
+    }
+  }
+  for (const type of Object.keys(current)) {
+    if (!(type in snapshot)) problems.push({ type, kind: "record", message: `${type} is new; record it with --update` });
+  }
+  return problems;
+}

@@ -1,0 +1,5 @@
+export * from "./registry";
+export * from "./database";
+export * from "./rollups";
+export * from "./expose";
+export { addToMinute, setInMinute } from "./minute";

@@ -1,0 +1,185 @@
+// Each metric moves when its cause happens, and shows at /api/metrics (parsed as Prometheus text).
+import { randomUUID } from "node:crypto";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { expect, it } from "vitest";
+import { handleCommand, loadAggregate, loadAtVersion } from "../eventStore";
+import { patientDecider } from "../domain/patient/decider";
+import { patientStream } from "../domain/streams";
+import { callerAs, codeOf, newPatient } from "../testing/caller";
+import { describeEachDatabase } from "../testing/db";
+import { storeOf } from "../testing/events";
+import { drainOutbox } from "../workers/outbox";
+import type { SessionUser } from "../api/context";
+import type { AddressInfo } from "node:net";
+import { metricsRouteHandler, startMetricsServer } from "./expose";
+import { projectionLags, readStoreFigures } from "./database";
+import { recordRebuild } from "./registry";
+
+const token = "test-metrics-token-0123456789";
+const clinician: SessionUser = { id: "metrics-clinician", email: "m@example.test", name: "Metrics Clinician", roles: ["clinician"] };
+
+type Sample = { labels?: Record<string, string>; value?: string; count?: string; sum?: string; buckets?: Record<string, string> };
+type Family = { name: string; type: string; metrics: Sample[] };
+
+describeEachDatabase("metrics", (db) => {
+  const scrape = async (): Promise<Family[]> => {
+    const handler = metricsRouteHandler({ token: () => token, db: async () => db().prisma });
+    const response = await handler(new Request("http://localhost/api/metrics", { headers: { authorization: `Bearer ${token}` } }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/plain");
+    const text = await response.text();
+    // The parser folds a labelled histogram into one unlabelled sample; without its TYPE line
+    // each of _bucket, _sum and _count parses as a plain labelled series instead.
+    const families = parsePrometheusTextFormat(text.replace(/^# TYPE \S+ histogram$/gm, "")) as Family[];
+    histogramNames = new Set((parsePrometheusTextFormat(text) as Family[]).filter((f) => f.type === "HISTOGRAM").map((f) => f.name));
+    return families;
+  };
+  let histogramNames = new Set<string>();
+  /** A counter's or gauge's value (a histogram's: its count), summed over the samples with these labels. */
+  const value = (families: Family[], name: string, labels: Record<string, string> = {}): number => {
+    const series = histogramNames.has(name) ? `${name}_count` : name;
+    return families
+      .filter((f) => f.name === series)
+      .flatMap((f) => f.metrics)
+      .filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v))
+      .reduce((sum, s) => sum + Number(s.value ?? 0), 0);
+  };
+
+  it("counts appends, their latency and the HTTP call that made them", async () => {
+    const before = await scrape();
+    const api = await callerAs(db(), clinician);
+    await api.patient.register(newPatient());
+    const after = await scrape();
+    expect(value(after, "emr_events_appended_total", { aggregate_type: "patient" }) - value(before, "emr_events_appended_total", { aggregate_type: "patient" })).toBe(1);
+    expect(value(after, "emr_append_duration_seconds", { aggregate_type: "patient" })).toBeGreaterThan(value(before, "emr_append_duration_seconds", { aggregate_type: "patient" }));
+    expect(value(after, "emr_trpc_request_duration_seconds", { procedure: "patient.register", type: "mutation" })).toBe(
+      value(before, "emr_trpc_request_duration_seconds", { procedure: "patient.register", type: "mutation" }) + 1,
+    );
+    expect(histogramNames).toContain("emr_append_duration_seconds");
+    // Default process metrics are there too.
+    expect(value(after, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
+  });
+
+  it("counts a concurrency conflict by aggregate type, and the error by procedure and code", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo" });
+    const before = await scrape();
+    const stale = api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Ada" }, reason: "again" });
+    expect(await codeOf(stale)).toBe("CONFLICT");
+    const after = await scrape();
+    expect(value(after, "emr_concurrency_conflicts_total", { aggregate_type: "patient" }) - value(before, "emr_concurrency_conflicts_total", { aggregate_type: "patient" })).toBe(1);
+    expect(value(after, "emr_trpc_errors_total", { procedure: "patient.updateDemographics", code: "CONFLICT" }) - value(before, "emr_trpc_errors_total", { procedure: "patient.updateDemographics", code: "CONFLICT" })).toBe(1);
+  });
+
+  it("counts snapshots written, loads with and without one, and time-travel replays", async () => {
+    const store = storeOf(db());
+    const patientId = randomUUID();
+    const streamId = patientStream(patientId);
+    const envelope = () => ({ userId: "u", correlationId: randomUUID(), commandId: randomUUID() });
+    const before = await scrape();
+    await handleCommand(
+      store,
+      streamId,
+      patientDecider,
+      { type: "RegisterPatient", data: { patientId, ...newPatient(), phone: null, email: null, address: null }, metadata: { now: new Date() } },
+      envelope(),
+      { snapshotEvery: 2 },
+    );
+    await handleCommand(
+      store,
+      streamId,
+      patientDecider,
+      { type: "UpdatePatientDemographics", data: { patientId, changes: { givenName: "Grace" }, reason: "r" }, metadata: { now: new Date() } },
+      envelope(),
+      { snapshotEvery: 2 },
+    );
+    await loadAggregate(store, streamId, patientDecider);
+    await loadAggregate(store, streamId, patientDecider, { useSnapshots: false });
+    await loadAtVersion(store, streamId, patientDecider, 1);
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);
+    expect(delta("emr_snapshots_written_total", { aggregate_type: "patient" })).toBe(1);
+    expect(delta("emr_aggregate_loads_total", { aggregate_type: "patient", snapshot: "hit" })).toBeGreaterThanOrEqual(1);
+    expect(delta("emr_aggregate_loads_total", { aggregate_type: "patient", snapshot: "miss" })).toBeGreaterThanOrEqual(2);
+    expect(delta("emr_aggregate_load_duration_seconds", { aggregate_type: "patient" })).toBeGreaterThanOrEqual(3);
+    expect(delta("emr_replay_duration_seconds", { kind: "time_travel" })).toBe(1);
+    expect(delta("emr_replay_events_total", { kind: "time_travel" })).toBe(1);
+  });
+
+  it("counts publishes and their append-to-publish latency; reads the store's size and the outbox from the database", async () => {
+    const api = await callerAs(db(), clinician);
+    await api.patient.register(newPatient());
+    const figures = await readStoreFigures(db().prisma);
+    expect(figures.events).toBeGreaterThan(0);
+    expect(figures.bytes.events).toBeGreaterThan(0);
+    expect(figures.outbox.pending).toBeGreaterThan(0);
+    const before = await scrape();
+    expect(value(before, "emr_store_events")).toBe(figures.events);
+    expect(value(before, "emr_outbox_pending")).toBeGreaterThan(0);
+    expect(value(before, "emr_store_bytes", { table: "events" })).toBeGreaterThan(0);
+    let published = 0;
+    for (let i = 0; i < 100; i++) {
+      const r = await drainOutbox({ store: storeOf(db()), handlers: new Map() }, { batchSize: 500, maxAttempts: 5 });
+      published += r.published;
+      if (r.claimed === 0) break;
+    }
+    const after = await scrape();
+    expect(value(after, "emr_outbox_published_total") - value(before, "emr_outbox_published_total")).toBe(published);
+    expect(value(after, "emr_outbox_append_to_publish_seconds") - value(before, "emr_outbox_append_to_publish_seconds")).toBe(published);
+    expect(published).toBeGreaterThan(0);
+  });
+
+  it("reports a finished rebuild's duration and rate", async () => {
+    const before = await scrape();
+    recordRebuild("rm_patients", 5_000, 2);
+    const after = await scrape();
+    expect(value(after, "emr_projection_rebuild_events_total", { projection: "rm_patients" }) - value(before, "emr_projection_rebuild_events_total", { projection: "rm_patients" })).toBe(5_000);
+    expect(value(after, "emr_projection_rebuild_events_per_second", { projection: "rm_patients" })).toBe(2_500);
+    expect(value(after, "emr_replay_duration_seconds", { kind: "rebuild" }) - value(before, "emr_replay_duration_seconds", { kind: "rebuild" })).toBe(1);
+  });
+
+  it("reads projection lag from the checkpoints table, and nothing when there is none", async () => {
+    const sql = (text: string) => db().prisma.$executeRawUnsafe(text);
+    const table = `test_checkpoints_${randomUUID().replace(/-/g, "").slice(0, 8)}`;
+    expect(await projectionLags(db().prisma, undefined, table)).toEqual([]);
+    await sql(`CREATE TABLE ${table} (name text PRIMARY KEY, global_position bigint NOT NULL)`);
+    try {
+      const head = (await readStoreFigures(db().prisma)).events;
+      await sql(`INSERT INTO ${table} VALUES ('caught_up', ${head}), ('behind', ${Math.max(0, head - 3)})`);
+      const lags = await projectionLags(db().prisma, head, table);
+      expect(lags.find((l) => l.projection === "caught_up")).toEqual({ projection: "caught_up", events: 0, seconds: 0 });
+      const behind = lags.find((l) => l.projection === "behind");
+      expect(behind?.events).toBe(Math.min(3, head));
+      expect(behind?.seconds).toBeGreaterThanOrEqual(0);
+    } finally {
+      await sql(`DROP TABLE ${table}`);
+    }
+  });
+
+  it("refuses a scrape without the right token, and answers 503 when no token is configured", async () => {
+    const handler = metricsRouteHandler({ token: () => token, db: async () => db().prisma });
+    const url = "http://localhost/api/metrics";
+    expect((await handler(new Request(url))).status).toBe(401);
+    expect((await handler(new Request(url, { headers: { authorization: "Bearer wrong-token-of-some-length" } }))).status).toBe(401);
+    expect((await handler(new Request(url, { headers: { authorization: token } }))).status).toBe(401);
+    const unset = metricsRouteHandler({ token: () => undefined, db: async () => db().prisma });
+    expect((await unset(new Request(url, { headers: { authorization: `Bearer ${token}` } }))).status).toBe(503);
+  });
+
+  it("the worker's own metrics port serves the same text, with the same token check", async () => {
+    const server = await startMetricsServer({ port: 0, host: "127.0.0.1", db: db().prisma, token });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      expect((await fetch(`${base}/other`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+      const response = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      const families = parsePrometheusTextFormat(await response.text()) as Family[];
+      expect(families.find((f) => f.name === "emr_store_events")?.type).toBe("GAUGE");
+      expect(families.find((f) => f.name === "emr_outbox_pending")).toBeDefined();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,11 @@
+// Observability for a process that serves or works on the database: its per-minute metric
+// history for the admin charts, and (PostgreSQL) the NOTIFY that wakes other processes' workers
+// after its appends. Idempotent: the console calls it on every request.
+import type { Database } from "../db/client";
+import { announceAppends } from "../workers/wakeup";
+import { startRollupWriter } from "./rollups";
+
+export function observeProcess(db: Database): void {
+  announceAppends(db);
+  startRollupWriter(db.prisma);
+}
