@@ -4,9 +4,10 @@ import { encounterEvents } from "./encounter/events";
 import { orderEvents } from "./order/events";
 import { patientEvents } from "./patient/events";
 import { userEvents } from "./user/events";
+import { operationsEvents } from "./operations/events";
 
 export const clinicalEvents = [...patientEvents, ...encounterEvents, ...orderEvents] as const;
 export type ClinicalEvent = EventOf<typeof clinicalEvents>;
 
-/** Clinical events and the staff users' (created, roles changed). */
-export const eventRegistry = createRegistry([...clinicalEvents, ...userEvents]);
+/** Clinical events, the staff users' (created, roles changed) and operations (projection rebuilds). */
+export const eventRegistry = createRegistry([...clinicalEvents, ...userEvents, ...operationsEvents]);
