@@ -141,7 +141,11 @@ async function recordLag(db: Db, projection: Projection, after: LogCheckpoint, c
 export async function runProjectionStep(store: Store, projection: Projection, options: StepOptions): Promise<StepResult> {
   const batchSize = options.batchSize ?? RUNNER_BATCH_SIZE;
   const leaseSeconds = options.leaseSeconds ?? LEASE_SECONDS;
-  const from = await lease(store.db, projection.name, options.owner, leaseSeconds);
+  let from = await lease(store.db, projection.name, options.owner, leaseSeconds);
+  if (!from) {
+    await ensureCheckpoints(store.db, [projection]);
+    from = await lease(store.db, projection.name, options.owner, leaseSeconds);
+  }
   if (!from) return { leased: false, applied: 0, caughtUp: false, failed: false };
   const startedAt = performance.now();
   const { events } = await readAll(store, { after: from, limit: batchSize, eventTypes: projection.eventTypes });
