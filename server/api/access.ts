@@ -49,6 +49,12 @@ export const accessMatrix = {
   // The outbox's lag and dead letters (no payloads), and putting a dead letter back in line.
   "admin.outbox": ["admin"],
   "admin.retryDeadLetter": ["admin"],
+
+  // Projections: health, rebuilds with a reason, their progress and cancelling one.
+  "projections.list": ["admin"],
+  "projections.rebuild": ["admin"],
+  "projections.rebuildProgress": ["admin"],
+  "projections.cancelRebuild": ["admin"],
 } as const satisfies Record<string, Access>;
 
 /** Procedures that may be public at all; anything else marked public fails the test. */

@@ -1,4 +1,5 @@
 import { adminRouter } from "./routers/admin";
+import { projectionsRouter } from "./routers/projections";
 import { auditRouter } from "./routers/audit";
 import { encounterRouter } from "./routers/encounter";
 import { orderRouter } from "./routers/order";
@@ -15,6 +16,7 @@ export const appRouter = router({
   audit: auditRouter,
   users: usersRouter,
   admin: adminRouter,
+  projections: projectionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import { OutboxPanel } from "@/components/admin/OutboxPanel";
 import { UsersAdmin } from "@/components/admin/UsersAdmin";
 import { currentUser } from "@/server/auth/session";
@@ -11,6 +12,9 @@ export default async function AdminPage() {
     <main className="page">
       <h1>Admin</h1>
       <p className="subtitle">Users and their roles, and the outbox that carries events to their consumers.</p>
+      <p>
+        <Link href="/admin/projections">Projections and rebuilds</Link>
+      </p>
       <UsersAdmin currentUserId={user?.id ?? ""} />
       <OutboxPanel />
     </main>
