@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { getDatabase, type Database } from "../db/client";
 import { env } from "../db/env";
 import { startInlineOutboxWorker } from "../workers/config";
+import { startInlineProjectionRunner } from "../workers/projections";
 import { storeOn, type Store } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { authFor, sessionUserFrom } from "../auth";
@@ -37,6 +38,7 @@ export function storeFor(db: Database): Store {
 export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database }): Promise<Context> {
   const db = opts.db ?? (await getDatabase());
   if (!opts.db && env().OUTBOX_WORKER === "inline") startInlineOutboxWorker(db);
+  if (!opts.db && env().OUTBOX_WORKER === "inline") startInlineProjectionRunner(db);
   const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers);
   return {
     db,

@@ -7,6 +7,8 @@ import { openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 import { prepareDemo } from "../../prisma/seed";
+import { logProjectionVersions } from "../projections/runner";
+import { allProjections } from "../projections/registry";
 
 async function main() {
   const e = env();
@@ -18,6 +20,7 @@ async function main() {
     const status = await migrate(db, { log: (line) => console.log(`  migration ${line}`) });
     console.log(`migrations: ${status.applied.length} applied, latest ${status.latest ?? "none"}`);
     await prepareDemo(db, e);
+    await logProjectionVersions(db.prisma, allProjections, (line) => console.log(line));
   } finally {
     await db.close();
   }

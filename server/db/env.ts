@@ -59,6 +59,8 @@ export const envSchema = z.object({
   /** "inline": drain the outbox inside the app's process (npm start sets it). "off": a separate worker or the cron route does. */
   OUTBOX_WORKER: z.preprocess(emptyToUndefined, z.enum(["off", "inline"]).default("off")),
   OUTBOX_POLL_MS: intFrom(50, 3_600_000, 1000),
+  /** How often the projection runner polls the log when nothing wakes it (it also runs where the outbox worker runs). */
+  PROJECTIONS_POLL_MS: intFrom(50, 3_600_000, 1000),
   /** Bearer secret of POST/GET /api/cron/outbox. Unset: that route answers 503. */
   CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
 });

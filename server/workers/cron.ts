@@ -3,10 +3,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { errorSummary, type DrainResult } from "./outbox";
 
-export type CronDeps = {
+export type CronDeps<R = DrainResult> = {
   /** CRON_SECRET; unset means the route is not configured and does nothing. */
   secret: () => string | undefined;
-  drain: () => Promise<DrainResult>;
+  drain: () => Promise<R>;
+  /** Names the route in the log line of a failed call (default "outbox"). */
+  name?: string;
 };
 
 /** Constant-time comparison; hashing first makes the lengths equal, as timingSafeEqual needs. */
@@ -18,7 +20,7 @@ function sameSecret(given: string, expected: string): boolean {
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
 
-export function outboxCronHandler(deps: CronDeps): (request: Request) => Promise<Response> {
+export function outboxCronHandler<R = DrainResult>(deps: CronDeps<R>): (request: Request) => Promise<Response> {
   return async (request) => {
     const secret = deps.secret();
     if (!secret) return json(503, { error: "not configured" });
@@ -33,7 +35,7 @@ export function outboxCronHandler(deps: CronDeps): (request: Request) => Promise
     try {
       return json(200, await deps.drain());
     } catch (error) {
-      console.error(`[cron/outbox] drain failed: ${errorSummary(error)}`);
+      console.error(`[cron/${deps.name ?? "outbox"}] drain failed: ${errorSummary(error)}`);
       return json(503, { error: "drain failed" });
     }
   };
