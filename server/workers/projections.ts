@@ -2,7 +2,7 @@
 // worker process (npm run worker), or one pass per call of /api/cron/projections.
 import type { Database } from "../db/client";
 import { env } from "../db/env";
-import { storeOn } from "../eventStore";
+import { storeOn, type EventRegistry } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { logProjectionVersions, newRunnerId, releaseLeases, runProjectionStep, startProjectionRunner, type RunnerHandle } from "../projections/runner";
 import type { Projection } from "../projections/types";
@@ -35,8 +35,13 @@ export function startInlineProjectionRunner(db: Database): void {
 export type CronPass = { projections: { name: string; applied: number; caughtUp: boolean; leased: boolean; failed: boolean }[] };
 
 /** One cron call: each async projection applies batches until it is caught up or the time budget is spent. */
-export async function projectionsCronPass(db: Database, projections: readonly Projection[] = asyncProjections, budgetMs = 20_000): Promise<CronPass> {
-  const store = storeOn(db.prisma, eventRegistry);
+export async function projectionsCronPass(
+  db: Database,
+  projections: readonly Projection[] = asyncProjections,
+  options: { budgetMs?: number; registry?: EventRegistry } = {},
+): Promise<CronPass> {
+  const store = storeOn(db.prisma, options.registry ?? eventRegistry);
+  const budgetMs = options.budgetMs ?? 20_000;
   // A fresh owner per call: a cron call that dies leaves a lease that expires like any other.
   const owner = `cron:${newRunnerId()}`;
   const end = Date.now() + budgetMs;
@@ -49,7 +54,7 @@ export async function projectionsCronPass(db: Database, projections: readonly Pr
       applied += step.applied;
       last = step;
     } while (last.leased && !last.caughtUp && !last.failed && Date.now() < end);
-    out.push({ name: projection.name, applied, ...last });
+    out.push({ name: projection.name, applied, leased: last.leased, caughtUp: last.caughtUp, failed: last.failed });
   }
   // Give the leases back at once: the next call, or a worker, may be another process.
   await releaseLeases(db.prisma, owner);
