@@ -15,6 +15,7 @@ async function signIn(page: Page, email: string, name: string) {
 
 test("an admin rebuilds the orders read model with a reason and follows it to the end; it shows in the audit log", async ({ page }) => {
   await signIn(page, "admin@demo.test", "Alex Admin");
+  await page.goto("/admin");
   await page.getByRole("link", { name: "Projections and rebuilds" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Projections");
   const orders = page.getByTestId("projection-orders");
