@@ -13,6 +13,9 @@ async function signIn(page: Page, email: string, name: string) {
   await expect(page.getByTestId("signed-in-user")).toContainText(name);
 }
 
+// Two users' sign-ins and a rebuild on a shared, busy machine: more than the default minute.
+test.setTimeout(180_000);
+
 test("an admin rebuilds the orders read model with a reason and follows it to the end; it shows in the audit log", async ({ page }) => {
   await signIn(page, "admin@demo.test", "Alex Admin");
   await page.goto("/admin");
