@@ -52,6 +52,7 @@ function RebuildProgress({ rebuildId, onEnded }: { rebuildId: string; onEnded: (
   return (
     <div className="rebuild" data-testid={`rebuild-${p.name}`} aria-live="polite">
       <div className="row">
+        <strong>{p.name}</strong>
         <progress max={100} value={p.percent} aria-label={`Rebuild of ${p.name}`} />
         <strong data-testid="rebuild-percent">{p.percent}%</strong>
       </div>
