@@ -45,6 +45,7 @@ test("an admin rebuilds the orders read model with a reason and follows it to th
 
   // The rebuild is in the audit log: its start (who, why) and its end.
   await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
   await signIn(page, "compliance@demo.test", "Morgan Compliance");
   await page.goto("/audit/events?aggregate=operations&type=ProjectionRebuildStarted");
   const started = page.getByTestId("event-row").filter({ hasText: "Alex Admin" }).first();
