@@ -24,12 +24,12 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("runs every available workload and writes well-formed rows", { timeout: 60_000 }, async () => {
+  it("runs every available workload and writes well-formed rows", { timeout: 180_000 }, async () => {
     const out = join(dir, "smoke.json");
     const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", `--out=${out}`], {
       env: { ...process.env, DATABASE_URL: pgUrl! },
       encoding: "utf8",
-      timeout: 55_000,
+      timeout: 175_000,
     });
     expect(run.status, `bench exited ${run.status}:\n${run.stderr}\n${run.stdout}`).toBe(0);
     expect(run.stdout).toContain("| workload | metric | ours | raw | peer | ours/raw | ours/peer | target | met |");

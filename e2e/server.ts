@@ -12,9 +12,6 @@ import { migrate } from "../server/db/migrate";
 import { ensureAppLoginRole, urlAsUser } from "../server/db/roles";
 import { ensureBuild, nextBin } from "../server/cli/build";
 import { prepareDemo } from "../prisma/seed";
-import { storeFor } from "../server/api/context";
-import { asyncProjections } from "../server/projections/registry";
-import { projectWholeLog } from "../server/testing/projections";
 
 const port = process.argv[2] ?? "3100";
 
@@ -46,6 +43,8 @@ async function main() {
     DEMO_PATIENTS: "30",
     BETTER_AUTH_SECRET: randomBytes(32).toString("base64url"),
     METRICS_TOKEN: e2eMetricsToken,
+    // The outbox and the projection runner inside the console, as npm start runs them.
+    OUTBOX_WORKER: "inline",
     ...process.env,
     PORT: port,
     E2E: "1",
@@ -86,8 +85,6 @@ async function main() {
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   if (!e.MIGRATION_DATABASE_URL) await migrate(db);
   await prepareDemo(db, e);
-  // The report pages read the async projections' tables: project the seeded log into them once.
-  await projectWholeLog(storeFor(db), db, asyncProjections);
   await db.close();
 
   const server = spawn(process.execPath, [nextBin, "start", "-p", port, "-H", "127.0.0.1"], { stdio: "inherit", env: childEnv });

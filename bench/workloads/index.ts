@@ -6,7 +6,7 @@ import { contended } from "./contended";
 import { http } from "./http";
 import { loadAggregate } from "./loadAggregate";
 import { auditQuery } from "./auditQuery";
-import { projectionRebuild } from "./notYet";
+import { projectionRebuild } from "./projectionRebuild";
 import { outboxDrain } from "./outboxDrain";
 import { replay } from "./replay";
 

@@ -57,6 +57,12 @@ export const accessMatrix = {
   "admin.retryDeadLetter": ["admin"],
   "observability.metricsHistory": ["admin"],
   "observability.schemaRegistry": ["admin"],
+
+  // Projections: health, rebuilds with a reason, their progress and cancelling one.
+  "projections.list": ["admin"],
+  "projections.rebuild": ["admin"],
+  "projections.rebuildProgress": ["admin"],
+  "projections.cancelRebuild": ["admin"],
 } as const satisfies Record<string, Access>;
 
 /** Procedures that may be public at all; anything else marked public fails the test. */

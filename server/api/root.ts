@@ -1,4 +1,5 @@
 import { adminRouter } from "./routers/admin";
+import { projectionsRouter } from "./routers/projections";
 import { auditRouter } from "./routers/audit";
 import { observabilityRouter } from "./routers/observability";
 import { encounterRouter } from "./routers/encounter";
@@ -19,6 +20,7 @@ export const appRouter = router({
   users: usersRouter,
   admin: adminRouter,
   observability: observabilityRouter,
+  projections: projectionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -8,6 +8,8 @@ import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { resolveAuthSecret } from "../auth/config";
 import { prepareDemo } from "../../prisma/seed";
+import { logProjectionVersions } from "../projections/runner";
+import { allProjections } from "../projections/registry";
 
 async function main() {
   const e = env();
@@ -33,6 +35,7 @@ async function main() {
         : `migrations: ${appliedNow} applied now (${status.applied.length} in all), latest ${latest}`,
     );
     await prepareDemo(db, e);
+    await logProjectionVersions(db.prisma, allProjections, (line) => console.log(line));
   } finally {
     await db.close();
   }

@@ -99,6 +99,8 @@ export const envSchema = z.object({
       }, "must be an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)")
       .optional(),
   ),
+  /** How often the projection runner polls the log when nothing wakes it (it also runs where the outbox worker runs). */
+  PROJECTIONS_POLL_MS: intFrom(50, 3_600_000, 1000),
   /** Bearer secret of POST/GET /api/cron/outbox. Unset: that route answers 503. */
   CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
   /** The console's port (npm start, next start). */

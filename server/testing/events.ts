@@ -5,6 +5,7 @@ import { createRegistry, defineEvent, storeOn, type NewEvent, type Store } from 
 import type { Database } from "../db/client";
 import { clinicalEvents } from "../domain/registry";
 import { userEvents } from "../domain/user/events";
+import { operationsEvents } from "../domain/operations/events";
 
 // Clinical events too: tests share one database, and global-log readers see every test's events.
 export const testRegistry = createRegistry([
@@ -12,6 +13,7 @@ export const testRegistry = createRegistry([
   defineEvent("NoteRemoved", z.object({ reason: z.string() })),
   ...clinicalEvents,
   ...userEvents,
+  ...operationsEvents,
 ]);
 
 export function storeOf(db: Database): Store {

@@ -8,7 +8,9 @@ import { storeOn } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "./config";
 import { runOutboxLoop } from "./loop";
-import { listenForAppends } from "./wakeup";
+import { listenForAppends, onAppended } from "./wakeup";
+import { allProjections, asyncProjections } from "../projections/registry";
+import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
 
 export type BackgroundWork = {
   /** The names of the loops that run, for the start-up line. */
@@ -39,6 +41,22 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
           { store: storeOn(db, eventRegistry), handlers: outboxHandlers(storeOn(db, eventRegistry)), bus: processBus() },
           { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal, log },
         ),
+    });
+  }
+  // The projection runner runs where the outbox worker runs (npm run worker does both apart).
+  if (e.OUTBOX_WORKER === "inline") {
+    loops.push({
+      name: "projection runner",
+      run: async (signal) => {
+        await logProjectionVersions(db.prisma, allProjections, log).catch(() => {});
+        const runner = startProjectionRunner(storeOn(db, eventRegistry), asyncProjections, { pollMs: e.PROJECTIONS_POLL_MS, signal, log });
+        const off = onAppended(() => runner.wake());
+        try {
+          await runner.done;
+        } finally {
+          off();
+        }
+      },
     });
   }
   return loops;

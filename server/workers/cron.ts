@@ -4,10 +4,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { componentLogger } from "../log";
 import { errorSummary, type DrainResult } from "./outbox";
 
-export type CronDeps = {
+export type CronDeps<R = DrainResult> = {
   /** CRON_SECRET; unset means the route is not configured and does nothing. */
   secret: () => string | undefined;
-  drain: () => Promise<DrainResult>;
+  drain: () => Promise<R>;
+  /** Names the route in the log line of a failed call (default "outbox"). */
+  name?: string;
 };
 
 /** Constant-time comparison; hashing first makes the lengths equal, as timingSafeEqual needs. */
@@ -19,7 +21,7 @@ function sameSecret(given: string, expected: string): boolean {
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
 
-export function outboxCronHandler(deps: CronDeps): (request: Request) => Promise<Response> {
+export function outboxCronHandler<R = DrainResult>(deps: CronDeps<R>): (request: Request) => Promise<Response> {
   return async (request) => {
     const secret = deps.secret();
     if (!secret) return json(503, { error: "not configured" });
@@ -34,7 +36,7 @@ export function outboxCronHandler(deps: CronDeps): (request: Request) => Promise
     try {
       return json(200, await deps.drain());
     } catch (error) {
-      componentLogger("cron").error({ drain: errorSummary(error) }, "outbox drain failed");
+      componentLogger("cron").error({ job: deps.name ?? "outbox", drain: errorSummary(error) }, "drain failed");
       return json(503, { error: "drain failed" });
     }
   };

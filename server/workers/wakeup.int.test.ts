@@ -2,7 +2,7 @@
 // after the commit.
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect, it } from "vitest";
-import { appendToStream } from "../eventStore";
+import { appendToStream, storeIn } from "../eventStore";
 import { describeEachDatabase, describePostgres, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { announceAppends, isOutsideTransaction, listenForAppends, onAppended, wakeableSleep } from "./wakeup";
@@ -18,7 +18,7 @@ describeEachDatabase("append wake-up in one process", (db) => {
       expect(isOutsideTransaction(db().prisma)).toBe(true);
       await db().prisma.$transaction(async (tx) => {
         expect(isOutsideTransaction(tx)).toBe(false);
-        await appendToStream({ ...storeOf(db()), db: tx }, newStreamId(), [note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+        await appendToStream(storeIn(storeOf(db()), tx), newStreamId(), [note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
       });
       expect(calls).toBe(1);
     } finally {

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { AdminNav } from "@/components/admin/AdminNav";
+import Link from "next/link";
 import { OutboxPanel } from "@/components/admin/OutboxPanel";
 import { UsersAdmin } from "@/components/admin/UsersAdmin";
 import { currentUser } from "@/server/auth/session";
@@ -13,6 +14,9 @@ export default async function AdminPage() {
       <AdminNav />
       <h1>Admin</h1>
       <p className="subtitle">Users and their roles, and the outbox that carries events to their consumers.</p>
+      <p>
+        <Link href="/admin/projections">Projections and rebuilds</Link>
+      </p>
       <UsersAdmin currentUserId={user?.id ?? ""} />
       <OutboxPanel />
     </main>

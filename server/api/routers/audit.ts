@@ -21,7 +21,7 @@ const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
-const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map((d) => d.aggregateType), "user"];
+const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map((d) => d.aggregateType), "user", "operations"];
 
 const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
 

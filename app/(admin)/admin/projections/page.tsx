@@ -1,0 +1,14 @@
+import type { Metadata } from "next";
+import { ProjectionsPanel } from "@/components/admin/ProjectionsPanel";
+
+export const metadata: Metadata = { title: "Projections" };
+
+export default function ProjectionsPage() {
+  return (
+    <main className="page">
+      <h1>Projections</h1>
+      <p className="subtitle">The read models, how far each has read the log, and their rebuilds.</p>
+      <ProjectionsPanel />
+    </main>
+  );
+}

@@ -1,0 +1,220 @@
+"use client";
+// Projections as an operator sees them: each read model's status, checkpoint, lag and speed, its
+// last error with the event it failed on, and a rebuild (with a reason) whose progress updates
+// by itself and can be cancelled.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { TableHead } from "../DataTable";
+import { EmptyState, ErrorState, Flash, Loading } from "../States";
+import { formatDateTime } from "../format";
+import { useTRPC } from "../trpc";
+
+const stateLabel: Record<string, { label: string; badge: string }> = {
+  running: { label: "running", badge: "ok" },
+  behind: { label: "behind", badge: "warn" },
+  rebuilding: { label: "rebuilding", badge: "info" },
+  failed: { label: "failed", badge: "bad" },
+  needs_rebuild: { label: "needs rebuild", badge: "warn" },
+};
+
+const count = (n: number) => Math.round(n).toLocaleString("en-US");
+
+export function formatSpan(seconds: number): string {
+  if (seconds < 1) return "under 1 s";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
+/** A rebuild's progress, polled every second while it runs. */
+function RebuildProgress({ rebuildId, onEnded }: { rebuildId: string; onEnded: () => void }) {
+  const trpc = useTRPC();
+  const ended = useRef(false);
+  const progress = useQuery(
+    trpc.projections.rebuildProgress.queryOptions(
+      { rebuildId },
+      { refetchInterval: (query) => (query.state.data && query.state.data.status !== "running" ? false : 1_000) },
+    ),
+  );
+  const cancel = useMutation(trpc.projections.cancelRebuild.mutationOptions());
+  const status = progress.data?.status;
+  useEffect(() => {
+    if (status && status !== "running" && !ended.current) {
+      ended.current = true;
+      onEnded();
+    }
+  }, [status, onEnded]);
+  if (progress.isPending) return <Loading label="Loading the rebuild's progress" lines={["60%"]} />;
+  if (progress.isError) return <ErrorState onRetry={() => void progress.refetch()}>Could not load the rebuild&apos;s progress: {progress.error.message}</ErrorState>;
+  const p = progress.data;
+  return (
+    <div className="rebuild" data-testid={`rebuild-${p.name}`} aria-live="polite">
+      <div className="row">
+        <strong>{p.name}</strong>
+        <progress max={100} value={p.percent} aria-label={`Rebuild of ${p.name}`} />
+        <strong data-testid="rebuild-percent">{p.percent}%</strong>
+      </div>
+      <p className="muted">
+        {p.status === "running" ? (
+          <>
+            {p.phase === "swapping" ? "Swapping in the rebuilt tables" : p.phase === "starting" ? "Preparing the shadow tables" : "Replaying the log"}:{" "}
+            {count(p.eventsDone)} of {count(p.eventsTotal)} events
+            {p.eventsPerSecond > 0 ? `, ${count(p.eventsPerSecond)} events/s` : ""}
+            {p.etaSeconds !== null ? `, about ${formatSpan(p.etaSeconds)} left` : ""}
+          </>
+        ) : p.status === "finished" ? (
+          <span data-testid="rebuild-finished">
+            Finished: {count(p.eventsDone)} events at {count(p.eventsPerSecond)} events/s; writers paused {p.swapPauseMs?.toFixed(1) ?? "—"} ms for the swap.
+          </span>
+        ) : p.status === "cancelled" ? (
+          "Cancelled: the live tables were left as they were."
+        ) : (
+          <>Failed ({p.error ?? "unknown error"}): the live tables were left as they were.</>
+        )}
+      </p>
+      <p className="muted">
+        Started {formatDateTime(p.startedAt)} by <span className="mono">{p.startedBy}</span>, because: {p.reason}
+      </p>
+      {p.status === "running" ? (
+        <button type="button" className="secondary" disabled={cancel.isPending || p.phase === "swapping"} onClick={() => cancel.mutate({ rebuildId })}>
+          {cancel.isPending ? "Cancelling…" : "Cancel rebuild"}
+        </button>
+      ) : null}
+      {cancel.isError ? <div className="alert error" role="alert">Could not cancel: {cancel.error.message}</div> : null}
+    </div>
+  );
+}
+
+function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (id: string) => void; onClose: () => void }) {
+  const trpc = useTRPC();
+  const [reason, setReason] = useState("");
+  const start = useMutation(trpc.projections.rebuild.mutationOptions({ onSuccess: ({ rebuildId }) => onStarted(rebuildId) }));
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    start.mutate({ name, reason });
+  };
+  const issue = start.error?.data?.issues?.find((i) => i.path === "reason")?.message;
+  return (
+    <form className="panel" onSubmit={submit} aria-label={`Rebuild ${name}`}>
+      <h3>Rebuild {name}</h3>
+      <p className="muted">
+        The log is replayed into new tables while the current ones keep serving; they are swapped in when the replay has caught up.
+        Writers wait only for the swap.
+      </p>
+      <div className="field">
+        <label htmlFor="rebuild-reason">Reason (recorded in the audit log)</label>
+        <textarea id="rebuild-reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} rows={2} required />
+        {issue ? <span className="error">{issue}</span> : null}
+      </div>
+      {start.isError && !issue ? <div className="alert error" role="alert">Could not start the rebuild: {start.error.message}</div> : null}
+      <div className="actions">
+        <button type="submit" disabled={start.isPending}>
+          {start.isPending ? "Starting…" : "Start rebuild"}
+        </button>
+        <button type="button" className="secondary" onClick={onClose}>
+          Back
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function ProjectionsPanel() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [asking, setAsking] = useState<string | null>(null);
+  const [watching, setWatching] = useState<string[]>([]);
+  const [flash, setFlash] = useState<string | null>(null);
+  const list = useQuery(trpc.projections.list.queryOptions(undefined, { refetchInterval: 2_000 }));
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.projections.list.queryKey() });
+
+  const running = list.data?.flatMap((p) => (p.rebuild ? [p.rebuild.id] : [])) ?? [];
+  const shown = [...new Set([...watching, ...running])];
+
+  return (
+    <section className="panel" aria-labelledby="projections-title" data-testid="projections">
+      <h2 id="projections-title">Projections</h2>
+      <p className="muted">
+        Read models built from the event log. Inline ones are written with each command; async ones by the projection runner. Any of
+        them can be rebuilt from the log without stopping the console.
+      </p>
+      <Flash message={flash} onDismiss={() => setFlash(null)} />
+      {list.isPending ? (
+        <Loading label="Loading the projections" lines={["40%", "55%", "35%"]} />
+      ) : list.isError ? (
+        <ErrorState onRetry={() => void list.refetch()}>Could not load the projections: {list.error.message}</ErrorState>
+      ) : list.data.length === 0 ? (
+        <EmptyState>No projections are registered.</EmptyState>
+      ) : (
+        <table className="data">
+          <TableHead columns={["Projection", "Status", "Checkpoint", "Lag", "Events/s", "Last error"]} actions />
+          <tbody>
+            {list.data.map((p) => {
+              const state = stateLabel[p.state] ?? { label: p.state, badge: "info" };
+              return (
+                <tr key={p.name} data-testid={`projection-${p.name}`}>
+                  <td>
+                    <strong>{p.name}</strong> <span className="muted">({p.kind}, v{p.codeVersion})</span>
+                    <div className="muted">{p.description}</div>
+                  </td>
+                  <td>
+                    <span className={`badge ${state.badge}`} data-testid="projection-state">
+                      {state.label}
+                    </span>
+                    {p.needsRebuild ? <div className="muted">built by v{p.builtVersion}</div> : null}
+                  </td>
+                  <td className="mono">{p.checkpoint ? `${p.checkpoint.transactionId}/${p.checkpoint.globalPosition}` : "with each command"}</td>
+                  <td>{p.kind === "inline" ? "none" : p.lagEvents === 0 ? "caught up" : `${count(p.lagEvents)} events, ${formatSpan(p.lagSeconds)}`}</td>
+                  <td className="num">{p.kind === "inline" ? "—" : count(p.eventsPerSecond)}</td>
+                  <td>
+                    {p.lastError ? (
+                      <>
+                        <span className="mono">{p.lastError.message}</span>
+                        {p.lastError.eventId ? (
+                          <div>
+                            at event <Link href={`/audit/events/${p.lastError.eventId}`} className="mono">{p.lastError.eventId.slice(0, 8)}</Link>
+                          </div>
+                        ) : null}
+                      </>
+                    ) : (
+                      "—"
+                    )}
+                  </td>
+                  <td>
+                    <button type="button" className="secondary" disabled={p.state === "rebuilding"} onClick={() => setAsking(p.name)} aria-label={`Rebuild ${p.name}`}>
+                      Rebuild
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {asking ? (
+        <RebuildForm
+          name={asking}
+          onClose={() => setAsking(null)}
+          onStarted={(id) => {
+            setAsking(null);
+            setWatching((w) => [...w, id]);
+            void refresh();
+          }}
+        />
+      ) : null}
+      {shown.length > 0 ? <h3>Rebuilds</h3> : null}
+      {shown.map((id) => (
+        <RebuildProgress
+          key={id}
+          rebuildId={id}
+          onEnded={() => {
+            setFlash("A rebuild ended; the table above is up to date.");
+            void refresh();
+          }}
+        />
+      ))}
+    </section>
+  );
+}

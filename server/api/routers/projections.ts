@@ -1,0 +1,51 @@
+// Admin: the projections, their health, and rebuilds (started here, run in this process in the
+// background, followed by polling `rebuild`). Never event payloads: names, counts, positions, errors.
+import { z } from "zod";
+import { NotFoundError } from "../../errors";
+import { allProjections } from "../../projections/registry";
+import { cancelRebuild, rebuildById, runRebuild, startRebuild } from "../../projections/rebuild";
+import { projectionStatuses } from "../../projections/status";
+import { errorSummary } from "../../workers/outbox";
+import { adminProcedure, router } from "../trpc";
+
+const projectionName = z.string().trim().min(1, "a projection name is needed").max(100).regex(/^[a-z0-9_]+$/, "projection names are snake_case");
+const rebuildId = z.uuid("rebuild id must be a uuid");
+
+export const projectionsRouter = router({
+  list: adminProcedure.query(({ ctx }) => projectionStatuses(ctx.db.prisma, allProjections)),
+
+  rebuild: adminProcedure
+    .input(
+      z.object({
+        name: projectionName,
+        reason: z.string().trim().min(3, "say why (at least 3 characters)").max(500, "keep the reason under 500 characters"),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const started = await startRebuild(ctx.store, input.name, { reason: input.reason, userId: ctx.user.id, correlationId: ctx.correlationId });
+      // Runs on in this process after the answer; the page follows it through `rebuildProgress`.
+      void runRebuild(ctx.store, started).then(
+        (result) => console.log(`projection ${started.projection.name}: rebuild ${result.status} (${result.eventsDone} events, ${Math.round(result.durationMs)} ms)`),
+        (error: unknown) => console.error(`projection ${started.projection.name}: rebuild crashed (${errorSummary(error)})`),
+      );
+      return { rebuildId: started.rebuildId, eventsTotal: started.eventsTotal };
+    }),
+
+  rebuildProgress: adminProcedure.input(z.object({ rebuildId })).query(async ({ ctx, input }) => {
+    const row = await rebuildById(ctx.db.prisma, input.rebuildId);
+    if (!row) throw new NotFoundError("rebuild", input.rebuildId);
+    const total = Math.max(row.eventsTotal, row.eventsDone);
+    const left = Math.max(0, total - row.eventsDone);
+    return {
+      ...row,
+      eventsTotal: total,
+      percent: row.status === "finished" ? 100 : total === 0 ? 0 : Math.min(99, Math.floor((row.eventsDone / total) * 100)),
+      etaSeconds: row.status === "running" && row.eventsPerSecond > 0 ? left / row.eventsPerSecond : null,
+    };
+  }),
+
+  cancelRebuild: adminProcedure.input(z.object({ rebuildId })).mutation(async ({ ctx, input }) => {
+    await cancelRebuild(ctx.db.prisma, input.rebuildId);
+    return { rebuildId: input.rebuildId };
+  }),
+});

@@ -1,0 +1,60 @@
+// npm run worker: the background work in a process of its own: the outbox worker and the
+// projection runner, until SIGTERM/SIGINT. `npm run worker -- --projection <name>` runs only
+// that projection's runner. Several workers may run: outbox rows are claimed with SKIP LOCKED,
+// and each projection has one active runner at a time (a lease; another takes over when it dies).
+import { parseArgs } from "node:util";
+import { openDatabase } from "../db/client";
+import { env } from "../db/env";
+import { migrate } from "../db/migrate";
+import { observeProcess } from "../metrics/process";
+import { listenForAppends, onAppended } from "../workers/wakeup";
+import { storeFor } from "../api/context";
+import { runOutboxLoop } from "../workers/loop";
+import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
+import { allProjections, asyncProjections, projectionNamed } from "../projections/registry";
+import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
+
+async function main() {
+  const { values } = parseArgs({ options: { projection: { type: "string" } } });
+  const e = env();
+  const only = values.projection ? projectionNamed(values.projection, asyncProjections) : null;
+  const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
+  const bus = only ? null : processBus();
+  const stop = new AbortController();
+  process.once("SIGTERM", () => stop.abort());
+  process.once("SIGINT", () => stop.abort());
+  const log = (line: string) => console.log(line);
+  try {
+    await migrate(db);
+    await logProjectionVersions(db.prisma, allProjections, log);
+    const projections = only ? [only] : asyncProjections;
+    console.log(
+      `worker: ${db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded ${db.location}`}; ` +
+        `${only ? "no outbox" : `outbox every ${e.OUTBOX_POLL_MS} ms, bus ${bus ? "RabbitMQ" : "none"}`}; ` +
+        `projections ${projections.map((p) => p.name).join(", ") || "none (no async projection registered)"} every ${e.PROJECTIONS_POLL_MS} ms`,
+    );
+    const store = storeFor(db);
+    const runner = startProjectionRunner(store, projections, { pollMs: e.PROJECTIONS_POLL_MS, signal: stop.signal, log });
+    // Appends here, and (listening) in other processes, wake the runner and the outbox at once.
+    const offAppended = onAppended(() => runner.wake());
+    if (db.mode === "postgresql" && e.DATABASE_URL) listenForAppends(e.DATABASE_URL);
+    observeProcess(db);
+    const outbox = only
+      ? Promise.resolve()
+      : runOutboxLoop(
+          { store, handlers: outboxHandlers(store), bus },
+          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal: stop.signal, log },
+        );
+    await Promise.all([runner.done, outbox]);
+    offAppended();
+    console.log("worker: stopped");
+  } finally {
+    await bus?.close();
+    await db.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exit(1);
+});
