@@ -9,6 +9,7 @@ import { encounterStream, orderStream, patientStream } from "../../domain/stream
 import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
+import { requireChartAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 
@@ -65,6 +66,7 @@ export const orderRouter = router({
   byId: clinicianProcedure.input(z.object({ orderId })).query(async ({ ctx, input }) => {
     const order = await orderById(ctx.db.prisma, input.orderId);
     if (!order) throw new NotFoundError("Order", input.orderId);
+    await requireChartAccess(ctx, order.patientId);
     await recordAccess(ctx, { patientIds: [order.patientId], procedure: "order.byId" });
     return order;
   }),
