@@ -6,6 +6,8 @@ const links = [
   { href: "/audit", label: "Access log", exact: true },
   { href: "/audit/events", label: "Event log", exact: false },
   { href: "/audit/patients", label: "Patients", exact: false },
+  { href: "/audit/activity", label: "Activity per user", exact: false },
+  { href: "/audit/emergency", label: "Accesses needing review", exact: false },
 ];
 
 /** The audit section's own tabs, under the top bar. */
