@@ -97,7 +97,7 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await page.screenshot({ path: `${shots}/4-needing-review.png`, fullPage: true });
   // Click 2: review; click 3: mark reviewed with a note.
   await access.getByRole("button", { name: "Review…" }).click();
-  await access.getByLabel("Note").fill("Confirmed with the night rota: Casey covered the ward");
+  await access.getByLabel("Note", { exact: true }).fill("Confirmed with the night rota: Casey covered the ward");
   await access.getByRole("button", { name: "Mark reviewed" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Marked reviewed" })).toBeVisible();
   await expect(page.getByTestId("emergency-access").filter({ hasText: family })).toHaveCount(0);

@@ -189,13 +189,15 @@ export function Readers({ patientId, range, title }: { patientId: string; range:
     trpc.audit.readers.infiniteQueryOptions({ patientId, ...range, limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
   );
   const groups = readers.data?.pages.flatMap((p) => p.groups) ?? [];
+  const hydrated = useHydrated();
   return (
     <section className="panel" aria-labelledby="readers-title" data-testid="chart-readers">
       <div className="panel-head">
         <h2 id="readers-title">{title}</h2>
         <span className="muted small">
           {range.from ? `since ${formatDateTime(range.from)}` : "any time"}
-          {range.to ? ` until ${formatDateTime(range.to)}` : ""} · latest reader first · includes your own reads
+          {range.to ? ` until ${formatDateTime(range.to)}` : ""}
+          {hydrated ? ` (${localZone()})` : ""} · latest reader first · includes your own reads
         </span>
       </div>
       {readers.isPending ? (
