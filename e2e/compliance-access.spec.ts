@@ -112,4 +112,17 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Activity per user" }).click();
   await expect(page.getByTestId("user-activity").filter({ hasText: "Casey Clinician" })).toContainText(/opened \d+ charts? today/);
   await page.screenshot({ path: `${shots}/6-activity.png`, fullPage: true });
+
+  // The access log: a name that matches nobody says so; the right name is picked, never typed as an id.
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Access log" }).click();
+  await page.getByLabel("Patient (name or MRN)").fill(`Nobody${tag}`);
+  await page.getByRole("search", { name: "Patient" }).getByRole("button", { name: "Find" }).click();
+  await expect(page.getByTestId("patient-no-match")).toContainText("No patient matches");
+  await page.getByLabel("Patient (name or MRN)").fill(family);
+  await page.getByRole("search", { name: "Patient" }).getByRole("button", { name: "Find" }).click();
+  await page.getByRole("button", { name: new RegExp(`${family}, Iris`) }).click();
+  await expect(page.getByTestId("picked-patient")).toContainText(`Iris ${family}`);
+  await expect(page.getByTestId("chart-readers").getByTestId("reader").filter({ hasText: "Casey Clinician" })).toContainText("opened the chart");
+  await expect(page.getByTestId("access-row").filter({ hasText: "Casey Clinician" }).first()).toContainText("opened the chart");
+  await page.screenshot({ path: `${shots}/7-access-log.png`, fullPage: true });
 });

@@ -61,7 +61,7 @@ export function UserActivity() {
       ) : (
         <>
           <table className="data">
-            <TableHead columns={["Who", "Summary", "Charts opened", "Other views", "Listed in search or lists", "Emergency accesses", "First", "Last"]} />
+            <TableHead columns={["Who", "Summary", "Charts opened", "Screen views (not lists)", "Listed in search or lists", "Emergency accesses", "First", "Last"]} />
             <tbody>
               {users.map((u) => (
                 <tr key={u.userId} data-testid="user-activity">
