@@ -63,3 +63,14 @@ export class IdempotencyKeyReusedError extends Error {
     );
   }
 }
+
+/**
+ * A clinician asked for the chart of a patient who is not in their care (no encounter, order or
+ * registration of theirs, no unexpired emergency access): they must break the glass with a reason.
+ */
+export class NotInCareError extends Error {
+  override readonly name = "NotInCareError";
+  constructor(readonly patientId: string) {
+    super("This patient is not in your care: state a reason to open the chart (break the glass)");
+  }
+}

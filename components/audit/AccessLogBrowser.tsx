@@ -1,52 +1,49 @@
 "use client";
-import { useInfiniteQuery } from "@tanstack/react-query";
-import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+// "Who has looked at this chart?": the access log by patient and user (picked by name, never typed
+// as ids), over a date range in the officer's time zone, grouped by user in words, and every
+// screen view below. A name that matches nobody says so: it never reads as "no reads recorded".
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
-import { useState, type FormEvent, type ReactNode } from "react";
+import { useState, type FormEvent } from "react";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
-import { formatInstant } from "../format";
-import { EmptyState, ErrorState, Loading, type SkeletonLine } from "../States";
+import { formatDateTime } from "../format";
+import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
-import { fromLocalInput } from "./format";
+import { errorText, fromLocalInput, localZone } from "./format";
+import { useHydrated } from "./useHydrated";
 
-type Filters = { patientId?: string; userId?: string; from?: Date; to?: Date };
-type AccessLogInput = inferRouterInputs<AppRouter>["audit"]["accessLog"];
-type AccessRow = inferRouterOutputs<AppRouter>["audit"]["accessLog"]["rows"][number];
+type Outputs = inferRouterOutputs<AppRouter>["audit"];
+type Picked = { id: string; label: string };
+type Range = { from?: Date; to?: Date };
 
-function text(value: FormDataEntryValue | null): string | undefined {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+/** The start of this month, in the browser's time zone. */
+export function startOfMonth(now = new Date()): Date {
+  return new Date(now.getFullYear(), now.getMonth(), 1);
 }
 
-const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium" });
-
 export function AccessLogBrowser() {
-  const [filters, setFilters] = useState<Filters>({});
+  const [patient, setPatient] = useState<Picked | null>(null);
+  const [user, setUser] = useState<Picked | null>(null);
+  const [range, setRange] = useState<Range>({});
+  const hydrated = useHydrated();
 
-  function apply(event: FormEvent<HTMLFormElement>) {
+  function applyRange(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    setFilters({
-      patientId: text(form.get("patientId")),
-      userId: text(form.get("userId")),
-      from: fromLocalInput(text(form.get("from"))),
-      to: fromLocalInput(text(form.get("to"))),
-    });
+    setRange({ from: fromLocalInput(String(form.get("from") ?? "")), to: fromLocalInput(String(form.get("to") ?? "")) });
   }
 
   return (
     <>
       <section className="panel" aria-labelledby="filters-title">
         <h2 id="filters-title">Filter</h2>
-        <form className="row" onSubmit={apply} role="search" aria-label="Access log filters">
-          <div className="field">
-            <label htmlFor="patientId">Patient id</label>
-            <input id="patientId" name="patientId" maxLength={100} placeholder="any patient" />
-          </div>
-          <div className="field">
-            <label htmlFor="userId">User id</label>
-            <input id="userId" name="userId" maxLength={100} placeholder="any user" />
-          </div>
+        <div className="row">
+          <PatientPicker picked={patient} onPick={setPatient} />
+          <UserPicker picked={user} onPick={setUser} />
+        </div>
+        <form className="row" onSubmit={applyRange} aria-label="Date range">
           <div className="field">
             <label htmlFor="from">From</label>
             <input id="from" name="from" type="datetime-local" />
@@ -56,116 +53,238 @@ export function AccessLogBrowser() {
             <input id="to" name="to" type="datetime-local" />
           </div>
           <div className="actions">
-            <button type="submit">Apply</button>
-            <button type="reset" className="secondary" onClick={() => setFilters({})}>
-              Clear
+            <button type="submit">Apply dates</button>
+            <button type="reset" className="secondary" onClick={() => setRange({})}>
+              Any time
             </button>
           </div>
+          <p className="muted small" data-testid="time-zone">
+            Times in {hydrated ? localZone() : "your time zone"}.
+          </p>
         </form>
       </section>
 
+      {patient ? <Readers patientId={patient.id} range={range} title={`Who has looked at ${patient.label}`} /> : null}
+
       <section className="panel" aria-labelledby="log-title" data-testid="access-log">
-        <h2 id="log-title">Read access</h2>
-        <Reads
-          input={{ ...filters, limit: 50 }}
-          loadingLabel="Loading the access log"
-          lines={["90%", "80%", "85%"]}
-          empty={<>No reads recorded{Object.values(filters).some(Boolean) ? " for this filter" : " yet"}.</>}
-          className="data"
-          columns={["When", "Who", "Patient", "Through", "Request"]}
-          row={(row) => (
-            <tr key={row.id}>
-              <td>
-                <time dateTime={row.accessedAt.toISOString()}>{when.format(row.accessedAt)}</time>
-              </td>
-              <td>
-                {row.userName ?? <span className="muted">unknown user</span>}
-                {row.userEmail ? <div className="muted">{row.userEmail}</div> : null}
-                <div>
-                  <code className="muted">{row.userId}</code>
-                </div>
-              </td>
-              <td>
-                <Link href={`/audit/patients/${row.patientId}`} className="mono" title="Timeline and time travel of this patient">
-                  {row.patientId}
-                </Link>
-              </td>
-              <td>
-                <code>{row.procedure}</code>
-              </td>
-              <td>
-                <code className="muted">{row.correlationId}</code>
-              </td>
-            </tr>
-          )}
-        />
+        <h2 id="log-title">Every screen view</h2>
+        <Views patientId={patient?.id} userId={user?.id} range={range} />
       </section>
     </>
   );
 }
 
-/** One chart's readers, newest first: the access log filtered by patient. */
-export function ChartReaders({ patientId }: { patientId: string }) {
+/** A patient by name or MRN (the compliance patient search), then picked from the matches. */
+function PatientPicker({ picked, onPick }: { picked: Picked | null; onPick: (p: Picked | null) => void }) {
+  const trpc = useTRPC();
+  const [term, setTerm] = useState("");
+  const found = useQuery({ ...trpc.audit.patients.queryOptions({ search: term, limit: 8 }), enabled: term !== "" && !picked });
+  if (picked) return <Chip name="Patient" label={picked.label} onClear={() => onPick(null)} />;
+  return (
+    <div className="field picker">
+      <form
+        role="search"
+        aria-label="Patient"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTerm(String(new FormData(e.currentTarget).get("patient") ?? "").trim());
+        }}
+      >
+        <label htmlFor="patient">Patient (name or MRN)</label>
+        <div className="row tight">
+          <input id="patient" name="patient" maxLength={100} autoComplete="off" placeholder="any patient" />
+          <button type="submit" className="secondary">
+            Find
+          </button>
+        </div>
+      </form>
+      {term === "" ? null : found.isPending ? (
+        <Loading label="Finding patients" lines={["60%"]} />
+      ) : found.isError ? (
+        <ErrorState onRetry={() => void found.refetch()}>The patient search failed: {errorText(found.error)}</ErrorState>
+      ) : found.data.items.length === 0 ? (
+        <p className="alert warn" role="alert" data-testid="patient-no-match">
+          No patient matches “{term}”: the log is not filtered. Names and MRNs match from their start.
+        </p>
+      ) : (
+        <ul className="pick-list" aria-label="Matching patients">
+          {found.data.items.map((p) => (
+            <li key={p.patientId}>
+              <button type="button" className="pick" onClick={() => onPick({ id: p.patientId, label: `${p.givenName} ${p.familyName} (MRN ${p.mrn})` })}>
+                {p.familyName}, {p.givenName} · MRN {p.mrn} · born {p.dateOfBirth}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** A member of staff by name or email, picked from the matches (names shown, not ids). */
+function UserPicker({ picked, onPick }: { picked: Picked | null; onPick: (p: Picked | null) => void }) {
+  const trpc = useTRPC();
+  const [term, setTerm] = useState<string | null>(null);
+  const found = useQuery({ ...trpc.audit.users.queryOptions({ search: term ?? "", limit: 10 }), enabled: term !== null && !picked });
+  if (picked) return <Chip name="User" label={picked.label} onClear={() => onPick(null)} />;
+  return (
+    <div className="field picker">
+      <form
+        role="search"
+        aria-label="User"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTerm(String(new FormData(e.currentTarget).get("user") ?? "").trim());
+        }}
+      >
+        <label htmlFor="user">User (name or email)</label>
+        <div className="row tight">
+          <input id="user" name="user" maxLength={100} autoComplete="off" placeholder="any user" />
+          <button type="submit" className="secondary">
+            Find
+          </button>
+        </div>
+      </form>
+      {term === null ? null : found.isPending ? (
+        <Loading label="Finding users" lines={["60%"]} />
+      ) : found.isError ? (
+        <ErrorState onRetry={() => void found.refetch()}>The user search failed: {errorText(found.error)}</ErrorState>
+      ) : found.data.users.length === 0 ? (
+        <p className="alert warn" role="alert" data-testid="user-no-match">
+          Nobody matches “{term}”: the log is not filtered.
+        </p>
+      ) : (
+        <ul className="pick-list" aria-label="Matching users">
+          {found.data.users.map((u) => (
+            <li key={u.id}>
+              <button type="button" className="pick" onClick={() => onPick({ id: u.id, label: u.name })}>
+                {u.name} <span className="muted">· {u.email}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function Chip({ name, label, onClear }: { name: string; label: string; onClear: () => void }) {
+  return (
+    <div className="field">
+      <span className="label">{name}</span>
+      <div className="row tight">
+        <strong data-testid={`picked-${name.toLowerCase()}`}>{label}</strong>
+        <button type="button" className="secondary small" onClick={onClear} aria-label={`Any ${name.toLowerCase()}`}>
+          Change
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** One patient's readers, grouped by user: who, how many screen views, first and last, through which screens. */
+export function Readers({ patientId, range, title }: { patientId: string; range: Range; title: string }) {
+  const trpc = useTRPC();
+  const readers = useInfiniteQuery(
+    trpc.audit.readers.infiniteQueryOptions({ patientId, ...range, limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
+  );
+  const groups = readers.data?.pages.flatMap((p) => p.groups) ?? [];
+  const hydrated = useHydrated();
   return (
     <section className="panel" aria-labelledby="readers-title" data-testid="chart-readers">
       <div className="panel-head">
-        <h2 id="readers-title">Who viewed this chart</h2>
-        <span className="muted small">Newest first · includes your own reads on this page</span>
+        <h2 id="readers-title">{title}</h2>
+        <span className="muted small">
+          {range.from ? `since ${formatDateTime(range.from)}` : "any time"}
+          {range.to ? ` until ${formatDateTime(range.to)}` : ""}
+          {hydrated ? ` (${localZone()})` : ""} · latest reader first · includes your own reads
+        </span>
       </div>
-      <Reads
-        input={{ patientId, limit: 20 }}
-        loadingLabel="Loading who viewed this chart"
-        lines={["85%", "70%"]}
-        empty="Nobody has read this chart yet."
-        className="data dense"
-        columns={["When", "Who", "Through", "Request"]}
-        row={(row) => (
-          <tr key={row.id} data-testid="chart-reader" data-procedure={row.procedure}>
-            <td className="nowrap">
-              <time dateTime={row.accessedAt.toISOString()}>{formatInstant(row.accessedAt)}</time>
-            </td>
-            <td>
-              {row.userName ?? <span className="muted">unknown user</span>}
-              {row.userEmail ? <span className="muted small"> · {row.userEmail}</span> : null}
-            </td>
-            <td>
-              <code>{row.procedure}</code>
-            </td>
-            <td>
-              <Link href={`/audit/events?correlation=${encodeURIComponent(row.correlationId)}`} className="mono muted" title="Events written in this request, if any">
-                {row.correlationId.length > 13 ? `${row.correlationId.slice(0, 13)}…` : row.correlationId}
-              </Link>
-            </td>
-          </tr>
-        )}
-      />
+      {readers.isPending ? (
+        <Loading label="Loading who viewed this chart" lines={["85%", "70%"]} />
+      ) : readers.isError ? (
+        <ErrorState onRetry={() => void readers.refetch()}>Who viewed this chart could not be loaded: {errorText(readers.error)}</ErrorState>
+      ) : groups.length === 0 ? (
+        <EmptyState role="status">Nobody viewed this chart in this period.</EmptyState>
+      ) : (
+        <>
+          <table className="data dense">
+            <TableHead columns={["Who", "Screen views", "First", "Last", "Through"]} />
+            <tbody>
+              {groups.map((g) => (
+                <ReaderRow key={g.userId} group={g} />
+              ))}
+            </tbody>
+          </table>
+          <LoadMore hasMore={readers.hasNextPage} loading={readers.isFetchingNextPage} onMore={() => void readers.fetchNextPage()} label="More readers" />
+        </>
+      )}
     </section>
   );
 }
 
-/** The access log's reads for `input`, newest first, a page at a time: its loading, failure and empty states, then the table. */
-function Reads(props: {
-  input: Omit<AccessLogInput, "cursor">;
-  loadingLabel: string;
-  lines: readonly SkeletonLine[];
-  empty: ReactNode;
-  className: string;
-  columns: readonly string[];
-  row: (row: AccessRow) => ReactNode;
-}) {
+function ReaderRow({ group }: { group: Outputs["readers"]["groups"][number] }) {
+  return (
+    <tr data-testid="reader">
+      <td>
+        <strong>{group.userName ?? "unknown user"}</strong>
+        {group.userEmail ? <div className="muted small">{group.userEmail}</div> : null}
+      </td>
+      <td className="num">{group.views}</td>
+      <td className="nowrap">{formatDateTime(group.first)}</td>
+      <td className="nowrap">{formatDateTime(group.last)}</td>
+      <td>
+        {group.screens.map((s) => (
+          <div key={s.screen} data-testid="reader-screen">
+            {s.screen}
+            {s.views > 1 ? <span className="muted"> ×{s.views}</span> : null}
+          </div>
+        ))}
+      </td>
+    </tr>
+  );
+}
+
+/** One chart's readers this month, on the patient's audit page. */
+export function ChartReaders({ patientId }: { patientId: string }) {
+  const [from] = useState(startOfMonth);
+  return <Readers patientId={patientId} range={{ from }} title="Who has looked at this chart this month" />;
+}
+
+/** Every screen view for the filter, newest first, a page at a time. */
+function Views({ patientId, userId, range }: { patientId?: string; userId?: string; range: Range }) {
   const trpc = useTRPC();
-  const log = useInfiniteQuery(trpc.audit.accessLog.infiniteQueryOptions(props.input, { getNextPageParam: (page) => page.nextCursor ?? undefined }));
+  const log = useInfiniteQuery(
+    trpc.audit.accessLog.infiniteQueryOptions({ patientId, userId, ...range, limit: 50 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
+  );
   const rows = log.data?.pages.flatMap((p) => p.rows) ?? [];
-  if (log.isPending) return <Loading label={props.loadingLabel} lines={props.lines} />;
-  if (log.isError) return <ErrorState>The access log could not be loaded: {log.error.message}</ErrorState>;
-  if (rows.length === 0) return <EmptyState role="status">{props.empty}</EmptyState>;
+  if (log.isPending) return <Loading label="Loading the access log" lines={["90%", "80%", "85%"]} />;
+  if (log.isError) return <ErrorState onRetry={() => void log.refetch()}>The access log could not be loaded: {errorText(log.error)}</ErrorState>;
+  if (rows.length === 0) {
+    return <EmptyState role="status">No screen views recorded{patientId || userId || range.from || range.to ? " for this filter" : " yet"}.</EmptyState>;
+  }
   return (
     <>
-      <table className={props.className}>
-        <TableHead columns={props.columns} />
-        <tbody>{rows.map(props.row)}</tbody>
+      <table className="data">
+        <TableHead columns={["When", "Who", "Patient", "What they did"]} />
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.id} data-testid="access-row">
+              <td className="nowrap">
+                <time dateTime={row.accessedAt.toISOString()}>{formatDateTime(row.accessedAt)}</time>
+              </td>
+              <td>{row.userName ?? <span className="muted">unknown user</span>}</td>
+              <td>
+                <Link href={`/audit/patients/${row.patientId}`} title="Timeline and time travel of this patient">
+                  {row.patient ? `${row.patient.name} · MRN ${row.patient.mrn}` : "unknown patient"}
+                </Link>
+              </td>
+              <td>{row.screen}</td>
+            </tr>
+          ))}
+        </tbody>
       </table>
-      <LoadMore hasMore={log.hasNextPage} loading={log.isFetchingNextPage} onMore={() => void log.fetchNextPage()} label="Load older reads" />
+      <LoadMore hasMore={log.hasNextPage} loading={log.isFetchingNextPage} onMore={() => void log.fetchNextPage()} label="Load older views" />
     </>
   );
 }

@@ -7,6 +7,8 @@ const links = [
   { href: "/audit/events", label: "Event log", exact: false },
   { href: "/audit/patients", label: "Patients", exact: false },
   { href: "/audit/activity", label: "Activity", exact: false },
+  { href: "/audit/access-by-user", label: "Charts opened per user", exact: false },
+  { href: "/audit/emergency", label: "Accesses needing review", exact: false },
 ];
 
 /** The audit section's own tabs, under the top bar. */

@@ -17,13 +17,18 @@ import { Field, FormError, fieldProps, useCommandForm, type FieldErrors } from "
 import { demographicLabels } from "@/components/format";
 import { fullName } from "./format";
 import { HistoryEvent } from "./HistoryEvent";
+import { BreakGlassDialog, needsBreakGlass } from "./BreakGlass";
 import { Crumbs, PatientLoadError } from "./PageParts";
 import type { ChartPatient } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
 export function EditDemographics({ patientId }: { patientId: string }) {
   const trpc = useTRPC();
-  const chart = useQuery(trpc.patient.byId.queryOptions({ patientId }));
+  const [viewId] = useState(() => crypto.randomUUID());
+  const chart = useQuery({
+    ...trpc.patient.byId.queryOptions({ patientId, screen: "edit", viewId }),
+    retry: (count, error) => !needsBreakGlass(error) && count < 2,
+  });
   return (
     <>
       <ClinicalNav />
@@ -31,6 +36,8 @@ export function EditDemographics({ patientId }: { patientId: string }) {
         // Mounted once with the record as it was when the form opened: later refetches of the
         // chart (or a failed one) must not move the form's base version or lose the user's edits.
         <EditForm patient={chart.data.patient} />
+      ) : chart.isError && needsBreakGlass(chart.error) ? (
+        <BreakGlassDialog patientId={patientId} onGranted={() => void chart.refetch()} />
       ) : chart.isError ? (
         <PatientLoadError error={chart.error} what="the record" onRetry={() => void chart.refetch()} />
       ) : (
@@ -128,7 +135,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
     setRetrying(true);
     try {
       await queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) });
-      const fresh = await queryClient.fetchQuery({ ...trpc.patient.byId.queryOptions({ patientId }), staleTime: 0 });
+      const fresh = await queryClient.fetchQuery({ ...trpc.patient.byId.queryOptions({ patientId, screen: "edit" }), staleTime: 0 });
       const latest = toForm(fresh.patient);
       const mine = changedFields(session.base, values);
       const theirs = new Set(changedFields(session.base, latest));

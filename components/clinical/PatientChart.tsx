@@ -14,6 +14,7 @@ import { formatAddress, formatDateTime, label, resultSummary, statusBadgeClass }
 import { ageFrom, fullName, priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
 import { Crumbs, isPatientNotFound, PatientLoadError } from "./PageParts";
+import { BreakGlassDialog, needsBreakGlass } from "./BreakGlass";
 import { PatientHistory } from "./PatientHistory";
 import { PlaceOrderForm } from "./PlaceOrderForm";
 import type { Chart, ChartOrder } from "./types";
@@ -26,7 +27,9 @@ const savedMessages: Record<string, string> = {
 
 export function PatientChart({ patientId }: { patientId: string }) {
   const trpc = useTRPC();
-  const chart = useQuery(trpc.patient.byId.queryOptions({ patientId }));
+  // One id for this screen view: the chart, its history and refetches are one access-log row.
+  const [viewId] = useState(() => crypto.randomUUID());
+  const chart = useQuery({ ...trpc.patient.byId.queryOptions({ patientId, viewId }), retry: (count, error) => !needsBreakGlass(error) && count < 2 });
   const saved = useSearchParams().get("saved");
   const [flash, setFlash] = useState<string | null>(saved ? (savedMessages[saved] ?? null) : null);
   useEffect(() => {
@@ -35,7 +38,19 @@ export function PatientChart({ patientId }: { patientId: string }) {
   }, [saved]);
 
   // A failed background refetch keeps showing the chart it has.
-  if (chart.data) return <ChartView chart={chart.data} flash={flash} setFlash={setFlash} refreshing={chart.isFetching} />;
+  if (chart.data) return <ChartView chart={chart.data} viewId={viewId} flash={flash} setFlash={setFlash} refreshing={chart.isFetching} />;
+  if (chart.isError && needsBreakGlass(chart.error)) {
+    return (
+      <>
+        <ClinicalNav />
+        <Crumbs current="Chart" />
+        <div className="panel state" data-testid="not-in-care">
+          <p>This patient is not in your care. The chart opens once you record why you need it.</p>
+        </div>
+        <BreakGlassDialog patientId={patientId} onGranted={() => void chart.refetch()} />
+      </>
+    );
+  }
   if (chart.isError) {
     return (
       <>
@@ -71,11 +86,13 @@ type Open = { kind: "start-encounter" } | { kind: "complete"; id: string } | { k
 
 function ChartView({
   chart,
+  viewId,
   flash,
   setFlash,
   refreshing,
 }: {
   chart: Chart;
+  viewId: string;
   flash: string | null;
   setFlash: (message: string | null) => void;
   refreshing: boolean;
@@ -271,7 +288,7 @@ function ChartView({
         ) : null}
       </section>
 
-      <PatientHistory patientId={patient.patientId} orderNames={orderNames} />
+      <PatientHistory patientId={patient.patientId} viewId={viewId} orderNames={orderNames} />
     </>
   );
 }

@@ -11,7 +11,8 @@ const PAGE = 20;
 
 type OrderNames = Record<string, string>;
 
-export function PatientHistory({ patientId, orderNames }: { patientId: string; orderNames: OrderNames }) {
+/** `viewId`: the chart screen's view id, so the history's pages count as part of that one view. */
+export function PatientHistory({ patientId, viewId, orderNames }: { patientId: string; viewId: string; orderNames: OrderNames }) {
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
   return (
     <section className="panel" aria-labelledby="history-title">
@@ -21,6 +22,7 @@ export function PatientHistory({ patientId, orderNames }: { patientId: string; o
           <HistoryPage
             key={before ?? "first"}
             patientId={patientId}
+            viewId={viewId}
             before={before}
             orderNames={orderNames}
             isLast={i === cursors.length - 1}
@@ -34,19 +36,21 @@ export function PatientHistory({ patientId, orderNames }: { patientId: string; o
 
 function HistoryPage({
   patientId,
+  viewId,
   before,
   orderNames,
   isLast,
   onOlder,
 }: {
   patientId: string;
+  viewId: string;
   before: number | undefined;
   orderNames: OrderNames;
   isLast: boolean;
   onOlder: (before: number) => void;
 }) {
   const trpc = useTRPC();
-  const page = useQuery(trpc.patient.history.queryOptions({ patientId, beforePosition: before, limit: PAGE }));
+  const page = useQuery(trpc.patient.history.queryOptions({ patientId, viewId, beforePosition: before, limit: PAGE }));
   if (page.isPending) {
     return (
       <li aria-busy="true" aria-label="Loading history" className="event">

@@ -20,6 +20,8 @@ export const accessMatrix = {
   "patient.list": ["clinician"],
   "patient.history": ["clinician"],
   "patient.changesSince": ["clinician"],
+  // Break the glass: only clinicians open charts, so only they state a reason to.
+  "patient.breakGlass": ["clinician"],
   "encounter.start": ["clinician"],
   "encounter.complete": ["clinician"],
   "encounter.byId": ["clinician"],
@@ -31,6 +33,12 @@ export const accessMatrix = {
 
   // Read-access audit.
   "audit.accessLog": ["compliance"],
+  "audit.readers": ["compliance"],
+  "audit.userActivity": ["compliance"],
+  "audit.users": ["compliance"],
+  // Emergency (break-the-glass) accesses and their reviews.
+  "audit.emergencyAccesses": ["compliance"],
+  "audit.reviewEmergencyAccess": ["compliance"],
   // History audit: the event log, one event's causes and effects, a record's timeline and time
   // travel. Compliance reads the history through these, not patient.history, so the access log
   // tells a compliance review apart from care.

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
 import { describeEachDatabase, withOwner } from "../testing/db";
-import { callerFor, contextFor, testUser } from "../testing/caller";
+import { callerFor, codeOf, contextFor, testUser } from "../testing/caller";
 import { patientStream } from "../domain/streams";
 import { createContext } from "./context";
 import { recordAccess } from "./accessLog";
@@ -60,13 +60,15 @@ describeEachDatabase("read-access log", (db, kind) => {
     const { patientId } = await registrar.patient.register(registration());
     const viewer = testUser(["clinician"], { id: `viewer-${randomUUID()}` });
     const ctx = await createContext({ headers: new Headers({ "x-correlation-id": "chart-view-1" }), db: db(), user: viewer });
+    // Not the viewer's patient: they break the glass first (emergencyAccess.int.test.ts).
+    await createCaller(ctx).patient.breakGlass({ patientId, reason: "Covering the ward tonight" });
     await createCaller(ctx).patient.byId({ patientId });
     const rows = await accessRows(db(), patientId);
     expect(rows).toContainEqual({ user_id: viewer.id, patient_id: patientId, procedure: "patient.byId", correlation_id: "chart-view-1" });
   });
 
   it("lets compliance answer who looked at a chart, and when: filtered, newest first, keyset-paged", async () => {
-    const patientId = randomUUID();
+    const { patientId } = await callerFor(db(), ["clinician"]).patient.register(registration());
     const alice = testUser(["clinician"], { name: "Alice Viewer" });
     const bob = testUser(["clinician"]);
     const start = new Date(Date.now() - 1000);
@@ -80,13 +82,14 @@ describeEachDatabase("read-access log", (db, kind) => {
     const audit = callerFor(db(), ["compliance"]).audit;
     const all = await audit.accessLog({ patientId });
     expect(all.rows.map((r) => r.userId)).toEqual([alice.id, bob.id, alice.id]);
-    expect(all.rows[0]).toMatchObject({ userName: "Alice Viewer", userEmail: alice.email, procedure: "patient.byId" });
+    expect(all.rows[0]).toMatchObject({ userName: "Alice Viewer", userEmail: alice.email, screen: "opened the chart" });
     expect(all.rows[1]?.userName).toBeNull();
     expect(all.nextCursor).toBeNull();
 
     const first = await audit.accessLog({ patientId, limit: 2 });
     expect(first.rows).toHaveLength(2);
     const second = await audit.accessLog({ patientId, limit: 2, cursor: first.nextCursor ?? undefined });
+    expect(await codeOf(audit.accessLog({ patientId, limit: 2, cursor: "12345" }))).toBe("BAD_REQUEST");
     expect([...first.rows, ...second.rows].map((r) => r.id)).toEqual(all.rows.map((r) => r.id));
     expect(second.nextCursor).toBeNull();
 

@@ -1,6 +1,6 @@
 // The one place that turns domain and store errors into tRPC codes.
 import { TRPCError } from "@trpc/server";
-import { ConcurrencyError, IdempotencyKeyReusedError, InvariantError, NotFoundError, ValidationError } from "../errors";
+import { ConcurrencyError, IdempotencyKeyReusedError, InvariantError, NotFoundError, NotInCareError, ValidationError } from "../errors";
 import { DuplicateEventError, EventSchemaError } from "../eventStore";
 
 /** Details the browser may see, beside the message, for errors it can act on. */
@@ -9,7 +9,9 @@ export type DomainErrorData =
   | { kind: "not_found"; entity: string; id: string }
   | { kind: "validation"; field?: string }
   | { kind: "invariant"; rule?: string }
-  | { kind: "idempotency"; commandId: string; usedFor: "record" | "command" };
+  | { kind: "idempotency"; commandId: string; usedFor: "record" | "command" }
+  /** The chart needs a reason first: patient.breakGlass, then ask again. */
+  | { kind: "break_the_glass"; patientId: string };
 
 export class MappedError extends TRPCError {
   constructor(
@@ -49,6 +51,9 @@ export function toTRPCError(error: unknown): TRPCError | null {
   }
   if (error instanceof IdempotencyKeyReusedError) {
     return new MappedError("CONFLICT", error.message, { kind: "idempotency", commandId: error.commandId, usedFor: error.usedFor }, error);
+  }
+  if (error instanceof NotInCareError) {
+    return new MappedError("PRECONDITION_FAILED", error.message, { kind: "break_the_glass", patientId: error.patientId }, error);
   }
   if (error instanceof DuplicateEventError) {
     return new MappedError("CONFLICT", error.message, { kind: "invariant", rule: "event.duplicate_id" }, error);

@@ -10,7 +10,8 @@ import { patientDecider } from "../../domain/patient/decider";
 import { eventDetail, patientAsOf, patientIdsOf, patientStreams, patientTimeline, searchEvents } from "../../projections/audit";
 import { patientStreamIds, providerNames } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
-import { readAccessLog, recordAccess } from "../accessLog";
+import { groupCursor, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
+import { emergencyCursor, listEmergencyAccesses, reviewEmergencyAccess, reviewNoteInput, reviewStatus } from "../emergencyAccess";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
@@ -25,6 +26,16 @@ const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map(
 
 const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
 
+/** A filter naming a patient or user that does not exist would read as "nobody": refuse it instead. */
+async function mustExist(ctx: Pick<Context, "db">, filter: { patientId?: string; userId?: string }) {
+  const [patient, user] = await Promise.all([
+    filter.patientId ? ctx.db.prisma.rmPatient.findUnique({ where: { patientId: filter.patientId }, select: { patientId: true } }) : true,
+    filter.userId ? ctx.db.prisma.user.findUnique({ where: { id: filter.userId }, select: { id: true } }) : true,
+  ]);
+  if (!patient && filter.patientId) throw new NotFoundError("Patient", filter.patientId);
+  if (!user && filter.userId) throw new NotFoundError("User", filter.userId);
+}
+
 /** The rows the audit screens list: the history item, and which patient it is about (if any). */
 async function auditItems(ctx: Pick<Context, "db">, events: readonly StoredEvent[]) {
   const [patients, items] = await Promise.all([patientIdsOf(ctx.db.prisma, events), historyItems(ctx.db.prisma, events)]);
@@ -35,21 +46,100 @@ async function auditItems(ctx: Pick<Context, "db">, events: readonly StoredEvent
 }
 
 export const auditRouter = router({
-  /** The read-access log, newest first; filter by patient, user and time ([from, to)). */
+  /**
+   * The read-access log, one row per screen view, newest first; filter by patient, user and time
+   * ([from, to)). A patient or user that does not exist is NOT_FOUND, never an empty log: an
+   * empty answer must mean "nobody read it", not "you typed something we could not match".
+   */
   accessLog: complianceProcedure
     .input(
       z
         .object({
-          patientId: id.optional(),
+          patientId: patientId.optional(),
           userId: id.optional(),
           from: filterInstant.optional(),
           to: filterInstant.optional(),
-          cursor: rowIdText.optional(),
+          cursor: rowCursor.optional(),
           limit: pageLimit(200, 50),
         })
         .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
     )
-    .query(({ ctx, input }) => readAccessLog(ctx.db, input)),
+    .query(async ({ ctx, input }) => {
+      await mustExist(ctx, input);
+      return readAccessLog(ctx.db, input);
+    }),
+
+  /** "Who has looked at this chart?": the patient's screen views in [from, to), grouped by user, in words. */
+  readers: complianceProcedure
+    .input(
+      z
+        .object({
+          patientId,
+          from: z.date().optional(),
+          to: z.date().optional(),
+          cursor: groupCursor.optional(),
+          limit: z.int().min(1).max(100).default(25),
+        })
+        .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
+    )
+    .query(async ({ ctx, input }) => {
+      await mustExist(ctx, input);
+      return readersOfPatient(ctx.db, input);
+    }),
+
+  /** Per user across patients in [from, to): charts opened, views, lists; most charts first (snooping). */
+  userActivity: complianceProcedure
+    .input(
+      z
+        .object({
+          userId: id.optional(),
+          from: z.date().optional(),
+          to: z.date().optional(),
+          cursor: summaryCursor.optional(),
+          limit: z.int().min(1).max(100).default(25),
+        })
+        .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
+    )
+    .query(async ({ ctx, input }) => {
+      await mustExist(ctx, input);
+      return userActivity(ctx.db, input);
+    }),
+
+  /** Staff by name or email, for the user pickers (names, not ids). */
+  users: complianceProcedure
+    .input(z.object({ search: z.string().trim().max(100).default(""), limit: z.int().min(1).max(50).default(20) }))
+    .query(async ({ ctx, input }) => {
+      const users = await ctx.db.prisma.user.findMany({
+        where: input.search
+          ? { OR: [{ name: { contains: input.search, mode: "insensitive" } }, { email: { contains: input.search, mode: "insensitive" } }] }
+          : {},
+        select: { id: true, name: true, email: true },
+        orderBy: [{ name: "asc" }, { id: "asc" }],
+        take: input.limit,
+      });
+      return { users };
+    }),
+
+  /** Break-the-glass accesses, newest first: needing review, reviewed, or all. */
+  emergencyAccesses: complianceProcedure
+    .input(
+      z.object({
+        status: reviewStatus.default("needs_review"),
+        patientId: patientId.optional(),
+        cursor: emergencyCursor.optional(),
+        limit: z.int().min(1).max(100).default(25),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await listEmergencyAccesses(ctx.db, input);
+      await recordAccess(ctx, { patientIds: page.items.map((i) => i.patientId), procedure: "audit.emergencyAccesses", screen: "review_list" });
+      return page;
+    }),
+
+  /** Marks one emergency access reviewed with a note; recorded (who, when) and never editable. */
+  reviewEmergencyAccess: complianceProcedure
+    .input(z.object({ accessId: z.uuid("access id must be a uuid"), note: reviewNoteInput }))
+    .mutation(({ ctx, input }) => reviewEmergencyAccess(ctx, input.accessId, input.note)),
 
   /** What the event log's filters offer: event types, aggregate types, and the users who can appear. */
   filterOptions: complianceProcedure.query(async ({ ctx }) => {

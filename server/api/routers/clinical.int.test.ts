@@ -171,6 +171,8 @@ describeEachDatabase("clinical procedures", (db) => {
     const first = await callerAs(db(), clinician);
     const second = await callerAs(db(), other);
     const { patientId } = await first.patient.register(newPatient());
+    // The second clinician has no encounter or order with this patient yet: they state why first.
+    await second.patient.breakGlass({ patientId, reason: "Front desk covering registration" });
     const seen = (await second.patient.byId({ patientId })).patient.version;
     await first.patient.updateDemographics({ patientId, expectedVersion: seen, changes: { phone: "+1 555 0111" }, reason: "Called in" });
     expect(await codeOf(second.patient.updateDemographics({ patientId, expectedVersion: seen, changes: { email: "x@example.test" }, reason: "Desk" }))).toBe("CONFLICT");

@@ -7,6 +7,7 @@ import { encounterStream, patientStream } from "../../domain/streams";
 import { projectEncounter } from "../../projections/clinical";
 import { encounterById, encountersForPatient } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
+import { requireChartAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -55,6 +56,7 @@ export const encounterRouter = router({
   byId: clinicianProcedure.input(z.object({ encounterId })).query(async ({ ctx, input }) => {
     const encounter = await encounterById(ctx.db.prisma, input.encounterId);
     if (!encounter) throw new NotFoundError("Encounter", input.encounterId);
+    await requireChartAccess(ctx, encounter.patientId);
     await recordAccess(ctx, { patientIds: [encounter.patientId], procedure: "encounter.byId" });
     return encounter;
   }),
@@ -62,6 +64,7 @@ export const encounterRouter = router({
   listForPatient: clinicianProcedure
     .input(z.object({ patientId: z.uuid("patient id must be a uuid") }))
     .query(async ({ ctx, input }) => {
+      await requireChartAccess(ctx, input.patientId);
       const items = await encountersForPatient(ctx.db.prisma, input.patientId);
       await recordAccess(ctx, { patientIds: [input.patientId], procedure: "encounter.listForPatient" });
       return items;

@@ -7,7 +7,8 @@ import { patientStream } from "../../domain/streams";
 import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
-import { recordAccess } from "../accessLog";
+import { recordAccess, viewIdInput } from "../accessLog";
+import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
@@ -56,13 +57,31 @@ export const patientRouter = router({
       return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
     }),
 
-  /** The chart: demographics, open encounters, active and recent orders. */
-  byId: clinicianProcedure.input(z.object({ patientId })).query(async ({ ctx, input }) => {
-    const chart = await patientChart(ctx.db.prisma, input.patientId);
-    if (!chart) throw new NotFoundError("Patient", input.patientId);
-    await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.byId" });
-    return chart;
-  }),
+  /**
+   * The chart: demographics, open encounters, active and recent orders. A patient not in the
+   * caller's care is refused (PRECONDITION_FAILED, kind "break_the_glass") until breakGlass.
+   * `screen` says which screen opened it (the chart, or the demographics form).
+   */
+  byId: clinicianProcedure
+    .input(z.object({ patientId, screen: z.enum(["chart", "edit"]).default("chart"), ...viewIdInput }))
+    .query(async ({ ctx, input }) => {
+      const chart = await patientChart(ctx.db.prisma, input.patientId);
+      if (!chart) throw new NotFoundError("Patient", input.patientId);
+      await requireChartAccess(ctx, input.patientId);
+      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.byId", screen: input.screen, viewId: input.viewId });
+      return chart;
+    }),
+
+  /**
+   * Break the glass: open the chart of a patient not in the caller's care, stating why. The
+   * grant, with its reason, waits for compliance review; it holds for a few hours.
+   */
+  breakGlass: clinicianProcedure
+    .input(z.object({ patientId, reason: emergencyReasonInput }))
+    .mutation(async ({ ctx, input }) => {
+      const grant = await breakGlass(ctx, input.patientId, input.reason);
+      return { ...grant, hours: EMERGENCY_ACCESS_HOURS };
+    }),
 
   list: clinicianProcedure.input(patientSearchInput).query(({ ctx, input }) => searchPatients(ctx, input, "patient.list")),
 
@@ -73,6 +92,7 @@ export const patientRouter = router({
         patientId,
         beforePosition: positionInput.optional(),
         limit: pageLimit(200, 50),
+        ...viewIdInput,
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -82,7 +102,8 @@ export const patientRouter = router({
         const { version } = await loadAggregate(ctx.store, patientStream(input.patientId), patientDecider);
         if (version === 0) throw new NotFoundError("Patient", input.patientId);
       }
-      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.history" });
+      await requireChartAccess(ctx, input.patientId);
+      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.history", viewId: input.viewId });
       const page = events.slice(0, input.limit);
       return {
         items: await historyItems(ctx.db.prisma, page),
@@ -92,10 +113,11 @@ export const patientRouter = router({
 
   /** What changed in the patient's own stream after the version a screen showed: the conflict view. */
   changesSince: clinicianProcedure
-    .input(z.object({ patientId, sinceVersion: versionInput }))
+    .input(z.object({ patientId, sinceVersion: versionInput, ...viewIdInput }))
     .query(async ({ ctx, input }) => {
+      await requireChartAccess(ctx, input.patientId);
       const events = await readStream(tolerantStore(ctx.store, { procedure: "patient.changesSince", correlationId: ctx.correlationId }), patientStream(input.patientId), { fromVersion: input.sinceVersion + 1, maxCount: 200 });
-      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince" });
+      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.changesSince", viewId: input.viewId });
       return { items: await historyItems(ctx.db.prisma, events) };
     }),
 });

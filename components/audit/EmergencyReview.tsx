@@ -1,0 +1,117 @@
+"use client";
+// Accesses needing review: every break-the-glass access (who, which patient, when, why) until a
+// compliance officer marks it reviewed with a note. A review is recorded (who, when) and final.
+import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import Link from "next/link";
+import { useState, type FormEvent } from "react";
+import type { AppRouter } from "@/server/api/root";
+import { LoadMore, TableHead } from "../DataTable";
+import { formatDateTime } from "../format";
+import { EmptyState, ErrorState, Flash, Loading } from "../States";
+import { useTRPC } from "../trpc";
+import { errorText } from "./format";
+
+type Item = inferRouterOutputs<AppRouter>["audit"]["emergencyAccesses"]["items"][number];
+type Status = "needs_review" | "reviewed" | "all";
+const statuses: Record<Status, string> = { needs_review: "Needing review", reviewed: "Reviewed", all: "All" };
+
+export function EmergencyReview() {
+  const trpc = useTRPC();
+  const [status, setStatus] = useState<Status>("needs_review");
+  const [flash, setFlash] = useState<string | null>(null);
+  const list = useInfiniteQuery(
+    trpc.audit.emergencyAccesses.infiniteQueryOptions({ status, limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
+  );
+  const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+
+  return (
+    <section className="panel" aria-labelledby="review-title">
+      <div className="panel-head">
+        <h2 id="review-title">Emergency accesses</h2>
+        <div className="row tight" role="group" aria-label="Show">
+          {(Object.keys(statuses) as Status[]).map((s) => (
+            <button key={s} type="button" className={s === status ? "" : "secondary"} aria-pressed={s === status} onClick={() => setStatus(s)}>
+              {statuses[s]}
+            </button>
+          ))}
+        </div>
+      </div>
+      <Flash message={flash} onDismiss={() => setFlash(null)} />
+      {list.isPending ? (
+        <Loading label="Loading emergency accesses" lines={["85%", "70%"]} />
+      ) : list.isError ? (
+        <ErrorState onRetry={() => void list.refetch()}>Emergency accesses could not be loaded: {errorText(list.error)}</ErrorState>
+      ) : items.length === 0 ? (
+        <EmptyState role="status">{status === "needs_review" ? "No emergency access is waiting for review." : "No emergency accesses here."}</EmptyState>
+      ) : (
+        <>
+          <table className="data">
+            <TableHead columns={["When", "Who", "Patient", "Reason", "Review"]} />
+            <tbody>
+              {items.map((item) => (
+                <Row key={item.accessId} item={item} onReviewed={(m) => setFlash(m)} />
+              ))}
+            </tbody>
+          </table>
+          <LoadMore hasMore={list.hasNextPage} loading={list.isFetchingNextPage} onMore={() => void list.fetchNextPage()} label="Older accesses" />
+        </>
+      )}
+    </section>
+  );
+}
+
+function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const review = useMutation(
+    trpc.audit.reviewEmergencyAccess.mutationOptions({
+      onSuccess: async () => {
+        setOpen(false);
+        onReviewed(`Marked reviewed: ${item.userName ?? "unknown user"}'s access to ${item.patient?.name ?? "the patient"}.`);
+        await queryClient.invalidateQueries({ queryKey: trpc.audit.emergencyAccesses.pathKey() });
+      },
+    }),
+  );
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    review.mutate({ accessId: item.accessId, note: String(new FormData(event.currentTarget).get("note") ?? "") });
+  }
+  return (
+    <tr data-testid="emergency-access">
+      <td className="nowrap">{formatDateTime(item.grantedAt)}</td>
+      <td>{item.userName ?? "unknown user"}</td>
+      <td>
+        <Link href={`/audit/patients/${item.patientId}`}>{item.patient ? `${item.patient.name} · MRN ${item.patient.mrn}` : "unknown patient"}</Link>
+      </td>
+      <td className="wrap">{item.reason}</td>
+      <td>
+        {item.review ? (
+          <div data-testid="review">
+            Reviewed by {item.review.reviewerName ?? "unknown user"} on {formatDateTime(item.review.reviewedAt)}
+            <div className="muted">“{item.review.note}”</div>
+          </div>
+        ) : open ? (
+          <form onSubmit={submit} aria-label="Review note">
+            <label htmlFor={`note-${item.accessId}`}>Note</label>
+            <textarea id={`note-${item.accessId}`} name="note" required minLength={3} maxLength={1000} rows={2} />
+            {review.isError ? <p className="alert error" role="alert">{errorText(review.error)}</p> : null}
+            <div className="actions">
+              <button type="submit" disabled={review.isPending}>
+                {review.isPending ? "Saving…" : "Mark reviewed"}
+              </button>
+              <button type="button" className="secondary" onClick={() => setOpen(false)}>
+                Cancel
+              </button>
+            </div>
+          </form>
+        ) : (
+          <button type="button" className="secondary" onClick={() => setOpen(true)}>
+            Review…
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,90 @@
+"use client";
+// Per user across patients, for spotting snooping: "this user opened 140 charts today". Most
+// charts opened first; a day, a week or a month, in the officer's time zone.
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { LoadMore, TableHead } from "../DataTable";
+import { formatDateTime } from "../format";
+import { EmptyState, ErrorState, Loading } from "../States";
+import { useTRPC } from "../trpc";
+import { errorText, localZone } from "./format";
+import { useHydrated } from "./useHydrated";
+
+const periods = {
+  today: { label: "Today", from: (now: Date) => new Date(now.getFullYear(), now.getMonth(), now.getDate()) },
+  week: { label: "Last 7 days", from: (now: Date) => new Date(now.getFullYear(), now.getMonth(), now.getDate() - 6) },
+  month: { label: "This month", from: (now: Date) => new Date(now.getFullYear(), now.getMonth(), 1) },
+} as const;
+type Period = keyof typeof periods;
+
+export function UserActivity() {
+  const trpc = useTRPC();
+  const hydrated = useHydrated();
+  const [period, setPeriod] = useState<Period>("today");
+  const [from, setFrom] = useState(() => periods.today.from(new Date()));
+  const activity = useInfiniteQuery(
+    trpc.audit.userActivity.infiniteQueryOptions({ from, limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
+  );
+  const users = activity.data?.pages.flatMap((p) => p.users) ?? [];
+  const when = periods[period].label.toLowerCase();
+
+  return (
+    <section className="panel" aria-labelledby="activity-title">
+      <div className="panel-head">
+        <h2 id="activity-title">Charts opened per user</h2>
+        <div className="row tight" role="group" aria-label="Period">
+          {(Object.keys(periods) as Period[]).map((p) => (
+            <button
+              key={p}
+              type="button"
+              className={p === period ? "" : "secondary"}
+              aria-pressed={p === period}
+              onClick={() => {
+                setPeriod(p);
+                setFrom(periods[p].from(new Date()));
+              }}
+            >
+              {periods[p].label}
+            </button>
+          ))}
+        </div>
+      </div>
+      <p className="muted small">
+        Since {hydrated ? `${formatDateTime(from)} (${localZone()})` : "…"}. Most charts first: an unusual count is worth a look.
+      </p>
+      {activity.isPending ? (
+        <Loading label="Loading activity per user" lines={["85%", "70%", "60%"]} />
+      ) : activity.isError ? (
+        <ErrorState onRetry={() => void activity.refetch()}>Activity could not be loaded: {errorText(activity.error)}</ErrorState>
+      ) : users.length === 0 ? (
+        <EmptyState role="status">Nobody read any patient data {when}.</EmptyState>
+      ) : (
+        <>
+          <table className="data">
+            <TableHead columns={["Who", "Summary", "Charts opened", "Screen views (not lists)", "Listed in search or lists", "Emergency accesses", "First", "Last"]} />
+            <tbody>
+              {users.map((u) => (
+                <tr key={u.userId} data-testid="user-activity">
+                  <td>
+                    <strong>{u.userName ?? "unknown user"}</strong>
+                    {u.userEmail ? <div className="muted small">{u.userEmail}</div> : null}
+                  </td>
+                  <td>
+                    {u.userName ?? "This user"} opened {u.chartsOpened} chart{u.chartsOpened === 1 ? "" : "s"} {when}
+                  </td>
+                  <td className="num">{u.chartsOpened}</td>
+                  <td className="num">{u.views}</td>
+                  <td className="num">{u.listed}</td>
+                  <td className="num">{u.emergencyAccesses > 0 ? <span className="badge warn">{u.emergencyAccesses}</span> : 0}</td>
+                  <td className="nowrap">{formatDateTime(u.first)}</td>
+                  <td className="nowrap">{formatDateTime(u.last)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <LoadMore hasMore={activity.hasNextPage} loading={activity.isFetchingNextPage} onMore={() => void activity.fetchNextPage()} label="More users" />
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,128 @@
+// Break the glass, then answer "who has looked at this chart this month?": a clinician opens the
+// chart of a patient not in their care, states why, and sees it; the compliance officer, from the
+// patient's audit page, sees who looked and through which screens, and marks the emergency
+// access reviewed with a note, within three clicks.
+import { expect, test, type Page } from "@playwright/test";
+
+const password = "demo-password-2026";
+const shots = ".scratch/compliance-access";
+
+async function signIn(page: Page, email: string, name: string, secret = password) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(secret);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText(name);
+}
+
+async function signOut(page: Page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+}
+
+/** A tRPC call from the signed-in page (its session cookie), as the console's client makes it. */
+async function call<T>(page: Page, path: string, input: unknown): Promise<T> {
+  return page.evaluate(
+    async ({ path, input }) => {
+      const response = await fetch(`/api/trpc/${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ json: input }),
+      });
+      const body = await response.json();
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
+      return body.result.data.json;
+    },
+    { path, input },
+  ) as Promise<T>;
+}
+
+test("a clinician breaks the glass with a reason; compliance sees who looked this month and reviews the access", async ({ page }) => {
+  const tag = Date.now().toString(36);
+  const family = `Glasswell${tag}`;
+  const registrar = { email: `registrar-${tag}@example.test`, name: `Drew Registrar ${tag}`, password: `registrar-pass-${tag}-2026` };
+  const reason = "Covering the night ward; patient deteriorating, no primary team reachable";
+
+  // An admin adds a second clinician, who registers a patient: that patient is in Drew's care, not Casey's.
+  await signIn(page, "admin@demo.test", "Alex Admin");
+  await call(page, "users.create", { ...registrar, roles: ["clinician"] });
+  await signOut(page);
+  await signIn(page, registrar.email, registrar.name, registrar.password);
+  const { patientId } = await call<{ patientId: string }>(page, "patient.register", {
+    mrn: `GL${tag.toUpperCase().slice(-8)}`,
+    givenName: "Iris",
+    familyName: family,
+    dateOfBirth: "1964-03-02",
+    sex: "female",
+  });
+  await signOut(page);
+
+  // Casey opens the chart: asked for a reason first, then the chart opens.
+  await signIn(page, "clinician@demo.test", "Casey Clinician");
+  await page.goto(`/patients/${patientId}`);
+  const dialog = page.getByTestId("break-glass");
+  await expect(dialog.getByRole("heading", { name: "This patient is not in your care" })).toBeVisible();
+  const open = dialog.getByRole("button", { name: "Record reason and open the chart" });
+  await dialog.getByLabel("Reason for access").fill("because");
+  await expect(open).toBeDisabled();
+  await page.screenshot({ path: `${shots}/1-not-in-care.png`, fullPage: true });
+  await dialog.getByLabel("Reason for access").fill(reason);
+  await open.click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(`Iris ${family}`);
+  await expect(dialog).toBeHidden();
+  await page.screenshot({ path: `${shots}/2-chart-open.png`, fullPage: true });
+  // The grant holds: opening the chart again asks nothing.
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(`Iris ${family}`);
+  await expect(page.getByTestId("break-glass")).toHaveCount(0);
+  await signOut(page);
+
+  // Compliance, on the patient's audit page: who has looked at this chart this month (no click).
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto(`/audit/patients/${patientId}`);
+  const readers = page.getByTestId("chart-readers");
+  await expect(readers.getByRole("heading", { name: "Who has looked at this chart this month" })).toBeVisible();
+  const casey = readers.getByTestId("reader").filter({ hasText: "Casey Clinician" });
+  await expect(casey).toHaveCount(1);
+  // Two chart openings (the first, then the reload), each one row however many queries it made.
+  await expect(casey.getByTestId("reader-screen")).toHaveText(["opened the chart ×2"]);
+  await expect(readers).not.toContainText("patient.byId");
+  await page.screenshot({ path: `${shots}/3-who-looked.png`, fullPage: true });
+
+  // Click 1: accesses needing review; the access with who, which patient and why.
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Accesses needing review" }).click();
+  const access = page.getByTestId("emergency-access").filter({ hasText: family });
+  await expect(access).toContainText("Casey Clinician");
+  await expect(access).toContainText(reason);
+  await page.screenshot({ path: `${shots}/4-needing-review.png`, fullPage: true });
+  // Click 2: review; click 3: mark reviewed with a note.
+  await access.getByRole("button", { name: "Review…" }).click();
+  await access.getByLabel("Note", { exact: true }).fill("Confirmed with the night rota: Casey covered the ward");
+  await access.getByRole("button", { name: "Mark reviewed" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Marked reviewed" })).toBeVisible();
+  await expect(page.getByTestId("emergency-access").filter({ hasText: family })).toHaveCount(0);
+  await page.getByRole("button", { name: "Reviewed", exact: true }).click();
+  const reviewed = page.getByTestId("emergency-access").filter({ hasText: family });
+  await expect(reviewed.getByTestId("review")).toContainText("Reviewed by Morgan Compliance");
+  await expect(reviewed.getByTestId("review")).toContainText("Confirmed with the night rota");
+  await expect(reviewed.getByRole("button", { name: "Review…" })).toHaveCount(0);
+  await page.screenshot({ path: `${shots}/5-reviewed.png`, fullPage: true });
+
+  // Charts opened per user: Casey's emergency access is counted.
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Charts opened per user" }).click();
+  await expect(page.getByTestId("user-activity").filter({ hasText: "Casey Clinician" })).toContainText(/opened \d+ charts? today/);
+  await page.screenshot({ path: `${shots}/6-activity.png`, fullPage: true });
+
+  // The access log: a name that matches nobody says so; the right name is picked, never typed as an id.
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Access log" }).click();
+  await page.getByLabel("Patient (name or MRN)").fill(`Nobody${tag}`);
+  await page.getByRole("search", { name: "Patient" }).getByRole("button", { name: "Find" }).click();
+  await expect(page.getByTestId("patient-no-match")).toContainText("No patient matches");
+  await page.getByLabel("Patient (name or MRN)").fill(family);
+  await page.getByRole("search", { name: "Patient" }).getByRole("button", { name: "Find" }).click();
+  await page.getByRole("button", { name: new RegExp(`${family}, Iris`) }).click();
+  await expect(page.getByTestId("picked-patient")).toContainText(`Iris ${family}`);
+  await expect(page.getByTestId("chart-readers").getByTestId("reader").filter({ hasText: "Casey Clinician" })).toContainText("opened the chart");
+  await expect(page.getByTestId("access-row").filter({ hasText: "Casey Clinician" }).first()).toContainText("opened the chart");
+  await page.screenshot({ path: `${shots}/7-access-log.png`, fullPage: true });
+});

@@ -1,0 +1,278 @@
+// Break-the-glass and the access log that answers "who has looked at this chart?".
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { expect, it } from "vitest";
+import { describeEachDatabase, withOwner } from "../testing/db";
+import { callerAs, codeOf, newPatient, testUser } from "../testing/caller";
+import type { Database } from "../db/client";
+import type { SessionUser } from "./context";
+import { MappedError } from "./errors";
+
+async function staff(db: Database, roles: SessionUser["roles"], name: string): Promise<SessionUser> {
+  const user = testUser(roles, { name: `${name} ${randomUUID().slice(0, 6)}` });
+  await db.prisma.user.create({ data: { id: user.id, name: user.name, email: user.email, roles } });
+  return user;
+}
+
+async function refusal(promise: Promise<unknown>) {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TRPCError) return { code: error.code, domain: error instanceof MappedError ? error.domain : null };
+    throw error;
+  }
+  return null;
+}
+
+const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+describeEachDatabase("break the glass", (db, kind) => {
+  async function setting() {
+    const registrar = await staff(db(), ["clinician"], "Rita Registrar");
+    const stranger = await staff(db(), ["clinician"], "Sam Stranger");
+    const officer = await staff(db(), ["compliance"], "Olga Officer");
+    const { patientId } = await (await callerAs(db(), registrar)).patient.register(newPatient());
+    return { registrar, stranger, officer, patientId };
+  }
+
+  it("refuses the chart of a patient not in the clinician's care until a reason is given, then opens it and logs the reason", async () => {
+    const { registrar, stranger, officer, patientId } = await setting();
+    // The registrar is the patient's clinician: no question asked.
+    expect((await (await callerAs(db(), registrar)).patient.byId({ patientId })).patient.patientId).toBe(patientId);
+
+    const clinician = await callerAs(db(), stranger);
+    for (const call of [
+      () => clinician.patient.byId({ patientId }),
+      () => clinician.patient.history({ patientId }),
+      () => clinician.patient.changesSince({ patientId, sinceVersion: 0 }),
+      () => clinician.encounter.listForPatient({ patientId }),
+    ]) {
+      expect(await refusal(call())).toEqual({ code: "PRECONDITION_FAILED", domain: { kind: "break_the_glass", patientId } });
+    }
+    // A refused chart is not a read: nothing of it left the server.
+    const before = await db().prisma.accessLog.count({ where: { patientId, userId: stranger.id } });
+    expect(before).toBe(0);
+
+    expect(await codeOf(clinician.patient.breakGlass({ patientId, reason: "short" }))).toBe("BAD_REQUEST");
+    expect(await codeOf(clinician.patient.breakGlass({ patientId, reason: "x".repeat(501) }))).toBe("BAD_REQUEST");
+    expect(await codeOf(clinician.patient.breakGlass({ patientId: randomUUID(), reason: "Covering the ward tonight" }))).toBe("NOT_FOUND");
+
+    const grant = await clinician.patient.breakGlass({ patientId, reason: "  Covering the ward tonight, patient deteriorating  " });
+    expect(grant.hours).toBe(4);
+    expect(grant.expiresAt.getTime() - Date.now()).toBeGreaterThan(3.9 * 3600_000);
+    // Every later click of the grant's holder opens without asking again.
+    expect((await clinician.patient.byId({ patientId })).patient.patientId).toBe(patientId);
+    expect((await clinician.patient.history({ patientId })).items.length).toBeGreaterThan(0);
+    // The grant is the stranger's alone.
+    const other = await callerAs(db(), await staff(db(), ["clinician"], "Otto Other"));
+    expect((await refusal(other.patient.byId({ patientId })))?.code).toBe("PRECONDITION_FAILED");
+
+    const audit = await callerAs(db(), officer);
+    const pending = await audit.audit.emergencyAccesses({ status: "needs_review", patientId });
+    expect(pending.items).toHaveLength(1);
+    expect(pending.items[0]).toMatchObject({
+      accessId: grant.accessId,
+      userId: stranger.id,
+      userName: stranger.name,
+      patientId,
+      reason: "Covering the ward tonight, patient deteriorating",
+      review: null,
+    });
+    expect(pending.items[0]?.patient?.name).toMatch(/^Ada Lovelace/);
+  });
+
+  it("records a review with who, when and the note, once, and never lets it change", async () => {
+    const { stranger, officer, patientId } = await setting();
+    const { accessId } = await (await callerAs(db(), stranger)).patient.breakGlass({ patientId, reason: "Consult requested by the ED" });
+    const audit = await callerAs(db(), officer);
+
+    expect(await codeOf(audit.audit.reviewEmergencyAccess({ accessId, note: "" }))).toBe("BAD_REQUEST");
+    expect(await codeOf(audit.audit.reviewEmergencyAccess({ accessId: randomUUID(), note: "Checked" }))).toBe("NOT_FOUND");
+    const review = await audit.audit.reviewEmergencyAccess({ accessId, note: "Confirmed with the ED rota" });
+    expect(review).toMatchObject({ accessId, reviewerId: officer.id, note: "Confirmed with the ED rota" });
+    expect(Math.abs(review.reviewedAt.getTime() - Date.now())).toBeLessThan(60_000);
+
+    const again = await refusal(audit.audit.reviewEmergencyAccess({ accessId, note: "Second thoughts" }));
+    expect(again?.code).toBe("PRECONDITION_FAILED");
+
+    expect((await audit.audit.emergencyAccesses({ status: "needs_review", patientId })).items).toEqual([]);
+    const reviewed = await audit.audit.emergencyAccesses({ status: "reviewed", patientId });
+    expect(reviewed.items[0]?.review).toMatchObject({ reviewerId: officer.id, reviewerName: officer.name, note: "Confirmed with the ED rota" });
+
+    // Append-only, for the owner too (the trigger), and the app role lacks the privilege.
+    await withOwner(kind, db(), async (sql) => {
+      await expect(sql("UPDATE emergency_access_review SET note = 'edited' WHERE access_id = $1", [accessId])).rejects.toThrow(/append-only/);
+      await expect(sql("DELETE FROM emergency_access WHERE id = $1", [accessId])).rejects.toThrow(/append-only/);
+      await expect(sql("UPDATE emergency_access SET reason = 'edited' WHERE id = $1", [accessId])).rejects.toThrow(/append-only/);
+    });
+    if (kind === "postgresql") {
+      await expect(db().prisma.$executeRaw`UPDATE emergency_access SET reason = 'x' WHERE id = ${accessId}::uuid`).rejects.toThrow(/permission denied/);
+      const privileges = await withOwner(kind, db(), (sql) =>
+        sql(
+          `SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) AS p FROM information_schema.role_table_grants
+            WHERE grantee = 'emr_app' AND table_name IN ('emergency_access', 'emergency_access_review', 'access_log') GROUP BY table_name ORDER BY table_name`,
+        ),
+      );
+      expect(privileges).toEqual([
+        { table_name: "access_log", p: "INSERT,SELECT" },
+        { table_name: "emergency_access", p: "INSERT,SELECT" },
+        { table_name: "emergency_access_review", p: "INSERT,SELECT" },
+      ]);
+    }
+  });
+
+  it("counts an encounter or order of the clinician's as care, and expires a grant after its hours", async () => {
+    const { stranger, patientId } = await setting();
+    const clinician = await callerAs(db(), stranger);
+    const granted = await clinician.patient.breakGlass({ patientId, reason: "Night cover for the ward" });
+    // Age the grant past its hours (as the owner, triggers off for this one row): the chart asks again.
+    await withOwner(kind, db(), async (sql) => {
+      await sql("ALTER TABLE emergency_access DISABLE TRIGGER emergency_access_no_update_delete");
+      try {
+        await sql("UPDATE emergency_access SET expires_at = now() - interval '1 minute' WHERE id = $1", [granted.accessId]);
+      } finally {
+        await sql("ALTER TABLE emergency_access ENABLE TRIGGER emergency_access_no_update_delete");
+      }
+    });
+    expect((await refusal(clinician.patient.byId({ patientId })))?.code).toBe("PRECONDITION_FAILED");
+    // An encounter of theirs with the patient puts the patient in their care.
+    await clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up" });
+    expect((await clinician.patient.byId({ patientId })).patient.patientId).toBe(patientId);
+  });
+
+  it("keeps admins and compliance out of the clinical chart", async () => {
+    const { patientId } = await setting();
+    for (const roles of [["admin"], ["compliance"], ["admin", "compliance"]] as const) {
+      const caller = await callerAs(db(), await staff(db(), [...roles], "Not Clinical"));
+      expect(await codeOf(caller.patient.byId({ patientId }))).toBe("FORBIDDEN");
+      expect(await codeOf(caller.patient.history({ patientId }))).toBe("FORBIDDEN");
+      expect(await codeOf(caller.patient.breakGlass({ patientId, reason: "Just curious about this" }))).toBe("FORBIDDEN");
+      expect(await codeOf(caller.encounter.listForPatient({ patientId }))).toBe("FORBIDDEN");
+    }
+  });
+});
+
+describeEachDatabase("who has looked at this chart", (db) => {
+  it("logs one row per screen view, in words, with 'listed in search' apart from 'opened the chart'", async () => {
+    const nurse = await staff(db(), ["clinician"], "Nina Nurse");
+    const officer = await staff(db(), ["compliance"], "Oscar Officer");
+    const patient = newPatient();
+    const clinician = await callerAs(db(), nurse);
+    const { patientId } = await clinician.patient.register(patient);
+
+    await clinician.patient.list({ search: patient.familyName });
+    // One chart screen: the chart, its history, a refetch on focus; all with the screen's view id.
+    const viewId = randomUUID();
+    await clinician.patient.byId({ patientId, viewId });
+    await clinician.patient.history({ patientId, viewId });
+    await clinician.patient.byId({ patientId, viewId });
+    // The chart opened again later: a second view.
+    await clinician.patient.byId({ patientId, viewId: randomUUID() });
+    await clinician.patient.byId({ patientId, screen: "edit", viewId: randomUUID() });
+
+    const audit = (await callerAs(db(), officer)).audit;
+    const log = await audit.accessLog({ patientId });
+    expect(log.rows.map((r) => r.screen)).toEqual(["opened the chart to edit demographics", "opened the chart", "opened the chart", "listed in search"]);
+    expect(log.rows[0]).toMatchObject({ userName: nurse.name, patient: { name: `Ada ${patient.familyName}`, mrn: patient.mrn } });
+
+    const readers = await audit.readers({ patientId, from: new Date(Date.now() - 3600_000) });
+    expect(readers.groups).toHaveLength(1);
+    expect(readers.groups[0]).toMatchObject({
+      userId: nurse.id,
+      userName: nurse.name,
+      views: 4,
+      screens: [
+        { screen: "opened the chart", views: 2 },
+        { screen: "listed in search", views: 1 },
+        { screen: "opened the chart to edit demographics", views: 1 },
+      ],
+    });
+    expect(readers.groups[0]!.first.getTime()).toBeLessThanOrEqual(readers.groups[0]!.last.getTime());
+    expect((await audit.readers({ patientId, to: new Date(Date.now() - 3600_000) })).groups).toEqual([]);
+    // No procedure names anywhere in the answers.
+    expect(JSON.stringify([log, readers])).not.toMatch(/patient\.(byId|list|history)/);
+  });
+
+  it("groups readers by user, latest first, keyset-paged; a forged cursor is BAD_REQUEST", async () => {
+    const officer = await staff(db(), ["compliance"], "Pia Officer");
+    const owner = await staff(db(), ["clinician"], "Carl Clinician");
+    const { patientId } = await (await callerAs(db(), owner)).patient.register(newPatient());
+    const readers = [owner, await staff(db(), ["clinician"], "Dora Doctor"), await staff(db(), ["clinician"], "Emil Emergency")];
+    for (const reader of readers) {
+      const caller = await callerAs(db(), reader);
+      if (reader !== owner) await caller.patient.breakGlass({ patientId, reason: "Covering for a colleague" });
+      await caller.patient.byId({ patientId });
+    }
+    const audit = (await callerAs(db(), officer)).audit;
+    const all = await audit.readers({ patientId });
+    expect(all.groups.map((g) => g.userId)).toEqual([...readers].reverse().map((r) => r.id));
+    const first = await audit.readers({ patientId, limit: 2 });
+    expect(first.nextCursor).not.toBeNull();
+    const second = await audit.readers({ patientId, limit: 2, cursor: first.nextCursor! });
+    expect([...first.groups, ...second.groups].map((g) => g.userId)).toEqual(all.groups.map((g) => g.userId));
+    expect(second.nextCursor).toBeNull();
+
+    const rows = await audit.accessLog({ patientId, limit: 1 });
+    expect((await audit.accessLog({ patientId, limit: 1, cursor: rows.nextCursor! })).rows).toHaveLength(1);
+
+    for (const cursor of ["not-base64!", forged({ id: "99999999999999999999" }), forged({ id: "1; DROP TABLE access_log" }), forged({ last: "yesterday", user: "x" }), "e30"]) {
+      expect(await codeOf(audit.accessLog({ patientId, cursor }))).toBe("BAD_REQUEST");
+      expect(await codeOf(audit.readers({ patientId, cursor }))).toBe("BAD_REQUEST");
+      expect(await codeOf(audit.userActivity({ cursor }))).toBe("BAD_REQUEST");
+      expect(await codeOf(audit.emergencyAccesses({ cursor }))).toBe("BAD_REQUEST");
+    }
+  });
+
+  it("finds a patient by the name typed and a user by name; an unknown one says so instead of 'no reads'", async () => {
+    const officer = await staff(db(), ["compliance"], "Quinn Officer");
+    const clinician = await staff(db(), ["clinician"], `Zelda Unusualname`);
+    const patient = newPatient({ familyName: `Snoopee${randomUUID().slice(0, 6)}` });
+    const { patientId } = await (await callerAs(db(), clinician)).patient.register(patient);
+    const audit = (await callerAs(db(), officer)).audit;
+
+    const found = await audit.patients({ search: patient.familyName });
+    expect(found.items.map((p) => p.patientId)).toEqual([patientId]);
+    expect((await audit.patients({ search: `Nobody${randomUUID().slice(0, 8)}` })).items).toEqual([]);
+    const users = await audit.users({ search: "unusualname" });
+    expect(users.users).toContainEqual({ id: clinician.id, name: clinician.name, email: clinician.email });
+
+    // Raw text where an id belongs is refused, and an id nobody has is NOT_FOUND: never an empty, all-clear log.
+    expect(await codeOf(audit.accessLog({ patientId: patient.familyName }))).toBe("BAD_REQUEST");
+    expect(await codeOf(audit.accessLog({ patientId: randomUUID() }))).toBe("NOT_FOUND");
+    expect(await codeOf(audit.accessLog({ userId: "Zelda" }))).toBe("NOT_FOUND");
+    expect(await codeOf(audit.readers({ patientId: randomUUID() }))).toBe("NOT_FOUND");
+    expect((await audit.accessLog({ patientId, userId: clinician.id })).rows).toEqual([]);
+  });
+
+  it("summarises per user across patients: charts opened, lists apart, emergency accesses, most charts first", async () => {
+    const officer = await staff(db(), ["compliance"], "Rosa Officer");
+    const snoop = await staff(db(), ["clinician"], "Sid Snoop");
+    const steady = await staff(db(), ["clinician"], "Tess Steady");
+    const registrar = await callerAs(db(), steady);
+    const patients = [];
+    for (let i = 0; i < 3; i++) patients.push((await registrar.patient.register(newPatient({ familyName: `Summary${randomUUID().slice(0, 6)}` }))).patientId);
+    const since = new Date(Date.now() - 1000);
+    const snooper = await callerAs(db(), snoop);
+    await snooper.patient.list({ search: "Summary" });
+    for (const patientId of patients) {
+      await snooper.patient.breakGlass({ patientId, reason: "Looking things up for a friend" });
+      await snooper.patient.byId({ patientId });
+      await snooper.patient.byId({ patientId });
+    }
+    await registrar.patient.byId({ patientId: patients[0]! });
+
+    const audit = (await callerAs(db(), officer)).audit;
+    const one = await audit.userActivity({ userId: snoop.id, from: since });
+    expect(one.users).toEqual([
+      expect.objectContaining({ userId: snoop.id, userName: snoop.name, chartsOpened: 3, patients: expect.any(Number), views: 6, emergencyAccesses: 3 }),
+    ]);
+    expect(one.users[0]!.listed).toBeGreaterThanOrEqual(3);
+    const steadyRow = (await audit.userActivity({ userId: steady.id, from: since })).users[0];
+    expect(steadyRow).toMatchObject({ chartsOpened: 1, emergencyAccesses: 0 });
+
+    const page = await audit.userActivity({ from: since, limit: 1 });
+    const next = await audit.userActivity({ from: since, limit: 1, cursor: page.nextCursor! });
+    expect(page.users[0]!.chartsOpened).toBeGreaterThanOrEqual(next.users[0]!.chartsOpened);
+    expect(page.users[0]!.userId).not.toBe(next.users[0]!.userId);
+  });
+});

@@ -1,0 +1,153 @@
+// Break-the-glass. A clinician reads a chart freely when the patient is in their care: an
+// encounter or order of theirs with the patient, or they registered the patient. Any other chart
+// opens only after they state a reason; the grant holds for that clinician and patient for
+// EMERGENCY_ACCESS_HOURS so every click does not ask again, and every grant waits in the
+// compliance review list until an officer marks it reviewed with a note.
+//
+// Grants and reviews live in two append-only tables (emergency_access, emergency_access_review;
+// the database refuses UPDATE and DELETE) rather than in the patient's event stream: they are
+// facts about staff access, not about the patient's care, so they must not show in the clinical
+// history, fold into the record or need an upcaster; and "needing review" is one anti-join.
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { Prisma } from "../db/generated/client";
+import type { Database } from "../db/client";
+import { InvariantError, NotFoundError, NotInCareError } from "../errors";
+import { patientStream } from "../domain/streams";
+import { encodeCursor, opaqueCursor, patientLabels, type AccessContext, type PatientLabel } from "./accessLog";
+
+export const EMERGENCY_ACCESS_HOURS = 4;
+
+/** Why the glass was broken: long enough to mean something, short enough to read in a list. */
+export const emergencyReasonInput = z
+  .string()
+  .trim()
+  .min(10, "say why you need this chart (at least 10 characters)")
+  .max(500, "the reason may be at most 500 characters");
+/** A reviewer's note on an emergency access. */
+export const reviewNoteInput = z.string().trim().min(3, "write a note (at least 3 characters)").max(1000, "the note may be at most 1000 characters");
+
+type Db = Pick<Database, "prisma">;
+
+/**
+ * Whether the patient is in this clinician's care, or they hold an unexpired emergency grant.
+ * "Assignment" is what the record holds: they registered the patient (version 1 of its stream
+ * is theirs), or are the provider of any of its encounters or orders.
+ */
+export async function mayReadChart(db: Db, userId: string, patientId: string): Promise<boolean> {
+  const [row] = await db.prisma.$queryRaw<{ ok: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
+        OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
+        OR EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStream(patientId)} AND version = 1 AND user_id = ${userId})
+        OR EXISTS (SELECT 1 FROM emergency_access WHERE user_id = ${userId} AND patient_id = ${patientId}::uuid AND expires_at > now())
+       AS ok`;
+  return row?.ok === true;
+}
+
+/** Throws NotInCareError (PRECONDITION_FAILED, kind "break_the_glass") unless the caller may read this chart. */
+export async function requireChartAccess(ctx: AccessContext, patientId: string): Promise<void> {
+  if (!ctx.user) throw new Error("requireChartAccess: no signed-in user");
+  if (!(await mayReadChart(ctx.db, ctx.user.id, patientId))) throw new NotInCareError(patientId);
+}
+
+/** Records a break-the-glass grant with its reason; the chart then opens for EMERGENCY_ACCESS_HOURS. */
+export async function breakGlass(ctx: AccessContext, patientId: string, reason: string): Promise<{ accessId: string; expiresAt: Date }> {
+  if (!ctx.user) throw new Error("breakGlass: no signed-in user");
+  const patient = await ctx.db.prisma.rmPatient.findUnique({ where: { patientId }, select: { patientId: true } });
+  if (!patient) throw new NotFoundError("Patient", patientId);
+  const id = randomUUID();
+  const [row] = await ctx.db.prisma.$queryRaw<{ expires_at: Date }[]>`
+    INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at, correlation_id)
+    VALUES (${id}::uuid, ${ctx.user.id}, ${patientId}::uuid, ${reason},
+            date_trunc('milliseconds', clock_timestamp()) + make_interval(hours => ${EMERGENCY_ACCESS_HOURS}::int), ${ctx.correlationId})
+    RETURNING expires_at`;
+  if (!row) throw new Error("breakGlass: the grant was not stored");
+  return { accessId: id, expiresAt: row.expires_at };
+}
+
+export type EmergencyAccessItem = {
+  accessId: string;
+  userId: string;
+  userName: string | null;
+  patientId: string;
+  patient: PatientLabel | null;
+  reason: string;
+  grantedAt: Date;
+  expiresAt: Date;
+  review: { reviewerId: string; reviewerName: string | null; note: string; reviewedAt: Date } | null;
+};
+
+/** The review list's cursor: the last item's grant time, then its id. */
+export const emergencyCursor = opaqueCursor(z.object({ grantedAt: z.iso.datetime(), id: z.uuid() }));
+
+export const reviewStatus = z.enum(["needs_review", "reviewed", "all"]);
+
+/** Emergency accesses, newest first, keyset-paged on (granted_at, id). */
+export async function listEmergencyAccesses(
+  db: Db,
+  filter: { status: z.output<typeof reviewStatus>; patientId?: string; cursor?: { grantedAt: string; id: string }; limit: number },
+): Promise<{ items: EmergencyAccessItem[]; nextCursor: string | null }> {
+  const where: Prisma.EmergencyAccessWhereInput = {
+    ...(filter.status === "needs_review" ? { review: { is: null } } : filter.status === "reviewed" ? { review: { isNot: null } } : {}),
+    ...(filter.patientId ? { patientId: filter.patientId } : {}),
+    ...(filter.cursor
+      ? {
+          OR: [
+            { grantedAt: { lt: new Date(filter.cursor.grantedAt) } },
+            { grantedAt: new Date(filter.cursor.grantedAt), id: { lt: filter.cursor.id } },
+          ],
+        }
+      : {}),
+  };
+  const found = await db.prisma.emergencyAccess.findMany({
+    where,
+    orderBy: [{ grantedAt: "desc" }, { id: "desc" }],
+    take: filter.limit + 1,
+    select: {
+      id: true,
+      userId: true,
+      patientId: true,
+      reason: true,
+      grantedAt: true,
+      expiresAt: true,
+      review: { select: { reviewerId: true, note: true, reviewedAt: true } },
+    },
+  });
+  const page = found.slice(0, filter.limit);
+  const userIds = [...new Set(page.flatMap((a) => [a.userId, ...(a.review ? [a.review.reviewerId] : [])]))];
+  const [users, patients] = await Promise.all([
+    userIds.length === 0 ? [] : db.prisma.user.findMany({ where: { id: { in: userIds } }, select: { id: true, name: true } }),
+    patientLabels(db, page.map((a) => a.patientId)),
+  ]);
+  const names = new Map(users.map((u) => [u.id, u.name]));
+  const last = page.at(-1);
+  return {
+    items: page.map((a) => ({
+      accessId: a.id,
+      userId: a.userId,
+      userName: names.get(a.userId) ?? null,
+      patientId: a.patientId,
+      patient: patients.get(a.patientId) ?? null,
+      reason: a.reason,
+      grantedAt: a.grantedAt,
+      expiresAt: a.expiresAt,
+      review: a.review ? { ...a.review, reviewerName: names.get(a.review.reviewerId) ?? null } : null,
+    })),
+    nextCursor:
+      found.length > filter.limit && last ? encodeCursor({ grantedAt: last.grantedAt.toISOString(), id: last.id }) : null,
+  };
+}
+
+/** Marks one emergency access reviewed, with the reviewer and note; a second review is refused. */
+export async function reviewEmergencyAccess(ctx: AccessContext, accessId: string, note: string) {
+  if (!ctx.user) throw new Error("reviewEmergencyAccess: no signed-in user");
+  const access = await ctx.db.prisma.emergencyAccess.findUnique({ where: { id: accessId }, select: { id: true } });
+  if (!access) throw new NotFoundError("Emergency access", accessId);
+  const rows = await ctx.db.prisma.$queryRaw<{ reviewed_at: Date }[]>`
+    INSERT INTO emergency_access_review (access_id, reviewer_id, note) VALUES (${accessId}::uuid, ${ctx.user.id}, ${note})
+    ON CONFLICT (access_id) DO NOTHING
+    RETURNING reviewed_at`;
+  const row = rows[0];
+  if (!row) throw new InvariantError("This emergency access was already reviewed; reviews are never edited", "emergency_access.reviewed_once");
+  return { accessId, reviewerId: ctx.user.id, note, reviewedAt: row.reviewed_at };
+}
