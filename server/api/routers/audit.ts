@@ -16,7 +16,7 @@ import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
-import { filterInstant, idText, pageLimit, positionInput, rowIdText, text } from "../../input";
+import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 
 const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
