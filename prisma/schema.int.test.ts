@@ -11,6 +11,7 @@ import { describeEachDatabase } from "../server/testing/db";
 const notExpressibleInPrisma: Record<string, string> = {
   rm_patients_family_idx: "expression index on lower(family_name) text_pattern_ops: Prisma cannot declare expression indexes",
   rm_patients_given_idx: "expression index on lower(given_name) text_pattern_ops: Prisma cannot declare expression indexes",
+  access_log_view_key: "partial unique expression index on (user_id, patient_id, view_id, date_trunc('hour', accessed_at AT TIME ZONE 'UTC')): Prisma cannot declare expression indexes",
 };
 
 type IndexShape = { table: string; name: string; columns: string[]; unique: boolean; primary: boolean; partial: boolean };

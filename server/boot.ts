@@ -20,15 +20,15 @@ export async function bootServer(): Promise<void> {
     if (error instanceof EnvError) refuse(error.message);
     throw error;
   }
+  if (!backgroundWorkWanted(e)) return;
   let db;
   try {
     db = await getDatabase();
   } catch (error) {
-    refuse(`Cannot open the database: ${(error as Error).message}`);
+    refuse(`Cannot open the database for the background work: ${(error as Error).message}`);
   }
-  // Every server process keeps its metric history and wakes other processes after its appends.
+  // The metric history and the wake-up of other processes after this one's appends.
   observeProcess(db);
-  if (!backgroundWorkWanted(e)) return;
   const work = startBackgroundWork(db, { env: e });
   console.log(`background work: ${work.running.join(", ")}`);
   const stop = () => void work.stop();

@@ -1,6 +1,7 @@
 // The tRPC context: the database, the store, the caller and the request's correlation id.
 import { randomUUID } from "node:crypto";
 import { getDatabase, type Database } from "../db/client";
+import { observeProcess } from "../metrics/process";
 import { storeOn, type Store } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { authFor, sessionUserFrom } from "../auth";
@@ -34,6 +35,9 @@ export function storeFor(db: Database): Store {
  */
 export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database }): Promise<Context> {
   const db = opts.db ?? (await getDatabase());
+  // A console without background work (PostgreSQL, workers apart) still keeps its metric history
+  // and wakes the workers after its appends; idempotent, so only the first request starts it.
+  if (!opts.db) observeProcess(db);
   const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers);
   return {
     db,

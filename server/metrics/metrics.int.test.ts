@@ -6,7 +6,7 @@ import { handleCommand, loadAggregate, loadAtVersion } from "../eventStore";
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream } from "../domain/streams";
 import { callerAs, codeOf, newPatient } from "../testing/caller";
-import { describeEachDatabase } from "../testing/db";
+import { describeEachDatabase, withOwner } from "../testing/db";
 import { storeOf } from "../testing/events";
 import { drainOutbox } from "../workers/outbox";
 import type { SessionUser } from "../api/context";
@@ -21,7 +21,7 @@ const clinician: SessionUser = { id: "metrics-clinician", email: "m@example.test
 type Sample = { labels?: Record<string, string>; value?: string; count?: string; sum?: string; buckets?: Record<string, string> };
 type Family = { name: string; type: string; metrics: Sample[] };
 
-describeEachDatabase("metrics", (db) => {
+describeEachDatabase("metrics", (db, kind) => {
   const scrape = async (): Promise<Family[]> => {
     const handler = metricsRouteHandler({ token: () => token, db: async () => db().prisma });
     const response = await handler(new Request("http://localhost/api/metrics", { headers: { authorization: `Bearer ${token}` } }));
@@ -140,7 +140,8 @@ describeEachDatabase("metrics", (db) => {
   });
 
   it("reads projection lag from the checkpoints table, and nothing when there is none", async () => {
-    const sql = (text: string) => db().prisma.$executeRawUnsafe(text);
+    // A table of its own is DDL: the owner's (the app's role may not create tables).
+    const sql = (text: string) => withOwner(kind, db(), (owner) => owner(text));
     const table = `test_checkpoints_${randomUUID().replace(/-/g, "").slice(0, 8)}`;
     expect(await projectionLags(db().prisma, undefined, table)).toEqual([]);
     await sql(`CREATE TABLE ${table} (name text PRIMARY KEY, global_position bigint NOT NULL)`);

@@ -4,21 +4,25 @@ import { randomUUID } from "node:crypto";
 import type { Database } from "../db/client";
 import { readAll, type Store, type StoredEvent } from "../eventStore";
 import type { Projection, ProjectionTarget } from "../projections/types";
+import { withOwner } from "./db";
 
 /**
  * Copies of the projection's tables (LIKE ... INCLUDING ALL) under a fresh prefix, so a test's
- * rows never meet another test's or a runner's. Needs the owner role, as tests have.
+ * rows never meet another test's or a runner's. DDL: made by the owner (the app's role may not),
+ * and the owner's default privileges let the app's role write them.
  */
 export async function privateTarget(db: Database, projection: Projection): Promise<{ target: ProjectionTarget; drop: () => Promise<void> }> {
   const prefix = `t${randomUUID().replace(/-/g, "").slice(0, 10)}_`;
-  for (const table of projection.tables) {
-    await db.prisma.$executeRawUnsafe(`CREATE TABLE ${prefix}${table} (LIKE ${table} INCLUDING ALL)`);
-  }
+  const kind = db.mode === "postgresql" ? "postgresql" : "embedded";
+  await withOwner(kind, db, async (sql) => {
+    for (const table of projection.tables) await sql(`CREATE TABLE ${prefix}${table} (LIKE ${table} INCLUDING ALL)`);
+  });
   return {
     target: { table: (name) => `${prefix}${name}` },
-    drop: async () => {
-      for (const table of projection.tables) await db.prisma.$executeRawUnsafe(`DROP TABLE IF EXISTS ${prefix}${table}`);
-    },
+    drop: () =>
+      withOwner(kind, db, async (sql) => {
+        for (const table of projection.tables) await sql(`DROP TABLE IF EXISTS ${prefix}${table}`);
+      }),
   };
 }
 

@@ -91,7 +91,7 @@ describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
     // The audit's causes and effects: command -> completion -> flag, a chain of more than one step.
     const detail = await eventDetail(store, flag.metadata.eventId);
     expect(detail?.causedBy.map((e) => e.metadata.eventId)).toEqual([trigger.metadata.eventId]);
-    expect(detail?.causedByCommand).toBe(trigger.metadata.causationId);
+    expect(`command:${detail?.causedByCommand}`).toBe(trigger.metadata.causationId);
     const down = await eventDetail(store, trigger.metadata.eventId);
     expect(down?.caused.map((e) => [e.type, e.depth])).toEqual([["CriticalResultFlagged", 1]]);
 

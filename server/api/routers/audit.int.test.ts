@@ -313,6 +313,6 @@ describeEachDatabase("audit procedures", (db) => {
     );
     const options = await asCompliance.audit.filterOptions();
     expect(options.eventTypes).toEqual(expect.arrayContaining(["PatientRegistered", "OrderStatusChanged", "EncounterCompleted"]));
-    expect(options.aggregateTypes).toEqual(["patient", "encounter", "order", "user"]);
+    expect(options.aggregateTypes).toEqual(["patient", "encounter", "order", "user", "operations"]);
   });
 });

@@ -263,6 +263,10 @@ describe("order events", () => {
         "PatientDemographicsUpdated",
         "PatientRegistered",
         "UserCreated",
+        "ProjectionRebuildCancelled",
+        "ProjectionRebuildFailed",
+        "ProjectionRebuildFinished",
+        "ProjectionRebuildStarted",
         "UserRolesChanged",
       ].sort(),
     );

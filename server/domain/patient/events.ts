@@ -56,10 +56,10 @@ export function splitLegacyName(name: string): { givenName: string; familyName: 
   return { givenName: words.join(" "), familyName };
 }
 
-const patientRegisteredV1ToV2: Upcaster = ({ name, ...rest }) => ({
-  ...rest,
-  ...splitLegacyName(typeof name === "string" ? name : ""),
-});
+// Only a v1 record's `name` is split; a payload without one is passed on for v2's schema to judge
+// (it never invents an empty family name over one the payload has).
+const patientRegisteredV1ToV2: Upcaster = ({ name, ...rest }) =>
+  typeof name === "string" ? { ...rest, ...splitLegacyName(name) } : rest;
 
 export const PatientRegistered = defineEvent(
   "PatientRegistered",

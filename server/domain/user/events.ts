@@ -14,8 +14,10 @@ export const UserCreated = defineEvent(
 
 export const UserRolesChanged = defineEvent(
   "UserRolesChanged",
-  // reason: why the admin changed them (events recorded before it was asked for have none).
+  // v2 adds reason: why the admin changed them. v1 events were recorded before it was asked for
+  // and have none; v2's schema allows that, so they upcast unchanged.
   z.object({ userId: userIdSchema, previousRoles: roleNames, roles: roleNames, reason: z.string().trim().min(1).max(500).optional() }),
+  { version: 2, upcasters: { 1: (v1) => v1 } },
 );
 
 export const userEvents = [UserCreated, UserRolesChanged] as const;
