@@ -16,6 +16,7 @@ export const upcasterNotes: Record<string, Record<number, string>> = {
 const patientId = "7d0c1c52-4d7e-4c7e-9a53-3c1f4f6f2a10";
 const encounterId = "0b5f3f0e-8d5a-4f5e-b1d4-3e9a3c4f5a21";
 const orderId = "5a7e2d3c-1b4f-4e6a-9c8d-7f6e5d4c3b32";
+const rebuildId = "9e2b6c1d-3f4a-4b5c-8d6e-7f8091a2b3c4";
 
 /** One synthetic payload per event type (no real person), checked against its schema by test. */
 export const eventExamples: Record<string, Record<string, unknown>> = {
@@ -70,7 +71,19 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
     changedAt: "2026-01-15T12:00:00.000Z",
   },
   UserCreated: { userId: "user-clinician-1", email: "clinician@example.test", name: "Demo Clinician", roles: ["clinician"] },
-  UserRolesChanged: { userId: "user-clinician-1", previousRoles: ["clinician"], roles: ["clinician", "admin"] },
+  UserRolesChanged: { userId: "user-clinician-1", previousRoles: ["clinician"], roles: ["clinician", "compliance"], reason: "joined the audit committee" },
+  CriticalResultFlagged: {
+    patientId,
+    orderId,
+    orderKind: "lab",
+    orderDescription: "Potassium, serum",
+    findings: [{ name: "potassium", value: 6.8, unit: "mmol/L", flag: "HH" }],
+    resultedAt: "2026-01-15T12:00:00.000Z",
+  },
+  ProjectionRebuildStarted: { rebuildId, projection: "orders", reason: "fix to the worklist order", codeVersion: 2, eventsTotal: 120000 },
+  ProjectionRebuildFinished: { rebuildId, projection: "orders", eventsDone: 120000, durationMs: 2400, eventsPerSecond: 50000, swapPauseMs: 12 },
+  ProjectionRebuildCancelled: { rebuildId, projection: "orders", eventsDone: 40000, durationMs: 900 },
+  ProjectionRebuildFailed: { rebuildId, projection: "orders", eventsDone: 512, durationMs: 40, error: "PatientRegistered could not be decoded" },
 };
 
 /** The JSON Schema of what is stored: the schema's output (defaults applied), draft 2020-12. */

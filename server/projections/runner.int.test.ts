@@ -1,5 +1,6 @@
 // The projection runner on PostgreSQL: commit order with out-of-order commits, exactly once in
 // effect across a SIGKILL mid-batch, and one active runner across processes with takeover.
+import pg from "pg";
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,8 +67,13 @@ describe.skipIf(!pgUrl)("projection runner [postgresql]", () => {
   let url: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
-    ({ db, drop } = await openFreshPostgresDatabase(10));
-    await db.withSession((s) => s.exec(noteTablesSql));
+    let ownerUrl: string;
+    ({ db, drop, ownerUrl } = await openFreshPostgresDatabase(10));
+    // The test projection's tables are DDL: the owner's.
+    const owner = new pg.Client({ connectionString: ownerUrl });
+    await owner.connect();
+    await owner.query(noteTablesSql);
+    await owner.end();
     url = new URL(pgUrl!).toString();
     const name = (await db.sql<{ d: string }>("SELECT current_database() AS d", []))[0]!.d;
     const u = new URL(pgUrl!);
