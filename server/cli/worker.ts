@@ -9,6 +9,8 @@ import { migrate } from "../db/migrate";
 import { observeProcess } from "../metrics/process";
 import { listenForAppends, onAppended } from "../workers/wakeup";
 import { storeFor } from "../api/context";
+import { resolveSigningKey } from "../audit/signingKey";
+import { runSealerLoop } from "../workers/sealer";
 import { runOutboxLoop } from "../workers/loop";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
 import { allProjections, asyncProjections, projectionNamed } from "../projections/registry";
@@ -45,7 +47,10 @@ async function main() {
           { store, handlers: outboxHandlers(store), bus },
           { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal: stop.signal, log },
         );
-    await Promise.all([runner.done, outbox]);
+    // The audit sealer follows the log too, where a signing key is configured.
+    const signingKey = only ? null : resolveSigningKey(e);
+    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log }) : Promise.resolve();
+    await Promise.all([runner.done, outbox, sealer]);
     offAppended();
     console.log("worker: stopped");
   } finally {

@@ -74,7 +74,7 @@ describe("background work [embedded]", () => {
     const e = parseEnv({ OUTBOX_WORKER: "inline", OUTBOX_POLL_MS: "50" });
     const lines: string[] = [];
     const work = startBackgroundWork(db, { env: e, log: (l) => lines.push(l) });
-    expect(work.running).toEqual(["outbox worker", "projection runner"]);
+    expect(work.running).toEqual(["outbox worker", "projection runner", "audit sealer"]);
     // A second start (another bundle of the same process) gets the running set, not a second loop.
     expect(startBackgroundWork(db, { env: e, log: (l) => lines.push(`second: ${l}`) })).toBe(work);
 

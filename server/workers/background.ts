@@ -1,7 +1,7 @@
 // The app process's background work, started once at boot (instrumentation.ts for next start /
 // next dev, which npm start runs), never as a side effect of a request. Every long-running loop
-// that lives inside the app's process starts here: the inline outbox worker today; a projection
-// runner joins it the same way (one more entry in `loops` below).
+// that lives inside the app's process starts here: the inline outbox worker, the projection
+// runner and the audit sealer (one entry each in `loops` below).
 import type { Database } from "../db/client";
 import { env, type Env } from "../db/env";
 import { storeOn } from "../eventStore";
@@ -11,6 +11,8 @@ import { runOutboxLoop } from "./loop";
 import { listenForAppends, onAppended } from "./wakeup";
 import { allProjections, asyncProjections } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
+import { resolveSigningKey } from "../audit/signingKey";
+import { runSealerLoop } from "./sealer";
 
 export type BackgroundWork = {
   /** The names of the loops that run, for the start-up line. */
@@ -57,6 +59,14 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
           off();
         }
       },
+    });
+  }
+  // The audit sealer, where a signing key is configured (or the development one outside production).
+  const signingKey = e.OUTBOX_WORKER === "inline" ? resolveSigningKey(e) : null;
+  if (signingKey) {
+    loops.push({
+      name: "audit sealer",
+      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log }),
     });
   }
   return loops;
