@@ -8,6 +8,7 @@
 // the database refuses UPDATE and DELETE) rather than in the patient's event stream: they are
 // facts about staff access, not about the patient's care, so they must not show in the clinical
 // history, fold into the record or need an upcaster; and "needing review" is one anti-join.
+import { text } from "../input";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Prisma } from "../db/generated/client";
@@ -19,13 +20,13 @@ import { encodeCursor, opaqueCursor, patientLabels, type AccessContext, type Pat
 export const EMERGENCY_ACCESS_HOURS = 4;
 
 /** Why the glass was broken: long enough to mean something, short enough to read in a list. */
-export const emergencyReasonInput = z
-  .string()
-  .trim()
-  .min(10, "say why you need this chart (at least 10 characters)")
-  .max(500, "the reason may be at most 500 characters");
+export const emergencyReasonInput = text(500, {
+  min: 10,
+  minMessage: "say why you need this chart (at least 10 characters)",
+  maxMessage: "the reason may be at most 500 characters",
+});
 /** A reviewer's note on an emergency access. */
-export const reviewNoteInput = z.string().trim().min(3, "write a note (at least 3 characters)").max(1000, "the note may be at most 1000 characters");
+export const reviewNoteInput = text(1000, { min: 3, minMessage: "write a note (at least 3 characters)", maxMessage: "the note may be at most 1000 characters" });
 
 type Db = Pick<Database, "prisma">;
 

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { appendToStream, createRegistry, defineEvent, storeOn } from "../eventStore";
 import { patientStream } from "../domain/streams";
 import { contextFor, newPatient } from "../testing/caller";
-import { describeEachDatabase } from "../testing/db";
+import { describeEachDatabase, openFreshPostgresDatabase } from "../testing/db";
 import type { SessionUser } from "./context";
 import { faultCounts, summarizeFault } from "./faults";
 import { handleTrpcRequest } from "./http";
@@ -35,7 +35,8 @@ function driverError(): Error {
 
 afterEach(() => vi.restoreAllMocks());
 
-describeEachDatabase("server faults", (db) => {
+describeEachDatabase("server faults", (shared, kind) => {
+  const db = shared;
   it("answers an unexpected database error with a generic message and the correlation id, and logs codes, never values", async () => {
     const log = vi.spyOn(console, "error").mockImplementation(() => {});
     const real = db();
@@ -73,53 +74,61 @@ describeEachDatabase("server faults", (db) => {
   });
 
   it("shows stored events it cannot decode as stored, with a warning, and treats them as a server fault where a command needs them", async () => {
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
-    const api = createCaller(contextFor(db(), user));
-    const { patientId } = await api.patient.register(newPatient());
-    // Written as an older or foreign build might have: a type this build does not know, and a
-    // known type whose payload fails today's schema (a reason is required, the changes are empty).
-    const lenient = storeOn(
-      db(),
-      createRegistry([defineEvent("PatientMerged", z.looseObject({})), defineEvent("PatientDemographicsUpdated", z.looseObject({}))]),
-    );
-    const envelope = () => ({ eventId: randomUUID(), occurredAt: new Date(), userId: user.id, correlationId: `seed-${randomUUID()}`, causationId: null });
-    const unknown = { ...envelope(), type: "PatientMerged", data: { into: "Zebediah Quux" } };
-    const broken = { ...envelope(), type: "PatientDemographicsUpdated", data: { patientId, changes: {}, previous: {}, reason: "", note: "Zebediah Quux" } };
-    await appendToStream(lenient, patientStream(patientId), [unknown, broken], { expectedVersion: 1, aggregateType: "patient" });
-    const before = faultCounts.undecodableEvents;
+    // Undecodable events in the shared log would stop every other suite's global-log reader (as
+    // they rightly stop a projection): on PostgreSQL this test writes them to a database of its own.
+    const own = kind === "postgresql" ? await openFreshPostgresDatabase(4) : null;
+    const db = () => own?.db ?? shared();
+    try {
+      const log = vi.spyOn(console, "error").mockImplementation(() => {});
+      const api = createCaller(contextFor(db(), user));
+      const { patientId } = await api.patient.register(newPatient());
+      // Written as an older or foreign build might have: a type this build does not know, and a
+      // known type whose payload fails today's schema (a reason is required, the changes are empty).
+      const lenient = storeOn(
+        db(),
+        createRegistry([defineEvent("PatientMerged", z.looseObject({})), defineEvent("PatientDemographicsUpdated", z.looseObject({}))]),
+      );
+      const envelope = () => ({ eventId: randomUUID(), occurredAt: new Date(), userId: user.id, correlationId: `seed-${randomUUID()}`, causationId: null });
+      const unknown = { ...envelope(), type: "PatientMerged", data: { into: "Zebediah Quux" } };
+      const broken = { ...envelope(), type: "PatientDemographicsUpdated", data: { patientId, changes: {}, previous: {}, reason: "", note: "Zebediah Quux" } };
+      await appendToStream(lenient, patientStream(patientId), [unknown, broken], { expectedVersion: 1, aggregateType: "patient" });
+      const before = faultCounts.undecodableEvents;
 
-    const log1 = await api.audit.events({ streamId: patientStream(patientId) });
-    expect(log1.items.map((i) => [i.type, i.undecodable !== null])).toEqual([
-      ["PatientDemographicsUpdated", true],
-      ["PatientMerged", true],
-      ["PatientRegistered", false],
-    ]);
-    expect(log1.items[1]!.data).toEqual({ into: "Zebediah Quux" });
-    expect(log1.items[1]!.undecodable).toMatch(/not an event type/);
-    expect(log1.items[0]!.undecodable).toMatch(/does not match/);
+      const log1 = await api.audit.events({ streamId: patientStream(patientId) });
+      expect(log1.items.map((i) => [i.type, i.undecodable !== null])).toEqual([
+        ["PatientDemographicsUpdated", true],
+        ["PatientMerged", true],
+        ["PatientRegistered", false],
+      ]);
+      expect(log1.items[1]!.data).toEqual({ into: "Zebediah Quux" });
+      expect(log1.items[1]!.undecodable).toMatch(/not an event type/);
+      expect(log1.items[0]!.undecodable).toMatch(/does not match/);
 
-    const detail = await api.audit.event({ eventId: broken.eventId });
-    expect(detail.event.undecodable).toMatch(/does not match/);
-    expect(detail.event.data).toMatchObject({ reason: "", note: "Zebediah Quux" });
+      const detail = await api.audit.event({ eventId: broken.eventId });
+      expect(detail.event.undecodable).toMatch(/does not match/);
+      expect(detail.event.data).toMatchObject({ reason: "", note: "Zebediah Quux" });
 
-    const timeline = await api.audit.patientTimeline({ patientId });
-    expect(timeline.items.filter((i) => i.undecodable)).toHaveLength(2);
-    const history = await api.patient.history({ patientId });
-    expect(history.items.filter((i) => i.undecodable)).toHaveLength(2);
-    const chart = await api.patient.byId({ patientId });
-    expect(chart.patient.patientId).toBe(patientId);
+      const timeline = await api.audit.patientTimeline({ patientId });
+      expect(timeline.items.filter((i) => i.undecodable)).toHaveLength(2);
+      const history = await api.patient.history({ patientId });
+      expect(history.items.filter((i) => i.undecodable)).toHaveLength(2);
+      const chart = await api.patient.byId({ patientId });
+      expect(chart.patient.patientId).toBe(patientId);
 
-    // A command must fold the stream, and cannot: the server's fault, not the client's.
-    const error = await api.patient
-      .updateDemographics({ patientId, expectedVersion: 3, changes: { givenName: "Grace" }, reason: "typo" })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TRPCError);
-    expect((error as TRPCError).code).toBe("INTERNAL_SERVER_ERROR");
+      // A command must fold the stream, and cannot: the server's fault, not the client's.
+      const error = await api.patient
+        .updateDemographics({ patientId, expectedVersion: 3, changes: { givenName: "Grace" }, reason: "typo" })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TRPCError);
+      expect((error as TRPCError).code).toBe("INTERNAL_SERVER_ERROR");
 
-    expect(faultCounts.undecodableEvents - before).toBeGreaterThanOrEqual(8);
-    const lines = log.mock.calls.map((c) => c.join(" ")).join("\n");
-    expect(lines).toMatch(/undecodable event type="PatientMerged" v1 \(unknown type\)/);
-    expect(lines).toMatch(/patient\.updateDemographics .*class=(EventDecodeError|UnknownEventTypeError)/);
-    expect(lines).not.toContain("Zebediah");
+      expect(faultCounts.undecodableEvents - before).toBeGreaterThanOrEqual(8);
+      const lines = log.mock.calls.map((c) => c.join(" ")).join("\n");
+      expect(lines).toMatch(/undecodable event type="PatientMerged" v1 \(unknown type\)/);
+      expect(lines).toMatch(/patient\.updateDemographics .*class=(EventDecodeError|UnknownEventTypeError)/);
+      expect(lines).not.toContain("Zebediah");
+    } finally {
+      await own?.drop();
+    }
   });
 });

@@ -153,8 +153,11 @@ type Fixture = { user: SessionUser; inputs: Record<string, unknown> };
 /** A user with every role, a patient with an open encounter and an order, and a valid input per procedure. */
 async function fixture(db: Database): Promise<Fixture> {
   const admin = createCaller(contextFor(db, { id: `fuzz-admin-${randomUUID()}`, email: "fuzz-admin@test.invalid", name: "Fuzz Admin", roles: allRoles }));
-  const account = { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz All Roles", password: "correct horse battery staple", roles: allRoles };
+  // Stored with one role (an account may not be created as admin and a PHI role at once); the
+  // session below carries every role, so every procedure is reachable.
+  const account = { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz All Roles", password: "correct horse battery staple", roles: ["clinician" as const] };
   const created = await admin.users.create(account);
+  const other = await admin.users.create({ ...account, email: `fuzz-other-${randomUUID()}@test.invalid`, name: "Fuzz Other" });
   const user: SessionUser = { id: created.id, email: account.email, name: account.name, roles: allRoles };
   const api = createCaller(contextFor(db, user));
   const { patientId } = await api.patient.register(newPatient());
@@ -185,8 +188,22 @@ async function fixture(db: Database): Promise<Fixture> {
     "audit.patientAsOf": { patientId, asOf: new Date() },
     "users.list": { search: "fuzz" },
     "users.create": { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz", password: "correct horse battery staple", roles: ["clinician"] },
-    "users.setRoles": { userId: created.id, roles: allRoles },
+    "users.setRoles": { userId: other.id, roles: ["clinician", "compliance"], reason: "fuzz baseline" },
     "admin.retryDeadLetter": { id: 1 },
+    "audit.emergencyAccesses": { status: "needs_review", patientId, limit: 5 },
+    "audit.readers": { patientId, from: new Date(Date.now() - 86_400_000), limit: 5 },
+    "audit.reviewEmergencyAccess": { accessId: randomUUID(), note: "reviewed during the fuzz" },
+    "audit.userActivity": { userId: created.id, from: new Date(Date.now() - 86_400_000), limit: 5 },
+    "audit.users": { search: "fuzz", limit: 5 },
+    "observability.metricsHistory": { range: "hour" },
+    "patient.breakGlass": { patientId, reason: "covering the ward tonight, patient deteriorating" },
+    // An unknown projection: a malformed variant must be refused, a well-formed one finds nothing to rebuild.
+    "projections.rebuild": { name: "no_such_projection", reason: "fuzz baseline" },
+    "projections.rebuildProgress": { rebuildId: randomUUID() },
+    "projections.cancelRebuild": { rebuildId: randomUUID() },
+    "reports.activity": { days: 7, timeZone: "UTC", userId: created.id },
+    "reports.census": { timeZone: "UTC" },
+    "reports.turnaround": { days: 7, timeZone: "UTC" },
   };
   return { user, inputs };
 }

@@ -75,10 +75,10 @@ export const auditRouter = router({
       z
         .object({
           patientId,
-          from: z.date().optional(),
-          to: z.date().optional(),
+          from: filterInstant.optional(),
+          to: filterInstant.optional(),
           cursor: groupCursor.optional(),
-          limit: z.int().min(1).max(100).default(25),
+          limit: pageLimit(100, 25),
         })
         .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
     )
@@ -93,10 +93,10 @@ export const auditRouter = router({
       z
         .object({
           userId: id.optional(),
-          from: z.date().optional(),
-          to: z.date().optional(),
+          from: filterInstant.optional(),
+          to: filterInstant.optional(),
           cursor: summaryCursor.optional(),
-          limit: z.int().min(1).max(100).default(25),
+          limit: pageLimit(100, 25),
         })
         .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
     )
@@ -107,7 +107,7 @@ export const auditRouter = router({
 
   /** Staff by name or email, for the user pickers (names, not ids). */
   users: complianceProcedure
-    .input(z.object({ search: z.string().trim().max(100).default(""), limit: z.int().min(1).max(50).default(20) }))
+    .input(z.object({ search: text(100).default(""), limit: pageLimit(50, 20) }))
     .query(async ({ ctx, input }) => {
       const users = await ctx.db.prisma.user.findMany({
         where: input.search
@@ -127,7 +127,7 @@ export const auditRouter = router({
         status: reviewStatus.default("needs_review"),
         patientId: patientId.optional(),
         cursor: emergencyCursor.optional(),
-        limit: z.int().min(1).max(100).default(25),
+        limit: pageLimit(100, 25),
       }),
     )
     .query(async ({ ctx, input }) => {

@@ -1,5 +1,6 @@
 // Admin: the projections, their health, and rebuilds (started here, run in this process in the
 // background, followed by polling `rebuild`). Never event payloads: names, counts, positions, errors.
+import { text } from "../../input";
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { allProjections } from "../../projections/registry";
@@ -18,7 +19,7 @@ export const projectionsRouter = router({
     .input(
       z.object({
         name: projectionName,
-        reason: z.string().trim().min(3, "say why (at least 3 characters)").max(500, "keep the reason under 500 characters"),
+        reason: text(500, { min: 3, minMessage: "say why (at least 3 characters)", maxMessage: "keep the reason under 500 characters" }),
       }),
     )
     .mutation(async ({ ctx, input }) => {

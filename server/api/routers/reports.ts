@@ -1,5 +1,6 @@
 // The pages over the async projections: order turnaround and the census for clinicians, activity
 // by user and day for compliance. Each answer says how far behind the log its projection is.
+import { idText } from "../../input";
 import { z } from "zod";
 import { census } from "../../projections/census";
 import { projectionLag } from "../../projections/marks";
@@ -78,7 +79,7 @@ export const reportsRouter = router({
   activity: complianceProcedure
     .input(
       z
-        .object({ days: z.int().min(1).max(90).default(14), timeZone: timeZoneInput, userId: z.string().trim().min(1).max(100).optional() })
+        .object({ days: z.int().min(1).max(90).default(14), timeZone: timeZoneInput, userId: idText.optional() })
         .default({ days: 14, timeZone: "UTC" }),
     )
     .query(async ({ ctx, input }) => {
