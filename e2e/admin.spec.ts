@@ -27,4 +27,13 @@ test("an admin gives a user a role with a reason, and cannot change their own ro
   await page.screenshot({ path: ".scratch/admin-roles.png" });
   await page.reload();
   await expect(users.getByTestId("user-compliance@demo.test").getByRole("checkbox", { name: "clinician" })).toBeChecked();
+
+  // And back, with a reason: the other journeys sign in as this user with the compliance role alone.
+  const again = users.getByTestId("user-compliance@demo.test");
+  await again.getByRole("checkbox", { name: "clinician" }).uncheck();
+  await again.getByLabel("Reason (kept in the audit log)").fill("the ward audit is finished");
+  await again.getByRole("button", { name: "Save roles" }).click();
+  await expect(again.getByLabel("Reason (kept in the audit log)")).toHaveCount(0);
+  await page.reload();
+  await expect(users.getByTestId("user-compliance@demo.test").getByRole("checkbox", { name: "clinician" })).not.toBeChecked();
 });
