@@ -188,7 +188,7 @@ async function head(store: ReturnType<typeof storeOf>): Promise<LogCheckpoint | 
 }
 
 describePostgres("every stream reaches the global log in version order", (db) => {
-  it("randomized multi-append transactions on shared streams, 'any' and retried", async () => {
+  it("randomized multi-append transactions on shared streams, 'any' and retried", { timeout: 240_000 }, async () => {
     const store = storeOf(db());
     const start = await head(store);
     const streams = Array.from({ length: 4 }, () => newStreamId("order"));
@@ -196,7 +196,7 @@ describePostgres("every stream reaches the global log in version order", (db) =>
     let refusedAsOlder = 0;
     const rand = (n: number) => Math.floor(Math.random() * n);
     const worker = async () => {
-      for (let t = 0; t < 12; t++) {
+      for (let t = 0; t < 8; t++) {
         const plan = Array.from({ length: 1 + rand(3) }, () => streams[rand(streams.length)]!);
         for (let attempt = 0; ; attempt++) {
           try {
@@ -221,7 +221,7 @@ describePostgres("every stream reaches the global log in version order", (db) =>
         }
       }
     };
-    await Promise.all(Array.from({ length: 8 }, worker));
+    await Promise.all(Array.from({ length: 6 }, worker));
     const ours = (seen: StoredEvent[]) => seen.filter((e) => streams.includes(e.streamId));
     const { seen } = await readUntil(store, start, (s) => ours(s).length >= written);
     const read = ours(seen);

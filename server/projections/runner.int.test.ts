@@ -186,6 +186,8 @@ describe.skipIf(!pgUrl)("projection runner [postgresql]", () => {
   }, 90_000);
 
   it("the loop runs passes on wake() and gives its lease back when stopped", async () => {
+    // The previous test's surviving runner process would otherwise keep the lease and do the work.
+    await Promise.all(children.splice(0).map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : (c.once("exit", r), c.kill("SIGKILL"))))));
     await reset();
     const stop = new AbortController();
     const handle = startProjectionRunner(storeOf(db), [noteProjection({ owner: "loop" })], { pollMs: 60_000, signal: stop.signal, owner: "loop" });
