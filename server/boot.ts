@@ -31,7 +31,9 @@ export async function bootServer(): Promise<void> {
   observeProcess(db);
   const work = startBackgroundWork(db, { env: e });
   console.log(`background work: ${work.running.join(", ")}`);
-  const stop = () => void work.stop();
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  // A second signal while the loops finish their pass (orchestrators repeat them) changes nothing.
+  let stopping: Promise<void> | null = null;
+  const stop = () => void (stopping ??= work.stop());
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
 }

@@ -45,9 +45,13 @@ function run(
       child.kill("SIGKILL");
       fail(new Error(`no exit within ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 60_000);
+    let signalled = false;
     const watch = () => {
-      // What an orchestrator does to stop a server: SIGTERM, and the process must end by itself.
-      if (options.until?.test(stdout)) child.kill("SIGTERM");
+      // What an orchestrator does to stop a server: SIGTERM once, and the process must end by itself.
+      if (!signalled && options.until?.test(stdout)) {
+        signalled = true;
+        child.kill("SIGTERM");
+      }
     };
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
