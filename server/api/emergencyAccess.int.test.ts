@@ -81,6 +81,31 @@ describeEachDatabase("break the glass", (db, kind) => {
     expect(pending.items[0]?.patient?.name).toMatch(/^Ada Lovelace/);
   });
 
+  it("refuses writes to a chart outside the clinician's care (demographics, encounters, orders) until the glass is broken", async () => {
+    const { registrar, stranger, patientId } = await setting();
+    const own = await callerAs(db(), registrar);
+    const { encounterId } = await own.encounter.start({ patientId, encounterType: "outpatient", reason: "Review" });
+    const { orderId } = await own.order.create({ patientId, encounterId, kind: "lab", details: { code: "2345-7", description: "Glucose, serum" } });
+
+    const clinician = await callerAs(db(), stranger);
+    const refused = { code: "PRECONDITION_FAILED", domain: { kind: "break_the_glass", patientId } };
+    expect(await refusal(clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0100" }, reason: "Typo" }))).toEqual(refused);
+    expect(await refusal(clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Walk-in" }))).toEqual(refused);
+    expect(await refusal(clinician.encounter.complete({ encounterId, expectedVersion: 1, outcome: "Well", dischargeDisposition: "home" }))).toEqual(refused);
+    expect(await refusal(clinician.order.create({ patientId, kind: "lab", details: { code: "2345-7", description: "Glucose, serum" } }))).toEqual(refused);
+    expect(await refusal(clinician.order.changeStatus({ orderId, newStatus: "cancelled", reason: "Not needed", expectedVersion: 1 }))).toEqual(refused);
+    // Nothing was written by the refused commands.
+    expect(await db().prisma.event.count({ where: { userId: stranger.id } })).toBe(0);
+    // A record that does not exist is the decider's to refuse, as for anyone, not a question about care.
+    const unknown = { encounterId: randomUUID(), expectedVersion: 1, outcome: "Well", dischargeDisposition: "home" } as const;
+    expect(await codeOf(clinician.encounter.complete(unknown))).toBe(await codeOf(own.encounter.complete(unknown)));
+    expect(await codeOf(clinician.encounter.complete(unknown))).not.toBe("PRECONDITION_FAILED");
+
+    await clinician.patient.breakGlass({ patientId, reason: "Covering the ward tonight" });
+    expect((await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "Typo" })).changed).toBe(true);
+    expect((await clinician.order.changeStatus({ orderId, newStatus: "cancelled", reason: "Not needed", expectedVersion: 1 })).status).toBe("cancelled");
+  });
+
   it("records a review with who, when and the note, once, and never lets it change", async () => {
     const { stranger, officer, patientId } = await setting();
     const { accessId } = await (await callerAs(db(), stranger)).patient.breakGlass({ patientId, reason: "Consult requested by the ED" });
@@ -122,7 +147,7 @@ describeEachDatabase("break the glass", (db, kind) => {
   });
 
   it("counts an encounter or order of the clinician's as care, and expires a grant after its hours", async () => {
-    const { stranger, patientId } = await setting();
+    const { registrar, stranger, patientId } = await setting();
     const clinician = await callerAs(db(), stranger);
     const granted = await clinician.patient.breakGlass({ patientId, reason: "Night cover for the ward" });
     // Age the grant past its hours (as the owner, triggers off for this one row): the chart asks again.
@@ -135,8 +160,10 @@ describeEachDatabase("break the glass", (db, kind) => {
       }
     });
     expect((await refusal(clinician.patient.byId({ patientId })))?.code).toBe("PRECONDITION_FAILED");
-    // An encounter of theirs with the patient puts the patient in their care.
-    await clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up" });
+    // Starting an encounter is a write to the chart: it asks too, or it would be a way round the glass.
+    expect((await refusal(clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up" })))?.code).toBe("PRECONDITION_FAILED");
+    // An encounter with them as the attending clinician (assigned by the patient's clinician) puts the patient in their care.
+    await (await callerAs(db(), registrar)).encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up", providerId: stranger.id });
     expect((await clinician.patient.byId({ patientId })).patient.patientId).toBe(patientId);
   });
 

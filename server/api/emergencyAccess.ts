@@ -51,6 +51,27 @@ export async function requireChartAccess(ctx: AccessContext, patientId: string):
   if (!(await mayReadChart(ctx.db, ctx.user.id, patientId))) throw new NotInCareError(patientId);
 }
 
+/**
+ * Writing to a chart needs what reading it needs: a clinician cannot change the demographics,
+ * start an encounter or place or move an order for a patient outside their care without having
+ * broken the glass first. The patient is named directly, or through the encounter or order the
+ * command is about; a record that does not exist is left to the decider to refuse as not found.
+ */
+export async function requireChartWriteAccess(
+  ctx: AccessContext,
+  about: { patientId: string } | { encounterId: string } | { orderId: string },
+): Promise<void> {
+  if (!ctx.user) throw new Error("requireChartWriteAccess: no signed-in user");
+  const { prisma } = ctx.db;
+  const record =
+    "patientId" in about
+      ? await prisma.rmPatient.findUnique({ where: { patientId: about.patientId }, select: { patientId: true } })
+      : "encounterId" in about
+        ? await prisma.rmEncounter.findUnique({ where: { encounterId: about.encounterId }, select: { patientId: true } })
+        : await prisma.rmOrder.findUnique({ where: { orderId: about.orderId }, select: { patientId: true } });
+  if (record) await requireChartAccess(ctx, record.patientId);
+}
+
 /** Records a break-the-glass grant with its reason; the chart then opens for EMERGENCY_ACCESS_HOURS. */
 export async function breakGlass(ctx: AccessContext, patientId: string, reason: string): Promise<{ accessId: string; expiresAt: Date }> {
   if (!ctx.user) throw new Error("breakGlass: no signed-in user");

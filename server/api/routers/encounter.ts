@@ -7,7 +7,7 @@ import { encounterStream, patientStream } from "../../domain/streams";
 import { projectEncounter } from "../../projections/clinical";
 import { encounterById, encountersForPatient } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
-import { requireChartAccess } from "../emergencyAccess";
+import { requireChartAccess, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -23,6 +23,7 @@ export const encounterRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
+      await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "encounter");
       const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);
       const result = await runCommand(
@@ -43,6 +44,7 @@ export const encounterRouter = router({
     .input(completeEncounterInput.extend({ expectedVersion: expectedVersionInput, ...commandIdInput }))
     .mutation(async ({ ctx, input }) => {
       const { commandId, expectedVersion, ...data } = input;
+      await requireChartWriteAccess(ctx, { encounterId: data.encounterId });
       const result = await runCommand(
         ctx,
         encounterStream(data.encounterId),

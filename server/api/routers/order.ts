@@ -10,7 +10,7 @@ import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist, worklistCursor } from "../../projections/queries";
 import { cursorInput, idText, pageLimit } from "../../input";
 import { recordAccess } from "../accessLog";
-import { requireChartAccess } from "../emergencyAccess";
+import { requireChartAccess, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -26,6 +26,7 @@ export const orderRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
+      await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "order");
       const [patient, encounter] = await Promise.all([
         loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
@@ -55,6 +56,7 @@ export const orderRouter = router({
     .input(changeOrderStatusInput.extend({ expectedVersion: expectedVersionInput, ...commandIdInput }))
     .mutation(async ({ ctx, input }) => {
       const { commandId, expectedVersion, ...data } = input;
+      await requireChartWriteAccess(ctx, { orderId: data.orderId });
       const result = await runCommand(
         ctx,
         orderStream(data.orderId),

@@ -8,7 +8,7 @@ import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { recordAccess, viewIdInput } from "../accessLog";
-import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess } from "../emergencyAccess";
+import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
@@ -43,6 +43,7 @@ export const patientRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
+      await requireChartWriteAccess(ctx, { patientId: input.patientId });
       const result = await runCommand(
         ctx,
         patientStream(input.patientId),
