@@ -53,22 +53,18 @@ export async function requireChartAccess(ctx: AccessContext, patientId: string):
 
 /**
  * Writing to a chart needs what reading it needs: a clinician cannot change the demographics,
- * start an encounter or place or move an order for a patient outside their care without having
- * broken the glass first. The patient is named directly, or through the encounter or order the
- * command is about; a record that does not exist is left to the decider to refuse as not found.
+ * start or complete an encounter or place an order for a patient outside their care without
+ * having broken the glass first (an encounter or order of theirs would otherwise put the patient
+ * in their care without a reason). The patient is named directly or through the encounter; a
+ * record that does not exist is left to the decider to refuse, as for anyone.
  */
-export async function requireChartWriteAccess(
-  ctx: AccessContext,
-  about: { patientId: string } | { encounterId: string } | { orderId: string },
-): Promise<void> {
+export async function requireChartWriteAccess(ctx: AccessContext, about: { patientId: string } | { encounterId: string }): Promise<void> {
   if (!ctx.user) throw new Error("requireChartWriteAccess: no signed-in user");
   const { prisma } = ctx.db;
   const record =
     "patientId" in about
       ? await prisma.rmPatient.findUnique({ where: { patientId: about.patientId }, select: { patientId: true } })
-      : "encounterId" in about
-        ? await prisma.rmEncounter.findUnique({ where: { encounterId: about.encounterId }, select: { patientId: true } })
-        : await prisma.rmOrder.findUnique({ where: { orderId: about.orderId }, select: { patientId: true } });
+      : await prisma.rmEncounter.findUnique({ where: { encounterId: about.encounterId }, select: { patientId: true } });
   if (record) await requireChartAccess(ctx, record.patientId);
 }
 

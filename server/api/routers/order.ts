@@ -56,7 +56,8 @@ export const orderRouter = router({
     .input(changeOrderStatusInput.extend({ expectedVersion: expectedVersionInput, ...commandIdInput }))
     .mutation(async ({ ctx, input }) => {
       const { commandId, expectedVersion, ...data } = input;
-      await requireChartWriteAccess(ctx, { orderId: data.orderId });
+      // No glass here: the worklist is the department's queue of every patient's orders, and
+      // whoever performs an order (the lab, imaging, the ward) moves it and enters its result.
       const result = await runCommand(
         ctx,
         orderStream(data.orderId),
