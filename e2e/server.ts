@@ -42,6 +42,8 @@ async function main() {
     AUTH_SIGNIN_RATE_LIMIT: "60",
     DEMO_PATIENTS: "30",
     BETTER_AUTH_SECRET: randomBytes(32).toString("base64url"),
+    // And PHI_MASTER_KEY (32 bytes, base64): one per run, like the run's fresh database.
+    PHI_MASTER_KEY: randomBytes(32).toString("base64"),
     METRICS_TOKEN: e2eMetricsToken,
     // The outbox and the projection runner inside the console, as npm start runs them.
     OUTBOX_WORKER: "inline",

@@ -20,13 +20,16 @@ export async function bootServer(): Promise<void> {
     if (error instanceof EnvError) refuse(error.message);
     throw error;
   }
-  if (!backgroundWorkWanted(e)) return;
   let db;
   try {
+    // Opened at boot whatever runs here: migrations and the PHI master key are checked before
+    // the first request, so a wrong key stops start-up instead of failing the first chart.
     db = await getDatabase();
   } catch (error) {
-    refuse(`Cannot open the database for the background work: ${(error as Error).message}`);
+    if (error instanceof EnvError) refuse(error.message);
+    refuse(`Cannot open the database: ${(error as Error).message}`);
   }
+  if (!backgroundWorkWanted(e)) return;
   // The metric history and the wake-up of other processes after this one's appends.
   observeProcess(db);
   const work = startBackgroundWork(db, { env: e });
