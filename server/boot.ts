@@ -20,10 +20,13 @@ export async function bootServer(): Promise<void> {
     if (error instanceof EnvError) refuse(error.message);
     throw error;
   }
+  // Background work opens the database at boot; so does a PostgreSQL deployment without it, so
+  // that migrations and the PHI master key are checked before the first request (a wrong key
+  // stops start-up here, not on the first chart). The embedded database without background work
+  // is opened by its first request, as before.
+  if (!backgroundWorkWanted(e) && !e.DATABASE_URL) return;
   let db;
   try {
-    // Opened at boot whatever runs here: migrations and the PHI master key are checked before
-    // the first request, so a wrong key stops start-up instead of failing the first chart.
     db = await getDatabase();
   } catch (error) {
     if (error instanceof EnvError) refuse(error.message);
