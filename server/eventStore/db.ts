@@ -28,6 +28,8 @@ export type Store = {
   registry: EventRegistry;
   /** PHI data keys (phi.ts); absent: the process's key ring from PHI_MASTER_KEY. */
   phi?: KeyRing;
+  /** Decoded payloads remember the sealed form they were stored in (protect.ts sealedFormOf): the outbox publishes that. */
+  keepSealed?: boolean;
   /** Runs fn in one transaction (absent when `db` already is one: then fn runs on it). */
   transaction?: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>;
 };

@@ -84,7 +84,9 @@ function open(key: Buffer, iv: Buffer, ct: Buffer, aad: string): Buffer | null {
     const decipher = createDecipheriv("aes-256-gcm", key, iv);
     decipher.setAAD(Buffer.from(aad));
     decipher.setAuthTag(ct.subarray(ct.length - 16));
-    return Buffer.concat([decipher.update(ct.subarray(0, ct.length - 16)), decipher.final()]);
+    const out = decipher.update(ct.subarray(0, ct.length - 16));
+    decipher.final(); // GCM gives nothing more here; it throws when the tag does not match
+    return out;
   } catch {
     return null;
   }
@@ -107,6 +109,15 @@ export function unwrapDataKey(master: MasterKey, subject: string, wrapped: strin
 // ---- paths ------------------------------------------------------------------------------------
 
 type Json = Record<string, unknown>;
+/** A deep copy of parsed JSON (plain objects, arrays, primitives): cheaper than structuredClone. */
+function copyJson(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(copyJson);
+  const out: Json = {};
+  for (const k in v as Json) out[k] = copyJson((v as Json)[k]);
+  return out;
+}
+
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The declared paths made concrete for one payload: `a.*` becomes `a.k` for each key k present. */
@@ -134,9 +145,10 @@ function getPath(data: unknown, path: string): unknown {
 
 /**
  * Sets (or removes) a value in `owned`, an object the caller has already copied; nested objects
- * along the path are copied before they change, so the stored payload is never mutated.
+ * along the path are copied before they first change (`copied` remembers which), so the stored
+ * payload is never mutated and a parent shared by several paths is copied once.
  */
-function assignPath(owned: Json, path: string, value: unknown, remove = false): void {
+function assignPath(owned: Json, path: string, value: unknown, remove = false, copied?: Set<Json>): void {
   const dot = path.indexOf(".");
   if (dot < 0) {
     if (remove) delete owned[path];
@@ -144,9 +156,13 @@ function assignPath(owned: Json, path: string, value: unknown, remove = false): 
     return;
   }
   const head = path.slice(0, dot);
-  const child: Json = isObject(owned[head]) ? { ...(owned[head] as Json) } : {};
-  assignPath(child, path.slice(dot + 1), value, remove);
-  owned[head] = child;
+  let child = owned[head] as Json;
+  if (!isObject(child) || !copied?.has(child)) {
+    child = isObject(child) ? { ...child } : {};
+    owned[head] = child;
+    copied?.add(child);
+  }
+  assignPath(child, path.slice(dot + 1), value, remove, copied);
 }
 
 /** Whether a zod issue path lies inside one of the erased paths (or is one). */
@@ -161,7 +177,8 @@ export function withinPaths(issuePath: readonly PropertyKey[], paths: readonly s
 /** Every declared path that is present, set to PHI_ERASED (after upcasting, for today's shape). */
 export function markErased(data: Json, fields: readonly string[]): Json {
   const out = { ...data };
-  for (const path of concretePaths(data, fields)) assignPath(out, path, PHI_ERASED);
+  const copied = new Set<Json>();
+  for (const path of concretePaths(data, fields)) assignPath(out, path, PHI_ERASED, false, copied);
   return out;
 }
 
@@ -176,6 +193,8 @@ export type KeyRingOptions = {
   previous?: readonly MasterKey[];
   /** Unwrapped data keys kept in memory (least recently used go first). */
   maxKeys?: number;
+  /** Opened payloads kept in memory (hot charts reload the same events); checked against the key on every hit. */
+  maxOpened?: number;
   /**
    * How long a cached data key is trusted before phi_keys is read again: another process's
    * erasure reaches this one within it. An erasure in this process applies at once.
@@ -191,11 +210,16 @@ export function createKeyRing(options: KeyRingOptions) {
   const ttlMs = options.ttlMs ?? 60_000;
   const keys = new Map<string, CachedKey>();
   const streamSubjects = new Map<string, string | null>();
+  // Opened envelopes by their full stored text (key id, nonce, ciphertext): a hit is the same
+  // ciphertext that authenticated before. Used only while the subject's key is live and cached,
+  // so an erasure (or its arrival within the TTL) stops every hit at once.
+  const opened = new Map<string, { context: string; ct: string; values: OpenedValues }>();
+  const maxOpened = options.maxOpened ?? 20_000;
 
-  const remember = <V>(map: Map<string, V>, k: string, v: V) => {
+  const remember = <V>(map: Map<string, V>, k: string, v: V, max = maxKeys) => {
     map.delete(k);
     map.set(k, v);
-    if (map.size > maxKeys) map.delete(map.keys().next().value as string);
+    if (map.size > max) map.delete(map.keys().next().value as string);
   };
 
   const fresh = (subject: string): CachedKey | undefined => {
@@ -288,6 +312,15 @@ export function createKeyRing(options: KeyRingOptions) {
       return "erased" in hit ? "erased" : hit.key;
     },
 
+    /** An opened envelope's values, when this exact ciphertext (same key, nonce, context, text) was opened before. */
+    openedValues(env: PhiEnvelope, context: string): OpenedValues | undefined {
+      const hit = opened.get(`${env.kid}|${env.iv}`);
+      return hit && hit.ct === env.ct && hit.context === context ? hit.values : undefined;
+    },
+    rememberOpened(env: PhiEnvelope, context: string, values: OpenedValues): void {
+      if (maxOpened > 0) remember(opened, `${env.kid}|${env.iv}`, { context, ct: env.ct, values }, maxOpened);
+    },
+
     /** This process forgets a subject's key at once (after an erasure). */
     forget(subject: string): void {
       remember(keys, subject, { erased: true });
@@ -300,6 +333,7 @@ export function createKeyRing(options: KeyRingOptions) {
     clear(): void {
       keys.clear();
       streamSubjects.clear();
+      opened.clear();
     },
   };
 }
@@ -317,9 +351,10 @@ export function sealFields(data: Json, fields: readonly string[], kid: string, k
   const paths = concretePaths(data, fields);
   const plain: Json = {};
   const clear = { ...data };
+  const copied = new Set<Json>();
   for (const path of paths) {
     plain[path] = getPath(data, path);
-    assignPath(clear, path, undefined, true);
+    assignPath(clear, path, undefined, true, copied);
   }
   const { iv, ct } = seal(key, Buffer.from(JSON.stringify(plain)), aadOf(kid, context));
   const envelope: PhiEnvelope = { v: 1, kid, iv: iv.toString("base64"), ct: ct.toString("base64"), f: paths };
@@ -342,6 +377,25 @@ export function subjectsOf(datas: Iterable<unknown>): Set<string> {
   return out;
 }
 
+/** An envelope's opened values grouped by depth, so putting them back costs one pass. */
+export type OpenedValues = { top: [string, unknown][]; nested: [string, [string, unknown][]][]; deep: [string, unknown][] };
+
+function groupValues(paths: readonly string[], values: Json): OpenedValues {
+  const out: OpenedValues = { top: [], nested: [], deep: [] };
+  const byParent = new Map<string, [string, unknown][]>();
+  for (const path of paths) {
+    const parts = path.split(".");
+    if (parts.length === 1) out.top.push([path, values[path]]);
+    else if (parts.length === 2) {
+      const list = byParent.get(parts[0]!) ?? [];
+      if (list.length === 0) byParent.set(parts[0]!, list);
+      list.push([parts[1]!, values[path]]);
+    } else out.deep.push([path, values[path]]);
+  }
+  out.nested = [...byParent.entries()];
+  return out;
+}
+
 export type Opened = {
   data: Json;
   /** The concrete paths whose subject was erased (null: nothing erased). */
@@ -357,16 +411,34 @@ export function openFields(ring: KeyRing | null, data: unknown, context: string)
   const env = envelopeOf(data);
   if (!env) return { data: data as Json, erased: null };
   if (env.v !== 1) throw new PhiKeyError(`PHI envelope format v${String(env.v)} is not known to this build`);
-  const { [ENVELOPE_KEY]: _sealed, ...clear } = data as Json;
   const key = ring?.dataKey(env.kid);
   if (key === undefined) throw new PhiKeyError(`the data key of ${env.kid} was not loaded before reading (PHI key ring not configured?)`);
+  const clear: Json = {};
+  for (const k in data as Json) if (k !== ENVELOPE_KEY) clear[k] = (data as Json)[k];
+  let copied: Set<Json> | undefined;
+  const put = (path: string, value: unknown) => {
+    if (path.indexOf(".") < 0) clear[path] = value;
+    else assignPath(clear, path, value, false, (copied ??= new Set()));
+  };
   if (key === "erased") {
-    for (const path of env.f) assignPath(clear, path, PHI_ERASED);
+    for (const path of env.f) put(path, PHI_ERASED);
     return { data: clear, erased: env.f };
   }
-  const plain = open(key, Buffer.from(env.iv, "base64"), Buffer.from(env.ct, "base64"), aadOf(env.kid, context));
-  if (!plain) throw new PhiAuthenticationError(env.kid, context);
-  const values = JSON.parse(plain.toString("utf8")) as Json;
-  for (const path of env.f) assignPath(clear, path, values[path]);
+  let values = ring!.openedValues(env, context);
+  if (!values) {
+    const plain = open(key, Buffer.from(env.iv, "base64"), Buffer.from(env.ct, "base64"), aadOf(env.kid, context));
+    if (!plain) throw new PhiAuthenticationError(env.kid, context);
+    values = groupValues(env.f, JSON.parse(plain.toString("utf8")) as Json);
+    ring!.rememberOpened(env, context, values);
+  }
+  // Values are shared with the cache: copied on the way out so no reader can change another's.
+  for (const [k, v] of values.top) clear[k] = copyJson(v);
+  for (const [k, subs] of values.nested) {
+    const parent = clear[k];
+    const o: Json = isObject(parent) ? { ...parent } : {};
+    for (const [sk, v] of subs) o[sk] = copyJson(v);
+    clear[k] = o;
+  }
+  for (const [path, v] of values.deep) put(path, copyJson(v));
   return { data: clear, erased: null };
 }
