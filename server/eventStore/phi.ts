@@ -30,7 +30,7 @@ export type PhiEnvelope = {
   kid: string;
   /** Nonce, base64. */
   iv: string;
-  /** Ciphertext + tag, base64, of the JSON object path -> value. */
+  /** Ciphertext + tag, base64, of the JSON array of the values of `f`, in its order. */
   ct: string;
   /** The concrete paths sealed (names only, never values): where "erased" goes after erasure. */
   f: string[];
@@ -349,11 +349,11 @@ const aadOf = (kid: string, context: string) => `emr-phi-v1:${kid}:${context}`;
  */
 export function sealFields(data: Json, fields: readonly string[], kid: string, key: Buffer, context: string): Json {
   const paths = concretePaths(data, fields);
-  const plain: Json = {};
+  const plain: unknown[] = [];
   const clear = { ...data };
   const copied = new Set<Json>();
   for (const path of paths) {
-    plain[path] = getPath(data, path);
+    plain.push(getPath(data, path));
     assignPath(clear, path, undefined, true, copied);
   }
   const { iv, ct } = seal(key, Buffer.from(JSON.stringify(plain)), aadOf(kid, context));
@@ -380,18 +380,18 @@ export function subjectsOf(datas: Iterable<unknown>): Set<string> {
 /** An envelope's opened values grouped by depth, so putting them back costs one pass. */
 export type OpenedValues = { top: [string, unknown][]; nested: [string, [string, unknown][]][]; deep: [string, unknown][] };
 
-function groupValues(paths: readonly string[], values: Json): OpenedValues {
+function groupValues(paths: readonly string[], values: readonly unknown[]): OpenedValues {
   const out: OpenedValues = { top: [], nested: [], deep: [] };
   const byParent = new Map<string, [string, unknown][]>();
-  for (const path of paths) {
+  paths.forEach((path, i) => {
     const parts = path.split(".");
-    if (parts.length === 1) out.top.push([path, values[path]]);
+    if (parts.length === 1) out.top.push([path, values[i]]);
     else if (parts.length === 2) {
       const list = byParent.get(parts[0]!) ?? [];
       if (list.length === 0) byParent.set(parts[0]!, list);
-      list.push([parts[1]!, values[path]]);
-    } else out.deep.push([path, values[path]]);
-  }
+      list.push([parts[1]!, values[i]]);
+    } else out.deep.push([path, values[i]]);
+  });
   out.nested = [...byParent.entries()];
   return out;
 }
@@ -428,7 +428,9 @@ export function openFields(ring: KeyRing | null, data: unknown, context: string)
   if (!values) {
     const plain = open(key, Buffer.from(env.iv, "base64"), Buffer.from(env.ct, "base64"), aadOf(env.kid, context));
     if (!plain) throw new PhiAuthenticationError(env.kid, context);
-    values = groupValues(env.f, JSON.parse(plain.toString("utf8")) as Json);
+    const list = JSON.parse(plain.toString("utf8")) as unknown;
+    if (!Array.isArray(list) || list.length !== env.f.length) throw new PhiAuthenticationError(env.kid, context);
+    values = groupValues(env.f, list);
     ring!.rememberOpened(env, context, values);
   }
   // Values are shared with the cache: copied on the way out so no reader can change another's.
