@@ -132,8 +132,18 @@ function ChartView({
             <span className="badge info version" title="Record version: every change adds one" data-testid="patient-version">
               v{patient.version}
             </span>
-            {!patient.active ? <span className="badge muted">Inactive</span> : null}
+            {patient.erasedAt ? (
+              <span className="badge bad">Erased</span>
+            ) : !patient.active ? (
+              <span className="badge muted">Inactive</span>
+            ) : null}
           </h1>
+          {patient.erasedAt ? (
+            <div className="alert warn" role="status" data-testid="patient-erased">
+              This patient was erased on {formatDateTime(patient.erasedAt)}: their health information can no longer be read, and nothing
+              more can be recorded about them.
+            </div>
+          ) : null}
           <dl className="inline-facts">
             <div>
               <dt>MRN</dt>
@@ -145,7 +155,7 @@ function ChartView({
               <dt>Born</dt>
               <dd>
                 {patient.dateOfBirth}
-                {now ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
+                {now && !patient.erasedAt ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
               </dd>
             </div>
             <div>
