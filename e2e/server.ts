@@ -51,6 +51,8 @@ async function main() {
     PORT: port,
     E2E: "1",
   };
+  // The demo data seeded below is sealed under the same master key the console will read with.
+  process.env.PHI_MASTER_KEY = childEnv.PHI_MASTER_KEY;
   let cleanup: () => Promise<void> = async () => {};
   if (base) {
     const name = `emr_e2e_${Date.now().toString(36)}`;

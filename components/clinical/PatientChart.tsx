@@ -177,9 +177,11 @@ function ChartView({
         <section className="panel" aria-labelledby="demographics-title">
           <div className="panel-head">
             <h2 id="demographics-title">Demographics</h2>
-            <Link className="button secondary small" href={`/patients/${patient.patientId}/edit`}>
-              Edit demographics
-            </Link>
+            {patient.erasedAt ? null : (
+              <Link className="button secondary small" href={`/patients/${patient.patientId}/edit`}>
+                Edit demographics
+              </Link>
+            )}
           </div>
           <dl className="facts">
             <dt>Given name</dt>
