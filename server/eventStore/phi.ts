@@ -210,9 +210,10 @@ export function createKeyRing(options: KeyRingOptions) {
   const ttlMs = options.ttlMs ?? 60_000;
   const keys = new Map<string, CachedKey>();
   const streamSubjects = new Map<string, string | null>();
-  // Opened envelopes by their full stored text (key id, nonce, ciphertext): a hit is the same
-  // ciphertext that authenticated before. Used only while the subject's key is live and cached,
-  // so an erasure (or its arrival within the TTL) stops every hit at once.
+  // Opened envelopes by key id and nonce, holding the ciphertext and context they were opened
+  // from: a hit must match both exactly, so it is the same ciphertext that authenticated before.
+  // Used only while the subject's key is live and cached, so an erasure (or its arrival within
+  // the TTL) stops every hit at once.
   const opened = new Map<string, { context: string; ct: string; values: OpenedValues }>();
   const maxOpened = options.maxOpened ?? 20_000;
 
