@@ -184,7 +184,7 @@ export function markErased(data: Json, fields: readonly string[]): Json {
 
 // ---- the key ring -----------------------------------------------------------------------------
 
-type CachedKey = { key: Buffer; loadedAt: number } | { erased: true };
+type CachedKey = { key: Buffer; loadedAt: number } | { erased: true } | { missing: true; loadedAt: number };
 
 export type KeyRingOptions = {
   /** Wraps new data keys; unwraps those it wrapped. */
@@ -227,6 +227,7 @@ export function createKeyRing(options: KeyRingOptions) {
     const hit = keys.get(subject);
     if (!hit) return undefined;
     if ("erased" in hit) return hit;
+    // A live key, or one found missing: looked up again once the TTL has passed.
     return performance.now() - hit.loadedAt < ttlMs ? hit : undefined;
   };
 
@@ -258,6 +259,9 @@ export function createKeyRing(options: KeyRingOptions) {
       found.set(row.subject_id, entry);
       if (!row.mine) remember(keys, row.subject_id, entry);
     }
+    // No row at all: phi_keys lost or restored from an older backup than the events. Said as such
+    // on read (openFields), rather than as a key never loaded.
+    for (const s of subjects) if (!found.has(s)) remember(keys, s, { missing: true, loadedAt: performance.now() });
   }
 
   return {
@@ -271,7 +275,7 @@ export function createKeyRing(options: KeyRingOptions) {
       const missing: string[] = [];
       for (const s of new Set(subjects)) {
         const hit = fresh(s);
-        if (hit) found.set(s, hit);
+        if (hit && !("missing" in hit)) found.set(s, hit);
         else missing.push(s);
       }
       await load(sql, missing, found);
@@ -301,16 +305,16 @@ export function createKeyRing(options: KeyRingOptions) {
       const out = new Map<string, Buffer>();
       for (const [s, entry] of found) {
         if ("erased" in entry) throw new InvariantError(`Patient ${s} was erased: nothing more can be recorded about them`, "patient.erased");
-        out.set(s, entry.key);
+        if ("key" in entry) out.set(s, entry.key);
       }
       return out;
     },
 
-    /** A cached data key, "erased", or undefined when `prepare` has not loaded it. */
-    dataKey(subject: string): Buffer | "erased" | undefined {
+    /** A cached data key, "erased", "missing" (no row in phi_keys), or undefined when `prepare` has not loaded it. */
+    dataKey(subject: string): Buffer | "erased" | "missing" | undefined {
       const hit = keys.get(subject);
       if (!hit) return undefined;
-      return "erased" in hit ? "erased" : hit.key;
+      return "erased" in hit ? "erased" : "missing" in hit ? "missing" : hit.key;
     },
 
     /** An opened envelope's values, when this exact ciphertext (same key, nonce, context, text) was opened before. */
@@ -414,6 +418,7 @@ export function openFields(ring: KeyRing | null, data: unknown, context: string)
   if (env.v !== 1) throw new PhiKeyError(`PHI envelope format v${String(env.v)} is not known to this build`);
   const key = ring?.dataKey(env.kid);
   if (key === undefined) throw new PhiKeyError(`the data key of ${env.kid} was not loaded before reading (PHI key ring not configured?)`);
+  if (key === "missing") throw new PhiKeyError(`no data key is stored for ${env.kid}: phi_keys was lost, or restored from a backup older than the events`);
   const clear: Json = {};
   for (const k in data as Json) if (k !== ENVELOPE_KEY) clear[k] = (data as Json)[k];
   let copied: Set<Json> | undefined;

@@ -95,10 +95,12 @@ describe("PHI envelopes", () => {
     expect(() => openFields(ring, sealed, "PatientDemographicsUpdated")).toThrow(PhiAuthenticationError);
   });
 
-  it("refuses to guess when the key was never loaded", () => {
-    const { ring } = ringWith(new Map());
+  it("refuses to guess when the key was never loaded, and says so when phi_keys has no row for it", async () => {
+    const { ring, sql } = ringWith(new Map());
     const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered");
     expect(() => openFields(ring, sealed, "PatientRegistered")).toThrow(/was not loaded/);
+    await ring.prepare(sql, [subject]);
+    expect(() => openFields(ring, sealed, "PatientRegistered")).toThrow(/no data key is stored for .*restored from a backup/);
   });
 
   it("caches erased subjects for good and forgets a subject at once", async () => {
