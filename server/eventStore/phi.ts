@@ -421,13 +421,9 @@ export function openFields(ring: KeyRing | null, data: unknown, context: string)
   if (key === "missing") throw new PhiKeyError(`no data key is stored for ${env.kid}: phi_keys was lost, or restored from a backup older than the events`);
   const clear: Json = {};
   for (const k in data as Json) if (k !== ENVELOPE_KEY) clear[k] = (data as Json)[k];
-  let copied: Set<Json> | undefined;
-  const put = (path: string, value: unknown) => {
-    if (path.indexOf(".") < 0) clear[path] = value;
-    else assignPath(clear, path, value, false, (copied ??= new Set()));
-  };
   if (key === "erased") {
-    for (const path of env.f) put(path, PHI_ERASED);
+    const copied = new Set<Json>();
+    for (const path of env.f) assignPath(clear, path, PHI_ERASED, false, copied);
     return { data: clear, erased: env.f };
   }
   let values = ring!.openedValues(env, context);
@@ -447,6 +443,9 @@ export function openFields(ring: KeyRing | null, data: unknown, context: string)
     for (const [sk, v] of subs) o[sk] = copyJson(v);
     clear[k] = o;
   }
-  for (const [path, v] of values.deep) put(path, copyJson(v));
+  if (values.deep.length > 0) {
+    const copied = new Set<Json>();
+    for (const [path, v] of values.deep) assignPath(clear, path, copyJson(v), false, copied);
+  }
   return { data: clear, erased: null };
 }
