@@ -131,6 +131,13 @@ export function EventSummary({ type, data, orderName, full = false, undecodable 
           {str(d.name)} · <span className="mono">{str(d.email)}</span> · roles: {roleList(d.roles)}
         </p>
       );
+    case "PatientErased":
+      return (
+        <div className="event-body">
+          <p>The patient&apos;s data key was destroyed: their health information reads &ldquo;[erased]&rdquo; from here on.</p>
+          <Reason text={str(d.reason)} full={full} />
+        </div>
+      );
     case "UserRolesChanged":
       return (
         <div className="event-body">

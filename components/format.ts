@@ -60,6 +60,7 @@ const titles: Record<string, string> = {
   EncounterCompleted: "Encounter completed",
   OrderCreated: "Order placed",
   OrderStatusChanged: "Order status changed",
+  PatientErased: "Patient erased",
 };
 
 /** "PatientRegistered" -> "Patient registered"; unknown types are split at their capitals. */

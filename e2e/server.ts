@@ -42,6 +42,8 @@ async function main() {
     AUTH_SIGNIN_RATE_LIMIT: "60",
     DEMO_PATIENTS: "30",
     BETTER_AUTH_SECRET: randomBytes(32).toString("base64url"),
+    // And PHI_MASTER_KEY (32 bytes, base64): one per run, like the run's fresh database.
+    PHI_MASTER_KEY: randomBytes(32).toString("base64"),
     METRICS_TOKEN: e2eMetricsToken,
     // The outbox and the projection runner inside the console, as npm start runs them.
     OUTBOX_WORKER: "inline",
@@ -49,6 +51,8 @@ async function main() {
     PORT: port,
     E2E: "1",
   };
+  // The demo data seeded below is sealed under the same master key the console will read with.
+  process.env.PHI_MASTER_KEY = childEnv.PHI_MASTER_KEY;
   let cleanup: () => Promise<void> = async () => {};
   if (base) {
     const name = `emr_e2e_${Date.now().toString(36)}`;

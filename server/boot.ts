@@ -20,13 +20,19 @@ export async function bootServer(): Promise<void> {
     if (error instanceof EnvError) refuse(error.message);
     throw error;
   }
-  if (!backgroundWorkWanted(e)) return;
+  // Background work opens the database at boot; so does a PostgreSQL deployment without it, so
+  // that migrations and the PHI master key are checked before the first request (a wrong key
+  // stops start-up here, not on the first chart). The embedded database without background work
+  // is opened by its first request, as before.
+  if (!backgroundWorkWanted(e) && !e.DATABASE_URL) return;
   let db;
   try {
     db = await getDatabase();
   } catch (error) {
-    refuse(`Cannot open the database for the background work: ${(error as Error).message}`);
+    if (error instanceof EnvError) refuse(error.message);
+    refuse(`Cannot open the database: ${(error as Error).message}`);
   }
+  if (!backgroundWorkWanted(e)) return;
   // The metric history and the wake-up of other processes after this one's appends.
   observeProcess(db);
   const work = startBackgroundWork(db, { env: e });

@@ -92,7 +92,9 @@ const rawSql = [
           d->'address', true, lower(d->>'familyName' || ' ' || (d->>'givenName')), l.v, r.occurred_at, l.at
      FROM events r JOIN last l USING (stream_id) LEFT JOIN merged m USING (stream_id)
      CROSS JOIN LATERAL (SELECT r.data || coalesce(m.c, '{}'::jsonb) AS d) x
-    WHERE r.event_type = 'PatientRegistered'`,
+    -- The writer's registrations go through the app, which seals their PHI: SQL cannot read
+    -- them (the row counts compare the bulk-laid patients, MRN 'B...', alone).
+    WHERE r.event_type = 'PatientRegistered' AND NOT r.data ? '$phi'`,
   `CREATE TABLE sql_encounters (LIKE rm_encounters INCLUDING ALL)`,
   `INSERT INTO sql_encounters (encounter_id, patient_id, provider_id, encounter_type, status, reason, started_at, ended_at, outcome, discharge_disposition, duration_minutes, version, updated_at)
    SELECT (s.data->>'encounterId')::uuid, (s.data->>'patientId')::uuid, s.data->>'providerId', s.data->>'encounterType',

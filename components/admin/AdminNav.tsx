@@ -6,6 +6,7 @@ const links = [
   { href: "/admin", label: "Users and outbox" },
   { href: "/admin/metrics", label: "Metrics" },
   { href: "/admin/schemas", label: "Event schemas" },
+  { href: "/admin/erasure", label: "Patient erasure" },
 ];
 
 /** The admin section's own tabs, under the top bar. */

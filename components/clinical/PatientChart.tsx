@@ -132,8 +132,18 @@ function ChartView({
             <span className="badge info version" title="Record version: every change adds one" data-testid="patient-version">
               v{patient.version}
             </span>
-            {!patient.active ? <span className="badge muted">Inactive</span> : null}
+            {patient.erasedAt ? (
+              <span className="badge bad">Erased</span>
+            ) : !patient.active ? (
+              <span className="badge muted">Inactive</span>
+            ) : null}
           </h1>
+          {patient.erasedAt ? (
+            <div className="alert warn" role="status" data-testid="patient-erased">
+              This patient was erased on {formatDateTime(patient.erasedAt)}: their health information can no longer be read, and nothing
+              more can be recorded about them.
+            </div>
+          ) : null}
           <dl className="inline-facts">
             <div>
               <dt>MRN</dt>
@@ -145,7 +155,7 @@ function ChartView({
               <dt>Born</dt>
               <dd>
                 {patient.dateOfBirth}
-                {now ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
+                {now && !patient.erasedAt ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
               </dd>
             </div>
             <div>
@@ -167,9 +177,11 @@ function ChartView({
         <section className="panel" aria-labelledby="demographics-title">
           <div className="panel-head">
             <h2 id="demographics-title">Demographics</h2>
-            <Link className="button secondary small" href={`/patients/${patient.patientId}/edit`}>
-              Edit demographics
-            </Link>
+            {patient.erasedAt ? null : (
+              <Link className="button secondary small" href={`/patients/${patient.patientId}/edit`}>
+                Edit demographics
+              </Link>
+            )}
           </div>
           <dl className="facts">
             <dt>Given name</dt>

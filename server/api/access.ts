@@ -63,6 +63,9 @@ export const accessMatrix = {
   // The outbox's lag and dead letters (no payloads), and putting a dead letter back in line.
   "admin.outbox": ["admin"],
   "admin.retryDeadLetter": ["admin"],
+  "admin.findPatientForErasure": ["admin"],
+  "admin.erasePatient": ["admin"],
+  "admin.erasures": ["admin"],
   "observability.metricsHistory": ["admin"],
   "observability.schemaRegistry": ["admin"],
 

@@ -35,6 +35,7 @@ export const screens = {
   audit_timeline: "reviewed the audit timeline",
   audit_as_of: "viewed the record as of a past time",
   review_list: "listed for emergency-access review",
+  erasure: "looked up to be erased",
 } as const;
 export type Screen = keyof typeof screens;
 
@@ -58,6 +59,7 @@ const screenOfProcedure: Record<string, Screen> = {
   "audit.event": "audit_event",
   "audit.patientTimeline": "audit_timeline",
   "audit.patientAsOf": "audit_as_of",
+  "admin.findPatientForErasure": "erasure",
 };
 
 /** The words for a stored screen (or, on old rows, procedure). */

@@ -190,6 +190,9 @@ async function fixture(db: Database): Promise<Fixture> {
     "users.create": { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz", password: "correct horse battery staple", roles: ["clinician"] },
     "users.setRoles": { userId: other.id, roles: ["clinician", "compliance"], reason: "fuzz baseline" },
     "admin.retryDeadLetter": { id: 1 },
+    // An unknown patient: the sample must not erase the patient the other samples use.
+    "admin.erasePatient": { patientId: randomUUID(), confirmMrn: "FUZZ000001", reason: "data subject request (fuzz)" },
+    "admin.findPatientForErasure": { mrn: "FUZZ000001" },
     "audit.emergencyAccesses": { status: "needs_review", patientId, limit: 5 },
     "audit.readers": { patientId, from: new Date(Date.now() - 86_400_000), limit: 5 },
     "audit.reviewEmergencyAccess": { accessId: randomUUID(), note: "reviewed during the fuzz" },

@@ -4,6 +4,7 @@
 // version, never the payload) and counted. Commands and projections keep decoding strictly: they
 // must not act on what they cannot read.
 import { EventDecodeError, UnknownEventTypeError, type Store } from "../eventStore";
+import { PhiAuthenticationError } from "../eventStore/phi";
 import { faultCounts } from "./faults";
 
 /** Raw payloads handed out in place of decoded ones, with why they could not be decoded. */
@@ -27,13 +28,14 @@ export function tolerantStore(store: Store, where: { procedure: string; correlat
     ...store,
     registry: {
       ...registry,
-      decode(eventType, storedVersion, data) {
+      decode(eventType, storedVersion, data, open) {
         try {
-          return registry.decode(eventType, storedVersion, data);
+          return registry.decode(eventType, storedVersion, data, open);
         } catch (error) {
           const unknownType = error instanceof UnknownEventTypeError;
-          if (!unknownType && !(error instanceof EventDecodeError)) throw error;
-          logUndecodable(where, eventType, storedVersion, unknownType ? "unknown type" : "does not match its schema");
+          const tampered = error instanceof PhiAuthenticationError;
+          if (!unknownType && !tampered && !(error instanceof EventDecodeError)) throw error;
+          logUndecodable(where, eventType, storedVersion, unknownType ? "unknown type" : tampered ? "PHI failed authentication" : "does not match its schema");
           // A fresh object per row, so the reason attaches to this event only.
           const raw: Record<string, unknown> =
             typeof data === "object" && data !== null && !Array.isArray(data) ? { ...(data as Record<string, unknown>) } : { value: data };
@@ -41,7 +43,9 @@ export function tolerantStore(store: Store, where: { procedure: string; correlat
             raw,
             unknownType
               ? `"${eventType}" is not an event type this version of the system knows`
-              : `stored as schema v${storedVersion}, it does not match this version's schema: ${(error as EventDecodeError).issues}`,
+              : tampered
+                ? "its encrypted patient data failed authentication: the stored ciphertext was altered (shown as stored, sealed)"
+                : `stored as schema v${storedVersion}, it does not match this version's schema: ${(error as EventDecodeError).issues}`,
           );
           return raw;
         }

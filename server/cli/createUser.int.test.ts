@@ -1,6 +1,6 @@
 // npm run users:create: the first admin of an install without demo users, from the command line.
 import { spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { describePostgres, pgUrl } from "../testing/db";
@@ -15,7 +15,7 @@ function run(args: string[], stdin: string) {
   const result = spawnSync(tsx, ["server/cli/createUser.ts", ...args], {
     input: stdin,
     encoding: "utf8",
-    env: { ...process.env, DATABASE_URL: pgUrl ?? "", BETTER_AUTH_SECRET: "test-secret-0123456789-0123456789-abcdef", NODE_ENV: "production" },
+    env: { ...process.env, DATABASE_URL: pgUrl ?? "", BETTER_AUTH_SECRET: "test-secret-0123456789-0123456789-abcdef", PHI_MASTER_KEY: randomBytes(32).toString("base64"), NODE_ENV: "production" },
     timeout: 60_000,
   });
   return { code: result.status, out: result.stdout, err: result.stderr };

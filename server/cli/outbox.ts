@@ -2,6 +2,7 @@
 // and polling every OUTBOX_POLL_MS as the fallback, until SIGTERM/SIGINT. Several may run at once
 // (rows are claimed with SKIP LOCKED and a lease). Serves its own metrics on WORKER_METRICS_PORT.
 import { openDatabase } from "../db/client";
+import { checkMasterKeys, defaultKeyRing } from "../db/phiKey";
 import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 import { storeFor } from "../api/context";
@@ -24,6 +25,8 @@ async function main() {
   const metricsServer = e.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ port: e.WORKER_METRICS_PORT, db: db.prisma, token: e.METRICS_TOKEN }) : null;
   try {
     await migrate(db);
+    // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
+    await checkMasterKeys(db.sql, defaultKeyRing());
     observeProcess(db);
     log.info(
       {

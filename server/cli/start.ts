@@ -7,6 +7,7 @@ import { ensureBuild, nextBin } from "./build";
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { resolveAuthSecret } from "../auth/config";
+import { checkMasterKeys, defaultKeyRing, resolveMasterKeyText } from "../db/phiKey";
 import { prepareDemo } from "../../prisma/seed";
 import { logProjectionVersions } from "../projections/runner";
 import { allProjections } from "../projections/registry";
@@ -17,6 +18,8 @@ async function main() {
   // It is handed to next start, which always runs with NODE_ENV=production and so never reads
   // that file itself.
   const secret = resolveAuthSecret(e);
+  // Likewise the PHI master key: the setting, or the development key in .data/phi-master-key.
+  const phiMasterKey = resolveMasterKeyText(e);
   ensureBuild();
 
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
@@ -34,6 +37,7 @@ async function main() {
         ? `migrations: up to date, latest ${latest} (${status.applied.length} in all)`
         : `migrations: ${appliedNow} applied now (${status.applied.length} in all), latest ${latest}`,
     );
+    await checkMasterKeys(db.sql, defaultKeyRing());
     await prepareDemo(db, e);
     await logProjectionVersions(db.prisma, allProjections, (line) => console.log(line));
   } finally {
@@ -45,7 +49,7 @@ async function main() {
   // (instrumentation.ts) starts it at boot.
   const server = spawn(process.execPath, [nextBin, "start", "-p", String(e.PORT)], {
     stdio: "inherit",
-    env: { OUTBOX_WORKER: "inline", ...process.env, BETTER_AUTH_SECRET: secret },
+    env: { OUTBOX_WORKER: "inline", ...process.env, BETTER_AUTH_SECRET: secret, PHI_MASTER_KEY: phiMasterKey },
   });
   const stop = (signal: NodeJS.Signals) => server.kill(signal);
   process.on("SIGINT", stop);

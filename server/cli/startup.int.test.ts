@@ -2,6 +2,7 @@
 // (server/cli/start.ts) and the boot that next start / next dev run (instrumentation.ts), each
 // spawned as the real process. e2e/startup.spec.ts does the same with next start itself.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -104,6 +105,27 @@ describe.each([
     expect(out.stderr).toContain("DATABASE_URL: must be a postgresql:// connection URL");
     expect(out.stderr).toContain("OUTBOX_POLL_MS");
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe("a PHI master key that cannot unwrap the stored data keys", () => {
+  it("stops start-up with exit 1 naming PHI_MASTER_KEY, before any request", { timeout: 200_000 }, async () => {
+    const dataDir = join(scratch, `pglite-phi-${Math.random().toString(36).slice(2)}`);
+    const { openDatabase } = await import("../db/client");
+    const { migrate } = await import("../db/migrate");
+    const { masterKeyOf, wrapDataKey } = await import("../eventStore/phi");
+    const stored = masterKeyOf(randomBytes(32));
+    const db = await openDatabase({ dataDir });
+    try {
+      await migrate(db);
+      await db.sql("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id) VALUES ($1, $2, $3)", ["p-1", wrapDataKey(stored, "p-1", randomBytes(32)), stored.id]);
+    } finally {
+      await db.close();
+    }
+    const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "inline", PGLITE_DIR: dataDir, PHI_MASTER_KEY: randomBytes(32).toString("base64") }, { timeoutMs: 180_000 });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("PHI_MASTER_KEY: 1 stored patient data keys are wrapped by master key");
+    expect(out.stdout).not.toContain("background work:");
   });
 });
 

@@ -4,6 +4,7 @@
 // and each projection has one active runner at a time (a lease; another takes over when it dies).
 import { parseArgs } from "node:util";
 import { openDatabase } from "../db/client";
+import { checkMasterKeys, defaultKeyRing } from "../db/phiKey";
 import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 import { observeProcess } from "../metrics/process";
@@ -28,6 +29,8 @@ async function main() {
   const log = (line: string) => console.log(line);
   try {
     await migrate(db);
+    // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
+    await checkMasterKeys(db.sql, defaultKeyRing());
     await logProjectionVersions(db.prisma, allProjections, log);
     const projections = only ? [only] : asyncProjections;
     console.log(

@@ -10,6 +10,7 @@ import { PrismaClient } from "./generated/client";
 import { env } from "./env";
 import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "./migrate";
 import { lockEmbeddedDatabase } from "./embeddedLock";
+import { checkMasterKeys, defaultKeyRing } from "./phiKey";
 
 export type DatabaseMode = "postgresql" | "embedded";
 
@@ -171,6 +172,8 @@ export function getDatabase(): Promise<Database> {
     const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX });
     try {
       await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
+      // A wrong PHI_MASTER_KEY stops here, before any chart is asked for.
+      await checkMasterKeys(db.sql, defaultKeyRing());
     } catch (error) {
       await db.close();
       throw error;

@@ -2,6 +2,7 @@
 import { createPrivateKey } from "node:crypto";
 import { z } from "zod";
 import { parseTrustedProxies } from "../auth/clientAddress";
+import { parseMasterKey } from "../eventStore/phi";
 
 const postgresUrl = z
   .string()
@@ -99,6 +100,24 @@ export const envSchema = z.object({
       }, "must be an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)")
       .optional(),
   ),
+  /**
+   * The key-encryption key of PHI (32 bytes, base64: `openssl rand -base64 32`): wraps every
+   * patient's data key. Required in production; elsewhere one is made once in .data/phi-master-key.
+   */
+  PHI_MASTER_KEY: z.preprocess(
+    emptyToUndefined,
+    z.string().refine((v) => parseMasterKey(v) !== null, "must be 32 bytes in base64 (openssl rand -base64 32)").optional(),
+  ),
+  /** Older master keys (comma-separated), only to unwrap data keys during a rotation (npm run keys:rotate). */
+  PHI_MASTER_KEY_PREVIOUS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((v) => v.split(",").every((k) => parseMasterKey(k) !== null), "must be comma-separated 32-byte base64 keys")
+      .optional(),
+  ),
+  /** How long a process trusts a cached patient data key: another process's erasure reaches it within this. */
+  PHI_KEY_CACHE_SECONDS: intFrom(0, 3600, 60),
   /** How often the projection runner polls the log when nothing wakes it (it also runs where the outbox worker runs). */
   PROJECTIONS_POLL_MS: intFrom(50, 3_600_000, 1000),
   /** Bearer secret of POST/GET /api/cron/outbox. Unset: that route answers 503. */
@@ -133,6 +152,10 @@ function crossChecks(source: Record<string, string | undefined>): string[] {
   // Never the development secret in .data/auth-secret: whoever can read that folder could forge sessions.
   if (source.NODE_ENV === "production" && !source.BETTER_AUTH_SECRET?.trim()) {
     problems.push("BETTER_AUTH_SECRET: required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 32`)");
+  }
+  // Never a generated key file in production: a dump of the disk would then hold the key too.
+  if (source.NODE_ENV === "production" && !source.PHI_MASTER_KEY?.trim()) {
+    problems.push("PHI_MASTER_KEY: required when NODE_ENV=production (32 bytes in base64, e.g. `openssl rand -base64 32`); it encrypts every patient's data key");
   }
   return problems;
 }

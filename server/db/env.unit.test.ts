@@ -1,5 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
 import { EnvError, parseEnv } from "./env";
+import { resolveMasterKeyText } from "./phiKey";
+
+const phiKey = randomBytes(32).toString("base64");
 
 describe("environment", () => {
   it("defaults to the embedded database and the seed's snapshot interval", () => {
@@ -40,7 +47,7 @@ describe("environment", () => {
   it("requires BETTER_AUTH_SECRET when NODE_ENV=production, reported with the other problems", () => {
     expect(() => parseEnv({ NODE_ENV: "production" })).toThrow(/BETTER_AUTH_SECRET: required when NODE_ENV=production/);
     expect(() => parseEnv({ NODE_ENV: "production", BETTER_AUTH_SECRET: "   " })).toThrow(/BETTER_AUTH_SECRET: required/);
-    expect(parseEnv({ NODE_ENV: "production", BETTER_AUTH_SECRET: "s".repeat(32) }).NODE_ENV).toBe("production");
+    expect(parseEnv({ NODE_ENV: "production", BETTER_AUTH_SECRET: "s".repeat(32), PHI_MASTER_KEY: phiKey }).NODE_ENV).toBe("production");
     expect(parseEnv({ NODE_ENV: "development" }).BETTER_AUTH_SECRET).toBeUndefined();
     let message = "";
     try {
@@ -50,6 +57,24 @@ describe("environment", () => {
     }
     expect(message).toContain("PORT: must be a port number");
     expect(message).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
+  });
+
+  it("requires a well-formed PHI_MASTER_KEY in production and names it; elsewhere a development key file is made, with a warning", () => {
+    const production = { NODE_ENV: "production", BETTER_AUTH_SECRET: "s".repeat(32) };
+    expect(() => parseEnv(production)).toThrow(/PHI_MASTER_KEY: required when NODE_ENV=production/);
+    for (const bad of ["short", randomBytes(16).toString("base64"), randomBytes(32).toString("hex")]) {
+      expect(() => parseEnv({ ...production, PHI_MASTER_KEY: bad }), bad).toThrow(/PHI_MASTER_KEY: must be 32 bytes in base64/);
+    }
+    expect(() => parseEnv({ PHI_MASTER_KEY_PREVIOUS: `${phiKey},nope` })).toThrow(/PHI_MASTER_KEY_PREVIOUS: must be comma-separated/);
+    expect(parseEnv({ ...production, PHI_MASTER_KEY: phiKey }).PHI_MASTER_KEY).toBe(phiKey);
+    expect(() => resolveMasterKeyText({ NODE_ENV: "production" })).toThrow(/PHI_MASTER_KEY: required/);
+    const file = join(mkdtempSync(join(tmpdir(), "phi-")), "phi-master-key");
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const made = resolveMasterKeyText({ NODE_ENV: "development" }, file);
+    expect(resolveMasterKeyText({ NODE_ENV: "development" }, file)).toBe(made);
+    expect(readFileSync(file, "utf8").trim()).toBe(made);
+    expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
+    warn.mockRestore();
   });
 
   it("reads the observability settings, with defaults, and refuses bad ones", () => {

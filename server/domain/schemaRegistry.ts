@@ -80,6 +80,7 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
     findings: [{ name: "potassium", value: 6.8, unit: "mmol/L", flag: "HH" }],
     resultedAt: "2026-01-15T12:00:00.000Z",
   },
+  PatientErased: { patientId, reason: "the patient asked to be forgotten (request 2026-0142)", erasedAt: "2026-02-01T08:00:00.000Z" },
   ProjectionRebuildStarted: { rebuildId, projection: "orders", reason: "fix to the worklist order", codeVersion: 2, eventsTotal: 120000 },
   ProjectionRebuildFinished: { rebuildId, projection: "orders", eventsDone: 120000, durationMs: 2400, eventsPerSecond: 50000, swapPauseMs: 12 },
   ProjectionRebuildCancelled: { rebuildId, projection: "orders", eventsDone: 40000, durationMs: 900 },

@@ -6,6 +6,7 @@ import { appendToStream, DuplicateEventError } from "./append";
 import { uuidFromName } from "./ids";
 import { isRetryableTransactionError, type Db, type Store } from "./db";
 import { crossesSnapshotThreshold, saveSnapshot } from "./snapshots";
+import { decodeStored, openState, preparePhi, sealState } from "./protect";
 import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
 import { recordConflict, recordLoad } from "../metrics/registry";
 
@@ -47,16 +48,20 @@ async function foldFrom<C, E extends DomainEvent, S>(
      ORDER BY 2`,
     [streamId, decider.aggregateType, decider.stateVersion, target ?? 2_147_483_647, useSnapshots],
   );
+  await preparePhi(store, rows.map((r) => r.data));
   let state = decider.initialState();
   let version = 0;
   let fromSnapshot: number | null = null;
   let eventsApplied = 0;
   for (const row of rows) {
     if (row.kind === "snapshot") {
-      state = row.data as S;
+      const opened = openState(store, decider.aggregateType, row.data);
+      // Sealed under an erased subject's key: only a cache, so fold every event instead.
+      if (opened === null) return foldFrom(store, streamId, decider, target, false);
+      state = opened as S;
       fromSnapshot = row.version;
     } else {
-      const data = store.registry.decode(row.event_type!, row.event_version!, row.data);
+      const data = decodeStored(store, row.event_type!, row.event_version!, row.data);
       state = decider.evolve(state, { type: row.event_type, data } as E);
       eventsApplied += 1;
     }
@@ -336,9 +341,10 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     const every = options.snapshotEvery;
     if (every && !append.repeated && crossesSnapshotThreshold(loaded.version, version, every)) {
       try {
+        const stored = await sealState(store, streamId, decider.aggregateType, state);
         await saveSnapshot(
           store.db,
-          { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state },
+          { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: stored },
           options.keepSnapshots,
         );
         snapshotted = true;

@@ -3,6 +3,7 @@
 import { ConcurrencyError, ValidationError } from "../errors";
 import { isRetryableTransactionError, pgErrorInfo, type Store } from "./db";
 import type { EventRegistry } from "./serializer";
+import { phiSealer } from "./protect";
 import type { AppendResult, ExpectedVersion, NewEvent } from "./types";
 import { recordConflict } from "../metrics/registry";
 import { appendObserved } from "../metrics/store";
@@ -52,8 +53,15 @@ export type AppendOptions = {
   aggregateType: string;
 };
 
-/** The JSON batch append_to_stream takes: payloads validated and stamped with their schema version. */
-export function encodeBatch(registry: EventRegistry, events: readonly NewEvent[]): string {
+/**
+ * The JSON batch append_to_stream takes: payloads validated and stamped with their schema
+ * version, then sealed (their PHI encrypted, protect.ts) when a sealer is given.
+ */
+export function encodeBatch(
+  registry: EventRegistry,
+  events: readonly NewEvent[],
+  seal?: ((event: NewEvent, data: Record<string, unknown>) => Record<string, unknown>) | null,
+): string {
   return JSON.stringify(
     events.map((event) => {
       const { eventVersion, data } = registry.encode(event);
@@ -61,7 +69,7 @@ export function encodeBatch(registry: EventRegistry, events: readonly NewEvent[]
         event_id: event.eventId,
         event_type: event.type,
         event_version: eventVersion,
-        data,
+        data: seal ? seal(event, data) : data,
         metadata: event.extra ?? {},
         occurred_at: event.occurredAt.toISOString(),
         user_id: event.userId,
@@ -90,7 +98,7 @@ export async function appendToStream(
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
   const expected = encodeExpectedVersion(options.expectedVersion);
   const startedAt = performance.now();
-  const batch = encodeBatch(store.registry, events);
+  const batch = encodeBatch(store.registry, events, await phiSealer(store, streamId, events));
   const ownTransaction = store.transaction !== undefined;
   let rows: AppendRow[];
   for (let attempt = 1; ; attempt++) {

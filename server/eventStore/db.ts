@@ -1,5 +1,6 @@
 import type { PrismaClient, Prisma } from "../db/generated/client";
 import type { EventRegistry } from "./serializer";
+import type { KeyRing } from "./phi";
 
 /** The Prisma client or an interactive transaction on it (tests and command handlers pass one). */
 export type Db = PrismaClient | Prisma.TransactionClient;
@@ -25,6 +26,10 @@ export type Store = {
   db: Db;
   sql: SqlRunner;
   registry: EventRegistry;
+  /** PHI data keys (phi.ts); absent: the process's key ring from PHI_MASTER_KEY. */
+  phi?: KeyRing;
+  /** Decoded payloads remember the sealed form they were stored in (protect.ts sealedFormOf): the outbox publishes that. */
+  keepSealed?: boolean;
   /** Runs fn in one transaction (absent when `db` already is one: then fn runs on it). */
   transaction?: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>;
 };
@@ -33,18 +38,19 @@ export type Store = {
 export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner };
 
 /** The store on a transaction: every statement goes through it. */
-export function storeIn(store: Pick<Store, "registry">, tx: Db): Store {
-  return { db: tx, sql: prismaRunner(tx), registry: store.registry };
+export function storeIn(store: Pick<Store, "registry" | "phi">, tx: Db): Store {
+  return { db: tx, sql: prismaRunner(tx), registry: store.registry, ...(store.phi ? { phi: store.phi } : {}) };
 }
 
 /** A store on a database, with interactive transactions for append + inline read models. */
-export function storeOn(database: StoreDatabase, registry: EventRegistry): Store {
+export function storeOn(database: StoreDatabase, registry: EventRegistry, phi?: KeyRing): Store {
   return {
     db: database.prisma,
     sql: database.sql,
     registry,
+    ...(phi ? { phi } : {}),
     transaction: (fn) =>
-      database.prisma.$transaction((tx) => fn(storeIn({ registry }, tx)), { timeout: 15_000, maxWait: 10_000 }),
+      database.prisma.$transaction((tx) => fn(storeIn({ registry, phi }, tx)), { timeout: 15_000, maxWait: 10_000 }),
   };
 }
 

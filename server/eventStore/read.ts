@@ -2,6 +2,7 @@
 // look-ups by correlation, causation, type and time.
 import { ValidationError } from "../errors";
 import type { Store } from "./db";
+import { decodeStored, preparePhi } from "./protect";
 import type { EventMetadata, LogCheckpoint, MetadataExtra, StoredEvent } from "./types";
 
 type EventRow = {
@@ -40,7 +41,7 @@ function toStored(store: Store, row: EventRow): StoredEvent {
   };
   return {
     type: row.event_type,
-    data: store.registry.decode(row.event_type, row.event_version, row.data),
+    data: decodeStored(store, row.event_type, row.event_version, row.data),
     streamId: row.stream_id,
     aggregateType: row.aggregate_type,
     version: row.version,
@@ -53,6 +54,7 @@ function toStored(store: Store, row: EventRow): StoredEvent {
 /** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate). */
 export async function selectEvents(store: Store, sql: string, params: readonly unknown[]): Promise<StoredEvent[]> {
   const rows = await store.sql<EventRow>(sql, params);
+  await preparePhi(store, rows.map((r) => r.data));
   return rows.map((row) => toStored(store, row));
 }
 
@@ -149,6 +151,7 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
      ORDER BY events.transaction_id, events.global_position`,
     params,
   );
+  await preparePhi(store, rows.map((r) => r.data));
   const events = rows.map((row) => toStored(store, row));
   const last = events.at(-1);
   return {
@@ -206,6 +209,7 @@ export async function readByCausation(store: Store, eventId: string, options: { 
      SELECT ${eventColumns}, depth FROM chain ORDER BY depth, global_position LIMIT $2`,
     [eventId, limitOf(options.limit, 1000)],
   );
+  await preparePhi(store, rows.map((r) => r.data));
   return rows.map((row) => ({ ...toStored(store, row), depth: row.depth }));
 }
 

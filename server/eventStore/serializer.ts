@@ -2,6 +2,7 @@
 // schema version, and upcasters that lift older stored payloads, one version step at a time.
 import { z } from "zod";
 import type { DomainEvent, EventData } from "./types";
+import { markErased, withinPaths, type Opened, type PhiDeclaration } from "./phi";
 
 export class UnknownEventTypeError extends Error {
   override readonly name = "UnknownEventTypeError";
@@ -47,19 +48,24 @@ export type EventDefinition<T extends string = string, D extends EventData = Eve
   schema: z.ZodType<D>;
   /** upcasters[n] lifts version n to n + 1, for every n below `version`. */
   upcasters: Readonly<Record<number, Upcaster>>;
+  /**
+   * Which payload fields are PHI and whose (see phi.ts): sealed on append, opened on read.
+   * Every registered type must declare it (`noPhi` when it holds none); a test fails otherwise.
+   */
+  phi?: PhiDeclaration;
 };
 
 export function defineEvent<T extends string, S extends z.ZodType<EventData>>(
   type: T,
   schema: S,
-  options: { version?: number; upcasters?: Record<number, Upcaster> } = {},
+  options: { version?: number; upcasters?: Record<number, Upcaster>; phi?: PhiDeclaration } = {},
 ): EventDefinition<T, z.output<S>> {
   const version = options.version ?? 1;
   const upcasters = options.upcasters ?? {};
   for (let v = 1; v < version; v++) {
     if (!upcasters[v]) throw new Error(`Event "${type}" v${version} lacks an upcaster from v${v}`);
   }
-  return { type, version, schema: schema as unknown as z.ZodType<z.output<S>>, upcasters };
+  return { type, version, schema: schema as unknown as z.ZodType<z.output<S>>, upcasters, ...(options.phi ? { phi: options.phi } : {}) };
 }
 
 /** The event union a list of definitions describes. */
@@ -70,8 +76,14 @@ export type EventOf<Defs extends readonly EventDefinition[]> = {
 export type EventRegistry = {
   /** Validates a new event's payload and stamps it with the current schema version. */
   encode(event: DomainEvent): { eventVersion: number; data: EventData };
-  /** Upcasts a stored payload to the current version and validates it. */
-  decode(eventType: string, storedVersion: number, data: unknown): EventData;
+  /**
+   * Upcasts a stored payload to the current version and validates it. `open` first puts the
+   * payload's PHI back (phi.ts); fields of an erased subject then read PHI_ERASED, and the
+   * schema's complaints about those fields alone are forgiven.
+   */
+  decode(eventType: string, storedVersion: number, data: unknown, open?: (data: unknown) => Opened): EventData;
+  /** The registered definition of a type, or undefined. */
+  definition(eventType: string): EventDefinition | undefined;
   has(eventType: string): boolean;
   types(): string[];
 };
@@ -98,12 +110,13 @@ export function createRegistry(definitions: readonly EventDefinition[]): EventRe
       if (!parsed.success) throw new EventSchemaError(event.type, def.version, formatIssues(parsed.error));
       return { eventVersion: def.version, data: parsed.data };
     },
-    decode(eventType, storedVersion, data) {
+    decode(eventType, storedVersion, data, open) {
       const def = lookup(eventType);
       if (storedVersion > def.version) {
         throw new EventDecodeError(eventType, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
       }
-      let payload = data as Record<string, unknown>;
+      const opened = open ? open(data) : null;
+      let payload = (opened ? opened.data : data) as Record<string, unknown>;
       for (let v = storedVersion; v < def.version; v++) {
         const upcast = def.upcasters[v];
         if (!upcast) throw new EventDecodeError(eventType, v, `no upcaster from v${v}`);
@@ -113,10 +126,20 @@ export function createRegistry(definitions: readonly EventDefinition[]): EventRe
           throw new EventDecodeError(eventType, v, `the upcaster from v${v} failed (${(error as Error)?.name ?? "error"})`);
         }
       }
+      if (opened?.erased) {
+        // Today's PHI fields (an upcaster may have moved or derived them) read "erased" too.
+        const fields = [...(def.phi?.fields ?? []), ...opened.erased];
+        payload = markErased(payload, fields);
+        const parsed = def.schema.safeParse(payload);
+        if (parsed.success) return parsed.data;
+        if (parsed.error.issues.every((i) => withinPaths(i.path, fields))) return payload;
+        throw new EventDecodeError(eventType, storedVersion, formatIssues(parsed.error));
+      }
       const parsed = def.schema.safeParse(payload);
       if (!parsed.success) throw new EventDecodeError(eventType, storedVersion, formatIssues(parsed.error));
       return parsed.data;
     },
+    definition: (type) => byType.get(type),
     has: (type) => byType.has(type),
     types: () => [...byType.keys()],
   };

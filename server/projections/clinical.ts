@@ -7,6 +7,7 @@ import type { EncounterState } from "../domain/encounter/decider";
 import type { OrderState } from "../domain/order/decider";
 import type { OrderPriority } from "../domain/order/events";
 import { Prisma } from "../db/generated/client";
+import { isErased, PHI_ERASED } from "../eventStore/phi";
 
 type Registered = Extract<PatientState, { status: "registered" }>;
 type Started = Exclude<EncounterState, { status: "not_started" }>;
@@ -17,6 +18,26 @@ export const priorityRank: Record<OrderPriority, number> = { stat: 0, urgent: 1,
 export const sortKeyOf = (familyName: string, givenName: string) => `${familyName} ${givenName}`.trim().toLowerCase();
 
 export function patientRow(state: Registered, version: number, at: Date) {
+  // Erased (or folded from events whose key is gone): the row stays, its PHI masked, its MRN a
+  // tombstone that keeps the unique index and matches no real MRN (erasure.ts masks alike).
+  if (state.erasedAt || isErased(state.mrn)) {
+    return {
+      patientId: state.patientId,
+      mrn: `ERASED-${state.patientId}`,
+      givenName: PHI_ERASED,
+      familyName: PHI_ERASED,
+      dateOfBirth: null,
+      sex: state.sex,
+      email: null,
+      phone: null,
+      address: null,
+      active: false,
+      sortKey: `~erased ${state.patientId}`,
+      version,
+      updatedAt: at,
+      erasedAt: state.erasedAt ? new Date(state.erasedAt) : at,
+    };
+  }
   return {
     patientId: state.patientId,
     mrn: state.mrn,
@@ -31,6 +52,7 @@ export function patientRow(state: Registered, version: number, at: Date) {
     sortKey: sortKeyOf(state.familyName, state.givenName),
     version,
     updatedAt: at,
+    erasedAt: null,
   };
 }
 

@@ -15,6 +15,7 @@ import { encounterEvents, type EncounterEvent } from "../domain/encounter/events
 import { orderEvents, type OrderEvent } from "../domain/order/events";
 import { encounterRow, orderRow, patientRow } from "./clinical";
 import type { Projection, ProjectionTarget } from "./types";
+import { erasedPatientsIn, maskPatientRows, PATIENT_ERASED, withoutErasures } from "./erasure";
 
 type Folded<S> = { state: S; version: number; firstAt: Date; lastAt: Date };
 
@@ -77,7 +78,7 @@ const typesOf = (defs: readonly { type: string }[]) => defs.map((d) => d.type);
 const patientColumns: Column[] = [
   ["patient_id", "uuid"], ["mrn", "text"], ["given_name", "text"], ["family_name", "text"], ["date_of_birth", "date"],
   ["sex", "text"], ["email", "text"], ["phone", "text"], ["address", "jsonb"], ["active", "boolean"], ["sort_key", "text"],
-  ["version", "integer"], ["registered_at", "timestamptz"], ["updated_at", "timestamptz"],
+  ["version", "integer"], ["registered_at", "timestamptz"], ["updated_at", "timestamptz"], ["erased_at", "timestamptz"],
 ];
 
 export const patientsProjection: Projection = {
@@ -94,9 +95,9 @@ export const patientsProjection: Projection = {
       const r = patientRow(f.state, f.version, f.lastAt);
       rows.push({
         patient_id: r.patientId, mrn: r.mrn, given_name: r.givenName, family_name: r.familyName,
-        date_of_birth: r.dateOfBirth.toISOString().slice(0, 10), sex: r.sex, email: r.email, phone: r.phone,
+        date_of_birth: r.dateOfBirth ? r.dateOfBirth.toISOString().slice(0, 10) : null, sex: r.sex, email: r.email, phone: r.phone,
         address: r.address, active: r.active, sort_key: r.sortKey, version: r.version,
-        registered_at: iso(f.firstAt), updated_at: iso(r.updatedAt),
+        registered_at: iso(f.firstAt), updated_at: iso(r.updatedAt), erased_at: iso(r.erasedAt),
       });
     }
     await upsertRows(tx, target.table("rm_patients"), "patient_id", patientColumns, rows);
@@ -114,9 +115,10 @@ export const encountersProjection: Projection = {
   description: "Encounters of each patient (rm_encounters), kept inline with each command.",
   version: 1,
   tables: ["rm_encounters"],
-  eventTypes: typesOf(encounterEvents),
+  // PatientErased too: the rows of an erased patient are masked whatever the events decrypt to.
+  eventTypes: [...typesOf(encounterEvents), PATIENT_ERASED],
   async apply(tx, events, target) {
-    const folded = await foldStreams(tx, events, encounterFold);
+    const folded = await foldStreams(tx, withoutErasures(events), encounterFold);
     const rows = [];
     for (const f of folded) {
       if (f.state.status === "not_started") continue;
@@ -128,6 +130,7 @@ export const encountersProjection: Projection = {
       });
     }
     await upsertRows(tx, target.table("rm_encounters"), "encounter_id", encounterColumns, rows);
+    await maskPatientRows(tx, erasedPatientsIn(events), ["rm_encounters"], (t) => target.table(t));
   },
 };
 
@@ -143,9 +146,9 @@ export const ordersProjection: Projection = {
   description: "Orders and the worklist (rm_orders), kept inline with each command.",
   version: 1,
   tables: ["rm_orders"],
-  eventTypes: typesOf(orderEvents),
+  eventTypes: [...typesOf(orderEvents), PATIENT_ERASED],
   async apply(tx, events, target) {
-    const folded = await foldStreams(tx, events, orderFold);
+    const folded = await foldStreams(tx, withoutErasures(events), orderFold);
     const rows = [];
     for (const f of folded) {
       if (f.state.status === "not_created") continue;
@@ -158,6 +161,7 @@ export const ordersProjection: Projection = {
       });
     }
     await upsertRows(tx, target.table("rm_orders"), "order_id", orderColumns, rows);
+    await maskPatientRows(tx, erasedPatientsIn(events), ["rm_orders"], (t) => target.table(t));
   },
 };
 

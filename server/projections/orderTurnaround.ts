@@ -5,6 +5,7 @@ import { prismaRunner, type Db, type StoredEvent } from "../eventStore";
 import type { OrderEvent } from "../domain/order/events";
 import { markApplied } from "./marks";
 import type { Projection, ProjectionTarget } from "./types";
+import { erasedPatientsIn, maskPatientRows, PATIENT_ERASED, withoutErasures } from "./erasure";
 
 const TABLE = "rm_order_turnaround";
 
@@ -58,7 +59,7 @@ export function foldTurnaround(events: readonly StoredEvent[]): { created: Row[]
 }
 
 export async function applyTurnaround(tx: Db, events: readonly StoredEvent[], target: ProjectionTarget): Promise<void> {
-  const { created, changed } = foldTurnaround(events);
+  const { created, changed } = foldTurnaround(withoutErasures(events));
   const t = target.table(TABLE);
   const sql = prismaRunner(tx);
   if (created.length > 0) {
@@ -89,6 +90,7 @@ export async function applyTurnaround(tx: Db, events: readonly StoredEvent[], ta
       [changed.map((c) => c.orderId), changed.map((c) => c.status), changed.map((c) => c.closedAt)],
     );
   }
+  await maskPatientRows(tx, erasedPatientsIn(events), ["rm_order_turnaround"], () => t);
   await markApplied(tx, orderTurnaround.name, events);
 }
 
@@ -97,6 +99,7 @@ export const orderTurnaround: Projection = {
   description: "Per order kind and priority: time from placed to completed or cancelled, and the orders still open past their threshold.",
   version: 1,
   tables: [TABLE],
-  eventTypes: ["OrderCreated", "OrderStatusChanged"],
+  // PatientErased masks the patient's order descriptions (erasure.ts).
+  eventTypes: ["OrderCreated", "OrderStatusChanged", PATIENT_ERASED],
   apply: applyTurnaround,
 };

@@ -7,6 +7,7 @@ import type { OrderStatus } from "../domain/order/events";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 
 import { cursorInstant, decodeCursor, encodeCursor, INT2_MAX, text } from "../input";
+import { PHI_ERASED } from "../eventStore/phi";
 
 export type PatientListItem = {
   patientId: string;
@@ -29,7 +30,8 @@ function escapeLike(s: string): string {
 
 export async function listPatients(db: Db, input: { search?: string; cursor?: string | null; limit: number }) {
   const params: unknown[] = [];
-  const where: string[] = [];
+  // Erased patients are not listed: nothing of who they were is left to find.
+  const where: string[] = ["erased_at IS NULL"];
   const search = input.search?.trim() ?? "";
   // Every word must start the family name, the given name or the MRN: "ann smi" finds Ann Smith.
   for (const word of search.split(/\s+/).filter(Boolean).slice(0, 4)) {
@@ -117,6 +119,7 @@ export async function patientChart(db: Db, patientId: string) {
       sex: true,
       email: true,
       phone: true,
+      erasedAt: true,
       address: true,
       active: true,
       version: true,
@@ -132,7 +135,7 @@ export async function patientChart(db: Db, patientId: string) {
   ]);
   const names = await providerNames(db, [...encounters.map((e) => e.providerId), ...orders.map((o) => o.providerId)]);
   return {
-    patient: { ...patient, dateOfBirth: patient.dateOfBirth.toISOString().slice(0, 10) },
+    patient: { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED },
     openEncounters: encounters.filter((e) => e.status === "in_progress").map((e) => withProvider(e, names)),
     recentEncounters: encounters.map((e) => withProvider(e, names)),
     encounterCount: counts,

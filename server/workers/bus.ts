@@ -3,6 +3,7 @@
 // id as messageId (consumers dedupe by it: delivery is at-least-once).
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import type { StoredEvent } from "../eventStore";
+import { sealedFormOf } from "../eventStore/protect";
 import type { Bus } from "./outbox";
 
 export const EVENTS_EXCHANGE = "emr.events";
@@ -19,7 +20,9 @@ export function messageOf(event: StoredEvent) {
     streamId: event.streamId,
     version: event.version,
     globalPosition: event.globalPosition,
-    data: event.data,
+    // PHI travels sealed, as stored (at metadata.schemaVersion): a consumer that needs it opens it
+    // with openSealedPayload (server/eventStore/phiMessage.ts); erasure reaches queued copies too.
+    data: sealedFormOf(event.data) ?? event.data,
     metadata: event.metadata,
   };
 }

@@ -107,7 +107,9 @@ async function claim(store: Store, options: DrainOptions): Promise<{ id: number;
 const loadSql = `SELECT ${eventColumns} FROM events WHERE event_id = ANY ($1::uuid[]) ORDER BY global_position`;
 
 /** The claimed rows' events; one that cannot be read or decoded becomes that row's failure only. */
-async function load(store: Store, eventIds: string[]): Promise<Map<string, StoredEvent | Error>> {
+async function load(outboxStore: Store, eventIds: string[]): Promise<Map<string, StoredEvent | Error>> {
+  // The bus publishes PHI as stored (sealed): decoded events keep that form (bus.ts messageOf).
+  const store: Store = { ...outboxStore, keepSealed: true };
   const byId = new Map<string, StoredEvent | Error>();
   try {
     for (const e of await selectEvents(store, loadSql, [eventIds])) byId.set(e.metadata.eventId, e);

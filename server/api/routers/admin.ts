@@ -1,8 +1,14 @@
 // Admin: the machinery's health. The outbox: how far behind it is, what keeps failing, and
 // putting a dead letter back in line. Never event payloads: ids, types, counts and error summaries.
 import { z } from "zod";
-import { NotFoundError } from "../../errors";
+import { NotFoundError, ValidationError } from "../../errors";
 import { adminProcedure, router } from "../trpc";
+import { erasureReasonSchema, mrnSchema } from "../../domain/patient/events";
+import { eventColumns, selectEvents } from "../../eventStore";
+import { PHI_ERASED } from "../../eventStore/phi";
+import { recordAccess } from "../accessLog";
+import { erasePatient } from "../erasure";
+import { providerNames } from "../../projections/queries";
 
 type StatsRow = { pending: bigint | string | number; retrying: bigint | string | number; dead: bigint | string | number; lag: number | string | null };
 type DeadRow = { id: bigint | string | number; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date };
@@ -54,4 +60,51 @@ export const adminRouter = router({
       if (rows.length === 0) throw new NotFoundError("dead letter", String(input.id));
       return { id: input.id };
     }),
+
+  /**
+   * The patient an MRN names, for the erasure page's confirm step: enough to be sure it is the
+   * right person (name, date of birth), no chart. Logged in the access log like any read.
+   */
+  findPatientForErasure: adminProcedure.input(z.object({ mrn: mrnSchema })).query(async ({ ctx, input }) => {
+    const patient = await ctx.db.prisma.rmPatient.findUnique({
+      where: { mrn: input.mrn },
+      select: { patientId: true, mrn: true, givenName: true, familyName: true, dateOfBirth: true, registeredAt: true, erasedAt: true },
+    });
+    if (!patient) throw new NotFoundError("Patient with MRN", input.mrn);
+    await recordAccess(ctx, { patientId: patient.patientId, procedure: "admin.findPatientForErasure" });
+    return { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED };
+  }),
+
+  /**
+   * Forgets a patient (crypto-shredding): cannot be undone. The admin types the MRN again as the
+   * confirmation; the reason is recorded in the PatientErased event, in clear, so it must not
+   * name the patient.
+   */
+  erasePatient: adminProcedure
+    .input(z.object({ patientId: z.uuid(), confirmMrn: mrnSchema, reason: erasureReasonSchema }))
+    .mutation(async ({ ctx, input }) => {
+      const patient = await ctx.db.prisma.rmPatient.findUnique({ where: { patientId: input.patientId }, select: { mrn: true, erasedAt: true } });
+      if (!patient) throw new NotFoundError("Patient", input.patientId);
+      if (!patient.erasedAt && patient.mrn !== input.confirmMrn) {
+        throw new ValidationError("confirmMrn: the MRN typed does not match the patient's: nothing was erased", "confirmMrn");
+      }
+      return erasePatient(ctx, { patientId: input.patientId, reason: input.reason });
+    }),
+
+  /** The latest erasures: who, when, why (from the PatientErased events). */
+  erasures: adminProcedure.query(async ({ ctx }) => {
+    const events = await selectEvents(
+      ctx.store,
+      `SELECT ${eventColumns} FROM events WHERE event_type = 'PatientErased' ORDER BY global_position DESC LIMIT 50`,
+      [],
+    );
+    const names = await providerNames(ctx.db.prisma, events.map((e) => e.metadata.userId));
+    return events.map((e) => ({
+      eventId: e.metadata.eventId,
+      patientId: String(e.data.patientId),
+      reason: String(e.data.reason),
+      erasedAt: e.metadata.recordedAt,
+      erasedBy: names[e.metadata.userId] ?? e.metadata.userId,
+    }));
+  }),
 });

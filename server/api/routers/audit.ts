@@ -17,6 +17,7 @@ import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
+import { PHI_ERASED } from "../../eventStore/phi";
 
 const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
@@ -223,7 +224,7 @@ export const auditRouter = router({
       const items = await historyItems(ctx.db.prisma, page.events);
       await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientTimeline" });
       return {
-        patient: { ...patient, dateOfBirth: patient.dateOfBirth.toISOString().slice(0, 10) },
+        patient: { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED },
         items,
         nextBefore: page.hasMore ? (page.events.at(-1)?.globalPosition ?? null) : null,
         /** What the screens call the record's encounters and orders, by id. */

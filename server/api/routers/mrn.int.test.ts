@@ -9,7 +9,8 @@ const clinician: SessionUser = { id: "clinician-mrn", email: "mrn@example.test",
 
 describePostgres("MRN uniqueness under concurrency", (db) => {
   it("20 parallel registrations of one MRN: exactly one succeeds, the rest are refused and write nothing", async () => {
-    const api = createCaller(await createContext({ headers: new Headers(), user: clinician, db: db() }));
+    const correlationId = `mrn-race-${randomUUID()}`;
+    const api = createCaller(await createContext({ headers: new Headers({ "x-correlation-id": correlationId }), user: clinician, db: db() }));
     const mrn = `M${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`;
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
@@ -24,9 +25,10 @@ describePostgres("MRN uniqueness under concurrency", (db) => {
       expect(r.reason).toBeInstanceOf(TRPCError);
       expect((r.reason as TRPCError).code).toBe("PRECONDITION_FAILED");
     }
+    // The MRN is sealed in the events (PHI): count this request's registrations instead.
     const rows = await db().prisma.$queryRawUnsafe<{ n: bigint }[]>(
-      "SELECT count(*) AS n FROM events WHERE event_type = 'PatientRegistered' AND data->>'mrn' = $1",
-      mrn,
+      "SELECT count(*) AS n FROM events WHERE event_type = 'PatientRegistered' AND correlation_id = $1",
+      correlationId,
     );
     expect(Number(rows[0]!.n)).toBe(1);
     expect((await api.patient.list({ search: mrn })).items).toHaveLength(1);

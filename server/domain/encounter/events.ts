@@ -28,6 +28,7 @@ export const EncounterStarted = defineEvent(
     /** Reason for the visit; null when none was given. */
     reason: text(500, { min: 1 }).nullable(),
   }),
+  { phi: { fields: ["reason"] } },
 );
 
 export const EncounterCompleted = defineEvent(
@@ -40,6 +41,8 @@ export const EncounterCompleted = defineEvent(
     /** Whole minutes from startedAt to endedAt, stored so reports need not recompute it. */
     durationMinutes: z.int().nonnegative(),
   }),
+  // Carries no patient id: sealed under the stream's patient (its EncounterStarted's).
+  { phi: { fields: ["outcome"] } },
 );
 
 export const encounterEvents = [EncounterStarted, EncounterCompleted] as const;

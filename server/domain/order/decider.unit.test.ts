@@ -261,6 +261,7 @@ describe("order events", () => {
         "OrderCreated",
         "OrderStatusChanged",
         "PatientDemographicsUpdated",
+        "PatientErased",
         "PatientRegistered",
         "UserCreated",
         "ProjectionRebuildCancelled",

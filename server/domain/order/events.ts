@@ -46,6 +46,8 @@ export const OrderCreated = defineEvent(
     priority: z.enum(orderPriorities),
     scheduledFor: z.iso.datetime().nullable(),
   }),
+  // What was ordered tells what the patient has; kind, priority and times stay clear for reports.
+  { phi: { fields: ["details.*"] } },
 );
 
 export const OrderStatusChanged = defineEvent(
@@ -60,6 +62,7 @@ export const OrderStatusChanged = defineEvent(
     resultData: resultDataSchema.nullable(),
     changedAt: z.iso.datetime(),
   }),
+  { phi: { fields: ["reason", "resultData"] } },
 );
 
 export const orderEvents = [OrderCreated, OrderStatusChanged] as const;

@@ -9,6 +9,7 @@ import {
   criticalFindingSchema,
   demographicFields,
   demographicsSchema,
+  erasureReasonSchema,
   mrnSchema,
   type Address,
   type Demographics,
@@ -59,7 +60,10 @@ export const flagCriticalResultInput = z.object({
 });
 export type FlagCriticalResult = { type: "FlagCriticalResult"; data: z.input<typeof flagCriticalResultInput>; metadata: CommandMetadata };
 
-export type PatientCommand = RegisterPatient | UpdatePatientDemographics | FlagCriticalResult;
+export const erasePatientInput = z.object({ patientId: z.uuid(), reason: erasureReasonSchema });
+export type ErasePatient = { type: "ErasePatient"; data: z.input<typeof erasePatientInput>; metadata: CommandMetadata };
+
+export type PatientCommand = RegisterPatient | UpdatePatientDemographics | FlagCriticalResult | ErasePatient;
 
 // ---- state ----------------------------------------------------------------------------------
 
@@ -69,8 +73,10 @@ export type PatientState =
       status: "registered";
       patientId: string;
       mrn: string;
-      /** No command deactivates yet; inactive patients get no new encounters or orders. */
+      /** Inactive patients get no new encounters or orders (an erased patient is inactive). */
       active: boolean;
+      /** Set once the patient was erased: their PHI reads "erased" and nothing more is recorded. */
+      erasedAt?: string;
     } & Demographics);
 
 export const initialState = (): PatientState => ({ status: "unregistered" });
@@ -86,6 +92,9 @@ export function evolve(state: PatientState, event: PatientEvent): PatientState {
     case "CriticalResultFlagged":
       // A notice on the chart: it changes nothing about who the patient is.
       return state;
+    case "PatientErased":
+      if (state.status !== "registered") return state;
+      return { ...state, active: false, erasedAt: event.data.erasedAt };
     default:
       return unreachable(event);
   }
@@ -147,8 +156,13 @@ function register(command: RegisterPatient, state: PatientState): PatientEvent[]
   ];
 }
 
+function refuseErased(state: Extract<PatientState, { status: "registered" }>): void {
+  if (state.erasedAt) refuse("patient.erased", `Patient ${state.patientId} was erased: nothing more can be recorded about them`);
+}
+
 function updateDemographics(command: UpdatePatientDemographics, state: PatientState): PatientEvent[] {
   if (state.status !== "registered") throw new NotFoundError("Patient", command.data.patientId);
+  refuseErased(state);
   const data = parseInput(updatePatientDemographicsInput, command.data);
 
   const changes: Record<string, unknown> = {};
@@ -182,6 +196,7 @@ function updateDemographics(command: UpdatePatientDemographics, state: PatientSt
 function flagCriticalResult(command: FlagCriticalResult, state: PatientState): PatientEvent[] {
   // An inactive patient still gets the flag: a critical value must reach the chart regardless.
   if (state.status !== "registered") throw new NotFoundError("Patient", command.data.patientId);
+  refuseErased(state);
   const data = parseInput(flagCriticalResultInput, command.data);
   return [
     {
@@ -198,6 +213,13 @@ function flagCriticalResult(command: FlagCriticalResult, state: PatientState): P
   ];
 }
 
+function erase(command: ErasePatient, state: PatientState): PatientEvent[] {
+  if (state.status !== "registered") throw new NotFoundError("Patient", command.data.patientId);
+  refuseErased(state);
+  const data = parseInput(erasePatientInput, command.data);
+  return [{ type: "PatientErased", data: { patientId: state.patientId, reason: data.reason, erasedAt: toIso(command.metadata.now) } }];
+}
+
 export function decide(command: PatientCommand, state: PatientState): PatientEvent[] {
   switch (command.type) {
     case "RegisterPatient":
@@ -206,6 +228,8 @@ export function decide(command: PatientCommand, state: PatientState): PatientEve
       return updateDemographics(command, state);
     case "FlagCriticalResult":
       return flagCriticalResult(command, state);
+    case "ErasePatient":
+      return erase(command, state);
     default:
       return unreachable(command);
   }

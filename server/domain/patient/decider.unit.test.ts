@@ -5,6 +5,7 @@ import {
   latestDateOnEarth,
   patientCheck,
   patientDecider,
+  type ErasePatient,
   type FlagCriticalResult,
   type RegisterPatient,
   type UpdatePatientDemographics,
@@ -302,5 +303,26 @@ describe("FlagCriticalResult", () => {
   it("needs a registered patient, and at least one finding", () => {
     given(patientDecider).when(flag()).thenThrowsNotFound("Patient", patientId);
     given(patientDecider, [registered]).when(flag({ findings: [] })).thenThrowsValidation("findings");
+  });
+});
+
+describe("ErasePatient", () => {
+  const erase = (reason = "data subject request 2026-17"): ErasePatient => ({ type: "ErasePatient", data: { patientId, reason }, metadata: { now } });
+  const erased: PatientEvent = { type: "PatientErased", data: { patientId, reason: "data subject request 2026-17", erasedAt: now.toISOString() } };
+
+  it("records who-why-when as PatientErased, and leaves the patient inactive and marked erased", () => {
+    const state = given(patientDecider, [registered]).when(erase()).then([erased]);
+    expect(state).toMatchObject({ status: "registered", active: false, erasedAt: now.toISOString() });
+  });
+
+  it("refuses an unknown patient, a missing reason, and a second erasure", () => {
+    given(patientDecider).when(erase()).thenThrowsNotFound("Patient", patientId);
+    given(patientDecider, [registered]).when(erase("short")).thenThrowsValidation("reason");
+    given(patientDecider, [registered, erased]).when(erase()).thenThrows("patient.erased");
+  });
+
+  it("records nothing more about an erased patient", () => {
+    const update: UpdatePatientDemographics = { type: "UpdatePatientDemographics", data: { patientId, changes: { phone: "+1 555 0111" }, reason: "new number" }, metadata: { now } };
+    given(patientDecider, [registered, erased]).when(update).thenThrows("patient.erased");
   });
 });

@@ -1,6 +1,7 @@
 // Patient events: the stored payload shapes, validated on write (encode) and on read (decode).
 import { z } from "zod";
 import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
+import { noPhi } from "../../eventStore/phi";
 import { text } from "../../input";
 
 /** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
@@ -64,7 +65,13 @@ const patientRegisteredV1ToV2: Upcaster = ({ name, ...rest }) =>
 export const PatientRegistered = defineEvent(
   "PatientRegistered",
   z.object({ patientId: z.uuid(), mrn: mrnSchema, ...demographicsSchema.shape }),
-  { version: 2, upcasters: { 1: patientRegisteredV1ToV2 } },
+  {
+    version: 2,
+    upcasters: { 1: patientRegisteredV1ToV2 },
+    // Sex stays clear (no identifier, and reports may count by it); the MRN is sealed like the
+    // names: it is one of HIPAA's identifiers, and the read model keeps it searchable.
+    phi: { fields: ["mrn", "givenName", "familyName", "dateOfBirth", "email", "phone", "address"] },
+  },
 );
 
 export const PatientDemographicsUpdated = defineEvent(
@@ -85,6 +92,8 @@ export const PatientDemographicsUpdated = defineEvent(
       },
       { message: "changes and previous must name the same, non-empty set of fields" },
     ),
+  // Which fields changed stays readable after an erasure; their values and the reason do not.
+  { phi: { fields: ["changes.*", "previous.*", "reason"] } },
 );
 
 /** One critical (panic) value of a result, as the result flagged it. */
@@ -110,7 +119,26 @@ export const CriticalResultFlagged = defineEvent(
     /** When the result was recorded (the order's completion). */
     resultedAt: z.iso.datetime(),
   }),
+  { phi: { fields: ["orderDescription", "findings"] } },
 );
 
-export const patientEvents = [PatientRegistered, PatientDemographicsUpdated, CriticalResultFlagged] as const;
+/** The reason an admin gives for erasing a patient: it stays in clear, so it must not name them. */
+export const erasureReasonSchema = text(500, {
+  min: 10,
+  minMessage: "give the reason for the erasure (at least 10 characters)",
+  maxMessage: "the reason may be at most 500 characters",
+});
+
+/**
+ * The patient was forgotten (crypto-shredding): their data key is destroyed in the same
+ * transaction, so every earlier payload's PHI reads "erased" from now on. Who (user id) and when
+ * are the event's own metadata; it holds no PHI itself.
+ */
+export const PatientErased = defineEvent(
+  "PatientErased",
+  z.object({ patientId: z.uuid(), reason: erasureReasonSchema, erasedAt: z.iso.datetime() }),
+  { phi: noPhi },
+);
+
+export const patientEvents = [PatientRegistered, PatientDemographicsUpdated, CriticalResultFlagged, PatientErased] as const;
 export type PatientEvent = EventOf<typeof patientEvents>;

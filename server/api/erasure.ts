@@ -1,0 +1,55 @@
+// Erasing a patient (crypto-shredding), in one transaction: PatientErased is appended to the
+// patient's stream (who and when are its metadata, why its payload; no PHI), the patient's data
+// key is destroyed in phi_keys, the read models' rows are masked, and the snapshots of the
+// patient's streams are deleted. Every event stays; their PHI reads "erased" from then on.
+import { patientDecider } from "../domain/patient/decider";
+import { patientStream, encounterStream, orderStream } from "../domain/streams";
+import { keyRingOf } from "../eventStore/protect";
+import { prismaRunner, type Db, type Store } from "../eventStore";
+import { projectPatient } from "../projections/clinical";
+import { maskPatientRows } from "../projections/erasure";
+import { runCommand } from "./commands";
+import type { SessionUser } from "./context";
+
+/** Destroys a subject's data key (or records it as erased when it never had one). */
+export async function destroyDataKey(tx: Db, subjectId: string): Promise<void> {
+  await prismaRunner(tx)(
+    `INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id, erased_at) VALUES ($1, NULL, NULL, now())
+     ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, master_key_id = NULL, erased_at = now()
+      WHERE phi_keys.erased_at IS NULL`,
+    [subjectId],
+  );
+}
+
+/** The stream ids of everything recorded about a patient (their own, their encounters', their orders'). */
+async function patientStreamIds(tx: Db, patientId: string): Promise<string[]> {
+  const rows = await prismaRunner(tx)<{ kind: string; id: string }>(
+    `SELECT 'encounter' AS kind, encounter_id::text AS id FROM rm_encounters WHERE patient_id = $1::uuid
+     UNION ALL SELECT 'order', order_id::text FROM rm_orders WHERE patient_id = $1::uuid`,
+    [patientId],
+  );
+  return [patientStream(patientId), ...rows.map((r) => (r.kind === "encounter" ? encounterStream(r.id) : orderStream(r.id)))];
+}
+
+export async function erasePatient(ctx: { store: Store; user: SessionUser; correlationId: string }, input: { patientId: string; reason: string }) {
+  const result = await runCommand(
+    ctx,
+    patientStream(input.patientId),
+    patientDecider,
+    { type: "ErasePatient", data: input, metadata: { now: new Date() } },
+    {
+      // A snapshot now would be sealed under the key being destroyed: none.
+      snapshotEvery: 0,
+      project: async (tx, change) => {
+        await projectPatient(tx, change);
+        await destroyDataKey(tx, input.patientId);
+        await maskPatientRows(tx, [input.patientId], ["rm_encounters", "rm_orders", "rm_order_turnaround"]);
+        await prismaRunner(tx)("DELETE FROM snapshots WHERE stream_id = ANY ($1::text[])", [await patientStreamIds(tx, input.patientId)]);
+      },
+    },
+  );
+  // Only after the commit: a rolled-back erasure must not leave this process believing it.
+  keyRingOf(ctx.store).forget(input.patientId);
+  const event = result.append?.events[0];
+  return { patientId: input.patientId, eventId: event?.eventId ?? null, erasedAt: event?.recordedAt ?? null };
+}

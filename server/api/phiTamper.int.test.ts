@@ -1,0 +1,57 @@
+// A sealed payload altered in the database (as the owner, triggers off): every reader gets a
+// clear authentication error, never garbage; the audit views show the event as stored, with a
+// warning that says so. On an embedded database of its own: nothing else may read this log.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { eventRegistry } from "../domain/registry";
+import { patientStream } from "../domain/streams";
+import { loadAggregate, readStream, storeOn } from "../eventStore";
+import { PhiAuthenticationError } from "../eventStore/phi";
+import { patientDecider } from "../domain/patient/decider";
+import { callerAs, codeOf, newPatient } from "../testing/caller";
+import { openTestDatabase } from "../testing/db";
+import type { SessionUser } from "./context";
+
+const clinician: SessionUser = { id: "tamper-clinician", email: "tc@example.test", name: "Tam Clinician", roles: ["clinician"] };
+const officer: SessionUser = { id: "tamper-officer", email: "to@example.test", name: "Tam Officer", roles: ["compliance"] };
+
+describe("tampered PHI ciphertext [embedded, a database of its own]", () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openTestDatabase("embedded");
+  });
+  afterAll(async () => db?.close());
+
+  it("fails authentication with a clear error on every read path, and the audit views show it as stored with a warning", async () => {
+    const api = await callerAs(db, clinician);
+    const input = newPatient();
+    const { patientId } = await api.patient.register(input);
+    const [event] = await db.sql<{ event_id: string; ct: string }>(
+      "SELECT event_id::text AS event_id, data->'$phi'->>'ct' AS ct FROM events WHERE stream_id = $1",
+      [patientStream(patientId)],
+    );
+    const bytes = Buffer.from(event!.ct, "base64");
+    bytes[5] = bytes[5]! ^ 0x20;
+    await db.sql("ALTER TABLE events DISABLE TRIGGER USER", []);
+    try {
+      await db.sql(`UPDATE events SET data = jsonb_set(data, '{$phi,ct}', to_jsonb($2::text)) WHERE event_id = $1::uuid`, [event!.event_id, bytes.toString("base64")]);
+    } finally {
+      await db.sql("ALTER TABLE events ENABLE TRIGGER USER", []);
+    }
+
+    // The process's key ring, which wrote it: its opened-payload cache matches only the exact
+    // ciphertext it opened, so the altered one is decrypted, and refused.
+    const store = storeOn(db, eventRegistry);
+    await expect(readStream(store, patientStream(patientId))).rejects.toThrow(PhiAuthenticationError);
+    await expect(readStream(store, patientStream(patientId))).rejects.toThrow(/PHI of PatientRegistered \(key .*\) failed authentication: the stored ciphertext was altered/);
+    await expect(loadAggregate(store, patientStream(patientId), patientDecider)).rejects.toThrow(PhiAuthenticationError);
+
+    // The compliance officer's event page: shown as stored (sealed), with the reason; no PHI, no garbage.
+    const officerApi = await callerAs(db, officer);
+    const detail = await officerApi.audit.event({ eventId: event!.event_id });
+    expect(JSON.stringify(detail)).toContain("failed authentication");
+    expect(JSON.stringify(detail)).not.toContain(input.familyName);
+    // A command on the record refuses with the generic server fault rather than act on it.
+    expect(await codeOf(api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "new number" }))).toBe("INTERNAL_SERVER_ERROR");
+  });
+});

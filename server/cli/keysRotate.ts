@@ -1,0 +1,49 @@
+// npm run keys:rotate: re-wrap every patient's data key under PHI_MASTER_KEY (the new master
+// key), unwrapping with PHI_MASTER_KEY_PREVIOUS (the old one, or several, comma-separated).
+// Events are not touched. Progress on stderr; Ctrl-C stops after the current batch, and running
+// it again carries on. Steps: set PHI_MASTER_KEY=new and PHI_MASTER_KEY_PREVIOUS=old everywhere
+// (the console reads both meanwhile), run this, then drop PHI_MASTER_KEY_PREVIOUS.
+import { openDatabase } from "../db/client";
+import { env, EnvError } from "../db/env";
+import { migrate } from "../db/migrate";
+import { masterKeysOf } from "../db/phiKey";
+import { rotateMasterKey } from "../db/phiRotate";
+
+async function main(): Promise<number> {
+  const e = env();
+  const keys = masterKeysOf(e);
+  const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
+  try {
+    await migrate(db);
+    const stop = new AbortController();
+    process.once("SIGINT", () => stop.abort());
+    process.once("SIGTERM", () => stop.abort());
+    console.error(`keys:rotate: re-wrapping patient data keys under master key ${keys.current.id}`);
+    const tty = process.stderr.isTTY;
+    const result = await rotateMasterKey(db, keys, {
+      signal: stop.signal,
+      onProgress: (p) => {
+        const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
+        const line = `${String(pct).padStart(3)}% ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")} data keys re-wrapped`;
+        process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      },
+    });
+    if (tty) process.stderr.write("\n");
+    if (result.interrupted) {
+      console.log(`keys:rotate: stopped after ${result.done} of ${result.total}; run it again to finish (nothing is lost meanwhile)`);
+      return 130;
+    }
+    console.log(`keys:rotate: done, ${result.done} data keys re-wrapped; every key is now under ${keys.current.id}: PHI_MASTER_KEY_PREVIOUS can be removed`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof EnvError ? error.message : `keys:rotate failed: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

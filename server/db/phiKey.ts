@@ -1,0 +1,83 @@
+// The PHI master key (key-encryption key): PHI_MASTER_KEY, validated at boot. Outside production
+// a key is made once and kept in .data/phi-master-key (mode 600) with a warning, so a demo
+// encrypts too; `npm start` hands it to its `next start` (which runs as production). At start-up
+// the key is tried on the stored data keys: a wrong key stops the process there, not on the
+// first chart.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { EnvError, env, type Env } from "./env";
+import { createKeyRing, newMasterKeyText, parseMasterKey, unwrapDataKey, type KeyRing, type MasterKey } from "../eventStore/phi";
+import type { SqlRunner } from "../eventStore/db";
+
+export const devMasterKeyFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "phi-master-key");
+
+let warned = false;
+
+/** PHI_MASTER_KEY's text: the setting, or (outside production) the development key file. */
+export function resolveMasterKeyText(e: Pick<Env, "PHI_MASTER_KEY" | "NODE_ENV">, file = devMasterKeyFile): string {
+  if (e.PHI_MASTER_KEY) return e.PHI_MASTER_KEY;
+  if (e.NODE_ENV === "production") {
+    throw new EnvError("Invalid configuration:\n  PHI_MASTER_KEY: required when NODE_ENV=production (32 bytes in base64, e.g. `openssl rand -base64 32`)");
+  }
+  if (!existsSync(/*turbopackIgnore: true*/ file)) {
+    mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
+    try {
+      writeFileSync(/*turbopackIgnore: true*/ file, `${newMasterKeyText()}\n`, { flag: "wx", mode: 0o600 });
+    } catch {
+      // Another process made it first: read theirs.
+    }
+  }
+  if (!warned) {
+    warned = true;
+    console.warn(`[phi] PHI_MASTER_KEY is not set: patient data keys are wrapped by the development key in ${file} (keep it with the data, never in production)`);
+  }
+  const text = readFileSync(/*turbopackIgnore: true*/ file, "utf8").trim();
+  if (!parseMasterKey(text)) throw new EnvError(`Invalid configuration:\n  PHI_MASTER_KEY: the development key in ${file} is malformed (delete it only together with the data it protects)`);
+  return text;
+}
+
+export function masterKeysOf(e: Pick<Env, "PHI_MASTER_KEY" | "PHI_MASTER_KEY_PREVIOUS" | "NODE_ENV">): { current: MasterKey; previous: MasterKey[] } {
+  const current = parseMasterKey(resolveMasterKeyText(e))!;
+  const previous = (e.PHI_MASTER_KEY_PREVIOUS ?? "")
+    .split(",")
+    .filter((k) => k.trim() !== "")
+    .map((k) => parseMasterKey(k)!);
+  return { current, previous };
+}
+
+const ringKey = Symbol.for("emr.phiKeyRing");
+type GlobalWithRing = typeof globalThis & { [ringKey]?: KeyRing };
+
+/** The process's key ring, from the environment (shared by Next's server layers like the database). */
+export function defaultKeyRing(): KeyRing {
+  const g = globalThis as GlobalWithRing;
+  if (!g[ringKey]) {
+    const e = env();
+    g[ringKey] = createKeyRing({ ...masterKeysOf(e), ttlMs: e.PHI_KEY_CACHE_SECONDS * 1000 });
+  }
+  return g[ringKey];
+}
+
+/**
+ * Start-up check: every master key that wraps stored data keys must be configured, and one data
+ * key per master key must unwrap. Throws an EnvError naming PHI_MASTER_KEY otherwise.
+ */
+export async function checkMasterKeys(sql: SqlRunner, ring: KeyRing): Promise<void> {
+  const rows = await sql<{ master_key_id: string; subject_id: string; wrapped_key: string; n: bigint }>(
+    `SELECT DISTINCT ON (master_key_id) master_key_id, subject_id, wrapped_key, count(*) OVER (PARTITION BY master_key_id) AS n
+       FROM phi_keys WHERE wrapped_key IS NOT NULL ORDER BY master_key_id, subject_id`,
+    [],
+  );
+  const problems: string[] = [];
+  for (const row of rows) {
+    const master = ring.masterKey(row.master_key_id);
+    if (!master) {
+      problems.push(
+        `PHI_MASTER_KEY: ${row.n} stored patient data keys are wrapped by master key ${row.master_key_id}, which is neither PHI_MASTER_KEY (${ring.currentMasterKeyId}) nor in PHI_MASTER_KEY_PREVIOUS: wrong key?`,
+      );
+    } else if (!unwrapDataKey(master, row.subject_id, row.wrapped_key)) {
+      problems.push(`PHI_MASTER_KEY: master key ${row.master_key_id} does not unwrap the stored data key of ${row.subject_id}`);
+    }
+  }
+  if (problems.length > 0) throw new EnvError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+}

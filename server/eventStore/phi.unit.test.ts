@@ -1,0 +1,141 @@
+// The cryptography of PHI protection without a database: sealing, opening, erasure's marker,
+// tampering, master-key wrapping.
+import { randomBytes, randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  ENVELOPE_KEY,
+  PHI_ERASED,
+  PhiAuthenticationError,
+  createKeyRing,
+  markErased,
+  masterKeyOf,
+  newMasterKeyText,
+  openFields,
+  parseMasterKey,
+  sealFields,
+  unwrapDataKey,
+  withinPaths,
+  wrapDataKey,
+  type PhiEnvelope,
+} from "./phi";
+import type { SqlRunner } from "./db";
+
+const subject = randomUUID();
+const dataKey = randomBytes(32);
+
+/** A key ring whose phi_keys "table" is a map: enough to test caching and erasure. */
+function ringWith(rows: Map<string, string | null>) {
+  const master = masterKeyOf(randomBytes(32));
+  const sql: SqlRunner = async <R,>(_text: string, params: readonly unknown[]) =>
+    ((params[0] as string[]).filter((s) => rows.has(s)).map((s) => ({
+      subject_id: s,
+      wrapped_key: rows.get(s) === null ? null : wrapDataKey(master, s, dataKey),
+      master_key_id: rows.get(s) === null ? null : master.id,
+      mine: false,
+    })) as R[]);
+  return { ring: createKeyRing({ current: master }), sql };
+}
+
+const payload = {
+  patientId: subject,
+  givenName: "Ada",
+  dateOfBirth: "1985-12-10",
+  address: { line1: "1 Long Road", city: "Leeds", postalCode: "LS1", country: "GB" },
+  changes: { phone: "+44 113 000", email: "ada@example.test" },
+  sex: "female",
+};
+const fields = ["givenName", "dateOfBirth", "address", "changes.*", "missing"];
+
+describe("PHI envelopes", () => {
+  it("seals only the declared fields, self-describing, and opens them back to the same payload", async () => {
+    const { ring, sql } = ringWith(new Map([[subject, "live"]]));
+    const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered");
+    const text = JSON.stringify(sealed);
+    for (const secret of ["Ada", "1985-12-10", "Long Road", "+44 113", "ada@example"]) expect(text).not.toContain(secret);
+    expect(sealed).toMatchObject({ patientId: subject, sex: "female", changes: {} });
+    const env = sealed[ENVELOPE_KEY] as PhiEnvelope;
+    expect(env).toMatchObject({ v: 1, kid: subject, f: ["givenName", "dateOfBirth", "address", "changes.phone", "changes.email"] });
+    expect(Buffer.from(env.iv, "base64")).toHaveLength(12);
+    await ring.prepare(sql, [subject]);
+    expect(openFields(ring, sealed, "PatientRegistered")).toEqual({ data: payload, erased: null });
+    // Two seals of one payload differ (a fresh nonce each time).
+    expect(JSON.stringify(sealFields(payload, fields, subject, dataKey, "PatientRegistered"))).not.toBe(text);
+  });
+
+  it("reads PHI_ERASED in every sealed field once the subject's key is destroyed, never an exception", async () => {
+    const { ring, sql } = ringWith(new Map([[subject, null]]));
+    const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered");
+    await ring.prepare(sql, [subject]);
+    const opened = openFields(ring, sealed, "PatientRegistered");
+    expect(opened.erased).toEqual(["givenName", "dateOfBirth", "address", "changes.phone", "changes.email"]);
+    expect(opened.data).toEqual({
+      patientId: subject,
+      sex: "female",
+      givenName: PHI_ERASED,
+      dateOfBirth: PHI_ERASED,
+      address: PHI_ERASED,
+      changes: { phone: PHI_ERASED, email: PHI_ERASED },
+    });
+  });
+
+  it("a modified ciphertext, nonce, key id or context fails authentication with a clear error", async () => {
+    const { ring, sql } = ringWith(new Map([[subject, "live"]]));
+    await ring.prepare(sql, [subject]);
+    const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered");
+    const env = sealed[ENVELOPE_KEY] as PhiEnvelope;
+    const ct = Buffer.from(env.ct, "base64");
+    ct[3] = ct[3]! ^ 1;
+    const flipped = { ...sealed, [ENVELOPE_KEY]: { ...env, ct: ct.toString("base64") } };
+    expect(() => openFields(ring, flipped, "PatientRegistered")).toThrow(PhiAuthenticationError);
+    expect(() => openFields(ring, flipped, "PatientRegistered")).toThrow(/failed authentication/);
+    const iv = Buffer.from(env.iv, "base64");
+    iv[0] = iv[0]! ^ 1;
+    expect(() => openFields(ring, { ...sealed, [ENVELOPE_KEY]: { ...env, iv: iv.toString("base64") } }, "PatientRegistered")).toThrow(PhiAuthenticationError);
+    // Moved to another event type: the context is authenticated too.
+    expect(() => openFields(ring, sealed, "PatientDemographicsUpdated")).toThrow(PhiAuthenticationError);
+  });
+
+  it("refuses to guess when the key was never loaded, and says so when phi_keys has no row for it", async () => {
+    const { ring, sql } = ringWith(new Map());
+    const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered");
+    expect(() => openFields(ring, sealed, "PatientRegistered")).toThrow(/was not loaded/);
+    await ring.prepare(sql, [subject]);
+    expect(() => openFields(ring, sealed, "PatientRegistered")).toThrow(/no data key is stored for .*restored from a backup/);
+  });
+
+  it("caches erased subjects for good and forgets a subject at once", async () => {
+    const rows = new Map<string, string | null>([[subject, "live"]]);
+    const { ring, sql } = ringWith(rows);
+    await ring.prepare(sql, [subject]);
+    expect(ring.dataKey(subject)).toBeInstanceOf(Buffer);
+    ring.forget(subject);
+    expect(ring.dataKey(subject)).toBe("erased");
+  });
+
+  it("marks today's PHI paths erased and knows which schema complaints fall inside them", () => {
+    expect(markErased({ a: 1, b: { c: "x", d: "y" } }, ["b.*"])).toEqual({ a: 1, b: { c: PHI_ERASED, d: PHI_ERASED } });
+    expect(withinPaths(["dateOfBirth"], ["dateOfBirth"])).toBe(true);
+    expect(withinPaths(["changes", "email"], ["changes.*"])).toBe(true);
+    expect(withinPaths(["address", "country"], ["address"])).toBe(true);
+    expect(withinPaths(["patientId"], ["address", "changes.*"])).toBe(false);
+    expect(withinPaths([], ["address"])).toBe(false);
+  });
+});
+
+describe("master keys", () => {
+  it("parses 32 bytes of base64 and nothing else", () => {
+    expect(parseMasterKey(newMasterKeyText())?.key).toHaveLength(32);
+    expect(parseMasterKey("short")).toBeNull();
+    expect(parseMasterKey(randomBytes(16).toString("base64"))).toBeNull();
+    expect(parseMasterKey(`${randomBytes(32).toString("hex")}`)).toBeNull();
+  });
+
+  it("wraps a data key so that only the same master key and subject unwrap it", () => {
+    const master = masterKeyOf(randomBytes(32));
+    const wrapped = wrapDataKey(master, subject, dataKey);
+    expect(unwrapDataKey(master, subject, wrapped)).toEqual(dataKey);
+    expect(unwrapDataKey(masterKeyOf(randomBytes(32)), subject, wrapped)).toBeNull();
+    expect(unwrapDataKey(master, randomUUID(), wrapped)).toBeNull();
+    expect(masterKeyOf(master.key).id).toBe(master.id);
+  });
+});

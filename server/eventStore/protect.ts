@@ -1,0 +1,100 @@
+// The one place where the store seals and opens PHI (phi.ts does the cryptography): every
+// append goes through `phiSealer`, every read through `preparePhi` + `decodeStored`, every
+// snapshot through `sealState` / `openState`. Readers above the store (chart, audit, time
+// travel, exports, outbox, projections) only ever see opened payloads or PHI_ERASED.
+import type { Store } from "./db";
+import type { NewEvent } from "./types";
+import { defaultKeyRing } from "../db/phiKey";
+import { ENVELOPE_KEY, envelopeOf, openFields, sealFields, subjectsOf, type KeyRing } from "./phi";
+
+export const keyRingOf = (store: Pick<Store, "phi">): KeyRing => store.phi ?? defaultKeyRing();
+
+/** Loads the data keys these stored payloads (events or snapshots) need: one query for the uncached. */
+export async function preparePhi(store: Pick<Store, "sql" | "phi">, datas: Iterable<unknown>): Promise<void> {
+  const subjects = subjectsOf(datas);
+  if (subjects.size > 0) await keyRingOf(store).prepare(store.sql, subjects);
+}
+
+/** Decoded payloads whose stored form is sealed, to that stored form (what the bus publishes). */
+const sealedForms = new WeakMap<object, unknown>();
+
+/** The payload as stored (PHI sealed) behind a decoded one, or undefined when it held no PHI. */
+export const sealedFormOf = (decoded: object): unknown => sealedForms.get(decoded);
+
+/** A stored payload decoded for readers: PHI opened (or erased), upcast, validated. */
+export function decodeStored(store: Pick<Store, "registry" | "phi" | "keepSealed">, eventType: string, storedVersion: number, data: unknown): Record<string, unknown> {
+  if (!envelopeOf(data)) return store.registry.decode(eventType, storedVersion, data);
+  const ring = keyRingOf(store);
+  const decoded = store.registry.decode(eventType, storedVersion, data, (d) => openFields(ring, d, eventType));
+  // Only where asked (the outbox): a WeakMap entry per event costs the garbage collector.
+  if (store.keepSealed) sealedForms.set(decoded, data);
+  return decoded;
+}
+
+/** The subject of a stream: its first event's envelope key id, or its patientId. Cached. */
+async function streamSubject(store: Store, streamId: string): Promise<string | null> {
+  const ring = keyRingOf(store);
+  const known = ring.streamSubject(streamId);
+  if (known !== undefined) return known;
+  const [row] = await store.sql<{ subject: string | null }>(
+    `SELECT coalesce(data->'${ENVELOPE_KEY}'->>'kid', data->>'patientId') AS subject FROM events WHERE stream_id = $1 ORDER BY version LIMIT 1`,
+    [streamId],
+  );
+  if (!row) return null;
+  ring.rememberStreamSubject(streamId, row.subject);
+  return row.subject;
+}
+
+type Sealer = (event: NewEvent, data: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * Resolves the data subject of each event of a batch that declares PHI, gets (or creates) their
+ * data keys, and returns the synchronous step that seals one encoded payload; null when the
+ * batch holds no PHI.
+ */
+export async function phiSealer(store: Store, streamId: string, events: readonly NewEvent[]): Promise<Sealer | null> {
+  const plans: { fields: readonly string[]; subject: string }[] = [];
+  let batchSubject: string | null = null;
+  let any = false;
+  for (const event of events) {
+    const phi = store.registry.definition(event.type)?.phi;
+    if (!phi || phi.fields.length === 0) {
+      plans.push({ fields: [], subject: "" });
+      continue;
+    }
+    any = true;
+    const own = event.data[phi.subjectField ?? "patientId"];
+    let subject: string | null = typeof own === "string" ? own : batchSubject;
+    subject ??= await streamSubject(store, streamId);
+    if (!subject) throw new Error(`No data subject for the PHI of ${event.type} in stream ${streamId}: it names none and the stream has none`);
+    batchSubject ??= subject;
+    plans.push({ fields: phi.fields, subject });
+  }
+  if (!any) return null;
+  const ring = keyRingOf(store);
+  const keys = await ring.forWriting(store.sql, new Set(plans.filter((p) => p.fields.length > 0).map((p) => p.subject)));
+  if (batchSubject) ring.rememberStreamSubject(streamId, batchSubject);
+  let i = 0;
+  return (event, data) => {
+    const plan = plans[i++]!;
+    if (plan.fields.length === 0) return data;
+    return sealFields(data, plan.fields, plan.subject, keys.get(plan.subject)!, event.type);
+  };
+}
+
+const snapshotContext = (aggregateType: string) => `snapshot:${aggregateType}`;
+
+/** A snapshot's state, sealed whole under the stream's subject when the stream has one. */
+export async function sealState(store: Store, streamId: string, aggregateType: string, state: unknown): Promise<unknown> {
+  const subject = await streamSubject(store, streamId);
+  if (!subject) return state;
+  const keys = await keyRingOf(store).forWriting(store.sql, [subject]);
+  return sealFields({ state }, ["state"], subject, keys.get(subject)!, snapshotContext(aggregateType));
+}
+
+/** A stored snapshot's state, or null when its subject was erased (fold the events instead). */
+export function openState(store: Pick<Store, "phi">, aggregateType: string, data: unknown): unknown {
+  if (!envelopeOf(data)) return data;
+  const opened = openFields(keyRingOf(store), data, snapshotContext(aggregateType));
+  return opened.erased ? null : opened.data.state;
+}
