@@ -9,8 +9,6 @@ import { describeEachDatabase } from "../server/testing/db";
 
 /** In the database, not declarable in schema.prisma. Keep each reason true. */
 const notExpressibleInPrisma: Record<string, string> = {
-  rm_patients_family_idx: "expression index on lower(family_name) text_pattern_ops: Prisma cannot declare expression indexes",
-  rm_patients_given_idx: "expression index on lower(given_name) text_pattern_ops: Prisma cannot declare expression indexes",
   access_log_view_key: "partial unique expression index on (user_id, patient_id, view_id, date_trunc('hour', accessed_at AT TIME ZONE 'UTC')): Prisma cannot declare expression indexes",
 };
 

@@ -29,6 +29,7 @@ export function patientRow(state: Registered, version: number, at: Date) {
     address: (state.address ?? null) as Prisma.InputJsonValue | null,
     active: state.active,
     sortKey: sortKeyOf(state.familyName, state.givenName),
+    safety: state.safety as unknown as Prisma.InputJsonValue,
     version,
     updatedAt: at,
   };

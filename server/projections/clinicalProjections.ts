@@ -76,7 +76,7 @@ const typesOf = (defs: readonly { type: string }[]) => defs.map((d) => d.type);
 
 const patientColumns: Column[] = [
   ["patient_id", "uuid"], ["mrn", "text"], ["given_name", "text"], ["family_name", "text"], ["date_of_birth", "date"],
-  ["sex", "text"], ["email", "text"], ["phone", "text"], ["address", "jsonb"], ["active", "boolean"], ["sort_key", "text"],
+  ["sex", "text"], ["email", "text"], ["phone", "text"], ["address", "jsonb"], ["active", "boolean"], ["sort_key", "text"], ["safety", "jsonb"],
   ["version", "integer"], ["registered_at", "timestamptz"], ["updated_at", "timestamptz"],
 ];
 
@@ -95,7 +95,7 @@ export const patientsProjection: Projection = {
       rows.push({
         patient_id: r.patientId, mrn: r.mrn, given_name: r.givenName, family_name: r.familyName,
         date_of_birth: r.dateOfBirth.toISOString().slice(0, 10), sex: r.sex, email: r.email, phone: r.phone,
-        address: r.address, active: r.active, sort_key: r.sortKey, version: r.version,
+        address: r.address, active: r.active, sort_key: r.sortKey, safety: r.safety, version: r.version,
         registered_at: iso(f.firstAt), updated_at: iso(r.updatedAt),
       });
     }

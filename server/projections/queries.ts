@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Db } from "../eventStore";
 import { orderTransitions } from "../domain/order/decider";
 import type { OrderStatus } from "../domain/order/events";
+import type { PatientSafety } from "../../shared/clinical/safety";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 
 import { cursorInstant, decodeCursor, encodeCursor, INT2_MAX, text } from "../input";
@@ -23,20 +24,31 @@ export type PatientListItem = {
 /** The patient list's sort key (sort_key text, patient_id uuid); strict, see server/input.ts. */
 export const patientCursor = z.strictObject({ k: text(250, { trim: false }), id: z.uuid() });
 
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** What is typed, as words: "Delgado Probe8680, Rosa" -> ["Delgado", "Probe8680", "Rosa"]. At most 5. */
+export function searchWords(search: string | undefined): string[] {
+  return (search ?? "").split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, 5);
+}
+
+/**
+ * Every word must be found in the folded "family given mrn" (rm_patients.search_text, folded by
+ * emr_fold: no accents, lower case), in any order: as a fragment ("delg ros"), or, for names of
+ * three letters or more, as a near match of one of its words (pg_trgm's word similarity, so
+ * "Delgadp" finds Delgado). One or two letters match the start of a word only.
+ */
+function searchConditions(words: readonly string[], params: unknown[]): string[] {
+  return words.map((word) => {
+    params.push(word);
+    const w = `emr_fold($${params.length})`;
+    return word.length < 3
+      ? `(' ' || search_text) LIKE '% ' || ${w} || '%'`
+      : `(search_text LIKE '%' || ${w} || '%' OR ${w} <% search_text)`;
+  });
 }
 
 export async function listPatients(db: Db, input: { search?: string; cursor?: string | null; limit: number }) {
   const params: unknown[] = [];
-  const where: string[] = [];
-  const search = input.search?.trim() ?? "";
-  // Every word must start the family name, the given name or the MRN: "ann smi" finds Ann Smith.
-  for (const word of search.split(/\s+/).filter(Boolean).slice(0, 4)) {
-    params.push(`${escapeLike(word.toLowerCase())}%`, `${escapeLike(word.toUpperCase())}%`);
-    const lower = params.length - 1;
-    where.push(`(lower(family_name) LIKE $${lower} OR lower(given_name) LIKE $${lower} OR mrn LIKE $${lower + 1})`);
-  }
+  const words = searchWords(input.search);
+  const where = searchConditions(words, params);
   const after = decodeCursor(input.cursor, patientCursor);
   if (after) {
     params.push(after.k, after.id);
@@ -119,6 +131,7 @@ export async function patientChart(db: Db, patientId: string) {
       phone: true,
       address: true,
       active: true,
+      safety: true,
       version: true,
       registeredAt: true,
       updatedAt: true,
@@ -132,7 +145,7 @@ export async function patientChart(db: Db, patientId: string) {
   ]);
   const names = await providerNames(db, [...encounters.map((e) => e.providerId), ...orders.map((o) => o.providerId)]);
   return {
-    patient: { ...patient, dateOfBirth: patient.dateOfBirth.toISOString().slice(0, 10) },
+    patient: { ...patient, safety: patient.safety as unknown as PatientSafety, dateOfBirth: patient.dateOfBirth.toISOString().slice(0, 10) },
     openEncounters: encounters.filter((e) => e.status === "in_progress").map((e) => withProvider(e, names)),
     recentEncounters: encounters.map((e) => withProvider(e, names)),
     encounterCount: counts,

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
 import { text } from "../../input";
 import { userIdSchema } from "../common";
+import { allergyOverrideReasonSchema, drugClasses } from "../../../shared/clinical/safety";
 
 export const orderKinds = ["lab", "imaging", "medication", "procedure", "referral"] as const;
 export type OrderKind = (typeof orderKinds)[number];
@@ -62,5 +63,30 @@ export const OrderStatusChanged = defineEvent(
   }),
 );
 
-export const orderEvents = [OrderCreated, OrderStatusChanged] as const;
+/**
+ * A medication was ordered although it matches an active allergy of the patient: the clinician's
+ * reason, and which allergies it ran into. Written with the OrderCreated it excuses, so
+ * compliance finds every override in the log. PHI: conflicts[].substance and reason.
+ */
+export const MedicationAllergyOverridden = defineEvent(
+  "MedicationAllergyOverridden",
+  z.object({
+    orderId: z.uuid(),
+    patientId: z.uuid(),
+    conflicts: z
+      .array(
+        z.object({
+          allergyId: z.uuid(),
+          substance: text(200, { min: 1 }),
+          matchedBy: z.enum(["substance", "class"]),
+          drugClass: z.enum(drugClasses).nullable(),
+        }),
+      )
+      .min(1)
+      .max(50),
+    reason: allergyOverrideReasonSchema,
+  }),
+);
+
+export const orderEvents = [OrderCreated, OrderStatusChanged, MedicationAllergyOverridden] as const;
 export type OrderEvent = EventOf<typeof orderEvents>;

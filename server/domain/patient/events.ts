@@ -2,6 +2,13 @@
 import { z } from "zod";
 import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
 import { text } from "../../input";
+import {
+  alertKinds,
+  allergyReasonSchema,
+  allergySeverities,
+  allergySources,
+  allergySubstanceSchema,
+} from "../../../shared/clinical/safety";
 
 /** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
 export const mrnPattern = /^[A-Z0-9]{6,12}$/;
@@ -112,5 +119,49 @@ export const CriticalResultFlagged = defineEvent(
   }),
 );
 
-export const patientEvents = [PatientRegistered, PatientDemographicsUpdated, CriticalResultFlagged] as const;
+// ---- allergies and clinical alerts ---------------------------------------------------------------
+// PHI in these payloads: substance.text, reaction, note and reason (free text about the patient).
+
+const nullableNote = (max: number) => text(max, { min: 1 }).nullable();
+
+export const AllergyRecorded = defineEvent(
+  "AllergyRecorded",
+  z.object({
+    patientId: z.uuid(),
+    allergyId: z.uuid(),
+    substance: allergySubstanceSchema,
+    reaction: nullableNote(500),
+    severity: z.enum(allergySeverities),
+    source: z.enum(allergySources),
+    note: nullableNote(1000),
+  }),
+);
+
+/** The patient was asked and has no known allergies: not the same as nothing recorded. */
+export const NoKnownAllergiesRecorded = defineEvent("NoKnownAllergiesRecorded", z.object({ patientId: z.uuid() }));
+
+/** Recorded in error (the patient tolerates it): kept in history, no longer checked. */
+export const AllergyRefuted = defineEvent("AllergyRefuted", z.object({ patientId: z.uuid(), allergyId: z.uuid(), reason: allergyReasonSchema }));
+
+/** Real once, no longer present (outgrown, desensitised): kept in history, no longer checked. */
+export const AllergyResolved = defineEvent("AllergyResolved", z.object({ patientId: z.uuid(), allergyId: z.uuid(), reason: allergyReasonSchema }));
+
+export const AlertRecorded = defineEvent(
+  "AlertRecorded",
+  z.object({ patientId: z.uuid(), alertId: z.uuid(), kind: z.enum(alertKinds), note: nullableNote(1000) }),
+);
+
+export const AlertResolved = defineEvent("AlertResolved", z.object({ patientId: z.uuid(), alertId: z.uuid(), reason: allergyReasonSchema }));
+
+export const patientEvents = [
+  PatientRegistered,
+  PatientDemographicsUpdated,
+  CriticalResultFlagged,
+  AllergyRecorded,
+  NoKnownAllergiesRecorded,
+  AllergyRefuted,
+  AllergyResolved,
+  AlertRecorded,
+  AlertResolved,
+] as const;
 export type PatientEvent = EventOf<typeof patientEvents>;
