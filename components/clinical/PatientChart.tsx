@@ -113,6 +113,8 @@ function ChartView({
   const orderNames = useMemo(() => {
     const orders: Record<string, string> = {};
     for (const o of chart.orders) orders[o.orderId] = (o.details as OrderDetails | null)?.description ?? o.description;
+    for (const a of chart.patient.safety.allergies) orders[a.allergyId] = `Allergy: ${a.substance.text}`;
+    for (const a of chart.patient.safety.alerts) orders[a.alertId] = `Alert: ${label(a.kind)}`;
     return orders;
   }, [chart]);
 

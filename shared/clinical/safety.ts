@@ -133,6 +133,17 @@ export const emptySafety = (): PatientSafety => ({ allergyStatus: "unknown", all
 export const activeAllergies = (safety: PatientSafety): Allergy[] => safety.allergies.filter((a) => a.status === "active");
 export const activeAlerts = (safety: PatientSafety): ClinicalAlert[] => safety.alerts.filter((a) => a.active);
 
+/** "snake_case" -> "Snake case", with the overrides above. */
+export const safetyLabel = (value: string): string => safetyLabels[value] ?? value.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+
+/** Allergy and alert ids -> what they are, for events that carry only the id. */
+export function safetyNames(safety: PatientSafety): Record<string, string> {
+  return Object.fromEntries([
+    ...safety.allergies.map((a) => [a.allergyId, `Allergy: ${a.substance.text}`]),
+    ...safety.alerts.map((a) => [a.alertId, `Alert: ${safetyLabel(a.kind)}`]),
+  ]);
+}
+
 // ---- the medication check -----------------------------------------------------------------------
 
 /** Lower case, accents off, punctuation to spaces: "Amoxicillin 500mg (Amoxil®)" -> "amoxicillin 500mg amoxil". */
