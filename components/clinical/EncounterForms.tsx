@@ -3,7 +3,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
-import { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "@/server/domain/encounter/events";
+import { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "@/shared/clinical/encounters";
 import { errorAt, friendlyMessage, isConflict, readError } from "./errors";
 import {
   ChangedSinceOpened,

@@ -11,12 +11,14 @@ import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
 import { formatAddress, formatDateTime, label, resultSummary, statusBadgeClass } from "@/components/format";
-import { ageFrom, fullName, priorityBadgeClass } from "./format";
+import { fullName, priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
 import { Crumbs, isPatientNotFound, PatientLoadError } from "./PageParts";
 import { BreakGlassDialog, needsBreakGlass } from "./BreakGlass";
 import { PatientHistory } from "./PatientHistory";
 import { PlaceOrderForm } from "./PlaceOrderForm";
+import { SafetyBanner } from "./SafetyBanner";
+import { SafetyPanel } from "./SafetyPanel";
 import type { Chart, ChartOrder } from "./types";
 import { useNow } from "./useNow";
 
@@ -127,34 +129,9 @@ function ChartView({
     <>
       <ClinicalNav />
       <Crumbs current={fullName(patient)} />
-      <header className="chart-head">
+      <header className="chart-head" data-version={patient.version}>
         <div>
-          <h1>
-            {fullName(patient)}{" "}
-            <span className="badge info version" title="Record version: every change adds one" data-testid="patient-version">
-              v{patient.version}
-            </span>
-            {!patient.active ? <span className="badge muted">Inactive</span> : null}
-          </h1>
-          <dl className="inline-facts">
-            <div>
-              <dt>MRN</dt>
-              <dd className="mono" data-testid="patient-mrn">
-                {patient.mrn}
-              </dd>
-            </div>
-            <div>
-              <dt>Born</dt>
-              <dd>
-                {patient.dateOfBirth}
-                {now ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
-              </dd>
-            </div>
-            <div>
-              <dt>Sex</dt>
-              <dd>{label(patient.sex)}</dd>
-            </div>
-          </dl>
+          <h1>{fullName(patient)}</h1>
         </div>
         {refreshing ? (
           <span className="muted small" role="status">
@@ -162,6 +139,7 @@ function ChartView({
           </span>
         ) : null}
       </header>
+      <SafetyBanner patient={patient} openEncounters={chart.openEncounters} now={now} />
 
       <Flash message={flash} onDismiss={() => setFlash(null)} />
 
@@ -256,6 +234,8 @@ function ChartView({
         </section>
       </div>
 
+      <SafetyPanel patientId={patient.patientId} safety={patient.safety} onDone={done} />
+
       <section className="panel" aria-labelledby="orders-title">
         <div className="panel-head">
           <h2 id="orders-title">Orders</h2>
@@ -266,7 +246,13 @@ function ChartView({
           ) : null}
         </div>
         {open?.kind === "place-order" ? (
-          <PlaceOrderForm patientId={patient.patientId} openEncounters={chart.openEncounters} onDone={done} onClose={() => setOpen(null)} />
+          <PlaceOrderForm
+            patientId={patient.patientId}
+            openEncounters={chart.openEncounters}
+            allergies={patient.safety.allergies}
+            onDone={done}
+            onClose={() => setOpen(null)}
+          />
         ) : null}
         <h3 className="subhead">Active</h3>
         {activeOrders.length === 0 ? (

@@ -3,7 +3,8 @@
 import { useMutation } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
-import { orderKinds, orderPriorities, type OrderKind, type OrderPriority } from "@/server/domain/order/events";
+import { orderKinds, orderPriorities, type OrderKind, type OrderPriority } from "@/shared/clinical/orders";
+import { allergyConflicts, allergyOverrideReasonSchema, type Allergy } from "@/shared/clinical/safety";
 import { fieldErrorsBy, friendlyMessage, readError, ruleOf } from "./errors";
 import {
   Field,
@@ -30,6 +31,7 @@ type OrderForm = {
   dose: string;
   route: string;
   frequency: string;
+  allergyOverrideReason: string;
 };
 
 const limits: Partial<Record<keyof OrderForm, number>> = { description: 1000, code: 64, dose: 100, route: 100, frequency: 100 };
@@ -37,9 +39,10 @@ const limits: Partial<Record<keyof OrderForm, number>> = { description: 1000, co
 export function PlaceOrderForm({
   patientId,
   openEncounters,
+  allergies,
   onDone,
   onClose,
-}: { patientId: string; openEncounters: ChartEncounter[] } & InlineFormProps) {
+}: { patientId: string; openEncounters: ChartEncounter[]; allergies: Allergy[] } & InlineFormProps) {
   const trpc = useTRPC();
   const refresh = useChartRefresh(patientId);
   const formRef = useRef<HTMLFormElement>(null);
@@ -55,10 +58,16 @@ export function PlaceOrderForm({
     dose: "",
     route: "",
     frequency: "",
+    allergyOverrideReason: "",
   });
+  // The server refused for an allergy this screen did not know of yet (recorded meanwhile).
+  const [serverConflict, setServerConflict] = useState<string | null>(null);
   useFocusFirstField(formRef);
 
   const medication = values.kind === "medication";
+  // The same check the server makes, as the clinician types: warned before submitting.
+  const conflicts = medication ? allergyConflicts({ description: values.description, code: values.code }, allergies) : [];
+  const needsOverride = conflicts.length > 0 || serverConflict !== null;
 
   const create = useMutation(
     trpc.order.create.mutationOptions({
@@ -72,6 +81,10 @@ export function PlaceOrderForm({
         const fields: FieldErrors = fieldErrorsBy(e, (path) => path.replace(/^details\./, ""));
         const rule = ruleOf(e);
         if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") fields.encounterId = friendlyMessage(e);
+        if (rule === "order.allergy_conflict") {
+          setServerConflict(e.message);
+          fields.allergyOverrideReason = "Give a reason to order it despite the allergy.";
+        }
         form.fail(fields, friendlyMessage(e));
       },
     }),
@@ -95,6 +108,10 @@ export function PlaceOrderForm({
       scheduledFor = new Date(values.scheduledFor);
       if (Number.isNaN(scheduledFor.getTime())) found.scheduledFor = "Enter a date and time.";
     }
+    if (needsOverride) {
+      const reason = allergyOverrideReasonSchema.safeParse(values.allergyOverrideReason);
+      if (!reason.success) found.allergyOverrideReason = `To order it despite the allergy, ${reason.error.issues[0]?.message ?? "give a reason"}.`;
+    }
     if (!form.passes(found)) return;
     const t = (s: string) => s.trim() || undefined;
     create.mutate({
@@ -108,6 +125,7 @@ export function PlaceOrderForm({
         code: t(values.code),
         ...(medication && { dose: t(values.dose), route: t(values.route), frequency: t(values.frequency) }),
       },
+      allergyOverrideReason: needsOverride ? values.allergyOverrideReason.trim() : undefined,
       commandId: form.commandId.get(),
     });
   };
@@ -167,6 +185,20 @@ export function PlaceOrderForm({
             </Field>
           </div>
         </fieldset>
+      ) : null}
+      {needsOverride ? (
+        <div className="alert warn stack" role="alert" data-testid="allergy-warning">
+          <p>
+            <strong>Allergy:</strong>{" "}
+            {conflicts.length > 0
+              ? conflicts.map((c) => (c.matchedBy === "class" ? `${c.substance} (same class: ${label(c.drugClass ?? "")})` : c.substance)).join(", ")
+              : serverConflict}
+            . This order is refused unless you say why it is given anyway; the override is recorded for review.
+          </p>
+          <Field id="order-allergyOverrideReason" label="Reason to order despite the allergy" error={errors.allergyOverrideReason} required>
+            <input {...text("allergyOverrideReason")} maxLength={500} autoComplete="off" />
+          </Field>
+        </div>
       ) : null}
       <div className="row">
         <Field id="order-scheduledFor" label="Scheduled for" error={errors.scheduledFor} optional>

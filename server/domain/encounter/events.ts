@@ -4,18 +4,9 @@ import { defineEvent, type EventOf } from "../../eventStore/serializer";
 import { text } from "../../input";
 import { userIdSchema } from "../common";
 
-export const encounterTypes = ["outpatient", "inpatient", "emergency", "telehealth", "home_visit"] as const;
-export type EncounterType = (typeof encounterTypes)[number];
-
-export const dischargeDispositions = [
-  "home",
-  "transferred",
-  "admitted",
-  "deceased",
-  "left_against_advice",
-  "other",
-] as const;
-export type DischargeDisposition = (typeof dischargeDispositions)[number];
+// The value lists live in shared/, where the console's forms read them too.
+export { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "../../../shared/clinical/encounters";
+import { dischargeDispositions, encounterTypes } from "../../../shared/clinical/encounters";
 
 export const EncounterStarted = defineEvent(
   "EncounterStarted",

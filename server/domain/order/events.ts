@@ -5,17 +5,17 @@ import { text } from "../../input";
 import { userIdSchema } from "../common";
 import { allergyOverrideReasonSchema, drugClasses } from "../../../shared/clinical/safety";
 
-export const orderKinds = ["lab", "imaging", "medication", "procedure", "referral"] as const;
-export type OrderKind = (typeof orderKinds)[number];
-
-export const orderPriorities = ["routine", "urgent", "stat"] as const;
-export type OrderPriority = (typeof orderPriorities)[number];
-
-export const orderStatuses = ["placed", "on_hold", "in_progress", "completed", "cancelled"] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
-
-/** Kinds whose completion carries the result itself (values, report text). */
-export const resultingKinds: readonly OrderKind[] = ["lab", "imaging"];
+// The value lists live in shared/, where the console's forms read them too.
+export {
+  orderKinds,
+  orderPriorities,
+  orderStatuses,
+  resultingKinds,
+  type OrderKind,
+  type OrderPriority,
+  type OrderStatus,
+} from "../../../shared/clinical/orders";
+import { orderKinds, orderPriorities, orderStatuses } from "../../../shared/clinical/orders";
 
 const detailText = (max: number) => text(max, { min: 1 });
 

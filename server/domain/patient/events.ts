@@ -10,15 +10,9 @@ import {
   allergySubstanceSchema,
 } from "../../../shared/clinical/safety";
 
-/** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
-export const mrnPattern = /^[A-Z0-9]{6,12}$/;
-export const mrnSchema = z.string().regex(mrnPattern, "MRN must be 6 to 12 upper-case letters or digits");
-
-export const sexValues = ["female", "male", "other", "unknown"] as const;
-export type Sex = (typeof sexValues)[number];
-
-/** Digits with the usual separators, optionally international (+). */
-export const phonePattern = /^\+?\(?(?:\d[ ()./-]{0,2}){3,20}$/;
+// Patterns and value lists live in shared/, where the console's forms read them too.
+export { mrnPattern, mrnSchema, phonePattern, sexValues, type Sex } from "../../../shared/clinical/patients";
+import { mrnSchema, phonePattern, sexValues } from "../../../shared/clinical/patients";
 
 export const addressSchema = z.object({
   line1: text(200, { min: 1 }),
