@@ -1,6 +1,7 @@
 "use client";
 // The record as the system had recorded it at one instant: demographics, encounters and orders
 // then, with what differs from today marked. Bitemporal: "as recorded at", not "as it happened".
+import { activeAlerts, activeAllergies, emptySafety, type PatientSafety } from "@/shared/clinical/safety";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { demographicLabels, formatDateTime, formatInstant, formatValue, label, statusBadgeClass } from "../format";
@@ -93,6 +94,7 @@ function AsOf({ patientId, asOf }: { patientId: string; asOf: Date }) {
           </>
         ) : null}
       </p>
+      {r.patient ? <SafetyAsOf record={r} /> : null}
       {r.patient ? <Demographics record={r} /> : <div className="state">Not registered yet at this instant: nothing of this record had been recorded.</div>}
       <Encounters record={r} />
       <Orders record={r} />
@@ -138,6 +140,52 @@ function Demographics({ record }: { record: RecordAsOf }) {
         </tbody>
       </table>
       <p className="muted small">{changed === 0 ? "Same as now." : `${changed} field${changed === 1 ? "" : "s"} differ from now (highlighted).`}</p>
+    </>
+  );
+}
+
+/** Allergies and alerts as they stood: part of the record like its demographics. */
+function SafetyAsOf({ record }: { record: RecordAsOf }) {
+  const safetyOf = (state: unknown): PatientSafety => (state as { safety?: PatientSafety }).safety ?? emptySafety();
+  const then = safetyOf(record.patient!.state);
+  const now = safetyOf(record.current);
+  const allergies = (s: PatientSafety) => {
+    const active = activeAllergies(s);
+    if (active.length > 0) return active.map((a) => `${a.substance.text}${a.reaction ? ` (${a.reaction})` : ""}`).join(", ");
+    return s.allergyStatus === "none_known" ? "No known allergies" : "Not recorded";
+  };
+  const alerts = (s: PatientSafety) => activeAlerts(s).map((a) => label(a.kind)).join(", ") || "None";
+  const rows = [
+    { key: "allergies", name: "Allergies", then: allergies(then), now: allergies(now) },
+    { key: "alerts", name: "Alerts", then: alerts(then), now: alerts(now) },
+  ];
+  return (
+    <>
+      <h3 className="subhead">Allergies and alerts</h3>
+      <table className="data dense as-of-table" data-testid="as-of-safety">
+        <thead>
+          <tr>
+            <th scope="col">What</th>
+            <th scope="col">Then</th>
+            <th scope="col">Now</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => {
+            const differs = r.then !== r.now;
+            return (
+              <tr key={r.key} className={differs ? "differs" : undefined} data-field={r.key}>
+                <th scope="row">{r.name}</th>
+                <td className="then">
+                  {r.then}
+                  {differs ? <span className="sr-only"> (differs from now)</span> : null}
+                </td>
+                <td className={differs ? "now" : "now muted"}>{differs ? r.now : "same"}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
     </>
   );
 }

@@ -193,7 +193,7 @@ function AllergyForm({ patientId, onDone, onClose }: { patientId: string } & Inl
       <h3 id="allergy-form-title">Record allergy</h3>
       <FormError message={formError} />
       <div className="row">
-        <Field id="allergy-code" label="Substance" hint="Pick from the list, or choose Other and type it" optional>
+        <Field id="allergy-code" label="Substance" hint="Pick from the list, or choose Other and type it">
           <select
             {...fieldProps("allergy-code", undefined, "Pick from the list, or choose Other and type it")}
             defaultValue={OTHER}

@@ -45,24 +45,27 @@ function searchConditions(words: readonly string[], params: unknown[]): string[]
   });
 }
 
-export async function listPatients(db: Db, input: { search?: string; cursor?: string | null; limit: number }) {
+/** The patient list's statement and parameters (the bench runs the same SQL through pg). */
+export function patientSearchSql(input: { search?: string; cursor?: string | null; limit: number }): [string, unknown[]] {
   const params: unknown[] = [];
-  const words = searchWords(input.search);
-  const where = searchConditions(words, params);
+  const where = searchConditions(searchWords(input.search), params);
   const after = decodeCursor(input.cursor, patientCursor);
   if (after) {
     params.push(after.k, after.id);
     where.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
   }
   params.push(input.limit + 1);
-  const rows = await db.$queryRawUnsafe<(Omit<PatientListItem, "dateOfBirth"> & { dateOfBirth: string; sortKey: string })[]>(
-    `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
+  const sql = `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
             to_char(date_of_birth, 'YYYY-MM-DD') AS "dateOfBirth", sex, active, version, updated_at AS "updatedAt",
             sort_key AS "sortKey"
        FROM rm_patients ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY sort_key, patient_id LIMIT $${params.length}`,
-    ...params,
-  );
+      ORDER BY sort_key, patient_id LIMIT $${params.length}`;
+  return [sql, params];
+}
+
+export async function listPatients(db: Db, input: { search?: string; cursor?: string | null; limit: number }) {
+  const [sql, params] = patientSearchSql(input);
+  const rows = await db.$queryRawUnsafe<(Omit<PatientListItem, "dateOfBirth"> & { dateOfBirth: string; sortKey: string })[]>(sql, ...params);
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   return {
