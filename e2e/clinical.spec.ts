@@ -267,9 +267,10 @@ async function expectNoHorizontalOverflow(page: Page, where: string) {
     const width = document.documentElement.clientWidth;
     if (document.documentElement.scrollWidth <= width) return null;
     const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : ""}`;
+    // What sticks out while its parent does not (or is positioned outside the flow).
     const out = [...document.querySelectorAll("body *")]
       .filter((el) => el.getBoundingClientRect().right > width + 1)
-      .filter((el) => !el.parentElement || el.parentElement.getBoundingClientRect().right <= width + 1)
+      .filter((el) => !el.parentElement || el.parentElement.getBoundingClientRect().right <= width + 1 || getComputedStyle(el).position === "absolute")
       .slice(0, 5)
       .map((el) => `${describe(el)} (right edge ${Math.round(el.getBoundingClientRect().right)})`);
     return { scrollWidth: document.documentElement.scrollWidth, width, out };
