@@ -200,7 +200,7 @@ export const auditRouter = router({
     };
   }),
 
-  /** Patient search for compliance (name or MRN prefixes), keyset-paged. */
+  /** Patient search for compliance (the clinical list's: any part of the name, any order, typos, MRN), keyset-paged. */
   patients: complianceProcedure.input(patientSearchInput).query(({ ctx, input }) => searchPatients(ctx, input, "audit.patients")),
 
   /** The whole record's events (patient, encounters, orders), newest first, optionally by type. */
