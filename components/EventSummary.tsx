@@ -95,6 +95,7 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
       return (
         <p className="event-body">
           {label(str(d.encounterType))}
+          {d.location ? <> · {str(d.location)}</> : null}
           {full ? <> · started {formatDateTime(str(d.startedAt))}</> : null}
           {d.reason ? <> · {str(d.reason)}</> : null}
         </p>

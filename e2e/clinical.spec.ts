@@ -296,6 +296,15 @@ for (const screen of screens) {
     const banner = page.getByTestId("safety-banner");
     await expect(banner.getByTestId("banner-allergies")).toContainText("Allergies not recorded");
     await expect(banner).toContainText("Female");
+    await expect(banner.getByTestId("banner-encounter")).toContainText("None open");
+
+    // An inpatient stay on a ward: the banner names the place and the attending clinician.
+    await page.getByRole("button", { name: "Start encounter" }).click();
+    await page.getByLabel("Type").selectOption("inpatient");
+    await page.getByLabel("Location").fill("Ward 4B, bed 12");
+    await page.getByRole("button", { name: "Start encounter" }).click();
+    await expect(banner.getByTestId("banner-encounter")).toContainText("Inpatient · Ward 4B, bed 12");
+    await expect(banner.getByTestId("banner-encounter")).toContainText("Casey Clinician");
 
     // Record the allergy: it shows in the banner under the name.
     await page.getByRole("button", { name: "Record allergy" }).click();

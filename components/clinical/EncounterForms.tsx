@@ -29,6 +29,7 @@ export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: 
   const { errors } = form;
   const [encounterType, setEncounterType] = useState<EncounterType | "">("outpatient");
   const [reason, setReason] = useState("");
+  const [location, setLocation] = useState("");
   useFocusFirstField(formRef);
 
   const start = useMutation(
@@ -40,7 +41,7 @@ export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: 
       },
       onError: (error) => {
         const e = readError(error);
-        form.fail({ encounterType: errorAt(e, "encounterType"), reason: errorAt(e, "reason") }, friendlyMessage(e));
+        form.fail({ encounterType: errorAt(e, "encounterType"), reason: errorAt(e, "reason"), location: errorAt(e, "location") }, friendlyMessage(e));
       },
     }),
   );
@@ -51,8 +52,9 @@ export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: 
     const found: FieldErrors = {};
     if (!encounterType) found.encounterType = "Choose the type of encounter.";
     if (reason.trim().length > 500) found.reason = "At most 500 characters.";
+    if (location.trim().length > 100) found.location = "At most 100 characters.";
     if (!form.passes(found) || !encounterType) return;
-    start.mutate({ patientId, encounterType, reason: reason.trim() || null, commandId: form.commandId.get() });
+    start.mutate({ patientId, encounterType, reason: reason.trim() || null, location: location.trim() || null, commandId: form.commandId.get() });
   };
 
   return (
@@ -75,6 +77,18 @@ export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: 
           </select>
         </Field>
       </div>
+      <Field id="encounterLocation" label="Location" hint="Ward, room, bed or clinic" error={errors.location} optional>
+        <input
+          {...fieldProps("encounterLocation", errors.location, "Ward, room, bed or clinic")}
+          maxLength={100}
+          autoComplete="off"
+          value={location}
+          onChange={(e) => {
+            form.edited("location");
+            setLocation(e.target.value);
+          }}
+        />
+      </Field>
       <Field id="encounterReason" label="Reason for visit" error={errors.reason} optional>
         <textarea
           {...fieldProps("encounterReason", errors.reason)}

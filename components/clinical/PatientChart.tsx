@@ -195,6 +195,7 @@ function ChartView({
                   <div className="encounter-line">
                     <div>
                       <strong>{label(e.encounterType)}</strong> <span className="badge info">In progress</span>
+                      {e.location ? <div className="small">{e.location}</div> : null}
                       <div className="muted small">
                         Started {formatDateTime(e.startedAt)}
                         {e.providerName ? ` by ${e.providerName}` : ""}

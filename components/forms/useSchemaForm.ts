@@ -3,15 +3,20 @@
 // checks (from shared/), the command id that makes a re-sent command harmless, and the server's
 // answer mapped back onto the fields.
 import { zodResolver } from "@hookform/resolvers/zod";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useForm, type DefaultValues, type FieldValues, type Path } from "react-hook-form";
 import type { z } from "zod";
 import { useCommandId } from "@/components/clinical/form";
 import { friendlyMessage, readError, type ServerError } from "@/components/clinical/errors";
 
 export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(schema: S, defaultValues: DefaultValues<z.input<S>>) {
+  // The schema may depend on what the screen knows (a patient's allergies): always the latest.
+  const schemaRef = useRef(schema);
+  useEffect(() => {
+    schemaRef.current = schema;
+  }, [schema]);
   const form = useForm<z.input<S>, unknown, z.output<S>>({
-    resolver: zodResolver(schema as never) as never,
+    resolver: ((values: never, context: never, options: never) => (zodResolver(schemaRef.current as never) as (...a: never[]) => unknown)(values, context, options)) as never,
     defaultValues,
     mode: "onSubmit",
     reValidateMode: "onChange",

@@ -11,6 +11,9 @@ export const upcasterNotes: Record<string, Record<number, string>> = {
   PatientRegistered: {
     1: "v1 stored one `name`; v2 splits it into givenName and familyName (the last word is the family name).",
   },
+  EncounterStarted: {
+    1: "v1 had no location; v2 adds `location` (ward, room, bed or clinic), null for older encounters.",
+  },
 };
 
 const patientId = "7d0c1c52-4d7e-4c7e-9a53-3c1f4f6f2a10";
@@ -44,6 +47,7 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
     encounterType: "outpatient",
     startedAt: "2026-01-15T09:30:00.000Z",
     reason: "annual check-up",
+    location: "Ward 4B, bed 12",
   },
   EncounterCompleted: {
     encounterId,

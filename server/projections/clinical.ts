@@ -44,6 +44,7 @@ export function encounterRow(state: Started, version: number, at: Date) {
     encounterType: state.encounterType,
     status: state.status,
     reason: state.reason,
+    location: state.location,
     startedAt: new Date(state.startedAt),
     endedAt: done ? new Date(done.endedAt) : null,
     outcome: done?.outcome ?? null,

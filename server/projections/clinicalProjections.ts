@@ -105,7 +105,7 @@ export const patientsProjection: Projection = {
 
 const encounterColumns: Column[] = [
   ["encounter_id", "uuid"], ["patient_id", "uuid"], ["provider_id", "text"], ["encounter_type", "text"], ["status", "text"],
-  ["reason", "text"], ["started_at", "timestamptz"], ["ended_at", "timestamptz"], ["outcome", "text"],
+  ["reason", "text"], ["location", "text"], ["started_at", "timestamptz"], ["ended_at", "timestamptz"], ["outcome", "text"],
   ["discharge_disposition", "text"], ["duration_minutes", "integer"], ["version", "integer"], ["updated_at", "timestamptz"],
 ];
 
@@ -123,7 +123,7 @@ export const encountersProjection: Projection = {
       const r = encounterRow(f.state, f.version, f.lastAt);
       rows.push({
         encounter_id: r.encounterId, patient_id: r.patientId, provider_id: r.providerId, encounter_type: r.encounterType,
-        status: r.status, reason: r.reason, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome,
+        status: r.status, reason: r.reason, location: r.location, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome,
         discharge_disposition: r.dischargeDisposition, duration_minutes: r.durationMinutes, version: r.version, updated_at: iso(r.updatedAt),
       });
     }

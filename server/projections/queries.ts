@@ -32,8 +32,9 @@ export function searchWords(search: string | undefined): string[] {
 /**
  * Every word must be found in the folded "family given mrn" (rm_patients.search_text, folded by
  * emr_fold: no accents, lower case), in any order: as a fragment ("delg ros"), or, for names of
- * three letters or more, as a near match of one of its words (pg_trgm's word similarity, so
- * "Delgadp" finds Delgado). One or two letters match the start of a word only.
+ * three letters or more, as a near match of one whole word (pg_trgm's strict word similarity,
+ * `<<%`, at its default 0.5: "Delgadp" finds Delgado, while "Lovelace8e571c" does not find
+ * "Lovelace2b4f10"). One or two letters match the start of a word only.
  */
 function searchConditions(words: readonly string[], params: unknown[]): string[] {
   return words.map((word) => {
@@ -41,7 +42,7 @@ function searchConditions(words: readonly string[], params: unknown[]): string[]
     const w = `emr_fold($${params.length})`;
     return word.length < 3
       ? `(' ' || search_text) LIKE '% ' || ${w} || '%'`
-      : `(search_text LIKE '%' || ${w} || '%' OR ${w} <% search_text)`;
+      : `(search_text LIKE '%' || ${w} || '%' OR ${w} <<% search_text)`;
   });
 }
 
@@ -81,6 +82,7 @@ const encounterSelect = {
   encounterType: true,
   status: true,
   reason: true,
+  location: true,
   startedAt: true,
   endedAt: true,
   outcome: true,

@@ -1,12 +1,15 @@
 // Encounter events: a visit of a patient with a provider, from start to completion.
 import { z } from "zod";
-import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
 import { text } from "../../input";
 import { userIdSchema } from "../common";
 
 // The value lists live in shared/, where the console's forms read them too.
 export { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "../../../shared/clinical/encounters";
 import { dischargeDispositions, encounterTypes } from "../../../shared/clinical/encounters";
+
+// v2 adds where the patient is (ward, room, bed, clinic); v1 events had none.
+const encounterStartedV1ToV2: Upcaster = (data) => ({ ...data, location: data.location ?? null });
 
 export const EncounterStarted = defineEvent(
   "EncounterStarted",
@@ -18,7 +21,10 @@ export const EncounterStarted = defineEvent(
     startedAt: z.iso.datetime(),
     /** Reason for the visit; null when none was given. */
     reason: text(500, { min: 1 }).nullable(),
+    /** Where the patient is seen (ward, room, bed, clinic); null when not given. */
+    location: text(100, { min: 1 }).nullable().default(null),
   }),
+  { version: 2, upcasters: { 1: encounterStartedV1ToV2 } },
 );
 
 export const EncounterCompleted = defineEvent(
