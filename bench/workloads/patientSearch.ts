@@ -48,6 +48,11 @@ export const patientSearch: Workload = {
     try {
       ctx.progress.step(`10 patient search: ${total.toLocaleString("en-US")} patients`);
       await pool.query(fixtureSql(total));
+      // The issue's own example, so "Delgado Probe8680, Rosa" finds someone.
+      await pool.query(
+        `INSERT INTO rm_patients (patient_id, mrn, given_name, family_name, date_of_birth, sex, active, sort_key, version, registered_at, updated_at)
+         VALUES (gen_random_uuid(), 'MRNROSA01', 'Rosa', 'Delgado Probe8680', date '1950-02-01', 'female', true, 'delgado probe8680 rosa', 1, now(), now())`,
+      );
       // VACUUM sets the visibility map that index-only scans need (autovacuum does it on a live table).
       await pool.query("VACUUM ANALYZE rm_patients");
       const samples = { ours: [] as number[], raw: [] as number[] };
