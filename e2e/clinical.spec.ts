@@ -383,6 +383,14 @@ for (const screen of screens) {
     await expect(override).toContainText("Casey Clinician");
     await expect(page.locator('[data-event-type="AllergyRecorded"]')).toContainText("Penicillin");
     await check("the audit timeline");
+    if (screen.name === "phone") {
+      // The compliance console shares the layout: its pages fit the phone too.
+      for (const path of ["/", "/audit", "/audit/events", "/audit/patients", "/audit/activity", "/audit/emergency"]) {
+        await page.goto(path);
+        await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+        await check(`${path} (compliance)`);
+      }
+    }
     await context.close();
   });
 }
