@@ -14,9 +14,11 @@ import { markdownReport, updateReadme } from "./lib/report";
 import type { Mode } from "./lib/types";
 import { workloads } from "./workloads";
 import { phiOverhead } from "./phiOverhead";
+import { patientSearch } from "./workloads/patientSearch";
 
-// Row 10 (PHI encryption overhead) lives in its own module.
+// Rows 10 (PHI encryption overhead) and 11 (patient search) live in modules of their own.
 workloads.push(phiOverhead);
+if (!workloads.includes(patientSearch)) workloads.push(patientSearch);
 
 const usage = `usage: npm run bench [-- --quick | --smoke] [--no-http] [--only=<ids or numbers>] [--out=<file.json>]
   (default)  the full run, under 10 minutes; writes bench/results/latest.json and .md and the README's table

@@ -11,6 +11,8 @@ type Props = {
   data: unknown;
   /** What was ordered, for a status change (which carries only the order's id). */
   orderName?: string;
+  /** What an allergy or alert event refers to (they carry only its id): "Allergy: Penicillin". */
+  safetyName?: string;
   /**
    * Every recorded fact, as the audit shows it: the sex at registration, when an encounter started,
    * a missing reason as "—" and a result's stored value. Without it, the clinician's summary
@@ -21,7 +23,7 @@ type Props = {
   undecodable?: string | null;
 };
 
-export function EventSummary({ type, data, orderName, full = false, undecodable = null }: Props) {
+export function EventSummary({ type, data, orderName, safetyName, full = false, undecodable = null }: Props) {
   if (undecodable) return <UndecodableEvent reason={undecodable} data={data} />;
   const d = (data ?? {}) as Data;
   switch (type) {
@@ -93,6 +95,7 @@ export function EventSummary({ type, data, orderName, full = false, undecodable 
       return (
         <p className="event-body">
           {label(str(d.encounterType))}
+          {d.location ? <> · {str(d.location)}</> : null}
           {full ? <> · started {formatDateTime(str(d.startedAt))}</> : null}
           {d.reason ? <> · {str(d.reason)}</> : null}
         </p>
@@ -125,6 +128,48 @@ export function EventSummary({ type, data, orderName, full = false, undecodable 
           {d.resultData ? <p className="small">Result: {full ? formatValue(d.resultData) : resultSummary(d.resultData)}</p> : null}
         </div>
       );
+    case "AllergyRecorded": {
+      const substance = (d.substance ?? {}) as Data;
+      return (
+        <div className="event-body">
+          <p>
+            <strong>{str(substance.text)}</strong>
+            {d.reaction ? <> · {str(d.reaction)}</> : null} · {label(str(d.severity))} · reported by {label(str(d.source)).toLowerCase()}
+          </p>
+          {d.note ? <p className="small">{str(d.note)}</p> : null}
+        </div>
+      );
+    }
+    case "NoKnownAllergiesRecorded":
+      return <p className="event-body">Asked: no known allergies.</p>;
+    case "AllergyRefuted":
+    case "AllergyResolved":
+    case "AlertResolved":
+      return (
+        <div className="event-body">
+          {safetyName ? <p>{safetyName}</p> : null}
+          <Reason text={str(d.reason)} full={full} />
+        </div>
+      );
+    case "AlertRecorded":
+      return (
+        <p className="event-body">
+          <strong>{label(str(d.kind))}</strong>
+          {d.note ? <> · {str(d.note)}</> : null}
+        </p>
+      );
+    case "MedicationAllergyOverridden": {
+      const conflicts = Array.isArray(d.conflicts) ? (d.conflicts as Data[]) : [];
+      return (
+        <div className="event-body">
+          <p>
+            <span className="badge bad">Override</span> {orderName ? <>{orderName} </> : null}ordered despite a recorded allergy to{" "}
+            {conflicts.map((c) => `${str(c.substance)}${c.matchedBy === "class" && c.drugClass ? ` (${label(str(c.drugClass))})` : ""}`).join(", ")}
+          </p>
+          <Reason text={str(d.reason)} full={full} />
+        </div>
+      );
+    }
     case "UserCreated":
       return (
         <p className="event-body">

@@ -1,5 +1,6 @@
 // Display helpers shared by every console: local dates and instants, enum labels, badge colours,
 // event titles and stored values as one line.
+import { safetyLabels } from "@/shared/clinical/safety";
 import type { Address } from "@/server/domain/patient/events";
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
@@ -35,7 +36,7 @@ const specialLabels: Record<string, string> = {
   on_hold: "On hold",
 };
 
-export const label = (value: string): string => specialLabels[value] ?? humanize(value);
+export const label = (value: string): string => specialLabels[value] ?? safetyLabels[value] ?? humanize(value);
 
 export function statusBadgeClass(status: string): string {
   switch (status) {
@@ -61,6 +62,13 @@ const titles: Record<string, string> = {
   OrderCreated: "Order placed",
   OrderStatusChanged: "Order status changed",
   PatientErased: "Patient erased",
+  AllergyRecorded: "Allergy recorded",
+  NoKnownAllergiesRecorded: "No known allergies",
+  AllergyRefuted: "Allergy refuted",
+  AllergyResolved: "Allergy resolved",
+  AlertRecorded: "Alert recorded",
+  AlertResolved: "Alert resolved",
+  MedicationAllergyOverridden: "Allergy check overridden",
 };
 
 /** "PatientRegistered" -> "Patient registered"; unknown types are split at their capitals. */

@@ -1,6 +1,8 @@
 // The clinician's journeys: register a patient and run their care (demographics, an encounter, an
 // order to completion), two tabs editing the same chart, where the second save meets a conflict,
-// what the server refuses shown on its field, a retried register, and a deep link through sign-in.
+// what the server refuses shown on its field, a retried register, a deep link through sign-in;
+// allergies, the safety banner and the medication check with its override, on a desktop and on
+// a phone, where no page may be wider than the screen.
 import { expect, test, type Page } from "@playwright/test";
 
 const password = "demo-password-2026";
@@ -48,7 +50,7 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
 
   const patientId = await registerPatient(page, { mrn, given: "Iris", family, dob: "1979-04-02", sex: "female" });
   await expect(page.getByTestId("patient-mrn")).toHaveText(mrn);
-  await expect(page.getByTestId("patient-version")).toHaveText("v1");
+  await expect(page.locator(".chart-head")).toHaveAttribute("data-version", "1");
 
   // The new patient is found by MRN in the list.
   await page.goto("/patients");
@@ -71,7 +73,7 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page).toHaveURL(new RegExp(`/patients/${patientId}`));
   await expect(page.getByRole("status").filter({ hasText: "Demographics updated." })).toBeVisible();
-  await expect(page.getByTestId("patient-version")).toHaveText("v2");
+  await expect(page.locator(".chart-head")).toHaveAttribute("data-version", "2");
   const update = page.locator('[data-event-type="PatientDemographicsUpdated"]');
   await expect(update).toContainText("Phone");
   await expect(update).toContainText("+1 555 0199");
@@ -157,7 +159,7 @@ test("two tabs edit the same chart: the second save shows what changed, and retr
   await first.getByLabel("Phone").fill("+44 20 7946 0000");
   await first.getByLabel("Reason for the change").fill("Phone confirmed at the desk");
   await first.getByRole("button", { name: "Save changes" }).click();
-  await expect(first.getByTestId("patient-version")).toHaveText("v2");
+  await expect(first.locator(".chart-head")).toHaveAttribute("data-version", "2");
 
   await second.getByLabel("Email").fill("noor@example.org");
   await second.getByLabel("Reason for the change").fill("Email added");
@@ -183,7 +185,7 @@ test("two tabs edit the same chart: the second save shows what changed, and retr
 
   await second.getByRole("button", { name: "Save changes" }).click();
   await expect(second.getByRole("status").filter({ hasText: "Demographics updated." })).toBeVisible();
-  await expect(second.getByTestId("patient-version")).toHaveText("v3");
+  await expect(second.locator(".chart-head")).toHaveAttribute("data-version", "3");
   const demographics = second.getByRole("region", { name: "Demographics" });
   await expect(demographics).toContainText("noor@example.org");
   await expect(demographics).toContainText("+44 20 7946 0000");
@@ -257,3 +259,138 @@ test("a signed-out visit to a chart page returns to that page after signing in",
   await expect(page).toHaveURL(new RegExp(`/patients/${patientId}/edit$`));
   await expect(page.getByTestId("editing-version")).toHaveText("v1");
 });
+
+/** No page is wider than the screen: names the elements that stick out when one is. */
+async function expectNoHorizontalOverflow(page: Page, where: string) {
+  await page.waitForLoadState("networkidle").catch(() => {});
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth <= width) return null;
+    const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : ""}`;
+    // What sticks out while its parent does not (or is positioned outside the flow).
+    const out = [...document.querySelectorAll("body *")]
+      .filter((el) => el.getBoundingClientRect().right > width + 1)
+      .filter((el) => !el.parentElement || el.parentElement.getBoundingClientRect().right <= width + 1 || getComputedStyle(el).position === "absolute")
+      .slice(0, 5)
+      .map((el) => `${describe(el)} (right edge ${Math.round(el.getBoundingClientRect().right)})`);
+    return { scrollWidth: document.documentElement.scrollWidth, width, out };
+  });
+  expect(overflow, `${where} is wider than the ${page.viewportSize()?.width ?? "?"} px screen`).toBeNull();
+}
+
+const screens = [
+  { name: "desktop", viewport: { width: 1280, height: 900 } },
+  { name: "phone", viewport: { width: 390, height: 844 } },
+];
+
+for (const screen of screens) {
+  test(`on a ${screen.name}: an allergy is on every chart page, and ordering the drug needs a reason that compliance sees`, async ({ browser }) => {
+    const context = await browser.newContext({ viewport: screen.viewport, baseURL: test.info().project.use.baseURL });
+    const page = await context.newPage();
+    const check = (where: string) => expectNoHorizontalOverflow(page, where);
+    await signInAsClinician(page);
+    await check("the clinician's home");
+    const family = `Delgado ${screen.name === "phone" ? "Movil" : "Mesa"}${Date.now().toString(36)}`;
+    const patientId = await registerPatient(page, { mrn: uniqueMrn(), given: "Rosa", family, dob: "1950-02-01", sex: "female" });
+    await check("the chart");
+    const banner = page.getByTestId("safety-banner");
+    await expect(banner.getByTestId("banner-allergies")).toContainText("Allergies not recorded");
+    await expect(banner).toContainText("Female");
+    await expect(banner.getByTestId("banner-encounter")).toContainText("None open");
+
+    // An inpatient stay on a ward: the banner names the place and the attending clinician.
+    await page.getByRole("button", { name: "Start encounter" }).click();
+    await page.getByLabel("Type").selectOption("inpatient");
+    await page.getByLabel("Location").fill("Ward 4B, bed 12");
+    await page.getByRole("button", { name: "Start encounter" }).click();
+    await expect(banner.getByTestId("banner-encounter")).toContainText("Inpatient · Ward 4B, bed 12");
+    await expect(banner.getByTestId("banner-encounter")).toContainText("Casey Clinician");
+
+    // Record the allergy: it shows in the banner under the name.
+    await page.getByRole("button", { name: "Record allergy" }).click();
+    const allergyForm = page.getByRole("form", { name: "Record allergy" });
+    await allergyForm.getByLabel("Substance", { exact: true }).selectOption({ label: "Penicillin" });
+    await expect(allergyForm.getByLabel("Substance as named")).toHaveValue("Penicillin");
+    await allergyForm.getByLabel("Reaction").fill("Hives and wheeze");
+    await allergyForm.getByLabel("Severity").selectOption("severe");
+    await check("the allergy form");
+    await allergyForm.getByRole("button", { name: "Record allergy" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Allergy recorded: Penicillin." })).toBeVisible();
+    await expect(banner.getByTestId("banner-allergies")).toContainText("Penicillin");
+
+    // An alert too.
+    await page.getByRole("button", { name: "Record alert" }).click();
+    const alertForm = page.getByRole("form", { name: "Record alert" });
+    await alertForm.getByLabel("Alert").selectOption("fall_risk");
+    await alertForm.getByRole("button", { name: "Record alert" }).click();
+    await expect(banner.getByTestId("banner-alerts")).toContainText("Fall risk");
+    await expect(page.locator('[data-event-type="AllergyRecorded"]')).toContainText("Penicillin");
+    await check("the chart with allergies and alerts");
+
+    // Ordering amoxicillin: warned before submitting, refused without a reason, placed with one.
+    await page.getByRole("button", { name: "Place order" }).click();
+    await page.getByLabel("Kind").selectOption("medication");
+    await page.getByLabel("Description").fill("Amoxicillin 500 mg");
+    const warning = page.getByTestId("allergy-warning");
+    await expect(warning).toContainText("Penicillin");
+    await check("the order form with its allergy warning");
+    await page.getByRole("button", { name: "Place order" }).last().click();
+    await expect(page.getByLabel("Reason to order despite the allergy")).toHaveAttribute("aria-invalid", "true");
+    await page.getByLabel("Reason to order despite the allergy").fill("No alternative; first dose under observation");
+    await page.getByRole("button", { name: "Place order" }).last().click();
+    await expect(page.getByRole("status").filter({ hasText: "Medication order placed: Amoxicillin 500 mg." })).toBeVisible();
+    await expect(page.locator('[data-event-type="MedicationAllergyOverridden"]')).toContainText("No alternative; first dose under observation");
+    await check("the chart with the order");
+
+    // Every other page a clinician visits fits the screen, the banner on the edit page too.
+    await page.goto(`/patients/${patientId}/edit`);
+    await expect(page.getByTestId("banner-allergies")).toContainText("Penicillin");
+    await check("the demographics form");
+    await page.goto("/patients");
+    await page.getByLabel("Search").fill(`rosa ${family.split(" ")[1]!.toLowerCase()} delg`);
+    await expect(page.getByRole("row").filter({ hasText: family })).toHaveCount(1);
+    await check("the patient list");
+    for (const [path, what] of [["/patients/new", "registration"], ["/orders", "the worklist"], ["/orders/turnaround", "turnaround"], ["/census", "the census"], ["/", "home"]] as const) {
+      await page.goto(path);
+      await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+      await check(what);
+    }
+    if (screen.name === "phone") {
+      await page.setViewportSize({ width: 768, height: 1024 });
+      for (const path of ["/", "/patients", `/patients/${patientId}`, `/patients/${patientId}/edit`, "/orders", "/census"]) {
+        await page.goto(path);
+        await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+        await check(`${path} on a 768 px tablet`);
+      }
+      await page.setViewportSize(screen.viewport);
+      await page.goto(`/patients/${patientId}`);
+      await page.screenshot({ path: ".scratch/chart-phone.png", fullPage: true });
+    }
+    // Sign-out stays on screen.
+    await expect(page.getByRole("button", { name: "Sign out" })).toBeInViewport();
+
+    // Compliance sees the override in the patient's audit timeline.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page).toHaveURL(/\/sign-in/);
+    await page.getByLabel("Email").fill("compliance@demo.test");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByTestId("signed-in-user")).toBeVisible();
+    await page.goto(`/audit/patients/${patientId}`);
+    const override = page.locator('[data-event-type="MedicationAllergyOverridden"]');
+    await expect(override).toContainText("Allergy check overridden");
+    await expect(override).toContainText("No alternative; first dose under observation");
+    await expect(override).toContainText("Casey Clinician");
+    await expect(page.locator('[data-event-type="AllergyRecorded"]')).toContainText("Penicillin");
+    await check("the audit timeline");
+    if (screen.name === "phone") {
+      // The compliance console shares the layout: its pages fit the phone too.
+      for (const path of ["/", "/audit", "/audit/events", "/audit/patients", "/audit/activity", "/audit/emergency"]) {
+        await page.goto(path);
+        await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+        await check(`${path} (compliance)`);
+      }
+    }
+    await context.close();
+  });
+}

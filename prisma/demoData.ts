@@ -55,6 +55,13 @@ const medications: [string, string, string, string][] = [
   ["Ibuprofen 400 mg tablet", "400 mg", "oral", "every 6 hours as needed"],
   ["Ceftriaxone 1 g injection", "1 g", "intravenous", "once daily"],
 ];
+const demoAllergies: ["latex" | "peanut" | "shellfish" | "sulfonamide" | "codeine", string, string][] = [
+  ["latex", "Latex", "Contact dermatitis"],
+  ["peanut", "Peanut", "Anaphylaxis"],
+  ["shellfish", "Shellfish", "Hives"],
+  ["sulfonamide", "Sulfonamide antibiotics (sulfa)", "Rash"],
+  ["codeine", "Codeine", "Nausea and vomiting"],
+];
 const procedures = ["Wound dressing change", "Suture removal", "Joint injection", "Spirometry"];
 const referrals = ["Cardiology consult", "Physical therapy evaluation", "Dermatology consult", "Nutrition counselling"];
 
@@ -179,6 +186,29 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
       registrar,
     );
     const patient = { exists: true as const, active: true };
+
+    // Allergies as a ward would have them: most asked ("no known allergies"), some with one, the
+    // rest not recorded yet. A generator of its own, so the rest of the hospital stays the same;
+    // substances that no demo medication order runs into.
+    const s = rng(seed + i * 7919 + 1);
+    const allergyAt = new Date(at + 10 * 60_000);
+    if (s.chance(0.2)) {
+      const [code, text, reaction] = s.pick(demoAllergies);
+      await run(
+        patientStream(patientId),
+        patientDecider,
+        {
+          type: "RecordAllergy",
+          data: { patientId, allergyId: uuidFrom(`allergy:${i}`), substance: { code, text }, reaction, severity: s.pick(["mild", "moderate", "severe"] as const), source: "patient", note: null },
+          metadata: { now: allergyAt },
+        },
+        `patient:${i}:allergy`,
+        projectPatient,
+        registrar,
+      );
+    } else if (s.chance(0.7)) {
+      await run(patientStream(patientId), patientDecider, { type: "RecordNoKnownAllergies", data: { patientId }, metadata: { now: allergyAt } }, `patient:${i}:nka`, projectPatient, registrar);
+    }
 
     // Some demographic corrections, and for a few long charts, many (past the snapshot interval).
     const edits = i < longCharts ? snapshotEvery + 12 + i * 5 : r.chance(0.35) ? r.int(1, 2) : 0;

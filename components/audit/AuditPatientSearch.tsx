@@ -38,7 +38,7 @@ export function AuditPatientSearch() {
           defaultValue={term}
           maxLength={100}
           autoComplete="off"
-          placeholder="e.g. “ann smi” or “MRN0012”"
+          placeholder="e.g. “delgado rosa”, “delg ros” or “MRN0012”"
           aria-describedby="audit-patient-search-hint"
         />
         <button type="submit">Search</button>
@@ -68,7 +68,7 @@ function Results({ term }: { term: string }) {
   if (items.length === 0) {
     return (
       <EmptyState role="status" testId="patients-empty">
-        No patient matches “{term}”. Names and MRNs match from their start.
+        No patient matches “{term}”. Any part of the name in any order, or the MRN, finds a patient.
       </EmptyState>
     );
   }

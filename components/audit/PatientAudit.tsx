@@ -210,7 +210,9 @@ function recordLabel(item: TimelineItem, data: TimelineData): string {
 
 function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem; data: TimelineData; selected: boolean; onTravel: (to: Date) => void }) {
   const occurredApart = Math.abs(item.occurredAt.getTime() - item.recordedAt.getTime()) > 60_000;
-  const order = item.type === "OrderStatusChanged" ? data.orders[String((item.data as Record<string, unknown>).orderId)] : undefined;
+  const payload = (item.data ?? {}) as Record<string, unknown>;
+  const order = item.type === "OrderStatusChanged" || item.type === "MedicationAllergyOverridden" ? data.orders[String(payload.orderId)] : undefined;
+  const safetyName = data.safetyNames[String(payload.allergyId ?? payload.alertId ?? "")];
   return (
     <li className={`event${selected ? " selected" : ""}`} data-event-type={item.type} data-testid="timeline-event" aria-current={selected ? "true" : undefined}>
       <div className="event-head">
@@ -249,7 +251,7 @@ function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem;
           {item.userName ?? item.userId}
         </span>
       </p>
-      <EventSummary type={item.type} data={item.data} orderName={order?.description} full undecodable={item.undecodable} />
+      <EventSummary type={item.type} data={item.data} orderName={order?.description} safetyName={safetyName} full undecodable={item.undecodable} />
     </li>
   );
 }

@@ -1,6 +1,7 @@
 "use client";
 // The record as the system had recorded it at one instant: demographics, encounters and orders
 // then, with what differs from today marked. Bitemporal: "as recorded at", not "as it happened".
+import { activeAlerts, activeAllergies, emptySafety, type PatientSafety } from "@/shared/clinical/safety";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { demographicLabels, formatDateTime, formatInstant, formatValue, label, statusBadgeClass } from "../format";
@@ -93,6 +94,7 @@ function AsOf({ patientId, asOf }: { patientId: string; asOf: Date }) {
           </>
         ) : null}
       </p>
+      {r.patient ? <SafetyAsOf record={r} /> : null}
       {r.patient ? <Demographics record={r} /> : <div className="state">Not registered yet at this instant: nothing of this record had been recorded.</div>}
       <Encounters record={r} />
       <Orders record={r} />
@@ -106,38 +108,65 @@ function AsOf({ patientId, asOf }: { patientId: string; asOf: Date }) {
   );
 }
 
+type AsOfRow = { key: string; name: string; then: ReactNode; now: ReactNode; differs: boolean };
+
+/** Rows of the record then beside now, the ones that differ highlighted. */
+function AsOfTable({ testId, what, rows }: { testId: string; what: string; rows: AsOfRow[] }) {
+  return (
+    <table className="data dense as-of-table" data-testid={testId}>
+      <thead>
+        <tr>
+          <th scope="col">{what}</th>
+          <th scope="col">Then</th>
+          <th scope="col">Now</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key} className={r.differs ? "differs" : undefined} data-field={r.key}>
+            <th scope="row">{r.name}</th>
+            <td className="then">
+              {r.then}
+              {r.differs ? <span className="sr-only"> (differs from now)</span> : null}
+            </td>
+            <td className={r.differs ? "now" : "now muted"}>{r.differs ? r.now : "same"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Demographics({ record }: { record: RecordAsOf }) {
   const then = record.patient!.state as Record<string, unknown>;
   const now = record.current as Record<string, unknown>;
-  const changed = fields.filter((f) => !sameValue(then[f], now[f])).length;
+  const rows = fields.map((f) => ({ key: f, name: demographicLabels[f] ?? f, then: show(f, then[f]), now: show(f, now[f]), differs: !sameValue(then[f], now[f]) }));
+  const changed = rows.filter((r) => r.differs).length;
   return (
     <>
       <h3 className="subhead">Demographics</h3>
-      <table className="data dense as-of-table" data-testid="as-of-demographics">
-        <thead>
-          <tr>
-            <th scope="col">Field</th>
-            <th scope="col">Then</th>
-            <th scope="col">Now</th>
-          </tr>
-        </thead>
-        <tbody>
-          {fields.map((f) => {
-            const differs = !sameValue(then[f], now[f]);
-            return (
-              <tr key={f} className={differs ? "differs" : undefined} data-field={f}>
-                <th scope="row">{demographicLabels[f]}</th>
-                <td className="then">
-                  {show(f, then[f])}
-                  {differs ? <span className="sr-only"> (differs from now)</span> : null}
-                </td>
-                <td className={differs ? "now" : "now muted"}>{differs ? show(f, now[f]) : "same"}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <AsOfTable testId="as-of-demographics" what="Field" rows={rows} />
       <p className="muted small">{changed === 0 ? "Same as now." : `${changed} field${changed === 1 ? "" : "s"} differ from now (highlighted).`}</p>
+    </>
+  );
+}
+
+/** Allergies and alerts as they stood: part of the record like its demographics. */
+function SafetyAsOf({ record }: { record: RecordAsOf }) {
+  const safetyOf = (state: unknown): PatientSafety => (state as { safety?: PatientSafety }).safety ?? emptySafety();
+  const then = safetyOf(record.patient!.state);
+  const now = safetyOf(record.current);
+  const allergies = (s: PatientSafety) => {
+    const active = activeAllergies(s);
+    if (active.length > 0) return active.map((a) => `${a.substance.text}${a.reaction ? ` (${a.reaction})` : ""}`).join(", ");
+    return s.allergyStatus === "none_known" ? "No known allergies" : "Not recorded";
+  };
+  const alerts = (s: PatientSafety) => activeAlerts(s).map((a) => label(a.kind)).join(", ") || "None";
+  const row = (key: string, name: string, of: (s: PatientSafety) => string) => ({ key, name, then: of(then), now: of(now), differs: of(then) !== of(now) });
+  return (
+    <>
+      <h3 className="subhead">Allergies and alerts</h3>
+      <AsOfTable testId="as-of-safety" what="What" rows={[row("allergies", "Allergies", allergies), row("alerts", "Alerts", alerts)]} />
     </>
   );
 }

@@ -1,6 +1,6 @@
 "use client";
 // The demographic inputs shared by registration and the demographics edit.
-import { sexValues } from "@/server/domain/patient/events";
+import { sexValues } from "@/shared/clinical/patients";
 import { addressKeys, hasAddress, type DemographicsForm } from "./demographics";
 import { Field, Options, fieldProps, type FieldErrors } from "./form";
 

@@ -5,7 +5,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState, type FormEvent, type Ref } from "react";
+import { useEffect, useRef, useState, type FormEvent, type ReactNode, type Ref } from "react";
 import { Loading } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import type { DemographicField } from "@/server/domain/patient/events";
@@ -19,12 +19,15 @@ import { fullName } from "./format";
 import { HistoryEvent } from "./HistoryEvent";
 import { BreakGlassDialog, needsBreakGlass } from "./BreakGlass";
 import { Crumbs, PatientLoadError } from "./PageParts";
+import { SafetyBanner } from "./SafetyBanner";
+import { useNow } from "./useNow";
 import type { ChartPatient } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
 export function EditDemographics({ patientId }: { patientId: string }) {
   const trpc = useTRPC();
   const [viewId] = useState(() => crypto.randomUUID());
+  const now = useNow();
   const chart = useQuery({
     ...trpc.patient.byId.queryOptions({ patientId, screen: "edit", viewId }),
     retry: (count, error) => !needsBreakGlass(error) && count < 2,
@@ -35,7 +38,10 @@ export function EditDemographics({ patientId }: { patientId: string }) {
       {chart.data ? (
         // Mounted once with the record as it was when the form opened: later refetches of the
         // chart (or a failed one) must not move the form's base version or lose the user's edits.
-        <EditForm patient={chart.data.patient} />
+        <EditForm
+          patient={chart.data.patient}
+          banner={<SafetyBanner patient={chart.data.patient} openEncounters={chart.data.openEncounters} now={now} />}
+        />
       ) : chart.isError && needsBreakGlass(chart.error) ? (
         <BreakGlassDialog patientId={patientId} onGranted={() => void chart.refetch()} />
       ) : chart.isError ? (
@@ -52,7 +58,7 @@ type Rebased = { from: number; to: number; kept: DemographicField[]; overlap: De
 
 const names = (fields: DemographicField[]) => fields.map((f) => demographicLabels[f] ?? f).join(", ");
 
-function EditForm({ patient }: { patient: ChartPatient }) {
+function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNode }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const router = useRouter();
@@ -166,6 +172,7 @@ function EditForm({ patient }: { patient: ChartPatient }) {
           v{session.expectedVersion}
         </span>
       </p>
+      {banner}
 
       {conflict ? (
         <ConflictPanel

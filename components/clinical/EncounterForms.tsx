@@ -1,91 +1,61 @@
 "use client";
-// Starting and completing encounters from the chart.
+// Starting and completing encounters from the chart, on the shared form layer: the schemas are
+// shared/clinical/encounters.ts's, checked in the browser before the server checks the command.
 import { useMutation } from "@tanstack/react-query";
-import { useRef, useState, type FormEvent } from "react";
+import { useRef, useState } from "react";
+import { errorOf, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
-import { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "@/server/domain/encounter/events";
-import { errorAt, friendlyMessage, isConflict, readError } from "./errors";
-import {
-  ChangedSinceOpened,
-  Field,
-  FormError,
-  InlineFormActions,
-  Options,
-  fieldProps,
-  useCommandForm,
-  useFocusFirstField,
-  type FieldErrors,
-  type InlineFormProps,
-} from "./form";
+import { completeEncounterFormSchema, dischargeDispositions, encounterTypes, startEncounterFormSchema } from "@/shared/clinical/encounters";
+import { isConflict, readError } from "./errors";
+import { ChangedSinceOpened, Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
+
+/** "Check the highlighted fields." once the form's own checks failed, or the server's message. */
+const formAlert = (serverMessage: string | null, errors: object) => serverMessage ?? (Object.keys(errors).length > 0 ? "Check the highlighted fields." : null);
 
 export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: string } & InlineFormProps) {
   const trpc = useTRPC();
   const refresh = useChartRefresh(patientId);
   const formRef = useRef<HTMLFormElement>(null);
-  const form = useCommandForm(formRef);
-  const { errors } = form;
-  const [encounterType, setEncounterType] = useState<EncounterType | "">("outpatient");
-  const [reason, setReason] = useState("");
   useFocusFirstField(formRef);
+  const { form, commandId, formError, failFromServer } = useSchemaForm(startEncounterFormSchema, { encounterType: "outpatient", location: "", reason: "" });
+  const errors = form.formState.errors as Record<string, unknown>;
 
   const start = useMutation(
     trpc.encounter.start.mutationOptions({
-      onSuccess: async () => {
-        form.commandId.reset();
+      onSuccess: async (_, input) => {
+        commandId.reset();
         await refresh(trpc.encounter.listForPatient.queryKey({ patientId }));
-        onDone(`${label(encounterType || "outpatient")} encounter started.`);
+        onDone(`${label(input.encounterType)} encounter started.`);
       },
-      onError: (error) => {
-        const e = readError(error);
-        form.fail({ encounterType: errorAt(e, "encounterType"), reason: errorAt(e, "reason") }, friendlyMessage(e));
-      },
+      onError: (error) => failFromServer(error),
     }),
   );
 
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
+  const onSubmit = form.handleSubmit((v) => {
     if (start.isPending) return;
-    const found: FieldErrors = {};
-    if (!encounterType) found.encounterType = "Choose the type of encounter.";
-    if (reason.trim().length > 500) found.reason = "At most 500 characters.";
-    if (!form.passes(found) || !encounterType) return;
-    start.mutate({ patientId, encounterType, reason: reason.trim() || null, commandId: form.commandId.get() });
-  };
+    start.mutate({ patientId, encounterType: v.encounterType, reason: v.reason || null, location: v.location || null, commandId: commandId.get() });
+  });
 
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="start-encounter-title">
       <h3 id="start-encounter-title">Start encounter</h3>
-      <FormError message={form.formError} />
+      <FormError message={formAlert(formError, errors)} />
       <div className="row">
-        <Field id="encounterType" label="Type" error={errors.encounterType} required>
-          <select
-            {...fieldProps("encounterType", errors.encounterType)}
-            value={encounterType}
-            onChange={(e) => {
-              form.edited("encounterType");
-              setEncounterType(e.target.value as EncounterType);
-            }}
-            required
-          >
+        <Field id="encounterType" label="Type" error={errorOf(errors, "encounterType")} required>
+          <select {...fieldProps("encounterType", errorOf(errors, "encounterType"))} {...form.register("encounterType")} required>
             <option value="">Choose…</option>
             <Options values={encounterTypes} />
           </select>
         </Field>
       </div>
-      <Field id="encounterReason" label="Reason for visit" error={errors.reason} optional>
-        <textarea
-          {...fieldProps("encounterReason", errors.reason)}
-          rows={2}
-          maxLength={500}
-          value={reason}
-          onChange={(e) => {
-            form.edited("reason");
-            setReason(e.target.value);
-          }}
-        />
+      <Field id="encounterLocation" label="Location" hint="Ward, room, bed or clinic" error={errorOf(errors, "location")} optional>
+        <input {...fieldProps("encounterLocation", errorOf(errors, "location"), "Ward, room, bed or clinic")} {...form.register("location")} maxLength={100} autoComplete="off" />
+      </Field>
+      <Field id="encounterReason" label="Reason for visit" error={errorOf(errors, "reason")} optional>
+        <textarea {...fieldProps("encounterReason", errorOf(errors, "reason"))} {...form.register("reason")} rows={2} maxLength={500} />
       </Field>
       <InlineFormActions pending={start.isPending} submit="Start encounter" sending="Starting…" onClose={onClose} />
     </form>
@@ -97,48 +67,36 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
   const refresh = useChartRefresh(encounter.patientId);
   const refreshAll = () => refresh(trpc.encounter.listForPatient.queryKey({ patientId: encounter.patientId }));
   const formRef = useRef<HTMLFormElement>(null);
-  const form = useCommandForm(formRef);
-  const { errors } = form;
-  const idp = `complete-${encounter.encounterId.slice(0, 8)}`;
-  const [outcome, setOutcome] = useState("");
-  const [disposition, setDisposition] = useState<DischargeDisposition | "">("");
-  const [conflict, setConflict] = useState(false);
   useFocusFirstField(formRef);
+  const idp = `complete-${encounter.encounterId.slice(0, 8)}`;
+  const [conflict, setConflict] = useState(false);
+  const { form, commandId, formError, failFromServer } = useSchemaForm(completeEncounterFormSchema, { outcome: "", dischargeDisposition: "" as never });
+  const errors = form.formState.errors as Record<string, unknown>;
 
   const complete = useMutation(
     trpc.encounter.complete.mutationOptions({
       onSuccess: async () => {
-        form.commandId.reset();
+        commandId.reset();
         await refreshAll();
         onDone(`${label(encounter.encounterType)} encounter completed.`);
       },
       onError: (error) => {
-        const e = readError(error);
-        if (isConflict(e)) {
-          setConflict(true);
-          return;
-        }
-        form.fail({ outcome: errorAt(e, "outcome"), dischargeDisposition: errorAt(e, "dischargeDisposition") }, friendlyMessage(e));
+        if (isConflict(readError(error))) setConflict(true);
+        else failFromServer(error);
       },
     }),
   );
 
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
+  const onSubmit = form.handleSubmit((v) => {
     if (complete.isPending) return;
-    const found: FieldErrors = {};
-    if (!outcome.trim()) found.outcome = "Enter the outcome of the encounter.";
-    else if (outcome.trim().length > 2000) found.outcome = "At most 2000 characters.";
-    if (!disposition) found.dischargeDisposition = "Choose the discharge disposition.";
-    if (!form.passes(found) || !disposition) return;
     complete.mutate({
       encounterId: encounter.encounterId,
-      outcome: outcome.trim(),
-      dischargeDisposition: disposition,
+      outcome: v.outcome,
+      dischargeDisposition: v.dischargeDisposition,
       expectedVersion: encounter.version,
-      commandId: form.commandId.get(),
+      commandId: commandId.get(),
     });
-  };
+  });
 
   if (conflict) {
     return (
@@ -157,31 +115,13 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby={`${idp}-title`}>
       <h3 id={`${idp}-title`}>Complete encounter</h3>
-      <FormError message={form.formError} />
-      <Field id={`${idp}-outcome`} label="Outcome" error={errors.outcome} required>
-        <textarea
-          {...fieldProps(`${idp}-outcome`, errors.outcome)}
-          rows={3}
-          maxLength={2000}
-          value={outcome}
-          onChange={(e) => {
-            form.edited("outcome");
-            setOutcome(e.target.value);
-          }}
-          required
-        />
+      <FormError message={formAlert(formError, errors)} />
+      <Field id={`${idp}-outcome`} label="Outcome" error={errorOf(errors, "outcome")} required>
+        <textarea {...fieldProps(`${idp}-outcome`, errorOf(errors, "outcome"))} {...form.register("outcome")} rows={3} maxLength={2000} required />
       </Field>
       <div className="row">
-        <Field id={`${idp}-disposition`} label="Discharge disposition" error={errors.dischargeDisposition} required>
-          <select
-            {...fieldProps(`${idp}-disposition`, errors.dischargeDisposition)}
-            value={disposition}
-            onChange={(e) => {
-              form.edited("dischargeDisposition");
-              setDisposition(e.target.value as DischargeDisposition);
-            }}
-            required
-          >
+        <Field id={`${idp}-disposition`} label="Discharge disposition" error={errorOf(errors, "dischargeDisposition")} required>
+          <select {...fieldProps(`${idp}-disposition`, errorOf(errors, "dischargeDisposition"))} {...form.register("dischargeDisposition")} required>
             <option value="">Choose…</option>
             <Options values={dischargeDispositions} />
           </select>

@@ -4,7 +4,8 @@
 import { useMutation } from "@tanstack/react-query";
 import { useId, useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
-import { resultingKinds, type OrderKind, type OrderStatus, type ResultData } from "@/server/domain/order/events";
+import { resultingKinds, type OrderKind, type OrderStatus } from "@/shared/clinical/orders";
+import type { ResultData } from "@/server/domain/order/events";
 import { errorAt, friendlyMessage, isConflict, readError, ruleOf } from "./errors";
 import {
   ChangedSinceOpened,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { criticalFindings } from "@/server/domain/order/results";
+import { criticalFindings } from "@/shared/clinical/results";
 import { buildResultData } from "./OrderStatusChange";
 
 describe("buildResultData", () => {

@@ -6,7 +6,7 @@ import { Fragment, useState } from "react";
 import { LoadMore, TableHead } from "@/components/DataTable";
 import { EmptyState, ErrorState, Flash, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
-import { orderKinds, orderPriorities, orderStatuses, type OrderKind, type OrderPriority, type OrderStatus } from "@/server/domain/order/events";
+import { orderKinds, orderPriorities, orderStatuses, type OrderKind, type OrderPriority, type OrderStatus } from "@/shared/clinical/orders";
 import { ClinicalNav } from "./ClinicalNav";
 import { errorText } from "./errors";
 import { Field, Options } from "./form";

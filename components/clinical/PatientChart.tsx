@@ -11,12 +11,14 @@ import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
 import { formatAddress, formatDateTime, label, resultSummary, statusBadgeClass } from "@/components/format";
-import { ageFrom, fullName, priorityBadgeClass } from "./format";
+import { fullName, priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
 import { Crumbs, isPatientNotFound, PatientLoadError } from "./PageParts";
 import { BreakGlassDialog, needsBreakGlass } from "./BreakGlass";
 import { PatientHistory } from "./PatientHistory";
 import { PlaceOrderForm } from "./PlaceOrderForm";
+import { SafetyBanner } from "./SafetyBanner";
+import { SafetyPanel } from "./SafetyPanel";
 import type { Chart, ChartOrder } from "./types";
 import { useNow } from "./useNow";
 
@@ -113,6 +115,8 @@ function ChartView({
   const orderNames = useMemo(() => {
     const orders: Record<string, string> = {};
     for (const o of chart.orders) orders[o.orderId] = (o.details as OrderDetails | null)?.description ?? o.description;
+    for (const a of chart.patient.safety.allergies) orders[a.allergyId] = `Allergy: ${a.substance.text}`;
+    for (const a of chart.patient.safety.alerts) orders[a.alertId] = `Alert: ${label(a.kind)}`;
     return orders;
   }, [chart]);
 
@@ -125,18 +129,11 @@ function ChartView({
     <>
       <ClinicalNav />
       <Crumbs current={fullName(patient)} />
-      <header className="chart-head">
+      <header className="chart-head" data-version={patient.version}>
         <div>
           <h1>
             {fullName(patient)}{" "}
-            <span className="badge info version" title="Record version: every change adds one" data-testid="patient-version">
-              v{patient.version}
-            </span>
-            {patient.erasedAt ? (
-              <span className="badge bad">Erased</span>
-            ) : !patient.active ? (
-              <span className="badge muted">Inactive</span>
-            ) : null}
+            {patient.erasedAt ? <span className="badge bad">Erased</span> : null}
           </h1>
           {patient.erasedAt ? (
             <div className="alert warn" role="status" data-testid="patient-erased">
@@ -144,25 +141,6 @@ function ChartView({
               more can be recorded about them.
             </div>
           ) : null}
-          <dl className="inline-facts">
-            <div>
-              <dt>MRN</dt>
-              <dd className="mono" data-testid="patient-mrn">
-                {patient.mrn}
-              </dd>
-            </div>
-            <div>
-              <dt>Born</dt>
-              <dd>
-                {patient.dateOfBirth}
-                {now && !patient.erasedAt ? <span className="muted"> ({ageFrom(patient.dateOfBirth, now)})</span> : null}
-              </dd>
-            </div>
-            <div>
-              <dt>Sex</dt>
-              <dd>{label(patient.sex)}</dd>
-            </div>
-          </dl>
         </div>
         {refreshing ? (
           <span className="muted small" role="status">
@@ -170,6 +148,7 @@ function ChartView({
           </span>
         ) : null}
       </header>
+      <SafetyBanner patient={patient} openEncounters={chart.openEncounters} now={now} />
 
       <Flash message={flash} onDismiss={() => setFlash(null)} />
 
@@ -227,6 +206,7 @@ function ChartView({
                   <div className="encounter-line">
                     <div>
                       <strong>{label(e.encounterType)}</strong> <span className="badge info">In progress</span>
+                      {e.location ? <div className="small">{e.location}</div> : null}
                       <div className="muted small">
                         Started {formatDateTime(e.startedAt)}
                         {e.providerName ? ` by ${e.providerName}` : ""}
@@ -266,6 +246,8 @@ function ChartView({
         </section>
       </div>
 
+      <SafetyPanel patientId={patient.patientId} safety={patient.safety} onDone={done} />
+
       <section className="panel" aria-labelledby="orders-title">
         <div className="panel-head">
           <h2 id="orders-title">Orders</h2>
@@ -276,7 +258,13 @@ function ChartView({
           ) : null}
         </div>
         {open?.kind === "place-order" ? (
-          <PlaceOrderForm patientId={patient.patientId} openEncounters={chart.openEncounters} onDone={done} onClose={() => setOpen(null)} />
+          <PlaceOrderForm
+            patientId={patient.patientId}
+            openEncounters={chart.openEncounters}
+            allergies={patient.safety.allergies}
+            onDone={done}
+            onClose={() => setOpen(null)}
+          />
         ) : null}
         <h3 className="subhead">Active</h3>
         {activeOrders.length === 0 ? (

@@ -50,7 +50,7 @@ export function PatientSearch() {
           <input
             id="patient-search"
             type="search"
-            placeholder="Name or MRN, e.g. “ann smi” or “MRN0012”"
+            placeholder="Name or MRN, e.g. “delgado rosa”, “delg ros” or “MRN0012”"
             value={search}
             onChange={(e) => setSearch(e.target.value)}
             maxLength={100}

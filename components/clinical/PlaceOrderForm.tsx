@@ -1,140 +1,120 @@
 "use client";
 // Placing an order from the chart, optionally attached to one of the patient's open encounters.
+// A medication that matches a recorded allergy is flagged as it is typed and needs a reason.
 import { useMutation } from "@tanstack/react-query";
-import { useRef, useState, type FormEvent } from "react";
+import { useMemo, useRef, useState } from "react";
+import { useWatch } from "react-hook-form";
+import { errorOf, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
-import { orderKinds, orderPriorities, type OrderKind, type OrderPriority } from "@/server/domain/order/events";
-import { fieldErrorsBy, friendlyMessage, readError, ruleOf } from "./errors";
-import {
-  Field,
-  FormError,
-  InlineFormActions,
-  Options,
-  fieldProps,
-  useCommandForm,
-  useFocusFirstField,
-  type FieldErrors,
-  type InlineFormProps,
-} from "./form";
+import { orderKinds, orderPriorities, placeOrderFormFor, type OrderKind } from "@/shared/clinical/orders";
+import { allergyConflicts, type Allergy } from "@/shared/clinical/safety";
+import { friendlyMessage, ruleOf } from "./errors";
+import { Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { formatDateTime, label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
-type OrderForm = {
-  kind: OrderKind;
-  description: string;
-  code: string;
-  priority: OrderPriority;
-  scheduledFor: string;
-  encounterId: string;
-  dose: string;
-  route: string;
-  frequency: string;
-};
-
-const limits: Partial<Record<keyof OrderForm, number>> = { description: 1000, code: 64, dose: 100, route: 100, frequency: 100 };
-
 export function PlaceOrderForm({
   patientId,
   openEncounters,
+  allergies,
   onDone,
   onClose,
-}: { patientId: string; openEncounters: ChartEncounter[] } & InlineFormProps) {
+}: { patientId: string; openEncounters: ChartEncounter[]; allergies: Allergy[] } & InlineFormProps) {
   const trpc = useTRPC();
   const refresh = useChartRefresh(patientId);
   const formRef = useRef<HTMLFormElement>(null);
-  const form = useCommandForm(formRef);
-  const { errors } = form;
-  const [values, setValues] = useState<OrderForm>({
+  useFocusFirstField(formRef);
+  // The server refused for an allergy this screen did not know of yet (recorded meanwhile).
+  const [serverConflict, setServerConflict] = useState<string | null>(null);
+  const schema = useMemo(() => placeOrderFormFor(allergies, serverConflict !== null), [allergies, serverConflict]);
+  const { form, commandId, formError, failFromServer } = useSchemaForm(schema, {
     kind: "lab",
+    priority: "routine",
+    encounterId: openEncounters[0]?.encounterId ?? "",
     description: "",
     code: "",
-    priority: "routine",
-    scheduledFor: "",
-    encounterId: openEncounters[0]?.encounterId ?? "",
     dose: "",
     route: "",
     frequency: "",
+    scheduledFor: "",
+    allergyOverrideReason: "",
   });
-  useFocusFirstField(formRef);
-
-  const medication = values.kind === "medication";
+  const { register, handleSubmit, control } = form;
+  const errors = form.formState.errors as Record<string, unknown>;
+  const [kind, description, code] = useWatch({ control, name: ["kind", "description", "code"] });
+  const medication = kind === "medication";
+  // The same check the server makes, as the clinician types: warned before submitting.
+  const conflicts = medication ? allergyConflicts({ description, code }, allergies) : [];
+  const needsOverride = conflicts.length > 0 || serverConflict !== null;
 
   const create = useMutation(
     trpc.order.create.mutationOptions({
-      onSuccess: async () => {
-        form.commandId.reset();
+      onSuccess: async (_, input) => {
+        commandId.reset();
         await refresh(trpc.order.worklist.pathKey());
-        onDone(`${label(values.kind)} order placed: ${values.description.trim()}.`);
+        onDone(`${label(input.kind)} order placed: ${input.details.description}.`);
       },
       onError: (error) => {
-        const e = readError(error);
-        const fields: FieldErrors = fieldErrorsBy(e, (path) => path.replace(/^details\./, ""));
-        const rule = ruleOf(e);
-        if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") fields.encounterId = friendlyMessage(e);
-        form.fail(fields, friendlyMessage(e));
+        failFromServer(error, (e) => {
+          const rule = ruleOf(e);
+          if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") form.setError("encounterId", { message: friendlyMessage(e) });
+          if (rule === "order.allergy_conflict") {
+            setServerConflict(e.message);
+            form.setError("allergyOverrideReason", { message: "Give a reason to order it despite the allergy." }, { shouldFocus: true });
+          }
+          // The server's paths name the command's fields ("details.dose"); the form's are flat.
+          for (const [path, message] of Object.entries(e.fieldErrors)) {
+            if (path.startsWith("details.")) form.setError(path.slice("details.".length) as "dose", { message });
+          }
+          return Object.keys(e.fieldErrors).length > 0 ? "Check the highlighted fields." : null;
+        });
       },
     }),
   );
 
-  const set = <K extends keyof OrderForm>(key: K, value: OrderForm[K]) => {
-    form.edited(key);
-    setValues((v) => ({ ...v, [key]: value }));
-  };
-
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
+  const onSubmit = handleSubmit((v) => {
     if (create.isPending) return;
-    const found: FieldErrors = {};
-    if (!values.description.trim()) found.description = "Describe what is ordered.";
-    for (const [key, max] of Object.entries(limits)) {
-      if (values[key as keyof OrderForm].trim().length > max) found[key] = `At most ${max} characters.`;
-    }
-    let scheduledFor: Date | null = null;
-    if (values.scheduledFor) {
-      scheduledFor = new Date(values.scheduledFor);
-      if (Number.isNaN(scheduledFor.getTime())) found.scheduledFor = "Enter a date and time.";
-    }
-    if (!form.passes(found)) return;
-    const t = (s: string) => s.trim() || undefined;
+    const t = (s: string) => s || undefined;
     create.mutate({
       patientId,
-      encounterId: values.encounterId || null,
-      kind: values.kind,
-      priority: values.priority,
-      scheduledFor,
+      encounterId: v.encounterId || null,
+      kind: v.kind,
+      priority: v.priority,
+      scheduledFor: v.scheduledFor ? new Date(v.scheduledFor) : null,
       details: {
-        description: values.description.trim(),
-        code: t(values.code),
-        ...(medication && { dose: t(values.dose), route: t(values.route), frequency: t(values.frequency) }),
+        description: v.description,
+        code: t(v.code),
+        ...(v.kind === "medication" && { dose: t(v.dose), route: t(v.route), frequency: t(v.frequency) }),
       },
-      commandId: form.commandId.get(),
+      allergyOverrideReason: needsOverride ? v.allergyOverrideReason.trim() : undefined,
+      commandId: commandId.get(),
     });
-  };
-
-  const text = (key: keyof OrderForm, hint?: string) => ({
-    ...fieldProps(`order-${key}`, errors[key], hint),
-    value: values[key],
-    onChange: (e: { target: { value: string } }) => set(key, e.target.value as never),
   });
+
+  const input = (name: "description" | "code" | "dose" | "route" | "frequency" | "scheduledFor" | "allergyOverrideReason", hint?: string) => ({
+    ...fieldProps(`order-${name}`, errorOf(errors, name), hint),
+    ...register(name),
+  });
+  const select = (name: "kind" | "priority" | "encounterId") => ({ ...fieldProps(`order-${name}`, errorOf(errors, name)), ...register(name) });
 
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="place-order-title">
       <h3 id="place-order-title">Place order</h3>
-      <FormError message={form.formError} />
+      <FormError message={formError ?? (Object.keys(errors).length > 0 ? "Check the highlighted fields." : null)} />
       <div className="row">
-        <Field id="order-kind" label="Kind" error={errors.kind} required>
-          <select {...text("kind")} required>
+        <Field id="order-kind" label="Kind" error={errorOf(errors, "kind")} required>
+          <select {...select("kind")} required>
             <Options values={orderKinds} />
           </select>
         </Field>
-        <Field id="order-priority" label="Priority" error={errors.priority} required>
-          <select {...text("priority")} required>
+        <Field id="order-priority" label="Priority" error={errorOf(errors, "priority")} required>
+          <select {...select("priority")} required>
             <Options values={orderPriorities} />
           </select>
         </Field>
-        <Field id="order-encounterId" label="Encounter" error={errors.encounterId} optional>
-          <select {...text("encounterId")}>
+        <Field id="order-encounterId" label="Encounter" error={errorOf(errors, "encounterId")} optional>
+          <select {...select("encounterId")}>
             <option value="">None</option>
             {openEncounters.map((e) => (
               <option key={e.encounterId} value={e.encounterId}>
@@ -145,32 +125,46 @@ export function PlaceOrderForm({
         </Field>
       </div>
       <div className="row">
-        <Field id="order-description" label="Description" error={errors.description} required className="grow">
-          <input {...text("description")} maxLength={1000} autoComplete="off" required placeholder={placeholders[values.kind]} />
+        <Field id="order-description" label="Description" error={errorOf(errors, "description")} required className="grow">
+          <input {...input("description")} maxLength={1000} autoComplete="off" required placeholder={placeholders[kind]} />
         </Field>
-        <Field id="order-code" label="Code" error={errors.code} hint="LOINC, RxNorm, CPT…" optional>
-          <input {...text("code", "LOINC, RxNorm, CPT…")} maxLength={64} autoComplete="off" className="mono" />
+        <Field id="order-code" label="Code" error={errorOf(errors, "code")} hint="LOINC, RxNorm, CPT…" optional>
+          <input {...input("code", "LOINC, RxNorm, CPT…")} maxLength={64} autoComplete="off" className="mono" />
         </Field>
       </div>
       {medication ? (
         <fieldset className="group">
           <legend>Medication</legend>
           <div className="row">
-            <Field id="order-dose" label="Dose" error={errors.dose} optional>
-              <input {...text("dose")} maxLength={100} autoComplete="off" placeholder="e.g. 500 mg" />
+            <Field id="order-dose" label="Dose" error={errorOf(errors, "dose")} optional>
+              <input {...input("dose")} maxLength={100} autoComplete="off" placeholder="e.g. 500 mg" />
             </Field>
-            <Field id="order-route" label="Route" error={errors.route} optional>
-              <input {...text("route")} maxLength={100} autoComplete="off" placeholder="e.g. oral" />
+            <Field id="order-route" label="Route" error={errorOf(errors, "route")} optional>
+              <input {...input("route")} maxLength={100} autoComplete="off" placeholder="e.g. oral" />
             </Field>
-            <Field id="order-frequency" label="Frequency" error={errors.frequency} optional>
-              <input {...text("frequency")} maxLength={100} autoComplete="off" placeholder="e.g. twice daily" />
+            <Field id="order-frequency" label="Frequency" error={errorOf(errors, "frequency")} optional>
+              <input {...input("frequency")} maxLength={100} autoComplete="off" placeholder="e.g. twice daily" />
             </Field>
           </div>
         </fieldset>
       ) : null}
+      {needsOverride ? (
+        <div className="alert warn stack" role="alert" data-testid="allergy-warning">
+          <p>
+            <strong>Allergy:</strong>{" "}
+            {conflicts.length > 0
+              ? conflicts.map((c) => (c.matchedBy === "class" ? `${c.substance} (same class: ${label(c.drugClass ?? "")})` : c.substance)).join(", ")
+              : serverConflict}
+            . This order is refused unless you say why it is given anyway; the override is recorded for review.
+          </p>
+          <Field id="order-allergyOverrideReason" label="Reason to order despite the allergy" error={errorOf(errors, "allergyOverrideReason")} required>
+            <input {...input("allergyOverrideReason")} maxLength={500} autoComplete="off" />
+          </Field>
+        </div>
+      ) : null}
       <div className="row">
-        <Field id="order-scheduledFor" label="Scheduled for" error={errors.scheduledFor} optional>
-          <input {...text("scheduledFor")} type="datetime-local" />
+        <Field id="order-scheduledFor" label="Scheduled for" error={errorOf(errors, "scheduledFor")} optional>
+          <input {...input("scheduledFor")} type="datetime-local" />
         </Field>
         <div className="field spacer" aria-hidden="true" />
         <div className="field spacer" aria-hidden="true" />

@@ -1,7 +1,8 @@
 // The demographics form's model: string fields in the form, the domain's shapes on the wire,
 // client checks that mirror the server's schema (the server stays the authority), and the diff
 // that an update sends.
-import { mrnPattern, phonePattern, type Address, type Demographics, type DemographicField, type Sex } from "@/server/domain/patient/events";
+import { mrnPattern, phonePattern, type Sex } from "@/shared/clinical/patients";
+import type { Address, Demographics, DemographicField } from "@/server/domain/patient/events";
 import type { FieldErrors } from "./form";
 import { latestDateOnEarth } from "./form";
 

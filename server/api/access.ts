@@ -20,6 +20,11 @@ export const accessMatrix = {
   "patient.list": ["clinician"],
   "patient.history": ["clinician"],
   "patient.changesSince": ["clinician"],
+  "patient.recordAllergy": ["clinician"],
+  "patient.recordNoKnownAllergies": ["clinician"],
+  "patient.closeAllergy": ["clinician"],
+  "patient.recordAlert": ["clinician"],
+  "patient.resolveAlert": ["clinician"],
   // Break the glass: only clinicians open charts, so only they state a reason to.
   "patient.breakGlass": ["clinician"],
   "encounter.start": ["clinician"],

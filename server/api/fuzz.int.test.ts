@@ -164,6 +164,9 @@ async function fixture(db: Database): Promise<Fixture> {
   const { encounterId } = await api.encounter.start({ patientId, encounterType: "outpatient" });
   const { orderId } = await api.order.create({ patientId, encounterId, kind: "lab", details: { description: "CBC" } });
   await api.order.changeStatus({ orderId, newStatus: "in_progress", expectedVersion: 1 });
+  const allergy = { substance: { code: "penicillin" as const, text: "Penicillin" }, reaction: "Hives", severity: "severe" as const, source: "patient" as const, note: null };
+  const { allergyId } = await api.patient.recordAllergy({ patientId, ...allergy });
+  const { alertId } = await api.patient.recordAlert({ patientId, kind: "fall_risk", note: null });
   // A valid input for the procedures that take one, so a bad value in one field reaches the code behind it.
   const inputs: Record<string, unknown> = {
     "patient.register": newPatient(),
@@ -172,11 +175,16 @@ async function fixture(db: Database): Promise<Fixture> {
     "patient.list": { search: "a", limit: 5 },
     "patient.history": { patientId, limit: 5 },
     "patient.changesSince": { patientId, sinceVersion: 0 },
+    "patient.recordAllergy": { patientId, ...allergy, substance: { code: null, text: "Latex" }, note: "gloves" },
+    "patient.recordNoKnownAllergies": { patientId },
+    "patient.closeAllergy": { patientId, allergyId, outcome: "refuted", reason: "tolerated amoxicillin" },
+    "patient.recordAlert": { patientId, kind: "contact_isolation", note: "MRSA" },
+    "patient.resolveAlert": { patientId, alertId, reason: "walking independently" },
     "encounter.start": { patientId, encounterType: "outpatient", reason: "check-up", startedAt: new Date() },
     "encounter.complete": { encounterId, expectedVersion: 1, outcome: "well", dischargeDisposition: "home" },
     "encounter.byId": { encounterId },
     "encounter.listForPatient": { patientId },
-    "order.create": { patientId, encounterId, kind: "lab", details: { description: "CBC", code: "58410-2" }, scheduledFor: new Date() },
+    "order.create": { patientId, encounterId, kind: "medication", details: { description: "Amoxicillin", dose: "500 mg" }, scheduledFor: new Date(), allergyOverrideReason: "no alternative, observed" },
     "order.changeStatus": { orderId, newStatus: "completed", expectedVersion: 2, resultData: { hb: { value: 13.5, unit: "g/dL" } } },
     "order.byId": { orderId },
     "order.worklist": { provider: "me", limit: 5 },

@@ -1,6 +1,7 @@
 // The tRPC endpoint over HTTP (app/api/trpc/[trpc]/route.ts): batch and body limits, the CSRF
 // check, and the log line for faults that happen outside a procedure (reading the body, creating
 // the context).
+import "server-only";
 import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getDatabase } from "../db/client";

@@ -1,4 +1,5 @@
 // The signed-in user for server components and layouts, read once per request.
+import "server-only";
 import { headers } from "next/headers";
 import { cache } from "react";
 import { getDatabase } from "../db/client";

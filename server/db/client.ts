@@ -2,6 +2,7 @@
 // embedded PGlite under .data/, in-process through one adapter (PGlite is a single session, so
 // one process must own it).
 import { PrismaPg } from "@prisma/adapter-pg";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import pg from "pg";
@@ -96,7 +97,8 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   const lock = inMemory ? null : lockEmbeddedDatabase(dataDir);
   let client: PGlite;
   try {
-    client = await PGlite.create(dataDir);
+    // pg_trgm is a contrib extension: PGlite loads it only when named here (the patient search).
+    client = await PGlite.create(dataDir, { extensions: { pg_trgm } });
   } catch (error) {
     lock?.release();
     throw error;

@@ -11,6 +11,9 @@ export const upcasterNotes: Record<string, Record<number, string>> = {
   PatientRegistered: {
     1: "v1 stored one `name`; v2 splits it into givenName and familyName (the last word is the family name).",
   },
+  EncounterStarted: {
+    1: "v1 had no location; v2 adds `location` (ward, room, bed or clinic), null for older encounters.",
+  },
 };
 
 const patientId = "7d0c1c52-4d7e-4c7e-9a53-3c1f4f6f2a10";
@@ -44,6 +47,7 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
     encounterType: "outpatient",
     startedAt: "2026-01-15T09:30:00.000Z",
     reason: "annual check-up",
+    location: "Ward 4B, bed 12",
   },
   EncounterCompleted: {
     encounterId,
@@ -81,6 +85,26 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
     resultedAt: "2026-01-15T12:00:00.000Z",
   },
   PatientErased: { patientId, reason: "the patient asked to be forgotten (request 2026-0142)", erasedAt: "2026-02-01T08:00:00.000Z" },
+  AllergyRecorded: {
+    patientId,
+    allergyId: "7a1d2c3b-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+    substance: { code: "penicillin", text: "Penicillin" },
+    reaction: "Hives",
+    severity: "moderate",
+    source: "patient",
+    note: null,
+  },
+  NoKnownAllergiesRecorded: { patientId },
+  AllergyRefuted: { patientId, allergyId: "7a1d2c3b-4e5f-4a6b-9c7d-8e9f0a1b2c3d", reason: "Tolerated amoxicillin since" },
+  AllergyResolved: { patientId, allergyId: "7a1d2c3b-4e5f-4a6b-9c7d-8e9f0a1b2c3d", reason: "Outgrown" },
+  AlertRecorded: { patientId, alertId: "9c3f4e5d-6a7b-4c8d-9e0f-1a2b3c4d5e6f", kind: "fall_risk", note: "Unsteady on standing" },
+  AlertResolved: { patientId, alertId: "9c3f4e5d-6a7b-4c8d-9e0f-1a2b3c4d5e6f", reason: "Walking independently" },
+  MedicationAllergyOverridden: {
+    orderId,
+    patientId,
+    conflicts: [{ allergyId: "7a1d2c3b-4e5f-4a6b-9c7d-8e9f0a1b2c3d", substance: "Penicillin", matchedBy: "class", drugClass: "penicillins" }],
+    reason: "No alternative; given under observation",
+  },
   ProjectionRebuildStarted: { rebuildId, projection: "orders", reason: "fix to the worklist order", codeVersion: 2, eventsTotal: 120000 },
   ProjectionRebuildFinished: { rebuildId, projection: "orders", eventsDone: 120000, durationMs: 2400, eventsPerSecond: 50000, swapPauseMs: 12 },
   ProjectionRebuildCancelled: { rebuildId, projection: "orders", eventsDone: 40000, durationMs: 900 },

@@ -8,6 +8,7 @@ import type { OrderState } from "../domain/order/decider";
 import type { OrderPriority } from "../domain/order/events";
 import { Prisma } from "../db/generated/client";
 import { isErased, PHI_ERASED } from "../eventStore/phi";
+import type { PatientSafety } from "../../shared/clinical/safety";
 
 type Registered = Extract<PatientState, { status: "registered" }>;
 type Started = Exclude<EncounterState, { status: "not_started" }>;
@@ -33,6 +34,8 @@ export function patientRow(state: Registered, version: number, at: Date) {
       address: null,
       active: false,
       sortKey: `~erased ${state.patientId}`,
+      // What the patient's allergies and alerts were is PHI too: the row keeps the empty shape.
+      safety: { allergyStatus: "unknown", allergies: [], alerts: [] } satisfies PatientSafety as unknown as Prisma.InputJsonValue,
       version,
       updatedAt: at,
       erasedAt: state.erasedAt ? new Date(state.erasedAt) : at,
@@ -50,6 +53,7 @@ export function patientRow(state: Registered, version: number, at: Date) {
     address: (state.address ?? null) as Prisma.InputJsonValue | null,
     active: state.active,
     sortKey: sortKeyOf(state.familyName, state.givenName),
+    safety: state.safety as unknown as Prisma.InputJsonValue,
     version,
     updatedAt: at,
     erasedAt: null,
@@ -65,6 +69,7 @@ export function encounterRow(state: Started, version: number, at: Date) {
     encounterType: state.encounterType,
     status: state.status,
     reason: state.reason,
+    location: state.location,
     startedAt: new Date(state.startedAt),
     endedAt: done ? new Date(done.endedAt) : null,
     outcome: done?.outcome ?? null,

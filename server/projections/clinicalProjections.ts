@@ -77,7 +77,7 @@ const typesOf = (defs: readonly { type: string }[]) => defs.map((d) => d.type);
 
 const patientColumns: Column[] = [
   ["patient_id", "uuid"], ["mrn", "text"], ["given_name", "text"], ["family_name", "text"], ["date_of_birth", "date"],
-  ["sex", "text"], ["email", "text"], ["phone", "text"], ["address", "jsonb"], ["active", "boolean"], ["sort_key", "text"],
+  ["sex", "text"], ["email", "text"], ["phone", "text"], ["address", "jsonb"], ["active", "boolean"], ["sort_key", "text"], ["safety", "jsonb"],
   ["version", "integer"], ["registered_at", "timestamptz"], ["updated_at", "timestamptz"], ["erased_at", "timestamptz"],
 ];
 
@@ -96,7 +96,7 @@ export const patientsProjection: Projection = {
       rows.push({
         patient_id: r.patientId, mrn: r.mrn, given_name: r.givenName, family_name: r.familyName,
         date_of_birth: r.dateOfBirth ? r.dateOfBirth.toISOString().slice(0, 10) : null, sex: r.sex, email: r.email, phone: r.phone,
-        address: r.address, active: r.active, sort_key: r.sortKey, version: r.version,
+        address: r.address, active: r.active, sort_key: r.sortKey, safety: r.safety, version: r.version,
         registered_at: iso(f.firstAt), updated_at: iso(r.updatedAt), erased_at: iso(r.erasedAt),
       });
     }
@@ -106,7 +106,7 @@ export const patientsProjection: Projection = {
 
 const encounterColumns: Column[] = [
   ["encounter_id", "uuid"], ["patient_id", "uuid"], ["provider_id", "text"], ["encounter_type", "text"], ["status", "text"],
-  ["reason", "text"], ["started_at", "timestamptz"], ["ended_at", "timestamptz"], ["outcome", "text"],
+  ["reason", "text"], ["location", "text"], ["started_at", "timestamptz"], ["ended_at", "timestamptz"], ["outcome", "text"],
   ["discharge_disposition", "text"], ["duration_minutes", "integer"], ["version", "integer"], ["updated_at", "timestamptz"],
 ];
 
@@ -125,7 +125,7 @@ export const encountersProjection: Projection = {
       const r = encounterRow(f.state, f.version, f.lastAt);
       rows.push({
         encounter_id: r.encounterId, patient_id: r.patientId, provider_id: r.providerId, encounter_type: r.encounterType,
-        status: r.status, reason: r.reason, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome,
+        status: r.status, reason: r.reason, location: r.location, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome,
         discharge_disposition: r.dischargeDisposition, duration_minutes: r.durationMinutes, version: r.version, updated_at: iso(r.updatedAt),
       });
     }

@@ -23,9 +23,10 @@ export const maskStatements = {
   rm_patients: (t: string) =>
     `UPDATE ${t} SET mrn = 'ERASED-' || patient_id::text, given_name = '${PHI_ERASED}', family_name = '${PHI_ERASED}',
             date_of_birth = NULL, email = NULL, phone = NULL, address = NULL, active = false,
-            sort_key = '~erased ' || patient_id::text, erased_at = coalesce(erased_at, now())
+            sort_key = '~erased ' || patient_id::text, erased_at = coalesce(erased_at, now()),
+            safety = '{"allergyStatus":"unknown","allergies":[],"alerts":[]}'::jsonb
       WHERE patient_id = ANY ($1::uuid[])`,
-  rm_encounters: (t: string) => `UPDATE ${t} SET reason = ${masked("reason")}, outcome = ${masked("outcome")} WHERE patient_id = ANY ($1::uuid[])`,
+  rm_encounters: (t: string) => `UPDATE ${t} SET reason = ${masked("reason")}, outcome = ${masked("outcome")}, location = ${masked("location")} WHERE patient_id = ANY ($1::uuid[])`,
   rm_orders: (t: string) =>
     `UPDATE ${t} SET description = '${PHI_ERASED}', status_reason = ${masked("status_reason")}, result_data = ${maskedJson("result_data")},
             details = (SELECT coalesce(jsonb_object_agg(key, to_jsonb('${PHI_ERASED}'::text)), '{}'::jsonb) FROM jsonb_each(details))

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Db } from "../eventStore";
 import { orderTransitions } from "../domain/order/decider";
 import type { OrderStatus } from "../domain/order/events";
+import type { PatientSafety } from "../../shared/clinical/safety";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 
 import { cursorInstant, decodeCursor, encodeCursor, INT2_MAX, text } from "../input";
@@ -22,42 +23,82 @@ export type PatientListItem = {
 };
 
 /** The patient list's sort key (sort_key text, patient_id uuid); strict, see server/input.ts. */
-export const patientCursor = z.strictObject({ k: text(250, { trim: false }), id: z.uuid() });
+export const patientCursor = z.strictObject({ k: text(250, { trim: false }), id: z.uuid(), /** a typo-tolerant search's page */ f: z.literal(1).optional() });
 
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** What is typed, as words: "Delgado Probe8680, Rosa" -> ["Delgado", "Probe8680", "Rosa"]. At most 5. */
+export function searchWords(search: string | undefined): string[] {
+  return (search ?? "").split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, 5);
 }
 
-export async function listPatients(db: Db, input: { search?: string; cursor?: string | null; limit: number }) {
+/**
+ * Every word must be found in the folded "family given mrn" (rm_patients.search_text, folded by
+ * emr_fold: no accents, lower case), in any order, as a fragment ("delg ros"); one or two
+ * letters match the start of a word only. `fuzzy` (asked only when that finds nobody): a word of
+ * four letters or more may instead be a near match of one whole word (pg_trgm's strict word
+ * similarity, `<<%`, at its default 0.5: "Delgadp" finds Delgado, "Lovelace8e571c" does not find
+ * "Lovelace2b4f10"). Words with digits (MRNs) are never fuzzy. Fragments alone let the planner
+ * use the trigram index well; similarity on every row of a common name would not.
+ */
+function searchConditions(words: readonly string[], params: unknown[], fuzzy: boolean): string[] {
+  return words.map((word) => {
+    params.push(word);
+    const w = `emr_fold($${params.length})`;
+    if (word.length < 3) return `(' ' || search_text) LIKE '% ' || ${w} || '%'`;
+    const fragment = `search_text LIKE '%' || ${w} || '%'`;
+    return fuzzy && word.length >= 4 && !/\d/.test(word) ? `(${fragment} OR ${w} <<% search_text)` : fragment;
+  });
+}
+
+type SearchInput = { search?: string; cursor?: string | null; limit: number };
+
+/** The patient list's statement and parameters (the bench runs the same SQL through pg). */
+export function patientSearchSql(input: SearchInput, fuzzy = false): [string, unknown[]] {
   const params: unknown[] = [];
   // Erased patients are not listed: nothing of who they were is left to find.
-  const where: string[] = ["erased_at IS NULL"];
-  const search = input.search?.trim() ?? "";
-  // Every word must start the family name, the given name or the MRN: "ann smi" finds Ann Smith.
-  for (const word of search.split(/\s+/).filter(Boolean).slice(0, 4)) {
-    params.push(`${escapeLike(word.toLowerCase())}%`, `${escapeLike(word.toUpperCase())}%`);
-    const lower = params.length - 1;
-    where.push(`(lower(family_name) LIKE $${lower} OR lower(given_name) LIKE $${lower} OR mrn LIKE $${lower + 1})`);
-  }
+  const where = ["erased_at IS NULL", ...searchConditions(searchWords(input.search), params, fuzzy)];
   const after = decodeCursor(input.cursor, patientCursor);
   if (after) {
     params.push(after.k, after.id);
     where.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
   }
   params.push(input.limit + 1);
-  const rows = await db.$queryRawUnsafe<(Omit<PatientListItem, "dateOfBirth"> & { dateOfBirth: string; sortKey: string })[]>(
-    `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
+  // The page's ids first, from rm_patients_sort_idx alone (it covers search_text: an index-only
+  // scan tests each entry without visiting the table, which matters when a common name's
+  // matches sort late), or from the trigram index when the planner finds that cheaper; then
+  // the page's rows.
+  const sql = `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
             to_char(date_of_birth, 'YYYY-MM-DD') AS "dateOfBirth", sex, active, version, updated_at AS "updatedAt",
             sort_key AS "sortKey"
-       FROM rm_patients ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY sort_key, patient_id LIMIT $${params.length}`,
-    ...params,
-  );
+       FROM rm_patients
+      WHERE patient_id IN (SELECT patient_id FROM rm_patients ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+                            ORDER BY sort_key, patient_id LIMIT $${params.length})
+      ORDER BY sort_key, patient_id`;
+  return [sql, params];
+}
+
+type SearchRow = Omit<PatientListItem, "dateOfBirth"> & { dateOfBirth: string; sortKey: string };
+
+/**
+ * A page of the patient list. The fragments first; when they find nobody, the same search with
+ * typos allowed. A page cursor remembers which of the two its search was.
+ */
+export async function listPatients(db: Db, input: SearchInput) {
+  const run = (fuzzy: boolean) => {
+    const [sql, params] = patientSearchSql(input, fuzzy);
+    return db.$queryRawUnsafe<SearchRow[]>(sql, ...params);
+  };
+  const fromCursor = decodeCursor(input.cursor, patientCursor);
+  let fuzzy = fromCursor?.f === 1;
+  let rows = await run(fuzzy);
+  if (rows.length === 0 && !fromCursor && searchWords(input.search).some((w) => w.length >= 4)) {
+    fuzzy = true;
+    rows = await run(true);
+  }
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   return {
     items: page.map(({ sortKey: _sortKey, ...item }) => item),
-    nextCursor: rows.length > input.limit && last ? encodeCursor({ k: last.sortKey, id: last.patientId }) : null,
+    nextCursor: rows.length > input.limit && last ? encodeCursor({ k: last.sortKey, id: last.patientId, ...(fuzzy && { f: 1 as const }) }) : null,
   };
 }
 
@@ -68,6 +109,7 @@ const encounterSelect = {
   encounterType: true,
   status: true,
   reason: true,
+  location: true,
   startedAt: true,
   endedAt: true,
   outcome: true,
@@ -122,6 +164,7 @@ export async function patientChart(db: Db, patientId: string) {
       erasedAt: true,
       address: true,
       active: true,
+      safety: true,
       version: true,
       registeredAt: true,
       updatedAt: true,
@@ -135,7 +178,11 @@ export async function patientChart(db: Db, patientId: string) {
   ]);
   const names = await providerNames(db, [...encounters.map((e) => e.providerId), ...orders.map((o) => o.providerId)]);
   return {
-    patient: { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED },
+    patient: {
+      ...patient,
+      safety: patient.safety as unknown as PatientSafety,
+      dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED,
+    },
     openEncounters: encounters.filter((e) => e.status === "in_progress").map((e) => withProvider(e, names)),
     recentEncounters: encounters.map((e) => withProvider(e, names)),
     encounterCount: counts,

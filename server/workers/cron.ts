@@ -1,5 +1,6 @@
 // The outbox's cron entry (app/api/cron/outbox): one drain per call, for hosts where a cron
 // service calls a URL instead of running `npm run worker:outbox`.
+import "server-only";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { componentLogger } from "../log";
 import { errorSummary, type DrainResult } from "./outbox";

@@ -1,6 +1,7 @@
 // The projection runner from the cron route: one pass per call of /api/cron/projections. (Inline
 // in the console's process it starts with the background work, ./background.ts; in a process of
 // its own it is npm run worker, server/cli/worker.ts.)
+import "server-only";
 import type { Database } from "../db/client";
 import { storeOn, type EventRegistry } from "../eventStore";
 import { eventRegistry } from "../domain/registry";

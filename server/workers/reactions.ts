@@ -12,7 +12,7 @@ import {
 } from "../eventStore";
 import { orderDecider } from "../domain/order/decider";
 import type { OrderEvent } from "../domain/order/events";
-import { criticalFindings } from "../domain/order/results";
+import { criticalFindings } from "../../shared/clinical/results";
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream } from "../domain/streams";
 import { projectPatient } from "../projections/clinical";

@@ -2,6 +2,7 @@
 // log with filters, one event with its causes and effects, a patient's timeline and the record as
 // it was at any past instant. Every answer that carries patient data records the read first.
 import { z } from "zod";
+import { safetyNames, type PatientSafety } from "../../../shared/clinical/safety";
 import { NotFoundError } from "../../errors";
 import type { StoredEvent } from "../../eventStore";
 import { encounterDecider } from "../../domain/encounter/decider";
@@ -200,7 +201,7 @@ export const auditRouter = router({
     };
   }),
 
-  /** Patient search for compliance (name or MRN prefixes), keyset-paged. */
+  /** Patient search for compliance (the clinical list's: any part of the name, any order, typos, MRN), keyset-paged. */
   patients: complianceProcedure.input(patientSearchInput).query(({ ctx, input }) => searchPatients(ctx, input, "audit.patients")),
 
   /** The whole record's events (patient, encounters, orders), newest first, optionally by type. */
@@ -216,16 +217,19 @@ export const auditRouter = router({
     .query(async ({ ctx, input }) => {
       const patient = await ctx.db.prisma.rmPatient.findUnique({
         where: { patientId: input.patientId },
-        select: { patientId: true, mrn: true, givenName: true, familyName: true, dateOfBirth: true, version: true },
+        select: { patientId: true, mrn: true, givenName: true, familyName: true, dateOfBirth: true, version: true, safety: true },
       });
       if (!patient) throw new NotFoundError("Patient", input.patientId);
+      const { safety, ...who } = patient;
       const [streamIds, streams] = await Promise.all([patientStreamIds(ctx.db.prisma, input.patientId), patientStreams(ctx.db.prisma, input.patientId)]);
       const page = await patientTimeline(tolerantStore(ctx.store, { procedure: "audit.patientTimeline", correlationId: ctx.correlationId }), streamIds, input);
       const items = await historyItems(ctx.db.prisma, page.events);
       await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientTimeline" });
       return {
-        patient: { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED },
+        patient: { ...who, dateOfBirth: who.dateOfBirth ? who.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED },
         items,
+        /** What an allergy's or alert's later events refer to, by id. */
+        safetyNames: safetyNames(safety as unknown as PatientSafety),
         nextBefore: page.hasMore ? (page.events.at(-1)?.globalPosition ?? null) : null,
         /** What the screens call the record's encounters and orders, by id. */
         encounters: Object.fromEntries(streams.encounters.map((e) => [e.encounterId, { encounterType: e.encounterType, startedAt: e.startedAt }])),

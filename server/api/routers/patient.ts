@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
-import { demographicsChangesInput, patientDecider, registerPatientInput } from "../../domain/patient/decider";
+import {
+  demographicsChangesInput,
+  patientDecider,
+  registerPatientInput,
+  type PatientCommand,
+} from "../../domain/patient/decider";
+import { alertFormSchema, allergyFormSchema, allergyReasonSchema } from "../../../shared/clinical/safety";
 import { pageLimit, positionInput, text, versionInput } from "../../input";
 import { patientStream } from "../../domain/streams";
 import { projectPatient } from "../../projections/clinical";
@@ -15,6 +21,24 @@ import { historyItems } from "../historyItem";
 import { tolerantStore } from "../undecodable";
 
 const patientId = z.uuid("patient id must be a uuid");
+
+type SafetyCtx = Parameters<typeof runCommand>[0];
+type SafetyCommand = Exclude<PatientCommand, { type: "RegisterPatient" | "UpdatePatientDemographics" | "FlagCriticalResult" }>;
+
+/** Allergies and alerts: facts added to the chart, checked against the patient as loaded now. */
+async function runSafetyCommand(ctx: SafetyCtx, command: Omit<SafetyCommand, "metadata">, commandId: string | undefined) {
+  const result = await runCommand(
+    ctx,
+    patientStream(command.data.patientId),
+    patientDecider,
+    { ...command, metadata: { now: new Date() } } as SafetyCommand,
+    { commandId, project: projectPatient },
+  );
+  return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
+}
+
+const allergyId = z.uuid("allergy id must be a uuid");
+const alertId = z.uuid("alert id must be a uuid");
 
 export const patientRouter = router({
   register: clinicianProcedure
@@ -57,6 +81,44 @@ export const patientRouter = router({
       );
       return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
     }),
+
+  recordAllergy: clinicianProcedure
+    .input(allergyFormSchema.extend({ patientId, ...commandIdInput }))
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, ...data } = input;
+      const id = newAggregateId(commandId, "allergy");
+      return { allergyId: id, ...(await runSafetyCommand(ctx, { type: "RecordAllergy", data: { ...data, allergyId: id } }, commandId)) };
+    }),
+
+  /** The patient was asked: no known allergies (refused while an allergy is active). */
+  recordNoKnownAllergies: clinicianProcedure
+    .input(z.object({ patientId, ...commandIdInput }))
+    .mutation(({ ctx, input }) => runSafetyCommand(ctx, { type: "RecordNoKnownAllergies", data: { patientId: input.patientId } }, input.commandId)),
+
+  /** `refuted`: recorded in error; `resolved`: no longer present. Either way with a reason, and no longer checked. */
+  closeAllergy: clinicianProcedure
+    .input(z.object({ patientId, allergyId, outcome: z.enum(["refuted", "resolved"]), reason: allergyReasonSchema, ...commandIdInput }))
+    .mutation(({ ctx, input }) =>
+      runSafetyCommand(
+        ctx,
+        { type: input.outcome === "refuted" ? "RefuteAllergy" : "ResolveAllergy", data: { patientId: input.patientId, allergyId: input.allergyId, reason: input.reason } },
+        input.commandId,
+      ),
+    ),
+
+  recordAlert: clinicianProcedure
+    .input(alertFormSchema.extend({ patientId, ...commandIdInput }))
+    .mutation(async ({ ctx, input }) => {
+      const { commandId, ...data } = input;
+      const id = newAggregateId(commandId, "alert");
+      return { alertId: id, ...(await runSafetyCommand(ctx, { type: "RecordAlert", data: { ...data, alertId: id } }, commandId)) };
+    }),
+
+  resolveAlert: clinicianProcedure
+    .input(z.object({ patientId, alertId, reason: allergyReasonSchema, ...commandIdInput }))
+    .mutation(({ ctx, input }) =>
+      runSafetyCommand(ctx, { type: "ResolveAlert", data: { patientId: input.patientId, alertId: input.alertId, reason: input.reason } }, input.commandId),
+    ),
 
   /**
    * The chart: demographics, open encounters, active and recent orders. A patient not in the

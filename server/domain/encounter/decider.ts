@@ -23,6 +23,8 @@ export const startEncounterInput = z.object({
   /** Clinicians may record a visit after the fact; defaults to `metadata.now`. */
   startedAt: clinicalInstant.optional(),
   reason: text(500).nullish(),
+  /** Ward, room, bed or clinic. */
+  location: text(100).nullish(),
 });
 export type StartEncounterData = z.input<typeof startEncounterInput> & {
   /** Resolved by the handler from the patient's stream: this decider cannot see it. */
@@ -51,6 +53,7 @@ type StartedEncounter = {
   encounterType: EncounterType;
   startedAt: string;
   reason: string | null;
+  location: string | null;
 };
 
 export type EncounterStatus = "in_progress" | "completed";
@@ -119,6 +122,7 @@ function start(command: StartEncounter, state: EncounterState): EncounterEvent[]
         encounterType: data.encounterType,
         startedAt: toIso(startedAt),
         reason: data.reason ? data.reason : null,
+        location: data.location ? data.location : null,
       },
     },
   ];
@@ -166,7 +170,8 @@ export const encounterDecider: Decider<EncounterCommand, EncounterEvent, Encount
   initialState,
   evolve,
   decide,
-  stateVersion: 1,
+  // 2: location joined the state.
+  stateVersion: 2,
 };
 
 // ---- what order commands need to know about an encounter ------------------------------------

@@ -39,7 +39,7 @@ const complete = (data: Partial<CompleteEncounter["data"]> = {}, at = now): Comp
 
 const started: EncounterEvent = {
   type: "EncounterStarted",
-  data: { encounterId, patientId, providerId, encounterType: "outpatient", startedAt, reason: "Follow-up" },
+  data: { encounterId, patientId, providerId, encounterType: "outpatient", startedAt, reason: "Follow-up", location: null },
 };
 
 const completed: EncounterEvent = {
@@ -163,8 +163,18 @@ describe("encounter events", () => {
   it("round-trip through the registry", () => {
     for (const event of [started, completed, { ...started, data: { ...started.data, reason: null } }]) {
       const { eventVersion, data } = eventRegistry.encode(event);
-      expect(eventVersion).toBe(1);
+      expect(eventVersion).toBe(event.type === "EncounterStarted" ? 2 : 1);
       expect(eventRegistry.decode(event.type, eventVersion, JSON.parse(JSON.stringify(data)))).toEqual(event.data);
     }
+  });
+});
+
+describe("EncounterStarted v2: the location", () => {
+  it("keeps a location given at the start, and reads a v1 event as having none", () => {
+    given(encounterDecider, [])
+      .when(start({ location: " Ward 4B, bed 12 " }))
+      .then([{ ...started, data: { ...started.data, location: "Ward 4B, bed 12" } } as EncounterEvent]);
+    const { location: _location, ...v1 } = started.data as Record<string, unknown>;
+    expect(eventRegistry.decode("EncounterStarted", 1, v1)).toEqual({ ...started.data, location: null });
   });
 });

@@ -1,21 +1,15 @@
 // Encounter events: a visit of a patient with a provider, from start to completion.
 import { z } from "zod";
-import { defineEvent, type EventOf } from "../../eventStore/serializer";
+import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
 import { text } from "../../input";
 import { userIdSchema } from "../common";
 
-export const encounterTypes = ["outpatient", "inpatient", "emergency", "telehealth", "home_visit"] as const;
-export type EncounterType = (typeof encounterTypes)[number];
+// The value lists live in shared/, where the console's forms read them too.
+export { dischargeDispositions, encounterTypes, type DischargeDisposition, type EncounterType } from "../../../shared/clinical/encounters";
+import { dischargeDispositions, encounterTypes } from "../../../shared/clinical/encounters";
 
-export const dischargeDispositions = [
-  "home",
-  "transferred",
-  "admitted",
-  "deceased",
-  "left_against_advice",
-  "other",
-] as const;
-export type DischargeDisposition = (typeof dischargeDispositions)[number];
+// v2 adds where the patient is (ward, room, bed, clinic); v1 events had none.
+const encounterStartedV1ToV2: Upcaster = (data) => ({ ...data, location: data.location ?? null });
 
 export const EncounterStarted = defineEvent(
   "EncounterStarted",
@@ -27,8 +21,10 @@ export const EncounterStarted = defineEvent(
     startedAt: z.iso.datetime(),
     /** Reason for the visit; null when none was given. */
     reason: text(500, { min: 1 }).nullable(),
+    /** Where the patient is seen (ward, room, bed, clinic); null when not given. */
+    location: text(100, { min: 1 }).nullable().default(null),
   }),
-  { phi: { fields: ["reason"] } },
+  { version: 2, upcasters: { 1: encounterStartedV1ToV2 }, phi: { fields: ["reason", "location"] } },
 );
 
 export const EncounterCompleted = defineEvent(

@@ -7,6 +7,7 @@ import { boundedJsonObject, clinicalInstant, text } from "../../input";
 import { parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import type { EncounterCheck } from "../encounter/decider";
 import { requireActivePatient, type PatientCheck } from "../patient/decider";
+import { allergyConflicts, allergyOverrideReasonSchema } from "../../../shared/clinical/safety";
 import {
   medicationDetailFields,
   orderDetailsSchema,
@@ -51,6 +52,8 @@ export const createOrderInput = z.object({
   details: orderDetailsSchema,
   priority: z.enum(orderPriorities).default("routine"),
   scheduledFor: clinicalInstant.nullish(),
+  /** Orders a medication despite a matching active allergy; ignored when nothing matches. */
+  allergyOverrideReason: allergyOverrideReasonSchema.nullish(),
 });
 export type CreateOrderData = z.input<typeof createOrderInput> & {
   /** Resolved by the handler from the patient's stream: this decider cannot see it. */
@@ -112,6 +115,9 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
         statusChangedAt: null,
         resultData: null,
       };
+    case "MedicationAllergyOverridden":
+      // A fact for compliance and the history: the order itself is as created.
+      return state;
     case "OrderStatusChanged":
       // Stored events are facts: evolve folds history and never refuses it.
       if (state.status === "not_created") return state;
@@ -155,21 +161,29 @@ function create(command: CreateOrder, state: OrderState): OrderEvent[] {
     }
   }
 
-  return [
-    {
-      type: "OrderCreated",
-      data: {
-        orderId: data.orderId,
-        patientId: data.patientId,
-        encounterId,
-        providerId: data.providerId,
-        kind: data.kind,
-        details: data.details,
-        priority: data.priority,
-        scheduledFor: data.scheduledFor ? toIso(data.scheduledFor) : null,
-      },
+  const patient = command.data.patient;
+  const conflicts = data.kind === "medication" && patient.exists ? allergyConflicts(data.details, patient.allergies ?? []) : [];
+  const override = data.allergyOverrideReason ?? null;
+  if (conflicts.length > 0 && override === null) {
+    const names = [...new Set(conflicts.map((c) => c.substance))].join(", ");
+    refuse("order.allergy_conflict", `The patient has a recorded allergy to ${names}: give a reason to order it anyway`);
+  }
+
+  const created: OrderEvent = {
+    type: "OrderCreated",
+    data: {
+      orderId: data.orderId,
+      patientId: data.patientId,
+      encounterId,
+      providerId: data.providerId,
+      kind: data.kind,
+      details: data.details,
+      priority: data.priority,
+      scheduledFor: data.scheduledFor ? toIso(data.scheduledFor) : null,
     },
-  ];
+  };
+  if (conflicts.length === 0) return [created];
+  return [created, { type: "MedicationAllergyOverridden", data: { orderId: data.orderId, patientId: data.patientId, conflicts, reason: override! } }];
 }
 
 function changeStatus(command: ChangeOrderStatus, state: OrderState): OrderEvent[] {

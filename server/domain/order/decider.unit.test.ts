@@ -256,6 +256,13 @@ describe("order events", () => {
     expect(eventRegistry.types().sort()).toEqual(
       [
         "CriticalResultFlagged",
+        "AllergyRecorded",
+        "NoKnownAllergiesRecorded",
+        "AllergyRefuted",
+        "AllergyResolved",
+        "AlertRecorded",
+        "AlertResolved",
+        "MedicationAllergyOverridden",
         "EncounterCompleted",
         "EncounterStarted",
         "OrderCreated",
@@ -271,5 +278,60 @@ describe("order events", () => {
         "UserRolesChanged",
       ].sort(),
     );
+  });
+});
+
+describe("CreateOrder against the patient's allergies", () => {
+  const allergyId = "7a1d2c3b-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
+  const penicillinAllergy = {
+    allergyId,
+    substance: { code: "penicillin" as const, text: "Penicillin" },
+    reaction: "Hives",
+    severity: "severe" as const,
+    source: "patient" as const,
+    note: null,
+    status: "active" as const,
+    statusReason: null,
+  };
+  const allergic = { exists: true as const, active: true, allergies: [penicillinAllergy] };
+  const amoxicillin = { description: "Amoxicillin 500 mg capsules", dose: "500 mg", route: "oral", frequency: "three times daily" };
+
+  it("refuses a medication of the allergy's class without an override reason", () => {
+    given(orderDecider, []).when(create({ kind: "medication", details: amoxicillin, patient: allergic })).thenThrows("order.allergy_conflict");
+  });
+
+  it("refuses the named substance itself, and a free-text allergy to a drug of the class", () => {
+    given(orderDecider, [])
+      .when(create({ kind: "medication", details: { description: "Penicillin V 250 mg" }, patient: allergic }))
+      .thenThrows("order.allergy_conflict");
+    const freeText = { ...allergic, allergies: [{ ...penicillinAllergy, substance: { code: null, text: "Augmentin" } }] };
+    given(orderDecider, []).when(create({ kind: "medication", details: { description: "Ampicillin IV" }, patient: freeText })).thenThrows("order.allergy_conflict");
+  });
+
+  it("accepts it with an override reason, and records the override as its own event", () => {
+    const reason = "Anaphylaxis risk discussed; no alternative, given under observation";
+    given(orderDecider, [])
+      .when(create({ kind: "medication", details: amoxicillin, patient: allergic, allergyOverrideReason: reason }))
+      .then([
+        {
+          type: "OrderCreated",
+          data: { orderId, patientId, encounterId: null, providerId, kind: "medication", details: amoxicillin, priority: "routine", scheduledFor: null },
+        },
+        {
+          type: "MedicationAllergyOverridden",
+          data: { orderId, patientId, conflicts: [{ allergyId, substance: "Penicillin", matchedBy: "class", drugClass: "penicillins" }], reason },
+        },
+      ]);
+  });
+
+  it("an override reason must say something", () => {
+    given(orderDecider, []).when(create({ kind: "medication", details: amoxicillin, patient: allergic, allergyOverrideReason: "ok" })).thenThrowsValidation("allergyOverrideReason");
+  });
+
+  it("passes a drug of another class, refuted allergies, and orders that are not medications", () => {
+    given(orderDecider, []).when(create({ kind: "medication", details: { description: "Azithromycin 500 mg" }, patient: allergic })).then([expect.objectContaining({ type: "OrderCreated" })]);
+    const refuted = { ...allergic, allergies: [{ ...penicillinAllergy, status: "refuted" as const }] };
+    given(orderDecider, []).when(create({ kind: "medication", details: amoxicillin, patient: refuted })).then([expect.objectContaining({ type: "OrderCreated" })]);
+    given(orderDecider, []).when(create({ kind: "lab", details: { description: "Penicillin allergy test (IgE)" }, patient: allergic })).then([expect.objectContaining({ type: "OrderCreated" })]);
   });
 });

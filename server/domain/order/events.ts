@@ -3,18 +3,19 @@ import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
 import { text } from "../../input";
 import { userIdSchema } from "../common";
+import { allergyOverrideReasonSchema, drugClasses } from "../../../shared/clinical/safety";
 
-export const orderKinds = ["lab", "imaging", "medication", "procedure", "referral"] as const;
-export type OrderKind = (typeof orderKinds)[number];
-
-export const orderPriorities = ["routine", "urgent", "stat"] as const;
-export type OrderPriority = (typeof orderPriorities)[number];
-
-export const orderStatuses = ["placed", "on_hold", "in_progress", "completed", "cancelled"] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
-
-/** Kinds whose completion carries the result itself (values, report text). */
-export const resultingKinds: readonly OrderKind[] = ["lab", "imaging"];
+// The value lists live in shared/, where the console's forms read them too.
+export {
+  orderKinds,
+  orderPriorities,
+  orderStatuses,
+  resultingKinds,
+  type OrderKind,
+  type OrderPriority,
+  type OrderStatus,
+} from "../../../shared/clinical/orders";
+import { orderKinds, orderPriorities, orderStatuses } from "../../../shared/clinical/orders";
 
 const detailText = (max: number) => text(max, { min: 1 });
 
@@ -65,5 +66,32 @@ export const OrderStatusChanged = defineEvent(
   { phi: { fields: ["reason", "resultData"] } },
 );
 
-export const orderEvents = [OrderCreated, OrderStatusChanged] as const;
+/**
+ * A medication was ordered although it matches an active allergy of the patient: the clinician's
+ * reason, and which allergies it ran into. Written with the OrderCreated it excuses, so
+ * compliance finds every override in the log. PHI: conflicts[].substance and reason.
+ */
+export const MedicationAllergyOverridden = defineEvent(
+  "MedicationAllergyOverridden",
+  z.object({
+    orderId: z.uuid(),
+    patientId: z.uuid(),
+    conflicts: z
+      .array(
+        z.object({
+          allergyId: z.uuid(),
+          substance: text(200, { min: 1 }),
+          matchedBy: z.enum(["substance", "class"]),
+          drugClass: z.enum(drugClasses).nullable(),
+        }),
+      )
+      .min(1)
+      .max(50),
+    reason: allergyOverrideReasonSchema,
+  }),
+  // The conflicting substances name the patient's allergies: the list is sealed whole.
+  { phi: { fields: ["conflicts", "reason"] } },
+);
+
+export const orderEvents = [OrderCreated, OrderStatusChanged, MedicationAllergyOverridden] as const;
 export type OrderEvent = EventOf<typeof orderEvents>;

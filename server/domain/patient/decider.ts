@@ -16,6 +16,16 @@ import {
   type DemographicsChanges,
   type PatientEvent,
 } from "./events";
+import {
+  activeAllergies,
+  alertFormSchema,
+  allergyFormSchema,
+  allergyReasonSchema,
+  emptySafety,
+  foldText,
+  type Allergy,
+  type PatientSafety,
+} from "../../../shared/clinical/safety";
 
 // ---- commands -------------------------------------------------------------------------------
 
@@ -63,7 +73,29 @@ export type FlagCriticalResult = { type: "FlagCriticalResult"; data: z.input<typ
 export const erasePatientInput = z.object({ patientId: z.uuid(), reason: erasureReasonSchema });
 export type ErasePatient = { type: "ErasePatient"; data: z.input<typeof erasePatientInput>; metadata: CommandMetadata };
 
-export type PatientCommand = RegisterPatient | UpdatePatientDemographics | FlagCriticalResult | ErasePatient;
+/** Allergies and alerts: the form's fields (shared with the console) plus the ids the handler mints. */
+export const recordAllergyInput = allergyFormSchema.extend({ patientId: z.uuid(), allergyId: z.uuid() });
+export const closeAllergyInput = z.object({ patientId: z.uuid(), allergyId: z.uuid(), reason: allergyReasonSchema });
+export const recordAlertInput = alertFormSchema.extend({ patientId: z.uuid(), alertId: z.uuid() });
+export const resolveAlertInput = z.object({ patientId: z.uuid(), alertId: z.uuid(), reason: allergyReasonSchema });
+
+export type RecordAllergy = { type: "RecordAllergy"; data: z.input<typeof recordAllergyInput>; metadata: CommandMetadata };
+export type RecordNoKnownAllergies = { type: "RecordNoKnownAllergies"; data: { patientId: string }; metadata: CommandMetadata };
+/** Refuted: recorded in error. Resolved: real once, no longer present. */
+export type CloseAllergy = { type: "RefuteAllergy" | "ResolveAllergy"; data: z.input<typeof closeAllergyInput>; metadata: CommandMetadata };
+export type RecordAlert = { type: "RecordAlert"; data: z.input<typeof recordAlertInput>; metadata: CommandMetadata };
+export type ResolveAlert = { type: "ResolveAlert"; data: z.input<typeof resolveAlertInput>; metadata: CommandMetadata };
+
+export type PatientCommand =
+  | RegisterPatient
+  | UpdatePatientDemographics
+  | FlagCriticalResult
+  | RecordAllergy
+  | RecordNoKnownAllergies
+  | CloseAllergy
+  | RecordAlert
+  | ResolveAlert
+  | ErasePatient;
 
 // ---- state ----------------------------------------------------------------------------------
 
@@ -77,6 +109,8 @@ export type PatientState =
       active: boolean;
       /** Set once the patient was erased: their PHI reads "erased" and nothing more is recorded. */
       erasedAt?: string;
+      /** Allergies (every one ever recorded, with its status) and clinical alerts. */
+      safety: PatientSafety;
     } & Demographics);
 
 export const initialState = (): PatientState => ({ status: "unregistered" });
@@ -84,7 +118,7 @@ export const initialState = (): PatientState => ({ status: "unregistered" });
 export function evolve(state: PatientState, event: PatientEvent): PatientState {
   switch (event.type) {
     case "PatientRegistered":
-      return { status: "registered", active: true, ...event.data };
+      return { status: "registered", active: true, safety: emptySafety(), ...event.data };
     case "PatientDemographicsUpdated":
       // Stored events are facts: evolve folds history and never refuses it.
       if (state.status !== "registered") return state;
@@ -95,6 +129,49 @@ export function evolve(state: PatientState, event: PatientEvent): PatientState {
     case "PatientErased":
       if (state.status !== "registered") return state;
       return { ...state, active: false, erasedAt: event.data.erasedAt };
+    case "AllergyRecorded":
+    case "NoKnownAllergiesRecorded":
+    case "AllergyRefuted":
+    case "AllergyResolved":
+    case "AlertRecorded":
+    case "AlertResolved":
+      if (state.status !== "registered") return state;
+      return { ...state, safety: evolveSafety(state.safety, event) };
+    default:
+      return unreachable(event);
+  }
+}
+
+type SafetyEvent = Extract<
+  PatientEvent,
+  { type: "AllergyRecorded" | "NoKnownAllergiesRecorded" | "AllergyRefuted" | "AllergyResolved" | "AlertRecorded" | "AlertResolved" }
+>;
+
+function withAllergyStatus(allergies: Allergy[], fallback: PatientSafety["allergyStatus"]): PatientSafety["allergyStatus"] {
+  return allergies.some((a) => a.status === "active") ? "recorded" : fallback;
+}
+
+function evolveSafety(safety: PatientSafety, event: SafetyEvent): PatientSafety {
+  switch (event.type) {
+    case "AllergyRecorded": {
+      const { patientId: _patientId, ...allergy } = event.data;
+      return { ...safety, allergyStatus: "recorded", allergies: [...safety.allergies, { ...allergy, status: "active", statusReason: null }] };
+    }
+    case "NoKnownAllergiesRecorded":
+      return { ...safety, allergyStatus: "none_known" };
+    case "AllergyRefuted":
+    case "AllergyResolved": {
+      const status: Allergy["status"] = event.type === "AllergyRefuted" ? "refuted" : "resolved";
+      const allergies = safety.allergies.map((a) => (a.allergyId === event.data.allergyId ? { ...a, status, statusReason: event.data.reason } : a));
+      // The last active one gone: what is known is "recorded, none active", not "never asked".
+      return { ...safety, allergies, allergyStatus: withAllergyStatus(allergies, safety.allergyStatus === "unknown" ? "unknown" : "none_known") };
+    }
+    case "AlertRecorded": {
+      const { patientId: _patientId, ...alert } = event.data;
+      return { ...safety, alerts: [...safety.alerts, { ...alert, active: true, resolvedReason: null }] };
+    }
+    case "AlertResolved":
+      return { ...safety, alerts: safety.alerts.map((a) => (a.alertId === event.data.alertId ? { ...a, active: false, resolvedReason: event.data.reason } : a)) };
     default:
       return unreachable(event);
   }
@@ -220,6 +297,74 @@ function erase(command: ErasePatient, state: PatientState): PatientEvent[] {
   return [{ type: "PatientErased", data: { patientId: state.patientId, reason: data.reason, erasedAt: toIso(command.metadata.now) } }];
 }
 
+function registeredPatient(state: PatientState, patientId: string): Extract<PatientState, { status: "registered" }> {
+  if (state.status !== "registered") throw new NotFoundError("Patient", patientId);
+  refuseErased(state);
+  return state;
+}
+
+function recordAllergy(command: RecordAllergy, state: PatientState): PatientEvent[] {
+  const patient = registeredPatient(state, command.data.patientId);
+  const data = parseInput(recordAllergyInput, command.data);
+  const substance = foldText(data.substance.text);
+  const same = activeAllergies(patient.safety).find(
+    (a) => (data.substance.code !== null && a.substance.code === data.substance.code) || foldText(a.substance.text) === substance,
+  );
+  if (same) refuse("patient.allergy_already_recorded", `An active allergy to ${same.substance.text} is already recorded`);
+  return [
+    {
+      type: "AllergyRecorded",
+      data: {
+        patientId: patient.patientId,
+        allergyId: data.allergyId,
+        substance: data.substance,
+        reaction: data.reaction,
+        severity: data.severity,
+        source: data.source,
+        note: data.note,
+      },
+    },
+  ];
+}
+
+function recordNoKnownAllergies(command: RecordNoKnownAllergies, state: PatientState): PatientEvent[] {
+  const patient = registeredPatient(state, command.data.patientId);
+  if (activeAllergies(patient.safety).length > 0) {
+    refuse("patient.allergies_active", "Active allergies are recorded: refute or resolve them before recording no known allergies");
+  }
+  // Asked again and still none: nothing new to record.
+  if (patient.safety.allergyStatus === "none_known") return [];
+  return [{ type: "NoKnownAllergiesRecorded", data: { patientId: patient.patientId } }];
+}
+
+function closeAllergy(command: CloseAllergy, state: PatientState): PatientEvent[] {
+  const patient = registeredPatient(state, command.data.patientId);
+  const data = parseInput(closeAllergyInput, command.data);
+  const allergy = patient.safety.allergies.find((a) => a.allergyId === data.allergyId);
+  if (!allergy) throw new NotFoundError("Allergy", data.allergyId);
+  if (allergy.status !== "active") refuse("patient.allergy_not_active", `The allergy to ${allergy.substance.text} is already ${allergy.status}`);
+  const type = command.type === "RefuteAllergy" ? "AllergyRefuted" : "AllergyResolved";
+  return [{ type, data: { patientId: patient.patientId, allergyId: allergy.allergyId, reason: data.reason } }];
+}
+
+function recordAlert(command: RecordAlert, state: PatientState): PatientEvent[] {
+  const patient = registeredPatient(state, command.data.patientId);
+  const data = parseInput(recordAlertInput, command.data);
+  if (data.kind !== "other" && patient.safety.alerts.some((a) => a.active && a.kind === data.kind)) {
+    refuse("patient.alert_already_active", "This alert is already active on the chart");
+  }
+  return [{ type: "AlertRecorded", data: { patientId: patient.patientId, alertId: data.alertId, kind: data.kind, note: data.note } }];
+}
+
+function resolveAlert(command: ResolveAlert, state: PatientState): PatientEvent[] {
+  const patient = registeredPatient(state, command.data.patientId);
+  const data = parseInput(resolveAlertInput, command.data);
+  const alert = patient.safety.alerts.find((a) => a.alertId === data.alertId);
+  if (!alert) throw new NotFoundError("Alert", data.alertId);
+  if (!alert.active) refuse("patient.alert_not_active", "This alert is already resolved");
+  return [{ type: "AlertResolved", data: { patientId: patient.patientId, alertId: alert.alertId, reason: data.reason } }];
+}
+
 export function decide(command: PatientCommand, state: PatientState): PatientEvent[] {
   switch (command.type) {
     case "RegisterPatient":
@@ -230,6 +375,17 @@ export function decide(command: PatientCommand, state: PatientState): PatientEve
       return flagCriticalResult(command, state);
     case "ErasePatient":
       return erase(command, state);
+    case "RecordAllergy":
+      return recordAllergy(command, state);
+    case "RecordNoKnownAllergies":
+      return recordNoKnownAllergies(command, state);
+    case "RefuteAllergy":
+    case "ResolveAllergy":
+      return closeAllergy(command, state);
+    case "RecordAlert":
+      return recordAlert(command, state);
+    case "ResolveAlert":
+      return resolveAlert(command, state);
     default:
       return unreachable(command);
   }
@@ -240,7 +396,8 @@ export const patientDecider: Decider<PatientCommand, PatientEvent, PatientState>
   initialState,
   evolve,
   decide,
-  stateVersion: 1,
+  // 2: allergies and alerts (safety) joined the state.
+  stateVersion: 2,
 };
 
 // ---- what other aggregates' commands need to know about a patient ---------------------------
@@ -250,10 +407,10 @@ export const patientDecider: Decider<PatientCommand, PatientEvent, PatientState>
  * The command handler loads the patient and passes this fact in the command (`data.patient`);
  * `patientCheck(state)` builds it from the loaded state.
  */
-export type PatientCheck = { exists: false } | { exists: true; active: boolean };
+export type PatientCheck = { exists: false } | { exists: true; active: boolean; /** Active ones: medication orders are checked against them. */ allergies?: Allergy[] };
 
 export const patientCheck = (state: PatientState): PatientCheck =>
-  state.status === "registered" ? { exists: true, active: state.active } : { exists: false };
+  state.status === "registered" ? { exists: true, active: state.active, allergies: activeAllergies(state.safety) } : { exists: false };
 
 /** NotFoundError for an unknown patient (the API maps it to NOT_FOUND); refuses inactive ones. */
 export function requireActivePatient(check: PatientCheck, patientId: string): void {

@@ -3,16 +3,17 @@ import { z } from "zod";
 import { defineEvent, type EventOf, type Upcaster } from "../../eventStore/serializer";
 import { noPhi } from "../../eventStore/phi";
 import { text } from "../../input";
+import {
+  alertKinds,
+  allergyReasonSchema,
+  allergySeverities,
+  allergySources,
+  allergySubstanceSchema,
+} from "../../../shared/clinical/safety";
 
-/** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
-export const mrnPattern = /^[A-Z0-9]{6,12}$/;
-export const mrnSchema = z.string().regex(mrnPattern, "MRN must be 6 to 12 upper-case letters or digits");
-
-export const sexValues = ["female", "male", "other", "unknown"] as const;
-export type Sex = (typeof sexValues)[number];
-
-/** Digits with the usual separators, optionally international (+). */
-export const phonePattern = /^\+?\(?(?:\d[ ()./-]{0,2}){3,20}$/;
+// Patterns and value lists live in shared/, where the console's forms read them too.
+export { mrnPattern, mrnSchema, phonePattern, sexValues, type Sex } from "../../../shared/clinical/patients";
+import { mrnSchema, phonePattern, sexValues } from "../../../shared/clinical/patients";
 
 export const addressSchema = z.object({
   line1: text(200, { min: 1 }),
@@ -140,5 +141,52 @@ export const PatientErased = defineEvent(
   { phi: noPhi },
 );
 
-export const patientEvents = [PatientRegistered, PatientDemographicsUpdated, CriticalResultFlagged, PatientErased] as const;
+// ---- allergies and clinical alerts ---------------------------------------------------------------
+// PHI in these payloads: substance.text, reaction, note and reason (free text about the patient).
+
+const nullableNote = (max: number) => text(max, { min: 1 }).nullable();
+
+export const AllergyRecorded = defineEvent(
+  "AllergyRecorded",
+  z.object({
+    patientId: z.uuid(),
+    allergyId: z.uuid(),
+    substance: allergySubstanceSchema,
+    reaction: nullableNote(500),
+    severity: z.enum(allergySeverities),
+    source: z.enum(allergySources),
+    note: nullableNote(1000),
+  }),
+  { phi: { fields: ["substance.text", "reaction", "note"] } },
+);
+
+/** The patient was asked and has no known allergies: not the same as nothing recorded. */
+export const NoKnownAllergiesRecorded = defineEvent("NoKnownAllergiesRecorded", z.object({ patientId: z.uuid() }), { phi: noPhi });
+
+/** Recorded in error (the patient tolerates it): kept in history, no longer checked. */
+export const AllergyRefuted = defineEvent("AllergyRefuted", z.object({ patientId: z.uuid(), allergyId: z.uuid(), reason: allergyReasonSchema }), { phi: { fields: ["reason"] } });
+
+/** Real once, no longer present (outgrown, desensitised): kept in history, no longer checked. */
+export const AllergyResolved = defineEvent("AllergyResolved", z.object({ patientId: z.uuid(), allergyId: z.uuid(), reason: allergyReasonSchema }), { phi: { fields: ["reason"] } });
+
+export const AlertRecorded = defineEvent(
+  "AlertRecorded",
+  z.object({ patientId: z.uuid(), alertId: z.uuid(), kind: z.enum(alertKinds), note: nullableNote(1000) }),
+  { phi: { fields: ["note"] } },
+);
+
+export const AlertResolved = defineEvent("AlertResolved", z.object({ patientId: z.uuid(), alertId: z.uuid(), reason: allergyReasonSchema }), { phi: { fields: ["reason"] } });
+
+export const patientEvents = [
+  PatientRegistered,
+  PatientDemographicsUpdated,
+  CriticalResultFlagged,
+  AllergyRecorded,
+  NoKnownAllergiesRecorded,
+  AllergyRefuted,
+  AllergyResolved,
+  AlertRecorded,
+  AlertResolved,
+  PatientErased,
+] as const;
 export type PatientEvent = EventOf<typeof patientEvents>;

@@ -2,7 +2,7 @@
 // follow HL7 v2's abnormal flags (OBX-8): N normal, H / L abnormal high / low, HH / LL critical
 // high / low, A / AA abnormal / critical abnormal. A flag sits on the whole result
 // ({ value, unit, flag }) or on each named value ({ Potassium: { value, unit, flag } }).
-import type { ResultData } from "./events";
+import type { ResultData } from "../../server/domain/order/events";
 
 /** Flags that mean a critical (panic) value: the ordering clinician must be told now. */
 export const criticalFlags: readonly string[] = ["HH", "LL", "AA"];

@@ -1,0 +1,60 @@
+"use client";
+// The console's one form layer: react-hook-form validated by the same zod schema the server
+// checks (from shared/), the command id that makes a re-sent command harmless, and the server's
+// answer mapped back onto the fields.
+import { zodResolver } from "@hookform/resolvers/zod";
+import { useEffect, useRef, useState } from "react";
+import { useForm, type DefaultValues, type FieldValues, type Path } from "react-hook-form";
+import type { z } from "zod";
+import { useCommandId } from "@/components/clinical/form";
+import { friendlyMessage, readError, type ServerError } from "@/components/clinical/errors";
+
+export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(schema: S, defaultValues: DefaultValues<z.input<S>>) {
+  // The schema may depend on what the screen knows (a patient's allergies): always the latest.
+  const schemaRef = useRef(schema);
+  useEffect(() => {
+    schemaRef.current = schema;
+  }, [schema]);
+  const form = useForm<z.input<S>, unknown, z.output<S>>({
+    resolver: ((values: never, context: never, options: never) => (zodResolver(schemaRef.current as never) as (...a: never[]) => unknown)(values, context, options)) as never,
+    defaultValues,
+    mode: "onSubmit",
+    reValidateMode: "onChange",
+    shouldFocusError: true,
+  });
+  const commandId = useCommandId();
+  const [formError, setFormError] = useState<string | null>(null);
+  useEffect(() => {
+    // Any edit is a new command: the server must not answer it with an earlier attempt's result.
+    return form.subscribe({ formState: { values: true }, callback: () => commandId.reset() });
+  }, [form, commandId]);
+
+  return {
+    form,
+    commandId,
+    formError,
+    setFormError,
+    /**
+     * The server refused: mark the fields it named (its paths are the schema's), say why in the
+     * form's alert, and focus the first marked field. Returns the error for rule-specific handling.
+     */
+    failFromServer(error: unknown, message?: (e: ServerError) => string | null): ServerError {
+      const e = readError(error);
+      let first = true;
+      for (const [path, text] of Object.entries(e.fieldErrors)) {
+        form.setError(path as Path<z.input<S>>, { message: text }, { shouldFocus: first });
+        first = false;
+      }
+      setFormError(message?.(e) ?? friendlyMessage(e));
+      return e;
+    },
+  };
+}
+
+/** The message react-hook-form holds for a (possibly nested) field, as a string. */
+export function errorOf(errors: Record<string, unknown>, path: string): string | undefined {
+  let node: unknown = errors;
+  for (const key of path.split(".")) node = (node as Record<string, unknown> | undefined)?.[key];
+  const message = (node as { message?: unknown } | undefined)?.message;
+  return typeof message === "string" ? message : undefined;
+}

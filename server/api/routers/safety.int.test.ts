@@ -1,0 +1,98 @@
+// Allergies, alerts and the medication check through the procedures; name search as people type it.
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { expect, it } from "vitest";
+import { readStream, storeOn } from "../../eventStore";
+import { eventRegistry } from "../../domain/registry";
+import { orderStream } from "../../domain/streams";
+import { callerAs, codeOf, newPatient, testUser } from "../../testing/caller";
+import { describeEachDatabase } from "../../testing/db";
+import type { SessionUser } from "../context";
+
+const clinician: SessionUser = { id: "clinician-safety", email: "cs@example.test", name: "Sam Safety", roles: ["clinician"] };
+
+async function refusal(promise: Promise<unknown>): Promise<TRPCError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TRPCError) return error;
+    throw error;
+  }
+  throw new Error("expected a refusal");
+}
+
+describeEachDatabase("allergies, alerts and the medication check", (db) => {
+  it("records an allergy and an alert: the chart shows them; refuted allergies are not active", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    expect((await api.patient.byId({ patientId })).patient.safety).toEqual({ allergyStatus: "unknown", allergies: [], alerts: [] });
+
+    const { allergyId } = await api.patient.recordAllergy({
+      patientId,
+      substance: { code: "penicillin", text: "Penicillin" },
+      reaction: "Hives",
+      severity: "severe",
+      source: "patient",
+      note: null,
+    });
+    await api.patient.recordAlert({ patientId, kind: "fall_risk", note: "Unsteady on standing" });
+    const chart = await api.patient.byId({ patientId });
+    expect(chart.patient.safety).toMatchObject({
+      allergyStatus: "recorded",
+      allergies: [{ allergyId, substance: { text: "Penicillin" }, status: "active", severity: "severe" }],
+      alerts: [{ kind: "fall_risk", active: true }],
+    });
+
+    expect(await codeOf(api.patient.recordNoKnownAllergies({ patientId }))).toBe("PRECONDITION_FAILED");
+    await api.patient.closeAllergy({ patientId, allergyId, outcome: "refuted", reason: "Tolerated amoxicillin in 2024" });
+    const after = await api.patient.byId({ patientId });
+    expect(after.patient.safety).toMatchObject({ allergyStatus: "none_known", allergies: [{ status: "refuted", statusReason: "Tolerated amoxicillin in 2024" }] });
+
+    const history = await api.patient.history({ patientId });
+    expect(history.items.map((i) => i.type)).toEqual(expect.arrayContaining(["AllergyRecorded", "AlertRecorded", "AllergyRefuted"]));
+  });
+
+  it("refuses a medication matching an allergy without a reason; with one, the override is its own event", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    await api.patient.recordAllergy({ patientId, substance: { code: "penicillin", text: "Penicillin" }, reaction: null, severity: "severe", source: "patient", note: null });
+    const order = { patientId, kind: "medication" as const, details: { description: "Amoxicillin 500 mg", dose: "500 mg", route: "oral", frequency: "three times daily" } };
+
+    const refused = await refusal(api.order.create(order));
+    expect(refused.code).toBe("PRECONDITION_FAILED");
+    expect(refused.message).toContain("Penicillin");
+
+    const reason = "No alternative available; first dose under observation";
+    const { orderId } = await api.order.create({ ...order, allergyOverrideReason: reason });
+    const events = await readStream(storeOn(db(), eventRegistry), orderStream(orderId));
+    expect(events.map((e) => e.type)).toEqual(["OrderCreated", "MedicationAllergyOverridden"]);
+    expect(events[1]!.data).toMatchObject({ reason, conflicts: [{ substance: "Penicillin", matchedBy: "class", drugClass: "penicillins" }] });
+    expect(events[1]!.metadata.userId).toBe(clinician.id);
+
+    // Compliance finds it in the patient's audit timeline.
+    const compliance = await callerAs(db(), testUser(["compliance"]));
+    const timeline = await compliance.audit.patientTimeline({ patientId });
+    expect(timeline.items.map((i: { type: string }) => i.type)).toContain("MedicationAllergyOverridden");
+    // Time travel: the allergy is part of the record as it stood.
+    const asOf = await compliance.audit.patientAsOf({ patientId, asOf: new Date(Date.now() + 1000) });
+    expect(asOf.patient?.state).toMatchObject({ safety: { allergyStatus: "recorded", allergies: [{ substance: { text: "Penicillin" } }] } });
+  });
+});
+
+describeEachDatabase("patient search as people type it", (db) => {
+  it("finds a name from any part, in any order, without accents or case, and with a typo", async () => {
+    const api = await callerAs(db(), clinician);
+    const tag = `Probe${Math.floor(Math.random() * 9000 + 1000)}${randomUUID().slice(0, 4).replace(/[^a-z]/g, "q")}`;
+    const { patientId } = await api.patient.register({ ...newPatient(), givenName: "Rosa", familyName: `Delgado ${tag}` });
+    const accented = await api.patient.register({ ...newPatient(), givenName: "José Ángel", familyName: `Núñez ${tag}` });
+    const found = async (search: string) => (await api.patient.list({ search, limit: 100 })).items.map((p) => p.patientId);
+
+    for (const search of [`Rosa Delgado ${tag}`, `Delgado ${tag}, Rosa`, `delg ros ${tag.toLowerCase()}`, `${tag} rosa`, `${tag.toUpperCase()} ROSA`]) {
+      expect(await found(search), search).toContain(patientId);
+    }
+    expect(await found(`Delgadp ${tag} Rosa`), "a typo").toContain(patientId);
+    expect(await found(`nunez jose ${tag}`), "without accents").toContain(accented.patientId);
+    expect(await found(`NÚÑEZ ${tag}`), "with accents").toContain(accented.patientId);
+    expect(await found(`Delgado ${tag} Maria`), "a word that is not there").not.toContain(patientId);
+  });
+});
