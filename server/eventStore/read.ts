@@ -101,6 +101,46 @@ export async function readStream(store: Store, streamId: string, options: ReadSt
   return select(store, where.join(" AND "), params, tail);
 }
 
+export type ReadByOccurrenceOptions = {
+  /** Only events that occurred at or before this instant (millisecond precision). */
+  occurredBy: Date;
+  /** Only events recorded at or before this instant (millisecond precision). */
+  recordedBy?: Date;
+  /** Continue after this version's event in (occurred_at, version) order. */
+  afterVersion?: number;
+  maxCount: number;
+};
+
+/**
+ * One stream in clinical order: by occurred_at, then version, up to an instant, optionally only
+ * what was recorded by another: a page of a cursor over the (stream_id, occurred_at, version) index.
+ */
+export async function readStreamByOccurrence(store: Store, streamId: string, options: ReadByOccurrenceOptions): Promise<StoredEvent[]> {
+  const params: unknown[] = [streamId, options.occurredBy, limitOf(options.maxCount, 1, 10_000)];
+  // Dates cross as milliseconds while the columns hold microseconds: "at or before t" is "before t + 1 ms".
+  const where = ["stream_id = $1", "occurred_at < $2::timestamptz + interval '1 millisecond'"];
+  if (options.recordedBy) {
+    params.push(options.recordedBy);
+    where.push(`recorded_at < $${params.length}::timestamptz + interval '1 millisecond'`);
+  }
+  if (options.afterVersion !== undefined) {
+    params.push(options.afterVersion);
+    const v = `$${params.length}::integer`;
+    where.push(`(occurred_at, version) > ((SELECT c.occurred_at FROM events c WHERE c.stream_id = $1 AND c.version = ${v}), ${v})`);
+  }
+  return select(store, where.join(" AND "), params, "ORDER BY occurred_at, version LIMIT $3");
+}
+
+/** The stream's last version recorded at or before an instant (millisecond precision), 0 when none. */
+export async function versionRecordedBy(store: Pick<Store, "sql">, streamId: string, recordedBy: Date): Promise<number> {
+  // recorded_at never decreases along a stream, so "recorded by then" is a version prefix.
+  const [row] = await store.sql<{ v: number | null }>(
+    "SELECT max(version) AS v FROM events WHERE stream_id = $1 AND recorded_at < $2::timestamptz + interval '1 millisecond'",
+    [streamId, recordedBy],
+  );
+  return row?.v ?? 0;
+}
+
 export type ReadAllOptions = {
   /** Read strictly after this checkpoint; from the start when omitted. */
   after?: LogCheckpoint | null;

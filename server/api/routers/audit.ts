@@ -7,7 +7,17 @@ import type { StoredEvent } from "../../eventStore";
 import { encounterDecider } from "../../domain/encounter/decider";
 import { orderDecider } from "../../domain/order/decider";
 import { patientDecider } from "../../domain/patient/decider";
-import { eventDetail, patientAsOf, patientIdsOf, patientStreams, patientTimeline, searchEvents } from "../../projections/audit";
+import {
+  eventDetail,
+  patientAsOf,
+  patientIdsOf,
+  patientStreams,
+  patientTimeline,
+  recordAt,
+  recordDiff,
+  recordTicks,
+  searchEvents,
+} from "../../projections/audit";
 import { patientStreamIds, providerNames } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { groupCursor, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
@@ -23,6 +33,9 @@ const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
 const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map((d) => d.aggregateType), "user", "operations"];
+
+/** A moment of time travel: as recorded at, as it happened by, or both (a left-out axis is "now"). */
+const momentInput = z.object({ recordedAt: filterInstant.optional(), happenedBy: filterInstant.optional() });
 
 const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
 
@@ -247,4 +260,39 @@ export const auditRouter = router({
     await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientAsOf" });
     return { ...record, users };
   }),
+
+  /**
+   * Bitemporal time travel: the record (demographics, encounters, orders) at a moment "as
+   * recorded at" (what the system showed then), "as it happened by" (clinical time, facts entered
+   * later included), or both ("what did we know on the 1st about the 15th").
+   */
+  recordAt: complianceProcedure.input(z.object({ patientId, moment: momentInput })).query(async ({ ctx, input }) => {
+    const record = await recordAt(ctx.store, input.patientId, input.moment);
+    if (!record) throw new NotFoundError("Patient", input.patientId);
+    const users = await providerNames(ctx.db.prisma, [
+      ...record.encounters.map((e) => e.state.providerId),
+      ...record.orders.map((o) => o.state.providerId),
+    ]);
+    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.recordAt" });
+    return { ...record, users };
+  }),
+
+  /** What differs between the record at two chosen moments, field by field, with the events that changed each field. */
+  recordDiff: complianceProcedure.input(z.object({ patientId, a: momentInput, b: momentInput })).query(async ({ ctx, input }) => {
+    const changes = await recordDiff(ctx.store, input.patientId, input.a, input.b);
+    if (!changes) throw new NotFoundError("Patient", input.patientId);
+    const users = await providerNames(ctx.db.prisma, changes.flatMap((c) => c.fields.flatMap((f) => f.events.map((e) => e.userId))));
+    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.recordDiff" });
+    return { changes, users };
+  }),
+
+  /** The scrubber's ticks: every event of the record (or one of its streams) on the chosen axis, oldest first. */
+  recordTicks: complianceProcedure
+    .input(z.object({ patientId, streamId: text(200, { min: 1 }).optional(), axis: z.enum(["recorded", "happened"]).default("recorded") }))
+    .query(async ({ ctx, input }) => {
+      await mustExist(ctx, input);
+      const streamIds = await patientStreamIds(ctx.db.prisma, input.patientId);
+      if (input.streamId && !streamIds.includes(input.streamId)) throw new NotFoundError("Stream", input.streamId);
+      return recordTicks(ctx.store, input.streamId ? [input.streamId] : streamIds, input.axis, 2_000);
+    }),
 });
