@@ -1,6 +1,7 @@
 "use client";
 // One patient's record for compliance: the timeline of every change (who, when, why), time travel
-// to any recorded instant (the instant lives in the URL: ?asOf=ISO), and who viewed the chart.
+// on both time axes (the moment lives in the URL: ?asOf=ISO for "as recorded at", ?happenedBy=ISO
+// for "as it happened by", both for both), and who viewed the chart.
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
@@ -11,7 +12,7 @@ import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
-import { TimeTravel } from "./TimeTravel";
+import { TimeTravel, type Moment } from "./TimeTravel";
 
 const PAGE = 25;
 
@@ -27,13 +28,18 @@ export function PatientAudit({ patientId }: { patientId: string }) {
   const router = useRouter();
   const pathname = usePathname();
   const asOf = parseAsOf(params.get("asOf"));
+  const happenedBy = parseAsOf(params.get("happenedBy"));
+  const moment: Moment | null = asOf || happenedBy ? { ...(asOf ? { recordedAt: asOf } : {}), ...(happenedBy ? { happenedBy } : {}) } : null;
   const [type, setType] = useState("");
   const eventTypes = type ? [type] : undefined;
   const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, limit: PAGE }, { placeholderData: keepPreviousData }));
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
 
-  function travel(to: Date | null) {
-    router.replace(to ? `${pathname}?asOf=${encodeURIComponent(to.toISOString())}` : pathname, { scroll: false });
+  function travel(to: Moment | null) {
+    const query = new URLSearchParams();
+    if (to?.recordedAt) query.set("asOf", to.recordedAt.toISOString());
+    if (to?.happenedBy) query.set("happenedBy", to.happenedBy.toISOString());
+    router.replace(query.size ? `${pathname}?${query.toString()}` : pathname, { scroll: false });
     // Side by side the panel is always in view; stacked (narrow screens) it is below the timeline.
     if (to) document.getElementById("time-travel")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
   }
@@ -103,10 +109,10 @@ export function PatientAudit({ patientId }: { patientId: string }) {
             Every change to the patient, their encounters and orders, newest first. “View as of here” shows the record as it was recorded
             right after that event.
           </p>
-          <Timeline key={type} patientId={patientId} eventTypes={eventTypes} asOf={asOf} onTravel={travel} />
+          <Timeline key={type} patientId={patientId} eventTypes={eventTypes} asOf={asOf} onTravel={(at) => travel({ recordedAt: at })} />
         </section>
 
-        <TimeTravel patientId={patientId} asOf={asOf} onTravel={travel} />
+        <TimeTravel patientId={patientId} moment={moment} onTravel={travel} names={head.data} />
       </div>
 
       <ChartReaders patientId={patientId} />

@@ -48,6 +48,9 @@ export const accessMatrix = {
   "audit.patients": ["compliance"],
   "audit.patientTimeline": ["compliance"],
   "audit.patientAsOf": ["compliance"],
+  "audit.recordAt": ["compliance"],
+  "audit.recordDiff": ["compliance"],
+  "audit.recordTicks": ["compliance"],
 
   // Reports over the async projections: order turnaround and the census for care, activity by
   // user and day for compliance (counts and names of staff, no patient data).
