@@ -51,12 +51,11 @@ export function TimeTravel({
   onTravel: (to: Moment | null) => void;
   names: RecordNames | undefined;
 }) {
-  const [axis, setAxis] = useState<Axis>(axisOf(moment));
+  // The moment shown says its axis; with none shown yet, the one picked.
+  const [picked, setPicked] = useState<Axis>("recorded");
+  const axis = moment ? axisOf(moment) : picked;
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
-  useEffect(() => {
-    if (moment) setAxis(axisOf(moment));
-  }, [moment]);
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -72,7 +71,7 @@ export function TimeTravel({
   }
 
   function changeAxis(next: Axis) {
-    setAxis(next);
+    setPicked(next);
     if (!moment) return;
     // Keep the instant when moving it to the other axis.
     const at = moment.recordedAt ?? moment.happenedBy!;
