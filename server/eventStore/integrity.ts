@@ -61,6 +61,40 @@ async function lastSeal(store: Store): Promise<SealRow | null> {
   return row ?? null;
 }
 
+/** The newest seal as an export carries it: what an auditor checks the signature and chain against. */
+export type SealCheckpoint = {
+  seq: number;
+  /** The commit-order checkpoints the seal covers: after `from` (null: the start) up to and including `to`, as "xid:position". */
+  from: string | null;
+  to: string;
+  eventCount: number;
+  /** Lowercase hex. */
+  chainHash: string;
+  keyId: string;
+  /** Base64 Ed25519 signature over `signedText`. */
+  signature: string;
+  signedText: string;
+};
+
+export async function latestSealCheckpoint(store: Store): Promise<SealCheckpoint | null> {
+  const seal = await lastSeal(store);
+  if (!seal) return null;
+  const seq = Number(seal.seq);
+  const from = checkpointText(seal.from_xid, seal.from_position);
+  const to = checkpointText(seal.to_xid, seal.to_position)!;
+  const chainHash = hex(seal.chain_hash);
+  return {
+    seq,
+    from,
+    to,
+    eventCount: seal.event_count,
+    chainHash,
+    keyId: seal.key_id,
+    signature: Buffer.from(seal.signature).toString("base64"),
+    signedText: sealText({ seq, from, to, eventCount: seal.event_count, chainHash }),
+  };
+}
+
 export type SealResult = { sealed: number; seals: number };
 
 /**
