@@ -122,7 +122,11 @@ export function EventSummary({ type, data, orderName, full = false, undecodable 
             <span className={statusBadgeClass(str(d.newStatus))}>{label(str(d.newStatus))}</span>
           </p>
           {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
-          {d.resultData ? <p className="small">Result: {full ? formatValue(d.resultData) : resultSummary(d.resultData)}</p> : null}
+          {d.resultData ? (
+            <p className="small" data-testid="result">
+              Result: {resultSummary(d.resultData)}
+            </p>
+          ) : null}
         </div>
       );
     case "UserCreated":

@@ -6,6 +6,7 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
+import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
 import { formatDateTime } from "../format";
@@ -67,7 +68,10 @@ export function AccessLogBrowser() {
       {patient ? <Readers patientId={patient.id} range={range} title={`Who has looked at ${patient.label}`} /> : null}
 
       <section className="panel" aria-labelledby="log-title" data-testid="access-log">
-        <h2 id="log-title">Every screen view</h2>
+        <div className="panel-head">
+          <h2 id="log-title">Every screen view</h2>
+          <ExportMenu view="access" filter={{ patientId: patient?.id, userId: user?.id, from: range.from, to: range.to }} />
+        </div>
         <Views patientId={patient?.id} userId={user?.id} range={range} />
       </section>
     </>
@@ -199,6 +203,7 @@ export function Readers({ patientId, range, title }: { patientId: string; range:
           {range.to ? ` until ${formatDateTime(range.to)}` : ""}
           {hydrated ? ` (${localZone()})` : ""} · latest reader first · includes your own reads
         </span>
+        <ExportMenu view="access" filter={{ patientId, from: range.from, to: range.to }} label="Export these reads" />
       </div>
       {readers.isPending ? (
         <Loading label="Loading who viewed this chart" lines={["85%", "70%"]} />

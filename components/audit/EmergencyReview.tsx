@@ -5,6 +5,7 @@ import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-q
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
+import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
 import { formatDateTime } from "../format";
@@ -29,6 +30,7 @@ export function EmergencyReview() {
     <section className="panel" aria-labelledby="review-title">
       <div className="panel-head">
         <h2 id="review-title">Emergency accesses</h2>
+        <ExportMenu view="review" filter={{ status }} />
         <div className="row tight" role="group" aria-label="Show">
           {(Object.keys(statuses) as Status[]).map((s) => (
             <button key={s} type="button" className={s === status ? "" : "secondary"} aria-pressed={s === status} onClick={() => setStatus(s)}>

@@ -5,6 +5,7 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent, type MouseEvent } from "react";
+import { ExportMenu } from "./ExportMenu";
 import { eventTitle, formatDateTime, formatInstant, formatSeconds } from "../format";
 import { EmptyState, ErrorState } from "../States";
 import { useTRPC } from "../trpc";
@@ -58,6 +59,12 @@ function inputOf(f: EventFilters) {
   };
 }
 
+/** The log's filters as the extract takes them (no page size). */
+function exportFilterOf(f: EventFilters) {
+  const { limit: _limit, ...filter } = inputOf(f);
+  return filter;
+}
+
 export function EventLog() {
   const params = useSearchParams();
   const router = useRouter();
@@ -80,6 +87,7 @@ export function EventLog() {
           <span className="muted small">
             Newest first{filters.from || filters.to ? ` by ${filters.time} time` : ""} · times in {hydrated ? localZone() : "local time"}
           </span>
+          <ExportMenu view="events" filter={exportFilterOf(filters)} />
         </div>
         <EventTable key={params.toString()} filters={filters} filtered={active} />
       </section>

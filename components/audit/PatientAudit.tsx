@@ -7,11 +7,12 @@ import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { EventSummary } from "../EventSummary";
-import { eventTitle, formatDateTime, formatInstant, formatSeconds, label } from "../format";
+import { demographicLabels, eventTitle, formatDateTime, formatInstant, formatSeconds, label } from "../format";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
+import { ExportMenu } from "./ExportMenu";
 import { TimeTravel, type Moment } from "./TimeTravel";
 
 const PAGE = 25;
@@ -31,7 +32,9 @@ export function PatientAudit({ patientId }: { patientId: string }) {
   const happenedBy = parseAsOf(params.get("happenedBy"));
   const moment: Moment | null = asOf || happenedBy ? { ...(asOf ? { recordedAt: asOf } : {}), ...(happenedBy ? { happenedBy } : {}) } : null;
   const [type, setType] = useState("");
-  const eventTypes = type ? [type] : undefined;
+  const [field, setField] = useState("");
+  // "Changes to this field only": the events that can set a demographic field, then those that did.
+  const eventTypes = field ? fieldEventTypes : type ? [type] : undefined;
   const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, limit: PAGE }, { placeholderData: keepPreviousData }));
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
 
@@ -93,9 +96,10 @@ export function PatientAudit({ patientId }: { patientId: string }) {
         <section className="panel" aria-labelledby="timeline-title" data-testid="timeline">
           <div className="panel-head">
             <h2 id="timeline-title">Timeline</h2>
+            <ExportMenu view="timeline" filter={{ patientId, eventTypes }} />
             <div className="inline-field">
               <label htmlFor="timeline-type">Show</label>
-              <select id="timeline-type" value={type} onChange={(e) => setType(e.target.value)}>
+              <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setType(e.target.value)}>
                 <option value="">All events</option>
                 {(options.data?.eventTypes ?? []).map((t) => (
                   <option key={t} value={t}>
@@ -109,7 +113,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
             Every change to the patient, their encounters and orders, newest first. “View as of here” shows the record as it was recorded
             right after that event.
           </p>
-          <Timeline key={type} patientId={patientId} eventTypes={eventTypes} asOf={asOf} onTravel={(at) => travel({ recordedAt: at })} />
+          <Timeline key={`${type}|${field}`} patientId={patientId} eventTypes={eventTypes} field={field || undefined} asOf={asOf} onTravel={(at) => travel({ recordedAt: at })} />
         </section>
 
         <TimeTravel patientId={patientId} moment={moment} onTravel={travel} names={head.data} />
@@ -128,7 +132,17 @@ function Crumbs() {
   );
 }
 
-type TimelineProps = { patientId: string; eventTypes?: string[]; asOf: Date | null; onTravel: (to: Date) => void };
+type TimelineProps = { patientId: string; eventTypes?: string[]; field?: string; asOf: Date | null; onTravel: (to: Date) => void };
+
+const demographicFields = ["givenName", "familyName", "dateOfBirth", "sex", "email", "phone", "address"] as const;
+const fieldEventTypes = ["PatientRegistered", "PatientDemographicsUpdated"];
+
+/** Whether an event set this demographic field: the registration sets them all, an update those it changed. */
+function touchesField(item: TimelineItem, field: string): boolean {
+  if (item.type === "PatientRegistered") return true;
+  const changes = (item.data as { changes?: Record<string, unknown> }).changes;
+  return item.type === "PatientDemographicsUpdated" && !!changes && field in changes;
+}
 
 function Timeline(props: TimelineProps) {
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
@@ -151,6 +165,7 @@ function Timeline(props: TimelineProps) {
 function TimelinePage({
   patientId,
   eventTypes,
+  field,
   asOf,
   onTravel,
   before,
@@ -180,14 +195,15 @@ function TimelinePage({
     );
   }
   const data = page.data;
+  const items = field ? data.items.filter((item) => touchesField(item, field)) : data.items;
   return (
     <>
-      {first && data.items.length === 0 ? (
+      {first && items.length === 0 ? (
         <li className="state" role="status">
-          No events of this type in the record.
+          {field ? "No change to this field on this page of the record." : "No events of this type in the record."}
         </li>
       ) : null}
-      {data.items.map((item) => (
+      {items.map((item) => (
         <TimelineEvent key={item.eventId} item={item} data={data} selected={asOf?.getTime() === item.recordedAt.getTime()} onTravel={onTravel} />
       ))}
       {last && data.nextBefore !== null ? (

@@ -51,6 +51,10 @@ export const accessMatrix = {
   "audit.recordAt": ["compliance"],
   "audit.recordDiff": ["compliance"],
   "audit.recordTicks": ["compliance"],
+  // Tamper evidence: the newest seal, and verifying the whole log from the console.
+  "audit.latestSeal": ["compliance"],
+  "audit.startVerification": ["compliance"],
+  "audit.verification": ["compliance"],
 
   // Reports over the async projections: order turnaround and the census for care, activity by
   // user and day for compliance (counts and names of staff, no patient data).

@@ -189,6 +189,7 @@ async function fixture(db: Database): Promise<Fixture> {
     "audit.recordAt": { patientId, moment: { recordedAt: new Date(), happenedBy: new Date(Date.now() - 86_400_000) } },
     "audit.recordDiff": { patientId, a: { happenedBy: new Date(Date.now() - 86_400_000) }, b: {} },
     "audit.recordTicks": { patientId, axis: "happened" },
+    "audit.verification": { id: randomUUID() },
     "users.list": { search: "fuzz" },
     "users.create": { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz", password: "correct horse battery staple", roles: ["clinician"] },
     "users.setRoles": { userId: other.id, roles: ["clinician", "compliance"], reason: "fuzz baseline" },

@@ -27,6 +27,10 @@ import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
+import { env } from "../../db/env";
+import { keyIdOf, latestSealCheckpoint } from "../../eventStore";
+import { publicKeyPem, verifyingKeys } from "../../audit/signingKey";
+import { startVerification, verificationById } from "../../audit/verification";
 
 const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
@@ -295,4 +299,20 @@ export const auditRouter = router({
       if (input.streamId && !streamIds.includes(input.streamId)) throw new NotFoundError("Stream", input.streamId);
       return recordTicks(ctx.store, input.streamId ? [input.streamId] : streamIds, input.axis, 2_000);
     }),
+
+  /** The newest seal of the log and the key that verifies it: what an extract carries, for the report and the console. */
+  latestSeal: complianceProcedure.query(async ({ ctx }) => {
+    const [key] = verifyingKeys(env());
+    return { seal: await latestSealCheckpoint(ctx.store), keyId: key ? keyIdOf(key) : null, publicKey: key ? publicKeyPem(key) : null };
+  }),
+
+  /** "Verify integrity": the same check as `npm run audit:verify`, started in the background; poll `verification`. */
+  startVerification: complianceProcedure.mutation(({ ctx }) => startVerification(ctx.store, verifyingKeys(env()), ctx.user.id)),
+
+  /** A verification's progress and, when finished, its report naming the first event or seal that does not match. */
+  verification: complianceProcedure.input(z.object({ id: z.uuid("verification id must be a uuid") })).query(({ input }) => {
+    const run = verificationById(input.id);
+    if (!run) throw new NotFoundError("Verification", input.id);
+    return run;
+  }),
 });
