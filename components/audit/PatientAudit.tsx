@@ -87,6 +87,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
               </div>
             </dl>
           </div>
+          <ReportLink patientId={patientId} />
         </div>
       ) : (
         <Loading label="Loading the patient" lines={[{ width: "30%", height: 26 }, "50%"]} />
@@ -129,6 +130,14 @@ function Crumbs() {
     <nav className="crumbs" aria-label="Breadcrumb">
       <Link href="/audit">Audit</Link> › <Link href="/audit/patients">Patients</Link> › Record
     </nav>
+  );
+}
+
+function ReportLink({ patientId }: { patientId: string }) {
+  return (
+    <Link href={`/audit/patients/${patientId}/report`} className="button secondary small" data-testid="report-link">
+      Printable audit report
+    </Link>
   );
 }
 

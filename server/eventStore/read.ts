@@ -249,6 +249,57 @@ export async function readByCausation(store: Store, eventId: string, options: { 
   return rows.map((row) => ({ ...toStored(store, row), depth: row.depth }));
 }
 
+export type CausalTree = {
+  /** The root's cause: "command:<id>" when a user's command wrote the root events, null when it has none. */
+  rootCause: string | null;
+  /** Every event of the chain, the root's events at depth 1, each with the event that caused it (null at the root). */
+  events: (StoredEvent & { depth: number; parentId: string | null })[];
+  truncated: boolean;
+};
+
+/**
+ * The whole causal chain an event belongs to, in ONE query: up its causation ids to the root,
+ * then down from the root (every event the root's command wrote, or the root event alone when it
+ * was not written by a command) through everything those caused, across streams. Depth is
+ * bounded, so a cycle (which the API cannot write) cannot loop. The walk up uses the primary key
+ * on event_id, the walk down the causation_id index.
+ */
+export async function readCausalTree(store: Store, eventId: string, options: { limit?: number; maxDepth?: number } = {}): Promise<CausalTree | null> {
+  const limit = limitOf(options.limit, 500, 5_000);
+  const maxDepth = options.maxDepth ?? 50;
+  const rows = await store.sql<EventRow & { depth: number; parent_id: string | null; root_cause: string | null }>(
+    `WITH RECURSIVE up AS (
+       SELECT e.event_id, e.causation_id, 0 AS depth FROM events e WHERE e.event_id = $1::uuid
+       UNION ALL
+       SELECT p.event_id, p.causation_id, u.depth + 1
+         FROM up u JOIN events p
+           ON p.event_id = CASE WHEN u.causation_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN u.causation_id::uuid END
+        WHERE u.depth < $3
+     ),
+     root AS (SELECT event_id, causation_id FROM up ORDER BY depth DESC LIMIT 1),
+     down AS (
+       SELECT a.*, 1 AS depth, NULL::text AS parent_id FROM (
+         SELECT e.* FROM events e WHERE e.causation_id = (SELECT causation_id FROM root WHERE causation_id LIKE 'command:%')
+         UNION ALL
+         SELECT e.* FROM events e
+          WHERE e.event_id = (SELECT event_id FROM root WHERE causation_id IS NULL OR causation_id NOT LIKE 'command:%')
+       ) a
+       UNION ALL
+       SELECT e.*, d.depth + 1, d.event_id::text FROM down d JOIN events e ON e.causation_id = d.event_id::text
+        WHERE d.depth < $3
+     )
+     SELECT ${eventColumns}, depth, parent_id, (SELECT causation_id FROM root) AS root_cause
+       FROM down ORDER BY depth, global_position LIMIT $2`,
+    [eventId, limit + 1, maxDepth],
+  );
+  if (rows.length === 0) return null;
+  return {
+    rootCause: rows[0]!.root_cause,
+    events: rows.slice(0, limit).map((row) => ({ ...toStored(store, row), depth: row.depth, parentId: row.parent_id })),
+    truncated: rows.length > limit,
+  };
+}
+
 export async function readByType(
   store: Store,
   eventType: string,

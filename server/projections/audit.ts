@@ -9,8 +9,8 @@ import {
   eventColumns,
   inMoment,
   loadAtMoment,
-  readByCausation,
   readByCorrelationId,
+  readCausalTree,
   selectEvents,
   streamVersion,
   versionRecordedBy,
@@ -125,52 +125,47 @@ export type EventDetail = {
   event: StoredEvent;
   /** The events that led here, nearest first: the event whose id is this one's causation id, and on up. */
   causedBy: StoredEvent[];
-  /** This event's causation id names no stored event: it is the id of the command that wrote it. */
+  /** This event's chain starts at a command (its id), or at a cause that names no stored event. */
   causedByCommand: string | null;
   /** What this event caused, and what that caused, with the depth below this event (1 = direct). */
   caused: (StoredEvent & { depth: number })[];
+  /**
+   * The whole chain as a tree across records: rooted at the command (or the first event), every
+   * event it wrote at depth 1, each later one under the event that caused it.
+   */
+  tree: { rootCause: string | null; nodes: (StoredEvent & { depth: number; parentId: string | null })[]; truncated: boolean };
   /** Every event written under the same correlation id (the same request or job), oldest first. */
   correlated: StoredEvent[];
   correlatedTruncated: boolean;
 };
 
-const chainLimit = 50;
+const treeLimit = 500;
 const correlatedLimit = 200;
 
 export async function eventDetail(store: Store, eventId: string): Promise<EventDetail | null> {
-  const event = await eventById(store, eventId);
-  if (!event) return null;
-
+  const [tree, event] = await Promise.all([readCausalTree(store, eventId, { limit: treeLimit }), eventById(store, eventId)]);
+  if (!event || !tree) return null;
+  const byId = new Map(tree.events.map((e) => [e.metadata.eventId, e]));
+  const self = byId.get(eventId);
+  // Up: parent by parent from this event to the root.
   const causedBy: StoredEvent[] = [];
-  const seen = new Set([event.metadata.eventId]);
-  let causedByCommand: string | null = null;
-  let next = event.metadata.causationId;
-  while (next && causedBy.length < chainLimit) {
-    if (seen.has(next)) break; // a cycle cannot be written through the API, but never loop on one
-    const commandId = commandIdOfCausation(next);
-    if (commandId) {
-      causedByCommand = commandId;
-      break;
-    }
-    const parent = uuidPattern.test(next) ? await eventById(store, next) : null;
-    if (!parent) {
-      causedByCommand = next;
-      break;
-    }
+  for (let parent = self?.parentId ? byId.get(self.parentId) : undefined; parent; parent = parent.parentId ? byId.get(parent.parentId) : undefined) {
     causedBy.push(parent);
-    seen.add(parent.metadata.eventId);
-    next = parent.metadata.causationId;
   }
-
-  const [down, correlated] = await Promise.all([
-    readByCausation(store, eventId, { limit: chainLimit + 1 }),
-    readByCorrelationId(store, event.metadata.correlationId, { limit: correlatedLimit + 1 }),
-  ]);
+  // Down: every node whose ancestors include this event, with its depth below it.
+  const below = (node: (typeof tree.events)[number]): boolean => {
+    for (let p = node.parentId; p; p = byId.get(p)?.parentId ?? null) if (p === eventId) return true;
+    return false;
+  };
+  const caused = tree.events.filter(below).map((e) => ({ ...e, depth: e.depth - (self?.depth ?? 0) }));
+  const rootCommand = commandIdOfCausation(tree.rootCause);
+  const correlated = await readByCorrelationId(store, event.metadata.correlationId, { limit: correlatedLimit + 1 });
   return {
     event,
     causedBy,
-    causedByCommand,
-    caused: down.filter((e) => e.depth > 0).slice(0, chainLimit),
+    causedByCommand: rootCommand ?? tree.rootCause,
+    caused,
+    tree: { rootCause: tree.rootCause, nodes: tree.events, truncated: tree.truncated },
     correlated: correlated.slice(0, correlatedLimit),
     correlatedTruncated: correlated.length > correlatedLimit,
   };

@@ -28,7 +28,7 @@ import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 import { env } from "../../db/env";
-import { keyIdOf, latestSealCheckpoint } from "../../eventStore";
+import { commandIdOfCausation, keyIdOf, latestSealCheckpoint } from "../../eventStore";
 import { publicKeyPem, verifyingKeys } from "../../audit/signingKey";
 import { startVerification, verificationById } from "../../audit/verification";
 
@@ -203,14 +203,26 @@ export const auditRouter = router({
   event: complianceProcedure.input(z.object({ eventId: z.uuid("event id must be a uuid") })).query(async ({ ctx, input }) => {
     const detail = await eventDetail(tolerantStore(ctx.store, { procedure: "audit.event", correlationId: ctx.correlationId }), input.eventId);
     if (!detail) throw new NotFoundError("Event", input.eventId);
-    const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated];
+    const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated, ...detail.tree.nodes];
     const { item, patientIds } = await auditItems(ctx, all);
     await recordAccess(ctx, { patientIds, procedure: "audit.event" });
+    const roots = detail.tree.nodes.filter((n) => n.depth === 1);
+    const commandId = commandIdOfCausation(detail.tree.rootCause);
+    const first = roots[0];
     return {
       event: item(detail.event),
       causedBy: detail.causedBy.map(item),
       causedByCommand: detail.causedByCommand,
       caused: detail.caused.map((e) => ({ ...item(e), depth: e.depth })),
+      /** The chain as a tree: the command at the root (who, when, the request's correlation id), then what it caused. */
+      tree: {
+        command:
+          commandId && first
+            ? { commandId, userId: first.metadata.userId, userName: item(first).userName, correlationId: first.metadata.correlationId, at: first.metadata.recordedAt }
+            : null,
+        nodes: detail.tree.nodes.map((n) => ({ ...item(n), depth: n.depth, parentId: n.parentId })),
+        truncated: detail.tree.truncated,
+      },
       correlated: detail.correlated.map(item),
       correlatedTruncated: detail.correlatedTruncated,
     };
