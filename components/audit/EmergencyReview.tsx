@@ -1,6 +1,7 @@
 "use client";
 // Accesses needing review: every break-the-glass access (who, which patient, when, why) until a
 // compliance officer marks it reviewed with a note. A review is recorded (who, when) and final.
+import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
@@ -8,7 +9,6 @@ import { useState, type FormEvent } from "react";
 import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
-import { formatDateTime } from "../format";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
@@ -82,7 +82,9 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
   }
   return (
     <tr data-testid="emergency-access">
-      <td className="nowrap">{formatDateTime(item.grantedAt)}</td>
+      <td className="nowrap">
+        <DateTime value={item.grantedAt} />
+      </td>
       <td>{item.userName ?? "unknown user"}</td>
       <td>
         <Link href={`/audit/patients/${item.patientId}`}>{item.patient ? `${item.patient.name} · MRN ${item.patient.mrn}` : "unknown patient"}</Link>
@@ -91,7 +93,7 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
       <td>
         {item.review ? (
           <div data-testid="review">
-            Reviewed by {item.review.reviewerName ?? "unknown user"} on {formatDateTime(item.review.reviewedAt)}
+            Reviewed by {item.review.reviewerName ?? "unknown user"} on <DateTime value={item.review.reviewedAt} />
             <div className="muted">“{item.review.note}”</div>
           </div>
         ) : open ? (

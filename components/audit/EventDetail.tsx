@@ -5,11 +5,11 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { DateTime } from "../DateTime";
 import { EventSummary } from "../EventSummary";
-import { eventTitle, formatInstant } from "../format";
+import { eventTitle } from "../format";
 import { ErrorState } from "../States";
 import { useTRPC } from "../trpc";
 import { eventLogHref } from "./EventLog";
-import { errorText, localZone, shortId, type EventDetailData } from "./format";
+import { errorText, shortId, type EventDetailData } from "./format";
 
 type Item = EventDetailData["event"];
 
@@ -52,7 +52,7 @@ export function EventDetail({ eventId }: { eventId: string }) {
             {eventTitle(event.type)} <span className="badge info mono-badge">{event.type}</span>
           </h1>
           <p className="subtitle">
-            Version {event.version} of <span className="mono">{event.streamId}</span> · recorded {formatInstant(event.recordedAt)} ({localZone()})
+            Version {event.version} of <span className="mono">{event.streamId}</span> · recorded <DateTime value={event.recordedAt} precision="millisecond" />
           </p>
         </div>
         {event.patientId ? (
@@ -88,12 +88,12 @@ export function EventDetail({ eventId }: { eventId: string }) {
             <dd>{event.globalPosition}</dd>
             <dt>Occurred at</dt>
             <dd>
-              <time dateTime={event.occurredAt.toISOString()}>{formatInstant(event.occurredAt)}</time>
+              <DateTime value={event.occurredAt} precision="millisecond" />
               <span className="muted small"> when it happened, as the command said</span>
             </dd>
             <dt>Recorded at</dt>
             <dd>
-              <time dateTime={event.recordedAt.toISOString()}>{formatInstant(event.recordedAt)}</time>
+              <DateTime value={event.recordedAt} precision="millisecond" />
               <span className="muted small"> when the system stored it</span>
             </dd>
             <dt>User</dt>

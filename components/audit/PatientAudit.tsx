@@ -2,12 +2,13 @@
 // One patient's record for compliance: the timeline of every change (who, when, why), time travel
 // on both time axes (the moment lives in the URL: ?asOf=ISO for "as recorded at", ?happenedBy=ISO
 // for "as it happened by", both for both), and who viewed the chart.
+import { DateTime } from "../DateTime";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { EventSummary } from "../EventSummary";
-import { demographicLabels, eventTitle, formatDateTime, formatInstant, formatSeconds, label } from "../format";
+import { demographicLabels, eventTitle, formatInstant, formatSeconds, label } from "../format";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
@@ -97,7 +98,6 @@ export function PatientAudit({ patientId }: { patientId: string }) {
         <section className="panel" aria-labelledby="timeline-title" data-testid="timeline">
           <div className="panel-head">
             <h2 id="timeline-title">Timeline</h2>
-            <ExportMenu view="timeline" filter={{ patientId, eventTypes }} />
             <div className="inline-field">
               <label htmlFor="timeline-type">Show</label>
               <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setType(e.target.value)}>
@@ -109,6 +109,18 @@ export function PatientAudit({ patientId }: { patientId: string }) {
                 ))}
               </select>
             </div>
+            <div className="inline-field">
+              <label htmlFor="timeline-field">Changes to</label>
+              <select id="timeline-field" value={field} onChange={(e) => setField(e.target.value)}>
+                <option value="">Any field</option>
+                {demographicFields.map((f) => (
+                  <option key={f} value={f}>
+                    {demographicLabels[f]} only
+                  </option>
+                ))}
+              </select>
+            </div>
+            <ExportMenu view="timeline" filter={{ patientId, eventTypes }} />
           </div>
           <p className="muted small">
             Every change to the patient, their encounters and orders, newest first. “View as of here” shows the record as it was recorded
@@ -266,13 +278,11 @@ function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem;
       </div>
       <p className="event-meta muted small">
         recorded{" "}
-        <time dateTime={item.recordedAt.toISOString()} title={formatInstant(item.recordedAt)}>
-          {formatSeconds(item.recordedAt)}
-        </time>
+        <DateTime value={item.recordedAt} />
         {occurredApart ? (
           <>
             {" "}
-            · occurred <time dateTime={item.occurredAt.toISOString()}>{formatDateTime(item.occurredAt)}</time>
+            · occurred <DateTime value={item.occurredAt} precision="minute" />
           </>
         ) : null}{" "}
         · by{" "}
