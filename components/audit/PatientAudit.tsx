@@ -120,6 +120,8 @@ export function PatientAudit({ patientId }: { patientId: string }) {
                 ))}
               </select>
             </div>
+          </div>
+          <div className="panel-tools">
             <ExportMenu view="timeline" filter={{ patientId, eventTypes }} />
           </div>
           <p className="muted small">
