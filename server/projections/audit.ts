@@ -352,11 +352,6 @@ export async function recordAt(store: Store, patientId: string, moment: Moment):
   };
 }
 
-/** The record as the system had recorded it at `asOf` (the "as recorded at" axis alone). */
-export function patientAsOf(store: Store, patientId: string, asOf: Date): Promise<PatientAsOf | null> {
-  return recordAt(store, patientId, { recordedAt: asOf });
-}
-
 // ---- comparing two moments -------------------------------------------------------------------
 
 /** An event that makes the two moments differ: in one of them and not the other. */

@@ -9,7 +9,6 @@ import { orderDecider } from "../../domain/order/decider";
 import { patientDecider } from "../../domain/patient/decider";
 import {
   eventDetail,
-  patientAsOf,
   patientIdsOf,
   patientStreams,
   patientTimeline,
@@ -28,7 +27,7 @@ import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 import { env } from "../../db/env";
-import { commandIdOfCausation, keyIdOf, latestSealCheckpoint } from "../../eventStore";
+import { commandIdOfCausation, keyIdOf, latestSealCheckpoint, type Moment } from "../../eventStore";
 import { publicKeyPem, verifyingKeys } from "../../audit/signingKey";
 import { startVerification, verificationById } from "../../audit/verification";
 
@@ -60,6 +59,15 @@ async function auditItems(ctx: Pick<Context, "db">, events: readonly StoredEvent
   const item = (event: StoredEvent) => byId.get(event.metadata.eventId)!;
   const patientIds = [...new Set([...patients.values()].filter((p): p is string => p !== null))];
   return { item, patientIds };
+}
+
+/** The record at a moment with its providers' names, the read recorded under the procedure that asked. */
+async function recordWithNames(ctx: Context & { user: NonNullable<Context["user"]> }, patientId: string, moment: Moment, procedure: string) {
+  const record = await recordAt(ctx.store, patientId, moment);
+  if (!record) throw new NotFoundError("Patient", patientId);
+  const users = await providerNames(ctx.db.prisma, [...record.encounters.map((e) => e.state.providerId), ...record.orders.map((o) => o.state.providerId)]);
+  await recordAccess(ctx, { patientId, procedure });
+  return { ...record, users };
 }
 
 export const auditRouter = router({
@@ -266,32 +274,18 @@ export const auditRouter = router({
    * precision; an event recorded exactly at `asOf` is included). Demographics, and each encounter
    * and order that existed by then, with the stream versions used and today's, to compare.
    */
-  patientAsOf: complianceProcedure.input(z.object({ patientId, asOf: filterInstant })).query(async ({ ctx, input }) => {
-    const record = await patientAsOf(ctx.store, input.patientId, input.asOf);
-    if (!record) throw new NotFoundError("Patient", input.patientId);
-    const users = await providerNames(ctx.db.prisma, [
-      ...record.encounters.map((e) => e.state.providerId),
-      ...record.orders.map((o) => o.state.providerId),
-    ]);
-    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientAsOf" });
-    return { ...record, users };
-  }),
+  patientAsOf: complianceProcedure
+    .input(z.object({ patientId, asOf: filterInstant }))
+    .query(({ ctx, input }) => recordWithNames(ctx, input.patientId, { recordedAt: input.asOf }, "audit.patientAsOf")),
 
   /**
    * Bitemporal time travel: the record (demographics, encounters, orders) at a moment "as
    * recorded at" (what the system showed then), "as it happened by" (clinical time, facts entered
    * later included), or both ("what did we know on the 1st about the 15th").
    */
-  recordAt: complianceProcedure.input(z.object({ patientId, moment: momentInput })).query(async ({ ctx, input }) => {
-    const record = await recordAt(ctx.store, input.patientId, input.moment);
-    if (!record) throw new NotFoundError("Patient", input.patientId);
-    const users = await providerNames(ctx.db.prisma, [
-      ...record.encounters.map((e) => e.state.providerId),
-      ...record.orders.map((o) => o.state.providerId),
-    ]);
-    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.recordAt" });
-    return { ...record, users };
-  }),
+  recordAt: complianceProcedure
+    .input(z.object({ patientId, moment: momentInput }))
+    .query(({ ctx, input }) => recordWithNames(ctx, input.patientId, input.moment, "audit.recordAt")),
 
   /** What differs between the record at two chosen moments, field by field, with the events that changed each field. */
   recordDiff: complianceProcedure.input(z.object({ patientId, a: momentInput, b: momentInput })).query(async ({ ctx, input }) => {
