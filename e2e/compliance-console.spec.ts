@@ -48,7 +48,10 @@ test("a compliance officer answers the five questions from the patient's audit p
   const chartRead = page.waitForResponse((r) => r.url().includes("patient.byId") && r.ok());
   await page.goto(`/patients/${patientId}`);
   await chartRead;
+  // Extracts are for compliance: a clinician is refused, and so is nobody.
+  expect((await page.request.get(`/api/audit/export?view=timeline&format=csv&patientId=${patientId}`)).status()).toBe(403);
   await signOut(page);
+  expect((await page.request.get(`/api/audit/export?view=timeline&format=csv&patientId=${patientId}`)).status()).toBe(401);
 
   await signIn(page, "compliance@demo.test", "Morgan Compliance");
   await patientPage(page, patientId);
@@ -78,8 +81,13 @@ test("a compliance officer answers the five questions from the patient's audit p
   await expect(address.locator("td.then")).toContainText("1 Old Road");
   await expect(address).toHaveClass(/differs/);
   await expect(travel.getByTestId("as-of-orders")).toHaveCount(0);
-  // The scrubber steps through the record's versions, each event a tick.
+  // The scrubber steps through the record's versions, each event a tick: one step on moves the view.
   await expect(travel.getByTestId("tt-tick")).toContainText(/1 of \d+: Patient registered/);
+  await travel.locator("#tt-scrub").press("ArrowRight");
+  await expect(travel.getByTestId("tt-tick")).toContainText(/2 of \d+: Demographics updated/);
+  await expect(address.locator("td.then")).toContainText("9 New Street");
+  await travel.locator("#tt-scrub").press("ArrowLeft");
+  await expect(address.locator("td.then")).toContainText("1 Old Road");
   // Compared with now (click 3): the address changed, by the "Demographics updated" event; the order was added.
   await travel.getByRole("button", { name: "Compare" }).click();
   const diff = travel.getByTestId("diff");
