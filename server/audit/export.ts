@@ -9,7 +9,7 @@ import type { AuditEvent, AuditEventEntity, BundleEntry, Coding } from "@medplum
 import { stringify } from "csv-stringify/sync";
 import { z } from "zod";
 import type { Database } from "../db/client";
-import { latestSealCheckpoint, type SealCheckpoint, type Store, type StoredEvent } from "../eventStore";
+import { allSealCheckpoints, latestSealCheckpoint, type SealCheckpoint, type Store, type StoredEvent } from "../eventStore";
 import { filterInstant, idText, text } from "../input";
 import { patientIdsOf, patientTimeline, searchEvents } from "../projections/audit";
 import { patientStreamIds, providerNames } from "../projections/queries";
@@ -337,6 +337,11 @@ export type ExportHeader = {
   exportedBy: { id: string; name: string };
   exportedAt: string;
   seal: SealCheckpoint | null;
+  /**
+   * Every seal, oldest first, in an extract of the whole event log (no filter): with each event's
+   * hash and commit position the auditor recomputes every seal's chain (README, "Verifying an extract").
+   */
+  seals?: SealCheckpoint[];
   /** The sealing key's public half (SPKI PEM), when this server knows it. */
   publicKey: string | null;
 };
@@ -434,6 +439,7 @@ export async function startExport(
     exportedBy: { id: ctx.user.id, name: ctx.user.name },
     exportedAt: new Date().toISOString(),
     seal,
+    ...(view === "events" && Object.keys(filter).length === 0 ? { seals: await allSealCheckpoints(ctx.store) } : {}),
     publicKey: options.publicKey ?? null,
   };
   async function* recorded(): AsyncGenerator<AuditRow[]> {

@@ -78,7 +78,20 @@ export type SealCheckpoint = {
 
 export async function latestSealCheckpoint(store: Store): Promise<SealCheckpoint | null> {
   const seal = await lastSeal(store);
-  if (!seal) return null;
+  return seal ? toCheckpoint(seal) : null;
+}
+
+/** Every seal, oldest first, as checkpoints: a full extract of the log carries them all, so the whole chain can be recomputed. */
+export async function allSealCheckpoints(store: Store): Promise<SealCheckpoint[]> {
+  const seals = await store.sql<SealRow>(
+    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
+       FROM audit_seals ORDER BY seq`,
+    [],
+  );
+  return seals.map(toCheckpoint);
+}
+
+function toCheckpoint(seal: SealRow): SealCheckpoint {
   const seq = Number(seal.seq);
   const from = checkpointText(seal.from_xid, seal.from_position);
   const to = checkpointText(seal.to_xid, seal.to_position)!;
