@@ -158,4 +158,10 @@ test("a compliance officer answers the five questions from the patient's audit p
   await page.screenshot({ path: `${shots}/compliance-report.png`, fullPage: true });
   await patientPage(page, patientId);
   await expect(page.getByTestId("chart-readers").getByTestId("reader").filter({ hasText: "Morgan Compliance" })).toContainText("exported in an audit extract");
+  // And on the Integrity page: who exported which filter, in which format, with which seal.
+  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Integrity" }).click();
+  const made = page.getByTestId("exports-made").getByTestId("export-made").first();
+  await expect(made).toContainText("Morgan Compliance");
+  await expect(made).toContainText(`patientId = ${patientId}`);
+  await expect(made).toContainText("FHIR");
 });

@@ -14,6 +14,7 @@ export function IntegrityPanel() {
     <>
       <VerifyIntegrity />
       <LatestSeal />
+      <ExportsMade />
     </>
   );
 }
@@ -113,6 +114,70 @@ export function LatestSeal({ compact = false }: { compact?: boolean }) {
           <pre className="mono small">{publicKey}</pre>
         </details>
       ) : null}
+    </section>
+  );
+}
+
+function filterText(filter: Record<string, unknown>): string {
+  const parts = Object.entries(filter).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join(", ") : String(v)}`);
+  return parts.length ? parts.join(" · ") : "everything (no filter)";
+}
+
+/** Every extract handed out: who, when, which view and filter, the format and the seal it carried. */
+export function ExportsMade() {
+  const trpc = useTRPC();
+  const [cursors, setCursors] = useState<({ at: string; id: string } | undefined)[]>([undefined]);
+  const last = cursors.at(-1);
+  const page = useQuery(trpc.audit.exports.queryOptions({ before: last, limit: 25 }));
+  return (
+    <section className="panel" aria-labelledby="exports-title" data-testid="exports-made">
+      <h2 id="exports-title">Extracts handed out</h2>
+      {page.isPending ? (
+        <Loading label="Loading the extracts" lines={["70%", "50%"]} />
+      ) : page.isError ? (
+        <ErrorState onRetry={() => void page.refetch()}>The extracts could not be loaded: {errorText(page.error)}</ErrorState>
+      ) : page.data.items.length === 0 ? (
+        <p className="muted">No extract has been made{cursors.length > 1 ? " before these" : ""}.</p>
+      ) : (
+        <table className="data dense">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Who</th>
+              <th scope="col">View</th>
+              <th scope="col">Filter</th>
+              <th scope="col">Format</th>
+              <th scope="col">Seal</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.data.items.map((x) => (
+              <tr key={x.id} data-testid="export-made">
+                <td className="nowrap">
+                  <DateTime value={x.exportedAt} />
+                </td>
+                <td>{x.userName ?? x.userId}</td>
+                <td>{x.view}</td>
+                <td className="small wrap">{filterText(x.filter)}</td>
+                <td>{x.format.toUpperCase()}</td>
+                <td>{x.sealSeq ?? "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="actions">
+        {cursors.length > 1 ? (
+          <button type="button" className="secondary small" onClick={() => setCursors((c) => c.slice(0, -1))}>
+            Newer
+          </button>
+        ) : null}
+        {page.data?.nextBefore ? (
+          <button type="button" className="secondary small" onClick={() => setCursors((c) => [...c, page.data!.nextBefore!])}>
+            Older
+          </button>
+        ) : null}
+      </div>
     </section>
   );
 }

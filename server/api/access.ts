@@ -55,6 +55,7 @@ export const accessMatrix = {
   "audit.latestSeal": ["compliance"],
   "audit.startVerification": ["compliance"],
   "audit.verification": ["compliance"],
+  "audit.exports": ["compliance"],
 
   // Reports over the async projections: order turnaround and the census for care, activity by
   // user and day for compliance (counts and names of staff, no patient data).

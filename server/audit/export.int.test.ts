@@ -5,7 +5,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { createRequire } from "node:module";
 import { parse } from "csv-parse/sync";
 import { expect, it } from "vitest";
-import { callerFor, contextFor, newPatient, testUser } from "../testing/caller";
+import { callerFor, codeOf, contextFor, newPatient, testUser } from "../testing/caller";
 import { describeEachDatabase } from "../testing/db";
 import { sealLog } from "../eventStore";
 import { csvColumns, exportRequestFrom, startExport, type AuditRow, type ExportRequest } from "./export";
@@ -111,6 +111,10 @@ describeEachDatabase("audit extracts", (db) => {
         { view: "access", format: "csv", filter: { patientId } },
       ]),
     );
+    // The console lists them (newest first) for compliance only.
+    const listed = await callerFor(db(), ["compliance"]).audit.exports({ limit: 100 });
+    expect(listed.items.find((x) => x.id === access.exportId)).toMatchObject({ userId: officer.id, view: "access", format: "csv", filter: { patientId } });
+    expect(await codeOf(callerFor(db(), ["clinician"]).audit.exports({}))).toBe("FORBIDDEN");
     const logged = await db().prisma.accessLog.findMany({ where: { userId: officer.id, patientId, screen: "audit_export" }, select: { viewId: true } });
     expect(logged.map((r) => r.viewId)).toEqual(expect.arrayContaining([events.exportId, access.exportId]));
   });

@@ -321,4 +321,30 @@ export const auditRouter = router({
     if (!run) throw new NotFoundError("Verification", input.id);
     return run;
   }),
+
+  /** The extracts handed out, newest first: who, when, which view with which filter, the format and the seal it carried. */
+  exports: complianceProcedure
+    .input(
+      z.object({
+        before: z.object({ at: z.iso.datetime("before.at must be an ISO instant"), id: z.uuid("before.id must be a uuid") }).optional(),
+        limit: pageLimit(100, 25),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      // Served by audit_exports_exported_idx (exported_at, id), newest first.
+      const rows = await ctx.db.prisma.auditExport.findMany({
+        where: input.before
+          ? { OR: [{ exportedAt: { lt: new Date(input.before.at) } }, { exportedAt: new Date(input.before.at), id: { lt: input.before.id } }] }
+          : {},
+        orderBy: [{ exportedAt: "desc" }, { id: "desc" }],
+        take: input.limit + 1,
+        select: { id: true, userId: true, exportedAt: true, view: true, format: true, filter: true, sealSeq: true },
+      });
+      const page = rows.slice(0, input.limit);
+      const users = await providerNames(ctx.db.prisma, page.map((r) => r.userId));
+      return {
+        items: page.map((r) => ({ ...r, sealSeq: r.sealSeq === null ? null : Number(r.sealSeq), userName: users[r.userId] ?? null, filter: r.filter as Record<string, unknown> })),
+        nextBefore: rows.length > input.limit ? { at: page.at(-1)!.exportedAt.toISOString(), id: page.at(-1)!.id } : null,
+      };
+    }),
 });
