@@ -126,7 +126,7 @@ function filterText(filter: Record<string, unknown>): string {
 /** Every extract handed out: who, when, which view and filter, the format and the seal it carried. */
 export function ExportsMade() {
   const trpc = useTRPC();
-  const [cursors, setCursors] = useState<({ at: string; id: string } | undefined)[]>([undefined]);
+  const [cursors, setCursors] = useState<({ at: Date; id: string } | undefined)[]>([undefined]);
   const last = cursors.at(-1);
   const page = useQuery(trpc.audit.exports.queryOptions({ before: last, limit: 25 }));
   return (

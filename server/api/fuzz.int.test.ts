@@ -190,7 +190,7 @@ async function fixture(db: Database): Promise<Fixture> {
     "audit.recordDiff": { patientId, a: { happenedBy: new Date(Date.now() - 86_400_000) }, b: {} },
     "audit.recordTicks": { patientId, axis: "happened" },
     "audit.verification": { id: randomUUID() },
-    "audit.exports": { before: { at: new Date().toISOString(), id: randomUUID() }, limit: 5 },
+    "audit.exports": { before: { at: new Date(), id: randomUUID() }, limit: 5 },
     "users.list": { search: "fuzz" },
     "users.create": { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz", password: "correct horse battery staple", roles: ["clinician"] },
     "users.setRoles": { userId: other.id, roles: ["clinician", "compliance"], reason: "fuzz baseline" },

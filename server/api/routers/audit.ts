@@ -326,7 +326,7 @@ export const auditRouter = router({
   exports: complianceProcedure
     .input(
       z.object({
-        before: z.object({ at: z.iso.datetime("before.at must be an ISO instant"), id: z.uuid("before.id must be a uuid") }).optional(),
+        before: z.object({ at: filterInstant, id: z.uuid("before.id must be a uuid") }).optional(),
         limit: pageLimit(100, 25),
       }),
     )
@@ -334,7 +334,7 @@ export const auditRouter = router({
       // Served by audit_exports_exported_idx (exported_at, id), newest first.
       const rows = await ctx.db.prisma.auditExport.findMany({
         where: input.before
-          ? { OR: [{ exportedAt: { lt: new Date(input.before.at) } }, { exportedAt: new Date(input.before.at), id: { lt: input.before.id } }] }
+          ? { OR: [{ exportedAt: { lt: input.before.at } }, { exportedAt: input.before.at, id: { lt: input.before.id } }] }
           : {},
         orderBy: [{ exportedAt: "desc" }, { id: "desc" }],
         take: input.limit + 1,
@@ -344,7 +344,7 @@ export const auditRouter = router({
       const users = await providerNames(ctx.db.prisma, page.map((r) => r.userId));
       return {
         items: page.map((r) => ({ ...r, sealSeq: r.sealSeq === null ? null : Number(r.sealSeq), userName: users[r.userId] ?? null, filter: r.filter as Record<string, unknown> })),
-        nextBefore: rows.length > input.limit ? { at: page.at(-1)!.exportedAt.toISOString(), id: page.at(-1)!.id } : null,
+        nextBefore: rows.length > input.limit ? { at: page.at(-1)!.exportedAt, id: page.at(-1)!.id } : null,
       };
     }),
 });
