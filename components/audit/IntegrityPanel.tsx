@@ -4,6 +4,7 @@
 // same verification as `npm run audit:verify`, with progress, and names the first mismatch.
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { TableHead } from "../DataTable";
 import { DateTime } from "../DateTime";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
@@ -140,16 +141,7 @@ export function ExportsMade() {
         <p className="muted">No extract has been made{cursors.length > 1 ? " before these" : ""}.</p>
       ) : (
         <table className="data dense">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Who</th>
-              <th scope="col">View</th>
-              <th scope="col">Filter</th>
-              <th scope="col">Format</th>
-              <th scope="col">Seal</th>
-            </tr>
-          </thead>
+          <TableHead columns={["When", "Who", "View", "Filter", "Format", "Seal"]} />
           <tbody>
             {page.data.items.map((x) => (
               <tr key={x.id} data-testid="export-made">

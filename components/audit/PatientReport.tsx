@@ -5,6 +5,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
+import { TableHead } from "../DataTable";
 import { DateTime } from "../DateTime";
 import { EventSummary } from "../EventSummary";
 import { eventTitle, label } from "../format";
@@ -51,15 +52,7 @@ export function PatientReport({ patientId }: { patientId: string }) {
       <section aria-labelledby="report-changes">
         <h2 id="report-changes">Every change to the record, newest first</h2>
         <table className="data dense report-table">
-          <thead>
-            <tr>
-              <th scope="col">Recorded</th>
-              <th scope="col">Happened</th>
-              <th scope="col">What</th>
-              <th scope="col">By</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Recorded", "Happened", "What", "By", "Details"]} />
           <tbody>
             <ReportRows data={head.data} patientId={patientId} page={1} />
           </tbody>

@@ -7,6 +7,7 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { TableHead } from "../DataTable";
 import { DateTime } from "../DateTime";
 import { demographicLabels, eventTitle, formatValue, label, statusBadgeClass } from "../format";
 import { ErrorState, Loading } from "../States";
@@ -518,14 +519,7 @@ function Diff({ patientId, a, b, names }: { patientId: string; a: Moment; b: Mom
             {recordTitle(change, names)} <span className={change.change === "changed" ? "badge warn" : change.change === "added" ? "badge ok" : "badge bad"}>{change.change}</span>
           </h4>
           <table className="data dense">
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">First moment</th>
-                <th scope="col">Second moment</th>
-                <th scope="col">Changed by</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Field", "First moment", "Second moment", "Changed by"]} />
             <tbody>
               {change.fields.map((f) => (
                 <tr key={f.field} data-field={f.field} data-change={f.change}>
