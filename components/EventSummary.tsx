@@ -1,7 +1,8 @@
 // What one event says, in words: the fields a demographics update changed (before -> after) and
 // its reason, an encounter's or order's facts, a status change with its reason, a user's roles.
 // Shared by the clinical history and the audit timeline and event pages.
-import { demographicLabels, formatDateTime, formatValue, label, resultSummary, statusBadgeClass } from "./format";
+import { DateTime } from "./DateTime";
+import { demographicLabels, formatValue, label, resultSummary, statusBadgeClass } from "./format";
 
 type Data = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
@@ -78,7 +79,12 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
         <div className="event-body critical-result">
           <p>
             <span className="badge bad">Critical</span> {label(str(d.orderKind))}: {str(d.orderDescription)}
-            {full ? <> · resulted {formatDateTime(str(d.resultedAt))}</> : null}
+            {full ? (
+              <>
+                {" "}
+                · resulted <DateTime value={str(d.resultedAt)} precision="minute" />
+              </>
+            ) : null}
           </p>
           <ul className="findings">
             {findings.map((f, i) => (
@@ -96,7 +102,12 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
         <p className="event-body">
           {label(str(d.encounterType))}
           {d.location ? <> · {str(d.location)}</> : null}
-          {full ? <> · started {formatDateTime(str(d.startedAt))}</> : null}
+          {full ? (
+            <>
+              {" "}
+              · started <DateTime value={str(d.startedAt)} precision="minute" />
+            </>
+          ) : null}
           {d.reason ? <> · {str(d.reason)}</> : null}
         </p>
       );
@@ -125,7 +136,11 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
             <span className={statusBadgeClass(str(d.newStatus))}>{label(str(d.newStatus))}</span>
           </p>
           {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
-          {d.resultData ? <p className="small">Result: {full ? formatValue(d.resultData) : resultSummary(d.resultData)}</p> : null}
+          {d.resultData ? (
+            <p className="small" data-testid="result">
+              Result: {resultSummary(d.resultData)}
+            </p>
+          ) : null}
         </div>
       );
     case "AllergyRecorded": {

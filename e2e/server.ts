@@ -1,7 +1,7 @@
 // The e2e server: a fresh database for this run (a new PostgreSQL database next to DATABASE_URL,
 // or a throwaway embedded one), migrated and seeded, then the production build on the given port.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +45,8 @@ async function main() {
     // And PHI_MASTER_KEY (32 bytes, base64): one per run, like the run's fresh database.
     PHI_MASTER_KEY: randomBytes(32).toString("base64"),
     METRICS_TOKEN: e2eMetricsToken,
+    // The audit sealer signs with a key of this run's own (production has no development key).
+    AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
     // The outbox and the projection runner inside the console, as npm start runs them.
     OUTBOX_WORKER: "inline",
     ...process.env,

@@ -2,13 +2,14 @@
 // "Who has looked at this chart?": the access log by patient and user (picked by name, never typed
 // as ids), over a date range in the officer's time zone, grouped by user in words, and every
 // screen view below. A name that matches nobody says so: it never reads as "no reads recorded".
+import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
+import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
-import { formatDateTime } from "../format";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText, fromLocalInput, localZone } from "./format";
@@ -67,7 +68,10 @@ export function AccessLogBrowser() {
       {patient ? <Readers patientId={patient.id} range={range} title={`Who has looked at ${patient.label}`} /> : null}
 
       <section className="panel" aria-labelledby="log-title" data-testid="access-log">
-        <h2 id="log-title">Every screen view</h2>
+        <div className="panel-head">
+          <h2 id="log-title">Every screen view</h2>
+          <ExportMenu view="access" filter={{ patientId: patient?.id, userId: user?.id, from: range.from, to: range.to }} />
+        </div>
         <Views patientId={patient?.id} userId={user?.id} range={range} />
       </section>
     </>
@@ -195,10 +199,22 @@ export function Readers({ patientId, range, title }: { patientId: string; range:
       <div className="panel-head">
         <h2 id="readers-title">{title}</h2>
         <span className="muted small">
-          {range.from ? `since ${formatDateTime(range.from)}` : "any time"}
-          {range.to ? ` until ${formatDateTime(range.to)}` : ""}
+          {range.from ? (
+            <>
+              since <DateTime value={range.from} precision="minute" />
+            </>
+          ) : (
+            "any time"
+          )}
+          {range.to ? (
+            <>
+              {" "}
+              until <DateTime value={range.to} precision="minute" />
+            </>
+          ) : null}
           {hydrated ? ` (${localZone()})` : ""} · latest reader first · includes your own reads
         </span>
+        <ExportMenu view="access" filter={{ patientId, from: range.from, to: range.to }} label="Export these reads" />
       </div>
       {readers.isPending ? (
         <Loading label="Loading who viewed this chart" lines={["85%", "70%"]} />
@@ -231,8 +247,12 @@ function ReaderRow({ group }: { group: Outputs["readers"]["groups"][number] }) {
         {group.userEmail ? <div className="muted small">{group.userEmail}</div> : null}
       </td>
       <td className="num">{group.views}</td>
-      <td className="nowrap">{formatDateTime(group.first)}</td>
-      <td className="nowrap">{formatDateTime(group.last)}</td>
+      <td className="nowrap">
+        <DateTime value={group.first} precision="minute" />
+      </td>
+      <td className="nowrap">
+        <DateTime value={group.last} precision="minute" />
+      </td>
       <td>
         {group.screens.map((s) => (
           <div key={s.screen} data-testid="reader-screen">
@@ -271,7 +291,7 @@ function Views({ patientId, userId, range }: { patientId?: string; userId?: stri
           {rows.map((row) => (
             <tr key={row.id} data-testid="access-row">
               <td className="nowrap">
-                <time dateTime={row.accessedAt.toISOString()}>{formatDateTime(row.accessedAt)}</time>
+                <DateTime value={row.accessedAt} />
               </td>
               <td>{row.userName ?? <span className="muted">unknown user</span>}</td>
               <td>

@@ -9,6 +9,7 @@ const links = [
   { href: "/audit/activity", label: "Activity", exact: false },
   { href: "/audit/access-by-user", label: "Charts opened per user", exact: false },
   { href: "/audit/emergency", label: "Accesses needing review", exact: false },
+  { href: "/audit/integrity", label: "Integrity", exact: false },
 ];
 
 /** The audit section's own tabs, under the top bar. */

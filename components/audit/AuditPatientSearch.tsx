@@ -2,12 +2,13 @@
 // Patient search for compliance. It searches on submit, not on every keystroke, and lists nobody
 // until asked: each result page is a logged read of those patients, so the log should show
 // searches the officer meant to make.
+import { DateTime } from "../DateTime";
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import type { FormEvent } from "react";
 import { LoadMore } from "../DataTable";
-import { formatDateTime, label } from "../format";
+import { label } from "../format";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
@@ -104,7 +105,9 @@ function Results({ term }: { term: string }) {
               <td className="nowrap">{p.dateOfBirth}</td>
               <td>{label(p.sex)}</td>
               <td className="num">{p.version}</td>
-              <td className="nowrap muted">{formatDateTime(p.updatedAt)}</td>
+              <td className="nowrap muted">
+                <DateTime value={p.updatedAt} precision="minute" />
+              </td>
             </tr>
           ))}
         </tbody>

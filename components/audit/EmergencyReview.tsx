@@ -1,13 +1,14 @@
 "use client";
 // Accesses needing review: every break-the-glass access (who, which patient, when, why) until a
 // compliance officer marks it reviewed with a note. A review is recorded (who, when) and final.
+import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
+import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
-import { formatDateTime } from "../format";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
@@ -29,6 +30,7 @@ export function EmergencyReview() {
     <section className="panel" aria-labelledby="review-title">
       <div className="panel-head">
         <h2 id="review-title">Emergency accesses</h2>
+        <ExportMenu view="review" filter={{ status }} />
         <div className="row tight" role="group" aria-label="Show">
           {(Object.keys(statuses) as Status[]).map((s) => (
             <button key={s} type="button" className={s === status ? "" : "secondary"} aria-pressed={s === status} onClick={() => setStatus(s)}>
@@ -80,7 +82,9 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
   }
   return (
     <tr data-testid="emergency-access">
-      <td className="nowrap">{formatDateTime(item.grantedAt)}</td>
+      <td className="nowrap">
+        <DateTime value={item.grantedAt} />
+      </td>
       <td>{item.userName ?? "unknown user"}</td>
       <td>
         <Link href={`/audit/patients/${item.patientId}`}>{item.patient ? `${item.patient.name} · MRN ${item.patient.mrn}` : "unknown patient"}</Link>
@@ -89,7 +93,7 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
       <td>
         {item.review ? (
           <div data-testid="review">
-            Reviewed by {item.review.reviewerName ?? "unknown user"} on {formatDateTime(item.review.reviewedAt)}
+            Reviewed by {item.review.reviewerName ?? "unknown user"} on <DateTime value={item.review.reviewedAt} />
             <div className="muted">“{item.review.note}”</div>
           </div>
         ) : open ? (

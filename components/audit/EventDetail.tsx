@@ -3,12 +3,13 @@
 // that it caused, and the other events written in the same request (correlation id).
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { DateTime } from "../DateTime";
 import { EventSummary } from "../EventSummary";
-import { eventTitle, formatInstant } from "../format";
+import { eventTitle } from "../format";
 import { ErrorState } from "../States";
 import { useTRPC } from "../trpc";
 import { eventLogHref } from "./EventLog";
-import { errorText, localZone, shortId, type EventDetailData } from "./format";
+import { errorText, shortId, type EventDetailData } from "./format";
 
 type Item = EventDetailData["event"];
 
@@ -51,7 +52,7 @@ export function EventDetail({ eventId }: { eventId: string }) {
             {eventTitle(event.type)} <span className="badge info mono-badge">{event.type}</span>
           </h1>
           <p className="subtitle">
-            Version {event.version} of <span className="mono">{event.streamId}</span> · recorded {formatInstant(event.recordedAt)} ({localZone()})
+            Version {event.version} of <span className="mono">{event.streamId}</span> · recorded <DateTime value={event.recordedAt} precision="millisecond" />
           </p>
         </div>
         {event.patientId ? (
@@ -87,12 +88,12 @@ export function EventDetail({ eventId }: { eventId: string }) {
             <dd>{event.globalPosition}</dd>
             <dt>Occurred at</dt>
             <dd>
-              <time dateTime={event.occurredAt.toISOString()}>{formatInstant(event.occurredAt)}</time>
+              <DateTime value={event.occurredAt} precision="millisecond" />
               <span className="muted small"> when it happened, as the command said</span>
             </dd>
             <dt>Recorded at</dt>
             <dd>
-              <time dateTime={event.recordedAt.toISOString()}>{formatInstant(event.recordedAt)}</time>
+              <DateTime value={event.recordedAt} precision="millisecond" />
               <span className="muted small"> when the system stored it</span>
             </dd>
             <dt>User</dt>
@@ -151,31 +152,12 @@ export function EventDetail({ eventId }: { eventId: string }) {
 
       <div className="audit-grid">
         <section className="panel" aria-labelledby="causation-title" data-testid="causation-chain">
-          <h2 id="causation-title">Causation chain</h2>
-          <h3 className="subhead">Caused by</h3>
-          {causedBy.length === 0 ? (
-            <p className="muted small">
-              {causedByCommand
-                ? "No event: a user's command wrote it directly (its cause is that command)."
-                : "Nothing: it has no causation id."}
-            </p>
-          ) : (
-            <ol className="chain">
-              {causedBy.map((e) => (
-                <EventLine key={e.eventId} item={e} />
-              ))}
-            </ol>
-          )}
-          <h3 className="subhead">This event caused</h3>
-          {caused.length === 0 ? (
-            <p className="muted small">No event names this one as its cause.</p>
-          ) : (
-            <ol className="chain">
-              {caused.map((e) => (
-                <EventLine key={e.eventId} item={e} depth={e.depth} />
-              ))}
-            </ol>
-          )}
+          <h2 id="causation-title">Causes and effects</h2>
+          <p className="muted small">
+            {causedBy.length === 0 ? "Nothing but a command caused this event" : `${causedBy.length} event${causedBy.length === 1 ? "" : "s"} led to this one`};{" "}
+            {caused.length === 0 ? "it caused nothing" : `it caused ${caused.length} more`}. The whole chain, across records:
+          </p>
+          <CausalTree tree={detail.data.tree} currentId={event.eventId} causedByCommand={causedByCommand} />
         </section>
 
         <section className="panel" aria-labelledby="correlated-title" data-testid="correlated-events">
@@ -186,7 +168,9 @@ export function EventDetail({ eventId }: { eventId: string }) {
           </p>
           <ol className="chain">
             {correlated.map((e) => (
-              <EventLine key={e.eventId} item={e} current={e.eventId === event.eventId} />
+              <li key={e.eventId}>
+                <EventLine item={e} current={e.eventId === event.eventId} />
+              </li>
             ))}
           </ol>
           {correlatedTruncated ? (
@@ -198,6 +182,53 @@ export function EventDetail({ eventId }: { eventId: string }) {
   );
 }
 
+type Tree = EventDetailData["tree"];
+
+/** The chain as nested lists: the command (who, when, the request) at the root, each event under the one that caused it. */
+function CausalTree({ tree, currentId, causedByCommand }: { tree: Tree; currentId: string; causedByCommand: string | null }) {
+  const children = new Map<string | null, Tree["nodes"]>();
+  for (const node of tree.nodes) children.set(node.parentId, [...(children.get(node.parentId) ?? []), node]);
+  const branch = (parentId: string | null) => {
+    const nodes = children.get(parentId) ?? [];
+    if (nodes.length === 0) return null;
+    return (
+      <ul className="tree">
+        {nodes.map((node) => (
+          <li key={node.eventId} data-testid="tree-node" data-depth={node.depth}>
+            <EventLine item={node} current={node.eventId === currentId} />
+            {branch(node.eventId)}
+          </li>
+        ))}
+      </ul>
+    );
+  };
+  return (
+    <div className="causal-tree" data-testid="causal-tree">
+      {tree.command ? (
+        <div className="tree-root" data-testid="tree-command">
+          <strong>Command</strong> <code>{shortId(tree.command.commandId, 13)}</code> by <strong>{tree.command.userName ?? tree.command.userId}</strong> ·{" "}
+          <DateTime value={tree.command.at} /> · request{" "}
+          <Link href={eventLogHref({ correlation: tree.command.correlationId })}>
+            <code>{shortId(tree.command.correlationId, 13)}</code>
+          </Link>
+        </div>
+      ) : (
+        <div className="tree-root muted small">
+          {causedByCommand ? (
+            <>
+              Started by <code>{causedByCommand}</code>, which names no stored event.
+            </>
+          ) : (
+            "The first event has no recorded cause."
+          )}
+        </div>
+      )}
+      {branch(null)}
+      {tree.truncated ? <p className="muted small">The chain is longer: its first {tree.nodes.length} events are shown.</p> : null}
+    </div>
+  );
+}
+
 function Crumbs() {
   return (
     <nav className="crumbs" aria-label="Breadcrumb">
@@ -206,9 +237,9 @@ function Crumbs() {
   );
 }
 
-function EventLine({ item, depth, current }: { item: Item; depth?: number; current?: boolean }) {
+function EventLine({ item, current }: { item: Item; current?: boolean }) {
   return (
-    <li className={`chain-item${current ? " current" : ""}`} style={depth ? { marginLeft: (depth - 1) * 16 } : undefined} aria-current={current ? "true" : undefined}>
+    <div className={`chain-item${current ? " current" : ""}`} aria-current={current ? "true" : undefined}>
       {current ? (
         <span className="strong">{eventTitle(item.type)}</span>
       ) : (
@@ -217,9 +248,9 @@ function EventLine({ item, depth, current }: { item: Item; depth?: number; curre
         </Link>
       )}{" "}
       <span className="muted small">
-        {item.aggregateType} v{item.version} · {formatInstant(item.recordedAt)} · {item.userName ?? shortId(item.userId, 14)}
+        {item.aggregateType} v{item.version} · <DateTime value={item.recordedAt} precision="millisecond" /> · {item.userName ?? shortId(item.userId, 14)}
         {current ? " · this event" : ""}
       </span>
-    </li>
+    </div>
   );
 }

@@ -1,11 +1,13 @@
 "use client";
 // The global event log for compliance: filters in the URL (shareable, back button works), a
 // dense table newest first, one page per "Load older" (keyset on the global position).
+import { DateTime } from "../DateTime";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent, type MouseEvent } from "react";
-import { eventTitle, formatDateTime, formatInstant, formatSeconds } from "../format";
+import { ExportMenu } from "./ExportMenu";
+import { eventTitle, formatInstant } from "../format";
 import { EmptyState, ErrorState } from "../States";
 import { useTRPC } from "../trpc";
 import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
@@ -58,6 +60,12 @@ function inputOf(f: EventFilters) {
   };
 }
 
+/** The log's filters as the extract takes them (no page size). */
+function exportFilterOf(f: EventFilters) {
+  const { limit: _limit, ...filter } = inputOf(f);
+  return filter;
+}
+
 export function EventLog() {
   const params = useSearchParams();
   const router = useRouter();
@@ -80,6 +88,7 @@ export function EventLog() {
           <span className="muted small">
             Newest first{filters.from || filters.to ? ` by ${filters.time} time` : ""} · times in {hydrated ? localZone() : "local time"}
           </span>
+          <ExportMenu view="events" filter={exportFilterOf(filters)} />
         </div>
         <EventTable key={params.toString()} filters={filters} filtered={active} />
       </section>
@@ -303,12 +312,10 @@ function EventPage(props: { filters: EventFilters; before?: number; first: boole
         return (
           <tr key={e.eventId} className="clickable" onClick={(ev) => openRow(ev, e)} data-testid="event-row" data-event-type={e.type}>
             <td className="nowrap mono-nums">
-              <time dateTime={e.recordedAt.toISOString()} title={`recorded ${formatInstant(e.recordedAt)}`}>
-                {formatSeconds(e.recordedAt)}
-              </time>
+              <DateTime value={e.recordedAt} />
               {occurredApart ? (
                 <div className="muted small" title={`occurred ${formatInstant(e.occurredAt)}`}>
-                  occurred {formatDateTime(e.occurredAt)}
+                  occurred <DateTime value={e.occurredAt} precision="minute" />
                 </div>
               ) : null}
             </td>

@@ -1,17 +1,20 @@
 "use client";
 // One patient's record for compliance: the timeline of every change (who, when, why), time travel
-// to any recorded instant (the instant lives in the URL: ?asOf=ISO), and who viewed the chart.
+// on both time axes (the moment lives in the URL: ?asOf=ISO for "as recorded at", ?happenedBy=ISO
+// for "as it happened by", both for both), and who viewed the chart.
+import { DateTime } from "../DateTime";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { EventSummary } from "../EventSummary";
-import { eventTitle, formatDateTime, formatInstant, formatSeconds, label } from "../format";
+import { demographicLabels, eventTitle, formatInstant, formatSeconds, label } from "../format";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
-import { TimeTravel } from "./TimeTravel";
+import { ExportMenu } from "./ExportMenu";
+import { TimeTravel, type Moment } from "./TimeTravel";
 
 const PAGE = 25;
 
@@ -27,13 +30,20 @@ export function PatientAudit({ patientId }: { patientId: string }) {
   const router = useRouter();
   const pathname = usePathname();
   const asOf = parseAsOf(params.get("asOf"));
+  const happenedBy = parseAsOf(params.get("happenedBy"));
+  const moment: Moment | null = asOf || happenedBy ? { ...(asOf ? { recordedAt: asOf } : {}), ...(happenedBy ? { happenedBy } : {}) } : null;
   const [type, setType] = useState("");
-  const eventTypes = type ? [type] : undefined;
+  const [field, setField] = useState("");
+  // "Changes to this field only": the events that can set a demographic field, then those that did.
+  const eventTypes = field ? fieldEventTypes : type ? [type] : undefined;
   const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, limit: PAGE }, { placeholderData: keepPreviousData }));
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
 
-  function travel(to: Date | null) {
-    router.replace(to ? `${pathname}?asOf=${encodeURIComponent(to.toISOString())}` : pathname, { scroll: false });
+  function travel(to: Moment | null) {
+    const query = new URLSearchParams();
+    if (to?.recordedAt) query.set("asOf", to.recordedAt.toISOString());
+    if (to?.happenedBy) query.set("happenedBy", to.happenedBy.toISOString());
+    router.replace(query.size ? `${pathname}?${query.toString()}` : pathname, { scroll: false });
     // Side by side the panel is always in view; stacked (narrow screens) it is below the timeline.
     if (to) document.getElementById("time-travel")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
   }
@@ -78,6 +88,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
               </div>
             </dl>
           </div>
+          <ReportLink patientId={patientId} />
         </div>
       ) : (
         <Loading label="Loading the patient" lines={[{ width: "30%", height: 26 }, "50%"]} />
@@ -89,7 +100,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
             <h2 id="timeline-title">Timeline</h2>
             <div className="inline-field">
               <label htmlFor="timeline-type">Show</label>
-              <select id="timeline-type" value={type} onChange={(e) => setType(e.target.value)}>
+              <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setType(e.target.value)}>
                 <option value="">All events</option>
                 {(options.data?.eventTypes ?? []).map((t) => (
                   <option key={t} value={t}>
@@ -98,15 +109,29 @@ export function PatientAudit({ patientId }: { patientId: string }) {
                 ))}
               </select>
             </div>
+            <div className="inline-field">
+              <label htmlFor="timeline-field">Changes to</label>
+              <select id="timeline-field" value={field} onChange={(e) => setField(e.target.value)}>
+                <option value="">Any field</option>
+                {demographicFields.map((f) => (
+                  <option key={f} value={f}>
+                    {demographicLabels[f]} only
+                  </option>
+                ))}
+              </select>
+            </div>
+          </div>
+          <div className="panel-tools">
+            <ExportMenu view="timeline" filter={{ patientId, eventTypes }} />
           </div>
           <p className="muted small">
             Every change to the patient, their encounters and orders, newest first. “View as of here” shows the record as it was recorded
             right after that event.
           </p>
-          <Timeline key={type} patientId={patientId} eventTypes={eventTypes} asOf={asOf} onTravel={travel} />
+          <Timeline key={`${type}|${field}`} patientId={patientId} eventTypes={eventTypes} field={field || undefined} asOf={asOf} onTravel={(at) => travel({ recordedAt: at })} />
         </section>
 
-        <TimeTravel patientId={patientId} asOf={asOf} onTravel={travel} />
+        <TimeTravel patientId={patientId} moment={moment} onTravel={travel} names={head.data} />
       </div>
 
       <ChartReaders patientId={patientId} />
@@ -122,7 +147,25 @@ function Crumbs() {
   );
 }
 
-type TimelineProps = { patientId: string; eventTypes?: string[]; asOf: Date | null; onTravel: (to: Date) => void };
+function ReportLink({ patientId }: { patientId: string }) {
+  return (
+    <Link href={`/audit/patients/${patientId}/report`} className="button secondary small" data-testid="report-link">
+      Printable audit report
+    </Link>
+  );
+}
+
+type TimelineProps = { patientId: string; eventTypes?: string[]; field?: string; asOf: Date | null; onTravel: (to: Date) => void };
+
+const demographicFields = ["givenName", "familyName", "dateOfBirth", "sex", "email", "phone", "address"] as const;
+const fieldEventTypes = ["PatientRegistered", "PatientDemographicsUpdated"];
+
+/** Whether an event set this demographic field: the registration sets them all, an update those it changed. */
+function touchesField(item: TimelineItem, field: string): boolean {
+  if (item.type === "PatientRegistered") return true;
+  const changes = (item.data as { changes?: Record<string, unknown> }).changes;
+  return item.type === "PatientDemographicsUpdated" && !!changes && field in changes;
+}
 
 function Timeline(props: TimelineProps) {
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
@@ -145,6 +188,7 @@ function Timeline(props: TimelineProps) {
 function TimelinePage({
   patientId,
   eventTypes,
+  field,
   asOf,
   onTravel,
   before,
@@ -174,14 +218,15 @@ function TimelinePage({
     );
   }
   const data = page.data;
+  const items = field ? data.items.filter((item) => touchesField(item, field)) : data.items;
   return (
     <>
-      {first && data.items.length === 0 ? (
+      {first && items.length === 0 ? (
         <li className="state" role="status">
-          No events of this type in the record.
+          {field ? "No change to this field on this page of the record." : "No events of this type in the record."}
         </li>
       ) : null}
-      {data.items.map((item) => (
+      {items.map((item) => (
         <TimelineEvent key={item.eventId} item={item} data={data} selected={asOf?.getTime() === item.recordedAt.getTime()} onTravel={onTravel} />
       ))}
       {last && data.nextBefore !== null ? (
@@ -237,13 +282,11 @@ function TimelineEvent({ item, data, selected, onTravel }: { item: TimelineItem;
       </div>
       <p className="event-meta muted small">
         recorded{" "}
-        <time dateTime={item.recordedAt.toISOString()} title={formatInstant(item.recordedAt)}>
-          {formatSeconds(item.recordedAt)}
-        </time>
+        <DateTime value={item.recordedAt} />
         {occurredApart ? (
           <>
             {" "}
-            · occurred <time dateTime={item.occurredAt.toISOString()}>{formatDateTime(item.occurredAt)}</time>
+            · occurred <DateTime value={item.occurredAt} precision="minute" />
           </>
         ) : null}{" "}
         · by{" "}

@@ -1,14 +1,13 @@
 "use client";
 // Per user across patients, for spotting snooping: "this user opened 140 charts today". Most
 // charts opened first; a day, a week or a month, in the officer's time zone.
+import { DateTime } from "../DateTime";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { LoadMore, TableHead } from "../DataTable";
-import { formatDateTime } from "../format";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
-import { errorText, localZone } from "./format";
-import { useHydrated } from "./useHydrated";
+import { errorText } from "./format";
 
 const periods = {
   today: { label: "Today", from: (now: Date) => new Date(now.getFullYear(), now.getMonth(), now.getDate()) },
@@ -19,7 +18,6 @@ type Period = keyof typeof periods;
 
 export function UserActivity() {
   const trpc = useTRPC();
-  const hydrated = useHydrated();
   const [period, setPeriod] = useState<Period>("today");
   const [from, setFrom] = useState(() => periods.today.from(new Date()));
   const activity = useInfiniteQuery(
@@ -50,7 +48,7 @@ export function UserActivity() {
         </div>
       </div>
       <p className="muted small">
-        Since {hydrated ? `${formatDateTime(from)} (${localZone()})` : "…"}. Most charts first: an unusual count is worth a look.
+        Since <DateTime value={from} precision="minute" />. Most charts first: an unusual count is worth a look.
       </p>
       {activity.isPending ? (
         <Loading label="Loading activity per user" lines={["85%", "70%", "60%"]} />
@@ -76,8 +74,12 @@ export function UserActivity() {
                   <td className="num">{u.views}</td>
                   <td className="num">{u.listed}</td>
                   <td className="num">{u.emergencyAccesses > 0 ? <span className="badge warn">{u.emergencyAccesses}</span> : 0}</td>
-                  <td className="nowrap">{formatDateTime(u.first)}</td>
-                  <td className="nowrap">{formatDateTime(u.last)}</td>
+                  <td className="nowrap">
+                    <DateTime value={u.first} precision="minute" />
+                  </td>
+                  <td className="nowrap">
+                    <DateTime value={u.last} precision="minute" />
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -9,7 +9,9 @@ export type AuditEvent = Outputs["audit"]["events"]["items"][number];
 export type EventDetailData = Outputs["audit"]["event"];
 export type TimelineData = Outputs["audit"]["patientTimeline"];
 export type TimelineItem = TimelineData["items"][number];
-export type RecordAsOf = Outputs["audit"]["patientAsOf"];
+export type RecordAsOf = Outputs["audit"]["recordAt"];
+export type RecordDiffData = Outputs["audit"]["recordDiff"];
+export type RecordTicks = Outputs["audit"]["recordTicks"];
 
 /** The value of a datetime-local input (step 0.001) for this instant, in local time. */
 export function toLocalInput(d: Date): string {
@@ -30,6 +32,14 @@ export function localZone(): string {
   } catch {
     return "local time";
   }
+}
+
+/** The browser's time zone with its current offset, for pickers: "Europe/Berlin (UTC+01:00)". */
+export function zoneCaption(at: Date = new Date()): string {
+  const minutes = -at.getTimezoneOffset();
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `${localZone()} (UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")})`;
 }
 
 export const shortId = (id: string | null | undefined, n = 8): string => (id ? (id.length > n + 1 ? `${id.slice(0, n)}…` : id) : "—");

@@ -53,6 +53,14 @@ export const accessMatrix = {
   "audit.patients": ["compliance"],
   "audit.patientTimeline": ["compliance"],
   "audit.patientAsOf": ["compliance"],
+  "audit.recordAt": ["compliance"],
+  "audit.recordDiff": ["compliance"],
+  "audit.recordTicks": ["compliance"],
+  // Tamper evidence: the newest seal, and verifying the whole log from the console.
+  "audit.latestSeal": ["compliance"],
+  "audit.startVerification": ["compliance"],
+  "audit.verification": ["compliance"],
+  "audit.exports": ["compliance"],
 
   // Reports over the async projections: order turnaround and the census for care, activity by
   // user and day for compliance (counts and names of staff, no patient data).

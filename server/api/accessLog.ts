@@ -34,6 +34,8 @@ export const screens = {
   audit_event: "viewed an event's detail",
   audit_timeline: "reviewed the audit timeline",
   audit_as_of: "viewed the record as of a past time",
+  audit_diff: "compared the record at two moments",
+  audit_export: "exported in an audit extract",
   review_list: "listed for emergency-access review",
   erasure: "looked up to be erased",
 } as const;
@@ -60,6 +62,8 @@ const screenOfProcedure: Record<string, Screen> = {
   "audit.patientTimeline": "audit_timeline",
   "audit.patientAsOf": "audit_as_of",
   "admin.findPatientForErasure": "erasure",
+  "audit.recordAt": "audit_as_of",
+  "audit.recordDiff": "audit_diff",
 };
 
 /** The words for a stored screen (or, on old rows, procedure). */

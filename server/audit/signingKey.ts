@@ -49,3 +49,9 @@ export function resolveSigningKey(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">
 export function publicKeyPem(key: KeyObject): string {
   return (key.type === "private" ? createPublicKey(key) : key).export({ type: "spki", format: "pem" }).toString();
 }
+
+/** The public keys this server verifies seals with (the signing key's public half), none when no key is configured. */
+export function verifyingKeys(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">): KeyObject[] {
+  const key = resolveSigningKey(e);
+  return key ? [createPublicKey(key)] : [];
+}

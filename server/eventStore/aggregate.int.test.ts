@@ -77,10 +77,10 @@ describeEachDatabase("aggregates and snapshots", (db) => {
     );
   });
 
-  it("snapshots every N events, keeps only the last few, and ignores a snapshot of another state version", async () => {
+  it("snapshots every N events, keeps the last few and the first of every historic run, and ignores a snapshot of another state version", async () => {
     const id = randomUUID();
     const streamId = patientStream(id);
-    await handleCommand(store(), streamId, patientDecider, register(id), envelope(), { snapshotEvery: 2, keepSnapshots: 2 });
+    await handleCommand(store(), streamId, patientDecider, register(id), envelope(), { snapshotEvery: 2, keepSnapshots: 2, historicSnapshotEvery: 4 });
     for (let i = 0; i < 9; i++) {
       const result = await handleCommand(
         store(),
@@ -88,12 +88,17 @@ describeEachDatabase("aggregates and snapshots", (db) => {
         patientDecider,
         { type: "UpdatePatientDemographics", data: { patientId: id, changes: { givenName: `Name${i}` }, reason: "r" }, metadata: { now } },
         envelope(),
-        { snapshotEvery: 2, keepSnapshots: 2 },
+        { snapshotEvery: 2, keepSnapshots: 2, historicSnapshotEvery: 4 },
       );
       expect(result.snapshotted).toBe(result.version % 2 === 0);
     }
     const kept = await db().prisma.snapshot.findMany({ where: { streamId }, select: { version: true }, orderBy: { version: "asc" } });
-    expect(kept.map((s) => s.version)).toEqual([8, 10]);
+    // The newest two (8, 10) and the earliest of each run of four versions (2; 4; 8).
+    expect(kept.map((s) => s.version)).toEqual([2, 4, 8, 10]);
+    // A load at an old version starts from the historic snapshot below it, not from version 1.
+    const old = await loadAtVersion(store(), streamId, patientDecider, 5);
+    expect(old.fromSnapshot).toBe(4);
+    expect(old.state).toEqual(await foldAll(store(), streamId, 5));
 
     // A snapshot written by an older state shape must not be used: it would poison the load.
     await saveSnapshot(db().prisma, { streamId, aggregateType: "patient", snapshotType: "patient", stateVersion: 0, version: 11, state: { status: "garbage" } }, 5);

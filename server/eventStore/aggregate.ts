@@ -23,9 +23,13 @@ export type LoadOptions = { useSnapshots?: boolean };
 
 type LoadRow = { kind: "snapshot" | "event"; version: number; event_type: string | null; event_version: number | null; data: unknown };
 
+/** Events fetched per round trip of a fold: a long stream is folded page by page, never held whole. */
+export const foldPageSize = 1_000;
+
 /**
- * One round trip: the newest usable snapshot at or below the target (when allowed), then the
- * stream's later events up to the target, only the columns a fold needs.
+ * The newest usable snapshot at or below the target (when allowed) and the first page of the
+ * stream's later events up to the target, in one round trip; then the following pages, keyed
+ * on the version (a cursor over the (stream_id, version) index). Only the columns a fold needs.
  */
 async function foldFrom<C, E extends DomainEvent, S>(
   store: Store,
@@ -35,7 +39,8 @@ async function foldFrom<C, E extends DomainEvent, S>(
   useSnapshots: boolean,
 ): Promise<Loaded<S>> {
   const startedAt = performance.now();
-  const rows = await store.sql<LoadRow>(
+  const upTo = target ?? 2_147_483_647;
+  let rows = await store.sql<LoadRow>(
     `WITH snap AS (
        SELECT version, data FROM snapshots
         WHERE $5::boolean AND stream_id = $1 AND snapshot_type = $2 AND state_version = $3 AND version <= $4
@@ -43,29 +48,41 @@ async function foldFrom<C, E extends DomainEvent, S>(
      )
      SELECT 'snapshot' AS kind, version, NULL::text AS event_type, NULL::integer AS event_version, data FROM snap
      UNION ALL
-     SELECT 'event', e.version, e.event_type, e.event_version, e.data FROM events e
-      WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap), 0) AND e.version <= $4
+     (SELECT 'event', e.version, e.event_type, e.event_version, e.data FROM events e
+       WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap), 0) AND e.version <= $4
+       ORDER BY e.version LIMIT $6)
      ORDER BY 2`,
-    [streamId, decider.aggregateType, decider.stateVersion, target ?? 2_147_483_647, useSnapshots],
+    [streamId, decider.aggregateType, decider.stateVersion, upTo, useSnapshots, foldPageSize],
   );
   await preparePhi(store, rows.map((r) => r.data));
   let state = decider.initialState();
   let version = 0;
   let fromSnapshot: number | null = null;
   let eventsApplied = 0;
-  for (const row of rows) {
-    if (row.kind === "snapshot") {
-      const opened = openState(store, decider.aggregateType, row.data);
-      // Sealed under an erased subject's key: only a cache, so fold every event instead.
-      if (opened === null) return foldFrom(store, streamId, decider, target, false);
-      state = opened as S;
-      fromSnapshot = row.version;
-    } else {
-      const data = decodeStored(store, row.event_type!, row.event_version!, row.data);
-      state = decider.evolve(state, { type: row.event_type, data } as E);
-      eventsApplied += 1;
+  for (;;) {
+    let eventRows = 0;
+    for (const row of rows) {
+      if (row.kind === "snapshot") {
+        const opened = openState(store, decider.aggregateType, row.data);
+        // Sealed under an erased subject's key: only a cache, so fold every event instead.
+        if (opened === null) return foldFrom(store, streamId, decider, target, false);
+        state = opened as S;
+        fromSnapshot = row.version;
+      } else {
+        const data = decodeStored(store, row.event_type!, row.event_version!, row.data);
+        state = decider.evolve(state, { type: row.event_type, data } as E);
+        eventsApplied += 1;
+        eventRows += 1;
+      }
+      version = row.version;
     }
-    version = row.version;
+    if (eventRows < foldPageSize || version >= upTo) break;
+    rows = await store.sql<LoadRow>(
+      `SELECT 'event' AS kind, version, event_type, event_version, data FROM events
+        WHERE stream_id = $1 AND version > $2 AND version <= $3 ORDER BY version LIMIT $4`,
+      [streamId, version, upTo, foldPageSize],
+    );
+    await preparePhi(store, rows.map((r) => r.data));
   }
   recordLoad(decider.aggregateType, startedAt, { fromSnapshot, eventsApplied, temporal: target !== undefined });
   return { state, version, fromSnapshot, eventsApplied };
@@ -132,6 +149,8 @@ export type HandleOptions<S> = {
   retries?: number;
   snapshotEvery?: number;
   keepSnapshots?: number;
+  /** Besides the newest `keepSnapshots`, keep the earliest snapshot of every run of this many versions. */
+  historicSnapshotEvery?: number;
   project?: InlineProjector<S>;
   /**
    * The command id came from the client (an idempotency key): when its first event is already
@@ -346,6 +365,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
           store.db,
           { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: stored },
           options.keepSnapshots,
+          options.historicSnapshotEvery,
         );
         snapshotted = true;
       } catch (error) {

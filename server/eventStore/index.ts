@@ -7,3 +7,4 @@ export * from "./snapshots";
 export * from "./aggregate";
 export * from "./ids";
 export * from "./integrity";
+export * from "./temporal";

@@ -61,6 +61,53 @@ async function lastSeal(store: Store): Promise<SealRow | null> {
   return row ?? null;
 }
 
+/** The newest seal as an export carries it: what an auditor checks the signature and chain against. */
+export type SealCheckpoint = {
+  seq: number;
+  /** The commit-order checkpoints the seal covers: after `from` (null: the start) up to and including `to`, as "xid:position". */
+  from: string | null;
+  to: string;
+  eventCount: number;
+  /** Lowercase hex. */
+  chainHash: string;
+  keyId: string;
+  /** Base64 Ed25519 signature over `signedText`. */
+  signature: string;
+  signedText: string;
+};
+
+export async function latestSealCheckpoint(store: Store): Promise<SealCheckpoint | null> {
+  const seal = await lastSeal(store);
+  return seal ? toCheckpoint(seal) : null;
+}
+
+/** Every seal, oldest first, as checkpoints: a full extract of the log carries them all, so the whole chain can be recomputed. */
+export async function allSealCheckpoints(store: Store): Promise<SealCheckpoint[]> {
+  const seals = await store.sql<SealRow>(
+    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
+       FROM audit_seals ORDER BY seq`,
+    [],
+  );
+  return seals.map(toCheckpoint);
+}
+
+function toCheckpoint(seal: SealRow): SealCheckpoint {
+  const seq = Number(seal.seq);
+  const from = checkpointText(seal.from_xid, seal.from_position);
+  const to = checkpointText(seal.to_xid, seal.to_position)!;
+  const chainHash = hex(seal.chain_hash);
+  return {
+    seq,
+    from,
+    to,
+    eventCount: seal.event_count,
+    chainHash,
+    keyId: seal.key_id,
+    signature: Buffer.from(seal.signature).toString("base64"),
+    signedText: sealText({ seq, from, to, eventCount: seal.event_count, chainHash }),
+  };
+}
+
 export type SealResult = { sealed: number; seals: number };
 
 /**

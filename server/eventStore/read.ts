@@ -103,6 +103,61 @@ export async function readStream(store: Store, streamId: string, options: ReadSt
   return select(store, where.join(" AND "), params, tail);
 }
 
+export type ReadByOccurrenceOptions = {
+  /** Only events that occurred at or before this instant (millisecond precision). */
+  occurredBy: Date;
+  /** Only events recorded at or before this instant (millisecond precision). */
+  recordedBy?: Date;
+  /** Continue after this version's event in (occurred_at, version) order. */
+  afterVersion?: number;
+  maxCount: number;
+};
+
+/**
+ * One stream in clinical order: by occurred_at, then version, up to an instant, optionally only
+ * what was recorded by another: a page of a cursor over the (stream_id, occurred_at, version) index.
+ */
+export async function readStreamByOccurrence(store: Store, streamId: string, options: ReadByOccurrenceOptions): Promise<StoredEvent[]> {
+  const params: unknown[] = [streamId, options.occurredBy, limitOf(options.maxCount, 1, 10_000)];
+  // Dates cross as milliseconds while the columns hold microseconds: "at or before t" is "before t + 1 ms".
+  const where = ["stream_id = $1", "occurred_at < $2::timestamptz + interval '1 millisecond'"];
+  if (options.recordedBy) {
+    params.push(options.recordedBy);
+    where.push(`recorded_at < $${params.length}::timestamptz + interval '1 millisecond'`);
+  }
+  if (options.afterVersion !== undefined) {
+    params.push(options.afterVersion);
+    const v = `$${params.length}::integer`;
+    where.push(`(occurred_at, version) > ((SELECT c.occurred_at FROM events c WHERE c.stream_id = $1 AND c.version = ${v}), ${v})`);
+  }
+  return select(store, where.join(" AND "), params, "ORDER BY occurred_at, version LIMIT $3");
+}
+
+/**
+ * The stream's last version recorded at or before an instant (millisecond precision), 0 when none.
+ * recorded_at never decreases along a stream, so "recorded by then" is a version prefix: a binary
+ * search over versions on the (stream_id, version) index, in one statement (about 17 index probes
+ * for 100,000 events), instead of scanning back over every event recorded after the instant.
+ */
+export async function versionRecordedBy(store: Pick<Store, "sql">, streamId: string, recordedBy: Date): Promise<number> {
+  const [row] = await store.sql<{ v: number | null }>(
+    `WITH RECURSIVE bs(lo, hi) AS (
+       SELECT 0, coalesce((SELECT version FROM streams WHERE stream_id = $1),
+                          (SELECT version FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0)
+       UNION ALL
+       SELECT CASE WHEN p.ok THEN s.mid ELSE s.lo END, CASE WHEN p.ok THEN s.hi ELSE s.mid - 1 END
+         FROM (SELECT lo, hi, (lo + hi + 1) / 2 AS mid FROM bs WHERE lo < hi) s
+         CROSS JOIN LATERAL (
+           SELECT coalesce((SELECT e.recorded_at < $2::timestamptz + interval '1 millisecond'
+                              FROM events e WHERE e.stream_id = $1 AND e.version = s.mid), false) AS ok
+         ) p
+     )
+     SELECT lo AS v FROM bs WHERE lo >= hi LIMIT 1`,
+    [streamId, recordedBy],
+  );
+  return row?.v ?? 0;
+}
+
 export type ReadAllOptions = {
   /** Read strictly after this checkpoint; from the start when omitted. */
   after?: LogCheckpoint | null;
@@ -211,6 +266,61 @@ export async function readByCausation(store: Store, eventId: string, options: { 
   );
   await preparePhi(store, rows.map((r) => r.data));
   return rows.map((row) => ({ ...toStored(store, row), depth: row.depth }));
+}
+
+export type CausalTree = {
+  /** The root's cause: "command:<id>" when a user's command wrote the root events, null when it has none. */
+  rootCause: string | null;
+  /** Every event of the chain, the root's events at depth 1, each with the event that caused it (null at the root). */
+  events: (StoredEvent & { depth: number; parentId: string | null })[];
+  truncated: boolean;
+};
+
+/**
+ * The whole causal chain an event belongs to, in ONE query: up its causation ids to the root,
+ * then down from the root (every event the root's command wrote, or the root event alone when it
+ * was not written by a command) through everything those caused, across streams. Depth is
+ * bounded, so a cycle (which the API cannot write) cannot loop. The walk up uses the unique index
+ * on event_id; a command's events are found by their correlation id (hash index) and the walk
+ * down by the partial index of events caused by events (`causation_id NOT LIKE 'command:%'`).
+ */
+export async function readCausalTree(store: Store, eventId: string, options: { limit?: number; maxDepth?: number } = {}): Promise<CausalTree | null> {
+  const limit = limitOf(options.limit, 500, 5_000);
+  const maxDepth = options.maxDepth ?? 50;
+  const rows = await store.sql<EventRow & { depth: number; parent_id: string | null; root_cause: string | null }>(
+    `WITH RECURSIVE up AS (
+       SELECT e.event_id, e.causation_id, 0 AS depth FROM events e WHERE e.event_id = $1::uuid
+       UNION ALL
+       SELECT p.event_id, p.causation_id, u.depth + 1
+         FROM up u JOIN events p
+           ON p.event_id = CASE WHEN u.causation_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN u.causation_id::uuid END
+        WHERE u.depth < $3
+     ),
+     root AS (SELECT u.event_id, u.causation_id, e.correlation_id FROM up u JOIN events e ON e.event_id = u.event_id ORDER BY u.depth DESC LIMIT 1),
+     down AS (
+       SELECT a.*, 1 AS depth, NULL::text AS parent_id FROM (
+         SELECT e.* FROM events e
+          WHERE e.correlation_id = (SELECT correlation_id FROM root WHERE causation_id LIKE 'command:%')
+            AND e.causation_id = (SELECT causation_id FROM root)
+         UNION ALL
+         SELECT e.* FROM events e
+          WHERE e.event_id = (SELECT event_id FROM root WHERE causation_id IS NULL OR causation_id NOT LIKE 'command:%')
+       ) a
+       UNION ALL
+       SELECT e.*, d.depth + 1, d.event_id::text FROM down d JOIN events e ON e.causation_id = d.event_id::text
+        WHERE d.depth < $3 AND e.causation_id NOT LIKE 'command:%'
+     )
+     SELECT ${eventColumns}, depth, parent_id, (SELECT causation_id FROM root) AS root_cause
+       FROM down ORDER BY depth, global_position LIMIT $2`,
+    [eventId, limit + 1, maxDepth],
+  );
+  if (rows.length === 0) return null;
+  await preparePhi(store, rows.map((r) => r.data));
+  return {
+    rootCause: rows[0]!.root_cause,
+    events: rows.slice(0, limit).map((row) => ({ ...toStored(store, row), depth: row.depth, parentId: row.parent_id })),
+    truncated: rows.length > limit,
+  };
 }
 
 export async function readByType(

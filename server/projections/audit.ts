@@ -2,8 +2,19 @@
 // caused it and what it caused, a patient's whole record as a timeline, and the record as the
 // system knew it at a past instant (time travel). They read the log itself, not read models,
 // except to find which streams belong to a patient and which patient an event touched.
-import type { Db, Decider, DomainEvent, Store, StoredEvent } from "../eventStore";
-import { commandIdOfCausation, eventColumns, loadAtVersion, readByCausation, readByCorrelationId, selectEvents } from "../eventStore";
+import type { Db, Decider, DomainEvent, FieldChange, Moment, Store, StoredEvent } from "../eventStore";
+import {
+  commandIdOfCausation,
+  diffFields,
+  eventColumns,
+  inMoment,
+  loadAtMoment,
+  readByCorrelationId,
+  readCausalTree,
+  selectEvents,
+  streamVersion,
+  versionRecordedBy,
+} from "../eventStore";
 import { encounterDecider, type EncounterState } from "../domain/encounter/decider";
 import { orderDecider, type OrderState } from "../domain/order/decider";
 import { patientDecider, type PatientState } from "../domain/patient/decider";
@@ -114,52 +125,47 @@ export type EventDetail = {
   event: StoredEvent;
   /** The events that led here, nearest first: the event whose id is this one's causation id, and on up. */
   causedBy: StoredEvent[];
-  /** This event's causation id names no stored event: it is the id of the command that wrote it. */
+  /** This event's chain starts at a command (its id), or at a cause that names no stored event. */
   causedByCommand: string | null;
   /** What this event caused, and what that caused, with the depth below this event (1 = direct). */
   caused: (StoredEvent & { depth: number })[];
+  /**
+   * The whole chain as a tree across records: rooted at the command (or the first event), every
+   * event it wrote at depth 1, each later one under the event that caused it.
+   */
+  tree: { rootCause: string | null; nodes: (StoredEvent & { depth: number; parentId: string | null })[]; truncated: boolean };
   /** Every event written under the same correlation id (the same request or job), oldest first. */
   correlated: StoredEvent[];
   correlatedTruncated: boolean;
 };
 
-const chainLimit = 50;
+const treeLimit = 500;
 const correlatedLimit = 200;
 
 export async function eventDetail(store: Store, eventId: string): Promise<EventDetail | null> {
-  const event = await eventById(store, eventId);
-  if (!event) return null;
-
+  const [tree, event] = await Promise.all([readCausalTree(store, eventId, { limit: treeLimit }), eventById(store, eventId)]);
+  if (!event || !tree) return null;
+  const byId = new Map(tree.events.map((e) => [e.metadata.eventId, e]));
+  const self = byId.get(eventId);
+  // Up: parent by parent from this event to the root.
   const causedBy: StoredEvent[] = [];
-  const seen = new Set([event.metadata.eventId]);
-  let causedByCommand: string | null = null;
-  let next = event.metadata.causationId;
-  while (next && causedBy.length < chainLimit) {
-    if (seen.has(next)) break; // a cycle cannot be written through the API, but never loop on one
-    const commandId = commandIdOfCausation(next);
-    if (commandId) {
-      causedByCommand = commandId;
-      break;
-    }
-    const parent = uuidPattern.test(next) ? await eventById(store, next) : null;
-    if (!parent) {
-      causedByCommand = next;
-      break;
-    }
+  for (let parent = self?.parentId ? byId.get(self.parentId) : undefined; parent; parent = parent.parentId ? byId.get(parent.parentId) : undefined) {
     causedBy.push(parent);
-    seen.add(parent.metadata.eventId);
-    next = parent.metadata.causationId;
   }
-
-  const [down, correlated] = await Promise.all([
-    readByCausation(store, eventId, { limit: chainLimit + 1 }),
-    readByCorrelationId(store, event.metadata.correlationId, { limit: correlatedLimit + 1 }),
-  ]);
+  // Down: every node whose ancestors include this event, with its depth below it.
+  const below = (node: (typeof tree.events)[number]): boolean => {
+    for (let p = node.parentId; p; p = byId.get(p)?.parentId ?? null) if (p === eventId) return true;
+    return false;
+  };
+  const caused = tree.events.filter(below).map((e) => ({ ...e, depth: e.depth - (self?.depth ?? 0) }));
+  const rootCommand = commandIdOfCausation(tree.rootCause);
+  const correlated = await readByCorrelationId(store, event.metadata.correlationId, { limit: correlatedLimit + 1 });
   return {
     event,
     causedBy,
-    causedByCommand,
-    caused: down.filter((e) => e.depth > 0).slice(0, chainLimit),
+    causedByCommand: rootCommand ?? tree.rootCause,
+    caused,
+    tree: { rootCause: tree.rootCause, nodes: tree.events, truncated: tree.truncated },
     correlated: correlated.slice(0, correlatedLimit),
     correlatedTruncated: correlated.length > correlatedLimit,
   };
@@ -246,20 +252,23 @@ export async function patientTimeline(
   return { events: events.slice(0, options.limit), hasMore: events.length > options.limit };
 }
 
-type AsOf<S> = { state: S; version: number; currentVersion: number };
+type AsOf<S> = { state: S; version: number; currentVersion: number; eventsApplied: number };
 type Registered = Extract<PatientState, { status: "registered" }>;
 type StartedEncounter = Exclude<EncounterState, { status: "not_started" }>;
 type CreatedOrder = Exclude<OrderState, { status: "not_created" }>;
 
 export type PatientAsOf = {
-  asOf: Date;
-  /** null: the patient had not been registered (recorded) by then. */
+  /** The moment shown: recorded-at and/or happened-by (an axis left out is "now"). */
+  moment: Moment;
+  /** The recorded-at instant (kept for the "as recorded at" screens); null when only happenedBy is set. */
+  asOf: Date | null;
+  /** null: the patient had not been registered by then (on the chosen axes). */
   patient: AsOf<Registered> | null;
   /** Current demographics, so the screen can mark what differs from now. */
   current: Registered;
   encounters: (AsOf<StartedEncounter> & { currentStatus: string })[];
   orders: (AsOf<CreatedOrder> & { currentStatus: string })[];
-  /** Encounters and orders recorded only after asOf (left out above). */
+  /** Encounters and orders not yet in the record at that moment (left out above). */
   laterEncounters: number;
   laterOrders: number;
 };
@@ -281,73 +290,202 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-async function stateAt<C, E extends DomainEvent, S>(store: Store, streamId: string, decider: Decider<C, E, S>, version: number) {
-  return (await loadAtVersion(store, streamId, decider, version)).state;
+type RecordStream =
+  | { kind: "patient"; id: string; streamId: string; decider: typeof patientDecider; currentStatus: null }
+  | { kind: "encounter"; id: string; streamId: string; decider: typeof encounterDecider; currentStatus: string }
+  | { kind: "order"; id: string; streamId: string; decider: typeof orderDecider; currentStatus: string };
+
+/** The patient's record streams (patient, encounters newest first, orders newest first), from the read models. */
+async function recordStreams(db: Db, patientId: string): Promise<RecordStream[]> {
+  const [encounterRows, orderRows] = await Promise.all([
+    db.rmEncounter.findMany({ where: { patientId }, select: { encounterId: true, status: true }, orderBy: { startedAt: "desc" } }),
+    db.rmOrder.findMany({ where: { patientId }, select: { orderId: true, status: true }, orderBy: { createdAt: "desc" } }),
+  ]);
+  return [
+    { kind: "patient", id: patientId, streamId: patientStream(patientId), decider: patientDecider, currentStatus: null },
+    ...encounterRows.map((e) => ({ kind: "encounter" as const, id: e.encounterId, streamId: encounterStream(e.encounterId), decider: encounterDecider, currentStatus: e.status })),
+    ...orderRows.map((o) => ({ kind: "order" as const, id: o.orderId, streamId: orderStream(o.orderId), decider: orderDecider, currentStatus: o.status })),
+  ];
+}
+
+/** Whether a record's state says it existed (registered, started, created). */
+const existedIn = (state: { status: string }) => !["unregistered", "not_started", "not_created"].includes(state.status);
+
+function loadStream(store: Store, stream: RecordStream, moment: Moment, options?: Parameters<typeof loadAtMoment>[4]) {
+  // One decider per kind: the union of deciders is not callable as one generic.
+  return loadAtMoment(store, stream.streamId, stream.decider as unknown as Decider<unknown, DomainEvent, { status: string }>, moment, options as never);
 }
 
 /**
- * The patient's record as the system had recorded it at `asOf` (bitemporal: recorded time, not
- * the time things were said to happen): loadAsOf for every stream of the record, batched. One
- * query finds each stream's last version recorded by then (recorded_at never decreases along a
- * stream, so that is a version prefix) and its current version; streams with nothing recorded
- * by then are left out; the rest fold to that version (from a snapshot no later than it).
- * Returns null when the patient does not exist at all.
+ * The patient's record at a moment, on either time axis or both (temporal.ts): "as recorded at"
+ * (what the system showed then), "as it happened by" (clinical time, late entries included), or
+ * both. Every stream of the record is folded at that moment (a few at a time); records that did
+ * not exist yet are counted, not listed. Returns null when the patient does not exist at all.
  */
-export async function patientAsOf(store: Store, patientId: string, asOf: Date): Promise<PatientAsOf | null> {
-  const pStream = patientStream(patientId);
-  const [encounterRows, orderRows] = await Promise.all([
-    store.db.rmEncounter.findMany({ where: { patientId }, select: { encounterId: true, status: true }, orderBy: { startedAt: "desc" } }),
-    store.db.rmOrder.findMany({ where: { patientId }, select: { orderId: true, status: true }, orderBy: { createdAt: "desc" } }),
-  ]);
-  const ids = [pStream, ...encounterRows.map((e) => encounterStream(e.encounterId)), ...orderRows.map((o) => orderStream(o.orderId))];
-  const rows = await store.db.$queryRawUnsafe<{ stream_id: string; current: number; as_of: number | null }[]>(
-    `SELECT s.stream_id, s.version AS current,
-            (SELECT max(e.version) FROM events e WHERE e.stream_id = s.stream_id AND e.recorded_at <= $2::timestamptz) AS as_of
-       FROM streams s WHERE s.stream_id = ANY ($1::text[])`,
-    ids,
-    asOf,
-  );
-  const versions = new Map(rows.map((r) => [r.stream_id, { current: r.current, then: r.as_of ?? 0 }]));
-  const pv = versions.get(pStream);
-  if (!pv || pv.current === 0) return null;
-
+export async function recordAt(store: Store, patientId: string, moment: Moment): Promise<PatientAsOf | null> {
+  const streams = await recordStreams(store.db, patientId);
+  const [patientStreamRef, ...rest] = streams;
   const [patientThen, patientNow] = await Promise.all([
-    pv.then > 0 ? stateAt(store, pStream, patientDecider, pv.then) : null,
-    stateAt(store, pStream, patientDecider, pv.current),
+    loadStream(store, patientStreamRef!, moment),
+    loadAtMoment(store, patientStreamRef!.streamId, patientDecider, {}),
   ]);
-  if (patientNow.status !== "registered") return null;
-
-  const existed = <T>(streamId: string, row: T) => {
-    const v = versions.get(streamId);
-    return v && v.then > 0 ? [{ row, streamId, version: v.then, currentVersion: v.current }] : [];
-  };
-  const encounters = await mapLimited(
-    encounterRows.flatMap((e) => existed(encounterStream(e.encounterId), e)),
-    foldConcurrency,
-    async ({ row, streamId, version, currentVersion }) => ({
-      state: (await stateAt(store, streamId, encounterDecider, version)) as StartedEncounter,
-      version,
-      currentVersion,
-      currentStatus: row.status,
-    }),
-  );
-  const orders = await mapLimited(
-    orderRows.flatMap((o) => existed(orderStream(o.orderId), o)),
-    foldConcurrency,
-    async ({ row, streamId, version, currentVersion }) => ({
-      state: (await stateAt(store, streamId, orderDecider, version)) as CreatedOrder,
-      version,
-      currentVersion,
-      currentStatus: row.status,
-    }),
-  );
+  if (patientNow.state.status !== "registered") return null;
+  const loaded = await mapLimited(rest, foldConcurrency, async (stream) => ({ stream, load: await loadStream(store, stream, moment) }));
+  const asOf = <S>(load: { state: unknown; lastVersion: number; currentVersion: number; eventsApplied: number }) => ({
+    state: load.state as S,
+    version: load.lastVersion,
+    currentVersion: load.currentVersion,
+    eventsApplied: load.eventsApplied,
+  });
+  const existing = loaded.filter(({ load }) => existedIn(load.state));
+  const encounters = existing.filter((l) => l.stream.kind === "encounter").map(({ stream, load }) => ({ ...asOf<StartedEncounter>(load), currentStatus: stream.currentStatus! }));
+  const orders = existing.filter((l) => l.stream.kind === "order").map(({ stream, load }) => ({ ...asOf<CreatedOrder>(load), currentStatus: stream.currentStatus! }));
   return {
-    asOf,
-    patient: patientThen?.status === "registered" ? { state: patientThen, version: pv.then, currentVersion: pv.current } : null,
-    current: patientNow,
+    moment,
+    asOf: moment.recordedAt ?? null,
+    patient: patientThen.state.status === "registered" ? asOf<Registered>(patientThen) : null,
+    current: patientNow.state,
     encounters,
     orders,
-    laterEncounters: encounterRows.length - encounters.length,
-    laterOrders: orderRows.length - orders.length,
+    laterEncounters: rest.filter((s) => s.kind === "encounter").length - encounters.length,
+    laterOrders: rest.filter((s) => s.kind === "order").length - orders.length,
+  };
+}
+
+// ---- comparing two moments -------------------------------------------------------------------
+
+/** An event that makes the two moments differ: in one of them and not the other. */
+export type ChangingEvent = {
+  eventId: string;
+  type: string;
+  streamId: string;
+  version: number;
+  occurredAt: Date;
+  recordedAt: Date;
+  userId: string;
+  /** "b": in the second moment only (it brought the change); "a": in the first only (the second lacks it). */
+  inMoment: "a" | "b";
+};
+
+export type RecordDiffEntry = {
+  kind: RecordStream["kind"];
+  id: string;
+  streamId: string;
+  /** The record itself appeared, disappeared, or changed between the two moments. */
+  change: "added" | "removed" | "changed";
+  fields: (FieldChange & { events: ChangingEvent[] })[];
+};
+
+/** At most this many events are named per changed field (the newest ones). */
+const eventsPerField = 10;
+
+/**
+ * What differs between the record at moment a and at moment b: per record (demographics, each
+ * encounter, each order) added, removed or changed, and per field its value at a and at b with
+ * the events that made the difference: those in one moment and not the other that changed the
+ * field when folded. Fields compare as JSON (key order ignored).
+ */
+export async function recordDiff(store: Store, patientId: string, a: Moment, b: Moment): Promise<RecordDiffEntry[] | null> {
+  const streams = await recordStreams(store.db, patientId);
+  const diffs = await mapLimited(streams, foldConcurrency, async (stream): Promise<RecordDiffEntry | null> => {
+    const changers = new Map<string, ChangingEvent[]>();
+    const observe = (side: "a" | "b", other: Moment) => (event: StoredEvent, before: unknown, after: unknown) => {
+      if (inMoment(event, other)) return;
+      for (const { field } of diffFields(before, after)) {
+        const list = changers.get(field) ?? [];
+        list.push({
+          eventId: event.metadata.eventId,
+          type: event.type,
+          streamId: event.streamId,
+          version: event.version,
+          occurredAt: event.metadata.occurredAt,
+          recordedAt: event.metadata.recordedAt,
+          userId: event.metadata.userId,
+          inMoment: side,
+        });
+        if (list.length > eventsPerField) list.shift();
+        changers.set(field, list);
+      }
+    };
+    // Events before the earlier of two recorded-at versions are in both moments: a snapshot may cover them.
+    let snapshotAtMost = 0;
+    if (!a.happenedBy && !b.happenedBy) {
+      const [va, vb] = await Promise.all(
+        [a, b].map((m) => (m.recordedAt ? versionRecordedBy(store, stream.streamId, m.recordedAt) : streamVersion(store, stream.streamId))),
+      );
+      snapshotAtMost = Math.min(va!, vb!);
+    }
+    const [atA, atB] = await Promise.all([
+      loadStream(store, stream, a, { onEvent: observe("a", b), snapshotAtMost }),
+      loadStream(store, stream, b, { onEvent: observe("b", a), snapshotAtMost }),
+    ]);
+    const existedA = existedIn(atA.state);
+    const existedB = existedIn(atB.state);
+    if (!existedA && !existedB) return null;
+    const fields = diffFields(existedA ? atA.state : {}, existedB ? atB.state : {}).map((f) => ({
+      ...f,
+      events: (changers.get(f.field) ?? []).sort((x, y) => x.version - y.version),
+    }));
+    if (fields.length === 0) return null;
+    const change = !existedA ? "added" : !existedB ? "removed" : "changed";
+    return { kind: stream.kind, id: stream.id, streamId: stream.streamId, change, fields };
+  });
+  if (streams.length === 1 && (await streamVersion(store, streams[0]!.streamId)) === 0) return null;
+  return diffs.filter((d): d is RecordDiffEntry => d !== null);
+}
+
+// ---- the scrubber's ticks --------------------------------------------------------------------
+
+export type RecordTick = {
+  eventId: string;
+  streamId: string;
+  version: number;
+  type: string;
+  occurredAt: Date;
+  recordedAt: Date;
+  userId: string;
+};
+
+/**
+ * Every event of the given streams as a tick of the time-travel scrubber, oldest first on the
+ * chosen axis (recorded: recorded_at; happened: occurred_at), the newest `limit` when there are
+ * more. Metadata only, never the payload: each stream is read over its own index.
+ */
+export async function recordTicks(
+  store: Store,
+  streamIds: readonly string[],
+  axis: "recorded" | "happened",
+  limit: number,
+): Promise<{ ticks: RecordTick[]; truncated: boolean }> {
+  const column = axis === "recorded" ? "recorded_at" : "occurred_at";
+  const rows = await store.sql<{
+    event_id: string;
+    stream_id: string;
+    version: number;
+    event_type: string;
+    occurred_at: Date;
+    recorded_at: Date;
+    user_id: string;
+  }>(
+    `SELECT * FROM (
+       SELECT event_id::text AS event_id, stream_id, version, event_type, occurred_at, recorded_at, user_id, global_position
+         FROM events WHERE stream_id = ANY ($1::text[])
+        ORDER BY ${column} DESC, global_position DESC LIMIT $2
+     ) t ORDER BY ${column}, global_position`,
+    [[...streamIds], limit + 1],
+  );
+  const truncated = rows.length > limit;
+  const kept = truncated ? rows.slice(1) : rows;
+  return {
+    ticks: kept.map((r) => ({
+      eventId: r.event_id,
+      streamId: r.stream_id,
+      version: r.version,
+      type: r.event_type,
+      occurredAt: r.occurred_at,
+      recordedAt: r.recorded_at,
+      userId: r.user_id,
+    })),
+    truncated,
   };
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
-import { readStream, type Store, type StoredEvent } from "../eventStore";
+import { readCausalTree, readStream, type Store, type StoredEvent } from "../eventStore";
 import type { ResultData } from "../domain/order/events";
 import { orderStream, patientStream } from "../domain/streams";
 import { eventDetail } from "../projections/audit";
@@ -94,6 +94,18 @@ describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
     expect(`command:${detail?.causedByCommand}`).toBe(trigger.metadata.causationId);
     const down = await eventDetail(store, trigger.metadata.eventId);
     expect(down?.caused.map((e) => [e.type, e.depth])).toEqual([["CriticalResultFlagged", 1]]);
+    // The whole chain as one tree across records, fetched in one query: the command's events at
+    // the root (the completion on the order), the flag on the patient under the completion.
+    expect(detail?.tree.rootCause).toBe(trigger.metadata.causationId);
+    const nodes = detail!.tree.nodes.map((n) => [n.type, n.aggregateType, n.depth, n.parentId]);
+    expect(nodes).toEqual([
+      ["OrderStatusChanged", "order", 1, null],
+      ["CriticalResultFlagged", "patient", 2, trigger.metadata.eventId],
+    ]);
+    let statements = 0;
+    const counted: Store = { ...store, sql: (text, params) => (statements++, store.sql(text, params)) };
+    expect((await readCausalTree(counted, flag.metadata.eventId))?.events).toHaveLength(2);
+    expect(statements).toBe(1);
 
     // The chart's read model moved with the stream, so the next edit is not refused as stale.
     const version = (await readStream(store, patientStream(patientId))).length;

@@ -315,4 +315,76 @@ describeEachDatabase("audit procedures", (db) => {
     expect(options.eventTypes).toEqual(expect.arrayContaining(["PatientRegistered", "OrderStatusChanged", "EncounterCompleted"]));
     expect(options.aggregateTypes).toEqual(["patient", "encounter", "order", "user", "operations"]);
   });
+
+  it("travels on both time axes, compares any two moments, and steps through the record's versions", async () => {
+    const { clinician, compliance } = users();
+    const api = await callerAs(db(), clinician);
+    const audit = (await callerAs(db(), compliance)).audit;
+    const { patientId } = await api.patient.register(newPatient());
+    const registered = new Date();
+    await sleep(20);
+    const clinicalTimeOfLateFact = new Date();
+    await sleep(20);
+    await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0111" }, reason: "new number" });
+    await sleep(20);
+    const beforeLateEntry = new Date();
+    await sleep(20);
+    // Entered late: the email was given at the earlier visit, typed in only now.
+    const late: NewEvent = {
+      type: "PatientDemographicsUpdated",
+      data: { patientId, changes: { email: "late@example.test" }, previous: { email: null }, reason: "entered from the paper form" },
+      eventId: randomUUID(),
+      occurredAt: clinicalTimeOfLateFact,
+      userId: clinician.id,
+      correlationId: `req-${randomUUID()}`,
+      causationId: null,
+    };
+    await appendToStream(storeFor(db()), patientStream(patientId), [late], { expectedVersion: 2, aggregateType: "patient" });
+    const { encounterId } = await api.encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up" });
+
+    // As it happened by the late fact's clinical time: the email is there (the phone change came later).
+    const happened = await audit.recordAt({ patientId, moment: { happenedBy: new Date(clinicalTimeOfLateFact.getTime() + 5) } });
+    expect(happened.patient?.state).toMatchObject({ email: "late@example.test", phone: "+1 555 0100" });
+    expect(happened.encounters).toHaveLength(0);
+    // What we knew before the late entry about that same clinical time: no email yet.
+    const knownThen = await audit.recordAt({ patientId, moment: { recordedAt: beforeLateEntry, happenedBy: new Date(clinicalTimeOfLateFact.getTime() + 5) } });
+    expect(knownThen.patient?.state).toMatchObject({ email: null, phone: "+1 555 0100" });
+    // As recorded before the late entry: the phone change, no email.
+    const recorded = await audit.recordAt({ patientId, moment: { recordedAt: beforeLateEntry } });
+    expect(recorded.patient).toMatchObject({ version: 2, currentVersion: 3, state: { email: null, phone: "+1 555 0111" } });
+    expect(recorded.laterEncounters).toBe(1);
+    expect((await audit.recordAt({ patientId, moment: { recordedAt: new Date(registered.getTime() - 5_000) } })).patient).toBeNull();
+
+    // Two moments: before the late entry vs now. Exactly the email (by the late event) and the new encounter.
+    const { changes } = await audit.recordDiff({ patientId, a: { recordedAt: beforeLateEntry }, b: {} });
+    const patientChange = changes.find((c) => c.kind === "patient")!;
+    expect(patientChange.change).toBe("changed");
+    expect(patientChange.fields.map((f) => f.field)).toEqual(["email"]);
+    expect(patientChange.fields[0]).toMatchObject({ change: "added", before: null, after: "late@example.test" });
+    expect(patientChange.fields[0]!.events.map((e) => [e.eventId, e.inMoment])).toEqual([[late.eventId, "b"]]);
+    const encounterChange = changes.find((c) => c.kind === "encounter")!;
+    expect(encounterChange).toMatchObject({ id: encounterId, change: "added" });
+    expect(encounterChange.fields.map((f) => f.field)).toEqual(expect.arrayContaining(["status", "encounterType", "reason"]));
+    // The reverse comparison names the same fields, removed instead of added.
+    const reverse = await audit.recordDiff({ patientId, a: {}, b: { recordedAt: beforeLateEntry } });
+    expect(reverse.changes.find((c) => c.kind === "patient")!.fields[0]).toMatchObject({ field: "email", change: "removed" });
+    expect(reverse.changes.find((c) => c.kind === "encounter")!.change).toBe("removed");
+    // Same moment twice: nothing differs.
+    expect((await audit.recordDiff({ patientId, a: { recordedAt: beforeLateEntry }, b: { recordedAt: beforeLateEntry } })).changes).toEqual([]);
+
+    // The scrubber's ticks: recording order vs clinical order, and one stream alone.
+    const byRecording = await audit.recordTicks({ patientId, axis: "recorded" });
+    expect(byRecording.ticks.map((t) => t.type)).toEqual(["PatientRegistered", "PatientDemographicsUpdated", "PatientDemographicsUpdated", "EncounterStarted"]);
+    expect(byRecording.ticks[2]!.eventId).toBe(late.eventId);
+    const byHappening = await audit.recordTicks({ patientId, axis: "happened", streamId: patientStream(patientId) });
+    expect(byHappening.ticks.map((t) => t.eventId)[1]).toBe(late.eventId);
+    expect(byHappening.ticks).toHaveLength(3);
+    expect(await codeOf(audit.recordTicks({ patientId, streamId: orderStream(randomUUID()) }))).toBe("NOT_FOUND");
+    expect(await codeOf(audit.recordAt({ patientId: randomUUID(), moment: {} }))).toBe("NOT_FOUND");
+    expect(await codeOf(audit.recordDiff({ patientId: randomUUID(), a: {}, b: {} }))).toBe("NOT_FOUND");
+
+    const reads = await accessRows(db(), compliance.id);
+    expect(reads.filter((r) => r.procedure === "audit.recordAt")).toHaveLength(4);
+    expect(reads.filter((r) => r.procedure === "audit.recordDiff")).toHaveLength(3);
+  });
 });

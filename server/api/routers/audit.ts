@@ -8,7 +8,16 @@ import type { StoredEvent } from "../../eventStore";
 import { encounterDecider } from "../../domain/encounter/decider";
 import { orderDecider } from "../../domain/order/decider";
 import { patientDecider } from "../../domain/patient/decider";
-import { eventDetail, patientAsOf, patientIdsOf, patientStreams, patientTimeline, searchEvents } from "../../projections/audit";
+import {
+  eventDetail,
+  patientIdsOf,
+  patientStreams,
+  patientTimeline,
+  recordAt,
+  recordDiff,
+  recordTicks,
+  searchEvents,
+} from "../../projections/audit";
 import { patientStreamIds, providerNames } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { groupCursor, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
@@ -19,12 +28,19 @@ import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 import { PHI_ERASED } from "../../eventStore/phi";
+import { env } from "../../db/env";
+import { commandIdOfCausation, keyIdOf, latestSealCheckpoint, type Moment } from "../../eventStore";
+import { publicKeyPem, verifyingKeys } from "../../audit/signingKey";
+import { startVerification, verificationById } from "../../audit/verification";
 
 const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
 const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map((d) => d.aggregateType), "user", "operations"];
+
+/** A moment of time travel: as recorded at, as it happened by, or both (a left-out axis is "now"). */
+const momentInput = z.object({ recordedAt: filterInstant.optional(), happenedBy: filterInstant.optional() });
 
 const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
 
@@ -45,6 +61,15 @@ async function auditItems(ctx: Pick<Context, "db">, events: readonly StoredEvent
   const item = (event: StoredEvent) => byId.get(event.metadata.eventId)!;
   const patientIds = [...new Set([...patients.values()].filter((p): p is string => p !== null))];
   return { item, patientIds };
+}
+
+/** The record at a moment with its providers' names, the read recorded under the procedure that asked. */
+async function recordWithNames(ctx: Context & { user: NonNullable<Context["user"]> }, patientId: string, moment: Moment, procedure: string) {
+  const record = await recordAt(ctx.store, patientId, moment);
+  if (!record) throw new NotFoundError("Patient", patientId);
+  const users = await providerNames(ctx.db.prisma, [...record.encounters.map((e) => e.state.providerId), ...record.orders.map((o) => o.state.providerId)]);
+  await recordAccess(ctx, { patientId, procedure });
+  return { ...record, users };
 }
 
 export const auditRouter = router({
@@ -188,14 +213,26 @@ export const auditRouter = router({
   event: complianceProcedure.input(z.object({ eventId: z.uuid("event id must be a uuid") })).query(async ({ ctx, input }) => {
     const detail = await eventDetail(tolerantStore(ctx.store, { procedure: "audit.event", correlationId: ctx.correlationId }), input.eventId);
     if (!detail) throw new NotFoundError("Event", input.eventId);
-    const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated];
+    const all = [detail.event, ...detail.causedBy, ...detail.caused, ...detail.correlated, ...detail.tree.nodes];
     const { item, patientIds } = await auditItems(ctx, all);
     await recordAccess(ctx, { patientIds, procedure: "audit.event" });
+    const roots = detail.tree.nodes.filter((n) => n.depth === 1);
+    const commandId = commandIdOfCausation(detail.tree.rootCause);
+    const first = roots[0];
     return {
       event: item(detail.event),
       causedBy: detail.causedBy.map(item),
       causedByCommand: detail.causedByCommand,
       caused: detail.caused.map((e) => ({ ...item(e), depth: e.depth })),
+      /** The chain as a tree: the command at the root (who, when, the request's correlation id), then what it caused. */
+      tree: {
+        command:
+          commandId && first
+            ? { commandId, userId: first.metadata.userId, userName: item(first).userName, correlationId: first.metadata.correlationId, at: first.metadata.recordedAt }
+            : null,
+        nodes: detail.tree.nodes.map((n) => ({ ...item(n), depth: n.depth, parentId: n.parentId })),
+        truncated: detail.tree.truncated,
+      },
       correlated: detail.correlated.map(item),
       correlatedTruncated: detail.correlatedTruncated,
     };
@@ -242,14 +279,77 @@ export const auditRouter = router({
    * precision; an event recorded exactly at `asOf` is included). Demographics, and each encounter
    * and order that existed by then, with the stream versions used and today's, to compare.
    */
-  patientAsOf: complianceProcedure.input(z.object({ patientId, asOf: filterInstant })).query(async ({ ctx, input }) => {
-    const record = await patientAsOf(ctx.store, input.patientId, input.asOf);
-    if (!record) throw new NotFoundError("Patient", input.patientId);
-    const users = await providerNames(ctx.db.prisma, [
-      ...record.encounters.map((e) => e.state.providerId),
-      ...record.orders.map((o) => o.state.providerId),
-    ]);
-    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.patientAsOf" });
-    return { ...record, users };
+  patientAsOf: complianceProcedure
+    .input(z.object({ patientId, asOf: filterInstant }))
+    .query(({ ctx, input }) => recordWithNames(ctx, input.patientId, { recordedAt: input.asOf }, "audit.patientAsOf")),
+
+  /**
+   * Bitemporal time travel: the record (demographics, encounters, orders) at a moment "as
+   * recorded at" (what the system showed then), "as it happened by" (clinical time, facts entered
+   * later included), or both ("what did we know on the 1st about the 15th").
+   */
+  recordAt: complianceProcedure
+    .input(z.object({ patientId, moment: momentInput }))
+    .query(({ ctx, input }) => recordWithNames(ctx, input.patientId, input.moment, "audit.recordAt")),
+
+  /** What differs between the record at two chosen moments, field by field, with the events that changed each field. */
+  recordDiff: complianceProcedure.input(z.object({ patientId, a: momentInput, b: momentInput })).query(async ({ ctx, input }) => {
+    const changes = await recordDiff(ctx.store, input.patientId, input.a, input.b);
+    if (!changes) throw new NotFoundError("Patient", input.patientId);
+    const users = await providerNames(ctx.db.prisma, changes.flatMap((c) => c.fields.flatMap((f) => f.events.map((e) => e.userId))));
+    await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.recordDiff" });
+    return { changes, users };
   }),
+
+  /** The scrubber's ticks: every event of the record (or one of its streams) on the chosen axis, oldest first. */
+  recordTicks: complianceProcedure
+    .input(z.object({ patientId, streamId: text(200, { min: 1 }).optional(), axis: z.enum(["recorded", "happened"]).default("recorded") }))
+    .query(async ({ ctx, input }) => {
+      await mustExist(ctx, input);
+      const streamIds = await patientStreamIds(ctx.db.prisma, input.patientId);
+      if (input.streamId && !streamIds.includes(input.streamId)) throw new NotFoundError("Stream", input.streamId);
+      return recordTicks(ctx.store, input.streamId ? [input.streamId] : streamIds, input.axis, 2_000);
+    }),
+
+  /** The newest seal of the log and the key that verifies it: what an extract carries, for the report and the console. */
+  latestSeal: complianceProcedure.query(async ({ ctx }) => {
+    const [key] = verifyingKeys(env());
+    return { seal: await latestSealCheckpoint(ctx.store), keyId: key ? keyIdOf(key) : null, publicKey: key ? publicKeyPem(key) : null };
+  }),
+
+  /** "Verify integrity": the same check as `npm run audit:verify`, started in the background; poll `verification`. */
+  startVerification: complianceProcedure.mutation(({ ctx }) => startVerification(ctx.store, verifyingKeys(env()), ctx.user.id)),
+
+  /** A verification's progress and, when finished, its report naming the first event or seal that does not match. */
+  verification: complianceProcedure.input(z.object({ id: z.uuid("verification id must be a uuid") })).query(({ input }) => {
+    const run = verificationById(input.id);
+    if (!run) throw new NotFoundError("Verification", input.id);
+    return run;
+  }),
+
+  /** The extracts handed out, newest first: who, when, which view with which filter, the format and the seal it carried. */
+  exports: complianceProcedure
+    .input(
+      z.object({
+        before: z.object({ at: filterInstant, id: z.uuid("before.id must be a uuid") }).optional(),
+        limit: pageLimit(100, 25),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      // Served by audit_exports_exported_idx (exported_at, id), newest first.
+      const rows = await ctx.db.prisma.auditExport.findMany({
+        where: input.before
+          ? { OR: [{ exportedAt: { lt: input.before.at } }, { exportedAt: input.before.at, id: { lt: input.before.id } }] }
+          : {},
+        orderBy: [{ exportedAt: "desc" }, { id: "desc" }],
+        take: input.limit + 1,
+        select: { id: true, userId: true, exportedAt: true, view: true, format: true, filter: true, sealSeq: true },
+      });
+      const page = rows.slice(0, input.limit);
+      const users = await providerNames(ctx.db.prisma, page.map((r) => r.userId));
+      return {
+        items: page.map((r) => ({ ...r, sealSeq: r.sealSeq === null ? null : Number(r.sealSeq), userName: users[r.userId] ?? null, filter: r.filter as Record<string, unknown> })),
+        nextBefore: rows.length > input.limit ? { at: page.at(-1)!.exportedAt, id: page.at(-1)!.id } : null,
+      };
+    }),
 });

@@ -1,0 +1,35 @@
+// Audit extracts for download: GET /api/audit/export?view=events|timeline|access|review&format=csv|ndjson|fhir
+// plus the view's filters (server/audit/export.ts). Streamed page by page; compliance only.
+import { env } from "@/server/db/env";
+import { createContext } from "@/server/api/context";
+import { logServerFault } from "@/server/api/faults";
+import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
+import { publicKeyPem, verifyingKeys } from "@/server/audit/signingKey";
+
+export const dynamic = "force-dynamic";
+
+const text = (status: number, message: string) => new Response(message, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+
+export async function GET(request: Request): Promise<Response> {
+  // A download is a read with a side effect (it is recorded): never on another site's behalf.
+  if (request.headers.get("sec-fetch-site") === "cross-site") return text(403, "Refused as a possible cross-site request.");
+  const ctx = await createContext({ headers: request.headers });
+  if (!ctx.user) return text(401, "Sign in first.");
+  if (!ctx.user.roles.includes("compliance")) return text(403, "Audit extracts are for compliance officers.");
+  const parsed = exportRequestFrom(new URL(request.url).searchParams);
+  if (!parsed.success) return text(400, parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("\n"));
+  const [key] = verifyingKeys(env());
+  const user = ctx.user;
+  const started = await startExport({ ...ctx, user }, parsed.data, { publicKey: key ? publicKeyPem(key) : null });
+  const body = toReadableStream(started.chunks, (error) => logServerFault({ procedure: "audit.export", correlationId: ctx.correlationId, error }));
+  return new Response(body, {
+    headers: {
+      "content-type": started.contentType,
+      "content-disposition": `attachment; filename="${started.filename}"`,
+      "cache-control": "no-store",
+      "x-audit-export-id": started.exportId,
+      "x-correlation-id": ctx.correlationId,
+      ...(started.seal ? { "x-audit-seal": `${started.seal.seq};to=${started.seal.to};chain=${started.seal.chainHash}` } : {}),
+    },
+  });
+}

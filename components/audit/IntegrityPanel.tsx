@@ -1,0 +1,175 @@
+"use client";
+// The log's tamper evidence in the console: the newest signed seal (what every extract carries,
+// with the public key an auditor verifies it with) and a "Verify integrity" button that runs the
+// same verification as `npm run audit:verify`, with progress, and names the first mismatch.
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { TableHead } from "../DataTable";
+import { DateTime } from "../DateTime";
+import { ErrorState, Loading } from "../States";
+import { useTRPC } from "../trpc";
+import { errorText } from "./format";
+
+export function IntegrityPanel() {
+  return (
+    <>
+      <VerifyIntegrity />
+      <LatestSeal />
+      <ExportsMade />
+    </>
+  );
+}
+
+export function VerifyIntegrity() {
+  const trpc = useTRPC();
+  const [runId, setRunId] = useState<string | null>(null);
+  const start = useMutation(trpc.audit.startVerification.mutationOptions({ onSuccess: (run) => setRunId(run.id) }));
+  const run = useQuery({
+    ...trpc.audit.verification.queryOptions({ id: runId ?? "00000000-0000-4000-8000-000000000000" }),
+    enabled: runId !== null,
+    // Poll while it runs.
+    refetchInterval: (query) => (query.state.data?.finishedAt ? false : 500),
+  });
+  const data = run.data;
+  const running = start.isPending || (runId !== null && !data?.finishedAt);
+  return (
+    <section className="panel" aria-labelledby="verify-title" data-testid="verify-integrity">
+      <div className="panel-head">
+        <h2 id="verify-title">Verify the log</h2>
+        <button type="button" onClick={() => start.mutate()} disabled={running}>
+          {running ? "Verifying…" : "Verify integrity"}
+        </button>
+      </div>
+      {start.isError ? <ErrorState>The verification could not start: {errorText(start.error)}</ErrorState> : null}
+      {running ? (
+        <div role="status" aria-live="polite">
+          <progress max={Math.max(1, data?.total ?? 0)} value={data?.done ?? 0} aria-label="Events rechained through the seals" />{" "}
+          <span className="small muted">
+            {data && data.total > 0 ? `${data.done.toLocaleString()} of ${data.total.toLocaleString()} sealed events rechained` : "Recomputing every event's hash…"}
+          </span>
+        </div>
+      ) : null}
+      {data?.finishedAt ? (
+        data.error ? (
+          <div className="state error" role="alert">
+            {data.error}
+          </div>
+        ) : data.report ? (
+          <div role="status" data-testid="verify-result" data-ok={data.report.ok}>
+            {data.report.ok ? (
+              <p className="verify-ok">
+                <span className="badge ok">verified</span> Every event matches its hash and every seal its events and signature.
+              </p>
+            ) : (
+              <>
+                <p className="verify-bad">
+                  <span className="badge bad">does not verify</span> <strong data-testid="verify-first-problem">{data.report.firstProblem}</strong>
+                </p>
+                {data.report.problems.length > 1 ? (
+                  <ul className="small">
+                    {data.report.problems.slice(1, 10).map((p, i) => (
+                      <li key={i}>{p.message}</li>
+                    ))}
+                  </ul>
+                ) : null}
+              </>
+            )}
+            <p className="small muted">
+              {data.report.eventsChecked.toLocaleString()} events ({data.report.eventsWithoutHash.toLocaleString()} from before hashing),{" "}
+              {data.report.streamsChecked.toLocaleString()} streams and {data.report.sealsChecked.toLocaleString()} seals checked;{" "}
+              {data.report.eventsUnsealed.toLocaleString()} events not sealed yet. Finished <DateTime value={data.finishedAt} />.
+            </p>
+          </div>
+        ) : null
+      ) : null}
+    </section>
+  );
+}
+
+export function LatestSeal({ compact = false }: { compact?: boolean }) {
+  const trpc = useTRPC();
+  const latest = useQuery(trpc.audit.latestSeal.queryOptions());
+  if (latest.isPending) return <Loading label="Loading the newest seal" lines={["60%"]} />;
+  if (latest.isError) return <ErrorState onRetry={() => void latest.refetch()}>The newest seal could not be loaded: {errorText(latest.error)}</ErrorState>;
+  const { seal, keyId, publicKey } = latest.data;
+  return (
+    <section className={compact ? "seal-box" : "panel"} aria-labelledby="seal-title" data-testid="latest-seal">
+      <h2 id="seal-title">Newest seal</h2>
+      {seal ? (
+        <dl className="facts small">
+          <dt>Seal</dt>
+          <dd>number {seal.seq}, covering the log up to commit position {seal.to}</dd>
+          <dt>Chain hash</dt>
+          <dd className="mono wrap">{seal.chainHash}</dd>
+          <dt>Signed by key</dt>
+          <dd className="mono">{seal.keyId}{keyId && keyId !== seal.keyId ? " (not this server's current key)" : ""}</dd>
+          <dt>Signature</dt>
+          <dd className="mono wrap">{seal.signature}</dd>
+        </dl>
+      ) : (
+        <p className="muted">Nothing has been sealed yet: the sealer runs with the background work every few seconds.</p>
+      )}
+      {publicKey && !compact ? (
+        <details>
+          <summary>Public key (for auditors)</summary>
+          <pre className="mono small">{publicKey}</pre>
+        </details>
+      ) : null}
+    </section>
+  );
+}
+
+function filterText(filter: Record<string, unknown>): string {
+  const parts = Object.entries(filter).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join(", ") : String(v)}`);
+  return parts.length ? parts.join(" · ") : "everything (no filter)";
+}
+
+/** Every extract handed out: who, when, which view and filter, the format and the seal it carried. */
+export function ExportsMade() {
+  const trpc = useTRPC();
+  const [cursors, setCursors] = useState<({ at: Date; id: string } | undefined)[]>([undefined]);
+  const last = cursors.at(-1);
+  const page = useQuery(trpc.audit.exports.queryOptions({ before: last, limit: 25 }));
+  return (
+    <section className="panel" aria-labelledby="exports-title" data-testid="exports-made">
+      <h2 id="exports-title">Extracts handed out</h2>
+      {page.isPending ? (
+        <Loading label="Loading the extracts" lines={["70%", "50%"]} />
+      ) : page.isError ? (
+        <ErrorState onRetry={() => void page.refetch()}>The extracts could not be loaded: {errorText(page.error)}</ErrorState>
+      ) : page.data.items.length === 0 ? (
+        <p className="muted">No extract has been made{cursors.length > 1 ? " before these" : ""}.</p>
+      ) : (
+        <table className="data dense">
+          <TableHead columns={["When", "Who", "View", "Filter", "Format", "Seal"]} />
+          <tbody>
+            {page.data.items.map((x) => (
+              <tr key={x.id} data-testid="export-made">
+                <td className="nowrap">
+                  <DateTime value={x.exportedAt} />
+                </td>
+                <td>{x.userName ?? x.userId}</td>
+                <td>{x.view}</td>
+                <td className="small wrap">{filterText(x.filter)}</td>
+                <td>{x.format.toUpperCase()}</td>
+                <td>{x.sealSeq ?? "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="actions">
+        {cursors.length > 1 ? (
+          <button type="button" className="secondary small" onClick={() => setCursors((c) => c.slice(0, -1))}>
+            Newer
+          </button>
+        ) : null}
+        {page.data?.nextBefore ? (
+          <button type="button" className="secondary small" onClick={() => setCursors((c) => [...c, page.data!.nextBefore!])}>
+            Older
+          </button>
+        ) : null}
+      </div>
+    </section>
+  );
+}

