@@ -3,9 +3,12 @@
 //   append: raw CTE on raw tables → the same CTE on our tables (our indexes) → append_to_stream
 //           through plain pg (the plpgsql function) → through Prisma's raw pipeline (the path
 //           inside transactions) → appendToStream as the app calls it
+//   indexes (`--indexes`, only this): what maintaining each index of events costs per event
 //   reads:  raw → our SELECT through plain pg → + registry decode → through Prisma → the store
 // Also the client CPU each variant burns per call: on a 2-core machine shared with PostgreSQL,
 // that is what caps throughput with 8 writers.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import pg from "pg";
 import { openOurs } from "./contenders/ours";
 import { openRaw } from "./contenders/raw";
@@ -14,6 +17,7 @@ import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchS
 import { now, percentile, rotated, side } from "./lib/stats";
 import { encodeBatch } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
+import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
 
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
 
@@ -46,6 +50,34 @@ async function main() {
   const raw = await openRaw(dbs.oursUrl, 8);
   const pool = new pg.Pool({ connectionString: dbs.oursUrl, max: 8 });
   try {
+    if (process.argv.includes("--indexes")) {
+      // A log to take realistic rows from: 8 writers, batches of 5, as bench row 2.
+      await side(8, async () => {
+        let id = newStreamId();
+        let version = 0;
+        for (let i = 0; i < perRound; i++) {
+          if (version >= 100) {
+            id = newStreamId();
+            version = 0;
+          }
+          await ours.append(id, batchFor(id, version, 5), version);
+          version += 5;
+        }
+      });
+      const variants = await indexVariants(pool, [
+        { name: "recorded_at as BRIN", indexes: ["CREATE INDEX ON index_probe USING brin (recorded_at)"] },
+        { name: "correlation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (correlation_id)"] },
+        { name: "causation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (causation_id)"] },
+      ]);
+      await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
+      return;
+    }
+    // append_to_stream as 20261128080000_tamper_evidence left it (two writes of the stream row per
+    // append), beside today's, to measure what folding them bought in the same run.
+    const before = readFileSync(join(import.meta.dirname, "../prisma/migrations/20261128080000_tamper_evidence/migration.sql"), "utf8");
+    const fn = /CREATE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
+    if (!fn) throw new Error("append_to_stream not found in 20261128080000_tamper_evidence");
+    await pool.query(fn.replace("CREATE FUNCTION append_to_stream(", "CREATE FUNCTION append_to_stream_before("));
     const { createStream, appendStream } = await import("./contenders/raw");
     const columns = (events: NewEvent[]) => [
       events.map((e) => e.eventId),
@@ -73,6 +105,15 @@ async function main() {
           pool.query({
             name: "fn",
             text: "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
+            values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
+          }),
+      },
+      {
+        name: "  same, as before 20261129040000",
+        run: (id, ev, v) =>
+          pool.query({
+            name: "fn_before",
+            text: "SELECT * FROM append_to_stream_before($1, $2, $3::integer, $4::jsonb)",
             values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
           }),
       },
