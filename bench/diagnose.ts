@@ -22,7 +22,7 @@ import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
 
 const base = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
-const rounds = 4;
+const rounds = Number(process.env.DIAGNOSE_ROUNDS ?? 4);
 const perRound = Number(process.env.DIAGNOSE_N ?? 250);
 
 const encodeForFunction = (events: NewEvent[]): string => encodeBatch(benchRegistry, events);
@@ -49,6 +49,8 @@ async function main() {
   const ours = await openOurs(dbs.oursUrl, 8);
   const raw = await openRaw(dbs.oursUrl, 8);
   const pool = new pg.Pool({ connectionString: dbs.oursUrl, max: 8 });
+  // Dropping the database at the end ends a connection pg may still be closing.
+  pool.on("error", () => {});
   try {
     if (process.argv.includes("--indexes")) {
       // A log to take realistic rows from: 8 writers, batches of 5, as bench row 2.
@@ -131,6 +133,9 @@ async function main() {
       { name: "ours: appendToStream", run: (id, ev, v) => ours.append(id, ev, v) },
     ];
 
+    // DIAGNOSE_ONLY=<regex>: only the append variants whose names match, and no reads (A/B runs).
+    const only = process.env.DIAGNOSE_ONLY ? new RegExp(process.env.DIAGNOSE_ONLY) : null;
+    if (only) variants.splice(0, variants.length, ...variants.filter((v) => only.test(v.name)));
     console.log(`\nappend 5 events, one writer (${rounds - 1} × ${perRound} per variant after a warm-up round)`);
     const lat = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     const cpu = new Map<string, number[]>(variants.map((v) => [v.name, []]));
@@ -159,27 +164,29 @@ async function main() {
       console.log(`  ${v.name.padEnd(38)} ${stats(lat.get(v.name)!)}  client CPU ${(c.reduce((a, b) => a + b, 0) / c.length).toFixed(3)} ms/append`);
     }
 
-    console.log(`\nappend throughput, 8 writers, batch 5 (events/s, ${rounds - 1} rounds)`);
+    // DIAGNOSE_BATCH: the batch size of this section (bench row 2 runs 5 and 100).
+    const batchSize = Number(process.env.DIAGNOSE_BATCH ?? 5);
+    console.log(`\nappend throughput, 8 writers, batch ${batchSize} (events/s, ${rounds - 1} rounds)`);
     const tput = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     for (let r = 0; r < rounds; r++) {
       for (const variant of rotated(variants, r)) {
-        const appends = 150;
+        const appends = Math.max(10, Math.round(750 / batchSize));
         const c0 = process.cpuUsage();
         const ms = await side(8, async () => {
           let id = newStreamId();
           let version = 0;
           for (let i = 0; i < appends; i++) {
-            if (version >= 100) {
+            if (version + batchSize > Math.max(100, batchSize * 10)) {
               id = newStreamId();
               version = 0;
             }
-            await variant.run(id, batchFor(id, version, 5), version);
-            version += 5;
+            await variant.run(id, batchFor(id, version, batchSize), version);
+            version += batchSize;
           }
         });
         const c = process.cpuUsage(c0);
         if (r > 0) {
-          tput.get(variant.name)!.push((8 * appends * 5) / (ms / 1000));
+          tput.get(variant.name)!.push((8 * appends * batchSize) / (ms / 1000));
           cpu.get(variant.name)!.push((c.user + c.system) / 1000 / (ms / 1000));
         }
       }
@@ -189,6 +196,7 @@ async function main() {
       console.log(`  ${v.name.padEnd(38)} ${Math.round(percentile(s, 50)).toLocaleString("en-US").padStart(8)} events/s`);
     }
 
+    if (only) return;
     // Reads: a log of 40,000 events in 400 streams of 100.
     console.log("\nreads (seeding 40,000 events in ours and raw)");
     const seeded = Array.from({ length: 400 }, newStreamId);

@@ -60,10 +60,10 @@ function toStored(store: Store, row: EventRow, decode: DecodeMode = "validated")
   };
 }
 
-/** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate). */
-export async function selectEvents(store: Store, sql: string, params: readonly unknown[]): Promise<StoredEvent[]> {
+/** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate, or trusted). */
+export async function selectEvents(store: Store, sql: string, params: readonly unknown[], decode: DecodeMode = "validated"): Promise<StoredEvent[]> {
   const rows = await store.sql<EventRow>(sql, params);
-  return rows.map((row) => toStored(store, row));
+  return rows.map((row) => toStored(store, row, decode));
 }
 
 function select(store: Store, where: string, params: unknown[], tail: string): Promise<StoredEvent[]> {
