@@ -154,6 +154,35 @@ BEGIN
 END;
 $$;
 
+-- event_hash, the same function of the same fields (20261128080000_tamper_evidence; README.md
+-- "Verifying the log without our code"), evaluated without nested SQL functions: as a SQL
+-- function calling audit_field and audit_time (not inlined: an argument used twice, and a
+-- STABLE to_char inside an IMMUTABLE body), every event cost ~15 SQL function calls, ~170 µs on
+-- this machine, more than the rest of an append (`npx tsx bench/diagnose.ts --indexes`).
+-- The result is unchanged, byte for byte (server/eventStore/integrity.int.test.ts compares it with
+-- the definition through audit_field/audit_time, which stay).
+CREATE OR REPLACE FUNCTION event_hash(
+    p_prev bytea, p_event_id uuid, p_stream_id text, p_version integer, p_event_type text, p_event_version integer,
+    p_data jsonb, p_metadata jsonb, p_occurred_at timestamptz, p_recorded_at timestamptz,
+    p_user_id text, p_correlation_id text, p_causation_id text
+) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    f text[] := ARRAY[
+        p_event_id::text, p_stream_id, p_version::text, p_event_type, p_event_version::text, p_data::text, p_metadata::text,
+        to_char(p_occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        to_char(p_recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        p_user_id, p_correlation_id, p_causation_id];
+    v text := encode(coalesce(p_prev, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), 'hex');
+    x text;
+BEGIN
+    FOREACH x IN ARRAY f LOOP
+        x := coalesce(x, '');
+        v := v || length(x) || ':' || x;
+    END LOOP;
+    RETURN sha256(convert_to(v, 'UTF8'));
+END;
+$$;
+
 -- Indexes of events, measured with `npx tsx bench/diagnose.ts --indexes` (bench/README.md):
 -- * causation_id: the log is only ever searched by causation for events an EVENT caused
 --   (readByCausation walks down from an event id); most events name their command
