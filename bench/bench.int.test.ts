@@ -59,6 +59,8 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
       expect(row.met === null ? row.target === null : typeof row.met === "boolean").toBe(true);
       if (row.unit === "ms") expect(row.ours).toBeLessThan(10_000);
     }
+    // Replay reports the bench process's memory beside its rate.
+    expect(report.rows.some((r) => r.workload.startsWith("5.") && r.metric === "bench process peak RSS during a replay" && r.unit === "MB")).toBe(true);
     // The rows that cannot run in a smoke run (over HTTP needs a build and a server) say why.
     const missing = report.unavailable.map((u) => u.workload).join("\n");
     expect(missing).toContain("9.");

@@ -3,9 +3,12 @@
 //   append: raw CTE on raw tables → the same CTE on our tables (our indexes) → append_to_stream
 //           through plain pg (the plpgsql function) → through Prisma's raw pipeline (the path
 //           inside transactions) → appendToStream as the app calls it
+//   indexes (`--indexes`, only this): what maintaining each index of events costs per event
 //   reads:  raw → our SELECT through plain pg → + registry decode → through Prisma → the store
 // Also the client CPU each variant burns per call: on a 2-core machine shared with PostgreSQL,
 // that is what caps throughput with 8 writers.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import pg from "pg";
 import { openOurs } from "./contenders/ours";
 import { openRaw } from "./contenders/raw";
@@ -14,11 +17,12 @@ import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchS
 import { now, percentile, rotated, side } from "./lib/stats";
 import { encodeBatch } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
+import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
 
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
 
 const base = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
-const rounds = 4;
+const rounds = Number(process.env.DIAGNOSE_ROUNDS ?? 4);
 const perRound = Number(process.env.DIAGNOSE_N ?? 250);
 
 const encodeForFunction = (events: NewEvent[]): string => encodeBatch(benchRegistry, events);
@@ -45,7 +49,37 @@ async function main() {
   const ours = await openOurs(dbs.oursUrl, 8);
   const raw = await openRaw(dbs.oursUrl, 8);
   const pool = new pg.Pool({ connectionString: dbs.oursUrl, max: 8 });
+  // Dropping the database at the end ends a connection pg may still be closing.
+  pool.on("error", () => {});
   try {
+    if (process.argv.includes("--indexes")) {
+      // A log to take realistic rows from: 8 writers, batches of 5, as bench row 2.
+      await side(8, async () => {
+        let id = newStreamId();
+        let version = 0;
+        for (let i = 0; i < perRound; i++) {
+          if (version >= 100) {
+            id = newStreamId();
+            version = 0;
+          }
+          await ours.append(id, batchFor(id, version, 5), version);
+          version += 5;
+        }
+      });
+      const variants = await indexVariants(pool, [
+        { name: "recorded_at as BRIN", indexes: ["CREATE INDEX ON index_probe USING brin (recorded_at)"] },
+        { name: "correlation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (correlation_id)"] },
+        { name: "causation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (causation_id)"] },
+      ]);
+      await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
+      return;
+    }
+    // append_to_stream as 20261128080000_tamper_evidence left it (two writes of the stream row per
+    // append), beside today's, to measure what folding them bought in the same run.
+    const before = readFileSync(join(import.meta.dirname, "../prisma/migrations/20261128080000_tamper_evidence/migration.sql"), "utf8");
+    const fn = /CREATE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
+    if (!fn) throw new Error("append_to_stream not found in 20261128080000_tamper_evidence");
+    await pool.query(fn.replace("CREATE FUNCTION append_to_stream(", "CREATE FUNCTION append_to_stream_before("));
     const { createStream, appendStream } = await import("./contenders/raw");
     const columns = (events: NewEvent[]) => [
       events.map((e) => e.eventId),
@@ -56,6 +90,15 @@ async function main() {
       events.map((e) => e.correlationId),
       events.map((e) => e.causationId),
     ];
+    // The plpgsql function called through plain pg, as a named prepared statement.
+    const functionViaPg =
+      (fn: string): Variant["run"] =>
+      (id, ev, v) =>
+        pool.query({
+          name: fn,
+          text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`,
+          values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
+        });
     const variants: Variant[] = [
       { name: "raw CTE, raw tables (keys only)", run: (id, ev, v) => raw.append(id, ev, v) },
       {
@@ -67,15 +110,8 @@ async function main() {
             : pool.query({ name: "o_append", text: onOurTables(appendStream), values: [...values, v] });
         },
       },
-      {
-        name: "append_to_stream via pg (+ encode)",
-        run: (id, ev, v) =>
-          pool.query({
-            name: "fn",
-            text: "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
-            values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
-          }),
-      },
+      { name: "append_to_stream via pg (+ encode)", run: functionViaPg("append_to_stream") },
+      { name: "  same, as before 20261129040000", run: functionViaPg("append_to_stream_before") },
       {
         name: "append_to_stream via Prisma (+ encode)",
         run: (id, ev, v) =>
@@ -90,6 +126,9 @@ async function main() {
       { name: "ours: appendToStream", run: (id, ev, v) => ours.append(id, ev, v) },
     ];
 
+    // DIAGNOSE_ONLY=<regex>: only the append variants whose names match, and no reads (A/B runs).
+    const only = process.env.DIAGNOSE_ONLY ? new RegExp(process.env.DIAGNOSE_ONLY) : null;
+    if (only) variants.splice(0, variants.length, ...variants.filter((v) => only.test(v.name)));
     console.log(`\nappend 5 events, one writer (${rounds - 1} × ${perRound} per variant after a warm-up round)`);
     const lat = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     const cpu = new Map<string, number[]>(variants.map((v) => [v.name, []]));
@@ -118,27 +157,29 @@ async function main() {
       console.log(`  ${v.name.padEnd(38)} ${stats(lat.get(v.name)!)}  client CPU ${(c.reduce((a, b) => a + b, 0) / c.length).toFixed(3)} ms/append`);
     }
 
-    console.log(`\nappend throughput, 8 writers, batch 5 (events/s, ${rounds - 1} rounds)`);
+    // DIAGNOSE_BATCH: the batch size of this section (bench row 2 runs 5 and 100).
+    const batchSize = Number(process.env.DIAGNOSE_BATCH ?? 5);
+    console.log(`\nappend throughput, 8 writers, batch ${batchSize} (events/s, ${rounds - 1} rounds)`);
     const tput = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     for (let r = 0; r < rounds; r++) {
       for (const variant of rotated(variants, r)) {
-        const appends = 150;
+        const appends = Math.max(10, Math.round(750 / batchSize));
         const c0 = process.cpuUsage();
         const ms = await side(8, async () => {
           let id = newStreamId();
           let version = 0;
           for (let i = 0; i < appends; i++) {
-            if (version >= 100) {
+            if (version + batchSize > Math.max(100, batchSize * 10)) {
               id = newStreamId();
               version = 0;
             }
-            await variant.run(id, batchFor(id, version, 5), version);
-            version += 5;
+            await variant.run(id, batchFor(id, version, batchSize), version);
+            version += batchSize;
           }
         });
         const c = process.cpuUsage(c0);
         if (r > 0) {
-          tput.get(variant.name)!.push((8 * appends * 5) / (ms / 1000));
+          tput.get(variant.name)!.push((8 * appends * batchSize) / (ms / 1000));
           cpu.get(variant.name)!.push((c.user + c.system) / 1000 / (ms / 1000));
         }
       }
@@ -148,6 +189,7 @@ async function main() {
       console.log(`  ${v.name.padEnd(38)} ${Math.round(percentile(s, 50)).toLocaleString("en-US").padStart(8)} events/s`);
     }
 
+    if (only) return;
     // Reads: a log of 40,000 events in 400 streams of 100.
     console.log("\nreads (seeding 40,000 events in ours and raw)");
     const seeded = Array.from({ length: 400 }, newStreamId);

@@ -23,6 +23,8 @@ export type Contender = {
   stateAt(streamId: string, version: number): Promise<BenchState>;
   /** How many events the contender's log holds (a count, not a read). */
   count(): Promise<number>;
+  /** Waits until its log reader can see all `stored` events (when it cuts at a server-wide horizon). */
+  untilVisible?(stored: number): Promise<void>;
   /** Reads the whole log in commit order, `pageSize` events at a time, folding every event. */
   replay(pageSize: number): Promise<ReplayState>;
   close(): Promise<void>;

@@ -7,9 +7,8 @@ import { ConcurrencyError } from "../../server/errors";
 import { loadAggregate, loadAtVersion } from "../../server/eventStore/aggregate";
 import { appendToStream } from "../../server/eventStore/append";
 import { storeOn, type Store } from "../../server/eventStore/db";
-import { readAll, streamVersion } from "../../server/eventStore/read";
+import { streamAll, streamVersion } from "../../server/eventStore/read";
 import { saveSnapshot } from "../../server/eventStore/snapshots";
-import type { LogCheckpoint } from "../../server/eventStore/types";
 import { aggregateType, benchDecider, benchRegistry, foldReplay, initialReplay } from "../lib/events";
 import { installStockParsers } from "../lib/pgTypes";
 import type { Contender } from "./contender";
@@ -61,14 +60,12 @@ export async function openOurs(url: string, poolMax: number): Promise<Contender 
       return Number(rows[0]?.n ?? 0);
     },
     async replay(pageSize) {
+      // The bulk read path: pages streamed in commit order, trusted decode (see decodeTrusted).
       const state = initialReplay();
-      let after: LogCheckpoint | null = null;
-      for (;;) {
-        const page = await readAll(store, { after, limit: pageSize });
+      for await (const page of streamAll(store, { pageSize, decode: "trusted" })) {
         for (const e of page.events) foldReplay(state, e.type, e.streamId);
-        after = page.checkpoint;
-        if (page.events.length < pageSize) return state;
       }
+      return state;
     },
     close: () => database.close(),
   };

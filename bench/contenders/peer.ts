@@ -24,6 +24,22 @@ const toPeer = (e: NewEvent): PeerEvent => ({
   },
 });
 
+/**
+ * Waits (up to a minute) until `stored` messages lie below the server-wide snapshot xmin, the
+ * horizon Emmett's reader cuts at: any transaction in any database on a shared server holds it
+ * back, and a replay then ends early without having skipped anything.
+ */
+export async function waitUntilVisible(pool: pg.Pool, stored: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const { rows } = await pool.query(
+      `SELECT count(*) AS n FROM ${messagesTable.name} WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+    );
+    if (Number(rows[0].n) >= stored) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the server's oldest transaction held the peer's messages back for a minute");
+}
+
 export async function openPeer(url: string, poolMax: number): Promise<Contender> {
   const pool = new pg.Pool({ connectionString: url, max: poolMax });
   pool.on("error", () => {});
@@ -70,6 +86,7 @@ export async function openPeer(url: string, poolMax: number): Promise<Contender>
       const r = await pool.query<{ n: bigint | string }>(`SELECT count(*) AS n FROM ${messagesTable.name}`);
       return Number(r.rows[0]?.n ?? 0);
     },
+    untilVisible: (stored) => waitUntilVisible(pool, stored),
     async replay(pageSize) {
       const state = initialReplay();
       let after = 0n;

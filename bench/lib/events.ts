@@ -3,6 +3,7 @@
 // generator, and a small decider whose fold every contender runs on what it reads.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { commandCausationId } from "../../server/eventStore/aggregate";
 import { createRegistry, defineEvent } from "../../server/eventStore/serializer";
 import type { Decider, DomainEvent, NewEvent } from "../../server/eventStore/types";
 
@@ -139,6 +140,9 @@ const userIds = ["user-clinician-0042", "user-clinician-0077", "user-nurse-0113"
 export function batchFor(streamId: string, fromVersion: number, count: number): NewEvent[] {
   const patientId = streamId.slice(streamId.indexOf("-") + 1);
   const correlationId = randomUUID();
+  // As the app's commands write them (handleCommand): every event of a command names the
+  // command as its cause; only events a handler raises name an event.
+  const causationId = commandCausationId(randomUUID());
   const occurredAt = new Date();
   const events: NewEvent[] = [];
   for (let i = 1; i <= count; i++) {
@@ -149,7 +153,7 @@ export function batchFor(streamId: string, fromVersion: number, count: number): 
       occurredAt,
       userId: pick(userIds, fromVersion + i),
       correlationId,
-      causationId: i === 1 ? correlationId : events[i - 2]!.eventId,
+      causationId,
     });
   }
   return events;

@@ -27,7 +27,7 @@ function fixtureSql(from: number, to: number): string {
                         occurred_at, recorded_at, user_id, correlation_id, causation_id)
     SELECT ${uuid(`'e' || i`)}, t.aggregate || '-' || ${subject}::text, t.aggregate, t.type, 1 + (i % 4),
            t.schema_version, t.data, '{}'::jsonb, ${at}, ${at}, 'bench-user-' || (i % 200),
-           'bench-corr-' || (i / 3), 'bench-cmd-' || (i / 3)
+           'bench-corr-' || (i / 3), 'command:bench-' || (i / 3)
       FROM generate_series(${from}, ${to}) AS i
       CROSS JOIN LATERAL (
         SELECT * FROM (VALUES

@@ -33,7 +33,7 @@ function fixtureSql(visits: number, from: number, to: number): string {
     INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, event_version, data, metadata,
                         occurred_at, recorded_at, user_id, correlation_id, causation_id)
     SELECT ${uuid(`'ev' || s`)}, t.stream, t.aggregate, t.type, t.v, t.schema_version, t.data, '{}'::jsonb, ${at}, ${at},
-           'bench-user-' || (u % 200), 'bench-corr-' || s, 'bench-cmd-' || s
+           'bench-user-' || (u % 200), 'bench-corr-' || s, 'command:bench-' || s
       FROM generate_series(${from}, ${to}) AS s
       CROSS JOIN LATERAL (SELECT s % 10 AS k, CASE WHEN s % 10 < 5 THEN s / 10 ELSE s / 10 - ${LATER} END AS u) AS vu
       CROSS JOIN LATERAL (
@@ -155,18 +155,23 @@ export const projectionRebuild: Workload = {
       const pauses: number[] = [];
       let replayed = 0;
       const t0 = performance.now();
-      for (const projection of inlineProjections) {
-        const started = await startRebuild(store, projection.name, { reason: "bench", userId: "bench", correlationId: "bench-rebuild" });
-        const result = await runRebuild(store, started, {
-          onProgress: (p) => ctx.progress.step(`6 projection rebuild · ours · ${projection.name} ${p.done.toLocaleString("en-US")} / ${p.total.toLocaleString("en-US")} ${p.phase}`),
-        });
-        if (result.status !== "finished") throw new Error(`rebuild of ${projection.name} ${result.status}: ${result.error}`);
-        pauses.push(result.swapPauseMs ?? 0);
-        replayed += result.eventsDone;
+      let oursSeconds = 0;
+      try {
+        for (const projection of inlineProjections) {
+          const started = await startRebuild(store, projection.name, { reason: "bench", userId: "bench", correlationId: "bench-rebuild" });
+          const result = await runRebuild(store, started, {
+            onProgress: (p) => ctx.progress.step(`6 projection rebuild · ours · ${projection.name} ${p.done.toLocaleString("en-US")} / ${p.total.toLocaleString("en-US")} ${p.phase}`),
+          });
+          if (result.status !== "finished") throw new Error(`rebuild of ${projection.name} ${result.status}: ${result.error}`);
+          pauses.push(result.swapPauseMs ?? 0);
+          replayed += result.eventsDone;
+        }
+        oursSeconds = (performance.now() - t0) / 1000;
+      } finally {
+        // Also when a rebuild fails: a writer left running outlives the database it writes to.
+        writing = false;
+        await writer;
       }
-      const oursSeconds = (performance.now() - t0) / 1000;
-      writing = false;
-      await writer;
 
       ctx.contenders.raw.enter();
       ctx.progress.step("6 projection rebuild · raw SQL");

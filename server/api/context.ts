@@ -30,15 +30,16 @@ export function storeFor(db: Database): Store {
 }
 
 /**
- * The caller comes from the request's better-auth session cookie, never from input. Tests that
+ * The caller comes from the request's better-auth session cookie, never from input; a refreshed
+ * session cache cookie goes out in `responseHeaders`. Tests that
  * call procedures without HTTP pass `user` instead (server/testing/caller.ts); `db` likewise.
  */
-export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database }): Promise<Context> {
+export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database; responseHeaders?: Headers }): Promise<Context> {
   const db = opts.db ?? (await getDatabase());
   // A console without background work (PostgreSQL, workers apart) still keeps its metric history
   // and wakes the workers after its appends; idempotent, so only the first request starts it.
   if (!opts.db) observeProcess(db);
-  const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers);
+  const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers, opts.responseHeaders);
   return {
     db,
     store: storeFor(db),

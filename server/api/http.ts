@@ -62,13 +62,13 @@ export function limitBody(req: Request, maxBytes: number): Request {
   return new Request(req, { body, duplex: "half" } as RequestInit & { duplex: "half" });
 }
 
-export function handleTrpcRequest(req: Request, createContext: () => Promise<Context>): Promise<Response> {
+export function handleTrpcRequest(req: Request, createContext: (responseHeaders: Headers) => Promise<Context>): Promise<Response> {
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req: limitBody(req, MAX_BODY_BYTES),
     router: appRouter,
     maxBatchSize: MAX_BATCH_SIZE,
-    createContext,
+    createContext: ({ resHeaders }) => createContext(resHeaders),
     onError({ error, path, ctx }) {
       // Faults inside a procedure were logged there; this catches the rest (body, context).
       if (error.code === "INTERNAL_SERVER_ERROR") {
@@ -82,8 +82,8 @@ export function handleTrpcRequest(req: Request, createContext: () => Promise<Con
  * The tRPC context of an HTTP request: a state-changing request (every mutation is a POST) from a
  * page that is not the console's own is refused before any procedure runs (CSRF).
  */
-export async function contextForRequest(req: Request): Promise<Context> {
+export async function contextForRequest(req: Request, responseHeaders?: Headers): Promise<Context> {
   const reason = await crossSiteReasonFor(authFor(await getDatabase()), req);
   if (reason) throw new TRPCError({ code: "FORBIDDEN", message: `Refused as a possible cross-site request: ${reason}` });
-  return createContext({ headers: req.headers });
+  return createContext({ headers: req.headers, responseHeaders });
 }

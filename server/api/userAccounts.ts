@@ -8,6 +8,7 @@ import { ConcurrencyError, InvariantError, NotFoundError, ValidationError } from
 import type { Auth } from "../auth";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth";
 import { isRole, type Role } from "../auth/roles";
+import { noteSessionChange } from "../auth/sessionCache";
 import { appendToStream, commandCausationId, newCommandId, storeIn, type Store } from "../eventStore";
 import { userStream, type UserEvent } from "../domain/user/events";
 import { storeFor } from "./context";
@@ -101,7 +102,7 @@ export async function setUserRoles(
     throw new TRPCError({ code: "FORBIDDEN", message: "You cannot change your own roles: another admin must do it" });
   }
   const store = storeFor(db);
-  return withSerializationRetry(() =>
+  const changed = await withSerializationRetry(() =>
     db.prisma.$transaction(
       async (tx) => {
         const user = await tx.user.findUnique({ where: { id: input.userId }, select: { roles: true } });
@@ -131,6 +132,9 @@ export async function setUserRoles(
       { isolationLevel: "Serializable" },
     ),
   );
+  // The user's sessions cached in cookies carry the old roles: this process looks them up again.
+  noteSessionChange({ userId: input.userId });
+  return changed;
 }
 
 /** PostgreSQL's serialization failure and deadlock, as the driver or Prisma reports them. */

@@ -12,6 +12,7 @@ import { crossSiteReasonFor } from "./origin";
 import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
 import { componentLogger } from "../log";
+import { cachedSessionIsStale, noteSessionChange, SESSION_CACHE_SECONDS } from "./sessionCache";
 
 /** How long a session lasts from sign-in; it is not extended by use. */
 export const SESSION_HOURS = 12;
@@ -56,8 +57,9 @@ function buildAuth(db: Database, config: AuthConfig) {
     session: {
       expiresIn: SESSION_HOURS * 60 * 60,
       disableSessionRefresh: true,
-      // No cookie cache: a role change or a sign-out takes effect on the next request.
-      cookieCache: { enabled: false },
+      // A signed copy of the session in a cookie answers requests for a few seconds without the
+      // database (sessionCache.ts: what that means for sign-outs and role changes).
+      cookieCache: { enabled: true, maxAge: SESSION_CACHE_SECONDS },
     },
     rateLimit: {
       enabled: true,
@@ -106,13 +108,24 @@ export function authFor(db: Database): Auth {
   return auth;
 }
 
-/** The signed-in user of a request, from its session cookie; null without a live session. */
-export async function sessionUserFrom(auth: Auth, headers: Headers): Promise<SessionUser | null> {
+/**
+ * The signed-in user of a request, from its session cookie; null without a live session. The
+ * cookie cache may answer (see sessionCache.ts); `responseHeaders` receives the refreshed cache
+ * cookie when the database had to answer, so the browser's next requests are served from it.
+ */
+export async function sessionUserFrom(auth: Auth, headers: Headers, responseHeaders?: Headers): Promise<SessionUser | null> {
   // A cross-site request never acts as the user, whatever cookies it carries.
   if (headers.get("sec-fetch-site") === "cross-site") return null;
   let session;
   try {
-    session = await auth.api.getSession({ headers });
+    const lookup = async (fromDatabase: boolean) => {
+      const result = await auth.api.getSession({ headers, returnHeaders: true, query: fromDatabase ? { disableCookieCache: true } : {} });
+      for (const cookie of result.headers.getSetCookie()) responseHeaders?.append("set-cookie", cookie);
+      return result.response;
+    };
+    session = await lookup(false);
+    // Signed out or given other roles in this process since the cached copy was made.
+    if (session && cachedSessionIsStale(session.session.token, session.user.id)) session = await lookup(true);
   } catch (error) {
     // A host the configuration does not know (see BETTER_AUTH_URL) is nobody, not a crash.
     if (isUnknownHost(error)) {
@@ -162,6 +175,13 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
   const body = request.method === "POST" ? await request.text() : null;
   const forward = () => auth.handler(new Request(request.url, { method: request.method, headers, body, signal: request.signal }));
   try {
+    if (new URL(request.url).pathname.endsWith("/sign-out")) {
+      // The session's cached copies in this process are stale from now (sessionCache.ts).
+      const ending = await auth.api.getSession({ headers: request.headers }).catch(() => null);
+      const response = await forward();
+      if (ending) noteSessionChange({ sessionToken: ending.session.token });
+      return response;
+    }
     const email = setup && signInEmail(request, body);
     if (!setup || !email) return await forward();
     const reserved = await reserveAttempt(setup.db, email, setup.accountFailureLimit);

@@ -71,6 +71,26 @@ for (const kind of ["embedded", "postgresql"] as const) {
       return { store, ids };
     };
 
+    it("event_hash is the published definition, byte for byte (sha256 over the fields as length:value)", async () => {
+      // The definition as 20261128080000 wrote it, through audit_field and audit_time; the
+      // function the appends use was rewritten for speed (20261129040000) and must agree.
+      const rows = (await db.sql(
+        `WITH cases(prev, id, stream, v, type, ev, data, meta, occ, rec, usr, corr, caus) AS (VALUES
+           (NULL::bytea, '00000000-0000-4000-8000-000000000001'::uuid, 'note-1', 1, 'NoteAdded', 1, '{"text":"a"}'::jsonb, '{}'::jsonb,
+            timestamptz '2026-01-02 03:04:05.678Z', timestamptz '2026-01-02 03:04:05.679Z', 'user-1', 'corr-1', NULL::text),
+           (sha256('x'), '00000000-0000-4000-8000-000000000002'::uuid, 'note-ü', 12, 'NoteAdded', 3, '{"text":"ünïcode, \\"quoted\\"", "n": [1, 2.5, null]}'::jsonb,
+            '{"source":"test"}'::jsonb, timestamptz '1999-12-31 23:59:59.999999Z', timestamptz '2026-11-29 00:00:00Z', '', 'c:2', 'command:abc'))
+         SELECT event_hash(prev, id, stream, v, type, ev, data, meta, occ, rec, usr, corr, caus) = sha256(convert_to(
+                  encode(coalesce(prev, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), 'hex')
+                  || audit_field(id::text) || audit_field(stream) || audit_field(v::text) || audit_field(type) || audit_field(ev::text)
+                  || audit_field(data::text) || audit_field(meta::text) || audit_field(audit_time(occ)) || audit_field(audit_time(rec))
+                  || audit_field(usr) || audit_field(corr) || audit_field(caus), 'UTF8')) AS same
+           FROM cases`,
+        [],
+      )) as { same: boolean }[];
+      expect(rows.map((r) => r.same)).toEqual([true, true]);
+    });
+
     it("an untouched log verifies, sealed in signed checkpoints", async () => {
       const { store } = await threeStreams();
       const report = await verifyLog(store, publicKeys);

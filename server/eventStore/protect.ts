@@ -22,10 +22,17 @@ const sealedForms = new WeakMap<object, unknown>();
 export const sealedFormOf = (decoded: object): unknown => sealedForms.get(decoded);
 
 /** A stored payload decoded for readers: PHI opened (or erased), upcast, validated. */
-export function decodeStored(store: Pick<Store, "registry" | "phi" | "keepSealed">, eventType: string, storedVersion: number, data: unknown): Record<string, unknown> {
-  if (!envelopeOf(data)) return store.registry.decode(eventType, storedVersion, data);
+export function decodeStored(
+  store: Pick<Store, "registry" | "phi" | "keepSealed">,
+  eventType: string,
+  storedVersion: number,
+  data: unknown,
+  mode: "validated" | "trusted" = "validated",
+): Record<string, unknown> {
+  const decode = mode === "trusted" ? store.registry.decodeTrusted : store.registry.decode;
+  if (!envelopeOf(data)) return decode(eventType, storedVersion, data);
   const ring = keyRingOf(store);
-  const decoded = store.registry.decode(eventType, storedVersion, data, (d) => openFields(ring, d, eventType));
+  const decoded = decode(eventType, storedVersion, data, (d) => openFields(ring, d, eventType));
   // Only where asked (the outbox): a WeakMap entry per event costs the garbage collector.
   if (store.keepSealed) sealedForms.set(decoded, data);
   return decoded;

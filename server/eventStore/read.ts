@@ -28,7 +28,14 @@ export const eventColumns = `global_position, event_id::text AS event_id, stream
   event_version, data, metadata, occurred_at, recorded_at, user_id, correlation_id, causation_id,
   transaction_id::text AS transaction_id`;
 
-function toStored(store: Store, row: EventRow): StoredEvent {
+/**
+ * How rows become events: "validated" upcasts and validates every payload against today's schema
+ * (what people's screens and commands read); "trusted" is the bulk-read path (replays,
+ * projections) that relies on the validation on write: see EventRegistry.decodeTrusted.
+ */
+export type DecodeMode = "validated" | "trusted";
+
+function toStored(store: Store, row: EventRow, decode: DecodeMode = "validated"): StoredEvent {
   const metadata: EventMetadata = {
     eventId: row.event_id,
     occurredAt: row.occurred_at,
@@ -41,7 +48,7 @@ function toStored(store: Store, row: EventRow): StoredEvent {
   };
   return {
     type: row.event_type,
-    data: decodeStored(store, row.event_type, row.event_version, row.data),
+    data: decodeStored(store, row.event_type, row.event_version, row.data, decode),
     streamId: row.stream_id,
     aggregateType: row.aggregate_type,
     version: row.version,
@@ -51,11 +58,11 @@ function toStored(store: Store, row: EventRow): StoredEvent {
   };
 }
 
-/** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate). */
-export async function selectEvents(store: Store, sql: string, params: readonly unknown[]): Promise<StoredEvent[]> {
+/** Runs a query whose select list is `eventColumns` and decodes the rows (upcast + validate, or trusted). */
+export async function selectEvents(store: Store, sql: string, params: readonly unknown[], decode: DecodeMode = "validated"): Promise<StoredEvent[]> {
   const rows = await store.sql<EventRow>(sql, params);
   await preparePhi(store, rows.map((r) => r.data));
-  return rows.map((row) => toStored(store, row));
+  return rows.map((row) => toStored(store, row, decode));
 }
 
 function select(store: Store, where: string, params: unknown[], tail: string): Promise<StoredEvent[]> {
@@ -163,6 +170,8 @@ export type ReadAllOptions = {
   after?: LogCheckpoint | null;
   limit?: number;
   eventTypes?: readonly string[];
+  /** "trusted" for bulk readers (replays, projections); default "validated". */
+  decode?: DecodeMode;
 };
 
 export type ReadAllResult = {
@@ -207,12 +216,38 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
     params,
   );
   await preparePhi(store, rows.map((r) => r.data));
-  const events = rows.map((row) => toStored(store, row));
+  const events = rows.map((row) => toStored(store, row, options.decode));
   const last = events.at(-1);
   return {
     events,
     checkpoint: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : (options.after ?? null),
   };
+}
+
+/**
+ * The global log in commit order (readAll's guarantees), one page at a time, to the end of what
+ * is visible now. The next page is read while the caller works on the current one; no more than
+ * two pages are held, so memory stays flat however long the log is. Breaking out of the loop
+ * stops the reading.
+ */
+export async function* streamAll(
+  store: Store,
+  options: { after?: LogCheckpoint | null; pageSize?: number; eventTypes?: readonly string[]; decode?: DecodeMode } = {},
+): AsyncGenerator<ReadAllResult> {
+  const pageSize = limitOf(options.pageSize, 1000);
+  const read = (after: LogCheckpoint | null) => {
+    const page = readAll(store, { after, limit: pageSize, eventTypes: options.eventTypes, decode: options.decode });
+    page.catch(() => {}); // awaited below; a consumer that stops early must not leave it unhandled
+    return page;
+  };
+  let next = read(options.after ?? null);
+  for (;;) {
+    const page = await next;
+    const full = page.events.length === pageSize;
+    if (full) next = read(page.checkpoint);
+    if (page.events.length > 0) yield page;
+    if (!full) return;
+  }
 }
 
 export type LogReaderLag = {
@@ -259,7 +294,9 @@ export async function readByCausation(store: Store, eventId: string, options: { 
        SELECT e.*, 0 AS depth FROM events e WHERE e.event_id = $1::uuid
        UNION ALL
        SELECT e.*, c.depth + 1 FROM events e JOIN chain c ON e.causation_id = c.event_id::text
-        WHERE c.depth < 100
+        -- Always true here (an event id is a uuid); it lets PostgreSQL use the partial index
+        -- events_caused_by_event_idx, which leaves out command causes.
+        WHERE c.depth < 100 AND e.causation_id NOT LIKE 'command:%'
      )
      SELECT ${eventColumns}, depth FROM chain ORDER BY depth, global_position LIMIT $2`,
     [eventId, limitOf(options.limit, 1000)],

@@ -82,6 +82,15 @@ export type EventRegistry = {
    * schema's complaints about those fields alone are forgiven.
    */
   decode(eventType: string, storedVersion: number, data: unknown, open?: (data: unknown) => Opened): EventData;
+  /**
+   * The bulk-read decode (replays, projections): opens and upcasts like `decode`, and validates in
+   * full only a payload that was upcast (the upcaster's output has not been checked before). A
+   * payload stored at the current version was validated by `encode` when it was written, so it
+   * gets a shape check only: an object carrying every top-level field the schema requires. A
+   * payload that is really broken (not an object, a required field missing, an unknown type, a
+   * newer version) still fails with EventDecodeError / UnknownEventTypeError.
+   */
+  decodeTrusted(eventType: string, storedVersion: number, data: unknown, open?: (data: unknown) => Opened): EventData;
   /** The registered definition of a type, or undefined. */
   definition(eventType: string): EventDefinition | undefined;
   has(eventType: string): boolean;
@@ -91,6 +100,21 @@ export type EventRegistry = {
 function formatIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
 }
+
+/**
+ * The top-level fields a payload must carry, or null when the schema is not a plain object
+ * schema (then the trusted decode checks only that the payload is an object). Worked out once per
+ * type through zod's public API: a field is required when its schema refuses `undefined`.
+ */
+function requiredFields(schema: z.ZodType): readonly string[] | null {
+  if (!(schema instanceof z.ZodObject)) return null;
+  return Object.entries(schema.shape as Record<string, z.ZodType>)
+    .filter(([, field]) => !field.safeParse(undefined).success)
+    .map(([name]) => name);
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 export function createRegistry(definitions: readonly EventDefinition[]): EventRegistry {
   const byType = new Map<string, EventDefinition>();
@@ -103,6 +127,64 @@ export function createRegistry(definitions: readonly EventDefinition[]): EventRe
     if (!def) throw new UnknownEventTypeError(type);
     return def;
   };
+  const required = new Map<string, readonly string[] | null>();
+  const requiredOf = (def: EventDefinition) => {
+    if (!required.has(def.type)) required.set(def.type, requiredFields(def.schema));
+    return required.get(def.type)!;
+  };
+  /** A stored payload lifted to the definition's current version by its upcasters, not yet validated. */
+  const upcast = (def: EventDefinition, storedVersion: number, data: unknown): unknown => {
+    if (storedVersion > def.version) {
+      throw new EventDecodeError(def.type, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
+    }
+    let payload = data as Record<string, unknown>;
+    for (let v = storedVersion; v < def.version; v++) {
+      const step = def.upcasters[v];
+      if (!step) throw new EventDecodeError(def.type, v, `no upcaster from v${v}`);
+      try {
+        payload = step(payload);
+      } catch (error) {
+        throw new EventDecodeError(def.type, v, `the upcaster from v${v} failed (${(error as Error)?.name ?? "error"})`);
+      }
+    }
+    return payload;
+  };
+  const validate = (def: EventDefinition, storedVersion: number, payload: unknown): EventData => {
+    const parsed = def.schema.safeParse(payload);
+    if (!parsed.success) throw new EventDecodeError(def.type, storedVersion, formatIssues(parsed.error));
+    return parsed.data;
+  };
+  /**
+   * The payload with its PHI put back (`open`, phi.ts), lifted to the current version. When the
+   * subject was erased, today's PHI fields (an upcaster may have moved or derived them) read
+   * PHI_ERASED, and `erased` lists them.
+   */
+  const openAndUpcast = (def: EventDefinition, storedVersion: number, data: unknown, open?: (data: unknown) => Opened) => {
+    if (storedVersion > def.version) {
+      throw new EventDecodeError(def.type, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
+    }
+    const opened = open ? open(data) : null;
+    const payload = upcast(def, storedVersion, opened ? opened.data : data);
+    if (!opened?.erased) return { payload, erased: null };
+    const erased = [...(def.phi?.fields ?? []), ...opened.erased];
+    return { payload: markErased(payload as Record<string, unknown>, erased), erased };
+  };
+  /** Validation of an erased subject's payload: complaints about the erased fields alone are forgiven. */
+  const validateErased = (def: EventDefinition, storedVersion: number, payload: unknown, erased: readonly string[]): EventData => {
+    const parsed = def.schema.safeParse(payload);
+    if (parsed.success) return parsed.data;
+    if (parsed.error.issues.every((i) => withinPaths(i.path, erased))) return payload as EventData;
+    throw new EventDecodeError(def.type, storedVersion, formatIssues(parsed.error));
+  };
+  /** The trusted decode's check of a payload validated on write: its shape, not its values. */
+  const checkShape = (def: EventDefinition, storedVersion: number, payload: unknown): EventData => {
+    if (!isPlainObject(payload)) {
+      throw new EventDecodeError(def.type, storedVersion, `(root): expected an object, got ${payload === null ? "null" : Array.isArray(payload) ? "an array" : typeof payload}`);
+    }
+    const missing = (requiredOf(def) ?? []).filter((field) => payload[field] === undefined);
+    if (missing.length > 0) throw new EventDecodeError(def.type, storedVersion, missing.map((f) => `${f}: required field missing`).join("; "));
+    return payload as EventData;
+  };
   return {
     encode(event) {
       const def = lookup(event.type);
@@ -112,32 +194,14 @@ export function createRegistry(definitions: readonly EventDefinition[]): EventRe
     },
     decode(eventType, storedVersion, data, open) {
       const def = lookup(eventType);
-      if (storedVersion > def.version) {
-        throw new EventDecodeError(eventType, storedVersion, `stored at v${storedVersion}, newer than this build's v${def.version}`);
-      }
-      const opened = open ? open(data) : null;
-      let payload = (opened ? opened.data : data) as Record<string, unknown>;
-      for (let v = storedVersion; v < def.version; v++) {
-        const upcast = def.upcasters[v];
-        if (!upcast) throw new EventDecodeError(eventType, v, `no upcaster from v${v}`);
-        try {
-          payload = upcast(payload);
-        } catch (error) {
-          throw new EventDecodeError(eventType, v, `the upcaster from v${v} failed (${(error as Error)?.name ?? "error"})`);
-        }
-      }
-      if (opened?.erased) {
-        // Today's PHI fields (an upcaster may have moved or derived them) read "erased" too.
-        const fields = [...(def.phi?.fields ?? []), ...opened.erased];
-        payload = markErased(payload, fields);
-        const parsed = def.schema.safeParse(payload);
-        if (parsed.success) return parsed.data;
-        if (parsed.error.issues.every((i) => withinPaths(i.path, fields))) return payload;
-        throw new EventDecodeError(eventType, storedVersion, formatIssues(parsed.error));
-      }
-      const parsed = def.schema.safeParse(payload);
-      if (!parsed.success) throw new EventDecodeError(eventType, storedVersion, formatIssues(parsed.error));
-      return parsed.data;
+      const { payload, erased } = openAndUpcast(def, storedVersion, data, open);
+      return erased ? validateErased(def, storedVersion, payload, erased) : validate(def, storedVersion, payload);
+    },
+    decodeTrusted(eventType, storedVersion, data, open) {
+      const def = lookup(eventType);
+      const { payload, erased } = openAndUpcast(def, storedVersion, data, open);
+      if (storedVersion < def.version) return erased ? validateErased(def, storedVersion, payload, erased) : validate(def, storedVersion, payload);
+      return checkShape(def, storedVersion, payload);
     },
     definition: (type) => byType.get(type),
     has: (type) => byType.has(type),

@@ -63,6 +63,35 @@ describe("serializer", () => {
     expect(() => registry.decode("PersonNamed", 1, null)).toThrow(EventDecodeError);
   });
 
+  describe("trusted decode (bulk reads of payloads validated on write)", () => {
+    it("returns a current payload as stored, without re-validating its values", () => {
+      const stored = { given: "Ada", family: "Lovelace", source: "import" };
+      expect(registry.decodeTrusted("PersonNamed", 3, stored)).toBe(stored);
+      // What decode would refuse, value-wise, passes: it was validated when it was written.
+      expect(registry.decodeTrusted("Pinged", 1, { at: "yesterday" })).toEqual({ at: "yesterday" });
+    });
+
+    it("still upcasts an older payload, and validates what the upcasters made", () => {
+      expect(registry.decodeTrusted("PersonNamed", 1, { name: "Mary Ann Evans" })).toEqual({ given: "Mary Ann", family: "Evans", source: "desk" });
+      expect(() => registry.decodeTrusted("PersonNamed", 2, { given: "A", family: 7 })).toThrow(/family/);
+    });
+
+    it("refuses a payload that is really broken, naming what is wrong", () => {
+      expect(() => registry.decodeTrusted("PersonNamed", 3, null)).toThrow(EventDecodeError);
+      expect(() => registry.decodeTrusted("PersonNamed", 3, null)).toThrow(/expected an object, got null/);
+      expect(() => registry.decodeTrusted("PersonNamed", 3, ["x"])).toThrow(/got an array/);
+      expect(() => registry.decodeTrusted("PersonNamed", 3, "text")).toThrow(/got string/);
+      expect(() => registry.decodeTrusted("PersonNamed", 3, { given: "A" })).toThrow(/family: required field missing; source: required field missing/);
+      expect(() => registry.decodeTrusted("Nope", 1, {})).toThrow(UnknownEventTypeError);
+      expect(() => registry.decodeTrusted("Pinged", 2, { at: new Date().toISOString() })).toThrow(/newer than this build/);
+    });
+
+    it("does not ask for optional fields", () => {
+      const withOptional = createRegistry([defineEvent("Tagged", z.object({ tag: z.string(), note: z.string().optional(), n: z.number().default(1) }))]);
+      expect(withOptional.decodeTrusted("Tagged", 1, { tag: "a" })).toEqual({ tag: "a" });
+    });
+  });
+
   it("refuses a definition that lacks an upcaster for an older version", () => {
     expect(() => defineEvent("Broken", z.object({}), { version: 2 })).toThrow(/lacks an upcaster from v1/);
   });

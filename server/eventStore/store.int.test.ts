@@ -12,6 +12,7 @@ import {
   readByTimeRange,
   readByType,
   readStream,
+  streamAll,
   streamVersion,
 } from "./read";
 import type { ExpectedVersion } from "./types";
@@ -153,6 +154,39 @@ describeEachDatabase("event store", (db, kind) => {
     const typed = await readAll(store(), { after: checkpoint, eventTypes: ["NoteRemoved"] });
     expect(typed.events.every((e) => e.type === "NoteRemoved")).toBe(true);
     expect(typed.events.some((e) => e.streamId === id)).toBe(true);
+  });
+
+  it("streams the global log in pages, in commit order, with trusted decode, to the end of what is visible", async () => {
+    const start = await readAll(store(), { limit: 10_000 });
+    let checkpoint = start.checkpoint;
+    for (let page = start; page.events.length > 0; ) {
+      page = await readAll(store(), { after: checkpoint, limit: 10_000 });
+      checkpoint = page.checkpoint;
+    }
+    const id = newStreamId();
+    await appendToStream(store(), id, [1, 2, 3, 4, 5, 6, 7].map((n) => note(n)), { expectedVersion: "no_stream", aggregateType: "note" });
+    const seen: number[] = [];
+    const pageSizes: number[] = [];
+    // Poll: the shared server's horizon may hold the new events back for a moment.
+    for (let tries = 0; tries < 50 && seen.length < 7; tries++) {
+      seen.length = 0;
+      pageSizes.length = 0;
+      for await (const page of streamAll(store(), { after: checkpoint, pageSize: 3, decode: "trusted" })) {
+        pageSizes.push(page.events.length);
+        seen.push(...page.events.filter((e) => e.streamId === id).map((e) => (e.data as { n: number }).n));
+      }
+      if (seen.length < 7) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(pageSizes.every((n) => n > 0 && n <= 3)).toBe(true);
+    // Stopping early stops reading.
+    let pages = 0;
+    for await (const page of streamAll(store(), { after: checkpoint, pageSize: 2 })) {
+      pages++;
+      expect(page.events).toHaveLength(2);
+      break;
+    }
+    expect(pages).toBe(1);
   });
 
   it("finds events by correlation, causation chain, type and time range", async () => {

@@ -20,7 +20,7 @@ import { erasedPatientsIn, maskPatientRows, PATIENT_ERASED, withoutErasures } fr
 type Folded<S> = { state: S; version: number; firstAt: Date; lastAt: Date };
 
 /** Each stream's events of the batch, in order, with the stream's earlier events read back when it continues. */
-type Fold<S> = { initialState: () => S; evolve: (state: S, event: StoredEvent) => S };
+type Fold<S> = { initialState: () => S; evolve: (state: S, event: StoredEvent) => S; eventTypes: readonly string[] };
 
 async function foldStreams<S>(tx: Db, events: readonly StoredEvent[], decider: Fold<S>): Promise<Folded<S>[]> {
   const byStream = new Map<string, StoredEvent[]>();
@@ -36,8 +36,11 @@ async function foldStreams<S>(tx: Db, events: readonly StoredEvent[], decider: F
       storeIn({ registry: eventRegistry }, tx),
       `SELECT ${eventColumns} FROM events e
          JOIN unnest($1::text[], $2::int[]) AS b(sid, v) ON e.stream_id = b.sid AND e.version < b.v
+        -- The projection's types only, as in the batch (the runner and rebuild filter by type).
+        WHERE e.event_type = ANY ($3::text[])
         ORDER BY e.stream_id, e.version`,
-      [continuing.map(([id]) => id), continuing.map(([, list]) => list[0]!.version)],
+      [continuing.map(([id]) => id), continuing.map(([, list]) => list[0]!.version), [...decider.eventTypes]],
+      "trusted", // a bulk read of events validated on write, like the batch itself (streamAll)
     );
     for (const event of prior) {
       const list = earlier.get(event.streamId);
@@ -67,13 +70,13 @@ async function upsertRows(tx: Db, table: string, key: string, columns: readonly 
   await tx.$executeRawUnsafe(sql, JSON.stringify(rows));
 }
 
+const typesOf = (defs: readonly { type: string }[]) => defs.map((d) => d.type);
 // The stored events of a projection's types are its aggregate's events (the runner filters by type).
-const patientFold = { initialState: patientDecider.initialState, evolve: (s: ReturnType<typeof patientDecider.initialState>, e: StoredEvent) => patientDecider.evolve(s, e as unknown as PatientEvent) };
-const encounterFold = { initialState: encounterDecider.initialState, evolve: (s: ReturnType<typeof encounterDecider.initialState>, e: StoredEvent) => encounterDecider.evolve(s, e as unknown as EncounterEvent) };
-const orderFold = { initialState: orderDecider.initialState, evolve: (s: ReturnType<typeof orderDecider.initialState>, e: StoredEvent) => orderDecider.evolve(s, e as unknown as OrderEvent) };
+const patientFold = { eventTypes: typesOf(patientEvents), initialState: patientDecider.initialState, evolve: (s: ReturnType<typeof patientDecider.initialState>, e: StoredEvent) => patientDecider.evolve(s, e as unknown as PatientEvent) };
+const encounterFold = { eventTypes: typesOf(encounterEvents), initialState: encounterDecider.initialState, evolve: (s: ReturnType<typeof encounterDecider.initialState>, e: StoredEvent) => encounterDecider.evolve(s, e as unknown as EncounterEvent) };
+const orderFold = { eventTypes: typesOf(orderEvents), initialState: orderDecider.initialState, evolve: (s: ReturnType<typeof orderDecider.initialState>, e: StoredEvent) => orderDecider.evolve(s, e as unknown as OrderEvent) };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-const typesOf = (defs: readonly { type: string }[]) => defs.map((d) => d.type);
 
 const patientColumns: Column[] = [
   ["patient_id", "uuid"], ["mrn", "text"], ["given_name", "text"], ["family_name", "text"], ["date_of_birth", "date"],

@@ -6,7 +6,7 @@
 // One rebuild per projection at a time across every process: a unique index on the running row.
 // Every start and end is an event in the rebuild's own operations stream (who, why, how long).
 import { randomUUID } from "node:crypto";
-import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, type Db, type LogCheckpoint, type StoredEvent, type Store } from "../eventStore";
+import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, streamAll, type Db, type LogCheckpoint, type StoredEvent, type Store } from "../eventStore";
 import { InvariantError, NotFoundError, ValidationError } from "../errors";
 import { errorSummary } from "../workers/outbox";
 import { OPERATIONS_AGGREGATE, rebuildStream } from "../domain/operations/events";
@@ -224,30 +224,25 @@ export async function runRebuild(store: Store, started: StartedRebuild, options:
     await store.sql("UPDATE projection_rebuilds SET phase = 'copying', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
     report("copying");
 
-    // Replay in big batches; the next batch is read while this one is written.
+    // Replay in big batches; the next batch is read while this one is written. Trusted decode:
+    // the events were validated when written (upcast ones are validated here).
     let cursor: LogCheckpoint | null = null;
-    let next = readAll(store, { after: cursor, limit: batchSize, eventTypes: projection.eventTypes });
-    for (;;) {
-      const { events, checkpoint } = await next;
-      if (events.length === batchSize) next = readAll(store, { after: checkpoint, limit: batchSize, eventTypes: projection.eventTypes });
-      if (events.length > 0) {
-        await options.beforeBatch?.(events);
-        const cancel = await inTransaction(store, async (tx) => {
-          await projection.apply(tx, events, target);
-          copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
-          const [row] = await prismaRunner(tx)<{ cancel_requested: boolean }>(
-            `UPDATE projection_rebuilds SET events_done = events_done + $2::bigint, events_per_second = (events_done + $2::bigint) / $3::float8, heartbeat_at = now()
-              WHERE id = $1::uuid RETURNING cancel_requested`,
-            [rebuildId, events.length, copySeconds],
-          );
-          return row?.cancel_requested ?? true;
-        });
-        done += events.length;
-        cursor = checkpoint;
-        report("copying");
-        if (cancel || options.signal?.aborted) throw new RebuildCancelled("cancelled");
-      }
-      if (events.length < batchSize) break;
+    for await (const { events, checkpoint } of streamAll(store, { pageSize: batchSize, eventTypes: projection.eventTypes, decode: "trusted" })) {
+      await options.beforeBatch?.(events);
+      const cancel = await inTransaction(store, async (tx) => {
+        await projection.apply(tx, events, target);
+        copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
+        const [row] = await prismaRunner(tx)<{ cancel_requested: boolean }>(
+          `UPDATE projection_rebuilds SET events_done = events_done + $2::bigint, events_per_second = (events_done + $2::bigint) / $3::float8, heartbeat_at = now()
+            WHERE id = $1::uuid RETURNING cancel_requested`,
+          [rebuildId, events.length, copySeconds],
+        );
+        return row?.cancel_requested ?? true;
+      });
+      done += events.length;
+      cursor = checkpoint;
+      report("copying");
+      if (cancel || options.signal?.aborted) throw new RebuildCancelled("cancelled");
     }
     if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
     const copied = done;
@@ -315,7 +310,7 @@ async function swapIn(
         for (;;) {
           const events = inline
             ? await visibleAfter(tx, store, projection, after, batchSize)
-            : (await readAll(storeIn(store, tx), { after, limit: batchSize, eventTypes: projection.eventTypes })).events;
+            : (await readAll(storeIn(store, tx), { after, limit: batchSize, eventTypes: projection.eventTypes, decode: "trusted" })).events;
           if (events.length === 0) break;
           await projection.apply(tx, events, target);
           tail += events.length;

@@ -150,7 +150,8 @@ export async function runProjectionStep(store: Store, projection: Projection, op
   }
   if (!from) return { leased: false, applied: 0, caughtUp: false, failed: false };
   const startedAt = performance.now();
-  const { events } = await readAll(store, { after: from, limit: batchSize, eventTypes: projection.eventTypes });
+  // Trusted decode: validated on write; upcast payloads are validated, broken ones still fail.
+  const { events } = await readAll(store, { after: from, limit: batchSize, eventTypes: projection.eventTypes, decode: "trusted" });
   if (events.length === 0) {
     await recordLag(store.db, projection, from, true);
     return { leased: true, applied: 0, caughtUp: true, failed: false };

@@ -1,4 +1,5 @@
-import { migrationStatus } from "../../db/migrate";
+import type { Database } from "../../db/client";
+import { migrationStatus, type MigrationStatus } from "../../db/migrate";
 import { publicProcedure, router } from "../trpc";
 
 export type HealthDetails = {
@@ -16,12 +17,28 @@ export type HealthDetails = {
 
 export type Health = { status: "up"; details?: HealthDetails };
 
+/**
+ * Migrations change only when a deployment runs them, and every open console asks for health
+ * every 10 s: the status is read at most once per STATUS_SECONDS per database.
+ */
+const STATUS_SECONDS = 5;
+const statusCache = new WeakMap<Database, { at: number; status: Promise<MigrationStatus> }>();
+
+function recentMigrationStatus(db: Database): Promise<MigrationStatus> {
+  const cached = statusCache.get(db);
+  if (cached && Date.now() - cached.at < STATUS_SECONDS * 1000) return cached.status;
+  const status = migrationStatus(db);
+  statusCache.set(db, { at: Date.now(), status });
+  status.catch(() => statusCache.delete(db));
+  return status;
+}
+
 export const systemRouter = router({
   /** "up" for anyone; for signed-in users, where the data lives and how far it is migrated. */
   health: publicProcedure.query(async ({ ctx }): Promise<Health> => {
     if (!ctx.user) return { status: "up" };
     const [status, rows] = await Promise.all([
-      migrationStatus(ctx.db),
+      recentMigrationStatus(ctx.db),
       ctx.db.prisma.$queryRawUnsafe<{ events: bigint | null; streams: bigint | null; now: Date }[]>(
         `SELECT (SELECT max(global_position) FROM events)::bigint AS events,
                 (SELECT CASE WHEN s.n_live_tup > 0 THEN s.n_live_tup

@@ -1,5 +1,5 @@
 import { contextForRequest, handleTrpcRequest } from "@/server/api/http";
 
-const handler = (req: Request) => handleTrpcRequest(req, () => contextForRequest(req));
+const handler = (req: Request) => handleTrpcRequest(req, (responseHeaders) => contextForRequest(req, responseHeaders));
 
 export { handler as GET, handler as POST };

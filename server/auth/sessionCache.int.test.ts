@@ -1,0 +1,91 @@
+// The session cookie cache over the real route handlers (app/api/auth, app/api/trpc), as the
+// browser calls them: a sign-out or a role change made in this process takes effect on the next
+// request; one made by another server process (here: written straight into the database, which
+// is all this process sees of it) within SESSION_CACHE_SECONDS.
+import { randomUUID } from "node:crypto";
+import { beforeAll, expect, it } from "vitest";
+import { describeEachDatabase } from "../testing/db";
+import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase } from "../testing/http";
+import { setUserRoles } from "../api/userAccounts";
+import { authFor, createUserWithPassword } from ".";
+import { SESSION_CACHE_SECONDS } from "./sessionCache";
+import { PEER_HEADER } from "./clientAddress";
+import { recordPeerAddresses } from "./peerAddress";
+import { GET as trpcGet } from "@/app/api/trpc/[trpc]/route";
+import { POST as authPost } from "@/app/api/auth/[...all]/route";
+
+recordPeerAddresses();
+process.env.BETTER_AUTH_SECRET ??= "test-secret-0123456789-0123456789-abcdef";
+
+const get = (path: string, cookie: string) => trpcGet(new Request(`${testOrigin}${path}`, { headers: { cookie, host: "127.0.0.1:3100" } }));
+/** Signed in: system.health tells a signed-in caller where the data lives, anyone else only "up". */
+const signedIn = async (cookie: string) => {
+  const body = (await (await get("/api/trpc/system.health", cookie)).json()) as { result: { data: { json: { details?: unknown } } } };
+  return body.result.data.json.details !== undefined;
+};
+/** A clinician's read: 200 with the role, 403 without it. */
+const clinicianRead = async (cookie: string) =>
+  (await get(`/api/trpc/patient.list?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, cookie)).status;
+
+/** Polls until `done`, returning the milliseconds it took; fails after the cache's lifetime and a margin. */
+async function within(limitMs: number, done: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (!(await done())) {
+    if (Date.now() - start > limitMs) throw new Error(`still not in effect after ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return Date.now() - start;
+}
+
+const lifetimeMs = SESSION_CACHE_SECONDS * 1000;
+// Scheduling on a loaded test machine; the cache itself expires at SESSION_CACHE_SECONDS.
+const marginMs = 1500;
+
+describeEachDatabase("session cookie cache", (db) => {
+  const password = "correct horse battery";
+  const newUser = async (roles: ("clinician" | "compliance")[]) => {
+    const email = `cache-${randomUUID()}@test.invalid`;
+    const { id } = await createUserWithPassword(authFor(db()), { email, name: "Cache Clinician", password, roles });
+    const res = await authPost(postRequest("/api/auth/sign-in/email", { email, password }, { [PEER_HEADER]: `10.7.${Math.floor(Math.random() * 250)}.9` }));
+    expect(res.status).toBe(200);
+    const cookie = cookieFrom(res);
+    expect(cookie).toMatch(/emr\.session_data=/);
+    return { id, cookie };
+  };
+
+  beforeAll(() => {
+    useAsProcessDatabase(db());
+  });
+
+  it("a sign-out ends the session at once, for any copy of its cookie", async () => {
+    const { cookie } = await newUser(["clinician"]);
+    expect(await signedIn(cookie)).toBe(true);
+    const out = await authPost(postRequest("/api/auth/sign-out", {}, { cookie }));
+    expect(out.status).toBe(200);
+    // A copy of the cookies taken before the sign-out, cache included.
+    expect(await signedIn(cookie)).toBe(false);
+  });
+
+  it(`a session ended by another server process stops working within ${SESSION_CACHE_SECONDS} s`, async () => {
+    const { id, cookie } = await newUser(["clinician"]);
+    expect(await signedIn(cookie)).toBe(true);
+    await db().prisma.session.deleteMany({ where: { userId: id } });
+    const tookMs = await within(lifetimeMs + marginMs, async () => !(await signedIn(cookie)));
+    expect(tookMs).toBeLessThanOrEqual(lifetimeMs + marginMs);
+  });
+
+  it("a role change made here (users.setRoles) takes effect on the next request", async () => {
+    const { id, cookie } = await newUser(["clinician"]);
+    expect(await clinicianRead(cookie)).toBe(200);
+    await setUserRoles(db(), { userId: "admin-test", correlationId: randomUUID() }, { userId: id, roles: ["compliance"], reason: "moved to compliance" });
+    expect(await clinicianRead(cookie)).toBe(403);
+  });
+
+  it(`a role change made by another server process takes effect within ${SESSION_CACHE_SECONDS} s`, async () => {
+    const { id, cookie } = await newUser(["clinician"]);
+    expect(await clinicianRead(cookie)).toBe(200);
+    await db().prisma.user.update({ where: { id }, data: { roles: ["compliance"] } });
+    const tookMs = await within(lifetimeMs + marginMs, async () => (await clinicianRead(cookie)) === 403);
+    expect(tookMs).toBeLessThanOrEqual(lifetimeMs + marginMs);
+  });
+});
