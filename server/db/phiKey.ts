@@ -3,7 +3,7 @@
 // encrypts too; `npm start` hands it to its `next start` (which runs as production). At start-up
 // the key is tried on the stored data keys: a wrong key stops the process there, not on the
 // first chart.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { EnvError, env, type Env } from "./env";
 import { createKeyRing, newMasterKeyText, parseMasterKey, unwrapDataKey, type KeyRing, type MasterKey } from "../eventStore/phi";
@@ -21,10 +21,16 @@ export function resolveMasterKeyText(e: Pick<Env, "PHI_MASTER_KEY" | "NODE_ENV">
   }
   if (!existsSync(/*turbopackIgnore: true*/ file)) {
     mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
+    // Written whole under a name of its own, then linked into place: a process starting at the
+    // same moment either links first or reads the whole key the other linked, never half of one.
+    const draft = `${file}.${process.pid}.${Date.now()}`;
+    writeFileSync(/*turbopackIgnore: true*/ draft, `${newMasterKeyText()}\n`, { flag: "wx", mode: 0o600 });
     try {
-      writeFileSync(/*turbopackIgnore: true*/ file, `${newMasterKeyText()}\n`, { flag: "wx", mode: 0o600 });
+      linkSync(/*turbopackIgnore: true*/ draft, file);
     } catch {
       // Another process made it first: read theirs.
+    } finally {
+      unlinkSync(/*turbopackIgnore: true*/ draft);
     }
   }
   if (!warned) {

@@ -251,17 +251,30 @@ export function createKeyRing(options: KeyRingOptions) {
   const keyColumns = `subject_id, wrapped_key, master_key_id,
     (pg_current_xact_id_if_assigned() IS NOT NULL AND xmin::text = (pg_current_xact_id_if_assigned()::text::numeric % 4294967296)::text) AS mine`;
 
+  /**
+   * Caches what a lookup found. Lookups run concurrently on several connections, and one that
+   * started earlier may answer later: what it saw must not overwrite what a newer one found. A
+   * stored key never vanishes (an older lookup's "missing" is ignored once the key is cached) and
+   * an erased one never comes back.
+   */
+  const keep = (subject: string, entry: CachedKey) => {
+    const hit = keys.get(subject);
+    if (hit && "erased" in hit) return;
+    if ("missing" in entry && hit && "key" in hit) return;
+    remember(keys, subject, entry);
+  };
+
   async function load(sql: SqlRunner, subjects: string[], found: Map<string, CachedKey>): Promise<void> {
     if (subjects.length === 0) return;
     const rows = await sql<KeyRow>(`SELECT ${keyColumns} FROM phi_keys WHERE subject_id = ANY ($1::text[])`, [subjects]);
     for (const row of rows) {
       const entry = unwrapRow(row);
       found.set(row.subject_id, entry);
-      if (!row.mine) remember(keys, row.subject_id, entry);
+      if (!row.mine) keep(row.subject_id, entry);
     }
     // No row at all: phi_keys lost or restored from an older backup than the events. Said as such
     // on read (openFields), rather than as a key never loaded.
-    for (const s of subjects) if (!found.has(s)) remember(keys, s, { missing: true, loadedAt: performance.now() });
+    for (const s of subjects) if (!found.has(s)) keep(s, { missing: true, loadedAt: performance.now() });
   }
 
   return {

@@ -103,6 +103,27 @@ describe("PHI envelopes", () => {
     expect(() => openFields(ring, sealed, "PatientRegistered")).toThrow(/no data key is stored for .*restored from a backup/);
   });
 
+  it("keeps what a newer lookup found when an older one (another connection, an older snapshot) answers after it", async () => {
+    const master = masterKeyOf(randomBytes(32));
+    const ring = createKeyRing({ current: master });
+    const row = { subject_id: subject, wrapped_key: wrapDataKey(master, subject, dataKey), master_key_id: master.id, mine: false };
+    // The first lookup ran before the key's transaction committed (no row) and answers last.
+    let answerOld!: (rows: unknown[]) => void;
+    const old: SqlRunner = <R,>() => new Promise<R[]>((resolve) => (answerOld = resolve as (rows: unknown[]) => void));
+    const current: SqlRunner = async <R,>() => [row] as R[];
+    const before = ring.prepare(old, [subject]);
+    await ring.prepare(current, [subject]);
+    answerOld([]);
+    await before;
+    expect(ring.dataKey(subject)).toEqual(dataKey);
+    const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered");
+    expect(openFields(ring, sealed, "PatientRegistered").data).toEqual(payload);
+    // And an erased key never comes back through a lookup that started before the erasure.
+    ring.forget(subject);
+    await ring.prepare(current, [subject]);
+    expect(ring.dataKey(subject)).toBe("erased");
+  });
+
   it("caches erased subjects for good and forgets a subject at once", async () => {
     const rows = new Map<string, string | null>([[subject, "live"]]);
     const { ring, sql } = ringWith(rows);
