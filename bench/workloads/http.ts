@@ -14,6 +14,8 @@ import type { Database } from "../../server/db/client";
 import { onCleanup } from "../lib/cleanup";
 import { now, percentile, round3, side } from "../lib/stats";
 import type { BenchContext, Figure, Workload } from "../lib/types";
+import { env as settings } from "../../server/db/env";
+import { resolveMasterKeyText } from "../../server/db/phiKey";
 
 const workload = "9. over HTTP";
 const buildId = join(process.cwd(), ".next", "BUILD_ID");
@@ -212,6 +214,8 @@ function appEnv(url: string): NodeJS.ProcessEnv {
     NODE_ENV: "production",
     SEED_DEMO_USERS: "true",
     BETTER_AUTH_SECRET: process.env.BETTER_AUTH_SECRET ?? randomBytes(32).toString("base64url"),
+    // Production requires the master key: the one this bench process seals its patients' data keys with.
+    PHI_MASTER_KEY: resolveMasterKeyText(settings()),
   };
 }
 
