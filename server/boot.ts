@@ -36,10 +36,12 @@ export async function bootServer(): Promise<void> {
   // The metric history and the wake-up of other processes after this one's appends.
   observeProcess(db);
   const work = startBackgroundWork(db, { env: e });
-  console.log(`background work: ${work.running.join(", ")}`);
-  // A second signal while the loops finish their pass (orchestrators repeat them) changes nothing.
+  // The handlers go in before the start-up line: an orchestrator may stop the process the moment
+  // it reads that line, and a signal with no handler yet would kill it mid-pass. A second signal
+  // while the loops finish their pass (orchestrators repeat them) changes nothing.
   let stopping: Promise<void> | null = null;
   const stop = () => void (stopping ??= work.stop());
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  console.log(`background work: ${work.running.join(", ")}`);
 }

@@ -19,7 +19,7 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-type Outcome = { code: number | null; stdout: string; stderr: string };
+type Outcome = { code: number | null; signal?: NodeJS.Signals | null; stdout: string; stderr: string };
 
 /** A working folder with an old development secret in it, as an earlier npm start leaves. */
 function folderWithOldSecret(): string {
@@ -59,10 +59,10 @@ function run(
       watch();
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => {
+    child.on("exit", (code, signal) => {
       running.delete(child);
       clearTimeout(timer);
-      done({ code, stdout, stderr });
+      done({ code, signal, stdout, stderr });
     });
   });
 }
@@ -139,7 +139,7 @@ describe("next start / next dev boot (instrumentation.ts) with good settings", (
     });
     expect(out.stdout).toContain("background work: outbox worker");
     // SIGTERM stopped the loop and nothing else kept the process alive.
-    expect(out.code).toBe(0);
+    expect({ code: out.code, signal: out.signal }, `stdout: ${out.stdout}\nstderr: ${out.stderr}`).toEqual({ code: 0, signal: null });
     expect(out.stderr).not.toMatch(/secret/i);
     expect(existsSync(dataDir)).toBe(true);
   });
