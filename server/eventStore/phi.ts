@@ -240,7 +240,10 @@ export type KeyRingOptions = {
   previous?: readonly MasterKey[];
   /** Unwrapped data keys kept in memory (least recently used go first). */
   maxKeys?: number;
-  /** Opened payloads kept in memory (hot charts reload the same events); checked against the key on every hit. */
+  /**
+   * Opened payloads kept in memory (hot charts reload the same events), each with the decodes
+   * of the whole payload it was part of (protect.ts decodeStored); used only while the key is live.
+   */
   maxOpened?: number;
   /**
    * How long a cached data key is trusted before phi_keys is read again: another process's
