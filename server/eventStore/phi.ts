@@ -110,12 +110,59 @@ export function unwrapDataKey(master: MasterKey, subject: string, wrapped: strin
 
 type Json = Record<string, unknown>;
 /** A deep copy of parsed JSON (plain objects, arrays, primitives): cheaper than structuredClone. */
-function copyJson(v: unknown): unknown {
+export function copyJson(v: unknown): unknown {
   if (v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map(copyJson);
   const out: Json = {};
   for (const k in v as Json) out[k] = copyJson((v as Json)[k]);
   return out;
+}
+
+const NOT_JSON = Symbol("not JSON");
+const plainProto = (v: object) => {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+/** Like copyJson, or NOT_JSON when the value holds anything but plain objects, arrays and primitives (a Date, a Map). */
+function copyPlain(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return typeof v === "function" || typeof v === "symbol" || typeof v === "bigint" ? NOT_JSON : v;
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (const item of v) {
+      const c = copyPlain(item);
+      if (c === NOT_JSON) return NOT_JSON;
+      out.push(c);
+    }
+    return out;
+  }
+  if (!plainProto(v)) return NOT_JSON;
+  const out: Json = {};
+  for (const k in v as Json) {
+    const c = copyPlain((v as Json)[k]);
+    if (c === NOT_JSON) return NOT_JSON;
+    out[k] = c;
+  }
+  return out;
+}
+
+/** Equal parsed JSON, keys in the same order (a stored row always parses in the same order). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameJson((a as Json)[k], (b as Json)[k])) return false;
+  }
+  return true;
 }
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -193,7 +240,10 @@ export type KeyRingOptions = {
   previous?: readonly MasterKey[];
   /** Unwrapped data keys kept in memory (least recently used go first). */
   maxKeys?: number;
-  /** Opened payloads kept in memory (hot charts reload the same events); checked against the key on every hit. */
+  /**
+   * Opened payloads kept in memory (hot charts reload the same events), each with the decodes
+   * of the whole payload it was part of (protect.ts decodeStored); used only while the key is live.
+   */
   maxOpened?: number;
   /**
    * How long a cached data key is trusted before phi_keys is read again: another process's
@@ -204,18 +254,53 @@ export type KeyRingOptions = {
 
 export type KeyRing = ReturnType<typeof createKeyRing>;
 
+/** Who decoded a payload, and how: a remembered decode is reused only for the same. */
+export type DecodedBy = { registry: object; mode: string; storedVersion: number };
+type OpenedEntry = {
+  kid: string;
+  context: string;
+  ct: string;
+  values: OpenedValues;
+  /** Decodes of whole payloads carrying this envelope: their clear fields and the result. */
+  decoded: (DecodedBy & { clear: Json; result: Json })[];
+};
+
+/** A stored payload's clear fields (all but the envelope) equal `clear`, in the same order. */
+function sameClear(data: Json, clear: Json): boolean {
+  let n = 0;
+  const keys = Object.keys(clear);
+  for (const k in data) {
+    if (k === ENVELOPE_KEY) continue;
+    if (keys[n] !== k || !sameJson(data[k], clear[k])) return false;
+    n++;
+  }
+  return n === keys.length;
+}
+
 export function createKeyRing(options: KeyRingOptions) {
   const masters = new Map<string, MasterKey>([[options.current.id, options.current], ...(options.previous ?? []).map((m) => [m.id, m] as const)]);
   const maxKeys = options.maxKeys ?? 10_000;
   const ttlMs = options.ttlMs ?? 60_000;
   const keys = new Map<string, CachedKey>();
   const streamSubjects = new Map<string, string | null>();
-  // Opened envelopes by key id and nonce, holding the ciphertext and context they were opened
-  // from: a hit must match both exactly, so it is the same ciphertext that authenticated before.
-  // Used only while the subject's key is live and cached, so an erasure (or its arrival within
-  // the TTL) stops every hit at once.
-  const opened = new Map<string, { context: string; ct: string; values: OpenedValues }>();
+  // Opened envelopes by nonce (random, 96 bits), holding the key id, ciphertext and context they
+  // were opened from: a hit must match all three exactly, so it is the same ciphertext that
+  // authenticated before. Used only while the subject's key is live and cached, so an erasure
+  // (or its arrival within the TTL) stops every hit at once. An entry may also hold what the
+  // serializer decoded from the whole payload (`decodedPayload`).
+  const opened = new Map<string, OpenedEntry>();
   const maxOpened = options.maxOpened ?? 20_000;
+
+  const dataKey = (subject: string): Buffer | "erased" | "missing" | undefined => {
+    const hit = keys.get(subject);
+    if (!hit) return undefined;
+    return "erased" in hit ? "erased" : "missing" in hit ? "missing" : hit.key;
+  };
+
+  const openedEntry = (env: PhiEnvelope, context: string): OpenedEntry | undefined => {
+    const hit = opened.get(env.iv);
+    return hit && hit.kid === env.kid && hit.ct === env.ct && hit.context === context ? hit : undefined;
+  };
 
   const remember = <V>(map: Map<string, V>, k: string, v: V, max = maxKeys) => {
     map.delete(k);
@@ -324,19 +409,43 @@ export function createKeyRing(options: KeyRingOptions) {
     },
 
     /** A cached data key, "erased", "missing" (no row in phi_keys), or undefined when `prepare` has not loaded it. */
-    dataKey(subject: string): Buffer | "erased" | "missing" | undefined {
-      const hit = keys.get(subject);
-      if (!hit) return undefined;
-      return "erased" in hit ? "erased" : "missing" in hit ? "missing" : hit.key;
-    },
+    dataKey,
 
     /** An opened envelope's values, when this exact ciphertext (same key, nonce, context, text) was opened before. */
     openedValues(env: PhiEnvelope, context: string): OpenedValues | undefined {
-      const hit = opened.get(`${env.kid}|${env.iv}`);
-      return hit && hit.ct === env.ct && hit.context === context ? hit.values : undefined;
+      return openedEntry(env, context)?.values;
     },
     rememberOpened(env: PhiEnvelope, context: string, values: OpenedValues): void {
-      if (maxOpened > 0) remember(opened, `${env.kid}|${env.iv}`, { context, ct: env.ct, values }, maxOpened);
+      if (maxOpened > 0) remember(opened, env.iv, { kid: env.kid, context, ct: env.ct, values, decoded: [] }, maxOpened);
+    },
+
+    /**
+     * A copy of what was decoded before from a stored payload equal to `data` (the same clear
+     * fields and this exact envelope), by the same registry, mode and stored version; undefined
+     * when there is none or the subject's key is not live (erased, missing, not loaded).
+     * Decoding is a pure function of those, so the copy is what decoding again would return.
+     */
+    decodedPayload(data: Json, env: PhiEnvelope, context: string, by: DecodedBy): Json | undefined {
+      if (!Buffer.isBuffer(dataKey(env.kid))) return undefined;
+      const entry = openedEntry(env, context);
+      if (!entry) return undefined;
+      for (const memo of entry.decoded) {
+        if (memo.registry !== by.registry || memo.mode !== by.mode || memo.storedVersion !== by.storedVersion) continue;
+        if (!sameClear(data, memo.clear)) return undefined;
+        return copyJson(memo.result) as Json;
+      }
+      return undefined;
+    },
+    /** Remembers a decode of a payload whose envelope is cached as opened under a live key (else nothing). */
+    rememberDecoded(data: Json, env: PhiEnvelope, context: string, by: DecodedBy, result: Json): void {
+      if (!Buffer.isBuffer(dataKey(env.kid))) return;
+      const entry = openedEntry(env, context);
+      if (!entry || entry.decoded.length >= 4) return;
+      const clear: Json = {};
+      for (const k in data) if (k !== ENVELOPE_KEY) clear[k] = data[k];
+      const copies = { clear: copyPlain(clear), result: copyPlain(result) };
+      if (copies.clear === NOT_JSON || copies.result === NOT_JSON) return;
+      entry.decoded.push({ ...by, clear: copies.clear as Json, result: copies.result as Json });
     },
 
     /** This process forgets a subject's key at once (after an erasure). */

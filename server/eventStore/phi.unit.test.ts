@@ -19,6 +19,9 @@ import {
   type PhiEnvelope,
 } from "./phi";
 import type { SqlRunner } from "./db";
+import { decodeStored } from "./protect";
+import { EventDecodeError, createRegistry, defineEvent } from "./serializer";
+import { z } from "zod";
 
 const subject = randomUUID();
 const dataKey = randomBytes(32);
@@ -140,6 +143,51 @@ describe("PHI envelopes", () => {
     expect(withinPaths(["address", "country"], ["address"])).toBe(true);
     expect(withinPaths(["patientId"], ["address", "changes.*"])).toBe(false);
     expect(withinPaths([], ["address"])).toBe(false);
+  });
+});
+
+describe("decoding a sealed payload again", () => {
+  const Registered = defineEvent(
+    "PatientRegistered",
+    z.object({ patientId: z.uuid(), givenName: z.string().min(1), sex: z.enum(["female", "male"]), address: z.object({ city: z.string() }) }),
+    { phi: { fields: ["givenName", "address"] } },
+  );
+  const stored = { patientId: subject, givenName: "Ada", sex: "female", address: { city: "Leeds" } };
+  /** A fresh parse of the stored row, as every load gets. */
+  const row = (sealed: Record<string, unknown>) => JSON.parse(JSON.stringify(sealed)) as Record<string, unknown>;
+
+  it("returns an equal, unshared copy, checks the clear fields and the ciphertext, and stops at erasure", async () => {
+    const rows = new Map<string, string | null>([[subject, "live"]]);
+    const { ring, sql } = ringWith(rows);
+    const registry = createRegistry([Registered]);
+    let decodes = 0;
+    const store = { registry: { ...registry, decode: (...args: Parameters<typeof registry.decode>) => (decodes++, registry.decode(...args)) }, phi: ring };
+    await ring.prepare(sql, [subject]);
+    const sealed = sealFields(stored, ["givenName", "address"], subject, dataKey, "PatientRegistered");
+    const first = decodeStored(store, "PatientRegistered", 1, row(sealed));
+    expect(first).toEqual(stored);
+    (first.address as { city: string }).city = "changed by a reader";
+    const again = decodeStored(store, "PatientRegistered", 1, row(sealed));
+    expect(again).toEqual(stored);
+    expect(again).not.toBe(first);
+    expect(decodes).toBe(1);
+
+    // A clear field altered in the row: validated again, never the remembered result.
+    expect(() => decodeStored(store, "PatientRegistered", 1, { ...row(sealed), sex: "unknown" })).toThrow(EventDecodeError);
+    expect(decodeStored(store, "PatientRegistered", 1, { ...row(sealed), patientId: subject })).toEqual(stored);
+    // Another registry with its own schema decodes for itself.
+    const lenient = { registry: createRegistry([{ ...Registered, schema: z.object({ patientId: z.string() }) }]), phi: ring };
+    expect(decodeStored(lenient, "PatientRegistered", 1, row(sealed))).toEqual({ patientId: subject });
+
+    // The ciphertext altered: authentication fails, whatever was decoded before.
+    const env = sealed[ENVELOPE_KEY] as PhiEnvelope;
+    const ct = Buffer.from(env.ct, "base64");
+    ct[0] = ct[0]! ^ 1;
+    expect(() => decodeStored(store, "PatientRegistered", 1, { ...row(sealed), [ENVELOPE_KEY]: { ...env, ct: ct.toString("base64") } })).toThrow(PhiAuthenticationError);
+
+    // Erased: the remembered decode is never served again.
+    ring.forget(subject);
+    expect(decodeStored(store, "PatientRegistered", 1, row(sealed))).toEqual({ ...stored, givenName: PHI_ERASED, address: PHI_ERASED });
   });
 });
 
