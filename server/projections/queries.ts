@@ -56,45 +56,62 @@ type SearchInput = { search?: string; cursor?: string | null; limit: number };
 
 const noTypos: ReadonlySet<number> = new Set();
 
+/** How many entries of the list, in order, a search reads before it asks the trigram index instead. */
+export const SEARCH_HEAD = 2000;
+
 /**
  * The patient list's statement and parameters (the bench runs the same SQL through pg). `typos`:
  * the indexes of the words to match by similarity (see searchConditions).
  */
 export function patientSearchSql(input: SearchInput, typos: ReadonlySet<number> = noTypos): [string, unknown[]] {
   const params: unknown[] = [];
+  const conditions = searchConditions(searchWords(input.search), params, typos);
   // Erased patients are not listed: nothing of who they were is left to find.
-  const where = ["erased_at IS NULL", ...searchConditions(searchWords(input.search), params, typos)];
+  const listed = ["erased_at IS NULL"];
   const after = decodeCursor(input.cursor, patientCursor);
   if (after) {
     params.push(after.k, after.id);
-    where.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
+    listed.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
   }
   params.push(input.limit + 1);
   const limit = `$${params.length}`;
-  const columns = `patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
+  const order = "ORDER BY sort_key, patient_id";
+  const page = (ids: string) => `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
             to_char(date_of_birth, 'YYYY-MM-DD') AS "dateOfBirth", sex, active, version, updated_at AS "updatedAt",
-            sort_key AS "sortKey"`;
-  // Fragments: the page's ids first, from rm_patients_sort_idx alone when the planner expects
-  // matches all along the list (the index holds the listed patients in order with search_text,
-  // so the walk is index-only: no table rows until the page is known), or from the trigram
-  // index when they are few; then the page's rows.
-  // Near matches: never that walk, which would compute a similarity for every entry passed
-  // (a common family name typed with a typo: 56,000 of them, 200 ms and more). The matches come
-  // from the trigram index (a materialized set, so the planner cannot turn it into the walk),
-  // and only their page is sorted.
-  const sql =
-    typos.size === 0
-      ? `SELECT ${columns}
+            sort_key AS "sortKey"
        FROM rm_patients
-      WHERE patient_id IN (SELECT patient_id FROM rm_patients WHERE ${where.join(" AND ")}
-                            ORDER BY sort_key, patient_id LIMIT ${limit})
-      ORDER BY sort_key, patient_id`
-      : `WITH near AS MATERIALIZED (SELECT patient_id, sort_key FROM rm_patients WHERE ${where.join(" AND ")})
-     SELECT ${columns}
-       FROM rm_patients
-      WHERE patient_id IN (SELECT patient_id FROM near ORDER BY sort_key, patient_id LIMIT ${limit})
-      ORDER BY sort_key, patient_id`;
-  return [sql, params];
+      WHERE patient_id IN (${ids})
+      ${order}`;
+  const all = [...listed, ...conditions].join(" AND ");
+  // No search: the list in order, from rm_patients_sort_idx.
+  if (conditions.length === 0) return [page(`SELECT patient_id FROM rm_patients WHERE ${all} ${order} LIMIT ${limit}`), params];
+  // Near matches come from the trigram index only (a materialized set: the planner cannot turn
+  // it into a walk of the list that computes a similarity for every entry passed, 200 ms and
+  // more for a common family name typed with a typo); only their page is sorted.
+  if (typos.size > 0) {
+    return [`WITH near AS MATERIALIZED (SELECT patient_id, sort_key FROM rm_patients WHERE ${all})
+     ${page(`SELECT patient_id FROM near ${order} LIMIT ${limit}`)}`, params];
+  }
+  // Fragments, in two steps that do not depend on the planner guessing where the matches are.
+  // `head`: the first SEARCH_HEAD listed entries in order, tested one by one, from
+  // rm_patients_sort_idx alone (it holds the listed patients with search_text: index-only, well
+  // under a millisecond): a word that many patients have fills the page there ("d", "ros").
+  // Only when it does not (a rare word, or one whose patients sort late, "Núñez"), `matches`:
+  // every match from the trigram index, of which only the page is sorted. The planner, left to
+  // choose, assumes matches spread evenly along the list and walks it: "nunez jose" read 56,000
+  // entries for a page it finds among 400 rows of the trigram index.
+  return [
+    `WITH head AS (SELECT patient_id, sort_key
+                     FROM (SELECT patient_id, sort_key, search_text FROM rm_patients WHERE ${listed.join(" AND ")}
+                            ${order} LIMIT ${SEARCH_HEAD}) listed
+                    WHERE ${conditions.join(" AND ")}
+                    ${order} LIMIT ${limit}),
+          matches AS MATERIALIZED (SELECT patient_id, sort_key FROM rm_patients WHERE ${all})
+     ${page(`SELECT patient_id FROM head WHERE (SELECT count(*) FROM head) = ${limit}
+             UNION ALL
+             (SELECT patient_id FROM matches WHERE (SELECT count(*) FROM head) < ${limit} ${order} LIMIT ${limit})`)}`,
+    params,
+  ];
 }
 
 /**
