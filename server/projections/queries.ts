@@ -57,7 +57,7 @@ type SearchInput = { search?: string; cursor?: string | null; limit: number };
 const noTypos: ReadonlySet<number> = new Set();
 
 /** How many entries of the list, in order, a search reads before it asks the trigram index instead. */
-export const SEARCH_HEAD = 2000;
+const SEARCH_HEAD = 2000;
 
 /**
  * The patient list's statement and parameters (the bench runs the same SQL through pg). `typos`:
