@@ -83,8 +83,12 @@ export function patientSearchSql(input: SearchInput, typos: ReadonlySet<number> 
       WHERE patient_id IN (${ids})
       ${order}`;
   const all = [...listed, ...conditions].join(" AND ");
-  // No search: the list in order, from rm_patients_sort_idx.
-  if (conditions.length === 0) return [page(`SELECT patient_id FROM rm_patients WHERE ${all} ${order} LIMIT ${limit}`), params];
+  // No search, or only words of one or two letters (the start of a word, which the trigram
+  // index cannot serve): the list in order from rm_patients_sort_idx, each entry tested there
+  // (index-only: a rare letter costs one walk of that index, about half a table scan).
+  if (conditions.length === 0 || (typos.size === 0 && searchWords(input.search).every((w) => w.length < 3))) {
+    return [page(`SELECT patient_id FROM rm_patients WHERE ${all} ${order} LIMIT ${limit}`), params];
+  }
   // Near matches come from the trigram index only (a materialized set: the planner cannot turn
   // it into a walk of the list that computes a similarity for every entry passed, 200 ms and
   // more for a common family name typed with a typo); only their page is sorted.

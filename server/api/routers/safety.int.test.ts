@@ -118,5 +118,11 @@ describeEachDatabase("patient search as people type it", (db) => {
     expect(await allPages(`${tag} Ortegq`), "a typo in the family name").toEqual(inOrder);
     expect(await allPages(`${tag} beatriz`), "one match: the trigram index's page").toEqual([ids[2]]);
     expect(await allPages(`Ortegq Beatris ${tag}`), "two typos").toEqual([ids[2]]);
+
+    // Two letters alone: the start of a word, walked in list order.
+    const fold = (s: string) => s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+    const short = (await api.patient.list({ search: "Or", limit: 100 })).items;
+    expect(short.length).toBeGreaterThan(0);
+    for (const p of short) expect(fold(`${p.familyName} ${p.givenName} ${p.mrn}`).split(/[^a-z0-9]+/).some((w) => w.startsWith("or")), p.familyName).toBe(true);
   });
 });
