@@ -9,7 +9,7 @@ import { describeEachDatabase } from "../server/testing/db";
 
 /** In the database, not declarable in schema.prisma. Keep each reason true. */
 const notExpressibleInPrisma: Record<string, string> = {
-  rm_patients_sort_idx: "covering index on (sort_key, patient_id) INCLUDE (search_text): Prisma cannot declare INCLUDE columns",
+  rm_patients_sort_idx: "covering index on (sort_key, patient_id) INCLUDE (search_text) WHERE erased_at IS NULL: Prisma cannot declare INCLUDE columns",
   access_log_view_key: "partial unique expression index on (user_id, patient_id, view_id, date_trunc('hour', accessed_at AT TIME ZONE 'UTC')): Prisma cannot declare expression indexes",
 };
 

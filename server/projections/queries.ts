@@ -30,69 +30,131 @@ export function searchWords(search: string | undefined): string[] {
   return (search ?? "").split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, 5);
 }
 
+/** A word that may be a typo: four letters or more, no digits (MRNs are never fuzzy). */
+const mayBeTypo = (word: string) => word.length >= 4 && !/\d/.test(word);
+
 /**
  * Every word must be found in the folded "family given mrn" (rm_patients.search_text, folded by
  * emr_fold: no accents, lower case), in any order, as a fragment ("delg ros"); one or two
- * letters match the start of a word only. `fuzzy` (asked only when that finds nobody): a word of
- * four letters or more may instead be a near match of one whole word (pg_trgm's strict word
- * similarity, `<<%`, at its default 0.5: "Delgadp" finds Delgado, "Lovelace8e571c" does not find
- * "Lovelace2b4f10"). Words with digits (MRNs) are never fuzzy. Fragments alone let the planner
- * use the trigram index well; similarity on every row of a common name would not.
+ * letters match the start of a word only. `typos` (the second pass, asked only when the first
+ * finds nobody): the words found nowhere as fragments, each of which must instead be a near
+ * match of one whole word (pg_trgm's strict word similarity, `<<%`, at its default 0.5:
+ * "Delgadp" finds Delgado, "Lovelace8e571c" does not find "Lovelace2b4f10"). Fragments alone let
+ * the planner use the trigram index well; similarity on every row of a common name would not.
  */
-function searchConditions(words: readonly string[], params: unknown[], fuzzy: boolean): string[] {
-  return words.map((word) => {
+function searchConditions(words: readonly string[], params: unknown[], typos: ReadonlySet<number>): string[] {
+  return words.map((word, i) => {
     params.push(word);
     const w = `emr_fold($${params.length})`;
+    if (typos.has(i)) return `${w} <<% search_text`;
     if (word.length < 3) return `(' ' || search_text) LIKE '% ' || ${w} || '%'`;
-    const fragment = `search_text LIKE '%' || ${w} || '%'`;
-    return fuzzy && word.length >= 4 && !/\d/.test(word) ? `(${fragment} OR ${w} <<% search_text)` : fragment;
+    return `search_text LIKE '%' || ${w} || '%'`;
   });
 }
 
 type SearchInput = { search?: string; cursor?: string | null; limit: number };
 
-/** The patient list's statement and parameters (the bench runs the same SQL through pg). */
-export function patientSearchSql(input: SearchInput, fuzzy = false): [string, unknown[]] {
+const noTypos: ReadonlySet<number> = new Set();
+
+/** How many entries of the list, in order, a search reads before it asks the trigram index instead. */
+const SEARCH_HEAD = 2000;
+
+/**
+ * The patient list's statement and parameters (the bench runs the same SQL through pg). `typos`:
+ * the indexes of the words to match by similarity (see searchConditions).
+ */
+export function patientSearchSql(input: SearchInput, typos: ReadonlySet<number> = noTypos): [string, unknown[]] {
   const params: unknown[] = [];
+  const conditions = searchConditions(searchWords(input.search), params, typos);
   // Erased patients are not listed: nothing of who they were is left to find.
-  const where = ["erased_at IS NULL", ...searchConditions(searchWords(input.search), params, fuzzy)];
+  const listed = ["erased_at IS NULL"];
   const after = decodeCursor(input.cursor, patientCursor);
   if (after) {
     params.push(after.k, after.id);
-    where.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
+    listed.push(`(sort_key, patient_id) > ($${params.length - 1}, $${params.length}::uuid)`);
   }
   params.push(input.limit + 1);
-  // The page's ids first, from rm_patients_sort_idx alone (it covers search_text: an index-only
-  // scan tests each entry without visiting the table, which matters when a common name's
-  // matches sort late), or from the trigram index when the planner finds that cheaper; then
-  // the page's rows.
-  const sql = `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
+  const limit = `$${params.length}`;
+  const order = "ORDER BY sort_key, patient_id";
+  const page = (ids: string) => `SELECT patient_id::text AS "patientId", mrn, given_name AS "givenName", family_name AS "familyName",
             to_char(date_of_birth, 'YYYY-MM-DD') AS "dateOfBirth", sex, active, version, updated_at AS "updatedAt",
             sort_key AS "sortKey"
        FROM rm_patients
-      WHERE patient_id IN (SELECT patient_id FROM rm_patients ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-                            ORDER BY sort_key, patient_id LIMIT $${params.length})
-      ORDER BY sort_key, patient_id`;
-  return [sql, params];
+      WHERE patient_id IN (${ids})
+      ${order}`;
+  const all = [...listed, ...conditions].join(" AND ");
+  // No search, or only words of one or two letters (the start of a word, which the trigram
+  // index cannot serve): the list in order from rm_patients_sort_idx, each entry tested there
+  // (index-only: a rare letter costs one walk of that index, about half a table scan).
+  if (conditions.length === 0 || (typos.size === 0 && searchWords(input.search).every((w) => w.length < 3))) {
+    return [page(`SELECT patient_id FROM rm_patients WHERE ${all} ${order} LIMIT ${limit}`), params];
+  }
+  // Near matches come from the trigram index only (a materialized set: the planner cannot turn
+  // it into a walk of the list that computes a similarity for every entry passed, 200 ms and
+  // more for a common family name typed with a typo); only their page is sorted.
+  if (typos.size > 0) {
+    return [`WITH near AS MATERIALIZED (SELECT patient_id, sort_key FROM rm_patients WHERE ${all})
+     ${page(`SELECT patient_id FROM near ${order} LIMIT ${limit}`)}`, params];
+  }
+  // Fragments, in two steps that do not depend on the planner guessing where the matches are.
+  // `head`: the first SEARCH_HEAD listed entries in order, tested one by one, from
+  // rm_patients_sort_idx alone (it holds the listed patients with search_text: index-only, well
+  // under a millisecond): a word that many patients have fills the page there ("d", "ros").
+  // Only when it does not (a rare word, or one whose patients sort late, "Núñez"), `matches`:
+  // every match from the trigram index, of which only the page is sorted. The planner, left to
+  // choose, assumes matches spread evenly along the list and walks it: "nunez jose" read 56,000
+  // entries for a page it finds among 400 rows of the trigram index.
+  return [
+    `WITH head AS (SELECT patient_id, sort_key
+                     FROM (SELECT patient_id, sort_key, search_text FROM rm_patients WHERE ${listed.join(" AND ")}
+                            ${order} LIMIT ${SEARCH_HEAD}) listed
+                    WHERE ${conditions.join(" AND ")}
+                    ${order} LIMIT ${limit}),
+          matches AS MATERIALIZED (SELECT patient_id, sort_key FROM rm_patients WHERE ${all})
+     ${page(`SELECT patient_id FROM head WHERE (SELECT count(*) FROM head) = ${limit}
+             UNION ALL
+             (SELECT patient_id FROM matches WHERE (SELECT count(*) FROM head) < ${limit} ${order} LIMIT ${limit})`)}`,
+    params,
+  ];
+}
+
+/**
+ * Which of the words that may be typos are found nowhere as fragments (among listed patients):
+ * the second pass matches only those by similarity. A word found as typed is not a typo, and
+ * keeping it a fragment keeps the near-match set small ("Watanabi Aiko": the Watanabes among
+ * the Aikos, not every row near either word).
+ */
+async function typosOf(db: Db, words: readonly string[]): Promise<Set<number>> {
+  const candidates = words.flatMap((word, i) => (mayBeTypo(word) ? [i] : []));
+  if (candidates.length === 0) return new Set();
+  const probes = candidates.map(
+    (_, n) => `EXISTS (SELECT 1 FROM rm_patients WHERE erased_at IS NULL AND search_text LIKE '%' || emr_fold($${n + 1}) || '%') AS "${n}"`,
+  );
+  const [found] = await db.$queryRawUnsafe<Record<string, boolean>[]>(`SELECT ${probes.join(", ")}`, ...candidates.map((i) => words[i]));
+  return new Set(candidates.filter((_, n) => !found?.[String(n)]));
 }
 
 type SearchRow = Omit<PatientListItem, "dateOfBirth"> & { dateOfBirth: string; sortKey: string };
 
 /**
  * A page of the patient list. The fragments first; when they find nobody, the same search with
- * typos allowed. A page cursor remembers which of the two its search was.
+ * the words found nowhere matched as typos. A page cursor remembers which of the two its search was.
  */
 export async function listPatients(db: Db, input: SearchInput) {
-  const run = (fuzzy: boolean) => {
-    const [sql, params] = patientSearchSql(input, fuzzy);
+  const run = (typos: ReadonlySet<number>) => {
+    const [sql, params] = patientSearchSql(input, typos);
     return db.$queryRawUnsafe<SearchRow[]>(sql, ...params);
+  };
+  const nearMatches = async () => {
+    const typos = await typosOf(db, searchWords(input.search));
+    return typos.size === 0 ? [] : run(typos);
   };
   const fromCursor = decodeCursor(input.cursor, patientCursor);
   let fuzzy = fromCursor?.f === 1;
-  let rows = await run(fuzzy);
-  if (rows.length === 0 && !fromCursor && searchWords(input.search).some((w) => w.length >= 4)) {
+  let rows = fuzzy ? await nearMatches() : await run(noTypos);
+  if (rows.length === 0 && !fromCursor && searchWords(input.search).some(mayBeTypo)) {
     fuzzy = true;
-    rows = await run(true);
+    rows = await nearMatches();
   }
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);

@@ -95,4 +95,34 @@ describeEachDatabase("patient search as people type it", (db) => {
     expect(await found(`NÚÑEZ ${tag}`), "with accents").toContain(accented.patientId);
     expect(await found(`Delgado ${tag} Maria`), "a word that is not there").not.toContain(patientId);
   });
+
+  it("pages through fragments and through near matches in list order, each patient once", async () => {
+    const api = await callerAs(db(), clinician);
+    const tag = `Pager${randomUUID().replace(/[^a-f]/g, "").slice(0, 6)}`;
+    const ids: string[] = [];
+    for (const givenName of ["Carmen", "Alba", "Beatriz"]) {
+      ids.push((await api.patient.register({ ...newPatient(), givenName, familyName: `Ortega ${tag}` })).patientId);
+    }
+    const inOrder = [ids[1], ids[2], ids[0]]; // Alba, Beatriz, Carmen
+    const allPages = async (search: string) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: { patientId: string }[]; nextCursor: string | null } = await api.patient.list({ search, limit: 1, cursor });
+        seen.push(...page.items.map((p) => p.patientId));
+        cursor = page.nextCursor;
+      } while (cursor && seen.length < 10);
+      return seen;
+    };
+    expect(await allPages(`ortega ${tag}`), "fragments").toEqual(inOrder);
+    expect(await allPages(`${tag} Ortegq`), "a typo in the family name").toEqual(inOrder);
+    expect(await allPages(`${tag} beatriz`), "one match: the trigram index's page").toEqual([ids[2]]);
+    expect(await allPages(`Ortegq Beatris ${tag}`), "two typos").toEqual([ids[2]]);
+
+    // Two letters alone: the start of a word, walked in list order.
+    const fold = (s: string) => s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+    const short = (await api.patient.list({ search: "Or", limit: 100 })).items;
+    expect(short.length).toBeGreaterThan(0);
+    for (const p of short) expect(fold(`${p.familyName} ${p.givenName} ${p.mrn}`).split(/[^a-z0-9]+/).some((w) => w.startsWith("or")), p.familyName).toBe(true);
+  });
 });
