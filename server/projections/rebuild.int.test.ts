@@ -98,6 +98,20 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       expect(ops[0]).toMatchObject({ user_id: admin.userId, data: { projection: "orders", reason: "test" } });
     });
 
+    it("a swap builds the indexes a shadow filled without them still lacks", async () => {
+      const indexes = () =>
+        db.sql<{ indexname: string; indexdef: string }>("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'rm_orders' ORDER BY indexname", []);
+      const before = await indexes();
+      const rows = await tableRows(db, "rm_orders");
+      await db.sql("SELECT projection_shadow_create_bare('rm_orders') AS t", []);
+      const bare = await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'rm_orders__rebuild'", []);
+      expect(bare[0]!.n).toBe(1); // the primary key only
+      await db.sql("INSERT INTO rm_orders__rebuild SELECT * FROM rm_orders", []);
+      await db.sql("SELECT 1 AS ok FROM projection_shadow_swap('rm_orders')", []);
+      expect(await indexes()).toEqual(before);
+      expect(await tableRows(db, "rm_orders")).toEqual(rows);
+    });
+
     it("refuses an unknown projection and a second rebuild of one already rebuilding, changing nothing", async () => {
       const store = storeFor(db);
       await expect(startRebuild(store, "no_such_projection", { reason: "x", ...admin })).rejects.toThrow(/projection.*not found|not found/i);
