@@ -20,10 +20,10 @@ import type { Figure, Workload } from "../lib/types";
 
 const uuid = (expr: string) => `overlay(overlay(md5(${expr}) placing '4' from 13) placing '8' from 17)::uuid`;
 const iso = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const LATER = 200;
+export const LATER = 200;
 
 /** Sort keys [from, to]: key s is event s % 10 of visit s / 10 (its later half shifted by LATER visits). */
-function fixtureSql(visits: number, from: number, to: number): string {
+export function fixtureSql(visits: number, from: number, to: number): string {
   const at = `(timestamptz '2025-01-01 00:00Z' + (s * interval '7 seconds'))`;
   const patient = uuid(`'p' || u`);
   const encounter = uuid(`'e' || u`);
@@ -80,7 +80,7 @@ function fixtureSql(visits: number, from: number, to: number): string {
 }
 
 /** The three tables as hand-written SQL: the latest value of every field, folded by the database itself. */
-const rawSql = [
+export const rawSql = [
   `CREATE TABLE sql_patients (LIKE rm_patients INCLUDING ALL)`,
   `INSERT INTO sql_patients (patient_id, mrn, given_name, family_name, date_of_birth, sex, email, phone, address, active, sort_key, version, registered_at, updated_at)
    WITH changes AS (

@@ -65,6 +65,14 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
     it("rebuilds each clinical read model into exactly what the commands wrote inline, and records it", async () => {
       const before = await allRows(db);
       expect(before.rm_orders.length).toBe(12);
+      // The shadow is filled with its primary key only and gets the other indexes before the swap.
+      const indexes = () =>
+        db.sql<{ indexname: string; indexdef: string }>(
+          "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('rm_patients', 'rm_encounters', 'rm_orders') ORDER BY indexname",
+          [],
+        );
+      const indexesBefore = await indexes();
+      expect(indexesBefore.map((i) => i.indexname)).toContain("rm_patients_search_idx");
       for (const projection of [patientsProjection, encountersProjection, ordersProjection]) {
         const result = await rebuild(db, projection, { batchSize: 7 });
         expect(result).toMatchObject({ status: "finished", error: null });
@@ -72,6 +80,7 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       }
       expect(await allRows(db)).toEqual(before);
       expect(await shadowCount(db)).toBe(0);
+      expect(await indexes()).toEqual(indexesBefore);
       // Constraint names survive the swap (code matches on rm_patients_mrn_key).
       const constraints = await db.sql<{ conname: string }>("SELECT conname FROM pg_constraint WHERE conrelid = 'rm_patients'::regclass AND contype IN ('p', 'u') ORDER BY conname", []);
       expect(constraints.map((c) => c.conname)).toEqual(["rm_patients_mrn_key", "rm_patients_pkey"]);
@@ -87,6 +96,20 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       );
       expect(ops.map((o) => o.event_type)).toEqual(["ProjectionRebuildStarted", "ProjectionRebuildFinished"]);
       expect(ops[0]).toMatchObject({ user_id: admin.userId, data: { projection: "orders", reason: "test" } });
+    });
+
+    it("a swap builds the indexes a shadow filled without them still lacks", async () => {
+      const indexes = () =>
+        db.sql<{ indexname: string; indexdef: string }>("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'rm_orders' ORDER BY indexname", []);
+      const before = await indexes();
+      const rows = await tableRows(db, "rm_orders");
+      await db.sql("SELECT projection_shadow_create_bare('rm_orders') AS t", []);
+      const bare = await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'rm_orders__rebuild'", []);
+      expect(bare[0]!.n).toBe(1); // the primary key only
+      await db.sql("INSERT INTO rm_orders__rebuild SELECT * FROM rm_orders", []);
+      await db.sql("SELECT 1 AS ok FROM projection_shadow_swap('rm_orders')", []);
+      expect(await indexes()).toEqual(before);
+      expect(await tableRows(db, "rm_orders")).toEqual(rows);
     });
 
     it("refuses an unknown projection and a second rebuild of one already rebuilding, changing nothing", async () => {

@@ -220,7 +220,9 @@ export async function runRebuild(store: Store, started: StartedRebuild, options:
   const report = (phase: string) => options.onProgress?.({ done, total: Math.max(total, done), eventsPerSecond: done / copySeconds, phase });
   const rebuild = { id: rebuildId, name: projection.name, startEventId: started.startEventId };
   try {
-    for (const table of projection.tables) await store.sql("SELECT projection_shadow_create($1)", [table]);
+    // The shadow starts with its primary key only: its other indexes are built once the replay
+    // is done (one sorted build each instead of an index update per row), before the swap.
+    for (const table of projection.tables) await store.sql("SELECT projection_shadow_create_bare($1)", [table]);
     await store.sql("UPDATE projection_rebuilds SET phase = 'copying', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
     report("copying");
 
@@ -246,6 +248,12 @@ export async function runRebuild(store: Store, started: StartedRebuild, options:
     }
     if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
     const copied = done;
+
+    // The live table's other indexes, on the shadow (readers and writers of the live table go on).
+    await store.sql("UPDATE projection_rebuilds SET phase = 'indexing', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
+    report("indexing");
+    for (const table of projection.tables) await store.sql("SELECT projection_shadow_index($1) AS built", [table]);
+    if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
 
     // The swap: writers wait from the LOCK until the commit; that is the pause we measure.
     await store.sql("UPDATE projection_rebuilds SET phase = 'swapping', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
