@@ -55,13 +55,8 @@ export const clinicalInstant = z
   .min(new Date("1950-01-01T00:00:00Z"), "must be in 1950 or later")
   .max(new Date("2100-01-01T00:00:00Z"), "must be before 2100");
 
-/**
- * A date of birth as YYYY-MM-DD: a real calendar date, 1900-01-01 or later. "Not in the future"
- * is the patient decider's rule (patient.dob_in_future): it needs the command's clock.
- */
-export const dateOfBirthInput = z.iso
-  .date("must be a date (YYYY-MM-DD)")
-  .refine((d) => d >= "1900-01-01", "must be 1900-01-01 or later");
+// The date of birth's schema lives with the patient forms in shared/.
+export { dateOfBirthInput } from "../shared/clinical/patients";
 
 // ---- JSON values -----------------------------------------------------------------------------
 
