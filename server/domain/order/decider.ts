@@ -165,7 +165,9 @@ function create(command: CreateOrder, state: OrderState): OrderEvent[] {
       encounterId,
       providerId: data.providerId,
       kind: data.kind,
-      details: data.details,
+      // A detail sent as undefined (superjson keeps the key) is left out: sealed as PHI it would
+      // be stored as null, which the event's schema refuses on every later read of the order.
+      details: Object.fromEntries(Object.entries(data.details).filter(([, v]) => v !== undefined)) as OrderDetails,
       priority: data.priority,
       scheduledFor: data.scheduledFor ? toIso(data.scheduledFor) : null,
     },
