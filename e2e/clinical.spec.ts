@@ -260,7 +260,6 @@ test("an order's status form: cancelling needs a reason, and a result value need
   await expect(form.getByLabel("Test or finding, row 2")).toHaveAttribute("aria-invalid", "true");
   await expect(form.getByLabel("Test or finding, row 1")).not.toHaveAttribute("aria-invalid", "true");
   await expect(form.getByLabel("Test or finding, row 2")).toBeFocused();
-  await page.screenshot({ path: "test-results/order-status-result-error.png", fullPage: true });
   await form.getByLabel("Test or finding, row 2").fill("Sodium");
   await form.getByRole("button", { name: "Complete order" }).click();
   await expect(page.getByRole("status").filter({ hasText: "is now completed" })).toBeVisible();
