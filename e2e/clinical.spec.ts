@@ -218,6 +218,53 @@ test("a field the server refuses is marked where it is, even inside the address"
   await expect(page).toHaveURL(/\/patients\/new$/);
 });
 
+test("an order's status form: cancelling needs a reason, and a result value needs its name", async ({ page }) => {
+  await signInAsClinician(page);
+  const patientId = await registerPatient(page, { mrn: uniqueMrn(), given: "Ada", family: `Status${Date.now().toString(36)}`, dob: "1980-02-03", sex: "female" });
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await page.getByLabel("Type").selectOption("outpatient");
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await expect(page.getByTestId("open-encounter")).toHaveCount(1);
+  await page.getByRole("button", { name: "Place order" }).click();
+  await page.getByLabel("Kind").selectOption("lab");
+  await page.getByLabel("Description").fill("Potassium");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Lab order placed: Potassium." })).toBeVisible();
+
+  // Cancelling without a reason is refused at the reason, which takes the focus.
+  await page.getByRole("button", { name: "Change status of Potassium" }).click();
+  const form = page.getByRole("form", { name: "Change status of Potassium" });
+  await form.getByRole("radio", { name: "Cancelled" }).check();
+  await expect(form.getByLabel("Reason")).toHaveAccessibleDescription(/Required when cancelling/);
+  await form.getByRole("button", { name: "Cancel order" }).click();
+  await expect(form.getByRole("alert").filter({ hasText: "Check the highlighted fields." })).toBeVisible();
+  await expect(form.getByText("Enter why the order is cancelled.")).toBeVisible();
+  await expect(form.getByLabel("Reason")).toBeFocused();
+  // Choosing another status clears it; the order starts.
+  await form.getByRole("radio", { name: "In progress" }).check();
+  await expect(form.getByText("Enter why the order is cancelled.")).toHaveCount(0);
+  await form.getByRole("button", { name: "Start order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "is now in progress" })).toBeVisible();
+
+  // A value without its name marks that row; named, the result completes the order.
+  await page.goto(`/patients/${patientId}`);
+  await page.getByRole("button", { name: "Change status of Potassium" }).click();
+  await form.getByRole("radio", { name: "Completed" }).check();
+  await form.getByRole("button", { name: "Add value" }).click();
+  await form.getByLabel("Test or finding, row 1").fill("Potassium");
+  await form.getByLabel("Value, row 1").fill("6.9");
+  await form.getByLabel("Flag, row 1").selectOption("HH");
+  await form.getByLabel("Value, row 2").fill("140");
+  await form.getByRole("button", { name: "Complete order" }).click();
+  await expect(form.getByText("Name each value (e.g. Hemoglobin).")).toBeVisible();
+  await expect(form.getByLabel("Test or finding, row 2")).toHaveAttribute("aria-invalid", "true");
+  await expect(form.getByLabel("Test or finding, row 1")).not.toHaveAttribute("aria-invalid", "true");
+  await expect(form.getByLabel("Test or finding, row 2")).toBeFocused();
+  await form.getByLabel("Test or finding, row 2").fill("Sodium");
+  await form.getByRole("button", { name: "Complete order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "is now completed" })).toBeVisible();
+});
+
 test("a register whose answer was lost, sent again, lands on the one patient the first attempt made", async ({ page }) => {
   await signInAsClinician(page);
   let dropped = false;

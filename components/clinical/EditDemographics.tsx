@@ -5,15 +5,17 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState, type FormEvent, type ReactNode, type Ref } from "react";
+import { useEffect, useMemo, useRef, useState, type ReactNode, type Ref } from "react";
+import type { UseFormReturn } from "react-hook-form";
+import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { Loading } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
-import type { DemographicField } from "@/server/domain/patient/events";
+import { editDemographicsFormFor, type DemographicField, type DemographicsForm, type EditDemographicsForm } from "@/shared/clinical/patients";
 import { ClinicalNav } from "./ClinicalNav";
 import { DemographicsFields } from "./DemographicsFields";
-import { changedFields, changesBetween, formKeyOfPath, rebase, toForm, validateDemographics, type DemographicsForm } from "./demographics";
-import { errorText, fieldErrorsBy, friendlyMessage, isConflict, readError, ruleOf } from "./errors";
-import { Field, FormError, fieldProps, useCommandForm, type FieldErrors } from "./form";
+import { changedFields, changesBetween, formKeyOfPath, rebase, toForm } from "./demographics";
+import { errorText, friendlyMessage, isConflict, readError, ruleOf } from "./errors";
+import { Field, FormError, fieldProps } from "./form";
 import { demographicLabels } from "@/components/format";
 import { fullName } from "./format";
 import { HistoryEvent } from "./HistoryEvent";
@@ -56,6 +58,8 @@ export function EditDemographics({ patientId }: { patientId: string }) {
 type Conflict = { expectedVersion: number; actualVersion: number | null };
 type Rebased = { from: number; to: number; kept: DemographicField[]; overlap: DemographicField[] };
 
+const reasonHint = "Required. Kept in the record's history, e.g. “patient corrected spelling”.";
+
 const names = (fields: DemographicField[]) => fields.map((f) => demographicLabels[f] ?? f).join(", ");
 
 function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNode }) {
@@ -63,21 +67,36 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
   const queryClient = useQueryClient();
   const router = useRouter();
   const refresh = useChartRefresh(patient.patientId);
-  const formRef = useRef<HTMLFormElement>(null);
-  const form = useCommandForm(formRef);
-  const { errors, commandId } = form;
   const saveRef = useRef<HTMLButtonElement>(null);
   const conflictRef = useRef<HTMLDivElement>(null);
   const patientId = patient.patientId;
 
   const [session, setSession] = useState(() => ({ base: toForm(patient), expectedVersion: patient.version }));
-  const [values, setValues] = useState<DemographicsForm>(() => toForm(patient));
-  const [reason, setReason] = useState("");
+  const [edits, setEdits] = useState<DemographicField[]>([]);
+  // The fields the user changed decide what is checked, and whether a reason is required.
+  const schema = useMemo(() => editDemographicsFormFor(new Set(edits)), [edits]);
+  const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(schema, { ...toForm(patient), reason: "" });
+  const errors = form.formState.errors as Record<string, unknown>;
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [rebased, setRebased] = useState<Rebased | null>(null);
   const [retrying, setRetrying] = useState(false);
 
+  useEffect(() => {
+    // Each edit: what differs from the version being edited, and any "nothing changed" note goes.
+    const update = (values: EditDemographicsForm) => {
+      const next = changedFields(session.base, values);
+      setEdits((now) => (now.join() === next.join() ? now : next));
+    };
+    update(form.getValues());
+    return form.subscribe({
+      formState: { values: true },
+      callback: ({ values }) => {
+        setNotice(null);
+        update(values as EditDemographicsForm);
+      },
+    });
+  }, [form, session.base]);
   useEffect(() => {
     if (conflict) conflictRef.current?.focus();
   }, [conflict]);
@@ -85,7 +104,7 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
     if (rebased) saveRef.current?.focus();
   }, [rebased]);
 
-  const edited = changedFields(session.base, values);
+  const edited = edits;
 
   const update = useMutation(
     trpc.patient.updateDemographics.mutationOptions({
@@ -104,38 +123,28 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
         if (isConflict(e)) {
           const actual = e.domain?.kind === "concurrency" ? e.domain.actualVersion : null;
           setConflict({ expectedVersion: session.expectedVersion, actualVersion: actual });
-          form.setFormError(null);
+          setFormError(null);
           return;
         }
-        const fields: FieldErrors = fieldErrorsBy(e, formKeyOfPath);
-        if (ruleOf(e) === "patient.dob_in_future") fields.dateOfBirth = "The date of birth cannot be in the future.";
-        form.fail(fields, Object.keys(fields).length > 0 ? "Nothing was saved. Check the highlighted fields." : friendlyMessage(e));
+        failFromServer(error, (_, marked) => (Object.keys(marked).length > 0 ? "Nothing was saved. Check the highlighted fields." : friendlyMessage(e)), {
+          keyOf: formKeyOfPath,
+          fields: (err) => ({ dateOfBirth: ruleOf(err) === "patient.dob_in_future" ? "The date of birth cannot be in the future." : undefined }),
+        });
       },
     }),
   );
 
-  const onChange = (key: keyof DemographicsForm, value: string) => {
-    form.edited(key);
-    setNotice(null);
-    setValues((v) => ({ ...v, [key]: value }));
-  };
-
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
+  const onSubmit = form.handleSubmit(({ reason, ...values }) => {
     if (update.isPending || conflict) return;
+    setFormError(null);
     const changes = changesBetween(session.base, values);
     if (Object.keys(changes).length === 0) {
-      form.clearErrors();
       setNotice("Nothing changed: edit a field before saving.");
       return;
     }
     setNotice(null);
-    const found: FieldErrors = { ...validateDemographics(values, new Date(), new Set(edited)) };
-    if (!reason.trim()) found.reason = "Say why the record is being changed.";
-    else if (reason.trim().length > 500) found.reason = "At most 500 characters.";
-    if (!form.passes(found)) return;
     update.mutate({ patientId, expectedVersion: session.expectedVersion, changes, reason: reason.trim(), commandId: commandId.get() });
-  };
+  });
 
   const retryOnLatest = async () => {
     setRetrying(true);
@@ -143,9 +152,10 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
       await queryClient.invalidateQueries({ queryKey: trpc.patient.byId.queryKey({ patientId }) });
       const fresh = await queryClient.fetchQuery({ ...trpc.patient.byId.queryOptions({ patientId, screen: "edit" }), staleTime: 0 });
       const latest = toForm(fresh.patient);
+      const { reason, ...values } = form.getValues();
       const mine = changedFields(session.base, values);
       const theirs = new Set(changedFields(session.base, latest));
-      setValues(rebase(session.base, values, latest));
+      form.reset({ ...rebase(session.base, values, latest), reason });
       setRebased({
         from: session.expectedVersion,
         to: fresh.patient.version,
@@ -156,7 +166,7 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
       setConflict(null);
       commandId.reset();
     } catch (error) {
-      form.setFormError(`Could not load the latest version: ${errorText(error)}`);
+      setFormError(`Could not load the latest version: ${errorText(error)}`);
     } finally {
       setRetrying(false);
     }
@@ -200,29 +210,19 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
         </div>
       ) : null}
 
-      <form ref={formRef} className="stack panel form-narrow" onSubmit={onSubmit} noValidate aria-labelledby="edit-title">
+      <form className="stack panel form-narrow" onSubmit={onSubmit} noValidate aria-labelledby="edit-title">
         <h2 id="edit-title" className="sr-only">
           Demographics
         </h2>
-        <FormError message={form.formError} />
+        <FormError message={formAlert(formError, errors)} />
         {notice ? (
           <div className="alert warn" role="status">
             {notice}
           </div>
         ) : null}
-        <DemographicsFields values={values} errors={errors} onChange={onChange} edited={new Set(edited)} />
-        <Field id="reason" label="Reason for the change" error={errors.reason} hint="Required. Kept in the record's history, e.g. “patient corrected spelling”." required>
-          <textarea
-            {...fieldProps("reason", errors.reason, "Required. Kept in the record's history, e.g. “patient corrected spelling”.")}
-            rows={2}
-            maxLength={500}
-            value={reason}
-            onChange={(e) => {
-              form.edited("reason");
-              setReason(e.target.value);
-            }}
-            required
-          />
+        <DemographicsFields form={form as unknown as UseFormReturn<DemographicsForm>} edited={new Set(edited)} />
+        <Field id="reason" label="Reason for the change" error={errorOf(errors, "reason")} hint={reasonHint} required>
+          <textarea {...fieldProps("reason", errorOf(errors, "reason"), reasonHint)} {...form.register("reason")} rows={2} maxLength={500} required />
         </Field>
         <div className="actions">
           <button ref={saveRef} type="submit" disabled={update.isPending || conflict !== null}>

@@ -3,7 +3,7 @@
 // shared/clinical/encounters.ts's, checked in the browser before the server checks the command.
 import { useMutation } from "@tanstack/react-query";
 import { useRef, useState } from "react";
-import { errorOf, useSchemaForm } from "@/components/forms/useSchemaForm";
+import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
 import { completeEncounterFormSchema, dischargeDispositions, encounterTypes, startEncounterFormSchema } from "@/shared/clinical/encounters";
 import { isConflict, readError } from "./errors";
@@ -12,8 +12,6 @@ import { label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
-/** "Check the highlighted fields." once the form's own checks failed, or the server's message. */
-const formAlert = (serverMessage: string | null, errors: object) => serverMessage ?? (Object.keys(errors).length > 0 ? "Check the highlighted fields." : null);
 
 export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: string } & InlineFormProps) {
   const trpc = useTRPC();

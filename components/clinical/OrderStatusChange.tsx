@@ -2,39 +2,17 @@
 // Moving an order through its state machine: only the next statuses the server offers, a reason
 // (required to cancel), and the result when a lab or imaging order completes.
 import { useMutation } from "@tanstack/react-query";
-import { useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
+import { useFieldArray, useWatch } from "react-hook-form";
+import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
-import { resultingKinds, type OrderKind, type OrderStatus } from "@/shared/clinical/orders";
-import type { ResultData } from "@/server/domain/order/events";
-import { errorAt, friendlyMessage, isConflict, readError, ruleOf } from "./errors";
-import {
-  ChangedSinceOpened,
-  Field,
-  FormError,
-  InlineFormActions,
-  fieldProps,
-  useCommandForm,
-  useFocusFirstField,
-  type FieldErrors,
-  type InlineFormProps,
-} from "./form";
+import { emptyResultRow, orderStatusFormFor, resultFlags, resultingKinds, type OrderKind, type OrderStatus } from "@/shared/clinical/orders";
+import { criticalFlags } from "@/shared/clinical/results";
+import { errorAt, isConflict, readError, ruleOf } from "./errors";
+import { ChangedSinceOpened, Field, FormError, InlineFormActions, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { label, statusBadgeClass } from "@/components/format";
 import type { OrderRef } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
-
-type ResultRow = { key: number; name: string; value: string; unit: string; flag: string };
-
-/** HL7 abnormal flags a value may carry; HH, LL and AA put a critical-result notice on the chart. */
-const resultFlags = [
-  { code: "", text: "—" },
-  { code: "N", text: "Normal" },
-  { code: "H", text: "High" },
-  { code: "L", text: "Low" },
-  { code: "A", text: "Abnormal" },
-  { code: "HH", text: "Critical high" },
-  { code: "LL", text: "Critical low" },
-  { code: "AA", text: "Critical abnormal" },
-] as const;
 
 /** The submit button's words for each target status. */
 const verbs: Partial<Record<OrderStatus, string>> = {
@@ -47,21 +25,6 @@ const verbs: Partial<Record<OrderStatus, string>> = {
 
 const choiceLabels: Partial<Record<OrderStatus, string>> = { placed: "Placed (resume)" };
 
-/** Rows and a report text as the JSON object `resultData`; numbers stay numbers. */
-export function buildResultData(rows: ResultRow[], report: string): ResultData {
-  const out: ResultData = {};
-  for (const r of rows) {
-    const name = r.name.trim();
-    const raw = r.value.trim();
-    if (!name || !raw) continue;
-    const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
-    const unit = r.unit.trim();
-    out[name] = unit || r.flag ? { value, ...(unit ? { unit } : {}), ...(r.flag ? { flag: r.flag } : {}) } : value;
-  }
-  if (report.trim()) out.report = report.trim();
-  return out;
-}
-
 export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef } & InlineFormProps) {
   const trpc = useTRPC();
   const refresh = useChartRefresh(order.patientId);
@@ -69,19 +32,27 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   const uid = useId();
   const id = (name: string) => `${uid}-${name}`;
   const formRef = useRef<HTMLFormElement>(null);
-  const form = useCommandForm(formRef);
-  const { errors, commandId } = form;
-  const [newStatus, setNewStatus] = useState<OrderStatus | "">(order.nextStatuses.length === 1 ? order.nextStatuses[0]! : "");
-  const [reason, setReason] = useState("");
-  const [rows, setRows] = useState<ResultRow[]>([{ key: 0, name: "", value: "", unit: "", flag: "" }]);
-  const [report, setReport] = useState("");
-  /** Result rows to mark invalid (a value without a name), or the first row when none was entered. */
-  const [badRows, setBadRows] = useState<number[]>([]);
+  const schema = useMemo(() => orderStatusFormFor(order.kind), [order.kind]);
+  const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(schema, {
+    newStatus: order.nextStatuses.length === 1 ? order.nextStatuses[0]! : "",
+    reason: "",
+    result: { rows: [emptyResultRow()], report: "" },
+  });
+  const { register, control } = form;
+  const errors = form.formState.errors as Record<string, unknown>;
+  const rows = useFieldArray({ control, name: "result.rows" });
+  const newStatus = useWatch({ control, name: "newStatus" }) as OrderStatus | "";
+  const flags = useWatch({ control, name: "result.rows" }).map((r) => r?.flag ?? "");
   const [conflict, setConflict] = useState(false);
   useFocusFirstField(formRef);
+  // Any change of what would be sent: the form's alert no longer applies.
+  useEffect(() => form.subscribe({ formState: { values: true }, callback: () => setFormError(null) }), [form, setFormError]);
 
   const needsResult = newStatus === "completed" && resultingKinds.includes(order.kind as OrderKind);
   const reasonRequired = newStatus === "cancelled";
+  const resultError = errorOf(errors, "result");
+  const reasonError = errorOf(errors, "reason");
+  const statusError = errorOf(errors, "newStatus");
 
   const change = useMutation(
     trpc.order.changeStatus.mutationOptions({
@@ -96,60 +67,28 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
         );
       },
       onError: (error) => {
-        const e = readError(error);
-        if (isConflict(e)) {
+        if (isConflict(readError(error))) {
           setConflict(true);
-          form.setFormError(null);
+          setFormError(null);
           return;
         }
-        const rule = ruleOf(e);
-        const fields: FieldErrors = {};
-        const reasonError = errorAt(e, "reason");
-        const resultError = errorAt(e, "resultData");
-        if (rule === "order.reason_required" || reasonError) fields.reason = reasonError ?? "Enter why the order is cancelled.";
-        if (rule === "order.result_required" || resultError) {
-          fields.result = resultError ?? "Enter at least one result value or a report.";
-          setBadRows([rows[0]?.key ?? 0]);
-        }
-        form.fail(fields, friendlyMessage(e));
+        failFromServer(error, undefined, {
+          // The server names the command's resultData; the form holds it as rows.
+          keyOf: (path) => (path === "resultData" || path.startsWith("resultData.") ? "result" : path),
+          fields: (e) => ({
+            reason: ruleOf(e) === "order.reason_required" && !errorAt(e, "reason") ? "Enter why the order is cancelled." : undefined,
+            result: ruleOf(e) === "order.result_required" && !errorAt(e, "resultData") ? "Enter at least one result value or a report." : undefined,
+          }),
+        });
       },
     }),
   );
 
-  /** Any change of what would be sent: a new command, and the alert no longer applies. */
-  const edit = (key?: string) => {
-    form.edited(key);
-    form.setFormError(null);
-  };
-
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
+  const onSubmit = form.handleSubmit((values) => {
     if (change.isPending) return;
-    const found: FieldErrors = {};
-    if (!newStatus) found.newStatus = "Choose the new status.";
-    if (reasonRequired && !reason.trim()) found.reason = "Enter why the order is cancelled.";
-    if (reason.trim().length > 500) found.reason = "At most 500 characters.";
-    const resultData = needsResult ? buildResultData(rows, report) : null;
-    let bad: number[] = [];
-    if (needsResult) {
-      bad = rows.filter((r) => r.value.trim() && !r.name.trim()).map((r) => r.key);
-      if (bad.length > 0) found.result = "Name each value (e.g. Hemoglobin).";
-      else if (Object.keys(resultData ?? {}).length === 0) {
-        found.result = "Enter at least one result value or a report.";
-        bad = [rows[0]?.key ?? 0];
-      }
-    }
-    setBadRows(bad);
-    if (!form.passes(found) || !newStatus) return;
-    change.mutate({
-      orderId: order.orderId,
-      newStatus,
-      reason: reason.trim() || null,
-      resultData,
-      expectedVersion: order.version,
-      commandId: commandId.get(),
-    });
-  };
+    setFormError(null);
+    change.mutate({ orderId: order.orderId, ...values, expectedVersion: order.version, commandId: commandId.get() });
+  });
 
   if (conflict) {
     return (
@@ -167,8 +106,8 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
 
   return (
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-label={`Change status of ${order.description}`}>
-      <FormError message={form.formError} />
-      <fieldset className="choices" aria-describedby={errors.newStatus ? id("newStatus-error") : undefined}>
+      <FormError message={formAlert(formError, errors)} />
+      <fieldset className="choices" aria-describedby={statusError ? id("newStatus-error") : undefined}>
         <legend>
           New status <span className="muted">(now <span className={statusBadgeClass(order.status)}>{label(order.status)}</span>)</span>
         </legend>
@@ -177,29 +116,23 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
             <label key={s} className="choice">
               <input
                 type="radio"
-                name={id("newStatus")}
                 value={s}
-                checked={newStatus === s}
-                data-invalid={errors.newStatus ? true : undefined}
-                onChange={() => {
-                  edit();
-                  setNewStatus(s);
-                  form.clearErrors();
-                }}
+                data-invalid={statusError ? true : undefined}
+                {...register("newStatus", { onChange: () => form.clearErrors() })}
               />
               {choiceLabels[s] ?? label(s)}
             </label>
           ))}
         </div>
-        {errors.newStatus ? (
+        {statusError ? (
           <span className="error" id={id("newStatus-error")}>
-            {errors.newStatus}
+            {statusError}
           </span>
         ) : null}
       </fieldset>
 
       {needsResult ? (
-        <fieldset className="group" aria-describedby={errors.result ? id("result-error") : undefined}>
+        <fieldset className="group" aria-describedby={resultError ? id("result-error") : undefined}>
           <legend>Result</legend>
           <table className="result-rows">
             <thead>
@@ -222,35 +155,30 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
               </tr>
             </thead>
             <tbody>
-              {rows.map((r, i) => {
-                const set = (patch: Partial<ResultRow>) => {
-                  edit("result");
-                  setRows((all) => all.map((x) => (x.key === r.key ? { ...x, ...patch } : x)));
-                };
+              {rows.fields.map((r, i) => {
+                const flag = flags[i] ?? "";
                 return (
-                  <tr key={r.key}>
+                  <tr key={r.id}>
                     <td>
                       <input
                         aria-label={`Test or finding, row ${i + 1}`}
-                        value={r.name}
-                        onChange={(e) => set({ name: e.target.value })}
-                        aria-invalid={errors.result && badRows.includes(r.key) ? true : undefined}
-                        aria-describedby={errors.result ? id("result-error") : undefined}
+                        {...register(`result.rows.${i}.name`)}
+                        aria-invalid={errorOf(errors, `result.rows.${i}.name`) ? true : undefined}
+                        aria-describedby={resultError ? id("result-error") : undefined}
                         placeholder={i === 0 ? "e.g. Hemoglobin" : undefined}
                       />
                     </td>
                     <td>
-                      <input aria-label={`Value, row ${i + 1}`} value={r.value} onChange={(e) => set({ value: e.target.value })} placeholder={i === 0 ? "13.5" : undefined} />
+                      <input aria-label={`Value, row ${i + 1}`} {...register(`result.rows.${i}.value`)} placeholder={i === 0 ? "13.5" : undefined} />
                     </td>
                     <td>
-                      <input aria-label={`Unit, row ${i + 1}`} value={r.unit} onChange={(e) => set({ unit: e.target.value })} placeholder={i === 0 ? "g/dL" : undefined} className="short" />
+                      <input aria-label={`Unit, row ${i + 1}`} {...register(`result.rows.${i}.unit`)} placeholder={i === 0 ? "g/dL" : undefined} className="short" />
                     </td>
                     <td>
                       <select
                         aria-label={`Flag, row ${i + 1}`}
-                        value={r.flag}
-                        onChange={(e) => set({ flag: e.target.value })}
-                        className={r.flag === "HH" || r.flag === "LL" || r.flag === "AA" ? "short critical" : "short"}
+                        {...register(`result.rows.${i}.flag`)}
+                        className={criticalFlags.includes(flag) ? "short critical" : "short"}
                       >
                         {resultFlags.map((f) => (
                           <option key={f.code} value={f.code}>
@@ -260,15 +188,12 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
                       </select>
                     </td>
                     <td>
-                      {rows.length > 1 ? (
+                      {rows.fields.length > 1 ? (
                         <button
                           type="button"
                           className="secondary small"
                           aria-label={`Remove row ${i + 1}`}
-                          onClick={() => {
-                            edit("result");
-                            setRows((all) => all.filter((x) => x.key !== r.key));
-                          }}
+                          onClick={() => rows.remove(i)}
                         >
                           ×
                         </button>
@@ -283,41 +208,24 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
             <button
               type="button"
               className="secondary small"
-              onClick={() => setRows((all) => [...all, { key: Math.max(...all.map((x) => x.key)) + 1, name: "", value: "", unit: "", flag: "" }])}
+              onClick={() => rows.append(emptyResultRow(), { shouldFocus: false })}
             >
               Add value
             </button>
           </div>
           <Field id={id("report")} label="Report / comment" optional>
-            <textarea
-              {...fieldProps(id("report"))}
-              rows={2}
-              value={report}
-              onChange={(e) => {
-                edit("result");
-                setReport(e.target.value);
-              }}
-            />
+            <textarea {...fieldProps(id("report"))} {...register("result.report")} rows={2} />
           </Field>
-          {errors.result ? (
+          {resultError ? (
             <span className="error" id={id("result-error")}>
-              {errors.result}
+              {resultError}
             </span>
           ) : null}
         </fieldset>
       ) : null}
 
-      <Field id={id("reason")} label="Reason" error={errors.reason} required={reasonRequired} optional={!reasonRequired} hint={reasonRequired ? "Required when cancelling" : undefined}>
-        <textarea
-          {...fieldProps(id("reason"), errors.reason, reasonRequired ? "Required when cancelling" : undefined)}
-          rows={2}
-          maxLength={500}
-          value={reason}
-          onChange={(e) => {
-            edit("reason");
-            setReason(e.target.value);
-          }}
-        />
+      <Field id={id("reason")} label="Reason" error={reasonError} required={reasonRequired} optional={!reasonRequired} hint={reasonRequired ? "Required when cancelling" : undefined}>
+        <textarea {...fieldProps(id("reason"), reasonError, reasonRequired ? "Required when cancelling" : undefined)} {...register("reason")} rows={2} maxLength={500} />
       </Field>
 
       <InlineFormActions

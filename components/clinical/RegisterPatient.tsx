@@ -2,73 +2,69 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useRef, useState, type FormEvent } from "react";
+import type { UseFormReturn } from "react-hook-form";
+import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
-import { DemographicsFields } from "./DemographicsFields";
-import { emptyDemographics, formKeyOfPath, toDemographics, validateDemographics, validateMrn, type DemographicsForm } from "./demographics";
-import { fieldErrorsBy, friendlyMessage, readError, ruleOf } from "./errors";
-import { Field, FormError, fieldProps, useCommandForm, type FieldErrors } from "./form";
+import { emptyDemographicsForm, registerPatientFormSchema, type DemographicsForm } from "@/shared/clinical/patients";
+import { DemographicsFields, upperCased } from "./DemographicsFields";
+import { formKeyOfPath } from "./demographics";
+import { friendlyMessage, ruleOf } from "./errors";
+import { Field, FormError, fieldProps } from "./form";
 import { Crumbs } from "./PageParts";
-
-type RegisterForm = DemographicsForm & { mrn: string };
 
 export function RegisterPatient() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const router = useRouter();
-  const formRef = useRef<HTMLFormElement>(null);
-  const form = useCommandForm(formRef);
-  const { errors } = form;
-  const [values, setValues] = useState<RegisterForm>({ ...emptyDemographics, mrn: "" });
+  const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(registerPatientFormSchema, { ...emptyDemographicsForm, mrn: "" });
+  const errors = form.formState.errors as Record<string, unknown>;
+  const mrn = form.register("mrn");
 
   const register = useMutation(
     trpc.patient.register.mutationOptions({
       // A re-sent command id answers with the patient its first attempt registered.
       onSuccess: async ({ patientId }) => {
-        form.commandId.reset();
+        commandId.reset();
         await queryClient.invalidateQueries({ queryKey: trpc.patient.list.pathKey() });
         router.push(`/patients/${patientId}?saved=registered`);
       },
-      onError: (error) => {
-        const e = readError(error);
-        const fields: FieldErrors = fieldErrorsBy(e, formKeyOfPath);
-        const rule = ruleOf(e);
-        if (rule === "patient.mrn_taken") fields.mrn = "This MRN already belongs to another patient.";
-        if (rule === "patient.dob_in_future") fields.dateOfBirth = "The date of birth cannot be in the future.";
-        form.fail(fields, Object.keys(fields).length > 0 ? "The patient was not registered. Check the highlighted fields." : friendlyMessage(e));
-      },
+      onError: (error) =>
+        failFromServer(
+          error,
+          (e, marked) => (Object.keys(marked).length > 0 ? "The patient was not registered. Check the highlighted fields." : friendlyMessage(e)),
+          {
+            keyOf: formKeyOfPath,
+            fields: (e) => ({
+              mrn: ruleOf(e) === "patient.mrn_taken" ? "This MRN already belongs to another patient." : undefined,
+              dateOfBirth: ruleOf(e) === "patient.dob_in_future" ? "The date of birth cannot be in the future." : undefined,
+            }),
+          },
+        ),
     }),
   );
 
-  const onChange = (key: keyof RegisterForm, value: string) => {
-    form.edited(key);
-    setValues((v) => ({ ...v, [key]: value }));
-  };
-
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
+  const onSubmit = form.handleSubmit((values) => {
     if (register.isPending) return;
-    const mrn = values.mrn.trim().toUpperCase();
-    if (!form.passes({ ...validateDemographics(values, new Date()), mrn: validateMrn(mrn) })) return;
-    register.mutate({ mrn, ...toDemographics(values), commandId: form.commandId.get() });
-  };
+    setFormError(null);
+    register.mutate({ ...values, commandId: commandId.get() });
+  });
 
   return (
     <>
       <Crumbs current="Register" />
       <h1>Register patient</h1>
       <p className="subtitle">Fields marked * are required. The MRN cannot be changed later.</p>
-      <form ref={formRef} className="stack panel form-narrow" onSubmit={onSubmit} noValidate aria-labelledby="register-title">
+      <form className="stack panel form-narrow" onSubmit={onSubmit} noValidate aria-labelledby="register-title">
         <h2 id="register-title" className="sr-only">
           Patient details
         </h2>
-        <FormError message={form.formError} />
+        <FormError message={formAlert(formError, errors)} />
         <div className="row">
-          <Field id="mrn" label="Medical record number (MRN)" error={errors.mrn} hint="6 to 12 upper-case letters or digits" required>
+          <Field id="mrn" label="Medical record number (MRN)" error={errorOf(errors, "mrn")} hint="6 to 12 upper-case letters or digits" required>
             <input
-              {...fieldProps("mrn", errors.mrn, "6 to 12 upper-case letters or digits")}
-              value={values.mrn}
-              onChange={(e) => onChange("mrn", e.target.value.toUpperCase())}
+              {...fieldProps("mrn", errorOf(errors, "mrn"), "6 to 12 upper-case letters or digits")}
+              {...mrn}
+              onChange={upperCased(mrn.onChange)}
               autoComplete="off"
               maxLength={12}
               className="mono"
@@ -77,7 +73,7 @@ export function RegisterPatient() {
           </Field>
           <div className="field spacer" aria-hidden="true" />
         </div>
-        <DemographicsFields values={values} errors={errors} onChange={onChange} />
+        <DemographicsFields form={form as unknown as UseFormReturn<DemographicsForm>} />
         <div className="actions">
           <button type="submit" disabled={register.isPending}>
             {register.isPending ? "Registering…" : "Register patient"}

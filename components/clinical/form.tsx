@@ -1,11 +1,9 @@
 "use client";
 // Form building blocks: labelled fields with errors tied to their inputs, the command id that
-// makes a re-sent command harmless, the errors and focus of a form that sends one command, and the
-// pieces the inline forms of the chart and the worklist share.
+// makes a re-sent command harmless, and the pieces the inline forms of the chart and the worklist
+// share. The forms' state and checks are components/forms/useSchemaForm.ts'.
 import { useEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from "react";
 import { label } from "@/components/format";
-
-export type FieldErrors = Record<string, string | undefined>;
 
 /** id, aria-invalid and aria-describedby for the input of a <Field id=...>. */
 export function fieldProps(id: string, error?: string, hint?: string) {
@@ -107,67 +105,11 @@ export function useCommandId() {
   );
 }
 
-/** After a failed submit (bump `attempt`), move focus to the first invalid field of the form. */
-export function useFocusFirstInvalid(formRef: RefObject<HTMLElement | null>, attempt: number) {
-  useEffect(() => {
-    if (attempt === 0) return;
-    const first = formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"], [data-invalid="true"]');
-    first?.focus();
-  }, [formRef, attempt]);
-}
-
 /** An inline form that just opened: focus its first field. */
 export function useFocusFirstField(formRef: RefObject<HTMLElement | null>) {
   useEffect(() => {
     formRef.current?.querySelector<HTMLElement>("input, select, textarea")?.focus();
   }, [formRef]);
-}
-
-/**
- * A form that sends one command: its command id, per-field errors, the form-level alert, and
- * focus on the first invalid field after every failed attempt (client checks or the server's answer).
- */
-export function useCommandForm(formRef: RefObject<HTMLElement | null>) {
-  const commandId = useCommandId();
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [attempt, setAttempt] = useState(0);
-  useFocusFirstInvalid(formRef, attempt);
-
-  const fail = (fields: FieldErrors, message: string) => {
-    setErrors(fields);
-    setFormError(message);
-    setAttempt((n) => n + 1);
-  };
-  const clearErrors = () => {
-    setErrors({});
-    setFormError(null);
-  };
-  return {
-    commandId,
-    errors,
-    formError,
-    setFormError,
-    /** The user changed a value: a new command from now on, and the field's error no longer applies. */
-    edited: (key?: string) => {
-      commandId.reset();
-      if (key) setErrors((e) => (e[key] ? { ...e, [key]: undefined } : e));
-    },
-    /** Mark these fields, say `message` in the alert, focus the first invalid field. */
-    fail,
-    /** No field marked, no alert. */
-    clearErrors,
-    /** The client checks before sending: true when none failed; otherwise the fields are marked. */
-    passes: (found: FieldErrors) => {
-      const invalid = Object.fromEntries(Object.entries(found).filter(([, v]) => v));
-      if (Object.keys(invalid).length > 0) {
-        fail(invalid, "Check the highlighted fields.");
-        return false;
-      }
-      clearErrors();
-      return true;
-    },
-  };
 }
 
 export function useDebounced<T>(value: T, ms: number): T {
@@ -188,11 +130,6 @@ export function FormError({ message, children }: { message: string | null; child
       {children}
     </div>
   );
-}
-
-/** Today's latest calendar date anywhere on Earth (UTC+14), as the server checks dates of birth. */
-export function latestDateOnEarth(now: Date): string {
-  return new Date(now.getTime() + 14 * 3_600_000).toISOString().slice(0, 10);
 }
 
 /** What the chart and the worklist give the inline forms they open. */

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "react";
 import { useForm, type DefaultValues, type FieldValues, type Path } from "react-hook-form";
 import type { z } from "zod";
 import { useCommandId } from "@/components/clinical/form";
-import { friendlyMessage, readError, type ServerError } from "@/components/clinical/errors";
+import { fieldErrorsBy, friendlyMessage, readError, type ServerError } from "@/components/clinical/errors";
 
 export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(schema: S, defaultValues: DefaultValues<z.input<S>>) {
   // The schema may depend on what the screen knows (a patient's allergies): always the latest.
@@ -35,17 +35,24 @@ export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(sch
     formError,
     setFormError,
     /**
-     * The server refused: mark the fields it named (its paths are the schema's), say why in the
-     * form's alert, and focus the first marked field. Returns the error for rule-specific handling.
+     * The server refused: mark the fields it named (its paths are the schema's, or `keyOf` maps
+     * them; `fields` adds the messages of rules that name a field), say why in the form's alert,
+     * and focus the first marked field. Returns the error for rule-specific handling.
      */
-    failFromServer(error: unknown, message?: (e: ServerError) => string | null): ServerError {
+    failFromServer(
+      error: unknown,
+      message?: (e: ServerError, marked: Record<string, string>) => string | null,
+      options: { keyOf?: (path: string) => string; fields?: (e: ServerError) => Record<string, string | undefined> } = {},
+    ): ServerError {
       const e = readError(error);
+      const marked: Record<string, string> = { ...fieldErrorsBy(e, options.keyOf ?? ((path) => path)) };
+      for (const [key, text] of Object.entries(options.fields?.(e) ?? {})) if (text) marked[key] = text;
       let first = true;
-      for (const [path, text] of Object.entries(e.fieldErrors)) {
+      for (const [path, text] of Object.entries(marked)) {
         form.setError(path as Path<z.input<S>>, { message: text }, { shouldFocus: first });
         first = false;
       }
-      setFormError(message?.(e) ?? friendlyMessage(e));
+      setFormError(message?.(e, marked) ?? friendlyMessage(e));
       return e;
     },
   };
@@ -58,3 +65,7 @@ export function errorOf(errors: Record<string, unknown>, path: string): string |
   const message = (node as { message?: unknown } | undefined)?.message;
   return typeof message === "string" ? message : undefined;
 }
+
+/** The form's alert: the server's message, or "Check the highlighted fields." once the form's own checks failed. */
+export const formAlert = (serverMessage: string | null, errors: object): string | null =>
+  serverMessage ?? (Object.keys(errors).length > 0 ? "Check the highlighted fields." : null);

@@ -2,6 +2,8 @@
 // the order decider and the console's forms and filters.
 
 import { z } from "zod";
+import type { ResultData } from "../../server/domain/order/events";
+import { boundedJsonObject } from "../json";
 import { text } from "../text";
 import { allergyConflicts, allergyOverrideReasonSchema, type Allergy } from "./safety";
 
@@ -53,3 +55,90 @@ export function placeOrderFormFor(allergies: readonly Allergy[], serverConflict:
     }
   });
 }
+
+// ---- changing an order's status -------------------------------------------------------------------
+
+/**
+ * A result as a client may send it: JSON of at most 64 KB, 8 levels and 10,000 characters per
+ * value. Reports are text; images and documents belong in a document store, not the event log.
+ */
+export const resultDataInput = boundedJsonObject({ maxBytes: 64 * 1024, maxDepth: 8, maxStringLength: 10_000 });
+
+/** What `order.changeStatus` takes (with the expected version and command id). */
+export const changeOrderStatusInput = z.object({
+  orderId: z.uuid(),
+  newStatus: z.enum(orderStatuses),
+  /** Required when cancelling. */
+  reason: text(500).nullish(),
+  /** Required when completing a lab or imaging order; refused otherwise. */
+  resultData: resultDataInput.nullish(),
+});
+
+/** HL7 abnormal flags a value may carry; HH, LL and AA put a critical-result notice on the chart. */
+export const resultFlags = [
+  { code: "", text: "—" },
+  { code: "N", text: "Normal" },
+  { code: "H", text: "High" },
+  { code: "L", text: "Low" },
+  { code: "A", text: "Abnormal" },
+  { code: "HH", text: "Critical high" },
+  { code: "LL", text: "Critical low" },
+  { code: "AA", text: "Critical abnormal" },
+] as const;
+
+/** One line of a result as the form holds it. */
+export type ResultRow = { name: string; value: string; unit: string; flag: string };
+export const emptyResultRow = (): ResultRow => ({ name: "", value: "", unit: "", flag: "" });
+
+/** Rows and a report text as the JSON object `resultData`; numbers stay numbers. */
+export function buildResultData(rows: readonly ResultRow[], report: string): ResultData {
+  const out: ResultData = {};
+  for (const r of rows) {
+    const name = r.name.trim();
+    const raw = r.value.trim();
+    if (!name || !raw) continue;
+    const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+    const unit = r.unit.trim();
+    out[name] = unit || r.flag ? { value, ...(unit ? { unit } : {}), ...(r.flag ? { flag: r.flag } : {}) } : value;
+  }
+  if (report.trim()) out.report = report.trim();
+  return out;
+}
+
+const resultRowSchema = z.object({ name: z.string(), value: z.string(), unit: z.string(), flag: z.string() });
+
+/**
+ * The status form for an order of `kind`: a status is chosen, a reason is given to cancel, and a
+ * lab or imaging order's completion carries its result (as `resultDataInput` accepts it). The
+ * output is what `order.changeStatus` takes besides the order's id and version.
+ */
+export function orderStatusFormFor(kind: string) {
+  const resulting = (resultingKinds as readonly string[]).includes(kind);
+  return z
+    .object({
+      newStatus: z.string().pipe(z.enum(orderStatuses, { error: "Choose the new status." })),
+      reason: text(500, { maxMessage: "At most 500 characters." }),
+      result: z.object({ rows: z.array(resultRowSchema), report: z.string() }),
+    })
+    .superRefine((form, ctx) => {
+      if (form.newStatus === "cancelled" && !form.reason) ctx.addIssue({ code: "custom", path: ["reason"], message: "Enter why the order is cancelled." });
+      if (form.newStatus !== "completed" || !resulting) return;
+      // The message on the result as a whole first; the rows it concerns are marked after it.
+      const fail = (message: string, rows: number[]) => {
+        ctx.addIssue({ code: "custom", path: ["result"], message });
+        for (const i of rows) ctx.addIssue({ code: "custom", path: ["result", "rows", i, "name"], message });
+      };
+      const unnamed = form.result.rows.flatMap((r, i) => (r.value.trim() && !r.name.trim() ? [i] : []));
+      if (unnamed.length > 0) return fail("Name each value (e.g. Hemoglobin).", unnamed);
+      const data = buildResultData(form.result.rows, form.result.report);
+      if (Object.keys(data).length === 0) return fail("Enter at least one result value or a report.", [0]);
+      const checked = resultDataInput.safeParse(data);
+      if (!checked.success) fail(`The result: ${checked.error.issues[0]?.message ?? "it cannot be stored"}.`, []);
+    })
+    .transform(({ newStatus, reason, result }) => ({
+      newStatus,
+      reason: reason || null,
+      resultData: newStatus === "completed" && resulting ? buildResultData(result.rows, result.report) : null,
+    }));
+}
+export type OrderStatusForm = z.input<ReturnType<typeof orderStatusFormFor>>;

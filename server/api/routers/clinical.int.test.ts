@@ -181,4 +181,13 @@ describeEachDatabase("clinical procedures", (db) => {
       second.patient.updateDemographics({ patientId, expectedVersion: fresh, changes: { email: "x@example.test" }, reason: "Desk" }),
     ).resolves.toEqual({ version: 3, changed: true, repeated: false });
   });
+
+  it("an order whose optional details were sent as undefined (as superjson keeps them) still reads back and moves on", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    const { orderId } = await api.order.create({ patientId, kind: "lab", details: { description: "Potassium", code: undefined } });
+    const moved = await api.order.changeStatus({ orderId, expectedVersion: 1, newStatus: "in_progress", reason: null, resultData: null });
+    expect(moved.status).toBe("in_progress");
+    expect(await api.order.byId({ orderId })).toMatchObject({ status: "in_progress" });
+  });
 });

@@ -1,12 +1,8 @@
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
-import {
-  demographicsChangesInput,
-  patientDecider,
-  registerPatientInput,
-  type PatientCommand,
-} from "../../domain/patient/decider";
+import { patientDecider, type PatientCommand } from "../../domain/patient/decider";
+import { demographicsChangesInput, registerPatientSchema } from "../../../shared/clinical/patients";
 import { alertFormSchema, allergyFormSchema, allergyReasonSchema } from "../../../shared/clinical/safety";
 import { pageLimit, positionInput, text, versionInput } from "../../input";
 import { patientStream } from "../../domain/streams";
@@ -42,7 +38,7 @@ const alertId = z.uuid("alert id must be a uuid");
 
 export const patientRouter = router({
   register: clinicianProcedure
-    .input(registerPatientInput.omit({ patientId: true }).extend(commandIdInput))
+    .input(registerPatientSchema.extend(commandIdInput))
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
       const id = newAggregateId(commandId, "patient");

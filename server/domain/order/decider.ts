@@ -3,7 +3,7 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError, ValidationError } from "../../errors";
-import { boundedJsonObject, clinicalInstant, text } from "../../input";
+import { clinicalInstant } from "../../input";
 import { parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import type { EncounterCheck } from "../encounter/decider";
 import { requireActivePatient, type PatientCheck } from "../patient/decider";
@@ -13,7 +13,6 @@ import {
   orderDetailsSchema,
   orderKinds,
   orderPriorities,
-  orderStatuses,
   resultingKinds,
   type OrderDetails,
   type OrderEvent,
@@ -62,20 +61,9 @@ export type CreateOrderData = z.input<typeof createOrderInput> & {
   encounter?: EncounterCheck | null;
 };
 
-/**
- * A result as a client may send it: JSON of at most 64 KB, 8 levels and 10,000 characters per
- * value. Reports are text; images and documents belong in a document store, not the event log.
- */
-export const resultDataInput = boundedJsonObject({ maxBytes: 64 * 1024, maxDepth: 8, maxStringLength: 10_000 });
-
-export const changeOrderStatusInput = z.object({
-  orderId: z.uuid(),
-  newStatus: z.enum(orderStatuses),
-  /** Required when cancelling. */
-  reason: text(500).nullish(),
-  /** Required when completing a lab or imaging order; refused otherwise. */
-  resultData: resultDataInput.nullish(),
-});
+// The status change's input (and the result's bounds) live in shared/, where the console's form reads them.
+export { changeOrderStatusInput, resultDataInput } from "../../../shared/clinical/orders";
+import { changeOrderStatusInput } from "../../../shared/clinical/orders";
 export type ChangeOrderStatusData = z.input<typeof changeOrderStatusInput>;
 
 export type CreateOrder = { type: "CreateOrder"; data: CreateOrderData; metadata: CommandMetadata };
@@ -177,7 +165,9 @@ function create(command: CreateOrder, state: OrderState): OrderEvent[] {
       encounterId,
       providerId: data.providerId,
       kind: data.kind,
-      details: data.details,
+      // A detail sent as undefined (superjson keeps the key) is left out: sealed as PHI it would
+      // be stored as null, which the event's schema refuses on every later read of the order.
+      details: Object.fromEntries(Object.entries(data.details).filter(([, v]) => v !== undefined)) as OrderDetails,
       priority: data.priority,
       scheduledFor: data.scheduledFor ? toIso(data.scheduledFor) : null,
     },

@@ -2,20 +2,19 @@
 import { z } from "zod";
 import type { Decider } from "../../eventStore/types";
 import { NotFoundError } from "../../errors";
-import { dateOfBirthInput, text } from "../../input";
+import { text } from "../../input";
 import { parseInput, refuse, toIso, unreachable, type CommandMetadata } from "../common";
 import {
   changeReasonSchema,
   criticalFindingSchema,
   demographicFields,
-  demographicsSchema,
   erasureReasonSchema,
-  mrnSchema,
   type Address,
   type Demographics,
   type DemographicsChanges,
   type PatientEvent,
 } from "./events";
+import { demographicsChangesInput, latestDateOnEarth, registerPatientSchema } from "../../../shared/clinical/patients";
 import {
   activeAllergies,
   alertFormSchema,
@@ -30,19 +29,10 @@ import {
 // ---- commands -------------------------------------------------------------------------------
 
 /** The API can reuse these (e.g. `.omit({ patientId: true })`): ids are minted by the handler. */
-export const registerPatientInput = z.object({
-  patientId: z.uuid(),
-  mrn: mrnSchema,
-  ...demographicsSchema.shape,
-  dateOfBirth: dateOfBirthInput,
-  email: demographicsSchema.shape.email.default(null),
-  phone: demographicsSchema.shape.phone.default(null),
-  address: demographicsSchema.shape.address.default(null),
-});
+export const registerPatientInput = registerPatientSchema.extend({ patientId: z.uuid() });
 export type RegisterPatientData = z.input<typeof registerPatientInput>;
 
-/** The changes a client may send: as stored, with a date of birth bounded to what is plausible. */
-export const demographicsChangesInput = z.strictObject({ ...demographicsSchema.shape, dateOfBirth: dateOfBirthInput }).partial();
+export { demographicsChangesInput, latestDateOnEarth };
 
 export const updatePatientDemographicsInput = z.object({
   patientId: z.uuid(),
@@ -178,14 +168,6 @@ function evolveSafety(safety: PatientSafety, event: SafetyEvent): PatientSafety 
 }
 
 // ---- decide ---------------------------------------------------------------------------------
-
-/**
- * The latest calendar date anywhere on Earth (UTC+14) at `now`: a baby born today in Kiribati
- * is not "born in the future" for a server on UTC.
- */
-export function latestDateOnEarth(now: Date): string {
-  return new Date(now.getTime() + 14 * 3_600_000).toISOString().slice(0, 10);
-}
 
 function assertDobNotInFuture(dateOfBirth: string, now: Date): void {
   if (dateOfBirth > latestDateOnEarth(now)) {

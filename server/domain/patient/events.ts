@@ -11,45 +11,28 @@ import {
   allergySubstanceSchema,
 } from "../../../shared/clinical/safety";
 
-// Patterns and value lists live in shared/, where the console's forms read them too.
-export { mrnPattern, mrnSchema, phonePattern, sexValues, type Sex } from "../../../shared/clinical/patients";
-import { mrnSchema, phonePattern, sexValues } from "../../../shared/clinical/patients";
-
-export const addressSchema = z.object({
-  line1: text(200, { min: 1 }),
-  line2: text(200, { min: 1 }).optional(),
-  city: text(100, { min: 1 }),
-  region: text(100, { min: 1 }).optional(),
-  postalCode: text(20, { min: 1 }),
-  /** ISO 3166-1 alpha-2, so addresses stay comparable across sites. */
-  country: z.string().regex(/^[A-Z]{2}$/, "country must be an ISO 3166-1 alpha-2 code, e.g. US"),
-});
-export type Address = z.output<typeof addressSchema>;
-
-/** The fields PatientDemographicsUpdated may change (the MRN is not one of them). */
-export const demographicsSchema = z.object({
-  // May be empty: mononymous patients, and v1 records whose single name had no given part.
-  givenName: text(100),
-  familyName: text(100, { min: 1 }),
-  dateOfBirth: z.iso.date(),
-  sex: z.enum(sexValues),
-  email: z.email().max(254).nullable(),
-  phone: z.string().trim().regex(phonePattern, "phone must be digits with optional + ( ) - . separators").nullable(),
-  address: addressSchema.nullable(),
-});
-export type Demographics = z.output<typeof demographicsSchema>;
-export type DemographicField = keyof Demographics;
-export const demographicFields = Object.keys(demographicsSchema.shape) as DemographicField[];
+// Patterns, value lists and the demographics schemas live in shared/, where the console's forms
+// and the API's procedures read them too.
+export {
+  addressSchema,
+  changeReasonSchema,
+  demographicFields,
+  demographicsChangesInput,
+  demographicsSchema,
+  mrnPattern,
+  mrnSchema,
+  phonePattern,
+  sexValues,
+  type Address,
+  type Demographics,
+  type DemographicField,
+  type Sex,
+} from "../../../shared/clinical/patients";
+import { changeReasonSchema, demographicsSchema, mrnSchema } from "../../../shared/clinical/patients";
 
 /** Strict, so a stray key (an MRN, say) is refused rather than silently dropped. */
 export const demographicsChangesSchema = z.strictObject(demographicsSchema.shape).partial();
 export type DemographicsChanges = z.output<typeof demographicsChangesSchema>;
-
-export const changeReasonSchema = text(500, {
-  min: 1,
-  minMessage: "a reason for the change is required",
-  maxMessage: "the reason may be at most 500 characters",
-});
 
 /** v1 stored one `name`; v2 splits it. The last word is taken as the family name. */
 export function splitLegacyName(name: string): { givenName: string; familyName: string } {
