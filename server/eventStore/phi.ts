@@ -173,7 +173,9 @@ function concretePaths(data: Json, fields: readonly string[]): string[] {
   for (const field of fields) {
     if (field.endsWith(".*")) {
       const parent = getPath(data, field.slice(0, -2));
-      if (isObject(parent)) for (const k of Object.keys(parent)) out.push(`${field.slice(0, -2)}.${k}`);
+      // A key present with no value (an optional field sent as undefined) is not sealed: JSON
+      // would store it as null, which the schema of an optional field refuses on every read.
+      if (isObject(parent)) for (const k of Object.keys(parent)) if (parent[k] !== undefined) out.push(`${field.slice(0, -2)}.${k}`);
     } else if (getPath(data, field) !== undefined) {
       out.push(field);
     }

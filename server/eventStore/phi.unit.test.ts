@@ -106,6 +106,16 @@ describe("PHI envelopes", () => {
     expect(() => openFields(ring, sealed, "PatientRegistered")).toThrow(/no data key is stored for .*restored from a backup/);
   });
 
+  it("leaves a key with no value out of the envelope, so it reads back absent rather than null", async () => {
+    const { ring, sql } = ringWith(new Map([[subject, "live"]]));
+    const data = { patientId: subject, details: { description: "Glucose", code: undefined } };
+    const sealed = sealFields(data, ["details.*"], subject, dataKey, "OrderCreated");
+    expect((sealed[ENVELOPE_KEY] as PhiEnvelope).f).toEqual(["details.description"]);
+    await ring.prepare(sql, [subject]);
+    const opened = openFields(ring, JSON.parse(JSON.stringify(sealed)), "OrderCreated").data as typeof data;
+    expect(opened.details).toEqual({ description: "Glucose" });
+  });
+
   it("keeps what a newer lookup found when an older one (another connection, an older snapshot) answers after it", async () => {
     const master = masterKeyOf(randomBytes(32));
     const ring = createKeyRing({ current: master });
