@@ -437,6 +437,21 @@ for (const screen of screens) {
         await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
         await check(`${path} (compliance)`);
       }
+      await page.goto("/audit/integrity");
+      await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+      await check("/audit/integrity (compliance)");
+      // And the admin console's pages.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect(page).toHaveURL(/\/sign-in/);
+      await page.getByLabel("Email").fill("admin@demo.test");
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect(page.getByTestId("signed-in-user")).toBeVisible();
+      for (const path of ["/admin", "/admin/projections", "/admin/metrics", "/admin/schemas", "/admin/erasure"]) {
+        await page.goto(path);
+        await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+        await check(`${path} (admin)`);
+      }
     }
     await context.close();
   });
