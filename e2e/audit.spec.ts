@@ -1,34 +1,8 @@
 // The compliance officer's journey: a clinician changes a patient's phone (with a reason) and
 // opens the chart; the officer finds the patient, sees the change and its reason in the timeline,
 // travels back to before it and sees the old number, and sees the clinician's read in the log.
-import { expect, test, type Page } from "@playwright/test";
-
-const password = "demo-password-2026";
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
-
-/** A tRPC call from the signed-in page (its session cookie), as the console's client makes it. */
-async function call<T>(page: Page, path: string, input: unknown): Promise<T> {
-  return page.evaluate(
-    async ({ path, input }) => {
-      const response = await fetch(`/api/trpc/${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ json: input }),
-      });
-      const body = await response.json();
-      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
-      return body.result.data.json;
-    },
-    { path, input },
-  ) as Promise<T>;
-}
+import { expect, test } from "@playwright/test";
+import { signIn, call } from "./helpers";
 
 test("compliance follows a change through the timeline, travels to before it, and sees who viewed the chart", async ({ page }) => {
   // The clinician: register, then correct the phone number with a reason, then open the chart.

@@ -2,40 +2,10 @@
 // chart of a patient not in their care, states why, and sees it; the compliance officer, from the
 // patient's audit page, sees who looked and through which screens, and marks the emergency
 // access reviewed with a note, within three clicks.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { signIn, signOut, call } from "./helpers";
 
-const password = "demo-password-2026";
 const shots = ".scratch/compliance-access";
-
-async function signIn(page: Page, email: string, name: string, secret = password) {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(secret);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
-
-async function signOut(page: Page) {
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await expect(page).toHaveURL(/\/sign-in/);
-}
-
-/** A tRPC call from the signed-in page (its session cookie), as the console's client makes it. */
-async function call<T>(page: Page, path: string, input: unknown): Promise<T> {
-  return page.evaluate(
-    async ({ path, input }) => {
-      const response = await fetch(`/api/trpc/${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ json: input }),
-      });
-      const body = await response.json();
-      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
-      return body.result.data.json;
-    },
-    { path, input },
-  ) as Promise<T>;
-}
 
 test("a clinician breaks the glass with a reason; compliance sees who looked this month and reviews the access", async ({ page }) => {
   const tag = Date.now().toString(36);

@@ -1,17 +1,8 @@
 // An admin forgets a patient: finds them by MRN, sees who it is, must give a reason, type the MRN
 // again and tick that it cannot be undone; afterwards the clinician's chart says the patient was
 // erased and shows none of their details, and the erasure is listed with who and why.
-import { expect, test, type Page } from "@playwright/test";
-
-const password = "demo-password-2026";
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
+import { expect, test } from "@playwright/test";
+import { signIn } from "./helpers";
 
 test("an admin erases a patient after a confirm step, and the chart shows them as erased", async ({ browser }) => {
   const mrn = `X${Date.now().toString(36).toUpperCase().slice(-8)}`;

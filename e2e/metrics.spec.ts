@@ -1,35 +1,11 @@
 // The admin's observability journey: after some clinical activity, the metrics page charts the
 // cluster's figures, /api/metrics serves them to Prometheus only with the token, and the schema
 // registry lists every registered event type.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { signIn, call } from "./helpers";
 import { eventDefinitions } from "../server/domain/registry";
 
-const password = "demo-password-2026";
 const token = process.env.METRICS_TOKEN ?? "e2e-metrics-token-0123456789";
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
-
-async function call<T>(page: Page, path: string, input: unknown): Promise<T> {
-  return page.evaluate(
-    async ({ path, input }) => {
-      const response = await fetch(`/api/trpc/${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ json: input }),
-      });
-      const body = await response.json();
-      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
-      return body.result.data.json;
-    },
-    { path, input },
-  ) as Promise<T>;
-}
 
 test("an admin watches the cluster's metrics as charts after some activity", async ({ page, request }) => {
   test.setTimeout(150_000);

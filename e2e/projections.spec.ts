@@ -1,17 +1,8 @@
 // The admin's journey: rebuild a read model with a reason from the projections page, watch the
 // progress reach 100% without reloading, see the projection running again; then the compliance
 // officer finds the rebuild (who, why) in the audit log.
-import { expect, test, type Page } from "@playwright/test";
-
-const password = "demo-password-2026";
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
+import { expect, test } from "@playwright/test";
+import { signIn } from "./helpers";
 
 // Two users' sign-ins and a rebuild on a shared, busy machine: more than the default minute.
 test.setTimeout(180_000);

@@ -1,17 +1,8 @@
 // Operations pages over the async projections: a clinician reads the census and order turnaround
 // (with the overdue thresholds and how fresh the numbers are); a compliance officer reads the
 // activity chart with users by name.
-import { expect, test, type Page } from "@playwright/test";
-
-const password = "demo-password-2026";
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText(name);
-}
+import { expect, test } from "@playwright/test";
+import { signIn } from "./helpers";
 
 test("a clinician sees the census and order turnaround with data", async ({ page }) => {
   await signIn(page, "clinician@demo.test", "Casey Clinician");
