@@ -2,6 +2,7 @@
 // serves its first request: check every setting, then start the background work. Called by
 // instrumentation.ts in the Node.js runtime, once per process.
 import { getDatabase } from "./db/client";
+import { embeddedDatabaseHolder } from "./db/embeddedLock";
 import { env, EnvError, type Env } from "./db/env";
 import { backgroundWorkWanted, startBackgroundWork } from "./workers/background";
 import { observeProcess } from "./metrics/process";
@@ -23,8 +24,13 @@ export async function bootServer(): Promise<void> {
   // Background work opens the database at boot; so does a PostgreSQL deployment without it, so
   // that migrations and the PHI master key are checked before the first request (a wrong key
   // stops start-up here, not on the first chart). The embedded database without background work
-  // is opened by its first request, as before.
-  if (!backgroundWorkWanted(e) && !e.DATABASE_URL) return;
+  // is opened by its first request, as before; but one that another process holds stops start-up
+  // here, naming the holder, instead of printing "Ready" and failing every page.
+  if (!backgroundWorkWanted(e) && !e.DATABASE_URL) {
+    const holder = embeddedDatabaseHolder(e.PGLITE_DIR);
+    if (holder) refuse(holder);
+    return;
+  }
   let db;
   try {
     db = await getDatabase();

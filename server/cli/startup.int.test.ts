@@ -152,4 +152,20 @@ describe("next start / next dev boot (instrumentation.ts) with good settings", (
     expect(edge).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(existsSync(dataDir)).toBe(false);
   });
+
+  it("stops with exit 1 naming the holder when another process holds the embedded database, background work or not", async () => {
+    const dataDir = join(scratch, `pglite-held-${Math.random().toString(36).slice(2)}`);
+    const { lockEmbeddedDatabase } = await import("../db/embeddedLock");
+    const lock = lockEmbeddedDatabase(dataDir);
+    try {
+      for (const worker of ["off", "inline"]) {
+        const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: worker, PGLITE_DIR: dataDir });
+        expect(out.code, `OUTBOX_WORKER=${worker}\nstdout: ${out.stdout}\nstderr: ${out.stderr}`).toBe(1);
+        expect(out.stderr).toContain(`in use by process ${process.pid}`);
+        expect(out.stdout).not.toContain("background work:");
+      }
+    } finally {
+      lock.release();
+    }
+  });
 });

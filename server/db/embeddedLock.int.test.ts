@@ -2,8 +2,8 @@
 // the holder, in this process and from another one, and a lock left by a killed process is
 // taken over.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "./client";
@@ -94,5 +94,25 @@ describe("the embedded database has one owner", () => {
     expect(existsSync(`${dataDir}.lock`)).toBe(true);
     const lock = lockEmbeddedDatabase(dataDir);
     lock.release();
+  });
+
+  it("takes over a dead process's lock only while it is still that lock: a live opener's lock that replaced it meanwhile is kept", () => {
+    const dataDir = freshDir();
+    const lockPath = `${dataDir}.lock`;
+    // Above Linux's largest pid: no such process.
+    writeFileSync(lockPath, JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), started: 1, command: "a killed process", since: "2026-01-01T00:00:00.000Z" }));
+    // Another opener (here: this test's parent process, which is alive) takes the stale lock over
+    // between this opener's reading it and removing it.
+    const live = JSON.stringify({ pid: process.ppid, host: hostname(), started: null, command: "another opener", since: new Date().toISOString() });
+    const racing = () =>
+      lockEmbeddedDatabase(dataDir, {
+        afterJudgedStale: () => {
+          unlinkSync(lockPath);
+          writeFileSync(lockPath, live);
+        },
+      });
+    expect(racing).toThrow(`in use by process ${process.ppid}`);
+    expect(readFileSync(lockPath, "utf8")).toBe(live);
+    expect(existsSync(`${lockPath}.takeover`)).toBe(false);
   });
 });

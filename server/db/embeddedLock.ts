@@ -3,7 +3,11 @@
 // loses its rows when both close. So opening a folder takes a lock file beside it, held for the
 // process's life and removed on exit; a lock left by a process that is gone (kill -9, a crash)
 // is taken over. Every other opener is refused with a message naming the holder.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+// Two rules keep two openers from both believing they hold it: a lock file appears whole (written
+// beside it, then hard-linked into place, so nobody reads a half-written one and takes it for a
+// crash), and a stale lock is removed only under a short take-over guard, after checking that it
+// is still the same stale lock (another opener may have replaced it with a live one meanwhile).
+import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 
@@ -37,11 +41,96 @@ function alive(info: LockInfo): boolean {
   return info.started === null || started === null || started === info.started;
 }
 
-function readLock(path: string): LockInfo | null {
+function readRaw(path: string): string | null {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as LockInfo;
+    return readFileSync(path, "utf8");
   } catch {
     return null;
+  }
+}
+
+function parseLock(raw: string | null): LockInfo | null {
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw) as LockInfo;
+  } catch {
+    return null;
+  }
+}
+
+const readLock = (path: string) => parseLock(readRaw(path));
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+const ignoreMissing = (error: unknown) => {
+  if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+};
+
+/** Creates the lock file with its content in one step; false when one exists already. */
+function createLock(path: string, content: string): boolean {
+  const staged = `${path}.${process.pid}.new`;
+  writeFileSync(staged, content, { mode: 0o600 });
+  try {
+    linkSync(staged, path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") throw error;
+    // A file system without hard links: create and write (a reader may briefly see it empty).
+    let fd: number;
+    try {
+      fd = openSync(path, "wx", 0o600);
+    } catch (fallback) {
+      if ((fallback as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw fallback;
+    }
+    writeSync(fd, content);
+    closeSync(fd);
+    return true;
+  } finally {
+    try {
+      unlinkSync(staged);
+    } catch (error) {
+      ignoreMissing(error);
+    }
+  }
+}
+
+/** How old a take-over guard must be before it counts as left by a crash mid-take-over. */
+const GUARD_STALE_MS = 5_000;
+
+/**
+ * Removes the lock file if it still holds exactly what was judged stale. Under a guard: without
+ * it, two openers that both read the dead process's lock could each remove it, the second one
+ * removing the first one's fresh lock, and both would go on to open the folder.
+ */
+function removeStale(path: string, judged: string | null): void {
+  const guard = `${path}.takeover`;
+  try {
+    closeSync(openSync(guard, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
+    } catch (stat) {
+      ignoreMissing(stat);
+    }
+    sleepSync(10); // another opener is taking it over: look again shortly
+    return;
+  }
+  try {
+    if (readRaw(path) === judged) unlinkSync(path);
+  } catch (error) {
+    ignoreMissing(error);
+  } finally {
+    try {
+      unlinkSync(guard);
+    } catch (error) {
+      ignoreMissing(error);
+    }
   }
 }
 
@@ -58,7 +147,33 @@ function commandOf(): string {
 
 export type EmbeddedLock = { path: string; release(): void };
 
-export function lockEmbeddedDatabase(dataDir: string): EmbeddedLock {
+function inUseMessage(dataDir: string, held: LockInfo): string {
+  return (
+    `The embedded database at ${dataDir} is in use by process ${held.pid} (${held.command}, since ${held.since}). ` +
+    "It belongs to one process at a time: stop that process first, or run this against PostgreSQL " +
+    "(set DATABASE_URL), where several processes may share the database. With `npm start` running, the " +
+    "outbox and projections already run inside it, and POST /api/cron/outbox drains on demand."
+  );
+}
+
+/**
+ * Why the folder cannot be opened now (another live process holds it), or null. Only a look: a
+ * server that opens the folder on its first request asks this at boot, so that it stops there
+ * instead of printing "Ready" and failing every page.
+ */
+export function embeddedDatabaseHolder(dataDir: string): string | null {
+  if (dataDir.startsWith("memory://")) return null;
+  const held = readLock(`${resolve(dataDir)}.lock`);
+  if (!held || (held.pid === process.pid && held.host === hostname())) return null;
+  return alive(held) ? inUseMessage(dataDir, held) : null;
+}
+
+export type LockTestHooks = {
+  /** Called between judging the lock stale and removing it: where another opener may act. */
+  afterJudgedStale?: () => void;
+};
+
+export function lockEmbeddedDatabase(dataDir: string, hooks: LockTestHooks = {}): EmbeddedLock {
   const path = `${resolve(dataDir)}.lock`;
   const mine: LockInfo = {
     pid: process.pid,
@@ -67,34 +182,20 @@ export function lockEmbeddedDatabase(dataDir: string): EmbeddedLock {
     command: commandOf(),
     since: new Date().toISOString(),
   };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, "wx", 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const held = readLock(path);
+  // Enough tries to wait out another opener's take-over (each wait is 10 ms).
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (!createLock(path, JSON.stringify(mine))) {
+      const raw = readRaw(path);
+      const held = parseLock(raw);
       if (held && held.pid === process.pid && held.host === mine.host) {
         throw new EmbeddedDatabaseLockedError(`The embedded database at ${dataDir} is already open in this process`);
       }
-      if (held && alive(held)) {
-        throw new EmbeddedDatabaseLockedError(
-          `The embedded database at ${dataDir} is in use by process ${held.pid} (${held.command}, since ${held.since}). ` +
-            "It belongs to one process at a time: stop that process first, or run this against PostgreSQL " +
-            "(set DATABASE_URL), where several processes may share the database. With `npm start` running, the " +
-            "outbox and projections already run inside it, and POST /api/cron/outbox drains on demand.",
-        );
-      }
+      if (held && alive(held)) throw new EmbeddedDatabaseLockedError(inUseMessage(dataDir, held));
       // Stale (its process is gone) or unreadable (a crash while writing it): take it over.
-      try {
-        unlinkSync(path);
-      } catch {
-        // Another process removed it first; try again.
-      }
+      hooks.afterJudgedStale?.();
+      removeStale(path, raw);
       continue;
     }
-    writeSync(fd, JSON.stringify(mine));
-    closeSync(fd);
     let released = false;
     const release = () => {
       if (released) return;
