@@ -421,6 +421,14 @@ function fuzzSuite(name: string, open: () => Promise<{ db: Database; close: () =
         body: JSON.stringify({ json: {}, meta: { values: { dateOfBirth: ["nope"] } } }),
       });
       expect(badMeta).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+
+      // Bodies the transport cannot unpack are named as such, not by the library's internals.
+      const post = (body: string) => answer(db, fx, "http://localhost/api/trpc/patient.register", { method: "POST", headers: { "content-type": "application/json" }, body });
+      for (const body of ["null", JSON.stringify({ json: { mrn: "X" }, meta: { values: "x", referentialEqualities: { mrn: ["x.y.z"] } } })]) {
+        const malformed = await post(body);
+        expect(malformed, body).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+        expect(malformed.message, body).toMatch(/^The request is not a well-formed call/);
+      }
     });
 
     it.skipIf(!options.random)("answers random values from fast-check in any field without a 500", async () => {

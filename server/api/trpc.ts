@@ -12,6 +12,16 @@ import { callObserved } from "./observe";
 /** At most this many input problems go back to the browser: an array of 50,000 bad items is one answer, not 50,000. */
 const MAX_ISSUES = 20;
 
+/**
+ * A body the transport could not even unpack (`null`, superjson meta pointing nowhere) fails in
+ * tRPC's or superjson's own code with a JavaScript error ("Cannot destructure property 'json' of
+ * 'e' as it is null", "Maximum call stack size exceeded"): that text names their internals, not
+ * the caller's mistake, so it is replaced. Procedures never answer BAD_REQUEST with such a cause
+ * (an unexpected error inside one is INTERNAL_SERVER_ERROR).
+ */
+const MALFORMED_CALL = 'The request is not a well-formed call: send the input as {"json": <input>, "meta": <superjson meta>}, as the tRPC client does';
+const malformedCall = (error: TRPCError) => error.code === "BAD_REQUEST" && (error.cause instanceof TypeError || error.cause instanceof RangeError);
+
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
   errorFormatter({ shape, error, ctx }) {
@@ -28,7 +38,7 @@ const t = initTRPC.context<Context>().create({
     const issues = zod?.issues.slice(0, MAX_ISSUES) ?? null;
     return {
       ...shape,
-      message: zod ? z.prettifyError(new z.ZodError(issues!)) : shape.message,
+      message: zod ? z.prettifyError(new z.ZodError(issues!)) : malformedCall(error) ? MALFORMED_CALL : shape.message,
       data: {
         ...shape.data,
         // Never send stack traces to the browser.
