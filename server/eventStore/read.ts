@@ -264,7 +264,7 @@ export type LogReaderLag = {
  * (a long report, an idle-in-transaction session) and how many committed events wait behind it.
  * `idle_in_transaction_session_timeout` bounds how long a forgotten session can do this.
  */
-export async function logReaderLag(store: Store, countUpTo = 10_000): Promise<LogReaderLag> {
+export async function logReaderLag(store: Pick<Store, "sql">, countUpTo = 10_000): Promise<LogReaderLag> {
   const [row] = await store.sql<{ horizon: string; pid: number | null; since: Date | null; state: string | null; waiting: bigint }>(
     `WITH h AS (SELECT log_read_horizon() AS x)
      SELECT h.x::text AS horizon, a.pid, a.xact_start AS since, a.state,

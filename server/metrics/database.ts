@@ -2,7 +2,7 @@
 // reports the same cluster-wide truth: no count(*) over events (the highest position instead,
 // since events are never deleted), table sizes from the catalog, the outbox through its partial
 // indexes with capped counts, projection lag from the checkpoints and the log's primary key.
-import { prismaRunner, type Db } from "../eventStore";
+import { logReaderLag, prismaRunner, type Db } from "../eventStore";
 import { metrics } from "./registry";
 
 type Num = number | string | bigint | null;
@@ -103,6 +103,10 @@ export async function collectDatabaseGauges(db: Db): Promise<{ store: StoreFigur
   m.outboxPending.set(store.outbox.pending);
   m.outboxOldestAge.set(store.outbox.oldestPendingSeconds);
   m.outboxDead.set(store.outbox.deadLettered);
+  // What holds the global log's readers back: a long report or a session left idle in a transaction.
+  const held = await logReaderLag({ sql: prismaRunner(db) });
+  m.logReaderHeldEvents.set(held.eventsWaiting);
+  m.logReaderHeldSeconds.set(held.heldBackBy?.since ? Math.max(0, (Date.now() - held.heldBackBy.since.getTime()) / 1000) : 0);
   const projections = await projectionLags(db, store.events);
   m.projectionLagEvents.reset();
   m.projectionLagSeconds.reset();

@@ -1,12 +1,13 @@
 // Each metric moves when its cause happens, and shows at /api/metrics (parsed as Prometheus text).
 import { randomUUID } from "node:crypto";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import pg from "pg";
 import { expect, it } from "vitest";
 import { handleCommand, loadAggregate, loadAtVersion } from "../eventStore";
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream } from "../domain/streams";
 import { callerAs, codeOf, newPatient } from "../testing/caller";
-import { describeEachDatabase, withOwner } from "../testing/db";
+import { describeEachDatabase, pgUrl, withOwner } from "../testing/db";
 import { storeOf } from "../testing/events";
 import { drainOutbox } from "../workers/outbox";
 import type { SessionUser } from "../api/context";
@@ -155,6 +156,24 @@ describeEachDatabase("metrics", (db, kind) => {
       expect(behind?.seconds).toBeGreaterThanOrEqual(0);
     } finally {
       await sql(`DROP TABLE ${table}`);
+    }
+  });
+
+  it.skipIf(kind !== "postgresql")("shows what holds the global log's readers back: the events waiting behind an open transaction of this database, and its age", async () => {
+    const idle = new pg.Client({ connectionString: pgUrl! });
+    await idle.connect();
+    try {
+      // A session left idle in a transaction that holds an id: readers wait for it.
+      await idle.query("BEGIN");
+      await idle.query("SELECT pg_current_xact_id()");
+      await new Promise((r) => setTimeout(r, 1100));
+      await (await callerAs(db(), clinician)).patient.register(newPatient());
+      const families = await scrape();
+      expect(value(families, "emr_log_reader_held_events")).toBeGreaterThanOrEqual(1);
+      expect(value(families, "emr_log_reader_held_seconds")).toBeGreaterThanOrEqual(1);
+    } finally {
+      await idle.query("ROLLBACK").catch(() => {});
+      await idle.end();
     }
   });
 

@@ -149,6 +149,16 @@ function createMetrics() {
       help: "Dead-lettered outbox rows awaiting an admin (counted up to 100,000)",
       registers: r,
     }),
+    logReaderHeldEvents: new Gauge({
+      name: "emr_log_reader_held_events",
+      help: "Committed events that global-log readers (projections) cannot see yet because an older transaction of this database is still open (counted up to 10,000)",
+      registers: r,
+    }),
+    logReaderHeldSeconds: new Gauge({
+      name: "emr_log_reader_held_seconds",
+      help: "Age of the open transaction of this database that holds global-log readers back (0 when none does); idle_in_transaction_session_timeout bounds a forgotten one",
+      registers: r,
+    }),
     projectionLagEvents: new Gauge({
       name: "emr_projection_lag_events",
       help: "Events in the log past the projection's checkpoint, by projection",
