@@ -9,7 +9,7 @@ import type { Auth } from "../auth";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth";
 import { isRole, type Role } from "../auth/roles";
 import { noteSessionChange } from "../auth/sessionCache";
-import { appendToStream, commandCausationId, newCommandId, storeIn, type Store } from "../eventStore";
+import { appendToStream, commandCausationId, isRetryableTransactionError, newCommandId, storeIn, type Store } from "../eventStore";
 import { userStream, type UserEvent } from "../domain/user/events";
 import { storeFor } from "./context";
 
@@ -137,12 +137,15 @@ export async function setUserRoles(
   return changed;
 }
 
-/** PostgreSQL's serialization failure and deadlock, as the driver or Prisma reports them. */
+/**
+ * PostgreSQL's serialization failure and deadlock, as the driver or Prisma reports them: Prisma's
+ * P2034, or the SQLSTATE wherever the driver adapter put it (a statement refused inside the
+ * transaction comes as the adapter's own error, its code in `cause.originalCode`).
+ */
 export function isSerializationFailure(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const x = e as { code?: unknown; meta?: { code?: unknown }; message?: unknown };
-    if (x.code === "P2034" || x.code === "40001" || x.code === "40P01") return true;
-    if (x.meta?.code === "40001" || x.meta?.code === "40P01") return true;
+    if (x.code === "P2034" || isRetryableTransactionError(e)) return true;
     if (typeof x.message === "string" && /could not serialize access|deadlock detected|write conflict or a deadlock/i.test(x.message)) return true;
   }
   return false;

@@ -134,4 +134,17 @@ describePostgres("users.setRoles under contention", (db) => {
       expect((changes[i]!.data as { previousRoles: string[] }).previousRoles).toEqual((changes[i - 1]!.data as { roles: string[] }).roles);
     }
   });
+
+  it("retries serialization failures between changes to different users, whichever statement the database refuses", async () => {
+    const admin = callerFor(db(), ["admin"]);
+    const ids = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => (await admin.users.create({ email: `race-${i}-${randomUUID()}@test.invalid`, name: `Race ${i}`, password, roles: [] })).id),
+    );
+    for (let round = 0; round < 3; round++) {
+      const calls = Array.from({ length: 12 }, (_, i) =>
+        codeOf(callerFor(db(), ["admin"]).users.setRoles({ userId: ids[i % ids.length]!, roles: i % 2 === round % 2 ? ["clinician"] : ["compliance"], reason: `round ${round} change ${i}` })),
+      );
+      expect(await Promise.all(calls)).toEqual(Array(12).fill("OK"));
+    }
+  });
 });
