@@ -235,17 +235,24 @@ function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnv
   }));
 }
 
-/** Refuses a client's command id that was used for another record or another command. */
-async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprint: string): Promise<boolean> {
-  const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null }>(
-    "SELECT stream_id, metadata->>'commandFingerprint' AS fingerprint FROM events WHERE event_id = $1::uuid",
+/**
+ * Refuses a client's command id that was used for another record or another command. For a
+ * repeat of the same command, the version its events brought the stream to (its stored result:
+ * a command's events are appended together and name it as their cause); null for a new command id.
+ */
+async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprint: string): Promise<number | null> {
+  const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null; last_version: number }>(
+    `SELECT e0.stream_id, e0.metadata->>'commandFingerprint' AS fingerprint,
+            (SELECT max(e.version) FROM events e
+              WHERE e.stream_id = e0.stream_id AND e.version >= e0.version AND e.causation_id = e0.causation_id) AS last_version
+       FROM events e0 WHERE e0.event_id = $1::uuid`,
     [eventIdFor(envelope.commandId, 0)],
   );
-  if (!seen) return false;
+  if (!seen) return null;
   if (seen.stream_id !== streamId || seen.fingerprint !== fingerprint) {
     throw new IdempotencyKeyReusedError(envelope.commandId, seen.stream_id === streamId ? "command" : "record");
   }
-  return true;
+  return Number(seen.last_version);
 }
 
 /** Transaction attempts when an append is refused for being older than the stream's last writer. */
@@ -302,8 +309,12 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
   let orderRetries = 0;
   for (let attempt = 1; ; attempt++) {
     const loaded = await loadAggregate(store, streamId, decider);
-    if (fingerprint && (await checkCommandRepeat(store, streamId, envelope, fingerprint))) {
-      return { streamId, events: [], append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: true };
+    const storedVersion = fingerprint ? await checkCommandRepeat(store, streamId, envelope, fingerprint) : null;
+    if (storedVersion !== null) {
+      // The stored result: the version (and state) the first run left, whether the stream has
+      // moved on since or the first run committed only after this load.
+      const state = storedVersion === loaded.version ? loaded.state : (await loadAtVersion(store, streamId, decider, storedVersion)).state;
+      return { streamId, events: [], append: null, state, version: storedVersion, snapshotted: false, repeated: true };
     }
     if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
       recordConflict(decider.aggregateType);
@@ -373,6 +384,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
         options.onSnapshotError?.(error);
       }
     }
-    return { streamId, events, append, state, version, snapshotted, repeated: append.repeated };
+    // A repeat wrote nothing this time, however it was found (before the append or by it).
+    return { streamId, events: append.repeated ? [] : events, append, state, version, snapshotted, repeated: append.repeated };
   }
 }

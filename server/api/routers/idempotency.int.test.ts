@@ -65,4 +65,16 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     expect(new Set(ok.map((r) => r.patientId)).size).toBe(1);
     for (const r of results) if (r.status === "rejected") expect((r.reason as TRPCError).code).toBe("CONFLICT");
   });
+
+  it("answers every copy of an edit with the stored result, raced or retried after the record moved on", async () => {
+    const api = callerFor(db(), ["clinician"]);
+    const { patientId } = await api.patient.register(newPatient());
+    const edit = { patientId, expectedVersion: 1, changes: { phone: "555-0109" }, reason: "race", commandId: randomUUID() };
+    const answers = await Promise.all(Array.from({ length: 12 }, () => api.patient.updateDemographics(edit)));
+    expect(answers.filter((a) => !a.repeated)).toEqual([{ version: 2, changed: true, repeated: false }]);
+    expect(answers.filter((a) => a.repeated)).toEqual(Array(11).fill({ version: 2, changed: false, repeated: true }));
+
+    await api.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { phone: "555-0110" }, reason: "later" });
+    expect(await api.patient.updateDemographics(edit)).toEqual({ version: 2, changed: false, repeated: true });
+  });
 });
