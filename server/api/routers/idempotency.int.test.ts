@@ -63,7 +63,8 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     expect(ok.filter((r) => !r.repeated)).toHaveLength(1);
     expect(new Set(ok.map((r) => r.patientId)).size).toBe(1);
-    for (const r of results) if (r.status === "rejected") expect((r.reason as TRPCError).code).toBe("CONFLICT");
+    // Every copy answers the stored result: none is refused for racing the first.
+    expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
   });
 
   it("answers every copy of an edit with the stored result, raced or retried after the record moved on", async () => {
