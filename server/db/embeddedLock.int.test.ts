@@ -2,7 +2,7 @@
 // the holder, in this process and from another one, and a lock left by a killed process is
 // taken over.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -114,5 +114,18 @@ describe("the embedded database has one owner", () => {
     expect(racing).toThrow(`in use by process ${process.ppid}`);
     expect(readFileSync(lockPath, "utf8")).toBe(live);
     expect(existsSync(`${lockPath}.takeover`)).toBe(false);
+  });
+
+  it("names the same lock through a symbolic link to the folder", () => {
+    const dataDir = freshDir();
+    mkdirSync(dataDir);
+    const alias = join(dataDir, "..", "alias");
+    symlinkSync(dataDir, alias);
+    const lock = lockEmbeddedDatabase(dataDir);
+    try {
+      expect(() => lockEmbeddedDatabase(alias)).toThrow(/already open in this process/);
+    } finally {
+      lock.release();
+    }
   });
 });

@@ -7,7 +7,7 @@
 // beside it, then hard-linked into place, so nobody reads a half-written one and takes it for a
 // crash), and a stale lock is removed only under a short take-over guard, after checking that it
 // is still the same stale lock (another opener may have replaced it with a live one meanwhile).
-import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, linkSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 
@@ -147,6 +147,20 @@ function commandOf(): string {
 
 export type EmbeddedLock = { path: string; release(): void };
 
+/**
+ * The lock file of a folder, by the folder's real path: a symbolic link to the folder, or any
+ * other spelling of it, names the same lock.
+ */
+function lockPathOf(dataDir: string): string {
+  let folder = resolve(dataDir);
+  try {
+    folder = realpathSync(folder);
+  } catch {
+    // Not created yet: nothing can be open there either.
+  }
+  return `${folder}.lock`;
+}
+
 function inUseMessage(dataDir: string, held: LockInfo): string {
   return (
     `The embedded database at ${dataDir} is in use by process ${held.pid} (${held.command}, since ${held.since}). ` +
@@ -163,7 +177,7 @@ function inUseMessage(dataDir: string, held: LockInfo): string {
  */
 export function embeddedDatabaseHolder(dataDir: string): string | null {
   if (dataDir.startsWith("memory://")) return null;
-  const held = readLock(`${resolve(dataDir)}.lock`);
+  const held = readLock(lockPathOf(dataDir));
   if (!held || (held.pid === process.pid && held.host === hostname())) return null;
   return alive(held) ? inUseMessage(dataDir, held) : null;
 }
@@ -174,7 +188,7 @@ export type LockTestHooks = {
 };
 
 export function lockEmbeddedDatabase(dataDir: string, hooks: LockTestHooks = {}): EmbeddedLock {
-  const path = `${resolve(dataDir)}.lock`;
+  const path = lockPathOf(dataDir);
   const mine: LockInfo = {
     pid: process.pid,
     host: hostname(),
