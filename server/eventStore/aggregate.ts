@@ -243,8 +243,8 @@ function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnv
 async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprint: string): Promise<number | null> {
   const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null; last_version: number }>(
     `SELECT e0.stream_id, e0.metadata->>'commandFingerprint' AS fingerprint,
-            (SELECT max(e.version) FROM events e
-              WHERE e.stream_id = e0.stream_id AND e.version >= e0.version AND e.causation_id = e0.causation_id) AS last_version
+            coalesce((SELECT max(e.version) FROM events e
+                       WHERE e.stream_id = e0.stream_id AND e.version >= e0.version AND e.causation_id = e0.causation_id), e0.version) AS last_version
        FROM events e0 WHERE e0.event_id = $1::uuid`,
     [eventIdFor(envelope.commandId, 0)],
   );
