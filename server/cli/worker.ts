@@ -48,7 +48,7 @@ async function main() {
       ? Promise.resolve()
       : runOutboxLoop(
           { store, handlers: outboxHandlers(store), bus },
-          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal: stop.signal, log },
+          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal: stop.signal },
         );
     // The audit sealer follows the log too, where a signing key is configured.
     const signingKey = only ? null : resolveSigningKey(e);

@@ -41,7 +41,7 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
       run: (signal) =>
         runOutboxLoop(
           { store: storeOn(db, eventRegistry), handlers: outboxHandlers(storeOn(db, eventRegistry)), bus: processBus() },
-          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal, log },
+          { batchSize: OUTBOX_BATCH_SIZE, maxAttempts: OUTBOX_MAX_ATTEMPTS, pollMs: e.OUTBOX_POLL_MS, retentionDays: e.OUTBOX_RETENTION_DAYS, signal },
         ),
     });
   }

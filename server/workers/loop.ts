@@ -8,24 +8,14 @@ import { wakeableSleep } from "./wakeup";
 export type LoopOptions = Omit<DrainOptions, "now"> & {
   pollMs: number;
   signal: AbortSignal;
-  /** Told each pass that did something, and each failed pass (summaries only: no payloads). */
-  log?: (line: string) => void;
   /** Delete processed rows older than this many days, about once a minute (OUTBOX_RETENTION_DAYS). */
   retentionDays?: number;
 };
 
-/** A drain pass as one log line (counts only: no payloads). */
-export function drainLine(result: DrainResult): string {
-  const parts = [`${result.published} published`];
-  if (result.retried > 0) parts.push(`${result.retried} to retry`);
-  if (result.deadLettered > 0) parts.push(`${result.deadLettered} dead-lettered`);
-  return `outbox: drained ${result.claimed} (${parts.join(", ")})`;
-}
-
 const RETENTION_EVERY_MS = 60_000;
 
 export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Promise<void> {
-  const { pollMs, signal, log = () => {}, retentionDays, ...drain } = options;
+  const { pollMs, signal, retentionDays, ...drain } = options;
   const structured = componentLogger("outbox");
   // An append (here, or in another process when this one listens) ends the wait at once.
   const wake = wakeableSleep();
@@ -36,13 +26,12 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
     try {
       result = await drainOutbox(deps, drain);
       failures = 0;
-      // One line per pass that moved something; an idle poll says nothing.
-      if (result.claimed > 0) log(drainLine(result));
+      // drainOutbox writes the one line of a pass that moved something ("outbox batch": counts
+      // and duration); an idle poll says nothing.
     } catch (error) {
       // The database or the broker is down: wait longer each time, up to a minute.
       failures++;
-      log(`outbox: drain failed (${errorSummary(error)})`);
-      structured.warn({ ...errorFields(error), failures }, "outbox drain failed");
+      structured.warn({ ...errorFields(error), reason: errorSummary(error), failures }, "outbox drain failed");
     }
     if (retentionDays !== undefined && failures === 0 && Date.now() - lastRetention >= RETENTION_EVERY_MS) {
       lastRetention = Date.now();
