@@ -17,6 +17,13 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  console.error((error as Error).message);
+  const e = error as { message?: string; code?: string; cause?: { code?: string; originalCode?: string } };
+  console.error(e.message ?? String(error));
+  // 42501 insufficient_privilege: connected as the app's role, which may not change the schema.
+  if ([e.code, e.cause?.code, e.cause?.originalCode].includes("42501") || /permission denied/i.test(e.message ?? "")) {
+    console.error(
+      "db:migrate changes the schema, so it must connect as the database's owner: set MIGRATION_DATABASE_URL to the owner's URL (DATABASE_URL stays the app's role).",
+    );
+  }
   process.exit(1);
 });
