@@ -210,7 +210,9 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
         ORDER BY transaction_id, global_position
         LIMIT $3
      ) AS events
-     WHERE transaction_id < log_read_horizon()
+     -- A sub-select: evaluated once per page (an InitPlan), not once per row as a bare call is
+     -- (the function reads pg_stat_activity; per row it cost more than the rest of the page).
+     WHERE transaction_id < (SELECT log_read_horizon())
      -- Qualified: the select list makes transaction_id text, which would sort "10" before "9".
      ORDER BY events.transaction_id, events.global_position`,
     params,
