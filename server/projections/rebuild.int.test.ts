@@ -141,25 +141,49 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       expect(await shadowCount(db)).toBe(0);
       expect((await rebuildById(db.prisma, started.rebuildId))?.status).toBe("cancelled");
 
-      let batches = 0;
-      const failing: Projection = {
-        ...ordersProjection,
-        async apply(tx, events, target) {
-          if (++batches === 2) throw new Error("projection bug");
-          await ordersProjection.apply(tx, events, target);
-        },
+      // A bug in the batch-by-batch apply (a projection without a replay of its own), and one in
+      // the replay's second batch or in its final write.
+      const failingApply = (): Projection => {
+        let batches = 0;
+        const { replay: _replay, ...rest } = ordersProjection;
+        return {
+          ...rest,
+          async apply(tx, events, target) {
+            if (++batches === 2) throw new Error("projection bug");
+            await ordersProjection.apply(tx, events, target);
+          },
+        };
       };
-      const startedFailing = await startRebuild(store, "orders", { reason: "will fail", ...admin }, [...allProjections.filter((p) => p.name !== "orders"), failing]);
-      const failed = await runRebuild(store, startedFailing, { batchSize: 3 });
-      expect(failed).toMatchObject({ status: "failed" });
-      expect(failed.error).toMatch(/projection bug/);
-      expect(await allRows(db)).toEqual(before);
-      expect(await shadowCount(db)).toBe(0);
-      const ops = await db.sql<{ event_type: string }>(
-        "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
-        [`operations-rebuild-${startedFailing.rebuildId}`],
-      );
-      expect(ops.map((o) => o.event_type)).toEqual(["ProjectionRebuildStarted", "ProjectionRebuildFailed"]);
+      const failingReplay = (at: "batch" | "finish"): Projection => ({
+        ...ordersProjection,
+        replay(replayStore, target) {
+          const inner = ordersProjection.replay!(replayStore, target);
+          let batches = 0;
+          return {
+            async batch(events) {
+              if (at === "batch" && ++batches === 2) throw new Error("projection bug");
+              await inner.batch(events);
+            },
+            async finish() {
+              if (at === "finish") throw new Error("projection bug");
+              await inner.finish();
+            },
+          };
+        },
+      });
+      for (const failing of [failingApply(), failingReplay("batch"), failingReplay("finish")]) {
+        const startedFailing = await startRebuild(store, "orders", { reason: "will fail", ...admin }, [...allProjections.filter((p) => p.name !== "orders"), failing]);
+        const failed = await runRebuild(store, startedFailing, { batchSize: 3 });
+        expect(failed).toMatchObject({ status: "failed" });
+        expect(failed.error).toMatch(/projection bug/);
+        expect(await allRows(db)).toEqual(before);
+        expect(await shadowCount(db)).toBe(0);
+        const ops = await db.sql<{ event_type: string }>(
+          "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
+          [`operations-rebuild-${startedFailing.rebuildId}`],
+        );
+        expect(ops.map((o) => o.event_type)).toEqual(["ProjectionRebuildStarted", "ProjectionRebuildFailed"]);
+      }
     });
   });
 }

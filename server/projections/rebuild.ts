@@ -6,7 +6,7 @@
 // One rebuild per projection at a time across every process: a unique index on the running row.
 // Every start and end is an event in the rebuild's own operations stream (who, why, how long).
 import { randomUUID } from "node:crypto";
-import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, streamAll, type Db, type LogCheckpoint, type StoredEvent, type Store } from "../eventStore";
+import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, streamAll, streamAllForFold, type Db, type FoldEvent, type LogCheckpoint, type SqlRunner, type StoredEvent, type Store } from "../eventStore";
 import { InvariantError, NotFoundError, ValidationError } from "../errors";
 import { errorSummary } from "../workers/outbox";
 import { OPERATIONS_AGGREGATE, rebuildStream } from "../domain/operations/events";
@@ -185,7 +185,7 @@ export type RunOptions = {
   /** Aborting cancels the rebuild like the Cancel button does. */
   signal?: AbortSignal;
   /** Tests: called with each batch before it is applied to the shadow. */
-  beforeBatch?: (events: readonly StoredEvent[]) => Promise<void> | void;
+  beforeBatch?: (events: readonly FoldEvent[]) => Promise<void> | void;
 };
 
 /** The events after `after` that this transaction can see, without the commit-order cut (see swap). */
@@ -200,6 +200,25 @@ async function visibleAfter(tx: Db, store: Store, projection: Projection, after:
       ORDER BY events.transaction_id, events.global_position LIMIT $4`,
     [from.transactionId, from.globalPosition, types, limit],
   );
+}
+
+/** Each page with what applying it takes (run once, after beforeBatch). */
+async function* mapPages<E extends FoldEvent>(
+  source: AsyncGenerator<{ events: E[]; checkpoint: LogCheckpoint | null }>,
+  apply: (events: E[]) => Promise<boolean>,
+): AsyncGenerator<{ events: E[]; checkpoint: LogCheckpoint | null; run: () => Promise<boolean> }> {
+  for await (const page of source) yield { ...page, run: () => apply(page.events) };
+}
+
+/** Counts a batch on the rebuild's row (and its heartbeat); answers whether a cancel was asked for. */
+async function recordProgress(sql: SqlRunner, rebuildId: string, events: number, t0: number): Promise<boolean> {
+  const seconds = Math.max((performance.now() - t0) / 1000, 0.001);
+  const [row] = await sql<{ cancel_requested: boolean }>(
+    `UPDATE projection_rebuilds SET events_done = events_done + $2::bigint, events_per_second = (events_done + $2::bigint) / $3::float8, heartbeat_at = now()
+      WHERE id = $1::uuid RETURNING cancel_requested`,
+    [rebuildId, events, seconds],
+  );
+  return row?.cancel_requested ?? true;
 }
 
 const checkpointOf = (e: StoredEvent): LogCheckpoint => ({ transactionId: e.transactionId, globalPosition: e.globalPosition });
@@ -226,26 +245,35 @@ export async function runRebuild(store: Store, started: StartedRebuild, options:
     await store.sql("UPDATE projection_rebuilds SET phase = 'copying', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
     report("copying");
 
-    // Replay in big batches; the next batch is read while this one is written. Trusted decode:
-    // the events were validated when written (upcast ones are validated here).
+    // Replay in big batches; the next batch is read while this one is folded and written. Trusted
+    // decode: the events were validated when written (upcast ones are validated here). A
+    // projection with its own replay keeps state across batches and writes outside transactions
+    // (nothing here is a checkpoint: a rebuild that stops is dropped, never resumed); the others
+    // apply each batch in a transaction, as the runner does.
+    const replay = projection.replay?.(store, target);
+    const reading = { pageSize: batchSize, eventTypes: projection.eventTypes, decode: "trusted" } as const;
     let cursor: LogCheckpoint | null = null;
-    for await (const { events, checkpoint } of streamAll(store, { pageSize: batchSize, eventTypes: projection.eventTypes, decode: "trusted" })) {
-      await options.beforeBatch?.(events);
-      const cancel = await inTransaction(store, async (tx) => {
-        await projection.apply(tx, events, target);
-        copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
-        const [row] = await prismaRunner(tx)<{ cancel_requested: boolean }>(
-          `UPDATE projection_rebuilds SET events_done = events_done + $2::bigint, events_per_second = (events_done + $2::bigint) / $3::float8, heartbeat_at = now()
-            WHERE id = $1::uuid RETURNING cancel_requested`,
-          [rebuildId, events.length, copySeconds],
+    const batches = replay
+      ? mapPages(streamAllForFold(store, reading), async (events) => {
+          await replay.batch(events);
+          return recordProgress(store.sql, rebuildId, events.length, t0);
+        })
+      : mapPages(streamAll(store, reading), (events) =>
+          inTransaction(store, async (tx) => {
+            await projection.apply(tx, events, target);
+            return recordProgress(prismaRunner(tx), rebuildId, events.length, t0);
+          }),
         );
-        return row?.cancel_requested ?? true;
-      });
+    for await (const { events, checkpoint, run } of batches) {
+      await options.beforeBatch?.(events);
+      const cancel = await run();
       done += events.length;
+      copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
       cursor = checkpoint;
       report("copying");
       if (cancel || options.signal?.aborted) throw new RebuildCancelled("cancelled");
     }
+    await replay?.finish();
     if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
     const copied = done;
 
