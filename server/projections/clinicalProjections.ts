@@ -209,6 +209,10 @@ function modelProjection<S>(meta: Pick<Projection, "name" | "description" | "ver
           await enqueue(out, []);
           await writing;
         },
+        async settle() {
+          held.clear();
+          await writing.catch(() => {});
+        },
       };
     },
   };

@@ -44,6 +44,8 @@ export type Replay = {
   batch(events: readonly FoldEvent[]): Promise<void>;
   /** Writes everything still held and waits for every write. */
   finish(): Promise<void>;
+  /** A rebuild that stops: waits for any write still running (its outcome ignored), so none lands after the shadow is dropped. */
+  settle(): Promise<void>;
 };
 
 /** The target of a live run: every owned table is itself. */
