@@ -263,7 +263,8 @@ type Member = {
  * Runs rebuilds started together (startRebuilds) as runRebuild runs one, reading the log once
  * for all of them: each page goes to each projection, filtered to its event types. Each has its
  * own outcome: a cancel or a failure ends that one (its shadow dropped), the others go on; the
- * signal cancels all. Then each in turn finishes its replay, builds its indexes and swaps.
+ * signal cancels all. Then all finish their replays and build their indexes at once, and swap
+ * in turn.
  */
 export async function runRebuilds(store: Store, starteds: readonly StartedRebuild[], options: RunOptions = {}): Promise<RebuildResult[]> {
   const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE;
@@ -355,16 +356,25 @@ export async function runRebuilds(store: Store, starteds: readonly StartedRebuil
     for (const m of live()) await stop(m, error);
   }
 
+  // Each one's last writes and its indexes, all at once (readers and writers of the live tables
+  // go on); then the swaps, one at a time, each holding back writers of its own tables only.
+  await Promise.all(
+    live().map(async (m) => {
+      try {
+        await m.replay?.finish();
+        if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
+        await phase(m, "indexing");
+        report(m, "indexing");
+        for (const table of m.started.projection.tables) await store.sql("SELECT projection_shadow_index($1) AS built", [table]);
+      } catch (error) {
+        await stop(m, error);
+      }
+    }),
+  );
   for (const m of live()) {
     try {
-      await m.replay?.finish();
       if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
       const { projection } = m.started;
-      // The live table's other indexes, on the shadow (readers and writers of the live table go on).
-      await phase(m, "indexing");
-      report(m, "indexing");
-      for (const table of projection.tables) await store.sql("SELECT projection_shadow_index($1) AS built", [table]);
-      if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
       // The swap: writers wait from the LOCK until the commit; that is the pause we measure.
       await phase(m, "swapping");
       report(m, "swapping");
