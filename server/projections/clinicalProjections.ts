@@ -20,7 +20,7 @@ import { patientEvents, type PatientEvent } from "../domain/patient/events";
 import { encounterEvents, type EncounterEvent } from "../domain/encounter/events";
 import { orderEvents, type OrderEvent } from "../domain/order/events";
 import { encounterRow, orderRow, patientRow } from "./clinical";
-import type { Projection, ProjectionTarget, Replay } from "./types";
+import type { Projection, Replay } from "./types";
 import { erasedPatientsIn, maskPatientRows, PATIENT_ERASED, withoutErasures, type MaskedTable } from "./erasure";
 
 type Folded<S> = { state: S; version: number; firstAt: Date; lastAt: Date };
