@@ -134,7 +134,7 @@ type Model<S> = {
   maskedByErasure: boolean;
 };
 
-/** Streams a replay holds in memory at most (their folded state; ~1 KB each). */
+/** Streams a replay holds in memory at most (their folded state). */
 export const REPLAY_HELD_STREAMS = 20_000;
 
 function modelProjection<S>(meta: Pick<Projection, "name" | "description" | "version">, model: Model<S>): Projection {
