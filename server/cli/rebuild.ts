@@ -1,6 +1,8 @@
-// npm run projections:rebuild -- <name> --reason "why": the same rebuild as the console's button,
-// from a terminal, with a progress bar. Ctrl-C cancels it (the live tables stay as they were).
-// Recorded in the audit log under --user (default: cli:<login name>).
+// npm run projections:rebuild -- <name> [<name> ...] --reason "why": the same rebuild as the
+// console's button, from a terminal, with a progress bar. Several names rebuild those projections
+// together, from one reading of the log (each is still its own rebuild, recorded and swapped on
+// its own). Ctrl-C cancels (the live tables stay as they were). Recorded in the audit log under
+// --user (default: cli:<login name>).
 import { userInfo } from "node:os";
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -9,9 +11,9 @@ import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 import { storeFor } from "../api/context";
 import { allProjections } from "../projections/registry";
-import { runRebuild, startRebuild, type Progress } from "../projections/rebuild";
+import { runRebuilds, startRebuilds, type Progress } from "../projections/rebuild";
 
-const usage = `usage: npm run projections:rebuild -- <name> --reason "why" [--user <id>]
+const usage = `usage: npm run projections:rebuild -- <name> [<name> ...] --reason "why" [--user <id>]
 projections: ${allProjections.map((p) => p.name).join(", ")}`;
 
 function bar(p: Progress): string {
@@ -20,18 +22,18 @@ function bar(p: Progress): string {
   const width = 30;
   const filled = Math.round(share * width);
   const eta = p.eventsPerSecond > 0 && p.phase === "copying" ? ` ETA ${Math.ceil((total - p.done) / p.eventsPerSecond)} s` : "";
-  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(Math.floor(share * 100)).padStart(3)}% ${p.done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} events ${Math.round(p.eventsPerSecond).toLocaleString("en-US")}/s ${p.phase}${eta}`;
+  return `${p.name} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(Math.floor(share * 100)).padStart(3)}% ${p.done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} events ${Math.round(p.eventsPerSecond).toLocaleString("en-US")}/s ${p.phase}${eta}`;
 }
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { reason: { type: "string" }, user: { type: "string" } } });
-  const name = positionals[0];
-  if (!name || positionals.length > 1 || !values.reason?.trim()) {
+  if (positionals.length === 0 || !values.reason?.trim()) {
     console.error(usage);
     return 2;
   }
-  if (!allProjections.some((p) => p.name === name)) {
-    console.error(`unknown projection "${name}"\n${usage}`);
+  const unknown = positionals.find((name) => !allProjections.some((p) => p.name === name));
+  if (unknown) {
+    console.error(`unknown projection "${unknown}"\n${usage}`);
     return 2;
   }
   const e = env();
@@ -40,13 +42,13 @@ async function main(): Promise<number> {
     await migrate(db);
     const store = storeFor(db);
     const user = values.user ?? `cli:${userInfo().username}`;
-    const started = await startRebuild(store, name, { reason: values.reason, userId: user, correlationId: `cli-${randomUUID()}` });
+    const started = await startRebuilds(store, positionals, { reason: values.reason, userId: user, correlationId: `cli-${randomUUID()}` });
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
     process.once("SIGTERM", () => stop.abort());
     const tty = process.stderr.isTTY;
     let lastLine = 0;
-    const result = await runRebuild(store, started, {
+    const results = await runRebuilds(store, started, {
       signal: stop.signal,
       onProgress: (p) => {
         const now = Date.now();
@@ -56,15 +58,20 @@ async function main(): Promise<number> {
       },
     });
     if (tty) process.stderr.write("\n");
-    if (result.status === "finished") {
-      console.log(
-        `rebuilt ${name}: ${result.eventsDone.toLocaleString("en-US")} events in ${(result.durationMs / 1000).toFixed(1)} s ` +
-          `(${Math.round(result.eventsPerSecond).toLocaleString("en-US")} events/s); writers paused ${result.swapPauseMs?.toFixed(1)} ms for the swap`,
-      );
-      return 0;
+    let code = 0;
+    for (const [i, result] of results.entries()) {
+      const name = started[i]!.projection.name;
+      if (result.status === "finished") {
+        console.log(
+          `rebuilt ${name}: ${result.eventsDone.toLocaleString("en-US")} events in ${(result.durationMs / 1000).toFixed(1)} s ` +
+            `(${Math.round(result.eventsPerSecond).toLocaleString("en-US")} events/s); writers paused ${result.swapPauseMs?.toFixed(1)} ms for the swap`,
+        );
+      } else {
+        console.error(`rebuild of ${name} ${result.status}${result.error ? `: ${result.error}` : ""}; its live tables are as they were`);
+        code = 1;
+      }
     }
-    console.error(`rebuild of ${name} ${result.status}${result.error ? `: ${result.error}` : ""}; the live tables are as they were`);
-    return 1;
+    return code;
   } finally {
     await db.close();
   }

@@ -38,7 +38,7 @@ const checkpointText = (xid: string | null, position: bigint | number | null) =>
 
 async function hashesAfter(store: Store, after: { xid: string; position: bigint } | null, limit: number, upTo?: { xid: string; position: bigint }) {
   const params: unknown[] = [after?.xid ?? "0", after?.position ?? 0n, limit];
-  let bound = "transaction_id < log_read_horizon()";
+  let bound = "transaction_id < (SELECT log_read_horizon())"; // once per query, not per row
   if (upTo) {
     params.push(upTo.xid, upTo.position);
     bound = "(transaction_id, global_position) <= ($4::text::xid8, $5::bigint)";

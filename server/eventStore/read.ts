@@ -3,7 +3,7 @@
 import { ValidationError } from "../errors";
 import type { Store } from "./db";
 import { decodeStored, preparePhi } from "./protect";
-import type { EventMetadata, LogCheckpoint, MetadataExtra, StoredEvent } from "./types";
+import type { EventMetadata, FoldEvent, LogCheckpoint, MetadataExtra, StoredEvent } from "./types";
 
 type EventRow = {
   global_position: bigint;
@@ -189,6 +189,19 @@ export type ReadAllResult = {
  * them skip; transactions of other databases on the server do not delay them.
  */
 export async function readAll(store: Store, options: ReadAllOptions = {}): Promise<ReadAllResult> {
+  const rows = await readAllRows<EventRow>(store, eventColumns, options);
+  await preparePhi(store, rows.map((r) => r.data));
+  const events = rows.map((row) => toStored(store, row, options.decode));
+  return { events, checkpoint: checkpointAfter(events, options.after) };
+}
+
+const checkpointAfter = (events: readonly FoldEvent[], after: LogCheckpoint | null | undefined): LogCheckpoint | null => {
+  const last = events.at(-1);
+  return last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : (after ?? null);
+};
+
+/** readAll's page of rows, with the select list given. */
+async function readAllRows<R>(store: Store, columns: string, options: ReadAllOptions): Promise<R[]> {
   const limit = limitOf(options.limit, 1000);
   const after = options.after ?? { transactionId: "0", globalPosition: 0 };
   if (!/^\d{1,20}$/.test(after.transactionId) || !Number.isSafeInteger(after.globalPosition) || after.globalPosition < 0) {
@@ -203,25 +216,67 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
   // The inner query walks the commit-order index and stops at the limit; the outer filter then
   // cuts the page at the horizon. In (transaction_id, position) order every row at or past that
   // cut comes after every row before it, so the page stays a gap-free prefix.
-  const rows = await store.sql<EventRow>(
-    `SELECT ${eventColumns} FROM (
+  return store.sql<R>(
+    `SELECT ${columns} FROM (
        SELECT * FROM events
         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${typeFilter}
         ORDER BY transaction_id, global_position
         LIMIT $3
      ) AS events
-     WHERE transaction_id < log_read_horizon()
+     -- A sub-select: evaluated once per page (an InitPlan), not once per row as a bare call is
+     -- (the function reads pg_stat_activity; per row it cost more than the rest of the page).
+     WHERE transaction_id < (SELECT log_read_horizon())
      -- Qualified: the select list makes transaction_id text, which would sort "10" before "9".
      ORDER BY events.transaction_id, events.global_position`,
     params,
   );
+}
+
+type FoldRow = Pick<EventRow, "global_position" | "stream_id" | "event_type" | "version" | "event_version" | "data" | "occurred_at" | "transaction_id">;
+const foldColumns = `global_position, stream_id, event_type, version, event_version, data, occurred_at, transaction_id::text AS transaction_id`;
+
+/**
+ * readAll (same order, same horizon, same decode) with only what a fold of the log needs: half
+ * the columns the driver has to parse, and no metadata or ids. Rebuilds replay through it.
+ */
+export async function readAllForFold(store: Store, options: ReadAllOptions = {}): Promise<{ events: FoldEvent[]; checkpoint: LogCheckpoint | null }> {
+  const rows = await readAllRows<FoldRow>(store, foldColumns, options);
   await preparePhi(store, rows.map((r) => r.data));
-  const events = rows.map((row) => toStored(store, row, options.decode));
-  const last = events.at(-1);
-  return {
-    events,
-    checkpoint: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : (options.after ?? null),
+  const events = rows.map(
+    (row): FoldEvent => ({
+      type: row.event_type,
+      data: decodeStored(store, row.event_type, row.event_version, row.data, options.decode),
+      streamId: row.stream_id,
+      version: row.version,
+      globalPosition: Number(row.global_position),
+      transactionId: row.transaction_id,
+      metadata: { occurredAt: row.occurred_at, schemaVersion: row.event_version },
+    }),
+  );
+  return { events, checkpoint: checkpointAfter(events, options.after) };
+}
+
+type StreamAllOptions = { after?: LogCheckpoint | null; pageSize?: number; eventTypes?: readonly string[]; decode?: DecodeMode };
+
+/** Pages of `read` to the end of what is visible now, the next one read while the caller works on this one. */
+async function* pages<E extends FoldEvent>(
+  read: (options: ReadAllOptions) => Promise<{ events: E[]; checkpoint: LogCheckpoint | null }>,
+  options: StreamAllOptions,
+): AsyncGenerator<{ events: E[]; checkpoint: LogCheckpoint | null }> {
+  const pageSize = limitOf(options.pageSize, 1000);
+  const readAfter = (after: LogCheckpoint | null) => {
+    const page = read({ after, limit: pageSize, eventTypes: options.eventTypes, decode: options.decode });
+    page.catch(() => {}); // awaited below; a consumer that stops early must not leave it unhandled
+    return page;
   };
+  let next = readAfter(options.after ?? null);
+  for (;;) {
+    const page = await next;
+    const full = page.events.length === pageSize;
+    if (full) next = readAfter(page.checkpoint);
+    if (page.events.length > 0) yield page;
+    if (!full) return;
+  }
 }
 
 /**
@@ -230,24 +285,13 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
  * two pages are held, so memory stays flat however long the log is. Breaking out of the loop
  * stops the reading.
  */
-export async function* streamAll(
-  store: Store,
-  options: { after?: LogCheckpoint | null; pageSize?: number; eventTypes?: readonly string[]; decode?: DecodeMode } = {},
-): AsyncGenerator<ReadAllResult> {
-  const pageSize = limitOf(options.pageSize, 1000);
-  const read = (after: LogCheckpoint | null) => {
-    const page = readAll(store, { after, limit: pageSize, eventTypes: options.eventTypes, decode: options.decode });
-    page.catch(() => {}); // awaited below; a consumer that stops early must not leave it unhandled
-    return page;
-  };
-  let next = read(options.after ?? null);
-  for (;;) {
-    const page = await next;
-    const full = page.events.length === pageSize;
-    if (full) next = read(page.checkpoint);
-    if (page.events.length > 0) yield page;
-    if (!full) return;
-  }
+export function streamAll(store: Store, options: StreamAllOptions = {}): AsyncGenerator<ReadAllResult> {
+  return pages((o) => readAll(store, o), options);
+}
+
+/** streamAll through readAllForFold: the same pages with only what a fold needs. */
+export function streamAllForFold(store: Store, options: StreamAllOptions = {}): AsyncGenerator<{ events: FoldEvent[]; checkpoint: LogCheckpoint | null }> {
+  return pages((o) => readAllForFold(store, o), options);
 }
 
 export type LogReaderLag = {

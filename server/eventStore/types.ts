@@ -58,6 +58,18 @@ export type AppendResult = {
   repeated: boolean;
 };
 
+/**
+ * An event as a fold of the log needs it (streamFold): type, payload, stream, version, position
+ * and when it occurred, without the rest of the envelope. Every StoredEvent is one.
+ */
+export type FoldEvent = DomainEvent & {
+  streamId: string;
+  version: number;
+  globalPosition: number;
+  transactionId: string;
+  metadata: Pick<EventMetadata, "occurredAt" | "schemaVersion">;
+};
+
 /** A position in the global log, in commit order. */
 export type LogCheckpoint = { transactionId: string; globalPosition: number };
 

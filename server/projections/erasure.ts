@@ -3,17 +3,17 @@
 // admin.erasePatient in its transaction on the live tables, and by every projection that holds
 // PHI when PatientErased reaches it (live runs and rebuilds alike), so a rebuild never brings
 // PHI back, even in a process that still holds the patient's key in its cache.
-import { prismaRunner, type Db, type StoredEvent } from "../eventStore";
+import { prismaRunner, type Db, type FoldEvent } from "../eventStore";
 import { PHI_ERASED } from "../eventStore/phi";
 
 export const PATIENT_ERASED = "PatientErased";
 
 /** The patients erased by the events of a batch. */
-export const erasedPatientsIn = (events: readonly StoredEvent[]): string[] =>
+export const erasedPatientsIn = (events: readonly FoldEvent[]): string[] =>
   events.filter((e) => e.type === PATIENT_ERASED).map((e) => String((e.data as { patientId: string }).patientId));
 
 /** The events of a batch other than erasures (the folds of encounters and orders know none). */
-export const withoutErasures = (events: readonly StoredEvent[]): StoredEvent[] => events.filter((e) => e.type !== PATIENT_ERASED);
+export const withoutErasures = <E extends FoldEvent>(events: readonly E[]): E[] => events.filter((e) => e.type !== PATIENT_ERASED);
 
 const masked = (column: string) => `CASE WHEN ${column} IS NULL THEN NULL ELSE '${PHI_ERASED}' END`;
 const maskedJson = (column: string) => `CASE WHEN ${column} IS NULL THEN NULL ELSE to_jsonb('${PHI_ERASED}'::text) END`;

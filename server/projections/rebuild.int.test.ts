@@ -10,7 +10,7 @@ import { callerAs } from "../testing/caller";
 import { newPatient } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import type { SessionUser } from "../api/context";
-import { cancelRebuild, rebuildById, runRebuild, startRebuild } from "./rebuild";
+import { cancelRebuild, rebuildById, runRebuild, runRebuilds, startRebuild, startRebuilds } from "./rebuild";
 import { encountersProjection, ordersProjection, patientsProjection } from "./clinicalProjections";
 import { allProjections } from "./registry";
 import type { Projection } from "./types";
@@ -112,6 +112,36 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       expect(await tableRows(db, "rm_orders")).toEqual(rows);
     });
 
+    it("rebuilds several together from one reading of the log; one cancelled among them leaves its live table as it was", async () => {
+      const before = await allRows(db);
+      const store = storeFor(db);
+      const started = await startRebuilds(store, ["patients", "encounters", "orders"], { reason: "together", ...admin });
+      expect(started.map((s) => s.projection.name)).toEqual(["patients", "encounters", "orders"]);
+      expect(started.map((s) => s.eventsTotal)).toEqual(
+        await Promise.all(started.map(async (s) => Number((await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE event_type = ANY ($1::text[])", [[...s.projection.eventTypes!]]))[0]!.n))),
+      );
+      const seen: string[] = [];
+      const results = await runRebuilds(store, started, {
+        batchSize: 5,
+        onProgress: (p) => seen.push(p.name),
+        beforeBatch: async () => {
+          await cancelRebuild(db.prisma, started[1]!.rebuildId).catch(() => {});
+        },
+      });
+      expect(results.map((r) => r.status)).toEqual(["finished", "cancelled", "finished"]);
+      expect(new Set(seen)).toEqual(new Set(["patients", "encounters", "orders"]));
+      expect(await allRows(db)).toEqual(before);
+      expect(await shadowCount(db)).toBe(0);
+      for (const [i, status] of [[0, "finished"], [1, "cancelled"], [2, "finished"]] as const) expect((await rebuildById(db.prisma, started[i]!.rebuildId))?.status).toBe(status);
+      // All or none: one of them already rebuilding refuses the whole group, and starts nothing.
+      const orders = await startRebuild(store, "orders", { reason: "alone", ...admin });
+      await expect(startRebuilds(store, ["patients", "orders"], { reason: "x", ...admin })).rejects.toThrow(/orders is already being rebuilt/);
+      const running = await db.sql<{ name: string }>("SELECT name FROM projection_rebuilds WHERE status = 'running'", []);
+      expect(running.map((r) => r.name)).toEqual(["orders"]);
+      expect((await runRebuild(store, orders)).status).toBe("finished");
+      await expect(startRebuilds(store, ["orders", "orders"], { reason: "x", ...admin })).rejects.toThrow(/once/);
+    });
+
     it("refuses an unknown projection and a second rebuild of one already rebuilding, changing nothing", async () => {
       const store = storeFor(db);
       await expect(startRebuild(store, "no_such_projection", { reason: "x", ...admin })).rejects.toThrow(/projection.*not found|not found/i);
@@ -141,25 +171,50 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       expect(await shadowCount(db)).toBe(0);
       expect((await rebuildById(db.prisma, started.rebuildId))?.status).toBe("cancelled");
 
-      let batches = 0;
-      const failing: Projection = {
-        ...ordersProjection,
-        async apply(tx, events, target) {
-          if (++batches === 2) throw new Error("projection bug");
-          await ordersProjection.apply(tx, events, target);
-        },
+      // A bug in the batch-by-batch apply (a projection without a replay of its own), and one in
+      // the replay's second batch or in its final write.
+      const failingApply = (): Projection => {
+        let batches = 0;
+        const { replay: _replay, ...rest } = ordersProjection;
+        return {
+          ...rest,
+          async apply(tx, events, target) {
+            if (++batches === 2) throw new Error("projection bug");
+            await ordersProjection.apply(tx, events, target);
+          },
+        };
       };
-      const startedFailing = await startRebuild(store, "orders", { reason: "will fail", ...admin }, [...allProjections.filter((p) => p.name !== "orders"), failing]);
-      const failed = await runRebuild(store, startedFailing, { batchSize: 3 });
-      expect(failed).toMatchObject({ status: "failed" });
-      expect(failed.error).toMatch(/projection bug/);
-      expect(await allRows(db)).toEqual(before);
-      expect(await shadowCount(db)).toBe(0);
-      const ops = await db.sql<{ event_type: string }>(
-        "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
-        [`operations-rebuild-${startedFailing.rebuildId}`],
-      );
-      expect(ops.map((o) => o.event_type)).toEqual(["ProjectionRebuildStarted", "ProjectionRebuildFailed"]);
+      const failingReplay = (at: "batch" | "finish"): Projection => ({
+        ...ordersProjection,
+        replay(replayStore, target) {
+          const inner = ordersProjection.replay!(replayStore, target);
+          let batches = 0;
+          return {
+            async batch(events) {
+              if (at === "batch" && ++batches === 2) throw new Error("projection bug");
+              await inner.batch(events);
+            },
+            async finish() {
+              if (at === "finish") throw new Error("projection bug");
+              await inner.finish();
+            },
+            settle: () => inner.settle(),
+          };
+        },
+      });
+      for (const failing of [failingApply(), failingReplay("batch"), failingReplay("finish")]) {
+        const startedFailing = await startRebuild(store, "orders", { reason: "will fail", ...admin }, [...allProjections.filter((p) => p.name !== "orders"), failing]);
+        const failed = await runRebuild(store, startedFailing, { batchSize: 3 });
+        expect(failed).toMatchObject({ status: "failed" });
+        expect(failed.error).toMatch(/projection bug/);
+        expect(await allRows(db)).toEqual(before);
+        expect(await shadowCount(db)).toBe(0);
+        const ops = await db.sql<{ event_type: string }>(
+          "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
+          [`operations-rebuild-${startedFailing.rebuildId}`],
+        );
+        expect(ops.map((o) => o.event_type)).toEqual(["ProjectionRebuildStarted", "ProjectionRebuildFailed"]);
+      }
     });
   });
 }
@@ -216,10 +271,13 @@ describe.skipIf(!pgUrl)("rebuild under concurrent commands [postgresql]", () => 
       }
     })();
     const results = [];
-    for (const projection of [patientsProjection, encountersProjection, ordersProjection]) {
-      await sleep(150);
-      results.push(await rebuild(db, projection, { batchSize: 25 }));
-    }
+    await sleep(150);
+    results.push(await rebuild(db, patientsProjection, { batchSize: 25 }));
+    // Two together: one reading of the log for both, each swapped in on its own.
+    await sleep(150);
+    const store = storeFor(db);
+    const together = await startRebuilds(store, ["encounters", "orders"], { reason: "test", ...admin });
+    results.push(...(await runRebuilds(store, together, { batchSize: 25 })));
     await sleep(150);
     stop = true;
     await Promise.all([...writers, reader]);
@@ -239,7 +297,8 @@ describe.skipIf(!pgUrl)("rebuild under concurrent commands [postgresql]", () => 
     }
     // ...and equal, row for row, to a quiet rebuild from scratch (itself equal to the inline rows, above).
     const after = await allRows(db);
-    for (const projection of [patientsProjection, encountersProjection, ordersProjection]) await rebuild(db, projection);
+    const all = await startRebuilds(storeFor(db), ["patients", "encounters", "orders"], { reason: "test", ...admin });
+    for (const result of await runRebuilds(storeFor(db), all)) expect(result).toMatchObject({ status: "finished", error: null });
     expect(await allRows(db)).toEqual(after);
   }, 120_000);
 });

@@ -6,13 +6,13 @@
 // One rebuild per projection at a time across every process: a unique index on the running row.
 // Every start and end is an event in the rebuild's own operations stream (who, why, how long).
 import { randomUUID } from "node:crypto";
-import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, streamAll, type Db, type LogCheckpoint, type StoredEvent, type Store } from "../eventStore";
+import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, streamAll, streamAllForFold, type Db, type FoldEvent, type LogCheckpoint, type SqlRunner, type StoredEvent, type Store } from "../eventStore";
 import { InvariantError, NotFoundError, ValidationError } from "../errors";
 import { errorSummary } from "../workers/outbox";
 import { OPERATIONS_AGGREGATE, rebuildStream } from "../domain/operations/events";
 import { ensureCheckpoints } from "./runner";
 import { allProjections, isInline, projectionNamed } from "./registry";
-import type { Projection, ProjectionTarget } from "./types";
+import type { Projection, ProjectionTarget, Replay } from "./types";
 
 export const REBUILD_BATCH_SIZE = 10_000;
 /** A running rebuild whose process has not reported for this long died; the next start clears it. */
@@ -116,13 +116,18 @@ async function startEventOf(db: Db, rebuildId: string): Promise<string | null> {
   return rows[0]?.event_id ?? null;
 }
 
-async function countEvents(db: Db, projection: Projection): Promise<number> {
-  const types = projection.eventTypes && projection.eventTypes.length > 0 ? [...projection.eventTypes] : null;
-  const [row] = await prismaRunner(db)<{ n: string | number }>(
-    "SELECT count(*) AS n FROM events WHERE $1::text[] IS NULL OR event_type = ANY ($1::text[])",
-    [types],
+/** How many events each projection will replay (one scan for all of them). */
+async function countEvents(db: Db, projections: readonly Projection[]): Promise<number[]> {
+  const typesOf = (p: Projection) => (p.eventTypes && p.eventTypes.length > 0 ? p.eventTypes : null);
+  const every = projections.some((p) => typesOf(p) === null);
+  const rows = await prismaRunner(db)<{ event_type: string; n: string | number }>(
+    "SELECT event_type, count(*) AS n FROM events WHERE $1::text[] IS NULL OR event_type = ANY ($1::text[]) GROUP BY event_type",
+    [every ? null : [...new Set(projections.flatMap((p) => typesOf(p)!))]],
   );
-  return Number(row?.n ?? 0);
+  return projections.map((p) => {
+    const types = typesOf(p);
+    return rows.reduce((sum, r) => sum + (types === null || types.includes(r.event_type) ? Number(r.n) : 0), 0);
+  });
 }
 
 export type StartedRebuild = { rebuildId: string; projection: Projection; startEventId: string; who: Who; eventsTotal: number };
@@ -132,26 +137,45 @@ export type StartedRebuild = { rebuildId: string; projection: Projection; startE
  * (NotFoundError) and one already rebuilding, from any process (InvariantError); nothing changes then.
  */
 export async function startRebuild(store: Store, name: string, input: { reason: string } & Who, projections: readonly Projection[] = allProjections): Promise<StartedRebuild> {
-  const projection = projectionNamed(name, projections);
+  return (await startRebuilds(store, [name], input, projections))[0]!;
+}
+
+/**
+ * Claims the rebuilds of several projections at once (all or none), to be run together by
+ * runRebuilds: one reading of the log for all of them. Each is its own rebuild (row, operations
+ * stream, outcome), as if started alone.
+ */
+export async function startRebuilds(store: Store, names: readonly string[], input: { reason: string } & Who, projections: readonly Projection[] = allProjections): Promise<StartedRebuild[]> {
+  const chosen = names.map((name) => projectionNamed(name, projections));
+  if (chosen.length === 0 || new Set(chosen).size !== chosen.length) throw new ValidationError("name each projection once", "name");
   const reason = input.reason.trim();
   if (reason.length === 0 || reason.length > 500) throw new ValidationError("a reason of 1 to 500 characters is needed", "reason");
   await ensureCheckpoints(store.db, projections);
-  await clearAbandoned(store, projection);
-  const eventsTotal = await countEvents(store.db, projection);
-  const rebuildId = randomUUID();
+  for (const projection of chosen) await clearAbandoned(store, projection);
+  const totals = await countEvents(store.db, chosen);
   const who = { userId: input.userId, correlationId: input.correlationId };
+  const rebuilds = chosen.map((projection, i) => ({ rebuildId: randomUUID(), projection, eventsTotal: totals[i]! }));
   try {
-    const startEventId = await inTransaction(store, async (tx) => {
-      await prismaRunner(tx)(
-        "INSERT INTO projection_rebuilds (id, name, status, reason, started_by, events_total) VALUES ($1::uuid, $2, 'running', $3, $4, $5)",
-        [rebuildId, projection.name, reason, input.userId, eventsTotal],
-      );
-      return appendOperation(tx, store, rebuildId, "no_stream", "ProjectionRebuildStarted", { rebuildId, projection: projection.name, reason, codeVersion: projection.version, eventsTotal }, who, null);
+    return await inTransaction(store, async (tx) => {
+      const out: StartedRebuild[] = [];
+      for (const { rebuildId, projection, eventsTotal } of rebuilds) {
+        await prismaRunner(tx)(
+          "INSERT INTO projection_rebuilds (id, name, status, reason, started_by, events_total) VALUES ($1::uuid, $2, 'running', $3, $4, $5)",
+          [rebuildId, projection.name, reason, input.userId, eventsTotal],
+        );
+        const startEventId = await appendOperation(tx, store, rebuildId, "no_stream", "ProjectionRebuildStarted", { rebuildId, projection: projection.name, reason, codeVersion: projection.version, eventsTotal }, who, null);
+        out.push({ rebuildId, projection, startEventId, who, eventsTotal });
+      }
+      return out;
     });
-    return { rebuildId, projection, startEventId, who, eventsTotal };
   } catch (error) {
-    if (pgErrorInfo(error).code === "23505") {
-      throw new InvariantError(`Projection ${projection.name} is already being rebuilt; cancel that rebuild or wait for it to end`, "projection.already_rebuilding");
+    const info = pgErrorInfo(error);
+    if (info.code === "23505") {
+      const busy = chosen.find((p) => info.detail?.includes(`(${p.name})`)) ?? (chosen.length === 1 ? chosen[0] : undefined);
+      throw new InvariantError(
+        busy ? `Projection ${busy.name} is already being rebuilt; cancel that rebuild or wait for it to end` : `One of ${chosen.map((p) => p.name).join(", ")} is already being rebuilt; cancel that rebuild or wait for it to end`,
+        "projection.already_rebuilding",
+      );
     }
     throw error;
   }
@@ -176,7 +200,7 @@ export class RebuildCancelled extends Error {
   override readonly name = "RebuildCancelled";
 }
 
-export type Progress = { done: number; total: number; eventsPerSecond: number; phase: string };
+export type Progress = { name: string; done: number; total: number; eventsPerSecond: number; phase: string };
 export type RebuildResult = { rebuildId: string; status: Exclude<RebuildStatus, "running">; eventsDone: number; durationMs: number; eventsPerSecond: number; swapPauseMs: number | null; error: string | null };
 
 export type RunOptions = {
@@ -185,7 +209,7 @@ export type RunOptions = {
   /** Aborting cancels the rebuild like the Cancel button does. */
   signal?: AbortSignal;
   /** Tests: called with each batch before it is applied to the shadow. */
-  beforeBatch?: (events: readonly StoredEvent[]) => Promise<void> | void;
+  beforeBatch?: (events: readonly FoldEvent[]) => Promise<void> | void;
 };
 
 /** The events after `after` that this transaction can see, without the commit-order cut (see swap). */
@@ -202,6 +226,17 @@ async function visibleAfter(tx: Db, store: Store, projection: Projection, after:
   );
 }
 
+/** Counts a batch on the rebuild's row (and its heartbeat); answers whether a cancel was asked for. */
+async function recordProgress(sql: SqlRunner, rebuildId: string, events: number, t0: number): Promise<boolean> {
+  const seconds = Math.max((performance.now() - t0) / 1000, 0.001);
+  const [row] = await sql<{ cancel_requested: boolean }>(
+    `UPDATE projection_rebuilds SET events_done = events_done + $2::bigint, events_per_second = (events_done + $2::bigint) / $3::float8, heartbeat_at = now()
+      WHERE id = $1::uuid RETURNING cancel_requested`,
+    [rebuildId, events, seconds],
+  );
+  return row?.cancel_requested ?? true;
+}
+
 const checkpointOf = (e: StoredEvent): LogCheckpoint => ({ transactionId: e.transactionId, globalPosition: e.globalPosition });
 
 /**
@@ -210,77 +245,153 @@ const checkpointOf = (e: StoredEvent): LogCheckpoint => ({ transactionId: e.tran
  * failed rebuild, it answers the outcome.
  */
 export async function runRebuild(store: Store, started: StartedRebuild, options: RunOptions = {}): Promise<RebuildResult> {
-  const { projection, rebuildId } = started;
+  return (await runRebuilds(store, [started], options))[0]!;
+}
+
+type Member = {
+  started: StartedRebuild;
+  target: ProjectionTarget;
+  /** The event types it is given from a page read for several (null: the whole page). */
+  types: ReadonlySet<string> | null;
+  replay: Replay | undefined;
+  done: number;
+  copySeconds: number;
+  result: RebuildResult | null;
+};
+
+/**
+ * Runs rebuilds started together (startRebuilds) as runRebuild runs one, reading the log once
+ * for all of them: each page goes to each projection, filtered to its event types. Each has its
+ * own outcome: a cancel or a failure ends that one (its shadow dropped), the others go on; the
+ * signal cancels all. Then all finish their replays and build their indexes at once, and swap
+ * in turn.
+ */
+export async function runRebuilds(store: Store, starteds: readonly StartedRebuild[], options: RunOptions = {}): Promise<RebuildResult[]> {
   const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE;
-  const target = shadowTarget(projection);
   const t0 = performance.now();
-  let done = 0;
-  let copySeconds = 0.001;
-  let total = started.eventsTotal;
-  const report = (phase: string) => options.onProgress?.({ done, total: Math.max(total, done), eventsPerSecond: done / copySeconds, phase });
-  const rebuild = { id: rebuildId, name: projection.name, startEventId: started.startEventId };
-  try {
-    // The shadow starts with its primary key only: its other indexes are built once the replay
-    // is done (one sorted build each instead of an index update per row), before the swap.
-    for (const table of projection.tables) await store.sql("SELECT projection_shadow_create_bare($1)", [table]);
-    await store.sql("UPDATE projection_rebuilds SET phase = 'copying', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
-    report("copying");
+  const several = starteds.length > 1;
+  const members: Member[] = starteds.map((started) => {
+    const target = shadowTarget(started.projection);
+    const types = started.projection.eventTypes;
+    return {
+      started, target, types: several && types && types.length > 0 ? new Set(types) : null,
+      replay: started.projection.replay?.(store, target), done: 0, copySeconds: 0.001, result: null,
+    };
+  });
+  const report = (m: Member, phase: string, total = m.started.eventsTotal) =>
+    options.onProgress?.({ name: m.started.projection.name, done: m.done, total: Math.max(total, m.done), eventsPerSecond: m.done / m.copySeconds, phase });
+  const recordOf = (m: Member) => ({ id: m.started.rebuildId, name: m.started.projection.name, startEventId: m.started.startEventId });
+  const phase = (m: Member, name: string) => store.sql("UPDATE projection_rebuilds SET phase = $2, heartbeat_at = now() WHERE id = $1::uuid", [m.started.rebuildId, name]);
+  const live = () => members.filter((m) => m.result === null);
 
-    // Replay in big batches; the next batch is read while this one is written. Trusted decode:
-    // the events were validated when written (upcast ones are validated here).
-    let cursor: LogCheckpoint | null = null;
-    for await (const { events, checkpoint } of streamAll(store, { pageSize: batchSize, eventTypes: projection.eventTypes, decode: "trusted" })) {
-      await options.beforeBatch?.(events);
-      const cancel = await inTransaction(store, async (tx) => {
-        await projection.apply(tx, events, target);
-        copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
-        const [row] = await prismaRunner(tx)<{ cancel_requested: boolean }>(
-          `UPDATE projection_rebuilds SET events_done = events_done + $2::bigint, events_per_second = (events_done + $2::bigint) / $3::float8, heartbeat_at = now()
-            WHERE id = $1::uuid RETURNING cancel_requested`,
-          [rebuildId, events.length, copySeconds],
-        );
-        return row?.cancel_requested ?? true;
-      });
-      done += events.length;
-      cursor = checkpoint;
-      report("copying");
-      if (cancel || options.signal?.aborted) throw new RebuildCancelled("cancelled");
-    }
-    if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
-    const copied = done;
-
-    // The live table's other indexes, on the shadow (readers and writers of the live table go on).
-    await store.sql("UPDATE projection_rebuilds SET phase = 'indexing', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
-    report("indexing");
-    for (const table of projection.tables) await store.sql("SELECT projection_shadow_index($1) AS built", [table]);
-    if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
-
-    // The swap: writers wait from the LOCK until the commit; that is the pause we measure.
-    await store.sql("UPDATE projection_rebuilds SET phase = 'swapping', heartbeat_at = now() WHERE id = $1::uuid", [rebuildId]);
-    report("swapping");
-    const swapPauseMs = await swapIn(store, projection, rebuild, started.who, cursor, batchSize, {
-      done: () => done,
-      add: (n) => {
-        done += n;
-      },
-      t0,
-      copied,
-    });
-    total = done;
-    report("done");
-    const durationMs = performance.now() - t0;
-    return { rebuildId, status: "finished", eventsDone: done, durationMs, eventsPerSecond: done / copySeconds, swapPauseMs, error: null };
-  } catch (error) {
+  /** A cancelled or failed member: its shadow dropped, its end recorded. */
+  async function stop(m: Member, error: unknown): Promise<void> {
     const cancelled = error instanceof RebuildCancelled;
     const summary = cancelled ? null : errorSummary(error);
     const durationMs = performance.now() - t0;
-    for (const table of projection.tables) await store.sql("SELECT 1 AS ok FROM projection_shadow_drop($1)", [table]).catch(() => {});
+    const status = cancelled ? "cancelled" : "failed";
+    m.result = { rebuildId: m.started.rebuildId, status, eventsDone: m.done, durationMs, eventsPerSecond: m.done / m.copySeconds, swapPauseMs: null, error: summary };
+    // No write of its replay may land after the drop (in a shadow a later rebuild made).
+    await m.replay?.settle().catch(() => {});
+    for (const table of m.started.projection.tables) await store.sql("SELECT 1 AS ok FROM projection_shadow_drop($1)", [table]).catch(() => {});
     await inTransaction(store, (tx) =>
-      recordEnd(tx, store, rebuild, started.who, { status: cancelled ? "cancelled" : "failed", eventsDone: done, durationMs, error: summary ?? undefined }),
+      recordEnd(tx, store, recordOf(m), m.started.who, { status, eventsDone: m.done, durationMs, error: summary ?? undefined }),
     ).catch(() => {});
-    report(cancelled ? "cancelled" : "failed");
-    return { rebuildId, status: cancelled ? "cancelled" : "failed", eventsDone: done, durationMs, eventsPerSecond: done / copySeconds, swapPauseMs: null, error: summary };
+    report(m, status);
   }
+
+  // The shadows start with their primary key only: the other indexes are built once the replay
+  // is done (one sorted build each instead of an index update per row), before the swap.
+  for (const m of members) {
+    try {
+      for (const table of m.started.projection.tables) await store.sql("SELECT projection_shadow_create_bare($1)", [table]);
+      await phase(m, "copying");
+      report(m, "copying");
+    } catch (error) {
+      await stop(m, error);
+    }
+  }
+
+  // Replay in big batches; the next batch is read while this one is folded and written. Trusted
+  // decode: the events were validated when written (upcast ones are validated here). Projections
+  // with a replay of their own keep state across batches and write outside transactions (nothing
+  // here is a checkpoint: a rebuild that stops is dropped, never resumed); the others apply each
+  // batch in a transaction, as the runner does. When every one has its replay, the read carries
+  // only what a fold needs.
+  const typeLists = members.map((m) => m.started.projection.eventTypes);
+  const eventTypes = typeLists.every((t) => t && t.length > 0) ? [...new Set(typeLists.flatMap((t) => t!))] : undefined;
+  const reading = { pageSize: batchSize, eventTypes, decode: "trusted" } as const;
+  const folding = members.every((m) => m.replay);
+  const pages: AsyncGenerator<{ events: FoldEvent[]; checkpoint: LogCheckpoint | null }> = folding ? streamAllForFold(store, reading) : streamAll(store, reading);
+  let cursor: LogCheckpoint | null = null;
+  try {
+    for await (const { events, checkpoint } of pages) {
+      if (live().length === 0) break;
+      await options.beforeBatch?.(events);
+      for (const m of live()) {
+        const mine = m.types ? events.filter((e) => m.types!.has(e.type)) : events;
+        try {
+          let cancel: boolean;
+          if (m.replay) {
+            await m.replay.batch(mine);
+            cancel = await recordProgress(store.sql, m.started.rebuildId, mine.length, t0);
+          } else {
+            cancel = await inTransaction(store, async (tx) => {
+              // Read by streamAll (full events) whenever a member has no replay of its own.
+              await m.started.projection.apply(tx, mine as StoredEvent[], m.target);
+              return recordProgress(prismaRunner(tx), m.started.rebuildId, mine.length, t0);
+            });
+          }
+          m.done += mine.length;
+          m.copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
+          report(m, "copying");
+          if (cancel || options.signal?.aborted) throw new RebuildCancelled("cancelled");
+        } catch (error) {
+          await stop(m, error);
+        }
+      }
+      cursor = checkpoint;
+    }
+  } catch (error) {
+    for (const m of live()) await stop(m, error);
+  }
+
+  // Each one's last writes and its indexes, all at once (readers and writers of the live tables
+  // go on); then the swaps, one at a time, each holding back writers of its own tables only.
+  await Promise.all(
+    live().map(async (m) => {
+      try {
+        await m.replay?.finish();
+        if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
+        await phase(m, "indexing");
+        report(m, "indexing");
+        for (const table of m.started.projection.tables) await store.sql("SELECT projection_shadow_index($1) AS built", [table]);
+      } catch (error) {
+        await stop(m, error);
+      }
+    }),
+  );
+  for (const m of live()) {
+    try {
+      if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
+      const { projection } = m.started;
+      // The swap: writers wait from the LOCK until the commit; that is the pause we measure.
+      await phase(m, "swapping");
+      report(m, "swapping");
+      const swapPauseMs = await swapIn(store, projection, recordOf(m), m.started.who, cursor, batchSize, {
+        done: () => m.done,
+        add: (n) => {
+          m.done += n;
+        },
+        t0,
+      });
+      m.result = { rebuildId: m.started.rebuildId, status: "finished", eventsDone: m.done, durationMs: performance.now() - t0, eventsPerSecond: m.done / m.copySeconds, swapPauseMs, error: null };
+      report(m, "done", m.done);
+    } catch (error) {
+      await stop(m, error);
+    }
+  }
+  return members.map((m) => m.result!);
 }
 
 const SWAP_LOCK_TIMEOUT_MS = 2_000;
@@ -293,7 +404,7 @@ async function swapIn(
   who: Who,
   cursor: LogCheckpoint | null,
   batchSize: number,
-  counts: { done: () => number; add: (n: number) => void; t0: number; copied: number },
+  counts: { done: () => number; add: (n: number) => void; t0: number },
 ): Promise<number> {
   const inline = isInline(projection);
   const target = shadowTarget(projection);
