@@ -4,6 +4,9 @@
 //           through plain pg (the plpgsql function) → through Prisma's raw pipeline (the path
 //           inside transactions) → appendToStream as the app calls it
 //   indexes (`--indexes`, only this): what maintaining each index of events costs per event
+//   cpu (`--cpu`, only this): client and server CPU per append of each layer (diagnoseAppendCpu.ts);
+//           DIAGNOSE_SQL=<file> is run first (e.g. candidate functions append_to_stream_x) and
+//           DIAGNOSE_FN=append_to_stream_x,... adds each as a variant
 //   reads:  raw → our SELECT through plain pg → + registry decode → through Prisma → the store
 // Also the client CPU each variant burns per call: on a 2-core machine shared with PostgreSQL,
 // that is what caps throughput with 8 writers.
@@ -18,6 +21,7 @@ import { now, percentile, rotated, side } from "./lib/stats";
 import { encodeBatch } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
 import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
+import { measureAppendCpu, measureIndexCostsPerAppend, pidOf, rawColumns, type CpuVariant } from "./diagnoseAppendCpu";
 
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
 
@@ -71,15 +75,78 @@ async function main() {
         { name: "correlation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (correlation_id)"] },
         { name: "causation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (causation_id)"] },
       ]);
-      await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
+      if (process.env.DIAGNOSE_PER_APPEND !== "only") {
+        await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
+      }
+      // The same variants paid the way appends pay them: 5 events per statement and transaction.
+      const { createStream, appendStream } = await import("./contenders/raw");
+      await measureIndexCostsPerAppend(dbs.oursUrl, variants, { create: createStream, append: appendStream }, {
+        rounds: Number(process.env.DIAGNOSE_ROUNDS ?? 5) + 1,
+        appends: Number(process.env.DIAGNOSE_APPENDS ?? 200),
+        batch: Number(process.env.DIAGNOSE_BATCH ?? 5),
+      });
       return;
     }
-    // append_to_stream as 20261128080000_tamper_evidence left it (two writes of the stream row per
-    // append), beside today's, to measure what folding them bought in the same run.
-    const before = readFileSync(join(import.meta.dirname, "../prisma/migrations/20261128080000_tamper_evidence/migration.sql"), "utf8");
-    const fn = /CREATE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
-    if (!fn) throw new Error("append_to_stream not found in 20261128080000_tamper_evidence");
-    await pool.query(fn.replace("CREATE FUNCTION append_to_stream(", "CREATE FUNCTION append_to_stream_before("));
+    if (process.argv.includes("--cpu")) {
+      if (process.env.DIAGNOSE_SQL) await pool.query(readFileSync(process.env.DIAGNOSE_SQL, "utf8"));
+      const one = () => {
+        const p = new pg.Pool({ connectionString: dbs.oursUrl, max: 1 });
+        p.on("error", () => {});
+        return p;
+      };
+      const { createStream, appendStream } = await import("./contenders/raw");
+      const rawPool = one();
+      const oursOne = await openOurs(dbs.oursUrl, 1);
+      const pools: pg.Pool[] = [rawPool];
+      const cte = (p: pg.Pool, rename: (sql: string) => string, tag: string): CpuVariant["run"] => (id, ev, v) => {
+        const values = [id, "patient", ev.length, ...rawColumns(ev)];
+        return v === 0
+          ? p.query({ name: `${tag}_create`, text: rename(createStream), values })
+          : p.query({ name: `${tag}_append`, text: rename(appendStream), values: [...values, v] });
+      };
+      const fnVariant = (fn: string, named: boolean): CpuVariant => {
+        const p = one();
+        pools.push(p);
+        return {
+          name: `${fn} via pg${named ? " (named)" : ""}`,
+          backendPid: pidOf(p),
+          run: (id, ev, v) =>
+            p.query({
+              ...(named ? { name: fn } : {}),
+              text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`,
+              values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
+            }),
+        };
+      };
+      const ourTables = one();
+      pools.push(ourTables);
+      const extra = (process.env.DIAGNOSE_FN ?? "").split(",").filter(Boolean);
+      const cpuVariants: CpuVariant[] = [
+        { name: "raw CTE, raw tables (keys only)", backendPid: pidOf(rawPool), run: cte(rawPool, (s) => s, "r") },
+        { name: "raw CTE, our tables (all indexes)", backendPid: pidOf(ourTables), run: cte(ourTables, onOurTables, "o") },
+        fnVariant("append_to_stream", false),
+        fnVariant("append_to_stream", true),
+        ...extra.map((fn) => fnVariant(fn, true)),
+        {
+          name: "ours: appendToStream",
+          backendPid: async () => (await oursOne.database.sql<{ pid: number }>("SELECT pg_backend_pid() AS pid", []))[0]!.pid,
+          run: (id, ev, v) => oursOne.append(id, ev, v),
+        },
+      ];
+      try {
+        await measureAppendCpu(cpuVariants, { rounds: rounds + 1, appends: perRound, batch: Number(process.env.DIAGNOSE_BATCH ?? 5) });
+      } finally {
+        await oursOne.close();
+        for (const p of pools) await p.end();
+      }
+      return;
+    }
+    // append_to_stream as 20261129040000_append_one_stream_write left it (three statements per
+    // append), beside today's (one), to measure what folding them bought in the same run.
+    const before = readFileSync(join(import.meta.dirname, "../prisma/migrations/20261129040000_append_one_stream_write/migration.sql"), "utf8");
+    const fn = /CREATE OR REPLACE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
+    if (!fn) throw new Error("append_to_stream not found in 20261129040000_append_one_stream_write");
+    await pool.query(fn.replace("CREATE OR REPLACE FUNCTION append_to_stream(", "CREATE OR REPLACE FUNCTION append_to_stream_before("));
     const { createStream, appendStream } = await import("./contenders/raw");
     const columns = (events: NewEvent[]) => [
       events.map((e) => e.eventId),
@@ -111,7 +178,16 @@ async function main() {
         },
       },
       { name: "append_to_stream via pg (+ encode)", run: functionViaPg("append_to_stream") },
-      { name: "  same, as before 20261129040000", run: functionViaPg("append_to_stream_before") },
+      { name: "  same, as before 20261130030000", run: functionViaPg("append_to_stream_before") },
+      {
+        // How appendToStream called it before 20261130030000: an unnamed statement, parsed and planned per call.
+        name: "  as before, unnamed statement",
+        run: (id, ev, v) =>
+          pool.query({
+            text: "SELECT * FROM append_to_stream_before($1, $2, $3::integer, $4::jsonb)",
+            values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
+          }),
+      },
       {
         name: "append_to_stream via Prisma (+ encode)",
         run: (id, ev, v) =>

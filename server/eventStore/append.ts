@@ -103,12 +103,11 @@ export async function appendToStream(
   let rows: AppendRow[];
   for (let attempt = 1; ; attempt++) {
     try {
-      rows = await store.sql<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
-        streamId,
-        options.aggregateType,
-        expected,
-        batch,
-      ]);
+      rows = await store.sql<AppendRow>(
+        "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
+        [streamId, options.aggregateType, expected, batch],
+        { name: "append_to_stream" },
+      );
       break;
     } catch (error) {
       if (ownTransaction && attempt < ORDER_RETRIES && isRetryableTransactionError(error)) continue;
