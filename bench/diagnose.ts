@@ -14,14 +14,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { openOurs } from "./contenders/ours";
-import { openRaw } from "./contenders/raw";
+import { appendStream, createStream, openRaw, rawColumns } from "./contenders/raw";
 import { createBenchDatabases } from "./lib/database";
 import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchState } from "./lib/events";
 import { now, percentile, rotated, side } from "./lib/stats";
 import { encodeBatch } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
 import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
-import { measureAppendCpu, measureIndexCostsPerAppend, pidOf, rawColumns, type CpuVariant } from "./diagnoseAppendCpu";
+import { measureAppendCpu, measureIndexCostsPerAppend, pidOf, type CpuVariant } from "./diagnoseAppendCpu";
 
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
 
@@ -79,7 +79,6 @@ async function main() {
         await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
       }
       // The same variants paid the way appends pay them: 5 events per statement and transaction.
-      const { createStream, appendStream } = await import("./contenders/raw");
       await measureIndexCostsPerAppend(dbs.oursUrl, variants, { create: createStream, append: appendStream }, {
         rounds: Number(process.env.DIAGNOSE_ROUNDS ?? 5) + 1,
         appends: Number(process.env.DIAGNOSE_APPENDS ?? 200),
@@ -94,7 +93,6 @@ async function main() {
         p.on("error", () => {});
         return p;
       };
-      const { createStream, appendStream } = await import("./contenders/raw");
       const rawPool = one();
       const oursOne = await openOurs(dbs.oursUrl, 1);
       const pools: pg.Pool[] = [rawPool];
@@ -147,16 +145,6 @@ async function main() {
     const fn = /CREATE OR REPLACE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
     if (!fn) throw new Error("append_to_stream not found in 20261129040000_append_one_stream_write");
     await pool.query(fn.replace("CREATE OR REPLACE FUNCTION append_to_stream(", "CREATE OR REPLACE FUNCTION append_to_stream_before("));
-    const { createStream, appendStream } = await import("./contenders/raw");
-    const columns = (events: NewEvent[]) => [
-      events.map((e) => e.eventId),
-      events.map((e) => e.type),
-      events.map((e) => JSON.stringify(e.data)),
-      events.map((e) => e.occurredAt.toISOString()),
-      events.map((e) => e.userId),
-      events.map((e) => e.correlationId),
-      events.map((e) => e.causationId),
-    ];
     // The plpgsql function called through plain pg, as a named prepared statement.
     const functionViaPg =
       (fn: string): Variant["run"] =>
@@ -171,7 +159,7 @@ async function main() {
       {
         name: "raw CTE, our tables (all indexes)",
         run: (id, ev, v) => {
-          const values = [id, "patient", ev.length, ...columns(ev)];
+          const values = [id, "patient", ev.length, ...rawColumns(ev)];
           return v === 0
             ? pool.query({ name: "o_create", text: onOurTables(createStream), values })
             : pool.query({ name: "o_append", text: onOurTables(appendStream), values: [...values, v] });

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import type { NewEvent } from "../server/eventStore/types";
+import { rawColumns } from "./contenders/raw";
 import { batchFor, newStreamId } from "./lib/events";
 import { now, percentile, rotated } from "./lib/stats";
 
@@ -118,13 +119,3 @@ export async function measureIndexCostsPerAppend(
   }
 }
 
-/** The raw contender's statement parameters for a batch (contenders/raw.ts). */
-export const rawColumns = (events: NewEvent[]) => [
-  events.map((e) => e.eventId),
-  events.map((e) => e.type),
-  events.map((e) => JSON.stringify(e.data)),
-  events.map((e) => e.occurredAt.toISOString()),
-  events.map((e) => e.userId),
-  events.map((e) => e.correlationId),
-  events.map((e) => e.causationId),
-];
