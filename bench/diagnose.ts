@@ -18,7 +18,7 @@ import { appendStream, createStream, openRaw, rawColumns } from "./contenders/ra
 import { createBenchDatabases } from "./lib/database";
 import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchState } from "./lib/events";
 import { now, percentile, rotated, side } from "./lib/stats";
-import { encodeBatch } from "../server/eventStore/append";
+import { encodeColumns } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
 import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
 import { measureAppendCpu, measureIndexCostsPerAppend, pidOf, type CpuVariant } from "./diagnoseAppendCpu";
@@ -29,7 +29,41 @@ const base = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.
 const rounds = Number(process.env.DIAGNOSE_ROUNDS ?? 4);
 const perRound = Number(process.env.DIAGNOSE_N ?? 250);
 
-const encodeForFunction = (events: NewEvent[]): string => encodeBatch(benchRegistry, events);
+// append_to_stream's call as appendToStream prepares it: the batch as one array per field.
+const columnsCall = (fn: string) =>
+  `SELECT * FROM ${fn}($1, $2, $3::integer, $4::uuid[], $5::text[], $6::integer[], $7::jsonb, $8::jsonb, $9::timestamptz[], $10::text[], $11::text[], $12::text[])`;
+const columnsValues = (id: string, ev: NewEvent[], v: number) => [id, "patient", v === 0 ? -2 : v, ...encodeColumns(benchRegistry, ev)];
+
+// The previous function (20261130030000_append_one_statement) took the batch as one JSON
+// document and answered with a row per event; created as append_to_stream_json for A/B runs.
+const jsonBatch = (events: NewEvent[]): string =>
+  JSON.stringify(
+    events.map((event) => {
+      const { eventVersion, data } = benchRegistry.encode(event);
+      return {
+        event_id: event.eventId,
+        event_type: event.type,
+        event_version: eventVersion,
+        data,
+        metadata: event.extra ?? {},
+        occurred_at: event.occurredAt.toISOString(),
+        user_id: event.userId,
+        correlation_id: event.correlationId,
+        causation_id: event.causationId,
+      };
+    }),
+  );
+async function createPreviousFunction(pool: pg.Pool): Promise<void> {
+  const read = (name: string) => readFileSync(join(import.meta.dirname, `../prisma/migrations/${name}/migration.sql`), "utf8");
+  const chain = /CREATE FUNCTION append_chain\([\s\S]*?\n\$\$;/.exec(read("20261129040000_append_one_stream_write"))?.[0];
+  const fn = /CREATE OR REPLACE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(read("20261130030000_append_one_statement"))?.[0];
+  if (!chain || !fn) throw new Error("append_chain or append_to_stream not found in their migrations");
+  await pool.query(chain.replace("CREATE FUNCTION append_chain(", "CREATE OR REPLACE FUNCTION append_chain_json("));
+  await pool.query("ALTER FUNCTION append_chain_json(bytea, text, integer, jsonb) ROWS 1");
+  await pool.query(
+    fn.replace("CREATE OR REPLACE FUNCTION append_to_stream(", "CREATE OR REPLACE FUNCTION append_to_stream_json(").replaceAll("append_chain(", "append_chain_json("),
+  );
+}
 
 // The raw contender's statement, pointed at our tables.
 const onOurTables = (sql: string) =>
@@ -102,17 +136,19 @@ async function main() {
           ? p.query({ name: `${tag}_create`, text: rename(createStream), values })
           : p.query({ name: `${tag}_append`, text: rename(appendStream), values: [...values, v] });
       };
+      await createPreviousFunction(pool);
       const fnVariant = (fn: string, named: boolean): CpuVariant => {
         const p = one();
         pools.push(p);
+        const json = fn.includes("json");
         return {
           name: `${fn} via pg${named ? " (named)" : ""}`,
           backendPid: pidOf(p),
           run: (id, ev, v) =>
             p.query({
               ...(named ? { name: fn } : {}),
-              text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`,
-              values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
+              text: json ? `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)` : columnsCall(fn),
+              values: json ? [id, "patient", v === 0 ? -2 : v, jsonBatch(ev)] : columnsValues(id, ev, v),
             }),
         };
       };
@@ -122,7 +158,7 @@ async function main() {
       const cpuVariants: CpuVariant[] = [
         { name: "raw CTE, raw tables (keys only)", backendPid: pidOf(rawPool), run: cte(rawPool, (s) => s, "r") },
         { name: "raw CTE, our tables (all indexes)", backendPid: pidOf(ourTables), run: cte(ourTables, onOurTables, "o") },
-        fnVariant("append_to_stream", false),
+        fnVariant("append_to_stream_json", true),
         fnVariant("append_to_stream", true),
         ...extra.map((fn) => fnVariant(fn, true)),
         {
@@ -139,21 +175,14 @@ async function main() {
       }
       return;
     }
-    // append_to_stream as 20261129040000_append_one_stream_write left it (three statements per
-    // append), beside today's (one), to measure what folding them bought in the same run.
-    const before = readFileSync(join(import.meta.dirname, "../prisma/migrations/20261129040000_append_one_stream_write/migration.sql"), "utf8");
-    const fn = /CREATE OR REPLACE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
-    if (!fn) throw new Error("append_to_stream not found in 20261129040000_append_one_stream_write");
-    await pool.query(fn.replace("CREATE OR REPLACE FUNCTION append_to_stream(", "CREATE OR REPLACE FUNCTION append_to_stream_before("));
+    await createPreviousFunction(pool);
     // The plpgsql function called through plain pg, as a named prepared statement.
     const functionViaPg =
       (fn: string): Variant["run"] =>
       (id, ev, v) =>
-        pool.query({
-          name: fn,
-          text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`,
-          values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
-        });
+        fn.includes("json")
+          ? pool.query({ name: fn, text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`, values: [id, "patient", v === 0 ? -2 : v, jsonBatch(ev)] })
+          : pool.query({ name: fn, text: columnsCall(fn), values: columnsValues(id, ev, v) });
     const variants: Variant[] = [
       { name: "raw CTE, raw tables (keys only)", run: (id, ev, v) => raw.append(id, ev, v) },
       {
@@ -166,26 +195,10 @@ async function main() {
         },
       },
       { name: "append_to_stream via pg (+ encode)", run: functionViaPg("append_to_stream") },
-      { name: "  same, as before 20261130030000", run: functionViaPg("append_to_stream_before") },
-      {
-        // How appendToStream called it before 20261130030000: an unnamed statement, parsed and planned per call.
-        name: "  as before, unnamed statement",
-        run: (id, ev, v) =>
-          pool.query({
-            text: "SELECT * FROM append_to_stream_before($1, $2, $3::integer, $4::jsonb)",
-            values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
-          }),
-      },
+      { name: "  same, as before (JSON batch, row per event)", run: functionViaPg("append_to_stream_json") },
       {
         name: "append_to_stream via Prisma (+ encode)",
-        run: (id, ev, v) =>
-          ours.database.prisma.$queryRawUnsafe(
-            "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
-            id,
-            "patient",
-            v === 0 ? -2 : v,
-            encodeForFunction(ev),
-          ),
+        run: (id, ev, v) => ours.database.prisma.$queryRawUnsafe(columnsCall("append_to_stream"), ...columnsValues(id, ev, v)),
       },
       { name: "ours: appendToStream", run: (id, ev, v) => ours.append(id, ev, v) },
     ];
