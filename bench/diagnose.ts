@@ -4,9 +4,11 @@
 //           through plain pg (the plpgsql function) → through Prisma's raw pipeline (the path
 //           inside transactions) → appendToStream as the app calls it
 //   indexes (`--indexes`, only this): what maintaining each index of events costs per event
-//   cpu (`--cpu`, only this): client and server CPU per append of each layer (diagnoseAppendCpu.ts);
-//           DIAGNOSE_SQL=<file> is run first (e.g. candidate functions append_to_stream_x) and
-//           DIAGNOSE_FN=append_to_stream_x,... adds each as a variant
+//   cpu (`--cpu`, only this): client and server CPU per append of each layer (diagnoseAppendCpu.ts),
+//           beside the previous append_to_stream (JSON batch, a row per event) recreated from its
+//           migration as append_to_stream_json; DIAGNOSE_SQL=<file> is run first (e.g. candidate
+//           functions append_to_stream_x) and DIAGNOSE_FN=append_to_stream_x,... adds each as a
+//           variant, called like today's function (like the previous one when its name has "json")
 //   reads:  raw → our SELECT through plain pg → + registry decode → through Prisma → the store
 // Also the client CPU each variant burns per call: on a 2-core machine shared with PostgreSQL,
 // that is what caps throughput with 8 writers.
