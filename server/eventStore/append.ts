@@ -58,8 +58,9 @@ export type AppendOptions = {
 // An element of a PostgreSQL array literal: bare when it cannot be misread (no separator,
 // quote, brace, backslash or space, and not the word NULL), quoted and escaped otherwise.
 const bare = /^[A-Za-z0-9_.:@+\-]+$/;
-const element = (value: string | null): string =>
-  value === null
+// A missing value (null, or undefined from an untyped caller) is NULL, as a key JSON left out was.
+const element = (value: string | null | undefined): string =>
+  value == null
     ? "NULL"
     : bare.test(value) && !(value.length === 4 && value.toUpperCase() === "NULL")
       ? value
