@@ -4,6 +4,11 @@
 //           through plain pg (the plpgsql function) → through Prisma's raw pipeline (the path
 //           inside transactions) → appendToStream as the app calls it
 //   indexes (`--indexes`, only this): what maintaining each index of events costs per event
+//   cpu (`--cpu`, only this): client and server CPU per append of each layer (diagnoseAppendCpu.ts),
+//           beside the previous append_to_stream (JSON batch, a row per event) recreated from its
+//           migration as append_to_stream_json; DIAGNOSE_SQL=<file> is run first (e.g. candidate
+//           functions append_to_stream_x) and DIAGNOSE_FN=append_to_stream_x,... adds each as a
+//           variant, called like today's function (like the previous one when its name has "json")
 //   reads:  raw → our SELECT through plain pg → + registry decode → through Prisma → the store
 // Also the client CPU each variant burns per call: on a 2-core machine shared with PostgreSQL,
 // that is what caps throughput with 8 writers.
@@ -11,13 +16,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { openOurs } from "./contenders/ours";
-import { openRaw } from "./contenders/raw";
+import { appendStream, createStream, openRaw, rawColumns } from "./contenders/raw";
 import { createBenchDatabases } from "./lib/database";
 import { batchFor, benchRegistry, evolve, initialState, newStreamId, type BenchState } from "./lib/events";
 import { now, percentile, rotated, side } from "./lib/stats";
-import { encodeBatch } from "../server/eventStore/append";
+import { encodeColumns } from "../server/eventStore/append";
 import type { NewEvent } from "../server/eventStore/types";
 import { indexVariants, measureIndexCosts } from "./diagnoseIndexes";
+import { measureAppendCpu, measureIndexCostsPerAppend, pidOf, type CpuVariant } from "./diagnoseAppendCpu";
 
 type Variant = { name: string; run: (streamId: string, events: NewEvent[], expected: number) => Promise<unknown> };
 
@@ -25,7 +31,41 @@ const base = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.
 const rounds = Number(process.env.DIAGNOSE_ROUNDS ?? 4);
 const perRound = Number(process.env.DIAGNOSE_N ?? 250);
 
-const encodeForFunction = (events: NewEvent[]): string => encodeBatch(benchRegistry, events);
+// append_to_stream's call as appendToStream prepares it: the batch as one array per field.
+const columnsCall = (fn: string) =>
+  `SELECT * FROM ${fn}($1, $2, $3::integer, $4::uuid[], $5::text[], $6::integer[], $7::jsonb, $8::jsonb, $9::timestamptz[], $10::text[], $11::text[], $12::text[])`;
+const columnsValues = (id: string, ev: NewEvent[], v: number) => [id, "patient", v === 0 ? -2 : v, ...encodeColumns(benchRegistry, ev)];
+
+// The previous function (20261130030000_append_one_statement) took the batch as one JSON
+// document and answered with a row per event; created as append_to_stream_json for A/B runs.
+const jsonBatch = (events: NewEvent[]): string =>
+  JSON.stringify(
+    events.map((event) => {
+      const { eventVersion, data } = benchRegistry.encode(event);
+      return {
+        event_id: event.eventId,
+        event_type: event.type,
+        event_version: eventVersion,
+        data,
+        metadata: event.extra ?? {},
+        occurred_at: event.occurredAt.toISOString(),
+        user_id: event.userId,
+        correlation_id: event.correlationId,
+        causation_id: event.causationId,
+      };
+    }),
+  );
+async function createPreviousFunction(pool: pg.Pool): Promise<void> {
+  const read = (name: string) => readFileSync(join(import.meta.dirname, `../prisma/migrations/${name}/migration.sql`), "utf8");
+  const chain = /CREATE FUNCTION append_chain\([\s\S]*?\n\$\$;/.exec(read("20261129040000_append_one_stream_write"))?.[0];
+  const fn = /CREATE OR REPLACE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(read("20261130030000_append_one_statement"))?.[0];
+  if (!chain || !fn) throw new Error("append_chain or append_to_stream not found in their migrations");
+  await pool.query(chain.replace("CREATE FUNCTION append_chain(", "CREATE OR REPLACE FUNCTION append_chain_json("));
+  await pool.query("ALTER FUNCTION append_chain_json(bytea, text, integer, jsonb) ROWS 1");
+  await pool.query(
+    fn.replace("CREATE OR REPLACE FUNCTION append_to_stream(", "CREATE OR REPLACE FUNCTION append_to_stream_json(").replaceAll("append_chain(", "append_chain_json("),
+  );
+}
 
 // The raw contender's statement, pointed at our tables.
 const onOurTables = (sql: string) =>
@@ -71,57 +111,96 @@ async function main() {
         { name: "correlation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (correlation_id)"] },
         { name: "causation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (causation_id)"] },
       ]);
-      await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
+      if (process.env.DIAGNOSE_PER_APPEND !== "only") {
+        await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });
+      }
+      // The same variants paid the way appends pay them: 5 events per statement and transaction.
+      await measureIndexCostsPerAppend(dbs.oursUrl, variants, { create: createStream, append: appendStream }, {
+        rounds: Number(process.env.DIAGNOSE_ROUNDS ?? 5) + 1,
+        appends: Number(process.env.DIAGNOSE_APPENDS ?? 200),
+        batch: Number(process.env.DIAGNOSE_BATCH ?? 5),
+      });
       return;
     }
-    // append_to_stream as 20261128080000_tamper_evidence left it (two writes of the stream row per
-    // append), beside today's, to measure what folding them bought in the same run.
-    const before = readFileSync(join(import.meta.dirname, "../prisma/migrations/20261128080000_tamper_evidence/migration.sql"), "utf8");
-    const fn = /CREATE FUNCTION append_to_stream\([\s\S]*?\n\$\$;/.exec(before)?.[0];
-    if (!fn) throw new Error("append_to_stream not found in 20261128080000_tamper_evidence");
-    await pool.query(fn.replace("CREATE FUNCTION append_to_stream(", "CREATE FUNCTION append_to_stream_before("));
-    const { createStream, appendStream } = await import("./contenders/raw");
-    const columns = (events: NewEvent[]) => [
-      events.map((e) => e.eventId),
-      events.map((e) => e.type),
-      events.map((e) => JSON.stringify(e.data)),
-      events.map((e) => e.occurredAt.toISOString()),
-      events.map((e) => e.userId),
-      events.map((e) => e.correlationId),
-      events.map((e) => e.causationId),
-    ];
+    if (process.argv.includes("--cpu")) {
+      if (process.env.DIAGNOSE_SQL) await pool.query(readFileSync(process.env.DIAGNOSE_SQL, "utf8"));
+      const one = () => {
+        const p = new pg.Pool({ connectionString: dbs.oursUrl, max: 1 });
+        p.on("error", () => {});
+        return p;
+      };
+      const rawPool = one();
+      const oursOne = await openOurs(dbs.oursUrl, 1);
+      const pools: pg.Pool[] = [rawPool];
+      const cte = (p: pg.Pool, rename: (sql: string) => string, tag: string): CpuVariant["run"] => (id, ev, v) => {
+        const values = [id, "patient", ev.length, ...rawColumns(ev)];
+        return v === 0
+          ? p.query({ name: `${tag}_create`, text: rename(createStream), values })
+          : p.query({ name: `${tag}_append`, text: rename(appendStream), values: [...values, v] });
+      };
+      await createPreviousFunction(pool);
+      const fnVariant = (fn: string, named: boolean): CpuVariant => {
+        const p = one();
+        pools.push(p);
+        const json = fn.includes("json");
+        return {
+          name: `${fn} via pg${named ? " (named)" : ""}`,
+          backendPid: pidOf(p),
+          run: (id, ev, v) =>
+            p.query({
+              ...(named ? { name: fn } : {}),
+              text: json ? `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)` : columnsCall(fn),
+              values: json ? [id, "patient", v === 0 ? -2 : v, jsonBatch(ev)] : columnsValues(id, ev, v),
+            }),
+        };
+      };
+      const ourTables = one();
+      pools.push(ourTables);
+      const extra = (process.env.DIAGNOSE_FN ?? "").split(",").filter(Boolean);
+      const cpuVariants: CpuVariant[] = [
+        { name: "raw CTE, raw tables (keys only)", backendPid: pidOf(rawPool), run: cte(rawPool, (s) => s, "r") },
+        { name: "raw CTE, our tables (all indexes)", backendPid: pidOf(ourTables), run: cte(ourTables, onOurTables, "o") },
+        fnVariant("append_to_stream_json", true),
+        fnVariant("append_to_stream", true),
+        ...extra.map((fn) => fnVariant(fn, true)),
+        {
+          name: "ours: appendToStream",
+          backendPid: async () => (await oursOne.database.sql<{ pid: number }>("SELECT pg_backend_pid() AS pid", []))[0]!.pid,
+          run: (id, ev, v) => oursOne.append(id, ev, v),
+        },
+      ];
+      try {
+        await measureAppendCpu(cpuVariants, { rounds: rounds + 1, appends: perRound, batch: Number(process.env.DIAGNOSE_BATCH ?? 5) });
+      } finally {
+        await oursOne.close();
+        for (const p of pools) await p.end();
+      }
+      return;
+    }
+    await createPreviousFunction(pool);
     // The plpgsql function called through plain pg, as a named prepared statement.
     const functionViaPg =
       (fn: string): Variant["run"] =>
       (id, ev, v) =>
-        pool.query({
-          name: fn,
-          text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`,
-          values: [id, "patient", v === 0 ? -2 : v, encodeForFunction(ev)],
-        });
+        fn.includes("json")
+          ? pool.query({ name: fn, text: `SELECT * FROM ${fn}($1, $2, $3::integer, $4::jsonb)`, values: [id, "patient", v === 0 ? -2 : v, jsonBatch(ev)] })
+          : pool.query({ name: fn, text: columnsCall(fn), values: columnsValues(id, ev, v) });
     const variants: Variant[] = [
       { name: "raw CTE, raw tables (keys only)", run: (id, ev, v) => raw.append(id, ev, v) },
       {
         name: "raw CTE, our tables (all indexes)",
         run: (id, ev, v) => {
-          const values = [id, "patient", ev.length, ...columns(ev)];
+          const values = [id, "patient", ev.length, ...rawColumns(ev)];
           return v === 0
             ? pool.query({ name: "o_create", text: onOurTables(createStream), values })
             : pool.query({ name: "o_append", text: onOurTables(appendStream), values: [...values, v] });
         },
       },
       { name: "append_to_stream via pg (+ encode)", run: functionViaPg("append_to_stream") },
-      { name: "  same, as before 20261129040000", run: functionViaPg("append_to_stream_before") },
+      { name: "  same, as before (JSON batch, row per event)", run: functionViaPg("append_to_stream_json") },
       {
         name: "append_to_stream via Prisma (+ encode)",
-        run: (id, ev, v) =>
-          ours.database.prisma.$queryRawUnsafe(
-            "SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)",
-            id,
-            "patient",
-            v === 0 ? -2 : v,
-            encodeForFunction(ev),
-          ),
+        run: (id, ev, v) => ours.database.prisma.$queryRawUnsafe(columnsCall("append_to_stream"), ...columnsValues(id, ev, v)),
       },
       { name: "ours: appendToStream", run: (id, ev, v) => ours.append(id, ev, v) },
     ];

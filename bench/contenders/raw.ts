@@ -91,7 +91,8 @@ export const appendStream = `
 
 type RawRow = { global_position: string; stream_id: string; event_type: string; version: number; data: Record<string, unknown> };
 
-function columns(events: NewEvent[]) {
+/** The statements' parameters $4..$10 for a batch (also used by bench/diagnose.ts). */
+export function rawColumns(events: NewEvent[]) {
   return [
     events.map((e) => e.eventId),
     events.map((e) => e.type),
@@ -123,7 +124,7 @@ export async function openRaw(url: string, poolMax: number): Promise<Contender &
     pool,
     enter: installStockParsers,
     async append(streamId, events, expected) {
-      const values: unknown[] = [streamId, aggregateType, events.length, ...columns(events)];
+      const values: unknown[] = [streamId, aggregateType, events.length, ...rawColumns(events)];
       const result =
         expected === 0
           ? await pool.query<{ version: number }>({ name: "raw_create", text: createStream, values })

@@ -17,9 +17,10 @@ export type DatabaseMode = "postgresql" | "embedded";
 
 /**
  * Runs one parameterized statement outside any transaction, on the driver itself. Types as
- * Prisma's raw queries return them: int8 as bigint, timestamptz as Date, jsonb parsed.
+ * Prisma's raw queries return them: int8 as bigint, timestamptz as Date, jsonb parsed. `name`:
+ * a statement prepared once per pg connection (server/eventStore/db.ts); PGlite ignores it.
  */
-export type SqlRunner = <R>(text: string, params: readonly unknown[]) => Promise<R[]>;
+export type SqlRunner = <R>(text: string, params: readonly unknown[], options?: { name?: string }) => Promise<R[]>;
 
 export type Database = {
   prisma: PrismaClient;
@@ -69,7 +70,7 @@ function openPostgres(url: string, poolMax: number): Database {
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
-    sql: async (text, params) => (await pool.query({ text, values: params as unknown[], types: pgTypes })).rows,
+    sql: async (text, params, options) => (await pool.query({ name: options?.name, text, values: params as unknown[], types: pgTypes })).rows,
     mode: "postgresql",
     location: redact(url),
     async withSession(fn) {

@@ -36,14 +36,16 @@ export function versionMatches(expected: ExpectedVersion, actual: number): boole
   return actual === expected;
 }
 
-// global_position is int8: BigInt through Prisma, a string through pg; Number() takes both.
+// One row per append. positions are int8: bigint (or strings) per driver; Number() takes both.
 type AppendRow = {
-  event_id: string;
+  /** The stream's version after the append; on a conflict, its actual version (nothing written). */
   version: number;
-  global_position: bigint | string;
-  recorded_at: Date;
+  /** Each event's global position, in stream order; null on a conflict. */
+  positions: (bigint | string | number)[] | null;
+  /** The recorded time every event of the append shares. */
+  recorded_at: Date | null;
   repeated: boolean;
-  /** The stream was not at the expected version: one row, `version` the actual one, nothing written. */
+  /** The stream was not at the expected version: nothing written, `version` the actual one. */
   conflict: boolean;
 };
 
@@ -53,32 +55,70 @@ export type AppendOptions = {
   aggregateType: string;
 };
 
+// An element of a PostgreSQL array literal: bare when it cannot be misread (no separator,
+// quote, brace, backslash or space, and not the word NULL), quoted and escaped otherwise.
+const bare = /^[A-Za-z0-9_.:@+\-]+$/;
+// A missing value (null, or undefined from an untyped caller) is NULL, as a key JSON left out was.
+const element = (value: string | null | undefined): string =>
+  value == null
+    ? "NULL"
+    : bare.test(value) && !(value.length === 4 && value.toUpperCase() === "NULL")
+      ? value
+      : `"${value.replace(/[\\"]/g, "\\$&")}"`;
+const arrayLiteral = (values: readonly (string | null)[]): string => `{${values.map(element).join(",")}}`;
+
 /**
- * The JSON batch append_to_stream takes: payloads validated and stamped with their schema
- * version, then sealed (their PHI encrypted, protect.ts) when a sealer is given.
+ * The batch as append_to_stream takes it (its parameters $4..$12): one array per field, one
+ * element per event in stream order, written as array literals; the payloads (validated,
+ * stamped with their schema version, then sealed when a sealer is given: protect.ts) and the
+ * metadata as one JSON array each, the metadata null when no event has any.
  */
-export function encodeBatch(
+export function encodeColumns(
   registry: EventRegistry,
   events: readonly NewEvent[],
   seal?: ((event: NewEvent, data: Record<string, unknown>) => Record<string, unknown>) | null,
-): string {
-  return JSON.stringify(
-    events.map((event) => {
-      const { eventVersion, data } = registry.encode(event);
-      return {
-        event_id: event.eventId,
-        event_type: event.type,
-        event_version: eventVersion,
-        data: seal ? seal(event, data) : data,
-        metadata: event.extra ?? {},
-        occurred_at: event.occurredAt.toISOString(),
-        user_id: event.userId,
-        correlation_id: event.correlationId,
-        causation_id: event.causationId,
-      };
-    }),
-  );
+): (string | null)[] {
+  const n = events.length;
+  const ids = new Array<string>(n);
+  const types = new Array<string>(n);
+  const versions = new Array<number>(n);
+  const data = new Array<string>(n);
+  const metadata = new Array<string>(n);
+  const occurred = new Array<string>(n);
+  const users = new Array<string>(n);
+  const correlations = new Array<string>(n);
+  const causations = new Array<string | null>(n);
+  let anyMetadata = false;
+  for (let i = 0; i < n; i++) {
+    const event = events[i]!;
+    const encoded = registry.encode(event);
+    ids[i] = event.eventId;
+    types[i] = event.type;
+    versions[i] = encoded.eventVersion;
+    data[i] = JSON.stringify(seal ? seal(event, encoded.data) : encoded.data);
+    metadata[i] = event.extra ? JSON.stringify(event.extra) : "{}";
+    anyMetadata ||= event.extra !== undefined;
+    occurred[i] = event.occurredAt.toISOString();
+    users[i] = event.userId;
+    correlations[i] = event.correlationId;
+    causations[i] = event.causationId;
+  }
+  return [
+    arrayLiteral(ids),
+    arrayLiteral(types),
+    `{${versions.join(",")}}`,
+    `[${data.join(",")}]`,
+    anyMetadata ? `[${metadata.join(",")}]` : null,
+    arrayLiteral(occurred),
+    arrayLiteral(users),
+    arrayLiteral(correlations),
+    arrayLiteral(causations),
+  ];
 }
+
+/** The call appendToStream prepares: the batch's columns as $4..$12. */
+const appendCall = `SELECT * FROM append_to_stream($1, $2, $3::integer, $4::uuid[], $5::text[], $6::integer[], $7::jsonb,
+  $8::jsonb, $9::timestamptz[], $10::text[], $11::text[], $12::text[])`;
 
 /** Attempts of an append outside a transaction that meets an older-than-the-last-writer refusal. */
 const ORDER_RETRIES = 5;
@@ -98,17 +138,12 @@ export async function appendToStream(
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
   const expected = encodeExpectedVersion(options.expectedVersion);
   const startedAt = performance.now();
-  const batch = encodeBatch(store.registry, events, await phiSealer(store, streamId, events));
+  const columns = encodeColumns(store.registry, events, await phiSealer(store, streamId, events));
   const ownTransaction = store.transaction !== undefined;
   let rows: AppendRow[];
   for (let attempt = 1; ; attempt++) {
     try {
-      rows = await store.sql<AppendRow>("SELECT * FROM append_to_stream($1, $2, $3::integer, $4::jsonb)", [
-        streamId,
-        options.aggregateType,
-        expected,
-        batch,
-      ]);
+      rows = await store.sql<AppendRow>(appendCall, [streamId, options.aggregateType, expected, ...columns], { name: "append_to_stream" });
       break;
     } catch (error) {
       if (ownTransaction && attempt < ORDER_RETRIES && isRetryableTransactionError(error)) continue;
@@ -127,34 +162,41 @@ export async function appendToStream(
       throw error;
     }
   }
-  if (rows[0]?.conflict) recordConflict(options.aggregateType);
-  if (rows[0]?.conflict) throw new ConcurrencyError(streamId, options.expectedVersion, rows[0].version);
-  appendObserved(store.db, options.aggregateType, events.length, startedAt, rows[0]?.repeated ?? false);
-  return resultOf(streamId, rows);
+  const row = rows[0]!;
+  if (row.conflict) {
+    recordConflict(options.aggregateType);
+    throw new ConcurrencyError(streamId, options.expectedVersion, row.version);
+  }
+  appendObserved(store.db, options.aggregateType, events.length, startedAt, row.repeated);
+  return resultOf(streamId, events, row);
 }
 
-function resultOf(streamId: string, rows: AppendRow[]): AppendResult {
-  const last = rows.at(-1);
+function resultOf(streamId: string, events: readonly NewEvent[], row: AppendRow): AppendResult {
+  const first = row.version - events.length + 1;
+  const positions = row.positions ?? [];
+  const recordedAt = row.recorded_at!;
   return {
     streamId,
-    nextExpectedVersion: last?.version ?? 0,
-    repeated: rows[0]?.repeated ?? false,
-    events: rows.map((r) => ({
-      eventId: r.event_id,
-      version: r.version,
-      globalPosition: Number(r.global_position),
-      recordedAt: r.recorded_at,
+    nextExpectedVersion: row.version,
+    repeated: row.repeated,
+    events: events.map((event, i) => ({
+      eventId: event.eventId,
+      version: first + i,
+      globalPosition: Number(positions[i]),
+      recordedAt,
     })),
   };
 }
 
 /** The stored result of this exact batch when every one of its ids is stored in this stream. */
 async function storedBatch(store: Store, streamId: string, events: readonly NewEvent[]): Promise<AppendResult | null> {
-  const rows = await store.sql<AppendRow & { stream_id: string }>(
-    `SELECT event_id::text AS event_id, version, global_position, recorded_at, stream_id, true AS repeated, false AS conflict
-       FROM events WHERE event_id = ANY ($1::uuid[]) ORDER BY version`,
+  const rows = await store.sql<AppendRow & { n: bigint | number; streams: string[] }>(
+    `SELECT max(version) AS version, array_agg(global_position ORDER BY version) AS positions, min(recorded_at) AS recorded_at,
+            true AS repeated, false AS conflict, count(*) AS n, array_agg(DISTINCT stream_id) AS streams
+       FROM events WHERE event_id = ANY ($1::uuid[])`,
     [events.map((e) => e.eventId)],
   );
-  if (rows.length !== events.length || rows.some((r) => r.stream_id !== streamId)) return null;
-  return resultOf(streamId, rows);
+  const row = rows[0];
+  if (!row || Number(row.n) !== events.length || row.streams.length !== 1 || row.streams[0] !== streamId) return null;
+  return resultOf(streamId, events, row);
 }

@@ -8,8 +8,11 @@ export type Db = PrismaClient | Prisma.TransactionClient;
 /**
  * Runs one parameterized statement and returns its rows. Every runner maps types the same way:
  * int8 as bigint, timestamptz as Date, jsonb parsed, xid8 and uuid as text when cast.
+ * `name` asks for a prepared statement kept per connection (the pg pool does, others ignore it):
+ * only for a fixed text run on every request, such as the append, which then skips parsing
+ * and planning its call each time.
  */
-export type SqlRunner = <R>(text: string, params: readonly unknown[]) => Promise<R[]>;
+export type SqlRunner = <R>(text: string, params: readonly unknown[], options?: { name?: string }) => Promise<R[]>;
 
 /** Prisma's raw query on a client or transaction: int8 comes back as bigint. */
 export function prismaRunner(db: Db): SqlRunner {

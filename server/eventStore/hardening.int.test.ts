@@ -61,7 +61,7 @@ describePostgres("the app's database role cannot rewrite history", () => {
     ["TRUNCATE access_log"],
     ["DROP TABLE access_log"],
     ["CREATE TABLE events_copy AS SELECT * FROM events"],
-    ["CREATE OR REPLACE FUNCTION append_to_stream(text, text, integer, jsonb) RETURNS void LANGUAGE sql AS 'SELECT 1'"],
+    ["CREATE OR REPLACE FUNCTION append_to_stream(text, text, integer, uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], text[]) RETURNS void LANGUAGE sql AS 'SELECT 1'"],
     ["DELETE FROM \"_prisma_migrations\""],
   ])("refuses %s", async (sql) => {
     expect(await refusal(sql)).toMatch(/^42/); // 42501 insufficient privilege / must be owner

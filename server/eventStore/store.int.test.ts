@@ -50,6 +50,39 @@ describeEachDatabase("event store", (db, kind) => {
     expect(await streamVersion(store(), newStreamId())).toBe(0);
   });
 
+  it("stores fields an array literal must quote as given, hashed as event_hash defines", async () => {
+    // The batch goes to the database as array literals (append.ts encodeColumns): separators,
+    // quotes, braces, backslashes, spaces, the word NULL and an empty string are values too.
+    const id = `note-ü {1}, "q" \\ ${randomUUID()}`;
+    const awkward = ['NULL', 'a "b", {c} \\ d', "", " padded ", "null", "ü ☃"];
+    const events = awkward.map((text, i) =>
+      note(i, {
+        userId: text,
+        correlationId: awkward[(i + 1) % awkward.length]!,
+        causationId: i % 2 ? awkward[(i + 2) % awkward.length]! : null,
+        occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i % 3)),
+        ...(i === 2 ? { extra: { note: 'x "y"', n: 1 } } : {}),
+      }),
+    );
+    const result = await appendToStream(store(), id, events, { expectedVersion: "no_stream", aggregateType: "note" });
+    expect(result.events.map((e) => [e.eventId, e.version])).toEqual(events.map((e, i) => [e.eventId, i + 1]));
+    const stored = await readStream(store(), id);
+    expect(stored.map((e) => e.metadata.eventId)).toEqual(events.map((e) => e.eventId));
+    expect(stored.map((e) => e.globalPosition)).toEqual(result.events.map((e) => e.globalPosition));
+    expect(stored.map((e) => e.metadata.recordedAt.getTime())).toEqual(result.events.map((e) => e.recordedAt.getTime()));
+    expect(stored.map((e) => [e.metadata.userId, e.metadata.correlationId, e.metadata.causationId, e.metadata.occurredAt.getTime()])).toEqual(
+      events.map((e) => [e.userId, e.correlationId, e.causationId, e.occurredAt.getTime()]),
+    );
+    expect(stored[2]!.metadata.extra).toEqual({ note: 'x "y"', n: 1 });
+    const [check] = await store().sql<{ ok: boolean }>(
+      `SELECT bool_and(hash = event_hash(prev, event_id, stream_id, version, event_type, event_version, data, metadata,
+                                         occurred_at, recorded_at, user_id, correlation_id, causation_id)) AS ok
+         FROM (SELECT e.*, lag(e.hash) OVER (ORDER BY e.version) AS prev FROM events e WHERE e.stream_id = $1) x`,
+      [id],
+    );
+    expect(check!.ok).toBe(true);
+  });
+
   it("reads a stream by version range, backwards, bounded and as of a time", async () => {
     const id = newStreamId();
     await appendToStream(store(), id, [1, 2, 3].map((n) => note(n)), { expectedVersion: "no_stream", aggregateType: "note" });
