@@ -202,7 +202,9 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
   }
   // The inner query walks the commit-order index and stops at the limit; the outer filter then
   // cuts the page at the horizon. In (transaction_id, position) order every row at or past that
-  // cut comes after every row before it, so the page stays a gap-free prefix.
+  // cut comes after every row before it, so the page stays a gap-free prefix. The horizon is a
+  // sub-select: computed once per statement (same snapshot), where a bare call in a filter runs
+  // once per row (it reads pg_stat_activity: ~55 of a 1,000-event page's ~60 ms).
   const rows = await store.sql<EventRow>(
     `SELECT ${eventColumns} FROM (
        SELECT * FROM events
@@ -210,7 +212,7 @@ export async function readAll(store: Store, options: ReadAllOptions = {}): Promi
         ORDER BY transaction_id, global_position
         LIMIT $3
      ) AS events
-     WHERE transaction_id < log_read_horizon()
+     WHERE transaction_id < (SELECT log_read_horizon())
      -- Qualified: the select list makes transaction_id text, which would sort "10" before "9".
      ORDER BY events.transaction_id, events.global_position`,
     params,
