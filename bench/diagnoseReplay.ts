@@ -2,7 +2,10 @@
 // ceiling's replay of the same rows (raw_events holds a copy of events), so each variant has a raw
 // figure from the same minute. Reports wall events/s, the bench process's CPU per event and the
 // ratio to raw. `npx tsx bench/diagnoseReplay.ts` (EVENTS=100000, ROUNDS=3, PAGE=1000,
-// VARIANTS=a,b picks some, KEEP=1 leaves the database for psql; DATABASE_URL's server).
+// VARIANTS=a,b picks some, KEEP=1 leaves the database for psql, PROFILE=x.cpuprofile profiles
+// the measured rounds alone; DATABASE_URL's server).
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import pg from "pg";
 import { streamAll } from "../server/eventStore/read";
 import { openOurs } from "./contenders/ours";
@@ -57,6 +60,12 @@ try {
   await measure(() => raw.replay(pageSize).then((s) => s.events)); // warm-up
   for (const fn of Object.values(variants)) await measure(fn);
   const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+  const profiler = process.env.PROFILE ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.start");
+  }
   for (let round = 1; round <= Number(process.env.ROUNDS ?? 3); round++) {
     for (const [label, fn] of Object.entries(variants)) {
       if (only && !only.includes(label)) continue;
@@ -66,6 +75,10 @@ try {
         `round ${round} ${label.padEnd(18)} ${fmt(a.rate)} ev/s (${a.cpuUs.toFixed(1)} µs CPU/ev, n=${a.n})  raw ${fmt(r.rate)} ev/s (${r.cpuUs.toFixed(1)} µs CPU/ev)  ratio ${(a.rate / r.rate).toFixed(2)}×`,
       );
     }
+  }
+  if (profiler) {
+    const { profile } = await profiler.post("Profiler.stop");
+    writeFileSync(process.env.PROFILE!, JSON.stringify(profile));
   }
 } finally {
   await ours.close();
