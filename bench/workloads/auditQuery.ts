@@ -8,17 +8,17 @@
 // rows as the driver returns them. peer: Emmett has no such query.
 import pg from "pg";
 import { eventRegistry } from "../../server/domain/registry";
-import { storeOn } from "../../server/eventStore";
+import { storeOn, type Store } from "../../server/eventStore";
 import { searchEvents, type EventSearch } from "../../server/projections/audit";
 import { installStockParsers } from "../lib/pgTypes";
 import { percentile, timed } from "../lib/stats";
-import type { Figure, Workload } from "../lib/types";
+import type { BenchContext, Figure, Workload } from "../lib/types";
 
 const uuid = (expr: string) => `overlay(overlay(md5(${expr}) placing '4' from 13) placing '8' from 17)::uuid`;
 const iso = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** Event i of the fixture: type by a skewed cycle, times spread over two years, ~300-450 B payloads. */
-function fixtureSql(from: number, to: number): string {
+export function fixtureSql(from: number, to: number): string {
   const at = `(timestamptz '2024-11-27 00:00Z' + (i * interval '63 seconds'))`;
   const patient = uuid(`'p' || (i % 50000)`);
   const subject = uuid(`'s' || (i / 4)`);
@@ -58,12 +58,12 @@ function fixtureSql(from: number, to: number): string {
       ) AS t`;
 }
 
-type Query = { label: string; search: Omit<EventSearch, "limit">; raw: [string, unknown[]] };
+export type Query = { label: string; search: Omit<EventSearch, "limit">; raw: [string, unknown[]] };
 
-const page = 50;
+export const page = 50;
 const cols = "global_position, event_id, stream_id, aggregate_type, event_type, version, event_version, data, metadata, occurred_at, recorded_at, user_id, correlation_id, causation_id";
 
-function queries(total: number): Query[] {
+export function queries(total: number): Query[] {
   const month = { from: new Date(Date.UTC(2025, 5, 1)), to: new Date(Date.UTC(2025, 6, 1)) };
   const corr = `bench-corr-${Math.floor(total / 6)}`;
   return [
@@ -112,6 +112,32 @@ function queries(total: number): Query[] {
   ];
 }
 
+/**
+ * The filters' pages, `passes` times over, ours (searchEvents: audit.events' query, decode and
+ * validation) and raw (the same page as one pg query) alternating who goes first, so neither
+ * always meets the warmer cache. Latencies in ms.
+ */
+export async function auditSamples(ctx: BenchContext, store: Store, pool: pg.Pool, list: Query[], passes: number, label: string) {
+  const samples = { ours: [] as number[], raw: [] as number[] };
+  for (let pass = 0; pass < passes; pass++) {
+    ctx.progress.step(`${label} · pass ${pass + 1}/${passes}`);
+    for (const q of list) {
+      const runOurs = async () => {
+        ctx.contenders.ours.enter();
+        samples.ours.push(await timed(() => searchEvents(store, { ...q.search, limit: page })));
+      };
+      const runRaw = async () => {
+        ctx.contenders.raw.enter();
+        samples.raw.push(await timed(() => pool.query(q.raw[0], q.raw[1])));
+      };
+      if (pass % 2 === 0) await runOurs().then(runRaw);
+      else await runRaw().then(runOurs);
+    }
+  }
+  installStockParsers();
+  return samples;
+}
+
 export const auditQuery: Workload = {
   number: 8,
   id: "audit-query",
@@ -130,24 +156,7 @@ export const auditQuery: Workload = {
       await pool.query("ANALYZE events");
       const store = storeOn(ctx.oursDatabase, eventRegistry);
       const list = queries(total);
-      const samples = { ours: [] as number[], raw: [] as number[] };
-      for (let pass = 0; pass < ctx.sizes.audit.passes; pass++) {
-        ctx.progress.step(`8 audit query · pass ${pass + 1}/${ctx.sizes.audit.passes}`);
-        for (const q of list) {
-          // Alternate who goes first, so neither always meets the warmer cache.
-          const runOurs = async () => {
-            ctx.contenders.ours.enter();
-            samples.ours.push(await timed(() => searchEvents(store, { ...q.search, limit: page })));
-          };
-          const runRaw = async () => {
-            ctx.contenders.raw.enter();
-            samples.raw.push(await timed(() => pool.query(q.raw[0], q.raw[1])));
-          };
-          if (pass % 2 === 0) await runOurs().then(runRaw);
-          else await runRaw().then(runOurs);
-        }
-      }
-      installStockParsers();
+      const samples = await auditSamples(ctx, store, pool, list, ctx.sizes.audit.passes, "8 audit query");
       const note = `${total.toLocaleString("en-US")} events laid down in bulk; ${list.length} filters (${list.map((q) => q.label).join(", ")}) × ${ctx.sizes.audit.passes} passes; ours = searchEvents (audit.events' query, decode and validation), raw = the same page as one pg query; Emmett has no such query`;
       const figures: Figure[] = [
         {
