@@ -53,14 +53,16 @@ export function describeUrl(url: string): string {
  * must not weigh on the others' (the scale rows); dropped when the run ends, however it ends.
  */
 export async function sideDatabase(url: string, suffix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = new URL(url);
-  const name = `${base.pathname.slice(1)}_${suffix}`;
-  await admin(url, (c) => c.query(`CREATE DATABASE ${name}`));
+  const name = `${new URL(url).pathname.slice(1)}_${suffix}`;
+  // Through the maintenance database: a connection to the bench's own would be cut when that one
+  // is dropped WITH (FORCE), and the cleanups may run side by side on Ctrl-C.
+  const maintenance = withDatabase(url, "postgres");
+  await admin(maintenance, (c) => c.query(`CREATE DATABASE ${name}`));
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await admin(url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await admin(maintenance, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   };
   onCleanup(`drop ${name}`, drop);
   return { url: withDatabase(url, name), drop };
