@@ -189,6 +189,35 @@ describeEachDatabase("event store", (db, kind) => {
     expect(pages).toBe(1);
   });
 
+  it("streams on past the horizon it started with when events commit during the stream", async () => {
+    const start = await readAll(store(), { limit: 10_000 });
+    let checkpoint = start.checkpoint;
+    for (let page = start; page.events.length > 0; ) {
+      page = await readAll(store(), { after: checkpoint, limit: 10_000 });
+      checkpoint = page.checkpoint;
+    }
+    const id = newStreamId();
+    await appendToStream(store(), id, [1, 2, 3, 4].map((n) => note(n)), { expectedVersion: "no_stream", aggregateType: "note" });
+    // Poll: the shared server's horizon may hold events back for a moment.
+    let seen: number[] = [];
+    for (let tries = 0; tries < 50; tries++) {
+      seen = [];
+      let appendedDuring = false;
+      for await (const page of streamAll(store(), { after: checkpoint, pageSize: 2 })) {
+        seen.push(...page.events.filter((e) => e.streamId === id).map((e) => (e.data as { n: number }).n));
+        if (!appendedDuring && seen.length > 0) {
+          // Committed after the stream read its horizon: only a horizon read again shows them.
+          await appendToStream(store(), id, [5, 6, 7].map((n) => note(n)), { expectedVersion: 4, aggregateType: "note" });
+          appendedDuring = true;
+        }
+      }
+      if (seen.length === 7) break;
+      if (appendedDuring) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it("computes the read horizon once per page, not once per row", async () => {
     // A bare log_read_horizon() in a filter runs per row (it reads pg_stat_activity): a
     // 1,000-event page took ~60 ms instead of ~2. As a sub-select it is one InitPlan.
