@@ -200,9 +200,9 @@ function figuresOf(ctx: BenchContext, results: AtSize[], window: number, passes:
       ours: r.replay.ours,
       raw: r.replay.raw,
       peer: null,
-      target: "≥ 0.70× raw",
+      // The issue sets no rate line at scale (row 5's is for row 5's log); the ratio is shown.
+      target: null,
       better: "higher",
-      check: ({ ours, raw }) => raw !== null && ours >= 0.7 * raw,
       note:
         `${fmt(r.events)} events of row 8's fixture laid down in bulk${sizesNote} (${Math.round(r.layDownSeconds)} s with the index builds and a VACUUM), one round, ${results.indexOf(r) % 2 === 0 ? "ours" : "raw"} reading first; ` +
         `ours: streamAll (commit order, gap-safe) + trusted decode with the clinical registry, pages of ${pageSize}; raw: position order over the primary key of the same table (not gap-safe); the peer is not laid down at this size`,
