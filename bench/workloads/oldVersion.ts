@@ -1,7 +1,8 @@
 // 13. A load at an old version of a 100,000-event patient stream (--smoke: 2,000), in a database
-// of its own: the stream laid down in bulk SQL (as server/eventStore/temporalScale.int.test.ts
-// does), the sparse historic snapshots written by writeHistoricSnapshots (every 500 versions, the
-// compliance work's time travel), then loadAtVersion at versions spread over the stream.
+// of its own: the stream laid down in bulk SQL (server/testing/longStream.ts, as
+// temporalScale.int.test.ts does), the sparse historic snapshots written by
+// writeHistoricSnapshots (every 500 versions, the compliance work's time travel), then
+// loadAtVersion at versions spread over the stream.
 // raw: the same two reads as minimal pg statements (the nearest snapshot at or below the version,
 // then the events after it up to the version), rows as the driver returns them: no opening of
 // the sealed snapshot, no decoding, no fold. Emmett has no snapshots in its PostgreSQL store.
@@ -17,6 +18,7 @@ import { loadAtVersion } from "../../server/eventStore/aggregate";
 import { createKeyRing, masterKeyOf } from "../../server/eventStore/phi";
 import { defaultHistoricSnapshotEvery } from "../../server/eventStore/snapshots";
 import { writeHistoricSnapshots } from "../../server/eventStore/temporal";
+import { layLongPatientStream } from "../../server/testing/longStream";
 import { sideDatabase } from "../lib/database";
 import { installStockParsers } from "../lib/pgTypes";
 import { percentile, timed } from "../lib/stats";
@@ -39,21 +41,7 @@ export const oldVersion: Workload = {
       const patientId = randomUUID();
       const streamId = patientStream(patientId);
       ctx.progress.step(`13 old version: laying down a ${streamEvents.toLocaleString("en-US")}-event stream`);
-      await pool.query(
-        `INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, event_version, data, occurred_at, recorded_at, user_id, correlation_id, causation_id)
-         SELECT gen_random_uuid(), $1, 'patient',
-                CASE WHEN v = 1 THEN 'PatientRegistered' ELSE 'PatientDemographicsUpdated' END, v, 1,
-                CASE WHEN v = 1
-                  THEN jsonb_build_object('patientId', $2::text, 'mrn', 'T0000001', 'givenName', 'N1', 'familyName', 'Long',
-                         'dateOfBirth', '1950-01-01', 'sex', 'female', 'email', null, 'phone', null, 'address', null)
-                  ELSE jsonb_build_object('patientId', $2::text, 'changes', jsonb_build_object('givenName', 'N' || v),
-                         'previous', jsonb_build_object('givenName', 'N' || (v - 1)), 'reason', 'bulk history')
-                END,
-                timestamptz '2020-01-01' + v * interval '1 minute', timestamptz '2021-01-01' + v * interval '1 second', 'user-bulk', 'bulk', NULL
-           FROM generate_series(1, $3::int) v`,
-        [streamId, patientId, streamEvents],
-      );
-      await pool.query("INSERT INTO streams (stream_id, stream_type, version) VALUES ($1, 'patient', $2)", [streamId, streamEvents]);
+      await layLongPatientStream(pool, streamId, patientId, streamEvents);
       await pool.query("VACUUM (ANALYZE) events");
       ctx.progress.step("13 old version: writing the historic snapshots");
       const snapshots = await writeHistoricSnapshots(store, streamId, patientDecider, defaultHistoricSnapshotEvery);

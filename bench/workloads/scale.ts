@@ -19,6 +19,7 @@ import { startExport } from "../../server/audit/export";
 import { eventRegistry } from "../../server/domain/registry";
 import { storeOn, streamAll, type Store } from "../../server/eventStore";
 import { createKeyRing, masterKeyOf } from "../../server/eventStore/phi";
+import { replayByPosition } from "../contenders/raw";
 import { sideDatabase } from "../lib/database";
 import { foldReplay, initialReplay } from "../lib/events";
 import { installStockParsers } from "../lib/pgTypes";
@@ -67,23 +68,6 @@ async function layDown(ctx: BenchContext, pool: pg.Pool, from: number, to: numbe
     client.release();
   }
   return (performance.now() - started) / 1000;
-}
-
-/** The raw ceiling's replay: position order over the primary key (not gap-safe), rows as pg returns them. */
-async function rawReplay(pool: pg.Pool, pageSize: number): Promise<number> {
-  const state = initialReplay();
-  let after = "0";
-  for (;;) {
-    const page = await pool.query<{ global_position: string; event_type: string; stream_id: string }>({
-      name: "scale_raw_replay",
-      text: "SELECT * FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2",
-      values: [after, pageSize],
-    });
-    for (const row of page.rows) foldReplay(state, row.event_type, row.stream_id);
-    const last = page.rows.at(-1);
-    if (last) after = last.global_position;
-    if (page.rows.length < pageSize) return state.events;
-  }
 }
 
 async function oursReplay(store: Store, pageSize: number): Promise<number> {
@@ -161,7 +145,7 @@ export const scale: Workload = {
           let n = 0;
           const { peakMb, growthMb } = await rssDuring(async () => {
             const ms = await timed(async () => {
-              n = who === "ours" ? await oursReplay(store, pageSize) : await rawReplay(pool, pageSize);
+              n = who === "ours" ? await oursReplay(store, pageSize) : (await replayByPosition(pool, "events", pageSize)).events;
             });
             replay[who] = n / (ms / 1000);
           });

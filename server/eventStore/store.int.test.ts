@@ -15,10 +15,18 @@ import {
   streamAll,
   streamVersion,
 } from "./read";
-import type { ExpectedVersion } from "./types";
+import type { ExpectedVersion, LogCheckpoint } from "./types";
 
 describeEachDatabase("event store", (db, kind) => {
   const store = () => storeOf(db());
+  /** The checkpoint after everything other tests wrote so far. */
+  const endOfLog = async () => {
+    let checkpoint: LogCheckpoint | null = null;
+    for (let page = await readAll(store(), { limit: 10_000 }); ; page = await readAll(store(), { after: checkpoint, limit: 10_000 })) {
+      checkpoint = page.checkpoint;
+      if (page.events.length === 0) return checkpoint;
+    }
+  };
 
   it("appends and reads back a stream with every metadata field", async () => {
     const id = newStreamId();
@@ -138,13 +146,7 @@ describeEachDatabase("event store", (db, kind) => {
 
   it("reads the global log in commit order from a checkpoint, optionally by type", async () => {
     const id = newStreamId();
-    const start = await readAll(store(), { limit: 10_000 });
-    let checkpoint = start.checkpoint;
-    // Drain what other tests wrote so far.
-    for (let page = start; page.events.length > 0; ) {
-      page = await readAll(store(), { after: checkpoint, limit: 10_000 });
-      checkpoint = page.checkpoint;
-    }
+    const checkpoint = await endOfLog();
     const removed = { ...note(3), type: "NoteRemoved", data: { reason: "dup" } };
     await appendToStream(store(), id, [note(1), note(2), removed], { expectedVersion: "no_stream", aggregateType: "note" });
     const next = await readAll(store(), { after: checkpoint, limit: 2 });
@@ -157,12 +159,7 @@ describeEachDatabase("event store", (db, kind) => {
   });
 
   it("streams the global log in pages, in commit order, with trusted decode, to the end of what is visible", async () => {
-    const start = await readAll(store(), { limit: 10_000 });
-    let checkpoint = start.checkpoint;
-    for (let page = start; page.events.length > 0; ) {
-      page = await readAll(store(), { after: checkpoint, limit: 10_000 });
-      checkpoint = page.checkpoint;
-    }
+    const checkpoint = await endOfLog();
     const id = newStreamId();
     await appendToStream(store(), id, [1, 2, 3, 4, 5, 6, 7].map((n) => note(n)), { expectedVersion: "no_stream", aggregateType: "note" });
     const seen: number[] = [];
@@ -190,12 +187,7 @@ describeEachDatabase("event store", (db, kind) => {
   });
 
   it("streams on past the horizon it started with when events commit during the stream", async () => {
-    const start = await readAll(store(), { limit: 10_000 });
-    let checkpoint = start.checkpoint;
-    for (let page = start; page.events.length > 0; ) {
-      page = await readAll(store(), { after: checkpoint, limit: 10_000 });
-      checkpoint = page.checkpoint;
-    }
+    const checkpoint = await endOfLog();
     const id = newStreamId();
     await appendToStream(store(), id, [1, 2, 3, 4].map((n) => note(n)), { expectedVersion: "no_stream", aggregateType: "note" });
     // Poll: the shared server's horizon may hold events back for a moment.
