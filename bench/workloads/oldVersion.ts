@@ -6,21 +6,15 @@
 // raw: the same two reads as minimal pg statements (the nearest snapshot at or below the version,
 // then the events after it up to the version), rows as the driver returns them: no opening of
 // the sealed snapshot, no decoding, no fold. Emmett has no snapshots in its PostgreSQL store.
-import { randomBytes, randomUUID } from "node:crypto";
-import pg from "pg";
-import { openDatabase } from "../../server/db/client";
-import { migrate } from "../../server/db/migrate";
+import { randomUUID } from "node:crypto";
 import { patientDecider } from "../../server/domain/patient/decider";
-import { eventRegistry } from "../../server/domain/registry";
 import { patientStream } from "../../server/domain/streams";
-import { storeOn } from "../../server/eventStore";
 import { loadAtVersion } from "../../server/eventStore/aggregate";
-import { createKeyRing, masterKeyOf } from "../../server/eventStore/phi";
 import { defaultHistoricSnapshotEvery } from "../../server/eventStore/snapshots";
 import { writeHistoricSnapshots } from "../../server/eventStore/temporal";
 import { layLongPatientStream } from "../../server/testing/longStream";
-import { sideDatabase } from "../lib/database";
 import { installStockParsers } from "../lib/pgTypes";
+import { openSideStore } from "../lib/sideStore";
 import { percentile, timed } from "../lib/stats";
 import type { Workload } from "../lib/types";
 
@@ -30,14 +24,8 @@ export const oldVersion: Workload = {
   title: "load at an old version of a long stream",
   async run(ctx) {
     const { streamEvents, loads } = ctx.sizes.oldVersion;
-    const side = await sideDatabase(ctx.oursUrl, "oldversion");
-    const db = await openDatabase({ url: side.url, poolMax: 2 });
-    const pool = new pg.Pool({ connectionString: side.url, max: 1 });
-    pool.on("error", () => {});
+    const { store, pool, close } = await openSideStore(ctx.oursUrl, "oldversion", 2);
     try {
-      await migrate(db);
-      installStockParsers();
-      const store = storeOn(db, eventRegistry, createKeyRing({ current: masterKeyOf(randomBytes(32)) }));
       const patientId = randomUUID();
       const streamId = patientStream(patientId);
       ctx.progress.step(`13 old version: laying down a ${streamEvents.toLocaleString("en-US")}-event stream`);
@@ -116,9 +104,7 @@ export const oldVersion: Workload = {
         },
       ];
     } finally {
-      await pool.end();
-      await db.close();
-      await side.drop();
+      await close();
     }
   },
 };

@@ -9,19 +9,15 @@
 // The log is laid down with generate_series (row 8's fixture) with the secondary indexes of
 // `events` dropped, then rebuilt as the migrations define them (one sorted build each instead of
 // ten million index updates); the keys' indexes stay.
-import { randomBytes } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import pg from "pg";
-import { openDatabase, type Database } from "../../server/db/client";
-import { migrate } from "../../server/db/migrate";
 import { startExport } from "../../server/audit/export";
-import { eventRegistry } from "../../server/domain/registry";
-import { storeOn, streamAll, type Store } from "../../server/eventStore";
-import { createKeyRing, masterKeyOf } from "../../server/eventStore/phi";
+import type { Database } from "../../server/db/client";
+import { streamAll, type Store } from "../../server/eventStore";
 import { replayByPosition } from "../contenders/raw";
-import { sideDatabase } from "../lib/database";
 import { foldReplay, initialReplay } from "../lib/events";
+import { openSideStore } from "../lib/sideStore";
 import { installStockParsers } from "../lib/pgTypes";
 import { percentile, rssDuring, timed } from "../lib/stats";
 import type { BenchContext, Figure, Workload } from "../lib/types";
@@ -118,15 +114,9 @@ export const scale: Workload = {
   title: "at scale: replay, audit browser and export memory on a bulk-laid log",
   async run(ctx) {
     const { sizes, exportWindow: window, auditPasses, pageSize } = ctx.sizes.scale;
-    const side = await sideDatabase(ctx.oursUrl, "scale");
-    const db = await openDatabase({ url: side.url, poolMax: 4 });
-    const pool = new pg.Pool({ connectionString: side.url, max: 2 });
-    pool.on("error", () => {});
+    // The fixture's payloads are in clear, so the side store's key ring opens none.
+    const { db, store, pool, close } = await openSideStore(ctx.oursUrl, "scale", 4);
     try {
-      await migrate(db);
-      installStockParsers();
-      // A key ring of its own: the fixture's payloads are in clear, so none is opened.
-      const store = storeOn(db, eventRegistry, createKeyRing({ current: masterKeyOf(randomBytes(32)) }));
       const results: AtSize[] = [];
       let laid = 0;
       for (const size of sizes) {
@@ -161,9 +151,7 @@ export const scale: Workload = {
       }
       return figuresOf(ctx, results, window, auditPasses, pageSize);
     } finally {
-      await pool.end();
-      await db.close();
-      await side.drop();
+      await close();
     }
   },
 };
