@@ -44,7 +44,7 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
     expect(report.machine.postgres).toMatch(/^\d+/);
 
     const workloads = new Set(report.rows.map((r) => r.workload.split(".")[0]));
-    expect([...workloads].sort()).toEqual(["1", "2", "3", "4", "5", "6", "7", "8", "10", "11"].sort());
+    expect([...workloads].sort()).toEqual(["1", "2", "3", "4", "5", "6", "7", "8", "10", "11", "12", "13"].sort());
     for (const row of report.rows) {
       expect(Object.keys(row)).toEqual(
         expect.arrayContaining(["workload", "metric", "unit", "ours", "raw", "peer", "oursToRaw", "oursToPeer", "target", "better", "met"]),
@@ -61,6 +61,11 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
     }
     // Replay reports the bench process's memory beside its rate.
     expect(report.rows.some((r) => r.workload.startsWith("5.") && r.metric === "bench process peak RSS during a replay" && r.unit === "MB")).toBe(true);
+    // The scale rows measure at two log sizes, with the process's memory for replay and export at each.
+    for (const metric of ["events/s", "bench process peak RSS during the replay", "latency p95", "bench process peak RSS during the export"]) {
+      expect(report.rows.filter((r) => r.workload.startsWith("12.") && r.metric === metric)).toHaveLength(2);
+    }
+    expect(report.rows.some((r) => r.workload.startsWith("13.") && r.metric === "latency p50" && r.raw !== null)).toBe(true);
     // The rows that cannot run in a smoke run (over HTTP needs a build and a server) say why.
     const missing = report.unavailable.map((u) => u.workload).join("\n");
     expect(missing).toContain("9.");

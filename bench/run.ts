@@ -15,10 +15,15 @@ import type { Mode } from "./lib/types";
 import { workloads } from "./workloads";
 import { phiOverhead } from "./phiOverhead";
 import { patientSearch } from "./workloads/patientSearch";
+import { oldVersion } from "./workloads/oldVersion";
+import { scale } from "./workloads/scale";
 
-// Rows 10 (PHI encryption overhead) and 11 (patient search) live in modules of their own.
+// Rows 10 (PHI encryption overhead), 11 (patient search), 12 (at scale) and 13 (an old version of a
+// long stream) live in modules of their own.
 workloads.push(phiOverhead);
 if (!workloads.includes(patientSearch)) workloads.push(patientSearch);
+if (!workloads.includes(scale)) workloads.push(scale);
+if (!workloads.includes(oldVersion)) workloads.push(oldVersion);
 
 const usage = `usage: npm run bench [-- --quick | --smoke] [--no-http] [--only=<ids or numbers>] [--out=<file.json>]
   (default)  the full run, under 10 minutes; writes bench/results/latest.json and .md and the README's table

@@ -104,6 +104,23 @@ export function rawColumns(events: NewEvent[]) {
   ];
 }
 
+/** The naive replay ceiling: a table's rows in position order over its primary key (not commit order), folded. */
+export async function replayByPosition(pool: pg.Pool, table: "raw_events" | "events", pageSize: number) {
+  const state = initialReplay();
+  let after = "0";
+  for (;;) {
+    const page = await pool.query<RawRow>({
+      name: `replay_by_position_${table}`,
+      text: `SELECT * FROM ${table} WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
+      values: [after, pageSize],
+    });
+    for (const row of page.rows) foldReplay(state, row.event_type, row.stream_id);
+    const last = page.rows.at(-1);
+    if (last) after = last.global_position;
+    if (page.rows.length < pageSize) return state;
+  }
+}
+
 const fold = (state: BenchState, rows: RawRow[]) => rows.reduce((s, row) => evolve(s, { type: row.event_type, data: row.data }), state);
 
 export async function openRaw(url: string, poolMax: number): Promise<Contender & { pool: pg.Pool }> {
@@ -171,22 +188,7 @@ export async function openRaw(url: string, poolMax: number): Promise<Contender &
     async count() {
       return Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM raw_events")).rows[0]?.n ?? 0);
     },
-    async replay(pageSize) {
-      // The naive ceiling: position order over the primary key, not commit order.
-      const state = initialReplay();
-      let after = "0";
-      for (;;) {
-        const page = await pool.query<RawRow>({
-          name: "raw_replay",
-          text: "SELECT * FROM raw_events WHERE global_position > $1 ORDER BY global_position LIMIT $2",
-          values: [after, pageSize],
-        });
-        for (const row of page.rows) foldReplay(state, row.event_type, row.stream_id);
-        const last = page.rows.at(-1);
-        if (last) after = last.global_position;
-        if (page.rows.length < pageSize) return state;
-      }
-    },
+    replay: (pageSize) => replayByPosition(pool, "raw_events", pageSize),
     close: () => pool.end(),
   };
 }

@@ -13,6 +13,10 @@ export type Sizes = {
   http: { connections: number; warmupSeconds: number; seconds: number };
   audit: { logEvents: number; passes: number };
   outbox: { seconds: number };
+  /** Row 12: the bulk-laid log's sizes (each measured), the export's window, the audit passes. */
+  scale: { sizes: number[]; exportWindow: number; auditPasses: number; pageSize: number };
+  /** Row 13: one stream's length and the loads at old versions. */
+  oldVersion: { streamEvents: number; loads: number };
 };
 
 const full: Sizes = {
@@ -25,6 +29,8 @@ const full: Sizes = {
   http: { connections: 8, warmupSeconds: 3, seconds: 10 },
   audit: { logEvents: 1_000_000, passes: 25 },
   outbox: { seconds: 10 },
+  scale: { sizes: [1_000_000, 10_000_000], exportWindow: 100_000, auditPasses: 10, pageSize: 1000 },
+  oldVersion: { streamEvents: 100_000, loads: 40 },
 };
 
 const quick: Sizes = {
@@ -37,6 +43,8 @@ const quick: Sizes = {
   http: { connections: 8, warmupSeconds: 1, seconds: 3 },
   audit: { logEvents: 200_000, passes: 10 },
   outbox: { seconds: 4 },
+  scale: { sizes: [100_000, 500_000], exportWindow: 20_000, auditPasses: 3, pageSize: 1000 },
+  oldVersion: { streamEvents: 100_000, loads: 15 },
 };
 
 const smoke: Sizes = {
@@ -49,6 +57,8 @@ const smoke: Sizes = {
   http: { connections: 2, warmupSeconds: 0, seconds: 1 },
   audit: { logEvents: 3_000, passes: 2 },
   outbox: { seconds: 1 },
+  scale: { sizes: [3_000, 6_000], exportWindow: 1_000, auditPasses: 1, pageSize: 500 },
+  oldVersion: { streamEvents: 2_000, loads: 3 },
 };
 
 export const sizesFor: Record<Mode, Sizes> = { full, quick, smoke };

@@ -20,6 +20,22 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
   return now() - start;
 }
 
+/** Runs `fn` and returns the process's peak resident memory meanwhile, and its rise over the start, in MB. */
+export async function rssDuring<T>(fn: () => Promise<T>): Promise<{ result: T; peakMb: number; growthMb: number }> {
+  const start = process.memoryUsage().rss;
+  let peak = start;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 5);
+  try {
+    const result = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, peakMb: peak / 1024 / 1024, growthMb: (peak - start) / 1024 / 1024 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Runs `count` async loops side by side; resolves with the wall time in ms. */
 export async function side(count: number, loop: (index: number) => Promise<void>): Promise<number> {
   const start = now();

@@ -4,23 +4,7 @@
 // log holds is named in the row's note.
 import { writeAll } from "./appendThroughput";
 import { forEachContender, inRounds, samplesByContender } from "../lib/rounds";
-import { median, timed } from "../lib/stats";
-
-/** Runs `fn` and returns the process's peak resident memory meanwhile, and its rise over the start, in MB. */
-async function rssDuring<T>(fn: () => Promise<T>): Promise<{ result: T; peakMb: number; growthMb: number }> {
-  const start = process.memoryUsage().rss;
-  let peak = start;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 5);
-  try {
-    const result = await fn();
-    peak = Math.max(peak, process.memoryUsage().rss);
-    return { result, peakMb: peak / 1024 / 1024, growthMb: (peak - start) / 1024 / 1024 };
-  } finally {
-    clearInterval(timer);
-  }
-}
+import { median, rssDuring, timed } from "../lib/stats";
 import type { Workload } from "../lib/types";
 
 export const replay: Workload = {

@@ -9,6 +9,7 @@ import { patientDecider } from "../domain/patient/decider";
 import { eventRegistry } from "../domain/registry";
 import { patientStream } from "../domain/streams";
 import { openFreshPostgresDatabase, pgUrl } from "../testing/db";
+import { layLongPatientStream } from "../testing/longStream";
 import type { Database } from "../db/client";
 import { storeOn } from "./db";
 import { loadAtVersion } from "./aggregate";
@@ -28,21 +29,7 @@ describe.skipIf(!pgUrl)("time travel on a 100,000-event stream [postgresql, a da
     const owner = new pg.Client({ connectionString: fresh.ownerUrl });
     await owner.connect();
     try {
-      await owner.query(
-        `INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, event_version, data, occurred_at, recorded_at, user_id, correlation_id, causation_id)
-         SELECT gen_random_uuid(), $1, 'patient',
-                CASE WHEN v = 1 THEN 'PatientRegistered' ELSE 'PatientDemographicsUpdated' END, v, 1,
-                CASE WHEN v = 1
-                  THEN jsonb_build_object('patientId', $2::text, 'mrn', 'T0000001', 'givenName', 'N1', 'familyName', 'Long',
-                         'dateOfBirth', '1950-01-01', 'sex', 'female', 'email', null, 'phone', null, 'address', null)
-                  ELSE jsonb_build_object('patientId', $2::text, 'changes', jsonb_build_object('givenName', 'N' || v),
-                         'previous', jsonb_build_object('givenName', 'N' || (v - 1)), 'reason', 'bulk history')
-                END,
-                timestamptz '2020-01-01' + v * interval '1 minute', timestamptz '2021-01-01' + v * interval '1 second', 'user-bulk', 'bulk', NULL
-           FROM generate_series(1, $3::int) v`,
-        [streamId, patientId, EVENTS],
-      );
-      await owner.query("INSERT INTO streams (stream_id, stream_type, version) VALUES ($1, 'patient', $2)", [streamId, EVENTS]);
+      await layLongPatientStream(owner, streamId, patientId, EVENTS);
       await owner.query("ANALYZE events");
     } finally {
       await owner.end();
