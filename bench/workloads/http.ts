@@ -183,19 +183,20 @@ async function signIn(base: string, credentials: Credentials): Promise<string> {
 }
 
 /**
- * A browser's cookie jar per autocannon connection: starts with the sign-in's cookies and takes
- * what each response sets (the session cache cookie is refreshed every few seconds), so the
- * requests carry what a browser's would.
+ * A browser's cookie jar, shared by the connections as a browser shares one among its
+ * connections: starts with the sign-in's cookies and takes what each response sets (the session
+ * cache cookie is refreshed every few seconds), so the requests carry what a browser's would.
+ * Not in autocannon's per-connection context: autocannon resets that context before every
+ * request when the request list has one entry, so a jar kept there sent the sign-in's cookies
+ * forever, and once their cache cookie expired (5 s) every request was a database session look-up.
  */
 function cookieJar(initial: string) {
-  const parse = (header: string) => new Map(header.split("; ").map((c) => [c.slice(0, c.indexOf("=")), c] as const));
-  type Ctx = { jar?: Map<string, string> };
+  const jar = new Map(initial.split("; ").map((c) => [c.slice(0, c.indexOf("=")), c] as const));
   return {
-    cookieOf: (context: Ctx) => [...(context.jar ??= parse(initial)).values()].join("; "),
-    onResponse: (_status: number, _body: string, context: Ctx, headers: Record<string, string | string[]>) => {
+    cookieOf: () => [...jar.values()].join("; "),
+    onResponse: (_status: number, _body: string, _context: unknown, headers: Record<string, string | string[]>) => {
       const set = headers["set-cookie"];
       if (!set) return;
-      const jar = (context.jar ??= parse(initial));
       for (const line of Array.isArray(set) ? set : [set]) {
         const pair = line.split(";")[0]!;
         const name = pair.slice(0, pair.indexOf("="));
@@ -345,9 +346,9 @@ export const http: Workload = {
             {
               method: "POST",
               path: "/api/trpc/patient.register",
-              setupRequest: (req, context) => ({
+              setupRequest: (req) => ({
                 ...req,
-                headers: { "content-type": "application/json", origin: app.base, cookie: jar.cookieOf(context as never) },
+                headers: { "content-type": "application/json", origin: app.base, cookie: jar.cookieOf() },
                 body: JSON.stringify({ json: registerInput() }),
               }),
               onResponse: jar.onResponse as never,
@@ -389,7 +390,7 @@ export const http: Workload = {
           requests: [
             {
               method: "GET",
-              setupRequest: (req, context) => ({ ...req, path: byIdPath(), headers: { cookie: jar.cookieOf(context as never) } }),
+              setupRequest: (req) => ({ ...req, path: byIdPath(), headers: { cookie: jar.cookieOf() } }),
               onResponse: jar.onResponse as never,
             },
           ],
