@@ -65,6 +65,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     progress,
     oursUrl: dbs.oursUrl,
     oursDatabase: ours.database,
+    poolMax,
     shared: new Map(),
     http: options.http,
     unavailable: [],

@@ -10,7 +10,8 @@ export type Sizes = {
   contended: { writers: number; hotStreams: number; successesPerWriter: number; batch: number };
   load: { streams100: number; streams1000: number; passesPerRound: number };
   replay: { logEvents: number; pageSize: number; rounds: number };
-  http: { connections: number; warmupSeconds: number; seconds: number };
+  /** seconds: measured per side, in `rounds` alternating rounds (HTTP and in-process take turns going first). */
+  http: { connections: number; warmupSeconds: number; seconds: number; rounds: number };
   audit: { logEvents: number; passes: number };
   outbox: { seconds: number };
   /** Row 12: the bulk-laid log's sizes (each measured), the export's window, the audit passes. */
@@ -26,7 +27,7 @@ const full: Sizes = {
   contended: { writers: 8, hotStreams: 10, successesPerWriter: 100, batch: 5 },
   load: { streams100: 20, streams1000: 5, passesPerRound: 10 },
   replay: { logEvents: 150_000, pageSize: 1000, rounds: 2 },
-  http: { connections: 8, warmupSeconds: 3, seconds: 10 },
+  http: { connections: 8, warmupSeconds: 3, seconds: 10, rounds: 4 },
   audit: { logEvents: 1_000_000, passes: 25 },
   outbox: { seconds: 10 },
   scale: { sizes: [1_000_000, 10_000_000], exportWindow: 100_000, auditPasses: 10, pageSize: 1000 },
@@ -40,7 +41,7 @@ const quick: Sizes = {
   contended: { writers: 8, hotStreams: 10, successesPerWriter: 50, batch: 5 },
   load: { streams100: 10, streams1000: 3, passesPerRound: 5 },
   replay: { logEvents: 50_000, pageSize: 1000, rounds: 1 },
-  http: { connections: 8, warmupSeconds: 1, seconds: 3 },
+  http: { connections: 8, warmupSeconds: 1, seconds: 3, rounds: 2 },
   audit: { logEvents: 200_000, passes: 10 },
   outbox: { seconds: 4 },
   scale: { sizes: [100_000, 500_000], exportWindow: 20_000, auditPasses: 3, pageSize: 1000 },
@@ -54,7 +55,7 @@ const smoke: Sizes = {
   contended: { writers: 4, hotStreams: 2, successesPerWriter: 3, batch: 5 },
   load: { streams100: 2, streams1000: 1, passesPerRound: 2 },
   replay: { logEvents: 2_000, pageSize: 500, rounds: 1 },
-  http: { connections: 2, warmupSeconds: 0, seconds: 1 },
+  http: { connections: 2, warmupSeconds: 0, seconds: 1, rounds: 1 },
   audit: { logEvents: 3_000, passes: 2 },
   outbox: { seconds: 1 },
   scale: { sizes: [3_000, 6_000], exportWindow: 1_000, auditPasses: 1, pageSize: 500 },

@@ -41,6 +41,8 @@ export type BenchContext = {
   oursUrl: string;
   /** Ours' open database, for the in-process figures beside the HTTP ones. */
   oursDatabase: Database;
+  /** Connections in each contender's pool (the HTTP row gives the app the same). */
+  poolMax: number;
   /** Figures earlier workloads measured, by key, for rows that show them side by side. */
   shared: Map<string, number>;
   /** Whether the HTTP row may start the app (off in --smoke and with --no-http). */

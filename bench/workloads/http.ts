@@ -10,7 +10,8 @@ import net from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { buildIsCurrent, nextBin } from "../../server/cli/build";
-import type { Database } from "../../server/db/client";
+import { openDatabase, type Database } from "../../server/db/client";
+import { announceAppends } from "../../server/workers/wakeup";
 import { onCleanup } from "../lib/cleanup";
 import { now, percentile, round3, side } from "../lib/stats";
 import type { BenchContext, Figure, Workload } from "../lib/types";
@@ -80,21 +81,21 @@ async function startApp(env: NodeJS.ProcessEnv): Promise<App> {
   }
 }
 
-type Load = { perSecond: number; p99: number; failures: number; requests: number };
+type Load = { perSecond: number; p99: number; failures: number; requests: number; seconds: number };
 
-async function overHttp(options: autocannon.Options, warmupSeconds: number, seconds: number): Promise<Load> {
-  if (warmupSeconds > 0) await autocannon({ ...options, duration: warmupSeconds });
-  const result = await autocannon({ ...options, duration: seconds });
-  return {
-    perSecond: result.requests.total / result.duration,
-    p99: result.latency.p99,
-    failures: result.non2xx + result.errors,
-    requests: result.requests.total,
+/** One side of a comparison: runs for some seconds and says what it served. */
+type Side = (seconds: number) => Promise<Load>;
+
+function overHttp(options: autocannon.Options): Side {
+  return async (seconds) => {
+    const result = await autocannon({ ...options, duration: seconds });
+    const { total } = result.requests;
+    return { perSecond: total / result.duration, p99: result.latency.p99, failures: result.non2xx + result.errors, requests: total, seconds: result.duration };
   };
 }
 
-async function inProcess(call: () => Promise<unknown>, connections: number, warmupSeconds: number, seconds: number): Promise<Load> {
-  const run = async (duration: number) => {
+function inProcess(call: () => Promise<unknown>, connections: number): Side {
+  return async (duration) => {
     const samples: number[] = [];
     let failures = 0;
     const end = now() + duration * 1000;
@@ -109,10 +110,65 @@ async function inProcess(call: () => Promise<unknown>, connections: number, warm
         }
       }
     });
-    return { perSecond: samples.length / (ms / 1000), p99: samples.length ? percentile(samples, 99) : NaN, failures, requests: samples.length };
+    return { perSecond: samples.length / (ms / 1000), p99: samples.length ? percentile(samples, 99) : NaN, failures, requests: samples.length, seconds: ms / 1000 };
   };
+}
+
+/** Rounds as one load: requests/s over all of them, p99 the worst round's. */
+function combined(loads: Load[]): Load {
+  const requests = loads.reduce((n, l) => n + l.requests, 0);
+  const seconds = loads.reduce((n, l) => n + l.seconds, 0);
+  return { perSecond: requests / seconds, p99: Math.max(...loads.map((l) => l.p99)), failures: loads.reduce((n, l) => n + l.failures, 0), requests, seconds };
+}
+
+type HttpSizes = BenchContext["sizes"]["http"];
+
+async function alone(run: Side, { warmupSeconds, seconds, rounds }: HttpSizes): Promise<Load> {
   if (warmupSeconds > 0) await run(warmupSeconds);
-  return run(seconds);
+  const loads: Load[] = [];
+  for (let i = 0; i < rounds; i++) loads.push(await run(seconds / rounds));
+  return combined(loads);
+}
+
+/**
+ * HTTP and in-process in alternating rounds (HTTP first, then in-process first, and so on) after
+ * a warm-up of each, so both sides meet the same moments of a shared machine's load.
+ */
+async function paired(http: Side, local: (() => Promise<Side>) | null, { warmupSeconds, seconds, rounds }: HttpSizes): Promise<{ http: Load; local: Load | null; error: string }> {
+  let localSide: Side | null = null;
+  let error = "";
+  const attempt = async (run: (s: Side) => Promise<Load>): Promise<Load | null> => {
+    if (!localSide) return null;
+    try {
+      return await run(localSide);
+    } catch (e) {
+      error = `; in-process call failed: ${(e as Error).message}`;
+      localSide = null;
+      return null;
+    }
+  };
+  try {
+    localSide = local ? await local() : null;
+  } catch (e) {
+    error = `; in-process call failed: ${(e as Error).message}`;
+  }
+  if (warmupSeconds > 0) {
+    await http(warmupSeconds);
+    await attempt((s) => s(warmupSeconds));
+  }
+  const httpLoads: Load[] = [];
+  const localLoads: Load[] = [];
+  const round = seconds / rounds;
+  for (let i = 0; i < rounds; i++) {
+    const runLocal = async () => {
+      const load = await attempt((s) => s(round));
+      if (load) localLoads.push(load);
+    };
+    if (i % 2 === 1) await runLocal();
+    httpLoads.push(await http(round));
+    if (i % 2 === 0) await runLocal();
+  }
+  return { http: combined(httpLoads), local: localSide && localLoads.length === rounds ? combined(localLoads) : null, error };
 }
 
 /** The lines for signed-in procedures over HTTP (issue: the HTTP path close to in-process). */
@@ -183,19 +239,20 @@ async function signIn(base: string, credentials: Credentials): Promise<string> {
 }
 
 /**
- * A browser's cookie jar per autocannon connection: starts with the sign-in's cookies and takes
- * what each response sets (the session cache cookie is refreshed every few seconds), so the
- * requests carry what a browser's would.
+ * A browser's cookie jar, shared by the connections as a browser shares one among its
+ * connections: starts with the sign-in's cookies and takes what each response sets (the session
+ * cache cookie is refreshed every few seconds), so the requests carry what a browser's would.
+ * Not in autocannon's per-connection context: autocannon resets that context before every
+ * request when the request list has one entry, so a jar kept there sent the sign-in's cookies
+ * forever, and once their cache cookie expired (5 s) every request was a database session look-up.
  */
 function cookieJar(initial: string) {
-  const parse = (header: string) => new Map(header.split("; ").map((c) => [c.slice(0, c.indexOf("=")), c] as const));
-  type Ctx = { jar?: Map<string, string> };
+  const jar = new Map(initial.split("; ").map((c) => [c.slice(0, c.indexOf("=")), c] as const));
   return {
-    cookieOf: (context: Ctx) => [...(context.jar ??= parse(initial)).values()].join("; "),
-    onResponse: (_status: number, _body: string, context: Ctx, headers: Record<string, string | string[]>) => {
+    cookieOf: () => [...jar.values()].join("; "),
+    onResponse: (_status: number, _body: string, _context: unknown, headers: Record<string, string | string[]>) => {
       const set = headers["set-cookie"];
       if (!set) return;
-      const jar = (context.jar ??= parse(initial));
       for (const line of Array.isArray(set) ? set : [set]) {
         const pair = line.split(";")[0]!;
         const name = pair.slice(0, pair.indexOf("="));
@@ -206,11 +263,12 @@ function cookieJar(initial: string) {
   };
 }
 
-/** The app's environment for this run: the bench database, production, demo users on. */
-function appEnv(url: string): NodeJS.ProcessEnv {
+/** The app's environment for this run: the bench database, production, demo users on, the in-process side's pool size. */
+function appEnv(url: string, poolMax: number): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: url,
+    DB_POOL_MAX: String(poolMax),
     NODE_ENV: "production",
     SEED_DEMO_USERS: "true",
     BETTER_AUTH_SECRET: process.env.BETTER_AUTH_SECRET ?? randomBytes(32).toString("base64url"),
@@ -269,8 +327,8 @@ export const http: Workload = {
       return [];
     }
     const stale = buildIsCurrent() ? "" : `; the build (${statSync(buildId).mtime.toISOString()}) is older than the sources`;
-    const { connections, warmupSeconds, seconds } = ctx.sizes.http;
-    const env = appEnv(ctx.oursUrl);
+    const { connections, seconds, rounds } = ctx.sizes.http;
+    const env = appEnv(ctx.oursUrl, ctx.poolMax);
     let credentials: Credentials | null = null;
     let seedError = "";
     try {
@@ -280,39 +338,44 @@ export const http: Workload = {
     }
     ctx.progress.step("9 HTTP: starting next start");
     const app = await startApp(env);
+    // The in-process side's own database, as the app opens its own: a pool of the same size, and
+    // appends announced as the app announces them (observeProcess: a coalesced NOTIFY after each
+    // committed append, for other processes' workers), so both sides do the same database work.
+    const localDb = await openDatabase({ url: ctx.oursUrl, poolMax: ctx.poolMax });
+    announceAppends(localDb);
     const out: Figure[] = [];
     try {
+      const shape = `${connections} connections × ${seconds} s${rounds > 1 ? ` in ${rounds} rounds (with the in-process side: alternating, each going first in turn), p99 the worst round's` : ""}`;
       const storeNote = `event store in this run: append of 5 p50 ${round3(ctx.shared.get("append5.p50.ours") ?? NaN)} ms`;
 
       ctx.progress.step(`9 HTTP: framework ceiling (GET /api/ping), ${connections} connections, ${seconds} s`);
-      const ceiling = await overHttp({ url: `${app.base}/api/ping`, connections }, warmupSeconds, seconds);
+      const ceiling = await alone(overHttp({ url: `${app.base}/api/ping`, connections }), ctx.sizes.http);
       out.push(
         ...figures(
           "framework ceiling, a bare route handler (GET /api/ping)",
           ceiling,
           null,
-          `${connections} connections × ${seconds} s; app/api/ping answers a constant: no database, session or tRPC, so this is what next start itself costs per request on this machine`,
+          `${shape}; app/api/ping answers a constant: no database, session or tRPC, so this is what next start itself costs per request on this machine`,
         ),
       );
+      const sameWork = ` with its own pool of ${ctx.poolMax} (the app's is set to the same) and appends announced as the app's; one cookie jar for the HTTP connections, as one browser's`;
       const ofCeiling = (load: Load) => `; ${Math.round((load.perSecond / ceiling.perSecond) * 100)}% of the framework ceiling's requests/s`;
 
-      ctx.progress.step(`9 HTTP: system.health over HTTP, ${connections} connections, ${seconds} s`);
-      const query = await overHttp({ url: `${app.base}/api/trpc/system.health`, connections }, warmupSeconds, seconds);
-      ctx.progress.step(`9 HTTP: system.health in-process, ${connections} callers, ${seconds} s`);
-      let local: Load | null = null;
-      let localNote = "";
-      try {
-        const caller = await callerFor(ctx.oursDatabase, null);
-        local = await inProcess(() => caller.system.health(), connections, warmupSeconds, seconds);
-      } catch (error) {
-        localNote = `; in-process call failed: ${(error as Error).message}`;
-      }
+      ctx.progress.step(`9 HTTP: system.health over HTTP and in-process, ${connections} connections, ${rounds} × ${seconds / rounds} s each`);
+      const { http: query, local, error: localNote } = await paired(
+        overHttp({ url: `${app.base}/api/trpc/system.health`, connections }),
+        async () => {
+          const caller = await callerFor(localDb, null);
+          return inProcess(() => caller.system.health(), connections);
+        },
+        ctx.sizes.http,
+      );
       out.push(
         ...figures(
           "query system.health (GET)",
           query,
           local,
-          `${connections} connections × ${seconds} s; raw = the same procedure in-process (createCaller)${localNote}${stale}; ${storeNote}${ofCeiling(query)}`,
+          `${shape}; raw = the same procedure in-process (createCaller)${sameWork}${localNote}${stale}; ${storeNote}${ofCeiling(query)}`,
         ),
       );
 
@@ -336,88 +399,77 @@ export const http: Workload = {
       }
       const { patientId } = ((await probe.json()) as { result: { data: { json: { patientId: string } } } }).result.data.json;
       const jar = cookieJar(cookie);
-      ctx.progress.step(`9 HTTP: patient.register over HTTP, ${connections} connections, ${seconds} s`);
-      const command = await overHttp(
-        {
+      // In-process as the same clinician (the chart reads below need the registering user).
+      const account = await ctx.oursDatabase.prisma.user.findUniqueOrThrow({ where: { email: credentials.email }, select: { id: true, name: true } });
+      const user = { id: account.id, email: credentials.email, name: account.name, roles: ["clinician"] };
+      ctx.progress.step(`9 HTTP: patient.register over HTTP and in-process, ${connections} connections, ${rounds} × ${seconds / rounds} s each`);
+      const { http: command, local: localCommand, error: localCommandNote } = await paired(
+        overHttp({
           url: app.base,
           connections,
           requests: [
             {
               method: "POST",
               path: "/api/trpc/patient.register",
-              setupRequest: (req, context) => ({
+              setupRequest: (req) => ({
                 ...req,
-                headers: { "content-type": "application/json", origin: app.base, cookie: jar.cookieOf(context as never) },
+                headers: { "content-type": "application/json", origin: app.base, cookie: jar.cookieOf() },
                 body: JSON.stringify({ json: registerInput() }),
               }),
               onResponse: jar.onResponse as never,
             },
           ],
+        }),
+        async () => {
+          const caller = await callerFor(localDb, user);
+          return inProcess(() => caller.patient.register(registerInput() as never), connections);
         },
-        warmupSeconds,
-        seconds,
+        ctx.sizes.http,
       );
-      // In-process as the same clinician (the chart reads below need the registering user).
-      const account = await ctx.oursDatabase.prisma.user.findUniqueOrThrow({ where: { email: credentials.email }, select: { id: true, name: true } });
-      const user = { id: account.id, email: credentials.email, name: account.name, roles: ["clinician"] };
-      ctx.progress.step(`9 HTTP: patient.register in-process, ${connections} callers, ${seconds} s`);
-      let localCommand: Load | null = null;
-      let localCommandNote = "";
-      try {
-        const caller = await callerFor(ctx.oursDatabase, user);
-        localCommand = await inProcess(() => caller.patient.register(registerInput() as never), connections, warmupSeconds, seconds);
-      } catch (error) {
-        localCommandNote = `; in-process call failed: ${(error as Error).message}`;
-      }
       out.push(
         ...figures(
           "command patient.register (POST, signed in)",
           command,
           localCommand,
-          `${connections} connections × ${seconds} s, a new patient per request; raw = the same procedure in-process${localCommandNote}${stale}; ${storeNote}${ofCeiling(command)}`,
+          `${shape}, a new patient per request; raw = the same procedure in-process${sameWork}${localCommandNote}${stale}; ${storeNote}${ofCeiling(command)}`,
           signedInLines,
         ),
       );
 
       // A realistic read: one chart, signed in, a new screen view each time (one access-log row each).
       const byIdPath = () => `/api/trpc/patient.byId?input=${encodeURIComponent(JSON.stringify({ json: { patientId, viewId: randomUUID() } }))}`;
-      ctx.progress.step(`9 HTTP: patient.byId over HTTP, ${connections} connections, ${seconds} s`);
-      const read = await overHttp(
-        {
+      ctx.progress.step(`9 HTTP: patient.byId over HTTP and in-process, ${connections} connections, ${rounds} × ${seconds / rounds} s each`);
+      const { http: read, local: localRead, error: localReadNote } = await paired(
+        overHttp({
           url: app.base,
           connections,
           requests: [
             {
               method: "GET",
-              setupRequest: (req, context) => ({ ...req, path: byIdPath(), headers: { cookie: jar.cookieOf(context as never) } }),
+              setupRequest: (req) => ({ ...req, path: byIdPath(), headers: { cookie: jar.cookieOf() } }),
               onResponse: jar.onResponse as never,
             },
           ],
+        }),
+        async () => {
+          const caller = await callerFor(localDb, user);
+          return inProcess(() => caller.patient.byId({ patientId, viewId: randomUUID() }), connections);
         },
-        warmupSeconds,
-        seconds,
+        ctx.sizes.http,
       );
-      ctx.progress.step(`9 HTTP: patient.byId in-process, ${connections} callers, ${seconds} s`);
-      let localRead: Load | null = null;
-      let localReadNote = "";
-      try {
-        const caller = await callerFor(ctx.oursDatabase, user);
-        localRead = await inProcess(() => caller.patient.byId({ patientId, viewId: randomUUID() }), connections, warmupSeconds, seconds);
-      } catch (error) {
-        localReadNote = `; in-process call failed: ${(error as Error).message}`;
-      }
       out.push(
         ...figures(
           "query patient.byId (GET, signed in, access-log write)",
           read,
           localRead,
-          `${connections} connections × ${seconds} s, one chart, a new view id per request (an access-log row each); raw = the same procedure in-process${localReadNote}${stale}${ofCeiling(read)}`,
+          `${shape}, one chart, a new view id per request (an access-log row each); raw = the same procedure in-process${sameWork}${localReadNote}${stale}${ofCeiling(read)}`,
           signedInLines,
         ),
       );
       return out;
     } finally {
       ctx.progress.step("9 HTTP: stopping next start");
+      await localDb.close();
       await app.stop();
     }
   },

@@ -87,6 +87,11 @@ export type PatientAccess = (
   viewId?: string | undefined;
 };
 
+/** The screen an access row names: the one given, or the procedure's. */
+export function screenOf(access: Pick<PatientAccess, "procedure" | "screen">): Screen | null {
+  return access.screen ?? screenOfProcedure[access.procedure] ?? null;
+}
+
 /** A client for the insert: the context's Prisma client, or a transaction's. */
 type Executor = Pick<Database["prisma"], "$executeRaw">;
 
@@ -102,7 +107,7 @@ export async function recordAccess(ctx: AccessContext, access: PatientAccess, tx
   if (!ctx.user) throw new Error("recordAccess: no signed-in user; patient data is never read anonymously");
   const ids = "patientId" in access ? [access.patientId] : [...new Set(access.patientIds)];
   if (ids.length === 0) return;
-  const screen = access.screen ?? screenOfProcedure[access.procedure] ?? null;
+  const screen = screenOf(access);
   const db = tx ?? ctx.db.prisma;
   await db.$executeRaw`
     INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)

@@ -15,7 +15,7 @@ import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
 import { InvariantError, NotFoundError, NotInCareError } from "../errors";
 import { patientStream } from "../domain/streams";
-import { encodeCursor, opaqueCursor, patientLabels, type AccessContext, type PatientLabel } from "./accessLog";
+import { encodeCursor, opaqueCursor, patientLabels, screenOf, type AccessContext, type PatientAccess, type PatientLabel } from "./accessLog";
 
 export const EMERGENCY_ACCESS_HOURS = 4;
 
@@ -36,19 +36,40 @@ type Db = Pick<Database, "prisma">;
  * is theirs), or are the provider of any of its encounters or orders.
  */
 export async function mayReadChart(db: Db, userId: string, patientId: string): Promise<boolean> {
-  const [row] = await db.prisma.$queryRaw<{ ok: boolean }[]>`
-    SELECT EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
-        OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
-        OR EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStream(patientId)} AND version = 1 AND user_id = ${userId})
-        OR EXISTS (SELECT 1 FROM emergency_access WHERE user_id = ${userId} AND patient_id = ${patientId}::uuid AND expires_at > now())
-       AS ok`;
+  const [row] = await db.prisma.$queryRaw<{ ok: boolean }[]>`SELECT ${mayReadChartSql(userId, patientId)} AS ok`;
   return row?.ok === true;
+}
+
+function mayReadChartSql(userId: string, patientId: string): Prisma.Sql {
+  return Prisma.sql`(
+       EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
+    OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
+    OR EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStream(patientId)} AND version = 1 AND user_id = ${userId})
+    OR EXISTS (SELECT 1 FROM emergency_access WHERE user_id = ${userId} AND patient_id = ${patientId}::uuid AND expires_at > now()))`;
 }
 
 /** Throws NotInCareError (PRECONDITION_FAILED, kind "break_the_glass") unless the caller may read this chart. */
 export async function requireChartAccess(ctx: AccessContext, patientId: string): Promise<void> {
   if (!ctx.user) throw new Error("requireChartAccess: no signed-in user");
   if (!(await mayReadChart(ctx.db, ctx.user.id, patientId))) throw new NotInCareError(patientId);
+}
+
+/**
+ * requireChartAccess, then recordAccess for this one patient, in one statement (one round trip
+ * instead of two): the access row is written only when the caller may read the chart, before the
+ * data is returned; NotInCareError otherwise, and no row.
+ */
+export async function requireChartAccessAndRecord(ctx: AccessContext, patientId: string, access: Omit<PatientAccess, "patientId" | "patientIds">): Promise<void> {
+  if (!ctx.user) throw new Error("requireChartAccess: no signed-in user");
+  const [row] = await ctx.db.prisma.$queryRaw<{ ok: boolean }[]>`
+    WITH allowed AS (SELECT ${mayReadChartSql(ctx.user.id, patientId)} AS ok),
+    logged AS (
+      INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)
+      SELECT ${ctx.user.id}, ${patientId}, ${access.procedure}, ${ctx.correlationId}, ${screenOf(access)}, ${access.viewId ?? null}::uuid
+        FROM allowed WHERE allowed.ok
+      ON CONFLICT DO NOTHING)
+    SELECT ok FROM allowed`;
+  if (row?.ok !== true) throw new NotInCareError(patientId);
 }
 
 /**

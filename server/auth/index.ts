@@ -12,7 +12,16 @@ import { crossSiteReasonFor } from "./origin";
 import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
 import { componentLogger } from "../log";
-import { cachedSessionIsStale, noteSessionChange, SESSION_CACHE_SECONDS } from "./sessionCache";
+import {
+  cacheCookieExpiry,
+  cachedSessionIsStale,
+  forgetVerified,
+  noteSessionChange,
+  recallVerified,
+  rememberVerified,
+  SESSION_CACHE_SECONDS,
+  verifiedKey,
+} from "./sessionCache";
 
 /** How long a session lasts from sign-in; it is not extended by use. */
 export const SESSION_HOURS = 12;
@@ -116,11 +125,21 @@ export function authFor(db: Database): Auth {
 export async function sessionUserFrom(auth: Auth, headers: Headers, responseHeaders?: Headers): Promise<SessionUser | null> {
   // A cross-site request never acts as the user, whatever cookies it carries.
   if (headers.get("sec-fetch-site") === "cross-site") return null;
+  // These very cookies were verified a moment ago (sessionCache.ts: until their cache cookie expires).
+  const key = verifiedKey(headers);
+  const known = key ? recallVerified<SessionUser>(auth, key) : null;
+  // A copy: callers may sort or change what they are given.
+  if (known && !cachedSessionIsStale(known.sessionToken, known.userId)) return { ...known.user, roles: [...known.user.roles] };
+  if (known) forgetVerified(auth, key!);
   let session;
+  let setCookie = false;
   try {
     const lookup = async (fromDatabase: boolean) => {
       const result = await auth.api.getSession({ headers, returnHeaders: true, query: fromDatabase ? { disableCookieCache: true } : {} });
-      for (const cookie of result.headers.getSetCookie()) responseHeaders?.append("set-cookie", cookie);
+      for (const cookie of result.headers.getSetCookie()) {
+        setCookie = true;
+        responseHeaders?.append("set-cookie", cookie);
+      }
       return result.response;
     };
     session = await lookup(false);
@@ -136,7 +155,15 @@ export async function sessionUserFrom(auth: Auth, headers: Headers, responseHead
   }
   if (!session) return null;
   const { id, email, name, roles } = session.user;
-  return { id, email, name, roles: (roles ?? []).filter(isRole) };
+  const user: SessionUser = { id, email, name, roles: (roles ?? []).filter(isRole) };
+  // Only an answer the cache cookie gave (the database's comes with a new cookie to remember instead).
+  if (key && !setCookie) {
+    const cacheUntil = cacheCookieExpiry(headers.get("cookie") ?? "", (await auth.$context).authCookies.sessionData.name);
+    const sessionUntil = new Date(session.session.expiresAt).getTime();
+    const remembered = { ...user, roles: [...user.roles] };
+    if (cacheUntil !== null) rememberVerified(auth, key, { user: remembered, sessionToken: session.session.token, userId: id, until: Math.min(cacheUntil, sessionUntil) });
+  }
+  return user;
 }
 
 export function isUnknownHost(error: unknown): boolean {

@@ -81,6 +81,21 @@ describeEachDatabase("session cookie cache", (db) => {
     expect(await clinicianRead(cookie)).toBe(403);
   });
 
+  it("a cache cookie changed by the client is verified again, never answered from an earlier verification", async () => {
+    const { cookie } = await newUser(["compliance"]);
+    // The first request verifies these cookies; the next ones are answered from that verification.
+    expect(await clinicianRead(cookie)).toBe(403);
+    expect(await clinicianRead(cookie)).toBe(403);
+    // The same cookies with the cached copy's roles rewritten (its signature now fails).
+    const forged = cookie.replace(/emr\.session_data=([^;]+)/, (_, value: string) => {
+      const payload = JSON.parse(Buffer.from(decodeURIComponent(value), "base64url").toString("utf8")) as { session: { user: { roles: string[] } } };
+      payload.session.user.roles = ["clinician"];
+      return `emr.session_data=${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+    });
+    expect(forged).not.toBe(cookie);
+    expect(await clinicianRead(forged)).toBe(403);
+  });
+
   it(`a role change made by another server process takes effect within ${SESSION_CACHE_SECONDS} s`, async () => {
     const { id, cookie } = await newUser(["clinician"]);
     expect(await clinicianRead(cookie)).toBe(200);

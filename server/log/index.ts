@@ -35,9 +35,16 @@ export function logger(): Logger {
   return g[key];
 }
 
-/** A child logger for one component: every line carries `component`. */
+const children = new WeakMap<Logger, Map<string, Logger>>();
+
+/** A child logger for one component: every line carries `component`. Made once per component (and logger). */
 export function componentLogger(component: string): Logger {
-  return logger().child({ component });
+  const root = logger();
+  let byComponent = children.get(root);
+  if (!byComponent) children.set(root, (byComponent = new Map()));
+  let child = byComponent.get(component);
+  if (!child) byComponent.set(component, (child = root.child({ component })));
+  return child;
 }
 
 /**

@@ -211,6 +211,9 @@ export async function providerNames(db: Db, ids: readonly string[]): Promise<Rec
   return Object.fromEntries(rows.map((r) => [r.id, r.name]));
 }
 
+/** The chart's most recent encounters. */
+const CHART_ENCOUNTERS = 50;
+
 export async function patientChart(db: Db, patientId: string) {
   const patient = await db.rmPatient.findUnique({
     where: { patientId },
@@ -233,11 +236,12 @@ export async function patientChart(db: Db, patientId: string) {
     },
   });
   if (!patient) return null;
-  const [encounters, orders, counts] = await Promise.all([
-    db.rmEncounter.findMany({ where: { patientId }, select: encounterSelect, orderBy: { startedAt: "desc" }, take: 50 }),
+  const [encounters, orders] = await Promise.all([
+    db.rmEncounter.findMany({ where: { patientId }, select: encounterSelect, orderBy: { startedAt: "desc" }, take: CHART_ENCOUNTERS }),
     db.rmOrder.findMany({ where: { patientId }, select: orderSelect, orderBy: { createdAt: "desc" }, take: 100 }),
-    db.rmEncounter.count({ where: { patientId } }),
   ]);
+  // Counted apart only when the page is full: most charts hold fewer, and then the page is the count.
+  const counts = encounters.length < CHART_ENCOUNTERS ? encounters.length : await db.rmEncounter.count({ where: { patientId } });
   const names = await providerNames(db, [...encounters.map((e) => e.providerId), ...orders.map((o) => o.providerId)]);
   return {
     patient: {

@@ -20,6 +20,7 @@ describeEachDatabase("clinical procedures", (db) => {
     const chart = await api.patient.byId({ patientId });
     expect(chart.patient).toMatchObject({ mrn: input.mrn, givenName: "Ada", familyName: input.familyName, dateOfBirth: "1985-12-10", version: 1 });
     expect(chart.openEncounters).toEqual([]);
+    expect(chart.encounterCount).toBe(0);
 
     const byName = await api.patient.list({ search: input.familyName.toLowerCase().slice(0, 10) });
     expect(byName.items.map((p) => p.patientId)).toContain(patientId);
@@ -98,6 +99,21 @@ describeEachDatabase("clinical procedures", (db) => {
     expect(await codeOf(api.patient.byId({ patientId: randomUUID() }))).toBe("NOT_FOUND");
   });
 
+  it("counts every encounter on the chart, also past the most recent 50 it lists", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    // The read model's rows alone: the chart reads nothing else for them.
+    const at = (i: number) => new Date(Date.UTC(2020, 0, 1, 0, i));
+    await db().prisma.rmEncounter.createMany({
+      data: Array.from({ length: 51 }, (_, i) => ({
+        encounterId: randomUUID(), patientId, providerId: clinician.id, encounterType: "outpatient", status: "completed", startedAt: at(i), version: 2, updatedAt: at(i),
+      })),
+    });
+    const chart = await api.patient.byId({ patientId });
+    expect(chart.recentEncounters).toHaveLength(50);
+    expect(chart.encounterCount).toBe(51);
+  });
+
   it("refuses a second patient with the same MRN", async () => {
     const api = await callerAs(db(), clinician);
     const input = newPatient();
@@ -115,6 +131,7 @@ describeEachDatabase("clinical procedures", (db) => {
     let chart = await api.patient.byId({ patientId });
     expect(chart.openEncounters.map((e) => e.encounterId)).toEqual([encounterId]);
     expect(chart.openEncounters[0]!.providerId).toBe(clinician.id);
+    expect(chart.encounterCount).toBe(1);
 
     const { orderId } = await api.order.create({
       patientId,

@@ -7,7 +7,7 @@ import { encounterStream, patientStream } from "../../domain/streams";
 import { projectEncounter } from "../../projections/clinical";
 import { encounterById, encountersForPatient } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
-import { requireChartAccess, requireChartWriteAccess } from "../emergencyAccess";
+import { requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -58,8 +58,7 @@ export const encounterRouter = router({
   byId: clinicianProcedure.input(z.object({ encounterId })).query(async ({ ctx, input }) => {
     const encounter = await encounterById(ctx.db.prisma, input.encounterId);
     if (!encounter) throw new NotFoundError("Encounter", input.encounterId);
-    await requireChartAccess(ctx, encounter.patientId);
-    await recordAccess(ctx, { patientIds: [encounter.patientId], procedure: "encounter.byId" });
+    await requireChartAccessAndRecord(ctx, encounter.patientId, { procedure: "encounter.byId" });
     return encounter;
   }),
 

@@ -10,7 +10,7 @@ import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist, worklistCursor } from "../../projections/queries";
 import { cursorInput, idText, pageLimit } from "../../input";
 import { recordAccess } from "../accessLog";
-import { requireChartAccess, requireChartWriteAccess } from "../emergencyAccess";
+import { requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -71,8 +71,7 @@ export const orderRouter = router({
   byId: clinicianProcedure.input(z.object({ orderId })).query(async ({ ctx, input }) => {
     const order = await orderById(ctx.db.prisma, input.orderId);
     if (!order) throw new NotFoundError("Order", input.orderId);
-    await requireChartAccess(ctx, order.patientId);
-    await recordAccess(ctx, { patientIds: [order.patientId], procedure: "order.byId" });
+    await requireChartAccessAndRecord(ctx, order.patientId, { procedure: "order.byId" });
     return order;
   }),
 

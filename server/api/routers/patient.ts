@@ -10,7 +10,7 @@ import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { recordAccess, viewIdInput } from "../accessLog";
-import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess, requireChartWriteAccess } from "../emergencyAccess";
+import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
@@ -126,8 +126,7 @@ export const patientRouter = router({
     .query(async ({ ctx, input }) => {
       const chart = await patientChart(ctx.db.prisma, input.patientId);
       if (!chart) throw new NotFoundError("Patient", input.patientId);
-      await requireChartAccess(ctx, input.patientId);
-      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.byId", screen: input.screen, viewId: input.viewId });
+      await requireChartAccessAndRecord(ctx, input.patientId, { procedure: "patient.byId", screen: input.screen, viewId: input.viewId });
       return chart;
     }),
 
@@ -161,8 +160,7 @@ export const patientRouter = router({
         const { version } = await loadAggregate(ctx.store, patientStream(input.patientId), patientDecider);
         if (version === 0) throw new NotFoundError("Patient", input.patientId);
       }
-      await requireChartAccess(ctx, input.patientId);
-      await recordAccess(ctx, { patientIds: [input.patientId], procedure: "patient.history", viewId: input.viewId });
+      await requireChartAccessAndRecord(ctx, input.patientId, { procedure: "patient.history", viewId: input.viewId });
       const page = events.slice(0, input.limit);
       return {
         items: await historyItems(ctx.db.prisma, page),
