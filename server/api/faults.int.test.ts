@@ -69,6 +69,36 @@ describeEachDatabase("server faults", (shared, kind) => {
     expect(lines.filter((l) => l.includes(correlationId))).toHaveLength(1);
   });
 
+  it("gives a fault raised before the context exists (the database held or down) a reference too, in the answer and the log", async () => {
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const correlationId = `corr-${randomUUID()}`;
+    const res = await handleTrpcRequest(
+      new Request(`http://localhost/api/trpc/patient.list?input=${encodeURIComponent(superjson.stringify({ search: "a" }))}`, {
+        headers: { "x-correlation-id": correlationId },
+      }),
+      () => Promise.reject(driverError()),
+    );
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    expect(body).not.toMatch(/SECRETMRN1|duplicate key|23505|Prisma/);
+    const error = superjson.deserialize<{ message: string; data: { code: string; correlationId: string } }>((JSON.parse(body) as { error: never }).error);
+    expect(error.data.code).toBe("INTERNAL_SERVER_ERROR");
+    expect(error.data.correlationId).toBe(correlationId);
+    expect(error.message).toContain(correlationId);
+    const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(correlationId));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/sqlstate=23505/);
+
+    // A refusal before the context (a cross-site request) keeps its own code and message.
+    const refused = await handleTrpcRequest(new Request("http://localhost/api/trpc/patient.list"), () =>
+      Promise.reject(new TRPCError({ code: "FORBIDDEN", message: "Refused as a possible cross-site request: test" })),
+    );
+    expect(refused.status).toBe(403);
+    const refusal = superjson.deserialize<{ message: string; data: { correlationId: string | null } }>((JSON.parse(await refused.text()) as { error: never }).error);
+    expect(refusal.message).toMatch(/cross-site/);
+    expect(refusal.data.correlationId).toMatch(/.+/);
+  });
+
   it("summarizes a fault by class and codes only", () => {
     expect(summarizeFault(driverError())).toEqual({ errorClass: "PrismaClientKnownRequestError < DriverAdapterError", sqlState: "23505", prismaCode: "P2010" });
   });

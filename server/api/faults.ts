@@ -71,6 +71,23 @@ export function logServerFault(fault: ServerFault): void {
 }
 
 /** What the browser is told about a fault: nothing about its cause, and where to look it up. */
+const correlationKey = Symbol("correlationId");
+
+/**
+ * Tags an error raised before the request's context existed (the database held or unreachable,
+ * a refused origin) with the request's correlation id, so its answer and its log line carry one.
+ */
+export function withCorrelationId<E extends object>(error: E, correlationId: string): E {
+  Object.defineProperty(error, correlationKey, { value: correlationId });
+  return error;
+}
+
+/** The correlation id withCorrelationId put on this error, if any. */
+export function correlationIdOf(error: unknown): string | null {
+  const tagged = typeof error === "object" && error !== null ? (error as { [correlationKey]?: string })[correlationKey] : undefined;
+  return tagged ?? null;
+}
+
 export function faultMessage(correlationId: string | null | undefined): string {
   return correlationId
     ? `Something went wrong on the server. If it persists, give this reference to support: ${correlationId}`

@@ -7,8 +7,8 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getDatabase } from "../db/client";
 import { authFor } from "../auth";
 import { crossSiteReasonFor } from "../auth/origin";
-import { createContext, type Context } from "./context";
-import { logServerFault } from "./faults";
+import { correlationIdFrom, createContext, type Context } from "./context";
+import { correlationIdOf, logServerFault, withCorrelationId } from "./faults";
 import { appRouter } from "./root";
 
 /**
@@ -63,16 +63,26 @@ export function limitBody(req: Request, maxBytes: number): Request {
 }
 
 export function handleTrpcRequest(req: Request, createContext: (responseHeaders: Headers) => Promise<Context>): Promise<Response> {
+  // The request's id before its context exists: a context that fails to build (the database
+  // held or down, a refused origin) still answers, and logs, with a reference.
+  const arrivalId = correlationIdFrom(req.headers);
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req: limitBody(req, MAX_BODY_BYTES),
     router: appRouter,
     maxBatchSize: MAX_BATCH_SIZE,
-    createContext: ({ resHeaders }) => createContext(resHeaders),
+    createContext: async ({ resHeaders }) => {
+      try {
+        return await createContext(resHeaders);
+      } catch (error) {
+        const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
+        throw withCorrelationId(trpcError, arrivalId);
+      }
+    },
     onError({ error, path, ctx }) {
       // Faults inside a procedure were logged there; this catches the rest (body, context).
       if (error.code === "INTERNAL_SERVER_ERROR") {
-        logServerFault({ procedure: path ?? null, correlationId: ctx?.correlationId ?? null, error: error.cause ?? error });
+        logServerFault({ procedure: path ?? null, correlationId: ctx?.correlationId ?? correlationIdOf(error), error: error.cause ?? error });
       }
     },
   });

@@ -5,7 +5,7 @@ import superjson from "superjson";
 import { z } from "zod";
 import type { Context, Role } from "./context";
 import { MappedError, toTRPCError } from "./errors";
-import { faultMessage, logServerFault } from "./faults";
+import { correlationIdOf, faultMessage, logServerFault } from "./faults";
 import { inputShapeProblem } from "../input";
 import { callObserved } from "./observe";
 
@@ -25,13 +25,15 @@ const malformedCall = (error: TRPCError) => error.code === "BAD_REQUEST" && (err
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
   errorFormatter({ shape, error, ctx }) {
+    // Without a context (it failed to build), the id the request was given when it arrived.
+    const correlationId = ctx?.correlationId ?? correlationIdOf(error);
     if (error.code === "INTERNAL_SERVER_ERROR") {
       // Unexpected: the message may be a driver's, with a row's values in it. Only the
       // correlation id goes back; the details are in the server log (logServerFault).
       return {
         ...shape,
-        message: faultMessage(ctx?.correlationId),
-        data: { ...shape.data, stack: undefined, zodError: null, issues: null, domain: null, correlationId: ctx?.correlationId ?? null },
+        message: faultMessage(correlationId),
+        data: { ...shape.data, stack: undefined, zodError: null, issues: null, domain: null, correlationId },
       };
     }
     const zod = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError ? error.cause : null;
@@ -47,7 +49,7 @@ const t = initTRPC.context<Context>().create({
         /** Every input problem with its full path (changes.email, details.dose), for forms. */
         issues: issues ? issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })) : null,
         domain: error instanceof MappedError ? error.domain : null,
-        correlationId: ctx?.correlationId ?? null,
+        correlationId,
       },
     };
   },
