@@ -107,12 +107,25 @@ export async function recordAccess(ctx: AccessContext, access: PatientAccess, tx
   if (!ctx.user) throw new Error("recordAccess: no signed-in user; patient data is never read anonymously");
   const ids = "patientId" in access ? [access.patientId] : [...new Set(access.patientIds)];
   if (ids.length === 0) return;
-  const screen = screenOf(access);
   const db = tx ?? ctx.db.prisma;
-  await db.$executeRaw`
+  await db.$executeRaw(accessRowsSql(ctx.user.id, ctx.correlationId, access, Prisma.sql`p`, Prisma.sql`unnest(${ids}::text[]) AS p`));
+}
+
+/**
+ * The access-log INSERT, one row per row of `from` (whose `patient` expression names the
+ * patient): recordAccess writes it alone, a chart read as part of its care check.
+ */
+export function accessRowsSql(
+  userId: string,
+  correlationId: string,
+  access: Pick<PatientAccess, "procedure" | "screen" | "viewId">,
+  patient: Prisma.Sql,
+  from: Prisma.Sql,
+): Prisma.Sql {
+  return Prisma.sql`
     INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)
-    SELECT ${ctx.user.id}, p, ${access.procedure}, ${ctx.correlationId}, ${screen}, ${access.viewId ?? null}::uuid
-      FROM unnest(${ids}::text[]) AS p
+    SELECT ${userId}, ${patient}, ${access.procedure}, ${correlationId}, ${screenOf(access)}, ${access.viewId ?? null}::uuid
+      FROM ${from}
     ON CONFLICT DO NOTHING`;
 }
 

@@ -15,7 +15,7 @@ import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
 import { InvariantError, NotFoundError, NotInCareError } from "../errors";
 import { patientStream } from "../domain/streams";
-import { encodeCursor, opaqueCursor, patientLabels, screenOf, type AccessContext, type PatientAccess, type PatientLabel } from "./accessLog";
+import { accessRowsSql, encodeCursor, opaqueCursor, patientLabels, type AccessContext, type PatientAccess, type PatientLabel } from "./accessLog";
 
 export const EMERGENCY_ACCESS_HOURS = 4;
 
@@ -63,11 +63,7 @@ export async function requireChartAccessAndRecord(ctx: AccessContext, patientId:
   if (!ctx.user) throw new Error("requireChartAccess: no signed-in user");
   const [row] = await ctx.db.prisma.$queryRaw<{ ok: boolean }[]>`
     WITH allowed AS (SELECT ${mayReadChartSql(ctx.user.id, patientId)} AS ok),
-    logged AS (
-      INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)
-      SELECT ${ctx.user.id}, ${patientId}, ${access.procedure}, ${ctx.correlationId}, ${screenOf(access)}, ${access.viewId ?? null}::uuid
-        FROM allowed WHERE allowed.ok
-      ON CONFLICT DO NOTHING)
+    logged AS (${accessRowsSql(ctx.user.id, ctx.correlationId, access, Prisma.sql`${patientId}`, Prisma.sql`allowed WHERE allowed.ok`)})
     SELECT ok FROM allowed`;
   if (row?.ok !== true) throw new NotInCareError(patientId);
 }
