@@ -1,0 +1,230 @@
+// Where a request's CPU goes over HTTP (bench row 9): `npx tsx bench/diagnoseHttp.ts`.
+//
+// Starts `next start` on a fresh bench database (as row 9 does) and drives GET /api/ping,
+// system.health, patient.register and patient.byId with autocannon at a fixed offered rate,
+// then the same procedures in-process (createCaller). Per request it reports CPU milliseconds
+// of the app process (/proc/<pid>/stat, all its threads), of the database's PostgreSQL backends,
+// and of this process (the load generator, or the in-process side), and the queries sent
+// (`pg` counted in both processes: bench/lib/queryCounter.cjs). CPU per request survives the
+// load of a shared machine far better than requests/s does. Rounds alternate the sides.
+//
+//   --seconds=N     each measurement (default 6)
+//   --rounds=N      alternating rounds (default 3; the first is also reported)
+//   --rate=N        offered requests/s for every HTTP side (default 200; 0 = as fast as it goes)
+//   --dir=A,B       compare the builds in these project directories (each with its own .next),
+//                   alternating between them; default the current directory
+//   --only=ping,health,register,byId
+//   --statements    print the app's statements (count by first words) before each HTTP measurement's line
+//   --cpu-prof=DIR  start the (first) app with --cpu-prof into DIR (written when it stops)
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import { randomUUID } from "node:crypto";
+import autocannon from "autocannon";
+import pg from "pg";
+import { openDatabase } from "../server/db/client";
+import { migrate } from "../server/db/migrate";
+import { announceAppends } from "../server/workers/wakeup";
+import { createBenchDatabases } from "./lib/database";
+import { appEnv, callerFor, cookieJar, registerInput, seedClinician, signIn, startApp, type App } from "./workloads/http";
+
+const require = createRequire(import.meta.url);
+const queryCounter = require("./lib/queryCounter.cjs") as { counts: { total: number; byStatement: Record<string, number> } };
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
+const seconds = Number(args.get("seconds") ?? 6);
+const rounds = Number(args.get("rounds") ?? 3);
+const rate = Number(args.get("rate") ?? 200);
+const dirs = (args.get("dir") ?? process.cwd()).split(",").map((d) => resolve(d));
+const only = new Set((args.get("only") ?? "ping,health,register,byId").split(","));
+const cpuProf = args.get("cpu-prof");
+const connections = 8;
+const poolMax = 8;
+
+const TICK_MS = 1000 / 100; // USER_HZ
+function procCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+type Counted = { requests: number; appMs: number; pgMs: number; selfMs: number; queries: number; p50: number; p99: number; failures: number };
+
+async function main() {
+  const base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+  const dbs = await createBenchDatabases(base);
+  const db = await openDatabase({ url: dbs.oursUrl, poolMax });
+  const apps: { dir: string; app: App; countFile: string }[] = [];
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  const dbName = new URL(dbs.oursUrl).pathname.slice(1);
+  const pgMs = async () => {
+    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1", [dbName]);
+    return rows.reduce((n, r) => n + procCpuMs(r.pid), 0);
+  };
+  try {
+    await migrate(db);
+    const env = appEnv(dbs.oursUrl, poolMax);
+    const credentials = await seedClinician(db, env);
+    for (const [i, dir] of dirs.entries()) {
+      const countFile = `/tmp/diagnose-http-${process.pid}-${i}.json`;
+      const nodeArgs = ["--require", join(import.meta.dirname, "lib", "queryCounter.cjs")];
+      if (cpuProf && i === 0) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${cpuProf}`);
+      const app = await startApp({ ...env, QUERY_COUNT_FILE: countFile }, nodeArgs, dir);
+      apps.push({ dir, app, countFile });
+    }
+    const statements = args.has("statements");
+    let lastByStatement: Record<string, number> = {};
+    const appQueries = async (a: (typeof apps)[number]) => {
+      a.app.child.kill("SIGUSR2");
+      await new Promise((r) => setTimeout(r, 200));
+      const counts = JSON.parse(readFileSync(a.countFile, "utf8")) as { total: number; byStatement: Record<string, number> };
+      if (statements) {
+        for (const [text, n] of Object.entries(counts.byStatement)) if (n !== (lastByStatement[text] ?? 0)) console.log(`    ${String(n - (lastByStatement[text] ?? 0)).padStart(6)} ${text}`);
+        lastByStatement = counts.byStatement;
+      }
+      return counts.total;
+    };
+    const local = await openDatabase({ url: dbs.oursUrl, poolMax });
+    announceAppends(local);
+    const account = await db.prisma.user.findUniqueOrThrow({ where: { email: credentials.email }, select: { id: true, name: true } });
+    const user = { id: account.id, email: credentials.email, name: account.name, roles: ["clinician"] };
+    const caller = await callerFor(local, user);
+    const anonymous = await callerFor(local, null);
+    const { patientId } = await caller.patient.register(registerInput() as never);
+
+    const sessions = await Promise.all(apps.map(async (a) => cookieJar(await signIn(a.app.base, credentials))));
+
+    type Target = { name: string; http: (a: App, i: number) => autocannon.Options; local: (() => Promise<unknown>) | null };
+    const allTargets: Target[] = [
+      { name: "ping", http: (a) => ({ url: `${a.base}/api/ping` }), local: null },
+      { name: "health", http: (a) => ({ url: `${a.base}/api/trpc/system.health` }), local: () => anonymous.system.health() },
+      {
+        name: "register",
+        http: (a, i) => ({
+          url: a.base,
+          requests: [
+            {
+              method: "POST",
+              path: "/api/trpc/patient.register",
+              setupRequest: (req) => ({
+                ...req,
+                headers: { "content-type": "application/json", origin: a.base, cookie: sessions[i]!.cookieOf() },
+                body: JSON.stringify({ json: registerInput() }),
+              }),
+              onResponse: sessions[i]!.onResponse as never,
+            },
+          ],
+        }),
+        local: () => caller.patient.register(registerInput() as never),
+      },
+      {
+        name: "byId",
+        http: (a, i) => ({
+          url: a.base,
+          requests: [
+            {
+              method: "GET",
+              setupRequest: (req) => ({
+                ...req,
+                path: `/api/trpc/patient.byId?input=${encodeURIComponent(JSON.stringify({ json: { patientId, viewId: randomUUID() } }))}`,
+                headers: { cookie: sessions[i]!.cookieOf() },
+              }),
+              onResponse: sessions[i]!.onResponse as never,
+            },
+          ],
+        }),
+        local: () => caller.patient.byId({ patientId, viewId: randomUUID() }),
+      },
+    ];
+    const targets = allTargets.filter((t) => only.has(t.name));
+
+    const overHttp = async (target: Target, i: number, duration: number): Promise<Counted> => {
+      const a = apps[i]!;
+      const q0 = await appQueries(a);
+      const [app0, pg0, self0] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
+      const result = await autocannon({ ...target.http(a.app, i), connections, duration, ...(rate > 0 ? { overallRate: rate } : {}) });
+      const [app1, pg1, self1] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
+      const q1 = await appQueries(a);
+      const requests = result.requests.total;
+      return { requests, appMs: app1 - app0, pgMs: pg1 - pg0, selfMs: self1 - self0, queries: q1 - q0, p50: result.latency.p50, p99: result.latency.p99, failures: result.non2xx + result.errors };
+    };
+    const inProcess = async (call: () => Promise<unknown>, duration: number): Promise<Counted> => {
+      const q0 = queryCounter.counts.total;
+      const [pg0, self0] = [await pgMs(), selfCpuMs()];
+      const samples: number[] = [];
+      let failures = 0;
+      const end = performance.now() + duration * 1000;
+      // The same offered rate as the HTTP side: each of the connections starts a call every connections/rate seconds.
+      const interval = rate > 0 ? (connections * 1000) / rate : 0;
+      await Promise.all(
+        Array.from({ length: connections }, async (_, c) => {
+          let next = performance.now() + (interval * c) / connections;
+          while (performance.now() < end) {
+            if (interval > 0) {
+              const wait = next - performance.now();
+              if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+              next += interval;
+            }
+            const t0 = performance.now();
+            try {
+              await call();
+              samples.push(performance.now() - t0);
+            } catch {
+              failures++;
+            }
+          }
+        }),
+      );
+      const [pg1, self1] = [await pgMs(), selfCpuMs()];
+      samples.sort((x, y) => x - y);
+      const at = (p: number) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)] ?? NaN;
+      return { requests: samples.length, appMs: 0, pgMs: pg1 - pg0, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: at(50), p99: at(99), failures };
+    };
+
+    const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
+    const line = (label: string, c: Counted, elapsed: number) =>
+      `${label.padEnd(34)} ${String(c.requests).padStart(6)} req ${fmt(c.requests / elapsed).padStart(8)}/s  app ${fmt(c.appMs / c.requests).padStart(6)}  pg ${fmt(c.pgMs / c.requests).padStart(6)}  self ${fmt(c.selfMs / c.requests).padStart(6)} ms/req  queries/req ${fmt(c.queries / c.requests).padStart(5)}  p50 ${fmt(c.p50)} p99 ${fmt(c.p99)} ms${c.failures ? `  FAILED ${c.failures}` : ""}`;
+
+    // Warm-up: every side once, briefly.
+    for (const target of targets) {
+      for (let i = 0; i < apps.length; i++) await overHttp(target, i, 2);
+      if (target.local) await inProcess(target.local, 2);
+    }
+    console.log(`rate ${rate || "unlimited"}/s, ${connections} connections, ${seconds} s each, ${rounds} rounds; load ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+    for (let r = 0; r < rounds; r++) {
+      for (const target of targets) {
+        const order = [...apps.keys()].map((i) => ({ label: `${target.name} http ${dirs.length > 1 ? dirs[i]!.split("/").pop() : ""}`, run: () => overHttp(target, i, seconds) }));
+        if (target.local) order.push({ label: `${target.name} in-process`, run: () => inProcess(target.local!, seconds) });
+        const rotated = order.map((_, k) => order[(k + r) % order.length]!);
+        for (const side of rotated) {
+          const t0 = performance.now();
+          const c = await side.run();
+          console.log(line(`r${r} ${side.label}`, c, (performance.now() - t0) / 1000));
+        }
+      }
+      console.log(`  load ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+    }
+    await local.close();
+  } finally {
+    await admin.end();
+    for (const a of apps) await a.app.stop();
+    await db.close();
+    await dbs.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
