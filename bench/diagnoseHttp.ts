@@ -65,9 +65,18 @@ async function main() {
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   const dbName = new URL(dbs.oursUrl).pathname.slice(1);
+  // The database's backends come and go (pools replace idle connections): each backend's CPU is
+  // counted from when it was first seen, or from its start when it is new; one that ended is lost.
+  const pgSeen = new Map<number, number>();
   const pgMs = async () => {
-    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1", [dbName]);
-    return rows.reduce((n, r) => n + procCpuMs(r.pid), 0);
+    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [dbName]);
+    let total = 0;
+    for (const { pid } of rows) {
+      const cpu = procCpuMs(pid);
+      total += cpu - (pgSeen.get(pid) ?? 0);
+      pgSeen.set(pid, cpu);
+    }
+    return total;
   };
   try {
     await migrate(db);
@@ -82,10 +91,26 @@ async function main() {
     }
     const statements = args.has("statements");
     let lastByStatement: Record<string, number> = {};
+    type Counts = { dumps: number; total: number; byStatement: Record<string, number> };
+    const dumps = new Map<string, number>();
     const appQueries = async (a: (typeof apps)[number]) => {
       a.app.child.kill("SIGUSR2");
-      await new Promise((r) => setTimeout(r, 200));
-      const counts = JSON.parse(readFileSync(a.countFile, "utf8")) as { total: number; byStatement: Record<string, number> };
+      // The app writes the file when it gets to the signal: wait for this very dump.
+      let counts: Counts | null = null;
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 50));
+        try {
+          const read = JSON.parse(readFileSync(a.countFile, "utf8")) as Counts;
+          if (read.dumps > (dumps.get(a.countFile) ?? 0)) {
+            counts = read;
+            break;
+          }
+        } catch {
+          // not written yet, or being written
+        }
+      }
+      if (!counts) throw new Error(`the app wrote no query counts to ${a.countFile}`);
+      dumps.set(a.countFile, counts.dumps);
       if (statements) {
         for (const [text, n] of Object.entries(counts.byStatement)) if (n !== (lastByStatement[text] ?? 0)) console.log(`    ${String(n - (lastByStatement[text] ?? 0)).padStart(6)} ${text}`);
         lastByStatement = counts.byStatement;
@@ -149,16 +174,18 @@ async function main() {
     const overHttp = async (target: Target, i: number, duration: number): Promise<Counted> => {
       const a = apps[i]!;
       const q0 = await appQueries(a);
-      const [app0, pg0, self0] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
+      const [app0, self0] = [procCpuMs(a.app.child.pid!), selfCpuMs()];
+      await pgMs();
       const result = await autocannon({ ...target.http(a.app, i), connections, duration, ...(rate > 0 ? { overallRate: rate } : {}) });
-      const [app1, pg1, self1] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
+      const [app1, pgUsed, self1] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
       const q1 = await appQueries(a);
       const requests = result.requests.total;
-      return { requests, appMs: app1 - app0, pgMs: pg1 - pg0, selfMs: self1 - self0, queries: q1 - q0, p50: result.latency.p50, p99: result.latency.p99, failures: result.non2xx + result.errors };
+      return { requests, appMs: app1 - app0, pgMs: pgUsed, selfMs: self1 - self0, queries: q1 - q0, p50: result.latency.p50, p99: result.latency.p99, failures: result.non2xx + result.errors };
     };
     const inProcess = async (call: () => Promise<unknown>, duration: number): Promise<Counted> => {
       const q0 = queryCounter.counts.total;
-      const [pg0, self0] = [await pgMs(), selfCpuMs()];
+      await pgMs();
+      const self0 = selfCpuMs();
       const samples: number[] = [];
       let failures = 0;
       const end = performance.now() + duration * 1000;
@@ -183,10 +210,10 @@ async function main() {
           }
         }),
       );
-      const [pg1, self1] = [await pgMs(), selfCpuMs()];
+      const [pgUsed, self1] = [await pgMs(), selfCpuMs()];
       samples.sort((x, y) => x - y);
       const at = (p: number) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)] ?? NaN;
-      return { requests: samples.length, appMs: 0, pgMs: pg1 - pg0, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: at(50), p99: at(99), failures };
+      return { requests: samples.length, appMs: 0, pgMs: pgUsed, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: at(50), p99: at(99), failures };
     };
 
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");

@@ -8,7 +8,7 @@ const { writeFileSync } = require("node:fs");
 // The app's own copy (resolved from its directory), the one its pool was made with.
 const pg = require(require.resolve("pg", { paths: [process.cwd()] }));
 
-const counts = { total: 0, byStatement: {} };
+const counts = { dumps: 0, total: 0, byStatement: {} };
 const original = pg.Client.prototype.query;
 pg.Client.prototype.query = function query(config, ...rest) {
   const text = typeof config === "string" ? config : config && typeof config.text === "string" ? config.text : "";
@@ -19,6 +19,7 @@ pg.Client.prototype.query = function query(config, ...rest) {
 };
 
 function dump() {
+  counts.dumps++;
   if (process.env.QUERY_COUNT_FILE) writeFileSync(process.env.QUERY_COUNT_FILE, JSON.stringify(counts));
 }
 if (process.env.QUERY_COUNT_FILE) process.on("SIGUSR2", dump);
