@@ -110,6 +110,14 @@ async function main() {
         { name: "recorded_at as BRIN", indexes: ["CREATE INDEX ON index_probe USING brin (recorded_at)"] },
         { name: "correlation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (correlation_id)"] },
         { name: "causation_id as hash", indexes: ["CREATE INDEX ON index_probe USING hash (causation_id)"] },
+        // Issue 14: one index for the type and aggregate filters, instead of one each.
+        { name: "(event_type, aggregate_type, position)", indexes: ["CREATE INDEX ON index_probe (event_type, aggregate_type, global_position)"] },
+        {
+          name: "correlation + event causes as one GIN",
+          indexes: [
+            "CREATE INDEX ON index_probe USING gin ((CASE WHEN causation_id LIKE 'command:%' OR causation_id IS NULL THEN ARRAY[correlation_id] ELSE ARRAY[correlation_id, causation_id] END))",
+          ],
+        },
       ]);
       if (process.env.DIAGNOSE_PER_APPEND !== "only") {
         await measureIndexCosts(pool, variants, { repetitions: Number(process.env.DIAGNOSE_ROUNDS ?? 5), rows: Number(process.env.DIAGNOSE_ROWS ?? 50_000) });

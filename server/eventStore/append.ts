@@ -51,7 +51,11 @@ type AppendRow = {
 
 export type AppendOptions = {
   expectedVersion: ExpectedVersion;
-  /** The stream's type, recorded as aggregate_type on every event. */
+  /**
+   * The stream's type, recorded as aggregate_type on every event. The stream id must start with
+   * it and a hyphen ("patient-<id>"): the audit filter by aggregate type reads that range of
+   * stream ids (CHECK events_stream_names_aggregate_check).
+   */
   aggregateType: string;
 };
 
@@ -136,6 +140,9 @@ export async function appendToStream(
   options: AppendOptions,
 ): Promise<AppendResult> {
   if (events.length === 0) throw new ValidationError("appendToStream needs at least one event", "events");
+  if (!options.aggregateType || !streamId.startsWith(`${options.aggregateType}-`)) {
+    throw new ValidationError(`stream id ${JSON.stringify(streamId)} must start with its aggregate type "${options.aggregateType}-"`, "streamId");
+  }
   const expected = encodeExpectedVersion(options.expectedVersion);
   const startedAt = performance.now();
   const columns = encodeColumns(store.registry, events, await phiSealer(store, streamId, events));

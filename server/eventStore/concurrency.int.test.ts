@@ -50,7 +50,7 @@ describePostgres("event store under concurrency", (db) => {
   });
 
   it("20 writers x 100 appends on distinct streams: every event stored once, positions unique", async () => {
-    const streams = Array.from({ length: 20 }, () => newStreamId("writer"));
+    const streams = Array.from({ length: 20 }, () => newStreamId("note-writer"));
     const written = await Promise.all(
       streams.map(async (id) => {
         const ids: string[] = [];
@@ -90,8 +90,8 @@ describePostgres("event store under concurrency", (db) => {
     };
     await poll(); // catch up with everything committed before this test
 
-    const slow = newStreamId("slow");
-    const fast = newStreamId("fast");
+    const slow = newStreamId("note-slow");
+    const fast = newStreamId("note-fast");
     let releaseA!: () => void;
     const aMayCommit = new Promise<void>((r) => (releaseA = r));
     let aWrote!: () => void;

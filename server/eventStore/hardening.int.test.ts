@@ -191,7 +191,7 @@ describePostgres("every stream reaches the global log in version order", (db) =>
   it("randomized multi-append transactions on shared streams, 'any' and retried", { timeout: 240_000 }, async () => {
     const store = storeOf(db());
     const start = await head(store);
-    const streams = Array.from({ length: 4 }, () => newStreamId("order"));
+    const streams = Array.from({ length: 4 }, () => newStreamId("note-order"));
     let written = 0;
     let refusedAsOlder = 0;
     const rand = (n: number) => Math.floor(Math.random() * n);

@@ -46,8 +46,10 @@ export type EventSearch = {
  * The global log, newest first by global position, one page and whether there is more.
  *
  * Every filter has an index that starts with it: (event_type, global_position),
- * (aggregate_type, global_position), (user_id, global_position), (stream_id, version),
- * correlation_id, occurred_at, recorded_at; with none, the primary key read backwards. Several
+ * (user_id, global_position), (stream_id, version), correlation_id, occurred_at, recorded_at;
+ * the aggregate type, the range of stream ids it names (stream_id text_pattern_ops, ...): a
+ * rare type is read from there and sorted, a common one found walking the primary key
+ * backwards; with no filter, the primary key read backwards. Several
  * event types are read as one ordered index scan per type, merged (UNION ALL), so a page costs
  * at most a page per type, not every row of those types.
  *
@@ -84,7 +86,14 @@ export async function searchEvents(
     );
   }
   if (search.streamId) add((p) => `stream_id = ${p}`, search.streamId);
-  if (search.aggregateType) add((p) => `aggregate_type = ${p}`, search.aggregateType);
+  if (search.aggregateType) {
+    // A stream id starts with its aggregate type and a hyphen (a constraint of events), so the
+    // type's events are one range of stream ids, compared byte by byte ('.' follows '-'): the
+    // range on the (stream_id text_pattern_ops, ...) index, then the type itself on its rows.
+    add((p) => `stream_id ~>=~ ${p}`, `${search.aggregateType}-`);
+    add((p) => `stream_id ~<~ ${p}`, `${search.aggregateType}.`);
+    add((p) => `aggregate_type = ${p}`, search.aggregateType);
+  }
   if (search.userId) add((p) => `user_id = ${p}`, search.userId);
   if (search.correlationId) add((p) => `correlation_id = ${p}`, search.correlationId);
   if (search.occurredFrom) add((p) => `occurred_at >= ${p}::timestamptz`, search.occurredFrom);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { Database } from "../db/client";
 import type { Store } from "../eventStore";
-import { readAll, readByCausation, readByCorrelationId, readStream } from "../eventStore/read";
+import { readAll, readByCausation, readByCorrelationId, readByType, readStream, readStreamByOccurrence, versionRecordedBy } from "../eventStore/read";
 import { openFreshPostgresDatabase, pgUrl } from "../testing/db";
 import { storeOf } from "../testing/events";
 import { searchEvents, type EventSearch } from "./audit";
@@ -32,11 +32,13 @@ const fixture = `
        WHERE v.k = CASE WHEN i % 1000 = 0 THEN 4 ELSE (ARRAY[3, 3, 3, 1, 2, 3, 1, 3, 2, 3, 1, 3, 2, 3, 1, 0])[1 + (i % 16)] END
     ) AS t`;
 
-type Plan = { "Node Type": string; "Relation Name"?: string; "Index Cond"?: string; "Recheck Cond"?: string; Plans?: Plan[] };
+type Plan = { "Node Type": string; "Relation Name"?: string; "Index Name"?: string; "Index Cond"?: string; "Recheck Cond"?: string; Plans?: Plan[] };
 
 const seqScansOnEvents = (plan: Plan): number =>
   (plan["Node Type"] === "Seq Scan" && plan["Relation Name"] === "events" ? 1 : 0) +
   (plan.Plans ?? []).reduce((n, p) => n + seqScansOnEvents(p), 0);
+
+const indexesUsed = (plan: Plan): string[] => [...(plan["Index Name"] ? [plan["Index Name"]] : []), ...(plan.Plans ?? []).flatMap(indexesUsed)];
 
 /** The conditions indexes answered in a plan: which columns an index actually narrowed. */
 const indexConditions = (plan: Plan): string[] => [
@@ -48,10 +50,12 @@ describe.skipIf(!pgUrl)("audit filters use indexes on a large log [postgresql]",
   let db: Database;
   let drop: () => Promise<void>;
   const plans: { sql: string; plan: Plan }[] = [];
+  /** Every index of events some plan below used: each must be (the last test). */
+  const used = new Set<string>();
   let explaining: Store;
+  let ownerUrl: string;
 
   beforeAll(async () => {
-    let ownerUrl: string;
     ({ db, drop, ownerUrl } = await openFreshPostgresDatabase(2));
     const owner = new pg.Client({ connectionString: ownerUrl });
     await owner.connect();
@@ -67,7 +71,9 @@ describe.skipIf(!pgUrl)("audit filters use indexes on a large log [postgresql]",
       ...store,
       sql: async <T,>(text: string, params: readonly unknown[]) => {
         const [row] = await store.sql<{ "QUERY PLAN": [{ Plan: Plan }] }>(`EXPLAIN (FORMAT JSON) ${text}`, params);
-        plans.push({ sql: text, plan: row!["QUERY PLAN"][0].Plan });
+        const plan = row!["QUERY PLAN"][0].Plan;
+        plans.push({ sql: text, plan });
+        for (const name of indexesUsed(plan)) used.add(name);
         return [] as T[];
       },
     };
@@ -99,13 +105,18 @@ describe.skipIf(!pgUrl)("audit filters use indexes on a large log [postgresql]",
     ["one user", { userId: "user-17" }, "user_id"],
     ["one request (correlation id)", { correlationId: "corr-4242" }, "correlation_id"],
     ["a common aggregate type", { aggregateType: "order" }, null],
-    ["a rare aggregate type", { aggregateType: "user" }, "aggregate_type"],
+    // No index of its own: the range of stream ids the type names (stream ids start with it).
+    ["a rare aggregate type", { aggregateType: "user" }, "stream_id ~>=~"],
+    ["a rare aggregate type, next page", { aggregateType: "user", before: 150_000 }, "stream_id ~>=~"],
+    ["a rare aggregate type and a user", { aggregateType: "user", userId: "user-0" }, "stream_id ~>=~|user_id"],
     ["one stream", { streamId: "patient-1000" }, "stream_id"],
     ["a month, recorded", { recordedFrom: month.from, recordedTo: month.to }, "recorded_at"],
     ["a month, occurred", { occurredFrom: month.from, occurredTo: month.to }, "occurred_at"],
     ["a type and a user", { eventTypes: ["EncounterStarted"], userId: "user-42" }, "user_id|event_type"],
     ["a user, next page", { userId: "user-17", before: 150_000 }, "user_id"],
     ["a month recorded, next page", { recordedFrom: month.from, recordedTo: month.to, before: 80_000 }, "recorded_at"],
+    ["a month occurred, next page", { occurredFrom: month.from, occurredTo: month.to, before: 80_000 }, "occurred_at"],
+    ["a rare type, next page", { eventTypes: ["UserRolesChanged"], before: 150_000 }, "event_type"],
   ];
 
   for (const [label, search, column] of filters) {
@@ -134,5 +145,45 @@ describe.skipIf(!pgUrl)("audit filters use indexes on a large log [postgresql]",
       const result = await planOf(run);
       expect(result.filter((r) => r.seqScans > 0)).toEqual([]);
     }
+  });
+
+  it("time travel reads a stream in clinical order from the stream/occurred index, and by version from the key", async () => {
+    for (const [run, index] of [
+      [(s: Store) => readStreamByOccurrence(s, "patient-1000", { occurredBy: new Date(), maxCount: 100 }), "events_stream_occurred_idx"],
+      [(s: Store) => readStreamByOccurrence(s, "patient-1000", { occurredBy: new Date(), afterVersion: 2, maxCount: 100 }), "events_stream_occurred_idx"],
+      [(s: Store) => versionRecordedBy(s, "patient-1000", new Date()), "events_stream_version_key"],
+      [(s: Store) => readByType(s, "UserRolesChanged", { afterPosition: 100_000, limit: 100 }), "events_event_type_idx"],
+    ] as const) {
+      plans.length = 0;
+      await run(explaining);
+      expect(plans.map((p) => seqScansOnEvents(p.plan))).toEqual(plans.map(() => 0));
+      expect(JSON.stringify(plans.map((p) => p.plan))).toContain(index);
+    }
+  });
+
+  it("a stream id that does not start with its aggregate type is refused by the table", async () => {
+    const owner = new pg.Client({ connectionString: ownerUrl });
+    await owner.connect();
+    try {
+      await expect(
+        owner.query(
+          `INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, data, occurred_at, user_id, correlation_id)
+           VALUES (gen_random_uuid(), 'patient-x', 'user', 'UserRolesChanged', 1, '{}', now(), 'u', 'c')`,
+        ),
+      ).rejects.toMatchObject({ code: "23514" });
+    } finally {
+      await owner.end();
+    }
+  });
+
+  // Last: every index an append maintains is one some query above needs (a new index needs a
+  // query here that uses it; a dropped one fails the query that needed it above).
+  it("every index of events serves one of the queries above", async () => {
+    const [row] = await storeOf(db).sql<{ names: string[] }>(
+      "SELECT array_agg(indexrelid::regclass::text ORDER BY indexrelid::regclass::text) AS names FROM pg_index WHERE indrelid = 'events'::regclass",
+      [],
+    );
+    expect(row!.names.filter((name) => !used.has(name))).toEqual([]);
+    expect(row!.names).not.toContain("events_aggregate_type_idx");
   });
 });
