@@ -6,7 +6,9 @@ const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export default defineConfig({
   testDir: "e2e",
   outputDir: "test-results",
-  timeout: 60_000,
+  // A journey crosses many pages (the longest, an allergy journey on a phone, about 35 s on two
+  // cores shared with the suite's database); 60 s ran out once on a loaded CI machine.
+  timeout: 120_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
