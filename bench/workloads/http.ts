@@ -484,7 +484,16 @@ export const http: Workload = {
       // In-process as the same clinician (the chart reads below need the registering user).
       const account = await ctx.oursDatabase.prisma.user.findUniqueOrThrow({ where: { email: credentials.email }, select: { id: true, name: true } });
       const user = { id: account.id, email: credentials.email, name: account.name, roles: ["clinician"] };
-      ctx.progress.step(`9 HTTP: patient.register over HTTP and in-process, ${connections} connections, ${rounds} × ${seconds / rounds} s each`);
+      // A signed-in procedure: saturated (the requests/s line), then at half that rate offered to both sides (the p99 line).
+      const signedIn = async (label: string, name: string, note: string, storeSuffix: string, overHttpAt: (rate?: number) => Side, inProcessAt: (rate?: number) => () => Promise<Side>) => {
+        ctx.progress.step(`9 HTTP: ${label} over HTTP and in-process, ${connections} connections, ${rounds} × ${seconds / rounds} s each`);
+        const saturated = await paired(overHttpAt(), inProcessAt(), ctx.sizes.http);
+        out.push(...figures(name, saturated.http, saturated.local, `${shape}, ${note}${saturated.error}${stale}${storeSuffix}${ofCeiling(saturated.http)}`, signedInLines));
+        const rate = offeredRate(saturated.http);
+        ctx.progress.step(`9 HTTP: ${label} at ${rate} req/s offered, over HTTP and in-process`);
+        const atRate = await paired(overHttpAt(rate), inProcessAt(rate), ctx.sizes.http);
+        out.push(...atRateFigures(name, rate, atRate.http, atRate.local, `${note}; ${atRateShape(rate)}${atRate.error}`));
+      };
       const registerOverHttp = (rate?: number) =>
         overHttp(
           {
@@ -509,18 +518,17 @@ export const http: Workload = {
         const caller = await callerFor(localDb, user);
         return inProcess(() => caller.patient.register(registerInput() as never), connections, rate);
       };
-      const registerName = "command patient.register (POST, signed in)";
-      const registerNote = `a new patient per request; raw = the same procedure in-process${sameWork}`;
-      const { http: command, local: localCommand, error: localCommandNote } = await paired(registerOverHttp(), registerInProcess(), ctx.sizes.http);
-      out.push(...figures(registerName, command, localCommand, `${shape}, ${registerNote}${localCommandNote}${stale}; ${storeNote}${ofCeiling(command)}`, signedInLines));
-      const registerRate = offeredRate(command);
-      ctx.progress.step(`9 HTTP: patient.register at ${registerRate} req/s offered, over HTTP and in-process`);
-      const registerAtRate = await paired(registerOverHttp(registerRate), registerInProcess(registerRate), ctx.sizes.http);
-      out.push(...atRateFigures(registerName, registerRate, registerAtRate.http, registerAtRate.local, `${registerNote}; ${atRateShape(registerRate)}${registerAtRate.error}`));
+      await signedIn(
+        "patient.register",
+        "command patient.register (POST, signed in)",
+        `a new patient per request; raw = the same procedure in-process${sameWork}`,
+        `; ${storeNote}`,
+        registerOverHttp,
+        registerInProcess,
+      );
 
       // A realistic read: one chart, signed in, a new screen view each time (one access-log row each).
       const byIdPath = () => `/api/trpc/patient.byId?input=${encodeURIComponent(JSON.stringify({ json: { patientId, viewId: randomUUID() } }))}`;
-      ctx.progress.step(`9 HTTP: patient.byId over HTTP and in-process, ${connections} connections, ${rounds} × ${seconds / rounds} s each`);
       const byIdOverHttp = (rate?: number) =>
         overHttp(
           {
@@ -540,14 +548,14 @@ export const http: Workload = {
         const caller = await callerFor(localDb, user);
         return inProcess(() => caller.patient.byId({ patientId, viewId: randomUUID() }), connections, rate);
       };
-      const byIdName = "query patient.byId (GET, signed in, access-log write)";
-      const byIdNote = `one chart, a new view id per request (an access-log row each); raw = the same procedure in-process${sameWork}`;
-      const { http: read, local: localRead, error: localReadNote } = await paired(byIdOverHttp(), byIdInProcess(), ctx.sizes.http);
-      out.push(...figures(byIdName, read, localRead, `${shape}, ${byIdNote}${localReadNote}${stale}${ofCeiling(read)}`, signedInLines));
-      const byIdRate = offeredRate(read);
-      ctx.progress.step(`9 HTTP: patient.byId at ${byIdRate} req/s offered, over HTTP and in-process`);
-      const byIdAtRate = await paired(byIdOverHttp(byIdRate), byIdInProcess(byIdRate), ctx.sizes.http);
-      out.push(...atRateFigures(byIdName, byIdRate, byIdAtRate.http, byIdAtRate.local, `${byIdNote}; ${atRateShape(byIdRate)}${byIdAtRate.error}`));
+      await signedIn(
+        "patient.byId",
+        "query patient.byId (GET, signed in, access-log write)",
+        `one chart, a new view id per request (an access-log row each); raw = the same procedure in-process${sameWork}`,
+        "",
+        byIdOverHttp,
+        byIdInProcess,
+      );
       return out;
     } finally {
       ctx.progress.step("9 HTTP: stopping next start");
