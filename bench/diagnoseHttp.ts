@@ -1,7 +1,7 @@
 // Where a request's CPU goes over HTTP (bench row 9): `npx tsx bench/diagnoseHttp.ts`.
 //
 // Starts `next start` on a fresh bench database (as row 9 does) and drives GET /api/ping,
-// system.health, patient.register and patient.byId with autocannon at a fixed offered rate,
+// system.health, patient.register and patient.byId at a fixed offered rate (paced as row 9 paces it),
 // then the same procedures in-process (createCaller). Per request it reports CPU milliseconds
 // of the app process (/proc/<pid>/stat, all its threads), of the database's PostgreSQL backends,
 // and of this process (the load generator, or the in-process side), and the queries sent
@@ -20,13 +20,12 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
-import autocannon from "autocannon";
 import pg from "pg";
 import { openDatabase } from "../server/db/client";
 import { migrate } from "../server/db/migrate";
 import { announceAppends } from "../server/workers/wakeup";
 import { createBenchDatabases } from "./lib/database";
-import { appEnv, callerFor, cookieJar, registerInput, seedClinician, signIn, startApp, type App } from "./workloads/http";
+import { appEnv, callerFor, cookieJar, overHttpWith, paced, registerInput, seedClinician, signIn, startApp, type App, type HttpCall } from "./workloads/http";
 
 const require = createRequire(import.meta.url);
 const queryCounter = require("./lib/queryCounter.cjs") as { counts: { total: number; byStatement: Record<string, number> } };
@@ -127,93 +126,52 @@ async function main() {
 
     const sessions = await Promise.all(apps.map(async (a) => cookieJar(await signIn(a.app.base, credentials))));
 
-    type Target = { name: string; http: (a: App, i: number) => autocannon.Options; local: (() => Promise<unknown>) | null };
+    type Target = { name: string; http: (a: App, i: number) => HttpCall; signedIn: boolean; local: (() => Promise<unknown>) | null };
     const allTargets: Target[] = [
-      { name: "ping", http: (a) => ({ url: `${a.base}/api/ping` }), local: null },
-      { name: "health", http: (a) => ({ url: `${a.base}/api/trpc/system.health` }), local: () => anonymous.system.health() },
+      { name: "ping", http: () => ({ method: "GET", path: "/api/ping", headers: {} }), signedIn: false, local: null },
+      { name: "health", http: () => ({ method: "GET", path: "/api/trpc/system.health", headers: {} }), signedIn: false, local: () => anonymous.system.health() },
       {
         name: "register",
         http: (a, i) => ({
-          url: a.base,
-          requests: [
-            {
-              method: "POST",
-              path: "/api/trpc/patient.register",
-              setupRequest: (req) => ({
-                ...req,
-                headers: { "content-type": "application/json", origin: a.base, cookie: sessions[i]!.cookieOf() },
-                body: JSON.stringify({ json: registerInput() }),
-              }),
-              onResponse: sessions[i]!.onResponse as never,
-            },
-          ],
+          method: "POST",
+          path: "/api/trpc/patient.register",
+          headers: { "content-type": "application/json", origin: a.base, cookie: sessions[i]!.cookieOf() },
+          body: JSON.stringify({ json: registerInput() }),
         }),
+        signedIn: true,
         local: () => caller.patient.register(registerInput() as never),
       },
       {
         name: "byId",
-        http: (a, i) => ({
-          url: a.base,
-          requests: [
-            {
-              method: "GET",
-              setupRequest: (req) => ({
-                ...req,
-                path: `/api/trpc/patient.byId?input=${encodeURIComponent(JSON.stringify({ json: { patientId, viewId: randomUUID() } }))}`,
-                headers: { cookie: sessions[i]!.cookieOf() },
-              }),
-              onResponse: sessions[i]!.onResponse as never,
-            },
-          ],
+        http: (_a, i) => ({
+          method: "GET",
+          path: `/api/trpc/patient.byId?input=${encodeURIComponent(JSON.stringify({ json: { patientId, viewId: randomUUID() } }))}`,
+          headers: { cookie: sessions[i]!.cookieOf() },
         }),
+        signedIn: true,
         local: () => caller.patient.byId({ patientId, viewId: randomUUID() }),
       },
     ];
     const targets = allTargets.filter((t) => only.has(t.name));
 
+    // Saturated (rate 0): autocannon. At a rate: both sides paced by the bench alike (workloads/http.ts).
     const overHttp = async (target: Target, i: number, duration: number): Promise<Counted> => {
       const a = apps[i]!;
       const q0 = await appQueries(a);
       const [app0, self0] = [procCpuMs(a.app.child.pid!), selfCpuMs()];
       await pgMs();
-      const result = await autocannon({ ...target.http(a.app, i), connections, duration, ...(rate > 0 ? { overallRate: rate } : {}) });
+      const load = await overHttpWith(a.app.base, () => target.http(a.app, i), connections, target.signedIn ? sessions[i] : undefined)(rate > 0 ? rate : undefined)(duration);
       const [app1, pgUsed, self1] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
       const q1 = await appQueries(a);
-      const requests = result.requests.total;
-      return { requests, appMs: app1 - app0, pgMs: pgUsed, selfMs: self1 - self0, queries: q1 - q0, p50: result.latency.p50, p99: result.latency.p99, failures: result.non2xx + result.errors };
+      return { requests: load.requests, appMs: app1 - app0, pgMs: pgUsed, selfMs: self1 - self0, queries: q1 - q0, p50: load.p50, p99: load.p99, failures: load.failures };
     };
     const inProcess = async (call: () => Promise<unknown>, duration: number): Promise<Counted> => {
       const q0 = queryCounter.counts.total;
       await pgMs();
       const self0 = selfCpuMs();
-      const samples: number[] = [];
-      let failures = 0;
-      const end = performance.now() + duration * 1000;
-      // The same offered rate as the HTTP side: each of the connections starts a call every connections/rate seconds.
-      const interval = rate > 0 ? (connections * 1000) / rate : 0;
-      await Promise.all(
-        Array.from({ length: connections }, async (_, c) => {
-          let next = performance.now() + (interval * c) / connections;
-          while (performance.now() < end) {
-            if (interval > 0) {
-              const wait = next - performance.now();
-              if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-              next += interval;
-            }
-            const t0 = performance.now();
-            try {
-              await call();
-              samples.push(performance.now() - t0);
-            } catch {
-              failures++;
-            }
-          }
-        }),
-      );
+      const load = await paced(call, connections, rate > 0 ? rate : undefined)(duration);
       const [pgUsed, self1] = [await pgMs(), selfCpuMs()];
-      samples.sort((x, y) => x - y);
-      const at = (p: number) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)] ?? NaN;
-      return { requests: samples.length, appMs: 0, pgMs: pgUsed, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: at(50), p99: at(99), failures };
+      return { requests: load.requests, appMs: 0, pgMs: pgUsed, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: load.p50, p99: load.p99, failures: load.failures };
     };
 
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
