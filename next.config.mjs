@@ -1,31 +1,6 @@
-/** @type {import('next').NextConfig} */
-const securityHeaders = [
-  {
-    key: "Content-Security-Policy",
-    value: [
-      "default-src 'self'",
-      // Next's runtime injects inline bootstrap scripts; no third-party origins are allowed.
-      `script-src 'self' 'unsafe-inline'${process.env.NODE_ENV === "development" ? " 'unsafe-eval'" : ""}`,
-      "style-src 'self' 'unsafe-inline'",
-      "img-src 'self' data:",
-      "font-src 'self'",
-      "connect-src 'self'",
-      "frame-ancestors 'none'",
-      "base-uri 'self'",
-      "form-action 'self'",
-      "object-src 'none'",
-    ].join("; "),
-  },
-  { key: "X-Frame-Options", value: "DENY" },
-  { key: "X-Content-Type-Options", value: "nosniff" },
-  { key: "Referrer-Policy", value: "no-referrer" },
-  { key: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=()" },
-  { key: "Cross-Origin-Opener-Policy", value: "same-origin" },
-  { key: "Cross-Origin-Resource-Policy", value: "same-origin" },
-  // Ignored by browsers over plain http (the local demo); pins https once served over it.
-  { key: "Strict-Transport-Security", value: "max-age=31536000" },
-];
+import { apiHeaders, securityHeaders } from "./server/api/responseHeaders.mjs";
 
+/** @type {import('next').NextConfig} */
 const nextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
@@ -34,9 +9,8 @@ const nextConfig = {
   serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "@prisma/adapter-pg", "prom-client"],
   async headers() {
     return [
-      { source: "/:path*", headers: securityHeaders },
-      // API answers carry patient data and session state: never stored by browsers or proxies.
-      { source: "/api/:path*", headers: [{ key: "Cache-Control", value: "no-store" }] },
+      { source: "/:path*", headers: securityHeaders(process.env.NODE_ENV === "development") },
+      { source: "/api/:path*", headers: apiHeaders },
     ];
   },
 };

@@ -1,6 +1,6 @@
 // Where a request's CPU goes over HTTP (bench row 9): `npx tsx bench/diagnoseHttp.ts`.
 //
-// Starts `next start` on a fresh bench database (as row 9 does) and drives GET /api/ping,
+// Starts the console's server (server/cli/serve.ts) on a fresh bench database (as row 9 does) and drives GET /api/ping,
 // system.health, patient.register and patient.byId at a fixed offered rate (paced as row 9 paces it),
 // then the same procedures in-process (createCaller). Per request it reports CPU milliseconds
 // of the app process (/proc/<pid>/stat, all its threads), of the database's PostgreSQL backends,

@@ -1,13 +1,12 @@
 // A newcomer's and an operator's first minutes: the pages have an icon, a wrong address gets the
-// console's own 404 page, and next start refuses to come up with a bad setting, naming it,
-// before it opens the database.
+// console's own 404 page, and the server (the console's own, serve.ts, and next start) refuses to
+// come up with a bad setting, naming it, before it opens the database.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
-
-const nextBin = join(process.cwd(), "node_modules", "next", "dist", "bin", "next");
+import { nextBin, serverArgs } from "../server/cli/build";
 
 test("every page has the product's icon, and no request for it fails", async ({ page, request }) => {
   const failed: string[] = [];
@@ -36,12 +35,12 @@ test("a wrong address gets the console's 404 page, with the way back", async ({ 
   await expect(page.getByRole("heading", { name: "EMR Event Store" })).toBeVisible();
 });
 
-/** next start on the existing build, with only the given settings; resolves when it exits. */
-function nextStart(settings: Record<string, string>): Promise<{ code: number | null; output: string }> {
+/** The server on the existing build, with only the given settings; resolves when it exits. */
+function startServer(args: (port: string[]) => string[], settings: Record<string, string>): Promise<{ code: number | null; output: string }> {
   // Any free port, unless the test is about PORT itself (-p would override it).
   const port = settings.PORT === undefined ? ["-p", "0"] : [];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [nextBin, "start", ...port, "-H", "127.0.0.1"], {
+    const child = spawn(process.execPath, args(port), {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", ...settings },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -50,7 +49,7 @@ function nextStart(settings: Record<string, string>): Promise<{ code: number | n
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`next start kept running with a bad setting:\n${output}`));
+      reject(new Error(`the server kept running with a bad setting:\n${output}`));
     }, 45_000);
     child.on("exit", (code) => {
       clearTimeout(timer);
@@ -59,35 +58,42 @@ function nextStart(settings: Record<string, string>): Promise<{ code: number | n
   });
 }
 
-test.describe("next start with a bad setting", () => {
-  let dir = "";
-  test.beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "emr-e2e-start-"));
-  });
-  test.afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+const servers: [string, (port: string[]) => string[]][] = [
+  ["the console's server (serve.ts, as npm start runs it)", (port) => serverArgs(port[1], "127.0.0.1")],
+  ["next start", (port) => [nextBin, "start", ...port, "-H", "127.0.0.1"]],
+];
 
-  test("production without BETTER_AUTH_SECRET stops, naming it, before opening the database", async () => {
-    const dataDir = join(dir, "no-secret");
-    const { code, output } = await nextStart({ PGLITE_DIR: dataDir, OUTBOX_WORKER: "inline" });
-    expect(code).toBe(1);
-    expect(output).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
-    expect(existsSync(dataDir)).toBe(false);
-  });
-
-  // next start reads PORT itself, before instrumentation.ts runs; npm start checks it first thing
-  // (server/cli/startup.int.test.ts).
-  test("PORT=abc stops, naming it, before opening the database", async () => {
-    const dataDir = join(dir, "bad-port");
-    const { code, output } = await nextStart({
-      BETTER_AUTH_SECRET: "a".repeat(40),
-      PORT: "abc",
-      PGLITE_DIR: dataDir,
-      OUTBOX_WORKER: "inline",
+for (const [name, args] of servers) {
+  test.describe(`${name} with a bad setting`, () => {
+    let dir = "";
+    test.beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "emr-e2e-start-"));
     });
-    expect(code).toBe(1);
-    expect(output).toMatch(/'abc' from env 'PORT' is invalid|PORT: must be a port number/);
-    expect(existsSync(dataDir)).toBe(false);
+    test.afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("production without BETTER_AUTH_SECRET stops, naming it, before opening the database", async () => {
+      const dataDir = join(dir, "no-secret");
+      const { code, output } = await startServer(args, { PGLITE_DIR: dataDir, OUTBOX_WORKER: "inline" });
+      expect(code).toBe(1);
+      expect(output).toContain("BETTER_AUTH_SECRET: required when NODE_ENV=production");
+      expect(existsSync(dataDir)).toBe(false);
+    });
+
+    // The server reads PORT itself, before instrumentation.ts runs; npm start checks it first thing
+    // (server/cli/startup.int.test.ts).
+    test("PORT=abc stops, naming it, before opening the database", async () => {
+      const dataDir = join(dir, "bad-port");
+      const { code, output } = await startServer(args, {
+        BETTER_AUTH_SECRET: "a".repeat(40),
+        PORT: "abc",
+        PGLITE_DIR: dataDir,
+        OUTBOX_WORKER: "inline",
+      });
+      expect(code).toBe(1);
+      expect(output).toMatch(/'abc' from env 'PORT' is invalid|PORT: must be a port number/);
+      expect(existsSync(dataDir)).toBe(false);
+    });
   });
-});
+}

@@ -10,7 +10,7 @@ import { openDatabase } from "../server/db/client";
 import { parseEnv } from "../server/db/env";
 import { migrate } from "../server/db/migrate";
 import { ensureAppLoginRole, urlAsUser } from "../server/db/roles";
-import { ensureBuild, nextBin } from "../server/cli/build";
+import { ensureBuild, serverArgs } from "../server/cli/build";
 import { prepareDemo } from "../prisma/seed";
 
 const port = process.argv[2] ?? "3100";
@@ -37,7 +37,7 @@ async function main() {
   const base = process.env.DATABASE_URL?.trim();
   // Sign-in rate limiting stays on, with room for every journey's sign-ins from 127.0.0.1.
   // A smaller hospital keeps the e2e start fast; the journeys make their own patients.
-  // next start runs with NODE_ENV=production, which requires BETTER_AUTH_SECRET: one per run.
+  // The server runs with NODE_ENV=production, which requires BETTER_AUTH_SECRET: one per run.
   const childEnv: NodeJS.ProcessEnv = {
     AUTH_SIGNIN_RATE_LIMIT: "60",
     DEMO_PATIENTS: "30",
@@ -93,7 +93,7 @@ async function main() {
   await prepareDemo(db, e);
   await db.close();
 
-  const server = spawn(process.execPath, [nextBin, "start", "-p", port, "-H", "127.0.0.1"], { stdio: "inherit", env: childEnv });
+  const server = spawn(process.execPath, serverArgs(port, "127.0.0.1"), { stdio: "inherit", env: childEnv });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

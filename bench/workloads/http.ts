@@ -1,8 +1,9 @@
-// 9. Over HTTP: autocannon against `next start` serving the app from the bench's database. A
-// query procedure (system.health, GET) and a command procedure (patient.register, POST with a
-// signed-in clinician's session cookie). Beside each, the same procedure called in-process
-// through createCaller with the same concurrency (the "raw" column here), so the ratio is the
-// framework's overhead: HTTP, Next's route handler, the fetch adapter, superjson, the session.
+// 9. Over HTTP: autocannon against the console's server (server/cli/serve.ts, as npm start runs
+// it: Next on the production build, the tRPC endpoint without Next's router) serving the app
+// from the bench's database. A query procedure (system.health, GET) and a command procedure
+// (patient.register, POST with a signed-in clinician's session cookie). Beside each, the same
+// procedure called in-process through createCaller with the same concurrency (the "raw" column
+// here), so the ratio is the transport's overhead: HTTP, tRPC's fetch adapter, superjson, the session.
 // The signed-in procedures are measured twice: saturated (8 connections as fast as they go: the
 // requests/s line) and at a fixed offered rate below saturation, the same for both sides (the
 // p99 line: a request's latency on a half-busy server, without the queue a saturated one makes).
@@ -13,7 +14,7 @@ import { Agent, request as httpRequest } from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { buildIsCurrent, nextBin } from "../../server/cli/build";
+import { buildIsCurrent, nextBin, serverArgs } from "../../server/cli/build";
 import { openDatabase, type Database } from "../../server/db/client";
 import { announceAppends } from "../../server/workers/wakeup";
 import { onCleanup } from "../lib/cleanup";
@@ -38,10 +39,14 @@ async function freePort(): Promise<number> {
 
 export type App = { base: string; child: ChildProcess; output: () => string; stop: () => Promise<void> };
 
-/** `next start` on a free port, the build in `dir` (default: this project), with `nodeArgs` for node itself. */
+/**
+ * The console's server as npm start runs it (server/cli/serve.ts: Next on the build, the tRPC
+ * endpoint without Next's router) on a free port, the build in `dir` (default: this project),
+ * with `nodeArgs` for node itself.
+ */
 export async function startApp(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], dir = process.cwd()): Promise<App> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, join(dir, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child = spawn(process.execPath, [...nodeArgs, ...serverArgs(port, "127.0.0.1", dir)], {
     cwd: dir,
     env: { ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -60,7 +65,7 @@ export async function startApp(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], 
     await exited;
     clearTimeout(timer);
   };
-  const unregister = onCleanup("next start", stop);
+  const unregister = onCleanup("the console's server", stop);
   const app: App = {
     base: `http://127.0.0.1:${port}`,
     child,
@@ -72,7 +77,7 @@ export async function startApp(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], 
   };
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${tail}`);
+    if (child.exitCode !== null) throw new Error(`the console's server exited (${child.exitCode}):\n${tail}`);
     try {
       const res = await fetch(`${app.base}/api/trpc/system.health`);
       if (res.ok) return app;
@@ -81,7 +86,7 @@ export async function startApp(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], 
     }
     if (Date.now() > deadline) {
       await app.stop();
-      throw new Error(`next start did not answer system.health within 90 s:\n${tail}`);
+      throw new Error(`the console's server did not answer system.health within 90 s:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -457,7 +462,7 @@ async function ensureBuilt(ctx: BenchContext): Promise<string | null> {
 export const http: Workload = {
   number: 9,
   id: "http",
-  title: "over HTTP (autocannon against next start)",
+  title: "over HTTP (autocannon against the console's server)",
   unavailable: (ctx) => (ctx.http ? null : ctx.mode === "smoke" ? "not run in --smoke (no app server)" : "switched off with --no-http"),
   async run(ctx) {
     const notBuilt = await ensureBuilt(ctx);
@@ -475,7 +480,7 @@ export const http: Workload = {
     } catch (error) {
       seedError = `seeding the demo users failed: ${(error as Error).message}`;
     }
-    ctx.progress.step("9 HTTP: starting next start");
+    ctx.progress.step("9 HTTP: starting the console's server (serve.ts)");
     const app = await startApp(env);
     // The in-process side's own database, as the app opens its own: a pool of the same size, and
     // appends announced as the app announces them (observeProcess: a coalesced NOTIFY after each
@@ -496,7 +501,7 @@ export const http: Workload = {
           "framework ceiling, a bare route handler (GET /api/ping)",
           ceiling,
           null,
-          `${shape}; app/api/ping answers a constant: no database, session or tRPC, so this is what next start itself costs per request on this machine`,
+          `${shape}; app/api/ping answers a constant: no database, session or tRPC, so this is what Next itself costs per request on this machine (the tRPC rows below do not go through Next's router: serve.ts hands them to server/api/direct.ts)`,
         ),
       );
       const sameWork = ` with its own pool of ${ctx.poolMax} (the app's is set to the same) and appends announced as the app's; one cookie jar for the HTTP connections, as one browser's`;
@@ -594,7 +599,7 @@ export const http: Workload = {
       );
       return out;
     } finally {
-      ctx.progress.step("9 HTTP: stopping next start");
+      ctx.progress.step("9 HTTP: stopping the console's server");
       await localDb.close();
       await app.stop();
     }

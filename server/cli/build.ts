@@ -2,9 +2,20 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const root = process.cwd();
 export const nextBin = join(root, "node_modules", "next", "dist", "bin", "next");
+
+/**
+ * node's arguments that run the console's production server (serve.ts) on the last build, with
+ * tsx's loader in the same process (not the tsx wrapper: a signal sent to the child reaches the
+ * server itself). No port: PORT, or 3000. `dir` is the project (default this one).
+ */
+export function serverArgs(port: string | number | undefined, hostname?: string, dir = root): string[] {
+  const loader = pathToFileURL(join(dir, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  return ["--import", loader, join(dir, "server", "cli", "serve.ts"), ...(port === undefined ? [] : ["-p", String(port)]), ...(hostname ? ["-H", hostname] : [])];
+}
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;

@@ -1,9 +1,10 @@
 // npm start: check every setting, build the console when the sources are newer than the last
-// build, migrate, seed synthetic demo data into an empty database, then serve on :3000 (PORT).
+// build, migrate, seed synthetic demo data into an empty database, then serve on :3000 (PORT)
+// with serve.ts (Next, and the tRPC endpoint without Next's router).
 // The database is closed before Next opens it: the embedded PGlite must be owned by one process
 // at a time. Nothing is built, migrated or seeded when a setting is bad.
 import { spawn } from "node:child_process";
-import { ensureBuild, nextBin } from "./build";
+import { ensureBuild, serverArgs } from "./build";
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { resolveAuthSecret } from "../auth/config";
@@ -15,7 +16,7 @@ import { allProjections } from "../projections/registry";
 async function main() {
   const e = env();
   // Outside production, the development secret from .data/auth-secret (made on first start).
-  // It is handed to next start, which always runs with NODE_ENV=production and so never reads
+  // It is handed to the server (serve.ts), which always runs with NODE_ENV=production and so never reads
   // that file itself.
   const secret = resolveAuthSecret(e);
   // Likewise the PHI master key: the setting, or the development key in .data/phi-master-key.
@@ -45,9 +46,9 @@ async function main() {
   }
 
   // The outbox is drained inside the console's process unless told otherwise: the embedded
-  // database cannot be shared with a separate worker process. next start's instrumentation
-  // (instrumentation.ts) starts it at boot.
-  const server = spawn(process.execPath, [nextBin, "start", "-p", String(e.PORT)], {
+  // database cannot be shared with a separate worker process. The server's instrumentation
+  // (instrumentation.ts) starts it at boot. serve.ts: Next on the build, tRPC without its router.
+  const server = spawn(process.execPath, serverArgs(e.PORT), {
     stdio: "inherit",
     env: { OUTBOX_WORKER: "inline", ...process.env, BETTER_AUTH_SECRET: secret, PHI_MASTER_KEY: phiMasterKey },
   });

@@ -1,0 +1,93 @@
+// The console's production server (npm start, e2e/server.ts, bench row 9): Next serves the pages
+// and every route on the last build, as next start does, except the tRPC endpoint, which Node's
+// HTTP server hands straight to server/api/direct.ts without Next's router (why: direct.ts).
+//
+//   node --import tsx server/cli/serve.ts [-p <port>] [-H <hostname>]   (PORT, default 3000)
+//
+// It imports nothing of server/: Next's bundle holds the app's modules, and instrumentation.ts,
+// which Next runs in this process while it prepares, offers the tRPC handler from that bundle on
+// globalThis. Stopping is next start's: on SIGTERM or SIGINT no new connections, the requests in
+// flight answered, Next closed, then exit with 128 + the signal's number.
+import { createServer } from "node:http";
+
+type DirectHandler = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => Promise<void>;
+
+const directTrpcKey = Symbol.for("emr.directTrpc"); // server/api/direct.ts
+const directTrpcWaitingKey = Symbol.for("emr.directTrpc.waiting");
+/** How long the boot (instrumentation.ts: settings, database, background work) may take. */
+const BOOT_SECONDS = 120;
+const trpcPrefix = "/api/trpc/";
+
+function option(flags: string[]): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (flags.includes(arg)) return args[i + 1];
+    const inline = flags.find((f) => f.startsWith("--") && arg.startsWith(`${f}=`));
+    if (inline) return arg.slice(inline.length + 1);
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const portText = option(["-p", "--port"]) ?? process.env.PORT ?? "3000";
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    console.error(`PORT: must be a port number from 0 to 65535, got "${portText}"`);
+    process.exit(1);
+  }
+  const hostname = option(["-H", "--hostname"]);
+  // As next start: a production server, whatever the shell says.
+  Object.assign(process.env, { NODE_ENV: "production" });
+  const { default: next } = await import("next");
+  const app = next({ dev: false, dir: process.cwd(), port, ...(hostname ? { hostname } : {}) });
+  const handle = app.getRequestHandler();
+  // Next runs instrumentation.ts while it prepares but does not await it: the handler comes when
+  // the boot is done (a boot that refuses a setting ends the process itself, naming it).
+  const g = globalThis as Record<symbol, unknown>;
+  let timer: NodeJS.Timeout | undefined;
+  const offered = new Promise<DirectHandler>((resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`instrumentation.ts offered no tRPC handler within ${BOOT_SECONDS} s: is the build (.next) older than server/api/direct.ts?`)),
+      BOOT_SECONDS * 1000,
+    );
+    g[directTrpcWaitingKey] = resolve;
+  });
+  await app.prepare();
+  const direct = (g[directTrpcKey] as DirectHandler | undefined) ?? (await offered);
+  clearTimeout(timer);
+  delete g[directTrpcWaitingKey];
+
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith(trpcPrefix)) void direct(req, res);
+    else void handle(req, res);
+  });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => {
+      void app
+        .close()
+        .catch((error: unknown) => console.error(error))
+        .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    });
+    server.closeIdleConnections();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  server.once("error", (error) => {
+    console.error(`Cannot serve on ${hostname ?? "all interfaces"}:${port}: ${error.message}`);
+    process.exit(1);
+  });
+  server.listen(port, hostname, () => {
+    const address = server.address();
+    const shown = typeof address === "object" && address ? address.port : port;
+    console.log(`console ready on http://${hostname ?? "localhost"}:${shown} (tRPC served without Next's router)`);
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).stack ?? String(error));
+  process.exit(1);
+});
