@@ -134,17 +134,45 @@ export async function sessionUserFrom(auth: Auth, headers: Headers, responseHead
   let session;
   let setCookie = false;
   try {
-    const lookup = async (fromDatabase: boolean) => {
+    const lookup = async (fromDatabase: boolean): Promise<LookedUp> => {
       const result = await auth.api.getSession({ headers, returnHeaders: true, query: fromDatabase ? { disableCookieCache: true } : {} });
-      for (const cookie of result.headers.getSetCookie()) {
+      return { session: result.response, cookies: result.headers.getSetCookie() };
+    };
+    const answer = (looked: LookedUp) => {
+      for (const cookie of looked.cookies) {
         setCookie = true;
         responseHeaders?.append("set-cookie", cookie);
       }
-      return result.response;
+      return looked.session;
     };
-    session = await lookup(false);
-    // Signed out or given other roles in this process since the cached copy was made.
-    if (session && cachedSessionIsStale(session.session.token, session.user.id)) session = await lookup(true);
+    // Requests with these very cookies that arrive while one is being looked up share its answer
+    // (a page's parallel requests once the cache cookie has expired: one look-up, not one each).
+    // It is as fresh as their own would have been; a sign-out or role change made here since it
+    // started is caught by the check below, as for any cached answer.
+    const flights = key ? flightsOf(auth) : null;
+    const shared = key ? flights!.get(key) : undefined;
+    if (shared) {
+      session = answer(await shared);
+    } else {
+      const flight = (async () => {
+        const first = await lookup(false);
+        // Signed out or given other roles in this process since the cached copy was made.
+        if (first.session && cachedSessionIsStale(first.session.session.token, first.session.user.id)) {
+          const fresh = await lookup(true);
+          return { session: fresh.session, cookies: [...first.cookies, ...fresh.cookies] };
+        }
+        return first;
+      })();
+      if (key) {
+        flights!.set(key, flight);
+        void flight.then(
+          () => flights!.delete(key),
+          () => flights!.delete(key),
+        );
+      }
+      session = answer(await flight);
+    }
+    if (shared && session && cachedSessionIsStale(session.session.token, session.user.id)) session = answer(await lookup(true));
   } catch (error) {
     // A host the configuration does not know (see BETTER_AUTH_URL) is nobody, not a crash.
     if (isUnknownHost(error)) {
@@ -164,6 +192,16 @@ export async function sessionUserFrom(auth: Auth, headers: Headers, responseHead
     if (cacheUntil !== null) rememberVerified(auth, key, { user: remembered, sessionToken: session.session.token, userId: id, until: Math.min(cacheUntil, sessionUntil) });
   }
   return user;
+}
+
+type LookedUp = { session: Awaited<ReturnType<Auth["api"]["getSession"]>>; cookies: string[] };
+
+/** Session look-ups in flight per auth instance, by the request's cookies and host (verifiedKey). */
+const flightsByAuth = new WeakMap<object, Map<string, Promise<LookedUp>>>();
+function flightsOf(auth: Auth): Map<string, Promise<LookedUp>> {
+  let flights = flightsByAuth.get(auth);
+  if (!flights) flightsByAuth.set(auth, (flights = new Map()));
+  return flights;
 }
 
 export function isUnknownHost(error: unknown): boolean {

@@ -3,7 +3,7 @@
 // request; one made by another server process (here: written straight into the database, which
 // is all this process sees of it) within SESSION_CACHE_SECONDS.
 import { randomUUID } from "node:crypto";
-import { beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it, vi } from "vitest";
 import { describeEachDatabase } from "../testing/db";
 import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase } from "../testing/http";
 import { setUserRoles } from "../api/userAccounts";
@@ -55,6 +55,63 @@ describeEachDatabase("session cookie cache", (db) => {
 
   beforeAll(() => {
     useAsProcessDatabase(db());
+  });
+
+  it("parallel requests whose cache cookie has expired share one session look-up, and each is answered with the refreshed cookie", async () => {
+    const { cookie } = await newUser(["clinician"]);
+    // Without its cache cookie, as after the cache's lifetime: the session comes from the database.
+    const expired = cookie
+      .split("; ")
+      .filter((c) => !c.startsWith("emr.session_data="))
+      .join("; ");
+    const auth = authFor(db());
+    const lookups = vi.spyOn(auth.api, "getSession");
+    try {
+      const answers = await Promise.all(Array.from({ length: 6 }, () => get("/api/trpc/system.health", expired)));
+      for (const res of answers) {
+        expect(res.status).toBe(200);
+        expect(cookieFrom(res)).toMatch(/emr\.session_data=/);
+        const body = (await res.json()) as { result: { data: { json: { details?: unknown } } } };
+        expect(body.result.data.json.details).toBeDefined();
+      }
+      expect(lookups).toHaveBeenCalledTimes(1);
+      // Later requests with the same cookies look up again: nothing is kept once the look-up is done.
+      expect(await signedIn(expired)).toBe(true);
+      expect(lookups).toHaveBeenCalledTimes(2);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it("a request sharing a look-up still sees a sign-out made here meanwhile", async () => {
+    const { cookie } = await newUser(["clinician"]);
+    const expired = cookie
+      .split("; ")
+      .filter((c) => !c.startsWith("emr.session_data="))
+      .join("; ");
+    const auth = authFor(db());
+    const original = auth.api.getSession.bind(auth.api);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    // The first look-up is held until the sign-out below has happened.
+    const lookups = vi.spyOn(auth.api, "getSession").mockImplementationOnce((async (...args: Parameters<typeof original>) => {
+      const result = await original(...args);
+      await held;
+      return result;
+    }) as typeof original);
+    try {
+      const leader = get("/api/trpc/system.health", expired);
+      await new Promise((r) => setTimeout(r, 50));
+      const follower = get("/api/trpc/system.health", expired);
+      const out = await authPost(postRequest("/api/auth/sign-out", {}, { cookie }));
+      expect(out.status).toBe(200);
+      release();
+      const body = async (res: Response) => ((await res.json()) as { result: { data: { json: { details?: unknown } } } }).result.data.json.details;
+      expect(await body(await follower)).toBeUndefined();
+      await leader;
+    } finally {
+      lookups.mockRestore();
+    }
   });
 
   it("a sign-out ends the session at once, for any copy of its cookie", async () => {
