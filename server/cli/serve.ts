@@ -59,8 +59,16 @@ async function main(): Promise<void> {
   delete g[directTrpcWaitingKey];
 
   const server = createServer((req, res) => {
-    if (req.url?.startsWith(trpcPrefix)) void direct(req, res);
-    else void handle(req, res);
+    if (req.url?.startsWith(trpcPrefix)) {
+      void direct(req, res);
+      return;
+    }
+    handle(req, res).catch((error: unknown) => {
+      // Next answers its own faults; this is one it let through.
+      console.error(`[fault] ${req.method} ${req.url?.split("?")[0]}: ${(error as Error).message}`);
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
   });
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
