@@ -1,8 +1,8 @@
 // The tRPC endpoint served by Node's HTTP server itself, not through Next's router. The console's
 // server (server/cli/serve.ts: npm start, the e2e server, bench row 9) hands every request under
 // /api/trpc/ here; Next serves everything else. Next's router costs about as much CPU per request
-// as a chart read does (bench row 9: its bare route answered 1,171-1,463 requests/s where this
-// path answers system.health 2,634), and tRPC needs none of it.
+// as a chart read does (bench row 9: its bare constant route answered 1,200-1,650 requests/s where
+// this path answers system.health 2,100-2,650), and tRPC needs none of it.
 //
 // Same behaviour as the route (app/api/trpc/[trpc]/route.ts, which next dev and next start still
 // use): the same handler (handleTrpcRequest: batch and body limits, the CSRF check, the fault
@@ -25,9 +25,6 @@ import { apiHeaders, securityHeaders } from "./responseHeaders.mjs";
 export const directTrpcKey = Symbol.for("emr.directTrpc");
 /** Where the server entry waits for it (a function that takes the handler). */
 export const directTrpcWaitingKey = Symbol.for("emr.directTrpc.waiting");
-
-/** The path prefix the server entry routes here. */
-export const TRPC_PREFIX = "/api/trpc/";
 
 /** Answers at least this long are gzipped for a client that accepts it (Next's threshold). */
 export const COMPRESS_FROM_BYTES = 1024;
