@@ -10,7 +10,8 @@ export async function register(): Promise<void> {
   const { bootServer } = await import("./server/boot");
   await bootServer();
   // In serve.ts's process, which waits for it: the tRPC endpoint it serves without Next's router.
-  if (typeof (globalThis as Record<symbol, unknown>)[Symbol.for("emr.directTrpc.waiting")] === "function") {
+  const { directTrpcWaitingKey } = await import("./server/api/directKeys");
+  if (typeof (globalThis as Record<symbol, unknown>)[directTrpcWaitingKey] === "function") {
     const { offerDirectTrpc } = await import("./server/api/direct");
     offerDirectTrpc();
   }

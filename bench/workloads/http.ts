@@ -154,7 +154,7 @@ type Jar = ReturnType<typeof cookieJar>;
  * byte of the answer. Not autocannon's overallRate: that gives each connection a quota per
  * second and sends it back to back from the start of the second, so the requests arrive in a
  * burst at full speed once a second and the p99 measured is the burst's queue (at 150 req/s a
- * bare route's p50 was 5 ms there against ~1 ms paced).
+ * bare route's p50 was 4-5 ms there against ~2 ms paced).
  */
 function pacedHttp(base: string, make: () => HttpCall, connections: number, rate: number, jar?: Jar): Side {
   return async (seconds) => {

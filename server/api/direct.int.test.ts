@@ -9,11 +9,12 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../testing/db";
 import { newPatient } from "../testing/caller";
-import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase } from "../testing/http";
+import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase, withoutSessionCache } from "../testing/http";
 import { authFor, createUserWithPassword } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
 import { recordPeerAddresses } from "../auth/peerAddress";
-import { COMPRESS_FROM_BYTES, directTrpcKey, offerDirectTrpc, serveTrpc } from "./direct";
+import { COMPRESS_FROM_BYTES, offerDirectTrpc, serveTrpc } from "./direct";
+import { directTrpcKey } from "./directKeys";
 import { MAX_BATCH_SIZE, MAX_BODY_BYTES } from "./http";
 import { apiHeaders, securityHeaders } from "./responseHeaders.mjs";
 import { GET as routeGet, POST as routePost } from "@/app/api/trpc/[trpc]/route";
@@ -88,10 +89,7 @@ describeEachDatabase("the tRPC endpoint served without Next's router", (db) => {
     const signIn = await authPost(postRequest("/api/auth/sign-in/email", { email, password }, { [PEER_HEADER]: "10.9.8.6" }));
     expect(signIn.status).toBe(200);
     cookie = cookieFrom(signIn);
-    sessionTokenOnly = cookie
-      .split("; ")
-      .filter((c) => !c.includes("session_data="))
-      .join("; ");
+    sessionTokenOnly = withoutSessionCache(cookie);
   });
 
   const register = (headers: Record<string, string> = {}): Sent => ({

@@ -18,13 +18,9 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { correlationIdFrom } from "./context";
 import { logServerFault } from "./faults";
+import { directTrpcKey, directTrpcWaitingKey } from "./directKeys";
 import { contextForRequest, handleTrpcRequest } from "./http";
 import { apiHeaders, securityHeaders } from "./responseHeaders.mjs";
-
-/** Where serveTrpc is offered to the server entry (globalThis, under this key). */
-export const directTrpcKey = Symbol.for("emr.directTrpc");
-/** Where the server entry waits for it (a function that takes the handler). */
-export const directTrpcWaitingKey = Symbol.for("emr.directTrpc.waiting");
 
 /** Answers at least this long are gzipped for a client that accepts it (Next's threshold). */
 export const COMPRESS_FROM_BYTES = 1024;

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, expect, it, vi } from "vitest";
 import { describeEachDatabase } from "../testing/db";
-import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase } from "../testing/http";
+import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase, withoutSessionCache } from "../testing/http";
 import { setUserRoles } from "../api/userAccounts";
 import { authFor, createUserWithPassword } from ".";
 import { SESSION_CACHE_SECONDS } from "./sessionCache";
@@ -59,11 +59,7 @@ describeEachDatabase("session cookie cache", (db) => {
 
   it("parallel requests whose cache cookie has expired share one session look-up, and each is answered with the refreshed cookie", async () => {
     const { cookie } = await newUser(["clinician"]);
-    // Without its cache cookie, as after the cache's lifetime: the session comes from the database.
-    const expired = cookie
-      .split("; ")
-      .filter((c) => !c.startsWith("emr.session_data="))
-      .join("; ");
+    const expired = withoutSessionCache(cookie);
     const auth = authFor(db());
     const lookups = vi.spyOn(auth.api, "getSession");
     try {
@@ -85,10 +81,7 @@ describeEachDatabase("session cookie cache", (db) => {
 
   it("a request sharing a look-up still sees a sign-out made here meanwhile", async () => {
     const { cookie } = await newUser(["clinician"]);
-    const expired = cookie
-      .split("; ")
-      .filter((c) => !c.startsWith("emr.session_data="))
-      .join("; ");
+    const expired = withoutSessionCache(cookie);
     const auth = authFor(db());
     const original = auth.api.getSession.bind(auth.api);
     let release: () => void = () => {};

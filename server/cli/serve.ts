@@ -4,19 +4,17 @@
 //
 //   node --import tsx server/cli/serve.ts [-p <port>] [-H <hostname>]   (PORT, default 3000)
 //
-// It imports nothing of server/: Next's bundle holds the app's modules, and instrumentation.ts,
-// which Next runs in this process while it prepares, offers the tRPC handler from that bundle on
-// globalThis. Stopping is next start's: on SIGTERM or SIGINT no new connections, the requests in
+// It imports nothing of server/ but constants (directKeys.ts): Next's bundle holds the app's
+// modules, and instrumentation.ts, which Next runs in this process while it prepares, offers the
+// tRPC handler from that bundle on globalThis. Stopping is next start's: on SIGTERM or SIGINT no new connections, the requests in
 // flight answered, Next closed, then exit with 128 + the signal's number.
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { directTrpcKey, directTrpcWaitingKey, TRPC_PREFIX } from "../api/directKeys";
 
-type DirectHandler = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => Promise<void>;
+type DirectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-const directTrpcKey = Symbol.for("emr.directTrpc"); // server/api/direct.ts
-const directTrpcWaitingKey = Symbol.for("emr.directTrpc.waiting");
 /** How long the boot (instrumentation.ts: settings, database, background work) may take. */
 const BOOT_SECONDS = 120;
-const trpcPrefix = "/api/trpc/";
 
 function option(flags: string[]): string | undefined {
   const args = process.argv.slice(2);
@@ -59,7 +57,7 @@ async function main(): Promise<void> {
   delete g[directTrpcWaitingKey];
 
   const server = createServer((req, res) => {
-    if (req.url?.startsWith(trpcPrefix)) {
+    if (req.url?.startsWith(TRPC_PREFIX)) {
       void direct(req, res);
       return;
     }

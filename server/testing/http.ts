@@ -19,6 +19,14 @@ export function cookieFrom(response: Response): string {
     .join("; ");
 }
 
+/** The same cookies without the session cache cookie: as once it has expired, the session comes from the database. */
+export function withoutSessionCache(cookie: string): string {
+  return cookie
+    .split("; ")
+    .filter((c) => !c.startsWith("emr.session_data="))
+    .join("; ");
+}
+
 /** A POST as the console's page makes it: JSON, same origin, unless `headers` says otherwise. */
 export function postRequest(path: string, body: unknown, headers: Record<string, string | null> = {}): Request {
   const all: Record<string, string | null> = { "content-type": "application/json", origin: testOrigin, host: "127.0.0.1:3100", ...headers };
