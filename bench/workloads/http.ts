@@ -95,7 +95,7 @@ export async function startApp(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], 
 export type Load = { perSecond: number; p50: number; p99: number; failures: number; requests: number; seconds: number };
 
 /** One side of a comparison: runs for some seconds and says what it served. */
-type Side = (seconds: number) => Promise<Load>;
+export type Side = (seconds: number) => Promise<Load>;
 
 /** autocannon's side: the connections as fast as they go (saturated). */
 function overHttp(options: autocannon.Options): Side {

@@ -39,7 +39,13 @@ export type SqlSession = {
   exec(script: string): Promise<void>;
 };
 
-export type OpenOptions = { url?: string; dataDir?: string; poolMax?: number };
+export type OpenOptions = {
+  url?: string;
+  dataDir?: string;
+  poolMax?: number;
+  /** Seconds before an idle pooled connection is closed; 0 or unset: kept (DB_POOL_IDLE_SECONDS). */
+  poolIdleSeconds?: number;
+};
 
 // One type mapping for every runner, the same as Prisma's raw queries: int8 as bigint.
 const INT8 = 20;
@@ -59,12 +65,26 @@ function redact(url: string): string {
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.poolMax ?? 10);
+  if (options.url) return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0);
   return openEmbedded(options.dataDir ?? "memory://");
 }
 
-function openPostgres(url: string, poolMax: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolMax });
+function openPostgres(url: string, poolMax: number, idleSeconds: number): Database {
+  // Idle connections are kept by default (pg's own default closes them after 10 s). A connection
+  // opened again has a cold backend: its first append compiles append_to_stream and plans its
+  // statements, its first reads plan theirs and load the catalogs they touch. After a quiet spell
+  // of more than 10 s the next burst opened up to poolMax of them at once, and on two cores a
+  // register's p99 went from ~30 to ~250 ms (bench/README.md, round seven).
+  // Kept connections get TCP keepalives: a firewall or NAT that forgets a quiet connection would
+  // otherwise leave a socket that looks open and hangs the next statement until TCP gives up. A
+  // connection the server ends (a restart, pg_terminate_backend) leaves the pool when it says so.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    idleTimeoutMillis: idleSeconds * 1000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+  });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -172,7 +192,7 @@ export function getDatabase(): Promise<Database> {
   const g = globalThis as GlobalWithDb;
   g[globalKey] ??= (async () => {
     const e = env();
-    const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX });
+    const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX, poolIdleSeconds: e.DB_POOL_IDLE_SECONDS });
     try {
       await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
       // A wrong PHI_MASTER_KEY stops here, before any chart is asked for.

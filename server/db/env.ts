@@ -27,6 +27,13 @@ export const envSchema = z.object({
   /** Where the embedded database keeps its files when DATABASE_URL is unset. */
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
   DB_POOL_MAX: intFrom(1, 200, 10),
+  /**
+   * Seconds an idle pooled connection is kept before it is closed; 0 (the default): kept until
+   * the process ends. A new connection's backend is cold (PL/pgSQL compiled, statements planned
+   * and catalogs cached again on first use): closing idle ones made the first burst after a
+   * quiet spell wait on up to DB_POOL_MAX cold backends at once (client.ts).
+   */
+  DB_POOL_IDLE_SECONDS: intFrom(0, 86_400, 0),
   EVENTSTORE_SNAPSHOT_EVERY: intFrom(2, 100_000, 50),
   /** Synthetic patients that npm start / db:seed create (0: none). */
   DEMO_PATIENTS: intFrom(0, 100_000, 200),
