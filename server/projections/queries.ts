@@ -2,6 +2,7 @@
 // Keyset paging throughout (no OFFSET), so deep pages cost what the first one does.
 import { z } from "zod";
 import type { Db } from "../eventStore";
+import type { Prisma } from "../db/generated/client";
 import { orderTransitions } from "../domain/order/decider";
 import type { OrderStatus } from "../domain/order/events";
 import type { PatientSafety } from "../../shared/clinical/safety";
@@ -213,47 +214,128 @@ export async function providerNames(db: Db, ids: readonly string[]): Promise<Rec
 
 /** The chart's most recent encounters. */
 const CHART_ENCOUNTERS = 50;
+/** The chart's most recent orders. */
+const CHART_ORDERS = 100;
+
+// The chart in one statement, one snapshot: the patient, the most recent encounters, the most
+// recent orders, each with its provider's name, and the encounter count. Before, it was three to
+// five statements (the patient, then encounters and orders in parallel, the count for a full
+// page, the providers' names), each through Prisma's query pipeline and a round trip of its
+// own, and a write landing between them could show an order without its encounter.
+/** A timestamp as milliseconds since the epoch (JSON would give it in the session's time zone). */
+const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
+
+const chartSql = `
+  SELECT json_build_object(
+           'patientId', p.patient_id, 'mrn', p.mrn, 'givenName', p.given_name, 'familyName', p.family_name,
+           'dateOfBirth', p.date_of_birth, 'sex', p.sex, 'email', p.email, 'phone', p.phone,
+           'erasedAt', ${epochMs("p.erased_at")}, 'address', p.address, 'active', p.active, 'safety', p.safety,
+           'version', p.version, 'registeredAt', ${epochMs("p.registered_at")}, 'updatedAt', ${epochMs("p.updated_at")}) AS patient,
+         (SELECT coalesce(json_agg(json_build_object(
+                   'encounterId', e.encounter_id, 'patientId', e.patient_id, 'providerId', e.provider_id,
+                   'encounterType', e.encounter_type, 'status', e.status, 'reason', e.reason, 'location', e.location,
+                   'startedAt', ${epochMs("e.started_at")}, 'endedAt', ${epochMs("e.ended_at")}, 'outcome', e.outcome,
+                   'dischargeDisposition', e.discharge_disposition, 'durationMinutes', e.duration_minutes,
+                   'version', e.version, 'providerName', u.name) ORDER BY e.started_at DESC), '[]'::json)
+            FROM (SELECT * FROM rm_encounters WHERE patient_id = p.patient_id ORDER BY started_at DESC LIMIT ${CHART_ENCOUNTERS}) e
+            LEFT JOIN auth_users u ON u.id = e.provider_id) AS encounters,
+         (SELECT count(*)::int FROM rm_encounters WHERE patient_id = p.patient_id) AS encounter_count,
+         (SELECT coalesce(json_agg(json_build_object(
+                   'orderId', o.order_id, 'patientId', o.patient_id, 'encounterId', o.encounter_id, 'providerId', o.provider_id,
+                   'kind', o.kind, 'description', o.description, 'details', o.details, 'priority', o.priority,
+                   'status', o.status, 'statusReason', o.status_reason, 'resultData', o.result_data,
+                   'scheduledFor', ${epochMs("o.scheduled_for")}, 'createdAt', ${epochMs("o.created_at")}, 'statusChangedAt', ${epochMs("o.status_changed_at")},
+                   'version', o.version, 'providerName', u.name) ORDER BY o.created_at DESC), '[]'::json)
+            FROM (SELECT * FROM rm_orders WHERE patient_id = p.patient_id ORDER BY created_at DESC LIMIT ${CHART_ORDERS}) o
+            LEFT JOIN auth_users u ON u.id = o.provider_id) AS orders
+    FROM rm_patients p
+   WHERE p.patient_id = $1::uuid`;
+
+type Json = Record<string, unknown>;
+type ChartRow = { patient: Json; encounters: Json[]; encounter_count: number; orders: Json[] };
+
+/** A timestamp from epochMs as the Date Prisma would give (milliseconds, the microseconds dropped). */
+const instant = (value: unknown): Date => new Date(value as number);
+const instantOrNull = (value: unknown): Date | null => (value == null ? null : instant(value));
+
+type ChartEncounter = {
+  encounterId: string;
+  patientId: string;
+  providerId: string;
+  encounterType: string;
+  status: string;
+  reason: string | null;
+  location: string | null;
+  startedAt: Date;
+  endedAt: Date | null;
+  outcome: string | null;
+  dischargeDisposition: string | null;
+  durationMinutes: number | null;
+  version: number;
+  providerName: string | null;
+};
+
+type ChartOrder = {
+  orderId: string;
+  patientId: string;
+  encounterId: string | null;
+  providerId: string;
+  kind: string;
+  description: string;
+  details: Prisma.JsonValue;
+  priority: string;
+  status: string;
+  statusReason: string | null;
+  resultData: Prisma.JsonValue | null;
+  scheduledFor: Date | null;
+  createdAt: Date;
+  statusChangedAt: Date;
+  version: number;
+  providerName: string | null;
+  nextStatuses: OrderStatus[];
+};
 
 export async function patientChart(db: Db, patientId: string) {
-  const patient = await db.rmPatient.findUnique({
-    where: { patientId },
-    select: {
-      patientId: true,
-      mrn: true,
-      givenName: true,
-      familyName: true,
-      dateOfBirth: true,
-      sex: true,
-      email: true,
-      phone: true,
-      erasedAt: true,
-      address: true,
-      active: true,
-      safety: true,
-      version: true,
-      registeredAt: true,
-      updatedAt: true,
-    },
-  });
-  if (!patient) return null;
-  const [encounters, orders] = await Promise.all([
-    db.rmEncounter.findMany({ where: { patientId }, select: encounterSelect, orderBy: { startedAt: "desc" }, take: CHART_ENCOUNTERS }),
-    db.rmOrder.findMany({ where: { patientId }, select: orderSelect, orderBy: { createdAt: "desc" }, take: 100 }),
-  ]);
-  // Counted apart only when the page is full: most charts hold fewer, and then the page is the count.
-  const counts = encounters.length < CHART_ENCOUNTERS ? encounters.length : await db.rmEncounter.count({ where: { patientId } });
-  const names = await providerNames(db, [...encounters.map((e) => e.providerId), ...orders.map((o) => o.providerId)]);
+  const rows = await db.$queryRawUnsafe<ChartRow[]>(chartSql, patientId);
+  const row = rows[0];
+  if (!row) return null;
+  const p = row.patient;
+  const encounters: ChartEncounter[] = row.encounters.map((e) => ({
+    ...(e as Omit<ChartEncounter, "startedAt" | "endedAt">),
+    startedAt: instant(e.startedAt),
+    endedAt: instantOrNull(e.endedAt),
+  }));
+  const orders: ChartOrder[] = row.orders.map((o) => ({
+    ...(o as Omit<ChartOrder, "scheduledFor" | "createdAt" | "statusChangedAt" | "nextStatuses">),
+    scheduledFor: instantOrNull(o.scheduledFor),
+    createdAt: instant(o.createdAt),
+    statusChangedAt: instant(o.statusChangedAt),
+    nextStatuses: [...(orderTransitions[o.status as OrderStatus] ?? [])],
+  }));
   return {
     patient: {
-      ...patient,
-      safety: patient.safety as unknown as PatientSafety,
-      dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED,
+      patientId: p.patientId as string,
+      mrn: p.mrn as string,
+      givenName: p.givenName as string,
+      familyName: p.familyName as string,
+      // A date column comes as its calendar day (YYYY-MM-DD), as the chart shows it.
+      dateOfBirth: (p.dateOfBirth as string | null) ?? PHI_ERASED,
+      sex: p.sex as string,
+      email: p.email as string | null,
+      phone: p.phone as string | null,
+      erasedAt: instantOrNull(p.erasedAt),
+      address: p.address as Prisma.JsonValue | null,
+      active: p.active as boolean,
+      safety: p.safety as PatientSafety,
+      version: p.version as number,
+      registeredAt: instant(p.registeredAt),
+      updatedAt: instant(p.updatedAt),
     },
-    openEncounters: encounters.filter((e) => e.status === "in_progress").map((e) => withProvider(e, names)),
-    recentEncounters: encounters.map((e) => withProvider(e, names)),
-    encounterCount: counts,
-    activeOrders: orders.filter((o) => activeOrderStatuses.includes(o.status as OrderStatus)).map((o) => withOrderExtras(o, names)),
-    orders: orders.map((o) => withOrderExtras(o, names)),
+    openEncounters: encounters.filter((e) => e.status === "in_progress"),
+    recentEncounters: encounters,
+    encounterCount: row.encounter_count,
+    activeOrders: orders.filter((o) => activeOrderStatuses.includes(o.status as OrderStatus)),
+    orders,
   };
 }
 
