@@ -217,14 +217,15 @@ const CHART_ENCOUNTERS = 50;
 /** The chart's most recent orders. */
 const CHART_ORDERS = 100;
 
+/** A timestamp as milliseconds since the epoch (JSON would give it in the session's time zone). */
+const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
+
 // The chart in one statement, one snapshot: the patient, the most recent encounters, the most
 // recent orders, each with its provider's name, and the encounter count. Before, it was three to
 // five statements (the patient, then encounters and orders in parallel, the count for a full
 // page, the providers' names), each through Prisma's query pipeline and a round trip of its
-// own, and a write landing between them could show an order without its encounter.
-/** A timestamp as milliseconds since the epoch (JSON would give it in the session's time zone). */
-const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
-
+// own, and a write landing between them could show an order without its encounter. Ties in time
+// are broken by id, so two encounters started in the same minute keep their places between loads.
 const chartSql = `
   SELECT json_build_object(
            'patientId', p.patient_id, 'mrn', p.mrn, 'givenName', p.given_name, 'familyName', p.family_name,
@@ -236,8 +237,8 @@ const chartSql = `
                    'encounterType', e.encounter_type, 'status', e.status, 'reason', e.reason, 'location', e.location,
                    'startedAt', ${epochMs("e.started_at")}, 'endedAt', ${epochMs("e.ended_at")}, 'outcome', e.outcome,
                    'dischargeDisposition', e.discharge_disposition, 'durationMinutes', e.duration_minutes,
-                   'version', e.version, 'providerName', u.name) ORDER BY e.started_at DESC), '[]'::json)
-            FROM (SELECT * FROM rm_encounters WHERE patient_id = p.patient_id ORDER BY started_at DESC LIMIT ${CHART_ENCOUNTERS}) e
+                   'version', e.version, 'providerName', u.name) ORDER BY e.started_at DESC, e.encounter_id), '[]'::json)
+            FROM (SELECT * FROM rm_encounters WHERE patient_id = p.patient_id ORDER BY started_at DESC, encounter_id LIMIT ${CHART_ENCOUNTERS}) e
             LEFT JOIN auth_users u ON u.id = e.provider_id) AS encounters,
          (SELECT count(*)::int FROM rm_encounters WHERE patient_id = p.patient_id) AS encounter_count,
          (SELECT coalesce(json_agg(json_build_object(
@@ -245,8 +246,8 @@ const chartSql = `
                    'kind', o.kind, 'description', o.description, 'details', o.details, 'priority', o.priority,
                    'status', o.status, 'statusReason', o.status_reason, 'resultData', o.result_data,
                    'scheduledFor', ${epochMs("o.scheduled_for")}, 'createdAt', ${epochMs("o.created_at")}, 'statusChangedAt', ${epochMs("o.status_changed_at")},
-                   'version', o.version, 'providerName', u.name) ORDER BY o.created_at DESC), '[]'::json)
-            FROM (SELECT * FROM rm_orders WHERE patient_id = p.patient_id ORDER BY created_at DESC LIMIT ${CHART_ORDERS}) o
+                   'version', o.version, 'providerName', u.name) ORDER BY o.created_at DESC, o.order_id), '[]'::json)
+            FROM (SELECT * FROM rm_orders WHERE patient_id = p.patient_id ORDER BY created_at DESC, order_id LIMIT ${CHART_ORDERS}) o
             LEFT JOIN auth_users u ON u.id = o.provider_id) AS orders
     FROM rm_patients p
    WHERE p.patient_id = $1::uuid`;
