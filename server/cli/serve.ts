@@ -6,8 +6,9 @@
 //
 // It imports nothing of server/ but constants (directKeys.ts): Next's bundle holds the app's
 // modules, and instrumentation.ts, which Next runs in this process while it prepares, offers the
-// tRPC handler from that bundle on globalThis. Stopping is next start's: on SIGTERM or SIGINT no new connections, the requests in
-// flight answered, Next closed, then exit with 128 + the signal's number.
+// tRPC handler from that bundle on globalThis. Stopping is next start's: on SIGTERM or SIGINT no
+// new connections, the requests in flight answered, Next closed, then exit with 128 + the
+// signal's number.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { directTrpcKey, directTrpcWaitingKey, TRPC_PREFIX } from "../api/directKeys";
 

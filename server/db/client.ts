@@ -74,7 +74,7 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number): Databa
   // opened again has a cold backend: its first append compiles append_to_stream and plans its
   // statements, its first reads plan theirs and load the catalogs they touch. After a quiet spell
   // of more than 10 s the next burst opened up to poolMax of them at once, and on two cores a
-  // register's p99 went from ~30 to ~250 ms (bench/README.md, round seven).
+  // register's p99 went from 25-55 to 226-468 ms (bench/README.md, round seven).
   // Kept connections get TCP keepalives: a firewall or NAT that forgets a quiet connection would
   // otherwise leave a socket that looks open and hangs the next statement until TCP gives up. A
   // connection the server ends (a restart, pg_terminate_backend) leaves the pool when it says so.

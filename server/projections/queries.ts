@@ -2,7 +2,7 @@
 // Keyset paging throughout (no OFFSET), so deep pages cost what the first one does.
 import { z } from "zod";
 import type { Db } from "../eventStore";
-import type { Prisma } from "../db/generated/client";
+import type { Prisma, RmPatient } from "../db/generated/client";
 import { orderTransitions } from "../domain/order/decider";
 import type { OrderStatus } from "../domain/order/events";
 import type { PatientSafety } from "../../shared/clinical/safety";
@@ -259,78 +259,39 @@ type ChartRow = { patient: Json; encounters: Json[]; encounter_count: number; or
 const instant = (value: unknown): Date => new Date(value as number);
 const instantOrNull = (value: unknown): Date | null => (value == null ? null : instant(value));
 
-type ChartEncounter = {
-  encounterId: string;
-  patientId: string;
-  providerId: string;
-  encounterType: string;
-  status: string;
-  reason: string | null;
-  location: string | null;
-  startedAt: Date;
-  endedAt: Date | null;
-  outcome: string | null;
-  dischargeDisposition: string | null;
-  durationMinutes: number | null;
-  version: number;
-  providerName: string | null;
-};
-
-type ChartOrder = {
-  orderId: string;
-  patientId: string;
-  encounterId: string | null;
-  providerId: string;
-  kind: string;
-  description: string;
-  details: Prisma.JsonValue;
-  priority: string;
-  status: string;
-  statusReason: string | null;
-  resultData: Prisma.JsonValue | null;
-  scheduledFor: Date | null;
-  createdAt: Date;
-  statusChangedAt: Date;
-  version: number;
-  providerName: string | null;
-  nextStatuses: OrderStatus[];
-};
+/** The chart's encounters and orders: the rows the other reads select (encounterSelect, orderSelect), named as they are. */
+type Named<T> = T & { providerName: string | null };
+type EncounterRow = Named<Prisma.RmEncounterGetPayload<{ select: typeof encounterSelect }>>;
+type OrderRow = Named<Prisma.RmOrderGetPayload<{ select: typeof orderSelect }>>;
+/** The chart's patient: every column of the read model but the list's sort key and search text. */
+type PatientRow = Omit<RmPatient, "sortKey" | "searchText">;
 
 export async function patientChart(db: Db, patientId: string) {
   const rows = await db.$queryRawUnsafe<ChartRow[]>(chartSql, patientId);
   const row = rows[0];
   if (!row) return null;
-  const p = row.patient;
-  const encounters: ChartEncounter[] = row.encounters.map((e) => ({
-    ...(e as Omit<ChartEncounter, "startedAt" | "endedAt">),
+  const p = row.patient as Omit<PatientRow, "dateOfBirth" | "erasedAt" | "registeredAt" | "updatedAt">;
+  const encounters = row.encounters.map((e) => ({
+    ...(e as Omit<EncounterRow, "startedAt" | "endedAt">),
     startedAt: instant(e.startedAt),
     endedAt: instantOrNull(e.endedAt),
   }));
-  const orders: ChartOrder[] = row.orders.map((o) => ({
-    ...(o as Omit<ChartOrder, "scheduledFor" | "createdAt" | "statusChangedAt" | "nextStatuses">),
+  const orders = row.orders.map((o) => ({
+    ...(o as Omit<OrderRow, "scheduledFor" | "createdAt" | "statusChangedAt">),
     scheduledFor: instantOrNull(o.scheduledFor),
     createdAt: instant(o.createdAt),
     statusChangedAt: instant(o.statusChangedAt),
-    nextStatuses: [...(orderTransitions[o.status as OrderStatus] ?? [])],
+    nextStatuses: nextStatusesOf(o.status as string),
   }));
   return {
     patient: {
-      patientId: p.patientId as string,
-      mrn: p.mrn as string,
-      givenName: p.givenName as string,
-      familyName: p.familyName as string,
+      ...p,
       // A date column comes as its calendar day (YYYY-MM-DD), as the chart shows it.
-      dateOfBirth: (p.dateOfBirth as string | null) ?? PHI_ERASED,
-      sex: p.sex as string,
-      email: p.email as string | null,
-      phone: p.phone as string | null,
-      erasedAt: instantOrNull(p.erasedAt),
-      address: p.address as Prisma.JsonValue | null,
-      active: p.active as boolean,
-      safety: p.safety as PatientSafety,
-      version: p.version as number,
-      registeredAt: instant(p.registeredAt),
-      updatedAt: instant(p.updatedAt),
+      dateOfBirth: (row.patient.dateOfBirth as string | null) ?? PHI_ERASED,
+      erasedAt: instantOrNull(row.patient.erasedAt),
+      safety: p.safety as unknown as PatientSafety,
+      registeredAt: instant(row.patient.registeredAt),
+      updatedAt: instant(row.patient.updatedAt),
     },
     openEncounters: encounters.filter((e) => e.status === "in_progress"),
     recentEncounters: encounters,
@@ -344,8 +305,11 @@ function withProvider<T extends { providerId: string }>(row: T, names: Record<st
   return { ...row, providerName: names[row.providerId] ?? null };
 }
 
+/** Where an order in this status may go next (the order decider's transitions). */
+const nextStatusesOf = (status: string): OrderStatus[] => [...(orderTransitions[status as OrderStatus] ?? [])];
+
 function withOrderExtras<T extends { providerId: string; status: string }>(row: T, names: Record<string, string>) {
-  return { ...withProvider(row, names), nextStatuses: [...(orderTransitions[row.status as OrderStatus] ?? [])] };
+  return { ...withProvider(row, names), nextStatuses: nextStatusesOf(row.status) };
 }
 
 export async function encounterById(db: Db, encounterId: string) {
