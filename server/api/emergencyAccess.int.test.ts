@@ -81,18 +81,28 @@ describeEachDatabase("break the glass", (db, kind) => {
     expect(pending.items[0]?.patient?.name).toMatch(/^Ada Lovelace/);
   });
 
-  it("refuses writes to a chart outside the clinician's care (demographics, encounters, new orders) until the glass is broken; the worklist's status changes stay open", async () => {
+  it("refuses writes to a chart outside the clinician's care (demographics, allergies, alerts, encounters, new orders) until the glass is broken; the worklist's status changes stay open", async () => {
     const { registrar, stranger, patientId } = await setting();
     const own = await callerAs(db(), registrar);
     const { encounterId } = await own.encounter.start({ patientId, encounterType: "outpatient", reason: "Review" });
     const { orderId } = await own.order.create({ patientId, encounterId, kind: "lab", details: { code: "2345-7", description: "Glucose, serum" } });
+    const penicillin = { substance: { code: "penicillin", text: "Penicillin" }, reaction: null, severity: "severe", source: "patient", note: null } as const;
+    const { allergyId } = await own.patient.recordAllergy({ patientId, ...penicillin });
+    const { alertId } = await own.patient.recordAlert({ patientId, kind: "fall_risk", note: "Unsteady on standing" });
 
     const clinician = await callerAs(db(), stranger);
     const refused = { code: "PRECONDITION_FAILED", domain: { kind: "break_the_glass", patientId } };
-    expect(await refusal(clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0100" }, reason: "Typo" }))).toEqual(refused);
+    expect(await refusal(clinician.patient.updateDemographics({ patientId, expectedVersion: 3, changes: { phone: "+1 555 0100" }, reason: "Typo" }))).toEqual(refused);
     expect(await refusal(clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Walk-in" }))).toEqual(refused);
     expect(await refusal(clinician.encounter.complete({ encounterId, expectedVersion: 1, outcome: "Well", dischargeDisposition: "home" }))).toEqual(refused);
     expect(await refusal(clinician.order.create({ patientId, kind: "lab", details: { code: "2345-7", description: "Glucose, serum" } }))).toEqual(refused);
+    // Allergies and alerts too: refuting one switches off the medication check for later orders,
+    // and the decider's refusals would quote the chart ("an active allergy to Penicillin ...").
+    expect(await refusal(clinician.patient.recordAllergy({ patientId, ...penicillin }))).toEqual(refused);
+    expect(await refusal(clinician.patient.recordNoKnownAllergies({ patientId }))).toEqual(refused);
+    expect(await refusal(clinician.patient.closeAllergy({ patientId, allergyId, outcome: "refuted", reason: "Recorded in error" }))).toEqual(refused);
+    expect(await refusal(clinician.patient.recordAlert({ patientId, kind: "fall_risk", note: "Unsteady" }))).toEqual(refused);
+    expect(await refusal(clinician.patient.resolveAlert({ patientId, alertId, reason: "Walks unaided now" }))).toEqual(refused);
     // Nothing was written by the refused commands.
     expect(await db().prisma.event.count({ where: { userId: stranger.id } })).toBe(0);
     // A record that does not exist is the decider's to refuse, as for anyone, not a question about care.
@@ -104,8 +114,9 @@ describeEachDatabase("break the glass", (db, kind) => {
     expect((await clinician.order.changeStatus({ orderId, newStatus: "in_progress", expectedVersion: 1 })).status).toBe("in_progress");
 
     await clinician.patient.breakGlass({ patientId, reason: "Covering the ward tonight" });
-    expect((await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "Typo" })).changed).toBe(true);
+    expect((await clinician.patient.updateDemographics({ patientId, expectedVersion: 3, changes: { phone: "+1 555 0177" }, reason: "Typo" })).changed).toBe(true);
     expect((await clinician.encounter.complete({ encounterId, expectedVersion: 1, outcome: "Well", dischargeDisposition: "home" })).version).toBe(2);
+    expect((await clinician.patient.closeAllergy({ patientId, allergyId, outcome: "refuted", reason: "Tolerated amoxicillin" })).changed).toBe(true);
   });
 
   it("records a review with who, when and the note, once, and never lets it change", async () => {

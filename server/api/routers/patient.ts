@@ -18,11 +18,17 @@ import { tolerantStore } from "../undecodable";
 
 const patientId = z.uuid("patient id must be a uuid");
 
-type SafetyCtx = Parameters<typeof runCommand>[0];
+type SafetyCtx = Parameters<typeof runCommand>[0] & Parameters<typeof requireChartWriteAccess>[0];
 type SafetyCommand = Exclude<PatientCommand, { type: "RegisterPatient" | "UpdatePatientDemographics" | "FlagCriticalResult" }>;
 
-/** Allergies and alerts: facts added to the chart, checked against the patient as loaded now. */
+/**
+ * Allergies and alerts: facts added to the chart, checked against the patient as loaded now. Like
+ * every write to a chart, they need the patient in the caller's care (or the glass broken) first,
+ * before the patient is loaded: a refuted allergy switches off the medication check for later
+ * orders, and the decider's refusals quote the chart ("an active allergy to ... is already recorded").
+ */
 async function runSafetyCommand(ctx: SafetyCtx, command: Omit<SafetyCommand, "metadata">, commandId: string | undefined) {
+  await requireChartWriteAccess(ctx, { patientId: command.data.patientId });
   const result = await runCommand(
     ctx,
     patientStream(command.data.patientId),
