@@ -79,3 +79,19 @@ test("pages send the security headers", async ({ request }) => {
   const api = await request.get("/api/trpc/system.health");
   expect(api.headers()["cache-control"]).toContain("no-store");
 });
+
+test("a sign-out ends the session at once for the API too, though the route that signs out is another bundle than tRPC's", async ({ page, playwright, baseURL }) => {
+  await signIn(page, "clinician@demo.test");
+  await expect(page.getByTestId("signed-in-user")).toContainText("Casey Clinician");
+  // The browser's cookies as they are now: what a copied or stolen cookie header would carry.
+  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+  const old = await playwright.request.newContext({ baseURL, extraHTTPHeaders: { cookie } });
+  const list = `/api/trpc/patient.list?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`;
+  expect((await old.get(list)).status()).toBe(200);
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+  // Within the session cookie cache's seconds, but this process noted the sign-out: refused now.
+  expect((await old.get(list)).status()).toBe(401);
+  await old.dispose();
+});

@@ -10,7 +10,12 @@ import { createHash } from "node:crypto";
 /** The longest a sign-out or role change made elsewhere may take to reach a request. */
 export const SESSION_CACHE_SECONDS = 5;
 
-const touched = new Map<string, number>();
+// One map per process, not per module copy: Next builds this module into more than one bundle
+// (the /api/auth route that notes a sign-out, the tRPC handler serve.ts runs, the export route),
+// and a change noted in one copy must be seen by all of them.
+const touchedKey = Symbol.for("emr.sessionChanges");
+const touched: Map<string, number> = ((globalThis as Record<symbol, unknown>)[touchedKey] as Map<string, number> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[touchedKey] = new Map<string, number>());
 
 function forget(now: number) {
   for (const [key, at] of touched) if (now - at > SESSION_CACHE_SECONDS * 1000) touched.delete(key);
