@@ -137,6 +137,32 @@ describeEachDatabase("sign-in", (db) => {
     expect(await db().prisma.user.count({ where: { name: "X" } })).toBe(0);
   });
 
+  it("counts every password check: a sign-in not sent as JSON is refused, and the library's other password endpoints are not served", async () => {
+    const ip = clientIp();
+    const form = await handleAuthRequest(
+      auth,
+      new Request(`${origin}/api/auth/sign-in/email`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin, host: "127.0.0.1:3100", [PEER_HEADER]: ip },
+        body: new URLSearchParams({ email, password }).toString(),
+      }),
+    );
+    expect(form.status).toBe(415);
+    expect(form.headers.getSetCookie()).toEqual([]);
+    const signIn = await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip });
+    expect(signIn.status).toBe(200);
+    const cookie = cookieFrom(signIn);
+    for (const path of ["/verify-password", "/change-password", "/list-sessions", "/revoke-session", "/revoke-sessions", "/update-session", "/list-accounts", "/account-info", "/sign-in/social"]) {
+      const response = await post(auth, path, { password, currentPassword: password, newPassword: "another long password" }, { cookie, [PEER_HEADER]: ip });
+      expect([path, response.status]).toEqual([path, 404]);
+    }
+    // The password is unchanged: it still signs in.
+    expect((await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: clientIp() })).status).toBe(200);
+    // The endpoints served answer only their own method.
+    const getSignIn = await handleAuthRequest(auth, new Request(`${origin}/api/auth/sign-in/email`, { headers: { host: "127.0.0.1:3100" } }));
+    expect(getSignIn.status).toBe(405);
+  });
+
   it("does not let a user set their own roles through the library's endpoints", async () => {
     const ip = clientIp();
     const signIn = await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip });

@@ -30,6 +30,9 @@ export const MAX_PASSWORD_LENGTH = 128;
 
 const localHosts = ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"];
 
+/** Where the library's endpoints are served (app/api/auth/[...all]/route.ts). */
+const AUTH_BASE_PATH = "/api/auth";
+
 /** Where handleAuthRequest hands better-auth the client's address it resolved (clientAddress.ts). */
 const CLIENT_HEADER = "x-emr-client-address";
 
@@ -47,7 +50,7 @@ function buildAuth(db: Database, config: AuthConfig) {
     appName: "EMR Event Store",
     secret: config.secret,
     baseURL: config.baseURL ?? { allowedHosts: localHosts, protocol: "http" },
-    basePath: "/api/auth",
+    basePath: AUTH_BASE_PATH,
     database: prismaAdapter(db.prisma, { provider: "postgresql", transaction: true }),
     emailAndPassword: {
       enabled: true,
@@ -221,6 +224,8 @@ function warnUnknownHost(host: string | null) {
  * believes same-origin), answering a request for an unknown host with 421 instead of throwing.
  */
 export async function handleAuthRequest(auth: Auth, request: Request): Promise<Response> {
+  const refused = refusedAuthRequest(request);
+  if (refused) return refused;
   const crossSite = await crossSiteReasonFor(auth, request);
   if (crossSite && request.headers.get("origin") === new URL(request.url).origin) {
     // The console's own page, on an address the configuration does not know.
@@ -267,6 +272,36 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
     return unknownHostResponse();
   }
 }
+
+/**
+ * The library's endpoints the console uses; every other one answers 404 here, whatever a version
+ * of the library adds. Among those left out: /verify-password and /change-password (a password
+ * check outside the per-account limit, and a credential change with no event in the log),
+ * /list-sessions (the other sessions' tokens) and the session revocations (ours are admin
+ * commands with a reason).
+ */
+const SERVED_AUTH_PATHS: ReadonlyMap<string, string> = new Map([
+  ["/sign-in/email", "POST"],
+  ["/sign-out", "POST"],
+  ["/get-session", "GET"],
+]);
+
+/** A request this console refuses before the library sees it: an endpoint it does not serve, or a sign-in not sent as JSON. */
+function refusedAuthRequest(request: Request): Response | null {
+  const { pathname } = new URL(request.url);
+  const path = pathname.startsWith(AUTH_BASE_PATH) ? pathname.slice(AUTH_BASE_PATH.length) : null;
+  const method = path === null ? undefined : SERVED_AUTH_PATHS.get(path);
+  if (!method) return Response.json({ message: "Not found." }, { status: 404 });
+  if (request.method !== method) return Response.json({ message: `Use ${method}.` }, { status: 405, headers: { allow: method } });
+  // The per-account limit reads the email from a JSON body; the library would take a form too,
+  // and such an attempt would not be counted.
+  if (path === "/sign-in/email" && mediaType(request.headers.get("content-type")) !== "application/json") {
+    return Response.json({ message: "Sign-in takes a JSON body (Content-Type: application/json)." }, { status: 415 });
+  }
+  return null;
+}
+
+const mediaType = (header: string | null) => (header ?? "").split(";")[0]!.trim().toLowerCase();
 
 /** The email of a password sign-in, when the body names one. */
 function signInEmail(request: Request, body: string | null): string | null {
