@@ -1,12 +1,12 @@
 // Loading and saving event-sourced aggregates: latest snapshot + later events, temporal loads,
 // and handleCommand (load, decide, append with the loaded version, snapshot every N events).
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomUUID } from "node:crypto";
 import { ConcurrencyError, IdempotencyKeyReusedError } from "../errors";
 import { appendToStream, DuplicateEventError } from "./append";
 import { uuidFromName } from "./ids";
 import { isRetryableTransactionError, type Db, type Store } from "./db";
 import { crossesSnapshotThreshold, saveSnapshot } from "./snapshots";
-import { decodeStored, openState, preparePhi, sealState } from "./protect";
+import { decodeStored, fingerprintKey, openState, preparePhi, sealState } from "./protect";
 import type { AppendResult, Decider, DomainEvent, MetadataExtra, NewEvent, StoredEvent } from "./types";
 import { recordConflict, recordLoad } from "../metrics/registry";
 
@@ -209,11 +209,30 @@ function canonical(value: unknown): unknown {
 }
 
 /**
- * What a client-keyed command asked for, without its time: the stream, the aggregate type and
- * the command's own fields. Stored with its events, so a re-sent command can be told apart
- * from a different command sent under the same key.
+ * What a client-keyed command asked for, without its time: the stream, the aggregate type, the
+ * command's own fields and who asked. Stored with its events (`metadata.commandFingerprint`), so
+ * a re-sent command can be told apart from a different command sent under the same key. The
+ * fields include PHI and metadata is not sealed, so the digest is keyed: an HMAC under a key
+ * derived from the subject's data key (protect.ts), which erasure destroys; a plain SHA-256 only
+ * for a record with no subject, which holds no PHI. "v2:" marks these; a fingerprint without it
+ * was stored before, unkeyed, and is still compared as it was made.
  */
-export function commandFingerprint(streamId: string, aggregateType: string, command: { metadata: unknown }): string {
+export async function commandFingerprint(
+  store: Store,
+  streamId: string,
+  aggregateType: string,
+  command: { data?: unknown; metadata: unknown },
+  userId: string,
+): Promise<string> {
+  const { metadata: _time, ...asked } = command as Record<string, unknown>;
+  const key = await fingerprintKey(store, streamId, (command.data as Record<string, unknown> | undefined)?.patientId);
+  const text = JSON.stringify(canonical({ streamId, aggregateType, asked, userId }));
+  const digest = key ? createHmac("sha256", key).update(text) : createHash("sha256").update(text);
+  return `v2:${digest.digest("hex").slice(0, 32)}`;
+}
+
+/** The fingerprint as stored before v2 (unkeyed, no user): only compared, never written. */
+export function legacyCommandFingerprint(streamId: string, aggregateType: string, command: { metadata: unknown }): string {
   const { metadata: _time, ...asked } = command as Record<string, unknown>;
   return createHash("sha256")
     .update(JSON.stringify(canonical({ streamId, aggregateType, asked })))
@@ -221,8 +240,9 @@ export function commandFingerprint(streamId: string, aggregateType: string, comm
     .slice(0, 32);
 }
 
-function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date, fingerprint: string | null): NewEvent[] {
-  const extra = fingerprint ? { ...envelope.extra, commandFingerprint: fingerprint } : envelope.extra;
+type Fingerprints = { current: (store: Store) => Promise<string>; legacy: () => string };
+
+function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date): NewEvent[] {
   return events.map((event, i) => ({
     type: event.type,
     data: event.data,
@@ -231,8 +251,15 @@ function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnv
     userId: envelope.userId,
     correlationId: envelope.correlationId,
     causationId: commandCausationId(envelope.commandId),
-    extra,
+    extra: envelope.extra,
   }));
+}
+
+/** The batch with the command's fingerprint in every event's metadata (made with `store`, inside the append's transaction). */
+async function fingerprinted(store: Store, batch: NewEvent[], fingerprints: Fingerprints | null): Promise<NewEvent[]> {
+  if (!fingerprints) return batch;
+  const commandFingerprint = await fingerprints.current(store);
+  return batch.map((event) => ({ ...event, extra: { ...event.extra, commandFingerprint } }));
 }
 
 /**
@@ -240,7 +267,7 @@ function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnv
  * repeat of the same command, the version its events brought the stream to (its stored result:
  * a command's events are appended together and name it as their cause); null for a new command id.
  */
-async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprint: string): Promise<number | null> {
+async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprints: Fingerprints): Promise<number | null> {
   const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null; last_version: number }>(
     `SELECT e0.stream_id, e0.metadata->>'commandFingerprint' AS fingerprint,
             coalesce((SELECT max(e.version) FROM events e
@@ -249,9 +276,9 @@ async function checkCommandRepeat(store: Store, streamId: string, envelope: Comm
     [eventIdFor(envelope.commandId, 0)],
   );
   if (!seen) return null;
-  if (seen.stream_id !== streamId || seen.fingerprint !== fingerprint) {
-    throw new IdempotencyKeyReusedError(envelope.commandId, seen.stream_id === streamId ? "command" : "record");
-  }
+  if (seen.stream_id !== streamId) throw new IdempotencyKeyReusedError(envelope.commandId, "record");
+  const asked = seen.fingerprint?.startsWith("v2:") ? await fingerprints.current(store) : fingerprints.legacy();
+  if (seen.fingerprint !== asked) throw new IdempotencyKeyReusedError(envelope.commandId, "command");
   return Number(seen.last_version);
 }
 
@@ -305,7 +332,12 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
   options: HandleOptions<S> = {},
 ): Promise<HandleResult<S, E>> {
   const attempts = options.expectedVersion === undefined ? 1 + Math.max(0, options.retries ?? 0) : 1;
-  const fingerprint = options.checkRepeat ? commandFingerprint(streamId, decider.aggregateType, command) : null;
+  const fingerprint: Fingerprints | null = options.checkRepeat
+    ? {
+        current: (s) => commandFingerprint(s, streamId, decider.aggregateType, command, envelope.userId),
+        legacy: () => legacyCommandFingerprint(streamId, decider.aggregateType, command),
+      }
+    : null;
   let orderRetries = 0;
   for (let attempt = 1; ; attempt++) {
     const loaded = await loadAggregate(store, streamId, decider);
@@ -324,7 +356,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     if (events.length === 0) {
       return { streamId, events, append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: false };
     }
-    const batch = envelopeEvents(events, envelope, command.metadata.now, fingerprint);
+    const batch = envelopeEvents(events, envelope, command.metadata.now);
     // Fold what the serializer stores (defaults applied, validated), so the state and any
     // snapshot of it equal a later fold of the stored events.
     const encoded = batch.map((event) => store.registry.encode(event));
@@ -335,22 +367,24 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
       if (options.project && store.transaction) {
         const project = options.project;
         append = await store.transaction(async (txStore) => {
-          const result = await appendToStream(txStore, streamId, batch, appendOptions);
+          const written = await fingerprinted(txStore, batch, fingerprint);
+          const result = await appendToStream(txStore, streamId, written, appendOptions);
           if (!result.repeated) {
-            const stored = toStoredEvents(streamId, decider.aggregateType, batch, encoded, result);
+            const stored = toStoredEvents(streamId, decider.aggregateType, written, encoded, result);
             await project(txStore.db, { events: stored, state, version: result.nextExpectedVersion });
           }
           return result;
         });
       } else if (options.project) {
         // Already inside the caller's transaction.
-        append = await appendToStream(store, streamId, batch, appendOptions);
+        const written = await fingerprinted(store, batch, fingerprint);
+        append = await appendToStream(store, streamId, written, appendOptions);
         if (!append.repeated) {
-          const stored = toStoredEvents(streamId, decider.aggregateType, batch, encoded, append);
+          const stored = toStoredEvents(streamId, decider.aggregateType, written, encoded, append);
           await options.project(store.db, { events: stored, state, version: append.nextExpectedVersion });
         }
       } else {
-        append = await appendToStream(store, streamId, batch, appendOptions);
+        append = await appendToStream(store, streamId, await fingerprinted(store, batch, fingerprint), appendOptions);
       }
     } catch (error) {
       if (error instanceof ConcurrencyError && attempt < attempts) continue;

@@ -2,6 +2,7 @@
 // append goes through `phiSealer`, every read through `preparePhi` + `decodeStored`, every
 // snapshot through `sealState` / `openState`. Readers above the store (chart, audit, time
 // travel, exports, outbox, projections) only ever see opened payloads or PHI_ERASED.
+import { hkdfSync } from "node:crypto";
 import type { Store } from "./db";
 import type { NewEvent } from "./types";
 import { defaultKeyRing } from "../db/phiKey";
@@ -60,6 +61,19 @@ async function streamSubject(store: Store, streamId: string): Promise<string | n
   if (!row) return null;
   ring.rememberStreamSubject(streamId, row.subject);
   return row.subject;
+}
+
+/**
+ * The key a client command's fingerprint is made with (aggregate.ts): derived from the data key
+ * of the record's subject (`named`, the command's patientId, or the stream's), so erasing the
+ * patient leaves stored fingerprints that nothing can check a guess of their PHI against; null
+ * for a record with no subject (no PHI). Creates the subject's key as the append would.
+ */
+export async function fingerprintKey(store: Store, streamId: string, named: unknown): Promise<Buffer | null> {
+  const subject = typeof named === "string" ? named : await streamSubject(store, streamId);
+  if (!subject) return null;
+  const keys = await keyRingOf(store).forWriting(store.sql, [subject]);
+  return Buffer.from(hkdfSync("sha256", keys.get(subject)!, Buffer.alloc(0), "emr command fingerprint v2", 32));
 }
 
 type Sealer = (event: NewEvent, data: Record<string, unknown>) => Record<string, unknown>;

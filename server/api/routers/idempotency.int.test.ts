@@ -5,6 +5,7 @@ import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import { callerFor, newPatient } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
+import { legacyCommandFingerprint } from "../../eventStore/aggregate";
 
 async function conflictOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -65,6 +66,22 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     expect(new Set(ok.map((r) => r.patientId)).size).toBe(1);
     // Every copy answers the stored result: none is refused for racing the first.
     expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+  });
+
+  it("stores a fingerprint keyed by the patient's data key (erasure leaves nothing to check guesses of the PHI against), bound to who asked", async () => {
+    const api = callerFor(db(), ["clinician"]);
+    const commandId = randomUUID();
+    const input = newPatient();
+    const { patientId } = await api.patient.register({ ...input, commandId });
+    const streamId = `patient-${patientId}`;
+    const [row] = await db().prisma.$queryRaw<{ fp: string }[]>`SELECT metadata->>'commandFingerprint' AS fp FROM events WHERE stream_id = ${streamId} AND version = 1`;
+    expect(row?.fp).toMatch(/^v2:[0-9a-f]{32}$/);
+    // What the names, MRN and birth date would give unkeyed (the fingerprint stored before) is not it.
+    const command = { type: "RegisterPatient", data: { ...input, patientId }, metadata: {} };
+    expect(row?.fp.slice(3)).not.toBe(legacyCommandFingerprint(streamId, "patient", command));
+    // The same user's retry is the stored result; another user sending the same id and fields is not.
+    expect((await api.patient.register({ ...input, commandId })).repeated).toBe(true);
+    expect(await conflictOf(callerFor(db(), ["clinician"]).patient.register({ ...input, commandId }))).toMatch(/already used for a different change/);
   });
 
   it("answers every copy of an edit with the stored result, raced or retried after the record moved on", async () => {
