@@ -45,6 +45,17 @@ export function resolveSigningKey(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">
   return parseSigningKey(readFileSync(/*turbopackIgnore: true*/ file, "utf8"));
 }
 
+/**
+ * AUDIT_SIGNING_KEY's text for a server process started by npm start: the setting, or outside
+ * production the development key (made on first use). The server runs with NODE_ENV=production
+ * and so would not read the development key itself, and without a key nothing is ever sealed.
+ */
+export function signingKeyTextFor(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">, file = devSigningKeyFile): string | null {
+  if (e.AUDIT_SIGNING_KEY) return e.AUDIT_SIGNING_KEY;
+  const key = resolveSigningKey(e, file);
+  return key ? key.export({ type: "pkcs8", format: "pem" }).toString() : null;
+}
+
 /** The public half, as auditors receive it (SPKI PEM). */
 export function publicKeyPem(key: KeyObject): string {
   return (key.type === "private" ? createPublicKey(key) : key).export({ type: "spki", format: "pem" }).toString();

@@ -10,6 +10,7 @@ import { env } from "../db/env";
 import { resolveAuthSecret } from "../auth/config";
 import { checkMasterKeys, defaultKeyRing, resolveMasterKeyText } from "../db/phiKey";
 import { prepareDemo } from "../../prisma/seed";
+import { signingKeyTextFor } from "../audit/signingKey";
 import { logProjectionVersions } from "../projections/runner";
 import { allProjections } from "../projections/registry";
 
@@ -21,6 +22,8 @@ async function main() {
   const secret = resolveAuthSecret(e);
   // Likewise the PHI master key: the setting, or the development key in .data/phi-master-key.
   const phiMasterKey = resolveMasterKeyText(e);
+  // And the key that signs the log's seals: without one the server seals nothing.
+  const signingKey = signingKeyTextFor(e);
   ensureBuild();
 
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
@@ -50,7 +53,13 @@ async function main() {
   // (instrumentation.ts) starts it at boot. serve.ts: Next on the build, tRPC without its router.
   const server = spawn(process.execPath, serverArgs(e.PORT), {
     stdio: "inherit",
-    env: { OUTBOX_WORKER: "inline", ...process.env, BETTER_AUTH_SECRET: secret, PHI_MASTER_KEY: phiMasterKey },
+    env: {
+      OUTBOX_WORKER: "inline",
+      ...process.env,
+      BETTER_AUTH_SECRET: secret,
+      PHI_MASTER_KEY: phiMasterKey,
+      ...(signingKey ? { AUDIT_SIGNING_KEY: signingKey } : {}),
+    },
   });
   const stop = (signal: NodeJS.Signals) => server.kill(signal);
   process.on("SIGINT", stop);
