@@ -15,7 +15,8 @@ import { allProjections } from "../projections/registry";
 import { runRebuild, startRebuild } from "../projections/rebuild";
 import { applyInBatches } from "../testing/projections";
 import { orderTurnaround } from "../projections/orderTurnaround";
-import { callerAs, codeOf, newPatient } from "../testing/caller";
+import { callerAs, codeOf, contextFor, newPatient } from "../testing/caller";
+import { createCaller } from "./root";
 import { describeEachDatabase, openTestDatabase } from "../testing/db";
 import type { SessionUser } from "./context";
 
@@ -137,6 +138,62 @@ describeEachDatabase("patient erasure", (db) => {
     const other = await clinicianApi.patient.byId({ patientId: kept.patientId });
     expect(leaks(other, kept.secrets).length).toBeGreaterThan(3);
     expect((await clinicianApi.patient.list({ search: kept.mrn })).items.map((p) => p.patientId)).toEqual([kept.patientId]);
+  });
+});
+
+describeEachDatabase("erasure and the writes racing it", (db, kind) => {
+  /** A patient's chart with an order still open (placed), to move after the erasure. */
+  async function openOrderOf(database: Database) {
+    const chart = await chartOf(database);
+    const api = await callerAs(database, clinician);
+    const { orderId } = await api.order.create({ patientId: chart.patientId, kind: "lab", details: { code: "2951-2", description: `Sodium ${chart.mrn}` } });
+    return { ...chart, openOrderId: orderId, secrets: [...chart.secrets, `Sodium ${chart.mrn}`] };
+  }
+  const orderRows = (database: Database, patientId: string) =>
+    database.sql<Record<string, unknown>>("SELECT json_agg(o) AS o FROM rm_orders o WHERE patient_id = $1::uuid", [patientId]);
+  const eventsOf = (database: Database, orderId: string) => database.prisma.event.count({ where: { streamId: `order-${orderId}` } });
+
+  it("refuses an order change from a process whose key ring still holds the erased patient's key, and writes nothing", async () => {
+    const gone = await openOrderOf(db());
+    const staleRing = createKeyRing({ ...masterKeysOf(env()), ttlMs: 3_600_000 });
+    await staleRing.prepare(db().sql, [gone.patientId]);
+    const adminApi = await callerAs(db(), admin);
+    await adminApi.admin.erasePatient({ patientId: gone.patientId, confirmMrn: gone.mrn, reason: "data subject request 2026-31" });
+    const before = await eventsOf(db(), gone.openOrderId);
+
+    const stale = createCaller({ ...contextFor(db(), clinician), store: storeOn(db(), eventRegistry, staleRing) });
+    expect(await codeOf(stale.order.changeStatus({ orderId: gone.openOrderId, expectedVersion: 1, newStatus: "in_progress" }))).toBe("PRECONDITION_FAILED");
+    expect(await codeOf(stale.encounter.complete({ encounterId: gone.encounterId, expectedVersion: 2, outcome: "Home", dischargeDisposition: "home" }))).not.toBe("OK");
+    expect(await eventsOf(db(), gone.openOrderId)).toBe(before);
+    expect(leaks(await orderRows(db(), gone.patientId), gone.secrets)).toEqual([]);
+  });
+
+  it.skipIf(kind !== "postgresql")("an order change that meets the erasure in flight waits for it, then is refused [postgresql]", async () => {
+    const gone = await openOrderOf(db());
+    const before = await eventsOf(db(), gone.openOrderId);
+    // The erasure's first lock on the patient (its projection marks rm_patients), held open.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const erasing = db().prisma.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`UPDATE rm_patients SET erased_at = now() WHERE patient_id = ${gone.patientId}::uuid`;
+        locked();
+        await held;
+      },
+      { timeout: 30_000 },
+    );
+    await lockTaken;
+    const api = await callerAs(db(), clinician);
+    let settled = false;
+    const writing = codeOf(api.order.changeStatus({ orderId: gone.openOrderId, expectedVersion: 1, newStatus: "in_progress" })).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(settled).toBe(false);
+    release();
+    await erasing;
+    expect(await writing).toBe("PRECONDITION_FAILED");
+    expect(await eventsOf(db(), gone.openOrderId)).toBe(before);
   });
 });
 

@@ -5,11 +5,37 @@
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream, encounterStream, orderStream } from "../domain/streams";
 import { keyRingOf } from "../eventStore/protect";
-import { prismaRunner, type Db, type Store } from "../eventStore";
+import { prismaRunner, type Db, type InlineProjector, type Store } from "../eventStore";
+import { InvariantError } from "../errors";
 import { projectPatient } from "../projections/clinical";
 import { maskPatientRows } from "../projections/erasure";
 import { runCommand } from "./commands";
 import type { SessionUser } from "./context";
+
+/**
+ * An encounter's or order's inline projection, refused when its patient has been erased. Their
+ * streams are not the patient's, so optimistic concurrency does not order them after
+ * PatientErased, and a process whose key ring still holds the patient's key would seal and
+ * project as if nothing had happened: its projection rewrote the masked row with the order's
+ * description and result in clear. The patient's read-model row is the lock both sides take:
+ * the erasure updates it first (projectPatient), and this reads it FOR SHARE before the
+ * projection touches a row. Taken first, the erasure waits for this write to commit and masks
+ * it; taken second, this waits for the erasure to commit, then sees it and refuses, and the
+ * transaction (events included) rolls back.
+ */
+export function refusingErased<S extends { status: string }>(project: InlineProjector<S>): InlineProjector<S> {
+  return async (tx, change) => {
+    const patientId = "patientId" in change.state ? (change.state.patientId as string) : null;
+    if (patientId) {
+      const [row] = await prismaRunner(tx)<{ erased: boolean }>(
+        "SELECT erased_at IS NOT NULL AS erased FROM rm_patients WHERE patient_id = $1::uuid FOR SHARE",
+        [patientId],
+      );
+      if (row?.erased) throw new InvariantError(`Patient ${patientId} was erased: nothing more can be recorded about them`, "patient.erased");
+    }
+    await project(tx, change);
+  };
+}
 
 /** Destroys a subject's data key (or records it as erased when it never had one). */
 export async function destroyDataKey(tx: Db, subjectId: string): Promise<void> {

@@ -11,6 +11,7 @@ import { requireChartAccess, requireChartAccessAndRecord, requireChartWriteAcces
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
+import { refusingErased } from "../erasure";
 
 const encounterId = z.uuid("encounter id must be a uuid");
 
@@ -35,7 +36,7 @@ export const encounterRouter = router({
           data: { ...data, encounterId: id, providerId: await providerFor(ctx, data.providerId), patient: patientCheck(patient.state) },
           metadata: { now: new Date() },
         },
-        { commandId, project: projectEncounter },
+        { commandId, project: refusingErased(projectEncounter) },
       );
       return { encounterId: id, version: result.version, repeated: result.repeated };
     }),
@@ -50,7 +51,7 @@ export const encounterRouter = router({
         encounterStream(data.encounterId),
         encounterDecider,
         { type: "CompleteEncounter", data, metadata: { now: new Date() } },
-        { commandId, expectedVersion, project: projectEncounter },
+        { commandId, expectedVersion, project: refusingErased(projectEncounter) },
       );
       return { version: result.version, repeated: result.repeated };
     }),

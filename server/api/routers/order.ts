@@ -14,6 +14,7 @@ import { requireChartAccessAndRecord, requireChartWriteAccess } from "../emergen
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
+import { refusingErased } from "../erasure";
 
 const orderId = z.uuid("order id must be a uuid");
 
@@ -47,7 +48,7 @@ export const orderRouter = router({
           },
           metadata: { now: new Date() },
         },
-        { commandId, project: projectOrder },
+        { commandId, project: refusingErased(projectOrder) },
       );
       return { orderId: id, version: result.version, repeated: result.repeated };
     }),
@@ -63,7 +64,7 @@ export const orderRouter = router({
         orderStream(data.orderId),
         orderDecider,
         { type: "ChangeOrderStatus", data, metadata: { now: new Date() } },
-        { commandId, expectedVersion, project: projectOrder },
+        { commandId, expectedVersion, project: refusingErased(projectOrder) },
       );
       return { version: result.version, status: result.state.status, changed: result.events.length > 0, repeated: result.repeated };
     }),
