@@ -49,6 +49,10 @@ export async function runCommand<C extends { metadata: { now: Date } }, E extend
     {
       snapshotEvery: env().EVENTSTORE_SNAPSHOT_EVERY,
       checkRepeat: commandId !== undefined,
+      // A command that names no version (an allergy or alert added to the chart) is decided
+      // again on the newer state when another write got in first: nobody asked for it to be
+      // refused over a change it did not depend on. With a version, a conflict is never retried.
+      retries: 5,
       onSnapshotError: (error) =>
         componentLogger("snapshots").warn({ aggregateType: decider.aggregateType, correlationId: ctx.correlationId, ...errorFields(error) }, "snapshot not written"),
       ...handle,

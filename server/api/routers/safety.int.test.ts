@@ -22,6 +22,17 @@ async function refusal(promise: Promise<unknown>): Promise<TRPCError> {
 }
 
 describeEachDatabase("allergies, alerts and the medication check", (db) => {
+  it("adds alerts sent at the same moment to one chart, each decided on the state the one before left (no version named, so no conflict while fewer race than the retries)", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    const kinds = ["fall_risk", "contact_isolation", "droplet_isolation", "airborne_isolation", "violence_risk"] as const;
+    const notes = kinds.map((kind) => `Concurrent ${kind}`);
+    const results = await Promise.allSettled(kinds.map((kind) => api.patient.recordAlert({ patientId, kind, note: `Concurrent ${kind}` })));
+    expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    const chart = await api.patient.byId({ patientId });
+    expect(chart.patient.safety.alerts.map((a) => a.note).sort()).toEqual([...notes].sort());
+  });
+
   it("records an allergy and an alert: the chart shows them; refuted allergies are not active", async () => {
     const api = await callerAs(db(), clinician);
     const { patientId } = await api.patient.register(newPatient());
