@@ -63,6 +63,15 @@ describePostgres("the app's database role cannot rewrite history", () => {
     ["CREATE TABLE events_copy AS SELECT * FROM events"],
     ["CREATE OR REPLACE FUNCTION append_to_stream(text, text, integer, uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], text[]) RETURNS void LANGUAGE sql AS 'SELECT 1'"],
     ["DELETE FROM \"_prisma_migrations\""],
+    // Events come in only through append_to_stream, which takes the time and chains the hash:
+    // a row written by hand could carry any recorded time and a hash made with event_hash().
+    [
+      "INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, data, occurred_at, recorded_at, user_id, correlation_id) VALUES (gen_random_uuid(), 'patient-forged', 'patient', 'PatientRegistered', 1, '{}', now(), '2026-11-01', 'someone', 'forged')",
+    ],
+    ["UPDATE streams SET version = version + 1"],
+    ["INSERT INTO streams (stream_id, stream_type, version) VALUES ('patient-forged', 'patient', 1)"],
+    ["DELETE FROM streams"],
+    ["SELECT append_chain_columns(NULL, 'patient-x', 0, ARRAY[gen_random_uuid()], ARRAY['T'], ARRAY[1], '[{}]', NULL, ARRAY[now()], ARRAY['u'], ARRAY['c'], ARRAY[NULL])"],
   ])("refuses %s", async (sql) => {
     expect(await refusal(sql)).toMatch(/^42/); // 42501 insufficient privilege / must be owner
   });

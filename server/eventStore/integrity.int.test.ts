@@ -1,7 +1,7 @@
 // Tamper evidence tried as an attacker holding the database owner would: change one byte of an
 // event, delete events, reorder them, forge a seal. verifyLog must find each and name it; an
 // untouched log verifies.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
@@ -125,6 +125,34 @@ for (const kind of ["embedded", "postgresql"] as const) {
       await tamper("DELETE FROM events WHERE event_id = $1", [other[2]!.metadata.eventId]);
       report = await verifyLog(store, publicKeys);
       expect(report.problems).toContainEqual(expect.objectContaining({ kind: "stream_tail", streamId: ids[2] }));
+    });
+
+    destructive("finds an event written by hand after the last seal: back-dated with a valid hash, or with no hash at all", async () => {
+      const { store, ids } = await threeStreams();
+      const [, , last] = await readStream(store, ids[0]!);
+      // What the app's role could do before it lost INSERT on events: a row with a recorded time
+      // of its choosing, chained with event_hash() from the stream's last hash, the stream row moved on.
+      await tamper(
+        `WITH prev AS (SELECT hash FROM events WHERE event_id = $2)
+         INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, data, occurred_at, recorded_at, user_id, correlation_id, hash)
+         SELECT $1::uuid, $3, 'note', 'NoteAdded', 4, '{"text": "note 4"}', $4::timestamptz, $4::timestamptz, 'someone', 'forged',
+                event_hash(prev.hash, $1::uuid, $3, 4, 'NoteAdded', 1, '{"text": "note 4"}'::jsonb, '{}'::jsonb, $4::timestamptz, $4::timestamptz, 'someone', 'forged', NULL)
+           FROM prev`,
+        [randomUUID(), last!.metadata.eventId, ids[0], "2026-01-01T00:00:00Z"],
+      );
+      await owner("UPDATE streams SET version = 4, last_hash = (SELECT hash FROM events WHERE stream_id = $1 AND version = 4) WHERE stream_id = $1", [ids[0]]);
+      let report = await verifyLog(store, publicKeys);
+      expect(report.problems).toEqual([expect.objectContaining({ kind: "event_hash", streamId: ids[0], version: 4 })]);
+      expect(report.firstProblem).toContain("recorded before the event preceding it");
+
+      await tamper(
+        `INSERT INTO events (event_id, stream_id, aggregate_type, event_type, version, data, occurred_at, user_id, correlation_id)
+         VALUES ($1::uuid, $2, 'note', 'NoteAdded', 4, '{"text": "note 4"}', now(), 'someone', 'forged')`,
+        [randomUUID(), ids[1]],
+      );
+      await owner("UPDATE streams SET version = 4, last_hash = NULL WHERE stream_id = $1", [ids[1]]);
+      report = await verifyLog(store, publicKeys);
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "event_hash", streamId: ids[1], version: 4, message: expect.stringContaining("has no hash") }));
     });
 
     destructive("finds events whose versions in a stream were swapped", async () => {

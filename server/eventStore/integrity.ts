@@ -186,27 +186,50 @@ export async function verifyLog(
             (SELECT count(*) FROM streams) AS streams`,
     [],
   );
-  const bad = await store.sql<{ global_position: bigint; event_id: string; stream_id: string; version: number; prev_version: number | null; hash_ok: boolean }>(
-    `SELECT global_position, event_id::text AS event_id, stream_id, version, prev_version, hash_ok FROM (
+  // Besides each hash: an event without one after its stream's earlier events had one (no
+  // append leaves a hash out since hashing began), and a recorded time earlier than the event
+  // before it in the stream (the append takes the clock after the stream lock): both are rows
+  // written by hand.
+  const bad = await store.sql<{
+    global_position: bigint;
+    event_id: string;
+    stream_id: string;
+    version: number;
+    prev_version: number | null;
+    hash_ok: boolean;
+    unhashed_after_hashed: boolean;
+    recorded_before_previous: boolean;
+  }>(
+    `SELECT global_position, event_id::text AS event_id, stream_id, version, prev_version, hash_ok, unhashed_after_hashed, recorded_before_previous FROM (
        SELECT e.global_position, e.event_id, e.stream_id, e.version,
               lag(e.version) OVER w AS prev_version,
               e.hash IS NULL OR e.hash = event_hash(lag(e.hash) OVER w, e.event_id, e.stream_id, e.version, e.event_type,
-                e.event_version, e.data, e.metadata, e.occurred_at, e.recorded_at, e.user_id, e.correlation_id, e.causation_id) AS hash_ok
+                e.event_version, e.data, e.metadata, e.occurred_at, e.recorded_at, e.user_id, e.correlation_id, e.causation_id) AS hash_ok,
+              e.hash IS NULL AND lag(e.hash) OVER w IS NOT NULL AS unhashed_after_hashed,
+              coalesce(e.recorded_at < lag(e.recorded_at) OVER w, false) AS recorded_before_previous
          FROM events e WINDOW w AS (PARTITION BY e.stream_id ORDER BY e.version)
      ) x
-     WHERE NOT hash_ok OR coalesce(prev_version, 0) <> version - 1
+     WHERE NOT hash_ok OR unhashed_after_hashed OR recorded_before_previous OR coalesce(prev_version, 0) <> version - 1
      ORDER BY global_position LIMIT $1`,
     [maxProblems],
   );
   for (const row of bad) {
-    if (!row.hash_ok) {
+    const where = `event ${row.event_id} (${row.stream_id} v${row.version}, position ${row.global_position})`;
+    const broken = !row.hash_ok
+      ? `${where} does not match its hash: its content or its predecessor was changed`
+      : row.unhashed_after_hashed
+        ? `${where} has no hash though the events before it in its stream have one: it was not written by an append`
+        : row.recorded_before_previous
+          ? `${where} was recorded before the event preceding it in its stream: its recorded time was set by hand`
+          : null;
+    if (broken) {
       problems.push({
         kind: "event_hash",
         globalPosition: Number(row.global_position),
         eventId: row.event_id,
         streamId: row.stream_id,
         version: row.version,
-        message: `event ${row.event_id} (${row.stream_id} v${row.version}, position ${row.global_position}) does not match its hash: its content or its predecessor was changed`,
+        message: broken,
       });
     }
     if ((row.prev_version ?? 0) !== row.version - 1) {
