@@ -1,5 +1,5 @@
 // The command pipeline shared by the clinical routers: who (the session's user, never input),
-// the correlation id (x-correlation-id or one per request), the command id (the client's
+// the correlation id (the server's, one per request), the command id (the client's
 // idempotency key, or new) as causation id, snapshots every N events, inline read models.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";

@@ -13,16 +13,20 @@ export type Context = {
   db: Database;
   store: Store;
   user: SessionUser | null;
-  /** From the x-correlation-id header when it is a sane token, otherwise new for this request. */
+  /** Made by the server for this request (newCorrelationId); never a client's header. */
   correlationId: string;
   headers: Headers;
 };
 
-const correlationPattern = /^[A-Za-z0-9._:-]{1,100}$/;
-
-export function correlationIdFrom(headers: Headers): string {
-  const given = headers.get("x-correlation-id");
-  return given && correlationPattern.test(given) ? given : randomUUID();
+/**
+ * A request's correlation id. The server makes every one: the audit views group events, access
+ * rows and break-the-glass grants by it ("everything in this request"), so an id a client chose
+ * (an x-correlation-id header) could put its sender's actions into another user's request. The
+ * header is ignored; only in-process callers (tests, tools) may name the id (createContext's
+ * `correlationId`).
+ */
+export function newCorrelationId(): string {
+  return randomUUID();
 }
 
 export function storeFor(db: Database): Store {
@@ -33,8 +37,16 @@ export function storeFor(db: Database): Store {
  * The caller comes from the request's better-auth session cookie, never from input; a refreshed
  * session cache cookie goes out in `responseHeaders`. Tests that
  * call procedures without HTTP pass `user` instead (server/testing/caller.ts); `db` likewise.
+ * `correlationId`: the id the HTTP handler gave the request when it arrived (so a fault's
+ * reference and the request's events agree), or a test's known id; new when absent.
  */
-export async function createContext(opts: { headers: Headers; user?: SessionUser | null; db?: Database; responseHeaders?: Headers }): Promise<Context> {
+export async function createContext(opts: {
+  headers: Headers;
+  user?: SessionUser | null;
+  db?: Database;
+  responseHeaders?: Headers;
+  correlationId?: string;
+}): Promise<Context> {
   const db = opts.db ?? (await getDatabase());
   // A console without background work (PostgreSQL, workers apart) still keeps its metric history
   // and wakes the workers after its appends; idempotent, so only the first request starts it.
@@ -44,7 +56,7 @@ export async function createContext(opts: { headers: Headers; user?: SessionUser
     db,
     store: storeFor(db),
     user,
-    correlationId: correlationIdFrom(opts.headers),
+    correlationId: opts.correlationId ?? newCorrelationId(),
     headers: opts.headers,
   };
 }

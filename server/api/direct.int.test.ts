@@ -9,6 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../testing/db";
 import { newPatient } from "../testing/caller";
+import { patientStream } from "../domain/streams";
 import { cookieFrom, postRequest, testOrigin, useAsProcessDatabase, withoutSessionCache } from "../testing/http";
 import { authFor, createUserWithPassword } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
@@ -144,6 +145,26 @@ describeEachDatabase("the tRPC endpoint served without Next's router", (db) => {
       expect(r.status, name).toBe(status);
       expect(errorOf(d), name).toEqual(errorOf(r));
       expect(await db().prisma.rmPatient.count(), name).toBe(patientsBefore);
+    }
+  });
+
+  it("gives every request the server's own correlation id: a client's x-correlation-id naming another request does not join it", async () => {
+    const correlationsOf = async (answer: Answer) => {
+      expect(answer.status).toBe(200);
+      const { patientId } = (json(answer) as { result: { data: { json: { patientId: string } } } }).result.data.json;
+      const rows = await db().prisma.$queryRaw<{ correlation_id: string }[]>`
+        SELECT DISTINCT correlation_id FROM events WHERE stream_id = ${patientStream(patientId)}`;
+      expect(rows).toHaveLength(1);
+      return { patientId, correlationId: rows[0]!.correlation_id };
+    };
+    const victim = await correlationsOf(await direct(register()));
+    for (const send of [direct, viaRoute]) {
+      const forged = await correlationsOf(await send(register({ "x-correlation-id": victim.correlationId })));
+      expect(forged.correlationId).not.toBe(victim.correlationId);
+      // What the audit views show as "everything in that request": still only the victim's events.
+      const inVictimsRequest = await db().prisma.$queryRaw<{ stream_id: string }[]>`
+        SELECT DISTINCT stream_id FROM events WHERE correlation_id = ${victim.correlationId}`;
+      expect(inVictimsRequest.map((r) => r.stream_id)).toEqual([patientStream(victim.patientId)]);
     }
   });
 

@@ -16,7 +16,7 @@ import "server-only";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { correlationIdFrom } from "./context";
+import { newCorrelationId } from "./context";
 import { logServerFault } from "./faults";
 import { directTrpcKey, directTrpcWaitingKey } from "./directKeys";
 import { contextForRequest, handleTrpcRequest } from "./http";
@@ -32,7 +32,7 @@ const gzipBuffer = promisify(gzip);
 export async function serveTrpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const request = requestOf(req, res);
-    const response = await handleTrpcRequest(request, (responseHeaders) => contextForRequest(request, responseHeaders));
+    const response = await handleTrpcRequest(request, (responseHeaders, correlationId) => contextForRequest(request, responseHeaders, correlationId));
     for (const { key, value } of fixedHeaders) res.setHeader(key, value);
     response.headers.forEach((value, key) => {
       if (key !== "set-cookie") res.setHeader(key, value);
@@ -58,8 +58,7 @@ export async function serveTrpc(req: IncomingMessage, res: ServerResponse): Prom
   } catch (error) {
     // handleTrpcRequest answers every fault of a procedure, its context or the body itself; this
     // is the rest (the client gone mid-answer, a broken response): logged, answered if still possible.
-    const given = req.headers["x-correlation-id"];
-    const correlationId = correlationIdFrom(new Headers(typeof given === "string" ? { "x-correlation-id": given } : {}));
+    const correlationId = newCorrelationId();
     logServerFault({ procedure: null, correlationId, error });
     if (!res.headersSent) {
       res.statusCode = 500;

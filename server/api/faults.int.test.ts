@@ -71,19 +71,26 @@ describeEachDatabase("server faults", (shared, kind) => {
 
   it("gives a fault raised before the context exists (the database held or down) a reference too, in the answer and the log", async () => {
     const log = vi.spyOn(console, "error").mockImplementation(() => {});
-    const correlationId = `corr-${randomUUID()}`;
+    const given: string[] = [];
     const res = await handleTrpcRequest(
       new Request(`http://localhost/api/trpc/patient.list?input=${encodeURIComponent(superjson.stringify({ search: "a" }))}`, {
-        headers: { "x-correlation-id": correlationId },
+        headers: { "x-correlation-id": "a-clients-own-id" },
       }),
-      () => Promise.reject(driverError()),
+      (_headers, correlationId) => {
+        given.push(correlationId);
+        return Promise.reject(driverError());
+      },
     );
     expect(res.status).toBe(500);
     const body = await res.text();
     expect(body).not.toMatch(/SECRETMRN1|duplicate key|23505|Prisma/);
     const error = superjson.deserialize<{ message: string; data: { code: string; correlationId: string } }>((JSON.parse(body) as { error: never }).error);
     expect(error.data.code).toBe("INTERNAL_SERVER_ERROR");
-    expect(error.data.correlationId).toBe(correlationId);
+    // The id the request was given on arrival (the server's, not the header's): the one its
+    // context would have carried.
+    const correlationId = error.data.correlationId;
+    expect(given).toEqual([correlationId]);
+    expect(correlationId).not.toBe("a-clients-own-id");
     expect(error.message).toContain(correlationId);
     const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(correlationId));
     expect(lines).toHaveLength(1);

@@ -7,7 +7,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getDatabase } from "../db/client";
 import { authFor } from "../auth";
 import { crossSiteReasonFor } from "../auth/origin";
-import { correlationIdFrom, createContext, type Context } from "./context";
+import { createContext, newCorrelationId, type Context } from "./context";
 import { correlationIdOf, logServerFault, withCorrelationId } from "./faults";
 import { appRouter } from "./root";
 
@@ -62,10 +62,13 @@ export function limitBody(req: Request, maxBytes: number): Request {
   return new Request(req, { body, duplex: "half" } as RequestInit & { duplex: "half" });
 }
 
-export function handleTrpcRequest(req: Request, createContext: (responseHeaders: Headers) => Promise<Context>): Promise<Response> {
-  // The request's id before its context exists: a context that fails to build (the database
-  // held or down, a refused origin) still answers, and logs, with a reference.
-  const arrivalId = correlationIdFrom(req.headers);
+/**
+ * `createContext` gets the request's correlation id, made here when it arrives: a context that
+ * fails to build (the database held or down, a refused origin) still answers, and logs, with the
+ * reference the request's events would have carried.
+ */
+export function handleTrpcRequest(req: Request, createContext: (responseHeaders: Headers, correlationId: string) => Promise<Context>): Promise<Response> {
+  const arrivalId = newCorrelationId();
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req: limitBody(req, MAX_BODY_BYTES),
@@ -73,7 +76,7 @@ export function handleTrpcRequest(req: Request, createContext: (responseHeaders:
     maxBatchSize: MAX_BATCH_SIZE,
     createContext: async ({ resHeaders }) => {
       try {
-        return await createContext(resHeaders);
+        return await createContext(resHeaders, arrivalId);
       } catch (error) {
         const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
         throw withCorrelationId(trpcError, arrivalId);
@@ -92,8 +95,8 @@ export function handleTrpcRequest(req: Request, createContext: (responseHeaders:
  * The tRPC context of an HTTP request: a state-changing request (every mutation is a POST) from a
  * page that is not the console's own is refused before any procedure runs (CSRF).
  */
-export async function contextForRequest(req: Request, responseHeaders?: Headers): Promise<Context> {
+export async function contextForRequest(req: Request, responseHeaders?: Headers, correlationId?: string): Promise<Context> {
   const reason = await crossSiteReasonFor(authFor(await getDatabase()), req);
   if (reason) throw new TRPCError({ code: "FORBIDDEN", message: `Refused as a possible cross-site request: ${reason}` });
-  return createContext({ headers: req.headers, responseHeaders });
+  return createContext({ headers: req.headers, responseHeaders, correlationId });
 }

@@ -22,10 +22,9 @@ export function callerFor(db: Database, roles: Role[] | null, user: Partial<Sess
   return createCaller(contextFor(db, roles === null ? null : testUser(roles, user)));
 }
 
-/** Calls procedures as exactly this user; a correlation id goes in as the x-correlation-id header. */
+/** Calls procedures as exactly this user, with a known correlation id if given (in-process only: HTTP requests always get the server's). */
 export async function callerAs(db: Database, user: SessionUser, correlationId?: string) {
-  const headers = new Headers(correlationId ? { "x-correlation-id": correlationId } : {});
-  return createCaller(await createContext({ headers, user, db }));
+  return createCaller(await createContext({ headers: new Headers(), user, db, correlationId }));
 }
 
 /** The tRPC code a call ends with ("OK" when it succeeds); any other error fails the test. */

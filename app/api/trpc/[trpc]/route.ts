@@ -1,5 +1,5 @@
 import { contextForRequest, handleTrpcRequest } from "@/server/api/http";
 
-const handler = (req: Request) => handleTrpcRequest(req, (responseHeaders) => contextForRequest(req, responseHeaders));
+const handler = (req: Request) => handleTrpcRequest(req, (responseHeaders, correlationId) => contextForRequest(req, responseHeaders, correlationId));
 
 export { handler as GET, handler as POST };
