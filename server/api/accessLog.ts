@@ -4,8 +4,11 @@
 //
 // One row per screen view, not per query: a screen sends one view id (a uuid it makes when it
 // opens) with each of its queries (the chart and its history, a refetch on focus), and a unique
-// index keeps one row per user, patient, view id and clock hour (ON CONFLICT DO NOTHING, so two
-// queries racing still write one). A query without a view id is its own screen view.
+// index keeps one row per user, patient, view id, screen and clock hour (ON CONFLICT DO NOTHING,
+// so two queries racing still write one). The screen is in the key because the view id is the
+// client's: without it, a view id first spent on the history screen hid every chart opening made
+// under it. The chart screen's own history is no second row (accessRowsSql). A query without a
+// view id is its own screen view.
 import { z } from "zod";
 import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
@@ -45,6 +48,8 @@ export type Screen = keyof typeof screens;
 export const listingScreens: readonly Screen[] = ["search", "worklist", "audit_search", "audit_events", "review_list"];
 /** Screens that open the chart itself. */
 export const chartScreens: readonly Screen[] = ["chart", "edit"];
+/** Screens the chart screen shows inside itself, under its view id: already said by its "opened the chart" row. */
+const insideChartScreens: readonly Screen[] = ["history"];
 
 /** Rows written before screens were recorded name only the procedure. */
 const screenOfProcedure: Record<string, Screen> = {
@@ -65,6 +70,9 @@ const screenOfProcedure: Record<string, Screen> = {
   "audit.recordAt": "audit_as_of",
   "audit.recordDiff": "audit_diff",
 };
+
+/** The stored values that mean these screens: the screens, and on old rows the procedures. */
+const screenKeys = (list: readonly Screen[]) => [...list, ...Object.entries(screenOfProcedure).filter(([, s]) => list.includes(s)).map(([p]) => p)];
 
 /** The words for a stored screen (or, on old rows, procedure). */
 export function screenLabel(screenOrProcedure: string): string {
@@ -122,10 +130,27 @@ export function accessRowsSql(
   patient: Prisma.Sql,
   from: Prisma.Sql,
 ): Prisma.Sql {
+  const screen = screenOf(access);
+  const rows = Prisma.sql`
+    SELECT ${userId}::text, (${patient})::text, ${access.procedure}::text, ${correlationId}::text, ${screen}::text, ${access.viewId ?? null}::uuid
+      FROM ${from}`;
+  if (!access.viewId || !screen || !insideChartScreens.includes(screen)) {
+    return Prisma.sql`
+    INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)
+    ${rows}
+    ON CONFLICT DO NOTHING`;
+  }
+  // The chart's history pages, sent with the chart's view id: the view already has its chart row
+  // (the history is shown only once the chart has loaded), which says more. Without a chart row
+  // (history first, or alone) the history is its own row.
   return Prisma.sql`
     INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)
-    SELECT ${userId}, ${patient}, ${access.procedure}, ${correlationId}, ${screenOf(access)}, ${access.viewId ?? null}::uuid
-      FROM ${from}
+    SELECT * FROM (${rows}) AS r (user_id, patient_id, procedure, correlation_id, screen, view_id)
+     WHERE NOT EXISTS (
+       SELECT 1 FROM access_log a
+        WHERE a.user_id = r.user_id AND a.patient_id = r.patient_id AND a.view_id = r.view_id
+          AND COALESCE(a.screen, a.procedure) = ANY(${screenKeys(chartScreens)}::text[])
+          AND date_trunc('hour', a.accessed_at AT TIME ZONE 'UTC') = date_trunc('hour', clock_timestamp() AT TIME ZONE 'UTC'))
     ON CONFLICT DO NOTHING`;
 }
 
@@ -305,8 +330,6 @@ export type UserActivity = {
   first: Date;
   last: Date;
 };
-
-const screenKeys = (list: readonly Screen[]) => [...list, ...Object.entries(screenOfProcedure).filter(([, s]) => list.includes(s)).map(([p]) => p)];
 
 /** Per user, across patients: how many charts each opened in the range, most first (for spotting snooping). */
 export async function userActivity(

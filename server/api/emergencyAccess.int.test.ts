@@ -193,6 +193,33 @@ describeEachDatabase("break the glass", (db, kind) => {
 });
 
 describeEachDatabase("who has looked at this chart", (db) => {
+  it("keeps a chart opening under a view id first spent on history: the screen is part of the de-duplication key", async () => {
+    const nurse = await staff(db(), ["clinician"], "Hedda Hider");
+    const officer = await callerAs(db(), await staff(db(), ["compliance"], "Olga Officer"));
+    const clinician = await callerAs(db(), nurse);
+    const screensOf = async (patientId: string) =>
+      (await db().prisma.accessLog.findMany({ where: { patientId, userId: nurse.id }, orderBy: { id: "asc" }, select: { screen: true } })).map((r) => r.screen);
+
+    const { patientId } = await clinician.patient.register(newPatient());
+    const viewId = randomUUID();
+    await clinician.patient.history({ patientId, viewId });
+    await clinician.patient.byId({ patientId, viewId });
+    await clinician.patient.byId({ patientId, viewId });
+    expect(await screensOf(patientId)).toEqual(["history", "chart"]);
+
+    // The chart screen itself (the chart, then its history under the same view id) is still one row.
+    const other = (await clinician.patient.register(newPatient())).patientId;
+    const chartView = randomUUID();
+    await clinician.patient.byId({ patientId: other, viewId: chartView });
+    await clinician.patient.history({ patientId: other, viewId: chartView });
+    await clinician.patient.byId({ patientId: other, viewId: chartView });
+    expect(await screensOf(other)).toEqual(["chart"]);
+
+    const { users } = await officer.audit.userActivity({ userId: nurse.id });
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatchObject({ chartsOpened: 2, patients: 2, views: 3 });
+  });
+
   it("logs one row per screen view, in words, with 'listed in search' apart from 'opened the chart'", async () => {
     const nurse = await staff(db(), ["clinician"], "Nina Nurse");
     const officer = await staff(db(), ["compliance"], "Oscar Officer");
