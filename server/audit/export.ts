@@ -116,6 +116,19 @@ export const csvColumns = [
   "commit_position",
 ] as const;
 
+/**
+ * Every CSV record goes out with these. escape_formulas is OWASP's rule against formula
+ * injection: names, reasons and notes are typed by clinicians and admins, and a cell that starts
+ * with = + - @ (or their full-width forms), a TAB or a CR runs as a formula when a compliance
+ * officer opens the extract in a spreadsheet (=HYPERLINK(...) sends the row's data away). Such a
+ * text cell gets a leading single quote; numbers typed as numbers (version) are left alone.
+ */
+const csvOptions = { record_delimiter: "windows", escape_formulas: true } as const;
+
+/** What the extract's seal record says about the quoting above, for whoever reads the cells back. */
+export const CSV_FORMULA_NOTE =
+  "Text cells that begin with =, +, -, @ (or their full-width forms), a TAB or a CR carry a leading single quote (') so spreadsheets do not run them as formulas; remove it to read the original text.";
+
 function csvRecord(row: AuditRow): (string | number | null)[] {
   return [
     row.rowType,
@@ -354,11 +367,12 @@ function withoutUndefined(value: Record<string, unknown>): Record<string, unknow
 export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: ExportFormat, header: ExportHeader): AsyncGenerator<string> {
   const iterator = pages[Symbol.asyncIterator]();
   if (format === "csv") {
-    yield stringify([[...csvColumns]], { record_delimiter: "windows" });
+    yield stringify([[...csvColumns]], csvOptions);
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      yield stringify(next.value.map(csvRecord), { record_delimiter: "windows" });
+      yield stringify(next.value.map(csvRecord), csvOptions);
     }
-    // The last record: the seal and what was exported, in the same columns (details holds the JSON).
+    // The last record: the seal and what was exported, in the same columns (details holds the
+    // JSON, with the note on formula quoting).
     const seal: Partial<Record<(typeof csvColumns)[number], string>> = {
       row_type: "audit-seal",
       id: header.exportId,
@@ -366,9 +380,9 @@ export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: Ex
       what: header.view,
       user_id: header.exportedBy.id,
       user_name: header.exportedBy.name,
-      details: JSON.stringify(header),
+      details: JSON.stringify({ ...header, formulaQuoting: CSV_FORMULA_NOTE }),
     };
-    yield stringify([csvColumns.map((c) => seal[c] ?? null)], { record_delimiter: "windows" });
+    yield stringify([csvColumns.map((c) => seal[c] ?? null)], csvOptions);
     return;
   }
   if (format === "ndjson") {
