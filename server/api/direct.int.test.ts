@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { describeEachDatabase } from "../testing/db";
 import { newPatient } from "../testing/caller";
 import { patientStream } from "../domain/streams";
@@ -165,6 +165,24 @@ describeEachDatabase("the tRPC endpoint served without Next's router", (db) => {
       const inVictimsRequest = await db().prisma.$queryRaw<{ stream_id: string }[]>`
         SELECT DISTINCT stream_id FROM events WHERE correlation_id = ${victim.correlationId}`;
       expect(inVictimsRequest.map((r) => r.stream_id)).toEqual([patientStream(victim.patientId)]);
+    }
+  });
+
+  it("answers a request with a malformed Host header as any other, never with a server fault", async () => {
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (const host of ["a b", "[", "%", "x:99999"]) {
+        const health = await direct({ method: "GET", path: "/api/trpc/system.health", headers: { host } });
+        expect(health.status, host).toBe(200);
+        const signedIn = await direct({ method: "GET", path: "/api/trpc/patient.list?input=%7B%22json%22%3A%7B%7D%7D", headers: { host, cookie } });
+        expect(signedIn.status, host).toBeLessThan(500);
+        // The CSRF check still reads the Origin, whatever the Host says.
+        const crossSite = await direct(register({ host, origin: "http://evil.example" }));
+        expect(crossSite.status, host).toBe(403);
+      }
+      expect(log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes("[fault]"))).toEqual([]);
+    } finally {
+      log.mockRestore();
     }
   });
 

@@ -86,7 +86,10 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
   res.once("close", () => {
     if (!res.writableEnded) aborted.abort();
   });
-  const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+  // A fixed origin: the handler routes on the path and query alone, and the Host header (still in
+  // `headers`, where the session look-up reads it) is the client's to send. Built from it, a
+  // malformed one ("a b", "[", "x:99999") threw here and answered an unauthenticated 500.
+  const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";
   if (method === "GET" || method === "HEAD") return new Request(url, { method, headers, signal: aborted.signal });
   let open = true;
