@@ -9,6 +9,7 @@ import { callerFor, codeOf, newPatient, testUser } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
 import { applyInBatches } from "../../testing/projections";
 import { liveTarget } from "../../projections/types";
+import type { MappedError } from "../errors";
 import { createCaller } from "../root";
 import { contextFor } from "../../testing/caller";
 
@@ -80,5 +81,22 @@ describeEachDatabase("reports procedures", (db) => {
     expect(await codeOf(api.reports.turnaround({ days: 0 }))).toBe("BAD_REQUEST");
     expect(await codeOf(api.reports.activity({ days: 1000 }))).toBe("BAD_REQUEST");
     expect(await codeOf(api.reports.activity({ timeZone: "'; DROP TABLE events; --" }))).toBe("BAD_REQUEST");
+  });
+
+  it("refuses, as bad input on timeZone, a zone the browser's list has and PostgreSQL's does not; any case of a known one is fine", async () => {
+    const api = callerFor(db(), ["clinician", "compliance"]);
+    for (const timeZone of ["US/Pacific-New", "Canada/East-Saskatchewan"]) {
+      expect(() => new Intl.DateTimeFormat("en", { timeZone })).not.toThrow();
+      for (const call of [() => api.reports.census({ timeZone }), () => api.reports.turnaround({ timeZone }), () => api.reports.activity({ timeZone })]) {
+        const error = await call().then(
+          () => null,
+          (e: unknown) => e as MappedError,
+        );
+        expect(error?.code, timeZone).toBe("BAD_REQUEST");
+        expect(error?.message).toMatch(/^timeZone: unknown time zone/);
+        expect(error?.domain).toEqual({ kind: "validation", field: "timeZone" });
+      }
+    }
+    for (const timeZone of ["europe/paris", "Etc/GMT-14", "EST5EDT"]) expect(await codeOf(api.reports.census({ timeZone })), timeZone).toBe("OK");
   });
 });

@@ -2,6 +2,8 @@
 // by user and day for compliance. Each answer says how far behind the log its projection is.
 import { idText } from "../../input";
 import { z } from "zod";
+import type { Database } from "../../db/client";
+import { ValidationError } from "../../errors";
 import { census } from "../../projections/census";
 import { projectionLag } from "../../projections/marks";
 import { orderTurnaround } from "../../projections/orderTurnaround";
@@ -28,6 +30,31 @@ export const timeZoneInput = z
   }, "unknown time zone")
   .default("UTC");
 
+/**
+ * The zone names PostgreSQL knows, lower-cased (it matches them without regard to case), read
+ * once per database. Intl's list is not PostgreSQL's: ICU still knows zones the tz database
+ * dropped ("US/Pacific-New", "Canada/East-Saskatchewan"), which the schema lets through and the
+ * reports' AT TIME ZONE then refuses (SQLSTATE 22023, a server fault).
+ */
+const databaseZones = new WeakMap<Database["prisma"], Promise<Set<string>>>();
+
+function zonesOf(prisma: Database["prisma"]): Promise<Set<string>> {
+  let zones = databaseZones.get(prisma);
+  if (!zones) {
+    zones = prisma.$queryRaw<{ name: string }[]>`SELECT name FROM pg_timezone_names`.then((rows) => new Set(rows.map((r) => r.name.toLowerCase())));
+    // A failed read is not remembered: the next request asks again.
+    zones.catch(() => databaseZones.delete(prisma));
+    databaseZones.set(prisma, zones);
+  }
+  return zones;
+}
+
+/** BAD_REQUEST naming the timeZone field (a ValidationError) for a zone PostgreSQL does not know. */
+async function requireDatabaseZone(db: Database, timeZone: string): Promise<void> {
+  if ((await zonesOf(db.prisma)).has(timeZone.toLowerCase())) return;
+  throw new ValidationError(`timeZone: unknown time zone ${timeZone} (the database's time zone list does not have it)`, "timeZone");
+}
+
 const OVERDUE_LIMIT = 100;
 
 export const reportsRouter = router({
@@ -35,6 +62,7 @@ export const reportsRouter = router({
   turnaround: clinicianProcedure
     .input(z.object({ days: z.int().min(1).max(90).default(14), timeZone: timeZoneInput }).default({ days: 14, timeZone: "UTC" }))
     .query(async ({ ctx, input }) => {
+      await requireDatabaseZone(ctx.db, input.timeZone);
       const now = new Date();
       const db = ctx.db.prisma;
       const [report, overdue, lag] = await Promise.all([
@@ -63,6 +91,7 @@ export const reportsRouter = router({
 
   /** Open encounters by type and attending provider; admissions and discharges today. */
   census: clinicianProcedure.input(z.object({ timeZone: timeZoneInput }).default({ timeZone: "UTC" })).query(async ({ ctx, input }) => {
+    await requireDatabaseZone(ctx.db, input.timeZone);
     const now = new Date();
     const db = ctx.db.prisma;
     const [report, lag] = await Promise.all([censusReport(db, { ...input, now }), projectionLag(db, census)]);
@@ -83,6 +112,7 @@ export const reportsRouter = router({
         .default({ days: 14, timeZone: "UTC" }),
     )
     .query(async ({ ctx, input }) => {
+      await requireDatabaseZone(ctx.db, input.timeZone);
       const now = new Date();
       const db = ctx.db.prisma;
       const [report, lag] = await Promise.all([activityReport(db, { ...input, now }), projectionLag(db, userActivity)]);
