@@ -79,23 +79,32 @@ describeEachDatabase("read-access log", (db, kind) => {
     // Alice is a real user here, so the log can show her name.
     await db().prisma.user.create({ data: { id: alice.id, name: alice.name, email: alice.email, roles: ["clinician"] } });
 
-    const audit = callerFor(db(), ["compliance"]).audit;
-    const all = await audit.accessLog({ patientId });
+    // Each look at the log is itself a row ("listed in the access log"): the pages below read up to now.
+    await new Promise((r) => setTimeout(r, 5));
+    const until = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+
+    const officer = testUser(["compliance"]);
+    const audit = createCaller(contextFor(db(), officer)).audit;
+    const all = await audit.accessLog({ patientId, to: until });
     expect(all.rows.map((r) => r.userId)).toEqual([alice.id, bob.id, alice.id]);
     expect(all.rows[0]).toMatchObject({ userName: "Alice Viewer", userEmail: alice.email, screen: "opened the chart" });
     expect(all.rows[1]?.userName).toBeNull();
     expect(all.nextCursor).toBeNull();
 
-    const first = await audit.accessLog({ patientId, limit: 2 });
+    const first = await audit.accessLog({ patientId, to: until, limit: 2 });
     expect(first.rows).toHaveLength(2);
-    const second = await audit.accessLog({ patientId, limit: 2, cursor: first.nextCursor ?? undefined });
+    const second = await audit.accessLog({ patientId, to: until, limit: 2, cursor: first.nextCursor ?? undefined });
     expect(await codeOf(audit.accessLog({ patientId, limit: 2, cursor: "12345" }))).toBe("BAD_REQUEST");
     expect([...first.rows, ...second.rows].map((r) => r.id)).toEqual(all.rows.map((r) => r.id));
     expect(second.nextCursor).toBeNull();
 
     expect((await audit.accessLog({ patientId, userId: alice.id })).rows).toHaveLength(2);
-    expect((await audit.accessLog({ patientId, from: start })).rows).toHaveLength(3);
+    expect((await audit.accessLog({ patientId, from: start, to: until })).rows).toHaveLength(3);
     expect((await audit.accessLog({ patientId, to: start })).rows).toHaveLength(0);
+    const looks = (await audit.accessLog({ patientId, from: until })).rows;
+    expect(looks.length).toBeGreaterThan(0);
+    expect(looks.every((r) => r.userId === officer.id && r.screen === "listed in the access log")).toBe(true);
   });
 });
 

@@ -33,6 +33,7 @@ export const screens = {
   order: "viewed an order",
   worklist: "listed in the order worklist",
   audit_search: "listed in a compliance search",
+  audit_access_log: "listed in the access log",
   audit_events: "listed in the event log",
   audit_event: "viewed an event's detail",
   audit_timeline: "reviewed the audit timeline",
@@ -45,7 +46,7 @@ export const screens = {
 export type Screen = keyof typeof screens;
 
 /** Screens that only list a patient among others (a name in a result), as opposed to opening data. */
-export const listingScreens: readonly Screen[] = ["search", "worklist", "audit_search", "audit_events", "review_list"];
+export const listingScreens: readonly Screen[] = ["search", "worklist", "audit_search", "audit_access_log", "audit_events", "review_list"];
 /** Screens that open the chart itself. */
 export const chartScreens: readonly Screen[] = ["chart", "edit"];
 /** Screens the chart screen shows inside itself, under its view id: already said by its "opened the chart" row. */

@@ -386,5 +386,26 @@ describeEachDatabase("audit procedures", (db) => {
     const reads = await accessRows(db(), compliance.id);
     expect(reads.filter((r) => r.procedure === "audit.recordAt")).toHaveLength(4);
     expect(reads.filter((r) => r.procedure === "audit.recordDiff")).toHaveLength(3);
+    // The ticks name every event of the record: a read of it too (not the refused one).
+    expect(reads.filter((r) => r.procedure === "audit.recordTicks").map((r) => r.patientId)).toEqual([patientId, patientId]);
+  });
+
+  it("records the patients the access log names (name and MRN) as listed, as a compliance search does", async () => {
+    const { clinician, compliance } = users();
+    for (const u of [clinician, compliance]) await db().prisma.user.create({ data: { id: u.id, name: u.name, email: u.email, roles: u.roles } });
+    const api = await callerAs(db(), clinician);
+    const [a, b] = [(await api.patient.register(newPatient())).patientId, (await api.patient.register(newPatient())).patientId];
+    await api.patient.byId({ patientId: a });
+    await api.patient.byId({ patientId: b });
+    const audit = (await callerAs(db(), compliance)).audit;
+    const log = await audit.accessLog({ userId: clinician.id });
+    expect(new Set(log.rows.map((r) => r.patient?.mrn))).toEqual(new Set((await db().prisma.rmPatient.findMany({ where: { patientId: { in: [a, b] } } })).map((p) => p.mrn)));
+    const listed = (await db().prisma.accessLog.findMany({ where: { userId: compliance.id }, select: { patientId: true, procedure: true, screen: true } }))
+      .filter((r) => r.procedure === "audit.accessLog");
+    expect(listed.map((r) => r.patientId).sort()).toEqual([a, b].sort());
+    expect(listed.every((r) => r.screen === "audit_access_log")).toBe(true);
+    // Listed, not opened: the snooping report counts it apart from chart views.
+    const { users: activity } = await audit.userActivity({ userId: compliance.id });
+    expect(activity[0]).toMatchObject({ listed: 2, views: 0, chartsOpened: 0 });
   });
 });

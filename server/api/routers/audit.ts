@@ -93,7 +93,11 @@ export const auditRouter = router({
     )
     .query(async ({ ctx, input }) => {
       await mustExist(ctx, input);
-      return readAccessLog(ctx.db, input);
+      const log = await readAccessLog(ctx.db, input);
+      // Each row names its patient (name and MRN): a listing like audit.patients', recorded as one.
+      const named = log.rows.filter((r) => r.patient !== null).map((r) => r.patientId);
+      await recordAccess(ctx, { patientIds: named, procedure: "audit.accessLog", screen: "audit_access_log" });
+      return log;
     }),
 
   /** "Who has looked at this chart?": the patient's screen views in [from, to), grouped by user, in words. */
@@ -308,7 +312,10 @@ export const auditRouter = router({
       await mustExist(ctx, input);
       const streamIds = await patientStreamIds(ctx.db.prisma, input.patientId);
       if (input.streamId && !streamIds.includes(input.streamId)) throw new NotFoundError("Stream", input.streamId);
-      return recordTicks(ctx.store, input.streamId ? [input.streamId] : streamIds, input.axis, 2_000);
+      const ticks = await recordTicks(ctx.store, input.streamId ? [input.streamId] : streamIds, input.axis, 2_000);
+      // Every event's type and time (allergies recorded, orders placed): the record's timeline, read.
+      await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.recordTicks", screen: "audit_timeline" });
+      return ticks;
     }),
 
   /** The newest seal of the log and the key that verifies it: what an extract carries, for the report and the console. */
