@@ -54,6 +54,21 @@ describe("verify integrity from the console [embedded]", () => {
     expect(none.error).toContain("AUDIT_SIGNING_KEY");
   });
 
+  it("runs one verification at a time: asking again while one runs returns that one", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const store = contextFor(db, null).store;
+    await sealLog(store, privateKey);
+    const first = startVerification(store, [publicKey], "officer-1");
+    const again = Array.from({ length: 20 }, (_, i) => startVerification(store, [publicKey], `officer-${i + 2}`));
+    expect(new Set(again.map((r) => r.id))).toEqual(new Set([first.id]));
+    expect(again[0]!.startedBy).toBe("officer-1");
+    expect((await finished(first.id)).report).not.toBeNull();
+    // Once it has finished, the next request starts a new one.
+    const next = startVerification(store, [publicKey], "officer-2");
+    expect(next.id).not.toBe(first.id);
+    expect((await finished(next.id)).startedBy).toBe("officer-2");
+  });
+
   it("is for compliance only through the API, and an unknown run is NOT_FOUND", async () => {
     const officer = callerFor(db, ["compliance"]);
     const started = await officer.audit.startVerification();

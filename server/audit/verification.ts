@@ -1,6 +1,8 @@
 // "Verify integrity" from the console: the same verification as `npm run audit:verify`
 // (verifyLog), run in the background of this server process so a large log can report progress
 // while the officer waits. A few recent runs are kept in memory, each visible to compliance.
+// One runs at a time in this process: each reads and rechains the whole log, and nothing else
+// bounded them, so one officer starting many at once slowed every other request (findings-h1 F13).
 import { randomUUID } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { verifyLog, type IntegrityReport, type Store } from "../eventStore";
@@ -21,8 +23,14 @@ export type Verification = {
 const keep = 10;
 const runs = new Map<string, Verification>();
 
-/** Starts a verification and returns at once; poll `verificationById` for progress and the report. */
+/**
+ * Starts a verification and returns at once; poll `verificationById` for progress and the report.
+ * While one is running, asking again (by anyone) returns that one: it checks the same log with
+ * the same keys, and its report answers both.
+ */
 export function startVerification(store: Store, keys: readonly KeyObject[], userId: string): Verification {
+  const running = [...runs.values()].find((r) => r.finishedAt === null);
+  if (running) return { ...running };
   const run: Verification = { id: randomUUID(), startedBy: userId, startedAt: new Date(), finishedAt: null, done: 0, total: 0, report: null, error: null };
   runs.set(run.id, run);
   for (const id of [...runs.keys()].slice(0, Math.max(0, runs.size - keep))) runs.delete(id);
