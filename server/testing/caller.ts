@@ -42,6 +42,15 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
 export const uniqueMrn = () => `T${randomUUID().replace(/-/g, "").slice(0, 10).toUpperCase()}`;
 
 /** Registration input for a synthetic patient, with a unique MRN and family name. */
+/**
+ * A date of birth unlikely to be another test patient's, for fixtures that register the same
+ * names again (registration refuses a second patient with the same names and birth date).
+ */
+export function randomBirthDate(): string {
+  const day = Math.floor(Math.random() * 365 * 80);
+  return new Date(Date.UTC(1920, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
+}
+
 export function newPatient(over: { givenName?: string; familyName?: string; dateOfBirth?: string; email?: string } = {}) {
   return {
     mrn: uniqueMrn(),

@@ -22,7 +22,7 @@ delete process.env.AMQP_URL;
 const registration = () => ({
   mrn: `B${randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`,
   givenName: "Ada",
-  familyName: "Testperson",
+  familyName: `Testperson${randomUUID().slice(0, 6)}`,
   dateOfBirth: "1980-02-03",
   sex: "female" as const,
 });

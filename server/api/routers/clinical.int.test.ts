@@ -7,11 +7,48 @@ import { patientStream } from "../../domain/streams";
 import { callerAs, codeOf, newPatient } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
 import type { SessionUser } from "../context";
+import { MappedError } from "../errors";
 
 const clinician: SessionUser = { id: "clinician-1", email: "c1@example.test", name: "Casey Clinician", roles: ["clinician"] };
 const other: SessionUser = { id: "clinician-2", email: "c2@example.test", name: "Robin Second", roles: ["clinician"] };
 
 describeEachDatabase("clinical procedures", (db) => {
+  it("refuses a registration that may be a patient already registered until the clinician names them as someone else", async () => {
+    const api = await callerAs(db(), clinician);
+    const family = `Núñez${randomUUID().slice(0, 6)}`;
+    const first = await api.patient.register(newPatient({ givenName: "Zoë", familyName: family, dateOfBirth: "1977-04-05" }));
+    const refusal = async (input: ReturnType<typeof newPatient> & { notDuplicateOf?: string[] }) => {
+      try {
+        await api.patient.register(input);
+      } catch (error) {
+        if (error instanceof MappedError) return { code: error.code, domain: error.domain };
+        throw error;
+      }
+      return null;
+    };
+    // The same person typed again: accents and case aside, and the names either way round.
+    for (const names of [{ givenName: "zoe", familyName: family.toUpperCase() }, { givenName: family.replace("Núñez", "Nunez"), familyName: "Zoe" }]) {
+      const refused = await refusal(newPatient({ ...names, dateOfBirth: "1977-04-05" }));
+      expect(refused).toMatchObject({ code: "PRECONDITION_FAILED", domain: { kind: "possible_duplicate", candidates: [{ patientId: first.patientId, givenName: "Zoë", familyName: family, dateOfBirth: "1977-04-05" }] } });
+    }
+    // Another birthday, or another name: no question.
+    expect(await refusal({ ...newPatient({ givenName: "Zoë", familyName: family, dateOfBirth: "1977-04-06" }) })).toBeNull();
+    // The candidates shown were logged as listed, like a search.
+    const listed = await db().prisma.accessLog.count({ where: { userId: clinician.id, patientId: first.patientId, procedure: "patient.register" } });
+    expect(listed).toBeGreaterThan(0);
+
+    // Named as someone else, it registers, and the first event says whom the clinician ruled out.
+    const again = newPatient({ givenName: "Zoë", familyName: family, dateOfBirth: "1977-04-05" });
+    const second = await api.patient.register({ ...again, notDuplicateOf: [first.patientId] });
+    const [registered] = await readStream(storeOn(db(), (await import("../../domain/registry")).eventRegistry), patientStream(second.patientId));
+    expect(registered?.metadata.extra).toMatchObject({ notDuplicateOf: first.patientId });
+    // A re-sent registration is its own stored result, not a duplicate of itself.
+    const commandId = randomUUID();
+    const third = newPatient({ givenName: "Ines", familyName: family, dateOfBirth: "1977-04-05" });
+    const done = await api.patient.register({ ...third, commandId });
+    expect(await api.patient.register({ ...third, commandId })).toEqual({ ...done, repeated: true });
+  });
+
   it("registers a patient, shows the chart, lists and searches it", async () => {
     const api = await callerAs(db(), clinician);
     const input = newPatient();

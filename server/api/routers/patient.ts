@@ -15,6 +15,7 @@ import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
 import { tolerantStore } from "../undecodable";
+import { refuseUnseenDuplicates } from "../duplicates";
 
 const patientId = z.uuid("patient id must be a uuid");
 
@@ -43,17 +44,30 @@ const allergyId = z.uuid("allergy id must be a uuid");
 const alertId = z.uuid("alert id must be a uuid");
 
 export const patientRouter = router({
+  /**
+   * Registers a patient, unless one already registered may be the same person (the same date of
+   * birth and names): then PRECONDITION_FAILED, kind "possible_duplicate", with the
+   * candidates. Sent again with `notDuplicateOf` naming them, it registers, and the new patient's
+   * first event records whom the clinician judged to be someone else.
+   */
   register: clinicianProcedure
-    .input(registerPatientSchema.extend(commandIdInput))
+    .input(
+      registerPatientSchema.extend({
+        ...commandIdInput,
+        notDuplicateOf: z.array(z.uuid("each patient id must be a uuid")).max(10, "at most 10 patients").default([]),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
-      const { commandId, ...data } = input;
+      const { commandId, notDuplicateOf, ...data } = input;
       const id = newAggregateId(commandId, "patient");
+      // A re-sent registration that went through is its own stored result, not a duplicate of itself.
+      await refuseUnseenDuplicates(ctx, data, [...notDuplicateOf, id]);
       const result = await runCommand(
         ctx,
         patientStream(id),
         patientDecider,
         { type: "RegisterPatient", data: { ...data, patientId: id }, metadata: { now: new Date() } },
-        { commandId, project: projectPatient },
+        { commandId, project: projectPatient, ...(notDuplicateOf.length > 0 ? { extra: { notDuplicateOf: notDuplicateOf.join(",") } } : {}) },
       );
       return { patientId: id, version: result.version, repeated: result.repeated };
     }),
