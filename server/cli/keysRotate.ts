@@ -2,12 +2,15 @@
 // key), unwrapping with PHI_MASTER_KEY_PREVIOUS (the old one, or several, comma-separated).
 // Events are not touched. Progress on stderr; Ctrl-C stops after the current batch, and running
 // it again carries on. Steps: set PHI_MASTER_KEY=new and PHI_MASTER_KEY_PREVIOUS=old everywhere
-// (the console reads both meanwhile), run this, then drop PHI_MASTER_KEY_PREVIOUS.
+// (the console reads both meanwhile), run this, then drop PHI_MASTER_KEY_PREVIOUS, but only
+// once it says so: it says so only when no data key is left under an old master key.
+// Exit codes: 0 complete; 1 error, or another rotation is running; 75 keys still locked by
+// another transaction after waiting (run it again); 130 stopped by a signal.
 import { openDatabase } from "../db/client";
 import { env, EnvError } from "../db/env";
 import { migrate } from "../db/migrate";
 import { masterKeysOf } from "../db/phiKey";
-import { rotateMasterKey } from "../db/phiRotate";
+import { RotationBusyError, rotateMasterKey } from "../db/phiRotate";
 
 async function main(): Promise<number> {
   const e = env();
@@ -20,6 +23,7 @@ async function main(): Promise<number> {
     process.once("SIGTERM", () => stop.abort());
     console.error(`keys:rotate: re-wrapping patient data keys under master key ${keys.current.id}`);
     const tty = process.stderr.isTTY;
+    let lastWaitNote = 0;
     const result = await rotateMasterKey(db, keys, {
       signal: stop.signal,
       onProgress: (p) => {
@@ -27,11 +31,22 @@ async function main(): Promise<number> {
         const line = `${String(pct).padStart(3)}% ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")} data keys re-wrapped`;
         process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       },
+      onWaiting: (locked) => {
+        if (Date.now() - lastWaitNote < 10_000) return;
+        lastWaitNote = Date.now();
+        process.stderr.write(`${tty ? "\n" : ""}keys:rotate: waiting for ${locked} data keys locked by another transaction (an erasure, say)\n`);
+      },
     });
     if (tty) process.stderr.write("\n");
     if (result.interrupted) {
       console.log(`keys:rotate: stopped after ${result.done} of ${result.total}; run it again to finish (nothing is lost meanwhile)`);
       return 130;
+    }
+    if (result.remaining > 0) {
+      console.log(
+        `keys:rotate: ${result.done} data keys re-wrapped, but ${result.remaining} are still wrapped by an old master key, locked by another transaction: keep PHI_MASTER_KEY_PREVIOUS and run this again`,
+      );
+      return 75;
     }
     console.log(`keys:rotate: done, ${result.done} data keys re-wrapped; every key is now under ${keys.current.id}: PHI_MASTER_KEY_PREVIOUS can be removed`);
     return 0;
@@ -43,7 +58,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof EnvError ? error.message : `keys:rotate failed: ${(error as Error).message}`);
+    if (error instanceof RotationBusyError) console.error(`keys:rotate: ${error.message}`);
+    else console.error(error instanceof EnvError ? error.message : `keys:rotate failed: ${(error as Error).message}`);
     process.exit(1);
   },
 );

@@ -3,6 +3,10 @@
 // are sealed under the data keys, which do not change). Batch by batch, each in its own
 // transaction: an interrupted rotation leaves every key readable (new ones under the new master
 // key, the rest under the old) and a rerun carries on from where it stopped.
+// Batches skip rows another transaction holds (an erasure, say) so one slow holder does not stall
+// the rest; but "done" is decided by counting what is left under an old key, locked or not, and
+// locked rows are waited for: telling the operator to drop the old master key while a data key
+// still needs it loses that patient's PHI once the old key is gone.
 import type { Database } from "./client";
 import { EnvError } from "./env";
 import { unwrapDataKey, wrapDataKey, type MasterKey } from "../eventStore/phi";
@@ -13,23 +17,81 @@ export type RotationOptions = {
   batchSize?: number;
   signal?: AbortSignal;
   onProgress?: (p: RotationProgress) => void;
+  /** Called while data keys left under an old master key are locked by another transaction. */
+  onWaiting?: (locked: number) => void;
+  /** How long to keep retrying locked keys before giving up with `remaining` > 0 (default 5 min). */
+  lockWaitMs?: number;
+  /** Between retries of locked keys (default 1 s). */
+  retryMs?: number;
 };
 
+export type RotationResult = RotationProgress & {
+  interrupted: boolean;
+  /** Data keys still wrapped by an old master key at the end (locked past lockWaitMs); 0 when complete. */
+  remaining: number;
+};
+
+/** Another rotation holds the lock: two at once would only fight over the same rows. */
+export class RotationBusyError extends Error {
+  constructor() {
+    super("another keys:rotate is already running on this database; wait for it to finish (or stop it), then run this again");
+    this.name = "RotationBusyError";
+  }
+}
+
+// pg_try_advisory_lock key of a rotation ("phikeys" in ASCII), distinct from migrate's.
+const ROTATION_ADVISORY_LOCK = 0x7068696b657973n;
+
+const abortableSleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+const countLeft = async (db: Pick<Database, "sql">, current: string) =>
+  Number(
+    (await db.sql<{ n: bigint }>("SELECT count(*) AS n FROM phi_keys WHERE wrapped_key IS NOT NULL AND master_key_id <> $1", [current]))[0]?.n ?? 0,
+  );
+
+/**
+ * Rotates under an advisory lock held on a session of its own for the whole run; throws
+ * RotationBusyError when another rotation holds it.
+ */
 export async function rotateMasterKey(
-  db: Pick<Database, "prisma" | "sql">,
+  db: Pick<Database, "prisma" | "sql" | "withSession">,
   keys: { current: MasterKey; previous: readonly MasterKey[] },
   options: RotationOptions = {},
-): Promise<RotationProgress & { interrupted: boolean }> {
+): Promise<RotationResult> {
+  return db.withSession(async (session) => {
+    const [lock] = await session.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${ROTATION_ADVISORY_LOCK}) AS ok`);
+    if (!lock?.ok) throw new RotationBusyError();
+    try {
+      return await rotateLocked(db, keys, options);
+    } finally {
+      await session.query(`SELECT pg_advisory_unlock(${ROTATION_ADVISORY_LOCK})`);
+    }
+  });
+}
+
+async function rotateLocked(
+  db: Pick<Database, "prisma" | "sql">,
+  keys: { current: MasterKey; previous: readonly MasterKey[] },
+  options: RotationOptions,
+): Promise<RotationResult> {
   const batchSize = options.batchSize ?? 500;
+  const lockWaitMs = options.lockWaitMs ?? 300_000;
+  const retryMs = options.retryMs ?? 1000;
   const byId = new Map(keys.previous.map((k) => [k.id, k]));
-  const [count] = await db.sql<{ n: bigint }>(
-    "SELECT count(*) AS n FROM phi_keys WHERE wrapped_key IS NOT NULL AND master_key_id <> $1",
-    [keys.current.id],
-  );
-  const progress: RotationProgress = { done: 0, total: Number(count?.n ?? 0), batches: 0 };
+  const progress: RotationProgress = { done: 0, total: await countLeft(db, keys.current.id), batches: 0 };
   options.onProgress?.(progress);
+  let waitingSince: number | null = null;
   for (;;) {
-    if (options.signal?.aborted) return { ...progress, interrupted: true };
+    if (options.signal?.aborted) return { ...progress, interrupted: true, remaining: await countLeft(db, keys.current.id) };
     const moved = await db.prisma.$transaction(async (tx) => {
       // Locked, so an erasure racing this batch waits for it and then destroys the new wrapping.
       const rows = await tx.$queryRawUnsafe<{ subject_id: string; wrapped_key: string; master_key_id: string }[]>(
@@ -61,7 +123,17 @@ export async function rotateMasterKey(
       );
       return rows.length;
     }, { timeout: 60_000 });
-    if (moved === 0) return { ...progress, interrupted: false };
+    if (moved === 0) {
+      // Nothing claimable: either finished, or the rest is locked by someone else.
+      const remaining = await countLeft(db, keys.current.id);
+      if (remaining === 0) return { ...progress, interrupted: false, remaining: 0 };
+      waitingSince ??= Date.now();
+      if (Date.now() - waitingSince >= lockWaitMs) return { ...progress, interrupted: false, remaining };
+      options.onWaiting?.(remaining);
+      await abortableSleep(retryMs, options.signal);
+      continue;
+    }
+    waitingSince = null;
     progress.done += moved;
     progress.batches += 1;
     progress.total = Math.max(progress.total, progress.done);
