@@ -15,9 +15,25 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
     } catch (error) {
       log(`audit: sealing failed (${(error as Error).name})`);
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.everyMs);
-      options.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    await pause(options.everyMs, options.signal);
   }
+}
+
+/**
+ * Waits ms or until the signal aborts. The abort listener is removed when the timer ends the wait:
+ * a `once` listener is only removed when it fires, so one was left per pass (a
+ * MaxListenersExceededWarning after 11 passes, and growing for the life of the process). A signal
+ * that aborted during the pass ends the wait at once: an abort event never comes again.
+ */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
