@@ -12,6 +12,7 @@ import { startMetricsServer } from "../metrics/expose";
 import { runOutboxLoop } from "../workers/loop";
 import { listenForAppends } from "../workers/wakeup";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
+import { closeWithin, stopOnSignals } from "./shutdown";
 
 async function main() {
   const e = env();
@@ -19,15 +20,16 @@ async function main() {
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   const bus = processBus();
   const stop = new AbortController();
-  process.once("SIGTERM", () => stop.abort());
-  process.once("SIGINT", () => stop.abort());
+  const warn = (line: string) => log.warn(line);
+  stopOnSignals(stop, { name: "outbox worker", warn });
   const listener = db.mode === "postgresql" && e.DATABASE_URL ? listenForAppends(e.DATABASE_URL) : null;
   const metricsServer = e.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ port: e.WORKER_METRICS_PORT, db: db.prisma, token: e.METRICS_TOKEN }) : null;
+  let stopRollups: (() => void) | null = null;
   try {
     await migrate(db);
     // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
     await checkMasterKeys(db.sql, defaultKeyRing());
-    observeProcess(db);
+    stopRollups = observeProcess(db);
     log.info(
       {
         database: db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded ${db.location}`,
@@ -45,14 +47,23 @@ async function main() {
     );
     log.info("outbox worker stopped");
   } finally {
-    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-    await listener?.close();
-    await bus?.close();
-    await db.close();
+    // Each step bounded: a broker that is gone never answers amqplib's close handshake.
+    stopRollups?.();
+    if (metricsServer) {
+      metricsServer.closeAllConnections();
+      await closeWithin("the metrics server", () => new Promise<void>((resolve) => metricsServer.close(() => resolve())), warn);
+    }
+    if (listener) await closeWithin("the append listener", () => listener.close(), warn);
+    if (bus) await closeWithin("the RabbitMQ connection", () => bus.close(), warn);
+    await closeWithin("the database", () => db.close(), warn);
   }
 }
 
-main().catch((error: unknown) => {
-  console.error((error as Error).message);
-  process.exit(1);
-});
+main().then(
+  // Exit now rather than when the last handle goes: a socket left half-closed must not keep it up.
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error((error as Error).message);
+    process.exit(1);
+  },
+);

@@ -8,7 +8,7 @@ import { checkMasterKeys, defaultKeyRing } from "../db/phiKey";
 import { env } from "../db/env";
 import { migrate } from "../db/migrate";
 import { observeProcess } from "../metrics/process";
-import { listenForAppends, onAppended } from "../workers/wakeup";
+import { listenForAppends, onAppended, type AppendListener } from "../workers/wakeup";
 import { storeFor } from "../api/context";
 import { resolveSigningKey } from "../audit/signingKey";
 import { runSealerLoop } from "../workers/sealer";
@@ -16,6 +16,7 @@ import { runOutboxLoop } from "../workers/loop";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
 import { allProjections, asyncProjections, projectionNamed } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
+import { closeWithin, stopOnSignals } from "./shutdown";
 
 async function main() {
   const { values } = parseArgs({ options: { projection: { type: "string" } } });
@@ -24,9 +25,11 @@ async function main() {
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   const bus = only ? null : processBus();
   const stop = new AbortController();
-  process.once("SIGTERM", () => stop.abort());
-  process.once("SIGINT", () => stop.abort());
+  stopOnSignals(stop, { name: "worker" });
   const log = (line: string) => console.log(line);
+  const warn = (line: string) => console.error(`worker: ${line}`);
+  let listener: AppendListener | null = null;
+  let stopRollups: (() => void) | null = null;
   try {
     await migrate(db);
     // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
@@ -42,8 +45,8 @@ async function main() {
     const runner = startProjectionRunner(store, projections, { pollMs: e.PROJECTIONS_POLL_MS, signal: stop.signal, log });
     // Appends here, and (listening) in other processes, wake the runner and the outbox at once.
     const offAppended = onAppended(() => runner.wake());
-    if (db.mode === "postgresql" && e.DATABASE_URL) listenForAppends(e.DATABASE_URL);
-    observeProcess(db);
+    if (db.mode === "postgresql" && e.DATABASE_URL) listener = listenForAppends(e.DATABASE_URL);
+    stopRollups = observeProcess(db);
     const outbox = only
       ? Promise.resolve()
       : runOutboxLoop(
@@ -57,12 +60,20 @@ async function main() {
     offAppended();
     console.log("worker: stopped");
   } finally {
-    await bus?.close();
-    await db.close();
+    // Whatever is still open keeps the event loop alive: close all of it, each step bounded.
+    stopRollups?.();
+    const open = listener;
+    if (open) await closeWithin("the append listener", () => open.close(), warn);
+    if (bus) await closeWithin("the RabbitMQ connection", () => bus.close(), warn);
+    await closeWithin("the database", () => db.close(), warn);
   }
 }
 
-main().catch((error: unknown) => {
-  console.error((error as Error).message);
-  process.exit(1);
-});
+main().then(
+  // Exit now rather than when the last handle goes: a library's stray timer must not keep it up.
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error((error as Error).message);
+    process.exit(1);
+  },
+);

@@ -5,7 +5,8 @@ import type { Database } from "../db/client";
 import { announceAppends } from "../workers/wakeup";
 import { startRollupWriter } from "./rollups";
 
-export function observeProcess(db: Database): void {
+/** Returns the stop of the rollup writer: its interval would otherwise write to a closed pool. */
+export function observeProcess(db: Database): () => void {
   announceAppends(db);
-  startRollupWriter(db.prisma);
+  return startRollupWriter(db.prisma);
 }
