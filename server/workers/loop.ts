@@ -1,5 +1,6 @@
 // The outbox worker's loop: drain, and sleep OUTBOX_POLL_MS when there was nothing more to do,
 // until the signal aborts. A full batch means more may be due, so it drains again at once.
+import { setTimeout as sleep } from "node:timers/promises";
 import { componentLogger, errorFields } from "../log";
 import { drainOutbox, errorSummary, type DrainOptions, type DrainResult, type OutboxDeps } from "./outbox";
 import { pruneOutbox } from "./retention";
@@ -43,8 +44,15 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
       }
     }
     if (result && result.claimed === drain.batchSize) continue;
-    const wait = failures > 0 ? Math.min(60_000, pollMs * 2 ** Math.min(failures, 10)) : pollMs;
-    await wake.sleep(wait, signal);
+    if (failures > 0) {
+      // Back off without waking on appends: during a broker outage every append woke the loop,
+      // which reconnected at once (one attempt and one warning per append, hammering a
+      // recovering broker). Appends meanwhile are kept and drained when the back-off ends.
+      const backoff = Math.min(60_000, pollMs * 2 ** Math.min(failures, 10));
+      await sleep(backoff, undefined, { signal }).catch(() => {});
+    } else {
+      await wake.sleep(pollMs, signal);
+    }
   }
   wake.close();
 }

@@ -1,0 +1,90 @@
+// The outbox worker during a broker outage: appends do not cut its back-off short (one
+// connection attempt per append, 133 in 4 s, before). Against a TCP proxy to the real RabbitMQ
+// (AMQP_URL) that refuses, or passes nothing while keeping sockets open.
+import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { appendToStream } from "../eventStore";
+import { openTestDatabase } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
+import { rabbitBus } from "./bus";
+import { runOutboxLoop } from "./loop";
+import { appended } from "./wakeup";
+
+type Proxy = { url: string; attempts(): number; refuse(): void; blackHole(): void; forward(): void; close(): void };
+
+/** A TCP proxy to RabbitMQ: forwards, refuses (closes each connection at once), or black-holes. */
+async function proxyTo(target: string | null): Promise<Proxy> {
+  let mode: "forward" | "refuse" | "blackHole" = target ? "forward" : "refuse";
+  let attempts = 0;
+  const open: Socket[] = [];
+  const server = createServer((client) => {
+    attempts++;
+    client.on("error", () => {});
+    if (mode === "refuse" || !target) return void client.destroy();
+    const t = new URL(target);
+    const upstream = createConnection({ host: t.hostname, port: Number(t.port || 5672) });
+    upstream.on("error", () => {});
+    open.push(client, upstream);
+    // Sockets opened before a black hole stay silent; later ones are forwarded again (forward()).
+    let silent = false;
+    const silence = () => (silent = true);
+    client.on("data", (d) => (mode === "blackHole" && silence(), !silent && upstream.write(d)));
+    upstream.on("data", (d) => (mode === "blackHole" && silence(), !silent && client.write(d)));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = new URL(target ?? "amqp://guest:guest@127.0.0.1:5672");
+  url.hostname = "127.0.0.1";
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    attempts: () => attempts,
+    refuse: () => void (mode = "refuse"),
+    blackHole: () => void (mode = "blackHole"),
+    forward: () => void (mode = "forward"),
+    close: () => {
+      for (const s of open) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("outbox worker and an unreachable or silent broker [embedded database]", () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openTestDatabase("embedded");
+  });
+  afterAll(async () => db?.close());
+
+  it("appends during a broker outage do not defeat the back-off: connection attempts stay bounded", { timeout: 30_000 }, async () => {
+    const proxy = await proxyTo(null);
+    const bus = rabbitBus(proxy.url, { connectTimeoutMs: 1_000 });
+    const stop = new AbortController();
+    const store = storeOf(db);
+    try {
+      const loop = runOutboxLoop({ store, handlers: new Map(), bus }, { batchSize: 50, maxAttempts: 5, pollMs: 100, signal: stop.signal });
+      // 100 appends over ~3 s, each waking the worker as a committed append does.
+      const started = Date.now();
+      for (let i = 0; i < 100; i++) {
+        await appendToStream(store, newStreamId(), [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
+        appended(store.db);
+        await sleep(30);
+      }
+      const elapsed = Date.now() - started;
+      stop.abort();
+      await loop;
+      // Back-off 200, 400, 800, 1600, 3200 ms ...: a handful of attempts in that time, not one per append.
+      expect(elapsed).toBeGreaterThan(2_500);
+      expect(proxy.attempts()).toBeGreaterThan(1);
+      expect(proxy.attempts()).toBeLessThanOrEqual(6);
+      // Nothing was claimed, so the outage cost no attempts on the rows.
+      const [row] = await db.sql<{ n: bigint; tried: bigint }>("SELECT count(*) AS n, count(*) FILTER (WHERE attempts > 0) AS tried FROM outbox WHERE processed_at IS NULL", []);
+      expect(Number(row!.n)).toBeGreaterThanOrEqual(100);
+      expect(Number(row!.tried)).toBe(0);
+    } finally {
+      await bus.close();
+      proxy.close();
+    }
+  });
+});
