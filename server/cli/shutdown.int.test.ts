@@ -115,14 +115,14 @@ describe.skipIf(!pgUrl)("workers stop within the shutdown bound on SIGTERM [post
     const proxy = await blackHoleProxy(new URL(amqpUrl!));
     try {
       // Connected (the worker checks the broker before each drain, every 200 ms here), then the
-      // broker goes silent: amqplib's close handshake is never answered.
+      // broker goes silent: amqplib's close handshake is never answered (the bus gives up on it
+      // after 2 s, and the worker on any close step after 3 s).
       const out = await stopAfter("outbox.ts", { ...settings, AMQP_URL: proxy.url, OUTBOX_POLL_MS: "200" }, /outbox worker started/, {
         settleMs: 2_000,
         before: () => proxy.blackHole(),
       });
       expect(proxy.connections()).toBeGreaterThan(0);
       expect(out.output).toContain("outbox worker stopped");
-      expect(out.output).toContain("the RabbitMQ connection did not close within");
       expect({ code: out.code, signal: out.signal }).toEqual({ code: 0, signal: null });
       expect(out.stoppedInMs).toBeLessThan(SHUTDOWN_GRACE_MS);
     } finally {

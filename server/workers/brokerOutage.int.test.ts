@@ -1,6 +1,7 @@
 // The outbox worker during a broker outage: appends do not cut its back-off short (one
-// connection attempt per append, 133 in 4 s, before). Against a TCP proxy to the real RabbitMQ
-// (AMQP_URL) that refuses, or passes nothing while keeping sockets open.
+// connection attempt per append, 133 in 4 s, before), and a broker that stops answering fails
+// the publish after the confirm timeout instead of holding the batch for minutes. Against a TCP
+// proxy to the real RabbitMQ (AMQP_URL) that refuses, or passes nothing while keeping sockets open.
 import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,10 @@ import { openTestDatabase } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { rabbitBus } from "./bus";
 import { runOutboxLoop } from "./loop";
+import { drainOutbox } from "./outbox";
 import { appended } from "./wakeup";
+
+const amqpUrl = process.env.AMQP_URL?.trim() || null;
 
 type Proxy = { url: string; attempts(): number; refuse(): void; blackHole(): void; forward(): void; close(): void };
 
@@ -82,6 +86,36 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
       const [row] = await db.sql<{ n: bigint; tried: bigint }>("SELECT count(*) AS n, count(*) FILTER (WHERE attempts > 0) AS tried FROM outbox WHERE processed_at IS NULL", []);
       expect(Number(row!.n)).toBeGreaterThanOrEqual(100);
       expect(Number(row!.tried)).toBe(0);
+    } finally {
+      await bus.close();
+      proxy.close();
+    }
+  });
+
+  it.skipIf(!amqpUrl)("a broker that stops answering fails the publish after the confirm timeout; the rows are retried, then published", { timeout: 60_000 }, async () => {
+    // Earlier rows of this file's database out of the way: only this test's rows count below.
+    await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
+    const proxy = await proxyTo(amqpUrl);
+    const bus = rabbitBus(proxy.url, { confirmTimeoutMs: 1_000 });
+    const store = storeOf(db);
+    const deps = { store, handlers: new Map(), bus };
+    try {
+      await bus.ready();
+      proxy.blackHole();
+      await appendToStream(store, newStreamId(), [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      const started = performance.now();
+      const stalled = await drainOutbox(deps, { batchSize: 10, maxAttempts: 5 });
+      const tookMs = performance.now() - started;
+      expect(stalled).toMatchObject({ claimed: 2, published: 0, retried: 2, deadLettered: 0 });
+      expect(tookMs).toBeLessThan(5_000);
+      const rows = await db.sql<{ attempts: number; last_error: string }>("SELECT attempts, last_error FROM outbox WHERE processed_at IS NULL", []);
+      expect(rows).toHaveLength(2);
+      for (const row of rows) expect(row).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/no publisher confirm/) });
+
+      // The broker answers again: a new connection, and the same rows go out.
+      proxy.forward();
+      await db.sql("UPDATE outbox SET next_retry_at = now() WHERE processed_at IS NULL", []);
+      expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ claimed: 2, published: 2 });
     } finally {
       await bus.close();
       proxy.close();

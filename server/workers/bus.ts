@@ -3,6 +3,7 @@
 // id as messageId (consumers dedupe by it: delivery is at-least-once).
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import type { StoredEvent } from "../eventStore";
+import { componentLogger } from "../log";
 import { sealedFormOf } from "../eventStore/protect";
 import type { Bus } from "./outbox";
 
@@ -27,17 +28,50 @@ export function messageOf(event: StoredEvent) {
   };
 }
 
+export type RabbitBusOptions = {
+  exchange?: string;
+  /** How long a publish waits for the broker's confirm before it fails (default 15 s). */
+  confirmTimeoutMs?: number;
+  /** How long opening a connection may take, TCP and AMQP handshake (default 10 s). */
+  connectTimeoutMs?: number;
+};
+
+/** The AMQP heartbeat (seconds) when AMQP_URL names none: a silent broker is noticed within ~2x. */
+const DEFAULT_HEARTBEAT_S = 15;
+
+function withHeartbeat(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has("heartbeat")) u.searchParams.set("heartbeat", String(DEFAULT_HEARTBEAT_S));
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Ends a connection without the close handshake a broker that stopped answering never completes. */
+function abandon(connection: ChannelModel): void {
+  connection.close().catch(() => {});
+  (connection.connection as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.();
+}
+
 /**
  * A bus on AMQP_URL. Connects on first use; when the connection or channel closes or fails, the
- * next call connects again (the outbox retries whatever was not confirmed).
+ * next call connects again (the outbox retries whatever was not confirmed). A confirm that does
+ * not come within confirmTimeoutMs fails the publish and drops the connection: a broker that
+ * stopped answering (network black hole, a wedged node) otherwise held a batch for minutes, until
+ * TCP or heartbeats gave up, with nothing logged.
  */
-export function rabbitBus(url: string, options: { exchange?: string } = {}): Bus {
+export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
   const exchange = options.exchange ?? EVENTS_EXCHANGE;
+  const confirmTimeoutMs = options.confirmTimeoutMs ?? 15_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const log = componentLogger("bus");
   let current: Promise<{ connection: ChannelModel; channel: ConfirmChannel }> | null = null;
 
   function connect() {
     const opening = (async () => {
-      const connection = await amqp.connect(url);
+      const connection = await amqp.connect(withHeartbeat(url), { timeout: connectTimeoutMs });
       try {
         const forget = () => {
           if (current === opening) current = null;
@@ -74,9 +108,20 @@ export function rabbitBus(url: string, options: { exchange?: string } = {}): Bus
       await session();
     },
     async publish(event) {
-      const { channel } = await session();
+      const open = session();
+      const { connection, channel } = await open;
       const content = Buffer.from(JSON.stringify(messageOf(event)));
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => {
+          // Every publish of the batch times out together: drop and log once per connection.
+          if (current === open) {
+            current = null;
+            log.warn({ confirmTimeoutMs, eventId: event.metadata.eventId }, "no publisher confirm from RabbitMQ in time; dropping the connection (the outbox retries unconfirmed events)");
+            abandon(connection);
+          }
+          reject(new Error(`no publisher confirm from RabbitMQ within ${confirmTimeoutMs} ms`));
+        }, confirmTimeoutMs);
         try {
           channel.publish(
             exchange,
@@ -101,7 +146,7 @@ export function rabbitBus(url: string, options: { exchange?: string } = {}): Bus
         } catch (error) {
           reject(error);
         }
-      });
+      }).finally(() => clearTimeout(timer));
     },
     async close() {
       const open = current;
@@ -109,7 +154,13 @@ export function rabbitBus(url: string, options: { exchange?: string } = {}): Bus
       if (!open) return;
       try {
         const { connection } = await open;
-        await connection.close();
+        // The close handshake, unless the broker has stopped answering: then just the socket.
+        let timer: NodeJS.Timeout | undefined;
+        const closed = await Promise.race([
+          connection.close().then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2_000))),
+        ]).finally(() => clearTimeout(timer));
+        if (!closed) abandon(connection);
       } catch {
         // Already closed or never opened.
       }
