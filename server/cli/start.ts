@@ -13,6 +13,7 @@ import { prepareDemo } from "../../prisma/seed";
 import { signingKeyTextFor } from "../audit/signingKey";
 import { logProjectionVersions } from "../projections/runner";
 import { allProjections } from "../projections/registry";
+import { launcherExitCode } from "./exitCode";
 
 async function main() {
   const e = env();
@@ -61,10 +62,16 @@ async function main() {
       ...(signingKey ? { AUDIT_SIGNING_KEY: signingKey } : {}),
     },
   });
-  const stop = (signal: NodeJS.Signals) => server.kill(signal);
+  const forwarded = new Set<NodeJS.Signals>();
+  const stop = (signal: NodeJS.Signals) => {
+    forwarded.add(signal);
+    server.kill(signal);
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  server.on("exit", (code) => process.exit(code ?? 0));
+  // A server killed by a signal (OOM, kill -9) exited 0 here, so supervisors took a crash for a
+  // clean stop and did not restart it.
+  server.on("exit", (code, signal) => process.exit(launcherExitCode(code, signal, forwarded)));
 }
 
 main().catch((error: unknown) => {
