@@ -415,6 +415,8 @@ export function appEnv(url: string, poolMax: number): NodeJS.ProcessEnv {
     DB_POOL_MAX: String(poolMax),
     NODE_ENV: "production",
     SEED_DEMO_USERS: "true",
+    // A throwaway database: the demo users' published passwords are acceptable here.
+    SEED_DEMO_USERS_IN_PRODUCTION: "true",
     BETTER_AUTH_SECRET: process.env.BETTER_AUTH_SECRET ?? randomBytes(32).toString("base64url"),
     // Production requires the master key: the one this bench process seals its patients' data keys with.
     PHI_MASTER_KEY: resolveMasterKeyText(settings()),

@@ -5,7 +5,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { EnvError, type Env } from "../db/env";
+import { EnvError, signingKeyPemOf, type Env } from "../db/env";
 
 export const devSigningKeyFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "audit-signing-key.pem");
 
@@ -13,7 +13,8 @@ export const devSigningKeyFile = join(/*turbopackIgnore: true*/ process.cwd(), "
 export function parseSigningKey(pem: string): KeyObject {
   let key: KeyObject;
   try {
-    key = createPrivateKey(pem.includes("-----BEGIN") ? pem : Buffer.from(pem, "base64").toString("utf8"));
+    // The same forms env.ts accepts, so a key that passes start-up is the key that signs.
+    key = createPrivateKey(signingKeyPemOf(pem));
   } catch {
     throw new EnvError("Invalid configuration:\n  AUDIT_SIGNING_KEY: must be an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)");
   }

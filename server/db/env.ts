@@ -9,12 +9,32 @@ const postgresUrl = z
   .trim()
   .refine((v) => /^postgres(ql)?:\/\/.+/.test(v), "must be a postgresql:// connection URL");
 
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+/**
+ * Whole numbers in plain decimal digits only. z.coerce.number() took anything Number() takes, so
+ * DB_POOL_MAX=0x10 meant 16, PORT=3e3 meant 3000 and a blank value 0. A blank value is unset
+ * (the default), as for every other setting; anything but digits stays a string and is refused.
+ */
+const plainInteger = (v: unknown) => {
+  const set = emptyToUndefined(v);
+  if (typeof set !== "string") return set;
+  const trimmed = set.trim();
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
+};
+
+const integerMessage = "must be a whole number in decimal digits";
+
 const intFrom = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z.preprocess(plainInteger, z.number({ error: integerMessage }).int(integerMessage).min(min).max(max).default(fallback));
 
 const portMessage = "must be a port number (1-65535)";
 
-const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+/** The PEM text of AUDIT_SIGNING_KEY: as given (escaped newlines restored), or base64 of the PEM. */
+export function signingKeyPemOf(text: string): string {
+  const pem = text.replace(/\\n/g, "\n");
+  return pem.includes("-----BEGIN") ? pem : Buffer.from(pem.trim(), "base64").toString("utf8");
+}
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -25,7 +45,7 @@ export const envSchema = z.object({
    */
   MIGRATION_DATABASE_URL: z.preprocess(emptyToUndefined, postgresUrl.optional()),
   /** Where the embedded database keeps its files when DATABASE_URL is unset. */
-  PGLITE_DIR: z.string().min(1).default(".data/pglite"),
+  PGLITE_DIR: z.string().trim().min(1, "must name a folder").default(".data/pglite"),
   DB_POOL_MAX: intFrom(1, 200, 10),
   /**
    * Seconds an idle pooled connection is kept before it is closed; 0 (the default): kept until
@@ -71,8 +91,14 @@ export const envSchema = z.object({
       c.addIssue({ code: "custom", message: `must be a hop count or comma-separated proxy addresses: ${(error as Error).message}` });
     }
   }),
-  /** Seed the demo users (one per role). Default: yes, except when NODE_ENV=production. */
+  /**
+   * Seed the demo users (one per role). Default: yes, except when NODE_ENV=production, where
+   * `true` also needs SEED_DEMO_USERS_IN_PRODUCTION=true: they include an admin whose password is
+   * published in this repository.
+   */
   SEED_DEMO_USERS: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).optional()),
+  /** Acknowledges demo users (published passwords) on a production build: throwaway benchmarks only. */
+  SEED_DEMO_USERS_IN_PRODUCTION: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).optional()),
   /** RabbitMQ for the outbox worker (amqp[s]://user:pass@host:5672/vhost). Unset: in-process handlers only. */
   AMQP_URL: z.preprocess(
     emptyToUndefined,
@@ -91,10 +117,10 @@ export const envSchema = z.object({
    * a development key in .data/ (outside production), or no sealing (production).
    */
   AUDIT_SIGNING_KEY: z.preprocess(
-    // PEM arrives from env files with its newlines escaped.
+    // PEM arrives from env files with its newlines escaped, or as base64 of the PEM (one line).
     (v) => {
       const set = emptyToUndefined(v);
-      return typeof set === "string" ? set.replace(/\\n/g, "\n") : set;
+      return typeof set === "string" ? signingKeyPemOf(set) : set;
     },
     z
       .string()
@@ -104,7 +130,7 @@ export const envSchema = z.object({
         } catch {
           return false;
         }
-      }, "must be an Ed25519 private key in PEM (openssl genpkey -algorithm ed25519)")
+      }, "must be an Ed25519 private key in PEM, or that PEM in base64 (openssl genpkey -algorithm ed25519)")
       .optional(),
   ),
   /**
@@ -131,8 +157,8 @@ export const envSchema = z.object({
   CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
   /** The console's port (npm start, next start). */
   PORT: z.preprocess(
-    emptyToUndefined,
-    z.coerce.number({ error: portMessage }).int(portMessage).min(1, portMessage).max(65_535, portMessage).default(3000),
+    plainInteger,
+    z.number({ error: portMessage }).int(portMessage).min(1, portMessage).max(65_535, portMessage).default(3000),
   ),
   /** Bearer token of GET /api/metrics (and the worker's metrics port). Unset: /api/metrics answers 503. */
   METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
@@ -163,6 +189,13 @@ function crossChecks(source: Record<string, string | undefined>): string[] {
   // Never a generated key file in production: a dump of the disk would then hold the key too.
   if (source.NODE_ENV === "production" && !source.PHI_MASTER_KEY?.trim()) {
     problems.push("PHI_MASTER_KEY: required when NODE_ENV=production (32 bytes in base64, e.g. `openssl rand -base64 32`); it encrypts every patient's data key");
+  }
+  // The demo users include an admin whose password is in this repository: on a production
+  // build that is an open door unless someone says, in so many words, that it is a throwaway.
+  if (source.NODE_ENV === "production" && source.SEED_DEMO_USERS?.trim() === "true" && source.SEED_DEMO_USERS_IN_PRODUCTION?.trim() !== "true") {
+    problems.push(
+      "SEED_DEMO_USERS: true is refused when NODE_ENV=production: it seeds an admin whose password is published; for a throwaway benchmark or demo also set SEED_DEMO_USERS_IN_PRODUCTION=true",
+    );
   }
   return problems;
 }

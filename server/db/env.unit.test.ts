@@ -1,9 +1,10 @@
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { EnvError, parseEnv } from "./env";
+import { parseSigningKey } from "../audit/signingKey";
 import { resolveMasterKeyText } from "./phiKey";
 
 const phiKey = randomBytes(32).toString("base64");
@@ -42,6 +43,46 @@ describe("environment", () => {
     for (const bad of ["abc", "0", "65536", "80.5", "-1"]) {
       expect(() => parseEnv({ PORT: bad }), bad).toThrow(/PORT: must be a port number \(1-65535\)/);
     }
+  });
+
+  it("takes whole numbers in plain decimal digits only: no hex, exponent or fraction; blank is unset", () => {
+    expect(parseEnv({ DB_POOL_MAX: "16" }).DB_POOL_MAX).toBe(16);
+    expect(parseEnv({ DB_POOL_MAX: " 7 " }).DB_POOL_MAX).toBe(7);
+    expect(parseEnv({ DB_POOL_MAX: "" }).DB_POOL_MAX).toBe(10);
+    expect(parseEnv({ DEMO_PATIENTS: "  " }).DEMO_PATIENTS).toBe(200);
+    for (const bad of ["0x10", "1e1", "1.0", "+5", "0b11", "Infinity", "ten"]) {
+      expect(() => parseEnv({ DB_POOL_MAX: bad }), bad).toThrow(/DB_POOL_MAX: must be a whole number in decimal digits/);
+    }
+    for (const bad of ["3e3", "0xBB8", "3000.0"]) {
+      expect(() => parseEnv({ PORT: bad }), bad).toThrow(/PORT: must be a port number/);
+    }
+  });
+
+  it("refuses a blank PGLITE_DIR and trims one with spaces around it", () => {
+    expect(() => parseEnv({ PGLITE_DIR: "   " })).toThrow(/PGLITE_DIR: must name a folder/);
+    expect(parseEnv({ PGLITE_DIR: " /var/lib/emr/pglite " }).PGLITE_DIR).toBe("/var/lib/emr/pglite");
+  });
+
+  it("refuses SEED_DEMO_USERS=true in production (an admin with a published password) unless acknowledged", () => {
+    const prod = { NODE_ENV: "production", BETTER_AUTH_SECRET: "s".repeat(32), PHI_MASTER_KEY: phiKey };
+    expect(() => parseEnv({ ...prod, SEED_DEMO_USERS: "true" })).toThrow(/SEED_DEMO_USERS: true is refused when NODE_ENV=production/);
+    expect(() => parseEnv({ ...prod, SEED_DEMO_USERS: "true", SEED_DEMO_USERS_IN_PRODUCTION: "false" })).toThrow(/SEED_DEMO_USERS/);
+    expect(parseEnv({ ...prod, SEED_DEMO_USERS: "true", SEED_DEMO_USERS_IN_PRODUCTION: "true" }).SEED_DEMO_USERS).toBe("true");
+    expect(parseEnv({ ...prod, SEED_DEMO_USERS: "false" }).SEED_DEMO_USERS).toBe("false");
+    expect(parseEnv({ NODE_ENV: "development", SEED_DEMO_USERS: "true" }).SEED_DEMO_USERS).toBe("true");
+  });
+
+  it("accepts AUDIT_SIGNING_KEY in exactly the forms the signer parses: PEM, escaped-newline PEM, base64 of the PEM", () => {
+    const pem = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const keyBytes = (text: string) => parseSigningKey(text).export({ type: "pkcs8", format: "der" }).toString("hex");
+    for (const form of [pem, pem.replace(/\n/g, "\\n"), Buffer.from(pem).toString("base64")]) {
+      const parsed = parseEnv({ AUDIT_SIGNING_KEY: form }).AUDIT_SIGNING_KEY!;
+      expect(keyBytes(parsed)).toBe(keyBytes(pem));
+      expect(keyBytes(form)).toBe(keyBytes(pem));
+    }
+    const notAKey = Buffer.from("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIP\n-----END PRIVATE KEY-----").toString("base64");
+    expect(() => parseEnv({ AUDIT_SIGNING_KEY: notAKey })).toThrow(/AUDIT_SIGNING_KEY: must be an Ed25519 private key/);
+    expect(() => parseSigningKey(notAKey)).toThrow(/AUDIT_SIGNING_KEY/);
   });
 
   it("requires BETTER_AUTH_SECRET when NODE_ENV=production, reported with the other problems", () => {
