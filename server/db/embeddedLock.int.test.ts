@@ -54,6 +54,19 @@ describe("the embedded database has one owner", () => {
     again.release();
   });
 
+  it("takes over a lock with this process's pid but another start time (a restarted container's pid came round), and names another host's lock for what it is", () => {
+    const dataDir = freshDir();
+    mkdirSync(dataDir, { recursive: true });
+    const lockPath = `${dataDir}.lock`;
+    writeFileSync(lockPath, JSON.stringify({ pid: process.pid, host: hostname(), started: 12345, command: "npm run start", since: "2026-11-01T00:00:00.000Z" }));
+    const lock = lockEmbeddedDatabase(dataDir);
+    expect(JSON.parse(readFileSync(lockPath, "utf8")).started).not.toBe(12345);
+    lock.release();
+
+    writeFileSync(lockPath, JSON.stringify({ pid: 1, host: "old-container-3f2a", started: 999, command: "npm run start", since: "2026-11-01T00:00:00.000Z" }));
+    expect(() => lockEmbeddedDatabase(dataDir)).toThrow(new RegExp(`another host \\(old-container-3f2a\\).*delete ${lockPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+  });
+
   it("refuses another process's folder, naming the process and what to do instead; takes over after kill -9", { timeout: 180_000 }, async () => {
     const dataDir = freshDir();
     const child = await holder(dataDir);

@@ -162,8 +162,16 @@ function lockPathOf(dataDir: string): string {
 }
 
 function inUseMessage(dataDir: string, held: LockInfo): string {
+  // Another host's process cannot be looked at from here. A container recreated with the folder
+  // on a volume gets a new hostname: its old lock names a process that no longer exists.
+  const elsewhere =
+    held.host === hostname()
+      ? ""
+      : `That process runs on another host (${held.host}), so whether it is alive cannot be told from here: ` +
+        `if that machine or container is gone, delete ${lockPathOf(dataDir)} and start again. `;
   return (
     `The embedded database at ${dataDir} is in use by process ${held.pid} (${held.command}, since ${held.since}). ` +
+    elsewhere +
     "It belongs to one process at a time: stop that process first, or run this against PostgreSQL " +
     "(set DATABASE_URL), where several processes may share the database. With `npm start` running, the " +
     "outbox and projections already run inside it, and POST /api/cron/outbox drains on demand."
@@ -201,7 +209,10 @@ export function lockEmbeddedDatabase(dataDir: string, hooks: LockTestHooks = {})
     if (!createLock(path, JSON.stringify(mine))) {
       const raw = readRaw(path);
       const held = parseLock(raw);
-      if (held && held.pid === process.pid && held.host === mine.host) {
+      // Our pid, and our start time: this process holds it. Our pid with another start time is a
+      // dead process's lock whose pid came round to us (a container restarted after kill -9 or
+      // an out-of-memory kill numbers its processes from 1 again): stale, taken over below.
+      if (held && held.pid === process.pid && held.host === mine.host && (held.started === null || mine.started === null || held.started === mine.started)) {
         throw new EmbeddedDatabaseLockedError(`The embedded database at ${dataDir} is already open in this process`);
       }
       if (held && alive(held)) throw new EmbeddedDatabaseLockedError(inUseMessage(dataDir, held));
