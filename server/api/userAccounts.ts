@@ -113,7 +113,18 @@ export async function setUserRoles(
           if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
         }
         // The actor is another admin here (own roles were refused above): this is the second pair
-        // of eyes an account that is both admin and a reader of patient data needs.
+        // of eyes an account that is both admin and a reader of patient data needs. Not when the
+        // actor made the account: they chose its password, so granting it the other half would be
+        // one person holding both (create as admin, then grant clinician).
+        if (input.roles.includes("admin") && input.roles.some((r) => phiRoles.includes(r))) {
+          const [created] = await tx.$queryRaw<{ user_id: string }[]>`SELECT user_id FROM events WHERE stream_id = ${userStream(input.userId)} AND version = 1`;
+          if (created?.user_id === actor.userId) {
+            throw new TRPCError({
+              code: "FORBIDDEN",
+              message: "You made this account and chose its password: another admin must grant it admin together with a role that reads patient data",
+            });
+          }
+        }
         const updated = await tx.user.update({
           where: { id: input.userId },
           data: { roles: input.roles },

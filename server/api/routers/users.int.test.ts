@@ -114,6 +114,13 @@ describeEachDatabase("users (admin)", (db) => {
     expect(last.metadata.userId).toBe(b.id);
     // Only refused changes were tried by A: its stream holds the creation and B's grant.
     expect((await events(a.id)).map((e) => e.type)).toEqual(["UserCreated", "UserRolesChanged"]);
+
+    // Nor in two steps by one admin: B makes an admin account (and knows its password), then
+    // cannot grant it a role that reads patient data; A, who did not make it, can.
+    const x = await asB.users.create({ email: `sod-x-${tag}@test.invalid`, name: "Admin X", password, roles: ["admin"] });
+    expect(await codeOf(asB.users.setRoles({ userId: x.id, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
+    expect(await rolesOf(x.id)).toEqual(["admin"]);
+    expect(await codeOf(asA.users.setRoles({ userId: x.id, roles: ["admin", "compliance"], reason }))).toBe("OK");
   });
 });
 
