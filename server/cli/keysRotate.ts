@@ -6,9 +6,8 @@
 // once it says so: it says so only when no data key is left under an old master key.
 // Exit codes: 0 complete; 1 error, or another rotation is running; 75 keys still locked by
 // another transaction after waiting (run it again); 130 stopped by a signal.
-import { openDatabase } from "../db/client";
+import { ensureMigrated, openDatabase } from "../db/client";
 import { env, EnvError } from "../db/env";
-import { migrate } from "../db/migrate";
 import { masterKeysOf } from "../db/phiKey";
 import { RotationBusyError, rotateMasterKey } from "../db/phiRotate";
 
@@ -17,7 +16,9 @@ async function main(): Promise<number> {
   const keys = masterKeysOf(e);
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   try {
-    await migrate(db);
+    // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
+    // schema a newer release has already migrated instead of refusing (a rolling deploy).
+    await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
     process.once("SIGTERM", () => stop.abort());

@@ -1,10 +1,9 @@
 // npm run worker:outbox: the outbox worker, woken by appends (LISTEN emr_appended on PostgreSQL)
 // and polling every OUTBOX_POLL_MS as the fallback, until SIGTERM/SIGINT. Several may run at once
 // (rows are claimed with SKIP LOCKED and a lease). Serves its own metrics on WORKER_METRICS_PORT.
-import { openDatabase } from "../db/client";
+import { ensureMigrated, openDatabase } from "../db/client";
 import { checkMasterKeys, defaultKeyRing } from "../db/phiKey";
 import { env } from "../db/env";
-import { migrate } from "../db/migrate";
 import { storeFor } from "../api/context";
 import { componentLogger } from "../log";
 import { observeProcess } from "../metrics/process";
@@ -26,7 +25,9 @@ async function main() {
   const metricsServer = e.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ port: e.WORKER_METRICS_PORT, db: db.prisma, token: e.METRICS_TOKEN }) : null;
   let stopRollups: (() => void) | null = null;
   try {
-    await migrate(db);
+    // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
+    // schema a newer release has already migrated instead of refusing (a rolling deploy).
+    await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
     // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
     await checkMasterKeys(db.sql, defaultKeyRing());
     stopRollups = observeProcess(db);

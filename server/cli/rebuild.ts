@@ -6,9 +6,8 @@
 import { userInfo } from "node:os";
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { openDatabase } from "../db/client";
+import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
-import { migrate } from "../db/migrate";
 import { storeFor } from "../api/context";
 import { allProjections } from "../projections/registry";
 import { runRebuilds, startRebuilds, type Progress } from "../projections/rebuild";
@@ -39,7 +38,9 @@ async function main(): Promise<number> {
   const e = env();
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   try {
-    await migrate(db);
+    // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
+    // schema a newer release has already migrated instead of refusing (a rolling deploy).
+    await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
     const store = storeFor(db);
     const user = values.user ?? `cli:${userInfo().username}`;
     const started = await startRebuilds(store, positionals, { reason: values.reason, userId: user, correlationId: `cli-${randomUUID()}` });

@@ -3,10 +3,9 @@
 // that projection's runner. Several workers may run: outbox rows are claimed with SKIP LOCKED,
 // and each projection has one active runner at a time (a lease; another takes over when it dies).
 import { parseArgs } from "node:util";
-import { openDatabase } from "../db/client";
+import { ensureMigrated, openDatabase } from "../db/client";
 import { checkMasterKeys, defaultKeyRing } from "../db/phiKey";
 import { env } from "../db/env";
-import { migrate } from "../db/migrate";
 import { observeProcess } from "../metrics/process";
 import { listenForAppends, onAppended, type AppendListener } from "../workers/wakeup";
 import { storeFor } from "../api/context";
@@ -31,7 +30,9 @@ async function main() {
   let listener: AppendListener | null = null;
   let stopRollups: (() => void) | null = null;
   try {
-    await migrate(db);
+    // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
+    // schema a newer release has already migrated instead of refusing (a rolling deploy).
+    await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
     // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
     await checkMasterKeys(db.sql, defaultKeyRing());
     await logProjectionVersions(db.prisma, allProjections, log);
