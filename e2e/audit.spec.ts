@@ -2,7 +2,7 @@
 // opens the chart; the officer finds the patient, sees the change and its reason in the timeline,
 // travels back to before it and sees the old number, and sees the clinician's read in the log.
 import { expect, test } from "@playwright/test";
-import { signIn, call } from "./helpers";
+import { signIn, call, query } from "./helpers";
 
 test("compliance follows a change through the timeline, travels to before it, and sees who viewed the chart", async ({ page }) => {
   // The clinician: register, then correct the phone number with a reason, then open the chart.
@@ -80,4 +80,47 @@ test("compliance follows a change through the timeline, travels to before it, an
   await expect(page.getByTestId("event-metadata")).toContainText(`patient-${patientId}`);
   await expect(page.getByTestId("event-payload")).toContainText("Patient reported a new mobile number");
   await expect(page.getByTestId("correlated-events")).toContainText("this event");
+});
+
+test("the event log stays contiguous after Load older when new events arrive and the log refreshes", async ({ page, browser }) => {
+  // The officer loads two pages of the log.
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto("/audit/events");
+  const rows = page.getByTestId("event-row");
+  await expect(rows).toHaveCount(50);
+  await page.getByRole("button", { name: "Load older" }).click();
+  await expect(rows).toHaveCount(100);
+  const ids = () => rows.evaluateAll((els) => els.map((el) => el.getAttribute("data-event-id")));
+  const firstLoad = await ids();
+
+  // Meanwhile a clinician records three events.
+  const clinic = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const clinician = await clinic.newPage();
+  await signIn(clinician, "clinician@demo.test", "Casey Clinician");
+  const { patientId } = await call<{ patientId: string }>(clinician, "patient.register", {
+    mrn: `GP${Date.now().toString(36).toUpperCase().slice(-8)}`,
+    givenName: "Gus",
+    familyName: `Gapless${Date.now().toString(36)}`,
+    dateOfBirth: "1959-11-02",
+    sex: "male",
+  });
+  for (const kind of ["fall_risk", "contact_isolation"]) await call(clinician, "patient.recordAlert", { patientId, kind, note: null });
+  await clinic.close();
+
+  // The officer comes back to the tab: the focus refetch (once the data is stale) re-reads both pages.
+  await page.waitForTimeout(5_500);
+  await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange", { bubbles: true })));
+  await expect(rows.first()).not.toHaveAttribute("data-event-id", firstLoad[0]!);
+  const shown = await ids();
+  expect(shown).toHaveLength(100);
+  // The same 100 events the API lists from the newest shown, none missing between the pages.
+  const log = await query<{ items: { eventId: string }[] }>(page, "audit.events", { limit: 200 });
+  const all = log.items.map((e) => e.eventId);
+  const start = all.indexOf(shown[0]!);
+  expect(start).toBeGreaterThanOrEqual(0);
+  expect(shown).toEqual(all.slice(start, start + 100));
+  // What was on screen before is still there, in order, moved down by the new events.
+  const moved = shown.indexOf(firstLoad[0]!);
+  expect(moved).toBeGreaterThan(0);
+  expect(shown.slice(moved)).toEqual(firstLoad.slice(0, 100 - moved));
 });

@@ -4,6 +4,7 @@
 // allergies, the safety banner and the medication check with its override, on a desktop and on
 // a phone, where no page may be wider than the screen.
 import { expect, test, type Page } from "@playwright/test";
+import { call, query } from "./helpers";
 
 const password = "demo-password-2026";
 
@@ -480,4 +481,53 @@ test("registering someone already registered shows the chart that exists first, 
   await expect(page).toHaveURL(/\/patients\/[0-9a-f-]{36}/);
   await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
   expect(new URL(page.url()).pathname.split("/")[2]).not.toBe(firstId);
+});
+
+/** A patient registered through the API by the signed-in clinician (so in their care), their chart open. */
+async function patientWithChartOpen(page: Page, given: string, family: string) {
+  const { patientId } = await call<{ patientId: string }>(page, "patient.register", {
+    mrn: uniqueMrn(),
+    givenName: given,
+    familyName: family,
+    dateOfBirth: "1968-05-20",
+    sex: "male",
+  });
+  return patientId;
+}
+
+test("the chart's history stays whole after Load older and a save that adds events", async ({ page }) => {
+  await signInAsClinician(page);
+  const patientId = await patientWithChartOpen(page, "Mira", `Paged${Date.now().toString(36)}`);
+  // More than a page of 20 events: an alert recorded and resolved, twelve times.
+  for (let i = 0; i < 12; i++) {
+    const { alertId } = await call<{ alertId: string }>(page, "patient.recordAlert", { patientId, kind: "fall_risk", note: `note ${i}` });
+    await call(page, "patient.resolveAlert", { patientId, alertId, reason: "Reassessed" });
+  }
+  const history = async () => (await query<{ items: { eventId: string }[] }>(page, "patient.history", { patientId, limit: 200 })).items.map((e) => e.eventId);
+  const before = await history();
+  expect(before.length).toBeGreaterThan(20);
+  expect(before.length).toBeLessThan(38);
+  await page.goto(`/patients/${patientId}`);
+  const panel = page.getByRole("region", { name: "Recent history" });
+  const events = panel.locator("li.event[data-event-id]");
+  const shown = () => events.evaluateAll((els) => els.map((el) => el.getAttribute("data-event-id")));
+  await expect(events).toHaveCount(20);
+  await panel.getByRole("button", { name: "Load older" }).click();
+  await expect(events).toHaveCount(before.length);
+
+  // Saves in this tab add three events and re-read the history: page 1 now starts with them, and
+  // page 2 goes on from where the new page 1 ends, so the events pushed off page 1 stay in view.
+  for (const kind of ["fall_risk", "contact_isolation", "difficult_airway"]) {
+    await page.getByRole("button", { name: "Record alert" }).click();
+    const alertForm = page.getByRole("form", { name: "Record alert" });
+    await alertForm.getByLabel("Alert").selectOption(kind);
+    await alertForm.getByRole("button", { name: "Record alert" }).click();
+    await expect(alertForm).toHaveCount(0);
+  }
+  const after = await history();
+  expect(after).toHaveLength(before.length + 3);
+  await expect(events.first()).toHaveAttribute("data-event-id", after[0]!);
+  await expect(events).toHaveCount(after.length);
+  expect(await shown()).toEqual(after);
+  await expect(panel.getByRole("button", { name: "Load older" })).toHaveCount(0);
 });

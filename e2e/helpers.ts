@@ -17,7 +17,7 @@ export async function signOut(page: Page) {
   await expect(page).toHaveURL(/\/sign-in/);
 }
 
-/** A tRPC call (mutation or query) from the signed-in page. */
+/** A tRPC mutation from the signed-in page. */
 export async function call<T>(page: Page, path: string, input: unknown): Promise<T> {
   return page.evaluate(
     async ({ path, input }) => {
@@ -26,6 +26,19 @@ export async function call<T>(page: Page, path: string, input: unknown): Promise
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ json: input }),
       });
+      const body = await response.json();
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
+      return body.result.data.json;
+    },
+    { path, input },
+  ) as Promise<T>;
+}
+
+/** A tRPC query from the signed-in page: a GET, as the server serves queries only that way. */
+export async function query<T>(page: Page, path: string, input: unknown): Promise<T> {
+  return page.evaluate(
+    async ({ path, input }) => {
+      const response = await fetch(`/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`);
       const body = await response.json();
       if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body.error?.json?.message ?? body)}`);
       return body.result.data.json;

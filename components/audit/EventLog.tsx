@@ -1,15 +1,15 @@
 "use client";
 // The global event log for compliance: filters in the URL (shareable, back button works), a
-// dense table newest first, one page per "Load older" (keyset on the global position).
+// dense table newest first, one more page per "Load older" (keyset on the global position).
 import { DateTime } from "../DateTime";
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent, type MouseEvent } from "react";
 import { ExportMenu } from "./ExportMenu";
 import { eventTitle, formatInstant } from "../format";
 import { EmptyState, ErrorState } from "../States";
-import { useTRPC } from "../trpc";
+import { useTRPC, useTRPCClient } from "../trpc";
 import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
 import { useHydrated } from "./useHydrated";
 
@@ -223,7 +223,29 @@ function FilterBar({ initial, onApply }: { initial: EventFilters; onApply: (f: E
 }
 
 function EventTable({ filters, filtered }: { filters: EventFilters; filtered: boolean }) {
-  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const router = useRouter();
+  const input = inputOf(filters);
+  // One query for all the pages shown: a refetch (focus, invalidation) re-reads them in order from
+  // the newest, each cursor taken from the page just re-read. Pages as separate queries kept the
+  // cursors of the first load, so events that arrived meanwhile pushed older ones into a gap.
+  const pages = useInfiniteQuery({
+    queryKey: [...trpc.audit.events.pathKey(), { input, type: "infinite" }],
+    queryFn: ({ pageParam, signal }) => client.audit.events.query({ ...input, before: pageParam }, { signal }),
+    initialPageParam: undefined as number | undefined,
+    getNextPageParam: (page) => page.nextBefore ?? undefined,
+  });
+  const colSpan = 7;
+
+  function openRow(event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) {
+    // Links inside the row (filters, the patient) keep their own meaning.
+    if ((event.target as HTMLElement).closest("a, button, input, select")) return;
+    if (window.getSelection()?.toString()) return;
+    router.push(`/audit/events/${item.eventId}`);
+  }
+
+  const items = pages.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <div className="table-scroll">
       <table className="data dense events-table" aria-describedby="event-log-title">
@@ -240,148 +262,140 @@ function EventTable({ filters, filtered }: { filters: EventFilters; filtered: bo
             <th scope="col">Causation</th>
           </tr>
         </thead>
-        {cursors.map((before, i) => (
-          <EventPage
-            key={before ?? "first"}
-            filters={filters}
-            before={before}
-            first={i === 0}
-            last={i === cursors.length - 1}
-            filtered={filtered}
-            onOlder={(next) => setCursors((c) => [...c, next])}
-          />
-        ))}
+        {pages.isPending ? (
+          <tbody aria-busy="true">
+            {Array.from({ length: 8 }, (_, r) => (
+              <tr key={r} aria-hidden={r > 0 ? true : undefined}>
+                <td colSpan={colSpan}>
+                  {r === 0 ? <span className="sr-only">Loading events…</span> : null}
+                  <div className="skeleton" style={{ width: `${60 + ((r * 13) % 35)}%` }} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        ) : pages.isError && !pages.data ? (
+          <tbody>
+            <tr>
+              <td colSpan={colSpan}>
+                <ErrorState onRetry={() => void pages.refetch()}>The events could not be loaded: {errorText(pages.error)}</ErrorState>
+              </td>
+            </tr>
+          </tbody>
+        ) : (
+          <tbody>
+            {pages.isRefetchError ? (
+              <tr>
+                <td colSpan={colSpan}>
+                  <ErrorState onRetry={() => void pages.refetch()}>
+                    The log could not be refreshed: {errorText(pages.error)}. The events below are as last loaded.
+                  </ErrorState>
+                </td>
+              </tr>
+            ) : null}
+            {items.length === 0 ? (
+              <tr>
+                <td colSpan={colSpan}>
+                  <EmptyState role="status" testId="events-empty">
+                    {filtered ? "No events match these filters." : "The log is empty."}
+                  </EmptyState>
+                </td>
+              </tr>
+            ) : null}
+            {items.map((e) => (
+              <EventRow key={e.eventId} e={e} onOpen={openRow} />
+            ))}
+            {pages.isFetchingNextPage ? (
+              <tr aria-busy="true">
+                <td colSpan={colSpan}>
+                  <span className="sr-only">Loading older events…</span>
+                  <div className="skeleton" style={{ width: "70%" }} />
+                </td>
+              </tr>
+            ) : null}
+            {pages.isFetchNextPageError ? (
+              <tr>
+                <td colSpan={colSpan}>
+                  <ErrorState onRetry={() => void pages.fetchNextPage()}>The older events could not be loaded: {errorText(pages.error)}</ErrorState>
+                </td>
+              </tr>
+            ) : null}
+            {pages.hasNextPage && !pages.isFetchingNextPage && !pages.isFetchNextPageError ? (
+              <tr className="load-more-row">
+                <td colSpan={colSpan}>
+                  <div className="load-more">
+                    <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
+                      Load older
+                    </button>
+                  </div>
+                </td>
+              </tr>
+            ) : null}
+            {!pages.hasNextPage && items.length > 0 ? (
+              <tr className="end-row">
+                <td colSpan={colSpan} className="muted small">
+                  End of the log{filtered ? " for these filters" : ""}.
+                </td>
+              </tr>
+            ) : null}
+          </tbody>
+        )}
       </table>
     </div>
   );
 }
 
-function EventPage(props: { filters: EventFilters; before?: number; first: boolean; last: boolean; filtered: boolean; onOlder: (before: number) => void }) {
-  const trpc = useTRPC();
-  const router = useRouter();
-  const page = useQuery(trpc.audit.events.queryOptions({ ...inputOf(props.filters), before: props.before }));
-  const colSpan = 7;
-  if (page.isPending) {
-    return (
-      <tbody aria-busy="true">
-        {Array.from({ length: props.first ? 8 : 2 }, (_, r) => (
-          <tr key={r} aria-hidden={r > 0 ? true : undefined}>
-            <td colSpan={colSpan}>
-              {r === 0 ? <span className="sr-only">Loading events…</span> : null}
-              <div className="skeleton" style={{ width: `${60 + ((r * 13) % 35)}%` }} />
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    );
-  }
-  if (page.isError) {
-    return (
-      <tbody>
-        <tr>
-          <td colSpan={colSpan}>
-            <ErrorState onRetry={() => void page.refetch()}>The events could not be loaded: {errorText(page.error)}</ErrorState>
-          </td>
-        </tr>
-      </tbody>
-    );
-  }
-  const { items, nextBefore } = page.data;
-
-  function openRow(event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) {
-    // Links inside the row (filters, the patient) keep their own meaning.
-    if ((event.target as HTMLElement).closest("a, button, input, select")) return;
-    if (window.getSelection()?.toString()) return;
-    router.push(`/audit/events/${item.eventId}`);
-  }
-
+function EventRow({ e, onOpen }: { e: AuditEvent; onOpen: (event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) => void }) {
+  const stream = splitStream(e.streamId);
+  const occurredApart = Math.abs(e.occurredAt.getTime() - e.recordedAt.getTime()) > 60_000;
   return (
-    <tbody>
-      {items.length === 0 && props.first ? (
-        <tr>
-          <td colSpan={colSpan}>
-            <EmptyState role="status" testId="events-empty">
-              {props.filtered ? "No events match these filters." : "The log is empty."}
-            </EmptyState>
-          </td>
-        </tr>
-      ) : null}
-      {items.map((e) => {
-        const stream = splitStream(e.streamId);
-        const occurredApart = Math.abs(e.occurredAt.getTime() - e.recordedAt.getTime()) > 60_000;
-        return (
-          <tr key={e.eventId} className="clickable" onClick={(ev) => openRow(ev, e)} data-testid="event-row" data-event-type={e.type}>
-            <td className="nowrap mono-nums">
-              <DateTime value={e.recordedAt} />
-              {occurredApart ? (
-                <div className="muted small" title={`occurred ${formatInstant(e.occurredAt)}`}>
-                  occurred <DateTime value={e.occurredAt} precision="minute" />
-                </div>
-              ) : null}
-            </td>
-            <td>
-              <Link href={`/audit/events/${e.eventId}`} className="strong" title={e.type}>
-                {eventTitle(e.type)}
-              </Link>
-              {e.undecodable ? (
-                <>
-                  {" "}
-                  <span className="badge warn" title={`Shown as stored: ${e.undecodable}`} data-testid="undecodable-badge">
-                    unreadable
-                  </span>
-                </>
-              ) : null}
-            </td>
-            <td className="nowrap">
-              <span className="kind">{e.aggregateType}</span>{" "}
-              <Link href={eventLogHref({ stream: e.streamId })} className="mono" title={`All events of stream ${e.streamId}`}>
-                {shortId(stream.id)}
-              </Link>
-              {e.patientId ? (
-                <>
-                  {" · "}
-                  <Link href={`/audit/patients/${e.patientId}`} title={`Patient ${e.patientId}: timeline and time travel`}>
-                    patient
-                  </Link>
-                </>
-              ) : null}
-            </td>
-            <td className="num">{e.version}</td>
-            <td>
-              {e.userName ? <span title={e.userId}>{e.userName}</span> : <code title={e.userId}>{shortId(e.userId, 14)}</code>}
-            </td>
-            <td>
-              <Link href={eventLogHref({ correlation: e.correlationId })} className="mono" title={`Everything in request ${e.correlationId}`}>
-                {shortId(e.correlationId)}
-              </Link>
-            </td>
-            <td>
-              <code className="muted" title={e.causationId ?? "none"}>
-                {causationLabel(e.causationId)}
-              </code>
-            </td>
-          </tr>
-        );
-      })}
-      {props.last && nextBefore !== null ? (
-        <tr className="load-more-row">
-          <td colSpan={colSpan}>
-            <div className="load-more">
-              <button type="button" className="secondary" onClick={() => props.onOlder(nextBefore)}>
-                Load older
-              </button>
-            </div>
-          </td>
-        </tr>
-      ) : null}
-      {props.last && nextBefore === null && items.length > 0 ? (
-        <tr className="end-row">
-          <td colSpan={colSpan} className="muted small">
-            End of the log{props.filtered ? " for these filters" : ""}.
-          </td>
-        </tr>
-      ) : null}
-    </tbody>
+    <tr className="clickable" onClick={(ev) => onOpen(ev, e)} data-testid="event-row" data-event-type={e.type} data-event-id={e.eventId}>
+      <td className="nowrap mono-nums">
+        <DateTime value={e.recordedAt} />
+        {occurredApart ? (
+          <div className="muted small" title={`occurred ${formatInstant(e.occurredAt)}`}>
+            occurred <DateTime value={e.occurredAt} precision="minute" />
+          </div>
+        ) : null}
+      </td>
+      <td>
+        <Link href={`/audit/events/${e.eventId}`} className="strong" title={e.type}>
+          {eventTitle(e.type)}
+        </Link>
+        {e.undecodable ? (
+          <>
+            {" "}
+            <span className="badge warn" title={`Shown as stored: ${e.undecodable}`} data-testid="undecodable-badge">
+              unreadable
+            </span>
+          </>
+        ) : null}
+      </td>
+      <td className="nowrap">
+        <span className="kind">{e.aggregateType}</span>{" "}
+        <Link href={eventLogHref({ stream: e.streamId })} className="mono" title={`All events of stream ${e.streamId}`}>
+          {shortId(stream.id)}
+        </Link>
+        {e.patientId ? (
+          <>
+            {" · "}
+            <Link href={`/audit/patients/${e.patientId}`} title={`Patient ${e.patientId}: timeline and time travel`}>
+              patient
+            </Link>
+          </>
+        ) : null}
+      </td>
+      <td className="num">{e.version}</td>
+      <td>{e.userName ? <span title={e.userId}>{e.userName}</span> : <code title={e.userId}>{shortId(e.userId, 14)}</code>}</td>
+      <td>
+        <Link href={eventLogHref({ correlation: e.correlationId })} className="mono" title={`Everything in request ${e.correlationId}`}>
+          {shortId(e.correlationId)}
+        </Link>
+      </td>
+      <td>
+        <code className="muted" title={e.causationId ?? "none"}>
+          {causationLabel(e.causationId)}
+        </code>
+      </td>
+    </tr>
   );
 }
-

@@ -3,14 +3,14 @@
 // on both time axes (the moment lives in the URL: ?asOf=ISO for "as recorded at", ?happenedBy=ISO
 // for "as it happened by", both for both), and who viewed the chart.
 import { DateTime } from "../DateTime";
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { EventSummary } from "../EventSummary";
 import { demographicLabels, eventTitle, formatInstant, formatSeconds, label } from "../format";
 import { ErrorState, Loading } from "../States";
-import { useTRPC } from "../trpc";
+import { useTRPC, useTRPCClient } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
 import { ExportMenu } from "./ExportMenu";
@@ -167,76 +167,82 @@ function touchesField(item: TimelineItem, field: string): boolean {
   return item.type === "PatientDemographicsUpdated" && !!changes && field in changes;
 }
 
-function Timeline(props: TimelineProps) {
-  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+function Timeline({ patientId, eventTypes, field, asOf, onTravel }: TimelineProps) {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const input = { patientId, eventTypes, limit: PAGE };
+  // One query for all the pages shown: a refetch re-reads them in order from the newest, each
+  // cursor taken from the page just re-read. With a query per page, page 2 kept the cursor of the
+  // first load, and events pushed off page 1 by newer ones vanished between the pages.
+  const pages = useInfiniteQuery({
+    queryKey: [...trpc.audit.patientTimeline.pathKey(), { input, type: "infinite" }],
+    queryFn: ({ pageParam, signal }) => client.audit.patientTimeline.query({ ...input, before: pageParam }, { signal }),
+    initialPageParam: undefined as number | undefined,
+    getNextPageParam: (page) => page.nextBefore ?? undefined,
+  });
+  if (pages.isPending) {
+    return (
+      <ol className="events timeline" aria-label="Events, newest first">
+        <li aria-busy="true" aria-label="Loading events" className="event">
+          <div className="skeleton" style={{ width: "40%" }} />
+          <div className="skeleton" style={{ width: "70%" }} />
+          <div className="skeleton" style={{ width: "55%" }} />
+        </li>
+      </ol>
+    );
+  }
+  if (pages.isError && !pages.data) {
+    return (
+      <ol className="events timeline" aria-label="Events, newest first">
+        <li className="state error" role="alert">
+          The timeline could not be loaded: {errorText(pages.error)}{" "}
+          <button type="button" className="secondary small" onClick={() => void pages.refetch()}>
+            Try again
+          </button>
+        </li>
+      </ol>
+    );
+  }
+  // Each page names the orders, encounters and allergies its own events refer to.
+  const shown = pages.data.pages.flatMap((data) => (field ? data.items.filter((item) => touchesField(item, field)) : data.items).map((item) => ({ item, data })));
   return (
     <ol className="events timeline" aria-label="Events, newest first">
-      {cursors.map((before, i) => (
-        <TimelinePage
-          key={before ?? "first"}
-          {...props}
-          before={before}
-          first={i === 0}
-          last={i === cursors.length - 1}
-          onOlder={(next) => setCursors((c) => [...c, next])}
-        />
-      ))}
-    </ol>
-  );
-}
-
-function TimelinePage({
-  patientId,
-  eventTypes,
-  field,
-  asOf,
-  onTravel,
-  before,
-  first,
-  last,
-  onOlder,
-}: TimelineProps & { before?: number; first: boolean; last: boolean; onOlder: (before: number) => void }) {
-  const trpc = useTRPC();
-  const page = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, before, limit: PAGE }));
-  if (page.isPending) {
-    return (
-      <li aria-busy="true" aria-label="Loading events" className="event">
-        <div className="skeleton" style={{ width: "40%" }} />
-        <div className="skeleton" style={{ width: "70%" }} />
-        {first ? <div className="skeleton" style={{ width: "55%" }} /> : null}
-      </li>
-    );
-  }
-  if (page.isError) {
-    return (
-      <li className="state error" role="alert">
-        The timeline could not be loaded: {errorText(page.error)}{" "}
-        <button type="button" className="secondary small" onClick={() => void page.refetch()}>
-          Try again
-        </button>
-      </li>
-    );
-  }
-  const data = page.data;
-  const items = field ? data.items.filter((item) => touchesField(item, field)) : data.items;
-  return (
-    <>
-      {first && items.length === 0 ? (
-        <li className="state" role="status">
-          {field ? "No change to this field on this page of the record." : "No events of this type in the record."}
+      {pages.isRefetchError ? (
+        <li className="state error" role="alert">
+          The timeline could not be refreshed: {errorText(pages.error)}. The events below are as last loaded.{" "}
+          <button type="button" className="secondary small" onClick={() => void pages.refetch()}>
+            Try again
+          </button>
         </li>
       ) : null}
-      {items.map((item) => (
+      {shown.length === 0 ? (
+        <li className="state" role="status">
+          {field ? "No change to this field in the events loaded so far." : "No events of this type in the record."}
+        </li>
+      ) : null}
+      {shown.map(({ item, data }) => (
         <TimelineEvent key={item.eventId} item={item} data={data} selected={asOf?.getTime() === item.recordedAt.getTime()} onTravel={onTravel} />
       ))}
-      {last && data.nextBefore !== null ? (
+      {pages.isFetchingNextPage ? (
+        <li aria-busy="true" aria-label="Loading older events" className="event">
+          <div className="skeleton" style={{ width: "40%" }} />
+          <div className="skeleton" style={{ width: "70%" }} />
+        </li>
+      ) : pages.isFetchNextPageError ? (
+        <li className="state error" role="alert">
+          The older events could not be loaded: {errorText(pages.error)}{" "}
+          <button type="button" className="secondary small" onClick={() => void pages.fetchNextPage()}>
+            Try again
+          </button>
+        </li>
+      ) : pages.hasNextPage ? (
         <li className="load-more">
-          <button type="button" className="secondary" onClick={() => onOlder(data.nextBefore!)}>
+          <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
             Load older
           </button>
         </li>
       ) : null}
-    </>
+    </ol>
   );
 }
 

@@ -16,7 +16,7 @@ export function HistoryEvent({ item, orderNames, headingLevel = 3 }: { item: His
   // differs from when it happened (entered later), both are said.
   const late = item.recordedAt.getTime() - item.occurredAt.getTime() > 60_000;
   return (
-    <li className="event" data-event-type={item.type}>
+    <li className="event" data-event-type={item.type} data-event-id={item.eventId}>
       <div className="event-head">
         <H className="event-title">{eventTitle(item.type)}</H>
         <span className="muted small">

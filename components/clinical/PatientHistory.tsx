@@ -1,9 +1,8 @@
 "use client";
-// The record's events, newest first, one page per "Load older" (keyset on the global position).
-import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+// The record's events, newest first, one more page per "Load older" (keyset on the global position).
+import { useInfiniteQuery } from "@tanstack/react-query";
 import { SkeletonLines } from "@/components/States";
-import { useTRPC } from "@/components/trpc";
+import { useTRPC, useTRPCClient } from "@/components/trpc";
 import { errorText } from "./errors";
 import { HistoryEvent } from "./HistoryEvent";
 
@@ -13,74 +12,70 @@ type OrderNames = Record<string, string>;
 
 /** `viewId`: the chart screen's view id, so the history's pages count as part of that one view. */
 export function PatientHistory({ patientId, viewId, orderNames }: { patientId: string; viewId: string; orderNames: OrderNames }) {
-  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const input = { patientId, viewId, limit: PAGE };
+  // One query for all the pages shown, so the chart's refresh after a save re-reads them in order
+  // from the newest, each cursor taken from the page just re-read: with a query per page, page 2
+  // kept its first cursor and the events pushed off page 1 by the save fell into a gap.
+  const pages = useInfiniteQuery({
+    // Under the procedure's path, so useChartRefresh's invalidation of patient.history reaches it.
+    queryKey: [...trpc.patient.history.pathKey(), { input, type: "infinite" }],
+    queryFn: ({ pageParam, signal }) => client.patient.history.query({ ...input, beforePosition: pageParam }, { signal }),
+    initialPageParam: undefined as number | undefined,
+    getNextPageParam: (page) => page.nextBefore ?? undefined,
+  });
+  const items = pages.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <section className="panel" aria-labelledby="history-title">
       <h2 id="history-title">Recent history</h2>
       <ol className="events" aria-label="Events, newest first">
-        {cursors.map((before, i) => (
-          <HistoryPage
-            key={before ?? "first"}
-            patientId={patientId}
-            viewId={viewId}
-            before={before}
-            orderNames={orderNames}
-            isLast={i === cursors.length - 1}
-            onOlder={(next) => setCursors((c) => [...c, next])}
-          />
-        ))}
+        {pages.isPending ? (
+          <li aria-busy="true" aria-label="Loading history" className="event">
+            <SkeletonLines lines={["35%", "60%"]} />
+          </li>
+        ) : pages.isError && !pages.data ? (
+          <li className="state error" role="alert">
+            Could not load the history: {errorText(pages.error)}{" "}
+            <button type="button" className="secondary small" onClick={() => void pages.refetch()}>
+              Try again
+            </button>
+          </li>
+        ) : (
+          <>
+            {pages.isRefetchError ? (
+              <li className="state error" role="alert">
+                Could not refresh the history: {errorText(pages.error)}. The events below are as last loaded.{" "}
+                <button type="button" className="secondary small" onClick={() => void pages.refetch()}>
+                  Try again
+                </button>
+              </li>
+            ) : null}
+            {items.length === 0 ? <li className="state">No events yet.</li> : null}
+            {items.map((item) => (
+              <HistoryEvent key={item.eventId} item={item} orderNames={orderNames} />
+            ))}
+            {pages.isFetchingNextPage ? (
+              <li aria-busy="true" aria-label="Loading older events" className="event">
+                <SkeletonLines lines={["35%", "60%"]} />
+              </li>
+            ) : pages.isFetchNextPageError ? (
+              <li className="state error" role="alert">
+                Could not load older events: {errorText(pages.error)}{" "}
+                <button type="button" className="secondary small" onClick={() => void pages.fetchNextPage()}>
+                  Try again
+                </button>
+              </li>
+            ) : pages.hasNextPage ? (
+              <li className="load-more">
+                <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
+                  Load older
+                </button>
+              </li>
+            ) : null}
+          </>
+        )}
       </ol>
     </section>
-  );
-}
-
-function HistoryPage({
-  patientId,
-  viewId,
-  before,
-  orderNames,
-  isLast,
-  onOlder,
-}: {
-  patientId: string;
-  viewId: string;
-  before: number | undefined;
-  orderNames: OrderNames;
-  isLast: boolean;
-  onOlder: (before: number) => void;
-}) {
-  const trpc = useTRPC();
-  const page = useQuery(trpc.patient.history.queryOptions({ patientId, viewId, beforePosition: before, limit: PAGE }));
-  if (page.isPending) {
-    return (
-      <li aria-busy="true" aria-label="Loading history" className="event">
-        <SkeletonLines lines={["35%", "60%"]} />
-      </li>
-    );
-  }
-  if (page.isError) {
-    return (
-      <li className="state error" role="alert">
-        Could not load the history: {errorText(page.error)}{" "}
-        <button type="button" className="secondary small" onClick={() => void page.refetch()}>
-          Try again
-        </button>
-      </li>
-    );
-  }
-  return (
-    <>
-      {page.data.items.length === 0 && before === undefined ? <li className="state">No events yet.</li> : null}
-      {page.data.items.map((item) => (
-        <HistoryEvent key={item.eventId} item={item} orderNames={orderNames} />
-      ))}
-      {isLast && page.data.nextBefore !== null ? (
-        <li className="load-more">
-          <button type="button" className="secondary" onClick={() => onOlder(page.data.nextBefore!)}>
-            Load older
-          </button>
-        </li>
-      ) : null}
-    </>
   );
 }
