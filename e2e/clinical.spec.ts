@@ -531,3 +531,75 @@ test("the chart's history stays whole after Load older and a save that adds even
   expect(await shown()).toEqual(after);
   await expect(panel.getByRole("button", { name: "Load older" })).toHaveCount(0);
 });
+
+test("two tabs on one chart: a status change or a completion made on a stale view is a conflict that keeps what was typed", async ({ page }) => {
+  await signInAsClinician(page);
+  const family = `Stale${Date.now().toString(36)}`;
+  const patientId = await patientWithChartOpen(page, "Ivo", family);
+  const { encounterId } = await call<{ encounterId: string }>(page, "encounter.start", { patientId, encounterType: "inpatient", location: "Ward 2", reason: null });
+  const order = (description: string, kind = "lab") =>
+    call<{ orderId: string }>(page, "order.create", { patientId, encounterId, kind, priority: "routine", details: { description } });
+  const { orderId: panelId } = await order("Basic metabolic panel");
+  const { orderId: xrayId } = await order("Chest X-ray, 2 views", "imaging");
+  await call(page, "order.changeStatus", { orderId: panelId, newStatus: "in_progress", expectedVersion: 1 });
+  const other = await page.context().newPage();
+  await other.goto("/");
+
+  // Results typed in, then the order is cancelled in the other tab: the save is refused as a
+  // conflict, the form says what happened and keeps the results.
+  await page.goto(`/patients/${patientId}`);
+  await page.getByRole("button", { name: "Change status of Basic metabolic panel" }).click();
+  const panelForm = page.getByRole("form", { name: "Change status of Basic metabolic panel" });
+  await panelForm.getByRole("radio", { name: "Completed" }).check();
+  await panelForm.getByLabel("Test or finding, row 1").fill("Potassium");
+  await panelForm.getByLabel("Value, row 1").fill("6.8");
+  await panelForm.getByLabel("Unit, row 1").fill("mmol/L");
+  await call(other, "order.changeStatus", { orderId: panelId, newStatus: "cancelled", reason: "Duplicate of this morning's panel", expectedVersion: 2 });
+  await panelForm.getByRole("button", { name: "Complete order" }).click();
+  const changed = page.getByTestId("changed-since-opened");
+  await expect(changed.getByRole("heading", { name: "This order changed since you opened it" })).toBeVisible();
+  await expect(changed).toContainText("You opened it when it was In progress; it is now Cancelled (reason: Duplicate of this morning's panel)");
+  await expect(changed).toContainText("Its status can no longer change");
+  await expect(changed.locator('[data-event-type="OrderStatusChanged"]')).toContainText("Casey Clinician");
+  await expect(panelForm.getByLabel("Test or finding, row 1")).toHaveValue("Potassium");
+  await expect(panelForm.getByLabel("Value, row 1")).toHaveValue("6.8");
+  await expect(panelForm.getByRole("button", { name: "Complete order" })).toBeDisabled();
+  await panelForm.getByRole("button", { name: "Close" }).click();
+  await expect(changed).toHaveCount(0);
+
+  // A cancellation typed on a placed order, then the other tab starts it: the next refetch of the
+  // chart (here, after a save in this tab) shows the change above the form, which cannot be sent
+  // on the old version; continuing on the new one is a deliberate step, and then it cancels.
+  await page.getByRole("button", { name: "Change status of Chest X-ray, 2 views" }).click();
+  const xrayForm = page.getByRole("form", { name: "Change status of Chest X-ray, 2 views" });
+  await xrayForm.getByRole("radio", { name: "Cancelled" }).check();
+  await xrayForm.getByLabel("Reason").fill("Not needed, clinical improvement");
+  await call(other, "order.changeStatus", { orderId: xrayId, newStatus: "in_progress", expectedVersion: 1 });
+  await page.getByRole("button", { name: "Record alert" }).click();
+  await page.getByRole("form", { name: "Record alert" }).getByRole("button", { name: "Record alert" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Alert recorded" })).toBeVisible();
+  await expect(changed).toContainText("You opened it when it was Placed; it is now In progress");
+  await expect(xrayForm.getByRole("button", { name: "Cancel order" })).toBeDisabled();
+  await expect(xrayForm.getByLabel("Reason")).toHaveValue("Not needed, clinical improvement");
+  await changed.getByRole("button", { name: "Continue on the latest version" }).click();
+  await expect(changed).toHaveCount(0);
+  await expect(xrayForm.getByRole("radio", { name: "Cancelled" })).toBeChecked();
+  await xrayForm.getByRole("button", { name: "Cancel order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Order “Chest X-ray, 2 views” is now cancelled." })).toBeVisible();
+
+  // A discharge outcome typed, and the other tab completes the encounter first: refused, the
+  // encounter stays on screen with the form and the outcome, marked completed.
+  await page.getByRole("button", { name: "Complete", exact: true }).click();
+  const outcome = "Improved on IV antibiotics; discharged with oral course, follow-up in clinic in 7 days.";
+  await page.getByLabel("Outcome").fill(outcome);
+  await page.getByLabel("Discharge disposition").selectOption("home");
+  const version = (await query<{ version: number }>(other, "encounter.byId", { encounterId })).version;
+  await call(other, "encounter.complete", { encounterId, outcome: "Discharged home", dischargeDisposition: "home", expectedVersion: version });
+  await page.getByRole("button", { name: "Complete encounter" }).click();
+  await expect(changed.getByRole("heading", { name: "This encounter changed since you opened it" })).toBeVisible();
+  await expect(changed).toContainText("It is already Completed (Home)");
+  await expect(page.getByLabel("Outcome")).toHaveValue(outcome);
+  await expect(page.getByRole("button", { name: "Complete encounter" })).toBeDisabled();
+  await page.getByRole("button", { name: "Close" }).click();
+  await expect(page.getByText("No open encounters.")).toBeVisible();
+});

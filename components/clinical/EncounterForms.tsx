@@ -6,8 +6,9 @@ import { useRef, useState } from "react";
 import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
 import { completeEncounterFormSchema, dischargeDispositions, encounterTypes, startEncounterFormSchema } from "@/shared/clinical/encounters";
-import { isConflict, readError } from "./errors";
-import { ChangedSinceOpened, Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
+import { ChangedSinceOpened } from "./ChangedSinceOpened";
+import { isConflict, isRefusal, readError } from "./errors";
+import { Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
@@ -67,7 +68,12 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
   const formRef = useRef<HTMLFormElement>(null);
   useFocusFirstField(formRef);
   const idp = `complete-${encounter.encounterId.slice(0, 8)}`;
-  const [conflict, setConflict] = useState(false);
+  // The encounter as the clinician saw it when the form opened: the completion is decided on that
+  // version, so one completed or changed elsewhere meanwhile is a conflict, never silently re-based
+  // by a refetch of the chart.
+  const [opened, setOpened] = useState(encounter);
+  // The server refused it as a conflict, before the chart had shown a newer version.
+  const [refused, setRefused] = useState(false);
   const { form, commandId, formError, failFromServer } = useSchemaForm(completeEncounterFormSchema, { outcome: "", dischargeDisposition: "" as never });
   const errors = form.formState.errors as Record<string, unknown>;
 
@@ -79,38 +85,75 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
         onDone(`${label(encounter.encounterType)} encounter completed.`);
       },
       onError: (error) => {
-        if (isConflict(readError(error))) setConflict(true);
+        const e = readError(error);
+        // Refused because the encounter is not what this screen shows: fetch what it is now.
+        if (isRefusal(e)) void refreshAll();
+        if (isConflict(e)) setRefused(true);
         else failFromServer(error);
       },
     }),
   );
 
+  // While its own completion is on its way (and its success refetches the chart), a newer version
+  // is this form's doing, not someone else's.
+  const changed = !complete.isPending && !complete.isSuccess && (encounter.version !== opened.version || refused);
+
   const onSubmit = form.handleSubmit((v) => {
-    if (complete.isPending) return;
+    if (complete.isPending || changed) return;
     complete.mutate({
-      encounterId: encounter.encounterId,
+      encounterId: opened.encounterId,
       outcome: v.outcome,
       dischargeDisposition: v.dischargeDisposition,
-      expectedVersion: encounter.version,
+      expectedVersion: opened.version,
       commandId: commandId.get(),
     });
   });
 
-  if (conflict) {
-    return (
-      <ChangedSinceOpened
-        title="This encounter changed since you opened it — reload"
-        message="Someone else changed this encounter. Reload the chart to see where it stands."
-        action="Reload"
-        onReload={async () => {
-          await refreshAll();
-          onClose();
-        }}
-      />
-    );
-  }
+  const stillOpen = encounter.status === "in_progress";
+  const known = encounter.version !== opened.version;
 
   return (
+    <div className="stack">
+      {changed ? (
+        <ChangedSinceOpened
+          title="This encounter changed since you opened it"
+          patientId={encounter.patientId}
+          streamId={`encounter-${encounter.encounterId}`}
+          sinceVersion={opened.version}
+          actions={
+            !known ? (
+              <button type="button" onClick={() => void refreshAll()}>
+                Reload the encounter
+              </button>
+            ) : stillOpen ? (
+              <button
+                type="button"
+                onClick={() => {
+                  setOpened(encounter);
+                  setRefused(false);
+                  commandId.reset();
+                }}
+              >
+                Continue on the latest version
+              </button>
+            ) : null
+          }
+        >
+          <p data-testid="encounter-changed-summary">
+            {!known ? (
+              <>Someone else changed it since you opened it. Nothing was saved. Loading the encounter as it is now…</>
+            ) : stillOpen ? (
+              <>It is still in progress. Nothing was saved, and what you typed is kept below: check it, then continue on the latest version.</>
+            ) : (
+              <>
+                It is already <strong>{label(encounter.status)}</strong>
+                {encounter.dischargeDisposition ? <> ({label(encounter.dischargeDisposition)})</> : null}. Nothing was saved. What you typed is
+                kept below: copy anything you still need, then close the form.
+              </>
+            )}
+          </p>
+        </ChangedSinceOpened>
+      ) : null}
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby={`${idp}-title`}>
       <h3 id={`${idp}-title`}>Complete encounter</h3>
       <FormError message={formAlert(formError, errors)} />
@@ -125,7 +168,8 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
           </select>
         </Field>
       </div>
-      <InlineFormActions pending={complete.isPending} submit="Complete encounter" sending="Completing…" onClose={onClose} />
+      <InlineFormActions pending={complete.isPending} submit="Complete encounter" sending="Completing…" disabled={changed} onClose={onClose} />
     </form>
+    </div>
   );
 }

@@ -8,8 +8,9 @@ import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaF
 import { useTRPC } from "@/components/trpc";
 import { emptyResultRow, orderStatusFormFor, resultFlags, resultingKinds, type OrderKind, type OrderStatus } from "@/shared/clinical/orders";
 import { criticalFlags } from "@/shared/clinical/results";
-import { errorAt, isConflict, readError, ruleOf } from "./errors";
-import { ChangedSinceOpened, Field, FormError, InlineFormActions, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
+import { errorAt, isConflict, isRefusal, readError, ruleOf } from "./errors";
+import { ChangedSinceOpened } from "./ChangedSinceOpened";
+import { Field, FormError, InlineFormActions, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { label, statusBadgeClass } from "@/components/format";
 import type { OrderRef } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
@@ -32,9 +33,15 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   const uid = useId();
   const id = (name: string) => `${uid}-${name}`;
   const formRef = useRef<HTMLFormElement>(null);
-  const schema = useMemo(() => orderStatusFormFor(order.kind), [order.kind]);
+  // The order as the clinician saw it when the form opened: the change is decided on that version.
+  // Taken from the live prop, a refetch of the chart (focus, polling, another save) would move the
+  // form onto a version nobody looked at, and a change made meanwhile would go through unseen.
+  const [opened, setOpened] = useState(order);
+  // The server refused the change as a conflict, before the chart had shown a newer version.
+  const [refused, setRefused] = useState(false);
+  const schema = useMemo(() => orderStatusFormFor(opened.kind), [opened.kind]);
   const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(schema, {
-    newStatus: order.nextStatuses.length === 1 ? order.nextStatuses[0]! : "",
+    newStatus: opened.nextStatuses.length === 1 ? opened.nextStatuses[0]! : "",
     reason: "",
     result: { rows: [emptyResultRow()], report: "" },
   });
@@ -43,12 +50,11 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   const rows = useFieldArray({ control, name: "result.rows" });
   const newStatus = useWatch({ control, name: "newStatus" }) as OrderStatus | "";
   const flags = useWatch({ control, name: "result.rows" }).map((r) => r?.flag ?? "");
-  const [conflict, setConflict] = useState(false);
   useFocusFirstField(formRef);
   // Any change of what would be sent: the form's alert no longer applies.
   useEffect(() => form.subscribe({ formState: { values: true }, callback: () => setFormError(null) }), [form, setFormError]);
 
-  const needsResult = newStatus === "completed" && resultingKinds.includes(order.kind as OrderKind);
+  const needsResult = newStatus === "completed" && resultingKinds.includes(opened.kind as OrderKind);
   const reasonRequired = newStatus === "cancelled";
   const resultError = errorOf(errors, "result");
   const reasonError = errorOf(errors, "reason");
@@ -67,8 +73,11 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
         );
       },
       onError: (error) => {
-        if (isConflict(readError(error))) {
-          setConflict(true);
+        const e = readError(error);
+        // Refused because the order is not what this screen shows: fetch what it is now.
+        if (isRefusal(e)) void refreshAll();
+        if (isConflict(e)) {
+          setRefused(true);
           setFormError(null);
           return;
         }
@@ -84,35 +93,73 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
     }),
   );
 
+  // While its own change is on its way (and its success refetches the chart), a newer version is
+  // this form's doing, not someone else's.
+  const changed = !change.isPending && !change.isSuccess && (order.version !== opened.version || refused);
+
   const onSubmit = form.handleSubmit((values) => {
-    if (change.isPending) return;
+    if (change.isPending || changed) return;
     setFormError(null);
-    change.mutate({ orderId: order.orderId, ...values, expectedVersion: order.version, commandId: commandId.get() });
+    change.mutate({ orderId: opened.orderId, ...values, expectedVersion: opened.version, commandId: commandId.get() });
   });
 
-  if (conflict) {
-    return (
-      <ChangedSinceOpened
-        title="This order changed since you opened it — reload"
-        message="Someone else changed this order. Reload it to see its current status, then choose again."
-        action="Reload order"
-        onReload={async () => {
-          await refreshAll();
-          onClose();
-        }}
-      />
-    );
-  }
-
+  /** Carry on from the order as it is now, keeping what was typed; a status no longer offered is unchosen. */
+  const continueOnLatest = () => {
+    if (newStatus && !order.nextStatuses.includes(newStatus)) form.setValue("newStatus", "");
+    setOpened(order);
+    setRefused(false);
+    commandId.reset();
+  };
   return (
+    <div className="stack">
+      {changed ? (
+        <ChangedSinceOpened
+          title="This order changed since you opened it"
+          patientId={order.patientId}
+          streamId={`order-${order.orderId}`}
+          sinceVersion={opened.version}
+          actions={
+            order.version === opened.version ? (
+              <button type="button" onClick={() => void refreshAll()}>
+                Reload the order
+              </button>
+            ) : order.nextStatuses.length > 0 ? (
+              <button type="button" onClick={continueOnLatest}>
+                Continue on the latest version
+              </button>
+            ) : null
+          }
+        >
+          <p data-testid="order-changed-summary">
+            You opened it when it was <strong>{label(opened.status)}</strong>
+            {order.version === opened.version ? (
+              <>; it has changed since. Nothing was saved. Loading the order as it is now…</>
+            ) : (
+              <>
+                ; it is now <strong>{label(order.status)}</strong>
+                {order.statusReason ? <> (reason: {order.statusReason})</> : null}. Nothing was saved, and what you typed is kept below.
+              </>
+            )}
+          </p>
+          {order.version !== opened.version && order.nextStatuses.length === 0 ? (
+            <p className="strong">Its status can no longer change. Copy anything you typed that you still need, then close the form.</p>
+          ) : order.version !== opened.version && newStatus && !order.nextStatuses.includes(newStatus) ? (
+            <p className="strong">
+              “{choiceLabels[newStatus] ?? label(newStatus)}” is no longer possible from {label(order.status)}: choose again after continuing.
+            </p>
+          ) : order.version !== opened.version ? (
+            <p>Check your choice against the change, then continue on the latest version and save again.</p>
+          ) : null}
+        </ChangedSinceOpened>
+      ) : null}
     <form ref={formRef} className="inline-form stack" onSubmit={onSubmit} noValidate aria-label={`Change status of ${order.description}`}>
       <FormError message={formAlert(formError, errors)} />
       <fieldset className="choices" aria-describedby={statusError ? id("newStatus-error") : undefined}>
         <legend>
-          New status <span className="muted">(now <span className={statusBadgeClass(order.status)}>{label(order.status)}</span>)</span>
+          New status <span className="muted">(now <span className={statusBadgeClass(opened.status)}>{label(opened.status)}</span>)</span>
         </legend>
         <div className="choice-row">
-          {order.nextStatuses.map((s) => (
+          {opened.nextStatuses.map((s) => (
             <label key={s} className="choice">
               <input
                 type="radio"
@@ -233,8 +280,10 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
         submit={newStatus ? (verbs[newStatus] ?? "Save status") : "Save status"}
         sending="Saving…"
         danger={newStatus === "cancelled"}
+        disabled={changed}
         onClose={onClose}
       />
     </form>
+    </div>
   );
 }

@@ -120,10 +120,21 @@ function ChartView({
     return orders;
   }, [chart]);
 
-  const pastEncounters = chart.recentEncounters.filter((e) => e.status !== "in_progress");
+  // An encounter or order whose form is open stays where the form is, even once a refetch shows
+  // it completed or cancelled elsewhere: moving it would unmount the form and lose what was typed,
+  // where the form should say what changed.
+  const completing = open?.kind === "complete" ? open.id : null;
+  const openEncounters = [
+    ...chart.openEncounters,
+    ...chart.recentEncounters.filter((e) => e.encounterId === completing && !chart.openEncounters.some((o) => o.encounterId === completing)),
+  ];
+  const pastEncounters = chart.recentEncounters.filter((e) => e.status !== "in_progress" && e.encounterId !== completing);
+  const changing = open?.kind === "status" ? open.id : null;
+  const isActive = (o: ChartOrder) => o.orderId === changing || chart.activeOrders.some((a) => a.orderId === o.orderId);
+  const keptOpen = chart.orders.filter((o) => o.orderId === changing && !chart.activeOrders.some((a) => a.orderId === changing));
   // Most urgent first, then newest (the server sends newest first).
-  const activeOrders = [...chart.activeOrders].sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority));
-  const closedOrders = chart.orders.filter((o) => !chart.activeOrders.some((a) => a.orderId === o.orderId));
+  const activeOrders = [...chart.activeOrders, ...keptOpen].sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority));
+  const closedOrders = chart.orders.filter((o) => !isActive(o));
 
   return (
     <>
@@ -197,15 +208,16 @@ function ChartView({
             <StartEncounterForm patientId={patient.patientId} onDone={done} onClose={() => setOpen(null)} />
           ) : null}
           <h3 className="subhead">Open</h3>
-          {chart.openEncounters.length === 0 ? (
+          {openEncounters.length === 0 ? (
             <p className="muted small">No open encounters.</p>
           ) : (
             <ul className="encounters">
-              {chart.openEncounters.map((e) => (
+              {openEncounters.map((e) => (
                 <li key={e.encounterId} className="encounter" data-testid="open-encounter">
                   <div className="encounter-line">
                     <div>
-                      <strong>{label(e.encounterType)}</strong> <span className="badge info">In progress</span>
+                      <strong>{label(e.encounterType)}</strong>{" "}
+                      <span className={e.status === "in_progress" ? "badge info" : "badge"}>{label(e.status)}</span>
                       {e.location ? <div className="small">{e.location}</div> : null}
                       <div className="muted small">
                         Started {formatDateTime(e.startedAt)}
@@ -229,7 +241,7 @@ function ChartView({
           {pastEncounters.length > 0 ? (
             <>
               <h3 className="subhead">
-                Past <span className="muted">({chart.encounterCount - chart.openEncounters.length})</span>
+                Past <span className="muted">({chart.encounterCount - openEncounters.length})</span>
               </h3>
               <ul className="encounters past">
                 {pastEncounters.slice(0, 5).map((e) => (
@@ -246,7 +258,8 @@ function ChartView({
         </section>
       </div>
 
-      <SafetyPanel patientId={patient.patientId} safety={patient.safety} onDone={done} />
+      {/* Its own forms close themselves: an allergy saved must not close an order form open beside it. */}
+      <SafetyPanel patientId={patient.patientId} safety={patient.safety} onDone={setFlash} />
 
       <section className="panel" aria-labelledby="orders-title">
         <div className="panel-head">

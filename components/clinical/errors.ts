@@ -111,3 +111,9 @@ export function friendlyMessage(error: ServerError): string {
 export const errorText = (error: unknown): string => friendlyMessage(readError(error));
 
 export const isConflict = (error: ServerError) => error.code === "CONFLICT" && error.domain?.kind === "concurrency";
+
+/**
+ * The server refused a command because of the record as it is now (changed meanwhile, or a rule
+ * about its current state): the screen that sent it is out of date and should be refetched.
+ */
+export const isRefusal = (error: ServerError) => error.code === "CONFLICT" || error.code === "PRECONDITION_FAILED";

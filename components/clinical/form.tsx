@@ -148,43 +148,31 @@ export function Options({ values }: { values: readonly string[] }) {
   );
 }
 
-/** An inline form's buttons: submit (renamed and disabled while the command is on its way), and Close. */
+/** An inline form's buttons: submit (renamed and disabled while the command is on its way, or disabled when told), and Close. */
 export function InlineFormActions({
   pending,
   submit,
   sending,
   danger,
+  disabled,
   onClose,
 }: {
   pending: boolean;
   submit: string;
   sending: string;
   danger?: boolean;
+  /** Not to be sent as it stands (the record changed since the form opened). */
+  disabled?: boolean;
   onClose: () => void;
 }) {
   return (
     <div className="actions">
-      <button type="submit" className={danger ? "danger" : undefined} disabled={pending}>
+      <button type="submit" className={danger ? "danger" : undefined} disabled={pending || disabled}>
         {pending ? sending : submit}
       </button>
       <button type="button" className="secondary" onClick={onClose}>
         Close
       </button>
-    </div>
-  );
-}
-
-/** In place of an inline form whose record someone else changed since it opened: reload, then choose again. */
-export function ChangedSinceOpened({ title, message, action, onReload }: { title: string; message: string; action: string; onReload: () => void }) {
-  return (
-    <div className="alert warn inline-form" role="alert">
-      <h3>{title}</h3>
-      <p>{message}</p>
-      <div className="actions">
-        <button type="button" onClick={onReload}>
-          {action}
-        </button>
-      </div>
     </div>
   );
 }

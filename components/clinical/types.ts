@@ -15,4 +15,6 @@ export type WorklistItem = Outputs["order"]["worklist"]["items"][number];
 /** What the status-change form needs to know about an order, from the chart or the worklist. */
 export type OrderRef = Pick<ChartOrder, "orderId" | "patientId" | "kind" | "status" | "version" | "nextStatuses"> & {
   description: string;
+  /** Why it has its status (a cancellation's reason), where the screen has it. */
+  statusReason?: string | null;
 };
