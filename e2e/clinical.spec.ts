@@ -603,3 +603,44 @@ test("two tabs on one chart: a status change or a completion made on a stale vie
   await page.getByRole("button", { name: "Close" }).click();
   await expect(page.getByText("No open encounters.")).toBeVisible();
 });
+
+test("two tabs on one chart: an allergy recorded in the other tab shows once this tab's command is refused, and a failed refresh says so", async ({
+  page,
+}) => {
+  await signInAsClinician(page);
+  const patientId = await patientWithChartOpen(page, "Lena", `Refused${Date.now().toString(36)}`);
+  const other = await page.context().newPage();
+  await other.goto("/");
+  await page.goto(`/patients/${patientId}`);
+  const banner = page.getByTestId("safety-banner");
+  await expect(banner.getByTestId("banner-allergies")).toContainText("Allergies not recorded");
+
+  await call(other, "patient.recordAllergy", {
+    patientId,
+    substance: { code: "penicillin", text: "Penicillin" },
+    reaction: "Anaphylaxis",
+    severity: "life_threatening",
+    source: "patient",
+    note: null,
+  });
+  // This tab has not seen it yet; "No known allergies" is refused, and the chart is re-read.
+  await page.getByRole("button", { name: "No known allergies" }).click();
+  await expect(page.getByTestId("safety-panel").getByRole("alert")).toBeVisible();
+  await expect(banner.getByTestId("banner-allergies")).toContainText("Penicillin");
+  await expect(page.getByRole("button", { name: "No known allergies" })).toHaveCount(0);
+
+  // The chart cannot be re-read after a save: the alert is recorded, and the chart says it may be out of date.
+  await page.route(/\/api\/trpc\/[^?]*patient\.byId/, (route) => route.fulfill({ status: 503, body: "unavailable" }));
+  await page.getByRole("button", { name: "Record alert" }).click();
+  const alertForm = page.getByRole("form", { name: "Record alert" });
+  await alertForm.getByLabel("Alert").selectOption("contact_isolation");
+  await alertForm.getByRole("button", { name: "Record alert" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Alert recorded: Contact isolation." })).toBeVisible();
+  const stale = page.getByTestId("chart-refresh-failed");
+  await expect(stale).toContainText("Could not refresh the chart", { timeout: 20_000 });
+  await expect(stale).toContainText("what you see may be out of date");
+  await page.unroute(/\/api\/trpc\/[^?]*patient\.byId/);
+  await stale.getByRole("button", { name: "Retry" }).click();
+  await expect(stale).toHaveCount(0);
+  await expect(banner.getByTestId("banner-alerts")).toContainText("Contact isolation");
+});

@@ -29,7 +29,10 @@ export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: 
         await refresh(trpc.encounter.listForPatient.queryKey({ patientId }));
         onDone(`${label(input.encounterType)} encounter started.`);
       },
-      onError: (error) => failFromServer(error),
+      onError: (error) => {
+        if (isRefusal(readError(error))) void refresh();
+        failFromServer(error);
+      },
     }),
   );
 

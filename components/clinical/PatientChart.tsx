@@ -10,7 +10,8 @@ import { useTRPC } from "@/components/trpc";
 import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
-import { formatAddress, formatDateTime, label, resultSummary, statusBadgeClass } from "@/components/format";
+import { formatAddress, formatDateTime, formatSeconds, label, resultSummary, statusBadgeClass } from "@/components/format";
+import { errorText } from "./errors";
 import { fullName, priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
 import { Crumbs, isPatientNotFound, PatientLoadError } from "./PageParts";
@@ -22,6 +23,9 @@ import { SafetyPanel } from "./SafetyPanel";
 import type { Chart, ChartOrder } from "./types";
 import { useNow } from "./useNow";
 
+/** How often an open chart is re-read while visible. */
+const CHART_POLL_MS = 20_000;
+
 const savedMessages: Record<string, string> = {
   registered: "Patient registered.",
   updated: "Demographics updated.",
@@ -31,7 +35,14 @@ export function PatientChart({ patientId }: { patientId: string }) {
   const trpc = useTRPC();
   // One id for this screen view: the chart, its history and refetches are one access-log row.
   const [viewId] = useState(() => crypto.randomUUID());
-  const chart = useQuery({ ...trpc.patient.byId.queryOptions({ patientId, viewId }), retry: (count, error) => !needsBreakGlass(error) && count < 2 });
+  const chart = useQuery({
+    ...trpc.patient.byId.queryOptions({ patientId, viewId }),
+    retry: (count, error) => !needsBreakGlass(error) && count < 2,
+    // Others record allergies, cancel orders and complete encounters at other workstations: the
+    // chart is re-read while it is on screen (not in a background tab), and on focus as always.
+    // Its refetches share the view id, so they stay one row of the access log.
+    refetchInterval: CHART_POLL_MS,
+  });
   const saved = useSearchParams().get("saved");
   const [flash, setFlash] = useState<string | null>(saved ? (savedMessages[saved] ?? null) : null);
   useEffect(() => {
@@ -39,8 +50,22 @@ export function PatientChart({ patientId }: { patientId: string }) {
     if (saved) window.history.replaceState(null, "", window.location.pathname);
   }, [saved]);
 
-  // A failed background refetch keeps showing the chart it has.
-  if (chart.data) return <ChartView chart={chart.data} viewId={viewId} flash={flash} setFlash={setFlash} refreshing={chart.isFetching} />;
+  // A failed background refetch keeps showing the chart it has, under a warning that it may be out
+  // of date: a save that went through must not look as if the chart showed its result.
+  if (chart.data) {
+    return (
+      <ChartView
+        chart={chart.data}
+        viewId={viewId}
+        flash={flash}
+        setFlash={setFlash}
+        refreshing={chart.isFetching}
+        loadedAt={new Date(chart.dataUpdatedAt)}
+        refreshError={chart.isRefetchError ? chart.error : null}
+        onRetry={() => void chart.refetch()}
+      />
+    );
+  }
   if (chart.isError && needsBreakGlass(chart.error)) {
     return (
       <>
@@ -64,6 +89,9 @@ export function PatientChart({ patientId }: { patientId: string }) {
   }
   return <ChartSkeleton />;
 }
+
+/** "14:05:07" in the browser's zone: when the chart on screen was read. */
+const timeOfDay = (d: Date) => formatSeconds(d).slice(11);
 
 const priorityRank = (p: string) => ({ stat: 0, urgent: 1 })[p] ?? 2;
 
@@ -92,12 +120,18 @@ function ChartView({
   flash,
   setFlash,
   refreshing,
+  loadedAt,
+  refreshError,
+  onRetry,
 }: {
   chart: Chart;
   viewId: string;
   flash: string | null;
   setFlash: (message: string | null) => void;
   refreshing: boolean;
+  loadedAt: Date;
+  refreshError: unknown;
+  onRetry: () => void;
 }) {
   const now = useNow();
   const { patient } = chart;
@@ -153,12 +187,21 @@ function ChartView({
             </div>
           ) : null}
         </div>
-        {refreshing ? (
-          <span className="muted small" role="status">
-            Updating…
-          </span>
-        ) : null}
+        {/* Not a live region: the poll would announce it every few seconds. */}
+        <span className="muted small" data-testid="chart-as-of">
+          {refreshing ? "Updating…" : <>As of {timeOfDay(loadedAt)}</>}
+        </span>
       </header>
+      {refreshError ? (
+        <div className="alert error" role="alert" data-testid="chart-refresh-failed">
+          <p>
+            Could not refresh the chart (last loaded {timeOfDay(loadedAt)}): what you see may be out of date. {errorText(refreshError)}
+          </p>
+          <button type="button" className="secondary small" onClick={onRetry}>
+            Retry
+          </button>
+        </div>
+      ) : null}
       <SafetyBanner patient={patient} openEncounters={chart.openEncounters} now={now} />
 
       <Flash message={flash} onDismiss={() => setFlash(null)} />

@@ -8,7 +8,7 @@ import { errorOf, useSchemaForm } from "@/components/forms/useSchemaForm";
 import { useTRPC } from "@/components/trpc";
 import { orderKinds, orderPriorities, placeOrderFormFor, type OrderKind } from "@/shared/clinical/orders";
 import { allergyConflicts, type Allergy } from "@/shared/clinical/safety";
-import { friendlyMessage, ruleOf } from "./errors";
+import { friendlyMessage, isRefusal, ruleOf } from "./errors";
 import { Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { formatDateTime, label } from "@/components/format";
 import type { ChartEncounter } from "./types";
@@ -57,6 +57,9 @@ export function PlaceOrderForm({
       },
       onError: (error) => {
         failFromServer(error, (e) => {
+          // Refused for the chart as it is now (an allergy recorded elsewhere, an encounter
+          // completed): refetch it, so the banner and the form's own check show why.
+          if (isRefusal(e)) void refresh(trpc.order.worklist.pathKey());
           const rule = ruleOf(e);
           if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") form.setError("encounterId", { message: friendlyMessage(e) });
           if (rule === "order.allergy_conflict") {

@@ -19,7 +19,7 @@ import {
   type Allergy,
   type PatientSafety,
 } from "@/shared/clinical/safety";
-import { friendlyMessage, readError } from "./errors";
+import { friendlyMessage, isRefusal, readError } from "./errors";
 import { Field, FormError, InlineFormActions, Options, fieldProps, type InlineFormProps } from "./form";
 import { useChartRefresh } from "./useChartRefresh";
 
@@ -36,7 +36,12 @@ export function SafetyPanel({ patientId, safety, onDone }: { patientId: string; 
         await refresh();
         onDone("Recorded: no known allergies.");
       },
-      onError: (e) => setError(friendlyMessage(readError(e))),
+      onError: (e) => {
+        const error = readError(e);
+        setError(friendlyMessage(error));
+        // Refused for the chart as it is now (an allergy recorded elsewhere): show what it is.
+        if (isRefusal(error)) void refresh();
+      },
     }),
   );
   const done = (message: string) => {
@@ -183,7 +188,10 @@ function AllergyForm({ patientId, onDone, onClose }: { patientId: string } & Inl
         await refresh();
         onDone(`Allergy recorded: ${input.substance.text}.`);
       },
-      onError: (error) => failFromServer(error),
+      onError: (error) => {
+        if (isRefusal(readError(error))) void refresh();
+        failFromServer(error);
+      },
     }),
   );
   const onSubmit = handleSubmit((values) => record.mutate({ patientId, ...values, commandId: commandId.get() }));
@@ -250,7 +258,10 @@ function AlertForm({ patientId, onDone, onClose }: { patientId: string } & Inlin
         await refresh();
         onDone(`Alert recorded: ${label(input.kind)}.`);
       },
-      onError: (error) => failFromServer(error),
+      onError: (error) => {
+        if (isRefusal(readError(error))) void refresh();
+        failFromServer(error);
+      },
     }),
   );
   const onSubmit = form.handleSubmit((values) => record.mutate({ patientId, ...values, commandId: commandId.get() }));
@@ -305,7 +316,10 @@ function ReasonForm({
       await refresh();
       onDone();
     },
-    onError: (error: unknown) => failFromServer(error),
+    onError: (error: unknown) => {
+      if (isRefusal(readError(error))) void refresh();
+      failFromServer(error);
+    },
   };
   const closeAllergy = useMutation(trpc.patient.closeAllergy.mutationOptions(options));
   const resolveAlert = useMutation(trpc.patient.resolveAlert.mutationOptions(options));
