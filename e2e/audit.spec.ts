@@ -2,7 +2,7 @@
 // opens the chart; the officer finds the patient, sees the change and its reason in the timeline,
 // travels back to before it and sees the old number, and sees the clinician's read in the log.
 import { expect, test } from "@playwright/test";
-import { signIn, call, query } from "./helpers";
+import { signIn, call, localInputValue, query } from "./helpers";
 
 test("compliance follows a change through the timeline, travels to before it, and sees who viewed the chart", async ({ page }) => {
   // The clinician: register, then correct the phone number with a reason, then open the chart.
@@ -123,4 +123,39 @@ test("the event log stays contiguous after Load older when new events arrive and
   const moved = shown.indexOf(firstLoad[0]!);
   expect(moved).toBeGreaterThan(0);
   expect(shown.slice(moved)).toEqual(firstLoad.slice(0, 100 - moved));
+});
+
+test("an event-log time range is a pair of instants: the same link shows the same events in another time zone", async ({ browser }) => {
+  const baseURL = test.info().project.use.baseURL;
+  const chicago = await browser.newContext({ baseURL, timezoneId: "America/Chicago" });
+  const page = await chicago.newPage();
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto("/audit/events");
+  const rows = page.getByTestId("event-row");
+  await expect(rows).toHaveCount(50);
+  const newest = await query<{ items: { eventId: string; recordedAt: string }[] }>(page, "audit.events", { limit: 1 });
+  // Whole seconds: the inputs step by the second.
+  const at = new Date(Math.floor(new Date(newest.items[0]!.recordedAt).getTime() / 1000) * 1000);
+  await page.getByLabel("From", { exact: true }).fill(await localInputValue(page, new Date(at.getTime() - 60 * 60_000)));
+  await page.getByLabel("Until", { exact: true }).fill(await localInputValue(page, new Date(at.getTime() + 61_000)));
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/from=\d{4}-\d\d-\d\dT[\d%A]+.*Z&to=/);
+  await expect(page.getByTestId("event-range")).toContainText(/C[SD]T/);
+  await expect(rows.first()).toHaveAttribute("data-event-id", newest.items[0]!.eventId);
+  const link = page.url();
+  const inChicago = await rows.evaluateAll((els) => els.map((el) => el.getAttribute("data-event-id")));
+  const chicagoFrom = await page.getByLabel("From", { exact: true }).inputValue();
+
+  // A colleague in Berlin opens the same link: the same events, the range shown in their zone.
+  const berlin = await browser.newContext({ baseURL, timezoneId: "Europe/Berlin" });
+  const other = await berlin.newPage();
+  await signIn(other, "compliance@demo.test", "Morgan Compliance");
+  await other.goto(link);
+  const otherRows = other.getByTestId("event-row");
+  await expect(otherRows.first()).toHaveAttribute("data-event-id", newest.items[0]!.eventId);
+  expect(await otherRows.evaluateAll((els) => els.map((el) => el.getAttribute("data-event-id")))).toEqual(inChicago);
+  await expect(other.getByTestId("event-range")).toContainText(/CET|GMT\+1/);
+  await expect(other.getByLabel("From", { exact: true })).not.toHaveValue(chicagoFrom);
+  await chicago.close();
+  await berlin.close();
 });

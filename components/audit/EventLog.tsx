@@ -10,7 +10,7 @@ import { ExportMenu } from "./ExportMenu";
 import { eventTitle, formatInstant } from "../format";
 import { EmptyState, ErrorState } from "../States";
 import { useTRPC, useTRPCClient } from "../trpc";
-import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, type AuditEvent } from "./format";
+import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, toLocalInput, type AuditEvent } from "./format";
 import { useHydrated } from "./useHydrated";
 
 const PAGE = 50;
@@ -22,6 +22,7 @@ export type EventFilters = {
   user?: string;
   correlation?: string;
   time: "recorded" | "occurred";
+  /** Instants as ISO in UTC ("2026-11-29T15:18:00.000Z"): a shared link means the same window in every zone. */
   from?: string;
   to?: string;
 };
@@ -60,6 +61,15 @@ function inputOf(f: EventFilters) {
   };
 }
 
+/**
+ * A URL instant as the datetime-local input shows it, in the reader's zone (empty until hydrated,
+ * when the zone is known). Older links held wall time without a zone: read in the reader's zone.
+ */
+function localValue(instant: string | undefined, hydrated: boolean): string | undefined {
+  const d = fromLocalInput(instant);
+  return d && hydrated ? toLocalInput(d) : undefined;
+}
+
 /** The log's filters as the extract takes them (no page size). */
 function exportFilterOf(f: EventFilters) {
   const { limit: _limit, ...filter } = inputOf(f);
@@ -81,13 +91,31 @@ export function EventLog() {
 
   return (
     <>
-      <FilterBar key={params.toString()} initial={filters} onApply={apply} />
+      {/* Remounted once hydrated: the range's inputs show the URL's instants in the reader's zone, unknown on the server. */}
+      <FilterBar key={`${params.toString()}|${hydrated}`} initial={filters} hydrated={hydrated} onApply={apply} />
       <section className="panel" aria-labelledby="event-log-title">
         <div className="panel-head">
           <h2 id="event-log-title">Events</h2>
           <span className="muted small">
             Newest first{filters.from || filters.to ? ` by ${filters.time} time` : ""} · times in {hydrated ? localZone() : "local time"}
           </span>
+          {filters.from || filters.to ? (
+            <span className="small" data-testid="event-range">
+              {filters.time === "occurred" ? "Occurred" : "Recorded"}
+              {filters.from ? (
+                <>
+                  {" "}
+                  from <DateTime value={fromLocalInput(filters.from)} />
+                </>
+              ) : null}
+              {filters.to ? (
+                <>
+                  {" "}
+                  until <DateTime value={fromLocalInput(filters.to)} />
+                </>
+              ) : null}
+            </span>
+          ) : null}
           <ExportMenu view="events" filter={exportFilterOf(filters)} />
         </div>
         <EventTable key={params.toString()} filters={filters} filtered={active} />
@@ -96,7 +124,7 @@ export function EventLog() {
   );
 }
 
-function FilterBar({ initial, onApply }: { initial: EventFilters; onApply: (f: EventFilters) => void }) {
+function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydrated: boolean; onApply: (f: EventFilters) => void }) {
   const trpc = useTRPC();
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
   const [error, setError] = useState<string | null>(null);
@@ -120,11 +148,12 @@ function FilterBar({ initial, onApply }: { initial: EventFilters; onApply: (f: E
       user: text("user"),
       correlation: text("correlation"),
       time: text("time") === "occurred" ? "occurred" : "recorded",
-      from: text("from"),
-      to: text("to"),
     };
-    const from = fromLocalInput(next.from);
-    const to = fromLocalInput(next.to);
+    // The inputs hold the reader's wall time; the URL holds the instants it means.
+    const from = fromLocalInput(text("from"));
+    const to = fromLocalInput(text("to"));
+    next.from = from?.toISOString();
+    next.to = to?.toISOString();
     if (from && to && from >= to) {
       setError("“From” must be before “Until”.");
       return;
@@ -196,14 +225,14 @@ function FilterBar({ initial, onApply }: { initial: EventFilters; onApply: (f: E
             <label htmlFor="f-from" className="sr-only">
               From
             </label>
-            <input id="f-from" name="from" type="datetime-local" step="1" defaultValue={initial.from} aria-describedby={error ? "f-range-error" : undefined} />
+            <input id="f-from" name="from" type="datetime-local" step="1" defaultValue={localValue(initial.from, hydrated)} aria-describedby={error ? "f-range-error" : undefined} />
             <span aria-hidden="true" className="muted">
               –
             </span>
             <label htmlFor="f-to" className="sr-only">
               Until
             </label>
-            <input id="f-to" name="to" type="datetime-local" step="1" defaultValue={initial.to} aria-invalid={error ? true : undefined} />
+            <input id="f-to" name="to" type="datetime-local" step="1" defaultValue={localValue(initial.to, hydrated)} aria-invalid={error ? true : undefined} />
           </div>
           {error ? (
             <span id="f-range-error" className="error" role="alert">
