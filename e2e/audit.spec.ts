@@ -2,7 +2,7 @@
 // opens the chart; the officer finds the patient, sees the change and its reason in the timeline,
 // travels back to before it and sees the old number, and sees the clinician's read in the log.
 import { expect, test } from "@playwright/test";
-import { signIn, call, localInputValue, query } from "./helpers";
+import { signIn, call, expectNoHorizontalOverflow, localInputValue, query } from "./helpers";
 
 test("compliance follows a change through the timeline, travels to before it, and sees who viewed the chart", async ({ page }) => {
   // The clinician: register, then correct the phone number with a reason, then open the chart.
@@ -125,9 +125,9 @@ test("the event log stays contiguous after Load older when new events arrive and
   expect(shown.slice(moved)).toEqual(firstLoad.slice(0, 100 - moved));
 });
 
-test("an event-log time range is a pair of instants: the same link shows the same events in another time zone", async ({ browser }) => {
+test("an event-log time range is a pair of instants: the same link shows the same events in another time zone, and the filters fit a tablet", async ({ browser }) => {
   const baseURL = test.info().project.use.baseURL;
-  const chicago = await browser.newContext({ baseURL, timezoneId: "America/Chicago" });
+  const chicago = await browser.newContext({ baseURL, timezoneId: "America/Chicago", viewport: { width: 1024, height: 800 } });
   const page = await chicago.newPage();
   await signIn(page, "compliance@demo.test", "Morgan Compliance");
   await page.goto("/audit/events");
@@ -145,6 +145,10 @@ test("an event-log time range is a pair of instants: the same link shows the sam
   const link = page.url();
   const inChicago = await rows.evaluateAll((els) => els.map((el) => el.getAttribute("data-event-id")));
   const chicagoFrom = await page.getByLabel("From", { exact: true }).inputValue();
+  for (const width of [1024, 768]) {
+    await page.setViewportSize({ width, height: 800 });
+    await expectNoHorizontalOverflow(page, `the filtered event log at ${width} px`);
+  }
 
   // A colleague in Berlin opens the same link: the same events, the range shown in their zone.
   const berlin = await browser.newContext({ baseURL, timezoneId: "Europe/Berlin" });

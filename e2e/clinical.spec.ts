@@ -4,7 +4,7 @@
 // allergies, the safety banner and the medication check with its override, on a desktop and on
 // a phone, where no page may be wider than the screen.
 import { expect, test, type Page } from "@playwright/test";
-import { call, query } from "./helpers";
+import { call, expectNoHorizontalOverflow, query } from "./helpers";
 
 const password = "demo-password-2026";
 
@@ -307,24 +307,6 @@ test("a signed-out visit to a chart page returns to that page after signing in",
   await expect(page).toHaveURL(new RegExp(`/patients/${patientId}/edit$`));
   await expect(page.getByTestId("editing-version")).toHaveText("v1");
 });
-
-/** No page is wider than the screen: names the elements that stick out when one is. */
-async function expectNoHorizontalOverflow(page: Page, where: string) {
-  await page.waitForLoadState("networkidle").catch(() => {});
-  const overflow = await page.evaluate(() => {
-    const width = document.documentElement.clientWidth;
-    if (document.documentElement.scrollWidth <= width) return null;
-    const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : ""}`;
-    // What sticks out while its parent does not (or is positioned outside the flow).
-    const out = [...document.querySelectorAll("body *")]
-      .filter((el) => el.getBoundingClientRect().right > width + 1)
-      .filter((el) => !el.parentElement || el.parentElement.getBoundingClientRect().right <= width + 1 || getComputedStyle(el).position === "absolute")
-      .slice(0, 5)
-      .map((el) => `${describe(el)} (right edge ${Math.round(el.getBoundingClientRect().right)})`);
-    return { scrollWidth: document.documentElement.scrollWidth, width, out };
-  });
-  expect(overflow, `${where} is wider than the ${page.viewportSize()?.width ?? "?"} px screen`).toBeNull();
-}
 
 const screens = [
   { name: "desktop", viewport: { width: 1280, height: 900 } },

@@ -55,3 +55,21 @@ export async function localInputValue(page: Page, at: Date): Promise<string> {
     return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
   }, at.getTime());
 }
+
+/** No page is wider than the screen: names the elements that stick out when one is. */
+export async function expectNoHorizontalOverflow(page: Page, where: string) {
+  await page.waitForLoadState("networkidle").catch(() => {});
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth <= width) return null;
+    const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : ""}`;
+    // What sticks out while its parent does not (or is positioned outside the flow).
+    const out = [...document.querySelectorAll("body *")]
+      .filter((el) => el.getBoundingClientRect().right > width + 1)
+      .filter((el) => !el.parentElement || el.parentElement.getBoundingClientRect().right <= width + 1 || getComputedStyle(el).position === "absolute")
+      .slice(0, 5)
+      .map((el) => `${describe(el)} (right edge ${Math.round(el.getBoundingClientRect().right)})`);
+    return { scrollWidth: document.documentElement.scrollWidth, width, out };
+  });
+  expect(overflow, `${where} is wider than the ${page.viewportSize()?.width ?? "?"} px screen`).toBeNull();
+}
