@@ -84,3 +84,44 @@ export function Flash({ message, onDismiss }: { message: string | null; onDismis
     </div>
   );
 }
+
+type OlderPages = {
+  isFetchingNextPage: boolean;
+  isFetchNextPageError: boolean;
+  hasNextPage: boolean;
+  isFetching: boolean;
+  error: unknown;
+  fetchNextPage: () => Promise<unknown>;
+};
+
+/**
+ * The last row of a newest-first list read in pages (one infinite query): loading the next page,
+ * its failure with a retry in place, or the button that asks for it.
+ */
+export function LoadOlderRow({ pages, errorText }: { pages: OlderPages; errorText: (error: unknown) => string }) {
+  if (pages.isFetchingNextPage) {
+    return (
+      <li aria-busy="true" aria-label="Loading older events" className="event">
+        <SkeletonLines lines={["35%", "60%"]} />
+      </li>
+    );
+  }
+  if (pages.isFetchNextPageError) {
+    return (
+      <li className="state error" role="alert">
+        Could not load older events: {errorText(pages.error)}{" "}
+        <button type="button" className="secondary small" onClick={() => void pages.fetchNextPage()}>
+          Try again
+        </button>
+      </li>
+    );
+  }
+  if (!pages.hasNextPage) return null;
+  return (
+    <li className="load-more">
+      <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
+        Load older
+      </button>
+    </li>
+  );
+}

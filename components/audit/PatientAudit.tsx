@@ -9,7 +9,7 @@ import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { EventSummary } from "../EventSummary";
 import { demographicLabels, eventTitle, formatInstant, formatSeconds, label } from "../format";
-import { ErrorState, Loading } from "../States";
+import { ErrorState, LoadOlderRow, Loading } from "../States";
 import { useTRPC, useTRPCClient } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
@@ -223,25 +223,7 @@ function Timeline({ patientId, eventTypes, field, asOf, onTravel }: TimelineProp
       {shown.map(({ item, data }) => (
         <TimelineEvent key={item.eventId} item={item} data={data} selected={asOf?.getTime() === item.recordedAt.getTime()} onTravel={onTravel} />
       ))}
-      {pages.isFetchingNextPage ? (
-        <li aria-busy="true" aria-label="Loading older events" className="event">
-          <div className="skeleton" style={{ width: "40%" }} />
-          <div className="skeleton" style={{ width: "70%" }} />
-        </li>
-      ) : pages.isFetchNextPageError ? (
-        <li className="state error" role="alert">
-          The older events could not be loaded: {errorText(pages.error)}{" "}
-          <button type="button" className="secondary small" onClick={() => void pages.fetchNextPage()}>
-            Try again
-          </button>
-        </li>
-      ) : pages.hasNextPage ? (
-        <li className="load-more">
-          <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
-            Load older
-          </button>
-        </li>
-      ) : null}
+      <LoadOlderRow pages={pages} errorText={errorText} />
     </ol>
   );
 }

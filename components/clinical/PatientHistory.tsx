@@ -1,7 +1,7 @@
 "use client";
 // The record's events, newest first, one more page per "Load older" (keyset on the global position).
 import { useInfiniteQuery } from "@tanstack/react-query";
-import { SkeletonLines } from "@/components/States";
+import { LoadOlderRow, SkeletonLines } from "@/components/States";
 import { useTRPC, useTRPCClient } from "@/components/trpc";
 import { errorText } from "./errors";
 import { HistoryEvent } from "./HistoryEvent";
@@ -55,24 +55,7 @@ export function PatientHistory({ patientId, viewId, orderNames }: { patientId: s
             {items.map((item) => (
               <HistoryEvent key={item.eventId} item={item} orderNames={orderNames} />
             ))}
-            {pages.isFetchingNextPage ? (
-              <li aria-busy="true" aria-label="Loading older events" className="event">
-                <SkeletonLines lines={["35%", "60%"]} />
-              </li>
-            ) : pages.isFetchNextPageError ? (
-              <li className="state error" role="alert">
-                Could not load older events: {errorText(pages.error)}{" "}
-                <button type="button" className="secondary small" onClick={() => void pages.fetchNextPage()}>
-                  Try again
-                </button>
-              </li>
-            ) : pages.hasNextPage ? (
-              <li className="load-more">
-                <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
-                  Load older
-                </button>
-              </li>
-            ) : null}
+            <LoadOlderRow pages={pages} errorText={errorText} />
           </>
         )}
       </ol>

@@ -11,7 +11,7 @@ import { startMetricsServer } from "../metrics/expose";
 import { runOutboxLoop } from "../workers/loop";
 import { listenForAppends } from "../workers/wakeup";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
-import { closeWithin, stopOnSignals } from "./shutdown";
+import { closeWithin, stopOnSignals, runUntilStopped } from "./shutdown";
 
 async function main() {
   const e = env();
@@ -60,11 +60,4 @@ async function main() {
   }
 }
 
-main().then(
-  // Exit now rather than when the last handle goes: a socket left half-closed must not keep it up.
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  },
-);
+runUntilStopped(main);

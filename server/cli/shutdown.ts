@@ -44,3 +44,18 @@ export async function closeWithin(what: string, close: () => Promise<unknown>, w
   clearTimeout(timer);
   if (outcome === "timeout") warn(`${what} did not close within ${ms} ms; left behind`);
 }
+
+/**
+ * Runs a long-running CLI's main and exits as soon as it returns (0) or fails (1, with its
+ * message): exit now rather than when the last handle goes, so a socket left half-closed or a
+ * library's stray timer cannot keep a stopped worker up.
+ */
+export function runUntilStopped(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error((error as Error).message);
+      process.exit(1);
+    },
+  );
+}

@@ -15,7 +15,7 @@ import { runOutboxLoop } from "../workers/loop";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
 import { allProjections, asyncProjections, projectionNamed } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
-import { closeWithin, stopOnSignals } from "./shutdown";
+import { closeWithin, stopOnSignals, runUntilStopped } from "./shutdown";
 
 async function main() {
   const { values } = parseArgs({ options: { projection: { type: "string" } } });
@@ -70,11 +70,4 @@ async function main() {
   }
 }
 
-main().then(
-  // Exit now rather than when the last handle goes: a library's stray timer must not keep it up.
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  },
-);
+runUntilStopped(main);
