@@ -49,5 +49,9 @@ test("an admin erases a patient after a confirm step, and the chart shows them a
   await expect(clinician.getByRole("heading", { level: 1 })).toContainText("[erased]");
   await expect(clinician.locator("main")).not.toContainText(family);
   await expect(clinician.locator("main")).not.toContainText("1966-06-06");
+  // Nothing more can be recorded about them, so nothing is offered.
+  const safety = clinician.getByTestId("safety-panel");
+  await expect(safety).toBeVisible();
+  for (const name of ["Record allergy", "Record alert", "No known allergies"]) await expect(safety.getByRole("button", { name })).toHaveCount(0);
   await clinician.screenshot({ path: ".scratch/erasure-chart.png", fullPage: true });
 });

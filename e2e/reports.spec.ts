@@ -12,7 +12,7 @@ test("a clinician sees the census and order turnaround with data", async ({ page
   await expect(page.getByTestId("census-by-type")).toBeVisible();
   expect(Number(await page.getByTestId("census-open").textContent())).toBeGreaterThan(0);
   await expect(page.getByTestId("census-by-provider").locator("tbody tr").first()).toBeVisible();
-  await expect(page.getByText("do not record a location")).toBeVisible();
+  await expect(page.getByText("the census is not broken down by it")).toBeVisible();
   await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
   await page.screenshot({ path: ".scratch/census.png", fullPage: true });
 

@@ -358,7 +358,7 @@ function Demographics({ record }: { record: RecordAsOf }) {
     <>
       <h3 className="subhead">Demographics</h3>
       <AsOfTable testId="as-of-demographics" what="Field" rows={rows} />
-      <p className="muted small">{changed === 0 ? "Same as now." : `${changed} field${changed === 1 ? "" : "s"} differ from now (highlighted).`}</p>
+      <p className="muted small">{changed === 0 ? "Same as now." : `${changed} field${changed === 1 ? " differs" : "s differ"} from now (highlighted).`}</p>
     </>
   );
 }

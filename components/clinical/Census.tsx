@@ -28,8 +28,8 @@ export function Census() {
         <div>
           <h1>Census</h1>
           <p className="subtitle">
-            Open encounters by type and attending provider, and today&rsquo;s admissions and discharges ({timeZone ?? "your time zone"}). Encounters do not
-            record a location (ward or bed), so the census is not broken down by one.
+            Open encounters by type and attending provider, and today&rsquo;s admissions and discharges ({timeZone ?? "your time zone"}). The
+            location an encounter records (ward, room, bed) is on its chart; the census is not broken down by it.
           </p>
         </div>
         {data ? <ProjectionLag lag={data.lag} fetchedAt={census.dataUpdatedAt} /> : null}

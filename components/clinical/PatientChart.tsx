@@ -302,7 +302,7 @@ function ChartView({
       </div>
 
       {/* Its own forms close themselves: an allergy saved must not close an order form open beside it. */}
-      <SafetyPanel patientId={patient.patientId} safety={patient.safety} onDone={setFlash} />
+      <SafetyPanel patientId={patient.patientId} safety={patient.safety} erased={patient.erasedAt !== null} onDone={setFlash} />
 
       <section className="panel" aria-labelledby="orders-title">
         <div className="panel-head">

@@ -25,7 +25,8 @@ import { useChartRefresh } from "./useChartRefresh";
 
 type Open = { kind: "allergy" } | { kind: "alert" } | { kind: "close-allergy"; id: string; outcome: "refuted" | "resolved" } | { kind: "resolve-alert"; id: string } | null;
 
-export function SafetyPanel({ patientId, safety, onDone }: { patientId: string; safety: PatientSafety; onDone: (message: string) => void }) {
+/** `erased`: nothing more can be recorded about the patient, so nothing is offered. */
+export function SafetyPanel({ patientId, safety, erased, onDone }: { patientId: string; safety: PatientSafety; erased: boolean; onDone: (message: string) => void }) {
   const [open, setOpen] = useState<Open>(null);
   const trpc = useTRPC();
   const refresh = useChartRefresh(patientId);
@@ -57,14 +58,16 @@ export function SafetyPanel({ patientId, safety, onDone }: { patientId: string; 
     <section className="panel" aria-labelledby="safety-title" data-testid="safety-panel">
       <div className="panel-head">
         <h2 id="safety-title">Allergies and alerts</h2>
-        <div className="actions">
-          <button type="button" className="secondary small" onClick={() => setOpen({ kind: "allergy" })} disabled={open?.kind === "allergy"}>
-            Record allergy
-          </button>
-          <button type="button" className="secondary small" onClick={() => setOpen({ kind: "alert" })} disabled={open?.kind === "alert"}>
-            Record alert
-          </button>
-        </div>
+        {erased ? null : (
+          <div className="actions">
+            <button type="button" className="secondary small" onClick={() => setOpen({ kind: "allergy" })} disabled={open?.kind === "allergy"}>
+              Record allergy
+            </button>
+            <button type="button" className="secondary small" onClick={() => setOpen({ kind: "alert" })} disabled={open?.kind === "alert"}>
+              Record alert
+            </button>
+          </div>
+        )}
       </div>
       <FormError message={error} />
       {open?.kind === "allergy" ? <AllergyForm patientId={patientId} onDone={done} onClose={close} /> : null}
@@ -73,8 +76,8 @@ export function SafetyPanel({ patientId, safety, onDone }: { patientId: string; 
       <h3 className="subhead">Allergies</h3>
       {active.length === 0 ? (
         <p className="small">
-          {safety.allergyStatus === "none_known" ? "No known allergies." : <strong>Allergies not recorded: ask the patient.</strong>}{" "}
-          {safety.allergyStatus !== "none_known" ? (
+          {safety.allergyStatus === "none_known" ? "No known allergies." : erased ? "No allergies recorded." : <strong>Allergies not recorded: ask the patient.</strong>}{" "}
+          {safety.allergyStatus !== "none_known" && !erased ? (
             <button type="button" className="secondary small" onClick={() => noneKnown.mutate({ patientId })} disabled={noneKnown.isPending}>
               No known allergies
             </button>
