@@ -53,5 +53,7 @@ test("an admin erases a patient after a confirm step, and the chart shows them a
   const safety = clinician.getByTestId("safety-panel");
   await expect(safety).toBeVisible();
   for (const name of ["Record allergy", "Record alert", "No known allergies"]) await expect(safety.getByRole("button", { name })).toHaveCount(0);
+  await expect(clinician.getByTestId("banner-allergies")).toContainText("None recorded");
+  await expect(clinician.getByTestId("banner-allergies")).not.toContainText("Allergies not recorded");
   await clinician.screenshot({ path: ".scratch/erasure-chart.png", fullPage: true });
 });

@@ -4,7 +4,7 @@ import { label, formatDateTime } from "@/components/format";
 import { activeAlerts, activeAllergies, type PatientSafety } from "@/shared/clinical/safety";
 import { ageFrom } from "./format";
 
-type BannerPatient = { dateOfBirth: string; sex: string; mrn: string; active: boolean; safety: PatientSafety };
+type BannerPatient = { dateOfBirth: string; sex: string; mrn: string; active: boolean; safety: PatientSafety; erasedAt?: Date | null };
 type BannerEncounter = { encounterId: string; encounterType: string; startedAt: Date; providerName: string | null; location?: string | null };
 
 const severe = new Set(["severe", "life_threatening"]);
@@ -40,6 +40,9 @@ export function SafetyBanner({ patient, openEncounters, now }: { patient: Banner
           </ul>
         ) : patient.safety.allergyStatus === "none_known" ? (
           <span className="chip ok">No known allergies</span>
+        ) : patient.erasedAt ? (
+          // Nobody can ask an erased patient or record anything more: not a call to act.
+          <span className="chip">None recorded</span>
         ) : (
           <span className="chip unknown">Allergies not recorded</span>
         )}
