@@ -1,6 +1,8 @@
 // Before a registration: is this person already registered? The same date of birth and the same
 // names, folded as patient search folds them (case and accents aside), either way round (a given
-// name typed as the family name), make a candidate. Exact names on purpose: a looser match would
+// name typed as the family name), make a candidate. A given name is optional (an unidentified
+// patient, a name not yet known): missing on either side, the family name and birth date alone
+// make a candidate. Exact names on purpose: a looser match would
 // stop every registration of a common name on a common birthday, and typing the names the way
 // the first chart has them is what this check is for. The clinician sees the candidates (an access-log row each: their names are shown)
 // and either opens one or registers anyway naming them, which the new patient's events record.
@@ -16,9 +18,10 @@ export async function possibleDuplicates(tx: Db, person: { givenName: string; fa
   const rows = await prismaRunner(tx)<{ patient_id: string; mrn: string; given_name: string; family_name: string; date_of_birth: string; sex: string }>(
     `SELECT patient_id::text, mrn, given_name, family_name, to_char(date_of_birth, 'YYYY-MM-DD') AS date_of_birth, sex
        FROM rm_patients
-      WHERE date_of_birth = $1::date AND erased_at IS NULL AND emr_fold($2) <> '' AND emr_fold($3) <> ''
-        AND ((emr_fold(family_name) = emr_fold($2) AND emr_fold(given_name) = emr_fold($3))
-          OR (emr_fold(family_name) = emr_fold($3) AND emr_fold(given_name) = emr_fold($2)))
+      WHERE date_of_birth = $1::date AND erased_at IS NULL AND emr_fold($2) <> ''
+        AND ((emr_fold(family_name) = emr_fold($2)
+              AND (emr_fold(given_name) = emr_fold($3) OR emr_fold(given_name) = '' OR emr_fold($3) = ''))
+          OR (emr_fold(family_name) = emr_fold($3) AND emr_fold(given_name) = emr_fold($2) AND emr_fold($3) <> ''))
       ORDER BY family_name, given_name, patient_id
       LIMIT ${MAX_CANDIDATES}`,
     [person.dateOfBirth, person.familyName, person.givenName],

@@ -33,6 +33,14 @@ describeEachDatabase("clinical procedures", (db) => {
     }
     // Another birthday, or another name: no question.
     expect(await refusal({ ...newPatient({ givenName: "Zoë", familyName: family, dateOfBirth: "1977-04-06" }) })).toBeNull();
+    // No given name on either side (an unidentified patient, a name not yet known): the family
+    // name and the birth date are enough to ask.
+    expect(await refusal(newPatient({ givenName: "", familyName: family.toLowerCase(), dateOfBirth: "1977-04-05" }))).toMatchObject({
+      domain: { kind: "possible_duplicate", candidates: [{ patientId: first.patientId }] },
+    });
+    const nameless = await api.patient.register(newPatient({ givenName: "", familyName: `Unknown${randomUUID().slice(0, 6)}`, dateOfBirth: "1980-01-02" }));
+    const namelessAgain = await refusal(newPatient({ givenName: "", familyName: (await api.patient.byId({ patientId: nameless.patientId })).patient.familyName, dateOfBirth: "1980-01-02" }));
+    expect(namelessAgain).toMatchObject({ domain: { candidates: [{ patientId: nameless.patientId }] } });
     // The candidates shown were logged as listed, like a search.
     const listed = await db().prisma.accessLog.count({ where: { userId: clinician.id, patientId: first.patientId, procedure: "patient.register" } });
     expect(listed).toBeGreaterThan(0);
