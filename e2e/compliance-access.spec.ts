@@ -64,6 +64,8 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   const access = page.getByTestId("emergency-access").filter({ hasText: family });
   await expect(access).toContainText("Casey Clinician");
   await expect(access).toContainText(reason);
+  // What the grant was used for: the two openings, no change, no care that outlasts it.
+  await expect(access.getByTestId("grant-use")).toHaveText("opened the chart 2 times");
   await page.screenshot({ path: `${shots}/4-needing-review.png`, fullPage: true });
   // Click 2: review; click 3: mark reviewed with a note.
   await access.getByRole("button", { name: "Review…" }).click();

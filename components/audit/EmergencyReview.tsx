@@ -12,6 +12,7 @@ import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
+import { describeGrantUse } from "@/shared/audit/grantUse";
 
 type Item = inferRouterOutputs<AppRouter>["audit"]["emergencyAccesses"]["items"][number];
 type Status = "needs_review" | "reviewed" | "all";
@@ -49,7 +50,7 @@ export function EmergencyReview() {
       ) : (
         <>
           <table className="data">
-            <TableHead columns={["When", "Who", "Patient", "Reason", "Review"]} />
+            <TableHead columns={["When", "Who", "Patient", "Reason", "What they did under it", "Review"]} />
             <tbody>
               {items.map((item) => (
                 <Row key={item.accessId} item={item} onReviewed={(m) => setFlash(m)} />
@@ -90,6 +91,14 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
         <Link href={`/audit/patients/${item.patientId}`}>{item.patient ? `${item.patient.name} · MRN ${item.patient.mrn}` : "unknown patient"}</Link>
       </td>
       <td className="wrap">{item.reason}</td>
+      <td className="wrap" data-testid="grant-use">
+        {item.use.lastingCare ? (
+          <span className="chip warn" title="An encounter or order of theirs keeps the chart open to them after the grant ends">
+            Now in their care
+          </span>
+        ) : null}
+        <div className={item.use.views === 0 && item.use.changes.length === 0 ? "muted" : undefined}>{describeGrantUse({ ...item.use, lastingCare: false })}</div>
+      </td>
       <td>
         {item.review ? (
           <div data-testid="review">

@@ -159,6 +159,35 @@ describeEachDatabase("break the glass", (db, kind) => {
     }
   });
 
+  it("shows the reviewer what a grant was used for: chart views, changes by type, and care that outlasts it", async () => {
+    const { stranger, officer, patientId } = await setting();
+    const clinician = await callerAs(db(), stranger);
+    const { accessId } = await clinician.patient.breakGlass({ patientId, reason: "Called to the ED resus bay" });
+    const audit = await callerAs(db(), officer);
+    const useOf = async () => (await audit.audit.emergencyAccesses({ status: "all", patientId })).items.find((i) => i.accessId === accessId)?.use;
+    expect(await useOf()).toEqual({ views: 0, changes: [], lastingCare: false });
+
+    await clinician.patient.byId({ patientId, viewId: randomUUID() });
+    await clinician.patient.byId({ patientId, viewId: randomUUID() });
+    const { encounterId } = await clinician.encounter.start({ patientId, encounterType: "emergency", reason: "Chest pain" });
+    await clinician.order.create({ patientId, encounterId, kind: "lab", details: { description: "Troponin" }, priority: "stat" });
+    const used = await useOf();
+    expect(used).toMatchObject({ views: 2, lastingCare: true });
+    expect(used?.changes).toEqual([
+      { eventType: "EncounterStarted", count: 1 },
+      { eventType: "OrderCreated", count: 1 },
+    ]);
+    // Someone else's changes, and the clinician's own on another patient, are not this grant's.
+    const other = await (await callerAs(db(), stranger)).patient.register(newPatient());
+    await clinician.encounter.start({ patientId: other.patientId, encounterType: "outpatient" });
+    expect((await useOf())?.changes).toHaveLength(2);
+    // The review export says the same in words.
+    const { describeGrantUse } = await import("../../shared/audit/grantUse");
+    expect(describeGrantUse(used!)).toBe(
+      "opened the chart 2 times; changed: encounter started, order created; now in their care (an encounter or order of theirs): the chart stays open to them after the grant",
+    );
+  });
+
   it("counts an encounter or order of the clinician's as care, and expires a grant after its hours", async () => {
     const { registrar, stranger, patientId } = await setting();
     const clinician = await callerAs(db(), stranger);

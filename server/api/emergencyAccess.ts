@@ -110,7 +110,66 @@ export type EmergencyAccessItem = {
   grantedAt: Date;
   expiresAt: Date;
   review: { reviewerId: string; reviewerName: string | null; note: string; reviewedAt: Date } | null;
+  /** What the clinician did with the grant, for the reviewer: see grantUse. */
+  use: GrantUse;
 };
+
+/**
+ * What a grant was used for, between its grant and its expiry: how many chart views the access
+ * log holds, and the record's changes by event type (the patient's own stream, its encounters'
+ * and orders'). `lastingCare`: the patient is now in this clinician's care without the grant (an
+ * encounter or order of theirs, or they registered the patient), so the chart stays open to them
+ * after it expires; an encounter started under the glass is how emergency care begins, and the
+ * reviewer is the one to judge it.
+ */
+export type GrantUse = { views: number; changes: { eventType: string; count: number }[]; lastingCare: boolean };
+
+const unusedGrant: GrantUse = { views: 0, changes: [], lastingCare: false };
+
+export async function grantUse(db: Db, accessIds: string[]): Promise<Map<string, GrantUse>> {
+  const use = new Map<string, GrantUse>();
+  if (accessIds.length === 0) return use;
+  const [changes, views, care] = await Promise.all([
+    // The patient's streams are found from the patient (a few), then each stream's events by its
+    // key: bounded by the patient's history, not by the clinician's.
+    db.prisma.$queryRaw<{ access_id: string; event_type: string; n: number }[]>`
+      SELECT a.id::text AS access_id, ev.event_type, count(*)::int AS n
+        FROM emergency_access a
+        CROSS JOIN LATERAL (
+          SELECT 'patient-' || a.patient_id::text AS stream_id
+          UNION ALL SELECT 'encounter-' || e.encounter_id::text FROM rm_encounters e WHERE e.patient_id = a.patient_id
+          UNION ALL SELECT 'order-' || o.order_id::text FROM rm_orders o WHERE o.patient_id = a.patient_id
+        ) s
+        JOIN events ev ON ev.stream_id = s.stream_id AND ev.user_id = a.user_id
+                      AND ev.recorded_at >= a.granted_at AND ev.recorded_at < a.expires_at
+       WHERE a.id = ANY(${accessIds}::uuid[])
+       GROUP BY a.id, ev.event_type
+       ORDER BY a.id, min(ev.global_position)`,
+    db.prisma.$queryRaw<{ access_id: string; n: number }[]>`
+      SELECT a.id::text AS access_id, count(l.id)::int AS n
+        FROM emergency_access a
+        JOIN access_log l ON l.patient_id = a.patient_id::text AND l.user_id = a.user_id
+                         AND l.accessed_at >= a.granted_at AND l.accessed_at < a.expires_at
+       WHERE a.id = ANY(${accessIds}::uuid[])
+       GROUP BY a.id`,
+    db.prisma.$queryRaw<{ access_id: string }[]>`
+      SELECT a.id::text AS access_id
+        FROM emergency_access a
+       WHERE a.id = ANY(${accessIds}::uuid[])
+         AND (EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = a.patient_id AND provider_id = a.user_id)
+           OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = a.patient_id AND provider_id = a.user_id)
+           OR EXISTS (SELECT 1 FROM events WHERE stream_id = 'patient-' || a.patient_id::text AND version = 1 AND user_id = a.user_id))`,
+  ]);
+  const entry = (id: string) => {
+    let found = use.get(id);
+    if (!found) use.set(id, (found = { views: 0, changes: [], lastingCare: false }));
+    return found;
+  };
+  for (const row of changes) entry(row.access_id).changes.push({ eventType: row.event_type, count: row.n });
+  for (const row of views) entry(row.access_id).views = row.n;
+  for (const row of care) entry(row.access_id).lastingCare = true;
+  return use;
+}
 
 /** The review list's cursor: the last item's grant time, then its id. */
 export const emergencyCursor = opaqueCursor(z.object({ grantedAt: z.iso.datetime(), id: z.uuid() }));
@@ -150,9 +209,10 @@ export async function listEmergencyAccesses(
   });
   const page = found.slice(0, filter.limit);
   const userIds = [...new Set(page.flatMap((a) => [a.userId, ...(a.review ? [a.review.reviewerId] : [])]))];
-  const [users, patients] = await Promise.all([
+  const [users, patients, used] = await Promise.all([
     userIds.length === 0 ? [] : db.prisma.user.findMany({ where: { id: { in: userIds } }, select: { id: true, name: true } }),
     patientLabels(db, page.map((a) => a.patientId)),
+    grantUse(db, page.map((a) => a.id)),
   ]);
   const names = new Map(users.map((u) => [u.id, u.name]));
   const last = page.at(-1);
@@ -167,6 +227,7 @@ export async function listEmergencyAccesses(
       grantedAt: a.grantedAt,
       expiresAt: a.expiresAt,
       review: a.review ? { ...a.review, reviewerName: names.get(a.review.reviewerId) ?? null } : null,
+      use: used.get(a.id) ?? unusedGrant,
     })),
     nextCursor:
       found.length > filter.limit && last ? encodeCursor({ grantedAt: last.grantedAt.toISOString(), id: last.id }) : null,

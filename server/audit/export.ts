@@ -15,6 +15,7 @@ import { patientIdsOf, patientTimeline, searchEvents } from "../projections/audi
 import { patientStreamIds, providerNames } from "../projections/queries";
 import { patientLabels, readAccessLog, recordAccess } from "../api/accessLog";
 import { listEmergencyAccesses, reviewStatus } from "../api/emergencyAccess";
+import { describeGrantUse } from "../../shared/audit/grantUse";
 import { tolerantStore } from "../api/undecodable";
 import type { SessionUser } from "../auth/roles";
 
@@ -278,7 +279,7 @@ async function* viewPages(ctx: ExportContext, request: ExportRequest): AsyncGene
             causationId: null,
             reason: a.reason,
             review: a.review ? `reviewed by ${a.review.reviewerName ?? a.review.reviewerId} at ${a.review.reviewedAt.toISOString()}: ${a.review.note}` : null,
-            details: null,
+            details: describeGrantUse(a.use),
             hash: null,
             commitPosition: null,
           }));
