@@ -7,7 +7,8 @@ import { aggregateType, evolve, foldReplay, initialReplay, initialState, type Be
 import { installStockParsers } from "../lib/pgTypes";
 import type { Contender } from "./contender";
 
-const ddl = `
+/** The raw contender's tables (also created by bench/diagnoseCallgrind.ts). */
+export const rawDdl = `
 CREATE TABLE raw_events (
     global_position  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event_id         uuid        NOT NULL,
@@ -126,7 +127,7 @@ const fold = (state: BenchState, rows: RawRow[]) => rows.reduce((s, row) => evol
 export async function openRaw(url: string, poolMax: number): Promise<Contender & { pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: poolMax });
   pool.on("error", () => {});
-  await pool.query(ddl);
+  await pool.query(rawDdl);
   const byStream = (from: number, to = 2_147_483_647) => ({
     name: "raw_by_stream",
     text: "SELECT * FROM raw_events WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version",
