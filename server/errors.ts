@@ -90,3 +90,51 @@ export class PossibleDuplicateError extends Error {
     );
   }
 }
+
+/** What a caller is told when the database cannot be reached: no cause, no values, a retry. */
+export const DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment";
+
+/**
+ * SQLSTATEs of a connection that failed or was ended by the server: class 08 (connection
+ * exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now: a failover, a
+ * restart, a DBA's pg_terminate_backend), 57P05 (idle session timeout), 53300 (too many connections).
+ */
+const unavailableStates = /^(08...|57P0[1235]|53300)$/;
+/** Prisma's driver adapters' kinds and its P-codes for the same (P2024: no pool connection in time). */
+const unavailableKinds = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1017", "P2024"]);
+/** Socket errors from node, as pg raises them. */
+const unavailableSocketCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+/**
+ * The driver's own words for the rest, which carry no code: pg's ended or broken connections and
+ * its pool's wait running out (DB_POOL_WAIT_SECONDS), Prisma's transaction that found no connection
+ * within maxWait, and the server's refusals while it shuts down or starts.
+ */
+const unavailableMessages =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Unable to start a transaction in the given time|Can't reach database server|server closed the connection unexpectedly|the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)/i;
+
+/**
+ * Whether an error says the database could not be reached or dropped the connection (rather than
+ * refusing a statement): the request may succeed when tried again in a moment. Walks the cause
+ * chain and the places Prisma's driver adapters put the database's code.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length > 0 && seen.size < 16) {
+    const e = queue.shift();
+    if (typeof e !== "object" || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const rec = e as Record<string, unknown>;
+    for (const key of ["code", "originalCode"]) {
+      const code = rec[key];
+      if (typeof code !== "string") continue;
+      if (unavailableStates.test(code) || unavailablePrismaCodes.has(code) || unavailableSocketCodes.has(code)) return true;
+    }
+    if (typeof rec.kind === "string" && unavailableKinds.has(rec.kind)) return true;
+    if (typeof rec.message === "string" && unavailableMessages.test(rec.message)) return true;
+    queue.push(rec.cause, rec.meta, rec.driverAdapterError);
+    if (Array.isArray(rec.errors)) queue.push(...(rec.errors as unknown[]));
+  }
+  return false;
+}

@@ -50,7 +50,7 @@ export type ServerFault = {
 const logged = new WeakSet<object>();
 
 /** Counters of faults since start, by kind: read by the health and metrics views. */
-export const faultCounts = { internal: 0, undecodableEvents: 0 };
+export const faultCounts = { internal: 0, undecodableEvents: 0, databaseUnavailable: 0 };
 
 /**
  * The one place a server fault is logged. Logs each error object once, even when both the
@@ -65,6 +65,24 @@ export function logServerFault(fault: ServerFault): void {
   const s = summarizeFault(fault.error);
   console.error(
     `[fault] ${fault.procedure ?? "(transport)"} correlation=${fault.correlationId ?? "-"} class=${s.errorClass}` +
+      (s.sqlState ? ` sqlstate=${s.sqlState}` : "") +
+      (s.prismaCode ? ` prisma=${s.prismaCode}` : ""),
+  );
+}
+
+/**
+ * A request the database could not serve (unreachable, connection ended, no pool connection in
+ * time): answered 503, logged here once, with codes only, never the driver's message.
+ */
+export function logDatabaseUnavailable(fault: ServerFault): void {
+  if (typeof fault.error === "object" && fault.error !== null) {
+    if (logged.has(fault.error)) return;
+    logged.add(fault.error);
+  }
+  faultCounts.databaseUnavailable++;
+  const s = summarizeFault(fault.error);
+  console.error(
+    `[database unavailable] ${fault.procedure ?? "(transport)"} correlation=${fault.correlationId ?? "-"} class=${s.errorClass}` +
       (s.sqlState ? ` sqlstate=${s.sqlState}` : "") +
       (s.prismaCode ? ` prisma=${s.prismaCode}` : ""),
   );

@@ -8,7 +8,9 @@ import { getDatabase } from "../db/client";
 import { authFor } from "../auth";
 import { crossSiteReasonFor } from "../auth/origin";
 import { createContext, newCorrelationId, type Context } from "./context";
-import { correlationIdOf, logServerFault, withCorrelationId } from "./faults";
+import { correlationIdOf, logDatabaseUnavailable, logServerFault, withCorrelationId } from "./faults";
+import { unavailableError } from "./errors";
+import { isDatabaseUnavailable } from "../errors";
 import { appRouter } from "./root";
 
 /**
@@ -78,6 +80,11 @@ export function handleTrpcRequest(req: Request, createContext: (responseHeaders:
       try {
         return await createContext(resHeaders, arrivalId);
       } catch (error) {
+        // The database unreachable while opening it or reading the session: 503, as in a procedure.
+        if (!(error instanceof TRPCError) && isDatabaseUnavailable(error)) {
+          logDatabaseUnavailable({ procedure: null, correlationId: arrivalId, error });
+          throw withCorrelationId(unavailableError(error), arrivalId);
+        }
         const trpcError = error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error });
         throw withCorrelationId(trpcError, arrivalId);
       }

@@ -5,7 +5,7 @@ import superjson from "superjson";
 import { z } from "zod";
 import type { Context, Role } from "./context";
 import { MappedError, toTRPCError } from "./errors";
-import { correlationIdOf, faultMessage, logServerFault } from "./faults";
+import { correlationIdOf, faultMessage, logDatabaseUnavailable, logServerFault } from "./faults";
 import { inputShapeProblem } from "../input";
 import { callObserved } from "./observe";
 
@@ -63,6 +63,7 @@ const mapDomainErrors = t.middleware(async ({ ctx, path, next }) => {
   const result = await next();
   if (!result.ok) {
     const mapped = toTRPCError(result.error.cause);
+    if (mapped?.code === "SERVICE_UNAVAILABLE") logDatabaseUnavailable({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause });
     if (mapped) throw mapped;
     if (result.error.code === "INTERNAL_SERVER_ERROR") {
       logServerFault({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause ?? result.error });

@@ -12,6 +12,7 @@ import { env } from "./env";
 import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "./migrate";
 import { lockEmbeddedDatabase } from "./embeddedLock";
 import { checkMasterKeys, defaultKeyRing } from "./phiKey";
+import { isDatabaseUnavailable } from "../errors";
 
 export type DatabaseMode = "postgresql" | "embedded";
 
@@ -170,6 +171,8 @@ export async function ensureMigrated(
     // Cheap when up to date: one advisory lock and one read of _prisma_migrations.
     return await migrate(db, { log });
   } catch (error) {
+    // The server unreachable or restarting is not a permissions problem: say what it is.
+    if (isDatabaseUnavailable(error)) throw error;
     const status = await migrationStatus(db).catch(() => null);
     if (status && status.pending.length === 0) return status;
     // A changed or missing migration file says so itself; a role that may not migrate is told how.
