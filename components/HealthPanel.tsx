@@ -2,6 +2,36 @@
 import { useQuery } from "@tanstack/react-query";
 import { ErrorState, Loading } from "./States";
 import { useTRPC } from "./trpc";
+import type { PoolState } from "@/server/db/client";
+
+function StatusBadge({ status }: { status: "up" | "degraded" }) {
+  return status === "up" ? (
+    <span className="badge ok">Up</span>
+  ) : (
+    <span className="badge warn" title="Requests are waiting for a database connection: some may be answered 'the database is unavailable'">
+      Degraded
+    </span>
+  );
+}
+
+/** The app's database connections (PostgreSQL): in use, idle, and requests waiting for one. */
+function PoolFacts({ pool }: { pool: PoolState | null | undefined }) {
+  if (!pool) return null;
+  return (
+    <>
+      <dt>Connections</dt>
+      <dd data-testid="db-pool">
+        {pool.total - pool.idle} in use, {pool.idle} idle of {pool.max}
+        {pool.waiting > 0 ? (
+          <span className="badge warn">
+            {" "}
+            {pool.waiting} waiting ({(pool.longestWaitMs / 1000).toFixed(1)} s)
+          </span>
+        ) : null}
+      </dd>
+    </>
+  );
+}
 
 export function HealthPanel() {
   const trpc = useTRPC();
@@ -14,16 +44,25 @@ export function HealthPanel() {
         <Loading label="Loading system status" lines={["40%", "60%", "30%"]} />
       ) : health.isError ? (
         <ErrorState>The server did not answer: {health.error.message}</ErrorState>
-      ) : !health.data.details ? (
+      ) : health.data.pool === undefined ? (
         <p data-testid="health-status">
-          <span className="badge ok">Up</span> <span className="muted">Sign in to see the database and its migrations.</span>
+          <StatusBadge status={health.data.status} /> <span className="muted">Sign in to see the database and its migrations.</span>
         </p>
+      ) : !health.data.details ? (
+        <dl className="facts">
+          <dt>Status</dt>
+          <dd data-testid="health-status">
+            <StatusBadge status={health.data.status} />
+          </dd>
+          <PoolFacts pool={health.data.pool} />
+        </dl>
       ) : (
         <dl className="facts">
           <dt>Status</dt>
           <dd data-testid="health-status">
-            <span className="badge ok">Up</span>
+            <StatusBadge status={health.data.status} />
           </dd>
+          <PoolFacts pool={health.data.pool} />
           <dt>Database</dt>
           <dd>
             <span className={`badge ${health.data.details.mode === "postgresql" ? "ok" : "info"}`} data-testid="db-mode">

@@ -8,6 +8,7 @@ const messages = {
   invalid: "Email or password is incorrect.",
   rateLimited: "Too many sign-in attempts. Wait a minute, then try again.",
   failed: "Sign-in did not work. Try again in a moment.",
+  unavailable: "The database is unavailable; try again in a moment.",
 } as const;
 
 export function SignInForm({ next }: { next: string }) {
@@ -26,7 +27,9 @@ export function SignInForm({ next }: { next: string }) {
         password: String(form.get("password") ?? ""),
       });
       if (failure) {
-        setError(failure.status === 429 ? "rateLimited" : failure.status === 401 || failure.status === 400 ? "invalid" : "failed");
+        setError(
+          failure.status === 429 ? "rateLimited" : failure.status === 401 || failure.status === 400 ? "invalid" : failure.status === 503 ? "unavailable" : "failed",
+        );
         setPending(false);
         return;
       }

@@ -12,6 +12,9 @@ import { crossSiteReasonFor } from "./origin";
 import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
 import { componentLogger } from "../log";
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
+import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
+import { randomUUID } from "node:crypto";
 import {
   cacheCookieExpiry,
   cachedSessionIsStale,
@@ -103,6 +106,11 @@ function buildAuth(db: Database, config: AuthConfig) {
       ipAddress: { ipAddressHeaders: [CLIENT_HEADER] },
     },
     telemetry: { enabled: false },
+    // An endpoint's unexpected error comes back to handleAuthRequest instead of being logged whole
+    // by the library (a driver's message can quote a row) and answered as a bare 500: there a
+    // database that cannot be reached answers 503, and anything else is logged by codes only.
+    // The library's own refusals (APIError: wrong password, rate limit) still answer as before.
+    onAPIError: { throw: true },
   });
 }
 
@@ -267,10 +275,28 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
     else if (response.status !== 401) await releaseAttempt(setup.db, email);
     return response;
   } catch (error) {
-    if (!isUnknownHost(error)) throw error;
-    warnUnknownHost(request.headers.get("host"));
-    return unknownHostResponse();
+    // No connection in DB_POOL_WAIT_SECONDS, or the server gone: say so, as the API does (503).
+    if (isDatabaseUnavailable(error)) return databaseUnavailableResponse(error, new URL(request.url).pathname);
+    if (isUnknownHost(error)) {
+      warnUnknownHost(request.headers.get("host"));
+      return unknownHostResponse();
+    }
+    const correlationId = randomUUID();
+    logServerFault({ procedure: `auth ${new URL(request.url).pathname}`, correlationId, error });
+    return Response.json({ message: faultMessage(correlationId) }, { status: 500 });
   }
+}
+
+/** Seconds a client is asked to wait before trying again when the database is unavailable. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
+
+/** The 503 of an auth request the database could not serve, logged once with codes only. */
+export function databaseUnavailableResponse(error: unknown, path: string): Response {
+  logDatabaseUnavailable({ procedure: `auth ${path}`, correlationId: null, error });
+  return Response.json(
+    { code: "DATABASE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE },
+    { status: 503, headers: { "retry-after": String(UNAVAILABLE_RETRY_SECONDS) } },
+  );
 }
 
 /**

@@ -31,6 +31,8 @@ export type Database = {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Where the data lives, without credentials. */
   location: string;
+  /** The pool's connections and the requests waiting for one (PostgreSQL); null for the embedded database. */
+  poolState(): PoolState | null;
   close(): Promise<void>;
 };
 
@@ -40,12 +42,24 @@ export type SqlSession = {
   exec(script: string): Promise<void>;
 };
 
+export type PoolState = {
+  max: number;
+  total: number;
+  idle: number;
+  /** Requests queued for a connection. */
+  waiting: number;
+  /** How long the longest-waiting request has waited for a connection (0: none is waiting). */
+  longestWaitMs: number;
+};
+
 export type OpenOptions = {
   url?: string;
   dataDir?: string;
   poolMax?: number;
   /** Seconds before an idle pooled connection is closed; 0 or unset: kept (DB_POOL_IDLE_SECONDS). */
   poolIdleSeconds?: number;
+  /** Seconds a statement waits for a pooled connection before it fails (DB_POOL_WAIT_SECONDS; default 10). */
+  poolWaitSeconds?: number;
 };
 
 // One type mapping for every runner, the same as Prisma's raw queries: int8 as bigint.
@@ -66,11 +80,43 @@ function redact(url: string): string {
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0);
+  if (options.url) return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0, options.poolWaitSeconds ?? 10);
   return openEmbedded(options.dataDir ?? "memory://");
 }
 
-function openPostgres(url: string, poolMax: number, idleSeconds: number): Database {
+/**
+ * pg's pool, remembering since when each request for a connection has waited: the health check
+ * says "degraded" when one has waited long, before anyone's request times out.
+ */
+class WaitTimedPool extends pg.Pool {
+  private ticket = 0;
+  private readonly started = new Map<number, number>();
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+    const id = ++this.ticket;
+    this.started.set(id, performance.now());
+    const settle = () => {
+      this.started.delete(id);
+    };
+    if (callback) {
+      super.connect((err, client, done) => {
+        settle();
+        callback(err, client, done);
+      });
+      return;
+    }
+    return super.connect().finally(settle);
+  }
+
+  longestWaitMs(): number {
+    const first = this.started.values().next();
+    return first.done ? 0 : performance.now() - first.value;
+  }
+}
+
+function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSeconds: number): Database {
   // Idle connections are kept by default (pg's own default closes them after 10 s). A connection
   // opened again has a cold backend: its first append compiles append_to_stream and plans its
   // statements, its first reads plan theirs and load the catalogs they touch. After a quiet spell
@@ -79,10 +125,13 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number): Databa
   // Kept connections get TCP keepalives: a firewall or NAT that forgets a quiet connection would
   // otherwise leave a socket that looks open and hangs the next statement until TCP gives up. A
   // connection the server ends (a restart, pg_terminate_backend) leaves the pool when it says so.
-  const pool = new pg.Pool({
+  // A request that gets no connection within waitSeconds fails ("timeout exceeded when trying to
+  // connect"), which the API answers 503 (server/errors.ts isDatabaseUnavailable).
+  const pool = new WaitTimedPool({
     connectionString: url,
     max: poolMax,
     idleTimeoutMillis: idleSeconds * 1000,
+    connectionTimeoutMillis: waitSeconds * 1000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 30_000,
   });
@@ -94,6 +143,13 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number): Databa
     sql: async (text, params, options) => (await pool.query({ name: options?.name, text, values: params as unknown[], types: pgTypes })).rows,
     mode: "postgresql",
     location: redact(url),
+    poolState: () => ({
+      max: poolMax,
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      longestWaitMs: pool.waitingCount > 0 ? Math.round(pool.longestWaitMs()) : 0,
+    }),
     async withSession(fn) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -132,6 +188,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     sql: async (text, params) => (await client.query(text, params as unknown[], { parsers: pgliteParsers })).rows as never,
     mode: "embedded",
     location: dataDir.startsWith("memory://") ? "in memory" : dataDir,
+    poolState: () => null,
     async withSession(fn) {
       return fn({
         query: async (sql, params) => (await client.query(sql, params)).rows as never,
@@ -195,7 +252,7 @@ export function getDatabase(): Promise<Database> {
   const g = globalThis as GlobalWithDb;
   g[globalKey] ??= (async () => {
     const e = env();
-    const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX, poolIdleSeconds: e.DB_POOL_IDLE_SECONDS });
+    const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX, poolIdleSeconds: e.DB_POOL_IDLE_SECONDS, poolWaitSeconds: e.DB_POOL_WAIT_SECONDS });
     try {
       await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
       // A wrong PHI_MASTER_KEY stops here, before any chart is asked for.

@@ -54,6 +54,12 @@ export const envSchema = z.object({
    * quiet spell wait on up to DB_POOL_MAX cold backends at once (client.ts).
    */
   DB_POOL_IDLE_SECONDS: intFrom(0, 86_400, 0),
+  /**
+   * Seconds a request waits for a pooled connection (or for a new one to open) before it is
+   * answered 503 SERVICE_UNAVAILABLE. Without a bound, an exhausted pool queued requests, sign-in
+   * included, for as long as the holders took.
+   */
+  DB_POOL_WAIT_SECONDS: intFrom(1, 600, 10),
   EVENTSTORE_SNAPSHOT_EVERY: intFrom(2, 100_000, 50),
   /** Synthetic patients that npm start / db:seed create (0: none). */
   DEMO_PATIENTS: intFrom(0, 100_000, 200),

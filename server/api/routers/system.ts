@@ -1,4 +1,4 @@
-import type { Database } from "../../db/client";
+import type { Database, PoolState } from "../../db/client";
 import { migrationStatus, type MigrationStatus } from "../../db/migrate";
 import { publicProcedure, router } from "../trpc";
 
@@ -15,7 +15,15 @@ export type HealthDetails = {
   serverTime: Date;
 };
 
-export type Health = { status: "up"; details?: HealthDetails };
+/**
+ * "degraded": requests have waited longer than DEGRADED_WAIT_MS for a database connection (the
+ * pool is exhausted: slow statements, too small a DB_POOL_MAX); past DB_POOL_WAIT_SECONDS they are
+ * answered 503. `pool` (signed-in users) says how full it is; null on the embedded database.
+ */
+export type Health = { status: "up" | "degraded"; pool?: PoolState | null; details?: HealthDetails };
+
+/** A wait for a connection longer than this is no longer a blip. */
+export const DEGRADED_WAIT_MS = 1_000;
 
 /**
  * Migrations change only when a deployment runs them, and every open console asks for health
@@ -36,8 +44,13 @@ function recentMigrationStatus(db: Database): Promise<MigrationStatus> {
 export const systemRouter = router({
   /** "up" for anyone; for signed-in users, where the data lives and how far it is migrated. */
   health: publicProcedure.query(async ({ ctx }): Promise<Health> => {
-    if (!ctx.user) return { status: "up" };
-    const [status, rows] = await Promise.all([
+    // Read from the pool itself, never through it: an exhausted pool must not hold up the answer.
+    const pool = ctx.db.poolState();
+    const status = pool && pool.waiting > 0 && pool.longestWaitMs > DEGRADED_WAIT_MS ? "degraded" : "up";
+    if (!ctx.user) return { status };
+    // The details need the database: skipped while requests are already queuing for it.
+    if (status === "degraded") return { status, pool };
+    const [migrations, rows] = await Promise.all([
       recentMigrationStatus(ctx.db),
       // Streams: the planner's estimate, or the live-tuple count when that is higher. The count
       // alone restarts from zero whenever the statistics do (the embedded database on every
@@ -53,11 +66,12 @@ export const systemRouter = router({
     ]);
     const row = rows[0];
     return {
-      status: "up",
+      status,
+      pool,
       details: {
         mode: ctx.db.mode,
         location: ctx.db.mode === "embedded" ? ctx.db.location : "PostgreSQL",
-        migration: { latest: status.latest, applied: status.applied.length, pending: status.pending.length },
+        migration: { latest: migrations.latest, applied: migrations.applied.length, pending: migrations.pending.length },
         estimates: { events: Number(row?.events ?? 0), streams: row?.streams == null ? null : Number(row.streams) },
         serverTime: row?.now ?? new Date(),
       },
