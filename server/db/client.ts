@@ -13,6 +13,7 @@ import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "
 import { lockEmbeddedDatabase } from "./embeddedLock";
 import { checkMasterKeys, defaultKeyRing } from "./phiKey";
 import { isDatabaseUnavailable } from "../errors";
+import type { HeldSession } from "../eventStore/db";
 
 export type DatabaseMode = "postgresql" | "embedded";
 
@@ -31,6 +32,8 @@ export type Database = {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Where the data lives, without credentials. */
   location: string;
+  /** A session of its own for locks that end with their holder (eventStore HeldSession); closed by close() at the latest. */
+  holdSession(): Promise<HeldSession>;
   /** The pool's connections and the requests waiting for one (PostgreSQL); null for the embedded database. */
   poolState(): PoolState | null;
   close(): Promise<void>;
@@ -116,6 +119,73 @@ class WaitTimedPool extends pg.Pool {
   }
 }
 
+/** The first key of this product's session advisory locks (two-key form; the second is hashtext of the lock's name). */
+const HELD_LOCK_CLASS = 0x454d52; // "EMR"
+
+/** Sessions a database has handed out and not yet closed: its close() ends them. */
+function sessionTracker() {
+  const open = new Set<HeldSession>();
+  return {
+    track(session: HeldSession): HeldSession {
+      open.add(session);
+      return {
+        ...session,
+        close: async () => {
+          open.delete(session);
+          await session.close();
+        },
+      };
+    },
+    closeAll: () => Promise.all([...open].map((session) => session.close().catch(() => {}))).then(() => open.clear()),
+  };
+}
+
+/** A connection of its own holding session advisory locks: released by the server when it dies. */
+async function postgresSession(url: string): Promise<HeldSession> {
+  const client = new pg.Client({ connectionString: url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  let lost = false;
+  let closing = false;
+  client.on("error", () => void (lost = true));
+  client.on("end", () => void (lost = !closing || lost));
+  await client.connect();
+  return {
+    async tryLock(key) {
+      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS ok", [HELD_LOCK_CLASS, key]);
+      return rows[0]?.ok === true;
+    },
+    lost: () => lost,
+    async close() {
+      closing = true;
+      await client.end().catch(() => {});
+    },
+  };
+}
+
+/**
+ * The embedded database's locks: PGlite is one session, where advisory locks are re-entrant (a
+ * second rebuild in this process would get the first one's lock), and this process is the only
+ * one on the folder (embeddedLock.ts), so the locks live here, one set per database.
+ */
+function embeddedSessions() {
+  const held = new Set<string>();
+  return (): HeldSession => {
+    const mine = new Set<string>();
+    return {
+      async tryLock(key) {
+        if (held.has(key)) return mine.has(key);
+        held.add(key);
+        mine.add(key);
+        return true;
+      },
+      lost: () => false,
+      async close() {
+        for (const key of mine) held.delete(key);
+        mine.clear();
+      },
+    };
+  };
+}
+
 function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSeconds: number): Database {
   // Idle connections are kept by default (pg's own default closes them after 10 s). A connection
   // opened again has a cold backend: its first append compiles append_to_stream and plans its
@@ -138,11 +208,13 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const sessions = sessionTracker();
   return {
     prisma,
     sql: async (text, params, options) => (await pool.query({ name: options?.name, text, values: params as unknown[], types: pgTypes })).rows,
     mode: "postgresql",
     location: redact(url),
+    holdSession: async () => sessions.track(await postgresSession(url)),
     poolState: () => ({
       max: poolMax,
       total: pool.totalCount,
@@ -163,6 +235,7 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
       }
     },
     async close() {
+      await sessions.closeAll();
       await prisma.$disconnect();
       await pool.end();
     },
@@ -182,12 +255,15 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     throw error;
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  const newSession = embeddedSessions();
+  const sessions = sessionTracker();
   return {
     prisma,
     // PGlite's query() waits for any open transaction, so a direct statement never lands inside one.
     sql: async (text, params) => (await client.query(text, params as unknown[], { parsers: pgliteParsers })).rows as never,
     mode: "embedded",
     location: dataDir.startsWith("memory://") ? "in memory" : dataDir,
+    holdSession: async () => sessions.track(newSession()),
     poolState: () => null,
     async withSession(fn) {
       return fn({
@@ -196,6 +272,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
       });
     },
     async close() {
+      await sessions.closeAll();
       await prisma.$disconnect();
       await client.close();
       lock?.release();

@@ -20,6 +20,21 @@ export function prismaRunner(db: Db): SqlRunner {
 }
 
 /**
+ * A database session of its own, held for the length of a long task (a rebuild), for locks that
+ * must end with their holder. On PostgreSQL a connection of its own with session advisory locks:
+ * the server releases them when the connection dies, kill -9 of its process included. On the
+ * embedded database, locks of this process (the only one on its folder).
+ */
+export type HeldSession = {
+  /** Takes the lock named `key` if no live holder has it; answers whether it did. */
+  tryLock(key: string): Promise<boolean>;
+  /** Whether the session ended under its holder (the connection broke): its locks are gone. */
+  lost(): boolean;
+  /** Ends the session, releasing its locks. */
+  close(): Promise<void>;
+};
+
+/**
  * What every store function needs: where to read and write, and how to (de)serialize.
  * `sql` runs the store's statements. Outside a transaction the database layer hands in its
  * driver (pg pool or PGlite): Prisma's raw pipeline costs about as much client CPU as a whole
@@ -35,10 +50,12 @@ export type Store = {
   keepSealed?: boolean;
   /** Runs fn in one transaction (absent when `db` already is one: then fn runs on it). */
   transaction?: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>;
+  /** Opens a session of its own for locks that die with their holder (absent inside a transaction). */
+  holdSession?: () => Promise<HeldSession>;
 };
 
 /** The database as the store needs it: Prisma for transactions, the driver for single statements. */
-export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner };
+export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner; holdSession?: () => Promise<HeldSession> };
 
 /** The store on a transaction: every statement goes through it. */
 export function storeIn(store: Pick<Store, "registry" | "phi">, tx: Db): Store {
@@ -54,6 +71,7 @@ export function storeOn(database: StoreDatabase, registry: EventRegistry, phi?: 
     ...(phi ? { phi } : {}),
     transaction: (fn) =>
       database.prisma.$transaction((tx) => fn(storeIn({ registry, phi }, tx)), { timeout: 15_000, maxWait: 10_000 }),
+    ...(database.holdSession ? { holdSession: database.holdSession } : {}),
   };
 }
 

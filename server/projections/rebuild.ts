@@ -3,10 +3,14 @@
 // keep serving reads and writes; when the replay has caught up, one short transaction locks the
 // live tables against writers (readers go on), applies the last events, swaps the shadow in and
 // records the end. A failure or a cancel drops the shadow and leaves the live tables as they were.
-// One rebuild per projection at a time across every process: a unique index on the running row.
+// One rebuild per projection at a time across every process: a unique index on the running row,
+// and a lock the rebuild holds on a database session of its own for its whole run (HeldSession:
+// a session advisory lock on PostgreSQL). The server releases that lock when the holder's
+// connection dies (kill -9, a crash), so a new rebuild that gets it knows the running row's
+// process is dead and takes the row over at once; while the holder lives, a new one is refused.
 // Every start and end is an event in the rebuild's own operations stream (who, why, how long).
 import { randomUUID } from "node:crypto";
-import { appendToStream, eventColumns, pgErrorInfo, readAll, selectEvents, prismaRunner, storeIn, streamAll, streamAllForFold, type Db, type FoldEvent, type LogCheckpoint, type SqlRunner, type StoredEvent, type Store } from "../eventStore";
+import { appendToStream, eventColumns, pgErrorInfo, type HeldSession, readAll, selectEvents, prismaRunner, storeIn, streamAll, streamAllForFold, type Db, type FoldEvent, type LogCheckpoint, type SqlRunner, type StoredEvent, type Store } from "../eventStore";
 import { InvariantError, NotFoundError, ValidationError } from "../errors";
 import { errorSummary } from "../workers/outbox";
 import { OPERATIONS_AGGREGATE, rebuildStream } from "../domain/operations/events";
@@ -15,8 +19,15 @@ import { allProjections, isInline, projectionNamed } from "./registry";
 import type { Projection, ProjectionTarget, Replay } from "./types";
 
 export const REBUILD_BATCH_SIZE = 10_000;
-/** A running rebuild whose process has not reported for this long died; the next start clears it. */
+/**
+ * A running rebuild that has not reported for this long is shown as stalled. A store without held
+ * sessions (no way to prove its holder dead) also takes such a row over after this long.
+ */
 export const REBUILD_STALE_SECONDS = 30;
+/** How long a start keeps trying for a rebuild's lock before it says another one holds it (a killed holder's connection takes a moment to close). */
+const LOCK_TRIES = 10;
+const LOCK_RETRY_MS = 100;
+const rebuildLockKey = (projection: Projection) => `projection-rebuild:${projection.name}`;
 
 export const shadowOf = (table: string) => `${table}__rebuild`;
 export const shadowTarget = (projection: Projection): ProjectionTarget => ({
@@ -80,9 +91,13 @@ async function recordEnd(tx: Db, store: Store, rebuild: { id: string; name: stri
   await prismaRunner(tx)(
     `UPDATE projection_rebuilds SET status = $2, phase = 'done', finished_at = now(), events_done = $3::bigint, swap_pause_ms = $4::float8, error = $5,
             events_per_second = coalesce($6::float8, events_per_second)
-      WHERE id = $1::uuid`,
+      WHERE id = $1::uuid AND status = 'running' RETURNING id::text AS id`,
     [rebuild.id, end.status, end.eventsDone, end.swapPauseMs ?? null, end.error ?? null, end.eventsPerSecond ?? null],
-  );
+  ).then((rows) => {
+    // Ended already: taken over by a later rebuild that found this one's holder dead. Nothing of
+    // this run may be recorded (its swap rolls back with this).
+    if (rows.length === 0) throw new InvariantError(`The rebuild of ${rebuild.name} was ended by another process (it found this one's session gone)`, "projection.rebuild_taken_over");
+  });
   const data: Record<string, unknown> = { rebuildId: rebuild.id, projection: rebuild.name, eventsDone: end.eventsDone, durationMs: Math.round(end.durationMs) };
   if (end.status === "finished") Object.assign(data, { eventsPerSecond: Math.round(end.eventsPerSecond ?? 0), swapPauseMs: end.swapPauseMs ?? 0 });
   if (end.status === "failed") data.error = (end.error ?? "failed").slice(0, 500);
@@ -93,21 +108,51 @@ function inTransaction<T>(store: Store, fn: (tx: Db) => Promise<T>): Promise<T> 
   return store.transaction ? store.transaction((txStore) => fn(txStore.db)) : fn(store.db);
 }
 
-/** Rebuilds whose process died (no heartbeat): failed, their shadows dropped, so a new one can start. */
-async function clearAbandoned(store: Store, projection: Projection): Promise<void> {
-  const stale = await store.sql<{ id: string; events_done: string | number; ms: number }>(
+/**
+ * Rebuilds whose process died: failed, their shadows dropped, so a new one can start. `proven`:
+ * the caller holds the projection's rebuild lock, so every running row's holder is dead, whatever
+ * its heartbeat says; otherwise only rows without a heartbeat for REBUILD_STALE_SECONDS.
+ */
+async function clearAbandoned(store: Store, projection: Projection, proven: boolean): Promise<void> {
+  const abandoned = await store.sql<{ id: string; events_done: string | number; ms: number }>(
     `SELECT id::text AS id, events_done, extract(epoch FROM now() - started_at)::float8 * 1000 AS ms FROM projection_rebuilds
-      WHERE name = $1 AND status = 'running' AND heartbeat_at < now() - make_interval(secs => $2)`,
-    [projection.name, REBUILD_STALE_SECONDS],
+      WHERE name = $1 AND status = 'running' AND ($3 OR heartbeat_at < now() - make_interval(secs => $2))`,
+    [projection.name, REBUILD_STALE_SECONDS, proven],
   );
-  for (const row of stale) {
-    for (const table of projection.tables) await store.sql("SELECT 1 AS ok FROM projection_shadow_drop($1)", [table]);
+  for (const row of abandoned) {
+    // The row first (only while still running), then its shadows: a run that was still alive
+    // after all can no longer record an end, so nothing it swaps in commits.
     await inTransaction(store, async (tx) => {
       const startEventId = await startEventOf(tx, row.id);
       await recordEnd(tx, store, { id: row.id, name: projection.name, startEventId }, { userId: "system", correlationId: randomUUID() }, {
         status: "failed", eventsDone: Number(row.events_done), durationMs: row.ms, error: "abandoned: the process running it stopped",
       });
     });
+    for (const table of projection.tables) await store.sql("SELECT 1 AS ok FROM projection_shadow_drop($1)", [table]);
+  }
+}
+
+/** Takes the rebuild lock of each projection on the session, or says which one a live rebuild holds. */
+async function lockRebuilds(store: Store, session: HeldSession, chosen: readonly Projection[]): Promise<void> {
+  for (const projection of chosen) {
+    let locked = false;
+    for (let attempt = 1; !locked && attempt <= LOCK_TRIES; attempt++) {
+      locked = await session.tryLock(rebuildLockKey(projection));
+      if (!locked && attempt < LOCK_TRIES) await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
+    }
+    if (locked) continue;
+    const [running] = await store.sql<{ quiet: number | null }>(
+      "SELECT extract(epoch FROM now() - heartbeat_at)::float8 AS quiet FROM projection_rebuilds WHERE name = $1 AND status = 'running'",
+      [projection.name],
+    );
+    const quiet = running?.quiet ?? null;
+    throw new InvariantError(
+      `Projection ${projection.name} is already being rebuilt; cancel that rebuild or wait for it to end` +
+        (quiet !== null && quiet > REBUILD_STALE_SECONDS
+          ? ` (it has reported no progress for ${Math.round(quiet)} s, but its process is still connected: stop that process, or end its database session, to start again)`
+          : ""),
+      "projection.already_rebuilding",
+    );
   }
 }
 
@@ -130,7 +175,15 @@ async function countEvents(db: Db, projections: readonly Projection[]): Promise<
   });
 }
 
-export type StartedRebuild = { rebuildId: string; projection: Projection; startEventId: string; who: Who; eventsTotal: number };
+export type StartedRebuild = {
+  rebuildId: string;
+  projection: Projection;
+  startEventId: string;
+  who: Who;
+  eventsTotal: number;
+  /** The session holding the rebuild's lock until runRebuilds ends (shared by rebuilds started together). */
+  lease: HeldSession | null;
+};
 
 /**
  * Claims the rebuild of `name` and records who and why. Refuses an unknown projection
@@ -151,7 +204,18 @@ export async function startRebuilds(store: Store, names: readonly string[], inpu
   const reason = input.reason.trim();
   if (reason.length === 0 || reason.length > 500) throw new ValidationError("a reason of 1 to 500 characters is needed", "reason");
   await ensureCheckpoints(store.db, projections);
-  for (const projection of chosen) await clearAbandoned(store, projection);
+  const lease = store.holdSession ? await store.holdSession() : null;
+  try {
+    if (lease) await lockRebuilds(store, lease, chosen);
+    for (const projection of chosen) await clearAbandoned(store, projection, lease !== null);
+    return await claimRebuilds(store, chosen, reason, input, lease);
+  } catch (error) {
+    await lease?.close();
+    throw error;
+  }
+}
+
+async function claimRebuilds(store: Store, chosen: readonly Projection[], reason: string, input: Who, lease: HeldSession | null): Promise<StartedRebuild[]> {
   const totals = await countEvents(store.db, chosen);
   const who = { userId: input.userId, correlationId: input.correlationId };
   const rebuilds = chosen.map((projection, i) => ({ rebuildId: randomUUID(), projection, eventsTotal: totals[i]! }));
@@ -164,7 +228,7 @@ export async function startRebuilds(store: Store, names: readonly string[], inpu
           [rebuildId, projection.name, reason, input.userId, eventsTotal],
         );
         const startEventId = await appendOperation(tx, store, rebuildId, "no_stream", "ProjectionRebuildStarted", { rebuildId, projection: projection.name, reason, codeVersion: projection.version, eventsTotal }, who, null);
-        out.push({ rebuildId, projection, startEventId, who, eventsTotal });
+        out.push({ rebuildId, projection, startEventId, who, eventsTotal, lease });
       }
       return out;
     });
@@ -267,6 +331,20 @@ type Member = {
  * in turn.
  */
 export async function runRebuilds(store: Store, starteds: readonly StartedRebuild[], options: RunOptions = {}): Promise<RebuildResult[]> {
+  try {
+    return await runLocked(store, starteds, options);
+  } finally {
+    // The locks go with the sessions; a new rebuild may start from here on.
+    for (const lease of new Set(starteds.map((s) => s.lease))) await lease?.close();
+  }
+}
+
+/** A rebuild whose lock session ended under it can no longer keep others out: it stops. */
+function checkLease(m: { started: StartedRebuild }): void {
+  if (m.started.lease?.lost()) throw new Error("the rebuild's database session (which holds its lock) ended; start the rebuild again");
+}
+
+async function runLocked(store: Store, starteds: readonly StartedRebuild[], options: RunOptions): Promise<RebuildResult[]> {
   const batchSize = options.batchSize ?? REBUILD_BATCH_SIZE;
   const t0 = performance.now();
   const several = starteds.length > 1;
@@ -293,7 +371,11 @@ export async function runRebuilds(store: Store, starteds: readonly StartedRebuil
     m.result = { rebuildId: m.started.rebuildId, status, eventsDone: m.done, durationMs, eventsPerSecond: m.done / m.copySeconds, swapPauseMs: null, error: summary };
     // No write of its replay may land after the drop (in a shadow a later rebuild made).
     await m.replay?.settle().catch(() => {});
-    for (const table of m.started.projection.tables) await store.sql("SELECT 1 AS ok FROM projection_shadow_drop($1)", [table]).catch(() => {});
+    // Without its lock another rebuild may already own the shadows: they are left to it (it
+    // makes its own afresh); the row is still ended below if nobody has taken it over.
+    if (!m.started.lease?.lost()) {
+      for (const table of m.started.projection.tables) await store.sql("SELECT 1 AS ok FROM projection_shadow_drop($1)", [table]).catch(() => {});
+    }
     await inTransaction(store, (tx) =>
       recordEnd(tx, store, recordOf(m), m.started.who, { status, eventsDone: m.done, durationMs, error: summary ?? undefined }),
     ).catch(() => {});
@@ -346,6 +428,7 @@ export async function runRebuilds(store: Store, starteds: readonly StartedRebuil
           m.copySeconds = Math.max((performance.now() - t0) / 1000, 0.001);
           report(m, "copying");
           if (cancel || options.signal?.aborted) throw new RebuildCancelled("cancelled");
+          checkLease(m);
         } catch (error) {
           await stop(m, error);
         }
@@ -374,6 +457,7 @@ export async function runRebuilds(store: Store, starteds: readonly StartedRebuil
   for (const m of live()) {
     try {
       if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
+      checkLease(m);
       const { projection } = m.started;
       // The swap: writers wait from the LOCK until the commit; that is the pause we measure.
       await phase(m, "swapping");
