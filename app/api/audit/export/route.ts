@@ -2,7 +2,8 @@
 // plus the view's filters (server/audit/export.ts). Streamed page by page; compliance only.
 import { env } from "@/server/db/env";
 import { createContext } from "@/server/api/context";
-import { logServerFault } from "@/server/api/faults";
+import { logDatabaseUnavailable, logServerFault } from "@/server/api/faults";
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "@/server/errors";
 import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
 import { publicKeyPem, verifyingKeys } from "@/server/audit/signingKey";
 
@@ -11,6 +12,18 @@ export const dynamic = "force-dynamic";
 const text = (status: number, message: string) => new Response(message, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 
 export async function GET(request: Request): Promise<Response> {
+  try {
+    return await exportResponse(request);
+  } catch (error) {
+    // The database unreachable before the first byte (the session, the export's record): 503, as
+    // the API answers it, not Next's bare 500. A failure mid-stream ends the download instead.
+    if (!isDatabaseUnavailable(error)) throw error;
+    logDatabaseUnavailable({ procedure: "audit.export", correlationId: null, error });
+    return new Response(DATABASE_UNAVAILABLE_MESSAGE, { status: 503, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "5" } });
+  }
+}
+
+async function exportResponse(request: Request): Promise<Response> {
   // A download is a read with a side effect (it is recorded): never on another site's behalf.
   if (request.headers.get("sec-fetch-site") === "cross-site") return text(403, "Refused as a possible cross-site request.");
   const ctx = await createContext({ headers: request.headers });
