@@ -45,6 +45,15 @@ test("a compliance officer answers the five questions from the patient's audit p
     newStatus: "completed",
     resultData: { Potassium: { value: 6.9, unit: "mmol/L", flag: "HH" } },
   });
+  // And an allergy, after the address moved: the compare view must read it as the chart does.
+  await call(page, "patient.recordAllergy", {
+    patientId,
+    substance: { code: "penicillin", text: "Penicillin" },
+    reaction: "Anaphylaxis",
+    severity: "life_threatening",
+    source: "patient",
+    note: null,
+  });
   const chartRead = page.waitForResponse((r) => r.url().includes("patient.byId") && r.ok());
   await page.goto(`/patients/${patientId}`);
   await chartRead;
@@ -95,6 +104,26 @@ test("a compliance officer answers the five questions from the patient's audit p
   await expect(patientDiff.locator("tr[data-field=address]")).toContainText("9 New Street");
   await expect(patientDiff.locator("tr[data-field=address]")).toContainText("Demographics updated");
   await expect(diff.locator("[data-kind=order]")).toContainText("added");
+  // Values read as the chart reads them, never as JSON or ids: the allergy as substance · reaction
+  // · severity, marked new at the second moment; the order's provider by name; its instants zoned.
+  const allergies = patientDiff.locator("tr[data-field='safety.allergies']");
+  await expect(allergies.locator("td.diff-after")).toContainText("Penicillin · Anaphylaxis · Life-threatening");
+  await expect(allergies.locator("td.diff-after li[data-mark=new]")).toHaveCount(1);
+  await expect(allergies.locator("td.diff-before")).toHaveText("None");
+  await expect(patientDiff.locator("tr[data-field='safety.allergyStatus']")).toContainText("Not recorded");
+  const orderDiff = diff.locator("[data-kind=order]");
+  await expect(orderDiff.locator("tr[data-field=providerId] td.diff-after")).toHaveText("Casey Clinician");
+  await expect(orderDiff.locator("tr[data-field=details] td.diff-after")).toContainText("Description: Potassium, serum");
+  await expect(orderDiff.locator("tr[data-field=resultData] td.diff-after")).toContainText("Potassium 6.9 mmol/L (HH)");
+  await expect(orderDiff.locator("tr[data-field=statusChangedAt] td.diff-after time")).toHaveText(/\d:\d\d:\d\d ?(AM|PM)? (UTC|GMT[+-]?[\d:]*|[A-Z]{2,5})$/);
+  await expect(diff).not.toContainText("{");
+  await expect(diff).not.toContainText("allergyId");
+  await expect(orderDiff.locator("tr[data-field=orderId], tr[data-field=patientId]")).toHaveCount(0);
+  // The time-travel panel scrolls on its own: a tall window shows the whole comparison.
+  await page.setViewportSize({ width: 1280, height: 2400 });
+  await diff.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/compliance-compare.png` });
+  await page.setViewportSize({ width: 1280, height: 720 });
   await page.screenshot({ path: `${shots}/compliance-time-travel.png`, fullPage: true });
 
   // 3. What caused this event and what did it cause: the completion's details (one click).

@@ -14,6 +14,7 @@ import { demographicLabels, eventTitle, formatValue, label, statusBadgeClass } f
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText, fromLocalInput, sameValue, toLocalInput, zoneCaption, type RecordAsOf, type RecordDiffData, type RecordTicks } from "./format";
+import { diffRows } from "./DiffValues";
 import { useHydrated } from "./useHydrated";
 
 const fields = ["givenName", "familyName", "dateOfBirth", "sex", "email", "phone", "address", "mrn"] as const;
@@ -547,16 +548,16 @@ function Diff({ patientId, a, b, names }: { patientId: string; a: Moment; b: Mom
           <h4>
             {recordTitle(change, names)} <span className={change.change === "changed" ? "badge warn" : change.change === "added" ? "badge ok" : "badge bad"}>{change.change}</span>
           </h4>
-          <table className="data dense">
+          <table className="data dense diff-table">
             <TableHead columns={["Field", "First moment", "Second moment", "Changed by"]} />
             <tbody>
-              {change.fields.map((f) => (
-                <tr key={f.field} data-field={f.field} data-change={f.change}>
+              {diffRows(change.fields, { users, encounters: names?.encounters ?? {} }, change.id).map((f) => (
+                <tr key={f.key} data-field={f.key} data-change={f.change}>
                   <th scope="row">
-                    {demographicLabels[f.field] ?? label(f.field)} <span className="muted small">({f.change})</span>
+                    {f.name} <span className="muted small">({f.change})</span>
                   </th>
-                  <td>{show(f.field, f.before)}</td>
-                  <td>{show(f.field, f.after)}</td>
+                  <td className="diff-before">{f.before}</td>
+                  <td className="diff-after">{f.after}</td>
                   <td className="small">
                     {f.events.length === 0 ? (
                       <span className="muted">—</span>

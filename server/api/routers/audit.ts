@@ -42,6 +42,9 @@ const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map(
 /** A moment of time travel: as recorded at, as it happened by, or both (a left-out axis is "now"). */
 const momentInput = z.object({ recordedAt: filterInstant.optional(), happenedBy: filterInstant.optional() });
 
+/** Fields of a record's state that hold a user id: the compare view shows them by name. */
+const userFields = new Set(["providerId"]);
+
 const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
 
 /** A filter naming a patient or user that does not exist would read as "nobody": refuse it instead. */
@@ -300,7 +303,11 @@ export const auditRouter = router({
   recordDiff: complianceProcedure.input(z.object({ patientId, a: momentInput, b: momentInput })).query(async ({ ctx, input }) => {
     const changes = await recordDiff(ctx.store, input.patientId, input.a, input.b);
     if (!changes) throw new NotFoundError("Patient", input.patientId);
-    const users = await providerNames(ctx.db.prisma, changes.flatMap((c) => c.fields.flatMap((f) => f.events.map((e) => e.userId))));
+    // Names for who made each change and for the fields that hold a user (an order's or encounter's provider).
+    const userIds = changes.flatMap((c) =>
+      c.fields.flatMap((f) => [...f.events.map((e) => e.userId), ...(userFields.has(f.field) ? [f.before, f.after].filter((v): v is string => typeof v === "string") : [])]),
+    );
+    const users = await providerNames(ctx.db.prisma, userIds);
     await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.recordDiff" });
     return { changes, users };
   }),
