@@ -1,5 +1,5 @@
 "use client";
-// The one way the compliance console shows an instant: in the reader's locale and time zone,
+// The one way the console (clinical and compliance screens alike) shows an instant: in the reader's locale and time zone,
 // with the zone named, and the exact UTC instant in the tooltip and the <time> element. Before
 // hydration (on the server) the reader's zone is unknown: the instant is shown in UTC, marked so.
 import { useHydrated } from "./audit/useHydrated";
@@ -43,4 +43,14 @@ export function DateTime({ value, precision = "second", className }: { value: Da
       {formatZoned(d, precision, !hydrated)}
     </time>
   );
+}
+
+/** The same text as <DateTime>, for places that take only text (an <option>, a title). */
+export function useZonedText(): (value: Date | string | null | undefined, precision?: DateTimePrecision) => string {
+  const hydrated = useHydrated();
+  return (value, precision = "minute") => {
+    if (value === null || value === undefined) return "—";
+    const d = typeof value === "string" ? new Date(value) : value;
+    return Number.isNaN(d.getTime()) ? String(value) : formatZoned(d, precision, !hydrated);
+  };
 }

@@ -1,6 +1,7 @@
 // One event of a record's history, in words: what happened, when, by whom, and what changed.
 import { EventSummary } from "@/components/EventSummary";
-import { eventTitle, formatDateTime } from "@/components/format";
+import { DateTime } from "@/components/DateTime";
+import { eventTitle } from "@/components/format";
 import type { HistoryItem } from "./types";
 
 /** Order, allergy or alert id -> what it is: status changes and refutations carry only the id. */
@@ -20,11 +21,11 @@ export function HistoryEvent({ item, orderNames, headingLevel = 3 }: { item: His
       <div className="event-head">
         <H className="event-title">{eventTitle(item.type)}</H>
         <span className="muted small">
-          <time dateTime={item.recordedAt.toISOString()}>{formatDateTime(item.recordedAt)}</time>
+          <DateTime value={item.recordedAt} precision="minute" />
           {late ? (
             <>
               {" "}
-              (happened <time dateTime={item.occurredAt.toISOString()}>{formatDateTime(item.occurredAt)}</time>)
+              (happened <DateTime value={item.occurredAt} precision="minute" />)
             </>
           ) : null}{" "}
           · by{" "}

@@ -1,5 +1,5 @@
 // The cells and rows that the chart's order tables and the worklist share.
-import { formatDateTime } from "@/components/format";
+import { DateTime } from "@/components/DateTime";
 import { OrderStatusChange } from "./OrderStatusChange";
 import type { OrderRef } from "./types";
 
@@ -8,10 +8,10 @@ export function OrderTimeCells({ order }: { order: { createdAt: Date; providerNa
   return (
     <>
       <td className="nowrap small">
-        {formatDateTime(order.createdAt)}
+        <DateTime value={order.createdAt} precision="minute" />
         {order.providerName ? <div className="muted">{order.providerName}</div> : null}
       </td>
-      <td className="nowrap small">{order.scheduledFor ? formatDateTime(order.scheduledFor) : <span className="muted">—</span>}</td>
+      <td className="nowrap small">{order.scheduledFor ? <DateTime value={order.scheduledFor} precision="minute" /> : <span className="muted">—</span>}</td>
     </>
   );
 }

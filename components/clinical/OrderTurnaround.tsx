@@ -8,7 +8,8 @@ import { TableHead } from "@/components/DataTable";
 import { ProjectionLag } from "@/components/ProjectionLag";
 import { EmptyState, ErrorState, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
-import { formatDateTime, label } from "@/components/format";
+import { DateTime } from "@/components/DateTime";
+import { label } from "@/components/format";
 import { ClinicalNav } from "./ClinicalNav";
 import { errorText } from "./errors";
 import { priorityBadgeClass } from "./format";
@@ -89,7 +90,9 @@ export function OrderTurnaround() {
                       <Link href={`/patients/${o.patientId}`}>{o.patient ? `${o.patient.name} · ${o.patient.mrn}` : "Patient"}</Link>
                     </td>
                     <td>{label(o.status)}</td>
-                    <td>{formatDateTime(o.placedAt)}</td>
+                    <td>
+                      <DateTime value={o.placedAt} precision="minute" />
+                    </td>
                     <td>
                       <strong>{formatMinutes(o.overdueMinutes)}</strong>
                     </td>

@@ -10,7 +10,8 @@ import { useTRPC } from "@/components/trpc";
 import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
-import { formatAddress, formatDateTime, formatSeconds, label, resultSummary, statusBadgeClass } from "@/components/format";
+import { DateTime } from "@/components/DateTime";
+import { formatAddress, formatSeconds, label, resultSummary, statusBadgeClass } from "@/components/format";
 import { errorText } from "./errors";
 import { fullName, priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
@@ -182,7 +183,7 @@ function ChartView({
           </h1>
           {patient.erasedAt ? (
             <div className="alert warn" role="status" data-testid="patient-erased">
-              This patient was erased on {formatDateTime(patient.erasedAt)}: their health information can no longer be read, and nothing
+              This patient was erased on <DateTime value={patient.erasedAt} precision="minute" />: their health information can no longer be read, and nothing
               more can be recorded about them.
             </div>
           ) : null}
@@ -232,9 +233,13 @@ function ChartView({
             <dt>Address</dt>
             <dd>{patient.address ? formatAddress(patient.address as never) : <span className="muted">—</span>}</dd>
             <dt>Registered</dt>
-            <dd>{formatDateTime(patient.registeredAt)}</dd>
+            <dd>
+              <DateTime value={patient.registeredAt} precision="minute" />
+            </dd>
             <dt>Last changed</dt>
-            <dd>{formatDateTime(patient.updatedAt)}</dd>
+            <dd>
+              <DateTime value={patient.updatedAt} precision="minute" />
+            </dd>
           </dl>
         </section>
 
@@ -263,7 +268,7 @@ function ChartView({
                       <span className={e.status === "in_progress" ? "badge info" : "badge"}>{label(e.status)}</span>
                       {e.location ? <div className="small">{e.location}</div> : null}
                       <div className="muted small">
-                        Started {formatDateTime(e.startedAt)}
+                        Started <DateTime value={e.startedAt} precision="minute" />
                         {e.providerName ? ` by ${e.providerName}` : ""}
                       </div>
                       {e.reason ? <div className="small">{e.reason}</div> : null}
@@ -289,7 +294,13 @@ function ChartView({
               <ul className="encounters past">
                 {pastEncounters.slice(0, 5).map((e) => (
                   <li key={e.encounterId} className="small">
-                    <strong>{label(e.encounterType)}</strong> · {formatDateTime(e.startedAt)}
+                    <strong>{label(e.encounterType)}</strong> · <DateTime value={e.startedAt} precision="minute" />
+                    {e.endedAt ? (
+                      <>
+                        {" "}
+                        to <DateTime value={e.endedAt} precision="minute" />
+                      </>
+                    ) : null}
                     {e.dischargeDisposition ? <> · {label(e.dischargeDisposition)}</> : null}
                     {e.durationMinutes !== null ? <span className="muted"> · {e.durationMinutes} min</span> : null}
                     {e.outcome ? <div className="muted clamp">{e.outcome}</div> : null}

@@ -10,7 +10,8 @@ import { orderKinds, orderPriorities, placeOrderFormFor, type OrderKind } from "
 import { allergyConflicts, type Allergy } from "@/shared/clinical/safety";
 import { friendlyMessage, isRefusal, ruleOf } from "./errors";
 import { Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
-import { formatDateTime, label } from "@/components/format";
+import { useZonedText } from "@/components/DateTime";
+import { label } from "@/components/format";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
@@ -22,6 +23,7 @@ export function PlaceOrderForm({
   onClose,
 }: { patientId: string; openEncounters: ChartEncounter[]; allergies: Allergy[] } & InlineFormProps) {
   const trpc = useTRPC();
+  const zoned = useZonedText();
   const refresh = useChartRefresh(patientId);
   const formRef = useRef<HTMLFormElement>(null);
   useFocusFirstField(formRef);
@@ -121,7 +123,7 @@ export function PlaceOrderForm({
             <option value="">None</option>
             {openEncounters.map((e) => (
               <option key={e.encounterId} value={e.encounterId}>
-                {label(e.encounterType)}, started {formatDateTime(e.startedAt)}
+                {label(e.encounterType)}, started {zoned(e.startedAt)}
               </option>
             ))}
           </select>

@@ -1,6 +1,7 @@
 // Under the patient's name on every chart page: allergies (or that none are known, or that
 // nobody has recorded any), active alerts, age and sex, and the open encounter with its clinician.
-import { label, formatDateTime } from "@/components/format";
+import { DateTime } from "@/components/DateTime";
+import { label } from "@/components/format";
 import { activeAlerts, activeAllergies, type PatientSafety } from "@/shared/clinical/safety";
 import { ageFrom } from "./format";
 
@@ -64,7 +65,7 @@ export function SafetyBanner({ patient, openEncounters, now }: { patient: Banner
         {encounter ? (
           <span>
             {label(encounter.encounterType)}
-            {encounter.location ? <> · {encounter.location}</> : null} · since {formatDateTime(encounter.startedAt)}
+            {encounter.location ? <> · {encounter.location}</> : null} · since <DateTime value={encounter.startedAt} precision="minute" />
             {encounter.providerName ? <> · {encounter.providerName}</> : null}
             {openEncounters.length > 1 ? <span className="muted"> (+{openEncounters.length - 1} more open)</span> : null}
           </span>
