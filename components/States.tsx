@@ -1,6 +1,7 @@
 // The blocks a panel shows instead of (or beside) its data: loading placeholders, a failed load,
 // nothing to show, and a dismissible confirmation. Shared by every console.
 import type { CSSProperties, ReactNode } from "react";
+import { DateTime } from "./DateTime";
 
 /** A placeholder line: its width ("40%", 120), or its whole style ({ width, height, marginTop }). */
 export type SkeletonLine = CSSProperties["width"] | CSSProperties;
@@ -123,5 +124,23 @@ export function LoadOlderRow({ pages, errorText }: { pages: OlderPages; errorTex
         Load older
       </button>
     </li>
+  );
+}
+
+/**
+ * A background refetch failed: the screen keeps the data it has, says since when it is unchanged,
+ * and offers a retry. `what` names the screen's data ("the chart", "the worklist").
+ */
+export function RefreshFailed({ what, loadedAt, error, onRetry, testId }: { what: string; loadedAt: Date; error: string; onRetry: () => void; testId: string }) {
+  return (
+    <div className="alert error" role="alert" data-testid={testId}>
+      <p>
+        Could not refresh {what} (last loaded <DateTime value={loadedAt} precision="second" />
+        ): what you see may be out of date. {error}
+      </p>
+      <button type="button" className="secondary small" onClick={onRetry}>
+        Retry
+      </button>
+    </div>
   );
 }

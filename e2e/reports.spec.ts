@@ -15,6 +15,18 @@ test("a clinician sees the census and order turnaround with data", async ({ page
   await expect(page.getByText("the census is not broken down by it")).toBeVisible();
   await expect(page.getByTestId("projection-lag")).toContainText(/As of .* ago/);
   await page.screenshot({ path: ".scratch/census.png", fullPage: true });
+  // A background refresh that fails keeps the numbers and says so, with their time and a retry.
+  await page.route(/\/api\/trpc\/[^?]*reports\.census/, (route) => route.fulfill({ status: 503, body: "unavailable" }));
+  await page.waitForTimeout(5_500);
+  await page.evaluate(() => window.dispatchEvent(new Event("visibilitychange")));
+  const stale = page.getByTestId("census-refresh-failed");
+  await expect(stale).toContainText("Could not refresh the census", { timeout: 20_000 });
+  await expect(stale.locator("time")).toBeVisible();
+  await expect(page.getByTestId("census-by-type")).toBeVisible();
+  await page.screenshot({ path: "e2e/.screenshots/census-refresh-failed.png", fullPage: true });
+  await page.unroute(/\/api\/trpc\/[^?]*reports\.census/);
+  await stale.getByRole("button", { name: "Retry" }).click();
+  await expect(stale).toHaveCount(0);
 
   await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Turnaround" }).click();
   await expect(page).toHaveURL(/\/orders\/turnaround$/);

@@ -4,7 +4,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { TableHead } from "@/components/DataTable";
 import { ProjectionLag } from "@/components/ProjectionLag";
-import { EmptyState, ErrorState, Loading, SkeletonTable } from "@/components/States";
+import { EmptyState, ErrorState, Loading, RefreshFailed, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import { label } from "@/components/format";
 import { ClinicalNav } from "./ClinicalNav";
@@ -36,6 +36,15 @@ export function Census() {
       </div>
 
       {census.isError && !data ? <ErrorState onRetry={() => void census.refetch()}>Could not load the census: {errorText(census.error)}</ErrorState> : null}
+      {census.isRefetchError && data ? (
+        <RefreshFailed
+          what="the census"
+          loadedAt={new Date(census.dataUpdatedAt)}
+          error={errorText(census.error)}
+          onRetry={() => void census.refetch()}
+          testId="census-refresh-failed"
+        />
+      ) : null}
 
       {census.isPending ? (
         <Loading label="Loading census" lines={[{ width: 460, height: 60 }]} />

@@ -8,7 +8,7 @@ import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useRef, useState, type ReactNode, type Ref } from "react";
 import type { UseFormReturn } from "react-hook-form";
 import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
-import { Loading } from "@/components/States";
+import { Loading, RefreshFailed } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import { editDemographicsFormFor, type DemographicField, type DemographicsForm, type EditDemographicsForm } from "@/shared/clinical/patients";
 import { ClinicalNav } from "./ClinicalNav";
@@ -42,7 +42,21 @@ export function EditDemographics({ patientId }: { patientId: string }) {
         // chart (or a failed one) must not move the form's base version or lose the user's edits.
         <EditForm
           patient={chart.data.patient}
-          banner={<SafetyBanner patient={chart.data.patient} openEncounters={chart.data.openEncounters} now={now} />}
+          banner={
+            <>
+              {chart.isRefetchError ? (
+                // The form keeps the version it opened on; this says the record around it may be older than the server's.
+                <RefreshFailed
+                  what="the record"
+                  loadedAt={new Date(chart.dataUpdatedAt)}
+                  error={errorText(chart.error)}
+                  onRetry={() => void chart.refetch()}
+                  testId="edit-refresh-failed"
+                />
+              ) : null}
+              <SafetyBanner patient={chart.data.patient} openEncounters={chart.data.openEncounters} now={now} />
+            </>
+          }
         />
       ) : chart.isError && needsBreakGlass(chart.error) ? (
         <BreakGlassDialog patientId={patientId} onGranted={() => void chart.refetch()} />

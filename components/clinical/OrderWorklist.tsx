@@ -4,7 +4,7 @@ import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { Fragment, useState } from "react";
 import { LoadMore, TableHead } from "@/components/DataTable";
-import { EmptyState, ErrorState, Flash, SkeletonTable } from "@/components/States";
+import { EmptyState, ErrorState, Flash, RefreshFailed, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import { orderKinds, orderPriorities, orderStatuses, type OrderKind, type OrderPriority, type OrderStatus } from "@/shared/clinical/orders";
 import { ClinicalNav } from "./ClinicalNav";
@@ -57,6 +57,15 @@ export function OrderWorklist() {
       </div>
 
       <Flash message={flash} onDismiss={() => setFlash(null)} />
+      {orders.isRefetchError && orders.data ? (
+        <RefreshFailed
+          what="the worklist"
+          loadedAt={new Date(orders.dataUpdatedAt)}
+          error={errorText(orders.error)}
+          onRetry={() => void orders.refetch()}
+          testId="worklist-refresh-failed"
+        />
+      ) : null}
 
       <section className="panel" aria-labelledby="worklist-title">
         <h2 id="worklist-title" className="sr-only">
@@ -177,7 +186,7 @@ export function OrderWorklist() {
               hasMore={orders.hasNextPage}
               loading={orders.isFetchingNextPage}
               onMore={() => void orders.fetchNextPage()}
-              error={orders.error ? errorText(orders.error) : null}
+              error={orders.isFetchNextPageError ? errorText(orders.error) : null}
             />
           </>
         )}

@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { Fragment, useEffect, useMemo, useState } from "react";
 import { TableHead } from "@/components/DataTable";
-import { Flash, SkeletonLines } from "@/components/States";
+import { Flash, RefreshFailed, SkeletonLines } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
@@ -194,14 +194,7 @@ function ChartView({
         </span>
       </header>
       {refreshError ? (
-        <div className="alert error" role="alert" data-testid="chart-refresh-failed">
-          <p>
-            Could not refresh the chart (last loaded {timeOfDay(loadedAt)}): what you see may be out of date. {errorText(refreshError)}
-          </p>
-          <button type="button" className="secondary small" onClick={onRetry}>
-            Retry
-          </button>
-        </div>
+        <RefreshFailed what="the chart" loadedAt={loadedAt} error={errorText(refreshError)} onRetry={onRetry} testId="chart-refresh-failed" />
       ) : null}
       <SafetyBanner patient={patient} openEncounters={chart.openEncounters} now={now} />
 
