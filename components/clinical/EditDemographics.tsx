@@ -25,6 +25,7 @@ import { SafetyBanner } from "./SafetyBanner";
 import { useNow } from "./useNow";
 import type { ChartPatient } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
+import { useLeaveGuard } from "@/components/forms/leaveGuard";
 
 export function EditDemographics({ patientId }: { patientId: string }) {
   const trpc = useTRPC();
@@ -89,7 +90,7 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
   const [edits, setEdits] = useState<DemographicField[]>([]);
   // The fields the user changed decide what is checked, and whether a reason is required.
   const schema = useMemo(() => editDemographicsFormFor(new Set(edits)), [edits]);
-  const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(schema, { ...toForm(patient), reason: "" });
+  const { form, commandId, formError, setFormError, failFromServer, markSaved } = useSchemaForm(schema, { ...toForm(patient), reason: "" });
   const errors = form.formState.errors as Record<string, unknown>;
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
@@ -130,6 +131,7 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
           setNotice("The record already has these values: nothing was saved.");
           return;
         }
+        markSaved();
         router.push(`/patients/${patientId}?saved=updated`);
       },
       onError: (error) => {
@@ -147,6 +149,9 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
       },
     }),
   );
+
+  // Edits re-based onto the latest version are unsaved although the form was reset to them.
+  useLeaveGuard(rebased !== null && !update.isSuccess);
 
   const onSubmit = form.handleSubmit(({ reason, ...values }) => {
     if (update.isPending || conflict) return;

@@ -18,7 +18,7 @@ export function RegisterPatient() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const router = useRouter();
-  const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(registerPatientFormSchema, { ...emptyDemographicsForm, mrn: "" });
+  const { form, commandId, formError, setFormError, failFromServer, markSaved } = useSchemaForm(registerPatientFormSchema, { ...emptyDemographicsForm, mrn: "" });
   const errors = form.formState.errors as Record<string, unknown>;
   const mrn = form.register("mrn");
   // Patients already registered who may be this person: shown before a second chart is made.
@@ -29,6 +29,7 @@ export function RegisterPatient() {
       // A re-sent command id answers with the patient its first attempt registered.
       onSuccess: async ({ patientId }) => {
         commandId.reset();
+        markSaved();
         await queryClient.invalidateQueries({ queryKey: trpc.patient.list.pathKey() });
         router.push(`/patients/${patientId}?saved=registered`);
       },

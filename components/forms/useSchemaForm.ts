@@ -8,6 +8,7 @@ import { useForm, type DefaultValues, type FieldValues, type Path } from "react-
 import type { z } from "zod";
 import { useCommandId } from "@/components/clinical/form";
 import { fieldErrorsBy, friendlyMessage, readError, type ServerError } from "@/components/clinical/errors";
+import { useLeaveGuard } from "./leaveGuard";
 
 export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(schema: S, defaultValues: DefaultValues<z.input<S>>) {
   // The schema may depend on what the screen knows (a patient's allergies): always the latest.
@@ -24,6 +25,9 @@ export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(sch
   });
   const commandId = useCommandId();
   const [formError, setFormError] = useState<string | null>(null);
+  // Typed and not saved: leaving the page asks first. A saved form closes or moves to the chart.
+  const [saved, setSaved] = useState(false);
+  useLeaveGuard(form.formState.isDirty && !saved);
   useEffect(() => {
     // Any edit is a new command: the server must not answer it with an earlier attempt's result.
     return form.subscribe({ formState: { values: true }, callback: () => commandId.reset() });
@@ -34,6 +38,8 @@ export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(sch
     commandId,
     formError,
     setFormError,
+    /** The save went through: the navigation that follows it asks nothing. */
+    markSaved: () => setSaved(true),
     /**
      * The server refused: mark the fields it named (its paths are the schema's, or `keyOf` maps
      * them; `fields` adds the messages of rules that name a field), say why in the form's alert,
