@@ -23,6 +23,10 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   return (
     <html lang="en">
       <body>
+        {/* The first tab stop: keyboard users skip the top bar and the section's tabs. */}
+        <a className="skip-link" href="#main">
+          Skip to main content
+        </a>
         <Providers>
           <TopBar user={user} items={items} />
           {children}

@@ -7,7 +7,7 @@ export const metadata: Metadata = { title: "Page not found" };
 // a mistyped link may carry an identifier.
 export default function NotFound() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <section className="panel not-found" aria-labelledby="not-found-title">
         <p className="not-found-code" aria-hidden="true">
           404

@@ -21,7 +21,7 @@ export default async function Home() {
   const sections = sectionsFor(user);
   const has = (role: string) => user?.roles.includes(role as never) ?? false;
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <h1>EMR Event Store</h1>
       {user ? null : (
         <>

@@ -3,7 +3,7 @@ import type { Role, SessionUser } from "@/server/auth/roles";
 /** What a signed-in user sees in a section their roles do not open (the 403 of the console). */
 export function NotForYourRole({ user, needs }: { user: SessionUser; needs: Role }) {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <section className="panel" aria-labelledby="forbidden-title" data-testid="forbidden">
         <h1 id="forbidden-title">Not for your role</h1>
         <p>

@@ -12,7 +12,7 @@ export function SignInRedirect() {
     router.replace(`/sign-in?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
   }, [router]);
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <p className="muted" role="status">
         You are signed out. <Link href="/sign-in">Sign in</Link> to continue.
       </p>

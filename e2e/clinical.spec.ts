@@ -36,18 +36,49 @@ async function registerPatient(page: Page, p: { mrn: string; given: string; fami
   return new URL(page.url()).pathname.split("/")[2]!;
 }
 
+/** Instants on the clinical screens name their zone ("29 Nov 2026, 14:05 UTC", "… GMT+1", "… EST"). */
+const zoned = /\d{1,2}:\d{2}(:\d{2})? ?(AM|PM)? (UTC|GMT[+-]?[\d:]*|[A-Z]{2,5})$/;
+
 test("a clinician registers a patient, corrects demographics, runs an encounter and completes an order", async ({ page }) => {
   await signInAsClinician(page);
   const family = `Quill${Date.now().toString(36)}`;
   const mrn = uniqueMrn();
+  // Every question the console asks before leaving a page; reloads and page.goto are let through.
+  const asked: string[] = [];
+  page.on("dialog", (dialog) => {
+    if (dialog.type() === "beforeunload") return void dialog.accept();
+    asked.push(dialog.message());
+    void dialog.dismiss();
+  });
 
   // Registration refuses what the server would refuse, next to the field, and focuses it.
   await page.goto("/patients/new");
+  // Keyboard users: the first tab stop skips the top bar and the section's tabs, and is visible then.
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to main content" });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("main#main")).toBeFocused();
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Patients" })).toBeFocused();
   await page.getByLabel("Medical record number (MRN)").fill("bad");
   await page.getByRole("button", { name: "Register patient" }).click();
   await expect(page.getByRole("alert").filter({ hasText: "Check the highlighted fields" })).toBeVisible();
   await expect(page.getByLabel("Medical record number (MRN)")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Medical record number (MRN)")).toBeFocused();
+  // Leaving the half-filled form asks first, by a link of the console or by closing the tab; "stay" keeps what was typed.
+  await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Patients" }).click();
+  await expect.poll(() => asked).toEqual([expect.stringContaining("unsaved changes")]);
+  await expect(page).toHaveURL(/\/patients\/new(#main)?$/);
+  await expect(page.getByLabel("Medical record number (MRN)")).toHaveValue("BAD");
+  const unloadAsks = () =>
+    page.evaluate(() => {
+      const event = new Event("beforeunload", { cancelable: true });
+      window.dispatchEvent(event);
+      return event.defaultPrevented;
+    });
+  expect(await unloadAsks()).toBe(true);
 
   const patientId = await registerPatient(page, { mrn, given: "Iris", family, dob: "1979-04-02", sex: "female" });
   await expect(page.getByTestId("patient-mrn")).toHaveText(mrn);
@@ -61,9 +92,33 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await row.getByRole("link", { name: `${family}, Iris` }).click();
   await expect(page).toHaveURL(new RegExp(`/patients/${patientId}$`));
 
+  // Saved: nothing to ask about. The registration's instant names its zone.
+  expect(await unloadAsks()).toBe(false);
+  await expect(page.locator("dt:has-text('Registered') + dd time")).toHaveText(zoned);
+
+  // Nothing typed: Cancel leaves the edit page without a question.
+  await page.getByRole("link", { name: "Edit demographics" }).click();
+  await expect(page.getByTestId("editing-version")).toHaveText("v1");
+  expect(await unloadAsks()).toBe(false);
+  await page.getByRole("link", { name: "Cancel" }).click();
+  await expect(page).toHaveURL(new RegExp(`/patients/${patientId}$`));
+  expect(asked).toHaveLength(1);
+
   // Demographics: saving without a change says so; a change needs a reason and shows in history.
   await page.getByRole("link", { name: "Edit demographics" }).click();
   await expect(page.getByTestId("editing-version")).toHaveText("v1");
+  // When the record cannot be re-read, the form stays and the page says since when it is unchanged.
+  await page.route(/\/api\/trpc\/[^?]*patient\.byId/, (route) => route.fulfill({ status: 503, body: "unavailable" }));
+  await page.waitForTimeout(5_500);
+  await page.evaluate(() => window.dispatchEvent(new Event("visibilitychange")));
+  const editStale = page.getByTestId("edit-refresh-failed");
+  await expect(editStale).toContainText("Could not refresh the record", { timeout: 20_000 });
+  await expect(editStale.locator("time")).toHaveText(zoned);
+  await expect(page.getByLabel("Given name")).toHaveValue("Iris");
+  await page.screenshot({ path: "e2e/.screenshots/edit-refresh-failed.png", fullPage: true });
+  await page.unroute(/\/api\/trpc\/[^?]*patient\.byId/);
+  await editStale.getByRole("button", { name: "Retry" }).click();
+  await expect(editStale).toHaveCount(0);
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Nothing changed: edit a field before saving.")).toBeVisible();
   await page.getByLabel("Phone").fill("+1 555 0199");
@@ -81,15 +136,24 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await expect(update).toContainText("Reason: Patient gave a new number");
   // The server names each event's author.
   await expect(update.locator(".event-who")).toHaveText("Casey Clinician");
+  await expect(update.locator("time").first()).toHaveText(zoned);
+  // The save went through: leaving asks nothing.
+  expect(await unloadAsks()).toBe(false);
 
-  // An encounter.
+  // An encounter. A half-filled encounter form asks before a tab of the console leaves the chart.
   await page.getByRole("button", { name: "Start encounter" }).click();
   await page.getByLabel("Type").selectOption("outpatient");
   await page.getByLabel("Reason for visit").fill("Fatigue");
+  await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Census" }).click();
+  await expect.poll(() => asked).toHaveLength(2);
+  await expect(page).toHaveURL(new RegExp(`/patients/${patientId}$`));
+  await expect(page.getByLabel("Reason for visit")).toHaveValue("Fatigue");
   await page.getByRole("button", { name: "Start encounter" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter started." })).toBeVisible();
   await expect(page.getByTestId("open-encounter")).toHaveCount(1);
   await expect(page.getByTestId("open-encounter")).toContainText("Fatigue");
+  await expect(page.getByTestId("open-encounter").locator("time").first()).toHaveText(zoned);
+  expect(await unloadAsks()).toBe(false);
 
   // An urgent lab order, attached to the open encounter (the default).
   await page.getByRole("button", { name: "Place order" }).click();
@@ -104,15 +168,36 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
 
   // The worklist shows it among the clinician's own orders, and starts it inline.
   await page.goto("/orders");
+  // The seeded open orders are days old: past their priority's threshold, marked, with the rule on screen.
+  await expect(page.getByTestId("overdue-rule")).toContainText("1 h for STAT, 4 h for urgent or 1 d for routine");
+  const overdueRow = page.getByTestId("worklist").locator("tr[data-overdue=true]").first();
+  await expect(overdueRow.getByTestId("overdue")).toContainText(/Overdue \d/);
+  await page.screenshot({ path: "e2e/.screenshots/worklist-overdue.png" });
   await page.getByLabel("Only my orders").check();
   const workRow = page.getByTestId("worklist").getByRole("row").filter({ hasText: mrn });
   await expect(workRow).toHaveCount(1);
   await expect(workRow).toContainText("Urgent");
+  // Placed a minute ago: not overdue. Its times name their zone.
+  await expect(workRow).toHaveAttribute("data-overdue", "false");
+  await expect(workRow.getByTestId("overdue")).toHaveCount(0);
+  await expect(workRow.locator("time").first()).toHaveText(zoned);
   await workRow.getByRole("button", { name: /Change status/ }).click();
   await page.getByRole("radio", { name: "In progress" }).check();
   await page.getByRole("button", { name: "Start order" }).click();
   await expect(page.getByRole("status").filter({ hasText: "is now in progress" })).toBeVisible();
   await expect(workRow).toContainText("In progress");
+  // A background refresh that fails keeps the rows and says so, with the time of the rows shown and a retry.
+  await page.route(/\/api\/trpc\/[^?]*order\.worklist/, (route) => route.fulfill({ status: 503, body: "unavailable" }));
+  await page.waitForTimeout(5_500);
+  await page.evaluate(() => window.dispatchEvent(new Event("visibilitychange")));
+  const worklistStale = page.getByTestId("worklist-refresh-failed");
+  await expect(worklistStale).toContainText("Could not refresh the worklist", { timeout: 20_000 });
+  await expect(worklistStale.locator("time")).toHaveText(zoned);
+  await expect(workRow).toContainText("In progress");
+  await page.screenshot({ path: "e2e/.screenshots/worklist-refresh-failed.png", fullPage: true });
+  await page.unroute(/\/api\/trpc\/[^?]*order\.worklist/);
+  await worklistStale.getByRole("button", { name: "Retry" }).click();
+  await expect(worklistStale).toHaveCount(0);
 
   // Back on the chart: completing a lab order needs its result.
   await page.goto(`/patients/${patientId}`);
@@ -141,6 +226,14 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter completed." })).toBeVisible();
   await expect(page.getByText("No open encounters.")).toBeVisible();
   await expect(page.locator('[data-event-type="EncounterCompleted"]')).toContainText("Anemia ruled out");
+  // The past encounter shows when it started and ended, zones named.
+  await expect(page.locator("ul.encounters.past li").first().locator("time")).toHaveCount(2);
+  await expect(page.locator("ul.encounters.past li").first().locator("time").last()).toHaveText(zoned);
+  await page.screenshot({ path: "e2e/.screenshots/chart-zoned.png", fullPage: true });
+  // Everything saved: the console's tabs leave without a question.
+  await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Order worklist" }).click();
+  await expect(page).toHaveURL(/\/orders$/);
+  expect(asked).toHaveLength(2);
 });
 
 test("two tabs edit the same chart: the second save shows what changed, and retrying on the latest version keeps its edits", async ({

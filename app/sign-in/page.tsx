@@ -11,7 +11,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
   const next = safeNext((await searchParams).next);
   if (await currentUser()) redirect(next);
   return (
-    <main className="page narrow">
+    <main id="main" tabIndex={-1} className="page narrow">
       <section className="panel" aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Sign in</h1>
         <p className="subtitle">Use the email and password your administrator gave you.</p>

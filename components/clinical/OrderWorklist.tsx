@@ -6,13 +6,15 @@ import { Fragment, useState } from "react";
 import { LoadMore, TableHead } from "@/components/DataTable";
 import { EmptyState, ErrorState, Flash, RefreshFailed, SkeletonTable } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
-import { orderKinds, orderPriorities, orderStatuses, type OrderKind, type OrderPriority, type OrderStatus } from "@/shared/clinical/orders";
+import { orderKinds, orderPriorities, orderStatuses, overdueAfterMinutes, overdueMinutes, type OrderKind, type OrderPriority, type OrderStatus } from "@/shared/clinical/orders";
 import { ClinicalNav } from "./ClinicalNav";
 import { errorText } from "./errors";
 import { Field, Options } from "./form";
 import { label, statusBadgeClass } from "@/components/format";
 import { priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
+import { formatMinutes } from "./reportFormat";
+import { useNow } from "./useNow";
 
 const PAGE = 25;
 const defaultStatuses: OrderStatus[] = ["placed", "on_hold", "in_progress"];
@@ -43,6 +45,7 @@ export function OrderWorklist() {
   const items = orders.data?.pages.flatMap((p) => p.items) ?? [];
   const filtered = priority !== "" || kind !== "" || mine || statuses.join() !== defaultStatuses.join();
   const refreshing = orders.isFetching && !orders.isFetchingNextPage && !orders.isPending;
+  const now = useNow();
 
   const toggleStatus = (s: OrderStatus, on: boolean) => setStatuses((all) => (on ? [...all, s] : all.filter((x) => x !== s)));
 
@@ -53,6 +56,11 @@ export function OrderWorklist() {
         <div>
           <h1>Order worklist</h1>
           <p className="subtitle">Orders across patients, STAT first, then urgent, then oldest.</p>
+          <p className="small muted" data-testid="overdue-rule">
+            <span className="badge bad">Overdue</span> marks an open order (placed, on hold or in progress) not done within{" "}
+            {formatMinutes(overdueAfterMinutes.stat)} for STAT, {formatMinutes(overdueAfterMinutes.urgent)} for urgent or{" "}
+            {formatMinutes(overdueAfterMinutes.routine)} for routine, counted from when it was placed (or from its scheduled time, when that is later).
+          </p>
         </div>
       </div>
 
@@ -138,9 +146,10 @@ export function OrderWorklist() {
               <tbody>
                 {items.map((o) => {
                   const expanded = open === o.orderId;
+                  const overdue = now ? overdueMinutes(o, now) : null;
                   return (
                     <Fragment key={o.orderId}>
-                      <tr data-order-id={o.orderId} className={`prio-${o.priority}${expanded ? " expanded" : ""}`}>
+                      <tr data-order-id={o.orderId} data-overdue={overdue !== null} className={`prio-${o.priority}${expanded ? " expanded" : ""}${overdue !== null ? " overdue" : ""}`}>
                         <td>
                           <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>
                         </td>
@@ -155,6 +164,13 @@ export function OrderWorklist() {
                         </td>
                         <td>
                           <span className={statusBadgeClass(o.status)}>{label(o.status)}</span>
+                          {overdue !== null ? (
+                            <div>
+                              <span className="badge bad" data-testid="overdue" title="Past its priority's threshold (see above)">
+                                Overdue {formatMinutes(overdue)}
+                              </span>
+                            </div>
+                          ) : null}
                         </td>
                         <OrderTimeCells order={o} />
                         <ChangeStatusCell

@@ -2,11 +2,8 @@
 // percentiles and overdue orders, the census, and activity by user and day. Days and hours are
 // the viewer's (an IANA time zone from the browser), computed in SQL from stored instants.
 import { prismaRunner, type Db } from "../eventStore";
-import type { OrderPriority } from "../domain/order/events";
+import { overdueAfterMinutes } from "../../shared/clinical/orders";
 import { liveTarget, type ProjectionTarget } from "./types";
-
-/** Open orders older than this (from placement, or from their scheduled time) are overdue. */
-export const overdueAfterMinutes: Record<OrderPriority, number> = { stat: 60, urgent: 4 * 60, routine: 24 * 60 };
 
 /** Local hours counted as night for the activity view: 22:00 to 05:59. */
 export const nightHours = { from: 22, until: 6 } as const;

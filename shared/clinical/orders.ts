@@ -16,6 +16,26 @@ export type OrderPriority = (typeof orderPriorities)[number];
 export const orderStatuses = ["placed", "on_hold", "in_progress", "completed", "cancelled"] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
 
+/** Open orders older than this (from placement, or from their scheduled time when later) are overdue. */
+export const overdueAfterMinutes: Record<OrderPriority, number> = { stat: 60, urgent: 4 * 60, routine: 24 * 60 };
+
+/** Statuses an order is still to be done in: the ones that can be overdue. */
+export const openOrderStatuses: readonly OrderStatus[] = ["placed", "on_hold", "in_progress"];
+
+/**
+ * Minutes an open order is past its priority's threshold at `now` (counted from when it was placed,
+ * or from its scheduled time when that is later), or null when it is not overdue. The turnaround
+ * report counts overdue orders by the same rule in SQL.
+ */
+export function overdueMinutes(order: { status: string; priority: string; createdAt: Date; scheduledFor: Date | null }, now: Date): number | null {
+  if (!openOrderStatuses.includes(order.status as OrderStatus)) return null;
+  const threshold = overdueAfterMinutes[order.priority as OrderPriority];
+  if (threshold === undefined) return null;
+  const dueFrom = Math.max(order.createdAt.getTime(), order.scheduledFor?.getTime() ?? 0);
+  const past = (now.getTime() - dueFrom) / 60_000 - threshold;
+  return past > 0 ? Math.floor(past) : null;
+}
+
 /** Kinds whose completion carries the result itself (values, report text). */
 export const resultingKinds: readonly OrderKind[] = ["lab", "imaging"];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildResultData, changeOrderStatusInput, emptyResultRow, orderStatusFormFor, type OrderStatusForm } from "./orders";
+import { buildResultData, changeOrderStatusInput, emptyResultRow, orderStatusFormFor, overdueMinutes, type OrderStatusForm } from "./orders";
 import { criticalFindings } from "./results";
 
 const orderId = "0b7f7f4e-4a43-4b8e-9d51-5f1c2a9e7a10";
@@ -61,5 +61,34 @@ describe("orderStatusFormFor", () => {
     const cancel = orderStatusFormFor("lab").parse(form({ newStatus: "cancelled", reason: " Duplicate order ", result: { rows: [row("Hb", "1")], report: "" } }));
     expect(cancel).toEqual({ newStatus: "cancelled", reason: "Duplicate order", resultData: null });
     expect(changeOrderStatusInput.safeParse({ orderId, ...cancel }).success).toBe(true);
+  });
+});
+
+describe("overdueMinutes: the worklist's and the turnaround report's one rule", () => {
+  const placed = new Date("2026-11-29T08:00:00Z");
+  const at = (iso: string) => new Date(iso);
+  const order = (o: Partial<{ status: string; priority: string; scheduledFor: Date | null }> = {}) => ({
+    status: "placed",
+    priority: "stat",
+    createdAt: placed,
+    scheduledFor: null,
+    ...o,
+  });
+
+  it("counts from placement past the priority's threshold", () => {
+    expect(overdueMinutes(order(), at("2026-11-29T09:00:00Z"))).toBeNull();
+    expect(overdueMinutes(order(), at("2026-11-29T09:30:00Z"))).toBe(30);
+    expect(overdueMinutes(order({ priority: "urgent" }), at("2026-11-29T11:59:00Z"))).toBeNull();
+    expect(overdueMinutes(order({ priority: "routine" }), at("2026-11-30T08:01:00Z"))).toBe(1);
+  });
+
+  it("counts from the scheduled time when that is later", () => {
+    expect(overdueMinutes(order({ scheduledFor: at("2026-11-29T12:00:00Z") }), at("2026-11-29T12:30:00Z"))).toBeNull();
+    expect(overdueMinutes(order({ scheduledFor: at("2026-11-29T12:00:00Z") }), at("2026-11-29T13:10:00Z"))).toBe(10);
+  });
+
+  it("never marks a completed or cancelled order", () => {
+    for (const status of ["completed", "cancelled"]) expect(overdueMinutes(order({ status }), at("2026-12-29T00:00:00Z"))).toBeNull();
+    for (const status of ["on_hold", "in_progress"]) expect(overdueMinutes(order({ status }), at("2026-11-29T10:00:00Z"))).toBe(60);
   });
 });

@@ -11,7 +11,7 @@ export const metadata: Metadata = { title: "Admin" };
 export default async function AdminPage() {
   const user = await currentUser();
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <AdminNav />
       <h1>Admin</h1>
       <p className="subtitle">The system and its migrations, users and their roles, and the outbox that carries events to their consumers.</p>

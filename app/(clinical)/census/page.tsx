@@ -5,7 +5,7 @@ export const metadata: Metadata = { title: "Census" };
 
 export default function CensusPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <Census />
     </main>
   );

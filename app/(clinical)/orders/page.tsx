@@ -5,7 +5,7 @@ export const metadata: Metadata = { title: "Order worklist" };
 
 export default function OrderWorklistPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <OrderWorklist />
     </main>
   );

@@ -5,7 +5,7 @@ export const metadata: Metadata = { title: "Patients" };
 
 export default function PatientsPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <PatientSearch />
     </main>
   );

@@ -6,7 +6,7 @@ export const metadata: Metadata = { title: "Patient erasure" };
 
 export default function ErasurePage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <AdminNav />
       <h1>Patient erasure</h1>
       <p className="subtitle">Forget a patient for good: their health information is encrypted under a key of their own, and erasing destroys it.</p>

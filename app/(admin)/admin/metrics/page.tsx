@@ -6,7 +6,7 @@ export const metadata: Metadata = { title: "Metrics · Admin" };
 
 export default function MetricsPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <AdminNav />
       <h1>Metrics</h1>
       <p className="subtitle">

@@ -5,7 +5,7 @@ export const metadata: Metadata = { title: "Projections" };
 
 export default function ProjectionsPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <h1>Projections</h1>
       <p className="subtitle">The read models, how far each has read the log, and their rebuilds.</p>
       <ProjectionsPanel />

@@ -6,7 +6,7 @@ export const metadata: Metadata = { title: "Event schemas · Admin" };
 
 export default function SchemasPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <AdminNav />
       <h1>Event schemas</h1>
       <p className="subtitle">

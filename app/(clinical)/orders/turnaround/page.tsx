@@ -5,7 +5,7 @@ export const metadata: Metadata = { title: "Order turnaround" };
 
 export default function OrderTurnaroundPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <OrderTurnaround />
     </main>
   );

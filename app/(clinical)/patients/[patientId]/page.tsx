@@ -6,7 +6,7 @@ export const metadata: Metadata = { title: "Patient chart" };
 export default async function PatientChartPage({ params }: { params: Promise<{ patientId: string }> }) {
   const { patientId } = await params;
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <PatientChart key={patientId} patientId={patientId} />
     </main>
   );

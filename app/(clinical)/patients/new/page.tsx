@@ -5,7 +5,7 @@ export const metadata: Metadata = { title: "Register patient" };
 
 export default function RegisterPatientPage() {
   return (
-    <main className="page">
+    <main id="main" tabIndex={-1} className="page">
       <RegisterPatient />
     </main>
   );

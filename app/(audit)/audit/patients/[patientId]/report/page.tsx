@@ -7,7 +7,7 @@ export const metadata: Metadata = { title: "Audit report" };
 export default async function PatientReportPage({ params }: { params: Promise<{ patientId: string }> }) {
   const { patientId } = await params;
   return (
-    <main className="page report-page">
+    <main id="main" tabIndex={-1} className="page report-page">
       <PatientReport key={patientId} patientId={patientId} />
     </main>
   );
