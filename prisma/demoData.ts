@@ -284,38 +284,63 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
           providerId,
         );
         // Walk the order some way through its lifecycle; recent ones stay open for the worklist.
-        let status: OrderStatus = "placed";
+        // Widened: change() moves it on, which narrowing cannot see.
+        let status = "placed" as OrderStatus;
         let t = placedAt.getTime();
-        const recent = today - placedAt.getTime() < 10 * dayMs;
-        const steps = recent ? r.int(0, 1) : r.int(1, 3);
-        for (let s = 0; s < steps; s++) {
-          const choices: readonly OrderStatus[] = orderTransitions[status];
-          if (choices.length === 0) break;
-          const next: OrderStatus = choices.includes("completed") && r.chance(0.85) ? "completed" : choices.includes("in_progress") && r.chance(0.8) ? "in_progress" : r.pick(choices);
-          t += r.int(10, 600) * 60_000;
-          const resulting = next === "completed" && (kind === "lab" || kind === "imaging");
+        let s = 0;
+        const change = async (next: OrderStatus, reason: string | null, resultData: Record<string, string | number> | null) => {
           await run(
             orderStream(orderId),
             orderDecider,
-            {
-              type: "ChangeOrderStatus",
-              data: {
-                orderId,
-                newStatus: next,
-                reason: next === "cancelled" ? r.pick(["Duplicate order", "Patient declined", "No longer indicated"]) : next === "on_hold" ? "Awaiting patient consent" : null,
-                resultData: resulting
-                  ? kind === "lab"
-                    ? { value: Math.round(r.next() * 1000) / 10, unit: r.pick(["mmol/L", "g/dL", "mg/dL", "%"]), flag: r.chance(0.2) ? "H" : "N" }
-                    : { impression: r.pick(["No acute findings", "Mild degenerative change", "Small effusion, follow-up advised"]) }
-                  : null,
-              },
-              metadata: { now: new Date(t) },
-            },
+            { type: "ChangeOrderStatus", data: { orderId, newStatus: next, reason, resultData }, metadata: { now: new Date(t) } },
             `order:${i}:${e}:${o}:status:${s}`,
             projectOrder,
             providerId,
           );
           status = next;
+          s++;
+        };
+        const recent = today - placedAt.getTime() < 10 * dayMs;
+        const steps = recent ? r.int(0, 1) : r.int(1, 3);
+        for (let step = 0; step < steps; step++) {
+          const choices: readonly OrderStatus[] = orderTransitions[status];
+          if (choices.length === 0) break;
+          const next: OrderStatus = choices.includes("completed") && r.chance(0.85) ? "completed" : choices.includes("in_progress") && r.chance(0.8) ? "in_progress" : r.pick(choices);
+          t += r.int(10, 600) * 60_000;
+          const resulting = next === "completed" && (kind === "lab" || kind === "imaging");
+          await change(
+            next,
+            next === "cancelled" ? r.pick(["Duplicate order", "Patient declined", "No longer indicated"]) : next === "on_hold" ? "Awaiting patient consent" : null,
+            resulting
+              ? kind === "lab"
+                ? { value: Math.round(r.next() * 1000) / 10, unit: r.pick(["mmol/L", "g/dL", "mg/dL", "%"]), flag: r.chance(0.2) ? "H" : "N" }
+                : { impression: r.pick(["No acute findings", "Mild degenerative change", "Small effusion, follow-up advised"]) }
+              : null,
+          );
+        }
+        // A hospital closes its old orders: one placed weeks ago is done or withdrawn by now, not
+        // overdue on today's worklist. Decided from the order's id, not the random stream, so the
+        // rest of the demo hospital stays as it was.
+        if (!recent) {
+          const pick = Number.parseInt(orderId.slice(0, 4), 16);
+          if (status === "on_hold") {
+            t += dayMs;
+            await change("cancelled", "Not resumed after the hold", null);
+          }
+          if (status === "placed") {
+            t += (30 + (pick % 300)) * 60_000;
+            await change("in_progress", null, null);
+          }
+          if (status === "in_progress") {
+            t += (20 + (pick % 600)) * 60_000;
+            const result: Record<string, string | number> | null =
+              kind === "lab"
+                ? { value: (pick % 1000) / 10, unit: ["mmol/L", "g/dL", "mg/dL", "%"][pick % 4]!, flag: pick % 5 === 0 ? "H" : "N" }
+                : kind === "imaging"
+                  ? { impression: ["No acute findings", "Mild degenerative change", "Small effusion, follow-up advised"][pick % 3]! }
+                  : null;
+            await change("completed", null, result);
+          }
         }
       }
 
