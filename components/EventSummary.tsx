@@ -207,6 +207,18 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
           {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
         </div>
       );
+    case "UserEnrolmentIssued":
+      return (
+        <div className="event-body">
+          <p>
+            {d.cause === "reset" ? "Password reset: the old password stopped working; " : d.cause === "reissued" ? "New enrolment link (the previous one stopped working); " : "Enrolment link issued with the account; "}
+            usable once until {str(d.expiresAt)}
+          </p>
+          {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
+        </div>
+      );
+    case "UserEnrolled":
+      return <p className="event-body">Set their own password with their enrolment link</p>;
     default:
       return null;
   }

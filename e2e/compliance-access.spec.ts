@@ -15,8 +15,11 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
 
   // An admin adds a second clinician, who registers a patient: that patient is in Drew's care, not Casey's.
   await signIn(page, "admin@demo.test", "Alex Admin");
-  await call(page, "users.create", { ...registrar, roles: ["clinician"] });
+  const { enrolment } = await call<{ enrolment: { token: string } }>(page, "users.create", { email: registrar.email, name: registrar.name, roles: ["clinician"] });
   await signOut(page);
+  // Drew sets their own password with the enrolment link (e2e/enrolment.spec.ts walks the page).
+  await page.goto("/sign-in");
+  await call(page, "enrolment.complete", { token: enrolment.token, password: registrar.password });
   await signIn(page, registrar.email, registrar.name, registrar.password);
   const { patientId } = await call<{ patientId: string }>(page, "patient.register", {
     mrn: `GL${tag.toUpperCase().slice(-8)}`,

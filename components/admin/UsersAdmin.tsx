@@ -3,12 +3,105 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import type { Role } from "@/server/auth/roles";
 import { TableHead } from "../DataTable";
+import { DateTime } from "../DateTime";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 
 const allRoles: Role[] = ["clinician", "compliance", "admin"];
 
-type UserRow = { id: string; name: string; email: string; roles: Role[] };
+type AccountStatus = { state: "active" } | { state: "pending"; expiresAt: Date | null; expired: boolean };
+type UserRow = { id: string; name: string; email: string; roles: Role[]; status: AccountStatus };
+type IssuedLink = { token: string; expiresAt: Date };
+
+/**
+ * An enrolment link, shown once: the server keeps only its hash, so it cannot be shown again
+ * (a new one replaces it). The admin hands it to the user through the hospital's own channel.
+ */
+function EnrolmentLink({ link, name }: { link: IssuedLink; name: string }) {
+  const url = `${window.location.origin}/enrol#${link.token}`;
+  const [copied, setCopied] = useState<"yes" | "failed" | null>(null);
+  return (
+    <div className="alert ok stack" role="status" data-testid="enrolment-link">
+      <p>
+        Enrolment link for <strong>{name}</strong>, shown only this once. Give it to them yourself or through the hospital&apos;s identity
+        process; with it they set their own password. It works once, until <DateTime value={link.expiresAt} precision="minute" />.
+      </p>
+      <div className="row">
+        <input className="mono" aria-label={`Enrolment link for ${name}`} value={url} readOnly onFocus={(e) => e.currentTarget.select()} />
+        <button
+          type="button"
+          onClick={() =>
+            navigator.clipboard.writeText(url).then(
+              () => setCopied("yes"),
+              () => setCopied("failed"),
+            )
+          }
+        >
+          Copy link
+        </button>
+      </div>
+      {copied === "yes" ? <span className="muted">Copied.</span> : copied === "failed" ? <span className="error">Copying did not work: select the link and copy it.</span> : null}
+    </div>
+  );
+}
+
+function StatusCell({ status }: { status: AccountStatus }) {
+  if (status.state === "active") return <span className="badge ok">active</span>;
+  if (status.expiresAt && !status.expired) {
+    return (
+      <span className="badge warn">
+        enrolment pending (expires <DateTime value={status.expiresAt} precision="minute" />)
+      </span>
+    );
+  }
+  return <span className="badge bad">enrolment link expired: issue a new one</span>;
+}
+
+/** Reset password (active accounts) or a new link (pending ones), with the reason for the trail. */
+function NewLink({ user }: { user: UserRow }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState("");
+  const issue = useMutation(
+    trpc.users.issueEnrolmentLink.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() }) }),
+  );
+  const label = user.status.state === "active" ? "Reset password" : "New enrolment link";
+  if (issue.data) return <EnrolmentLink link={issue.data} name={user.name} />;
+  if (!open) {
+    return (
+      <button type="button" className="secondary" onClick={() => setOpen(true)}>
+        {label}
+      </button>
+    );
+  }
+  return (
+    <div className="stack">
+      {user.status.state === "active" ? (
+        <span className="hint">Their password stops working now and they are signed out; they set a new one with the link.</span>
+      ) : (
+        <span className="hint">The previous link stops working.</span>
+      )}
+      <div className="field">
+        <label htmlFor={`link-reason-${user.id}`}>Reason (kept in the audit log)</label>
+        <input id={`link-reason-${user.id}`} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} required />
+      </div>
+      {issue.isError ? (
+        <span className="error" role="alert">
+          {issue.error.message}
+        </span>
+      ) : null}
+      <div className="actions">
+        <button type="button" disabled={reason.trim().length < 3 || issue.isPending} onClick={() => issue.mutate({ userId: user.id, reason })}>
+          {issue.isPending ? "Issuing…" : `${label}: issue link`}
+        </button>
+        <button type="button" className="secondary" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
 
 function RoleBoxes({
   idPrefix,
@@ -62,6 +155,9 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
       </td>
       <td>{user.email}</td>
       <td>
+        <StatusCell status={user.status} />
+      </td>
+      <td>
         <RoleBoxes idPrefix={`roles-${user.id}`} value={roles} onChange={setRoles} legend={`Roles of ${user.name}`} disabled={isSelf} />
         {isSelf ? <span className="hint">Another admin changes your roles.</span> : null}
         {changed ? (
@@ -92,6 +188,9 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
             Saved
           </span>
         ) : null}
+        <div className="field">
+          <NewLink user={user} />
+        </div>
       </td>
     </tr>
   );
@@ -104,15 +203,17 @@ function AddUser() {
   const create = useMutation(
     trpc.users.create.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() }) }),
   );
+  const [createdName, setCreatedName] = useState("");
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const formElement = event.currentTarget;
     const form = new FormData(formElement);
     create.mutate(
-      { email: String(form.get("email")), name: String(form.get("name")), password: String(form.get("password")), roles },
+      { email: String(form.get("email")), name: String(form.get("name")), roles },
       {
         onSuccess: () => {
+          setCreatedName(String(form.get("name")));
           formElement.reset();
           setRoles([]);
         },
@@ -128,11 +229,11 @@ function AddUser() {
           {create.error.message}
         </div>
       ) : null}
-      {create.isSuccess ? (
-        <div className="alert ok" role="status">
-          User added.
-        </div>
-      ) : null}
+      {create.isSuccess ? <EnrolmentLink link={create.data.enrolment} name={createdName} /> : null}
+      <p className="hint">
+        You do not choose their password: adding the user gives you a one-time enrolment link, with which they set their own. Until then the
+        account cannot sign in.
+      </p>
       <form className="row" onSubmit={submit}>
         <div className="field">
           <label htmlFor="new-name">Name</label>
@@ -143,17 +244,12 @@ function AddUser() {
           <input id="new-email" name="email" type="email" required maxLength={254} autoComplete="off" />
         </div>
         <div className="field">
-          <label htmlFor="new-password">Initial password</label>
-          <input id="new-password" name="password" type="password" required minLength={10} maxLength={128} autoComplete="new-password" />
-          <span className="hint">10 to 128 characters.</span>
-        </div>
-        <div className="field">
           <span className="label">Roles</span>
           <RoleBoxes idPrefix="new-roles" value={roles} onChange={setRoles} legend="Roles of the new user" />
         </div>
         <div className="actions">
           <button type="submit" disabled={create.isPending}>
-            {create.isPending ? "Adding…" : "Add user"}
+            {create.isPending ? "Adding…" : "Add user and make an enrolment link"}
           </button>
         </div>
       </form>
@@ -176,7 +272,7 @@ export function UsersAdmin({ currentUserId }: { currentUserId: string }) {
           <EmptyState role="status">No users yet.</EmptyState>
         ) : (
           <table className="data">
-            <TableHead columns={["Name", "Email", "Roles"]} actions />
+            <TableHead columns={["Name", "Email", "Account", "Roles"]} actions />
             <tbody>
               {users.data.map((user) => (
                 <UserRoles key={`${user.id}:${user.roles.join(",")}`} user={user} isSelf={user.id === currentUserId} />

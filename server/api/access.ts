@@ -72,6 +72,12 @@ export const accessMatrix = {
   "users.list": ["admin"],
   "users.create": ["admin"],
   "users.setRoles": ["admin"],
+  // A password reset, or a new link for an account whose link expired: the link is shown once.
+  "users.issueEnrolmentLink": ["admin"],
+  // The enrolment page: the user has no session yet; the link's token is the credential, and
+  // attempts are limited per client address as sign-in's are.
+  "enrolment.lookup": "public",
+  "enrolment.complete": "public",
 
   // The outbox's lag and dead letters (no payloads), and putting a dead letter back in line.
   "admin.outbox": ["admin"],
@@ -90,4 +96,4 @@ export const accessMatrix = {
 } as const satisfies Record<string, Access>;
 
 /** Procedures that may be public at all; anything else marked public fails the test. */
-export const publicAllowed: readonly string[] = ["system.health"];
+export const publicAllowed: readonly string[] = ["system.health", "enrolment.lookup", "enrolment.complete"];

@@ -156,7 +156,7 @@ async function fixture(db: Database): Promise<Fixture> {
   const admin = createCaller(contextFor(db, { id: `fuzz-admin-${randomUUID()}`, email: "fuzz-admin@test.invalid", name: "Fuzz Admin", roles: allRoles }));
   // Stored with one role (an account may not be created as admin and a PHI role at once); the
   // session below carries every role, so every procedure is reachable.
-  const account = { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz All Roles", password: "correct horse battery staple", roles: ["clinician" as const] };
+  const account = { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz All Roles", roles: ["clinician" as const] };
   const created = await admin.users.create(account);
   const other = await admin.users.create({ ...account, email: `fuzz-other-${randomUUID()}@test.invalid`, name: "Fuzz Other" });
   const user: SessionUser = { id: created.id, email: account.email, name: account.name, roles: allRoles };
@@ -201,8 +201,11 @@ async function fixture(db: Database): Promise<Fixture> {
     "audit.verification": { id: randomUUID() },
     "audit.exports": { before: { at: new Date(), id: randomUUID() }, limit: 5 },
     "users.list": { search: "fuzz" },
-    "users.create": { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz", password: "correct horse battery staple", roles: ["clinician"] },
+    "users.create": { email: `fuzz-${randomUUID()}@test.invalid`, name: "Fuzz", roles: ["clinician"] },
     "users.setRoles": { userId: other.id, roles: ["clinician", "compliance"], reason: "fuzz baseline" },
+    "users.issueEnrolmentLink": { userId: other.id, reason: "fuzz baseline" },
+    "enrolment.lookup": { token: "f".repeat(43) },
+    "enrolment.complete": { token: "f".repeat(43), password: "correct horse battery staple" },
     "admin.retryDeadLetter": { id: 1 },
     // An unknown patient: the sample must not erase the patient the other samples use.
     "admin.erasePatient": { patientId: randomUUID(), confirmMrn: "FUZZ000001", reason: "data subject request (fuzz)" },

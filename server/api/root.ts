@@ -8,6 +8,7 @@ import { patientRouter } from "./routers/patient";
 import { reportsRouter } from "./routers/reports";
 import { systemRouter } from "./routers/system";
 import { usersRouter } from "./routers/users";
+import { enrolmentRouter } from "./routers/enrolment";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -18,6 +19,7 @@ export const appRouter = router({
   audit: auditRouter,
   reports: reportsRouter,
   users: usersRouter,
+  enrolment: enrolmentRouter,
   admin: adminRouter,
   observability: observabilityRouter,
   projections: projectionsRouter,

@@ -1,7 +1,12 @@
 // Accounts and their roles, written together with the events that record them, in one
 // transaction: an account never exists without its UserCreated event, and a role change never
 // without its UserRolesChanged event. Used by the users router and `npm run users:create`.
-import { randomUUID } from "node:crypto";
+//
+// An admin never chooses a user's password: an account made in the console (and a password an
+// admin resets) gets a one-time enrolment link instead, with which the user sets their own
+// (server/api/enrolment.ts). Otherwise the admin could sign in as that clinician, and every
+// event would carry the clinician's name.
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import type { Database } from "../db/client";
 import { ConcurrencyError, InvariantError, NotFoundError, ValidationError } from "../errors";
@@ -12,6 +17,7 @@ import { noteSessionChange } from "../auth/sessionCache";
 import { appendToStream, commandCausationId, isRetryableTransactionError, newCommandId, storeIn, type Store } from "../eventStore";
 import { userStream, type UserEvent } from "../domain/user/events";
 import { storeFor } from "./context";
+import { env } from "../db/env";
 
 /** Who makes the change: a signed-in admin, or the system (the users:create command). */
 export type Actor = { userId: string; correlationId: string };
@@ -24,7 +30,7 @@ export const phiRoles: readonly Role[] = ["clinician", "compliance"];
 
 type Tx = Parameters<Parameters<Database["prisma"]["$transaction"]>[0]>[0];
 
-async function recordUserEvent(store: Store, tx: Tx, actor: Actor, userId: string, event: UserEvent, expectedVersion: "no_stream" | "any") {
+export async function recordUserEvent(store: Store, tx: Tx, actor: Actor, userId: string, event: UserEvent, expectedVersion: "no_stream" | "any") {
   await appendToStream(
     // storeIn: every statement of the append runs in this transaction, with the account's row.
     storeIn(store, tx),
@@ -45,44 +51,127 @@ function refuseAdminWithPhi(roles: readonly Role[], what: string) {
   }
 }
 
-export type NewAccount = { email: string; name: string; password: string; roles: Role[] };
+export type NewAccount = { email: string; name: string; roles: Role[] };
+
+/** An enrolment link's token as handed to the user: 256 random bits, base64url (43 characters). */
+export const newEnrolmentToken = (): string => randomBytes(32).toString("base64url");
+
+/** What is stored of a token: its SHA-256. The token is random, so no salt or slow hash is needed. */
+export const enrolmentTokenHash = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
+
+export type IssuedLink = { token: string; expiresAt: Date };
 
 /**
- * Creates a user with an email + password account (better-auth's password hash, its table
- * layout) and appends UserCreated, in one transaction. `userId` is an input so a test can make
- * the event fail (a stream that already exists) and see that no account is left behind.
+ * Inside the caller's transaction: a new link for the user (replacing any earlier one, which
+ * then stops working) and its UserEnrolmentIssued event, which carries neither the token nor its hash.
+ */
+async function issueLinkIn(
+  store: Store,
+  tx: Tx,
+  actor: Actor,
+  userId: string,
+  how: { cause: "created" | "reset" | "reissued"; reason?: string; hours: number },
+  expectedVersion: "no_stream" | "any",
+): Promise<IssuedLink> {
+  const token = newEnrolmentToken();
+  const issuedAt = new Date();
+  const expiresAt = new Date(issuedAt.getTime() + how.hours * 3_600_000);
+  const link = { tokenHash: enrolmentTokenHash(token), issuedAt, expiresAt, usedAt: null };
+  await tx.enrolmentLink.upsert({ where: { userId }, create: { userId, ...link }, update: link, select: { userId: true } });
+  await recordUserEvent(
+    store,
+    tx,
+    actor,
+    userId,
+    { type: "UserEnrolmentIssued", data: { userId, expiresAt: expiresAt.toISOString(), cause: how.cause, ...(how.reason ? { reason: how.reason } : {}) } },
+    expectedVersion,
+  );
+  return { token, expiresAt };
+}
+
+/**
+ * Creates a user and appends UserCreated, in one transaction. In the console (no password) the
+ * account gets an enrolment link, returned once and kept only as a hash; it has no password, so
+ * nobody signs in as it until its user enrols. With a password (`npm run users:create`: the
+ * operator making their own first admin account) it gets an email + password account (better-auth's
+ * hash and table layout). `userId` is an input so a test can make the event fail (a stream that
+ * already exists) and see that no account is left behind.
  */
 export async function createUserAccount(
   db: Database,
   auth: Auth,
-  input: NewAccount,
+  input: NewAccount & { password?: string; enrolmentHours?: number },
   actor: Actor,
   userId: string = randomUUID(),
-): Promise<{ id: string }> {
-  if (input.password.length < MIN_PASSWORD_LENGTH || input.password.length > MAX_PASSWORD_LENGTH) {
+): Promise<{ id: string; enrolment: IssuedLink | null }> {
+  if (input.password !== undefined && (input.password.length < MIN_PASSWORD_LENGTH || input.password.length > MAX_PASSWORD_LENGTH)) {
     throw new ValidationError(`The password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`, "password");
   }
   refuseAdminWithPhi(input.roles, "A new account cannot be");
   const email = input.email.trim().toLowerCase();
-  const hash = await (await auth.$context).password.hash(input.password);
+  const hash = input.password === undefined ? null : await (await auth.$context).password.hash(input.password);
   const store = storeFor(db);
   return withSerializationRetry(() =>
     db.prisma.$transaction(async (tx) => {
       const exists = await tx.user.findUnique({ where: { email }, select: { id: true } });
       if (exists) throw emailTaken(email);
       await tx.user.create({ data: { id: userId, email, name: input.name, emailVerified: true, roles: input.roles }, select: { id: true } });
-      await tx.account.create({
-        data: { id: randomUUID(), userId, providerId: "credential", accountId: userId, password: hash },
-        select: { id: true },
-      });
+      if (hash !== null) {
+        await tx.account.create({
+          data: { id: randomUUID(), userId, providerId: "credential", accountId: userId, password: hash },
+          select: { id: true },
+        });
+      }
       await recordUserEvent(store, tx, actor, userId, { type: "UserCreated", data: { userId, email, name: input.name, roles: input.roles } }, "no_stream");
-      return { id: userId };
+      const enrolment =
+        hash === null ? await issueLinkIn(store, tx, actor, userId, { cause: "created", hours: input.enrolmentHours ?? env().ENROLMENT_LINK_HOURS }, "any") : null;
+      return { id: userId, enrolment };
     }),
   ).catch((error: unknown) => {
     // Two creations of one email at once: the unique index decides, and says so plainly.
     if ((error as { code?: string }).code === "P2002") throw emailTaken(email);
     throw error;
   });
+}
+
+/**
+ * An admin's password reset, or a new link for an account whose link expired or went astray: a
+ * fresh link (the previous one stops working) and UserEnrolmentIssued with the reason. An account
+ * that had a password loses it and its sessions at once: whoever knew it is signed out, and the
+ * account cannot sign in until the link is used. Refused for an account holding admin together
+ * with a role that reads patient data: the admin holding the link could enrol as it and hold both
+ * (another admin first takes one of the roles away).
+ */
+export async function issueEnrolmentLink(
+  db: Database,
+  actor: Actor,
+  input: { userId: string; reason: string; hours?: number },
+): Promise<IssuedLink & { cause: "reset" | "reissued" }> {
+  const store = storeFor(db);
+  const issued = await withSerializationRetry(() =>
+    db.prisma.$transaction(
+      async (tx) => {
+        const user = await tx.user.findUnique({ where: { id: input.userId }, select: { roles: true } });
+        if (!user) throw new NotFoundError("User", input.userId);
+        const roles = user.roles.filter(isRole);
+        if (roles.includes("admin") && roles.some((r) => phiRoles.includes(r))) {
+          throw new TRPCError({
+            code: "FORBIDDEN",
+            message: "This account holds admin and a role that reads patient data: another admin first takes one of them away, then a link can be issued",
+          });
+        }
+        const removed = await tx.account.deleteMany({ where: { userId: input.userId, providerId: "credential" } });
+        if (removed.count > 0) await tx.session.deleteMany({ where: { userId: input.userId } });
+        const cause = removed.count > 0 ? ("reset" as const) : ("reissued" as const);
+        const link = await issueLinkIn(store, tx, actor, input.userId, { cause, reason: input.reason, hours: input.hours ?? env().ENROLMENT_LINK_HOURS }, "any");
+        return { ...link, cause };
+      },
+      { isolationLevel: "Serializable" },
+    ),
+  );
+  // Sessions cached in cookies are looked up again: the deleted ones end now, in this process.
+  noteSessionChange({ userId: input.userId });
+  return issued;
 }
 
 const emailTaken = (email: string) => new TRPCError({ code: "CONFLICT", message: `A user with the email ${email} already exists` });
@@ -114,14 +203,16 @@ export async function setUserRoles(
         }
         // The actor is another admin here (own roles were refused above): this is the second pair
         // of eyes an account that is both admin and a reader of patient data needs. Not when the
-        // actor made the account: they chose its password, so granting it the other half would be
-        // one person holding both (create as admin, then grant clinician).
+        // actor made the account or issued one of its enrolment links: they held the link that
+        // sets its password (or, for accounts made before links, chose it), so granting it the
+        // other half would be one person holding both (create as admin, then grant clinician).
         if (input.roles.includes("admin") && input.roles.some((r) => phiRoles.includes(r))) {
-          const [created] = await tx.$queryRaw<{ user_id: string }[]>`SELECT user_id FROM events WHERE stream_id = ${userStream(input.userId)} AND version = 1`;
-          if (created?.user_id === actor.userId) {
+          const [held] = await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM events
+            WHERE stream_id = ${userStream(input.userId)} AND user_id = ${actor.userId} AND event_type IN ('UserCreated', 'UserEnrolmentIssued')`;
+          if ((held?.n ?? 0) > 0) {
             throw new TRPCError({
               code: "FORBIDDEN",
-              message: "You made this account and chose its password: another admin must grant it admin together with a role that reads patient data",
+              message: "You made this account or issued its enrolment link: another admin must grant it admin together with a role that reads patient data",
             });
           }
         }

@@ -89,6 +89,8 @@ export const envSchema = z.object({
   AUTH_SIGNIN_RATE_LIMIT: intFrom(1, 10_000, 10),
   /** Failed sign-ins allowed per account (email) per 15 minutes, counted across instances. */
   AUTH_SIGNIN_ACCOUNT_LIMIT: intFrom(1, 10_000, 10),
+  /** How long an enrolment link (a new account's, or after an admin's password reset) stays usable. */
+  ENROLMENT_LINK_HOURS: intFrom(1, 720, 72),
   /** Reverse proxies in front: unset (none), a hop count, or their addresses/CIDR ranges (server/auth/clientAddress.ts). */
   TRUSTED_PROXIES: z.preprocess(emptyToUndefined, z.string().trim().optional()).superRefine((v, c) => {
     try {

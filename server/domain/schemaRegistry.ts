@@ -76,6 +76,8 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
   },
   UserCreated: { userId: "user-clinician-1", email: "clinician@example.test", name: "Demo Clinician", roles: ["clinician"] },
   UserRolesChanged: { userId: "user-clinician-1", previousRoles: ["clinician"], roles: ["clinician", "compliance"], reason: "joined the audit committee" },
+  UserEnrolmentIssued: { userId: "user-clinician-1", expiresAt: "2026-01-18T09:00:00.000Z", cause: "reset", reason: "forgot the password (call 4411)" },
+  UserEnrolled: { userId: "user-clinician-1" },
   CriticalResultFlagged: {
     patientId,
     orderId,

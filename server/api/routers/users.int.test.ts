@@ -11,6 +11,7 @@ import { createUserAccount, systemActor } from "../userAccounts";
 
 process.env.BETTER_AUTH_SECRET ??= "test-secret-0123456789-0123456789-abcdef";
 
+// Only npm run users:create takes a password (the operator's own first admin account).
 const password = "long enough password";
 
 describeEachDatabase("users (admin)", (db) => {
@@ -24,14 +25,16 @@ describeEachDatabase("users (admin)", (db) => {
   const events = (id: string) => readStream(storeOn(db(), eventRegistry), userStream(id));
   const rolesOf = async (id: string) => (await db().prisma.user.findUnique({ where: { id }, select: { roles: true } }))?.roles.sort();
 
-  it("creates a user with a hashed password, lists it, and refuses a second one with the same email", async () => {
+  it("creates a user without a password (an enrolment link instead), lists it, and refuses a second one with the same email", async () => {
     const email = `New.User-${tag}@Test.invalid`;
-    const { id } = await admin.users.create({ email, name: "New User", password, roles: ["clinician"] });
+    const { id } = await admin.users.create({ email, name: "New User", roles: ["clinician"] });
     const listed = await admin.users.list({ search: tag });
     expect(listed).toEqual([expect.objectContaining({ id, email: email.toLowerCase(), name: "New User", roles: ["clinician"] })]);
     expect(listed[0]).not.toHaveProperty("password");
-    expect(await codeOf(admin.users.create({ email, name: "Again", password, roles: [] }))).toBe("CONFLICT");
-    expect(await codeOf(admin.users.create({ email: `x-${tag}@test.invalid`, name: "Short", password: "short", roles: [] }))).toBe("BAD_REQUEST");
+    expect(listed[0]!.status).toMatchObject({ state: "pending", expired: false });
+    expect(await db().prisma.account.count({ where: { userId: id } })).toBe(0);
+    expect(await codeOf(admin.users.create({ email, name: "Again", roles: [] }))).toBe("CONFLICT");
+    expect(await codeOf(admin.users.create({ email: `x-${tag}@test.invalid`, name: "Short", password: "chosen by the admin", roles: [] } as never))).toBe("BAD_REQUEST");
   });
 
   it("writes no account when its UserCreated event fails: one transaction", async () => {
@@ -55,7 +58,7 @@ describeEachDatabase("users (admin)", (db) => {
   });
 
   it("sets roles with a reason, refuses unknown or repeated roles, and never removes the last admin", async () => {
-    const { id } = await admin.users.create({ email: `roles-${tag}@test.invalid`, name: "Roles", password, roles: [] });
+    const { id } = await admin.users.create({ email: `roles-${tag}@test.invalid`, name: "Roles", roles: [] });
     const reason = "joins the ward team";
     expect((await admin.users.setRoles({ userId: id, roles: ["compliance", "clinician"], reason })).roles.sort()).toEqual(["clinician", "compliance"]);
     expect(await codeOf(admin.users.setRoles({ userId: id, roles: ["superuser" as never], reason }))).toBe("BAD_REQUEST");
@@ -68,17 +71,18 @@ describeEachDatabase("users (admin)", (db) => {
     const others = await db().prisma.user.findMany({ where: { roles: { has: "admin" }, id: { not: id } }, select: { id: true } });
     for (const other of others) await admin.users.setRoles({ userId: other.id, roles: [], reason });
     expect(await codeOf(admin.users.setRoles({ userId: id, roles: ["clinician"], reason }))).toBe("PRECONDITION_FAILED");
-    const second = await admin.users.create({ email: `admin2-${tag}@test.invalid`, name: "Second", password, roles: ["admin"] });
+    const second = await admin.users.create({ email: `admin2-${tag}@test.invalid`, name: "Second", roles: ["admin"] });
     expect(await codeOf(admin.users.setRoles({ userId: id, roles: ["clinician"], reason }))).toBe("OK");
     expect(second.id).toBeTruthy();
   });
 
   it("records user creation and role changes as events by the admin who made them, with why", async () => {
-    const { id } = await admin.users.create({ email: `audit-${tag}@test.invalid`, name: "Audited", password, roles: [] });
+    const { id } = await admin.users.create({ email: `audit-${tag}@test.invalid`, name: "Audited", roles: [] });
     await admin.users.setRoles({ userId: id, roles: ["clinician"], reason: "  new registrar on ward 3 " });
     const stored = await events(id);
     expect(stored.map((e) => [e.type, e.data])).toEqual([
       ["UserCreated", { userId: id, email: `audit-${tag}@test.invalid`, name: "Audited", roles: [] }],
+      ["UserEnrolmentIssued", { userId: id, expiresAt: expect.any(String), cause: "created" }],
       ["UserRolesChanged", { userId: id, previousRoles: [], roles: ["clinician"], reason: "new registrar on ward 3" }],
     ]);
     const adminId = stored[0]!.metadata.userId;
@@ -91,8 +95,8 @@ describeEachDatabase("users (admin)", (db) => {
   });
 
   it("separates duties: nobody changes their own roles, and admin with a role that reads patient data takes two admins", async () => {
-    const a = await admin.users.create({ email: `sod-a-${tag}@test.invalid`, name: "Admin A", password, roles: ["admin"] });
-    const b = await admin.users.create({ email: `sod-b-${tag}@test.invalid`, name: "Admin B", password, roles: ["admin"] });
+    const a = await admin.users.create({ email: `sod-a-${tag}@test.invalid`, name: "Admin A", roles: ["admin"] });
+    const b = await admin.users.create({ email: `sod-b-${tag}@test.invalid`, name: "Admin B", roles: ["admin"] });
     const asA = callerFor(db(), ["admin"], { id: a.id });
     const asB = callerFor(db(), ["admin"], { id: b.id });
     const reason = "wants to read charts";
@@ -101,10 +105,10 @@ describeEachDatabase("users (admin)", (db) => {
       expect(await codeOf(asA.users.setRoles({ userId: a.id, roles: [...roles], reason }))).toBe("FORBIDDEN");
     }
     expect(await rolesOf(a.id)).toEqual(["admin"]);
-    // A new account that is both: refused (its creator chose its password).
+    // A new account that is both: refused (its creator holds its enrolment link).
     for (const roles of [["admin", "clinician"], ["compliance", "admin"]] as const) {
       const email = `sod-both-${roles.join("-")}-${tag}@test.invalid`;
-      expect(await codeOf(asA.users.create({ email, name: "Both", password, roles: [...roles] }))).toBe("FORBIDDEN");
+      expect(await codeOf(asA.users.create({ email, name: "Both", roles: [...roles] }))).toBe("FORBIDDEN");
       expect(await db().prisma.user.count({ where: { email } })).toBe(0);
     }
     // Another admin may grant it, and the trail names that admin.
@@ -112,12 +116,12 @@ describeEachDatabase("users (admin)", (db) => {
     const last = (await events(a.id)).at(-1)!;
     expect(last).toMatchObject({ type: "UserRolesChanged", data: { roles: ["admin", "clinician"], reason: "covers the night shift" } });
     expect(last.metadata.userId).toBe(b.id);
-    // Only refused changes were tried by A: its stream holds the creation and B's grant.
-    expect((await events(a.id)).map((e) => e.type)).toEqual(["UserCreated", "UserRolesChanged"]);
+    // Only refused changes were tried by A: its stream holds the creation (with its link) and B's grant.
+    expect((await events(a.id)).map((e) => e.type)).toEqual(["UserCreated", "UserEnrolmentIssued", "UserRolesChanged"]);
 
-    // Nor in two steps by one admin: B makes an admin account (and knows its password), then
+    // Nor in two steps by one admin: B makes an admin account (and holds its link), then
     // cannot grant it a role that reads patient data; A, who did not make it, can.
-    const x = await asB.users.create({ email: `sod-x-${tag}@test.invalid`, name: "Admin X", password, roles: ["admin"] });
+    const x = await asB.users.create({ email: `sod-x-${tag}@test.invalid`, name: "Admin X", roles: ["admin"] });
     expect(await codeOf(asB.users.setRoles({ userId: x.id, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
     expect(await rolesOf(x.id)).toEqual(["admin"]);
     expect(await codeOf(asA.users.setRoles({ userId: x.id, roles: ["admin", "compliance"], reason }))).toBe("OK");
@@ -127,7 +131,7 @@ describeEachDatabase("users (admin)", (db) => {
 describePostgres("users.setRoles under contention", (db) => {
   it("retries serialization failures: concurrent role changes all succeed, one after another", async () => {
     const admin = callerFor(db(), ["admin"]);
-    const { id } = await admin.users.create({ email: `race-${randomUUID()}@test.invalid`, name: "Race", password, roles: [] });
+    const { id } = await admin.users.create({ email: `race-${randomUUID()}@test.invalid`, name: "Race", roles: [] });
     const choices = [["clinician"], ["compliance"], ["clinician", "compliance"], []] as const;
     const calls = Array.from({ length: 12 }, (_, i) =>
       codeOf(callerFor(db(), ["admin"]).users.setRoles({ userId: id, roles: [...choices[i % choices.length]!], reason: `change ${i}` })),
@@ -145,7 +149,7 @@ describePostgres("users.setRoles under contention", (db) => {
   it("retries serialization failures between changes to different users, whichever statement the database refuses", async () => {
     const admin = callerFor(db(), ["admin"]);
     const ids = await Promise.all(
-      Array.from({ length: 4 }, async (_, i) => (await admin.users.create({ email: `race-${i}-${randomUUID()}@test.invalid`, name: `Race ${i}`, password, roles: [] })).id),
+      Array.from({ length: 4 }, async (_, i) => (await admin.users.create({ email: `race-${i}-${randomUUID()}@test.invalid`, name: `Race ${i}`, roles: [] })).id),
     );
     for (let round = 0; round < 3; round++) {
       const calls = Array.from({ length: 12 }, (_, i) =>

@@ -23,7 +23,24 @@ export const UserRolesChanged = defineEvent(
   { version: 2, upcasters: { 1: (v1) => v1 }, phi: noPhi },
 );
 
-export const userEvents = [UserCreated, UserRolesChanged] as const;
+// Enrolment links (server/api/enrolment.ts): an admin issues one, the user sets their own
+// password with it. The events say who issued it, for whom, until when, and when it was used;
+// never the token, nor its hash.
+export const UserEnrolmentIssued = defineEvent(
+  "UserEnrolmentIssued",
+  z.object({
+    userId: userIdSchema,
+    expiresAt: z.iso.datetime(),
+    /** "created": with the account; "reset": an admin reset the password (the old one stopped working); "reissued": the previous link had not been used. */
+    cause: z.enum(["created", "reset", "reissued"]),
+    reason: z.string().trim().min(1).max(500).optional(),
+  }),
+  { phi: noPhi },
+);
+
+export const UserEnrolled = defineEvent("UserEnrolled", z.object({ userId: userIdSchema }), { phi: noPhi });
+
+export const userEvents = [UserCreated, UserRolesChanged, UserEnrolmentIssued, UserEnrolled] as const;
 export type UserEvent = EventOf<typeof userEvents>;
 
 export const userStream = (id: string) => `user-${id}`;
