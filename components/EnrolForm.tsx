@@ -34,14 +34,22 @@ export function EnrolForm() {
   const [signingIn, setSigningIn] = useState(false);
   const { mutate: look } = lookup;
 
+  const { reset: resetComplete } = complete;
   useEffect(() => {
-    const value = decodeURIComponent(window.location.hash.replace(/^#/, "")).trim();
-    // Out of the address bar (and this history entry) once read.
-    if (window.location.hash) window.history.replaceState(null, "", window.location.pathname);
-    token.current = value;
-    // An empty one is asked about too: the answer ("not valid") comes from one place.
-    look({ token: value });
-  }, [look]);
+    const read = () => {
+      const value = decodeURIComponent(window.location.hash.replace(/^#/, "")).trim();
+      // Out of the address bar (and this history entry) once read.
+      if (window.location.hash) window.history.replaceState(null, "", window.location.pathname);
+      token.current = value;
+      resetComplete();
+      // An empty one is asked about too: the answer ("not valid") comes from one place.
+      look({ token: value });
+    };
+    read();
+    // Another link pasted into this tab changes only the fragment: no new page load.
+    window.addEventListener("hashchange", read);
+    return () => window.removeEventListener("hashchange", read);
+  }, [look, resetComplete]);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();

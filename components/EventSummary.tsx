@@ -212,7 +212,7 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
         <div className="event-body">
           <p>
             {d.cause === "reset" ? "Password reset: the old password stopped working; " : d.cause === "reissued" ? "New enrolment link (the previous one stopped working); " : "Enrolment link issued with the account; "}
-            usable once until {str(d.expiresAt)}
+            usable once until <DateTime value={str(d.expiresAt)} precision="minute" />
           </p>
           {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
         </div>

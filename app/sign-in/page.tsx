@@ -14,7 +14,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
     <main id="main" tabIndex={-1} className="page narrow">
       <section className="panel" aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Sign in</h1>
-        <p className="subtitle">Use the email and password your administrator gave you.</p>
+        <p className="subtitle">Use your email and the password you set with your enrolment link. Forgotten it? Your administrator can send you a new link.</p>
         <SignInForm next={next} />
       </section>
     </main>

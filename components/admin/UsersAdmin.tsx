@@ -27,7 +27,7 @@ function EnrolmentLink({ link, name }: { link: IssuedLink; name: string }) {
         process; with it they set their own password. It works once, until <DateTime value={link.expiresAt} precision="minute" />.
       </p>
       <div className="row">
-        <input className="mono" aria-label={`Enrolment link for ${name}`} value={url} readOnly onFocus={(e) => e.currentTarget.select()} />
+        <input className="mono link-field" aria-label={`Enrolment link for ${name}`} value={url} readOnly onFocus={(e) => e.currentTarget.select()} />
         <button
           type="button"
           onClick={() =>
@@ -54,20 +54,28 @@ function StatusCell({ status }: { status: AccountStatus }) {
       </span>
     );
   }
+  // No password and no link: accounts made before links, and the demo history's clinicians.
+  if (!status.expiresAt) return <span className="badge muted">no password: cannot sign in</span>;
   return <span className="badge bad">enrolment link expired: issue a new one</span>;
 }
 
 /** Reset password (active accounts) or a new link (pending ones), with the reason for the trail. */
-function NewLink({ user }: { user: UserRow }) {
+function NewLink({ user, onIssued }: { user: UserRow; onIssued: (link: IssuedLink) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState("");
   const issue = useMutation(
-    trpc.users.issueEnrolmentLink.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() }) }),
+    trpc.users.issueEnrolmentLink.mutationOptions({
+      onSuccess: (link) => {
+        onIssued(link);
+        setOpen(false);
+        setReason("");
+        return queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() });
+      },
+    }),
   );
-  const label = user.status.state === "active" ? "Reset password" : "New enrolment link";
-  if (issue.data) return <EnrolmentLink link={issue.data} name={user.name} />;
+  const label = user.status.state === "active" ? "Reset password" : user.status.expiresAt ? "New enrolment link" : "Issue enrolment link";
   if (!open) {
     return (
       <button type="button" className="secondary" onClick={() => setOpen(true)}>
@@ -139,6 +147,8 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
   const queryClient = useQueryClient();
   const [roles, setRoles] = useState<Role[]>(user.roles);
   const [reason, setReason] = useState("");
+  // Shown once, on a row of its own under the user's: the link is long.
+  const [issued, setIssued] = useState<IssuedLink | null>(null);
   const save = useMutation(
     trpc.users.setRoles.mutationOptions({
       onSuccess: (saved) => {
@@ -149,6 +159,7 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
   );
   const changed = roles.length !== user.roles.length || roles.some((r) => !user.roles.includes(r));
   return (
+    <>
     <tr data-testid={`user-${user.email}`}>
       <td>
         {user.name} {isSelf ? <span className="badge info">you</span> : null}
@@ -189,10 +200,18 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
           </span>
         ) : null}
         <div className="field">
-          <NewLink user={user} />
+          <NewLink user={user} onIssued={setIssued} />
         </div>
       </td>
     </tr>
+    {issued ? (
+      <tr data-testid={`link-${user.email}`}>
+        <td colSpan={5}>
+          <EnrolmentLink link={issued} name={user.name} />
+        </td>
+      </tr>
+    ) : null}
+    </>
   );
 }
 
