@@ -3,6 +3,8 @@ import { useQuery } from "@tanstack/react-query";
 import { ErrorState, Loading } from "./States";
 import { useTRPC } from "./trpc";
 import type { PoolState } from "@/server/db/client";
+import type { inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "@/server/api/root";
 
 function StatusBadge({ status }: { status: "up" | "degraded" }) {
   return status === "up" ? (
@@ -48,14 +50,6 @@ export function HealthPanel() {
         <p data-testid="health-status">
           <StatusBadge status={health.data.status} /> <span className="muted">Sign in to see the database and its migrations.</span>
         </p>
-      ) : !health.data.details ? (
-        <dl className="facts">
-          <dt>Status</dt>
-          <dd data-testid="health-status">
-            <StatusBadge status={health.data.status} />
-          </dd>
-          <PoolFacts pool={health.data.pool} />
-        </dl>
       ) : (
         <dl className="facts">
           <dt>Status</dt>
@@ -63,39 +57,50 @@ export function HealthPanel() {
             <StatusBadge status={health.data.status} />
           </dd>
           <PoolFacts pool={health.data.pool} />
-          <dt>Database</dt>
-          <dd>
-            <span className={`badge ${health.data.details.mode === "postgresql" ? "ok" : "info"}`} data-testid="db-mode">
-              {health.data.details.mode === "postgresql" ? "PostgreSQL" : "Embedded (PGlite)"}
-            </span>{" "}
-            <span className="muted">{health.data.details.location}</span>
-          </dd>
-          <dt>Migrations</dt>
-          <dd>
-            {health.data.details.migration.applied} applied
-            {health.data.details.migration.pending > 0 ? (
-              <span className="badge warn"> {health.data.details.migration.pending} pending</span>
-            ) : null}{" "}
-            <code className="muted">{health.data.details.migration.latest ?? "none"}</code>
-          </dd>
-          <dt>Events</dt>
-          <dd data-testid="event-count" title="The highest position in the global log: an upper bound, since a rolled-back append leaves a gap">
-            about {health.data.details.estimates.events.toLocaleString("en-US")} <span className="muted">(estimate)</span>
-          </dd>
-          <dt>Streams</dt>
-          <dd title="The database statistics' estimate of live rows">
-            {health.data.details.estimates.streams === null ? (
-              <span className="muted">no estimate yet (the database has not gathered statistics)</span>
-            ) : (
-              <>
-                about {health.data.details.estimates.streams.toLocaleString("en-US")} <span className="muted">(estimate)</span>
-              </>
-            )}
-          </dd>
-          <dt>Server time</dt>
-          <dd>{health.data.details.serverTime.toISOString()}</dd>
+          {health.data.details ? <DatabaseFacts details={health.data.details} /> : null}
         </dl>
       )}
     </section>
+  );
+}
+
+type Details = NonNullable<inferRouterOutputs<AppRouter>["system"]["health"]["details"]>;
+
+/** The database, its migrations and the store's size: for admins. */
+function DatabaseFacts({ details }: { details: Details }) {
+  return (
+    <>
+      <dt>Database</dt>
+      <dd>
+        <span className={`badge ${details.mode === "postgresql" ? "ok" : "info"}`} data-testid="db-mode">
+          {details.mode === "postgresql" ? "PostgreSQL" : "Embedded (PGlite)"}
+        </span>{" "}
+        <span className="muted">{details.location}</span>
+      </dd>
+      <dt>Migrations</dt>
+      <dd>
+        {details.migration.applied} applied
+        {details.migration.pending > 0 ? (
+          <span className="badge warn"> {details.migration.pending} pending</span>
+        ) : null}{" "}
+        <code className="muted">{details.migration.latest ?? "none"}</code>
+      </dd>
+      <dt>Events</dt>
+      <dd data-testid="event-count" title="The highest position in the global log: an upper bound, since a rolled-back append leaves a gap">
+        about {details.estimates.events.toLocaleString("en-US")} <span className="muted">(estimate)</span>
+      </dd>
+      <dt>Streams</dt>
+      <dd title="The database statistics' estimate of live rows">
+        {details.estimates.streams === null ? (
+          <span className="muted">no estimate yet (the database has not gathered statistics)</span>
+        ) : (
+          <>
+            about {details.estimates.streams.toLocaleString("en-US")} <span className="muted">(estimate)</span>
+          </>
+        )}
+      </dd>
+      <dt>Server time</dt>
+      <dd>{details.serverTime.toISOString()}</dd>
+    </>
   );
 }
