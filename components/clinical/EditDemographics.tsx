@@ -129,6 +129,8 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
         // A re-sent command that changed nothing: its earlier send saved the edits.
         if (!result.changed && !commandId.resent(sent.commandId)) {
           setNotice("The record already has these values: nothing was saved.");
+          // Nothing to lose by leaving: what is typed is what the record holds.
+          form.reset(form.getValues());
           return;
         }
         markSaved();
