@@ -78,11 +78,17 @@ describe.skipIf(!pgUrl)("rebuild takeover after kill -9 [postgresql, a database 
   it("refuses a second rebuild while the first one's process is alive, with a message that says so", { timeout: 180_000 }, async () => {
     const first = spawnRebuild(env);
     await midRun(first);
+    // Stopped (alive, its connection and lock held), so a fast machine cannot finish it first.
+    first.process.kill("SIGSTOP");
     const store = storeFor(fresh.db);
-    await expect(startRebuild(store, "patients", { reason: "second", ...admin })).rejects.toThrow(
-      /Projection patients is already being rebuilt; cancel that rebuild or wait for it to end/,
-    );
-    expect(first.process.exitCode).toBeNull();
+    try {
+      await expect(startRebuild(store, "patients", { reason: "second", ...admin })).rejects.toThrow(
+        /Projection patients is already being rebuilt; cancel that rebuild or wait for it to end/,
+      );
+      expect(first.process.exitCode).toBeNull();
+    } finally {
+      first.process.kill("SIGCONT");
+    }
     expect(await first.exited).toEqual({ code: 0, signal: null });
     expect(first.output()).toMatch(/rebuilt patients: 80,000 events/);
   });
@@ -90,6 +96,8 @@ describe.skipIf(!pgUrl)("rebuild takeover after kill -9 [postgresql, a database 
   it("takes over at once from a rebuild whose process was killed with kill -9, and completes", { timeout: 180_000 }, async () => {
     const killed = spawnRebuild(env);
     await midRun(killed);
+    // Stopped where it is, so it cannot finish between here and the kill.
+    killed.process.kill("SIGSTOP");
     const [row] = await fresh.db.sql<{ id: string }>("SELECT id::text AS id FROM projection_rebuilds WHERE name = 'patients' AND status = 'running'", []);
     expect(row).toBeDefined();
     killed.process.kill("SIGKILL");

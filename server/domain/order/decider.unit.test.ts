@@ -271,6 +271,8 @@ describe("order events", () => {
         "PatientErased",
         "PatientRegistered",
         "UserCreated",
+        "UserEnrolled",
+        "UserEnrolmentIssued",
         "ProjectionRebuildCancelled",
         "ProjectionRebuildFailed",
         "ProjectionRebuildFinished",
