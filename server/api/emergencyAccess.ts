@@ -40,11 +40,20 @@ export async function mayReadChart(db: Db, userId: string, patientId: string): P
   return row?.ok === true;
 }
 
+/**
+ * The patient is in the user's care without any grant: an encounter or order of theirs, or they
+ * registered the patient. The chart check and the review list's "now in their care" both ask it.
+ */
+function inCareSql(user: Prisma.Sql, patient: Prisma.Sql, patientStreamId: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(
+       EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = ${patient} AND provider_id = ${user})
+    OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = ${patient} AND provider_id = ${user})
+    OR EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStreamId} AND version = 1 AND user_id = ${user}))`;
+}
+
 function mayReadChartSql(userId: string, patientId: string): Prisma.Sql {
   return Prisma.sql`(
-       EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
-    OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = ${patientId}::uuid AND provider_id = ${userId})
-    OR EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStream(patientId)} AND version = 1 AND user_id = ${userId})
+       ${inCareSql(Prisma.sql`${userId}`, Prisma.sql`${patientId}::uuid`, Prisma.sql`${patientStream(patientId)}`)}
     OR EXISTS (SELECT 1 FROM emergency_access WHERE user_id = ${userId} AND patient_id = ${patientId}::uuid AND expires_at > now()))`;
 }
 
@@ -156,9 +165,7 @@ export async function grantUse(db: Db, accessIds: string[]): Promise<Map<string,
       SELECT a.id::text AS access_id
         FROM emergency_access a
        WHERE a.id = ANY(${accessIds}::uuid[])
-         AND (EXISTS (SELECT 1 FROM rm_encounters WHERE patient_id = a.patient_id AND provider_id = a.user_id)
-           OR EXISTS (SELECT 1 FROM rm_orders WHERE patient_id = a.patient_id AND provider_id = a.user_id)
-           OR EXISTS (SELECT 1 FROM events WHERE stream_id = 'patient-' || a.patient_id::text AND version = 1 AND user_id = a.user_id))`,
+         AND ${inCareSql(Prisma.sql`a.user_id`, Prisma.sql`a.patient_id`, Prisma.sql`'patient-' || a.patient_id::text`)}`,
   ]);
   const entry = (id: string) => {
     let found = use.get(id);
