@@ -14,18 +14,36 @@ import { recordAccess, type AccessContext } from "./accessLog";
 /** At most this many candidates are shown; more would be a search, not a check. */
 const MAX_CANDIDATES = 10;
 
-export async function possibleDuplicates(tx: Db, person: { givenName: string; familyName: string; dateOfBirth: string }): Promise<DuplicateCandidate[]> {
-  const rows = await prismaRunner(tx)<{ patient_id: string; mrn: string; given_name: string; family_name: string; date_of_birth: string; sex: string }>(
-    `SELECT patient_id::text, mrn, given_name, family_name, to_char(date_of_birth, 'YYYY-MM-DD') AS date_of_birth, sex
-       FROM rm_patients
-      WHERE date_of_birth = $1::date AND erased_at IS NULL AND emr_fold($2) <> ''
-        AND ((emr_fold(family_name) = emr_fold($2)
-              AND (emr_fold(given_name) = emr_fold($3) OR emr_fold(given_name) = '' OR emr_fold($3) = ''))
-          OR (emr_fold(family_name) = emr_fold($3) AND emr_fold(given_name) = emr_fold($2) AND emr_fold($3) <> ''))
+type Person = { givenName: string; familyName: string; dateOfBirth: string };
+
+/**
+ * The duplicate check's statement: two probes of rm_patients_duplicate_idx (date of birth, folded
+ * family name), one per name typed, each an equality on both columns, so only the patients born
+ * that day under that family name are read, however many share the birthday, and whatever the
+ * planner knows of the table (an IN over the folded names let it narrow by the date alone while
+ * the table had no statistics, as a new hospital's has not, and fold every name born that day).
+ */
+export function duplicateQuery(person: Person): { text: string; params: string[] } {
+  const columns = `patient_id::text, mrn, given_name, family_name, to_char(date_of_birth, 'YYYY-MM-DD') AS date_of_birth, sex`;
+  return {
+    text: `SELECT * FROM (
+        SELECT ${columns} FROM rm_patients
+         WHERE date_of_birth = $1::date AND emr_fold(family_name) = emr_fold($2) AND erased_at IS NULL AND emr_fold($2) <> ''
+           AND (emr_fold(given_name) = emr_fold($3) OR emr_fold(given_name) = '' OR emr_fold($3) = '')
+        UNION
+        SELECT ${columns} FROM rm_patients
+         WHERE date_of_birth = $1::date AND emr_fold(family_name) = emr_fold($3) AND erased_at IS NULL AND emr_fold($3) <> ''
+           AND emr_fold(given_name) = emr_fold($2) AND emr_fold($2) <> ''
+      ) AS candidates
       ORDER BY family_name, given_name, patient_id
       LIMIT ${MAX_CANDIDATES}`,
-    [person.dateOfBirth, person.familyName, person.givenName],
-  );
+    params: [person.dateOfBirth, person.familyName, person.givenName],
+  };
+}
+
+export async function possibleDuplicates(tx: Db, person: Person): Promise<DuplicateCandidate[]> {
+  const { text, params } = duplicateQuery(person);
+  const rows = await prismaRunner(tx)<{ patient_id: string; mrn: string; given_name: string; family_name: string; date_of_birth: string; sex: string }>(text, params);
   return rows.map((r) => ({ patientId: r.patient_id, mrn: r.mrn, givenName: r.given_name, familyName: r.family_name, dateOfBirth: r.date_of_birth, sex: r.sex }));
 }
 
@@ -35,7 +53,7 @@ export async function possibleDuplicates(tx: Db, person: { givenName: string; fa
  */
 export async function refuseUnseenDuplicates(
   ctx: AccessContext & { db: { prisma: Db } },
-  person: { givenName: string; familyName: string; dateOfBirth: string },
+  person: Person,
   notDuplicateOf: readonly string[],
 ): Promise<void> {
   const dismissed = new Set(notDuplicateOf);
