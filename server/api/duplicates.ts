@@ -2,11 +2,14 @@
 // names, folded as patient search folds them (case and accents aside), either way round (a given
 // name typed as the family name), make a candidate. A given name is optional (an unidentified
 // patient, a name not yet known): missing on either side, the family name and birth date alone
-// make a candidate. Exact names on purpose: a looser match would
-// stop every registration of a common name on a common birthday, and typing the names the way
-// the first chart has them is what this check is for. The clinician sees the candidates (an access-log row each: their names are shown)
+// make a candidate. Exact names on purpose: a looser match would stop every registration of a
+// common name on a common birthday, and typing the names the way the first chart has them is
+// what this check is for. The clinician sees the candidates (an access-log row each: their names
+// are shown)
 // and either opens one or registers anyway naming them, which the new patient's events record.
-import type { Db } from "../eventStore";
+// The check runs inside the registration's transaction, under a lock on the birth date and names
+// (checkedRegistration), so two registrations of one person at the same moment cannot both pass.
+import type { Db, InlineProjector } from "../eventStore";
 import { prismaRunner } from "../eventStore";
 import { PossibleDuplicateError, type DuplicateCandidate } from "../errors";
 import { recordAccess, type AccessContext } from "./accessLog";
@@ -48,17 +51,32 @@ export async function possibleDuplicates(tx: Db, person: Person): Promise<Duplic
 }
 
 /**
- * Refuses a registration (PossibleDuplicateError) while a candidate is left that the clinician
- * has not named as someone else; the candidates shown are recorded in the access log first.
+ * The registration's inline projection, with the check made again inside its transaction under a
+ * lock: two clinicians registering the same person at the same moment both passed a check made
+ * before either had committed, and the hospital had two charts. A transaction-scoped advisory
+ * lock per birth date and folded name typed (both names, so the same person typed either way
+ * round takes the same locks; in one order, so two registrations cannot deadlock) makes the
+ * second wait for the first to commit, and its check then sees the first's row. A candidate not
+ * named in `notDuplicateOf` rolls the registration back (PossibleDuplicateError).
  */
-export async function refuseUnseenDuplicates(
-  ctx: AccessContext & { db: { prisma: Db } },
-  person: Person,
-  notDuplicateOf: readonly string[],
-): Promise<void> {
+export function checkedRegistration<S>(person: Person, notDuplicateOf: readonly string[], project: InlineProjector<S>): InlineProjector<S> {
   const dismissed = new Set(notDuplicateOf);
-  const unseen = (await possibleDuplicates(ctx.db.prisma, person)).filter((c) => !dismissed.has(c.patientId));
-  if (unseen.length === 0) return;
-  await recordAccess(ctx, { patientIds: unseen.map((c) => c.patientId), procedure: "patient.register", screen: "search" });
-  throw new PossibleDuplicateError(unseen);
+  return async (tx, change) => {
+    await prismaRunner(tx)(
+      // (as text: a void column is not one the client reads)
+      `SELECT count(locked)::int AS locks FROM (
+         SELECT pg_advisory_xact_lock(hashtextextended('patient identity ' || $1 || ' ' || name, 0))::text AS locked
+           FROM (SELECT DISTINCT emr_fold(typed) AS name FROM unnest(ARRAY[$2, $3]::text[]) AS typed ORDER BY 1) AS names
+          WHERE name <> '') AS taken`,
+      [person.dateOfBirth, person.familyName, person.givenName],
+    );
+    const unseen = (await possibleDuplicates(tx, person)).filter((c) => !dismissed.has(c.patientId));
+    if (unseen.length > 0) throw new PossibleDuplicateError(unseen);
+    await project(tx, change);
+  };
+}
+
+/** The candidates a refused registration showed are recorded in the access log, as a search's results are. */
+export async function recordCandidatesShown(ctx: AccessContext, error: PossibleDuplicateError): Promise<void> {
+  await recordAccess(ctx, { patientIds: error.candidates.map((c) => c.patientId), procedure: "patient.register", screen: "search" });
 }

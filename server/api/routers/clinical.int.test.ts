@@ -57,6 +57,26 @@ describeEachDatabase("clinical procedures", (db) => {
     expect(await api.patient.register({ ...third, commandId })).toEqual({ ...done, repeated: true });
   });
 
+  it("registers the same person once when two clinicians register them at the same moment", async () => {
+    const [a, b] = await Promise.all([callerAs(db(), clinician), callerAs(db(), other)]);
+    for (let round = 0; round < 6; round++) {
+      const family = `Twice${randomUUID().slice(0, 8)}`;
+      // The second clinician types the names the other way round and without the accent.
+      const outcomes = await Promise.allSettled([
+        a.patient.register(newPatient({ givenName: "Léa", familyName: family, dateOfBirth: "1990-02-03" })),
+        b.patient.register(newPatient({ givenName: family, familyName: "Lea", dateOfBirth: "1990-02-03" })),
+      ]);
+      const registered = outcomes.filter((o) => o.status === "fulfilled");
+      const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");
+      expect(registered).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      const patientId = (registered[0] as PromiseFulfilledResult<{ patientId: string }>).value.patientId;
+      expect(refused[0]!.reason).toMatchObject({ code: "PRECONDITION_FAILED", domain: { kind: "possible_duplicate", candidates: [{ patientId }] } });
+      // Nothing of the refused registration was kept: one chart under these names.
+      expect(await db().prisma.rmPatient.count({ where: { familyName: { in: [family, "Lea"] }, dateOfBirth: new Date("1990-02-03") } })).toBe(1);
+    }
+  });
+
   it("registers a patient, shows the chart, lists and searches it", async () => {
     const api = await callerAs(db(), clinician);
     const input = newPatient();

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NotFoundError } from "../../errors";
+import { NotFoundError, PossibleDuplicateError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
 import { patientDecider, type PatientCommand } from "../../domain/patient/decider";
 import { demographicsChangesInput, registerPatientSchema } from "../../../shared/clinical/patients";
@@ -15,7 +15,7 @@ import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
 import { tolerantStore } from "../undecodable";
-import { refuseUnseenDuplicates } from "../duplicates";
+import { checkedRegistration, recordCandidatesShown } from "../duplicates";
 
 const patientId = z.uuid("patient id must be a uuid");
 
@@ -60,16 +60,25 @@ export const patientRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { commandId, notDuplicateOf, ...data } = input;
       const id = newAggregateId(commandId, "patient");
-      // A re-sent registration that went through is its own stored result, not a duplicate of itself.
-      await refuseUnseenDuplicates(ctx, data, [...notDuplicateOf, id]);
-      const result = await runCommand(
-        ctx,
-        patientStream(id),
-        patientDecider,
-        { type: "RegisterPatient", data: { ...data, patientId: id }, metadata: { now: new Date() } },
-        { commandId, project: projectPatient, ...(notDuplicateOf.length > 0 ? { extra: { notDuplicateOf: notDuplicateOf.join(",") } } : {}) },
-      );
-      return { patientId: id, version: result.version, repeated: result.repeated };
+      try {
+        const result = await runCommand(
+          ctx,
+          patientStream(id),
+          patientDecider,
+          { type: "RegisterPatient", data: { ...data, patientId: id }, metadata: { now: new Date() } },
+          {
+            commandId,
+            // Checked in the registration's transaction (a re-sent registration that went through
+            // is its own stored result before any check, so never a duplicate of itself).
+            project: checkedRegistration(data, [...notDuplicateOf, id], projectPatient),
+            ...(notDuplicateOf.length > 0 ? { extra: { notDuplicateOf: notDuplicateOf.join(",") } } : {}),
+          },
+        );
+        return { patientId: id, version: result.version, repeated: result.repeated };
+      } catch (error) {
+        if (error instanceof PossibleDuplicateError) await recordCandidatesShown(ctx, error);
+        throw error;
+      }
     }),
 
   updateDemographics: clinicianProcedure
