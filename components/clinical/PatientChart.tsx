@@ -11,7 +11,7 @@ import type { OrderDetails } from "@/server/domain/order/events";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
 import { DateTime } from "@/components/DateTime";
-import { formatAddress, formatSeconds, label, resultSummary, statusBadgeClass } from "@/components/format";
+import { formatAddress, label, resultSummary, statusBadgeClass } from "@/components/format";
 import { errorText } from "./errors";
 import { fullName, priorityBadgeClass } from "./format";
 import { ChangeStatusCell, OrderTimeCells, StatusChangeRow } from "./OrderRows";
@@ -90,9 +90,6 @@ export function PatientChart({ patientId }: { patientId: string }) {
   }
   return <ChartSkeleton />;
 }
-
-/** "14:05:07" in the browser's zone: when the chart on screen was read. */
-const timeOfDay = (d: Date) => formatSeconds(d).slice(11);
 
 const priorityRank = (p: string) => ({ stat: 0, urgent: 1 })[p] ?? 2;
 
@@ -190,7 +187,7 @@ function ChartView({
         </div>
         {/* Not a live region: the poll would announce it every few seconds. */}
         <span className="muted small" data-testid="chart-as-of">
-          {refreshing ? "Updating…" : <>As of {timeOfDay(loadedAt)}</>}
+          {refreshing ? "Updating…" : <>As of <DateTime value={loadedAt} /></>}
         </span>
       </header>
       {refreshError ? (
