@@ -7,6 +7,7 @@ import { describePostgres, pgUrl } from "../testing/db";
 import { readStream, storeOn } from "../eventStore";
 import { eventRegistry } from "../domain/registry";
 import { userStream } from "../domain/user/events";
+import { lookupEnrolmentLink } from "../api/enrolment";
 import { parseCreateUserArgs } from "./createUser";
 
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
@@ -23,7 +24,8 @@ function run(args: string[], stdin: string) {
 
 describe("users:create arguments", () => {
   it("takes email, name and roles, and never a password", () => {
-    expect(parseCreateUserArgs(["--email", "A@B.org", "--name", "Ada", "--role", "admin"])).toEqual({ email: "A@B.org", name: "Ada", roles: ["admin"] });
+    expect(parseCreateUserArgs(["--email", "A@B.org", "--name", "Ada", "--role", "admin"])).toEqual({ email: "A@B.org", name: "Ada", roles: ["admin"], enrol: false });
+    expect(parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "clinician", "--enrol"]).enrol).toBe(true);
     expect(parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "clinician,compliance"]).roles).toEqual(["clinician", "compliance"]);
     expect(() => parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "admin", "--password", "x"])).toThrow(/never taken from the command line/);
     expect(() => parseCreateUserArgs(["--email", "a@b.org", "--name", "Ada", "--role", "admin", "--password=x"])).toThrow(/never taken/);
@@ -51,6 +53,26 @@ describePostgres("users:create", (db) => {
     expect(again.code).toBe(1);
     expect(again.err).toContain(`A user with the email ${email} already exists`);
     expect(await db().prisma.user.count({ where: { email } })).toBe(1);
+  });
+
+  it("with --enrol asks no password and prints a one-time link at which the user sets their own", async () => {
+    const email = `enrolled-${randomUUID()}@test.invalid`;
+    // Nothing on stdin: a password is not read.
+    const made = run(["--email", email, "--name", "Link User", "--role", "clinician", "--enrol"], "");
+    expect(made.err).toBe("");
+    expect(made.code).toBe(0);
+    const token = /^http:\/\/localhost:3000\/enrol#([A-Za-z0-9_-]{40,})$/m.exec(made.out)?.[1];
+    expect(token, made.out).toBeDefined();
+    const user = await db().prisma.user.findUnique({ where: { email }, select: { id: true, accounts: { select: { providerId: true } } } });
+    expect(user?.accounts).toEqual([]);
+    expect(await lookupEnrolmentLink(db(), token!)).toMatchObject({ status: "valid", email });
+    const events = await readStream(storeOn(db(), eventRegistry), userStream(user!.id));
+    expect(events.map((e) => [e.type, e.metadata.userId])).toEqual([
+      ["UserCreated", "system:users-cli"],
+      ["UserEnrolmentIssued", "system:users-cli"],
+    ]);
+    // The event says a link was issued, never what it is.
+    expect(JSON.stringify(events)).not.toContain(token!);
   });
 
   it("refuses a short password and a password on the command line, creating nothing", async () => {

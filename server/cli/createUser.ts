@@ -1,8 +1,11 @@
-// npm run users:create -- --email a@b.org --name "A B" --role admin
+// npm run users:create -- --email a@b.org --name "A B" --role admin [--enrol]
 // Creates a console user (the first admin of a production install, where no demo users exist)
 // through the same one-transaction path as the admin screen, attributed to the system. The
 // password is typed without echo on a terminal, or read from stdin (first line); never from the
-// command line, where it would stay in the shell's history and the process list.
+// command line, where it would stay in the shell's history and the process list. With --enrol no
+// password is asked: the account gets a one-time enrolment link, printed once, which its user
+// opens to set their own (as an account made on the admin screen does), so the operator who ran
+// the command never knows it.
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { openDatabase } from "../db/client";
@@ -13,9 +16,10 @@ import { authConfigFromEnv } from "../auth/config";
 import { roleSchema, type Role } from "../auth/roles";
 import { createUserAccount, systemActor } from "../api/userAccounts";
 
-const usage = `usage: npm run users:create -- --email <email> --name <name> --role <clinician|compliance|admin> [--role ...]
+const usage = `usage: npm run users:create -- --email <email> --name <name> --role <clinician|compliance|admin> [--role ...] [--enrol]
   The password is asked for (without echo) on a terminal, or read from stdin:
-    printf '%s\\n' "$PASSWORD" | npm run users:create -- --email ... --name ... --role admin`;
+    printf '%s\\n' "$PASSWORD" | npm run users:create -- --email ... --name ... --role admin
+  --enrol: no password; prints a one-time link (ENROLMENT_LINK_HOURS) at which the user sets their own`;
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -27,7 +31,7 @@ const argsSchema = z.object({
   roles: z.array(roleSchema).min(1, "give at least one --role").max(3),
 });
 
-export function parseCreateUserArgs(argv: string[]): { email: string; name: string; roles: Role[] } {
+export function parseCreateUserArgs(argv: string[]): { email: string; name: string; roles: Role[]; enrol: boolean } {
   if (argv.some((a) => a === "--password" || a.startsWith("--password="))) {
     throw new UsageError("the password is never taken from the command line (it would stay in the shell history): type it when asked, or pipe it to stdin");
   }
@@ -35,7 +39,7 @@ export function parseCreateUserArgs(argv: string[]): { email: string; name: stri
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { email: { type: "string" }, name: { type: "string" }, role: { type: "string", multiple: true } },
+      options: { email: { type: "string" }, name: { type: "string" }, role: { type: "string", multiple: true }, enrol: { type: "boolean" } },
       strict: true,
       allowPositionals: false,
     }));
@@ -45,7 +49,7 @@ export function parseCreateUserArgs(argv: string[]): { email: string; name: stri
   const roles = [...new Set((values.role ?? []).flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean))];
   const parsed = argsSchema.safeParse({ email: values.email ?? "", name: values.name ?? "", roles });
   if (!parsed.success) throw new UsageError(`${parsed.error.issues.map((i) => i.message).join("\n")}\n${usage}`);
-  return parsed.data;
+  return { ...parsed.data, enrol: values.enrol === true };
 }
 
 /** Reads lines from the terminal without echoing them (typed-ahead input is kept for the next). */
@@ -102,9 +106,9 @@ async function readPassword(): Promise<string> {
 }
 
 async function main() {
-  const args = parseCreateUserArgs(process.argv.slice(2));
-  const password = await readPassword();
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+  const { enrol, ...args } = parseCreateUserArgs(process.argv.slice(2));
+  const password = enrol ? undefined : await readPassword();
+  if (password !== undefined && (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH)) {
     throw new UsageError(`the password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
   }
   const e = env();
@@ -112,8 +116,14 @@ async function main() {
   try {
     const status = await migrationStatus(db);
     if (status.pending.length > 0) throw new UsageError(`the database has ${status.pending.length} pending migrations: run npm run db:migrate first`);
-    const { id } = await createUserAccount(db, createAuth(db, authConfigFromEnv(e)), { ...args, password }, systemActor());
+    const { id, enrolment } = await createUserAccount(db, createAuth(db, authConfigFromEnv(e)), { ...args, ...(password !== undefined ? { password } : {}) }, systemActor());
     console.log(`created ${args.email.toLowerCase()} (${args.roles.join(", ")}), user id ${id}`);
+    if (enrolment) {
+      // The token is in the fragment: the browser never sends it to a server, so no proxy logs it.
+      const origin = (e.BETTER_AUTH_URL ?? `http://localhost:${process.env.PORT?.trim() || "3000"}`).replace(/\/$/, "");
+      console.log(`enrolment link (give it to the user only; it works once, until ${enrolment.expiresAt.toISOString()}):`);
+      console.log(`${origin}/enrol#${enrolment.token}`);
+    }
   } finally {
     await db.close();
   }
