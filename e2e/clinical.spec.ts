@@ -79,6 +79,12 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
       return event.defaultPrevented;
     });
   expect(await unloadAsks()).toBe(true);
+  // Signing out asks too; "stay" keeps the session and the form.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect.poll(() => asked).toHaveLength(2);
+  expect(asked[1]).toContain("unsaved changes");
+  await expect(page).toHaveURL(/\/patients\/new(#main)?$/);
+  await expect(page.getByLabel("Medical record number (MRN)")).toHaveValue("BAD");
 
   const patientId = await registerPatient(page, { mrn, given: "Iris", family, dob: "1979-04-02", sex: "female" });
   await expect(page.getByTestId("patient-mrn")).toHaveText(mrn);
@@ -102,7 +108,7 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   expect(await unloadAsks()).toBe(false);
   await page.getByRole("link", { name: "Cancel" }).click();
   await expect(page).toHaveURL(new RegExp(`/patients/${patientId}$`));
-  expect(asked).toHaveLength(1);
+  expect(asked).toHaveLength(2);
 
   // Demographics: saving without a change says so; a change needs a reason and shows in history.
   await page.getByRole("link", { name: "Edit demographics" }).click();
@@ -145,7 +151,7 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await page.getByLabel("Type").selectOption("outpatient");
   await page.getByLabel("Reason for visit").fill("Fatigue");
   await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Census" }).click();
-  await expect.poll(() => asked).toHaveLength(2);
+  await expect.poll(() => asked).toHaveLength(3);
   await expect(page).toHaveURL(new RegExp(`/patients/${patientId}$`));
   await expect(page.getByLabel("Reason for visit")).toHaveValue("Fatigue");
   await page.getByRole("button", { name: "Start encounter" }).click();
@@ -233,7 +239,7 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   // Everything saved: the console's tabs leave without a question.
   await page.getByRole("navigation", { name: "Clinical" }).getByRole("link", { name: "Order worklist" }).click();
   await expect(page).toHaveURL(/\/orders$/);
-  expect(asked).toHaveLength(2);
+  expect(asked).toHaveLength(3);
 });
 
 test("two tabs edit the same chart: the second save shows what changed, and retrying on the latest version keeps its edits", async ({

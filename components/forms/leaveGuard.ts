@@ -3,7 +3,9 @@
 // and so does a click on a link to another page of the console. The App Router has no events for
 // its navigations, so clicks on links are caught before Next's <Link> sees them (window, capture
 // phase). Navigations the screens make themselves (router.push after a save) are not asked about:
-// they follow a save. Every mounted form with unsaved input holds one entry; one question covers all.
+// they follow a save; Sign out asks itself (confirmLeaving). Every mounted form with unsaved input
+// holds one entry; one question covers all. The browser's Back button is not asked about: the App
+// Router owns popstate and cannot be stopped before it moves.
 import { useEffect, useId } from "react";
 
 export const leaveQuestion = "You have unsaved changes on this page. Leave and lose them?";
@@ -31,6 +33,11 @@ function onClick(event: MouseEvent) {
   if (window.confirm(leaveQuestion)) return;
   event.preventDefault();
   event.stopPropagation();
+}
+
+/** For a control that leaves the page by other means than a link (Sign out): true when nothing is unsaved or the user says leave. */
+export function confirmLeaving(): boolean {
+  return unsaved.size === 0 || window.confirm(leaveQuestion);
 }
 
 function hold(id: string) {
