@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { Database } from "../db/client";
 import { openFreshPostgresDatabase, pgUrl } from "../testing/db";
+import { callerAs, newPatient } from "../testing/caller";
 import { duplicateQuery, possibleDuplicates } from "./duplicates";
 
 const crowd = 20_000;
@@ -18,9 +19,9 @@ describe.skipIf(!pgUrl)("the duplicate check on a crowded birthday [postgresql]"
   let db: Database;
   let drop: () => Promise<void>;
   let owner: pg.Client;
+  let ownerUrl: string;
 
   beforeAll(async () => {
-    let ownerUrl: string;
     ({ db, drop, ownerUrl } = await openFreshPostgresDatabase(2));
     owner = new pg.Client({ connectionString: ownerUrl });
     await owner.connect();
@@ -68,5 +69,34 @@ describe.skipIf(!pgUrl)("the duplicate check on a crowded birthday [postgresql]"
   it("does the same once the table is analyzed", async () => {
     await owner.query("ANALYZE rm_patients");
     for (const person of people) await check(person);
+  });
+
+  it("waits for a rebuild's swap instead of deadlocking with it", async () => {
+    // The swap's two locks, as server/projections/rebuild.ts takes them: writers held back, then
+    // the rename's ACCESS EXCLUSIVE. A registration that read the table before its write (the
+    // duplicate check) held ACCESS SHARE across that and deadlocked with the second.
+    const swap = new pg.Client({ connectionString: ownerUrl });
+    await swap.connect();
+    try {
+      await swap.query("BEGIN");
+      await swap.query("LOCK TABLE rm_patients IN EXCLUSIVE MODE");
+      const api = await callerAs(db, { id: "clinician-swap", email: "swap@example.test", name: "Sam Swap", roles: ["clinician"] });
+      const registering = api.patient.register(newPatient());
+      let settled = false;
+      void registering.then(() => (settled = true), () => (settled = true));
+      // The registration is waiting for the writers' lock (its events are appended, not committed).
+      const waiting = async () =>
+        (await owner.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'rm_patients' AND NOT l.granted")).rows[0]!.n;
+      await expect.poll(waiting).toBe(1);
+      expect(settled).toBe(false);
+      // The rename's lock is granted at once: nothing of the registration holds the table.
+      await swap.query("SET LOCAL lock_timeout = '3s'");
+      await swap.query("LOCK TABLE rm_patients IN ACCESS EXCLUSIVE MODE");
+      await swap.query("COMMIT");
+      await expect(registering).resolves.toMatchObject({ version: 1, repeated: false });
+    } finally {
+      await swap.query("ROLLBACK").catch(() => undefined);
+      await swap.end();
+    }
   });
 });

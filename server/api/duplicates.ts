@@ -62,6 +62,11 @@ export async function possibleDuplicates(tx: Db, person: Person): Promise<Duplic
 export function checkedRegistration<S>(person: Person, notDuplicateOf: readonly string[], project: InlineProjector<S>): InlineProjector<S> {
   const dismissed = new Set(notDuplicateOf);
   return async (tx, change) => {
+    // The table is locked for writing before it is read: a read first (ACCESS SHARE) and the
+    // write after would deadlock with a rebuild's swap, which locks it against writers, then
+    // renames it (ACCESS EXCLUSIVE). Locked first, the registration waits for the swap, or the
+    // swap for it, and reads and writes the table that is live by then.
+    await tx.$executeRawUnsafe("LOCK TABLE rm_patients IN ROW EXCLUSIVE MODE");
     await prismaRunner(tx)(
       // (as text: a void column is not one the client reads)
       `SELECT count(locked)::int AS locks FROM (
