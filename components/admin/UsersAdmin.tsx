@@ -6,6 +6,7 @@ import { TableHead } from "../DataTable";
 import { DateTime } from "../DateTime";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
+import { enrolmentUrl } from "@/shared/enrolment";
 
 const allRoles: Role[] = ["clinician", "compliance", "admin"];
 
@@ -18,7 +19,7 @@ type IssuedLink = { token: string; expiresAt: Date };
  * (a new one replaces it). The admin hands it to the user through the hospital's own channel.
  */
 function EnrolmentLink({ link, name }: { link: IssuedLink; name: string }) {
-  const url = `${window.location.origin}/enrol#${link.token}`;
+  const url = enrolmentUrl(window.location.origin, link.token);
   const [copied, setCopied] = useState<"yes" | "failed" | null>(null);
   return (
     <div className="alert ok stack" role="status" data-testid="enrolment-link">

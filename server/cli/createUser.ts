@@ -15,6 +15,7 @@ import { createAuth, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth";
 import { authConfigFromEnv } from "../auth/config";
 import { roleSchema, type Role } from "../auth/roles";
 import { createUserAccount, systemActor } from "../api/userAccounts";
+import { enrolmentUrl } from "../../shared/enrolment";
 
 const usage = `usage: npm run users:create -- --email <email> --name <name> --role <clinician|compliance|admin> [--role ...] [--enrol]
   The password is asked for (without echo) on a terminal, or read from stdin:
@@ -119,10 +120,8 @@ async function main() {
     const { id, enrolment } = await createUserAccount(db, createAuth(db, authConfigFromEnv(e)), { ...args, ...(password !== undefined ? { password } : {}) }, systemActor());
     console.log(`created ${args.email.toLowerCase()} (${args.roles.join(", ")}), user id ${id}`);
     if (enrolment) {
-      // The token is in the fragment: the browser never sends it to a server, so no proxy logs it.
-      const origin = (e.BETTER_AUTH_URL ?? `http://localhost:${process.env.PORT?.trim() || "3000"}`).replace(/\/$/, "");
       console.log(`enrolment link (give it to the user only; it works once, until ${enrolment.expiresAt.toISOString()}):`);
-      console.log(`${origin}/enrol#${enrolment.token}`);
+      console.log(enrolmentUrl(e.BETTER_AUTH_URL ?? `http://localhost:${e.PORT}`, enrolment.token));
     }
   } finally {
     await db.close();
