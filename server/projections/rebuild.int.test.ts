@@ -2,6 +2,7 @@
 // concurrent commands, and a cancelled or failing rebuild leaves the live tables as they were.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
 
@@ -301,4 +302,80 @@ describe.skipIf(!pgUrl)("rebuild under concurrent commands [postgresql]", () => 
     for (const result of await runRebuilds(storeFor(db), all)) expect(result).toMatchObject({ status: "finished", error: null });
     expect(await allRows(db)).toEqual(after);
   }, 120_000);
+});
+
+// The swap locks the live tables against writers and renames; a transaction that holds one of
+// them stands in its way. The swap gives up waiting after its lock timeout, or PostgreSQL ends it
+// to break a deadlock; either way it tries again once the other has gone, and the rebuild ends
+// finished, not failed after its whole replay.
+describe.skipIf(!pgUrl)("a rebuild's swap against another transaction [postgresql]", () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  let ownerUrl: string;
+  beforeAll(async () => {
+    ({ db, drop, ownerUrl } = await openFreshPostgresDatabase(10));
+    for (let i = 0; i < 3; i++) await visit(db);
+  }, 60_000);
+  afterAll(async () => drop?.());
+
+  /** A session of its own that writes into census's live table and holds it, transaction open. */
+  async function writerHolding(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: ownerUrl });
+    await client.connect();
+    await client.query("BEGIN");
+    await client.query("LOCK TABLE rm_census_encounters IN ROW EXCLUSIVE MODE");
+    return client;
+  }
+
+  /** Waits until the swap's LOCK TABLE waits on census's live table; when it began waiting. */
+  async function swapWaiting(): Promise<number> {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(10)) {
+      const waiting = await db.sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+          WHERE c.relname = 'rm_census_encounters' AND l.mode = 'ExclusiveLock' AND NOT l.granted`,
+        [],
+      );
+      if (waiting[0]!.n > 0) return performance.now();
+    }
+    throw new Error("the swap never waited on rm_census_encounters");
+  }
+
+  async function startCensusRebuild() {
+    const store = storeFor(db);
+    const started = await startRebuild(store, "census", { reason: "swap against a writer", ...admin });
+    return runRebuild(store, started);
+  }
+
+  it("outwaits a writer's long transaction: its lock timeout, then again", async () => {
+    const writer = await writerHolding();
+    try {
+      const rebuilt = startCensusRebuild();
+      await swapWaiting();
+      // Past the swap's lock timeout (2 s): its first attempt gives up, the next one waits again.
+      await sleep(2_600);
+      await swapWaiting();
+      await writer.query("COMMIT");
+      expect(await rebuilt).toMatchObject({ status: "finished", error: null });
+    } finally {
+      await writer.end();
+    }
+  }, 30_000);
+
+  it("is tried again when PostgreSQL ends it to break a deadlock", async () => {
+    const writer = await writerHolding();
+    try {
+      const rebuilt = startCensusRebuild();
+      const waitingSince = await swapWaiting();
+      // The writer now waits on the swap's lock of census's checkpoint: each waits on the other.
+      // The swap waited first, so its deadlock check (deadlock_timeout, 1 s) runs first and ends
+      // its own transaction; the writer then gets the row.
+      await writer.query("SELECT 1 FROM projection_checkpoints WHERE name = 'census' FOR UPDATE");
+      // Before the swap's lock timeout (2 s): the deadlock ended it, not the timeout.
+      expect(performance.now() - waitingSince).toBeLessThan(1_900);
+      await writer.query("COMMIT");
+      expect(await rebuilt).toMatchObject({ status: "finished", error: null });
+    } finally {
+      await writer.end();
+    }
+  }, 30_000);
 });

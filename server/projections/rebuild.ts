@@ -480,6 +480,7 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
 
 const SWAP_LOCK_TIMEOUT_MS = 2_000;
 const SWAP_ATTEMPTS = 5;
+const SWAP_RETRIED = new Set(["55P03", "40P01"]);
 
 async function swapIn(
   store: Store,
@@ -544,7 +545,10 @@ async function swapIn(
       counts.add(tail);
       return pause;
     } catch (error) {
-      if (pgErrorInfo(error).code === "55P03" && attempt < SWAP_ATTEMPTS) continue;
+      // 55P03: a writer held the tables past the lock timeout. 40P01: PostgreSQL ended this
+      // transaction to break a deadlock with one (a transaction that read a live table, then
+      // waits on the swap). Either way nothing of the swap is left; try again.
+      if (SWAP_RETRIED.has(pgErrorInfo(error).code ?? "") && attempt < SWAP_ATTEMPTS) continue;
       throw error;
     }
   }
