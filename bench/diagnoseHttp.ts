@@ -16,6 +16,13 @@
 //   --only=ping,health,register,byId
 //   --statements    print the app's statements (count by first words) before each HTTP measurement's line
 //   --cpu-prof=DIR  start the (first) app with --cpu-prof into DIR (written when it stops)
+//
+// Each HTTP line also says what the app saw of the same requests (its /api/metrics, scraped
+// before and after): calls whose procedure took over 25 ms inside the app ("app>25ms", from
+// emr_trpc_request_duration_seconds), the app's longest event-loop delay ("loop") and GC pause
+// ("gc"); and "self loop": this process's longest event-loop delay. A p99 over 25 ms that the
+// app's own timings do not show was spent outside the procedure: in the app's event loop, its
+// HTTP parsing, or the load generator.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -54,7 +61,51 @@ const selfCpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-type Counted = { requests: number; appMs: number; pgMs: number; selfMs: number; queries: number; p50: number; p99: number; failures: number };
+type Counted = {
+  requests: number;
+  appMs: number;
+  pgMs: number;
+  selfMs: number;
+  queries: number;
+  p50: number;
+  p99: number;
+  failures: number;
+  server?: ServerSaw;
+  selfLoopMaxMs?: number;
+};
+type ServerSaw = { slowCalls: number; calls: number; loopMaxMs: number; gcMaxBucketMs: number };
+
+const METRICS_TOKEN = randomUUID();
+/** The app's metrics as name{labels} → value (Prometheus text). */
+async function scrape(base: string): Promise<Map<string, number>> {
+  const res = await fetch(`${base}/api/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  if (!res.ok) throw new Error(`/api/metrics answered ${res.status}`);
+  const values = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) values.set(m[1]!, Number(m[2]));
+  }
+  return values;
+}
+/** What the app saw between two scrapes: procedure calls over 25 ms, its longest event-loop delay and GC pause. */
+function serverSaw(before: Map<string, number>, after: Map<string, number>): ServerSaw {
+  const sum = (values: Map<string, number>, test: (key: string) => boolean) => [...values].filter(([k]) => test(k)).reduce((n, [, v]) => n + v, 0);
+  const delta = (test: (key: string) => boolean) => sum(after, test) - sum(before, test);
+  const calls = delta((k) => k.startsWith("emr_trpc_request_duration_seconds_count"));
+  const fast = delta((k) => k.startsWith("emr_trpc_request_duration_seconds_bucket") && k.includes('le="0.025"'));
+  // GC: the smallest bucket bound that holds every pause seen between the scrapes.
+  const gcBounds = [...after.keys()].filter((k) => k.startsWith("nodejs_gc_duration_seconds_bucket")).map((k) => Number(/le="([^"]+)"/.exec(k)?.[1]));
+  let gcMaxBucketMs = 0;
+  for (const bound of [...new Set(gcBounds)].filter(Number.isFinite).sort((a, b) => a - b)) {
+    const under = delta((k) => k.startsWith("nodejs_gc_duration_seconds_bucket") && k.includes(`le="${bound}"`));
+    const all = delta((k) => k.startsWith("nodejs_gc_duration_seconds_count"));
+    if (under >= all) {
+      gcMaxBucketMs = bound * 1000;
+      break;
+    }
+  }
+  return { slowCalls: calls - fast, calls, loopMaxMs: (after.get("nodejs_eventloop_lag_max_seconds") ?? NaN) * 1000, gcMaxBucketMs };
+}
 
 async function main() {
   const base = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -79,7 +130,7 @@ async function main() {
   };
   try {
     await migrate(db);
-    const env = appEnv(dbs.oursUrl, poolMax);
+    const env = { ...appEnv(dbs.oursUrl, poolMax), METRICS_TOKEN };
     const credentials = await seedClinician(db, env);
     for (const [i, dir] of dirs.entries()) {
       const countFile = `/tmp/diagnose-http-${process.pid}-${i}.json`;
@@ -158,12 +209,15 @@ async function main() {
     const overHttp = async (target: Target, i: number, duration: number): Promise<Counted> => {
       const a = apps[i]!;
       const q0 = await appQueries(a);
+      // The scrape also resets the app's event-loop delay figures (prom-client), so the next one covers this load.
+      const scraped0 = await scrape(a.app.base);
       const [app0, self0] = [procCpuMs(a.app.child.pid!), selfCpuMs()];
       await pgMs();
       const load = await overHttpWith(a.app.base, () => target.http(a.app, i), connections, target.signedIn ? sessions[i] : undefined)(rate > 0 ? rate : undefined)(duration);
       const [app1, pgUsed, self1] = [procCpuMs(a.app.child.pid!), await pgMs(), selfCpuMs()];
+      const server = serverSaw(scraped0, await scrape(a.app.base));
       const q1 = await appQueries(a);
-      return { requests: load.requests, appMs: app1 - app0, pgMs: pgUsed, selfMs: self1 - self0, queries: q1 - q0, p50: load.p50, p99: load.p99, failures: load.failures };
+      return { requests: load.requests, appMs: app1 - app0, pgMs: pgUsed, selfMs: self1 - self0, queries: q1 - q0, p50: load.p50, p99: load.p99, failures: load.failures, server, selfLoopMaxMs: load.stalls?.loopMaxMs };
     };
     const inProcess = async (call: () => Promise<unknown>, duration: number): Promise<Counted> => {
       const q0 = queryCounter.counts.total;
@@ -171,12 +225,14 @@ async function main() {
       const self0 = selfCpuMs();
       const load = await paced(call, connections, rate > 0 ? rate : undefined)(duration);
       const [pgUsed, self1] = [await pgMs(), selfCpuMs()];
-      return { requests: load.requests, appMs: 0, pgMs: pgUsed, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: load.p50, p99: load.p99, failures: load.failures };
+      return { requests: load.requests, appMs: 0, pgMs: pgUsed, selfMs: self1 - self0, queries: queryCounter.counts.total - q0, p50: load.p50, p99: load.p99, failures: load.failures, selfLoopMaxMs: load.stalls?.loopMaxMs };
     };
 
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
     const line = (label: string, c: Counted, elapsed: number) =>
-      `${label.padEnd(34)} ${String(c.requests).padStart(6)} req ${fmt(c.requests / elapsed).padStart(8)}/s  app ${fmt(c.appMs / c.requests).padStart(6)}  pg ${fmt(c.pgMs / c.requests).padStart(6)}  self ${fmt(c.selfMs / c.requests).padStart(6)} ms/req  queries/req ${fmt(c.queries / c.requests).padStart(5)}  p50 ${fmt(c.p50)} p99 ${fmt(c.p99)} ms${c.failures ? `  FAILED ${c.failures}` : ""}`;
+      `${label.padEnd(34)} ${String(c.requests).padStart(6)} req ${fmt(c.requests / elapsed).padStart(8)}/s  app ${fmt(c.appMs / c.requests).padStart(6)}  pg ${fmt(c.pgMs / c.requests).padStart(6)}  self ${fmt(c.selfMs / c.requests).padStart(6)} ms/req  queries/req ${fmt(c.queries / c.requests).padStart(5)}  p50 ${fmt(c.p50)} p99 ${fmt(c.p99)} ms${
+        c.server ? `  app>25ms ${c.server.slowCalls}/${c.server.calls} loop ${fmt(c.server.loopMaxMs)} gc≤${fmt(c.server.gcMaxBucketMs)}` : ""
+      }${c.selfLoopMaxMs !== undefined ? `  self loop ${fmt(c.selfLoopMaxMs)}` : ""}${c.failures ? `  FAILED ${c.failures}` : ""}`;
 
     // Warm-up: every side once, briefly.
     for (const target of targets) {

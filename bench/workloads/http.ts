@@ -11,6 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import net from "node:net";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -92,7 +93,37 @@ export async function startApp(env: NodeJS.ProcessEnv, nodeArgs: string[] = [], 
   }
 }
 
-export type Load = { perSecond: number; p50: number; p99: number; failures: number; requests: number; seconds: number };
+export type Load = {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  failures: number;
+  requests: number;
+  seconds: number;
+  /** The bench process during a paced measurement: its longest event-loop delay and GC pause (ms). */
+  stalls?: BenchStalls;
+};
+export type BenchStalls = { loopMaxMs: number; gcMaxMs: number };
+
+/**
+ * What the bench process itself did to the latencies it times: both sides of a paced measurement
+ * are timed here (and the in-process side runs here), so an event-loop stall or a GC pause in this
+ * process lands in every call in flight, on either side.
+ */
+function watchStalls(): () => BenchStalls {
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  let gcMaxMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+  });
+  loop.enable();
+  gc.observe({ entryTypes: ["gc"] });
+  return () => {
+    loop.disable();
+    gc.disconnect();
+    return { loopMaxMs: loop.max / 1e6, gcMaxMs };
+  };
+}
 
 /** One side of a comparison: runs for some seconds and says what it served. */
 export type Side = (seconds: number) => Promise<Load>;
@@ -119,6 +150,7 @@ export function paced(call: () => Promise<unknown>, connections: number, rate?: 
     const start = now();
     const end = start + duration * 1000;
     const interval = rate ? (connections * 1000) / rate : 0;
+    const stalls = rate ? watchStalls() : null;
     const ms = await side(connections, async (index) => {
       let slot = start + (interval * index) / connections;
       while (now() < end) {
@@ -138,7 +170,7 @@ export function paced(call: () => Promise<unknown>, connections: number, rate?: 
       }
     });
     const at = (p: number) => (samples.length ? percentile(samples, p) : NaN);
-    return { perSecond: samples.length / (ms / 1000), p50: at(50), p99: at(99), failures, requests: samples.length, seconds: ms / 1000 };
+    return { perSecond: samples.length / (ms / 1000), p50: at(50), p99: at(99), failures, requests: samples.length, seconds: ms / 1000, ...(stalls ? { stalls: stalls() } : {}) };
   };
 }
 
@@ -211,6 +243,9 @@ function combined(loads: Load[]): Load {
     failures: loads.reduce((n, l) => n + l.failures, 0),
     requests,
     seconds,
+    ...(loads.some((l) => l.stalls)
+      ? { stalls: { loopMaxMs: Math.max(...loads.map((l) => l.stalls?.loopMaxMs ?? 0)), gcMaxMs: Math.max(...loads.map((l) => l.stalls?.gcMaxMs ?? 0)) } }
+      : {}),
   };
 }
 
@@ -324,6 +359,8 @@ function atRateFigures(name: string, rate: number, http: Load, local: Load | nul
   const failures = http.failures + (local?.failures ?? 0);
   const suffix = failures > 0 ? `; ${http.failures} HTTP and ${local?.failures ?? 0} in-process requests failed` : "";
   const achieved = `served ${Math.round(http.perSecond)}/s over HTTP${local ? `, ${Math.round(local.perSecond)}/s in-process` : ""}`;
+  const stall = (l: Load | null) => (l?.stalls ? `event loop delayed up to ${round3(l.stalls.loopMaxMs)} ms, GC pause up to ${round3(l.stalls.gcMaxMs)} ms` : null);
+  const stalls = [stall(http) && `HTTP side ${stall(http)}`, stall(local) && `in-process side ${stall(local)}`].filter(Boolean).join("; ");
   const metric = (p: string) => `latency ${p} at ${rate} req/s offered`;
   return [
     {
@@ -335,7 +372,7 @@ function atRateFigures(name: string, rate: number, http: Load, local: Load | nul
       peer: null,
       target: null,
       better: "lower",
-      note: `${note}; ${achieved}${suffix}`,
+      note: `${note}; ${achieved}${stalls ? `; the bench process (which times both sides and runs the in-process one): ${stalls}` : ""}${suffix}`,
     },
     {
       workload: `${workload}: ${name}`,
