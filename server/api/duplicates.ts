@@ -62,11 +62,6 @@ export async function possibleDuplicates(tx: Db, person: Person): Promise<Duplic
 export function checkedRegistration<S>(person: Person, notDuplicateOf: readonly string[], project: InlineProjector<S>): InlineProjector<S> {
   const dismissed = new Set(notDuplicateOf);
   return async (tx, change) => {
-    // The table is locked for writing before it is read: a read first (ACCESS SHARE) and the
-    // write after would deadlock with a rebuild's swap, which locks it against writers, then
-    // renames it (ACCESS EXCLUSIVE). Locked first, the registration waits for the swap, or the
-    // swap for it, and reads and writes the table that is live by then.
-    await tx.$executeRawUnsafe("LOCK TABLE rm_patients IN ROW EXCLUSIVE MODE");
     await prismaRunner(tx)(
       // (as text: a void column is not one the client reads)
       `SELECT count(locked)::int AS locks FROM (
@@ -75,9 +70,14 @@ export function checkedRegistration<S>(person: Person, notDuplicateOf: readonly 
           WHERE name <> '') AS taken`,
       [person.dateOfBirth, person.familyName, person.givenName],
     );
+    // The row is written before the table is read (the check passes over it: `notDuplicateOf`
+    // holds the new id). A read first (ACCESS SHARE) and the write after would deadlock with a
+    // rebuild's swap, which locks the table against writers, then renames it (ACCESS EXCLUSIVE);
+    // written first, the registration waits for the swap, or the swap for it, and writes and
+    // reads the table that is live by then. A refusal rolls the row back with the events.
+    await project(tx, change);
     const unseen = (await possibleDuplicates(tx, person)).filter((c) => !dismissed.has(c.patientId));
     if (unseen.length > 0) throw new PossibleDuplicateError(unseen);
-    await project(tx, change);
   };
 }
 

@@ -157,6 +157,14 @@ export type HandleOptions<S> = {
    * stored, the command ran before, and the result is returned without deciding again.
    */
   checkRepeat?: boolean;
+  /**
+   * The command starts its stream under a new id (random, or made from the client's command id):
+   * decide on the empty state and append expecting no stream, without reading the stream or the
+   * command id first (two round trips fewer). When the stream exists after all (the command sent
+   * again, whose id names the same stream), the usual way follows: load, check the repeat, decide.
+   * A command id already used for another record is refused by the append (the event id is taken).
+   */
+  startsStream?: boolean;
   /** Called when a snapshot could not be written (the command itself succeeded). */
   onSnapshotError?: (error: unknown) => void;
 };
@@ -339,9 +347,13 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
       }
     : null;
   let orderRetries = 0;
+  // Whether this attempt takes the stream to be new (startsStream) instead of reading it.
+  let assumeNew = options.startsStream === true && options.expectedVersion === undefined;
   for (let attempt = 1; ; attempt++) {
-    const loaded = await loadAggregate(store, streamId, decider);
-    const storedVersion = fingerprint ? await checkCommandRepeat(store, streamId, envelope, fingerprint) : null;
+    const loaded: Loaded<S> = assumeNew
+      ? { state: decider.initialState(), version: 0, fromSnapshot: null, eventsApplied: 0 }
+      : await loadAggregate(store, streamId, decider);
+    const storedVersion = fingerprint && !assumeNew ? await checkCommandRepeat(store, streamId, envelope, fingerprint) : null;
     if (storedVersion !== null) {
       // The stored result: the version (and state) the first run left, whether the stream has
       // moved on since or the first run committed only after this load.
@@ -387,6 +399,12 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
         append = await appendToStream(store, streamId, await fingerprinted(store, batch, fingerprint), appendOptions);
       }
     } catch (error) {
+      if (assumeNew && error instanceof ConcurrencyError) {
+        // The stream exists: read it as every other command does (not counted as an attempt).
+        assumeNew = false;
+        attempt--;
+        continue;
+      }
       if (error instanceof ConcurrencyError && attempt < attempts) continue;
       // Refused for sorting before the stream's last writer: a new transaction will not.
       if (store.transaction && isRetryableTransactionError(error) && ++orderRetries < TRANSACTION_RETRIES) {
@@ -397,6 +415,12 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
         throw new IdempotencyKeyReusedError(envelope.commandId, "record");
       }
       throw error;
+    }
+    if (append.repeated && assumeNew) {
+      // The command's events are stored already (sent again): its stored result, the usual way.
+      assumeNew = false;
+      attempt--;
+      continue;
     }
     // A concurrent first run of this key won the append: it is a repeat only if it asked the same.
     if (append.repeated && fingerprint) await checkCommandRepeat(store, streamId, envelope, fingerprint);

@@ -48,6 +48,12 @@ export type Store = {
   phi?: KeyRing;
   /** Decoded payloads remember the sealed form they were stored in (protect.ts sealedFormOf): the outbox publishes that. */
   keepSealed?: boolean;
+  /**
+   * On a transaction's store: the data keys this transaction created or read back uncommitted,
+   * used again within it (a registration's fingerprint and its append need the same new key)
+   * and never cached beyond it, since a rollback would leave a key that was never stored.
+   */
+  ownKeys?: Map<string, Buffer>;
   /** Runs fn in one transaction (absent when `db` already is one: then fn runs on it). */
   transaction?: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>;
   /** Opens a session of its own for locks that die with their holder (absent inside a transaction). */
@@ -59,7 +65,7 @@ export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner; holdSession?
 
 /** The store on a transaction: every statement goes through it. */
 export function storeIn(store: Pick<Store, "registry" | "phi">, tx: Db): Store {
-  return { db: tx, sql: prismaRunner(tx), registry: store.registry, ...(store.phi ? { phi: store.phi } : {}) };
+  return { db: tx, sql: prismaRunner(tx), registry: store.registry, ownKeys: new Map(), ...(store.phi ? { phi: store.phi } : {}) };
 }
 
 /** A store on a database, with interactive transactions for append + inline read models. */

@@ -386,9 +386,17 @@ export function createKeyRing(options: KeyRingOptions) {
      * The data keys to seal new events of these subjects with, created when a subject has none.
      * An erased subject is refused: nothing new is written about a forgotten patient.
      */
-    async forWriting(sql: SqlRunner, subjects: Iterable<string>): Promise<Map<string, Buffer>> {
-      const found = await this.prepare(sql, subjects);
-      const missing = [...new Set(subjects)].filter((s) => !found.has(s));
+    async forWriting(sql: SqlRunner, subjects: Iterable<string>, own?: Map<string, Buffer>): Promise<Map<string, Buffer>> {
+      const wanted = new Set(subjects);
+      const out = new Map<string, Buffer>();
+      for (const s of wanted) {
+        const key = own?.get(s);
+        if (key) out.set(s, key);
+      }
+      if (out.size === wanted.size) return out;
+      const rest = [...wanted].filter((s) => !out.has(s));
+      const found = await this.prepare(sql, rest);
+      const missing = rest.filter((s) => !found.has(s));
       if (missing.length > 0) {
         const made = missing.map((s) => ({ s, key: randomBytes(32) }));
         const inserted = await sql<{ subject_id: string }>(
@@ -402,10 +410,13 @@ export function createKeyRing(options: KeyRingOptions) {
         // Another writer created the rest first: use theirs.
         await load(sql, missing.filter((s) => !ours.has(s)), found);
       }
-      const out = new Map<string, Buffer>();
       for (const [s, entry] of found) {
         if ("erased" in entry) throw new InvariantError(`Patient ${s} was erased: nothing more can be recorded about them`, "patient.erased");
-        if ("key" in entry) out.set(s, entry.key);
+        if (!("key" in entry)) continue;
+        out.set(s, entry.key);
+        // Not cached (this transaction's own row): kept for the rest of the transaction instead.
+        const cached = keys.get(s);
+        if (own && !(cached && "key" in cached && cached.key === entry.key)) own.set(s, entry.key);
       }
       return out;
     },

@@ -72,7 +72,7 @@ async function streamSubject(store: Store, streamId: string): Promise<string | n
 export async function fingerprintKey(store: Store, streamId: string, named: unknown): Promise<Buffer | null> {
   const subject = typeof named === "string" ? named : await streamSubject(store, streamId);
   if (!subject) return null;
-  const keys = await keyRingOf(store).forWriting(store.sql, [subject]);
+  const keys = await keyRingOf(store).forWriting(store.sql, [subject], store.ownKeys);
   return Buffer.from(hkdfSync("sha256", keys.get(subject)!, Buffer.alloc(0), "emr command fingerprint v2", 32));
 }
 
@@ -103,7 +103,7 @@ export async function phiSealer(store: Store, streamId: string, events: readonly
   }
   if (!any) return null;
   const ring = keyRingOf(store);
-  const keys = await ring.forWriting(store.sql, new Set(plans.filter((p) => p.fields.length > 0).map((p) => p.subject)));
+  const keys = await ring.forWriting(store.sql, new Set(plans.filter((p) => p.fields.length > 0).map((p) => p.subject)), store.ownKeys);
   if (batchSubject) ring.rememberStreamSubject(streamId, batchSubject);
   let i = 0;
   return (event, data) => {
@@ -119,7 +119,7 @@ const snapshotContext = (aggregateType: string) => `snapshot:${aggregateType}`;
 export async function sealState(store: Store, streamId: string, aggregateType: string, state: unknown): Promise<unknown> {
   const subject = await streamSubject(store, streamId);
   if (!subject) return state;
-  const keys = await keyRingOf(store).forWriting(store.sql, [subject]);
+  const keys = await keyRingOf(store).forWriting(store.sql, [subject], store.ownKeys);
   return sealFields({ state }, ["state"], subject, keys.get(subject)!, snapshotContext(aggregateType));
 }
 

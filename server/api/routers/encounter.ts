@@ -36,7 +36,7 @@ export const encounterRouter = router({
           data: { ...data, encounterId: id, providerId: await providerFor(ctx, data.providerId), patient: patientCheck(patient.state) },
           metadata: { now: new Date() },
         },
-        { commandId, project: refusingErased(projectEncounter) },
+        { commandId, startsStream: true, project: refusingErased(projectEncounter) },
       );
       return { encounterId: id, version: result.version, repeated: result.repeated };
     }),

@@ -32,6 +32,33 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     expect(JSON.stringify(found)).not.toContain(other.mrn);
   });
 
+  it("refuses an id used for another record when it would start a record (registration, encounter, order), writing nothing", async () => {
+    // These commands do not read their new stream or the id before they append (startsStream):
+    // the append itself finds the id's event taken, and the usual path says why.
+    const api = callerFor(db(), ["clinician"]);
+    const { patientId } = await api.patient.register(newPatient());
+    const commandId = randomUUID();
+    const edited = await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo", commandId });
+    expect(edited).toMatchObject({ version: 2, changed: true });
+    const other = newPatient();
+    expect(await conflictOf(api.patient.register({ ...other, commandId }))).toMatch(/already used for another record/);
+    expect(JSON.stringify(await api.patient.list({ search: other.mrn }))).not.toContain(other.mrn);
+    expect(await conflictOf(api.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up", commandId }))).toMatch(/already used for another record/);
+    expect(await conflictOf(api.order.create({ patientId, kind: "lab", details: { description: "Glucose, serum" }, commandId }))).toMatch(/already used for another record/);
+    const chart = await api.patient.byId({ patientId });
+    expect(chart.patient.version).toBe(2);
+    expect(chart.encounterCount).toBe(0);
+    expect(chart.orders).toEqual([]);
+    // Each sent again under its own id: started once, then answered with the stored result.
+    const encounterCommand = randomUUID();
+    const encounter = await api.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up", commandId: encounterCommand });
+    expect(await api.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up", commandId: encounterCommand })).toEqual({ ...encounter, repeated: true });
+    const orderCommand = randomUUID();
+    const order = await api.order.create({ patientId, kind: "lab", details: { description: "Glucose, serum" }, commandId: orderCommand });
+    expect(await api.order.create({ patientId, kind: "lab", details: { description: "Glucose, serum" }, commandId: orderCommand })).toEqual({ ...order, repeated: true });
+    expect(await conflictOf(api.order.create({ patientId, kind: "imaging", details: { description: "Chest X-ray" }, commandId: orderCommand }))).toMatch(/already used for a different change/);
+  });
+
   it("refuses an edit's id reused on another patient, and on the same patient for other changes", async () => {
     const api = callerFor(db(), ["clinician"]);
     const a = await api.patient.register(newPatient());

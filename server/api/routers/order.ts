@@ -48,7 +48,7 @@ export const orderRouter = router({
           },
           metadata: { now: new Date() },
         },
-        { commandId, project: refusingErased(projectOrder) },
+        { commandId, startsStream: true, project: refusingErased(projectOrder) },
       );
       return { orderId: id, version: result.version, repeated: result.repeated };
     }),

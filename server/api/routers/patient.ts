@@ -68,6 +68,7 @@ export const patientRouter = router({
           { type: "RegisterPatient", data: { ...data, patientId: id }, metadata: { now: new Date() } },
           {
             commandId,
+            startsStream: true,
             // Checked in the registration's transaction (a re-sent registration that went through
             // is its own stored result before any check, so never a duplicate of itself).
             project: checkedRegistration(data, [...notDuplicateOf, id], projectPatient),
