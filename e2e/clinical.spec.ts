@@ -242,6 +242,55 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   expect(asked).toHaveLength(3);
 });
 
+test("the browser's Back and Forward buttons ask before a half-filled form is left; stay keeps what was typed", async ({ page }) => {
+  await signInAsClinician(page);
+  const asked: string[] = [];
+  let answer: "stay" | "leave" = "stay";
+  page.on("dialog", (dialog) => {
+    if (dialog.type() === "beforeunload") return void dialog.accept();
+    asked.push(dialog.message());
+    void (answer === "stay" ? dialog.dismiss() : dialog.accept());
+  });
+  // The Back button. A traversal refused by "stay" never happens, so there is nothing to wait for.
+  const back = () => void page.goBack({ timeout: 5_000 }).catch(() => undefined);
+  await page.goto("/patients");
+  await page.getByRole("link", { name: "Register patient" }).click();
+  await expect(page.getByRole("heading", { name: "Register patient", level: 1 })).toBeVisible();
+  // Nothing typed: Back leaves without a question, Forward returns without one.
+  await page.goBack();
+  await expect(page).toHaveURL(/\/patients$/);
+  await page.goForward();
+  await expect(page).toHaveURL(/\/patients\/new$/);
+  await expect(page.getByRole("heading", { name: "Register patient", level: 1 })).toBeVisible();
+  expect(asked).toEqual([]);
+
+  // Back with unsaved input asks; "stay" keeps the page and its input.
+  await page.getByLabel("Given name").fill("Wren");
+  back();
+  await expect.poll(() => asked).toEqual([expect.stringContaining("unsaved changes")]);
+  await expect(page).toHaveURL(/\/patients\/new$/);
+  await expect(page.getByLabel("Given name")).toHaveValue("Wren");
+  await page.getByLabel("Family name").fill("Abbott");
+  back();
+  await expect.poll(() => asked).toHaveLength(2);
+  await expect(page).toHaveURL(/\/patients\/new$/);
+  await expect(page.getByLabel("Given name")).toHaveValue("Wren");
+  await expect(page.getByLabel("Family name")).toHaveValue("Abbott");
+  // "Leave": the list, and the form's input is gone.
+  answer = "leave";
+  await page.getByLabel("Family name").fill("Abbot");
+  back();
+  await expect.poll(() => asked).toHaveLength(3);
+  await expect(page).toHaveURL(/\/patients$/);
+  await expect(page.getByRole("heading", { name: "Patients", level: 1 })).toBeVisible();
+  await page.goForward();
+  await expect(page).toHaveURL(/\/patients\/new$/);
+  await expect(page.getByLabel("Given name")).toHaveValue("");
+  await page.goBack();
+  await expect(page).toHaveURL(/\/patients$/);
+  expect(asked).toHaveLength(3);
+});
+
 test("two tabs edit the same chart: the second save shows what changed, and retrying on the latest version keeps its edits", async ({
   page,
 }) => {
