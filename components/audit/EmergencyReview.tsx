@@ -105,6 +105,10 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
             Reviewed by {item.review.reviewerName ?? "unknown user"} on <DateTime value={item.review.reviewedAt} />
             <div className="muted">“{item.review.note}”</div>
           </div>
+        ) : item.own ? (
+          <span className="muted" data-testid="own-access">
+            Your own access: another compliance officer reviews it.
+          </span>
         ) : open ? (
           <form onSubmit={submit} aria-label="Review note">
             <label htmlFor={`note-${item.accessId}`}>Note</label>

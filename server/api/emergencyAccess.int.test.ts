@@ -159,6 +159,20 @@ describeEachDatabase("break the glass", (db, kind) => {
     }
   });
 
+  it("refuses a review of one's own emergency access (an account that is clinician and compliance); the list marks it as theirs", async () => {
+    const { officer, patientId } = await setting();
+    const both = await staff(db(), ["clinician", "compliance"], "Dana Dual");
+    const { accessId } = await (await callerAs(db(), both)).patient.breakGlass({ patientId, reason: "Covering the ward tonight" });
+    const asBoth = await callerAs(db(), both);
+    expect(await codeOf(asBoth.audit.reviewEmergencyAccess({ accessId, note: "Fine by me" }))).toBe("FORBIDDEN");
+    const mine = (await asBoth.audit.emergencyAccesses({ status: "needs_review", patientId })).items.find((i) => i.accessId === accessId);
+    expect(mine).toMatchObject({ own: true, review: null });
+    // Another officer sees it as anyone's, and may review it.
+    const asOfficer = await callerAs(db(), officer);
+    expect((await asOfficer.audit.emergencyAccesses({ status: "needs_review", patientId })).items.find((i) => i.accessId === accessId)?.own).toBe(false);
+    expect(await asOfficer.audit.reviewEmergencyAccess({ accessId, note: "Confirmed with the ward" })).toMatchObject({ reviewerId: officer.id });
+  });
+
   it("shows the reviewer what a grant was used for: chart views, changes by type, and care that outlasts it", async () => {
     const { stranger, officer, patientId } = await setting();
     const clinician = await callerAs(db(), stranger);

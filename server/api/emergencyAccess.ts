@@ -11,6 +11,7 @@
 import { text } from "../input";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { TRPCError } from "@trpc/server";
 import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
 import { InvariantError, NotFoundError, NotInCareError } from "../errors";
@@ -241,11 +242,15 @@ export async function listEmergencyAccesses(
   };
 }
 
-/** Marks one emergency access reviewed, with the reviewer and note; a second review is refused. */
+/** Marks one emergency access reviewed, with the reviewer and note; a second review, or one by the user who broke the glass, is refused. */
 export async function reviewEmergencyAccess(ctx: AccessContext, accessId: string, note: string) {
   if (!ctx.user) throw new Error("reviewEmergencyAccess: no signed-in user");
-  const access = await ctx.db.prisma.emergencyAccess.findUnique({ where: { id: accessId }, select: { id: true } });
+  const access = await ctx.db.prisma.emergencyAccess.findUnique({ where: { id: accessId }, select: { userId: true } });
   if (!access) throw new NotFoundError("Emergency access", accessId);
+  // An account that is both clinician and compliance does not pass its own reason.
+  if (access.userId === ctx.user.id) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "This emergency access is your own: another compliance officer must review it" });
+  }
   const rows = await ctx.db.prisma.$queryRaw<{ reviewed_at: Date }[]>`
     INSERT INTO emergency_access_review (access_id, reviewer_id, note) VALUES (${accessId}::uuid, ${ctx.user.id}, ${note})
     ON CONFLICT (access_id) DO NOTHING

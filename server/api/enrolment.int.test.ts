@@ -185,6 +185,33 @@ describeEachDatabase("enrolment links", (db) => {
     expect(await codeOf(b.users.issueEnrolmentLink({ userId: made.id, reason: "forgot it" }))).toBe("FORBIDDEN");
   });
 
+  it("keeps the two-admin rule through accounts one admin made: a made admin account cannot grant its maker, nor a second account of the same maker", async () => {
+    const a = callerFor(db(), ["admin"], { id: `admin-a-${randomUUID()}` });
+    const unconnected = callerFor(db(), ["admin"], { id: `admin-u-${randomUUID()}` });
+    const reason = "covers nights";
+    const aId = (await db().prisma.user.create({ data: { id: randomUUID(), email: `a-${randomUUID()}@test.invalid`, name: "Avery Admin", emailVerified: true, roles: ["admin"] } })).id;
+    const asA = callerFor(db(), ["admin"], { id: aId });
+    // A makes an admin account it could enrol as itself; acting as it, A grants A a clinical role.
+    const puppet = await newAccount(["admin"], asA);
+    const asPuppet = callerFor(db(), ["admin"], { id: puppet.id });
+    expect(await codeOf(asPuppet.users.setRoles({ userId: aId, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
+    // One step further: the account made by the made account is A's too.
+    const second = await newAccount(["admin"], asPuppet);
+    expect(await codeOf(callerFor(db(), ["admin"], { id: second.id }).users.setRoles({ userId: aId, roles: ["admin", "compliance"], reason }))).toBe("FORBIDDEN");
+    // A's clinician and A's admin account: granting the clinician admin would be A holding both.
+    const clinician = await newAccount(["clinician"], asA);
+    expect(await codeOf(asPuppet.users.setRoles({ userId: clinician.id, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
+    // A link A reissued for another admin's account counts as holding it.
+    const other = await newAccount(["admin"], unconnected);
+    await asA.users.issueEnrolmentLink({ userId: other.id, reason: "link expired" });
+    expect(await codeOf(callerFor(db(), ["admin"], { id: other.id }).users.setRoles({ userId: aId, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
+    // An admin connected to neither may grant it; nothing was changed by the refusals.
+    expect((await db().prisma.user.findUniqueOrThrow({ where: { id: aId }, select: { roles: true } })).roles).toEqual(["admin"]);
+    expect(await codeOf(unconnected.users.setRoles({ userId: clinician.id, roles: ["admin", "clinician"], reason }))).toBe("OK");
+    // Roles that do not put admin and patient data together are not asked about.
+    expect(await codeOf(asPuppet.users.setRoles({ userId: aId, roles: ["admin"], reason }))).toBe("OK");
+  });
+
   it("limits attempts with links per client address, as sign-in is limited", async () => {
     const ip = clientIp();
     const page = visitor(db(), ip);

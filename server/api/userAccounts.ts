@@ -174,6 +174,26 @@ export async function issueEnrolmentLink(
   return issued;
 }
 
+/**
+ * True when one person may sign in as both accounts: an account's holders are whoever appended
+ * UserCreated or UserEnrolmentIssued to it (they held its link), their holders, and so on; the
+ * two accounts, each with its holders, share someone. The users CLI (system:*) is not a holder.
+ */
+async function mayBeOnePerson(tx: Tx, a: string, b: string): Promise<boolean> {
+  const [row] = await tx.$queryRaw<{ shared: boolean }[]>`
+    WITH RECURSIVE holders(root, account) AS (
+        SELECT r, r FROM unnest(ARRAY[${a}::text, ${b}::text]) AS r
+        UNION
+        SELECT h.root, e.user_id
+          FROM holders h
+          JOIN events e ON e.stream_id = ${userStream("")} || h.account
+         WHERE e.event_type IN ('UserCreated', 'UserEnrolmentIssued')
+           AND e.user_id IS NOT NULL AND e.user_id NOT LIKE 'system:%'
+    )
+    SELECT EXISTS (SELECT 1 FROM holders x JOIN holders y ON x.account = y.account WHERE x.root = ${a} AND y.root = ${b}) AS shared`;
+  return row?.shared === true;
+}
+
 const emailTaken = (email: string) => new TRPCError({ code: "CONFLICT", message: `A user with the email ${email} already exists` });
 
 /**
@@ -202,17 +222,20 @@ export async function setUserRoles(
           if (admins <= 1) throw new InvariantError("The last admin cannot lose the admin role", "users.last_admin");
         }
         // The actor is another admin here (own roles were refused above): this is the second pair
-        // of eyes an account that is both admin and a reader of patient data needs. Not when the
-        // actor made the account or issued one of its enrolment links: they held the link that
-        // sets its password (or, for accounts made before links, chose it), so granting it the
-        // other half would be one person holding both (create as admin, then grant clinician).
+        // of eyes an account that is both admin and a reader of patient data needs. Whoever made
+        // an account or issued one of its enrolment links held the link that sets its password
+        // (or, for accounts made before links, chose it), so may be signing in as it. The grant is
+        // refused when one person may be behind both accounts: the actor holds (or held) the
+        // target's link, the target the actor's (an admin account made to act for its maker), or
+        // someone both's, followed back through the accounts that issued them (made by an account
+        // that was itself made by ...). The operator's own first accounts (users:create) do not
+        // count: whoever runs that command holds the database anyway.
         if (input.roles.includes("admin") && input.roles.some((r) => phiRoles.includes(r))) {
-          const [held] = await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM events
-            WHERE stream_id = ${userStream(input.userId)} AND user_id = ${actor.userId} AND event_type IN ('UserCreated', 'UserEnrolmentIssued')`;
-          if ((held?.n ?? 0) > 0) {
+          if (await mayBeOnePerson(tx, actor.userId, input.userId)) {
             throw new TRPCError({
               code: "FORBIDDEN",
-              message: "You made this account or issued its enrolment link: another admin must grant it admin together with a role that reads patient data",
+              message:
+                "You and this account may be one person (one of you made or issued an enrolment link for the other, or the same admin did for both): an admin unconnected to either must grant it admin together with a role that reads patient data",
             });
           }
         }

@@ -167,7 +167,8 @@ export const auditRouter = router({
     .query(async ({ ctx, input }) => {
       const page = await listEmergencyAccesses(ctx.db, input);
       await recordAccess(ctx, { patientIds: page.items.map((i) => i.patientId), procedure: "audit.emergencyAccesses", screen: "review_list" });
-      return page;
+      // The reader's own accesses (an account that is also a clinician): someone else reviews them.
+      return { ...page, items: page.items.map((item) => ({ ...item, own: item.userId === ctx.user.id })) };
     }),
 
   /** Marks one emergency access reviewed with a note; recorded (who, when) and never editable. */
