@@ -158,10 +158,18 @@ export type HandleOptions<S> = {
    */
   checkRepeat?: boolean;
   /**
+   * What the client asked, when the command carries more: facts the server read for the decider
+   * (the patient's allergies and status when an order is placed), which may change between a
+   * command and its re-sending. A repeat is told from another command by this, not by the
+   * command's data. Without it, the command's data is what was asked.
+   */
+  asked?: Record<string, unknown>;
+  /**
    * The command starts its stream under a new id (random, or made from the client's command id):
    * decide on the empty state and append expecting no stream, without reading the stream or the
    * command id first (two round trips fewer). When the stream exists after all (the command sent
-   * again, whose id names the same stream), the usual way follows: load, check the repeat, decide.
+   * again, whose id names the same stream), or the decision is refused (a repeat may be refused on
+   * facts that changed since its first run), the usual way follows: load, check the repeat, decide.
    * A command id already used for another record is refused by the append (the event id is taken).
    */
   startsStream?: boolean;
@@ -342,7 +350,8 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
   const attempts = options.expectedVersion === undefined ? 1 + Math.max(0, options.retries ?? 0) : 1;
   const fingerprint: Fingerprints | null = options.checkRepeat
     ? {
-        current: (s) => commandFingerprint(s, streamId, decider.aggregateType, command, envelope.userId),
+        current: (s) =>
+          commandFingerprint(s, streamId, decider.aggregateType, options.asked ? { data: options.asked, metadata: null } : command, envelope.userId),
         legacy: () => legacyCommandFingerprint(streamId, decider.aggregateType, command),
       }
     : null;
@@ -364,7 +373,17 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
       recordConflict(decider.aggregateType);
       throw new ConcurrencyError(streamId, options.expectedVersion, loaded.version);
     }
-    const events = decider.decide(command, loaded.state);
+    let events: E[];
+    try {
+      events = decider.decide(command, loaded.state);
+    } catch (error) {
+      // Refused on the facts the server added (an order for an encounter completed since): a
+      // command sent again is answered with its stored result first, the usual way.
+      if (!assumeNew) throw error;
+      assumeNew = false;
+      attempt--;
+      continue;
+    }
     if (events.length === 0) {
       return { streamId, events, append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: false };
     }

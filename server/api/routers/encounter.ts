@@ -36,7 +36,8 @@ export const encounterRouter = router({
           data: { ...data, encounterId: id, providerId: await providerFor(ctx, data.providerId), patient: patientCheck(patient.state) },
           metadata: { now: new Date() },
         },
-        { commandId, startsStream: true, project: refusingErased(projectEncounter) },
+        // A re-sent start is the same command after the chart changed meanwhile (an allergy added).
+        { commandId, asked: { ...data, encounterId: id }, startsStream: true, project: refusingErased(projectEncounter) },
       );
       return { encounterId: id, version: result.version, repeated: result.repeated };
     }),

@@ -59,6 +59,28 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     expect(await conflictOf(api.order.create({ patientId, kind: "imaging", details: { description: "Chest X-ray" }, commandId: orderCommand }))).toMatch(/already used for a different change/);
   });
 
+  it("answers a re-sent encounter start or order with its stored result after the chart or the encounter changed meanwhile", async () => {
+    // The server adds what it read (the patient's allergies and status, the encounter's) to these
+    // commands for the decider; a repeat is told by what the client asked, not by that.
+    const api = callerFor(db(), ["clinician"]);
+    const { patientId } = await api.patient.register(newPatient());
+    const start = { patientId, encounterType: "outpatient" as const, reason: "Check-up", commandId: randomUUID() };
+    const encounter = await api.encounter.start(start);
+    const orderInput = { patientId, encounterId: encounter.encounterId, kind: "lab" as const, details: { description: "Glucose, serum" }, commandId: randomUUID() };
+    const order = await api.order.create(orderInput);
+    await api.patient.recordAllergy({ patientId, substance: { code: "latex", text: "Latex" }, reaction: null, severity: "mild", source: "patient", note: null });
+    expect(await api.encounter.start(start)).toEqual({ ...encounter, repeated: true });
+    expect(await api.order.create(orderInput)).toEqual({ ...order, repeated: true });
+    await api.encounter.complete({ encounterId: encounter.encounterId, expectedVersion: encounter.version, outcome: "Seen and discharged", dischargeDisposition: "home", commandId: randomUUID() });
+    expect(await api.order.create(orderInput)).toEqual({ ...order, repeated: true });
+    // The same id with another request is still another command.
+    expect(await conflictOf(api.order.create({ ...orderInput, details: { description: "Lipid panel" } }))).toMatch(/already used for a different change/);
+    expect(await conflictOf(api.encounter.start({ ...start, reason: "Follow-up" }))).toMatch(/already used for a different change/);
+    const chart = await api.patient.byId({ patientId });
+    expect(chart.encounterCount).toBe(1);
+    expect(chart.orders).toHaveLength(1);
+  });
+
   it("refuses an edit's id reused on another patient, and on the same patient for other changes", async () => {
     const api = callerFor(db(), ["clinician"]);
     const a = await api.patient.register(newPatient());

@@ -48,7 +48,8 @@ export const orderRouter = router({
           },
           metadata: { now: new Date() },
         },
-        { commandId, startsStream: true, project: refusingErased(projectOrder) },
+        // A re-sent order is the same command after the chart or the encounter changed meanwhile.
+        { commandId, asked: { ...data, orderId: id }, startsStream: true, project: refusingErased(projectOrder) },
       );
       return { orderId: id, version: result.version, repeated: result.repeated };
     }),
