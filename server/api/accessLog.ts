@@ -10,6 +10,7 @@
 // under it. The chart screen's own history is no second row (accessRowsSql). A query without a
 // view id is its own screen view.
 import { z } from "zod";
+import { cursorInstant, INT4_MAX, text } from "../input";
 import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
 import type { SessionUser } from "./context";
@@ -175,12 +176,14 @@ export function opaqueCursor<T extends z.ZodType>(shape: T) {
 export const encodeCursor = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
 
 const maxBigint = 9223372036854775807n;
+/** A user id inside a cursor: exact (not trimmed), text PostgreSQL can hold. */
+const cursorUser = text(200, { min: 1, trim: false });
 /** The access log's row cursor: a row id within bigint. */
 export const rowCursor = opaqueCursor(z.object({ id: z.string().regex(/^\d{1,19}$/).refine((s) => BigInt(s) <= maxBigint) }));
 /** A per-user group's cursor: its last read, then its user id. */
-export const groupCursor = opaqueCursor(z.object({ last: z.iso.datetime(), user: z.string().min(1).max(200) }));
+export const groupCursor = opaqueCursor(z.object({ last: cursorInstant, user: cursorUser }));
 /** The per-user summary's cursor: charts opened, then user id. */
-export const summaryCursor = opaqueCursor(z.object({ charts: z.int().min(0), user: z.string().min(1).max(200) }));
+export const summaryCursor = opaqueCursor(z.object({ charts: z.int().min(0).max(INT4_MAX), user: cursorUser }));
 
 export type AccessLogFilter = {
   patientId?: string;

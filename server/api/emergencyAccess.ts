@@ -8,7 +8,7 @@
 // the database refuses UPDATE and DELETE) rather than in the patient's event stream: they are
 // facts about staff access, not about the patient's care, so they must not show in the clinical
 // history, fold into the record or need an upcaster; and "needing review" is one anti-join.
-import { text } from "../input";
+import { cursorInstant, text } from "../input";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { TRPCError } from "@trpc/server";
@@ -180,7 +180,7 @@ export async function grantUse(db: Db, accessIds: string[]): Promise<Map<string,
 }
 
 /** The review list's cursor: the last item's grant time, then its id. */
-export const emergencyCursor = opaqueCursor(z.object({ grantedAt: z.iso.datetime(), id: z.uuid() }));
+export const emergencyCursor = opaqueCursor(z.object({ grantedAt: cursorInstant, id: z.uuid() }));
 
 export const reviewStatus = z.enum(["needs_review", "reviewed", "all"]);
 

@@ -75,6 +75,13 @@ const badValues: [string, unknown][] = [
   ["worklist cursor, JS min date", encodeCursor({ r: 1, t: "-271821-04-20T00:00:00.000Z", id: randomUUID() })],
   ["patient cursor with NUL", encodeCursor({ k: "\u0000", id: randomUUID() })],
   ["patient cursor, huge key", encodeCursor({ k: "k".repeat(100_000), id: randomUUID() })],
+  // Every keyset cursor's own shape, with values no page could have issued.
+  ["access summary cursor past int4", encodeCursor({ charts: 3_000_000_000, user: "x" })],
+  ["access summary cursor, user with NUL", encodeCursor({ charts: 1, user: "a\u0000b" })],
+  ["readers cursor, year 0", encodeCursor({ last: "0000-01-01T00:00:00Z", user: "x" })],
+  ["readers cursor, user with NUL", encodeCursor({ last: "2026-01-01T00:00:00Z", user: "\u0000" })],
+  ["emergency cursor, year 0", encodeCursor({ grantedAt: "0000-01-01T00:00:00Z", id: randomUUID() })],
+  ["emergency cursor, JS max date", encodeCursor({ grantedAt: "+275760-09-13T00:00:00.000Z", id: randomUUID() })],
   ["cursor, not base64", "!!!***"],
   ["cursor, 20 digits", "99999999999999999999"],
   ["cursor, int8 overflow", "9223372036854775808"],
