@@ -11,6 +11,7 @@
 // view id is its own screen view.
 import { z } from "zod";
 import { cursorInstant, INT4_MAX, text } from "../input";
+import { NotFoundError } from "../errors";
 import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
 import type { SessionUser } from "./context";
@@ -393,4 +394,14 @@ export async function userActivity(
     })),
     nextCursor: found.length > filter.limit && last ? encodeCursor({ charts: last.charts, user: last.user_id }) : null,
   };
+}
+
+/** A filter naming a patient or user that does not exist would read as "nobody": refuse it instead. */
+export async function mustExist(ctx: { db: Pick<Database, "prisma"> }, filter: { patientId?: string; userId?: string }) {
+  const [patient, user] = await Promise.all([
+    filter.patientId ? ctx.db.prisma.rmPatient.findUnique({ where: { patientId: filter.patientId }, select: { patientId: true } }) : true,
+    filter.userId ? ctx.db.prisma.user.findUnique({ where: { id: filter.userId }, select: { id: true } }) : true,
+  ]);
+  if (!patient && filter.patientId) throw new NotFoundError("Patient", filter.patientId);
+  if (!user && filter.userId) throw new NotFoundError("User", filter.userId);
 }

@@ -186,7 +186,6 @@ describeEachDatabase("enrolment links", (db) => {
   });
 
   it("keeps the two-admin rule through accounts one admin made: a made admin account cannot grant its maker, nor a second account of the same maker", async () => {
-    const a = callerFor(db(), ["admin"], { id: `admin-a-${randomUUID()}` });
     const unconnected = callerFor(db(), ["admin"], { id: `admin-u-${randomUUID()}` });
     const reason = "covers nights";
     const aId = (await db().prisma.user.create({ data: { id: randomUUID(), email: `a-${randomUUID()}@test.invalid`, name: "Avery Admin", emailVerified: true, roles: ["admin"] } })).id;

@@ -168,6 +168,23 @@ describeEachDatabase("audit extracts", (db) => {
     expect(logged.map((r) => r.viewId)).toEqual(expect.arrayContaining([events.exportId, access.exportId]));
   });
 
+  it("refuses an extract for a patient or reader that does not exist (an empty, sealed file would read as 'nobody read it'), recording nothing", async () => {
+    const before = await db().prisma.auditExport.count({ where: { userId: officer.id } });
+    const unknownPatient = "00000000-0000-4000-8000-000000000000";
+    for (const request of [
+      { view: "access", format: "csv", userId: "no-such-user" },
+      { view: "access", format: "csv", patientId: unknownPatient },
+      { view: "timeline", format: "ndjson", patientId: unknownPatient },
+      { view: "review", format: "fhir", status: "all", patientId: unknownPatient },
+    ] as ExportRequest[]) {
+      await expect(startExport(ctx(), request)).rejects.toThrow(/not found/i);
+    }
+    expect(await db().prisma.auditExport.count({ where: { userId: officer.id } })).toBe(before);
+    // The event log's user filter may name a system actor, which has no account: an empty extract.
+    const events = await run({ view: "events", format: "ndjson", userId: "system:no-such-job" });
+    expect(events.text.trimEnd().split("\n")).toHaveLength(1);
+  });
+
   it("reads filters from a query string and refuses bad ones with the field's name", () => {
     const ok = exportRequestFrom(new URLSearchParams("view=events&format=csv&eventTypes=PatientRegistered&eventTypes=OrderCreated&recordedFrom=2026-01-01T00:00:00Z"));
     expect(ok.success && ok.data).toMatchObject({ view: "events", eventTypes: ["PatientRegistered", "OrderCreated"], recordedFrom: new Date("2026-01-01T00:00:00Z") });

@@ -13,7 +13,7 @@ import { allSealCheckpoints, latestSealCheckpoint, type SealCheckpoint, type Sto
 import { filterInstant, idText, text } from "../input";
 import { patientIdsOf, patientTimeline, searchEvents } from "../projections/audit";
 import { patientStreamIds, providerNames } from "../projections/queries";
-import { patientLabels, readAccessLog, recordAccess } from "../api/accessLog";
+import { mustExist, patientLabels, readAccessLog, recordAccess } from "../api/accessLog";
 import { listEmergencyAccesses, reviewStatus } from "../api/emergencyAccess";
 import { describeGrantUse } from "../../shared/audit/grantUse";
 import { tolerantStore } from "../api/undecodable";
@@ -439,6 +439,9 @@ export async function startExport(
   request: ExportRequest,
   options: { publicKey?: string | null } = {},
 ): Promise<{ exportId: string; filename: string; contentType: string; seal: SealCheckpoint | null; chunks: AsyncGenerator<string> }> {
+  // A patient or reader that does not exist would give an empty, sealed extract that reads as
+  // "nobody read it": refused as the screens refuse it (the event view's user may be a system one).
+  await mustExist(ctx, { patientId: "patientId" in request ? request.patientId : undefined, userId: request.view === "access" ? request.userId : undefined });
   const exportId = randomUUID();
   const seal = await latestSealCheckpoint(ctx.store);
   const { view, format: fmt, ...rest } = request;

@@ -20,7 +20,7 @@ import {
 } from "../../projections/audit";
 import { patientStreamIds, providerNames } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
-import { groupCursor, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
+import { groupCursor, mustExist, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
 import { emergencyCursor, listEmergencyAccesses, reviewEmergencyAccess, reviewNoteInput, reviewStatus } from "../emergencyAccess";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
@@ -46,16 +46,6 @@ const momentInput = z.object({ recordedAt: filterInstant.optional(), happenedBy:
 const userFields = new Set(["providerId"]);
 
 const beforeFrom = <T extends { from?: Date; to?: Date }>(f: T) => !f.from || !f.to || f.from < f.to;
-
-/** A filter naming a patient or user that does not exist would read as "nobody": refuse it instead. */
-async function mustExist(ctx: Pick<Context, "db">, filter: { patientId?: string; userId?: string }) {
-  const [patient, user] = await Promise.all([
-    filter.patientId ? ctx.db.prisma.rmPatient.findUnique({ where: { patientId: filter.patientId }, select: { patientId: true } }) : true,
-    filter.userId ? ctx.db.prisma.user.findUnique({ where: { id: filter.userId }, select: { id: true } }) : true,
-  ]);
-  if (!patient && filter.patientId) throw new NotFoundError("Patient", filter.patientId);
-  if (!user && filter.userId) throw new NotFoundError("User", filter.userId);
-}
 
 /** The rows the audit screens list: the history item, and which patient it is about (if any). */
 async function auditItems(ctx: Pick<Context, "db">, events: readonly StoredEvent[]) {

@@ -3,7 +3,7 @@
 import { env } from "@/server/db/env";
 import { createContext } from "@/server/api/context";
 import { logDatabaseUnavailable, logServerFault } from "@/server/api/faults";
-import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "@/server/errors";
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable, NotFoundError } from "@/server/errors";
 import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
 import { publicKeyPem, verifyingKeys } from "@/server/audit/signingKey";
 
@@ -33,7 +33,14 @@ async function exportResponse(request: Request): Promise<Response> {
   if (!parsed.success) return text(400, parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("\n"));
   const [key] = verifyingKeys(env());
   const user = ctx.user;
-  const started = await startExport({ ...ctx, user }, parsed.data, { publicKey: key ? publicKeyPem(key) : null });
+  let started: Awaited<ReturnType<typeof startExport>>;
+  try {
+    started = await startExport({ ...ctx, user }, parsed.data, { publicKey: key ? publicKeyPem(key) : null });
+  } catch (error) {
+    // A filter naming a patient or user that does not exist: 404 with the message audit.* gives.
+    if (error instanceof NotFoundError) return text(404, error.message);
+    throw error;
+  }
   const body = toReadableStream(started.chunks, (error) => logServerFault({ procedure: "audit.export", correlationId: ctx.correlationId, error }));
   return new Response(body, {
     headers: {
