@@ -51,7 +51,13 @@ export async function createContext(opts: {
   // A console without background work (PostgreSQL, workers apart) still keeps its metric history
   // and wakes the workers after its appends; idempotent, so only the first request starts it.
   if (!opts.db) observeProcess(db);
-  const user = opts.user !== undefined ? opts.user : await sessionUserFrom(authFor(db), opts.headers, opts.responseHeaders);
+  // The console calls its API from its own pages (same-origin). A request another site's page
+  // made, a sibling subdomain's included (same-site: an <img> there would log chart reads in the
+  // clinician's name), is nobody's, whatever cookies it carries. Without Fetch Metadata (not a
+  // browser, or an old one) the cookie decides, and changes are checked for CSRF (http.ts).
+  const site = opts.headers.get("sec-fetch-site");
+  const foreign = site !== null && site !== "same-origin" && site !== "none";
+  const user = opts.user !== undefined ? opts.user : foreign ? null : await sessionUserFrom(authFor(db), opts.headers, opts.responseHeaders);
   return {
     db,
     store: storeFor(db),

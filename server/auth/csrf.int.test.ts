@@ -75,6 +75,20 @@ describeEachDatabase("CSRF", (db) => {
     expect(res.status).toBe(200);
   });
 
+  it("answers a read another site's page made (a sibling subdomain's <img>) as signed out, so no chart read is logged in the user's name", async () => {
+    const list = (headers: Record<string, string>) =>
+      trpcGet(new Request(`${testOrigin}/api/trpc/patient.list?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, { headers: { cookie, host: "127.0.0.1:3100", ...headers } }));
+    const before = await db().prisma.accessLog.count();
+    for (const site of ["same-site", "cross-site"]) {
+      const res = await list({ "sec-fetch-site": site, "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" });
+      expect(res.status).toBe(401);
+    }
+    expect(await db().prisma.accessLog.count()).toBe(before);
+    // The console's own page, and a client without Fetch Metadata, are the user.
+    expect((await list({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" })).status).toBe(200);
+    expect((await list({})).status).toBe(200);
+  });
+
   it("refuses sign-out and sign-in from a foreign page, and keeps the session", async () => {
     for (const [, headers] of foreign) {
       const out = await authPost(postRequest("/api/auth/sign-out", {}, { cookie, ...headers }));
