@@ -81,6 +81,8 @@ describe("bounded JSON", () => {
     expect(messages(result, Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, "v".repeat(50)])))).toEqual(["field: may be at most 1 KB of JSON"]);
     expect(messages(result, { d: new Date() })).toHaveLength(1);
     expect(messages(result, [1])).toEqual(["field: must be an object"]);
+    // As JSON.parse makes it: an own key, which any copy of the value would turn into a prototype.
+    expect(messages(result, JSON.parse('{"a": {"__proto__": {"x": 1}}}'))).toEqual(['field.a.__proto__: key must not be "__proto__"']);
   });
 });
 

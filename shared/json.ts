@@ -35,7 +35,10 @@ function jsonProblem(value: unknown, limits: JsonLimits): { path: (string | numb
     if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
       for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
         size += key.length + 3;
-        const keyProblem = textProblem(key);
+        // JavaScript sets an object's prototype when "__proto__" is assigned, so a copy of the
+        // value (a schema's parse, a spread) would drop it, and what was stored would differ
+        // from what was sent without anyone being told.
+        const keyProblem = key === "__proto__" ? 'must not be "__proto__"' : textProblem(key);
         if (keyProblem) return { path: [...path, key], message: `key ${keyProblem}` };
         const found = walk(child, [...path, key], depth + 1);
         if (found) return found;
