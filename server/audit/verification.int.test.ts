@@ -69,6 +69,19 @@ describe("verify integrity from the console [embedded]", () => {
     expect((await finished(next.id)).startedBy).toBe("officer-2");
   });
 
+  it("says a run failed without the database's words: the reference finds them in the server's log", async () => {
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const real = contextFor(db, null).store;
+    const failing = {
+      ...real,
+      sql: () => Promise.reject(Object.assign(new Error('relation "audit_seals" does not exist at SELECT seq, chain_hash FROM audit_seals'), { code: "42P01" })),
+    } as typeof real;
+    const run = await finished(startVerification(failing, [publicKey], "officer").id);
+    expect(run.report).toBeNull();
+    expect(run.error).toContain(`reference to support: ${run.id}`);
+    expect(run.error).not.toMatch(/audit_seals|SELECT|relation/);
+  });
+
   it("is for compliance only through the API, and an unknown run is NOT_FOUND", async () => {
     const officer = callerFor(db, ["compliance"]);
     const started = await officer.audit.startVerification();

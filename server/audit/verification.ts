@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { verifyLog, type IntegrityReport, type Store } from "../eventStore";
+import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
+import { isDatabaseUnavailable } from "../errors";
 
 export type Verification = {
   id: string;
@@ -49,7 +51,16 @@ export function startVerification(store: Store, keys: readonly KeyObject[], user
       run.report = report;
     })
     .catch((error: unknown) => {
-      run.error = `The verification could not finish: ${(error as Error).message?.slice(0, 200) ?? "unknown error"}`;
+      // The driver's or the server's words stay in the log (class and SQLSTATE, no text of the
+      // statement); the officer gets what happened and the reference that finds it there.
+      const fault = { procedure: "audit.verify", correlationId: run.id, error };
+      if (isDatabaseUnavailable(error)) {
+        logDatabaseUnavailable(fault);
+        run.error = `The verification could not finish: the database could not be reached. Start it again when it is back (reference ${run.id}).`;
+      } else {
+        logServerFault(fault);
+        run.error = `The verification could not finish. ${faultMessage(run.id)}`;
+      }
     })
     .finally(() => {
       run.finishedAt = new Date();
