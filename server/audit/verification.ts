@@ -8,6 +8,8 @@ import type { KeyObject } from "node:crypto";
 import { verifyLog, type IntegrityReport, type Store } from "../eventStore";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
 import { isDatabaseUnavailable } from "../errors";
+import { env } from "../db/env";
+import { readWitness, witnessFileFor, type SealWitness } from "./witness";
 
 export type Verification = {
   id: string;
@@ -30,7 +32,7 @@ const runs = new Map<string, Verification>();
  * While one is running, asking again (by anyone) returns that one: it checks the same log with
  * the same keys, and its report answers both.
  */
-export function startVerification(store: Store, keys: readonly KeyObject[], userId: string): Verification {
+export function startVerification(store: Store, keys: readonly KeyObject[], userId: string, location?: string): Verification {
   const running = [...runs.values()].find((r) => r.finishedAt === null);
   if (running) return { ...running };
   const run: Verification = { id: randomUUID(), startedBy: userId, startedAt: new Date(), finishedAt: null, done: 0, total: 0, report: null, error: null };
@@ -41,7 +43,18 @@ export function startVerification(store: Store, keys: readonly KeyObject[], user
     run.finishedAt = new Date();
     return { ...run };
   }
+  let witnesses: SealWitness[];
+  try {
+    // The sealer's witness of this database (none in a test that names no location).
+    const witnessed = location ? readWitness(witnessFileFor(env()), location) : null;
+    witnesses = witnessed ? [witnessed] : [];
+  } catch (error) {
+    run.error = `The seal witness could not be read: ${(error as Error).message}`;
+    run.finishedAt = new Date();
+    return { ...run };
+  }
   void verifyLog(store, keys, {
+    witnesses,
     onProgress: (done, total) => {
       run.done = done;
       run.total = total;

@@ -2,7 +2,11 @@
 // seals' signatures, and names the first event or seal that does not match. Exit code 0 when the
 // log verifies, 1 when it does not, 2 when it could not run.
 //   --public-key FILE   verify with this public key (PEM) instead of the configured signing key's
-//   --seal              seal what is unsealed first (needs the signing key)
+//   --witness FILE      a seal known outside the database (the sealer's witness file, or the seal
+//                       object of an extract, JSON): it must still be in the log as it was signed;
+//                       may be given more than once. The sealer's own witness file
+//                       (AUDIT_WITNESS_FILE, default .data/audit-witness.json) is read when present.
+//   --seal              seal what is unsealed first (needs the signing key; refused when a witnessed seal is gone)
 //   --json              print the report as JSON
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -11,43 +15,69 @@ import { env } from "../db/env";
 import { storeFor } from "../api/context";
 import { sealLog, verifyLog } from "../eventStore";
 import { resolveSigningKey } from "../audit/signingKey";
+import { fileWitness, parseWitness, readWitness, witnessFileFor, type SealWitness } from "../audit/witness";
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+const usage = "usage: npm run audit:verify -- [--public-key FILE] [--witness FILE]... [--seal] [--json]";
+const withValue = new Set(["--public-key", "--witness"]);
+const flags = new Set(["--seal", "--json"]);
+
+/** The arguments, checked: an unknown or misspelt flag is refused, not ignored. */
+function parseArgs(argv: readonly string[]): { publicKey?: string; witnesses: string[]; seal: boolean; json: boolean } {
+  const out = { witnesses: [] as string[], seal: false, json: false } as { publicKey?: string; witnesses: string[]; seal: boolean; json: boolean };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (withValue.has(a)) {
+      const value = argv[++i];
+      if (value === undefined || value.startsWith("--")) throw new Error(`${a} needs a file\n${usage}`);
+      if (a === "--public-key") out.publicKey = value;
+      else out.witnesses.push(value);
+    } else if (flags.has(a)) {
+      if (a === "--seal") out.seal = true;
+      else out.json = true;
+    } else throw new Error(`unknown argument ${a}\n${usage}`);
+  }
+  return out;
 }
 
 async function main() {
+  const args = parseArgs(process.argv.slice(2));
   const e = env();
-  const signingKey = resolveSigningKey(e);
-  const publicFile = arg("--public-key");
-  const keys: KeyObject[] = publicFile
-    ? [createPublicKey(readFileSync(publicFile, "utf8"))]
-    : signingKey
-      ? [createPublicKey(signingKey)]
-      : [];
+  // The files named first: a missing one stops here, before a development key is made.
+  const publicKey = args.publicKey === undefined ? null : createPublicKey(readFileSync(args.publicKey, "utf8"));
+  const witnesses: SealWitness[] = args.witnesses.map((file) => parseWitness(readFileSync(file, "utf8"), file));
+  const ownWitness = witnessFileFor(e);
+  const signingKey = args.seal || !publicKey ? resolveSigningKey(e) : null;
+  const keys: KeyObject[] = publicKey ? [publicKey] : signingKey ? [createPublicKey(signingKey)] : [];
   if (keys.length === 0) throw new Error("No key to verify seals with: set AUDIT_SIGNING_KEY or pass --public-key FILE");
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   try {
+    const own = readWitness(ownWitness, db.location);
+    if (own) witnesses.push(own);
     const store = storeFor(db);
-    if (process.argv.includes("--seal")) {
+    if (args.seal) {
       if (!signingKey) throw new Error("--seal needs AUDIT_SIGNING_KEY");
-      const sealed = await sealLog(store, signingKey);
+      const sealed = await sealLog(store, signingKey, { witness: fileWitness(ownWitness, db.location) });
       console.log(`sealed ${sealed.sealed} events in ${sealed.seals} seals`);
     }
     const tty = process.stdout.isTTY;
     const report = await verifyLog(store, keys, {
+      witnesses,
       onProgress: (done, total) => {
         if (tty) process.stdout.write(`\rseals: ${done.toLocaleString("en")} of ${total.toLocaleString("en")} events rechained`);
       },
     });
     if (tty) process.stdout.write("\n");
-    if (process.argv.includes("--json")) {
+    if (args.json) {
       console.log(JSON.stringify(report, null, 2));
     } else {
       console.log(
         `${report.eventsChecked} events (${report.eventsWithoutHash} from before hashing), ${report.streamsChecked} streams, ` +
           `${report.sealsChecked} seals checked; ${report.eventsUnsealed} events not sealed yet`,
+      );
+      console.log(
+        witnesses.length > 0
+          ? `seals witnessed outside the database: ${witnesses.map((w) => w.seq).join(", ")}${own ? ` (the sealer's witness, ${ownWitness})` : ""}`
+          : `no seal witnessed outside the database (no ${ownWitness}, no --witness): a log whose seals were all deleted would read as never sealed`,
       );
       if (report.ok) console.log("the log verifies: every event matches its hash, every seal its events and signature");
       else for (const problem of report.problems) console.log(`NOT OK  ${problem.message}`);

@@ -10,6 +10,7 @@ import { observeProcess } from "../metrics/process";
 import { listenForAppends, onAppended, type AppendListener } from "../workers/wakeup";
 import { storeFor } from "../api/context";
 import { resolveSigningKey } from "../audit/signingKey";
+import { fileWitness, witnessFileFor } from "../audit/witness";
 import { runSealerLoop } from "../workers/sealer";
 import { runOutboxLoop } from "../workers/loop";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
@@ -56,7 +57,7 @@ async function main() {
         );
     // The audit sealer follows the log too, where a signing key is configured.
     const signingKey = only ? null : resolveSigningKey(e);
-    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log }) : Promise.resolve();
+    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db.location) }) : Promise.resolve();
     await Promise.all([runner.done, outbox, sealer]);
     offAppended();
     console.log("worker: stopped");

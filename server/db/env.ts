@@ -142,6 +142,11 @@ export const envSchema = z.object({
       .optional(),
   ),
   /**
+   * Where the audit sealer keeps the newest seal it signed, outside the database (server/audit/witness.ts).
+   * Default .data/audit-witness.json. Keep it where the database's owner cannot write.
+   */
+  AUDIT_WITNESS_FILE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+  /**
    * The key-encryption key of PHI (32 bytes, base64: `openssl rand -base64 32`): wraps every
    * patient's data key. Required in production; elsewhere one is made once in .data/phi-master-key.
    */

@@ -8,7 +8,8 @@ import type { Database } from "../db/client";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { appendToStream } from "./append";
-import { sealLog, verifyLog } from "./integrity";
+import { sealLog, SealWitnessError, verifyLog } from "./integrity";
+import type { SealWitness } from "../audit/witness";
 import { readStream } from "./read";
 
 const signing = generateKeyPairSync("ed25519");
@@ -180,6 +181,57 @@ for (const kind of ["embedded", "postgresql"] as const) {
       const report = await verifyLog(store, publicKeys);
       expect(report.problems.some((p) => p.kind === "seal")).toBe(true);
       expect(report.problems.every((p) => p.kind === "seal")).toBe(true);
+    });
+
+    destructive("a rewrite whose seals were deleted is caught by the seal witnessed outside the database, and the sealer will not sign over it", async () => {
+      const { store, ids } = await threeStreams();
+      let witnessed: SealWitness | null = null;
+      const witness = { read: () => witnessed, write: (w: SealWitness) => void (witnessed = w) };
+      await appendToStream(store, ids[0]!, [note(4)], { expectedVersion: 3, aggregateType: "note" });
+      await sealLog(store, signing.privateKey, { witness });
+      expect(witnessed).toMatchObject({ seq: 4, chainHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect((await verifyLog(store, publicKeys, { witnesses: [witnessed!] })).ok).toBe(true);
+
+      // The owner rewrites one event, rechains its stream with the database's own event_hash(),
+      // and deletes every seal: without a witness, the log reads as never sealed.
+      await owner("ALTER TABLE audit_seals DISABLE TRIGGER USER");
+      await tamper(`UPDATE events SET data = jsonb_set(data, '{text}', '"rewritten"') WHERE stream_id = $1 AND version = 2`, [ids[0]]);
+      await owner(`DO $$ DECLARE r record; prev bytea := NULL; BEGIN
+          ALTER TABLE events DISABLE TRIGGER USER;
+          FOR r IN SELECT * FROM events WHERE stream_id = '${ids[0]}' ORDER BY version LOOP
+            prev := event_hash(prev, r.event_id, r.stream_id, r.version, r.event_type, r.event_version, r.data, r.metadata,
+                               r.occurred_at, r.recorded_at, r.user_id, r.correlation_id, r.causation_id);
+            UPDATE events SET hash = prev WHERE global_position = r.global_position;
+          END LOOP;
+          UPDATE streams SET last_hash = prev WHERE stream_id = '${ids[0]}';
+          ALTER TABLE events ENABLE TRIGGER USER;
+        END $$`);
+      await owner("DELETE FROM audit_seals");
+      await owner("ALTER TABLE audit_seals ENABLE TRIGGER USER");
+      expect((await verifyLog(store, publicKeys)).ok).toBe(true);
+
+      const report = await verifyLog(store, publicKeys, { witnesses: [witnessed!] });
+      expect(report.ok).toBe(false);
+      expect(report.firstProblem).toMatch(/seal 4.*no longer in it: seals were deleted/);
+      await expect(sealLog(store, signing.privateKey, { witness })).rejects.toBeInstanceOf(SealWitnessError);
+      expect(await owner("SELECT count(*)::int AS n FROM audit_seals")).toEqual([{ n: 0 }]);
+      // A seal put back with other content is no better.
+      await sealLog(store, signing.privateKey, { perSeal: 100 });
+      const replaced = await verifyLog(store, publicKeys, { witnesses: [{ ...witnessed!, seq: 1 }] });
+      expect(replaced.firstProblem).toMatch(/seal 1.*differs from it: seals were replaced/);
+    });
+
+    destructive("the sealer's witness of an earlier database at the same place does not hold up a new one (a reset)", async () => {
+      const { store } = await threeStreams();
+      const earlier: SealWitness = { seq: 9, to: "1:1", chainHash: "ab".repeat(32), signedAt: "2000-01-01T00:00:00.000Z" };
+      let witnessed: SealWitness | null = earlier;
+      const witness = { read: () => witnessed, write: (w: SealWitness) => void (witnessed = w) };
+      expect((await verifyLog(store, publicKeys, { witnesses: [earlier] })).ok).toBe(true);
+      await sealLog(store, signing.privateKey, { witness });
+      // Nothing new to seal: the newest seal (the other sealer's) is witnessed instead.
+      expect(witnessed).toMatchObject({ seq: 3 });
+      // An extract's seal (no time) is always held to.
+      expect((await verifyLog(store, publicKeys, { witnesses: [{ seq: 9, to: "1:1", chainHash: "ab".repeat(32) }] })).ok).toBe(false);
     });
 
     destructive("refuses a seal signed with a key it does not know, and a seal altered by the owner", async () => {

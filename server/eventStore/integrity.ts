@@ -5,6 +5,7 @@
 // auditor can check an export without this code.
 import { createHash, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import type { Store } from "./db";
+import type { SealWitness } from "../audit/witness";
 
 const ZERO_HASH = "0".repeat(64);
 /** bytea as hex: pg hands back a Buffer, PGlite a Uint8Array. */
@@ -115,11 +116,25 @@ export type SealResult = { sealed: number; seals: number };
  * Several sealers may run: the seal's sequence number is its primary key, so a racing second
  * one fails its insert and stops.
  */
-export async function sealLog(store: Store, key: KeyObject, options: { perSeal?: number; maxSeals?: number } = {}): Promise<SealResult> {
+export async function sealLog(
+  store: Store,
+  key: KeyObject,
+  options: { perSeal?: number; maxSeals?: number; witness?: WitnessStore; onSeal?: (seal: SealWitness) => void } = {},
+): Promise<SealResult> {
   const perSeal = options.perSeal ?? 5_000;
   const keyId = keyIdOf(key);
   let sealed = 0;
   let seals = 0;
+  let witnessed = options.witness?.read() ?? null;
+  if (witnessed) {
+    // Never sign on top of a history whose earlier seals are gone or changed: the next seal
+    // would vouch for whatever replaced them.
+    const [problem] = await witnessProblems(store, [witnessed]);
+    if (problem) throw new SealWitnessError(problem.message);
+    // Passed, yet not in the database as witnessed: the witness of an earlier database here.
+    const [held] = await store.sql<{ chain_hash: Uint8Array }>(`SELECT chain_hash FROM audit_seals WHERE seq = $1`, [witnessed.seq]);
+    if (!held || hex(held.chain_hash) !== witnessed.chainHash) witnessed = null;
+  }
   for (let n = 0; n < (options.maxSeals ?? 100); n++) {
     const last = await lastSeal(store);
     const after = last ? { xid: last.to_xid, position: last.to_position } : null;
@@ -144,8 +159,58 @@ export async function sealLog(store: Store, key: KeyObject, options: { perSeal?:
     }
     sealed += rows.length;
     seals += 1;
+    const seal = { seq, to: checkpointText(end.transaction_id, end.global_position)!, chainHash, keyId, signedAt: new Date().toISOString() };
+    options.witness?.write(seal);
+    options.onSeal?.(seal);
+  }
+  if (options.witness && seals === 0) {
+    // Another sealer's newer seal, its signature checked, is witnessed here too.
+    const last = await lastSeal(store);
+    if (last && Number(last.seq) > (witnessed?.seq ?? 0)) {
+      const checkpoint = toCheckpoint(last);
+      if (keyIdOf(key) === checkpoint.keyId && verify(null, Buffer.from(checkpoint.signedText), createPublicKey(key), Buffer.from(checkpoint.signature, "base64"))) {
+        options.witness.write({ seq: checkpoint.seq, to: checkpoint.to, chainHash: checkpoint.chainHash, keyId: checkpoint.keyId, signedAt: new Date().toISOString() });
+      }
+    }
   }
   return { sealed, seals };
+}
+
+/** Where a witness is kept (server/audit/witness.ts: a file outside the database). */
+export type WitnessStore = { read(): SealWitness | null; write(witness: SealWitness): void };
+
+/** The sealer will not seal: the database no longer holds a seal as it was signed. */
+export class SealWitnessError extends Error {
+  override readonly name = "SealWitnessError";
+}
+
+/** Each witnessed seal the database does not hold as witnessed, in words. */
+async function witnessProblems(store: Store, witnesses: readonly SealWitness[]): Promise<{ witness: SealWitness; message: string }[]> {
+  const problems: { witness: SealWitness; message: string }[] = [];
+  for (const w of witnesses) {
+    const [row] = await store.sql<SealRow>(
+      `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
+         FROM audit_seals WHERE seq = $1`,
+      [w.seq],
+    );
+    const signed = `seal ${w.seq}${w.signedAt ? `, signed ${w.signedAt}` : ""} (to ${w.to}, chain ${w.chainHash.slice(0, 16)}…)`;
+    const differs = !row || hex(row.chain_hash) !== w.chainHash || checkpointText(row.to_xid, row.to_position) !== w.to;
+    if (!differs) continue;
+    if (w.signedAt) {
+      // The sealer's own witness of a database at this location that held events when it signed:
+      // a database with no event recorded by then is a new one there (a demo reset, a restore
+      // of nothing), whose sealer starts a witness of its own.
+      const [held] = await store.sql<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM events WHERE recorded_at <= $1::timestamptz) AS any`, [w.signedAt]);
+      if (!held?.any) continue;
+    }
+    problems.push({
+      witness: w,
+      message: !row
+        ? `${signed} is witnessed outside the database but no longer in it: seals were deleted, and what they covered may have been rewritten`
+        : `${signed} is witnessed outside the database, and the database's seal ${w.seq} differs from it: seals were replaced`,
+    });
+  }
+  return problems;
 }
 
 export type IntegrityProblem =
@@ -176,10 +241,14 @@ export type IntegrityReport = {
 export async function verifyLog(
   store: Store,
   publicKeys: readonly KeyObject[],
-  options: { maxProblems?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { maxProblems?: number; onProgress?: (done: number, total: number) => void; witnesses?: readonly SealWitness[] } = {},
 ): Promise<IntegrityReport> {
   const maxProblems = options.maxProblems ?? 50;
   const problems: IntegrityProblem[] = [];
+  // Seals known outside the database first: without them, a log whose seals were all deleted
+  // reads as one never sealed.
+  const witnesses = options.witnesses ?? [];
+  for (const { witness, message } of await witnessProblems(store, witnesses)) problems.push({ kind: "seal", seq: witness.seq, from: null, to: witness.to, message });
 
   const [counts] = await store.sql<{ events: bigint; without: bigint; streams: bigint }>(
     `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM events WHERE hash IS NULL) AS without,

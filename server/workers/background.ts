@@ -12,6 +12,7 @@ import { listenForAppends, onAppended } from "./wakeup";
 import { allProjections, asyncProjections } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
 import { resolveSigningKey } from "../audit/signingKey";
+import { fileWitness, witnessFileFor } from "../audit/witness";
 import { runSealerLoop } from "./sealer";
 
 export type BackgroundWork = {
@@ -66,7 +67,7 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
   if (signingKey) {
     loops.push({
       name: "audit sealer",
-      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log }),
+      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db.location) }),
     });
   }
   return loops;

@@ -1,19 +1,28 @@
 // The audit sealer: like a projection it follows the global log in commit order, and seals what
 // is new into signed checkpoints (server/eventStore/integrity.ts). Several may run: a seal's
 // number is its primary key, so only one of two racing sealers writes each seal.
+// Each seal is witnessed outside the database (server/audit/witness.ts): in the witness file,
+// and in the server's log ("audit seal": its number, range and chain hash, nothing of any event).
 import type { KeyObject } from "node:crypto";
-import { sealLog, type Store } from "../eventStore";
+import { sealLog, SealWitnessError, type Store, type WitnessStore } from "../eventStore";
+import { componentLogger } from "../log";
 
-export type SealerOptions = { signal: AbortSignal; everyMs: number; log?: (line: string) => void };
+export type SealerOptions = { signal: AbortSignal; everyMs: number; log?: (line: string) => void; witness?: WitnessStore };
 
 export async function runSealerLoop(store: Store, key: KeyObject, options: SealerOptions): Promise<void> {
   const log = options.log ?? (() => {});
+  const logger = componentLogger("audit");
   while (!options.signal.aborted) {
     try {
-      const { sealed, seals } = await sealLog(store, key);
+      const { sealed, seals } = await sealLog(store, key, {
+        ...(options.witness ? { witness: options.witness } : {}),
+        onSeal: (seal) => logger.info({ seq: seal.seq, to: seal.to, chainHash: seal.chainHash, keyId: seal.keyId }, "audit seal"),
+      });
       if (seals > 0) log(`audit: sealed ${sealed} events in ${seals} seal${seals === 1 ? "" : "s"}`);
     } catch (error) {
-      log(`audit: sealing failed (${(error as Error).name})`);
+      // Seals the witness saw are gone or changed: nothing more is signed until someone looks.
+      if (error instanceof SealWitnessError) logger.error({ reason: error.message }, "audit sealing stopped: run npm run audit:verify");
+      else log(`audit: sealing failed (${(error as Error).name})`);
     }
     await pause(options.everyMs, options.signal);
   }
