@@ -5,7 +5,10 @@ import pg from "pg";
 
 export const appGroupRole = "emr_app";
 
-/** Creates (once per server) a LOGIN role that is a member of emr_app. Safe to race. */
+/**
+ * Creates (once per server) a LOGIN role that is a member of emr_app, and lets it connect to the
+ * owner URL's database (PUBLIC may not: migration 20261205010000). Safe to race.
+ */
 export async function ensureAppLoginRole(ownerUrl: string, loginRole: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loginRole)) throw new Error(`not a plain role name: ${loginRole}`);
   const client = new pg.Client({ connectionString: ownerUrl });
@@ -18,6 +21,19 @@ export async function ensureAppLoginRole(ownerUrl: string, loginRole: string): P
         END IF;
       EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
       END $$`);
+  } finally {
+    await client.end();
+  }
+  await grantConnect(ownerUrl, loginRole);
+}
+
+/** As the owner: lets `role` connect to the owner URL's database. */
+export async function grantConnect(ownerUrl: string, role: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error(`not a plain role name: ${role}`);
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), '${role}'); END $$`);
   } finally {
     await client.end();
   }

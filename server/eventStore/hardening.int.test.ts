@@ -42,6 +42,26 @@ describePostgres("the app's database role cannot rewrite history", () => {
     expect(rows[0]!.owner).not.toBe(rows[0]!.user);
   });
 
+  it("lets only the logins granted it connect: another install's login, a member of emr_app too, cannot", async () => {
+    const owner = new pg.Client({ connectionString: pgOwnerUrl! });
+    await owner.connect();
+    const other = `emr_other_install_${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      const { rows } = await owner.query<{ public_connect: boolean; app_connect: boolean }>(
+        `SELECT has_database_privilege('public', current_database(), 'CONNECT') AS public_connect,
+                has_database_privilege($1, current_database(), 'CONNECT') AS app_connect`,
+        [new URL(pgUrl!).username],
+      );
+      expect(rows[0]).toEqual({ public_connect: false, app_connect: true });
+      await owner.query(`CREATE ROLE ${other} LOGIN IN ROLE emr_app`);
+      const stranger = new pg.Client({ connectionString: Object.assign(new URL(pgOwnerUrl!), { username: other, password: "" }).toString() });
+      await expect(stranger.connect()).rejects.toThrow(/permission denied for database/);
+    } finally {
+      await owner.query(`DROP ROLE IF EXISTS ${other}`).catch(() => undefined);
+      await owner.end();
+    }
+  });
+
   it.each([
     ["ALTER TABLE events DISABLE TRIGGER ALL"],
     ["ALTER TABLE events DISABLE TRIGGER events_no_update_delete"],

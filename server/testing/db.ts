@@ -3,7 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { openDatabase, type Database } from "../db/client";
 import { migrate } from "../db/migrate";
-import { urlAsUser } from "../db/roles";
+import { grantConnect, urlAsUser } from "../db/roles";
 
 export type TestDbKind = "postgresql" | "embedded";
 
@@ -93,6 +93,7 @@ export async function openFreshPostgresDatabase(poolMax = 10): Promise<{ db: Dat
   const owner = await openDatabase({ url: url.toString(), poolMax: 1 });
   await migrate(owner);
   await owner.close();
+  await grantConnect(url.toString(), new URL(pgUrl).username);
   const db = await openDatabase({ url: urlAsUser(url.toString(), new URL(pgUrl).username), poolMax });
   return {
     db,
