@@ -11,7 +11,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { openDatabase } from "../db/client";
-import { env } from "../db/env";
+import { env, withoutAppSecrets } from "../db/env";
 import { storeFor } from "../api/context";
 import { sealLog, verifyLog } from "../eventStore";
 import { resolveSigningKey } from "../audit/signingKey";
@@ -41,6 +41,8 @@ function parseArgs(argv: readonly string[]): { publicKey?: string; witnesses: st
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  // An auditor runs this: it reads hashes and seals, never a payload, so no app secret.
+  withoutAppSecrets();
   const e = env();
   // The files named first: a missing one stops here, before a development key is made.
   const publicKey = args.publicKey === undefined ? null : createPublicKey(readFileSync(args.publicKey, "utf8"));

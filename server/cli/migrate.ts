@@ -1,10 +1,12 @@
 // npm run db:migrate: applies pending migrations as the owner (MIGRATION_DATABASE_URL, else
 // DATABASE_URL), or to the embedded database.
 import { openDatabase } from "../db/client";
-import { env } from "../db/env";
+import { env, withoutAppSecrets } from "../db/env";
 import { migrate } from "../db/migrate";
 
 async function main() {
+  // The schema's owner runs this, not the app: neither the session secret nor the PHI key.
+  withoutAppSecrets();
   const e = env();
   const db = await openDatabase({ url: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 1 });
   try {
@@ -20,7 +22,7 @@ main().catch((error: unknown) => {
   const e = error as { message?: string; code?: string; cause?: { code?: string; originalCode?: string } };
   console.error(e.message ?? String(error));
   // 42501 insufficient_privilege: connected as the app's role, which may not change the schema.
-  if ([e.code, e.cause?.code, e.cause?.originalCode].includes("42501") || /permission denied/i.test(e.message ?? "")) {
+  if ([e.code, e.cause?.code, e.cause?.originalCode].includes("42501") || /permission denied|must be owner of/i.test(e.message ?? "")) {
     console.error(
       "db:migrate changes the schema, so it must connect as the database's owner: set MIGRATION_DATABASE_URL to the owner's URL (DATABASE_URL stays the app's role).",
     );

@@ -8,6 +8,11 @@ import { eventDefinitions } from "../domain/registry";
 import { checkSchemas, snapshotOf, type SchemaSnapshot } from "../domain/schemaRegistry";
 
 const args = process.argv.slice(2);
+const unknown = args.filter((a) => a !== "--update" && !a.startsWith("--snapshot="));
+if (unknown.length > 0) {
+  console.error(`unknown argument ${unknown[0]}\nusage: npm run schema:check [-- --update] [--snapshot=<file>]`);
+  process.exit(2);
+}
 const update = args.includes("--update");
 const file = args.find((a) => a.startsWith("--snapshot="))?.slice("--snapshot=".length) ?? join(process.cwd(), "server", "domain", "schemas.snapshot.json");
 

@@ -193,14 +193,25 @@ export class EnvError extends Error {
  * Rules across settings, checked on the raw values (so they are reported alongside the schema's
  * own problems) and outside the schema (so it stays extendable).
  */
+/**
+ * Whether this process holds the app's secrets: the console, the workers and the CLIs that read or
+ * write patient data do. A command that needs neither (db:migrate, audit:verify) says so first,
+ * so its operator (a DBA, an auditor) is not handed the session secret or the PHI master key.
+ */
+let appSecretsNeeded = true;
+export function withoutAppSecrets(): void {
+  appSecretsNeeded = false;
+  cached = undefined;
+}
+
 function crossChecks(source: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   // Never the development secret in .data/auth-secret: whoever can read that folder could forge sessions.
-  if (source.NODE_ENV === "production" && !source.BETTER_AUTH_SECRET?.trim()) {
+  if (appSecretsNeeded && source.NODE_ENV === "production" && !source.BETTER_AUTH_SECRET?.trim()) {
     problems.push("BETTER_AUTH_SECRET: required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 32`)");
   }
   // Never a generated key file in production: a dump of the disk would then hold the key too.
-  if (source.NODE_ENV === "production" && !source.PHI_MASTER_KEY?.trim()) {
+  if (appSecretsNeeded && source.NODE_ENV === "production" && !source.PHI_MASTER_KEY?.trim()) {
     problems.push("PHI_MASTER_KEY: required when NODE_ENV=production (32 bytes in base64, e.g. `openssl rand -base64 32`); it encrypts every patient's data key");
   }
   // The demo users include an admin whose password is in this repository: on a production
