@@ -3,6 +3,7 @@
 import { expect, it } from "vitest";
 import { describeEachDatabase } from "../server/testing/db";
 import { demoProviders, seedClinicalDemo } from "./demoData";
+import { demoToSeed } from "./seed";
 
 type Row = { user_id: string; stream_id: string; event_type: string };
 
@@ -38,6 +39,12 @@ describeEachDatabase("demo data", (db) => {
     const users = await db().prisma.user.findMany({ where: { id: { in: providerIds } }, select: { id: true, name: true, roles: true } });
     expect(users.map((u) => u.id).sort()).toEqual([...providerIds].sort());
     for (const u of users) expect(u.roles).toContain("clinician");
+  });
+
+  it("start-up seeds again only a demo cut short: all its patients there is done, fewer is resumed", async () => {
+    expect(await demoToSeed(db(), options.patients)).toBe(false);
+    // As a start that was killed after 6 of 9 patients left it.
+    expect(await demoToSeed(db(), options.patients + 3)).toBe(true);
   });
 
   it("a second run writes nothing", async () => {

@@ -85,6 +85,8 @@ function rng(seed: number) {
 
 /** Deterministic ids for patients, encounters, orders and commands. */
 const uuidFrom = (label: string) => uuidFromName(`emr-demo:${label}`);
+/** The i-th demo patient's id: the same in every run, so a seed cut short can be told and resumed. */
+export const demoPatientId = (i: number) => uuidFrom(`patient:${i}`);
 
 export const demoProviders = [
   { id: "demo-provider-1", name: "Dr. Maya Okonkwo", email: "m.okonkwo@provider.demo.test" },
@@ -153,7 +155,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     // registration and corrections by one provider, each encounter and its orders by the
     // encounter's provider. (One draw here, as before, so the hospital itself stays the same.)
     const registrar = r.pick(demoProviders).id;
-    const patientId = uuidFrom(`patient:${i}`);
+    const patientId = demoPatientId(i);
     const givenName = r.pick(givenNames);
     const familyName = r.pick(familyNames);
     const sex = r.chance(0.49) ? "female" : r.chance(0.96) ? "male" : r.pick(["other", "unknown"] as const);

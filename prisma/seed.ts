@@ -4,7 +4,7 @@
 import type { Database } from "../server/db/client";
 import type { Env } from "../server/db/env";
 import { seedDemoUsers } from "../server/auth/demoUsers";
-import { seedClinicalDemo } from "./demoData";
+import { demoPatientId, seedClinicalDemo } from "./demoData";
 
 function progressLine(label: string) {
   const tty = process.stdout.isTTY;
@@ -30,13 +30,27 @@ export async function seedClinical(db: Database, e: Env): Promise<void> {
   console.log(`demo data: ${result.patients} patients, ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** Start-up: demo users where allowed, and the synthetic hospital into an empty database. */
+/**
+ * Whether start-up seeds the demo: into an empty database, or again when an earlier start was
+ * stopped while seeding (its first patient is there, not all of them): the seed is deterministic
+ * and skips what is stored, so it resumes. A database of other patients is left alone.
+ */
+export async function demoToSeed(db: Database, patients: number): Promise<boolean> {
+  if ((await db.prisma.rmPatient.count()) === 0) return true;
+  const ids = Array.from({ length: patients }, (_, i) => demoPatientId(i));
+  const found = await db.prisma.rmPatient.count({ where: { patientId: { in: ids } } });
+  const begun = (await db.prisma.rmPatient.count({ where: { patientId: ids[0]! } })) > 0;
+  if (begun && found < patients) console.log(`demo data: an earlier start stopped while seeding (${found} of ${patients} patients): resuming`);
+  return begun && found < patients;
+}
+
+/** Start-up: demo users where allowed, and the synthetic hospital into an empty database (or one whose seeding was cut short). */
 export async function prepareDemo(db: Database, e: Env): Promise<void> {
   // The credentials are printed last, so they are on screen when the console is up.
   const credentials: string[] = [];
   const users = await seedDemoUsers(db, e, { log: (line) => credentials.push(line) });
   const seedPatients = e.DEMO_PATIENTS > 0 && (e.NODE_ENV !== "production" || e.SEED_DEMO_USERS === "true");
-  if (seedPatients && (await db.prisma.rmPatient.count()) === 0) await seedClinical(db, e);
+  if (seedPatients && (await demoToSeed(db, e.DEMO_PATIENTS))) await seedClinical(db, e);
   if (users.seeded) for (const line of credentials) console.log(line);
 }
 

@@ -83,6 +83,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // Started by npm start's launcher over an IPC channel: when the launcher dies (kill -9), the
+  // channel closes and the server stops too, instead of serving on, orphaned, holding the
+  // embedded database's lock so that the next npm start is refused.
+  if (process.channel) process.once("disconnect", () => stop("SIGTERM"));
   server.once("error", (error) => {
     console.error(`Cannot serve on ${hostname ?? "all interfaces"}:${port}: ${error.message}`);
     process.exit(1);

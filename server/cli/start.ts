@@ -53,7 +53,8 @@ async function main() {
   // database cannot be shared with a separate worker process. The server's instrumentation
   // (instrumentation.ts) starts it at boot. serve.ts: Next on the build, tRPC without its router.
   const server = spawn(process.execPath, serverArgs(e.PORT), {
-    stdio: "inherit",
+    // The IPC channel tells the server when this launcher is gone (serve.ts stops then).
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
     env: {
       OUTBOX_WORKER: "inline",
       ...process.env,
