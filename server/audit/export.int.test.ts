@@ -80,7 +80,9 @@ describeEachDatabase("audit extracts", (db) => {
     const ndjson = await run({ view: "timeline", format: "ndjson", patientId });
     const lines = ndjson.text.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ rowType: "export", view: "timeline", filter: { patientId }, exportedBy: { id: officer.id } });
-    const events = lines.slice(1) as unknown as (AuditRow & { at: string; occurredAt: string })[];
+    // The last line says the extract is whole, and how many rows it holds.
+    expect(lines.at(-1)).toEqual({ rowType: "end", exportId: ndjson.exportId, rows: 4 });
+    const events = lines.slice(1, -1) as unknown as (AuditRow & { at: string; occurredAt: string })[];
     // Every field of every row survives the CSV round trip.
     expect(rows.map((r) => [r.id, r.at, r.what, r.patient_name, r.reason, r.details, r.record, r.version])).toEqual(
       events.map((e) => [e.id, e.at, e.what, e.patientName ?? "", e.reason ?? "", e.details ?? "", e.record ?? "", String(e.version)]),
@@ -145,7 +147,7 @@ describeEachDatabase("audit extracts", (db) => {
   it("exports the event log, the access log and the review list; each extract is recorded with its filter and the patients in it", async () => {
     const patientId = await record();
     const events = await run({ view: "events", format: "ndjson", streamId: `patient-${patientId}` });
-    expect(events.text.trimEnd().split("\n")).toHaveLength(1 + 2);
+    expect(events.text.trimEnd().split("\n")).toHaveLength(1 + 2 + 1);
     const access = await run({ view: "access", format: "csv", patientId });
     const accessRows = (parse(access.text, { columns: true }) as Record<string, string>[]).filter((r) => r.row_type === "access");
     expect(accessRows.length).toBeGreaterThan(0);
@@ -182,7 +184,7 @@ describeEachDatabase("audit extracts", (db) => {
     expect(await db().prisma.auditExport.count({ where: { userId: officer.id } })).toBe(before);
     // The event log's user filter may name a system actor, which has no account: an empty extract.
     const events = await run({ view: "events", format: "ndjson", userId: "system:no-such-job" });
-    expect(events.text.trimEnd().split("\n")).toHaveLength(1);
+    expect(events.text.trimEnd().split("\n").map((l) => JSON.parse(l) as { rowType: string; rows?: number })).toMatchObject([{ rowType: "export" }, { rowType: "end", rows: 0 }]);
   });
 
   it("reads filters from a query string and refuses bad ones with the field's name", () => {

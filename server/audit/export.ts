@@ -388,9 +388,15 @@ export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: Ex
   }
   if (format === "ndjson") {
     yield `${JSON.stringify({ rowType: "export", ...header })}\n`;
+    let rows = 0;
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      rows += next.value.length;
       yield next.value.map((row) => JSON.stringify(row)).join("\n") + "\n";
     }
+    // The last line says the extract is whole: a download cut short between two lines (a closed
+    // connection, a server stopped) would otherwise read as a complete, shorter extract. CSV
+    // ends with its seal record and a Bundle with its closing bracket, to the same end.
+    yield `${JSON.stringify({ rowType: "end", exportId: header.exportId, rows })}\n`;
     return;
   }
   // FHIR: a collection Bundle written as it streams; the seal rides in the Bundle's meta.
