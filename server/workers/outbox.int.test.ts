@@ -195,7 +195,10 @@ describe("outbox drain [embedded]", () => {
     const row = await outboxRow(db, id!);
     expect(row).toMatchObject({ attempts: 0, processed_at: null, last_error: null });
     expect(row.next_retry_at.getTime()).toBeLessThanOrEqual(Date.now());
-    expect(await drainOutbox({ store: storeOf(db), handlers: new Map() }, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ published: 1 });
+    // Delivered once the bus is back. (An earlier test's failed row may fall due meanwhile on a
+    // slow machine, so the count is this row's, not the drain's.)
+    expect((await drainOutbox({ store: storeOf(db), handlers: new Map() }, { batchSize: 10, maxAttempts: 5 })).published).toBeGreaterThanOrEqual(1);
+    expect((await outboxRow(db, id!)).processed_at).not.toBeNull();
   });
 });
 

@@ -30,7 +30,7 @@ describeEachDatabase("projections procedures", (db) => {
       await sleep(50);
       progress = await api.projections.rebuildProgress({ rebuildId });
     }
-    expect(progress).toMatchObject({ status: "finished", percent: 100, reason: "after the duration fix", etaSeconds: null });
+    expect(progress, `rebuild error: ${progress.error}`).toMatchObject({ status: "finished", percent: 100, reason: "after the duration fix", etaSeconds: null });
     expect(await codeOf(api.projections.cancelRebuild({ rebuildId }))).toBe("PRECONDITION_FAILED");
     // Let a second rebuild started above end before the database closes.
     for (let i = 0; i < 200; i++) {
