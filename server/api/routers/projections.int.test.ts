@@ -2,11 +2,28 @@
 // progress to the end, and the refusals (bad input, unknown projection, second rebuild, late cancel).
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../db/client";
 import { callerFor, codeOf } from "../../testing/caller";
-import { describeEachDatabase } from "../../testing/db";
+import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../../testing/db";
 
-describeEachDatabase("projections procedures", (db) => {
+// A database of its own on PostgreSQL too: a rebuild reads the whole log, and the run's shared
+// database holds whatever the other test files left in it, written while this one runs.
+for (const kind of ["embedded", "postgresql"] as const) describe.skipIf(kind === "postgresql" && !pgUrl)(`projections procedures [${kind}, a database of its own]`, () => {
+  let database: Database | undefined;
+  let drop = async () => {};
+  beforeAll(async () => {
+    if (kind === "embedded") {
+      database = await openTestDatabase("embedded");
+      drop = () => database!.close();
+    } else {
+      const fresh = await openFreshPostgresDatabase(4);
+      database = fresh.db;
+      drop = fresh.drop;
+    }
+  });
+  afterAll(async () => drop());
+  const db = () => database!;
   it("lists every projection with its status, rebuilds one to the end, and refuses what it must", async () => {
     const api = callerFor(db(), ["admin"]);
     const list = await api.projections.list();
