@@ -38,8 +38,9 @@ export async function seedClinical(db: Database, e: Env): Promise<void> {
 export async function demoToSeed(db: Database, patients: number): Promise<boolean> {
   if ((await db.prisma.rmPatient.count()) === 0) return true;
   const ids = Array.from({ length: patients }, (_, i) => demoPatientId(i));
-  const found = await db.prisma.rmPatient.count({ where: { patientId: { in: ids } } });
-  const begun = (await db.prisma.rmPatient.count({ where: { patientId: ids[0]! } })) > 0;
+  const stored = await db.prisma.rmPatient.findMany({ where: { patientId: { in: ids } }, select: { patientId: true } });
+  const found = stored.length;
+  const begun = stored.some((p) => p.patientId === ids[0]);
   if (begun && found < patients) console.log(`demo data: an earlier start stopped while seeding (${found} of ${patients} patients): resuming`);
   return begun && found < patients;
 }

@@ -31,7 +31,11 @@ export function parseWitness(text: string, source: string): SealWitness {
   } catch {
     throw new Error(`${source}: not JSON`);
   }
-  const w = value as Partial<SealWitness> & { seal?: Partial<SealWitness> };
+  return witnessFrom(value, source);
+}
+
+function witnessFrom(value: unknown, source: string): SealWitness {
+  const w = (value ?? {}) as Partial<SealWitness> & { seal?: Partial<SealWitness> };
   const seal = w.seal && typeof w.seal === "object" ? w.seal : w;
   if (!Number.isSafeInteger(seal.seq) || (seal.seq ?? 0) < 1 || typeof seal.to !== "string" || typeof seal.chainHash !== "string" || !/^[0-9a-f]{64}$/.test(seal.chainHash)) {
     throw new Error(`${source}: not a seal witness (seq, to and a 64-digit hex chainHash)`);
@@ -57,7 +61,7 @@ function readFile(file: string): WitnessFile {
   }
   const seals = (value as Partial<WitnessFile>).seals;
   if (!seals || typeof seals !== "object") throw new Error(`${file}: not a seal witness file`);
-  return { version: 1, seals: Object.fromEntries(Object.entries(seals).map(([where, w]) => [where, parseWitness(JSON.stringify(w), file)])) };
+  return { version: 1, seals: Object.fromEntries(Object.entries(seals).map(([where, w]) => [where, witnessFrom(w, file)])) };
 }
 
 /** The witness of the database at `location` in `file`, or null when it has none yet. */

@@ -21,11 +21,13 @@ export async function ensureAppLoginRole(ownerUrl: string, loginRole: string): P
         END IF;
       EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
       END $$`);
+    await client.query(grantConnectSql(loginRole));
   } finally {
     await client.end();
   }
-  await grantConnect(ownerUrl, loginRole);
 }
+
+const grantConnectSql = (role: string) => `DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), '${role}'); END $$`;
 
 /** As the owner: lets `role` connect to the owner URL's database. */
 export async function grantConnect(ownerUrl: string, role: string): Promise<void> {
@@ -33,7 +35,7 @@ export async function grantConnect(ownerUrl: string, role: string): Promise<void
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
-    await client.query(`DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), '${role}'); END $$`);
+    await client.query(grantConnectSql(role));
   } finally {
     await client.end();
   }

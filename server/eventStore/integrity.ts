@@ -128,12 +128,10 @@ export async function sealLog(
   let witnessed = options.witness?.read() ?? null;
   if (witnessed) {
     // Never sign on top of a history whose earlier seals are gone or changed: the next seal
-    // would vouch for whatever replaced them.
-    const [problem] = await witnessProblems(store, [witnessed]);
-    if (problem) throw new SealWitnessError(problem.message);
-    // Passed, yet not in the database as witnessed: the witness of an earlier database here.
-    const [held] = await store.sql<{ chain_hash: Uint8Array }>(`SELECT chain_hash FROM audit_seals WHERE seq = $1`, [witnessed.seq]);
-    if (!held || hex(held.chain_hash) !== witnessed.chainHash) witnessed = null;
+    // would vouch for whatever replaced them. A witness of an earlier database here is dropped.
+    const found = await witnessFinding(store, witnessed);
+    if (found !== "held" && found !== "earlier") throw new SealWitnessError(found);
+    if (found === "earlier") witnessed = null;
   }
   for (let n = 0; n < (options.maxSeals ?? 100); n++) {
     const last = await lastSeal(store);
@@ -168,7 +166,7 @@ export async function sealLog(
     const last = await lastSeal(store);
     if (last && Number(last.seq) > (witnessed?.seq ?? 0)) {
       const checkpoint = toCheckpoint(last);
-      if (keyIdOf(key) === checkpoint.keyId && verify(null, Buffer.from(checkpoint.signedText), createPublicKey(key), Buffer.from(checkpoint.signature, "base64"))) {
+      if (keyId === checkpoint.keyId && verify(null, Buffer.from(checkpoint.signedText), createPublicKey(key), Buffer.from(checkpoint.signature, "base64"))) {
         options.witness.write({ seq: checkpoint.seq, to: checkpoint.to, chainHash: checkpoint.chainHash, keyId: checkpoint.keyId, signedAt: new Date().toISOString() });
       }
     }
@@ -184,33 +182,28 @@ export class SealWitnessError extends Error {
   override readonly name = "SealWitnessError";
 }
 
-/** Each witnessed seal the database does not hold as witnessed, in words. */
-async function witnessProblems(store: Store, witnesses: readonly SealWitness[]): Promise<{ witness: SealWitness; message: string }[]> {
-  const problems: { witness: SealWitness; message: string }[] = [];
-  for (const w of witnesses) {
-    const [row] = await store.sql<SealRow>(
-      `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
-         FROM audit_seals WHERE seq = $1`,
-      [w.seq],
-    );
-    const signed = `seal ${w.seq}${w.signedAt ? `, signed ${w.signedAt}` : ""} (to ${w.to}, chain ${w.chainHash.slice(0, 16)}…)`;
-    const differs = !row || hex(row.chain_hash) !== w.chainHash || checkpointText(row.to_xid, row.to_position) !== w.to;
-    if (!differs) continue;
-    if (w.signedAt) {
-      // The sealer's own witness of a database at this location that held events when it signed:
-      // a database with no event recorded by then is a new one there (a demo reset, a restore
-      // of nothing), whose sealer starts a witness of its own.
-      const [held] = await store.sql<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM events WHERE recorded_at <= $1::timestamptz) AS any`, [w.signedAt]);
-      if (!held?.any) continue;
-    }
-    problems.push({
-      witness: w,
-      message: !row
-        ? `${signed} is witnessed outside the database but no longer in it: seals were deleted, and what they covered may have been rewritten`
-        : `${signed} is witnessed outside the database, and the database's seal ${w.seq} differs from it: seals were replaced`,
-    });
+/**
+ * What the database holds of a witnessed seal: "held" as witnessed; "earlier" when the witness is
+ * of an earlier database at this place; otherwise what is wrong, in words.
+ */
+async function witnessFinding(store: Store, w: SealWitness): Promise<"held" | "earlier" | string> {
+  const [row] = await store.sql<SealRow>(
+    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
+       FROM audit_seals WHERE seq = $1`,
+    [w.seq],
+  );
+  if (row && hex(row.chain_hash) === w.chainHash && checkpointText(row.to_xid, row.to_position) === w.to) return "held";
+  if (w.signedAt) {
+    // The sealer's own witness of a database at this location that held events when it signed:
+    // a database with no event recorded by then is a new one there (a demo reset, a restore
+    // of nothing), whose sealer starts a witness of its own.
+    const [held] = await store.sql<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM events WHERE recorded_at <= $1::timestamptz) AS any`, [w.signedAt]);
+    if (!held?.any) return "earlier";
   }
-  return problems;
+  const signed = `seal ${w.seq}${w.signedAt ? `, signed ${w.signedAt}` : ""} (to ${w.to}, chain ${w.chainHash.slice(0, 16)}…)`;
+  return !row
+    ? `${signed} is witnessed outside the database but no longer in it: seals were deleted, and what they covered may have been rewritten`
+    : `${signed} is witnessed outside the database, and the database's seal ${w.seq} differs from it: seals were replaced`;
 }
 
 export type IntegrityProblem =
@@ -248,7 +241,10 @@ export async function verifyLog(
   // Seals known outside the database first: without them, a log whose seals were all deleted
   // reads as one never sealed.
   const witnesses = options.witnesses ?? [];
-  for (const { witness, message } of await witnessProblems(store, witnesses)) problems.push({ kind: "seal", seq: witness.seq, from: null, to: witness.to, message });
+  for (const witness of witnesses) {
+    const found = await witnessFinding(store, witness);
+    if (found !== "held" && found !== "earlier") problems.push({ kind: "seal", seq: witness.seq, from: null, to: witness.to, message: found });
+  }
 
   const [counts] = await store.sql<{ events: bigint; without: bigint; streams: bigint }>(
     `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM events WHERE hash IS NULL) AS without,
