@@ -2,7 +2,7 @@
 // build, migrate, seed synthetic demo data into an empty database, then serve on :3000 (PORT)
 // with serve.ts (Next, and the tRPC endpoint without Next's router).
 // The database is closed before Next opens it: the embedded PGlite must be owned by one process
-// at a time. Nothing is built, migrated or seeded when a setting is bad.
+// at a time, and its lock is handed to the server rather than let go. Nothing is built, migrated or seeded when a setting is bad.
 import { spawn } from "node:child_process";
 import { ensureBuild, serverArgs } from "./build";
 import { ensureMigrated, openDatabase } from "../db/client";
@@ -28,6 +28,7 @@ async function main() {
   ensureBuild();
 
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
+  let handedOver: Record<string, string>;
   try {
     console.log(db.mode === "postgresql" ? `database: PostgreSQL ${db.location}` : `database: embedded PGlite at ${db.location}`);
     // The migrator tells each migration it applies now; its status lists every applied one.
@@ -45,6 +46,9 @@ async function main() {
     await checkMasterKeys(db.sql, defaultKeyRing());
     await prepareDemo(db, e);
     await logProjectionVersions(db.prisma, allProjections, (line) => console.log(line));
+    // The embedded database's lock passes to the server without a moment unheld, in which
+    // another process (a CLI, a second npm start) could open the folder and stop the server's boot.
+    handedOver = db.handOverLock();
   } finally {
     await db.close();
   }
@@ -58,6 +62,7 @@ async function main() {
     env: {
       OUTBOX_WORKER: "inline",
       ...process.env,
+      ...handedOver,
       BETTER_AUTH_SECRET: secret,
       PHI_MASTER_KEY: phiMasterKey,
       ...(signingKey ? { AUDIT_SIGNING_KEY: signingKey } : {}),

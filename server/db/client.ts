@@ -36,6 +36,12 @@ export type Database = {
   holdSession(): Promise<HeldSession>;
   /** The pool's connections and the requests waiting for one (PostgreSQL); null for the embedded database. */
   poolState(): PoolState | null;
+  /**
+   * For a child process about to take over this database (npm start's server): the embedded
+   * database's lock stays held past close() and the child takes it over with the environment
+   * returned, so no other process opens the folder in between. Nothing for PostgreSQL.
+   */
+  handOverLock(): Record<string, string>;
   close(): Promise<void>;
 };
 
@@ -234,6 +240,7 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
         await client.end();
       }
     },
+    handOverLock: () => ({}),
     async close() {
       await sessions.closeAll();
       await prisma.$disconnect();
@@ -271,6 +278,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
         exec: async (script) => void (await client.exec(script)),
       });
     },
+    handOverLock: () => lock?.handOver() ?? {},
     async close() {
       await sessions.closeAll();
       await prisma.$disconnect();

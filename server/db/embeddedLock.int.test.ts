@@ -1,13 +1,13 @@
 // One process per embedded database folder: a second opener is refused with a message naming
 // the holder, in this process and from another one, and a lock left by a killed process is
 // taken over.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "./client";
-import { EmbeddedDatabaseLockedError, lockEmbeddedDatabase } from "./embeddedLock";
+import { embeddedDatabaseHolder, EmbeddedDatabaseLockedError, HANDED_OVER_LOCK_ENV, lockEmbeddedDatabase } from "./embeddedLock";
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -23,7 +23,7 @@ afterEach(() => {
 });
 
 /** Another process that takes the folder's lock, says so, and keeps it until killed. */
-function holder(dataDir: string): Promise<ChildProcess> {
+function holder(dataDir: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   const script = join(dataDir, "..", "holder.ts");
   writeFileSync(
     script,
@@ -32,7 +32,7 @@ function holder(dataDir: string): Promise<ChildProcess> {
      console.log("holding");
      setInterval(() => {}, 1000);`,
   );
-  const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let err = "";
@@ -140,5 +140,53 @@ describe("the embedded database has one owner", () => {
     } finally {
       lock.release();
     }
+  });
+
+  it("hands the lock to a child process (npm start's server) with no moment in which another opener gets in", { timeout: 60_000 }, async () => {
+    const dataDir = freshDir();
+    const lockPath = `${dataDir}.lock`;
+    const lock = lockEmbeddedDatabase(dataDir);
+    const env = lock.handOver();
+    expect(env).toEqual({ [HANDED_OVER_LOCK_ENV]: lockPath });
+    // Released by the launcher (its database closed) before the child runs: still held, by the launcher.
+    lock.release();
+    expect(JSON.parse(readFileSync(lockPath, "utf8")).pid).toBe(process.pid);
+    const child = await holder(dataDir, env);
+    // The child took it over: it names the child now, and nobody else gets it.
+    expect(JSON.parse(readFileSync(lockPath, "utf8")).pid).toBe(child.pid);
+    expect(() => lockEmbeddedDatabase(dataDir)).toThrow(`in use by process ${child.pid}`);
+    expect(embeddedDatabaseHolder(dataDir)).toContain(`process ${child.pid}`);
+
+    // The handed-over environment is no key for another process: a grandchild, or any process
+    // whose parent does not hold the lock, is refused as before.
+    const stranger = await holder(dataDir, env).then(
+      () => null,
+      (error: unknown) => error as Error,
+    );
+    expect(stranger?.message).toContain(`in use by process ${child.pid}`);
+
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const again = lockEmbeddedDatabase(dataDir);
+    again.release();
+    expect(existsSync(lockPath)).toBe(false);
+  });
+
+  it("removes a handed-over lock at exit when the child never took it", () => {
+    const dataDir = freshDir();
+    const lockPath = `${dataDir}.lock`;
+    const script = join(dataDir, "..", "launcher.ts");
+    writeFileSync(
+      script,
+      `import { existsSync } from "node:fs";
+       import { lockEmbeddedDatabase } from ${JSON.stringify(join(process.cwd(), "server/db/embeddedLock.ts"))};
+       const lock = lockEmbeddedDatabase(${JSON.stringify(dataDir)});
+       lock.handOver();
+       lock.release();
+       console.log(existsSync(${JSON.stringify(lockPath)}) ? "held after release" : "gone after release");`,
+    );
+    const run = spawnSync(process.execPath, ["--import", "tsx", script], { cwd: process.cwd(), encoding: "utf8" });
+    expect(run.stdout.trim(), run.stderr).toBe("held after release");
+    expect(existsSync(lockPath)).toBe(false);
   });
 });

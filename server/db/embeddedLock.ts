@@ -7,7 +7,7 @@
 // beside it, then hard-linked into place, so nobody reads a half-written one and takes it for a
 // crash), and a stale lock is removed only under a short take-over guard, after checking that it
 // is still the same stale lock (another opener may have replaced it with a live one meanwhile).
-import { closeSync, linkSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 
@@ -145,7 +145,26 @@ function commandOf(): string {
   return npm && npm !== "npx" ? `npm run ${npm}: ${script}` : script || "node";
 }
 
-export type EmbeddedLock = { path: string; release(): void };
+export type EmbeddedLock = {
+  path: string;
+  release(): void;
+  /**
+   * Keeps the lock past release() for a child process this one is about to start (npm start's
+   * launcher hands the folder to the server it spawns): the environment to give the child, whose
+   * first lock of the folder then takes this one over instead of being refused. Until it does,
+   * the lock names this process, so nobody else gets in between; if the child never takes it,
+   * this process's exit removes it as usual.
+   */
+  handOver(): Record<string, string>;
+};
+
+/** The environment variable naming a lock file handed over by the parent process. */
+export const HANDED_OVER_LOCK_ENV = "EMR_EMBEDDED_LOCK_FROM_PARENT";
+
+/** A lock this process's parent handed over to it (HANDED_OVER_LOCK_ENV), not yet taken. */
+function handedToMe(path: string, held: LockInfo | null): boolean {
+  return held !== null && process.env[HANDED_OVER_LOCK_ENV] === path && held.pid === process.ppid && held.host === hostname();
+}
 
 /**
  * The lock file of a folder, by the folder's real path: a symbolic link to the folder, or any
@@ -185,8 +204,9 @@ function inUseMessage(dataDir: string, held: LockInfo): string {
  */
 export function embeddedDatabaseHolder(dataDir: string): string | null {
   if (dataDir.startsWith("memory://")) return null;
-  const held = readLock(lockPathOf(dataDir));
-  if (!held || (held.pid === process.pid && held.host === hostname())) return null;
+  const path = lockPathOf(dataDir);
+  const held = readLock(path);
+  if (!held || (held.pid === process.pid && held.host === hostname()) || handedToMe(path, held)) return null;
   return alive(held) ? inUseMessage(dataDir, held) : null;
 }
 
@@ -215,28 +235,53 @@ export function lockEmbeddedDatabase(dataDir: string, hooks: LockTestHooks = {})
       if (held && held.pid === process.pid && held.host === mine.host && (held.started === null || mine.started === null || held.started === mine.started)) {
         throw new EmbeddedDatabaseLockedError(`The embedded database at ${dataDir} is already open in this process`);
       }
+      if (handedToMe(path, held)) {
+        // The parent's lock, handed to this process: rewritten in one step to name it (a
+        // reader sees the parent's or this one's, both alive), once.
+        const staged = `${path}.${process.pid}.new`;
+        writeFileSync(staged, JSON.stringify(mine), { mode: 0o600 });
+        renameSync(staged, path);
+        delete process.env[HANDED_OVER_LOCK_ENV];
+        return heldLock(path);
+      }
       if (held && alive(held)) throw new EmbeddedDatabaseLockedError(inUseMessage(dataDir, held));
       // Stale (its process is gone) or unreadable (a crash while writing it): take it over.
       hooks.afterJudgedStale?.();
       removeStale(path, raw);
       continue;
     }
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      process.off("exit", release);
-      const held = readLock(path);
-      if (held?.pid === process.pid) {
-        try {
-          unlinkSync(path);
-        } catch {
-          // Already gone.
-        }
-      }
-    };
-    process.on("exit", release);
-    return { path, release };
+    return heldLock(path);
   }
   throw new EmbeddedDatabaseLockedError(`Could not take the lock ${path} of the embedded database at ${dataDir}`);
+}
+
+/** The lock file at `path`, which names this process: removed on release() or at exit. */
+function heldLock(path: string): EmbeddedLock {
+  let released = false;
+  let handedOver = false;
+  const remove = () => {
+    if (released) return;
+    released = true;
+    process.off("exit", remove);
+    // Only while it names this process: a child that took it over owns it now.
+    const held = readLock(path);
+    if (held?.pid === process.pid) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  process.on("exit", remove);
+  return {
+    path,
+    release: () => {
+      if (!handedOver) remove();
+    },
+    handOver: () => {
+      handedOver = true;
+      return { [HANDED_OVER_LOCK_ENV]: path };
+    },
+  };
 }
