@@ -100,4 +100,25 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await expect(page.getByTestId("chart-readers").getByTestId("reader").filter({ hasText: "Casey Clinician" })).toContainText("opened the chart");
   await expect(page.getByTestId("access-row").filter({ hasText: "Casey Clinician" }).first()).toContainText("opened the chart");
   await page.screenshot({ path: `${shots}/7-access-log.png`, fullPage: true });
+  await signOut(page);
+
+  // Someone who is both clinician and compliance breaks the glass: the review list shows the
+  // access to them, but another compliance officer reviews it (the server refuses their own).
+  const both = { email: `night-lead-${tag}@example.test`, name: `Rowan Nightlead ${tag}`, password: `night-lead-pass-${tag}-2026` };
+  await signIn(page, "admin@demo.test", "Alex Admin");
+  const made = await call<{ enrolment: { token: string } }>(page, "users.create", { email: both.email, name: both.name, roles: ["clinician", "compliance"] });
+  await signOut(page);
+  await page.goto("/sign-in");
+  await call(page, "enrolment.complete", { token: made.enrolment.token, password: both.password });
+  await signIn(page, both.email, both.name, both.password);
+  await page.goto(`/patients/${patientId}`);
+  await page.getByTestId("break-glass").getByLabel("Reason for access").fill("Night lead checking the escalation plan for the ward");
+  await page.getByTestId("break-glass").getByRole("button", { name: "Record reason and open the chart" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(`Iris ${family}`);
+  await page.goto("/audit/emergency");
+  const own = page.getByTestId("emergency-access").filter({ hasText: both.name });
+  await expect(own.getByTestId("own-access")).toHaveText("Your own access: another compliance officer reviews it.");
+  await expect(own.getByTestId("grant-use")).toHaveText("opened the chart once");
+  await expect(own.getByRole("button", { name: "Review…" })).toHaveCount(0);
+  await page.screenshot({ path: `${shots}/8-own-access.png`, fullPage: true });
 });
