@@ -6,15 +6,36 @@ import { patientDecider } from "../domain/patient/decider";
 import { patientStream, encounterStream, orderStream } from "../domain/streams";
 import { keyRingOf } from "../eventStore/protect";
 import { prismaRunner, type Db, type InlineProjector, type Store } from "../eventStore";
-import { InvariantError } from "../errors";
+import { ConcurrencyError, InvariantError } from "../errors";
 import { projectPatient } from "../projections/clinical";
 import { maskPatientRows } from "../projections/erasure";
 import { runCommand } from "./commands";
 import type { SessionUser } from "./context";
 
 /**
- * An encounter's or order's inline projection, refused when its patient has been erased. Their
- * streams are not the patient's, so optimistic concurrency does not order them after
+ * The records other than its own that a command was decided on, as loaded before its
+ * transaction: the patient (an order's allergy check, active or not) and the order's encounter
+ * (completed or not), with their versions then.
+ */
+export type DecidedOn = { patientVersion: number; encounter?: { id: string; version: number } | null };
+
+/** A command decided on a patient or encounter that changed before its events could commit. */
+export class StaleFactsError extends Error {
+  override readonly name = "StaleFactsError";
+  constructor(
+    readonly streamId: string,
+    readonly loadedVersion: number,
+    readonly currentVersion: number,
+  ) {
+    super(`Stream ${streamId} changed while the command was decided: loaded version ${loadedVersion}, now ${currentVersion}`);
+  }
+}
+
+/**
+ * An encounter's or order's inline projection, refused when its patient has been erased, or
+ * when the patient or encounter it was decided on has changed since it was loaded.
+ *
+ * Their streams are not the patient's, so optimistic concurrency does not order them after
  * PatientErased, and a process whose key ring still holds the patient's key would seal and
  * project as if nothing had happened: its projection rewrote the masked row with the order's
  * description and result in clear. The patient's read-model row is the lock both sides take:
@@ -22,19 +43,55 @@ import type { SessionUser } from "./context";
  * projection touches a row. Taken first, the erasure waits for this write to commit and masks
  * it; taken second, this waits for the erasure to commit, then sees it and refuses, and the
  * transaction (events included) rolls back.
+ *
+ * A decision is ordered after the facts it read the same way, on the stream rows of the patient
+ * and encounter it was decided on (stream_versions_for_share, FOR SHARE): an append to them in
+ * flight (an allergy recorded, the patient made inactive, the encounter completed) is waited
+ * for, and a version other than the one decided on refuses with StaleFactsError, rolling the
+ * whole transaction back (onFreshFacts decides again on fresh facts). Taken first, the lock
+ * holds that append back until this commits. Without it, a medication order placed as a
+ * penicillin allergy was recorded committed after the allergy, unchecked, and an order was
+ * added to an encounter completed first.
  */
-export function refusingErased<S extends { status: string }>(project: InlineProjector<S>): InlineProjector<S> {
+export function refusingErased<S extends { status: string }>(project: InlineProjector<S>, decidedOn?: DecidedOn): InlineProjector<S> {
   return async (tx, change) => {
     const patientId = "patientId" in change.state ? (change.state.patientId as string) : null;
+    const run = prismaRunner(tx);
+    if (decidedOn) {
+      const loaded = new Map<string, number>();
+      if (patientId) loaded.set(patientStream(patientId), decidedOn.patientVersion);
+      if (decidedOn.encounter) loaded.set(encounterStream(decidedOn.encounter.id), decidedOn.encounter.version);
+      const rows = await run<{ stream_id: string; version: number }>("SELECT stream_id, version FROM stream_versions_for_share($1::text[])", [[...loaded.keys()]]);
+      for (const [streamId, version] of loaded) {
+        const now = Number(rows.find((r) => r.stream_id === streamId)?.version ?? 0);
+        if (now !== version) throw new StaleFactsError(streamId, version, now);
+      }
+    }
     if (patientId) {
-      const [row] = await prismaRunner(tx)<{ erased: boolean }>(
-        "SELECT erased_at IS NOT NULL AS erased FROM rm_patients WHERE patient_id = $1::uuid FOR SHARE",
-        [patientId],
-      );
+      const [row] = await run<{ erased: boolean }>("SELECT erased_at IS NOT NULL AS erased FROM rm_patients WHERE patient_id = $1::uuid FOR SHARE", [patientId]);
       if (row?.erased) throw new InvariantError(`Patient ${patientId} was erased: nothing more can be recorded about them`, "patient.erased");
     }
     await project(tx, change);
   };
+}
+
+/** Attempts of a command whose facts keep changing under it before it gives up with a conflict. */
+const FRESH_FACTS_ATTEMPTS = 5;
+
+/**
+ * Loads the facts a command is decided on and runs it (`attempt`), again on fresh facts when
+ * they changed before it committed (StaleFactsError); a ConcurrencyError (CONFLICT) when they
+ * keep changing.
+ */
+export async function onFreshFacts<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof StaleFactsError)) throw error;
+      if (n >= FRESH_FACTS_ATTEMPTS) throw new ConcurrencyError(error.streamId, error.loadedVersion, error.currentVersion);
+    }
+  }
 }
 
 /** Destroys a subject's data key (or records it as erased when it never had one). */

@@ -11,7 +11,7 @@ import { requireChartAccess, requireChartAccessAndRecord, requireChartWriteAcces
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
-import { refusingErased } from "../erasure";
+import { onFreshFacts, refusingErased } from "../erasure";
 
 const encounterId = z.uuid("encounter id must be a uuid");
 
@@ -26,19 +26,23 @@ export const encounterRouter = router({
       const { commandId, ...data } = input;
       await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "encounter");
-      const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);
-      const result = await runCommand(
-        ctx,
-        encounterStream(id),
-        encounterDecider,
-        {
-          type: "StartEncounter",
-          data: { ...data, encounterId: id, providerId: await providerFor(ctx, data.providerId), patient: patientCheck(patient.state) },
-          metadata: { now: new Date() },
-        },
-        // A re-sent start is the same command after the chart changed meanwhile (an allergy added).
-        { commandId, asked: { ...data, encounterId: id }, startsStream: true, project: refusingErased(projectEncounter) },
-      );
+      const providerId = await providerFor(ctx, data.providerId);
+      // Decided on the patient as loaded (active or not): decided again when it changes first.
+      const result = await onFreshFacts(async () => {
+        const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);
+        return runCommand(
+          ctx,
+          encounterStream(id),
+          encounterDecider,
+          {
+            type: "StartEncounter",
+            data: { ...data, encounterId: id, providerId, patient: patientCheck(patient.state) },
+            metadata: { now: new Date() },
+          },
+          // A re-sent start is the same command after the chart changed meanwhile (an allergy added).
+          { commandId, asked: { ...data, encounterId: id }, startsStream: true, project: refusingErased(projectEncounter, { patientVersion: patient.version }) },
+        );
+      });
       return { encounterId: id, version: result.version, repeated: result.repeated };
     }),
 

@@ -14,7 +14,7 @@ import { requireChartAccessAndRecord, requireChartWriteAccess } from "../emergen
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
-import { refusingErased } from "../erasure";
+import { onFreshFacts, refusingErased } from "../erasure";
 
 const orderId = z.uuid("order id must be a uuid");
 
@@ -29,28 +29,34 @@ export const orderRouter = router({
       const { commandId, ...data } = input;
       await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "order");
-      const [patient, encounter] = await Promise.all([
-        loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
-        data.encounterId ? loadAggregate(ctx.store, encounterStream(data.encounterId), encounterDecider) : null,
-      ]);
-      const result = await runCommand(
-        ctx,
-        orderStream(id),
-        orderDecider,
-        {
-          type: "CreateOrder",
-          data: {
-            ...data,
-            orderId: id,
-            providerId: await providerFor(ctx, data.providerId),
-            patient: patientCheck(patient.state),
-            encounter: encounter ? encounterCheck(encounter.state) : null,
+      const providerId = await providerFor(ctx, data.providerId);
+      // Decided on the patient (allergies, active) and the encounter (completed or not) as
+      // loaded: decided again when either changes before the order commits.
+      const result = await onFreshFacts(async () => {
+        const [patient, encounter] = await Promise.all([
+          loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
+          data.encounterId ? loadAggregate(ctx.store, encounterStream(data.encounterId), encounterDecider) : null,
+        ]);
+        const decidedOn = { patientVersion: patient.version, encounter: data.encounterId && encounter ? { id: data.encounterId, version: encounter.version } : null };
+        return runCommand(
+          ctx,
+          orderStream(id),
+          orderDecider,
+          {
+            type: "CreateOrder",
+            data: {
+              ...data,
+              orderId: id,
+              providerId,
+              patient: patientCheck(patient.state),
+              encounter: encounter ? encounterCheck(encounter.state) : null,
+            },
+            metadata: { now: new Date() },
           },
-          metadata: { now: new Date() },
-        },
-        // A re-sent order is the same command after the chart or the encounter changed meanwhile.
-        { commandId, asked: { ...data, orderId: id }, startsStream: true, project: refusingErased(projectOrder) },
-      );
+          // A re-sent order is the same command after the chart or the encounter changed meanwhile.
+          { commandId, asked: { ...data, orderId: id }, startsStream: true, project: refusingErased(projectOrder, decidedOn) },
+        );
+      });
       return { orderId: id, version: result.version, repeated: result.repeated };
     }),
 

@@ -1,0 +1,117 @@
+// A command decided on another record's facts commits only on those facts as they still are:
+// an order placed as the patient's allergy to it is recorded, or on an encounter as it is
+// completed, either commits before that change (in commit order and in recorded time) or is
+// decided again on the new facts (refused). refusingErased + onFreshFacts (erasure.ts), through
+// stream_versions_for_share (migration 20261206010000).
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { ConcurrencyError } from "../errors";
+import { loadAggregate } from "../eventStore";
+import { orderDecider } from "../domain/order/decider";
+import { patientCheck, patientDecider } from "../domain/patient/decider";
+import { encounterStream, orderStream, patientStream } from "../domain/streams";
+import { projectOrder } from "../projections/clinical";
+import { callerAs, contextFor, newPatient } from "../testing/caller";
+import { describeEachDatabase, describePostgres } from "../testing/db";
+import { runCommand } from "./commands";
+import type { SessionUser } from "./context";
+import { onFreshFacts, refusingErased, StaleFactsError } from "./erasure";
+
+const clinician: SessionUser = { id: "clinician-facts", email: "facts@example.test", name: "Fran Facts", roles: ["clinician"] };
+const races = 24;
+
+type Row = { stream_id: string; event_type: string; recorded_at: Date };
+
+/** The two streams' events in the log's commit order (transaction, then position). */
+async function inCommitOrder(db: () => Database, streams: string[]): Promise<Row[]> {
+  return db().sql<Row>("SELECT stream_id, event_type, recorded_at FROM events WHERE stream_id = ANY ($1::text[]) ORDER BY transaction_id, global_position", [streams]);
+}
+
+/** Whether `first` comes before `then` both in commit order and in recorded time. */
+function before(rows: Row[], first: string, then: string): boolean {
+  const a = rows.findIndex((r) => r.event_type === first);
+  const b = rows.findIndex((r) => r.event_type === then);
+  return a >= 0 && b >= 0 && a < b && rows[a]!.recorded_at.getTime() <= rows[b]!.recorded_at.getTime();
+}
+
+describePostgres("a decision commits only on the facts it read", (db) => {
+  it("a medication order and an allergy to it at the same moment: the order commits before the allergy, or is refused for it", { timeout: 180_000 }, async () => {
+    const api = await callerAs(db(), clinician);
+    const other = await callerAs(db(), clinician);
+    let refused = 0;
+    for (let i = 0; i < races; i++) {
+      const { patientId } = await api.patient.register(newPatient());
+      const [order, allergy] = await Promise.allSettled([
+        api.order.create({ patientId, kind: "medication", priority: "routine", details: { description: "Amoxicillin 500 mg" } }),
+        new Promise((r) => setTimeout(r, i % 6)).then(() =>
+          other.patient.recordAllergy({ patientId, substance: { code: "penicillin", text: "Penicillin" }, reaction: "anaphylaxis", severity: "severe", source: "patient", note: null }),
+        ),
+      ]);
+      expect(allergy.status).toBe("fulfilled");
+      if (order.status === "rejected") {
+        expect((order.reason as TRPCError).code).toBe("PRECONDITION_FAILED");
+        refused++;
+        continue;
+      }
+      const rows = await inCommitOrder(db, [patientStream(patientId), orderStream(order.value.orderId)]);
+      expect(before(rows, "OrderCreated", "AllergyRecorded"), rows.map((r) => `${r.event_type}@${r.recorded_at.toISOString()}`).join(" -> ")).toBe(true);
+    }
+    // Both outcomes happen: the race is real.
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it("an order on an encounter as it is completed: the order commits before the completion, or is refused for it", { timeout: 180_000 }, async () => {
+    const api = await callerAs(db(), clinician);
+    const other = await callerAs(db(), clinician);
+    for (let i = 0; i < races; i++) {
+      const { patientId } = await api.patient.register(newPatient());
+      const { encounterId } = await api.encounter.start({ patientId, encounterType: "outpatient", reason: "Review" });
+      const [order, completed] = await Promise.allSettled([
+        api.order.create({ patientId, encounterId, kind: "procedure", priority: "routine", details: { description: "Wound dressing" } }),
+        new Promise((r) => setTimeout(r, i % 4)).then(() => other.encounter.complete({ encounterId, expectedVersion: 1, outcome: "Seen", dischargeDisposition: "home" })),
+      ]);
+      expect(completed.status).toBe("fulfilled");
+      if (order.status === "rejected") {
+        expect((order.reason as TRPCError).code).toBe("PRECONDITION_FAILED");
+        continue;
+      }
+      const rows = await inCommitOrder(db, [encounterStream(encounterId), orderStream(order.value.orderId)]);
+      expect(before(rows, "OrderCreated", "EncounterCompleted"), rows.map((r) => `${r.event_type}@${r.recorded_at.toISOString()}`).join(" -> ")).toBe(true);
+    }
+  });
+});
+
+describeEachDatabase("a decision on stale facts", (db) => {
+  it("is refused in its transaction, nothing written, and given up as a conflict when the facts keep changing", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    const ctx = { ...contextFor(db(), clinician), user: clinician };
+    const patient = await loadAggregate(ctx.store, patientStream(patientId), patientDecider);
+    await api.patient.recordAllergy({ patientId, substance: { code: "penicillin", text: "Penicillin" }, reaction: "rash", severity: "mild", source: "patient", note: null });
+
+    const tried: string[] = [];
+    const stale = () => {
+      const orderId = randomUUID();
+      tried.push(orderStream(orderId));
+      // Decided on the chart as it was before the allergy (its version then).
+      return runCommand(
+        ctx,
+        orderStream(orderId),
+        orderDecider,
+        {
+          type: "CreateOrder",
+          data: { orderId, patientId, providerId: clinician.id, kind: "medication", priority: "routine", details: { description: "Amoxicillin 500 mg" }, patient: patientCheck(patient.state), encounter: null },
+          metadata: { now: new Date() },
+        },
+        { startsStream: true, project: refusingErased(projectOrder, { patientVersion: patient.version }) },
+      );
+    };
+    await expect(stale()).rejects.toBeInstanceOf(StaleFactsError);
+    await expect(onFreshFacts(stale)).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(tried).toHaveLength(1 + 5);
+    const [written] = await db().sql<{ events: number }>("SELECT count(*)::int AS events FROM events WHERE stream_id = ANY ($1::text[])", [tried]);
+    expect(written?.events).toBe(0);
+  });
+});
