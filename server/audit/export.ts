@@ -33,19 +33,23 @@ const patientId = z.uuid("patient id must be a uuid");
 const beforeFrom = (f: { from?: Date; to?: Date }) => !f.from || !f.to || f.from < f.to;
 
 export const exportInput = z.discriminatedUnion("view", [
-  z.object({
-    view: z.literal("events"),
-    format,
-    eventTypes: z.array(eventType).max(20).optional(),
-    streamId: text(200, { min: 1 }).optional(),
-    aggregateType: text(50, { min: 1 }).optional(),
-    userId: idText.optional(),
-    correlationId: idText.optional(),
-    occurredFrom: instant,
-    occurredTo: instant,
-    recordedFrom: instant,
-    recordedTo: instant,
-  }),
+  z
+    .object({
+      view: z.literal("events"),
+      format,
+      eventTypes: z.array(eventType).max(20).optional(),
+      streamId: text(200, { min: 1 }).optional(),
+      aggregateType: text(50, { min: 1 }).optional(),
+      userId: idText.optional(),
+      correlationId: idText.optional(),
+      occurredFrom: instant,
+      occurredTo: instant,
+      recordedFrom: instant,
+      recordedTo: instant,
+    })
+    // As audit.events refuses them: an inverted window is a mistake, not an empty extract.
+    .refine((f) => beforeFrom({ from: f.occurredFrom, to: f.occurredTo }), { message: "from must be before to", path: ["occurredTo"] })
+    .refine((f) => beforeFrom({ from: f.recordedFrom, to: f.recordedTo }), { message: "from must be before to", path: ["recordedTo"] }),
   z.object({ view: z.literal("timeline"), format, patientId, eventTypes: z.array(eventType).max(20).optional() }),
   z
     .object({ view: z.literal("access"), format, patientId: patientId.optional(), userId: idText.optional(), from: instant, to: instant })
