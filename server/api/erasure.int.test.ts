@@ -242,4 +242,22 @@ describe("erasure and the read models' rebuilds, and tamper evidence [embedded, 
     const keptRows = await db.sql<Record<string, unknown>>("SELECT json_agg(p) AS p FROM rm_patients p WHERE patient_id = $1::uuid", [kept.patientId]);
     expect(leaks(keptRows, kept.secrets).length).toBeGreaterThan(2);
   });
+
+  it("masks the same columns live as a rebuild does: a changed sex (sealed with the patient's key) reads erased in both", async () => {
+    const api = await callerAs(db, clinician);
+    const input = newPatient({ givenName: "Sam" });
+    const { patientId } = await api.patient.register({ ...input, sex: "female" });
+    await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { sex: "male" }, reason: "Corrected at the front desk" });
+    await (await callerAs(db, admin)).admin.erasePatient({ patientId, confirmMrn: input.mrn, reason: "data subject request 2026-31" });
+    // Every column but the times the rebuild sets anew.
+    const row = async () =>
+      (await db.sql<Record<string, unknown>>("SELECT to_jsonb(p) - 'updated_at' - 'erased_at' - 'registered_at' AS row FROM rm_patients p WHERE patient_id = $1::uuid", [patientId]))[0]!.row;
+    const live = await row();
+    expect(live).toMatchObject({ sex: PHI_ERASED, given_name: PHI_ERASED, active: false });
+    const store = storeOn(db, eventRegistry);
+    const result = await runRebuild(store, await startRebuild(store, "patients", { reason: "compare with live", userId: admin.id, correlationId: randomUUID() }));
+    expect(result.status, result.error ?? "").toBe("finished");
+    expect(await row()).toEqual(live);
+  });
 });
+

@@ -28,7 +28,8 @@ export function patientRow(state: Registered, version: number, at: Date) {
       givenName: PHI_ERASED,
       familyName: PHI_ERASED,
       dateOfBirth: null,
-      sex: state.sex,
+      // A change of sex is sealed with the patient's key: what a rebuild reads once it is gone.
+      sex: PHI_ERASED,
       email: null,
       phone: null,
       address: null,

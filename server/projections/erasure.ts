@@ -18,11 +18,15 @@ export const withoutErasures = <E extends FoldEvent>(events: readonly E[]): E[] 
 const masked = (column: string) => `CASE WHEN ${column} IS NULL THEN NULL ELSE '${PHI_ERASED}' END`;
 const maskedJson = (column: string) => `CASE WHEN ${column} IS NULL THEN NULL ELSE to_jsonb('${PHI_ERASED}'::text) END`;
 
-/** Each PHI-holding read model table: how its PHI columns are masked, by patient_id. */
+/**
+ * Each PHI-holding read model table: how its PHI columns are masked, by patient_id. Sex too: a
+ * change of it is sealed with the patient's key (PatientDemographicsUpdated), so a rebuild after
+ * the erasure reads it as erased, and the live row must say the same.
+ */
 export const maskStatements = {
   rm_patients: (t: string) =>
     `UPDATE ${t} SET mrn = 'ERASED-' || patient_id::text, given_name = '${PHI_ERASED}', family_name = '${PHI_ERASED}',
-            date_of_birth = NULL, email = NULL, phone = NULL, address = NULL, active = false,
+            date_of_birth = NULL, sex = '${PHI_ERASED}', email = NULL, phone = NULL, address = NULL, active = false,
             sort_key = '~erased ' || patient_id::text, erased_at = coalesce(erased_at, now()),
             safety = '{"allergyStatus":"unknown","allergies":[],"alerts":[]}'::jsonb
       WHERE patient_id = ANY ($1::uuid[])`,
