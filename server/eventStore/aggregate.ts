@@ -258,17 +258,20 @@ export function legacyCommandFingerprint(streamId: string, aggregateType: string
 
 type Fingerprints = { current: (store: Store) => Promise<string>; legacy: () => string };
 
-function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date): NewEvent[] {
-  return events.map((event, i) => ({
-    type: event.type,
-    data: event.data,
-    eventId: eventIdFor(envelope.commandId, i),
-    occurredAt: now,
-    userId: envelope.userId,
-    correlationId: envelope.correlationId,
-    causationId: commandCausationId(envelope.commandId),
-    extra: envelope.extra,
-  }));
+function envelopeEvents<E extends DomainEvent>(events: E[], envelope: CommandEnvelope, now: Date, occurredAt?: (event: E) => string | undefined): NewEvent[] {
+  return events.map((event, i) => {
+    const clinical = occurredAt?.(event);
+    return {
+      type: event.type,
+      data: event.data,
+      eventId: eventIdFor(envelope.commandId, i),
+      occurredAt: clinical === undefined ? now : new Date(clinical),
+      userId: envelope.userId,
+      correlationId: envelope.correlationId,
+      causationId: commandCausationId(envelope.commandId),
+      extra: envelope.extra,
+    };
+  });
 }
 
 /** The batch with the command's fingerprint in every event's metadata (made with `store`, inside the append's transaction). */
@@ -387,7 +390,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     if (events.length === 0) {
       return { streamId, events, append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: false };
     }
-    const batch = envelopeEvents(events, envelope, command.metadata.now);
+    const batch = envelopeEvents(events, envelope, command.metadata.now, decider.occurredAt);
     // Fold what the serializer stores (defaults applied, validated), so the state and any
     // snapshot of it equal a later fold of the stored events.
     const encoded = batch.map((event) => store.registry.encode(event));

@@ -85,4 +85,10 @@ export type Decider<C, E extends DomainEvent, S> = {
   decide: (command: C, state: S) => E[];
   /** Bump when the state's shape changes: older snapshots are then ignored. */
   stateVersion: number;
+  /**
+   * When what an event records happened, where its payload says so (an encounter entered after
+   * the fact starts and ends at the times the clinician gave): its `occurred_at`, the "as it
+   * happened" axis. Otherwise (undefined) the command's time.
+   */
+  occurredAt?: (event: E) => string | undefined;
 };

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
 import type { Database } from "../../db/client";
 import { appendToStream, type NewEvent } from "../../eventStore";
-import { orderStream, patientStream } from "../../domain/streams";
+import { encounterStream, orderStream, patientStream } from "../../domain/streams";
 import { callerAs, codeOf, newPatient as registration, uniqueMrn } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
 import { storeFor, type SessionUser } from "../context";
@@ -314,6 +314,31 @@ describeEachDatabase("audit procedures", (db) => {
     const options = await asCompliance.audit.filterOptions();
     expect(options.eventTypes).toEqual(expect.arrayContaining(["PatientRegistered", "OrderStatusChanged", "EncounterCompleted"]));
     expect(options.aggregateTypes).toEqual(["patient", "encounter", "order", "user", "operations"]);
+  });
+
+  it("places a visit entered after the fact at the times the clinician gave on the 'as it happened' axis", async () => {
+    const { clinician, compliance } = users();
+    const api = await callerAs(db(), clinician);
+    const audit = (await callerAs(db(), compliance)).audit;
+    const { patientId } = await api.patient.register(newPatient());
+    // Seen in clinic an hour ago for twenty minutes, typed in only now.
+    const startedAt = new Date(Date.now() - 3_600_000);
+    const endedAt = new Date(startedAt.getTime() + 20 * 60_000);
+    const { encounterId } = await api.encounter.start({ patientId, encounterType: "outpatient", reason: "Seen in clinic", startedAt });
+    await api.encounter.complete({ encounterId, expectedVersion: 1, outcome: "Reassured", dischargeDisposition: "home", endedAt });
+    const rows = await db().sql<{ event_type: string; occurred_at: Date; recorded_at: Date }>(
+      "SELECT event_type, occurred_at, recorded_at FROM events WHERE stream_id = $1 ORDER BY version",
+      [encounterStream(encounterId)],
+    );
+    expect(rows.map((r) => [r.event_type, r.occurred_at.toISOString()])).toEqual([
+      ["EncounterStarted", startedAt.toISOString()],
+      ["EncounterCompleted", endedAt.toISOString()],
+    ]);
+    expect(rows.every((r) => r.recorded_at.getTime() > endedAt.getTime())).toBe(true);
+    const during = await audit.recordAt({ patientId, moment: { happenedBy: new Date(startedAt.getTime() + 60_000) } });
+    expect(during.encounters.map((e) => (e.state as { status: string }).status)).toEqual(["in_progress"]);
+    const after = await audit.recordAt({ patientId, moment: { happenedBy: new Date(endedAt.getTime() + 60_000) } });
+    expect(after.encounters.map((e) => (e.state as { status: string }).status)).toEqual(["completed"]);
   });
 
   it("travels on both time axes, compares any two moments, and steps through the record's versions", async () => {

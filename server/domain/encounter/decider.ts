@@ -172,6 +172,8 @@ export const encounterDecider: Decider<EncounterCommand, EncounterEvent, Encount
   decide,
   // 2: location joined the state.
   stateVersion: 2,
+  // A visit entered after the fact happened when the clinician says it did.
+  occurredAt: (event) => (event.type === "EncounterStarted" ? event.data.startedAt : event.type === "EncounterCompleted" ? event.data.endedAt : undefined),
 };
 
 // ---- what order commands need to know about an encounter ------------------------------------
