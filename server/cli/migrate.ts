@@ -1,8 +1,24 @@
 // npm run db:migrate: applies pending migrations as the owner (MIGRATION_DATABASE_URL, else
 // DATABASE_URL), or to the embedded database.
-import { openDatabase } from "../db/client";
+import { openDatabase, type Database } from "../db/client";
 import { env, withoutAppSecrets } from "../db/env";
 import { migrate } from "../db/migrate";
+import { refuseLogAheadOfServer } from "../db/restoredLog";
+
+/**
+ * Only the logins granted it connect (20261205010000_connect_only_where_granted). A dump restored
+ * into a new database does not carry the database's own privileges, so PUBLIC could connect
+ * again, and every other install's login with it: taken back on every run, said when it was.
+ */
+async function revokePublicConnect(db: Database): Promise<void> {
+  const [row] = await db.sql<{ open: boolean }>("SELECT has_database_privilege('public', current_database(), 'CONNECT') AS open", []);
+  if (!row?.open) return;
+  await db.sql("DO $$ BEGIN EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$", []);
+  console.log(
+    "  PUBLIC could connect to this database (a restore into a new database brings that back): revoked. " +
+      "Grant CONNECT to this install's own logins if they lost it (README: Running on a real PostgreSQL).",
+  );
+}
 
 async function main() {
   // The schema's owner runs this, not the app: neither the session secret nor the PHI key.
@@ -12,6 +28,9 @@ async function main() {
   try {
     console.log(`migrating ${db.mode === "postgresql" ? `PostgreSQL ${db.location}` : `embedded database at ${db.location}`}`);
     const status = await migrate(db, { log: (line) => console.log(`  ${line}`) });
+    // The DBA's step after a restore: the place to hear that the restore needs another step.
+    await refuseLogAheadOfServer(db.sql);
+    if (db.mode === "postgresql") await revokePublicConnect(db);
     console.log(`up to date: ${status.applied.length} migrations, latest ${status.latest ?? "none"}`);
   } finally {
     await db.close();

@@ -11,6 +11,7 @@ import { PrismaClient } from "./generated/client";
 import { env } from "./env";
 import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "./migrate";
 import { lockEmbeddedDatabase } from "./embeddedLock";
+import { refuseLogAheadOfServer } from "./restoredLog";
 import { checkMasterKeys, defaultKeyRing } from "./phiKey";
 import { isDatabaseUnavailable } from "../errors";
 import type { HeldSession } from "../eventStore/db";
@@ -299,6 +300,13 @@ export async function ensureMigrated(
   ownerUrl: string | undefined,
   log?: (line: string) => void,
 ): Promise<MigrationStatus> {
+  const status = await migrateIfNeeded(db, ownerUrl, log);
+  // A log restored onto another server would be written out of order from here on (restoredLog.ts).
+  await refuseLogAheadOfServer(db.sql);
+  return status;
+}
+
+async function migrateIfNeeded(db: Database, ownerUrl: string | undefined, log?: (line: string) => void): Promise<MigrationStatus> {
   if (db.mode === "postgresql" && ownerUrl) {
     const status = await migrationStatus(db).catch(() => null);
     if (status && status.pending.length === 0) return status;
