@@ -4,7 +4,7 @@
 // wait for transactions that can write this database.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeEachDatabase, describePostgres, pgOwnerUrl, pgUrl } from "../testing/db";
+import { describeEachDatabase, describePostgres, openFreshPostgresDatabase, pgOwnerUrl, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { appendToStream } from "./append";
 import { isRetryableTransactionError, storeIn } from "./db";
@@ -57,6 +57,28 @@ describePostgres("the app's database role cannot rewrite history", () => {
       const stranger = new pg.Client({ connectionString: Object.assign(new URL(pgOwnerUrl!), { username: other, password: "" }).toString() });
       await expect(stranger.connect()).rejects.toThrow(/permission denied for database/);
     } finally {
+      await owner.query(`DROP ROLE IF EXISTS ${other}`).catch(() => undefined);
+      await owner.end();
+    }
+  });
+
+  it("on a new install, the logins other installs on the server already had get no CONNECT from the migrations", { timeout: 60_000 }, async () => {
+    const owner = new pg.Client({ connectionString: pgOwnerUrl! });
+    await owner.connect();
+    const other = `emr_other_install_${Math.random().toString(36).slice(2, 8)}`;
+    let fresh: Awaited<ReturnType<typeof openFreshPostgresDatabase>> | null = null;
+    try {
+      // Another install's login, there before this install's migrations ran.
+      await owner.query(`CREATE ROLE ${other} LOGIN IN ROLE emr_app`);
+      fresh = await openFreshPostgresDatabase(1);
+      const [row] = await fresh.db.sql<{ other: boolean; mine: boolean }>(
+        "SELECT has_database_privilege($1, current_database(), 'CONNECT') AS other, has_database_privilege(current_user, current_database(), 'CONNECT') AS mine",
+        [other],
+      );
+      // Its own login is granted after the migrations (README's DBA steps; the harness alike).
+      expect(row).toEqual({ other: false, mine: true });
+    } finally {
+      await fresh?.drop();
       await owner.query(`DROP ROLE IF EXISTS ${other}`).catch(() => undefined);
       await owner.end();
     }
