@@ -12,6 +12,7 @@ import { env } from "./env";
 import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "./migrate";
 import { lockEmbeddedDatabase } from "./embeddedLock";
 import { refuseLogAheadOfServer } from "./restoredLog";
+import { refuseWithoutWritePrivileges } from "./privileges";
 import { checkMasterKeys, defaultKeyRing } from "./phiKey";
 import { isDatabaseUnavailable } from "../errors";
 import type { HeldSession } from "../eventStore/db";
@@ -303,6 +304,8 @@ export async function ensureMigrated(
   const status = await migrateIfNeeded(db, ownerUrl, log);
   // A log restored onto another server would be written out of order from here on (restoredLog.ts).
   await refuseLogAheadOfServer(db.sql);
+  // A role that may only read would start and then fail every write (privileges.ts).
+  await refuseWithoutWritePrivileges(db);
   return status;
 }
 
