@@ -15,7 +15,7 @@ import { orderTurnaround } from "./orderTurnaround";
 import { asyncProjections } from "./registry";
 import { activityReport, censusReport, overdueOrders, turnaroundReport } from "./reports";
 import type { Projection, ProjectionTarget } from "./types";
-import { userActivity } from "./userActivity";
+import { foldActivity, userActivity } from "./userActivity";
 
 const now = new Date("2026-03-10T15:00:00.000Z");
 const at = (iso: string) => new Date(iso);
@@ -250,7 +250,9 @@ describeEachDatabase("async projections", (db) => {
 
   it("activity: events per user and day, distinct patients, night events, by hour", async () => {
     const target = await fresh(userActivity);
-    await applyInBatches(db(), userActivity, events, target, [1, 4, 13]);
+    // Activity counts when each event was recorded; the scenario's day was entered as it happened.
+    const live = events.map((e) => ({ ...e, metadata: { ...e.metadata, recordedAt: e.metadata.occurredAt } }));
+    await applyInBatches(db(), userActivity, live, target, [1, 4, 13]);
     const report = await activityReport(db().prisma, { days: 7, timeZone: "UTC", now }, target);
     const day = (user: string, d: string) => report.userDays.find((r) => r.userId === user && r.day === d);
     const countOf = (user: string, from: Date) =>
@@ -266,6 +268,12 @@ describeEachDatabase("async projections", (db) => {
 
     const one = await activityReport(db().prisma, { days: 7, timeZone: "UTC", now, userId: world.u1 }, target);
     expect(one.userIds).toEqual([world.u1]);
+  });
+
+  it("activity counts a visit entered after the fact in the hour it was typed in, not the hour it happened", () => {
+    const [first] = events;
+    const late = { ...first!, metadata: { ...first!.metadata, occurredAt: at("2026-03-10T02:10:00Z"), recordedAt: at("2026-03-10T10:40:00Z") } };
+    expect(foldActivity([late]).counts.map((c) => c.hourStart)).toEqual(["2026-03-10T10:00:00.000Z"]);
   });
 
   it("lag: the newest event applied against the newest of the projection's types in the log", async () => {

@@ -1,6 +1,9 @@
 // Activity by user: events per user, event type and hour, and which patients each user's events
 // touched per hour, for compliance to spot unusual activity (many charts in a day, night work).
 // Hours are UTC hour starts, so the page reads days and hours of day in the viewer's time zone.
+// An event counts in the hour it was recorded: when the user did it. A visit entered after the
+// fact occurred earlier (its clinical time), but the work of entering it, what this watches for,
+// happened when it was typed in.
 import { prismaRunner, type Db, type StoredEvent } from "../eventStore";
 import { markApplied } from "./marks";
 import type { Projection, ProjectionTarget } from "./types";
@@ -11,7 +14,7 @@ const STREAMS = "rm_activity_streams";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The UTC start of the event's hour (when it occurred: the server's clock for console commands). */
+/** The UTC start of an instant's hour. */
 export function hourStartOf(at: Date): string {
   const d = new Date(at.getTime());
   d.setUTCMinutes(0, 0, 0);
@@ -40,7 +43,7 @@ export function foldActivity(events: readonly StoredEvent[]): ActivityFold {
   const touches = new Map<string, ActivityFold["touches"][number]>();
   const streams = new Map<string, string>();
   for (const event of events) {
-    const hourStart = hourStartOf(event.metadata.occurredAt);
+    const hourStart = hourStartOf(event.metadata.recordedAt);
     const userId = event.metadata.userId;
     const key = `${hourStart}|${userId}|${event.type}`;
     const count = counts.get(key);
@@ -115,7 +118,8 @@ export async function applyActivity(tx: Db, events: readonly StoredEvent[], targ
 export const userActivity: Projection = {
   name: "user_activity",
   description: "Events per user, event type and hour, and the patients each user's events touched, for the compliance activity chart.",
-  version: 1,
+  // 2: hours of recording, not of occurrence (a late entry counts when it was typed in).
+  version: 2,
   tables: [HOURLY, PATIENTS, STREAMS],
   apply: applyActivity,
 };
