@@ -63,8 +63,8 @@ export function TimeTravel({
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const recordedAt = axis !== "happened" ? fromLocalInput(String(form.get("recordedAt") ?? "")) : undefined;
-    const happenedBy = axis !== "recorded" ? fromLocalInput(String(form.get("happenedBy") ?? "")) : undefined;
+    const recordedAt = axis !== "happened" ? fromLocalInput(String(form.get("recordedAt") ?? ""), moment?.recordedAt) : undefined;
+    const happenedBy = axis !== "recorded" ? fromLocalInput(String(form.get("happenedBy") ?? ""), moment?.happenedBy) : undefined;
     if ((axis !== "happened" && !recordedAt) || (axis !== "recorded" && !happenedBy)) {
       setError("Enter a date and time.");
       return;
@@ -81,7 +81,8 @@ export function TimeTravel({
     onTravel(next === "recorded" ? { recordedAt: at } : next === "happened" ? { happenedBy: at } : { recordedAt: moment.recordedAt ?? at, happenedBy: moment.happenedBy ?? at });
   }
 
-  const zone = hydrated ? zoneCaption() : "local time";
+  // The offset in force at the moment shown (across a change of clocks it differs from today's).
+  const zone = hydrated ? zoneCaption(moment?.recordedAt ?? moment?.happenedBy ?? new Date()) : "local time";
   return (
     <section className="panel time-travel" id="time-travel" aria-labelledby="tt-title" data-testid="time-travel">
       <h2 id="tt-title">Time travel</h2>
@@ -499,8 +500,8 @@ function Compare({ patientId, moment, names }: { patientId: string; moment: Mome
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const read = (side: "a" | "b"): Moment => ({
-      recordedAt: fromLocalInput(String(form.get(`${side}Recorded`) ?? "")),
-      happenedBy: fromLocalInput(String(form.get(`${side}Happened`) ?? "")),
+      recordedAt: fromLocalInput(String(form.get(`${side}Recorded`) ?? ""), side === "a" ? moment?.recordedAt : undefined),
+      happenedBy: fromLocalInput(String(form.get(`${side}Happened`) ?? ""), side === "a" ? moment?.happenedBy : undefined),
     });
     setPair({ a: read("a"), b: read("b") });
   }

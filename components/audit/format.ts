@@ -18,9 +18,15 @@ export function toLocalInput(d: Date): string {
   return formatInstant(d).replace(" ", "T");
 }
 
-/** A datetime-local value (local time) as a Date; undefined when empty or invalid. */
-export function fromLocalInput(value: string | null | undefined): Date | undefined {
+/**
+ * A datetime-local value (local time) as a Date; undefined when empty or invalid. `shown`: the
+ * instant the input was filled with. An unedited value keeps that instant: in the hour that
+ * occurs twice when clocks go back, local time alone cannot say which of the two it was, and
+ * the browser reads it as the first, so submitting a moment unchanged moved it an hour back.
+ */
+export function fromLocalInput(value: string | null | undefined, shown?: Date): Date | undefined {
   if (!value) return undefined;
+  if (shown && toLocalInput(shown) === value) return shown;
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? undefined : d;
 }

@@ -1,0 +1,32 @@
+// The time-travel pickers' local times across a change of clocks: an instant in the hour that
+// occurs twice (clocks go back) survives being shown and submitted unedited.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fromLocalInput, toLocalInput, zoneCaption } from "./format";
+
+describe("datetime-local values on the night clocks go back (America/New_York, 2026-11-01)", () => {
+  let zone: string | undefined;
+  beforeEach(() => {
+    zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+  });
+  afterEach(() => {
+    process.env.TZ = zone;
+    if (zone === undefined) delete process.env.TZ;
+  });
+
+  it("keeps the second 01:30 when its value comes back unedited, and reads a typed one as the browser does", () => {
+    const second = new Date("2026-11-01T06:30:00.000Z"); // 01:30 EST, after the clocks went back
+    const value = toLocalInput(second);
+    expect(value).toBe("2026-11-01T01:30:00.000");
+    // Local time alone is the first 01:30 (EDT): an hour earlier.
+    expect(fromLocalInput(value)?.toISOString()).toBe("2026-11-01T05:30:00.000Z");
+    expect(fromLocalInput(value, second)?.toISOString()).toBe(second.toISOString());
+    // Edited, it is read as typed.
+    expect(fromLocalInput("2026-11-01T03:00:00.000", second)?.toISOString()).toBe("2026-11-01T08:00:00.000Z");
+  });
+
+  it("captions the offset in force at the moment shown, not today's", () => {
+    expect(zoneCaption(new Date("2026-07-01T12:00:00Z"))).toContain("UTC-04:00");
+    expect(zoneCaption(new Date("2026-12-01T12:00:00Z"))).toContain("UTC-05:00");
+  });
+});
