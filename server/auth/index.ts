@@ -11,7 +11,7 @@ import { authConfigFromEnv, type AuthConfig } from "./config";
 import { crossSiteReasonFor } from "./origin";
 import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
-import { componentLogger } from "../log";
+import { componentLogger, errorFields } from "../log";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
 import { randomUUID } from "node:crypto";
@@ -42,6 +42,16 @@ const CLIENT_HEADER = "x-emr-client-address";
 type AuthSetup = { db: Database; accountFailureLimit: number; trustedProxies: TrustedProxies };
 const setups = new WeakMap<object, AuthSetup>();
 
+/**
+ * Better Auth's log lines as one JSON line each: its message's first line, cut short, and for
+ * any error passed along its class and code only (errorFields), never its message.
+ */
+export function authLog(level: "debug" | "info" | "warn" | "error", message: string, ...args: unknown[]): void {
+  const errors = args.filter((a) => a instanceof Error || (typeof a === "object" && a !== null && "name" in a)).map(errorFields);
+  const text = String(message).split("\n")[0]!.replace(/\u001b\[[0-9;]*m/g, "").slice(0, 120);
+  componentLogger("auth")[level]({ ...(errors.length > 0 ? { errors } : {}) }, text);
+}
+
 export function createAuth(db: Database, config: AuthConfig) {
   const auth = buildAuth(db, config);
   setups.set(auth, { db, accountFailureLimit: config.accountFailureLimit ?? 10, trustedProxies: parseTrustedProxies(config.trustedProxies) });
@@ -54,6 +64,9 @@ function buildAuth(db: Database, config: AuthConfig) {
     secret: config.secret,
     baseURL: config.baseURL ?? { allowedHosts: localHosts, protocol: "http" },
     basePath: AUTH_BASE_PATH,
+    // Its own logger printed multi-line, coloured dumps with the driver's whole message (which can
+    // hold a session token or an address typed at sign-in) on stderr, outside the JSON lines.
+    logger: { log: authLog },
     database: prismaAdapter(db.prisma, { provider: "postgresql", transaction: true }),
     emailAndPassword: {
       enabled: true,
