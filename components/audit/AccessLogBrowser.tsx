@@ -267,8 +267,11 @@ function ReaderRow({ group }: { group: Outputs["readers"]["groups"][number] }) {
 
 /** One chart's readers this month, on the patient's audit page. */
 export function ChartReaders({ patientId }: { patientId: string }) {
-  const [from] = useState(startOfMonth);
-  return <Readers patientId={patientId} range={{ from }} title="Who has looked at this chart this month" />;
+  // The month starts at the reader's midnight, unknown to the server: computed in the browser,
+  // so server and browser render the same first page.
+  const hydrated = useHydrated();
+  if (!hydrated) return <Loading label="Loading who has looked at this chart" lines={["80%", "60%"]} />;
+  return <Readers patientId={patientId} range={{ from: startOfMonth() }} title="Who has looked at this chart this month" />;
 }
 
 /** Every screen view for the filter, newest first, a page at a time. */

@@ -2,12 +2,13 @@
 // Per user across patients, for spotting snooping: "this user opened 140 charts today". Most
 // charts opened first; a day, a week or a month, in the officer's time zone.
 import { DateTime } from "../DateTime";
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { skipToken, useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
+import { useHydrated } from "./useHydrated";
 
 const periods = {
   today: { label: "Today", from: (now: Date) => new Date(now.getFullYear(), now.getMonth(), now.getDate()) },
@@ -19,9 +20,13 @@ type Period = keyof typeof periods;
 export function UserActivity() {
   const trpc = useTRPC();
   const [period, setPeriod] = useState<Period>("today");
-  const [from, setFrom] = useState(() => periods.today.from(new Date()));
+  const [picked, setFrom] = useState<Date | null>(null);
+  // "Today" starts at the reader's midnight, which the server (UTC) cannot know: computed once
+  // the page runs in the browser, so server and browser render the same first page.
+  const hydrated = useHydrated();
+  const from = picked ?? (hydrated ? periods.today.from(new Date()) : null);
   const activity = useInfiniteQuery(
-    trpc.audit.userActivity.infiniteQueryOptions({ from, limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
+    trpc.audit.userActivity.infiniteQueryOptions(from ? { from, limit: 25 } : skipToken, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
   );
   const users = activity.data?.pages.flatMap((p) => p.users) ?? [];
   const when = periods[period].label.toLowerCase();
@@ -48,9 +53,14 @@ export function UserActivity() {
         </div>
       </div>
       <p className="muted small">
-        Since <DateTime value={from} precision="minute" />. Most charts first: an unusual count is worth a look.
+        {from ? (
+          <>
+            Since <DateTime value={from} precision="minute" />.{" "}
+          </>
+        ) : null}
+        Most charts first: an unusual count is worth a look.
       </p>
-      {activity.isPending ? (
+      {!from || activity.isPending ? (
         <Loading label="Loading activity per user" lines={["85%", "70%", "60%"]} />
       ) : activity.isError ? (
         <ErrorState onRetry={() => void activity.refetch()}>Activity could not be loaded: {errorText(activity.error)}</ErrorState>
