@@ -3,6 +3,7 @@
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/api/root";
 import { formatInstant } from "../format";
+import { readError } from "../clinical/errors";
 
 type Outputs = inferRouterOutputs<AppRouter>;
 export type AuditEvent = Outputs["audit"]["events"]["items"][number];
@@ -72,6 +73,9 @@ export function errorText(error: unknown): string {
       return "Your role does not allow this.";
     case "UNAUTHORIZED":
       return "Your session has ended: sign in again.";
+    case "BAD_REQUEST":
+      // zod's report is several lines with symbols; one line, each field with its message.
+      return readError(error).message;
     default:
       return e?.message ?? "Something went wrong.";
   }

@@ -19,6 +19,7 @@ import { encounterDecider, type EncounterState } from "../domain/encounter/decid
 import { orderDecider, type OrderState } from "../domain/order/decider";
 import { patientDecider, type PatientState } from "../domain/patient/decider";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
+import { isUuid } from "../../shared/ids";
 
 // ---- reading events with audit filters ----------------------------------------------------
 
@@ -128,7 +129,6 @@ export async function eventById(store: Store, eventId: string): Promise<StoredEv
   return event ?? null;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type EventDetail = {
   event: StoredEvent;
@@ -193,7 +193,7 @@ export async function patientIdsOf(db: Db, events: readonly StoredEvent[]): Prom
   const orderIds = new Set<string>();
   const idOf = (event: StoredEvent, key: string) => {
     const value = (event.data as Record<string, unknown>)[key];
-    return typeof value === "string" && uuidPattern.test(value) ? value : null;
+    return typeof value === "string" && isUuid(value) ? value : null;
   };
   for (const event of events) {
     const patientId = idOf(event, "patientId");

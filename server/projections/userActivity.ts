@@ -7,12 +7,12 @@
 import { prismaRunner, type Db, type StoredEvent } from "../eventStore";
 import { markApplied } from "./marks";
 import type { Projection, ProjectionTarget } from "./types";
+import { isUuid } from "../../shared/ids";
 
 const HOURLY = "rm_activity_hourly";
 const PATIENTS = "rm_activity_patients";
 const STREAMS = "rm_activity_streams";
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The UTC start of an instant's hour. */
 export function hourStartOf(at: Date): string {
@@ -23,7 +23,7 @@ export function hourStartOf(at: Date): string {
 
 function patientIdIn(event: StoredEvent): string | null {
   const value = (event.data as Record<string, unknown>).patientId;
-  return typeof value === "string" && uuidPattern.test(value) ? value : null;
+  return typeof value === "string" && isUuid(value) ? value : null;
 }
 
 /** Events that name their patient and start an encounter's or order's stream. */
