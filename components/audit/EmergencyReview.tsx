@@ -75,6 +75,8 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
         onReviewed(`Marked reviewed: ${item.userName ?? "unknown user"}'s access to ${item.patient?.name ?? "the patient"}.`);
         await queryClient.invalidateQueries({ queryKey: trpc.audit.emergencyAccesses.pathKey() });
       },
+      // Refused because another officer reviewed it meanwhile: the list then shows their review.
+      onError: () => void queryClient.invalidateQueries({ queryKey: trpc.audit.emergencyAccesses.pathKey() }),
     }),
   );
   function submit(event: FormEvent<HTMLFormElement>) {

@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { DuplicateCandidate } from "@/server/errors";
 import type { UseFormReturn } from "react-hook-form";
 import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaForm";
@@ -23,6 +23,14 @@ export function RegisterPatient() {
   const mrn = form.register("mrn");
   // Patients already registered who may be this person: shown before a second chart is made.
   const [candidates, setCandidates] = useState<DuplicateCandidate[] | null>(null);
+  // They were found for the name and birth date as sent: a change to either makes them stale
+  // (the warning would name a match that no longer holds), so they go until the next try.
+  useEffect(() => {
+    const watching = form.watch((_, { name }) => {
+      if (name === "givenName" || name === "familyName" || name === "dateOfBirth") setCandidates(null);
+    });
+    return () => watching.unsubscribe();
+  }, [form]);
 
   const register = useMutation(
     trpc.patient.register.mutationOptions({
