@@ -1,7 +1,7 @@
 // Audit extracts: the FHIR Bundle validates against the official R4 JSON schema, the CSV
 // round-trips through a CSV parser, NDJSON carries the seal, and every extract is recorded (who,
 // which filter) with an access-log row per patient it contains.
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { createRequire } from "node:module";
 import { parse } from "csv-parse/sync";
 import { expect, it } from "vitest";
@@ -80,8 +80,19 @@ describeEachDatabase("audit extracts", (db) => {
     const ndjson = await run({ view: "timeline", format: "ndjson", patientId });
     const lines = ndjson.text.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ rowType: "export", view: "timeline", filter: { patientId }, exportedBy: { id: officer.id } });
-    // The last line says the extract is whole, and how many rows it holds.
-    expect(lines.at(-1)).toEqual({ rowType: "end", exportId: ndjson.exportId, rows: 4 });
+    // The last line says the extract is whole, how many rows it holds, and the SHA-256 of the
+    // bytes before it (unsigned here: the test passes no key).
+    expect(lines.at(-1)).toEqual({
+      rowType: "end",
+      exportId: ndjson.exportId,
+      view: "timeline",
+      format: "ndjson",
+      rows: 4,
+      sha256: createHash("sha256").update(ndjson.text.slice(0, ndjson.text.lastIndexOf("\n", ndjson.text.length - 2) + 1)).digest("hex"),
+      keyId: null,
+      signature: null,
+      signedText: expect.stringContaining("rows=4") as unknown,
+    });
     const events = lines.slice(1, -1) as unknown as (AuditRow & { at: string; occurredAt: string })[];
     // Every field of every row survives the CSV round trip.
     expect(rows.map((r) => [r.id, r.at, r.what, r.patient_name, r.reason, r.details, r.record, r.version])).toEqual(
@@ -89,9 +100,10 @@ describeEachDatabase("audit extracts", (db) => {
     );
     expect(rows.find((r) => r.what === "PatientRegistered")!.patient_name).toBe('Ada Export, "Quoted"\nLine');
     expect(rows.find((r) => r.what === "PatientDemographicsUpdated")!.reason).toBe("new number, with a comma");
-    // The last record is the seal and what was exported.
-    const last = records.at(-1)!;
+    // Then the seal and what was exported, and last the extract's signature record.
+    const last = records.at(-2)!;
     expect(last.row_type).toBe("audit-seal");
+    expect(records.at(-1)).toMatchObject({ row_type: "audit-signature", id: csv.exportId, what: "csv", version: "4" });
     expect(JSON.parse(last.details!)).toMatchObject({ exportId: csv.exportId, view: "timeline", filter: { patientId } });
   });
 
@@ -106,7 +118,7 @@ describeEachDatabase("audit extracts", (db) => {
     const rows = records.filter((r) => r.row_type === "event");
     expect(rows.map((r) => r.patient_name)).toEqual(["'=1+2 @SUM(1+1)", "'=1+2 @SUM(1+1)"]);
     expect(rows.find((r) => r.what === "PatientDemographicsUpdated")).toMatchObject({ reason: `'${hyperlink}`, version: "2" });
-    expect(JSON.parse(records.at(-1)!.details!)).toMatchObject({ formulaQuoting: CSV_FORMULA_NOTE });
+    expect(JSON.parse(records.at(-2)!.details!)).toMatchObject({ formulaQuoting: CSV_FORMULA_NOTE });
     const ndjson = await run({ view: "timeline", format: "ndjson", patientId });
     expect(ndjson.text).toContain(JSON.stringify(hyperlink));
 
@@ -141,7 +153,7 @@ describeEachDatabase("audit extracts", (db) => {
     const back = parse(await collect(exportChunks(page(), "csv", header)), { columns: true, record_delimiter: "\r\n" }) as Record<string, string>[];
     expect(back.slice(0, texts.length).map((r) => r.reason)).toEqual([...texts.slice(0, -1).map((t) => `'${t}`), "plain"]);
     expect(back[texts.length]!.version).toBe("-1");
-    expect(back.at(-1)!.user_name).toBe("'-Minus Name");
+    expect(back.at(-2)!.user_name).toBe("'-Minus Name");
   });
 
   it("exports the event log, the access log and the review list; each extract is recorded with its filter and the patients in it", async () => {

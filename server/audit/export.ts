@@ -2,14 +2,15 @@
 // log, the emergency-access review list) as CSV (RFC 4180), NDJSON, or a FHIR R4 Bundle of
 // AuditEvent resources. Rows are read a page at a time through the same reads the screens use
 // (the store's decoding included) and written as they come, so a million rows never sit in
-// memory. Every extract carries the newest signed seal of the log, and is itself recorded: one
-// audit_exports row (who, which view and filter) and an access-log row per patient it contains.
-import { randomUUID } from "node:crypto";
-import type { AuditEvent, AuditEventEntity, BundleEntry, Coding } from "@medplum/fhirtypes";
+// memory. Every extract carries the newest signed seal of the log, ends with its own signature
+// over its exact bytes, and is itself recorded: one audit_exports row (who, which view and
+// filter) and an access-log row per patient it contains.
+import { createHash, randomUUID, sign, type KeyObject } from "node:crypto";
+import type { AuditEvent, AuditEventEntity, BundleEntry, Coding, Signature } from "@medplum/fhirtypes";
 import { stringify } from "csv-stringify/sync";
 import { z } from "zod";
 import type { Database } from "../db/client";
-import { allSealCheckpoints, latestSealCheckpoint, type SealCheckpoint, type Store, type StoredEvent } from "../eventStore";
+import { allSealCheckpoints, keyIdOf, latestSealCheckpoint, type SealCheckpoint, type Store, type StoredEvent } from "../eventStore";
 import { filterInstant, idText, text } from "../input";
 import { patientIdsOf, patientTimeline, searchEvents } from "../projections/audit";
 import { patientStreamIds, providerNames } from "../projections/queries";
@@ -18,6 +19,7 @@ import { listEmergencyAccesses, reviewStatus } from "../api/emergencyAccess";
 import { describeGrantUse } from "../../shared/audit/grantUse";
 import { tolerantStore } from "../api/undecodable";
 import type { SessionUser } from "../auth/roles";
+import { publicKeyPem } from "./signingKey";
 
 /** Rows read per round trip. */
 export const exportPageSize = 500;
@@ -368,16 +370,118 @@ function withoutUndefined(value: Record<string, unknown>): Record<string, unknow
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
-/** The extract as text chunks: one per page read, never the whole result. */
-export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: ExportFormat, header: ExportHeader): AsyncGenerator<string> {
+/**
+ * The signature every extract ends with: Ed25519, with the key that signs the log's seals, over
+ * a statement of what the extract is (its id, view, format, row count) and the SHA-256 of every
+ * byte written before its trailer. The log's seal in the header only vouches for the log: without
+ * this, a changed payload, reason or time, swapped rows or a row spliced in from another extract
+ * read as genuine (README, "Verifying an extract"). Null signature: no key (production without
+ * AUDIT_SIGNING_KEY, where nothing is sealed either); the digest is still there.
+ */
+export type ExtractSignature = {
+  exportId: string;
+  view: ExportRequest["view"];
+  format: ExportFormat;
+  rows: number;
+  /** Lowercase hex SHA-256 of the extract's bytes before the trailer. */
+  sha256: string;
+  keyId: string | null;
+  /** Base64 Ed25519 signature over `signedText`. */
+  signature: string | null;
+  signedText: string;
+};
+
+/** What an extract's signature covers: its canonical text. */
+export function extractStatement(s: Pick<ExtractSignature, "exportId" | "view" | "format" | "rows" | "sha256">): string {
+  return ["emr-audit-extract-v1", `export=${s.exportId}`, `view=${s.view}`, `format=${s.format}`, `rows=${s.rows}`, `sha256=${s.sha256}`].join("\n");
+}
+
+export function signExtract(s: Pick<ExtractSignature, "exportId" | "view" | "format" | "rows" | "sha256">, key: KeyObject | null): ExtractSignature {
+  const signedText = extractStatement(s);
+  return {
+    exportId: s.exportId,
+    view: s.view,
+    format: s.format,
+    rows: s.rows,
+    sha256: s.sha256,
+    keyId: key ? keyIdOf(key) : null,
+    signature: key ? sign(null, Buffer.from(signedText), key).toString("base64") : null,
+    signedText,
+  };
+}
+
+export const extractSignatureExtensionUrl = "urn:emr:fhir:StructureDefinition:audit-extract-signature";
+/** The CSV's last record and the FHIR Bundle's last member begin with these: everything before them is hashed. */
+export const csvSignatureRowType = "audit-signature";
+export const fhirSignatureMember = ',"signature":';
+
+/** The trailer that ends an extract, its signature inside. */
+function trailer(format: ExportFormat, signed: ExtractSignature): string {
+  if (format === "ndjson") return `${JSON.stringify({ rowType: "end", ...signed })}\n`;
+  if (format === "csv") {
+    const record: Partial<Record<(typeof csvColumns)[number], string | number>> = {
+      row_type: csvSignatureRowType,
+      id: signed.exportId,
+      what: signed.format,
+      version: signed.rows,
+      hash: signed.sha256,
+      details: JSON.stringify(signed),
+    };
+    return stringify([csvColumns.map((c) => record[c] ?? null)], csvOptions);
+  }
+  // R4's Bundle.signature: who is the key (by id), data the raw Ed25519 signature over the
+  // statement (targetFormat text/plain); the statement's fields ride in an extension.
+  const signature: Signature = {
+    type: [{ system: "urn:iso-astm:E1762-95:2013", code: "1.2.840.10065.1.12.1.5", display: "Verification Signature" }],
+    when: new Date().toISOString(),
+    who: signed.keyId ? { identifier: { system: "urn:emr:audit-signing-key", value: signed.keyId } } : { display: "EMR event store (no signing key)" },
+    targetFormat: "text/plain",
+    sigFormat: "application/octet-stream",
+    ...(signed.signature ? { data: signed.signature } : {}),
+    extension: [{ url: extractSignatureExtensionUrl, valueString: JSON.stringify(signed) }],
+  };
+  return `${fhirSignatureMember}${JSON.stringify(signature)}}`;
+}
+
+/**
+ * The extract as text chunks: one per page read, never the whole result. The bytes are hashed as
+ * they go out (incrementally: an extract of a million rows stays flat in memory) and the trailer
+ * signs the digest; `onSigned` hears it before the trailer is written.
+ */
+export async function* exportChunks(
+  pages: AsyncIterable<AuditRow[]>,
+  format: ExportFormat,
+  header: ExportHeader,
+  signing: { key?: KeyObject | null; onSigned?: (signed: ExtractSignature) => Promise<void> } = {},
+): AsyncGenerator<string> {
+  let rows = 0;
+  async function* counted() {
+    for await (const page of pages) {
+      rows += page.length;
+      yield page;
+    }
+  }
+  const digest = createHash("sha256");
+  for await (const chunk of bodyChunks(counted(), format, header)) {
+    // The bytes the client receives: the route encodes each chunk as UTF-8, as Buffer.from does.
+    digest.update(Buffer.from(chunk, "utf8"));
+    yield chunk;
+  }
+  const signed = signExtract({ exportId: header.exportId, view: header.view, format, rows, sha256: digest.digest("hex") }, signing.key ?? null);
+  await signing.onSigned?.(signed);
+  yield trailer(format, signed);
+}
+
+/** Everything before the trailer. */
+async function* bodyChunks(pages: AsyncIterable<AuditRow[]>, format: ExportFormat, header: ExportHeader): AsyncGenerator<string> {
   const iterator = pages[Symbol.asyncIterator]();
   if (format === "csv") {
     yield stringify([[...csvColumns]], csvOptions);
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       yield stringify(next.value.map(csvRecord), csvOptions);
     }
-    // The last record: the seal and what was exported, in the same columns (details holds the
-    // JSON, with the note on formula quoting).
+    // The seal and what was exported, in the same columns (details holds the JSON, with the note
+    // on formula quoting); the signature record follows it.
     const seal: Partial<Record<(typeof csvColumns)[number], string>> = {
       row_type: "audit-seal",
       id: header.exportId,
@@ -392,18 +496,16 @@ export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: Ex
   }
   if (format === "ndjson") {
     yield `${JSON.stringify({ rowType: "export", ...header })}\n`;
-    let rows = 0;
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      rows += next.value.length;
       yield next.value.map((row) => JSON.stringify(row)).join("\n") + "\n";
     }
-    // The last line says the extract is whole: a download cut short between two lines (a closed
-    // connection, a server stopped) would otherwise read as a complete, shorter extract. CSV
-    // ends with its seal record and a Bundle with its closing bracket, to the same end.
-    yield `${JSON.stringify({ rowType: "end", exportId: header.exportId, rows })}\n`;
+    // The end line (the trailer) says the extract is whole: a download cut short between two
+    // lines (a closed connection, a server stopped) would otherwise read as a complete, shorter
+    // extract. CSV ends with its signature record and a Bundle with its closing brace, to the same end.
     return;
   }
-  // FHIR: a collection Bundle written as it streams; the seal rides in the Bundle's meta.
+  // FHIR: a collection Bundle written as it streams; the seal rides in the Bundle's meta, the
+  // extract's signature in Bundle.signature, its last member.
   const first = await iterator.next();
   const head = {
     resourceType: "Bundle",
@@ -415,7 +517,7 @@ export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: Ex
   };
   const open = JSON.stringify(head).slice(0, -1);
   if (first.done) {
-    yield `${open}}`;
+    yield open;
     return;
   }
   const entries = (rows: AuditRow[]) =>
@@ -424,7 +526,7 @@ export async function* exportChunks(pages: AsyncIterable<AuditRow[]>, format: Ex
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
     yield `,${entries(next.value)}`;
   }
-  yield "]}";
+  yield "]";
 }
 
 /** Entries need a full URL: the row's own uuid where it has one (events, grants), else a fresh one. */
@@ -447,7 +549,7 @@ const extensions: Record<ExportFormat, string> = { csv: "csv", ndjson: "ndjson",
 export async function startExport(
   ctx: ExportContext,
   request: ExportRequest,
-  options: { publicKey?: string | null } = {},
+  options: { publicKey?: string | null; signingKey?: KeyObject | null } = {},
 ): Promise<{ exportId: string; filename: string; contentType: string; seal: SealCheckpoint | null; chunks: AsyncGenerator<string> }> {
   // A patient or reader that does not exist would give an empty, sealed extract that reads as
   // "nobody read it": refused as the screens refuse it (the event view's user may be a system one).
@@ -468,7 +570,7 @@ export async function startExport(
     exportedAt: new Date().toISOString(),
     seal,
     ...(view === "events" && Object.keys(filter).length === 0 ? { seals: await allSealCheckpoints(ctx.store) } : {}),
-    publicKey: options.publicKey ?? null,
+    publicKey: options.publicKey ?? (options.signingKey ? publicKeyPem(options.signingKey) : null),
   };
   async function* recorded(): AsyncGenerator<AuditRow[]> {
     for await (const rows of viewPages(ctx, request)) {
@@ -483,7 +585,7 @@ export async function startExport(
     filename: `audit-${view}-${stamp}.${extensions[fmt]}`,
     contentType: exportContentTypes[fmt],
     seal,
-    chunks: exportChunks(recorded(), fmt, header),
+    chunks: exportChunks(recorded(), fmt, header, { key: options.signingKey }),
   };
 }
 

@@ -1,14 +1,16 @@
-// An auditor checks an extract of the whole event log against the signed seals with nothing but
-// the extract and standard crypto (README, "Verifying an extract"): each seal's signature over its
-// text with the published key, and each seal's chain over the exported events' hashes in commit
-// order. On an embedded database of its own, so the whole log is this test's.
-import { createHash, createPublicKey, generateKeyPairSync, verify } from "node:crypto";
+// An auditor checks an extract with nothing but the extract, the published key and standard
+// crypto (README, "Verifying an extract"): every extract's own signature over its bytes (any
+// change to them is caught), and for an extract of the whole event log, each seal's signature
+// over its text and each seal's chain over the exported events' hashes in commit order. On an
+// embedded database of its own, so the whole log is this file's.
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
-import { sealLog } from "../eventStore";
+import { keyIdOf, sealLog } from "../eventStore";
 import { callerFor, contextFor, newPatient, testUser } from "../testing/caller";
 import { openTestDatabase } from "../testing/db";
-import { startExport } from "./export";
+import { exportFormats, extractStatement, fhirSignatureMember, startExport, type ExportFormat } from "./export";
+import { verifyExtract } from "./extractVerify";
 import { publicKeyPem } from "./signingKey";
 
 type Seal = { seq: number; from: string | null; to: string; eventCount: number; chainHash: string; signature: string; signedText: string };
@@ -40,15 +42,15 @@ function auditorVerifies(seals: Seal[], publicKeyPemText: string, events: { hash
   return null;
 }
 
-describe("an auditor verifies an extract without our code [embedded]", () => {
-  let db: Database;
-  beforeAll(async () => {
-    db = await openTestDatabase("embedded");
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+let db: Database;
+beforeAll(async () => {
+  db = await openTestDatabase("embedded");
+});
+afterAll(async () => {
+  await db?.close();
+});
 
+describe("an auditor verifies an extract without our code [embedded]", () => {
   it("every seal's signature and chain check out over the exported hashes; a changed hash does not", async () => {
     const clinician = callerFor(db, ["clinician"]);
     for (let i = 0; i < 3; i++) {
@@ -73,5 +75,79 @@ describe("an auditor verifies an extract without our code [embedded]", () => {
     expect(auditorVerifies(seals, header!.publicKey!, events.slice(1))).toMatch(/events, sealed/);
     const forged = seals.map((s, i) => (i === 0 ? { ...s, signedText: s.signedText.replace("count=", "count=1") } : s));
     expect(auditorVerifies(forged, header!.publicKey!, events)).toMatch(/bad signature/);
+  });
+});
+
+describe("every extract is signed over its exact bytes; a change to any of them is caught [embedded]", () => {
+  const sha = (bytes: string) => createHash("sha256").update(bytes).digest("hex");
+  /** The extract split into what comes before its rows, its rows, and what follows them (trailer included). */
+  function split(format: ExportFormat, text: string): { head: string; rows: string[]; tail: string } {
+    if (format === "ndjson") {
+      const lines = text.split(/(?<=\n)/);
+      return { head: lines[0]!, rows: lines.slice(1, -1), tail: lines.at(-1)! };
+    }
+    if (format === "csv") {
+      // The test's rows hold no line break inside a cell.
+      const records = text.split(/(?<=\r\n)/);
+      return { head: records[0]!, rows: records.slice(1, -2), tail: records.slice(-2).join("") };
+    }
+    const open = text.indexOf('"entry":[') + '"entry":['.length;
+    const close = text.lastIndexOf(`]${fhirSignatureMember}`);
+    const entries = (JSON.parse(text.slice(open - 1, close + 1)) as unknown[]).map((e) => JSON.stringify(e));
+    return { head: text.slice(0, open), rows: entries.map((e, i) => (i === 0 ? e : `,${e}`)), tail: text.slice(close) };
+  }
+  const join = (format: ExportFormat, head: string, rows: string[], tail: string) =>
+    head + (format === "fhir" ? rows.map((r) => r.replace(/^,/, "")).join(",") : rows.join("")) + tail;
+
+  it.each(exportFormats)("%s: an untouched extract verifies; a changed byte, swapped rows, a spliced row, an edited trailer or another key's signature do not", async (format) => {
+    const clinician = callerFor(db, ["clinician"]);
+    const patients: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { patientId } = await clinician.patient.register(newPatient());
+      await clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up" });
+      patients.push(patientId);
+    }
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const published = [createPublicKey(privateKey)];
+    const officer = testUser(["compliance"]);
+    const extract = async (patientId: string) => {
+      const started = await startExport({ ...contextFor(db, officer), user: officer }, { view: "timeline", format, patientId }, { signingKey: privateKey });
+      let text = "";
+      for await (const chunk of started.chunks) text += chunk;
+      return { text, exportId: started.exportId };
+    };
+    const { text, exportId } = await extract(patients[0]!);
+    const check = (t: string) => verifyExtract(Buffer.from(t), published);
+    expect(check(text)).toMatchObject({ ok: true, format, exportId, rows: 2, keyId: keyIdOf(privateKey) });
+
+    const { head, rows, tail } = split(format, text);
+    expect(join(format, head, rows, tail)).toBe(text);
+    const problem = (t: string) => {
+      const result = check(t);
+      return result.ok ? "verified" : result.problem;
+    };
+    // One byte of a payload, two rows swapped: the bytes no longer hash to the signed sha256.
+    const changed = text.replace("Check-up", "Check-uq");
+    expect(problem(changed)).toMatch(/hash to .*a row was changed/);
+    expect(problem(join(format, head, [rows[1]!, rows[0]!], tail))).toMatch(/a row was changed, added, removed or moved/);
+    // A row of another patient's extract spliced in, then the count fixed: the trailer no longer verifies.
+    const other = split(format, (await extract(patients[1]!)).text);
+    const spliced = join(format, head, [...rows, format === "fhir" ? `,${other.rows[0]!}` : other.rows[0]!], tail);
+    expect(problem(spliced)).toMatch(/a row was changed, added, removed or moved/);
+    const recounted = spliced.replace(/rows(""|"|\\"):2/g, "rows$1:3").replace(/(audit-signature,(?:[^,]*,){11})2,/, "$13,");
+    expect(problem(recounted)).toMatch(/trailer's signature does not verify/);
+    // A changed byte with the trailer's sha256 rewritten to match: the signature says no.
+    const trailerAt = (t: string) =>
+      format === "ndjson" ? t.lastIndexOf("\n", t.length - 2) + 1 : format === "csv" ? t.lastIndexOf("\r\naudit-signature,") + 2 : t.lastIndexOf(fhirSignatureMember);
+    const signedSha = /sha256\W+([0-9a-f]{64})/.exec(text)![1]!;
+    expect(problem(changed.replaceAll(signedSha, sha(changed.slice(0, trailerAt(changed)))))).toMatch(/trailer's signature does not verify/);
+    // Signed again by another key: not the published one.
+    const otherKey = generateKeyPairSync("ed25519").privateKey;
+    const statement = extractStatement({ exportId, view: "timeline", format, rows: 2, sha256: signedSha });
+    const signature = /signature\W+([A-Za-z0-9+/]{86}==)/.exec(text)![1]!;
+    const resigned = text.replaceAll(signature, sign(null, Buffer.from(statement), otherKey).toString("base64")).replaceAll(keyIdOf(privateKey), keyIdOf(otherKey));
+    expect(problem(resigned)).toBe(`the extract is signed with key ${keyIdOf(otherKey)}, not the published key ${keyIdOf(privateKey)}`);
+    // Cut short before its trailer.
+    expect(problem(text.slice(0, trailerAt(text)))).toMatch(/no signature trailer|does not parse/);
   });
 });

@@ -6,6 +6,9 @@
 //                       object of an extract, JSON): it must still be in the log as it was signed;
 //                       may be given more than once. The sealer's own witness file
 //                       (AUDIT_WITNESS_FILE, default .data/audit-witness.json) is read when present.
+//   --extract FILE      verify an audit extract (CSV, NDJSON or FHIR Bundle) instead of the log: its
+//                       trailer's signature and the SHA-256 of its bytes (no database is opened);
+//                       may be given more than once
 //   --seal              seal what is unsealed first (needs the signing key; refused when a witnessed seal is gone)
 //   --json              print the report as JSON
 import { createPublicKey, type KeyObject } from "node:crypto";
@@ -15,21 +18,24 @@ import { env, withoutAppSecrets } from "../db/env";
 import { storeFor } from "../api/context";
 import { sealLog, verifyLog } from "../eventStore";
 import { resolveSigningKey } from "../audit/signingKey";
+import { verifyExtract } from "../audit/extractVerify";
 import { fileWitness, parseWitness, readWitness, witnessFileFor, type SealWitness } from "../audit/witness";
 
-const usage = "usage: npm run audit:verify -- [--public-key FILE] [--witness FILE]... [--seal] [--json]";
-const withValue = new Set(["--public-key", "--witness"]);
+const usage = "usage: npm run audit:verify -- [--public-key FILE] [--witness FILE]... [--extract FILE]... [--seal] [--json]";
+const withValue = new Set(["--public-key", "--witness", "--extract"]);
 const flags = new Set(["--seal", "--json"]);
 
 /** The arguments, checked: an unknown or misspelt flag is refused, not ignored. */
-function parseArgs(argv: readonly string[]): { publicKey?: string; witnesses: string[]; seal: boolean; json: boolean } {
-  const out = { witnesses: [] as string[], seal: false, json: false } as { publicKey?: string; witnesses: string[]; seal: boolean; json: boolean };
+type Args = { publicKey?: string; witnesses: string[]; extracts: string[]; seal: boolean; json: boolean };
+function parseArgs(argv: readonly string[]): Args {
+  const out: Args = { witnesses: [], extracts: [], seal: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (withValue.has(a)) {
       const value = argv[++i];
       if (value === undefined || value.startsWith("--")) throw new Error(`${a} needs a file\n${usage}`);
       if (a === "--public-key") out.publicKey = value;
+      else if (a === "--extract") out.extracts.push(value);
       else out.witnesses.push(value);
     } else if (flags.has(a)) {
       if (a === "--seal") out.seal = true;
@@ -51,6 +57,11 @@ async function main() {
   const signingKey = args.seal || !publicKey ? resolveSigningKey(e) : null;
   const keys: KeyObject[] = publicKey ? [publicKey] : signingKey ? [createPublicKey(signingKey)] : [];
   if (keys.length === 0) throw new Error("No key to verify seals with: set AUDIT_SIGNING_KEY or pass --public-key FILE");
+  if (args.extracts.length > 0) {
+    if (args.seal || args.witnesses.length > 0) throw new Error(`--extract checks files, not the log: it takes neither --seal nor --witness\n${usage}`);
+    verifyExtracts(args.extracts, keys, args.json);
+    return;
+  }
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   try {
     const own = readWitness(ownWitness, db.location);
@@ -88,6 +99,16 @@ async function main() {
   } finally {
     await db.close();
   }
+}
+
+/** Each extract against the key: its signature, then its bytes; exit code 1 when any fails. */
+function verifyExtracts(files: readonly string[], keys: KeyObject[], json: boolean) {
+  const results = files.map((file) => ({ file, ...verifyExtract(readFileSync(file), keys) }));
+  if (json) console.log(JSON.stringify(results, null, 2));
+  for (const r of json ? [] : results) {
+    console.log(r.ok ? `OK      ${r.file}: ${r.format} extract ${r.exportId}, ${r.rows} rows, sha256 ${r.sha256}, signed by key ${r.keyId}` : `NOT OK  ${r.file}: ${r.problem}`);
+  }
+  process.exitCode = results.every((r) => r.ok) ? 0 : 1;
 }
 
 main().catch((error: unknown) => {

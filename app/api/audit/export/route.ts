@@ -5,7 +5,7 @@ import { createContext } from "@/server/api/context";
 import { logDatabaseUnavailable, logServerFault } from "@/server/api/faults";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable, NotFoundError } from "@/server/errors";
 import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
-import { publicKeyPem, verifyingKeys } from "@/server/audit/signingKey";
+import { resolveSigningKey } from "@/server/audit/signingKey";
 
 export const dynamic = "force-dynamic";
 
@@ -31,11 +31,12 @@ async function exportResponse(request: Request): Promise<Response> {
   if (!ctx.user.roles.includes("compliance")) return text(403, "Audit extracts are for compliance officers.");
   const parsed = exportRequestFrom(new URL(request.url).searchParams);
   if (!parsed.success) return text(400, parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("\n"));
-  const [key] = verifyingKeys(env());
+  // The key that signs the log's seals signs the extract too (none in production without AUDIT_SIGNING_KEY).
+  const signingKey = resolveSigningKey(env());
   const user = ctx.user;
   let started: Awaited<ReturnType<typeof startExport>>;
   try {
-    started = await startExport({ ...ctx, user }, parsed.data, { publicKey: key ? publicKeyPem(key) : null });
+    started = await startExport({ ...ctx, user }, parsed.data, { signingKey });
   } catch (error) {
     // A filter naming a patient or user that does not exist: 404 with the message audit.* gives.
     if (error instanceof NotFoundError) return text(404, error.message);
