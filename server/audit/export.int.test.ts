@@ -182,6 +182,26 @@ describeEachDatabase("audit extracts", (db) => {
     expect(logged.map((r) => r.viewId)).toEqual(expect.arrayContaining([events.exportId, access.exportId]));
   });
 
+  it("keeps each finished extract's digest and signature (audit_export_signatures); an extract left unfinished has none", async () => {
+    const patientId = await record();
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const started = await startExport(ctx(), { view: "timeline", format: "ndjson", patientId }, { signingKey: privateKey });
+    const text = await collect(started.chunks);
+    const end = JSON.parse(text.trimEnd().split("\n").at(-1)!) as { rows: number; sha256: string; keyId: string; signature: string };
+    const unfinished = await startExport(ctx(), { view: "timeline", format: "csv", patientId }, { signingKey: privateKey });
+    await unfinished.chunks.next();
+    await unfinished.chunks.return(undefined);
+    const kept = await contextFor(db(), officer).store.sql<{ export_id: string; rows: string; sha256: string; key_id: string; signature: string }>(
+      `SELECT export_id::text AS export_id, rows::text AS rows, encode(sha256, 'hex') AS sha256, key_id, encode(signature, 'hex') AS signature
+         FROM audit_export_signatures WHERE export_id = ANY ($1::uuid[])`,
+      [[started.exportId, unfinished.exportId]],
+    );
+    expect(kept).toEqual([
+      { export_id: started.exportId, rows: "4", sha256: end.sha256, key_id: end.keyId, signature: Buffer.from(end.signature, "base64").toString("hex") },
+    ]);
+    await expect(contextFor(db(), officer).store.sql("UPDATE audit_export_signatures SET rows = 0 WHERE export_id = $1::uuid", [started.exportId])).rejects.toThrow(/append-only|permission denied/);
+  });
+
   it("refuses an extract for a patient or reader that does not exist (an empty, sealed file would read as 'nobody read it'), recording nothing", async () => {
     const before = await db().prisma.auditExport.count({ where: { userId: officer.id } });
     const unknownPatient = "00000000-0000-4000-8000-000000000000";

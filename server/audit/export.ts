@@ -585,7 +585,17 @@ export async function startExport(
     filename: `audit-${view}-${stamp}.${extensions[fmt]}`,
     contentType: exportContentTypes[fmt],
     seal,
-    chunks: exportChunks(recorded(), fmt, header, { key: options.signingKey }),
+    chunks: exportChunks(recorded(), fmt, header, {
+      key: options.signingKey,
+      // Kept before the trailer goes out: the digest of what the server wrote, to hold a copy
+      // against; an extract with no row here never finished.
+      onSigned: async (signed) => {
+        await ctx.store.sql(
+          "INSERT INTO audit_export_signatures (export_id, rows, sha256, key_id, signature) VALUES ($1::uuid, $2, $3, $4, $5)",
+          [signed.exportId, signed.rows, Buffer.from(signed.sha256, "hex"), signed.keyId, signed.signature === null ? null : Buffer.from(signed.signature, "base64")],
+        );
+      },
+    }),
   };
 }
 
