@@ -9,8 +9,8 @@ import type { Database } from "../db/client";
 import { keyIdOf, sealLog } from "../eventStore";
 import { callerFor, contextFor, newPatient, testUser } from "../testing/caller";
 import { openTestDatabase } from "../testing/db";
-import { exportFormats, extractStatement, fhirSignatureMember, startExport, type ExportFormat } from "./export";
-import { verifyExtract } from "./extractVerify";
+import { exportChunks, exportFormats, extractStatement, fhirSignatureMember, startExport, type AuditRow, type ExportFormat } from "./export";
+import { extractVerifier, verifyExtract } from "./extractVerify";
 import { publicKeyPem } from "./signingKey";
 
 type Seal = { seq: number; from: string | null; to: string; eventCount: number; chainHash: string; signature: string; signedText: string };
@@ -149,5 +149,53 @@ describe("every extract is signed over its exact bytes; a change to any of them 
     expect(problem(resigned)).toBe(`the extract is signed with key ${keyIdOf(otherKey)}, not the published key ${keyIdOf(privateKey)}`);
     // Cut short before its trailer.
     expect(problem(text.slice(0, trailerAt(text)))).toMatch(/no signature trailer|does not parse/);
+  });
+});
+
+describe("an extract is verified a piece at a time", () => {
+  const row = (i: number): AuditRow => ({
+    rowType: "event",
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    at: new Date(i * 1000),
+    occurredAt: null,
+    action: "U",
+    what: "PatientDemographicsUpdated",
+    userId: "u",
+    userName: 'A "quoted",\r\nname',
+    patientId: null,
+    patientName: null,
+    mrn: null,
+    record: "patient-1",
+    version: i,
+    correlationId: null,
+    causationId: null,
+    reason: "new number",
+    review: null,
+    details: JSON.stringify({ phone: `+1 555 ${i}` }),
+    hash: null,
+    commitPosition: null,
+  });
+  async function* pages() {
+    for (let p = 0; p < 6; p++) yield Array.from({ length: 500 }, (_, i) => row(p * 500 + i));
+  }
+  const header = { exportId: "00000000-0000-4000-8000-00000000000e", view: "events" as const, filter: {}, exportedBy: { id: "u", name: "U" }, exportedAt: "1970-01-01T00:00:00.000Z", seal: null, publicKey: null };
+
+  // A small hold-back (the trailer still fits) so that rows and entries straddle many of the pieces hashed.
+  it.each(exportFormats)("%s: 3,000 rows fed in pieces of 999 bytes verify; one byte changed in the middle does not", async (format) => {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    let text = "";
+    for await (const chunk of exportChunks(pages(), format, header, { key: privateKey })) text += chunk;
+    const inPieces = (bytes: Buffer) => {
+      const verifier = extractVerifier([createPublicKey(privateKey)], 4096);
+      for (let at = 0; at < bytes.length; at += 999) verifier.update(bytes.subarray(at, at + 999));
+      return verifier.finish();
+    };
+    const bytes = Buffer.from(text);
+    expect(bytes.length).toBeGreaterThan(500_000);
+    expect(inPieces(bytes)).toMatchObject({ ok: true, rows: 3000 });
+    const changed = Buffer.from(bytes);
+    const at = changed.indexOf("+1 555 1500");
+    changed[at + 7] = "9".charCodeAt(0);
+    expect(inPieces(changed)).toMatchObject({ ok: false, problem: expect.stringMatching(/a row was changed/) as unknown });
   });
 });

@@ -12,13 +12,13 @@
 //   --seal              seal what is unsealed first (needs the signing key; refused when a witnessed seal is gone)
 //   --json              print the report as JSON
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { openDatabase } from "../db/client";
 import { env, withoutAppSecrets } from "../db/env";
 import { storeFor } from "../api/context";
 import { sealLog, verifyLog } from "../eventStore";
 import { resolveSigningKey } from "../audit/signingKey";
-import { verifyExtract } from "../audit/extractVerify";
+import { extractVerifier } from "../audit/extractVerify";
 import { fileWitness, parseWitness, readWitness, witnessFileFor, type SealWitness } from "../audit/witness";
 
 const usage = "usage: npm run audit:verify -- [--public-key FILE] [--witness FILE]... [--extract FILE]... [--seal] [--json]";
@@ -59,7 +59,7 @@ async function main() {
   if (keys.length === 0) throw new Error("No key to verify seals with: set AUDIT_SIGNING_KEY or pass --public-key FILE");
   if (args.extracts.length > 0) {
     if (args.seal || args.witnesses.length > 0) throw new Error(`--extract checks files, not the log: it takes neither --seal nor --witness\n${usage}`);
-    verifyExtracts(args.extracts, keys, args.json);
+    await verifyExtracts(args.extracts, keys, args.json);
     return;
   }
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
@@ -101,9 +101,14 @@ async function main() {
   }
 }
 
-/** Each extract against the key: its signature, then its bytes; exit code 1 when any fails. */
-function verifyExtracts(files: readonly string[], keys: KeyObject[], json: boolean) {
-  const results = files.map((file) => ({ file, ...verifyExtract(readFileSync(file), keys) }));
+/** Each extract against the key, read a piece at a time: its signature, then its bytes; exit code 1 when any fails. */
+async function verifyExtracts(files: readonly string[], keys: KeyObject[], json: boolean) {
+  const results = [];
+  for (const file of files) {
+    const verifier = extractVerifier(keys);
+    for await (const chunk of createReadStream(file)) verifier.update(chunk as Buffer);
+    results.push({ file, ...verifier.finish() });
+  }
   if (json) console.log(JSON.stringify(results, null, 2));
   for (const r of json ? [] : results) {
     console.log(r.ok ? `OK      ${r.file}: ${r.format} extract ${r.exportId}, ${r.rows} rows, sha256 ${r.sha256}, signed by key ${r.keyId}` : `NOT OK  ${r.file}: ${r.problem}`);
