@@ -124,7 +124,7 @@ function filterText(filter: Record<string, unknown>): string {
   return parts.length ? parts.join(" · ") : "everything (no filter)";
 }
 
-/** Every extract handed out: who, when, which view and filter, the format and the seal it carried. */
+/** Every extract handed out: who, when, which view and filter, the format, the seal it carried and its digest. */
 export function ExportsMade() {
   const trpc = useTRPC();
   const [cursors, setCursors] = useState<({ at: Date; id: string } | undefined)[]>([undefined]);
@@ -141,7 +141,7 @@ export function ExportsMade() {
         <p className="muted">No extract has been made{cursors.length > 1 ? " before these" : ""}.</p>
       ) : (
         <table className="data dense">
-          <TableHead columns={["When", "Who", "View", "Filter", "Format", "Seal"]} />
+          <TableHead columns={["When", "Who", "View", "Filter", "Format", "Seal", "SHA-256"]} />
           <tbody>
             {page.data.items.map((x) => (
               <tr key={x.id} data-testid="export-made">
@@ -153,6 +153,10 @@ export function ExportsMade() {
                 <td className="small wrap">{filterText(x.filter)}</td>
                 <td>{x.format.toUpperCase()}</td>
                 <td>{x.sealSeq ?? "—"}</td>
+                <td className="small" data-testid="export-digest">
+                  {/* What a copy's bytes must hash to (README, "Verifying an extract"); none: the download never finished. */}
+                  {x.sha256 ? <span className="mono" title={x.sha256}>{x.sha256.slice(0, 16)}…</span> : "not finished"}
+                </td>
               </tr>
             ))}
           </tbody>

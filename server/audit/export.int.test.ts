@@ -199,6 +199,14 @@ describeEachDatabase("audit extracts", (db) => {
     expect(kept).toEqual([
       { export_id: started.exportId, rows: "4", sha256: end.sha256, key_id: end.keyId, signature: Buffer.from(end.signature, "base64").toString("hex") },
     ]);
+    // The console lists the digest, and an extract that never finished as such.
+    const listed = (await callerFor(db(), ["compliance"]).audit.exports({ limit: 100 })).items;
+    expect(listed.filter((x) => x.id === started.exportId || x.id === unfinished.exportId).map((x) => [x.id, x.sha256])).toEqual(
+      expect.arrayContaining([
+        [started.exportId, end.sha256],
+        [unfinished.exportId, null],
+      ]),
+    );
     await expect(contextFor(db(), officer).store.sql("UPDATE audit_export_signatures SET rows = 0 WHERE export_id = $1::uuid", [started.exportId])).rejects.toThrow(/append-only|permission denied/);
   });
 

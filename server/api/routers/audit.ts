@@ -332,7 +332,7 @@ export const auditRouter = router({
     return run;
   }),
 
-  /** The extracts handed out, newest first: who, when, which view with which filter, the format and the seal it carried. */
+  /** The extracts handed out, newest first: who, when, which view with which filter, the format, the seal it carried and the SHA-256 it was signed with. */
   exports: complianceProcedure
     .input(
       z.object({
@@ -351,9 +351,23 @@ export const auditRouter = router({
         select: { id: true, userId: true, exportedAt: true, view: true, format: true, filter: true, sealSeq: true },
       });
       const page = rows.slice(0, input.limit);
-      const users = await providerNames(ctx.db.prisma, page.map((r) => r.userId));
+      const [users, signed] = await Promise.all([
+        providerNames(ctx.db.prisma, page.map((r) => r.userId)),
+        // The digest each extract ended with; none: it never finished (a closed download).
+        ctx.store.sql<{ export_id: string; sha256: string }>(
+          "SELECT export_id::text AS export_id, encode(sha256, 'hex') AS sha256 FROM audit_export_signatures WHERE export_id = ANY ($1::uuid[])",
+          [page.map((r) => r.id)],
+        ),
+      ]);
+      const digests = new Map(signed.map((d) => [d.export_id, d.sha256]));
       return {
-        items: page.map((r) => ({ ...r, sealSeq: r.sealSeq === null ? null : Number(r.sealSeq), userName: users[r.userId] ?? null, filter: r.filter as Record<string, unknown> })),
+        items: page.map((r) => ({
+          ...r,
+          sealSeq: r.sealSeq === null ? null : Number(r.sealSeq),
+          userName: users[r.userId] ?? null,
+          filter: r.filter as Record<string, unknown>,
+          sha256: digests.get(r.id) ?? null,
+        })),
         nextBefore: rows.length > input.limit ? { at: page.at(-1)!.exportedAt, id: page.at(-1)!.id } : null,
       };
     }),
