@@ -3,8 +3,10 @@
 // was at a past moment, on both time axes, and compared with now; what caused an event and what
 // it caused; who has looked at the chart this month; and an extract for the external auditor
 // (downloaded), which carries the log's signed seal; then the log verified from the console.
+import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
+import { verifyExtract } from "../server/audit/extractVerify";
 import { call, localInputValue, signIn, signOut } from "./helpers";
 
 const shots = "e2e/.screenshots";
@@ -179,6 +181,9 @@ test("a compliance officer answers the five questions from the patient's audit p
   expect(header.seal?.seq).toBeGreaterThan(0);
   expect(header.publicKey).toContain("BEGIN PUBLIC KEY");
   expect(header.exportedBy.name).toBe("Morgan Compliance");
+  // The bytes as downloaded are the bytes the server signed (checked with the key the extract
+  // names, here the server's own: an auditor uses the one the Integrity page publishes).
+  expect(verifyExtract(readFileSync((await download.path())!), [createPublicKey(header.publicKey!)])).toMatchObject({ ok: true, format: "fhir" });
 
   // The printable report (one click), and the export itself in the access log.
   await page.getByTestId("report-link").click();

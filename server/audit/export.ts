@@ -20,6 +20,9 @@ import { describeGrantUse } from "../../shared/audit/grantUse";
 import { tolerantStore } from "../api/undecodable";
 import type { SessionUser } from "../auth/roles";
 import { publicKeyPem } from "./signingKey";
+import { csvColumns, csvSignatureRowType, extractSignatureExtensionUrl, extractStatement, fhirSignatureMember, type ExtractSignature } from "./extractSignature";
+
+export { csvColumns, extractStatement, fhirSignatureMember, type ExtractSignature } from "./extractSignature";
 
 /** Rows read per round trip. */
 export const exportPageSize = 500;
@@ -100,28 +103,6 @@ export type AuditRow = {
   commitPosition: string | null;
 };
 
-export const csvColumns = [
-  "row_type",
-  "id",
-  "at",
-  "occurred_at",
-  "action",
-  "what",
-  "user_id",
-  "user_name",
-  "patient_id",
-  "patient_name",
-  "mrn",
-  "record",
-  "version",
-  "correlation_id",
-  "causation_id",
-  "reason",
-  "review",
-  "details",
-  "hash",
-  "commit_position",
-] as const;
 
 /**
  * Every CSV record goes out with these. escape_formulas is OWASP's rule against formula
@@ -370,32 +351,6 @@ function withoutUndefined(value: Record<string, unknown>): Record<string, unknow
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
-/**
- * The signature every extract ends with: Ed25519, with the key that signs the log's seals, over
- * a statement of what the extract is (its id, view, format, row count) and the SHA-256 of every
- * byte written before its trailer. The log's seal in the header only vouches for the log: without
- * this, a changed payload, reason or time, swapped rows or a row spliced in from another extract
- * read as genuine (README, "Verifying an extract"). Null signature: no key (production without
- * AUDIT_SIGNING_KEY, where nothing is sealed either); the digest is still there.
- */
-export type ExtractSignature = {
-  exportId: string;
-  view: ExportRequest["view"];
-  format: ExportFormat;
-  rows: number;
-  /** Lowercase hex SHA-256 of the extract's bytes before the trailer. */
-  sha256: string;
-  keyId: string | null;
-  /** Base64 Ed25519 signature over `signedText`. */
-  signature: string | null;
-  signedText: string;
-};
-
-/** What an extract's signature covers: its canonical text. */
-export function extractStatement(s: Pick<ExtractSignature, "exportId" | "view" | "format" | "rows" | "sha256">): string {
-  return ["emr-audit-extract-v1", `export=${s.exportId}`, `view=${s.view}`, `format=${s.format}`, `rows=${s.rows}`, `sha256=${s.sha256}`].join("\n");
-}
-
 export function signExtract(s: Pick<ExtractSignature, "exportId" | "view" | "format" | "rows" | "sha256">, key: KeyObject | null): ExtractSignature {
   const signedText = extractStatement(s);
   return {
@@ -409,11 +364,6 @@ export function signExtract(s: Pick<ExtractSignature, "exportId" | "view" | "for
     signedText,
   };
 }
-
-export const extractSignatureExtensionUrl = "urn:emr:fhir:StructureDefinition:audit-extract-signature";
-/** The CSV's last record and the FHIR Bundle's last member begin with these: everything before them is hashed. */
-export const csvSignatureRowType = "audit-signature";
-export const fhirSignatureMember = ',"signature":';
 
 /** The trailer that ends an extract, its signature inside. */
 function trailer(format: ExportFormat, signed: ExtractSignature): string {

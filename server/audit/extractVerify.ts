@@ -3,8 +3,9 @@
 // The steps are README's "Verifying an extract"; npm run audit:verify -- --extract FILE runs them.
 import { createHash, verify, type KeyObject } from "node:crypto";
 import { parse } from "csv-parse/sync";
-import { keyIdOf } from "../eventStore";
-import { csvColumns, csvSignatureRowType, extractSignatureExtensionUrl, extractStatement, fhirSignatureMember, type ExportFormat, type ExtractSignature } from "./export";
+import { keyIdOf } from "../eventStore/integrity";
+import type { ExportFormat } from "./export";
+import { csvColumns, csvSignatureRowType, extractSignatureExtensionUrl, extractStatement, fhirSignatureMember, type ExtractSignature } from "./extractSignature";
 
 export type ExtractCheck =
   | { ok: true; format: ExportFormat; exportId: string; rows: number; sha256: string; keyId: string }
