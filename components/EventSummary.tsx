@@ -1,6 +1,7 @@
 // What one event says, in words: the fields a demographics update changed (before -> after) and
 // its reason, an encounter's or order's facts, a status change with its reason, a user's roles.
 // Shared by the clinical history and the audit timeline and event pages.
+import { flagText } from "@/shared/clinical/results";
 import { DateTime } from "./DateTime";
 import { demographicLabels, formatValue, label, resultSummary, statusBadgeClass } from "./format";
 
@@ -90,7 +91,7 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
             {findings.map((f, i) => (
               <li key={i}>
                 {str(f.name)}: <strong>{str(f.value)}</strong>
-                {f.unit ? <> {str(f.unit)}</> : null} <span className="muted">({flagLabel(str(f.flag))})</span>
+                {f.unit ? <> {str(f.unit)}</> : null} <span className="muted">({flagText(str(f.flag))})</span>
               </li>
             ))}
           </ul>
@@ -248,8 +249,6 @@ function Reason({ text, full }: { text: string; full: boolean }) {
   );
 }
 
-const flagLabels: Record<string, string> = { HH: "critical high", LL: "critical low", AA: "critical abnormal" };
-const flagLabel = (flag: string) => flagLabels[flag] ?? flag;
 
 function roleList(value: unknown): string {
   return Array.isArray(value) && value.length > 0 ? value.map(String).join(", ") : "none";

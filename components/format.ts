@@ -1,5 +1,6 @@
 // Display helpers shared by every console: local dates and instants, enum labels, badge colours,
 // event titles and stored values as one line.
+import { flagText } from "@/shared/clinical/results";
 import { safetyLabels } from "@/shared/clinical/safety";
 import type { Address } from "@/server/domain/patient/events";
 
@@ -105,16 +106,23 @@ export function formatValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** {"Hb": {"value": 13.5, "unit": "g/dL"}, "report": "normal"} -> "Hb 13.5 g/dL; report: normal". */
+/**
+ * {"K+": {"value": 6.9, "unit": "mmol/L", "flag": "AA"}, "report": "called"} -> "K+ 6.9 mmol/L (critical abnormal); report: called".
+ * Flags are written out: a bare "AA" or "L" is easy to misread or miss.
+ */
 export function resultSummary(result: unknown): string {
   if (!result || typeof result !== "object") return formatValue(result);
+  // A flag may sit on the whole result ({ value, unit, flag }), not only on named values.
+  if ("value" in result) return measured(result as Measured);
   return Object.entries(result as Record<string, unknown>)
     .map(([k, v]) => {
-      if (v && typeof v === "object" && "value" in v) {
-        const { value, unit, flag } = v as { value: unknown; unit?: unknown; flag?: unknown };
-        return `${k} ${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}${flag ? ` (${formatValue(flag)})` : ""}`;
-      }
+      if (v && typeof v === "object" && "value" in v) return `${k} ${measured(v as Measured)}`;
       return k === "report" ? `report: ${formatValue(v)}` : `${k} ${formatValue(v)}`;
     })
     .join("; ");
+}
+
+type Measured = { value: unknown; unit?: unknown; flag?: unknown };
+function measured({ value, unit, flag }: Measured): string {
+  return `${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}${flag ? ` (${typeof flag === "string" ? flagText(flag) : formatValue(flag)})` : ""}`;
 }

@@ -221,6 +221,8 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   const done = page.getByTestId("closed-orders").getByRole("row").filter({ hasText: "Hemoglobin" });
   await expect(done).toContainText("Completed");
   await expect(done).toContainText("Result: Hemoglobin 13.5 g/dL");
+  // Unflagged is neither good nor bad news: plain, not green.
+  await expect(done.getByTestId("order-result")).toHaveAttribute("data-severity", "normal");
 
   // Completing the encounter needs an outcome and a disposition.
   await page.getByTestId("open-encounter").getByRole("button", { name: "Complete" }).click();

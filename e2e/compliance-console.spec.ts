@@ -59,6 +59,14 @@ test("a compliance officer answers the five questions from the patient's audit p
   const chartRead = page.waitForResponse((r) => r.url().includes("patient.byId") && r.ok());
   await page.goto(`/patients/${patientId}`);
   await chartRead;
+  // The critical potassium reads as critical on the chart's orders, in words and in red (it was green).
+  await page.getByText(/Completed and cancelled/).click();
+  const potassium = page.getByTestId("closed-orders").getByTestId("order-result");
+  await expect(potassium).toHaveAttribute("data-severity", "critical");
+  await expect(potassium).toContainText("Critical");
+  await expect(potassium).toContainText("Result: Potassium 6.9 mmol/L (critical high)");
+  await expect(potassium).toHaveCSS("color", "rgb(180, 35, 24)");
+  await page.getByTestId("closed-orders").screenshot({ path: `${shots}/chart-critical-result.png` });
   // Extracts are for compliance: a clinician is refused, and so is nobody.
   expect((await page.request.get(`/api/audit/export?view=timeline&format=csv&patientId=${patientId}`)).status()).toBe(403);
   await signOut(page);
@@ -75,7 +83,7 @@ test("a compliance officer answers the five questions from the patient's audit p
   await expect(move.getByTestId("after-address")).toContainText("9 New Street");
   await expect(move).toContainText("Reason: Patient moved house");
   // Lab results read as in the chart, not as JSON.
-  await expect(timeline.getByTestId("result").first()).toContainText("Potassium 6.9 mmol/L (HH)");
+  await expect(timeline.getByTestId("result").first()).toContainText("Potassium 6.9 mmol/L (critical high)");
   // Changes to the address only (one click).
   await page.getByLabel("Changes to").selectOption("address");
   await expect(timeline.getByTestId("timeline-event")).toHaveCount(2);
@@ -116,7 +124,7 @@ test("a compliance officer answers the five questions from the patient's audit p
   const orderDiff = diff.locator("[data-kind=order]");
   await expect(orderDiff.locator("tr[data-field=providerId] td.diff-after")).toHaveText("Casey Clinician");
   await expect(orderDiff.locator("tr[data-field=details] td.diff-after")).toContainText("Description: Potassium, serum");
-  await expect(orderDiff.locator("tr[data-field=resultData] td.diff-after")).toContainText("Potassium 6.9 mmol/L (HH)");
+  await expect(orderDiff.locator("tr[data-field=resultData] td.diff-after")).toContainText("Potassium 6.9 mmol/L (critical high)");
   await expect(orderDiff.locator("tr[data-field=statusChangedAt] td.diff-after time")).toHaveText(/\d:\d\d:\d\d ?(AM|PM)? (UTC|GMT[+-]?[\d:]*|[A-Z]{2,5})$/);
   await expect(diff).not.toContainText("{");
   await expect(diff).not.toContainText("allergyId");

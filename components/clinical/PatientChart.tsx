@@ -8,6 +8,7 @@ import { TableHead } from "@/components/DataTable";
 import { Flash, RefreshFailed, SkeletonLines } from "@/components/States";
 import { useTRPC } from "@/components/trpc";
 import type { OrderDetails } from "@/server/domain/order/events";
+import { resultSeverity } from "@/shared/clinical/results";
 import { ClinicalNav } from "./ClinicalNav";
 import { CompleteEncounterForm, StartEncounterForm } from "./EncounterForms";
 import { DateTime } from "@/components/DateTime";
@@ -350,6 +351,21 @@ function ChartView({
   );
 }
 
+/**
+ * A completed order's result, styled by its worst flag: critical in red behind a "Critical" badge
+ * (words, not colour alone), abnormal in amber, normal in the text's own colour. It was all green,
+ * so a critical potassium read as good news.
+ */
+function ResultLine({ result }: { result: unknown }) {
+  const severity = resultSeverity(result);
+  return (
+    <div className={`small result ${severity}`} data-testid="order-result" data-severity={severity}>
+      {severity === "critical" ? <span className="badge bad">Critical</span> : null}
+      {severity === "abnormal" ? <span className="badge warn">Abnormal</span> : null} Result: {resultSummary(result)}
+    </div>
+  );
+}
+
 function OrderTable({
   orders,
   open,
@@ -379,7 +395,7 @@ function OrderTable({
                   <span className="kind">{label(o.kind)}</span> <span className="strong">{description}</span>
                   {details.code ? <span className="mono muted"> {details.code}</span> : null}
                   {med ? <div className="small">{med}</div> : null}
-                  {o.resultData ? <div className="small result">Result: {resultSummary(o.resultData)}</div> : null}
+                  {o.resultData ? <ResultLine result={o.resultData} /> : null}
                 </td>
                 <td>
                   <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>

@@ -3,6 +3,7 @@
 // high / low, A / AA abnormal / critical abnormal. A flag sits on the whole result
 // ({ value, unit, flag }) or on each named value ({ Potassium: { value, unit, flag } }).
 import type { ResultData } from "../../server/domain/order/events";
+import { resultFlags } from "./orders";
 
 /** Flags that mean a critical (panic) value: the ordering clinician must be told now. */
 export const criticalFlags: readonly string[] = ["HH", "LL", "AA"];
@@ -36,4 +37,30 @@ export function criticalFindings(result: ResultData | null | undefined): Critica
     if (finding) found.push(finding);
   }
   return found;
+}
+
+/** Flags that mean abnormal but not critical. */
+const abnormalFlags: readonly string[] = ["H", "L", "A"];
+
+const flagTexts: Record<string, string> = Object.fromEntries(resultFlags.filter((f) => f.code).map((f) => [f.code, f.text.toLowerCase()]));
+
+/** "HH" -> "critical high", as the status form offers it; a flag the console does not know stays as the lab sent it. */
+export function flagText(flag: string): string {
+  return flagTexts[flag.trim().toUpperCase()] ?? flag;
+}
+
+export type ResultSeverity = "critical" | "abnormal" | "normal";
+
+/**
+ * The worst flag in a result: critical when any value (or the whole result) is flagged HH, LL or
+ * AA, abnormal for H, L or A, else normal (unflagged values included: the lab said nothing is wrong).
+ */
+export function resultSeverity(result: unknown): ResultSeverity {
+  if (!isRecord(result)) return "normal";
+  const flags = [result, ...Object.values(result)]
+    .filter(isRecord)
+    .map((entry) => (typeof entry.flag === "string" ? entry.flag.trim().toUpperCase() : ""));
+  if (flags.some((f) => criticalFlags.includes(f))) return "critical";
+  if (flags.some((f) => abnormalFlags.includes(f))) return "abnormal";
+  return "normal";
 }

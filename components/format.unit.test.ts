@@ -1,0 +1,13 @@
+import { describe, expect, it } from "vitest";
+import { resultSummary } from "./format";
+
+describe("resultSummary", () => {
+  it("writes flags out in words, on named values and on the whole result", () => {
+    expect(resultSummary({ "K+": { value: 6.9, unit: "mmol/L", flag: "AA" }, report: "called to ward" })).toBe(
+      "K+ 6.9 mmol/L (critical abnormal); report: called to ward",
+    );
+    expect(resultSummary({ value: 5.4, unit: "mmol/L", flag: "H" })).toBe("5.4 mmol/L (high)");
+    expect(resultSummary({ Hb: { value: 13.5, unit: "g/dL" } })).toBe("Hb 13.5 g/dL");
+    expect(resultSummary({ impression: "No acute findings" })).toBe("impression No acute findings");
+  });
+});
