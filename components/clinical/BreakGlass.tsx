@@ -6,6 +6,7 @@ import { useMutation } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useTRPC } from "@/components/trpc";
+import { useSingleFlight } from "@/components/useSingleFlight";
 import { readError } from "./errors";
 
 /** Whether a chart query was refused for want of a reason. */
@@ -21,6 +22,8 @@ export function BreakGlassDialog({ patientId, onGranted }: { patientId: string; 
   const dialog = useRef<HTMLDialogElement>(null);
   const [reason, setReason] = useState("");
   const grant = useMutation(trpc.patient.breakGlass.mutationOptions({ onSuccess: () => onGranted() }));
+  // A double-click recorded two emergency accesses (the server now answers the live grant too).
+  const once = useSingleFlight();
   useEffect(() => {
     const d = dialog.current;
     if (d && !d.open) d.showModal();
@@ -31,7 +34,7 @@ export function BreakGlassDialog({ patientId, onGranted }: { patientId: string; 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     if (length < MIN) return;
-    grant.mutate({ patientId, reason });
+    once(() => grant.mutateAsync({ patientId, reason }));
   }
 
   return (

@@ -35,6 +35,18 @@ describeEachDatabase("break the glass", (db, kind) => {
     return { registrar, stranger, officer, patientId };
   }
 
+  /** Ages a grant past its hours (as the owner, triggers off for this one row). */
+  async function expire(accessId: string) {
+    await withOwner(kind, db(), async (sql) => {
+      await sql("ALTER TABLE emergency_access DISABLE TRIGGER emergency_access_no_update_delete");
+      try {
+        await sql("UPDATE emergency_access SET expires_at = now() - interval '1 minute' WHERE id = $1", [accessId]);
+      } finally {
+        await sql("ALTER TABLE emergency_access ENABLE TRIGGER emergency_access_no_update_delete");
+      }
+    });
+  }
+
   it("refuses the chart of a patient not in the clinician's care until a reason is given, then opens it and logs the reason", async () => {
     const { registrar, stranger, officer, patientId } = await setting();
     // The registrar is the patient's clinician: no question asked.
@@ -206,21 +218,35 @@ describeEachDatabase("break the glass", (db, kind) => {
     const { registrar, stranger, patientId } = await setting();
     const clinician = await callerAs(db(), stranger);
     const granted = await clinician.patient.breakGlass({ patientId, reason: "Night cover for the ward" });
-    // Age the grant past its hours (as the owner, triggers off for this one row): the chart asks again.
-    await withOwner(kind, db(), async (sql) => {
-      await sql("ALTER TABLE emergency_access DISABLE TRIGGER emergency_access_no_update_delete");
-      try {
-        await sql("UPDATE emergency_access SET expires_at = now() - interval '1 minute' WHERE id = $1", [granted.accessId]);
-      } finally {
-        await sql("ALTER TABLE emergency_access ENABLE TRIGGER emergency_access_no_update_delete");
-      }
-    });
+    // Past its hours, the chart asks again.
+    await expire(granted.accessId);
     expect((await refusal(clinician.patient.byId({ patientId })))?.code).toBe("PRECONDITION_FAILED");
     // Starting an encounter is a write to the chart: it asks too, or it would be a way round the glass.
     expect((await refusal(clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up" })))?.code).toBe("PRECONDITION_FAILED");
     // An encounter with them as the attending clinician (assigned by the patient's clinician) puts the patient in their care.
     await (await callerAs(db(), registrar)).encounter.start({ patientId, encounterType: "outpatient", reason: "Follow-up", providerId: stranger.id });
     expect((await clinician.patient.byId({ patientId })).patient.patientId).toBe(patientId);
+  });
+
+  it("records one access for a reason sent twice (a double-click, at once or after), and a new one only after the grant expired", async () => {
+    const { stranger, patientId } = await setting();
+    const clinician = await callerAs(db(), stranger);
+    const [a, b] = await Promise.all([
+      clinician.patient.breakGlass({ patientId, reason: "Covering the ward tonight" }),
+      clinician.patient.breakGlass({ patientId, reason: "Covering the ward tonight" }),
+    ]);
+    expect(b.accessId).toBe(a.accessId);
+    expect([a.repeated, b.repeated].sort()).toEqual([false, true]);
+    // Later inside the grant, even with other words: the same access, not extended.
+    const again = await clinician.patient.breakGlass({ patientId, reason: "Still covering the ward" });
+    expect(again).toMatchObject({ accessId: a.accessId, expiresAt: a.expiresAt, repeated: true });
+    const rows = () => db().prisma.$queryRaw<{ id: string }[]>`SELECT id::text AS id FROM emergency_access WHERE user_id = ${stranger.id} AND patient_id = ${patientId}::uuid`;
+    expect(await rows()).toHaveLength(1);
+    await expire(a.accessId);
+    const later = await clinician.patient.breakGlass({ patientId, reason: "Called back to the ward" });
+    expect(later.repeated).toBe(false);
+    expect(later.accessId).not.toBe(a.accessId);
+    expect(await rows()).toHaveLength(2);
   });
 
   it("keeps admins and compliance out of the clinical chart", async () => {

@@ -95,19 +95,43 @@ export async function requireChartWriteAccess(ctx: AccessContext, about: { patie
   if (record) await requireChartAccess(ctx, record.patientId);
 }
 
-/** Records a break-the-glass grant with its reason; the chart then opens for EMERGENCY_ACCESS_HOURS. */
-export async function breakGlass(ctx: AccessContext, patientId: string, reason: string): Promise<{ accessId: string; expiresAt: Date }> {
-  if (!ctx.user) throw new Error("breakGlass: no signed-in user");
+/**
+ * Records a break-the-glass grant with its reason; the chart then opens for EMERGENCY_ACCESS_HOURS.
+ *
+ * A caller who already holds an unexpired grant for this patient gets that grant back, and no
+ * second row is written. The console only asks for a reason when the chart is refused, so a
+ * second call inside a live grant is the same access sent twice (a double-click, a retry, two
+ * tabs), not a new need: two rows made compliance review one access twice. The reused grant is
+ * not extended, so a clinician cannot keep the glass open by asking again; after it expires the
+ * chart asks, and a new reason is a new access. `repeated` says which answer this is.
+ */
+export async function breakGlass(
+  ctx: AccessContext,
+  patientId: string,
+  reason: string,
+): Promise<{ accessId: string; expiresAt: Date; repeated: boolean }> {
+  const user = ctx.user;
+  if (!user) throw new Error("breakGlass: no signed-in user");
   const patient = await ctx.db.prisma.rmPatient.findUnique({ where: { patientId }, select: { patientId: true } });
   if (!patient) throw new NotFoundError("Patient", patientId);
-  const id = randomUUID();
-  const [row] = await ctx.db.prisma.$queryRaw<{ expires_at: Date }[]>`
-    INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at, correlation_id)
-    VALUES (${id}::uuid, ${ctx.user.id}, ${patientId}::uuid, ${reason},
-            date_trunc('milliseconds', clock_timestamp()) + make_interval(hours => ${EMERGENCY_ACCESS_HOURS}::int), ${ctx.correlationId})
-    RETURNING expires_at`;
-  if (!row) throw new Error("breakGlass: the grant was not stored");
-  return { accessId: id, expiresAt: row.expires_at };
+  return ctx.db.prisma.$transaction(async (tx) => {
+    // Two calls at once both found no grant before either had committed: the second now waits for
+    // the first here, and its read (a statement after the lock) sees the first's row.
+    await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended('break the glass ' || ${user.id} || ' ' || ${patientId}, 0))::text AS locked`;
+    const [live] = await tx.$queryRaw<{ id: string; expires_at: Date }[]>`
+      SELECT id::text AS id, expires_at FROM emergency_access
+       WHERE user_id = ${user.id} AND patient_id = ${patientId}::uuid AND expires_at > clock_timestamp()
+       ORDER BY granted_at DESC LIMIT 1`;
+    if (live) return { accessId: live.id, expiresAt: live.expires_at, repeated: true };
+    const id = randomUUID();
+    const [row] = await tx.$queryRaw<{ expires_at: Date }[]>`
+      INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at, correlation_id)
+      VALUES (${id}::uuid, ${user.id}, ${patientId}::uuid, ${reason},
+              date_trunc('milliseconds', clock_timestamp()) + make_interval(hours => ${EMERGENCY_ACCESS_HOURS}::int), ${ctx.correlationId})
+      RETURNING expires_at`;
+    if (!row) throw new Error("breakGlass: the grant was not stored");
+    return { accessId: id, expiresAt: row.expires_at, repeated: false };
+  });
 }
 
 export type EmergencyAccessItem = {
