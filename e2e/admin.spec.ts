@@ -24,6 +24,10 @@ test("an admin gives a user a role with a reason, and cannot change their own ro
   await save.click();
   // Saved: the reason is gone with the change, and the role is there after a reload.
   await expect(row.getByLabel("Reason (kept in the audit log)")).toHaveCount(0);
+  // "Saved" stays once the list has refreshed (a row keyed by its roles was remounted and lost it).
+  await expect(row.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+  await page.waitForTimeout(500);
+  await expect(row.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
   await page.screenshot({ path: ".scratch/admin-roles.png" });
   await page.reload();
   await expect(users.getByTestId("user-compliance@demo.test").getByRole("checkbox", { name: "clinician" })).toBeChecked();

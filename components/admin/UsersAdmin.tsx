@@ -6,6 +6,7 @@ import { TableHead } from "../DataTable";
 import { DateTime } from "../DateTime";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
+import { useSingleFlight } from "../useSingleFlight";
 import { enrolmentUrl } from "@/shared/enrolment";
 
 const allRoles: Role[] = ["clinician", "compliance", "admin"];
@@ -76,6 +77,7 @@ function NewLink({ user, onIssued }: { user: UserRow; onIssued: (link: IssuedLin
       },
     }),
   );
+  const once = useSingleFlight();
   const label = user.status.state === "active" ? "Reset password" : user.status.expiresAt ? "New enrolment link" : "Issue enrolment link";
   if (!open) {
     return (
@@ -101,7 +103,7 @@ function NewLink({ user, onIssued }: { user: UserRow; onIssued: (link: IssuedLin
         </span>
       ) : null}
       <div className="actions">
-        <button type="button" disabled={reason.trim().length < 3 || issue.isPending} onClick={() => issue.mutate({ userId: user.id, reason })}>
+        <button type="button" disabled={reason.trim().length < 3 || issue.isPending} onClick={() => once(() => issue.mutateAsync({ userId: user.id, reason }))}>
           {issue.isPending ? "Issuing…" : `${label}: issue link`}
         </button>
         <button type="button" className="secondary" onClick={() => setOpen(false)}>
@@ -147,6 +149,15 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [roles, setRoles] = useState<Role[]>(user.roles);
+  // The row is keyed by the user alone (keyed by its roles too, a refresh remounted it and lost
+  // "Saved" and a link shown once); roles changed on the server, by this admin or another, are
+  // taken up here instead.
+  const serverRoles = user.roles.join(",");
+  const [seenRoles, setSeenRoles] = useState(serverRoles);
+  if (serverRoles !== seenRoles) {
+    setSeenRoles(serverRoles);
+    setRoles(user.roles);
+  }
   const [reason, setReason] = useState("");
   // Shown once, on a row of its own under the user's: the link is long.
   const [issued, setIssued] = useState<IssuedLink | null>(null);
@@ -158,6 +169,7 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
       },
     }),
   );
+  const saveOnce = useSingleFlight();
   const changed = roles.length !== user.roles.length || roles.some((r) => !user.roles.includes(r));
   return (
     <>
@@ -190,7 +202,7 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
         <button
           type="button"
           disabled={isSelf || !changed || reason.trim().length < 3 || save.isPending}
-          onClick={() => save.mutate({ userId: user.id, roles, reason }, { onSuccess: () => setReason("") })}
+          onClick={() => saveOnce(() => save.mutateAsync({ userId: user.id, roles, reason }, { onSuccess: () => setReason("") }))}
         >
           {save.isPending ? "Saving…" : "Save roles"}
         </button>
@@ -224,20 +236,25 @@ function AddUser() {
     trpc.users.create.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.users.list.queryKey() }) }),
   );
   const [createdName, setCreatedName] = useState("");
+  // A double-click sent the user twice: the second's "already exists" replaced the first's
+  // one-time link, which cannot be shown again.
+  const once = useSingleFlight();
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const formElement = event.currentTarget;
     const form = new FormData(formElement);
-    create.mutate(
-      { email: String(form.get("email")), name: String(form.get("name")), roles },
-      {
-        onSuccess: () => {
-          setCreatedName(String(form.get("name")));
-          formElement.reset();
-          setRoles([]);
+    once(() =>
+      create.mutateAsync(
+        { email: String(form.get("email")), name: String(form.get("name")), roles },
+        {
+          onSuccess: () => {
+            setCreatedName(String(form.get("name")));
+            formElement.reset();
+            setRoles([]);
+          },
         },
-      },
+      ),
     );
   }
 
@@ -295,7 +312,7 @@ export function UsersAdmin({ currentUserId }: { currentUserId: string }) {
             <TableHead columns={["Name", "Email", "Account", "Roles"]} actions />
             <tbody>
               {users.data.map((user) => (
-                <UserRoles key={`${user.id}:${user.roles.join(",")}`} user={user} isSelf={user.id === currentUserId} />
+                <UserRoles key={user.id} user={user} isSelf={user.id === currentUserId} />
               ))}
             </tbody>
           </table>
