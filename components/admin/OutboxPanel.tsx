@@ -7,6 +7,7 @@ import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { eventTitle, formatDateTime } from "../format";
 import { useTRPC } from "../trpc";
+import { useSingleFlight } from "../useSingleFlight";
 
 function formatLag(seconds: number): string {
   if (seconds < 1) return "none";
@@ -23,12 +24,17 @@ export function OutboxPanel() {
   const outbox = useQuery(trpc.admin.outbox.queryOptions(undefined, { refetchInterval: 5_000 }));
   const retry = useMutation(
     trpc.admin.retryDeadLetter.mutationOptions({
+      // A retry's answer replaces the last one's: a success and a failure never show together.
+      onMutate: () => setFlash(null),
       onSuccess: ({ id }) => {
         setFlash(`Dead letter ${id} is back in line: the worker will try it again.`);
         return queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.queryKey() });
       },
     }),
   );
+  // A double-click sent the retry twice: the first put the letter back in line, the second was
+  // refused as no longer dead, and both answers showed at once.
+  const once = useSingleFlight();
 
   return (
     <section className="panel" aria-labelledby="outbox-title" data-testid="outbox">
@@ -79,7 +85,7 @@ export function OutboxPanel() {
                         type="button"
                         className="secondary"
                         disabled={retry.isPending}
-                        onClick={() => retry.mutate({ id: row.id })}
+                        onClick={() => once(() => retry.mutateAsync({ id: row.id }))}
                         aria-label={`Retry dead letter ${row.id}`}
                       >
                         Retry

@@ -8,6 +8,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { formatDateTime } from "../format";
+import { useSingleFlight } from "../useSingleFlight";
 import { useTRPC } from "../trpc";
 
 const stateLabel: Record<string, { label: string; badge: string }> = {
@@ -91,9 +92,12 @@ function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (i
   const trpc = useTRPC();
   const [reason, setReason] = useState("");
   const start = useMutation(trpc.projections.rebuild.mutationOptions({ onSuccess: ({ rebuildId }) => onStarted(rebuildId) }));
+  // A double-click started two rebuilds: the second waits a moment for the rebuild lock before
+  // saying "already being rebuilt", and on a small log the first had ended by then.
+  const once = useSingleFlight();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    start.mutate({ name, reason });
+    once(() => start.mutateAsync({ name, reason }));
   };
   const issue = start.error?.data?.issues?.find((i) => i.path === "reason")?.message;
   return (
