@@ -57,8 +57,26 @@ describeEachDatabase("reports procedures", (db) => {
     expect(mine!.patient?.name).toContain("Ada");
     expect(report.thresholds).toEqual({ stat: 60, urgent: 240, routine: 1440 });
     expect(report.lag.appliedUpTo).toBeInstanceOf(Date);
-    const logged = await db().prisma.accessLog.findMany({ where: { userId: clinician.id, procedure: "reports.turnaround" }, select: { patientId: true } });
+    const logged = await db().prisma.accessLog.findMany({ where: { userId: clinician.id, procedure: "reports.turnaround" }, select: { patientId: true, screen: true } });
     expect(logged.map((l) => l.patientId)).toContain(patientId);
+    expect(new Set(logged.map((l) => l.screen))).toEqual(new Set(["turnaround_report"]));
+  });
+
+  it("turnaround: the access log says the patient was listed in the report (it said 'read the record'), old rows too, and counts it as a listing", async () => {
+    const reader = testUser(["clinician"], { name: `Dr Lister ${randomUUID().slice(0, 6)}` });
+    await db().prisma.user.create({ data: { id: reader.id, name: reader.name, email: reader.email, roles: ["clinician"] } });
+    const since = new Date(Date.now() - 1000);
+    await createCaller(contextFor(db(), reader)).reports.turnaround({ days: 7, timeZone: "UTC" });
+    // A row from before the report had a screen: the procedure alone.
+    await db().prisma.accessLog.create({ data: { userId: reader.id, patientId, procedure: "reports.turnaround", correlationId: randomUUID() }, select: { id: true } });
+    const audit = callerFor(db(), ["compliance"]).audit;
+    const rows = (await audit.accessLog({ patientId })).rows.filter((r) => r.userId === reader.id);
+    expect(rows.map((r) => r.screen)).toEqual(["listed in the order turnaround report", "listed in the order turnaround report"]);
+    const readers = await audit.readers({ patientId, from: since });
+    expect(readers.groups.find((g) => g.userId === reader.id)).toMatchObject({ screens: [{ screen: "listed in the order turnaround report", views: 2 }] });
+    const [activity] = (await audit.userActivity({ userId: reader.id, from: since })).users;
+    expect(activity).toMatchObject({ chartsOpened: 0, views: 0 });
+    expect(activity!.listed).toBeGreaterThanOrEqual(2);
   });
 
   it("census: the open inpatient encounter under its provider's name", async () => {

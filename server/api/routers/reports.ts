@@ -76,7 +76,7 @@ export const reportsRouter = router({
         ? await db.rmPatient.findMany({ where: { patientId: { in: patientIds } }, select: { patientId: true, mrn: true, givenName: true, familyName: true } })
         : [];
       const byId = new Map(patients.map((p) => [p.patientId, p]));
-      await recordAccess(ctx, { procedure: "reports.turnaround", patientIds });
+      await recordAccess(ctx, { procedure: "reports.turnaround", screen: "turnaround_report", patientIds });
       return {
         ...report,
         now,
