@@ -12,6 +12,10 @@ test("an admin rebuilds the orders read model with a reason and follows it to th
   await page.goto("/admin");
   await page.getByRole("link", { name: "Projections and rebuilds" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Projections");
+  // The page is one of the admin tabs, and has them (it had none, and no tab led to it).
+  const adminTabs = page.getByRole("navigation", { name: "Admin" });
+  await expect(adminTabs.getByRole("link", { name: "Projections", exact: true })).toHaveAttribute("aria-current", "page");
+  await expect(adminTabs.getByRole("link", { name: "Users and outbox" })).toBeVisible();
   const orders = page.getByTestId("projection-orders");
   await expect(orders.getByTestId("projection-state")).toHaveText("running");
 

@@ -5,6 +5,7 @@ import { usePathname } from "next/navigation";
 const links = [
   { href: "/admin", label: "Users and outbox" },
   { href: "/admin/metrics", label: "Metrics" },
+  { href: "/admin/projections", label: "Projections" },
   { href: "/admin/schemas", label: "Event schemas" },
   { href: "/admin/erasure", label: "Patient erasure" },
 ];
