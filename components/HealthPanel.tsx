@@ -1,5 +1,6 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
+import { DateTime } from "./DateTime";
 import { ErrorState, Loading } from "./States";
 import { useTRPC } from "./trpc";
 import type { PoolState } from "@/server/db/client";
@@ -100,7 +101,9 @@ function DatabaseFacts({ details }: { details: Details }) {
         )}
       </dd>
       <dt>Server time</dt>
-      <dd>{details.serverTime.toISOString()}</dd>
+      <dd>
+        <DateTime value={details.serverTime} />
+      </dd>
     </>
   );
 }

@@ -42,6 +42,9 @@ test("an admin erases a patient after a confirm step, and the chart shows them a
   await erase.click();
   await expect(admin.getByRole("status").filter({ hasText: `The patient with MRN ${mrn} was erased.` })).toBeVisible();
   await expect(admin.getByTestId("erasures")).toContainText("erasure request ER-2026-031");
+  // Its time names the zone, as everywhere else in the console.
+  const erasure = admin.getByTestId("erasures").getByRole("row").filter({ hasText: "erasure request ER-2026-031" });
+  await expect(erasure.locator("time")).toHaveText(/\d{1,2}:\d{2} ?(AM|PM)? (UTC|GMT[+-]?[\d:]*|[A-Z]{2,5})$/);
   await admin.screenshot({ path: ".scratch/erasure-done.png", fullPage: true });
 
   await clinician.goto(chartUrl);

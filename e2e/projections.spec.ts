@@ -40,6 +40,9 @@ test("an admin rebuilds the orders read model with a reason and follows it to th
   await expect(progress.getByTestId("rebuild-percent")).toHaveText("100%", { timeout: 30_000 });
   await expect(progress.getByTestId("rebuild-finished")).toContainText("writers paused");
   await expect(progress).toContainText(reason);
+  // Who started it by name (it showed the user id), when with the zone named.
+  await expect(progress.getByTestId("rebuild-started-by")).toHaveText("Alex Admin");
+  await expect(progress.locator("time")).toHaveText(/\d{1,2}:\d{2} ?(AM|PM)? (UTC|GMT[+-]?[\d:]*|[A-Z]{2,5})$/);
   expect(starts).toBe(1);
   await expect(orders.getByTestId("projection-state")).toHaveText("running");
   await page.screenshot({ path: ".scratch/projections-after-rebuild.png", fullPage: true });

@@ -6,7 +6,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
-import { formatDateTime } from "../format";
+import { DateTime } from "../DateTime";
 import { useTRPC } from "../trpc";
 
 const mrnPattern = /^[A-Z0-9]{6,12}$/;
@@ -35,7 +35,7 @@ function ErasureForm({ mrn, onDone }: { mrn: string; onDone: (message: string) =
     );
   }
   const p = found.data;
-  if (p.erasedAt) return <div className="alert warn" role="status">This patient was already erased on {formatDateTime(p.erasedAt)}.</div>;
+  if (p.erasedAt) return <div className="alert warn" role="status">This patient was already erased on <DateTime value={p.erasedAt} precision="minute" />.</div>;
   const ready = understood && confirmMrn.trim() === p.mrn && reason.trim().length >= 10;
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -54,7 +54,9 @@ function ErasureForm({ mrn, onDone }: { mrn: string; onDone: (message: string) =
         <dt>MRN</dt>
         <dd className="mono">{p.mrn}</dd>
         <dt>Registered</dt>
-        <dd>{formatDateTime(p.registeredAt)}</dd>
+        <dd>
+          <DateTime value={p.registeredAt} precision="minute" />
+        </dd>
       </dl>
       <div className="alert warn" role="note">
         <p>
@@ -151,7 +153,9 @@ export function ErasurePanel() {
             <tbody>
               {erasures.data.map((e) => (
                 <tr key={e.eventId}>
-                  <td>{formatDateTime(e.erasedAt)}</td>
+                  <td>
+                    <DateTime value={e.erasedAt} precision="minute" />
+                  </td>
                   <td>{e.erasedBy}</td>
                   <td>{e.reason}</td>
                   <td className="mono">{e.patientId}</td>

@@ -5,7 +5,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
-import { eventTitle, formatDateTime } from "../format";
+import { DateTime } from "../DateTime";
+import { eventTitle } from "../format";
 import { useTRPC } from "../trpc";
 import { useSingleFlight } from "../useSingleFlight";
 
@@ -74,7 +75,9 @@ export function OutboxPanel() {
               <tbody>
                 {outbox.data.deadLetters.map((row) => (
                   <tr key={row.id}>
-                    <td>{formatDateTime(row.deadLetteredAt)}</td>
+                    <td>
+                      <DateTime value={row.deadLetteredAt} precision="minute" />
+                    </td>
                     <td>
                       {eventTitle(row.eventType)} <span className="mono muted">{row.eventId.slice(0, 8)}</span>
                     </td>

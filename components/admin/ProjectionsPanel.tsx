@@ -7,7 +7,7 @@ import Link from "next/link";
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
-import { formatDateTime } from "../format";
+import { DateTime } from "../DateTime";
 import { useSingleFlight } from "../useSingleFlight";
 import { useTRPC } from "../trpc";
 
@@ -76,7 +76,8 @@ function RebuildProgress({ rebuildId, onEnded }: { rebuildId: string; onEnded: (
         )}
       </p>
       <p className="muted">
-        Started {formatDateTime(p.startedAt)} by <span className="mono">{p.startedBy}</span>, because: {p.reason}
+        Started <DateTime value={p.startedAt} precision="minute" /> by{" "}
+        <span data-testid="rebuild-started-by">{p.startedByName ?? <span className="mono">{p.startedBy}</span>}</span>, because: {p.reason}
       </p>
       {p.status === "running" ? (
         <button type="button" className="secondary" disabled={cancel.isPending || p.phase === "swapping"} onClick={() => cancel.mutate({ rebuildId })}>

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client";
-import { callerFor, codeOf } from "../../testing/caller";
+import { callerFor, codeOf, testUser } from "../../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../../testing/db";
 
 // A database of its own on PostgreSQL too: a rebuild reads the whole log, and the run's shared
@@ -25,7 +25,9 @@ for (const kind of ["embedded", "postgresql"] as const) describe.skipIf(kind ===
   afterAll(async () => drop());
   const db = () => database!;
   it("lists every projection with its status, rebuilds one to the end, and refuses what it must", async () => {
-    const api = callerFor(db(), ["admin"]);
+    const admin = testUser(["admin"], { name: "Ada Admin" });
+    await db().prisma.user.create({ data: { id: admin.id, name: admin.name, email: admin.email, roles: admin.roles }, select: { id: true } });
+    const api = callerFor(db(), ["admin"], admin);
     const list = await api.projections.list();
     expect(list.map((p) => p.name)).toEqual(expect.arrayContaining(["patients", "encounters", "orders"]));
     const orders = list.find((p) => p.name === "orders")!;
@@ -48,6 +50,8 @@ for (const kind of ["embedded", "postgresql"] as const) describe.skipIf(kind ===
       progress = await api.projections.rebuildProgress({ rebuildId });
     }
     expect(progress, `rebuild error: ${progress.error}`).toMatchObject({ status: "finished", percent: 100, reason: "after the duration fix", etaSeconds: null });
+    // The page says who started it by name, not by user id.
+    expect(progress).toMatchObject({ startedBy: admin.id, startedByName: "Ada Admin" });
     expect(await codeOf(api.projections.cancelRebuild({ rebuildId }))).toBe("PRECONDITION_FAILED");
     // Let a second rebuild started above end before the database closes.
     for (let i = 0; i < 200; i++) {

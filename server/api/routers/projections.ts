@@ -5,6 +5,7 @@ import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { allProjections } from "../../projections/registry";
 import { cancelRebuild, rebuildById, runRebuild, startRebuild } from "../../projections/rebuild";
+import { providerNames } from "../../projections/queries";
 import { projectionStatuses } from "../../projections/status";
 import { errorSummary } from "../../workers/outbox";
 import { adminProcedure, router } from "../trpc";
@@ -35,10 +36,13 @@ export const projectionsRouter = router({
   rebuildProgress: adminProcedure.input(z.object({ rebuildId })).query(async ({ ctx, input }) => {
     const row = await rebuildById(ctx.db.prisma, input.rebuildId);
     if (!row) throw new NotFoundError("rebuild", input.rebuildId);
+    // Who started it, by name: the page showed the user id. Null when the account is gone.
+    const startedByName = (await providerNames(ctx.db.prisma, [row.startedBy]))[row.startedBy] ?? null;
     const total = Math.max(row.eventsTotal, row.eventsDone);
     const left = Math.max(0, total - row.eventsDone);
     return {
       ...row,
+      startedByName,
       eventsTotal: total,
       percent: row.status === "finished" ? 100 : total === 0 ? 0 : Math.min(99, Math.floor((row.eventsDone / total) * 100)),
       etaSeconds: row.status === "running" && row.eventsPerSecond > 0 ? left / row.eventsPerSecond : null,
