@@ -522,6 +522,22 @@ for (const screen of screens) {
     await expect(page.locator('[data-event-type="MedicationAllergyOverridden"]')).toContainText("No alternative; first dose under observation");
     await check("the chart with the order");
 
+    // Text typed without spaces (a 100-letter family name, a long order description) wraps in
+    // headings and cells instead of widening the page; the worklist and reports below show it too.
+    const longFamily = `Wolfeschlegelsteinhausen${"bergerdorff".repeat(6)}${Date.now().toString(36)}`.slice(0, 100);
+    const { patientId: longId } = await call<{ patientId: string }>(page, "patient.register", {
+      mrn: uniqueMrn(),
+      givenName: "Hubert",
+      familyName: longFamily,
+      dateOfBirth: "1960-01-01",
+      sex: "male",
+    });
+    await call(page, "order.create", { patientId: longId, kind: "procedure", priority: "stat", details: { description: "Wounddressingchange".repeat(10) } });
+    await page.goto(`/patients/${longId}`);
+    await expect(page.getByRole("heading", { level: 1 })).toContainText(longFamily);
+    await check("a chart whose name and order have no spaces");
+    await page.screenshot({ path: `.scratch/long-text-chart-${screen.name}.png`, fullPage: true });
+
     // Every other page a clinician visits fits the screen, the banner on the edit page too.
     await page.goto(`/patients/${patientId}/edit`);
     await expect(page.getByTestId("banner-allergies")).toContainText("Penicillin");
@@ -534,6 +550,7 @@ for (const screen of screens) {
       await page.goto(path);
       await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
       await check(what);
+      if (path === "/orders") await page.screenshot({ path: `.scratch/long-text-worklist-${screen.name}.png`, fullPage: true });
     }
     if (screen.name === "phone") {
       await page.setViewportSize({ width: 768, height: 1024 });
