@@ -5,7 +5,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { EnvError, signingKeyPemOf, type Env } from "../db/env";
+import { EnvError, publicKeyPemsOf, publicKeysProblem, signingKeyPemOf, type Env } from "../db/env";
+import { keyIdOf } from "../eventStore/integrity";
 
 export const devSigningKeyFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "audit-signing-key.pem");
 
@@ -62,8 +63,30 @@ export function publicKeyPem(key: KeyObject): string {
   return (key.type === "private" ? createPublicKey(key) : key).export({ type: "spki", format: "pem" }).toString();
 }
 
-/** The public keys this server verifies seals with (the signing key's public half), none when no key is configured. */
-export function verifyingKeys(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">): KeyObject[] {
+/**
+ * Ed25519 public keys from their text (PEM blocks, or base64 PEMs comma-separated); a key that is
+ * not one is refused, naming where it came from.
+ */
+export function parsePublicKeys(text: string, source: string): KeyObject[] {
+  const problem = publicKeysProblem(text);
+  if (problem) throw new EnvError(`Invalid configuration:\n  ${source}: ${problem}`);
+  return publicKeyPemsOf(text).map((pem) => createPublicKey(pem));
+}
+
+/** Each key once, the first kept: the same key named twice is one verifying key. */
+export function distinctKeys(keys: readonly KeyObject[]): KeyObject[] {
+  const byId = new Map<string, KeyObject>();
+  for (const key of keys) if (!byId.has(keyIdOf(key))) byId.set(keyIdOf(key), key);
+  return [...byId.values()];
+}
+
+/**
+ * The public keys this server verifies seals with: the signing key's public half first (what an
+ * extract carries), then AUDIT_VERIFY_PUBLIC_KEYS, the earlier keys whose seals must still
+ * verify after a rotation. None when neither is configured.
+ */
+export function verifyingKeys(e: Pick<Env, "AUDIT_SIGNING_KEY" | "AUDIT_VERIFY_PUBLIC_KEYS" | "NODE_ENV">): KeyObject[] {
   const key = resolveSigningKey(e);
-  return key ? [createPublicKey(key)] : [];
+  const earlier = e.AUDIT_VERIFY_PUBLIC_KEYS ? parsePublicKeys(e.AUDIT_VERIFY_PUBLIC_KEYS, "AUDIT_VERIFY_PUBLIC_KEYS") : [];
+  return distinctKeys([...(key ? [createPublicKey(key)] : []), ...earlier]);
 }

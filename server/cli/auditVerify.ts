@@ -1,7 +1,9 @@
 // npm run audit:verify: recomputes every event's hash and every seal of the log, checks the
 // seals' signatures, and names the first event or seal that does not match. Exit code 0 when the
 // log verifies, 1 when it does not, 2 when it could not run.
-//   --public-key FILE   verify with this public key (PEM) instead of the configured signing key's
+//   --public-key FILE   verify with the public key(s) in FILE (PEM) instead of the configured ones (the
+//                       signing key's and AUDIT_VERIFY_PUBLIC_KEYS); may be given more than once, as
+//                       after a key rotation each seal verifies with the key that signed it
 //   --witness FILE      a seal known outside the database (the sealer's witness file, or the seal
 //                       object of an extract, JSON): it must still be in the log as it was signed;
 //                       may be given more than once. The sealer's own witness file
@@ -11,30 +13,32 @@
 //                       may be given more than once
 //   --seal              seal what is unsealed first (needs the signing key; refused when a witnessed seal is gone)
 //   --json              print the report as JSON
-import { createPublicKey, type KeyObject } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
 import { openDatabase } from "../db/client";
 import { env, withoutAppSecrets } from "../db/env";
 import { storeFor } from "../api/context";
 import { sealLog, verifyLog } from "../eventStore";
-import { resolveSigningKey } from "../audit/signingKey";
+import { distinctKeys, parsePublicKeys, resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { extractVerifier } from "../audit/extractVerify";
+import { keyChangeMessage } from "../workers/sealer";
 import { fileWitness, parseWitness, readWitness, witnessFileFor, type SealWitness } from "../audit/witness";
 
-const usage = "usage: npm run audit:verify -- [--public-key FILE] [--witness FILE]... [--extract FILE]... [--seal] [--json]";
+const usage = "usage: npm run audit:verify -- [--public-key FILE]... [--witness FILE]... [--extract FILE]... [--seal] [--json]";
 const withValue = new Set(["--public-key", "--witness", "--extract"]);
 const flags = new Set(["--seal", "--json"]);
 
+export type AuditVerifyArgs = { publicKeys: string[]; witnesses: string[]; extracts: string[]; seal: boolean; json: boolean };
+
 /** The arguments, checked: an unknown or misspelt flag is refused, not ignored. */
-type Args = { publicKey?: string; witnesses: string[]; extracts: string[]; seal: boolean; json: boolean };
-function parseArgs(argv: readonly string[]): Args {
-  const out: Args = { witnesses: [], extracts: [], seal: false, json: false };
+export function parseAuditVerifyArgs(argv: readonly string[]): AuditVerifyArgs {
+  const out: AuditVerifyArgs = { publicKeys: [], witnesses: [], extracts: [], seal: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (withValue.has(a)) {
       const value = argv[++i];
       if (value === undefined || value.startsWith("--")) throw new Error(`${a} needs a file\n${usage}`);
-      if (a === "--public-key") out.publicKey = value;
+      if (a === "--public-key") out.publicKeys.push(value);
       else if (a === "--extract") out.extracts.push(value);
       else out.witnesses.push(value);
     } else if (flags.has(a)) {
@@ -46,17 +50,18 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseAuditVerifyArgs(process.argv.slice(2));
   // An auditor runs this: it reads hashes and seals, never a payload, so no app secret.
   withoutAppSecrets();
   const e = env();
   // The files named first: a missing one stops here, before a development key is made.
-  const publicKey = args.publicKey === undefined ? null : createPublicKey(readFileSync(args.publicKey, "utf8"));
+  const given = distinctKeys(args.publicKeys.flatMap((file) => parsePublicKeys(readFileSync(file, "utf8"), `--public-key ${file}`)));
   const witnesses: SealWitness[] = args.witnesses.map((file) => parseWitness(readFileSync(file, "utf8"), file));
   const ownWitness = witnessFileFor(e);
-  const signingKey = args.seal || !publicKey ? resolveSigningKey(e) : null;
-  const keys: KeyObject[] = publicKey ? [publicKey] : signingKey ? [createPublicKey(signingKey)] : [];
-  if (keys.length === 0) throw new Error("No key to verify seals with: set AUDIT_SIGNING_KEY or pass --public-key FILE");
+  const signingKey = args.seal ? resolveSigningKey(e) : null;
+  // The keys named here, or the server's: its signing key's and the earlier ones it was given.
+  const keys = given.length > 0 ? given : verifyingKeys(e);
+  if (keys.length === 0) throw new Error("No key to verify seals with: set AUDIT_SIGNING_KEY (and AUDIT_VERIFY_PUBLIC_KEYS) or pass --public-key FILE");
   if (args.extracts.length > 0) {
     if (args.seal || args.witnesses.length > 0) throw new Error(`--extract checks files, not the log: it takes neither --seal nor --witness\n${usage}`);
     await verifyExtracts(args.extracts, keys, args.json);
@@ -69,7 +74,10 @@ async function main() {
     const store = storeFor(db);
     if (args.seal) {
       if (!signingKey) throw new Error("--seal needs AUDIT_SIGNING_KEY");
-      const sealed = await sealLog(store, signingKey, { witness: fileWitness(ownWitness, db.location) });
+      const sealed = await sealLog(store, signingKey, {
+        witness: fileWitness(ownWitness, db.location),
+        onKeyChange: (change) => console.warn(keyChangeMessage(change)),
+      });
       console.log(`sealed ${sealed.sealed} events in ${sealed.seals} seals`);
     }
     const tty = process.stdout.isTTY;
@@ -101,7 +109,7 @@ async function main() {
   }
 }
 
-/** Each extract against the key, read a piece at a time: its signature, then its bytes; exit code 1 when any fails. */
+/** Each extract against the keys, read a piece at a time: its signature, then its bytes; exit code 1 when any fails. */
 async function verifyExtracts(files: readonly string[], keys: KeyObject[], json: boolean) {
   const results = [];
   for (const file of files) {
@@ -116,7 +124,9 @@ async function verifyExtracts(files: readonly string[], keys: KeyObject[], json:
   process.exitCode = results.every((r) => r.ok) ? 0 : 1;
 }
 
-main().catch((error: unknown) => {
-  console.error((error as Error).message);
-  process.exit(2);
-});
+if (process.argv[1] && /auditVerify\.ts$/.test(process.argv[1])) {
+  main().catch((error: unknown) => {
+    console.error((error as Error).message);
+    process.exit(2);
+  });
+}

@@ -1,5 +1,5 @@
 // Environment, validated once at boot. A bad value stops start-up with a message naming it.
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { z } from "zod";
 import { parseTrustedProxies } from "../auth/clientAddress";
 import { parseMasterKey } from "../eventStore/phi";
@@ -34,6 +34,36 @@ const portMessage = "must be a port number (1-65535)";
 export function signingKeyPemOf(text: string): string {
   const pem = text.replace(/\\n/g, "\n");
   return pem.includes("-----BEGIN") ? pem : Buffer.from(pem.trim(), "base64").toString("utf8");
+}
+
+/**
+ * The PEM texts of AUDIT_VERIFY_PUBLIC_KEYS (or of a --public-key file): one or more public keys
+ * in PEM, one after another (newlines escaped or not), or each PEM in base64, comma-separated.
+ */
+export function publicKeyPemsOf(text: string): string[] {
+  const pem = text.replace(/\\n/g, "\n");
+  if (pem.includes("-----BEGIN")) return pem.match(/-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g) ?? [pem];
+  return pem
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "")
+    .map((k) => Buffer.from(k, "base64").toString("utf8"));
+}
+
+/** What is wrong with a list of public keys, in words, or null when each is an Ed25519 public key. */
+export function publicKeysProblem(text: string): string | null {
+  const pems = publicKeyPemsOf(text);
+  if (pems.length === 0) return "names no key";
+  for (const [i, pem] of pems.entries()) {
+    let type: string | undefined;
+    try {
+      type = createPublicKey(pem).asymmetricKeyType;
+    } catch {
+      type = undefined;
+    }
+    if (type !== "ed25519") return `key ${i + 1} of ${pems.length} is not an Ed25519 public key in PEM (openssl pkey -in old-key.pem -pubout)`;
+  }
+  return null;
 }
 
 export const envSchema = z.object({
@@ -139,6 +169,21 @@ export const envSchema = z.object({
           return false;
         }
       }, "must be an Ed25519 private key in PEM, or that PEM in base64 (openssl genpkey -algorithm ed25519)")
+      .optional(),
+  ),
+  /**
+   * Public keys of earlier signing keys, so seals signed before a rotation still verify: Ed25519
+   * public keys in PEM one after another, or each PEM in base64, comma-separated. The signing
+   * key's own public half is always used as well.
+   */
+  AUDIT_VERIFY_PUBLIC_KEYS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .superRefine((v, c) => {
+        const problem = publicKeysProblem(v);
+        if (problem) c.addIssue({ code: "custom", message: `must be Ed25519 public keys in PEM, or each PEM in base64, comma-separated: ${problem}` });
+      })
       .optional(),
   ),
   /**

@@ -8,7 +8,7 @@ import type { Database } from "../db/client";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { appendToStream } from "./append";
-import { sealLog, SealWitnessError, verifyLog } from "./integrity";
+import { keyIdOf, sealLog, SealWitnessError, verifyLog, type KeyChange } from "./integrity";
 import type { SealWitness } from "../audit/witness";
 import { readStream } from "./read";
 
@@ -232,6 +232,27 @@ for (const kind of ["embedded", "postgresql"] as const) {
       expect(witnessed).toMatchObject({ seq: 3 });
       // An extract's seal (no time) is always held to.
       expect((await verifyLog(store, publicKeys, { witnesses: [{ seq: 9, to: "1:1", chainHash: "ab".repeat(32) }] })).ok).toBe(false);
+    });
+
+    destructive("a log sealed across a key rotation verifies with both public keys, and without the old one names its key; the sealer reports the change", async () => {
+      const { store, ids } = await threeStreams();
+      const rotated = generateKeyPairSync("ed25519");
+      await appendToStream(store, ids[0]!, [note(4)], { expectedVersion: 3, aggregateType: "note" });
+      const changes: KeyChange[] = [];
+      await sealLog(store, rotated.privateKey, { onKeyChange: (change) => changes.push(change) });
+      const oldId = keyIdOf(signing.publicKey);
+      expect(changes).toEqual([{ seq: 4, previousKeyId: oldId, keyId: keyIdOf(rotated.publicKey) }]);
+      // Signed on top of its own seal, the new key is no change.
+      await appendToStream(store, ids[1]!, [note(4)], { expectedVersion: 3, aggregateType: "note" });
+      await sealLog(store, rotated.privateKey, { onKeyChange: (change) => changes.push(change) });
+      expect(changes).toHaveLength(1);
+
+      expect((await verifyLog(store, [rotated.publicKey, signing.publicKey])).problems).toEqual([]);
+      const withoutOld = await verifyLog(store, [rotated.publicKey]);
+      expect(withoutOld.ok).toBe(false);
+      expect(withoutOld.problems.map((p) => (p.kind === "seal" ? p.seq : null))).toEqual([1, 2, 3]);
+      expect(withoutOld.firstProblem).toContain(`signed with key ${oldId}, which is not among the verifying keys`);
+      expect(withoutOld.firstProblem).toContain("AUDIT_VERIFY_PUBLIC_KEYS");
     });
 
     destructive("refuses a seal signed with a key it does not know, and a seal altered by the owner", async () => {

@@ -111,6 +111,9 @@ function toCheckpoint(seal: SealRow): SealCheckpoint {
 
 export type SealResult = { sealed: number; seals: number };
 
+/** A seal about to be signed with another key than the newest seal's: key ids only, never a key. */
+export type KeyChange = { seq: number; previousKeyId: string; keyId: string };
+
 /**
  * Seals what the global log holds past the last seal, in seals of at most `perSeal` events.
  * Several sealers may run: the seal's sequence number is its primary key, so a racing second
@@ -119,7 +122,14 @@ export type SealResult = { sealed: number; seals: number };
 export async function sealLog(
   store: Store,
   key: KeyObject,
-  options: { perSeal?: number; maxSeals?: number; witness?: WitnessStore; onSeal?: (seal: SealWitness) => void } = {},
+  options: {
+    perSeal?: number;
+    maxSeals?: number;
+    witness?: WitnessStore;
+    onSeal?: (seal: SealWitness) => void;
+    /** Called before the first seal signed on top of a seal by another key: the key was rotated (or replaced by mistake). */
+    onKeyChange?: (change: KeyChange) => void;
+  } = {},
 ): Promise<SealResult> {
   const perSeal = options.perSeal ?? 5_000;
   const keyId = keyIdOf(key);
@@ -144,6 +154,8 @@ export async function sealLog(
     const end = rows.at(-1)!;
     const seq = Number(last?.seq ?? 0n) + 1;
     const text = sealText({ seq, from: after ? checkpointText(after.xid, after.position) : null, to: checkpointText(end.transaction_id, end.global_position)!, eventCount: rows.length, chainHash });
+    // Once per change: after this seal the newest one is signed with this key.
+    if (last && last.key_id !== keyId) options.onKeyChange?.({ seq, previousKeyId: last.key_id, keyId });
     const signature = sign(null, Buffer.from(text), key);
     try {
       await store.sql(
@@ -360,7 +372,9 @@ export async function verifyLog(
     else if (chainHash !== hex(seal.chain_hash)) fail("its events' hashes no longer chain to the sealed value: events were changed or reordered");
     const key = keys.get(seal.key_id);
     const text = sealText({ seq: Number(seal.seq), from, to, eventCount: seal.event_count, chainHash: hex(seal.chain_hash) });
-    if (!key) fail(`signed with key ${seal.key_id}, which is not among the verifying keys`);
+    if (!key) {
+      fail(`signed with key ${seal.key_id}, which is not among the verifying keys (${[...keys.keys()].join(", ") || "none"}): if it is an earlier signing key, give its public key (AUDIT_VERIFY_PUBLIC_KEYS, or audit:verify --public-key)`);
+    }
     else if (!verify(null, Buffer.from(text), key, Buffer.from(seal.signature))) fail("its signature does not verify: the seal itself was altered");
     previous = seal.chain_hash;
     cursor = upTo;

@@ -1,7 +1,6 @@
 // Background work starts at boot, once per process, and stops on request; a request does not
 // start it. On an in-memory PGlite database of its own (the outbox is global).
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { Database } from "../db/client";
@@ -9,7 +8,7 @@ import { parseEnv } from "../db/env";
 import { createContext } from "../api/context";
 import { callerFor } from "../testing/caller";
 import { openTestDatabase } from "../testing/db";
-import { useLogDestination } from "../log";
+import { captureLogLines } from "../testing/logLines";
 import { backgroundWorkWanted, startBackgroundWork } from "./background";
 
 // This file's own process (vitest forks per file): the app's database is an embedded one in
@@ -72,15 +71,7 @@ describe("background work [embedded]", () => {
 
   it("drains the outbox from boot, once per process, one log line per pass that drained something, until stopped", async () => {
     // The process's structured log, as an operator's log shipper reads it.
-    const jsonLines: string[] = [];
-    const restoreLog = useLogDestination(
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          jsonLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-          done();
-        },
-      }) as unknown as Parameters<typeof useLogDestination>[0],
-    );
+    const { lines: jsonLines, restore: restoreLog } = captureLogLines();
     onTestFinished(restoreLog);
     await callerFor(db, ["clinician"]).patient.register(registration());
     expect(await pendingOutboxRows(db)).toBeGreaterThan(0);

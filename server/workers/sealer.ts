@@ -4,7 +4,7 @@
 // Each seal is witnessed outside the database (server/audit/witness.ts): in the witness file,
 // and in the server's log ("audit seal": its number, range and chain hash, nothing of any event).
 import type { KeyObject } from "node:crypto";
-import { sealLog, SealWitnessError, type Store, type WitnessStore } from "../eventStore";
+import { sealLog, SealWitnessError, type KeyChange, type Store, type WitnessStore } from "../eventStore";
 import { componentLogger } from "../log";
 
 export type SealerOptions = { signal: AbortSignal; everyMs: number; log?: (line: string) => void; witness?: WitnessStore };
@@ -17,6 +17,9 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
       const { sealed, seals } = await sealLog(store, key, {
         ...(options.witness ? { witness: options.witness } : {}),
         onSeal: (seal) => logger.info({ seq: seal.seq, to: seal.to, chainHash: seal.chainHash, keyId: seal.keyId }, "audit seal"),
+        // A key changed silently would leave every earlier seal failing verification until
+        // someone found the old public key: say it the moment it happens.
+        onKeyChange: (change) => logger.warn(change, keyChangeMessage(change)),
       });
       if (seals > 0) log(`audit: sealed ${sealed} events in ${seals} seal${seals === 1 ? "" : "s"}`);
     } catch (error) {
@@ -27,6 +30,11 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
     await pause(options.everyMs, options.signal);
   }
 }
+
+/** What the sealer says when it signs with another key than the newest seal's (key ids only). */
+export const keyChangeMessage = (change: KeyChange) =>
+  `audit signing key changed: seal ${change.seq} is signed with key ${change.keyId}, the seals before it with key ${change.previousKeyId}; ` +
+  "give the earlier public key in AUDIT_VERIFY_PUBLIC_KEYS (and to audit:verify --public-key) or those seals no longer verify";
 
 /**
  * Waits ms or until the signal aborts. The abort listener is removed when the timer ends the wait:

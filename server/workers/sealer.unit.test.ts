@@ -1,9 +1,10 @@
 // The sealer's wait between passes leaves no abort listener behind, and an abort that came
-// during a pass ends it at once.
+// during a pass ends it at once. It says so when it signs with another key than the newest seal's.
 import { getEventListeners } from "node:events";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import type { Store } from "../eventStore";
+import { captureLogLines } from "../testing/logLines";
 
 vi.mock("../eventStore", () => ({ sealLog: vi.fn(async () => ({ sealed: 0, seals: 0 })) }));
 const { pause, runSealerLoop } = await import("./sealer");
@@ -40,5 +41,26 @@ describe("audit sealer loop", () => {
     stop.abort();
     await waiting;
     expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+  });
+
+  it("warns when it signs with another key than the newest seal's, naming key ids and never a key", async () => {
+    const { lines, restore } = captureLogLines();
+    const stop = new AbortController();
+    const { sealLog } = await import("../eventStore");
+    vi.mocked(sealLog).mockImplementation(async (_store, _key, options) => {
+      options?.onKeyChange?.({ seq: 7, previousKeyId: "1ce14f42984d7008", keyId: "06dbb3dc49367277" });
+      stop.abort();
+      return { sealed: 1, seals: 1 };
+    });
+    const { privateKey } = generateKeyPairSync("ed25519");
+    try {
+      await runSealerLoop({} as Store, privateKey, { signal: stop.signal, everyMs: 1 });
+    } finally {
+      restore();
+    }
+    const warning = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === "warn");
+    expect(warning).toMatchObject({ component: "audit", seq: 7, previousKeyId: "1ce14f42984d7008", keyId: "06dbb3dc49367277" });
+    expect(warning?.msg).toMatch(/audit signing key changed: .*AUDIT_VERIFY_PUBLIC_KEYS/);
+    expect(lines.join("\n")).not.toContain("PRIVATE KEY");
   });
 });
