@@ -74,6 +74,7 @@ export function VerifyIntegrity() {
                 ) : null}
               </>
             )}
+            {data.witness ? <p className="small muted" data-testid="verify-witness">{data.witness}</p> : null}
             <p className="small muted">
               {data.report.eventsChecked.toLocaleString()} events ({data.report.eventsWithoutHash.toLocaleString()} from before hashing),{" "}
               {data.report.streamsChecked.toLocaleString()} streams and {data.report.sealsChecked.toLocaleString()} seals checked;{" "}

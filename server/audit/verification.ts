@@ -9,7 +9,7 @@ import { verifyLog, type IntegrityReport, type Store } from "../eventStore";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
 import { isDatabaseUnavailable } from "../errors";
 import { env } from "../db/env";
-import { readWitness, witnessFileFor, type SealWitness } from "./witness";
+import { witnessesIn, witnessFileFor, witnessKeyOf, type DatabaseRef, type SealWitness } from "./witness";
 
 export type Verification = {
   id: string;
@@ -22,6 +22,8 @@ export type Verification = {
   report: IntegrityReport | null;
   /** Why it could not run (no key, a database error), in words. */
   error: string | null;
+  /** What the sealer's witness file holds of this database, in words (null: nothing at all). */
+  witness: string | null;
 };
 
 const keep = 10;
@@ -32,10 +34,10 @@ const runs = new Map<string, Verification>();
  * While one is running, asking again (by anyone) returns that one: it checks the same log with
  * the same keys, and its report answers both.
  */
-export function startVerification(store: Store, keys: readonly KeyObject[], userId: string, location?: string): Verification {
+export function startVerification(store: Store, keys: readonly KeyObject[], userId: string, db?: DatabaseRef): Verification {
   const running = [...runs.values()].find((r) => r.finishedAt === null);
   if (running) return { ...running };
-  const run: Verification = { id: randomUUID(), startedBy: userId, startedAt: new Date(), finishedAt: null, done: 0, total: 0, report: null, error: null };
+  const run: Verification = { id: randomUUID(), startedBy: userId, startedAt: new Date(), finishedAt: null, done: 0, total: 0, report: null, error: null, witness: null };
   runs.set(run.id, run);
   for (const id of [...runs.keys()].slice(0, Math.max(0, runs.size - keep))) runs.delete(id);
   if (keys.length === 0) {
@@ -43,26 +45,26 @@ export function startVerification(store: Store, keys: readonly KeyObject[], user
     run.finishedAt = new Date();
     return { ...run };
   }
-  let witnesses: SealWitness[];
-  try {
-    // The sealer's witness of this database (none in a test that names no location).
-    const witnessed = location ? readWitness(witnessFileFor(env()), location) : null;
-    witnesses = witnessed ? [witnessed] : [];
-  } catch (error) {
-    run.error = `The seal witness could not be read: ${(error as Error).message}`;
-    run.finishedAt = new Date();
-    return { ...run };
-  }
-  void verifyLog(store, keys, {
-    witnesses,
-    onProgress: (done, total) => {
-      run.done = done;
-      run.total = total;
-    },
-  })
-    .then((report) => {
-      run.report = report;
-    })
+  void (async () => {
+    // The sealer's witness of this database (none in a test that names no database), found by
+    // the database's identity, however this server spells its host.
+    const where = db ? await witnessKeyOf(db) : null;
+    let witnessed: { witnesses: SealWitness[]; summary: string | null };
+    try {
+      witnessed = where ? witnessesIn(witnessFileFor(env()), where) : { witnesses: [], summary: null };
+    } catch (error) {
+      run.error = `The seal witness could not be read: ${(error as Error).message}`;
+      return;
+    }
+    run.witness = witnessed.summary;
+    run.report = await verifyLog(store, keys, {
+      witnesses: witnessed.witnesses,
+      onProgress: (done, total) => {
+        run.done = done;
+        run.total = total;
+      },
+    });
+  })()
     .catch((error: unknown) => {
       // The driver's or the server's words stay in the log (class and SQLSTATE, no text of the
       // statement); the officer gets what happened and the reference that finds it there.

@@ -44,12 +44,50 @@ function witnessFrom(value: unknown, source: string): SealWitness {
 }
 
 /**
- * The sealer's witness file: the newest seal per database it sealed, by the database's location
- * (its URL without credentials, or the embedded data directory), so the test databases and demo
- * resets of one machine do not stand in for one another.
+ * The sealer's witness file: the newest seal per database it sealed, so the test databases and
+ * demo resets of one machine do not stand in for one another. A database is named by what it is,
+ * not by how it was reached: on PostgreSQL its cluster's system identifier and its name
+ * ("postgresql:<system identifier>/<name>"), so "localhost" and "127.0.0.1" find the same entry;
+ * the embedded database by its folder. Files written before were keyed by the connection URL
+ * without credentials ("127.0.0.1:5432/emr"): such an entry is still read, and moved to the
+ * database's name at the sealer's next pass.
  */
 type WitnessFile = { version: 1; seals: Record<string, SealWitness> };
 const keepDatabases = 50;
+
+/** How the witness file names one database: `key`, and where an older file may have put it. */
+export type WitnessKey = {
+  key: string;
+  /** The entry's name in files written before databases were named by identity (the URL's host, port and path). */
+  legacy: string | null;
+};
+
+export type DatabaseRef = { mode: "postgresql" | "embedded"; location: string; sql: <R>(text: string, params: readonly unknown[]) => Promise<R[]> };
+
+let warnedUrlKey = false;
+
+/**
+ * The database's name in the witness file. pg_control_system() is callable by every role unless
+ * a DBA revoked it; then the connection's URL is the only name left (the file's old keying), and
+ * the operator is told to spell the host one way everywhere.
+ */
+export async function witnessKeyOf(db: DatabaseRef): Promise<WitnessKey> {
+  if (db.mode === "embedded") return { key: db.location, legacy: null };
+  try {
+    const [row] = await db.sql<{ system: string; name: string }>("SELECT system_identifier::text AS system, current_database() AS name FROM pg_control_system()", []);
+    if (row) return { key: `postgresql:${row.system}/${row.name}`, legacy: db.location };
+  } catch (error) {
+    if ((error as { code?: string }).code !== "42501") throw error;
+  }
+  if (!warnedUrlKey) {
+    warnedUrlKey = true;
+    console.warn(
+      `[audit] pg_control_system() is not allowed for this role: the seal witness names this database by its URL (${db.location}). ` +
+        "Spell the host the same way in every DATABASE_URL, or GRANT EXECUTE ON FUNCTION pg_control_system() TO emr_app",
+    );
+  }
+  return { key: db.location, legacy: null };
+}
 
 function readFile(file: string): WitnessFile {
   if (!existsSync(file)) return { version: 1, seals: {} };
@@ -64,15 +102,49 @@ function readFile(file: string): WitnessFile {
   return { version: 1, seals: Object.fromEntries(Object.entries(seals).map(([where, w]) => [where, witnessFrom(w, file)])) };
 }
 
-/** The witness of the database at `location` in `file`, or null when it has none yet. */
-export function readWitness(file: string, location: string): SealWitness | null {
-  return readFile(file).seals[location] ?? null;
+const loopback = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+const urlParts = (entry: string) => /^(.+):(\d+)(\/.+)$/.exec(entry);
+
+/**
+ * An older file's entry (host:port/name) of this database reached by another spelling of its
+ * host: the same port and name, both hosts this machine's loopback. Two names of a remote server
+ * cannot be told apart from their text (nor two servers with a database of the same name), so
+ * such entries are only listed.
+ */
+function sameDatabaseByUrl(entry: string, legacy: string): boolean {
+  const [a, b] = [urlParts(entry), urlParts(legacy)];
+  return !!a && !!b && a[2] === b[2] && a[3] === b[3] && loopback.has(a[1]!) && loopback.has(b[1]!);
 }
 
-/** Replaces the database's witness in one rename, so a crash leaves the old file or the new one. */
-export function writeWitness(file: string, location: string, witness: SealWitness): void {
+/**
+ * What the witness file holds of one database: its entry (under its name, or an older file's
+ * under the URL), and which databases the file knows besides, for a report that finds none.
+ */
+export type WitnessLookup = {
+  witness: SealWitness | null;
+  /** The entry it was found under. */
+  entry: string | null;
+  /** Entries of an older file naming this database by another spelling of a loopback host: each is held to as this database's. */
+  sameName: { entry: string; witness: SealWitness }[];
+  /** Every other entry of the file. */
+  others: string[];
+};
+
+export function lookupWitness(file: string, where: WitnessKey): WitnessLookup {
+  const seals = readFile(file).seals;
+  const entry = where.key in seals ? where.key : where.legacy !== null && where.legacy in seals ? where.legacy : null;
+  const sameName = Object.entries(seals)
+    .filter(([name]) => name !== entry && where.legacy !== null && sameDatabaseByUrl(name, where.legacy))
+    .map(([name, witness]) => ({ entry: name, witness }));
+  const named = new Set([entry, ...sameName.map((s) => s.entry)]);
+  return { witness: entry ? seals[entry]! : null, entry, sameName, others: Object.keys(seals).filter((name) => !named.has(name)) };
+}
+
+/** Replaces the database's witness in one rename, so a crash leaves the old file or the new one. An older file's entry under the URL goes. */
+export function writeWitness(file: string, where: WitnessKey, witness: SealWitness): void {
   const current = readFile(file);
-  const seals = { ...current.seals, [location]: witness };
+  const seals = { ...current.seals, [where.key]: witness };
+  if (where.legacy !== null && where.legacy !== where.key) delete seals[where.legacy];
   // The newest few databases: a machine that runs the tests makes a database per run.
   const kept = Object.entries(seals)
     .sort(([, a], [, b]) => (b.signedAt ?? "").localeCompare(a.signedAt ?? ""))
@@ -83,8 +155,47 @@ export function writeWitness(file: string, location: string, witness: SealWitnes
   renameSync(temporary, file);
 }
 
-/** The witness of one database kept in a file: what sealLog is given. */
-export const fileWitness = (file: string, location: string) => ({
-  read: () => readWitness(file, location),
-  write: (w: SealWitness) => writeWitness(file, location, w),
-});
+/**
+ * The witness of one database kept in a file: what sealLog is given. An older file's entry under
+ * the URL is moved to the database's name on first read, so later readers reaching the database
+ * by another host name find it.
+ */
+export function fileWitness(file: string, db: DatabaseRef) {
+  let where: Promise<WitnessKey> | null = null;
+  // Asked once; a failure (the database down) is asked again at the next pass, not kept.
+  const key = () =>
+    (where ??= witnessKeyOf(db).catch((error: unknown) => {
+      where = null;
+      throw error;
+    }));
+  return {
+    read: async () => {
+      const k = await key();
+      const found = lookupWitness(file, k);
+      if (found.witness && found.entry !== k.key) writeWitness(file, k, found.witness);
+      return found.witness;
+    },
+    write: async (w: SealWitness) => writeWitness(file, await key(), w),
+  };
+}
+
+/**
+ * The seals the witness file holds this database to, and a sentence saying what it found: the
+ * database's entry, an older entry of a database of the same name (held to as this one's), or,
+ * when it has none, which databases it knows, so that "never sealed" is not read into a silence.
+ */
+export function witnessesIn(file: string, where: WitnessKey): { witnesses: SealWitness[]; summary: string | null } {
+  const found = lookupWitness(file, where);
+  const said: string[] = [];
+  if (found.witness) said.push(`seal ${found.witness.seq} (the sealer's witness of this database${found.entry === where.key ? "" : `, an older entry under ${found.entry}`})`);
+  for (const s of found.sameName) said.push(`seal ${s.witness.seq} of ${s.entry} (an older entry under the URL, naming this database by another spelling of its host: held to as this one's)`);
+  if (said.length > 0) return { witnesses: [...(found.witness ? [found.witness] : []), ...found.sameName.map((s) => s.witness)], summary: `witnessed outside the database: ${said.join("; ")}` };
+  if (found.others.length === 0) return { witnesses: [], summary: null };
+  const shown = found.others.slice(0, 10).join(", ") + (found.others.length > 10 ? ` and ${found.others.length - 10} more` : "");
+  return {
+    witnesses: [],
+    summary:
+      `the sealer's witness file has no seal of this database (${where.key}); it holds seals of ${shown}. ` +
+      "If a sealer with this file sealed this database, its seals are missing: compare with the sealer's log (\"audit seal\" lines)",
+  };
+}

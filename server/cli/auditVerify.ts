@@ -22,7 +22,7 @@ import { sealLog, verifyLog } from "../eventStore";
 import { distinctKeys, parsePublicKeys, resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { extractVerifier } from "../audit/extractVerify";
 import { keyChangeMessage } from "../workers/sealer";
-import { fileWitness, parseWitness, readWitness, witnessFileFor, type SealWitness } from "../audit/witness";
+import { fileWitness, parseWitness, witnessesIn, witnessFileFor, witnessKeyOf, type SealWitness } from "../audit/witness";
 
 const usage = "usage: npm run audit:verify -- [--public-key FILE]... [--witness FILE]... [--extract FILE]... [--seal] [--json]";
 const withValue = new Set(["--public-key", "--witness", "--extract"]);
@@ -69,13 +69,15 @@ async function main() {
   }
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   try {
-    const own = readWitness(ownWitness, db.location);
-    if (own) witnesses.push(own);
+    const where = await witnessKeyOf(db);
+    const own = witnessesIn(ownWitness, where);
+    const named = witnesses.length;
+    witnesses.push(...own.witnesses);
     const store = storeFor(db);
     if (args.seal) {
       if (!signingKey) throw new Error("--seal needs AUDIT_SIGNING_KEY");
       const sealed = await sealLog(store, signingKey, {
-        witness: fileWitness(ownWitness, db.location),
+        witness: fileWitness(ownWitness, db),
         onKeyChange: (change) => console.warn(keyChangeMessage(change)),
       });
       console.log(`sealed ${sealed.sealed} events in ${sealed.seals} seals`);
@@ -95,11 +97,11 @@ async function main() {
         `${report.eventsChecked} events (${report.eventsWithoutHash} from before hashing), ${report.streamsChecked} streams, ` +
           `${report.sealsChecked} seals checked; ${report.eventsUnsealed} events not sealed yet`,
       );
-      console.log(
-        witnesses.length > 0
-          ? `seals witnessed outside the database: ${witnesses.map((w) => w.seq).join(", ")}${own ? ` (the sealer's witness, ${ownWitness})` : ""}`
-          : `no seal witnessed outside the database (no ${ownWitness}, no --witness): a log whose seals were all deleted would read as never sealed`,
-      );
+      if (named > 0) console.log(`seals witnessed outside the database (--witness): ${witnesses.slice(0, named).map((w) => w.seq).join(", ")}`);
+      if (own.summary) console.log(`${own.summary} [${ownWitness}]`);
+      if (witnesses.length === 0 && !own.summary) {
+        console.log(`no seal witnessed outside the database (nothing in ${ownWitness}, no --witness): a log whose seals were all deleted would read as never sealed`);
+      }
       if (report.ok) console.log("the log verifies: every event matches its hash, every seal its events and signature");
       else for (const problem of report.problems) console.log(`NOT OK  ${problem.message}`);
     }

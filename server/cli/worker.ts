@@ -57,7 +57,7 @@ async function main() {
         );
     // The audit sealer follows the log too, where a signing key is configured.
     const signingKey = only ? null : resolveSigningKey(e);
-    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db.location) }) : Promise.resolve();
+    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db) }) : Promise.resolve();
     await Promise.all([runner.done, outbox, sealer]);
     offAppended();
     console.log("worker: stopped");

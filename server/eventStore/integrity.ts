@@ -135,7 +135,7 @@ export async function sealLog(
   const keyId = keyIdOf(key);
   let sealed = 0;
   let seals = 0;
-  let witnessed = options.witness?.read() ?? null;
+  let witnessed = (await options.witness?.read()) ?? null;
   if (witnessed) {
     // Never sign on top of a history whose earlier seals are gone or changed: the next seal
     // would vouch for whatever replaced them. A witness of an earlier database here is dropped.
@@ -170,7 +170,7 @@ export async function sealLog(
     sealed += rows.length;
     seals += 1;
     const seal = { seq, to: checkpointText(end.transaction_id, end.global_position)!, chainHash, keyId, signedAt: new Date().toISOString() };
-    options.witness?.write(seal);
+    await options.witness?.write(seal);
     options.onSeal?.(seal);
   }
   if (options.witness && seals === 0) {
@@ -179,7 +179,7 @@ export async function sealLog(
     if (last && Number(last.seq) > (witnessed?.seq ?? 0)) {
       const checkpoint = toCheckpoint(last);
       if (keyId === checkpoint.keyId && verify(null, Buffer.from(checkpoint.signedText), createPublicKey(key), Buffer.from(checkpoint.signature, "base64"))) {
-        options.witness.write({ seq: checkpoint.seq, to: checkpoint.to, chainHash: checkpoint.chainHash, keyId: checkpoint.keyId, signedAt: new Date().toISOString() });
+        await options.witness.write({ seq: checkpoint.seq, to: checkpoint.to, chainHash: checkpoint.chainHash, keyId: checkpoint.keyId, signedAt: new Date().toISOString() });
       }
     }
   }
@@ -187,7 +187,7 @@ export async function sealLog(
 }
 
 /** Where a witness is kept (server/audit/witness.ts: a file outside the database). */
-export type WitnessStore = { read(): SealWitness | null; write(witness: SealWitness): void };
+export type WitnessStore = { read(): SealWitness | null | Promise<SealWitness | null>; write(witness: SealWitness): void | Promise<void> };
 
 /** The sealer will not seal: the database no longer holds a seal as it was signed. */
 export class SealWitnessError extends Error {

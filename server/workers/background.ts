@@ -67,7 +67,7 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
   if (signingKey) {
     loops.push({
       name: "audit sealer",
-      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db.location) }),
+      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db) }),
     });
   }
   return loops;

@@ -323,7 +323,7 @@ export const auditRouter = router({
   }),
 
   /** "Verify integrity": the same check as `npm run audit:verify`, started in the background; poll `verification`. */
-  startVerification: complianceProcedure.mutation(({ ctx }) => startVerification(ctx.store, verifyingKeys(env()), ctx.user.id, ctx.db.location)),
+  startVerification: complianceProcedure.mutation(({ ctx }) => startVerification(ctx.store, verifyingKeys(env()), ctx.user.id, ctx.db)),
 
   /** A verification's progress and, when finished, its report naming the first event or seal that does not match. */
   verification: complianceProcedure.input(z.object({ id: z.uuid("verification id must be a uuid") })).query(({ input }) => {
