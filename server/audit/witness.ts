@@ -52,7 +52,13 @@ function witnessFrom(value: unknown, source: string): SealWitness {
  * without credentials ("127.0.0.1:5432/emr"): such an entry is still read, and moved to the
  * database's name at the sealer's next pass.
  */
-type WitnessFile = { version: 1; seals: Record<string, SealWitness> };
+type WitnessFile = { version: 1; seals: Record<string, SealWitness>; history?: SetAside[] };
+
+/**
+ * A witnessed seal an operator accepted as gone (a backup restored): kept in the file, with who,
+ * when and why, and the acceptance's event in the log.
+ */
+export type SetAside = { entry: string; witness: SealWitness; setAsideAt: string; by: string; reason: string; eventId: string; baseline: SealWitness | null };
 const keepDatabases = 50;
 
 /** How the witness file names one database: `key`, and where an older file may have put it. */
@@ -99,7 +105,12 @@ function readFile(file: string): WitnessFile {
   }
   const seals = (value as Partial<WitnessFile>).seals;
   if (!seals || typeof seals !== "object") throw new Error(`${file}: not a seal witness file`);
-  return { version: 1, seals: Object.fromEntries(Object.entries(seals).map(([where, w]) => [where, witnessFrom(w, file)])) };
+  const history = (value as Partial<WitnessFile>).history;
+  return {
+    version: 1,
+    seals: Object.fromEntries(Object.entries(seals).map(([where, w]) => [where, witnessFrom(w, file)])),
+    ...(Array.isArray(history) ? { history } : {}),
+  };
 }
 
 const loopback = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
@@ -141,17 +152,25 @@ export function lookupWitness(file: string, where: WitnessKey): WitnessLookup {
 }
 
 /** Replaces the database's witness in one rename, so a crash leaves the old file or the new one. An older file's entry under the URL goes. */
-export function writeWitness(file: string, where: WitnessKey, witness: SealWitness): void {
+export function writeWitness(file: string, where: WitnessKey, witness: SealWitness | null, setAside?: Omit<SetAside, "entry" | "witness" | "setAsideAt">): void {
   const current = readFile(file);
-  const seals = { ...current.seals, [where.key]: witness };
+  const seals = { ...current.seals };
+  const history = [...(current.history ?? [])];
+  if (setAside) {
+    const found = lookupWitness(file, where);
+    if (found.witness) history.push({ entry: found.entry!, witness: found.witness, setAsideAt: new Date().toISOString(), ...setAside });
+  }
   if (where.legacy !== null && where.legacy !== where.key) delete seals[where.legacy];
+  if (witness) seals[where.key] = witness;
+  else delete seals[where.key];
   // The newest few databases: a machine that runs the tests makes a database per run.
   const kept = Object.entries(seals)
     .sort(([, a], [, b]) => (b.signedAt ?? "").localeCompare(a.signedAt ?? ""))
     .slice(0, keepDatabases);
   mkdirSync(dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify({ version: 1, seals: Object.fromEntries(kept) }, null, 2)}\n`, { mode: 0o644 });
+  const content = { version: 1, seals: Object.fromEntries(kept), ...(history.length > 0 ? { history } : {}) };
+  writeFileSync(temporary, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o644 });
   renameSync(temporary, file);
 }
 

@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), "emr-audit-verify-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("audit:verify arguments", () => {
-  it("keeps every --public-key and every --witness, and refuses what it does not know", () => {
+  it("keeps every --public-key, --witness and --extract, takes --accept-restore only with a reason, and refuses what it does not know", () => {
     expect(parseAuditVerifyArgs(["--public-key", "old.pem", "--public-key", "new.pem", "--witness", "w.json", "--extract", "x.ndjson", "--json"])).toEqual({
       publicKeys: ["old.pem", "new.pem"],
       witnesses: ["w.json"],
@@ -27,6 +27,10 @@ describe("audit:verify arguments", () => {
     });
     expect(() => parseAuditVerifyArgs(["--public-key"])).toThrow(/--public-key needs a file/);
     expect(() => parseAuditVerifyArgs(["--public-keys", "a.pem"])).toThrow(/unknown argument --public-keys/);
+    expect(parseAuditVerifyArgs(["--accept-restore", "--reason", "restored the backup of 2026-11-30"]).acceptRestore).toEqual({ reason: "restored the backup of 2026-11-30" });
+    expect(() => parseAuditVerifyArgs(["--accept-restore"])).toThrow(/--accept-restore and --reason go together/);
+    expect(() => parseAuditVerifyArgs(["--accept-restore", "--reason", " "])).toThrow(/--reason must say what was restored/);
+    expect(() => parseAuditVerifyArgs(["--accept-restore", "--reason", "x", "--seal"])).toThrow(/takes no --seal/);
   });
 });
 

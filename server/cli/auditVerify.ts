@@ -13,8 +13,13 @@
 //                       may be given more than once
 //   --seal              seal what is unsealed first (needs the signing key; refused when a witnessed seal is gone)
 //   --json              print the report as JSON
+//   --accept-restore --reason TEXT
+//                       a backup was restored on purpose, so a witnessed seal is gone: when the log as
+//                       restored verifies, record the acceptance in the log (who, why), set the
+//                       witnessed seal aside in the witness file and witness the newest seal there is
 import { createReadStream, readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
+import { userInfo } from "node:os";
 import { openDatabase } from "../db/client";
 import { env, withoutAppSecrets } from "../db/env";
 import { storeFor } from "../api/context";
@@ -22,30 +27,41 @@ import { sealLog, verifyLog } from "../eventStore";
 import { distinctKeys, parsePublicKeys, resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { extractVerifier } from "../audit/extractVerify";
 import { keyChangeMessage } from "../workers/sealer";
+import { acceptRestore } from "../audit/restore";
 import { fileWitness, parseWitness, witnessesIn, witnessFileFor, witnessKeyOf, type SealWitness } from "../audit/witness";
 
-const usage = "usage: npm run audit:verify -- [--public-key FILE]... [--witness FILE]... [--extract FILE]... [--seal] [--json]";
-const withValue = new Set(["--public-key", "--witness", "--extract"]);
-const flags = new Set(["--seal", "--json"]);
+const usage =
+  "usage: npm run audit:verify -- [--public-key FILE]... [--witness FILE]... [--extract FILE]... [--seal] [--json]\n" +
+  '       npm run audit:verify -- --accept-restore --reason "what was restored, from when, why" [--public-key FILE]...';
+const withValue = new Set(["--public-key", "--witness", "--extract", "--reason"]);
+const flags = new Set(["--seal", "--json", "--accept-restore"]);
 
-export type AuditVerifyArgs = { publicKeys: string[]; witnesses: string[]; extracts: string[]; seal: boolean; json: boolean };
+export type AuditVerifyArgs = { publicKeys: string[]; witnesses: string[]; extracts: string[]; seal: boolean; json: boolean; acceptRestore?: { reason: string } };
 
 /** The arguments, checked: an unknown or misspelt flag is refused, not ignored. */
 export function parseAuditVerifyArgs(argv: readonly string[]): AuditVerifyArgs {
   const out: AuditVerifyArgs = { publicKeys: [], witnesses: [], extracts: [], seal: false, json: false };
+  let accept = false;
+  let reason: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (withValue.has(a)) {
       const value = argv[++i];
-      if (value === undefined || value.startsWith("--")) throw new Error(`${a} needs a file\n${usage}`);
+      if (value === undefined || value.startsWith("--")) throw new Error(`${a} needs ${a === "--reason" ? "a text" : "a file"}\n${usage}`);
       if (a === "--public-key") out.publicKeys.push(value);
       else if (a === "--extract") out.extracts.push(value);
+      else if (a === "--reason") reason = value;
       else out.witnesses.push(value);
     } else if (flags.has(a)) {
       if (a === "--seal") out.seal = true;
+      else if (a === "--accept-restore") accept = true;
       else out.json = true;
     } else throw new Error(`unknown argument ${a}\n${usage}`);
   }
+  if (accept !== (reason !== undefined)) throw new Error(`--accept-restore and --reason go together\n${usage}`);
+  if (accept && (out.seal || out.witnesses.length > 0 || out.extracts.length > 0)) throw new Error(`--accept-restore takes no --seal, --witness or --extract\n${usage}`);
+  if (accept && reason!.trim() === "") throw new Error(`--reason must say what was restored, from when and why\n${usage}`);
+  if (accept) out.acceptRestore = { reason: reason! };
   return out;
 }
 
@@ -74,6 +90,15 @@ async function main() {
     const named = witnesses.length;
     witnesses.push(...own.witnesses);
     const store = storeFor(db);
+    if (args.acceptRestore) {
+      const by = `cli:${userInfo().username}`;
+      const done = await acceptRestore(db, store, keys, ownWitness, { reason: args.acceptRestore.reason, by });
+      console.log(
+        `restore accepted by ${by}, recorded as event ${done.eventId}: witnessed seal ${done.witnessed.seq} set aside in ${ownWitness}; ` +
+          (done.baseline ? `seal ${done.baseline.seq} is the new baseline` : "the database holds no seal: the sealer's next seal is the new baseline"),
+      );
+      return;
+    }
     if (args.seal) {
       if (!signingKey) throw new Error("--seal needs AUDIT_SIGNING_KEY");
       const sealed = await sealLog(store, signingKey, {

@@ -111,6 +111,11 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
   ProjectionRebuildFinished: { rebuildId, projection: "orders", eventsDone: 120000, durationMs: 2400, eventsPerSecond: 50000, swapPauseMs: 12 },
   ProjectionRebuildCancelled: { rebuildId, projection: "orders", eventsDone: 40000, durationMs: 900 },
   ProjectionRebuildFailed: { rebuildId, projection: "orders", eventsDone: 512, durationMs: 40, error: "PatientRegistered could not be decoded" },
+  AuditRestoreAccepted: {
+    reason: "restored the backup of 2026-11-30 02:00 after a disk failure (ticket OPS-112)",
+    witnessed: { seq: 42, to: "81234:5120", chainHash: "ab".repeat(32), signedAt: "2026-11-30T06:51:13.167Z" },
+    baseline: { seq: 41, to: "80012:5004", chainHash: "cd".repeat(32) },
+  },
 };
 
 /** The JSON Schema of what is stored: the schema's output (defaults applied), draft 2020-12. */

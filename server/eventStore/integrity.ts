@@ -189,6 +189,10 @@ export async function sealLog(
 /** Where a witness is kept (server/audit/witness.ts: a file outside the database). */
 export type WitnessStore = { read(): SealWitness | null | Promise<SealWitness | null>; write(witness: SealWitness): void | Promise<void> };
 
+/** What to run when a backup was restored on purpose (README, "Restoring a backup"). */
+export const acceptRestoreHint =
+  '; if a backup was restored on purpose, accept it once the log verifies: npm run audit:verify -- --accept-restore --reason "..."';
+
 /** The sealer will not seal: the database no longer holds a seal as it was signed. */
 export class SealWitnessError extends Error {
   override readonly name = "SealWitnessError";
@@ -198,7 +202,7 @@ export class SealWitnessError extends Error {
  * What the database holds of a witnessed seal: "held" as witnessed; "earlier" when the witness is
  * of an earlier database at this place; otherwise what is wrong, in words.
  */
-async function witnessFinding(store: Store, w: SealWitness): Promise<"held" | "earlier" | string> {
+export async function witnessFinding(store: Store, w: SealWitness): Promise<"held" | "earlier" | string> {
   const [row] = await store.sql<SealRow>(
     `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
        FROM audit_seals WHERE seq = $1`,
@@ -213,9 +217,11 @@ async function witnessFinding(store: Store, w: SealWitness): Promise<"held" | "e
     if (!held?.any) return "earlier";
   }
   const signed = `seal ${w.seq}${w.signedAt ? `, signed ${w.signedAt}` : ""} (to ${w.to}, chain ${w.chainHash.slice(0, 16)}…)`;
-  return !row
-    ? `${signed} is witnessed outside the database but no longer in it: seals were deleted, and what they covered may have been rewritten`
-    : `${signed} is witnessed outside the database, and the database's seal ${w.seq} differs from it: seals were replaced`;
+  return (
+    (!row
+      ? `${signed} is witnessed outside the database but no longer in it: seals were deleted, and what they covered may have been rewritten`
+      : `${signed} is witnessed outside the database, and the database's seal ${w.seq} differs from it: seals were replaced`) + acceptRestoreHint
+  );
 }
 
 export type IntegrityProblem =

@@ -24,7 +24,9 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
       if (seals > 0) log(`audit: sealed ${sealed} events in ${seals} seal${seals === 1 ? "" : "s"}`);
     } catch (error) {
       // Seals the witness saw are gone or changed: nothing more is signed until someone looks.
-      if (error instanceof SealWitnessError) logger.error({ reason: error.message }, "audit sealing stopped: run npm run audit:verify");
+      if (error instanceof SealWitnessError) {
+        logger.error({ reason: error.message }, "audit sealing stopped: run npm run audit:verify (a backup restored on purpose: --accept-restore --reason)");
+      }
       else log(`audit: sealing failed (${(error as Error).name})`);
     }
     await pause(options.everyMs, options.signal);

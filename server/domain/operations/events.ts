@@ -1,5 +1,6 @@
 // Operations on the system itself are part of the record: a projection rebuild says who started
-// it, why, and how it ended, in a stream of its own, so it shows in the audit log.
+// it, why, and how it ended, in a stream of its own, so it shows in the audit log; so does an
+// operator's acceptance that the log went back to a backup (audit:verify --accept-restore).
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
 import { noPhi } from "../../eventStore/phi";
@@ -26,9 +27,24 @@ export const ProjectionRebuildCancelled = defineEvent("ProjectionRebuildCancelle
 
 export const ProjectionRebuildFailed = defineEvent("ProjectionRebuildFailed", z.object({ ...ended, error: z.string().max(500) }), { phi: noPhi });
 
-export const operationsEvents = [ProjectionRebuildStarted, ProjectionRebuildFinished, ProjectionRebuildCancelled, ProjectionRebuildFailed] as const;
+const sealRef = z.object({ seq: z.number().int().min(1), to: z.string().max(60), chainHash: z.string().regex(/^[0-9a-f]{64}$/) });
+
+/**
+ * A restore of a backup accepted: the seal witnessed outside the database that the restored log
+ * no longer holds (set aside in the witness file, not deleted), and the newest seal the database
+ * does hold, the new baseline (null: the backup held no seal).
+ */
+export const AuditRestoreAccepted = defineEvent(
+  "AuditRestoreAccepted",
+  z.object({ reason: z.string().min(1).max(500), witnessed: sealRef.extend({ signedAt: z.string().max(40).nullable() }), baseline: sealRef.nullable() }),
+  { phi: noPhi },
+);
+
+export const operationsEvents = [ProjectionRebuildStarted, ProjectionRebuildFinished, ProjectionRebuildCancelled, ProjectionRebuildFailed, AuditRestoreAccepted] as const;
 export type OperationsEvent = EventOf<typeof operationsEvents>;
 
 /** One stream per rebuild: its start and its end, never contended. */
 export const rebuildStream = (rebuildId: string) => `operations-rebuild-${rebuildId}`;
 export const OPERATIONS_AGGREGATE = "operations";
+/** One stream per accepted restore. */
+export const restoreStream = (id: string) => `operations-audit-restore-${id}`;

@@ -277,6 +277,7 @@ describe("order events", () => {
         "ProjectionRebuildFailed",
         "ProjectionRebuildFinished",
         "ProjectionRebuildStarted",
+        "AuditRestoreAccepted",
         "UserRolesChanged",
       ].sort(),
     );
