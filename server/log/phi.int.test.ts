@@ -2,26 +2,18 @@
 // update demographics, chart, search, history, the audit views, a refused and an invalid call, the
 // outbox worker), with every log line captured at the logger's destination; none may carry a value.
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { callerAs, codeOf } from "../testing/caller";
 import { describeEachDatabase } from "../testing/db";
 import { storeOf } from "../testing/events";
 import { drainOutbox } from "../workers/outbox";
 import type { SessionUser } from "../api/context";
-import { useLogDestination } from ".";
+import { captureLogLines } from "../testing/logLines";
 
-const lines: string[] = [];
+let lines: string[] = [];
 let restore: () => void = () => {};
 beforeAll(() => {
-  restore = useLogDestination(
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-        done();
-      },
-    }) as unknown as Parameters<typeof useLogDestination>[0],
-  );
+  ({ lines, restore } = captureLogLines());
 });
 afterAll(() => restore());
 
