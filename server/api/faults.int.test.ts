@@ -11,6 +11,7 @@ import { appendToStream, createRegistry, defineEvent, storeOn } from "../eventSt
 import { patientStream } from "../domain/streams";
 import { contextFor, newPatient } from "../testing/caller";
 import { describeEachDatabase, openFreshPostgresDatabase } from "../testing/db";
+import { captureFaultLines } from "../testing/logLines";
 import type { SessionUser } from "./context";
 import { faultCounts, summarizeFault } from "./faults";
 import { handleTrpcRequest } from "./http";
@@ -38,7 +39,7 @@ afterEach(() => vi.restoreAllMocks());
 describeEachDatabase("server faults", (shared, kind) => {
   const db = shared;
   it("answers an unexpected database error with a generic message and the correlation id, and logs codes, never values", async () => {
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const log = captureFaultLines();
     const real = db();
     const failing = {
       ...real,
@@ -59,7 +60,8 @@ describeEachDatabase("server faults", (shared, kind) => {
     expect(error.message).toContain(correlationId);
     expect(error.data.correlationId).toBe(correlationId);
 
-    const lines = log.mock.calls.map((c) => c.join(" "));
+    // The fault's own line (the request's line says only that it failed).
+    const lines = log.lines;
     const line = lines.find((l) => l.includes(correlationId));
     expect(line).toMatch(/patient\.list/);
     expect(line).toMatch(/sqlstate=23505/);
@@ -67,10 +69,21 @@ describeEachDatabase("server faults", (shared, kind) => {
     expect(lines.join("\n")).not.toMatch(/SECRETMRN1|already exists/);
     // Once, though both the procedure and the HTTP handler see it.
     expect(lines.filter((l) => l.includes(correlationId))).toHaveLength(1);
+    // A JSON line a log shipper can filter on, its message the line an operator greps for.
+    expect(JSON.parse(line!)).toMatchObject({
+      level: "error",
+      component: "api",
+      fault: "internal",
+      procedure: "patient.list",
+      correlationId,
+      sqlState: "23505",
+      prismaCode: "P2010",
+      msg: expect.stringMatching(/^\[fault\] patient\.list correlation=/),
+    });
   });
 
   it("gives a fault raised before the context exists (the database held or down) a reference too, in the answer and the log", async () => {
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const log = captureFaultLines();
     const given: string[] = [];
     const res = await handleTrpcRequest(
       new Request(`http://localhost/api/trpc/patient.list?input=${encodeURIComponent(superjson.stringify({ search: "a" }))}`, {
@@ -92,7 +105,7 @@ describeEachDatabase("server faults", (shared, kind) => {
     expect(given).toEqual([correlationId]);
     expect(correlationId).not.toBe("a-clients-own-id");
     expect(error.message).toContain(correlationId);
-    const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(correlationId));
+    const lines = log.lines.filter((l) => l.includes(correlationId));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/sqlstate=23505/);
 
@@ -116,7 +129,7 @@ describeEachDatabase("server faults", (shared, kind) => {
     const own = kind === "postgresql" ? await openFreshPostgresDatabase(4) : null;
     const db = () => own?.db ?? shared();
     try {
-      const log = vi.spyOn(console, "error").mockImplementation(() => {});
+      const log = captureFaultLines();
       const api = createCaller(contextFor(db(), user));
       const { patientId } = await api.patient.register(newPatient());
       // Written as an older or foreign build might have: a type this build does not know, and a
@@ -160,10 +173,11 @@ describeEachDatabase("server faults", (shared, kind) => {
       expect((error as TRPCError).code).toBe("INTERNAL_SERVER_ERROR");
 
       expect(faultCounts.undecodableEvents - before).toBeGreaterThanOrEqual(8);
-      const lines = log.mock.calls.map((c) => c.join(" ")).join("\n");
+      const lines = log.lines.map((l) => (JSON.parse(l) as { msg: string }).msg).join("\n");
       expect(lines).toMatch(/undecodable event type="PatientMerged" v1 \(unknown type\)/);
       expect(lines).toMatch(/patient\.updateDemographics .*class=(EventDecodeError|UnknownEventTypeError)/);
       expect(lines).not.toContain("Zebediah");
+      expect(log.lines.join("\n")).not.toContain("Zebediah");
     } finally {
       await own?.drop();
     }

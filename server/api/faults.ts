@@ -3,6 +3,8 @@
 // message with the correlation id. Never the error's message or a driver's DETAIL: those carry
 // the values of the row that failed, which can be patient data.
 
+import { componentLogger } from "../log";
+
 /** What one log line says about a fault: names and codes only, never messages or values. */
 export type FaultSummary = {
   /** The error classes along the cause chain, outermost first ("TRPCError < DriverAdapterError"). */
@@ -62,12 +64,7 @@ export function logServerFault(fault: ServerFault): void {
     logged.add(fault.error);
   }
   faultCounts.internal++;
-  const s = summarizeFault(fault.error);
-  console.error(
-    `[fault] ${fault.procedure ?? "(transport)"} correlation=${fault.correlationId ?? "-"} class=${s.errorClass}` +
-      (s.sqlState ? ` sqlstate=${s.sqlState}` : "") +
-      (s.prismaCode ? ` prisma=${s.prismaCode}` : ""),
-  );
+  writeFault("[fault]", fault);
 }
 
 /**
@@ -80,9 +77,26 @@ export function logDatabaseUnavailable(fault: ServerFault): void {
     logged.add(fault.error);
   }
   faultCounts.databaseUnavailable++;
+  writeFault("[database unavailable]", fault);
+}
+
+/**
+ * A fault as one JSON line of the process's log, at level error: the fields to filter on, and a
+ * message that reads as the line an operator greps for (`[fault] patient.list correlation=…`).
+ */
+function writeFault(kind: "[fault]" | "[database unavailable]", fault: ServerFault): void {
   const s = summarizeFault(fault.error);
-  console.error(
-    `[database unavailable] ${fault.procedure ?? "(transport)"} correlation=${fault.correlationId ?? "-"} class=${s.errorClass}` +
+  const procedure = fault.procedure ?? "(transport)";
+  componentLogger("api").error(
+    {
+      fault: kind === "[fault]" ? "internal" : "database unavailable",
+      procedure,
+      correlationId: fault.correlationId,
+      errorClass: s.errorClass,
+      ...(s.sqlState ? { sqlState: s.sqlState } : {}),
+      ...(s.prismaCode ? { prismaCode: s.prismaCode } : {}),
+    },
+    `${kind} ${procedure} correlation=${fault.correlationId ?? "-"} class=${s.errorClass}` +
       (s.sqlState ? ` sqlstate=${s.sqlState}` : "") +
       (s.prismaCode ? ` prisma=${s.prismaCode}` : ""),
   );

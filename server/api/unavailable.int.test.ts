@@ -10,6 +10,7 @@ import { patientStream } from "../domain/streams";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
 import { describePostgres, pgOwnerUrl, pgUrl } from "../testing/db";
+import { captureFaultLines } from "../testing/logLines";
 import type { SessionUser } from "./context";
 import { handleTrpcRequest } from "./http";
 
@@ -48,21 +49,21 @@ it("tells connection failures from refusals", () => {
 });
 
 it("answers 503 when the database cannot be reached to build the request's context (opening it, reading the session)", async () => {
-  const log = vi.spyOn(console, "error").mockImplementation(() => {});
+  const log = captureFaultLines();
   const res = await handleTrpcRequest(new Request("http://localhost/api/trpc/patient.list"), () =>
     Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED", syscall: "connect", errno: -111 })),
   );
   expect(res.status).toBe(503);
   const error = superjson.deserialize<{ message: string; data: { code: string; correlationId: string } }>((JSON.parse(await res.text()) as { error: never }).error);
   expect(error).toMatchObject({ message: DATABASE_UNAVAILABLE_MESSAGE, data: { code: "SERVICE_UNAVAILABLE" } });
-  const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(error.data.correlationId));
+  const lines = log.lines.filter((l) => l.includes(error.data.correlationId));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/\[database unavailable\] \(transport\)/);
 });
 
 describePostgres("the database going away under a request", (db) => {
   it("answers 503 when the request's backend is terminated, the next request succeeds, and the retried command is done once", { timeout: 60_000 }, async () => {
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const log = captureFaultLines();
     const api = callerFor(db(), ["clinician"], user);
     const { patientId } = await api.patient.register(newPatient());
     const stream = patientStream(patientId);
@@ -90,7 +91,7 @@ describePostgres("the database going away under a request", (db) => {
       await owner.query("COMMIT");
 
       // Logged once, as the database being unavailable, with codes and no values.
-      const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(ctx.correlationId));
+      const lines = log.lines.filter((l) => l.includes(ctx.correlationId));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/\[database unavailable\] patient\.updateDemographics .*sqlstate=57P01/);
       expect(lines[0]).not.toMatch(/555|Moved/);

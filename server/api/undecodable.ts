@@ -6,6 +6,7 @@
 import { EventDecodeError, UnknownEventTypeError, type Store } from "../eventStore";
 import { PhiAuthenticationError } from "../eventStore/phi";
 import { faultCounts } from "./faults";
+import { componentLogger } from "../log";
 
 /** Raw payloads handed out in place of decoded ones, with why they could not be decoded. */
 const undecodable = new WeakMap<object, string>();
@@ -18,7 +19,11 @@ export function undecodableReason(data: unknown): string | null {
 /** The one log line of an undecodable event: no payload, no issue text (it can quote values). */
 export function logUndecodable(where: { procedure: string; correlationId: string }, eventType: string, schemaVersion: number, kind: string): void {
   faultCounts.undecodableEvents++;
-  console.error(`[fault] ${where.procedure} correlation=${where.correlationId} undecodable event type=${JSON.stringify(eventType.slice(0, 100))} v${schemaVersion} (${kind})`);
+  const type = eventType.slice(0, 100);
+  componentLogger("api").error(
+    { fault: "undecodable event", procedure: where.procedure, correlationId: where.correlationId, eventType: type, schemaVersion, reason: kind },
+    `[fault] ${where.procedure} correlation=${where.correlationId} undecodable event type=${JSON.stringify(type)} v${schemaVersion} (${kind})`,
+  );
 }
 
 /** The store, with a registry that returns what it cannot decode as stored (see undecodableReason). */

@@ -11,6 +11,7 @@
 // signal's number.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { directTrpcKey, directTrpcWaitingKey, TRPC_PREFIX } from "../api/directKeys";
+import { componentLogger, errorFields } from "../log";
 
 type DirectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
     }
     handle(req, res).catch((error: unknown) => {
       // Next answers its own faults; this is one it let through.
-      console.error(`[fault] ${req.method} ${req.url?.split("?")[0]}: ${(error as Error).message}`);
+      // Names and codes only: a render error's message can quote the data it was rendering.
+      const path = req.url?.split("?")[0] ?? "";
+      componentLogger("http").error({ fault: "internal", method: req.method, path, ...errorFields(error) }, `[fault] ${req.method} ${path}`);
       if (!res.headersSent) res.statusCode = 500;
       res.end();
     });

@@ -17,6 +17,7 @@ import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } fr
 import { allProjections, asyncProjections, projectionNamed } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
 import { closeWithin, stopOnSignals, runUntilStopped } from "./shutdown";
+import { progressLog } from "../log";
 
 async function main() {
   const { values } = parseArgs({ options: { projection: { type: "string" } } });
@@ -26,7 +27,7 @@ async function main() {
   const bus = only ? null : processBus();
   const stop = new AbortController();
   stopOnSignals(stop, { name: "worker" });
-  const log = (line: string) => console.log(line);
+  const log = progressLog;
   const warn = (line: string) => console.error(`worker: ${line}`);
   let listener: AppendListener | null = null;
   let stopRollups: (() => void) | null = null;

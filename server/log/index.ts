@@ -67,3 +67,11 @@ export function errorFields(error: unknown): { error: string; code?: string } {
   const code = typeof e?.code === "string" || typeof e?.code === "number" ? String(e.code).slice(0, 40) : undefined;
   return code ? { error: name, code } : { error: name };
 }
+
+/**
+ * The background loops' progress ("projection patients: applied 12 events", "audit: sealed …")
+ * as JSON lines of the process's log, the message as it reads.
+ */
+export function progressLog(line: string): void {
+  componentLogger("background").info(line);
+}

@@ -14,6 +14,7 @@ import { logProjectionVersions, startProjectionRunner } from "../projections/run
 import { resolveSigningKey } from "../audit/signingKey";
 import { fileWitness, witnessFileFor } from "../audit/witness";
 import { runSealerLoop } from "./sealer";
+import { progressLog } from "../log";
 
 export type BackgroundWork = {
   /** The names of the loops that run, for the start-up line. */
@@ -87,7 +88,7 @@ export function startBackgroundWork(
   const g = globalThis as GlobalWithWork;
   const existing = g[key];
   if (existing) return existing;
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? progressLog;
   const controller = new AbortController();
   const loops = loopsFor(db, options.env ?? env(), log);
   const done = loops.map((loop) =>

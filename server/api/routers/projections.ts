@@ -7,8 +7,8 @@ import { allProjections } from "../../projections/registry";
 import { cancelRebuild, rebuildById, runRebuild, startRebuild } from "../../projections/rebuild";
 import { providerNames } from "../../projections/queries";
 import { projectionStatuses } from "../../projections/status";
-import { errorSummary } from "../../workers/outbox";
 import { adminProcedure, router } from "../trpc";
+import { componentLogger, errorFields } from "../../log";
 
 const projectionName = z.string().trim().min(1, "a projection name is needed").max(100).regex(/^[a-z0-9_]+$/, "projection names are snake_case");
 const rebuildId = z.uuid("rebuild id must be a uuid");
@@ -27,8 +27,19 @@ export const projectionsRouter = router({
       const started = await startRebuild(ctx.store, input.name, { reason: input.reason, userId: ctx.user.id, correlationId: ctx.correlationId });
       // Runs on in this process after the answer; the page follows it through `rebuildProgress`.
       void runRebuild(ctx.store, started).then(
-        (result) => console.log(`projection ${started.projection.name}: rebuild ${result.status} (${result.eventsDone} events, ${Math.round(result.durationMs)} ms)`),
-        (error: unknown) => console.error(`projection ${started.projection.name}: rebuild crashed (${errorSummary(error)})`),
+        (result) =>
+          componentLogger("projections").info(
+            { projection: started.projection.name, rebuildId: started.rebuildId, status: result.status, events: result.eventsDone, durationMs: Math.round(result.durationMs) },
+            `projection ${started.projection.name}: rebuild ${result.status} (${result.eventsDone} events, ${Math.round(result.durationMs)} ms)`,
+          ),
+        (error: unknown) => {
+          // Names and codes only: a crash's message can quote the row it failed on.
+          const fields = errorFields(error);
+          componentLogger("projections").error(
+            { projection: started.projection.name, rebuildId: started.rebuildId, ...fields },
+            `projection ${started.projection.name}: rebuild crashed (${fields.error}${fields.code ? ` ${fields.code}` : ""})`,
+          );
+        },
       );
       return { rebuildId: started.rebuildId, eventsTotal: started.eventsTotal };
     }),
