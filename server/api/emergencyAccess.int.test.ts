@@ -228,6 +228,29 @@ describeEachDatabase("break the glass", (db, kind) => {
     expect((await clinician.patient.byId({ patientId })).patient.patientId).toBe(patientId);
   });
 
+  it("lets a clinician under the glass name only themselves as provider: a grant is not standing access for a colleague", async () => {
+    const { registrar, stranger, patientId } = await setting();
+    const colleague = await staff(db(), ["clinician"], "Cora Colleague");
+    const clinician = await callerAs(db(), stranger);
+    await clinician.patient.breakGlass({ patientId, reason: "Covering the emergency department" });
+    const written = () => db().prisma.event.count({ where: { aggregateType: { in: ["encounter", "order"] }, data: { path: ["patientId"], equals: patientId } } });
+    const before = await written();
+    const order = clinician.order.create({ patientId, kind: "lab", details: { description: "BMP" }, providerId: colleague.id });
+    await expect(order).rejects.toThrow(/breaking the glass: you can name only yourself/);
+    expect(await codeOf(clinician.order.create({ patientId, kind: "lab", details: { description: "BMP" }, providerId: colleague.id }))).toBe("FORBIDDEN");
+    expect(await codeOf(clinician.encounter.start({ patientId, encounterType: "emergency", reason: "Chest pain", providerId: colleague.id }))).toBe("FORBIDDEN");
+    expect(await written()).toBe(before);
+    // The colleague's chart still asks for their own reason.
+    expect((await refusal((await callerAs(db(), colleague)).patient.byId({ patientId })))?.code).toBe("PRECONDITION_FAILED");
+    // Themselves, named or not, as before.
+    await clinician.order.create({ patientId, kind: "lab", details: { description: "BMP" }, providerId: stranger.id });
+    await clinician.encounter.start({ patientId, encounterType: "emergency", reason: "Chest pain" });
+    // Now in their care (their encounter), they may name a colleague, as the registrar may.
+    await clinician.order.create({ patientId, kind: "lab", details: { description: "Troponin" }, providerId: colleague.id });
+    await (await callerAs(db(), registrar)).order.create({ patientId, kind: "lab", details: { description: "CBC" }, providerId: colleague.id });
+    expect((await (await callerAs(db(), colleague)).patient.byId({ patientId })).patient.patientId).toBe(patientId);
+  });
+
   it("records one access for a reason sent twice (a double-click, at once or after), and a new one only after the grant expired", async () => {
     const { stranger, patientId } = await setting();
     const clinician = await callerAs(db(), stranger);

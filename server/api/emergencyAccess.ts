@@ -41,6 +41,13 @@ export async function mayReadChart(db: Db, userId: string, patientId: string): P
   return row?.ok === true;
 }
 
+/** The patient is in the user's care without any grant (see inCareSql). */
+export async function isInCare(db: Db, userId: string, patientId: string): Promise<boolean> {
+  const [row] = await db.prisma.$queryRaw<{ ok: boolean }[]>`
+    SELECT ${inCareSql(Prisma.sql`${userId}`, Prisma.sql`${patientId}::uuid`, Prisma.sql`${patientStream(patientId)}`)} AS ok`;
+  return row?.ok === true;
+}
+
 /**
  * The patient is in the user's care without any grant: an encounter or order of theirs, or they
  * registered the patient. The chart check and the review list's "now in their care" both ask it.

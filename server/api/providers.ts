@@ -1,17 +1,40 @@
 // Who may be named as the provider of an encounter or an order: an existing user who holds the
 // clinician role now. A client cannot attribute care to an admin, a compliance officer, a
 // departed user (whose roles were taken away) or an id that names nobody.
+//
+// Naming another clinician puts the patient in their care (the chart opens to them without the
+// glass), so only a clinician who has the patient in their own care may do it. One who reached
+// the chart by breaking the glass names only themselves: their grant is reviewed and ends after
+// its hours, and it must not become standing access for a colleague who gave no reason and whom
+// the review list would not show.
+import { TRPCError } from "@trpc/server";
 import { NotFoundError, ValidationError } from "../errors";
 import type { Context } from "./context";
+import { isInCare } from "./emergencyAccess";
 
 /** The provider to record: the given one once checked, or the signed-in clinician making the call. */
-export async function providerFor(ctx: Pick<Context, "db"> & { user: { id: string } }, providerId: string | undefined): Promise<string> {
+export async function providerFor(
+  ctx: Pick<Context, "db"> & { user: { id: string } },
+  providerId: string | undefined,
+  patientId: string,
+): Promise<string> {
   // The caller's clinician role was read from the database for this request (no cookie cache).
   if (providerId === undefined || providerId === ctx.user.id) return ctx.user.id;
-  const user = await ctx.db.prisma.user.findUnique({ where: { id: providerId }, select: { roles: true } });
+  const [user, inCare] = await Promise.all([
+    ctx.db.prisma.user.findUnique({ where: { id: providerId }, select: { roles: true } }),
+    isInCare(ctx.db, ctx.user.id, patientId),
+  ]);
   if (!user) throw new NotFoundError("Provider", providerId);
   if (!user.roles.includes("clinician")) {
     throw new ValidationError("The provider must be a user who holds the clinician role", "providerId");
+  }
+  if (!inCare) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message:
+        "You reached this chart by breaking the glass: you can name only yourself as the provider. " +
+        "A clinician who has the patient in their care can name a colleague, or the colleague breaks the glass themselves",
+    });
   }
   return providerId;
 }

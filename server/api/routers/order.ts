@@ -29,7 +29,7 @@ export const orderRouter = router({
       const { commandId, ...data } = input;
       await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "order");
-      const providerId = await providerFor(ctx, data.providerId);
+      const providerId = await providerFor(ctx, data.providerId, data.patientId);
       // Decided on the patient (allergies, active) and the encounter (completed or not) as
       // loaded: decided again when either changes before the order commits.
       const result = await onFreshFacts(async () => {
