@@ -296,7 +296,11 @@ async function checkCommandRepeat(store: Store, streamId: string, envelope: Comm
   );
   if (!seen) return null;
   if (seen.stream_id !== streamId) throw new IdempotencyKeyReusedError(envelope.commandId, "record");
-  const asked = seen.fingerprint?.startsWith("v2:") ? await fingerprints.current(store) : fingerprints.legacy();
+  // Events written before fingerprints were stored carry none: the release that wrote them
+  // answered any command sent again under the id with its stored result, and a form sent just
+  // before an upgrade, whose answer was lost, is sent again after it. Answered as that release did.
+  if (seen.fingerprint === null) return Number(seen.last_version);
+  const asked = seen.fingerprint.startsWith("v2:") ? await fingerprints.current(store) : fingerprints.legacy();
   if (seen.fingerprint !== asked) throw new IdempotencyKeyReusedError(envelope.commandId, "command");
   return Number(seen.last_version);
 }

@@ -5,7 +5,10 @@ import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import { callerFor, newPatient } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
-import { legacyCommandFingerprint } from "../../eventStore/aggregate";
+import { commandCausationId, eventIdFor, legacyCommandFingerprint } from "../../eventStore/aggregate";
+import { appendToStream } from "../../eventStore";
+import { storeFor } from "../context";
+import { patientStream } from "../../domain/streams";
 
 async function conflictOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -103,6 +106,34 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     expect(bChart.patient.givenName).toBe("Ada");
     const retried = await api.patient.updateDemographics({ patientId: b.patientId, ...edit, commandId: randomUUID() });
     expect(retried).toMatchObject({ version: 2, changed: true, repeated: false });
+  });
+
+  it("answers a command sent again after an upgrade with its stored result, when its events were written before fingerprints", async () => {
+    const userId = `user-${randomUUID()}`;
+    const api = callerFor(db(), ["clinician"], { id: userId });
+    const { patientId } = await api.patient.register(newPatient());
+    const commandId = randomUUID();
+    // The edit as a release before fingerprints stored it: the command's event ids and cause, no fingerprint.
+    const store = storeFor(db());
+    await appendToStream(
+      store,
+      patientStream(patientId),
+      [
+        {
+          eventId: eventIdFor(commandId, 0),
+          type: "PatientDemographicsUpdated",
+          data: { patientId, changes: { givenName: "Grace" }, previous: { givenName: "Ada" }, reason: "typo" },
+          occurredAt: new Date(),
+          userId,
+          correlationId: `old-release-${randomUUID()}`,
+          causationId: commandCausationId(commandId),
+        },
+      ],
+      { expectedVersion: 1, aggregateType: "patient" },
+    );
+    const again = await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo", commandId });
+    expect(again).toMatchObject({ version: 2, repeated: true });
+    expect(await db().prisma.event.count({ where: { streamId: patientStream(patientId) } })).toBe(2);
   });
 
   it("concurrent copies of one client command write once and answer alike", async () => {
