@@ -9,6 +9,7 @@ import { DateTime } from "../DateTime";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
+import { notCovered } from "../../shared/audit/unhashed";
 
 export function IntegrityPanel() {
   return (
@@ -58,7 +59,9 @@ export function VerifyIntegrity() {
           <div role="status" data-testid="verify-result" data-ok={data.report.ok}>
             {data.report.ok ? (
               <p className="verify-ok">
-                <span className="badge ok">verified</span> Every event matches its hash and every seal its events and signature.
+                <span className="badge ok">verified</span>{" "}
+                {data.report.eventsWithoutHash > 0 ? "Every hashed event matches its hash" : "Every event matches its hash"} and every seal its events and
+                signature.
               </p>
             ) : (
               <>
@@ -74,6 +77,11 @@ export function VerifyIntegrity() {
                 ) : null}
               </>
             )}
+            {data.report.eventsWithoutHash > 0 ? (
+              <p className="alert warn" data-testid="verify-unhashed">
+                {notCovered(data.report.eventsWithoutHash)}.
+              </p>
+            ) : null}
             {data.witness ? <p className="small muted" data-testid="verify-witness">{data.witness}</p> : null}
             <p className="small muted">
               {data.report.eventsChecked.toLocaleString()} events ({data.report.eventsWithoutHash.toLocaleString()} from before hashing),{" "}

@@ -28,6 +28,7 @@ import { distinctKeys, parsePublicKeys, resolveSigningKey, verifyingKeys } from 
 import { extractVerifier } from "../audit/extractVerify";
 import { keyChangeMessage } from "../workers/sealer";
 import { acceptRestore } from "../audit/restore";
+import { notCovered } from "../../shared/audit/unhashed";
 import { fileWitness, parseWitness, witnessesIn, witnessFileFor, witnessKeyOf, type SealWitness } from "../audit/witness";
 
 const usage =
@@ -127,7 +128,14 @@ async function main() {
       if (witnesses.length === 0 && !own.summary) {
         console.log(`no seal witnessed outside the database (nothing in ${ownWitness}, no --witness): a log whose seals were all deleted would read as never sealed`);
       }
-      if (report.ok) console.log("the log verifies: every event matches its hash, every seal its events and signature");
+      if (report.eventsWithoutHash > 0) console.log(`${notCovered(report.eventsWithoutHash)} (README: "Events from before hashing")`);
+      if (report.ok) {
+        console.log(
+          report.eventsWithoutHash > 0
+            ? "the log verifies: every hashed event matches its hash, every seal its events and signature"
+            : "the log verifies: every event matches its hash, every seal its events and signature",
+        );
+      }
       else for (const problem of report.problems) console.log(`NOT OK  ${problem.message}`);
     }
     process.exitCode = report.ok ? 0 : 1;
