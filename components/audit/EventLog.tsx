@@ -128,11 +128,6 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
   const trpc = useTRPC();
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
   const [error, setError] = useState<string | null>(null);
-  const byAggregate = new Map<string, string[]>();
-  for (const t of options.data?.eventTypes ?? []) {
-    const group = /^(Patient|Encounter|Order)/.exec(t)?.[1]?.toLowerCase() ?? "other";
-    byAggregate.set(group, [...(byAggregate.get(group) ?? []), t]);
-  }
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -173,8 +168,8 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
           {/* Remounted once the types arrive, so the URL's type is selected. */}
           <select id="f-type" name="type" key={options.data ? "loaded" : "loading"} defaultValue={initial.type ?? ""}>
             <option value="">Any type</option>
-            {[...byAggregate].map(([group, types]) => (
-              <optgroup key={group} label={group.charAt(0).toUpperCase() + group.slice(1)}>
+            {(options.data?.eventGroups ?? []).map(({ category, label, types }) => (
+              <optgroup key={category} label={label}>
                 {types.map((t) => (
                   <option key={t} value={t}>
                     {eventTitle(t)}

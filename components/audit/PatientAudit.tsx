@@ -102,10 +102,14 @@ export function PatientAudit({ patientId }: { patientId: string }) {
               <label htmlFor="timeline-type">Show</label>
               <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setType(e.target.value)}>
                 <option value="">All events</option>
-                {(options.data?.eventTypes ?? []).map((t) => (
-                  <option key={t} value={t}>
-                    {eventTitle(t)}
-                  </option>
+                {(options.data?.eventGroups ?? []).map(({ category, label, types }) => (
+                  <optgroup key={category} label={label}>
+                    {types.map((t) => (
+                      <option key={t} value={t}>
+                        {eventTitle(t)}
+                      </option>
+                    ))}
+                  </optgroup>
                 ))}
               </select>
             </div>

@@ -314,6 +314,8 @@ describeEachDatabase("audit procedures", (db) => {
     const options = await asCompliance.audit.filterOptions();
     expect(options.eventTypes).toEqual(expect.arrayContaining(["PatientRegistered", "OrderStatusChanged", "EncounterCompleted"]));
     expect(options.aggregateTypes).toEqual(["patient", "encounter", "order", "user", "operations"]);
+    expect(options.eventGroups.map((g) => g.label)).not.toContain("Other");
+    expect(options.eventGroups.find((g) => g.category === "safety")?.types).toEqual(expect.arrayContaining(["AllergyRecorded", "CriticalResultFlagged", "MedicationAllergyOverridden"]));
   });
 
   it("places a visit entered after the fact at the times the clinician gave on the 'as it happened' axis", async () => {

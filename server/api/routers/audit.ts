@@ -8,6 +8,7 @@ import type { StoredEvent } from "../../eventStore";
 import { encounterDecider } from "../../domain/encounter/decider";
 import { orderDecider } from "../../domain/order/decider";
 import { patientDecider } from "../../domain/patient/decider";
+import { groupEventTypes } from "../../domain/registry";
 import {
   eventDetail,
   patientIdsOf,
@@ -166,10 +167,11 @@ export const auditRouter = router({
     .input(z.object({ accessId: z.uuid("access id must be a uuid"), note: reviewNoteInput }))
     .mutation(({ ctx, input }) => reviewEmergencyAccess(ctx, input.accessId, input.note)),
 
-  /** What the event log's filters offer: event types, aggregate types, and the users who can appear. */
+  /** What the event log's filters offer: event types (and their groups), aggregate types, and the users who can appear. */
   filterOptions: complianceProcedure.query(async ({ ctx }) => {
     const users = await ctx.db.prisma.user.findMany({ select: { id: true, name: true, email: true }, orderBy: { name: "asc" }, take: 500 });
-    return { eventTypes: ctx.store.registry.types(), aggregateTypes, users };
+    const eventTypes = ctx.store.registry.types();
+    return { eventTypes, eventGroups: groupEventTypes(eventTypes), aggregateTypes, users };
   }),
 
   /**
