@@ -6,18 +6,53 @@ import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
+import { useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
-import { errorText, fromLocalInput, localZone } from "./format";
+import { errorText, fromLocalInput, localZone, shortId, toLocalInput } from "./format";
 import { useHydrated } from "./useHydrated";
+import { instantParam, MAX_PAGES, pagesParam, queryOf, textParam, useReplaceQuery, useShownPages, uuidParam } from "./urlState";
 
 type Outputs = inferRouterOutputs<AppRouter>["audit"];
 type Picked = { id: string; label: string };
 type Range = { from?: Date; to?: Date };
+
+/** The access log's view as its URL holds it: ids, never names (no patient data in a URL). */
+export type AccessFilters = { patient?: string; user?: string; from?: Date; to?: Date; pages: number };
+
+/**
+ * The filters in a query string, and the names of those it had to leave out (damaged, forged, or
+ * a range that ends before it starts): those read as "any", and the page says so.
+ */
+export function accessFiltersFrom(params: URLSearchParams): { filters: AccessFilters; ignored: string[] } {
+  const ignored: string[] = [];
+  const read = <T,>(key: string, parse: (v: string | null) => T | undefined): T | undefined => {
+    const raw = params.get(key);
+    const value = parse(raw);
+    if (raw !== null && raw.trim() !== "" && value === undefined) ignored.push(key);
+    return value;
+  };
+  const patient = read("patient", uuidParam);
+  const user = read("user", (v) => textParam(v, 100));
+  let from = read("from", instantParam);
+  let to = read("to", instantParam);
+  if (from && to && from >= to) {
+    ignored.push("from", "to");
+    from = to = undefined;
+  }
+  return { filters: { patient, user, from, to, pages: pagesParam(params) }, ignored };
+}
+
+/** The query string of these filters (pages only past the first). */
+export function accessQuery(f: AccessFilters): string {
+  return queryOf({ patient: f.patient, user: f.user, from: f.from, to: f.to, pages: f.pages > 1 ? f.pages : undefined });
+}
+
+const ignoredWords: Record<string, string> = { patient: "patient", user: "user", from: "from", to: "until", pages: "pages" };
 
 /** The start of this month, in the browser's time zone. */
 export function startOfMonth(now = new Date()): Date {
@@ -25,44 +60,57 @@ export function startOfMonth(now = new Date()): Date {
 }
 
 export function AccessLogBrowser() {
-  const [patient, setPatient] = useState<Picked | null>(null);
-  const [user, setUser] = useState<Picked | null>(null);
-  const [range, setRange] = useState<Range>({});
+  const trpc = useTRPC();
+  const params = useSearchParams();
+  const replace = useReplaceQuery();
+  const { filters, ignored } = accessFiltersFrom(params);
+  const range: Range = { from: filters.from, to: filters.to };
   const hydrated = useHydrated();
+  // Names picked in this visit; a link, a reload or Back names them by asking the server.
+  const [known, setKnown] = useState<Record<string, string>>({});
+  const patientName = useQuery({
+    ...trpc.audit.filterLabels.queryOptions({ patientId: filters.patient }, { staleTime: 5 * 60_000 }),
+    enabled: filters.patient !== undefined && known[filters.patient] === undefined,
+  });
+  const userName = useQuery({
+    ...trpc.audit.filterLabels.queryOptions({ userId: filters.user }, { staleTime: 5 * 60_000 }),
+    enabled: filters.user !== undefined && known[filters.user] === undefined,
+  });
+  const labelOf = (id: string, found: { data?: { patient: { name: string; mrn: string } | null; user: { name: string } | null }; isError: boolean }, kind: "patient" | "user") => {
+    if (known[id]) return known[id];
+    if (found.isError) return `${kind} ${shortId(id)}`;
+    if (!found.data) return "…";
+    const label = kind === "patient" ? (found.data.patient ? `${found.data.patient.name} (MRN ${found.data.patient.mrn})` : null) : (found.data.user?.name ?? null);
+    return label ?? `not on file (${shortId(id)})`;
+  };
+  const patient: Picked | null = filters.patient ? { id: filters.patient, label: labelOf(filters.patient, patientName, "patient") } : null;
+  const user: Picked | null = filters.user ? { id: filters.user, label: labelOf(filters.user, userName, "user") } : null;
 
-  function applyRange(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    setRange({ from: fromLocalInput(String(form.get("from") ?? "")), to: fromLocalInput(String(form.get("to") ?? "")) });
+  /** Another filter shows the list from its first page again. */
+  function change(next: Partial<AccessFilters>) {
+    replace(accessQuery({ ...filters, pages: 1, ...next }));
+  }
+  function pick(key: "patient" | "user", picked: Picked | null) {
+    if (picked) setKnown((k) => ({ ...k, [picked.id]: picked.label }));
+    change({ [key]: picked?.id });
   }
 
   return (
     <>
       <section className="panel" aria-labelledby="filters-title">
         <h2 id="filters-title">Filter</h2>
-        <div className="row">
-          <PatientPicker picked={patient} onPick={setPatient} />
-          <UserPicker picked={user} onPick={setUser} />
-        </div>
-        <form className="row" onSubmit={applyRange} aria-label="Date range">
-          <div className="field">
-            <label htmlFor="from">From</label>
-            <input id="from" name="from" type="datetime-local" />
-          </div>
-          <div className="field">
-            <label htmlFor="to">Until</label>
-            <input id="to" name="to" type="datetime-local" />
-          </div>
-          <div className="actions">
-            <button type="submit">Apply dates</button>
-            <button type="reset" className="secondary" onClick={() => setRange({})}>
-              Any time
-            </button>
-          </div>
-          <p className="muted small" data-testid="time-zone">
-            Times in {hydrated ? localZone() : "your time zone"}.
+        {ignored.length > 0 ? (
+          <p className="alert warn" role="alert" data-testid="ignored-filters">
+            This link&apos;s {[...new Set(ignored)].map((k) => `“${ignoredWords[k] ?? k}”`).join(", ")} could not be read and {ignored.length === 1 ? "is" : "are"} left out: the log below is not
+            filtered by {ignored.length === 1 ? "it" : "them"}.
           </p>
-        </form>
+        ) : null}
+        <div className="row">
+          <PatientPicker picked={patient} onPick={(p) => pick("patient", p)} />
+          <UserPicker picked={user} onPick={(u) => pick("user", u)} />
+        </div>
+        {/* Remounted when the URL's range changes and once hydrated: the inputs show its instants in the reader's zone. */}
+        <RangeForm key={`${filters.from?.toISOString()}|${filters.to?.toISOString()}|${hydrated}`} range={range} hydrated={hydrated} onApply={(r) => change(r)} />
       </section>
 
       {patient ? <Readers patientId={patient.id} range={range} title={`Who has looked at ${patient.label}`} /> : null}
@@ -72,9 +120,49 @@ export function AccessLogBrowser() {
           <h2 id="log-title">Every screen view</h2>
           <ExportMenu view="access" filter={{ patientId: patient?.id, userId: user?.id, from: range.from, to: range.to }} />
         </div>
-        <Views patientId={patient?.id} userId={user?.id} range={range} />
+        <Views patientId={patient?.id} userId={user?.id} range={range} pages={filters.pages} onPages={(pages) => replace(accessQuery({ ...filters, pages }))} />
       </section>
     </>
+  );
+}
+
+/** The date range, in the reader's time zone. */
+function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boolean; onApply: (range: Range) => void }) {
+  function apply(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    onApply({ from: fromLocalInput(String(form.get("from") ?? ""), range.from), to: fromLocalInput(String(form.get("to") ?? ""), range.to) });
+  }
+  const shown = (d: Date | undefined) => (d && hydrated ? toLocalInput(d) : undefined);
+  return (
+    <form onSubmit={apply} aria-label="Date range">
+      <div className="row">
+        <div className="field instant-field">
+          <label htmlFor="from">From</label>
+          <input id="from" name="from" type="datetime-local" step="1" defaultValue={shown(range.from)} />
+        </div>
+        <div className="field instant-field">
+          <label htmlFor="to">Until</label>
+          <input id="to" name="to" type="datetime-local" step="1" defaultValue={shown(range.to)} />
+        </div>
+        <div className="actions">
+          <button type="submit">Apply dates</button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={(e) => {
+              e.currentTarget.form?.reset();
+              onApply({});
+            }}
+          >
+            Any time
+          </button>
+        </div>
+        <p className="muted small" data-testid="time-zone">
+          Times in {hydrated ? localZone() : "your time zone"}.
+        </p>
+      </div>
+    </form>
   );
 }
 
@@ -274,18 +362,20 @@ export function ChartReaders({ patientId }: { patientId: string }) {
   return <Readers patientId={patientId} range={{ from: startOfMonth() }} title="Who has looked at this chart this month" />;
 }
 
-/** Every screen view for the filter, newest first, a page at a time. */
-function Views({ patientId, userId, range }: { patientId?: string; userId?: string; range: Range }) {
+/** Every screen view for the filter, newest first, a page at a time; `pages` of them shown (the URL's). */
+function Views({ patientId, userId, range, pages, onPages }: { patientId?: string; userId?: string; range: Range; pages: number; onPages: (pages: number) => void }) {
   const trpc = useTRPC();
   const log = useInfiniteQuery(
     trpc.audit.accessLog.infiniteQueryOptions({ patientId, userId, ...range, limit: 50 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
   );
+  useShownPages(log, pages);
   const rows = log.data?.pages.flatMap((p) => p.rows) ?? [];
   if (log.isPending) return <Loading label="Loading the access log" lines={["90%", "80%", "85%"]} />;
-  if (log.isError) return <ErrorState onRetry={() => void log.refetch()}>The access log could not be loaded: {errorText(log.error)}</ErrorState>;
+  if (log.isError && !log.data) return <ErrorState onRetry={() => void log.refetch()}>The access log could not be loaded: {errorText(log.error)}</ErrorState>;
   if (rows.length === 0) {
     return <EmptyState role="status">No screen views recorded{patientId || userId || range.from || range.to ? " for this filter" : " yet"}.</EmptyState>;
   }
+  const loaded = log.data.pages.length;
   return (
     <>
       <table className="data">
@@ -307,7 +397,14 @@ function Views({ patientId, userId, range }: { patientId?: string; userId?: stri
           ))}
         </tbody>
       </table>
-      <LoadMore hasMore={log.hasNextPage} loading={log.isFetchingNextPage} onMore={() => void log.fetchNextPage()} label="Load older views" />
+      <LoadMore
+        hasMore={log.hasNextPage}
+        loading={log.isFetchingNextPage || (loaded < pages && log.hasNextPage && !log.isError)}
+        // One more page in the URL, up to MAX_PAGES; a page the URL asked for that failed is asked again.
+        onMore={() => (loaded < pages || loaded >= MAX_PAGES ? void log.fetchNextPage() : onPages(loaded + 1))}
+        error={log.isError ? errorText(log.error) : null}
+        label="Load older views"
+      />
     </>
   );
 }

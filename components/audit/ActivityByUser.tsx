@@ -3,7 +3,8 @@
 // name), and a table of user-days with the distinct patients touched and night-time events, with
 // the unusual ones marked.
 import { useQuery } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
+import { useSearchParams } from "next/navigation";
+import { useMemo } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, ReferenceArea, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { TableHead } from "@/components/DataTable";
 import { ProjectionLag } from "@/components/ProjectionLag";
@@ -12,6 +13,7 @@ import { useTRPC } from "@/components/trpc";
 import { eventTitle } from "@/components/format";
 import { useBrowserTimeZone } from "@/components/clinical/reportFormat";
 import { errorText } from "./format";
+import { queryOf, textParam, useReplaceQuery } from "./urlState";
 
 const ranges = [7, 14, 30, 90] as const;
 /** Users drawn as their own series; the rest are summed as "Others". */
@@ -33,8 +35,12 @@ function median(values: number[]): number {
 export function ActivityByUser() {
   const trpc = useTRPC();
   const timeZone = useBrowserTimeZone();
-  const [days, setDays] = useState<number>(14);
-  const [userId, setUserId] = useState<string>("");
+  // Period and user are in the URL (Back, a reload, a shared link); a damaged value reads as the default.
+  const params = useSearchParams();
+  const replace = useReplaceQuery();
+  const days = ranges.find((d) => String(d) === params.get("days")) ?? 14;
+  const userId = textParam(params.get("user"), 100) ?? "";
+  const show = (next: { days: number; userId: string }) => replace(queryOf({ days: next.days === 14 ? undefined : next.days, user: next.userId || undefined }));
   const activity = useQuery({
     ...trpc.reports.activity.queryOptions({ days, timeZone: timeZone ?? "UTC", userId: userId || undefined }),
     enabled: timeZone !== null,
@@ -83,7 +89,7 @@ export function ActivityByUser() {
       <div className="filters">
         <label className="inline">
           Period{" "}
-          <select value={days} onChange={(e) => setDays(Number(e.target.value))} aria-label="Period">
+          <select value={days} onChange={(e) => show({ days: Number(e.target.value), userId })} aria-label="Period">
             {ranges.map((d) => (
               <option key={d} value={d}>
                 Last {d} days
@@ -93,8 +99,9 @@ export function ActivityByUser() {
         </label>{" "}
         <label className="inline">
           User{" "}
-          <select value={userId} onChange={(e) => setUserId(e.target.value)} aria-label="User">
+          <select value={userId} onChange={(e) => show({ days, userId: e.target.value })} aria-label="User">
             <option value="">Everyone</option>
+            {userId && !userOptions.some((u) => u.id === userId) ? <option value={userId}>{activity.isPending ? "…" : "Unknown user"}</option> : null}
             {userOptions.map((u) => (
               <option key={u.id} value={u.id}>
                 {u.name ?? "Unknown user"}

@@ -5,6 +5,7 @@ import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
+import { useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { ExportMenu } from "./ExportMenu";
 import type { AppRouter } from "@/server/api/root";
@@ -12,20 +13,34 @@ import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
+import { MAX_PAGES, oneOf, pagesParam, queryOf, useReplaceQuery, useShownPages } from "./urlState";
 import { describeGrantUse } from "@/shared/audit/grantUse";
 
 type Item = inferRouterOutputs<AppRouter>["audit"]["emergencyAccesses"]["items"][number];
 type Status = "needs_review" | "reviewed" | "all";
 const statuses: Record<Status, string> = { needs_review: "Needing review", reviewed: "Reviewed", all: "All" };
 
+const statusKeys = Object.keys(statuses) as Status[];
+
+/** The list's view as its URL holds it: which accesses, and how many pages (a damaged value reads as the default). */
+export function reviewViewFrom(params: URLSearchParams): { status: Status; pages: number } {
+  return { status: oneOf(params.get("status"), statusKeys) ?? "needs_review", pages: pagesParam(params) };
+}
+
 export function EmergencyReview() {
   const trpc = useTRPC();
-  const [status, setStatus] = useState<Status>("needs_review");
+  const params = useSearchParams();
+  const replace = useReplaceQuery();
+  const { status, pages } = reviewViewFrom(params);
+  const show = (next: { status: Status; pages: number }) =>
+    replace(queryOf({ status: next.status === "needs_review" ? undefined : next.status, pages: next.pages > 1 ? next.pages : undefined }));
   const [flash, setFlash] = useState<string | null>(null);
   const list = useInfiniteQuery(
     trpc.audit.emergencyAccesses.infiniteQueryOptions({ status, limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
   );
+  useShownPages(list, pages);
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const loaded = list.data?.pages.length ?? 0;
 
   return (
     <section className="panel" aria-labelledby="review-title">
@@ -33,8 +48,8 @@ export function EmergencyReview() {
         <h2 id="review-title">Emergency accesses</h2>
         <ExportMenu view="review" filter={{ status }} />
         <div className="row tight" role="group" aria-label="Show">
-          {(Object.keys(statuses) as Status[]).map((s) => (
-            <button key={s} type="button" className={s === status ? "" : "secondary"} aria-pressed={s === status} onClick={() => setStatus(s)}>
+          {statusKeys.map((s) => (
+            <button key={s} type="button" className={s === status ? "" : "secondary"} aria-pressed={s === status} onClick={() => show({ status: s, pages: 1 })}>
               {statuses[s]}
             </button>
           ))}
@@ -57,7 +72,12 @@ export function EmergencyReview() {
               ))}
             </tbody>
           </table>
-          <LoadMore hasMore={list.hasNextPage} loading={list.isFetchingNextPage} onMore={() => void list.fetchNextPage()} label="Older accesses" />
+          <LoadMore
+            hasMore={list.hasNextPage}
+            loading={list.isFetchingNextPage || (loaded < pages && list.hasNextPage && !list.isError)}
+            onMore={() => (loaded < pages || loaded >= MAX_PAGES ? void list.fetchNextPage() : show({ status, pages: loaded + 1 }))}
+            label="Older accesses"
+          />
         </>
       )}
     </section>

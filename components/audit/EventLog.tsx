@@ -1,6 +1,7 @@
 "use client";
 // The global event log for compliance: filters in the URL (shareable, back button works), a
-// dense table newest first, one more page per "Load older" (keyset on the global position).
+// dense table newest first, one more page per "Load older" (keyset on the global position), and
+// how many pages were shown in the URL too (?pages=N, re-read from the newest on a reload).
 import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
@@ -12,6 +13,7 @@ import { EmptyState, ErrorState } from "../States";
 import { useTRPC, useTRPCClient } from "../trpc";
 import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, toLocalInput, type AuditEvent } from "./format";
 import { useHydrated } from "./useHydrated";
+import { MAX_PAGES, pagesParam, textParam, useReplaceQuery, useShownPages } from "./urlState";
 
 const PAGE = 50;
 
@@ -29,14 +31,41 @@ export type EventFilters = {
 
 const keys = ["type", "aggregate", "stream", "user", "correlation", "from", "to"] as const;
 
-function filtersFrom(params: URLSearchParams): EventFilters {
+const eventTypePattern = /^[A-Za-z][A-Za-z0-9_.]{0,99}$/;
+/** What each filter may hold (the server's bounds): anything else in a link is left out, not sent. */
+const valid: Record<(typeof keys)[number], (v: string) => boolean> = {
+  type: (v) => eventTypePattern.test(v),
+  aggregate: (v) => textParam(v, 50) !== undefined,
+  stream: (v) => textParam(v, 200) !== undefined,
+  user: (v) => textParam(v, 100) !== undefined,
+  correlation: (v) => textParam(v, 100) !== undefined,
+  // An instant, or (older links) a wall time without a zone, in a plausible year.
+  from: (v) => plausible(fromLocalInput(v)),
+  to: (v) => plausible(fromLocalInput(v)),
+};
+const plausible = (d: Date | undefined) => d !== undefined && d.getUTCFullYear() >= 1900 && d.getUTCFullYear() <= 2200;
+
+/** The filters a query string holds, and the names of those it had to leave out (damaged, or a range that ends before it starts). */
+export function eventFiltersFrom(params: URLSearchParams): { filters: EventFilters; ignored: string[] } {
+  const ignored: string[] = [];
   const f: EventFilters = { time: params.get("time") === "occurred" ? "occurred" : "recorded" };
   for (const k of keys) {
     const v = params.get(k)?.trim();
-    if (v) f[k] = v;
+    if (!v) continue;
+    if (valid[k](v)) f[k] = v;
+    else ignored.push(k);
   }
-  return f;
+  const from = fromLocalInput(f.from);
+  const to = fromLocalInput(f.to);
+  if (from && to && from >= to) {
+    ignored.push("from", "to");
+    delete f.from;
+    delete f.to;
+  }
+  return { filters: f, ignored };
 }
+
+const filterWords: Record<string, string> = { type: "event type", aggregate: "record type", stream: "stream id", user: "user id", correlation: "correlation id", from: "from", to: "until" };
 
 /** The URL of the event log with these filters (only the ones set). */
 export function eventLogHref(f: Partial<EventFilters>): string {
@@ -80,19 +109,35 @@ export function EventLog() {
   const params = useSearchParams();
   const router = useRouter();
   const pathname = usePathname();
-  const filters = filtersFrom(params);
+  const replace = useReplaceQuery();
+  const { filters, ignored } = eventFiltersFrom(params);
+  const pages = pagesParam(params);
   const active = keys.some((k) => filters[k]);
   const hydrated = useHydrated();
+  // The filters alone (not the pages shown): what the filter bar and the table are keyed by.
+  const filterHref = eventLogHref(filters);
 
   function apply(next: EventFilters) {
     const href = eventLogHref(next);
     router.push(href === pathname ? pathname : href, { scroll: false });
   }
+  /** The pages shown go in the URL too, in place (not a step of history), so Back and a reload show as many. */
+  function showPages(n: number) {
+    const query = new URLSearchParams(filterHref.split("?")[1] ?? "");
+    if (n > 1) query.set("pages", String(n));
+    replace(query.toString());
+  }
 
   return (
     <>
+      {ignored.length > 0 ? (
+        <p className="alert warn" role="alert" data-testid="ignored-filters">
+          This link&apos;s {[...new Set(ignored)].map((k) => `“${filterWords[k] ?? k}”`).join(", ")} could not be read and {ignored.length === 1 ? "is" : "are"} left out: the
+          events below are not filtered by {ignored.length === 1 ? "it" : "them"}.
+        </p>
+      ) : null}
       {/* Remounted once hydrated: the range's inputs show the URL's instants in the reader's zone, unknown on the server. */}
-      <FilterBar key={`${params.toString()}|${hydrated}`} initial={filters} hydrated={hydrated} onApply={apply} />
+      <FilterBar key={`${filterHref}|${hydrated}`} initial={filters} hydrated={hydrated} onApply={apply} />
       <section className="panel" aria-labelledby="event-log-title">
         <div className="panel-head">
           <h2 id="event-log-title">Events</h2>
@@ -118,7 +163,7 @@ export function EventLog() {
           ) : null}
           <ExportMenu view="events" filter={exportFilterOf(filters)} />
         </div>
-        <EventTable key={params.toString()} filters={filters} filtered={active} />
+        <EventTable key={filterHref} filters={filters} filtered={active} pages={pages} onPages={showPages} />
       </section>
     </>
   );
@@ -246,7 +291,7 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
   );
 }
 
-function EventTable({ filters, filtered }: { filters: EventFilters; filtered: boolean }) {
+function EventTable({ filters, filtered, pages: wanted, onPages }: { filters: EventFilters; filtered: boolean; pages: number; onPages: (pages: number) => void }) {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const router = useRouter();
@@ -260,6 +305,10 @@ function EventTable({ filters, filtered }: { filters: EventFilters; filtered: bo
     initialPageParam: undefined as number | undefined,
     getNextPageParam: (page) => page.nextBefore ?? undefined,
   });
+  useShownPages(pages, wanted);
+  const loaded = pages.data?.pages.length ?? 0;
+  // One more page in the URL, up to MAX_PAGES; a page the URL asked for that failed is asked again.
+  const more = () => (loaded < wanted || loaded >= MAX_PAGES ? void pages.fetchNextPage() : onPages(loaded + 1));
   const colSpan = 7;
 
   function openRow(event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) {
@@ -339,7 +388,7 @@ function EventTable({ filters, filtered }: { filters: EventFilters; filtered: bo
             {pages.isFetchNextPageError ? (
               <tr>
                 <td colSpan={colSpan}>
-                  <ErrorState onRetry={() => void pages.fetchNextPage()}>The older events could not be loaded: {errorText(pages.error)}</ErrorState>
+                  <ErrorState onRetry={more}>The older events could not be loaded: {errorText(pages.error)}</ErrorState>
                 </td>
               </tr>
             ) : null}
@@ -347,7 +396,7 @@ function EventTable({ filters, filtered }: { filters: EventFilters; filtered: bo
               <tr className="load-more-row">
                 <td colSpan={colSpan}>
                   <div className="load-more">
-                    <button type="button" className="secondary" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetching}>
+                    <button type="button" className="secondary" onClick={more} disabled={pages.isFetching}>
                       Load older
                     </button>
                   </div>

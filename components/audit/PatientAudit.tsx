@@ -6,7 +6,6 @@ import { DateTime } from "../DateTime";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useState } from "react";
 import { EventSummary } from "../EventSummary";
 import { demographicLabels, eventTitle, formatInstant, formatSeconds, label } from "../format";
 import { ErrorState, LoadOlderRow, Loading } from "../States";
@@ -15,6 +14,7 @@ import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
 import { ExportMenu } from "./ExportMenu";
 import { TimeTravel, type Moment } from "./TimeTravel";
+import { oneOf, textParam } from "./urlState";
 
 const PAGE = 25;
 
@@ -32,15 +32,25 @@ export function PatientAudit({ patientId }: { patientId: string }) {
   const asOf = parseAsOf(params.get("asOf"));
   const happenedBy = parseAsOf(params.get("happenedBy"));
   const moment: Moment | null = asOf || happenedBy ? { ...(asOf ? { recordedAt: asOf } : {}), ...(happenedBy ? { happenedBy } : {}) } : null;
-  const [type, setType] = useState("");
-  const [field, setField] = useState("");
+  // The timeline's filter is in the URL with the moment (Back from an event, a reload, a shared
+  // link); a damaged value reads as "all events".
+  const type = textParam(params.get("type"), 100)?.match(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/)?.[0] ?? "";
+  const field = oneOf(params.get("field"), demographicFields) ?? "";
+  function setQuery(key: string, value: string | null) {
+    const query = new URLSearchParams(params.toString());
+    if (value) query.set(key, value);
+    else query.delete(key);
+    router.replace(query.size ? `${pathname}?${query.toString()}` : pathname, { scroll: false });
+  }
   // "Changes to this field only": the events that can set a demographic field, then those that did.
   const eventTypes = field ? fieldEventTypes : type ? [type] : undefined;
   const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, limit: PAGE }, { placeholderData: keepPreviousData }));
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
 
   function travel(to: Moment | null) {
-    const query = new URLSearchParams();
+    const query = new URLSearchParams(params.toString());
+    query.delete("asOf");
+    query.delete("happenedBy");
     if (to?.recordedAt) query.set("asOf", to.recordedAt.toISOString());
     if (to?.happenedBy) query.set("happenedBy", to.happenedBy.toISOString());
     router.replace(query.size ? `${pathname}?${query.toString()}` : pathname, { scroll: false });
@@ -100,7 +110,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
             <h2 id="timeline-title">Timeline</h2>
             <div className="inline-field">
               <label htmlFor="timeline-type">Show</label>
-              <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setType(e.target.value)}>
+              <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setQuery("type", e.target.value)}>
                 <option value="">All events</option>
                 {(options.data?.eventGroups ?? []).map(({ category, label, types }) => (
                   <optgroup key={category} label={label}>
@@ -115,7 +125,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
             </div>
             <div className="inline-field">
               <label htmlFor="timeline-field">Changes to</label>
-              <select id="timeline-field" value={field} onChange={(e) => setField(e.target.value)}>
+              <select id="timeline-field" value={field} onChange={(e) => setQuery("field", e.target.value)}>
                 <option value="">Any field</option>
                 {demographicFields.map((f) => (
                   <option key={f} value={f}>

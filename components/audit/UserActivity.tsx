@@ -3,12 +3,14 @@
 // charts opened first; a day, a week or a month, in the officer's time zone.
 import { DateTime } from "../DateTime";
 import { skipToken, useInfiniteQuery } from "@tanstack/react-query";
+import { useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
 import { useHydrated } from "./useHydrated";
+import { oneOf, queryOf, useReplaceQuery } from "./urlState";
 
 const periods = {
   today: { label: "Today", from: (now: Date) => new Date(now.getFullYear(), now.getMonth(), now.getDate()) },
@@ -17,14 +19,20 @@ const periods = {
 } as const;
 type Period = keyof typeof periods;
 
+const periodKeys = Object.keys(periods) as Period[];
+
 export function UserActivity() {
   const trpc = useTRPC();
-  const [period, setPeriod] = useState<Period>("today");
-  const [picked, setFrom] = useState<Date | null>(null);
+  // The period is in the URL (Back, a reload, a shared link); a damaged one reads as today.
+  const params = useSearchParams();
+  const replace = useReplaceQuery();
+  const period = oneOf(params.get("period"), periodKeys) ?? "today";
   // "Today" starts at the reader's midnight, which the server (UTC) cannot know: computed once
-  // the page runs in the browser, so server and browser render the same first page.
+  // the page runs in the browser, so server and browser render the same first page. Kept for
+  // the visit, so the list does not move at midnight under the reader.
   const hydrated = useHydrated();
-  const from = picked ?? (hydrated ? periods.today.from(new Date()) : null);
+  const [starts, setStarts] = useState<Partial<Record<Period, Date>>>({});
+  const from = hydrated ? (starts[period] ?? periods[period].from(new Date())) : null;
   const activity = useInfiniteQuery(
     trpc.audit.userActivity.infiniteQueryOptions(from ? { from, limit: 25 } : skipToken, { getNextPageParam: (page) => page.nextCursor ?? undefined }),
   );
@@ -36,15 +44,15 @@ export function UserActivity() {
       <div className="panel-head">
         <h2 id="activity-title">Charts opened per user</h2>
         <div className="row tight" role="group" aria-label="Period">
-          {(Object.keys(periods) as Period[]).map((p) => (
+          {periodKeys.map((p) => (
             <button
               key={p}
               type="button"
               className={p === period ? "" : "secondary"}
               aria-pressed={p === period}
               onClick={() => {
-                setPeriod(p);
-                setFrom(periods[p].from(new Date()));
+                setStarts((s) => ({ ...s, [p]: periods[p].from(new Date()) }));
+                replace(p === "today" ? "" : queryOf({ period: p }));
               }}
             >
               {periods[p].label}

@@ -41,6 +41,7 @@ export const accessMatrix = {
   "audit.readers": ["compliance"],
   "audit.userActivity": ["compliance"],
   "audit.users": ["compliance"],
+  "audit.filterLabels": ["compliance"],
   // Emergency (break-the-glass) accesses and their reviews.
   "audit.emergencyAccesses": ["compliance"],
   "audit.reviewEmergencyAccess": ["compliance"],

@@ -435,4 +435,19 @@ describeEachDatabase("audit procedures", (db) => {
     const { users: activity } = await audit.userActivity({ userId: compliance.id });
     expect(activity[0]).toMatchObject({ listed: 2, views: 0, chartsOpened: 0 });
   });
+
+  it("names the patient and user a filter link holds by id, records the patient as listed, and answers null for one not on file", async () => {
+    const { clinician, compliance } = users();
+    for (const u of [clinician, compliance]) await db().prisma.user.create({ data: { id: u.id, name: u.name, email: u.email, roles: u.roles } });
+    const { patientId } = await (await callerAs(db(), clinician)).patient.register(newPatient());
+    const audit = (await callerAs(db(), compliance)).audit;
+    const { mrn } = (await db().prisma.rmPatient.findUniqueOrThrow({ where: { patientId }, select: { mrn: true } }));
+    const labels = await audit.filterLabels({ patientId, userId: clinician.id });
+    expect(labels.patient).toMatchObject({ mrn });
+    expect(labels.user).toEqual({ name: clinician.name, email: clinician.email });
+    const listed = await db().prisma.accessLog.findMany({ where: { userId: compliance.id, procedure: "audit.filterLabels" }, select: { patientId: true, screen: true } });
+    expect(listed).toEqual([{ patientId, screen: "audit_access_log" }]);
+    expect(await audit.filterLabels({ patientId: randomUUID(), userId: "nobody-here" })).toEqual({ patient: null, user: null });
+    expect(await codeOf(audit.filterLabels({ patientId: "not-a-uuid" }))).toBe("BAD_REQUEST");
+  });
 });

@@ -21,7 +21,7 @@ import {
 } from "../../projections/audit";
 import { patientStreamIds, providerNames } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
-import { groupCursor, mustExist, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
+import { groupCursor, mustExist, patientLabels, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
 import { emergencyCursor, listEmergencyAccesses, reviewEmergencyAccess, reviewNoteInput, reviewStatus } from "../emergencyAccess";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
@@ -128,6 +128,22 @@ export const auditRouter = router({
     .query(async ({ ctx, input }) => {
       await mustExist(ctx, input);
       return userActivity(ctx.db, input);
+    }),
+
+  /**
+   * The names of a patient and a user picked in the access log's filter, which the URL holds by
+   * id (Back, a reload or a shared link restore the pick): null for one not on file. The patient's
+   * name and MRN are recorded as listed in the access log, as its rows that name them are.
+   */
+  filterLabels: complianceProcedure
+    .input(z.object({ patientId: patientId.optional(), userId: id.optional() }))
+    .query(async ({ ctx, input }) => {
+      const [patient, user] = await Promise.all([
+        input.patientId ? patientLabels(ctx.db, [input.patientId]).then((m) => m.get(input.patientId!) ?? null) : null,
+        input.userId ? ctx.db.prisma.user.findUnique({ where: { id: input.userId }, select: { name: true, email: true } }) : null,
+      ]);
+      if (patient && input.patientId) await recordAccess(ctx, { patientId: input.patientId, procedure: "audit.filterLabels", screen: "audit_access_log" });
+      return { patient, user };
     }),
 
   /** Staff by name or email, for the user pickers (names, not ids). */
