@@ -1,7 +1,7 @@
 // The compliance officer's lists keep their view in the URL: filter the event log or the access
 // log, open an event or a patient, press Back, and the filters, the pages shown and the rows are
 // as they were; a reload keeps them; a damaged link shows the default view and says what it left
-// out, never an error page.
+// out, never an error page. The access log refuses a range that ends before it starts, inline.
 import { expect, test, type Page } from "@playwright/test";
 import { localInputValue, signIn } from "./helpers";
 
@@ -88,7 +88,7 @@ test("the event log's filters and pages survive opening an event, Back and a rel
   await expect(page.getByTestId("ignored-filters")).toHaveCount(0);
 });
 
-test("the access log keeps its patient, user and range on Back and reload, and reads a damaged link as no filter", async ({ page }) => {
+test("the access log keeps its patient, user and range on Back and reload, refuses a reversed range inline, and reads a damaged link as no filter", async ({ page }) => {
   await signIn(page, "compliance@demo.test", "Morgan Compliance");
   // The officer's own reads: the event log lists patients, each a row of the access log.
   await page.goto("/audit/events");
@@ -97,7 +97,22 @@ test("the access log keeps its patient, user and range on Back and reload, and r
   const accessRows = page.getByTestId("access-row");
   await expect(accessRows.first()).toBeVisible();
 
+  // A range that ends before it starts: said inline, and nothing is applied or sent.
   const now = new Date();
+  const requests: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().includes("audit.accessLog")) requests.push(r.url());
+  });
+  await page.getByLabel("From", { exact: true }).fill(await localInputValue(page, at(now.getTime() + 3_600_000)));
+  await page.getByLabel("Until", { exact: true }).fill(await localInputValue(page, at(now.getTime() - 3_600_000)));
+  await page.getByRole("button", { name: "Apply dates" }).click();
+  await expect(page.getByTestId("range-error")).toHaveText("“From” must be before “Until”.");
+  await expect(page.getByLabel("Until", { exact: true })).toHaveAttribute("aria-invalid", "true");
+  await expect(page).toHaveURL(/\/audit$/);
+  await page.screenshot({ path: `${shots}/3-access-log-reversed-range.png`, fullPage: true });
+  await page.waitForTimeout(300);
+  expect(requests).toEqual([]);
+
   // A good range and a user picked by name: in the URL, by id.
   await page.getByLabel("From", { exact: true }).fill(await localInputValue(page, at(now.getTime() - 86_400_000)));
   await page.getByLabel("Until", { exact: true }).fill(await localInputValue(page, at(now.getTime() + 3_600_000)));

@@ -126,12 +126,23 @@ export function AccessLogBrowser() {
   );
 }
 
-/** The date range, in the reader's time zone. */
+/**
+ * The date range, in the reader's time zone: checked in the browser as the event log's is, so a
+ * range that ends before it starts is refused here, inline, and never sent.
+ */
 function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boolean; onApply: (range: Range) => void }) {
+  const [error, setError] = useState<string | null>(null);
   function apply(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    onApply({ from: fromLocalInput(String(form.get("from") ?? ""), range.from), to: fromLocalInput(String(form.get("to") ?? ""), range.to) });
+    const from = fromLocalInput(String(form.get("from") ?? ""), range.from);
+    const to = fromLocalInput(String(form.get("to") ?? ""), range.to);
+    if (from && to && from >= to) {
+      setError("“From” must be before “Until”.");
+      return;
+    }
+    setError(null);
+    onApply({ from, to });
   }
   const shown = (d: Date | undefined) => (d && hydrated ? toLocalInput(d) : undefined);
   return (
@@ -139,11 +150,20 @@ function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boole
       <div className="row">
         <div className="field instant-field">
           <label htmlFor="from">From</label>
-          <input id="from" name="from" type="datetime-local" step="1" defaultValue={shown(range.from)} />
+          <input id="from" name="from" type="datetime-local" step="1" defaultValue={shown(range.from)} aria-describedby={error ? "range-error" : undefined} />
         </div>
         <div className="field instant-field">
           <label htmlFor="to">Until</label>
-          <input id="to" name="to" type="datetime-local" step="1" defaultValue={shown(range.to)} />
+          <input
+            id="to"
+            name="to"
+            type="datetime-local"
+            step="1"
+            defaultValue={shown(range.to)}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? "range-error" : undefined}
+            onChange={() => setError(null)}
+          />
         </div>
         <div className="actions">
           <button type="submit">Apply dates</button>
@@ -152,6 +172,7 @@ function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boole
             className="secondary"
             onClick={(e) => {
               e.currentTarget.form?.reset();
+              setError(null);
               onApply({});
             }}
           >
@@ -162,6 +183,11 @@ function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boole
           Times in {hydrated ? localZone() : "your time zone"}.
         </p>
       </div>
+      {error ? (
+        <p id="range-error" className="error-text" role="alert" data-testid="range-error">
+          {error}
+        </p>
+      ) : null}
     </form>
   );
 }
