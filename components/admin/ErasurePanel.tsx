@@ -21,7 +21,11 @@ function ErasureForm({ mrn, onDone }: { mrn: string; onDone: (message: string) =
   const erase = useMutation(
     trpc.admin.erasePatient.mutationOptions({
       onSuccess: async () => {
-        onDone(`The patient with MRN ${mrn} was erased. Their events remain; every field of their health information now reads "erased".`);
+        onDone(
+          found.data && found.data.eventsInClear > 0
+            ? `The patient with MRN ${mrn} was erased: their chart and list rows are masked and their key destroyed. ${found.data.eventsInClear.toLocaleString()} of their events, written before encryption, remain readable.`
+            : `The patient with MRN ${mrn} was erased. Their events remain; every field of their health information now reads "erased".`,
+        );
         await queryClient.invalidateQueries({ queryKey: trpc.admin.erasures.queryKey() });
       },
     }),
@@ -65,6 +69,19 @@ function ErasureForm({ mrn, onDone }: { mrn: string; onDone: (message: string) =
           in the lists are masked. The events themselves stay, so the audit trail still verifies.
         </p>
       </div>
+      {p.eventsInClear > 0 ? (
+        <div className="alert warn" role="note" data-testid="erase-in-clear">
+          <p>
+            <strong>
+              {p.eventsInClear === 1 ? "1 event" : `${p.eventsInClear.toLocaleString()} events`} of this patient&apos;s history{" "}
+              {p.eventsInClear === 1 ? "was" : "were"} written before health information was encrypted.
+            </strong>{" "}
+            The erasure masks the chart and the lists and refuses anything new, but {p.eventsInClear === 1 ? "that event keeps its" : "those events keep their"}{" "}
+            details readable in the audit views, in time travel and in the database. Removing them needs a decision outside this
+            console (events are never rewritten).
+          </p>
+        </div>
+      ) : null}
       {erase.isError ? (
         <div className="alert error" role="alert">
           Nothing was erased: {erase.error.message}

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
 import { eventRegistry } from "../domain/registry";
 import { patientStream } from "../domain/streams";
-import { eventColumns, readStream, sealLog, selectEvents, storeOn, verifyLog } from "../eventStore";
+import { appendToStream, createRegistry, defineEvent, eventColumns, readStream, sealLog, selectEvents, storeOn, verifyLog } from "../eventStore";
+import { z } from "zod";
 import { PHI_ERASED, createKeyRing } from "../eventStore/phi";
 import { env } from "../db/env";
 import { masterKeysOf } from "../db/phiKey";
@@ -78,6 +79,8 @@ describeEachDatabase("patient erasure", (db) => {
 
     const found = await adminApi.admin.findPatientForErasure({ mrn: gone.mrn });
     expect(found.patientId).toBe(gone.patientId);
+    // Everything of theirs was sealed under their key: nothing stays readable after.
+    expect(found.eventsInClear).toBe(0);
     const erased = await adminApi.admin.erasePatient({ patientId: gone.patientId, confirmMrn: gone.mrn, reason: "data subject request 2026-17" });
     expect(erased.eventId).toBeTruthy();
     await project();
@@ -138,6 +141,34 @@ describeEachDatabase("patient erasure", (db) => {
     const other = await clinicianApi.patient.byId({ patientId: kept.patientId });
     expect(leaks(other, kept.secrets).length).toBeGreaterThan(3);
     expect((await clinicianApi.patient.list({ search: kept.mrn })).items.map((p) => p.patientId)).toEqual([kept.patientId]);
+  });
+});
+
+describeEachDatabase("erasure of a patient registered before PHI protection", (db) => {
+  it("tells the admin, before they confirm, how many of the patient's events hold their details in clear", async () => {
+    const api = await callerAs(db(), clinician);
+    const adminApi = await callerAs(db(), admin);
+    const input = newPatient();
+    const { patientId } = await api.patient.register(input);
+    // A change as a release before PHI protection wrote it: the same type, the payload in clear.
+    const inClear = storeOn(db(), createRegistry([defineEvent("PatientDemographicsUpdated", z.looseObject({}))]));
+    await appendToStream(
+      inClear,
+      patientStream(patientId),
+      [
+        {
+          eventId: randomUUID(),
+          type: "PatientDemographicsUpdated",
+          data: { patientId, changes: { phone: "+1 555 0100" }, previous: { phone: null }, reason: "new number" },
+          occurredAt: new Date(),
+          userId: clinician.id,
+          correlationId: `old-release-${randomUUID()}`,
+          causationId: null,
+        },
+      ],
+      { expectedVersion: 1, aggregateType: "patient" },
+    );
+    expect((await adminApi.admin.findPatientForErasure({ mrn: input.mrn })).eventsInClear).toBe(1);
   });
 });
 

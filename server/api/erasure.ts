@@ -5,6 +5,7 @@
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream, encounterStream, orderStream } from "../domain/streams";
 import { keyRingOf } from "../eventStore/protect";
+import { ENVELOPE_KEY } from "../eventStore/phi";
 import { prismaRunner, type Db, type InlineProjector, type Store } from "../eventStore";
 import { ConcurrencyError, InvariantError } from "../errors";
 import { projectPatient } from "../projections/clinical";
@@ -135,4 +136,26 @@ export async function erasePatient(ctx: { store: Store; user: SessionUser; corre
   keyRingOf(ctx.store).forget(input.patientId);
   const event = result.append?.events[0];
   return { patientId: input.patientId, eventId: event?.eventId ?? null, erasedAt: event?.recordedAt ?? null };
+}
+
+/**
+ * How many of a patient's events (their own stream, their encounters' and orders') hold declared
+ * PHI in clear: written before PHI protection, so no key of theirs seals them, and an erasure
+ * cannot shred them (README, "PHI protection", Limits). The erasure page says so before the
+ * admin confirms.
+ */
+export async function eventsInClearOf(store: Store, patientId: string): Promise<number> {
+  const types = store.registry.types().filter((type) => (store.registry.definition(type)?.phi?.fields.length ?? 0) > 0);
+  if (types.length === 0) return 0;
+  const [row] = await store.sql<{ n: number }>(
+    `SELECT count(*)::int AS n FROM events
+      WHERE stream_id = ANY (
+              SELECT $1::text
+              UNION ALL SELECT $4 || encounter_id::text FROM rm_encounters WHERE patient_id = $2::uuid
+              UNION ALL SELECT $5 || order_id::text FROM rm_orders WHERE patient_id = $2::uuid)
+        AND event_type = ANY ($3::text[])
+        AND NOT (data ? '${ENVELOPE_KEY}')`,
+    [patientStream(patientId), patientId, types, encounterStream(""), orderStream("")],
+  );
+  return row?.n ?? 0;
 }

@@ -7,7 +7,7 @@ import { erasureReasonSchema, mrnSchema } from "../../domain/patient/events";
 import { eventColumns, selectEvents } from "../../eventStore";
 import { PHI_ERASED } from "../../eventStore/phi";
 import { recordAccess } from "../accessLog";
-import { erasePatient } from "../erasure";
+import { erasePatient, eventsInClearOf } from "../erasure";
 import { providerNames } from "../../projections/queries";
 
 type StatsRow = { pending: bigint | string | number; retrying: bigint | string | number; dead: bigint | string | number; lag: number | string | null };
@@ -72,7 +72,9 @@ export const adminRouter = router({
     });
     if (!patient) throw new NotFoundError("Patient with MRN", input.mrn);
     await recordAccess(ctx, { patientId: patient.patientId, procedure: "admin.findPatientForErasure" });
-    return { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED };
+    // Events from before PHI protection keep their details in clear whatever the erasure does.
+    const eventsInClear = patient.erasedAt ? 0 : await eventsInClearOf(ctx.store, patient.patientId);
+    return { ...patient, dateOfBirth: patient.dateOfBirth ? patient.dateOfBirth.toISOString().slice(0, 10) : PHI_ERASED, eventsInClear };
   }),
 
   /**
