@@ -6,7 +6,8 @@
 // elsewhere: this file on the sealer's machine (AUDIT_WITNESS_FILE), each seal in the server's
 // log ("audit seal", shipped with the logs), an extract's seal. sealLog refuses to seal past a
 // witness the database no longer holds as signed; verifyLog reports it.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 
 /** What a witness holds of a seal: enough to find it and tell it changed (no event content). */
@@ -59,7 +60,6 @@ type WitnessFile = { version: 1; seals: Record<string, SealWitness>; history?: S
  * when and why, and the acceptance's event in the log.
  */
 export type SetAside = { entry: string; witness: SealWitness; setAsideAt: string; by: string; reason: string; eventId: string; baseline: SealWitness | null };
-const keepDatabases = 50;
 
 /** How the witness file names one database: `key`, and where an older file may have put it. */
 export type WitnessKey = {
@@ -151,27 +151,137 @@ export function lookupWitness(file: string, where: WitnessKey): WitnessLookup {
   return { witness: entry ? seals[entry]! : null, entry, sameName, others: Object.keys(seals).filter((name) => !named.has(name)) };
 }
 
-/** Replaces the database's witness in one rename, so a crash leaves the old file or the new one. An older file's entry under the URL goes. */
+/**
+ * Replaces the database's witness in one rename, so a crash leaves the old file or the new one. An
+ * older file's entry under the URL goes. Every other entry is kept: the sealer cannot tell a
+ * database dropped for good from one that is only unreachable from here, and an entry dropped is
+ * a database whose deleted seals go unnoticed (the file grows by a line or two per database; an
+ * operator removes the entries of databases they dropped). Writers of one file are serialized by
+ * a lock file (withWitnessLock): `npm start` and `npm run worker` sealing two databases into one
+ * file each read and rewrote the whole file, and the later rename dropped the other's entry.
+ * Written readable by its owner only (0600), in a folder made 0700 when this creates it: it names
+ * the machine's databases and is what an auditor trusts.
+ */
 export function writeWitness(file: string, where: WitnessKey, witness: SealWitness | null, setAside?: Omit<SetAside, "entry" | "witness" | "setAsideAt">): void {
-  const current = readFile(file);
-  const seals = { ...current.seals };
-  const history = [...(current.history ?? [])];
-  if (setAside) {
-    const found = lookupWitness(file, where);
-    if (found.witness) history.push({ entry: found.entry!, witness: found.witness, setAsideAt: new Date().toISOString(), ...setAside });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  withWitnessLock(file, () => {
+    // Read under the lock: what another writer put there since this process last read it stays.
+    const current = readFile(file);
+    const seals = { ...current.seals };
+    const history = [...(current.history ?? [])];
+    if (setAside) {
+      const found = lookupWitness(file, where);
+      if (found.witness) history.push({ entry: found.entry!, witness: found.witness, setAsideAt: new Date().toISOString(), ...setAside });
+    }
+    if (where.legacy !== null && where.legacy !== where.key) delete seals[where.legacy];
+    if (witness) seals[where.key] = witness;
+    else delete seals[where.key];
+    const content = { version: 1, seals, ...(history.length > 0 ? { history } : {}) };
+    const temporary = `${file}.${process.pid}.tmp`;
+    // A temporary left by a crash may have another mode: 'w' reuses it, so the mode is set on the descriptor.
+    const fd = openSync(temporary, "w", 0o600);
+    try {
+      fchmodSync(fd, 0o600);
+      writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+  });
+}
+
+/** How long a witness lock may be held before another writer takes it as left by a crash (a write takes milliseconds). */
+const staleLockMs = 10_000;
+/** How long a writer waits for the lock before it gives up with an error naming the lock file. */
+const lockWaitMs = 30_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Whether the process that wrote a lock ("pid host time") is gone: only known for this machine's processes. */
+function holderGone(text: string): boolean {
+  const [pid, host] = text.split(" ");
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === "ESRCH";
   }
-  if (where.legacy !== null && where.legacy !== where.key) delete seals[where.legacy];
-  if (witness) seals[where.key] = witness;
-  else delete seals[where.key];
-  // The newest few databases: a machine that runs the tests makes a database per run.
-  const kept = Object.entries(seals)
-    .sort(([, a], [, b]) => (b.signedAt ?? "").localeCompare(a.signedAt ?? ""))
-    .slice(0, keepDatabases);
-  mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  const content = { version: 1, seals: Object.fromEntries(kept), ...(history.length > 0 ? { history } : {}) };
-  writeFileSync(temporary, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o644 });
-  renameSync(temporary, file);
+}
+
+/**
+ * Runs fn holding `<file>.lock`, created with O_EXCL ('wx'), so one writer at a time in every
+ * process on the machine (and on a shared file system that honours O_EXCL). A lock whose process
+ * is gone, or older than staleLockMs, was left by a crash: it is moved aside under a name of this
+ * process's own and removed, and if what was moved turns out to be a newer, live lock (taken
+ * between the check and the move) it is put back with link(), which fails rather than replace one.
+ */
+export function withWitnessLock<T>(file: string, fn: () => T): T {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + lockWaitMs;
+  for (let attempt = 0; ; attempt++) {
+    let fd: number | null = null;
+    try {
+      fd = openSync(lock, "wx", 0o600);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+    }
+    if (fd !== null) {
+      try {
+        writeSync(fd, `${process.pid} ${hostname()} ${new Date().toISOString()}`);
+      } finally {
+        closeSync(fd);
+      }
+      try {
+        return fn();
+      } finally {
+        try {
+          unlinkSync(lock);
+        } catch {
+          // Already moved aside by a writer that judged it stale: nothing of ours to remove.
+        }
+      }
+    }
+    breakIfStale(lock);
+    if (Date.now() > deadline) throw new Error(`${lock}: another process has held the audit witness lock for ${lockWaitMs / 1000} s; if no sealer is running, remove the lock file`);
+    Atomics.wait(pause, 0, 0, Math.min(50, 2 + attempt * 5));
+  }
+}
+
+function breakIfStale(lock: string): void {
+  let text: string;
+  let judged: ReturnType<typeof statSync>;
+  try {
+    judged = statSync(lock);
+    text = readFileSync(lock, "utf8");
+  } catch {
+    return; // released meanwhile
+  }
+  const old = Date.now() - judged.mtimeMs > staleLockMs;
+  // A lock being written this instant has no text yet: only its age can make it stale.
+  if (!old && (text === "" || !holderGone(text))) return;
+  const aside = `${lock}.${process.pid}.${Date.now()}.stale`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return; // another writer moved or released it
+  }
+  try {
+    if (statSync(aside).ino !== judged.ino) {
+      // A live writer's new lock: give it back, unless yet another lock was taken meanwhile.
+      try {
+        linkSync(aside, lock);
+      } catch {
+        // EEXIST: a third writer holds the lock now; the one moved aside finishes unaware.
+      }
+    }
+  } finally {
+    try {
+      unlinkSync(aside);
+    } catch {
+      // gone already
+    }
+  }
 }
 
 /**
