@@ -97,9 +97,12 @@ export const DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try ag
 /**
  * SQLSTATEs of a connection that failed or was ended by the server: class 08 (connection
  * exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now: a failover, a
- * restart, a DBA's pg_terminate_backend), 57P05 (idle session timeout), 53300 (too many connections).
+ * restart, a DBA's pg_terminate_backend), 57P05 (idle session timeout), 25P03 (idle in
+ * transaction timeout), 53300 (too many connections); and 57014, a statement cancelled at the
+ * statement bound (DB_STATEMENT_TIMEOUT_SECONDS: stuck behind a lock, or the server overloaded)
+ * or by a DBA's pg_cancel_backend: its transaction rolled back, a retry in a moment may pass.
  */
-const unavailableStates = /^(08...|57P0[1235]|53300)$/;
+const unavailableStates = /^(08...|57P0[1235]|57014|25P03|53300)$/;
 /** Prisma's driver adapters' kinds and its P-codes for the same (P2024: no pool connection in time). */
 const unavailableKinds = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1017", "P2024"]);
@@ -107,11 +110,12 @@ const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1017", "P2024"]);
 const unavailableSocketCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
 /**
  * The driver's own words for the rest, which carry no code: pg's ended or broken connections and
- * its pool's wait running out (DB_POOL_WAIT_SECONDS), Prisma's transaction that found no connection
- * within maxWait, and the server's refusals while it shuts down or starts.
+ * its pool's wait running out (DB_POOL_WAIT_SECONDS), a statement the server never answered within
+ * the client's bound (pg's query_timeout: a network black hole), Prisma's transaction that found
+ * no connection within maxWait, and the server's refusals while it shuts down or starts.
  */
 const unavailableMessages =
-  /Connection terminated|timeout exceeded when trying to connect|not queryable|Unable to start a transaction in the given time|Can't reach database server|server closed the connection unexpectedly|the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)/i;
+  /Connection terminated|Query read timeout|timeout exceeded when trying to connect|not queryable|Unable to start a transaction in the given time|Can't reach database server|server closed the connection unexpectedly|the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)/i;
 
 /**
  * Whether an error says the database could not be reached or dropped the connection (rather than

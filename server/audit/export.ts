@@ -189,7 +189,9 @@ async function eventRows(ctx: ExportContext, events: readonly StoredEvent[]): Pr
 
 /** The view's rows, a page at a time, newest first (as the screens list them). */
 async function* viewPages(ctx: ExportContext, request: ExportRequest): AsyncGenerator<AuditRow[]> {
-  const store = tolerantStore(ctx.store, { procedure: "audit.export", correlationId: ctx.correlationId });
+  // A page of a filtered extract may read far into a large log for its 500 rows: an extract is
+  // long work, so its pages run without the requests' statement bound.
+  const store = tolerantStore({ ...ctx.store, sql: ctx.store.longSql ?? ctx.store.sql }, { procedure: "audit.export", correlationId: ctx.correlationId });
   switch (request.view) {
     case "events": {
       const { view: _v, format: _f, ...filter } = request;

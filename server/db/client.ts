@@ -29,6 +29,12 @@ export type SqlRunner = <R>(text: string, params: readonly unknown[], options?: 
 export type Database = {
   prisma: PrismaClient;
   sql: SqlRunner;
+  /**
+   * `sql` for a statement that may rightly outlast the statement bound (statementTimeoutSeconds):
+   * a scan of the whole log (the integrity check), a rebuild's index build, an extract's pages.
+   * On a bounded PostgreSQL pool, connections of their own without the bound; otherwise `sql`.
+   */
+  longSql: SqlRunner;
   mode: DatabaseMode;
   /** Runs a multi-statement SQL script (migrations) on one session. */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
@@ -71,6 +77,13 @@ export type OpenOptions = {
   poolIdleSeconds?: number;
   /** Seconds a statement waits for a pooled connection before it fails (DB_POOL_WAIT_SECONDS; default 10). */
   poolWaitSeconds?: number;
+  /**
+   * Seconds a statement may take on the pool before it is cut, on the server and in the client
+   * (DB_STATEMENT_TIMEOUT_SECONDS: the app's requests). 0 or unset: no bound, for the scripts that
+   * open their own database for long work (migrations, seeding, audit:verify, rebuilds from the
+   * command line, key rotation, the bench).
+   */
+  statementTimeoutSeconds?: number;
 };
 
 // One type mapping for every runner, the same as Prisma's raw queries: int8 as bigint.
@@ -91,7 +104,7 @@ function redact(url: string): string {
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0, options.poolWaitSeconds ?? 10);
+  if (options.url) return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0, options.poolWaitSeconds ?? 10, options.statementTimeoutSeconds ?? 0);
   return openEmbedded(options.dataDir ?? "memory://");
 }
 
@@ -124,6 +137,65 @@ class WaitTimedPool extends pg.Pool {
   longestWaitMs(): number {
     const first = this.started.values().next();
     return first.done ? 0 : performance.now() - first.value;
+  }
+}
+
+/**
+ * How long the client waits for a statement's answer past the server's own bound: the server
+ * cancels first and says so (57014), and the connection serves again; only a server that cannot
+ * answer at all (packets dropped by a firewall or a failover: a network black hole) meets this.
+ */
+const clientGraceMs = 5_000;
+
+/** The pg settings of a pool whose statements are bounded to `seconds` (0: none). */
+export function statementBounds(seconds: number): Pick<pg.PoolConfig, "statement_timeout" | "query_timeout" | "idle_in_transaction_session_timeout"> {
+  if (seconds <= 0) return {};
+  return {
+    // On the server: a statement blocked on a lock or running long is cancelled, its transaction with it.
+    statement_timeout: seconds * 1000,
+    // In the client: a statement sent into a network black hole gets no answer, cancel included;
+    // without this it waited until TCP gave up (minutes). The connection is then closed (BoundedClient).
+    query_timeout: seconds * 1000 + clientGraceMs,
+    // On the server: a transaction whose client went silent (its next statement lost on the way)
+    // holds its row locks until the server's TCP notices, which is hours by default.
+    idle_in_transaction_session_timeout: seconds * 2000,
+  };
+}
+
+/**
+ * pg's client, closing its connection when a statement outlives query_timeout. pg answers the
+ * statement with "Query read timeout" but leaves it active on the connection: a pooled client
+ * released that way (Prisma's transactions release without the error) went back to the pool and
+ * the next request on it queued behind a statement that would never end. Closed, it leaves the
+ * pool, and what was queued on it fails at once (Connection terminated, a 503).
+ */
+class BoundedClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    const close = (error: unknown) => {
+      if (error instanceof Error && error.message === "Query read timeout") {
+        (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      }
+    };
+    (this as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === "function") {
+        args[last] = (error: unknown, result: unknown) => {
+          close(error);
+          (callback as (e: unknown, r: unknown) => void)(error, result);
+        };
+        return query(...args);
+      }
+      const result = query(...args);
+      return result instanceof Promise
+        ? result.catch((error: unknown) => {
+            close(error);
+            throw error;
+          })
+        : result;
+    };
   }
 }
 
@@ -194,7 +266,7 @@ function embeddedSessions() {
   };
 }
 
-function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSeconds: number): Database {
+function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSeconds: number, boundSeconds: number): Database {
   // Idle connections are kept by default (pg's own default closes them after 10 s). A connection
   // opened again has a cold backend: its first append compiles append_to_stream and plans its
   // statements, its first reads plan theirs and load the catalogs they touch. After a quiet spell
@@ -205,6 +277,8 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
   // connection the server ends (a restart, pg_terminate_backend) leaves the pool when it says so.
   // A request that gets no connection within waitSeconds fails ("timeout exceeded when trying to
   // connect"), which the API answers 503 (server/errors.ts isDatabaseUnavailable).
+  // A statement that gets no answer within boundSeconds (a lock, a runaway plan, or a network
+  // that drops packets) is cut (statementBounds), answered 503 too, its transaction rolled back.
   const pool = new WaitTimedPool({
     connectionString: url,
     max: poolMax,
@@ -212,14 +286,38 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
     connectionTimeoutMillis: waitSeconds * 1000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 30_000,
+    ...statementBounds(boundSeconds),
+    ...(boundSeconds > 0 ? { Client: BoundedClient } : {}),
   });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  // Long work of a bounded process (longSql) runs on a few connections of its own without the
+  // bound, opened when first needed and closed when idle. A dead peer under a long statement is
+  // still found by TCP keepalives (the first probe after 10 s): the socket is quiet while the
+  // server works.
+  let longPool: pg.Pool | null = null;
+  const long = (): pg.Pool => {
+    if (longPool) return longPool;
+    longPool = new pg.Pool({
+      connectionString: url,
+      max: Math.min(poolMax, 4),
+      idleTimeoutMillis: 10_000,
+      connectionTimeoutMillis: waitSeconds * 1000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    longPool.on("error", () => {});
+    return longPool;
+  };
+  const run = (on: pg.Pool): SqlRunner => async (text, params, options) =>
+    (await on.query({ name: options?.name, text, values: params as unknown[], types: pgTypes })).rows;
+  const sql = run(pool);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const sessions = sessionTracker();
   return {
     prisma,
-    sql: async (text, params, options) => (await pool.query({ name: options?.name, text, values: params as unknown[], types: pgTypes })).rows,
+    sql,
+    longSql: boundSeconds > 0 ? (text, params, options) => run(long())(text, params, options) : sql,
     mode: "postgresql",
     location: redact(url),
     holdSession: async () => sessions.track(await postgresSession(url)),
@@ -247,6 +345,7 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
       await sessions.closeAll();
       await prisma.$disconnect();
       await pool.end();
+      await longPool?.end();
     },
   };
 }
@@ -266,10 +365,13 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
   const newSession = embeddedSessions();
   const sessions = sessionTracker();
+  // PGlite's query() waits for any open transaction, so a direct statement never lands inside one.
+  const sql: SqlRunner = async (text, params) => (await client.query(text, params as unknown[], { parsers: pgliteParsers })).rows as never;
   return {
     prisma,
-    // PGlite's query() waits for any open transaction, so a direct statement never lands inside one.
-    sql: async (text, params) => (await client.query(text, params as unknown[], { parsers: pgliteParsers })).rows as never,
+    sql,
+    // In-process: no network to lose, and no statement bound.
+    longSql: sql,
     mode: "embedded",
     location: dataDir.startsWith("memory://") ? "in memory" : dataDir,
     holdSession: async () => sessions.track(newSession()),
@@ -348,7 +450,14 @@ export function getDatabase(): Promise<Database> {
   const g = globalThis as GlobalWithDb;
   g[globalKey] ??= (async () => {
     const e = env();
-    const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: e.DB_POOL_MAX, poolIdleSeconds: e.DB_POOL_IDLE_SECONDS, poolWaitSeconds: e.DB_POOL_WAIT_SECONDS });
+    const db = await openDatabase({
+      url: e.DATABASE_URL,
+      dataDir: e.PGLITE_DIR,
+      poolMax: e.DB_POOL_MAX,
+      poolIdleSeconds: e.DB_POOL_IDLE_SECONDS,
+      poolWaitSeconds: e.DB_POOL_WAIT_SECONDS,
+      statementTimeoutSeconds: e.DB_STATEMENT_TIMEOUT_SECONDS,
+    });
     try {
       await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
       // A wrong PHI_MASTER_KEY stops here, before any chart is asked for.

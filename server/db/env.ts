@@ -90,6 +90,13 @@ export const envSchema = z.object({
    * included, for as long as the holders took.
    */
   DB_POOL_WAIT_SECONDS: intFrom(1, 600, 10),
+  /**
+   * Seconds a statement of the app's pool may take before it is cut, on the server
+   * (statement_timeout) and, 5 s later, in the client when the server cannot answer (a network
+   * black hole); answered 503, its transaction rolled back. 0: no bound. Long work (the integrity
+   * check, rebuilds' index builds, extracts) runs on connections without it (client.ts longSql).
+   */
+  DB_STATEMENT_TIMEOUT_SECONDS: intFrom(0, 3600, 30),
   EVENTSTORE_SNAPSHOT_EVERY: intFrom(2, 100_000, 50),
   /** Synthetic patients that npm start / db:seed create (0: none). */
   DEMO_PATIENTS: intFrom(0, 100_000, 200),

@@ -43,6 +43,12 @@ export type HeldSession = {
 export type Store = {
   db: Db;
   sql: SqlRunner;
+  /**
+   * `sql` for a statement that may rightly outlast the app's statement bound
+   * (DB_STATEMENT_TIMEOUT_SECONDS): a scan of the whole log, an index build, an extract's page.
+   * Absent (inside a transaction, in tests): `sql`.
+   */
+  longSql?: SqlRunner;
   registry: EventRegistry;
   /** PHI data keys (phi.ts); absent: the process's key ring from PHI_MASTER_KEY. */
   phi?: KeyRing;
@@ -61,7 +67,7 @@ export type Store = {
 };
 
 /** The database as the store needs it: Prisma for transactions, the driver for single statements. */
-export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner; holdSession?: () => Promise<HeldSession> };
+export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner; longSql?: SqlRunner; holdSession?: () => Promise<HeldSession> };
 
 /** The store on a transaction: every statement goes through it. */
 export function storeIn(store: Pick<Store, "registry" | "phi">, tx: Db): Store {
@@ -73,6 +79,7 @@ export function storeOn(database: StoreDatabase, registry: EventRegistry, phi?: 
   return {
     db: database.prisma,
     sql: database.sql,
+    ...(database.longSql ? { longSql: database.longSql } : {}),
     registry,
     ...(phi ? { phi } : {}),
     transaction: (fn) =>

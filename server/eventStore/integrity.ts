@@ -264,7 +264,10 @@ export async function verifyLog(
     if (found !== "held" && found !== "earlier") problems.push({ kind: "seal", seq: witness.seq, from: null, to: witness.to, message: found });
   }
 
-  const [counts] = await store.sql<{ events: bigint; without: bigint; streams: bigint }>(
+  // The checks below read every event (or stream) in one statement: on a large log they outlast
+  // the requests' statement bound, so they run without it (the console's "Verify integrity").
+  const long = store.longSql ?? store.sql;
+  const [counts] = await long<{ events: bigint; without: bigint; streams: bigint }>(
     `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM events WHERE hash IS NULL) AS without,
             (SELECT count(*) FROM streams) AS streams`,
     [],
@@ -273,7 +276,7 @@ export async function verifyLog(
   // append leaves a hash out since hashing began), and a recorded time earlier than the event
   // before it in the stream (the append takes the clock after the stream lock): both are rows
   // written by hand.
-  const bad = await store.sql<{
+  const bad = await long<{
     global_position: bigint;
     event_id: string;
     stream_id: string;
@@ -324,7 +327,7 @@ export async function verifyLog(
       });
     }
   }
-  const tails = await store.sql<{ stream_id: string; version: number; last: number | null; hash_ok: boolean }>(
+  const tails = await long<{ stream_id: string; version: number; last: number | null; hash_ok: boolean }>(
     `SELECT s.stream_id, s.version, l.version AS last, (s.last_hash IS NULL OR s.last_hash = l.hash) AS hash_ok
        FROM streams s
        LEFT JOIN LATERAL (SELECT e.version, e.hash FROM events e WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) l ON true
@@ -388,7 +391,7 @@ export async function verifyLog(
     options.onProgress?.(done, total);
     if (problems.length >= maxProblems) break;
   }
-  const [unsealed] = await store.sql<{ n: bigint }>(
+  const [unsealed] = await long<{ n: bigint }>(
     `SELECT count(*) AS n FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)`,
     [cursor?.xid ?? "0", cursor?.position ?? 0n],
   );

@@ -386,7 +386,7 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
   // is done (one sorted build each instead of an index update per row), before the swap.
   for (const m of members) {
     try {
-      for (const table of m.started.projection.tables) await store.sql("SELECT projection_shadow_create_bare($1)", [table]);
+      for (const table of m.started.projection.tables) await (store.longSql ?? store.sql)("SELECT projection_shadow_create_bare($1)", [table]);
       await phase(m, "copying");
       report(m, "copying");
     } catch (error) {
@@ -448,7 +448,9 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
         if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
         await phase(m, "indexing");
         report(m, "indexing");
-        for (const table of m.started.projection.tables) await store.sql("SELECT projection_shadow_index($1) AS built", [table]);
+        // One sorted build per index over the whole table: minutes on a large log, past the
+        // requests' statement bound (DB_STATEMENT_TIMEOUT_SECONDS), so without it.
+        for (const table of m.started.projection.tables) await (store.longSql ?? store.sql)("SELECT projection_shadow_index($1) AS built", [table]);
       } catch (error) {
         await stop(m, error);
       }
