@@ -212,8 +212,9 @@ export async function witnessFinding(store: Store, w: SealWitness): Promise<"hel
   if (w.signedAt) {
     // The sealer's own witness of a database at this location that held events when it signed:
     // a database with no event recorded by then is a new one there (a demo reset, a restore
-    // of nothing), whose sealer starts a witness of its own.
-    const [held] = await store.sql<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM events WHERE recorded_at <= $1::timestamptz) AS any`, [w.signedAt]);
+    // of nothing), whose sealer starts a witness of its own. On a log whose every event is newer
+    // this reads all of it, so without the requests' statement bound (the console's sealer).
+    const [held] = await (store.longSql ?? store.sql)<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM events WHERE recorded_at <= $1::timestamptz) AS any`, [w.signedAt]);
     if (!held?.any) return "earlier";
   }
   const signed = `seal ${w.seq}${w.signedAt ? `, signed ${w.signedAt}` : ""} (to ${w.to}, chain ${w.chainHash.slice(0, 16)}…)`;
