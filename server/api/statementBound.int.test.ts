@@ -15,6 +15,7 @@ import { patientStream } from "../domain/streams";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
 import { pgOwnerUrl, pgUrl } from "../testing/db";
+import { captureFaultLines } from "../testing/logLines";
 import type { SessionUser } from "./context";
 import { handleTrpcRequest } from "./http";
 
@@ -95,7 +96,7 @@ describe.skipIf(!pgUrl)("a bound on each statement [postgresql]", () => {
   });
 
   it("cancels a statement stuck behind another session's lock at the bound: 503, nothing written, and the retry goes through", { timeout: 60_000 }, async () => {
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const log = captureFaultLines();
     const { patientId } = await callerFor(db, ["clinician"], user).patient.register(newPatient());
     const stream = patientStream(patientId);
     const owner = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl! });
@@ -110,7 +111,7 @@ describe.skipIf(!pgUrl)("a bound on each statement [postgresql]", () => {
       expect(answer).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE });
       expect(took).toBeGreaterThanOrEqual(boundSeconds * 1000 - 50);
       expect(took).toBeLessThan(boundSeconds * 1000 + 4_000);
-      const lines = log.mock.calls.map((c) => c.join(" ")).filter((l) => l.includes(answer.correlationId));
+      const lines = log.lines.filter((l) => l.includes(answer.correlationId));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/\[database unavailable\] patient\.updateDemographics .*sqlstate=57014/);
       // Rolled back whole: the stream is as it was, even before the lock is let go.
@@ -134,7 +135,7 @@ describe.skipIf(!pgUrl)("a bound on each statement [postgresql]", () => {
   });
 
   it("gives up on a database that stopped answering (a network black hole): 503 within the bound and its grace, nothing written, and the silent connection is not used again", { timeout: 90_000 }, async () => {
-    vi.spyOn(console, "error").mockImplementation(() => {});
+    captureFaultLines();
     const relay = await blackHole(new URL(pgUrl!));
     // One connection: a silent one handed out again would be the one the next request gets.
     const via = await openDatabase({ url: relay.url, poolMax: 1, statementTimeoutSeconds: boundSeconds, poolWaitSeconds: 3 });
