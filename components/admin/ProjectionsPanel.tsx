@@ -15,6 +15,7 @@ const stateLabel: Record<string, { label: string; badge: string }> = {
   running: { label: "running", badge: "ok" },
   behind: { label: "behind", badge: "warn" },
   rebuilding: { label: "rebuilding", badge: "info" },
+  rebuild_stalled: { label: "rebuild stalled", badge: "warn" },
   failed: { label: "failed", badge: "bad" },
   needs_rebuild: { label: "needs rebuild", badge: "warn" },
 };
@@ -79,8 +80,14 @@ function RebuildProgress({ rebuildId, onEnded }: { rebuildId: string; onEnded: (
         Started <DateTime value={p.startedAt} precision="minute" /> by{" "}
         <span data-testid="rebuild-started-by">{p.startedByName ?? <span className="mono">{p.startedBy}</span>}</span>, because: {p.reason}
       </p>
+      {p.stalled ? (
+        <div className="alert warn" role="status" data-testid="rebuild-stalled">
+          No progress reported for {formatSpan(p.quietSeconds)}: the process running this rebuild may have stopped (a restart, a
+          crash). Cancel ends it if so, and the live tables stay as they were; starting the rebuild again takes it over.
+        </div>
+      ) : null}
       {p.status === "running" ? (
-        <button type="button" className="secondary" disabled={cancel.isPending || p.phase === "swapping"} onClick={() => cancel.mutate({ rebuildId })}>
+        <button type="button" className="secondary" disabled={cancel.isPending || (p.phase === "swapping" && !p.stalled)} onClick={() => cancel.mutate({ rebuildId })}>
           {cancel.isPending ? "Cancelling…" : "Cancel rebuild"}
         </button>
       ) : null}
@@ -188,7 +195,14 @@ export function ProjectionsPanel() {
                     )}
                   </td>
                   <td>
-                    <button type="button" className="secondary" disabled={p.state === "rebuilding"} onClick={() => setAsking(p.name)} aria-label={`Rebuild ${p.name}`}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      disabled={p.state === "rebuilding"}
+                      title={p.state === "rebuild_stalled" ? "The rebuild under way reports no progress: starting again takes it over if its process has stopped" : undefined}
+                      onClick={() => setAsking(p.name)}
+                      aria-label={`Rebuild ${p.name}`}
+                    >
                       Rebuild
                     </button>
                   </td>

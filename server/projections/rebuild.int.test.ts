@@ -126,7 +126,7 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
         batchSize: 5,
         onProgress: (p) => seen.push(p.name),
         beforeBatch: async () => {
-          await cancelRebuild(db.prisma, started[1]!.rebuildId).catch(() => {});
+          await cancelRebuild(storeFor(db), started[1]!.rebuildId).catch(() => {});
         },
       });
       expect(results.map((r) => r.status)).toEqual(["finished", "cancelled", "finished"]);
@@ -152,8 +152,8 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       expect(running[0]!.n).toBe(1);
       const result = await runRebuild(store, first);
       expect(result.status).toBe("finished");
-      await expect(cancelRebuild(db.prisma, first.rebuildId)).rejects.toThrow(/already finished/);
-      await expect(cancelRebuild(db.prisma, randomUUID())).rejects.toThrow(/not found/i);
+      await expect(cancelRebuild(storeFor(db), first.rebuildId)).rejects.toThrow(/already finished/);
+      await expect(cancelRebuild(storeFor(db), randomUUID())).rejects.toThrow(/not found/i);
       expect((await rebuildById(db.prisma, first.rebuildId))?.status).toBe("finished");
     });
 
@@ -164,7 +164,7 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       const cancelled = await runRebuild(store, started, {
         batchSize: 3,
         beforeBatch: async () => {
-          await cancelRebuild(db.prisma, started.rebuildId).catch(() => {});
+          await cancelRebuild(storeFor(db), started.rebuildId).catch(() => {});
         },
       });
       expect(cancelled.status).toBe("cancelled");

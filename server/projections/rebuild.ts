@@ -52,20 +52,26 @@ export type RebuildRow = {
   eventsPerSecond: number;
   swapPauseMs: number | null;
   error: string | null;
+  /** Seconds since the run last reported (its heartbeat); over REBUILD_STALE_SECONDS it is shown as stalled. */
+  quietSeconds: number;
 };
 
 type RawRebuild = {
   id: string; name: string; status: RebuildStatus; phase: string; reason: string; started_by: string; started_at: Date;
   finished_at: Date | null; events_total: string | number; events_done: string | number; events_per_second: number;
-  swap_pause_ms: number | null; error: string | null;
+  swap_pause_ms: number | null; error: string | null; quiet_seconds: number | null;
 };
 export const rebuildColumns = `id::text AS id, name, status, phase, reason, started_by, started_at, finished_at, events_total,
-  events_done, events_per_second, swap_pause_ms, error`;
+  events_done, events_per_second, swap_pause_ms, error, extract(epoch FROM now() - heartbeat_at)::float8 AS quiet_seconds`;
 export const toRebuild = (r: RawRebuild): RebuildRow => ({
   id: r.id, name: r.name, status: r.status, phase: r.phase, reason: r.reason, startedBy: r.started_by, startedAt: r.started_at,
   finishedAt: r.finished_at, eventsTotal: Number(r.events_total), eventsDone: Number(r.events_done),
   eventsPerSecond: Number(r.events_per_second), swapPauseMs: r.swap_pause_ms == null ? null : Number(r.swap_pause_ms), error: r.error,
+  quietSeconds: Math.max(0, Number(r.quiet_seconds ?? 0)),
 });
+
+/** A running rebuild that has not reported for REBUILD_STALE_SECONDS: its process may have stopped. */
+export const isStalled = (r: RebuildRow): boolean => r.status === "running" && r.quietSeconds > REBUILD_STALE_SECONDS;
 
 export async function rebuildById(db: Db, id: string): Promise<RebuildRow | null> {
   const rows = await prismaRunner(db)<RawRebuild>(`SELECT ${rebuildColumns} FROM projection_rebuilds WHERE id = $1::uuid`, [id]);
@@ -249,13 +255,27 @@ async function claimRebuilds(store: Store, chosen: readonly Projection[], reason
  * Asks a running rebuild to stop (it stops at its next batch). Refuses an unknown rebuild and
  * one that has already ended.
  */
-export async function cancelRebuild(db: Db, rebuildId: string): Promise<void> {
-  const rows = await prismaRunner(db)<{ id: string }>(
-    "UPDATE projection_rebuilds SET cancel_requested = true WHERE id = $1::uuid AND status = 'running' RETURNING id::text AS id",
+export async function cancelRebuild(store: Store, rebuildId: string, projections: readonly Projection[] = allProjections): Promise<void> {
+  const rows = await prismaRunner(store.db)<{ id: string; name: string }>(
+    "UPDATE projection_rebuilds SET cancel_requested = true WHERE id = $1::uuid AND status = 'running' RETURNING id::text AS id, name",
     [rebuildId],
   );
-  if (rows.length > 0) return;
-  const existing = await rebuildById(db, rebuildId);
+  if (rows.length > 0) {
+    // A run whose process stopped (kill -9, a restart mid-run) reads the flag never: when its
+    // lock is free, its holder is gone, and the run is ended here (failed, abandoned, its shadow
+    // dropped), so the console does not show it rebuilding for ever.
+    const projection = projections.find((p) => p.name === rows[0]!.name);
+    if (projection && store.holdSession) {
+      const lease = await store.holdSession();
+      try {
+        if (await lease.tryLock(rebuildLockKey(projection))) await clearAbandoned(store, projection, true);
+      } finally {
+        await lease.close();
+      }
+    }
+    return;
+  }
+  const existing = await rebuildById(store.db, rebuildId);
   if (!existing) throw new NotFoundError("rebuild", rebuildId);
   throw new InvariantError(`That rebuild of ${existing.name} has already ${existing.status === "finished" ? "finished" : existing.status === "cancelled" ? "been cancelled" : "failed"}`, "projection.rebuild_ended");
 }

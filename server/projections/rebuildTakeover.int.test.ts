@@ -13,7 +13,9 @@ import { storeFor } from "../api/context";
 import { urlAsUser } from "../db/roles";
 import { layLongPatientStream } from "../testing/longStream";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
-import { rebuildById, runRebuild, startRebuild } from "./rebuild";
+import { cancelRebuild, REBUILD_STALE_SECONDS, rebuildById, runRebuild, startRebuild } from "./rebuild";
+import { projectionStatuses } from "./status";
+import { allProjections } from "./registry";
 
 const root = resolve(import.meta.dirname, "../..");
 const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
@@ -134,6 +136,24 @@ describe("rebuild takeover on the embedded database", () => {
       const second = await startRebuild(store, "orders", { reason: "after the crash", ...admin });
       expect(await runRebuild(store, second)).toMatchObject({ status: "finished", error: null });
       expect(await rebuildById(db.prisma, first.rebuildId)).toMatchObject({ status: "failed", error: "abandoned: the process running it stopped" });
+
+      // A run whose process stopped and that nobody starts again: shown stalled once it has not
+      // reported for REBUILD_STALE_SECONDS, and Cancel ends it (the flag alone would be read by nobody).
+      const orphan = await startRebuild(store, "orders", { reason: "process restarted mid-run", ...admin });
+      await orphan.lease!.close();
+      await db.sql("UPDATE projection_rebuilds SET heartbeat_at = now() - make_interval(secs => $2) WHERE id = $1::uuid", [orphan.rebuildId, REBUILD_STALE_SECONDS + 5]);
+      const stateOf = async () => (await projectionStatuses(db.prisma, allProjections)).find((p) => p.name === "orders")!;
+      expect(await stateOf()).toMatchObject({ state: "rebuild_stalled", rebuild: { id: orphan.rebuildId } });
+      expect((await rebuildById(db.prisma, orphan.rebuildId))!.quietSeconds).toBeGreaterThan(REBUILD_STALE_SECONDS);
+      await cancelRebuild(store, orphan.rebuildId);
+      expect(await rebuildById(db.prisma, orphan.rebuildId)).toMatchObject({ status: "failed", error: "abandoned: the process running it stopped" });
+      expect((await stateOf()).state).not.toMatch(/rebuild/);
+
+      // A live run (its lock held) is only asked to stop (it stops at its next batch), not ended here.
+      const live = await startRebuild(store, "orders", { reason: "cancelled while alive", ...admin });
+      await cancelRebuild(store, live.rebuildId);
+      expect(await rebuildById(db.prisma, live.rebuildId)).toMatchObject({ status: "running" });
+      expect(await runRebuild(store, live)).toMatchObject({ error: null });
     } finally {
       await db.close();
     }

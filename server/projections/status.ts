@@ -2,11 +2,11 @@
 // last rebuild, and (for async ones) how much of the log is still after the checkpoint.
 import { prismaRunner, type Db } from "../eventStore";
 import { ensureCheckpoints } from "./runner";
-import { rebuildColumns, toRebuild, type RebuildRow } from "./rebuild";
+import { isStalled, rebuildColumns, toRebuild, type RebuildRow } from "./rebuild";
 import { isInline } from "./registry";
 import type { Projection } from "./types";
 
-export type ProjectionState = "running" | "behind" | "rebuilding" | "failed" | "needs_rebuild";
+export type ProjectionState = "running" | "behind" | "rebuilding" | "rebuild_stalled" | "failed" | "needs_rebuild";
 
 export type ProjectionStatus = {
   name: string;
@@ -74,7 +74,7 @@ export async function projectionStatuses(db: Db, projections: readonly Projectio
     const lag = inline ? { events: 0, seconds: 0 } : await lagOf(db, projection, row);
     const needsRebuild = row.code_version !== projection.version;
     const failed = row.status === "failed";
-    const state: ProjectionState = rebuild ? "rebuilding" : failed ? "failed" : needsRebuild ? "needs_rebuild" : lag.events > 0 ? "behind" : "running";
+    const state: ProjectionState = rebuild ? (isStalled(rebuild) ? "rebuild_stalled" : "rebuilding") : failed ? "failed" : needsRebuild ? "needs_rebuild" : lag.events > 0 ? "behind" : "running";
     out.push({
       name: projection.name,
       description: projection.description,

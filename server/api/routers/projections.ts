@@ -4,7 +4,7 @@ import { text } from "../../input";
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { allProjections } from "../../projections/registry";
-import { cancelRebuild, rebuildById, runRebuild, startRebuild } from "../../projections/rebuild";
+import { cancelRebuild, isStalled, rebuildById, runRebuild, startRebuild } from "../../projections/rebuild";
 import { providerNames } from "../../projections/queries";
 import { projectionStatuses } from "../../projections/status";
 import { adminProcedure, router } from "../trpc";
@@ -56,12 +56,13 @@ export const projectionsRouter = router({
       startedByName,
       eventsTotal: total,
       percent: row.status === "finished" ? 100 : total === 0 ? 0 : Math.min(99, Math.floor((row.eventsDone / total) * 100)),
-      etaSeconds: row.status === "running" && row.eventsPerSecond > 0 ? left / row.eventsPerSecond : null,
+      etaSeconds: row.status === "running" && row.eventsPerSecond > 0 && !isStalled(row) ? left / row.eventsPerSecond : null,
+      stalled: isStalled(row),
     };
   }),
 
   cancelRebuild: adminProcedure.input(z.object({ rebuildId })).mutation(async ({ ctx, input }) => {
-    await cancelRebuild(ctx.db.prisma, input.rebuildId);
+    await cancelRebuild(ctx.store, input.rebuildId);
     return { rebuildId: input.rebuildId };
   }),
 });
