@@ -1,6 +1,7 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
 import { DateTime } from "./DateTime";
+import { CLOCK_SKEW_WARN_SECONDS } from "../shared/clock";
 import { ErrorState, Loading } from "./States";
 import { useTRPC } from "./trpc";
 import type { PoolState } from "@/server/db/client";
@@ -103,6 +104,13 @@ function DatabaseFacts({ details }: { details: Details }) {
       <dt>Server time</dt>
       <dd>
         <DateTime value={details.serverTime} />
+        {Math.abs(details.clockSkewSeconds) > CLOCK_SKEW_WARN_SECONDS ? (
+          <div className="alert warn" role="status" data-testid="clock-skew">
+            This console&apos;s clock is {Math.abs(details.clockSkewSeconds).toFixed(1)} s{" "}
+            {details.clockSkewSeconds > 0 ? "ahead of" : "behind"} the database&apos;s. Sign-outs and role changes made elsewhere, the
+            sign-in limits and the times clinicians record depend on it: set the servers&apos; clocks (NTP).
+          </div>
+        ) : null}
       </dd>
     </>
   );

@@ -1,6 +1,8 @@
 import type { Database, PoolState } from "../../db/client";
 import { migrationStatus, type MigrationStatus } from "../../db/migrate";
 import { publicProcedure, router } from "../trpc";
+import { componentLogger } from "../../log";
+import { CLOCK_SKEW_WARN_SECONDS } from "../../../shared/clock";
 
 export type HealthDetails = {
   mode: "postgresql" | "embedded";
@@ -13,7 +15,25 @@ export type HealthDetails = {
    */
   estimates: { events: number; streams: number | null };
   serverTime: Date;
+  /**
+   * This process's clock against the database's, in seconds (positive: this process is ahead),
+   * within the query's round trip. Session expiry, the sign-in limits and the clinical times a
+   * command records come from this process's clock; recorded times and leases from the database's.
+   */
+  clockSkewSeconds: number;
 };
+
+let lastSkewWarning = 0;
+
+/** Says once a minute, as a JSON line, that this process's clock is off the database's. */
+function warnOfSkew(skewSeconds: number): void {
+  if (Math.abs(skewSeconds) <= CLOCK_SKEW_WARN_SECONDS || Date.now() - lastSkewWarning < 60_000) return;
+  lastSkewWarning = Date.now();
+  componentLogger("clock").warn(
+    { clockSkewSeconds: Math.round(skewSeconds * 10) / 10 },
+    `this process's clock is ${Math.abs(skewSeconds).toFixed(1)} s ${skewSeconds > 0 ? "ahead of" : "behind"} the database's: sign-outs, role changes and sign-in limits across processes and clinical times depend on it (README: "Clocks")`,
+  );
+}
 
 /**
  * "degraded": requests have waited longer than DEGRADED_WAIT_MS for a database connection (the
@@ -50,6 +70,7 @@ export const systemRouter = router({
     if (!ctx.user) return { status };
     // The details need the database: skipped while requests are already queuing for it.
     if (status === "degraded") return { status, pool };
+    const sent = Date.now();
     const [migrations, rows] = await Promise.all([
       recentMigrationStatus(ctx.db),
       // Streams: the planner's estimate, or the live-tuple count when that is higher. The count
@@ -61,10 +82,15 @@ export const systemRouter = router({
                              ELSE (SELECT count(*) FROM streams) END
                    FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
                   WHERE c.oid = 'streams'::regclass) AS streams,
-                now() AS now`,
+                clock_timestamp() AS now`,
       ),
     ]);
+    const answered = Date.now();
     const row = rows[0];
+    const serverTime = row?.now ?? new Date();
+    // The database read its clock somewhere in the round trip: its middle is the best guess.
+    const clockSkewSeconds = ((sent + answered) / 2 - serverTime.getTime()) / 1000;
+    warnOfSkew(clockSkewSeconds);
     return {
       status,
       pool,
@@ -73,7 +99,8 @@ export const systemRouter = router({
         location: ctx.db.mode === "embedded" ? ctx.db.location : "PostgreSQL",
         migration: { latest: migrations.latest, applied: migrations.applied.length, pending: migrations.pending.length },
         estimates: { events: Number(row?.events ?? 0), streams: row?.streams == null ? null : Number(row.streams) },
-        serverTime: row?.now ?? new Date(),
+        serverTime,
+        clockSkewSeconds: Math.round(clockSkewSeconds * 10) / 10,
       },
     };
   }),
