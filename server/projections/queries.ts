@@ -26,9 +26,12 @@ export type PatientListItem = {
 /** The patient list's sort key (sort_key text, patient_id uuid); strict, see server/input.ts. */
 export const patientCursor = z.strictObject({ k: text(250, { trim: false }), id: z.uuid(), /** a typo-tolerant search's page */ f: z.literal(1).optional() });
 
-/** What is typed, as words: "Delgado Probe8680, Rosa" -> ["Delgado", "Probe8680", "Rosa"]. At most 5. */
+/**
+ * What is typed, as words: "Delgado Probe8680, Rosa" -> ["Delgado", "Probe8680", "Rosa"]. At most 5.
+ * Composed (NFC) as names are stored, marks kept with their letters: "Rami\u0301rez" is one word.
+ */
 export function searchWords(search: string | undefined): string[] {
-  return (search ?? "").split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, 5);
+  return (search ?? "").normalize("NFC").split(/[^\p{L}\p{M}\p{N}]+/u).filter(Boolean).slice(0, 5);
 }
 
 /** A word that may be a typo: four letters or more, no digits (MRNs are never fuzzy). */
@@ -36,7 +39,7 @@ const mayBeTypo = (word: string) => word.length >= 4 && !/\d/.test(word);
 
 /**
  * Every word must be found in the folded "family given mrn" (rm_patients.search_text, folded by
- * emr_fold: no accents, lower case), in any order, as a fragment ("delg ros"); one or two
+ * emr_fold: letters and digits of every script, no accents, lower case), in any order, as a fragment ("delg ros"); one or two
  * letters match the start of a word only. `typos` (the second pass, asked only when the first
  * finds nobody): the words found nowhere as fragments, each of which must instead be a near
  * match of one whole word (pg_trgm's strict word similarity, `<<%`, at its default 0.5:
@@ -47,9 +50,13 @@ function searchConditions(words: readonly string[], params: unknown[], typos: Re
   return words.map((word, i) => {
     params.push(word);
     const w = `emr_fold($${params.length})`;
-    if (typos.has(i)) return `${w} <<% search_text`;
-    if (word.length < 3) return `(' ' || search_text) LIKE '% ' || ${w} || '%'`;
-    return `search_text LIKE '%' || ${w} || '%'`;
+    // A word that folds to nothing (letters of a script the fold does not know) matches nobody:
+    // as '' it would be a fragment of every row, and list the whole table. The planner folds the
+    // parameter to a constant, so a word that does fold costs nothing here and keeps the index.
+    const some = `${w} <> ''`;
+    if (typos.has(i)) return `(${some} AND ${w} <<% search_text)`;
+    if (word.length < 3) return `(${some} AND (' ' || search_text) LIKE '% ' || ${w} || '%')`;
+    return `(${some} AND search_text LIKE '%' || ${w} || '%')`;
   });
 }
 
@@ -129,7 +136,7 @@ async function typosOf(db: Db, words: readonly string[]): Promise<Set<number>> {
   const candidates = words.flatMap((word, i) => (mayBeTypo(word) ? [i] : []));
   if (candidates.length === 0) return new Set();
   const probes = candidates.map(
-    (_, n) => `EXISTS (SELECT 1 FROM rm_patients WHERE erased_at IS NULL AND search_text LIKE '%' || emr_fold($${n + 1}) || '%') AS "${n}"`,
+    (_, n) => `(emr_fold($${n + 1}) = '' OR EXISTS (SELECT 1 FROM rm_patients WHERE erased_at IS NULL AND search_text LIKE '%' || emr_fold($${n + 1}) || '%')) AS "${n}"`,
   );
   const [found] = await db.$queryRawUnsafe<Record<string, boolean>[]>(`SELECT ${probes.join(", ")}`, ...candidates.map((i) => words[i]));
   return new Set(candidates.filter((_, n) => !found?.[String(n)]));
