@@ -8,7 +8,7 @@ import { ValidationError } from "./errors";
 
 // ---- text ------------------------------------------------------------------------------------
 // The string schema lives in shared/ so the browser's forms validate with the very same rules.
-export { idText, text, textProblem, type TextOptions } from "../shared/text";
+export { idText, personName, text, textProblem, type TextOptions } from "../shared/text";
 
 // ---- integers ----------------------------------------------------------------------------------
 

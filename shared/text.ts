@@ -44,3 +44,67 @@ export function text(max: number, options: TextOptions = {}) {
 
 /** An id from outside that is not a uuid (user ids of the sign-in system, stream ids). */
 export const idText = text(100, { min: 1 });
+
+// ---- person names ---------------------------------------------------------------------------------
+
+/**
+ * Characters that show nothing, or change how what follows shows (Unicode's Cc and Cf): zero-width
+ * spaces and joiners, direction overrides and isolates, invisible separators, the soft hyphen.
+ * In a name they make two charts of one person read alike while neither search nor the duplicate
+ * check sees them as the same: "Ad\u200Bams" displays as "Adams".
+ */
+const invisibleCharacter = /[\p{Cc}\p{Cf}]/u;
+
+/**
+ * Letters that look like a plain Latin letter and belong to no alphabet people write names in:
+ * phonetic and small-capital letters, full-width and mathematical styled letters ("N\u0261uyen"
+ * with a script g reads as "Nguyen"). The phonetic letters African alphabets use (ɛ, ɔ, ŋ, ɓ, ɗ...)
+ * are not among them.
+ */
+const lookAlikeLetter = /[\u0251\u0261\u0262\u0269\u026A\u0274\u0280\u028F\u029C\u029F\u1D00-\u1D22\uFF21-\uFF3A\uFF41-\uFF5A\u{1D400}-\u{1D7FF}]/u;
+
+/** The scripts whose letters pass for one another: Latin A, Cyrillic А and Greek Α look the same. */
+const confusableScripts = [
+  ["Latin", /\p{Script=Latin}/u],
+  ["Cyrillic", /\p{Script=Cyrillic}/u],
+  ["Greek", /\p{Script=Greek}/u],
+] as const;
+
+/** Why `name` (NFC, trimmed) cannot be a person's name, or null when it can. `label` names the field. */
+export function personNameProblem(name: string, label: string): string | null {
+  if (name === "") return null;
+  const invisible = invisibleCharacter.exec(name);
+  if (invisible) {
+    const code = invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    return `${label} contains an invisible or control character (U+${code}, such as a zero-width space or a text-direction override); retype the name`;
+  }
+  if (!/\p{L}/u.test(name)) return `${label} must contain at least one letter`;
+  const lookAlike = lookAlikeLetter.exec(name);
+  if (lookAlike) return `${label} contains "${lookAlike[0]}", a phonetic or styled letter that looks like a plain one; type the plain letter`;
+  // One word in letters of more than one of Latin, Cyrillic and Greek: "\u0410dams" (a Cyrillic А)
+  // displays as "Adams". Browsers treat mixed-script domain names the same way (Unicode's UTS #39
+  // restriction levels: such a name is shown as punycode, not as the look-alike). A name may
+  // still be written in any one script, or have words in different ones.
+  for (const word of name.split(/[^\p{L}\p{M}]+/u)) {
+    const scripts = confusableScripts.filter(([, pattern]) => pattern.test(word)).map(([script]) => script);
+    if (scripts.length > 1) return `${label} mixes ${scripts.join(" and ")} letters in one word ("${word}"), which can look like another name; type each word in one alphabet`;
+  }
+  return null;
+}
+
+/**
+ * A person's name as typed (patients' given and family names, staff names): text(), then Unicode
+ * NFC (a name typed decomposed, "Jose" + U+0301, is stored as the composed "José", so it displays,
+ * searches and is checked for duplicates as the same name), and refused when it holds an
+ * invisible or control character, no letter, a look-alike letter, or a word mixing Latin,
+ * Cyrillic and Greek letters (personNameProblem). Inputs only: events already stored are read
+ * with text(), as they were written.
+ */
+export function personName(label: string, max: number, options: TextOptions = {}) {
+  return text(max, options)
+    .normalize("NFC")
+    .check((ctx) => {
+      const problem = personNameProblem(ctx.value, label);
+      if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+    });
+}

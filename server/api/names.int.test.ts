@@ -1,6 +1,9 @@
 // Names as people write them, on both databases: in any script they are found by search and
-// checked for duplicates like Latin ones; a search that folds to nothing lists nobody.
+// checked for duplicates like Latin ones; a search that folds to nothing lists nobody; names
+// that would display as another name (invisible characters, look-alike letters) are refused, and
+// a name typed decomposed is stored composed.
 import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import { callerAs, newPatient } from "../testing/caller";
 import { describeEachDatabase } from "../testing/db";
@@ -31,6 +34,17 @@ async function duplicateRefusal(register: Promise<unknown>) {
     if (error instanceof MappedError && error.domain.kind === "possible_duplicate") return error.domain.candidates.map((c) => c.patientId);
     throw error;
   }
+}
+
+/** The message of a BAD_REQUEST refusal (any other outcome fails the test). */
+async function badRequest(call: Promise<unknown>): Promise<string> {
+  const error = await call.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TRPCError);
+  expect((error as TRPCError).code).toBe("BAD_REQUEST");
+  return (error as TRPCError).message;
 }
 
 describeEachDatabase("names in every script", (db) => {
@@ -69,5 +83,64 @@ describeEachDatabase("names in every script", (db) => {
       expect((await api.patient.list({ search })).items, search).toEqual([]);
     }
     expect(await db().prisma.accessLog.count({ where: { userId: clinician.id } })).toBe(before);
+  });
+
+  it("refuses names that display as another name: invisible characters, look-alike letters, no letter at all", async () => {
+    const api = await callerAs(db(), clinician);
+    const family = `Adams${unique("bcdfghjklmnpqrstvwxz")}`;
+    const real = await api.patient.register(newPatient({ givenName: "Ava", familyName: family, dateOfBirth: "2002-03-26" }));
+    const refused: [string, string, RegExp][] = [
+      ["a zero-width space", `Ad\u200B${family.slice(2)}`, /Family name contains an invisible or control character \(U\+200B/],
+      ["a Cyrillic А", `\u0410${family.slice(1)}`, /Family name mixes Latin and Cyrillic letters in one word/],
+      ["a Greek omicron", family.replace("a", "\u03BF"), /Family name mixes Latin and Greek letters in one word/],
+      ["a right-to-left override", `\u202E${family}`, /Family name contains an invisible or control character \(U\+202E/],
+      ["a script g", `N\u0261uyen${family.slice(5)}`, /Family name contains .{1,2}\u0261.{1,2}, a phonetic or styled letter/],
+      ["full-width letters", "Ａｄａｍｓ", /Family name contains .{1,2}Ａ.{1,2}, a phonetic or styled letter/],
+      ["only an invisible separator", "\u2063", /Family name contains an invisible or control character/],
+      ["no letter", "-- 42", /Family name must contain at least one letter/],
+    ];
+    for (const [what, familyName, message] of refused) {
+      expect(await badRequest(api.patient.register(newPatient({ givenName: "Ava", familyName, dateOfBirth: "2002-03-26" }))), what).toMatch(message);
+    }
+    expect(await badRequest(api.patient.register(newPatient({ givenName: "A\u200Dva", familyName: `Other${family}` })))).toMatch(/Given name contains an invisible/);
+    // A change of name is held to the same rules.
+    expect(
+      await badRequest(api.patient.updateDemographics({ patientId: real.patientId, expectedVersion: 1, changes: { familyName: `\u0410${family.slice(1)}` }, reason: "typo" })),
+    ).toMatch(/Family name mixes Latin and Cyrillic/);
+    // Nothing of them was registered: one Ava born that day under this name.
+    expect(await db().prisma.rmPatient.count({ where: { dateOfBirth: new Date("2002-03-26"), familyName: { contains: family.slice(2) } } })).toBe(1);
+  });
+
+  it("stores a name typed decomposed (NFD) composed, and warns of the composed one already registered", async () => {
+    const api = await callerAs(db(), clinician);
+    const family = `Ramírez${unique("bcdfghjklmnpqrstvwxz")}`;
+    const first = await api.patient.register(newPatient({ givenName: "José", familyName: family, dateOfBirth: "1968-10-02" }));
+    const nfd = newPatient({ givenName: "José".normalize("NFD"), familyName: family.normalize("NFD"), dateOfBirth: "1968-10-02" });
+    expect(nfd.familyName).not.toBe(family);
+    expect(await duplicateRefusal(api.patient.register(nfd))).toEqual([first.patientId]);
+    // Registered anyway (another José Ramírez born that day), it is stored composed: it reads,
+    // searches and compares as the name typed composed does.
+    const second = await api.patient.register({ ...nfd, mrn: nfd.mrn, notDuplicateOf: [first.patientId] });
+    const { patient } = await api.patient.byId({ patientId: second.patientId });
+    expect(patient.familyName).toBe(family);
+    expect(patient.givenName).toBe("José");
+    const found = await api.patient.list({ search: family.normalize("NFD") });
+    expect(found.items.map((p) => p.patientId).sort()).toEqual([first.patientId, second.patientId].sort());
+  });
+
+  it("still takes the names it always took", async () => {
+    const api = await callerAs(db(), clinician);
+    const suffix = unique("bcdfghjklmnpqrstvwxz");
+    for (const [givenName, familyName] of [
+      ["Siobhán", `O'Brien${suffix}`],
+      ["Anne-Marie", `Smith-Jones${suffix}`],
+      ["Zoë", `Núñez de la Peña${suffix}`],
+      ["", `D’Angelo${suffix}`],
+      ["Kwame", `Bɔɔ${suffix}`],
+      ["Иван", `Smith${suffix}`],
+      ["太郎", `ヤマダ${suffix}`],
+    ] as const) {
+      expect((await api.patient.register(newPatient({ givenName, familyName }))).patientId).toBeTruthy();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Patient identifiers, value lists, the demographics schemas and the console's patient forms.
 // Pure (zod and data only), shared by the patient decider, the API's procedures and the forms.
 import { z } from "zod";
-import { text } from "../text";
+import { personName, text } from "../text";
 
 /** Medical record number: the hospital's own identifier, assigned at registration, immutable. */
 export const mrnPattern = /^[A-Z0-9]{6,12}$/;
@@ -59,10 +59,20 @@ export type Demographics = z.output<typeof demographicsSchema>;
 export type DemographicField = keyof Demographics;
 export const demographicFields = Object.keys(demographicsSchema.shape) as DemographicField[];
 
+/**
+ * The names as typed: NFC, and refused when they hold invisible characters, look-alike letters or
+ * no letter (personName). Only inputs: the stored shape above reads events as they were written.
+ */
+const nameInputs = {
+  givenName: personName("Given name", 100),
+  familyName: personName("Family name", 100, { min: 1 }),
+};
+
 /** What registration sends (the handler mints the patient id). */
 export const registerPatientSchema = z.object({
   mrn: mrnSchema,
   ...demographicsSchema.shape,
+  ...nameInputs,
   dateOfBirth: dateOfBirthInput,
   email: demographicsSchema.shape.email.default(null),
   phone: demographicsSchema.shape.phone.default(null),
@@ -70,7 +80,7 @@ export const registerPatientSchema = z.object({
 });
 
 /** The changes a client may send: as stored, with a date of birth bounded to what is plausible. */
-export const demographicsChangesInput = z.strictObject({ ...demographicsSchema.shape, dateOfBirth: dateOfBirthInput }).partial();
+export const demographicsChangesInput = z.strictObject({ ...demographicsSchema.shape, ...nameInputs, dateOfBirth: dateOfBirthInput }).partial();
 
 export const changeReasonSchema = text(500, {
   min: 1,
@@ -133,8 +143,8 @@ const blankOr = (check: z.ZodType<string>, message: string) =>
   z.string().refine((v) => v.trim() === "" || check.safeParse(v.trim()).success, message);
 
 const demographicFieldForms = {
-  givenName: text(100, { maxMessage: atMost(100) }),
-  familyName: text(100, { min: 1, minMessage: "Enter the family name.", maxMessage: atMost(100) }),
+  givenName: personName("Given name", 100, { maxMessage: atMost(100) }),
+  familyName: personName("Family name", 100, { min: 1, minMessage: "Enter the family name.", maxMessage: atMost(100) }),
   dateOfBirth: z
     .string()
     .min(1, "Enter the date of birth.")

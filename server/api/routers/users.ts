@@ -6,7 +6,7 @@ import { authFor } from "../../auth";
 import { isRole, roles, roleSchema } from "../../auth/roles";
 import { createUserAccount, issueEnrolmentLink, setUserRoles } from "../userAccounts";
 import { adminProcedure, router } from "../trpc";
-import { idText, text } from "../../input";
+import { idText, personName, text } from "../../input";
 
 const roleList = z
   .array(roleSchema)
@@ -54,7 +54,7 @@ export const usersRouter = router({
       // Strict: a password sent by an older client is refused, not silently dropped.
       z.strictObject({
         email: z.email().max(254),
-        name: text(100, { min: 1 }),
+        name: personName("Name", 100, { min: 1 }),
         roles: roleList,
       }),
     )
