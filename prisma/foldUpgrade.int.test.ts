@@ -116,5 +116,10 @@ for (const { kind, open } of kinds) {
       expect(await duplicates("José", "Ramírez")).toEqual(["MRN4"]);
       expect((await duplicates("Ava", "Adams")).sort()).toEqual(["MRN2", "MRN5"]);
     });
+
+    it("folds alike under the C locale, where lower() and [[:alnum:]] know only ASCII", async () => {
+      const [row] = await db.prisma.$queryRawUnsafe<{ folded: string }[]>(`SELECT emr_fold($1::text COLLATE "C") AS folded`, "ИВАН Петров, ΆΝΝΑ Núñez-O'Brien 王伟 ＡＤＡＭＳ");
+      expect(row?.folded).toBe("иван петров αννα nunez o brien 王伟 adams");
+    });
   });
 }
