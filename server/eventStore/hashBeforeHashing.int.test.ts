@@ -1,5 +1,5 @@
 // An install upgraded from a release before tamper evidence: its earlier events have no hash.
-// Migration 20261208010000 gives them their hashes once, while no seal covers them, so a change
+// Migration 20261208020000 gives them their hashes once, while no seal covers them, so a change
 // to one is found like a change to any other event. On embedded databases of their own (the test
 // rewrites the log as the owner, as such a release left it).
 import { readFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { callerFor, contextFor, newPatient } from "../testing/caller";
 import { openTestDatabase } from "../testing/db";
 import { sealLog, verifyLog } from "./integrity";
 
-const backfill = readFileSync(join(defaultMigrationsDir, "20261208010000_hash_events_from_before_hashing", "migration.sql"), "utf8");
+const backfill = readFileSync(join(defaultMigrationsDir, "20261208020000_hash_events_from_before_hashing", "migration.sql"), "utf8");
 
 /** The log as a release before hashing wrote it: no event hash, no stream hash. */
 async function asBeforeHashing(db: Database) {

@@ -1,5 +1,5 @@
 // What the verification says about events written before tamper evidence that no hash covers
-// (an install sealed before its upgrade could hash them: migration 20261208010000): the same
+// (an install sealed before its upgrade could hash them: migration 20261208020000): the same
 // words in `npm run audit:verify` and on the console's Integrity page.
 
 /** The warning for `count` events without a hash. */
