@@ -6,17 +6,22 @@
 //
 // It imports nothing of server/ but constants (directKeys.ts): Next's bundle holds the app's
 // modules, and instrumentation.ts, which Next runs in this process while it prepares, offers the
-// tRPC handler from that bundle on globalThis. Stopping is next start's: on SIGTERM or SIGINT no
-// new connections, the requests in flight answered, Next closed, then exit with 128 + the
-// signal's number.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+// tRPC handler from that bundle on globalThis. On SIGTERM or SIGINT it drains (drain.ts): no new
+// connections, the requests in flight answered and their connections closed, a request on an old
+// keep-alive connection refused 503, whatever is left cut at SHUTDOWN_DRAIN_SECONDS; then Next
+// closed and exit with 128 + the signal's number.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { directTrpcKey, directTrpcWaitingKey, TRPC_PREFIX } from "../api/directKeys";
 import { componentLogger, errorFields } from "../log";
+import { DEFAULT_DRAIN_SECONDS, drainingServer } from "./drain";
 
 type DirectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /** How long the boot (instrumentation.ts: settings, database, background work) may take. */
 const BOOT_SECONDS = 120;
+
+/** How long Next's close may take after the drain before the process exits anyway. */
+const CLOSE_SECONDS = 5;
 
 function option(flags: string[]): string | undefined {
   const args = process.argv.slice(2);
@@ -58,7 +63,9 @@ async function main(): Promise<void> {
   clearTimeout(timer);
   delete g[directTrpcWaitingKey];
 
-  const server = createServer((req, res) => {
+  // Checked by the boot (server/db/env.ts), which has run by now: a bad value ended the process.
+  const drainSeconds = Number(process.env.SHUTDOWN_DRAIN_SECONDS?.trim() || DEFAULT_DRAIN_SECONDS);
+  const { server, stop: drain } = drainingServer((req, res) => {
     if (req.url?.startsWith(TRPC_PREFIX)) {
       void direct(req, res);
       return;
@@ -76,13 +83,19 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    server.close(() => {
-      void app
-        .close()
-        .catch((error: unknown) => console.error(error))
-        .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
-    });
-    server.closeIdleConnections();
+    const code = signal === "SIGINT" ? 130 : 143;
+    // Not unref'd: were the loop to empty while Next's close hangs on a promise, the process would
+    // end with 0 rather than the signal's code.
+    setTimeout(() => process.exit(code), (drainSeconds + CLOSE_SECONDS) * 1000);
+    void drain(drainSeconds * 1000)
+      .then(({ outcome, cutRequests }) => {
+        if (outcome === "cut") {
+          componentLogger("http").warn({ drainSeconds, cutRequests }, `[shutdown] connections still open ${drainSeconds} s after ${signal} were closed (${cutRequests} requests unanswered)`);
+        }
+        return app.close();
+      })
+      .catch((error: unknown) => console.error(error))
+      .finally(() => process.exit(code));
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

@@ -2,6 +2,7 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { z } from "zod";
 import { parseTrustedProxies } from "../auth/clientAddress";
+import { DEFAULT_DRAIN_SECONDS } from "../cli/drain";
 import { parseMasterKey } from "../eventStore/phi";
 
 const postgresUrl = z
@@ -225,6 +226,12 @@ export const envSchema = z.object({
     plainInteger,
     z.number({ error: portMessage }).int(portMessage).min(1, portMessage).max(65_535, portMessage).default(3000),
   ),
+  /**
+   * Seconds the console's server (serve.ts) drains on SIGTERM/SIGINT (answers in flight finished,
+   * keep-alive connections ended) before it closes the connections left and exits anyway. Keep it
+   * under the orchestrator's grace period, less about 5 s for Next's close.
+   */
+  SHUTDOWN_DRAIN_SECONDS: intFrom(1, 3600, DEFAULT_DRAIN_SECONDS),
   /** Bearer token of GET /api/metrics (and the worker's metrics port). Unset: /api/metrics answers 503. */
   METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
   /** Where a separate worker process serves GET /metrics (0: not at all). */

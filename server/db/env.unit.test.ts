@@ -45,6 +45,14 @@ describe("environment", () => {
     }
   });
 
+  it("bounds the server's drain on SIGTERM (SHUTDOWN_DRAIN_SECONDS): 20 s unless set, 1 to 3600", () => {
+    expect(parseEnv({}).SHUTDOWN_DRAIN_SECONDS).toBe(20);
+    expect(parseEnv({ SHUTDOWN_DRAIN_SECONDS: " 45 " }).SHUTDOWN_DRAIN_SECONDS).toBe(45);
+    for (const bad of ["0", "3601", "2.5", "1e2", "soon"]) {
+      expect(() => parseEnv({ SHUTDOWN_DRAIN_SECONDS: bad }), bad).toThrow(/SHUTDOWN_DRAIN_SECONDS/);
+    }
+  });
+
   it("takes whole numbers in plain decimal digits only: no hex, exponent or fraction; blank is unset", () => {
     expect(parseEnv({ DB_POOL_MAX: "16" }).DB_POOL_MAX).toBe(16);
     expect(parseEnv({ DB_POOL_MAX: " 7 " }).DB_POOL_MAX).toBe(7);
