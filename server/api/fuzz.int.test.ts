@@ -222,6 +222,7 @@ async function fixture(db: Database): Promise<Fixture> {
     "audit.reviewEmergencyAccess": { accessId: randomUUID(), note: "reviewed during the fuzz" },
     "audit.userActivity": { userId: created.id, from: new Date(Date.now() - 86_400_000), limit: 5 },
     "audit.users": { search: "fuzz", limit: 5 },
+    "audit.filterLabels": { patientId, userId: created.id },
     "observability.metricsHistory": { range: "hour" },
     "patient.breakGlass": { patientId, reason: "covering the ward tonight, patient deteriorating" },
     // An unknown projection: a malformed variant must be refused, a well-formed one finds nothing to rebuild.

@@ -54,6 +54,34 @@ export function masterKeysOf(e: Pick<Env, "PHI_MASTER_KEY" | "PHI_MASTER_KEY_PRE
 const ringKey = Symbol.for("emr.phiKeyRing");
 type GlobalWithRing = typeof globalThis & { [ringKey]?: KeyRing };
 
+const ringsKey = Symbol.for("emr.phiKeyRings");
+const firstKey = Symbol.for("emr.phiKeyRingFirstDatabase");
+type GlobalWithRings = typeof globalThis & { [ringsKey]?: WeakMap<object, KeyRing>; [firstKey]?: object };
+
+/**
+ * The key ring of one database (its Prisma client), from the environment; kept on globalThis so
+ * Next's server layers share it as they share the database. Data keys are rows of that
+ * database's phi_keys and the ring caches them by patient: one ring for two databases that hold
+ * the same patient id (the demo patients' ids are fixed) would seal the second database's events
+ * under a key cached from the first, which the second never stores, and its readers would find
+ * "no data key is stored".
+ */
+export function keyRingFor(database: object): KeyRing {
+  const g = globalThis as GlobalWithRings;
+  // A process on one database (every server and script) has one ring: the process's, which the
+  // paths that know no database use too.
+  g[firstKey] ??= database;
+  if (g[firstKey] === database) return defaultKeyRing();
+  const rings = (g[ringsKey] ??= new WeakMap());
+  let ring = rings.get(database);
+  if (!ring) {
+    const e = env();
+    ring = createKeyRing({ ...masterKeysOf(e), ttlMs: e.PHI_KEY_CACHE_SECONDS * 1000 });
+    rings.set(database, ring);
+  }
+  return ring;
+}
+
 /** The process's key ring, from the environment (shared by Next's server layers like the database). */
 export function defaultKeyRing(): KeyRing {
   const g = globalThis as GlobalWithRing;

@@ -50,8 +50,13 @@ export type Store = {
    */
   longSql?: SqlRunner;
   registry: EventRegistry;
-  /** PHI data keys (phi.ts); absent: the process's key ring from PHI_MASTER_KEY. */
+  /** PHI data keys (phi.ts); absent: the key ring of the database `keyScope` names (phiKey.ts keyRingFor). */
   phi?: KeyRing;
+  /**
+   * The database the store is on (its Prisma client, also on its transactions' stores): data
+   * keys are that database's rows, so it has a key ring of its own. Absent: the process's ring.
+   */
+  keyScope?: object;
   /** Decoded payloads remember the sealed form they were stored in (protect.ts sealedFormOf): the outbox publishes that. */
   keepSealed?: boolean;
   /**
@@ -70,20 +75,37 @@ export type Store = {
 export type StoreDatabase = { prisma: PrismaClient; sql: SqlRunner; longSql?: SqlRunner; holdSession?: () => Promise<HeldSession> };
 
 /** The store on a transaction: every statement goes through it. */
-export function storeIn(store: Pick<Store, "registry" | "phi">, tx: Db): Store {
-  return { db: tx, sql: prismaRunner(tx), registry: store.registry, ownKeys: new Map(), ...(store.phi ? { phi: store.phi } : {}) };
+const transactionScopes = new WeakMap<object, object>();
+
+/** The database a store is on, for its key ring: its own, or its transaction's (a store made on a bare transaction). */
+export function keyScopeOf(store: Partial<Pick<Store, "keyScope" | "db">>): object | undefined {
+  return store.keyScope ?? (store.db ? transactionScopes.get(store.db) : undefined);
+}
+
+export function storeIn(store: Pick<Store, "registry" | "phi" | "keyScope">, tx: Db): Store {
+  if (store.keyScope) transactionScopes.set(tx, store.keyScope);
+  return {
+    db: tx,
+    sql: prismaRunner(tx),
+    registry: store.registry,
+    ownKeys: new Map(),
+    ...(store.phi ? { phi: store.phi } : {}),
+    ...(store.keyScope ? { keyScope: store.keyScope } : {}),
+  };
 }
 
 /** A store on a database, with interactive transactions for append + inline read models. */
 export function storeOn(database: StoreDatabase, registry: EventRegistry, phi?: KeyRing): Store {
+  const keyScope = database.prisma;
   return {
     db: database.prisma,
     sql: database.sql,
     ...(database.longSql ? { longSql: database.longSql } : {}),
     registry,
     ...(phi ? { phi } : {}),
+    keyScope,
     transaction: (fn) =>
-      database.prisma.$transaction((tx) => fn(storeIn({ registry, phi }, tx)), { timeout: 15_000, maxWait: 10_000 }),
+      database.prisma.$transaction((tx) => fn(storeIn({ registry, phi, keyScope }, tx)), { timeout: 15_000, maxWait: 10_000 }),
     ...(database.holdSession ? { holdSession: database.holdSession } : {}),
   };
 }

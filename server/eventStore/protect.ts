@@ -3,12 +3,17 @@
 // snapshot through `sealState` / `openState`. Readers above the store (chart, audit, time
 // travel, exports, outbox, projections) only ever see opened payloads or PHI_ERASED.
 import { hkdfSync } from "node:crypto";
-import type { Store } from "./db";
+import { keyScopeOf, type Store } from "./db";
 import type { NewEvent } from "./types";
-import { defaultKeyRing } from "../db/phiKey";
+import { defaultKeyRing, keyRingFor } from "../db/phiKey";
 import { ENVELOPE_KEY, envelopeOf, openFields, sealFields, subjectsOf, type KeyRing } from "./phi";
 
-export const keyRingOf = (store: Pick<Store, "phi">): KeyRing => store.phi ?? defaultKeyRing();
+/** The store's key ring: given, or its database's (the store's, or the transaction's it is on). */
+export const keyRingOf = (store: Pick<Store, "phi"> & Partial<Pick<Store, "keyScope" | "db">>): KeyRing => {
+  if (store.phi) return store.phi;
+  const scope = keyScopeOf(store);
+  return scope ? keyRingFor(scope) : defaultKeyRing();
+};
 
 /** Loads the data keys these stored payloads (events or snapshots) need: one query for the uncached. */
 export async function preparePhi(store: Pick<Store, "sql" | "phi">, datas: Iterable<unknown>): Promise<void> {
