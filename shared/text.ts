@@ -71,9 +71,17 @@ const confusableScripts = [
 ] as const;
 
 /** Why `name` (NFC, trimmed) cannot be a person's name, or null when it can. `label` names the field. */
+/**
+ * The zero-width non-joiner and joiner (U+200C, U+200D) are part of how names are spelled in
+ * Persian, Urdu and the Indic scripts ("علی‌رضا"): allowed between two letters of such a script,
+ * never beside a Latin, Cyrillic or Greek letter, where they only hide a difference.
+ */
+const joinerOutsideItsScripts = /(?<![\p{L}\p{M}])[\u200C\u200D]|[\u200C\u200D](?![\p{L}\p{M}])|[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}][\p{M}]*[\u200C\u200D]|[\u200C\u200D][\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}]/u;
+
 export function personNameProblem(name: string, label: string): string | null {
   if (name === "") return null;
-  const invisible = invisibleCharacter.exec(name);
+  const joiner = joinerOutsideItsScripts.exec(name);
+  const invisible = joiner ? /[\u200C\u200D]/u.exec(joiner[0]) : invisibleCharacter.exec(name.replace(/[\u200C\u200D]/gu, ""));
   if (invisible) {
     const code = invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
     return `${label} contains an invisible or control character (U+${code}, such as a zero-width space or a text-direction override); retype the name`;

@@ -43,6 +43,12 @@ describe("personName", () => {
       );
     }
     expect(refusal(given, "Ava\u2063")).toMatch(/^Given name contains an invisible or control character/);
+    expect(refusal(family, "Ad\u200Cams")).toMatch(/U\+200C/);
+    expect(refusal(family, "\u200Cعلی")).toMatch(/U\+200C/);
+  });
+
+  it("accepts the joiners where a script spells names with them (Persian, Indic), between its letters", () => {
+    for (const name of ["علی\u200Cرضا", "می\u200Cنا", "क्\u200Dष"]) expect(refusal(given, name), name).toBeNull();
   });
 
   it("refuses a name with no letter", () => {
