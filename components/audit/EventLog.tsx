@@ -7,6 +7,7 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent, type MouseEvent } from "react";
+import { EventTypeOptions } from "./EventTypeOptions";
 import { ExportMenu } from "./ExportMenu";
 import { eventTitle, formatInstant } from "../format";
 import { EmptyState, ErrorState } from "../States";
@@ -213,15 +214,7 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
           {/* Remounted once the types arrive, so the URL's type is selected. */}
           <select id="f-type" name="type" key={options.data ? "loaded" : "loading"} defaultValue={initial.type ?? ""}>
             <option value="">Any type</option>
-            {(options.data?.eventGroups ?? []).map(({ category, label, types }) => (
-              <optgroup key={category} label={label}>
-                {types.map((t) => (
-                  <option key={t} value={t}>
-                    {eventTitle(t)}
-                  </option>
-                ))}
-              </optgroup>
-            ))}
+            <EventTypeOptions groups={options.data?.eventGroups} />
             {initial.type && options.data && !options.data.eventTypes.includes(initial.type) ? <option value={initial.type}>{initial.type}</option> : null}
           </select>
         </div>

@@ -12,6 +12,7 @@ import { ErrorState, LoadOlderRow, Loading } from "../States";
 import { useTRPC, useTRPCClient } from "../trpc";
 import { ChartReaders } from "./AccessLogBrowser";
 import { errorText, shortId, type TimelineData, type TimelineItem } from "./format";
+import { EventTypeOptions } from "./EventTypeOptions";
 import { ExportMenu } from "./ExportMenu";
 import { TimeTravel, type Moment } from "./TimeTravel";
 import { oneOf, textParam } from "./urlState";
@@ -112,15 +113,7 @@ export function PatientAudit({ patientId }: { patientId: string }) {
               <label htmlFor="timeline-type">Show</label>
               <select id="timeline-type" value={type} disabled={field !== ""} onChange={(e) => setQuery("type", e.target.value)}>
                 <option value="">All events</option>
-                {(options.data?.eventGroups ?? []).map(({ category, label, types }) => (
-                  <optgroup key={category} label={label}>
-                    {types.map((t) => (
-                      <option key={t} value={t}>
-                        {eventTitle(t)}
-                      </option>
-                    ))}
-                  </optgroup>
-                ))}
+                <EventTypeOptions groups={options.data?.eventGroups} />
               </select>
             </div>
             <div className="inline-field">

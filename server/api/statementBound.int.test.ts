@@ -6,7 +6,6 @@
 // work (longSql) runs without the bound.
 import { randomUUID } from "node:crypto";
 import net from "node:net";
-import pg from "pg";
 import superjson from "superjson";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDatabase, type Database } from "../db/client";
@@ -14,7 +13,7 @@ import { parseEnv } from "../db/env";
 import { patientStream } from "../domain/streams";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
-import { pgOwnerUrl, pgUrl } from "../testing/db";
+import { holdStreamRow, pgUrl } from "../testing/db";
 import { captureFaultLines } from "../testing/logLines";
 import type { SessionUser } from "./context";
 import { handleTrpcRequest } from "./http";
@@ -99,11 +98,8 @@ describe.skipIf(!pgUrl)("a bound on each statement [postgresql]", () => {
     const log = captureFaultLines();
     const { patientId } = await callerFor(db, ["clinician"], user).patient.register(newPatient());
     const stream = patientStream(patientId);
-    const owner = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl! });
-    await owner.connect();
+    const { owner, end } = await holdStreamRow(stream);
     try {
-      await owner.query("BEGIN");
-      await owner.query("SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE", [stream]);
       const input = { patientId, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "New number", commandId: randomUUID() };
       const started = performance.now();
       const answer = await post(db, "patient.updateDemographics", input);
@@ -119,8 +115,7 @@ describe.skipIf(!pgUrl)("a bound on each statement [postgresql]", () => {
       await owner.query("COMMIT");
       expect(await post(db, "patient.updateDemographics", input)).toMatchObject({ status: 200, result: { version: 2 } });
     } finally {
-      await owner.query("ROLLBACK").catch(() => {});
-      await owner.end();
+      await end();
     }
   });
 

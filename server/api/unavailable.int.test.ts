@@ -3,13 +3,12 @@
 // browser both learn it is the database and that a retry is the cure. The retry of a command cut
 // off that way, with the same command id, is done once (or answered as done), never twice.
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import superjson from "superjson";
 import { afterEach, expect, it, vi } from "vitest";
 import { patientStream } from "../domain/streams";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
-import { describePostgres, pgOwnerUrl, pgUrl } from "../testing/db";
+import { describePostgres, holdStreamRow } from "../testing/db";
 import { captureFaultLines } from "../testing/logLines";
 import type { SessionUser } from "./context";
 import { handleTrpcRequest } from "./http";
@@ -67,13 +66,10 @@ describePostgres("the database going away under a request", (db) => {
     const api = callerFor(db(), ["clinician"], user);
     const { patientId } = await api.patient.register(newPatient());
     const stream = patientStream(patientId);
-    const owner = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl! });
-    await owner.connect();
+    // The owner holds the stream's row, so the command's append waits on it: its backend is the
+    // one waiting for the owner, and that is the one a "DBA" ends.
+    const { owner, end } = await holdStreamRow(stream);
     try {
-      // The owner holds the stream's row, so the command's append waits on it: its backend is the
-      // one waiting for the owner, and that is the one a "DBA" ends.
-      await owner.query("BEGIN");
-      await owner.query("SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE", [stream]);
       const ownerPid = (await owner.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
       const commandId = randomUUID();
       const input = { patientId, expectedVersion: 1, changes: { phone: "+1 555 0142" }, reason: "Moved house", commandId };
@@ -106,8 +102,7 @@ describePostgres("the database going away under a request", (db) => {
       const versions = await db().sql<{ version: number }>("SELECT version FROM events WHERE stream_id = $1 ORDER BY version", [stream]);
       expect(versions.map((r) => r.version)).toEqual([1, 2]);
     } finally {
-      await owner.query("ROLLBACK").catch(() => {});
-      await owner.end();
+      await end();
     }
   });
 });

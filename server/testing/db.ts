@@ -125,3 +125,22 @@ export async function withOwner<T>(
     await client.end();
   }
 }
+
+/**
+ * A connection as the owner holding a stream's row in an open transaction, as a DBA's long
+ * transaction would: an append to that stream waits on it. `owner.query("COMMIT")` lets it go;
+ * `end()` rolls back whatever is still open and disconnects.
+ */
+export async function holdStreamRow(stream: string): Promise<{ owner: pg.Client; end: () => Promise<void> }> {
+  const owner = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl! });
+  await owner.connect();
+  await owner.query("BEGIN");
+  await owner.query("SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE", [stream]);
+  return {
+    owner,
+    end: async () => {
+      await owner.query("ROLLBACK").catch(() => {});
+      await owner.end();
+    },
+  };
+}
