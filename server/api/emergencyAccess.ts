@@ -32,20 +32,18 @@ export const reviewNoteInput = text(1000, { min: 3, minMessage: "write a note (a
 type Db = Pick<Database, "prisma">;
 
 /**
- * Whether the patient is in this clinician's care, or they hold an unexpired emergency grant.
- * "Assignment" is what the record holds: they registered the patient (version 1 of its stream
- * is theirs), or are the provider of any of its encounters or orders.
+ * How the caller reaches this chart: "care" when the patient is in their care, "grant" when only
+ * an unexpired emergency grant opens it, null when nothing does. "Care" is what the record holds:
+ * they registered the patient (version 1 of its stream is theirs), or are the provider of any of
+ * its encounters or orders.
  */
-export async function mayReadChart(db: Db, userId: string, patientId: string): Promise<boolean> {
-  const [row] = await db.prisma.$queryRaw<{ ok: boolean }[]>`SELECT ${mayReadChartSql(userId, patientId)} AS ok`;
-  return row?.ok === true;
-}
+export type ChartAccess = "care" | "grant";
 
-/** The patient is in the user's care without any grant (see inCareSql). */
-export async function isInCare(db: Db, userId: string, patientId: string): Promise<boolean> {
-  const [row] = await db.prisma.$queryRaw<{ ok: boolean }[]>`
-    SELECT ${inCareSql(Prisma.sql`${userId}`, Prisma.sql`${patientId}::uuid`, Prisma.sql`${patientStream(patientId)}`)} AS ok`;
-  return row?.ok === true;
+async function chartAccessOf(db: Db, userId: string, patientId: string): Promise<ChartAccess | null> {
+  const [row] = await db.prisma.$queryRaw<{ access: ChartAccess | null }[]>`
+    SELECT CASE WHEN ${inCareSql(Prisma.sql`${userId}`, Prisma.sql`${patientId}::uuid`, Prisma.sql`${patientStream(patientId)}`)} THEN 'care'
+                WHEN ${liveGrantSql(userId, patientId)} THEN 'grant' END AS access`;
+  return row?.access ?? null;
 }
 
 /**
@@ -59,16 +57,25 @@ function inCareSql(user: Prisma.Sql, patient: Prisma.Sql, patientStreamId: Prism
     OR EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStreamId} AND version = 1 AND user_id = ${user}))`;
 }
 
+function liveGrantSql(userId: string, patientId: string): Prisma.Sql {
+  return Prisma.sql`EXISTS (SELECT 1 FROM emergency_access WHERE user_id = ${userId} AND patient_id = ${patientId}::uuid AND expires_at > now())`;
+}
+
 function mayReadChartSql(userId: string, patientId: string): Prisma.Sql {
   return Prisma.sql`(
        ${inCareSql(Prisma.sql`${userId}`, Prisma.sql`${patientId}::uuid`, Prisma.sql`${patientStream(patientId)}`)}
-    OR EXISTS (SELECT 1 FROM emergency_access WHERE user_id = ${userId} AND patient_id = ${patientId}::uuid AND expires_at > now()))`;
+    OR ${liveGrantSql(userId, patientId)})`;
 }
 
-/** Throws NotInCareError (PRECONDITION_FAILED, kind "break_the_glass") unless the caller may read this chart. */
-export async function requireChartAccess(ctx: AccessContext, patientId: string): Promise<void> {
+/**
+ * Throws NotInCareError (PRECONDITION_FAILED, kind "break_the_glass") unless the caller may read
+ * this chart; says how they reach it otherwise.
+ */
+export async function requireChartAccess(ctx: AccessContext, patientId: string): Promise<ChartAccess> {
   if (!ctx.user) throw new Error("requireChartAccess: no signed-in user");
-  if (!(await mayReadChart(ctx.db, ctx.user.id, patientId))) throw new NotInCareError(patientId);
+  const access = await chartAccessOf(ctx.db, ctx.user.id, patientId);
+  if (access === null) throw new NotInCareError(patientId);
+  return access;
 }
 
 /**
@@ -90,16 +97,16 @@ export async function requireChartAccessAndRecord(ctx: AccessContext, patientId:
  * start or complete an encounter or place an order for a patient outside their care without
  * having broken the glass first (an encounter or order of theirs would otherwise put the patient
  * in their care without a reason). The patient is named directly or through the encounter; a
- * record that does not exist is left to the decider to refuse, as for anyone.
+ * record that does not exist is left to the decider to refuse, as for anyone (null then).
  */
-export async function requireChartWriteAccess(ctx: AccessContext, about: { patientId: string } | { encounterId: string }): Promise<void> {
+export async function requireChartWriteAccess(ctx: AccessContext, about: { patientId: string } | { encounterId: string }): Promise<ChartAccess | null> {
   if (!ctx.user) throw new Error("requireChartWriteAccess: no signed-in user");
   const { prisma } = ctx.db;
   const record =
     "patientId" in about
       ? await prisma.rmPatient.findUnique({ where: { patientId: about.patientId }, select: { patientId: true } })
       : await prisma.rmEncounter.findUnique({ where: { encounterId: about.encounterId }, select: { patientId: true } });
-  if (record) await requireChartAccess(ctx, record.patientId);
+  return record ? requireChartAccess(ctx, record.patientId) : null;
 }
 
 /**

@@ -10,25 +10,23 @@
 import { TRPCError } from "@trpc/server";
 import { NotFoundError, ValidationError } from "../errors";
 import type { Context } from "./context";
-import { isInCare } from "./emergencyAccess";
+import type { ChartAccess } from "./emergencyAccess";
 
 /** The provider to record: the given one once checked, or the signed-in clinician making the call. */
 export async function providerFor(
   ctx: Pick<Context, "db"> & { user: { id: string } },
   providerId: string | undefined,
-  patientId: string,
+  /** How the caller reaches the chart, as requireChartWriteAccess found it. */
+  access: ChartAccess | null,
 ): Promise<string> {
   // The caller's clinician role was read from the database for this request (no cookie cache).
   if (providerId === undefined || providerId === ctx.user.id) return ctx.user.id;
-  const [user, inCare] = await Promise.all([
-    ctx.db.prisma.user.findUnique({ where: { id: providerId }, select: { roles: true } }),
-    isInCare(ctx.db, ctx.user.id, patientId),
-  ]);
+  const user = await ctx.db.prisma.user.findUnique({ where: { id: providerId }, select: { roles: true } });
   if (!user) throw new NotFoundError("Provider", providerId);
   if (!user.roles.includes("clinician")) {
     throw new ValidationError("The provider must be a user who holds the clinician role", "providerId");
   }
-  if (!inCare) {
+  if (access !== "care") {
     throw new TRPCError({
       code: "FORBIDDEN",
       message:

@@ -24,9 +24,9 @@ export const encounterRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
-      await requireChartWriteAccess(ctx, { patientId: data.patientId });
+      const access = await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "encounter");
-      const providerId = await providerFor(ctx, data.providerId, data.patientId);
+      const providerId = await providerFor(ctx, data.providerId, access);
       // Decided on the patient as loaded (active or not): decided again when it changes first.
       const result = await onFreshFacts(async () => {
         const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);

@@ -27,9 +27,9 @@ export const orderRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
-      await requireChartWriteAccess(ctx, { patientId: data.patientId });
+      const access = await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "order");
-      const providerId = await providerFor(ctx, data.providerId, data.patientId);
+      const providerId = await providerFor(ctx, data.providerId, access);
       // Decided on the patient (allergies, active) and the encounter (completed or not) as
       // loaded: decided again when either changes before the order commits.
       const result = await onFreshFacts(async () => {
