@@ -126,3 +126,8 @@ type Measured = { value: unknown; unit?: unknown; flag?: unknown };
 function measured({ value, unit, flag }: Measured): string {
   return `${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}${flag ? ` (${typeof flag === "string" ? flagText(flag) : formatValue(flag)})` : ""}`;
 }
+
+/** "1 seal", "2 seals", "1,234 events": a count with its noun, in the number's form. */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resultSummary } from "./format";
+import { counted, resultSummary } from "./format";
 
 describe("resultSummary", () => {
   it("writes flags out in words, on named values and on the whole result", () => {
@@ -9,5 +9,14 @@ describe("resultSummary", () => {
     expect(resultSummary({ value: 5.4, unit: "mmol/L", flag: "H" })).toBe("5.4 mmol/L (high)");
     expect(resultSummary({ Hb: { value: 13.5, unit: "g/dL" } })).toBe("Hb 13.5 g/dL");
     expect(resultSummary({ impression: "No acute findings" })).toBe("impression No acute findings");
+  });
+});
+
+describe("counted", () => {
+  it("gives the noun in the number's form", () => {
+    expect(counted(1, "seal")).toBe("1 seal");
+    expect(counted(0, "seal")).toBe("0 seals");
+    expect(counted(1234, "event")).toBe("1,234 events");
+    expect(counted(2, "entry", "entries")).toBe("2 entries");
   });
 });

@@ -120,21 +120,59 @@ export const MAX_INPUT_DEPTH = 32;
 export const MAX_INPUT_NODES = 50_000;
 
 /**
- * Whether a raw input is too deep or too large to hand to the schemas at all: zod's recursive
+ * Characters that reorder how the text around them displays: the embeddings, overrides and
+ * isolates of Unicode's bidirectional algorithm (U+202A-U+202E, U+2066-U+2069). In a reason or a
+ * note that an officer reads, "\u202Eevorppa ton" displays as "not approve" backwards: the
+ * record would say one thing and show another. Right-to-left scripts need none of them (the
+ * marks U+200E and U+200F, which reorder nothing by themselves, stay allowed).
+ */
+const directionControl = /[\u202A-\u202E\u2066-\u2069]/u;
+
+/**
+ * Whether a raw input is too deep or too large to hand to the schemas at all (zod's recursive
  * schemas (JSON values) and superjson walk it recursively, and a million-node array costs
- * memory before any field is looked at. Null when it is fine.
+ * memory before any field is looked at), or holds a text-direction control in any string (no
+ * procedure takes one: the schemas would store it, and every reader would see the text
+ * reordered). Null when it is fine. The input's own strings only: events already stored are read
+ * as they were written.
  */
 export function inputShapeProblem(input: unknown): string | null {
   let nodes = 0;
-  const stack: { value: unknown; depth: number }[] = [{ value: input, depth: 0 }];
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value: input, depth: 0, path: "" }];
+  const controlIn = (text: string, path: string) => {
+    const control = directionControl.exec(text);
+    if (!control) return null;
+    const code = control[0].codePointAt(0)!.toString(16).toUpperCase();
+    const where = path.replace(new RegExp(directionControl.source, "gu"), (c) => `\\u${c.codePointAt(0)!.toString(16).toUpperCase()}`) || "input";
+    return `${where} contains a text-direction control character (U+${code}), which makes the text display in another order than it reads; remove it`;
+  };
   while (stack.length > 0) {
-    const { value, depth } = stack.pop()!;
+    const { value, depth, path } = stack.pop()!;
     if (++nodes > MAX_INPUT_NODES) return `input has more than ${MAX_INPUT_NODES} values`;
+    if (typeof value === "string") {
+      const problem = controlIn(value, path);
+      if (problem) return problem;
+      continue;
+    }
     if (typeof value !== "object" || value === null) continue;
     if (depth >= MAX_INPUT_DEPTH) return `input nests deeper than ${MAX_INPUT_DEPTH} levels`;
-    const children = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Array.isArray(value) ? value : Object.values(value);
+    // A map's keys may be values of any kind (superjson): walked as children too.
+    const children: [key: unknown, child: unknown][] =
+      value instanceof Map
+        ? [...[...value.keys()].map((k, i): [string, unknown] => [`(key ${i})`, k]), ...value.entries()]
+        : value instanceof Set
+          ? [...value].map((v, i) => [i, v])
+          : Array.isArray(value)
+            ? value.map((v, i) => [i, v])
+            : Object.entries(value);
     if (children.length > MAX_INPUT_NODES) return `input has more than ${MAX_INPUT_NODES} values`;
-    for (const child of children) stack.push({ value: child, depth: depth + 1 });
+    for (const [key, child] of children) {
+      const at = path === "" ? String(key) : `${path}.${String(key)}`;
+      // A key is text too (an object's, a map's).
+      const problem = typeof key === "string" ? controlIn(key, at) : null;
+      if (problem) return problem;
+      stack.push({ value: child, depth: depth + 1, path: at });
+    }
   }
   return null;
 }

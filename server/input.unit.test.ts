@@ -120,4 +120,16 @@ describe("the shape of a whole input", () => {
     expect(inputShapeProblem(new Map([[1, { a: [1, 2] }]]))).toBeNull();
     expect(inputShapeProblem({ a: { b: [1, "x", null] } })).toBeNull();
   });
+
+  it("refuses a text-direction control in any string, key or map key, naming where it is", () => {
+    expect(inputShapeProblem({ reason: "ok \u202Eevorppa ton" })).toBe(
+      "reason contains a text-direction control character (U+202E), which makes the text display in another order than it reads; remove it",
+    );
+    expect(inputShapeProblem({ changes: { notes: ["fine", "a \u2066b\u2069"] } })).toMatch(/^changes\.notes\.1 contains .*\(U\+2066\)/);
+    expect(inputShapeProblem({ ["x\u202Ay"]: 1 })).toMatch(/^x\\u202Ay contains .*\(U\+202A\)/);
+    expect(inputShapeProblem(new Map([["k\u202D", 1]]))).toMatch(/U\+202D/);
+    expect(inputShapeProblem("\u2067")).toMatch(/^input contains/);
+    // Right-to-left text and its marks reorder nothing by themselves: accepted.
+    expect(inputShapeProblem({ reason: "\u05E9\u05DC\u05D5\u05DD \u200Fabc\u200E \u0645\u0631\u062D\u0628\u0627" })).toBeNull();
+  });
 });

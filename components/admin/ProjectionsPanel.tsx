@@ -63,7 +63,7 @@ function RebuildProgress({ rebuildId, onEnded }: { rebuildId: string; onEnded: (
           <>
             {p.phase === "swapping" ? "Swapping in the rebuilt tables" : p.phase === "starting" ? "Preparing the shadow tables" : p.phase === "indexing" ? "Indexing the rebuilt tables" : "Replaying the log"}:{" "}
             {count(p.eventsDone)} of {count(p.eventsTotal)} events
-            {p.eventsPerSecond > 0 ? `, ${count(p.eventsPerSecond)} events/s` : ""}
+            {p.eventsPerSecond > 0 ? (p.stalled ? `, ${count(p.eventsPerSecond)} events/s when it last reported` : `, ${count(p.eventsPerSecond)} events/s`) : ""}
             {p.etaSeconds !== null ? `, about ${formatSpan(p.etaSeconds)} left` : ""}
           </>
         ) : p.status === "finished" ? (

@@ -6,6 +6,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { TableHead } from "../DataTable";
 import { DateTime } from "../DateTime";
+import { counted } from "../format";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
 import { errorText } from "./format";
@@ -84,9 +85,9 @@ export function VerifyIntegrity() {
             ) : null}
             {data.witness ? <p className="small muted" data-testid="verify-witness">{data.witness}</p> : null}
             <p className="small muted">
-              {data.report.eventsChecked.toLocaleString()} events ({data.report.eventsWithoutHash.toLocaleString()} from before hashing),{" "}
-              {data.report.streamsChecked.toLocaleString()} streams and {data.report.sealsChecked.toLocaleString()} seals checked;{" "}
-              {data.report.eventsUnsealed.toLocaleString()} events not sealed yet. Finished <DateTime value={data.finishedAt} />.
+              {counted(data.report.eventsChecked, "event")} ({data.report.eventsWithoutHash.toLocaleString()} from before hashing),{" "}
+              {counted(data.report.streamsChecked, "stream")} and {counted(data.report.sealsChecked, "seal")} checked;{" "}
+              {counted(data.report.eventsUnsealed, "event")} not sealed yet. Finished <DateTime value={data.finishedAt} />.
             </p>
           </div>
         ) : null

@@ -94,7 +94,7 @@ describeEachDatabase("names in every script", (db) => {
       ["a zero-width space", `Ad\u200B${family.slice(2)}`, /Family name contains an invisible or control character \(U\+200B/],
       ["a Cyrillic А", `\u0410${family.slice(1)}`, /Family name mixes Latin and Cyrillic letters in one word/],
       ["a Greek omicron", family.replace("a", "\u03BF"), /Family name mixes Latin and Greek letters in one word/],
-      ["a right-to-left override", `\u202E${family}`, /Family name contains an invisible or control character \(U\+202E/],
+      ["a right-to-left override", `\u202E${family}`, /familyName contains a text-direction control character \(U\+202E\)/],
       ["a script g", `N\u0261uyen${family.slice(5)}`, /Family name contains .{1,2}\u0261.{1,2}, a phonetic or styled letter/],
       ["full-width letters", "Ａｄａｍｓ", /Family name contains .{1,2}Ａ.{1,2}, a phonetic or styled letter/],
       ["only an invisible separator", "\u2063", /Family name contains an invisible or control character/],
@@ -110,6 +110,20 @@ describeEachDatabase("names in every script", (db) => {
     ).toMatch(/Family name mixes Latin and Cyrillic/);
     // Nothing of them was registered: one Ava born that day under this name.
     expect(await db().prisma.rmPatient.count({ where: { dateOfBirth: new Date("2002-03-26"), familyName: { contains: family.slice(2) } } })).toBe(1);
+  });
+
+  it("refuses a text-direction control in free text (a reason an officer reads), and writes nothing", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient({ givenName: "Ava", familyName: `Reyes${unique("bcdfghjklmnpqrstvwxz")}` }));
+    // Displays as "Corrected by the patient: not approved" read backwards after the override.
+    const reason = "Corrected by the patient \u202Edevorppa ton";
+    expect(await badRequest(api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0100" }, reason }))).toMatch(
+      /^reason contains a text-direction control character \(U\+202E\)/,
+    );
+    expect(await db().sql<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE stream_id = $1", [`patient-${patientId}`])).toEqual([{ n: 1 }]);
+    // Right-to-left text itself is welcome.
+    const hebrew = await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "\u05EA\u05D9\u05E7\u05D5\u05DF \u05D8\u05E2\u05D5\u05EA" });
+    expect(hebrew.version).toBe(2);
   });
 
   it("stores a name typed decomposed (NFD) composed, and warns of the composed one already registered", async () => {
