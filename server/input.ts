@@ -163,7 +163,7 @@ export function inputShapeProblem(input: unknown): string | null {
         : value instanceof Set
           ? [...value].map((v, i) => [i, v])
           : Array.isArray(value)
-            ? value.map((v, i) => [i, v])
+            ? Array.from(value, (v, i): [number, unknown] => [i, v])
             : Object.entries(value);
     if (children.length > MAX_INPUT_NODES) return `input has more than ${MAX_INPUT_NODES} values`;
     for (const [key, child] of children) {

@@ -129,6 +129,8 @@ describe("the shape of a whole input", () => {
     expect(inputShapeProblem({ ["x\u202Ay"]: 1 })).toMatch(/^x\\u202Ay contains .*\(U\+202A\)/);
     expect(inputShapeProblem(new Map([["k\u202D", 1]]))).toMatch(/U\+202D/);
     expect(inputShapeProblem("\u2067")).toMatch(/^input contains/);
+    // A sparse array's holes are walked as undefined, not tripped over.
+    expect(inputShapeProblem({ list: [1, , "\u202B"] })).toMatch(/^list\.2 contains/);
     // Right-to-left text and its marks reorder nothing by themselves: accepted.
     expect(inputShapeProblem({ reason: "\u05E9\u05DC\u05D5\u05DD \u200Fabc\u200E \u0645\u0631\u062D\u0628\u0627" })).toBeNull();
   });
