@@ -101,7 +101,7 @@ export function LatestSeal({ compact = false }: { compact?: boolean }) {
   const latest = useQuery(trpc.audit.latestSeal.queryOptions());
   if (latest.isPending) return <Loading label="Loading the newest seal" lines={["60%"]} />;
   if (latest.isError) return <ErrorState onRetry={() => void latest.refetch()}>The newest seal could not be loaded: {errorText(latest.error)}</ErrorState>;
-  const { seal, keyId, publicKey } = latest.data;
+  const { seal, keyId, publicKey, earlierKeys } = latest.data;
   return (
     <section className={compact ? "seal-box" : "panel"} aria-labelledby="seal-title" data-testid="latest-seal">
       <h2 id="seal-title">Newest seal</h2>
@@ -123,6 +123,19 @@ export function LatestSeal({ compact = false }: { compact?: boolean }) {
         <details>
           <summary>Public key (for auditors)</summary>
           <pre className="mono small">{publicKey}</pre>
+        </details>
+      ) : null}
+      {earlierKeys.length > 0 && !compact ? (
+        <details data-testid="earlier-keys">
+          <summary>Earlier public keys (seals signed before a key rotation): {earlierKeys.map((k) => k.keyId).join(", ")}</summary>
+          {earlierKeys.map((k) => (
+            <div key={k.keyId}>
+              <p className="small">
+                Key <span className="mono">{k.keyId}</span>
+              </p>
+              <pre className="mono small">{k.publicKey}</pre>
+            </div>
+          ))}
         </details>
       ) : null}
     </section>

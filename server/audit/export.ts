@@ -347,6 +347,11 @@ export type ExportHeader = {
   seals?: SealCheckpoint[];
   /** The sealing key's public half (SPKI PEM), when this server knows it. */
   publicKey: string | null;
+  /**
+   * The public keys of earlier signing keys (AUDIT_VERIFY_PUBLIC_KEYS) with their key ids, when
+   * there are any: seals signed before a rotation name one of them (`keyId`).
+   */
+  earlierPublicKeys?: { keyId: string; publicKey: string }[];
 };
 
 function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
@@ -501,7 +506,7 @@ const extensions: Record<ExportFormat, string> = { csv: "csv", ndjson: "ndjson",
 export async function startExport(
   ctx: ExportContext,
   request: ExportRequest,
-  options: { publicKey?: string | null; signingKey?: KeyObject | null } = {},
+  options: { publicKey?: string | null; signingKey?: KeyObject | null; earlierPublicKeys?: { keyId: string; publicKey: string }[] } = {},
 ): Promise<{ exportId: string; filename: string; contentType: string; seal: SealCheckpoint | null; chunks: AsyncGenerator<string> }> {
   // A patient or reader that does not exist would give an empty, sealed extract that reads as
   // "nobody read it": refused as the screens refuse it (the event view's user may be a system one).
@@ -523,6 +528,7 @@ export async function startExport(
     seal,
     ...(view === "events" && Object.keys(filter).length === 0 ? { seals: await allSealCheckpoints(ctx.store) } : {}),
     publicKey: options.publicKey ?? (options.signingKey ? publicKeyPem(options.signingKey) : null),
+    ...(options.earlierPublicKeys?.length ? { earlierPublicKeys: options.earlierPublicKeys } : {}),
   };
   async function* recorded(): AsyncGenerator<AuditRow[]> {
     for await (const rows of viewPages(ctx, request)) {

@@ -4,7 +4,7 @@
 // over its text and each seal's chain over the exported events' hashes in commit order. On an
 // embedded database of its own, so the whole log is this file's.
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { Database } from "../db/client";
 import { keyIdOf, sealLog } from "../eventStore";
 import { callerFor, contextFor, newPatient, testUser } from "../testing/caller";
@@ -13,8 +13,15 @@ import { exportChunks, exportFormats, extractStatement, fhirSignatureMember, sta
 import { extractVerifier, verifyExtract } from "./extractVerify";
 import { publicKeyPem } from "./signingKey";
 
-type Seal = { seq: number; from: string | null; to: string; eventCount: number; chainHash: string; signature: string; signedText: string };
-type Line = { rowType: string; hash?: string | null; commitPosition?: string | null; seals?: Seal[]; publicKey?: string };
+type Seal = { seq: number; from: string | null; to: string; eventCount: number; chainHash: string; signature: string; signedText: string; keyId: string };
+type Line = {
+  rowType: string;
+  hash?: string | null;
+  commitPosition?: string | null;
+  seals?: Seal[];
+  publicKey?: string;
+  earlierPublicKeys?: { keyId: string; publicKey: string }[];
+};
 
 /** "xid:position", compared in commit order: the transaction id, then the position. */
 function commitOrder(a: string, b: string): number {
@@ -24,11 +31,19 @@ function commitOrder(a: string, b: string): number {
 }
 
 /** What an auditor runs: every signature, then every seal's chain over the events after the previous seal up to its own end. */
-function auditorVerifies(seals: Seal[], publicKeyPemText: string, events: { hash: string; commitPosition: string }[]): string | null {
-  const key = createPublicKey(publicKeyPemText);
+function auditorVerifies(seals: Seal[], publicKeyPems: string | string[], events: { hash: string; commitPosition: string }[]): string | null {
+  // Each seal names its key: the first 16 hex digits of SHA-256 of the key's SPKI DER.
+  const keys = new Map(
+    [publicKeyPems].flat().map((pem) => {
+      const key = createPublicKey(pem);
+      return [createHash("sha256").update(key.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16), key] as const;
+    }),
+  );
   const ordered = [...events].sort((a, b) => commitOrder(a.commitPosition, b.commitPosition));
   let previous = "0".repeat(64);
   for (const seal of seals) {
+    const key = keys.get(seal.keyId);
+    if (!key) return `seal ${seal.seq}: signed by key ${seal.keyId}, which was not given`;
     if (!verify(null, Buffer.from(seal.signedText), key, Buffer.from(seal.signature, "base64"))) return `seal ${seal.seq}: bad signature`;
     if (!seal.signedText.endsWith(`chain=${seal.chainHash}`)) return `seal ${seal.seq}: text and chain differ`;
     const run = ordered.filter(
@@ -75,6 +90,33 @@ describe("an auditor verifies an extract without our code [embedded]", () => {
     expect(auditorVerifies(seals, header!.publicKey!, events.slice(1))).toMatch(/events, sealed/);
     const forged = seals.map((s, i) => (i === 0 ? { ...s, signedText: s.signedText.replace("count=", "count=1") } : s));
     expect(auditorVerifies(forged, header!.publicKey!, events)).toMatch(/bad signature/);
+  });
+
+  it("across a key rotation: the extract names the earlier public keys, and the seals each verify with the key they name", async () => {
+    // A log of its own: every seal in it is signed by one of this test's two keys.
+    const own = await openTestDatabase("embedded");
+    onTestFinished(() => own.close());
+    const clinician = callerFor(own, ["clinician"]);
+    const officer = testUser(["compliance"]);
+    const store = contextFor(own, officer).store;
+    const before = generateKeyPairSync("ed25519").privateKey;
+    const after = generateKeyPairSync("ed25519").privateKey;
+    await clinician.patient.register(newPatient());
+    await sealLog(store, before, { perSeal: 2 });
+    await clinician.patient.register(newPatient());
+    await sealLog(store, after, { perSeal: 2 });
+    const earlier = [{ keyId: keyIdOf(createPublicKey(before)), publicKey: publicKeyPem(before) }];
+    const started = await startExport({ ...contextFor(own, officer), user: officer }, { view: "events", format: "ndjson" }, { signingKey: after, earlierPublicKeys: earlier });
+    let text = "";
+    for await (const chunk of started.chunks) text += chunk;
+    const [header, ...rows] = text.trimEnd().split("\n").map((l) => JSON.parse(l) as Line);
+    const seals = header!.seals!;
+    const events = rows.filter((r) => r.rowType === "event").map((r) => ({ hash: r.hash!, commitPosition: r.commitPosition! }));
+    expect(new Set(seals.map((s) => s.keyId))).toEqual(new Set([earlier[0]!.keyId, keyIdOf(createPublicKey(after))]));
+    expect(header!.earlierPublicKeys).toEqual(earlier);
+    // The current key alone leaves the seals from before the rotation unverified; with the earlier one, all verify.
+    expect(auditorVerifies(seals, header!.publicKey!, events)).toMatch(/which was not given/);
+    expect(auditorVerifies(seals, [header!.publicKey!, ...header!.earlierPublicKeys!.map((k) => k.publicKey)], events)).toBeNull();
   });
 });
 

@@ -90,3 +90,16 @@ export function verifyingKeys(e: Pick<Env, "AUDIT_SIGNING_KEY" | "AUDIT_VERIFY_P
   const earlier = e.AUDIT_VERIFY_PUBLIC_KEYS ? parsePublicKeys(e.AUDIT_VERIFY_PUBLIC_KEYS, "AUDIT_VERIFY_PUBLIC_KEYS") : [];
   return distinctKeys([...(key ? [createPublicKey(key)] : []), ...earlier]);
 }
+
+/**
+ * The public keys of earlier signing keys (AUDIT_VERIFY_PUBLIC_KEYS, without the current key), as
+ * PEM with their key ids: seals signed before a rotation verify only with these, so the
+ * Integrity page and every extract name them beside the current one.
+ */
+export function earlierPublicKeys(e: Pick<Env, "AUDIT_SIGNING_KEY" | "AUDIT_VERIFY_PUBLIC_KEYS" | "NODE_ENV">): { keyId: string; publicKey: string }[] {
+  const current = resolveSigningKey(e);
+  const currentId = current ? keyIdOf(createPublicKey(current)) : null;
+  return verifyingKeys(e)
+    .filter((key) => keyIdOf(key) !== currentId)
+    .map((key) => ({ keyId: keyIdOf(key), publicKey: publicKeyPem(key) }));
+}

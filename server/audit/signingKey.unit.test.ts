@@ -8,7 +8,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } fro
 import { afterAll, describe, expect, it } from "vitest";
 import { parseEnv } from "../db/env";
 import { keyIdOf } from "../eventStore/integrity";
-import { parsePublicKeys, parseSigningKey, signingKeyTextFor, verifyingKeys } from "./signingKey";
+import { earlierPublicKeys, parsePublicKeys, parseSigningKey, signingKeyTextFor, verifyingKeys } from "./signingKey";
 
 const dir = mkdtempSync(join(tmpdir(), "emr-signing-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +55,10 @@ describe("the public keys seals are verified with (a rotated key's seals still v
     expect(ids(verifyingKeys({ NODE_ENV: "production", AUDIT_SIGNING_KEY: signingKey, AUDIT_VERIFY_PUBLIC_KEYS: pemOf(current.publicKey) }))).toEqual([keyIdOf(current.publicKey)]);
     // Earlier keys alone (a verifying server that no longer signs).
     expect(ids(verifyingKeys({ NODE_ENV: "production", AUDIT_SIGNING_KEY: undefined, AUDIT_VERIFY_PUBLIC_KEYS: pemOf(earlier[0]!) }))).toEqual([keyIdOf(earlier[0]!)]);
+    // What the Integrity page and every extract name beside the current key: the earlier ones, with their ids.
+    const named = earlierPublicKeys({ NODE_ENV: "production", AUDIT_SIGNING_KEY: signingKey, AUDIT_VERIFY_PUBLIC_KEYS: `${pemOf(current.publicKey)}${pemOf(earlier[0]!)}` });
+    expect(named).toEqual([{ keyId: keyIdOf(earlier[0]!), publicKey: pemOf(earlier[0]!) }]);
+    expect(earlierPublicKeys({ NODE_ENV: "production", AUDIT_SIGNING_KEY: signingKey, AUDIT_VERIFY_PUBLIC_KEYS: undefined })).toEqual([]);
   });
 
   it("refuses at start-up a list with anything but Ed25519 public keys, saying which", () => {

@@ -31,7 +31,7 @@ import { filterInstant, idText, pageLimit, positionInput, text } from "../../inp
 import { PHI_ERASED } from "../../eventStore/phi";
 import { env } from "../../db/env";
 import { commandIdOfCausation, keyIdOf, latestSealCheckpoint, type Moment } from "../../eventStore";
-import { publicKeyPem, verifyingKeys } from "../../audit/signingKey";
+import { earlierPublicKeys, publicKeyPem, verifyingKeys } from "../../audit/signingKey";
 import { startVerification, verificationById } from "../../audit/verification";
 
 const id = idText;
@@ -337,7 +337,12 @@ export const auditRouter = router({
   /** The newest seal of the log and the key that verifies it: what an extract carries, for the report and the console. */
   latestSeal: complianceProcedure.query(async ({ ctx }) => {
     const [key] = verifyingKeys(env());
-    return { seal: await latestSealCheckpoint(ctx.store), keyId: key ? keyIdOf(key) : null, publicKey: key ? publicKeyPem(key) : null };
+    return {
+      seal: await latestSealCheckpoint(ctx.store),
+      keyId: key ? keyIdOf(key) : null,
+      publicKey: key ? publicKeyPem(key) : null,
+      earlierKeys: earlierPublicKeys(env()),
+    };
   }),
 
   /** "Verify integrity": the same check as `npm run audit:verify`, started in the background; poll `verification`. */

@@ -5,7 +5,7 @@ import { createContext } from "@/server/api/context";
 import { logDatabaseUnavailable, logServerFault } from "@/server/api/faults";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable, NotFoundError } from "@/server/errors";
 import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
-import { resolveSigningKey } from "@/server/audit/signingKey";
+import { earlierPublicKeys, resolveSigningKey } from "@/server/audit/signingKey";
 
 export const dynamic = "force-dynamic";
 
@@ -36,7 +36,7 @@ async function exportResponse(request: Request): Promise<Response> {
   const user = ctx.user;
   let started: Awaited<ReturnType<typeof startExport>>;
   try {
-    started = await startExport({ ...ctx, user }, parsed.data, { signingKey });
+    started = await startExport({ ...ctx, user }, parsed.data, { signingKey, earlierPublicKeys: earlierPublicKeys(env()) });
   } catch (error) {
     // A filter naming a patient or user that does not exist: 404 with the message audit.* gives.
     if (error instanceof NotFoundError) return text(404, error.message);
