@@ -233,9 +233,9 @@ describeEachDatabase("audit extracts", (db) => {
     const bad = exportRequestFrom(new URLSearchParams("view=timeline&format=xml&patientId=nope"));
     expect(bad.success).toBe(false);
     expect(bad.error!.issues.map((i) => i.path.join("."))).toEqual(expect.arrayContaining(["format", "patientId"]));
-    expect(exportRequestFrom(new URLSearchParams("view=access&format=csv&from=2026-02-01&to=2026-01-01")).success).toBe(false);
+    expect(exportRequestFrom(new URLSearchParams("view=access&format=csv&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z")).success).toBe(false);
     // The event view's windows as audit.events refuses them: not an empty, signed, recorded extract.
-    for (const window of ["recordedFrom=2026-02-01&recordedTo=2026-01-01", "occurredFrom=2026-02-01&occurredTo=2026-01-01"]) {
+    for (const window of ["recordedFrom=2026-02-01T00:00:00Z&recordedTo=2026-01-01T00:00:00Z", "occurredFrom=2026-02-01T00:00:00%2B01:00&occurredTo=2026-01-01T00:00:00Z"]) {
       const inverted = exportRequestFrom(new URLSearchParams(`view=events&format=ndjson&${window}`));
       expect(inverted.success, window).toBe(false);
       expect(inverted.error?.issues[0]?.message).toBe("from must be before to");

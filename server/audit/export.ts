@@ -30,8 +30,22 @@ export const exportPageSize = 500;
 export const exportFormats = ["csv", "ndjson", "fhir"] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
-// Query strings carry text: instants arrive as ISO strings, lists as repeated keys.
-const instant = z.preprocess((v) => (typeof v === "string" && v !== "" ? new Date(v) : v), filterInstant.optional());
+// Query strings carry text: instants arrive as ISO strings, lists as repeated keys. An instant
+// must name its zone (Z or an offset): without one, `new Date` reads a date as UTC midnight and a
+// date and time in the server's own zone, so one link would extract different rows on each server.
+const zonedInstant = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)$/i;
+function realCalendarDay(v: string): boolean {
+  const [y, m, d] = v.slice(0, 10).split("-").map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d && m >= 1 && m <= 12;
+}
+const instant = z
+  .string()
+  .regex(zonedInstant, "must be an ISO 8601 date and time with its zone, e.g. 2026-10-31T23:59:59Z or 2026-10-31T23:59:59-04:00")
+  // `new Date` rolls 30 February over to 2 March: a day the calendar lacks is refused instead.
+  .refine(realCalendarDay, "must be a real calendar date")
+  .transform((v) => new Date(v))
+  .pipe(filterInstant)
+  .optional();
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 const format = z.enum(exportFormats, "format must be csv, ndjson or fhir");
 const patientId = z.uuid("patient id must be a uuid");
