@@ -270,10 +270,29 @@ describeEachDatabase("async projections", (db) => {
     expect(one.userIds).toEqual([world.u1]);
   });
 
+  it("activity: days and hours in zones a half or three quarters of an hour off UTC", async () => {
+    const [first] = events;
+    const recordedAt = (iso: string) => ({ ...first!, metadata: { ...first!.metadata, recordedAt: at(iso), occurredAt: at(iso) } });
+    const target = await fresh(userActivity);
+    // 18:40 UTC on the 9th is 00:10 on the 10th in Kolkata (UTC+5:30); 10:20 UTC on the 9th is
+    // 00:05 on the 10th on the Chatham Islands (UTC+13:45 in March).
+    await applyInBatches(db(), userActivity, [recordedAt("2026-03-09T18:40:00Z"), recordedAt("2026-03-09T10:20:00Z")], target);
+    const user = first!.metadata.userId;
+    const kolkata = await activityReport(db().prisma, { days: 1, timeZone: "Asia/Kolkata", now, userId: user }, target);
+    expect(kolkata.userDays.map((d) => [d.day, d.events, d.nightEvents])).toEqual([["2026-03-10", 1, 1]]);
+    expect(kolkata.byHour).toEqual([{ hour: 0, userId: user, events: 1 }]);
+    const chatham = await activityReport(db().prisma, { days: 2, timeZone: "Pacific/Chatham", now, userId: user }, target);
+    expect(chatham.userDays.map((d) => [d.day, d.events])).toEqual([["2026-03-10", 2]]);
+    expect(chatham.byHour).toEqual([
+      { hour: 0, userId: user, events: 1 },
+      { hour: 8, userId: user, events: 1 },
+    ]);
+  });
+
   it("activity counts a visit entered after the fact in the hour it was typed in, not the hour it happened", () => {
     const [first] = events;
     const late = { ...first!, metadata: { ...first!.metadata, occurredAt: at("2026-03-10T02:10:00Z"), recordedAt: at("2026-03-10T10:40:00Z") } };
-    expect(foldActivity([late]).counts.map((c) => c.hourStart)).toEqual(["2026-03-10T10:00:00.000Z"]);
+    expect(foldActivity([late]).counts.map((c) => c.hourStart)).toEqual(["2026-03-10T10:30:00.000Z"]);
   });
 
   it("lag: the newest event applied against the newest of the projection's types in the log", async () => {
