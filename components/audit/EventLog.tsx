@@ -190,9 +190,10 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
       correlation: text("correlation"),
       time: text("time") === "occurred" ? "occurred" : "recorded",
     };
-    // The inputs hold the reader's wall time; the URL holds the instants it means.
-    const from = fromLocalInput(text("from"));
-    const to = fromLocalInput(text("to"));
+    // The inputs hold the reader's wall time; the URL holds the instants it means. A value left as
+    // shown keeps its instant (in the hour the clocks repeat, wall time alone means the first).
+    const from = fromLocalInput(text("from"), fromLocalInput(initial.from));
+    const to = fromLocalInput(text("to"), fromLocalInput(initial.to));
     next.from = from?.toISOString();
     next.to = to?.toISOString();
     if (from && to && from >= to) {

@@ -2,6 +2,7 @@
 // stream ids, value comparison and query errors. The shared ones are in components/format.ts.
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/api/root";
+import { instantsAtWallTime } from "@/shared/wallTime";
 import { formatInstant } from "../format";
 import { readError } from "../clinical/errors";
 
@@ -27,7 +28,8 @@ export function toLocalInput(d: Date): string {
  */
 export function fromLocalInput(value: string | null | undefined, shown?: Date): Date | undefined {
   if (!value) return undefined;
-  if (shown && toLocalInput(shown) === value) return shown;
+  // Compared as instants, not text: the browser may hand the value back shortened ("…T01:30").
+  if (shown && instantsAtWallTime(value)?.some((at) => at.getTime() === shown.getTime())) return shown;
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? undefined : d;
 }

@@ -30,3 +30,21 @@ describe("datetime-local values on the night clocks go back (America/New_York, 2
     expect(zoneCaption(new Date("2026-12-01T12:00:00Z"))).toContain("UTC-05:00");
   });
 });
+
+describe("an unedited value the browser shortened", () => {
+  let zone: string | undefined;
+  beforeEach(() => {
+    zone = process.env.TZ;
+    process.env.TZ = "America/New_York";
+  });
+  afterEach(() => {
+    process.env.TZ = zone;
+    if (zone === undefined) delete process.env.TZ;
+  });
+
+  it("keeps the second 01:30 when the input hands back 2026-11-01T01:30 without seconds", () => {
+    const second = new Date("2026-11-01T06:30:00.000Z");
+    expect(fromLocalInput("2026-11-01T01:30", second)?.toISOString()).toBe(second.toISOString());
+    expect(fromLocalInput("2026-11-01T01:30:00", second)?.toISOString()).toBe(second.toISOString());
+  });
+});

@@ -1,0 +1,71 @@
+// One hospital across time zones and a night across a change of clocks: a birth date is a
+// calendar date wherever it is read; a clinical time typed on the night the clocks change means
+// the instant the clinician chose (or is refused when it does not exist); an audit filter left
+// unedited keeps its instant.
+import { expect, test, type Browser } from "@playwright/test";
+import { signIn } from "./helpers";
+
+let counter = 0;
+const uniqueMrn = () => `TZ${Date.now().toString(36).toUpperCase().slice(-7)}${(counter++).toString(36).toUpperCase()}`;
+
+async function clinicianIn(browser: Browser, timezoneId: string) {
+  const context = await browser.newContext({ baseURL: test.info().project.use.baseURL, timezoneId });
+  const page = await context.newPage();
+  await signIn(page, "clinician@demo.test", "Casey Clinician");
+  return { context, page };
+}
+
+test("a birth date on 29 February, registered in Auckland, is the same date in Los Angeles, Kolkata and Chatham", async ({ browser }) => {
+  const auckland = await clinicianIn(browser, "Pacific/Auckland");
+  const page = auckland.page;
+  const family = `Leapday${Date.now().toString(36)}`;
+  await page.goto("/patients/new");
+  await page.getByLabel("Medical record number (MRN)").fill(uniqueMrn());
+  await page.getByLabel("Given name").fill("Kiri");
+  await page.getByLabel("Family name").fill(family);
+  await page.getByLabel("Date of birth").fill("2024-02-29");
+  await page.getByLabel("Sex").selectOption("female");
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page).toHaveURL(/\/patients\/[0-9a-f-]{36}/);
+  const patientId = new URL(page.url()).pathname.split("/")[2]!;
+  await expect(page.getByTestId("safety-banner")).toContainText("born 2024-02-29");
+  await auckland.context.close();
+
+  for (const zone of ["America/Los_Angeles", "Asia/Kolkata", "Pacific/Chatham"]) {
+    const { context, page: other } = await clinicianIn(browser, zone);
+    await other.goto(`/patients/${patientId}`);
+    await expect(other.getByTestId("safety-banner"), zone).toContainText("born 2024-02-29");
+    await other.goto("/patients");
+    await other.getByLabel("Search").fill(family);
+    await expect(other.getByRole("row").filter({ hasText: family }), zone).toContainText("2024-02-29");
+    // The edit form holds the same date, and saving another field leaves it alone.
+    await other.goto(`/patients/${patientId}/edit`);
+    await expect(other.getByLabel("Date of birth"), zone).toHaveValue("2024-02-29");
+    await context.close();
+  }
+});
+
+test("a range that starts in the hour the clocks repeat keeps that start when only its end is edited: event log and access log", async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: test.info().project.use.baseURL, timezoneId: "America/New_York" });
+  const page = await context.newPage();
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  // The second 01:30 of 2026-11-01 (EST, 06:30 UTC); the browser shows it as 01:30, as it shows
+  // the first (EDT, 05:30 UTC), and hands the value back shortened.
+  const second = "2026-11-01T06%3A30%3A00\\.000Z";
+
+  // Only "Until" is edited (03:00 EST to 02:45 EST, 07:45 UTC): "From" must keep its instant.
+  await page.goto("/audit/events?from=2026-11-01T06%3A30%3A00.000Z&to=2026-11-01T08%3A00%3A00.000Z");
+  await expect(page.getByLabel("From", { exact: true })).toHaveValue(/^2026-11-01T01:30/);
+  await page.getByLabel("Until", { exact: true }).fill("2026-11-01T02:45");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/to=2026-11-01T07%3A45%3A00\.000Z/);
+  expect(page.url()).toMatch(new RegExp(`from=${second}`));
+
+  await page.goto("/audit?from=2026-11-01T06%3A30%3A00.000Z&to=2026-11-01T08%3A00%3A00.000Z");
+  await expect(page.getByLabel("From", { exact: true })).toHaveValue(/^2026-11-01T01:30/);
+  await page.getByLabel("Until", { exact: true }).fill("2026-11-01T02:45");
+  await page.getByRole("button", { name: "Apply dates" }).click();
+  await expect(page).toHaveURL(/to=2026-11-01T07%3A45%3A00\.000Z/);
+  expect(page.url()).toMatch(new RegExp(`from=${second}`));
+  await context.close();
+});
