@@ -3,7 +3,7 @@
 // the instant the clinician chose (or is refused when it does not exist); an audit filter left
 // unedited keeps its instant.
 import { expect, test, type Browser } from "@playwright/test";
-import { signIn } from "./helpers";
+import { call, query, signIn } from "./helpers";
 
 let counter = 0;
 const uniqueMrn = () => `TZ${Date.now().toString(36).toUpperCase().slice(-7)}${(counter++).toString(36).toUpperCase()}`;
@@ -43,6 +43,39 @@ test("a birth date on 29 February, registered in Auckland, is the same date in L
     await expect(other.getByLabel("Date of birth"), zone).toHaveValue("2024-02-29");
     await context.close();
   }
+});
+
+test("an order scheduled in the hour the clocks skip is refused, and one in the hour they repeat says which", async ({ browser }) => {
+  const { context, page } = await clinicianIn(browser, "America/New_York");
+  const { patientId } = await call<{ patientId: string }>(page, "patient.register", {
+    mrn: uniqueMrn(),
+    givenName: "Nora",
+    familyName: `Nightshift${Date.now().toString(36)}`,
+    dateOfBirth: "1961-05-05",
+    sex: "female",
+  });
+  await page.goto(`/patients/${patientId}`);
+
+  // 2026-03-08 02:30 does not exist in New York: the clocks go from 02:00 to 03:00.
+  await page.getByRole("button", { name: "Place order" }).click();
+  await page.getByLabel("Kind").selectOption("lab");
+  await page.getByLabel("Description").fill("Lactate");
+  const when = page.getByLabel("Scheduled for");
+  await when.fill("2026-03-08T02:30");
+  await page.getByRole("button", { name: "Place order" }).last().click();
+  await expect(page.locator("#order-scheduledFor-error")).toContainText("does not exist");
+  await expect(page.getByTestId("active-orders").getByRole("row").filter({ hasText: "Lactate" })).toHaveCount(0);
+
+  // 2026-11-01 01:30 happens twice: the form says which one it means, and the second can be chosen.
+  await when.fill("2026-11-01T01:30");
+  await expect(page.getByText("01:30 happens twice")).toBeVisible();
+  await page.getByLabel(/The second 01:30/).check();
+  await page.getByRole("button", { name: "Place order" }).last().click();
+  await expect(page.getByRole("status").filter({ hasText: "Lab order placed: Lactate." })).toBeVisible();
+  const worklist = await query<{ items: { patientId: string; scheduledFor: string | null }[] }>(page, "order.worklist", { provider: "me", limit: 100 });
+  // 01:30 EST, after the clocks went back: 06:30 UTC (the first 01:30, EDT, is 05:30 UTC).
+  expect(worklist.items.find((o) => o.patientId === patientId)?.scheduledFor).toBe("2026-11-01T06:30:00.000Z");
+  await context.close();
 });
 
 test("a range that starts in the hour the clocks repeat keeps that start when only its end is edited: event log and access log", async ({ browser }) => {

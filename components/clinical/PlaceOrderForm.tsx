@@ -12,6 +12,7 @@ import { friendlyMessage, isRefusal, ruleOf } from "./errors";
 import { Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { useZonedText } from "@/components/DateTime";
 import { label } from "@/components/format";
+import { instantsAtWallTime } from "@/shared/wallTime";
 import type { ChartEncounter } from "./types";
 import { useChartRefresh } from "./useChartRefresh";
 
@@ -40,11 +41,15 @@ export function PlaceOrderForm({
     route: "",
     frequency: "",
     scheduledFor: "",
+    scheduledForSecond: false,
     allergyOverrideReason: "",
   });
   const { register, handleSubmit, control } = form;
   const errors = form.formState.errors as Record<string, unknown>;
-  const [kind, description, code] = useWatch({ control, name: ["kind", "description", "code"] });
+  const [kind, description, code, scheduledFor, scheduledForSecond] = useWatch({ control, name: ["kind", "description", "code", "scheduledFor", "scheduledForSecond"] });
+  // The scheduled time on the night the clocks go back: it happens twice, so the form asks which.
+  const twice = scheduledFor ? instantsAtWallTime(scheduledFor) : undefined;
+  const repeated = twice?.length === 2 ? twice : null;
   const medication = kind === "medication";
   // The same check the server makes, as the clinician types: warned before submitting.
   const conflicts = medication ? allergyConflicts({ description, code }, allergies) : [];
@@ -86,7 +91,7 @@ export function PlaceOrderForm({
       encounterId: v.encounterId || null,
       kind: v.kind,
       priority: v.priority,
-      scheduledFor: v.scheduledFor ? new Date(v.scheduledFor) : null,
+      scheduledFor: v.scheduledFor ? scheduledInstant(v.scheduledFor, v.scheduledForSecond) : null,
       details: {
         description: v.description,
         code: t(v.code),
@@ -171,12 +176,30 @@ export function PlaceOrderForm({
         <Field id="order-scheduledFor" label="Scheduled for" error={errorOf(errors, "scheduledFor")} optional>
           <input {...input("scheduledFor")} type="datetime-local" />
         </Field>
-        <div className="field spacer" aria-hidden="true" />
+        {repeated ? (
+          <div className="field" data-testid="scheduled-twice">
+            <p className="small">
+              {scheduledFor.slice(11, 16)} happens twice that night: the clocks go back. This order is for{" "}
+              {scheduledForSecond ? `the second, ${zoned(repeated[1]!)}` : `the first, ${zoned(repeated[0]!)}`}.
+            </p>
+            <label className="choice">
+              <input type="checkbox" {...register("scheduledForSecond")} /> The second {scheduledFor.slice(11, 16)} (after the clocks go back)
+            </label>
+          </div>
+        ) : (
+          <div className="field spacer" aria-hidden="true" />
+        )}
         <div className="field spacer" aria-hidden="true" />
       </div>
       <InlineFormActions pending={create.isPending} submit="Place order" sending="Placing…" onClose={onClose} />
     </form>
   );
+}
+
+/** The instant a scheduled wall time means: the first or the second when the clocks go back. */
+function scheduledInstant(value: string, second: boolean): Date {
+  const at = instantsAtWallTime(value) ?? [];
+  return (second ? at[1] : undefined) ?? at[0] ?? new Date(value);
 }
 
 const placeholders: Record<OrderKind, string> = {

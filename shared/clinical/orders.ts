@@ -2,6 +2,7 @@
 // the order decider and the console's forms and filters.
 
 import { z } from "zod";
+import { instantsAtWallTime } from "../wallTime";
 import type { ResultData } from "../../server/domain/order/events";
 import { boundedJsonObject } from "../json";
 import { text } from "../text";
@@ -54,8 +55,16 @@ export const placeOrderFormSchema = z.object({
   dose: optionalDetail(100),
   route: optionalDetail(100),
   frequency: optionalDetail(100),
-  /** A datetime-local value, or empty. */
-  scheduledFor: z.string().refine((v) => v === "" || !Number.isNaN(new Date(v).getTime()), "Enter a date and time."),
+  /** A datetime-local value in the browser's zone, or empty; not one the clocks skip. */
+  scheduledFor: z
+    .string()
+    .refine((v) => v === "" || instantsAtWallTime(v) !== undefined, "Enter a date and time.")
+    .refine(
+      (v) => v === "" || instantsAtWallTime(v)?.length !== 0,
+      "That time does not exist here: the clocks go forward that night and skip it. Enter a time before or after the change.",
+    ),
+  /** When the clocks go back and the time happens twice: the second of the two (the first otherwise). */
+  scheduledForSecond: z.boolean(),
   allergyOverrideReason: z.string(),
 });
 export type PlaceOrderForm = z.input<typeof placeOrderFormSchema>;
