@@ -21,7 +21,10 @@ export function instantsAtWallTime(value: string): Date[] | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, ms] = m;
   const wall = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0), Number((ms ?? "0").padEnd(3, "0")));
-  if (Number.isNaN(wall)) return undefined;
+  // Date.UTC rolls 30 February or 25:00 over into the next day: not a wall time.
+  const check = new Date(wall);
+  if (Number.isNaN(wall) || check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || check.getUTCMinutes() !== Number(mi)) return undefined;
+  if (Number(s ?? 0) > 59) return undefined;
   // The zone's offsets around that wall time: a day either side covers any change of clocks.
   const offsets = new Set([-86_400_000, 0, 86_400_000].map((shift) => wallOf(wall + shift) - (wall + shift)));
   const found = [...offsets].map((offset) => wall - offset).filter((at) => wallOf(at) === wall);

@@ -38,6 +38,6 @@ describe("instantsAtWallTime", () => {
 
   it("is undefined for what is not a datetime-local value", () => {
     process.env.TZ = "UTC";
-    for (const v of ["", "2026-11-01", "2026-11-01 01:30", "2026-11-01T01:30Z", "yesterday"]) expect(instantsAtWallTime(v), v).toBeUndefined();
+    for (const v of ["", "2026-11-01", "2026-11-01 01:30", "2026-11-01T01:30Z", "yesterday", "2026-02-30T10:00", "2026-13-01T10:00", "2026-11-01T24:00", "2026-11-01T10:60"]) expect(instantsAtWallTime(v), v).toBeUndefined();
   });
 });

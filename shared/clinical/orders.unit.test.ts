@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { buildResultData, changeOrderStatusInput, emptyResultRow, orderStatusFormFor, overdueMinutes, type OrderStatusForm } from "./orders";
+import { afterEach, describe, expect, it } from "vitest";
+import { buildResultData, changeOrderStatusInput, emptyResultRow, orderStatusFormFor, overdueMinutes, placeOrderFormSchema, type OrderStatusForm } from "./orders";
 import { criticalFindings } from "./results";
 
 const orderId = "0b7f7f4e-4a43-4b8e-9d51-5f1c2a9e7a10";
@@ -90,5 +90,34 @@ describe("overdueMinutes: the worklist's and the turnaround report's one rule", 
   it("never marks a completed or cancelled order", () => {
     for (const status of ["completed", "cancelled"]) expect(overdueMinutes(order({ status }), at("2026-12-29T00:00:00Z"))).toBeNull();
     for (const status of ["on_hold", "in_progress"]) expect(overdueMinutes(order({ status }), at("2026-11-29T10:00:00Z"))).toBe(60);
+  });
+});
+
+describe("the place-order form's scheduled time on the nights the clocks change (America/New_York)", () => {
+  const saved = process.env.TZ;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  });
+  const form = (scheduledFor: string) => ({
+    kind: "lab",
+    priority: "routine",
+    encounterId: "",
+    description: "Lactate",
+    code: "",
+    dose: "",
+    route: "",
+    frequency: "",
+    scheduledFor,
+    scheduledForSecond: false,
+    allergyOverrideReason: "",
+  });
+
+  it("refuses a time the clocks skip, naming the field; accepts one they repeat and an ordinary one", () => {
+    process.env.TZ = "America/New_York";
+    const skipped = placeOrderFormSchema.safeParse(form("2026-03-08T02:30"));
+    expect(skipped.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([["scheduledFor", expect.stringContaining("does not exist")]]);
+    for (const ok of ["", "2026-11-01T01:30", "2026-03-08T03:30"]) expect(placeOrderFormSchema.safeParse(form(ok)).success, ok).toBe(true);
+    expect(placeOrderFormSchema.safeParse(form("2026-13-01T10:00")).error?.issues[0]?.message).toBe("Enter a date and time.");
   });
 });
