@@ -1,8 +1,9 @@
 // Read-access auditing and the identity that commands stamp on events.
 import { randomUUID } from "node:crypto";
-import { expect, it } from "vitest";
-import { describeEachDatabase, withOwner } from "../testing/db";
-import { callerFor, codeOf, contextFor, testUser } from "../testing/caller";
+import { describe, expect, it } from "vitest";
+import { describeEachDatabase, describePostgres, openFreshPostgresDatabase, openTestDatabase, pgUrl, withOwner } from "../testing/db";
+import type { Database } from "../db/client";
+import { callerAs, callerFor, codeOf, contextFor, testUser } from "../testing/caller";
 import { patientStream } from "../domain/streams";
 import { createContext } from "./context";
 import { recordAccess } from "./accessLog";
@@ -105,6 +106,72 @@ describeEachDatabase("read-access log", (db, kind) => {
     const looks = (await audit.accessLog({ patientId, from: until })).rows;
     expect(looks.length).toBeGreaterThan(0);
     expect(looks.every((r) => r.userId === officer.id && r.screen === "listed in the access log")).toBe(true);
+  });
+});
+
+/**
+ * Rows planted ahead of the id sequence by whoever holds the app's role (an INSERT with ids of
+ * their choosing, dated long ago so no officer's range shows them): the next reads must still
+ * leave their rows, or fail. Planted ids break every later write of the log, so on PostgreSQL
+ * this runs on a database of its own.
+ */
+async function readsAfterPlantedIds(db: Database): Promise<{ read: number; refused: number }> {
+  const api = await callerAs(db, testUser(["clinician"]));
+  const { patientId } = await api.patient.register(registration());
+  const [top] = await db.sql<{ id: string }>("SELECT COALESCE(max(id), 0)::text AS id FROM access_log", []);
+  await db.sql(
+    `INSERT INTO access_log (id, accessed_at, user_id, patient_id, procedure, correlation_id) OVERRIDING SYSTEM VALUE
+     SELECT g, '2001-01-01', 'nobody', 'nobody', 'planted', 'planted' FROM generate_series($1::bigint + 1, $1::bigint + 50) AS g`,
+    [top!.id],
+  );
+  let read = 0;
+  let refused = 0;
+  for (let i = 0; i < 5; i++) {
+    const before = (await accessRows(db, patientId)).length;
+    const outcome = await codeOf(api.patient.byId({ patientId, viewId: randomUUID() }));
+    const after = (await accessRows(db, patientId)).length;
+    if (outcome === "OK") {
+      read += 1;
+      expect(after, "a chart returned without its access-log row").toBe(before + 1);
+    } else refused += 1;
+  }
+  return { read, refused };
+}
+
+describe("rows planted in the access log", () => {
+  it("never let a read go unrecorded: on the embedded database", async () => {
+    const db = await openTestDatabase("embedded");
+    try {
+      const { read, refused } = await readsAfterPlantedIds(db);
+      expect(read + refused).toBe(5);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.skipIf(!pgUrl)("never let a read go unrecorded: as the app's role on PostgreSQL [postgresql, a database of its own]", async () => {
+    const fresh = await openFreshPostgresDatabase(2);
+    try {
+      // Each read the planted ids stop is refused (a fault), never answered without its row.
+      expect(await readsAfterPlantedIds(fresh.db)).toEqual({ read: 0, refused: 5 });
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describePostgres("the access log's time", (db) => {
+  it("is the database's: a row written by the app's role cannot be dated in the past or future", async () => {
+    const userId = `planter-${randomUUID()}`;
+    const patientId = randomUUID();
+    await db().sql(
+      `INSERT INTO access_log (accessed_at, user_id, patient_id, procedure, correlation_id)
+       VALUES ('2001-01-01', $1, $2, 'patient.byId', 'x'), (now() + interval '3 hours', $1, $2, 'patient.byId', 'y')`,
+      [userId, patientId],
+    );
+    const rows = await db().prisma.accessLog.findMany({ where: { userId }, select: { accessedAt: true } });
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(Math.abs(row.accessedAt.getTime() - Date.now())).toBeLessThan(60_000);
   });
 });
 

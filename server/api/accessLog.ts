@@ -138,6 +138,11 @@ export function accessRowsSql(
   from: Prisma.Sql,
 ): Prisma.Sql {
   const screen = screenOf(access);
+  // Only a repeat of this view's row is let go: the unique index of the view key, named. A bare
+  // ON CONFLICT DO NOTHING let any conflict go, the row id's included, so rows planted ahead of
+  // the id sequence (an INSERT ... OVERRIDING SYSTEM VALUE by whoever holds the app's role) made
+  // the next reads leave no row at all, and return their data. Now such a read fails.
+  const onRepeatedView = Prisma.sql`ON CONFLICT (user_id, patient_id, view_id, (COALESCE(screen, procedure)), (date_trunc('hour', accessed_at AT TIME ZONE 'UTC'))) WHERE view_id IS NOT NULL DO NOTHING`;
   const rows = Prisma.sql`
     SELECT ${userId}::text, (${patient})::text, ${access.procedure}::text, ${correlationId}::text, ${screen}::text, ${access.viewId ?? null}::uuid
       FROM ${from}`;
@@ -145,7 +150,7 @@ export function accessRowsSql(
     return Prisma.sql`
     INSERT INTO access_log (user_id, patient_id, procedure, correlation_id, screen, view_id)
     ${rows}
-    ON CONFLICT DO NOTHING`;
+    ${onRepeatedView}`;
   }
   // The chart's history pages, sent with the chart's view id: the view already has its chart row
   // (the history is shown only once the chart has loaded), which says more. Without a chart row
@@ -158,7 +163,7 @@ export function accessRowsSql(
         WHERE a.user_id = r.user_id AND a.patient_id = r.patient_id AND a.view_id = r.view_id
           AND COALESCE(a.screen, a.procedure) = ANY(${screenKeys(chartScreens)}::text[])
           AND date_trunc('hour', a.accessed_at AT TIME ZONE 'UTC') = date_trunc('hour', clock_timestamp() AT TIME ZONE 'UTC'))
-    ON CONFLICT DO NOTHING`;
+    ${onRepeatedView}`;
 }
 
 // Cursors: opaque to the browser, checked on the way in. A forged or damaged one is a zod issue
