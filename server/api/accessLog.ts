@@ -45,6 +45,7 @@ export const screens = {
   audit_export: "exported in an audit extract",
   review_list: "listed for emergency-access review",
   erasure: "looked up to be erased",
+  refusal: "read the chart in a refused change",
 } as const;
 export type Screen = keyof typeof screens;
 

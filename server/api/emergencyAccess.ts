@@ -16,7 +16,7 @@ import { Prisma } from "../db/generated/client";
 import type { Database } from "../db/client";
 import { InvariantError, NotFoundError, NotInCareError } from "../errors";
 import { patientStream } from "../domain/streams";
-import { accessRowsSql, encodeCursor, opaqueCursor, patientLabels, type AccessContext, type PatientAccess, type PatientLabel } from "./accessLog";
+import { accessRowsSql, encodeCursor, opaqueCursor, patientLabels, recordAccess, type AccessContext, type PatientAccess, type PatientLabel } from "./accessLog";
 
 export const EMERGENCY_ACCESS_HOURS = 4;
 
@@ -97,16 +97,37 @@ export async function requireChartAccessAndRecord(ctx: AccessContext, patientId:
  * start or complete an encounter or place an order for a patient outside their care without
  * having broken the glass first (an encounter or order of theirs would otherwise put the patient
  * in their care without a reason). The patient is named directly or through the encounter; a
- * record that does not exist is left to the decider to refuse, as for anyone (null then).
+ * record that does not exist is left to the decider to refuse, as for anyone. Answers the
+ * patient's id and how the caller reaches the chart (null when there is no such record).
  */
-export async function requireChartWriteAccess(ctx: AccessContext, about: { patientId: string } | { encounterId: string }): Promise<ChartAccess | null> {
+export async function requireChartWriteAccess(
+  ctx: AccessContext,
+  about: { patientId: string } | { encounterId: string },
+): Promise<{ patientId: string; access: ChartAccess } | null> {
   if (!ctx.user) throw new Error("requireChartWriteAccess: no signed-in user");
   const { prisma } = ctx.db;
   const record =
     "patientId" in about
       ? await prisma.rmPatient.findUnique({ where: { patientId: about.patientId }, select: { patientId: true } })
       : await prisma.rmEncounter.findUnique({ where: { encounterId: about.encounterId }, select: { patientId: true } });
-  return record ? requireChartAccess(ctx, record.patientId) : null;
+  if (!record) return null;
+  return { patientId: record.patientId, access: await requireChartAccess(ctx, record.patientId) };
+}
+
+/**
+ * Runs a write to a chart; a refusal by its rules is recorded in the access log before it goes
+ * back. A refusal quotes the chart as loaded ("The patient has a recorded allergy to
+ * Penicillin", "An active allergy to Latex is already recorded", an encounter's start time): a
+ * read, which without a row left no trace, as nothing was written either, and a write sent only
+ * to be refused asked the chart a question.
+ */
+export async function recordingRefusals<T>(ctx: AccessContext, chart: { patientId: string } | null, procedure: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (chart && error instanceof InvariantError) await recordAccess(ctx, { patientId: chart.patientId, procedure, screen: "refusal" });
+    throw error;
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist, worklistCursor } from "../../projections/queries";
 import { cursorInput, idText, pageLimit } from "../../input";
 import { recordAccess } from "../accessLog";
-import { requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
+import { recordingRefusals, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -27,12 +27,12 @@ export const orderRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
-      const access = await requireChartWriteAccess(ctx, { patientId: data.patientId });
+      const chart = await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "order");
-      const providerId = await providerFor(ctx, data.providerId, access);
+      const providerId = await providerFor(ctx, data.providerId, chart?.access ?? null);
       // Decided on the patient (allergies, active) and the encounter (completed or not) as
       // loaded: decided again when either changes before the order commits.
-      const result = await onFreshFacts(async () => {
+      const result = await recordingRefusals(ctx, chart, "order.create", () => onFreshFacts(async () => {
         const [patient, encounter] = await Promise.all([
           loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
           data.encounterId ? loadAggregate(ctx.store, encounterStream(data.encounterId), encounterDecider) : null,
@@ -56,7 +56,7 @@ export const orderRouter = router({
           // A re-sent order is the same command after the chart or the encounter changed meanwhile.
           { commandId, asked: { ...data, orderId: id }, startsStream: true, project: refusingErased(projectOrder, decidedOn) },
         );
-      });
+      }));
       return { orderId: id, version: result.version, repeated: result.repeated };
     }),
 

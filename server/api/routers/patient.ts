@@ -10,7 +10,7 @@ import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { recordAccess, viewIdInput } from "../accessLog";
-import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
+import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, recordingRefusals, requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
@@ -28,14 +28,16 @@ type SafetyCommand = Exclude<PatientCommand, { type: "RegisterPatient" | "Update
  * before the patient is loaded: a refuted allergy switches off the medication check for later
  * orders, and the decider's refusals quote the chart ("an active allergy to ... is already recorded").
  */
-async function runSafetyCommand(ctx: SafetyCtx, command: Omit<SafetyCommand, "metadata">, commandId: string | undefined) {
-  await requireChartWriteAccess(ctx, { patientId: command.data.patientId });
-  const result = await runCommand(
-    ctx,
-    patientStream(command.data.patientId),
-    patientDecider,
-    { ...command, metadata: { now: new Date() } } as SafetyCommand,
-    { commandId, project: projectPatient },
+async function runSafetyCommand(ctx: SafetyCtx, procedure: string, command: Omit<SafetyCommand, "metadata">, commandId: string | undefined) {
+  const chart = await requireChartWriteAccess(ctx, { patientId: command.data.patientId });
+  const result = await recordingRefusals(ctx, chart, procedure, () =>
+    runCommand(
+      ctx,
+      patientStream(command.data.patientId),
+      patientDecider,
+      { ...command, metadata: { now: new Date() } } as SafetyCommand,
+      { commandId, project: projectPatient },
+    ),
   );
   return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
 }
@@ -93,17 +95,19 @@ export const patientRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      await requireChartWriteAccess(ctx, { patientId: input.patientId });
-      const result = await runCommand(
-        ctx,
-        patientStream(input.patientId),
-        patientDecider,
-        {
-          type: "UpdatePatientDemographics",
-          data: { patientId: input.patientId, changes: input.changes, reason: input.reason },
-          metadata: { now: new Date() },
-        },
-        { commandId: input.commandId, expectedVersion: input.expectedVersion, project: projectPatient },
+      const chart = await requireChartWriteAccess(ctx, { patientId: input.patientId });
+      const result = await recordingRefusals(ctx, chart, "patient.updateDemographics", () =>
+        runCommand(
+          ctx,
+          patientStream(input.patientId),
+          patientDecider,
+          {
+            type: "UpdatePatientDemographics",
+            data: { patientId: input.patientId, changes: input.changes, reason: input.reason },
+            metadata: { now: new Date() },
+          },
+          { commandId: input.commandId, expectedVersion: input.expectedVersion, project: projectPatient },
+        ),
       );
       return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
     }),
@@ -113,13 +117,13 @@ export const patientRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
       const id = newAggregateId(commandId, "allergy");
-      return { allergyId: id, ...(await runSafetyCommand(ctx, { type: "RecordAllergy", data: { ...data, allergyId: id } }, commandId)) };
+      return { allergyId: id, ...(await runSafetyCommand(ctx, "patient.recordAllergy", { type: "RecordAllergy", data: { ...data, allergyId: id } }, commandId)) };
     }),
 
   /** The patient was asked: no known allergies (refused while an allergy is active). */
   recordNoKnownAllergies: clinicianProcedure
     .input(z.object({ patientId, ...commandIdInput }))
-    .mutation(({ ctx, input }) => runSafetyCommand(ctx, { type: "RecordNoKnownAllergies", data: { patientId: input.patientId } }, input.commandId)),
+    .mutation(({ ctx, input }) => runSafetyCommand(ctx, "patient.recordNoKnownAllergies", { type: "RecordNoKnownAllergies", data: { patientId: input.patientId } }, input.commandId)),
 
   /** `refuted`: recorded in error; `resolved`: no longer present. Either way with a reason, and no longer checked. */
   closeAllergy: clinicianProcedure
@@ -127,6 +131,7 @@ export const patientRouter = router({
     .mutation(({ ctx, input }) =>
       runSafetyCommand(
         ctx,
+        "patient.closeAllergy",
         { type: input.outcome === "refuted" ? "RefuteAllergy" : "ResolveAllergy", data: { patientId: input.patientId, allergyId: input.allergyId, reason: input.reason } },
         input.commandId,
       ),
@@ -137,13 +142,13 @@ export const patientRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { commandId, ...data } = input;
       const id = newAggregateId(commandId, "alert");
-      return { alertId: id, ...(await runSafetyCommand(ctx, { type: "RecordAlert", data: { ...data, alertId: id } }, commandId)) };
+      return { alertId: id, ...(await runSafetyCommand(ctx, "patient.recordAlert", { type: "RecordAlert", data: { ...data, alertId: id } }, commandId)) };
     }),
 
   resolveAlert: clinicianProcedure
     .input(z.object({ patientId, alertId, reason: allergyReasonSchema, ...commandIdInput }))
     .mutation(({ ctx, input }) =>
-      runSafetyCommand(ctx, { type: "ResolveAlert", data: { patientId: input.patientId, alertId: input.alertId, reason: input.reason } }, input.commandId),
+      runSafetyCommand(ctx, "patient.resolveAlert", { type: "ResolveAlert", data: { patientId: input.patientId, alertId: input.alertId, reason: input.reason } }, input.commandId),
     ),
 
   /**

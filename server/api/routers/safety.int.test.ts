@@ -63,6 +63,38 @@ describeEachDatabase("allergies, alerts and the medication check", (db) => {
     expect(history.items.map((i) => i.type)).toEqual(expect.arrayContaining(["AllergyRecorded", "AlertRecorded", "AllergyRefuted"]));
   });
 
+  it("a refusal that quotes the chart is recorded in the access log, in the request that was refused", async () => {
+    const user = testUser(["clinician"]);
+    const api = await callerAs(db(), user);
+    const { patientId } = await api.patient.register(newPatient());
+    await api.patient.recordAllergy({ patientId, substance: { code: "penicillin", text: "Penicillin" }, reaction: null, severity: "severe", source: "patient", note: null });
+    const { encounterId } = await api.encounter.start({ patientId, encounterType: "outpatient" });
+    const refusals = () =>
+      db().prisma.accessLog.findMany({ where: { patientId, userId: user.id, screen: "refusal" }, orderBy: { id: "asc" }, select: { procedure: true, correlationId: true } });
+    expect(await refusals()).toEqual([]);
+
+    // Each answer names what the chart holds, though nothing was written and no chart was opened.
+    const asked = [
+      { procedure: "order.create", call: (c: typeof api) => c.order.create({ patientId, kind: "medication", details: { description: "Amoxicillin 500 mg", dose: "500 mg", route: "oral", frequency: "three times daily" } }), quotes: "Penicillin" },
+      { procedure: "patient.recordAllergy", call: (c: typeof api) => c.patient.recordAllergy({ patientId, substance: { code: "penicillin", text: "Penicillin" }, reaction: null, severity: "mild", source: "patient", note: null }), quotes: "Penicillin" },
+      { procedure: "encounter.complete", call: (c: typeof api) => c.encounter.complete({ encounterId, outcome: "Seen", dischargeDisposition: "home", endedAt: new Date(Date.now() - 86_400_000), expectedVersion: 1 }), quotes: "start time" },
+    ];
+    const correlationIds: string[] = [];
+    for (const { call, quotes } of asked) {
+      const correlationId = `refused-${randomUUID()}`;
+      correlationIds.push(correlationId);
+      const refused = await refusal(call(await callerAs(db(), user, correlationId)));
+      expect(refused.code).toBe("PRECONDITION_FAILED");
+      expect(refused.message).toContain(quotes);
+    }
+    expect(await refusals()).toEqual(asked.map(({ procedure }, i) => ({ procedure, correlationId: correlationIds[i] })));
+
+    // Compliance reads it in words.
+    const compliance = await callerAs(db(), testUser(["compliance"]));
+    const log = await compliance.audit.accessLog({ patientId });
+    expect(log.rows.filter((r) => r.userId === user.id && r.screen === "read the chart in a refused change")).toHaveLength(3);
+  });
+
   it("refuses a medication matching an allergy without a reason; with one, the override is its own event", async () => {
     const api = await callerAs(db(), clinician);
     const { patientId } = await api.patient.register(newPatient());
