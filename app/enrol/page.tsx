@@ -6,7 +6,7 @@ export const metadata: Metadata = { title: "Set your password", referrer: "no-re
 /** The enrolment link's page: outside the console, no session needed. The token is in the URL's fragment. */
 export default function EnrolPage() {
   return (
-    <main className="page narrow">
+    <main id="main" tabIndex={-1} className="page narrow">
       <section className="panel" aria-labelledby="enrol-title">
         <h1 id="enrol-title">Set your password</h1>
         <EnrolForm />
