@@ -27,9 +27,14 @@ export function OutboxPanel() {
     trpc.admin.retryDeadLetter.mutationOptions({
       // A retry's answer replaces the last one's: a success and a failure never show together.
       onMutate: () => setFlash(null),
-      onSuccess: ({ id }) => {
+      onSuccess: async ({ id }) => {
         setFlash(`Dead letter ${id} is back in line: the worker will try it again.`);
-        return queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.queryKey() });
+        await queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.queryKey() });
+        // Its row (and the button that had focus) is gone: the list's heading takes the focus
+        // rather than the page's top, so the next letter is a Tab away.
+        requestAnimationFrame(() => {
+          if (!document.activeElement || document.activeElement === document.body) document.getElementById("dead-letters-title")?.focus();
+        });
       },
     }),
   );
@@ -66,7 +71,9 @@ export function OutboxPanel() {
               <span className={`badge ${outbox.data.deadLettered > 0 ? "bad" : "ok"}`}>{outbox.data.deadLettered.toLocaleString("en-US")}</span>
             </dd>
           </dl>
-          <h3>Latest dead letters</h3>
+          <h3 id="dead-letters-title" tabIndex={-1}>
+            Latest dead letters
+          </h3>
           {outbox.data.deadLetters.length === 0 ? (
             <EmptyState>No dead letters.</EmptyState>
           ) : (

@@ -100,16 +100,34 @@ function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (i
   const trpc = useTRPC();
   const [reason, setReason] = useState("");
   const start = useMutation(trpc.projections.rebuild.mutationOptions({ onSuccess: ({ rebuildId }) => onStarted(rebuildId) }));
+  const started = useRef(false);
   // A double-click started two rebuilds: the second waits a moment for the rebuild lock before
   // saying "already being rebuilt", and on a small log the first had ended by then.
   const once = useSingleFlight();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    once(() => start.mutateAsync({ name, reason }));
+    once(async () => {
+      await start.mutateAsync({ name, reason });
+      // Before the next frame, where the closed form moves the focus.
+      started.current = true;
+    });
   };
   const issue = start.error?.data?.issues?.find((i) => i.path === "reason")?.message;
+  // The form opens under the table, far from the row's button: focus its reason. When it closes,
+  // focus goes to the progress of the rebuild it started, or back to the row's button.
+  const formRef = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    formRef.current?.querySelector("textarea")?.focus();
+    return () => {
+      requestAnimationFrame(() => {
+        if (document.activeElement && document.activeElement !== document.body) return;
+        const button = document.querySelector<HTMLButtonElement>(`[data-testid="projections"] button[aria-label="Rebuild ${CSS.escape(name)}"]`);
+        (started.current || !button || button.disabled ? document.getElementById("rebuilds-title") : button)?.focus();
+      });
+    };
+  }, [name]);
   return (
-    <form className="panel" onSubmit={submit} aria-label={`Rebuild ${name}`}>
+    <form className="panel" onSubmit={submit} aria-label={`Rebuild ${name}`} ref={formRef}>
       <h3>Rebuild {name}</h3>
       <p className="muted">
         The log is replayed into new tables while the current ones keep serving; they are swapped in when the replay has caught up.
@@ -117,8 +135,21 @@ function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (i
       </p>
       <div className="field">
         <label htmlFor="rebuild-reason">Reason (recorded in the audit log)</label>
-        <textarea id="rebuild-reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} rows={2} required />
-        {issue ? <span className="error">{issue}</span> : null}
+        <textarea
+          id="rebuild-reason"
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+          maxLength={500}
+          rows={2}
+          required
+          aria-invalid={issue ? true : undefined}
+          aria-describedby={issue ? "rebuild-reason-error" : undefined}
+        />
+        {issue ? (
+          <span className="error" id="rebuild-reason-error" role="alert">
+            {issue}
+          </span>
+        ) : null}
       </div>
       {start.isError && !issue ? <div className="alert error" role="alert">Could not start the rebuild: {start.error.message}</div> : null}
       <div className="actions">
@@ -223,7 +254,11 @@ export function ProjectionsPanel() {
           }}
         />
       ) : null}
-      {shown.length > 0 ? <h3>Rebuilds</h3> : null}
+      {shown.length > 0 ? (
+        <h3 id="rebuilds-title" tabIndex={-1}>
+          Rebuilds
+        </h3>
+      ) : null}
       {shown.map((id) => (
         <RebuildProgress
           key={id}

@@ -105,10 +105,28 @@ export function useCommandId() {
   );
 }
 
-/** An inline form that just opened: focus its first field. */
+/**
+ * An inline form that just opened: focus its first field. When it closes (Close, saved), its
+ * opener comes back in its place, and focus goes there rather than to the page's top, where a
+ * keyboard or screen reader user would have to find their place again: the first button of the
+ * row above it (a status change under its order), else of its list item or section.
+ */
 export function useFocusFirstField(formRef: RefObject<HTMLElement | null>) {
   useEffect(() => {
-    formRef.current?.querySelector<HTMLElement>("input, select, textarea")?.focus();
+    const form = formRef.current;
+    form?.querySelector<HTMLElement>("input, select, textarea")?.focus();
+    const row = form?.closest("tr")?.previousElementSibling;
+    const homes = [row, form?.parentElement?.closest("li"), form?.closest("section")].filter((e): e is Element => !!e);
+    return () => {
+      // After React has put the opener back (the next frame), and only if focus was lost.
+      requestAnimationFrame(() => {
+        if (document.activeElement && document.activeElement !== document.body) return;
+        for (const home of homes) {
+          const opener = home.isConnected ? home.querySelector<HTMLElement>("button:not(:disabled)") : null;
+          if (opener) return opener.focus();
+        }
+      });
+    };
   }, [formRef]);
 }
 
