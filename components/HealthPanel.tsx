@@ -47,7 +47,7 @@ export function HealthPanel() {
       {health.isPending ? (
         <Loading label="Loading system status" lines={["40%", "60%", "30%"]} />
       ) : health.isError ? (
-        <ErrorState>The server did not answer: {health.error.message}</ErrorState>
+        <ErrorState onRetry={() => void health.refetch()}>The server did not answer: {health.error.message}</ErrorState>
       ) : health.data.pool === undefined ? (
         <p data-testid="health-status">
           <StatusBadge status={health.data.status} /> <span className="muted">Sign in to see the database and its migrations.</span>

@@ -304,7 +304,7 @@ export function UsersAdmin({ currentUserId }: { currentUserId: string }) {
         {users.isPending ? (
           <Loading label="Loading users" lines={["70%", "60%"]} />
         ) : users.isError ? (
-          <ErrorState>The users could not be loaded: {users.error.message}</ErrorState>
+          <ErrorState onRetry={() => void users.refetch()}>The users could not be loaded: {users.error.message}</ErrorState>
         ) : users.data.length === 0 ? (
           <EmptyState role="status">No users yet.</EmptyState>
         ) : (
