@@ -7,7 +7,7 @@ import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaF
 import { useTRPC } from "@/components/trpc";
 import { completeEncounterFormSchema, dischargeDispositions, encounterTypes, startEncounterFormSchema } from "@/shared/clinical/encounters";
 import { ChangedSinceOpened } from "./ChangedSinceOpened";
-import { isConflict, isRefusal, readError } from "./errors";
+import { isConflict, isRefusal, isUnanswered, readError } from "./errors";
 import { Field, FormError, InlineFormActions, Options, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { label } from "@/components/format";
 import type { ChartEncounter } from "./types";
@@ -77,6 +77,8 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
   const [opened, setOpened] = useState(encounter);
   // The server refused it as a conflict, before the chart had shown a newer version.
   const [refused, setRefused] = useState(false);
+  // The last send got no answer: a completion on the chart may be this very one (OrderStatusChange).
+  const [unanswered, setUnanswered] = useState(false);
   const { form, commandId, formError, failFromServer } = useSchemaForm(completeEncounterFormSchema, { outcome: "", dischargeDisposition: "" as never });
   const errors = form.formState.errors as Record<string, unknown>;
 
@@ -84,11 +86,13 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
     trpc.encounter.complete.mutationOptions({
       onSuccess: async () => {
         commandId.reset();
+        setUnanswered(false);
         await refreshAll();
         onDone(`${label(encounter.encounterType)} encounter completed.`);
       },
       onError: (error) => {
         const e = readError(error);
+        setUnanswered(isUnanswered(e));
         // Refused because the encounter is not what this screen shows: fetch what it is now.
         if (isRefusal(e)) void refreshAll();
         if (isConflict(e)) setRefused(true);
@@ -98,8 +102,9 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
   );
 
   // While its own completion is on its way (and its success refetches the chart), a newer version
-  // is this form's doing, not someone else's.
-  const changed = !complete.isPending && !complete.isSuccess && (encounter.version !== opened.version || refused);
+  // is this form's doing, not someone else's; after an unanswered send it may be too: sending the
+  // same command again tells (the stored result, or a conflict when it was someone else).
+  const changed = !complete.isPending && !complete.isSuccess && (refused || (encounter.version !== opened.version && !unanswered));
 
   const onSubmit = form.handleSubmit((v) => {
     if (complete.isPending || changed) return;

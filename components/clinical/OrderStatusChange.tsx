@@ -8,7 +8,7 @@ import { errorOf, formAlert, useSchemaForm } from "@/components/forms/useSchemaF
 import { useTRPC } from "@/components/trpc";
 import { emptyResultRow, orderStatusFormFor, resultFlags, resultingKinds, type OrderKind, type OrderStatus } from "@/shared/clinical/orders";
 import { criticalFlags } from "@/shared/clinical/results";
-import { errorAt, isConflict, isRefusal, readError, ruleOf } from "./errors";
+import { errorAt, isConflict, isRefusal, isUnanswered, readError, ruleOf } from "./errors";
 import { ChangedSinceOpened } from "./ChangedSinceOpened";
 import { Field, FormError, InlineFormActions, fieldProps, useFocusFirstField, type InlineFormProps } from "./form";
 import { label, statusBadgeClass } from "@/components/format";
@@ -39,6 +39,9 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   const [opened, setOpened] = useState(order);
   // The server refused the change as a conflict, before the chart had shown a newer version.
   const [refused, setRefused] = useState(false);
+  // The last send got no answer: a newer version on the chart may be this very change, saved
+  // before the answer was lost. Sending it again (same command id) tells which.
+  const [unanswered, setUnanswered] = useState(false);
   const schema = useMemo(() => orderStatusFormFor(opened.kind), [opened.kind]);
   const { form, commandId, formError, setFormError, failFromServer } = useSchemaForm(schema, {
     newStatus: opened.nextStatuses.length === 1 ? opened.nextStatuses[0]! : "",
@@ -64,6 +67,7 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
     trpc.order.changeStatus.mutationOptions({
       onSuccess: async (result, sent) => {
         commandId.reset();
+        setUnanswered(false);
         await refreshAll();
         // A re-sent command that changed nothing: its earlier send made the change.
         onDone(
@@ -74,6 +78,7 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
       },
       onError: (error) => {
         const e = readError(error);
+        setUnanswered(isUnanswered(e));
         // Refused because the order is not what this screen shows: fetch what it is now.
         if (isRefusal(e)) void refreshAll();
         if (isConflict(e)) {
@@ -94,8 +99,10 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   );
 
   // While its own change is on its way (and its success refetches the chart), a newer version is
-  // this form's doing, not someone else's.
-  const changed = !change.isPending && !change.isSuccess && (order.version !== opened.version || refused);
+  // this form's doing, not someone else's; after a send that got no answer, it may be too, and
+  // "nothing was saved" would be false: the form asks for the same command again instead, which
+  // the server answers with the stored result, or refuses as a conflict when it was someone else.
+  const changed = !change.isPending && !change.isSuccess && (refused || (order.version !== opened.version && !unanswered));
 
   const onSubmit = form.handleSubmit((values) => {
     if (change.isPending || changed) return;

@@ -88,7 +88,7 @@ export function friendlyMessage(error: ServerError): string {
   if (rule && ruleMessages[rule]) return ruleMessages[rule];
   switch (error.code) {
     case "UNAUTHORIZED":
-      return "Your session has ended. Sign in again to continue.";
+      return "Your session has ended, so this was not saved. Sign in again (what you typed is kept), then send it again.";
     case "FORBIDDEN":
       return "Your account does not have the clinician role needed for this.";
     case "NOT_FOUND":
@@ -109,6 +109,16 @@ export function friendlyMessage(error: ServerError): string {
 
 /** Any error, as the one sentence a load-failure message shows. */
 export const errorText = (error: unknown): string => friendlyMessage(readError(error));
+
+/**
+ * No answer came back (connection lost, or an answer that was not the API's): the command may or
+ * may not have been applied. Only sending the same command again (same command id) finds out.
+ */
+export const isUnanswered = (error: ServerError) => error.code === null;
+
+/** A form's alert after an unanswered send: what happened is unknown, and how to find out safely. */
+export const unansweredMessage =
+  "The server did not answer, so this may or may not have been saved. Check the connection, then send it again without changing anything: if it was saved, it is not saved twice.";
 
 export const isConflict = (error: ServerError) => error.code === "CONFLICT" && error.domain?.kind === "concurrency";
 

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "react";
 import { useForm, type DefaultValues, type FieldValues, type Path } from "react-hook-form";
 import type { z } from "zod";
 import { useCommandId } from "@/components/clinical/form";
-import { fieldErrorsBy, friendlyMessage, readError, type ServerError } from "@/components/clinical/errors";
+import { fieldErrorsBy, friendlyMessage, isUnanswered, readError, unansweredMessage, type ServerError } from "@/components/clinical/errors";
 import { useLeaveGuard } from "./leaveGuard";
 
 export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(schema: S, defaultValues: DefaultValues<z.input<S>>) {
@@ -58,7 +58,9 @@ export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(sch
         form.setError(path as Path<z.input<S>>, { message: text }, { shouldFocus: first });
         first = false;
       }
-      setFormError(message?.(e, marked) ?? friendlyMessage(e));
+      const text = message?.(e, marked) ?? friendlyMessage(e);
+      // Unanswered, the one honest thing to say is that the outcome is unknown, and how to learn it.
+      setFormError(isUnanswered(e) ? unansweredMessage : text);
       return e;
     },
   };

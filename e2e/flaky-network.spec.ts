@@ -1,0 +1,107 @@
+// A ward's Wi-Fi: answers lost after the server saved, a browser that goes offline, a slow
+// server, a session that ends in another tab while a form is half-filled. What the clinician is
+// told must be true (never "nothing was saved" for what was, never "no patient matches" for a
+// search that never ran), what they typed is kept, and sending it again saves it once.
+import { expect, test, type Page, type Route } from "@playwright/test";
+import { query, signIn } from "./helpers";
+
+let counter = 0;
+const uniqueMrn = () => `W${Date.now().toString(36).toUpperCase().slice(-7)}${(counter++).toString(36).toUpperCase()}`;
+
+const unanswered = "The server did not answer, so this may or may not have been saved.";
+
+/** The next call of `procedure` reaches the server and is applied there; its answer never arrives. */
+async function loseNextAnswer(page: Page, procedure: string) {
+  const pattern = `**/api/trpc/${procedure}?**`;
+  let lost = false;
+  const handler = async (route: Route) => {
+    if (lost) return route.continue();
+    lost = true;
+    await route.fetch();
+    await route.abort("connectionreset");
+  };
+  await page.route(pattern, handler);
+}
+
+async function fillRegistration(page: Page, mrn: string, family: string) {
+  await page.goto("/patients/new");
+  await page.getByLabel("Medical record number (MRN)").fill(mrn);
+  await page.getByLabel("Given name").fill("Wren");
+  await page.getByLabel("Family name").fill(family);
+  await page.getByLabel("Date of birth").fill("1968-04-12");
+  await page.getByLabel("Sex").selectOption("female");
+}
+
+async function registerPatient(page: Page) {
+  const mrn = uniqueMrn();
+  await fillRegistration(page, mrn, `Netley${mrn}`);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
+  return { mrn, patientId: new URL(page.url()).pathname.split("/")[2]! };
+}
+
+type History = { items: { type: string; streamId: string }[] };
+const eventsOf = async (page: Page, patientId: string, type: string) =>
+  (await query<History>(page, "patient.history", { patientId, limit: 50 })).items.filter((i) => i.type === type);
+
+test.beforeEach(async ({ page }) => {
+  // Reloads and links away from a half-filled form are let through; the journeys do not test the question.
+  page.on("dialog", (dialog) => void dialog.accept());
+  await signIn(page, "clinician@demo.test", "Casey Clinician");
+});
+
+test("an order cancelled over a connection that lost the answer: the chart's refresh is not called someone else's change, and sending it again cancels it once", async ({ page }) => {
+  const { patientId } = await registerPatient(page);
+  await page.getByRole("button", { name: "Place order" }).click();
+  await page.getByLabel("Kind").selectOption("lab");
+  await page.getByLabel("Description").fill("Ferritin");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Lab order placed: Ferritin." })).toBeVisible();
+
+  await page.getByRole("button", { name: "Change status of Ferritin" }).click();
+  await page.getByRole("radio", { name: "Cancelled" }).check();
+  await page.getByLabel("Reason").fill("Duplicate of this morning's request");
+  await loseNextAnswer(page, "order.changeStatus");
+  await page.getByRole("button", { name: "Cancel order" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: unanswered })).toBeVisible();
+
+  // The chart polls: it shows the order cancelled, by this very command.
+  const row = page.getByRole("row").filter({ hasText: "Ferritin" }).first();
+  await expect(row).toContainText("Cancelled", { timeout: 30_000 });
+  // Not "changed since you opened it ... Nothing was saved": that would be false.
+  await expect(page.getByTestId("changed-since-opened")).toHaveCount(0);
+  await expect(page.getByLabel("Reason")).toHaveValue("Duplicate of this morning's request");
+
+  // Sent again as it is: the server answers with what it stored, and the form says so.
+  await page.getByRole("button", { name: "Cancel order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Order “Ferritin” is now cancelled." })).toBeVisible();
+  expect(await eventsOf(page, patientId, "OrderStatusChanged")).toHaveLength(1);
+});
+
+test("an encounter completed over a connection that lost the answer: not told 'nothing was saved', and completed once", async ({ page }) => {
+  const { patientId } = await registerPatient(page);
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await page.getByLabel("Type").selectOption("outpatient");
+  // A start whose answer is lost, sent again: one encounter.
+  await loseNextAnswer(page, "encounter.start");
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: unanswered })).toBeVisible();
+  await page.getByRole("button", { name: "Start encounter" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter started." })).toBeVisible();
+  expect(await eventsOf(page, patientId, "EncounterStarted")).toHaveLength(1);
+
+  await page.getByTestId("open-encounter").getByRole("button", { name: "Complete" }).click();
+  await page.getByLabel("Outcome").fill("Wound reviewed, healing well");
+  await page.getByLabel("Discharge disposition").selectOption("home");
+  await loseNextAnswer(page, "encounter.complete");
+  await page.getByRole("button", { name: "Complete encounter" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: unanswered })).toBeVisible();
+  // The chart polls: the encounter shows completed, by this very command.
+  await expect(page.getByRole("region", { name: "Patient safety" })).toContainText("None open", { timeout: 30_000 });
+  await expect(page.getByTestId("changed-since-opened")).toHaveCount(0);
+  await expect(page.getByLabel("Outcome")).toHaveValue("Wound reviewed, healing well");
+
+  await page.getByRole("button", { name: "Complete encounter" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter completed." })).toBeVisible();
+  expect(await eventsOf(page, patientId, "EncounterCompleted")).toHaveLength(1);
+});
