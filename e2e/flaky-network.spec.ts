@@ -105,3 +105,33 @@ test("an encounter completed over a connection that lost the answer: not told 'n
   await expect(page.getByRole("status").filter({ hasText: "Outpatient encounter completed." })).toBeVisible();
   expect(await eventsOf(page, patientId, "EncounterCompleted")).toHaveLength(1);
 });
+
+test("a patient search that has not run never says that no patient matches: offline, or while a slow server answers", async ({ page, context }) => {
+  const { mrn } = await registerPatient(page);
+  await page.goto("/patients");
+  const search = page.getByLabel("Search");
+  await search.fill("zzzqx");
+  await expect(page.getByTestId("patients-empty")).toContainText("No patients match “zzzqx”.");
+
+  // Slow: until the answer for the new term arrives, it is "Searching…", not the old term's emptiness.
+  await page.route("**/api/trpc/patient.list?**", async (route) => {
+    await new Promise((r) => setTimeout(r, 4_000));
+    await route.continue().catch(() => undefined);
+  });
+  await search.fill(mrn);
+  await expect(page.locator("#patient-search-status")).toHaveText("Searching…");
+  await expect(page.getByTestId("patients-empty")).toHaveCount(0);
+  await expect(page.getByRole("row").filter({ hasText: mrn })).toBeVisible({ timeout: 15_000 });
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+
+  // Offline: the search fails and says so, with a retry; not "No patients match".
+  await search.fill("zzzqx");
+  await expect(page.getByTestId("patients-empty")).toBeVisible();
+  await context.setOffline(true);
+  await search.fill(`${mrn.slice(0, 5)}`);
+  await expect(page.getByRole("alert").filter({ hasText: "Could not load patients" })).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId("patients-empty")).toHaveCount(0);
+  await context.setOffline(false);
+  await page.getByRole("button", { name: /Retry|Try again/ }).click();
+  await expect(page.getByRole("row").filter({ hasText: mrn })).toBeVisible();
+});

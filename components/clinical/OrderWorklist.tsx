@@ -131,7 +131,8 @@ export function OrderWorklist() {
           </span>
         </form>
 
-        {statuses.length === 0 ? null : orders.isPending ? (
+        {statuses.length === 0 ? null : orders.isPending || (orders.isPlaceholderData && items.length === 0) ? (
+          // (The placeholder is the previous filters' answer: its emptiness says nothing of these.)
           <SkeletonTable columns={6} rows={6} label="Loading orders" />
         ) : orders.isError && !orders.data ? (
           <ErrorState onRetry={() => void orders.refetch()}>Could not load the worklist: {errorText(orders.error)}</ErrorState>

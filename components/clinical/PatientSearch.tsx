@@ -27,6 +27,10 @@ export function PatientSearch() {
   );
   const items = patients.data?.pages.flatMap((p) => p.items) ?? [];
   const searching = patients.isFetching && !patients.isFetchingNextPage;
+  // The rows shown are still the previous term's (kept while this one loads): they answer nothing
+  // about this term, least of all "no patient matches it", a false negative that leads to a
+  // second chart for a patient who has one.
+  const previousTerm = patients.isPlaceholderData;
 
   return (
     <>
@@ -58,11 +62,11 @@ export function PatientSearch() {
             aria-describedby="patient-search-status"
           />
           <span id="patient-search-status" className="muted small" aria-live="polite">
-            {searching ? "Searching…" : patients.isSuccess ? resultLabel(items.length, Boolean(patients.hasNextPage), term) : ""}
+            {searching || previousTerm ? "Searching…" : patients.isSuccess ? resultLabel(items.length, Boolean(patients.hasNextPage), term) : ""}
           </span>
         </div>
 
-        {patients.isPending ? (
+        {patients.isPending || (previousTerm && items.length === 0) ? (
           <SkeletonTable columns={4} rows={6} label="Loading patients" />
         ) : patients.isError && !patients.data ? (
           <ErrorState onRetry={() => void patients.refetch()}>Could not load patients: {errorText(patients.error)}</ErrorState>
@@ -84,7 +88,7 @@ export function PatientSearch() {
           </EmptyState>
         ) : (
           <>
-            <table className={`data${searching ? " stale" : ""}`} aria-busy={searching}>
+            <table className={`data${searching || previousTerm ? " stale" : ""}`} aria-busy={searching || previousTerm}>
               <TableHead columns={["Name", "MRN", "Date of birth", "Sex"]} />
               <tbody>
                 {items.map((p) => (
