@@ -27,7 +27,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
         <a className="skip-link" href="#main">
           Skip to main content
         </a>
-        <Providers>
+        <Providers email={user?.email}>
           <TopBar user={user} items={items} />
           {children}
         </Providers>

@@ -11,7 +11,12 @@ const messages = {
   unavailable: "The database is unavailable; try again in a moment.",
 } as const;
 
-export function SignInForm({ next }: { next: string }) {
+/**
+ * `next`: the page to go to once signed in. `onSignedIn` instead: stay on this page (signing in
+ * again over a page whose session ended, SessionEnded.tsx). `idPrefix` keeps its field ids apart
+ * from those of a form on the same page.
+ */
+export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: string; onSignedIn?: () => void; idPrefix?: string; email?: string }) {
   const router = useRouter();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<keyof typeof messages | null>(null);
@@ -33,7 +38,12 @@ export function SignInForm({ next }: { next: string }) {
         setPending(false);
         return;
       }
-      router.replace(next);
+      if (onSignedIn) {
+        setPending(false);
+        onSignedIn();
+        return;
+      }
+      router.replace(next ?? "/");
       router.refresh();
     } catch {
       setError("failed");
@@ -42,19 +52,19 @@ export function SignInForm({ next }: { next: string }) {
   }
 
   return (
-    <form className="stack" onSubmit={onSubmit} aria-describedby={error ? "sign-in-error" : undefined} noValidate={false}>
+    <form className="stack" onSubmit={onSubmit} aria-describedby={error ? `${idPrefix}sign-in-error` : undefined} noValidate={false}>
       {error ? (
-        <div className={`alert ${error === "rateLimited" ? "warn" : "error"}`} role="alert" id="sign-in-error">
+        <div className={`alert ${error === "rateLimited" ? "warn" : "error"}`} role="alert" id={`${idPrefix}sign-in-error`}>
           {messages[error]}
         </div>
       ) : null}
       <div className="field">
-        <label htmlFor="email">Email</label>
-        <input id="email" name="email" type="email" autoComplete="username" required maxLength={254} autoFocus />
+        <label htmlFor={`${idPrefix}email`}>Email</label>
+        <input id={`${idPrefix}email`} name="email" type="email" autoComplete="username" required maxLength={254} defaultValue={email} autoFocus={!email} />
       </div>
       <div className="field">
-        <label htmlFor="password">Password</label>
-        <input id="password" name="password" type="password" autoComplete="current-password" required maxLength={128} />
+        <label htmlFor={`${idPrefix}password`}>Password</label>
+        <input id={`${idPrefix}password`} name="password" type="password" autoComplete="current-password" required maxLength={128} autoFocus={Boolean(email)} />
       </div>
       <div className="actions">
         <button type="submit" disabled={pending} aria-busy={pending}>

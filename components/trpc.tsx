@@ -1,31 +1,48 @@
 "use client";
 // The browser's tRPC client: useTRPC() + queryOptions()/mutationOptions() with TanStack Query.
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "@/server/api/root";
+import { SessionEnded } from "./SessionEnded";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
-export function Providers({ children }: { children: ReactNode }) {
-  const [queryClient] = useState(
-    () =>
-      new QueryClient({
+const codeOf = (error: unknown) => (error as { data?: { code?: string } } | null)?.data?.code;
+
+/** `email`: who is signed in, offered again when their session ends under an open page. */
+export function Providers({ children, email }: { children: ReactNode; email?: string }) {
+  const [sessionEnded, setSessionEnded] = useState(false);
+  const [queryClient] = useState(() => {
+    // Any request refused for want of a session: sign in again over the page (SessionEnded.tsx).
+    const onError = (error: unknown) => {
+      if (codeOf(error) === "UNAUTHORIZED") setSessionEnded(true);
+    };
+    return new QueryClient({
+        queryCache: new QueryCache({ onError }),
+        mutationCache: new MutationCache({ onError }),
         defaultOptions: {
+          // Sent even when the browser says it is offline: by default a command is held back
+          // ("Registering…" with no word of why) and sent whenever the connection returns, maybe
+          // after the user has left the page, and a search stays "pending" with the previous
+          // term's results shown as this one's. Sent, it fails at once with the form's "did not
+          // answer" message, input kept, to be sent again (same command id) once connected.
+          mutations: { networkMode: "always" },
           queries: {
+            networkMode: "always",
             staleTime: 5_000,
             retry: (count, error) => {
-              const code = (error as { data?: { code?: string } }).data?.code;
+              const code = codeOf(error);
               // Retrying cannot fix these.
               if (code && ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "BAD_REQUEST"].includes(code)) return false;
               return count < 2;
             },
           },
         },
-      }),
-  );
+      });
+  });
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({
       // At most half of the server's MAX_BATCH_SIZE (server/api/http.ts) calls in one request.
@@ -36,6 +53,15 @@ export function Providers({ children }: { children: ReactNode }) {
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
         {children}
+        <SessionEnded
+          open={sessionEnded}
+          email={email}
+          onSignedIn={() => {
+            setSessionEnded(false);
+            // Whatever failed for want of a session loads again; forms keep their input.
+            void queryClient.invalidateQueries();
+          }}
+        />
       </TRPCProvider>
     </QueryClientProvider>
   );

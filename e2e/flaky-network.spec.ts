@@ -3,7 +3,7 @@
 // told must be true (never "nothing was saved" for what was, never "no patient matches" for a
 // search that never ran), what they typed is kept, and sending it again saves it once.
 import { expect, test, type Page, type Route } from "@playwright/test";
-import { query, signIn } from "./helpers";
+import { query, signIn, signOut } from "./helpers";
 
 let counter = 0;
 const uniqueMrn = () => `W${Date.now().toString(36).toUpperCase().slice(-7)}${(counter++).toString(36).toUpperCase()}`;
@@ -106,6 +106,22 @@ test("an encounter completed over a connection that lost the answer: not told 'n
   expect(await eventsOf(page, patientId, "EncounterCompleted")).toHaveLength(1);
 });
 
+test("offline, a registration fails at once with the input kept, and registers one patient when sent again online", async ({ page, context }) => {
+  const mrn = uniqueMrn();
+  await fillRegistration(page, mrn, `Offley${mrn}`);
+  await context.setOffline(true);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  // Not a "Registering…" held back with no word of why, to go out whenever the Wi-Fi returns.
+  await expect(page.getByRole("alert").filter({ hasText: unanswered })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Register patient" })).toBeEnabled();
+  await expect(page.getByLabel("Medical record number (MRN)")).toHaveValue(mrn);
+  await context.setOffline(false);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
+  const found = await query<{ items: { mrn: string }[] }>(page, "patient.list", { search: mrn, limit: 5 });
+  expect(found.items.map((p) => p.mrn)).toEqual([mrn]);
+});
+
 test("a patient search that has not run never says that no patient matches: offline, or while a slow server answers", async ({ page, context }) => {
   const { mrn } = await registerPatient(page);
   await page.goto("/patients");
@@ -134,4 +150,27 @@ test("a patient search that has not run never says that no patient matches: offl
   await context.setOffline(false);
   await page.getByRole("button", { name: /Retry|Try again/ }).click();
   await expect(page.getByRole("row").filter({ hasText: mrn })).toBeVisible();
+});
+
+test("signed out in another tab while a registration is half-filled: sign in again over the form, which keeps what was typed", async ({ page, context }) => {
+  const mrn = uniqueMrn();
+  await fillRegistration(page, mrn, `Sessley${mrn}`);
+  const other = await context.newPage();
+  await other.goto("/patients");
+  await signOut(other);
+  await other.close();
+
+  await page.getByRole("button", { name: "Register patient" }).click();
+  const dialog = page.getByRole("dialog", { name: "Your session has ended" });
+  await expect(dialog).toBeVisible();
+  await expect(page.getByRole("alert").filter({ hasText: "Your session has ended, so this was not saved." })).toBeVisible();
+  await expect(dialog.getByLabel("Email")).toHaveValue("clinician@demo.test");
+  await dialog.getByLabel("Password").fill("demo-password-2026");
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page).toHaveURL(/\/patients\/new$/);
+  await expect(page.getByLabel("Medical record number (MRN)")).toHaveValue(mrn);
+  await expect(page.getByLabel("Family name")).toHaveValue(`Sessley${mrn}`);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
 });
