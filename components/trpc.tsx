@@ -21,27 +21,27 @@ export function Providers({ children, email }: { children: ReactNode; email?: st
       if (codeOf(error) === "UNAUTHORIZED") setSessionEnded(true);
     };
     return new QueryClient({
-        queryCache: new QueryCache({ onError }),
-        mutationCache: new MutationCache({ onError }),
-        defaultOptions: {
-          // Sent even when the browser says it is offline: by default a command is held back
-          // ("Registering…" with no word of why) and sent whenever the connection returns, maybe
-          // after the user has left the page, and a search stays "pending" with the previous
-          // term's results shown as this one's. Sent, it fails at once with the form's "did not
-          // answer" message, input kept, to be sent again (same command id) once connected.
-          mutations: { networkMode: "always" },
-          queries: {
-            networkMode: "always",
-            staleTime: 5_000,
-            retry: (count, error) => {
-              const code = codeOf(error);
-              // Retrying cannot fix these.
-              if (code && ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "BAD_REQUEST"].includes(code)) return false;
-              return count < 2;
-            },
+      queryCache: new QueryCache({ onError }),
+      mutationCache: new MutationCache({ onError }),
+      defaultOptions: {
+        // Sent even when the browser says it is offline: by default a command is held back
+        // ("Registering…" with no word of why) and sent whenever the connection returns, maybe
+        // after the user has left the page, and a search stays "pending" with the previous
+        // term's results shown as this one's. Sent, it fails at once with the form's "did not
+        // answer" message, input kept, to be sent again (same command id) once connected.
+        mutations: { networkMode: "always" },
+        queries: {
+          networkMode: "always",
+          staleTime: 5_000,
+          retry: (count, error) => {
+            const code = codeOf(error);
+            // Retrying cannot fix these.
+            if (code && ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "BAD_REQUEST"].includes(code)) return false;
+            return count < 2;
           },
         },
-      });
+      },
+    });
   });
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({

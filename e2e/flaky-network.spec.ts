@@ -174,3 +174,20 @@ test("signed out in another tab while a registration is half-filled: sign in aga
   await page.getByRole("button", { name: "Register patient" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
 });
+
+test("an admin whose 'add user' lost its answer is told the user may exist and where the new link comes from", async ({ page }) => {
+  await signOut(page);
+  await signIn(page, "admin@demo.test", "Alex Admin");
+  await page.goto("/admin");
+  const email = `wren.${Date.now().toString(36)}@demo.test`;
+  await page.getByLabel("Name").fill("Wren Ward");
+  await page.getByLabel("Email").fill(email);
+  await loseNextAnswer(page, "users.create");
+  await page.getByRole("button", { name: "Add user and make an enrolment link" }).click();
+  const alert = page.getByRole("alert").filter({ hasText: "The server did not answer, so the user may or may not have been added." });
+  await expect(alert).toBeVisible();
+  await expect(alert).not.toContainText("Failed to fetch");
+  // Where it says to look: the user is there, and a new link is issued from their row.
+  await page.reload();
+  await expect(page.getByTestId(`user-${email}`)).toBeVisible();
+});

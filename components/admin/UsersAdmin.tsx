@@ -263,7 +263,10 @@ function AddUser() {
       <h2 id="add-user-title">Add a user</h2>
       {create.isError ? (
         <div className="alert error" role="alert">
-          {create.error.message}
+          {create.error.data
+            ? create.error.message
+            : // Its answer was lost: the user may have been added, with a link nobody saw.
+              "The server did not answer, so the user may or may not have been added. Check the list of users below: if they are there, issue them a new enrolment link from their row; if not, add them again."}
         </div>
       ) : null}
       {create.isSuccess ? <EnrolmentLink link={create.data.enrolment} name={createdName} /> : null}

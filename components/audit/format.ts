@@ -79,6 +79,9 @@ export function errorText(error: unknown): string {
       // zod's report is several lines with symbols; one line, each field with its message.
       return readError(error).message;
     default:
-      return e?.message ?? "Something went wrong.";
+      // No tRPC error shape: the request never reached the API, or its answer was lost
+      // (the browser's own words, "Failed to fetch", say nothing to the reader).
+      if (!e?.data) return "The server did not answer. Check the connection and try again.";
+      return e.message ?? "Something went wrong.";
   }
 }

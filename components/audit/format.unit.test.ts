@@ -1,7 +1,7 @@
 // The time-travel pickers' local times across a change of clocks: an instant in the hour that
 // occurs twice (clocks go back) survives being shown and submitted unedited.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { fromLocalInput, toLocalInput, zoneCaption } from "./format";
+import { errorText, fromLocalInput, toLocalInput, zoneCaption } from "./format";
 
 describe("datetime-local values on the night clocks go back (America/New_York, 2026-11-01)", () => {
   let zone: string | undefined;
@@ -34,5 +34,17 @@ describe("datetime-local values on the night clocks go back (America/New_York, 2
   it("captions the offset in force at the moment shown, not today's", () => {
     expect(zoneCaption(new Date("2026-07-01T12:00:00Z"))).toContain("UTC-04:00");
     expect(zoneCaption(new Date("2026-12-01T12:00:00Z"))).toContain("UTC-05:00");
+  });
+});
+
+describe("errorText", () => {
+  it("words a request that got no answer, not the browser's 'Failed to fetch'", () => {
+    // What the tRPC client rejects with when fetch fails: a message and no data.
+    expect(errorText(Object.assign(new Error("Failed to fetch"), { data: undefined }))).toBe("The server did not answer. Check the connection and try again.");
+  });
+
+  it("keeps the server's words when it answered", () => {
+    expect(errorText({ message: "Patient not found", data: { code: "NOT_FOUND" } })).toBe("Patient not found");
+    expect(errorText({ message: "Boom", data: { code: "INTERNAL_SERVER_ERROR" } })).toBe("Boom");
   });
 });
