@@ -27,7 +27,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
         <a className="skip-link" href="#main">
           Skip to main content
         </a>
-        <Providers email={user?.email}>
+        <Providers user={user ? { id: user.id, email: user.email } : undefined}>
           <TopBar user={user} items={items} />
           {children}
         </Providers>

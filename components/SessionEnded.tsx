@@ -11,7 +11,7 @@ import { SignInForm } from "./SignInForm";
 /** Pages a signed-out visitor is meant to be on: no dialog over them. */
 const publicPages = ["/sign-in", "/enrol"];
 
-export function SessionEnded({ open, email, onSignedIn }: { open: boolean; email?: string; onSignedIn: () => void }) {
+export function SessionEnded({ open, email, onSignedIn }: { open: boolean; email?: string; onSignedIn: (userId: string) => void }) {
   const router = useRouter();
   const pathname = usePathname();
   const ref = useRef<HTMLDialogElement>(null);
@@ -39,8 +39,8 @@ export function SessionEnded({ open, email, onSignedIn }: { open: boolean; email
           <SignInForm
             idPrefix="session-"
             email={email}
-            onSignedIn={() => {
-              onSignedIn();
+            onSignedIn={(userId) => {
+              onSignedIn(userId);
               // The top bar (who is signed in, their sections) is rendered by the server.
               router.refresh();
             }}

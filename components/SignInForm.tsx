@@ -16,7 +16,7 @@ const messages = {
  * again over a page whose session ended, SessionEnded.tsx). `idPrefix` keeps its field ids apart
  * from those of a form on the same page.
  */
-export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: string; onSignedIn?: () => void; idPrefix?: string; email?: string }) {
+export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: string; onSignedIn?: (userId: string) => void; idPrefix?: string; email?: string }) {
   const router = useRouter();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<keyof typeof messages | null>(null);
@@ -27,7 +27,7 @@ export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: 
     setPending(true);
     setError(null);
     try {
-      const { error: failure } = await authClient.signIn.email({
+      const { data, error: failure } = await authClient.signIn.email({
         email: String(form.get("email") ?? ""),
         password: String(form.get("password") ?? ""),
       });
@@ -40,7 +40,7 @@ export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: 
       }
       if (onSignedIn) {
         setPending(false);
-        onSignedIn();
+        onSignedIn(data.user.id);
         return;
       }
       router.replace(next ?? "/");

@@ -3,17 +3,31 @@
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "@/server/api/root";
 import { SessionEnded } from "./SessionEnded";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
+/**
+ * Who this page was rendered for, read as each request goes out (set in the browser only, by an
+ * effect, so no server render shares it; a sign-in over the page changes it before the server's
+ * render does).
+ */
+const pageUser: { id?: string } = {};
+
 const codeOf = (error: unknown) => (error as { data?: { code?: string } } | null)?.data?.code;
 
-/** `email`: who is signed in, offered again when their session ends under an open page. */
-export function Providers({ children, email }: { children: ReactNode; email?: string }) {
+/**
+ * `user`: who the page was rendered for. Every request names them (server/api/trpc.ts refuses it
+ * when the browser's session is now someone else's, signed in in another tab), and their email is
+ * offered again when their session ends under an open page.
+ */
+export function Providers({ children, user }: { children: ReactNode; user?: { id: string; email: string } }) {
+  useEffect(() => {
+    if (user?.id) pageUser.id = user.id;
+  }, [user?.id]);
   const [sessionEnded, setSessionEnded] = useState(false);
   const [queryClient] = useState(() => {
     // Any request refused for want of a session: sign in again over the page (SessionEnded.tsx).
@@ -46,7 +60,15 @@ export function Providers({ children, email }: { children: ReactNode; email?: st
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({
       // At most half of the server's MAX_BATCH_SIZE (server/api/http.ts) calls in one request.
-      links: [httpBatchLink({ url: "/api/trpc", transformer: superjson, maxItems: 10 })],
+      links: [
+        httpBatchLink({
+          url: "/api/trpc",
+          transformer: superjson,
+          maxItems: 10,
+          // server/api/trpc.ts PAGE_USER_HEADER (components import only types from server/).
+          headers: () => (pageUser.id ? { "x-page-user": pageUser.id } : {}),
+        }),
+      ],
     }),
   );
   return (
@@ -55,8 +77,9 @@ export function Providers({ children, email }: { children: ReactNode; email?: st
         {children}
         <SessionEnded
           open={sessionEnded}
-          email={email}
-          onSignedIn={() => {
+          email={user?.email}
+          onSignedIn={(userId) => {
+            pageUser.id = userId;
             setSessionEnded(false);
             // Whatever failed for want of a session loads again; forms keep their input.
             void queryClient.invalidateQueries();

@@ -191,3 +191,27 @@ test("an admin whose 'add user' lost its answer is told the user may exist and w
   await page.reload();
   await expect(page.getByTestId(`user-${email}`)).toBeVisible();
 });
+
+test("another user signed in in another tab: this tab's registration is not recorded as theirs, and its own user signs in again over the form", async ({ page, context }) => {
+  const mrn = uniqueMrn();
+  await fillRegistration(page, mrn, `Twotab${mrn}`);
+  const other = await context.newPage();
+  other.on("dialog", (dialog) => void dialog.accept());
+  await other.goto("/patients");
+  await signOut(other);
+  await signIn(other, "compliance@demo.test", "");
+  await other.close();
+
+  // The browser's cookie is the compliance officer's now; this page still shows Casey.
+  await page.getByRole("button", { name: "Register patient" }).click();
+  const dialog = page.getByRole("dialog", { name: "Your session has ended" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByLabel("Email")).toHaveValue("clinician@demo.test");
+  await dialog.getByLabel("Password").fill("demo-password-2026");
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByLabel("Family name")).toHaveValue(`Twotab${mrn}`);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Patient registered." })).toBeVisible();
+  await expect(page.locator('[data-event-type="PatientRegistered"]')).toContainText("by Casey Clinician");
+});

@@ -103,9 +103,19 @@ const base = t.procedure.use(observed).use(mapDomainErrors).use(boundInputShape)
 /** Health and sign-in only. */
 export const publicProcedure = base;
 
+/** The header in which a console page names the user it was rendered for. */
+export const PAGE_USER_HEADER = "x-page-user";
+
 /** Any signed-in user. */
 export const authedProcedure = base.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
+  // The console's page names the user it was rendered for (components/trpc.tsx). The session
+  // cookie is the browser's, shared by its tabs: after someone else signed in in another tab, this
+  // page's commands would be recorded as theirs while it still shows the first user's name.
+  const pageUser = ctx.headers.get(PAGE_USER_HEADER);
+  if (pageUser && pageUser !== ctx.user.id) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "Another user signed in in this browser since this page opened: sign in again on this page" });
+  }
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
 
