@@ -7,6 +7,7 @@ import { useEffect, useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "@/server/api/root";
 import { SessionEnded } from "./SessionEnded";
+import { PAGE_USER_HEADER } from "../shared/pageUser";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
@@ -65,8 +66,7 @@ export function Providers({ children, user }: { children: ReactNode; user?: { id
           url: "/api/trpc",
           transformer: superjson,
           maxItems: 10,
-          // server/api/trpc.ts PAGE_USER_HEADER (components import only types from server/).
-          headers: () => (pageUser.id ? { "x-page-user": pageUser.id } : {}),
+          headers: () => (pageUser.id ? { [PAGE_USER_HEADER]: pageUser.id } : {}),
         }),
       ],
     }),

@@ -8,6 +8,7 @@ import { MappedError, toTRPCError } from "./errors";
 import { correlationIdOf, faultMessage, logDatabaseUnavailable, logServerFault } from "./faults";
 import { inputShapeProblem } from "../input";
 import { callObserved } from "./observe";
+import { PAGE_USER_HEADER } from "../../shared/pageUser";
 
 /** At most this many input problems go back to the browser: an array of 50,000 bad items is one answer, not 50,000. */
 const MAX_ISSUES = 20;
@@ -102,9 +103,6 @@ const base = t.procedure.use(observed).use(mapDomainErrors).use(boundInputShape)
 
 /** Health and sign-in only. */
 export const publicProcedure = base;
-
-/** The header in which a console page names the user it was rendered for. */
-export const PAGE_USER_HEADER = "x-page-user";
 
 /** Any signed-in user. */
 export const authedProcedure = base.use(({ ctx, next }) => {
