@@ -2,11 +2,12 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { authClient } from "./authClient";
+import { waitMessage } from "./format";
 
 /** One message for every wrong email or password: the form never says which one was wrong. */
 const messages = {
   invalid: "Email or password is incorrect.",
-  rateLimited: "Too many sign-in attempts. Wait a minute, then try again.",
+  rateLimited: "Too many failed sign-ins. Wait a minute, then try again.",
   failed: "Sign-in did not work. Try again in a moment.",
   unavailable: "The database is unavailable; try again in a moment.",
 } as const;
@@ -20,6 +21,7 @@ export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: 
   const router = useRouter();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<keyof typeof messages | null>(null);
+  const [retryAfter, setRetryAfter] = useState<unknown>(null);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -32,6 +34,7 @@ export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: 
         password: String(form.get("password") ?? ""),
       });
       if (failure) {
+        setRetryAfter((failure as { retryAfterSeconds?: unknown }).retryAfterSeconds);
         setError(
           failure.status === 429 ? "rateLimited" : failure.status === 401 || failure.status === 400 ? "invalid" : failure.status === 503 ? "unavailable" : "failed",
         );
@@ -55,7 +58,7 @@ export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: 
     <form className="stack" onSubmit={onSubmit} aria-describedby={error ? `${idPrefix}sign-in-error` : undefined} noValidate={false}>
       {error ? (
         <div className={`alert ${error === "rateLimited" ? "warn" : "error"}`} role="alert" id={`${idPrefix}sign-in-error`}>
-          {messages[error]}
+          {error === "rateLimited" ? (waitMessage(retryAfter, "Too many failed sign-ins.") ?? messages.rateLimited) : messages[error]}
         </div>
       ) : null}
       <div className="field">

@@ -131,3 +131,14 @@ function measured({ value, unit, flag }: Measured): string {
 export function counted(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
+
+/**
+ * "<what happened> Try again in N seconds." from a 429's retryAfterSeconds (a minute's window per
+ * address, up to 15 minutes per account); null when the answer named no wait.
+ */
+export function waitMessage(retryAfterSeconds: unknown, what: string): string | null {
+  if (typeof retryAfterSeconds !== "number" || !Number.isFinite(retryAfterSeconds) || retryAfterSeconds <= 0) return null;
+  const seconds = Math.ceil(retryAfterSeconds);
+  const wait = seconds <= 90 ? counted(seconds, "second") : counted(Math.ceil(seconds / 60), "minute");
+  return `${what} Try again in ${wait}.`;
+}

@@ -61,13 +61,22 @@ test("a wrong password gets a message that does not say which part was wrong", a
   await expect(page).toHaveURL(/\/sign-in/);
 });
 
-test("too many attempts get the rate-limit message", async ({ page }) => {
-  // The limiter itself is proved in server/auth/auth.int.test.ts; here only what the person sees.
+test("too many failed sign-ins get the rate-limit message, with the wait the server named", async ({ page }) => {
+  // The limiter itself is proved in server/auth/rateLimit.int.test.ts (a real one here would hold
+  // back every journey's sign-ins from 127.0.0.1); here only what the person sees.
+  const refusal = { code: "RATE_LIMITED", message: "Too many failed sign-ins from this address. Try again later.", retryAfterSeconds: 42 };
+  await page.route("**/api/auth/sign-in/email", (route) =>
+    route.fulfill({ status: 429, contentType: "application/json", headers: { "retry-after": "42" }, body: JSON.stringify(refusal) }),
+  );
+  await signIn(page, "clinician@demo.test");
+  await expect(page.locator("#sign-in-error")).toHaveText("Too many failed sign-ins. Try again in 42 seconds.");
+  // A refusal that names no wait still says what happened.
+  await page.unrouteAll();
   await page.route("**/api/auth/sign-in/email", (route) =>
     route.fulfill({ status: 429, contentType: "application/json", body: JSON.stringify({ message: "Too many requests. Please try again later." }) }),
   );
   await signIn(page, "clinician@demo.test");
-  await expect(page.locator("#sign-in-error")).toContainText("Too many sign-in attempts");
+  await expect(page.locator("#sign-in-error")).toHaveText("Too many failed sign-ins. Wait a minute, then try again.");
 });
 
 test("pages send the security headers", async ({ request }) => {

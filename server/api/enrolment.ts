@@ -2,7 +2,7 @@
 // and set one's own password with it. Public: the user has no session yet. The token arrives in a
 // request body only (the page keeps it in the URL's fragment, which browsers never send), is
 // compared by its hash, and is never logged or recorded.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import type { Database } from "../db/client";
 import type { Auth } from "../auth";
@@ -10,6 +10,7 @@ import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth";
 import { ValidationError } from "../errors";
 import { enrolmentTokenHash, recordUserEvent } from "./userAccounts";
 import { storeFor } from "./context";
+import { ADDRESS_WINDOW_SECONDS, countAddressAttempt } from "../auth/addressLimit";
 
 /** What a link is: usable (for whom, until when), or why not. */
 export type EnrolmentLinkState =
@@ -78,31 +79,13 @@ export async function completeEnrolment(
   });
 }
 
-/** The window enrolment attempts are counted in, per client address, like sign-in's. */
-export const ENROLMENT_WINDOW_SECONDS = 60;
-
-const addressKey = (address: string | null) => createHash("sha256").update(address ?? "unknown").digest("hex");
-
 /**
  * Counts one attempt with a link (a look-up or a use) from this address, refused with
- * TOO_MANY_REQUESTS over `limit` a minute. An address the server cannot tell (no trusted proxy
- * configuration, see clientAddress.ts) shares one bucket, as sign-in does.
+ * TOO_MANY_REQUESTS over `limit` a minute, in a bucket of its own beside sign-in's.
  */
-export async function countEnrolmentAttempt(db: Database, address: string | null, limit: number, windowSeconds = ENROLMENT_WINDOW_SECONDS): Promise<void> {
-  const rows = await db.prisma.$queryRawUnsafe<{ attempts: number; retry_after: number }[]>(
-    `INSERT INTO auth_enrolment_attempts AS a (address_key, attempts, window_started_at) VALUES ($1, 1, now())
-     ON CONFLICT (address_key) DO UPDATE SET
-       attempts = CASE WHEN a.window_started_at <= now() - make_interval(secs => $2) THEN 1 ELSE a.attempts + 1 END,
-       window_started_at = CASE WHEN a.window_started_at <= now() - make_interval(secs => $2) THEN now() ELSE a.window_started_at END
-     RETURNING attempts, ceil(extract(epoch FROM a.window_started_at + make_interval(secs => $2) - now()))::int AS retry_after`,
-    addressKey(address),
-    windowSeconds,
-  );
-  const row = rows[0];
-  if (row?.attempts === 1) {
-    await db.prisma.$executeRawUnsafe(`DELETE FROM auth_enrolment_attempts WHERE window_started_at <= now() - make_interval(secs => $1)`, windowSeconds);
-  }
-  if (row && row.attempts > limit) {
-    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `Too many attempts with enrolment links from this address. Try again in ${Math.max(1, row.retry_after)} seconds.` });
+export async function countEnrolmentAttempt(db: Database, address: string | null, limit: number, windowSeconds = ADDRESS_WINDOW_SECONDS): Promise<void> {
+  const attempt = await countAddressAttempt(db, "enrolment", address, limit, windowSeconds);
+  if (!attempt.allowed) {
+    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `Too many attempts with enrolment links from this address. Try again in ${attempt.retryAfterSeconds} seconds.` });
   }
 }

@@ -103,7 +103,7 @@ describeEachDatabase("sign-in", (db) => {
     expect(response.headers.getSetCookie()).toEqual([]);
   });
 
-  it("rate-limits sign-in attempts per client: 429 after the configured number per minute", async () => {
+  it("rate-limits failed sign-ins per client: 429 after the configured number per minute", async () => {
     const ip = clientIp();
     const statuses: number[] = [];
     for (let i = 0; i < testConfig.signInPerMinute + 2; i++) {

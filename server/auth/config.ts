@@ -8,8 +8,10 @@ export type AuthConfig = {
   secret: string;
   /** A fixed public origin, or null: any port on localhost / 127.0.0.1 / [::1] over http. */
   baseURL: string | null;
-  /** Sign-in attempts per client address per minute. */
+  /** Failed sign-ins per client address per minute (a fixed window, addressLimit.ts). */
   signInPerMinute: number;
+  /** The per-address window in seconds (default 60; shorter in tests). */
+  addressWindowSeconds?: number;
   /** Failed sign-ins per account per 15 minutes (default 10). */
   accountFailureLimit?: number;
   /** TRUSTED_PROXIES as configured (default: none, the socket's address). */

@@ -1,6 +1,6 @@
 // Sign-in with better-auth: email + password, database sessions in auth_sessions, scrypt password
 // hashes, its CSRF (origin) checks and its rate limiter (database storage, so every instance
-// counts the same attempts). It talks to the database through the project's own Prisma client:
+// counts the same requests); failed sign-ins are limited here, per address and per account. It talks to the database through the project's own Prisma client:
 // PGlite is one session, so there must be no second pool.
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
@@ -11,6 +11,7 @@ import { authConfigFromEnv, type AuthConfig } from "./config";
 import { crossSiteReasonFor } from "./origin";
 import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clientAddress";
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
+import { ADDRESS_WINDOW_SECONDS, countAddressAttempt, releaseAddressAttempt } from "./addressLimit";
 import { componentLogger, errorFields } from "../log";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
@@ -39,7 +40,7 @@ const AUTH_BASE_PATH = "/api/auth";
 /** Where handleAuthRequest hands better-auth the client's address it resolved (clientAddress.ts). */
 const CLIENT_HEADER = "x-emr-client-address";
 
-type AuthSetup = { db: Database; accountFailureLimit: number; trustedProxies: TrustedProxies };
+type AuthSetup = { db: Database; accountFailureLimit: number; addressFailureLimit: number; addressWindowSeconds: number; trustedProxies: TrustedProxies };
 const setups = new WeakMap<object, AuthSetup>();
 
 /**
@@ -54,7 +55,13 @@ export function authLog(level: "debug" | "info" | "warn" | "error", message: str
 
 export function createAuth(db: Database, config: AuthConfig) {
   const auth = buildAuth(db, config);
-  setups.set(auth, { db, accountFailureLimit: config.accountFailureLimit ?? 10, trustedProxies: parseTrustedProxies(config.trustedProxies) });
+  setups.set(auth, {
+    db,
+    accountFailureLimit: config.accountFailureLimit ?? 10,
+    addressFailureLimit: config.signInPerMinute,
+    addressWindowSeconds: config.addressWindowSeconds ?? ADDRESS_WINDOW_SECONDS,
+    trustedProxies: parseTrustedProxies(config.trustedProxies),
+  });
   return auth;
 }
 
@@ -96,7 +103,9 @@ function buildAuth(db: Database, config: AuthConfig) {
       window: 60,
       max: 300,
       customRules: {
-        "/sign-in/email": { window: 60, max: config.signInPerMinute },
+        // Counted by handleAuthRequest instead, per address in fixed windows (addressLimit.ts):
+        // the library starts its count again only after a minute with no attempt at all.
+        "/sign-in/email": false,
       },
     },
     // Endpoints this console has no use for are switched off rather than left reachable.
@@ -275,16 +284,23 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
     }
     const email = setup && signInEmail(request, body);
     if (!setup || !email) return await forward();
+    // Failed sign-ins are limited per client address (a minute's window) and per account (15
+    // minutes). Each attempt is counted in both before the password is checked, so attempts sent
+    // at once cannot all slip under a limit, and taken back when no password failed.
+    const byAddress = await countAddressAttempt(setup.db, "sign-in", address, setup.addressFailureLimit, setup.addressWindowSeconds);
+    if (!byAddress.allowed) {
+      return tooManySignIns("RATE_LIMITED", "Too many failed sign-ins from this address. Try again later.", byAddress.retryAfterSeconds);
+    }
     const reserved = await reserveAttempt(setup.db, email, setup.accountFailureLimit);
     if (!reserved.allowed) {
-      return Response.json(
-        { code: "ACCOUNT_RATE_LIMITED", message: "Too many failed sign-ins for this account. Try again later." },
-        { status: 429, headers: { "retry-after": String(reserved.retryAfterSeconds), "x-retry-after": String(reserved.retryAfterSeconds) } },
-      );
+      await releaseAddressAttempt(setup.db, "sign-in", address);
+      return tooManySignIns("ACCOUNT_RATE_LIMITED", "Too many failed sign-ins for this account. Try again later.", reserved.retryAfterSeconds);
     }
     const response = await forward();
+    // Only a checked password counts as a failure (401); a success, or a refusal before the
+    // check, does not: a ward's workstations behind one address sign in all day.
+    if (response.status !== 401) await releaseAddressAttempt(setup.db, "sign-in", address);
     if (response.ok) await clearAttempts(setup.db, email);
-    // Only a checked password counts as a failure (401); a refusal before the check does not.
     else if (response.status !== 401) await releaseAttempt(setup.db, email);
     return response;
   } catch (error) {
@@ -298,6 +314,11 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
     logServerFault({ procedure: `auth ${new URL(request.url).pathname}`, correlationId, error });
     return Response.json({ message: faultMessage(correlationId) }, { status: 500 });
   }
+}
+
+/** A sign-in refused by a limit, before any password was checked. */
+function tooManySignIns(code: string, message: string, retryAfterSeconds: number): Response {
+  return Response.json({ code, message, retryAfterSeconds }, { status: 429, headers: { "retry-after": String(retryAfterSeconds), "x-retry-after": String(retryAfterSeconds) } });
 }
 
 /** Seconds a client is asked to wait before trying again when the database is unavailable. */

@@ -1,5 +1,6 @@
-// Sign-in rate limits: per client address (the socket's, or as far back as TRUSTED_PROXIES
-// allows), and per account in the database, so a guess spread over many addresses is slowed too.
+// Sign-in rate limits, on failed sign-ins: per client address (the socket's, or as far back as
+// TRUSTED_PROXIES allows) in a minute's window, and per account in the database, so a guess
+// spread over many addresses is slowed too.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { describeEachDatabase } from "../testing/db";
@@ -58,6 +59,37 @@ describeEachDatabase("sign-in rate limits", (db) => {
       }
       expect(statuses).toEqual([401, 401, 401, 429, 429]);
       expect((await signIn(auth, who, password, { [PEER_HEADER]: fresh() })).status).toBe(200);
+    });
+
+    it("counts only failed sign-ins: a ward's workstations behind one address sign in all day", async () => {
+      const ward = fresh();
+      const who = await account(auth);
+      for (let i = 0; i < 8; i++) expect((await signIn(auth, who, password, { [PEER_HEADER]: ward })).status).toBe(200);
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await signIn(auth, who, `wrong-${i}-password`, { [PEER_HEADER]: ward })).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+    });
+
+    it("starts the count again when the window has passed, however steadily attempts kept coming", async () => {
+      const short = createAuth(db(), { ...base, addressWindowSeconds: 2 });
+      const peer = fresh();
+      const who = await account(short);
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await signIn(short, who, "wrong-password", { [PEER_HEADER]: peer })).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      const refused = await signIn(short, who, password, { [PEER_HEADER]: peer });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(2);
+      expect(((await refused.json()) as { message: string }).message).toMatch(/too many failed sign-ins from this address/i);
+      // An attempt every quarter second, never a quiet moment: the window still ends.
+      const started = Date.now();
+      let status = 429;
+      while (status === 429 && Date.now() - started < 5_000) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        status = (await signIn(short, who, password, { [PEER_HEADER]: peer })).status;
+      }
+      expect(status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(3_000);
     });
 
     it("ignores a client's own copy of the header that carries the resolved address to the library", async () => {
