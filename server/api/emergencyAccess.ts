@@ -101,7 +101,7 @@ export async function requireChartAccessAndRecord(ctx: AccessContext, patientId:
  * patient's id and how the caller reaches the chart (null when there is no such record).
  */
 export async function requireChartWriteAccess(
-  ctx: AccessContext,
+  ctx: AccessContext & WritingContext,
   about: { patientId: string } | { encounterId: string },
 ): Promise<{ patientId: string; access: ChartAccess } | null> {
   if (!ctx.user) throw new Error("requireChartWriteAccess: no signed-in user");
@@ -111,23 +111,34 @@ export async function requireChartWriteAccess(
       ? await prisma.rmPatient.findUnique({ where: { patientId: about.patientId }, select: { patientId: true } })
       : await prisma.rmEncounter.findUnique({ where: { encounterId: about.encounterId }, select: { patientId: true } });
   if (!record) return null;
-  return { patientId: record.patientId, access: await requireChartAccess(ctx, record.patientId) };
+  const access = await requireChartAccess(ctx, record.patientId);
+  ctx.chartWrites?.push(record.patientId);
+  return { patientId: record.patientId, access };
 }
 
 /**
- * Runs a write to a chart; a refusal by its rules is recorded in the access log before it goes
- * back. A refusal quotes the chart as loaded ("The patient has a recorded allergy to
- * Penicillin", "An active allergy to Latex is already recorded", an encounter's start time): a
- * read, which without a row left no trace, as nothing was written either, and a write sent only
- * to be refused asked the chart a question.
+ * The charts a mutation writes to, for recordChartRefusal: a patient's id, or how to find it
+ * when the command names only its own record (an order's status change), asked only when the
+ * command is refused. authedProcedure gives every mutation an empty list; requireChartWriteAccess
+ * adds the chart it opened.
  */
-export async function recordingRefusals<T>(ctx: AccessContext, chart: { patientId: string } | null, procedure: string, write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (error) {
-    if (chart && error instanceof InvariantError) await recordAccess(ctx, { patientId: chart.patientId, procedure, screen: "refusal" });
-    throw error;
-  }
+export type ChartWrites = (string | (() => Promise<string | null>))[];
+export type WritingContext = { chartWrites?: ChartWrites };
+
+/**
+ * A refusal by a chart's rules, recorded in the access log before it goes back (authedProcedure
+ * calls this for every mutation refused with an InvariantError). A refusal quotes the record as
+ * loaded ("The patient has a recorded allergy to Penicillin", "An active allergy to Latex is
+ * already recorded", an encounter's start time, an order's status): a read, which without a row
+ * left no trace, as nothing was written either, and a write sent only to be refused asked the
+ * chart a question. Being the procedure's wrapper rather than each command's, no chart write can
+ * forget it.
+ */
+export async function recordChartRefusal(ctx: AccessContext, procedure: string, writes: ChartWrites, error: unknown): Promise<void> {
+  if (!(error instanceof InvariantError) || writes.length === 0 || !ctx.user) return;
+  const patientIds = await Promise.all(writes.map((chart) => (typeof chart === "string" ? chart : chart())));
+  const named = patientIds.filter((id): id is string => id !== null);
+  if (named.length > 0) await recordAccess(ctx, { patientIds: named, procedure, screen: "refusal" });
 }
 
 /**

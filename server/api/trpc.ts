@@ -9,6 +9,7 @@ import { correlationIdOf, faultMessage, logDatabaseUnavailable, logServerFault }
 import { inputShapeProblem } from "../input";
 import { callObserved } from "./observe";
 import { PAGE_USER_HEADER } from "../../shared/pageUser";
+import { recordChartRefusal, type ChartWrites } from "./emergencyAccess";
 
 /** At most this many input problems go back to the browser: an array of 50,000 bad items is one answer, not 50,000. */
 const MAX_ISSUES = 20;
@@ -115,6 +116,13 @@ export const authedProcedure = base.use(({ ctx, next }) => {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Another user signed in in this browser since this page opened: sign in again on this page" });
   }
   return next({ ctx: { ...ctx, user: ctx.user } });
+}).use(async ({ ctx, path, next }) => {
+  // The charts a call writes to (only mutations add any); a refusal by their rules is recorded
+  // against them, however the procedure reached them.
+  const chartWrites: ChartWrites = [];
+  const result = await next({ ctx: { ...ctx, chartWrites } });
+  if (!result.ok && chartWrites.length > 0) await recordChartRefusal(ctx, path, chartWrites, result.error.cause);
+  return result;
 });
 
 /** Signed in and holding at least one of these roles. */

@@ -7,7 +7,7 @@ import { encounterStream, patientStream } from "../../domain/streams";
 import { projectEncounter } from "../../projections/clinical";
 import { encounterById, encountersForPatient } from "../../projections/queries";
 import { recordAccess } from "../accessLog";
-import { recordingRefusals, requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
+import { requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
@@ -28,7 +28,7 @@ export const encounterRouter = router({
       const id = newAggregateId(commandId, "encounter");
       const providerId = await providerFor(ctx, data.providerId, chart?.access ?? null);
       // Decided on the patient as loaded (active or not): decided again when it changes first.
-      const result = await recordingRefusals(ctx, chart, "encounter.start", () => onFreshFacts(async () => {
+      const result = await onFreshFacts(async () => {
         const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);
         return runCommand(
           ctx,
@@ -42,7 +42,7 @@ export const encounterRouter = router({
           // A re-sent start is the same command after the chart changed meanwhile (an allergy added).
           { commandId, asked: { ...data, encounterId: id }, startsStream: true, project: refusingErased(projectEncounter, { patientVersion: patient.version }) },
         );
-      }));
+      });
       return { encounterId: id, version: result.version, repeated: result.repeated };
     }),
 
@@ -50,15 +50,13 @@ export const encounterRouter = router({
     .input(completeEncounterInput.extend({ expectedVersion: expectedVersionInput, ...commandIdInput }))
     .mutation(async ({ ctx, input }) => {
       const { commandId, expectedVersion, ...data } = input;
-      const chart = await requireChartWriteAccess(ctx, { encounterId: data.encounterId });
-      const result = await recordingRefusals(ctx, chart, "encounter.complete", () =>
-        runCommand(
-          ctx,
-          encounterStream(data.encounterId),
-          encounterDecider,
-          { type: "CompleteEncounter", data, metadata: { now: new Date() } },
-          { commandId, expectedVersion, project: refusingErased(projectEncounter) },
-        ),
+      await requireChartWriteAccess(ctx, { encounterId: data.encounterId });
+      const result = await runCommand(
+        ctx,
+        encounterStream(data.encounterId),
+        encounterDecider,
+        { type: "CompleteEncounter", data, metadata: { now: new Date() } },
+        { commandId, expectedVersion, project: refusingErased(projectEncounter) },
       );
       return { version: result.version, repeated: result.repeated };
     }),

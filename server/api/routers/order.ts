@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Database } from "../../db/client";
 import { NotFoundError } from "../../errors";
 import { loadAggregate } from "../../eventStore";
 import { encounterCheck, encounterDecider } from "../../domain/encounter/decider";
@@ -10,13 +11,18 @@ import { projectOrder } from "../../projections/clinical";
 import { activeOrderStatuses, orderById, orderWorklist, worklistCursor } from "../../projections/queries";
 import { cursorInput, idText, pageLimit } from "../../input";
 import { recordAccess } from "../accessLog";
-import { recordingRefusals, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
+import { requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { providerFor } from "../providers";
 import { clinicianProcedure, router } from "../trpc";
 import { onFreshFacts, refusingErased } from "../erasure";
 
 const orderId = z.uuid("order id must be a uuid");
+
+/** The patient an order is for; null when there is no such order. */
+async function orderPatientId(prisma: Database["prisma"], id: string): Promise<string | null> {
+  return (await prisma.rmOrder.findUnique({ where: { orderId: id }, select: { patientId: true } }))?.patientId ?? null;
+}
 
 export const orderRouter = router({
   create: clinicianProcedure
@@ -32,7 +38,7 @@ export const orderRouter = router({
       const providerId = await providerFor(ctx, data.providerId, chart?.access ?? null);
       // Decided on the patient (allergies, active) and the encounter (completed or not) as
       // loaded: decided again when either changes before the order commits.
-      const result = await recordingRefusals(ctx, chart, "order.create", () => onFreshFacts(async () => {
+      const result = await onFreshFacts(async () => {
         const [patient, encounter] = await Promise.all([
           loadAggregate(ctx.store, patientStream(data.patientId), patientDecider),
           data.encounterId ? loadAggregate(ctx.store, encounterStream(data.encounterId), encounterDecider) : null,
@@ -56,7 +62,7 @@ export const orderRouter = router({
           // A re-sent order is the same command after the chart or the encounter changed meanwhile.
           { commandId, asked: { ...data, orderId: id }, startsStream: true, project: refusingErased(projectOrder, decidedOn) },
         );
-      }));
+      });
       return { orderId: id, version: result.version, repeated: result.repeated };
     }),
 
@@ -66,6 +72,8 @@ export const orderRouter = router({
       const { commandId, expectedVersion, ...data } = input;
       // No glass here: the worklist is the department's queue of every patient's orders, and
       // whoever performs an order (the lab, imaging, the ward) moves it and enters its result.
+      // A refusal quotes the order (its status, its kind): recorded against the order's patient.
+      ctx.chartWrites.push(() => orderPatientId(ctx.db.prisma, data.orderId));
       const result = await runCommand(
         ctx,
         orderStream(data.orderId),

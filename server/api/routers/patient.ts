@@ -10,7 +10,7 @@ import { projectPatient } from "../../projections/clinical";
 import { patientChart, patientStreamIds } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { recordAccess, viewIdInput } from "../accessLog";
-import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, recordingRefusals, requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
+import { breakGlass, emergencyReasonInput, EMERGENCY_ACCESS_HOURS, requireChartAccess, requireChartAccessAndRecord, requireChartWriteAccess } from "../emergencyAccess";
 import { commandIdInput, expectedVersionInput, newAggregateId, runCommand } from "../commands";
 import { clinicianProcedure, router } from "../trpc";
 import { historyItems } from "../historyItem";
@@ -29,15 +29,13 @@ type SafetyCommand = Exclude<PatientCommand, { type: "RegisterPatient" | "Update
  * orders, and the decider's refusals quote the chart ("an active allergy to ... is already recorded").
  */
 async function runSafetyCommand(ctx: SafetyCtx, procedure: string, command: Omit<SafetyCommand, "metadata">, commandId: string | undefined) {
-  const chart = await requireChartWriteAccess(ctx, { patientId: command.data.patientId });
-  const result = await recordingRefusals(ctx, chart, procedure, () =>
-    runCommand(
-      ctx,
-      patientStream(command.data.patientId),
-      patientDecider,
-      { ...command, metadata: { now: new Date() } } as SafetyCommand,
-      { commandId, project: projectPatient },
-    ),
+  await requireChartWriteAccess(ctx, { patientId: command.data.patientId });
+  const result = await runCommand(
+    ctx,
+    patientStream(command.data.patientId),
+    patientDecider,
+    { ...command, metadata: { now: new Date() } } as SafetyCommand,
+    { commandId, project: projectPatient },
   );
   return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
 }
@@ -95,19 +93,17 @@ export const patientRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const chart = await requireChartWriteAccess(ctx, { patientId: input.patientId });
-      const result = await recordingRefusals(ctx, chart, "patient.updateDemographics", () =>
-        runCommand(
-          ctx,
-          patientStream(input.patientId),
-          patientDecider,
-          {
-            type: "UpdatePatientDemographics",
-            data: { patientId: input.patientId, changes: input.changes, reason: input.reason },
-            metadata: { now: new Date() },
-          },
-          { commandId: input.commandId, expectedVersion: input.expectedVersion, project: projectPatient },
-        ),
+      await requireChartWriteAccess(ctx, { patientId: input.patientId });
+      const result = await runCommand(
+        ctx,
+        patientStream(input.patientId),
+        patientDecider,
+        {
+          type: "UpdatePatientDemographics",
+          data: { patientId: input.patientId, changes: input.changes, reason: input.reason },
+          metadata: { now: new Date() },
+        },
+        { commandId: input.commandId, expectedVersion: input.expectedVersion, project: projectPatient },
       );
       return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
     }),

@@ -95,6 +95,29 @@ describeEachDatabase("allergies, alerts and the medication check", (db) => {
     expect(log.rows.filter((r) => r.userId === user.id && r.screen === "read the chart in a refused change")).toHaveLength(3);
   });
 
+  it("an order's refused status change quotes the order: recorded against its patient, though the department needs no glass", async () => {
+    const ward = await callerAs(db(), testUser(["clinician"]));
+    const { patientId } = await ward.patient.register(newPatient());
+    const { orderId } = await ward.order.create({ patientId, kind: "lab", details: { code: "2345-7", description: "Glucose, serum" } });
+    await ward.order.changeStatus({ orderId, expectedVersion: 1, newStatus: "cancelled", reason: "Drawn twice" });
+
+    // The lab: not in the patient's care, no grant, moving orders off the department's worklist.
+    const tech = testUser(["clinician"]);
+    const correlationId = `refused-${randomUUID()}`;
+    const refused = await refusal((await callerAs(db(), tech, correlationId)).order.changeStatus({ orderId, expectedVersion: 2, newStatus: "in_progress" }));
+    expect(refused.code).toBe("PRECONDITION_FAILED");
+    expect(refused.message).toContain("cancelled");
+    expect(await db().prisma.accessLog.findMany({ where: { userId: tech.id }, select: { patientId: true, procedure: true, screen: true, correlationId: true } })).toEqual([
+      { patientId, procedure: "order.changeStatus", screen: "refusal", correlationId },
+    ]);
+
+    // A status change that goes through writes its event and no access row; an unknown order, neither.
+    const { orderId: second } = await ward.order.create({ patientId, kind: "lab", details: { code: "2345-7", description: "Glucose, serum" } });
+    await (await callerAs(db(), tech)).order.changeStatus({ orderId: second, expectedVersion: 1, newStatus: "in_progress" });
+    expect(await codeOf((await callerAs(db(), tech)).order.changeStatus({ orderId: randomUUID(), expectedVersion: 1, newStatus: "in_progress" }))).not.toBe("OK");
+    expect(await db().prisma.accessLog.count({ where: { userId: tech.id } })).toBe(1);
+  });
+
   it("refuses a medication matching an allergy without a reason; with one, the override is its own event", async () => {
     const api = await callerAs(db(), clinician);
     const { patientId } = await api.patient.register(newPatient());
