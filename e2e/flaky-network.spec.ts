@@ -78,6 +78,29 @@ test("an order cancelled over a connection that lost the answer: the chart's ref
   expect(await eventsOf(page, patientId, "OrderStatusChanged")).toHaveLength(1);
 });
 
+test("an order whose answer was lost, the form closed and opened again and the same order sent: placed once", async ({ page }) => {
+  const { patientId } = await registerPatient(page);
+  const placeFerritin = async () => {
+    await page.getByRole("button", { name: "Place order" }).click();
+    await page.getByLabel("Kind").selectOption("lab");
+    await page.getByLabel("Description").fill("Ferritin");
+    await page.getByRole("button", { name: "Place order" }).click();
+  };
+  await loseNextAnswer(page, "order.create");
+  await placeFerritin();
+  await expect(page.getByRole("alert").filter({ hasText: unanswered })).toBeVisible();
+  // The clinician gives up on the form and starts over, typing the same order.
+  await page.getByRole("button", { name: "Close" }).click();
+  await placeFerritin();
+  await expect(page.getByRole("status").filter({ hasText: "Lab order placed: Ferritin." })).toBeVisible();
+  expect(await eventsOf(page, patientId, "OrderCreated")).toHaveLength(1);
+
+  // A second Ferritin on purpose, once the first was answered, is a second order.
+  await placeFerritin();
+  await expect(page.getByRole("status").filter({ hasText: "Lab order placed: Ferritin." })).toBeVisible();
+  await expect.poll(async () => (await eventsOf(page, patientId, "OrderCreated")).length).toBe(2);
+});
+
 test("an encounter completed over a connection that lost the answer: not told 'nothing was saved', and completed once", async ({ page }) => {
   const { patientId } = await registerPatient(page);
   await page.getByRole("button", { name: "Start encounter" }).click();

@@ -164,7 +164,7 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
       return;
     }
     setNotice(null);
-    update.mutate({ patientId, expectedVersion: session.expectedVersion, changes, reason: reason.trim(), commandId: commandId.get() });
+    update.mutate(commandId.stamped({ patientId, expectedVersion: session.expectedVersion, changes, reason: reason.trim() }));
   });
 
   const retryOnLatest = async () => {

@@ -38,7 +38,7 @@ export function StartEncounterForm({ patientId, onDone, onClose }: { patientId: 
 
   const onSubmit = form.handleSubmit((v) => {
     if (start.isPending) return;
-    start.mutate({ patientId, encounterType: v.encounterType, reason: v.reason || null, location: v.location || null, commandId: commandId.get() });
+    start.mutate(commandId.stamped({ patientId, encounterType: v.encounterType, reason: v.reason || null, location: v.location || null }));
   });
 
   return (
@@ -108,13 +108,14 @@ export function CompleteEncounterForm({ encounter, onDone, onClose }: { encounte
 
   const onSubmit = form.handleSubmit((v) => {
     if (complete.isPending || changed) return;
-    complete.mutate({
-      encounterId: opened.encounterId,
-      outcome: v.outcome,
-      dischargeDisposition: v.dischargeDisposition,
-      expectedVersion: opened.version,
-      commandId: commandId.get(),
-    });
+    complete.mutate(
+      commandId.stamped({
+        encounterId: opened.encounterId,
+        outcome: v.outcome,
+        dischargeDisposition: v.dischargeDisposition,
+        expectedVersion: opened.version,
+      }),
+    );
   });
 
   const stillOpen = encounter.status === "in_progress";

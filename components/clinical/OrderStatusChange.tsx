@@ -107,7 +107,7 @@ export function OrderStatusChange({ order, onDone, onClose }: { order: OrderRef 
   const onSubmit = form.handleSubmit((values) => {
     if (change.isPending || changed) return;
     setFormError(null);
-    change.mutate({ orderId: opened.orderId, ...values, expectedVersion: opened.version, commandId: commandId.get() });
+    change.mutate(commandId.stamped({ orderId: opened.orderId, ...values, expectedVersion: opened.version }));
   });
 
   /** Carry on from the order as it is now, keeping what was typed; a status no longer offered is unchosen. */

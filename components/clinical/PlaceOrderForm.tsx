@@ -86,20 +86,21 @@ export function PlaceOrderForm({
   const onSubmit = handleSubmit((v) => {
     if (create.isPending) return;
     const t = (s: string) => s || undefined;
-    create.mutate({
-      patientId,
-      encounterId: v.encounterId || null,
-      kind: v.kind,
-      priority: v.priority,
-      scheduledFor: v.scheduledFor ? scheduledInstant(v.scheduledFor, v.scheduledForSecond) : null,
-      details: {
-        description: v.description,
-        code: t(v.code),
-        ...(v.kind === "medication" && { dose: t(v.dose), route: t(v.route), frequency: t(v.frequency) }),
-      },
-      allergyOverrideReason: needsOverride ? v.allergyOverrideReason.trim() : undefined,
-      commandId: commandId.get(),
-    });
+    create.mutate(
+      commandId.stamped({
+        patientId,
+        encounterId: v.encounterId || null,
+        kind: v.kind,
+        priority: v.priority,
+        scheduledFor: v.scheduledFor ? scheduledInstant(v.scheduledFor, v.scheduledForSecond) : null,
+        details: {
+          description: v.description,
+          code: t(v.code),
+          ...(v.kind === "medication" && { dose: t(v.dose), route: t(v.route), frequency: t(v.frequency) }),
+        },
+        allergyOverrideReason: needsOverride ? v.allergyOverrideReason.trim() : undefined,
+      }),
+    );
   });
 
   const input = (name: "description" | "code" | "dose" | "route" | "frequency" | "scheduledFor" | "allergyOverrideReason", hint?: string) => ({

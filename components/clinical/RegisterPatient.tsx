@@ -66,13 +66,13 @@ export function RegisterPatient() {
     if (register.isPending) return;
     setFormError(null);
     setCandidates(null);
-    register.mutate({ ...values, commandId: commandId.get() });
+    register.mutate(commandId.stamped(values));
   });
   // "Not the same person": the candidates shown are named, and recorded with the registration.
   const registerAnyway = form.handleSubmit((values) => {
     if (register.isPending || !candidates) return;
     setFormError(null);
-    register.mutate({ ...values, commandId: commandId.get(), notDuplicateOf: candidates.map((c) => c.patientId) });
+    register.mutate(commandId.stamped({ ...values, notDuplicateOf: candidates.map((c) => c.patientId) }));
   });
 
   return (

@@ -197,7 +197,7 @@ function AllergyForm({ patientId, onDone, onClose }: { patientId: string } & Inl
       },
     }),
   );
-  const onSubmit = handleSubmit((values) => record.mutate({ patientId, ...values, commandId: commandId.get() }));
+  const onSubmit = handleSubmit((values) => record.mutate(commandId.stamped({ patientId, ...values })));
 
   return (
     <form className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="allergy-form-title">
@@ -267,7 +267,7 @@ function AlertForm({ patientId, onDone, onClose }: { patientId: string } & Inlin
       },
     }),
   );
-  const onSubmit = form.handleSubmit((values) => record.mutate({ patientId, ...values, commandId: commandId.get() }));
+  const onSubmit = form.handleSubmit((values) => record.mutate(commandId.stamped({ patientId, ...values })));
   return (
     <form className="inline-form stack" onSubmit={onSubmit} noValidate aria-labelledby="alert-form-title">
       <h3 id="alert-form-title">Record alert</h3>
@@ -327,7 +327,8 @@ function ReasonForm({
   const closeAllergy = useMutation(trpc.patient.closeAllergy.mutationOptions(options));
   const resolveAlert = useMutation(trpc.patient.resolveAlert.mutationOptions(options));
   const onSubmit = form.handleSubmit(({ reason }) => {
-    const call = send(reason, commandId.get());
+    // What is sent, without its id (the same for every id), names the command for `get`.
+    const call = send(reason, commandId.get(send(reason, "")));
     if (call.mutation === "closeAllergy") closeAllergy.mutate(call.input);
     else resolveAlert.mutate(call.input);
   });

@@ -78,31 +78,72 @@ function randomUUID(): string {
 }
 
 /**
+ * Sends that got no answer, by what they sent: the command may or may not have been applied, and
+ * only the same id tells. The same input sent again, from this form or from one closed and
+ * opened again meanwhile (a clinician who gave up on the alert and started over), goes with that
+ * id, so the server answers with what it stored instead of applying it twice. In this page's
+ * memory only: the inputs hold patient data. Forgotten once an answer comes.
+ */
+const unanswered = new Map<string, string>();
+const UNANSWERED_KEPT = 50;
+/** How often each id went out, for `resent`: a send from a form opened later counts too. */
+const sendsOf = new Map<string, number>();
+
+/** What a send is, for `unanswered`: its input without the command id, in a fixed key order. */
+function sendKey(input: object): string {
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sorted)
+      : value && typeof value === "object" && !(value instanceof Date)
+        ? Object.fromEntries(Object.entries(value).filter(([k, v]) => k !== "commandId" && v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sorted(v)]))
+        : value;
+  return JSON.stringify(sorted(input));
+}
+
+/**
  * One command id per distinct command: the same id while the user re-sends the same values
  * (double click, retry after a network error), a new one once they edit the form or it succeeded.
  * The server answers a re-sent id with the first attempt's result: creates derive the new
  * record's id from it, so a retried "register" or "place order" lands on the record the first
- * attempt made, never on a second one. Hence every edit of a value must `reset()`.
+ * attempt made, never on a second one. Hence every edit of a value must `edited()`.
  */
 export function useCommandId() {
   const current = useRef<string | null>(null);
-  const sends = useRef(new Map<string, number>());
-  return useMemo(
-    () => ({
-      /** The id to send now; call once per send, so `resent` can count. */
-      get: () => {
-        const id = (current.current ??= randomUUID());
-        sends.current.set(id, (sends.current.get(id) ?? 0) + 1);
-        return id;
+  const lastKey = useRef<string | null>(null);
+  return useMemo(() => {
+    /** The id to send `input` with; call once per send, so `resent` can count. */
+    const get = (input: object) => {
+      const key = sendKey(input);
+      if (current.current === null) current.current = unanswered.get(key) ?? null;
+      const id = (current.current ??= randomUUID());
+      lastKey.current = key;
+      sendsOf.set(id, (sendsOf.get(id) ?? 0) + 1);
+      return id;
+    };
+    return {
+      get,
+      /** `input` with its command id, as it is sent. */
+      stamped: <T extends object>(input: T): T & { commandId: string } => ({ ...input, commandId: get(input) }),
+      /** The last send got no answer: the same input, sent again later, goes with its id. */
+      unanswered: () => {
+        if (lastKey.current === null || current.current === null) return;
+        unanswered.delete(lastKey.current);
+        unanswered.set(lastKey.current, current.current);
+        if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value!);
       },
+      /** A value was edited: the next send is another command (unless edited back to an unanswered one). */
+      edited: () => {
+        current.current = null;
+      },
+      /** An answer came (saved, or refused): a new command from here on. */
       reset: () => {
+        if (lastKey.current !== null) unanswered.delete(lastKey.current);
         current.current = null;
       },
       /** This id went out more than once: a "nothing changed" answer means an earlier send did it. */
-      resent: (id: string | undefined) => (id ? (sends.current.get(id) ?? 0) > 1 : false),
-    }),
-    [],
-  );
+      resent: (id: string | undefined) => (id ? (sendsOf.get(id) ?? 0) > 1 : false),
+    };
+  }, []);
 }
 
 /**

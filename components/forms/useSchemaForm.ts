@@ -30,7 +30,7 @@ export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(sch
   useLeaveGuard(form.formState.isDirty && !saved);
   useEffect(() => {
     // Any edit is a new command: the server must not answer it with an earlier attempt's result.
-    return form.subscribe({ formState: { values: true }, callback: () => commandId.reset() });
+    return form.subscribe({ formState: { values: true }, callback: () => commandId.edited() });
   }, [form, commandId]);
 
   return {
@@ -60,6 +60,8 @@ export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(sch
       }
       const text = message?.(e, marked) ?? friendlyMessage(e);
       // Unanswered, the one honest thing to say is that the outcome is unknown, and how to learn it.
+      if (isUnanswered(e)) commandId.unanswered();
+      else commandId.reset();
       setFormError(isUnanswered(e) ? unansweredMessage : text);
       return e;
     },
