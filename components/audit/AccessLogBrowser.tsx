@@ -161,7 +161,7 @@ function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boole
             step="1"
             defaultValue={shown(range.to)}
             aria-invalid={error ? true : undefined}
-            aria-describedby={error ? "range-error" : undefined}
+            aria-describedby={error ? "range-hint range-error" : "range-hint"}
             onChange={() => setError(null)}
           />
         </div>
@@ -179,8 +179,8 @@ function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boole
             Any time
           </button>
         </div>
-        <p className="muted small" data-testid="time-zone">
-          Times in {hydrated ? localZone() : "your time zone"}.
+        <p className="muted small" id="range-hint" data-testid="time-zone">
+          Times in {hydrated ? localZone() : "your time zone"}. “From” is included, “Until” is not: until 14:00:00 ends at 13:59:59.999.
         </p>
       </div>
       {error ? (

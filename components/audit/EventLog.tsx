@@ -266,8 +266,19 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
             <label htmlFor="f-to" className="sr-only">
               Until
             </label>
-            <input id="f-to" name="to" type="datetime-local" step="1" defaultValue={localValue(initial.to, hydrated)} aria-invalid={error ? true : undefined} />
+            <input
+              id="f-to"
+              name="to"
+              type="datetime-local"
+              step="1"
+              defaultValue={localValue(initial.to, hydrated)}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? "f-range-hint f-range-error" : "f-range-hint"}
+            />
           </div>
+          <span className="hint" id="f-range-hint">
+            “From” is included, “Until” is not.
+          </span>
           {error ? (
             <span id="f-range-error" className="error" role="alert">
               {error}
