@@ -118,11 +118,11 @@ export async function requireChartWriteAccess(
 
 /**
  * The charts a mutation writes to, for recordChartRefusal: a patient's id, or how to find it
- * when the command names only its own record (an order's status change), asked only when the
- * command is refused. authedProcedure gives every mutation an empty list; requireChartWriteAccess
+ * when the command names only its own record (an order's status change) or the refusal names
+ * another chart (an MRN that belongs to another patient), asked only when the command is refused. authedProcedure gives every mutation an empty list; requireChartWriteAccess
  * adds the chart it opened.
  */
-export type ChartWrites = (string | (() => Promise<string | null>))[];
+export type ChartWrites = (string | ((refusal: InvariantError) => Promise<string | null>))[];
 export type WritingContext = { chartWrites?: ChartWrites };
 
 /**
@@ -136,7 +136,7 @@ export type WritingContext = { chartWrites?: ChartWrites };
  */
 export async function recordChartRefusal(ctx: AccessContext, procedure: string, writes: ChartWrites, error: unknown): Promise<void> {
   if (!(error instanceof InvariantError) || writes.length === 0 || !ctx.user) return;
-  const patientIds = await Promise.all(writes.map((chart) => (typeof chart === "string" ? chart : chart())));
+  const patientIds = await Promise.all(writes.map((chart) => (typeof chart === "string" ? chart : chart(error))));
   const named = patientIds.filter((id): id is string => id !== null);
   if (named.length > 0) await recordAccess(ctx, { patientIds: named, procedure, screen: "refusal" });
 }

@@ -4,7 +4,7 @@ import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import { readStream, storeOn } from "../../eventStore";
 import { patientStream } from "../../domain/streams";
-import { callerAs, codeOf, newPatient } from "../../testing/caller";
+import { callerAs, codeOf, newPatient, testUser } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
 import type { SessionUser } from "../context";
 import { MappedError } from "../errors";
@@ -180,14 +180,23 @@ describeEachDatabase("clinical procedures", (db) => {
     expect(chart.encounterCount).toBe(51);
   });
 
-  it("refuses a second patient with the same MRN", async () => {
+  it("refuses a second patient with the same MRN, and the refusal, which tells the first is here, leaves a row on their chart", async () => {
     const api = await callerAs(db(), clinician);
     const input = newPatient();
-    await api.patient.register(input);
-    const error = await api.patient.register({ ...newPatient(), mrn: input.mrn }).catch((e: unknown) => e);
+    const { patientId } = await api.patient.register(input);
+    // Someone else, trying MRNs: the answer tells them a patient holds this one.
+    const prober = testUser(["clinician"]);
+    const error = await (await callerAs(db(), prober)).patient.register({ ...newPatient(), mrn: input.mrn }).catch((e: unknown) => e);
     expect((error as TRPCError).code).toBe("PRECONDITION_FAILED");
     expect((error as TRPCError).message).toContain("already belongs to another patient");
     expect((await api.patient.list({ search: input.mrn })).items).toHaveLength(1);
+    expect(await db().prisma.accessLog.findMany({ where: { userId: prober.id }, select: { patientId: true, procedure: true, screen: true } })).toEqual([
+      { patientId, procedure: "patient.register", screen: "refusal" },
+    ]);
+    // A refusal that says nothing of another patient writes no row.
+    const dayAfterTomorrow = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    expect(await codeOf((await callerAs(db(), prober)).patient.register(newPatient({ dateOfBirth: dayAfterTomorrow })))).toBe("PRECONDITION_FAILED");
+    expect(await db().prisma.accessLog.count({ where: { userId: prober.id } })).toBe(1);
   });
 
   it("runs an encounter and an order through their lifecycles and shows them on the chart and worklist", async () => {

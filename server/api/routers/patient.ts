@@ -60,6 +60,10 @@ export const patientRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { commandId, notDuplicateOf, ...data } = input;
       const id = newAggregateId(commandId, "patient");
+      // "MRN ... already belongs to another patient" tells that patient is here: a row on their chart.
+      ctx.chartWrites.push(async (refusal) =>
+        refusal.rule === "patient.mrn_taken" ? ((await ctx.db.prisma.rmPatient.findUnique({ where: { mrn: data.mrn }, select: { patientId: true } }))?.patientId ?? null) : null,
+      );
       try {
         const result = await runCommand(
           ctx,
