@@ -7,7 +7,9 @@ import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
 import { verifyExtract } from "../server/audit/extractVerify";
+import { keyIdOf } from "../server/eventStore/integrity";
 import { call, localInputValue, signIn, signOut } from "./helpers";
+import { retiredAuditPublicKey } from "./retiredKey";
 
 const shots = "e2e/.screenshots";
 
@@ -168,6 +170,11 @@ test("a compliance officer answers the five questions from the patient's audit p
   }).toPass({ timeout: 40_000 });
   await page.getByRole("button", { name: "Verify integrity" }).click();
   await expect(page.getByTestId("verify-result")).toHaveAttribute("data-ok", "true", { timeout: 30_000 });
+  // Seals signed before the last key rotation verify only with the earlier key: the page names it.
+  const retiredKeyId = keyIdOf(createPublicKey(retiredAuditPublicKey));
+  await page.getByTestId("earlier-keys").getByText("Earlier public keys").click();
+  await expect(page.getByTestId("earlier-keys")).toContainText(retiredKeyId);
+  await expect(page.getByTestId("earlier-keys")).toContainText("MCowBQYDK2VwAyEAJzIJ2FAR5");
   await page.screenshot({ path: `${shots}/compliance-integrity.png`, fullPage: true });
 
   // 5. An extract for the external auditor (one click): a FHIR Bundle of AuditEvents with the seal.
@@ -185,9 +192,15 @@ test("a compliance officer answers the five questions from the patient's audit p
   expect(bundle.entry.length).toBeGreaterThanOrEqual(5);
   expect(bundle.entry.every((e) => e.resource.resourceType === "AuditEvent")).toBe(true);
   expect(bundle.entry[0]!.resource.entity[0]!.what.reference).toBe(`Patient/${patientId}`);
-  const header = JSON.parse(bundle.meta.extension[0]!.valueString) as { seal: { seq: number; signature: string } | null; publicKey: string | null; exportedBy: { name: string } };
+  const header = JSON.parse(bundle.meta.extension[0]!.valueString) as {
+    seal: { seq: number; signature: string } | null;
+    publicKey: string | null;
+    earlierPublicKeys?: { keyId: string }[];
+    exportedBy: { name: string };
+  };
   expect(header.seal?.seq).toBeGreaterThan(0);
   expect(header.publicKey).toContain("BEGIN PUBLIC KEY");
+  expect(header.earlierPublicKeys?.map((k) => k.keyId)).toEqual([retiredKeyId]);
   expect(header.exportedBy.name).toBe("Morgan Compliance");
   // The bytes as downloaded are the bytes the server signed (checked with the key the extract
   // names, here the server's own: an auditor uses the one the Integrity page publishes).

@@ -12,6 +12,7 @@ import { migrate } from "../server/db/migrate";
 import { ensureAppLoginRole, urlAsUser } from "../server/db/roles";
 import { ensureBuild, serverArgs } from "../server/cli/build";
 import { prepareDemo } from "../prisma/seed";
+import { retiredAuditPublicKey } from "./retiredKey";
 
 const port = process.argv[2] ?? "3100";
 
@@ -48,6 +49,8 @@ async function main() {
     METRICS_TOKEN: e2eMetricsToken,
     // The audit sealer signs with a key of this run's own (production has no development key).
     AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    // And a key retired before it, as after a rotation (keys:rotate).
+    AUDIT_VERIFY_PUBLIC_KEYS: retiredAuditPublicKey,
     // The outbox and the projection runner inside the console, as npm start runs them.
     OUTBOX_WORKER: "inline",
     ...process.env,

@@ -121,13 +121,15 @@ export function LatestSeal({ compact = false }: { compact?: boolean }) {
       )}
       {publicKey && !compact ? (
         <details>
-          <summary>Public key (for auditors)</summary>
+          <summary>Public key (for auditors){keyId ? <>: <span className="mono">{keyId}</span></> : null}</summary>
           <pre className="mono small">{publicKey}</pre>
         </details>
       ) : null}
       {earlierKeys.length > 0 && !compact ? (
         <details data-testid="earlier-keys">
-          <summary>Earlier public keys (seals signed before a key rotation): {earlierKeys.map((k) => k.keyId).join(", ")}</summary>
+          <summary>
+            Earlier public keys (seals signed before a key rotation): <span className="mono">{earlierKeys.map((k) => k.keyId).join(", ")}</span>
+          </summary>
           {earlierKeys.map((k) => (
             <div key={k.keyId}>
               <p className="small">
