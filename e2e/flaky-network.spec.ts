@@ -145,6 +145,27 @@ test("offline, a registration fails at once with the input kept, and registers o
   expect(found.items.map((p) => p.mrn)).toEqual([mrn]);
 });
 
+test("a registration whose answer was lost, the page reloaded and the form typed again: told it is their own patient, with the chart to open", async ({ page }) => {
+  const mrn = uniqueMrn();
+  const family = `Relode${mrn}`;
+  await fillRegistration(page, mrn, family);
+  await loseNextAnswer(page, "patient.register");
+  await page.getByRole("button", { name: "Register patient" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: unanswered })).toBeVisible();
+  // A reload forgets the send (nothing of it is kept beyond the page), and the form is typed again.
+  await page.reload();
+  await fillRegistration(page, mrn, family);
+  await page.getByRole("button", { name: "Register patient" }).click();
+  // Not "belongs to another patient", which invites a second MRN for the same person.
+  await expect(page.locator("#mrn-error")).toHaveText("You already registered a patient with this MRN.");
+  const own = page.getByTestId("own-registration");
+  await page.screenshot({ path: "e2e/.screenshots/own-registration.png", fullPage: true });
+  await own.getByRole("link", { name: "Open the chart you registered" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(family);
+  const found = await query<{ items: { mrn: string }[] }>(page, "patient.list", { search: mrn, limit: 5 });
+  expect(found.items.map((p) => p.mrn)).toEqual([mrn]);
+});
+
 test("a patient search that has not run never says that no patient matches: offline, or while a slow server answers", async ({ page, context }) => {
   const { mrn } = await registerPatient(page);
   await page.goto("/patients");

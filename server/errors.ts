@@ -41,6 +41,8 @@ export class InvariantError extends Error {
   constructor(
     message: string,
     readonly rule?: string,
+    /** A record the caller may open to see why (their own patient holding the MRN they sent). */
+    readonly patientId?: string,
   ) {
     super(message);
   }

@@ -23,6 +23,8 @@ export function RegisterPatient() {
   const mrn = form.register("mrn");
   // Patients already registered who may be this person: shown before a second chart is made.
   const [candidates, setCandidates] = useState<DuplicateCandidate[] | null>(null);
+  // The MRN is a patient this user registered: most likely an earlier send whose answer was lost.
+  const [ownPatient, setOwnPatient] = useState<string | null>(null);
   // They were found for the name and birth date as sent: a change to either makes them stale
   // (the warning would name a match that no longer holds), so they go until the next try.
   useEffect(() => {
@@ -47,13 +49,20 @@ export function RegisterPatient() {
           setCandidates(domain.candidates);
           return;
         }
+        const refusal = readError(error).domain;
+        setOwnPatient(refusal?.kind === "invariant" && refusal.rule === "patient.mrn_yours" ? (refusal.patientId ?? null) : null);
         failFromServer(
           error,
           (e, marked) => (Object.keys(marked).length > 0 ? "The patient was not registered. Check the highlighted fields." : friendlyMessage(e)),
           {
             keyOf: formKeyOfPath,
             fields: (e) => ({
-              mrn: ruleOf(e) === "patient.mrn_taken" ? "This MRN already belongs to another patient." : undefined,
+              mrn:
+                ruleOf(e) === "patient.mrn_taken"
+                  ? "This MRN already belongs to another patient."
+                  : ruleOf(e) === "patient.mrn_yours"
+                    ? "You already registered a patient with this MRN."
+                    : undefined,
               dateOfBirth: ruleOf(e) === "patient.dob_in_future" ? "The date of birth cannot be in the future." : undefined,
             }),
           },
@@ -66,6 +75,7 @@ export function RegisterPatient() {
     if (register.isPending) return;
     setFormError(null);
     setCandidates(null);
+    setOwnPatient(null);
     register.mutate(commandId.stamped(values));
   });
   // "Not the same person": the candidates shown are named, and recorded with the registration.
@@ -85,6 +95,12 @@ export function RegisterPatient() {
           Patient details
         </h2>
         <FormError message={formAlert(formError, errors)} />
+        {ownPatient ? (
+          <p className="alert warn" data-testid="own-registration">
+            If you registered this patient a moment ago and the answer did not arrive, that registration went through.{" "}
+            <Link href={`/patients/${ownPatient}`}>Open the chart you registered</Link>
+          </p>
+        ) : null}
         <div className="row">
           <Field id="mrn" label="Medical record number (MRN)" error={errorOf(errors, "mrn")} hint="6 to 12 upper-case letters or digits" required>
             <input

@@ -60,6 +60,7 @@ export function fieldErrorsBy(error: ServerError, keyOf: (path: string) => strin
 
 const ruleMessages: Record<string, string> = {
   "patient.mrn_taken": "This MRN already belongs to another patient.",
+  "patient.mrn_yours": "You already registered a patient with this MRN.",
   "patient.dob_in_future": "The date of birth cannot be in the future.",
   "patient.inactive": "This patient is inactive: no new encounters or orders can be recorded.",
   "patient.already_registered": "This patient is already registered.",

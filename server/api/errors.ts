@@ -19,7 +19,7 @@ export type DomainErrorData =
   | { kind: "concurrency"; streamId: string; expectedVersion: number | string; actualVersion: number }
   | { kind: "not_found"; entity: string; id: string }
   | { kind: "validation"; field?: string }
-  | { kind: "invariant"; rule?: string }
+  | { kind: "invariant"; rule?: string; patientId?: string }
   | { kind: "idempotency"; commandId: string; usedFor: "record" | "command" }
   /** The chart needs a reason first: patient.breakGlass, then ask again. */
   | { kind: "break_the_glass"; patientId: string }
@@ -62,7 +62,7 @@ export function toTRPCError(error: unknown): TRPCError | null {
     return new MappedError("BAD_REQUEST", error.message, { kind: "validation" }, error);
   }
   if (error instanceof InvariantError) {
-    return new MappedError("PRECONDITION_FAILED", error.message, { kind: "invariant", rule: error.rule }, error);
+    return new MappedError("PRECONDITION_FAILED", error.message, { kind: "invariant", rule: error.rule, ...(error.patientId ? { patientId: error.patientId } : {}) }, error);
   }
   if (error instanceof IdempotencyKeyReusedError) {
     return new MappedError("CONFLICT", error.message, { kind: "idempotency", commandId: error.commandId, usedFor: error.usedFor }, error);

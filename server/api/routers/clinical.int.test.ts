@@ -193,6 +193,12 @@ describeEachDatabase("clinical procedures", (db) => {
     expect(await db().prisma.accessLog.findMany({ where: { userId: prober.id }, select: { patientId: true, procedure: true, screen: true } })).toEqual([
       { patientId, procedure: "patient.register", screen: "refusal" },
     ]);
+    // The same MRN sent again by whoever registered it (an answer lost, the page reloaded, the
+    // form retyped): their own patient, named, with the chart to open.
+    const own = await api.patient.register({ ...newPatient(), mrn: input.mrn }).catch((e: unknown) => e);
+    expect((own as TRPCError).code).toBe("PRECONDITION_FAILED");
+    expect((own as MappedError).domain).toEqual({ kind: "invariant", rule: "patient.mrn_yours", patientId });
+    expect((own as TRPCError).message).toMatch(/^You registered a patient with MRN \w+ at \d{4}-/);
     // A refusal that says nothing of another patient writes no row.
     const dayAfterTomorrow = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
     expect(await codeOf((await callerAs(db(), prober)).patient.register(newPatient({ dateOfBirth: dayAfterTomorrow })))).toBe("PRECONDITION_FAILED");

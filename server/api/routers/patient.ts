@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NotFoundError, PossibleDuplicateError } from "../../errors";
+import { InvariantError, NotFoundError, PossibleDuplicateError } from "../../errors";
 import { loadAggregate, readStream, readStreamsBackwards } from "../../eventStore";
 import { patientDecider, type PatientCommand } from "../../domain/patient/decider";
 import { demographicsChangesInput, registerPatientSchema } from "../../../shared/clinical/patients";
@@ -40,6 +40,24 @@ async function runSafetyCommand(ctx: SafetyCtx, procedure: string, command: Omit
   return { version: result.version, changed: result.events.length > 0, repeated: result.repeated };
 }
 
+/**
+ * The MRN is taken by a patient the caller registered themselves: most often their own earlier
+ * send, whose answer was lost before a reload, retyped with a new command id. Said so, with the
+ * patient to open (theirs, in their care), instead of "belongs to another patient".
+ */
+async function ownRegistration(ctx: SafetyCtx, mrn: string): Promise<InvariantError | null> {
+  const holder = await ctx.db.prisma.rmPatient.findUnique({ where: { mrn }, select: { patientId: true, registeredAt: true } });
+  if (!holder) return null;
+  const [own] = await ctx.db.prisma.$queryRaw<{ own: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = ${patientStream(holder.patientId)} AND version = 1 AND user_id = ${ctx.user.id}) AS own`;
+  if (!own?.own) return null;
+  return new InvariantError(
+    `You registered a patient with MRN ${mrn} at ${holder.registeredAt.toISOString()}: open that chart rather than registering it again`,
+    "patient.mrn_yours",
+    holder.patientId,
+  );
+}
+
 const allergyId = z.uuid("allergy id must be a uuid");
 const alertId = z.uuid("alert id must be a uuid");
 
@@ -61,9 +79,8 @@ export const patientRouter = router({
       const { commandId, notDuplicateOf, ...data } = input;
       const id = newAggregateId(commandId, "patient");
       // "MRN ... already belongs to another patient" tells that patient is here: a row on their chart.
-      ctx.chartWrites.push(async (refusal) =>
-        refusal.rule === "patient.mrn_taken" ? ((await ctx.db.prisma.rmPatient.findUnique({ where: { mrn: data.mrn }, select: { patientId: true } }))?.patientId ?? null) : null,
-      );
+      const mrnHolder = async () => (await ctx.db.prisma.rmPatient.findUnique({ where: { mrn: data.mrn }, select: { patientId: true } }))?.patientId ?? null;
+      ctx.chartWrites.push(async (refusal) => (refusal.rule === "patient.mrn_taken" || refusal.rule === "patient.mrn_yours" ? mrnHolder() : null));
       try {
         const result = await runCommand(
           ctx,
@@ -82,6 +99,7 @@ export const patientRouter = router({
         return { patientId: id, version: result.version, repeated: result.repeated };
       } catch (error) {
         if (error instanceof PossibleDuplicateError) await recordCandidatesShown(ctx, error);
+        if (error instanceof InvariantError && error.rule === "patient.mrn_taken") throw (await ownRegistration(ctx, data.mrn)) ?? error;
         throw error;
       }
     }),
