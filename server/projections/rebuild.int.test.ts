@@ -8,7 +8,7 @@ import type { Database } from "../db/client";
 
 import { storeFor } from "../api/context";
 import { callerAs } from "../testing/caller";
-import { newPatient } from "../testing/caller";
+import { newPatient, testUser } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import type { SessionUser } from "../api/context";
 import { cancelRebuild, rebuildById, runRebuild, runRebuilds, startRebuild, startRebuilds } from "./rebuild";
@@ -85,11 +85,13 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       // Constraint names survive the swap (code matches on rm_patients_mrn_key).
       const constraints = await db.sql<{ conname: string }>("SELECT conname FROM pg_constraint WHERE conrelid = 'rm_patients'::regclass AND contype IN ('p', 'u') ORDER BY conname", []);
       expect(constraints.map((c) => c.conname)).toEqual(["rm_patients_mrn_key", "rm_patients_pkey"]);
-      // A duplicate MRN is still refused with the domain's message after the swap.
+      // A duplicate MRN is still refused with the domain's message after the swap (the
+      // registration's own author is told the patient is theirs; anyone else, that it belongs to another).
       const api = await callerAs(db, clinician);
       const p = newPatient();
       await api.patient.register(p);
-      await expect(api.patient.register({ ...p, familyName: "Other" })).rejects.toThrow(/already belongs/);
+      await expect(api.patient.register({ ...p, familyName: "Other" })).rejects.toThrow(/You registered a patient with MRN/);
+      await expect((await callerAs(db, testUser(["clinician"]))).patient.register({ ...p, familyName: "Other" })).rejects.toThrow(/already belongs/);
       // The rebuild is in the operations stream, with who and why.
       const ops = await db.sql<{ event_type: string; user_id: string; data: { projection: string; reason?: string } }>(
         "SELECT event_type, user_id, data FROM events WHERE aggregate_type = 'operations' AND data->>'projection' = 'orders' ORDER BY global_position",
