@@ -57,7 +57,7 @@ export type Store = {
    * keys are that database's rows, so it has a key ring of its own. Absent: the process's ring.
    */
   keyScope?: object;
-  /** Decoded payloads remember the sealed form they were stored in (protect.ts sealedFormOf): the outbox publishes that. */
+  /** Decoded payloads remember the form they were stored in (protect.ts storedFormOf): the outbox publishes that. */
   keepSealed?: boolean;
   /**
    * On a transaction's store: the data keys this transaction created or read back uncommitted,

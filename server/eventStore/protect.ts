@@ -21,11 +21,14 @@ export async function preparePhi(store: Pick<Store, "sql" | "phi">, datas: Itera
   if (subjects.size > 0) await keyRingOf(store).prepare(store.sql, subjects);
 }
 
-/** Decoded payloads whose stored form is sealed, to that stored form (what the bus publishes). */
-const sealedForms = new WeakMap<object, unknown>();
+/** Decoded payloads to their stored form (what the bus publishes), where the store keeps it. */
+const storedForms = new WeakMap<object, unknown>();
 
-/** The payload as stored (PHI sealed) behind a decoded one, or undefined when it held no PHI. */
-export const sealedFormOf = (decoded: object): unknown => sealedForms.get(decoded);
+/**
+ * The payload as stored behind a decoded one: PHI sealed, at the schema version it was written in
+ * (metadata.schemaVersion), not upcast. Undefined unless read by a store with keepSealed.
+ */
+export const storedFormOf = (decoded: object): unknown => storedForms.get(decoded);
 
 /** A stored payload decoded for readers: PHI opened (or erased), upcast, validated. */
 export function decodeStored(
@@ -37,7 +40,12 @@ export function decodeStored(
 ): Record<string, unknown> {
   const decode = mode === "trusted" ? store.registry.decodeTrusted : store.registry.decode;
   const env = envelopeOf(data);
-  if (!env) return decode(eventType, storedVersion, data);
+  if (!env) {
+    const clear = decode(eventType, storedVersion, data);
+    // Upcast or not: the bus publishes every payload as stored, at its stored version.
+    if (store.keepSealed) storedForms.set(clear, data);
+    return clear;
+  }
   const ring = keyRingOf(store);
   // A chart reloaded: this exact payload (envelope and clear fields) was decoded before under
   // the subject's live key, so the earlier result is reused (a copy) instead of opening,
@@ -50,7 +58,7 @@ export function decodeStored(
     ring.rememberDecoded(payload, env, eventType, by, decoded);
   }
   // Only where asked (the outbox): a WeakMap entry per event costs the garbage collector.
-  if (store.keepSealed) sealedForms.set(decoded, data);
+  if (store.keepSealed) storedForms.set(decoded, data);
   return decoded;
 }
 

@@ -1,10 +1,12 @@
 // The external bus: RabbitMQ through amqplib, with publisher confirms. Events go to the durable
 // topic exchange `emr.events` under `<aggregateType>.<eventType>`, persistent, with the event
-// id as messageId (consumers dedupe by it: delivery is at-least-once).
-import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
+// id as messageId (consumers dedupe by it: delivery is at-least-once). Everything a consumer
+// routes or orders by is in clear properties and headers (never PHI: ids, types, versions,
+// positions, times); the payload travels as stored.
+import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
 import type { StoredEvent } from "../eventStore";
 import { componentLogger } from "../log";
-import { sealedFormOf } from "../eventStore/protect";
+import { storedFormOf } from "../eventStore/protect";
 import type { Bus } from "./outbox";
 
 export const EVENTS_EXCHANGE = "emr.events";
@@ -18,13 +20,39 @@ export function messageOf(event: StoredEvent) {
   return {
     eventId: event.metadata.eventId,
     type: event.type,
+    aggregateType: event.aggregateType,
     streamId: event.streamId,
     version: event.version,
     globalPosition: event.globalPosition,
-    // PHI travels sealed, as stored (at metadata.schemaVersion): a consumer that needs it opens it
-    // with openSealedPayload (server/eventStore/phiMessage.ts); erasure reaches queued copies too.
-    data: sealedFormOf(event.data) ?? event.data,
+    // As stored, at metadata.schemaVersion (never upcast here: a consumer lifts older versions
+    // itself, from the schema registry), with PHI sealed: a consumer that needs it opens it with
+    // openSealedPayload (server/eventStore/phiMessage.ts); erasure reaches queued copies too.
+    data: storedFormOf(event.data) ?? event.data,
     metadata: event.metadata,
+  };
+}
+
+/** The message's AMQP properties: what a consumer can route, order and dedupe by without the body. */
+export function propertiesOf(event: StoredEvent): Options.Publish {
+  return {
+    persistent: true,
+    messageId: event.metadata.eventId,
+    correlationId: event.metadata.correlationId,
+    type: event.type,
+    // AMQP timestamps are whole seconds; the body's metadata.recordedAt has the milliseconds.
+    timestamp: Math.floor(event.metadata.recordedAt.getTime() / 1000),
+    contentType: "application/json",
+    contentEncoding: "utf-8",
+    appId: "emr",
+    headers: {
+      "x-aggregate-type": event.aggregateType,
+      "x-stream-id": event.streamId,
+      "x-event-version": event.version,
+      "x-global-position": event.globalPosition,
+      "x-schema-version": event.metadata.schemaVersion,
+      "x-correlation-id": event.metadata.correlationId,
+      "x-causation-id": event.metadata.causationId,
+    },
   };
 }
 
@@ -127,21 +155,12 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
             exchange,
             routingKeyOf(event),
             content,
-            {
-              persistent: true,
-              messageId: event.metadata.eventId,
-              correlationId: event.metadata.correlationId,
-              type: event.type,
-              timestamp: Math.floor(event.metadata.recordedAt.getTime() / 1000),
-              contentType: "application/json",
-              headers: {
-                "x-correlation-id": event.metadata.correlationId,
-                "x-causation-id": event.metadata.causationId,
-                "x-stream-id": event.streamId,
-                "x-event-version": event.version,
-              },
-            },
-            (error) => (error ? reject(error instanceof Error ? error : new Error("message nacked by the broker")) : resolve()),
+            propertiesOf(event),
+            // A nack carries no reason: name the likely ones for the admin's dead-letter list.
+            (error) =>
+              error
+                ? reject(Object.assign(new Error(`RabbitMQ refused the message (nack): a queue bound for ${routingKeyOf(event)} is full (reject-publish) or could not store it`), { name: "BrokerNack" }))
+                : resolve(),
           );
         } catch (error) {
           reject(error);
