@@ -97,14 +97,26 @@ export class PossibleDuplicateError extends Error {
 export const DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment";
 
 /**
+ * What a caller is told when the database refuses every write (a standby not yet promoted after
+ * a failover, or a DBA's default_transaction_read_only): opening a chart is recorded, so it is
+ * refused too.
+ */
+export const DATABASE_READ_ONLY_MESSAGE =
+  "The database is read-only for now (a failover or maintenance): nothing can be recorded, and opening a chart is recorded; try again in a few minutes";
+
+/**
  * SQLSTATEs of a connection that failed or was ended by the server: class 08 (connection
  * exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now: a failover, a
  * restart, a DBA's pg_terminate_backend), 57P05 (idle session timeout), 25P03 (idle in
- * transaction timeout), 53300 (too many connections); and 57014, a statement cancelled at the
+ * transaction timeout), 53300 (too many connections); 57014, a statement cancelled at the
  * statement bound (DB_STATEMENT_TIMEOUT_SECONDS: stuck behind a lock, or the server overloaded)
- * or by a DBA's pg_cancel_backend: its transaction rolled back, a retry in a moment may pass.
+ * or by a DBA's pg_cancel_backend, and 55P03, a lock not granted within a lock_timeout a DBA set
+ * on the role or the database: its transaction rolled back, a retry in a moment may pass; and
+ * 25006, a write refused by a read-only database (isDatabaseReadOnly).
  */
-const unavailableStates = /^(08...|57P0[1235]|57014|25P03|53300)$/;
+const unavailableStates = /^(08...|57P0[1235]|57014|55P03|25P03|53300|25006)$/;
+/** read_only_sql_transaction: a hot standby, or default_transaction_read_only on. */
+const READ_ONLY_STATE = "25006";
 /** Prisma's driver adapters' kinds and its P-codes for the same (P2024: no pool connection in time). */
 const unavailableKinds = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1017", "P2024"]);
@@ -120,11 +132,10 @@ const unavailableMessages =
   /Connection terminated|Query read timeout|timeout exceeded when trying to connect|not queryable|Unable to start a transaction in the given time|Can't reach database server|server closed the connection unexpectedly|the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)/i;
 
 /**
- * Whether an error says the database could not be reached or dropped the connection (rather than
- * refusing a statement): the request may succeed when tried again in a moment. Walks the cause
- * chain and the places Prisma's driver adapters put the database's code.
+ * Walks an error's cause chain and the places Prisma's driver adapters put the database's code,
+ * until `test` says yes.
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
+function anyInChain(error: unknown, test: (rec: Record<string, unknown>) => boolean): boolean {
   const seen = new Set<unknown>();
   const queue: unknown[] = [error];
   while (queue.length > 0 && seen.size < 16) {
@@ -132,15 +143,40 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (typeof e !== "object" || e === null || seen.has(e)) continue;
     seen.add(e);
     const rec = e as Record<string, unknown>;
-    for (const key of ["code", "originalCode"]) {
-      const code = rec[key];
-      if (typeof code !== "string") continue;
-      if (unavailableStates.test(code) || unavailablePrismaCodes.has(code) || unavailableSocketCodes.has(code)) return true;
-    }
-    if (typeof rec.kind === "string" && unavailableKinds.has(rec.kind)) return true;
-    if (typeof rec.message === "string" && unavailableMessages.test(rec.message)) return true;
+    if (test(rec)) return true;
     queue.push(rec.cause, rec.meta, rec.driverAdapterError);
     if (Array.isArray(rec.errors)) queue.push(...(rec.errors as unknown[]));
   }
   return false;
+}
+
+const codesOf = (rec: Record<string, unknown>): string[] =>
+  ["code", "originalCode"].map((key) => rec[key]).filter((code): code is string => typeof code === "string");
+
+/**
+ * Whether an error says the database could not be reached or dropped the connection, or refuses
+ * writes for now (rather than refusing a statement): the request may succeed when tried again in
+ * a moment. Answered 503 (server/api/errors.ts), never a fault.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return anyInChain(error, (rec) => {
+    for (const code of codesOf(rec)) {
+      if (unavailableStates.test(code) || unavailablePrismaCodes.has(code) || unavailableSocketCodes.has(code)) return true;
+    }
+    if (typeof rec.kind === "string" && unavailableKinds.has(rec.kind)) return true;
+    return typeof rec.message === "string" && unavailableMessages.test(rec.message);
+  });
+}
+
+/**
+ * Whether the database refused a write because it is read-only: a standby that is not yet
+ * writable (a failover in progress), or default_transaction_read_only set by a DBA.
+ */
+export function isDatabaseReadOnly(error: unknown): boolean {
+  return anyInChain(error, (rec) => codesOf(rec).includes(READ_ONLY_STATE));
+}
+
+/** What the caller is told about an error isDatabaseUnavailable said yes to. */
+export function databaseUnavailableMessage(error: unknown): string {
+  return isDatabaseReadOnly(error) ? DATABASE_READ_ONLY_MESSAGE : DATABASE_UNAVAILABLE_MESSAGE;
 }

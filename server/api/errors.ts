@@ -2,8 +2,9 @@
 import { TRPCError } from "@trpc/server";
 import {
   ConcurrencyError,
-  DATABASE_UNAVAILABLE_MESSAGE,
+  databaseUnavailableMessage,
   IdempotencyKeyReusedError,
+  isDatabaseReadOnly,
   isDatabaseUnavailable,
   InvariantError,
   NotFoundError,
@@ -25,8 +26,11 @@ export type DomainErrorData =
   | { kind: "break_the_glass"; patientId: string }
   /** Patients this registration may describe again: look, then register anyway naming them (notDuplicateOf). */
   | { kind: "possible_duplicate"; candidates: DuplicateCandidate[] }
-  /** The database could not be reached or dropped the connection: try again (with the same command id). */
-  | { kind: "unavailable" };
+  /**
+   * The database could not be reached or dropped the connection: try again (with the same command
+   * id). readOnly: it refuses writes for now (a failover not yet done, maintenance), for minutes.
+   */
+  | { kind: "unavailable"; readOnly?: true };
 
 export class MappedError extends TRPCError {
   constructor(
@@ -76,13 +80,18 @@ export function toTRPCError(error: unknown): TRPCError | null {
   if (error instanceof DuplicateEventError) {
     return new MappedError("CONFLICT", error.message, { kind: "invariant", rule: "event.duplicate_id" }, error);
   }
-  // A failover, a restart, a DBA ending the backend, an exhausted pool: not a bug to look up by
-  // correlation id but a moment to wait (503). A command cut off here may or may not have
+  // A failover, a restart, a DBA ending the backend, an exhausted pool, a database that is
+  // read-only for now: not a bug to look up by correlation id but a moment to wait (503). A command cut off here may or may not have
   // committed; sent again with the same command id it is answered as the first one was, or done.
   if (isDatabaseUnavailable(error)) return unavailableError(error);
   return null;
 }
 
 export function unavailableError(cause: unknown): MappedError {
-  return new MappedError("SERVICE_UNAVAILABLE", DATABASE_UNAVAILABLE_MESSAGE, { kind: "unavailable" }, cause);
+  return new MappedError(
+    "SERVICE_UNAVAILABLE",
+    databaseUnavailableMessage(cause),
+    isDatabaseReadOnly(cause) ? { kind: "unavailable", readOnly: true } : { kind: "unavailable" },
+    cause,
+  );
 }

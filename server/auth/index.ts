@@ -13,7 +13,7 @@ import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clien
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
 import { ADDRESS_WINDOW_SECONDS, countAddressAttempt, releaseAddressAttempt } from "./addressLimit";
 import { componentLogger, errorFields } from "../log";
-import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "../errors";
+import { databaseUnavailableMessage, isDatabaseReadOnly, isDatabaseUnavailable } from "../errors";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
 import { randomUUID } from "node:crypto";
 import {
@@ -324,11 +324,14 @@ function tooManySignIns(code: string, message: string, retryAfterSeconds: number
 /** Seconds a client is asked to wait before trying again when the database is unavailable. */
 const UNAVAILABLE_RETRY_SECONDS = 5;
 
-/** The 503 of an auth request the database could not serve, logged once with codes only. */
+/**
+ * The 503 of an auth request the database could not serve, logged once with codes only. A
+ * read-only database (a failover under way) says so: signing in writes the session.
+ */
 export function databaseUnavailableResponse(error: unknown, path: string): Response {
   logDatabaseUnavailable({ procedure: `auth ${path}`, correlationId: null, error });
   return Response.json(
-    { code: "DATABASE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE },
+    { code: isDatabaseReadOnly(error) ? "DATABASE_READ_ONLY" : "DATABASE_UNAVAILABLE", message: databaseUnavailableMessage(error) },
     { status: 503, headers: { "retry-after": String(UNAVAILABLE_RETRY_SECONDS) } },
   );
 }

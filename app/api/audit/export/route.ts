@@ -3,7 +3,7 @@
 import { env } from "@/server/db/env";
 import { createContext } from "@/server/api/context";
 import { logDatabaseUnavailable, logServerFault } from "@/server/api/faults";
-import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable, NotFoundError } from "@/server/errors";
+import { databaseUnavailableMessage, isDatabaseUnavailable, NotFoundError } from "@/server/errors";
 import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
 import { earlierPublicKeys, resolveSigningKey } from "@/server/audit/signingKey";
 
@@ -19,7 +19,7 @@ export async function GET(request: Request): Promise<Response> {
     // the API answers it, not Next's bare 500. A failure mid-stream ends the download instead.
     if (!isDatabaseUnavailable(error)) throw error;
     logDatabaseUnavailable({ procedure: "audit.export", correlationId: null, error });
-    return new Response(DATABASE_UNAVAILABLE_MESSAGE, { status: 503, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "5" } });
+    return new Response(databaseUnavailableMessage(error), { status: 503, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "5" } });
   }
 }
 

@@ -1,0 +1,128 @@
+// The database in trouble without being down: read-only after a failover (a standby not yet
+// promoted, or a DBA's default_transaction_read_only), a lock_timeout a DBA sets on the role.
+// Each is simulated on connections of the test's own (the setting in the connection's options),
+// never on the server. A request is answered 503 with words that say which it is, never a fault.
+import { randomUUID } from "node:crypto";
+import superjson from "superjson";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../db/client";
+import { patientStream } from "../domain/streams";
+import { DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE } from "../errors";
+import { createAuth, createUserWithPassword, handleAuthRequest } from "../auth";
+import { PEER_HEADER } from "../auth/clientAddress";
+import { callerFor, contextFor, newPatient } from "../testing/caller";
+import { holdStreamRow, pgUrl } from "../testing/db";
+import { captureFaultLines } from "../testing/logLines";
+import type { SessionUser } from "./context";
+import { handleTrpcRequest } from "./http";
+
+const user: SessionUser = { id: "trouble-user", email: "trouble@example.test", name: "Tru Ble", roles: ["clinician"] };
+
+/** The test database, each connection opened with these server settings (`-c name=value`). */
+function withSettings(settings: Record<string, string>): string {
+  const url = new URL(pgUrl!);
+  url.searchParams.set("options", Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(" "));
+  return url.toString();
+}
+
+type Answer = { status: number; code: string | null; message: string | null; correlationId: string };
+
+async function call(db: Database, path: string, input: unknown, method: "GET" | "POST"): Promise<Answer> {
+  const ctx = contextFor(db, user);
+  const url = `http://localhost/api/trpc/${path}` + (method === "GET" ? `?input=${encodeURIComponent(superjson.stringify(input))}` : "");
+  const res = await handleTrpcRequest(
+    new Request(url, method === "POST" ? { method, headers: { "content-type": "application/json" }, body: superjson.stringify(input) } : { method }),
+    async () => ctx,
+  );
+  const body = JSON.parse(await res.text()) as { error?: unknown };
+  if (!body.error) return { status: res.status, code: null, message: null, correlationId: ctx.correlationId };
+  const error = superjson.deserialize<{ message: string; data: { code: string } }>(body.error as never);
+  return { status: res.status, code: error.data.code, message: error.message, correlationId: ctx.correlationId };
+}
+
+describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
+  let writable: Database;
+  let patientId: string;
+
+  beforeAll(async () => {
+    writable = await openDatabase({ url: pgUrl!, poolMax: 4 });
+    patientId = (await callerFor(writable, ["clinician"], user).patient.register(newPatient())).patientId;
+  });
+  afterAll(async () => {
+    await writable?.close();
+  });
+
+  describe("read-only (a standby not yet promoted)", () => {
+    let readOnly: Database;
+    beforeAll(async () => {
+      readOnly = await openDatabase({ url: withSettings({ default_transaction_read_only: "on" }), poolMax: 4, statementTimeoutSeconds: 30 });
+    });
+    afterAll(async () => {
+      await readOnly?.close();
+    });
+
+    it("answers a change, and a read that is recorded, 503 'read-only', logged as such, never a fault", async () => {
+      const log = captureFaultLines();
+      const change = await call(readOnly, "patient.register", { ...newPatient(), commandId: randomUUID() }, "POST");
+      expect(change).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE", message: DATABASE_READ_ONLY_MESSAGE });
+      // The patient list records who was shown: refused too, and says why.
+      const list = await call(readOnly, "patient.list", {}, "GET");
+      expect(list).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE", message: DATABASE_READ_ONLY_MESSAGE });
+      expect(log.lines.filter((l) => l.includes('"fault":"internal"'))).toEqual([]);
+      for (const answer of [change, list]) {
+        const lines = log.lines.filter((l) => l.includes(answer.correlationId));
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/"fault":"database read-only".*\[database read-only\] .*sqlstate=25006/);
+        expect(lines[0]).not.toMatch(/cannot execute/);
+      }
+    });
+
+    it("answers a sign-in 503 'read-only' (it writes the session), not a fault", async () => {
+      const log = captureFaultLines();
+      const email = `trouble-${randomUUID()}@test.invalid`;
+      const password = "correct horse battery";
+      await createUserWithPassword(createAuth(writable, { secret: "test-secret-0123456789-0123456789-abcdef", baseURL: null, signInPerMinute: 100 }), {
+        email,
+        name: "Ro Admin",
+        password,
+        roles: ["admin"],
+      });
+      const auth = createAuth(readOnly, { secret: "test-secret-0123456789-0123456789-abcdef", baseURL: null, signInPerMinute: 100 });
+      const origin = "http://127.0.0.1:3100";
+      const res = await handleAuthRequest(
+        auth,
+        new Request(`${origin}/api/auth/sign-in/email`, {
+          method: "POST",
+          headers: { "content-type": "application/json", origin, host: "127.0.0.1:3100", [PEER_HEADER]: "10.9.8.6" },
+          body: JSON.stringify({ email, password }),
+        }),
+      );
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: "DATABASE_READ_ONLY", message: DATABASE_READ_ONLY_MESSAGE });
+      expect(log.lines.some((l) => l.includes('"fault":"internal"'))).toBe(false);
+      expect(log.lines.some((l) => /\[database read-only\] auth \S*sign-in/.test(l))).toBe(true);
+    });
+
+  });
+
+  it("answers a change 503 when a DBA's lock_timeout cuts its wait for a lock (55P03), not a fault", { timeout: 30_000 }, async () => {
+    const db = await openDatabase({ url: withSettings({ lock_timeout: "300" }), poolMax: 2, statementTimeoutSeconds: 30 });
+    const { owner, end } = await holdStreamRow(patientStream(patientId));
+    try {
+      const log = captureFaultLines();
+      const answer = await call(
+        db,
+        "patient.updateDemographics",
+        { patientId, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "Moved", commandId: randomUUID() },
+        "POST",
+      );
+      expect(answer).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE });
+      expect(log.lines.find((l) => l.includes(answer.correlationId))).toMatch(/\[database unavailable\] .*sqlstate=55P03/);
+      void owner;
+    } finally {
+      await end();
+      await db.close();
+    }
+  });
+
+});
