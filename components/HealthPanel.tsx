@@ -12,7 +12,7 @@ function StatusBadge({ status }: { status: "up" | "degraded" }) {
   return status === "up" ? (
     <span className="badge ok">Up</span>
   ) : (
-    <span className="badge warn" title="Requests are waiting for a database connection: some may be answered 'the database is unavailable'">
+    <span className="badge warn" title="Requests are waiting for a database connection or a lock, or the database is read-only: some may be answered 'the database is unavailable' or 'read-only'">
       Degraded
     </span>
   );
@@ -87,13 +87,53 @@ function DatabaseFacts({ details }: { details: Details }) {
         ) : null}{" "}
         <code className="muted">{details.migration.latest ?? "none"}</code>
       </dd>
+      {details.readOnly ? (
+        <>
+          <dt>Writes</dt>
+          <dd>
+            <div className="alert error" role="status" data-testid="db-read-only">
+              The database is read-only (a standby not yet promoted, or <code>default_transaction_read_only</code> set): changes, sign-ins
+              and chart openings are refused until it is writable again. The background work waits and carries on by itself.
+            </div>
+          </dd>
+        </>
+      ) : null}
+      {details.lockWaits && details.lockWaits.sessions > 0 ? (
+        <>
+          <dt>Lock waits</dt>
+          <dd>
+            <div className="alert warn" role="status" data-testid="db-lock-waits">
+              {details.lockWaits.sessions} database session{details.lockWaits.sessions === 1 ? "" : "s"} waiting for a lock
+              {details.lockWaits.longestSeconds > 0 ? ` (the longest ${details.lockWaits.longestSeconds.toFixed(0)} s)` : ""}
+              {details.lockWaits.tables.length > 0 ? <> on {details.lockWaits.tables.join(", ")}</> : null}
+              {details.lockWaits.blockers.length > 0 ? (
+                <>
+                  , held by{" "}
+                  {details.lockWaits.blockers
+                    .map((b) => `process ${b.pid}${b.user ? ` (${b.user}${b.application ? `, ${b.application}` : ""})` : ""}`)
+                    .join(", ")}
+                </>
+              ) : null}
+              . Requests waiting are answered &quot;the database is unavailable&quot; after the statement bound.
+            </div>
+          </dd>
+        </>
+      ) : null}
       <dt>Events</dt>
       <dd data-testid="event-count" title="The highest position in the global log: an upper bound, since a rolled-back append leaves a gap">
-        about {details.estimates.events.toLocaleString("en-US")} <span className="muted">(estimate)</span>
+        {details.estimates === null ? (
+          <span className="muted">not read: a lock on the log held it up</span>
+        ) : (
+          <>
+            about {details.estimates.events.toLocaleString("en-US")} <span className="muted">(estimate)</span>
+          </>
+        )}
       </dd>
       <dt>Streams</dt>
       <dd title="The database statistics' estimate of live rows">
-        {details.estimates.streams === null ? (
+        {details.estimates === null ? (
+          <span className="muted">not read: a lock held it up</span>
+        ) : details.estimates.streams === null ? (
           <span className="muted">no estimate yet (the database has not gathered statistics)</span>
         ) : (
           <>

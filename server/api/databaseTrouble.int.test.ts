@@ -1,8 +1,11 @@
 // The database in trouble without being down: read-only after a failover (a standby not yet
-// promoted, or a DBA's default_transaction_read_only), a lock_timeout a DBA sets on the role.
-// Each is simulated on connections of the test's own (the setting in the connection's options),
-// never on the server. A request is answered 503 with words that say which it is, never a fault.
+// promoted, or a DBA's default_transaction_read_only), a lock a DBA holds, a lock_timeout a DBA
+// sets on the role. Each is simulated on connections of the test's own (the setting in the
+// connection's options), never on the server. A request is answered 503 with words that say
+// which it is, never a fault; the health check says what is wrong without waiting behind the
+// lock itself.
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../db/client";
@@ -11,7 +14,7 @@ import { DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE } from "../err
 import { createAuth, createUserWithPassword, handleAuthRequest } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
-import { holdStreamRow, pgUrl } from "../testing/db";
+import { holdStreamRow, pgOwnerUrl, pgUrl } from "../testing/db";
 import { captureFaultLines } from "../testing/logLines";
 import type { SessionUser } from "./context";
 import { handleTrpcRequest } from "./http";
@@ -103,6 +106,12 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
       expect(log.lines.some((l) => /\[database read-only\] auth \S*sign-in/.test(l))).toBe(true);
     });
 
+    it("tells a signed-in user the database is read-only, 'degraded'", async () => {
+      const health = await callerFor(readOnly, []).system.health();
+      expect(health).toMatchObject({ status: "degraded", details: { readOnly: true } });
+      expect(await callerFor(writable, []).system.health()).toMatchObject({ details: { readOnly: false } });
+    });
+
   });
 
   it("answers a change 503 when a DBA's lock_timeout cuts its wait for a lock (55P03), not a fault", { timeout: 30_000 }, async () => {
@@ -121,6 +130,40 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
       void owner;
     } finally {
       await end();
+      await db.close();
+    }
+  });
+
+  it("tells a signed-in user who holds the lock the requests wait on, within a second or two, not after the statement bound", { timeout: 30_000 }, async () => {
+    const db = await openDatabase({ url: pgUrl!, poolMax: 6, statementTimeoutSeconds: 20 });
+    const dba = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl! });
+    await dba.connect();
+    try {
+      await dba.query("SET application_name = 'dba-maintenance'");
+      await dba.query("BEGIN");
+      await dba.query("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+      const dbaPid = (await dba.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+      // A chart read waits on the log.
+      const waiting = call(db, "patient.history", { patientId }, "GET");
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await dba.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass");
+        if (rows[0]!.n > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const t0 = performance.now();
+      const health = await callerFor(db, []).system.health();
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(health.status).toBe("degraded");
+      expect(health.details).toMatchObject({ estimates: null, estimatesBlocked: true, readOnly: false });
+      expect(health.details!.lockWaits!.sessions).toBeGreaterThanOrEqual(1);
+      expect(health.details!.lockWaits!.tables).toContain("events");
+      expect(health.details!.lockWaits!.blockers).toContainEqual({ pid: dbaPid, user: expect.any(String), application: "dba-maintenance" });
+      await dba.query("COMMIT");
+      expect((await waiting).status).toBe(200);
+      const after = await callerFor(db, []).system.health();
+      expect(after).toMatchObject({ status: "up", details: { estimatesBlocked: false, lockWaits: { sessions: 0 } } });
+    } finally {
+      await dba.end().catch(() => {});
       await db.close();
     }
   });

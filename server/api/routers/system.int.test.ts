@@ -19,8 +19,11 @@ describeEachDatabase("system.health", (db, kind) => {
     expect(details.mode).toBe(db().mode);
     expect(details.migration.pending).toBe(0);
     expect(details.migration.latest).toMatch(/^\d{14}_/);
-    expect(details.estimates.events).toBeGreaterThanOrEqual(exact);
-    if (details.estimates.streams !== null) expect(details.estimates.streams).toBeGreaterThanOrEqual(0);
+    expect(details.estimates!.events).toBeGreaterThanOrEqual(exact);
+    if (details.estimates!.streams !== null) expect(details.estimates!.streams).toBeGreaterThanOrEqual(0);
+    expect(details.readOnly).toBe(false);
+    if (kind === "postgresql") expect(details.lockWaits).toMatchObject({ sessions: expect.any(Number) });
+    else expect(details.lockWaits).toBeNull();
     expect(details.serverTime).toBeInstanceOf(Date);
     // One machine, one clock.
     expect(Math.abs(details.clockSkewSeconds)).toBeLessThan(CLOCK_SKEW_WARN_SECONDS);
