@@ -3,19 +3,22 @@
 // sets on the role. Each is simulated on connections of the test's own (the setting in the
 // connection's options), never on the server. A request is answered 503 with words that say
 // which it is, never a fault; the health check says what is wrong without waiting behind the
-// lock itself.
-import { randomUUID } from "node:crypto";
+// lock itself; the sealer says why it cannot seal and backs off.
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import pg from "pg";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../db/client";
 import { patientStream } from "../domain/streams";
+import { eventRegistry } from "../domain/registry";
+import { storeOn } from "../eventStore";
 import { DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE } from "../errors";
 import { createAuth, createUserWithPassword, handleAuthRequest } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
 import { holdStreamRow, pgOwnerUrl, pgUrl } from "../testing/db";
-import { captureFaultLines } from "../testing/logLines";
+import { captureFaultLines, captureLogLines } from "../testing/logLines";
+import { runSealerLoop } from "../workers/sealer";
 import type { SessionUser } from "./context";
 import { handleTrpcRequest } from "./http";
 
@@ -112,6 +115,25 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
       expect(await callerFor(writable, []).system.health()).toMatchObject({ details: { readOnly: false } });
     });
 
+    it("the sealer says why it cannot seal and waits longer each time rather than every pass", async () => {
+      const { lines, restore } = captureLogLines();
+      const said: string[] = [];
+      const stop = new AbortController();
+      const { privateKey } = generateKeyPairSync("ed25519");
+      // A new event not yet sealed, so that the pass has a seal to write.
+      await callerFor(writable, ["clinician"], user).patient.register(newPatient());
+      const loop = runSealerLoop(storeOn(readOnly, eventRegistry), privateKey, { signal: stop.signal, everyMs: 50, log: (line) => said.push(line) });
+      await new Promise((r) => setTimeout(r, 1_600));
+      stop.abort();
+      await loop;
+      restore();
+      const failures = said.filter((l) => l.startsWith("audit: sealing failed"));
+      expect(failures.length).toBeGreaterThan(0);
+      // 50, 100, 200, 400, 800 ms: five or six passes in 1.6 s, not thirty.
+      expect(failures.length).toBeLessThanOrEqual(7);
+      expect(failures[0]).toMatch(/\[25006\]: cannot execute \w+ in a read-only transaction/);
+      expect(lines.join("\n")).not.toContain("PRIVATE KEY");
+    });
   });
 
   it("answers a change 503 when a DBA's lock_timeout cuts its wait for a lock (55P03), not a fault", { timeout: 30_000 }, async () => {

@@ -6,12 +6,14 @@
 import type { KeyObject } from "node:crypto";
 import { sealLog, SealWitnessError, type KeyChange, type Store, type WitnessStore } from "../eventStore";
 import { componentLogger } from "../log";
+import { errorSummary } from "./outbox";
 
 export type SealerOptions = { signal: AbortSignal; everyMs: number; log?: (line: string) => void; witness?: WitnessStore };
 
 export async function runSealerLoop(store: Store, key: KeyObject, options: SealerOptions): Promise<void> {
   const log = options.log ?? (() => {});
   const logger = componentLogger("audit");
+  let failures = 0;
   while (!options.signal.aborted) {
     try {
       const { sealed, seals } = await sealLog(store, key, {
@@ -22,14 +24,18 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
         onKeyChange: (change) => logger.warn(change, keyChangeMessage(change)),
       });
       if (seals > 0) log(`audit: sealed ${sealed} events in ${seals} seal${seals === 1 ? "" : "s"}`);
+      failures = 0;
     } catch (error) {
+      failures++;
       // Seals the witness saw are gone or changed: nothing more is signed until someone looks.
       if (error instanceof SealWitnessError) {
         logger.error({ reason: error.message }, "audit sealing stopped: run npm run audit:verify (a backup restored on purpose: --accept-restore --reason)");
       }
-      else log(`audit: sealing failed (${(error as Error).name})`);
+      // The database down or read-only: say why (class, SQLSTATE, the server's first line, never
+      // a value), and wait longer each time, up to a minute, as the outbox and projections do.
+      else log(`audit: sealing failed (${errorSummary(error)})`);
     }
-    await pause(options.everyMs, options.signal);
+    await pause(failures > 0 ? Math.min(60_000, options.everyMs * 2 ** Math.min(failures - 1, 10)) : options.everyMs, options.signal);
   }
 }
 

@@ -6,7 +6,10 @@ import { describe, expect, it, vi } from "vitest";
 import type { Store } from "../eventStore";
 import { captureLogLines } from "../testing/logLines";
 
-vi.mock("../eventStore", () => ({ sealLog: vi.fn(async () => ({ sealed: 0, seals: 0 })) }));
+vi.mock("../eventStore", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../eventStore")>()),
+  sealLog: vi.fn(async () => ({ sealed: 0, seals: 0 })),
+}));
 const { pause, runSealerLoop } = await import("./sealer");
 
 describe("audit sealer loop", () => {
