@@ -1,9 +1,9 @@
 // The database in trouble without being down: read-only after a failover (a standby not yet
-// promoted, or a DBA's default_transaction_read_only), a lock a DBA holds, a lock_timeout a DBA
-// sets on the role. Each is simulated on connections of the test's own (the setting in the
-// connection's options), never on the server. A request is answered 503 with words that say
-// which it is, never a fault; the health check says what is wrong without waiting behind the
-// lock itself; the sealer says why it cannot seal and backs off.
+// promoted, or a DBA's default_transaction_read_only), a lock a DBA holds, a lock_timeout or
+// statement_timeout a DBA sets on the role. Each is simulated on connections of the test's own
+// (the setting in the connection's options), never on the server. A request is answered 503 with
+// words that say which it is, never a fault; the health check says what is wrong without waiting
+// behind the lock itself; long work is not cut by a DBA's statement_timeout; the sealer backs off.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import pg from "pg";
 import superjson from "superjson";
@@ -190,4 +190,15 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
     }
   });
 
+  it("runs long work to its end under a DBA's statement_timeout on the role; the pool keeps its own bound", { timeout: 30_000 }, async () => {
+    const db = await openDatabase({ url: withSettings({ statement_timeout: "200" }), poolMax: 2, statementTimeoutSeconds: 30 });
+    try {
+      // The integrity check, an extract, a rebuild's index build: longSql, without any bound.
+      expect(await db.longSql<{ ok: boolean }>("SELECT true AS ok FROM pg_sleep(0.5)", [])).toEqual([{ ok: true }]);
+      // The console's own statements: DB_STATEMENT_TIMEOUT_SECONDS, sent when it connects.
+      expect(await db.sql<{ ok: boolean }>("SELECT true AS ok FROM pg_sleep(0.5)", [])).toEqual([{ ok: true }]);
+    } finally {
+      await db.close();
+    }
+  });
 });

@@ -307,6 +307,11 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
       keepAliveInitialDelayMillis: 10_000,
     });
     longPool.on("error", () => {});
+    // Without the bound means without a DBA's either: a statement_timeout set on the role or the
+    // database (ALTER ROLE ... SET) would otherwise cut the integrity check or an extract of a
+    // large log every time, answered "try again" (the pool's own bound, sent when it connects,
+    // already takes precedence over one set there). Queued before the connection's first use.
+    longPool.on("connect", (client) => void client.query("SET statement_timeout = 0").catch(() => {}));
     return longPool;
   };
   const run = (on: pg.Pool): SqlRunner => async (text, params, options) =>
