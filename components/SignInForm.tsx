@@ -11,6 +11,7 @@ const messages = {
   failed: "Sign-in did not work. Try again in a moment.",
   unavailable: "The database is unavailable; try again in a moment.",
   readOnly: "The database is read-only for now (a failover or maintenance), and signing in is recorded; try again in a few minutes.",
+  diskFull: "The database is out of disk space, and signing in is recorded; try again later.",
 } as const;
 
 /**
@@ -37,7 +38,7 @@ export function SignInForm({ next, onSignedIn, idPrefix = "", email }: { next?: 
       if (failure) {
         setRetryAfter((failure as { retryAfterSeconds?: unknown }).retryAfterSeconds);
         setError(
-          failure.status === 429 ? "rateLimited" : failure.status === 401 || failure.status === 400 ? "invalid" : failure.status === 503 ? (failure.code === "DATABASE_READ_ONLY" ? "readOnly" : "unavailable") : "failed",
+          failure.status === 429 ? "rateLimited" : failure.status === 401 || failure.status === 400 ? "invalid" : failure.status === 503 ? (failure.code === "DATABASE_READ_ONLY" ? "readOnly" : failure.code === "DATABASE_DISK_FULL" ? "diskFull" : "unavailable") : "failed",
         );
         setPending(false);
         return;

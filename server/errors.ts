@@ -105,6 +105,13 @@ export const DATABASE_READ_ONLY_MESSAGE =
   "The database is read-only for now (a failover or maintenance): nothing can be recorded, and opening a chart is recorded; try again in a few minutes";
 
 /**
+ * What a caller is told when the database has no disk space left for a write (SQLSTATE 53100):
+ * not a moment's wait, and nothing the caller can do.
+ */
+export const DATABASE_DISK_FULL_MESSAGE =
+  "The database is out of disk space: nothing can be recorded until its administrator frees some; try again later";
+
+/**
  * SQLSTATEs of a connection that failed or was ended by the server: class 08 (connection
  * exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now: a failover, a
  * restart, a DBA's pg_terminate_backend), 57P05 (idle session timeout), 25P03 (idle in
@@ -112,11 +119,14 @@ export const DATABASE_READ_ONLY_MESSAGE =
  * statement bound (DB_STATEMENT_TIMEOUT_SECONDS: stuck behind a lock, or the server overloaded)
  * or by a DBA's pg_cancel_backend, and 55P03, a lock not granted within a lock_timeout a DBA set
  * on the role or the database: its transaction rolled back, a retry in a moment may pass; and
- * 25006, a write refused by a read-only database (isDatabaseReadOnly).
+ * 25006, a write refused by a read-only database (isDatabaseReadOnly), and 53100, one refused
+ * for want of disk space (isDatabaseDiskFull): nothing was written, and the cure is the DBA's.
  */
-const unavailableStates = /^(08...|57P0[1235]|57014|55P03|25P03|53300|25006)$/;
+const unavailableStates = /^(08...|57P0[1235]|57014|55P03|25P03|53300|25006|53100)$/;
 /** read_only_sql_transaction: a hot standby, or default_transaction_read_only on. */
 const READ_ONLY_STATE = "25006";
+/** disk_full: "could not extend file ...: No space left on device". */
+const DISK_FULL_STATE = "53100";
 /** Prisma's driver adapters' kinds and its P-codes for the same (P2024: no pool connection in time). */
 const unavailableKinds = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1017", "P2024"]);
@@ -176,7 +186,14 @@ export function isDatabaseReadOnly(error: unknown): boolean {
   return anyInChain(error, (rec) => codesOf(rec).includes(READ_ONLY_STATE));
 }
 
+/** Whether the database refused a write for want of disk space. */
+export function isDatabaseDiskFull(error: unknown): boolean {
+  return anyInChain(error, (rec) => codesOf(rec).includes(DISK_FULL_STATE));
+}
+
 /** What the caller is told about an error isDatabaseUnavailable said yes to. */
 export function databaseUnavailableMessage(error: unknown): string {
-  return isDatabaseReadOnly(error) ? DATABASE_READ_ONLY_MESSAGE : DATABASE_UNAVAILABLE_MESSAGE;
+  if (isDatabaseReadOnly(error)) return DATABASE_READ_ONLY_MESSAGE;
+  if (isDatabaseDiskFull(error)) return DATABASE_DISK_FULL_MESSAGE;
+  return DATABASE_UNAVAILABLE_MESSAGE;
 }

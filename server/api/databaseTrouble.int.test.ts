@@ -1,9 +1,10 @@
 // The database in trouble without being down: read-only after a failover (a standby not yet
-// promoted, or a DBA's default_transaction_read_only), a lock a DBA holds, a lock_timeout or
-// statement_timeout a DBA sets on the role. Each is simulated on connections of the test's own
-// (the setting in the connection's options), never on the server. A request is answered 503 with
-// words that say which it is, never a fault; the health check says what is wrong without waiting
-// behind the lock itself; long work is not cut by a DBA's statement_timeout; the sealer backs off.
+// promoted, or a DBA's default_transaction_read_only), a full disk, a lock a DBA holds, a
+// lock_timeout or statement_timeout a DBA sets on the role. Each is simulated on connections of
+// the test's own (the setting in the connection's options) or a database of its own, never on the
+// server. A request is answered 503 with words that say which it is, never a fault; the health
+// check says what is wrong without waiting behind the lock itself; long work is not cut by a
+// DBA's statement_timeout; the sealer says why it cannot seal and backs off.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import pg from "pg";
 import superjson from "superjson";
@@ -12,11 +13,11 @@ import { openDatabase, type Database } from "../db/client";
 import { patientStream } from "../domain/streams";
 import { eventRegistry } from "../domain/registry";
 import { storeOn } from "../eventStore";
-import { DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE } from "../errors";
+import { DATABASE_DISK_FULL_MESSAGE, DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE } from "../errors";
 import { createAuth, createUserWithPassword, handleAuthRequest } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
-import { holdStreamRow, pgOwnerUrl, pgUrl } from "../testing/db";
+import { holdStreamRow, openFreshPostgresDatabase, pgOwnerUrl, pgUrl } from "../testing/db";
 import { captureFaultLines, captureLogLines } from "../testing/logLines";
 import { runSealerLoop } from "../workers/sealer";
 import type { SessionUser } from "./context";
@@ -134,6 +135,30 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
       expect(failures[0]).toMatch(/\[25006\]: cannot execute \w+ in a read-only transaction/);
       expect(lines.join("\n")).not.toContain("PRIVATE KEY");
     });
+  });
+
+  it("answers a write the database has no disk space for (53100) 503 'out of disk space', never a fault", { timeout: 30_000 }, async () => {
+    // A full disk, as the server reports it when a table cannot grow: raised by a trigger on the
+    // log of a database of the test's own (filling a real disk would fill the other databases').
+    const fresh = await openFreshPostgresDatabase(2);
+    try {
+      const owner = new pg.Client({ connectionString: fresh.ownerUrl });
+      await owner.connect();
+      await owner.query(`CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; END $$`);
+      await owner.query("CREATE TRIGGER disk_full BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION disk_full()");
+      await owner.end();
+      const log = captureFaultLines();
+      const answer = await call(fresh.db, "patient.register", { ...newPatient(), commandId: randomUUID() }, "POST");
+      expect(answer).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE", message: DATABASE_DISK_FULL_MESSAGE });
+      const lines = log.lines.filter((l) => l.includes(answer.correlationId));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/"fault":"database disk full".*sqlstate=53100/);
+      expect(lines[0]).not.toMatch(/No space/);
+      expect(await fresh.db.sql("SELECT 1 FROM streams", [])).toEqual([]);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it("answers a change 503 when a DBA's lock_timeout cuts its wait for a lock (55P03), not a fault", { timeout: 30_000 }, async () => {

@@ -4,6 +4,7 @@ import {
   ConcurrencyError,
   databaseUnavailableMessage,
   IdempotencyKeyReusedError,
+  isDatabaseDiskFull,
   isDatabaseReadOnly,
   isDatabaseUnavailable,
   InvariantError,
@@ -28,9 +29,10 @@ export type DomainErrorData =
   | { kind: "possible_duplicate"; candidates: DuplicateCandidate[] }
   /**
    * The database could not be reached or dropped the connection: try again (with the same command
-   * id). readOnly: it refuses writes for now (a failover not yet done, maintenance), for minutes.
+   * id). readOnly: it refuses writes for now (a failover not yet done, maintenance), for minutes;
+   * diskFull: it has no space left for them, until its administrator frees some.
    */
-  | { kind: "unavailable"; readOnly?: true };
+  | { kind: "unavailable"; readOnly?: true; diskFull?: true };
 
 export class MappedError extends TRPCError {
   constructor(
@@ -91,7 +93,11 @@ export function unavailableError(cause: unknown): MappedError {
   return new MappedError(
     "SERVICE_UNAVAILABLE",
     databaseUnavailableMessage(cause),
-    isDatabaseReadOnly(cause) ? { kind: "unavailable", readOnly: true } : { kind: "unavailable" },
+    isDatabaseReadOnly(cause)
+      ? { kind: "unavailable", readOnly: true }
+      : isDatabaseDiskFull(cause)
+        ? { kind: "unavailable", diskFull: true }
+        : { kind: "unavailable" },
     cause,
   );
 }

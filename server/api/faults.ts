@@ -4,7 +4,7 @@
 // the values of the row that failed, which can be patient data.
 
 import { componentLogger } from "../log";
-import { isDatabaseReadOnly } from "../errors";
+import { isDatabaseDiskFull, isDatabaseReadOnly } from "../errors";
 
 /** What one log line says about a fault: names and codes only, never messages or values. */
 export type FaultSummary = {
@@ -72,7 +72,8 @@ export function logServerFault(fault: ServerFault): void {
  * A request the database could not serve (unreachable, connection ended, no pool connection in
  * time, or a write refused by a read-only database): answered 503, logged here once, with codes
  * only, never the driver's message. A read-only database says so in the line ("[database
- * read-only]"): the operator's cure is another (promote the standby, turn the setting off).
+ * read-only]"), and so does a full disk ("[database disk full]"): the operator's cure is another
+ * (promote the standby, turn the setting off, free space).
  */
 export function logDatabaseUnavailable(fault: ServerFault): void {
   if (typeof fault.error === "object" && fault.error !== null) {
@@ -80,14 +81,17 @@ export function logDatabaseUnavailable(fault: ServerFault): void {
     logged.add(fault.error);
   }
   faultCounts.databaseUnavailable++;
-  writeFault(isDatabaseReadOnly(fault.error) ? "[database read-only]" : "[database unavailable]", fault);
+  writeFault(
+    isDatabaseReadOnly(fault.error) ? "[database read-only]" : isDatabaseDiskFull(fault.error) ? "[database disk full]" : "[database unavailable]",
+    fault,
+  );
 }
 
 /**
  * A fault as one JSON line of the process's log, at level error: the fields to filter on, and a
  * message that reads as the line an operator greps for (`[fault] patient.list correlation=…`).
  */
-function writeFault(kind: "[fault]" | "[database unavailable]" | "[database read-only]", fault: ServerFault): void {
+function writeFault(kind: "[fault]" | "[database unavailable]" | "[database read-only]" | "[database disk full]", fault: ServerFault): void {
   const s = summarizeFault(fault.error);
   const procedure = fault.procedure ?? "(transport)";
   componentLogger("api").error(

@@ -13,7 +13,7 @@ import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clien
 import { clearAttempts, releaseAttempt, reserveAttempt } from "./accountLimit";
 import { ADDRESS_WINDOW_SECONDS, countAddressAttempt, releaseAddressAttempt } from "./addressLimit";
 import { componentLogger, errorFields } from "../log";
-import { databaseUnavailableMessage, isDatabaseReadOnly, isDatabaseUnavailable } from "../errors";
+import { databaseUnavailableMessage, isDatabaseDiskFull, isDatabaseReadOnly, isDatabaseUnavailable } from "../errors";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
 import { randomUUID } from "node:crypto";
 import {
@@ -331,7 +331,10 @@ const UNAVAILABLE_RETRY_SECONDS = 5;
 export function databaseUnavailableResponse(error: unknown, path: string): Response {
   logDatabaseUnavailable({ procedure: `auth ${path}`, correlationId: null, error });
   return Response.json(
-    { code: isDatabaseReadOnly(error) ? "DATABASE_READ_ONLY" : "DATABASE_UNAVAILABLE", message: databaseUnavailableMessage(error) },
+    {
+      code: isDatabaseReadOnly(error) ? "DATABASE_READ_ONLY" : isDatabaseDiskFull(error) ? "DATABASE_DISK_FULL" : "DATABASE_UNAVAILABLE",
+      message: databaseUnavailableMessage(error),
+    },
     { status: 503, headers: { "retry-after": String(UNAVAILABLE_RETRY_SECONDS) } },
   );
 }
