@@ -122,7 +122,7 @@ function DatabaseFacts({ details }: { details: Details }) {
       <dt>Events</dt>
       <dd data-testid="event-count" title="The highest position in the global log: an upper bound, since a rolled-back append leaves a gap">
         {details.estimates === null ? (
-          <span className="muted">not read: a lock on the log held it up</span>
+          <span className="muted">not read: a lock held it up</span>
         ) : (
           <>
             about {details.estimates.events.toLocaleString("en-US")} <span className="muted">(estimate)</span>
