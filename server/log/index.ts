@@ -60,12 +60,19 @@ export function useLogDestination(destination: DestinationStream, level = "info"
   };
 }
 
-/** An error as a log field: its name, code and first message line, short; never a stack of data. */
-export function errorFields(error: unknown): { error: string; code?: string } {
-  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+/**
+ * An error as log fields: its name and code, and the database's SQLSTATE when the code is the
+ * client's own (Prisma's P2010 "raw query failed" says nothing of why: 25006 read-only, 57014
+ * cancelled); never a message, which can quote a row.
+ */
+export function errorFields(error: unknown): { error: string; code?: string; sqlstate?: string } {
+  const e = error as { name?: unknown; code?: unknown; meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { originalCode?: unknown; code?: unknown } } | null;
   const name = typeof e?.name === "string" ? e.name : typeof error;
   const code = typeof e?.code === "string" || typeof e?.code === "number" ? String(e.code).slice(0, 40) : undefined;
-  return code ? { error: name, code } : { error: name };
+  const state = [e?.meta?.driverAdapterError?.cause?.originalCode, e?.cause?.originalCode, e?.meta?.code, e?.cause?.code].find(
+    (c): c is string => typeof c === "string" && /^[0-9A-Z]{5}$/.test(c) && c !== code,
+  );
+  return { error: name, ...(code ? { code } : {}), ...(state ? { sqlstate: state } : {}) };
 }
 
 /**
