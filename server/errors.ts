@@ -186,6 +186,11 @@ export function isDatabaseReadOnly(error: unknown): boolean {
   return anyInChain(error, (rec) => codesOf(rec).includes(READ_ONLY_STATE));
 }
 
+/** Whether a statement gave up waiting for a lock (lock_timeout, 55P03). */
+export function isLockTimeout(error: unknown): boolean {
+  return anyInChain(error, (rec) => codesOf(rec).includes("55P03"));
+}
+
 /** Whether the database refused a write for want of disk space. */
 export function isDatabaseDiskFull(error: unknown): boolean {
   return anyInChain(error, (rec) => codesOf(rec).includes(DISK_FULL_STATE));

@@ -3,6 +3,7 @@
 // durations, outcomes and error summaries. Never inputs, payloads or anything typed by a person:
 // patient data must not reach a log (server/log/phi.int.test.ts holds us to it).
 import pino, { type DestinationStream, type Logger } from "pino";
+import { pgErrorInfo } from "../eventStore/db";
 
 const key = Symbol.for("emr.logger");
 type GlobalWithLogger = typeof globalThis & { [key]?: Logger };
@@ -66,13 +67,11 @@ export function useLogDestination(destination: DestinationStream, level = "info"
  * cancelled); never a message, which can quote a row.
  */
 export function errorFields(error: unknown): { error: string; code?: string; sqlstate?: string } {
-  const e = error as { name?: unknown; code?: unknown; meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { originalCode?: unknown; code?: unknown } } | null;
+  const e = error as { name?: unknown; code?: unknown } | null;
   const name = typeof e?.name === "string" ? e.name : typeof error;
   const code = typeof e?.code === "string" || typeof e?.code === "number" ? String(e.code).slice(0, 40) : undefined;
-  const state = [e?.meta?.driverAdapterError?.cause?.originalCode, e?.cause?.originalCode, e?.meta?.code, e?.cause?.code].find(
-    (c): c is string => typeof c === "string" && /^[0-9A-Z]{5}$/.test(c) && c !== code,
-  );
-  return { error: name, ...(code ? { code } : {}), ...(state ? { sqlstate: state } : {}) };
+  const state = typeof error === "object" && error !== null ? pgErrorInfo(error).code : undefined;
+  return { error: name, ...(code ? { code } : {}), ...(state && state !== code && /^[0-9A-Z]{5}$/.test(state) ? { sqlstate: state } : {}) };
 }
 
 /**

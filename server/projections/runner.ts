@@ -8,7 +8,7 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { readAll, prismaRunner, type Db, type LogCheckpoint, type StoredEvent, type Store } from "../eventStore";
-import { errorSummary } from "../workers/outbox";
+import { errorSummary, loopPauseMs } from "../workers/outbox";
 import { liveTarget, type Projection } from "./types";
 
 /** A lease not renewed for this long is taken over by another process (the holder renews every pass). */
@@ -252,7 +252,7 @@ export function startProjectionRunner(store: Store, projections: readonly Projec
         log(`projections: pass failed (${errorSummary(error)})`);
       }
       if (more) continue;
-      await sleep(failures > 0 ? Math.min(60_000, options.pollMs * 2 ** Math.min(failures, 10)) : options.pollMs);
+      await sleep(loopPauseMs(options.pollMs, failures));
     }
     await releaseLeases(store.db, owner).catch(() => {});
   };

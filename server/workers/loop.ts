@@ -2,7 +2,7 @@
 // until the signal aborts. A full batch means more may be due, so it drains again at once.
 import { setTimeout as sleep } from "node:timers/promises";
 import { componentLogger, errorFields } from "../log";
-import { drainOutbox, errorSummary, type DrainOptions, type DrainResult, type OutboxDeps } from "./outbox";
+import { drainOutbox, errorSummary, loopPauseMs, type DrainOptions, type DrainResult, type OutboxDeps } from "./outbox";
 import { pruneOutbox } from "./retention";
 import { wakeableSleep } from "./wakeup";
 
@@ -48,8 +48,7 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
       // Back off without waking on appends: during a broker outage every append woke the loop,
       // which reconnected at once (one attempt and one warning per append, hammering a
       // recovering broker). Appends meanwhile are kept and drained when the back-off ends.
-      const backoff = Math.min(60_000, pollMs * 2 ** Math.min(failures, 10));
-      await sleep(backoff, undefined, { signal }).catch(() => {});
+      await sleep(loopPauseMs(pollMs, failures), undefined, { signal }).catch(() => {});
     } else {
       await wake.sleep(pollMs, signal);
     }

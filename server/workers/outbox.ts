@@ -70,6 +70,14 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 }
 
 /**
+ * How long a background loop (the outbox's, the projections', the sealer's) waits after `failures`
+ * passes in a row failed: `everyMs` doubled per failure, at most a minute; `everyMs` when none did.
+ */
+export function loopPauseMs(everyMs: number, failures: number): number {
+  return failures > 0 ? Math.min(60_000, everyMs * 2 ** Math.min(failures, 10)) : everyMs;
+}
+
+/**
  * What is kept of a failure: its name, code and the first line of its message, short. Never the
  * event or its payload; handlers must not put patient data in error messages either.
  */

@@ -6,7 +6,7 @@
 import type { KeyObject } from "node:crypto";
 import { sealLog, SealWitnessError, type KeyChange, type Store, type WitnessStore } from "../eventStore";
 import { componentLogger } from "../log";
-import { errorSummary } from "./outbox";
+import { errorSummary, loopPauseMs } from "./outbox";
 
 export type SealerOptions = { signal: AbortSignal; everyMs: number; log?: (line: string) => void; witness?: WitnessStore };
 
@@ -35,7 +35,7 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
       // a value), and wait longer each time, up to a minute, as the outbox and projections do.
       else log(`audit: sealing failed (${errorSummary(error)})`);
     }
-    await pause(failures > 0 ? Math.min(60_000, options.everyMs * 2 ** Math.min(failures - 1, 10)) : options.everyMs, options.signal);
+    await pause(loopPauseMs(options.everyMs, failures), options.signal);
   }
 }
 

@@ -3,6 +3,7 @@ import { migrationStatus, type MigrationStatus } from "../../db/migrate";
 import { publicProcedure, router } from "../trpc";
 import { componentLogger } from "../../log";
 import { CLOCK_SKEW_WARN_SECONDS } from "../../../shared/clock";
+import { isLockTimeout } from "../../errors";
 
 export type HealthDetails = {
   mode: "postgresql" | "embedded";
@@ -132,15 +133,6 @@ async function estimates(db: Database): Promise<Estimates | null> {
     if (isLockTimeout(error)) return null;
     throw error;
   }
-}
-
-function isLockTimeout(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; typeof e === "object" && e !== null && depth < 8; depth++) {
-    const rec = e as Record<string, unknown>;
-    if (rec.code === "55P03" || rec.originalCode === "55P03") return true;
-    e = rec.cause ?? rec.driverAdapterError ?? (rec.meta as Record<string, unknown> | undefined)?.driverAdapterError;
-  }
-  return false;
 }
 
 /**
