@@ -46,8 +46,10 @@ export function OutboxPanel() {
     <section className="panel" aria-labelledby="outbox-title" data-testid="outbox">
       <h2 id="outbox-title">Outbox</h2>
       <p className="muted">
-        Every appended event waits here until the worker has handed it to the in-process handlers and the message bus.
-        Delivery is at least once; after five failed tries an event is dead-lettered.
+        Every appended event waits here until the worker has handed it to the in-process handlers (at once, even when the
+        message bus is down) and then to the message bus, each patient&apos;s or order&apos;s events in the order they
+        happened. Delivery is at least once; after five failed tries an event is dead-lettered, and the later events of its
+        record wait behind it until it is retried.
       </p>
       <Flash message={flash} onDismiss={() => setFlash(null)} />
       {retry.isError ? <div className="alert error" role="alert">Could not retry: {retry.error.message}</div> : null}
@@ -70,6 +72,12 @@ export function OutboxPanel() {
             <dd>
               <span className={`badge ${outbox.data.deadLettered > 0 ? "bad" : "ok"}`}>{outbox.data.deadLettered.toLocaleString("en-US")}</span>
             </dd>
+            <dt>Held behind a dead letter</dt>
+            <dd data-testid="outbox-held">
+              <span className={`badge ${outbox.data.heldBehindDeadLetters > 0 ? "warn" : "ok"}`}>
+                {outbox.data.heldBehindDeadLetters.toLocaleString("en-US")}
+              </span>
+            </dd>
           </dl>
           <h3 id="dead-letters-title" tabIndex={-1}>
             Latest dead letters
@@ -78,7 +86,7 @@ export function OutboxPanel() {
             <EmptyState>No dead letters.</EmptyState>
           ) : (
             <table className="data">
-              <TableHead columns={["Dead-lettered", "Event", "Tries", "Last error"]} actions />
+              <TableHead columns={["Dead-lettered", "Event", "Failed in", "Holding", "Tries", "Last error"]} actions />
               <tbody>
                 {outbox.data.deadLetters.map((row) => (
                   <tr key={row.id}>
@@ -87,6 +95,10 @@ export function OutboxPanel() {
                     </td>
                     <td>
                       {eventTitle(row.eventType)} <span className="mono muted">{row.eventId.slice(0, 8)}</span>
+                    </td>
+                    <td>{row.stage === "bus" ? "Message bus" : "In-process handlers"}</td>
+                    <td className="num" title="Later events of the same record waiting behind it">
+                      {row.holding === 0 ? "—" : `${row.holding.toLocaleString("en-US")} later`}
                     </td>
                     <td className="num">{row.attempts}</td>
                     <td className="mono">{row.lastError ?? "—"}</td>

@@ -20,8 +20,9 @@ SELECT (SELECT max(global_position) FROM events) AS events,
        pg_total_relation_size('snapshots') AS snapshots_bytes,
        pg_total_relation_size('outbox') AS outbox_bytes,
        (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL LIMIT 100000) p) AS pending,
-       (SELECT extract(epoch FROM clock_timestamp() - created_at)::float8 FROM outbox
-         WHERE processed_at IS NULL AND dead_lettered_at IS NULL ORDER BY next_retry_at, id LIMIT 1) AS oldest,
+       (SELECT extract(epoch FROM clock_timestamp() - created_at)::float8 FROM outbox WHERE id = least(
+          (SELECT min(id) FROM outbox WHERE handled_at IS NULL AND processed_at IS NULL AND dead_lettered_at IS NULL),
+          (SELECT min(id) FROM outbox WHERE handled_at IS NOT NULL AND processed_at IS NULL AND dead_lettered_at IS NULL))) AS oldest,
        (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE dead_lettered_at IS NOT NULL AND processed_at IS NULL LIMIT 100000) d) AS dead`;
 
 type StoreRow = { events: Num; events_bytes: Num; snapshots_bytes: Num; outbox_bytes: Num; pending: Num; oldest: Num; dead: Num };

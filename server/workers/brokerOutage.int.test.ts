@@ -11,7 +11,7 @@ import { openTestDatabase } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { rabbitBus } from "./bus";
 import { runOutboxLoop } from "./loop";
-import { drainOutbox } from "./outbox";
+import { addHandler, drainOutbox } from "./outbox";
 import { appended } from "./wakeup";
 
 const amqpUrl = process.env.AMQP_URL?.trim() || null;
@@ -61,13 +61,15 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
   });
   afterAll(async () => db?.close());
 
-  it("appends during a broker outage do not defeat the back-off: connection attempts stay bounded", { timeout: 30_000 }, async () => {
+  it("appends during a broker outage do not defeat the back-off: connection attempts stay bounded, and the handlers keep up", { timeout: 30_000 }, async () => {
     const proxy = await proxyTo(null);
     const bus = rabbitBus(proxy.url, { connectTimeoutMs: 1_000 });
     const stop = new AbortController();
     const store = storeOf(db);
+    let handled = 0;
+    const handlers = addHandler(new Map(), "NoteAdded", async () => void handled++);
     try {
-      const loop = runOutboxLoop({ store, handlers: new Map(), bus }, { batchSize: 50, maxAttempts: 5, pollMs: 100, signal: stop.signal });
+      const loop = runOutboxLoop({ store, handlers, bus }, { batchSize: 50, maxAttempts: 5, pollMs: 100, signal: stop.signal });
       // 100 appends over ~3 s, each waking the worker as a committed append does.
       const started = Date.now();
       for (let i = 0; i < 100; i++) {
@@ -76,6 +78,8 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
         await sleep(30);
       }
       const elapsed = Date.now() - started;
+      // The last append's handlers: woken by it, they do not wait for the broker's back-off.
+      for (let i = 0; i < 40 && handled < 100; i++) await sleep(25);
       stop.abort();
       await loop;
       // Back-off 200, 400, 800, 1600, 3200 ms ...: a handful of attempts in that time, not one per append.
@@ -83,9 +87,15 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
       expect(proxy.attempts()).toBeGreaterThan(1);
       expect(proxy.attempts()).toBeLessThanOrEqual(6);
       // Nothing was claimed, so the outage cost no attempts on the rows.
-      const [row] = await db.sql<{ n: bigint; tried: bigint }>("SELECT count(*) AS n, count(*) FILTER (WHERE attempts > 0) AS tried FROM outbox WHERE processed_at IS NULL", []);
+      const [row] = await db.sql<{ n: bigint; tried: bigint; waiting: bigint }>(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE attempts > 0) AS tried, count(*) FILTER (WHERE handled_at IS NULL) AS waiting FROM outbox WHERE processed_at IS NULL",
+        [],
+      );
       expect(Number(row!.n)).toBeGreaterThanOrEqual(100);
       expect(Number(row!.tried)).toBe(0);
+      // Every event's in-process handlers ran during the outage (a critical result is flagged at once).
+      expect(handled).toBe(100);
+      expect(Number(row!.waiting)).toBe(0);
     } finally {
       await bus.close();
       proxy.close();

@@ -164,6 +164,29 @@ describe.skipIf(!pgUrl)("emr.events messages [postgresql, a database of its own]
       expect(await db().sql("SELECT id FROM outbox WHERE processed_at IS NULL", [])).toEqual([]);
     });
 
+    it("two workers on connections of their own, small batches: each stream's messages reach the queue in version order", async () => {
+      const streams = Array.from({ length: 12 }, () => newStreamId());
+      for (let v = 0; v < 10; v++) {
+        await Promise.all(streams.map((s) => appendToStream(storeOf(db()), s, [note(2 * v + 1), note(2 * v + 2)], { expectedVersion: 2 * v, aggregateType: "note" })));
+      }
+      const second = rabbitBus(amqpUrl!);
+      const waiting = async () => Number((await db().sql<{ n: bigint }>("SELECT count(*) AS n FROM outbox WHERE processed_at IS NULL", []))[0]!.n);
+      const worker = async (own: Bus) => {
+        // Until nothing waits: a worker that finds every stream's head leased to the other tries again.
+        for (let pass = 0; pass < 2_000 && (await waiting()) > 0; pass++) {
+          await drainOutbox({ store: storeOf(db()), handlers: new Map(), bus: own }, { batchSize: 7, maxAttempts: 5 });
+        }
+      };
+      try {
+        await Promise.all([worker(bus), worker(second)]);
+      } finally {
+        await second.close();
+      }
+      const messages = await waitFor(streams, 12 * 20);
+      expect(messages).toHaveLength(12 * 20);
+      for (const s of streams) expect(messages.filter((m) => bodyOf(m).streamId === s).map((m) => bodyOf(m).version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+
     it("a queue bound before publication keeps events for a consumer that is away; one bound after gets none of them", async () => {
       const key = `away${randomUUID().slice(0, 8)}`;
       const channel = await connection.createChannel();

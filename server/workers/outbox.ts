@@ -1,20 +1,30 @@
-// The transactional outbox's publisher: claim due rows, publish their events to in-process
-// handlers and the external bus, mark them done, or schedule a retry / dead-letter them.
+// The transactional outbox's worker, in two stages per pass. Stage one hands each row's event to
+// the in-process handlers (the critical-result flag) and marks it handled; it never waits for the
+// broker, so a RabbitMQ outage does not hold a critical lab result back from the chart. Stage two
+// publishes handled rows to the external bus and marks them processed. Without a bus a handled row
+// is processed at once.
 //
-// Claim by lease. One statement (its own short transaction) picks due rows with
-// FOR UPDATE SKIP LOCKED and pushes their next_retry_at a lease ahead; its row locks end with it.
-// Publishing then runs with no lock and no transaction open, and each row is finally marked
-// processed, or failed with backoff. Why this is safe with several workers:
+// Claim by lease. Each stage's claim is one statement (its own short transaction) that picks due
+// rows with FOR UPDATE SKIP LOCKED and pushes their next_retry_at a lease ahead; its row locks end
+// with it. The work then runs with no lock and no transaction open, and each row is finally
+// marked, or failed with backoff. Why this is safe with several workers:
 // - two claims never take the same row: a row locked by one is skipped by the other, and once
 //   the first commits the row is no longer due (next_retry_at is in the future), which the
 //   other's FOR UPDATE re-checks on the new row version;
-// - at-least-once, not exactly-once: a worker that dies (or outlives the lease) after publishing
-//   but before marking leaves the row due again when the lease ends, and it is published again.
+// - at-least-once, not exactly-once: a worker that dies (or outlives the lease) after the work
+//   but before marking leaves the row due again when the lease ends, and it is done again.
 //   So every consumer, in-process or on the bus, must dedupe by event id (metadata.eventId, the
 //   AMQP messageId);
-// - marks are guarded (processed_at IS NULL), so a late worker never undoes another's outcome.
-// Order: a batch is published in global position order, but a retried row is published after
-// rows behind it; consumers that care about order use the stream version.
+// - marks are guarded (handled_at / processed_at IS NULL), so a late worker never undoes another's
+//   outcome.
+// Order on the bus: a stream's events go out in the order they were appended. A row is claimed for
+// the bus only when no earlier row of its stream is still waiting (not yet handled, backing off,
+// leased to another worker, or dead-lettered: a dead letter holds its stream, as Axon's sequenced
+// dead-letter queue does, until an admin puts it back in line); bus claims take a transaction
+// advisory lock so two workers' claims cannot both see a stream's head as free; and within a batch
+// a stream's events are published one after another, each after the broker confirmed the one
+// before. Different streams go out in parallel, in no promised order. The in-process handlers run
+// in global position order within a batch, but a retried row runs after rows behind it.
 import { eventColumns, pgErrorInfo, selectEvents, type Store, type StoredEvent } from "../eventStore";
 import { componentLogger } from "../log";
 import { recordPublished, recordPublishFailures } from "../metrics/registry";
@@ -43,7 +53,15 @@ export type OutboxDeps = {
   handlers: HandlerRegistry;
   /** Absent or null: in-process handlers only. */
   bus?: Bus | null;
+  /**
+   * Events stage one read and handled, kept for stage two in the same process so that it need not
+   * read them again (runOutboxLoop passes one; bounded, oldest dropped first).
+   */
+  handledEvents?: Map<string, StoredEvent>;
 };
+
+/** How many handled events a loop keeps for its bus stage: a few batches' worth. */
+const HANDLED_EVENTS_KEPT = 1_000;
 
 export type DrainOptions = {
   batchSize: number;
@@ -55,9 +73,25 @@ export type DrainOptions = {
   leaseMs?: number;
   /** [0, 1) source for the backoff jitter (tests fix it). */
   random?: () => number;
+  /**
+   * Stage one only, handled rows left for the bus (the worker's loop runs stage two in a loop of
+   * its own, publishOutbox). Without a bus it changes nothing.
+   */
+  skipBus?: boolean;
 };
 
-export type DrainResult = { claimed: number; published: number; retried: number; deadLettered: number };
+export type DrainResult = {
+  /** Rows the in-process handlers were done with this pass (or that had none to run). */
+  handled: number;
+  /** Rows taken by the stage that finishes them: the bus's claim, or the handlers' without a bus. */
+  claimed: number;
+  /** Rows finished: confirmed by the broker, or handled when there is no bus. */
+  published: number;
+  retried: number;
+  deadLettered: number;
+  /** The bus could not be reached (its error, summarised): handled rows wait for it, no attempt counted. */
+  busUnavailable?: string;
+};
 
 export const BACKOFF_BASE_MS = 1_000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
@@ -92,31 +126,91 @@ export function errorSummary(error: unknown): string {
   return `${name}${code ? ` [${code}]` : ""}: ${firstLine}`.slice(0, 200);
 }
 
-type ClaimedRow = { id: bigint | string | number; event_id: string; attempts: number };
+type Num = bigint | string | number;
+type ClaimedRow = {
+  id: Num;
+  event_id: string;
+  stream_id: string;
+  global_position: Num;
+  attempts: number;
+  failed_before: boolean;
+  handled: boolean;
+  processed: boolean;
+  latency: Num;
+};
+/** failedBefore: tried and failed before (an admin's retry of a dead letter keeps its last error). */
+type Claimed = { id: number; eventId: string; streamId: string; position: number; attempts: number; failedBefore: boolean; handled: boolean; processed: boolean; latency: number };
 
-async function claim(store: Store, options: DrainOptions): Promise<{ id: number; eventId: string; attempts: number }[]> {
+// What a claim returns of each row; latency (append to now, on the database's clock) is for rows
+// the claim itself finished.
+const returned = `o.id, o.event_id::text AS event_id, o.stream_id, o.global_position, o.attempts,
+  o.last_error IS NOT NULL AS failed_before, o.handled_at IS NOT NULL AS handled, o.processed_at IS NOT NULL AS processed,
+  extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS latency`;
+
+const claimed = (rows: ClaimedRow[]): Claimed[] =>
+  rows
+    .map((r) => ({
+      id: Number(r.id),
+      eventId: r.event_id,
+      streamId: r.stream_id,
+      position: Number(r.global_position),
+      attempts: r.attempts,
+      failedBefore: r.failed_before,
+      handled: r.handled,
+      processed: r.processed,
+      latency: Number(r.latency),
+    }))
+    .sort((a, b) => a.position - b.position || a.id - b.id);
+
+/**
+ * Stage one's claim: rows not yet handled. A row whose type has no handler is marked handled in
+ * the same statement (and processed, without a bus): most events have none, and they cost no
+ * second round trip. The others are leased and returned with handled = false.
+ */
+async function claimForHandlers(store: Store, options: DrainOptions, handlerTypes: string[], withBus: boolean): Promise<Claimed[]> {
   const rows = await store.sql<ClaimedRow>(
     `WITH due AS (
        SELECT id FROM outbox
-        WHERE processed_at IS NULL AND dead_lettered_at IS NULL
+        WHERE handled_at IS NULL AND processed_at IS NULL AND dead_lettered_at IS NULL
           AND next_retry_at <= coalesce($1::timestamptz, now())
         ORDER BY id
         LIMIT $2
         FOR UPDATE SKIP LOCKED
      )
-     UPDATE outbox o SET next_retry_at = coalesce($1::timestamptz, now()) + $3::integer * interval '1 millisecond'
+     UPDATE outbox o
+        SET handled_at = CASE WHEN o.event_type = ANY ($4::text[]) THEN NULL ELSE coalesce($1::timestamptz, now()) END,
+            processed_at = CASE WHEN o.event_type = ANY ($4::text[]) OR $5::boolean THEN NULL ELSE coalesce($1::timestamptz, now()) END,
+            next_retry_at = coalesce($1::timestamptz, now())
+                            + CASE WHEN o.event_type = ANY ($4::text[]) THEN $3::integer * interval '1 millisecond' ELSE interval '0' END
        FROM due WHERE o.id = due.id
-     RETURNING o.id, o.event_id::text AS event_id, o.attempts`,
-    [options.now ?? null, options.batchSize, options.leaseMs ?? DEFAULT_LEASE_MS],
+     RETURNING ${returned}`,
+    [options.now ?? null, options.batchSize, options.leaseMs ?? DEFAULT_LEASE_MS, handlerTypes, withBus],
   );
-  return rows.map((r) => ({ id: Number(r.id), eventId: r.event_id, attempts: r.attempts })).sort((a, b) => a.id - b.id);
+  return claimed(rows);
+}
+
+/**
+ * Stage two's claim (the migration's outbox_claim_for_bus): handled rows that are due and first in
+ * their stream's line, no earlier row of the stream waiting for anything this claim does not also
+ * take; one claim at a time, under an advisory lock held for the claim only.
+ */
+async function claimForBus(store: Store, options: DrainOptions): Promise<Claimed[]> {
+  const rows = await store.sql<ClaimedRow>(`SELECT * FROM outbox_claim_for_bus($1::timestamptz, $2::integer, $3::integer)`, [
+    options.now ?? null,
+    options.batchSize,
+    options.leaseMs ?? DEFAULT_LEASE_MS,
+  ]);
+  return claimed(rows);
 }
 
 const loadSql = `SELECT ${eventColumns} FROM events WHERE event_id = ANY ($1::uuid[]) ORDER BY global_position`;
 
-/** The claimed rows' events; one that cannot be read or decoded becomes that row's failure only. */
+/**
+ * The claimed rows' events; one that cannot be read or decoded becomes that row's failure only.
+ * Decoded events keep the form they were stored in: the bus publishes PHI as stored (sealed,
+ * bus.ts messageOf), the handlers read the opened payload.
+ */
 async function load(outboxStore: Store, eventIds: string[]): Promise<Map<string, StoredEvent | Error>> {
-  // The bus publishes PHI as stored (sealed): decoded events keep that form (bus.ts messageOf).
   const store: Store = { ...outboxStore, keepSealed: true };
   const byId = new Map<string, StoredEvent | Error>();
   try {
@@ -136,64 +230,29 @@ async function load(outboxStore: Store, eventIds: string[]): Promise<Map<string,
   return byId;
 }
 
-async function publishToHandlers(handlers: HandlerRegistry, event: StoredEvent): Promise<void> {
-  for (const handler of handlers.get(event.type) ?? []) await handler(event);
+type Failure = { row: Claimed; error: unknown };
+
+/** Stage two's events: those stage one kept, the others read (as stored, for the bus). */
+async function loadForBus(deps: OutboxDeps, eventIds: string[]): Promise<Map<string, StoredEvent | Error>> {
+  const kept = deps.handledEvents;
+  const found = new Map<string, StoredEvent | Error>();
+  const missing: string[] = [];
+  for (const id of eventIds) {
+    const event = kept?.get(id);
+    if (event) {
+      kept!.delete(id);
+      found.set(id, event);
+    } else {
+      missing.push(id);
+    }
+  }
+  if (missing.length > 0) for (const [id, event] of await load(deps.store, missing)) found.set(id, event);
+  return found;
 }
 
-/** One pass: claim up to batchSize due rows, publish them, record each row's outcome. */
-export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Promise<DrainResult> {
-  const { store, handlers, bus } = deps;
-  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError("batchSize must be a whole number >= 1");
-  if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) throw new RangeError("maxAttempts must be a whole number >= 1");
-  // A broker outage is not the rows' fault: find it out before claiming, so it costs no attempts.
-  if (bus) await bus.ready();
-
-  const startedAt = performance.now();
-  const rows = await claim(store, options);
-  const result: DrainResult = { claimed: rows.length, published: 0, retried: 0, deadLettered: 0 };
-  if (rows.length === 0) return result;
-
-  const events = await load(store, rows.map((r) => r.eventId));
-  const ordered = rows
-    .map((row) => ({ row, event: events.get(row.eventId)! }))
-    .sort((a, b) => positionOf(a.event) - positionOf(b.event) || a.row.id - b.row.id);
-
-  // Handlers run one event at a time, in order; bus publishes are sent as we go and their
-  // confirms awaited together, so a batch costs about one broker round trip.
-  type Outcome = { row: (typeof rows)[number]; error: unknown };
-  const pending: Promise<Outcome>[] = [];
-  for (const { row, event } of ordered) {
-    if (event instanceof Error) {
-      pending.push(Promise.resolve({ row, error: event }));
-      continue;
-    }
-    try {
-      await publishToHandlers(handlers, event);
-    } catch (error) {
-      pending.push(Promise.resolve({ row, error: error ?? new Error("handler failed") }));
-      continue;
-    }
-    const confirmed = bus ? bus.publish(event) : Promise.resolve();
-    // Settled into an outcome here, so a rejection is never left unhandled while we go on.
-    pending.push(confirmed.then(() => ({ row, error: undefined }), (error: unknown) => ({ row, error: error ?? new Error("publish failed") })));
-  }
-  const outcomes = await Promise.all(pending);
-
-  const done = outcomes.filter((o) => o.error === undefined).map((o) => o.row.id);
-  if (done.length > 0) {
-    // The append-to-publish latency on the database's clock: created_at is the append's.
-    const marked = await store.sql<{ latency: number | string }>(
-      `UPDATE outbox SET processed_at = coalesce($2::timestamptz, now()), last_error = NULL
-        WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL
-        RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
-      [done, options.now ?? null],
-    );
-    result.published = done.length;
-    // With a fixed clock (tests) the latency means nothing: count the rows only.
-    recordPublished(done.length, options.now ? [] : marked.map((r) => Number(r.latency)));
-  }
-  for (const { row, error } of outcomes) {
-    if (error === undefined) continue;
+/** Attempts counted, a retry scheduled with backoff, or the row dead-lettered after maxAttempts. */
+async function recordFailures(store: Store, failures: Failure[], options: DrainOptions, result: DrainResult): Promise<void> {
+  for (const { row, error } of failures) {
     const attempts = row.attempts + 1;
     const dead = attempts >= options.maxAttempts;
     await store.sql(
@@ -207,11 +266,193 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
     if (dead) result.deadLettered++;
     else result.retried++;
   }
+}
+
+/** Rows finished: counted, and their append-to-finish latency (database clock) into the metrics. */
+function finished(result: DrainResult, count: number, latencies: number[], options: DrainOptions): void {
+  result.published += count;
+  // With a fixed clock (tests) the latency means nothing: count the rows only.
+  if (count > 0) recordPublished(count, options.now ? [] : latencies);
+}
+
+async function markProcessed(store: Store, ids: number[], options: DrainOptions, result: DrainResult): Promise<void> {
+  if (ids.length === 0) return;
+  const marked = await store.sql<{ latency: number | string }>(
+    `UPDATE outbox SET processed_at = coalesce($2::timestamptz, now()), last_error = NULL
+      WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL
+      RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
+    [ids, options.now ?? null],
+  );
+  finished(result, ids.length, marked.map((r) => Number(r.latency)), options);
+}
+
+/** Stage one: the in-process handlers, one event at a time in position order. */
+async function handleStage(deps: OutboxDeps, options: DrainOptions, withBus: boolean, result: DrainResult): Promise<void> {
+  const { store, handlers } = deps;
+  const rows = await claimForHandlers(store, options, [...handlers.keys()], withBus);
+  if (!withBus) result.claimed += rows.length;
+  const passed = rows.filter((r) => r.handled);
+  result.handled += passed.length;
+  if (!withBus) finished(result, passed.length, passed.map((r) => r.latency), options);
+  const todo = rows.filter((r) => !r.handled);
+  if (todo.length === 0) return;
+
+  const events = await load(store, todo.map((r) => r.eventId));
+  const done: number[] = [];
+  const failures: Failure[] = [];
+  const kept = withBus ? deps.handledEvents : undefined;
+  for (const row of todo) {
+    const event = events.get(row.eventId)!;
+    try {
+      if (event instanceof Error) throw event;
+      for (const handler of handlers.get(event.type) ?? []) await handler(event);
+      done.push(row.id);
+      if (kept) {
+        kept.set(row.eventId, event);
+        if (kept.size > HANDLED_EVENTS_KEPT) kept.delete(kept.keys().next().value!);
+      }
+    } catch (error) {
+      failures.push({ row, error: error ?? new Error("handler failed") });
+    }
+  }
+  if (done.length > 0) {
+    // Handled: due for the bus at once, with the bus's own tries (attempts start again).
+    const marked = await store.sql<{ latency: number | string }>(
+      `UPDATE outbox SET handled_at = coalesce($2::timestamptz, now()), attempts = 0, last_error = NULL,
+              next_retry_at = coalesce($2::timestamptz, now()),
+              processed_at = CASE WHEN $3::boolean THEN NULL ELSE coalesce($2::timestamptz, now()) END
+        WHERE id = ANY ($1::bigint[]) AND handled_at IS NULL AND dead_lettered_at IS NULL
+        RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
+      [done, options.now ?? null, withBus],
+    );
+    result.handled += done.length;
+    if (!withBus) finished(result, done.length, marked.map((r) => Number(r.latency)), options);
+  }
+  await recordFailures(store, failures, options, result);
+}
+
+/**
+ * Stage two: the bus. A batch holds only rows first in their stream's line (the claim), and a
+ * stream's rows are sent in order on the one channel, which the broker keeps: published together,
+ * they are confirmed together, about one round trip for the batch. A row that failed before is
+ * sent alone: the rest of its stream goes only once the broker has taken it, and waits behind it
+ * again (no attempt counted) when it fails anew, so a message the broker keeps refusing holds its
+ * stream. The one exception to stream order: a first refusal (a nack) of a row while a later row
+ * of its stream, sent with it, is taken (README "Consuming `emr.events`"). A row whose event cannot
+ * be read holds the rest of its stream the same way.
+ */
+async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: DrainOptions, result: DrainResult): Promise<void> {
+  const { store, bus } = deps;
+  const rows = await claimForBus(store, options);
+  result.claimed += rows.length;
+  if (rows.length === 0) return;
+  if (!bus) {
+    await markProcessed(store, rows.map((r) => r.id), options, result);
+    return;
+  }
+
+  const events = await loadForBus(deps, rows.map((r) => r.eventId));
+  const lines = new Map<string, Claimed[]>();
+  for (const row of rows) {
+    const line = lines.get(row.streamId);
+    if (line) line.push(row);
+    else lines.set(row.streamId, [row]);
+  }
+  const done: number[] = [];
+  const held: number[] = [];
+  const failures: Failure[] = [];
+  const send = (row: Claimed, event: StoredEvent): Promise<boolean> =>
+    bus.publish(event).then(
+      () => (done.push(row.id), true),
+      (error: unknown) => (failures.push({ row, error: error ?? new Error("publish failed") }), false),
+    );
+  await Promise.all(
+    [...lines.values()].map(async (line) => {
+      const sent: Promise<boolean>[] = [];
+      for (const [i, row] of line.entries()) {
+        const event = events.get(row.eventId)!;
+        const alone = row.failedBefore || event instanceof Error;
+        if (alone) await Promise.all(sent);
+        const ok = event instanceof Error ? (failures.push({ row, error: event }), false) : alone ? await send(row, event) : (sent.push(send(row, event)), true);
+        if (!ok) {
+          held.push(...line.slice(i + 1).map((r) => r.id));
+          break;
+        }
+      }
+      await Promise.all(sent);
+    }),
+  );
+  await markProcessed(store, done, options, result);
+  if (held.length > 0) {
+    // Their lease ends now; they go out after the failed row, which holds its stream until then.
+    await store.sql(`UPDATE outbox SET next_retry_at = coalesce($2::timestamptz, now()) WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL`, [
+      held,
+      options.now ?? null,
+    ]);
+  }
+  await recordFailures(store, failures, options, result);
+}
+
+function checkOptions(options: DrainOptions): void {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError("batchSize must be a whole number >= 1");
+  if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) throw new RangeError("maxAttempts must be a whole number >= 1");
+}
+
+const noRows = (): DrainResult => ({ handled: 0, claimed: 0, published: 0, retried: 0, deadLettered: 0 });
+
+/** Metrics and the one log line of a pass that moved something; an idle pass says nothing. */
+function report(result: DrainResult, startedAt: number): DrainResult {
   recordPublishFailures(result.retried, result.deadLettered);
-  componentLogger("outbox").info({ ...result, durationMs: Math.round((performance.now() - startedAt) * 10) / 10 }, "outbox batch");
+  if (result.handled + result.claimed > 0) {
+    const { busUnavailable: _reported, ...counts } = result;
+    componentLogger("outbox").info({ ...counts, durationMs: Math.round((performance.now() - startedAt) * 10) / 10 }, "outbox batch");
+  }
   return result;
 }
 
-function positionOf(event: StoredEvent | Error): number {
-  return event instanceof Error ? Number.MAX_SAFE_INTEGER : event.globalPosition;
+/**
+ * One pass: stage one (handlers) on up to batchSize rows, then stage two (the bus) on up to
+ * batchSize handled rows, each row's outcome recorded. The bus unreachable is not the rows' fault:
+ * it is found out before stage two claims anything, so it costs no attempts, and reported in
+ * `busUnavailable` after the handlers have run. (The worker's loop runs the two stages apart, so
+ * that handlers never wait for a broker's connect or confirm timeouts: runOutboxLoop.)
+ */
+export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Promise<DrainResult> {
+  const { bus } = deps;
+  checkOptions(options);
+  const startedAt = performance.now();
+  const result = noRows();
+  await handleStage(deps, options, Boolean(bus), result);
+  if (!bus) {
+    // Rows a worker with a bus handled and did not publish (AMQP_URL since removed, or set for
+    // another worker only) would otherwise wait forever: without a bus, handled is done.
+    if (result.claimed < options.batchSize) await publishStage({ ...deps, bus: null }, options, result);
+  } else if (!options.skipBus) {
+    try {
+      await bus.ready();
+    } catch (error) {
+      result.busUnavailable = errorSummary(error);
+    }
+    if (!result.busUnavailable) await publishStage({ ...deps, bus }, options, result);
+  }
+  return report(result, startedAt);
+}
+
+/** The broker could not be reached: nothing was claimed, no attempt counted. */
+export class BusUnavailableError extends Error {
+  override name = "BusUnavailable";
+}
+
+/** Stage two alone (the bus's own loop): throws BusUnavailableError when the broker cannot be reached. */
+export async function publishOutbox(deps: OutboxDeps & { bus: Bus }, options: DrainOptions): Promise<DrainResult> {
+  checkOptions(options);
+  try {
+    await deps.bus.ready();
+  } catch (error) {
+    throw new BusUnavailableError(errorSummary(error), { cause: error });
+  }
+  const startedAt = performance.now();
+  const result = noRows();
+  await publishStage(deps, options, result);
+  return report(result, startedAt);
 }

@@ -13,6 +13,7 @@ import { contextFor, newPatient, testUser } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { createCaller } from "../api/root";
 import { outboxHandlers } from "./config";
+import { rabbitBus } from "./bus";
 import { drainOutbox } from "./outbox";
 import { flagCriticalResults, reactionEventId } from "./reactions";
 
@@ -43,7 +44,7 @@ describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
   const drainOnce = () => drainOutbox({ store, handlers: outboxHandlers(store) }, { batchSize: 100, maxAttempts: 5 });
   /** Until nothing is due: the reactions' own events are outbox rows too. */
   const drain = async () => {
-    const total = { claimed: 0, published: 0, retried: 0, deadLettered: 0 };
+    const total = { handled: 0, claimed: 0, published: 0, retried: 0, deadLettered: 0 };
     for (let r = await drainOnce(); r.claimed > 0; r = await drainOnce()) {
       for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += r[k];
     }
@@ -114,6 +115,32 @@ describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
     await api.patient.updateDemographics({ patientId, expectedVersion: version, changes: { phone: "+1 555 0199" }, reason: "Patient called" });
   });
 
+  it("flags a critical result while the message bus is down: the handlers do not wait for the broker, and the outage costs no attempt", async () => {
+    const { patientId, trigger } = await completedLab({ value: 7.4, unit: "mmol/L", flag: "HH" });
+    const down = rabbitBus("amqp://guest:guest@127.0.0.1:1", { connectTimeoutMs: 1_000 });
+    try {
+      const result = await drainOutbox({ store, handlers: outboxHandlers(store), bus: down }, { batchSize: 100, maxAttempts: 5 });
+      expect(result.busUnavailable).toMatch(/ECONNREFUSED|connect/);
+      expect(result).toMatchObject({ claimed: 0, published: 0, retried: 0, deadLettered: 0 });
+      expect(result.handled).toBeGreaterThanOrEqual(1);
+    } finally {
+      await down.close();
+    }
+    expect(await flagsOf(patientId)).toHaveLength(1);
+    const row = async () =>
+      (
+        await db.sql<{ handled: boolean; processed: boolean; attempts: number }>(
+          "SELECT handled_at IS NOT NULL AS handled, processed_at IS NOT NULL AS processed, attempts FROM outbox WHERE event_id = $1::uuid",
+          [trigger.metadata.eventId],
+        )
+      )[0];
+    expect(await row()).toEqual({ handled: true, processed: false, attempts: 0 });
+    // The bus back (here, a worker without one: handled is done), the row goes out; no second flag.
+    await drain();
+    expect(await row()).toEqual({ handled: true, processed: true, attempts: 0 });
+    expect(await flagsOf(patientId)).toHaveLength(1);
+  });
+
   it("writes nothing twice when the same outbox message is delivered again", async () => {
     const { patientId, trigger } = await completedLab({ value: 2.0, unit: "mmol/L", flag: "LL" });
     await drain();
@@ -121,7 +148,7 @@ describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
     expect(before.filter((e) => e.type === "CriticalResultFlagged")).toHaveLength(1);
 
     // The same message due again, as after a worker died between publishing and marking it.
-    await db.sql("UPDATE outbox SET processed_at = NULL, next_retry_at = now() - interval '1 second' WHERE event_id = $1::uuid", [
+    await db.sql("UPDATE outbox SET handled_at = NULL, processed_at = NULL, next_retry_at = now() - interval '1 second' WHERE event_id = $1::uuid", [
       trigger.metadata.eventId,
     ]);
     const again = await drainOnce();

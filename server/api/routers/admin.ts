@@ -10,25 +10,35 @@ import { recordAccess } from "../accessLog";
 import { erasePatient, eventsInClearOf } from "../erasure";
 import { providerNames } from "../../projections/queries";
 
-type StatsRow = { pending: bigint | string | number; retrying: bigint | string | number; dead: bigint | string | number; lag: number | string | null };
-type DeadRow = { id: bigint | string | number; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date };
+type StatsRow = { pending: Num; retrying: Num; dead: Num; held: Num; lag: number | string | null };
+type DeadRow = { id: Num; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date; handled: boolean; held: Num };
+type Num = bigint | string | number;
 
 export const adminRouter = router({
   outbox: adminProcedure.query(async ({ ctx }) => {
     const sql = ctx.db.sql;
+    // "held": rows waiting behind a dead letter of their stream (the bus keeps each stream's
+    // order, so they go out once the dead letter is back in line and published).
     const [stats] = await sql<StatsRow>(
       `SELECT count(*) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL) AS pending,
               count(*) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND attempts > 0) AS retrying,
               count(*) FILTER (WHERE dead_lettered_at IS NOT NULL) AS dead,
+              count(*) FILTER (WHERE dead_lettered_at IS NULL AND EXISTS (
+                SELECT 1 FROM outbox d
+                 WHERE d.stream_id = o.stream_id AND d.global_position < o.global_position
+                   AND d.processed_at IS NULL AND d.dead_lettered_at IS NOT NULL)) AS held,
               extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL))::float8 AS lag
-         FROM outbox
+         FROM outbox o
         WHERE processed_at IS NULL`,
       [],
     );
     const dead = await sql<DeadRow>(
-      `SELECT id, event_id::text AS event_id, event_type, attempts, last_error, dead_lettered_at
-         FROM outbox WHERE dead_lettered_at IS NOT NULL AND processed_at IS NULL
-        ORDER BY dead_lettered_at DESC, id DESC LIMIT 20`,
+      `SELECT o.id, o.event_id::text AS event_id, o.event_type, o.attempts, o.last_error, o.dead_lettered_at,
+              o.handled_at IS NOT NULL AS handled,
+              (SELECT count(*) FROM outbox h
+                WHERE h.stream_id = o.stream_id AND h.global_position > o.global_position AND h.processed_at IS NULL) AS held
+         FROM outbox o WHERE o.dead_lettered_at IS NOT NULL AND o.processed_at IS NULL
+        ORDER BY o.dead_lettered_at DESC, o.id DESC LIMIT 20`,
       [],
     );
     return {
@@ -37,10 +47,16 @@ export const adminRouter = router({
       lagSeconds: stats?.lag == null ? 0 : Math.max(0, Number(stats.lag)),
       retrying: Number(stats?.retrying ?? 0),
       deadLettered: Number(stats?.dead ?? 0),
+      /** Pending rows that wait behind a dead letter of their stream. */
+      heldBehindDeadLetters: Number(stats?.held ?? 0),
       deadLetters: dead.map((r) => ({
         id: Number(r.id),
         eventId: r.event_id,
         eventType: r.event_type,
+        /** Where it failed: the in-process handlers, or the message bus after them. */
+        stage: r.handled ? ("bus" as const) : ("handlers" as const),
+        /** Later events of its stream waiting behind it for the bus. */
+        holding: Number(r.held),
         attempts: r.attempts,
         lastError: r.last_error,
         deadLetteredAt: r.dead_lettered_at,
