@@ -84,7 +84,19 @@ export type OpenOptions = {
    * command line, key rotation, the bench).
    */
   statementTimeoutSeconds?: number;
+  /**
+   * Seconds a transaction may sit idle (its client sending nothing) before the server ends it and
+   * releases its locks; a client gone silent otherwise holds them until the server's TCP notices,
+   * hours by default. Default: twice the statement bound on a bounded pool; a minute for the
+   * scripts, whose work between statements takes milliseconds: a script stopped mid-transaction
+   * (Ctrl-Z on a rebuild from the command line, a debugger) otherwise held its rows until it was
+   * resumed or killed, and the console's own rebuild waited behind them. 0: never.
+   */
+  idleInTransactionSeconds?: number;
 };
+
+/** A script's idle-in-transaction bound when it names none (OpenOptions.idleInTransactionSeconds). */
+export const SCRIPT_IDLE_IN_TRANSACTION_SECONDS = 60;
 
 // One type mapping for every runner, the same as Prisma's raw queries: int8 as bigint.
 const INT8 = 20;
@@ -104,7 +116,11 @@ function redact(url: string): string {
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0, options.poolWaitSeconds ?? 10, options.statementTimeoutSeconds ?? 0);
+  if (options.url) {
+    const bound = options.statementTimeoutSeconds ?? 0;
+    const idleInTransaction = options.idleInTransactionSeconds ?? (bound > 0 ? bound * 2 : SCRIPT_IDLE_IN_TRANSACTION_SECONDS);
+    return openPostgres(options.url, options.poolMax ?? 10, options.poolIdleSeconds ?? 0, options.poolWaitSeconds ?? 10, bound, idleInTransaction);
+  }
   return openEmbedded(options.dataDir ?? "memory://");
 }
 
@@ -148,7 +164,7 @@ class WaitTimedPool extends pg.Pool {
 const clientGraceMs = 5_000;
 
 /** The pg settings of a pool whose statements are bounded to `seconds` (0: none). */
-export function statementBounds(seconds: number): Pick<pg.PoolConfig, "statement_timeout" | "query_timeout" | "idle_in_transaction_session_timeout"> {
+export function statementBounds(seconds: number): Pick<pg.PoolConfig, "statement_timeout" | "query_timeout"> {
   if (seconds <= 0) return {};
   return {
     // On the server: a statement blocked on a lock or running long is cancelled, its transaction with it.
@@ -156,9 +172,6 @@ export function statementBounds(seconds: number): Pick<pg.PoolConfig, "statement
     // In the client: a statement sent into a network black hole gets no answer, cancel included;
     // without this it waited until TCP gave up (minutes). The connection is then closed (BoundedClient).
     query_timeout: seconds * 1000 + clientGraceMs,
-    // On the server: a transaction whose client went silent (its next statement lost on the way)
-    // holds its row locks until the server's TCP notices, which is hours by default.
-    idle_in_transaction_session_timeout: seconds * 2000,
   };
 }
 
@@ -266,7 +279,7 @@ function embeddedSessions() {
   };
 }
 
-function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSeconds: number, boundSeconds: number): Database {
+function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSeconds: number, boundSeconds: number, idleInTransactionSeconds: number): Database {
   // Idle connections are kept by default (pg's own default closes them after 10 s). A connection
   // opened again has a cold backend: its first append compiles append_to_stream and plans its
   // statements, its first reads plan theirs and load the catalogs they touch. After a quiet spell
@@ -287,6 +300,7 @@ function openPostgres(url: string, poolMax: number, idleSeconds: number, waitSec
     keepAlive: true,
     keepAliveInitialDelayMillis: 30_000,
     ...statementBounds(boundSeconds),
+    ...(idleInTransactionSeconds > 0 ? { idle_in_transaction_session_timeout: idleInTransactionSeconds * 1000 } : {}),
     ...(boundSeconds > 0 ? { Client: BoundedClient } : {}),
   });
   // An idle client's network error must not crash the process; the pool replaces it.
