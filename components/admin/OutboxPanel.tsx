@@ -28,7 +28,9 @@ export function OutboxPanel() {
       // A retry's answer replaces the last one's: a success and a failure never show together.
       onMutate: () => setFlash(null),
       onSuccess: async ({ id }) => {
-        setFlash(`Dead letter ${id} is back in line: the worker will try it again.`);
+        const holding = outbox.data?.deadLetters.find((row) => row.id === id)?.holding ?? 0;
+        const after = holding === 1 ? ", then the later event of its record waiting behind it" : holding > 1 ? `, then the ${holding.toLocaleString("en-US")} later events of its record waiting behind it` : "";
+        setFlash(`Dead letter ${id} is back in line: the worker will try it again${after}.`);
         await queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.queryKey() });
         // Its row (and the button that had focus) is gone: the list's heading takes the focus
         // rather than the page's top, so the next letter is a Tab away.
