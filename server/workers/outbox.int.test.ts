@@ -11,6 +11,7 @@ import { appendToStream, type StoredEvent } from "../eventStore";
 import { callerFor } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
+import { captureLogLines } from "../testing/logLines";
 import { rabbitBus } from "./bus";
 import { addHandler, drainOutbox, type Bus, type HandlerRegistry, type OutboxDeps } from "./outbox";
 
@@ -275,6 +276,28 @@ describe("outbox drain [embedded]", () => {
     expect((await drainOutbox({ store: storeOf(db), handlers }, { batchSize: 10, maxAttempts: 5 })).published).toBeGreaterThanOrEqual(1);
     expect((await outboxRow(db, id!)).processed_at).not.toBeNull();
     expect(seen.filter((s) => s === id)).toHaveLength(1);
+  });
+  it("a worker without a bus finishes rows a worker with one handled, and says so in a warning (a mixed deployment loses them from the bus)", async () => {
+    const handlers = addHandler(new Map(), "NoteAdded", async () => {});
+    const store = storeOf(db);
+    // Whatever earlier tests left due, out of the way first.
+    while ((await drainOutbox({ store, handlers }, { batchSize: 100, maxAttempts: 5 })).claimed > 0);
+    const { lines, restore } = captureLogLines("warn");
+    try {
+      // No bus anywhere: rows are finished by the handlers' stage, nothing to warn about.
+      await appendNotes(db, newStreamId(), 3);
+      expect(await drainOutbox({ store, handlers }, { batchSize: 100, maxAttempts: 5 })).toMatchObject({ published: 3 });
+      expect(lines.filter((l) => l.includes("WITHOUT publishing"))).toEqual([]);
+      // A worker with a bus handled them; one without finishes them, unpublished.
+      await appendNotes(db, newStreamId(), 3);
+      const bus: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
+      expect(await drainOutbox({ store, handlers, bus }, { batchSize: 100, maxAttempts: 5, skipBus: true })).toMatchObject({ handled: 3, published: 0 });
+      expect(await drainOutbox({ store, handlers }, { batchSize: 100, maxAttempts: 5 })).toMatchObject({ claimed: 3, published: 3 });
+      const warned = lines.filter((l) => l.includes("WITHOUT publishing")).map((l) => JSON.parse(l) as { level: string; unpublished: number });
+      expect(warned).toEqual([expect.objectContaining({ level: "warn", unpublished: 3 })]);
+    } finally {
+      restore();
+    }
   });
 });
 
