@@ -7,7 +7,7 @@ import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqp
 import type { StoredEvent } from "../eventStore";
 import { componentLogger } from "../log";
 import { storedFormOf } from "../eventStore/protect";
-import type { Bus } from "./outbox";
+import { CONFIRM_TIMEOUT, type Bus } from "./outbox";
 
 export const EVENTS_EXCHANGE = "emr.events";
 
@@ -148,7 +148,8 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
             log.warn({ confirmTimeoutMs, eventId: event.metadata.eventId }, "no publisher confirm from RabbitMQ in time; dropping the connection (the outbox retries unconfirmed events)");
             abandon(connection);
           }
-          reject(new Error(`no publisher confirm from RabbitMQ within ${confirmTimeoutMs} ms`));
+          // Named: the broker's silence, not the message's fault (the outbox counts no attempt).
+          reject(Object.assign(new Error(`no publisher confirm from RabbitMQ within ${confirmTimeoutMs} ms`), { name: CONFIRM_TIMEOUT }));
         }, confirmTimeoutMs);
         try {
           channel.publish(

@@ -40,6 +40,12 @@ export function addHandler(registry: HandlerRegistry, eventType: string, handler
   return registry;
 }
 
+/**
+ * The name of a publish's error when the broker's confirm did not come in time (it stopped
+ * answering): the bus's state, not the message's, so it costs the row no attempt.
+ */
+export const CONFIRM_TIMEOUT = "ConfirmTimeout";
+
 /** The external bus: resolves once the broker has taken the event (publisher confirm). */
 export type Bus = {
   /** Connects when needed; rejects when the broker cannot be reached. */
@@ -390,6 +396,22 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
     }),
   );
   await markProcessed(store, done, options, result);
+  // No confirm in time: the broker stopped answering (a resource alarm blocks publishers, a wedged
+  // node), whatever the message. Like a refused connection it costs no attempt (five such passes
+  // dead-lettered every stream's head within two minutes of a disk alarm, each then holding its
+  // stream until an admin put it back); the rows are back in line at once, first of their streams
+  // (last_error set: sent alone next time), and the stage reports the bus unavailable so that its
+  // loop backs off.
+  const silent = failures.filter((f) => (f.error as { name?: unknown } | null)?.name === CONFIRM_TIMEOUT);
+  if (silent.length > 0) {
+    result.busUnavailable = errorSummary(silent[0]!.error);
+    await store.sql(
+      `UPDATE outbox SET last_error = $2, next_retry_at = coalesce($3::timestamptz, now())
+        WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL AND dead_lettered_at IS NULL`,
+      [silent.map((f) => f.row.id), result.busUnavailable, options.now ?? null],
+    );
+    failures.splice(0, failures.length, ...failures.filter((f) => !silent.includes(f)));
+  }
   if (held.length > 0) {
     // Their lease ends now; they go out after the failed row, which holds its stream until then.
     await store.sql(`UPDATE outbox SET next_retry_at = coalesce($2::timestamptz, now()) WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL`, [
@@ -461,5 +483,8 @@ export async function publishOutbox(deps: OutboxDeps & { bus: Bus }, options: Dr
   const startedAt = performance.now();
   const result = noRows();
   await publishStage(deps, options, result);
-  return report(result, startedAt);
+  report(result, startedAt);
+  // The broker stopped answering mid-batch: the loop backs off as when it cannot be reached.
+  if (result.busUnavailable) throw new BusUnavailableError(result.busUnavailable);
+  return result;
 }
