@@ -11,10 +11,15 @@ ALTER TABLE outbox ADD COLUMN handled_at timestamptz;
 -- Rows already published were handled with them.
 UPDATE outbox SET handled_at = processed_at WHERE processed_at IS NOT NULL;
 
--- The handlers' claim: rows not yet handled (was: rows not yet processed). A row marked processed
--- by hand (an operator skipping a backlog) is out of both lines.
+-- The handlers' claim: rows not yet handled (was: rows not yet processed), oldest first. A row
+-- marked processed by hand (an operator skipping a backlog) is out of both lines. On (id): the
+-- claim's ORDER BY id LIMIT n starts at the oldest row waiting and stops after the batch, checking
+-- next_retry_at on the rows it passes (few back off at once). On (next_retry_at, id), as before,
+-- the claim sorted every due row or, as the planner chose once a backlog was due, walked
+-- outbox_pkey from the oldest row through every processed row the outbox keeps
+-- (OUTBOX_RETENTION_DAYS): with 300,000 kept and 50,000 due, 60 ms a batch of 100 instead of 2.
 DROP INDEX outbox_due_idx;
-CREATE INDEX outbox_due_idx ON outbox (next_retry_at, id) WHERE handled_at IS NULL AND processed_at IS NULL AND dead_lettered_at IS NULL;
+CREATE INDEX outbox_due_idx ON outbox (id) WHERE handled_at IS NULL AND processed_at IS NULL AND dead_lettered_at IS NULL;
 
 -- The bus claim: handled rows waiting to go out, oldest first. Written when a row is handled, so
 -- not on the append path.
