@@ -27,6 +27,7 @@
 // in global position order within a batch, but a retried row runs after rows behind it.
 import { eventColumns, pgErrorInfo, selectEvents, type Store, type StoredEvent } from "../eventStore";
 import { componentLogger } from "../log";
+import { processId } from "../metrics/rollups";
 import { recordPublished, recordPublishFailures } from "../metrics/registry";
 
 /** An in-process consumer. Runs at least once per event: dedupe by event.metadata.eventId. */
@@ -64,7 +65,67 @@ export type OutboxDeps = {
    * read them again (runOutboxLoop passes one; bounded, oldest dropped first).
    */
   handledEvents?: Map<string, StoredEvent>;
+  /** This process in outbox_publishers (default: the metrics' process id); tests name two. */
+  processId?: string;
 };
+
+/**
+ * Workers that publish say so in outbox_publishers (a heartbeat at most every 30 s). A worker
+ * without a bus that sees one within this many seconds runs the handlers only and leaves the rows
+ * to them: started without AMQP_URL beside workers with it, it used to mark its share of every
+ * stream processed without publishing it, and consumers never saw those events. With no
+ * publisher seen that long (RabbitMQ removed), it finishes the rows itself, as without a bus.
+ */
+export const PUBLISHER_FRESH_SECONDS = 300;
+const HEARTBEAT_EVERY_MS = 30_000;
+// Per database, per process id: when this process last said it publishes, and last saw another do so.
+const lastHeartbeat = new WeakMap<object, Map<string, number>>();
+const othersSeenAt = new WeakMap<object, Map<string, number>>();
+let lastLeftWarning = 0;
+
+function timesOf(map: WeakMap<object, Map<string, number>>, deps: OutboxDeps): Map<string, number> {
+  let times = map.get(deps.store.db);
+  if (!times) map.set(deps.store.db, (times = new Map()));
+  return times;
+}
+
+async function heartbeat(deps: OutboxDeps): Promise<void> {
+  const times = timesOf(lastHeartbeat, deps);
+  const me = deps.processId ?? processId;
+  if (Date.now() - (times.get(me) ?? 0) < HEARTBEAT_EVERY_MS) return;
+  times.set(me, Date.now());
+  await deps.store.sql(
+    `WITH gone AS (DELETE FROM outbox_publishers WHERE seen_at < now() - interval '1 day')
+     INSERT INTO outbox_publishers (process_id, seen_at) VALUES ($1, now())
+     ON CONFLICT (process_id) DO UPDATE SET seen_at = now()`,
+    [deps.processId ?? processId],
+  );
+}
+
+/**
+ * Whether another process published within PUBLISHER_FRESH_SECONDS. A yes is trusted for 10 s (a
+ * mixed deployment asks six times a minute); a no is asked again each pass, one small read.
+ */
+async function othersPublish(deps: OutboxDeps): Promise<boolean> {
+  const times = timesOf(othersSeenAt, deps);
+  const me = deps.processId ?? processId;
+  if (Date.now() - (times.get(me) ?? 0) < 10_000) return true;
+  const [row] = await deps.store.sql<{ others: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM outbox_publishers
+                     WHERE process_id <> $1 AND seen_at > now() - $2::integer * interval '1 second') AS others`,
+    [me, PUBLISHER_FRESH_SECONDS],
+  );
+  const others = row?.others === true;
+  if (others) times.set(me, Date.now());
+  if (others && Date.now() - lastLeftWarning > PUBLISHER_FRESH_SECONDS * 1000) {
+    lastLeftWarning = Date.now();
+    componentLogger("outbox").warn(
+      {},
+      "this worker has no AMQP_URL while other workers publish to RabbitMQ: it runs the in-process handlers only and leaves publishing to them",
+    );
+  }
+  return others;
+}
 
 /** How many handled events a loop keeps for its bus stage: a few batches' worth. */
 const HANDLED_EVENTS_KEPT = 1_000;
@@ -173,7 +234,7 @@ const claimed = (rows: ClaimedRow[]): Claimed[] =>
  * the same statement (and processed, without a bus): most events have none, and they cost no
  * second round trip. The others are leased and returned with handled = false.
  */
-async function claimForHandlers(store: Store, options: DrainOptions, handlerTypes: string[], withBus: boolean): Promise<Claimed[]> {
+async function claimForHandlers(store: Store, options: DrainOptions, handlerTypes: string[], leaveForBus: boolean): Promise<Claimed[]> {
   const rows = await store.sql<ClaimedRow>(
     `WITH due AS (
        SELECT id FROM outbox
@@ -190,7 +251,7 @@ async function claimForHandlers(store: Store, options: DrainOptions, handlerType
                             + CASE WHEN o.event_type = ANY ($4::text[]) THEN $3::integer * interval '1 millisecond' ELSE interval '0' END
        FROM due WHERE o.id = due.id
      RETURNING ${returned}`,
-    [options.now ?? null, options.batchSize, options.leaseMs ?? DEFAULT_LEASE_MS, handlerTypes, withBus],
+    [options.now ?? null, options.batchSize, options.leaseMs ?? DEFAULT_LEASE_MS, handlerTypes, leaveForBus],
   );
   return claimed(rows);
 }
@@ -292,21 +353,21 @@ async function markProcessed(store: Store, ids: number[], options: DrainOptions,
   finished(result, ids.length, marked.map((r) => Number(r.latency)), options);
 }
 
-/** Stage one: the in-process handlers, one event at a time in position order. */
-async function handleStage(deps: OutboxDeps, options: DrainOptions, withBus: boolean, result: DrainResult): Promise<void> {
+/** Stage one: the in-process handlers. `leaveForBus`: handled rows wait for a bus (this worker's or others'). */
+async function handleStage(deps: OutboxDeps, options: DrainOptions, leaveForBus: boolean, result: DrainResult): Promise<void> {
   const { store, handlers } = deps;
-  const rows = await claimForHandlers(store, options, [...handlers.keys()], withBus);
-  if (!withBus) result.claimed += rows.length;
+  const rows = await claimForHandlers(store, options, [...handlers.keys()], leaveForBus);
+  if (!leaveForBus) result.claimed += rows.length;
   const passed = rows.filter((r) => r.handled);
   result.handled += passed.length;
-  if (!withBus) finished(result, passed.length, passed.map((r) => r.latency), options);
+  if (!leaveForBus) finished(result, passed.length, passed.map((r) => r.latency), options);
   const todo = rows.filter((r) => !r.handled);
   if (todo.length === 0) return;
 
   const events = await load(store, todo.map((r) => r.eventId));
   const done: number[] = [];
   const failures: Failure[] = [];
-  const kept = withBus ? deps.handledEvents : undefined;
+  const kept = deps.bus ? deps.handledEvents : undefined;
   for (const row of todo) {
     const event = events.get(row.eventId)!;
     try {
@@ -329,10 +390,10 @@ async function handleStage(deps: OutboxDeps, options: DrainOptions, withBus: boo
               processed_at = CASE WHEN $3::boolean THEN NULL ELSE coalesce($2::timestamptz, now()) END
         WHERE id = ANY ($1::bigint[]) AND handled_at IS NULL AND dead_lettered_at IS NULL
         RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
-      [done, options.now ?? null, withBus],
+      [done, options.now ?? null, leaveForBus],
     );
     result.handled += done.length;
-    if (!withBus) finished(result, done.length, marked.map((r) => Number(r.latency)), options);
+    if (!leaveForBus) finished(result, done.length, marked.map((r) => Number(r.latency)), options);
   }
   await recordFailures(store, failures, options, result);
 }
@@ -349,6 +410,7 @@ async function handleStage(deps: OutboxDeps, options: DrainOptions, withBus: boo
  */
 async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: DrainOptions, result: DrainResult): Promise<void> {
   const { store, bus } = deps;
+  if (bus) await heartbeat(deps);
   const rows = await claimForBus(store, options);
   result.claimed += rows.length;
   if (rows.length === 0) return;
@@ -451,11 +513,13 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
   checkOptions(options);
   const startedAt = performance.now();
   const result = noRows();
-  await handleStage(deps, options, Boolean(bus), result);
+  // Without a bus of its own, a worker leaves the rows to the workers that publish, if any do.
+  const others = bus ? false : await othersPublish(deps);
+  await handleStage(deps, options, Boolean(bus) || others, result);
   if (!bus) {
-    // Rows a worker with a bus handled and did not publish (AMQP_URL since removed, or set for
-    // another worker only) would otherwise wait forever: without a bus, handled is done.
-    if (result.claimed < options.batchSize) await publishStage({ ...deps, bus: null }, options, result);
+    // Rows a worker with a bus handled and did not publish, none publishing for a while (AMQP_URL
+    // removed), would otherwise wait forever: without a bus anywhere, handled is done.
+    if (!others && result.claimed < options.batchSize) await publishStage({ ...deps, bus: null }, options, result);
   } else if (!options.skipBus) {
     try {
       await bus.ready();

@@ -65,3 +65,13 @@ BEGIN
               true, false, extract(epoch FROM clock_timestamp() - o.created_at)::float8;
 END;
 $$;
+
+-- Workers that publish to the bus, by process, with when they last did (a heartbeat at most every
+-- 30 s, rows older than a day pruned by it). A worker without AMQP_URL that sees another publish
+-- within five minutes runs the handlers only and leaves the rows to it: before, started beside
+-- workers with a bus, it marked its share of every stream processed without publishing, and
+-- consumers never saw those events.
+CREATE TABLE outbox_publishers (
+    process_id text PRIMARY KEY,
+    seen_at    timestamptz NOT NULL DEFAULT now()
+);
