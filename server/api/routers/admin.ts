@@ -18,17 +18,20 @@ export const adminRouter = router({
   outbox: adminProcedure.query(async ({ ctx }) => {
     const sql = ctx.db.sql;
     // "held": rows waiting behind a dead letter of their stream (the bus keeps each stream's
-    // order, so they go out once the dead letter is back in line and published).
+    // order, so they go out once the dead letter is back in line and published). Found from the
+    // dead letters (few) down their streams' lines, not by asking every pending row: with an
+    // outage's backlog of 100,000 that took 300 ms, every 5 s while the page was open.
     const [stats] = await sql<StatsRow>(
-      `SELECT count(*) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL) AS pending,
-              count(*) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND attempts > 0) AS retrying,
+      `SELECT count(*) FILTER (WHERE dead_lettered_at IS NULL) AS pending,
+              count(*) FILTER (WHERE dead_lettered_at IS NULL AND attempts > 0) AS retrying,
               count(*) FILTER (WHERE dead_lettered_at IS NOT NULL) AS dead,
-              count(*) FILTER (WHERE dead_lettered_at IS NULL AND EXISTS (
-                SELECT 1 FROM outbox d
-                 WHERE d.stream_id = o.stream_id AND d.global_position < o.global_position
-                   AND d.processed_at IS NULL AND d.dead_lettered_at IS NOT NULL)) AS held,
-              extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL AND dead_lettered_at IS NULL))::float8 AS lag
-         FROM outbox o
+              (SELECT count(*)
+                 FROM (SELECT stream_id, min(global_position) AS first FROM outbox
+                        WHERE dead_lettered_at IS NOT NULL AND processed_at IS NULL GROUP BY stream_id) d
+                 JOIN outbox h ON h.stream_id = d.stream_id AND h.global_position > d.first
+                WHERE h.processed_at IS NULL AND h.dead_lettered_at IS NULL) AS held,
+              extract(epoch FROM now() - min(created_at) FILTER (WHERE dead_lettered_at IS NULL))::float8 AS lag
+         FROM outbox
         WHERE processed_at IS NULL`,
       [],
     );
