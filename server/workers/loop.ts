@@ -55,7 +55,9 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
   deps = bus ? { ...deps, handledEvents: deps.handledEvents ?? new Map() } : deps;
   // An append (here, or in another process when this one listens) ends the wait at once.
   const handlersWake = wakeableSleep();
-  const busWake = bus ? wakeableSleep() : null;
+  // The bus loop is woken by the handlers' loop when it has handled rows, not by appends: an
+  // append's rows are not the bus's until then, and a claim per append found nothing.
+  const busWake = bus ? wakeableSleep({ appends: false }) : null;
   let lastRetention = 0;
   const full = (result: DrainResult) => result.claimed >= drain.batchSize || result.handled >= drain.batchSize;
 

@@ -165,17 +165,18 @@ export function listenForAppends(url: string): AppendListener {
 }
 
 /**
- * A sleep that an append cuts short. Pokes that arrive while the caller is busy are kept, so
- * the next sleep returns at once and nothing appended meanwhile waits for a poll.
+ * A sleep that an append cuts short (unless `appends` is false: then only a poke does). Pokes that
+ * arrive while the caller is busy are kept, so the next sleep returns at once and nothing appended
+ * meanwhile waits for a poll.
  */
-export function wakeableSleep(): { sleep(ms: number, signal: AbortSignal): Promise<void>; poke(): void; close(): void } {
+export function wakeableSleep(options: { appends?: boolean } = {}): { sleep(ms: number, signal: AbortSignal): Promise<void>; poke(): void; close(): void } {
   let poked = false;
   let wake: (() => void) | null = null;
   const poke = () => {
     poked = true;
     wake?.();
   };
-  const off = onAppended(poke);
+  const off = options.appends === false ? () => {} : onAppended(poke);
   return {
     poke,
     close: off,
