@@ -209,10 +209,16 @@ export async function startRebuilds(store: Store, names: readonly string[], inpu
   if (chosen.length === 0 || new Set(chosen).size !== chosen.length) throw new ValidationError("name each projection once", "name");
   const reason = input.reason.trim();
   if (reason.length === 0 || reason.length > 500) throw new ValidationError("a reason of 1 to 500 characters is needed", "reason");
-  await ensureCheckpoints(store.db, projections);
   const lease = store.holdSession ? await store.holdSession() : null;
   try {
+    // The lock first, which answers at once: a rebuild running in another process is refused
+    // here. Before, the checkpoint rows were ensured first, and that insert waited on the running
+    // rebuild's batch transaction (it updates its checkpoint row), for as long as the batch took,
+    // or for ever when that process was stopped mid-batch (Ctrl-Z, SIGSTOP) and the console's
+    // Rebuild answered 503 at its statement bound instead of "already being rebuilt".
     if (lease) await lockRebuilds(store, lease, chosen);
+    // Only the chosen projections' rows: another projection's may be held by its runner's batch.
+    await ensureCheckpoints(store.db, chosen);
     for (const projection of chosen) await clearAbandoned(store, projection, lease !== null);
     return await claimRebuilds(store, chosen, reason, input, lease);
   } catch (error) {
