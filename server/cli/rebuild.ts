@@ -48,13 +48,20 @@ async function main(): Promise<number> {
     process.once("SIGINT", () => stop.abort());
     process.once("SIGTERM", () => stop.abort());
     const tty = process.stderr.isTTY;
-    let lastLine = 0;
+    // Without a terminal, one copying line a second, and the first with events copied at once
+    // (the log shows the copy under way); the other phases' lines as they come.
+    let lastCopying = 0;
+    let copied = false;
     const results = await runRebuilds(store, started, {
       signal: stop.signal,
       onProgress: (p) => {
         const now = Date.now();
-        if (!tty && now - lastLine < 1000 && p.phase === "copying") return;
-        lastLine = now;
+        if (p.phase === "copying") {
+          const first = p.done > 0 && !copied;
+          if (!tty && !first && now - lastCopying < 1000) return;
+          if (p.done > 0) copied = true;
+          lastCopying = now;
+        }
         process.stderr.write(tty ? `\r${bar(p)}\x1b[K` : `${bar(p)}\n`);
       },
     });

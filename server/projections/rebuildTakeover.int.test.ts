@@ -45,10 +45,14 @@ function spawnRebuild(env: Record<string, string>): Child {
   return { process: child, output: () => output, exited };
 }
 
-/** Waits until the child has replayed some events (its progress line shows a count above zero). */
+/**
+ * Waits until the child is copying and has replayed some events (a copying line with a count above
+ * zero). Any line with a count matched before, and on a quiet machine the first one the child
+ * printed could be its swap's, the rebuild over by the time the test stopped it.
+ */
 async function midRun(child: Child): Promise<void> {
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    if (/patients \[[#.]+\] +\d+% [1-9][\d,]*\//.test(child.output())) return;
+    if (/patients \[[#.]+\] +\d+% [1-9][\d,]*\/[\d,]+ events [\d,]+\/s copying/.test(child.output())) return;
     if (child.process.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 25));
   }
