@@ -63,7 +63,7 @@ export async function runOutboxLoop(deps: OutboxDeps, options: LoopOptions): Pro
 
   const handlersPass = async () => {
     // With a bus this is stage one only; without one, the whole drain.
-    const result = await drainOutbox(deps, { ...drain, skipBus: true });
+    const result = await drainOutbox(deps, { ...drain, skipBus: true, sweepEveryMs: 30_000 });
     if (result.handled > 0) busWake?.poke();
     if (retentionDays !== undefined && Date.now() - lastRetention >= RETENTION_EVERY_MS) {
       lastRetention = Date.now();

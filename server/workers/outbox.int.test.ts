@@ -420,6 +420,29 @@ describe.skipIf(!pgUrl)("outbox drain [postgresql, a database of its own]", () =
     expect((await outboxRow(db(), id!)).processed_at).toBeInstanceOf(Date);
   });
 
+  it("the loop's worker without a bus looks for rows left unpublished at most every sweepEveryMs, and again at once while it finds some", async () => {
+    await db().sql("UPDATE outbox_publishers SET seen_at = now() - interval '6 minutes'", []);
+    const busless: OutboxDeps = { store: storeOf(db()), handlers: new Map(), processId: "ward-d:404:dddddd" };
+    const options = { batchSize: 1, maxAttempts: 5, sweepEveryMs: 60_000 };
+    const ids = (await Promise.all([appendNotes(db(), newStreamId(), 1), appendNotes(db(), newStreamId(), 1)])).flat();
+    // Handled by a worker that had a bus, never published; its handlers' rows cleared first.
+    await drainOutbox(busless, { batchSize: 1_000, maxAttempts: 5 });
+    await db().sql("UPDATE outbox SET handled_at = now(), processed_at = NULL WHERE event_id = ANY ($1::uuid[])", [ids]);
+    await db().sql("DELETE FROM outbox_publishers WHERE process_id = $1", ["ward-d:404:dddddd"]);
+    // That first drain swept (it had no sweepEveryMs): this one is within the minute, so it does not look.
+    const first = await drainOutbox(busless, options);
+    expect(first.claimed).toBe(0);
+    expect((await outboxRow(db(), ids[0]!)).processed_at).toBeNull();
+    // As a minute on (another process's clock): each pass finds one, so the next looks at once.
+    const later: OutboxDeps = { ...busless, processId: "ward-e:505:eeeeee" };
+    const done = async () => (await Promise.all(ids.map((id) => outboxRow(db(), id)))).every((r) => r.processed_at instanceof Date);
+    const claims: number[] = [];
+    while (claims.length < 20 && !(await done())) claims.push((await drainOutbox(later, options)).claimed);
+    expect(await done()).toBe(true);
+    expect(claims.length).toBeGreaterThanOrEqual(2);
+    expect(claims.every((n) => n === 1)).toBe(true);
+  });
+
   if (!amqpUrl) console.warn("[skipped] outbox to RabbitMQ: AMQP_URL is not set (.ci/run sets it and starts RabbitMQ)");
 
   it.skipIf(!amqpUrl)("publishes to the emr.events exchange with publisher confirms; messageId is the event id", async () => {

@@ -82,6 +82,16 @@ const HEARTBEAT_EVERY_MS = 30_000;
 const lastHeartbeat = new WeakMap<object, Map<string, number>>();
 const othersSeenAt = new WeakMap<object, Map<string, number>>();
 let lastLeftWarning = 0;
+// Per database, per process id: when a worker without a bus last looked for handled, unpublished rows.
+const lastSwept = new WeakMap<object, Map<string, number>>();
+
+function sweepDue(deps: OutboxDeps, everyMs = 0): boolean {
+  const times = timesOf(lastSwept, deps);
+  const me = deps.processId ?? processId;
+  if (Date.now() - (times.get(me) ?? 0) < everyMs) return false;
+  times.set(me, Date.now());
+  return true;
+}
 
 function timesOf(map: WeakMap<object, Map<string, number>>, deps: OutboxDeps): Map<string, number> {
   let times = map.get(deps.store.db);
@@ -104,19 +114,23 @@ async function heartbeat(deps: OutboxDeps): Promise<void> {
 
 /**
  * Whether another process published within PUBLISHER_FRESH_SECONDS. A yes is trusted for 10 s (a
- * mixed deployment asks six times a minute); a no is asked again each pass, one small read.
+ * mixed deployment asks six times a minute), a no for 2 s: a publisher that starts beside this
+ * worker is seen within 2 s, while an idle bus-less worker polling every second asks every other
+ * pass rather than every pass.
  */
 async function othersPublish(deps: OutboxDeps): Promise<boolean> {
   const times = timesOf(othersSeenAt, deps);
   const me = deps.processId ?? processId;
-  if (Date.now() - (times.get(me) ?? 0) < 10_000) return true;
+  const known = times.get(me);
+  if (known !== undefined && Date.now() - Math.abs(known) < (known > 0 ? 10_000 : 2_000)) return known > 0;
   const [row] = await deps.store.sql<{ others: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM outbox_publishers
                      WHERE process_id <> $1 AND seen_at > now() - $2::integer * interval '1 second') AS others`,
     [me, PUBLISHER_FRESH_SECONDS],
   );
   const others = row?.others === true;
-  if (others) times.set(me, Date.now());
+  // The time asked, negative for a no.
+  times.set(me, others ? Date.now() : -Date.now());
   if (others && Date.now() - lastLeftWarning > PUBLISHER_FRESH_SECONDS * 1000) {
     lastLeftWarning = Date.now();
     componentLogger("outbox").warn(
@@ -145,6 +159,11 @@ export type DrainOptions = {
    * its own, publishOutbox). Without a bus it changes nothing.
    */
   skipBus?: boolean;
+  /**
+   * Without a bus: look for rows handled and left unpublished by a worker that had one at most this
+   * often (the worker's loop passes 30 s; default: every pass, as the cron route and tests want).
+   */
+  sweepEveryMs?: number;
 };
 
 export type DrainResult = {
@@ -202,16 +221,15 @@ type ClaimedRow = {
   attempts: number;
   failed_before: boolean;
   handled: boolean;
-  processed: boolean;
   latency: Num;
 };
 /** failedBefore: tried and failed before (an admin's retry of a dead letter keeps its last error). */
-type Claimed = { id: number; eventId: string; streamId: string; position: number; attempts: number; failedBefore: boolean; handled: boolean; processed: boolean; latency: number };
+type Claimed = { id: number; eventId: string; streamId: string; position: number; attempts: number; failedBefore: boolean; handled: boolean; latency: number };
 
 // What a claim returns of each row; latency (append to now, on the database's clock) is for rows
 // the claim itself finished.
 const returned = `o.id, o.event_id::text AS event_id, o.stream_id, o.global_position, o.attempts,
-  o.last_error IS NOT NULL AS failed_before, o.handled_at IS NOT NULL AS handled, o.processed_at IS NOT NULL AS processed,
+  o.last_error IS NOT NULL AS failed_before, o.handled_at IS NOT NULL AS handled,
   extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS latency`;
 
 const claimed = (rows: ClaimedRow[]): Claimed[] =>
@@ -224,7 +242,6 @@ const claimed = (rows: ClaimedRow[]): Claimed[] =>
       attempts: r.attempts,
       failedBefore: r.failed_before,
       handled: r.handled,
-      processed: r.processed,
       latency: Number(r.latency),
     }))
     .sort((a, b) => a.position - b.position || a.id - b.id);
@@ -518,8 +535,14 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
   await handleStage(deps, options, Boolean(bus) || others, result);
   if (!bus) {
     // Rows a worker with a bus handled and did not publish, none publishing for a while (AMQP_URL
-    // removed), would otherwise wait forever: without a bus anywhere, handled is done.
-    if (!others && result.claimed < options.batchSize) await publishStage({ ...deps, bus: null }, options, result);
+    // removed), would otherwise wait forever: without a bus anywhere, handled is done. Such rows
+    // come only from a deployment that changed, so the worker's loop looks at most every 30 s
+    // (sweepEveryMs), and again at once while it finds some.
+    if (!others && result.claimed < options.batchSize && sweepDue(deps, options.sweepEveryMs)) {
+      const before = result.claimed;
+      await publishStage({ ...deps, bus: null }, options, result);
+      if (result.claimed > before) timesOf(lastSwept, deps).delete(deps.processId ?? processId);
+    }
   } else if (!options.skipBus) {
     try {
       await bus.ready();
