@@ -26,7 +26,7 @@ const full: Sizes = {
   throughput: { writers: 8, appendsPerWriter5: 300, appendsPerWriter100: 40 },
   contended: { writers: 8, hotStreams: 10, successesPerWriter: 100, batch: 5 },
   load: { streams100: 20, streams1000: 5, passesPerRound: 10 },
-  replay: { logEvents: 150_000, pageSize: 1000, rounds: 2 },
+  replay: { logEvents: 150_000, pageSize: 1000, rounds: 4 },
   http: { connections: 8, warmupSeconds: 3, seconds: 10, rounds: 4 },
   audit: { logEvents: 1_000_000, passes: 25 },
   outbox: { seconds: 10 },
