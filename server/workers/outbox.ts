@@ -99,6 +99,12 @@ function timesOf(map: WeakMap<object, Map<string, number>>, deps: OutboxDeps): M
   return times;
 }
 
+/**
+ * Said before the broker is asked, not after it answered: the row means "a worker here has a bus
+ * and will publish", which a broker outage does not change. Said only once connected, it stopped
+ * with the outage, and five minutes into one a worker without a bus took the publishers for gone
+ * and marked the backlog, and every row appended after, processed without publishing.
+ */
 async function heartbeat(deps: OutboxDeps): Promise<void> {
   const times = timesOf(lastHeartbeat, deps);
   const me = deps.processId ?? processId;
@@ -334,8 +340,14 @@ async function loadForBus(deps: OutboxDeps, eventIds: string[]): Promise<Map<str
   return found;
 }
 
-/** Attempts counted, a retry scheduled with backoff, or the row dead-lettered after maxAttempts. */
-async function recordFailures(store: Store, failures: Failure[], options: DrainOptions, result: DrainResult): Promise<void> {
+/**
+ * Attempts counted, a retry scheduled with backoff, or the row dead-lettered after maxAttempts.
+ * A handler's failure counts only while the row is still unhandled: a worker that outlived its
+ * lease (a handler slower than leaseMs) found another worker had handled the row meanwhile, and
+ * its failure then pushed the row, waiting for the bus, back by a backoff, counted an attempt
+ * against the bus, or dead-lettered it as a bus failure, holding its stream until an admin came.
+ */
+async function recordFailures(store: Store, failures: Failure[], options: DrainOptions, result: DrainResult, stage: "handlers" | "bus"): Promise<void> {
   for (const { row, error } of failures) {
     const attempts = row.attempts + 1;
     const dead = attempts >= options.maxAttempts;
@@ -344,8 +356,8 @@ async function recordFailures(store: Store, failures: Failure[], options: DrainO
               next_retry_at = CASE WHEN $4::boolean THEN next_retry_at
                                    ELSE coalesce($5::timestamptz, now()) + $6::integer * interval '1 millisecond' END,
               dead_lettered_at = CASE WHEN $4::boolean THEN coalesce($5::timestamptz, now()) END
-        WHERE id = $1 AND processed_at IS NULL AND dead_lettered_at IS NULL`,
-      [row.id, attempts, errorSummary(error), dead, options.now ?? null, dead ? 0 : backoffMs(attempts, options.random)],
+        WHERE id = $1 AND processed_at IS NULL AND dead_lettered_at IS NULL AND (handled_at IS NULL OR NOT $7::boolean)`,
+      [row.id, attempts, errorSummary(error), dead, options.now ?? null, dead ? 0 : backoffMs(attempts, options.random), stage === "handlers"],
     );
     if (dead) result.deadLettered++;
     else result.retried++;
@@ -412,7 +424,7 @@ async function handleStage(deps: OutboxDeps, options: DrainOptions, leaveForBus:
     result.handled += done.length;
     if (!leaveForBus) finished(result, done.length, marked.map((r) => Number(r.latency)), options);
   }
-  await recordFailures(store, failures, options, result);
+  await recordFailures(store, failures, options, result, "handlers");
 }
 
 /**
@@ -427,7 +439,6 @@ async function handleStage(deps: OutboxDeps, options: DrainOptions, leaveForBus:
  */
 async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: DrainOptions, result: DrainResult): Promise<void> {
   const { store, bus } = deps;
-  if (bus) await heartbeat(deps);
   const rows = await claimForBus(store, options);
   result.claimed += rows.length;
   if (rows.length === 0) return;
@@ -464,7 +475,12 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
       for (const [i, row] of line.entries()) {
         const event = events.get(row.eventId)!;
         const alone = row.failedBefore || event instanceof Error;
-        if (alone) await Promise.all(sent);
+        // Sent alone only once the rows before it were taken: one of them refused, it waits
+        // behind that one (it was going out after an earlier row of its stream the broker refused).
+        if (alone && !(await Promise.all(sent)).every(Boolean)) {
+          held.push(...line.slice(i).map((r) => r.id));
+          break;
+        }
         const ok = event instanceof Error ? (failures.push({ row, error: event }), false) : alone ? await send(row, event) : (sent.push(send(row, event)), true);
         if (!ok) {
           held.push(...line.slice(i + 1).map((r) => r.id));
@@ -498,7 +514,7 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
       options.now ?? null,
     ]);
   }
-  await recordFailures(store, failures, options, result);
+  await recordFailures(store, failures, options, result, "bus");
 }
 
 function checkOptions(options: DrainOptions): void {
@@ -530,6 +546,8 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
   checkOptions(options);
   const startedAt = performance.now();
   const result = noRows();
+  // A worker with a bus says so whether or not the broker answers (see heartbeat).
+  if (bus) await heartbeat(deps);
   // Without a bus of its own, a worker leaves the rows to the workers that publish, if any do.
   const others = bus ? false : await othersPublish(deps);
   await handleStage(deps, options, Boolean(bus) || others, result);
@@ -562,6 +580,7 @@ export class BusUnavailableError extends Error {
 /** Stage two alone (the bus's own loop): throws BusUnavailableError when the broker cannot be reached. */
 export async function publishOutbox(deps: OutboxDeps & { bus: Bus }, options: DrainOptions): Promise<DrainResult> {
   checkOptions(options);
+  await heartbeat(deps);
   try {
     await deps.bus.ready();
   } catch (error) {

@@ -1,0 +1,131 @@
+// The outbox's two stages under the states that lose, reorder or strand a row: a broker outage
+// longer than the publishers' freshness window, a worker that outlived its lease, a stream whose
+// earlier row is refused while a later one was tried before. On a PostgreSQL database of its own
+// (the outbox is global: the shared test database would hand these tests the other files' rows).
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../db/client";
+import { appendToStream } from "../eventStore";
+import { openFreshPostgresDatabase, pgUrl } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
+import { addHandler, BusUnavailableError, drainOutbox, publishOutbox, type Bus, type OutboxDeps } from "./outbox";
+
+type Row = { attempts: number; last_error: string | null; handled_at: Date | null; processed_at: Date | null; dead_lettered_at: Date | null };
+
+async function row(db: Database, eventId: string): Promise<Row> {
+  const [r] = await db.sql<Row>("SELECT attempts, last_error, handled_at, processed_at, dead_lettered_at FROM outbox WHERE event_id = $1::uuid", [eventId]);
+  if (!r) throw new Error(`no outbox row for ${eventId}`);
+  return r;
+}
+
+async function appendNotes(db: Database, streamId: string, count: number, expectedVersion = 0) {
+  const events = Array.from({ length: count }, (_, i) => note(expectedVersion + i + 1));
+  await appendToStream(storeOf(db), streamId, events, { expectedVersion, aggregateType: "note" });
+  return events.map((e) => e.eventId);
+}
+
+if (!pgUrl) console.warn("[skipped on PostgreSQL] outbox races: DATABASE_URL is not set (CI always sets it)");
+
+describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () => {
+  let fresh: Awaited<ReturnType<typeof openFreshPostgresDatabase>> | undefined;
+  const db = () => fresh!.db;
+  beforeAll(async () => {
+    fresh = await openFreshPostgresDatabase(10);
+  });
+  afterAll(async () => {
+    await fresh?.drop();
+  });
+
+  it("a publisher whose broker has been down for more than five minutes still publishes: a worker without a bus leaves the rows to it", async () => {
+    // Whatever publisher was seen, seen long ago: the outage began six minutes back.
+    await db().sql("UPDATE outbox_publishers SET seen_at = now() - interval '6 minutes'", []);
+    const down: Bus = {
+      ready: async () => {
+        throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5672"), { code: "ECONNREFUSED" });
+      },
+      publish: async () => {
+        throw new Error("not connected");
+      },
+      close: async () => {},
+    };
+    const publisher: OutboxDeps = { store: storeOf(db()), handlers: new Map(), bus: down, processId: "ward-p:1:outage" };
+    const busless: OutboxDeps = { store: storeOf(db()), handlers: new Map(), processId: "ward-q:2:nobus" };
+    const ids = await appendNotes(db(), newStreamId(), 2);
+    // The publisher's two loops during the outage: the handlers' pass runs, the bus's cannot connect.
+    await drainOutbox(publisher, { batchSize: 100, maxAttempts: 5, skipBus: true });
+    await expect(publishOutbox({ ...publisher, bus: down }, { batchSize: 100, maxAttempts: 5 })).rejects.toBeInstanceOf(BusUnavailableError);
+    for (const id of ids) expect((await row(db(), id)).handled_at).toBeInstanceOf(Date);
+    // The worker without a bus must not take them off the bus: its publisher is only waiting for RabbitMQ.
+    await drainOutbox(busless, { batchSize: 100, maxAttempts: 5 });
+    for (const id of ids) expect((await row(db(), id)).processed_at).toBeNull();
+    // Nor the rows appended meanwhile, which it handles and leaves to the publisher.
+    const [later] = await appendNotes(db(), newStreamId(), 1);
+    await drainOutbox({ ...busless, processId: "ward-q:3:nobus" }, { batchSize: 100, maxAttempts: 5 });
+    expect(await row(db(), later!)).toMatchObject({ processed_at: null });
+    expect((await row(db(), later!)).handled_at).toBeInstanceOf(Date);
+  });
+
+  it("a handler's failure from a worker that outlived its lease does not undo another worker's handling (nor dead-letter the row in the bus's line)", async () => {
+    const [id] = await appendNotes(db(), newStreamId(), 1);
+    let entered!: () => void;
+    const inSlowHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slow: OutboxDeps = {
+      store: storeOf(db()),
+      handlers: addHandler(new Map(), "NoteAdded", async (e) => {
+        if (e.metadata.eventId !== id) return;
+        entered();
+        await released;
+        throw new Error("downstream timed out");
+      }),
+    };
+    const bus: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
+    const quick: OutboxDeps = { store: storeOf(db()), handlers: addHandler(new Map(), "NoteAdded", async () => {}), bus, processId: "ward-r:4:quick" };
+    const t0 = new Date(Date.now() + 1_000);
+    // The slow worker claims it with a one-second lease and hangs in the handler.
+    const slowPass = drainOutbox({ ...slow, processId: "ward-s:5:slow" }, { batchSize: 100, maxAttempts: 1, now: t0, leaseMs: 1_000 });
+    await inSlowHandler;
+    // The lease has run out: another worker handles it; it waits for the bus now.
+    const t1 = new Date(t0.getTime() + 10_000);
+    expect(await drainOutbox(quick, { batchSize: 100, maxAttempts: 1, now: t1, skipBus: true })).toMatchObject({ handled: expect.any(Number) });
+    expect((await row(db(), id!)).handled_at).toBeInstanceOf(Date);
+    // The slow worker's handler fails at last: too late, the row is handled.
+    release();
+    await slowPass;
+    expect(await row(db(), id!)).toMatchObject({ attempts: 0, last_error: null, dead_lettered_at: null, processed_at: null });
+    // And it goes out on the bus.
+    expect(await drainOutbox(quick, { batchSize: 100, maxAttempts: 1, now: new Date(t1.getTime() + 1) })).toMatchObject({ published: expect.any(Number) });
+    expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
+  });
+
+  it("a row tried before waits for the earlier rows of its stream sent with it: refused, they hold it back", async () => {
+    // Drained first: nothing else is due to the bus in this test.
+    const none: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
+    while ((await drainOutbox({ store: storeOf(db()), handlers: new Map(), bus: none }, { batchSize: 500, maxAttempts: 5 })).claimed > 0);
+    const [x, y] = await appendNotes(db(), newStreamId(), 2);
+    // y failed before (a refusal before the upgrade, a confirm that never came); x did not.
+    await db().sql("UPDATE outbox SET last_error = 'Error: refused before' WHERE event_id = $1::uuid", [y]);
+    const sent: string[] = [];
+    let refuse = true;
+    const bus: Bus = {
+      ready: async () => {},
+      publish: async (e) => {
+        await sleep(5);
+        if (refuse && e.metadata.eventId === x) throw Object.assign(new Error("message nacked by the broker"), { code: 406 });
+        sent.push(e.metadata.eventId);
+      },
+      close: async () => {},
+    };
+    const deps: OutboxDeps = { store: storeOf(db()), handlers: new Map(), bus };
+    const t0 = new Date(Date.now() + 1_000);
+    await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: t0, random: () => 0.5 });
+    // x was refused: y, sent alone only after x was answered, must wait behind it.
+    expect(sent).toEqual([]);
+    expect(await row(db(), x!)).toMatchObject({ attempts: 1, processed_at: null });
+    expect(await row(db(), y!)).toMatchObject({ attempts: 0, processed_at: null });
+    refuse = false;
+    await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: new Date(t0.getTime() + 60_000) });
+    expect(sent).toEqual([x, y]);
+  });
+});
