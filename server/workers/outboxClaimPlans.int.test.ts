@@ -49,6 +49,8 @@ describe.skipIf(!pgUrl)("the handlers' claim on a large outbox [postgresql]", ()
     const explaining: Store = {
       ...store,
       sql: async <T,>(text: string, params: readonly unknown[]) => {
+        // A worker with a bus says so first (outbox_publishers): not the claim.
+        if (text.includes("outbox_publishers")) return [] as T[];
         const [row] = await store.sql<{ "QUERY PLAN": [{ Plan: Plan }] }>(`EXPLAIN (FORMAT JSON) ${text}`, params);
         plans.push(row!["QUERY PLAN"][0].Plan);
         return [] as T[];

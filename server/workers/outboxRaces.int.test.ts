@@ -3,6 +3,7 @@
 // earlier row is refused while a later one was tried before. On a PostgreSQL database of its own
 // (the outbox is global: the shared test database would hand these tests the other files' rows).
 import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
 import { appendToStream } from "../eventStore";
@@ -127,5 +128,34 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     refuse = false;
     await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: new Date(t0.getTime() + 60_000) });
     expect(sent).toEqual([x, y]);
+  });
+
+  it("a stream's later row is not claimed for the bus while an earlier one, due, is locked by another writer (a late worker marking its failure)", async () => {
+    const none: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
+    while ((await drainOutbox({ store: storeOf(db()), handlers: new Map(), bus: none }, { batchSize: 500, maxAttempts: 5 })).claimed > 0);
+    const [e, o] = await appendNotes(db(), newStreamId(), 2);
+    const sent: string[] = [];
+    const bus: Bus = { ready: async () => {}, publish: async (ev) => void sent.push(ev.metadata.eventId), close: async () => {} };
+    const deps: OutboxDeps = { store: storeOf(db()), handlers: new Map(), bus };
+    // Both handled, due for the bus.
+    await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, skipBus: true });
+    // A worker whose lease on e ran out is writing e's failure (a backoff): its row lock is held.
+    const late = new pg.Client({ connectionString: fresh!.ownerUrl });
+    await late.connect();
+    try {
+      await late.query("BEGIN");
+      await late.query("SELECT id FROM outbox WHERE event_id = $1::uuid FOR UPDATE", [e]);
+      await drainOutbox(deps, { batchSize: 10, maxAttempts: 5 });
+      // e was skipped (locked): o must not go out ahead of it.
+      expect(sent).not.toContain(o);
+      await late.query("UPDATE outbox SET attempts = 1, last_error = 'Error: refused', next_retry_at = now() + interval '1 hour' WHERE event_id = $1::uuid", [e]);
+      await late.query("COMMIT");
+    } finally {
+      await late.end();
+    }
+    await drainOutbox(deps, { batchSize: 10, maxAttempts: 5 });
+    expect(sent).toEqual([]);
+    await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: new Date(Date.now() + 7_200_000) });
+    expect(sent).toEqual([e, o]);
   });
 });
