@@ -10,6 +10,8 @@ const needed: { what: string; check: string }[] = [
   { what: "INSERT, UPDATE on auth_sessions (sign-in)", check: "has_table_privilege('auth_sessions', 'INSERT, UPDATE')" },
   { what: "INSERT on access_log (reading a chart)", check: "has_table_privilege('access_log', 'INSERT')" },
   { what: "UPDATE, DELETE on outbox (the outbox worker)", check: "has_table_privilege('outbox', 'UPDATE, DELETE')" },
+  { what: "EXECUTE on outbox_claim_for_bus (the outbox worker's bus stage)", check: "has_function_privilege('outbox_claim_for_bus(timestamptz, integer, integer)', 'EXECUTE')" },
+  { what: "INSERT, UPDATE, DELETE on outbox_publishers (workers that publish say so)", check: "has_table_privilege('outbox_publishers', 'INSERT, UPDATE, DELETE')" },
   { what: "INSERT, UPDATE on projection_checkpoints (projections)", check: "has_table_privilege('projection_checkpoints', 'INSERT, UPDATE')" },
   { what: "INSERT, UPDATE on rm_patients (read models)", check: "has_table_privilege('rm_patients', 'INSERT, UPDATE')" },
 ];

@@ -158,4 +158,15 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: new Date(Date.now() + 7_200_000) });
     expect(sent).toEqual([e, o]);
   });
+
+  it("the bus claim is the app role's to execute, not PUBLIC's; outbox_publishers is written by the app's role", async () => {
+    const [acl] = await db().sql<{ public_may: boolean; app_may: boolean; publishers: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                       WHERE p.proname = 'outbox_claim_for_bus' AND a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_may,
+              has_function_privilege('emr_app', 'outbox_claim_for_bus(timestamptz, integer, integer)', 'EXECUTE') AS app_may,
+              has_table_privilege('emr_app', 'outbox_publishers', 'SELECT, INSERT, UPDATE, DELETE') AS publishers`,
+      [],
+    );
+    expect(acl).toEqual({ public_may: false, app_may: true, publishers: true });
+  });
 });

@@ -43,3 +43,16 @@ BEGIN
               true, false, extract(epoch FROM clock_timestamp() - o.created_at)::float8;
 END;
 $$;
+
+-- Like every other function of the schema, executed by the app's role only (it was PUBLIC's by
+-- default, as 20261211010000 left it). CREATE OR REPLACE kept that ACL, so it is set here.
+REVOKE ALL ON FUNCTION outbox_claim_for_bus(timestamptz, integer, integer) FROM PUBLIC;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'emr_app') THEN
+        GRANT EXECUTE ON FUNCTION outbox_claim_for_bus(timestamptz, integer, integer) TO emr_app;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_publishers TO emr_app;
+        REVOKE TRUNCATE, REFERENCES, TRIGGER ON outbox_publishers FROM emr_app;
+    END IF;
+END;
+$$;
