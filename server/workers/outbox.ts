@@ -351,14 +351,18 @@ async function recordFailures(store: Store, failures: Failure[], options: DrainO
   for (const { row, error } of failures) {
     const attempts = row.attempts + 1;
     const dead = attempts >= options.maxAttempts;
-    await store.sql(
+    const marked = await store.sql(
       `UPDATE outbox SET attempts = $2, last_error = $3,
               next_retry_at = CASE WHEN $4::boolean THEN next_retry_at
                                    ELSE coalesce($5::timestamptz, now()) + $6::integer * interval '1 millisecond' END,
               dead_lettered_at = CASE WHEN $4::boolean THEN coalesce($5::timestamptz, now()) END
-        WHERE id = $1 AND processed_at IS NULL AND dead_lettered_at IS NULL AND (handled_at IS NULL OR NOT $7::boolean)`,
+        WHERE id = $1 AND processed_at IS NULL AND dead_lettered_at IS NULL AND (handled_at IS NULL OR NOT $7::boolean)
+        RETURNING id`,
       [row.id, attempts, errorSummary(error), dead, options.now ?? null, dead ? 0 : backoffMs(attempts, options.random), stage === "handlers"],
     );
+    // Another worker finished the row meanwhile: no retry or dead letter to count (nor to put in
+    // emr_outbox_publish_failures_total, whose dead_lettered outcome would say one was made).
+    if (marked.length === 0) continue;
     if (dead) result.deadLettered++;
     else result.retried++;
   }

@@ -93,7 +93,8 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     expect((await row(db(), id!)).handled_at).toBeInstanceOf(Date);
     // The slow worker's handler fails at last: too late, the row is handled.
     release();
-    await slowPass;
+    // Nothing dead-lettered or retried to count either (emr_outbox_publish_failures_total).
+    expect(await slowPass).toMatchObject({ retried: 0, deadLettered: 0 });
     expect(await row(db(), id!)).toMatchObject({ attempts: 0, last_error: null, dead_lettered_at: null, processed_at: null });
     // And it goes out on the bus.
     expect(await drainOutbox(quick, { batchSize: 100, maxAttempts: 1, now: new Date(t1.getTime() + 1) })).toMatchObject({ published: expect.any(Number) });
@@ -122,12 +123,13 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     const t0 = new Date(Date.now() + 1_000);
     await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: t0, random: () => 0.5 });
     // x was refused: y, sent alone only after x was answered, must wait behind it.
-    expect(sent).toEqual([]);
+    expect(sent).not.toContain(y);
     expect(await row(db(), x!)).toMatchObject({ attempts: 1, processed_at: null });
     expect(await row(db(), y!)).toMatchObject({ attempts: 0, processed_at: null });
     refuse = false;
     await drainOutbox(deps, { batchSize: 10, maxAttempts: 5, now: new Date(t0.getTime() + 60_000) });
-    expect(sent).toEqual([x, y]);
+    // (Only this test's rows: an earlier test's, handled at a clock ahead, may fall due here.)
+    expect(sent.filter((id) => id === x || id === y)).toEqual([x, y]);
   });
 
   it("a stream's later row is not claimed for the bus while an earlier one, due, is locked by another writer (a late worker marking its failure)", async () => {
