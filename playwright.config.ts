@@ -1,6 +1,10 @@
 import { defineConfig } from "@playwright/test";
 
 const port = Number(process.env.E2E_PORT ?? 3100);
+// The run's database (with DATABASE_URL), named here so that the server (e2e/server.ts) and the
+// journeys that set up a state no page can make (e2e/database.ts) agree on it: the runner's
+// environment is the web server's and the workers'.
+process.env.E2E_DATABASE_NAME ??= `emr_e2e_${Date.now().toString(36)}`;
 const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export default defineConfig({

@@ -61,7 +61,9 @@ async function main() {
   process.env.PHI_MASTER_KEY = childEnv.PHI_MASTER_KEY;
   let cleanup: () => Promise<void> = async () => {};
   if (base) {
-    const name = `emr_e2e_${Date.now().toString(36)}`;
+    // Named by playwright.config.ts (so the journeys find it), or here when run by hand.
+    const name = process.env.E2E_DATABASE_NAME ?? `emr_e2e_${Date.now().toString(36)}`;
+    if (!/^emr_e2e_[a-z0-9]+$/.test(name)) throw new Error(`E2E_DATABASE_NAME must look like emr_e2e_<base 36>, not ${name}`);
     const admin = new pg.Client({ connectionString: base });
     await admin.connect();
     await dropStaleDatabases(admin);

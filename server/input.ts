@@ -8,7 +8,12 @@ import { ValidationError } from "./errors";
 
 // ---- text ------------------------------------------------------------------------------------
 // The string schema lives in shared/ so the browser's forms validate with the very same rules.
+import { text } from "../shared/text";
 export { idText, personName, text, textProblem, type TextOptions } from "../shared/text";
+
+/** Why an admin did something to the machinery (a rebuild, a dead letter set aside): recorded in clear, so never a patient's details. */
+export const operatorReason = () =>
+  text(500, { min: 3, minMessage: "say why (at least 3 characters)", maxMessage: "keep the reason under 500 characters" });
 
 // ---- integers ----------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 "use client";
 // The outbox as an operator sees it: how much is waiting and for how long, what is being
-// retried, and the dead letters, each of which can be put back in line.
+// retried, and the dead letters, each of which can be put back in line or, when it can never
+// succeed, set aside (with a reason) so that the later events of its record go on.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { DateTime } from "../DateTime";
@@ -18,10 +19,76 @@ function formatLag(seconds: number): string {
   return `${Math.round(seconds / 86_400)} days`;
 }
 
+type Letter = { id: number; eventType: string; eventId: string; stage: "handlers" | "bus"; holding: number };
+
+/** What setting a letter aside means, in its stage: said before the admin confirms. */
+function setAsideMeaning(letter: Letter): string {
+  return letter.stage === "handlers"
+    ? "The in-process handlers will not run for this event (what they do for it, such as raising a critical-result flag, must be done by hand). It goes on to the message bus, and the later events of its record after it."
+    : "This event will never be published: consumers of the message bus will not receive it (tell the teams that consume it). The later events of its record go out.";
+}
+
+function SetAsideForm({ letter, onDone, onClose }: { letter: Letter; onDone: (message: string) => void; onClose: () => void }) {
+  const trpc = useTRPC();
+  const [reason, setReason] = useState("");
+  const setAside = useMutation(trpc.admin.setAsideDeadLetter.mutationOptions());
+  const once = useSingleFlight();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    once(async () => {
+      await setAside.mutateAsync({ id: letter.id, reason });
+      const after = letter.holding === 1 ? "; the later event of its record goes on" : letter.holding > 1 ? `; the ${letter.holding.toLocaleString("en-US")} later events of its record go on` : "";
+      onDone(`Dead letter ${letter.id} is set aside${letter.stage === "handlers" ? " and goes on to the message bus without the handlers" : ", never published"}${after}. Recorded in the audit log.`);
+    });
+  };
+  const issue = setAside.error?.data?.issues?.find((i) => i.path === "reason")?.message;
+  // The form opens under the table: its reason takes the focus.
+  const formRef = useRef<HTMLFormElement>(null);
+  useEffect(() => formRef.current?.querySelector("textarea")?.focus(), []);
+  return (
+    <form className="panel" onSubmit={submit} aria-label={`Set aside dead letter ${letter.id}`} ref={formRef} data-testid="set-aside-form">
+      <h3>
+        Set aside dead letter {letter.id}: {eventTitle(letter.eventType)} <span className="mono muted">{letter.eventId.slice(0, 8)}</span>
+      </h3>
+      <p className="alert warn" data-testid="set-aside-meaning">
+        {setAsideMeaning(letter)} This cannot be undone.
+      </p>
+      <div className="field">
+        <label htmlFor="set-aside-reason">Reason (recorded in the audit log; no patient details)</label>
+        <textarea
+          id="set-aside-reason"
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+          maxLength={500}
+          rows={2}
+          required
+          aria-invalid={issue ? true : undefined}
+          aria-describedby={issue ? "set-aside-reason-error" : undefined}
+        />
+        {issue ? (
+          <span className="error" id="set-aside-reason-error" role="alert">
+            {issue}
+          </span>
+        ) : null}
+      </div>
+      {setAside.isError && !issue ? <div className="alert error" role="alert">Could not set it aside: {setAside.error.message}</div> : null}
+      <div className="actions">
+        <button type="submit" className="danger" disabled={setAside.isPending}>
+          {setAside.isPending ? "Setting aside…" : "Set aside"}
+        </button>
+        <button type="button" className="secondary" onClick={onClose}>
+          Back
+        </button>
+      </div>
+    </form>
+  );
+}
+
 export function OutboxPanel() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [flash, setFlash] = useState<string | null>(null);
+  const [settingAside, setSettingAside] = useState<Letter | null>(null);
   const outbox = useQuery(trpc.admin.outbox.queryOptions(undefined, { refetchInterval: 5_000 }));
   const retry = useMutation(
     trpc.admin.retryDeadLetter.mutationOptions({
@@ -51,7 +118,7 @@ export function OutboxPanel() {
         Every appended event waits here until the worker has handed it to the in-process handlers (at once, even when the
         message bus is down) and then to the message bus, each patient&apos;s or order&apos;s events in the order they
         happened. Delivery is at least once; after five failed tries an event is dead-lettered, and the later events of its
-        record wait behind it until it is retried.
+        record wait behind it until it is retried or, if it can never succeed, set aside.
       </p>
       <Flash message={flash} onDismiss={() => setFlash(null)} />
       {retry.isError ? <div className="alert error" role="alert">Could not retry: {retry.error.message}</div> : null}
@@ -105,21 +172,52 @@ export function OutboxPanel() {
                     <td className="num">{row.attempts}</td>
                     <td className="mono">{row.lastError ?? "—"}</td>
                     <td>
-                      <button
-                        type="button"
-                        className="secondary"
-                        disabled={retry.isPending}
-                        onClick={() => once(() => retry.mutateAsync({ id: row.id }))}
-                        aria-label={`Retry dead letter ${row.id}`}
-                      >
-                        Retry
-                      </button>
+                      <div className="actions">
+                        <button
+                          type="button"
+                          className="secondary"
+                          disabled={retry.isPending}
+                          onClick={() => once(() => retry.mutateAsync({ id: row.id }))}
+                          aria-label={`Retry dead letter ${row.id}`}
+                        >
+                          Retry
+                        </button>
+                        <button
+                          type="button"
+                          className="secondary"
+                          onClick={() => {
+                            setFlash(null);
+                            setSettingAside(row);
+                          }}
+                          aria-label={`Set aside dead letter ${row.id}`}
+                          aria-expanded={settingAside?.id === row.id}
+                        >
+                          Set aside…
+                        </button>
+                      </div>
                     </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           )}
+          {settingAside ? (
+            <SetAsideForm
+              key={settingAside.id}
+              letter={settingAside}
+              onClose={() => {
+                const id = settingAside.id;
+                setSettingAside(null);
+                requestAnimationFrame(() => document.querySelector<HTMLButtonElement>(`button[aria-label="Set aside dead letter ${id}"]`)?.focus());
+              }}
+              onDone={(message) => {
+                setSettingAside(null);
+                setFlash(message);
+                void queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.queryKey() });
+                requestAnimationFrame(() => document.getElementById("dead-letters-title")?.focus());
+              }}
+            />
+          ) : null}
         </>
       )}
     </section>

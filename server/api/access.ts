@@ -83,6 +83,7 @@ export const accessMatrix = {
   // The outbox's lag and dead letters (no payloads), and putting a dead letter back in line.
   "admin.outbox": ["admin"],
   "admin.retryDeadLetter": ["admin"],
+  "admin.setAsideDeadLetter": ["admin"],
   "admin.findPatientForErasure": ["admin"],
   "admin.erasePatient": ["admin"],
   "admin.erasures": ["admin"],

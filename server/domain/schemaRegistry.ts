@@ -111,6 +111,16 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
   ProjectionRebuildFinished: { rebuildId, projection: "orders", eventsDone: 120000, durationMs: 2400, eventsPerSecond: 50000, swapPauseMs: 12 },
   ProjectionRebuildCancelled: { rebuildId, projection: "orders", eventsDone: 40000, durationMs: 900 },
   ProjectionRebuildFailed: { rebuildId, projection: "orders", eventsDone: 512, durationMs: 40, error: "PatientRegistered could not be decoded" },
+  OutboxDeadLetterRetried: { outboxId: 4812, eventId: "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c", eventType: "OrderStatusChanged", stage: "bus", attempts: 5, lastError: "PRECONDITION_FAILED: message nacked" },
+  OutboxDeadLetterSetAside: {
+    outboxId: 4812,
+    eventId: "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c",
+    eventType: "OrderStatusChanged",
+    stage: "handlers",
+    attempts: 5,
+    lastError: "TypeError: cannot read the order",
+    reason: "handler bug OPS-118; the flag was raised by hand",
+  },
   AuditRestoreAccepted: {
     reason: "restored the backup of 2026-11-30 02:00 after a disk failure (ticket OPS-112)",
     witnessed: { seq: 42, to: "81234:5120", chainHash: "ab".repeat(32), signedAt: "2026-11-30T06:51:13.167Z" },

@@ -71,6 +71,7 @@ describe("the outbox upgraded to two stages with rows mid-flight [embedded]", ()
     expect(letter).toMatchObject({ stage: "handlers", holding: 1 });
     await admin.admin.retryDeadLetter({ id: letter!.id });
     await drainOutbox(deps, { batchSize: 50, maxAttempts: 5, now: new Date(Date.now() + 240_000) });
-    expect(sent.slice(4)).toEqual([b1, b3]);
+    // (The retry's own record, OutboxDeadLetterRetried, goes out too, on its own stream.)
+    expect(sent.slice(4).filter((id) => id === b1 || id === b3)).toEqual([b1, b3]);
   });
 });

@@ -1,7 +1,9 @@
 // Admin: the machinery's health. The outbox: how far behind it is, what keeps failing, and
 // putting a dead letter back in line. Never event payloads: ids, types, counts and error summaries.
 import { z } from "zod";
+import { operatorReason } from "../../input";
 import { NotFoundError, ValidationError } from "../../errors";
+import { retryDeadLetter, setAsideDeadLetter } from "../../workers/deadLetters";
 import { adminProcedure, router } from "../trpc";
 import { erasureReasonSchema, mrnSchema } from "../../domain/patient/events";
 import { eventColumns, selectEvents } from "../../eventStore";
@@ -38,8 +40,16 @@ export const adminRouter = router({
     const dead = await sql<DeadRow>(
       `SELECT o.id, o.event_id::text AS event_id, o.event_type, o.attempts, o.last_error, o.dead_lettered_at,
               o.handled_at IS NOT NULL AS handled,
+              -- What follows it once it is out: its stream's later rows up to the next dead letter
+              -- (which holds the rest), so the letters' figures add up to the page's total.
               (SELECT count(*) FROM outbox h
-                WHERE h.stream_id = o.stream_id AND h.global_position > o.global_position AND h.processed_at IS NULL) AS held
+                WHERE h.stream_id = o.stream_id AND h.global_position > o.global_position
+                  AND h.processed_at IS NULL AND h.dead_lettered_at IS NULL
+                  AND h.global_position < coalesce(
+                        (SELECT min(n.global_position) FROM outbox n
+                          WHERE n.stream_id = o.stream_id AND n.global_position > o.global_position
+                            AND n.dead_lettered_at IS NOT NULL AND n.processed_at IS NULL),
+                        9223372036854775807)) AS held
          FROM outbox o WHERE o.dead_lettered_at IS NOT NULL AND o.processed_at IS NULL
         ORDER BY o.dead_lettered_at DESC, o.id DESC LIMIT 20`,
       [],
@@ -67,18 +77,27 @@ export const adminRouter = router({
     };
   }),
 
+  /** Back in line from the stage it failed in; recorded (OutboxDeadLetterRetried). */
   retryDeadLetter: adminProcedure
     .input(z.object({ id: z.number().int().positive() }))
     .mutation(async ({ ctx, input }) => {
-      const rows = await ctx.db.sql<{ id: unknown }>(
-        `UPDATE outbox SET dead_lettered_at = NULL, next_retry_at = now(), attempts = 0
-          WHERE id = $1 AND dead_lettered_at IS NOT NULL AND processed_at IS NULL
-          RETURNING id`,
-        [input.id],
-      );
-      if (rows.length === 0) throw new NotFoundError("dead letter", String(input.id));
-      return { id: input.id };
+      const { id } = await retryDeadLetter(ctx.store, input.id, { userId: ctx.user.id, correlationId: ctx.correlationId });
+      return { id };
     }),
+
+  /**
+   * Set aside, so the later events of its record go on without it; recorded with the reason
+   * (OutboxDeadLetterSetAside). Failed in the handlers: published without their work; failed at
+   * the bus: never published.
+   */
+  setAsideDeadLetter: adminProcedure
+    .input(
+      z.object({
+        id: z.number().int().positive(),
+        reason: operatorReason(),
+      }),
+    )
+    .mutation(({ ctx, input }) => setAsideDeadLetter(ctx.store, input.id, input.reason, { userId: ctx.user.id, correlationId: ctx.correlationId })),
 
   /**
    * The patient an MRN names, for the erasure page's confirm step: enough to be sure it is the

@@ -1,6 +1,6 @@
 // Admin: the projections, their health, and rebuilds (started here, run in this process in the
 // background, followed by polling `rebuild`). Never event payloads: names, counts, positions, errors.
-import { text } from "../../input";
+import { operatorReason } from "../../input";
 import { z } from "zod";
 import { NotFoundError } from "../../errors";
 import { allProjections } from "../../projections/registry";
@@ -20,7 +20,7 @@ export const projectionsRouter = router({
     .input(
       z.object({
         name: projectionName,
-        reason: text(500, { min: 3, minMessage: "say why (at least 3 characters)", maxMessage: "keep the reason under 500 characters" }),
+        reason: operatorReason(),
       }),
     )
     .mutation(async ({ ctx, input }) => {

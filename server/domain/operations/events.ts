@@ -1,6 +1,7 @@
 // Operations on the system itself are part of the record: a projection rebuild says who started
 // it, why, and how it ended, in a stream of its own, so it shows in the audit log; so does an
-// operator's acceptance that the log went back to a backup (audit:verify --accept-restore).
+// operator's acceptance that the log went back to a backup (audit:verify --accept-restore); so
+// does an admin's retry or setting aside of an outbox dead letter.
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
 import { noPhi } from "../../eventStore/phi";
@@ -40,7 +41,41 @@ export const AuditRestoreAccepted = defineEvent(
   { phi: noPhi },
 );
 
-export const operationsEvents = [ProjectionRebuildStarted, ProjectionRebuildFinished, ProjectionRebuildCancelled, ProjectionRebuildFailed, AuditRestoreAccepted] as const;
+/** A dead letter of the outbox, as an admin acted on it: ids, type, stage; never the event's payload. */
+const deadLetter = {
+  outboxId: z.number().int().positive(),
+  /** The event that was dead-lettered (its own stream is untouched). */
+  eventId: z.uuid(),
+  eventType: z.string().min(1).max(200),
+  /** Where it failed: the in-process handlers, or the message bus after them. */
+  stage: z.enum(["handlers", "bus"]),
+  attempts: z.number().int().min(0),
+  lastError: z.string().max(500).nullable(),
+};
+
+/** Put back in line by an admin: tried again from the stage it failed in, attempts from zero. */
+export const OutboxDeadLetterRetried = defineEvent("OutboxDeadLetterRetried", z.object(deadLetter), { phi: noPhi });
+
+/**
+ * Set aside by an admin, so that the later events of its record go on: failed in the handlers, it
+ * goes on to the bus without them (their work for it is not done); failed at the bus, it is never
+ * published. The reason is in clear: it must not name a patient.
+ */
+export const OutboxDeadLetterSetAside = defineEvent(
+  "OutboxDeadLetterSetAside",
+  z.object({ ...deadLetter, reason: z.string().min(3).max(500) }),
+  { phi: noPhi },
+);
+
+export const operationsEvents = [
+  ProjectionRebuildStarted,
+  ProjectionRebuildFinished,
+  ProjectionRebuildCancelled,
+  ProjectionRebuildFailed,
+  AuditRestoreAccepted,
+  OutboxDeadLetterRetried,
+  OutboxDeadLetterSetAside,
+] as const;
 export type OperationsEvent = EventOf<typeof operationsEvents>;
 
 /** One stream per rebuild: its start and its end, never contended. */
@@ -48,3 +83,5 @@ export const rebuildStream = (rebuildId: string) => `operations-rebuild-${rebuil
 export const OPERATIONS_AGGREGATE = "operations";
 /** One stream per accepted restore. */
 export const restoreStream = (id: string) => `operations-audit-restore-${id}`;
+/** One stream per dead-lettered event: what admins did about it, in order. */
+export const deadLetterStream = (eventId: string) => `operations-outbox-${eventId}`;

@@ -278,6 +278,8 @@ describe("order events", () => {
         "ProjectionRebuildFinished",
         "ProjectionRebuildStarted",
         "AuditRestoreAccepted",
+        "OutboxDeadLetterRetried",
+        "OutboxDeadLetterSetAside",
         "UserRolesChanged",
       ].sort(),
     );
