@@ -1,12 +1,13 @@
 // The outbox worker during a broker outage: appends do not cut its back-off short (one
 // connection attempt per append, 133 in 4 s, before), and a broker that stops answering fails
 // the publish after the confirm timeout instead of holding the batch for minutes. Against a TCP
-// proxy to the real RabbitMQ (AMQP_URL) that refuses, or passes nothing while keeping sockets open.
-import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
+// proxy to the real RabbitMQ (AMQP_URL) that refuses, passes nothing while keeping sockets open,
+// or cuts the connection while publishes wait for their confirms.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
 import { appendToStream } from "../eventStore";
+import { amqpProxy } from "../testing/amqpProxy";
 import { openTestDatabase } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { rabbitBus } from "./bus";
@@ -16,44 +17,6 @@ import { appended } from "./wakeup";
 
 const amqpUrl = process.env.AMQP_URL?.trim() || null;
 
-type Proxy = { url: string; attempts(): number; refuse(): void; blackHole(): void; forward(): void; close(): void };
-
-/** A TCP proxy to RabbitMQ: forwards, refuses (closes each connection at once), or black-holes. */
-async function proxyTo(target: string | null): Promise<Proxy> {
-  let mode: "forward" | "refuse" | "blackHole" = target ? "forward" : "refuse";
-  let attempts = 0;
-  const open: Socket[] = [];
-  const server = createServer((client) => {
-    attempts++;
-    client.on("error", () => {});
-    if (mode === "refuse" || !target) return void client.destroy();
-    const t = new URL(target);
-    const upstream = createConnection({ host: t.hostname, port: Number(t.port || 5672) });
-    upstream.on("error", () => {});
-    open.push(client, upstream);
-    // Sockets opened before a black hole stay silent; later ones are forwarded again (forward()).
-    let silent = false;
-    const silence = () => (silent = true);
-    client.on("data", (d) => (mode === "blackHole" && silence(), !silent && upstream.write(d)));
-    upstream.on("data", (d) => (mode === "blackHole" && silence(), !silent && client.write(d)));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = new URL(target ?? "amqp://guest:guest@127.0.0.1:5672");
-  url.hostname = "127.0.0.1";
-  url.port = String((server.address() as AddressInfo).port);
-  return {
-    url: url.toString(),
-    attempts: () => attempts,
-    refuse: () => void (mode = "refuse"),
-    blackHole: () => void (mode = "blackHole"),
-    forward: () => void (mode = "forward"),
-    close: () => {
-      for (const s of open) s.destroy();
-      server.close();
-    },
-  };
-}
-
 describe("outbox worker and an unreachable or silent broker [embedded database]", () => {
   let db: Database;
   beforeAll(async () => {
@@ -62,7 +25,7 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
   afterAll(async () => db?.close());
 
   it("appends during a broker outage do not defeat the back-off: connection attempts stay bounded, and the handlers keep up", { timeout: 30_000 }, async () => {
-    const proxy = await proxyTo(null);
+    const proxy = await amqpProxy(null);
     const bus = rabbitBus(proxy.url, { connectTimeoutMs: 1_000 });
     const stop = new AbortController();
     const store = storeOf(db);
@@ -84,8 +47,8 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
       await loop;
       // Back-off 200, 400, 800, 1600, 3200 ms ...: a handful of attempts in that time, not one per append.
       expect(elapsed).toBeGreaterThan(2_500);
-      expect(proxy.attempts()).toBeGreaterThan(1);
-      expect(proxy.attempts()).toBeLessThanOrEqual(6);
+      expect(proxy.connections()).toBeGreaterThan(1);
+      expect(proxy.connections()).toBeLessThanOrEqual(6);
       // Nothing was claimed, so the outage cost no attempts on the rows.
       const [row] = await db.sql<{ n: bigint; tried: bigint; waiting: bigint }>(
         "SELECT count(*) AS n, count(*) FILTER (WHERE attempts > 0) AS tried, count(*) FILTER (WHERE handled_at IS NULL) AS waiting FROM outbox WHERE processed_at IS NULL",
@@ -105,7 +68,7 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
   it.skipIf(!amqpUrl)("a broker that stops answering fails the publish after the confirm timeout at no cost in tries; the rows go out once it answers", { timeout: 60_000 }, async () => {
     // Earlier rows of this file's database out of the way: only this test's rows count below.
     await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
-    const proxy = await proxyTo(amqpUrl);
+    const proxy = await amqpProxy(amqpUrl);
     const bus = rabbitBus(proxy.url, { confirmTimeoutMs: 1_000 });
     const store = storeOf(db);
     const deps = { store, handlers: new Map(), bus };
@@ -140,6 +103,42 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
       // The broker answers again: a new connection, and the same rows go out.
       proxy.forward();
       expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ published: 2 });
+    } finally {
+      await bus.close();
+      proxy.close();
+    }
+  });
+  it.skipIf(!amqpUrl)("a connection lost while publishes wait for their confirms costs no try: the rows go back in line, first of their streams", { timeout: 30_000 }, async () => {
+    await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
+    const proxy = await amqpProxy(amqpUrl);
+    const bus = rabbitBus(proxy.url);
+    const store = storeOf(db);
+    const deps = { store, handlers: new Map(), bus };
+    try {
+      await bus.ready();
+      await appendToStream(store, newStreamId(), [note(1), note(2), note(3)], { expectedVersion: "no_stream", aggregateType: "note" });
+      // The broker takes the messages; its confirms never arrive, and the connection drops (a
+      // broker restart, a network cut, a missed heartbeat). amqplib fails every unconfirmed publish
+      // then, with an error the bus took for the broker's refusal (a nack): each such cut cost every
+      // row in flight a try, and five dead-lettered the head of every stream being published
+      // (maxAttempts 1 here: the first is enough to show it).
+      proxy.holdReplies();
+      const sentBefore = proxy.bytesUp();
+      const draining = drainOutbox(deps, { batchSize: 10, maxAttempts: 1 });
+      for (let i = 0; i < 200 && proxy.bytesUp() === sentBefore; i++) await sleep(10);
+      await sleep(50);
+      proxy.cut();
+      proxy.forward();
+      const cut = await draining;
+      expect(cut).toMatchObject({ claimed: 3, published: 0, retried: 0, deadLettered: 0, busUnavailable: expect.stringMatching(/connection/i) });
+      const rows = await db.sql<{ attempts: number; dead: boolean; last_error: string }>(
+        "SELECT attempts, dead_lettered_at IS NOT NULL AS dead, last_error FROM outbox WHERE processed_at IS NULL ORDER BY id",
+        [],
+      );
+      expect(rows).toHaveLength(3);
+      for (const row of rows) expect(row).toMatchObject({ attempts: 0, dead: false, last_error: expect.not.stringMatching(/nack/) });
+      // The loop's stage two backs off on it as on a refused connection, then a new connection takes them.
+      expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 1 })).toMatchObject({ published: 3, deadLettered: 0 });
     } finally {
       await bus.close();
       proxy.close();

@@ -7,7 +7,7 @@ import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqp
 import type { StoredEvent } from "../eventStore";
 import { componentLogger } from "../log";
 import { storedFormOf } from "../eventStore/protect";
-import { CONFIRM_TIMEOUT, type Bus } from "./outbox";
+import { CONFIRM_TIMEOUT, CONNECTION_LOST, type Bus } from "./outbox";
 
 export const EVENTS_EXCHANGE = "emr.events";
 
@@ -77,6 +77,13 @@ function withHeartbeat(url: string): string {
   }
 }
 
+/** A publish that failed because the connection is gone: the outbox counts no attempt for it. */
+function lost(message: string, cause: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { name: CONNECTION_LOST });
+}
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 120);
+
 /** Ends a connection without the close handshake a broker that stopped answering never completes. */
 function abandon(connection: ChannelModel): void {
   connection.close().catch(() => {});
@@ -95,7 +102,10 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
   const confirmTimeoutMs = options.confirmTimeoutMs ?? 15_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const log = componentLogger("bus");
-  let current: Promise<{ connection: ChannelModel; channel: ConfirmChannel }> | null = null;
+  // closed: the channel has closed (set in its close event, after amqplib has failed the publishes
+  // still waiting for their confirms with an error of its own).
+  type Session = { connection: ChannelModel; channel: ConfirmChannel; closed: boolean };
+  let current: Promise<Session> | null = null;
 
   function connect() {
     const opening = (async () => {
@@ -108,14 +118,16 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
         connection.on("error", () => {});
         connection.on("close", forget);
         const channel = await connection.createConfirmChannel();
+        const session: Session = { connection, channel, closed: false };
         channel.on("error", () => {});
         channel.on("close", () => {
+          session.closed = true;
           forget();
           // A channel closed by the broker leaves the connection open: drop it too.
           connection.close().catch(() => {});
         });
         await channel.assertExchange(exchange, "topic", { durable: true });
-        return { connection, channel };
+        return session;
       } catch (error) {
         await connection.close().catch(() => {});
         throw error;
@@ -137,7 +149,11 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
     },
     async publish(event) {
       const open = session();
-      const { connection, channel } = await open;
+      // A connection lost since the claim and not to be had again: the broker's state, not the message's.
+      const live = await open.catch((error: unknown) => {
+        throw lost(`no connection to RabbitMQ: ${errorMessage(error)}`, error);
+      });
+      const { connection, channel } = live;
       const content = Buffer.from(JSON.stringify(messageOf(event)));
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve, reject) => {
@@ -157,14 +173,24 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
             routingKeyOf(event),
             content,
             propertiesOf(event),
-            // A nack carries no reason: name the likely ones for the admin's dead-letter list.
-            (error) =>
-              error
-                ? reject(Object.assign(new Error(`RabbitMQ refused the message (nack): a queue bound for ${routingKeyOf(event)} is full (reject-publish) or could not store it`), { name: "BrokerNack" }))
-                : resolve(),
+            (error) => {
+              if (!error) return resolve();
+              // amqplib fails the publishes still unconfirmed when the channel closes, with an error
+              // like a nack's; it then emits close, which marks the session (same tick). Taken for a
+              // refusal, every cut or broker restart cost each row in flight a try, under a false
+              // reason, and five dead-lettered the head of every stream being published.
+              queueMicrotask(() =>
+                live.closed
+                  ? reject(lost("the connection to RabbitMQ was lost before the broker confirmed the message", error))
+                  : // A nack carries no reason: name the likely ones for the admin's dead-letter list.
+                    reject(Object.assign(new Error(`RabbitMQ refused the message (nack): a queue bound for ${routingKeyOf(event)} is full (reject-publish) or could not store it`), { name: "BrokerNack" })),
+              );
+            },
           );
         } catch (error) {
-          reject(error);
+          // amqplib refuses a publish on a channel that has closed or is closing.
+          const gone = live.closed || (error as { name?: unknown } | null)?.name === "IllegalOperationError";
+          reject(gone ? lost("the connection to RabbitMQ was lost", error) : error);
         }
       }).finally(() => clearTimeout(timer));
     },

@@ -47,6 +47,16 @@ export function addHandler(registry: HandlerRegistry, eventType: string, handler
  */
 export const CONFIRM_TIMEOUT = "ConfirmTimeout";
 
+/**
+ * The name of a publish's error when the connection to the broker was lost before its confirm
+ * came (a broker restart, a network cut, a missed heartbeat), or could not be opened again for it:
+ * like CONFIRM_TIMEOUT, the bus's state, so it costs the row no attempt.
+ */
+export const CONNECTION_LOST = "BusConnectionLost";
+
+/** Publish errors that say the broker is away, not that it refused the message. */
+const BUS_AWAY = new Set<unknown>([CONFIRM_TIMEOUT, CONNECTION_LOST]);
+
 /** The external bus: resolves once the broker has taken the event (publisher confirm). */
 export type Bus = {
   /** Connects when needed; rejects when the broker cannot be reached. */
@@ -496,12 +506,13 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
   );
   await markProcessed(store, done, options, result);
   // No confirm in time: the broker stopped answering (a resource alarm blocks publishers, a wedged
-  // node), whatever the message. Like a refused connection it costs no attempt (five such passes
+  // node), whatever the message; or the connection was lost before the confirm came (a broker
+  // restart, a network cut). Like a refused connection it costs no attempt (five such passes
   // dead-lettered every stream's head within two minutes of a disk alarm, each then holding its
-  // stream until an admin put it back); the rows are back in line at once, first of their streams
-  // (last_error set: sent alone next time), and the stage reports the bus unavailable so that its
-  // loop backs off.
-  const silent = failures.filter((f) => (f.error as { name?: unknown } | null)?.name === CONFIRM_TIMEOUT);
+  // stream until an admin put it back; a lost connection counted as the broker's refusal did the
+  // same in five cuts); the rows are back in line at once, first of their streams (last_error set:
+  // sent alone next time), and the stage reports the bus unavailable so that its loop backs off.
+  const silent = failures.filter((f) => BUS_AWAY.has((f.error as { name?: unknown } | null)?.name));
   if (silent.length > 0) {
     result.busUnavailable = errorSummary(silent[0]!.error);
     await store.sql(
