@@ -13,6 +13,8 @@ export type AmqpProxy = {
   connections(): number;
   /** Bytes the clients sent towards the broker (publishes among them). */
   bytesUp(): number;
+  /** Bytes of the broker's replies dropped (holdReplies, blackHole): confirms among them, of publishes still awaiting theirs. */
+  bytesDropped(): number;
   /** New connections are closed at once. */
   refuse(): void;
   /** Open and new connections pass nothing either way; their sockets stay open. */
@@ -31,6 +33,7 @@ export async function amqpProxy(target: string | null): Promise<AmqpProxy> {
   let mode: ProxyMode = target ? "forward" : "refuse";
   let connections = 0;
   let up = 0;
+  let dropped = 0;
   const open = new Set<Socket>();
   const server = createServer((client) => {
     connections++;
@@ -59,7 +62,8 @@ export async function amqpProxy(target: string | null): Promise<AmqpProxy> {
     });
     upstream.on("data", (d: Buffer) => {
       if (mode === "blackHole" || mode === "holdReplies") downSilent = true;
-      if (!downSilent) client.write(d);
+      if (downSilent) dropped += d.length;
+      else client.write(d);
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -70,6 +74,7 @@ export async function amqpProxy(target: string | null): Promise<AmqpProxy> {
     url: url.toString(),
     connections: () => connections,
     bytesUp: () => up,
+    bytesDropped: () => dropped,
     refuse: () => void (mode = "refuse"),
     blackHole: () => void (mode = "blackHole"),
     holdReplies: () => void (mode = "holdReplies"),
