@@ -3,7 +3,9 @@
 // the publish after the confirm timeout instead of holding the batch for minutes. Against a TCP
 // proxy to the real RabbitMQ (AMQP_URL) that refuses, passes nothing while keeping sockets open,
 // or cuts the connection while publishes wait for their confirms.
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
 import { appendToStream } from "../eventStore";
@@ -142,6 +144,28 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
     } finally {
       await bus.close();
       proxy.close();
+    }
+  });
+  it.skipIf(!amqpUrl)("a channel the broker closes, saying why, is still the rows' failure (a message it never takes reaches the dead letters), named for the broker's reason", { timeout: 30_000 }, async () => {
+    await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
+    // An exchange of this test's own (the shared emr.events stays), deleted behind the bus's back:
+    // the broker closes the channel on the next publish (404), as it does for a message larger
+    // than max_message_size (406).
+    const exchange = `emr.events.outage-${randomUUID()}`;
+    const bus = rabbitBus(amqpUrl!, { exchange });
+    const admin = await amqp.connect(amqpUrl!);
+    const store = storeOf(db);
+    try {
+      await bus.ready();
+      await (await admin.createChannel()).deleteExchange(exchange);
+      await appendToStream(store, newStreamId(), [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
+      expect(await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ claimed: 1, published: 0, retried: 1 });
+      const [row] = await db.sql<{ attempts: number; last_error: string }>("SELECT attempts, last_error FROM outbox WHERE processed_at IS NULL", []);
+      expect(row).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/^BrokerChannelClosed: RabbitMQ closed the channel: .*NOT_FOUND/) });
+    } finally {
+      await bus.close();
+      await (await admin.createChannel()).deleteExchange(exchange).catch(() => {});
+      await admin.close();
     }
   });
 });

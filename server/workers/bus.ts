@@ -82,7 +82,12 @@ function lost(message: string, cause: unknown): Error {
   return Object.assign(new Error(message, { cause }), { name: CONNECTION_LOST });
 }
 
-const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 120);
+/** The broker closed the channel, and said why (its words: codes and names, no message content). */
+function refusedChannel(reason: Error): Error {
+  return Object.assign(new Error(`RabbitMQ closed the channel: ${errorMessage(reason)}`, { cause: reason }), { name: "BrokerChannelClosed" });
+}
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 160);
 
 /** Ends a connection without the close handshake a broker that stopped answering never completes. */
 function abandon(connection: ChannelModel): void {
@@ -103,8 +108,10 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const log = componentLogger("bus");
   // closed: the channel has closed (set in its close event, after amqplib has failed the publishes
-  // still waiting for their confirms with an error of its own).
-  type Session = { connection: ChannelModel; channel: ConfirmChannel; closed: boolean };
+  // still waiting for their confirms with an error of its own). closedByBroker: the broker closed
+  // the channel itself, saying why (its error event comes first), as it does for a message it will
+  // not take (larger than max_message_size) or an exchange gone; not a lost connection.
+  type Session = { connection: ChannelModel; channel: ConfirmChannel; closed: boolean; closedByBroker?: Error };
   let current: Promise<Session> | null = null;
 
   function connect() {
@@ -119,7 +126,7 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
         connection.on("close", forget);
         const channel = await connection.createConfirmChannel();
         const session: Session = { connection, channel, closed: false };
-        channel.on("error", () => {});
+        channel.on("error", (error: Error) => void (session.closedByBroker ??= error));
         channel.on("close", () => {
           session.closed = true;
           forget();
@@ -179,18 +186,24 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
               // like a nack's; it then emits close, which marks the session (same tick). Taken for a
               // refusal, every cut or broker restart cost each row in flight a try, under a false
               // reason, and five dead-lettered the head of every stream being published.
+              // A channel the broker closed with a reason stays the rows' failure, as before: the
+              // message may be the cause, and a message the broker never takes must reach the dead
+              // letters rather than stop the bus; the reason is the broker's (no message content).
               queueMicrotask(() =>
-                live.closed
-                  ? reject(lost("the connection to RabbitMQ was lost before the broker confirmed the message", error))
-                  : // A nack carries no reason: name the likely ones for the admin's dead-letter list.
-                    reject(Object.assign(new Error(`RabbitMQ refused the message (nack): a queue bound for ${routingKeyOf(event)} is full (reject-publish) or could not store it`), { name: "BrokerNack" })),
+                live.closedByBroker
+                  ? reject(refusedChannel(live.closedByBroker))
+                  : live.closed
+                    ? reject(lost("the connection to RabbitMQ was lost before the broker confirmed the message", error))
+                    : // A nack carries no reason: name the likely ones for the admin's dead-letter list.
+                      reject(Object.assign(new Error(`RabbitMQ refused the message (nack): a queue bound for ${routingKeyOf(event)} is full (reject-publish) or could not store it`), { name: "BrokerNack" })),
               );
             },
           );
         } catch (error) {
           // amqplib refuses a publish on a channel that has closed or is closing.
-          const gone = live.closed || (error as { name?: unknown } | null)?.name === "IllegalOperationError";
-          reject(gone ? lost("the connection to RabbitMQ was lost", error) : error);
+          if (live.closedByBroker) reject(refusedChannel(live.closedByBroker));
+          else if (live.closed || (error as { name?: unknown } | null)?.name === "IllegalOperationError") reject(lost("the connection to RabbitMQ was lost", error));
+          else reject(error);
         }
       }).finally(() => clearTimeout(timer));
     },

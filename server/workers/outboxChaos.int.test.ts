@@ -230,6 +230,7 @@ describe.skipIf(!pgUrl)("the outbox worker process under chaos [postgresql, a da
         expect(await publishing()).toBe(true);
         expect(await confirmsHeld()).toBe(true);
         proxy.refuse();
+        const refusedFrom = proxy.connections();
         proxy.cut();
         // The handlers do not wait for the broker: a critical result is flagged while it is away.
         await critical();
@@ -237,6 +238,9 @@ describe.skipIf(!pgUrl)("the outbox worker process under chaos [postgresql, a da
           (await readStream(store, patientStream(patientId))).some((e) => e.type === "CriticalResultFlagged");
         for (const end = Date.now() + 10_000; Date.now() < end && !(await flagged(patients.at(-1)!)); ) await sleep(50);
         expect(await flagged(patients.at(-1)!)).toBe(true);
+        // And the worker's bus has been refused on trying again (its back-off starts at 400 ms).
+        for (const end = Date.now() + 10_000; Date.now() < end && proxy.connections() === refusedFrom; ) await sleep(20);
+        expect(proxy.connections()).toBeGreaterThan(refusedFrom);
         proxy.forward();
 
         // 4. The broker silent, the connection open: the worker gives up on the confirms after 15 s
