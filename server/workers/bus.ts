@@ -182,13 +182,13 @@ export function rabbitBus(url: string, options: RabbitBusOptions = {}): Bus {
             propertiesOf(event),
             (error) => {
               if (!error) return resolve();
-              // amqplib fails the publishes still unconfirmed when the channel closes, with an error
-              // like a nack's; it then emits close, which marks the session (same tick). Taken for a
+              // amqplib also fails the publishes still unconfirmed when the channel closes, with an
+              // error like a nack's, and then emits close, which marks the session (same tick, so
+              // looked at a microtask later). A lost connection is the bus's state: taken for a
               // refusal, every cut or broker restart cost each row in flight a try, under a false
-              // reason, and five dead-lettered the head of every stream being published.
-              // A channel the broker closed with a reason stays the rows' failure, as before: the
-              // message may be the cause, and a message the broker never takes must reach the dead
-              // letters rather than stop the bus; the reason is the broker's (no message content).
+              // reason, and five dead-lettered the head of every stream being published. A channel
+              // the broker closed with a reason stays the rows' failure: the message may be the
+              // cause, and one the broker never takes must reach the dead letters, not stop the bus.
               queueMicrotask(() =>
                 live.closedByBroker
                   ? reject(refusedChannel(live.closedByBroker))
