@@ -9,6 +9,7 @@ import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { DateTime } from "../DateTime";
 import { eventTitle } from "../format";
 import { useTRPC } from "../trpc";
+import { ReasonField } from "../forms/ReasonField";
 import { useSingleFlight } from "../useSingleFlight";
 
 function formatLag(seconds: number): string {
@@ -53,24 +54,7 @@ function SetAsideForm({ letter, onDone, onClose }: { letter: Letter; onDone: (me
       <p className="alert warn" data-testid="set-aside-meaning">
         {setAsideMeaning(letter)} This cannot be undone.
       </p>
-      <div className="field">
-        <label htmlFor="set-aside-reason">Reason (recorded in the audit log; no patient details)</label>
-        <textarea
-          id="set-aside-reason"
-          value={reason}
-          onChange={(e) => setReason(e.target.value)}
-          maxLength={500}
-          rows={2}
-          required
-          aria-invalid={issue ? true : undefined}
-          aria-describedby={issue ? "set-aside-reason-error" : undefined}
-        />
-        {issue ? (
-          <span className="error" id="set-aside-reason-error" role="alert">
-            {issue}
-          </span>
-        ) : null}
-      </div>
+      <ReasonField id="set-aside-reason" label="Reason (recorded in the audit log; no patient details)" value={reason} onChange={setReason} issue={issue} />
       {setAside.isError && !issue ? <div className="alert error" role="alert">Could not set it aside: {setAside.error.message}</div> : null}
       <div className="actions">
         <button type="submit" className="danger" disabled={setAside.isPending}>

@@ -10,6 +10,7 @@ import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { DateTime } from "../DateTime";
 import { useSingleFlight } from "../useSingleFlight";
 import { useTRPC } from "../trpc";
+import { ReasonField } from "../forms/ReasonField";
 
 const stateLabel: Record<string, { label: string; badge: string }> = {
   running: { label: "running", badge: "ok" },
@@ -133,24 +134,7 @@ function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (i
         The log is replayed into new tables while the current ones keep serving; they are swapped in when the replay has caught up.
         Writers wait only for the swap.
       </p>
-      <div className="field">
-        <label htmlFor="rebuild-reason">Reason (recorded in the audit log)</label>
-        <textarea
-          id="rebuild-reason"
-          value={reason}
-          onChange={(e) => setReason(e.target.value)}
-          maxLength={500}
-          rows={2}
-          required
-          aria-invalid={issue ? true : undefined}
-          aria-describedby={issue ? "rebuild-reason-error" : undefined}
-        />
-        {issue ? (
-          <span className="error" id="rebuild-reason-error" role="alert">
-            {issue}
-          </span>
-        ) : null}
-      </div>
+      <ReasonField id="rebuild-reason" label="Reason (recorded in the audit log)" value={reason} onChange={setReason} issue={issue} />
       {start.isError && !issue ? <div className="alert error" role="alert">Could not start the rebuild: {start.error.message}</div> : null}
       <div className="actions">
         <button type="submit" disabled={start.isPending}>
