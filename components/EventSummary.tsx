@@ -3,7 +3,7 @@
 // Shared by the clinical history and the audit timeline and event pages.
 import { flagText } from "@/shared/clinical/results";
 import { DateTime } from "./DateTime";
-import { demographicLabels, formatValue, label, resultSummary, statusBadgeClass } from "./format";
+import { demographicLabels, eventTitle, formatValue, label, resultSummary, statusBadgeClass } from "./format";
 
 type Data = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
@@ -218,6 +218,25 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
           {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
         </div>
       );
+    case "OutboxDeadLetterRetried":
+    case "OutboxDeadLetterSetAside": {
+      const where = d.stage === "bus" ? "at the message bus" : "in the in-process handlers";
+      const what =
+        type === "OutboxDeadLetterRetried"
+          ? "put back in line"
+          : d.stage === "bus"
+            ? "set aside: never published"
+            : "set aside: sent on to the message bus without the in-process handlers";
+      return (
+        <div className="event-body">
+          <p>
+            {eventTitle(str(d.eventType))} <span className="mono">{str(d.eventId).slice(0, 8)}</span>, dead-lettered {where} after {str(d.attempts)} tries
+            {d.lastError ? <> ({str(d.lastError)})</> : null}, {what}
+          </p>
+          {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
+        </div>
+      );
+    }
     case "UserEnrolled":
       return <p className="event-body">Set their own password with their enrolment link</p>;
     default:

@@ -70,6 +70,8 @@ const titles: Record<string, string> = {
   AlertRecorded: "Alert recorded",
   AlertResolved: "Alert resolved",
   MedicationAllergyOverridden: "Allergy check overridden",
+  OutboxDeadLetterRetried: "Dead letter retried",
+  OutboxDeadLetterSetAside: "Dead letter set aside",
 };
 
 /** "PatientRegistered" -> "Patient registered"; unknown types are split at their capitals. */

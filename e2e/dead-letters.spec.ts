@@ -74,4 +74,16 @@ test("an admin sets aside a dead letter that holds its record, with a reason the
   expect(recorded.rows[0]!.data).toMatchObject({ reason: "handler bug OPS-118 on this order; the ward was told", eventId, stage: "handlers" });
   expect(recorded.rows[0]!.user_id).not.toBe("system");
   expect(recorded.state).toEqual({ handled: true, dead: false });
+
+  // A compliance officer finds it in the audit log: who, which event, what it meant, and why.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto("/audit/events?aggregate=operations&type=OutboxDeadLetterSetAside");
+  const entry = page.getByTestId("event-row").filter({ hasText: eventId.slice(0, 8) });
+  await expect(entry).toContainText("Alex Admin");
+  await entry.getByRole("link", { name: /Dead letter set aside/i }).click();
+  await expect(page.getByTestId("event-payload")).toContainText("handler bug OPS-118 on this order; the ward was told");
+  await expect(page.locator("main")).toContainText("sent on to the message bus without the in-process handlers");
+  await page.screenshot({ path: ".scratch/dead-letter-audit.png", fullPage: true });
 });
