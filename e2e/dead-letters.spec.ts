@@ -85,5 +85,9 @@ test("an admin sets aside a dead letter that holds its record, with a reason the
   await entry.getByRole("link", { name: /Dead letter set aside/i }).click();
   await expect(page.getByTestId("event-payload")).toContainText("handler bug OPS-118 on this order; the ward was told");
   await expect(page.locator("main")).toContainText("sent on to the message bus without the in-process handlers");
+  // Its causation is the dead-lettered event (not the command that started the chain), one click away.
+  await expect(page.getByTestId("caused-by-event")).toHaveText(eventId);
   await page.screenshot({ path: ".scratch/dead-letter-audit.png", fullPage: true });
+  await page.getByTestId("caused-by-event").click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Order placed");
 });

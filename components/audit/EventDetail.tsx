@@ -111,7 +111,16 @@ export function EventDetail({ eventId }: { eventId: string }) {
             </dd>
             <dt>Causation id</dt>
             <dd>
-              {causedByCommand ? (
+              {causedBy[0] ? (
+                // Caused by a stored event (a reaction, an admin's action on a dead letter): that
+                // event, not the command its chain started from (which this said before).
+                <>
+                  <Link href={`/audit/events/${causedBy[0].eventId}`} className="mono" data-testid="caused-by-event">
+                    {event.causationId}
+                  </Link>
+                  <span className="muted small"> the event that caused it: {eventTitle(causedBy[0].type)}</span>
+                </>
+              ) : causedByCommand ? (
                 <>
                   command <code>{causedByCommand}</code>
                   <span className="muted small"> the user&apos;s command that wrote it (not an event)</span>
