@@ -15,15 +15,22 @@ import { PUBLISHER_FRESH_SECONDS } from "./outbox";
 export type Who = { userId: string; correlationId: string };
 type Letter = { id: bigint | string | number; event_id: string; event_type: string; handled: boolean; attempts: number; last_error: string | null };
 
-// The row as it was before the change (a CTE's FROM sees the statement's snapshot), locked by it.
-const before = `WITH letter AS (
-  SELECT id, event_id, event_type, handled_at IS NOT NULL AS handled, attempts, last_error FROM outbox
-   WHERE id = $1 AND dead_lettered_at IS NOT NULL AND processed_at IS NULL FOR UPDATE)`;
-const returning = `RETURNING letter.id, letter.event_id::text AS event_id, letter.event_type, letter.handled, letter.attempts, letter.last_error`;
-
-async function recorded(store: Store, id: number, change: (tx: Store) => Promise<Letter[]>, event: (letter: Letter) => { type: string; data: Record<string, unknown> }, who: Who) {
+/**
+ * Changes one dead letter (`set`: the UPDATE's SET list over outbox o, with the row as it was in
+ * `letter`; `params` from $2) and records `event` of it, in one transaction. The row as it was is
+ * read in a CTE (which sees the statement's snapshot), locked by it: of two admins at once, the
+ * second finds no dead letter, is told NOT_FOUND and records nothing.
+ */
+async function recorded(store: Store, id: number, set: string, params: unknown[], event: (letter: Letter) => { type: string; data: Record<string, unknown> }, who: Who) {
   const run = async (tx: Store) => {
-    const [letter] = await change(tx);
+    const [letter] = await tx.sql<Letter>(
+      `WITH letter AS (
+         SELECT id, event_id, event_type, handled_at IS NOT NULL AS handled, attempts, last_error FROM outbox
+          WHERE id = $1 AND dead_lettered_at IS NOT NULL AND processed_at IS NULL FOR UPDATE)
+       UPDATE outbox o SET ${set} FROM letter WHERE o.id = letter.id
+       RETURNING letter.id, letter.event_id::text AS event_id, letter.event_type, letter.handled, letter.attempts, letter.last_error`,
+      [id, ...params],
+    );
     if (!letter) throw new NotFoundError("dead letter", String(id));
     const { type, data } = event(letter);
     await appendToStream(
@@ -32,16 +39,18 @@ async function recorded(store: Store, id: number, change: (tx: Store) => Promise
       [{ type, data, eventId: randomUUID(), occurredAt: new Date(), userId: who.userId, correlationId: who.correlationId, causationId: letter.event_id }],
       { expectedVersion: "any", aggregateType: OPERATIONS_AGGREGATE },
     );
-    return { id, stage: letter.handled ? ("bus" as const) : ("handlers" as const) };
+    return { id, stage: stageOf(letter) };
   };
   return store.transaction ? store.transaction(run) : run(store);
 }
+
+const stageOf = (letter: Letter) => (letter.handled ? ("bus" as const) : ("handlers" as const));
 
 const facts = (letter: Letter) => ({
   outboxId: Number(letter.id),
   eventId: letter.event_id,
   eventType: letter.event_type,
-  stage: letter.handled ? ("bus" as const) : ("handlers" as const),
+  stage: stageOf(letter),
   attempts: letter.attempts,
   lastError: letter.last_error?.slice(0, 500) ?? null,
 });
@@ -51,13 +60,8 @@ export function retryDeadLetter(store: Store, id: number, who: Who) {
   return recorded(
     store,
     id,
-    (tx) =>
-      tx.sql<Letter>(
-        `${before}
-         UPDATE outbox o SET dead_lettered_at = NULL, next_retry_at = now(), attempts = 0 FROM letter WHERE o.id = letter.id
-         ${returning}`,
-        [id],
-      ),
+    "dead_lettered_at = NULL, next_retry_at = now(), attempts = 0",
+    [],
     (letter) => ({ type: OutboxDeadLetterRetried.type, data: OutboxDeadLetterRetried.schema.parse(facts(letter)) }),
     who,
   );
@@ -73,22 +77,15 @@ export function setAsideDeadLetter(store: Store, id: number, reason: string, who
   return recorded(
     store,
     id,
-    (tx) =>
-      tx.sql<Letter>(
-        `${before}
-         UPDATE outbox o SET
-           handled_at = coalesce(o.handled_at, now()),
-           dead_lettered_at = CASE WHEN letter.handled THEN o.dead_lettered_at END,
-           attempts = CASE WHEN letter.handled THEN o.attempts ELSE 0 END,
-           last_error = CASE WHEN letter.handled THEN o.last_error END,
-           next_retry_at = now(),
-           processed_at = CASE WHEN letter.handled
-                                 OR NOT EXISTS (SELECT 1 FROM outbox_publishers WHERE seen_at > now() - $2::integer * interval '1 second')
-                               THEN now() END
-          FROM letter WHERE o.id = letter.id
-         ${returning}`,
-        [id, PUBLISHER_FRESH_SECONDS],
-      ),
+    `handled_at = coalesce(o.handled_at, now()),
+     dead_lettered_at = CASE WHEN letter.handled THEN o.dead_lettered_at END,
+     attempts = CASE WHEN letter.handled THEN o.attempts ELSE 0 END,
+     last_error = CASE WHEN letter.handled THEN o.last_error END,
+     next_retry_at = now(),
+     processed_at = CASE WHEN letter.handled
+                           OR NOT EXISTS (SELECT 1 FROM outbox_publishers WHERE seen_at > now() - $2::integer * interval '1 second')
+                         THEN now() END`,
+    [PUBLISHER_FRESH_SECONDS],
     (letter) => ({ type: OutboxDeadLetterSetAside.type, data: OutboxDeadLetterSetAside.schema.parse({ ...facts(letter), reason }) }),
     who,
   );

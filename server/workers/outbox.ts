@@ -90,7 +90,8 @@ export const PUBLISHER_FRESH_SECONDS = 300;
 const HEARTBEAT_EVERY_MS = 30_000;
 // Per database, per process id: when this process last said it publishes, and last saw another do so.
 const lastHeartbeat = new WeakMap<object, Map<string, number>>();
-const othersSeenAt = new WeakMap<object, Map<string, number>>();
+// Per database, per process id: the last answer to "does another process publish?", and when.
+const othersAnswer = new WeakMap<object, Map<string, { others: boolean; at: number }>>();
 let lastLeftWarning = 0;
 // Per database, per process id: when a worker without a bus last looked for handled, unpublished rows.
 const lastSwept = new WeakMap<object, Map<string, number>>();
@@ -103,7 +104,7 @@ function sweepDue(deps: OutboxDeps, everyMs = 0): boolean {
   return true;
 }
 
-function timesOf(map: WeakMap<object, Map<string, number>>, deps: OutboxDeps): Map<string, number> {
+function timesOf<T>(map: WeakMap<object, Map<string, T>>, deps: OutboxDeps): Map<string, T> {
   let times = map.get(deps.store.db);
   if (!times) map.set(deps.store.db, (times = new Map()));
   return times;
@@ -135,18 +136,17 @@ async function heartbeat(deps: OutboxDeps): Promise<void> {
  * pass rather than every pass.
  */
 async function othersPublish(deps: OutboxDeps): Promise<boolean> {
-  const times = timesOf(othersSeenAt, deps);
+  const answers = timesOf(othersAnswer, deps);
   const me = deps.processId ?? processId;
-  const known = times.get(me);
-  if (known !== undefined && Date.now() - Math.abs(known) < (known > 0 ? 10_000 : 2_000)) return known > 0;
+  const known = answers.get(me);
+  if (known && Date.now() - known.at < (known.others ? 10_000 : 2_000)) return known.others;
   const [row] = await deps.store.sql<{ others: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM outbox_publishers
                      WHERE process_id <> $1 AND seen_at > now() - $2::integer * interval '1 second') AS others`,
     [me, PUBLISHER_FRESH_SECONDS],
   );
   const others = row?.others === true;
-  // The time asked, negative for a no.
-  times.set(me, others ? Date.now() : -Date.now());
+  answers.set(me, { others, at: Date.now() });
   if (others && Date.now() - lastLeftWarning > PUBLISHER_FRESH_SECONDS * 1000) {
     lastLeftWarning = Date.now();
     componentLogger("outbox").warn(

@@ -1,5 +1,6 @@
-// Admin: the machinery's health. The outbox: how far behind it is, what keeps failing, and
-// putting a dead letter back in line. Never event payloads: ids, types, counts and error summaries.
+// Admin: the machinery's health. The outbox: how far behind it is, what keeps failing, and a dead
+// letter put back in line or set aside (server/workers/deadLetters.ts, each recorded as an event).
+// Never event payloads: ids, types, counts and error summaries.
 import { z } from "zod";
 import { operatorReason } from "../../input";
 import { NotFoundError, ValidationError } from "../../errors";
