@@ -37,7 +37,8 @@ function SetAsideForm({ letter, onDone, onClose }: { letter: Letter; onDone: (me
   const submit = (e: FormEvent) => {
     e.preventDefault();
     once(async () => {
-      await setAside.mutateAsync({ id: letter.id, reason });
+      // The stage whose meaning the form shows: a letter that failed in the other since is refused.
+      await setAside.mutateAsync({ id: letter.id, stage: letter.stage, reason });
       const after = letter.holding === 1 ? "; the later event of its record goes on" : letter.holding > 1 ? `; the ${letter.holding.toLocaleString("en-US")} later events of its record go on` : "";
       onDone(`Dead letter ${letter.id} is set aside${letter.stage === "handlers" ? " and goes on to the message bus without the handlers" : ", never published"}${after}. Recorded in the audit log.`);
     });

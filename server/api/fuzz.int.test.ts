@@ -216,7 +216,7 @@ async function fixture(db: Database): Promise<Fixture> {
     "enrolment.lookup": { token: "f".repeat(43) },
     "enrolment.complete": { token: "f".repeat(43), password: "correct horse battery staple" },
     "admin.retryDeadLetter": { id: 1 },
-    "admin.setAsideDeadLetter": { id: 1, reason: "handler bug, raised by hand" },
+    "admin.setAsideDeadLetter": { id: 1, stage: "handlers", reason: "handler bug, raised by hand" },
     // An unknown patient: the sample must not erase the patient the other samples use.
     "admin.erasePatient": { patientId: randomUUID(), confirmMrn: "FUZZ000001", reason: "data subject request (fuzz)" },
     "admin.findPatientForErasure": { mrn: "FUZZ000001" },

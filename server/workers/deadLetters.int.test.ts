@@ -68,7 +68,7 @@ for (const [kind] of kinds) {
       const admin = callerFor(db, ["admin"], { id: `admin-${kind}` });
       const letter = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === first)!;
       expect(letter).toMatchObject({ stage: "handlers", holding: 2 });
-      expect(await admin.admin.setAsideDeadLetter({ id: letter.id, reason: "handler bug OPS-118; followed up by hand" })).toEqual({ id: letter.id, stage: "handlers" });
+      expect(await admin.admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "handler bug OPS-118; followed up by hand" })).toEqual({ id: letter.id, stage: "handlers" });
 
       expect(await row(first!)).toMatchObject({ handled_at: expect.any(Date), processed_at: null, dead_lettered_at: null, attempts: 0, last_error: null });
       expect(await recorded(first!)).toEqual([
@@ -107,7 +107,7 @@ for (const [kind] of kinds) {
 
       const admin = callerFor(db, ["admin"], { id: `admin-${kind}` });
       const letter = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === first)!;
-      expect(await admin.admin.setAsideDeadLetter({ id: letter.id, reason: "too large for the broker; the lab system was called" })).toEqual({ id: letter.id, stage: "bus" });
+      expect(await admin.admin.setAsideDeadLetter({ id: letter.id, stage: "bus", reason: "too large for the broker; the lab system was called" })).toEqual({ id: letter.id, stage: "bus" });
       expect(await row(first!)).toMatchObject({ processed_at: expect.any(Date), dead_lettered_at: expect.any(Date) });
       expect((await recorded(first!)).map((e) => [e.type, (e.data as { stage: string }).stage])).toEqual([["OutboxDeadLetterSetAside", "bus"]]);
 
@@ -127,7 +127,7 @@ for (const [kind] of kinds) {
       await drainAll({ store: storeOf(db), handlers, processId: `ward-c:${kind}` });
       const admin = callerFor(db, ["admin"]);
       const letter = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === only)!;
-      await admin.admin.setAsideDeadLetter({ id: letter.id, reason: "handler bug OPS-119" });
+      await admin.admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "handler bug OPS-119" });
       expect(await row(only!)).toMatchObject({ handled_at: expect.any(Date), processed_at: expect.any(Date), dead_lettered_at: null });
     });
 
@@ -143,9 +143,9 @@ for (const [kind] of kinds) {
       const before = await row(only!);
 
       // A reason too short, an id that is no dead letter, a role that is not admin: refused.
-      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: letter.id, reason: "x" }))).toBe("BAD_REQUEST");
-      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: letter.id + 1_000_000, reason: "not there" }))).toBe("NOT_FOUND");
-      expect(await codeOf(callerFor(db, ["clinician", "compliance"]).admin.setAsideDeadLetter({ id: letter.id, reason: "not mine to do" }))).toBe("FORBIDDEN");
+      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "x" }))).toBe("BAD_REQUEST");
+      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: letter.id + 1_000_000, stage: "handlers", reason: "not there" }))).toBe("NOT_FOUND");
+      expect(await codeOf(callerFor(db, ["clinician", "compliance"]).admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "not mine to do" }))).toBe("FORBIDDEN");
       expect(await row(only!)).toEqual(before);
       expect(await recorded(only!)).toEqual([]);
 
@@ -160,7 +160,7 @@ for (const [kind] of kinds) {
       ]);
       // Back in line, it is no dead letter: neither retried nor set aside again.
       expect(await codeOf(admin.admin.retryDeadLetter({ id: letter.id }))).toBe("NOT_FOUND");
-      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: letter.id, reason: "too late for this" }))).toBe("NOT_FOUND");
+      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "too late for this" }))).toBe("NOT_FOUND");
       expect(await recorded(only!)).toHaveLength(1);
     });
 
@@ -182,10 +182,53 @@ for (const [kind] of kinds) {
       expect((await row(e2!)).handled_at).toBeInstanceOf(Date);
       expect((await row(e4!)).handled_at).toBeInstanceOf(Date);
       // Set both aside, and nothing of this record is held any more.
-      for (const id of [e1!, e3!]) await admin.admin.setAsideDeadLetter({ id: status.deadLetters.find((d) => d.eventId === id)!.id, reason: "handler bug OPS-120" });
+      for (const id of [e1!, e3!]) await admin.admin.setAsideDeadLetter({ id: status.deadLetters.find((d) => d.eventId === id)!.id, stage: "handlers", reason: "handler bug OPS-120" });
       const after = await admin.admin.outbox();
       expect(after.deadLetters.filter((d) => d.eventId === e1 || d.eventId === e3)).toEqual([]);
       expect(after.heldBehindDeadLetters).toBe(status.heldBehindDeadLetters - 2);
+    });
+
+    it("set aside from a stale page: the letter failed at the bus since the admin read 'in the handlers', so it is refused, not left unpublished", async () => {
+      await publisherSeen();
+      const [only] = await append(newStreamId(), 0, 1);
+      let handlerFails = true;
+      const handlers = addHandler(new Map(), "NoteAdded", async () => {
+        if (handlerFails) throw new Error("cannot read the note");
+      });
+      const sent: string[] = [];
+      let busRefuses = false;
+      const bus: Bus = {
+        ready: async () => {},
+        publish: async (e) => {
+          if (busRefuses) throw new Error("PRECONDITION_FAILED: message too large");
+          sent.push(e.metadata.eventId);
+        },
+        close: async () => {},
+      };
+      const deps: OutboxDeps = { store: storeOf(db), handlers, bus, processId: `ward-g:${kind}` };
+      await drainAll(deps);
+      const admin = callerFor(db, ["admin"], { id: `admin-a-${kind}` });
+      // Admin A opens the set-aside form: "it goes on to the message bus without the handlers".
+      const seen = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === only)!;
+      expect(seen.stage).toBe("handlers");
+      // Meanwhile admin B retries it: the handlers pass now, the broker refuses it for good.
+      await callerFor(db, ["admin"], { id: `admin-b-${kind}` }).admin.retryDeadLetter({ id: seen.id });
+      handlerFails = false;
+      busRefuses = true;
+      await drainAll(deps);
+      expect(await row(only!)).toMatchObject({ handled_at: expect.any(Date), dead_lettered_at: expect.any(Date), processed_at: null });
+
+      // A's set-aside would now mean "never published": refused, nothing changed or recorded.
+      const before = await row(only!);
+      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: seen.id, stage: seen.stage, reason: "handler bug OPS-121" }))).toBe("PRECONDITION_FAILED");
+      expect(await row(only!)).toEqual(before);
+      expect((await recorded(only!)).map((e) => e.type)).toEqual(["OutboxDeadLetterRetried"]);
+      // Asked with the stage the page shows now, it is done.
+      const now = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === only)!;
+      expect(await admin.admin.setAsideDeadLetter({ id: now.id, stage: now.stage, reason: "too large for the broker" })).toEqual({ id: seen.id, stage: "bus" });
+      // The stage is part of what the admin confirms: without it, refused.
+      expect(await codeOf(admin.admin.setAsideDeadLetter({ id: seen.id, reason: "no stage given" } as never))).toBe("BAD_REQUEST");
+      expect(sent).not.toContain(only);
     });
 
     it("two admins on one dead letter at once: one does it, the other is told it is gone; one event", async () => {
@@ -198,7 +241,7 @@ for (const [kind] of kinds) {
       const letter = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === only)!;
       const codes = await Promise.all([
         codeOf(admin.admin.retryDeadLetter({ id: letter.id })),
-        codeOf(callerFor(db, ["admin"]).admin.setAsideDeadLetter({ id: letter.id, reason: "both at once" })),
+        codeOf(callerFor(db, ["admin"]).admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "both at once" })),
       ]);
       expect(codes.sort()).toEqual(["NOT_FOUND", "OK"]);
       expect(await recorded(only!)).toHaveLength(1);

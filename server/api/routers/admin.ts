@@ -95,10 +95,14 @@ export const adminRouter = router({
     .input(
       z.object({
         id: z.number().int().positive(),
+        /** The stage the page showed, whose meaning the admin confirmed: refused (PRECONDITION_FAILED) if it failed in the other since. */
+        stage: z.enum(["handlers", "bus"]),
         reason: operatorReason(),
       }),
     )
-    .mutation(({ ctx, input }) => setAsideDeadLetter(ctx.store, input.id, input.reason, { userId: ctx.user.id, correlationId: ctx.correlationId })),
+    .mutation(({ ctx, input }) =>
+      setAsideDeadLetter(ctx.store, input.id, input.stage, input.reason, { userId: ctx.user.id, correlationId: ctx.correlationId }),
+    ),
 
   /**
    * The patient an MRN names, for the erasure page's confirm step: enough to be sure it is the
