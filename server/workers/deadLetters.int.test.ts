@@ -118,7 +118,7 @@ for (const [kind] of kinds) {
       expect(status.heldBehindDeadLetters).toBe(0);
     });
 
-    it("set aside after failing in the handlers with no worker publishing: finished at once", async () => {
+    it("set aside after failing in the handlers with no worker publishing: finished by the next pass of a worker without a bus", async () => {
       await db.sql("DELETE FROM outbox_publishers", []);
       const [only] = await append(newStreamId(), 0, 1);
       const handlers = addHandler(new Map(), "NoteAdded", async () => {
@@ -128,6 +128,8 @@ for (const [kind] of kinds) {
       const admin = callerFor(db, ["admin"]);
       const letter = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === only)!;
       await admin.admin.setAsideDeadLetter({ id: letter.id, stage: "handlers", reason: "handler bug OPS-119" });
+      expect(await row(only!)).toMatchObject({ handled_at: expect.any(Date), processed_at: null, dead_lettered_at: null });
+      await drainAll({ store: storeOf(db), handlers, processId: `ward-c:${kind}` });
       expect(await row(only!)).toMatchObject({ handled_at: expect.any(Date), processed_at: expect.any(Date), dead_lettered_at: null });
     });
 
@@ -229,6 +231,26 @@ for (const [kind] of kinds) {
       // The stage is part of what the admin confirms: without it, refused.
       expect(await codeOf(admin.admin.setAsideDeadLetter({ id: seen.id, reason: "no stage given" } as never))).toBe("BAD_REQUEST");
       expect(sent).not.toContain(only);
+    });
+
+    it("set aside after failing in the handlers while every publisher has been away five minutes (the worker down): published once it is back", async () => {
+      await db.sql("DELETE FROM outbox_publishers", []);
+      const [first, second] = await append(newStreamId(), 0, 2);
+      const handlers = addHandler(new Map(), "NoteAdded", async (e) => {
+        if (e.metadata.eventId === first) throw new Error("cannot read the note");
+      });
+      const sent: string[] = [];
+      const bus: Bus = { ready: async () => {}, publish: async (e) => void sent.push(e.metadata.eventId), close: async () => {} };
+      await drainAll({ store: storeOf(db), handlers, bus, processId: `ward-h:${kind}` });
+      // The only worker, which publishes, stops; ten minutes on, an admin sets the letter aside.
+      await db.sql("UPDATE outbox_publishers SET seen_at = now() - interval '10 minutes'", []);
+      const admin = callerFor(db, ["admin"]);
+      const letter = (await admin.admin.outbox()).deadLetters.find((d) => d.eventId === first)!;
+      await admin.admin.setAsideDeadLetter({ id: letter.id, stage: letter.stage, reason: "handler bug OPS-122" });
+      // The worker starts again (a new process): the letter goes out, then the event behind it.
+      await drainAll({ store: storeOf(db), handlers, bus, processId: `ward-h2:${kind}` });
+      expect(sent.filter((id) => id === first || id === second)).toEqual([first, second]);
+      expect(await row(first!)).toMatchObject({ processed_at: expect.any(Date), dead_lettered_at: null });
     });
 
     it("two admins on one dead letter at once: one does it, the other is told it is gone; one event", async () => {

@@ -10,7 +10,6 @@ import { randomUUID } from "node:crypto";
 import { appendToStream, type Store } from "../eventStore";
 import { InvariantError, NotFoundError } from "../errors";
 import { deadLetterStream, OPERATIONS_AGGREGATE, OutboxDeadLetterRetried, OutboxDeadLetterSetAside } from "../domain/operations/events";
-import { PUBLISHER_FRESH_SECONDS } from "./outbox";
 
 export type Who = { userId: string; correlationId: string };
 type Letter = { id: bigint | string | number; event_id: string; event_type: string; handled: boolean; attempts: number; last_error: string | null };
@@ -19,7 +18,7 @@ export type Stage = "handlers" | "bus";
 
 /**
  * Changes one dead letter (`set`: the UPDATE's SET list over outbox o, with the row as it was in
- * `letter`; `params` from $3) and records `event` of it, in one transaction. The row as it was is
+ * `letter`) and records `event` of it, in one transaction. The row as it was is
  * read in a CTE (which sees the statement's snapshot), locked by it: of two admins at once, the
  * second finds no dead letter, is told NOT_FOUND and records nothing. `stage`, when given, is the
  * stage the admin was shown: a letter that has failed in the other one since (retried by another
@@ -30,7 +29,6 @@ async function recorded(
   id: number,
   stage: Stage | null,
   set: string,
-  params: unknown[],
   event: (letter: Letter) => { type: string; data: Record<string, unknown> },
   who: Who,
 ) {
@@ -42,7 +40,7 @@ async function recorded(
             AND ($2::text IS NULL OR (handled_at IS NOT NULL) = ($2::text = 'bus')) FOR UPDATE)
        UPDATE outbox o SET ${set} FROM letter WHERE o.id = letter.id
        RETURNING letter.id, letter.event_id::text AS event_id, letter.event_type, letter.handled, letter.attempts, letter.last_error`,
-      [id, stage, ...params],
+      [id, stage],
     );
     if (!letter) {
       const [other] = stage
@@ -88,7 +86,6 @@ export function retryDeadLetter(store: Store, id: number, who: Who) {
     id,
     null,
     "dead_lettered_at = NULL, next_retry_at = now(), attempts = 0",
-    [],
     (letter) => ({ type: OutboxDeadLetterRetried.type, data: OutboxDeadLetterRetried.schema.parse(facts(letter)) }),
     who,
   );
@@ -97,7 +94,11 @@ export function retryDeadLetter(store: Store, id: number, who: Who) {
 /**
  * Set aside, for a reason, if it still failed in `stage`, the one the admin was shown: what setting
  * aside does depends on it. Failed in the handlers: handled (their work for it is not done), then
- * published like any other row, or finished at once where no worker publishes. Failed at the bus:
+ * published like any other row; where no worker publishes, a worker without a bus finishes it
+ * (its sweep of handled rows, every 30 s). Finished here when no publisher had been seen for five
+ * minutes, it was never published if the publishing workers were only down (a crash, a long
+ * deploy) when the admin acted: the web process cannot tell that from a deployment without a bus,
+ * and the workers, which decide it for every other row, can. Failed at the bus:
  * finished without publishing; the row keeps its dead-letter time, so it stays told apart from
  * rows that went out, until retention prunes it (the operations event stays).
  */
@@ -111,10 +112,7 @@ export function setAsideDeadLetter(store: Store, id: number, stage: Stage, reaso
      attempts = CASE WHEN letter.handled THEN o.attempts ELSE 0 END,
      last_error = CASE WHEN letter.handled THEN o.last_error END,
      next_retry_at = now(),
-     processed_at = CASE WHEN letter.handled
-                           OR NOT EXISTS (SELECT 1 FROM outbox_publishers WHERE seen_at > now() - $3::integer * interval '1 second')
-                         THEN now() END`,
-    [PUBLISHER_FRESH_SECONDS],
+     processed_at = CASE WHEN letter.handled THEN now() END`,
     (letter) => ({ type: OutboxDeadLetterSetAside.type, data: OutboxDeadLetterSetAside.schema.parse({ ...facts(letter), reason }) }),
     who,
   );

@@ -457,12 +457,13 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
   result.claimed += rows.length;
   if (rows.length === 0) return;
   if (!bus) {
-    // Handled by a worker that has a bus, never published: AMQP_URL removed since (then this is
-    // the way out), or a worker started without it beside ones that have it, which takes its share
-    // of every stream off the bus with nothing else to show for it. Said, every time.
+    // Handled by a worker that has a bus (or set aside by an admin, who leaves this to the workers),
+    // never published: AMQP_URL removed since (then this is the way out), or a worker started
+    // without it beside ones that have it, which takes its share of every stream off the bus with
+    // nothing else to show for it. Said, every time.
     componentLogger("outbox").warn(
       { unpublished: rows.length },
-      "outbox rows handled by a worker with a message bus marked processed WITHOUT publishing: this worker has no AMQP_URL; if other workers publish to RabbitMQ, set it here too (consumers miss these events)",
+      "outbox rows handled by a worker with a message bus (or set aside by an admin after failing in the handlers) marked processed WITHOUT publishing: this worker has no AMQP_URL; if other workers publish to RabbitMQ, set it here too (consumers miss these events)",
     );
     await markProcessed(store, rows.map((r) => r.id), options, result);
     return;
