@@ -393,7 +393,8 @@ async function markProcessed(store: Store, ids: number[], options: DrainOptions,
       RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
     [ids, options.now ?? null],
   );
-  finished(result, ids.length, marked.map((r) => Number(r.latency)), options);
+  // Rows another worker finished meanwhile (this one's lease ran out) are not counted again.
+  finished(result, marked.length, marked.map((r) => Number(r.latency)), options);
 }
 
 /** Stage one: the in-process handlers. `leaveForBus`: handled rows wait for a bus (this worker's or others'). */

@@ -101,6 +101,40 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
   });
 
+  it("a publish confirmed after the lease ran out, when another worker has published the row, is not counted as published again", async () => {
+    // The earlier tests' rows out of the way: the counts below are this row's.
+    await db().sql("UPDATE outbox SET processed_at = now(), handled_at = coalesce(handled_at, now()) WHERE processed_at IS NULL", []);
+    const [id] = await appendNotes(db(), newStreamId(), 1);
+    let entered!: () => void;
+    const inSlowPublish = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slowBus: Bus = {
+      ready: async () => {},
+      publish: async (e) => {
+        if (e.metadata.eventId !== id) return;
+        entered();
+        await released;
+      },
+      close: async () => {},
+    };
+    const quickBus: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
+    const handlers = new Map();
+    await drainOutbox({ store: storeOf(db()), handlers, bus: quickBus, processId: "ward-u:7:quick" }, { batchSize: 100, maxAttempts: 5, skipBus: true });
+    expect((await row(db(), id!)).handled_at).toBeInstanceOf(Date);
+    const t0 = new Date(Date.now() + 1_000);
+    const slowPass = publishOutbox({ store: storeOf(db()), handlers, bus: slowBus, processId: "ward-t:6:slow" }, { batchSize: 100, maxAttempts: 5, now: t0, leaseMs: 1_000 });
+    await inSlowPublish;
+    // Its lease has run out: another worker publishes the row and marks it processed.
+    const quick = await publishOutbox({ store: storeOf(db()), handlers, bus: quickBus, processId: "ward-u:7:quick" }, { batchSize: 100, maxAttempts: 5, now: new Date(t0.getTime() + 10_000) });
+    expect(quick.published).toBe(1);
+    // The broker confirms the slow worker's copy at last: a repeat consumers drop, not a second row
+    // published (emr_outbox_published_total would count the event twice).
+    release();
+    expect((await slowPass).published).toBe(0);
+    expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
+  });
+
   it("a row tried before waits for the earlier rows of its stream sent with it: refused, they hold it back", async () => {
     // Drained first: nothing else is due to the bus in this test.
     const none: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
