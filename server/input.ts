@@ -134,22 +134,37 @@ export const MAX_INPUT_NODES = 50_000;
 const directionControl = /[\u202A-\u202E\u2066-\u2069]/u;
 
 /**
+ * A string of nothing a reader can see: invisible format or control characters (a zero-width
+ * space, a soft hyphen, a word joiner) with at most spaces around them. Trimming keeps them, so
+ * three zero-width spaces passed "say why (at least 3 characters)" and the audit log recorded a
+ * reason no one can read. Only spaces (an empty search box) stay allowed: the schemas trim them.
+ */
+const visible = /[^\s\p{Cc}\p{Cf}\p{Z}]/u;
+const invisible = /[\p{Cf}\u0000-\u0008\u000E-\u001F\u007F-\u009F]/u;
+
+/**
  * Whether a raw input is too deep or too large to hand to the schemas at all (zod's recursive
  * schemas (JSON values) and superjson walk it recursively, and a million-node array costs
  * memory before any field is looked at), or holds a text-direction control in any string (no
  * procedure takes one: the schemas would store it, and every reader would see the text
- * reordered). Null when it is fine. The input's own strings only: events already stored are read
+ * reordered), or a string of invisible characters alone. Null when it is fine. The input's own strings only: events already stored are read
  * as they were written.
  */
 export function inputShapeProblem(input: unknown): string | null {
   let nodes = 0;
   const stack: { value: unknown; depth: number; path: string }[] = [{ value: input, depth: 0, path: "" }];
   const controlIn = (text: string, path: string) => {
+    const where = () => path.replace(new RegExp(directionControl.source, "gu"), (c) => `\\u${c.codePointAt(0)!.toString(16).toUpperCase()}`) || "input";
     const control = directionControl.exec(text);
-    if (!control) return null;
-    const code = control[0].codePointAt(0)!.toString(16).toUpperCase();
-    const where = path.replace(new RegExp(directionControl.source, "gu"), (c) => `\\u${c.codePointAt(0)!.toString(16).toUpperCase()}`) || "input";
-    return `${where} contains a text-direction control character (U+${code}), which makes the text display in another order than it reads; remove it`;
+    if (control) {
+      const code = control[0].codePointAt(0)!.toString(16).toUpperCase();
+      return `${where()} contains a text-direction control character (U+${code}), which makes the text display in another order than it reads; remove it`;
+    }
+    // Two linear scans (one anchored pattern would backtrack quadratically on a long input).
+    if (!visible.test(text) && invisible.test(text)) {
+      return `${where()} holds only invisible characters (such as a zero-width space), which no one reading it can see; type the text`;
+    }
+    return null;
   };
   while (stack.length > 0) {
     const { value, depth, path } = stack.pop()!;

@@ -134,4 +134,21 @@ describe("the shape of a whole input", () => {
     // Right-to-left text and its marks reorder nothing by themselves: accepted.
     expect(inputShapeProblem({ reason: "\u05E9\u05DC\u05D5\u05DD \u200Fabc\u200E \u0645\u0631\u062D\u0628\u0627" })).toBeNull();
   });
+
+  it("refuses a string of nothing a reader can see, where trimming would leave it to pass a length check", () => {
+    expect(inputShapeProblem({ reason: "\u200B\u200B\u200B" })).toBe(
+      "reason holds only invisible characters (such as a zero-width space), which no one reading it can see; type the text",
+    );
+    expect(inputShapeProblem({ note: " \u00AD\u2060 \n" })).toMatch(/^note holds only invisible/);
+    expect(inputShapeProblem({ a: ["ok", "\u0007"] })).toMatch(/^a\.1 holds only invisible/);
+    // Blank is not invisible: an empty search box, a note left empty (the schemas trim and decide).
+    expect(inputShapeProblem({ search: "", note: "  \n\t ", x: "\u3000" })).toBeNull();
+    // Visible text with an invisible character in it is the name and text rules' business.
+    expect(inputShapeProblem({ reason: "moved\u200B house", persian: "\u0639\u0644\u06CC\u200C\u0631\u0636\u0627" })).toBeNull();
+    // Linear on a long input (an anchored pattern would backtrack for minutes here).
+    const started = performance.now();
+    expect(inputShapeProblem({ long: "\u200B".repeat(200_000) + "\n" })).toMatch(/only invisible/);
+    expect(inputShapeProblem({ long: "\u200B".repeat(200_000) + "a" })).toBeNull();
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
 });
