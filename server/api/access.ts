@@ -84,6 +84,10 @@ export const accessMatrix = {
   "admin.outbox": ["admin"],
   "admin.retryDeadLetter": ["admin"],
   "admin.setAsideDeadLetter": ["admin"],
+  // Snapshots: figures (no state), a check against the events, a discard with a reason.
+  "admin.snapshots": ["admin"],
+  "admin.checkSnapshots": ["admin"],
+  "admin.discardSnapshots": ["admin"],
   "admin.findPatientForErasure": ["admin"],
   "admin.erasePatient": ["admin"],
   "admin.erasures": ["admin"],

@@ -217,6 +217,9 @@ async function fixture(db: Database): Promise<Fixture> {
     "enrolment.complete": { token: "f".repeat(43), password: "correct horse battery staple" },
     "admin.retryDeadLetter": { id: 1 },
     "admin.setAsideDeadLetter": { id: 1, stage: "handlers", reason: "handler bug, raised by hand" },
+    "admin.checkSnapshots": { sample: 5 },
+    // An aggregate type no code folds: the sample must not discard the snapshots other samples use.
+    "admin.discardSnapshots": { aggregateType: "fuzz-type", which: "stale", reason: "fuzz sample, nothing to discard" },
     // An unknown patient: the sample must not erase the patient the other samples use.
     "admin.erasePatient": { patientId: randomUUID(), confirmMrn: "FUZZ000001", reason: "data subject request (fuzz)" },
     "admin.findPatientForErasure": { mrn: "FUZZ000001" },

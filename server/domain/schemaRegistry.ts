@@ -121,6 +121,14 @@ export const eventExamples: Record<string, Record<string, unknown>> = {
     lastError: "TypeError: cannot read the order",
     reason: "handler bug OPS-118; the flag was raised by hand",
   },
+  SnapshotsDiscarded: {
+    aggregateType: "patient",
+    which: "stale",
+    currentStateVersion: 2,
+    discarded: 1840,
+    bytes: 2_310_144,
+    reason: "state version 1 snapshots left by the upgrade to v2 (OPS-131)",
+  },
   AuditRestoreAccepted: {
     reason: "restored the backup of 2026-11-30 02:00 after a disk failure (ticket OPS-112)",
     witnessed: { seq: 42, to: "81234:5120", chainHash: "ab".repeat(32), signedAt: "2026-11-30T06:51:13.167Z" },

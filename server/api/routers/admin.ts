@@ -1,6 +1,7 @@
 // Admin: the machinery's health. The outbox: how far behind it is, what keeps failing, and a dead
 // letter put back in line or set aside (server/workers/deadLetters.ts, each recorded as an event).
-// Never event payloads: ids, types, counts and error summaries.
+// Snapshots: their figures, a check against the events, a discard (server/workers/snapshots.ts).
+// Never event payloads or snapshot states: ids, types, counts and error summaries.
 import { z } from "zod";
 import { operatorReason } from "../../input";
 import { NotFoundError, ValidationError } from "../../errors";
@@ -12,6 +13,14 @@ import { PHI_ERASED } from "../../eventStore/phi";
 import { recordAccess } from "../accessLog";
 import { erasePatient, eventsInClearOf } from "../erasure";
 import { providerNames } from "../../projections/queries";
+import { checkSnapshots, discardSnapshots, maxCheckSample, snapshotFigures } from "../../workers/snapshots";
+import { env } from "../../db/env";
+import { encounterDecider } from "../../domain/encounter/decider";
+import { orderDecider } from "../../domain/order/decider";
+import { patientDecider } from "../../domain/patient/decider";
+
+/** The aggregates this build loads with snapshots: their state versions say which snapshots are used. */
+const snapshotted = [patientDecider, encounterDecider, orderDecider];
 
 type StatsRow = { pending: Num; retrying: Num; dead: Num; held: Num; lag: number | string | null };
 type DeadRow = { id: Num; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date; handled: boolean; held: Num };
@@ -102,6 +111,37 @@ export const adminRouter = router({
     )
     .mutation(({ ctx, input }) =>
       setAsideDeadLetter(ctx.store, input.id, input.stage, input.reason, { userId: ctx.user.id, correlationId: ctx.correlationId }),
+    ),
+
+  /** Snapshots per aggregate type and state version, which of them this build uses, and the interval. */
+  snapshots: adminProcedure.query(async ({ ctx }) => ({
+    ...(await snapshotFigures(ctx.db, snapshotted)),
+    /** A snapshot is written each time a stream crosses a multiple of this many events. */
+    snapshotEvery: env().EVENTSTORE_SNAPSHOT_EVERY,
+  })),
+
+  /**
+   * The newest `sample` snapshots of each aggregate type that loads use, compared with a fold of
+   * their events: how many match, and the stream ids and versions of those that do not (no state).
+   */
+  checkSnapshots: adminProcedure
+    .input(z.object({ sample: z.number().int().min(1).max(maxCheckSample).default(50) }))
+    .mutation(async ({ ctx, input }) => ({ sample: input.sample, results: await checkSnapshots(ctx.store, snapshotted, input.sample) })),
+
+  /**
+   * Deletes one aggregate type's snapshots: of state versions this build does not use, or all;
+   * recorded with the reason (SnapshotsDiscarded). Loads fold from the events meanwhile.
+   */
+  discardSnapshots: adminProcedure
+    .input(
+      z.object({
+        aggregateType: z.string().regex(/^[a-z][a-z0-9_-]{0,99}$/, "not an aggregate type"),
+        which: z.enum(["stale", "all"]),
+        reason: operatorReason(),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      discardSnapshots(ctx.store, snapshotted, input, { userId: ctx.user.id, correlationId: ctx.correlationId }),
     ),
 
   /**

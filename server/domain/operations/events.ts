@@ -1,7 +1,7 @@
 // Operations on the system itself are part of the record: a projection rebuild says who started
 // it, why, and how it ended, in a stream of its own, so it shows in the audit log; so does an
 // operator's acceptance that the log went back to a backup (audit:verify --accept-restore); so
-// does an admin's retry or setting aside of an outbox dead letter.
+// does an admin's retry or setting aside of an outbox dead letter, and a discard of snapshots.
 import { z } from "zod";
 import { defineEvent, type EventOf } from "../../eventStore/serializer";
 import { noPhi } from "../../eventStore/phi";
@@ -67,6 +67,26 @@ export const OutboxDeadLetterSetAside = defineEvent(
   { phi: noPhi },
 );
 
+/**
+ * Snapshots of one aggregate type deleted by an admin: those of state versions the build that
+ * discarded them does not fold with ("stale"), or all of them ("all": loads fold from the events
+ * until the next snapshot is written, and time travel loses its historic snapshots). A snapshot
+ * is only a cache: no record changes. The reason is in clear: it must not name a patient.
+ */
+export const SnapshotsDiscarded = defineEvent(
+  "SnapshotsDiscarded",
+  z.object({
+    aggregateType: z.string().min(1).max(100),
+    which: z.enum(["stale", "all"]),
+    /** The state version the discarding build folds with (null: no code folds this type any more). */
+    currentStateVersion: z.number().int().min(0).nullable(),
+    discarded: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    reason: z.string().min(3).max(500),
+  }),
+  { phi: noPhi },
+);
+
 export const operationsEvents = [
   ProjectionRebuildStarted,
   ProjectionRebuildFinished,
@@ -75,6 +95,7 @@ export const operationsEvents = [
   AuditRestoreAccepted,
   OutboxDeadLetterRetried,
   OutboxDeadLetterSetAside,
+  SnapshotsDiscarded,
 ] as const;
 export type OperationsEvent = EventOf<typeof operationsEvents>;
 
@@ -85,3 +106,5 @@ export const OPERATIONS_AGGREGATE = "operations";
 export const restoreStream = (id: string) => `operations-audit-restore-${id}`;
 /** One stream per dead-lettered event: what admins did about it, in order. */
 export const deadLetterStream = (eventId: string) => `operations-outbox-${eventId}`;
+/** One stream per aggregate type: admins' discards of its snapshots, in order. */
+export const snapshotsStream = (aggregateType: string) => `operations-snapshots-${aggregateType}`;

@@ -280,6 +280,7 @@ describe("order events", () => {
         "AuditRestoreAccepted",
         "OutboxDeadLetterRetried",
         "OutboxDeadLetterSetAside",
+        "SnapshotsDiscarded",
         "UserRolesChanged",
       ].sort(),
     );
