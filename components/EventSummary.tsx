@@ -3,7 +3,7 @@
 // Shared by the clinical history and the audit timeline and event pages.
 import { flagText } from "@/shared/clinical/results";
 import { DateTime } from "./DateTime";
-import { demographicLabels, eventTitle, formatValue, label, resultSummary, statusBadgeClass } from "./format";
+import { demographicLabels, eventTitle, formatBytes, formatValue, label, resultSummary, statusBadgeClass } from "./format";
 
 type Data = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
@@ -232,6 +232,23 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
           <p>
             {eventTitle(str(d.eventType))} <span className="mono">{str(d.eventId).slice(0, 8)}</span>, dead-lettered {where} after {str(d.attempts)} tries
             {d.lastError ? <> ({str(d.lastError)})</> : null}, {what}
+          </p>
+          {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
+        </div>
+      );
+    }
+    case "SnapshotsDiscarded": {
+      const n = Number(d.discarded ?? 0);
+      const which =
+        d.which === "all"
+          ? "all of them: loads fold from the events until the next snapshot, and time travel lost its historic snapshots"
+          : d.currentStateVersion === null
+            ? "all of them: no code folds this type any more"
+            : `those of state versions other than ${str(d.currentStateVersion)}, which this build did not use`;
+      return (
+        <div className="event-body">
+          <p>
+            {n.toLocaleString("en-US")} {n === 1 ? "snapshot" : "snapshots"} of {str(d.aggregateType)} records discarded ({formatBytes(Number(d.bytes ?? 0))}), {which}
           </p>
           {d.reason ? <Reason text={str(d.reason)} full={full} /> : null}
         </div>

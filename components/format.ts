@@ -72,6 +72,7 @@ const titles: Record<string, string> = {
   MedicationAllergyOverridden: "Allergy check overridden",
   OutboxDeadLetterRetried: "Dead letter retried",
   OutboxDeadLetterSetAside: "Dead letter set aside",
+  SnapshotsDiscarded: "Snapshots discarded",
 };
 
 /** "PatientRegistered" -> "Patient registered"; unknown types are split at their capitals. */
@@ -127,6 +128,17 @@ export function resultSummary(result: unknown): string {
 type Measured = { value: unknown; unit?: unknown; flag?: unknown };
 function measured({ value, unit, flag }: Measured): string {
   return `${formatValue(value)}${unit ? ` ${formatValue(unit)}` : ""}${flag ? ` (${typeof flag === "string" ? flagText(flag) : formatValue(flag)})` : ""}`;
+}
+
+/** 2310144 -> "2.2 MB": sizes in binary units, three significant digits. */
+export function formatBytes(v: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toPrecision(3))} ${units[i]}`;
 }
 
 /** "1 seal", "2 seals", "1,234 events": a count with its noun, in the number's form. */

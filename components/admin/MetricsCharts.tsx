@@ -6,6 +6,7 @@ import { useState } from "react";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
+import { formatBytes } from "../format";
 
 type Range = "hour" | "day";
 type Point = { t: number } & Record<string, number | null>;
@@ -14,15 +15,7 @@ type Series = { key: string; label: string; color: string };
 type ChartSpec = { id: string; title: string; unit: string; help: string; series: Series[]; format?: (v: number) => string };
 
 const number = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : Number(v.toPrecision(3)).toLocaleString("en-US"));
-const bytes = (v: number) => {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number(v.toPrecision(3))} ${units[i]}`;
-};
+const bytes = formatBytes;
 
 const charts: ChartSpec[] = [
   {
