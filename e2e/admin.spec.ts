@@ -41,3 +41,48 @@ test("an admin gives a user a role with a reason, and cannot change their own ro
   await page.reload();
   await expect(users.getByTestId("user-compliance@demo.test").getByRole("checkbox", { name: "clinician" })).not.toBeChecked();
 });
+
+test("an admin sees the snapshots, checks them against their events, and discards a type's with a reason, in the audit log", async ({ page }) => {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill("admin@demo.test");
+  await page.getByLabel("Password").fill("demo-password-2026");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText("Alex Admin");
+  await page.goto("/admin");
+  const panel = page.getByTestId("snapshots");
+
+  // The demo's long charts have snapshots, all of the state version this build folds with.
+  const groups = panel.getByTestId("snapshot-groups");
+  await expect(groups.getByRole("row", { name: /patient/ })).toContainText("used by this build");
+  await expect(panel.getByTestId("snapshot-every")).toContainText("events of a record");
+
+  await panel.getByRole("button", { name: /Check the newest 50/ }).click();
+  await expect(panel.getByTestId("snapshot-check")).toContainText("Every snapshot checked is what a fold of its events gives.");
+  await panel.scrollIntoViewIfNeeded();
+  await panel.screenshot({ path: ".scratch/admin-snapshots.png" });
+
+  // Discard all of the patients' snapshots: the form says what that does before asking why.
+  await panel.getByRole("button", { name: "Discard snapshots…" }).click();
+  const form = panel.getByTestId("discard-snapshots-form");
+  await form.getByLabel("Aggregate type").selectOption("patient");
+  await form.getByRole("radio", { name: /All of this type/ }).check();
+  await expect(form.getByTestId("discard-meaning")).toContainText("time travel to older versions loses its historic snapshots");
+  await form.getByLabel("Reason (recorded in the audit log; no patient details)").fill("e2e: snapshots written by a fold since corrected");
+  await panel.screenshot({ path: ".scratch/admin-snapshots-discard.png" });
+  await form.getByRole("button", { name: /^Discard \d/ }).click();
+  await expect(panel.getByRole("status").filter({ hasText: /snapshots? of patient records discarded/ })).toBeVisible();
+  await expect(groups.getByRole("row", { name: /patient/ })).toHaveCount(0);
+
+  // A compliance officer finds it in the audit log: who, what went, and why.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+  await page.getByLabel("Email").fill("compliance@demo.test");
+  await page.getByLabel("Password").fill("demo-password-2026");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toContainText("Morgan Compliance");
+  await page.goto("/audit/events?aggregate=operations&type=SnapshotsDiscarded");
+  const entry = page.getByTestId("event-row").filter({ hasText: "Alex Admin" }).first();
+  await entry.getByRole("link", { name: /Snapshots discarded/i }).click();
+  await expect(page.getByTestId("event-payload")).toContainText("e2e: snapshots written by a fold since corrected");
+  await expect(page.locator("main")).toContainText("loads fold from the events until the next snapshot");
+});
