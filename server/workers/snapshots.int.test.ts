@@ -12,6 +12,7 @@ import { patientStream } from "../domain/streams";
 import { storeFor } from "../api/context";
 import { callerFor, codeOf, newPatient } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
+import { captureLogLines } from "../testing/logLines";
 
 const kinds = [["embedded"], ...(pgUrl ? [["postgresql"]] : [])] as const;
 if (!pgUrl) console.warn("[skipped] snapshots admin on PostgreSQL: DATABASE_URL is not set");
@@ -66,7 +67,8 @@ for (const [kind] of kinds) {
 
       // Before the discard, a load trusts the wrong snapshot: the check is what tells.
       expect((await loadAggregate(storeFor(db), wrong.stream, patientDecider)).state).toMatchObject({ familyName: "Notthefold" });
-      const check = await admin().admin.checkSnapshots({ sample: 200 });
+      const log = captureLogLines("warn");
+      const check = await admin().admin.checkSnapshots({ sample: 200 }).finally(log.restore);
       expect(check.results.find((r) => r.aggregateType === "patient")).toEqual({
         aggregateType: "patient",
         stateVersion: patientDecider.stateVersion,
@@ -78,6 +80,11 @@ for (const [kind] of kinds) {
       // Ids and counts only: no state, no PHI.
       const sent = JSON.stringify(check);
       for (const phi of [good.familyName, wrong.familyName, "Notthefold", good.mrn]) expect(sent).not.toContain(phi);
+      // The operator's log says that some differ, with counts: no stream, no state.
+      const warned = log.lines.filter((l) => l.includes("snapshots differ from a fold of their events"));
+      expect(warned).toHaveLength(1);
+      expect(JSON.parse(warned[0]!)).toMatchObject({ component: "snapshots", aggregateType: "patient", checked: 3, differ: 1 });
+      for (const phi of [wrong.familyName, "Notthefold", wrong.patientId]) expect(warned[0]).not.toContain(phi);
       // A sample of one: the newest only.
       expect((await admin().admin.checkSnapshots({ sample: 1 })).results.find((r) => r.aggregateType === "patient")?.checked).toBe(1);
 
