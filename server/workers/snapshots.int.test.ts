@@ -13,6 +13,7 @@ import { storeFor } from "../api/context";
 import { callerFor, codeOf, newPatient } from "../testing/caller";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { captureLogLines } from "../testing/logLines";
+import { checkSnapshots } from "./snapshots";
 
 const kinds = [["embedded"], ...(pgUrl ? [["postgresql"]] : [])] as const;
 if (!pgUrl) console.warn("[skipped] snapshots admin on PostgreSQL: DATABASE_URL is not set");
@@ -125,6 +126,25 @@ for (const [kind] of kinds) {
       // Each event says what its own DELETE removed, whichever committed first.
       const byReason = Object.fromEntries(after.map((e) => [e.data.reason, e.data.discarded]));
       expect(byReason).toEqual(Object.fromEntries([["first admin", a.discarded], ["second admin", b.discarded]].filter(([, n]) => Number(n) > 0)));
+    });
+
+    it("finds every snapshot wrong when the fold changed without a state version bump; a type no code folds is all dead weight", async () => {
+      const p = await register();
+      await snapshot(p.stream);
+      // The same state version, a fold that now adds a field: loads would still trust the old snapshots.
+      const changed: typeof patientDecider = { ...patientDecider, evolve: (s, e) => ({ ...patientDecider.evolve(s, e), flagged: false }) };
+      const [result] = await checkSnapshots(storeFor(db), [changed], 200);
+      expect(result).toMatchObject({ checked: 1, matched: 0, mismatches: [{ streamId: p.stream, version: 1 }] });
+      expect((await checkSnapshots(storeFor(db), [patientDecider], 200))[0]).toMatchObject({ checked: 1, matched: 1, mismatches: [] });
+
+      // Snapshots of a type this build has no decider for (a record kind retired): none is read.
+      await saveSnapshot(db.prisma, { streamId: `retired-${p.patientId}`, aggregateType: "retired", snapshotType: "retired", stateVersion: 1, version: 50, state: { n: 1 } });
+      expect((await admin().admin.snapshots()).groups.find((g) => g.aggregateType === "retired")).toMatchObject({ used: false, snapshots: 1 });
+      expect(await admin().admin.discardSnapshots({ aggregateType: "retired", which: "stale", reason: "the retired kind's cache" })).toMatchObject({ discarded: 1 });
+      const [event] = await readStream(storeFor(db), snapshotsStream("retired"));
+      expect(event?.data).toMatchObject({ which: "stale", currentStateVersion: null, discarded: 1 });
+      // The patient's snapshot, of the version this build folds with, is untouched.
+      expect((await admin().admin.snapshots()).groups).toMatchObject([{ aggregateType: "patient", used: true, snapshots: 1 }]);
     });
 
     it("is for admins only, and a reason is required", async () => {
