@@ -1,9 +1,11 @@
 // The demo hospital's history is recorded by the clinicians who appear in it, and seeding is
 // deterministic and idempotent.
-import { expect, it } from "vitest";
-import { describeEachDatabase } from "../server/testing/db";
+import { describe, expect, it } from "vitest";
+import { describeEachDatabase, openTestDatabase } from "../server/testing/db";
+import type { Database } from "../server/db/client";
+import { parseEnv } from "../server/db/env";
 import { demoProviders, seedClinicalDemo } from "./demoData";
-import { demoToSeed } from "./seed";
+import { demoToSeed, prepareDemo } from "./seed";
 
 type Row = { user_id: string; stream_id: string; event_type: string };
 
@@ -41,10 +43,10 @@ describeEachDatabase("demo data", (db) => {
     for (const u of users) expect(u.roles).toContain("clinician");
   });
 
-  it("start-up seeds again only a demo cut short: all its patients there is done, fewer is resumed", async () => {
-    expect(await demoToSeed(db(), options.patients)).toBe(false);
+  it("start-up resumes the demo from the last patient stored: all there looks at the last one again, fewer seeds the rest", async () => {
+    expect(await demoToSeed(db(), options.patients)).toEqual({ from: options.patients - 1, stored: options.patients });
     // As a start that was killed after 6 of 9 patients left it.
-    expect(await demoToSeed(db(), options.patients + 3)).toBe(true);
+    expect(await demoToSeed(db(), options.patients + 3)).toEqual({ from: options.patients - 1, stored: options.patients });
   });
 
   it("a second run writes nothing", async () => {
@@ -56,4 +58,52 @@ describeEachDatabase("demo data", (db) => {
     expect(await count()).toBe(before);
     expect(await db().prisma.user.count()).toBe(users);
   });
+});
+
+describe("a demo seed stopped during its last patient", () => {
+  const patients = 4;
+  const e = parseEnv({ ...process.env, DATABASE_URL: "", DEMO_PATIENTS: String(patients), EVENTSTORE_SNAPSHOT_EVERY: "10", SEED_DEMO_USERS: "false" });
+
+  async function hospital(db: Database) {
+    const events = await db.prisma.$queryRawUnsafe<{ stream_id: string; version: bigint; event_type: string }[]>(
+      "SELECT stream_id, version, event_type FROM events ORDER BY stream_id, version",
+    );
+    const orders = await db.prisma.rmOrder.findMany({ select: { orderId: true, status: true }, orderBy: { orderId: "asc" } });
+    const encounters = await db.prisma.rmEncounter.findMany({ select: { encounterId: true, status: true }, orderBy: { encounterId: "asc" } });
+    return { events: events.map((r) => `${r.stream_id} v${r.version} ${r.event_type}`), orders, encounters, patients: await db.prisma.rmPatient.count() };
+  }
+
+  it("is completed by the next start: its encounters and orders are written, nothing twice", async () => {
+    const whole = await openTestDatabase("embedded");
+    const cut = await openTestDatabase("embedded");
+    try {
+      await prepareDemo(whole, e);
+      const expected = await hospital(whole);
+      expect(expected.orders.length).toBeGreaterThan(0);
+
+      // Killed after the last patient was registered, before its first encounter: every
+      // patient is there, so a count of patients took the demo for complete.
+      const stop = `encounter:${patients - 1}:0:start`;
+      await expect(
+        seedClinicalDemo(cut, {
+          patients,
+          snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY,
+          beforeCommand: (label) => {
+            if (label === stop) throw new Error("killed");
+          },
+        }),
+      ).rejects.toThrow("killed");
+      expect((await hospital(cut)).patients).toBe(patients);
+      expect((await hospital(cut)).events.length).toBeLessThan(expected.events.length);
+
+      await prepareDemo(cut, e);
+      expect(await hospital(cut)).toEqual(expected);
+      // And a start after that writes nothing.
+      await prepareDemo(cut, e);
+      expect(await hospital(cut)).toEqual(expected);
+    } finally {
+      await whole.close();
+      await cut.close();
+    }
+  }, 60_000);
 });

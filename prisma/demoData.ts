@@ -102,6 +102,14 @@ export type DemoOptions = {
   snapshotEvery: number;
   progress?: (done: number, total: number) => void;
   seed?: number;
+  /**
+   * The first patient to seed (default 0): start-up resumes a seed cut short from the last
+   * patient it finds, whose charts may be half written. Each patient's data depends only on
+   * its index, so a later start gives the same hospital as one run.
+   */
+  from?: number;
+  /** Called before each command with its label (tests stop a seed there, as a kill would). */
+  beforeCommand?: (label: string) => void;
 };
 
 async function ensureProviders(db: Database) {
@@ -135,6 +143,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     project: InlineProjector<S>,
     userId: string,
   ) {
+    options.beforeCommand?.(label);
     const result = await handleCommand(
       store,
       streamId,
@@ -147,7 +156,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     return result;
   }
 
-  for (let i = 0; i < options.patients; i++) {
+  for (let i = options.from ?? 0; i < options.patients; i++) {
     // One generator per patient, and no branching on what the store answered: a re-run (or a
     // run over a partly seeded database) makes the same commands, which the store then skips.
     const r = rng(seed + i * 7919);

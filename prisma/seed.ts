@@ -20,29 +20,48 @@ function progressLine(label: string) {
   };
 }
 
-export async function seedClinical(db: Database, e: Env): Promise<void> {
+export async function seedClinical(db: Database, e: Env, plan: DemoPlan = { from: 0, stored: 0 }): Promise<void> {
   const started = Date.now();
+  // All there: only the last patient is looked at again, quietly unless something was missing.
+  const complete = plan.stored >= e.DEMO_PATIENTS;
   const result = await seedClinicalDemo(db, {
     patients: e.DEMO_PATIENTS,
     snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY,
-    progress: progressLine("seeding demo data"),
+    from: plan.from,
+    ...(complete ? {} : { progress: progressLine("seeding demo data") }),
   });
-  console.log(`demo data: ${result.patients} patients, ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (complete && result.events === 0) return;
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(
+    plan.from === 0
+      ? `demo data: ${result.patients} patients, ${result.events} events in ${seconds} s`
+      : `demo data: ${result.patients} patients, ${result.events} events written now (from patient ${plan.from + 1}) in ${seconds} s`,
+  );
 }
 
+/** Where start-up seeds the demo from (a patient's index), and how many demo patients were stored. */
+export type DemoPlan = { from: number; stored: number };
+
 /**
- * Whether start-up seeds the demo: into an empty database, or again when an earlier start was
- * stopped while seeding (its first patient is there, not all of them): the seed is deterministic
- * and skips what is stored, so it resumes. A database of other patients is left alone.
+ * Whether start-up seeds the demo, and from where: an empty database from its first patient; one
+ * whose first demo patient is stored from the last one stored, since a start stopped while
+ * seeding may have registered that patient and not yet written its encounters and orders (a
+ * count of patients cannot tell). The seed is deterministic and skips what is stored, so a
+ * complete demo costs one patient's look and writes nothing. A database of other patients (no
+ * demo patient) is left alone: null.
  */
-export async function demoToSeed(db: Database, patients: number): Promise<boolean> {
-  if ((await db.prisma.rmPatient.count()) === 0) return true;
+export async function demoToSeed(db: Database, patients: number): Promise<DemoPlan | null> {
+  if ((await db.prisma.rmPatient.count()) === 0) return { from: 0, stored: 0 };
   const ids = Array.from({ length: patients }, (_, i) => demoPatientId(i));
+  const index = new Map(ids.map((id, i) => [id, i]));
   const stored = await db.prisma.rmPatient.findMany({ where: { patientId: { in: ids } }, select: { patientId: true } });
-  const found = stored.length;
-  const begun = stored.some((p) => p.patientId === ids[0]);
-  if (begun && found < patients) console.log(`demo data: an earlier start stopped while seeding (${found} of ${patients} patients): resuming`);
-  return begun && found < patients;
+  const found = new Set(stored.map((p) => index.get(p.patientId)!));
+  if (!found.has(0)) return null;
+  // Patients are seeded in order, so those stored are the first ones; a gap is resumed from too.
+  let from = 0;
+  while (from + 1 < patients && found.has(from + 1)) from++;
+  if (found.size < patients) console.log(`demo data: ${found.size} of ${patients} patients stored (an earlier start stopped while seeding, or DEMO_PATIENTS grew): seeding the rest`);
+  return { from, stored: found.size };
 }
 
 /** Start-up: demo users where allowed, and the synthetic hospital into an empty database (or one whose seeding was cut short). */
@@ -51,7 +70,8 @@ export async function prepareDemo(db: Database, e: Env): Promise<void> {
   const credentials: string[] = [];
   const users = await seedDemoUsers(db, e, { log: (line) => credentials.push(line) });
   const seedPatients = e.DEMO_PATIENTS > 0 && (e.NODE_ENV !== "production" || e.SEED_DEMO_USERS === "true");
-  if (seedPatients && (await demoToSeed(db, e.DEMO_PATIENTS))) await seedClinical(db, e);
+  const plan = seedPatients ? await demoToSeed(db, e.DEMO_PATIENTS) : null;
+  if (plan) await seedClinical(db, e, plan);
   if (users.seeded) for (const line of credentials) console.log(line);
 }
 
