@@ -4,11 +4,12 @@
 // The database is closed before Next opens it: the embedded PGlite must be owned by one process
 // at a time, and its lock is handed to the server rather than let go. Nothing is built, migrated or seeded when a setting is bad.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { ensureBuild, serverArgs } from "./build";
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
 import { resolveAuthSecret } from "../auth/config";
-import { checkMasterKeys, defaultKeyRing, resolveMasterKeyText } from "../db/phiKey";
+import { checkMasterKeys, defaultKeyRing, devMasterKeyFile, refuseLostDevelopmentKey, resolveMasterKeyText } from "../db/phiKey";
 import { prepareDemo } from "../../prisma/seed";
 import { signingKeyTextFor } from "../audit/signingKey";
 import { logProjectionVersions } from "../projections/runner";
@@ -22,13 +23,17 @@ async function main() {
   // that file itself.
   const secret = resolveAuthSecret(e);
   // Likewise the PHI master key: the setting, or the development key in .data/phi-master-key.
-  const phiMasterKey = resolveMasterKeyText(e);
+  // A missing development key is made only once the database is known to hold no data keys
+  // (refuseLostDevelopmentKey): over data a lost key wrapped, a new one reads nothing.
+  const devKeyMissing = !e.PHI_MASTER_KEY && e.NODE_ENV !== "production" && !existsSync(devMasterKeyFile);
+  const phiMasterKeySet = devKeyMissing ? null : resolveMasterKeyText(e);
   // And the key that signs the log's seals: without one the server seals nothing.
   const signingKey = signingKeyTextFor(e);
   ensureBuild();
 
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   let handedOver: Record<string, string>;
+  let phiMasterKey: string;
   try {
     console.log(db.mode === "postgresql" ? `database: PostgreSQL ${db.location}` : `database: embedded PGlite at ${db.location}`);
     // The migrator tells each migration it applies now; its status lists every applied one.
@@ -43,6 +48,8 @@ async function main() {
         ? `migrations: up to date, latest ${latest} (${status.applied.length} in all)`
         : `migrations: ${appliedNow} applied now (${status.applied.length} in all), latest ${latest}`,
     );
+    if (devKeyMissing) await refuseLostDevelopmentKey(db.sql, e);
+    phiMasterKey = phiMasterKeySet ?? resolveMasterKeyText(e);
     await checkMasterKeys(db.sql, defaultKeyRing());
     await prepareDemo(db, e);
     await logProjectionVersions(db.prisma, allProjections, (line) => console.log(line));

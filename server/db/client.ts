@@ -13,7 +13,7 @@ import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "
 import { lockEmbeddedDatabase } from "./embeddedLock";
 import { refuseLogAheadOfServer } from "./restoredLog";
 import { refuseWithoutWritePrivileges } from "./privileges";
-import { checkMasterKeys, defaultKeyRing } from "./phiKey";
+import { checkMasterKeys, defaultKeyRing, refuseLostDevelopmentKey } from "./phiKey";
 import { isDatabaseUnavailable } from "../errors";
 import type { HeldSession } from "../eventStore/db";
 
@@ -480,6 +480,7 @@ export function getDatabase(): Promise<Database> {
     try {
       await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
       // A wrong PHI_MASTER_KEY stops here, before any chart is asked for.
+      await refuseLostDevelopmentKey(db.sql, e);
       await checkMasterKeys(db.sql, defaultKeyRing());
     } catch (error) {
       await db.close();

@@ -93,6 +93,28 @@ export function defaultKeyRing(): KeyRing {
 }
 
 /**
+ * Start-up, before a development key is made: a database that already holds patient data keys
+ * was encrypted under a key this folder has lost (.data/phi-master-key deleted, or the data
+ * copied without it). A new key could read none of them, and once written beside the data it
+ * hides what went wrong ("wrong key?"), so none is made: the start stops and says to put the
+ * file back. Nothing to check when PHI_MASTER_KEY is set, in production, or with the file there.
+ */
+export async function refuseLostDevelopmentKey(sql: SqlRunner, e: Pick<Env, "PHI_MASTER_KEY" | "NODE_ENV">, file = devMasterKeyFile): Promise<void> {
+  if (e.PHI_MASTER_KEY || e.NODE_ENV === "production" || existsSync(/*turbopackIgnore: true*/ file)) return;
+  const rows = await sql<{ master_key_id: string; n: bigint }>(
+    "SELECT master_key_id, count(*) AS n FROM phi_keys WHERE wrapped_key IS NOT NULL GROUP BY master_key_id ORDER BY n DESC",
+    [],
+  );
+  if (rows.length === 0) return;
+  const keys = rows.map((r) => `${r.n} wrapped by master key ${r.master_key_id}`).join(", ");
+  throw new EnvError(
+    `Invalid configuration:\n  PHI_MASTER_KEY: not set, and the development key ${file} is missing, but this database holds patient data keys (${keys}). ` +
+      "Put that file back (from your copy of it), or set PHI_MASTER_KEY to that key; no new key was made, since it could read none of them. " +
+      "To start over with fresh demo data instead, empty the database (the embedded one: delete the .data folder).",
+  );
+}
+
+/**
  * Start-up check: every master key that wraps stored data keys must be configured, and one data
  * key per master key must unwrap. Throws an EnvError naming PHI_MASTER_KEY otherwise.
  */
