@@ -3,7 +3,7 @@
 // production a key is made once and kept in .data/audit-signing-key.pem (mode 600), with a
 // warning, so a demo seals too. Auditors verify with the public key alone.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { EnvError, publicKeyPemsOf, publicKeysProblem, signingKeyPemOf, type Env } from "../db/env";
 import { keyIdOf } from "../eventStore/integrity";
@@ -34,17 +34,35 @@ export function resolveSigningKey(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">
   if (!existsSync(/*turbopackIgnore: true*/ file)) {
     mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
     const { privateKey } = generateKeyPairSync("ed25519");
+    // Written whole under a name of its own, then linked into place: a process starting at the
+    // same moment, or the next start after this one was killed, never reads half a key (or an
+    // empty file, which stopped every later start).
+    const draft = `${file}.${process.pid}.${Date.now()}`;
+    writeFileSync(/*turbopackIgnore: true*/ draft, privateKey.export({ type: "pkcs8", format: "pem" }), { flag: "wx", mode: 0o600 });
     try {
-      writeFileSync(/*turbopackIgnore: true*/ file, privateKey.export({ type: "pkcs8", format: "pem" }), { flag: "wx", mode: 0o600 });
+      linkSync(/*turbopackIgnore: true*/ draft, file);
     } catch {
       // Another process made it first: read theirs.
+    } finally {
+      unlinkSync(/*turbopackIgnore: true*/ draft);
     }
   }
   if (!warned) {
     warned = true;
     console.warn(`[audit] AUDIT_SIGNING_KEY is not set: sealing with the development key in ${file}`);
   }
-  return parseSigningKey(readFileSync(/*turbopackIgnore: true*/ file, "utf8"));
+  const text = readFileSync(/*turbopackIgnore: true*/ file, "utf8");
+  try {
+    return parseSigningKey(text);
+  } catch {
+    // Named for the file, not the setting the newcomer never set.
+    throw new EnvError(
+      `Invalid configuration:\n  AUDIT_SIGNING_KEY: not set, and the development key in ${file} is not an Ed25519 private key in PEM: ` +
+        (text.trim() === ""
+          ? "it is empty (a start stopped while making it, before it signed anything): delete it, and the next start makes a new one"
+          : "put back the key it held (the log's seals verify only with its public key), or delete it to sign with a new one from now on"),
+    );
+  }
 }
 
 /**

@@ -1,9 +1,9 @@
 // The key npm start hands the server it spawns (which runs as production and reads no
 // development files): without it the console would never seal the log. And the keys seals are
 // verified with: after a rotation, the earlier public keys too.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseEnv } from "../db/env";
@@ -21,6 +21,17 @@ describe("the signing key npm start passes on", () => {
     expect(first).toContain("-----BEGIN PRIVATE KEY-----");
     expect(second).toBe(first);
     expect(parseSigningKey(first!).asymmetricKeyType).toBe("ed25519");
+  });
+
+  it("a development key file that is no key (left empty by a start killed while making it) is refused naming the file, not the setting", () => {
+    const file = join(dir, "empty", "audit-signing-key.pem");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, "");
+    expect(() => signingKeyTextFor({ NODE_ENV: "development", AUDIT_SIGNING_KEY: undefined }, file)).toThrow(
+      /AUDIT_SIGNING_KEY: not set, and the development key in .*empty\/audit-signing-key.pem is not an Ed25519 private key in PEM: it is empty .* delete it/,
+    );
+    writeFileSync(file, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2Vw");
+    expect(() => signingKeyTextFor({ NODE_ENV: "development", AUDIT_SIGNING_KEY: undefined }, file)).toThrow(/put back the key it held/);
   });
 
   it("the setting when there is one, and nothing in production without one (nothing made there)", () => {
