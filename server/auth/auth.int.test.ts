@@ -205,6 +205,20 @@ describeEachDatabase("demo users", (db) => {
     const response = await post(auth, "/sign-in/email", { email: "compliance@demo.test", password: DEMO_PASSWORD }, { [PEER_HEADER]: clientIp() });
     expect(response.status).toBe(200);
   });
+
+  it("a demo user whose password a stopped start never linked gets it on the next start, and can sign in", async () => {
+    const auth = createAuth(db(), testConfig);
+    const e = parseEnv({ NODE_ENV: "development" });
+    await seedDemoUsers(db(), e, { auth, log: () => {} });
+    // As a start killed between creating the user and linking its password left it.
+    const admin = await db().prisma.user.findUniqueOrThrow({ where: { email: "admin@demo.test" }, select: { id: true } });
+    await db().prisma.account.deleteMany({ where: { userId: admin.id } });
+    expect((await post(auth, "/sign-in/email", { email: "admin@demo.test", password: DEMO_PASSWORD }, { [PEER_HEADER]: clientIp() })).status).toBe(401);
+
+    expect(await seedDemoUsers(db(), e, { auth, log: () => {} })).toEqual({ created: 1, seeded: true });
+    expect((await post(auth, "/sign-in/email", { email: "admin@demo.test", password: DEMO_PASSWORD }, { [PEER_HEADER]: clientIp() })).status).toBe(200);
+    expect(await db().prisma.user.count({ where: { email: "admin@demo.test" } })).toBe(1);
+  });
 });
 
 describe("when demo users are seeded", () => {

@@ -23,14 +23,23 @@ export async function seedDemoUsers(db: Database, e: Env, options: SeedOptions =
   const auth = options.auth ?? createAuth(db, authConfigFromEnv(e));
   const existing = await db.prisma.user.findMany({
     where: { email: { in: demoUsers.map((u) => u.email) } },
-    select: { email: true },
+    select: { id: true, email: true, accounts: { select: { id: true } }, enrolment: { select: { userId: true } } },
   });
-  const have = new Set(existing.map((u) => u.email));
+  const have = new Map(existing.map((u) => [u.email, u]));
   let created = 0;
   for (const user of demoUsers) {
-    if (have.has(user.email)) continue;
-    await createUserWithPassword(auth, { ...user, password: DEMO_PASSWORD });
-    created += 1;
+    const stored = have.get(user.email);
+    if (!stored) {
+      await createUserWithPassword(auth, { ...user, password: DEMO_PASSWORD });
+      created += 1;
+    } else if (stored.accounts.length === 0 && !stored.enrolment) {
+      // Created, but its password never linked: a start stopped between the two writes. Without
+      // this the demo user could never sign in, and no start would say why. (A user an admin
+      // sent an enrolment link to has no password either, and is left to it.)
+      const ctx = await auth.$context;
+      await ctx.internalAdapter.linkAccount({ userId: stored.id, providerId: "credential", accountId: stored.id, password: await ctx.password.hash(DEMO_PASSWORD) });
+      created += 1;
+    }
   }
   log(`demo users (password ${DEMO_PASSWORD}${created ? `; ${created} created` : ""}):`);
   for (const user of demoUsers) log(`  ${user.roles.join(", ").padEnd(11)} ${user.email}`);
