@@ -33,9 +33,11 @@ export async function seedClinical(db: Database, e: Env, plan: DemoPlan = { from
   if (complete && result.events === 0) return;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    plan.from === 0
-      ? `demo data: ${result.patients} patients, ${result.events} events in ${seconds} s`
-      : `demo data: ${result.patients} patients, ${result.events} events written now (from patient ${plan.from + 1}) in ${seconds} s`,
+    complete
+      ? `demo data: an earlier start stopped while seeding patient ${plan.from + 1} of ${result.patients}: completed it (${result.events} events)`
+      : plan.from === 0
+        ? `demo data: ${result.patients} patients, ${result.events} events in ${seconds} s`
+        : `demo data: ${result.patients} patients, ${result.events} events written now (from patient ${plan.from + 1}) in ${seconds} s`,
   );
 }
 
