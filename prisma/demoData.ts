@@ -85,6 +85,8 @@ function rng(seed: number) {
 
 /** Deterministic ids for patients, encounters, orders and commands. */
 const uuidFrom = (label: string) => uuidFromName(`emr-demo:${label}`);
+/** The command id of a seed command, by its label. */
+export const demoCommandId = (label: string) => uuidFrom(`cmd:${label}`);
 /** The i-th demo patient's id: the same in every run, so a seed cut short can be told and resumed. */
 export const demoPatientId = (i: number) => uuidFrom(`patient:${i}`);
 
@@ -110,6 +112,8 @@ export type DemoOptions = {
   from?: number;
   /** Called before each command with its label (tests stop a seed there, as a kill would). */
   beforeCommand?: (label: string) => void;
+  /** Only name the commands (to beforeCommand): nothing is read or written. */
+  dryRun?: boolean;
 };
 
 async function ensureProviders(db: Database) {
@@ -126,7 +130,7 @@ async function ensureProviders(db: Database) {
 }
 
 export async function seedClinicalDemo(db: Database, options: DemoOptions): Promise<{ events: number; patients: number }> {
-  await ensureProviders(db);
+  if (!options.dryRun) await ensureProviders(db);
   const seed = options.seed ?? 20261127;
   const store: Store = storeOn(db, eventRegistry);
   const snapshotEvery = options.snapshotEvery;
@@ -144,16 +148,16 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     userId: string,
   ) {
     options.beforeCommand?.(label);
+    if (options.dryRun) return;
     const result = await handleCommand(
       store,
       streamId,
       decider,
       command,
-      { userId, correlationId: uuidFrom(`corr:${label}`), commandId: uuidFrom(`cmd:${label}`) },
+      { userId, correlationId: uuidFrom(`corr:${label}`), commandId: demoCommandId(label) },
       { snapshotEvery, checkRepeat: true, project },
     );
     events += result.events.length;
-    return result;
   }
 
   for (let i = options.from ?? 0; i < options.patients; i++) {

@@ -4,7 +4,8 @@
 import type { Database } from "../server/db/client";
 import type { Env } from "../server/db/env";
 import { seedDemoUsers } from "../server/auth/demoUsers";
-import { demoPatientId, seedClinicalDemo } from "./demoData";
+import { eventIdFor } from "../server/eventStore";
+import { demoCommandId, demoPatientId, seedClinicalDemo } from "./demoData";
 
 function progressLine(label: string) {
   const tty = process.stdout.isTTY;
@@ -22,18 +23,17 @@ function progressLine(label: string) {
 
 export async function seedClinical(db: Database, e: Env, plan: DemoPlan = { from: 0, stored: 0 }): Promise<void> {
   const started = Date.now();
-  // All there: only the last patient is looked at again, quietly unless something was missing.
-  const complete = plan.stored >= e.DEMO_PATIENTS;
+  // Every patient there: only the last one is completed.
+  const completing = plan.stored >= e.DEMO_PATIENTS;
   const result = await seedClinicalDemo(db, {
     patients: e.DEMO_PATIENTS,
     snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY,
     from: plan.from,
-    ...(complete ? {} : { progress: progressLine("seeding demo data") }),
+    ...(completing ? {} : { progress: progressLine("seeding demo data") }),
   });
-  if (complete && result.events === 0) return;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    complete
+    completing
       ? `demo data: an earlier start stopped while seeding patient ${plan.from + 1} of ${result.patients}: completed it (${result.events} events)`
       : plan.from === 0
         ? `demo data: ${result.patients} patients, ${result.events} events in ${seconds} s`
@@ -44,15 +44,25 @@ export async function seedClinical(db: Database, e: Env, plan: DemoPlan = { from
 /** Where start-up seeds the demo from (a patient's index), and how many demo patients were stored. */
 export type DemoPlan = { from: number; stored: number };
 
+/** Whether every command of the i-th demo patient is stored (named by a dry run of the seed; nothing is decrypted). */
+async function demoPatientComplete(db: Database, i: number, options: { snapshotEvery: number; longCharts?: number }): Promise<boolean> {
+  const ids: string[] = [];
+  await seedClinicalDemo(db, { ...options, patients: i + 1, from: i, dryRun: true, beforeCommand: (label) => ids.push(eventIdFor(demoCommandId(label), 0)) });
+  const [row] = await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE event_id = ANY ($1::uuid[])", [ids]);
+  return row?.n === ids.length;
+}
+
 /**
  * Whether start-up seeds the demo, and from where: an empty database from its first patient; one
- * whose first demo patient is stored from the last one stored, since a start stopped while
- * seeding may have registered that patient and not yet written its encounters and orders (a
- * count of patients cannot tell). The seed is deterministic and skips what is stored, so a
- * complete demo costs one patient's look and writes nothing. A database of other patients (no
- * demo patient) is left alone: null.
+ * whose first demo patient is stored from the last one stored, when that patient's commands are
+ * not all stored (a start stopped while seeding it: a count of patients cannot tell a chart
+ * registered from one with its encounters and orders) or from the one after, when DEMO_PATIENTS
+ * asks for more. The last chart is judged by its commands' ids, not re-run: a demo patient
+ * erased since cannot be re-run. A database of other patients (no demo patient) is left alone.
+ * null: nothing to seed.
  */
-export async function demoToSeed(db: Database, patients: number): Promise<DemoPlan | null> {
+export async function demoToSeed(db: Database, options: { patients: number; snapshotEvery: number; longCharts?: number }): Promise<DemoPlan | null> {
+  const { patients } = options;
   if ((await db.prisma.rmPatient.count()) === 0) return { from: 0, stored: 0 };
   const ids = Array.from({ length: patients }, (_, i) => demoPatientId(i));
   const index = new Map(ids.map((id, i) => [id, i]));
@@ -62,6 +72,8 @@ export async function demoToSeed(db: Database, patients: number): Promise<DemoPl
   // Patients are seeded in order, so those stored are the first ones; a gap is resumed from too.
   let from = 0;
   while (from + 1 < patients && found.has(from + 1)) from++;
+  if (await demoPatientComplete(db, from, options)) from++;
+  if (from >= patients) return null;
   if (found.size < patients) console.log(`demo data: ${found.size} of ${patients} patients stored (an earlier start stopped while seeding, or DEMO_PATIENTS grew): seeding the rest`);
   return { from, stored: found.size };
 }
@@ -72,7 +84,7 @@ export async function prepareDemo(db: Database, e: Env): Promise<void> {
   const credentials: string[] = [];
   const users = await seedDemoUsers(db, e, { log: (line) => credentials.push(line) });
   const seedPatients = e.DEMO_PATIENTS > 0 && (e.NODE_ENV !== "production" || e.SEED_DEMO_USERS === "true");
-  const plan = seedPatients ? await demoToSeed(db, e.DEMO_PATIENTS) : null;
+  const plan = seedPatients ? await demoToSeed(db, { patients: e.DEMO_PATIENTS, snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY }) : null;
   if (plan) await seedClinical(db, e, plan);
   if (users.seeded) for (const line of credentials) console.log(line);
 }
