@@ -5,9 +5,11 @@
 // at a time, and its lock is handed to the server rather than let go. Nothing is built, migrated or seeded when a setting is bad.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { ensureBuild, serverArgs } from "./build";
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
+import { embeddedDatabaseHolder } from "../db/embeddedLock";
 import { resolveAuthSecret } from "../auth/config";
 import { checkMasterKeys, defaultKeyRing, devMasterKeyFile, refuseLostDevelopmentKey, resolveMasterKeyText } from "../db/phiKey";
 import { prepareDemo } from "../../prisma/seed";
@@ -16,8 +18,32 @@ import { logProjectionVersions } from "../projections/runner";
 import { allProjections } from "../projections/registry";
 import { launcherExitCode } from "./exitCode";
 
+/**
+ * Why the console could not listen on `port` now (another process on it, a port this user may
+ * not take), or null. Asked before anything else: on a first start the server would otherwise
+ * find it out after the build, the migrations and the demo seed.
+ */
+function portProblem(port: number): Promise<string | null> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      done(
+        error.code === "EADDRINUSE"
+          ? `Port ${port} is in use by another process (a console started earlier?): stop it, or start on another port, e.g. PORT=${port === 3000 ? 3001 : 3000} npm start`
+          : `Cannot serve on port ${port}: ${error.message}; start on another port, e.g. PORT=3000 npm start`,
+      ),
+    );
+    probe.listen(port, () => probe.close(() => done(null)));
+  });
+}
+
 async function main() {
   const e = env();
+  // Another process on this folder's embedded database (a second npm start here, most likely on
+  // the same port) is named as the holder, which says more than the port would.
+  const holder = e.DATABASE_URL ? null : embeddedDatabaseHolder(e.PGLITE_DIR);
+  const busy = holder ?? (await portProblem(e.PORT));
+  if (busy) throw new Error(busy);
   // Outside production, the development secret from .data/auth-secret (made on first start).
   // It is handed to the server (serve.ts), which always runs with NODE_ENV=production and so never reads
   // that file itself.

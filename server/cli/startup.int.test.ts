@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -105,6 +106,25 @@ describe.each([
     expect(out.stderr).toContain("DATABASE_URL: must be a postgresql:// connection URL");
     expect(out.stderr).toContain("OUTBOX_POLL_MS");
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe("npm start on a port another process holds", () => {
+  it("exits 1 saying so and how to choose another, before building, migrating or seeding", async () => {
+    const holder = createServer();
+    await new Promise<void>((listening) => holder.listen(0, listening));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const cwd = folderWithOldSecret();
+      const dataDir = join(cwd, "pglite");
+      const out = await run([startScript], { PORT: String(port), PGLITE_DIR: dataDir }, { cwd });
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain(`Port ${port} is in use by another process (a console started earlier?): stop it, or start on another port, e.g. PORT=3000 npm start`);
+      expect(out.stdout).not.toMatch(/migration|database:|demo data|building/);
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await new Promise((closed) => holder.close(closed));
+    }
   });
 });
 
