@@ -1,7 +1,7 @@
 // Builds the console when there is no build or the sources are newer than the last one.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const root = process.cwd();
@@ -29,17 +29,32 @@ function newestMtime(path: string): number {
   return newest;
 }
 
-export function buildIsCurrent(): boolean {
-  const buildId = join(root, ".next", "BUILD_ID");
-  if (!existsSync(buildId)) return false;
+/**
+ * Set while ensureBuild's build runs, removed when it succeeds. next build writes BUILD_ID before
+ * it has finished (the static pages, the routes and prerender manifests come after), so a start
+ * stopped in that moment left a build that looked current, and every later start served it. In
+ * .next/cache, which next build keeps when it empties .next.
+ */
+const unfinishedMark = (dir: string) => join(dir, ".next", "cache", "emr-build-unfinished");
+
+export function buildIsCurrent(dir = root): boolean {
+  const buildId = join(dir, ".next", "BUILD_ID");
+  if (!existsSync(buildId) || existsSync(unfinishedMark(dir))) return false;
   const built = statSync(buildId).mtimeMs;
   const sources = ["app", "components", "server", "public", "instrumentation.ts", "next.config.mjs", "package-lock.json", "tsconfig.json"];
-  return sources.every((s) => newestMtime(join(root, s)) <= built);
+  return sources.every((s) => newestMtime(join(dir, s)) <= built);
 }
 
-export function ensureBuild(): void {
-  if (buildIsCurrent()) return;
-  console.log("building the console (first start, or sources changed)…");
-  const build = spawnSync(process.execPath, [nextBin, "build"], { stdio: "inherit", env: process.env });
-  if (build.status !== 0) process.exit(build.status ?? 1);
+const nextBuild = () => spawnSync(process.execPath, [nextBin, "build"], { stdio: "inherit", env: process.env }).status;
+
+/** Builds the console unless the last build is current; `build` answers next build's exit status. */
+export function ensureBuild(dir = root, build: () => number | null = nextBuild): void {
+  if (buildIsCurrent(dir)) return;
+  console.log("building the console (first start, sources changed, or the last build was stopped)…");
+  const mark = unfinishedMark(dir);
+  mkdirSync(dirname(mark), { recursive: true });
+  writeFileSync(mark, `${new Date().toISOString()}\n`);
+  const status = build();
+  if (status !== 0) process.exit(status ?? 1);
+  rmSync(mark, { force: true });
 }
