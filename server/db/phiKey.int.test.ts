@@ -1,6 +1,6 @@
 // A development PHI key lost beside data it protects: start-up stops and makes no new key.
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,12 +14,16 @@ import { openTestDatabase } from "../testing/db";
 
 describe("a lost development PHI key [embedded, a database of its own]", () => {
   let db: Database;
-  const file = join(mkdtempSync(join(tmpdir(), "phi-lost-")), "phi-master-key");
+  const folder = mkdtempSync(join(tmpdir(), "phi-lost-"));
+  const file = join(folder, "phi-master-key");
   const development = { NODE_ENV: "development" as const };
   beforeAll(async () => {
     db = await openTestDatabase("embedded");
   });
-  afterAll(async () => db?.close());
+  afterAll(async () => {
+    await db?.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
 
   it("is made on a database without data keys, and refused, with none made, on one that holds them", async () => {
     await expect(refuseLostDevelopmentKey(db.sql, development, file)).resolves.toBeUndefined();
