@@ -1,12 +1,9 @@
 // An admin changes another user's roles with a reason; their own roles are not theirs to change.
 import { expect, test } from "@playwright/test";
+import { signIn } from "./helpers";
 
 test("an admin gives a user a role with a reason, and cannot change their own roles", async ({ page }) => {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill("admin@demo.test");
-  await page.getByLabel("Password").fill("demo-password-2026");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText("Alex Admin");
+  await signIn(page, "admin@demo.test", "Alex Admin");
   await page.goto("/admin");
   const users = page.getByTestId("users");
 
@@ -43,11 +40,7 @@ test("an admin gives a user a role with a reason, and cannot change their own ro
 });
 
 test("an admin sees the snapshots, checks them against their events, and discards a type's with a reason, in the audit log", async ({ page }) => {
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill("admin@demo.test");
-  await page.getByLabel("Password").fill("demo-password-2026");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toContainText("Alex Admin");
+  await signIn(page, "admin@demo.test", "Alex Admin");
   await page.goto("/admin");
   const panel = page.getByTestId("snapshots");
 

@@ -10,6 +10,7 @@ import { DateTime } from "../DateTime";
 import { eventTitle } from "../format";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
+import { ConfirmActions } from "../forms/ConfirmActions";
 import { useSingleFlight } from "../useSingleFlight";
 
 function formatLag(seconds: number): string {
@@ -57,14 +58,7 @@ function SetAsideForm({ letter, onDone, onClose }: { letter: Letter; onDone: (me
       </p>
       <ReasonField id="set-aside-reason" label="Reason (recorded in the audit log; no patient details)" value={reason} onChange={setReason} issue={issue} />
       {setAside.isError && !issue ? <div className="alert error" role="alert">Could not set it aside: {setAside.error.message}</div> : null}
-      <div className="actions">
-        <button type="submit" className="danger" disabled={setAside.isPending}>
-          {setAside.isPending ? "Setting aside…" : "Set aside"}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Back
-        </button>
-      </div>
+      <ConfirmActions label="Set aside" pendingLabel="Setting aside…" pending={setAside.isPending} danger onBack={onClose} />
     </form>
   );
 }

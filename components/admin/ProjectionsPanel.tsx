@@ -11,6 +11,7 @@ import { DateTime } from "../DateTime";
 import { useSingleFlight } from "../useSingleFlight";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
+import { ConfirmActions } from "../forms/ConfirmActions";
 
 const stateLabel: Record<string, { label: string; badge: string }> = {
   running: { label: "running", badge: "ok" },
@@ -136,14 +137,7 @@ function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (i
       </p>
       <ReasonField id="rebuild-reason" label="Reason (recorded in the audit log)" value={reason} onChange={setReason} issue={issue} />
       {start.isError && !issue ? <div className="alert error" role="alert">Could not start the rebuild: {start.error.message}</div> : null}
-      <div className="actions">
-        <button type="submit" disabled={start.isPending}>
-          {start.isPending ? "Starting…" : "Start rebuild"}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Back
-        </button>
-      </div>
+      <ConfirmActions label="Start rebuild" pendingLabel="Starting…" pending={start.isPending} onBack={onClose} />
     </form>
   );
 }

@@ -11,6 +11,7 @@ import { DateTime } from "../DateTime";
 import { counted, formatBytes, humanize } from "../format";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
+import { ConfirmActions } from "../forms/ConfirmActions";
 import { useSingleFlight } from "../useSingleFlight";
 
 type Which = "stale" | "all";
@@ -92,14 +93,7 @@ function DiscardForm({ types, onDone, onClose }: { types: TypeFigures[]; onDone:
           Could not discard: {discard.error.message}
         </div>
       ) : null}
-      <div className="actions">
-        <button type="submit" className="danger" disabled={discard.isPending || count === 0}>
-          {discard.isPending ? "Discarding…" : `Discard ${counted(count, "snapshot")}`}
-        </button>
-        <button type="button" className="secondary" onClick={onClose}>
-          Back
-        </button>
-      </div>
+      <ConfirmActions label={`Discard ${counted(count, "snapshot")}`} pendingLabel="Discarding…" pending={discard.isPending} disabled={count === 0} danger onBack={onClose} />
     </form>
   );
 }
