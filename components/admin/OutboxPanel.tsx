@@ -10,7 +10,7 @@ import { DateTime } from "../DateTime";
 import { eventTitle } from "../format";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
-import { ConfirmActions } from "../forms/ConfirmActions";
+import { InlineFormActions } from "../clinical/form";
 import { useSingleFlight } from "../useSingleFlight";
 
 function formatLag(seconds: number): string {
@@ -58,7 +58,7 @@ function SetAsideForm({ letter, onDone, onClose }: { letter: Letter; onDone: (me
       </p>
       <ReasonField id="set-aside-reason" label="Reason (recorded in the audit log; no patient details)" value={reason} onChange={setReason} issue={issue} />
       {setAside.isError && !issue ? <div className="alert error" role="alert">Could not set it aside: {setAside.error.message}</div> : null}
-      <ConfirmActions label="Set aside" pendingLabel="Setting aside…" pending={setAside.isPending} danger onBack={onClose} />
+      <InlineFormActions submit="Set aside" sending="Setting aside…" pending={setAside.isPending} danger onClose={onClose} closeLabel="Back" />
     </form>
   );
 }

@@ -11,7 +11,7 @@ import { DateTime } from "../DateTime";
 import { useSingleFlight } from "../useSingleFlight";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
-import { ConfirmActions } from "../forms/ConfirmActions";
+import { InlineFormActions } from "../clinical/form";
 
 const stateLabel: Record<string, { label: string; badge: string }> = {
   running: { label: "running", badge: "ok" },
@@ -137,7 +137,7 @@ function RebuildForm({ name, onStarted, onClose }: { name: string; onStarted: (i
       </p>
       <ReasonField id="rebuild-reason" label="Reason (recorded in the audit log)" value={reason} onChange={setReason} issue={issue} />
       {start.isError && !issue ? <div className="alert error" role="alert">Could not start the rebuild: {start.error.message}</div> : null}
-      <ConfirmActions label="Start rebuild" pendingLabel="Starting…" pending={start.isPending} onBack={onClose} />
+      <InlineFormActions submit="Start rebuild" sending="Starting…" pending={start.isPending} onClose={onClose} closeLabel="Back" />
     </form>
   );
 }

@@ -11,7 +11,7 @@ import { DateTime } from "../DateTime";
 import { counted, formatBytes, humanize } from "../format";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
-import { ConfirmActions } from "../forms/ConfirmActions";
+import { InlineFormActions } from "../clinical/form";
 import { useSingleFlight } from "../useSingleFlight";
 
 type Which = "stale" | "all";
@@ -93,7 +93,7 @@ function DiscardForm({ types, onDone, onClose }: { types: TypeFigures[]; onDone:
           Could not discard: {discard.error.message}
         </div>
       ) : null}
-      <ConfirmActions label={`Discard ${counted(count, "snapshot")}`} pendingLabel="Discarding…" pending={discard.isPending} disabled={count === 0} danger onBack={onClose} />
+      <InlineFormActions submit={`Discard ${counted(count, "snapshot")}`} sending="Discarding…" pending={discard.isPending} disabled={count === 0} danger onClose={onClose} closeLabel="Back" />
     </form>
   );
 }

@@ -207,7 +207,7 @@ export function Options({ values }: { values: readonly string[] }) {
   );
 }
 
-/** An inline form's buttons: submit (renamed and disabled while the command is on its way, or disabled when told), and Close. */
+/** An inline form's buttons: submit (renamed and disabled while the command is on its way, or disabled when told), and Close (or `closeLabel`). */
 export function InlineFormActions({
   pending,
   submit,
@@ -215,6 +215,7 @@ export function InlineFormActions({
   danger,
   disabled,
   onClose,
+  closeLabel = "Close",
 }: {
   pending: boolean;
   submit: string;
@@ -223,6 +224,7 @@ export function InlineFormActions({
   /** Not to be sent as it stands (the record changed since the form opened). */
   disabled?: boolean;
   onClose: () => void;
+  closeLabel?: string;
 }) {
   return (
     <div className="actions">
@@ -230,7 +232,7 @@ export function InlineFormActions({
         {pending ? sending : submit}
       </button>
       <button type="button" className="secondary" onClick={onClose}>
-        Close
+        {closeLabel}
       </button>
     </div>
   );
