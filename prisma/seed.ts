@@ -93,14 +93,13 @@ async function main() {
   const { openDatabase } = await import("../server/db/client");
   const { env } = await import("../server/db/env");
   const { migrate } = await import("../server/db/migrate");
-  const { checkMasterKeys, defaultKeyRing, refuseLostDevelopmentKey } = await import("../server/db/phiKey");
+  const { checkPhiKeysAtStart } = await import("../server/db/phiKey");
   const e = env();
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   try {
     await migrate(db);
     // As at start-up: a lost development key is said so, and no new one is made over the data.
-    await refuseLostDevelopmentKey(db.sql, e);
-    await checkMasterKeys(db.sql, defaultKeyRing());
+    await checkPhiKeysAtStart(db.sql, e);
     await seedDemoUsers(db, e);
     await seedClinical(db, e);
   } finally {

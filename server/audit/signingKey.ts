@@ -3,8 +3,9 @@
 // production a key is made once and kept in .data/audit-signing-key.pem (mode 600), with a
 // warning, so a demo seals too. Auditors verify with the public key alone.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeDevFileOnce } from "../db/devFile";
 import { EnvError, publicKeyPemsOf, publicKeysProblem, signingKeyPemOf, type Env } from "../db/env";
 import { keyIdOf } from "../eventStore/integrity";
 
@@ -31,22 +32,7 @@ let warned = false;
 export function resolveSigningKey(e: Pick<Env, "AUDIT_SIGNING_KEY" | "NODE_ENV">, file = devSigningKeyFile): KeyObject | null {
   if (e.AUDIT_SIGNING_KEY) return parseSigningKey(e.AUDIT_SIGNING_KEY);
   if (e.NODE_ENV === "production") return null;
-  if (!existsSync(/*turbopackIgnore: true*/ file)) {
-    mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
-    const { privateKey } = generateKeyPairSync("ed25519");
-    // Written whole under a name of its own, then linked into place: a process starting at the
-    // same moment, or the next start after this one was killed, never reads half a key (or an
-    // empty file, which stopped every later start).
-    const draft = `${file}.${process.pid}.${Date.now()}`;
-    writeFileSync(/*turbopackIgnore: true*/ draft, privateKey.export({ type: "pkcs8", format: "pem" }), { flag: "wx", mode: 0o600 });
-    try {
-      linkSync(/*turbopackIgnore: true*/ draft, file);
-    } catch {
-      // Another process made it first: read theirs.
-    } finally {
-      unlinkSync(/*turbopackIgnore: true*/ draft);
-    }
-  }
+  makeDevFileOnce(file, () => generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString());
   if (!warned) {
     warned = true;
     console.warn(`[audit] AUDIT_SIGNING_KEY is not set: sealing with the development key in ${file}`);

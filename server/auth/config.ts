@@ -1,7 +1,8 @@
 // Where sign-in's settings come from: the secret, the public URL and the sign-in rate limit.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeDevFileOnce } from "../db/devFile";
 import { EnvError, type Env } from "../db/env";
 
 export type AuthConfig = {
@@ -38,13 +39,7 @@ export function resolveAuthSecret(e: Pick<Env, "BETTER_AUTH_SECRET" | "NODE_ENV"
   const read = () => (existsSync(/*turbopackIgnore: true*/ file) ? readFileSync(/*turbopackIgnore: true*/ file, "utf8").trim() : "");
   let secret = read();
   if (secret.length >= 32) return secret;
-  mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
-  try {
-    // "wx": when two processes start together, the first one's secret wins.
-    writeFileSync(/*turbopackIgnore: true*/ file, randomBytes(32).toString("base64url"), { flag: "wx", mode: 0o600 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
+  makeDevFileOnce(file, () => randomBytes(32).toString("base64url"));
   secret = read();
   if (secret.length < 32) throw new EnvError(`Invalid configuration:\n  ${file}: too short; delete it to make a new one`);
   return secret;

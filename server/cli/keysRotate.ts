@@ -8,17 +8,21 @@
 // another transaction after waiting (run it again); 130 stopped by a signal.
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env, EnvError } from "../db/env";
-import { masterKeysOf } from "../db/phiKey";
+import { masterKeysOf, refuseLostDevelopmentKey } from "../db/phiKey";
 import { RotationBusyError, rotateMasterKey } from "../db/phiRotate";
 
 async function main(): Promise<number> {
   const e = env();
-  const keys = masterKeysOf(e);
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
   try {
     // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
     // schema a newer release has already migrated instead of refusing (a rolling deploy).
     await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
+    // Without PHI_MASTER_KEY the current key is the development one: a lost one is said so, not
+    // made anew over data it cannot read. (Keys that do not unwrap are named by the rotation,
+    // which says which key to add to PHI_MASTER_KEY_PREVIOUS.)
+    await refuseLostDevelopmentKey(db.sql, e);
+    const keys = masterKeysOf(e);
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
     process.once("SIGTERM", () => stop.abort());

@@ -2,7 +2,7 @@
 // and polling every OUTBOX_POLL_MS as the fallback, until SIGTERM/SIGINT. Several may run at once
 // (rows are claimed with SKIP LOCKED and a lease). Serves its own metrics on WORKER_METRICS_PORT.
 import { ensureMigrated, openDatabase } from "../db/client";
-import { checkMasterKeys, defaultKeyRing, refuseLostDevelopmentKey } from "../db/phiKey";
+import { checkPhiKeysAtStart } from "../db/phiKey";
 import { env } from "../db/env";
 import { storeFor } from "../api/context";
 import { componentLogger } from "../log";
@@ -29,8 +29,7 @@ async function main() {
     // schema a newer release has already migrated instead of refusing (a rolling deploy).
     await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
     // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
-    await refuseLostDevelopmentKey(db.sql, e);
-    await checkMasterKeys(db.sql, defaultKeyRing());
+    await checkPhiKeysAtStart(db.sql, e);
     stopRollups = observeProcess(db);
     log.info(
       {

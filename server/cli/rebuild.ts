@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { ensureMigrated, openDatabase } from "../db/client";
 import { env } from "../db/env";
+import { checkPhiKeysAtStart } from "../db/phiKey";
 import { storeFor } from "../api/context";
 import { allProjections } from "../projections/registry";
 import { runRebuilds, startRebuilds, type Progress } from "../projections/rebuild";
@@ -41,6 +42,8 @@ async function main(): Promise<number> {
     // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
     // schema a newer release has already migrated instead of refusing (a rolling deploy).
     await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
+    // A wrong or lost PHI_MASTER_KEY stops here, before a rebuild is started and recorded.
+    await checkPhiKeysAtStart(db.sql, e);
     const store = storeFor(db);
     const user = values.user ?? `cli:${userInfo().username}`;
     const started = await startRebuilds(store, positionals, { reason: values.reason, userId: user, correlationId: `cli-${randomUUID()}` });

@@ -3,7 +3,7 @@
 // spawned as the real process. e2e/startup.spec.ts does the same with next start itself.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -129,7 +129,8 @@ describe("npm start on a port another process holds", () => {
 });
 
 describe("a PHI master key that cannot unwrap the stored data keys", () => {
-  it("stops start-up with exit 1 naming PHI_MASTER_KEY, before any request", { timeout: 200_000 }, async () => {
+  /** An embedded database holding one patient data key, wrapped by a master key nobody configures. */
+  async function dataKeyUnderAnotherMasterKey(): Promise<{ dataDir: string; read: (sql: string) => Promise<unknown[]> }> {
     const dataDir = join(scratch, `pglite-phi-${Math.random().toString(36).slice(2)}`);
     const { openDatabase } = await import("../db/client");
     const { migrate } = await import("../db/migrate");
@@ -142,10 +143,58 @@ describe("a PHI master key that cannot unwrap the stored data keys", () => {
     } finally {
       await db.close();
     }
+    const read = async (sql: string) => {
+      const again = await openDatabase({ dataDir });
+      try {
+        return await again.sql(sql, []);
+      } finally {
+        await again.close();
+      }
+    };
+    return { dataDir, read };
+  }
+
+  it("stops start-up with exit 1 naming PHI_MASTER_KEY, before any request", { timeout: 200_000 }, async () => {
+    const { dataDir } = await dataKeyUnderAnotherMasterKey();
     const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "inline", PGLITE_DIR: dataDir, PHI_MASTER_KEY: randomBytes(32).toString("base64") }, { timeoutMs: 180_000 });
     expect(out.code).toBe(1);
     expect(out.stderr).toContain("PHI_MASTER_KEY: 1 stored patient data keys are wrapped by master key");
     expect(out.stdout).not.toContain("background work:");
+  });
+
+  // The operator's tools stop at the same check before they do anything: a rebuild would otherwise
+  // be recorded as started and then fail on the first sealed event, a rotation on the first key.
+  it("stops projections:rebuild with exit 1 naming PHI_MASTER_KEY, before a rebuild is started or recorded", { timeout: 200_000 }, async () => {
+    const { dataDir, read } = await dataKeyUnderAnotherMasterKey();
+    const out = await run(["server/cli/rebuild.ts", "patients", "--reason", "after a restore"], { PGLITE_DIR: dataDir, PHI_MASTER_KEY: randomBytes(32).toString("base64") }, { timeoutMs: 180_000 });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("PHI_MASTER_KEY: 1 stored patient data keys are wrapped by master key");
+    expect(await read("SELECT event_type FROM events")).toEqual([]);
+  });
+
+  it("keys:rotate given neither key that wraps the stored ones: exit 1 naming the key to add, nothing re-wrapped", { timeout: 200_000 }, async () => {
+    const { dataDir, read } = await dataKeyUnderAnotherMasterKey();
+    const before = await read("SELECT subject_id, wrapped_key, master_key_id FROM phi_keys");
+    const out = await run(
+      ["server/cli/keysRotate.ts"],
+      { PGLITE_DIR: dataDir, PHI_MASTER_KEY: randomBytes(32).toString("base64"), PHI_MASTER_KEY_PREVIOUS: randomBytes(32).toString("base64") },
+      { timeoutMs: 180_000 },
+    );
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/PHI_MASTER_KEY_PREVIOUS: the data key of p-1 is wrapped by master key \w+, which is not given/);
+    expect(await read("SELECT subject_id, wrapped_key, master_key_id FROM phi_keys")).toEqual(before);
+  });
+
+  it("keys:rotate with the development key lost: exit 1 saying to put it back, and no new key made over the data", { timeout: 200_000 }, async () => {
+    const { dataDir } = await dataKeyUnderAnotherMasterKey();
+    // A folder of its own (its .data has no key), with the release's migrations where the tool reads them.
+    const cwd = mkdtempSync(join(scratch, "cwd-"));
+    symlinkSync(join(root, "prisma"), join(cwd, "prisma"));
+    const out = await run([join(root, "server/cli/keysRotate.ts")], { PGLITE_DIR: dataDir }, { cwd, timeoutMs: 180_000 });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("the development key");
+    expect(out.stderr).toContain("is missing, but this database holds patient data keys");
+    expect(existsSync(join(cwd, ".data", "phi-master-key"))).toBe(false);
   });
 });
 

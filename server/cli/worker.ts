@@ -4,7 +4,7 @@
 // and each projection has one active runner at a time (a lease; another takes over when it dies).
 import { parseArgs } from "node:util";
 import { ensureMigrated, openDatabase } from "../db/client";
-import { checkMasterKeys, defaultKeyRing, refuseLostDevelopmentKey } from "../db/phiKey";
+import { checkPhiKeysAtStart } from "../db/phiKey";
 import { env } from "../db/env";
 import { observeProcess } from "../metrics/process";
 import { listenForAppends, onAppended, type AppendListener } from "../workers/wakeup";
@@ -36,8 +36,7 @@ async function main() {
     // schema a newer release has already migrated instead of refusing (a rolling deploy).
     await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
     // A wrong PHI_MASTER_KEY stops the worker here, not on the first event it reads.
-    await refuseLostDevelopmentKey(db.sql, e);
-    await checkMasterKeys(db.sql, defaultKeyRing());
+    await checkPhiKeysAtStart(db.sql, e);
     await logProjectionVersions(db.prisma, allProjections, log);
     const projections = only ? [only] : asyncProjections;
     console.log(

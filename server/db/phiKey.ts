@@ -3,8 +3,9 @@
 // encrypts too; `npm start` hands it to its `next start` (which runs as production). At start-up
 // the key is tried on the stored data keys: a wrong key stops the process there, not on the
 // first chart.
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeDevFileOnce } from "./devFile";
 import { EnvError, env, type Env } from "./env";
 import { createKeyRing, newMasterKeyText, parseMasterKey, unwrapDataKey, type KeyRing, type MasterKey } from "../eventStore/phi";
 import type { SqlRunner } from "../eventStore/db";
@@ -19,20 +20,7 @@ export function resolveMasterKeyText(e: Pick<Env, "PHI_MASTER_KEY" | "NODE_ENV">
   if (e.NODE_ENV === "production") {
     throw new EnvError("Invalid configuration:\n  PHI_MASTER_KEY: required when NODE_ENV=production (32 bytes in base64, e.g. `openssl rand -base64 32`)");
   }
-  if (!existsSync(/*turbopackIgnore: true*/ file)) {
-    mkdirSync(/*turbopackIgnore: true*/ dirname(file), { recursive: true });
-    // Written whole under a name of its own, then linked into place: a process starting at the
-    // same moment either links first or reads the whole key the other linked, never half of one.
-    const draft = `${file}.${process.pid}.${Date.now()}`;
-    writeFileSync(/*turbopackIgnore: true*/ draft, `${newMasterKeyText()}\n`, { flag: "wx", mode: 0o600 });
-    try {
-      linkSync(/*turbopackIgnore: true*/ draft, file);
-    } catch {
-      // Another process made it first: read theirs.
-    } finally {
-      unlinkSync(/*turbopackIgnore: true*/ draft);
-    }
-  }
+  makeDevFileOnce(file, () => `${newMasterKeyText()}\n`);
   if (!warned) {
     warned = true;
     console.warn(`[phi] PHI_MASTER_KEY is not set: patient data keys are wrapped by the development key in ${file} (keep it with the data, never in production)`);
@@ -112,6 +100,16 @@ export async function refuseLostDevelopmentKey(sql: SqlRunner, e: Pick<Env, "PHI
       "Put that file back (from your copy of it), or set PHI_MASTER_KEY to that key; no new key was made, since it could read none of them. " +
       "To start over with fresh demo data instead, empty the database (the embedded one: delete the .data folder).",
   );
+}
+
+/**
+ * What every process that reads PHI checks once its database is open (npm start checks the same
+ * in its own order): a lost development key is said so, with no new one made over the data, and a
+ * wrong PHI_MASTER_KEY stops it before it reads or writes anything.
+ */
+export async function checkPhiKeysAtStart(sql: SqlRunner, e: Pick<Env, "PHI_MASTER_KEY" | "NODE_ENV">): Promise<void> {
+  await refuseLostDevelopmentKey(sql, e);
+  await checkMasterKeys(sql, defaultKeyRing());
 }
 
 /**
