@@ -1,6 +1,7 @@
-// An install upgraded to the fold of every script (20261208010000_fold_every_script) searches and
-// checks for duplicates the patients it already had, without a rebuild: the migration rewrites the
-// rows whose search_text the new fold changes and the index on the folded family name.
+// An install upgraded to the fold of every script (20261208010000_fold_every_script, and the scripts
+// 20261213010000_fold_more_scripts adds) searches and checks for duplicates the patients it already
+// had, without a rebuild: the migrations rewrite the rows whose search_text the new fold changes
+// and the index on the folded family name.
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +29,9 @@ const patients = [
   // Stored decomposed and with a zero-width space, before names were checked on input.
   ["MRN4", "José".normalize("NFD"), "Ramírez".normalize("NFD")],
   ["MRN5", "Ava", "Ad\u200Bams"],
+  // Scripts the fold of every script did not list either (20261213010000_fold_more_scripts).
+  ["MRN6", "ᐊᓂᑕ", "ᑭᓪᓗᐊᖅ"],
+  ["MRN7", "ᏌᎳ", "ᏩᏯ"],
 ] as const;
 
 const kinds = [
@@ -105,6 +109,9 @@ for (const { kind, open } of kinds) {
         MRN3: "王 伟 mrn3",
         MRN4: "ramirez jose mrn4",
         MRN5: "adams ava mrn5",
+        MRN6: "ᑭᓪᓗᐊᖅ ᐊᓂᑕ mrn6",
+        // Cherokee capitals fold to the small letters Unicode pairs them with.
+        MRN7: "ꮹꮿ ꮜꮃ mrn7",
       });
       expect(await found("Петров")).toEqual(["MRN1"]);
       expect(await found("王")).toEqual(["MRN3"]);
@@ -115,11 +122,15 @@ for (const { kind, open } of kinds) {
       expect(await duplicates("伟", "王")).toEqual(["MRN3"]);
       expect(await duplicates("José", "Ramírez")).toEqual(["MRN4"]);
       expect((await duplicates("Ava", "Adams")).sort()).toEqual(["MRN2", "MRN5"]);
+      expect(await found("ᑭᓪᓗᐊᖅ")).toEqual(["MRN6"]);
+      expect(await found("ꮹꮿ")).toEqual(["MRN7"]);
+      expect(await duplicates("ᐊᓂᑕ", "ᑭᓪᓗᐊᖅ")).toEqual(["MRN6"]);
+      expect(await duplicates("ꮜꮃ", "ꮹꮿ")).toEqual(["MRN7"]);
     });
 
     it("folds alike under the C locale, where lower() and [[:alnum:]] know only ASCII", async () => {
-      const [row] = await db.prisma.$queryRawUnsafe<{ folded: string }[]>(`SELECT emr_fold($1::text COLLATE "C") AS folded`, "ИВАН Петров, ΆΝΝΑ Núñez-O'Brien 王伟 ＡＤＡＭＳ");
-      expect(row?.folded).toBe("иван петров αννα nunez o brien 王伟 adams");
+      const [row] = await db.prisma.$queryRawUnsafe<{ folded: string }[]>(`SELECT emr_fold($1::text COLLATE "C") AS folded`, "ИВАН Петров, ΆΝΝΑ Núñez-O'Brien 王伟 ＡＤＡＭＳ ᏌᎳ ᲒᲘᲝᲠᲒᲘ 𞤀𞤣𞤢𞤥𞤢");
+      expect(row?.folded).toBe("иван петров αννα nunez o brien 王伟 adams ꮜꮃ გიორგი 𞤢𞤣𞤢𞤥𞤢");
     });
   });
 }
