@@ -3,6 +3,7 @@
 // the publish after the confirm timeout instead of holding the batch for minutes. Against a TCP
 // proxy to the real RabbitMQ (AMQP_URL) that refuses, passes nothing while keeping sockets open,
 // or cuts the connection while publishes wait for their confirms.
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import amqp from "amqplib";
@@ -18,6 +19,21 @@ import { addHandler, drainOutbox, publishOutbox } from "./outbox";
 import { appended } from "./wakeup";
 
 const amqpUrl = process.env.AMQP_URL?.trim() || null;
+
+/**
+ * The local broker's rabbitmqctl, to set max_message_size for one test (RabbitMQ reads it when a
+ * channel opens), or null when it cannot be run here (a broker on another machine).
+ */
+const rabbitmqctl = (() => {
+  if (!amqpUrl || !["localhost", "127.0.0.1", "[::1]"].includes(new URL(amqpUrl).hostname)) return null;
+  const evaluate = (expression: string) => execFileSync("rabbitmqctl", ["eval", expression], { timeout: 20_000, encoding: "utf8", stdio: "pipe" }).trim();
+  try {
+    const max = /^\{ok,(\d+)\}$/.exec(evaluate("application:get_env(rabbit, max_message_size)."))?.[1];
+    return max ? { maxMessageSize: Number(max), setMaxMessageSize: (bytes: number) => evaluate(`application:set_env(rabbit, max_message_size, ${bytes}).`) } : null;
+  } catch {
+    return null;
+  }
+})();
 
 describe("outbox worker and an unreachable or silent broker [embedded database]", () => {
   let db: Database;
@@ -146,26 +162,83 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
       proxy.close();
     }
   });
-  it.skipIf(!amqpUrl)("a channel the broker closes, saying why, is still the rows' failure (a message it never takes reaches the dead letters), named for the broker's reason", { timeout: 30_000 }, async () => {
-    await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
-    // An exchange of this test's own (the shared emr.events stays), deleted behind the bus's back:
-    // the broker closes the channel on the next publish (404), as it does for a message larger
-    // than max_message_size (406).
-    const exchange = `emr.events.outage-${randomUUID()}`;
-    const bus = rabbitBus(amqpUrl!, { exchange });
-    const admin = await amqp.connect(amqpUrl!);
-    const store = storeOf(db);
-    try {
-      await bus.ready();
-      await (await admin.createChannel()).deleteExchange(exchange);
-      await appendToStream(store, newStreamId(), [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
-      expect(await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 10, maxAttempts: 5 })).toMatchObject({ claimed: 1, published: 0, retried: 1 });
-      const [row] = await db.sql<{ attempts: number; last_error: string }>("SELECT attempts, last_error FROM outbox WHERE processed_at IS NULL", []);
-      expect(row).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/^BrokerChannelClosed: RabbitMQ closed the channel: .*NOT_FOUND/) });
-    } finally {
-      await bus.close();
-      await (await admin.createChannel()).deleteExchange(exchange).catch(() => {});
-      await admin.close();
-    }
-  });
+  it.skipIf(!rabbitmqctl)(
+    "a message the broker never takes (larger than max_message_size) is that row's failure alone: it reaches the dead letters holding its stream, and the rows in flight beside it go out",
+    { timeout: 60_000 },
+    async () => {
+      await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
+      const exchange = `emr.events.too-large-${randomUUID()}`;
+      const store = storeOf(db);
+      const tooLarge = newStreamId();
+      await appendToStream(store, tooLarge, [note(1, { data: { text: "x".repeat(100_000), n: 1 } }), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      const others: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        others.push(newStreamId());
+        await appendToStream(store, others[i]!, [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      }
+      // 64 KiB for the channels opened meanwhile (the events of this suite's other tests are under 1 KiB).
+      rabbitmqctl!.setMaxMessageSize(65_536);
+      const bus = rabbitBus(amqpUrl!, { exchange });
+      try {
+        let deadLettered = 0;
+        for (let pass = 0; pass < 10 && deadLettered === 0; pass++) {
+          deadLettered += (await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 20, maxAttempts: 3, random: () => 0 })).deadLettered;
+        }
+        const rows = await db.sql<{ stream_id: string; attempts: number; processed: boolean; dead: boolean; last_error: string | null }>(
+          "SELECT stream_id, attempts, processed_at IS NOT NULL AS processed, dead_lettered_at IS NOT NULL AS dead, last_error FROM outbox WHERE stream_id = ANY ($1::text[]) ORDER BY id",
+          [[tooLarge, ...others]],
+        );
+        const [large, behind, ...rest] = rows;
+        expect(large).toMatchObject({ stream_id: tooLarge, attempts: 3, dead: true, processed: false, last_error: expect.stringMatching(/^BrokerChannelClosed: RabbitMQ closed the channel: .*PRECONDITION.FAILED/) });
+        expect(behind).toMatchObject({ stream_id: tooLarge, dead: false, processed: false });
+        // Sent beside it on the channel it closed, they were charged nothing, and went out alone.
+        expect(rest).toHaveLength(8);
+        for (const row of rest) expect(row).toMatchObject({ attempts: 0, dead: false, processed: true });
+      } finally {
+        rabbitmqctl!.setMaxMessageSize(rabbitmqctl!.maxMessageSize);
+        await bus.close();
+      }
+    },
+  );
+
+  it.skipIf(!amqpUrl)(
+    "a channel the broker closes over the publisher, not the message (the exchange gone, no permission to write), costs no attempt, however often: nothing is dead-lettered, and all goes out once it is back",
+    { timeout: 30_000 },
+    async () => {
+      await db.sql("UPDATE outbox SET processed_at = now() WHERE processed_at IS NULL", []);
+      // An exchange of this test's own (the shared emr.events stays), deleted behind the bus's back
+      // before each pass: the broker closes the channel on the next publish (404 NOT_FOUND), as it
+      // does with 403 ACCESS_REFUSED when the user's write permission is taken away.
+      const exchange = `emr.events.outage-${randomUUID()}`;
+      const bus = rabbitBus(amqpUrl!, { exchange });
+      const admin = await amqp.connect(amqpUrl!);
+      const store = storeOf(db);
+      try {
+        for (let i = 0; i < 3; i++) await appendToStream(store, newStreamId(), [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+        // More passes than maxAttempts: counted as the messages' failure, the fifth dead-lettered
+        // the head of every stream.
+        for (let pass = 0; pass < 6; pass++) {
+          await bus.ready();
+          await (await admin.createChannel()).deleteExchange(exchange);
+          const result = await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 10, maxAttempts: 5 });
+          expect(result).toMatchObject({ published: 0, retried: 0, deadLettered: 0 });
+          expect(result.busUnavailable).toMatch(/^BrokerRefusedPublisher: RabbitMQ closed the channel: .*NOT_FOUND/);
+        }
+        const rows = await db.sql<{ attempts: number; dead: boolean; last_error: string | null }>(
+          "SELECT attempts, dead_lettered_at IS NOT NULL AS dead, last_error FROM outbox WHERE processed_at IS NULL ORDER BY id",
+          [],
+        );
+        expect(rows).toHaveLength(6);
+        for (const row of rows) expect(row).toMatchObject({ attempts: 0, dead: false });
+        // The next connection declares the exchange again, and every row goes out.
+        let published = 0;
+        for (let pass = 0; pass < 4 && published < 6; pass++) published += (await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 10, maxAttempts: 5 })).published;
+        expect(published).toBe(6);
+      } finally {
+        await bus.close();
+        await (await admin.createChannel()).deleteExchange(exchange).catch(() => {});
+        await admin.close();
+      }
+    },
+  );
 });

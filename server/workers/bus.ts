@@ -7,7 +7,7 @@ import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqp
 import type { StoredEvent } from "../eventStore";
 import { componentLogger } from "../log";
 import { storedFormOf } from "../eventStore/protect";
-import { CONFIRM_TIMEOUT, CONNECTION_LOST, type Bus } from "./outbox";
+import { BUS_REFUSED, CHANNEL_CLOSED, CONFIRM_TIMEOUT, CONNECTION_LOST, type Bus } from "./outbox";
 
 export const EVENTS_EXCHANGE = "emr.events";
 
@@ -82,9 +82,24 @@ function lost(message: string, cause: unknown): Error {
   return Object.assign(new Error(message, { cause }), { name: CONNECTION_LOST });
 }
 
+/**
+ * AMQP reply codes with which a broker closes a channel over this publisher or its exchange, not
+ * over the message: 320 connection-forced, 403 access-refused (the user's write permission taken
+ * away, or not yet given while a deploy sets users up), 404 not-found (the exchange deleted; the
+ * next connection declares it again), 506 resource-error, 530 not-allowed, 541 internal-error.
+ * Counted as the messages' failure, each such close cost every row in flight a try, and a
+ * permission missing for half a minute dead-lettered the head of every stream being published,
+ * each then waiting for an admin. Any other code (406 precondition-failed: a message larger than
+ * max_message_size) may be the message's doing, and stays its failure, so that a message the
+ * broker never takes reaches the dead letters instead of stopping the bus.
+ */
+const REFUSES_THE_PUBLISHER = new Set([320, 403, 404, 506, 530, 541]);
+
 /** The broker closed the channel, and said why (its words: codes and names, no message content). */
-function refusedChannel(reason: Error): Error {
-  return Object.assign(new Error(`RabbitMQ closed the channel: ${errorMessage(reason)}`, { cause: reason }), { name: "BrokerChannelClosed" });
+export function refusedChannel(reason: Error): Error {
+  const code = (reason as { code?: unknown }).code;
+  const name = typeof code === "number" && REFUSES_THE_PUBLISHER.has(code) ? BUS_REFUSED : CHANNEL_CLOSED;
+  return Object.assign(new Error(`RabbitMQ closed the channel: ${errorMessage(reason)}`, { cause: reason }), { name });
 }
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 160);

@@ -54,8 +54,22 @@ export const CONFIRM_TIMEOUT = "ConfirmTimeout";
  */
 export const CONNECTION_LOST = "BusConnectionLost";
 
-/** Publish errors that say the broker is away, not that it refused the message. */
-const BUS_AWAY = new Set<unknown>([CONFIRM_TIMEOUT, CONNECTION_LOST]);
+/**
+ * The name of a publish's error when the broker closed the channel over this publisher or its
+ * exchange (no permission to write, the exchange gone), not over the message (bus.ts
+ * refusedChannel): the bus's state, so it costs the row no attempt either.
+ */
+export const BUS_REFUSED = "BrokerRefusedPublisher";
+
+/**
+ * The name of a publish's error when the broker closed the channel over a message (406: larger
+ * than max_message_size): the message's failure, counted against its row, unless other publishes
+ * were in flight on the channel, each failed with the same reason (see publishStage).
+ */
+export const CHANNEL_CLOSED = "BrokerChannelClosed";
+
+/** Publish errors that say the broker is away or refuses this publisher, not that it refused the message. */
+const BUS_AWAY = new Set<unknown>([CONFIRM_TIMEOUT, CONNECTION_LOST, BUS_REFUSED]);
 
 /** The external bus: resolves once the broker has taken the event (publisher confirm). */
 export type Bus = {
@@ -442,13 +456,22 @@ async function handleStage(deps: OutboxDeps, options: DrainOptions, leaveForBus:
   await recordFailures(store, failures, options, result, "handlers");
 }
 
+/** Which of the claimed rows, tried before, last failed by a channel the broker closed over a message. */
+async function closedTheChannel(store: Store, rows: Claimed[]): Promise<Set<number>> {
+  const tried = rows.filter((r) => r.failedBefore).map((r) => r.id);
+  if (tried.length === 0) return new Set();
+  const found = await store.sql<{ id: bigint | number }>(`SELECT id FROM outbox WHERE id = ANY ($1::bigint[]) AND starts_with(last_error, $2)`, [tried, CHANNEL_CLOSED]);
+  return new Set(found.map((r) => Number(r.id)));
+}
+
 /**
  * Stage two: the bus. A batch holds only rows first in their stream's line (the claim), and a
  * stream's rows are sent in order on the one channel, which the broker keeps: published together,
  * they are confirmed together, about one round trip for the batch. A row that failed before is
- * sent alone: the rest of its stream goes only once the broker has taken it, and waits behind it
- * again (no attempt counted) when it fails anew, so a message the broker keeps refusing holds its
- * stream. The one exception to stream order: a first refusal (a nack) of a row while a later row
+ * sent alone (one last failed by a channel the broker closed, with nothing else in flight, after the
+ * batch's other rows): the rest of its stream goes only once the broker has taken it, and waits
+ * behind it again (no attempt counted) when it fails anew, so a message the broker keeps refusing
+ * holds its stream. The one exception to stream order: a first refusal (a nack) of a row while a later row
  * of its stream, sent with it, is taken (README "Consuming `emr.events`"). A row whose event cannot
  * be read holds the rest of its stream the same way.
  */
@@ -480,32 +503,61 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
   const done: number[] = [];
   const held: number[] = [];
   const failures: Failure[] = [];
-  const send = (row: Claimed, event: StoredEvent): Promise<boolean> =>
-    bus.publish(event).then(
-      () => (done.push(row.id), true),
-      (error: unknown) => (failures.push({ row, error: error ?? new Error("publish failed") }), false),
+  // Rows whose publish overlapped another's: when the broker closes the channel, every publish in
+  // flight on it fails with the same reason, and only one of them may have been the cause.
+  const inFlight = new Set<number>();
+  const overlapped = new Set<number>();
+  const send = (row: Claimed, event: StoredEvent): Promise<boolean> => {
+    if (inFlight.size > 0) for (const id of [...inFlight, row.id]) overlapped.add(id);
+    inFlight.add(row.id);
+    return bus.publish(event).then(
+      () => (inFlight.delete(row.id), done.push(row.id), true),
+      (error: unknown) => (inFlight.delete(row.id), failures.push({ row, error: error ?? new Error("publish failed") }), false),
     );
+  };
+  /** A line's rows in order; true when all went out (else the rest is held behind the failure). */
+  const sendLine = async (line: Claimed[]): Promise<boolean> => {
+    const sent: Promise<boolean>[] = [];
+    for (const [i, row] of line.entries()) {
+      const event = events.get(row.eventId)!;
+      const alone = row.failedBefore || event instanceof Error;
+      // Sent alone only once the rows before it were taken: one of them refused, it waits
+      // behind that one (it was going out after an earlier row of its stream the broker refused).
+      if (alone && !(await Promise.all(sent)).every(Boolean)) {
+        held.push(...line.slice(i).map((r) => r.id));
+        return false;
+      }
+      const ok = event instanceof Error ? (failures.push({ row, error: event }), false) : alone ? await send(row, event) : (sent.push(send(row, event)), true);
+      if (!ok) {
+        held.push(...line.slice(i + 1).map((r) => r.id));
+        await Promise.all(sent);
+        return false;
+      }
+    }
+    return (await Promise.all(sent)).every(Boolean);
+  };
+  // Rows last failed by a channel the broker closed while other publishes were in flight on it
+  // (below) go out one line at a time after the rest, each with nothing else in flight: then the
+  // message the broker closes the channel over is charged alone. Up to them, lines go out together.
+  const suspects = await closedTheChannel(store, rows);
+  const later: Claimed[][] = [];
   await Promise.all(
     [...lines.values()].map(async (line) => {
-      const sent: Promise<boolean>[] = [];
-      for (const [i, row] of line.entries()) {
-        const event = events.get(row.eventId)!;
-        const alone = row.failedBefore || event instanceof Error;
-        // Sent alone only once the rows before it were taken: one of them refused, it waits
-        // behind that one (it was going out after an earlier row of its stream the broker refused).
-        if (alone && !(await Promise.all(sent)).every(Boolean)) {
-          held.push(...line.slice(i).map((r) => r.id));
-          break;
-        }
-        const ok = event instanceof Error ? (failures.push({ row, error: event }), false) : alone ? await send(row, event) : (sent.push(send(row, event)), true);
-        if (!ok) {
-          held.push(...line.slice(i + 1).map((r) => r.id));
-          break;
-        }
-      }
-      await Promise.all(sent);
+      const suspect = line.findIndex((r) => suspects.has(r.id));
+      const first = suspect < 0 ? line : line.slice(0, suspect);
+      const rest = line.slice(first.length);
+      if (first.length > 0 && !(await sendLine(first))) held.push(...rest.map((r) => r.id));
+      else if (rest.length > 0) later.push(rest);
     }),
   );
+  for (const [i, line] of later.entries()) {
+    // The broker away or refusing this publisher: the rest wait for the next pass, at no cost.
+    if (failures.some((f) => BUS_AWAY.has((f.error as { name?: unknown } | null)?.name))) {
+      held.push(...later.slice(i).flatMap((l) => l.map((r) => r.id)));
+      break;
+    }
+    await sendLine(line);
+  }
   await markProcessed(store, done, options, result);
   // No confirm in time: the broker stopped answering (a resource alarm blocks publishers, a wedged
   // node), whatever the message; or the connection was lost before the confirm came (a broker
@@ -514,6 +566,8 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
   // stream until an admin put it back; a lost connection counted as the broker's refusal did the
   // same in five cuts); the rows are back in line at once, first of their streams (last_error set:
   // sent alone next time), and the stage reports the bus unavailable so that its loop backs off.
+  // The same when the broker refuses this publisher (a write permission missing, the exchange
+  // deleted: BUS_REFUSED), whatever the message.
   const silent = failures.filter((f) => BUS_AWAY.has((f.error as { name?: unknown } | null)?.name));
   if (silent.length > 0) {
     result.busUnavailable = errorSummary(silent[0]!.error);
@@ -523,6 +577,21 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
       [silent.map((f) => f.row.id), result.busUnavailable, options.now ?? null],
     );
     failures.splice(0, failures.length, ...failures.filter((f) => !silent.includes(f)));
+  }
+  // A channel the broker closed over a message fails every publish in flight on it: charged to
+  // each, one message the broker never takes cost every row sent beside it a try on every pass,
+  // until all were dead-lettered with it. Rows that were not alone on the channel are charged
+  // nothing and go back in line at once, last error set, so that they go out alone next time:
+  // then the message the broker refuses is the one charged, and the others go out.
+  const unsure = failures.filter((f) => (f.error as { name?: unknown } | null)?.name === CHANNEL_CLOSED && overlapped.has(f.row.id));
+  if (unsure.length > 0) {
+    await store.sql(
+      `UPDATE outbox o SET last_error = u.error, next_retry_at = coalesce($3::timestamptz, now())
+         FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
+        WHERE o.id = u.id AND o.processed_at IS NULL AND o.dead_lettered_at IS NULL`,
+      [unsure.map((f) => f.row.id), unsure.map((f) => errorSummary(f.error)), options.now ?? null],
+    );
+    failures.splice(0, failures.length, ...failures.filter((f) => !unsure.includes(f)));
   }
   if (held.length > 0) {
     // Their lease ends now; they go out after the failed row, which holds its stream until then.
