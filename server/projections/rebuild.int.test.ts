@@ -159,6 +159,28 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       expect((await rebuildById(db.prisma, first.rebuildId))?.status).toBe("finished");
     });
 
+    it("a cancel asked for after the last batch is still heard: before the indexes are built, and before the swap", async () => {
+      for (const at of ["indexing", "swapping"] as const) {
+        const before = await allRows(db);
+        const store = storeFor(db);
+        const started = await startRebuild(store, "orders", { reason: `cancelled before ${at}`, ...admin });
+        const result = await runRebuild(store, started, {
+          beforePhase: async (phase) => {
+            if (phase === at) await cancelRebuild(storeFor(db), started.rebuildId);
+          },
+        });
+        expect(result.status, at).toBe("cancelled");
+        expect(await allRows(db)).toEqual(before);
+        expect(await shadowCount(db)).toBe(0);
+        expect((await rebuildById(db.prisma, started.rebuildId))?.status).toBe("cancelled");
+        const [end] = await db.sql<{ n: number }>(
+          "SELECT count(*)::int AS n FROM events WHERE event_type = 'ProjectionRebuildCancelled' AND data->>'rebuildId' = $1",
+          [started.rebuildId],
+        );
+        expect(end!.n).toBe(1);
+      }
+    });
+
     it("a cancelled rebuild and a failing one leave the live tables as they were and drop the shadow", async () => {
       const before = await allRows(db);
       const store = storeFor(db);
@@ -358,6 +380,27 @@ describe.skipIf(!pgUrl)("a rebuild's swap against another transaction [postgresq
       await swapWaiting();
       await writer.query("COMMIT");
       expect(await rebuilt).toMatchObject({ status: "finished", error: null });
+    } finally {
+      await writer.end();
+    }
+  }, 30_000);
+
+  it("a cancel that comes while the swap waits for the live table is heard: the swap rolls back, and the rebuild ends cancelled", async () => {
+    const writer = await writerHolding();
+    try {
+      const store = storeFor(db);
+      const started = await startRebuild(store, "census", { reason: "cancelled during its swap", ...admin });
+      const rebuilt = runRebuild(store, started);
+      await swapWaiting();
+      await cancelRebuild(storeFor(db), started.rebuildId);
+      await writer.query("COMMIT");
+      expect(await rebuilt).toMatchObject({ status: "cancelled" });
+      expect((await rebuildById(db.prisma, started.rebuildId))?.status).toBe("cancelled");
+      expect(await shadowCount(db)).toBe(0);
+      // And a cancel once a swap has committed is refused as too late.
+      const next = await startRebuild(store, "census", { reason: "finished", ...admin });
+      expect(await runRebuild(store, next)).toMatchObject({ status: "finished" });
+      await expect(cancelRebuild(storeFor(db), next.rebuildId)).rejects.toThrow(/already finished/);
     } finally {
       await writer.end();
     }

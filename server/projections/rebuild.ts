@@ -94,15 +94,18 @@ const endEventType = { finished: "ProjectionRebuildFinished", cancelled: "Projec
 
 /** Marks the rebuild ended and records its end event, in the transaction given. */
 async function recordEnd(tx: Db, store: Store, rebuild: { id: string; name: string; startEventId: string | null }, who: Who, end: Ended) {
-  await prismaRunner(tx)(
+  await prismaRunner(tx)<{ id: string; cancel_requested: boolean }>(
     `UPDATE projection_rebuilds SET status = $2, phase = 'done', finished_at = now(), events_done = $3::bigint, swap_pause_ms = $4::float8, error = $5,
             events_per_second = coalesce($6::float8, events_per_second)
-      WHERE id = $1::uuid AND status = 'running' RETURNING id::text AS id`,
+      WHERE id = $1::uuid AND status = 'running' RETURNING id::text AS id, cancel_requested`,
     [rebuild.id, end.status, end.eventsDone, end.swapPauseMs ?? null, end.error ?? null, end.eventsPerSecond ?? null],
   ).then((rows) => {
     // Ended already: taken over by a later rebuild that found this one's holder dead. Nothing of
     // this run may be recorded (its swap rolls back with this).
     if (rows.length === 0) throw new InvariantError(`The rebuild of ${rebuild.name} was ended by another process (it found this one's session gone)`, "projection.rebuild_taken_over");
+    // A cancel that came during the swap (the row is this transaction's now: a later cancel
+    // waits for it and then finds the rebuild finished): the swap rolls back, the cancel stands.
+    if (end.status === "finished" && rows[0]!.cancel_requested) throw new RebuildCancelled("cancelled");
   });
   const data: Record<string, unknown> = { rebuildId: rebuild.id, projection: rebuild.name, eventsDone: end.eventsDone, durationMs: Math.round(end.durationMs) };
   if (end.status === "finished") Object.assign(data, { eventsPerSecond: Math.round(end.eventsPerSecond ?? 0), swapPauseMs: end.swapPauseMs ?? 0 });
@@ -258,8 +261,9 @@ async function claimRebuilds(store: Store, chosen: readonly Projection[], reason
 }
 
 /**
- * Asks a running rebuild to stop (it stops at its next batch). Refuses an unknown rebuild and
- * one that has already ended.
+ * Asks a running rebuild to stop: at its next batch, before it builds its indexes, or before or
+ * during its swap (which then rolls back). Refuses an unknown rebuild and one that has already
+ * ended, its swap committed.
  */
 export async function cancelRebuild(store: Store, rebuildId: string, projections: readonly Projection[] = allProjections): Promise<void> {
   const rows = await prismaRunner(store.db)<{ id: string; name: string }>(
@@ -300,6 +304,8 @@ export type RunOptions = {
   signal?: AbortSignal;
   /** Tests: called with each batch before it is applied to the shadow. */
   beforeBatch?: (events: readonly FoldEvent[]) => Promise<void> | void;
+  /** Tests: called before a member enters a phase. */
+  beforePhase?: (phase: "copying" | "indexing" | "swapping") => Promise<void> | void;
 };
 
 /** The events after `after` that this transaction can see, without the commit-order cut (see swap). */
@@ -385,7 +391,15 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
   const report = (m: Member, phase: string, total = m.started.eventsTotal) =>
     options.onProgress?.({ name: m.started.projection.name, done: m.done, total: Math.max(total, m.done), eventsPerSecond: m.done / m.copySeconds, phase });
   const recordOf = (m: Member) => ({ id: m.started.rebuildId, name: m.started.projection.name, startEventId: m.started.startEventId });
-  const phase = (m: Member, name: string) => store.sql("UPDATE projection_rebuilds SET phase = $2, heartbeat_at = now() WHERE id = $1::uuid", [m.started.rebuildId, name]);
+  /** Records the phase it enters; answers whether a cancel was asked for (read at each batch, then here). */
+  const phase = async (m: Member, name: "copying" | "indexing" | "swapping"): Promise<boolean> => {
+    await options.beforePhase?.(name);
+    const [row] = await store.sql<{ cancel_requested: boolean }>(
+      "UPDATE projection_rebuilds SET phase = $2, heartbeat_at = now() WHERE id = $1::uuid RETURNING cancel_requested",
+      [m.started.rebuildId, name],
+    );
+    return row?.cancel_requested ?? true;
+  };
   const live = () => members.filter((m) => m.result === null);
 
   /** A cancelled or failed member: its shadow dropped, its end recorded. */
@@ -471,8 +485,9 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
     live().map(async (m) => {
       try {
         await m.replay?.finish();
-        if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
-        await phase(m, "indexing");
+        // A cancel asked for after the last batch: before, it was read no more, and the rebuild
+        // built its indexes (minutes on a large log) and swapped in as if nobody had asked.
+        if ((await phase(m, "indexing")) || options.signal?.aborted) throw new RebuildCancelled("cancelled");
         report(m, "indexing");
         // One sorted build per index over the whole table: minutes on a large log, past the
         // requests' statement bound (DB_STATEMENT_TIMEOUT_SECONDS), so without it.
@@ -484,11 +499,11 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
   );
   for (const m of live()) {
     try {
-      if (options.signal?.aborted) throw new RebuildCancelled("cancelled");
+      // A cancel asked for while the indexes were built.
+      if ((await phase(m, "swapping")) || options.signal?.aborted) throw new RebuildCancelled("cancelled");
       checkLease(m);
       const { projection } = m.started;
       // The swap: writers wait from the LOCK until the commit; that is the pause we measure.
-      await phase(m, "swapping");
       report(m, "swapping");
       const swapPauseMs = await swapIn(store, projection, recordOf(m), m.started.who, cursor, batchSize, {
         done: () => m.done,
