@@ -44,14 +44,34 @@ function signatureIn(format: ExportFormat, trailer: string): Partial<ExtractSign
     return signed;
   }
   if (format === "fhir") {
-    // `,"signature":{...}}`: the member, then the Bundle's closing brace.
-    const signature = JSON.parse(`{${trailer.slice(1)}`) as { signature?: { data?: string; extension?: { url?: string; valueString?: string }[] } };
+    // `,"signature":{...}}`: the member, then the Bundle's closing brace, and nothing else: a
+    // member after it (a second "entry", which a JSON reader takes over the first) is outside
+    // what the signature covers.
+    const member = JSON.parse(`{${trailer.slice(1)}`) as Record<string, unknown>;
+    if (Object.keys(member).join() !== "signature") throw new Error("the Bundle has members after its signature, which the signature does not cover");
+    const signature = member as { signature?: { data?: string; extension?: { url?: string; valueString?: string }[] } };
     const extension = signature.signature?.extension?.find((e) => e.url === extractSignatureExtensionUrl)?.valueString;
     // Bundle.signature.data is what is checked: the extension's copy is for reading.
     return { ...(extension ? (JSON.parse(extension) as Partial<ExtractSignature>) : {}), signature: signature.signature?.data ?? null };
   }
-  const [record] = parse(trailer, { columns: false, record_delimiter: "\r\n" }) as string[][];
-  return JSON.parse(record?.[csvColumns.indexOf("details")] ?? "{}") as Partial<ExtractSignature>;
+  const records = parse(trailer, { columns: false, record_delimiter: "\r\n" }) as string[][];
+  // The signature record is the last: records after it are outside what it covers.
+  if (records.length !== 1) throw new Error("records follow the signature record, which the signature does not cover");
+  const record = records[0]!;
+  const signed = JSON.parse(record[csvColumns.indexOf("details")] ?? "{}") as Partial<ExtractSignature>;
+  // Its other cells are empty or repeat the signed fields: text there would read as vouched for.
+  const expected: Partial<Record<(typeof csvColumns)[number], string>> = {
+    row_type: csvSignatureRowType,
+    id: String(signed.exportId),
+    what: String(signed.format),
+    version: String(signed.rows),
+    hash: String(signed.sha256),
+    details: record[csvColumns.indexOf("details")],
+  };
+  if (record.length !== csvColumns.length || csvColumns.some((c, i) => record[i] !== (expected[c] ?? ""))) {
+    throw new Error("the signature record holds cells other than the signed statement");
+  }
+  return signed;
 }
 
 /**
