@@ -94,6 +94,9 @@ for (const kind of ["embedded", "postgresql"] as const) {
 
     it("an untouched log verifies, sealed in signed checkpoints", async () => {
       const { store } = await threeStreams();
+      // Text whose length in characters differs from its UTF-16 and UTF-8 lengths, and a quote.
+      await appendToStream(store, newStreamId(), [note(1, { data: { text: 'ünïcode 🩺 "quoted"\n', n: 1 }, userId: "usér 😀" })], { expectedVersion: "no_stream", aggregateType: "note" });
+      await sealLog(store, signing.privateKey);
       const report = await verifyLog(store, publicKeys);
       expect(report.problems).toEqual([]);
       expect(report.ok).toBe(true);
@@ -112,6 +115,22 @@ for (const kind of ["embedded", "postgresql"] as const) {
       expect(report.firstProblem).toContain(second!.metadata.eventId);
       await tamper(`UPDATE events SET data = jsonb_set(data, '{text}', '"note 2"') WHERE event_id = $1`, [second!.metadata.eventId]);
       expect((await verifyLog(store, publicKeys)).ok).toBe(true);
+    });
+
+    destructive("recomputes each hash itself: an owner who replaces event_hash() to vouch for a changed event does not hide it", async () => {
+      const { store, ids } = await threeStreams();
+      const [, second] = await readStream(store, ids[1]!);
+      await tamper(`UPDATE events SET data = jsonb_set(data, '{text}', '"rewritten"') WHERE event_id = $1`, [second!.metadata.eventId]);
+      // The function the database holds is the owner's to replace: this one answers an event's
+      // stored hash, so any stored content "matches"; the stored hashes, and so the seals, are untouched.
+      await owner(`CREATE OR REPLACE FUNCTION event_hash(
+          p_prev bytea, p_event_id uuid, p_stream_id text, p_version integer, p_event_type text, p_event_version integer,
+          p_data jsonb, p_metadata jsonb, p_occurred_at timestamptz, p_recorded_at timestamptz,
+          p_user_id text, p_correlation_id text, p_causation_id text
+        ) RETURNS bytea LANGUAGE sql STABLE AS $$ SELECT hash FROM events WHERE event_id = p_event_id $$`);
+      const report = await verifyLog(store, publicKeys);
+      expect(report.ok).toBe(false);
+      expect(report.problems[0]).toMatchObject({ kind: "event_hash", eventId: second!.metadata.eventId });
     });
 
     destructive("finds a deleted event, in the middle of a stream and at its end", async () => {
