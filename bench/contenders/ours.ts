@@ -9,6 +9,7 @@ import { appendToStream } from "../../server/eventStore/append";
 import { storeOn, type Store } from "../../server/eventStore/db";
 import { streamAll, streamVersion } from "../../server/eventStore/read";
 import { saveSnapshot } from "../../server/eventStore/snapshots";
+import { sealState } from "../../server/eventStore/protect";
 import { aggregateType, benchDecider, benchRegistry, foldReplay, initialReplay } from "../lib/events";
 import { installStockParsers } from "../lib/pgTypes";
 import type { Contender } from "./contender";
@@ -42,13 +43,14 @@ export async function openOurs(url: string, poolMax: number): Promise<Contender 
       return { state: loaded.state, version: loaded.version };
     },
     async saveSnapshot(streamId, version, state) {
+      // Sealed as the app seals one (handleCommand): a patient's snapshot in clear is not used.
       await saveSnapshot(store.db, {
         streamId,
         aggregateType,
         snapshotType: benchDecider.aggregateType,
         stateVersion: benchDecider.stateVersion,
         version,
-        state,
+        state: await sealState(store, { streamId, version }, benchDecider.aggregateType, state),
       });
       return true;
     },

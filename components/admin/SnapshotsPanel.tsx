@@ -117,7 +117,7 @@ function CheckResults({ sample, results }: { sample: number; results: { aggregat
               <td className="num">{r.stateVersion}</td>
               <td className="num">{r.checked}</td>
               <td className="num">{r.matched}</td>
-              <td className="num" title="Sealed under an erased patient's key: loads fold the events instead">
+              <td className="num" title="Sealed under an erased patient's key, or not sealed for its stream and version (altered, moved, or written before snapshots were bound to their place): loads fold the events instead">
                 {r.unopenable}
               </td>
               <td className="num">

@@ -63,8 +63,9 @@ async function foldFrom<C, E extends DomainEvent, S>(
     let eventRows = 0;
     for (const row of rows) {
       if (row.kind === "snapshot") {
-        const opened = openState(store, decider.aggregateType, row.data);
-        // Sealed under an erased subject's key: only a cache, so fold every event instead.
+        const opened = await openState(store, { streamId, version: row.version }, decider.aggregateType, row.data);
+        // Sealed under an erased subject's key, or not this stream's at this version: only a
+        // cache, so fold every event instead.
         if (opened === null) return foldFrom(store, streamId, decider, target, false);
         state = opened as S;
         fromSnapshot = row.version;
@@ -455,7 +456,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     const every = options.snapshotEvery;
     if (every && !append.repeated && crossesSnapshotThreshold(loaded.version, version, every)) {
       try {
-        const stored = await sealState(store, streamId, decider.aggregateType, state);
+        const stored = await sealState(store, { streamId, version }, decider.aggregateType, state);
         await saveSnapshot(
           store.db,
           { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: stored },

@@ -6,7 +6,7 @@ import { hkdfSync } from "node:crypto";
 import { keyScopeOf, type Store } from "./db";
 import type { NewEvent } from "./types";
 import { defaultKeyRing, keyRingFor } from "../db/phiKey";
-import { ENVELOPE_KEY, envelopeOf, openFields, sealFields, subjectsOf, type KeyRing } from "./phi";
+import { ENVELOPE_KEY, envelopeOf, openFields, PhiAuthenticationError, sealFields, subjectsOf, type KeyRing } from "./phi";
 
 /** The store's key ring: given, or its database's (the store's, or the transaction's it is on). */
 export const keyRingOf = (store: Pick<Store, "phi"> & Partial<Pick<Store, "keyScope" | "db">>): KeyRing => {
@@ -126,19 +126,41 @@ export async function phiSealer(store: Store, streamId: string, events: readonly
   };
 }
 
-const snapshotContext = (aggregateType: string) => `snapshot:${aggregateType}`;
+/** Where a snapshot belongs: its stream and the version its state is at. */
+export type SnapshotAt = { streamId: string; version: number };
+
+// The additional data binds a snapshot to its stream and version, not only to its type:
+// snapshots are outside the hash chain and writable by the app's role, and one relabelled (the
+// state before an allergy stored as the stream's newest version) or copied from another stream
+// would otherwise open as genuine and be folded on as the record.
+const snapshotContext = (aggregateType: string, at: SnapshotAt) => `snapshot:${aggregateType}:${at.streamId}@${at.version}`;
 
 /** A snapshot's state, sealed whole under the stream's subject when the stream has one. */
-export async function sealState(store: Store, streamId: string, aggregateType: string, state: unknown): Promise<unknown> {
-  const subject = await streamSubject(store, streamId);
+export async function sealState(store: Store, at: SnapshotAt, aggregateType: string, state: unknown): Promise<unknown> {
+  const subject = await streamSubject(store, at.streamId);
   if (!subject) return state;
   const keys = await keyRingOf(store).forWriting(store.sql, [subject], store.ownKeys);
-  return sealFields({ state }, ["state"], subject, keys.get(subject)!, snapshotContext(aggregateType));
+  return sealFields({ state }, ["state"], subject, keys.get(subject)!, snapshotContext(aggregateType, at));
 }
 
-/** A stored snapshot's state, or null when its subject was erased (fold the events instead). */
-export function openState(store: Pick<Store, "phi">, aggregateType: string, data: unknown): unknown {
-  if (!envelopeOf(data)) return data;
-  const opened = openFields(keyRingOf(store), data, snapshotContext(aggregateType));
+/**
+ * A stored snapshot's state, or null when it cannot be used, and the load folds the events
+ * instead (a snapshot is only a cache): sealed under an erased subject's key; on a stream with a
+ * subject, not sealed under that subject's key for this stream and version (stored in clear,
+ * relabelled, copied from another stream, altered, or sealed before snapshots were bound to
+ * their place). Keys must be prepared (preparePhi) as for reads.
+ */
+export async function openState(store: Store, at: SnapshotAt, aggregateType: string, data: unknown): Promise<unknown> {
+  const subject = await streamSubject(store, at.streamId);
+  const envelope = envelopeOf(data);
+  if (!subject) return envelope ? null : data;
+  if (!envelope || envelope.kid !== subject) return null;
+  let opened: ReturnType<typeof openFields>;
+  try {
+    opened = openFields(keyRingOf(store), data, snapshotContext(aggregateType, at));
+  } catch (error) {
+    if (error instanceof PhiAuthenticationError) return null;
+    throw error;
+  }
   return opened.erased ? null : opened.data.state;
 }

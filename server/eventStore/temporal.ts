@@ -72,10 +72,10 @@ export async function loadAtMoment<C, E extends DomainEvent, S>(
       { snapshotType: decider.aggregateType, stateVersion: decider.stateVersion },
       Math.min(target, options.snapshotAtMost ?? 0),
     );
-    // A snapshot is sealed like the events (PHI); one sealed under an erased patient's key is
-    // only a cache: fold from the start instead.
+    // A snapshot is sealed like the events (PHI); one sealed under an erased patient's key, or
+    // not this stream's at this version, is only a cache: fold from the start instead.
     if (snapshot) await preparePhi(store, [snapshot.state]);
-    const opened = snapshot ? openState(store, decider.aggregateType, snapshot.state) : null;
+    const opened = snapshot ? await openState(store, { streamId, version: snapshot.version }, decider.aggregateType, snapshot.state) : null;
     const from = opened === null ? null : snapshot;
     let state = from ? (opened as S) : decider.initialState();
     let version = from?.version ?? 0;
@@ -131,7 +131,7 @@ export async function writeHistoricSnapshots<C, E extends DomainEvent, S>(
       state = decider.evolve(state, event as unknown as E);
       version = event.version;
       if (version % every === 0) {
-        const sealed = await sealState(store, streamId, decider.aggregateType, state);
+        const sealed = await sealState(store, { streamId, version }, decider.aggregateType, state);
         const snapshot = { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: sealed };
         await saveSnapshot(store.db, snapshot, undefined, every);
         written += 1;

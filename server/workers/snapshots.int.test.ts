@@ -41,7 +41,7 @@ for (const [kind] of kinds) {
       const store = storeFor(db);
       const loaded = await loadAggregate(store, stream, patientDecider, { useSnapshots: false });
       const state = over.state ? over.state(loaded.state as object) : loaded.state;
-      const sealed = await sealState(store, stream, "patient", state);
+      const sealed = await sealState(store, { streamId: stream, version: loaded.version }, "patient", state);
       await saveSnapshot(db.prisma, { streamId: stream, aggregateType: "patient", snapshotType: "patient", stateVersion: over.stateVersion ?? patientDecider.stateVersion, version: loaded.version, state: sealed });
       return sealed;
     };

@@ -63,7 +63,7 @@ export type CheckResult = {
   stateVersion: number;
   checked: number;
   matched: number;
-  /** Sealed under an erased patient's key: loads fold the events instead, so nothing to compare. */
+  /** Sealed under an erased patient's key, or not sealed for its stream and version (altered, moved, or written before snapshots were bound to their place): loads fold the events instead, so nothing to compare. */
   unopenable: number;
   /** Snapshots whose state is not what a fold of the events up to their version gives. */
   mismatches: { streamId: string; version: number }[];
@@ -91,7 +91,7 @@ export async function checkSnapshots(store: Store, deciders: readonly AnyDecider
     const result: CheckResult = { aggregateType: decider.aggregateType, stateVersion: decider.stateVersion, checked: 0, matched: 0, unopenable: 0, mismatches: [] };
     for (const row of rows) {
       result.checked += 1;
-      const opened = openState(store, decider.aggregateType, row.data);
+      const opened = await openState(store, { streamId: row.stream_id, version: row.version }, decider.aggregateType, row.data);
       if (opened === null) {
         result.unopenable += 1;
         continue;
