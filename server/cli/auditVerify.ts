@@ -104,6 +104,7 @@ async function main() {
       if (!signingKey) throw new Error("--seal needs AUDIT_SIGNING_KEY");
       const sealed = await sealLog(store, signingKey, {
         witness: fileWitness(ownWitness, db),
+        verifyWith: keys,
         onKeyChange: (change) => console.warn(keyChangeMessage(change)),
       });
       console.log(`sealed ${sealed.sealed} events in ${sealed.seals} seals`);

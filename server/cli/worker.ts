@@ -9,7 +9,7 @@ import { env } from "../db/env";
 import { observeProcess } from "../metrics/process";
 import { listenForAppends, onAppended, type AppendListener } from "../workers/wakeup";
 import { storeFor } from "../api/context";
-import { resolveSigningKey } from "../audit/signingKey";
+import { resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { fileWitness, witnessFileFor } from "../audit/witness";
 import { runSealerLoop } from "../workers/sealer";
 import { runOutboxLoop } from "../workers/loop";
@@ -58,7 +58,7 @@ async function main() {
         );
     // The audit sealer follows the log too, where a signing key is configured.
     const signingKey = only ? null : resolveSigningKey(e);
-    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db) }) : Promise.resolve();
+    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db), verifyWith: verifyingKeys(e) }) : Promise.resolve();
     await Promise.all([runner.done, outbox, sealer]);
     offAppended();
     console.log("worker: stopped");

@@ -274,6 +274,28 @@ for (const kind of ["embedded", "postgresql"] as const) {
       expect(withoutOld.firstProblem).toContain("AUDIT_VERIFY_PUBLIC_KEYS");
     });
 
+    destructive("the sealer does not sign on top of a newest seal that does not verify, inserted by a role that may insert seals", async () => {
+      const { store, ids } = await threeStreams();
+      // The app's role may insert seals (the sealer runs in the app): a row of its own making, unsigned.
+      await owner(
+        `INSERT INTO audit_seals (seq, from_xid, from_position, to_xid, to_position, event_count, chain_hash, key_id, signature)
+         SELECT seq + 1, to_xid, to_position, to_xid, to_position, 0, chain_hash, key_id, decode(repeat('00', 64), 'hex') FROM audit_seals ORDER BY seq DESC LIMIT 1`,
+      );
+      await appendToStream(store, ids[0]!, [note(4)], { expectedVersion: 3, aggregateType: "note" });
+      const before = await owner("SELECT count(*)::int AS n FROM audit_seals");
+      await expect(sealLog(store, signing.privateKey, { verifyWith: publicKeys })).rejects.toThrow(/seal 4 .*does not verify/);
+      expect(await owner("SELECT count(*)::int AS n FROM audit_seals")).toEqual(before);
+    });
+
+    destructive("the sealer does not sign on top of a seal by a key not among its verifying keys, and does once it is given", async () => {
+      const { store, ids } = await threeStreams();
+      const rotated = generateKeyPairSync("ed25519");
+      await appendToStream(store, ids[0]!, [note(4)], { expectedVersion: 3, aggregateType: "note" });
+      await expect(sealLog(store, rotated.privateKey, { verifyWith: [rotated.publicKey] })).rejects.toThrow(/AUDIT_VERIFY_PUBLIC_KEYS/);
+      expect(await sealLog(store, rotated.privateKey, { verifyWith: [rotated.publicKey, signing.publicKey] })).toMatchObject({ seals: 1 });
+      expect((await verifyLog(store, [rotated.publicKey, signing.publicKey])).ok).toBe(true);
+    });
+
     destructive("refuses a seal signed with a key it does not know, and a seal altered by the owner", async () => {
       const { store } = await threeStreams();
       const stranger = generateKeyPairSync("ed25519").publicKey;

@@ -129,6 +129,11 @@ export async function sealLog(
     onSeal?: (seal: SealWitness) => void;
     /** Called before the first seal signed on top of a seal by another key: the key was rotated (or replaced by mistake). */
     onKeyChange?: (change: KeyChange) => void;
+    /**
+     * The public keys of earlier signing keys (AUDIT_VERIFY_PUBLIC_KEYS): with them, the newest
+     * seal must verify (with these or the signing key) before anything is signed on top of it.
+     */
+    verifyWith?: readonly KeyObject[];
   } = {},
 ): Promise<SealResult> {
   const perSeal = options.perSeal ?? 5_000;
@@ -142,6 +147,13 @@ export async function sealLog(
     const found = await witnessFinding(store, witnessed);
     if (found !== "held" && found !== "earlier") throw new SealWitnessError(found);
     if (found === "earlier") witnessed = null;
+  }
+  if (options.verifyWith) {
+    // The app's role may insert seals (the sealer runs in the app): a row it did not sign, or one
+    // naming a key nobody gave, would otherwise be chained on and vouched for by the next seal.
+    const last = await lastSeal(store);
+    const problem = last ? newestSealProblem(last, [createPublicKey(key), ...options.verifyWith]) : null;
+    if (problem) throw new SealWitnessError(problem);
   }
   for (let n = 0; n < (options.maxSeals ?? 100); n++) {
     const last = await lastSeal(store);
@@ -184,6 +196,22 @@ export async function sealLog(
     }
   }
   return { sealed, seals };
+}
+
+/** Why the newest seal may not be signed on top of, or null when its signature verifies with one of the keys. */
+function newestSealProblem(seal: SealRow, keys: readonly KeyObject[]): string | null {
+  const checkpoint = toCheckpoint(seal);
+  const key = keys.find((k) => keyIdOf(k) === seal.key_id);
+  if (!key) {
+    return (
+      `the newest seal ${checkpoint.seq} is signed with key ${seal.key_id}, which is not this sealer's nor among AUDIT_VERIFY_PUBLIC_KEYS: ` +
+      "nothing is signed on top of it; if the signing key was rotated, give the earlier public key in AUDIT_VERIFY_PUBLIC_KEYS, otherwise the seal is not genuine"
+    );
+  }
+  if (!verify(null, Buffer.from(checkpoint.signedText), key, Buffer.from(seal.signature))) {
+    return `the newest seal ${checkpoint.seq} (to ${checkpoint.to}) does not verify with key ${seal.key_id}: it was not written by a sealer, and nothing is signed on top of it`;
+  }
+  return null;
 }
 
 /** Where a witness is kept (server/audit/witness.ts: a file outside the database). */

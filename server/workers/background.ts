@@ -11,7 +11,7 @@ import { runOutboxLoop } from "./loop";
 import { listenForAppends, onAppended } from "./wakeup";
 import { allProjections, asyncProjections } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
-import { resolveSigningKey } from "../audit/signingKey";
+import { resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { fileWitness, witnessFileFor } from "../audit/witness";
 import { runSealerLoop } from "./sealer";
 import { progressLog } from "../log";
@@ -68,7 +68,7 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
   if (signingKey) {
     loops.push({
       name: "audit sealer",
-      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db) }),
+      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db), verifyWith: verifyingKeys(e) }),
     });
   }
   return loops;

@@ -8,7 +8,14 @@ import { sealLog, SealWitnessError, type KeyChange, type Store, type WitnessStor
 import { componentLogger } from "../log";
 import { errorSummary, loopPauseMs } from "./outbox";
 
-export type SealerOptions = { signal: AbortSignal; everyMs: number; log?: (line: string) => void; witness?: WitnessStore };
+export type SealerOptions = {
+  signal: AbortSignal;
+  everyMs: number;
+  log?: (line: string) => void;
+  witness?: WitnessStore;
+  /** Earlier signing keys' public keys (AUDIT_VERIFY_PUBLIC_KEYS): the newest seal must verify before the next is signed on it. */
+  verifyWith?: readonly KeyObject[];
+};
 
 export async function runSealerLoop(store: Store, key: KeyObject, options: SealerOptions): Promise<void> {
   const log = options.log ?? (() => {});
@@ -18,6 +25,7 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
     try {
       const { sealed, seals } = await sealLog(store, key, {
         ...(options.witness ? { witness: options.witness } : {}),
+        verifyWith: options.verifyWith ?? [],
         onSeal: (seal) => logger.info({ seq: seal.seq, to: seal.to, chainHash: seal.chainHash, keyId: seal.keyId }, "audit seal"),
         // A key changed silently would leave every earlier seal failing verification until
         // someone found the old public key: say it the moment it happens.
