@@ -285,6 +285,14 @@ for (const kind of ["embedded", "postgresql"] as const) {
       const before = await owner("SELECT count(*)::int AS n FROM audit_seals");
       await expect(sealLog(store, signing.privateKey, { verifyWith: publicKeys })).rejects.toThrow(/seal 4 .*does not verify/);
       expect(await owner("SELECT count(*)::int AS n FROM audit_seals")).toEqual(before);
+      // One numbered past a gap is named as such, after the seal it follows.
+      await owner(
+        `INSERT INTO audit_seals (seq, from_xid, from_position, to_xid, to_position, event_count, chain_hash, key_id, signature)
+         VALUES (999, NULL, NULL, '1', 1, 1, decode(repeat('00', 32), 'hex'), 'k', decode(repeat('00', 64), 'hex'))`,
+      );
+      const report = await verifyLog(store, publicKeys);
+      expect(report.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/^seal 999 .*follows seal 4: seals 5 to 998 are missing, or this seal was inserted/));
+      expect(report.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/^seal 999 .*does not start where seal 4 ended/));
     });
 
     destructive("the sealer does not sign on top of a seal by a key not among its verifying keys, and does once it is given", async () => {

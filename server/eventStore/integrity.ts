@@ -442,6 +442,7 @@ export async function verifyLog(
     [],
   );
   let previous: Uint8Array | null = null;
+  let previousSeq = 0;
   let cursor: { xid: string; position: bigint } | null = null;
   let done = 0;
   const total = seals.reduce((n, s) => n + s.event_count, 0);
@@ -450,7 +451,9 @@ export async function verifyLog(
     const to = checkpointText(seal.to_xid, seal.to_position)!;
     const fail = (message: string) => problems.push({ kind: "seal", seq: Number(seal.seq), from, to, message: `seal ${seal.seq} (${from ?? "start"} .. ${to}): ${message}` });
     const expectedFrom = cursor ? checkpointText(cursor.xid, cursor.position) : null;
-    if (from !== expectedFrom) fail(`does not start where seal ${Number(seal.seq) - 1} ended`);
+    // Numbered one after another from 1: a gap means seals were deleted, or this one was put in by hand.
+    if (Number(seal.seq) !== previousSeq + 1) fail(previousSeq === 0 ? "is the first seal but not number 1" : `follows seal ${previousSeq}: seals ${previousSeq + 1} to ${Number(seal.seq) - 1} are missing, or this seal was inserted`);
+    if (from !== expectedFrom) fail(previousSeq === 0 ? "does not start at the start of the log" : `does not start where seal ${previousSeq} ended`);
     const chain = createHash("sha256").update(hex(previous));
     let count = 0;
     let after = cursor;
@@ -473,6 +476,7 @@ export async function verifyLog(
     }
     else if (!verify(null, Buffer.from(text), key, Buffer.from(seal.signature))) fail("its signature does not verify: the seal itself was altered");
     previous = seal.chain_hash;
+    previousSeq = Number(seal.seq);
     cursor = upTo;
     done += seal.event_count;
     options.onProgress?.(done, total);
