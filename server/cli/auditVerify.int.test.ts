@@ -74,6 +74,7 @@ describe.skipIf(!pgUrl)("audit:verify across a key rotation [postgresql]", () =>
   it("verifies with both keys named, and without the old one names its key", () => {
     const both = run(["--public-key", pemFile("old.pem", old.publicKey), "--public-key", pemFile("new.pem", current.publicKey)]);
     expect(both.out).toContain("the log verifies");
+    expect(both.out).toContain(`seals checked with keys ${keyIdOf(old.publicKey)}, ${keyIdOf(current.publicKey)} (--public-key)`);
     expect(both.code).toBe(0);
     const newOnly = run(["--public-key", pemFile("new.pem", current.publicKey)]);
     expect(newOnly.code).toBe(1);
@@ -85,6 +86,8 @@ describe.skipIf(!pgUrl)("audit:verify across a key rotation [postgresql]", () =>
     expect(run([]).code).toBe(1);
     const configured = run([], { AUDIT_VERIFY_PUBLIC_KEYS: old.publicKey.export({ type: "spki", format: "pem" }).toString() });
     expect(configured.out).toContain("the log verifies");
+    // Keys the server's settings gave, not the auditor: the output says so, with their ids to compare with the published key.
+    expect(configured.out).toMatch(new RegExp(`seals checked with keys (${keyIdOf(current.publicKey)}|${keyIdOf(old.publicKey)}), .* \\(the server's AUDIT_SIGNING_KEY and AUDIT_VERIFY_PUBLIC_KEYS: compare them with the published key, or pass --public-key\\)`));
     expect(configured.code).toBe(0);
   });
 });

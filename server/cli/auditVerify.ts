@@ -23,7 +23,7 @@ import { userInfo } from "node:os";
 import { openDatabase } from "../db/client";
 import { env, withoutAppSecrets } from "../db/env";
 import { storeFor } from "../api/context";
-import { sealLog, verifyLog } from "../eventStore";
+import { keyIdOf, sealLog, verifyLog } from "../eventStore";
 import { distinctKeys, parsePublicKeys, resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { extractVerifier } from "../audit/extractVerify";
 import { keyChangeMessage } from "../workers/sealer";
@@ -123,6 +123,12 @@ async function main() {
       console.log(
         `${report.eventsChecked} events (${report.eventsWithoutHash} from before hashing), ${report.streamsChecked} streams, ` +
           `${report.sealsChecked} seals checked; ${report.eventsUnsealed} events not sealed yet`,
+      );
+      // Which keys vouched for the seals, and whose word they are: the server's settings can be
+      // changed by whoever runs it, so an auditor compares the ids with the published key.
+      console.log(
+        `seals checked with key${keys.length === 1 ? "" : "s"} ${keys.map(keyIdOf).join(", ")} ` +
+          (given.length > 0 ? "(--public-key)" : "(the server's AUDIT_SIGNING_KEY and AUDIT_VERIFY_PUBLIC_KEYS: compare them with the published key, or pass --public-key)"),
       );
       if (named > 0) console.log(`seals witnessed outside the database (--witness): ${witnesses.slice(0, named).map((w) => w.seq).join(", ")}`);
       if (own.summary) console.log(`${own.summary} [${ownWitness}]`);
