@@ -90,8 +90,15 @@ test("a clinician registers a patient, corrects demographics, runs an encounter 
   await expect(page.getByTestId("patient-mrn")).toHaveText(mrn);
   await expect(page.locator(".chart-head")).toHaveAttribute("data-version", "1");
 
-  // The new patient is found by MRN in the list.
+  // The new patient is found by MRN in the list; the search's words go in the request's body,
+  // never in a URL (which proxies and load balancers log).
+  const urls: string[] = [];
+  page.on("request", (request) => void (request.url().includes("/api/trpc/") && urls.push(request.url())));
   await page.goto("/patients");
+  await page.getByLabel("Search").fill(`${family} ${mrn}`);
+  await expect(page.getByRole("row").filter({ hasText: mrn })).toHaveCount(1);
+  expect(urls.some((url) => url.includes("patient.list"))).toBe(true);
+  expect(urls.filter((url) => url.includes(mrn) || url.includes(family) || url.includes("input="))).toEqual([]);
   await page.getByLabel("Search").fill(mrn);
   const row = page.getByRole("row").filter({ hasText: mrn });
   await expect(row).toHaveCount(1);

@@ -76,6 +76,9 @@ export function handleTrpcRequest(req: Request, createContext: (responseHeaders:
     req: limitBody(req, MAX_BODY_BYTES),
     router: appRouter,
     maxBatchSize: MAX_BATCH_SIZE,
+    // The console sends queries as POST (components/trpc.tsx), so that no input is in a URL; GET
+    // still answers them for other clients (a health check, a script).
+    allowMethodOverride: true,
     createContext: async ({ resHeaders }) => {
       try {
         return await createContext(resHeaders, arrivalId);
