@@ -450,8 +450,9 @@ async function handleStage(deps: OutboxDeps, options: DrainOptions, leaveForBus:
         RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
       [done, options.now ?? null, leaveForBus],
     );
-    result.handled += done.length;
-    if (!leaveForBus) finished(result, done.length, marked.map((r) => Number(r.latency)), options);
+    // Rows another worker handled meanwhile (this one's handler outlived its lease) are not counted again.
+    result.handled += marked.length;
+    if (!leaveForBus) finished(result, marked.length, marked.map((r) => Number(r.latency)), options);
   }
   await recordFailures(store, failures, options, result, "handlers");
 }

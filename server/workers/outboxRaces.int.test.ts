@@ -135,6 +135,37 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
   });
 
+  it("a handler that finished after its lease ran out, when a worker without a bus has handled and finished the row, is not counted again", async () => {
+    // No publisher anywhere: the workers without a bus finish rows as they handle them.
+    await db().sql("UPDATE outbox SET processed_at = now(), handled_at = coalesce(handled_at, now()) WHERE processed_at IS NULL", []);
+    await db().sql("UPDATE outbox_publishers SET seen_at = now() - interval '6 minutes'", []);
+    const [id] = await appendNotes(db(), newStreamId(), 1);
+    let entered!: () => void;
+    const inSlowHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slow: OutboxDeps = {
+      store: storeOf(db()),
+      handlers: addHandler(new Map(), "NoteAdded", async (e) => {
+        if (e.metadata.eventId !== id) return;
+        entered();
+        await released;
+      }),
+      processId: "ward-v:8:slow",
+    };
+    const quick: OutboxDeps = { store: storeOf(db()), handlers: addHandler(new Map(), "NoteAdded", async () => {}), processId: "ward-w:9:quick" };
+    const t0 = new Date(Date.now() + 1_000);
+    const slowPass = drainOutbox(slow, { batchSize: 100, maxAttempts: 5, now: t0, leaseMs: 1_000 });
+    await inSlowHandler;
+    // Its lease has run out: the other worker handles the row and, with no bus anywhere, finishes it.
+    expect(await drainOutbox(quick, { batchSize: 100, maxAttempts: 5, now: new Date(t0.getTime() + 10_000) })).toMatchObject({ handled: 1, published: 1 });
+    // The slow handler returns at last: the row was not its to mark, and emr_outbox_published_total
+    // must not count the event twice.
+    release();
+    expect(await slowPass).toMatchObject({ handled: 0, published: 0 });
+    expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
+  });
+
   it("a row tried before waits for the earlier rows of its stream sent with it: refused, they hold it back", async () => {
     // Drained first: nothing else is due to the bus in this test.
     const none: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
