@@ -13,9 +13,7 @@ import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
 import { InlineFormActions } from "../clinical/form";
 import { useSingleFlight } from "../useSingleFlight";
-
-type Which = "stale" | "all";
-type TypeFigures = { aggregateType: string; stale: number; staleBytes: number; total: number; foldedWith: number | null };
+import { chosenType, snapshotTypes, type TypeFigures, type Which } from "./snapshotFigures";
 
 /** What a discard does to loads and to time travel: said before the admin confirms. */
 function discardMeaning(which: Which, type: TypeFigures): string {
@@ -30,14 +28,17 @@ function discardMeaning(which: Which, type: TypeFigures): string {
 function DiscardForm({ types, onDone, onClose }: { types: TypeFigures[]; onDone: (message: string) => void; onClose: () => void }) {
   const trpc = useTRPC();
   const [aggregateType, setAggregateType] = useState(types.find((t) => t.stale > 0)?.aggregateType ?? types[0]?.aggregateType ?? "");
-  const type = types.find((t) => t.aggregateType === aggregateType) ?? types[0]!;
-  const [which, setWhich] = useState<Which>(type.stale > 0 ? "stale" : "all");
+  // Null once the chosen type's snapshots are gone (discarded by another admin since): the form
+  // says so and sends nothing, rather than offer the next type under the reason typed for this one.
+  const type = chosenType(types, aggregateType);
+  const [which, setWhich] = useState<Which>(type && type.stale > 0 ? "stale" : "all");
   const [reason, setReason] = useState("");
   const discard = useMutation(trpc.admin.discardSnapshots.mutationOptions());
   const once = useSingleFlight();
-  const count = which === "stale" ? type.stale : type.total;
+  const count = type === null ? 0 : which === "stale" ? type.stale : type.total;
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (type === null) return;
     once(async () => {
       const { discarded, bytes } = await discard.mutateAsync({ aggregateType: type.aggregateType, which, reason });
       onDone(
@@ -57,13 +58,14 @@ function DiscardForm({ types, onDone, onClose }: { types: TypeFigures[]; onDone:
         <label htmlFor="discard-type">Aggregate type</label>
         <select
           id="discard-type"
-          value={type.aggregateType}
+          value={aggregateType}
           onChange={(e) => {
             const next = types.find((t) => t.aggregateType === e.target.value);
             setAggregateType(e.target.value);
             if (next && next.stale === 0) setWhich("all");
           }}
         >
+          {type === null ? <option value={aggregateType}>{aggregateType} (none left)</option> : null}
           {types.map((t) => (
             <option key={t.aggregateType} value={t.aggregateType}>
               {t.aggregateType} ({counted(t.total, "snapshot")})
@@ -71,22 +73,30 @@ function DiscardForm({ types, onDone, onClose }: { types: TypeFigures[]; onDone:
           ))}
         </select>
       </div>
-      <fieldset className="choices">
-        <legend>Which</legend>
-        <div className="choice-row">
-          <label className="choice">
-            <input type="radio" name="discard-which" value="stale" checked={which === "stale"} disabled={type.stale === 0} onChange={() => setWhich("stale")} />
-            Not used by this build ({counted(type.stale, "snapshot")}, {formatBytes(type.staleBytes)})
-          </label>
-          <label className="choice">
-            <input type="radio" name="discard-which" value="all" checked={which === "all"} onChange={() => setWhich("all")} />
-            All of this type ({counted(type.total, "snapshot")})
-          </label>
-        </div>
-      </fieldset>
-      <p className={`alert ${which === "all" && type.foldedWith !== null ? "warn" : "ok"}`} data-testid="discard-meaning">
-        {discardMeaning(which, type)} This cannot be undone.
-      </p>
+      {type === null ? (
+        <p className="alert warn" role="alert" data-testid="discard-gone">
+          No {aggregateType} snapshots are left (another admin may have discarded them): nothing to discard. Choose another type, or go back.
+        </p>
+      ) : (
+        <>
+          <fieldset className="choices">
+            <legend>Which</legend>
+            <div className="choice-row">
+              <label className="choice">
+                <input type="radio" name="discard-which" value="stale" checked={which === "stale"} disabled={type.stale === 0} onChange={() => setWhich("stale")} />
+                Not used by this build ({counted(type.stale, "snapshot")}, {formatBytes(type.staleBytes)})
+              </label>
+              <label className="choice">
+                <input type="radio" name="discard-which" value="all" checked={which === "all"} onChange={() => setWhich("all")} />
+                All of this type ({counted(type.total, "snapshot")})
+              </label>
+            </div>
+          </fieldset>
+          <p className={`alert ${which === "all" && type.foldedWith !== null ? "warn" : "ok"}`} data-testid="discard-meaning">
+            {discardMeaning(which, type)} This cannot be undone.
+          </p>
+        </>
+      )}
       <ReasonField id="discard-reason" label="Reason (recorded in the audit log; no patient details)" value={reason} onChange={setReason} issue={issue} />
       {discard.isError && !issue ? (
         <div className="alert error" role="alert">
@@ -152,22 +162,7 @@ export function SnapshotsPanel() {
   const check = useMutation(trpc.admin.checkSnapshots.mutationOptions({ onMutate: () => setFlash(null) }));
   const once = useSingleFlight();
 
-  const types: TypeFigures[] = [];
-  if (snapshots.data) {
-    for (const g of snapshots.data.groups) {
-      let t = types.find((x) => x.aggregateType === g.aggregateType);
-      if (!t) {
-        const foldedWith = snapshots.data.foldedWith.find((f) => f.aggregateType === g.aggregateType)?.stateVersion ?? null;
-        t = { aggregateType: g.aggregateType, stale: 0, staleBytes: 0, total: 0, foldedWith };
-        types.push(t);
-      }
-      t.total += g.snapshots;
-      if (!g.used) {
-        t.stale += g.snapshots;
-        t.staleBytes += g.bytes;
-      }
-    }
-  }
+  const types: TypeFigures[] = snapshots.data ? snapshotTypes(snapshots.data.groups, snapshots.data.foldedWith) : [];
   const deadWeight = types.reduce((n, t) => n + t.staleBytes, 0);
 
   return (
