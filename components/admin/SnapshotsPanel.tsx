@@ -13,7 +13,7 @@ import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
 import { InlineFormActions } from "../clinical/form";
 import { useSingleFlight } from "../useSingleFlight";
-import { chosenType, snapshotTypes, type TypeFigures, type Which } from "./snapshotFigures";
+import { checkSummary, chosenType, snapshotTypes, type TypeFigures, type Which } from "./snapshotFigures";
 
 /** What a discard does to loads and to time travel: said before the admin confirms. */
 function discardMeaning(which: Which, type: TypeFigures): string {
@@ -110,13 +110,11 @@ function DiscardForm({ types, onDone, onClose }: { types: TypeFigures[]; onDone:
 
 function CheckResults({ sample, results }: { sample: number; results: { aggregateType: string; stateVersion: number; checked: number; matched: number; unopenable: number; mismatches: { streamId: string; version: number }[] }[] }) {
   const bad = results.reduce((n, r) => n + r.mismatches.length, 0);
+  const summary = checkSummary(results);
   return (
     <div data-testid="snapshot-check" role="status">
-      <p className={`alert ${bad > 0 ? "error" : "ok"}`}>
-        {bad > 0
-          ? `${counted(bad, "snapshot")} not what a fold of the events gives: a fold changed without a state version bump, or a snapshot written wrong. Loads trust them: discard this type's snapshots and bump its state version.`
-          : "Every snapshot checked is what a fold of its events gives."}{" "}
-        The newest {sample} of each type at the version this build folds with.
+      <p className={`alert ${summary.tone}`}>
+        {summary.text} The newest {sample} of each type at the version this build folds with.
       </p>
       <table className="data">
         <TableHead columns={["Aggregate type", "State version", "Checked", "Match", "Cannot be opened", "Differ"]} />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chosenType, snapshotTypes } from "./snapshotFigures";
+import { checkSummary, chosenType, snapshotTypes } from "./snapshotFigures";
 
 const groups = [
   { aggregateType: "encounter", used: true, snapshots: 4, bytes: 4000 },
@@ -28,5 +28,28 @@ describe("chosenType", () => {
     // Another admin discarded every patient snapshot; the figures came again while the form was open.
     const after = snapshotTypes(groups.filter((g) => g.aggregateType !== "patient"), foldedWith);
     expect(chosenType(after, "patient")).toBeNull();
+  });
+});
+
+describe("checkSummary", () => {
+  const result = (checked: number, unopenable: number, mismatches = 0) => ({ checked, unopenable, mismatches: Array.from({ length: mismatches }, () => ({ streamId: "s", version: 1 })) });
+
+  it("says every snapshot checked matches only when every one was compared", () => {
+    expect(checkSummary([result(50, 0), result(12, 0)])).toEqual({ tone: "ok", text: "Every snapshot checked is what a fold of its events gives." });
+  });
+
+  it("does not call snapshots that could not be opened right: it counts them and says why they were not compared", () => {
+    const summary = checkSummary([result(50, 50), result(12, 0)]);
+    expect(summary.tone).toBe("warn");
+    expect(summary.text).toContain("50 snapshots could not be opened and were not compared");
+    expect(summary.text).toContain("The other 12 snapshots checked are what a fold of their events gives.");
+    expect(summary.text).not.toContain("Every snapshot checked");
+    expect(checkSummary([result(1, 1)]).text).toContain("None could be compared.");
+  });
+
+  it("puts snapshots that differ first", () => {
+    const summary = checkSummary([result(50, 3, 2)]);
+    expect(summary.tone).toBe("error");
+    expect(summary.text).toMatch(/^2 snapshots not what a fold of the events gives/);
   });
 });
