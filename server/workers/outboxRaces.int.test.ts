@@ -25,6 +25,15 @@ async function appendNotes(db: Database, streamId: string, count: number, expect
   return events.map((e) => e.eventId);
 }
 
+/** A slow handler's or publish's gate: `entered` when it is inside, and it waits there until `release`. */
+function gate() {
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { entered, inside, release, released };
+}
+
 if (!pgUrl) console.warn("[skipped on PostgreSQL] outbox races: DATABASE_URL is not set (CI always sets it)");
 
 describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () => {
@@ -68,10 +77,7 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
 
   it("a handler's failure from a worker that outlived its lease does not undo another worker's handling (nor dead-letter the row in the bus's line)", async () => {
     const [id] = await appendNotes(db(), newStreamId(), 1);
-    let entered!: () => void;
-    const inSlowHandler = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const { entered, inside: inSlowHandler, release, released } = gate();
     const slow: OutboxDeps = {
       store: storeOf(db()),
       handlers: addHandler(new Map(), "NoteAdded", async (e) => {
@@ -105,10 +111,7 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     // The earlier tests' rows out of the way: the counts below are this row's.
     await db().sql("UPDATE outbox SET processed_at = now(), handled_at = coalesce(handled_at, now()) WHERE processed_at IS NULL", []);
     const [id] = await appendNotes(db(), newStreamId(), 1);
-    let entered!: () => void;
-    const inSlowPublish = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const { entered, inside: inSlowPublish, release, released } = gate();
     const slowBus: Bus = {
       ready: async () => {},
       publish: async (e) => {
@@ -140,10 +143,7 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     await db().sql("UPDATE outbox SET processed_at = now(), handled_at = coalesce(handled_at, now()) WHERE processed_at IS NULL", []);
     await db().sql("UPDATE outbox_publishers SET seen_at = now() - interval '6 minutes'", []);
     const [id] = await appendNotes(db(), newStreamId(), 1);
-    let entered!: () => void;
-    const inSlowHandler = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const { entered, inside: inSlowHandler, release, released } = gate();
     const slow: OutboxDeps = {
       store: storeOf(db()),
       handlers: addHandler(new Map(), "NoteAdded", async (e) => {
