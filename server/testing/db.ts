@@ -53,6 +53,35 @@ export function describeEachDatabase(name: string, suite: (db: () => Database, k
   }
 }
 
+/**
+ * As describeEachDatabase, but on PostgreSQL on a database of the suite's own
+ * (openFreshPostgresDatabase), dropped after it: for suites that count a global table whole (the
+ * outbox, the snapshots), which the other test files' rows on the shared database would upset.
+ */
+export function describeEachOwnDatabase(name: string, suite: (db: () => Database, kind: TestDbKind) => void) {
+  for (const kind of ["embedded", "postgresql"] as const) {
+    const available = kind === "embedded" || pgUrl !== null;
+    if (!available) printSkip(name);
+    describe.skipIf(!available)(`${name} [${kind}]`, () => {
+      let db: Database | undefined;
+      let drop: (() => Promise<void>) | null = null;
+      beforeAll(async () => {
+        if (kind === "embedded") db = await openTestDatabase("embedded");
+        else ({ db, drop } = await openFreshPostgresDatabase());
+      });
+      afterAll(async () => {
+        // drop() closes the database before dropping it.
+        if (drop) await drop();
+        else await db?.close();
+      });
+      suite(() => {
+        if (!db) throw new Error("database not open yet");
+        return db;
+      }, kind);
+    });
+  }
+}
+
 /** A suite that needs several real connections: PostgreSQL only. */
 export function describePostgres(name: string, suite: (db: () => Database) => void, poolMax = 20) {
   if (!pgUrl) printSkip(name);

@@ -42,7 +42,7 @@ const nameAfter = String.raw`\(\s*(["'\`])((?:(?!\1).)*)\1`;
 const markers: { pattern: RegExp; needs: Skip["needs"] }[] = [
   { pattern: new RegExp(String.raw`describePostgres${nameAfter}`, "g"), needs: "postgresql-only" },
   { pattern: new RegExp(String.raw`\.skipIf\(\s*!pgUrl\s*\)${nameAfter}`, "g"), needs: "postgresql-only" },
-  { pattern: new RegExp(String.raw`describeEachDatabase${nameAfter}`, "g"), needs: "postgresql-half" },
+  { pattern: new RegExp(String.raw`describeEach(?:Own)?Database${nameAfter}`, "g"), needs: "postgresql-half" },
   { pattern: new RegExp(String.raw`\.skipIf\(\s*!amqpUrl\s*\)${nameAfter}`, "g"), needs: "amqp" },
 ];
 
