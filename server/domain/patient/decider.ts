@@ -378,8 +378,9 @@ export const patientDecider: Decider<PatientCommand, PatientEvent, PatientState>
   initialState,
   evolve,
   decide,
-  // 2: allergies and alerts (safety) joined the state.
-  stateVersion: 2,
+  // 2: allergies and alerts (safety) joined the state. 3: snapshots sealed bound to their stream
+  // and version (those of 2 no longer open: listed on the Admin page as not used by this build).
+  stateVersion: 3,
 };
 
 // ---- what other aggregates' commands need to know about a patient ---------------------------
