@@ -32,4 +32,24 @@ describe("a development key file", () => {
     expect(made).toBe(0);
     expect(readFileSync(file, "utf8")).toBe("theirs");
   });
+
+  it("on a folder without hard links (EPERM from link), is made in place, once", () => {
+    const file = join(dir, "share", "key");
+    const noLinks = () => {
+      throw Object.assign(new Error("operation not permitted"), { code: "EPERM" });
+    };
+    makeDevFileOnce(file, () => "made", noLinks);
+    makeDevFileOnce(file, () => "again", noLinks);
+    expect(readFileSync(file, "utf8")).toBe("made");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, "share"))).toEqual(["key"]);
+  });
+
+  it("any other failure to link is not hidden", () => {
+    const broken = () => {
+      throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    };
+    expect(() => makeDevFileOnce(join(dir, "full", "key"), () => "x", broken)).toThrow(/no space left/);
+    expect(readdirSync(join(dir, "full"))).toEqual([]);
+  });
 });
