@@ -8,7 +8,7 @@ import { ValidationError } from "./errors";
 
 // ---- text ------------------------------------------------------------------------------------
 // The string schema lives in shared/ so the browser's forms validate with the very same rules.
-import { text } from "../shared/text";
+import { blankCharacters, text } from "../shared/text";
 export { idText, personName, text, textProblem, type TextOptions } from "../shared/text";
 
 /** Why an admin did something to the machinery (a rebuild, a dead letter set aside): recorded in clear, so never a patient's details. */
@@ -139,8 +139,8 @@ const directionControl = /[\u202A-\u202E\u2066-\u2069]/u;
  * three zero-width spaces passed "say why (at least 3 characters)" and the audit log recorded a
  * reason no one can read. Only spaces (an empty search box) stay allowed: the schemas trim them.
  */
-const visible = /[^\s\p{Cc}\p{Cf}\p{Z}]/u;
-const invisible = /[\p{Cf}\u0000-\u0008\u000E-\u001F\u007F-\u009F]/u;
+const visible = new RegExp(String.raw`[^\s\p{Cc}\p{Cf}\p{Z}${blankCharacters}]`, "u");
+const invisible = new RegExp(String.raw`[\p{Cf}\u0000-\u0008\u000E-\u001F\u007F-\u009F${blankCharacters}]`, "u");
 
 /**
  * Whether a raw input is too deep or too large to hand to the schemas at all (zod's recursive

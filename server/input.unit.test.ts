@@ -141,6 +141,12 @@ describe("the shape of a whole input", () => {
     );
     expect(inputShapeProblem({ note: " \u00AD\u2060 \n" })).toMatch(/^note holds only invisible/);
     expect(inputShapeProblem({ a: ["ok", "\u0007"] })).toMatch(/^a\.1 holds only invisible/);
+    // Characters that draw nothing though Unicode counts them as letters, symbols or marks.
+    for (const blank of ["\u3164\u3164\u3164", "\u2800\u2800\u2800", "\uFE0F\uFE0F\uFE0F", "\u115F\u1160\uFFA0", "\u{E0100}\u034F\u180B"]) {
+      expect(inputShapeProblem({ reason: blank }), JSON.stringify(blank)).toMatch(/^reason holds only invisible/);
+    }
+    // After a letter, a variation selector is part of how it is written (a Japanese name's ideographic variant).
+    expect(inputShapeProblem({ familyName: "\u845B\u{E0100}\u98FE" })).toBeNull();
     // Blank is not invisible: an empty search box, a note left empty (the schemas trim and decide).
     expect(inputShapeProblem({ search: "", note: "  \n\t ", x: "\u3000" })).toBeNull();
     // Visible text with an invisible character in it is the name and text rules' business.

@@ -48,12 +48,30 @@ export const idText = text(100, { min: 1 });
 // ---- person names ---------------------------------------------------------------------------------
 
 /**
- * Characters that show nothing, or change how what follows shows (Unicode's Cc and Cf): zero-width
- * spaces and joiners, direction overrides and isolates, invisible separators, the soft hyphen.
+ * Characters that draw nothing though Unicode counts them as letters or symbols, not as format
+ * characters, and that no name is spelled with: the Hangul fillers (U+115F, U+1160, U+3164,
+ * U+FFA0), the braille blank (U+2800), Khmer's deprecated inherent vowels (U+17B4, U+17B5). A
+ * name of Hangul fillers alone passed "at least one letter" and read as blank. For a character
+ * class (escapes only).
+ */
+export const fillerCharacters = String.raw`\u115F\u1160\u3164\uFFA0\u2800\u17B4\u17B5`;
+
+/**
+ * What draws nothing standing alone: the fillers, and the marks that only change the letter before
+ * them (variation selectors, Mongolian free variation selectors, the combining grapheme joiner),
+ * which names may hold after a letter (a Japanese name's ideographic variant) but a text of them
+ * alone reads as blank. For a character class (escapes only).
+ */
+export const blankCharacters = String.raw`${fillerCharacters}\uFE00-\uFE0F\u180B-\u180D\u180F\u034F\u{E0100}-\u{E01EF}`;
+
+/**
+ * Characters that show nothing, or change how what follows shows (Unicode's Cc and Cf, and the
+ * fillers above): zero-width spaces and joiners, direction overrides and isolates, invisible
+ * separators, the soft hyphen, the Hangul fillers.
  * In a name they make two charts of one person read alike while neither search nor the duplicate
  * check sees them as the same: "Ad\u200Bams" displays as "Adams".
  */
-const invisibleCharacter = /[\p{Cc}\p{Cf}]/u;
+const invisibleCharacter = new RegExp(String.raw`[\p{Cc}\p{Cf}${fillerCharacters}]`, "u");
 
 /**
  * Letters that look like a plain Latin letter and belong to no alphabet people write names in:

@@ -113,6 +113,9 @@ describeEachDatabase("names in every script", (db) => {
       ["full-width letters", "Ａｄａｍｓ", /Family name contains .{1,2}Ａ.{1,2}, a phonetic or styled letter/],
       // Refused before the name's own rules look at it: no input may be invisible characters alone.
       ["only an invisible separator", "\u2063", /familyName holds only invisible characters/],
+      ["only Hangul fillers, which count as letters", "\u3164\u3164", /familyName holds only invisible characters/],
+      ["a Hangul filler inside a name", `Ad\u3164${family.slice(2)}`, /Family name contains an invisible or control character \(U\+3164/],
+      ["a braille blank", `Ad\u2800${family.slice(2)}`, /Family name contains an invisible or control character \(U\+2800/],
       ["no letter", "-- 42", /Family name must contain at least one letter/],
     ];
     for (const [what, familyName, message] of refused) {
