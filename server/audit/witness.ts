@@ -18,6 +18,12 @@ export type SealWitness = {
   keyId?: string;
   /** When the sealer signed (or first saw) it: the log then held every event recorded before. Absent in an extract's seal. */
   signedAt?: string;
+  /**
+   * The database it was signed in, as created (integrity.ts databaseIncarnation): a log emptied
+   * and written again in that same database is not taken for a new database at the same place.
+   * Absent in an extract's seal and in files written before.
+   */
+  database?: string;
 };
 
 export const defaultWitnessFile = join(/*turbopackIgnore: true*/ process.cwd(), ".data", "audit-witness.json");
@@ -41,7 +47,14 @@ function witnessFrom(value: unknown, source: string): SealWitness {
   if (!Number.isSafeInteger(seal.seq) || (seal.seq ?? 0) < 1 || typeof seal.to !== "string" || typeof seal.chainHash !== "string" || !/^[0-9a-f]{64}$/.test(seal.chainHash)) {
     throw new Error(`${source}: not a seal witness (seq, to and a 64-digit hex chainHash)`);
   }
-  return { seq: seal.seq!, to: seal.to, chainHash: seal.chainHash, ...(seal.keyId ? { keyId: seal.keyId } : {}), ...(seal.signedAt ? { signedAt: seal.signedAt } : {}) };
+  return {
+    seq: seal.seq!,
+    to: seal.to,
+    chainHash: seal.chainHash,
+    ...(seal.keyId ? { keyId: seal.keyId } : {}),
+    ...(seal.signedAt ? { signedAt: seal.signedAt } : {}),
+    ...(typeof seal.database === "string" && seal.database ? { database: seal.database } : {}),
+  };
 }
 
 /**

@@ -240,6 +240,30 @@ for (const kind of ["embedded", "postgresql"] as const) {
       expect(replaced.firstProblem).toMatch(/seal 1.*differs from it: seals were replaced/);
     });
 
+    destructive("a log emptied and written again in the same database is not taken for a new database at that place", async () => {
+      const { store, ids } = await threeStreams();
+      let witnessed: SealWitness | null = null;
+      const witness = { read: () => witnessed, write: (w: SealWitness) => void (witnessed = w) };
+      await sealLog(store, signing.privateKey, { witness });
+      expect(witnessed).toMatchObject({ seq: 3, database: expect.stringMatching(/^\d+\/\d+$/) });
+      // The owner empties the log and the seals, and writes a history of their own: every event in
+      // it is newer than the witnessed seal, as in a database created anew at the same place.
+      await owner("ALTER TABLE audit_seals DISABLE TRIGGER USER");
+      await owner("DELETE FROM audit_seals");
+      await owner("ALTER TABLE audit_seals ENABLE TRIGGER USER");
+      await tamper("DELETE FROM events");
+      await owner("DELETE FROM streams");
+      await owner("DELETE FROM outbox");
+      await appendToStream(store, ids[0]!, [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      expect((await verifyLog(store, publicKeys)).ok).toBe(true);
+      const report = await verifyLog(store, publicKeys, { witnesses: [witnessed!] });
+      expect(report.firstProblem).toMatch(/seal 3.*no longer in it: seals were deleted/);
+      await expect(sealLog(store, signing.privateKey, { witness })).rejects.toBeInstanceOf(SealWitnessError);
+      // A witness signed in another database (one dropped and created again here) still gives way.
+      const reset: SealWitness = { ...witnessed!, database: "1/1", signedAt: "2000-01-01T00:00:00.000Z" };
+      expect((await verifyLog(store, publicKeys, { witnesses: [reset] })).ok).toBe(true);
+    });
+
     destructive("the sealer's witness of an earlier database at the same place does not hold up a new one (a reset)", async () => {
       const { store } = await threeStreams();
       const earlier: SealWitness = { seq: 9, to: "1:1", chainHash: "ab".repeat(32), signedAt: "2000-01-01T00:00:00.000Z" };

@@ -141,6 +141,7 @@ export async function sealLog(
   let sealed = 0;
   let seals = 0;
   let witnessed = (await options.witness?.read()) ?? null;
+  const database = options.witness ? await databaseIncarnation(store) : null;
   if (witnessed) {
     // Never sign on top of a history whose earlier seals are gone or changed: the next seal
     // would vouch for whatever replaced them. A witness of an earlier database here is dropped.
@@ -181,7 +182,7 @@ export async function sealLog(
     }
     sealed += rows.length;
     seals += 1;
-    const seal = { seq, to: checkpointText(end.transaction_id, end.global_position)!, chainHash, keyId, signedAt: new Date().toISOString() };
+    const seal = { seq, to: checkpointText(end.transaction_id, end.global_position)!, chainHash, keyId, signedAt: new Date().toISOString(), ...(database ? { database } : {}) };
     await options.witness?.write(seal);
     options.onSeal?.(seal);
   }
@@ -191,7 +192,14 @@ export async function sealLog(
     if (last && Number(last.seq) > (witnessed?.seq ?? 0)) {
       const checkpoint = toCheckpoint(last);
       if (keyId === checkpoint.keyId && verify(null, Buffer.from(checkpoint.signedText), createPublicKey(key), Buffer.from(checkpoint.signature, "base64"))) {
-        await options.witness.write({ seq: checkpoint.seq, to: checkpoint.to, chainHash: checkpoint.chainHash, keyId: checkpoint.keyId, signedAt: new Date().toISOString() });
+        await options.witness.write({
+          seq: checkpoint.seq,
+          to: checkpoint.to,
+          chainHash: checkpoint.chainHash,
+          keyId: checkpoint.keyId,
+          signedAt: new Date().toISOString(),
+          ...(database ? { database } : {}),
+        });
       }
     }
   }
@@ -237,7 +245,11 @@ export async function witnessFinding(store: Store, w: SealWitness): Promise<"hel
     [w.seq],
   );
   if (row && hex(row.chain_hash) === w.chainHash && checkpointText(row.to_xid, row.to_position) === w.to) return "held";
-  if (w.signedAt) {
+  // Witnessed in this very database (not one created since at the same place): a log with nothing
+  // recorded before the seal was emptied and written again, not new. Without this, an owner who
+  // emptied the log and the seals and appended a history of their own passed for a demo reset.
+  const sameDatabase = w.database !== undefined && w.database === (await databaseIncarnation(store));
+  if (w.signedAt && !sameDatabase) {
     // The sealer's own witness of a database at this location that held events when it signed:
     // a database with no event recorded by then is a new one there (a demo reset, a restore
     // of nothing), whose sealer starts a witness of its own. On a log whose every event is newer
@@ -251,6 +263,24 @@ export async function witnessFinding(store: Store, w: SealWitness): Promise<"hel
       ? `${signed} is witnessed outside the database but no longer in it: seals were deleted, and what they covered may have been rewritten`
       : `${signed} is witnessed outside the database, and the database's seal ${w.seq} differs from it: seals were replaced`) + acceptRestoreHint
   );
+}
+
+/**
+ * Which database this is, as created: its cluster's system identifier and its own oid. A
+ * database dropped and created again at the same place (a demo reset), or a new embedded
+ * folder, is another; the same one emptied is not. Null when neither can be read.
+ */
+export async function databaseIncarnation(store: Pick<Store, "sql">): Promise<string | null> {
+  const oid = `(SELECT oid::text FROM pg_database WHERE datname = current_database())`;
+  try {
+    const [row] = await store.sql<{ id: string | null }>(`SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || ${oid} AS id`, []);
+    return row?.id ?? null;
+  } catch (error) {
+    // pg_control_system() revoked by a DBA: the oid alone (the witness file names the server).
+    if ((error as { code?: string }).code !== "42501") throw error;
+    const [row] = await store.sql<{ id: string | null }>(`SELECT ${oid} AS id`, []);
+    return row?.id ?? null;
+  }
 }
 
 export type IntegrityProblem =
