@@ -70,7 +70,7 @@ describePostgres("the app's database role cannot rewrite history", () => {
     try {
       // Another install's login, there before this install's migrations ran.
       await owner.query(`CREATE ROLE ${other} LOGIN IN ROLE emr_app`);
-      fresh = await openFreshPostgresDatabase(1);
+      fresh = await openFreshPostgresDatabase(1, { runMigrations: true });
       const [row] = await fresh.db.sql<{ other: boolean; mine: boolean }>(
         "SELECT has_database_privilege($1, current_database(), 'CONNECT') AS other, has_database_privilege(current_user, current_database(), 'CONNECT') AS mine",
         [other],
