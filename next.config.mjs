@@ -5,6 +5,9 @@ const nextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
   typedRoutes: false,
+  // CI (.ci/run) type-checks the same program with tsc --noEmit right after the build, so the
+  // build need not do it too; every other build checks its types itself.
+  typescript: { ignoreBuildErrors: process.env.EMR_BUILD_SKIP_TYPECHECK === "1" },
   // Loaded by Node at run time, not bundled: PGlite reads its WASM files from its package.
   serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "@prisma/adapter-pg", "prom-client"],
   async headers() {
