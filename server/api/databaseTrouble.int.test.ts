@@ -193,7 +193,7 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
       // A chart read waits on the log.
       const waiting = call(db, "patient.history", { patientId }, "GET");
       for (let i = 0; i < 100; i++) {
-        const { rows } = await dba.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass");
+        const { rows } = await dba.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
         if (rows[0]!.n > 0) break;
         await new Promise((r) => setTimeout(r, 50));
       }

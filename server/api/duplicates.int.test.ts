@@ -86,7 +86,7 @@ describe.skipIf(!pgUrl)("the duplicate check on a crowded birthday [postgresql]"
       void registering.then(() => (settled = true), () => (settled = true));
       // The registration is waiting for the writers' lock (its events are appended, not committed).
       const waiting = async () =>
-        (await owner.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'rm_patients' AND NOT l.granted")).rows[0]!.n;
+        (await owner.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'rm_patients' AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows[0]!.n;
       await expect.poll(waiting).toBe(1);
       expect(settled).toBe(false);
       // The rename's lock is granted at once: nothing of the registration holds the table.
