@@ -18,6 +18,7 @@ import { createAuth, createUserWithPassword, handleAuthRequest } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
 import { holdStreamRow, openFreshPostgresDatabase, pgOwnerUrl, pgUrl } from "../testing/db";
+import { urlAsUser } from "../db/roles";
 import { captureFaultLines, captureLogLines } from "../testing/logLines";
 import { runSealerLoop } from "../workers/sealer";
 import type { SessionUser } from "./context";
@@ -117,17 +118,28 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
     });
 
     it("the sealer says why it cannot seal and waits longer each time rather than every pass", async () => {
+      // A database of its own: the run's holds seals other tests signed with keys of their own,
+      // on which this sealer would (rightly) refuse to sign before it tried to write.
+      const own = await openFreshPostgresDatabase(2);
+      const ownUrl = new URL(urlAsUser(own.ownerUrl, new URL(pgUrl!).username));
+      ownUrl.searchParams.set("options", "-c default_transaction_read_only=on");
+      const ownReadOnly = await openDatabase({ url: ownUrl.toString(), poolMax: 2 });
       const { lines, restore } = captureLogLines();
       const said: string[] = [];
       const stop = new AbortController();
       const { privateKey } = generateKeyPairSync("ed25519");
-      // A new event not yet sealed, so that the pass has a seal to write.
-      await callerFor(writable, ["clinician"], user).patient.register(newPatient());
-      const loop = runSealerLoop(storeOn(readOnly, eventRegistry), privateKey, { signal: stop.signal, everyMs: 50, log: (line) => said.push(line) });
-      await new Promise((r) => setTimeout(r, 1_600));
-      stop.abort();
-      await loop;
-      restore();
+      try {
+        // A new event not yet sealed, so that the pass has a seal to write.
+        await callerFor(own.db, ["clinician"], user).patient.register(newPatient());
+        const loop = runSealerLoop(storeOn(ownReadOnly, eventRegistry), privateKey, { signal: stop.signal, everyMs: 50, log: (line) => said.push(line) });
+        await new Promise((r) => setTimeout(r, 1_600));
+        stop.abort();
+        await loop;
+      } finally {
+        restore();
+        await ownReadOnly.close();
+        await own.drop();
+      }
       const failures = said.filter((l) => l.startsWith("audit: sealing failed"));
       expect(failures.length).toBeGreaterThan(0);
       // 50, 100, 200, 400, 800 ms: five or six passes in 1.6 s, not thirty.
