@@ -94,6 +94,7 @@ async function main() {
   const { env } = await import("../server/db/env");
   const { migrate } = await import("../server/db/migrate");
   const { checkPhiKeysAtStart } = await import("../server/db/phiKey");
+  const { flushRollupsAtExit } = await import("../server/metrics/rollups");
   const e = env();
   const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
   try {
@@ -103,6 +104,7 @@ async function main() {
     await seedDemoUsers(db, e);
     await seedClinical(db, e);
   } finally {
+    await flushRollupsAtExit(db.prisma);
     await db.close();
   }
 }

@@ -40,13 +40,13 @@ export async function bootServer(): Promise<void> {
   }
   if (!backgroundWorkWanted(e)) return;
   // The metric history and the wake-up of other processes after this one's appends.
-  observeProcess(db);
+  const stopRollups = observeProcess(db);
   const work = startBackgroundWork(db, { env: e });
   // The handlers go in before the start-up line: an orchestrator may stop the process the moment
   // it reads that line, and a signal with no handler yet would kill it mid-pass. A second signal
   // while the loops finish their pass (orchestrators repeat them) changes nothing.
   let stopping: Promise<void> | null = null;
-  const stop = () => void (stopping ??= work.stop());
+  const stop = () => void (stopping ??= work.stop().then(stopRollups));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   console.log(`background work: ${work.running.join(", ")}`);

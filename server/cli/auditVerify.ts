@@ -30,6 +30,7 @@ import { keyChangeMessage } from "../workers/sealer";
 import { acceptRestore } from "../audit/restore";
 import { notCovered } from "../../shared/audit/unhashed";
 import { fileWitness, parseWitness, witnessesIn, witnessFileFor, witnessKeyOf, type SealWitness } from "../audit/witness";
+import { flushRollupsAtExit } from "../metrics/rollups";
 
 const usage =
   "usage: npm run audit:verify -- [--public-key FILE]... [--witness FILE]... [--extract FILE]... [--seal] [--json]\n" +
@@ -147,6 +148,7 @@ async function main() {
     }
     process.exitCode = report.ok ? 0 : 1;
   } finally {
+    await flushRollupsAtExit(db.prisma);
     await db.close();
   }
 }

@@ -39,6 +39,7 @@ describe("users:create arguments", () => {
 describePostgres("users:create", (db) => {
   it("creates an admin with the password from stdin, with its UserCreated event by the system, and refuses the same email again", async () => {
     const email = `first-admin-${randomUUID()}@test.invalid`;
+    const before = await db().sql<{ process_id: string }>(`SELECT DISTINCT process_id FROM metric_rollups`, []);
     const made = run(["--email", email, "--name", "First Admin", "--role", "admin"], "a long enough password\n");
     expect(made.err).toBe("");
     expect(made.code).toBe(0);
@@ -48,6 +49,15 @@ describePostgres("users:create", (db) => {
     expect(user?.accounts).toEqual([{ providerId: "credential", password: expect.not.stringContaining("a long enough password") }]);
     const events = await readStream(storeOn(db(), eventRegistry), userStream(user!.id));
     expect(events.map((e) => [e.type, e.metadata.userId])).toEqual([["UserCreated", "system:users-cli"]]);
+    // Its append is on Admin → Metrics: the script wrote its minute before it closed the database.
+    // (tsx runs the script in a child process, so its pid is not ours to name: the script's rows
+    // are those of a process that had none before it ran; other files' processes may add theirs.)
+    const appended = await db().sql<{ n: number }>(
+      `SELECT sum(value)::float8 AS n FROM metric_rollups
+        WHERE metric = 'events_appended' AND NOT (process_id = ANY($1::text[])) GROUP BY process_id`,
+      [before.map((r) => r.process_id)],
+    );
+    expect(appended.map((r) => r.n)).toContain(1);
 
     const again = run(["--email", email.toUpperCase(), "--name", "Again", "--role", "admin"], "a long enough password\n");
     expect(again.code).toBe(1);

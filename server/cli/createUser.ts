@@ -16,6 +16,7 @@ import { authConfigFromEnv } from "../auth/config";
 import { roleSchema, type Role } from "../auth/roles";
 import { createUserAccount, systemActor } from "../api/userAccounts";
 import { enrolmentUrl } from "../../shared/enrolment";
+import { flushRollupsAtExit } from "../metrics/rollups";
 
 const usage = `usage: npm run users:create -- --email <email> --name <name> --role <clinician|compliance|admin> [--role ...] [--enrol]
   The password is asked for (without echo) on a terminal, or read from stdin:
@@ -124,6 +125,7 @@ async function main() {
       console.log(enrolmentUrl(e.BETTER_AUTH_URL ?? `http://localhost:${e.PORT}`, enrolment.token));
     }
   } finally {
+    await flushRollupsAtExit(db.prisma);
     await db.close();
   }
 }

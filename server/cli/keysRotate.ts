@@ -10,6 +10,7 @@ import { ensureMigrated, openDatabase } from "../db/client";
 import { env, EnvError } from "../db/env";
 import { masterKeysOf, refuseLostDevelopmentKey } from "../db/phiKey";
 import { RotationBusyError, rotateMasterKey } from "../db/phiRotate";
+import { flushRollupsAtExit } from "../metrics/rollups";
 
 async function main(): Promise<number> {
   const e = env();
@@ -56,6 +57,7 @@ async function main(): Promise<number> {
     console.log(`keys:rotate: done, ${result.done} data keys re-wrapped; every key is now under ${keys.current.id}: PHI_MASTER_KEY_PREVIOUS can be removed`);
     return 0;
   } finally {
+    await flushRollupsAtExit(db.prisma);
     await db.close();
   }
 }

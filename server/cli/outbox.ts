@@ -23,7 +23,7 @@ async function main() {
   stopOnSignals(stop, { name: "outbox worker", warn });
   const listener = db.mode === "postgresql" && e.DATABASE_URL ? listenForAppends(e.DATABASE_URL) : null;
   const metricsServer = e.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ port: e.WORKER_METRICS_PORT, db: db.prisma, token: e.METRICS_TOKEN }) : null;
-  let stopRollups: (() => void) | null = null;
+  let stopRollups: (() => Promise<void>) | null = null;
   try {
     // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
     // schema a newer release has already migrated instead of refusing (a rolling deploy).
@@ -49,7 +49,8 @@ async function main() {
     log.info("outbox worker stopped");
   } finally {
     // Each step bounded: a broker that is gone never answers amqplib's close handshake.
-    stopRollups?.();
+    const rollups = stopRollups;
+    if (rollups) await closeWithin("the metric history", rollups, warn);
     if (metricsServer) {
       metricsServer.closeAllConnections();
       await closeWithin("the metrics server", () => new Promise<void>((resolve) => metricsServer.close(() => resolve())), warn);

@@ -12,6 +12,7 @@ import { checkPhiKeysAtStart } from "../db/phiKey";
 import { storeFor } from "../api/context";
 import { allProjections } from "../projections/registry";
 import { runRebuilds, startRebuilds, type Progress } from "../projections/rebuild";
+import { flushRollupsAtExit } from "../metrics/rollups";
 
 const usage = `usage: npm run projections:rebuild -- <name> [<name> ...] --reason "why" [--user <id>]
 projections: ${allProjections.map((p) => p.name).join(", ")}`;
@@ -84,6 +85,7 @@ async function main(): Promise<number> {
     }
     return code;
   } finally {
+    await flushRollupsAtExit(db.prisma);
     await db.close();
   }
 }

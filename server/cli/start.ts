@@ -17,6 +17,7 @@ import { signingKeyTextFor } from "../audit/signingKey";
 import { logProjectionVersions } from "../projections/runner";
 import { allProjections } from "../projections/registry";
 import { launcherExitCode } from "./exitCode";
+import { flushRollupsAtExit } from "../metrics/rollups";
 
 /**
  * Why the console could not listen on `port` now (another process on it, a port this user may
@@ -79,6 +80,8 @@ async function main() {
     await checkMasterKeys(db.sql, defaultKeyRing());
     await prepareDemo(db, e);
     await logProjectionVersions(db.prisma, allProjections, (line) => console.log(line));
+    // The seed's appends on Admin → Metrics: the server that charts them is another process.
+    await flushRollupsAtExit(db.prisma);
     // The embedded database's lock passes to the server without a moment unheld, in which
     // another process (a CLI, a second npm start) could open the folder and stop the server's boot.
     handedOver = db.handOverLock();

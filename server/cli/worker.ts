@@ -30,7 +30,7 @@ async function main() {
   const log = progressLog;
   const warn = (line: string) => console.error(`worker: ${line}`);
   let listener: AppendListener | null = null;
-  let stopRollups: (() => void) | null = null;
+  let stopRollups: (() => Promise<void>) | null = null;
   try {
     // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
     // schema a newer release has already migrated instead of refusing (a rolling deploy).
@@ -64,7 +64,8 @@ async function main() {
     console.log("worker: stopped");
   } finally {
     // Whatever is still open keeps the event loop alive: close all of it, each step bounded.
-    stopRollups?.();
+    const rollups = stopRollups;
+    if (rollups) await closeWithin("the metric history", rollups, warn);
     const open = listener;
     if (open) await closeWithin("the append listener", () => open.close(), warn);
     if (bus) await closeWithin("the RabbitMQ connection", () => bus.close(), warn);

@@ -5,8 +5,11 @@ import type { Database } from "../db/client";
 import { announceAppends } from "../workers/wakeup";
 import { startRollupWriter } from "./rollups";
 
-/** Returns the stop of the rollup writer: its interval would otherwise write to a closed pool. */
-export function observeProcess(db: Database): () => void {
+/**
+ * Returns the stop of the rollup writer (its interval would otherwise write to a closed pool),
+ * which writes the minutes one last time: await it before closing the database.
+ */
+export function observeProcess(db: Database): () => Promise<void> {
   announceAppends(db);
   return startRollupWriter(db.prisma);
 }

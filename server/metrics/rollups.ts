@@ -51,22 +51,38 @@ export async function pruneRollups(db: Db): Promise<void> {
   );
 }
 
+/**
+ * Writes this process's minutes before it closes the database; never throws (a script's outcome
+ * matters more than its metrics). The history is written per process, by the writer below, and a
+ * process that ends without a last write loses what it did since the writer's last tick: a
+ * script never ran the writer at all, so npm start's demo seed, a rebuild from the command line
+ * or a user created by users:create appended and replayed without a trace on Admin → Metrics.
+ */
+export async function flushRollupsAtExit(db: Db): Promise<void> {
+  try {
+    await flushRollups(db);
+  } catch (error) {
+    componentLogger("metrics").warn({ ...errorFields(error) }, "metric rollups not written");
+  }
+}
+
 const key = Symbol.for("emr.rollupWriter");
-type GlobalWithWriter = typeof globalThis & { [key]?: { stop: () => void } };
+type GlobalWithWriter = typeof globalThis & { [key]?: { stop: () => Promise<void> } };
 
 /**
  * Starts this process's rollup writer (once): every `everyMs` it samples the database gauges and
- * upserts the minute's totals; hourly it prunes old rows. Failures are logged, never thrown.
+ * upserts the minute's totals; hourly it prunes old rows. Failures are logged, never thrown. Its
+ * stop writes the minutes once more, after any write in flight (an older write landing last
+ * would put back smaller totals), so a worker that stops loses none of its last seconds.
  */
-export function startRollupWriter(db: Db, everyMs = 15_000): () => void {
+export function startRollupWriter(db: Db, everyMs = 15_000): () => Promise<void> {
   const g = globalThis as GlobalWithWriter;
   if (g[key]) return g[key].stop;
   const log = componentLogger("metrics");
   let lastPrune = 0;
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
+  let running: Promise<void> | null = null;
+  const tick = () => (running ??= write().finally(() => (running = null)));
+  const write = async () => {
     try {
       await sampleDatabaseGauges(db);
       await flushRollups(db);
@@ -76,16 +92,16 @@ export function startRollupWriter(db: Db, everyMs = 15_000): () => void {
       }
     } catch (error) {
       log.warn({ ...errorFields(error) }, "metric rollups not written");
-    } finally {
-      running = false;
     }
   };
   const timer = setInterval(() => void tick(), everyMs);
   timer.unref();
   void tick();
-  const stop = () => {
+  const stop = async () => {
     clearInterval(timer);
     delete g[key];
+    await running;
+    await flushRollupsAtExit(db);
   };
   g[key] = { stop };
   return stop;
