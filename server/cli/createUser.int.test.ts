@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { describePostgres, pgUrl } from "../testing/db";
 import { readStream, storeOn } from "../eventStore";
@@ -64,6 +65,26 @@ describePostgres("users:create", (db) => {
     expect(again.err).toContain(`A user with the email ${email} already exists`);
     expect(await db().prisma.user.count({ where: { email } })).toBe(1);
   });
+
+  it("exits within seconds when its metric minute cannot be written: the write gives up on a lock held elsewhere, warns, and the user is created", async () => {
+    const email = `locked-metrics-${randomUUID()}@test.invalid`;
+    const holder = new pg.Client({ connectionString: pgUrl });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE metric_rollups IN ACCESS EXCLUSIVE MODE");
+      const t0 = Date.now();
+      const made = run(["--email", email, "--name", "Locked Metrics", "--role", "clinician"], "a long enough password\n");
+      expect(made.code, made.err).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect(made.out).toContain(`created ${email}`);
+      expect(made.out + made.err).toContain("metric rollups not written");
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+    }
+    expect(await db().prisma.user.count({ where: { email } })).toBe(1);
+  }, 90_000);
 
   it("with --enrol asks no password and prints a one-time link at which the user sets their own", async () => {
     const email = `enrolled-${randomUUID()}@test.invalid`;

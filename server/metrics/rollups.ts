@@ -14,6 +14,9 @@ export const processId = `${hostname().slice(0, 40)}:${process.pid}:${randomByte
 
 export const HISTORY_KEEP_HOURS = 48;
 
+/** How long a rollup write waits for a lock on metric_rollups before it gives up (and warns). */
+export const ROLLUP_LOCK_WAIT_MS = 3_000;
+
 /** Writes this process's unwritten minutes (the current one included, replaced on each flush). */
 export async function flushRollups(db: Db, now = Date.now()): Promise<number> {
   const minutes = unwrittenMinutes(now);
@@ -21,12 +24,14 @@ export async function flushRollups(db: Db, now = Date.now()): Promise<number> {
     [...m.cells].map(([metric, cell]) => ({ minute: new Date(m.minute).toISOString(), metric, value: cell.value, samples: cell.samples })),
   );
   if (rows.length > 0) {
-    await prismaRunner(db)(
-      `INSERT INTO metric_rollups (minute, metric, process_id, value, samples)
-       SELECT r.minute, r.metric, $2, r.value, r.samples
-         FROM jsonb_to_recordset($1::jsonb) AS r(minute timestamptz, metric text, value float8, samples bigint)
-       ON CONFLICT (minute, metric, process_id) DO UPDATE SET value = EXCLUDED.value, samples = EXCLUDED.samples`,
-      [JSON.stringify(rows), processId],
+    await withoutLongLockWaits(db, (tx) =>
+      prismaRunner(tx)(
+        `INSERT INTO metric_rollups (minute, metric, process_id, value, samples)
+         SELECT r.minute, r.metric, $2, r.value, r.samples
+           FROM jsonb_to_recordset($1::jsonb) AS r(minute timestamptz, metric text, value float8, samples bigint)
+         ON CONFLICT (minute, metric, process_id) DO UPDATE SET value = EXCLUDED.value, samples = EXCLUDED.samples`,
+        [JSON.stringify(rows), processId],
+      ),
     );
   }
   const finished = minutes.filter((m) => m.minute < minuteOf(now));
@@ -45,10 +50,26 @@ export async function sampleDatabaseGauges(db: Db, now = Date.now()): Promise<vo
 }
 
 export async function pruneRollups(db: Db): Promise<void> {
-  await prismaRunner(db)(
-    `DELETE FROM metric_rollups WHERE minute < now() - $1::integer * interval '1 hour'`,
-    [HISTORY_KEEP_HOURS],
+  await withoutLongLockWaits(db, (tx) =>
+    prismaRunner(tx)(`DELETE FROM metric_rollups WHERE minute < now() - $1::integer * interval '1 hour'`, [HISTORY_KEEP_HOURS]),
   );
+}
+
+/**
+ * Runs a metrics write that gives up on a lock after ROLLUP_LOCK_WAIT_MS: a session holding
+ * metric_rollups (a DBA's LOCK TABLE, a long maintenance statement) must not keep a script or a
+ * stopping worker from exiting. Given a transaction, it runs there as it is (the caller's
+ * settings are the caller's).
+ */
+async function withoutLongLockWaits(db: Db, write: (tx: Db) => Promise<unknown>): Promise<void> {
+  if (!("$transaction" in db)) {
+    await write(db);
+    return;
+  }
+  await db.$transaction(async (tx) => {
+    await prismaRunner(tx)("SELECT set_config('lock_timeout', $1, true)", [`${ROLLUP_LOCK_WAIT_MS}ms`]);
+    await write(tx);
+  });
 }
 
 /**
