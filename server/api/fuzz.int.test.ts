@@ -256,6 +256,10 @@ async function fuzzProcedure(db: Database, fx: Fixture, path: string, findings: 
   const caller = createCaller(contextFor(db, fx.user));
   let before = isMutation ? await rowCounts(db) : "";
   for (const [label, input] of cases) {
+    // Refused by the procedure's input schema: tRPC refuses it before the resolver runs, so it
+    // must be a BAD_REQUEST and cannot have written (most cases; counting rows after each of them
+    // made this test the run's slowest by far). Every other refusal is checked against the counts.
+    const refusedAtInput = isMutation && (await failsInputSchema(procedure._def.inputs, input));
     let code = "OK";
     let showedPatients = false;
     try {
@@ -267,7 +271,9 @@ async function fuzzProcedure(db: Database, fx: Fixture, path: string, findings: 
       showedPatients = error instanceof MappedError && error.domain.kind === "possible_duplicate";
     }
     if (code === "INTERNAL_SERVER_ERROR" || code.startsWith("thrown")) findings.push(`${path} ${label}: ${code}`);
-    if (isMutation) {
+    if (refusedAtInput) {
+      if (code !== "BAD_REQUEST") findings.push(`${path} ${label}: its input schema refuses it, but the call answered ${code}`);
+    } else if (isMutation) {
       const after = await rowCounts(db);
       // A refusal by the chart's rules (PRECONDITION_FAILED) may quote the chart, so it is
       // recorded as a read ("read the chart in a refused change"): that row, and nothing else.
@@ -278,6 +284,17 @@ async function fuzzProcedure(db: Database, fx: Fixture, path: string, findings: 
     }
   }
   return cases.length;
+}
+
+/** Whether any of a procedure's input schemas (Standard Schema, as tRPC reads them) refuses the input. */
+async function failsInputSchema(inputs: readonly unknown[], input: unknown): Promise<boolean> {
+  for (const schema of inputs) {
+    const standard = (schema as { "~standard"?: { validate: (v: unknown) => unknown } })["~standard"];
+    if (!standard) throw new Error("an input schema without ~standard: the fuzz cannot tell where it refuses");
+    const result = (await standard.validate(input)) as { issues?: unknown[] };
+    if (result.issues) return true;
+  }
+  return false;
 }
 
 /** Random values from fast-check at random fields: what the list above did not think of. */

@@ -68,7 +68,7 @@ describePostgres("users:create", (db) => {
 
   it("exits within seconds when its metric minute cannot be written: the write gives up on a lock held elsewhere, warns, and the user is created", async () => {
     const email = `locked-metrics-${randomUUID()}@test.invalid`;
-    const holder = new pg.Client({ connectionString: pgUrl });
+    const holder = new pg.Client({ connectionString: pgUrl ?? undefined });
     await holder.connect();
     try {
       await holder.query("BEGIN");
