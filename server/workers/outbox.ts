@@ -16,7 +16,9 @@
 //   So every consumer, in-process or on the bus, must dedupe by event id (metadata.eventId, the
 //   AMQP messageId);
 // - marks are guarded (handled_at / processed_at IS NULL), so a late worker never undoes another's
-//   outcome.
+//   outcome; and a failure, a hold or a release is written only by the lease's holder (the lease
+//   end its claim set is its token), so a late worker never cuts short or dead-letters the claim
+//   of a worker still at work on the row.
 // Order on the bus: a stream's events go out in the order they were appended. A row is claimed for
 // the bus only when no earlier row of its stream is still waiting (not yet handled, backing off,
 // leased to another worker, or dead-lettered: a dead letter holds its stream, as Axon's sequenced
@@ -252,15 +254,29 @@ type ClaimedRow = {
   failed_before: boolean;
   handled: boolean;
   latency: Num;
+  /** The lease this claim set (next_retry_at, microseconds since the epoch): its token. */
+  lease_until_us?: Num | null;
 };
 /** failedBefore: tried and failed before (an admin's retry of a dead letter keeps its last error). */
-type Claimed = { id: number; eventId: string; streamId: string; position: number; attempts: number; failedBefore: boolean; handled: boolean; latency: number };
+type Claimed = {
+  id: number;
+  eventId: string;
+  streamId: string;
+  position: number;
+  attempts: number;
+  failedBefore: boolean;
+  handled: boolean;
+  latency: number;
+  /** The claim's lease end (microseconds since the epoch, as a string: exact); null from a schema before the bus claim returned it. */
+  leaseUntil: string | null;
+};
 
 // What a claim returns of each row; latency (append to now, on the database's clock) is for rows
 // the claim itself finished.
 const returned = `o.id, o.event_id::text AS event_id, o.stream_id, o.global_position, o.attempts,
   o.last_error IS NOT NULL AS failed_before, o.handled_at IS NOT NULL AS handled,
-  extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS latency`;
+  extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS latency,
+  (extract(epoch FROM o.next_retry_at) * 1000000)::bigint AS lease_until_us`;
 
 const claimed = (rows: ClaimedRow[]): Claimed[] =>
   rows
@@ -273,6 +289,7 @@ const claimed = (rows: ClaimedRow[]): Claimed[] =>
       failedBefore: r.failed_before,
       handled: r.handled,
       latency: Number(r.latency),
+      leaseUntil: r.lease_until_us == null ? null : String(r.lease_until_us),
     }))
     .sort((a, b) => a.position - b.position || a.id - b.id);
 
@@ -346,6 +363,16 @@ async function load(outboxStore: Store, eventIds: string[]): Promise<Map<string,
 
 type Failure = { row: Claimed; error: unknown };
 
+/**
+ * A late worker's marks stop at another worker's lease: a failure, a hold or a release is written
+ * only while next_retry_at is still the lease this worker's claim set (`l.lease_us`; null from a
+ * schema whose bus claim did not return it, as before). A worker that outlived its lease wrote
+ * over the row another had claimed since: counted an attempt, cut that lease short (a third worker
+ * took the row too, and a stream's line could go out of order) or dead-lettered the row under it.
+ * Successes are not guarded: the work was done, and their marks already take only unfinished rows.
+ */
+const leaseHeld = `(l.lease_us IS NULL OR (extract(epoch FROM o.next_retry_at) * 1000000)::bigint = l.lease_us)`;
+
 /** Stage two's events: those stage one kept, the others read (as stored, for the bus). */
 async function loadForBus(deps: OutboxDeps, eventIds: string[]): Promise<Map<string, StoredEvent | Error>> {
   const kept = deps.handledEvents;
@@ -376,13 +403,14 @@ async function recordFailures(store: Store, failures: Failure[], options: DrainO
     const attempts = row.attempts + 1;
     const dead = attempts >= options.maxAttempts;
     const marked = await store.sql(
-      `UPDATE outbox SET attempts = $2, last_error = $3,
-              next_retry_at = CASE WHEN $4::boolean THEN next_retry_at
+      `UPDATE outbox o SET attempts = $2, last_error = $3,
+              next_retry_at = CASE WHEN $4::boolean THEN o.next_retry_at
                                    ELSE coalesce($5::timestamptz, now()) + $6::integer * interval '1 millisecond' END,
               dead_lettered_at = CASE WHEN $4::boolean THEN coalesce($5::timestamptz, now()) END
-        WHERE id = $1 AND processed_at IS NULL AND dead_lettered_at IS NULL AND (handled_at IS NULL OR NOT $7::boolean)
-        RETURNING id`,
-      [row.id, attempts, errorSummary(error), dead, options.now ?? null, dead ? 0 : backoffMs(attempts, options.random), stage === "handlers"],
+          FROM (SELECT $8::bigint AS lease_us) l
+        WHERE o.id = $1 AND ${leaseHeld} AND o.processed_at IS NULL AND o.dead_lettered_at IS NULL AND (o.handled_at IS NULL OR NOT $7::boolean)
+        RETURNING o.id`,
+      [row.id, attempts, errorSummary(error), dead, options.now ?? null, dead ? 0 : backoffMs(attempts, options.random), stage === "handlers", row.leaseUntil],
     );
     // Another worker finished the row meanwhile: no retry or dead letter to count (nor to put in
     // emr_outbox_publish_failures_total, whose dead_lettered outcome would say one was made).
@@ -502,7 +530,7 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
     else lines.set(row.streamId, [row]);
   }
   const done: number[] = [];
-  const held: number[] = [];
+  const held: Claimed[] = [];
   const failures: Failure[] = [];
   // Rows whose publish overlapped another's: when the broker closes the channel, every publish in
   // flight on it fails with the same reason, and only one of them may have been the cause.
@@ -525,12 +553,12 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
       // Sent alone only once the rows before it were taken: one of them refused, it waits
       // behind that one (it was going out after an earlier row of its stream the broker refused).
       if (alone && !(await Promise.all(sent)).every(Boolean)) {
-        held.push(...line.slice(i).map((r) => r.id));
+        held.push(...line.slice(i));
         return false;
       }
       const ok = event instanceof Error ? (failures.push({ row, error: event }), false) : alone ? await send(row, event) : (sent.push(send(row, event)), true);
       if (!ok) {
-        held.push(...line.slice(i + 1).map((r) => r.id));
+        held.push(...line.slice(i + 1));
         await Promise.all(sent);
         return false;
       }
@@ -547,14 +575,14 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
       const suspect = line.findIndex((r) => suspects.has(r.id));
       const first = suspect < 0 ? line : line.slice(0, suspect);
       const rest = line.slice(first.length);
-      if (first.length > 0 && !(await sendLine(first))) held.push(...rest.map((r) => r.id));
+      if (first.length > 0 && !(await sendLine(first))) held.push(...rest);
       else if (rest.length > 0) later.push(rest);
     }),
   );
   for (const [i, line] of later.entries()) {
     // The broker away or refusing this publisher: the rest wait for the next pass, at no cost.
     if (failures.some((f) => BUS_AWAY.has((f.error as { name?: unknown } | null)?.name))) {
-      held.push(...later.slice(i).flatMap((l) => l.map((r) => r.id)));
+      held.push(...later.slice(i).flat());
       break;
     }
     await sendLine(line);
@@ -572,10 +600,12 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
   const silent = failures.filter((f) => BUS_AWAY.has((f.error as { name?: unknown } | null)?.name));
   if (silent.length > 0) {
     result.busUnavailable = errorSummary(silent[0]!.error);
+    const rows = silent.map((f) => f.row);
     await store.sql(
-      `UPDATE outbox SET last_error = $2, next_retry_at = coalesce($3::timestamptz, now())
-        WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL AND dead_lettered_at IS NULL`,
-      [silent.map((f) => f.row.id), result.busUnavailable, options.now ?? null],
+      `UPDATE outbox o SET last_error = $4, next_retry_at = coalesce($3::timestamptz, now())
+         FROM unnest($1::bigint[], $2::bigint[]) AS l(id, lease_us)
+        WHERE o.id = l.id AND ${leaseHeld} AND o.processed_at IS NULL AND o.dead_lettered_at IS NULL`,
+      [rows.map((r) => r.id), rows.map((r) => r.leaseUntil), options.now ?? null, result.busUnavailable],
     );
     failures.splice(0, failures.length, ...failures.filter((f) => !silent.includes(f)));
   }
@@ -587,19 +617,21 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
   const unsure = failures.filter((f) => (f.error as { name?: unknown } | null)?.name === CHANNEL_CLOSED && overlapped.has(f.row.id));
   if (unsure.length > 0) {
     await store.sql(
-      `UPDATE outbox o SET last_error = u.error, next_retry_at = coalesce($3::timestamptz, now())
-         FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
-        WHERE o.id = u.id AND o.processed_at IS NULL AND o.dead_lettered_at IS NULL`,
-      [unsure.map((f) => f.row.id), unsure.map((f) => errorSummary(f.error)), options.now ?? null],
+      `UPDATE outbox o SET last_error = l.error, next_retry_at = coalesce($3::timestamptz, now())
+         FROM unnest($1::bigint[], $2::bigint[], $4::text[]) AS l(id, lease_us, error)
+        WHERE o.id = l.id AND ${leaseHeld} AND o.processed_at IS NULL AND o.dead_lettered_at IS NULL`,
+      [unsure.map((f) => f.row.id), unsure.map((f) => f.row.leaseUntil), options.now ?? null, unsure.map((f) => errorSummary(f.error))],
     );
     failures.splice(0, failures.length, ...failures.filter((f) => !unsure.includes(f)));
   }
   if (held.length > 0) {
     // Their lease ends now; they go out after the failed row, which holds its stream until then.
-    await store.sql(`UPDATE outbox SET next_retry_at = coalesce($2::timestamptz, now()) WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL`, [
-      held,
-      options.now ?? null,
-    ]);
+    await store.sql(
+      `UPDATE outbox o SET next_retry_at = coalesce($3::timestamptz, now())
+         FROM unnest($1::bigint[], $2::bigint[]) AS l(id, lease_us)
+        WHERE o.id = l.id AND ${leaseHeld} AND o.processed_at IS NULL`,
+      [held.map((r) => r.id), held.map((r) => r.leaseUntil), options.now ?? null],
+    );
   }
   await recordFailures(store, failures, options, result, "bus");
 }

@@ -11,10 +11,10 @@ import { openFreshPostgresDatabase, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { addHandler, BusUnavailableError, drainOutbox, publishOutbox, type Bus, type OutboxDeps } from "./outbox";
 
-type Row = { attempts: number; last_error: string | null; handled_at: Date | null; processed_at: Date | null; dead_lettered_at: Date | null };
+type Row = { attempts: number; last_error: string | null; handled_at: Date | null; processed_at: Date | null; dead_lettered_at: Date | null; next_retry_at: Date };
 
 async function row(db: Database, eventId: string): Promise<Row> {
-  const [r] = await db.sql<Row>("SELECT attempts, last_error, handled_at, processed_at, dead_lettered_at FROM outbox WHERE event_id = $1::uuid", [eventId]);
+  const [r] = await db.sql<Row>("SELECT attempts, last_error, handled_at, processed_at, dead_lettered_at, next_retry_at FROM outbox WHERE event_id = $1::uuid", [eventId]);
   if (!r) throw new Error(`no outbox row for ${eventId}`);
   return r;
 }
@@ -105,6 +105,43 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     // And it goes out on the bus.
     expect(await drainOutbox(quick, { batchSize: 100, maxAttempts: 1, now: new Date(t1.getTime() + 1) })).toMatchObject({ published: expect.any(Number) });
     expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
+  });
+
+  it("a handler's failure from a worker that outlived its lease, while another worker has the row in hand, neither counts an attempt, cuts the other's lease short nor dead-letters the row under it", async () => {
+    const [id] = await appendNotes(db(), newStreamId(), 1);
+    const slowGate = gate();
+    const otherGate = gate();
+    const failing = (g: ReturnType<typeof gate>, fail: boolean): OutboxDeps["handlers"] =>
+      addHandler(new Map(), "NoteAdded", async (e) => {
+        if (e.metadata.eventId !== id) return;
+        g.entered();
+        await g.released;
+        if (fail) throw new Error("downstream timed out");
+      });
+    const t0 = new Date(Date.now() + 1_000);
+    // The slow worker claims the row with a one-second lease and hangs in its handler.
+    const slowPass = drainOutbox({ store: storeOf(db()), handlers: failing(slowGate, true), processId: "ward-u:7:slow" }, { batchSize: 100, maxAttempts: 1, now: t0, leaseMs: 1_000 });
+    await slowGate.inside;
+    // Its lease has run out: another worker claims the row (a minute's lease) and is at work on it.
+    const t1 = new Date(t0.getTime() + 10_000);
+    const otherPass = drainOutbox({ store: storeOf(db()), handlers: failing(otherGate, false), processId: "ward-v:8:other" }, { batchSize: 100, maxAttempts: 1, now: t1, leaseMs: 60_000 });
+    await otherGate.inside;
+    const leased = await row(db(), id!);
+    // The slow worker's handler fails now, with one attempt allowed: not its row any more.
+    slowGate.release();
+    expect(await slowPass).toMatchObject({ retried: 0, deadLettered: 0 });
+    const during = await row(db(), id!);
+    expect(during).toMatchObject({ attempts: 0, last_error: null, dead_lettered_at: null, handled_at: null });
+    expect(during.next_retry_at).toEqual(leased.next_retry_at);
+    // A third worker finds nothing due: the other's lease stands.
+    const third = await drainOutbox({ store: storeOf(db()), handlers: failing(gate(), true), processId: "ward-w:9:third" }, { batchSize: 100, maxAttempts: 1, now: new Date(t1.getTime() + 5_000) });
+    expect(third).toMatchObject({ claimed: 0, handled: 0, retried: 0, deadLettered: 0 });
+    // The other worker's success is recorded: the row is handled, and no dead letter.
+    otherGate.release();
+    expect(await otherPass).toMatchObject({ retried: 0, deadLettered: 0 });
+    const after = await row(db(), id!);
+    expect(after).toMatchObject({ attempts: 0, last_error: null, dead_lettered_at: null });
+    expect(after.handled_at).toBeInstanceOf(Date);
   });
 
   it("a publish confirmed after the lease ran out, when another worker has published the row, is not counted as published again", async () => {
