@@ -3,9 +3,12 @@
 // number is its primary key, so only one of two racing sealers writes each seal.
 // Each seal is witnessed outside the database (server/audit/witness.ts): in the witness file,
 // and in the server's log ("audit seal": its number, range and chain hash, nothing of any event).
+// Each pass's outcome is recorded (server/audit/sealerStatus.ts) for the console and /metrics; a
+// failed record is a warning, never the pass's outcome.
 import type { KeyObject } from "node:crypto";
 import { sealLog, SealWitnessError, type KeyChange, type Store, type WitnessStore } from "../eventStore";
-import { componentLogger } from "../log";
+import type { SealerOutcome } from "../audit/sealerStatus";
+import { componentLogger, errorFields } from "../log";
 import { errorSummary, loopPauseMs } from "./outbox";
 
 export type SealerOptions = {
@@ -15,6 +18,8 @@ export type SealerOptions = {
   witness?: WitnessStore;
   /** Earlier signing keys' public keys (AUDIT_VERIFY_PUBLIC_KEYS): the newest seal must verify before the next is signed on it. */
   verifyWith?: readonly KeyObject[];
+  /** Records each pass's outcome (recordSealerPass); a failure here is logged, never the pass's. */
+  recordPass?: (pass: SealerOutcome) => Promise<void>;
 };
 
 export async function runSealerLoop(store: Store, key: KeyObject, options: SealerOptions): Promise<void> {
@@ -22,6 +27,7 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
   const logger = componentLogger("audit");
   let failures = 0;
   while (!options.signal.aborted) {
+    let pass: SealerOutcome;
     try {
       const { sealed, seals } = await sealLog(store, key, {
         ...(options.witness ? { witness: options.witness } : {}),
@@ -33,17 +39,34 @@ export async function runSealerLoop(store: Store, key: KeyObject, options: Seale
       });
       if (seals > 0) log(`audit: sealed ${sealed} events in ${seals} seal${seals === 1 ? "" : "s"}`);
       failures = 0;
+      pass = sealed > 0 ? { outcome: "sealed", events: sealed } : { outcome: "idle" };
     } catch (error) {
       failures++;
       // Seals the witness saw are gone or changed: nothing more is signed until someone looks.
       if (error instanceof SealWitnessError) {
         logger.error({ reason: error.message }, "audit sealing stopped: run npm run audit:verify (a backup restored on purpose: --accept-restore --reason)");
+        // The reason names seals, positions and key ids, nothing of any event.
+        pass = { outcome: "refused", reason: error.message };
       }
       // The database down or read-only: say why (class, SQLSTATE, the server's first line, never
       // a value), and wait longer each time, up to a minute, as the outbox and projections do.
-      else log(`audit: sealing failed (${errorSummary(error)})`);
+      else {
+        log(`audit: sealing failed (${errorSummary(error)})`);
+        pass = { outcome: "failed", reason: errorSummary(error) };
+      }
     }
+    await recordPassSafely(options.recordPass, pass);
     await pause(loopPauseMs(options.everyMs, failures), options.signal);
+  }
+}
+
+/** Records a pass; a failed write (the database down, a lock held past its wait) is a warning only. */
+export async function recordPassSafely(record: SealerOptions["recordPass"], pass: SealerOutcome): Promise<void> {
+  if (!record) return;
+  try {
+    await record(pass);
+  } catch (error) {
+    componentLogger("audit").warn({ ...errorFields(error), outcome: pass.outcome }, "audit sealer status not written");
   }
 }
 
