@@ -13,7 +13,9 @@ import { allProjections, asyncProjections } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
 import { resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { fileWitness, witnessFileFor } from "../audit/witness";
-import { runSealerLoop } from "./sealer";
+import { recordSealerPass, SEALING_LATE_AFTER_SECONDS } from "../audit/sealerStatus";
+import { processId } from "../metrics/rollups";
+import { pause, recordPassSafely, runSealerLoop } from "./sealer";
 import { progressLog } from "../log";
 
 export type BackgroundWork = {
@@ -65,10 +67,32 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
   }
   // The audit sealer, where a signing key is configured (or the development one outside production).
   const signingKey = e.OUTBOX_WORKER === "inline" ? resolveSigningKey(e) : null;
+  const recordPass = (pass: Parameters<typeof recordSealerPass>[2]) => recordSealerPass(db.prisma, processId, pass);
   if (signingKey) {
     loops.push({
       name: "audit sealer",
-      run: (signal) => runSealerLoop(storeOn(db, eventRegistry), signingKey, { signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db), verifyWith: verifyingKeys(e) }),
+      run: (signal) =>
+        runSealerLoop(storeOn(db, eventRegistry), signingKey, {
+          signal,
+          everyMs: 10_000,
+          log,
+          witness: fileWitness(witnessFileFor(e), db),
+          verifyWith: verifyingKeys(e),
+          recordPass,
+        }),
+    });
+  } else if (e.OUTBOX_WORKER === "inline") {
+    // No key (production without AUDIT_SIGNING_KEY): nothing is sealed, as before. The refusal is
+    // recorded, and again well within the console's "late" window, so a compliance officer sees
+    // why the backlog grows instead of a sealer that seems merely absent.
+    loops.push({
+      name: "audit sealer status (no signing key)",
+      run: async (signal) => {
+        while (!signal.aborted) {
+          await recordPassSafely(recordPass, { outcome: "refused", reason: "no signing key configured (AUDIT_SIGNING_KEY)" });
+          await pause((SEALING_LATE_AFTER_SECONDS / 5) * 1000, signal);
+        }
+      },
     });
   }
   return loops;
