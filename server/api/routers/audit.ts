@@ -31,6 +31,7 @@ import { filterInstant, idText, pageLimit, positionInput, text } from "../../inp
 import { PHI_ERASED } from "../../eventStore/phi";
 import { env } from "../../db/env";
 import { commandIdOfCausation, keyIdOf, latestSealCheckpoint, type Moment } from "../../eventStore";
+import { readSealingState, recentSealerPasses, SEALING_LATE_AFTER_SECONDS } from "../../audit/sealerStatus";
 import { earlierPublicKeys, publicKeyPem, verifyingKeys } from "../../audit/signingKey";
 import { startVerification, verificationById } from "../../audit/verification";
 
@@ -334,14 +335,25 @@ export const auditRouter = router({
       return ticks;
     }),
 
-  /** The newest seal of the log and the key that verifies it: what an extract carries, for the report and the console. */
+  /**
+   * The newest seal of the log and the key that verifies it (what an extract carries), and whether
+   * sealing keeps up: the events waiting past the seal, and the sealers' passes of the last day.
+   */
   latestSeal: complianceProcedure.query(async ({ ctx }) => {
     const [key] = verifyingKeys(env());
+    const seal = await latestSealCheckpoint(ctx.store);
+    const state = await readSealingState(ctx.store.sql);
     return {
-      seal: await latestSealCheckpoint(ctx.store),
+      seal,
+      /** When the newest seal was signed, and the recorded-at of the last event it covers. */
+      sealedAt: state.lastSeal?.sealedAt ?? null,
+      sealedThrough: state.lastSeal?.sealedThrough ?? null,
       keyId: key ? keyIdOf(key) : null,
       publicKey: key ? publicKeyPem(key) : null,
       earlierKeys: earlierPublicKeys(env()),
+      backlog: state.backlog,
+      lateAfterSeconds: SEALING_LATE_AFTER_SECONDS,
+      sealers: await recentSealerPasses(ctx.store.sql),
     };
   }),
 
