@@ -1,8 +1,10 @@
 // Figures that live in the database, read at scrape time with cheap queries, so every process
 // reports the same cluster-wide truth: no count(*) over events (the highest position instead,
 // since events are never deleted), table sizes from the catalog, the outbox through its partial
-// indexes with capped counts, projection lag from the checkpoints and the log's primary key.
+// indexes with capped counts, projection lag from the checkpoints and the log's primary key, the
+// audit backlog through the commit-order index past the newest seal.
 import { logReaderLag, prismaRunner, type Db } from "../eventStore";
+import { readSealingState } from "../audit/sealerStatus";
 import { metrics } from "./registry";
 
 type Num = number | string | bigint | null;
@@ -108,6 +110,11 @@ export async function collectDatabaseGauges(db: Db): Promise<{ store: StoreFigur
   const held = await logReaderLag({ sql: prismaRunner(db) });
   m.logReaderHeldEvents.set(held.eventsWaiting);
   m.logReaderHeldSeconds.set(held.heldBackBy?.since ? Math.max(0, (Date.now() - held.heldBackBy.since.getTime()) / 1000) : 0);
+  // Whether sealing keeps up: a read of the newest seal and a capped index range past it.
+  const sealing = await readSealingState(prismaRunner(db));
+  m.auditUnsealedEvents.set(sealing.backlog.events);
+  m.auditUnsealedOldest.set(sealing.backlog.oldestSeconds);
+  m.auditLastSealAge.set(sealing.lastSeal?.ageSeconds ?? 0);
   const projections = await projectionLags(db, store.events);
   m.projectionLagEvents.reset();
   m.projectionLagSeconds.reset();

@@ -159,6 +159,21 @@ function createMetrics() {
       help: "Age of the open transaction of this database that holds global-log readers back (0 when none does); idle_in_transaction_session_timeout bounds a forgotten one",
       registers: r,
     }),
+    auditUnsealedEvents: new Gauge({
+      name: "emr_audit_unsealed_events",
+      help: "Events recorded after the newest audit seal, not yet sealed (counted up to 100,000)",
+      registers: r,
+    }),
+    auditUnsealedOldest: new Gauge({
+      name: "emr_audit_unsealed_oldest_seconds",
+      help: "Age of the oldest event not yet sealed (0 when everything is sealed); the console calls sealing late past 300",
+      registers: r,
+    }),
+    auditLastSealAge: new Gauge({
+      name: "emr_audit_last_seal_age_seconds",
+      help: "Age of the newest audit seal (0 when nothing was sealed yet: then emr_audit_unsealed_oldest_seconds grows)",
+      registers: r,
+    }),
     projectionLagEvents: new Gauge({
       name: "emr_projection_lag_events",
       help: "Events in the log past the projection's checkpoint, by projection",
