@@ -1,9 +1,9 @@
 // Each metric moves when its cause happens, and shows at /api/metrics (parsed as Prometheus text).
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import pg from "pg";
 import { expect, it } from "vitest";
-import { handleCommand, loadAggregate, loadAtVersion } from "../eventStore";
+import { handleCommand, loadAggregate, loadAtVersion, sealLog } from "../eventStore";
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream } from "../domain/streams";
 import { callerAs, codeOf, newPatient } from "../testing/caller";
@@ -129,6 +129,23 @@ describeEachDatabase("metrics", (db, kind) => {
     expect(value(after, "emr_outbox_published_total") - value(before, "emr_outbox_published_total")).toBe(published);
     expect(value(after, "emr_outbox_append_to_publish_seconds") - value(before, "emr_outbox_append_to_publish_seconds")).toBe(published);
     expect(published).toBeGreaterThan(0);
+  });
+
+  it("reads whether sealing keeps up: the events past the newest seal, the oldest one's age and the seal's age", async () => {
+    const api = await callerAs(db(), clinician);
+    await api.patient.register(newPatient());
+    await sealLog(storeOf(db()), generateKeyPairSync("ed25519").privateKey);
+    await api.patient.register(newPatient());
+    const families = await scrape();
+    for (const name of ["emr_audit_unsealed_events", "emr_audit_unsealed_oldest_seconds", "emr_audit_last_seal_age_seconds"]) {
+      expect(families.find((f) => f.name === name)?.type).toBe("GAUGE");
+    }
+    // Other files append and seal on the same database meanwhile: bounds, not exact figures.
+    expect(value(families, "emr_audit_unsealed_events")).toBeGreaterThanOrEqual(1);
+    expect(value(families, "emr_audit_unsealed_oldest_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value(families, "emr_audit_unsealed_oldest_seconds")).toBeLessThan(3_600);
+    expect(value(families, "emr_audit_last_seal_age_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value(families, "emr_audit_last_seal_age_seconds")).toBeLessThan(600);
   });
 
   it("reports a finished rebuild's duration and rate", async () => {
