@@ -9,6 +9,8 @@ import { createContext } from "../api/context";
 import { callerFor } from "../testing/caller";
 import { openTestDatabase } from "../testing/db";
 import { captureLogLines } from "../testing/logLines";
+import { recentSealerPasses } from "../audit/sealerStatus";
+import { processId } from "../metrics/rollups";
 import { backgroundWorkWanted, startBackgroundWork } from "./background";
 
 // This file's own process (vitest forks per file): the app's database is an embedded one in
@@ -107,5 +109,24 @@ describe("background work [embedded]", () => {
     expect(again).not.toBe(work);
     expect(await until(async () => (await pendingOutboxRows(db)) === 0)).toBe(true);
     await again.stop();
+  });
+
+  it("without a signing key in production the sealer does not run, and its refusal is recorded with the reason", async () => {
+    const e = { ...parseEnv({ OUTBOX_WORKER: "inline", OUTBOX_POLL_MS: "50" }), NODE_ENV: "production" as const, AUDIT_SIGNING_KEY: undefined };
+    const seals = async () => (await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM audit_seals", []))[0]?.n;
+    const sealsBefore = await seals();
+    const work = startBackgroundWork(db, { env: e, log: () => {} });
+    try {
+      await callerFor(db, ["clinician"]).patient.register(registration());
+      expect(work.running).not.toContain("audit sealer");
+      expect(work.running).toContain("audit sealer status (no signing key)");
+      const refusal = async () => (await recentSealerPasses(db.sql)).find((p) => p.processId === processId);
+      expect(await until(async () => (await refusal())?.outcome === "refused")).toBe(true);
+      expect((await refusal())?.reason).toMatch(/no signing key configured/);
+      await sleep(300);
+      expect(await seals()).toBe(sealsBefore);
+    } finally {
+      await work.stop();
+    }
   });
 });
