@@ -2,6 +2,8 @@
 // The log's tamper evidence in the console: the newest signed seal (what every extract carries,
 // with the public key an auditor verifies it with) and a "Verify integrity" button that runs the
 // same verification as `npm run audit:verify`, with progress, and names the first mismatch.
+// Sealing health: how far the seals reach, what waits for one, the sealers' last passes, and a
+// warning when sealing is late or has stopped (and why, when a sealer said).
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { TableHead } from "../DataTable";
@@ -9,13 +11,15 @@ import { DateTime } from "../DateTime";
 import { counted } from "../format";
 import { ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
-import { errorText } from "./format";
+import { errorText, type LatestSealData } from "./format";
 import { notCovered } from "../../shared/audit/unhashed";
+import { ageText, passText, sealingWarnings } from "../../shared/audit/sealingHealth";
 
 export function IntegrityPanel() {
   return (
     <>
       <VerifyIntegrity />
+      <SealingHealth />
       <LatestSeal />
       <ExportsMade />
     </>
@@ -93,6 +97,100 @@ export function VerifyIntegrity() {
         ) : null
       ) : null}
     </section>
+  );
+}
+
+/** Whether sealing keeps up: sealed through when, the backlog, each sealer's last pass, and what is wrong. */
+export function SealingHealth() {
+  const trpc = useTRPC();
+  // The same query as the newest seal's panel; refreshed, since it is a live figure.
+  const latest = useQuery({ ...trpc.audit.latestSeal.queryOptions(), refetchInterval: 30_000 });
+  return (
+    <section className="panel" aria-labelledby="sealing-title" data-testid="sealing-health">
+      <h2 id="sealing-title">Sealing</h2>
+      {latest.isPending ? (
+        <Loading label="Loading the sealing status" lines={["50%", "70%"]} />
+      ) : latest.isError ? (
+        <ErrorState onRetry={() => void latest.refetch()}>The sealing status could not be loaded: {errorText(latest.error)}</ErrorState>
+      ) : (
+        <SealingFiguresView data={latest.data} />
+      )}
+    </section>
+  );
+}
+
+function SealingFiguresView({ data }: { data: LatestSealData }) {
+  const { backlog, sealers, lateAfterSeconds } = data;
+  const warnings = sealingWarnings(data);
+  return (
+    <>
+      {warnings.length > 0 ? (
+        <div className="alert warn" role="alert" data-testid="sealing-warning">
+          {warnings.map((w, i) => (
+            <p key={i}>{w}.</p>
+          ))}
+        </div>
+      ) : null}
+      <p data-testid="sealed-through">
+        {data.sealedThrough ? (
+          <>
+            Sealed through <DateTime value={data.sealedThrough} />
+            {data.sealedAt ? (
+              <span className="small muted">
+                {" "}
+                (newest seal signed <DateTime value={data.sealedAt} />)
+              </span>
+            ) : null}
+          </>
+        ) : data.seal ? (
+          <>Sealed through commit position {data.seal.to}</>
+        ) : (
+          <>Nothing has been sealed yet.</>
+        )}
+      </p>
+      <p data-testid="sealing-backlog" data-events={backlog.events}>
+        {backlog.events === 0 ? (
+          <>
+            <span className="badge ok">up to date</span> No event is awaiting a seal.
+          </>
+        ) : (
+          <>
+            <span className={backlog.oldestSeconds > lateAfterSeconds ? "badge warn" : "badge info"}>
+              {backlog.oldestSeconds > lateAfterSeconds ? "late" : "pending"}
+            </span>{" "}
+            {backlog.capped ? `${backlog.events.toLocaleString()}+ events` : counted(backlog.events, "event")} awaiting a seal, oldest{" "}
+            {ageText(backlog.oldestSeconds)}.
+          </>
+        )}
+      </p>
+      {sealers.length === 0 ? (
+        <p className="muted" data-testid="sealer-passes-empty">
+          No sealer has reported a pass in the last day.
+        </p>
+      ) : (
+        <table className="data dense" data-testid="sealer-passes">
+          <TableHead columns={["Process", "Last pass", "Outcome", "Last sealed"]} />
+          <tbody>
+            {sealers.map((p) => (
+              <tr key={p.processId} data-testid="sealer-pass" data-outcome={p.outcome}>
+                <td className="mono small">{p.processId}</td>
+                <td className="nowrap">
+                  <DateTime value={p.lastPassAt} /> <span className="small muted">({ageText(p.ageSeconds)} ago)</span>
+                </td>
+                <td>
+                  <span className={p.outcome === "sealed" || p.outcome === "idle" ? "badge ok" : "badge bad"}>{p.outcome}</span>{" "}
+                  <span className="small">{passText(p)}</span>
+                </td>
+                <td className="nowrap">{p.lastSealedAt ? <DateTime value={p.lastSealedAt} /> : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p className="small muted">
+        Sealing is late when an event waits longer than {ageText(lateAfterSeconds)} for a seal, or no sealer reports a pass within it.
+      </p>
+    </>
   );
 }
 

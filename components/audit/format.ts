@@ -13,6 +13,7 @@ export type TimelineData = Outputs["audit"]["patientTimeline"];
 export type TimelineItem = TimelineData["items"][number];
 export type RecordAsOf = Outputs["audit"]["recordAt"];
 export type RecordDiffData = Outputs["audit"]["recordDiff"];
+export type LatestSealData = Outputs["audit"]["latestSeal"];
 export type RecordTicks = Outputs["audit"]["recordTicks"];
 
 /** The value of a datetime-local input (step 0.001) for this instant, in local time. */

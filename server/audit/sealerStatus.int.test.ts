@@ -144,6 +144,7 @@ describeEachOwnDatabase("sealing health", (db) => {
     expect(answer.sealers.find((s) => s.processId === "router-test:newer")).toEqual({
       processId: "router-test:newer",
       lastPassAt: expect.any(Date),
+      ageSeconds: expect.any(Number),
       outcome: "refused",
       sealedEvents: 0,
       reason: "no signing key configured (AUDIT_SIGNING_KEY)",

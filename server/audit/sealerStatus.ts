@@ -101,8 +101,8 @@ export async function readSealingState(sql: SqlRunner): Promise<SealingState> {
 
 /** The sealers' passes of the last day, newest first (a bounded list: one row per process). */
 export async function recentSealerPasses(sql: SqlRunner, limit = 20): Promise<SealerPass[]> {
-  const rows = await sql<{ process_id: string; last_pass_at: Date; outcome: SealerPassOutcome; sealed_events: Num; reason: string | null; last_sealed_at: Date | null }>(
-    `SELECT process_id, last_pass_at, outcome, sealed_events, reason, last_sealed_at FROM audit_sealer_status
+  const rows = await sql<{ process_id: string; last_pass_at: Date; age: Num; outcome: SealerPassOutcome; sealed_events: Num; reason: string | null; last_sealed_at: Date | null }>(
+    `SELECT process_id, last_pass_at, extract(epoch FROM clock_timestamp() - last_pass_at)::float8 AS age, outcome, sealed_events, reason, last_sealed_at FROM audit_sealer_status
       WHERE last_pass_at > now() - $1::integer * interval '1 hour'
       ORDER BY last_pass_at DESC, process_id LIMIT $2`,
     [SEALER_STATUS_SHOWN_HOURS, limit],
@@ -110,6 +110,7 @@ export async function recentSealerPasses(sql: SqlRunner, limit = 20): Promise<Se
   return rows.map((r) => ({
     processId: r.process_id,
     lastPassAt: r.last_pass_at,
+    ageSeconds: Math.max(0, num(r.age)),
     outcome: r.outcome,
     sealedEvents: num(r.sealed_events),
     reason: r.reason,

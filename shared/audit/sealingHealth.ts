@@ -7,6 +7,8 @@ export type SealerPassOutcome = "sealed" | "idle" | "refused" | "failed";
 export type SealerPass = {
   processId: string;
   lastPassAt: Date;
+  /** Seconds since lastPassAt, by the database's clock (the one that stamped it). */
+  ageSeconds: number;
   outcome: SealerPassOutcome;
   sealedEvents: number;
   /** refused: why it would not seal; failed: the error's class, code and first line (never a value). */
@@ -52,11 +54,11 @@ export function ageText(seconds: number): string {
 }
 
 /** What is wrong with sealing now, in words (empty: it keeps up). */
-export function sealingWarnings(figures: SealingFigures, now: Date): string[] {
+export function sealingWarnings(figures: SealingFigures): string[] {
   const warnings: string[] = [];
   const late = figures.lateAfterSeconds;
   const newest = figures.sealers[0];
-  const sinceLastPass = newest ? (now.getTime() - newest.lastPassAt.getTime()) / 1000 : Infinity;
+  const sinceLastPass = newest ? newest.ageSeconds : Infinity;
   // The newest pass that did not seal says why (a refusal or failure names it even when stale).
   const why = newest && (newest.outcome === "refused" || newest.outcome === "failed") ? passText(newest) : null;
   if (figures.backlog.events > 0 && figures.backlog.oldestSeconds > late) {
