@@ -168,6 +168,13 @@ test("a compliance officer answers the five questions from the patient's audit p
     await page.reload();
     await expect(page.getByTestId("latest-seal")).toContainText("number", { timeout: 2_000 });
   }).toPass({ timeout: 40_000 });
+  // Sealing keeps up: how far the seals reach, what waits for one, and the sealer's last pass.
+  const sealing = page.getByTestId("sealing-health");
+  await expect(sealing.getByTestId("sealed-through")).toContainText("Sealed through");
+  await expect(sealing.getByTestId("sealing-backlog")).toContainText(/No event is awaiting a seal|awaiting a seal, oldest \d+[smhd]/);
+  await expect(sealing.getByTestId("sealer-pass").first()).toHaveAttribute("data-outcome", /^(sealed|idle)$/);
+  await expect(sealing.getByTestId("sealer-pass").first()).toContainText(/sealed \d|nothing to seal/);
+  await expect(sealing.getByTestId("sealing-warning")).toHaveCount(0);
   await page.getByRole("button", { name: "Verify integrity" }).click();
   await expect(page.getByTestId("verify-result")).toHaveAttribute("data-ok", "true", { timeout: 30_000 });
   // Seals signed before the last key rotation verify only with the earlier key: the page names it.
