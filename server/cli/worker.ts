@@ -11,7 +11,9 @@ import { listenForAppends, onAppended, type AppendListener } from "../workers/wa
 import { storeFor } from "../api/context";
 import { resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { fileWitness, witnessFileFor } from "../audit/witness";
-import { runSealerLoop } from "../workers/sealer";
+import { recordNoKeyUntilStopped, runSealerLoop } from "../workers/sealer";
+import { recordSealerPass, type SealerOutcome } from "../audit/sealerStatus";
+import { processId } from "../metrics/rollups";
 import { runOutboxLoop } from "../workers/loop";
 import { outboxHandlers, OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, processBus } from "../workers/config";
 import { allProjections, asyncProjections, projectionNamed } from "../projections/registry";
@@ -58,7 +60,13 @@ async function main() {
         );
     // The audit sealer follows the log too, where a signing key is configured.
     const signingKey = only ? null : resolveSigningKey(e);
-    const sealer = signingKey ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db), verifyWith: verifyingKeys(e) }) : Promise.resolve();
+    // Each pass's outcome, or the refusal without a key, is recorded for sealing health.
+    const recordPass = (pass: SealerOutcome) => recordSealerPass(db.prisma, processId, pass);
+    const sealer = only
+      ? Promise.resolve()
+      : signingKey
+        ? runSealerLoop(store, signingKey, { signal: stop.signal, everyMs: 10_000, log, witness: fileWitness(witnessFileFor(e), db), verifyWith: verifyingKeys(e), recordPass })
+        : recordNoKeyUntilStopped(recordPass, stop.signal);
     await Promise.all([runner.done, outbox, sealer]);
     offAppended();
     console.log("worker: stopped");

@@ -13,9 +13,9 @@ import { allProjections, asyncProjections } from "../projections/registry";
 import { logProjectionVersions, startProjectionRunner } from "../projections/runner";
 import { resolveSigningKey, verifyingKeys } from "../audit/signingKey";
 import { fileWitness, witnessFileFor } from "../audit/witness";
-import { recordSealerPass, SEALING_LATE_AFTER_SECONDS } from "../audit/sealerStatus";
+import { recordSealerPass } from "../audit/sealerStatus";
 import { processId } from "../metrics/rollups";
-import { pause, recordPassSafely, runSealerLoop } from "./sealer";
+import { recordNoKeyUntilStopped, runSealerLoop } from "./sealer";
 import { progressLog } from "../log";
 
 export type BackgroundWork = {
@@ -65,7 +65,8 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
       },
     });
   }
-  // The audit sealer, where a signing key is configured (or the development one outside production).
+  // The audit sealer, where a signing key is configured (or the development one outside production);
+  // without one, the refusal is recorded (sealing health), and nothing is sealed.
   const signingKey = e.OUTBOX_WORKER === "inline" ? resolveSigningKey(e) : null;
   const recordPass = (pass: Parameters<typeof recordSealerPass>[2]) => recordSealerPass(db.prisma, processId, pass);
   if (signingKey) {
@@ -82,18 +83,7 @@ function loopsFor(db: Database, e: Env, log: (line: string) => void): Loop[] {
         }),
     });
   } else if (e.OUTBOX_WORKER === "inline") {
-    // No key (production without AUDIT_SIGNING_KEY): nothing is sealed, as before. The refusal is
-    // recorded, and again well within the console's "late" window, so a compliance officer sees
-    // why the backlog grows instead of a sealer that seems merely absent.
-    loops.push({
-      name: "audit sealer status (no signing key)",
-      run: async (signal) => {
-        while (!signal.aborted) {
-          await recordPassSafely(recordPass, { outcome: "refused", reason: "no signing key configured (AUDIT_SIGNING_KEY)" });
-          await pause((SEALING_LATE_AFTER_SECONDS / 5) * 1000, signal);
-        }
-      },
-    });
+    loops.push({ name: "audit sealer status (no signing key)", run: (signal) => recordNoKeyUntilStopped(recordPass, signal) });
   }
   return loops;
 }

@@ -70,6 +70,22 @@ export async function recordPassSafely(record: SealerOptions["recordPass"], pass
   }
 }
 
+/** The refusal a process that would seal records when it has no signing key. */
+export const NO_SIGNING_KEY = "no signing key configured (AUDIT_SIGNING_KEY)";
+
+/**
+ * For a process that would run the sealer but has no signing key (production without
+ * AUDIT_SIGNING_KEY): nothing is sealed, as before; the refusal is recorded every `everyMs` until
+ * stopped, well within the console's late window, so the console names the reason the backlog
+ * grows instead of showing a sealer that seems merely absent.
+ */
+export async function recordNoKeyUntilStopped(record: NonNullable<SealerOptions["recordPass"]>, signal: AbortSignal, everyMs = 60_000): Promise<void> {
+  while (!signal.aborted) {
+    await recordPassSafely(record, { outcome: "refused", reason: NO_SIGNING_KEY });
+    await pause(everyMs, signal);
+  }
+}
+
 /** What the sealer says when it signs with another key than the newest seal's (key ids only). */
 export const keyChangeMessage = (change: KeyChange) =>
   `audit signing key changed: seal ${change.seq} is signed with key ${change.keyId}, the seals before it with key ${change.previousKeyId}; ` +
