@@ -53,14 +53,20 @@ export function ageText(seconds: number): string {
   return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
 }
 
-/** What is wrong with sealing now, in words (empty: it keeps up). */
+/**
+ * What is wrong with sealing now, in words (empty: it keeps up). Several processes may report: a
+ * console without a signing key refuses while a worker with one seals, so a refusal or failure
+ * is the reason only when no process sealed (or found nothing to seal) within the window; beside
+ * a sealer that keeps up it is named with its process, as a configuration to look at.
+ */
 export function sealingWarnings(figures: SealingFigures): string[] {
   const warnings: string[] = [];
   const late = figures.lateAfterSeconds;
   const newest = figures.sealers[0];
-  const sinceLastPass = newest ? newest.ageSeconds : Infinity;
-  // The newest pass that did not seal says why (a refusal or failure names it even when stale).
-  const why = newest && (newest.outcome === "refused" || newest.outcome === "failed") ? passText(newest) : null;
+  const troubled = (p: SealerPass) => p.outcome === "refused" || p.outcome === "failed";
+  const keepingUp = figures.sealers.some((p) => !troubled(p) && p.ageSeconds <= late);
+  // The newest pass that did not seal says why, unless another process keeps sealing.
+  const why = !keepingUp && newest && troubled(newest) ? passText(newest) : null;
   if (figures.backlog.events > 0 && figures.backlog.oldestSeconds > late) {
     warnings.push(
       `Sealing is behind: the oldest unsealed event has waited ${ageText(figures.backlog.oldestSeconds)} (more than ${ageText(late)})` +
@@ -69,10 +75,14 @@ export function sealingWarnings(figures: SealingFigures): string[] {
   }
   if (!newest) {
     warnings.push("No sealer has reported a pass in the last day: the audit sealer is not running (no signing key configured, or no process runs the background work)");
-  } else if (sinceLastPass > late) {
-    warnings.push(`No sealer pass in the last ${ageText(late)}: the last one was ${ageText(sinceLastPass)} ago and ${why ?? passText(newest)}`);
+  } else if (newest.ageSeconds > late) {
+    warnings.push(`No sealer pass in the last ${ageText(late)}: the last one was ${ageText(newest.ageSeconds)} ago and ${why ?? passText(newest)}`);
   } else if (why && !warnings.some((w) => w.includes(why))) {
     warnings.push(`The last sealer pass ${why}`);
+  } else if (keepingUp) {
+    for (const p of figures.sealers.filter((q) => troubled(q) && q.ageSeconds <= late)) {
+      warnings.push(`Process ${p.processId} ${passText(p)} (another process keeps sealing)`);
+    }
   }
   return warnings;
 }

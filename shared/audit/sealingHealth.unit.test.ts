@@ -42,6 +42,18 @@ describe("sealing warnings", () => {
     ]);
   });
 
+  it("a process that refuses beside one that keeps sealing is named with its process, not as the reason sealing stopped", () => {
+    const refusing = pass({ processId: "console:7:aaa", ageSeconds: 2, outcome: "refused", reason: "no signing key configured (AUDIT_SIGNING_KEY)" });
+    const sealing = pass({ processId: "worker:9:bbb", ageSeconds: 8, outcome: "sealed", sealedEvents: 3 });
+    expect(sealingWarnings(figures({ sealers: [refusing, sealing] }))).toEqual([
+      "Process console:7:aaa refused: no signing key configured (AUDIT_SIGNING_KEY) (another process keeps sealing)",
+    ]);
+    // The backlog late all the same: the refusal is not named as its reason.
+    expect(sealingWarnings(figures({ backlog: { events: 2, oldestSeconds: 400 }, sealers: [refusing, sealing] }))[0]).toBe(
+      "Sealing is behind: the oldest unsealed event has waited 6m (more than 5m)",
+    );
+  });
+
   it("says passes and ages in words", () => {
     expect(passText(pass({ outcome: "sealed", sealedEvents: 1 }))).toBe("sealed 1 event");
     expect(passText(pass({ outcome: "sealed", sealedEvents: 12_000 }))).toBe("sealed 12,000 events");
