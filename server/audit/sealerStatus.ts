@@ -2,7 +2,7 @@
 // process); the backlog is what the log holds past the newest seal, counted through the commit-order
 // index (events_commit_order_idx) and capped, so the events table's size does not matter.
 // Nothing of any event is read or kept: positions, counts, times, a reason.
-import { prismaRunner, type Db, type SqlRunner } from "../eventStore";
+import { prismaRunner, withBoundedLockWait, type Db, type SqlRunner } from "../eventStore";
 import type { SealerPass, SealerPassOutcome } from "../../shared/audit/sealingHealth";
 
 /** An unsealed event older than this, or no sealer pass within it, is late (the console warns). */
@@ -46,14 +46,7 @@ export async function recordSealerPass(db: Db, processId: string, pass: SealerOu
     );
     await sql(`DELETE FROM audit_sealer_status WHERE last_pass_at < now() - $1::integer * interval '1 day'`, [SEALER_STATUS_KEEP_DAYS]);
   };
-  if (!("$transaction" in db)) {
-    await write(db);
-    return;
-  }
-  await db.$transaction(async (tx) => {
-    await prismaRunner(tx)("SELECT set_config('lock_timeout', $1, true)", [`${SEALER_STATUS_LOCK_WAIT_MS}ms`]);
-    await write(tx);
-  });
+  await withBoundedLockWait(db, SEALER_STATUS_LOCK_WAIT_MS, write);
 }
 
 export type SealingBacklog = {

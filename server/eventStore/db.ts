@@ -130,3 +130,20 @@ export function isRetryableTransactionError(error: unknown): boolean {
   const code = pgErrorInfo(error).code;
   return code === "40001" || code === "40P01";
 }
+
+/**
+ * Runs `write` in a transaction that waits at most `lockWaitMs` for a lock (lock_timeout), for
+ * best-effort bookkeeping (metric minutes, sealer status): a session holding the table (a DBA's
+ * LOCK TABLE, a long maintenance statement) must not keep a worker or a script from going on.
+ * Given a transaction, it runs there as it is (the caller's settings are the caller's).
+ */
+export async function withBoundedLockWait(db: Db, lockWaitMs: number, write: (tx: Db) => Promise<unknown>): Promise<void> {
+  if (!("$transaction" in db)) {
+    await write(db);
+    return;
+  }
+  await db.$transaction(async (tx) => {
+    await prismaRunner(tx)("SELECT set_config('lock_timeout', $1, true)", [`${lockWaitMs}ms`]);
+    await write(tx);
+  });
+}

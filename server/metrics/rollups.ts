@@ -4,7 +4,7 @@
 // the charts survive restarts; rows older than two days are pruned.
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { prismaRunner, type Db } from "../eventStore";
+import { prismaRunner, withBoundedLockWait, type Db } from "../eventStore";
 import { componentLogger, errorFields } from "../log";
 import { collectDatabaseGauges } from "./database";
 import { markWritten, minuteOf, setInMinute, unwrittenMinutes } from "./minute";
@@ -24,7 +24,7 @@ export async function flushRollups(db: Db, now = Date.now()): Promise<number> {
     [...m.cells].map(([metric, cell]) => ({ minute: new Date(m.minute).toISOString(), metric, value: cell.value, samples: cell.samples })),
   );
   if (rows.length > 0) {
-    await withoutLongLockWaits(db, (tx) =>
+    await withBoundedLockWait(db, ROLLUP_LOCK_WAIT_MS, (tx) =>
       prismaRunner(tx)(
         `INSERT INTO metric_rollups (minute, metric, process_id, value, samples)
          SELECT r.minute, r.metric, $2, r.value, r.samples
@@ -50,26 +50,9 @@ export async function sampleDatabaseGauges(db: Db, now = Date.now()): Promise<vo
 }
 
 export async function pruneRollups(db: Db): Promise<void> {
-  await withoutLongLockWaits(db, (tx) =>
+  await withBoundedLockWait(db, ROLLUP_LOCK_WAIT_MS, (tx) =>
     prismaRunner(tx)(`DELETE FROM metric_rollups WHERE minute < now() - $1::integer * interval '1 hour'`, [HISTORY_KEEP_HOURS]),
   );
-}
-
-/**
- * Runs a metrics write that gives up on a lock after ROLLUP_LOCK_WAIT_MS: a session holding
- * metric_rollups (a DBA's LOCK TABLE, a long maintenance statement) must not keep a script or a
- * stopping worker from exiting. Given a transaction, it runs there as it is (the caller's
- * settings are the caller's).
- */
-async function withoutLongLockWaits(db: Db, write: (tx: Db) => Promise<unknown>): Promise<void> {
-  if (!("$transaction" in db)) {
-    await write(db);
-    return;
-  }
-  await db.$transaction(async (tx) => {
-    await prismaRunner(tx)("SELECT set_config('lock_timeout', $1, true)", [`${ROLLUP_LOCK_WAIT_MS}ms`]);
-    await write(tx);
-  });
 }
 
 /**
