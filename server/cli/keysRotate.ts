@@ -6,19 +6,13 @@
 // once it says so: it says so only when no data key is left under an old master key.
 // Exit codes: 0 complete; 1 error, or another rotation is running; 75 keys still locked by
 // another transaction after waiting (run it again); 130 stopped by a signal.
-import { ensureMigrated, openDatabase } from "../db/client";
-import { env, EnvError } from "../db/env";
+import { EnvError } from "../db/env";
 import { masterKeysOf, refuseLostDevelopmentKey } from "../db/phiKey";
 import { RotationBusyError, rotateMasterKey } from "../db/phiRotate";
-import { flushRollupsAtExit } from "../metrics/rollups";
+import { runScript, withScriptDatabase } from "./script";
 
-async function main(): Promise<number> {
-  const e = env();
-  const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 2 });
-  try {
-    // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
-    // schema a newer release has already migrated instead of refusing (a rolling deploy).
-    await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
+const main = () =>
+  withScriptDatabase(2, async (db, e) => {
     // Without PHI_MASTER_KEY the current key is the development one: a lost one is said so, not
     // made anew over data it cannot read. (Keys that do not unwrap are named by the rotation,
     // which says which key to add to PHI_MASTER_KEY_PREVIOUS.)
@@ -56,17 +50,8 @@ async function main(): Promise<number> {
     }
     console.log(`keys:rotate: done, ${result.done} data keys re-wrapped; every key is now under ${keys.current.id}: PHI_MASTER_KEY_PREVIOUS can be removed`);
     return 0;
-  } finally {
-    await flushRollupsAtExit(db.prisma);
-    await db.close();
-  }
-}
+  });
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof RotationBusyError) console.error(`keys:rotate: ${error.message}`);
-    else console.error(error instanceof EnvError ? error.message : `keys:rotate failed: ${(error as Error).message}`);
-    process.exit(1);
-  },
+runScript(main, (error) =>
+  error instanceof RotationBusyError ? `keys:rotate: ${error.message}` : error instanceof EnvError ? error.message : `keys:rotate failed: ${(error as Error).message}`,
 );

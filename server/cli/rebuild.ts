@@ -6,13 +6,11 @@
 import { userInfo } from "node:os";
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { ensureMigrated, openDatabase } from "../db/client";
-import { env } from "../db/env";
 import { checkPhiKeysAtStart } from "../db/phiKey";
 import { storeFor } from "../api/context";
 import { allProjections } from "../projections/registry";
 import { runRebuilds, startRebuilds, type Progress } from "../projections/rebuild";
-import { flushRollupsAtExit } from "../metrics/rollups";
+import { runScript, withScriptDatabase } from "./script";
 
 const usage = `usage: npm run projections:rebuild -- <name> [<name> ...] --reason "why" [--user <id>]
 projections: ${allProjections.map((p) => p.name).join(", ")}`;
@@ -28,7 +26,8 @@ function bar(p: Progress): string {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { reason: { type: "string" }, user: { type: "string" } } });
-  if (positionals.length === 0 || !values.reason?.trim()) {
+  const reason = values.reason;
+  if (positionals.length === 0 || !reason?.trim()) {
     console.error(usage);
     return 2;
   }
@@ -37,17 +36,12 @@ async function main(): Promise<number> {
     console.error(`unknown projection "${unknown}"\n${usage}`);
     return 2;
   }
-  const e = env();
-  const db = await openDatabase({ url: e.DATABASE_URL, dataDir: e.PGLITE_DIR, poolMax: 4 });
-  try {
-    // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a
-    // schema a newer release has already migrated instead of refusing (a rolling deploy).
-    await ensureMigrated(db, e.MIGRATION_DATABASE_URL);
+  return withScriptDatabase(4, async (db, e) => {
     // A wrong or lost PHI_MASTER_KEY stops here, before a rebuild is started and recorded.
     await checkPhiKeysAtStart(db.sql, e);
     const store = storeFor(db);
     const user = values.user ?? `cli:${userInfo().username}`;
-    const started = await startRebuilds(store, positionals, { reason: values.reason, userId: user, correlationId: `cli-${randomUUID()}` });
+    const started = await startRebuilds(store, positionals, { reason, userId: user, correlationId: `cli-${randomUUID()}` });
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());
     process.once("SIGTERM", () => stop.abort());
@@ -84,16 +78,7 @@ async function main(): Promise<number> {
       }
     }
     return code;
-  } finally {
-    await flushRollupsAtExit(db.prisma);
-    await db.close();
-  }
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  },
-);
+runScript(main, (error) => (error as Error).message);
