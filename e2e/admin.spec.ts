@@ -48,6 +48,8 @@ test("an admin sees the snapshots, checks them against their events, and discard
   const groups = panel.getByTestId("snapshot-groups");
   await expect(groups.getByRole("row", { name: /patient/ })).toContainText("used by this build");
   await expect(panel.getByTestId("snapshot-every")).toContainText("events of a record");
+  // Whether long records have the sparse snapshots a load at an old version starts from.
+  await expect(panel.getByTestId("historic-snapshots")).toContainText(/one per 500 versions of a record, for time travel; (no record lacks them|[\d,]+ records? lacks? them)/);
 
   await panel.getByRole("button", { name: /Check the newest 50/ }).click();
   await expect(panel.getByTestId("snapshot-check")).toContainText("Every snapshot checked is what a fold of its events gives.");

@@ -185,6 +185,22 @@ export function SnapshotsPanel() {
             <dd data-testid="snapshot-every">{snapshots.data.snapshotEvery.toLocaleString("en-US")} events of a record</dd>
             <dt>This build folds</dt>
             <dd>{snapshots.data.foldedWith.map((f) => `${f.aggregateType} v${f.stateVersion}`).join(", ")}</dd>
+            <dt>Historic snapshots</dt>
+            <dd data-testid="historic-snapshots">
+              one per {snapshots.data.historicEvery.toLocaleString("en-US")} versions of a record, for time travel;{" "}
+              {snapshots.data.streamsMissingHistoric === 0 ? (
+                <span className="badge ok">no record lacks them</span>
+              ) : (
+                <>
+                  <span className="badge warn">
+                    {snapshots.data.streamsMissingHistoric.toLocaleString("en-US")} record{snapshots.data.streamsMissingHistoric === 1 ? "" : "s"} lack
+                    {snapshots.data.streamsMissingHistoric === 1 ? "s" : ""} them
+                  </span>{" "}
+                  (imported, or grown before they were kept: a load at an old version folds from the first event). Run{" "}
+                  <code>npm run snapshots:historic</code> on a server to write them.
+                </>
+              )}
+            </dd>
             <dt>Not used by this build</dt>
             <dd>
               <span className={`badge ${deadWeight > 0 ? "warn" : "ok"}`}>{formatBytes(deadWeight)}</span>

@@ -8,7 +8,7 @@ import { NotFoundError, ValidationError } from "../../errors";
 import { retryDeadLetter, setAsideDeadLetter } from "../../workers/deadLetters";
 import { adminProcedure, router } from "../trpc";
 import { erasureReasonSchema, mrnSchema } from "../../domain/patient/events";
-import { eventColumns, selectEvents } from "../../eventStore";
+import { defaultHistoricSnapshotEvery, eventColumns, selectEvents } from "../../eventStore";
 import { PHI_ERASED } from "../../eventStore/phi";
 import { recordAccess } from "../accessLog";
 import { erasePatient, eventsInClearOf } from "../erasure";
@@ -16,12 +16,10 @@ import { providerNames } from "../../projections/queries";
 import { checkSnapshots, discardSnapshots, maxCheckSample, snapshotFigures } from "../../workers/snapshots";
 import { env } from "../../db/env";
 import { componentLogger } from "../../log";
-import { encounterDecider } from "../../domain/encounter/decider";
-import { orderDecider } from "../../domain/order/decider";
-import { patientDecider } from "../../domain/patient/decider";
+import { snapshotted } from "../../domain/deciders";
+import { countStreamsMissingHistoricSnapshots } from "../../workers/historicSnapshots";
 
 /** The aggregates this build loads with snapshots: their state versions say which snapshots are used. */
-const snapshotted = [patientDecider, encounterDecider, orderDecider];
 
 type StatsRow = { pending: Num; retrying: Num; dead: Num; held: Num; lag: number | string | null };
 type DeadRow = { id: Num; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date; handled: boolean; held: Num };
@@ -119,6 +117,10 @@ export const adminRouter = router({
     ...(await snapshotFigures(ctx.db, snapshotted)),
     /** A snapshot is written each time a stream crosses a multiple of this many events. */
     snapshotEvery: env().EVENTSTORE_SNAPSHOT_EVERY,
+    /** Besides the newest few, one snapshot of every run of this many versions stays, for loads at old versions. */
+    historicEvery: defaultHistoricSnapshotEvery,
+    /** Streams with a run of versions past the first without a historic snapshot (npm run snapshots:historic writes them). */
+    streamsMissingHistoric: await countStreamsMissingHistoricSnapshots(ctx.db, snapshotted),
   })),
 
   /**

@@ -5,9 +5,7 @@ import { z } from "zod";
 import { safetyNames, type PatientSafety } from "../../../shared/clinical/safety";
 import { NotFoundError } from "../../errors";
 import type { StoredEvent } from "../../eventStore";
-import { encounterDecider } from "../../domain/encounter/decider";
-import { orderDecider } from "../../domain/order/decider";
-import { patientDecider } from "../../domain/patient/decider";
+import { snapshotted } from "../../domain/deciders";
 import { groupEventTypes } from "../../domain/registry";
 import {
   eventDetail,
@@ -39,7 +37,7 @@ const id = idText;
 const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
-const aggregateTypes = [...[patientDecider, encounterDecider, orderDecider].map((d) => d.aggregateType), "user", "operations"];
+const aggregateTypes = [...snapshotted.map((d) => d.aggregateType), "user", "operations"];
 
 /** A moment of time travel: as recorded at, as it happened by, or both (a left-out axis is "now"). */
 const momentInput = z.object({ recordedAt: filterInstant.optional(), happenedBy: filterInstant.optional() });
