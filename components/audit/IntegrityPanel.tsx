@@ -158,7 +158,7 @@ function SealingFiguresView({ data }: { data: LatestSealData }) {
             <span className={backlog.oldestSeconds > lateAfterSeconds ? "badge warn" : "badge info"}>
               {backlog.oldestSeconds > lateAfterSeconds ? "late" : "pending"}
             </span>{" "}
-            {backlog.capped ? `${backlog.events.toLocaleString()}+ events` : counted(backlog.events, "event")} awaiting a seal, oldest{" "}
+            {backlog.capped ? `${backlog.events.toLocaleString("en-US")}+ events` : counted(backlog.events, "event")} awaiting a seal, oldest{" "}
             {ageText(backlog.oldestSeconds)}.
           </>
         )}

@@ -74,9 +74,11 @@ export function sealingWarnings(figures: SealingFigures): string[] {
     );
   }
   if (!newest) {
-    warnings.push("No sealer has reported a pass in the last day: the audit sealer is not running (no signing key configured, or no process runs the background work)");
+    // A process that would seal without a signing key records its refusal: none at all is no process.
+    warnings.push("No sealer has reported a pass in the last day: no process runs the audit sealer (the console's background work, or npm run worker)");
   } else if (newest.ageSeconds > late) {
-    warnings.push(`No sealer pass in the last ${ageText(late)}: the last one was ${ageText(newest.ageSeconds)} ago and ${why ?? passText(newest)}`);
+    const did = why ?? (newest.outcome === "idle" ? "found nothing to seal" : passText(newest));
+    warnings.push(`No sealer pass in the last ${ageText(late)}: the last one was ${ageText(newest.ageSeconds)} ago and ${did}`);
   } else if (why && !warnings.some((w) => w.includes(why))) {
     warnings.push(`The last sealer pass ${why}`);
   } else if (keepingUp) {

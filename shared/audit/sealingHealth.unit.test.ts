@@ -33,10 +33,12 @@ describe("sealing warnings", () => {
   it("late when no pass came within the threshold, naming the refusal", () => {
     const warnings = sealingWarnings(figures({ sealers: [pass({ ageSeconds: 3_700, outcome: "refused", reason: "no signing key configured (AUDIT_SIGNING_KEY)" })] }));
     expect(warnings).toEqual(["No sealer pass in the last 5m: the last one was 1h 1m ago and refused: no signing key configured (AUDIT_SIGNING_KEY)"]);
+    // A sealer that stopped after an idle pass: the sentence says what that pass did.
+    expect(sealingWarnings(figures({ sealers: [pass({ ageSeconds: 720, outcome: "idle" })] }))).toEqual(["No sealer pass in the last 5m: the last one was 12m ago and found nothing to seal"]);
   });
 
   it("a sealer that never reported, and a fresh refusal, are said too", () => {
-    expect(sealingWarnings(figures({ sealers: [] }))[0]).toMatch(/No sealer has reported a pass in the last day/);
+    expect(sealingWarnings(figures({ sealers: [] }))[0]).toMatch(/No sealer has reported a pass in the last day: no process runs the audit sealer/);
     expect(sealingWarnings(figures({ sealers: [pass({ outcome: "refused", reason: "no signing key configured" })] }))).toEqual([
       "The last sealer pass refused: no signing key configured",
     ]);
