@@ -4,7 +4,8 @@
 // from version 1 (server/workers/historicSnapshots.ts). Admin → Snapshots says how many streams
 // lack them. Progress on stderr; Ctrl-C stops after the current stream, and running it again
 // carries on. Snapshots are a cache: no load's result changes.
-// Exit codes: 0 every such stream has its snapshots (or its patient was erased); 1 an error, or
+// Streams of erased patients are left out (nothing is sealed under a destroyed key).
+// Exit codes: 0 every such stream has its snapshots; 1 an error, or
 // streams left without them (a snapshot of an older state shape holds the version: discard the
 // stale snapshots on Admin → Snapshots, then run this again); 130 stopped by a signal.
 import { EnvError } from "../db/env";
@@ -36,24 +37,22 @@ const main = () =>
       },
     });
     if (tty) process.stderr.write("\n");
-    const erased = result.erased.length > 0 ? `; ${result.erased.length} skipped: their patient was erased` : "";
+    const n = (count: number, what: string) => `${count.toLocaleString("en-US")} ${what}${count === 1 ? "" : "s"}`;
+    // A patient erased while this ran: their stream is left as it is (nothing is sealed under a destroyed key).
+    const erased = result.erased.length > 0 ? `; ${n(result.erased.length, "stream")} left: the patient was erased meanwhile` : "";
+    const folded = `${n(result.done - result.erased.length, "stream")} folded, ${n(result.snapshotsWritten, "snapshot")} written${erased}`;
     if (result.interrupted) {
-      console.log(`snapshots:historic: stopped after ${result.done} of ${result.streams} streams${erased}; run it again to finish`);
+      console.log(`snapshots:historic: stopped after ${result.done} of ${n(result.streams, "stream")} (${folded}); run it again to finish`);
       return 130;
     }
     if (result.stillMissing.length > 0) {
       console.log(
-        `snapshots:historic: ${result.done} streams folded, ${result.snapshotsWritten} snapshots written${erased}; ` +
-          `${result.stillMissing.length} still lack some (a snapshot of an older state shape holds the version: discard the stale snapshots on Admin → Snapshots, then run this again), ` +
-          `e.g. ${result.stillMissing.slice(0, 5).join(", ")}`,
+        `snapshots:historic: ${folded}; ${n(result.stillMissing.length, "stream")} still lack some (a snapshot of an older state shape holds the version: ` +
+          `discard the stale snapshots on Admin → Snapshots, then run this again), e.g. ${result.stillMissing.slice(0, 5).join(", ")}`,
       );
       return 1;
     }
-    console.log(
-      result.streams === 0
-        ? "snapshots:historic: no stream lacks historic snapshots"
-        : `snapshots:historic: done, ${result.done} streams folded, ${result.snapshotsWritten} snapshots written${erased}`,
-    );
+    console.log(result.streams === 0 ? "snapshots:historic: no stream lacks historic snapshots" : `snapshots:historic: done, ${folded}`);
     return 0;
   });
 

@@ -7,7 +7,7 @@
 import { foldPageSize, loadAtVersion } from "./aggregate";
 import type { Store } from "./db";
 import { readStream, readStreamByOccurrence, streamVersion, versionRecordedBy } from "./read";
-import { defaultHistoricSnapshotEvery, saveSnapshot, snapshotAtOrBelow } from "./snapshots";
+import { defaultHistoricSnapshotEvery, defaultKeepSnapshots, saveSnapshot, snapshotAtOrBelow } from "./snapshots";
 import { openState, preparePhi, sealState } from "./protect";
 import type { Decider, DomainEvent, StoredEvent } from "./types";
 
@@ -111,10 +111,12 @@ export async function loadAtMoment<C, E extends DomainEvent, S>(
 }
 
 /**
- * Writes the historic snapshots of a stream that has none (one imported in bulk, or written
+ * Writes the historic snapshots of a stream that lacks them (one imported in bulk, or written
  * before sparse snapshots existed): one fold over the stream, page by page, saving the state at
- * every multiple of `every`. Returns how many were written. Snapshots are a cache: re-running
- * it changes no load's result.
+ * every multiple of `every` that no snapshot holds yet (of any shape: a version holds one).
+ * Returns how many were written (a snapshot another process writes at the same moment may be
+ * counted, though only one is stored). Snapshots are a cache: re-running it changes no load's
+ * result, and the stream's newest snapshots stay (an older version is saved here, not the newest).
  */
 export async function writeHistoricSnapshots<C, E extends DomainEvent, S>(
   store: Store,
@@ -122,6 +124,9 @@ export async function writeHistoricSnapshots<C, E extends DomainEvent, S>(
   decider: Decider<C, E, S>,
   every = defaultHistoricSnapshotEvery,
 ): Promise<number> {
+  const held = new Set(
+    (await store.sql<{ version: number }>("SELECT version FROM snapshots WHERE stream_id = $1 AND version % $2 = 0", [streamId, every])).map((r) => r.version),
+  );
   let state = decider.initialState();
   let version = 0;
   let written = 0;
@@ -130,10 +135,12 @@ export async function writeHistoricSnapshots<C, E extends DomainEvent, S>(
     for (const event of page) {
       state = decider.evolve(state, event as unknown as E);
       version = event.version;
-      if (version % every === 0) {
+      if (version % every === 0 && !held.has(version)) {
         const sealed = await sealState(store, { streamId, version }, decider.aggregateType, state);
         const snapshot = { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: sealed };
-        await saveSnapshot(store.db, snapshot, undefined, every);
+        // saveSnapshot keeps `keep - 1` older ones beside the one it saves, taking that one for the
+        // newest: one more, so none of the stream's newest few goes for a historic one.
+        await saveSnapshot(store.db, snapshot, defaultKeepSnapshots + 1, every);
         written += 1;
       }
     }

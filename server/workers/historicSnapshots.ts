@@ -5,6 +5,7 @@
 // snapshot at every multiple of defaultHistoricSnapshotEvery). Snapshots are a cache: running it
 // changes no load's result, only how much a load at an old version folds.
 import { defaultHistoricSnapshotEvery, writeHistoricSnapshots, type Store } from "../eventStore";
+import { ENVELOPE_KEY } from "../eventStore/phi";
 import { InvariantError } from "../errors";
 import type { AnyDecider } from "./snapshots";
 
@@ -20,6 +21,11 @@ const missingSql = (mode: Missing) => `
     FROM streams s JOIN folds f ON f.aggregate_type = s.stream_type
    WHERE s.version >= $3
      ${mode === "page" ? "AND s.stream_id > $4" : mode === "among" ? "AND s.stream_id = ANY($4::text[])" : ""}
+     -- Not a record whose patient was erased: nothing is sealed under a destroyed key (the
+     -- subject is the first event's, as protect.ts reads it; an erased key keeps its row, emptied).
+     AND NOT EXISTS (
+       SELECT 1 FROM events e JOIN phi_keys k ON k.subject_id = coalesce(e.data->'${ENVELOPE_KEY}'->>'kid', e.data->>'patientId')
+        WHERE e.stream_id = s.stream_id AND e.version = 1 AND (k.wrapped_key IS NULL OR k.master_key_id IS NULL))
      AND (SELECT count(DISTINCT n.version / $3) FROM snapshots n
            WHERE n.stream_id = s.stream_id AND n.snapshot_type = s.stream_type
              AND n.state_version = f.state_version AND n.version >= $3) < s.version / $3
@@ -42,7 +48,10 @@ export type HistoricBackfillProgress = {
 };
 
 export type HistoricBackfillResult = HistoricBackfillProgress & {
-  /** Streams whose patient was erased: nothing is sealed under a destroyed key; loads of them show the erasure. */
+  /**
+   * Streams whose patient was erased during the run (erased ones are not looked for): nothing is
+   * sealed under a destroyed key; loads of them show the erasure.
+   */
   erased: string[];
   /**
    * Streams still lacking one after their fold: a snapshot of another state shape holds the

@@ -19,8 +19,6 @@ import { componentLogger } from "../../log";
 import { snapshotted } from "../../domain/deciders";
 import { countStreamsMissingHistoricSnapshots } from "../../workers/historicSnapshots";
 
-/** The aggregates this build loads with snapshots: their state versions say which snapshots are used. */
-
 type StatsRow = { pending: Num; retrying: Num; dead: Num; held: Num; lag: number | string | null };
 type DeadRow = { id: Num; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date; handled: boolean; held: Num };
 type Num = bigint | string | number;
