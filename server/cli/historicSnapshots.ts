@@ -28,15 +28,15 @@ const main = () =>
     const result = await backfillHistoricSnapshots(storeFor(db), snapshotted, {
       signal: stop.signal,
       onProgress: (p) => {
-        // Without a terminal, a line a second (and the first and last).
-        if (!tty && p.done > 0 && p.done < p.streams && Date.now() - lastLine < 1_000) return;
+        // Without a terminal, a line a second (and the first and last); nothing when nothing lacks them.
+        if (p.streams === 0 || (!tty && p.done > 0 && p.done < p.streams && Date.now() - lastLine < 1_000)) return;
         lastLine = Date.now();
         const pct = p.streams === 0 ? 100 : Math.floor((p.done / p.streams) * 100);
         const line = `${String(pct).padStart(3)}% ${p.done.toLocaleString("en-US")}/${p.streams.toLocaleString("en-US")} streams, ${p.snapshotsWritten.toLocaleString("en-US")} snapshots written`;
         process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       },
     });
-    if (tty) process.stderr.write("\n");
+    if (tty && result.streams > 0) process.stderr.write("\n");
     const n = (count: number, what: string) => `${count.toLocaleString("en-US")} ${what}${count === 1 ? "" : "s"}`;
     // A patient erased while this ran: their stream is left as it is (nothing is sealed under a destroyed key).
     const erased = result.erased.length > 0 ? `; ${n(result.erased.length, "stream")} left: the patient was erased meanwhile` : "";
