@@ -13,7 +13,7 @@ import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
 import { InlineFormActions } from "../clinical/form";
 import { useSingleFlight } from "../useSingleFlight";
-import { checkSummary, chosenType, snapshotTypes, type TypeFigures, type Which } from "./snapshotFigures";
+import { backfillSummary, checkSummary, chosenType, snapshotTypes, type BackfillTotals, type TypeFigures, type Which } from "./snapshotFigures";
 
 /** What a discard does to loads and to time travel: said before the admin confirms. */
 function discardMeaning(which: Which, type: TypeFigures): string {
@@ -150,6 +150,78 @@ function CheckResults({ sample, results }: { sample: number; results: { aggregat
   );
 }
 
+type BackfillRun = BackfillTotals & { running: boolean };
+
+/**
+ * "Write them": admin.writeHistoricSnapshots batch after batch (each about two seconds of work,
+ * from where the last stopped), with how far it got; Stop ends it after the current batch.
+ */
+function HistoricBackfill({ missing, onDone }: { missing: number; onDone: (message: string) => void }) {
+  const trpc = useTRPC();
+  const write = useMutation(trpc.admin.writeHistoricSnapshots.mutationOptions());
+  const [run, setRun] = useState<BackfillRun | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const stopping = useRef(false);
+  const running = run?.running === true;
+
+  async function start() {
+    if (running) return;
+    stopping.current = false;
+    setError(null);
+    let totals = { streams: 0, written: 0, stillMissing: 0, total: missing };
+    setRun({ ...totals, running: true });
+    let after: string | undefined;
+    try {
+      for (;;) {
+        const batch = await write.mutateAsync(after ? { after } : {});
+        const streams = totals.streams + batch.streams;
+        totals = { streams, written: totals.written + batch.snapshotsWritten, stillMissing: totals.stillMissing + batch.stillMissing, total: Math.max(totals.total, streams) };
+        setRun({ ...totals, running: true });
+        if (!batch.more || batch.lastStreamId === null || stopping.current) {
+          setRun(null);
+          onDone(backfillSummary(totals, batch.more && stopping.current));
+          return;
+        }
+        after = batch.lastStreamId;
+      }
+    } catch (e) {
+      setRun({ ...totals, running: false });
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  return (
+    <>
+      <span className="badge warn">
+        {counted(missing, "record")} {missing === 1 ? "lacks" : "lack"} them
+      </span>{" "}
+      (imported, or grown before they were kept: a load at an old version folds from the first event).{" "}
+      <span className="actions inline">
+        <button type="button" className="secondary" disabled={running} onClick={() => void start()}>
+          {running ? "Writing…" : "Write them"}
+        </button>
+        {running ? (
+          <button type="button" className="link" onClick={() => (stopping.current = true)}>
+            Stop
+          </button>
+        ) : null}
+      </span>{" "}
+      <span className="muted">(or <code>npm run snapshots:historic</code> on a server)</span>
+      {run ? (
+        <span className="progress-line" data-testid="historic-progress">
+          <progress max={Math.max(1, run.total)} value={run.streams} aria-label="Records given their historic snapshots" />{" "}
+          {run.streams.toLocaleString("en-US")} of {run.total.toLocaleString("en-US")} records, {counted(run.written, "snapshot")} written
+        </span>
+      ) : null}
+      {error ? (
+        <span className="alert error progress-line" role="alert">
+          Could not write them: {error}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
 export function SnapshotsPanel() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -191,14 +263,13 @@ export function SnapshotsPanel() {
               {snapshots.data.streamsMissingHistoric === 0 ? (
                 <span className="badge ok">no record lacks them</span>
               ) : (
-                <>
-                  <span className="badge warn">
-                    {snapshots.data.streamsMissingHistoric.toLocaleString("en-US")} record{snapshots.data.streamsMissingHistoric === 1 ? "" : "s"} lack
-                    {snapshots.data.streamsMissingHistoric === 1 ? "s" : ""} them
-                  </span>{" "}
-                  (imported, or grown before they were kept: a load at an old version folds from the first event). Run{" "}
-                  <code>npm run snapshots:historic</code> on a server to write them.
-                </>
+                <HistoricBackfill
+                  missing={snapshots.data.streamsMissingHistoric}
+                  onDone={(message) => {
+                    setFlash(message);
+                    void queryClient.invalidateQueries({ queryKey: trpc.admin.snapshots.queryKey() });
+                  }}
+                />
               )}
             </dd>
             <dt>Not used by this build</dt>

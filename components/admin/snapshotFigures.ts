@@ -1,5 +1,6 @@
 // What the Snapshots panel makes of the figures and of a check, apart from React so that it can be
-// tested: per aggregate type totals, the type a discard form is about, and a check's summary.
+// tested: per aggregate type totals, the type a discard form is about, a check's summary, and what
+// writing the historic snapshots did.
 import { counted } from "../format";
 
 export type Which = "stale" | "all";
@@ -63,4 +64,16 @@ export function checkSummary(results: readonly Checked[]): { tone: "error" | "wa
     };
   }
   return { tone: "ok", text: "Every snapshot checked is what a fold of its events gives." };
+}
+
+export type BackfillTotals = { streams: number; written: number; stillMissing: number; total: number };
+
+/** What a finished or stopped run of "Write them" (historic snapshots) says. */
+export function backfillSummary(run: BackfillTotals, stopped: boolean): string {
+  const wrote = `${counted(run.written, "historic snapshot")} written for ${counted(run.streams, "record")}`;
+  const left =
+    run.stillMissing > 0
+      ? ` ${counted(run.stillMissing, "record")} still ${run.stillMissing === 1 ? "lacks" : "lack"} some: a snapshot of an older state version holds the version; discard the stale snapshots, then write them again.`
+      : "";
+  return stopped ? `Stopped: ${wrote} so far; write them again to carry on.${left}` : `Done: ${wrote}.${left}`;
 }

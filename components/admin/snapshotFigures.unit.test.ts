@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkSummary, chosenType, snapshotTypes } from "./snapshotFigures";
+import { backfillSummary, checkSummary, chosenType, snapshotTypes } from "./snapshotFigures";
 
 const groups = [
   { aggregateType: "encounter", used: true, snapshots: 4, bytes: 4000 },
@@ -51,5 +51,17 @@ describe("checkSummary", () => {
     const summary = checkSummary([result(50, 3, 2)]);
     expect(summary.tone).toBe("error");
     expect(summary.text).toMatch(/^2 snapshots not what a fold of the events gives/);
+  });
+});
+
+describe("what writing the historic snapshots did", () => {
+  it("says how many were written for how many records, whether it was stopped, and what is left and why", () => {
+    expect(backfillSummary({ streams: 1, written: 1, stillMissing: 0, total: 1 }, false)).toBe("Done: 1 historic snapshot written for 1 record.");
+    expect(backfillSummary({ streams: 1_200, written: 2_400, stillMissing: 0, total: 3_000 }, true)).toBe(
+      "Stopped: 2,400 historic snapshots written for 1,200 records so far; write them again to carry on.",
+    );
+    expect(backfillSummary({ streams: 3, written: 2, stillMissing: 1, total: 3 }, false)).toBe(
+      "Done: 2 historic snapshots written for 3 records. 1 record still lacks some: a snapshot of an older state version holds the version; discard the stale snapshots, then write them again.",
+    );
   });
 });

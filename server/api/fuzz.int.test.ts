@@ -220,6 +220,7 @@ async function fixture(db: Database): Promise<Fixture> {
     "admin.checkSnapshots": { sample: 5 },
     // An aggregate type no code folds: the sample must not discard the snapshots other samples use.
     "admin.discardSnapshots": { aggregateType: "fuzz-type", which: "stale", reason: "fuzz sample, nothing to discard" },
+    "admin.writeHistoricSnapshots": { after: "patient-ffffffff-ffff-4fff-8fff-ffffffffffff" },
     // An unknown patient: the sample must not erase the patient the other samples use.
     "admin.erasePatient": { patientId: randomUUID(), confirmMrn: "FUZZ000001", reason: "data subject request (fuzz)" },
     "admin.findPatientForErasure": { mrn: "FUZZ000001" },

@@ -47,7 +47,7 @@ const main = () =>
     }
     if (result.stillMissing.length > 0) {
       console.log(
-        `snapshots:historic: ${folded}; ${n(result.stillMissing.length, "stream")} still lack some (a snapshot of an older state shape holds the version: ` +
+        `snapshots:historic: ${folded}; ${n(result.stillMissing.length, "stream")} still ${result.stillMissing.length === 1 ? "lacks" : "lack"} some (a snapshot of an older state shape holds the version: ` +
           `discard the stale snapshots on Admin → Snapshots, then run this again), e.g. ${result.stillMissing.slice(0, 5).join(", ")}`,
       );
       return 1;

@@ -11,7 +11,7 @@ import { appendToStream, loadAtVersion, saveSnapshot, type NewEvent } from "../e
 import { patientDecider } from "../domain/patient/decider";
 import { snapshotted } from "../domain/deciders";
 import { patientStream } from "../domain/streams";
-import { callerFor, contextFor, newPatient } from "../testing/caller";
+import { callerFor, codeOf, contextFor, newPatient } from "../testing/caller";
 import { describeEachOwnDatabase, openFreshPostgresDatabase, pgUrl } from "../testing/db";
 import type { Database } from "../db/client";
 import { backfillHistoricSnapshots, countStreamsMissingHistoricSnapshots, type HistoricBackfillProgress } from "./historicSnapshots";
@@ -59,7 +59,7 @@ describeEachOwnDatabase("historic snapshot backfill", (db) => {
 
     const progress: HistoricBackfillProgress[] = [];
     const result = await backfillHistoricSnapshots(store, snapshotted, { onProgress: (p) => progress.push(p) });
-    expect(result).toEqual({ streams: 1, done: 1, snapshotsWritten: 2, erased: [], stillMissing: [], interrupted: false });
+    expect(result).toEqual({ streams: 1, done: 1, snapshotsWritten: 2, erased: [], stillMissing: [], interrupted: false, lastStreamId: patientStream(long) });
     expect(progress[0]).toEqual({ streams: 1, done: 0, snapshotsWritten: 0 });
     expect(progress.at(-1)).toEqual({ streams: 1, done: 1, snapshotsWritten: 2 });
     const versions = await db().sql<{ version: number }>("SELECT version FROM snapshots WHERE stream_id = $1 ORDER BY version", [patientStream(long)]);
@@ -76,7 +76,7 @@ describeEachOwnDatabase("historic snapshot backfill", (db) => {
     expect(stored!.data).not.toContain("Imported");
 
     // Nothing left: a second run writes nothing.
-    expect(await backfillHistoricSnapshots(store, snapshotted)).toEqual({ streams: 0, done: 0, snapshotsWritten: 0, erased: [], stillMissing: [], interrupted: false });
+    expect(await backfillHistoricSnapshots(store, snapshotted)).toEqual({ streams: 0, done: 0, snapshotsWritten: 0, erased: [], stillMissing: [], interrupted: false, lastStreamId: null });
 
     // The stream grows past another multiple without a snapshot (appended directly): found again, and only the new one written.
     await appendRenames(db(), long, 1_235, 1_600);
@@ -121,7 +121,7 @@ describeEachOwnDatabase("historic snapshot backfill", (db) => {
 
     // The erased patient's stream is not looked for (nor counted on Admin → Snapshots): nothing is sealed under a destroyed key.
     const result = await backfillHistoricSnapshots(store, snapshotted, { pageSize: 1 });
-    expect(result).toEqual({ streams: 1, done: 1, snapshotsWritten: 0, erased: [], stillMissing: [patientStream(stale)], interrupted: false });
+    expect(result).toEqual({ streams: 1, done: 1, snapshotsWritten: 0, erased: [], stillMissing: [patientStream(stale)], interrupted: false, lastStreamId: patientStream(stale) });
     expect(await db().sql("SELECT 1 FROM snapshots WHERE stream_id = $1", [patientStream(erasedId)])).toHaveLength(0);
     expect(await countStreamsMissingHistoricSnapshots(store, snapshotted)).toBe(1);
     await db().sql("DELETE FROM snapshots WHERE stream_id = $1 AND state_version <> $2", [patientStream(stale), patientDecider.stateVersion]);
@@ -130,6 +130,49 @@ describeEachOwnDatabase("historic snapshot backfill", (db) => {
     // The load at an old version of the stale-held stream still folds its own events, as before.
     const load = await loadAtVersion(store, patientStream(stale), patientDecider, 650);
     expect((load.state as { givenName: string }).givenName).toBe("N650");
+  });
+
+  it("goes in batches from where the last stopped: a batch whose time is up still looks at its first stream", async () => {
+    const store = contextFor(db(), null).store;
+    const ids = (await Promise.all([0, 1, 2].map(() => importedPatient(db(), 501)))).map(patientStream).sort();
+    const timeUp = new AbortController();
+    timeUp.abort();
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let i = 0; i < 3; i++) {
+      const batch = await backfillHistoricSnapshots(store, snapshotted, { signal: timeUp.signal, atLeast: 1, ...(after ? { after } : {}) });
+      expect(batch).toMatchObject({ done: 1, snapshotsWritten: 1, interrupted: i < 2 });
+      seen.push(batch.lastStreamId!);
+      after = batch.lastStreamId!;
+    }
+    expect(seen).toEqual(ids);
+    expect(await countStreamsMissingHistoricSnapshots(store, snapshotted)).toBe(0);
+  });
+
+  it("admin.writeHistoricSnapshots writes them in batches the page follows to the end; admins only", async () => {
+    await importedPatient(db(), 700);
+    await importedPatient(db(), 1_100);
+    const admin = callerFor(db(), ["admin"]);
+    for (const roles of [["clinician"], ["compliance"]] as const) expect(await codeOf(callerFor(db(), [...roles]).admin.writeHistoricSnapshots({}))).toBe("FORBIDDEN");
+    expect(await codeOf(callerFor(db(), null).admin.writeHistoricSnapshots({}))).toBe("UNAUTHORIZED");
+    let streams = 0;
+    let written = 0;
+    let after: string | undefined;
+    for (let calls = 0; ; calls++) {
+      expect(calls).toBeLessThan(10);
+      const batch = await admin.admin.writeHistoricSnapshots(after ? { after } : {});
+      streams += batch.streams;
+      written += batch.snapshotsWritten;
+      if (!batch.more) {
+        expect(batch.remaining).toBe(0);
+        break;
+      }
+      after = batch.lastStreamId!;
+    }
+    expect(streams).toBe(2);
+    expect(written).toBe(3);
+    // Nothing left: a call finds nothing and says so.
+    expect(await admin.admin.writeHistoricSnapshots({})).toEqual({ streams: 0, snapshotsWritten: 0, stillMissing: 0, lastStreamId: null, more: false, remaining: 0 });
   });
 
   it("admin.snapshots says how many records lack historic snapshots, and the run of versions they cover", async () => {

@@ -39,6 +39,9 @@ export async function countStreamsMissingHistoricSnapshots(store: Pick<Store, "s
   return row?.n ?? 0;
 }
 
+/** How long one call of the console's "Write them" works before answering with where it got to. */
+export const historicBatchMs = 2_000;
+
 export type HistoricBackfillProgress = {
   /** Streams lacking historic snapshots when the run started. */
   streams: number;
@@ -59,39 +62,58 @@ export type HistoricBackfillResult = HistoricBackfillProgress & {
    */
   stillMissing: string[];
   interrupted: boolean;
+  /** The last stream looked at (stream id order): a later run given it as `after` carries on from there. */
+  lastStreamId: string | null;
 };
 
 /**
  * Writes the missing historic snapshots, one stream at a time (a fold reads the stream page by
- * page; nothing of the log is held), until done or `signal` aborts (after the current stream:
- * running it again carries on). Safe beside live appends and another run: a snapshot is written
- * once per version, and a stream's events at a version never change.
+ * page; nothing of the log is held), in stream id order from after `after`, until done or
+ * `signal` aborts (after the current stream: `lastStreamId` is where to carry on). Safe beside
+ * live appends and another run: a snapshot is written once per version, and a stream's events at
+ * a version never change.
  */
 export async function backfillHistoricSnapshots(
   store: Store,
   deciders: readonly AnyDecider[],
-  options: { signal?: AbortSignal; onProgress?: (p: HistoricBackfillProgress) => void; pageSize?: number } = {},
+  options: {
+    signal?: AbortSignal;
+    onProgress?: (p: HistoricBackfillProgress) => void;
+    pageSize?: number;
+    after?: string;
+    /** Streams looked at before `signal` is heeded (a batch with a time budget always gets somewhere). */
+    atLeast?: number;
+  } = {},
 ): Promise<HistoricBackfillResult> {
   const every = defaultHistoricSnapshotEvery;
   const byType = new Map(deciders.map((d) => [d.aggregateType, d]));
   const streams = await countStreamsMissingHistoricSnapshots(store, deciders);
-  const result: HistoricBackfillResult = { streams, done: 0, snapshotsWritten: 0, erased: [], stillMissing: [], interrupted: false };
+  const result: HistoricBackfillResult = { streams, done: 0, snapshotsWritten: 0, erased: [], stillMissing: [], interrupted: false, lastStreamId: null };
   options.onProgress?.({ streams, done: 0, snapshotsWritten: 0 });
-  let after = "";
+  // What is still missing on the streams just folded (a version held by a snapshot of another shape).
+  const checkLeft = async (folded: string[]) => {
+    if (folded.length === 0) return;
+    const left = await store.sql<{ stream_id: string }>(missingSql("among"), [...foldsOf(deciders), every, folded]);
+    result.stillMissing.push(...left.map((r) => r.stream_id));
+  };
   for (;;) {
     const page = await store.sql<{ stream_id: string; stream_type: string; version: number }>(missingSql("page"), [
       ...foldsOf(deciders),
       every,
-      after,
+      result.lastStreamId ?? options.after ?? "",
       options.pageSize ?? 100,
     ]);
     if (page.length === 0) return result;
+    const folded: string[] = [];
     for (const stream of page) {
-      if (options.signal?.aborted) return { ...result, interrupted: true };
-      after = stream.stream_id;
-      const decider = byType.get(stream.stream_type)!;
+      if (options.signal?.aborted && result.done >= (options.atLeast ?? 0)) {
+        await checkLeft(folded);
+        return { ...result, interrupted: true };
+      }
+      result.lastStreamId = stream.stream_id;
       try {
-        result.snapshotsWritten += await writeHistoricSnapshots(store, stream.stream_id, decider, every);
+        result.snapshotsWritten += await writeHistoricSnapshots(store, stream.stream_id, byType.get(stream.stream_type)!, every);
+        folded.push(stream.stream_id);
       } catch (error) {
         if (!(error instanceof InvariantError && error.rule === "patient.erased")) throw error;
         result.erased.push(stream.stream_id);
@@ -99,11 +121,6 @@ export async function backfillHistoricSnapshots(
       result.done += 1;
       options.onProgress?.({ streams: Math.max(streams, result.done), done: result.done, snapshotsWritten: result.snapshotsWritten });
     }
-    // What is still missing on this page's streams (a version held by a snapshot of another shape).
-    const ids = page.map((s) => s.stream_id).filter((id) => !result.erased.includes(id));
-    if (ids.length > 0) {
-      const left = await store.sql<{ stream_id: string }>(missingSql("among"), [...foldsOf(deciders), every, ids]);
-      result.stillMissing.push(...left.map((r) => r.stream_id));
-    }
+    await checkLeft(folded);
   }
 }

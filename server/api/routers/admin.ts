@@ -3,7 +3,7 @@
 // Snapshots: their figures, a check against the events, a discard (server/workers/snapshots.ts).
 // Never event payloads or snapshot states: ids, types, counts and error summaries.
 import { z } from "zod";
-import { operatorReason } from "../../input";
+import { idText, operatorReason } from "../../input";
 import { NotFoundError, ValidationError } from "../../errors";
 import { retryDeadLetter, setAsideDeadLetter } from "../../workers/deadLetters";
 import { adminProcedure, router } from "../trpc";
@@ -17,7 +17,7 @@ import { checkSnapshots, discardSnapshots, maxCheckSample, snapshotFigures } fro
 import { env } from "../../db/env";
 import { componentLogger } from "../../log";
 import { snapshotted } from "../../domain/deciders";
-import { countStreamsMissingHistoricSnapshots } from "../../workers/historicSnapshots";
+import { backfillHistoricSnapshots, countStreamsMissingHistoricSnapshots, historicBatchMs } from "../../workers/historicSnapshots";
 
 type StatsRow = { pending: Num; retrying: Num; dead: Num; held: Num; lag: number | string | null };
 type DeadRow = { id: Num; event_id: string; event_type: string; attempts: number; last_error: string | null; dead_lettered_at: Date; handled: boolean; held: Num };
@@ -120,6 +120,37 @@ export const adminRouter = router({
     /** Streams with a run of versions past the first without a historic snapshot (npm run snapshots:historic writes them). */
     streamsMissingHistoric: await countStreamsMissingHistoricSnapshots(ctx.db, snapshotted),
   })),
+
+  /**
+   * Writes the historic snapshots that long streams lack, for about `historicBatchMs` (at least
+   * one stream), in stream id order from after `after`; the page calls it again with the answer's
+   * `lastStreamId` until `more` is false, showing the progress. A cache only: nothing is recorded
+   * in the log, and two admins at once write each snapshot once.
+   */
+  writeHistoricSnapshots: adminProcedure.input(z.object({ after: idText.optional() })).mutation(async ({ ctx, input }) => {
+    const result = await backfillHistoricSnapshots(ctx.store, snapshotted, {
+      signal: AbortSignal.timeout(historicBatchMs),
+      atLeast: 1,
+      ...(input.after ? { after: input.after } : {}),
+    });
+    const remaining = await countStreamsMissingHistoricSnapshots(ctx.db, snapshotted);
+    componentLogger("snapshots").info(
+      { streams: result.done, written: result.snapshotsWritten, stillMissing: result.stillMissing.length, remaining, correlationId: ctx.correlationId },
+      "historic snapshots written",
+    );
+    return {
+      /** Streams looked at by this call, and the snapshots written. */
+      streams: result.done,
+      snapshotsWritten: result.snapshotsWritten,
+      /** Of those, still lacking some: a snapshot of an older state shape holds the version (discard stale ones first). */
+      stillMissing: result.stillMissing.length,
+      lastStreamId: result.lastStreamId,
+      /** Streams after `lastStreamId` may still lack them: call again from there. */
+      more: result.interrupted,
+      /** Streams lacking historic snapshots now, all of them. */
+      remaining,
+    };
+  }),
 
   /**
    * The newest `sample` snapshots of each aggregate type that loads use, compared with a fold of
