@@ -84,10 +84,12 @@ export const accessMatrix = {
   "admin.outbox": ["admin"],
   "admin.retryDeadLetter": ["admin"],
   "admin.setAsideDeadLetter": ["admin"],
-  // Snapshots: figures (no state), a check against the events, a discard with a reason.
+  // Snapshots: figures (no state), a check against the events, a discard with a reason, the
+  // historic snapshots long records lack written in batches.
   "admin.snapshots": ["admin"],
   "admin.checkSnapshots": ["admin"],
   "admin.discardSnapshots": ["admin"],
+  "admin.writeHistoricSnapshots": ["admin"],
   "admin.findPatientForErasure": ["admin"],
   "admin.erasePatient": ["admin"],
   "admin.erasures": ["admin"],
