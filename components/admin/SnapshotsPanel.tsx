@@ -163,6 +163,13 @@ function HistoricBackfill({ missing, onDone }: { missing: number; onDone: (messa
   const [error, setError] = useState<string | null>(null);
   const stopping = useRef(false);
   const running = run?.running === true;
+  // Leaving the page stops it after the current batch, as Stop does (writing them again carries on).
+  useEffect(
+    () => () => {
+      stopping.current = true;
+    },
+    [],
+  );
 
   async function start() {
     if (running) return;
