@@ -30,7 +30,14 @@ export async function saveSnapshot(
        RETURNING id
      )
      DELETE FROM snapshots d WHERE d.stream_id = $1 AND d.id IN (
-       SELECT id FROM snapshots WHERE stream_id = $1 ORDER BY version DESC OFFSET $7
+       -- The newest $7 stay, the one being saved among them wherever its version falls (this
+       -- statement's DELETE cannot see it: it stands in with no id; a historic one saved below
+       -- the newest must not push one of them out).
+       SELECT id FROM (
+         SELECT id, version FROM snapshots WHERE stream_id = $1
+         UNION ALL
+         SELECT NULL::bigint, $3::integer WHERE NOT EXISTS (SELECT 1 FROM snapshots WHERE stream_id = $1 AND version = $3)
+       ) kept ORDER BY version DESC OFFSET $7
      ) AND EXISTS (
        -- historic: kept unless an earlier snapshot holds the same run of versions
        SELECT 1 FROM snapshots o WHERE o.stream_id = $1 AND o.version / $8 = d.version / $8 AND o.version < d.version
@@ -41,8 +48,7 @@ export async function saveSnapshot(
     snapshot.snapshotType,
     snapshot.stateVersion,
     JSON.stringify(snapshot.state),
-    // The row being inserted is invisible to this statement's DELETE: keep one fewer old ones.
-    Math.max(keep - 1, 0),
+    Math.max(keep, 1),
     Math.max(1, Math.floor(historicEvery)),
   );
   recordSnapshot(snapshot.aggregateType);

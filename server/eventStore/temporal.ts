@@ -7,7 +7,7 @@
 import { foldPageSize, loadAtVersion } from "./aggregate";
 import type { Store } from "./db";
 import { readStream, readStreamByOccurrence, streamVersion, versionRecordedBy } from "./read";
-import { defaultHistoricSnapshotEvery, defaultKeepSnapshots, saveSnapshot, snapshotAtOrBelow } from "./snapshots";
+import { defaultHistoricSnapshotEvery, saveSnapshot, snapshotAtOrBelow } from "./snapshots";
 import { openState, preparePhi, sealState } from "./protect";
 import type { Decider, DomainEvent, StoredEvent } from "./types";
 
@@ -138,9 +138,7 @@ export async function writeHistoricSnapshots<C, E extends DomainEvent, S>(
       if (version % every === 0 && !held.has(version)) {
         const sealed = await sealState(store, { streamId, version }, decider.aggregateType, state);
         const snapshot = { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: sealed };
-        // saveSnapshot keeps `keep - 1` older ones beside the one it saves, taking that one for the
-        // newest: one more, so none of the stream's newest few goes for a historic one.
-        await saveSnapshot(store.db, snapshot, defaultKeepSnapshots + 1, every);
+        await saveSnapshot(store.db, snapshot, undefined, every);
         written += 1;
       }
     }
