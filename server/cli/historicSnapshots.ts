@@ -31,7 +31,7 @@ const main = () =>
         // Without a terminal, a line a second (and the first and last); nothing when nothing lacks them.
         if (p.streams === 0 || (!tty && p.done > 0 && p.done < p.streams && Date.now() - lastLine < 1_000)) return;
         lastLine = Date.now();
-        const pct = p.streams === 0 ? 100 : Math.floor((p.done / p.streams) * 100);
+        const pct = Math.floor((p.done / p.streams) * 100);
         const line = `${String(pct).padStart(3)}% ${p.done.toLocaleString("en-US")}/${p.streams.toLocaleString("en-US")} streams, ${p.snapshotsWritten.toLocaleString("en-US")} snapshots written`;
         process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       },

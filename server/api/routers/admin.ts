@@ -133,7 +133,8 @@ export const adminRouter = router({
       atLeast: 1,
       ...(input.after ? { after: input.after } : {}),
     });
-    const remaining = await countStreamsMissingHistoricSnapshots(ctx.db, snapshotted);
+    // Counted at the batch's start, less the streams it completed: no second count of them all.
+    const remaining = Math.max(0, result.streams - (result.done - result.erased.length - result.stillMissing.length));
     componentLogger("snapshots").info(
       { streams: result.done, written: result.snapshotsWritten, stillMissing: result.stillMissing.length, remaining, correlationId: ctx.correlationId },
       "historic snapshots written",
@@ -147,7 +148,7 @@ export const adminRouter = router({
       lastStreamId: result.lastStreamId,
       /** Streams after `lastStreamId` may still lack them: call again from there. */
       more: result.interrupted,
-      /** Streams lacking historic snapshots now, all of them. */
+      /** Streams lacking historic snapshots, all of them: as counted when this call began, less those it completed. */
       remaining,
     };
   }),
