@@ -5,7 +5,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import pg from "pg";
 import { expect, it, onTestFinished } from "vitest";
-import { sealLog } from "../eventStore";
+import { latestSealCheckpoint, sealLog } from "../eventStore";
 import { callerFor, codeOf, contextFor, newPatient } from "../testing/caller";
 import { describeEachOwnDatabase, describePostgres, pgUrl } from "../testing/db";
 import { captureLogLines } from "../testing/logLines";
@@ -62,6 +62,9 @@ describeEachOwnDatabase("sealing health", (db) => {
     expect(sealed.lastSeal?.sealedThrough?.getTime()).toBe(last!.recorded_at.getTime());
     expect(sealed.lastSeal!.ageSeconds).toBeLessThan(60);
     expect(sealed.lastSeal!.seq).toBeGreaterThan(waiting.lastSeal?.seq ?? 0);
+    // The checkpoint is the same seal as the times: what an export carries of the newest seal.
+    expect(sealed.lastSeal!.checkpoint).toEqual(await latestSealCheckpoint(store));
+    expect(sealed.lastSeal!.checkpoint.seq).toBe(sealed.lastSeal!.seq);
   });
 
   it("records each pass: the events it sealed and when, then nothing to seal, keeping when it last sealed", async () => {

@@ -2,7 +2,7 @@
 // process); the backlog is what the log holds past the newest seal, counted through the commit-order
 // index (events_commit_order_idx) and capped, so the events table's size does not matter.
 // Nothing of any event is read or kept: positions, counts, times, a reason.
-import { prismaRunner, withBoundedLockWait, type Db, type SqlRunner } from "../eventStore";
+import { prismaRunner, SEAL_COLUMNS, sealCheckpointOf, withBoundedLockWait, type Db, type SealCheckpoint, type SealRow, type SqlRunner } from "../eventStore";
 import type { SealerPass, SealerPassOutcome } from "../../shared/audit/sealingHealth";
 
 /** An unsealed event older than this, or no sealer pass within it, is late (the console warns). */
@@ -59,17 +59,22 @@ export type SealingBacklog = {
 };
 
 export type SealingState = {
-  lastSeal: { seq: number; sealedAt: Date; ageSeconds: number; sealedThrough: Date | null } | null;
+  /** The newest seal; `checkpoint` is the same row as an export carries it. */
+  lastSeal: { seq: number; sealedAt: Date; ageSeconds: number; sealedThrough: Date | null; checkpoint: SealCheckpoint } | null;
   backlog: SealingBacklog;
 };
 
 type Num = number | string | bigint | null;
 const num = (v: Num | undefined) => (v === null || v === undefined ? 0 : Number(v));
 
-/** The newest seal and what waits past it: a primary-key read, then an index range capped at BACKLOG_COUNT_CAP. */
+/**
+ * The newest seal and what waits past it: a primary-key read, then an index range capped at
+ * BACKLOG_COUNT_CAP. One read of the seal, so its checkpoint, times and backlog are of one seal
+ * even while the sealer writes the next.
+ */
 export async function readSealingState(sql: SqlRunner): Promise<SealingState> {
-  const [seal] = await sql<{ seq: Num; to_xid: string; to_position: Num; sealed_at: Date; age: Num; through: Date | null }>(
-    `SELECT s.seq, s.to_xid::text AS to_xid, s.to_position, s.sealed_at,
+  const [seal] = await sql<SealRow & { sealed_at: Date; age: Num; through: Date | null }>(
+    `SELECT ${SEAL_COLUMNS}, s.sealed_at,
             extract(epoch FROM clock_timestamp() - s.sealed_at)::float8 AS age,
             (SELECT recorded_at FROM events WHERE global_position = s.to_position) AS through
        FROM audit_seals s ORDER BY s.seq DESC LIMIT 1`,
@@ -86,7 +91,13 @@ export async function readSealingState(sql: SqlRunner): Promise<SealingState> {
   const events = num(row?.events);
   return {
     lastSeal: seal
-      ? { seq: num(seal.seq), sealedAt: seal.sealed_at, ageSeconds: Math.max(0, num(seal.age)), sealedThrough: seal.through ?? null }
+      ? {
+          seq: num(seal.seq),
+          sealedAt: seal.sealed_at,
+          ageSeconds: Math.max(0, num(seal.age)),
+          sealedThrough: seal.through ?? null,
+          checkpoint: sealCheckpointOf(seal),
+        }
       : null,
     backlog: { events, capped: events >= BACKLOG_COUNT_CAP, oldestSeconds: events > 0 ? Math.max(0, num(row?.oldest)) : 0 },
   };

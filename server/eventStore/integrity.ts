@@ -23,7 +23,7 @@ export function keyIdOf(key: KeyObject): string {
 }
 
 type HashRow = { transaction_id: string; global_position: bigint; hash: Uint8Array | null };
-type SealRow = {
+export type SealRow = {
   seq: bigint;
   from_xid: string | null;
   from_position: bigint | null;
@@ -53,10 +53,12 @@ async function hashesAfter(store: Store, after: { xid: string; position: bigint 
   );
 }
 
+/** The columns of audit_seals a SealRow holds, as a select list. */
+export const SEAL_COLUMNS = "seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature";
+
 async function lastSeal(store: Store): Promise<SealRow | null> {
   const [row] = await store.sql<SealRow>(
-    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
-       FROM audit_seals ORDER BY seq DESC LIMIT 1`,
+    `SELECT ${SEAL_COLUMNS} FROM audit_seals ORDER BY seq DESC LIMIT 1`,
     [],
   );
   return row ?? null;
@@ -79,20 +81,20 @@ export type SealCheckpoint = {
 
 export async function latestSealCheckpoint(store: Store): Promise<SealCheckpoint | null> {
   const seal = await lastSeal(store);
-  return seal ? toCheckpoint(seal) : null;
+  return seal ? sealCheckpointOf(seal) : null;
 }
 
 /** Every seal, oldest first, as checkpoints: a full extract of the log carries them all, so the whole chain can be recomputed. */
 export async function allSealCheckpoints(store: Store): Promise<SealCheckpoint[]> {
   const seals = await store.sql<SealRow>(
-    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
-       FROM audit_seals ORDER BY seq`,
+    `SELECT ${SEAL_COLUMNS} FROM audit_seals ORDER BY seq`,
     [],
   );
-  return seals.map(toCheckpoint);
+  return seals.map(sealCheckpointOf);
 }
 
-function toCheckpoint(seal: SealRow): SealCheckpoint {
+/** A seal row as the checkpoint an export and the console carry. */
+export function sealCheckpointOf(seal: SealRow): SealCheckpoint {
   const seq = Number(seal.seq);
   const from = checkpointText(seal.from_xid, seal.from_position);
   const to = checkpointText(seal.to_xid, seal.to_position)!;
@@ -190,7 +192,7 @@ export async function sealLog(
     // Another sealer's newer seal, its signature checked, is witnessed here too.
     const last = await lastSeal(store);
     if (last && Number(last.seq) > (witnessed?.seq ?? 0)) {
-      const checkpoint = toCheckpoint(last);
+      const checkpoint = sealCheckpointOf(last);
       if (keyId === checkpoint.keyId && verify(null, Buffer.from(checkpoint.signedText), createPublicKey(key), Buffer.from(checkpoint.signature, "base64"))) {
         await options.witness.write({
           seq: checkpoint.seq,
@@ -208,7 +210,7 @@ export async function sealLog(
 
 /** Why the newest seal may not be signed on top of, or null when its signature verifies with one of the keys. */
 function newestSealProblem(seal: SealRow, keys: readonly KeyObject[]): string | null {
-  const checkpoint = toCheckpoint(seal);
+  const checkpoint = sealCheckpointOf(seal);
   const key = keys.find((k) => keyIdOf(k) === seal.key_id);
   if (!key) {
     return (
@@ -240,8 +242,7 @@ export class SealWitnessError extends Error {
  */
 export async function witnessFinding(store: Store, w: SealWitness): Promise<"held" | "earlier" | string> {
   const [row] = await store.sql<SealRow>(
-    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
-       FROM audit_seals WHERE seq = $1`,
+    `SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE seq = $1`,
     [w.seq],
   );
   if (row && hex(row.chain_hash) === w.chainHash && checkpointText(row.to_xid, row.to_position) === w.to) return "held";
@@ -467,8 +468,7 @@ export async function verifyLog(
   // Seals, in order: the chain over each range in commit order, its count and its signature.
   const keys = new Map(publicKeys.map((k) => [keyIdOf(k), k]));
   const seals = await store.sql<SealRow>(
-    `SELECT seq, from_xid::text AS from_xid, from_position, to_xid::text AS to_xid, to_position, event_count, chain_hash, key_id, signature
-       FROM audit_seals ORDER BY seq`,
+    `SELECT ${SEAL_COLUMNS} FROM audit_seals ORDER BY seq`,
     [],
   );
   let previous: Uint8Array | null = null;

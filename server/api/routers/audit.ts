@@ -28,7 +28,7 @@ import { tolerantStore } from "../undecodable";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 import { PHI_ERASED } from "../../eventStore/phi";
 import { env } from "../../db/env";
-import { commandIdOfCausation, keyIdOf, latestSealCheckpoint, type Moment } from "../../eventStore";
+import { commandIdOfCausation, keyIdOf, type Moment } from "../../eventStore";
 import { readSealingState, recentSealerPasses, SEALING_LATE_AFTER_SECONDS } from "../../audit/sealerStatus";
 import { earlierPublicKeys, publicKeyPem, verifyingKeys } from "../../audit/signingKey";
 import { startVerification, verificationById } from "../../audit/verification";
@@ -339,10 +339,9 @@ export const auditRouter = router({
    */
   latestSeal: complianceProcedure.query(async ({ ctx }) => {
     const [key] = verifyingKeys(env());
-    const seal = await latestSealCheckpoint(ctx.store);
-    const state = await readSealingState(ctx.store.sql);
+    const [state, sealers] = await Promise.all([readSealingState(ctx.store.sql), recentSealerPasses(ctx.store.sql)]);
     return {
-      seal,
+      seal: state.lastSeal?.checkpoint ?? null,
       /** When the newest seal was signed, and the recorded-at of the last event it covers. */
       sealedAt: state.lastSeal?.sealedAt ?? null,
       sealedThrough: state.lastSeal?.sealedThrough ?? null,
@@ -351,7 +350,7 @@ export const auditRouter = router({
       earlierKeys: earlierPublicKeys(env()),
       backlog: state.backlog,
       lateAfterSeconds: SEALING_LATE_AFTER_SECONDS,
-      sealers: await recentSealerPasses(ctx.store.sql),
+      sealers,
     };
   }),
 
