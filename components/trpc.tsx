@@ -25,6 +25,18 @@ const codeOf = (error: unknown) => (error as { data?: { code?: string } } | null
  * when the browser's session is now someone else's, signed in in another tab), and their email is
  * offered again when their session ends under an open page.
  */
+/**
+ * A failed read is tried again (twice) only when another try could answer: no answer at all, or
+ * a server or gateway fault. A refusal (no session, not your role, not found, bad input, break
+ * the glass first, too many requests) answers the same every time: shown at once, not after two
+ * back-offs of a skeleton.
+ */
+const RETRIED_CODES = new Set(["INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE", "BAD_GATEWAY", "GATEWAY_TIMEOUT", "CLIENT_CLOSED_REQUEST"]);
+export function retryQuery(count: number, error: unknown): boolean {
+  const code = codeOf(error);
+  return (code === null || code === undefined || RETRIED_CODES.has(code)) && count < 2;
+}
+
 export function Providers({ children, user }: { children: ReactNode; user?: { id: string; email: string } }) {
   useEffect(() => {
     if (user?.id) pageUser.id = user.id;
@@ -48,12 +60,7 @@ export function Providers({ children, user }: { children: ReactNode; user?: { id
         queries: {
           networkMode: "always",
           staleTime: 5_000,
-          retry: (count, error) => {
-            const code = codeOf(error);
-            // Retrying cannot fix these.
-            if (code && ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "BAD_REQUEST"].includes(code)) return false;
-            return count < 2;
-          },
+          retry: retryQuery,
         },
       },
     });

@@ -33,7 +33,6 @@ export function EditDemographics({ patientId }: { patientId: string }) {
   const now = useNow();
   const chart = useQuery({
     ...trpc.patient.byId.queryOptions({ patientId, screen: "edit", viewId }),
-    retry: (count, error) => !needsBreakGlass(error) && count < 2,
   });
   return (
     <>
