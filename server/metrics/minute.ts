@@ -17,7 +17,10 @@ function state(now = Date.now()): State {
   g[key] ??= { current: { minute: minuteOf(now), cells: new Map() }, closed: [] };
   const s = g[key];
   const minute = minuteOf(now);
-  if (minute !== s.current.minute) {
+  // Only forward: a time from an earlier minute (taken before an await that crossed the minute's
+  // end) must not reopen that minute. Reopening put it in `closed` a second time, and one upsert
+  // of both copies failed (a row can be updated once per statement) on every flush for hours.
+  if (minute > s.current.minute) {
     if (s.current.cells.size > 0) s.closed.push(s.current);
     if (s.closed.length > keepClosed) s.closed.splice(0, s.closed.length - keepClosed);
     s.current = { minute, cells: new Map() };
@@ -25,9 +28,21 @@ function state(now = Date.now()): State {
   return s;
 }
 
+/**
+ * The cells of `now`'s minute: the current one, or a finished minute still waiting to be written.
+ * A time from a minute already written counts in the current one: writing that minute again would
+ * replace its stored totals with this late part of them.
+ */
+function cellsAt(now: number): Map<string, Cell> {
+  const s = state(now);
+  const minute = minuteOf(now);
+  if (minute === s.current.minute) return s.current.cells;
+  return s.closed.find((m) => m.minute === minute)?.cells ?? s.current.cells;
+}
+
 /** Adds `value` (a count, or a duration's seconds) and one sample to `metric` for this minute. */
 export function addToMinute(metric: string, value: number, now = Date.now()): void {
-  const cells = state(now).current.cells;
+  const cells = cellsAt(now);
   const cell = cells.get(metric);
   if (cell) {
     cell.value += value;
@@ -39,7 +54,7 @@ export function addToMinute(metric: string, value: number, now = Date.now()): vo
 
 /** Sets a gauge's sample for this minute (charts take the largest over processes). */
 export function setInMinute(metric: string, value: number, now = Date.now()): void {
-  state(now).current.cells.set(metric, { value, samples: 1 });
+  cellsAt(now).set(metric, { value, samples: 1 });
 }
 
 /** The finished minutes not written yet, and a copy of the current one. */

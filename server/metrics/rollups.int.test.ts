@@ -55,4 +55,23 @@ describeEachDatabase("metric rollups", (db) => {
       .reduce((sum, m) => sum + (m.cells.get("events_appended")?.value ?? 0), 0);
     expect(bucket?.appendsPerMinute).toBeCloseTo((ownInBucket + 4) / 10, 6);
   });
+
+  it("keeps writing when a sample's time is from a minute that has ended (a gauge query that waited across it)", async () => {
+    const sql = db().sql;
+    const metric = `test_late_${Math.random().toString(36).slice(2, 8)}`;
+    const now = Date.now();
+    // In turn now and a minute before, as a gauge sample stamped before a slow query and the
+    // appends of the minute it ended in. Before, each turn reopened the other minute, so the
+    // list of minutes to write held one twice and every flush failed (SQLSTATE 21000).
+    for (const at of [now, now - 60_000, now, now - 60_000, now]) addToMinute(metric, 1, at);
+    const minutes = unwrittenMinutes(now).map((m) => m.minute);
+    expect(new Set(minutes).size).toBe(minutes.length);
+    expect(minutes).toEqual([...minutes].sort((a, b) => a - b));
+    await flushRollups(db().prisma, now);
+    const [row] = await sql<{ total: number }>(
+      "SELECT sum(value)::float8 AS total FROM metric_rollups WHERE metric = $1 AND process_id = $2",
+      [metric, processId],
+    );
+    expect(row?.total).toBe(5);
+  });
 });

@@ -41,8 +41,10 @@ export async function flushRollups(db: Db, now = Date.now()): Promise<number> {
 }
 
 /** Samples the cluster-wide gauges into this minute (charts take the largest over processes). */
-export async function sampleDatabaseGauges(db: Db, now = Date.now()): Promise<void> {
+export async function sampleDatabaseGauges(db: Db, at?: number): Promise<void> {
   const { store } = await collectDatabaseGauges(db);
+  // Stamped when the figures arrived, not when they were asked for (the query may wait on a lock).
+  const now = at ?? Date.now();
   setInMinute("store_events", store.events, now);
   setInMinute("store_bytes", store.bytes.events + store.bytes.snapshots + store.bytes.outbox, now);
   setInMinute("outbox_pending", store.outbox.pending, now);
