@@ -4,7 +4,7 @@
 // direct answers carry the headers next.config.mjs gives /api/*.
 import { randomUUID } from "node:crypto";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeEachDatabase } from "../testing/db";
@@ -59,6 +59,18 @@ function direct({ method, path, headers = {}, body }: Sent, options: { chunked?:
     } else {
       req.end(body);
     }
+  });
+}
+
+/** The raw bytes of an answer to `head` (a request line and headers), sent as they are over a socket. */
+function rawExchange(head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const { port } = new URL(base);
+    const socket = connect(Number(port), "127.0.0.1", () => socket.end(head));
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("end", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    socket.on("error", reject);
   });
 }
 
@@ -185,6 +197,32 @@ describeEachDatabase("the tRPC endpoint served without Next's router", (db) => {
     } finally {
       log.restore();
     }
+  });
+
+  it("answers an HTTP/1.0 request without a Host header (a load balancer's health check) as a signed-out one", async () => {
+    const log = captureLogLines();
+    try {
+      const answer = await rawExchange("GET /api/trpc/system.health HTTP/1.0\r\n\r\n");
+      expect(answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.[01] 200 /);
+      expect(answer).toContain('"status":"up"');
+      const list = await rawExchange(`GET /api/trpc/patient.list?input=%7B%22json%22%3A%7B%7D%7D HTTP/1.0\r\nCookie: ${cookie}\r\n\r\n`);
+      expect(list.split("\r\n")[0]).toMatch(/^HTTP\/1\.[01] 401 /);
+      expect(log.lines.filter((l) => l.includes("[fault]"))).toEqual([]);
+    } finally {
+      log.restore();
+    }
+  });
+
+  it("answers a client that asks for the streamed format with one framing: a length, never a length and chunks", async () => {
+    const sent: Sent = { method: "GET", path: "/api/trpc/system.health?batch=1&input=%7B%7D", headers: { "trpc-accept": "application/jsonl" } };
+    // Node's parser, like undici's, refuses an answer that carries both (a proxy trusting the
+    // length would read the chunks' framing as the next answer on the connection).
+    const answer = await direct(sent);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("transfer-encoding")).toBeNull();
+    expect(Number(answer.headers.get("content-length"))).toBe(answer.body.length);
+    const raw = await rawExchange("GET /api/trpc/system.health?batch=1&input=%7B%7D HTTP/1.0\r\nHost: 127.0.0.1:3100\r\ntrpc-accept: application/jsonl\r\n\r\n");
+    expect(raw.toLowerCase()).not.toContain("transfer-encoding");
   });
 
   it("refuses a body over the limit that declares no length (chunked), as soon as it passes the limit", async () => {

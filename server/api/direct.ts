@@ -27,6 +27,7 @@ export const COMPRESS_FROM_BYTES = 1024;
 
 const fixedHeaders = [...securityHeaders(process.env.NODE_ENV === "development"), ...apiHeaders];
 const gzipBuffer = promisify(gzip);
+const FRAMING_HEADERS = new Set(["transfer-encoding", "content-length", "connection", "keep-alive"]);
 
 /** A request under /api/trpc/, answered as the route answers it. Never rejects. */
 export async function serveTrpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -35,7 +36,10 @@ export async function serveTrpc(req: IncomingMessage, res: ServerResponse): Prom
     const response = await handleTrpcRequest(request, (responseHeaders, correlationId) => contextForRequest(request, responseHeaders, correlationId));
     for (const { key, value } of fixedHeaders) res.setHeader(key, value);
     response.headers.forEach((value, key) => {
-      if (key !== "set-cookie") res.setHeader(key, value);
+      // The body is sent whole, with its own length: a streamed answer's framing (tRPC's jsonl
+      // says transfer-encoding: chunked) sent beside it made an answer strict clients refuse and a
+      // proxy trusting the length could read the rest of as the next answer on the connection.
+      if (key !== "set-cookie" && !FRAMING_HEADERS.has(key)) res.setHeader(key, value);
     });
     const cookies = response.headers.getSetCookie();
     if (cookies.length > 0) res.setHeader("set-cookie", cookies);

@@ -12,6 +12,7 @@ import { correlationIdOf, logDatabaseUnavailable, logServerFault, withCorrelatio
 import { unavailableError } from "./errors";
 import { isDatabaseUnavailable } from "../errors";
 import { appRouter } from "./root";
+import { limitBody } from "./limitBody";
 
 /**
  * Calls in one HTTP batch. The browser's batch link sends at most half of this (components/trpc.tsx),
@@ -31,40 +32,6 @@ function tooLarge(): TRPCError {
 }
 
 /**
- * The request with a body that fails as soon as it passes `maxBytes` (whatever Content-Length
- * says: a chunked body has none, and a wrong one must not let more through).
- */
-export function limitBody(req: Request, maxBytes: number): Request {
-  if (!req.body) return req;
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  const reader = req.body.getReader();
-  let seen = 0;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (declared > maxBytes) {
-        controller.error(tooLarge());
-        await reader.cancel();
-        return;
-      }
-      const { done, value } = await reader.read();
-      if (done) {
-        controller.close();
-        return;
-      }
-      seen += value.byteLength;
-      if (seen > maxBytes) {
-        controller.error(tooLarge());
-        await reader.cancel();
-        return;
-      }
-      controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return new Request(req, { body, duplex: "half" } as RequestInit & { duplex: "half" });
-}
-
-/**
  * `createContext` gets the request's correlation id, made here when it arrives: a context that
  * fails to build (the database held or down, a refused origin) still answers, and logs, with the
  * reference the request's events would have carried.
@@ -73,7 +40,7 @@ export function handleTrpcRequest(req: Request, createContext: (responseHeaders:
   const arrivalId = newCorrelationId();
   return fetchRequestHandler({
     endpoint: "/api/trpc",
-    req: limitBody(req, MAX_BODY_BYTES),
+    req: limitBody(req, MAX_BODY_BYTES, tooLarge),
     router: appRouter,
     maxBatchSize: MAX_BATCH_SIZE,
     // The console sends queries as POST (components/trpc.tsx), so that no input is in a URL; GET

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { describeEachDatabase } from "../testing/db";
 import { parseEnv } from "../db/env";
 import { createContext } from "../api/context";
-import { createAuth, createUserWithPassword, handleAuthRequest, sessionUserFrom, type Auth } from ".";
+import { createAuth, createUserWithPassword, handleAuthRequest, MAX_AUTH_BODY_BYTES, sessionUserFrom, type Auth } from ".";
 import { DEMO_PASSWORD, demoUsers, seedDemoUsers } from "./demoUsers";
 import { shouldSeedDemoUsers } from "./config";
 import { PEER_HEADER } from "./clientAddress";
@@ -68,6 +68,10 @@ describeEachDatabase("sign-in", (db) => {
     expect(setCookie).toMatch(/emr\.session_token=/);
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Lax/i);
+    // The token is the HttpOnly cookie's alone: the answer's body does not hand it to page script.
+    const answer = (await response.json()) as Record<string, unknown>;
+    expect(answer).toMatchObject({ user: { email } });
+    expect(answer).not.toHaveProperty("token");
 
     const headers = new Headers({ cookie: cookieFrom(response), host: "127.0.0.1:3100" });
     const user = await sessionUserFrom(auth, headers);
@@ -83,6 +87,35 @@ describeEachDatabase("sign-in", (db) => {
     const out = await post(auth, "/sign-out", {}, { cookie: headers.get("cookie") ?? "", [PEER_HEADER]: ip });
     expect(out.status).toBe(200);
     expect(await sessionUserFrom(auth, headers)).toBeNull();
+  });
+
+  it("refuses a body over the sign-in limit with 413 before reading it all, counting no attempt", async () => {
+    const ip = clientIp();
+    const huge = await post(auth, "/sign-in/email", { email, password, padding: "x".repeat(MAX_AUTH_BODY_BYTES) }, { [PEER_HEADER]: ip });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { code: string }).code).toBe("PAYLOAD_TOO_LARGE");
+    // Streamed with no length: cut off once past the limit, not read to its end.
+    let sent = 0;
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += chunk.byteLength;
+        if (sent > 64 * MAX_AUTH_BODY_BYTES) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+    const streamed = await handleAuthRequest(
+      auth,
+      new Request(`${origin}/api/auth/sign-in/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin, host: "127.0.0.1:3100", [PEER_HEADER]: ip },
+        body: endless,
+        duplex: "half",
+      } as RequestInit & { duplex: "half" }),
+    );
+    expect(streamed.status).toBe(413);
+    expect(sent).toBeLessThanOrEqual(16 * MAX_AUTH_BODY_BYTES);
+    expect((await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip })).status).toBe(200);
   });
 
   it("answers a wrong password and an unknown email with the same generic message", async () => {

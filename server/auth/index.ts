@@ -15,6 +15,7 @@ import { ADDRESS_WINDOW_SECONDS, countAddressAttempt, releaseAddressAttempt } fr
 import { componentLogger, errorFields } from "../log";
 import { databaseUnavailableMessage, isDatabaseDiskFull, isDatabaseReadOnly, isDatabaseUnavailable } from "../errors";
 import { faultMessage, logDatabaseUnavailable, logServerFault } from "../api/faults";
+import { limitBody } from "../api/limitBody";
 import { randomUUID } from "node:crypto";
 import {
   cacheCookieExpiry,
@@ -158,6 +159,9 @@ export function authFor(db: Database): Auth {
 export async function sessionUserFrom(auth: Auth, headers: Headers, responseHeaders?: Headers): Promise<SessionUser | null> {
   // A cross-site request never acts as the user, whatever cookies it carries.
   if (headers.get("sec-fetch-site") === "cross-site") return null;
+  // No Host (HTTP/1.0, as some load balancers' health checks send): no origin to tie a session to.
+  // Nobody, as an unknown host is; better-auth threw (a 500 on every procedure, health included).
+  if (!headers.get("host")?.trim()) return null;
   // These very cookies were verified a moment ago (sessionCache.ts: until their cache cookie expires).
   const key = verifiedKey(headers);
   const known = key ? recallVerified<SessionUser>(auth, key) : null;
@@ -238,7 +242,7 @@ function flightsOf(auth: Auth): Map<string, Promise<LookedUp>> {
 }
 
 export function isUnknownHost(error: unknown): boolean {
-  return error instanceof Error && /not in the allowed hosts list|Could not (determine|resolve) (host|base URL)/i.test(error.message);
+  return error instanceof Error && /not in the allowed hosts list|Could not (determine|resolve) (host|base URL)|baseURL could not be resolved/i.test(error.message);
 }
 
 let hostWarned = false;
@@ -272,7 +276,18 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
   // No trustworthy address: one shared bucket, never a client-chosen one.
   if (address) headers.set(CLIENT_HEADER, address);
   else warnNoClientAddress();
-  const body = request.method === "POST" ? await request.text() : null;
+  let body: string | null = null;
+  if (request.method === "POST") {
+    try {
+      body = await limitBody(request, MAX_AUTH_BODY_BYTES, () => new BodyTooLarge()).text();
+    } catch (error) {
+      // Read whole before anything was checked, a body of any size was held in memory, from anyone.
+      if (error instanceof BodyTooLarge) {
+        return Response.json({ code: "PAYLOAD_TOO_LARGE", message: `The request body is larger than ${MAX_AUTH_BODY_BYTES / 1024} KB` }, { status: 413, headers: { connection: "close" } });
+      }
+      throw error;
+    }
+  }
   const forward = () => auth.handler(new Request(request.url, { method: request.method, headers, body, signal: request.signal }));
   try {
     if (new URL(request.url).pathname.endsWith("/sign-out")) {
@@ -302,7 +317,7 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
     if (response.status !== 401) await releaseAddressAttempt(setup.db, "sign-in", address);
     if (response.ok) await clearAttempts(setup.db, email);
     else if (response.status !== 401) await releaseAttempt(setup.db, email);
-    return response;
+    return response.ok ? await withoutSessionToken(response) : response;
   } catch (error) {
     // No connection in DB_POOL_WAIT_SECONDS, or the server gone: say so, as the API does (503).
     if (isDatabaseUnavailable(error)) return databaseUnavailableResponse(error, new URL(request.url).pathname);
@@ -314,6 +329,25 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
     logServerFault({ procedure: `auth ${new URL(request.url).pathname}`, correlationId, error });
     return Response.json({ message: faultMessage(correlationId) }, { status: 500 });
   }
+}
+
+/** The largest body /api/auth takes: a sign-in is an email and a password, well under 1 KB. */
+export const MAX_AUTH_BODY_BYTES = 16 * 1024;
+
+class BodyTooLarge extends Error {}
+
+/**
+ * A sign-in's answer without the session token better-auth puts in its body: the cookie that
+ * carries it is HttpOnly, and the console reads nothing of the body but success, so page script
+ * (or an injected one) has no business seeing the bearer token.
+ */
+async function withoutSessionToken(response: Response): Promise<Response> {
+  if (!response.headers.get("content-type")?.includes("application/json")) return response;
+  const answer = (await response.json()) as Record<string, unknown> | null;
+  if (answer && typeof answer === "object" && "token" in answer) delete answer.token;
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  return new Response(JSON.stringify(answer), { status: response.status, statusText: response.statusText, headers });
 }
 
 /** A sign-in refused by a limit, before any password was checked. */
