@@ -113,10 +113,14 @@ export function cursorInput<T>(schema: z.ZodType<T>) {
     .nullish();
 }
 
-/** A timestamp inside a cursor: ISO text of a real instant PostgreSQL can hold. */
+/**
+ * A timestamp inside a cursor: ISO text of a real instant PostgreSQL can hold, with an offset it
+ * takes (at most 15:59 either way; "+23:59" was a valid ISO offset that the query refused: a 500).
+ */
 export const cursorInstant = z.iso.datetime({ offset: true }).refine((t) => {
   const ms = Date.parse(t);
-  return ms >= EARLIEST.getTime() && ms < LATEST.getTime();
+  const offsetHours = /[+-](\d{2}):?\d{2}$/.exec(t)?.[1];
+  return ms >= EARLIEST.getTime() && ms < LATEST.getTime() && (offsetHours === undefined || Number(offsetHours) <= 15);
 });
 
 // ---- the shape of a whole input ----------------------------------------------------------------

@@ -92,12 +92,18 @@ describe("page cursors", () => {
   it("round-trips what the server issued", () => {
     expect(decodeCursor(encodeCursor(good), shape)).toEqual(good);
     expect(cursorInput(shape).safeParse(encodeCursor(good)).success).toBe(true);
+    for (const t of ["2024-01-01T00:00:00+15:59", "2024-01-01T00:00:00.123456-05:00", "2024-01-01T00:00:00+05:30"]) {
+      expect(decodeCursor(encodeCursor({ ...good, t }), shape)).toEqual({ ...good, t });
+    }
   });
   it("refuses forged, malformed and overflowing cursors as a ValidationError on the cursor field", () => {
     const forged = [
       encodeCursor({ ...good, r: 32_768 }),
       encodeCursor({ ...good, t: "0000-01-01T00:00:00Z" }),
       encodeCursor({ ...good, t: "not a time" }),
+      // A valid ISO offset PostgreSQL refuses (at most 15:59): was a 500 from the worklist's query.
+      encodeCursor({ ...good, t: "2024-01-01T00:00:00+23:59" }),
+      encodeCursor({ ...good, t: "2024-01-01T00:00:00-16:00" }),
       encodeCursor({ ...good, extra: 1 }),
       encodeCursor([good]),
       "not base64!",
