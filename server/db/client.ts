@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { PrismaClient } from "./generated/client";
 import { env } from "./env";
 import { migrate, migrationStatus, MigrationError, type MigrationStatus } from "./migrate";
-import { lockEmbeddedDatabase } from "./embeddedLock";
+import { embeddedFolderOf, lockEmbeddedDatabase } from "./embeddedLock";
 import { refuseLogAheadOfServer } from "./restoredLog";
 import { refuseWithoutWritePrivileges } from "./privileges";
 import { checkMasterKeys, defaultKeyRing, refuseLostDevelopmentKey } from "./phiKey";
@@ -385,7 +385,8 @@ export async function dumpEmbedded(db: Database): Promise<Blob> {
   return client.dumpDataDir("none");
 }
 
-async function openEmbedded(dataDir: string, image?: Blob): Promise<Database> {
+async function openEmbedded(given: string, image?: Blob): Promise<Database> {
+  const dataDir = embeddedFolderOf(given);
   const inMemory = dataDir.startsWith("memory://");
   if (image && !inMemory) throw new Error("an embedded image loads only into an in-memory database");
   if (!inMemory) mkdirSync(dataDir, { recursive: true });

@@ -7,7 +7,8 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "./client";
-import { embeddedDatabaseHolder, EmbeddedDatabaseLockedError, HANDED_OVER_LOCK_ENV, lockEmbeddedDatabase } from "./embeddedLock";
+import { embeddedDatabaseHolder, EmbeddedDatabaseLockedError, embeddedFolderOf, HANDED_OVER_LOCK_ENV, lockEmbeddedDatabase } from "./embeddedLock";
+import { parseEnv } from "./env";
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -140,6 +141,20 @@ describe("the embedded database has one owner", () => {
     } finally {
       lock.release();
     }
+  });
+
+  it("names the same lock for the folder spelled as a file:// URL, which PGlite opens as that folder", () => {
+    const dataDir = freshDir();
+    mkdirSync(dataDir);
+    const lock = lockEmbeddedDatabase(dataDir);
+    try {
+      expect(() => lockEmbeddedDatabase(`file://${dataDir}`)).toThrow(/already open in this process/);
+    } finally {
+      lock.release();
+    }
+    expect(embeddedFolderOf(`file://${dataDir}`)).toBe(dataDir);
+    expect(() => embeddedFolderOf("idb://emr")).toThrow(/browser's storage/);
+    expect(() => parseEnv({ PGLITE_DIR: "idb://emr" })).toThrow(/PGLITE_DIR: must name a folder/);
   });
 
   it("hands the lock to a child process (npm start's server) with no moment in which another opener gets in", { timeout: 60_000 }, async () => {

@@ -166,12 +166,28 @@ function handedToMe(path: string, held: LockInfo | null): boolean {
   return held !== null && process.env[HANDED_OVER_LOCK_ENV] === path && held.pid === process.ppid && held.host === hostname();
 }
 
+/** Storages of PGlite's that are a browser's, not a folder this process can lock. */
+const BROWSER_STORAGE = /^(idb|opfs-ahp|memfs2opfs):\/\//;
+
+/**
+ * The folder PGlite opens for a data directory as given: PGlite reads "file:///x" as the folder
+ * /x. Every opener, the lock included, goes by this, so each spelling of a folder takes one lock;
+ * the lock went by the text and took "<cwd>/file:/x.lock", and two writers shared /x.
+ */
+export function embeddedFolderOf(dataDir: string): string {
+  if (dataDir.startsWith("memory://")) return dataDir;
+  if (BROWSER_STORAGE.test(dataDir)) throw new Error(`PGLITE_DIR=${dataDir} names a browser's storage: name a folder`);
+  const folder = dataDir.startsWith("file://") ? dataDir.slice("file://".length) : dataDir;
+  if (!folder.trim()) throw new Error(`PGLITE_DIR=${dataDir} names no folder`);
+  return folder;
+}
+
 /**
  * The lock file of a folder, by the folder's real path: a symbolic link to the folder, or any
  * other spelling of it, names the same lock.
  */
 function lockPathOf(dataDir: string): string {
-  let folder = resolve(dataDir);
+  let folder = resolve(embeddedFolderOf(dataDir));
   try {
     folder = realpathSync(folder);
   } catch {

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseTrustedProxies } from "../auth/clientAddress";
 import { DEFAULT_DRAIN_SECONDS } from "../cli/drain";
 import { parseMasterKey } from "../eventStore/phi";
+import { embeddedFolderOf } from "./embeddedLock";
 
 const postgresUrl = z
   .string()
@@ -76,7 +77,19 @@ export const envSchema = z.object({
    */
   MIGRATION_DATABASE_URL: z.preprocess(emptyToUndefined, postgresUrl.optional()),
   /** Where the embedded database keeps its files when DATABASE_URL is unset. */
-  PGLITE_DIR: z.string().trim().min(1, "must name a folder").default(".data/pglite"),
+  PGLITE_DIR: z
+    .string()
+    .trim()
+    .min(1, "must name a folder")
+    .refine((dir) => {
+      try {
+        embeddedFolderOf(dir);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "must name a folder (a browser's storage is not one)")
+    .default(".data/pglite"),
   DB_POOL_MAX: intFrom(1, 200, 10),
   /**
    * Seconds an idle pooled connection is kept before it is closed; 0 (the default): kept until
