@@ -13,7 +13,10 @@ import { checkPhiKeysAtStart } from "../db/phiKey";
 import { storeFor } from "../api/context";
 import { snapshotted } from "../domain/deciders";
 import { backfillHistoricSnapshots } from "../workers/historicSnapshots";
-import { runScript, withScriptDatabase } from "./script";
+import { refuseArguments, runScript, withScriptDatabase } from "./script";
+
+refuseArguments(`usage: npm run snapshots:historic
+writes the historic snapshots (one per run of 500 versions) that long streams lack; Ctrl-C stops after a stream, a rerun carries on`);
 
 const main = () =>
   withScriptDatabase(2, async (db, e) => {

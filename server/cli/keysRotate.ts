@@ -9,7 +9,10 @@
 import { EnvError } from "../db/env";
 import { masterKeysOf, refuseLostDevelopmentKey } from "../db/phiKey";
 import { RotationBusyError, rotateMasterKey } from "../db/phiRotate";
-import { runScript, withScriptDatabase } from "./script";
+import { refuseArguments, runScript, withScriptDatabase } from "./script";
+
+refuseArguments(`usage: PHI_MASTER_KEY=<new> PHI_MASTER_KEY_PREVIOUS=<old>[,<older>] npm run keys:rotate
+re-wraps every patient's data key under PHI_MASTER_KEY; events are not touched (README: PHI protection)`);
 
 const main = () =>
   withScriptDatabase(2, async (db, e) => {
@@ -17,6 +20,16 @@ const main = () =>
     // made anew over data it cannot read. (Keys that do not unwrap are named by the rotation,
     // which says which key to add to PHI_MASTER_KEY_PREVIOUS.)
     await refuseLostDevelopmentKey(db.sql, e);
+    // A rotation's target is the key the operator names. Unset (forgotten in one shell), the
+    // development key file of whatever checkout this runs in became it: every data key of the
+    // install re-wrapped under a file the console does not have, and "PREVIOUS can be removed".
+    if (!e.PHI_MASTER_KEY) {
+      console.error(
+        "keys:rotate: PHI_MASTER_KEY is not set. A rotation re-wraps every data key under the master key PHI_MASTER_KEY names: " +
+          "set it to the new key and PHI_MASTER_KEY_PREVIOUS to the old one. The development key file is never a rotation's target.",
+      );
+      return 1;
+    }
     const keys = masterKeysOf(e);
     const stop = new AbortController();
     process.once("SIGINT", () => stop.abort());

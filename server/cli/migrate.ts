@@ -4,6 +4,10 @@ import { openDatabase, type Database } from "../db/client";
 import { env, withoutAppSecrets } from "../db/env";
 import { migrate } from "../db/migrate";
 import { refuseLogAheadOfServer } from "../db/restoredLog";
+import { refuseArguments } from "./script";
+
+refuseArguments(`usage: npm run db:migrate
+applies pending migrations as the owner (MIGRATION_DATABASE_URL, else DATABASE_URL), or to the embedded database`);
 
 /**
  * Only the logins granted it connect (20261205010000_connect_only_where_granted). A dump restored

@@ -25,7 +25,19 @@ function bar(p: Progress): string {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { reason: { type: "string" }, user: { type: "string" } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { reason: { type: "string" }, user: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  } catch (error) {
+    // An unknown flag, or one missing its value: said with the usage, as any other wrong call.
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
   const reason = values.reason;
   if (positionals.length === 0 || !reason?.trim()) {
     console.error(usage);

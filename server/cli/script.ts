@@ -30,3 +30,17 @@ export function runScript(main: () => Promise<number>, describe: (error: unknown
     },
   );
 }
+
+/**
+ * For a script that takes no arguments: `--help` prints `usage` (exit 0), anything else is refused
+ * with it (exit 2). Ignored, they ran the real thing: `keys:rotate -- --dry-run` re-wrapped every key.
+ */
+export function refuseArguments(usage: string, args = process.argv.slice(2)): void {
+  if (args.length === 0) return;
+  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+    console.log(usage);
+    process.exit(0);
+  }
+  console.error(`${args.join(" ")}: this command takes no arguments\n${usage}`);
+  process.exit(2);
+}

@@ -198,6 +198,41 @@ describe("a PHI master key that cannot unwrap the stored data keys", () => {
   });
 });
 
+describe("keys:rotate refuses what it cannot do safely, before any key is touched", () => {
+  it("without PHI_MASTER_KEY (the development key file would become the target), and given an argument it does not take", { timeout: 200_000 }, async () => {
+    const dataDir = join(scratch, `pglite-rotate-${Math.random().toString(36).slice(2)}`);
+    const { openDatabase } = await import("../db/client");
+    const { migrate } = await import("../db/migrate");
+    const { masterKeyOf, wrapDataKey } = await import("../eventStore/phi");
+    const stored = randomBytes(32);
+    const db = await openDatabase({ dataDir });
+    try {
+      await migrate(db);
+      await db.sql("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id) VALUES ($1, $2, $3)", ["p-1", wrapDataKey(masterKeyOf(stored), "p-1", randomBytes(32)), masterKeyOf(stored).id]);
+    } finally {
+      await db.close();
+    }
+    // A checkout that was once started on the embedded database: its development key file is there.
+    const cwd = mkdtempSync(join(scratch, "cwd-"));
+    symlinkSync(join(root, "prisma"), join(cwd, "prisma"));
+    mkdirSync(join(cwd, ".data"));
+    writeFileSync(join(cwd, ".data", "phi-master-key"), `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    const previous = stored.toString("base64");
+    const unset = await run([join(root, "server/cli/keysRotate.ts")], { PGLITE_DIR: dataDir, PHI_MASTER_KEY_PREVIOUS: previous }, { cwd, timeoutMs: 180_000 });
+    expect(unset.code, unset.stderr).toBe(1);
+    expect(unset.stderr).toContain("PHI_MASTER_KEY is not set");
+    const dryRun = await run([join(root, "server/cli/keysRotate.ts"), "--dry-run"], { PGLITE_DIR: dataDir, PHI_MASTER_KEY: randomBytes(32).toString("base64"), PHI_MASTER_KEY_PREVIOUS: previous }, { cwd });
+    expect(dryRun.code).toBe(2);
+    expect(dryRun.stderr).toContain("--dry-run: this command takes no arguments");
+    const again = await openDatabase({ dataDir });
+    try {
+      expect(await again.sql<{ master_key_id: string }>("SELECT master_key_id FROM phi_keys", [])).toEqual([{ master_key_id: masterKeyOf(stored).id }]);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe("next start / next dev boot (instrumentation.ts) with good settings", () => {
   // Opening and migrating a fresh embedded database in a new process takes a while on a busy machine.
   it("opens the database and starts the background work before any request, stops on SIGTERM, and prints no secret warning", { timeout: 200_000 }, async () => {
