@@ -2,7 +2,7 @@
 // serves its first request: check every setting, then start the background work. Called by
 // instrumentation.ts in the Node.js runtime, once per process.
 import { getDatabase } from "./db/client";
-import { embeddedDatabaseHolder } from "./db/embeddedLock";
+import { embeddedDatabaseHolder, HANDED_OVER_LOCK_ENV } from "./db/embeddedLock";
 import { env, EnvError, type Env } from "./db/env";
 import { backgroundWorkWanted, startBackgroundWork } from "./workers/background";
 import { observeProcess } from "./metrics/process";
@@ -20,6 +20,15 @@ export async function bootServer(): Promise<void> {
   } catch (error) {
     if (error instanceof EnvError) refuse(error.message);
     throw error;
+  }
+  // A production server on the embedded database says so: a deploy whose DATABASE_URL came out
+  // blank (a secret not injected) otherwise came up healthy on an empty folder in its container,
+  // with only "console ready" to show for it. npm start's launcher has said it already.
+  if (e.NODE_ENV === "production" && !e.DATABASE_URL && !process.env[HANDED_OVER_LOCK_ENV]) {
+    console.warn(
+      `[db] DATABASE_URL is ${process.env.DATABASE_URL === undefined ? "not set" : "empty"}: serving from the embedded database at ${e.PGLITE_DIR}, ` +
+        "which is for trying the product, not for patients' data; set DATABASE_URL to the PostgreSQL database",
+    );
   }
   // Background work opens the database at boot; so does a PostgreSQL deployment without it, so
   // that migrations and the PHI master key are checked before the first request (a wrong key

@@ -2,7 +2,7 @@
 // (server/cli/start.ts) and the boot that next start / next dev run (instrumentation.ts), each
 // spawned as the real process. e2e/startup.spec.ts does the same with next start itself.
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -246,6 +246,19 @@ describe("next start / next dev boot (instrumentation.ts) with good settings", (
     expect({ code: out.code, signal: out.signal }, `stdout: ${out.stdout}\nstderr: ${out.stderr}`).toEqual({ code: 0, signal: null });
     expect(out.stderr).not.toMatch(/secret/i);
     expect(existsSync(dataDir)).toBe(true);
+  });
+
+  it("a production server on the embedded database says so (a DATABASE_URL that came out blank in a deploy)", async () => {
+    const dataDir = join(scratch, `pglite-prod-${Math.random().toString(36).slice(2)}`);
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const secrets = {
+      BETTER_AUTH_SECRET: randomBytes(32).toString("base64"),
+      PHI_MASTER_KEY: randomBytes(32).toString("base64"),
+      AUDIT_SIGNING_KEY: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    };
+    const out = await run([bootScript], { NEXT_RUNTIME: "nodejs", OUTBOX_WORKER: "off", NODE_ENV: "production", DATABASE_URL: "", PGLITE_DIR: dataDir, ...secrets });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toContain(`DATABASE_URL is empty: serving from the embedded database at ${dataDir}`);
   });
 
   it("does nothing but check the settings when no background work is configured, and in the edge runtime", async () => {
