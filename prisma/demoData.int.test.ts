@@ -10,7 +10,7 @@ import { erasePatient } from "../server/api/erasure";
 import { eventRegistry } from "../server/domain/registry";
 import { storeOn } from "../server/eventStore";
 import { demoPatientId, demoProviders, seedClinicalDemo } from "./demoData";
-import { demoToSeed, prepareDemo } from "./seed";
+import { demoToSeed, prepareDemo, seedDemo } from "./seed";
 
 type Row = { user_id: string; stream_id: string; event_type: string };
 
@@ -114,6 +114,12 @@ describe("a demo seed stopped during its last patient", () => {
       const erased = await hospital(cut);
       await prepareDemo(cut, e);
       expect(await hospital(cut)).toEqual(erased);
+      // npm run db:seed likewise, with a patient erased before the last too: it replayed every
+      // demo command from the first patient and stopped with exit 1 at the erased one.
+      await erasePatient({ store: storeOn(cut, eventRegistry), user: admin, correlationId: randomUUID() }, { patientId: demoPatientId(1), reason: "data subject request" });
+      const twoErased = await hospital(cut);
+      await seedDemo(cut, e);
+      expect(await hospital(cut)).toEqual(twoErased);
     } finally {
       await whole.close();
       await cut.close();

@@ -89,6 +89,22 @@ export async function prepareDemo(db: Database, e: Env): Promise<void> {
   if (users.seeded) for (const line of credentials) console.log(line);
 }
 
+/**
+ * npm run db:seed's hospital: resumed where the stored demo ends, as at start-up, not re-run from
+ * the first patient. A repeat of a command about a demo patient erased since is refused (nothing
+ * more is recorded about an erased patient): a re-run stopped there with exit 1. A database of
+ * other patients and no demo gets the demo beside them, since it was asked for.
+ */
+export async function seedDemo(db: Database, e: Env): Promise<void> {
+  const plan = await demoToSeed(db, { patients: e.DEMO_PATIENTS, snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY });
+  if (plan) return seedClinical(db, e, plan);
+  if (await db.prisma.rmPatient.findUnique({ where: { patientId: demoPatientId(0) }, select: { patientId: true } })) {
+    console.log(`demo data: all ${e.DEMO_PATIENTS} patients stored`);
+    return;
+  }
+  await seedClinical(db, e);
+}
+
 async function main() {
   const { openDatabase } = await import("../server/db/client");
   const { env } = await import("../server/db/env");
@@ -102,7 +118,7 @@ async function main() {
     // As at start-up: a lost development key is said so, and no new one is made over the data.
     await checkPhiKeysAtStart(db.sql, e);
     await seedDemoUsers(db, e);
-    await seedClinical(db, e);
+    await seedDemo(db, e);
   } finally {
     await flushRollupsAtExit(db.prisma);
     await db.close();
