@@ -19,7 +19,7 @@ export const metadata: Metadata = {
 
 export default async function RootLayout({ children }: { children: ReactNode }) {
   const user = await currentUser();
-  const items = user ? sectionsFor(user).map(({ href, label }) => ({ href, label })) : [{ href: "/sign-in", label: "Sign in" }];
+  const items = user ? sectionsFor(user).map(({ href, label, paths }) => ({ href, label, paths: [href, ...(paths ?? [])] })) : [{ href: "/sign-in", label: "Sign in" }];
   return (
     <html lang="en">
       <body>

@@ -2,7 +2,10 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
-export type NavItem = { href: string; label: string };
+/** `paths`: the section's pages (default: under `href`); the item is current on any of them. */
+export type NavItem = { href: string; label: string; paths?: readonly string[] };
+
+const under = (pathname: string, path: string) => pathname === path || pathname.startsWith(`${path}/`);
 
 export function MainNav({ items }: { items: NavItem[] }) {
   const pathname = usePathname();
@@ -12,7 +15,7 @@ export function MainNav({ items }: { items: NavItem[] }) {
         <Link
           key={item.href}
           href={item.href}
-          aria-current={pathname === item.href || pathname.startsWith(`${item.href}/`) ? "page" : undefined}
+          aria-current={(item.paths ?? [item.href]).some((path) => under(pathname, path)) ? "page" : undefined}
         >
           {item.label}
         </Link>

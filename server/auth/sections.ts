@@ -1,10 +1,11 @@
 // The console's sections, who may open them, and where to go after signing in.
 import type { Role, SessionUser } from "./roles";
 
-export type Section = { href: string; label: string; role: Role };
+/** `paths`: where else the section's pages live (its sub-navigation's tabs), for the top bar's current item. */
+export type Section = { href: string; label: string; role: Role; paths?: readonly string[] };
 
 export const sections: readonly Section[] = [
-  { href: "/patients", label: "Clinical", role: "clinician" },
+  { href: "/patients", label: "Clinical", role: "clinician", paths: ["/orders", "/census"] },
   { href: "/audit", label: "Audit", role: "compliance" },
   { href: "/admin", label: "Admin", role: "admin" },
 ];
