@@ -53,6 +53,9 @@ describeEachDatabase("enrolment links", (db) => {
     const created = await by.users.create({ email, name: "Robin Enrol", roles });
     return { ...created, email };
   };
+  /** The account's user sets their password with its link. */
+  const enrol = async (account: { enrolment: { token: string } }) =>
+    expect(await completeEnrolment(db(), auth, { token: account.enrolment.token, password })).toMatchObject({ status: "enrolled" });
   const events = (id: string) => readStream(storeOn(db(), eventRegistry), userStream(id));
   const statusOf = async (id: string) => (await admin.users.list({ search: (await db().prisma.user.findUniqueOrThrow({ where: { id }, select: { email: true } })).email })).find((u) => u.id === id)!.status;
 
@@ -179,6 +182,7 @@ describeEachDatabase("enrolment links", (db) => {
     const other = await newAccount(["admin"], b);
     await a.users.issueEnrolmentLink({ userId: other.id, reason: "link expired" });
     expect(await codeOf(a.users.setRoles({ userId: other.id, roles: ["admin", "compliance"], reason }))).toBe("FORBIDDEN");
+    await enrol(made);
     expect(await codeOf(b.users.setRoles({ userId: made.id, roles: ["admin", "clinician"], reason }))).toBe("OK");
     // An account holding both gets no link from any admin: whoever held it could enrol as it.
     expect(await codeOf(a.users.issueEnrolmentLink({ userId: made.id, reason: "forgot it" }))).toBe("FORBIDDEN");
@@ -206,9 +210,37 @@ describeEachDatabase("enrolment links", (db) => {
     expect(await codeOf(callerFor(db(), ["admin"], { id: other.id }).users.setRoles({ userId: aId, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
     // An admin connected to neither may grant it; nothing was changed by the refusals.
     expect((await db().prisma.user.findUniqueOrThrow({ where: { id: aId }, select: { roles: true } })).roles).toEqual(["admin"]);
+    await enrol(clinician);
     expect(await codeOf(unconnected.users.setRoles({ userId: clinician.id, roles: ["admin", "clinician"], reason }))).toBe("OK");
     // Roles that do not put admin and patient data together are not asked about.
     expect(await codeOf(asPuppet.users.setRoles({ userId: aId, roles: ["admin"], reason }))).toBe("OK");
+  });
+
+  it("grants admin with a role that reads patient data only once the account has enrolled: its unused link's holder could enrol as it", async () => {
+    // Two unconnected admins, as in the attacker's t24: B makes a clinician account and keeps its
+    // link; A, who never held it, grants the account admin as well.
+    const a = callerFor(db(), ["admin"], { id: `admin-a-${randomUUID()}` });
+    const b = callerFor(db(), ["admin"], { id: `admin-b-${randomUUID()}` });
+    const reason = "second pair of eyes";
+    const x = await newAccount(["clinician"], b);
+    const refused = await a.users.setRoles({ userId: x.id, roles: ["clinician", "admin"], reason }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringMatching(/has not enrolled yet/) });
+    expect(await codeOf(a.users.setRoles({ userId: x.id, roles: ["compliance", "admin"], reason }))).toBe("PRECONDITION_FAILED");
+    // Nothing changed: the roles, the stream (no UserRolesChanged), and the link still works for its user.
+    expect((await db().prisma.user.findUniqueOrThrow({ where: { id: x.id }, select: { roles: true } })).roles).toEqual(["clinician"]);
+    expect((await events(x.id)).map((e) => e.type)).toEqual(["UserCreated", "UserEnrolmentIssued"]);
+    // A grant that does not put admin and patient data together is not held back by the link.
+    expect(await codeOf(a.users.setRoles({ userId: x.id, roles: ["clinician", "compliance"], reason }))).toBe("OK");
+    // Expired unused, the link is still no enrolment: the account could get no new one once both.
+    await db().prisma.enrolmentLink.update({ where: { userId: x.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(await codeOf(a.users.setRoles({ userId: x.id, roles: ["clinician", "admin"], reason }))).toBe("PRECONDITION_FAILED");
+    // A new link (B's), the user enrols with it: now A may grant, and B's link is spent.
+    const reissued = await b.users.issueEnrolmentLink({ userId: x.id, reason: "the first one expired" });
+    await enrol({ enrolment: reissued });
+    expect(await codeOf(a.users.setRoles({ userId: x.id, roles: ["clinician", "admin"], reason }))).toBe("OK");
+    expect(await completeEnrolment(db(), auth, { token: reissued.token, password: "the maker's own phrase" })).toEqual({ status: "used" });
+    // A password reset after the grant is refused, as before: no link is outstanding for an account that is both.
+    expect(await codeOf(b.users.issueEnrolmentLink({ userId: x.id, reason: "forgot it" }))).toBe("FORBIDDEN");
   });
 
   it("limits attempts with links per client address, as sign-in is limited", async () => {

@@ -200,7 +200,8 @@ const emailTaken = (email: string) => new TRPCError({ code: "CONFLICT", message:
  * Sets a user's roles and appends UserRolesChanged (with the reason) in one serializable
  * transaction, retried when PostgreSQL reports a serialization failure. Refused: changing one's
  * own roles, taking the admin role from the last admin, and one account holding admin together
- * with a role that reads patient data unless that is granted by another admin (never oneself).
+ * with a role that reads patient data unless that is granted by another admin (never oneself),
+ * unconnected to the account, to an account that has enrolled (no unused link outstanding).
  */
 export async function setUserRoles(
   db: Database,
@@ -237,6 +238,17 @@ export async function setUserRoles(
               message:
                 "You and this account may be one person (one of you made or issued an enrolment link for the other, or the same admin did for both): an admin unconnected to either must grant it admin together with a role that reads patient data",
             });
+          }
+          // Nor while the account's enrolment link is unused (pending, or expired unused): whoever
+          // issued it holds it, and would enrol as an account that is both (the rule that refuses
+          // issueEnrolmentLink for such an account). Read in this serializable transaction, so a
+          // link issued or used meanwhile makes one of the two transactions start again.
+          const link = await tx.enrolmentLink.findUnique({ where: { userId: input.userId }, select: { usedAt: true } });
+          if (link && link.usedAt === null) {
+            throw new InvariantError(
+              "This account has not enrolled yet: whoever holds its enrolment link could set its password and hold both roles. Its user enrols first (a new link if this one expired), then grant admin together with a role that reads patient data",
+              "users.enrolment_pending",
+            );
           }
         }
         const updated = await tx.user.update({

@@ -8,6 +8,7 @@ import { userStream } from "../../domain/user/events";
 import { authFor } from "../../auth";
 import { storeFor } from "../context";
 import { createUserAccount, systemActor } from "../userAccounts";
+import { completeEnrolment } from "../enrolment";
 
 process.env.BETTER_AUTH_SECRET ??= "test-secret-0123456789-0123456789-abcdef";
 
@@ -23,6 +24,9 @@ describeEachDatabase("users (admin)", (db) => {
   });
 
   const events = (id: string) => readStream(storeOn(db(), eventRegistry), userStream(id));
+  /** The account's user sets their password with its link: an account still to enrol gets no grant of admin with patient data. */
+  const enrol = async (account: { enrolment: { token: string } }) =>
+    expect(await completeEnrolment(db(), authFor(db()), { token: account.enrolment.token, password })).toMatchObject({ status: "enrolled" });
   const rolesOf = async (id: string) => (await db().prisma.user.findUnique({ where: { id }, select: { roles: true } }))?.roles.sort();
 
   it("creates a user without a password (an enrolment link instead), lists it, and refuses a second one with the same email", async () => {
@@ -112,19 +116,21 @@ describeEachDatabase("users (admin)", (db) => {
       expect(await codeOf(asA.users.create({ email, name: "Both", roles: [...roles] }))).toBe("FORBIDDEN");
       expect(await db().prisma.user.count({ where: { email } })).toBe(0);
     }
-    // Another admin may grant it, and the trail names that admin.
+    // Another admin may grant it once A has enrolled, and the trail names that admin.
+    await enrol(a);
     expect(await codeOf(asB.users.setRoles({ userId: a.id, roles: ["admin", "clinician"], reason: "covers the night shift" }))).toBe("OK");
     const last = (await events(a.id)).at(-1)!;
     expect(last).toMatchObject({ type: "UserRolesChanged", data: { roles: ["admin", "clinician"], reason: "covers the night shift" } });
     expect(last.metadata.userId).toBe(b.id);
     // Only refused changes were tried by A: its stream holds the creation (with its link) and B's grant.
-    expect((await events(a.id)).map((e) => e.type)).toEqual(["UserCreated", "UserEnrolmentIssued", "UserRolesChanged"]);
+    expect((await events(a.id)).map((e) => e.type)).toEqual(["UserCreated", "UserEnrolmentIssued", "UserEnrolled", "UserRolesChanged"]);
 
     // Nor in two steps by one admin: B makes an admin account (and holds its link), then
     // cannot grant it a role that reads patient data; A, who did not make it, can.
     const x = await asB.users.create({ email: `sod-x-${tag}@test.invalid`, name: "Admin X", roles: ["admin"] });
     expect(await codeOf(asB.users.setRoles({ userId: x.id, roles: ["admin", "clinician"], reason }))).toBe("FORBIDDEN");
     expect(await rolesOf(x.id)).toEqual(["admin"]);
+    await enrol(x);
     expect(await codeOf(asA.users.setRoles({ userId: x.id, roles: ["admin", "compliance"], reason }))).toBe("OK");
   });
 });
