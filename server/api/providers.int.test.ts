@@ -42,6 +42,21 @@ describeEachDatabase("providers", (db) => {
     expect(after).toBe(before);
   });
 
+  it("answers a patient that does not exist with NOT_FOUND for the patient, a colleague named or not (not as a chart reached by breaking the glass)", async () => {
+    const nobody = randomUUID();
+    const calls = [
+      (providerId?: string) => api.encounter.start({ patientId: nobody, encounterType: "outpatient", providerId }),
+      (providerId?: string) => api.order.create({ patientId: nobody, kind: "lab", details: { description: "CBC" }, providerId }),
+    ];
+    for (const call of calls) {
+      for (const providerId of [undefined, callerId, people.clinician]) {
+        const refused = await call(providerId).catch((e: unknown) => e);
+        expect(refused).toMatchObject({ code: "NOT_FOUND", message: `Patient ${nobody} not found` });
+      }
+    }
+    expect(await db().prisma.event.count({ where: { aggregateType: { in: ["encounter", "order"] }, data: { path: ["patientId"], equals: nobody } } })).toBe(0);
+  });
+
   it("records a named clinician, or the caller when none is named", async () => {
     const named = await start(people.clinician);
     const mine = await start();

@@ -16,8 +16,8 @@ import type { ChartAccess } from "./emergencyAccess";
 export async function providerFor(
   ctx: Pick<Context, "db"> & { user: { id: string } },
   providerId: string | undefined,
-  /** How the caller reaches the chart, as requireChartWriteAccess found it. */
-  access: ChartAccess | null,
+  /** The patient named, and how the caller reaches their chart as requireChartWriteAccess found it (null: no such patient). */
+  chart: { patientId: string; access: ChartAccess | null },
 ): Promise<string> {
   // The caller's clinician role was read from the database for this request (no cookie cache).
   if (providerId === undefined || providerId === ctx.user.id) return ctx.user.id;
@@ -26,7 +26,10 @@ export async function providerFor(
   if (!user.roles.includes("clinician")) {
     throw new ValidationError("The provider must be a user who holds the clinician role", "providerId");
   }
-  if (access !== "care") {
+  // No such patient: said as the command says it without a provider named (the decider's
+  // NOT_FOUND), not as a glass the caller never broke. Nobody is put in anyone's care by it.
+  if (chart.access === null) throw new NotFoundError("Patient", chart.patientId);
+  if (chart.access !== "care") {
     throw new TRPCError({
       code: "FORBIDDEN",
       message:

@@ -26,7 +26,7 @@ export const encounterRouter = router({
       const { commandId, ...data } = input;
       const chart = await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "encounter");
-      const providerId = await providerFor(ctx, data.providerId, chart?.access ?? null);
+      const providerId = await providerFor(ctx, data.providerId, { patientId: data.patientId, access: chart?.access ?? null });
       // Decided on the patient as loaded (active or not): decided again when it changes first.
       const result = await onFreshFacts(async () => {
         const patient = await loadAggregate(ctx.store, patientStream(data.patientId), patientDecider);

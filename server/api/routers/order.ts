@@ -35,7 +35,7 @@ export const orderRouter = router({
       const { commandId, ...data } = input;
       const chart = await requireChartWriteAccess(ctx, { patientId: data.patientId });
       const id = newAggregateId(commandId, "order");
-      const providerId = await providerFor(ctx, data.providerId, chart?.access ?? null);
+      const providerId = await providerFor(ctx, data.providerId, { patientId: data.patientId, access: chart?.access ?? null });
       // Decided on the patient (allergies, active) and the encounter (completed or not) as
       // loaded: decided again when either changes before the order commits.
       const result = await onFreshFacts(async () => {
