@@ -6,8 +6,13 @@ import { logDatabaseUnavailable, logServerFault } from "@/server/api/faults";
 import { databaseUnavailableMessage, isDatabaseUnavailable, NotFoundError } from "@/server/errors";
 import { exportRequestFrom, startExport, toReadableStream } from "@/server/audit/export";
 import { earlierPublicKeys, resolveSigningKey } from "@/server/audit/signingKey";
+import { withoutHead } from "@/server/routeMethods";
 
 export const dynamic = "force-dynamic";
+
+// A GET records the extract (audit_exports, the access log of what it holds): a HEAD, whose
+// answer carries no extract, is refused (405) instead of run as the GET.
+export const { HEAD, OPTIONS } = withoutHead(["GET"]);
 
 const text = (status: number, message: string) => new Response(message, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 

@@ -4,6 +4,7 @@ import { env } from "@/server/db/env";
 import { storeFor } from "@/server/api/context";
 import { drainOutbox } from "@/server/workers/outbox";
 import { outboxCronHandler } from "@/server/workers/cron";
+import { withoutHead } from "@/server/routeMethods";
 import { OUTBOX_BATCH_SIZE, OUTBOX_MAX_ATTEMPTS, outboxHandlers, processBus } from "@/server/workers/config";
 
 export const dynamic = "force-dynamic";
@@ -17,3 +18,5 @@ const handler = outboxCronHandler({
 });
 
 export { handler as GET, handler as POST };
+// A GET runs a pass: a HEAD (no answer read) does not.
+export const { HEAD, OPTIONS } = withoutHead(["GET", "POST"]);

@@ -4,6 +4,7 @@ import { getDatabase } from "@/server/db/client";
 import { env } from "@/server/db/env";
 import { outboxCronHandler } from "@/server/workers/cron";
 import { projectionsCronPass } from "@/server/workers/projections";
+import { withoutHead } from "@/server/routeMethods";
 
 export const dynamic = "force-dynamic";
 
@@ -14,3 +15,5 @@ const handler = outboxCronHandler({
 });
 
 export { handler as GET, handler as POST };
+// A GET runs a pass: a HEAD (no answer read) does not.
+export const { HEAD, OPTIONS } = withoutHead(["GET", "POST"]);
