@@ -69,6 +69,7 @@ export function PlaceOrderForm({
           if (isRefusal(e)) void refresh(trpc.order.worklist.pathKey());
           const rule = ruleOf(e);
           if (rule === "order.encounter_completed" || rule === "order.encounter_patient_mismatch") form.setError("encounterId", { message: friendlyMessage(e) });
+          if (rule === "order.scheduled_before_birth") form.setError("scheduledFor", { message: friendlyMessage(e) }, { shouldFocus: true });
           if (rule === "order.allergy_conflict") {
             setServerConflict(e.message);
             form.setError("allergyOverrideReason", { message: "Give a reason to order it despite the allergy." }, { shouldFocus: true });

@@ -69,6 +69,8 @@ const ruleMessages: Record<string, string> = {
   "encounter.ends_before_start": "The end time is before the encounter started.",
   "encounter.ends_in_future": "The end time cannot be in the future.",
   "encounter.starts_in_future": "The start time cannot be in the future.",
+  "encounter.starts_before_birth": "The start time is before the patient's date of birth.",
+  "order.scheduled_before_birth": "The scheduled time is before the patient's date of birth.",
   "order.reason_required": "Cancelling an order needs a reason.",
   "order.result_required": "Enter the result before completing this order.",
   "order.result_not_allowed": "Results are recorded only when completing a lab or imaging order.",

@@ -32,6 +32,15 @@ export function latestDateOnEarth(now: Date): string {
   return new Date(now.getTime() + 14 * 3_600_000).toISOString().slice(0, 10);
 }
 
+/**
+ * The first instant of a calendar date anywhere on Earth (its midnight at UTC+14), in epoch
+ * milliseconds; NaN for what is not a YYYY-MM-DD date. A time before it is before that date
+ * wherever the patient was born.
+ */
+export function earliestInstantOfDate(date: string): number {
+  return /^\d{4}-\d{2}-\d{2}$/.test(date) ? Date.parse(`${date}T00:00:00+14:00`) : Number.NaN;
+}
+
 // ---- the stored shapes and the commands' inputs ---------------------------------------------------
 
 export const addressSchema = z.object({

@@ -265,6 +265,27 @@ describeEachDatabase("clinical procedures", (db) => {
     ).toBe("PRECONDITION_FAILED");
   });
 
+  it("refuses an encounter started, or an order scheduled, before the patient's date of birth, with the rule the console words, and writes nothing", async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient({ dateOfBirth: "1980-01-02" }));
+    const refusal = (call: Promise<unknown>) => call.then(() => null, (e: unknown) => (e instanceof MappedError ? { code: e.code, domain: e.domain, message: e.message } : e));
+    expect(await refusal(api.encounter.start({ patientId, encounterType: "outpatient", startedAt: new Date("1950-01-01T00:00:00Z") }))).toEqual({
+      code: "PRECONDITION_FAILED",
+      domain: { kind: "invariant", rule: "encounter.starts_before_birth" },
+      message: "Start time 1950-01-01T00:00:00.000Z is before the patient's date of birth 1980-01-02",
+    });
+    expect(await refusal(api.order.create({ patientId, kind: "lab", details: { description: "CBC" }, scheduledFor: new Date("1979-12-31T00:00:00Z") }))).toMatchObject({
+      code: "PRECONDITION_FAILED",
+      domain: { kind: "invariant", rule: "order.scheduled_before_birth" },
+    });
+    expect(await api.encounter.listForPatient({ patientId })).toEqual([]);
+    expect(await db().prisma.rmOrder.count({ where: { patientId } })).toBe(0);
+    // On and after the day of birth: accepted.
+    const { encounterId } = await api.encounter.start({ patientId, encounterType: "inpatient", startedAt: new Date("1980-01-02T08:00:00Z") });
+    await api.order.create({ patientId, encounterId, kind: "lab", details: { description: "CBC" }, scheduledFor: new Date("1980-01-02T09:00:00Z") });
+    expect(await db().prisma.rmOrder.count({ where: { patientId } })).toBe(1);
+  });
+
   it("keeps a second clinician's stale edit out, and lets them retry on the fresh version", async () => {
     const first = await callerAs(db(), clinician);
     const second = await callerAs(db(), other);

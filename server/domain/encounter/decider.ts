@@ -4,7 +4,7 @@ import type { Decider } from "../../eventStore/types";
 import { NotFoundError } from "../../errors";
 import { clinicalInstant, text } from "../../input";
 import { clockSkewToleranceMs, parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
-import { requireActivePatient, type PatientCheck } from "../patient/decider";
+import { refuseBeforeBirth, requireActivePatient, type PatientCheck } from "../patient/decider";
 import {
   dischargeDispositions,
   encounterTypes,
@@ -112,6 +112,7 @@ function start(command: StartEncounter, state: EncounterState): EncounterEvent[]
   requireActivePatient(command.data.patient, data.patientId);
   const startedAt = data.startedAt ?? command.metadata.now;
   assertNotInFuture(startedAt, command.metadata.now, "encounter.starts_in_future", "Start time");
+  refuseBeforeBirth(command.data.patient, startedAt, "encounter.starts_before_birth", "Start time");
   return [
     {
       type: "EncounterStarted",

@@ -86,6 +86,32 @@ describe("StartEncounter", () => {
       .then([{ ...started, data: { ...started.data, startedAt: "2026-03-15T10:02:00.000Z" } } as EncounterEvent]);
   });
 
+  it("refuses a start time before the patient's date of birth, anywhere on Earth, and still loads one stored before the rule", () => {
+    const born = (dateOfBirth: string) => ({ patient: { exists: true as const, active: true, dateOfBirth } });
+    given(encounterDecider, [])
+      .when(start({ ...born("1980-01-02"), startedAt: new Date("1950-01-01T00:00:00.000Z") }))
+      .thenThrows("encounter.starts_before_birth");
+    expect(() => encounterDecider.decide(start({ ...born("1980-01-02"), startedAt: new Date("1950-01-01T00:00:00.000Z") }), encounterDecider.initialState())).toThrow(
+      "Start time 1950-01-01T00:00:00.000Z is before the patient's date of birth 1980-01-02",
+    );
+    // Just before midnight at UTC+14 of the day of birth: before it everywhere.
+    given(encounterDecider, []).when(start({ ...born("2026-03-15"), startedAt: new Date("2026-03-14T09:59:59.999Z") })).thenThrows("encounter.starts_before_birth");
+    // A newborn seen in Kiribati's first hour of their birthday (the previous evening in UTC): accepted.
+    given(encounterDecider, [])
+      .when(start({ ...born("2026-03-15"), startedAt: new Date("2026-03-14T10:00:00.000Z") }))
+      .then([{ ...started, data: { ...started.data, startedAt: "2026-03-14T10:00:00.000Z" } } as EncounterEvent]);
+    // Starting now (no start time given) on the day of birth.
+    given(encounterDecider, [])
+      .when(start({ ...born("2026-03-15"), startedAt: undefined }))
+      .then([{ ...started, data: { ...started.data, startedAt: now.toISOString() } } as EncounterEvent]);
+    // Events already stored are facts: one that started before a date of birth folds, and completes.
+    const early: EncounterEvent = { ...started, data: { ...started.data, startedAt: "1950-01-01T00:00:00.000Z" } } as EncounterEvent;
+    expect(given(encounterDecider, [early]).when(complete()).then([{ ...completed, data: { ...completed.data, durationMinutes: durationMinutes("1950-01-01T00:00:00.000Z", now.toISOString()) } } as EncounterEvent])).toMatchObject({
+      status: "completed",
+      startedAt: "1950-01-01T00:00:00.000Z",
+    });
+  });
+
   it("refuses an unknown encounter type", () => {
     given(encounterDecider, [])
       .when(start({ encounterType: "spa" as never }))

@@ -6,7 +6,7 @@ import { NotFoundError, ValidationError } from "../../errors";
 import { clinicalInstant } from "../../input";
 import { parseInput, refuse, toIso, unreachable, userIdSchema, type CommandMetadata } from "../common";
 import type { EncounterCheck } from "../encounter/decider";
-import { requireActivePatient, type PatientCheck } from "../patient/decider";
+import { refuseBeforeBirth, requireActivePatient, type PatientCheck } from "../patient/decider";
 import { allergyConflicts, allergyOverrideReasonSchema } from "../../../shared/clinical/safety";
 import {
   medicationDetailFields,
@@ -129,6 +129,7 @@ function create(command: CreateOrder, state: OrderState): OrderEvent[] {
   }
   const data = parseInput(createOrderInput, command.data);
   requireActivePatient(command.data.patient, data.patientId);
+  if (data.scheduledFor) refuseBeforeBirth(command.data.patient, data.scheduledFor, "order.scheduled_before_birth", "Scheduled time");
 
   if (data.kind !== "medication") {
     const field = medicationDetailFields.find((f) => data.details[f] !== undefined);

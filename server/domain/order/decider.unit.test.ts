@@ -121,6 +121,16 @@ describe("CreateOrder", () => {
     given(orderDecider, []).when(create({ patient: { exists: true, active: false } })).thenThrows("patient.inactive");
   });
 
+  it("refuses a scheduled time before the patient's date of birth; none, or one after it, is accepted", () => {
+    const patient = { exists: true as const, active: true, dateOfBirth: "1980-01-02" };
+    given(orderDecider, []).when(create({ patient, scheduledFor: new Date("1950-06-01T00:00:00.000Z") })).thenThrows("order.scheduled_before_birth");
+    expect(() => orderDecider.decide(create({ patient, scheduledFor: new Date("1950-06-01T00:00:00.000Z") }), orderDecider.initialState())).toThrow(
+      "Scheduled time 1950-06-01T00:00:00.000Z is before the patient's date of birth 1980-01-02",
+    );
+    expect(given(orderDecider, []).when(create({ patient })).then([created()])).toMatchObject({ status: "placed" });
+    expect(given(orderDecider, []).when(create({ patient, scheduledFor: new Date("1980-01-02T00:00:00.000Z") })).then([{ ...created(), data: { ...created().data, scheduledFor: "1980-01-02T00:00:00.000Z" } } as OrderEvent])).toMatchObject({ status: "placed" });
+  });
+
   it("refuses an encounter that does not exist", () => {
     given(orderDecider, [])
       .when(create({ encounterId, encounter: { exists: false } }))

@@ -14,7 +14,7 @@ import {
   type DemographicsChanges,
   type PatientEvent,
 } from "./events";
-import { demographicsChangesInput, latestDateOnEarth, registerPatientSchema } from "../../../shared/clinical/patients";
+import { demographicsChangesInput, earliestInstantOfDate, latestDateOnEarth, registerPatientSchema } from "../../../shared/clinical/patients";
 import {
   activeAllergies,
   alertFormSchema,
@@ -390,10 +390,34 @@ export const patientDecider: Decider<PatientCommand, PatientEvent, PatientState>
  * The command handler loads the patient and passes this fact in the command (`data.patient`);
  * `patientCheck(state)` builds it from the loaded state.
  */
-export type PatientCheck = { exists: false } | { exists: true; active: boolean; /** Active ones: medication orders are checked against them. */ allergies?: Allergy[] };
+export type PatientCheck =
+  | { exists: false }
+  | {
+      exists: true;
+      active: boolean;
+      /** Active ones: medication orders are checked against them. */
+      allergies?: Allergy[];
+      /** YYYY-MM-DD: nothing clinical is dated before it (refuseBeforeBirth). */
+      dateOfBirth?: string;
+    };
 
 export const patientCheck = (state: PatientState): PatientCheck =>
-  state.status === "registered" ? { exists: true, active: state.active, allergies: activeAllergies(state.safety) } : { exists: false };
+  state.status === "registered"
+    ? { exists: true, active: state.active, allergies: activeAllergies(state.safety), dateOfBirth: state.dateOfBirth }
+    : { exists: false };
+
+/**
+ * Refuses a clinical time the user gave (a visit's start, an order's schedule) before the
+ * patient's date of birth: before its first instant anywhere on Earth, so a newborn seen in their
+ * first hours is never refused for the server's zone. Commands only: events already stored (and
+ * a date of birth corrected later) load as they are.
+ */
+export function refuseBeforeBirth(check: PatientCheck, at: Date, rule: string, what: string): void {
+  if (!check.exists || check.dateOfBirth === undefined) return;
+  if (at.getTime() < earliestInstantOfDate(check.dateOfBirth)) {
+    refuse(rule, `${what} ${toIso(at)} is before the patient's date of birth ${check.dateOfBirth}`);
+  }
+}
 
 /** NotFoundError for an unknown patient (the API maps it to NOT_FOUND); refuses inactive ones. */
 export function requireActivePatient(check: PatientCheck, patientId: string): void {

@@ -74,7 +74,7 @@ describe("RegisterPatient", () => {
         },
       ]);
     expect(state).toMatchObject({ status: "registered", active: true, mrn: "MRN00042" });
-    expect(patientCheck(state)).toEqual({ exists: true, active: true, allergies: [] });
+    expect(patientCheck(state)).toEqual({ exists: true, active: true, allergies: [], dateOfBirth: "1985-12-10" });
   });
 
   it("trims names and keeps the address without empty optional keys", () => {
