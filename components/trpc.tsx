@@ -8,6 +8,7 @@ import superjson from "superjson";
 import type { AppRouter } from "@/server/api/root";
 import { SessionEnded } from "./SessionEnded";
 import { PAGE_USER_HEADER } from "../shared/pageUser";
+import { fetchKeepingGatewayStatus } from "./clinical/errors";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
@@ -77,6 +78,7 @@ export function Providers({ children, user }: { children: ReactNode; user?: { id
           // search's words, an MRN or a birth date land in every proxy's and load balancer's
           // access log, where no erasure reaches them.
           methodOverride: "POST",
+          fetch: fetchKeepingGatewayStatus,
           headers: () => (pageUser.id ? { [PAGE_USER_HEADER]: pageUser.id } : {}),
         }),
       ],

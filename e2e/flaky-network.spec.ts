@@ -196,6 +196,17 @@ test("a patient search that has not run never says that no patient matches: offl
   await expect(page.getByRole("row").filter({ hasText: mrn })).toBeVisible();
 });
 
+test("a gateway's error page in front of the server is named as such, not as a connection the clinician should check", async ({ page }) => {
+  const { patientId } = await registerPatient(page);
+  await page.route("**/api/trpc/patient.byId?**", (route) => route.fulfill({ status: 502, contentType: "text/html", body: "<html><body>502 Bad Gateway</body></html>" }));
+  await page.goto(`/patients/${patientId}`);
+  // Retried twice (a gateway's fault may pass), then said as it is.
+  await expect(page.getByRole("alert").filter({ hasText: "The server, or a gateway in front of it, failed (HTTP 502)." })).toBeVisible({ timeout: 20_000 });
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  await page.getByRole("button", { name: /Retry|Try again/ }).click();
+  await expect(page.getByRole("heading", { name: /Netley/ })).toBeVisible();
+});
+
 test("signed out in another tab while a registration is half-filled: sign in again over the form, which keeps what was typed", async ({ page, context }) => {
   const mrn = uniqueMrn();
   await fillRegistration(page, mrn, `Sessley${mrn}`);

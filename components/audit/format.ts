@@ -4,7 +4,7 @@ import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/api/root";
 import { instantsAtWallTime } from "@/shared/wallTime";
 import { formatInstant } from "../format";
-import { readError } from "../clinical/errors";
+import { noApiAnswerMessage, readError } from "../clinical/errors";
 
 type Outputs = inferRouterOutputs<AppRouter>;
 export type AuditEvent = Outputs["audit"]["events"]["items"][number];
@@ -82,7 +82,7 @@ export function errorText(error: unknown): string {
     default:
       // No tRPC error shape: the request never reached the API, or its answer was lost
       // (the browser's own words, "Failed to fetch", say nothing to the reader).
-      if (!e?.data) return "The server did not answer. Check the connection and try again.";
+      if (!e?.data) return noApiAnswerMessage(error);
       return e.message ?? "Something went wrong.";
   }
 }

@@ -2,6 +2,7 @@
 // occurs twice (clocks go back) survives being shown and submitted unedited.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { errorText, fromLocalInput, toLocalInput, zoneCaption } from "./format";
+import { errorText as clinicalErrorText } from "../clinical/errors";
 
 describe("datetime-local values on the night clocks go back (America/New_York, 2026-11-01)", () => {
   let zone: string | undefined;
@@ -41,6 +42,12 @@ describe("errorText", () => {
   it("words a request that got no answer, not the browser's 'Failed to fetch'", () => {
     // What the tRPC client rejects with when fetch fails: a message and no data.
     expect(errorText(Object.assign(new Error("Failed to fetch"), { data: undefined }))).toBe("The server did not answer. Check the connection and try again.");
+  });
+
+  it("words an answer that was not the API's (a gateway's 502 page) by its status, not as no answer", () => {
+    const gateway = Object.assign(new Error("HTTP 502"), { data: undefined, cause: { gatewayStatus: 502 } });
+    expect(errorText(gateway)).toBe("The server, or a gateway in front of it, failed (HTTP 502). Try again in a moment; if it persists, tell support.");
+    expect(clinicalErrorText(gateway)).toBe(errorText(gateway));
   });
 
   it("keeps the server's words when it answered", () => {

@@ -85,6 +85,38 @@ export function ruleOf(error: ServerError): string | null {
   return error.domain?.kind === "invariant" ? (error.domain.rule ?? null) : null;
 }
 
+/**
+ * The HTTP status of an answer that was not the API's own (a proxy's or gateway's error page):
+ * an answer came, so "the server did not answer, check the connection" sends the user to look
+ * at the wrong thing. null when nothing came back (no status) or the answer was tRPC's.
+ */
+export function gatewayStatusOf(error: unknown): number | null {
+  const e = error as { data?: unknown; cause?: { gatewayStatus?: unknown } } | null;
+  const status = e?.data ? null : e?.cause?.gatewayStatus;
+  return typeof status === "number" ? status : null;
+}
+
+/**
+ * The browser's fetch for the tRPC client: a server-error answer that is not JSON (a proxy's or
+ * gateway's page) fails with its status kept (`gatewayStatus`), which the tRPC client would lose
+ * when it found the body was not JSON.
+ */
+export async function fetchKeepingGatewayStatus(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  if (response.status >= 500 && !response.headers.get("content-type")?.includes("json")) {
+    throw Object.assign(new Error(`HTTP ${response.status}`), { gatewayStatus: response.status });
+  }
+  return response;
+}
+
+/** The sentence for an answer that was not the API's own, or for none at all. */
+export function noApiAnswerMessage(error: unknown): string {
+  const status = gatewayStatusOf(error);
+  return status
+    ? `The server, or a gateway in front of it, failed (HTTP ${status}). Try again in a moment; if it persists, tell support.`
+    : "The server did not answer. Check the connection and try again.";
+}
+
 /** One sentence for a form-level alert. */
 export function friendlyMessage(error: ServerError): string {
   const rule = ruleOf(error);
@@ -104,14 +136,17 @@ export function friendlyMessage(error: ServerError): string {
       return `The server could not complete this. Try again in a moment.${error.correlationId ? ` If it persists, give support this reference: ${error.correlationId}` : ""}`;
     case null:
       // No tRPC error shape: the request never reached the API, or the answer was not its own.
-      return "The server did not answer. Check the connection and try again.";
+      return noApiAnswerMessage(null);
     default:
       return error.message;
   }
 }
 
 /** Any error, as the one sentence a load-failure message shows. */
-export const errorText = (error: unknown): string => friendlyMessage(readError(error));
+export const errorText = (error: unknown): string => {
+  const read = readError(error);
+  return read.code === null ? noApiAnswerMessage(error) : friendlyMessage(read);
+};
 
 /**
  * No answer came back (connection lost, or an answer that was not the API's): the command may or
