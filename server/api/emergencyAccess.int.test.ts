@@ -7,6 +7,7 @@ import { callerAs, codeOf, newPatient, testUser } from "../testing/caller";
 import type { Database } from "../db/client";
 import type { SessionUser } from "./context";
 import { MappedError } from "./errors";
+import { EMERGENCY_ACCESS_HOURS } from "./emergencyAccess";
 
 async function staff(db: Database, roles: SessionUser["roles"], name: string): Promise<SessionUser> {
   const user = testUser(roles, { name: `${name} ${randomUUID().slice(0, 6)}` });
@@ -168,6 +169,36 @@ describeEachDatabase("break the glass", (db, kind) => {
         { table_name: "emergency_access", p: "INSERT,SELECT" },
         { table_name: "emergency_access_review", p: "INSERT,SELECT" },
       ]);
+    }
+  });
+
+  it("bounds a grant to EMERGENCY_ACCESS_HOURS from the time the database gives it, whoever writes it", async () => {
+    // Each insert in a transaction rolled back: the review list stays as it was. Answers the
+    // row written, or the error.
+    class RolledBack extends Error {
+      constructor(readonly row: unknown) {
+        super("rolled back");
+      }
+    }
+    const insert = (expires: string) =>
+      db()
+        .prisma.$transaction(async (tx) => {
+          const [row] = await tx.$queryRawUnsafe<{ granted_at: Date; expires_at: Date }[]>(
+            `INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at, correlation_id)
+             VALUES (gen_random_uuid(), 'someone', gen_random_uuid(), 'bounded by the database', ${expires}, 'bound')
+             RETURNING granted_at, expires_at`,
+          );
+          throw new RolledBack(row);
+        })
+        .catch((error: unknown) => (error instanceof RolledBack ? error.row : (error as Error)));
+    // What breakGlass writes: its hours from the statement's clock, a moment before the stamp.
+    const held = await insert(`date_trunc('milliseconds', clock_timestamp()) + interval '${EMERGENCY_ACCESS_HOURS} hours'`);
+    expect(held).toMatchObject({ granted_at: expect.any(Date) });
+    // A minute longer, or the decades of a standing grant: refused.
+    for (const expires of [`clock_timestamp() + interval '${EMERGENCY_ACCESS_HOURS} hours 1 minute'`, "'2099-01-01'"]) {
+      const refused = await insert(expires);
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(new RegExp(`at most ${EMERGENCY_ACCESS_HOURS} hours`));
     }
   });
 

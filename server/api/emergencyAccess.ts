@@ -18,6 +18,11 @@ import { InvariantError, NotFoundError, NotInCareError } from "../errors";
 import { patientStream } from "../domain/streams";
 import { accessRowsSql, encodeCursor, opaqueCursor, patientLabels, recordAccess, type AccessContext, type PatientAccess, type PatientLabel } from "./accessLog";
 
+/**
+ * How long a grant holds. The database bounds every grant to this from its grant time, which it
+ * stamps itself (migration 20261216010000_grants_and_extracts_stamped_by_the_database says 4
+ * hours too: change both together).
+ */
 export const EMERGENCY_ACCESS_HOURS = 4;
 
 /** Why the glass was broken: long enough to mean something, short enough to read in a list. */

@@ -118,6 +118,60 @@ describePostgres("the app's database role cannot rewrite history", () => {
     expect(await refusal(sql)).toMatch(/^42/); // 42501 insufficient privilege / must be owner
   });
 
+  it("cannot date a break-the-glass grant, a review or an audit extract: the database stamps them, bounds a grant to 4 hours, and no update moves them", async () => {
+    const near = (t: Date) => Math.abs(t.getTime() - Date.now()) < 60_000;
+    // In a transaction rolled back at the end: the shared database's review list stays as it was.
+    await app.query("BEGIN");
+    try {
+      const grant = await app.query<{ id: string; granted_at: Date; expires_at: Date }>(
+        `INSERT INTO emergency_access (id, user_id, patient_id, reason, granted_at, expires_at, correlation_id)
+         VALUES (gen_random_uuid(), 'someone', gen_random_uuid(), 'backdated by the app role', '2020-01-01', '2020-01-01 03:00', 'forged')
+         RETURNING id, granted_at, expires_at`,
+      );
+      expect(near(grant.rows[0]!.granted_at)).toBe(true);
+      const id = grant.rows[0]!.id;
+      const review = await app.query<{ reviewed_at: Date }>(
+        "INSERT INTO emergency_access_review (access_id, reviewer_id, note, reviewed_at) VALUES ($1, 'someone else', 'backdated', '2020-01-01') RETURNING reviewed_at",
+        [id],
+      );
+      expect(near(review.rows[0]!.reviewed_at)).toBe(true);
+      const extract = await app.query<{ id: string; exported_at: Date }>(
+        `INSERT INTO audit_exports (id, user_id, exported_at, view, format, filter, correlation_id)
+         VALUES (gen_random_uuid(), 'someone', '2020-01-01', 'access', 'csv', '{}', 'forged') RETURNING id, exported_at`,
+      );
+      expect(near(extract.rows[0]!.exported_at)).toBe(true);
+      const signature = await app.query<{ signed_at: Date }>(
+        "INSERT INTO audit_export_signatures (export_id, signed_at, rows, sha256) VALUES ($1, '2099-01-01', 0, '\\x00') RETURNING signed_at",
+        [extract.rows[0]!.id],
+      );
+      expect(near(signature.rows[0]!.signed_at)).toBe(true);
+      await app.query("SAVEPOINT moved");
+      for (const sql of [
+        "UPDATE emergency_access SET granted_at = '2020-01-01' WHERE id = $1",
+        "UPDATE emergency_access SET expires_at = '2099-01-01' WHERE id = $1",
+        "UPDATE emergency_access_review SET reviewed_at = '2020-01-01' WHERE access_id = $1",
+      ]) {
+        expect(await app.query(sql, [id]).then(() => "accepted", (error: { code?: string }) => error.code)).toBe("42501");
+        await app.query("ROLLBACK TO SAVEPOINT moved");
+      }
+      for (const sql of ["UPDATE audit_exports SET exported_at = '2020-01-01' WHERE id = $1", "UPDATE audit_export_signatures SET signed_at = '2020-01-01' WHERE export_id = $1"]) {
+        expect(await app.query(sql, [extract.rows[0]!.id]).then(() => "accepted", (error: { code?: string }) => error.code)).toBe("42501");
+        await app.query("ROLLBACK TO SAVEPOINT moved");
+      }
+      // The finding's grant: backdated to 2020 and lasting until 2099. Its date is the database's,
+      // and its length is refused.
+      const forever = await app
+        .query(
+          `INSERT INTO emergency_access (id, user_id, patient_id, reason, granted_at, expires_at, correlation_id)
+           VALUES (gen_random_uuid(), 'someone', gen_random_uuid(), 'standing access', '2020-01-01', '2099-01-01', 'forged')`,
+        )
+        .then(() => "accepted", (error: { code?: string }) => error.code);
+      expect(forever).toBe("23514");
+    } finally {
+      await app.query("ROLLBACK");
+    }
+  });
+
   it("cannot grant itself what it lacks", async () => {
     // A non-owner's GRANT only warns ("no privileges were granted"); the UPDATE stays refused.
     await app.query("GRANT UPDATE, DELETE ON events TO PUBLIC").catch(() => {});
