@@ -95,14 +95,15 @@ export async function onFreshFacts<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Destroys a subject's data key (or records it as erased when it never had one). */
+/**
+ * Destroys a subject's data key (or records it as erased when it never had one), and the
+ * wrappings of it a re-wrap kept. The database does it (phi_key_erase(), migration
+ * 20261216020000_data_keys_changed_only_by_erasure_and_rewrap) only once the subject's stream
+ * holds PatientErased, committed or appended earlier in this transaction: the app's role cannot
+ * change phi_keys itself, so no key is destroyed without the erasure in the log.
+ */
 export async function destroyDataKey(tx: Db, subjectId: string): Promise<void> {
-  await prismaRunner(tx)(
-    `INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id, erased_at) VALUES ($1, NULL, NULL, now())
-     ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, master_key_id = NULL, erased_at = now()
-      WHERE phi_keys.erased_at IS NULL`,
-    [subjectId],
-  );
+  await prismaRunner(tx)("SELECT phi_key_erase($1)::text AS erased", [subjectId]);
 }
 
 /** The stream ids of everything recorded about a patient (their own, their encounters', their orders'). */

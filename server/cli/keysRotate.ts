@@ -62,6 +62,12 @@ const main = () =>
       return 75;
     }
     console.log(`keys:rotate: done, ${result.done} data keys re-wrapped; every key is now under ${keys.current.id}: PHI_MASTER_KEY_PREVIOUS can be removed`);
+    if (result.done > 0) {
+      // The database kept each replaced wrapping (a wrong re-wrap loses no key); under the old key.
+      console.log(
+        "keys:rotate: the wrappings replaced are kept in phi_key_history; once every chart reads, the database owner deletes those of the old master key (README, PHI protection)",
+      );
+    }
     return 0;
   });
 

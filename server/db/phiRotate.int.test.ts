@@ -10,6 +10,7 @@ import { appendToStream, readStream, storeOn } from "../eventStore";
 import { createKeyRing, masterKeyOf, type MasterKey } from "../eventStore/phi";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { eventExamples } from "../domain/schemaRegistry";
+import { destroyDataKey } from "../api/erasure";
 
 const A = masterKeyOf(randomBytes(32));
 const B = masterKeyOf(randomBytes(32));
@@ -79,9 +80,10 @@ describe("PHI master key: rotation and the start-up check [embedded, a database 
 describe.skipIf(!pgUrl)("PHI master key rotation with keys locked by others [postgresql, a database of its own]", () => {
   let fresh: Awaited<ReturnType<typeof openFreshPostgresDatabase>>;
   let holder: pg.Client;
+  let patients: string[] = [];
   beforeAll(async () => {
     fresh = await openFreshPostgresDatabase(4);
-    await registerPatients(fresh.db, 7);
+    patients = await registerPatients(fresh.db, 7);
     holder = new pg.Client({ connectionString: fresh.ownerUrl });
     await holder.connect();
   });
@@ -132,5 +134,45 @@ describe.skipIf(!pgUrl)("PHI master key rotation with keys locked by others [pos
     }
     await expect(rotateMasterKey(fresh.db, { current: A, previous: [B] })).resolves.toMatchObject({ done: 1, remaining: 0 });
     expect(await left(A)).toBe(0);
+  });
+  // The app's role changes phi_keys only through phi_keys_rewrap() and phi_key_erase(): the
+  // database cannot tell a wrong wrapping from a right one, so every one replaced is kept, where
+  // only the owner reaches it, until an erasure destroys them with the key.
+  it("a wrong re-wrap loses no key: the owner puts the kept wrapping back; an erasure destroys the kept ones with the key", async () => {
+    const streamId = patients[0]!;
+    const subject = streamId.slice("patient-".length);
+    const read = () => readStream(storeOn(fresh.db, eventRegistry, ring(A, [B])), streamId).then((events) => events.map((e) => e.data));
+    const before = await read();
+    const kept = async () =>
+      (await holder.query<{ master_key_id: string }>("SELECT master_key_id FROM phi_key_history WHERE subject_id = $1 ORDER BY id", [subject])).rows.map((r) => r.master_key_id);
+    // The rotations above (A to B, then B to A) kept the wrapping each replaced.
+    expect(await kept()).toEqual([A.id, B.id]);
+
+    // As the app's role: a re-wrap of garbage under the current master key id is taken...
+    await fresh.db.sql("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY[$2], $3)", [subject, randomBytes(60).toString("base64"), A.id]);
+    await expect(read()).rejects.toThrow(/cannot be unwrapped/);
+    expect(await kept()).toEqual([A.id, B.id, A.id]);
+    // ...and the owner puts the newest kept wrapping back (README, "PHI protection").
+    await holder.query(
+      `UPDATE phi_keys AS k SET wrapped_key = h.wrapped_key, master_key_id = h.master_key_id
+         FROM (SELECT wrapped_key, master_key_id FROM phi_key_history WHERE subject_id = $1 ORDER BY id DESC LIMIT 1) AS h
+        WHERE k.subject_id = $1`,
+      [subject],
+    );
+    expect(await read()).toEqual(before);
+
+    // An erasure: PatientErased in the log, then the key and every kept wrapping are gone.
+    await appendToStream(
+      storeOn(fresh.db, eventRegistry, ring(A)),
+      streamId,
+      [{ type: "PatientErased", data: { patientId: subject, reason: "data subject request", erasedAt: new Date().toISOString() }, eventId: randomUUID(), occurredAt: new Date(), userId: "t", correlationId: randomUUID(), causationId: null }],
+      { expectedVersion: 1, aggregateType: "patient" },
+    );
+    await fresh.db.prisma.$transaction((tx) => destroyDataKey(tx, subject));
+    expect(await kept()).toEqual([]);
+    const [key] = await fresh.db.sql<{ wrapped_key: string | null; erased: boolean }>("SELECT wrapped_key, erased_at IS NOT NULL AS erased FROM phi_keys WHERE subject_id = $1", [subject]);
+    expect(key).toEqual({ wrapped_key: null, erased: true });
+    // Erased stays erased: a re-wrap passes it over.
+    expect(await fresh.db.sql("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['d3JhcHBlZA=='], $2) AS n", [subject, A.id])).toEqual([{ n: 0 }]);
   });
 });

@@ -94,10 +94,11 @@ async function rotateLocked(
     if (options.signal?.aborted) return { ...progress, interrupted: true, remaining: await countLeft(db, keys.current.id) };
     const moved = await db.prisma.$transaction(async (tx) => {
       // Locked, so an erasure racing this batch waits for it and then destroys the new wrapping.
+      // Through the database's functions (the app's role holds no UPDATE on phi_keys): the claim
+      // takes the rows' locks; the re-wrap refuses an empty wrapping and keeps each replaced one
+      // in phi_key_history, so even a wrong wrapping written here loses no key.
       const rows = await tx.$queryRawUnsafe<{ subject_id: string; wrapped_key: string; master_key_id: string }[]>(
-        `SELECT subject_id, wrapped_key, master_key_id FROM phi_keys
-          WHERE wrapped_key IS NOT NULL AND master_key_id <> $1
-          ORDER BY subject_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        "SELECT subject_id, wrapped_key, master_key_id FROM phi_keys_claim_for_rewrap($1, $2::int)",
         keys.current.id,
         batchSize,
       );
@@ -113,10 +114,8 @@ async function rotateLocked(
         if (!dataKey) throw new EnvError(`Invalid configuration:\n  PHI_MASTER_KEY_PREVIOUS: master key ${old.id} does not unwrap the data key of ${row.subject_id}`);
         return { subject: row.subject_id, wrapped: wrapDataKey(keys.current, row.subject_id, dataKey) };
       });
-      await tx.$executeRawUnsafe(
-        `UPDATE phi_keys AS k SET wrapped_key = r.wrapped, master_key_id = $3, rotated_at = now()
-           FROM unnest($1::text[], $2::text[]) AS r(subject, wrapped)
-          WHERE k.subject_id = r.subject AND k.wrapped_key IS NOT NULL`,
+      await tx.$queryRawUnsafe(
+        "SELECT phi_keys_rewrap($1::text[], $2::text[], $3) AS n",
         rewrapped.map((r) => r.subject),
         rewrapped.map((r) => r.wrapped),
         keys.current.id,

@@ -172,6 +172,49 @@ describePostgres("the app's database role cannot rewrite history", () => {
     }
   });
 
+  it("cannot destroy or replace a patient's data key except by an erasure in the log or a re-wrap that keeps the old wrapping", async () => {
+    const subject = `hardening-${Math.random().toString(36).slice(2, 10)}`;
+    const codeOf = async (sql: string, params: unknown[] = []) => {
+      await app.query("SAVEPOINT attempt");
+      try {
+        await app.query(sql, params);
+        return "accepted";
+      } catch (error) {
+        return (error as { code?: string }).code ?? "error";
+      } finally {
+        await app.query("ROLLBACK TO SAVEPOINT attempt");
+      }
+    };
+    // In a transaction rolled back at the end: nothing is left on the shared database.
+    await app.query("BEGIN");
+    try {
+      // A new patient's key: the app inserts it, as its first event's append does.
+      await app.query("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id) VALUES ($1, 'd3JhcHBlZA==', 'k1')", [subject]);
+      // The finding's crypto-shred, with no PatientErased in the log, and its variants.
+      expect(await codeOf("UPDATE phi_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = now() WHERE subject_id = $1", [subject])).toBe("42501");
+      expect(await codeOf("UPDATE phi_keys SET wrapped_key = 'garbage' WHERE subject_id = $1", [subject])).toBe("42501");
+      expect(await codeOf("DELETE FROM phi_keys WHERE subject_id = $1", [subject])).toBe("42501");
+      expect(await codeOf("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id) VALUES ($1, 'x', 'k') ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL", [subject])).toBe("42501");
+      expect(await codeOf("SELECT 1 FROM phi_keys WHERE subject_id = $1 FOR UPDATE", [subject])).toBe("42501");
+      // A key stored erased from the start (a patient not written yet, or from before keys).
+      expect(await codeOf("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id, erased_at) VALUES ($1, NULL, NULL, now())", [`${subject}-new`])).toBe("ES004");
+      // The erasure function, without the erasure's event in the subject's stream.
+      expect(await codeOf("SELECT phi_key_erase($1)", [subject])).toBe("ES004");
+      // A re-wrap to nothing; and the kept wrappings are not the app's to read or remove.
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY[NULL::text], 'k2')", [subject])).toBe("ES004");
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY[''], 'k2')", [subject])).toBe("ES004");
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['d3JhcHBlZA=='], NULL)", [subject])).toBe("ES004");
+      expect(await codeOf("SELECT * FROM phi_key_history")).toBe("42501");
+      expect(await codeOf("DELETE FROM phi_key_history")).toBe("42501");
+      // A re-wrap of garbage is taken (the database cannot tell), but the wrapping it replaced is kept.
+      expect((await app.query("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['Z2FyYmFnZQ=='], 'k2') AS n", [subject])).rows[0]).toEqual({ n: 1 });
+      const [row] = (await app.query("SELECT wrapped_key, master_key_id, erased_at FROM phi_keys WHERE subject_id = $1", [subject])).rows;
+      expect(row).toEqual({ wrapped_key: "Z2FyYmFnZQ==", master_key_id: "k2", erased_at: null });
+    } finally {
+      await app.query("ROLLBACK");
+    }
+  });
+
   it("cannot grant itself what it lacks", async () => {
     // A non-owner's GRANT only warns ("no privileges were granted"); the UPDATE stays refused.
     await app.query("GRANT UPDATE, DELETE ON events TO PUBLIC").catch(() => {});

@@ -35,6 +35,14 @@ describeEachDatabase("bus messages carry PHI sealed", (db) => {
     const keys = { sql: db().sql, ring: keyRingOf(store) };
     expect(await openSealedPayload(body.type, body.data, keys)).toEqual(eventRegistry.encode({ type: "PatientRegistered", data }).data);
 
+    // As an erasure does: PatientErased in the log, then the key destroyed (the database refuses
+    // the second without the first).
+    await appendToStream(
+      store,
+      `patient-${patientId}`,
+      [{ type: "PatientErased", data: { patientId, reason: "data subject request", erasedAt: new Date().toISOString() }, eventId: randomUUID(), occurredAt: new Date(), userId: "t", correlationId: randomUUID(), causationId: null }],
+      { expectedVersion: 1, aggregateType: "patient" },
+    );
     await db().prisma.$transaction((tx) => destroyDataKey(tx, patientId));
     keys.ring.forget(patientId);
     expect(await openSealedPayload(body.type, body.data, keys)).toMatchObject({ patientId, givenName: PHI_ERASED, mrn: PHI_ERASED, dateOfBirth: PHI_ERASED });
