@@ -8,6 +8,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Flash, Loading } from "../States";
 import { DateTime } from "../DateTime";
+import { counted } from "../format";
 import { useSingleFlight } from "../useSingleFlight";
 import { useTRPC } from "../trpc";
 import { ReasonField } from "../forms/ReasonField";
@@ -187,7 +188,7 @@ export function ProjectionsPanel() {
                     {p.needsRebuild ? <div className="muted">built by v{p.builtVersion}</div> : null}
                   </td>
                   <td className="mono">{p.checkpoint ? `${p.checkpoint.transactionId}/${p.checkpoint.globalPosition}` : "with each command"}</td>
-                  <td>{p.kind === "inline" ? "none" : p.lagEvents === 0 ? "caught up" : `${count(p.lagEvents)} events, ${formatSpan(p.lagSeconds)}`}</td>
+                  <td>{p.kind === "inline" ? "none" : p.lagEvents === 0 ? "caught up" : `${counted(p.lagEvents, "event")}, ${formatSpan(p.lagSeconds)}`}</td>
                   <td className="num">{p.kind === "inline" ? "—" : count(p.eventsPerSecond)}</td>
                   <td>
                     {p.lastError ? (
@@ -242,7 +243,7 @@ export function ProjectionsPanel() {
           key={id}
           rebuildId={id}
           onEnded={() => {
-            setFlash("A rebuild ended; the table above is up to date.");
+            setFlash("A rebuild ended; the projections table is up to date.");
             void refresh();
           }}
         />

@@ -6,14 +6,22 @@ type Props = { id: string; label: string; value: string; onChange: (value: strin
 export function ReasonField({ id, label, value, onChange, issue }: Props) {
   return (
     <div className="field">
-      <label htmlFor={id}>{label}</label>
+      <label htmlFor={id}>
+        {label}
+        <span className="req" aria-hidden="true">
+          {" "}
+          *
+        </span>
+      </label>
       <textarea
         id={id}
         value={value}
         onChange={(e) => onChange(e.target.value)}
         maxLength={500}
         rows={2}
-        required
+        // Said inline by the server's answer, as every other form's fields are, not by the
+        // browser's own bubble.
+        aria-required="true"
         aria-invalid={issue ? true : undefined}
         aria-describedby={issue ? `${id}-error` : undefined}
       />
