@@ -4,6 +4,7 @@
 // enrolment links. An address the server cannot tell (no trusted proxy configuration, see
 // clientAddress.ts) shares one bucket with every other such client.
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
 import type { Database } from "../db/client";
 import { countInWindow, uncount, type WindowCount, type WindowTable } from "./windowCount";
 
@@ -13,7 +14,26 @@ export const ADDRESS_WINDOW_SECONDS = 60;
 export type AddressBucket = "sign-in" | "enrolment";
 
 const addressKey = (bucket: AddressBucket, address: string | null) =>
-  createHash("sha256").update(`${bucket}\n${address ?? "unknown"}`).digest("hex");
+  createHash("sha256").update(`${bucket}\n${address === null ? "unknown" : limitedBlock(address)}`).digest("hex");
+
+/**
+ * What one client's attempts are counted under: an IPv4 address (an IPv4-mapped IPv6 one as the
+ * IPv4 it maps), or an IPv6 address's /64, the block one subscriber's line or one host is given:
+ * counted per exact IPv6 address, a client with a /64 had 2^64 fresh allowances.
+ */
+export function limitedBlock(address: string): string {
+  const text = address.trim().toLowerCase().replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  if (isIP(text) !== 6) return text;
+  const mapped = /^(?:0*:)*:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (mapped && isIP(mapped[1]!) === 4) return mapped[1]!;
+  const [head = "", tail = ""] = text.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  // An embedded IPv4 tail takes two groups' room; it is past the /64 either way.
+  const rightGroups = right.reduce((n, g) => n + (g.includes(".") ? 2 : 1), 0);
+  const groups = text.includes("::") ? [...left, ...Array<string>(Math.max(0, 8 - left.length - rightGroups)).fill("0"), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(":")}::/64`;
+}
 
 const attempts: WindowTable = { table: "auth_address_attempts", key: "address_key", count: "attempts" };
 
