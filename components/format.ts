@@ -156,3 +156,10 @@ export function waitMessage(retryAfterSeconds: unknown, what: string): string | 
   const wait = seconds <= 90 ? counted(seconds, "second") : counted(Math.ceil(seconds / 60), "minute");
   return `${what} Try again in ${wait}.`;
 }
+
+/**
+ * An MRN in running text, labelled: "MRN: MRN101143". The value is shown as stored, whatever it
+ * starts with (the seeded ones begin "MRN"), so the label is set apart rather than prefixed; a
+ * table gives it a column headed "MRN" instead.
+ */
+export const mrnText = (mrn: string): string => `MRN: ${mrn}`;

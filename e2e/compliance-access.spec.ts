@@ -10,6 +10,7 @@ const shots = ".scratch/compliance-access";
 test("a clinician breaks the glass with a reason; compliance sees who looked this month and reviews the access", async ({ page }) => {
   const tag = Date.now().toString(36);
   const family = `Glasswell${tag}`;
+  const mrn = `GL${tag.toUpperCase().slice(-8)}`;
   const registrar = { email: `registrar-${tag}@example.test`, name: `Drew Registrar ${tag}`, password: `registrar-pass-${tag}-2026` };
   const reason = "Covering the night ward; patient deteriorating, no primary team reachable";
 
@@ -22,7 +23,7 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await call(page, "enrolment.complete", { token: enrolment.token, password: registrar.password });
   await signIn(page, registrar.email, registrar.name, registrar.password);
   const { patientId } = await call<{ patientId: string }>(page, "patient.register", {
-    mrn: `GL${tag.toUpperCase().slice(-8)}`,
+    mrn,
     givenName: "Iris",
     familyName: family,
     dateOfBirth: "1964-03-02",
@@ -69,6 +70,8 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await expect(access).toHaveCount(1);
   await expect(access).toContainText("Casey Clinician");
   await expect(access).toContainText(reason);
+  // The MRN in a column of its own, as stored: never prefixed with another "MRN".
+  await expect(access.getByRole("cell", { name: mrn, exact: true })).toBeVisible();
   // What the grant was used for: the two openings, no change, no care that outlasts it.
   await expect(access.getByTestId("grant-use")).toHaveText("opened the chart 2 times");
   await page.screenshot({ path: `${shots}/4-needing-review.png`, fullPage: true });
@@ -97,8 +100,8 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await expect(page.getByTestId("patient-no-match")).toContainText("No patient matches");
   await page.getByLabel("Patient (name or MRN)").fill(family);
   await page.getByRole("search", { name: "Patient" }).getByRole("button", { name: "Find" }).click();
-  await page.getByRole("button", { name: new RegExp(`${family}, Iris`) }).click();
-  await expect(page.getByTestId("picked-patient")).toContainText(`Iris ${family}`);
+  await page.getByRole("button", { name: `${family}, Iris · MRN: ${mrn} · born 1964-03-02` }).click();
+  await expect(page.getByTestId("picked-patient")).toHaveText(`Iris ${family} (MRN: ${mrn})`);
   await expect(page.getByTestId("chart-readers").getByTestId("reader").filter({ hasText: "Casey Clinician" })).toContainText("opened the chart");
   await expect(page.getByTestId("access-row").filter({ hasText: "Casey Clinician" }).first()).toContainText("opened the chart");
   await page.screenshot({ path: `${shots}/7-access-log.png`, fullPage: true });

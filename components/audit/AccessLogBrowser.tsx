@@ -9,6 +9,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { ExportMenu } from "./ExportMenu";
+import { mrnText } from "../format";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Loading } from "../States";
@@ -80,7 +81,7 @@ export function AccessLogBrowser() {
     if (known[id]) return known[id];
     if (found.isError) return `${kind} ${shortId(id)}`;
     if (!found.data) return "…";
-    const label = kind === "patient" ? (found.data.patient ? `${found.data.patient.name} (MRN ${found.data.patient.mrn})` : null) : (found.data.user?.name ?? null);
+    const label = kind === "patient" ? (found.data.patient ? `${found.data.patient.name} (${mrnText(found.data.patient.mrn)})` : null) : (found.data.user?.name ?? null);
     return label ?? `not on file (${shortId(id)})`;
   };
   const patient: Picked | null = filters.patient ? { id: filters.patient, label: labelOf(filters.patient, patientName, "patient") } : null;
@@ -228,8 +229,8 @@ function PatientPicker({ picked, onPick }: { picked: Picked | null; onPick: (p: 
         <ul className="pick-list" aria-label="Matching patients">
           {found.data.items.map((p) => (
             <li key={p.patientId}>
-              <button type="button" className="pick" onClick={() => onPick({ id: p.patientId, label: `${p.givenName} ${p.familyName} (MRN ${p.mrn})` })}>
-                {p.familyName}, {p.givenName} · MRN {p.mrn} · born {p.dateOfBirth}
+              <button type="button" className="pick" onClick={() => onPick({ id: p.patientId, label: `${p.givenName} ${p.familyName} (${mrnText(p.mrn)})` })}>
+                {p.familyName}, {p.givenName} · {mrnText(p.mrn)} · born {p.dateOfBirth}
               </button>
             </li>
           ))}
@@ -405,7 +406,7 @@ function Views({ patientId, userId, range, pages, onPages }: { patientId?: strin
   return (
     <>
       <table className="data">
-        <TableHead columns={["When", "Who", "Patient", "What they did"]} />
+        <TableHead columns={["When", "Who", "Patient", "MRN", "What they did"]} />
         <tbody>
           {rows.map((row) => (
             <tr key={row.id} data-testid="access-row">
@@ -415,9 +416,10 @@ function Views({ patientId, userId, range, pages, onPages }: { patientId?: strin
               <td>{row.userName ?? <span className="muted">unknown user</span>}</td>
               <td>
                 <Link href={`/audit/patients/${row.patientId}`} title="Timeline and time travel of this patient">
-                  {row.patient ? `${row.patient.name} · MRN ${row.patient.mrn}` : "unknown patient"}
+                  {row.patient?.name ?? "unknown patient"}
                 </Link>
               </td>
+              <td className="mono nowrap">{row.patient?.mrn}</td>
               <td>{row.screen}</td>
             </tr>
           ))}

@@ -65,7 +65,7 @@ export function EmergencyReview() {
       ) : (
         <>
           <table className="data">
-            <TableHead columns={["When", "Who", "Patient", "Reason", "What they did under it", "Review"]} />
+            <TableHead columns={["When", "Who", "Patient", "MRN", "Reason", "What they did under it", "Review"]} />
             <tbody>
               {items.map((item) => (
                 <Row key={item.accessId} item={item} onReviewed={(m) => setFlash(m)} />
@@ -110,8 +110,9 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
       </td>
       <td>{item.userName ?? "unknown user"}</td>
       <td>
-        <Link href={`/audit/patients/${item.patientId}`}>{item.patient ? `${item.patient.name} · MRN ${item.patient.mrn}` : "unknown patient"}</Link>
+        <Link href={`/audit/patients/${item.patientId}`}>{item.patient?.name ?? "unknown patient"}</Link>
       </td>
+      <td className="mono nowrap">{item.patient?.mrn}</td>
       <td className="wrap">{item.reason}</td>
       <td className="wrap" data-testid="grant-use">
         {item.use.lastingCare ? (
