@@ -3,23 +3,22 @@
 // as ids), over a date range in the officer's time zone, grouped by user in words, and every
 // screen view below. A name that matches nobody says so: it never reads as "no reads recorded".
 import { DateTime } from "../DateTime";
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { ExportMenu } from "./ExportMenu";
-import { mrnText } from "../format";
 import type { AppRouter } from "@/server/api/root";
 import { LoadMore, TableHead } from "../DataTable";
 import { EmptyState, ErrorState, Loading } from "../States";
 import { useTRPC } from "../trpc";
-import { errorText, fromLocalInput, localZone, shortId, toLocalInput } from "./format";
+import { errorText, fromLocalInput, localZone, toLocalInput } from "./format";
+import { PatientPicker, UserPicker, useFilterLabel, type Picked } from "./Pickers";
 import { useHydrated } from "./useHydrated";
 import { instantParam, MAX_PAGES, pagesParam, queryOf, textParam, useReplaceQuery, useShownPages, uuidParam } from "./urlState";
 
 type Outputs = inferRouterOutputs<AppRouter>["audit"];
-type Picked = { id: string; label: string };
 type Range = { from?: Date; to?: Date };
 
 /** The access log's view as its URL holds it: ids, never names (no patient data in a URL). */
@@ -61,7 +60,6 @@ export function startOfMonth(now = new Date()): Date {
 }
 
 export function AccessLogBrowser() {
-  const trpc = useTRPC();
   const params = useSearchParams();
   const replace = useReplaceQuery();
   const { filters, ignored } = accessFiltersFrom(params);
@@ -69,23 +67,8 @@ export function AccessLogBrowser() {
   const hydrated = useHydrated();
   // Names picked in this visit; a link, a reload or Back names them by asking the server.
   const [known, setKnown] = useState<Record<string, string>>({});
-  const patientName = useQuery({
-    ...trpc.audit.filterLabels.queryOptions({ patientId: filters.patient }, { staleTime: 5 * 60_000 }),
-    enabled: filters.patient !== undefined && known[filters.patient] === undefined,
-  });
-  const userName = useQuery({
-    ...trpc.audit.filterLabels.queryOptions({ userId: filters.user }, { staleTime: 5 * 60_000 }),
-    enabled: filters.user !== undefined && known[filters.user] === undefined,
-  });
-  const labelOf = (id: string, found: { data?: { patient: { name: string; mrn: string } | null; user: { name: string } | null }; isError: boolean }, kind: "patient" | "user") => {
-    if (known[id]) return known[id];
-    if (found.isError) return `${kind} ${shortId(id)}`;
-    if (!found.data) return "…";
-    const label = kind === "patient" ? (found.data.patient ? `${found.data.patient.name} (${mrnText(found.data.patient.mrn)})` : null) : (found.data.user?.name ?? null);
-    return label ?? `not on file (${shortId(id)})`;
-  };
-  const patient: Picked | null = filters.patient ? { id: filters.patient, label: labelOf(filters.patient, patientName, "patient") } : null;
-  const user: Picked | null = filters.user ? { id: filters.user, label: labelOf(filters.user, userName, "user") } : null;
+  const patient = useFilterLabel("patient", filters.patient, known);
+  const user = useFilterLabel("user", filters.user, known);
 
   /** Another filter shows the list from its first page again. */
   function change(next: Partial<AccessFilters>) {
@@ -106,7 +89,7 @@ export function AccessLogBrowser() {
             filtered by {ignored.length === 1 ? "it" : "them"}.
           </p>
         ) : null}
-        <div className="row">
+        <div className="row picker-row">
           <PatientPicker picked={patient} onPick={(p) => pick("patient", p)} />
           <UserPicker picked={user} onPick={(u) => pick("user", u)} />
         </div>
@@ -190,114 +173,6 @@ function RangeForm({ range, hydrated, onApply }: { range: Range; hydrated: boole
         </p>
       ) : null}
     </form>
-  );
-}
-
-/** A patient by name or MRN (the compliance patient search), then picked from the matches. */
-function PatientPicker({ picked, onPick }: { picked: Picked | null; onPick: (p: Picked | null) => void }) {
-  const trpc = useTRPC();
-  const [term, setTerm] = useState("");
-  const found = useQuery({ ...trpc.audit.patients.queryOptions({ search: term, limit: 8 }), enabled: term !== "" && !picked });
-  if (picked) return <Chip name="Patient" label={picked.label} onClear={() => onPick(null)} />;
-  return (
-    <div className="field picker">
-      <form
-        role="search"
-        aria-label="Patient"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setTerm(String(new FormData(e.currentTarget).get("patient") ?? "").trim());
-        }}
-      >
-        <label htmlFor="patient">Patient (name or MRN)</label>
-        <div className="row tight">
-          <input id="patient" name="patient" maxLength={100} autoComplete="off" placeholder="any patient" />
-          <button type="submit" className="secondary">
-            Find
-          </button>
-        </div>
-      </form>
-      {term === "" ? null : found.isPending ? (
-        <Loading label="Finding patients" lines={["60%"]} />
-      ) : found.isError ? (
-        <ErrorState onRetry={() => void found.refetch()}>The patient search failed: {errorText(found.error)}</ErrorState>
-      ) : found.data.items.length === 0 ? (
-        <p className="alert warn" role="alert" data-testid="patient-no-match">
-          No patient matches “{term}”: the log is not filtered. Names and MRNs match from their start.
-        </p>
-      ) : (
-        <ul className="pick-list" aria-label="Matching patients">
-          {found.data.items.map((p) => (
-            <li key={p.patientId}>
-              <button type="button" className="pick" onClick={() => onPick({ id: p.patientId, label: `${p.givenName} ${p.familyName} (${mrnText(p.mrn)})` })}>
-                {p.familyName}, {p.givenName} · {mrnText(p.mrn)} · born {p.dateOfBirth}
-              </button>
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
-}
-
-/** A member of staff by name or email, picked from the matches (names shown, not ids). */
-function UserPicker({ picked, onPick }: { picked: Picked | null; onPick: (p: Picked | null) => void }) {
-  const trpc = useTRPC();
-  const [term, setTerm] = useState<string | null>(null);
-  const found = useQuery({ ...trpc.audit.users.queryOptions({ search: term ?? "", limit: 10 }), enabled: term !== null && !picked });
-  if (picked) return <Chip name="User" label={picked.label} onClear={() => onPick(null)} />;
-  return (
-    <div className="field picker">
-      <form
-        role="search"
-        aria-label="User"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setTerm(String(new FormData(e.currentTarget).get("user") ?? "").trim());
-        }}
-      >
-        <label htmlFor="user">User (name or email)</label>
-        <div className="row tight">
-          <input id="user" name="user" maxLength={100} autoComplete="off" placeholder="any user" />
-          <button type="submit" className="secondary">
-            Find
-          </button>
-        </div>
-      </form>
-      {term === null ? null : found.isPending ? (
-        <Loading label="Finding users" lines={["60%"]} />
-      ) : found.isError ? (
-        <ErrorState onRetry={() => void found.refetch()}>The user search failed: {errorText(found.error)}</ErrorState>
-      ) : found.data.users.length === 0 ? (
-        <p className="alert warn" role="alert" data-testid="user-no-match">
-          Nobody matches “{term}”: the log is not filtered.
-        </p>
-      ) : (
-        <ul className="pick-list" aria-label="Matching users">
-          {found.data.users.map((u) => (
-            <li key={u.id}>
-              <button type="button" className="pick" onClick={() => onPick({ id: u.id, label: u.name })}>
-                {u.name} <span className="muted">· {u.email}</span>
-              </button>
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
-}
-
-function Chip({ name, label, onClear }: { name: string; label: string; onClear: () => void }) {
-  return (
-    <div className="field">
-      <span className="label">{name}</span>
-      <div className="row tight">
-        <strong data-testid={`picked-${name.toLowerCase()}`}>{label}</strong>
-        <button type="button" className="secondary small" onClick={onClear} aria-label={`Any ${name.toLowerCase()}`}>
-          Change
-        </button>
-      </div>
-    </div>
   );
 }
 
