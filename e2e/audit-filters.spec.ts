@@ -74,7 +74,7 @@ test("the event log's filters and pages survive opening an event, Back and a rel
     `/audit/events?type=${encodeURIComponent("<script>")}&stream=${"x".repeat(300)}&from=yesterday&to=2026-02-30T99:00&time=sideways&pages=-4&user=${encodeURIComponent("a\u0001b")}`,
   );
   expect(response?.status()).toBe(200);
-  await expect(page.getByTestId("ignored-filters")).toContainText("“event type”, “stream id”, “user id”, “from”, “until”");
+  await expect(page.getByTestId("ignored-filters")).toContainText("“event type”, “record (stream id)”, “user”, “from”, “until”");
   await expect(rows).toHaveCount(50);
   await expect(page.getByText("could not be loaded")).toHaveCount(0);
   await page.screenshot({ path: `${shots}/2-event-log-damaged-link.png`, fullPage: true });
@@ -86,6 +86,64 @@ test("the event log's filters and pages survive opening an event, Back and a rel
   await page.goto("/audit/events?pages=9999");
   await expect(rows).toHaveCount(50);
   await expect(page.getByTestId("ignored-filters")).toHaveCount(0);
+});
+
+test("the event log's user is picked by name, and a row's user, record and request each filter by it", async ({ page }) => {
+  await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  await page.goto("/audit/events");
+  const rows = page.getByTestId("event-row");
+  await expect(rows).toHaveCount(50);
+  const picked = page.getByTestId("picked-user");
+
+  // The access log's picker: a name matching nobody says so, and the log stays unfiltered.
+  const userField = page.getByLabel("User (name or email)");
+  await userField.fill("Nobody-by-this-name");
+  await page.getByRole("search", { name: "User" }).getByRole("button", { name: "Find" }).click();
+  await expect(page.getByTestId("user-no-match")).toContainText("Nobody matches");
+  await expect(page).toHaveURL(/\/audit\/events$/);
+  // A name (Enter finds, without applying the filters around it), then a pick: the URL holds the id, the bar the name.
+  await userField.fill("okonkwo");
+  await userField.press("Enter");
+  await expect(page).toHaveURL(/\/audit\/events$/);
+  await page.getByRole("list", { name: "Matching users" }).getByRole("button", { name: /^Dr\. Maya Okonkwo/ }).click();
+  await expect(picked).toHaveText("Dr. Maya Okonkwo");
+  await expect(page).toHaveURL(/\/audit\/events\?user=[^&]+$/);
+  const userId = new URL(page.url()).searchParams.get("user")!;
+  await expect(rows.first()).toBeVisible();
+  expect(new Set(await ids(page, "event-row", "data-user-id"))).toEqual(new Set([userId]));
+  await page.screenshot({ path: `${shots}/6-event-log-user-picked.png`, fullPage: true });
+  // A reload names them again from the id alone.
+  await page.reload();
+  await expect(picked).toHaveText("Dr. Maya Okonkwo");
+  expect(new Set(await ids(page, "event-row", "data-user-id"))).toEqual(new Set([userId]));
+  // Change clears the user: the whole log again, and the picker back.
+  await page.getByRole("button", { name: "Any user" }).click();
+  await expect(page).toHaveURL(/\/audit\/events$/);
+  await expect(userField).toBeVisible();
+  await expect(rows).toHaveCount(50);
+
+  // A user's name in the table filters by them.
+  const first = rows.filter({ has: page.locator("[data-testid=event-user]:not(.mono)") }).first();
+  const nameClicked = (await first.getByTestId("event-user").textContent())!;
+  const idClicked = (await first.getAttribute("data-user-id"))!;
+  await first.getByTestId("event-user").click();
+  await expect(page).toHaveURL(new RegExp(`/audit/events\\?user=${encodeURIComponent(idClicked)}$`));
+  await expect(picked).toHaveText(nameClicked);
+  await expect(rows.first()).toBeVisible();
+  expect(new Set(await ids(page, "event-row", "data-user-id"))).toEqual(new Set([idClicked]));
+
+  // A row's record fills in "Record (stream id)", its request "Request (correlation id)": nothing typed.
+  await rows.first().getByTitle(/^All events of this record/).click();
+  await expect(page).toHaveURL(/\/audit\/events\?stream=[^&]+$/);
+  const stream = new URL(page.url()).searchParams.get("stream")!;
+  await expect(page.getByLabel("Record (stream id)")).toHaveValue(stream);
+  await expect(rows.first()).toBeVisible();
+  await rows.first().getByTitle(/^All events of this request/).click();
+  await expect(page).toHaveURL(/\/audit\/events\?correlation=[^&]+$/);
+  const correlation = new URL(page.url()).searchParams.get("correlation")!;
+  await expect(page.getByLabel("Request (correlation id)")).toHaveValue(correlation);
+  await expect(rows.first()).toBeVisible();
+  await page.screenshot({ path: `${shots}/7-event-log-request.png`, fullPage: true });
 });
 
 test("the access log keeps its patient, user and range on Back and reload, refuses a reversed range inline, and reads a damaged link as no filter", async ({ page }) => {

@@ -2,17 +2,21 @@
 // The global event log for compliance: filters in the URL (shareable, back button works), a
 // dense table newest first, one more page per "Load older" (keyset on the global position), and
 // how many pages were shown in the URL too (?pages=N, re-read from the newest on a reload).
+// Nothing is typed as an id: the user is picked by name or email (the access log's picker; the URL
+// keeps the id, so links stay stable, and the bar names them), and a row's user, record and request
+// each link to the log filtered by it, which fills in those filters.
 import { DateTime } from "../DateTime";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useState, type FormEvent, type MouseEvent } from "react";
+import { useRef, useState, type MouseEvent } from "react";
 import { EventTypeOptions } from "./EventTypeOptions";
 import { ExportMenu } from "./ExportMenu";
 import { eventTitle, formatInstant } from "../format";
 import { EmptyState, ErrorState } from "../States";
 import { useTRPC, useTRPCClient } from "../trpc";
 import { causationLabel, errorText, fromLocalInput, localZone, shortId, splitStream, toLocalInput, type AuditEvent } from "./format";
+import { UserPicker, useFilterLabel, type Picked } from "./Pickers";
 import { useHydrated } from "./useHydrated";
 import { MAX_PAGES, pagesParam, textParam, useReplaceQuery, useShownPages } from "./urlState";
 
@@ -66,7 +70,15 @@ export function eventFiltersFrom(params: URLSearchParams): { filters: EventFilte
   return { filters: f, ignored };
 }
 
-const filterWords: Record<string, string> = { type: "event type", aggregate: "record type", stream: "stream id", user: "user id", correlation: "correlation id", from: "from", to: "until" };
+const filterWords: Record<string, string> = {
+  type: "event type",
+  aggregate: "record type",
+  stream: "record (stream id)",
+  user: "user",
+  correlation: "request (correlation id)",
+  from: "from",
+  to: "until",
+};
 
 /** The URL of the event log with these filters (only the ones set). */
 export function eventLogHref(f: Partial<EventFilters>): string {
@@ -117,6 +129,10 @@ export function EventLog() {
   const hydrated = useHydrated();
   // The filters alone (not the pages shown): what the filter bar and the table are keyed by.
   const filterHref = eventLogHref(filters);
+  // Users named in this visit (picked, or a name clicked in the table); a link, a reload or Back names them by asking the server.
+  const [known, setKnown] = useState<Record<string, string>>({});
+  const remember = (u: Picked) => setKnown((k) => (k[u.id] === u.label ? k : { ...k, [u.id]: u.label }));
+  const user = useFilterLabel("user", filters.user, known);
 
   function apply(next: EventFilters) {
     const href = eventLogHref(next);
@@ -138,7 +154,7 @@ export function EventLog() {
         </p>
       ) : null}
       {/* Remounted once hydrated: the range's inputs show the URL's instants in the reader's zone, unknown on the server. */}
-      <FilterBar key={`${filterHref}|${hydrated}`} initial={filters} hydrated={hydrated} onApply={apply} />
+      <FilterBar key={`${filterHref}|${hydrated}`} initial={filters} user={user} hydrated={hydrated} onApply={apply} onPicked={remember} />
       <section className="panel" aria-labelledby="event-log-title">
         <div className="panel-head">
           <h2 id="event-log-title">Events</h2>
@@ -164,20 +180,47 @@ export function EventLog() {
           ) : null}
           <ExportMenu view="events" filter={exportFilterOf(filters)} />
         </div>
-        <EventTable key={filterHref} filters={filters} filtered={active} pages={pages} onPages={showPages} />
+        <EventTable key={filterHref} filters={filters} filtered={active} pages={pages} onPages={showPages} onUser={remember} />
       </section>
     </>
   );
 }
 
-function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydrated: boolean; onApply: (f: EventFilters) => void }) {
+function FilterBar({
+  initial,
+  user,
+  hydrated,
+  onApply,
+  onPicked,
+}: {
+  initial: EventFilters;
+  /** The URL's user, named. */
+  user: Picked | null;
+  hydrated: boolean;
+  onApply: (f: EventFilters) => void;
+  onPicked: (u: Picked) => void;
+}) {
   const trpc = useTRPC();
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
   const [error, setError] = useState<string | null>(null);
+  const formRef = useRef<HTMLFormElement>(null);
+  // A user picked (or cleared) here; undefined: the URL's.
+  const [picked, setPicked] = useState<Picked | null | undefined>(undefined);
+  const shownUser = picked === undefined ? user : picked;
 
-  function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
+  /**
+   * Picking or clearing the user applies the form as it stands, as Apply does (like the access
+   * log's picker, it takes effect at once, and what the bar shows is what is filtered). If the form
+   * cannot apply (a range that ends before it starts), the pick waits for Apply.
+   */
+  function pickUser(next: Picked | null) {
+    setPicked(next);
+    if (next) onPicked(next);
+    if (formRef.current) submit(formRef.current, next?.id);
+  }
+
+  function submit(formElement: HTMLFormElement, userId: string | undefined) {
+    const form = new FormData(formElement);
     const text = (name: string) => {
       const v = form.get(name);
       return typeof v === "string" && v.trim() ? v.trim() : undefined;
@@ -186,7 +229,7 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
       type: text("type"),
       aggregate: text("aggregate"),
       stream: text("stream"),
-      user: text("user"),
+      user: userId,
       correlation: text("correlation"),
       time: text("time") === "occurred" ? "occurred" : "recorded",
     };
@@ -209,7 +252,16 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
       <h2 id="event-filters-title" className="sr-only">
         Filter events
       </h2>
-      <form className="filters audit-filters" role="search" aria-label="Event log filters" onSubmit={submit}>
+      <form
+        ref={formRef}
+        className="filters audit-filters"
+        role="search"
+        aria-label="Event log filters"
+        onSubmit={(event) => {
+          event.preventDefault();
+          submit(event.currentTarget, shownUser?.id);
+        }}
+      >
         <div className="field type-field">
           <label htmlFor="f-type">Event type</label>
           {/* Remounted once the types arrive, so the URL's type is selected. */}
@@ -230,25 +282,9 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
             ))}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="f-user">User id</label>
-          <input id="f-user" name="user" list="f-user-list" defaultValue={initial.user} maxLength={100} placeholder="any user" autoComplete="off" />
-          <datalist id="f-user-list">
-            {options.data?.users.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.name} · {u.email}
-              </option>
-            ))}
-          </datalist>
-        </div>
-        <div className="field">
-          <label htmlFor="f-correlation">Correlation id</label>
-          <input id="f-correlation" name="correlation" defaultValue={initial.correlation} maxLength={100} placeholder="any request" className="mono" />
-        </div>
-        <div className="field wide">
-          <label htmlFor="f-stream">Stream id</label>
-          <input id="f-stream" name="stream" defaultValue={initial.stream} maxLength={200} placeholder="e.g. patient-3f2a…" className="mono" />
-        </div>
+        <UserPicker picked={shownUser} onPick={pickUser} inputId="f-user" className="user-field" />
+        <IdFilter name="stream" what="record" id="stream id" value={initial.stream} maxLength={200} className="wide" />
+        <IdFilter name="correlation" what="request" id="correlation id" value={initial.correlation} maxLength={100} className="request-field" />
         <fieldset className="field time-range">
           <legend>Time</legend>
           <div className="time-range-inputs">
@@ -296,7 +332,39 @@ function FilterBar({ initial, hydrated, onApply }: { initial: EventFilters; hydr
   );
 }
 
-function EventTable({ filters, filtered, pages: wanted, onPages }: { filters: EventFilters; filtered: boolean; pages: number; onPages: (pages: number) => void }) {
+/**
+ * A filter on an internal id (a record's stream id, a request's correlation id), named in words:
+ * the table's record and request links fill it in, so nobody has to type one.
+ */
+function IdFilter({ name, what, id, value, maxLength, className }: { name: keyof EventFilters; what: string; id: string; value?: string; maxLength: number; className: string }) {
+  const inputId = `f-${name}`;
+  return (
+    <div className={`field ${className}`}>
+      <label htmlFor={inputId}>
+        {what.charAt(0).toUpperCase() + what.slice(1)} ({id})
+      </label>
+      <input id={inputId} name={name} defaultValue={value} maxLength={maxLength} placeholder={`any ${what}`} className="mono" aria-describedby={`${inputId}-hint`} />
+      <span className="hint" id={`${inputId}-hint`}>
+        Click a {what} in the table to fill this in.
+      </span>
+    </div>
+  );
+}
+
+function EventTable({
+  filters,
+  filtered,
+  pages: wanted,
+  onPages,
+  onUser,
+}: {
+  filters: EventFilters;
+  filtered: boolean;
+  pages: number;
+  onPages: (pages: number) => void;
+  /** A user's name was clicked: the filter bar shows it without asking the server. */
+  onUser: (u: Picked) => void;
+}) {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const router = useRouter();
@@ -336,7 +404,7 @@ function EventTable({ filters, filtered, pages: wanted, onPages }: { filters: Ev
               Ver.
             </th>
             <th scope="col">User</th>
-            <th scope="col">Correlation</th>
+            <th scope="col">Request</th>
             <th scope="col">Causation</th>
           </tr>
         </thead>
@@ -380,7 +448,7 @@ function EventTable({ filters, filtered, pages: wanted, onPages }: { filters: Ev
               </tr>
             ) : null}
             {items.map((e) => (
-              <EventRow key={e.eventId} e={e} onOpen={openRow} />
+              <EventRow key={e.eventId} e={e} onOpen={openRow} onUser={onUser} />
             ))}
             {pages.isFetchingNextPage ? (
               <tr aria-busy="true">
@@ -422,11 +490,11 @@ function EventTable({ filters, filtered, pages: wanted, onPages }: { filters: Ev
   );
 }
 
-function EventRow({ e, onOpen }: { e: AuditEvent; onOpen: (event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) => void }) {
+function EventRow({ e, onOpen, onUser }: { e: AuditEvent; onOpen: (event: MouseEvent<HTMLTableRowElement>, item: AuditEvent) => void; onUser: (u: Picked) => void }) {
   const stream = splitStream(e.streamId);
   const occurredApart = Math.abs(e.occurredAt.getTime() - e.recordedAt.getTime()) > 60_000;
   return (
-    <tr className="clickable" onClick={(ev) => onOpen(ev, e)} data-testid="event-row" data-event-type={e.type} data-event-id={e.eventId}>
+    <tr className="clickable" onClick={(ev) => onOpen(ev, e)} data-testid="event-row" data-event-type={e.type} data-event-id={e.eventId} data-user-id={e.userId}>
       <td className="nowrap mono-nums">
         <DateTime value={e.recordedAt} />
         {occurredApart ? (
@@ -450,7 +518,7 @@ function EventRow({ e, onOpen }: { e: AuditEvent; onOpen: (event: MouseEvent<HTM
       </td>
       <td className="nowrap">
         <span className="kind">{e.aggregateType}</span>{" "}
-        <Link href={eventLogHref({ stream: e.streamId })} className="mono" title={`All events of stream ${e.streamId}`}>
+        <Link href={eventLogHref({ stream: e.streamId })} className="mono" title={`All events of this record (stream id ${e.streamId})`}>
           {shortId(stream.id)}
         </Link>
         {e.patientId ? (
@@ -463,9 +531,19 @@ function EventRow({ e, onOpen }: { e: AuditEvent; onOpen: (event: MouseEvent<HTM
         ) : null}
       </td>
       <td className="num">{e.version}</td>
-      <td>{e.userName ? <span title={e.userId}>{e.userName}</span> : <code title={e.userId}>{shortId(e.userId, 14)}</code>}</td>
       <td>
-        <Link href={eventLogHref({ correlation: e.correlationId })} className="mono" title={`Everything in request ${e.correlationId}`}>
+        <Link
+          href={eventLogHref({ user: e.userId })}
+          data-testid="event-user"
+          className={e.userName ? undefined : "mono"}
+          title={`All events by ${e.userName ?? "this user"} (user id ${e.userId})`}
+          onClick={() => (e.userName ? onUser({ id: e.userId, label: e.userName }) : undefined)}
+        >
+          {e.userName ?? shortId(e.userId, 14)}
+        </Link>
+      </td>
+      <td>
+        <Link href={eventLogHref({ correlation: e.correlationId })} className="mono" title={`All events of this request (correlation id ${e.correlationId})`}>
           {shortId(e.correlationId)}
         </Link>
       </td>
