@@ -32,7 +32,7 @@ export function EventSummary({ type, data, orderName, safetyName, full = false, 
     case "PatientRegistered":
       return (
         <p className="event-body">
-          MRN <span className="mono">{str(d.mrn)}</span> · {[str(d.givenName), str(d.familyName)].filter(Boolean).join(" ")} · born{" "}
+          MRN: <span className="mono">{str(d.mrn)}</span> · {[str(d.givenName), str(d.familyName)].filter(Boolean).join(" ")} · born{" "}
           {str(d.dateOfBirth)}
           {full ? <> · {label(str(d.sex))}</> : null}
         </p>

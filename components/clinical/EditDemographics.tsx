@@ -197,7 +197,7 @@ function EditForm({ patient, banner }: { patient: ChartPatient; banner: ReactNod
       <Crumbs via={{ href: `/patients/${patientId}`, label: fullName(patient) }} current="Edit demographics" />
       <h1>Edit demographics</h1>
       <p className="subtitle">
-        {fullName(patient)} · MRN <span className="mono">{patient.mrn}</span> (cannot be changed) · editing version{" "}
+        {fullName(patient)} · MRN: <span className="mono">{patient.mrn}</span> (cannot be changed) · editing version{" "}
         <span className="badge info" data-testid="editing-version">
           v{session.expectedVersion}
         </span>

@@ -20,7 +20,7 @@ export function SafetyBanner({ patient, openEncounters, now }: { patient: Banner
         <span>{now ? ageFrom(patient.dateOfBirth, now) || "—" : "…"}</span>
         <span>{label(patient.sex)}</span>
         <span>
-          MRN{" "}
+          MRN:{" "}
           <span className="mono" data-testid="patient-mrn">
             {patient.mrn}
           </span>
