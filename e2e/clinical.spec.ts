@@ -593,6 +593,15 @@ for (const screen of screens) {
         await page.goto(path);
         await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
         await check(`${path} (compliance)`);
+        if (path === "/audit") {
+          // A column of names keeps its words whole (at least 4em), not a strip of letters.
+          const log = page.getByRole("table").filter({ has: page.getByRole("columnheader", { name: "What they did" }) });
+          for (const name of ["Who", "Patient"]) {
+            const header = log.getByRole("columnheader", { name, exact: true });
+            const ems = await header.evaluate((th) => th.getBoundingClientRect().width / parseFloat(getComputedStyle(th).fontSize));
+            expect(ems, `the access log's ${name} column in em`).toBeGreaterThanOrEqual(4);
+          }
+        }
       }
       await page.goto("/audit/integrity");
       await expect(page.getByRole("heading", { level: 1 })).toBeVisible();

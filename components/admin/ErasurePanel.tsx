@@ -174,7 +174,7 @@ export function ErasurePanel() {
                     <DateTime value={e.erasedAt} precision="minute" />
                   </td>
                   <td>{e.erasedBy}</td>
-                  <td>{e.reason}</td>
+                  <td className="wrap">{e.reason}</td>
                   <td className="mono">{e.patientId}</td>
                 </tr>
               ))}

@@ -289,7 +289,7 @@ function Views({ patientId, userId, range, pages, onPages }: { patientId?: strin
                 <DateTime value={row.accessedAt} />
               </td>
               <td>{row.userName ?? <span className="muted">unknown user</span>}</td>
-              <td>
+              <td className="wrap">
                 <Link href={`/audit/patients/${row.patientId}`} title="Timeline and time travel of this patient">
                   {row.patient?.name ?? "unknown patient"}
                 </Link>

@@ -95,7 +95,7 @@ function Results({ term }: { term: string }) {
         <tbody>
           {items.map((p) => (
             <tr key={p.patientId}>
-              <td>
+              <td className="wrap">
                 <Link href={`/audit/patients/${p.patientId}`} className="strong">
                   {p.givenName ? `${p.familyName}, ${p.givenName}` : p.familyName}
                 </Link>

@@ -109,7 +109,7 @@ function Row({ item, onReviewed }: { item: Item; onReviewed: (message: string) =
         <DateTime value={item.grantedAt} />
       </td>
       <td>{item.userName ?? "unknown user"}</td>
-      <td>
+      <td className="wrap">
         <Link href={`/audit/patients/${item.patientId}`}>{item.patient?.name ?? "unknown patient"}</Link>
       </td>
       <td className="mono nowrap">{item.patient?.mrn}</td>

@@ -85,8 +85,8 @@ export function OrderTurnaround() {
                       <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>
                     </td>
                     <td>{label(o.kind)}</td>
-                    <td>{o.description}</td>
-                    <td>
+                    <td className="wrap">{o.description}</td>
+                    <td className="wrap">
                       <Link href={`/patients/${o.patientId}`}>{o.patient ? `${o.patient.name} · ${o.patient.mrn}` : "Patient"}</Link>
                     </td>
                     <td>{label(o.status)}</td>

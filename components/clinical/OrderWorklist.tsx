@@ -154,13 +154,13 @@ export function OrderWorklist() {
                         <td>
                           <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>
                         </td>
-                        <td>
+                        <td className="wrap">
                           <Link href={`/patients/${o.patientId}`} className="strong">
                             {o.patientName}
                           </Link>
                           <div className="mono muted">{o.mrn}</div>
                         </td>
-                        <td>
+                        <td className="wrap">
                           <span className="kind">{label(o.kind)}</span> {o.description}
                         </td>
                         <td>

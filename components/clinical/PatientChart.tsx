@@ -390,7 +390,7 @@ function OrderTable({
           return (
             <Fragment key={o.orderId}>
               <tr data-order-id={o.orderId} className={expanded ? "expanded" : undefined}>
-                <td>
+                <td className="wrap">
                   <span className="kind">{label(o.kind)}</span> <span className="strong">{description}</span>
                   {details.code ? <span className="mono muted"> {details.code}</span> : null}
                   {med ? <div className="small">{med}</div> : null}

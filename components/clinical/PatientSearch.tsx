@@ -93,7 +93,7 @@ export function PatientSearch() {
               <tbody>
                 {items.map((p) => (
                   <tr key={p.patientId}>
-                    <td>
+                    <td className="wrap">
                       <Link href={`/patients/${p.patientId}`} className="strong">
                         {listName(p)}
                       </Link>
