@@ -560,6 +560,21 @@ for (const screen of screens) {
       if (path === "/orders") await page.screenshot({ path: `.scratch/long-text-worklist-${screen.name}.png`, fullPage: true });
     }
     if (screen.name === "phone") {
+      // On a phone the worklist shows each order whole (a card): its status, overdue or not, and
+      // its action are on the screen, not past a sideways scroll the clinician cannot see.
+      await page.goto("/orders");
+      const worklist = page.getByTestId("worklist");
+      const order = worklist.locator("tbody tr[data-order-id]").first();
+      await expect(order).toBeVisible();
+      expect(await worklist.evaluate((table) => table.scrollWidth - table.clientWidth), "the worklist scrolls sideways").toBeLessThanOrEqual(1);
+      for (const part of [order.locator("td .badge").first(), order.getByRole("button", { name: /^Change status of / })]) {
+        const box = await part.boundingBox();
+        expect(box, "a worklist card's status and action are laid out").not.toBeNull();
+        expect(box!.x).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width).toBeLessThanOrEqual(screen.viewport.width);
+      }
+    }
+    if (screen.name === "phone") {
       await page.setViewportSize({ width: 768, height: 1024 });
       for (const path of ["/", "/patients", `/patients/${patientId}`, `/patients/${patientId}/edit`, "/orders", "/census"]) {
         await page.goto(path);

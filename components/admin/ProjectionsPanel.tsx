@@ -170,7 +170,7 @@ export function ProjectionsPanel() {
       ) : list.data.length === 0 ? (
         <EmptyState>No projections are registered.</EmptyState>
       ) : (
-        <table className="data">
+        <table className="data card-rows">
           <TableHead columns={["Projection", "Status", "Checkpoint", "Lag", "Events/s", "Last error"]} actions />
           <tbody>
             {list.data.map((p) => {
@@ -181,16 +181,16 @@ export function ProjectionsPanel() {
                     <strong>{p.name}</strong> <span className="muted">({p.kind}, v{p.codeVersion})</span>
                     <div className="muted">{p.description}</div>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span className={`badge ${state.badge}`} data-testid="projection-state">
                       {state.label}
                     </span>
                     {p.needsRebuild ? <div className="muted">built by v{p.builtVersion}</div> : null}
                   </td>
-                  <td className="mono">{p.checkpoint ? `${p.checkpoint.transactionId}/${p.checkpoint.globalPosition}` : "with each command"}</td>
-                  <td>{p.kind === "inline" ? "none" : p.lagEvents === 0 ? "caught up" : `${counted(p.lagEvents, "event")}, ${formatSpan(p.lagSeconds)}`}</td>
-                  <td className="num">{p.kind === "inline" ? "—" : count(p.eventsPerSecond)}</td>
-                  <td>
+                  <td className="mono" data-label="Checkpoint">{p.checkpoint ? `${p.checkpoint.transactionId}/${p.checkpoint.globalPosition}` : "with each command"}</td>
+                  <td data-label="Lag">{p.kind === "inline" ? "none" : p.lagEvents === 0 ? "caught up" : `${counted(p.lagEvents, "event")}, ${formatSpan(p.lagSeconds)}`}</td>
+                  <td className="num" data-label="Events/s">{p.kind === "inline" ? "—" : count(p.eventsPerSecond)}</td>
+                  <td data-label="Last error">
                     {p.lastError ? (
                       <>
                         <span className="mono">{p.lastError.message}</span>

@@ -177,11 +177,11 @@ function UserRoles({ user, isSelf }: { user: UserRow; isSelf: boolean }) {
       <td>
         {user.name} {isSelf ? <span className="badge info">you</span> : null}
       </td>
-      <td>{user.email}</td>
-      <td>
+      <td data-label="Email">{user.email}</td>
+      <td data-label="Account">
         <StatusCell status={user.status} />
       </td>
-      <td>
+      <td data-label="Roles">
         <RoleBoxes idPrefix={`roles-${user.id}`} value={roles} onChange={setRoles} legend={`Roles of ${user.name}`} disabled={isSelf} />
         {isSelf ? <span className="hint">Another admin changes your roles.</span> : null}
         {changed ? (
@@ -311,7 +311,7 @@ export function UsersAdmin({ currentUserId }: { currentUserId: string }) {
         ) : users.data.length === 0 ? (
           <EmptyState role="status">No users yet.</EmptyState>
         ) : (
-          <table className="data">
+          <table className="data card-rows">
             <TableHead columns={["Name", "Email", "Account", "Roles"]} actions />
             <tbody>
               {users.data.map((user) => (

@@ -7,11 +7,13 @@ import type { OrderRef } from "./types";
 export function OrderTimeCells({ order }: { order: { createdAt: Date; providerName: string | null; scheduledFor: Date | null } }) {
   return (
     <>
-      <td className="nowrap small">
+      <td className="nowrap small" data-label="Ordered">
         <DateTime value={order.createdAt} precision="minute" />
         {order.providerName ? <div className="muted">{order.providerName}</div> : null}
       </td>
-      <td className="nowrap small">{order.scheduledFor ? <DateTime value={order.scheduledFor} precision="minute" /> : <span className="muted">—</span>}</td>
+      <td className="nowrap small" data-label="Scheduled">
+        {order.scheduledFor ? <DateTime value={order.scheduledFor} precision="minute" /> : <span className="muted">—</span>}
+      </td>
     </>
   );
 }

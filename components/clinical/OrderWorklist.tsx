@@ -142,7 +142,7 @@ export function OrderWorklist() {
           </EmptyState>
         ) : (
           <>
-            <table className={`data orders${refreshing ? " stale" : ""}`} data-testid="worklist">
+            <table className={`data orders card-rows${refreshing ? " stale" : ""}`} data-testid="worklist">
               <TableHead columns={["Priority", "Patient", "Order", "Status", "Ordered", "Scheduled"]} actions />
               <tbody>
                 {items.map((o) => {
@@ -151,7 +151,7 @@ export function OrderWorklist() {
                   return (
                     <Fragment key={o.orderId}>
                       <tr data-order-id={o.orderId} data-overdue={overdue !== null} className={`prio-${o.priority}${expanded ? " expanded" : ""}${overdue !== null ? " overdue" : ""}`}>
-                        <td>
+                        <td className="priority">
                           <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>
                         </td>
                         <td className="wrap">

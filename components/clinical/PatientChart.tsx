@@ -379,7 +379,7 @@ function OrderTable({
   testId: string;
 }) {
   return (
-    <table className="data orders" data-testid={testId}>
+    <table className="data orders card-rows" data-testid={testId}>
       <TableHead columns={["Order", "Priority", "Status", "Ordered", "Scheduled"]} actions />
       <tbody>
         {orders.map((o) => {
@@ -396,7 +396,7 @@ function OrderTable({
                   {med ? <div className="small">{med}</div> : null}
                   {o.resultData ? <ResultLine result={o.resultData} /> : null}
                 </td>
-                <td>
+                <td className="priority">
                   <span className={priorityBadgeClass(o.priority)}>{label(o.priority)}</span>
                 </td>
                 <td>

@@ -88,7 +88,7 @@ export function PatientSearch() {
           </EmptyState>
         ) : (
           <>
-            <table className={`data${searching || previousTerm ? " stale" : ""}`} aria-busy={searching || previousTerm}>
+            <table className={`data card-rows${searching || previousTerm ? " stale" : ""}`} aria-busy={searching || previousTerm}>
               <TableHead columns={["Name", "MRN", "Date of birth", "Sex"]} />
               <tbody>
                 {items.map((p) => (
@@ -99,11 +99,11 @@ export function PatientSearch() {
                       </Link>
                       {!p.active ? <span className="badge muted">Inactive</span> : null}
                     </td>
-                    <td className="mono">{p.mrn}</td>
-                    <td className="nowrap">
+                    <td className="mono" data-label="MRN">{p.mrn}</td>
+                    <td className="nowrap" data-label="Date of birth">
                       {p.dateOfBirth} {now ? <span className="muted">({ageFrom(p.dateOfBirth, now)})</span> : null}
                     </td>
-                    <td>{label(p.sex)}</td>
+                    <td data-label="Sex">{label(p.sex)}</td>
                   </tr>
                 ))}
               </tbody>
