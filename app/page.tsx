@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { HealthPanel } from "@/components/HealthPanel";
 import { ClinicianHome } from "@/components/clinical/ClinicianHome";
+import { ComplianceHome } from "@/components/audit/ComplianceHome";
 import { currentUser } from "@/server/auth/session";
 import { sectionsFor } from "@/server/auth/sections";
 
@@ -42,25 +43,7 @@ export default async function Home() {
         </div>
       ) : null}
       {has("clinician") ? <ClinicianHome /> : null}
-      {has("compliance") ? (
-        <section className="panel" aria-labelledby="home-audit">
-          <h2 id="home-audit">Audit</h2>
-          <div className="actions">
-            <Link className="button" href="/audit">
-              Access log
-            </Link>
-            <Link className="button secondary" href="/audit/emergency">
-              Emergency access to review
-            </Link>
-            <Link className="button secondary" href="/audit/events">
-              Event log
-            </Link>
-            <Link className="button secondary" href="/audit/patients">
-              Patient timelines
-            </Link>
-          </div>
-        </section>
-      ) : null}
+      {has("compliance") ? <ComplianceHome /> : null}
       {has("admin") ? <HealthPanel /> : null}
       {sections.length > 1 ? (
         <div className="grid cards">

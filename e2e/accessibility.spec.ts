@@ -173,6 +173,7 @@ test("the audit pages have no serious violations, time travel's choices included
     const chart = await clinician.locator('a[href^="/patients/"]:not([href="/patients/new"])').first().getAttribute("href");
     patientId = chart!.split("/")[2]!;
   }
+  await expectAccessible(page, "/", page.getByTestId("home-review-queue"));
   await expectAccessible(page, "/audit", page.getByRole("heading", { level: 1 }));
   await expectAccessible(page, "/audit/events", page.getByRole("heading", { level: 1 }));
   const event = await page.locator('a[href^="/audit/events/"]').first().getAttribute("href");

@@ -32,7 +32,7 @@ for (const j of journeys) {
 
     if (j.role === "compliance") {
       await page.goto(j.home);
-      await expect(page.getByRole("heading", { name: "Audit", level: 1 })).toBeVisible();
+      await expect(page.getByRole("heading", { name: "Access log", level: 1 })).toBeVisible();
       await expect(page.getByTestId("access-log")).toBeVisible();
       await expect(page.getByTestId("access-log").locator("[aria-busy=true]")).toHaveCount(0);
     }

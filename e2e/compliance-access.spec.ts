@@ -54,6 +54,14 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
 
   // Compliance, on the patient's audit page: who has looked at this chart this month (no click).
   await signIn(page, "compliance@demo.test", "Morgan Compliance");
+  // The start page says what waits for them, without naming a patient: this access among those to review.
+  await page.goto("/");
+  const queue = page.getByTestId("home-review-queue");
+  await expect(queue.getByRole("link", { name: /emergency access(es)? to review/ })).toBeVisible();
+  const waiting = Number(await queue.getAttribute("data-count"));
+  expect(waiting).toBeGreaterThan(0);
+  await expect(page.getByTestId("compliance-home")).not.toContainText(family);
+  await expect(page.getByTestId("home-sealing")).toBeVisible();
   await page.goto(`/audit/patients/${patientId}`);
   const readers = page.getByTestId("chart-readers");
   await expect(readers.getByRole("heading", { name: "Who has looked at this chart this month" })).toBeVisible();
@@ -87,9 +95,12 @@ test("a clinician breaks the glass with a reason; compliance sees who looked thi
   await expect(reviewed.getByTestId("review")).toContainText("Confirmed with the night rota");
   await expect(reviewed.getByRole("button", { name: "Review…" })).toHaveCount(0);
   await page.screenshot({ path: `${shots}/5-reviewed.png`, fullPage: true });
+  // One fewer waits on the start page, whose cards lead to every audit page.
+  await page.goto("/");
+  await expect(page.getByTestId("home-review-queue")).toHaveAttribute("data-count", String(waiting - 1));
 
   // Charts opened per user: Casey's emergency access is counted.
-  await page.getByRole("navigation", { name: "Audit" }).getByRole("link", { name: "Charts opened per user" }).click();
+  await page.getByTestId("compliance-home").getByRole("link", { name: "Charts opened per user" }).click();
   await expect(page.getByTestId("user-activity").filter({ hasText: "Casey Clinician" })).toContainText(/opened \d+ charts? today/);
   await page.screenshot({ path: `${shots}/6-activity.png`, fullPage: true });
 

@@ -11,7 +11,8 @@ import { formatBytes } from "../format";
 type Range = "hour" | "day";
 type Point = { t: number } & Record<string, number | null>;
 
-type Series = { key: string; label: string; color: string };
+/** A series on the right-hand axis has a unit of its own (ms beside seconds, events beside ms). */
+type Series = { key: string; label: string; color: string; right?: { unit: string } };
 type ChartSpec = { id: string; title: string; unit: string; help: string; series: Series[]; format?: (v: number) => string };
 
 const number = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : Number(v.toPrecision(3)).toLocaleString("en-US"));
@@ -43,10 +44,10 @@ const charts: ChartSpec[] = [
     id: "outbox-lag",
     title: "Outbox processing lag",
     unit: "s",
-    help: "Age of the longest-waiting unpublished event, and the average append-to-publish latency (ms).",
+    help: "Age of the longest-waiting unpublished event (s, left axis), and the average append-to-publish latency (ms, right axis).",
     series: [
       { key: "outboxLagSeconds", label: "oldest waiting (s)", color: "#c2410c" },
-      { key: "publishLatencyMs", label: "append to publish (ms)", color: "#2563eb" },
+      { key: "publishLatencyMs", label: "append to publish (ms, right axis)", color: "#2563eb", right: { unit: "ms" } },
     ],
   },
   {
@@ -60,10 +61,10 @@ const charts: ChartSpec[] = [
     id: "replay-duration",
     title: "Event replay duration",
     unit: "ms",
-    help: "Average time of a replay (time travel, projection rebuilds), and events replayed per minute.",
+    help: "Average time of a replay (time travel, projection rebuilds; ms, left axis), and events replayed per minute (right axis).",
     series: [
       { key: "replayMs", label: "average replay (ms)", color: "#0369a1" },
-      { key: "replayEventsPerMinute", label: "events replayed/min", color: "#a16207" },
+      { key: "replayEventsPerMinute", label: "events replayed/min (right axis)", color: "#a16207", right: { unit: "events/min" } },
     ],
   },
   {
@@ -92,6 +93,11 @@ function timeLabel(t: number, range: Range): string {
     : d.toLocaleString("en-GB", { weekday: "short", hour: "2-digit", minute: "2-digit" });
 }
 
+/** The axis's unit, written along it, so two axes of one chart cannot be read against each other's scale. */
+function axisLabel(unit: string, side: "left" | "right") {
+  return { value: unit, angle: side === "left" ? -90 : 90, position: side === "left" ? "insideLeft" : "insideRight", fontSize: 11, fill: "#6b7280", style: { textAnchor: "middle" } } as const;
+}
+
 function latest(points: readonly Point[], key: string): number | null {
   for (let i = points.length - 1; i >= 0; i--) {
     const v = points[i]?.[key];
@@ -105,6 +111,7 @@ function Chart({ spec, points, range }: { spec: ChartSpec; points: Point[]; rang
   const hasData = spec.series.some((s) => points.some((p) => p[s.key] !== null && p[s.key] !== undefined));
   const primary = spec.series[0]!;
   const now = latest(points, primary.key);
+  const rightUnit = spec.series.find((s) => s.right)?.right?.unit;
   return (
     <figure className="panel metric-chart" data-testid={`chart-${spec.id}`} aria-labelledby={`chart-${spec.id}-title`}>
       <figcaption>
@@ -117,16 +124,19 @@ function Chart({ spec, points, range }: { spec: ChartSpec; points: Point[]; rang
       {hasData ? (
         <div className="metric-plot">
           <ResponsiveContainer width="100%" height={180}>
-            <LineChart data={points} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
+            <LineChart data={points} margin={{ top: 8, right: rightUnit ? 0 : 12, bottom: 0, left: 0 }}>
               <CartesianGrid stroke="#e5e7eb" vertical={false} />
               <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={(t: number) => timeLabel(t, range)} fontSize={11} minTickGap={40} />
-              <YAxis tickFormatter={(v: number) => format(v)} fontSize={11} width={56} allowDecimals />
+              <YAxis yAxisId="left" tickFormatter={(v: number) => format(v)} fontSize={11} width={56} allowDecimals label={axisLabel(spec.unit, "left")} />
+              {rightUnit ? (
+                <YAxis yAxisId="right" orientation="right" tickFormatter={(v: number) => format(v)} fontSize={11} width={68} allowDecimals label={axisLabel(rightUnit, "right")} />
+              ) : null}
               <Tooltip
                 labelFormatter={(t) => timeLabel(Number(t), range)}
                 formatter={(v, name) => [v === null || v === undefined ? "—" : format(Number(v)), String(name)]}
               />
               {spec.series.map((s) => (
-                <Line key={s.key} type="monotone" dataKey={s.key} name={s.label} stroke={s.color} strokeWidth={2} dot={{ r: 2, fill: s.color }} connectNulls isAnimationActive={false} />
+                <Line key={s.key} yAxisId={s.right ? "right" : "left"} type="monotone" dataKey={s.key} name={s.label} stroke={s.color} strokeWidth={2} dot={{ r: 2, fill: s.color }} connectNulls isAnimationActive={false} />
               ))}
             </LineChart>
           </ResponsiveContainer>

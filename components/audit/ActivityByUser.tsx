@@ -150,7 +150,7 @@ export function ActivityByUser() {
                 <BarChart data={view.perHour} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
                   <CartesianGrid strokeDasharray="3 3" vertical={false} />
                   <ReferenceArea x1="00:00" x2={`${String(night.until - 1).padStart(2, "0")}:00`} fill="#1b2430" fillOpacity={0.08} />
-                  <ReferenceArea x1={`${night.from}:00`} x2="23:00" fill="#1b2430" fillOpacity={0.08} />
+                  <ReferenceArea x1={`${String(night.from).padStart(2, "0")}:00`} x2="23:00" fill="#1b2430" fillOpacity={0.08} />
                   <XAxis dataKey="hour" tick={{ fontSize: 11 }} interval={1} />
                   <YAxis allowDecimals={false} tick={{ fontSize: 12 }} />
                   <Tooltip />

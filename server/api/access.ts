@@ -44,6 +44,7 @@ export const accessMatrix = {
   "audit.filterLabels": ["compliance"],
   // Emergency (break-the-glass) accesses and their reviews.
   "audit.emergencyAccesses": ["compliance"],
+  "audit.emergencyReviewQueue": ["compliance"],
   "audit.reviewEmergencyAccess": ["compliance"],
   // History audit: the event log, one event's causes and effects, a record's timeline and time
   // travel. Compliance reads the history through these, not patient.history, so the access log

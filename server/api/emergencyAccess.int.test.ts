@@ -172,6 +172,26 @@ describeEachDatabase("break the glass", (db, kind) => {
     }
   });
 
+  it("counts the accesses awaiting review for the start page, oldest first, without recording a read of any chart", async () => {
+    const { stranger, officer, patientId } = await setting();
+    const audit = await callerAs(db(), officer);
+    const before = await audit.audit.emergencyReviewQueue();
+    const first = await (await callerAs(db(), stranger)).patient.breakGlass({ patientId, reason: "Covering the ward tonight" });
+    const other = await staff(db(), ["clinician"], "Nia Nightshift");
+    await (await callerAs(db(), other)).patient.breakGlass({ patientId, reason: "Rapid response call on the ward" });
+    const waiting = await audit.audit.emergencyReviewQueue();
+    expect(waiting.needsReview).toBe(before.needsReview + 2);
+    const firstGranted = (await db().prisma.emergencyAccess.findUniqueOrThrow({ where: { id: first.accessId } })).grantedAt;
+    expect(waiting.oldestGrantedAt).toEqual(before.oldestGrantedAt && before.oldestGrantedAt < firstGranted ? before.oldestGrantedAt : firstGranted);
+
+    await audit.audit.reviewEmergencyAccess({ accessId: first.accessId, note: "Confirmed with the night rota" });
+    expect((await audit.audit.emergencyReviewQueue()).needsReview).toBe(before.needsReview + 1);
+    // A count names no patient: the officer's reads of this chart are the review's, not the start page's.
+    const reads = await db().prisma.accessLog.count({ where: { userId: officer.id, procedure: "audit.emergencyReviewQueue" } });
+    expect(reads).toBe(0);
+    expect(await codeOf((await callerAs(db(), stranger)).audit.emergencyReviewQueue())).toBe("FORBIDDEN");
+  });
+
   it("bounds a grant to EMERGENCY_ACCESS_HOURS from the time the database gives it, whoever writes it", async () => {
     // Each insert in a transaction rolled back: the review list stays as it was. Answers the
     // row written, or the error.

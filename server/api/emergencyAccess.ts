@@ -317,6 +317,19 @@ export async function listEmergencyAccesses(
   };
 }
 
+/**
+ * How many emergency accesses await review and since when, for the compliance officer's start
+ * page: counts only, no patient and no user, so it reveals no chart and records no access.
+ */
+export async function emergencyReviewQueue(db: Db): Promise<{ needsReview: number; oldestGrantedAt: Date | null }> {
+  const where: Prisma.EmergencyAccessWhereInput = { review: { is: null } };
+  const [needsReview, oldest] = await Promise.all([
+    db.prisma.emergencyAccess.count({ where }),
+    db.prisma.emergencyAccess.findFirst({ where, orderBy: [{ grantedAt: "asc" }, { id: "asc" }], select: { grantedAt: true } }),
+  ]);
+  return { needsReview, oldestGrantedAt: oldest?.grantedAt ?? null };
+}
+
 /** Marks one emergency access reviewed, with the reviewer and note; a second review, or one by the user who broke the glass, is refused. */
 export async function reviewEmergencyAccess(ctx: AccessContext, accessId: string, note: string) {
   if (!ctx.user) throw new Error("reviewEmergencyAccess: no signed-in user");

@@ -7,7 +7,7 @@ export const metadata: Metadata = { title: "Audit · access log" };
 export default function AuditPage() {
   return (
     <AuditShell>
-      <h1>Audit</h1>
+      <h1>Access log</h1>
       <p className="subtitle">Who read which patient&apos;s data, through which screen, and when. The log is append-only.</p>
       <AccessLogBrowser />
     </AuditShell>

@@ -20,7 +20,7 @@ import {
 import { patientStreamIds, providerNames } from "../../projections/queries";
 import { patientSearchInput, searchPatients } from "../patientSearch";
 import { groupCursor, mustExist, patientLabels, readAccessLog, readersOfPatient, recordAccess, rowCursor, summaryCursor, userActivity } from "../accessLog";
-import { emergencyCursor, listEmergencyAccesses, reviewEmergencyAccess, reviewNoteInput, reviewStatus } from "../emergencyAccess";
+import { emergencyCursor, emergencyReviewQueue, listEmergencyAccesses, reviewEmergencyAccess, reviewNoteInput, reviewStatus } from "../emergencyAccess";
 import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
@@ -176,6 +176,9 @@ export const auditRouter = router({
       // The reader's own accesses (an account that is also a clinician): someone else reviews them.
       return { ...page, items: page.items.map((item) => ({ ...item, own: item.userId === ctx.user.id })) };
     }),
+
+  /** The review queue's size and its oldest grant, for the start page: no patient, so no access recorded. */
+  emergencyReviewQueue: complianceProcedure.query(({ ctx }) => emergencyReviewQueue(ctx.db)),
 
   /** Marks one emergency access reviewed with a note; recorded (who, when) and never editable. */
   reviewEmergencyAccess: complianceProcedure
