@@ -2,6 +2,7 @@ import Link from "next/link";
 import { HealthPanel } from "@/components/HealthPanel";
 import { ClinicianHome } from "@/components/clinical/ClinicianHome";
 import { ComplianceHome } from "@/components/audit/ComplianceHome";
+import { AdminHome } from "@/components/admin/AdminHome";
 import { currentUser } from "@/server/auth/session";
 import { sectionsFor } from "@/server/auth/sections";
 
@@ -44,7 +45,12 @@ export default async function Home() {
       ) : null}
       {has("clinician") ? <ClinicianHome /> : null}
       {has("compliance") ? <ComplianceHome /> : null}
-      {has("admin") ? <HealthPanel /> : null}
+      {has("admin") ? (
+        <>
+          <AdminHome />
+          <HealthPanel />
+        </>
+      ) : null}
       {sections.length > 1 ? (
         <div className="grid cards">
           {sections.map((s) => (

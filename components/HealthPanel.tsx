@@ -2,6 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { DateTime } from "./DateTime";
 import { CLOCK_SKEW_WARN_SECONDS } from "../shared/clock";
+import { DEGRADED_WAIT_MS } from "../shared/health";
 import { ErrorState, Loading } from "./States";
 import { useTRPC } from "./trpc";
 import type { PoolState } from "@/server/db/client";
@@ -27,7 +28,9 @@ function PoolFacts({ pool }: { pool: PoolState | null | undefined }) {
       <dd data-testid="db-pool">
         {pool.total - pool.idle} in use, {pool.idle} idle of {pool.max}
         {pool.waiting > 0 ? (
-          <span className="badge warn">
+          // A request that waited a moment as several arrived together is not a warning; one past
+          // the threshold health calls "degraded" is.
+          <span className={pool.longestWaitMs > DEGRADED_WAIT_MS ? "badge warn" : "muted"}>
             {" "}
             {pool.waiting} waiting ({(pool.longestWaitMs / 1000).toFixed(1)} s)
           </span>

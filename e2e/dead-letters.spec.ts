@@ -32,7 +32,13 @@ test("an admin sets aside a dead letter that holds its record, with a reason the
   });
 
   await signIn(page, "admin@demo.test", "Alex Admin");
-  await page.goto("/admin");
+  // The start page says a dead letter waits, holding events, and leads to the outbox.
+  await page.goto("/");
+  const waiting = page.getByTestId("home-outbox");
+  await expect(waiting).toHaveAttribute("data-trouble", "true");
+  await expect(waiting).toContainText(/dead letters? to retry or set aside, \d+ events held behind them/);
+  await waiting.getByRole("link", { name: "Outbox" }).click();
+  await expect(page).toHaveURL(/\/admin#outbox$/);
   const outbox = page.getByTestId("outbox");
   await expect(outbox.getByTestId("outbox-held")).toContainText(String(holding));
   const row = outbox.getByRole("row").filter({ hasText: eventId.slice(0, 8) });

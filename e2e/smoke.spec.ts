@@ -28,6 +28,11 @@ test("the home page shows the system status; the database and migrations are on 
   await page.getByLabel("Password").fill("demo-password-2026");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("signed-in-user")).toBeVisible();
+  // Their start page says what needs them: on a fresh install the projections all run.
+  await page.goto("/");
+  await expect(page.getByTestId("home-outbox")).toContainText("Outbox:");
+  await expect(page.getByTestId("home-projections")).toHaveAttribute("data-trouble", "0");
+  await expect(page.getByTestId("home-projections")).toContainText(/Projections: all \d+ running/);
   await page.goto("/admin");
   await expect(health.getByTestId("db-mode")).toHaveText(/PostgreSQL|Embedded/);
   await expect(health).toContainText("applied");

@@ -91,7 +91,7 @@ export function OutboxPanel() {
   const once = useSingleFlight();
 
   return (
-    <section className="panel" aria-labelledby="outbox-title" data-testid="outbox">
+    <section className="panel" id="outbox" aria-labelledby="outbox-title" data-testid="outbox">
       <h2 id="outbox-title">Outbox</h2>
       <p className="muted">
         Every appended event waits here until the worker has handed it to the in-process handlers (at once, even when the

@@ -2,6 +2,7 @@
 // A compliance officer's start: what waits for them (emergency accesses to review, sealing that
 // is late), then every audit page under the name its tab and heading use.
 import { useQuery } from "@tanstack/react-query";
+import { HomeSection } from "../HomeSection";
 import Link from "next/link";
 import { DateTime } from "../DateTime";
 import { counted } from "../format";
@@ -70,20 +71,17 @@ function SealingLine() {
 
 export function ComplianceHome() {
   return (
-    <section className="panel" aria-labelledby="home-audit" data-testid="compliance-home">
-      <h2 id="home-audit">Audit</h2>
-      <div className="stack" aria-label="Waiting for you" role="group">
-        <ReviewQueue />
-        <SealingLine />
-      </div>
-      <div className="grid cards">
-        {auditDestinations.map((d) => (
-          <Link key={d.href} className="card" href={d.href}>
-            <h3>{d.label}</h3>
-            <p>{d.blurb}</p>
-          </Link>
-        ))}
-      </div>
-    </section>
+    <HomeSection
+      id="home-audit"
+      title="Audit"
+      testId="compliance-home"
+      waiting={
+        <>
+          <ReviewQueue />
+          <SealingLine />
+        </>
+      }
+      destinations={auditDestinations}
+    />
   );
 }

@@ -1,3 +1,4 @@
+import { DEGRADED_WAIT_MS } from "../../../shared/health";
 import type { Database, PoolState } from "../../db/client";
 import { migrationStatus, type MigrationStatus } from "../../db/migrate";
 import { publicProcedure, router } from "../trpc";
@@ -61,8 +62,7 @@ function warnOfSkew(skewSeconds: number): void {
  */
 export type Health = { status: "up" | "degraded"; pool?: PoolState | null; details?: HealthDetails };
 
-/** A wait for a connection longer than this is no longer a blip. */
-export const DEGRADED_WAIT_MS = 1_000;
+export { DEGRADED_WAIT_MS };
 
 /** A wait for a lock longer than this is no longer two requests taking turns: "degraded". */
 export const DEGRADED_LOCK_WAIT_SECONDS = 5;
