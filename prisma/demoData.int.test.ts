@@ -10,7 +10,7 @@ import { erasePatient } from "../server/api/erasure";
 import { eventRegistry } from "../server/domain/registry";
 import { storeOn } from "../server/eventStore";
 import { demoPatientId, demoProviders, seedClinicalDemo } from "./demoData";
-import { demoToSeed, prepareDemo, seedDemo } from "./seed";
+import { demoPresentFor, demoToSeed, prepareDemo, seedDemo } from "./seed";
 
 type Row = { user_id: string; stream_id: string; event_type: string };
 
@@ -62,6 +62,35 @@ describeEachDatabase("demo data", (db) => {
     await seedClinicalDemo(db(), options);
     expect(await count()).toBe(before);
     expect(await db().prisma.user.count()).toBe(users);
+  });
+});
+
+describe("the demo's present", () => {
+  // Enough patients for orders and visits still open (some patients are under care now).
+  const patients = 31;
+  const e = parseEnv({ ...process.env, DATABASE_URL: "", DEMO_PATIENTS: String(patients), EVENTSTORE_SNAPSHOT_EVERY: "10", SEED_DEMO_USERS: "false" });
+
+  it("is the last days for a first seed (histories end before now, open orders placed in the last two and a half days), and stays the one it was written with when resumed", async () => {
+    const db = await openTestDatabase("embedded");
+    try {
+      const hourMs = 3_600_000;
+      const before = Math.floor(Date.now() / hourMs) * hourMs - 2 * hourMs;
+      await prepareDemo(db, e);
+      const after = Math.floor(Date.now() / hourMs) * hourMs - 2 * hourMs;
+      const [span] = await db.sql<{ newest: Date; oldest: Date }>("SELECT max(occurred_at) AS newest, min(occurred_at) AS oldest FROM events", []);
+      expect(new Date(span!.newest).getTime()).toBeLessThanOrEqual(Date.now());
+      const open = await db.prisma.rmOrder.findMany({ where: { status: { in: ["placed", "in_progress", "on_hold"] } }, select: { createdAt: true } });
+      expect(open.length).toBeGreaterThan(0);
+      for (const o of open) expect(o.createdAt.getTime()).toBeGreaterThan(Date.now() - 2.5 * 86_400_000);
+      const visits = await db.prisma.rmEncounter.findMany({ where: { status: "in_progress" }, select: { startedAt: true, encounterType: true } });
+      for (const v of visits) expect(v.startedAt.getTime()).toBeGreaterThan(Date.now() - (v.encounterType === "inpatient" ? 14.5 : 2.5) * 86_400_000);
+
+      // Resumed later (the next start, tomorrow): the present read back is the one written with.
+      const present = await demoPresentFor(db, { from: patients - 1, stored: patients }, { snapshotEvery: 10 }, Date.now() + 86_400_000);
+      expect([before, after]).toContain(present);
+    } finally {
+      await db.close();
+    }
   });
 });
 

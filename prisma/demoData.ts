@@ -97,6 +97,9 @@ export const demoProviders = [
   { id: "demo-provider-4", name: "NP Daniel Reyes", email: "d.reyes@provider.demo.test" },
 ];
 
+/** The demo's present when none is given: fixed, for tests. */
+export const demoFixedPresent = Date.UTC(2026, 10, 20, 9, 0, 0);
+
 export type DemoOptions = {
   patients: number;
   /** Patients whose charts get long enough (> snapshot interval) to have snapshots. */
@@ -110,8 +113,15 @@ export type DemoOptions = {
    * its index, so a later start gives the same hospital as one run.
    */
   from?: number;
-  /** Called before each command with its label (tests stop a seed there, as a kill would). */
-  beforeCommand?: (label: string) => void;
+  /**
+   * The demo's present (ms since the epoch): every history ends before it, and the orders still
+   * open were placed in the two days before it. Start-up gives the moment it first seeds
+   * (demoPresentFor), so a newcomer's worklist is today's; a resumed seed gives the same one
+   * again. Default: a fixed moment, so a test gets the same hospital every run.
+   */
+  present?: number;
+  /** Called before each command with its label and time (tests stop a seed there, as a kill would). */
+  beforeCommand?: (label: string, now: Date) => void;
   /** Only name the commands (to beforeCommand): nothing is read or written. */
   dryRun?: boolean;
 };
@@ -136,7 +146,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
   const snapshotEvery = options.snapshotEvery;
   const longCharts = options.longCharts ?? 3;
   const dayMs = 86_400_000;
-  const today = Date.UTC(2026, 10, 20, 9, 0, 0);
+  const today = options.present ?? demoFixedPresent;
   let events = 0;
 
   async function run<C extends { metadata: { now: Date } }, E extends DomainEvent, S>(
@@ -147,7 +157,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     project: InlineProjector<S>,
     userId: string,
   ) {
-    options.beforeCommand?.(label);
+    options.beforeCommand?.(label, command.metadata.now);
     if (options.dryRun) return;
     const result = await handleCommand(
       store,
@@ -251,10 +261,16 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
     }
 
     const encounterCount = r.int(1, 4);
+    // Some patients are under care now: their last visit began in the last day and a half and is
+    // still open, so the census and the worklist have today's patients. A generator of its own, as
+    // for allergies.
+    const c = rng(seed + i * 7919 + 2);
+    const underCareSince = c.chance(0.12) ? today - c.int(1, 36) * 3_600_000 : null;
     for (let e = 0; e < encounterCount; e++) {
       const encounterId = uuidFrom(`encounter:${i}:${e}`);
       at += r.int(2, 60) * dayMs;
       if (at > today) at = today - r.int(1, 48) * 3_600_000;
+      if (underCareSince !== null && e === encounterCount - 1 && at < underCareSince) at = underCareSince;
       const startedAt = new Date(at);
       const encounterType: EncounterType = r.pick(["outpatient", "outpatient", "outpatient", "emergency", "inpatient", "telehealth", "home_visit"]);
       const providerId = r.pick(demoProviders).id;
@@ -315,13 +331,17 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
           status = next;
           s++;
         };
-        const recent = today - placedAt.getTime() < 10 * dayMs;
+        // Open orders are a ward's current work: placed in the last two days, so the worklist's
+        // overdue marks are hours, as on a real one, not the weeks an older order would show.
+        const recent = today - placedAt.getTime() < 2 * dayMs;
         const steps = recent ? r.int(0, 1) : r.int(1, 3);
         for (let step = 0; step < steps; step++) {
           const choices: readonly OrderStatus[] = orderTransitions[status];
           if (choices.length === 0) break;
           const next: OrderStatus = choices.includes("completed") && r.chance(0.85) ? "completed" : choices.includes("in_progress") && r.chance(0.8) ? "in_progress" : r.pick(choices);
           t += r.int(10, 600) * 60_000;
+          // Nothing happens after the demo's present: a step it has not reached is still to come.
+          if (t > today) break;
           const resulting = next === "completed" && (kind === "lab" || kind === "imaging");
           await change(
             next,
@@ -333,7 +353,7 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
               : null,
           );
         }
-        // A hospital closes its old orders: one placed weeks ago is done or withdrawn by now, not
+        // A hospital closes its old orders: one placed days ago is done or withdrawn by now, not
         // overdue on today's worklist. Decided from the order's id, not the random stream, so the
         // rest of the demo hospital stays as it was.
         if (!recent) {
@@ -361,7 +381,12 @@ export async function seedClinicalDemo(db: Database, options: DemoOptions): Prom
 
       // Older encounters are completed; the most recent ones may still be open.
       const endAt = startedAt.getTime() + r.int(15, encounterType === "inpatient" ? 4_320 : 180) * 60_000;
-      if (endAt < today - 2 * 3_600_000 && r.chance(0.85)) {
+      // A few stay open a while (the census's current patients): a visit of the last two days, a
+      // stay of the last fortnight. One begun before that was closed long ago, whatever was drawn.
+      const keptOpen = !r.chance(0.85);
+      const stale = startedAt.getTime() < today - (encounterType === "inpatient" ? 14 : 2) * dayMs;
+      const beingSeen = underCareSince !== null && e === encounterCount - 1;
+      if (endAt < today - 2 * 3_600_000 && (!keptOpen || stale) && !beingSeen) {
         await run(
           encounterStream(encounterId),
           encounterDecider,

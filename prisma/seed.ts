@@ -5,7 +5,7 @@ import type { Database } from "../server/db/client";
 import type { Env } from "../server/db/env";
 import { seedDemoUsers } from "../server/auth/demoUsers";
 import { eventIdFor } from "../server/eventStore";
-import { demoCommandId, demoPatientId, seedClinicalDemo } from "./demoData";
+import { demoCommandId, demoFixedPresent, demoPatientId, seedClinicalDemo } from "./demoData";
 
 function progressLine(label: string) {
   const tty = process.stdout.isTTY;
@@ -21,14 +21,42 @@ function progressLine(label: string) {
   };
 }
 
+/**
+ * The demo hospital's present: for a first seed, two hours before this hour (an order placed at
+ * the end of a visit begun an hour before it is still in the past), so the worklist, the census
+ * and the reports are of the last days, not of a fixed date receding into the past; for a seed resumed over stored demo patients,
+ * the one they were written with, read back from the first patient's registration: the commands
+ * sent again must be the ones stored.
+ */
+export async function demoPresentFor(db: Database, plan: DemoPlan, options: { snapshotEvery: number }, now = Date.now()): Promise<number> {
+  const hourMs = 3_600_000;
+  if (plan.stored === 0) return Math.floor(now / hourMs) * hourMs - 2 * hourMs;
+  let first: { label: string; at: Date } | null = null;
+  await seedClinicalDemo(db, {
+    ...options,
+    patients: 1,
+    dryRun: true,
+    present: demoFixedPresent,
+    beforeCommand: (label, at) => {
+      first ??= { label, at };
+    },
+  });
+  const registration = first as { label: string; at: Date } | null;
+  if (!registration) return demoFixedPresent;
+  const [row] = await db.sql<{ occurred_at: Date }>("SELECT occurred_at FROM events WHERE event_id = $1::uuid", [eventIdFor(demoCommandId(registration.label), 0)]);
+  return row ? demoFixedPresent + (new Date(row.occurred_at).getTime() - registration.at.getTime()) : demoFixedPresent;
+}
+
 export async function seedClinical(db: Database, e: Env, plan: DemoPlan = { from: 0, stored: 0 }): Promise<void> {
   const started = Date.now();
+  const present = await demoPresentFor(db, plan, { snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY });
   // Every patient there: only the last one is completed.
   const completing = plan.stored >= e.DEMO_PATIENTS;
   const result = await seedClinicalDemo(db, {
     patients: e.DEMO_PATIENTS,
     snapshotEvery: e.EVENTSTORE_SNAPSHOT_EVERY,
     from: plan.from,
+    present,
     ...(completing ? {} : { progress: progressLine("seeding demo data") }),
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
