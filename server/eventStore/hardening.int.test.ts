@@ -118,7 +118,7 @@ describePostgres("the app's database role cannot rewrite history", () => {
     expect(await refusal(sql)).toMatch(/^42/); // 42501 insufficient privilege / must be owner
   });
 
-  it("cannot date a break-the-glass grant, a review or an audit extract: the database stamps them, bounds a grant to 4 hours, and no update moves them", async () => {
+  it("cannot date a break-the-glass grant, a review, an audit extract, a seal or a data key: the database stamps them, bounds a grant to 4 hours, and no update moves them", async () => {
     const near = (t: Date) => Math.abs(t.getTime() - Date.now()) < 60_000;
     // In a transaction rolled back at the end: the shared database's review list stays as it was.
     await app.query("BEGIN");
@@ -145,6 +145,18 @@ describePostgres("the app's database role cannot rewrite history", () => {
         [extract.rows[0]!.id],
       );
       expect(near(signature.rows[0]!.signed_at)).toBe(true);
+      // A seal dated an hour ago would tell the console sealing keeps up when no sealer ran; a
+      // data key dated 2020, that it existed before its patient. Neither time is signed or wrapped.
+      const seal = await app.query<{ sealed_at: Date }>(
+        `INSERT INTO audit_seals (seq, to_xid, to_position, event_count, chain_hash, key_id, signature, sealed_at)
+         VALUES (9000000000000, '1', 1, 1, '\\x00', 'forged', '\\x00', now() - interval '1 hour') RETURNING sealed_at`,
+      );
+      expect(near(seal.rows[0]!.sealed_at)).toBe(true);
+      const key = await app.query<{ created_at: Date }>(
+        "INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id, created_at) VALUES ($1, 'd3JhcHBlZA==', 'k1', '2020-01-01') RETURNING created_at",
+        [`stamped-${Math.random().toString(36).slice(2, 10)}`],
+      );
+      expect(near(key.rows[0]!.created_at)).toBe(true);
       await app.query("SAVEPOINT moved");
       for (const sql of [
         "UPDATE emergency_access SET granted_at = '2020-01-01' WHERE id = $1",
