@@ -37,7 +37,7 @@ function OutboxLine() {
       ) : (
         <>
           {counted(pending, "event")} waiting, the oldest for {ageText(lagSeconds)}
-          {slow ? <> (more than {ageText(OUTBOX_SLOW_SECONDS)}: is a worker running?)</> : null}.
+          {slow ? <> (more than {ageText(OUTBOX_SLOW_SECONDS)}: is a worker running, and the message bus reachable?)</> : null}.
         </>
       )}
     </p>

@@ -26,7 +26,7 @@ function ReviewQueue() {
         </>
       ) : (
         <>
-          <span className="badge warn">{needsReview.toLocaleString("en-US")}</span>{" "}
+          <span className="badge warn">waiting</span>{" "}
           <Link href="/audit/emergency">{counted(needsReview, "emergency access", "emergency accesses")} to review</Link>
           {oldestGrantedAt ? (
             <span className="muted">
@@ -51,7 +51,13 @@ function SealingLine() {
     <p data-testid="home-sealing" data-late={warnings.length > 0 ? "true" : "false"}>
       {warnings.length > 0 ? (
         <>
-          <span className="badge warn">late</span> <Link href="/audit/integrity">Sealing</Link>: {warnings[0]}.
+          <span className="badge warn">late</span> <Link href="/audit/integrity">Sealing</Link>: {warnings[0]}
+          {warnings.length > 1 ? <> (and {counted(warnings.length - 1, "more warning")} on Integrity)</> : null}.
+        </>
+      ) : !latest.data.seal ? (
+        <>
+          <span className="badge info">not yet</span> Nothing is sealed yet
+          {backlog.events > 0 ? <>: {counted(backlog.events, "event")} waiting for the first seal</> : null}.
         </>
       ) : (
         <>
@@ -62,7 +68,14 @@ function SealingLine() {
               through <DateTime value={latest.data.sealedThrough} precision="minute" />
             </>
           ) : null}
-          {backlog.events > 0 ? <span className="muted"> ({counted(backlog.events, "newer event")} waiting, {ageText(backlog.oldestSeconds)})</span> : null}.
+          {backlog.events > 0 ? (
+            <span className="muted">
+              {" "}
+              ({backlog.capped ? `${backlog.events.toLocaleString("en-US")}+ newer events` : counted(backlog.events, "newer event")} waiting, the oldest{" "}
+              {ageText(backlog.oldestSeconds)})
+            </span>
+          ) : null}
+          .
         </>
       )}
     </p>
