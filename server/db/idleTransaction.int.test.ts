@@ -30,16 +30,21 @@ describe.skipIf(!pgUrl)("a script's transaction left idle [postgresql]", () => {
     try {
       let resume!: () => void;
       const paused = new Promise<void>((r) => (resume = r));
+      let locked = false;
       const held = stopped.prisma.$transaction(
         async (tx) => {
           await tx.$queryRawUnsafe(`SELECT pg_advisory_xact_lock(${key})::text AS locked`);
+          locked = true;
           await paused; // stopped: nothing sent
           await tx.$queryRawUnsafe("SELECT 1 AS one");
         },
         { timeout: 15_000 },
       );
       held.catch(() => {});
-      await sleep(200);
+      // Until the script holds the lock (a fixed 200 ms was too short on a loaded CI machine: the
+      // connection and BEGIN had not happened yet, and the lock was found free).
+      const since = Date.now();
+      while (!locked && Date.now() - since < 10_000) await sleep(10);
       const free = async () => (await other.sql<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${key}) AS ok`, []))[0]!.ok;
       expect(await free()).toBe(false);
       const started = Date.now();
