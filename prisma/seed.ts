@@ -31,17 +31,10 @@ function progressLine(label: string) {
 export async function demoPresentFor(db: Database, plan: DemoPlan, options: { snapshotEvery: number }, now = Date.now()): Promise<number> {
   const hourMs = 3_600_000;
   if (plan.stored === 0) return Math.floor(now / hourMs) * hourMs - 2 * hourMs;
-  let first: { label: string; at: Date } | null = null;
-  await seedClinicalDemo(db, {
-    ...options,
-    patients: 1,
-    dryRun: true,
-    present: demoFixedPresent,
-    beforeCommand: (label, at) => {
-      first ??= { label, at };
-    },
-  });
-  const registration = first as { label: string; at: Date } | null;
+  // The first patient's commands as a dry run at the fixed present: the first is the registration.
+  const commands: { label: string; at: Date }[] = [];
+  await seedClinicalDemo(db, { ...options, patients: 1, dryRun: true, present: demoFixedPresent, beforeCommand: (label, at) => commands.push({ label, at }) });
+  const registration = commands[0];
   if (!registration) return demoFixedPresent;
   const [row] = await db.sql<{ occurred_at: Date }>("SELECT occurred_at FROM events WHERE event_id = $1::uuid", [eventIdFor(demoCommandId(registration.label), 0)]);
   return row ? demoFixedPresent + (new Date(row.occurred_at).getTime() - registration.at.getTime()) : demoFixedPresent;

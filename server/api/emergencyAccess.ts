@@ -322,12 +322,8 @@ export async function listEmergencyAccesses(
  * page: counts only, no patient and no user, so it reveals no chart and records no access.
  */
 export async function emergencyReviewQueue(db: Db): Promise<{ needsReview: number; oldestGrantedAt: Date | null }> {
-  const where: Prisma.EmergencyAccessWhereInput = { review: { is: null } };
-  const [needsReview, oldest] = await Promise.all([
-    db.prisma.emergencyAccess.count({ where }),
-    db.prisma.emergencyAccess.findFirst({ where, orderBy: [{ grantedAt: "asc" }, { id: "asc" }], select: { grantedAt: true } }),
-  ]);
-  return { needsReview, oldestGrantedAt: oldest?.grantedAt ?? null };
+  const queue = await db.prisma.emergencyAccess.aggregate({ where: { review: { is: null } }, _count: { _all: true }, _min: { grantedAt: true } });
+  return { needsReview: queue._count._all, oldestGrantedAt: queue._min.grantedAt };
 }
 
 /** Marks one emergency access reviewed, with the reviewer and note; a second review, or one by the user who broke the glass, is refused. */

@@ -62,8 +62,6 @@ function warnOfSkew(skewSeconds: number): void {
  */
 export type Health = { status: "up" | "degraded"; pool?: PoolState | null; details?: HealthDetails };
 
-export { DEGRADED_WAIT_MS };
-
 /** A wait for a lock longer than this is no longer two requests taking turns: "degraded". */
 export const DEGRADED_LOCK_WAIT_SECONDS = 5;
 
