@@ -2,18 +2,20 @@
 // an order placed as the patient's allergy to it is recorded, or on an encounter as it is
 // completed, either commits before that change (in commit order and in recorded time) or is
 // decided again on the new facts (refused). refusingErased + onFreshFacts (erasure.ts), through
-// stream_versions_for_share (migration 20261206010000).
+// stream_versions_decided_on (migration 20261217010000).
 import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import type { Database } from "../db/client";
 import { ConcurrencyError } from "../errors";
-import { loadAggregate } from "../eventStore";
+import { appendToStream, loadAggregate, prismaRunner } from "../eventStore";
+import { isRetryableTransactionError, storeIn } from "../eventStore/db";
 import { orderDecider } from "../domain/order/decider";
 import { patientCheck, patientDecider } from "../domain/patient/decider";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 import { projectOrder } from "../projections/clinical";
 import { callerAs, contextFor, newPatient } from "../testing/caller";
+import { newStreamId, note, storeOf } from "../testing/events";
 import { describeEachDatabase, describePostgres } from "../testing/db";
 import { runCommand } from "./commands";
 import type { SessionUser } from "./context";
@@ -80,6 +82,112 @@ describePostgres("a decision commits only on the facts it read", (db) => {
       const rows = await inCommitOrder(db, [encounterStream(encounterId), orderStream(order.value.orderId)]);
       expect(before(rows, "OrderCreated", "EncounterCompleted"), rows.map((r) => `${r.event_type}@${r.recorded_at.toISOString()}`).join(" -> ")).toBe(true);
     }
+  });
+});
+
+/** A latch: `open()` lets every `wait` through. */
+function latch(): { open: () => void; wait: Promise<void> } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { open, wait };
+}
+
+/** Until the backend `pid` waits for a lock (a row another transaction holds). */
+async function waitingForLock(db: () => Database, pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [row] = await db().sql<{ wait: string | null }>("SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1", [pid]);
+    if (row?.wait === "Lock") return;
+    if (Date.now() > deadline) throw new Error(`backend ${pid} never waited for a lock`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A decision on `facts` in a transaction of its own (stream_versions_decided_on, as
+ * refusingErased reads it), held open until `commit` opens; resolves with the database's clock
+ * just before its commit.
+ */
+function deciding(db: () => Database, facts: string, decided: () => void, commit: Promise<void>): Promise<Date> {
+  return db().prisma.$transaction(
+    async (tx) => {
+      const run = prismaRunner(tx);
+      await run("SELECT stream_id, version FROM stream_versions_decided_on($1::text[])", [[facts]]);
+      decided();
+      await commit;
+      const [now] = await run<{ at: Date }>("SELECT clock_timestamp() AS at", []);
+      return now!.at;
+    },
+    { timeout: 30_000 },
+  );
+}
+
+describePostgres("a decision orders the appends to the records it read", (db) => {
+  it("an append whose transaction began writing before the decision, and waited for it, is refused as retryable instead of sorting before it", { timeout: 60_000 }, async () => {
+    const store = storeOf(db());
+    const facts = newStreamId("note-facts");
+    await appendToStream(store, facts, [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
+    const olderHasId = latch();
+    const decided = latch();
+    const commitDecision = latch();
+    let olderPid = 0;
+    // The older transaction draws its id first (as the completion's did on its way into the
+    // stream row), then appends to the stream the decision read.
+    const older: Promise<unknown> = db().prisma.$transaction(
+      async (tx) => {
+        const run = prismaRunner(tx);
+        const [me] = await run<{ pid: number }>("SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS xid", []);
+        olderPid = me!.pid;
+        olderHasId.open();
+        await decided.wait;
+        return appendToStream(storeIn(store, tx), facts, [note(2)], { expectedVersion: 1, aggregateType: "note" });
+      },
+      { timeout: 30_000 },
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await olderHasId.wait;
+    const decision = deciding(db, facts, decided.open, commitDecision.wait);
+    await decided.wait;
+    await waitingForLock(db, olderPid);
+    commitDecision.open();
+    await decision;
+    const error = await older;
+    expect(isRetryableTransactionError(error), String(error)).toBe(true);
+    // Run again, it sorts after the decision.
+    const again = await appendToStream(store, facts, [note(2)], { expectedVersion: 1, aggregateType: "note" });
+    expect(again.nextExpectedVersion).toBe(2);
+  });
+
+  it("an append that waited for a decision on its stream carries a recorded time after the decision's commit", { timeout: 60_000 }, async () => {
+    const store = storeOf(db());
+    const facts = newStreamId("note-facts");
+    await appendToStream(store, facts, [note(1)], { expectedVersion: "no_stream", aggregateType: "note" });
+    const decided = latch();
+    const commitDecision = latch();
+    const decision = deciding(db, facts, decided.open, commitDecision.wait);
+    await decided.wait;
+    let pid = 0;
+    const appendStarted = latch();
+    const append = db().prisma.$transaction(
+      async (tx) => {
+        const [me] = await prismaRunner(tx)<{ pid: number }>("SELECT pg_backend_pid() AS pid", []);
+        pid = me!.pid;
+        appendStarted.open();
+        return appendToStream(storeIn(store, tx), facts, [note(2)], { expectedVersion: 1, aggregateType: "note" });
+      },
+      { timeout: 30_000 },
+    );
+    await appendStarted.wait;
+    await waitingForLock(db, pid);
+    // Long enough that a clock read before the wait shows.
+    await new Promise((r) => setTimeout(r, 50));
+    commitDecision.open();
+    const decidedAt = await decision;
+    const appended = await append;
+    const recordedAt = appended.events[0]!.recordedAt;
+    expect(new Date(recordedAt).getTime()).toBeGreaterThanOrEqual(Math.floor(decidedAt.getTime()));
   });
 });
 

@@ -46,13 +46,17 @@ export class StaleFactsError extends Error {
  * transaction (events included) rolls back.
  *
  * A decision is ordered after the facts it read the same way, on the stream rows of the patient
- * and encounter it was decided on (stream_versions_for_share, FOR SHARE): an append to them in
- * flight (an allergy recorded, the patient made inactive, the encounter completed) is waited
- * for, and a version other than the one decided on refuses with StaleFactsError, rolling the
- * whole transaction back (onFreshFacts decides again on fresh facts). Taken first, the lock
- * holds that append back until this commits. Without it, a medication order placed as a
- * penicillin allergy was recorded committed after the allergy, unchecked, and an order was
- * added to an encounter completed first.
+ * and encounter it was decided on (stream_versions_decided_on): an append to them in flight (an
+ * allergy recorded, the patient made inactive, the encounter completed) is waited for, and a
+ * version other than the one decided on refuses with StaleFactsError, rolling the whole
+ * transaction back (onFreshFacts decides again on fresh facts). Taken first, the rows are stamped
+ * with this transaction's id (streams.last_xid): the other append waits until this commits, and
+ * when its own transaction id is older it is refused as a serialization failure and runs again
+ * with a newer one, so it sorts after this decision in the log's commit order (transaction id,
+ * then position) as well as committing after it. A share lock alone ordered the commits but not
+ * the ids: an encounter's completion that drew its id first and then waited committed after an
+ * order on the open encounter while sorting before it. Without any of it, a medication order
+ * placed as a penicillin allergy was recorded committed after the allergy, unchecked.
  */
 export function refusingErased<S extends { status: string }>(project: InlineProjector<S>, decidedOn?: DecidedOn): InlineProjector<S> {
   return async (tx, change) => {
@@ -62,7 +66,7 @@ export function refusingErased<S extends { status: string }>(project: InlineProj
       const loaded = new Map<string, number>();
       if (patientId) loaded.set(patientStream(patientId), decidedOn.patientVersion);
       if (decidedOn.encounter) loaded.set(encounterStream(decidedOn.encounter.id), decidedOn.encounter.version);
-      const rows = await run<{ stream_id: string; version: number }>("SELECT stream_id, version FROM stream_versions_for_share($1::text[])", [[...loaded.keys()]]);
+      const rows = await run<{ stream_id: string; version: number }>("SELECT stream_id, version FROM stream_versions_decided_on($1::text[])", [[...loaded.keys()]]);
       for (const [streamId, version] of loaded) {
         const now = Number(rows.find((r) => r.stream_id === streamId)?.version ?? 0);
         if (now !== version) throw new StaleFactsError(streamId, version, now);
