@@ -73,6 +73,12 @@ describeEachDatabase("break the glass", (db, kind) => {
     const grant = await clinician.patient.breakGlass({ patientId, reason: "  Covering the ward tonight, patient deteriorating  " });
     expect(grant.hours).toBe(4);
     expect(grant.expiresAt.getTime() - Date.now()).toBeGreaterThan(3.9 * 3600_000);
+    // Its length from the stored times: exactly the hours where the app owns the database (the
+    // embedded one: grant time and expiry are one reading of the clock), a little less for the
+    // app's role (the database stamps the grant time later). Never more, which the bound refuses.
+    const [stored] = await db().sql<{ ms: number }>("SELECT (extract(epoch FROM expires_at - granted_at) * 1000)::float8 AS ms FROM emergency_access WHERE id = $1::uuid", [grant.accessId]);
+    if (kind === "embedded") expect(stored?.ms).toBe(EMERGENCY_ACCESS_HOURS * 3600_000);
+    else expect(stored?.ms).toBeLessThanOrEqual(EMERGENCY_ACCESS_HOURS * 3600_000);
     // Every later click of the grant's holder opens without asking again.
     expect((await clinician.patient.byId({ patientId })).patient.patientId).toBe(patientId);
     expect((await clinician.patient.history({ patientId })).items.length).toBeGreaterThan(0);

@@ -175,10 +175,17 @@ export async function breakGlass(
        ORDER BY granted_at DESC LIMIT 1`;
     if (live) return { accessId: live.id, expiresAt: live.expires_at, repeated: true };
     const id = randomUUID();
+    // The grant time and the expiry from one reading of the clock: granted_at's default read it
+    // separately, first, so on a database the app owns (the embedded one, where the stamping
+    // trigger leaves the owner's rows alone) a millisecond that ticked between the two readings
+    // made the grant 4 hours and 1 ms long, and the bound refused it. For the app's role the
+    // trigger stamps granted_at again, later, so the grant ends a little before the bound.
     const [row] = await tx.$queryRaw<{ expires_at: Date }[]>`
-      INSERT INTO emergency_access (id, user_id, patient_id, reason, expires_at, correlation_id)
-      VALUES (${id}::uuid, ${user.id}, ${patientId}::uuid, ${reason},
-              date_trunc('milliseconds', clock_timestamp()) + make_interval(hours => ${EMERGENCY_ACCESS_HOURS}::int), ${ctx.correlationId})
+      WITH now AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS at)
+      INSERT INTO emergency_access (id, user_id, patient_id, reason, granted_at, expires_at, correlation_id)
+      SELECT ${id}::uuid, ${user.id}, ${patientId}::uuid, ${reason}, now.at,
+             now.at + make_interval(hours => ${EMERGENCY_ACCESS_HOURS}::int), ${ctx.correlationId}
+        FROM now
       RETURNING expires_at`;
     if (!row) throw new Error("breakGlass: the grant was not stored");
     return { accessId: id, expiresAt: row.expires_at, repeated: false };
