@@ -19,7 +19,7 @@ import { newStreamId, note, storeOf } from "../testing/events";
 import { describeEachDatabase, describePostgres } from "../testing/db";
 import { runCommand } from "./commands";
 import type { SessionUser } from "./context";
-import { onFreshFacts, refusingErased, StaleFactsError } from "./erasure";
+import { erasePatient, onFreshFacts, refusingErased, StaleFactsError } from "./erasure";
 
 const clinician: SessionUser = { id: "clinician-facts", email: "facts@example.test", name: "Fran Facts", roles: ["clinician"] };
 const races = 24;
@@ -158,6 +158,41 @@ describePostgres("a decision orders the appends to the records it read", (db) =>
     // Run again, it sorts after the decision.
     const again = await appendToStream(store, facts, [note(2)], { expectedVersion: 1, aggregateType: "note" });
     expect(again.nextExpectedVersion).toBe(2);
+  });
+
+  it("an erasure whose transaction began writing before a write about the patient committed is refused as retryable, not sorted before that write", { timeout: 60_000 }, async () => {
+    const api = await callerAs(db(), clinician);
+    const { patientId } = await api.patient.register(newPatient());
+    const { orderId } = await api.order.create({ patientId, kind: "procedure", priority: "routine", details: { description: "Wound dressing" } });
+    const hasId = latch();
+    const written = latch();
+    const admin: SessionUser = { id: "admin-facts", email: "admin-facts@example.test", name: "Ada Admin", roles: ["admin"] };
+    const older: Promise<unknown> = db()
+      .prisma.$transaction(
+        async (tx) => {
+          await prismaRunner(tx)("SELECT pg_current_xact_id()::text AS xid", []);
+          hasId.open();
+          await written.wait;
+          const ctx = contextFor(db(), admin);
+          return erasePatient({ store: storeIn(ctx.store, tx), user: admin, correlationId: ctx.correlationId }, { patientId, reason: "data subject request" });
+        },
+        { timeout: 30_000 },
+      )
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    await hasId.wait;
+    // A write about the patient on a stream of its own, decided on nothing of the patient's.
+    await api.order.changeStatus({ orderId, expectedVersion: 1, newStatus: "in_progress" });
+    written.open();
+    const error = await older;
+    expect(isRetryableTransactionError(error), String(error)).toBe(true);
+    // Run again, the erasure sorts after the write it followed.
+    const ctx = contextFor(db(), admin);
+    await erasePatient({ store: ctx.store, user: admin, correlationId: ctx.correlationId }, { patientId, reason: "data subject request" });
+    const rows = await inCommitOrder(db, [patientStream(patientId), orderStream(orderId)]);
+    expect(before(rows, "OrderStatusChanged", "PatientErased"), rows.map((r) => r.event_type).join(" -> ")).toBe(true);
   });
 
   it("an append that waited for a decision on its stream carries a recorded time after the decision's commit", { timeout: 60_000 }, async () => {

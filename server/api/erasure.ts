@@ -57,17 +57,25 @@ export class StaleFactsError extends Error {
  * the ids: an encounter's completion that drew its id first and then waited committed after an
  * order on the open encounter while sorting before it. Without any of it, a medication order
  * placed as a penicillin allergy was recorded committed after the allergy, unchecked.
+ *
+ * The patient's stream is stamped by every write through here, decided on it or not (an order's
+ * status, an encounter's completion): an erasure whose transaction drew its id first and then
+ * waited for such a write would otherwise commit after it and sort before it, and the log would
+ * show the write recorded about a patient already erased. Writes about one patient therefore
+ * commit one after the other.
  */
 export function refusingErased<S extends { status: string }>(project: InlineProjector<S>, decidedOn?: DecidedOn): InlineProjector<S> {
   return async (tx, change) => {
     const patientId = "patientId" in change.state ? (change.state.patientId as string) : null;
     const run = prismaRunner(tx);
-    if (decidedOn) {
-      const loaded = new Map<string, number>();
-      if (patientId) loaded.set(patientStream(patientId), decidedOn.patientVersion);
-      if (decidedOn.encounter) loaded.set(encounterStream(decidedOn.encounter.id), decidedOn.encounter.version);
+    // The versions decided on, checked; the patient's stream stamped whether decided on or not.
+    const loaded = new Map<string, number | null>();
+    if (patientId) loaded.set(patientStream(patientId), decidedOn ? decidedOn.patientVersion : null);
+    if (decidedOn?.encounter) loaded.set(encounterStream(decidedOn.encounter.id), decidedOn.encounter.version);
+    if (loaded.size > 0) {
       const rows = await run<{ stream_id: string; version: number }>("SELECT stream_id, version FROM stream_versions_decided_on($1::text[])", [[...loaded.keys()]]);
       for (const [streamId, version] of loaded) {
+        if (version === null) continue;
         const now = Number(rows.find((r) => r.stream_id === streamId)?.version ?? 0);
         if (now !== version) throw new StaleFactsError(streamId, version, now);
       }
