@@ -112,6 +112,13 @@ export const DATABASE_DISK_FULL_MESSAGE =
   "The database is out of disk space: nothing can be recorded until its administrator frees some; try again later";
 
 /**
+ * What a caller is told when the command's transaction kept being refused for ordering after
+ * other writes to the same record at the same moment (serialization failures or deadlocks past
+ * the store's retries): nothing was saved, and sending it again is safe.
+ */
+export const RECORD_BUSY_MESSAGE = "Others were changing this record at the same moment, so this was not saved; send it again";
+
+/**
  * SQLSTATEs of a connection that failed or was ended by the server: class 08 (connection
  * exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now: a failover, a
  * restart, a DBA's pg_terminate_backend), 57P05 (idle session timeout), 25P03 (idle in

@@ -13,7 +13,7 @@ import { openDatabase, type Database } from "../db/client";
 import { patientStream } from "../domain/streams";
 import { eventRegistry } from "../domain/registry";
 import { storeOn } from "../eventStore";
-import { DATABASE_DISK_FULL_MESSAGE, DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE } from "../errors";
+import { DATABASE_DISK_FULL_MESSAGE, DATABASE_READ_ONLY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE, RECORD_BUSY_MESSAGE } from "../errors";
 import { createAuth, createUserWithPassword, handleAuthRequest } from "../auth";
 import { PEER_HEADER } from "../auth/clientAddress";
 import { callerFor, contextFor, newPatient } from "../testing/caller";
@@ -191,6 +191,46 @@ describe.skipIf(!pgUrl)("the database in trouble [postgresql]", () => {
       await end();
       await db.close();
     }
+  });
+
+  it("answers a change 503 'send it again' when it is refused for ordering after others' writes on every try (40001), nothing saved, not a fault", { timeout: 30_000 }, async () => {
+    const busy = (await callerFor(writable, ["clinician"], user).patient.register(newPatient())).patientId;
+    // As if writers with newer transactions kept stamping the patient's stream (a decision read
+    // it, stream_versions_decided_on): every try of this transaction sorts before them.
+    const owner = new pg.Client({ connectionString: pgOwnerUrl ?? pgUrl! });
+    await owner.connect();
+    try {
+      await owner.query("UPDATE streams SET last_xid = (pg_current_xact_id()::text::bigint + 1000000000)::text::xid8 WHERE stream_id = $1", [patientStream(busy)]);
+      const log = captureLogLines("warn");
+      try {
+        const answer = await call(
+          writable,
+          "patient.updateDemographics",
+          { patientId: busy, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "Moved", commandId: randomUUID() },
+          "POST",
+        );
+        expect(answer).toMatchObject({ status: 503, code: "SERVICE_UNAVAILABLE", message: RECORD_BUSY_MESSAGE });
+        // One warning that says so, no fault and no "database unavailable".
+        const lines = log.lines.filter((l) => l.includes(answer.correlationId));
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/"level":"warn".*\[record busy\] patient\.updateDemographics .*sqlstate=40001/);
+      } finally {
+        log.restore();
+      }
+      const [row] = (await owner.query<{ version: number }>("SELECT version FROM streams WHERE stream_id = $1", [patientStream(busy)])).rows;
+      expect(row?.version).toBe(1);
+    } finally {
+      await owner.query("UPDATE streams SET last_xid = NULL WHERE stream_id = $1", [patientStream(busy)]);
+      await owner.end();
+    }
+    // Sent again once the others are done, it is saved.
+    const again = await call(
+      writable,
+      "patient.updateDemographics",
+      { patientId: busy, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "Moved", commandId: randomUUID() },
+      "POST",
+    );
+    expect(again.status).toBe(200);
   });
 
   it("tells a signed-in user who holds the lock the requests wait on, within a second or two, not after the statement bound", { timeout: 30_000 }, async () => {

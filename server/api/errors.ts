@@ -11,10 +11,11 @@ import {
   NotFoundError,
   NotInCareError,
   PossibleDuplicateError,
+  RECORD_BUSY_MESSAGE,
   ValidationError,
   type DuplicateCandidate,
 } from "../errors";
-import { DuplicateEventError, EventSchemaError } from "../eventStore";
+import { DuplicateEventError, EventSchemaError, isRetryableTransactionError } from "../eventStore";
 
 /** Details the browser may see, beside the message, for errors it can act on. */
 export type DomainErrorData =
@@ -30,9 +31,10 @@ export type DomainErrorData =
   /**
    * The database could not be reached or dropped the connection: try again (with the same command
    * id). readOnly: it refuses writes for now (a failover not yet done, maintenance), for minutes;
-   * diskFull: it has no space left for them, until its administrator frees some.
+   * diskFull: it has no space left for them, until its administrator frees some. busy: others
+   * wrote the same record at the same moment, again on every try; nothing was saved.
    */
-  | { kind: "unavailable"; readOnly?: true; diskFull?: true };
+  | { kind: "unavailable"; readOnly?: true; diskFull?: true; busy?: true };
 
 export class MappedError extends TRPCError {
   constructor(
@@ -86,6 +88,9 @@ export function toTRPCError(error: unknown): TRPCError | null {
   // read-only for now: not a bug to look up by correlation id but a moment to wait (503). A command cut off here may or may not have
   // committed; sent again with the same command id it is answered as the first one was, or done.
   if (isDatabaseUnavailable(error)) return unavailableError(error);
+  // Refused for ordering (40001) or a deadlock (40P01) on every one of the store's tries: the
+  // record was being written by others at that moment. Rolled back, so safe to send again.
+  if (isRetryableTransactionError(error)) return new MappedError("SERVICE_UNAVAILABLE", RECORD_BUSY_MESSAGE, { kind: "unavailable", busy: true }, error);
   return null;
 }
 

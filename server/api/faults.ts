@@ -88,6 +88,20 @@ export function logDatabaseUnavailable(fault: ServerFault): void {
 }
 
 /**
+ * A command refused for ordering after others' writes to the same record on every try
+ * (40001/40P01 past the store's retries): answered 503 "send it again". Not a fault and not the
+ * database down: one warning line, codes only, so an operator sees contention on a record.
+ */
+export function logRecordBusy(fault: ServerFault): void {
+  const s = summarizeFault(fault.error);
+  const procedure = fault.procedure ?? "(transport)";
+  componentLogger("api").warn(
+    { busy: true, procedure, correlationId: fault.correlationId, ...(s.sqlState ? { sqlState: s.sqlState } : {}) },
+    `[record busy] ${procedure} correlation=${fault.correlationId ?? "-"}` + (s.sqlState ? ` sqlstate=${s.sqlState}` : ""),
+  );
+}
+
+/**
  * A fault as one JSON line of the process's log, at level error: the fields to filter on, and a
  * message that reads as the line an operator greps for (`[fault] patient.list correlation=…`).
  */
