@@ -233,6 +233,48 @@ describePostgres("the app's database role cannot rewrite history", () => {
     expect(await refusal("UPDATE events SET data = '{}'::jsonb")).toBe("42501");
   });
 
+  it("through a decision's stamp, only raises a stream's last_xid to its own transaction id: never lowers it, never moves a version or the chain", async () => {
+    const db = await import("../db/client").then((m) => m.openDatabase({ url: pgUrl!, poolMax: 2 }));
+    const streamId = newStreamId();
+    try {
+      await appendToStream(storeOf(db), streamId, [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+    } finally {
+      await db.close();
+    }
+    const row = async () => (await app.query<{ version: number; last_xid: string; last_hash: string }>("SELECT version, last_xid::text, encode(last_hash, 'hex') AS last_hash FROM streams WHERE stream_id = $1", [streamId])).rows[0]!;
+    const before = await row();
+    // A stamp in a transaction that then rolls back leaves nothing.
+    await app.query("BEGIN");
+    await app.query("SELECT * FROM stream_versions_decided_on($1::text[])", [[streamId]]);
+    await app.query("ROLLBACK");
+    expect(await row()).toEqual(before);
+    // A committed stamp: last_xid is the stamping transaction's, nothing else moved.
+    await app.query("BEGIN");
+    const [{ xid }] = (await app.query<{ xid: string }>("SELECT pg_current_xact_id()::text AS xid")).rows as [{ xid: string }];
+    const { rows: answered } = await app.query<{ stream_id: string; version: number }>("SELECT * FROM stream_versions_decided_on($1::text[])", [[streamId, "note-no-such-stream"]]);
+    await app.query("COMMIT");
+    expect(answered).toEqual([{ stream_id: streamId, version: 2 }]);
+    const stamped = await row();
+    expect(stamped).toEqual({ ...before, last_xid: xid });
+    expect(BigInt(stamped.last_xid)).toBeGreaterThan(BigInt(before.last_xid));
+    // An older transaction's stamp, committed after, does not lower it.
+    const older = new pg.Client({ connectionString: pgUrl! });
+    await older.connect();
+    try {
+      await older.query("BEGIN");
+      await older.query("SELECT pg_current_xact_id()");
+      await app.query("SELECT * FROM stream_versions_decided_on($1::text[])", [[streamId]]);
+      const newest = await row();
+      await older.query("SELECT * FROM stream_versions_decided_on($1::text[])", [[streamId]]);
+      await older.query("COMMIT");
+      expect(await row()).toEqual(newest);
+    } finally {
+      await older.end();
+    }
+    // And the app's role has no other way to the row.
+    expect(await refusal(`UPDATE streams SET last_xid = '1' WHERE stream_id = '${streamId}'`)).toBe("42501");
+  });
+
   it("still appends, reads and keeps the trigger in place after every attack", async () => {
     const db = await import("../db/client").then((m) => m.openDatabase({ url: pgUrl!, poolMax: 2 }));
     try {
