@@ -85,6 +85,9 @@ describePostgres("a decision commits only on the facts it read", (db) => {
   });
 });
 
+/** What a promise failed with (null when it did not), so a rejection is never left unhandled. */
+const failureOf = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => null, (e: unknown) => e);
+
 /** A latch: `open()` lets every `wait` through. */
 function latch(): { open: () => void; wait: Promise<void> } {
   let open!: () => void;
@@ -133,19 +136,18 @@ describePostgres("a decision orders the appends to the records it read", (db) =>
     let olderPid = 0;
     // The older transaction draws its id first (as the completion's did on its way into the
     // stream row), then appends to the stream the decision read.
-    const older: Promise<unknown> = db().prisma.$transaction(
-      async (tx) => {
-        const run = prismaRunner(tx);
-        const [me] = await run<{ pid: number }>("SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS xid", []);
-        olderPid = me!.pid;
-        olderHasId.open();
-        await decided.wait;
-        return appendToStream(storeIn(store, tx), facts, [note(2)], { expectedVersion: 1, aggregateType: "note" });
-      },
-      { timeout: 30_000 },
-    ).then(
-      () => null,
-      (e: unknown) => e,
+    const older = failureOf(
+      db().prisma.$transaction(
+        async (tx) => {
+          const run = prismaRunner(tx);
+          const [me] = await run<{ pid: number }>("SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS xid", []);
+          olderPid = me!.pid;
+          olderHasId.open();
+          await decided.wait;
+          return appendToStream(storeIn(store, tx), facts, [note(2)], { expectedVersion: 1, aggregateType: "note" });
+        },
+        { timeout: 30_000 },
+      ),
     );
     await olderHasId.wait;
     const decision = deciding(db, facts, decided.open, commitDecision.wait);
@@ -167,8 +169,8 @@ describePostgres("a decision orders the appends to the records it read", (db) =>
     const hasId = latch();
     const written = latch();
     const admin: SessionUser = { id: "admin-facts", email: "admin-facts@example.test", name: "Ada Admin", roles: ["admin"] };
-    const older: Promise<unknown> = db()
-      .prisma.$transaction(
+    const older = failureOf(
+      db().prisma.$transaction(
         async (tx) => {
           await prismaRunner(tx)("SELECT pg_current_xact_id()::text AS xid", []);
           hasId.open();
@@ -177,11 +179,8 @@ describePostgres("a decision orders the appends to the records it read", (db) =>
           return erasePatient({ store: storeIn(ctx.store, tx), user: admin, correlationId: ctx.correlationId }, { patientId, reason: "data subject request" });
         },
         { timeout: 30_000 },
-      )
-      .then(
-        () => null,
-        (e: unknown) => e,
-      );
+      ),
+    );
     await hasId.wait;
     // A write about the patient on a stream of its own, decided on nothing of the patient's.
     await api.order.changeStatus({ orderId, expectedVersion: 1, newStatus: "in_progress" });

@@ -5,6 +5,7 @@
 
 import { componentLogger } from "../log";
 import { isDatabaseDiskFull, isDatabaseReadOnly } from "../errors";
+import { isRetryableTransactionError } from "../eventStore";
 
 /** What one log line says about a fault: names and codes only, never messages or values. */
 export type FaultSummary = {
@@ -73,13 +74,15 @@ export function logServerFault(fault: ServerFault): void {
  * time, or a write refused by a read-only database): answered 503, logged here once, with codes
  * only, never the driver's message. A read-only database says so in the line ("[database
  * read-only]"), and so does a full disk ("[database disk full]"): the operator's cure is another
- * (promote the standby, turn the setting off, free space).
+ * (promote the standby, turn the setting off, free space). A command that kept losing the
+ * ordering to other writers of its record is none of these: a "[record busy]" warning instead.
  */
 export function logDatabaseUnavailable(fault: ServerFault): void {
   if (typeof fault.error === "object" && fault.error !== null) {
     if (logged.has(fault.error)) return;
     logged.add(fault.error);
   }
+  if (isRetryableTransactionError(fault.error)) return logRecordBusy(fault);
   faultCounts.databaseUnavailable++;
   writeFault(
     isDatabaseReadOnly(fault.error) ? "[database read-only]" : isDatabaseDiskFull(fault.error) ? "[database disk full]" : "[database unavailable]",
@@ -92,7 +95,7 @@ export function logDatabaseUnavailable(fault: ServerFault): void {
  * (40001/40P01 past the store's retries): answered 503 "send it again". Not a fault and not the
  * database down: one warning line, codes only, so an operator sees contention on a record.
  */
-export function logRecordBusy(fault: ServerFault): void {
+function logRecordBusy(fault: ServerFault): void {
   const s = summarizeFault(fault.error);
   const procedure = fault.procedure ?? "(transport)";
   componentLogger("api").warn(

@@ -5,7 +5,7 @@ import superjson from "superjson";
 import { z } from "zod";
 import type { Context, Role } from "./context";
 import { MappedError, toTRPCError } from "./errors";
-import { correlationIdOf, faultMessage, logDatabaseUnavailable, logRecordBusy, logServerFault } from "./faults";
+import { correlationIdOf, faultMessage, logDatabaseUnavailable, logServerFault } from "./faults";
 import { inputShapeProblem } from "../input";
 import { callObserved } from "./observe";
 import { PAGE_USER_HEADER } from "../../shared/pageUser";
@@ -65,9 +65,7 @@ const mapDomainErrors = t.middleware(async ({ ctx, path, next }) => {
   const result = await next();
   if (!result.ok) {
     const mapped = toTRPCError(result.error.cause);
-    if (mapped instanceof MappedError && mapped.domain.kind === "unavailable" && mapped.domain.busy) {
-      logRecordBusy({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause });
-    } else if (mapped?.code === "SERVICE_UNAVAILABLE") logDatabaseUnavailable({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause });
+    if (mapped?.code === "SERVICE_UNAVAILABLE") logDatabaseUnavailable({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause });
     if (mapped) throw mapped;
     if (result.error.code === "INTERNAL_SERVER_ERROR") {
       logServerFault({ procedure: path, correlationId: ctx.correlationId, error: result.error.cause ?? result.error });
