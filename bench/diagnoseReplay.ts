@@ -2,7 +2,7 @@
 // ceiling's replay of the same rows (raw_events holds a copy of events), so each variant has a raw
 // figure from the same minute. Reports wall events/s, the bench process's CPU per event and the
 // ratio to raw. `npx tsx bench/diagnoseReplay.ts` (EVENTS=100000, ROUNDS=3, PAGE=1000,
-// VARIANTS=a,b picks some, KEEP=1 leaves the database for psql, PROFILE=x.cpuprofile profiles
+// VARIANTS=a,b picks some, WRITERS=8 BATCH=5 writes the log as row 2 does, KEEP=1 leaves the database for psql, PROFILE=x.cpuprofile profiles
 // the measured rounds alone; DATABASE_URL's server).
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -27,8 +27,11 @@ const ours = await openOurs(url, 8);
 const raw = await openRaw(url, 8);
 try {
   installStockParsers();
-  const writers = 4;
-  await writeAll(ours, writers, Math.ceil(events / (writers * 100)), 100, 1000);
+  // How the log was written: 4 writers in batches of 100 as row 5 tops up, or (WRITERS=8 BATCH=5)
+  // as row 2 writes, where one commit's events sit between other writers' on the heap.
+  const writers = Number(process.env.WRITERS ?? 4);
+  const batch = Number(process.env.BATCH ?? 100);
+  await writeAll(ours, writers, Math.ceil(events / (writers * batch)), batch, 1000);
   // The raw ceiling reads the same rows, in the same positions.
   await raw.pool.query(
     `INSERT INTO raw_events (event_id, stream_id, aggregate_type, event_type, version, event_version, data, metadata,

@@ -25,6 +25,8 @@ export type Contender = {
   count(): Promise<number>;
   /** Waits until its log reader can see all `stored` events (when it cuts at a server-wide horizon). */
   untilVisible?(stored: number): Promise<void>;
+  /** VACUUM (ANALYZE) of the log's tables: what autovacuum does after a burst of writes. */
+  vacuumLog(): Promise<void>;
   /** Reads the whole log in commit order, `pageSize` events at a time, folding every event. */
   replay(pageSize: number): Promise<ReplayState>;
   close(): Promise<void>;

@@ -61,6 +61,9 @@ export async function openOurs(url: string, poolMax: number): Promise<Contender 
       const rows = await database.prisma.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM events");
       return Number(rows[0]?.n ?? 0);
     },
+    async vacuumLog() {
+      await database.prisma.$executeRawUnsafe("VACUUM (ANALYZE) events, streams, outbox");
+    },
     async replay(pageSize) {
       // The bulk read path: pages streamed in commit order, trusted decode (see decodeTrusted).
       const state = initialReplay();

@@ -87,6 +87,7 @@ export async function openPeer(url: string, poolMax: number): Promise<Contender>
       return Number(r.rows[0]?.n ?? 0);
     },
     untilVisible: (stored) => waitUntilVisible(pool, stored),
+    vacuumLog: async () => void (await pool.query(`VACUUM (ANALYZE) ${messagesTable.name}, ${streamsTable.name}`)),
     async replay(pageSize) {
       const state = initialReplay();
       let after = 0n;

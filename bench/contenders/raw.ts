@@ -190,6 +190,7 @@ export async function openRaw(url: string, poolMax: number): Promise<Contender &
       return Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM raw_events")).rows[0]?.n ?? 0);
     },
     replay: (pageSize) => replayByPosition(pool, "raw_events", pageSize),
+    vacuumLog: async () => void (await pool.query("VACUUM (ANALYZE) raw_events, raw_streams, raw_outbox")),
     close: () => pool.end(),
   };
 }

@@ -42,6 +42,37 @@ export async function createBenchDatabases(base: string): Promise<BenchDatabases
   };
 }
 
+/**
+ * What a database server does after a burst of writes, done before a timed read: a CHECKPOINT
+ * (where the role may), then a wait until no autovacuum worker runs on the run's databases (a
+ * minute at most). Returns what it could not do, for the row's note.
+ */
+export async function settleServer(url: string): Promise<string[]> {
+  return admin(url, async (c) => {
+    const missed: string[] = [];
+    try {
+      await c.query("CHECKPOINT");
+    } catch (error) {
+      if ((error as { code?: string }).code !== "42501") throw error;
+      missed.push("no CHECKPOINT: the role may not run one");
+    }
+    for (const until = Date.now() + 60_000; ; ) {
+      // On the run's own databases (the peer's and the side ones are named after ours'), not on
+      // whatever else the server holds.
+      const { rows } = await c.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND starts_with(datname, current_database())",
+      );
+      if (rows[0]!.n === 0) break;
+      if (Date.now() > until) {
+        missed.push("an autovacuum worker still ran after a minute");
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return missed;
+  });
+}
+
 /** host:port/database, without credentials. */
 export function describeUrl(url: string): string {
   const u = new URL(url);

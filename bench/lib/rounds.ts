@@ -1,5 +1,5 @@
-// Runs every contender once per round, in rotated order, with its driver settings installed:
-// on a small noisy machine the three columns then share the same drift.
+// Runs every contender (or the ones given) once per round, in rotated order, with its driver
+// settings installed: on a small noisy machine the columns then share the same drift.
 import type { Contender } from "../contenders/contender";
 import { installStockParsers } from "./pgTypes";
 import { rotated } from "./stats";
@@ -10,9 +10,10 @@ export async function inRounds(
   label: string,
   rounds: number,
   body: (contender: Contender, round: number) => Promise<void>,
+  contenders: readonly Contender[] = ctx.contenders.all,
 ): Promise<void> {
   for (let round = 0; round < rounds; round++) {
-    for (const contender of rotated(ctx.contenders.all, round)) {
+    for (const contender of rotated(contenders, round)) {
       ctx.progress.step(`${label} · ${contender.name} · round ${round + 1}/${rounds}`);
       contender.enter();
       await body(contender, round);

@@ -9,7 +9,12 @@ export type Sizes = {
   throughput: { writers: number; appendsPerWriter5: number; appendsPerWriter100: number };
   contended: { writers: number; hotStreams: number; successesPerWriter: number; batch: number };
   load: { streams100: number; streams1000: number; passesPerRound: number };
-  replay: { logEvents: number; pageSize: number; rounds: number };
+  /**
+   * Ours and raw take turns `rounds` times (a replay is a few seconds: the median of many, each
+   * pair a few seconds apart, is what steadies the ratio on a noisy machine); the peer, several
+   * times slower, reads `peerRounds` times after them.
+   */
+  replay: { logEvents: number; pageSize: number; rounds: number; peerRounds: number };
   /** seconds: measured per side, in `rounds` alternating rounds (HTTP and in-process take turns going first). */
   http: { connections: number; warmupSeconds: number; seconds: number; rounds: number };
   audit: { logEvents: number; passes: number };
@@ -26,7 +31,7 @@ const full: Sizes = {
   throughput: { writers: 8, appendsPerWriter5: 300, appendsPerWriter100: 40 },
   contended: { writers: 8, hotStreams: 10, successesPerWriter: 100, batch: 5 },
   load: { streams100: 20, streams1000: 5, passesPerRound: 10 },
-  replay: { logEvents: 150_000, pageSize: 1000, rounds: 4 },
+  replay: { logEvents: 150_000, pageSize: 1000, rounds: 8, peerRounds: 2 },
   http: { connections: 8, warmupSeconds: 3, seconds: 10, rounds: 4 },
   audit: { logEvents: 1_000_000, passes: 25 },
   outbox: { seconds: 10 },
@@ -40,7 +45,7 @@ const quick: Sizes = {
   throughput: { writers: 8, appendsPerWriter5: 100, appendsPerWriter100: 12 },
   contended: { writers: 8, hotStreams: 10, successesPerWriter: 50, batch: 5 },
   load: { streams100: 10, streams1000: 3, passesPerRound: 5 },
-  replay: { logEvents: 50_000, pageSize: 1000, rounds: 1 },
+  replay: { logEvents: 50_000, pageSize: 1000, rounds: 3, peerRounds: 1 },
   http: { connections: 8, warmupSeconds: 1, seconds: 3, rounds: 2 },
   audit: { logEvents: 200_000, passes: 10 },
   outbox: { seconds: 4 },
@@ -54,7 +59,7 @@ const smoke: Sizes = {
   throughput: { writers: 4, appendsPerWriter5: 5, appendsPerWriter100: 2 },
   contended: { writers: 4, hotStreams: 2, successesPerWriter: 3, batch: 5 },
   load: { streams100: 2, streams1000: 1, passesPerRound: 2 },
-  replay: { logEvents: 2_000, pageSize: 500, rounds: 1 },
+  replay: { logEvents: 2_000, pageSize: 500, rounds: 1, peerRounds: 1 },
   http: { connections: 2, warmupSeconds: 0, seconds: 1, rounds: 1 },
   audit: { logEvents: 3_000, passes: 2 },
   outbox: { seconds: 1 },
