@@ -27,8 +27,9 @@ export const replay: Workload = {
     });
     // Rows 2-4 and the top-up wrote every log just now. A live database's background work after
     // such a burst (autovacuum, a checkpoint) is done before the reads are timed, for every
-    // column alike: ee622f7's full run met it mid-replay (0.66x raw there; 0.96x and 0.89x run
-    // alone right after on the same clone).
+    // column alike, so that a read of a few seconds does not meet it. (It was not what made row 5
+    // low in some full runs: too few rounds on a drifting machine were, bench/README.md round
+    // twenty; hence ours and raw taking turns 8 times below.)
     await forEachContender(ctx, "5 replay: VACUUM (ANALYZE) of the log", (c) => c.vacuumLog());
     ctx.progress.step("5 replay: a checkpoint, and until no autovacuum worker runs");
     const unsettled = await settleServer(ctx.oursUrl);
