@@ -2,8 +2,9 @@
 // ceiling's replay of the same rows (raw_events holds a copy of events), so each variant has a raw
 // figure from the same minute. Reports wall events/s, the bench process's CPU per event and the
 // ratio to raw. `npx tsx bench/diagnoseReplay.ts` (EVENTS=100000, ROUNDS=3, PAGE=1000,
-// VARIANTS=a,b picks some, WRITERS=8 BATCH=5 writes the log as row 2 does, KEEP=1 leaves the database for psql, PROFILE=x.cpuprofile profiles
-// the measured rounds alone; DATABASE_URL's server).
+// VARIANTS=a,b picks some, WRITERS=8 BATCH=5 writes the log as row 2 does, KEEP=1 leaves the
+// database for psql, PROFILE=x.cpuprofile profiles the measured rounds alone; DATABASE_URL's
+// server).
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import pg from "pg";

@@ -45,7 +45,7 @@ const quick: Sizes = {
   throughput: { writers: 8, appendsPerWriter5: 100, appendsPerWriter100: 12 },
   contended: { writers: 8, hotStreams: 10, successesPerWriter: 50, batch: 5 },
   load: { streams100: 10, streams1000: 3, passesPerRound: 5 },
-  replay: { logEvents: 50_000, pageSize: 1000, rounds: 3, peerRounds: 1 },
+  replay: { logEvents: 50_000, pageSize: 1000, rounds: 1, peerRounds: 1 },
   http: { connections: 8, warmupSeconds: 1, seconds: 3, rounds: 2 },
   audit: { logEvents: 200_000, passes: 10 },
   outbox: { seconds: 4 },
