@@ -1,4 +1,4 @@
-// How much each workload does in each mode. Full stays under 10 minutes, --quick under 2, and
+// How much each workload does in each mode. --quick takes about 2 minutes, and
 // --smoke (the test suite's) is only big enough to prove every path runs.
 import type { Mode } from "./types";
 
@@ -43,13 +43,13 @@ const quick: Sizes = {
   rounds: 2,
   latency: { warmup: 50, perRound: 150 },
   throughput: { writers: 8, appendsPerWriter5: 100, appendsPerWriter100: 12 },
-  contended: { writers: 8, hotStreams: 10, successesPerWriter: 50, batch: 5 },
+  contended: { writers: 8, hotStreams: 10, successesPerWriter: 20, batch: 5 },
   load: { streams100: 10, streams1000: 3, passesPerRound: 5 },
   replay: { logEvents: 50_000, pageSize: 1000, rounds: 1, peerRounds: 1 },
-  http: { connections: 8, warmupSeconds: 1, seconds: 3, rounds: 2 },
-  audit: { logEvents: 200_000, passes: 10 },
+  http: { connections: 8, warmupSeconds: 0.5, seconds: 2, rounds: 2 },
+  audit: { logEvents: 100_000, passes: 10 },
   outbox: { seconds: 4 },
-  scale: { sizes: [100_000, 500_000], exportWindow: 20_000, auditPasses: 3, pageSize: 1000 },
+  scale: { sizes: [100_000, 250_000], exportWindow: 20_000, auditPasses: 3, pageSize: 1000 },
   oldVersion: { streamEvents: 100_000, loads: 15 },
 };
 

@@ -1,5 +1,5 @@
 // 8. The audit event browser: one page of 50, newest first, with a filter, on a log of
-// 1,000,000 events (--quick: 200,000). The log is laid down in bulk with generate_series
+// 1,000,000 events (--quick: 100,000). The log is laid down in bulk with generate_series
 // (valid clinical payloads, realistic skew: many status changes, few registrations; 200 users;
 // two years of history), not through appends: this row measures the query, and appending a
 // million events one batch at a time would take the whole run's budget.

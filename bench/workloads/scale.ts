@@ -1,5 +1,5 @@
 // 12. At scale: row 8's log laid down in bulk in a database of its own, to 1,000,000 events and
-// then to 10,000,000 (--quick: 100,000 then 500,000; --smoke: 3,000 then 6,000), and at each size:
+// then to 10,000,000 (--quick: 100,000 then 250,000; --smoke: 3,000 then 6,000), and at each size:
 // - replay: the whole log through streamAll (commit order, gap-safe, trusted decode, the
 //   clinical registry) against the raw ceiling reading the same table by position; events/s and
 //   the bench process's peak RSS (it must not grow with the log);
