@@ -26,7 +26,7 @@ if (!workloads.includes(scale)) workloads.push(scale);
 if (!workloads.includes(oldVersion)) workloads.push(oldVersion);
 
 const usage = `usage: npm run bench [-- --quick | --smoke] [--no-http] [--only=<ids or numbers>] [--out=<file.json>]
-  (default)  the full run, under 10 minutes; writes bench/results/latest.json and .md and the README's table
+  (default)  the full run, 18-30 minutes (a third of it row 12's ten-million-event lay-down); writes bench/results/latest.json and .md and the README's table
   --quick    a reduced run, about 2 minutes; writes bench/results/quick.tmp.json and .md (not the tracked latest.*)
   --smoke    a few iterations of everything but HTTP (the test suite's); writes only --out
   DATABASE_URL  the PostgreSQL server to create the run's databases on (default postgresql://postgres@127.0.0.1:5432/postgres)`;

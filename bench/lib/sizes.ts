@@ -1,4 +1,4 @@
-// How much each workload does in each mode. --quick takes about 2 minutes, and
+// How much each workload does in each mode. The full run takes 18-30 minutes, --quick about 2, and
 // --smoke (the test suite's) is only big enough to prove every path runs.
 import type { Mode } from "./types";
 
