@@ -288,8 +288,8 @@ async function fingerprinted(store: Store, batch: NewEvent[], fingerprints: Fing
  * a command's events are appended together and name it as their cause); null for a new command id.
  */
 async function checkCommandRepeat(store: Store, streamId: string, envelope: CommandEnvelope, fingerprints: Fingerprints): Promise<number | null> {
-  const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null; last_version: number }>(
-    `SELECT e0.stream_id, e0.metadata->>'commandFingerprint' AS fingerprint,
+  const [seen] = await store.sql<{ stream_id: string; fingerprint: string | null; causation_id: string | null; last_version: number }>(
+    `SELECT e0.stream_id, e0.metadata->>'commandFingerprint' AS fingerprint, e0.causation_id,
             coalesce((SELECT max(e.version) FROM events e
                        WHERE e.stream_id = e0.stream_id AND e.version >= e0.version AND e.causation_id = e0.causation_id), e0.version) AS last_version
        FROM events e0 WHERE e0.event_id = $1::uuid`,
@@ -297,10 +297,18 @@ async function checkCommandRepeat(store: Store, streamId: string, envelope: Comm
   );
   if (!seen) return null;
   if (seen.stream_id !== streamId) throw new IdempotencyKeyReusedError(envelope.commandId, "record");
-  // Events written before fingerprints were stored carry none: the release that wrote them
-  // answered any command sent again under the id with its stored result, and a form sent just
-  // before an upgrade, whose answer was lost, is sent again after it. Answered as that release did.
-  if (seen.fingerprint === null) return Number(seen.last_version);
+  if (seen.fingerprint === null) {
+    // Since fingerprints are stored, every client's command id gets one, and commands name
+    // themselves "command:<id>". Such an event without a fingerprint ran under an id the server
+    // made (the command came without one), which a client learns only from the record's history:
+    // naming it is not sending that command again, and answering "repeated" would drop this one.
+    if (seen.causation_id === commandCausationId(envelope.commandId)) throw new IdempotencyKeyReusedError(envelope.commandId, "command");
+    // Events written before fingerprints (their cause the bare command id) carry none: the release
+    // that wrote them answered any command sent again under the id with its stored result, and a
+    // form sent just before an upgrade, whose answer was lost, is sent again after it. Answered as
+    // that release did.
+    return Number(seen.last_version);
+  }
   const asked = seen.fingerprint.startsWith("v2:") ? await fingerprints.current(store) : fingerprints.legacy();
   if (seen.fingerprint !== asked) throw new IdempotencyKeyReusedError(envelope.commandId, "command");
   return Number(seen.last_version);

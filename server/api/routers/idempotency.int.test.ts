@@ -5,7 +5,7 @@ import { TRPCError } from "@trpc/server";
 import { expect, it } from "vitest";
 import { callerFor, newPatient } from "../../testing/caller";
 import { describeEachDatabase } from "../../testing/db";
-import { commandCausationId, eventIdFor, legacyCommandFingerprint } from "../../eventStore/aggregate";
+import { eventIdFor, legacyCommandFingerprint } from "../../eventStore/aggregate";
 import { appendToStream } from "../../eventStore";
 import { storeFor } from "../context";
 import { patientStream } from "../../domain/streams";
@@ -113,7 +113,8 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     const api = callerFor(db(), ["clinician"], { id: userId });
     const { patientId } = await api.patient.register(newPatient());
     const commandId = randomUUID();
-    // The edit as a release before fingerprints stored it: the command's event ids and cause, no fingerprint.
+    // The edit as a release before fingerprints stored it (c0e7116 and earlier): the command's
+    // event ids, its bare id as the cause, no fingerprint.
     const store = storeFor(db());
     await appendToStream(
       store,
@@ -126,7 +127,7 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
           occurredAt: new Date(),
           userId,
           correlationId: `old-release-${randomUUID()}`,
-          causationId: commandCausationId(commandId),
+          causationId: commandId,
         },
       ],
       { expectedVersion: 1, aggregateType: "patient" },
@@ -134,6 +135,28 @@ describeEachDatabase("command ids are scoped to one command on one record", (db)
     const again = await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo", commandId });
     expect(again).toMatchObject({ version: 2, repeated: true });
     expect(await db().prisma.event.count({ where: { streamId: patientStream(patientId) } })).toBe(2);
+  });
+
+  it("refuses a command id the server made for an earlier command, which a client can read from the record's history", async () => {
+    const api = callerFor(db(), ["clinician"]);
+    const { patientId } = await api.patient.register(newPatient());
+    // Sent without a command id: the server makes one, and the history names it as the cause.
+    await api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo" });
+    const history = await api.patient.history({ patientId });
+    const cause = history.items.find((item) => item.version === 2)!.causationId!;
+    expect(cause).toMatch(/^command:/);
+    const serverMade = cause.slice("command:".length);
+    // Another change under that id was answered "repeated" and dropped.
+    expect(
+      await conflictOf(api.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { familyName: "Hopper" }, reason: "married", commandId: serverMade })),
+    ).toMatch(/already used for a different change/);
+    // The very same change under it too: the server's id was never the client's to send again.
+    expect(
+      await conflictOf(api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { givenName: "Grace" }, reason: "typo", commandId: serverMade })),
+    ).toMatch(/already used for a different change/);
+    expect(await db().prisma.event.count({ where: { streamId: patientStream(patientId) } })).toBe(2);
+    const retried = await api.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { familyName: "Hopper" }, reason: "married", commandId: randomUUID() });
+    expect(retried).toMatchObject({ version: 3, changed: true, repeated: false });
   });
 
   it("concurrent copies of one client command write once and answer alike", async () => {
