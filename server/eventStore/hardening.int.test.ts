@@ -4,6 +4,7 @@
 // wait for transactions that can write this database.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { urlAsUser } from "../db/roles";
 import { describeEachDatabase, describePostgres, openFreshPostgresDatabase, pgOwnerUrl, pgUrl } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
 import { appendToStream } from "./append";
@@ -113,6 +114,8 @@ describePostgres("the app's database role cannot rewrite history", () => {
     ["UPDATE streams SET version = version + 1"],
     ["INSERT INTO streams (stream_id, stream_type, version) VALUES ('patient-forged', 'patient', 1)"],
     ["DELETE FROM streams"],
+    // Positions are drawn by append_to_stream alone: a hole in global_position is no append's.
+    ["SELECT nextval('events_global_position_seq')"],
     ["SELECT append_chain_columns(NULL, 'patient-x', 0, ARRAY[gen_random_uuid()], ARRAY['T'], ARRAY[1], '[{}]', NULL, ARRAY[now()], ARRAY['u'], ARRAY['c'], ARRAY[NULL])"],
   ])("refuses %s", async (sql) => {
     expect(await refusal(sql)).toMatch(/^42/); // 42501 insufficient privilege / must be owner
@@ -181,6 +184,46 @@ describePostgres("the app's database role cannot rewrite history", () => {
       expect(forever).toBe("23514");
     } finally {
       await app.query("ROLLBACK");
+    }
+  });
+
+  it("cannot pass for the owner by shadowing the catalog with a temporary table, where it may create them", { timeout: 60_000 }, async () => {
+    // The stamps and the erased-key guard ask pg_class who owns the table; a session's temporary
+    // schema is searched before pg_catalog for a bare table name. The migrations take TEMPORARY
+    // from PUBLIC only where the migrating role owns the database: granted here to the same effect,
+    // on a database of its own.
+    const fresh = await openFreshPostgresDatabase(1);
+    const owner = new pg.Client({ connectionString: fresh.ownerUrl });
+    const login = new pg.Client({ connectionString: urlAsUser(fresh.ownerUrl, new URL(pgUrl!).username) });
+    try {
+      await owner.connect();
+      await owner.query("DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO emr_app', current_database()); END $$");
+      await login.connect();
+      await login.query(
+        `CREATE TEMP TABLE pg_class AS
+           SELECT c.oid, (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'emr_app') AS relowner
+             FROM pg_catalog.pg_class c WHERE c.relname IN ('access_log', 'emergency_access', 'audit_seals', 'phi_keys')`,
+      );
+      // The shadow is in place: a bare pg_class now names emr_app the owner of access_log.
+      const shadowed = await login.query<{ owner: boolean }>("SELECT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'access_log'::regclass), 'MEMBER') AS owner");
+      expect(shadowed.rows[0]!.owner).toBe(true);
+      const read = await login.query<{ accessed_at: Date }>(
+        "INSERT INTO access_log (accessed_at, user_id, patient_id, procedure, correlation_id) VALUES ('2001-01-01', 'someone', 'p', 'patient.byId', 'forged') RETURNING accessed_at",
+      );
+      expect(Math.abs(read.rows[0]!.accessed_at.getTime() - Date.now())).toBeLessThan(60_000);
+      const grant = await login.query<{ granted_at: Date }>(
+        `INSERT INTO emergency_access (id, user_id, patient_id, reason, granted_at, expires_at, correlation_id)
+         VALUES (gen_random_uuid(), 'someone', gen_random_uuid(), 'backdated', '2001-01-01', '2001-01-01 03:00', 'forged') RETURNING granted_at`,
+      );
+      expect(Math.abs(grant.rows[0]!.granted_at.getTime() - Date.now())).toBeLessThan(60_000);
+      const erased = await login
+        .query("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id, erased_at) VALUES ('not-yet-written', NULL, NULL, now())")
+        .then(() => "accepted", (error: { code?: string }) => error.code);
+      expect(erased).toBe("ES004");
+    } finally {
+      await login.end().catch(() => undefined);
+      await owner.end().catch(() => undefined);
+      await fresh.drop();
     }
   });
 
