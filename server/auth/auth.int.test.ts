@@ -74,6 +74,13 @@ describeEachDatabase("sign-in", (db) => {
     expect(answer).not.toHaveProperty("token");
 
     const headers = new Headers({ cookie: cookieFrom(response), host: "127.0.0.1:3100" });
+    // Nor does the session's own endpoint.
+    const current = await handleAuthRequest(auth, new Request(`${origin}/api/auth/get-session`, { headers: { cookie: headers.get("cookie")!, host: "127.0.0.1:3100", [PEER_HEADER]: ip } }));
+    expect(current.status).toBe(200);
+    const session = (await current.json()) as { user: unknown; session: Record<string, unknown> };
+    expect(session).toMatchObject({ user: { email }, session: { userId: expect.any(String) } });
+    expect(session.session).not.toHaveProperty("token");
+
     const user = await sessionUserFrom(auth, headers);
     expect(user).toMatchObject({ email, name: "Nurse Test" });
     expect(user?.roles.sort()).toEqual(["clinician", "compliance"]);
@@ -87,6 +94,37 @@ describeEachDatabase("sign-in", (db) => {
     const out = await post(auth, "/sign-out", {}, { cookie: headers.get("cookie") ?? "", [PEER_HEADER]: ip });
     expect(out.status).toBe(200);
     expect(await sessionUserFrom(auth, headers)).toBeNull();
+  });
+
+  it("refuses a sign-in whose email no account can have before any password is hashed, however often it comes", async () => {
+    // Passed to the library, such a sign-in was counted by neither limit and still paid a scrypt
+    // hash to answer 401: anyone could keep the server's hashing threads busy.
+    const ctx = await auth.$context;
+    const hash = ctx.password.hash;
+    let hashed = 0;
+    ctx.password.hash = async (secret: string) => {
+      hashed += 1;
+      return hash(secret);
+    };
+    try {
+      const ip = clientIp();
+      const bodies: unknown[] = [{ email: `${"a".repeat(300)}@example.org`, password: "xxxxxxxxxx" }, { email: "   ", password }, { email: 42, password }, { password }, "not an object", null];
+      for (let i = 0; i < 3 * testConfig.signInPerMinute; i++) {
+        const response = await post(auth, "/sign-in/email", bodies[i % bodies.length], { [PEER_HEADER]: ip });
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/email \(at most 254 characters\)/) });
+      }
+      const broken = await handleAuthRequest(
+        auth,
+        new Request(`${origin}/api/auth/sign-in/email`, { method: "POST", headers: { "content-type": "application/json", origin, host: "127.0.0.1:3100", [PEER_HEADER]: ip }, body: "{not json" }),
+      );
+      expect(broken.status).toBe(400);
+      expect(hashed).toBe(0);
+      // The address was not counted for any of them: its owner still signs in.
+      expect((await post(auth, "/sign-in/email", { email, password }, { [PEER_HEADER]: ip })).status).toBe(200);
+    } finally {
+      ctx.password.hash = hash;
+    }
   });
 
   it("refuses a body over the sign-in limit with 413 before reading it all, counting no attempt", async () => {

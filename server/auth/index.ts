@@ -297,8 +297,18 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
       if (ending) noteSessionChange({ sessionToken: ending.session.token });
       return response;
     }
-    const email = setup && signInEmail(request, body);
-    if (!setup || !email) return await forward();
+    const signingIn = request.method === "POST" && new URL(request.url).pathname.endsWith("/sign-in/email");
+    const email = signingIn ? signInEmail(body) : null;
+    // A sign-in whose email no account can have (none, blank, over 254 characters, or a body that
+    // is not JSON) is refused here: passed on, it went uncounted by either limit, and the library
+    // still hashed its password (scrypt: ~32 MB and tens of milliseconds each) to answer 401.
+    if (signingIn && !email) {
+      return Response.json({ code: "BAD_REQUEST", message: "Sign-in takes a JSON body with an email (at most 254 characters) and a password." }, { status: 400 });
+    }
+    if (!setup || !email) {
+      const response = await forward();
+      return new URL(request.url).pathname.endsWith("/get-session") && response.ok ? await withoutSessionToken(response) : response;
+    }
     // Failed sign-ins are limited per client address (a minute's window) and per account (15
     // minutes). Each attempt is counted in both before the password is checked, so attempts sent
     // at once cannot all slip under a limit, and taken back when no password failed.
@@ -337,14 +347,16 @@ export const MAX_AUTH_BODY_BYTES = 16 * 1024;
 class BodyTooLarge extends Error {}
 
 /**
- * A sign-in's answer without the session token better-auth puts in its body: the cookie that
- * carries it is HttpOnly, and the console reads nothing of the body but success, so page script
- * (or an injected one) has no business seeing the bearer token.
+ * A sign-in's or get-session's answer without the session token better-auth puts in its body
+ * (`token`, or `session.token`): the cookie that carries it is HttpOnly, and the console reads
+ * nothing of the body but success, so page script (or an injected one) has no business seeing it.
  */
 async function withoutSessionToken(response: Response): Promise<Response> {
   if (!response.headers.get("content-type")?.includes("application/json")) return response;
   const answer = (await response.json()) as Record<string, unknown> | null;
   if (answer && typeof answer === "object" && "token" in answer) delete answer.token;
+  const session = answer && typeof answer === "object" ? answer.session : null;
+  if (session && typeof session === "object" && "token" in session) delete (session as Record<string, unknown>).token;
   const headers = new Headers(response.headers);
   headers.delete("content-length");
   return new Response(JSON.stringify(answer), { status: response.status, statusText: response.statusText, headers });
@@ -403,9 +415,9 @@ function refusedAuthRequest(request: Request): Response | null {
 
 const mediaType = (header: string | null) => (header ?? "").split(";")[0]!.trim().toLowerCase();
 
-/** The email of a password sign-in, when the body names one. */
-function signInEmail(request: Request, body: string | null): string | null {
-  if (request.method !== "POST" || !new URL(request.url).pathname.endsWith("/sign-in/email") || !body) return null;
+/** The email a password sign-in's body names, when it names one an account can have. */
+function signInEmail(body: string | null): string | null {
+  if (!body) return null;
   try {
     const email = (JSON.parse(body) as { email?: unknown }).email;
     return typeof email === "string" && email.trim().length > 0 && email.length <= 254 ? email : null;
