@@ -50,7 +50,7 @@ export async function openOurs(url: string, poolMax: number): Promise<Contender 
         snapshotType: benchDecider.aggregateType,
         stateVersion: benchDecider.stateVersion,
         version,
-        state: await sealState(store, { streamId, version }, benchDecider.aggregateType, state),
+        state: await sealState(store, { streamId, version, stateVersion: benchDecider.stateVersion }, benchDecider.aggregateType, state),
       });
       return true;
     },

@@ -63,7 +63,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
     let eventRows = 0;
     for (const row of rows) {
       if (row.kind === "snapshot") {
-        const opened = await openState(store, { streamId, version: row.version }, decider.aggregateType, row.data);
+        const opened = await openState(store, { streamId, version: row.version, stateVersion: decider.stateVersion }, decider.aggregateType, row.data);
         // Sealed under an erased subject's key, or not this stream's at this version: only a
         // cache, so fold every event instead.
         if (opened === null) return foldFrom(store, streamId, decider, target, false);
@@ -464,7 +464,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     const every = options.snapshotEvery;
     if (every && !append.repeated && crossesSnapshotThreshold(loaded.version, version, every)) {
       try {
-        const stored = await sealState(store, { streamId, version }, decider.aggregateType, state);
+        const stored = await sealState(store, { streamId, version, stateVersion: decider.stateVersion }, decider.aggregateType, state);
         await saveSnapshot(
           store.db,
           { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: stored },

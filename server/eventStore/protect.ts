@@ -126,14 +126,15 @@ export async function phiSealer(store: Store, streamId: string, events: readonly
   };
 }
 
-/** Where a snapshot belongs: its stream and the version its state is at. */
-export type SnapshotAt = { streamId: string; version: number };
+/** Where a snapshot belongs: its stream, the version its state is at, and its state's shape (the decider's state version). */
+export type SnapshotAt = { streamId: string; version: number; stateVersion: number };
 
-// The additional data binds a snapshot to its stream and version, not only to its type:
-// snapshots are outside the hash chain and writable by the app's role, and one relabelled (the
-// state before an allergy stored as the stream's newest version) or copied from another stream
+// The additional data binds a snapshot to its stream, version and state version, not only to its
+// type: snapshots are outside the hash chain and writable by the app's role, and one relabelled
+// (the state before an allergy stored as the stream's newest version, or a state of an older
+// shape labelled with the current state version after a bump) or copied from another stream
 // would otherwise open as genuine and be folded on as the record.
-const snapshotContext = (aggregateType: string, at: SnapshotAt) => `snapshot:${aggregateType}:${at.streamId}@${at.version}`;
+const snapshotContext = (aggregateType: string, at: SnapshotAt) => `snapshot:${aggregateType}:${at.streamId}@${at.version}:state${at.stateVersion}`;
 
 /** A snapshot's state, sealed whole under the stream's subject when the stream has one. */
 export async function sealState(store: Store, at: SnapshotAt, aggregateType: string, state: unknown): Promise<unknown> {

@@ -23,7 +23,7 @@ describeEachDatabase("snapshots that were tampered with", (db) => {
     const stream = patientStream(patientId);
     const store = storeFor(db());
     const before = await loadAggregate(store, stream, patientDecider, { useSnapshots: false });
-    const sealedBefore = await sealState(store, { streamId: stream, version: 1 }, "patient", before.state);
+    const sealedBefore = await sealState(store, { streamId: stream, version: 1, stateVersion: patientDecider.stateVersion }, "patient", before.state);
     await api.patient.recordAllergy({ patientId, substance: { code: "penicillin", text: "Penicillin" }, reaction: "anaphylaxis", severity: "severe", source: "patient", note: null });
     const truth = await loadAggregate(store, stream, patientDecider, { useSnapshots: false });
     expect(truth.version).toBe(2);
@@ -64,7 +64,7 @@ describeEachDatabase("snapshots that were tampered with", (db) => {
 
   it("a damaged snapshot is passed over, not an error on every load of the chart", async () => {
     const { store, stream, truth } = await patientWithAllergy();
-    const sealed = (await sealState(store, { streamId: stream, version: 2 }, "patient", truth.state)) as { $phi: { ct: string } };
+    const sealed = (await sealState(store, { streamId: stream, version: 2, stateVersion: patientDecider.stateVersion }, "patient", truth.state)) as { $phi: { ct: string } };
     const ct = Buffer.from(sealed.$phi.ct, "base64");
     ct[0] = ct[0]! ^ 1;
     await plant(stream, 2, { ...sealed, $phi: { ...sealed.$phi, ct: ct.toString("base64") } });
@@ -72,9 +72,21 @@ describeEachDatabase("snapshots that were tampered with", (db) => {
     expect(loaded.state).toEqual(truth.state);
   });
 
+  it("a snapshot of an older state version relabelled with the current one is not used", async () => {
+    // After a state-version bump the old snapshots are passed over by their label; the app's role
+    // can rewrite the label (state_version is a column it writes), so the seal names it too.
+    const { store, stream, truth } = await patientWithAllergy();
+    const olderShape = { ...(truth.state as object), safety: { ...(truth.state as { safety: object }).safety, allergies: [] } };
+    const sealedOlder = await sealState(store, { streamId: stream, version: 2, stateVersion: patientDecider.stateVersion - 1 }, "patient", olderShape);
+    await plant(stream, 2, sealedOlder);
+    const loaded = await loadAggregate(store, stream, patientDecider);
+    expect(allergies(loaded.state)).toHaveLength(1);
+    expect(loaded).toMatchObject({ state: truth.state, fromSnapshot: null });
+  });
+
   it("an untouched snapshot is used", async () => {
     const { store, stream, truth } = await patientWithAllergy();
-    await plant(stream, 2, await sealState(store, { streamId: stream, version: 2 }, "patient", truth.state));
+    await plant(stream, 2, await sealState(store, { streamId: stream, version: 2, stateVersion: patientDecider.stateVersion }, "patient", truth.state));
     const loaded = await loadAggregate(store, stream, patientDecider);
     expect(loaded).toMatchObject({ state: truth.state, fromSnapshot: 2 });
   });

@@ -75,7 +75,7 @@ export async function loadAtMoment<C, E extends DomainEvent, S>(
     // A snapshot is sealed like the events (PHI); one sealed under an erased patient's key, or
     // not this stream's at this version, is only a cache: fold from the start instead.
     if (snapshot) await preparePhi(store, [snapshot.state]);
-    const opened = snapshot ? await openState(store, { streamId, version: snapshot.version }, decider.aggregateType, snapshot.state) : null;
+    const opened = snapshot ? await openState(store, { streamId, version: snapshot.version, stateVersion: decider.stateVersion }, decider.aggregateType, snapshot.state) : null;
     const from = opened === null ? null : snapshot;
     let state = from ? (opened as S) : decider.initialState();
     let version = from?.version ?? 0;
@@ -136,7 +136,7 @@ export async function writeHistoricSnapshots<C, E extends DomainEvent, S>(
       state = decider.evolve(state, event as unknown as E);
       version = event.version;
       if (version % every === 0 && !held.has(version)) {
-        const sealed = await sealState(store, { streamId, version }, decider.aggregateType, state);
+        const sealed = await sealState(store, { streamId, version, stateVersion: decider.stateVersion }, decider.aggregateType, state);
         const snapshot = { streamId, aggregateType: decider.aggregateType, snapshotType: decider.aggregateType, stateVersion: decider.stateVersion, version, state: sealed };
         await saveSnapshot(store.db, snapshot, undefined, every);
         written += 1;

@@ -25,7 +25,7 @@ describeEachOwnDatabase("snapshots, as an admin sees and operates them", (db, ki
     const store = storeFor(db());
     const loaded = await loadAggregate(store, stream, patientDecider, { useSnapshots: false });
     const state = over.state ? over.state(loaded.state as object) : loaded.state;
-    const sealed = await sealState(store, { streamId: stream, version: loaded.version }, "patient", state);
+    const sealed = await sealState(store, { streamId: stream, version: loaded.version, stateVersion: over.stateVersion ?? patientDecider.stateVersion }, "patient", state);
     await saveSnapshot(db().prisma, { streamId: stream, aggregateType: "patient", snapshotType: "patient", stateVersion: over.stateVersion ?? patientDecider.stateVersion, version: loaded.version, state: sealed });
     return sealed;
   };

@@ -91,7 +91,7 @@ export async function checkSnapshots(store: Store, deciders: readonly AnyDecider
     const result: CheckResult = { aggregateType: decider.aggregateType, stateVersion: decider.stateVersion, checked: 0, matched: 0, unopenable: 0, mismatches: [] };
     for (const row of rows) {
       result.checked += 1;
-      const opened = await openState(store, { streamId: row.stream_id, version: row.version }, decider.aggregateType, row.data);
+      const opened = await openState(store, { streamId: row.stream_id, version: row.version, stateVersion: decider.stateVersion }, decider.aggregateType, row.data);
       if (opened === null) {
         result.unopenable += 1;
         continue;

@@ -172,8 +172,9 @@ export const encounterDecider: Decider<EncounterCommand, EncounterEvent, Encount
   evolve,
   decide,
   // 2: location joined the state. 3: snapshots sealed bound to their stream and version (those
-  // of 2 no longer open: listed on the Admin page as not used by this build, to discard).
-  stateVersion: 3,
+  // of 2 no longer open: listed on the Admin page as not used by this build, to discard). 4: the
+  // binding names the state version too (those of 3 no longer open, alike).
+  stateVersion: 4,
   // A visit entered after the fact happened when the clinician says it did.
   occurredAt: (event) => (event.type === "EncounterStarted" ? event.data.startedAt : event.type === "EncounterCompleted" ? event.data.endedAt : undefined),
 };

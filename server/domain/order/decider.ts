@@ -233,6 +233,7 @@ export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {
   evolve,
   decide,
   // 2: snapshots sealed bound to their stream and version (those of 1 no longer open: listed on
-  // the Admin page as not used by this build).
-  stateVersion: 2,
+  // the Admin page as not used by this build). 3: the binding names the state version too (those
+  // of 2 no longer open, alike).
+  stateVersion: 3,
 };

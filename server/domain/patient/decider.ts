@@ -380,7 +380,8 @@ export const patientDecider: Decider<PatientCommand, PatientEvent, PatientState>
   decide,
   // 2: allergies and alerts (safety) joined the state. 3: snapshots sealed bound to their stream
   // and version (those of 2 no longer open: listed on the Admin page as not used by this build).
-  stateVersion: 3,
+  // 4: the binding names the state version too (those of 3 no longer open, alike).
+  stateVersion: 4,
 };
 
 // ---- what other aggregates' commands need to know about a patient ---------------------------
