@@ -69,6 +69,16 @@ describeEachDatabase("break the glass", (db, kind) => {
     expect(await codeOf(clinician.patient.breakGlass({ patientId, reason: "short" }))).toBe("BAD_REQUEST");
     expect(await codeOf(clinician.patient.breakGlass({ patientId, reason: "x".repeat(501) }))).toBe("BAD_REQUEST");
     expect(await codeOf(clinician.patient.breakGlass({ patientId: randomUUID(), reason: "Covering the ward tonight" }))).toBe("NOT_FOUND");
+    // A patient nobody has is not a chart to break the glass for, on every chart read.
+    const nobody = randomUUID();
+    for (const call of [
+      () => clinician.patient.byId({ patientId: nobody }),
+      () => clinician.patient.history({ patientId: nobody }),
+      () => clinician.patient.changesSince({ patientId: nobody, sinceVersion: 0 }),
+      () => clinician.encounter.listForPatient({ patientId: nobody }),
+    ]) {
+      expect(await codeOf(call())).toBe("NOT_FOUND");
+    }
 
     const grant = await clinician.patient.breakGlass({ patientId, reason: "  Covering the ward tonight, patient deteriorating  " });
     expect(grant.hours).toBe(4);

@@ -79,8 +79,11 @@ function mayReadChartSql(userId: string, patientId: string): Prisma.Sql {
 export async function requireChartAccess(ctx: AccessContext, patientId: string): Promise<ChartAccess> {
   if (!ctx.user) throw new Error("requireChartAccess: no signed-in user");
   const access = await chartAccessOf(ctx.db, ctx.user.id, patientId);
-  if (access === null) throw new NotInCareError(patientId);
-  return access;
+  if (access !== null) return access;
+  // No such patient is not a chart to break the glass for (as patient.byId and history answer).
+  const patient = await ctx.db.prisma.rmPatient.findUnique({ where: { patientId }, select: { patientId: true } });
+  if (!patient) throw new NotFoundError("Patient", patientId);
+  throw new NotInCareError(patientId);
 }
 
 /**
