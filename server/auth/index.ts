@@ -273,6 +273,7 @@ export async function handleAuthRequest(auth: Auth, request: Request): Promise<R
   const headers = new Headers(request.headers);
   headers.delete(CLIENT_HEADER);
   const address = setup ? clientAddress(request.headers, setup.trustedProxies) : null;
+  if (setup?.trustedProxies.kind === "none" && request.headers.has("x-forwarded-for")) warnForwardedIgnored(setup);
   // No trustworthy address: one shared bucket, never a client-chosen one.
   if (address) headers.set(CLIENT_HEADER, address);
   else warnNoClientAddress();
@@ -424,6 +425,21 @@ function signInEmail(body: string | null): string | null {
   } catch {
     return null;
   }
+}
+
+const forwardedWarned = new WeakSet<AuthSetup>();
+/**
+ * Once per server: X-Forwarded-For arrives, but no proxy is trusted. A client may send it to no
+ * effect; a reverse proxy in front of a console without TRUSTED_PROXIES means every client behind
+ * it is counted as the proxy's one address, and the operator is told so.
+ */
+function warnForwardedIgnored(setup: AuthSetup) {
+  if (forwardedWarned.has(setup)) return;
+  forwardedWarned.add(setup);
+  componentLogger("auth").warn(
+    {},
+    "sign-in requests carry X-Forwarded-For but TRUSTED_PROXIES is not set, so it is ignored: behind a reverse proxy, every client shares the proxy's sign-in rate-limit bucket (README: Sign-in behind a proxy)",
+  );
 }
 
 let addressWarned = false;

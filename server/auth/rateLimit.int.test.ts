@@ -10,6 +10,7 @@ import type { AuthConfig } from "./config";
 import { clientAddress, parseTrustedProxies, PEER_HEADER } from "./clientAddress";
 import { accountKey } from "./accountLimit";
 import { recordPeerAddresses } from "./peerAddress";
+import { captureLogLines } from "../testing/logLines";
 
 recordPeerAddresses();
 
@@ -59,6 +60,24 @@ describeEachDatabase("sign-in rate limits", (db) => {
       }
       expect(statuses).toEqual([401, 401, 401, 429, 429]);
       expect((await signIn(auth, who, password, { [PEER_HEADER]: fresh() })).status).toBe(200);
+    });
+
+    it("tells the operator once that X-Forwarded-For arrives while no proxy is trusted", async () => {
+      const own = createAuth(db(), base);
+      const { lines, restore } = captureLogLines("warn");
+      try {
+        const who = await account(own);
+        await signIn(own, who, password, { [PEER_HEADER]: fresh() });
+        expect(lines.filter((l) => l.includes("TRUSTED_PROXIES is not set"))).toEqual([]);
+        for (let i = 0; i < 3; i++) await signIn(own, who, password, { [PEER_HEADER]: fresh(), "x-forwarded-for": randomIp() });
+        expect(lines.filter((l) => l.includes("TRUSTED_PROXIES is not set"))).toHaveLength(1);
+        // With a proxy trusted, the header is what it should be: nothing to say.
+        const behind = createAuth(db(), { ...base, trustedProxies: "1" });
+        await signIn(behind, who, password, { [PEER_HEADER]: fresh(), "x-forwarded-for": randomIp() });
+        expect(lines.filter((l) => l.includes("TRUSTED_PROXIES is not set"))).toHaveLength(1);
+      } finally {
+        restore();
+      }
     });
 
     it("counts only failed sign-ins: a ward's workstations behind one address sign in all day", async () => {
