@@ -16,6 +16,7 @@ import { EventTypeOptions } from "./EventTypeOptions";
 import { ExportMenu } from "./ExportMenu";
 import { TimeTravel, type Moment } from "./TimeTravel";
 import { oneOf, textParam } from "./urlState";
+import { demographicFields, type DemographicField } from "../../shared/clinical/patients";
 
 const PAGE = 25;
 
@@ -43,9 +44,10 @@ export function PatientAudit({ patientId }: { patientId: string }) {
     else query.delete(key);
     router.replace(query.size ? `${pathname}?${query.toString()}` : pathname, { scroll: false });
   }
-  // "Changes to this field only": the events that can set a demographic field, then those that did.
-  const eventTypes = field ? fieldEventTypes : type ? [type] : undefined;
-  const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, limit: PAGE }, { placeholderData: keepPreviousData }));
+  // "Changes to this field only": the server picks the events that set it, for the screen and its extract alike.
+  const eventTypes = !field && type ? [type] : undefined;
+  const fieldFilter = field || undefined;
+  const head = useQuery(trpc.audit.patientTimeline.queryOptions({ patientId, eventTypes, field: fieldFilter, limit: PAGE }, { placeholderData: keepPreviousData }));
   const options = useQuery(trpc.audit.filterOptions.queryOptions(undefined, { staleTime: 5 * 60_000 }));
 
   function travel(to: Moment | null) {
@@ -129,13 +131,13 @@ export function PatientAudit({ patientId }: { patientId: string }) {
             </div>
           </div>
           <div className="panel-tools">
-            <ExportMenu view="timeline" filter={{ patientId, eventTypes }} />
+            <ExportMenu view="timeline" filter={{ patientId, eventTypes, field: fieldFilter }} />
           </div>
           <p className="muted small">
             Every change to the patient, their encounters and orders, newest first. “View as of here” shows the record as it was recorded
             right after that event.
           </p>
-          <Timeline key={`${type}|${field}`} patientId={patientId} eventTypes={eventTypes} field={field || undefined} asOf={asOf} onTravel={(at) => travel({ recordedAt: at })} />
+          <Timeline key={`${type}|${field}`} patientId={patientId} eventTypes={eventTypes} field={fieldFilter} asOf={asOf} onTravel={(at) => travel({ recordedAt: at })} />
         </section>
 
         <TimeTravel patientId={patientId} moment={moment} onTravel={travel} names={head.data} />
@@ -162,22 +164,12 @@ function ReportLink({ patientId }: { patientId: string }) {
   );
 }
 
-type TimelineProps = { patientId: string; eventTypes?: string[]; field?: string; asOf: Date | null; onTravel: (to: Date) => void };
-
-const demographicFields = ["givenName", "familyName", "dateOfBirth", "sex", "email", "phone", "address"] as const;
-const fieldEventTypes = ["PatientRegistered", "PatientDemographicsUpdated"];
-
-/** Whether an event set this demographic field: the registration sets them all, an update those it changed. */
-function touchesField(item: TimelineItem, field: string): boolean {
-  if (item.type === "PatientRegistered") return true;
-  const changes = (item.data as { changes?: Record<string, unknown> }).changes;
-  return item.type === "PatientDemographicsUpdated" && !!changes && field in changes;
-}
+type TimelineProps = { patientId: string; eventTypes?: string[]; field?: DemographicField; asOf: Date | null; onTravel: (to: Date) => void };
 
 function Timeline({ patientId, eventTypes, field, asOf, onTravel }: TimelineProps) {
   const trpc = useTRPC();
   const client = useTRPCClient();
-  const input = { patientId, eventTypes, limit: PAGE };
+  const input = { patientId, eventTypes, field, limit: PAGE };
   // One query for all the pages shown: a refetch re-reads them in order from the newest, each
   // cursor taken from the page just re-read. With a query per page, page 2 kept the cursor of the
   // first load, and events pushed off page 1 by newer ones vanished between the pages.
@@ -211,7 +203,7 @@ function Timeline({ patientId, eventTypes, field, asOf, onTravel }: TimelineProp
     );
   }
   // Each page names the orders, encounters and allergies its own events refer to.
-  const shown = pages.data.pages.flatMap((data) => (field ? data.items.filter((item) => touchesField(item, field)) : data.items).map((item) => ({ item, data })));
+  const shown = pages.data.pages.flatMap((data) => data.items.map((item) => ({ item, data })));
   return (
     <ol className="events timeline" aria-label="Events, newest first">
       {pages.isRefetchError ? (

@@ -107,6 +107,31 @@ describeEachDatabase("audit extracts", (db) => {
     expect(JSON.parse(last.details!)).toMatchObject({ exportId: csv.exportId, view: "timeline", filter: { patientId } });
   });
 
+  it("a timeline shown for changes to one field exports the rows shown, and says which field", async () => {
+    const clinician = callerFor(db(), ["clinician"]);
+    const { patientId } = await clinician.patient.register(newPatient({ dateOfBirth: randomBirthDate() }));
+    await clinician.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0177" }, reason: "new number" });
+    // An email change, which the phone's extract must not carry, newer than the phone's.
+    await clinician.patient.updateDemographics({ patientId, expectedVersion: 2, changes: { email: "ada.export@example.test" }, reason: "new address" });
+    const officerApi = callerFor(db(), ["compliance"]);
+    // One event a page: the cursor follows the events read, not the ones shown.
+    const seen: string[] = [];
+    let before: number | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await officerApi.audit.patientTimeline({ patientId, field: "phone", before, limit: 1 });
+      seen.push(...page.items.map((i) => `${i.type}@${i.version}`));
+      if (page.nextBefore === null) break;
+      before = page.nextBefore;
+    }
+    expect(seen).toEqual(["PatientDemographicsUpdated@2", "PatientRegistered@1"]);
+    const ndjson = await run({ view: "timeline", format: "ndjson", patientId, field: "phone" });
+    const lines = ndjson.text.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ rowType: "export", view: "timeline", filter: { patientId, field: "phone" } });
+    expect(lines.slice(1, -1).map((l) => `${String(l.what)}@${String(l.version)}`)).toEqual(seen);
+    expect(lines.at(-1)).toMatchObject({ rowType: "end", rows: 2 });
+    expect(exportRequestFrom(new URLSearchParams({ view: "timeline", format: "csv", patientId, field: "mrn" })).success).toBe(false);
+  });
+
   it("CSV quotes cells a spreadsheet would run as formulas (OWASP): text gets a leading ', numbers stay numbers, NDJSON keeps the text", async () => {
     const clinician = callerFor(db(), ["clinician"]);
     const { patientId } = await clinician.patient.register(newPatient({ givenName: "=A1+2", familyName: "@SUM(1+1)", dateOfBirth: randomBirthDate() }));

@@ -20,6 +20,7 @@ import { orderDecider, type OrderState } from "../domain/order/decider";
 import { patientDecider, type PatientState } from "../domain/patient/decider";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 import { isUuid } from "../../shared/ids";
+import { demographicFieldEventTypes, eventSetsField, type DemographicField } from "../../shared/clinical/patients";
 
 // ---- reading events with audit filters ----------------------------------------------------
 
@@ -240,15 +241,22 @@ export async function patientStreams(db: Db, patientId: string) {
   return { encounters, orders };
 }
 
+/**
+ * A patient's events, newest first, a page of `limit` read at a time. With `field`, only those
+ * that set that demographic field (the same test the screen and its extract apply): a page may
+ * then hold fewer than `limit`, or none, and `next` (the last position read) is where the next
+ * page starts.
+ */
 export async function patientTimeline(
   store: Store,
   streamIds: readonly string[],
-  options: { eventTypes?: readonly string[]; before?: number; limit: number },
-): Promise<{ events: StoredEvent[]; hasMore: boolean }> {
+  options: { eventTypes?: readonly string[]; field?: DemographicField; before?: number; limit: number },
+): Promise<{ events: StoredEvent[]; hasMore: boolean; next: number | null }> {
   const params: unknown[] = [[...streamIds], options.before ?? Number.MAX_SAFE_INTEGER, options.limit + 1];
   let typeFilter = "";
-  if (options.eventTypes && options.eventTypes.length > 0) {
-    params.push([...options.eventTypes]);
+  const eventTypes = options.field ? demographicFieldEventTypes : options.eventTypes;
+  if (eventTypes && eventTypes.length > 0) {
+    params.push([...eventTypes]);
     typeFilter = `AND event_type = ANY ($4::text[])`;
   }
   const events = await selectEvents(
@@ -258,7 +266,13 @@ export async function patientTimeline(
       ORDER BY global_position DESC LIMIT $3`,
     params,
   );
-  return { events: events.slice(0, options.limit), hasMore: events.length > options.limit };
+  const page = events.slice(0, options.limit);
+  const field = options.field;
+  return {
+    events: field ? page.filter((event) => eventSetsField(event, field)) : page,
+    hasMore: events.length > options.limit,
+    next: page.at(-1)?.globalPosition ?? null,
+  };
 }
 
 type AsOf<S> = { state: S; version: number; currentVersion: number; eventsApplied: number };

@@ -68,6 +68,21 @@ export type Demographics = z.output<typeof demographicsSchema>;
 export type DemographicField = keyof Demographics;
 export const demographicFields = Object.keys(demographicsSchema.shape) as DemographicField[];
 
+/** The events that can set a demographic field: the timeline's "changes to this field only". */
+export const demographicFieldEventTypes = ["PatientRegistered", "PatientDemographicsUpdated"];
+
+/**
+ * Whether an event set this demographic field: the registration sets them all, an update those it
+ * changed. The same test serves the timeline and its extract, so an extract holds what was shown.
+ */
+export function eventSetsField(event: { type: string; data: unknown }, field: DemographicField): boolean {
+  if (event.type === "PatientRegistered") return true;
+  if (event.type !== "PatientDemographicsUpdated") return false;
+  // An erased patient's changes read as the erasure marker, not an object.
+  const changes = (event.data as { changes?: unknown } | null)?.changes;
+  return typeof changes === "object" && changes !== null && field in changes;
+}
+
 /**
  * The names as typed: NFC, and refused when they hold invisible characters, look-alike letters or
  * no letter (personName). Only inputs: the stored shape above reads events as they were written.

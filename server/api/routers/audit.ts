@@ -25,6 +25,7 @@ import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
+import { demographicFields } from "../../../shared/clinical/patients";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 import { PHI_ERASED } from "../../eventStore/phi";
 import { env } from "../../db/env";
@@ -34,6 +35,7 @@ import { earlierPublicKeys, publicKeyPem, verifyingKeys } from "../../audit/sign
 import { startVerification, verificationById } from "../../audit/verification";
 
 const id = idText;
+const demographicField = z.enum(demographicFields, "not a demographic field");
 const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
@@ -264,6 +266,8 @@ export const auditRouter = router({
       z.object({
         patientId,
         eventTypes: z.array(eventType).max(20).optional(),
+        /** Only the events that set this demographic field (the registration, the updates that changed it). */
+        field: demographicField.optional(),
         before: positionInput.optional(),
         limit: pageLimit(200, 50),
       }),
@@ -284,7 +288,7 @@ export const auditRouter = router({
         items,
         /** What an allergy's or alert's later events refer to, by id. */
         safetyNames: safetyNames(safety as unknown as PatientSafety),
-        nextBefore: page.hasMore ? (page.events.at(-1)?.globalPosition ?? null) : null,
+        nextBefore: page.hasMore ? page.next : null,
         /** What the screens call the record's encounters and orders, by id. */
         encounters: Object.fromEntries(streams.encounters.map((e) => [e.encounterId, { encounterType: e.encounterType, startedAt: e.startedAt }])),
         orders: Object.fromEntries(streams.orders.map((o) => [o.orderId, { kind: o.kind, description: o.description }])),
