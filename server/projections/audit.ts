@@ -20,6 +20,7 @@ import { orderDecider, type OrderState } from "../domain/order/decider";
 import { patientDecider, type PatientState } from "../domain/patient/decider";
 import { encounterStream, orderStream, patientStream } from "../domain/streams";
 import { isUuid } from "../../shared/ids";
+import { ValidationError } from "../errors";
 import { demographicFieldEventTypes, eventSetsField, type DemographicField } from "../../shared/clinical/patients";
 
 // ---- reading events with audit filters ----------------------------------------------------
@@ -77,6 +78,12 @@ export async function searchEvents(
     params.push(value);
     where.push(sql(`$${params.length}`));
   };
+  if (search.before !== undefined && sortColumn) {
+    // The page goes on from the cursor's own time: a position no event holds would compare with
+    // NULL and answer an empty page, read as "no events in this range".
+    const [cursor] = await store.sql<{ found: number }>("SELECT 1 AS found FROM events WHERE global_position = $1::bigint", [search.before]);
+    if (!cursor) throw new ValidationError("before is not the position of an event in this log: start again from the first page", "before");
+  }
   if (search.before !== undefined) {
     add(
       (p) =>
