@@ -1,11 +1,14 @@
 // Figures that live in the database, read at scrape time with cheap queries, so every process
 // reports the same cluster-wide truth: no count(*) over events (the highest position instead,
 // since events are never deleted), table sizes from the catalog, the outbox through its partial
-// indexes with capped counts, projection lag from the checkpoints and the log's primary key, the
+// indexes with capped counts, projection lag as the console counts it (projections/status.ts), the
 // audit backlog through the commit-order index past the newest seal.
 import { logReaderLag, prismaRunner, type Db } from "../eventStore";
 import { readSealingState } from "../audit/sealerStatus";
 import { metrics } from "./registry";
+import { asyncProjections } from "../projections/registry";
+import { lagOf } from "../projections/status";
+import type { Projection } from "../projections/types";
 
 type Num = number | string | bigint | null;
 const num = (v: Num | undefined) => (v === null || v === undefined ? 0 : Number(v));
@@ -38,59 +41,29 @@ export async function readStoreFigures(db: Db): Promise<StoreFigures> {
   };
 }
 
-export type ProjectionCheckpoint = { projection: string; globalPosition: number };
-
-// The projection runner's table may not exist yet (or be named differently in an older
-// database): read its rows as JSON and take the name and position from the usual column names.
-const nameKeys = ["name", "projection", "projection_name"];
-const positionKeys = ["global_position", "position", "last_position", "checkpoint_position"];
-
-function pick(row: Record<string, unknown>, keys: readonly string[]): unknown {
-  for (const k of keys) if (row[k] !== undefined && row[k] !== null) return row[k];
-  return undefined;
-}
-
-export const CHECKPOINTS_TABLE = "projection_checkpoints";
-
-/** Every projection's checkpoint position; an empty list when there is no checkpoints table. */
-export async function projectionCheckpoints(db: Db, table = CHECKPOINTS_TABLE): Promise<ProjectionCheckpoint[]> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new RangeError(`not a table name: ${table}`);
-  const sql = prismaRunner(db);
-  const [exists] = await sql<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [table]);
-  if (!exists?.t) return [];
-  const rows = await sql<{ row: Record<string, unknown> }>(`SELECT to_jsonb(c) AS row FROM ${table} c`, []);
-  const out: ProjectionCheckpoint[] = [];
-  for (const { row } of rows) {
-    const name = pick(row, nameKeys);
-    const position = pick(row, positionKeys);
-    if (typeof name !== "string") continue;
-    out.push({ projection: name, globalPosition: Number(position ?? 0) || 0 });
-  }
-  return out;
-}
-
 export type ProjectionLag = { projection: string; events: number; seconds: number };
 
-/** Events past each checkpoint, and the age of the oldest of them (0 when caught up). */
-export async function projectionLags(db: Db, headPosition?: number, table = CHECKPOINTS_TABLE): Promise<ProjectionLag[]> {
-  const checkpoints = await projectionCheckpoints(db, table);
-  if (checkpoints.length === 0) return [];
-  const sql = prismaRunner(db);
-  const head =
-    headPosition ?? num((await sql<{ head: Num }>("SELECT max(global_position) AS head FROM events", []))[0]?.head);
+/** Lag is counted up to this many events a projection at each scrape (a capped index range). */
+export const PROJECTION_LAG_CAP = 100_000;
+
+/**
+ * Each async projection's lag as the console shows it (projections/status.ts lagOf): the events of
+ * its own types after its checkpoint in commit order, and the age of the oldest. Inline projections
+ * commit with the events they read and have no lag, so no series. A projection whose checkpoint
+ * row does not exist yet (a runner that never started) is left out, not reported as the whole log.
+ */
+export async function projectionLags(db: Db, projections: readonly Projection[] = asyncProjections): Promise<ProjectionLag[]> {
+  const rows = await prismaRunner(db)<{ name: string; transaction_id: string; global_position: string | number }>(
+    "SELECT name, transaction_id::text AS transaction_id, global_position FROM projection_checkpoints WHERE name = ANY ($1::text[])",
+    [projections.map((p) => p.name)],
+  );
+  const byName = new Map(rows.map((r) => [r.name, r]));
   const lags: ProjectionLag[] = [];
-  for (const c of checkpoints) {
-    const events = Math.max(0, head - c.globalPosition);
-    let seconds = 0;
-    if (events > 0) {
-      const [next] = await sql<{ age: Num }>(
-        `SELECT extract(epoch FROM clock_timestamp() - recorded_at)::float8 AS age
-           FROM events WHERE global_position > $1 ORDER BY global_position LIMIT 1`,
-        [c.globalPosition],
-      );
-      seconds = Math.max(0, num(next?.age));
-    }
-    lags.push({ projection: c.projection, events, seconds });
+  for (const projection of projections) {
+    const row = byName.get(projection.name);
+    if (!row) continue;
+    const lag = await lagOf(db, projection, row, PROJECTION_LAG_CAP);
+    lags.push({ projection: projection.name, ...lag });
   }
   return lags;
 }
@@ -115,7 +88,7 @@ export async function collectDatabaseGauges(db: Db): Promise<{ store: StoreFigur
   m.auditUnsealedEvents.set(sealing.backlog.events);
   m.auditUnsealedOldest.set(sealing.backlog.oldestSeconds);
   m.auditLastSealAge.set(sealing.lastSeal?.ageSeconds ?? 0);
-  const projections = await projectionLags(db, store.events);
+  const projections = await projectionLags(db);
   m.projectionLagEvents.reset();
   m.projectionLagSeconds.reset();
   for (const p of projections) {

@@ -7,13 +7,18 @@ import { handleCommand, loadAggregate, loadAtVersion, sealLog } from "../eventSt
 import { patientDecider } from "../domain/patient/decider";
 import { patientStream } from "../domain/streams";
 import { callerAs, codeOf, newPatient } from "../testing/caller";
-import { describeEachDatabase, pgUrl, withOwner } from "../testing/db";
-import { storeOf } from "../testing/events";
+import { describeEachDatabase, pgUrl } from "../testing/db";
+import { newStreamId, note, storeOf } from "../testing/events";
 import { drainOutbox } from "../workers/outbox";
 import type { SessionUser } from "../api/context";
 import type { AddressInfo } from "node:net";
 import { metricsRouteHandler, startMetricsServer } from "./expose";
 import { projectionLags, readStoreFigures } from "./database";
+import { ensureCheckpoints } from "../projections/runner";
+import { inlineProjections } from "../projections/registry";
+import type { Projection } from "../projections/types";
+import { noteProjection } from "../testing/noteProjection";
+import { appendToStream } from "../eventStore";
 import { recordRebuild } from "./registry";
 
 const token = "test-metrics-token-0123456789";
@@ -157,23 +162,25 @@ describeEachDatabase("metrics", (db, kind) => {
     expect(value(after, "emr_replay_duration_seconds", { kind: "rebuild" }) - value(before, "emr_replay_duration_seconds", { kind: "rebuild" })).toBe(1);
   });
 
-  it("reads projection lag from the checkpoints table, and nothing when there is none", async () => {
-    // A table of its own is DDL: the owner's (the app's role may not create tables).
-    const sql = (text: string) => withOwner(kind, db(), (owner) => owner(text));
-    const table = `test_checkpoints_${randomUUID().replace(/-/g, "").slice(0, 8)}`;
-    expect(await projectionLags(db().prisma, undefined, table)).toEqual([]);
-    await sql(`CREATE TABLE ${table} (name text PRIMARY KEY, global_position bigint NOT NULL)`);
-    try {
-      const head = (await readStoreFigures(db().prisma)).events;
-      await sql(`INSERT INTO ${table} VALUES ('caught_up', ${head}), ('behind', ${Math.max(0, head - 3)})`);
-      const lags = await projectionLags(db().prisma, head, table);
-      expect(lags.find((l) => l.projection === "caught_up")).toEqual({ projection: "caught_up", events: 0, seconds: 0 });
-      const behind = lags.find((l) => l.projection === "behind");
-      expect(behind?.events).toBe(Math.min(3, head));
-      expect(behind?.seconds).toBeGreaterThanOrEqual(0);
-    } finally {
-      await sql(`DROP TABLE ${table}`);
-    }
+  it("reports an async projection's lag as the console does: its own event types after its checkpoint; inline projections and ones never started, not at all", async () => {
+    const suffix = randomUUID().replace(/-/g, "").slice(0, 8);
+    const of = (name: string, eventTypes: string[]): Projection => ({ ...noteProjection({ name }), eventTypes });
+    // Caught up on the only type it reads, with the rest of the log (other types) after its checkpoint.
+    const quiet = of(`lag_quiet_${suffix}`, [`NoSuchEvent${suffix}`]);
+    const notes = of(`lag_notes_${suffix}`, ["NoteAdded"]);
+    const never = of(`lag_never_${suffix}`, ["NoteAdded"]);
+    await ensureCheckpoints(db().prisma, [quiet, notes]);
+    await appendToStream(storeOf(db()), newStreamId(), [note(1), note(2), note(3)], { expectedVersion: "no_stream", aggregateType: "note" });
+    const lags = await projectionLags(db().prisma, [quiet, notes, never]);
+    expect(lags.map((l) => l.projection)).toEqual([quiet.name, notes.name]);
+    expect(lags[0]).toEqual({ projection: quiet.name, events: 0, seconds: 0 });
+    expect(lags[1]!.events).toBeGreaterThanOrEqual(3);
+    expect(lags[1]!.seconds).toBeGreaterThanOrEqual(0);
+    // The scrape: no series for the inline projections, which commit with the events they read.
+    const families = await scrape();
+    const series = families.find((f) => f.name === "emr_projection_lag_events")?.metrics ?? [];
+    const named = series.map((m) => (m.labels as Record<string, string>).projection);
+    for (const inline of inlineProjections) expect(named).not.toContain(inline.name);
   });
 
   it.skipIf(kind !== "postgresql")("shows what holds the global log's readers back: the events waiting behind an open transaction of this database, and its age", async () => {

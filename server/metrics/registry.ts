@@ -176,7 +176,7 @@ function createMetrics() {
     }),
     projectionLagEvents: new Gauge({
       name: "emr_projection_lag_events",
-      help: "Events in the log past the projection's checkpoint, by projection",
+      help: "Events of its types in the log past the async projection's checkpoint, in commit order (counted up to 100,000), by projection",
       labelNames: ["projection"] as const,
       registers: r,
     }),
