@@ -15,6 +15,7 @@ import { cancelRebuild, rebuildById, runRebuild, runRebuilds, startRebuild, star
 import { encountersProjection, ordersProjection, patientsProjection } from "./clinicalProjections";
 import { allProjections } from "./registry";
 import type { Projection } from "./types";
+import { metrics } from "../metrics/registry";
 
 const clinician: SessionUser = { id: "clinician-rebuild", email: "r@example.test", name: "Rene Rebuild", roles: ["clinician"] };
 const admin = { userId: "admin-rebuild", correlationId: "corr-rebuild" };
@@ -74,10 +75,14 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
         );
       const indexesBefore = await indexes();
       expect(indexesBefore.map((i) => i.indexname)).toContain("rm_patients_search_idx");
+      // The metrics' count of events rebuilt, per projection (emr_projection_rebuild_events_total).
+      const rebuilt = async (projection: string) => (await metrics().rebuildEvents.get()).values.find((v) => v.labels.projection === projection)?.value ?? 0;
       for (const projection of [patientsProjection, encountersProjection, ordersProjection]) {
+        const counted = await rebuilt(projection.name);
         const result = await rebuild(db, projection, { batchSize: 7 });
         expect(result).toMatchObject({ status: "finished", error: null });
         expect(result.swapPauseMs).toBeGreaterThanOrEqual(0);
+        expect((await rebuilt(projection.name)) - counted).toBe(result.eventsDone);
       }
       expect(await allRows(db)).toEqual(before);
       expect(await shadowCount(db)).toBe(0);

@@ -15,6 +15,7 @@ import { InvariantError, NotFoundError, ValidationError } from "../errors";
 import { errorSummary } from "../workers/outbox";
 import { OPERATIONS_AGGREGATE, rebuildStream } from "../domain/operations/events";
 import { ensureCheckpoints } from "./runner";
+import { recordRebuild } from "../metrics/registry";
 import { allProjections, isInline, projectionNamed } from "./registry";
 import type { Projection, ProjectionTarget, Replay } from "./types";
 
@@ -513,6 +514,8 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
         t0,
       });
       m.result = { rebuildId: m.started.rebuildId, status: "finished", eventsDone: m.done, durationMs: performance.now() - t0, eventsPerSecond: m.done / m.copySeconds, swapPauseMs, error: null };
+      // The rebuild's figures for the metrics (emr_projection_rebuild_*, and the replay rows of Admin → Metrics).
+      recordRebuild(projection.name, m.done, m.result.durationMs / 1000);
       report(m, "done", m.done);
     } catch (error) {
       await stop(m, error);
