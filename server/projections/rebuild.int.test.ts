@@ -186,6 +186,23 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       }
     });
 
+    it("keeps saying it is alive through a quiet stretch (its last writes, its index builds), so it is not shown as stalled", async () => {
+      const store = storeFor(db);
+      const started = await startRebuild(store, "orders", { reason: "a long index build", ...admin });
+      let quiet = Number.POSITIVE_INFINITY;
+      const result = await runRebuild(store, started, {
+        heartbeatMs: 200,
+        beforePhase: async (phase) => {
+          if (phase !== "swapping") return;
+          // No batch and no phase for 1.5 s, as an index build on a large log (minutes).
+          await sleep(1_500);
+          quiet = (await rebuildById(db.prisma, started.rebuildId))!.quietSeconds;
+        },
+      });
+      expect(result.status).toBe("finished");
+      expect(quiet).toBeLessThan(1);
+    });
+
     it("a cancelled rebuild and a failing one leave the live tables as they were and drop the shadow", async () => {
       const before = await allRows(db);
       const store = storeFor(db);

@@ -307,6 +307,8 @@ export type RunOptions = {
   beforeBatch?: (events: readonly FoldEvent[]) => Promise<void> | void;
   /** Tests: called before a member enters a phase. */
   beforePhase?: (phase: "copying" | "indexing" | "swapping") => Promise<void> | void;
+  /** How often a running rebuild says it is alive between its reports (default a third of REBUILD_STALE_SECONDS). */
+  heartbeatMs?: number;
 };
 
 /** The events after `after` that this transaction can see, without the commit-order cut (see swap). */
@@ -364,9 +366,19 @@ type Member = {
  * in turn.
  */
 export async function runRebuilds(store: Store, starteds: readonly StartedRebuild[], options: RunOptions = {}): Promise<RebuildResult[]> {
+  // Batches and phases refresh the heartbeat, but a replay's last writes and the index builds run
+  // for minutes on a large log without either: the console then called a working rebuild stalled
+  // and told the operator to end it. While a rebuild still holds its lock, it says so on a timer.
+  const beating = setInterval(() => {
+    const alive = starteds.filter((s) => !s.lease?.lost()).map((s) => s.rebuildId);
+    if (alive.length === 0) return;
+    store.sql("UPDATE projection_rebuilds SET heartbeat_at = now() WHERE id = ANY ($1::uuid[]) AND status = 'running' RETURNING 1 AS ok", [alive]).catch(() => {});
+  }, options.heartbeatMs ?? (REBUILD_STALE_SECONDS * 1000) / 3);
+  beating.unref();
   try {
     return await runLocked(store, starteds, options);
   } finally {
+    clearInterval(beating);
     // The locks go with the sessions; a new rebuild may start from here on.
     for (const lease of new Set(starteds.map((s) => s.lease))) await lease?.close();
   }
