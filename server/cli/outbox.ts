@@ -23,6 +23,7 @@ async function main() {
   stopOnSignals(stop, { name: "outbox worker", warn });
   const listener = db.mode === "postgresql" && e.DATABASE_URL ? listenForAppends(e.DATABASE_URL) : null;
   const metricsServer = e.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ port: e.WORKER_METRICS_PORT, db: db.prisma, token: e.METRICS_TOKEN }) : null;
+  if (metricsServer && !e.METRICS_TOKEN) log.warn(`metrics on 127.0.0.1:${e.WORKER_METRICS_PORT} only: set METRICS_TOKEN to serve them to a Prometheus on another host`);
   let stopRollups: (() => Promise<void>) | null = null;
   try {
     // As the console does: migrate only as the owner (MIGRATION_DATABASE_URL), and start beside a

@@ -57,7 +57,9 @@ export function metricsRouteHandler(deps: MetricsRouteDeps): (request: Request) 
 
 /**
  * The worker's metrics server: GET /metrics (any other path 404). With `token`, the same bearer
- * check as the console's; without, open (bind it to a private interface).
+ * check as the console's, on every interface unless `host` says otherwise; without a token, on
+ * the loopback interface only unless `host` says otherwise: each scrape runs a round of database
+ * queries, and anyone who could reach the port could run them without end.
  */
 export function startMetricsServer(options: { port: number; host?: string; db: Db; token?: string }): Promise<Server> {
   const log = componentLogger("metrics");
@@ -83,7 +85,7 @@ export function startMetricsServer(options: { port: number; host?: string; db: D
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host ?? "0.0.0.0", () => {
+    server.listen(options.port, options.host ?? (options.token ? "0.0.0.0" : "127.0.0.1"), () => {
       server.off("error", reject);
       resolve(server);
     });

@@ -211,6 +211,22 @@ describeEachDatabase("metrics", (db, kind) => {
     expect((await unset(new Request(url, { headers: { authorization: `Bearer ${token}` } }))).status).toBe(503);
   });
 
+  it("the worker's own metrics port, without a token, listens on the loopback interface only", async () => {
+    const server = await startMetricsServer({ port: 0, db: db().prisma });
+    try {
+      expect((server.address() as AddressInfo).address).toBe("127.0.0.1");
+      expect((await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`)).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const guarded = await startMetricsServer({ port: 0, db: db().prisma, token });
+    try {
+      expect((guarded.address() as AddressInfo).address).toBe("0.0.0.0");
+    } finally {
+      await new Promise((resolve) => guarded.close(resolve));
+    }
+  });
+
   it("the worker's own metrics port serves the same text, with the same token check", async () => {
     const server = await startMetricsServer({ port: 0, host: "127.0.0.1", db: db().prisma, token });
     try {
