@@ -65,6 +65,9 @@ export type EventSearch = {
  * lower position and commits after a page was read shows up on a refresh, never in a later page
  * out of order. Readers that must not miss events use readAll's commit-order checkpoint.
  */
+/** Whether a page cursor names an event (searchEvents, after an empty time-sorted page). */
+export const cursorProbeSql = "SELECT 1 AS found FROM events WHERE global_position = $1::bigint";
+
 export async function searchEvents(
   store: Store,
   search: EventSearch,
@@ -78,12 +81,6 @@ export async function searchEvents(
     params.push(value);
     where.push(sql(`$${params.length}`));
   };
-  if (search.before !== undefined && sortColumn) {
-    // The page goes on from the cursor's own time: a position no event holds would compare with
-    // NULL and answer an empty page, read as "no events in this range".
-    const [cursor] = await store.sql<{ found: number }>("SELECT 1 AS found FROM events WHERE global_position = $1::bigint", [search.before]);
-    if (!cursor) throw new ValidationError("before is not the position of an event in this log: start again from the first page", "before");
-  }
   if (search.before !== undefined) {
     add(
       (p) =>
@@ -129,6 +126,12 @@ export async function searchEvents(
     sql = `SELECT * FROM (${branches.join(" UNION ALL ")}) AS page ORDER BY ${order} LIMIT ${limit}`;
   }
   const events = await selectEvents(store, sql, params);
+  if (events.length === 0 && search.before !== undefined && sortColumn) {
+    // A time-sorted page goes on from its cursor's own time: a position no event holds compares
+    // with NULL, and its empty page would read as "no events in this range". Asked only then.
+    const [cursor] = await store.sql<{ found: number }>(cursorProbeSql, [search.before]);
+    if (!cursor) throw new ValidationError("before is not the position of an event in this log: start again from the first page", "before");
+  }
   return { events: events.slice(0, search.limit), hasMore: events.length > search.limit, sortedBy };
 }
 
