@@ -17,7 +17,7 @@ import { patientStreamIds, providerNames } from "../projections/queries";
 import { mustExist, patientLabels, readAccessLog, recordAccess } from "../api/accessLog";
 import { listEmergencyAccesses, reviewStatus } from "../api/emergencyAccess";
 import { describeGrantUse } from "../../shared/audit/grantUse";
-import { demographicFields } from "../../shared/clinical/patients";
+import { demographicFieldInput } from "../../shared/clinical/patients";
 import { tolerantStore } from "../api/undecodable";
 import type { SessionUser } from "../auth/roles";
 import { publicKeyPem } from "./signingKey";
@@ -70,7 +70,7 @@ export const exportInput = z.discriminatedUnion("view", [
     // As audit.events refuses them: an inverted window is a mistake, not an empty extract.
     .refine((f) => beforeFrom({ from: f.occurredFrom, to: f.occurredTo }), { message: "from must be before to", path: ["occurredTo"] })
     .refine((f) => beforeFrom({ from: f.recordedFrom, to: f.recordedTo }), { message: "from must be before to", path: ["recordedTo"] }),
-  z.object({ view: z.literal("timeline"), format, patientId, eventTypes: z.array(eventType).max(20).optional(), field: z.enum(demographicFields, "not a demographic field").optional() }),
+  z.object({ view: z.literal("timeline"), format, patientId, eventTypes: z.array(eventType).max(20).optional(), field: demographicFieldInput.optional() }),
   z
     .object({ view: z.literal("access"), format, patientId: patientId.optional(), userId: idText.optional(), from: instant, to: instant })
     .refine(beforeFrom, { message: "from must be before to", path: ["to"] }),

@@ -68,6 +68,9 @@ export type Demographics = z.output<typeof demographicsSchema>;
 export type DemographicField = keyof Demographics;
 export const demographicFields = Object.keys(demographicsSchema.shape) as DemographicField[];
 
+/** A demographic field named in a filter (the timeline's "changes to", its extract). */
+export const demographicFieldInput = z.enum(demographicFields, "not a demographic field");
+
 /** The events that can set a demographic field: the timeline's "changes to this field only". */
 export const demographicFieldEventTypes = ["PatientRegistered", "PatientDemographicsUpdated"];
 

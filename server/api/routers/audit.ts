@@ -25,7 +25,7 @@ import { historyItems } from "../historyItem";
 import type { Context } from "../context";
 import { complianceProcedure, router } from "../trpc";
 import { tolerantStore } from "../undecodable";
-import { demographicFields } from "../../../shared/clinical/patients";
+import { demographicFieldInput } from "../../../shared/clinical/patients";
 import { filterInstant, idText, pageLimit, positionInput, text } from "../../input";
 import { PHI_ERASED } from "../../eventStore/phi";
 import { env } from "../../db/env";
@@ -35,7 +35,6 @@ import { earlierPublicKeys, publicKeyPem, verifyingKeys } from "../../audit/sign
 import { startVerification, verificationById } from "../../audit/verification";
 
 const id = idText;
-const demographicField = z.enum(demographicFields, "not a demographic field");
 const patientId = z.uuid("patient id must be a uuid");
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,99}$/, "not an event type name");
 // Staff users' streams ("user-<id>": created, roles changed) are audited beside the clinical ones.
@@ -267,7 +266,7 @@ export const auditRouter = router({
         patientId,
         eventTypes: z.array(eventType).max(20).optional(),
         /** Only the events that set this demographic field (the registration, the updates that changed it). */
-        field: demographicField.optional(),
+        field: demographicFieldInput.optional(),
         before: positionInput.optional(),
         limit: pageLimit(200, 50),
       }),
