@@ -155,7 +155,7 @@ function modelProjection<S>(meta: Pick<Projection, "name" | "description" | "ver
       await upsertRows(prismaRunner(tx), target.table(model.table), model.key, model.columns, rowsOf(folded));
       if (model.maskedByErasure) await maskPatientRows(tx, erasedPatientsIn(events), [model.table], (t) => target.table(t));
     },
-    replay(store, target): Replay {
+    replay(store, target, fenced): Replay {
       const table = target.table(model.table);
       // Streams in the order they were last touched (a Map keeps insertion order; a touch re-inserts).
       const held = new Map<string, Folded<S>>();
@@ -164,12 +164,14 @@ function modelProjection<S>(meta: Pick<Projection, "name" | "description" | "ver
       let writing: Promise<void> = Promise.resolve();
       const write = async (folded: Folded<S>[], erasedNow: readonly string[]) => {
         const rows = rowsOf(folded);
-        await upsertRows(store.sql, table, model.key, model.columns, rows);
-        if (!model.maskedByErasure) return;
-        for (const id of erasedNow) erased.add(id);
+        if (model.maskedByErasure) for (const id of erasedNow) erased.add(id);
         const toMask = new Set(erasedNow);
-        for (const row of rows) if (erased.has(String(row.patient_id))) toMask.add(String(row.patient_id));
-        if (toMask.size > 0) await maskPatientRows(store.db, [...toMask], [model.table], (t) => target.table(t));
+        if (model.maskedByErasure) for (const row of rows) if (erased.has(String(row.patient_id))) toMask.add(String(row.patient_id));
+        if (rows.length === 0 && (!model.maskedByErasure || toMask.size === 0)) return;
+        await fenced(async (tx) => {
+          await upsertRows(prismaRunner(tx), table, model.key, model.columns, rows);
+          if (model.maskedByErasure && toMask.size > 0) await maskPatientRows(tx, [...toMask], [model.table], (t) => target.table(t));
+        });
       };
       // One write at a time, in order: a batch's write waits for the previous one.
       const enqueue = (folded: Folded<S>[], erasedNow: readonly string[]) => {

@@ -233,8 +233,8 @@ function rebuildSuite(name: string, open: () => Promise<{ db: Database; close: (
       };
       const failingReplay = (at: "batch" | "finish"): Projection => ({
         ...ordersProjection,
-        replay(replayStore, target) {
-          const inner = ordersProjection.replay!(replayStore, target);
+        replay(replayStore, target, fenced) {
+          const inner = ordersProjection.replay!(replayStore, target, fenced);
           let batches = 0;
           return {
             async batch(events) {
@@ -460,4 +460,107 @@ describe.skipIf(!pgUrl)("a rebuild's swap against another transaction [postgresq
     }
     expect(deadlockPath).toBe(true);
   }, 60_000);
+});
+
+// A rebuild whose lock session dies while its process runs on (a network cut, a DBA ending the
+// session): the next rebuild takes its row over at once and makes the shadow tables afresh, under
+// the same names. The first one learned of it only after its batch: before, that batch landed in
+// the new shadow (user_activity adds counts: they came out doubled). Now every write of a rebuild
+// first holds its row as running, and the takeover's end of it waits for that write.
+describe.skipIf(!pgUrl)("a rebuild taken over while its process runs on [postgresql]", () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  let ownerUrl: string;
+  const eraser: SessionUser = { id: "admin-eraser", email: "e@example.test", name: "Erin Eraser", roles: ["admin"] };
+  beforeAll(async () => {
+    ({ db, drop, ownerUrl } = await openFreshPostgresDatabase(10));
+    const patients: string[] = [];
+    for (let i = 0; i < 4; i++) patients.push(await visit(db));
+    // An erasure last: a replay writes every row it holds at an erasure (encounters are masked).
+    const [{ mrn }] = await db.sql<{ mrn: string }>("SELECT mrn FROM rm_patients WHERE patient_id = $1::uuid", [patients[1]]) as [{ mrn: string }];
+    await (await callerAs(db, eraser)).admin.erasePatient({ patientId: patients[1]!, confirmMrn: mrn, reason: "data subject request 2026-44" });
+  }, 60_000);
+  afterAll(async () => drop?.());
+
+  /** Ends the session that holds the projection's rebuild lock, from outside. */
+  async function endLockSession(projection: string): Promise<void> {
+    const owner = new pg.Client({ connectionString: ownerUrl });
+    await owner.connect();
+    try {
+      const { rows } = await owner.query(
+        `SELECT pg_terminate_backend(pid) AS ended FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objid = hashtext($1)::oid
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [`projection-rebuild:${projection}`],
+      );
+      expect(rows).toEqual([{ ended: true }]);
+    } finally {
+      await owner.end();
+    }
+  }
+
+  const cases = [
+    {
+      projection: "user_activity",
+      // The transaction per batch (no replay of its own): its second batch.
+      at: (_events: readonly { type: string }[], batch: number) => batch === 2,
+      // Counts per user and type, without the rebuilds' own operations events (each run adds some).
+      rows: () =>
+        db.sql("SELECT user_id, event_type, sum(events)::int AS events FROM rm_activity_hourly WHERE event_type NOT LIKE 'ProjectionRebuild%' GROUP BY 1, 2 ORDER BY 1, 2", []),
+      shadows: ["rm_activity_hourly", "rm_activity_patients", "rm_activity_streams"],
+    },
+    {
+      projection: "encounters",
+      // The replay: the batch with the erasure, whose write holds every row folded so far.
+      at: (events: readonly { type: string }[]) => events.some((e) => e.type === "PatientErased"),
+      rows: () => tableRows(db, "rm_encounters"),
+      shadows: ["rm_encounters"],
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.projection}: nothing of the first run lands in the shadow the second made, and the second comes out as a rebuild alone`, async () => {
+      const store = storeFor(db);
+      expect(await runRebuild(store, await startRebuild(store, c.projection, { reason: "alone", ...admin }))).toMatchObject({ status: "finished" });
+      const alone = await c.rows();
+      expect(alone.length).toBeGreaterThan(0);
+
+      let second: ReturnType<typeof runRebuild> | undefined;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let batches = 0;
+      const first = await startRebuild(store, c.projection, { reason: "its session will die", ...admin });
+      const firstResult = await runRebuild(store, first, {
+        batchSize: 5,
+        async beforeBatch(events) {
+          if (second || !c.at(events, ++batches)) return;
+          await endLockSession(c.projection);
+          const takeover = await startRebuild(store, c.projection, { reason: "the first one's session died", ...admin });
+          let copying!: () => void;
+          const made = new Promise<void>((r) => (copying = r));
+          // Held at its first batch: its shadow made afresh, and empty.
+          second = runRebuild(store, takeover, {
+            batchSize: 5,
+            async beforeBatch() {
+              copying();
+              await released;
+            },
+          });
+          await made;
+        },
+      });
+      try {
+        expect(second).toBeDefined();
+        expect(firstResult).toMatchObject({ status: "failed" });
+        expect(await rebuildById(db.prisma, first.rebuildId)).toMatchObject({ status: "failed", error: "abandoned: the process running it stopped" });
+        for (const table of c.shadows) {
+          const [{ n }] = (await db.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}__rebuild`, [])) as [{ n: number }];
+          expect({ table, n }).toEqual({ table, n: 0 });
+        }
+      } finally {
+        release();
+      }
+      expect(await second!).toMatchObject({ status: "finished", error: null });
+      expect(await c.rows()).toEqual(alone);
+    });
+  }
 });

@@ -17,7 +17,7 @@ import { OPERATIONS_AGGREGATE, rebuildStream } from "../domain/operations/events
 import { ensureCheckpoints } from "./runner";
 import { recordRebuild } from "../metrics/registry";
 import { allProjections, isInline, projectionNamed } from "./registry";
-import type { Projection, ProjectionTarget, Replay } from "./types";
+import type { Fenced, Projection, ProjectionTarget, Replay } from "./types";
 
 export const REBUILD_BATCH_SIZE = 10_000;
 /**
@@ -95,6 +95,9 @@ const endEventType = { finished: "ProjectionRebuildFinished", cancelled: "Projec
 
 /** Marks the rebuild ended and records its end event, in the transaction given. */
 async function recordEnd(tx: Db, store: Store, rebuild: { id: string; name: string; startEventId: string | null }, who: Who, end: Ended) {
+  // The row's strongest lock first: it waits for a write of the rebuild still holding the row
+  // (fenced, FOR KEY SHARE), and every later one then finds the rebuild ended.
+  await prismaRunner(tx)("SELECT 1 AS ok FROM projection_rebuilds WHERE id = $1::uuid FOR UPDATE", [rebuild.id]);
   await prismaRunner(tx)<{ id: string; cancel_requested: boolean }>(
     `UPDATE projection_rebuilds SET status = $2, phase = 'done', finished_at = now(), events_done = $3::bigint, swap_pause_ms = $4::float8, error = $5,
             events_per_second = coalesce($6::float8, events_per_second)
@@ -103,7 +106,7 @@ async function recordEnd(tx: Db, store: Store, rebuild: { id: string; name: stri
   ).then((rows) => {
     // Ended already: taken over by a later rebuild that found this one's holder dead. Nothing of
     // this run may be recorded (its swap rolls back with this).
-    if (rows.length === 0) throw new InvariantError(`The rebuild of ${rebuild.name} was ended by another process (it found this one's session gone)`, "projection.rebuild_taken_over");
+    if (rows.length === 0) throw takenOver(rebuild.name);
     // A cancel that came during the swap (the row is this transaction's now: a later cancel
     // waits for it and then finds the rebuild finished): the swap rolls back, the cancel stands.
     if (end.status === "finished" && rows[0]!.cancel_requested) throw new RebuildCancelled("cancelled");
@@ -116,6 +119,25 @@ async function recordEnd(tx: Db, store: Store, rebuild: { id: string; name: stri
 
 function inTransaction<T>(store: Store, fn: (tx: Db) => Promise<T>): Promise<T> {
   return store.transaction ? store.transaction((txStore) => fn(txStore.db)) : fn(store.db);
+}
+
+const takenOver = (name: string) =>
+  new InvariantError(`The rebuild of ${name} was ended by another process (it found this one's session gone)`, "projection.rebuild_taken_over");
+
+/**
+ * The rebuild's writes to its shadow (Fenced): each transaction first holds the rebuild's row as
+ * running (FOR KEY SHARE: its progress and heartbeat updates go on beside it; an end, which takes
+ * the row FOR UPDATE, waits for it). A run taken over while its process went on (its lock
+ * session died mid-batch) had its batch land in the shadow the newer rebuild had just made:
+ * user_activity adds counts, so they came out doubled.
+ */
+function fencedWrites(store: Store, rebuild: { rebuildId: string; projection: Projection }): Fenced {
+  return (fn) =>
+    inTransaction(store, async (tx) => {
+      const held = await prismaRunner(tx)("SELECT 1 AS ok FROM projection_rebuilds WHERE id = $1::uuid AND status = 'running' FOR KEY SHARE", [rebuild.rebuildId]);
+      if (held.length === 0) throw takenOver(rebuild.projection.name);
+      return fn(tx);
+    });
 }
 
 /**
@@ -350,6 +372,7 @@ export async function runRebuild(store: Store, started: StartedRebuild, options:
 type Member = {
   started: StartedRebuild;
   target: ProjectionTarget;
+  fenced: Fenced;
   /** The event types it is given from a page read for several (null: the whole page). */
   types: ReadonlySet<string> | null;
   replay: Replay | undefined;
@@ -396,9 +419,10 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
   const members: Member[] = starteds.map((started) => {
     const target = shadowTarget(started.projection);
     const types = started.projection.eventTypes;
+    const fenced = fencedWrites(store, started);
     return {
-      started, target, types: several && types && types.length > 0 ? new Set(types) : null,
-      replay: started.projection.replay?.(store, target), done: 0, copySeconds: 0.001, result: null,
+      started, target, fenced, types: several && types && types.length > 0 ? new Set(types) : null,
+      replay: started.projection.replay?.(store, target, fenced), done: 0, copySeconds: 0.001, result: null,
     };
   });
   const report = (m: Member, phase: string, total = m.started.eventsTotal) =>
@@ -407,11 +431,13 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
   /** Records the phase it enters; answers whether a cancel was asked for (read at each batch, then here). */
   const phase = async (m: Member, name: "copying" | "indexing" | "swapping"): Promise<boolean> => {
     await options.beforePhase?.(name);
+    // Only while it runs: one ended by another process (taken over) stops here.
     const [row] = await store.sql<{ cancel_requested: boolean }>(
-      "UPDATE projection_rebuilds SET phase = $2, heartbeat_at = now() WHERE id = $1::uuid RETURNING cancel_requested",
+      "UPDATE projection_rebuilds SET phase = $2, heartbeat_at = now() WHERE id = $1::uuid AND status = 'running' RETURNING cancel_requested",
       [m.started.rebuildId, name],
     );
-    return row?.cancel_requested ?? true;
+    if (!row) throw takenOver(m.started.projection.name);
+    return row.cancel_requested;
   };
   const live = () => members.filter((m) => m.result === null);
 
@@ -471,7 +497,7 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
             await m.replay.batch(mine);
             cancel = await recordProgress(store.sql, m.started.rebuildId, mine.length, t0);
           } else {
-            cancel = await inTransaction(store, async (tx) => {
+            cancel = await m.fenced(async (tx) => {
               // Read by streamAll (full events) whenever a member has no replay of its own.
               await m.started.projection.apply(tx, mine as StoredEvent[], m.target);
               return recordProgress(prismaRunner(tx), m.started.rebuildId, mine.length, t0);
@@ -503,8 +529,12 @@ async function runLocked(store: Store, starteds: readonly StartedRebuild[], opti
         if ((await phase(m, "indexing")) || options.signal?.aborted) throw new RebuildCancelled("cancelled");
         report(m, "indexing");
         // One sorted build per index over the whole table: minutes on a large log, past the
-        // requests' statement bound (DB_STATEMENT_TIMEOUT_SECONDS), so without it.
-        for (const table of m.started.projection.tables) await (store.longSql ?? store.sql)("SELECT projection_shadow_index($1) AS built", [table]);
+        // requests' statement bound (DB_STATEMENT_TIMEOUT_SECONDS), so without it. Not on a
+        // shadow a rebuild that took over may have made afresh.
+        for (const table of m.started.projection.tables) {
+          checkLease(m);
+          await (store.longSql ?? store.sql)("SELECT projection_shadow_index($1) AS built", [table]);
+        }
       } catch (error) {
         await stop(m, error);
       }

@@ -34,9 +34,18 @@ export type Projection = {
    * state across batches (and write rows later than the batch that changed them) and writes
    * through `store` outside any transaction; after `finish` the shadow must hold exactly what
    * `apply` over the same events would have written. The swap's tail still goes through `apply`.
+   * Every write goes through `fenced` (reads may use `store`).
    */
-  replay?(store: Store, target: ProjectionTarget): Replay;
+  replay?(store: Store, target: ProjectionTarget, fenced: Fenced): Replay;
 };
+
+/**
+ * Runs a rebuild's writes to its shadow in one transaction that first holds the rebuild's row as
+ * still running, and throws when it is not. A rebuild whose lock session died while its process
+ * ran on is ended by the rebuild that takes over (which then makes the shadow tables afresh, under
+ * the same names): from then on nothing of the old one lands in them.
+ */
+export type Fenced = <T>(fn: (tx: Db) => Promise<T>) => Promise<T>;
 
 /** A rebuild's replay (see Projection.replay): batches in commit order, then finish once. */
 export type Replay = {
