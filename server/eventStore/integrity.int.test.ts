@@ -175,6 +175,17 @@ for (const kind of ["embedded", "postgresql"] as const) {
       expect(report.problems).toContainEqual(expect.objectContaining({ kind: "event_hash", streamId: ids[1], version: 4, message: expect.stringContaining("has no hash") }));
     });
 
+    destructive("finds a stream not yet sealed, rewritten with its hashes removed", async () => {
+      const { store } = await threeStreams();
+      const id = newStreamId();
+      await appendToStream(store, id, [note(1), note(2)], { expectedVersion: "no_stream", aggregateType: "note" });
+      // Changed content that no hash can contradict, since there is none: before, this verified.
+      await tamper(`UPDATE events SET data = jsonb_set(data, '{text}', '"rewritten"'), hash = NULL WHERE stream_id = $1`, [id]);
+      const report = await verifyLog(store, publicKeys);
+      expect(report.ok).toBe(false);
+      expect(report.problems).toContainEqual(expect.objectContaining({ kind: "stream_tail", streamId: id, message: expect.stringContaining("does not carry the hash") }));
+    });
+
     destructive("finds events whose versions in a stream were swapped", async () => {
       const { store, ids } = await threeStreams();
       const [a, b] = await readStream(store, ids[1]!);

@@ -446,10 +446,12 @@ export async function verifyLog(
     }
   }
   const tails = await long<{ stream_id: string; version: number; last: number | null; hash_ok: boolean }>(
-    `SELECT s.stream_id, s.version, l.version AS last, (s.last_hash IS NULL OR s.last_hash = l.hash) AS hash_ok
+    // A last event without a hash where the stream recorded one counts too: "= NULL" is NULL, and a
+    // stream not yet sealed, rewritten with its hashes removed, passed.
+    `SELECT s.stream_id, s.version, l.version AS last, (s.last_hash IS NULL OR s.last_hash IS NOT DISTINCT FROM l.hash) AS hash_ok
        FROM streams s
        LEFT JOIN LATERAL (SELECT e.version, e.hash FROM events e WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) l ON true
-      WHERE s.version > 0 AND (l.version IS DISTINCT FROM s.version OR NOT (s.last_hash IS NULL OR s.last_hash = l.hash))
+      WHERE s.version > 0 AND (l.version IS DISTINCT FROM s.version OR NOT (s.last_hash IS NULL OR s.last_hash IS NOT DISTINCT FROM l.hash))
       LIMIT $1`,
     [maxProblems],
   );
