@@ -10,6 +10,7 @@ import { ConcurrencyError } from "../errors";
 import { storeOn, type Store } from "./db";
 import { handleCommand, loadAggregate, loadAsOf, loadAtVersion, eventIdFor } from "./aggregate";
 import { readStream } from "./read";
+import { loadAtMoment } from "./temporal";
 import { saveSnapshot } from "./snapshots";
 
 const envelope = () => ({ userId: "user-prop", correlationId: randomUUID(), commandId: randomUUID() });
@@ -160,6 +161,39 @@ describeEachDatabase("aggregates and snapshots", (db) => {
     await expect(
       handleCommand(store(), streamId, patientDecider, update("Stale"), envelope(), { expectedVersion: 2, retries: 5 }),
     ).rejects.toBeInstanceOf(ConcurrencyError);
+  });
+
+  it("a command decided again after a conflict takes the time of that decision, so the clinical order is the order it was decided in", async () => {
+    const id = randomUUID();
+    const streamId = patientStream(id);
+    await handleCommand(store(), streamId, patientDecider, register(id), envelope());
+    // The allergy was asked for first (its request's time), but "no known allergies" got in
+    // between its load and its append; it is then decided again, on top of that.
+    const askedAt = new Date(Date.now() - 60_000);
+    const allergy: PatientCommand = {
+      type: "RecordAllergy",
+      data: { patientId: id, allergyId: randomUUID(), substance: { code: "penicillin", text: "Penicillin" }, reaction: "Hives", severity: "moderate", source: "patient", note: null },
+      metadata: { now: askedAt },
+    };
+    let raced = false;
+    const racingStore: Store = {
+      ...store(),
+      sql: async <R,>(text: string, params: readonly unknown[]) => {
+        if (!raced && text.includes("append_to_stream")) {
+          raced = true;
+          await handleCommand(store(), streamId, patientDecider, { type: "RecordNoKnownAllergies", data: { patientId: id }, metadata: { now: new Date(Date.now() - 30_000) } }, envelope());
+        }
+        return store().sql<R>(text, params);
+      },
+    };
+    expect((await handleCommand(racingStore, streamId, patientDecider, allergy, envelope(), { retries: 2 })).version).toBe(3);
+    const [, noneKnown, recorded] = await readStream(store(), streamId);
+    expect([noneKnown!.type, recorded!.type]).toEqual(["NoKnownAllergiesRecorded", "AllergyRecorded"]);
+    expect(recorded!.metadata.occurredAt.getTime()).toBeGreaterThanOrEqual(noneKnown!.metadata.occurredAt.getTime());
+    // As it happened by now: the record as it stands, not "no known allergies" beside an active allergy.
+    const current = await loadAggregate(store(), streamId, patientDecider);
+    expect(current.state).toMatchObject({ safety: { allergyStatus: "recorded" } });
+    expect((await loadAtMoment(store(), streamId, patientDecider, { happenedBy: new Date(Date.now() + 1000) })).state).toEqual(current.state);
   });
 
   it("derives stable event ids from a command id", () => {

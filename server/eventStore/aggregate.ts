@@ -389,9 +389,15 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
       recordConflict(decider.aggregateType);
       throw new ConcurrencyError(streamId, options.expectedVersion, loaded.version);
     }
+    // Decided again on a newer state (a retry after a conflict): at the time of that decision.
+    // With the first attempt's time, the event went into the stream's clinical order before the
+    // event it was decided after, and "as it happened by" folded the two the other way round (an
+    // allergy, then "no known allergies" over it: a state the decider never allowed).
+    const now = attempt === 1 ? command.metadata.now : new Date(Math.max(command.metadata.now.getTime(), Date.now()));
+    const decided = now === command.metadata.now ? command : { ...command, metadata: { ...command.metadata, now } };
     let events: E[];
     try {
-      events = decider.decide(command, loaded.state);
+      events = decider.decide(decided, loaded.state);
     } catch (error) {
       // Refused on the facts the server added (an order for an encounter completed since): a
       // command sent again is answered with its stored result first, the usual way.
@@ -403,7 +409,7 @@ export async function handleCommand<C extends { metadata: { now: Date } }, E ext
     if (events.length === 0) {
       return { streamId, events, append: null, state: loaded.state, version: loaded.version, snapshotted: false, repeated: false };
     }
-    const batch = envelopeEvents(events, envelope, command.metadata.now, decider.occurredAt);
+    const batch = envelopeEvents(events, envelope, now, decider.occurredAt);
     // Fold what the serializer stores (defaults applied, validated), so the state and any
     // snapshot of it equal a later fold of the stored events.
     const encoded = batch.map((event) => store.registry.encode(event));
