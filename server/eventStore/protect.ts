@@ -156,6 +156,9 @@ export async function openState(store: Store, at: SnapshotAt, aggregateType: str
   const envelope = envelopeOf(data);
   if (!subject) return envelope ? null : data;
   if (!envelope || envelope.kid !== subject) return null;
+  // Exactly what sealState stores: the envelope alone, holding "state". Its field list is not under
+  // the seal, so a list pointed elsewhere with a forged state in clear beside it opened "genuine".
+  if (Object.keys(data as object).length !== 1 || envelope.f.length !== 1 || envelope.f[0] !== "state") return null;
   let opened: ReturnType<typeof openFields>;
   try {
     opened = openFields(keyRingOf(store), data, snapshotContext(aggregateType, at));

@@ -84,6 +84,21 @@ describeEachDatabase("snapshots that were tampered with", (db) => {
     expect(loaded).toMatchObject({ state: truth.state, fromSnapshot: null });
   });
 
+  it("a genuine seal whose field list was rewritten, a forged state in clear beside it, is not used", async () => {
+    // The envelope's list of the fields it holds is not under the seal: pointed at another key,
+    // the genuine state opened there and the clear "state" beside it was taken as the record.
+    const { store, stream, truth } = await patientWithAllergy();
+    const sealed = (await sealState(store, { streamId: stream, version: 2, stateVersion: patientDecider.stateVersion }, "patient", truth.state)) as { $phi: object };
+    const forged = { ...(truth.state as object), safety: { ...(truth.state as { safety: object }).safety, allergies: [] } };
+    await plant(stream, 2, { state: forged, $phi: { ...sealed.$phi, f: ["x"] } });
+    const loaded = await loadAggregate(store, stream, patientDecider);
+    expect(allergies(loaded.state)).toHaveLength(1);
+    expect(loaded).toMatchObject({ state: truth.state, fromSnapshot: null });
+    // Nor the genuine envelope with a clear field added beside it.
+    await plant(stream, 2, { ...sealed, state: forged });
+    expect(await loadAggregate(store, stream, patientDecider)).toMatchObject({ state: truth.state, fromSnapshot: null });
+  });
+
   it("an untouched snapshot is used", async () => {
     const { store, stream, truth } = await patientWithAllergy();
     await plant(stream, 2, await sealState(store, { streamId: stream, version: 2, stateVersion: patientDecider.stateVersion }, "patient", truth.state));
