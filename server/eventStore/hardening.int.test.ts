@@ -227,19 +227,21 @@ describePostgres("the app's database role cannot rewrite history", () => {
     }
   });
 
+  /** The app role's statement inside the open transaction, undone either way: "accepted" or its SQLSTATE. */
+  const codeOf = async (sql: string, params: unknown[] = []) => {
+    await app.query("SAVEPOINT attempt");
+    try {
+      await app.query(sql, params);
+      return "accepted";
+    } catch (error) {
+      return (error as { code?: string }).code ?? "error";
+    } finally {
+      await app.query("ROLLBACK TO SAVEPOINT attempt");
+    }
+  };
+
   it("cannot destroy or replace a patient's data key except by an erasure in the log or a re-wrap that keeps the old wrapping", async () => {
     const subject = `hardening-${Math.random().toString(36).slice(2, 10)}`;
-    const codeOf = async (sql: string, params: unknown[] = []) => {
-      await app.query("SAVEPOINT attempt");
-      try {
-        await app.query(sql, params);
-        return "accepted";
-      } catch (error) {
-        return (error as { code?: string }).code ?? "error";
-      } finally {
-        await app.query("ROLLBACK TO SAVEPOINT attempt");
-      }
-    };
     // In a transaction rolled back at the end: nothing is left on the shared database.
     await app.query("BEGIN");
     try {
@@ -267,6 +269,48 @@ describePostgres("the app's database role cannot rewrite history", () => {
       expect(row).toEqual({ wrapped_key: "Z2FyYmFnZQ==", master_key_id: "k2", erased_at: null });
     } finally {
       await app.query("ROLLBACK");
+    }
+  });
+
+  it("cannot relabel a data key's wrapping with another master key's id: a re-wrap must re-wrap, and every label it replaces is kept", async () => {
+    // The finding: phi_keys_rewrap took the stored wrapping back with only master_key_id changed,
+    // and the history kept nothing (the wrapping did not change). Relabelled with the next master
+    // key's id before a rotation, a patient's key was skipped by it, the old master key dropped,
+    // and the data key lost for good; relabelled with a made-up id, every start-up failed.
+    const subject = `relabel-${Math.random().toString(36).slice(2, 10)}`;
+    const other = `${subject}-b`;
+    const stored = async (s: string) => (await app.query("SELECT wrapped_key, master_key_id FROM phi_keys WHERE subject_id = $1", [s])).rows[0];
+    await app.query("BEGIN");
+    try {
+      await app.query("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id) VALUES ($1, 'b2xkLXdyYXBwaW5n', 'k1'), ($2, 'b3RoZXItd3JhcHBpbmc=', 'k1')", [subject, other]);
+      // The same wrapping under the next master key's id, or under one nobody has: refused, alone
+      // or in a batch with a genuine re-wrap, and nothing is changed.
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['b2xkLXdyYXBwaW5n'], 'k2')", [subject])).toBe("ES004");
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['b2xkLXdyYXBwaW5n'], 'made-up')", [subject])).toBe("ES004");
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1, $2], ARRAY['bmV3LXdyYXBwaW5n', 'b2xkLXdyYXBwaW5n'], 'k2')", [other, subject])).toBe("ES004");
+      expect(await stored(subject)).toEqual({ wrapped_key: "b2xkLXdyYXBwaW5n", master_key_id: "k1" });
+      expect(await stored(other)).toEqual({ wrapped_key: "b3RoZXItd3JhcHBpbmc=", master_key_id: "k1" });
+      // Nor in two steps: away to another wrapping, then back to the old one under the new id.
+      expect((await app.query("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['Z2FyYmFnZQ=='], 'k2') AS n", [subject])).rows[0]).toEqual({ n: 1 });
+      expect(await codeOf("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['b2xkLXdyYXBwaW5n'], 'k2')", [subject])).toBe("ES004");
+      // A genuine re-wrap (a new wrapping) is taken.
+      expect((await app.query("SELECT phi_keys_rewrap(ARRAY[$1], ARRAY['bmV3LXdyYXBwaW5n'], 'k2') AS n", [other])).rows[0]).toEqual({ n: 1 });
+      expect(await stored(other)).toEqual({ wrapped_key: "bmV3LXdyYXBwaW5n", master_key_id: "k2" });
+    } finally {
+      await app.query("ROLLBACK");
+    }
+    // A relabel by hand (the owner's UPDATE, which no function stands between) keeps the old pair.
+    const owner = new pg.Client({ connectionString: pgOwnerUrl! });
+    await owner.connect();
+    await owner.query("BEGIN");
+    try {
+      await owner.query("INSERT INTO phi_keys (subject_id, wrapped_key, master_key_id) VALUES ($1, 'b2xkLXdyYXBwaW5n', 'k1')", [subject]);
+      await owner.query("UPDATE phi_keys SET master_key_id = 'k2' WHERE subject_id = $1", [subject]);
+      const kept = await owner.query("SELECT wrapped_key, master_key_id FROM phi_key_history WHERE subject_id = $1 ORDER BY id", [subject]);
+      expect(kept.rows).toEqual([{ wrapped_key: "b2xkLXdyYXBwaW5n", master_key_id: "k1" }]);
+    } finally {
+      await owner.query("ROLLBACK");
+      await owner.end();
     }
   });
 
