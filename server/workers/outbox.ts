@@ -104,19 +104,30 @@ export type OutboxDeps = {
  */
 export const PUBLISHER_FRESH_SECONDS = 300;
 const HEARTBEAT_EVERY_MS = 30_000;
-// Per database, per process id: when this process last said it publishes, and last saw another do so.
+// The throttles below measure intervals on the steady clock (performance.now(), or the options'
+// monotonicNow), never on Date.now(): the wall clock steps (an NTP step, a VM resumed), and one
+// stepped back by X kept each throttle shut for X, so a publisher's heartbeat stopped and, five
+// minutes on, workers without a bus took it for gone and marked rows processed unpublished. What is
+// written to the database, or compared with its times, stays on the database's clock (now()).
+// Per database, per process id: when (steady clock) this process last said it publishes.
 const lastHeartbeat = new WeakMap<object, Map<string, number>>();
-// Per database, per process id: the last answer to "does another process publish?", and when.
+// Per database, per process id: the last answer to "does another process publish?", and when (steady clock).
 const othersAnswer = new WeakMap<object, Map<string, { others: boolean; at: number }>>();
-let lastLeftWarning = 0;
-// Per database, per process id: when a worker without a bus last looked for handled, unpublished rows.
+let lastLeftWarning: number | undefined;
+// Per database, per process id: when (steady clock) a worker without a bus last looked for handled, unpublished rows.
 const lastSwept = new WeakMap<object, Map<string, number>>();
 
-function sweepDue(deps: OutboxDeps, everyMs = 0): boolean {
+const steadyNow = (options: Pick<DrainOptions, "monotonicNow">): number => (options.monotonicNow ? options.monotonicNow() : performance.now());
+
+/** Whether `everyMs` has passed on the steady clock since `last` (true when there was none). */
+const elapsed = (now: number, last: number | undefined, everyMs: number): boolean => last === undefined || now - last >= everyMs;
+
+function sweepDue(deps: OutboxDeps, options: DrainOptions): boolean {
   const times = timesOf(lastSwept, deps);
   const me = deps.processId ?? processId;
-  if (Date.now() - (times.get(me) ?? 0) < everyMs) return false;
-  times.set(me, Date.now());
+  const now = steadyNow(options);
+  if (!elapsed(now, times.get(me), options.sweepEveryMs ?? 0)) return false;
+  times.set(me, now);
   return true;
 }
 
@@ -132,11 +143,12 @@ function timesOf<T>(map: WeakMap<object, Map<string, T>>, deps: OutboxDeps): Map
  * with the outage, and five minutes into one a worker without a bus took the publishers for gone
  * and marked the backlog, and every row appended after, processed without publishing.
  */
-async function heartbeat(deps: OutboxDeps): Promise<void> {
+async function heartbeat(deps: OutboxDeps, options: DrainOptions): Promise<void> {
   const times = timesOf(lastHeartbeat, deps);
   const me = deps.processId ?? processId;
-  if (Date.now() - (times.get(me) ?? 0) < HEARTBEAT_EVERY_MS) return;
-  times.set(me, Date.now());
+  const now = steadyNow(options);
+  if (!elapsed(now, times.get(me), HEARTBEAT_EVERY_MS)) return;
+  times.set(me, now);
   await deps.store.sql(
     `WITH gone AS (DELETE FROM outbox_publishers WHERE seen_at < now() - interval '1 day')
      INSERT INTO outbox_publishers (process_id, seen_at) VALUES ($1, now())
@@ -151,20 +163,21 @@ async function heartbeat(deps: OutboxDeps): Promise<void> {
  * worker is seen within 2 s, while an idle bus-less worker polling every second asks every other
  * pass rather than every pass.
  */
-async function othersPublish(deps: OutboxDeps): Promise<boolean> {
+async function othersPublish(deps: OutboxDeps, options: DrainOptions): Promise<boolean> {
   const answers = timesOf(othersAnswer, deps);
   const me = deps.processId ?? processId;
   const known = answers.get(me);
-  if (known && Date.now() - known.at < (known.others ? 10_000 : 2_000)) return known.others;
+  if (known && !elapsed(steadyNow(options), known.at, known.others ? 10_000 : 2_000)) return known.others;
   const [row] = await deps.store.sql<{ others: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM outbox_publishers
                      WHERE process_id <> $1 AND seen_at > now() - $2::integer * interval '1 second') AS others`,
     [me, PUBLISHER_FRESH_SECONDS],
   );
   const others = row?.others === true;
-  answers.set(me, { others, at: Date.now() });
-  if (others && Date.now() - lastLeftWarning > PUBLISHER_FRESH_SECONDS * 1000) {
-    lastLeftWarning = Date.now();
+  const at = steadyNow(options);
+  answers.set(me, { others, at });
+  if (others && elapsed(at, lastLeftWarning, PUBLISHER_FRESH_SECONDS * 1000)) {
+    lastLeftWarning = at;
     componentLogger("outbox").warn(
       {},
       "this worker has no AMQP_URL while other workers publish to RabbitMQ: it runs the in-process handlers only and leaves publishing to them",
@@ -180,8 +193,17 @@ export type DrainOptions = {
   batchSize: number;
   /** Attempts before a row is dead-lettered (the seed uses 5). */
   maxAttempts: number;
-  /** The clock for due checks and schedules; default: the database's now(). */
+  /**
+   * The wall clock for due checks and schedules, written to and compared with the database's
+   * times; default: the database's now().
+   */
   now?: Date;
+  /**
+   * The steady clock (milliseconds, any origin, never stepping back) for this process's throttles:
+   * its publisher heartbeat, its cached "does another worker publish?" and sweepEveryMs. Default:
+   * performance.now(). Tests step it; it is never written to the database.
+   */
+  monotonicNow?: () => number;
   /** How long a claim keeps a row from other workers while it is being published. */
   leaseMs?: number;
   /** [0, 1) source for the backoff jitter (tests fix it). */
@@ -666,16 +688,16 @@ export async function drainOutbox(deps: OutboxDeps, options: DrainOptions): Prom
   const startedAt = performance.now();
   const result = noRows();
   // A worker with a bus says so whether or not the broker answers (see heartbeat).
-  if (bus) await heartbeat(deps);
+  if (bus) await heartbeat(deps, options);
   // Without a bus of its own, a worker leaves the rows to the workers that publish, if any do.
-  const others = bus ? false : await othersPublish(deps);
+  const others = bus ? false : await othersPublish(deps, options);
   await handleStage(deps, options, Boolean(bus) || others, result);
   if (!bus) {
     // Rows a worker with a bus handled and did not publish, none publishing for a while (AMQP_URL
     // removed), would otherwise wait forever: without a bus anywhere, handled is done. Such rows
     // come only from a deployment that changed, so the worker's loop looks at most every 30 s
     // (sweepEveryMs), and again at once while it finds some.
-    if (!others && result.claimed < options.batchSize && sweepDue(deps, options.sweepEveryMs)) {
+    if (!others && result.claimed < options.batchSize && sweepDue(deps, options)) {
       const before = result.claimed;
       await publishStage({ ...deps, bus: null }, options, result);
       if (result.claimed > before) timesOf(lastSwept, deps).delete(deps.processId ?? processId);
@@ -699,7 +721,7 @@ export class BusUnavailableError extends Error {
 /** Stage two alone (the bus's own loop): throws BusUnavailableError when the broker cannot be reached. */
 export async function publishOutbox(deps: OutboxDeps & { bus: Bus }, options: DrainOptions): Promise<DrainResult> {
   checkOptions(options);
-  await heartbeat(deps);
+  await heartbeat(deps, options);
   try {
     await deps.bus.ready();
   } catch (error) {
