@@ -375,8 +375,12 @@ export function createKeyRing(options: KeyRingOptions) {
       const missing: string[] = [];
       for (const s of new Set(subjects)) {
         const hit = fresh(s);
-        if (hit && !("missing" in hit)) found.set(s, hit);
-        else missing.push(s);
+        if (hit && !("missing" in hit)) {
+          found.set(s, hit);
+          // Used again: the newest in the cache, so loading this read's other keys evicts older
+          // ones, not a key this read is about to open.
+          remember(keys, s, hit);
+        } else missing.push(s);
       }
       await load(sql, missing, found);
       return found;

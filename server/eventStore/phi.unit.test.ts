@@ -27,7 +27,7 @@ const subject = randomUUID();
 const dataKey = randomBytes(32);
 
 /** A key ring whose phi_keys "table" is a map: enough to test caching and erasure. */
-function ringWith(rows: Map<string, string | null>) {
+function ringWith(rows: Map<string, string | null>, maxKeys?: number) {
   const master = masterKeyOf(randomBytes(32));
   const sql: SqlRunner = async <R,>(_text: string, params: readonly unknown[]) =>
     ((params[0] as string[]).filter((s) => rows.has(s)).map((s) => ({
@@ -36,7 +36,7 @@ function ringWith(rows: Map<string, string | null>) {
       master_key_id: rows.get(s) === null ? null : master.id,
       mine: false,
     })) as R[]);
-  return { ring: createKeyRing({ current: master }), sql };
+  return { ring: createKeyRing({ current: master, ...(maxKeys ? { maxKeys } : {}) }), sql };
 }
 
 const payload = {
@@ -144,6 +144,19 @@ describe("PHI envelopes", () => {
     expect(ring.dataKey(subject)).toBeInstanceOf(Buffer);
     ring.forget(subject);
     expect(ring.dataKey(subject)).toBe("erased");
+  });
+
+  it("keeps every key a read prepared, when loading its other keys fills the cache", async () => {
+    // A page whose first subject was cached long ago: loading its other subjects evicted the
+    // oldest entry, that very subject, and the read failed with "not loaded" (a 500 on a chart, a
+    // failed projection batch) once more patients were read than the cache holds.
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    const { ring, sql } = ringWith(new Map([[a, "live"], [b, "live"], [c, "live"]]), 2);
+    await ring.prepare(sql, [a]);
+    await ring.prepare(sql, [b]);
+    await ring.prepare(sql, [a, c]);
+    expect(ring.dataKey(a)).toBeInstanceOf(Buffer);
+    expect(ring.dataKey(c)).toBeInstanceOf(Buffer);
   });
 
   it("marks today's PHI paths erased and knows which schema complaints fall inside them", () => {
