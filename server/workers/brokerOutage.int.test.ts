@@ -182,7 +182,9 @@ describe("outbox worker and an unreachable or silent broker [embedded database]"
       try {
         let deadLettered = 0;
         for (let pass = 0; pass < 10 && deadLettered === 0; pass++) {
-          deadLettered += (await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 20, maxAttempts: 3, random: () => 0 })).deadLettered;
+          // Each pass five minutes on: past every backoff (at most 128 s).
+          const now = new Date(Date.now() + pass * 300_000);
+          deadLettered += (await drainOutbox({ store, handlers: new Map(), bus }, { batchSize: 20, maxAttempts: 3, now, random: () => 0 })).deadLettered;
         }
         const rows = await db.sql<{ stream_id: string; attempts: number; processed: boolean; dead: boolean; last_error: string | null }>(
           "SELECT stream_id, attempts, processed_at IS NOT NULL AS processed, dead_lettered_at IS NOT NULL AS dead, last_error FROM outbox WHERE stream_id = ANY ($1::text[]) ORDER BY id",

@@ -115,17 +115,17 @@ describe("outbox drain [embedded]", () => {
     expect((await outboxRow(db, ok.eventId)).processed_at).toBeInstanceOf(Date);
     let row = await outboxRow(db, bad.eventId);
     expect(row).toMatchObject({ attempts: 1, last_error: "Error: downstream unavailable", processed_at: null, dead_lettered_at: null });
-    // Attempt 1: uniform in [0, 1 s); the fixed jitter takes the middle.
-    expect(row.next_retry_at.getTime()).toBe(at(500).getTime());
+    // Attempt 1: uniform in [1 s, 2 s); the fixed jitter takes the middle.
+    expect(row.next_retry_at.getTime()).toBe(at(1_500).getTime());
 
     // Not due yet: nothing is claimed.
-    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(499), random: half })).toMatchObject({ claimed: 0 });
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(1_499), random: half })).toMatchObject({ claimed: 0 });
 
-    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(500), random: half })).toMatchObject({ claimed: 1, retried: 1 });
+    expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(1_500), random: half })).toMatchObject({ claimed: 1, retried: 1 });
     row = await outboxRow(db, bad.eventId);
     expect(row.attempts).toBe(2);
-    // Attempt 2: uniform in [0, 2 s).
-    expect(row.next_retry_at.getTime()).toBe(at(1_500).getTime());
+    // Attempt 2: uniform in [4 s, 8 s).
+    expect(row.next_retry_at.getTime()).toBe(at(7_500).getTime());
 
     expect(await drainOutbox(deps, { batchSize: 10, maxAttempts: 3, now: at(60_000), random: half })).toEqual({
       handled: 0,
