@@ -3,7 +3,8 @@ import { expect, it } from "vitest";
 import { appendToStream } from "../eventStore";
 import { describeEachDatabase } from "../testing/db";
 import { newStreamId, note, storeOf } from "../testing/events";
-import { pruneOutbox } from "./retention";
+import { runOutboxLoop } from "./loop";
+import { pruneOutbox, RETENTION_ROUND_ROWS } from "./retention";
 
 describeEachDatabase("outbox retention", (db) => {
   it("deletes processed rows older than the period, in batches, and never a pending or dead one", async () => {
@@ -38,5 +39,30 @@ describeEachDatabase("outbox retention", (db) => {
     await sql(`UPDATE outbox SET processed_at = now() - interval '9000 days' WHERE event_id = ANY ($1::uuid[])`, [events.map((e) => e.eventId)]);
     expect(await pruneOutbox(store, { retentionDays: 8000, batchSize: 2, maxBatches: 2 })).toBe(4);
     expect(await pruneOutbox(store, { retentionDays: 8000, batchSize: 2, maxBatches: 2 })).toBe(2);
+  });
+
+  it("the worker's loop keeps pruning pass after pass while a round finds as many as it deletes", { timeout: 60_000 }, async () => {
+    // More past the period than one round deletes (10,000): before, the rest waited a minute a
+    // round, so above about 170 appended events a second the table only grew.
+    const rows = RETENTION_ROUND_ROWS * 2 + 500;
+    await db().sql(
+      `INSERT INTO outbox (event_id, global_position, stream_id, event_type, correlation_id, occurred_at, created_at, handled_at, processed_at)
+       SELECT gen_random_uuid(), -n, 'retention-' || n, 'NoteAdded', 'retention', now() - interval '9500 days', now() - interval '9500 days',
+              now() - interval '9500 days', now() - interval '9000 days'
+         FROM generate_series(1, $1::integer) AS n`,
+      [rows],
+    );
+    const old = async () => (await db().sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE correlation_id = 'retention'", []))[0]!.n;
+    expect(await old()).toBe(rows);
+    const stop = new AbortController();
+    const loop = runOutboxLoop({ store: storeOf(db()), handlers: new Map() }, { batchSize: 50, maxAttempts: 5, pollMs: 50, signal: stop.signal, retentionDays: 8000 });
+    try {
+      // Three rounds, on three passes a few milliseconds apart, not three minutes.
+      for (const deadline = Date.now() + 30_000; (await old()) > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+      expect(await old()).toBe(0);
+    } finally {
+      stop.abort();
+      await loop;
+    }
   });
 });
