@@ -169,6 +169,16 @@ describe.each(kinds)("critical result reaction [$kind]", ({ kind }) => {
     expect(await flagsOf(imaging.patientId)).toEqual([]);
   });
 
+  it("records nothing, and fails nothing, for a patient erased before the result reached the handler", async () => {
+    // The completion as a worker read it before the erasure (its key still cached, or the message
+    // in flight): the findings are there, the patient is gone.
+    const { patientId, trigger } = await completedLab({ value: 7.3, unit: "mmol/L", flag: "HH" });
+    const [{ mrn }] = (await db.sql<{ mrn: string }>("SELECT mrn FROM rm_patients WHERE patient_id = $1::uuid", [patientId])) as [{ mrn: string }];
+    await createCaller(contextFor(db, testUser(["admin"]))).admin.erasePatient({ patientId, confirmMrn: mrn, reason: "data subject request 2026-45" });
+    await expect(flagCriticalResults(store)(trigger)).resolves.toBeUndefined();
+    expect(await flagsOf(patientId)).toEqual([]);
+  });
+
   it("ignores a completion whose order stream holds no order", async () => {
     const { trigger } = await completedLab({ value: 7.1, unit: "mmol/L", flag: "HH" });
     await drain();

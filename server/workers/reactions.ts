@@ -39,6 +39,11 @@ export function flagCriticalResults(store: Store): OutboxHandler {
 
     const streamId = patientStream(order.patientId);
     const patient = await loadAggregate(store, streamId, patientDecider);
+    // Erased since the result was recorded (a worker still held the patient's key, or read the
+    // trigger before the erasure): nothing more is recorded about them, and that is this
+    // message's outcome. Before, the decider's refusal failed every delivery into a dead letter
+    // that held the order's later events.
+    if (patient.state.status === "registered" && patient.state.erasedAt) return;
     const [flagged] = patientDecider.decide(
       {
         type: "FlagCriticalResult",
@@ -65,6 +70,10 @@ export function flagCriticalResults(store: Store): OutboxHandler {
 
     const inTransaction = store.transaction ?? ((fn: (tx: Store) => Promise<void>) => fn(store));
     await inTransaction(async (txStore) => {
+      // An erasure that committed after the load: its transaction set the read model's erased_at,
+      // and this waits for it (FOR SHARE), as commands about the patient do (erasure.ts).
+      const [row] = await txStore.sql<{ erased: boolean }>("SELECT erased_at IS NOT NULL AS erased FROM rm_patients WHERE patient_id = $1::uuid FOR SHARE", [order.patientId]);
+      if (row?.erased) return;
       // "any": the flag depends on no version of the patient (registration is never undone), and
       // a repeat is answered from the stored ids whatever the stream's version is now.
       const result = await appendToStream(txStore, streamId, [reaction], { expectedVersion: "any", aggregateType: patientDecider.aggregateType });
