@@ -54,4 +54,31 @@ describe("tampered PHI ciphertext [embedded, a database of its own]", () => {
     // A command on the record refuses with the generic server fault rather than act on it.
     expect(await codeOf(api.patient.updateDemographics({ patientId, expectedVersion: 1, changes: { phone: "+1 555 0199" }, reason: "new number" }))).toBe("INTERNAL_SERVER_ERROR");
   });
+
+  it("refuses another patient's sealed payload copied into this patient's stream: their PHI never reads as this patient's", async () => {
+    // The seal binds its key and event type, not its place: the app's role appends, and a copy of
+    // B's allergy, genuine ciphertext and all, appended to A's stream opened under B's key.
+    const api = await callerAs(db, clinician);
+    const a = await api.patient.register(newPatient());
+    const b = await api.patient.register(newPatient());
+    await api.patient.recordAllergy({ patientId: b.patientId, substance: { code: "latex", text: "Latex" }, reaction: "B's reaction", severity: "severe", source: "patient", note: null });
+    const [allergy] = await db.sql<{ event_id: string }>("SELECT event_id::text AS event_id FROM events WHERE stream_id = $1 AND event_type = 'AllergyRecorded'", [patientStream(b.patientId)]);
+    await db.sql("ALTER TABLE events DISABLE TRIGGER USER", []);
+    try {
+      await db.sql(
+        `INSERT INTO events (event_id, stream_id, aggregate_type, event_type, event_version, version, data, metadata, occurred_at, user_id, correlation_id, causation_id)
+         SELECT gen_random_uuid(), $2, aggregate_type, event_type, event_version, 2, data, metadata, occurred_at, user_id, correlation_id, causation_id
+           FROM events WHERE event_id = $1::uuid`,
+        [allergy!.event_id, patientStream(a.patientId)],
+      );
+      await db.sql("UPDATE streams SET version = 2 WHERE stream_id = $1", [patientStream(a.patientId)]);
+    } finally {
+      await db.sql("ALTER TABLE events ENABLE TRIGGER USER", []);
+    }
+    const store = storeOn(db, eventRegistry);
+    await expect(readStream(store, patientStream(a.patientId))).rejects.toThrow(PhiAuthenticationError);
+    await expect(loadAggregate(store, patientStream(a.patientId), patientDecider)).rejects.toThrow(/PHI of AllergyRecorded \(key .*\) failed authentication/);
+    // B's own record reads as before.
+    expect(JSON.stringify((await loadAggregate(store, patientStream(b.patientId), patientDecider)).state)).toContain("Latex");
+  });
 });

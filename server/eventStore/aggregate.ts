@@ -70,7 +70,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
         state = opened as S;
         fromSnapshot = row.version;
       } else {
-        const data = decodeStored(store, row.event_type!, row.event_version!, row.data);
+        const data = decodeStored(store, row.event_type!, row.event_version!, row.data, "validated", streamId);
         state = decider.evolve(state, { type: row.event_type, data } as E);
         eventsApplied += 1;
         eventRows += 1;

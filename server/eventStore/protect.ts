@@ -30,13 +30,26 @@ const storedForms = new WeakMap<object, unknown>();
  */
 export const storedFormOf = (decoded: object): unknown => storedForms.get(decoded);
 
-/** A stored payload decoded for readers: PHI opened (or erased), upcast, validated. */
+/**
+ * The subject a stream's id names, where it names one: a patient's stream (patient-<id>) holds
+ * PHI of that patient only.
+ */
+const subjectNamedBy = (streamId: string): string | null => (streamId.startsWith("patient-") ? streamId.slice("patient-".length) : null);
+
+/**
+ * A stored payload decoded for readers: PHI opened (or erased), upcast, validated. `streamId`,
+ * where given: a payload sealed under another subject's key than the one the stream names is
+ * refused (PhiAuthenticationError). The seal binds its key and event type, not its place: the app's
+ * role, which appends, could copy another patient's sealed allergy into this patient's stream, and
+ * their PHI read as this patient's.
+ */
 export function decodeStored(
   store: Pick<Store, "registry" | "phi" | "keepSealed">,
   eventType: string,
   storedVersion: number,
   data: unknown,
   mode: "validated" | "trusted" = "validated",
+  streamId?: string,
 ): Record<string, unknown> {
   const decode = mode === "trusted" ? store.registry.decodeTrusted : store.registry.decode;
   const env = envelopeOf(data);
@@ -46,6 +59,8 @@ export function decodeStored(
     if (store.keepSealed) storedForms.set(clear, data);
     return clear;
   }
+  const named = streamId === undefined ? null : subjectNamedBy(streamId);
+  if (named !== null && env.kid !== named) throw new PhiAuthenticationError(env.kid, eventType);
   const ring = keyRingOf(store);
   // A chart reloaded: this exact payload (envelope and clear fields) was decoded before under
   // the subject's live key, so the earlier result is reused (a copy) instead of opening,

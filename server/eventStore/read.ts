@@ -48,7 +48,7 @@ function toStored(store: Store, row: EventRow, decode: DecodeMode = "validated")
   };
   return {
     type: row.event_type,
-    data: decodeStored(store, row.event_type, row.event_version, row.data, decode),
+    data: decodeStored(store, row.event_type, row.event_version, row.data, decode, row.stream_id),
     streamId: row.stream_id,
     aggregateType: row.aggregate_type,
     version: row.version,
@@ -256,7 +256,7 @@ export async function readAllForFold(store: Store, options: ReadAllOptions = {})
   const events = rows.map(
     (row): FoldEvent => ({
       type: row.event_type,
-      data: decodeStored(store, row.event_type, row.event_version, row.data, options.decode),
+      data: decodeStored(store, row.event_type, row.event_version, row.data, options.decode, row.stream_id),
       streamId: row.stream_id,
       version: row.version,
       globalPosition: Number(row.global_position),
