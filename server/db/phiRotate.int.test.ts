@@ -7,7 +7,7 @@ import { checkMasterKeys } from "./phiKey";
 import { RotationBusyError, rotateMasterKey } from "./phiRotate";
 import { eventRegistry } from "../domain/registry";
 import { appendToStream, readStream, storeOn } from "../eventStore";
-import { createKeyRing, masterKeyOf, type MasterKey } from "../eventStore/phi";
+import { createKeyRing, masterKeyOf, unwrapDataKey, wrapDataKey, type MasterKey } from "../eventStore/phi";
 import { openFreshPostgresDatabase, openTestDatabase, pgUrl } from "../testing/db";
 import { eventExamples } from "../domain/schemaRegistry";
 import { destroyDataKey } from "../api/erasure";
@@ -72,6 +72,24 @@ describe("PHI master key: rotation and the start-up check [embedded, a database 
     expect(await events()).toBe(eventsBefore);
     // Nothing left to do: a third run is a no-op.
     expect(await rotateMasterKey(db, { current: B, previous: [A] })).toMatchObject({ done: 0, interrupted: false });
+  });
+
+  it("re-wraps a key labelled with the new master key but still wrapped by the old one before it says none are left", async () => {
+    // A relabel made before migration 20261219010000 refused it: the label current, the wrapping
+    // the old key's. Every claim skipped it (its label is current), the rotation said none were
+    // left, and dropping the old master key lost that patient's PHI.
+    const before = await readAllWith(ring(B, [A]));
+    const [key] = await db.sql<{ subject_id: string; wrapped_key: string }>("SELECT subject_id, wrapped_key FROM phi_keys WHERE master_key_id = $1 ORDER BY subject_id LIMIT 1", [B.id]);
+    const dataKey = unwrapDataKey(B, key!.subject_id, key!.wrapped_key)!;
+    await db.sql("UPDATE phi_keys SET wrapped_key = $2 WHERE subject_id = $1", [key!.subject_id, wrapDataKey(A, key!.subject_id, dataKey)]);
+    expect(await rotateMasterKey(db, { current: B, previous: [A] })).toMatchObject({ done: 1, interrupted: false, remaining: 0 });
+    const [now] = await db.sql<{ wrapped_key: string }>("SELECT wrapped_key FROM phi_keys WHERE subject_id = $1", [key!.subject_id]);
+    expect(unwrapDataKey(B, key!.subject_id, now!.wrapped_key)).toEqual(dataKey);
+    expect(await readAllWith(ring(B))).toEqual(before);
+    // One that no key given unwraps stops the rotation, naming the patient: the old keys are kept.
+    await db.sql("UPDATE phi_keys SET wrapped_key = $2 WHERE subject_id = $1", [key!.subject_id, wrapDataKey(masterKeyOf(randomBytes(32)), key!.subject_id, dataKey)]);
+    await expect(rotateMasterKey(db, { current: B, previous: [A] })).rejects.toThrow(new RegExp(`data key of ${key!.subject_id} is labelled with master key`));
+    await db.sql("UPDATE phi_keys SET wrapped_key = $2 WHERE subject_id = $1", [key!.subject_id, now!.wrapped_key]);
   });
 });
 

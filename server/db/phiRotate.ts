@@ -125,7 +125,10 @@ async function rotateLocked(
     if (moved === 0) {
       // Nothing claimable: either finished, or the rest is locked by someone else.
       const remaining = await countLeft(db, keys.current.id);
-      if (remaining === 0) return { ...progress, interrupted: false, remaining: 0 };
+      if (remaining === 0) {
+        const repaired = await rewrapMislabelled(db, keys, batchSize);
+        return { ...progress, done: progress.done + repaired, total: Math.max(progress.total, progress.done + repaired), interrupted: false, remaining: 0 };
+      }
       waitingSince ??= Date.now();
       if (Date.now() - waitingSince >= lockWaitMs) return { ...progress, interrupted: false, remaining };
       options.onWaiting?.(remaining);
@@ -137,5 +140,41 @@ async function rotateLocked(
     progress.batches += 1;
     progress.total = Math.max(progress.total, progress.done);
     options.onProgress?.({ ...progress });
+  }
+}
+
+/**
+ * Before "none left" is said (and the operator drops PHI_MASTER_KEY_PREVIOUS): every key labelled
+ * with the current master key's id is unwrapped by it. Before migration 20261219010000 the app's
+ * role could move a key's label without re-wrapping it; such a key is skipped by every claim (its
+ * label is current), and dropping the old master key lost it. Each is re-wrapped here from the old
+ * key that unwraps it; one that no given key unwraps stops the rotation, naming the patient, so the
+ * old keys are kept. Answers how many were re-wrapped.
+ */
+async function rewrapMislabelled(db: Pick<Database, "sql">, keys: { current: MasterKey; previous: readonly MasterKey[] }, batchSize: number): Promise<number> {
+  let repaired = 0;
+  let after = "";
+  for (;;) {
+    const rows = await db.sql<{ subject_id: string; wrapped_key: string }>(
+      "SELECT subject_id, wrapped_key FROM phi_keys WHERE master_key_id = $1 AND wrapped_key IS NOT NULL AND subject_id > $2 ORDER BY subject_id LIMIT $3",
+      [keys.current.id, after, batchSize],
+    );
+    if (rows.length === 0) return repaired;
+    const fixes: { subject: string; wrapped: string }[] = [];
+    for (const row of rows) {
+      if (unwrapDataKey(keys.current, row.subject_id, row.wrapped_key)) continue;
+      const dataKey = keys.previous.map((k) => unwrapDataKey(k, row.subject_id, row.wrapped_key)).find((k) => k);
+      if (!dataKey) {
+        throw new EnvError(
+          `Invalid configuration:\n  PHI_MASTER_KEY: the data key of ${row.subject_id} is labelled with master key ${keys.current.id}, which does not unwrap it, and no key in PHI_MASTER_KEY_PREVIOUS does: keep every old master key until it is found`,
+        );
+      }
+      fixes.push({ subject: row.subject_id, wrapped: wrapDataKey(keys.current, row.subject_id, dataKey) });
+    }
+    if (fixes.length > 0) {
+      await db.sql("SELECT phi_keys_rewrap($1::text[], $2::text[], $3) AS n", [fixes.map((f) => f.subject), fixes.map((f) => f.wrapped), keys.current.id]);
+      repaired += fixes.length;
+    }
+    after = rows.at(-1)!.subject_id;
   }
 }
