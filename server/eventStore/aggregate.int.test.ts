@@ -133,6 +133,21 @@ describeEachDatabase("aggregates and snapshots", (db) => {
     expect(latest.state).toMatchObject({ givenName: "Alan" });
   });
 
+  /** The store, with `racer` committed between the first attempt's load and its append. */
+  const racedOnce = (racer: () => Promise<unknown>): Store => {
+    let raced = false;
+    return {
+      ...store(),
+      sql: async <R,>(text: string, params: readonly unknown[]) => {
+        if (!raced && text.includes("append_to_stream")) {
+          raced = true;
+          await racer();
+        }
+        return store().sql<R>(text, params);
+      },
+    };
+  };
+
   it("retries a retry-safe command on a conflict, but never one that carries the version the user saw", async () => {
     const id = randomUUID();
     const streamId = patientStream(id);
@@ -143,17 +158,7 @@ describeEachDatabase("aggregates and snapshots", (db) => {
       metadata: { now },
     });
     // A racing writer slips in between load and append on the first attempt only.
-    let raced = false;
-    const racingStore: Store = {
-      ...store(),
-      sql: async <R,>(text: string, params: readonly unknown[]) => {
-        if (!raced && text.includes("append_to_stream")) {
-          raced = true;
-          await handleCommand(store(), streamId, patientDecider, update("Racer"), envelope());
-        }
-        return store().sql<R>(text, params);
-      },
-    };
+    const racingStore = racedOnce(() => handleCommand(store(), streamId, patientDecider, update("Racer"), envelope()));
     const result = await handleCommand(racingStore, streamId, patientDecider, update("Winner"), envelope(), { retries: 2 });
     expect(result.version).toBe(3);
     expect((await loadAggregate(store(), streamId, patientDecider)).state).toMatchObject({ givenName: "Winner" });
@@ -175,17 +180,9 @@ describeEachDatabase("aggregates and snapshots", (db) => {
       data: { patientId: id, allergyId: randomUUID(), substance: { code: "penicillin", text: "Penicillin" }, reaction: "Hives", severity: "moderate", source: "patient", note: null },
       metadata: { now: askedAt },
     };
-    let raced = false;
-    const racingStore: Store = {
-      ...store(),
-      sql: async <R,>(text: string, params: readonly unknown[]) => {
-        if (!raced && text.includes("append_to_stream")) {
-          raced = true;
-          await handleCommand(store(), streamId, patientDecider, { type: "RecordNoKnownAllergies", data: { patientId: id }, metadata: { now: new Date(Date.now() - 30_000) } }, envelope());
-        }
-        return store().sql<R>(text, params);
-      },
-    };
+    const racingStore = racedOnce(() =>
+      handleCommand(store(), streamId, patientDecider, { type: "RecordNoKnownAllergies", data: { patientId: id }, metadata: { now: new Date(Date.now() - 30_000) } }, envelope()),
+    );
     expect((await handleCommand(racingStore, streamId, patientDecider, allergy, envelope(), { retries: 2 })).version).toBe(3);
     const [, noneKnown, recorded] = await readStream(store(), streamId);
     expect([noneKnown!.type, recorded!.type]).toEqual(["NoKnownAllergiesRecorded", "AllergyRecorded"]);
