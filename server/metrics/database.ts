@@ -1,7 +1,8 @@
 // Figures that live in the database, read at scrape time with cheap queries, so every process
 // reports the same cluster-wide truth: no count(*) over events (the highest position instead,
 // since events are never deleted), table sizes from the catalog, the outbox through its partial
-// indexes with capped counts, projection lag as the console counts it (projections/status.ts), the
+// indexes with capped counts (the oldest pending row leaves out rows held behind a dead letter:
+// the dead-letter gauge says a record is stuck, this one says the line is slow), projection lag as the console counts it (projections/status.ts), the
 // audit backlog through the commit-order index past the newest seal.
 import { logReaderLag, prismaRunner, type Db } from "../eventStore";
 import { readSealingState } from "../audit/sealerStatus";
@@ -27,7 +28,7 @@ SELECT (SELECT max(global_position) FROM events) AS events,
        (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL LIMIT 100000) p) AS pending,
        (SELECT extract(epoch FROM clock_timestamp() - created_at)::float8 FROM outbox WHERE id = least(
           (SELECT min(id) FROM outbox WHERE handled_at IS NULL AND processed_at IS NULL AND dead_lettered_at IS NULL),
-          (SELECT min(id) FROM outbox WHERE handled_at IS NOT NULL AND processed_at IS NULL AND dead_lettered_at IS NULL))) AS oldest,
+          (SELECT min(id) FROM outbox WHERE handled_at IS NOT NULL AND processed_at IS NULL AND dead_lettered_at IS NULL AND NOT held))) AS oldest,
        (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE dead_lettered_at IS NOT NULL AND processed_at IS NULL LIMIT 100000) d) AS dead`;
 
 type StoreRow = { events: Num; events_bytes: Num; snapshots_bytes: Num; outbox_bytes: Num; pending: Num; oldest: Num; dead: Num };

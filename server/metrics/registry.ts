@@ -141,7 +141,7 @@ function createMetrics() {
     }),
     outboxOldestAge: new Gauge({
       name: "emr_outbox_oldest_pending_age_seconds",
-      help: "Age of the longest-waiting pending outbox row (0 when none is pending)",
+      help: "Age of the longest-waiting pending outbox row (0 when none is pending), not counting rows held behind a dead letter (see emr_outbox_dead_lettered)",
       registers: r,
     }),
     outboxDead: new Gauge({
