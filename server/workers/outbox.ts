@@ -457,13 +457,19 @@ function finished(result: DrainResult, count: number, latencies: number[], optio
   if (count > 0) recordPublished(count, options.now ? [] : latencies);
 }
 
-async function markProcessed(store: Store, ids: number[], options: DrainOptions, result: DrainResult): Promise<void> {
+/**
+ * Done with these rows: `published` when the broker confirmed them. A confirm can come after the
+ * lease ran out and another worker dead-lettered the row: it went out all the same, so it is no
+ * dead letter (an admin's retry would send a second copy, and a processed dead letter reads as
+ * "set aside, never published"). Without a bus, a row dead-lettered meanwhile is left to the admin.
+ */
+async function markProcessed(store: Store, ids: number[], published: boolean, options: DrainOptions, result: DrainResult): Promise<void> {
   if (ids.length === 0) return;
   const marked = await store.sql<{ latency: number | string }>(
-    `UPDATE outbox SET processed_at = coalesce($2::timestamptz, now()), last_error = NULL
-      WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL
+    `UPDATE outbox SET processed_at = coalesce($2::timestamptz, now()), last_error = NULL, dead_lettered_at = NULL
+      WHERE id = ANY ($1::bigint[]) AND processed_at IS NULL AND ($3::boolean OR dead_lettered_at IS NULL)
       RETURNING extract(epoch FROM clock_timestamp() - created_at)::float8 AS latency`,
-    [ids, options.now ?? null],
+    [ids, options.now ?? null, published],
   );
   // Rows another worker finished meanwhile (this one's lease ran out) are not counted again.
   finished(result, marked.length, marked.map((r) => Number(r.latency)), options);
@@ -548,7 +554,7 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
       { unpublished: rows.length },
       "outbox rows handled by a worker with a message bus (or set aside by an admin after failing in the handlers) marked processed WITHOUT publishing: this worker has no AMQP_URL; if other workers publish to RabbitMQ, set it here too (consumers miss these events)",
     );
-    await markProcessed(store, rows.map((r) => r.id), options, result);
+    await markProcessed(store, rows.map((r) => r.id), false, options, result);
     return;
   }
 
@@ -617,7 +623,7 @@ async function publishStage(deps: OutboxDeps & { bus: Bus | null }, options: Dra
     }
     await sendLine(line);
   }
-  await markProcessed(store, done, options, result);
+  await markProcessed(store, done, true, options, result);
   // No confirm in time: the broker stopped answering (a resource alarm blocks publishers, a wedged
   // node), whatever the message; or the connection was lost before the confirm came (a broker
   // restart, a network cut). Like a refused connection it costs no attempt (five such passes

@@ -25,6 +25,21 @@ async function appendNotes(db: Database, streamId: string, count: number, expect
   return events.map((e) => e.eventId);
 }
 
+/** A bus whose publish of `eventId` waits inside until `release`; other events go out at once. */
+function slowFor(eventId: string) {
+  const { entered, inside: inSlowPublish, release, released } = gate();
+  const slowBus: Bus = {
+    ready: async () => {},
+    publish: async (e) => {
+      if (e.metadata.eventId !== eventId) return;
+      entered();
+      await released;
+    },
+    close: async () => {},
+  };
+  return { slowBus, inSlowPublish, release };
+}
+
 /** A slow handler's or publish's gate: `entered` when it is inside, and it waits there until `release`. */
 function gate() {
   let entered!: () => void;
@@ -148,16 +163,7 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     // The earlier tests' rows out of the way: the counts below are this row's.
     await db().sql("UPDATE outbox SET processed_at = now(), handled_at = coalesce(handled_at, now()) WHERE processed_at IS NULL", []);
     const [id] = await appendNotes(db(), newStreamId(), 1);
-    const { entered, inside: inSlowPublish, release, released } = gate();
-    const slowBus: Bus = {
-      ready: async () => {},
-      publish: async (e) => {
-        if (e.metadata.eventId !== id) return;
-        entered();
-        await released;
-      },
-      close: async () => {},
-    };
+    const { slowBus, inSlowPublish, release } = slowFor(id!);
     const quickBus: Bus = { ready: async () => {}, publish: async () => {}, close: async () => {} };
     const handlers = new Map();
     await drainOutbox({ store: storeOf(db()), handlers, bus: quickBus, processId: "ward-u:7:quick" }, { batchSize: 100, maxAttempts: 5, skipBus: true });
@@ -173,6 +179,26 @@ describe.skipIf(!pgUrl)("outbox races [postgresql, a database of its own]", () =
     release();
     expect((await slowPass).published).toBe(0);
     expect((await row(db(), id!)).processed_at).toBeInstanceOf(Date);
+  });
+
+  it("a publish confirmed after the lease ran out, when another worker has dead-lettered the row meanwhile, leaves it published, not a dead letter nor set aside", async () => {
+    await db().sql("UPDATE outbox SET processed_at = now(), handled_at = coalesce(handled_at, now()) WHERE processed_at IS NULL", []);
+    const [id] = await appendNotes(db(), newStreamId(), 1);
+    const { slowBus, inSlowPublish, release } = slowFor(id!);
+    const refusingBus: Bus = { ready: async () => {}, publish: async () => Promise.reject(new Error("PRECONDITION_FAILED: message too large")), close: async () => {} };
+    const handlers = new Map();
+    await drainOutbox({ store: storeOf(db()), handlers, bus: refusingBus, processId: "ward-w:8:refusing" }, { batchSize: 100, maxAttempts: 1, skipBus: true });
+    const t0 = new Date(Date.now() + 1_000);
+    const slowPass = publishOutbox({ store: storeOf(db()), handlers, bus: slowBus, processId: "ward-v:9:slow" }, { batchSize: 100, maxAttempts: 1, now: t0, leaseMs: 1_000 });
+    await inSlowPublish;
+    // Its lease has run out: another worker's broker refuses the row, its last try: a dead letter.
+    const refused = await publishOutbox({ store: storeOf(db()), handlers, bus: refusingBus, processId: "ward-w:8:refusing" }, { batchSize: 100, maxAttempts: 1, now: new Date(t0.getTime() + 10_000) });
+    expect(refused.deadLettered).toBe(1);
+    // The broker confirms the slow worker's copy: the event went out. The row says so, and is
+    // no dead letter for an admin to retry (a second copy) or a "set aside, never published".
+    release();
+    expect((await slowPass).published).toBe(1);
+    expect(await row(db(), id!)).toMatchObject({ processed_at: expect.any(Date), dead_lettered_at: null, last_error: null });
   });
 
   it("a handler that finished after its lease ran out, when a worker without a bus has handled and finished the row, is not counted again", async () => {
