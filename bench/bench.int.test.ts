@@ -55,7 +55,11 @@ describe.skipIf(!pgUrl)("npm run bench -- --smoke", () => {
       }
       expect(row.ours).toBeGreaterThan(0);
       if (row.raw !== null) expect(row.raw).toBeGreaterThan(0);
-      if (row.raw !== null && row.ours !== null) expect(row.oursToRaw).toBeCloseTo(row.ours / row.raw, 1);
+      // The ratio is of the unrounded figures, the columns three significant digits each: within
+      // 1% of the quotient of the rounded ones, and 0.05 (a loaded machine's p95 can run 15× raw).
+      if (row.raw !== null && row.ours !== null) {
+        expect(Math.abs(row.oursToRaw! - row.ours / row.raw), `${row.workload} ${row.metric}`).toBeLessThanOrEqual(0.05 + 0.01 * (row.ours / row.raw));
+      }
       expect(row.met === null ? row.target === null : typeof row.met === "boolean").toBe(true);
       if (row.unit === "ms") expect(row.ours).toBeLessThan(10_000);
     }
