@@ -31,7 +31,7 @@ export type RecordNames = {
 export const axisOf = (m: Moment | null): Axis => (m?.recordedAt && m.happenedBy ? "both" : m?.happenedBy ? "happened" : "recorded");
 
 const axisText: Record<Axis, { title: string; hint: string }> = {
-  recorded: { title: "As recorded at", hint: "what the system showed at that instant: a fact entered late appears from when it was entered" },
+  recorded: { title: "As recorded at", hint: "what the system showed at that instant: a fact entered late appears from when it was entered (the moment its change was written, moments before it was saved and others could see it)" },
   happened: { title: "As it happened by", hint: "clinical time: every fact that occurred by then, including those entered later" },
   both: { title: "As recorded at … about …", hint: "what the system had recorded by the first instant about what had happened by the second" },
 };

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../db/client";
 import { eventRegistry } from "../domain/registry";
-import { patientStream } from "../domain/streams";
+import { encounterStream, patientStream } from "../domain/streams";
 import { loadAggregate, readStream, storeOn } from "../eventStore";
 import { PhiAuthenticationError } from "../eventStore/phi";
 import { patientDecider } from "../domain/patient/decider";
@@ -80,5 +80,35 @@ describe("tampered PHI ciphertext [embedded, a database of its own]", () => {
     await expect(loadAggregate(store, patientStream(a.patientId), patientDecider)).rejects.toThrow(/PHI of AllergyRecorded \(key .*\) failed authentication/);
     // B's own record reads as before.
     expect(JSON.stringify((await loadAggregate(store, patientStream(b.patientId), patientDecider)).state)).toContain("Latex");
+  });
+
+  it("refuses a sealed payload copied into another encounter's stream, of another patient or the same one", async () => {
+    // An encounter's id names no patient, so the key id alone could not tell a copy: the seal
+    // (envelope format 2) binds the event's stream and id.
+    const api = await callerAs(db, clinician);
+    const a = await api.patient.register(newPatient());
+    const b = await api.patient.register(newPatient());
+    const fromB = await api.encounter.start({ patientId: b.patientId, encounterType: "outpatient", reason: "B's confidential reason" });
+    const intoA = await api.encounter.start({ patientId: a.patientId, encounterType: "outpatient", reason: "Review" });
+    const laterB = await api.encounter.start({ patientId: b.patientId, encounterType: "outpatient", reason: "Follow-up" });
+    const [started] = await db.sql<{ event_id: string }>("SELECT event_id::text AS event_id FROM events WHERE stream_id = $1 AND version = 1", [encounterStream(fromB.encounterId)]);
+    const store = storeOn(db, eventRegistry);
+    for (const target of [intoA.encounterId, laterB.encounterId]) {
+      await db.sql("ALTER TABLE events DISABLE TRIGGER USER", []);
+      try {
+        await db.sql(
+          `INSERT INTO events (event_id, stream_id, aggregate_type, event_type, event_version, version, data, metadata, occurred_at, user_id, correlation_id, causation_id)
+           SELECT gen_random_uuid(), $2, aggregate_type, 'EncounterStarted', event_version, 2, data, metadata, occurred_at, user_id, correlation_id, causation_id
+             FROM events WHERE event_id = $1::uuid`,
+          [started!.event_id, encounterStream(target)],
+        );
+        await db.sql("UPDATE streams SET version = 2 WHERE stream_id = $1", [encounterStream(target)]);
+      } finally {
+        await db.sql("ALTER TABLE events ENABLE TRIGGER USER", []);
+      }
+      await expect(readStream(store, encounterStream(target))).rejects.toThrow(/PHI of EncounterStarted \(key .*\) failed authentication/);
+    }
+    // The original reads as before.
+    expect(JSON.stringify(await readStream(store, encounterStream(fromB.encounterId)))).toContain("B's confidential reason");
   });
 });

@@ -21,7 +21,7 @@ export type Loaded<S> = {
 
 export type LoadOptions = { useSnapshots?: boolean };
 
-type LoadRow = { kind: "snapshot" | "event"; version: number; event_type: string | null; event_version: number | null; data: unknown };
+type LoadRow = { kind: "snapshot" | "event"; version: number; event_id: string | null; event_type: string | null; event_version: number | null; data: unknown };
 
 /** Events fetched per round trip of a fold: a long stream is folded page by page, never held whole. */
 export const foldPageSize = 1_000;
@@ -46,9 +46,9 @@ async function foldFrom<C, E extends DomainEvent, S>(
         WHERE $5::boolean AND stream_id = $1 AND snapshot_type = $2 AND state_version = $3 AND version <= $4
         ORDER BY version DESC LIMIT 1
      )
-     SELECT 'snapshot' AS kind, version, NULL::text AS event_type, NULL::integer AS event_version, data FROM snap
+     SELECT 'snapshot' AS kind, version, NULL::text AS event_id, NULL::text AS event_type, NULL::integer AS event_version, data FROM snap
      UNION ALL
-     (SELECT 'event', e.version, e.event_type, e.event_version, e.data FROM events e
+     (SELECT 'event', e.version, e.event_id::text, e.event_type, e.event_version, e.data FROM events e
        WHERE e.stream_id = $1 AND e.version > coalesce((SELECT version FROM snap), 0) AND e.version <= $4
        ORDER BY e.version LIMIT $6)
      ORDER BY 2`,
@@ -70,7 +70,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
         state = opened as S;
         fromSnapshot = row.version;
       } else {
-        const data = decodeStored(store, row.event_type!, row.event_version!, row.data, "validated", streamId);
+        const data = decodeStored(store, row.event_type!, row.event_version!, row.data, "validated", streamId, row.event_id!);
         state = decider.evolve(state, { type: row.event_type, data } as E);
         eventsApplied += 1;
         eventRows += 1;
@@ -79,7 +79,7 @@ async function foldFrom<C, E extends DomainEvent, S>(
     }
     if (eventRows < foldPageSize || version >= upTo) break;
     rows = await store.sql<LoadRow>(
-      `SELECT 'event' AS kind, version, event_type, event_version, data FROM events
+      `SELECT 'event' AS kind, version, event_id::text AS event_id, event_type, event_version, data FROM events
         WHERE stream_id = $1 AND version > $2 AND version <= $3 ORDER BY version LIMIT $4`,
       [streamId, version, upTo, foldPageSize],
     );

@@ -24,8 +24,12 @@ export const noPhi: PhiDeclaration = { fields: [] };
 
 /** The stored form of a payload's PHI: self-describing, so algorithms and keys can change. */
 export type PhiEnvelope = {
-  /** Envelope format: 1 = AES-256-GCM, 96-bit nonce, 128-bit tag appended to the ciphertext. */
-  v: 1;
+  /**
+   * Envelope format, AES-256-GCM, 96-bit nonce, 128-bit tag appended to the ciphertext. 1: the
+   * additional data binds the key id and the event type (or a snapshot's place). 2 (events
+   * appended since): also the event's stream and id and the field list `f`.
+   */
+  v: 1 | 2;
   /** The data key's id: the data subject's id. */
   kid: string;
   /** Nonce, base64. */
@@ -40,7 +44,8 @@ export const ENVELOPE_KEY = "$phi";
 export class PhiAuthenticationError extends Error {
   override readonly name = "PhiAuthenticationError";
   constructor(readonly kid: string, readonly context: string) {
-    super(`PHI of ${context} (key ${kid}) failed authentication: the stored ciphertext was altered or sealed under another key`);
+    // A v2 context goes on with the event's place, one item a line: the message names its type.
+    super(`PHI of ${context.split("\n")[0]} (key ${kid}) failed authentication: the stored ciphertext was altered, sealed under another key, or moved from another event`);
   }
 }
 
@@ -484,14 +489,31 @@ export function createKeyRing(options: KeyRingOptions) {
 
 // ---- envelopes --------------------------------------------------------------------------------
 
-const aadOf = (kid: string, context: string) => `emr-phi-v1:${kid}:${context}`;
+const aadOf = (v: 1 | 2, kid: string, context: string) => `emr-phi-v${v}:${kid}:${context}`;
+
+/** Where an event's envelope (v2) is bound: the event's stream and id. */
+export type EventPlace = { streamId: string; eventId: string };
+
+/** A v2 envelope's context: the event type, its place and the paths sealed, one a line. */
+const placedContext = (eventType: string, place: EventPlace, paths: readonly string[]) => `${eventType}\n${place.streamId}\n${place.eventId}\n${JSON.stringify(paths)}`;
+
+/**
+ * The context a stored event's envelope opens under: its event type (v1), or that with the
+ * event's place and the envelope's field list (v2). A v2 envelope read without its place (a
+ * caller that does not know it) is refused: its seal cannot be checked.
+ */
+export function eventContext(eventType: string, env: PhiEnvelope, place: Partial<EventPlace> | undefined): string {
+  if (env.v !== 2) return eventType;
+  if (!place?.streamId || !place.eventId) throw new PhiAuthenticationError(env.kid, eventType);
+  return placedContext(eventType, { streamId: place.streamId, eventId: place.eventId }, Array.isArray(env.f) ? env.f : []);
+}
 
 /**
  * Takes the declared PHI out of a payload into one sealed envelope under `key`. A payload with
  * PHI declared always gets an envelope (even of nulls), so a stream's subject can be read off
  * its first event.
  */
-export function sealFields(data: Json, fields: readonly string[], kid: string, key: Buffer, context: string): Json {
+export function sealFields(data: Json, fields: readonly string[], kid: string, key: Buffer, context: string, place?: EventPlace): Json {
   const paths = concretePaths(data, fields);
   const plain: unknown[] = [];
   const clear = { ...data };
@@ -500,8 +522,11 @@ export function sealFields(data: Json, fields: readonly string[], kid: string, k
     plain.push(getPath(data, path));
     assignPath(clear, path, undefined, true, copied);
   }
-  const { iv, ct } = seal(key, Buffer.from(JSON.stringify(plain)), aadOf(kid, context));
-  const envelope: PhiEnvelope = { v: 1, kid, iv: iv.toString("base64"), ct: ct.toString("base64"), f: paths };
+  // An event's seal (with its place) binds the event's stream, id and field list as well: a
+  // genuine envelope copied into another event, of any stream, fails authentication.
+  const v = place ? 2 : 1;
+  const { iv, ct } = seal(key, Buffer.from(JSON.stringify(plain)), aadOf(v, kid, place ? placedContext(context, place, paths) : context));
+  const envelope: PhiEnvelope = { v, kid, iv: iv.toString("base64"), ct: ct.toString("base64"), f: paths };
   return { ...clear, [ENVELOPE_KEY]: envelope };
 }
 
@@ -554,7 +579,7 @@ export type Opened = {
 export function openFields(ring: KeyRing | null, data: unknown, context: string): Opened {
   const env = envelopeOf(data);
   if (!env) return { data: data as Json, erased: null };
-  if (env.v !== 1) throw new PhiKeyError(`PHI envelope format v${String(env.v)} is not known to this build`);
+  if (env.v !== 1 && env.v !== 2) throw new PhiKeyError(`PHI envelope format v${String(env.v)} is not known to this build`);
   const key = ring?.dataKey(env.kid);
   if (key === undefined) throw new PhiKeyError(`the data key of ${env.kid} was not loaded before reading (PHI key ring not configured?)`);
   if (key === "missing") throw new PhiKeyError(`no data key is stored for ${env.kid}: phi_keys was lost, or restored from a backup older than the events`);
@@ -567,7 +592,7 @@ export function openFields(ring: KeyRing | null, data: unknown, context: string)
   }
   let values = ring!.openedValues(env, context);
   if (!values) {
-    const plain = open(key, Buffer.from(env.iv, "base64"), Buffer.from(env.ct, "base64"), aadOf(env.kid, context));
+    const plain = open(key, Buffer.from(env.iv, "base64"), Buffer.from(env.ct, "base64"), aadOf(env.v, env.kid, context));
     if (!plain) throw new PhiAuthenticationError(env.kid, context);
     const list = JSON.parse(plain.toString("utf8")) as unknown;
     if (!Array.isArray(list) || list.length !== env.f.length) throw new PhiAuthenticationError(env.kid, context);

@@ -7,6 +7,7 @@ import {
   PHI_ERASED,
   PhiAuthenticationError,
   createKeyRing,
+  eventContext,
   markErased,
   masterKeyOf,
   newMasterKeyText,
@@ -96,6 +97,31 @@ describe("PHI envelopes", () => {
     expect(() => openFields(ring, { ...sealed, [ENVELOPE_KEY]: { ...env, iv: iv.toString("base64") } }, "PatientRegistered")).toThrow(PhiAuthenticationError);
     // Moved to another event type: the context is authenticated too.
     expect(() => openFields(ring, sealed, "PatientDemographicsUpdated")).toThrow(PhiAuthenticationError);
+  });
+
+  it("an event's seal (format 2) binds its stream, event id and field list: moved to any other event it fails authentication, cache or not", async () => {
+    const { ring, sql } = ringWith(new Map([[subject, "live"]]));
+    await ring.prepare(sql, [subject]);
+    const place = { streamId: `encounter-${randomUUID()}`, eventId: randomUUID() };
+    const sealed = sealFields(payload, fields, subject, dataKey, "PatientRegistered", place);
+    const env = sealed[ENVELOPE_KEY] as PhiEnvelope;
+    expect(env).toMatchObject({ v: 2, kid: subject });
+    // Opened in its place (and now cached as opened there).
+    expect(openFields(ring, sealed, eventContext("PatientRegistered", env, place))).toEqual({ data: payload, erased: null });
+    // The same envelope, genuine ciphertext and all, read as another event's: of another stream
+    // (another encounter of this patient, say), under another id, or with no place at all.
+    expect(() => openFields(ring, sealed, eventContext("PatientRegistered", env, { ...place, streamId: `encounter-${randomUUID()}` }))).toThrow(PhiAuthenticationError);
+    expect(() => openFields(ring, sealed, eventContext("PatientRegistered", env, { ...place, eventId: randomUUID() }))).toThrow(/PHI of PatientRegistered \(key .*\) failed authentication/);
+    expect(() => eventContext("PatientRegistered", env, undefined)).toThrow(PhiAuthenticationError);
+    // Its field list pointed elsewhere: under the seal now.
+    const moved = { ...sealed, [ENVELOPE_KEY]: { ...env, f: ["givenName", "dateOfBirth", "address", "changes.email", "changes.phone"] } };
+    expect(() => openFields(ring, moved, eventContext("PatientRegistered", moved[ENVELOPE_KEY] as PhiEnvelope, place))).toThrow(PhiAuthenticationError);
+    // And through the store's decode, which remembers decoded payloads: the copy is refused there too.
+    const Registered = defineEvent("PatientRegistered", z.object({ patientId: z.string(), givenName: z.string() }).loose(), { phi: { fields } });
+    const store = { registry: createRegistry([Registered]), phi: ring };
+    expect(decodeStored(store, "PatientRegistered", 1, sealed, "validated", place.streamId, place.eventId)).toMatchObject({ givenName: "Ada" });
+    expect(decodeStored(store, "PatientRegistered", 1, sealed, "validated", place.streamId, place.eventId)).toMatchObject({ givenName: "Ada" });
+    expect(() => decodeStored(store, "PatientRegistered", 1, sealed, "validated", `order-${randomUUID()}`, place.eventId)).toThrow(PhiAuthenticationError);
   });
 
   it("refuses to guess when the key was never loaded, and says so when phi_keys has no row for it", async () => {

@@ -6,14 +6,23 @@
 //
 //   import { openSealedPayload } from "emr/server/eventStore/phiMessage";
 //   const body = JSON.parse(msg.content.toString());
-//   const data = await openSealedPayload(body.type, body.data, { sql, ring });
+//   const data = await openSealedPayload(body.type, body.data, { sql, ring }, body);
+//   // body: the message's streamId and eventId, which the seal of an event appended since
+//   // envelope format 2 binds (one moved to another event fails authentication)
 //   // body.metadata.schemaVersion is the payload's stored version (upcast with the registry if needed)
 import type { SqlRunner } from "./db";
-import { openFields, subjectsOf, type KeyRing } from "./phi";
+import { envelopeOf, eventContext, openFields, subjectsOf, type EventPlace, type KeyRing } from "./phi";
 
 /** The payload with its PHI in place (or PHI_ERASED); throws PhiAuthenticationError on a tampered one. */
-export async function openSealedPayload(eventType: string, data: unknown, keys: { sql: SqlRunner; ring: KeyRing }): Promise<Record<string, unknown>> {
-  const subjects = subjectsOf([data]);
-  if (subjects.size > 0) await keys.ring.prepare(keys.sql, subjects);
-  return openFields(keys.ring, data, eventType).data;
+export async function openSealedPayload(
+  eventType: string,
+  data: unknown,
+  keys: { sql: SqlRunner; ring: KeyRing },
+  place?: Partial<EventPlace>,
+): Promise<Record<string, unknown>> {
+  const env = envelopeOf(data);
+  if (!env) return data as Record<string, unknown>;
+  const context = eventContext(eventType, env, place);
+  await keys.ring.prepare(keys.sql, subjectsOf([data]));
+  return openFields(keys.ring, data, context).data;
 }

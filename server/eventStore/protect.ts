@@ -6,7 +6,7 @@ import { hkdfSync } from "node:crypto";
 import { keyScopeOf, type Store } from "./db";
 import type { NewEvent } from "./types";
 import { defaultKeyRing, keyRingFor } from "../db/phiKey";
-import { ENVELOPE_KEY, envelopeOf, openFields, PhiAuthenticationError, sealFields, subjectsOf, type KeyRing } from "./phi";
+import { ENVELOPE_KEY, envelopeOf, eventContext, openFields, PhiAuthenticationError, sealFields, subjectsOf, type KeyRing } from "./phi";
 
 /** The store's key ring: given, or its database's (the store's, or the transaction's it is on). */
 export const keyRingOf = (store: Pick<Store, "phi"> & Partial<Pick<Store, "keyScope" | "db">>): KeyRing => {
@@ -37,11 +37,12 @@ export const storedFormOf = (decoded: object): unknown => storedForms.get(decode
 const subjectNamedBy = (streamId: string): string | null => (streamId.startsWith("patient-") ? streamId.slice("patient-".length) : null);
 
 /**
- * A stored payload decoded for readers: PHI opened (or erased), upcast, validated. `streamId`,
- * where given: a payload sealed under another subject's key than the one the stream names is
- * refused (PhiAuthenticationError). The seal binds its key and event type, not its place: the app's
- * role, which appends, could copy another patient's sealed allergy into this patient's stream, and
- * their PHI read as this patient's.
+ * A stored payload decoded for readers: PHI opened (or erased), upcast, validated. `streamId` and
+ * `eventId`, the event's place: an envelope of format 2 is sealed to it, and one copied into
+ * another event, of any stream, is refused (PhiAuthenticationError). Format 1 envelopes (events
+ * appended before) bind their key and event type only: in a patient's stream one sealed under
+ * another subject's key than the patient the stream names is refused, since the app's role,
+ * which appends, could copy another patient's sealed allergy there and it read as this patient's.
  */
 export function decodeStored(
   store: Pick<Store, "registry" | "phi" | "keepSealed">,
@@ -50,6 +51,7 @@ export function decodeStored(
   data: unknown,
   mode: "validated" | "trusted" = "validated",
   streamId?: string,
+  eventId?: string,
 ): Record<string, unknown> {
   const decode = mode === "trusted" ? store.registry.decodeTrusted : store.registry.decode;
   const env = envelopeOf(data);
@@ -61,16 +63,17 @@ export function decodeStored(
   }
   const named = streamId === undefined ? null : subjectNamedBy(streamId);
   if (named !== null && env.kid !== named) throw new PhiAuthenticationError(env.kid, eventType);
+  const context = eventContext(eventType, env, { streamId, eventId });
   const ring = keyRingOf(store);
   // A chart reloaded: this exact payload (envelope and clear fields) was decoded before under
   // the subject's live key, so the earlier result is reused (a copy) instead of opening,
   // upcasting and validating it again.
   const by = { registry: store.registry, mode, storedVersion };
   const payload = data as Record<string, unknown>;
-  let decoded = ring.decodedPayload(payload, env, eventType, by);
+  let decoded = ring.decodedPayload(payload, env, context, by);
   if (!decoded) {
-    decoded = decode(eventType, storedVersion, data, (d) => openFields(ring, d, eventType));
-    ring.rememberDecoded(payload, env, eventType, by, decoded);
+    decoded = decode(eventType, storedVersion, data, (d) => openFields(ring, d, context));
+    ring.rememberDecoded(payload, env, context, by, decoded);
   }
   // Only where asked (the outbox): a WeakMap entry per event costs the garbage collector.
   if (store.keepSealed) storedForms.set(decoded, data);
@@ -106,6 +109,12 @@ export async function fingerprintKey(store: Store, streamId: string, named: unkn
 
 type Sealer = (event: NewEvent, data: Record<string, unknown>) => Record<string, unknown>;
 
+/** An event id as the database gives it back (lower case, hyphenated), which a read opens the seal with. */
+function canonicalUuid(id: string): string {
+  const hex = id.replace(/^\{|\}$/g, "").replace(/-/g, "").toLowerCase();
+  return /^[0-9a-f]{32}$/.test(hex) ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : id;
+}
+
 /**
  * Resolves the data subject of each event of a batch that declares PHI, gets (or creates) their
  * data keys, and returns the synchronous step that seals one encoded payload; null when the
@@ -137,7 +146,7 @@ export async function phiSealer(store: Store, streamId: string, events: readonly
   return (event, data) => {
     const plan = plans[i++]!;
     if (plan.fields.length === 0) return data;
-    return sealFields(data, plan.fields, plan.subject, keys.get(plan.subject)!, event.type);
+    return sealFields(data, plan.fields, plan.subject, keys.get(plan.subject)!, event.type, { streamId, eventId: canonicalUuid(event.eventId) });
   };
 }
 

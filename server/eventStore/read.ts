@@ -48,7 +48,7 @@ function toStored(store: Store, row: EventRow, decode: DecodeMode = "validated")
   };
   return {
     type: row.event_type,
-    data: decodeStored(store, row.event_type, row.event_version, row.data, decode, row.stream_id),
+    data: decodeStored(store, row.event_type, row.event_version, row.data, decode, row.stream_id, row.event_id),
     streamId: row.stream_id,
     aggregateType: row.aggregate_type,
     version: row.version,
@@ -243,12 +243,15 @@ async function readAllRows<R>(store: Store, columns: string, options: ReadAllOpt
   );
 }
 
-type FoldRow = Pick<EventRow, "global_position" | "stream_id" | "event_type" | "version" | "event_version" | "data" | "occurred_at" | "transaction_id">;
-const foldColumns = `global_position, stream_id, event_type, version, event_version, data, occurred_at, transaction_id::text AS transaction_id`;
+type FoldRow = Pick<EventRow, "global_position" | "stream_id" | "event_type" | "version" | "event_version" | "data" | "occurred_at" | "transaction_id"> & { event_id: string | null };
+// The event id only where the payload has an envelope, which is sealed to it (format 2).
+const foldColumns = `global_position, stream_id, event_type, version, event_version, data, occurred_at, transaction_id::text AS transaction_id,
+  CASE WHEN data ? '$phi' THEN event_id::text END AS event_id`;
 
 /**
  * readAll (same order, same horizon, same decode) with only what a fold of the log needs: half
- * the columns the driver has to parse, and no metadata or ids. Rebuilds replay through it.
+ * the columns the driver has to parse, and no metadata or ids (but a sealed payload's, which its
+ * seal binds). Rebuilds replay through it.
  */
 export async function readAllForFold(store: Store, options: ReadAllOptions = {}): Promise<{ events: FoldEvent[]; checkpoint: LogCheckpoint | null }> {
   const rows = await readAllRows<FoldRow>(store, foldColumns, options);
@@ -256,7 +259,7 @@ export async function readAllForFold(store: Store, options: ReadAllOptions = {})
   const events = rows.map(
     (row): FoldEvent => ({
       type: row.event_type,
-      data: decodeStored(store, row.event_type, row.event_version, row.data, options.decode, row.stream_id),
+      data: decodeStored(store, row.event_type, row.event_version, row.data, options.decode, row.stream_id, row.event_id ?? undefined),
       streamId: row.stream_id,
       version: row.version,
       globalPosition: Number(row.global_position),

@@ -5,7 +5,7 @@ import { expect, it } from "vitest";
 import { eventRegistry } from "../domain/registry";
 import { eventExamples } from "../domain/schemaRegistry";
 import { appendToStream, eventColumns, selectEvents, storeOn } from "../eventStore";
-import { ENVELOPE_KEY, PHI_ERASED } from "../eventStore/phi";
+import { ENVELOPE_KEY, PHI_ERASED, PhiAuthenticationError } from "../eventStore/phi";
 import { keyRingOf } from "../eventStore/protect";
 import { openSealedPayload } from "../eventStore/phiMessage";
 import { destroyDataKey } from "../api/erasure";
@@ -30,10 +30,13 @@ describeEachDatabase("bus messages carry PHI sealed", (db) => {
     const body = JSON.parse(JSON.stringify(messageOf(event!)));
     expect(JSON.stringify(body)).not.toContain(String(data.givenName));
     expect(JSON.stringify(body)).not.toContain(String(data.mrn));
-    expect(body.data).toMatchObject({ patientId, sex: data.sex, [ENVELOPE_KEY]: { v: 1, kid: patientId } });
+    expect(body.data).toMatchObject({ patientId, sex: data.sex, [ENVELOPE_KEY]: { v: 2, kid: patientId } });
 
     const keys = { sql: db().sql, ring: keyRingOf(store) };
-    expect(await openSealedPayload(body.type, body.data, keys)).toEqual(eventRegistry.encode({ type: "PatientRegistered", data }).data);
+    expect(await openSealedPayload(body.type, body.data, keys, body)).toEqual(eventRegistry.encode({ type: "PatientRegistered", data }).data);
+    // The seal binds the event's place: the payload read as another event's, or with no place, is refused.
+    await expect(openSealedPayload(body.type, body.data, keys, { ...body, eventId: randomUUID() })).rejects.toThrow(PhiAuthenticationError);
+    await expect(openSealedPayload(body.type, body.data, keys)).rejects.toThrow(PhiAuthenticationError);
 
     // As an erasure does: PatientErased in the log, then the key destroyed (the database refuses
     // the second without the first).
@@ -45,6 +48,6 @@ describeEachDatabase("bus messages carry PHI sealed", (db) => {
     );
     await db().prisma.$transaction((tx) => destroyDataKey(tx, patientId));
     keys.ring.forget(patientId);
-    expect(await openSealedPayload(body.type, body.data, keys)).toMatchObject({ patientId, givenName: PHI_ERASED, mrn: PHI_ERASED, dateOfBirth: PHI_ERASED });
+    expect(await openSealedPayload(body.type, body.data, keys, body)).toMatchObject({ patientId, givenName: PHI_ERASED, mrn: PHI_ERASED, dateOfBirth: PHI_ERASED });
   });
 });

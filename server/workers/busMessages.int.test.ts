@@ -134,7 +134,7 @@ describe.skipIf(!pgUrl)("emr.events messages [postgresql, a database of its own]
       expect(bodies.map((b) => b.type)).toEqual(["PatientRegistered", "PatientRegistered", "PatientErased"]);
       const keys = { sql: db().sql, ring: keyRingOf(storeFor(db())) };
       for (const body of [bodyOf(queued!), bodies[1]]) {
-        expect(await openSealedPayload(body.type, body.data, keys)).toMatchObject({ patientId, givenName: PHI_ERASED, familyName: PHI_ERASED, mrn: PHI_ERASED, dateOfBirth: PHI_ERASED });
+        expect(await openSealedPayload(body.type, body.data, keys, body)).toMatchObject({ patientId, givenName: PHI_ERASED, familyName: PHI_ERASED, mrn: PHI_ERASED, dateOfBirth: PHI_ERASED });
       }
     });
 
